@@ -1,0 +1,70 @@
+"""Typed settings, read once from ``GEO_PATROL_*`` environment variables (and ``DATABASE_URL``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+import platformdirs
+
+ENV_PREFIX = "GEO_PATROL_"
+
+
+def _default_data_dir() -> Path:
+    # As root the server runs as an unprivileged user, who cannot enter /root: keep the
+    # cluster in a system location instead of root's home.
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/geo-patrol")
+    return Path(platformdirs.user_data_dir("geo-patrol"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Deployment settings.
+
+    Every field can be set with ``GEO_PATROL_<FIELD>`` (upper case). ``DATABASE_URL`` is also
+    read for the database, as most hosting tools set it.
+    """
+
+    #: SQLAlchemy URL of an existing PostGIS database; ``None`` runs the embedded cluster.
+    database_url: str | None = None
+    #: Where the embedded cluster and generated files live.
+    data_dir: Path = field(default_factory=_default_data_dir)
+    #: Unprivileged system user that runs the embedded server when started as root.
+    pg_user: str = "geopatrol"
+    #: Metric CRS for analysis (e.g. ``EPSG:32649``); by default the UTM zone of the first data.
+    metric_crs: str | None = None
+    #: Deployment time zone for naive times the user vouches for and for day boundaries.
+    timezone: str = "Asia/Shanghai"
+    #: Longest street segment kept after splitting, in metres.
+    segment_max_m: float = 50.0
+
+    @property
+    def cluster_dir(self) -> Path:
+        return self.data_dir / "pgcluster"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from an environment mapping (``os.environ`` by default)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if f.name == "database_url" and not raw:
+                raw = env.get("DATABASE_URL")
+            if raw is None or raw == "":
+                continue
+            if f.name == "data_dir":
+                values[f.name] = Path(raw).expanduser()
+            elif f.name == "segment_max_m":
+                values[f.name] = float(raw)
+            else:
+                values[f.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    def with_(self, **changes: object) -> Settings:
+        """A copy with some fields changed."""
+        return replace(self, **changes)

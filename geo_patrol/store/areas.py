@@ -1,0 +1,154 @@
+"""Areas (district > police station > community > grid) and street segments in PostGIS."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.store.bulk import copy_rows
+
+#: Candidate parent levels of each level, finest first.
+PARENT_LEVELS: dict[str, tuple[str, ...]] = {
+    "city": (),
+    "district": ("city",),
+    "station": ("district",),
+    "community": ("station", "district"),
+    "grid": ("community",),
+}
+#: Levels a street segment may be assigned to, finest first.
+SEGMENT_LEVELS = ("community", "station", "district")
+
+
+def _hex_ewkb(geoms: gpd.GeoSeries) -> list[str]:
+    return list(shapely.to_wkb(shapely.set_srid(geoms.to_numpy(), 4326), hex=True,
+                               include_srid=True))
+
+
+def _existing_level(conn: Connection, levels: tuple[str, ...]) -> str | None:
+    present = set(conn.execute(sa.text("SELECT DISTINCT level FROM areas")).scalars())
+    return next((lvl for lvl in levels if lvl in present), None)
+
+
+def store_areas(conn: Connection, areas: gpd.GeoDataFrame, *, level: str, upload_id: int,
+                srid: int, source: str = "") -> int:
+    """Insert validated WGS-84 areas, each linked to its parent by name or by containment.
+
+    Raises :class:`InputError` (the caller's transaction then rolls back) when a named parent
+    does not exist or an area of that level and name is already stored under the same parent.
+    """
+    conn.execute(sa.text("CREATE TEMP TABLE staging_areas (n int, name text, code text, "
+                         "parent_name text, geom geometry) ON COMMIT DROP"))
+    copy_rows(conn, "staging_areas", ["n", "name", "code", "parent_name", "geom"],
+              zip(range(1, len(areas) + 1), areas["name"], areas["code"], areas["parent_name"],
+                  _hex_ewkb(areas.geometry)))
+    parents = PARENT_LEVELS[level]
+    params = {"level": level, "upload": upload_id, "srid": srid, "parents": list(parents)}
+    if areas["parent_name"].notna().any():
+        missing = conn.execute(sa.text(
+            "SELECT s.n, s.parent_name FROM staging_areas s WHERE NOT EXISTS (SELECT 1 FROM "
+            "areas p WHERE p.level = ANY(:parents) AND p.name = s.parent_name) ORDER BY s.n "
+            "LIMIT 1"), params).first()
+        if missing:
+            msg = (f"parent area {missing.parent_name!r} not found among "
+                   f"{'/'.join(parents) or 'none'} areas; load the parent level first")
+            raise InputError(msg, source=source, location=f"feature {missing.n}")
+        parent_sql = ("(SELECT p.id FROM areas p WHERE p.level = ANY(:parents) AND "
+                      "p.name = s.parent_name ORDER BY array_position(CAST(:parents AS text[]), "
+                      "CAST(p.level AS text)) LIMIT 1)")
+    else:
+        params["plevel"] = _existing_level(conn, parents)
+        parent_sql = ("(SELECT p.id FROM areas p WHERE p.level = :plevel AND "
+                      "ST_Intersects(p.geom, ST_PointOnSurface(s.geom)) ORDER BY p.id LIMIT 1)")
+    inserted = conn.execute(sa.text(
+        "INSERT INTO areas (level, name, code, parent_id, upload_id, attrs, geom, geom_m) "
+        f"SELECT :level, s.name, s.code, {parent_sql}, :upload, '{{}}'::jsonb, "
+        "ST_Multi(s.geom), ST_Transform(ST_Multi(s.geom), :srid) FROM staging_areas s "
+        "ORDER BY s.n ON CONFLICT ON CONSTRAINT areas_level_parent_name_key DO NOTHING "
+        "RETURNING name"), params).scalars().all()
+    if len(inserted) < len(areas):
+        clash = sorted(set(areas["name"]) - set(inserted))
+        msg = (f"{level} area(s) already stored: {', '.join(clash[:5])}; nothing from this "
+               "file was stored")
+        raise InputError(msg, source=source)
+    return len(inserted)
+
+
+def store_segments(conn: Connection, segments: gpd.GeoDataFrame, *, upload_id: int,
+                   srid: int) -> int:
+    """Insert street segments; pieces already stored (same edge and piece) are skipped."""
+    cols = ["osm_way_id", "u", "v", "key", "piece", "node_from", "node_to", "highway", "name"]
+    conn.execute(sa.text(
+        "CREATE TEMP TABLE staging_segments (osm_way_id bigint, u bigint, v bigint, key int, "
+        "piece int, node_from bigint, node_to bigint, highway text, name text, geom geometry) "
+        "ON COMMIT DROP"))
+    frame = segments[cols].astype(object).where(segments[cols].notna(), None)
+    copy_rows(conn, "staging_segments", [*cols, "geom"],
+              zip(*(frame[c] for c in cols), _hex_ewkb(segments.geometry)))
+    stored = conn.execute(sa.text(
+        f"INSERT INTO street_segments ({', '.join(cols)}, length_m, upload_id, geom, geom_m) "
+        f"SELECT {', '.join(cols)}, ST_Length(ST_Transform(geom, :srid)), :upload, geom, "
+        "ST_Transform(geom, :srid) FROM staging_segments "
+        "ON CONFLICT ON CONSTRAINT street_segments_edge_key DO NOTHING"),
+        {"srid": srid, "upload": upload_id}).rowcount
+    return int(stored)
+
+
+def assign_segments(conn: Connection) -> int:
+    """Assign every street segment to the finest area level present that contains its midpoint.
+
+    Returns the number of segments whose area changed.
+    """
+    level = _existing_level(conn, SEGMENT_LEVELS)
+    if level is None:
+        return 0
+    return int(conn.execute(sa.text(
+        "UPDATE street_segments s SET area_id = m.area_id FROM ("
+        " SELECT x.id, (SELECT a.id FROM areas a WHERE a.level = :level AND "
+        "  ST_Intersects(a.geom_m, ST_LineInterpolatePoint(x.geom_m, 0.5)) ORDER BY a.id LIMIT 1)"
+        "  AS area_id FROM street_segments x) m "
+        "WHERE s.id = m.id AND s.area_id IS DISTINCT FROM m.area_id"), {"level": level}).rowcount)
+
+
+def area_summary(conn: Connection, *, level: str = "district") -> pd.DataFrame:
+    """Per area of ``level``: code, area (km²), child areas, street segments and length (km)."""
+    rows = conn.execute(sa.text(
+        "WITH RECURSIVE tree AS ("
+        " SELECT id AS root, id FROM areas WHERE level = :level"
+        " UNION ALL SELECT t.root, a.id FROM areas a JOIN tree t ON a.parent_id = t.id) "
+        "SELECT r.name, r.code, ST_Area(r.geom::geography) / 1e6 AS area_km2, "
+        " (SELECT count(*) FROM tree t JOIN areas c ON c.id = t.id "
+        "   WHERE t.root = r.id AND c.id <> r.id) AS sub_areas, "
+        " count(s.id) AS segments, coalesce(sum(s.length_m), 0) / 1000 AS street_km "
+        "FROM areas r LEFT JOIN tree t ON t.root = r.id "
+        "LEFT JOIN street_segments s ON s.area_id = t.id "
+        "WHERE r.level = :level GROUP BY r.id ORDER BY r.code NULLS LAST, r.name"),
+        {"level": level}).mappings().all()
+    return pd.DataFrame(rows, columns=["name", "code", "area_km2", "sub_areas", "segments",
+                                       "street_km"])
+
+
+def area_centroids(conn: Connection, *, level: str) -> gpd.GeoDataFrame:
+    """WGS-84 centroids of the areas of a level (name, code, geometry)."""
+    rows = conn.execute(sa.text(
+        "SELECT name, code, ST_X(c) AS lon, ST_Y(c) AS lat FROM (SELECT name, code, "
+        "ST_Transform(ST_Centroid(geom_m), 4326) AS c FROM areas WHERE level = :level) q "
+        "ORDER BY name"), {"level": level}).mappings().all()
+    if not rows:
+        msg = f"no {level} areas stored"
+        raise NotFoundError(msg)
+    frame = pd.DataFrame(rows)
+    return gpd.GeoDataFrame(frame[["name", "code"]],
+                            geometry=gpd.points_from_xy(frame.lon, frame.lat), crs=4326)
+
+
+def overlaps_stored_areas(conn: Connection, bounds: tuple[float, float, float, float]) -> bool:
+    """Whether a WGS-84 bounding box touches any stored area (true when none are stored)."""
+    row = conn.execute(sa.text(
+        "SELECT NOT EXISTS (SELECT 1 FROM areas) OR EXISTS (SELECT 1 FROM areas WHERE "
+        "geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))"),
+        dict(zip(("x0", "y0", "x1", "y1"), map(float, bounds)))).scalar_one()
+    return bool(row)

@@ -1,0 +1,117 @@
+"""Engines, migrations and deployment facts; the same code path for the embedded cluster and
+an external ``DATABASE_URL``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Connection, Engine
+
+from geo_patrol.crs import epsg_code
+from geo_patrol.errors import ConflictError, DatabaseError
+from geo_patrol.settings import Settings
+from geo_patrol.store.cluster import LocalCluster
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def normalise_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain ``postgres://`` / ``postgresql://`` URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def local_cluster(settings: Settings) -> LocalCluster:
+    return LocalCluster(settings.cluster_dir, run_as=settings.pg_user)
+
+
+def database_url(settings: Settings, *, start: bool = False) -> str:
+    """The URL to use: ``DATABASE_URL`` if set, else the embedded cluster (started if asked)."""
+    if settings.database_url:
+        return normalise_url(settings.database_url)
+    cluster = local_cluster(settings)
+    if start:
+        cluster.start()
+    elif not cluster.is_running():
+        msg = "the local database is not running: run `geo-patrol db up`"
+        raise DatabaseError(msg)
+    return cluster.url()
+
+
+def create_engine(url: str) -> Engine:
+    """An engine whose pool survives a database restart (pre-ping)."""
+    return sa.create_engine(normalise_url(url), pool_pre_ping=True, future=True)
+
+
+def _alembic_config(connection: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the schema to ``revision`` (Alembic)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
+        command.upgrade(_alembic_config(conn), revision)
+
+
+def downgrade(engine: Engine, revision: str = "base") -> None:
+    """Downgrade the schema to ``revision``."""
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def open_database(settings: Settings, *, start: bool = True, upgrade: bool = True) -> Engine:
+    """Engine for the configured database, started and migrated to the latest schema."""
+    engine = create_engine(database_url(settings, start=start))
+    if upgrade:
+        migrate(engine)
+    return engine
+
+
+def metric_srid(conn: Connection) -> int | None:
+    """The deployment's metric SRID, or ``None`` before the first spatial load."""
+    value = conn.execute(
+        sa.text("SELECT value FROM deployment WHERE key = 'metric_srid'")).scalar_one_or_none()
+    return int(value) if value is not None else None
+
+
+def ensure_metric_srid(conn: Connection, crs: str) -> int:
+    """Fix the deployment's metric CRS on first use; later loads must agree with it."""
+    wanted = epsg_code(crs)
+    stored = metric_srid(conn)
+    if stored is None:
+        conn.execute(sa.text("INSERT INTO deployment (key, value) VALUES ('metric_srid', :v)"),
+                     {"v": str(wanted)})
+        log.info("deployment metric CRS set to EPSG:%d", wanted)
+        return wanted
+    return stored
+
+
+def require_metric_srid(conn: Connection, configured: str | None) -> int:
+    """The stored metric SRID, checked against the configured one if any."""
+    stored = metric_srid(conn)
+    if configured and stored is not None and epsg_code(configured) != stored:
+        msg = (f"GEO_PATROL_METRIC_CRS is {configured} but this database measures in "
+               f"EPSG:{stored}")
+        raise ConflictError(msg)
+    if stored is None:
+        msg = "no metric CRS chosen yet: load boundaries or streets first"
+        raise ConflictError(msg)
+    return stored

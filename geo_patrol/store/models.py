@@ -1,0 +1,260 @@
+"""GeoAlchemy2 models: the schema every capability stores into.
+
+Each spatial table keeps ``geom`` in WGS-84 (EPSG:4326) for exchange and display, and
+``geom_m`` in the deployment's metric CRS (its SRID recorded in ``deployment``) for measuring
+and for indexed ``ST_DWithin`` joins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+AREA_LEVELS = ("city", "district", "station", "community", "grid")
+UPLOAD_KINDS = ("boundaries", "streets", "volunteers", "tracks", "hazards", "reports", "incidents")
+PATROL_KINDS = ("patrol", "passive")
+HAZARD_STATUSES = ("open", "rectified", "cleared")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _metric_geom() -> Geometry:
+    # SRID is the deployment's metric CRS, chosen once at the first load, so it is not fixed here.
+    return Geometry(geometry_type="GEOMETRY", srid=-1, spatial_index=True)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Deployment(Base):
+    """Key/value facts fixed for a deployment (e.g. ``metric_srid``)."""
+
+    __tablename__ = "deployment"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Upload(Base):
+    """One loaded file; its SHA-256 is unique so the same file is stored once."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (CheckConstraint(_in("kind", UPLOAD_KINDS), name="uploads_kind_check"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    rows_stored: Mapped[int] = mapped_column(Integer, default=0)
+    rows_flagged: Mapped[int] = mapped_column(Integer, default=0)
+    options: Mapped[dict] = mapped_column(JSONB, default=dict)
+    summary: Mapped[dict] = mapped_column(JSONB, default=dict)
+
+
+class Area(Base):
+    """City, district, police station area, community or grid cell."""
+
+    __tablename__ = "areas"
+    __table_args__ = (
+        CheckConstraint(_in("level", AREA_LEVELS), name="areas_level_check"),
+        UniqueConstraint("level", "parent_id", "name", name="areas_level_parent_name_key",
+                         postgresql_nulls_not_distinct=True),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    level: Mapped[str] = mapped_column(String(16), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    code: Mapped[str | None] = mapped_column(String(32))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"),
+                                                  index=True)
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"))
+    attrs: Mapped[dict] = mapped_column(JSONB, default=dict)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326), nullable=False)
+    geom_m = mapped_column(_metric_geom(), nullable=False)
+
+
+class StreetSegment(Base):
+    """A piece (at most ~50 m) of an OSM street edge, assigned to one area."""
+
+    __tablename__ = "street_segments"
+    __table_args__ = (UniqueConstraint("u", "v", "key", "piece", name="street_segments_edge_key"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    osm_way_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    u: Mapped[int] = mapped_column(BigInteger)
+    v: Mapped[int] = mapped_column(BigInteger)
+    key: Mapped[int] = mapped_column(SmallInteger)
+    piece: Mapped[int] = mapped_column(SmallInteger)
+    #: Graph nodes at the two ends of this piece (OSM node ids, or negative ids for cut points).
+    node_from: Mapped[int] = mapped_column(BigInteger)
+    node_to: Mapped[int] = mapped_column(BigInteger)
+    highway: Mapped[str | None] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(Text)
+    length_m: Mapped[float] = mapped_column(Float)
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"))
+    geom = mapped_column(Geometry("LINESTRING", srid=4326), nullable=False)
+    geom_m = mapped_column(_metric_geom(), nullable=False)
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+
+
+class Volunteer(Base):
+    """A registered volunteer. The ID number is stored encrypted plus a keyed hash."""
+
+    __tablename__ = "volunteers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    id_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
+    id_hash: Mapped[bytes | None] = mapped_column(LargeBinary, unique=True)
+    occupation: Mapped[str] = mapped_column(String(32), default="other")
+    skills: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    duties: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"))
+
+
+class VolunteerTeam(Base):
+    __tablename__ = "volunteer_teams"
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"),
+                                         primary_key=True)
+
+
+class Track(Base):
+    """A volunteer's run of consecutive fixes (gaps of at most 120 s)."""
+
+    __tablename__ = "tracks"
+    __table_args__ = (CheckConstraint(_in("kind", PATROL_KINDS), name="tracks_kind_check"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    n_fixes: Mapped[int] = mapped_column(Integer)
+    length_m: Mapped[float] = mapped_column(Float)
+    geom = mapped_column(Geometry("LINESTRING", srid=4326, spatial_index=False))
+
+
+class PatrolFix(Base):
+    """One GPS fix. ``flags`` is a bit set (speed jump, poor accuracy, duplicate, out of order)."""
+
+    __tablename__ = "patrol_fixes"
+    __table_args__ = (Index("patrol_fixes_volunteer_t_idx", "volunteer_id", "t"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
+    upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id"), index=True)
+    track_id: Mapped[int | None] = mapped_column(BigInteger)
+    t: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    speed_mps: Mapped[float | None] = mapped_column(Float)
+    flags: Mapped[int] = mapped_column(SmallInteger, default=0)
+    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=False)
+    geom_m = mapped_column(_metric_geom(), nullable=False)
+
+
+class Hazard(Base):
+    """A campaign hazard (school, gas/LPG site, guns/explosives/knives seller...)."""
+
+    __tablename__ = "hazards"
+    __table_args__ = (CheckConstraint(_in("status", HAZARD_STATUSES), name="hazards_status_check"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    source: Mapped[str] = mapped_column(String(16), default="campaign")
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"))
+    attrs: Mapped[dict] = mapped_column(JSONB, default=dict)
+    geom = mapped_column(Geometry("POINT", srid=4326), nullable=False)
+    geom_m = mapped_column(_metric_geom(), nullable=False)
+
+
+class HazardStatusChange(Base):
+    __tablename__ = "hazard_status_history"
+    __table_args__ = (CheckConstraint(_in("status", HAZARD_STATUSES),
+                                      name="hazard_status_history_status_check"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"))
+
+
+class Report(Base):
+    """A volunteer's report of a hazard or incident, with verification and reward."""
+
+    __tablename__ = "reports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"))
+    reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    category: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str | None] = mapped_column(Text)
+    verification: Mapped[str] = mapped_column(String(16), default="pending")
+    reward: Mapped[float] = mapped_column(Numeric(10, 2), default=0)
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"))
+    geom = mapped_column(Geometry("POINT", srid=4326), nullable=False)
+    geom_m = mapped_column(_metric_geom(), nullable=False)
+
+
+class Incident(Base):
+    """A police-recorded incident; the time of day may be unknown (``occurred_at`` null)."""
+
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category: Mapped[str] = mapped_column(Text)
+    occurred_on: Mapped[dt.date | None] = mapped_column(Date)
+    occurred_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"), index=True)
+    attrs: Mapped[dict] = mapped_column(JSONB, default=dict)
+    geom = mapped_column(Geometry("POINT", srid=4326), nullable=False)
+    geom_m = mapped_column(_metric_geom(), nullable=False)
+
+
+class AuditEntry(Base):
+    """Append-only record of sensitive actions (unmasking personal data, deletions)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict] = mapped_column(JSONB, default=dict)

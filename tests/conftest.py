@@ -1,0 +1,91 @@
+"""Shared fixtures: one real PostGIS cluster per test session, a fresh database per test."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy.engine import Engine
+
+from geo_patrol.settings import Settings
+from geo_patrol.store.cluster import LocalCluster
+from geo_patrol.store.db import create_engine, migrate
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+TEMPLATE_DB = "gp_template"
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real third-party data beside the repository (never copied into it)."""
+    assert SHARED_DATA.is_dir(), f"missing {SHARED_DATA}: the tests read real data from there"
+    return SHARED_DATA
+
+
+def _reachable_tmpdir(prefix: str) -> Path:
+    # As root the server runs as another user, who must be able to pass through the directory.
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o711)
+    return root
+
+
+@pytest.fixture
+def reachable_dir() -> Iterator[Path]:
+    """A temporary directory the embedded server's user can enter."""
+    root = _reachable_tmpdir("gp-test-")
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[LocalCluster]:
+    """A throwaway cluster run by the project's own cluster manager (durability off)."""
+    root = _reachable_tmpdir("gp-test-pg-")
+    cluster = LocalCluster(root / "cluster", extra_settings={
+        "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"})
+    cluster.start()
+    engine = create_engine(cluster.url())
+    migrate(engine)
+    engine.dispose()
+    # the migrated database becomes the template every test copies
+    with cluster.connect_admin() as conn:
+        conn.execute(f"ALTER DATABASE {cluster.dbname} RENAME TO {TEMPLATE_DB}")
+        conn.execute(f"ALTER DATABASE {TEMPLATE_DB} WITH IS_TEMPLATE true")
+    yield cluster
+    cluster.destroy()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def db_url(pg_cluster: LocalCluster) -> Iterator[str]:
+    """URL of a fresh, migrated database that is dropped after the test."""
+    name = f"gp_test_{next(_counter)}"
+    pg_cluster.ensure_database(name, template=TEMPLATE_DB)
+    yield pg_cluster.url(name)
+    pg_cluster.drop_database(name)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = create_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=db_url, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def runner(db_url: str, tmp_path: Path) -> CliRunner:
+    """A CLI runner whose environment points at the test database."""
+    return CliRunner(env={"DATABASE_URL": db_url, "GEO_PATROL_DATA_DIR": str(tmp_path / "d"),
+                          "GEO_PATROL_METRIC_CRS": ""})

@@ -1,0 +1,62 @@
+"""The Flask app: ``create_app(test_config=None)`` registers blueprints, errors and the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify
+from sqlalchemy.engine import Engine
+
+from geo_patrol.errors import (
+    ConflictError,
+    DatabaseError,
+    GeoPatrolError,
+    InputError,
+    MissingDependencyError,
+    NotFoundError,
+)
+from geo_patrol.settings import Settings
+
+#: Domain error -> HTTP status, most specific first.
+ERROR_STATUS: list[tuple[type[GeoPatrolError], int]] = [
+    (InputError, 400),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (DatabaseError, 503),
+    (MissingDependencyError, 503),
+    (GeoPatrolError, 500),
+]
+
+
+def get_engine(app: Flask) -> Engine:
+    """The app's database engine, opened (and migrated) on first use."""
+    engine = app.extensions.get("geo_patrol_engine")
+    if engine is None:
+        from geo_patrol.store.db import open_database
+
+        engine = open_database(app.config["GEO_PATROL_SETTINGS"])
+        app.extensions["geo_patrol_engine"] = engine
+    return engine
+
+
+def _register_errors(app: Flask) -> None:
+    for error_class, status in ERROR_STATUS:
+        def handler(exc: GeoPatrolError, status: int = status) -> Any:
+            return jsonify(error=type(exc).__name__, message=str(exc)), status
+        app.register_error_handler(error_class, handler)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app. ``test_config`` may set ``GEO_PATROL_SETTINGS`` (a :class:`Settings`)."""
+    app = Flask(__name__)
+    app.config.from_mapping(JSON_AS_ASCII=False)
+    if test_config:
+        app.config.update(test_config)
+    app.config.setdefault("GEO_PATROL_SETTINGS", Settings.from_env())
+    app.json.ensure_ascii = False  # Chinese place names as they are
+
+    from web.api import bp as api_bp
+
+    app.register_blueprint(api_bp)
+    _register_errors(app)
+    return app
