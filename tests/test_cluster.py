@@ -1,5 +1,6 @@
 import os
 import pwd
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -94,10 +95,13 @@ def test_missing_server_binaries_name_the_package(monkeypatch, tmp_path):
         cluster_mod.find_server_bindir()
 
 
-def test_unreachable_data_dir_is_explained(tmp_path):
+def test_unreachable_data_dir_is_explained():
     if os.geteuid() != 0:
         pytest.skip("only root hands the data directory to another user")
     private = Path(tempfile.mkdtemp(prefix="gp-private-"))  # mode 700, owned by root
-    c = LocalCluster(private / "inner" / "cluster")
-    with pytest.raises(DatabaseError, match="not accessible to the database user"):
-        c.init()
+    try:
+        c = LocalCluster(private / "inner" / "cluster")
+        with pytest.raises(DatabaseError, match="not accessible to the database user"):
+            c.init()
+    finally:
+        shutil.rmtree(private)
