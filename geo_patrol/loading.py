@@ -4,9 +4,12 @@ one transaction per file, the same file stored once."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import shapely
 from sqlalchemy.engine import Connection, Engine
 
@@ -14,14 +17,32 @@ from geo_patrol.crs import utm_crs_for
 from geo_patrol.errors import InputError
 from geo_patrol.ingest._files import file_info
 from geo_patrol.ingest.boundaries import read_boundaries
+from geo_patrol.ingest.ledgers import Ledger, read_hazards, read_incidents, read_reports
+from geo_patrol.ingest.fixes import RawFixes, check_times, clean_fixes, read_fixes
+from geo_patrol.ingest.points import points_to_wgs84
 from geo_patrol.ingest.streets import read_streets
+from geo_patrol.ingest.volunteers import PASSIVE_OCCUPATIONS, read_volunteers
+from geo_patrol.privacy import Vault
 from geo_patrol.settings import Settings
 from geo_patrol.store import areas as area_store
+from geo_patrol.store import fixes as fix_store
+from geo_patrol.store import ledgers as ledger_store
 from geo_patrol.store.db import ensure_metric_srid, require_metric_srid
-from geo_patrol.store.models import AREA_LEVELS
+from geo_patrol.store.models import AREA_LEVELS, PATROL_KINDS
+from geo_patrol.store.volunteers import store_volunteers, volunteer_ids
 from geo_patrol.store.uploads import LoadResult, Timer, claim_upload, finish_upload
 
 log = logging.getLogger(__name__)
+
+
+def _metric_srid(conn: Connection, bounds: tuple[float, float, float, float],
+                 settings: Settings) -> int:
+    """The deployment's metric SRID: configured, recorded, or the UTM zone of ``bounds``."""
+    if settings.metric_crs:
+        ensure_metric_srid(conn, settings.metric_crs)
+        return require_metric_srid(conn, settings.metric_crs)
+    centre = shapely.centroid(shapely.box(*bounds))
+    return ensure_metric_srid(conn, utm_crs_for(centre.x, centre.y))
 
 
 def _deployment_srid(conn: Connection, frame: gpd.GeoDataFrame, settings: Settings,
@@ -32,11 +53,7 @@ def _deployment_srid(conn: Connection, frame: gpd.GeoDataFrame, settings: Settin
         msg = (f"the data ({x0:.3f}, {y0:.3f}) .. ({x1:.3f}, {y1:.3f}) lies outside every stored "
                "area: is the declared CRS right, or does it belong to another deployment?")
         raise InputError(msg, source=source)
-    if settings.metric_crs:
-        ensure_metric_srid(conn, settings.metric_crs)
-        return require_metric_srid(conn, settings.metric_crs)
-    centre = shapely.centroid(shapely.box(*frame.total_bounds))
-    return ensure_metric_srid(conn, utm_crs_for(centre.x, centre.y))
+    return _metric_srid(conn, tuple(frame.total_bounds), settings)
 
 
 def load_boundaries(
@@ -105,6 +122,274 @@ def load_streets(
         result.details = {"segments_read": len(segments),
                           "already_stored": len(segments) - result.stored,
                           "km": round(float(segments["length_m"].sum()) / 1000, 3)}
+        result.seconds = timer.seconds
+        finish_upload(conn, result)
+    return result
+
+
+def load_volunteers(
+    engine: Engine,
+    path: Path | str,
+    *,
+    mapping: dict[str, str] | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    settings: Settings | None = None,
+) -> LoadResult:
+    """Load a volunteer roster (CSV or XLSX); volunteers already known by number are updated."""
+    settings = settings or Settings.from_env()
+    timer = Timer()
+    info = file_info(path)
+    roster = read_volunteers(info.path, mapping=mapping, encoding=encoding, sheet=sheet)
+    vault = Vault.from_settings(settings)
+    with engine.begin() as conn:
+        upload_id, is_new = claim_upload(conn, "volunteers", info,
+                                         {"mapping": mapping, "encoding": encoding})
+        result = LoadResult("volunteers", info.name, upload_id, duplicate=not is_new)
+        if not is_new:
+            return result
+        inserted, updated = store_volunteers(conn, roster, vault=vault, upload_id=upload_id,
+                                             source=str(path))
+        result.stored = inserted + updated
+        result.details = {"new": inserted, "updated": updated}
+        result.seconds = timer.seconds
+        finish_upload(conn, result)
+    return result
+
+
+def _track_kinds(kind: str | None, occupations: np.ndarray) -> np.ndarray:
+    if kind is not None:
+        if kind not in PATROL_KINDS:
+            raise InputError(f"--kind must be one of {', '.join(PATROL_KINDS)}")
+        return np.full(len(occupations), kind, dtype=object)
+    return np.where(np.isin(occupations, PASSIVE_OCCUPATIONS), "passive", "patrol")
+
+
+def _resolve_volunteers(conn: Connection, raw: RawFixes, volunteer: str | None,
+                        source: str) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each fix's volunteer id, and the volunteers (id, occupation) by number."""
+    if raw.volunteer is None:
+        if not volunteer:
+            msg = ("the file has no volunteer column: pass --volunteer NUMBER for a track "
+                   "from one phone")
+            raise InputError(msg, source=source)
+        numbers = np.full(len(raw), volunteer, dtype=object)
+    else:
+        numbers = np.where(pd.isna(raw.volunteer) | (raw.volunteer == ""), volunteer or "",
+                           raw.volunteer).astype(str)
+        blank = numbers == ""
+        if blank.any():
+            i = int(np.flatnonzero(blank)[0])
+            raise InputError("volunteer is empty (pass --volunteer for a default)",
+                             source=source, location=f"{raw.unit} {raw.rows[i]}")
+    codes, uniques = pd.factorize(numbers)
+    known = volunteer_ids(conn, list(uniques))
+    missing = [u for u in uniques if u not in known.index]
+    if missing:
+        i = int(np.flatnonzero(numbers == missing[0])[0])
+        msg = (f"unknown volunteer {missing[0]!r}" +
+               (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "") +
+               ": load the roster first")
+        raise InputError(msg, source=source, location=f"{raw.unit} {raw.rows[i]}")
+    ids = known.loc[list(uniques), "id"].to_numpy(dtype="int32")[codes]
+    return ids, known.set_index("id")
+
+
+def _check_track_shape(raw: RawFixes, source: str) -> None:
+    """Refuse files that cannot make a track: one fix, or all fixes at one instant."""
+    if len(raw) == 1:
+        raise InputError("only one fix: a track needs at least two", source=source)
+    keys = pd.DataFrame({"v": raw.volunteer if raw.volunteer is not None else "", "t": raw.t})
+    if not keys.duplicated(keep="first").sum() < len(raw) - 1:
+        msg = f"all {len(raw)} fixes are duplicates of one fix (same volunteer and time)"
+        raise InputError(msg, source=source)
+
+
+def load_tracks(
+    engine: Engine,
+    path: Path | str,
+    *,
+    crs: str | None = None,
+    volunteer: str | None = None,
+    tz: str | None = None,
+    kind: str | None = None,
+    fmt: str | None = None,
+    mapping: dict[str, str] | None = None,
+    encoding: str | None = None,
+    settings: Settings | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> LoadResult:
+    """Load GPS fixes (GPX, GeoJSON or CSV) into tracks and day partitions.
+
+    ``crs`` is required for CSV; GPX and GeoJSON default to WGS-84, as their specifications
+    say. Naive times need ``tz``. ``kind`` (patrol/passive) defaults per volunteer occupation.
+    """
+    settings = settings or Settings.from_env()
+    step = progress or (lambda _stage: None)
+    timer = Timer()
+    info = file_info(path)
+    source = str(path)
+    step("reading")
+    raw = read_fixes(info.path, fmt=fmt, tz=tz, mapping=mapping, encoding=encoding)
+    is_csv = raw.unit == "row"
+    if crs is None:
+        if is_csv:
+            msg = "declare the coordinates' CRS with --crs wgs84|gcj02|bd09|EPSG:<code>"
+            raise InputError(msg, source=source)
+        crs = "wgs84"
+    check_times(raw.t, raw.rows, source=source, unit=raw.unit)
+    _check_track_shape(raw, source)
+    options = {"crs": crs, "volunteer": volunteer, "tz": tz, "kind": kind, "mapping": mapping}
+    with engine.begin() as conn:
+        upload_id, is_new = claim_upload(conn, "tracks", info, options)
+        result = LoadResult("tracks", info.name, upload_id, duplicate=not is_new)
+        if not is_new:
+            return result
+        step("checking")
+        lon, lat = points_to_wgs84(raw.x, raw.y, crs, raw.rows, source=source, unit=raw.unit,
+                                   extent=area_store.deployment_extent(conn))
+        vids, people = _resolve_volunteers(conn, raw, volunteer, source)
+        srid = _metric_srid(conn, (lon.min(), lat.min(), lon.max(), lat.max()), settings)
+        known = fix_store.existing_fix_keys(conn, vids, raw.t)
+        keep = np.ones(len(raw), dtype=bool)
+        if known:
+            keep = ~pd.MultiIndex.from_arrays([vids, raw.t]).isin(list(known))
+        result.details = {"already_stored": int((~keep).sum()),
+                          "untimed_points": raw.skipped_untimed}
+        if keep.any():
+            step("cleaning")
+            fixes = clean_fixes(vids[keep], raw.t[keep], lon[keep], lat[keep],
+                                raw.accuracy[keep], raw.speed[keep], metric_crs=f"EPSG:{srid}",
+                                gap_s=settings.track_gap_s, max_speed_kmh=settings.max_speed_kmh,
+                                max_accuracy_m=settings.max_accuracy_m)
+            n_tracks = int(fixes.track.max()) + 1
+            first = np.searchsorted(fixes.track, np.arange(n_tracks))
+            occupations = people.loc[fixes.volunteer_id[first], "occupation"].to_numpy()
+            kinds = _track_kinds(kind, occupations)
+            step("storing")
+            track_ids = fix_store.store_tracks(conn, fixes, upload_id=upload_id, kinds=kinds)
+            days = fix_store.store_fixes(conn, fixes, upload_id=upload_id, track_ids=track_ids,
+                                         srid=srid, tz=settings.timezone)
+            result.stored = len(fixes)
+            result.flagged = int((fixes.flags != 0).sum())
+            result.details |= {"tracks": n_tracks, "volunteers": len(np.unique(vids)),
+                               "days": days["days"], **fixes.flag_counts(),
+                               "patrol_tracks": int((kinds == "patrol").sum()),
+                               "passive_tracks": int((kinds == "passive").sum())}
+        result.seconds = timer.seconds
+        finish_upload(conn, result)
+    return result
+
+
+def _ledger_points(conn: Connection, ledger: Ledger, source: str,
+                   settings: Settings) -> tuple[np.ndarray, np.ndarray, int]:
+    rec = ledger.records
+    lon, lat = points_to_wgs84(rec.x, rec.y, rec.crs, rec.rows, source=source, unit=rec.unit,
+                               extent=area_store.deployment_extent(conn))
+    srid = _metric_srid(conn, (lon.min(), lat.min(), lon.max(), lat.max()), settings)
+    return lon, lat, srid
+
+
+def load_hazards(
+    engine: Engine,
+    path: Path | str,
+    *,
+    crs: str | None = None,
+    tz: str | None = None,
+    mapping: dict[str, str] | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    settings: Settings | None = None,
+) -> LoadResult:
+    """Load a hazard ledger (CSV/XLSX with coordinates, or GeoJSON/GeoPackage/Shapefile)."""
+    settings = settings or Settings.from_env()
+    timer = Timer()
+    info = file_info(path)
+    rules = settings.rules
+    ledger = read_hazards(info.path, rules=rules, crs=crs, tz=tz, mapping=mapping,
+                          encoding=encoding, sheet=sheet)
+    with engine.begin() as conn:
+        upload_id, is_new = claim_upload(conn, "hazards", info,
+                                         {"crs": crs, "tz": tz, "mapping": mapping})
+        result = LoadResult("hazards", info.name, upload_id, duplicate=not is_new)
+        if not is_new:
+            return result
+        lon, lat, srid = _ledger_points(conn, ledger, str(path), settings)
+        new, updated, changes = ledger_store.store_hazards(
+            conn, ledger.values, lon, lat, rules=rules, upload_id=upload_id, srid=srid)
+        result.stored = new + updated
+        result.details = {"new": new, "updated": updated, "status_changes": changes,
+                          "ledger_rows": len(ledger.values)}
+        result.seconds = timer.seconds
+        finish_upload(conn, result)
+    return result
+
+
+def load_reports(
+    engine: Engine,
+    path: Path | str,
+    *,
+    crs: str | None = None,
+    tz: str | None = None,
+    mapping: dict[str, str] | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    settings: Settings | None = None,
+) -> LoadResult:
+    """Load volunteers' reports (CSV/XLSX or GeoJSON); the volunteers must be registered."""
+    settings = settings or Settings.from_env()
+    timer = Timer()
+    info = file_info(path)
+    ledger = read_reports(info.path, crs=crs, tz=tz, mapping=mapping, encoding=encoding,
+                          sheet=sheet)
+    with engine.begin() as conn:
+        upload_id, is_new = claim_upload(conn, "reports", info,
+                                         {"crs": crs, "tz": tz, "mapping": mapping})
+        result = LoadResult("reports", info.name, upload_id, duplicate=not is_new)
+        if not is_new:
+            return result
+        lon, lat, srid = _ledger_points(conn, ledger, str(path), settings)
+        new, updated = ledger_store.store_reports(
+            conn, ledger.values, lon, lat, upload_id=upload_id, srid=srid, source=str(path),
+            unit=ledger.records.unit)
+        result.stored = new
+        result.details = {"already_stored": updated}
+        result.seconds = timer.seconds
+        finish_upload(conn, result)
+    return result
+
+
+def load_incidents(
+    engine: Engine,
+    path: Path | str,
+    *,
+    crs: str | None = None,
+    tz: str | None = None,
+    category: str | None = None,
+    mapping: dict[str, str] | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    settings: Settings | None = None,
+) -> LoadResult:
+    """Load police incidents (CSV/XLSX, GeoJSON, GeoPackage or Shapefile, any CRS)."""
+    settings = settings or Settings.from_env()
+    timer = Timer()
+    info = file_info(path)
+    ledger = read_incidents(info.path, crs=crs, tz=tz, category=category, mapping=mapping,
+                            encoding=encoding, sheet=sheet)
+    with engine.begin() as conn:
+        upload_id, is_new = claim_upload(conn, "incidents", info,
+                                         {"crs": crs, "tz": tz, "category": category,
+                                          "mapping": mapping})
+        result = LoadResult("incidents", info.name, upload_id, duplicate=not is_new)
+        if not is_new:
+            return result
+        lon, lat, srid = _ledger_points(conn, ledger, str(path), settings)
+        result.stored = ledger_store.store_incidents(conn, ledger.values, lon, lat,
+                                                     upload_id=upload_id, srid=srid,
+                                                     tz=settings.timezone)
+        result.details = {"already_stored": len(ledger.values) - result.stored,
+                          "crs": str(ledger.records.crs)}
         result.seconds = timer.seconds
         finish_upload(conn, result)
     return result

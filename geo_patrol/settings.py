@@ -9,6 +9,8 @@ from pathlib import Path
 
 import platformdirs
 
+from geo_patrol.rules import Rules, load_rules
+
 ENV_PREFIX = "GEO_PATROL_"
 
 
@@ -40,10 +42,26 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     #: Longest street segment kept after splitting, in metres.
     segment_max_m: float = 50.0
+    #: Secret that encrypts ID numbers and keys their hashes; the embedded default generates
+    #: one in ``data_dir`` on first use. Set it (and keep it) on any shared server.
+    secret_key: str | None = None
+    #: TOML file of hazard categories and visit rules (the packaged one by default).
+    rules_file: str | None = None
+    #: Fixes are joined into one track when at most this many seconds apart.
+    track_gap_s: float = 120.0
+    #: Implied speeds above this (km/h) flag a fix as a GPS jump.
+    max_speed_kmh: float = 200.0
+    #: Fixes reporting a worse accuracy than this (metres) are flagged.
+    max_accuracy_m: float = 50.0
 
     @property
     def cluster_dir(self) -> Path:
         return self.data_dir / "pgcluster"
+
+    @property
+    def rules(self) -> Rules:
+        """Hazard categories and visit rules from :attr:`rules_file`."""
+        return load_rules(self.rules_file)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -58,7 +76,7 @@ class Settings:
                 continue
             if f.name == "data_dir":
                 values[f.name] = Path(raw).expanduser()
-            elif f.name == "segment_max_m":
+            elif isinstance(f.default, float):
                 values[f.name] = float(raw)
             else:
                 values[f.name] = raw

@@ -20,3 +20,21 @@ def haversine_m(lon1, lat1, lon2, lat2) -> np.ndarray:
     a = (np.sin((lat2 - lat1) / 2) ** 2
          + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2)
     return 2 * EARTH_R * np.arcsin(np.sqrt(a))
+
+
+def id_number(seed: int) -> str:
+    """A valid (GB 11643) but fictitious resident ID number."""
+    from geo_patrol.privacy import id_check_digit
+
+    first17 = f"150203{1970 + seed % 40:04d}{1 + seed % 12:02d}{1 + seed % 28:02d}{seed % 1000:03d}"
+    return first17 + id_check_digit(first17)
+
+
+def write_roster(path, people, *, encoding="utf-8"):
+    """A roster CSV of (number, name, phone, occupation) rows with valid ID numbers."""
+    lines = ["number,name,phone,id_number,occupation,teams,skills,duties,community,active"]
+    for i, (number, name, phone, occupation) in enumerate(people):
+        lines.append(f"{number},{name},{phone},{id_number(i + 1)},{occupation},"
+                     f"巡逻队,急救,巡逻防控,,1")
+    path.write_text("\n".join(lines) + "\n", encoding=encoding)
+    return path

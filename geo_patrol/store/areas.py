@@ -152,3 +152,11 @@ def overlaps_stored_areas(conn: Connection, bounds: tuple[float, float, float, f
         "geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))"),
         dict(zip(("x0", "y0", "x1", "y1"), map(float, bounds)))).scalar_one()
     return bool(row)
+
+
+def deployment_extent(conn: Connection) -> tuple[float, float, float, float] | None:
+    """WGS-84 bounds of every stored area, or ``None`` when no area is stored yet."""
+    row = conn.execute(sa.text(
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+        "(SELECT ST_Extent(geom) AS e FROM areas) s")).one()
+    return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]

@@ -35,6 +35,7 @@ AREA_LEVELS = ("city", "district", "station", "community", "grid")
 UPLOAD_KINDS = ("boundaries", "streets", "volunteers", "tracks", "hazards", "reports", "incidents")
 PATROL_KINDS = ("patrol", "passive")
 HAZARD_STATUSES = ("open", "rectified", "cleared")
+REPORT_VERIFICATIONS = ("pending", "verified", "rejected")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -152,7 +153,11 @@ class VolunteerTeam(Base):
 
 
 class Track(Base):
-    """A volunteer's run of consecutive fixes (gaps of at most 120 s)."""
+    """A volunteer's run of consecutive fixes (gaps of at most ``track_gap_s``) from one file.
+
+    ``geom`` joins the track's unflagged fixes; ``kind`` tells a deliberate patrol from
+    passive coverage at work (a taxi or delivery rider).
+    """
 
     __tablename__ = "tracks"
     __table_args__ = (CheckConstraint(_in("kind", PATROL_KINDS), name="tracks_kind_check"),)
@@ -160,28 +165,44 @@ class Track(Base):
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
     upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id"), index=True)
     kind: Mapped[str] = mapped_column(String(8))
-    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     ended_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     n_fixes: Mapped[int] = mapped_column(Integer)
+    n_flagged: Mapped[int] = mapped_column(Integer, default=0)
     length_m: Mapped[float] = mapped_column(Float)
     geom = mapped_column(Geometry("LINESTRING", srid=4326, spatial_index=False))
 
 
+#: ``patrol_fixes.flags`` bits.
+FLAG_SPEED_JUMP = 1
+FLAG_POOR_ACCURACY = 2
+FLAG_DUPLICATE = 4
+FLAG_OUT_OF_ORDER = 8
+FLAG_NAMES = {FLAG_SPEED_JUMP: "speed_jump", FLAG_POOR_ACCURACY: "poor_accuracy",
+              FLAG_DUPLICATE: "duplicate", FLAG_OUT_OF_ORDER: "out_of_order"}
+
+
 class PatrolFix(Base):
-    """One GPS fix. ``flags`` is a bit set (speed jump, poor accuracy, duplicate, out of order)."""
+    """One GPS fix, in the deployment's metric CRS. ``flags`` is a bit set (``FLAG_*``).
+
+    Partitioned by day (in the deployment time zone): each day's partition is filled with
+    binary COPY and indexed afterwards, and retention drops whole days. Integrity with
+    ``volunteers``, ``tracks`` and ``uploads`` is kept by the loader, not by foreign keys,
+    which would cost a lookup per row.
+    """
 
     __tablename__ = "patrol_fixes"
-    __table_args__ = (Index("patrol_fixes_volunteer_t_idx", "volunteer_id", "t"),)
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
-    upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id"), index=True)
-    track_id: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (Index("patrol_fixes_volunteer_t_idx", "volunteer_id", "t"),
+                      {"postgresql_partition_by": "RANGE (t)"})
+    volunteer_id: Mapped[int] = mapped_column(Integer)
+    upload_id: Mapped[int] = mapped_column(Integer)
+    track_id: Mapped[int] = mapped_column(BigInteger)
     t: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     accuracy_m: Mapped[float | None] = mapped_column(Float)
     speed_mps: Mapped[float | None] = mapped_column(Float)
     flags: Mapped[int] = mapped_column(SmallInteger, default=0)
-    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=False)
     geom_m = mapped_column(_metric_geom(), nullable=False)
+    __mapper_args__ = {"primary_key": [volunteer_id, t]}
 
 
 class Hazard(Base):
@@ -198,6 +219,9 @@ class Hazard(Base):
     source: Mapped[str] = mapped_column(String(16), default="campaign")
     community_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
     upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"))
+    #: The category's visit rule when the hazard was loaded (see :mod:`geo_patrol.rules`).
+    visit_rule: Mapped[dict] = mapped_column(JSONB, default=dict)
+    status_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     attrs: Mapped[dict] = mapped_column(JSONB, default=dict)
     geom = mapped_column(Geometry("POINT", srid=4326), nullable=False)
     geom_m = mapped_column(_metric_geom(), nullable=False)
@@ -219,6 +243,8 @@ class Report(Base):
     """A volunteer's report of a hazard or incident, with verification and reward."""
 
     __tablename__ = "reports"
+    __table_args__ = (CheckConstraint(_in("verification", REPORT_VERIFICATIONS),
+                                      name="reports_verification_check"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(Text, unique=True)
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
@@ -238,6 +264,11 @@ class Incident(Base):
 
     __tablename__ = "incidents"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The source's number (not unique: one case may list several rows).
+    external_id: Mapped[str | None] = mapped_column(Text)
+    #: Content key (hash of the row and its rank among identical rows of its file), so the
+    #: same records sent again in another file are stored once.
+    key: Mapped[str] = mapped_column(Text, unique=True)
     category: Mapped[str] = mapped_column(Text)
     occurred_on: Mapped[dt.date | None] = mapped_column(Date)
     occurred_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,449 @@
+"""GPS fixes from GPX, GeoJSON and CSV exports, and their cleaning into tracks.
+
+Reading gives a :class:`RawFixes` (coordinates still in the declared CRS, times in UTC);
+:func:`clean_fixes` then flags speed jumps, poor accuracy, duplicates and out-of-order fixes
+and splits each volunteer's fixes into tracks on gaps. All of it is vectorised (numpy/pandas):
+a city-day is millions of fixes.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+import pyproj
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import iterparse
+
+from geo_patrol.errors import InputError
+from geo_patrol.ingest._files import open_maybe_compressed
+from geo_patrol.ingest._xml import screen_xml
+from geo_patrol.ingest.points import to_float
+from geo_patrol.ingest.tables import decode_text, match_columns
+from geo_patrol.store.models import (
+    FLAG_DUPLICATE,
+    FLAG_OUT_OF_ORDER,
+    FLAG_POOR_ACCURACY,
+    FLAG_SPEED_JUMP,
+)
+
+COLUMNS = {
+    "volunteer": ("volunteer_number", "number", "user", "user_id", "编号", "义警编号", "队员编号"),
+    "time": ("t", "timestamp", "datetime", "date_time", "时间", "定位时间"),
+    "lon": ("lng", "longitude", "x", "经度"),
+    "lat": ("latitude", "y", "纬度"),
+    "accuracy": ("accuracy_m", "acc", "hacc", "精度"),
+    "speed": ("speed_mps", "速度"),
+}
+EARLIEST = pd.Timestamp("2000-01-01", tz="UTC")
+#: Fixes up to this far in the future are tolerated (phone clocks drift).
+FUTURE_SLACK = pd.Timedelta(days=1)
+_US = 1_000_000
+
+
+@dataclass
+class RawFixes:
+    """Fixes as read: ``t`` in µs since the epoch (UTC), x/y in the declared CRS."""
+
+    volunteer: np.ndarray | None  # object array of volunteer numbers, or None for one phone
+    t: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    accuracy: np.ndarray
+    speed: np.ndarray
+    rows: np.ndarray  # the row / point number each fix is reported by in errors
+    unit: str = "row"
+    #: GPX track points without a time, which are not fixes and are left out (and reported).
+    skipped_untimed: int = 0
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+
+def _zone(tz: str | None) -> ZoneInfo | None:
+    if tz is None:
+        return None
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"unknown time zone {tz!r} (e.g. Asia/Shanghai)") from None
+
+
+def parse_times(values: pd.Series, rows: np.ndarray, *, tz: str | None, source: str,
+                unit: str = "row") -> np.ndarray:
+    """Times as µs since the epoch (UTC).
+
+    Accepts ISO 8601 text (with or without a zone designator) and epoch seconds or
+    milliseconds. Naive times are refused unless ``tz`` says which zone they are in.
+    """
+    zone = _zone(tz)
+    s = pd.Series(values).reset_index(drop=True)
+    if pd.api.types.is_numeric_dtype(s):
+        num = s.to_numpy(dtype="float64")
+        if np.isnan(num).any():
+            i = int(np.flatnonzero(np.isnan(num))[0])
+            raise InputError("time is missing", source=source, location=f"{unit} {rows[i]}")
+        scale = 1000 if np.nanmax(np.abs(num)) > 1e11 else 1  # epoch ms or s
+        return (num * (_US / scale)).astype("int64")
+    s = s.astype(str).str.strip()
+    empty = (s == "") | (s == "nan") | (s == "None")
+    if empty.any():
+        i = int(np.flatnonzero(empty.to_numpy())[0])
+        raise InputError("time is missing", source=source, location=f"{unit} {rows[i]}")
+    aware = s.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).to_numpy()
+    if not aware.all() and zone is None:
+        i = int(np.flatnonzero(~aware)[0])
+        msg = (f"time {s.iloc[i]!r} has no time zone: pass --tz Asia/Shanghai if the times "
+               "are local times")
+        raise InputError(msg, source=source, location=f"{unit} {rows[i]}")
+    out = np.empty(len(s), dtype="int64")
+    for mask, localise in ((aware, False), (~aware, True)):
+        if not mask.any():
+            continue
+        part = s[mask]
+        try:
+            parsed = pd.to_datetime(part, format="ISO8601", utc=not localise)
+        except (ValueError, TypeError):
+            try:
+                parsed = pd.to_datetime(part, format="mixed", utc=not localise)
+            except (ValueError, TypeError):
+                bad = pd.to_datetime(part, format="mixed", errors="coerce", utc=True).isna()
+                i = int(np.flatnonzero(mask)[int(np.flatnonzero(bad.to_numpy())[0])]) \
+                    if bad.any() else int(np.flatnonzero(mask)[0])
+                msg = f"time {s.iloc[i]!r} is not a date and time"
+                raise InputError(msg, source=source, location=f"{unit} {rows[i]}") from None
+        if localise:
+            parsed = parsed.dt.tz_localize(zone, ambiguous="raise", nonexistent="raise")
+            parsed = parsed.dt.tz_convert("UTC")
+        out[mask] = parsed.dt.as_unit("us").astype("int64").to_numpy()
+    return out
+
+
+# -- readers ----------------------------------------------------------------------------------
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def read_gpx(path: Path, *, tz: str | None = None) -> RawFixes:
+    """Track points of every track and segment of a GPX 1.0/1.1 file (XML screened first)."""
+    source = str(path)
+    screen_xml(path)
+    lon: list[float] = []
+    lat: list[float] = []
+    times: list[str] = []
+    acc: list[float] = []
+    spd: list[float] = []
+    point: dict[str, str] = {}
+    in_point = False
+    try:
+        with open_maybe_compressed(path) as fh:
+            for event, el in iterparse(fh, events=("start", "end"), forbid_dtd=True):
+                name = _local(el.tag)
+                if event == "start":
+                    if name == "trkpt":
+                        point, in_point = {}, True
+                    continue
+                if name == "trkpt":
+                    in_point = False
+                    lat.append(_attr_float(el, "lat", len(lat) + 1, source))
+                    lon.append(_attr_float(el, "lon", len(lon) + 1, source))
+                    times.append(point.get("time", ""))
+                    acc.append(float(point.get("accuracy", "nan") or "nan"))
+                    spd.append(float(point.get("speed", "nan") or "nan"))
+                    el.clear()
+                elif in_point and name in ("time", "speed", "accuracy", "hacc") and el.text:
+                    point["accuracy" if name == "hacc" else name] = el.text.strip()
+    except (DefusedXmlException, SyntaxError) as exc:  # ParseError is a SyntaxError
+        raise InputError(f"malformed GPX: {exc}", source=source) from None
+    except ValueError as exc:
+        raise InputError(f"malformed GPX: {exc}", source=source) from None
+    if not lon:
+        raise InputError("no track points (trkpt) in the GPX file", source=source)
+    rows = np.arange(1, len(lon) + 1)
+    # points without <time> (a planned route, a logger without a clock) are not fixes:
+    # they are counted and reported, and a file with none timed is refused
+    timed = np.array([bool(t) for t in times])
+    if not timed.any():
+        raise InputError("no track point has a <time>: these are not GPS fixes", source=source)
+    keep = np.flatnonzero(timed)
+    t = parse_times(pd.Series([times[i] for i in keep]), rows[keep], tz=tz, source=source,
+                    unit="point")
+    raw = RawFixes(None, t, np.array(lon)[keep], np.array(lat)[keep], np.array(acc)[keep],
+                   np.array(spd)[keep], rows[keep], "point")
+    raw.skipped_untimed = int(len(rows) - len(keep))
+    return raw
+
+
+def _attr_float(el: object, name: str, n: int, source: str) -> float:
+    value = el.get(name)  # type: ignore[attr-defined]
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"track point {name}={value!r} is not a number", source=source,
+                         location=f"point {n}") from None
+
+
+def read_geojson_fixes(path: Path, *, tz: str | None = None) -> RawFixes:
+    """Points with a time property, or LineStrings with per-vertex times (``times`` /
+    ``coordTimes`` / ``coordinateProperties.times``)."""
+    source = str(path)
+    with open_maybe_compressed(path) as fh:
+        data = fh.read()
+    try:
+        doc = json.loads(decode_text(data, source))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"malformed GeoJSON: {exc.msg}", source=source,
+                         location=f"line {exc.lineno}") from None
+    if not isinstance(doc, dict) or doc.get("type") not in ("FeatureCollection", "Feature"):
+        raise InputError("not a GeoJSON FeatureCollection", source=source)
+    features = doc.get("features", []) if doc["type"] == "FeatureCollection" else [doc]
+    vol: list[object] = []
+    times: list[object] = []
+    xs: list[object] = []
+    ys: list[object] = []
+    acc: list[object] = []
+    spd: list[object] = []
+    rows: list[int] = []
+    for n, feat in enumerate(features, start=1):
+        geom = (feat or {}).get("geometry") or {}
+        props = (feat or {}).get("properties") or {}
+        who = next((props[k] for k in ("volunteer", *COLUMNS["volunteer"]) if k in props), None)
+        kind, coords = geom.get("type"), geom.get("coordinates")
+        if kind == "Point" and isinstance(coords, list) and len(coords) >= 2:
+            when = next((props[k] for k in ("time", *COLUMNS["time"]) if k in props), None)
+            pts, stamps = [coords], [when]
+        elif kind in ("LineString", "MultiLineString") and isinstance(coords, list):
+            pts = coords if kind == "LineString" else [p for part in coords for p in part]
+            stamps = (props.get("times") or props.get("coordTimes")
+                      or (props.get("coordinateProperties") or {}).get("times"))
+            if isinstance(stamps, list) and stamps and isinstance(stamps[0], list):
+                stamps = [s for part in stamps for s in part]
+            if not isinstance(stamps, list) or len(stamps) != len(pts):
+                msg = "a LineString needs a 'times' property with one time per vertex"
+                raise InputError(msg, source=source, location=f"feature {n}")
+        else:
+            msg = f"geometry {kind!r} is not a Point or LineString with coordinates"
+            raise InputError(msg, source=source, location=f"feature {n}")
+        for p, when in zip(pts, stamps):
+            if not isinstance(p, list) or len(p) < 2:
+                raise InputError("bad coordinate", source=source, location=f"feature {n}")
+            xs.append(p[0])
+            ys.append(p[1])
+            times.append(when)
+            vol.append(who)
+            acc.append(props.get("accuracy"))
+            spd.append(props.get("speed"))
+            rows.append(n)
+    if not xs:
+        raise InputError("no features", source=source)
+    r = np.asarray(rows)
+    if any(t is None for t in times):
+        i = next(i for i, t in enumerate(times) if t is None)
+        raise InputError("fix has no time", source=source, location=f"feature {rows[i]}")
+    tser = pd.Series(times)
+    if all(isinstance(t, (int, float)) for t in times):
+        tser = tser.astype("float64")
+    t = parse_times(tser, r, tz=tz, source=source, unit="feature")
+    x = to_float(xs, "longitude", r, source=source, unit="feature")
+    y = to_float(ys, "latitude", r, source=source, unit="feature")
+    volunteers = None if all(v is None for v in vol) else np.array(
+        ["" if v is None else str(v) for v in vol], dtype=object)
+    return RawFixes(volunteers, t, x, y,
+                    to_float(acc, "accuracy", r, source=source, unit="feature", required=False),
+                    to_float(spd, "speed", r, source=source, unit="feature", required=False),
+                    r, "feature")
+
+
+def read_csv_fixes(path: Path, *, tz: str | None = None, mapping: dict[str, str] | None = None,
+                   encoding: str | None = None) -> RawFixes:
+    """An app's CSV export: volunteer, time, lon, lat[, accuracy, speed] (mappable)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    source = str(path)
+    with open_maybe_compressed(path) as fh:
+        head = fh.read(1 << 16)
+    text = decode_text(head, source, encoding) if head else ""
+    if not text.strip():
+        raise InputError("file is empty", source=source)
+    header = [h.strip() for h in next(csv.reader(io.StringIO(text.splitlines()[0])))]
+    original = match_columns(header, COLUMNS, mapping=mapping, required=("time", "lon", "lat"),
+                             source=source)
+    enc = encoding or ("utf8" if _is_utf8(head) else "gb18030")
+    types = {original["time"]: pa.string()}
+    if "volunteer" in original:
+        types[original["volunteer"]] = pa.string()
+    try:
+        with open_maybe_compressed(path) as fh:
+            table = pacsv.read_csv(
+                fh, read_options=pacsv.ReadOptions(encoding=enc),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=list(original.values()), column_types=types,
+                    strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise InputError(_arrow_message(exc), source=source) from None
+    n = table.num_rows
+    if n == 0:
+        raise InputError("no fixes in the file", source=source)
+    rows = np.arange(2, n + 2)
+
+    def column(canon: str, required: bool = True) -> np.ndarray:
+        if canon not in original:
+            return np.full(n, np.nan)
+        col = table.column(original[canon])
+        if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
+            arr = col.to_numpy(zero_copy_only=False).astype("float64")
+            if required and np.isnan(arr).any():
+                i = int(np.flatnonzero(np.isnan(arr))[0])
+                raise InputError(f"{canon} is missing", source=source, location=f"row {rows[i]}")
+            return arr
+        return to_float(col.to_pandas(), canon, rows, source=source, required=required)
+
+    x, y = column("lon"), column("lat")
+    t = parse_times(table.column(original["time"]).to_pandas(), rows, tz=tz, source=source)
+    volunteers = None
+    if "volunteer" in original:
+        volunteers = table.column(original["volunteer"]).to_numpy(zero_copy_only=False)
+        volunteers = volunteers.astype(object)
+    return RawFixes(volunteers, t, x, y, column("accuracy", False), column("speed", False), rows)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(data) - 3  # a character cut by the end of the sample
+    return True
+
+
+def _arrow_message(exc: Exception) -> str:
+    text = str(exc).splitlines()[0]
+    return f"malformed CSV: {text.removeprefix('CSV parse error: ')}"
+
+
+def read_fixes(path: Path | str, *, fmt: str | None = None, tz: str | None = None,
+               mapping: dict[str, str] | None = None, encoding: str | None = None) -> RawFixes:
+    """Read a GPX, GeoJSON or CSV track file (format from ``fmt`` or the file name)."""
+    p = Path(path)
+    name = p.name.lower().removesuffix(".gz").removesuffix(".bz2")
+    kind = fmt or next((k for k, ends in (("gpx", (".gpx",)),
+                                          ("geojson", (".geojson", ".json")),
+                                          ("csv", (".csv", ".txt"))) if name.endswith(ends)),
+                       None)
+    if kind == "gpx":
+        return read_gpx(p, tz=tz)
+    if kind == "geojson":
+        return read_geojson_fixes(p, tz=tz)
+    if kind == "csv":
+        return read_csv_fixes(p, tz=tz, mapping=mapping, encoding=encoding)
+    msg = "unknown track file type: expected .gpx, .geojson or .csv (or pass --format)"
+    raise InputError(msg, source=str(p))
+
+
+# -- cleaning ---------------------------------------------------------------------------------
+
+@dataclass
+class CleanFixes:
+    """Fixes sorted by volunteer and time, with flags and a track number each."""
+
+    volunteer_id: np.ndarray  # int32
+    t: np.ndarray  # µs UTC
+    lon: np.ndarray
+    lat: np.ndarray
+    x: np.ndarray  # metric CRS
+    y: np.ndarray
+    accuracy: np.ndarray
+    speed: np.ndarray
+    flags: np.ndarray  # int16
+    track: np.ndarray  # 0..n_tracks-1
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def flag_counts(self) -> dict[str, int]:
+        from geo_patrol.store.models import FLAG_NAMES
+
+        return {name: int(((self.flags & bit) != 0).sum()) for bit, name in FLAG_NAMES.items()}
+
+
+def check_times(t: np.ndarray, rows: np.ndarray, *, source: str, unit: str,
+                now: dt.datetime | None = None) -> None:
+    """Refuse times before 2000 or more than a day in the future."""
+    now_us = int(pd.Timestamp(now or dt.datetime.now(dt.UTC)).value // 1000)
+    early = t < EARLIEST.value // 1000
+    if early.any():
+        i = int(np.flatnonzero(early)[0])
+        when = pd.Timestamp(int(t[i]), unit="us", tz="UTC")
+        raise InputError(f"time {when:%Y-%m-%d %H:%M:%S}Z is before 2000: a GPS reset?",
+                         source=source, location=f"{unit} {rows[i]}")
+    late = t > now_us + FUTURE_SLACK.value // 1000
+    if late.any():
+        i = int(np.flatnonzero(late)[0])
+        when = pd.Timestamp(int(t[i]), unit="us", tz="UTC")
+        raise InputError(f"time {when:%Y-%m-%d %H:%M:%S}Z is in the future",
+                         source=source, location=f"{unit} {rows[i]}")
+
+
+def clean_fixes(volunteer_id: np.ndarray, t: np.ndarray, lon: np.ndarray, lat: np.ndarray,
+                accuracy: np.ndarray, speed: np.ndarray, *, metric_crs: str,
+                gap_s: float = 120.0, max_speed_kmh: float = 200.0,
+                max_accuracy_m: float = 50.0) -> CleanFixes:
+    """Sort, flag and split fixes into tracks; nothing is dropped.
+
+    * out of order: earlier than a fix that came before it in the file (same volunteer);
+    * duplicate: same volunteer and time as another fix (the first one is kept clean);
+    * poor accuracy: reported accuracy worse than ``max_accuracy_m``;
+    * speed jump: reached from the previous clean fix, and left to the next, faster than
+      ``max_speed_kmh`` (a spike), or a track's first fix that only leads away that fast;
+    * a new track starts after a gap of more than ``gap_s`` seconds.
+    """
+    n = len(t)
+    file_order = np.arange(n)
+    flags = np.zeros(n, dtype="int16")
+    # out of order, judged in file order
+    s = pd.Series(t)
+    prev_max = s.groupby(volunteer_id, sort=False).cummax().groupby(volunteer_id,
+                                                                    sort=False).shift(1)
+    flags[(t < prev_max.to_numpy(dtype="float64", na_value=np.nan))] |= FLAG_OUT_OF_ORDER
+    order = np.lexsort((file_order, t, volunteer_id))
+    vid, t, lon, lat = volunteer_id[order], t[order], lon[order], lat[order]
+    accuracy, speed, flags = accuracy[order], speed[order], flags[order]
+    tr = pyproj.Transformer.from_crs("EPSG:4326", metric_crs, always_xy=True)
+    x, y = tr.transform(lon, lat)
+    same = np.zeros(n, dtype=bool)
+    same[1:] = vid[1:] == vid[:-1]
+    dup = np.zeros(n, dtype=bool)
+    dup[1:] = same[1:] & (t[1:] == t[:-1])
+    flags[dup] |= FLAG_DUPLICATE
+    flags[accuracy > max_accuracy_m] |= FLAG_POOR_ACCURACY
+    dt_s = np.zeros(n)
+    dt_s[1:] = (t[1:] - t[:-1]) / _US
+    new_track = ~same | (dt_s > gap_s)
+    track = np.cumsum(new_track) - 1
+    # speed spikes among the fixes still clean, within each track
+    ok = np.flatnonzero(flags == 0)
+    if len(ok) > 1:
+        vmax = max_speed_kmh / 3.6
+        kt, kx, ky, ktime = track[ok], x[ok], y[ok], t[ok]
+        link = kt[1:] == kt[:-1]
+        v = np.hypot(np.diff(kx), np.diff(ky)) / np.maximum(np.diff(ktime) / _US, 1e-6)
+        fast = link & (v > vmax)
+        fast_in = np.concatenate([[False], fast])
+        fast_out = np.concatenate([fast, [False]])
+        has_out = np.concatenate([link, [False]])
+        has_in = np.concatenate([[False], link])
+        spike = fast_in & (fast_out | ~has_out)
+        # a first fix that only leads away too fast, while the next step is plausible
+        next_ok = np.concatenate([~fast[1:], [True], [True]])[: len(ok)]
+        spike |= ~has_in & fast_out & next_ok
+        flags[ok[spike]] |= FLAG_SPEED_JUMP
+    return CleanFixes(vid.astype("int32"), t, lon, lat, np.asarray(x), np.asarray(y),
+                      accuracy, speed, flags, track)

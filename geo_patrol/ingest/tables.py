@@ -1,0 +1,179 @@
+"""Tabular files (CSV in UTF-8, UTF-8 with BOM or GBK; XLSX) read as text columns.
+
+Rows are numbered as a spreadsheet shows them: the header is row 1, the first record row 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from geo_patrol.errors import InputError
+
+#: Encodings tried, in order, when a CSV does not declare one. GB18030 is a superset of GBK.
+DETECTED_ENCODINGS = ("utf-8-sig", "gb18030")
+_FORMULA_RE = re.compile(r"^=[A-Za-z(+\-]|^@[A-Za-z]")
+
+
+def decode_text(data: bytes, source: str, encoding: str | None = None) -> str:
+    """Decode a text file: the declared encoding, else UTF-8 (with or without BOM), else GBK."""
+    if b"\x00" in data[:65536]:
+        msg = "this is a binary file, not CSV text (expected CSV or XLSX)"
+        raise InputError(msg, source=source)
+    for enc in (encoding,) if encoding else DETECTED_ENCODINGS:
+        try:
+            return data.decode(enc).lstrip("\ufeff")
+        except UnicodeDecodeError as exc:
+            if encoding:
+                msg = f"cannot decode as {encoding} at byte {exc.start}"
+                raise InputError(msg, source=source) from None
+        except LookupError:
+            raise InputError(f"unknown encoding {encoding!r}", source=source) from None
+    msg = "text is neither UTF-8 nor GBK: pass --encoding"
+    raise InputError(msg, source=source)
+
+
+def read_csv_text(path: Path, *, encoding: str | None = None) -> pd.DataFrame:
+    """Read a CSV as strings (empty cells are ``""``), detecting UTF-8/BOM/GBK."""
+    source = str(path)
+    text = decode_text(path.read_bytes(), source, encoding)
+    try:
+        rows = list(csv.reader(io.StringIO(text), strict=True))
+    except csv.Error as exc:
+        raise InputError(f"malformed CSV: {exc}", source=source) from None
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if not rows:
+        raise InputError("no header row", source=source)
+    header = [h.strip() for h in rows[0]]
+    for i, r in enumerate(rows[1:], start=2):
+        if len(r) != len(header):
+            msg = f"has {len(r)} fields, the header has {len(header)}"
+            raise InputError(msg, source=source, location=f"row {i}")
+    frame = pd.DataFrame(rows[1:], columns=header, dtype=object)
+    frame.index = pd.RangeIndex(2, 2 + len(frame))
+    return frame
+
+
+def read_xlsx_text(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
+    """Read the first (or named) sheet of an XLSX workbook as strings; formula cells refused."""
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    source = str(path)
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise InputError(f"not a readable XLSX workbook: {exc}", source=source) from None
+    try:
+        ws = book[sheet] if sheet else book.worksheets[0]
+        rows: list[list[str]] = []
+        for r, row in enumerate(ws.iter_rows(), start=1):
+            values = []
+            for cell in row:
+                if cell.data_type == "f":
+                    msg = f"cell {cell.coordinate} is a formula; export values only"
+                    raise InputError(msg, source=source, location=f"row {r}")
+                v = cell.value
+                if v is None:
+                    values.append("")
+                elif isinstance(v, float) and v.is_integer():
+                    values.append(str(int(v)))
+                elif hasattr(v, "isoformat"):
+                    values.append(v.isoformat())
+                else:
+                    values.append(str(v))
+            rows.append(values)
+    finally:
+        book.close()
+    while rows and not any(v.strip() for v in rows[-1]):
+        rows.pop()
+    if not rows:
+        raise InputError("the sheet is empty", source=source)
+    header = [h.strip() for h in rows[0]]
+    width = len(header)
+    body = [(r + [""] * width)[:width] for r in rows[1:]]
+    frame = pd.DataFrame(body, columns=header, dtype=object)
+    frame.index = pd.RangeIndex(2, 2 + len(frame))
+    return frame
+
+
+def read_table(path: Path | str, *, encoding: str | None = None,
+               sheet: str | None = None) -> pd.DataFrame:
+    """Read a CSV or XLSX file (by content, not only by name) as a frame of strings."""
+    p = Path(path)
+    with p.open("rb") as fh:
+        magic = fh.read(4)
+    if magic.startswith(b"PK"):
+        return read_xlsx_text(p, sheet=sheet)
+    if p.suffix.lower() in (".xlsx", ".xlsm"):
+        raise InputError("not an XLSX workbook (no ZIP header)", source=str(p))
+    if p.suffix.lower() == ".xls":
+        raise InputError("old .xls workbooks are not read: save as XLSX or CSV", source=str(p))
+    return read_csv_text(p, encoding=encoding)
+
+
+def match_columns(headers: Sequence[str], aliases: Mapping[str, Sequence[str]], *,
+                  mapping: Mapping[str, str] | None = None, required: Sequence[str] = (),
+                  source: str) -> dict[str, str]:
+    """Which of the file's headers holds each canonical column (canonical → header).
+
+    ``aliases`` lists, per canonical name, the headers understood by default (English and
+    Chinese); ``mapping`` (canonical → header) overrides them. Missing required columns raise.
+    """
+    lookup = {str(h).strip().lower(): h for h in headers}
+    chosen: dict[str, str] = {}
+    for canonical, names in aliases.items():
+        wanted = [mapping[canonical]] if mapping and canonical in mapping else [canonical, *names]
+        for name in wanted:
+            if name.strip().lower() in lookup:
+                chosen[canonical] = lookup[name.strip().lower()]
+                break
+        else:
+            if mapping and canonical in mapping:
+                msg = f"column {mapping[canonical]!r} (given for {canonical}) is not in the file"
+                raise InputError(msg, source=source)
+    missing = [c for c in required if c not in chosen]
+    if missing:
+        msg = (f"missing column(s) {', '.join(missing)}; the file has "
+               f"{', '.join(map(str, headers))} (map others with --column NAME=HEADER)")
+        raise InputError(msg, source=source)
+    return chosen
+
+
+def map_columns(frame: pd.DataFrame, aliases: Mapping[str, Sequence[str]], *,
+                mapping: Mapping[str, str] | None = None, required: Sequence[str] = (),
+                source: str) -> pd.DataFrame:
+    """The frame with its headers renamed to canonical names (see :func:`match_columns`)."""
+    chosen = match_columns(list(frame.columns), aliases, mapping=mapping, required=required,
+                           source=source)
+    return frame[list(chosen.values())].set_axis(list(chosen), axis=1)
+
+
+def refuse_formulas(frame: pd.DataFrame, columns: Sequence[str], source: str) -> None:
+    """Refuse text cells that a spreadsheet would run as a formula (``=...``, ``@...``)."""
+    for col in columns:
+        if col not in frame:
+            continue
+        hits = frame[col].astype(str).str.match(_FORMULA_RE)
+        if hits.any():
+            row = hits.idxmax()
+            msg = f"{col} {frame.at[row, col]!r} looks like a spreadsheet formula"
+            raise InputError(msg, source=source, location=f"row {row}")
+
+
+def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
+    """``["name=姓名", ...]`` from ``--column`` options as a dict."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            msg = f"--column expects NAME=HEADER, got {pair!r}"
+            raise InputError(msg)
+        out[key.strip()] = value.strip()
+    return out

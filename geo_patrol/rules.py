@@ -1,0 +1,108 @@
+"""Hazard categories and their visit rules: configuration, read from a TOML file.
+
+The packaged ``data/rules.toml`` is the default; ``GEO_PATROL_RULES_FILE`` replaces it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from geo_patrol.errors import InputError
+
+DEFAULT_RULES = "rules.toml"
+
+
+@dataclass(frozen=True)
+class VisitRule:
+    """How often a hazard of one category must get an inspection visit."""
+
+    category: str
+    label_zh: str
+    label_en: str
+    every_days: int
+    school_days_only: bool = False
+    windows: tuple[tuple[dt.time, dt.time], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"category": self.category, "every_days": self.every_days,
+                "school_days_only": self.school_days_only,
+                "windows": [f"{a:%H:%M}-{b:%H:%M}" for a, b in self.windows]}
+
+    def describe(self, lang: str = "en") -> str:
+        if lang == "zh":
+            when = "每个上学日" if self.school_days_only else f"每 {self.every_days} 天"
+            extra = f"（{'、'.join(f'{a:%H:%M}–{b:%H:%M}' for a, b in self.windows)}）"
+            return when + (extra if self.windows else "")
+        when = "every school day" if self.school_days_only else f"every {self.every_days} days"
+        extra = f" within {', '.join(f'{a:%H:%M}-{b:%H:%M}' for a, b in self.windows)}"
+        return when + (extra if self.windows else "")
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Every category's rule, their aliases, and what counts as an inspection visit."""
+
+    categories: dict[str, VisitRule]
+    aliases: dict[str, str]
+    dwell_min: float
+    radius_m: float
+
+    def category_of(self, value: str) -> str | None:
+        """The category key for a ledger's spelling, or ``None`` when it is unknown."""
+        return self.aliases.get(str(value).strip().lower())
+
+
+def _window(text: str, source: str) -> tuple[dt.time, dt.time]:
+    try:
+        a, b = (dt.time.fromisoformat(p.strip()) for p in text.split("-"))
+    except ValueError:
+        msg = f"time window {text!r} is not HH:MM-HH:MM"
+        raise InputError(msg, source=source) from None
+    return a, b
+
+
+def parse_rules(data: dict[str, Any], source: str) -> Rules:
+    """Build :class:`Rules` from the parsed TOML document."""
+    cats = data.get("categories") or {}
+    if "other" not in cats:
+        msg = "the rules must define an 'other' category"
+        raise InputError(msg, source=source)
+    categories: dict[str, VisitRule] = {}
+    aliases: dict[str, str] = {}
+    for key, spec in cats.items():
+        categories[key] = VisitRule(
+            category=key, label_zh=spec.get("label_zh", key), label_en=spec.get("label_en", key),
+            every_days=int(spec.get("every_days", 30)),
+            school_days_only=bool(spec.get("school_days_only", False)),
+            windows=tuple(_window(w, source) for w in spec.get("windows", [])))
+        for name in (key, spec.get("label_zh"), spec.get("label_en"), *spec.get("aliases", [])):
+            if name:
+                aliases[str(name).strip().lower()] = key
+    insp = data.get("inspection", {})
+    return Rules(categories, aliases, float(insp.get("dwell_min", 10)),
+                 float(insp.get("radius_m", 50)))
+
+
+@lru_cache(maxsize=8)
+def load_rules(path: str | None = None) -> Rules:
+    """Read the rules file (the packaged default when ``path`` is ``None``)."""
+    if path is None:
+        text = resources.files("geo_patrol.data").joinpath(DEFAULT_RULES).read_text("utf-8")
+        source = DEFAULT_RULES
+    else:
+        p = Path(path)
+        if not p.is_file():
+            msg = "rules file not found"
+            raise InputError(msg, source=str(p))
+        text, source = p.read_text("utf-8"), str(p)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML: {exc}", source=source) from None
+    return parse_rules(data, source)

@@ -1,0 +1,138 @@
+"""Hazards (with status history), reports and incidents: keyed upserts, one statement each."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from geo_patrol.errors import InputError
+from geo_patrol.rules import Rules
+
+_NO_TIME = np.iinfo("int64").min
+_POINT = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)"
+
+
+def _clean(value: Any) -> Any:
+    """``None`` for pandas/numpy missing values; plain Python scalars otherwise."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _utc(us: int) -> dt.datetime | None:
+    return None if us == _NO_TIME else dt.datetime.fromtimestamp(us / 1e6, dt.UTC)
+
+
+def _params(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _clean(v) for k, v in rec.items()} for rec in frame.to_dict("records")]
+
+
+def assign_communities(conn: Connection, table: str, upload_id: int) -> None:
+    """Set ``community_id`` of the upload's rows to the finest stored area containing them."""
+    conn.execute(sa.text(
+        f"UPDATE {table} h SET community_id = (SELECT x.id FROM areas x "  # noqa: S608
+        "WHERE ST_Intersects(x.geom, h.geom) ORDER BY CASE x.level WHEN 'grid' THEN 0 "
+        "WHEN 'community' THEN 1 WHEN 'station' THEN 2 WHEN 'district' THEN 3 ELSE 4 END "
+        "LIMIT 1) WHERE h.upload_id = :u"), {"u": upload_id})
+
+
+def store_hazards(conn: Connection, values: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, *,
+                  rules: Rules, upload_id: int, srid: int) -> tuple[int, int, int]:
+    """Upsert hazards by id; returns (new, updated, status changes recorded)."""
+    v = values.assign(lon=lon, lat=lat, order=np.arange(len(values)))
+    latest = v.sort_values(["status_at", "order"]).groupby("external_id", sort=False).tail(1)
+    params = []
+    for rec in _params(latest):
+        rule = rules.categories[rec["category"]]
+        params.append({**rec, "status_at": _utc(rec["status_at"]) if rec["dated"] else None,
+                       "rule": json.dumps(rule.as_dict()), "upload": upload_id, "srid": srid,
+                       "attrs": json.dumps({"note": rec["note"]} if rec["note"] else {},
+                                           ensure_ascii=False)})
+    before = set(conn.execute(sa.text(
+        "SELECT external_id FROM hazards WHERE external_id = ANY(:ids)"),
+        {"ids": latest["external_id"].tolist()}).scalars())
+    conn.execute(sa.text(
+        "INSERT INTO hazards (external_id, category, name, address, status, status_at, source, "
+        "upload_id, visit_rule, attrs, geom, geom_m) VALUES (:external_id, :category, :name, "
+        f":address, :status, :status_at, :source, :upload, CAST(:rule AS jsonb), "
+        f"CAST(:attrs AS jsonb), {_POINT}, ST_Transform({_POINT}, :srid)) "
+        "ON CONFLICT (external_id) DO UPDATE SET category = EXCLUDED.category, "
+        "name = EXCLUDED.name, address = EXCLUDED.address, source = EXCLUDED.source, "
+        "visit_rule = EXCLUDED.visit_rule, geom = EXCLUDED.geom, geom_m = EXCLUDED.geom_m, "
+        "upload_id = EXCLUDED.upload_id, "
+        "status = CASE WHEN hazards.status_at IS NULL OR EXCLUDED.status_at >= hazards.status_at "
+        "THEN EXCLUDED.status ELSE hazards.status END, "
+        "status_at = GREATEST(hazards.status_at, EXCLUDED.status_at)"), params)
+    history = [{"id": r["external_id"], "status": r["status"],
+                "at": _utc(r["status_at"]) if r["dated"] else None, "note": r["note"],
+                "upload": upload_id} for r in _params(v)]
+    changes = conn.execute(sa.text(
+        "INSERT INTO hazard_status_history (hazard_id, status, changed_at, note, upload_id) "
+        "SELECT h.id, :status, coalesce(:at, now()), :note, :upload FROM hazards h "
+        "WHERE h.external_id = :id AND NOT EXISTS (SELECT 1 FROM hazard_status_history x "
+        "WHERE x.hazard_id = h.id AND x.status = :status "
+        "AND x.changed_at = coalesce(:at, x.changed_at))"), history)
+    assign_communities(conn, "hazards", upload_id)
+    new = len(set(latest["external_id"]) - before)
+    return new, len(latest) - new, max(changes.rowcount, 0)
+
+
+def store_reports(conn: Connection, values: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, *,
+                  upload_id: int, srid: int, source: str, unit: str) -> tuple[int, int]:
+    """Upsert reports by id (verification and reward follow the newest file)."""
+    numbers = sorted(set(values["volunteer"]))
+    people = dict(conn.execute(sa.text(
+        "SELECT number, id FROM volunteers WHERE number = ANY(:n)"), {"n": numbers}).all())
+    unknown = values.index[~values["volunteer"].isin(people)]
+    if len(unknown):
+        row = unknown[0]
+        raise InputError(f"unknown volunteer {values.at[row, 'volunteer']!r}: load the roster "
+                         "first", source=source, location=f"{unit} {row}")
+    wanted = sorted(set(values["hazard"].dropna()))
+    hazards = dict(conn.execute(sa.text(
+        "SELECT external_id, id FROM hazards WHERE external_id = ANY(:h)"), {"h": wanted}).all())
+    missing = values.index[values["hazard"].notna() & ~values["hazard"].isin(hazards)]
+    if len(missing):
+        row = missing[0]
+        raise InputError(f"unknown hazard {values.at[row, 'hazard']!r}", source=source,
+                         location=f"{unit} {row}")
+    before = set(conn.execute(sa.text(
+        "SELECT external_id FROM reports WHERE external_id = ANY(:ids)"),
+        {"ids": values["external_id"].tolist()}).scalars())
+    params = [{**rec, "vid": people[rec["volunteer"]], "hid": hazards.get(rec["hazard"]),
+               "t": _utc(rec["t"]), "upload": upload_id, "srid": srid, "lon": x, "lat": y}
+              for rec, x, y in zip(_params(values), lon, lat)]
+    conn.execute(sa.text(
+        "INSERT INTO reports (external_id, volunteer_id, hazard_id, reported_at, category, text, "
+        "verification, reward, upload_id, geom, geom_m) VALUES (:external_id, :vid, :hid, :t, "
+        f":category, :text, :verification, :reward, :upload, {_POINT}, "
+        f"ST_Transform({_POINT}, :srid)) ON CONFLICT (external_id) DO UPDATE SET "
+        "verification = EXCLUDED.verification, reward = EXCLUDED.reward"), params)
+    new = len(set(values["external_id"]) - before)
+    return new, len(values) - new
+
+
+def store_incidents(conn: Connection, values: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, *,
+                    upload_id: int, srid: int, tz: str) -> int:
+    """Insert incidents not stored before (by content key); returns how many were new."""
+    params = [{**rec, "at": _utc(rec["occurred_at"]) if rec["timed"] else None,
+               "attrs": json.dumps({"description": rec["description"]}
+                                   if rec["description"] else {}, ensure_ascii=False),
+               "upload": upload_id, "srid": srid, "lon": x, "lat": y, "tz": tz}
+              for rec, x, y in zip(_params(values), lon, lat)]
+    before = conn.execute(sa.text("SELECT count(*) FROM incidents")).scalar_one()
+    conn.execute(sa.text(
+        "INSERT INTO incidents (external_id, key, category, occurred_on, occurred_at, upload_id, "
+        "attrs, geom, geom_m) VALUES (:external_id, :key, :category, "
+        "coalesce(:occurred_on, (CAST(:at AS timestamptz) AT TIME ZONE :tz)::date), :at, :upload, "
+        f"CAST(:attrs AS jsonb), {_POINT}, ST_Transform({_POINT}, :srid)) "
+        "ON CONFLICT (key) DO NOTHING"), params)
+    return int(conn.execute(sa.text("SELECT count(*) FROM incidents")).scalar_one() - before)

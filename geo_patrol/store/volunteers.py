@@ -1,0 +1,88 @@
+"""Volunteers and teams: upsert by volunteer number, duplicates caught by keyed ID hash."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from geo_patrol.errors import InputError
+from geo_patrol.privacy import Vault
+
+
+def community_ids(conn: Connection, names: Sequence[str]) -> dict[str, int]:
+    """Stored communities (or finer/coarser named areas) by name."""
+    rows = conn.execute(sa.text(
+        "SELECT DISTINCT ON (name) name, id FROM areas WHERE name = ANY(:names) "
+        "ORDER BY name, CASE level WHEN 'community' THEN 0 WHEN 'grid' THEN 1 "
+        "WHEN 'station' THEN 2 ELSE 3 END"), {"names": list(names)})
+    return {r.name: r.id for r in rows}
+
+
+def store_volunteers(conn: Connection, roster: pd.DataFrame, *, vault: Vault, upload_id: int,
+                     source: str) -> tuple[int, int]:
+    """Insert new volunteers and update known ones (same number); returns (inserted, updated)."""
+    names = sorted(set(roster["community"].dropna()))
+    found = community_ids(conn, names)
+    unknown = [n for n in names if n not in found]
+    if unknown:
+        row = roster.index[roster["community"] == unknown[0]][0]
+        msg = (f"unknown community {unknown[0]!r}" +
+               (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "") +
+               ": load the community boundaries first")
+        raise InputError(msg, source=source, location=f"row {row}")
+    hashes = [vault.keyed_hash(v) if v else None for v in roster["id_number"]]
+    known = conn.execute(sa.text(
+        "SELECT id_hash, number FROM volunteers WHERE id_hash = ANY(:h)"),
+        {"h": [h for h in hashes if h is not None]}).all()
+    owner = {bytes(h): n for h, n in known}
+    for row, number, h in zip(roster.index, roster["number"], hashes):
+        if h is not None and owner.get(h, number) != number:
+            msg = (f"duplicate volunteer: the ID number of {number!r} is already registered "
+                   f"as volunteer {owner[h]!r}")
+            raise InputError(msg, source=source, location=f"row {row}")
+    existing = set(conn.execute(sa.text("SELECT number FROM volunteers WHERE number = ANY(:n)"),
+                                {"n": roster["number"].tolist()}).scalars())
+    params = [
+        {"number": r.number, "name": r.name, "phone": r.phone,
+         "cipher": vault.encrypt(r.id_number) if r.id_number else None, "hash": h,
+         "occupation": r.occupation, "skills": r.skills, "duties": r.duties,
+         "community": found.get(r.community) if r.community else None, "active": r.active,
+         "upload": upload_id}
+        for r, h in zip(roster.itertuples(), hashes)]
+    conn.execute(sa.text(
+        "INSERT INTO volunteers (number, name, phone, id_cipher, id_hash, occupation, skills, "
+        "duties, community_id, active, upload_id) VALUES (:number, :name, :phone, :cipher, "
+        ":hash, :occupation, :skills, :duties, :community, :active, :upload) "
+        "ON CONFLICT (number) DO UPDATE SET name = EXCLUDED.name, phone = EXCLUDED.phone, "
+        "id_cipher = EXCLUDED.id_cipher, id_hash = EXCLUDED.id_hash, "
+        "occupation = EXCLUDED.occupation, skills = EXCLUDED.skills, duties = EXCLUDED.duties, "
+        "community_id = EXCLUDED.community_id, active = EXCLUDED.active, "
+        "upload_id = EXCLUDED.upload_id"), params)
+    teams = sorted({t for ts in roster["teams"] for t in ts})
+    if teams:
+        conn.execute(sa.text("INSERT INTO teams (name) SELECT unnest(CAST(:t AS text[])) "
+                             "ON CONFLICT (name) DO NOTHING"), {"t": teams})
+    conn.execute(sa.text(
+        "DELETE FROM volunteer_teams USING volunteers v WHERE v.id = volunteer_id "
+        "AND v.number = ANY(:n)"), {"n": roster["number"].tolist()})
+    pairs = [(r.number, t) for r in roster.itertuples() for t in r.teams]
+    if pairs:
+        conn.execute(sa.text(
+            "INSERT INTO volunteer_teams (volunteer_id, team_id) SELECT v.id, t.id "
+            "FROM unnest(CAST(:n AS text[]), CAST(:t AS text[])) AS p(number, team) "
+            "JOIN volunteers v ON v.number = p.number JOIN teams t ON t.name = p.team "
+            "ON CONFLICT DO NOTHING"),
+            {"n": [p[0] for p in pairs], "t": [p[1] for p in pairs]})
+    inserted = len(roster) - len(existing)
+    return inserted, len(existing)
+
+
+def volunteer_ids(conn: Connection, numbers: Sequence[str]) -> pd.DataFrame:
+    """``id, number, occupation`` of the volunteers with these numbers (index: number)."""
+    rows = conn.execute(sa.text(
+        "SELECT number, id, occupation FROM volunteers WHERE number = ANY(:n)"),
+        {"n": list(numbers)}).all()
+    return pd.DataFrame(rows, columns=["number", "id", "occupation"]).set_index("number")
