@@ -183,6 +183,7 @@ def _resolve_volunteers(conn: Connection, raw: RawFixes, volunteer: str | None,
             raise InputError("volunteer is empty (pass --volunteer for a default)",
                              source=source, location=f"{raw.unit} {raw.rows[i]}")
     codes, uniques = pd.factorize(numbers)
+    uniques = [str(u) for u in uniques]
     known = volunteer_ids(conn, list(uniques))
     missing = [u for u in uniques if u not in known.index]
     if missing:

@@ -54,7 +54,9 @@ def normalise_phone(value: str) -> str | None:
     """A mainland mobile (11 digits) or landline number without spaces, or ``None`` if invalid."""
     v = re.sub(r"[\s()（）]", "", value)
     v = re.sub(r"^(\+86|0086)-?", "", v)
-    if _MOBILE_RE.match(v) or _LANDLINE_RE.match(v):
+    if _MOBILE_RE.match(v.replace("-", "")):
+        return v.replace("-", "")
+    if _LANDLINE_RE.match(v):
         return v
     return None
 

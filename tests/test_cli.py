@@ -24,7 +24,7 @@ def test_load_boundaries_refused_then_repaired(runner, engine, shared_data):
     repaired = runner.invoke(cli, [*args, "--repair"])
     assert repaired.exit_code == 0, repaired.output
     assert "repaired feature 9 (达尔罕茂明安联合旗): Self-intersection" in repaired.output
-    assert "9 boundaries rows stored" in repaired.output
+    assert "9 areas stored" in repaired.output
 
     again = runner.invoke(cli, [*args, "--repair"])
     assert again.exit_code == 0 and "already loaded" in again.output
@@ -46,7 +46,7 @@ def test_bad_arguments(runner):
 def test_demo_and_summary(runner, engine):
     first = runner.invoke(cli, ["demo"])
     assert first.exit_code == 0, first.output
-    assert "9 boundaries rows stored" in first.output
+    assert "9 areas stored" in first.output
     assert "东河区" in first.output and "达尔罕茂明安联合旗" in first.output
     second = runner.invoke(cli, ["demo"])
     assert second.exit_code == 0 and "already loaded" in second.output
@@ -90,3 +90,51 @@ def test_embedded_database_commands(reachable_dir):
         down = run("db", "down")
     assert down.returncode == 0 and "database stopped" in down.stdout
     assert run("db", "status").returncode == 3
+
+
+def test_load_tracks_command_limerick(runner, engine, shared_data, tmp_path):
+    from tests.helpers import write_roster
+
+    roster = write_roster(tmp_path / "roster.csv", [("BT0001", "张伟", "13812345678", "保安")])
+    loaded = runner.invoke(cli, ["load", "volunteers", str(roster)])
+    assert loaded.exit_code == 0, loaded.output
+    assert "roster.csv: 1 volunteers stored" in loaded.output
+    gpx = shared_data / "tracks" / "limerick_bus_304.gpx"
+    args = ["load", "tracks", str(gpx), "--crs", "wgs84", "--volunteer", "BT0001"]
+    first = runner.invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    assert "limerick_bus_304.gpx: 2144 fixes stored, 0 flagged" in first.output
+    again = runner.invoke(cli, args)
+    assert again.exit_code == 0 and "already loaded" in again.output
+    assert count(engine, "patrol_fixes") == 2144
+
+
+def test_several_files_one_refused(runner, engine, shared_data, tmp_path):
+    good = shared_data / "incidents" / "sf_cartheft_2012_07.geojson"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("category,date,lon,lat\ntheft,2012-07-01,-122.4,91\n")
+    mesa = shared_data / "incidents" / "geodanet" / "crimes.shp"
+    result = runner.invoke(cli, ["load", "incidents", str(good), str(bad), str(mesa), "--crs",
+                                 "file", "--category", "crime"])
+    assert result.exit_code == 1
+    assert "sf_cartheft_2012_07.geojson: 607 incidents stored" in result.output
+    assert "bad.csv: declare the coordinates' CRS" in result.output
+    # the file after the refused one still loads
+    assert "crimes.shp: 287 incidents stored" in result.output
+    assert count(engine, "incidents") == 894
+
+    stop = runner.invoke(cli, ["load", "incidents", str(bad), str(mesa), "--stop-on-error",
+                               "--category", "crime"])
+    assert stop.exit_code == 1 and "crimes.shp" not in stop.output
+    assert count(engine, "incidents") == 894
+
+
+def test_column_option(runner, engine, tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("队员号,队员姓名\nX1,赵六\n", encoding="utf-8")
+    bad = runner.invoke(cli, ["load", "volunteers", str(path), "--column", "number"])
+    assert bad.exit_code == 1 and "--column expects NAME=HEADER" in bad.output
+    ok = runner.invoke(cli, ["load", "volunteers", str(path), "--column", "number=队员号",
+                             "--column", "name=队员姓名"])
+    assert ok.exit_code == 0, ok.output
+    assert count(engine, "volunteers") == 1

@@ -18,7 +18,7 @@ def test_notebook_runs(path, db_url, monkeypatch):
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(o.get("text", "") for o in outputs)
-    assert "9 boundaries rows stored" in text
+    assert "9 areas stored" in text
 
 
 def test_there_are_notebooks():

@@ -100,6 +100,9 @@ def parse_times(values: pd.Series, rows: np.ndarray, *, tz: str | None, source: 
     aware = s.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).to_numpy()
     if not aware.all() and zone is None:
         i = int(np.flatnonzero(~aware)[0])
+        if pd.isna(pd.to_datetime(s.iloc[i], format="mixed", errors="coerce")):
+            msg = f"time {s.iloc[i]!r} is not a date and time"
+            raise InputError(msg, source=source, location=f"{unit} {rows[i]}")
         msg = (f"time {s.iloc[i]!r} has no time zone: pass --tz Asia/Shanghai if the times "
                "are local times")
         raise InputError(msg, source=source, location=f"{unit} {rows[i]}")
@@ -287,9 +290,10 @@ def read_csv_fixes(path: Path, *, tz: str | None = None, mapping: dict[str, str]
                 fh, read_options=pacsv.ReadOptions(encoding=enc),
                 convert_options=pacsv.ConvertOptions(
                     include_columns=list(original.values()), column_types=types,
-                    strings_can_be_null=False))
+                    null_values=[""], strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise InputError(_arrow_message(exc), source=source) from None
+        raise InputError(_arrow_message(exc), source=source,
+                         location=_first_bad_row(path, enc)) from None
     n = table.num_rows
     if n == 0:
         raise InputError("no fixes in the file", source=source)
@@ -300,11 +304,10 @@ def read_csv_fixes(path: Path, *, tz: str | None = None, mapping: dict[str, str]
             return np.full(n, np.nan)
         col = table.column(original[canon])
         if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
-            arr = col.to_numpy(zero_copy_only=False).astype("float64")
-            if required and np.isnan(arr).any():
-                i = int(np.flatnonzero(np.isnan(arr))[0])
+            if required and col.null_count:
+                i = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
                 raise InputError(f"{canon} is missing", source=source, location=f"row {rows[i]}")
-            return arr
+            return col.to_numpy(zero_copy_only=False).astype("float64")
         return to_float(col.to_pandas(), canon, rows, source=source, required=required)
 
     x, y = column("lon"), column("lat")
@@ -322,6 +325,19 @@ def _is_utf8(data: bytes) -> bool:
     except UnicodeDecodeError as exc:
         return exc.start >= len(data) - 3  # a character cut by the end of the sample
     return True
+
+
+def _first_bad_row(path: Path, encoding: str) -> str | None:
+    """The first row whose field count differs from the header's (pyarrow does not say)."""
+    with open_maybe_compressed(path) as fh:
+        text = io.TextIOWrapper(fh, encoding="gb18030" if encoding != "utf8" else "utf-8-sig",
+                                errors="replace", newline="")
+        reader = csv.reader(text)
+        width = len(next(reader, []))
+        for n, row in enumerate(reader, start=2):
+            if row and len(row) != width:
+                return f"row {n}"
+    return None
 
 
 def _arrow_message(exc: Exception) -> str:

@@ -24,8 +24,9 @@ def to_float(values: pd.Series | Sequence[object], name: str, rows: np.ndarray, 
              source: str, unit: str = "row", required: bool = True) -> np.ndarray:
     """Parse a text column as floats; blanks are NaN (an error when ``required``)."""
     s = pd.Series(values, copy=False)
-    if s.dtype == object:
-        s = s.astype(str).str.strip().replace({"": None, "nan": None, "None": None})
+    if not pd.api.types.is_numeric_dtype(s):
+        s = s.astype(object).map(lambda v: None if v is None else str(v).strip())
+        s = s.replace({"": None, "nan": None, "None": None})
     out = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64")
     bad = np.isnan(out) & s.notna().to_numpy()
     if bad.any():

@@ -76,10 +76,10 @@ def store_hazards(conn: Connection, values: pd.DataFrame, lon: np.ndarray, lat: 
                 "upload": upload_id} for r in _params(v)]
     changes = conn.execute(sa.text(
         "INSERT INTO hazard_status_history (hazard_id, status, changed_at, note, upload_id) "
-        "SELECT h.id, :status, coalesce(:at, now()), :note, :upload FROM hazards h "
-        "WHERE h.external_id = :id AND NOT EXISTS (SELECT 1 FROM hazard_status_history x "
-        "WHERE x.hazard_id = h.id AND x.status = :status "
-        "AND x.changed_at = coalesce(:at, x.changed_at))"), history)
+        "SELECT h.id, CAST(:status AS varchar), coalesce(CAST(:at AS timestamptz), now()), "
+        ":note, :upload FROM hazards h WHERE h.external_id = :id AND NOT EXISTS (SELECT 1 FROM "
+        "hazard_status_history x WHERE x.hazard_id = h.id AND x.status = CAST(:status AS varchar) "
+        "AND x.changed_at = coalesce(CAST(:at AS timestamptz), x.changed_at))"), history)
     assign_communities(conn, "hazards", upload_id)
     new = len(set(latest["external_id"]) - before)
     return new, len(latest) - new, max(changes.rowcount, 0)

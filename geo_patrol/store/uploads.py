@@ -13,6 +13,9 @@ from sqlalchemy.engine import Connection
 from geo_patrol.ingest._files import FileInfo
 
 
+_NOUNS = {"boundaries": "areas", "streets": "street segments", "tracks": "fixes"}
+
+
 @dataclass
 class LoadResult:
     """What one file's load did; printed as the CLI's summary line."""
@@ -30,9 +33,10 @@ class LoadResult:
         if self.duplicate:
             return (f"{self.filename}: already loaded as upload #{self.upload_id}; "
                     "nothing changed")
-        extra = "".join(f", {k} {v}" for k, v in self.details.items()
+        extra = "".join(f", {k.replace('_', ' ')} {v}" for k, v in self.details.items()
                         if isinstance(v, (int, float, str)))
-        return (f"{self.filename}: {self.stored} {self.kind} rows stored, {self.flagged} flagged"
+        noun = _NOUNS.get(self.kind, self.kind)
+        return (f"{self.filename}: {self.stored} {noun} stored, {self.flagged} flagged"
                 f"{extra} ({self.seconds:.1f} s)")
 
 
