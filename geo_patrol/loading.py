@@ -173,27 +173,31 @@ def _resolve_volunteers(conn: Connection, raw: RawFixes, volunteer: str | None,
             msg = ("the file has no volunteer column: pass --volunteer NUMBER for a track "
                    "from one phone")
             raise InputError(msg, source=source)
-        numbers = np.full(len(raw), volunteer, dtype=object)
+        codes, numbers = np.zeros(len(raw), dtype="int32"), [volunteer]
     else:
-        numbers = np.where(pd.isna(raw.volunteer) | (raw.volunteer == ""), volunteer or "",
-                           raw.volunteer).astype(str)
-        blank = numbers == ""
+        cat = pd.Categorical(raw.volunteer)
+        numbers = [str(c).strip() for c in cat.categories]
+        codes = cat.codes.astype("int32")
+        blank = (codes == -1) | np.isin(codes, [i for i, n in enumerate(numbers) if not n])
         if blank.any():
-            i = int(np.flatnonzero(blank)[0])
-            raise InputError("volunteer is empty (pass --volunteer for a default)",
-                             source=source, location=f"{raw.unit} {raw.rows[i]}")
-    codes, uniques = pd.factorize(numbers)
-    uniques = [str(u) for u in uniques]
-    known = volunteer_ids(conn, list(uniques))
-    missing = [u for u in uniques if u not in known.index]
+            if not volunteer:
+                i = int(np.flatnonzero(blank)[0])
+                raise InputError("volunteer is empty (pass --volunteer for a default)",
+                                 source=source, location=f"{raw.unit} {raw.rows[i]}")
+            numbers.append(volunteer)
+            codes[blank] = len(numbers) - 1
+    used = np.unique(codes)
+    known = volunteer_ids(conn, [numbers[i] for i in used])
+    missing = [i for i in used if numbers[i] not in known.index]
     if missing:
-        i = int(np.flatnonzero(numbers == missing[0])[0])
-        msg = (f"unknown volunteer {missing[0]!r}" +
+        i = int(np.flatnonzero(codes == missing[0])[0])
+        msg = (f"unknown volunteer {numbers[missing[0]]!r}" +
                (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "") +
                ": load the roster first")
         raise InputError(msg, source=source, location=f"{raw.unit} {raw.rows[i]}")
-    ids = known.loc[list(uniques), "id"].to_numpy(dtype="int32")[codes]
-    return ids, known.set_index("id")
+    lookup = np.zeros(len(numbers), dtype="int32")
+    lookup[used] = known.loc[[numbers[i] for i in used], "id"].to_numpy()
+    return lookup[codes], known.set_index("id")
 
 
 def _check_track_shape(raw: RawFixes, source: str) -> None:
@@ -268,9 +272,14 @@ def load_tracks(
             occupations = people.loc[fixes.volunteer_id[first], "occupation"].to_numpy()
             kinds = _track_kinds(kind, occupations)
             step("storing")
-            track_ids = fix_store.store_tracks(conn, fixes, upload_id=upload_id, kinds=kinds)
-            days = fix_store.store_fixes(conn, fixes, upload_id=upload_id, track_ids=track_ids,
-                                         srid=srid, tz=settings.timezone)
+            track_ids = fix_store.allocate_track_ids(conn, n_tracks)
+            rows: list[list[tuple[object, ...]]] = []
+            days = fix_store.store_fixes(
+                conn, fixes, upload_id=upload_id, track_ids=track_ids, srid=srid,
+                tz=settings.timezone,
+                meanwhile=lambda: rows.append(fix_store.track_rows(
+                    fixes, track_ids=track_ids, upload_id=upload_id, kinds=kinds)))
+            fix_store.store_track_rows(conn, rows[0])
             result.stored = len(fixes)
             result.flagged = int((fixes.flags != 0).sum())
             result.details |= {"tracks": n_tracks, "volunteers": len(np.unique(vids)),

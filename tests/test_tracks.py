@@ -159,3 +159,23 @@ def test_naive_times_need_tz(engine, settings, roster, tmp_path):
     with engine.connect() as conn:
         first = conn.execute(sa.text("SELECT min(t) FROM patrol_fixes")).scalar_one()
     assert first == dt.datetime(2026, 11, 27, 0, 0, tzinfo=dt.UTC)
+
+
+def test_concurrent_uploads(engine, settings, roster, shared_data, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = shared_data / TRACKS / "limerick_bus_304.gpx"
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: load_tracks(engine, path, volunteer="V001",
+                                                      settings=settings), range(4)))
+    assert sorted(r.duplicate for r in results) == [False, True, True, True]
+    assert count(engine, "patrol_fixes") == 2144 and count(engine, "uploads") == 2
+    # two different files of the same new day, at once: both land in one partition
+    lon, lat = _walk(20)
+    a = _fix_csv(tmp_path / "a.csv", lon, lat, volunteer="V002")
+    b = _fix_csv(tmp_path / "b.csv", lon, lat, volunteer="V003")
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(lambda p: load_tracks(engine, p, crs="wgs84", settings=settings),
+                             [a, b]))
+    assert [r.stored for r in done] == [20, 20]
+    assert count(engine, "patrol_fixes") == 2184

@@ -93,7 +93,7 @@ def test_reloading_updates_and_catches_duplicate_person(engine, settings, tmp_pa
 
 def test_column_mapping(engine, settings, tmp_path):
     path = tmp_path / "custom.csv"
-    path.write_text(f"队员号,队员姓名,职业\nX1,赵六,保安\n", encoding="utf-8")
+    path.write_text("队员号,队员姓名,职业\nX1,赵六,保安\n", encoding="utf-8")
     with pytest.raises(InputError, match="missing column\\(s\\) number, name"):
         load_volunteers(engine, path, settings=settings)
     result = load_volunteers(engine, path, mapping={"number": "队员号", "name": "队员姓名"},

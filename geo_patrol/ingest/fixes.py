@@ -52,7 +52,7 @@ _US = 1_000_000
 class RawFixes:
     """Fixes as read: ``t`` in µs since the epoch (UTC), x/y in the declared CRS."""
 
-    volunteer: np.ndarray | None  # object array of volunteer numbers, or None for one phone
+    volunteer: pd.Categorical | None  # volunteer numbers, or None for a file from one phone
     t: np.ndarray
     x: np.ndarray
     y: np.ndarray
@@ -257,8 +257,8 @@ def read_geojson_fixes(path: Path, *, tz: str | None = None) -> RawFixes:
     t = parse_times(tser, r, tz=tz, source=source, unit="feature")
     x = to_float(xs, "longitude", r, source=source, unit="feature")
     y = to_float(ys, "latitude", r, source=source, unit="feature")
-    volunteers = None if all(v is None for v in vol) else np.array(
-        ["" if v is None else str(v) for v in vol], dtype=object)
+    volunteers = None if all(v is None for v in vol) else pd.Categorical(
+        ["" if v is None else str(v) for v in vol])
     return RawFixes(volunteers, t, x, y,
                     to_float(acc, "accuracy", r, source=source, unit="feature", required=False),
                     to_float(spd, "speed", r, source=source, unit="feature", required=False),
@@ -282,8 +282,8 @@ def read_csv_fixes(path: Path, *, tz: str | None = None, mapping: dict[str, str]
                              source=source)
     enc = encoding or ("utf8" if _is_utf8(head) else "gb18030")
     types = {original["time"]: pa.string()}
-    if "volunteer" in original:
-        types[original["volunteer"]] = pa.string()
+    if "volunteer" in original:  # dictionary-encoded: numbers repeat millions of times
+        types[original["volunteer"]] = pa.dictionary(pa.int32(), pa.string())
     try:
         with open_maybe_compressed(path) as fh:
             table = pacsv.read_csv(
@@ -314,8 +314,7 @@ def read_csv_fixes(path: Path, *, tz: str | None = None, mapping: dict[str, str]
     t = parse_times(table.column(original["time"]).to_pandas(), rows, tz=tz, source=source)
     volunteers = None
     if "volunteer" in original:
-        volunteers = table.column(original["volunteer"]).to_numpy(zero_copy_only=False)
-        volunteers = volunteers.astype(object)
+        volunteers = table.column(original["volunteer"]).to_pandas().array
     return RawFixes(volunteers, t, x, y, column("accuracy", False), column("speed", False), rows)
 
 

@@ -8,9 +8,12 @@ A day without a partition gets a fresh table, filled with ``COPY ... (FORMAT BIN
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pandas as pd
+import psycopg
 import shapely
 import sqlalchemy as sa
 from psycopg import sql
@@ -114,10 +117,16 @@ def _ts(us: int) -> str:
 
 
 def store_fixes(conn: Connection, fixes: CleanFixes, *, upload_id: int, track_ids: np.ndarray,
-                srid: int, tz: str) -> dict[str, int]:
-    """COPY the fixes into their day partitions; returns rows per new/existing partition."""
+                srid: int, tz: str, meanwhile: Callable[[], None] | None = None) -> dict[str, int]:
+    """COPY the fixes into their day partitions, creating and indexing new days.
+
+    The new partitions' indexes are built by the server while ``meanwhile`` runs here (the
+    statements are sent without waiting), so Python work and the index build overlap.
+    """
     conn.execute(sa.text("SET LOCAL maintenance_work_mem = '512MB'"))
+    raw = driver_connection(conn)
     stats = {"days": 0, "new_days": 0}
+    finishing: list[sql.Composable] = []
     for day, start, end in day_bounds(fixes.t, tz):
         idx = np.flatnonzero((fixes.t >= start) & (fixes.t < end))
         if not len(idx):
@@ -134,22 +143,46 @@ def store_fixes(conn: Connection, fixes: CleanFixes, *, upload_id: int, track_id
             _copy_binary(conn, "patrol_fixes", chunks)
             continue
         stats["new_days"] += 1
-        lo, hi = _ts(start), _ts(end)
+        lo, hi = sql.Literal(_ts(start)), sql.Literal(_ts(end))
         ident = sql.Identifier(name)
-        raw = driver_connection(conn)
         raw.execute(sql.SQL("CREATE TABLE {} (LIKE patrol_fixes INCLUDING DEFAULTS)").format(ident))
+        # the CHECK matching the bounds lets ATTACH skip scanning the new partition
         raw.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK (t >= {} AND t < {})").format(
-            ident, sql.Identifier(f"{name}_t_check"), sql.Literal(lo), sql.Literal(hi)))
+            ident, sql.Identifier(f"{name}_t_check"), lo, hi))
         _copy_binary(conn, name, chunks)
-        raw.execute(sql.SQL("CREATE INDEX {} ON {} USING gist (geom_m)").format(
-            sql.Identifier(f"{name}_geom_m_idx"), ident))
-        raw.execute(sql.SQL("CREATE INDEX {} ON {} (volunteer_id, t)").format(
-            sql.Identifier(f"{name}_volunteer_t_idx"), ident))
-        raw.execute(sql.SQL("ALTER TABLE patrol_fixes ATTACH PARTITION {} "
-                            "FOR VALUES FROM ({}) TO ({})").format(
-            ident, sql.Literal(lo), sql.Literal(hi)))
-        raw.execute(sql.SQL("ANALYZE {}").format(ident))
+        finishing += [
+            sql.SQL("CREATE INDEX {} ON {} USING gist (geom_m)").format(
+                sql.Identifier(f"{name}_geom_m_idx"), ident),
+            sql.SQL("ALTER TABLE patrol_fixes ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})"
+                    ).format(ident, lo, hi),
+            sql.SQL("ANALYZE {}").format(ident)]
+    if finishing:
+        _run_while(raw, sql.SQL("; ").join(finishing).as_string(raw), meanwhile)
+    elif meanwhile is not None:
+        meanwhile()
     return stats
+
+
+def _run_while(raw: psycopg.Connection, statements: str, meanwhile: Callable[[], None] | None
+               ) -> None:
+    """Send ``statements`` and run ``meanwhile`` before waiting for the server to finish."""
+    pg = raw.pgconn
+    pg.send_query(statements.encode())
+    error: Exception | None = None
+    try:
+        if meanwhile is not None:
+            meanwhile()
+    except Exception as exc:  # finish reading the results before re-raising
+        error = exc
+    failed = None
+    while (res := pg.get_result()) is not None:
+        if res.status == psycopg.pq.ExecStatus.FATAL_ERROR and failed is None:
+            failed = psycopg.errors.lookup(res.error_field(psycopg.pq.DiagnosticField.SQLSTATE)
+                                           .decode())(res.get_error_message())
+    if error is not None:
+        raise error
+    if failed is not None:
+        raise failed
 
 
 def existing_fix_keys(conn: Connection, volunteer_ids: np.ndarray, t: np.ndarray
@@ -164,13 +197,21 @@ def existing_fix_keys(conn: Connection, volunteer_ids: np.ndarray, t: np.ndarray
     return {(int(a), int(b)) for a, b in rows}
 
 
-def store_tracks(conn: Connection, fixes: CleanFixes, *, upload_id: int,
-                 kinds: np.ndarray) -> np.ndarray:
-    """Insert one row per track (``kinds[i]`` for track i); returns the new track ids."""
-    n = int(fixes.track.max()) + 1
-    ids = np.array(conn.execute(sa.text(
+TRACK_COLUMNS = ("id", "volunteer_id", "upload_id", "kind", "started_at", "ended_at", "n_fixes",
+                 "n_flagged", "length_m", "geom")
+
+
+def allocate_track_ids(conn: Connection, n: int) -> np.ndarray:
+    """``n`` new ids from the tracks sequence."""
+    return np.array(conn.execute(sa.text(
         "SELECT nextval('tracks_id_seq') FROM generate_series(1, :n)"), {"n": n}).scalars().all(),
         dtype="int64")
+
+
+def track_rows(fixes: CleanFixes, *, track_ids: np.ndarray, upload_id: int,
+               kinds: np.ndarray) -> list[tuple[object, ...]]:
+    """One ``tracks`` row per track (``kinds[i]`` for track i), geometry from clean fixes."""
+    n = len(track_ids)
     tr = fixes.track
     first = np.searchsorted(tr, np.arange(n))
     last = np.searchsorted(tr, np.arange(n), side="right") - 1
@@ -192,14 +233,12 @@ def store_tracks(conn: Connection, fixes: CleanFixes, *, upload_id: int,
         lines[which] = shapely.linestrings(np.column_stack([fixes.lon[pts], fixes.lat[pts]]),
                                            indices=dense)
     hexes = shapely.to_wkb(shapely.set_srid(lines, 4326), hex=True, include_srid=True)
+    starts = pd.to_datetime(fixes.t[first], unit="us", utc=True)
+    ends = pd.to_datetime(fixes.t[last], unit="us", utc=True)
+    return list(zip(track_ids.tolist(), fixes.volunteer_id[first].tolist(), [upload_id] * n,
+                    kinds.tolist(), starts, ends, counts.tolist(), n_flagged.tolist(),
+                    seg.tolist(), hexes.tolist()))
 
-    def iso(us: int) -> str:
-        return dt.datetime.fromtimestamp(us / 1e6, dt.UTC).isoformat()
 
-    rows = ((int(ids[i]), int(fixes.volunteer_id[first[i]]), upload_id, str(kinds[i]),
-             iso(int(fixes.t[first[i]])), iso(int(fixes.t[last[i]])), int(counts[i]),
-             int(n_flagged[i]), float(seg[i]),
-             hexes[i]) for i in range(n))
-    copy_rows(conn, "tracks", ("id", "volunteer_id", "upload_id", "kind", "started_at",
-                               "ended_at", "n_fixes", "n_flagged", "length_m", "geom"), rows)
-    return ids
+def store_track_rows(conn: Connection, rows: list[tuple[object, ...]]) -> None:
+    copy_rows(conn, "tracks", TRACK_COLUMNS, rows)

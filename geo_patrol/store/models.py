@@ -18,7 +18,6 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    Index,
     Integer,
     LargeBinary,
     Numeric,
@@ -186,14 +185,15 @@ class PatrolFix(Base):
     """One GPS fix, in the deployment's metric CRS. ``flags`` is a bit set (``FLAG_*``).
 
     Partitioned by day (in the deployment time zone): each day's partition is filled with
-    binary COPY and indexed afterwards, and retention drops whole days. Integrity with
+    binary COPY and its spatial index built afterwards, and retention drops whole days. Time
+    filters prune partitions; per-volunteer questions are answered from ``tracks``, so fixes
+    carry no B-tree index (it would cost a third of the load time). Integrity with
     ``volunteers``, ``tracks`` and ``uploads`` is kept by the loader, not by foreign keys,
     which would cost a lookup per row.
     """
 
     __tablename__ = "patrol_fixes"
-    __table_args__ = (Index("patrol_fixes_volunteer_t_idx", "volunteer_id", "t"),
-                      {"postgresql_partition_by": "RANGE (t)"})
+    __table_args__ = ({"postgresql_partition_by": "RANGE (t)"},)
     volunteer_id: Mapped[int] = mapped_column(Integer)
     upload_id: Mapped[int] = mapped_column(Integer)
     track_id: Mapped[int] = mapped_column(BigInteger)

@@ -82,7 +82,12 @@ def store_volunteers(conn: Connection, roster: pd.DataFrame, *, vault: Vault, up
 
 def volunteer_ids(conn: Connection, numbers: Sequence[str]) -> pd.DataFrame:
     """``id, number, occupation`` of the volunteers with these numbers (index: number)."""
-    rows = conn.execute(sa.text(
-        "SELECT number, id, occupation FROM volunteers WHERE number = ANY(:n)"),
-        {"n": list(numbers)}).all()
-    return pd.DataFrame(rows, columns=["number", "id", "occupation"]).set_index("number")
+    numbers = list(numbers)
+    if len(numbers) > 1000:  # a whole city's file: reading the registry is cheaper
+        rows = conn.execute(sa.text("SELECT number, id, occupation FROM volunteers")).all()
+    else:
+        rows = conn.execute(sa.text(
+            "SELECT number, id, occupation FROM volunteers WHERE number = ANY(:n)"),
+            {"n": numbers}).all()
+    frame = pd.DataFrame(rows, columns=["number", "id", "occupation"]).set_index("number")
+    return frame[frame.index.isin(numbers)]

@@ -36,8 +36,6 @@ def upgrade() -> None:
     )
     op.create_geospatial_index('idx_patrol_fixes_geom_m', 'patrol_fixes', ['geom_m'],
                                unique=False, postgresql_using='gist', postgresql_ops={})
-    op.create_index('patrol_fixes_volunteer_t_idx', 'patrol_fixes', ['volunteer_id', 't'],
-                    unique=False)
 
     op.add_column('tracks', sa.Column('n_flagged', sa.Integer(), nullable=False,
                                       server_default='0'))
@@ -65,7 +63,6 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_tracks_started_at'), table_name='tracks')
     op.drop_column('tracks', 'n_flagged')
 
-    op.drop_index('patrol_fixes_volunteer_t_idx', table_name='patrol_fixes')
     op.drop_geospatial_index('idx_patrol_fixes_geom_m', table_name='patrol_fixes',
                              postgresql_using='gist', column_name='geom_m')
     op.drop_geospatial_table('patrol_fixes')

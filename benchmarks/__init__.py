@@ -1,0 +1,1 @@
+"""Benchmarks: each runs our path and its baseline in the same run on the same data."""

@@ -1,0 +1,63 @@
+"""Shared benchmark plumbing: a throwaway database, timing, peak memory, the JSON last line."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from geo_patrol.settings import Settings
+from geo_patrol.store.cluster import LocalCluster
+from geo_patrol.store.db import create_engine, migrate
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@contextlib.contextmanager
+def benchmark_database() -> Iterator[tuple[Engine, Settings]]:
+    """A migrated database: ``DATABASE_URL`` when set, else a temporary embedded cluster."""
+    url = os.environ.get("DATABASE_URL")
+    root = Path(tempfile.mkdtemp(prefix="gp-bench-"))
+    root.chmod(0o711)
+    cluster = None
+    try:
+        if not url:
+            cluster = LocalCluster(root / "cluster", extra_settings={
+                "max_wal_size": "4GB", "checkpoint_timeout": "30min"})
+            cluster.start()
+            url = cluster.url()
+        engine = create_engine(url)
+        migrate(engine)
+        yield engine, Settings(database_url=url, data_dir=root / "data")
+        engine.dispose()
+    finally:
+        if cluster is not None:
+            cluster.destroy()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Stopwatch:
+    def __enter__(self) -> Stopwatch:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+def emit(figures: dict) -> None:
+    """The last line of every benchmark: its figures as one JSON object."""
+    print(json.dumps(figures, ensure_ascii=False, sort_keys=True))
