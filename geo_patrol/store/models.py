@@ -289,3 +289,120 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict] = mapped_column(JSONB, default=dict)
+
+
+class AnalysisRun(Base):
+    """One analysis of a window (and optionally one area), with its parameters and timing.
+
+    ``key`` identifies the question (window, area, parameters): running it again replaces
+    the earlier run's results.
+    """
+
+    __tablename__ = "analysis_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    params: Mapped[dict] = mapped_column(JSONB, default=dict)
+    seconds: Mapped[float] = mapped_column(Float)
+    stats: Mapped[dict] = mapped_column(JSONB, default=dict)
+
+
+def _run_fk() -> ForeignKey:
+    return ForeignKey("analysis_runs.id", ondelete="CASCADE")
+
+
+class SegmentResult(Base):
+    """A street segment's visits in a run's window."""
+
+    __tablename__ = "segment_results"
+    run_id: Mapped[int] = mapped_column(_run_fk(), primary_key=True)
+    segment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    covered_m: Mapped[float] = mapped_column(Float)
+    covered_patrol_m: Mapped[float] = mapped_column(Float)
+    covered_passive_m: Mapped[float] = mapped_column(Float)
+    covered_day_m: Mapped[float] = mapped_column(Float)
+    covered_night_m: Mapped[float] = mapped_column(Float)
+    last_visit: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_patrol_visit: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    passes_patrol: Mapped[int] = mapped_column(Integer)
+    passes_passive: Mapped[int] = mapped_column(Integer)
+    dwell_patrol_s: Mapped[float] = mapped_column(Float)
+    dwell_passive_s: Mapped[float] = mapped_column(Float)
+    gap_key: Mapped[str | None] = mapped_column(String(40))
+
+
+class AreaResult(Base):
+    """Coverage of an area (community, station, district) in a run's window."""
+
+    __tablename__ = "area_results"
+    run_id: Mapped[int] = mapped_column(_run_fk(), primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), primary_key=True)
+    level: Mapped[str] = mapped_column(String(16))
+    total_m: Mapped[float] = mapped_column(Float)
+    covered_m: Mapped[float] = mapped_column(Float)
+    covered_patrol_m: Mapped[float] = mapped_column(Float)
+    covered_passive_m: Mapped[float] = mapped_column(Float)
+    covered_day_m: Mapped[float] = mapped_column(Float)
+    covered_night_m: Mapped[float] = mapped_column(Float)
+    segments: Mapped[int] = mapped_column(Integer)
+    segments_visited: Mapped[int] = mapped_column(Integer)
+    active_volunteers: Mapped[int] = mapped_column(Integer)
+    hazards: Mapped[int] = mapped_column(Integer)
+    hazards_compliant: Mapped[int] = mapped_column(Integer)
+    hazards_overdue: Mapped[int] = mapped_column(Integer)
+    hazards_never: Mapped[int] = mapped_column(Integer)
+    gaps: Mapped[int] = mapped_column(Integer)
+    gap_m: Mapped[float] = mapped_column(Float)
+    #: Street length by days since the last visit: {"0-1": m, "1-3": m, "3-7": m, ...}.
+    recency: Mapped[dict] = mapped_column(JSONB, default=dict)
+
+
+class AreaDaily(Base):
+    """An area's covered street length per local day of a run's window."""
+
+    __tablename__ = "area_daily"
+    run_id: Mapped[int] = mapped_column(_run_fk(), primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    covered_m: Mapped[float] = mapped_column(Float)
+    total_m: Mapped[float] = mapped_column(Float)
+
+
+class HazardResult(Base):
+    """A hazard's compliance with its visit rule in a run's window."""
+
+    __tablename__ = "hazard_results"
+    __table_args__ = (CheckConstraint(_in("status", ("compliant", "overdue", "never_visited",
+                                                     "cleared")),
+                                      name="hazard_results_status_check"),)
+    run_id: Mapped[int] = mapped_column(_run_fk(), primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    inspections: Mapped[int] = mapped_column(Integer)
+    passes: Mapped[int] = mapped_column(Integer)
+    last_inspection: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_inspector_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"))
+    last_pass: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    due_days: Mapped[int] = mapped_column(Integer)
+    missed_days: Mapped[int] = mapped_column(Integer)
+
+
+class GapResult(Base):
+    """A connected run of stale street segments in one area, ranked by priority."""
+
+    __tablename__ = "gap_results"
+    run_id: Mapped[int] = mapped_column(_run_fk(), primary_key=True)
+    gap_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    length_m: Mapped[float] = mapped_column(Float)
+    segments: Mapped[int] = mapped_column(Integer)
+    hazards: Mapped[int] = mapped_column(Integer)
+    hazards_overdue: Mapped[int] = mapped_column(Integer)
+    incidents: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[float] = mapped_column(Float)
+    geom = mapped_column(Geometry("MULTILINESTRING", srid=4326), nullable=False)

@@ -1,0 +1,148 @@
+"""Per-segment visits for a window: covered length (by kind, band and day), last visit,
+distinct passes and dwell, from patrol steps (see :mod:`geo_patrol.analysis.coverage`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from geo_patrol.analysis.coverage import Atoms, chunk_bounds, hits_for, map_chunks, merge_intervals
+from geo_patrol.analysis.paths import Steps
+
+KINDS = ("patrol", "passive")
+BANDS = ("day", "night")
+
+
+@dataclass
+class Calendar:
+    """Local days of a window and the day/night band boundaries."""
+
+    midnights: np.ndarray  # epoch seconds of each local midnight, plus the one after the end
+    day_starts_s: float
+    night_starts_s: float
+    dates: list[dt.date]
+
+    @classmethod
+    def for_window(cls, start: dt.datetime, end: dt.datetime, tz: str, day_starts: dt.time,
+                   night_starts: dt.time) -> Calendar:
+        zone = ZoneInfo(tz)
+        first = start.astimezone(zone).date()
+        last = (end - dt.timedelta(microseconds=1)).astimezone(zone).date()
+        days = [first + dt.timedelta(days=i) for i in range((last - first).days + 2)]
+        mids = np.array([dt.datetime.combine(d, dt.time(), zone).timestamp() for d in days])
+        return cls(mids, day_starts.hour * 3600 + day_starts.minute * 60,
+                   night_starts.hour * 3600 + night_starts.minute * 60, days[:-1])
+
+    @property
+    def days(self) -> int:
+        return len(self.midnights) - 1
+
+    def day_of(self, t: np.ndarray) -> np.ndarray:
+        return np.clip(np.searchsorted(self.midnights, t, side="right") - 1, 0, self.days - 1)
+
+    def band_of(self, t: np.ndarray) -> np.ndarray:
+        """0 in the day band, 1 at night."""
+        sec = t - self.midnights[self.day_of(t)]
+        return np.where((sec >= self.day_starts_s) & (sec < self.night_starts_s), 0, 1)
+
+
+@dataclass
+class SegmentVisits:
+    """Arrays aligned with the segments analysed."""
+
+    covered_m: np.ndarray
+    covered_kind_m: np.ndarray  # (2, n): patrol, passive
+    covered_band_m: np.ndarray  # (2, n): day, night
+    covered_daily_m: np.ndarray  # (days, n)
+    last_visit: np.ndarray  # epoch seconds, NaN when never
+    last_patrol_visit: np.ndarray
+    passes: np.ndarray  # (2, n)
+    dwell_s: np.ndarray  # (2, n)
+    seg_volunteer: np.ndarray  # (k, 2) unique (segment, volunteer) pairs
+
+
+def _chunk(atoms: Atoms, steps: Steps, cal: Calendar, radius: float, n_seg: int, lo: int,
+           hi: int) -> dict[str, np.ndarray]:
+    hits = hits_for(atoms, steps, lo, hi, radius)
+    mid = (steps.t0[hits.step] + steps.t1[hits.step]) / 2
+    kind = steps.kind[hits.step].astype("int64")
+    group = (cal.day_of(mid) * 2 + kind) * 2 + cal.band_of(mid)
+    fine = hits.atom.astype("int64") * (cal.days * 4) + group
+    key, start, end = merge_intervals(fine, hits.start, hits.end)
+    # one row per (segment, step): passes, dwell, last visit
+    seg = atoms.seg[hits.atom].astype("int64")
+    pair = np.unique(seg * len(steps) + hits.step)
+    pseg, pstep = pair // len(steps), pair % len(steps)
+    pkind = steps.kind[pstep]
+    vol = steps.volunteer[pstep]
+    new = np.ones(len(pair), dtype=bool)
+    new[1:] = (pseg[1:] != pseg[:-1]) | (pstep[1:] != pstep[:-1] + 1) | (vol[1:] != vol[:-1])
+    out = {"key": key, "start": start, "end": end,
+           "passes": np.stack([np.bincount(pseg, weights=new & (pkind == k), minlength=n_seg)
+                               for k in (0, 1)]),
+           "dwell": np.stack([np.bincount(pseg, weights=(steps.t1 - steps.t0)[pstep]
+                                          * (pkind == k), minlength=n_seg) for k in (0, 1)]),
+           "last": np.full(n_seg, np.nan), "last_patrol": np.full(n_seg, np.nan),
+           "seg_vol": np.unique(np.column_stack([pseg, vol]), axis=0)}
+    for name, mask in (("last", np.ones(len(pair), bool)), ("last_patrol", pkind == 0)):
+        if mask.any():
+            s, t = pseg[mask], steps.t1[pstep[mask]]
+            first = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+            out[name][s[first]] = np.maximum.reduceat(t, first)
+    return out
+
+
+def _length_by(key: np.ndarray, start: np.ndarray, end: np.ndarray, size: int) -> np.ndarray:
+    k, s, e = merge_intervals(key, start, end)
+    return np.bincount(k, weights=e - s, minlength=size)
+
+
+def segment_visits(lines_m: np.ndarray, steps: Steps, cal: Calendar, *, radius: float,
+                   threads: int = 2, chunk: int = 400_000) -> SegmentVisits:
+    """Visits of the street segments ``lines_m`` (metric LineStrings) by ``steps``."""
+    n_seg = len(lines_m)
+    atoms = Atoms.from_lines(lines_m, radius)
+    parts = map_chunks(lambda lo, hi: _chunk(atoms, steps, cal, radius, n_seg, lo, hi),
+                       chunk_bounds(steps.volunteer, chunk), threads)
+    days = cal.days
+    if parts:
+        key = np.concatenate([p["key"] for p in parts])
+        start = np.concatenate([p["start"] for p in parts])
+        end = np.concatenate([p["end"] for p in parts])
+    else:
+        key = np.zeros(0, "int64")
+        start = end = np.zeros(0)
+    atom = key // (days * 4)
+    group = key % (days * 4)
+    day, kind, band = group // 4, (group // 2) % 2, group % 2
+    n_atoms = len(atoms.seg)
+
+    def per_segment(atom_len: np.ndarray) -> np.ndarray:
+        return np.bincount(atoms.seg, weights=atom_len, minlength=n_seg)
+
+    covered = per_segment(_length_by(atom, start, end, n_atoms))
+    by_kind = np.stack([per_segment(_length_by(atom[kind == k], start[kind == k],
+                                               end[kind == k], n_atoms)) for k in (0, 1)])
+    by_band = np.stack([per_segment(_length_by(atom[band == b], start[band == b],
+                                               end[band == b], n_atoms)) for b in (0, 1)])
+    daily_atoms = _length_by(atom * days + day, start, end, n_atoms * days).reshape(n_atoms, days)
+    daily = np.stack([per_segment(daily_atoms[:, d]) for d in range(days)])
+
+    def combine(name: str) -> np.ndarray:
+        stack = np.stack([p[name] for p in parts]) if parts else np.full((1, n_seg), np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: never visited
+            return np.nanmax(stack, axis=0)
+
+    zero = np.zeros((2, n_seg))
+    return SegmentVisits(
+        covered_m=covered, covered_kind_m=by_kind, covered_band_m=by_band,
+        covered_daily_m=daily, last_visit=combine("last"), last_patrol_visit=combine("last_patrol"),
+        passes=sum((p["passes"] for p in parts), zero).astype("int64"),
+        dwell_s=sum((p["dwell"] for p in parts), zero),
+        seg_volunteer=np.unique(np.concatenate([p["seg_vol"] for p in parts]), axis=0)
+        if parts else np.zeros((0, 2), "int64"))
