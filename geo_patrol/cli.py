@@ -384,6 +384,186 @@ def summary(ctx: click.Context, level: str) -> None:
     _print_summary(_engine(ctx), level)
 
 
+# -- analysis -------------------------------------------------------------------------------
+
+def parse_window(start: str, end: str, tz: str) -> tuple[Any, Any]:
+    """``--from``/``--to`` as an aware window; plain dates are whole local days (inclusive)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from geo_patrol.errors import InputError
+
+    zone = ZoneInfo(tz)
+
+    def one(text: str, is_end: bool) -> dt.datetime:
+        try:
+            if len(text) == 10:
+                day = dt.date.fromisoformat(text) + dt.timedelta(days=1 if is_end else 0)
+                return dt.datetime.combine(day, dt.time(), zone)
+            value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise InputError(f"{text!r} is not a date (YYYY-MM-DD) or date and time") from None
+        return value if value.tzinfo else value.replace(tzinfo=zone)
+
+    return one(start, False), one(end, True)
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:5.1f}%" if whole else "    -"
+
+
+def _print_areas(table: Any, title: str) -> None:
+    click.echo(title)
+    click.echo(f"  {'area':<16} {'street km':>9} {'visited km':>10} {'cover':>6} {'patrol':>6} "
+               f"{'passive':>7} {'day':>6} {'night':>6} {'vols':>5} {'overdue':>7} {'gaps':>5}")
+    for r in table.itertuples(index=False):
+        name = r.name + " " * max(0, 16 - 2 * len(r.name))
+        click.echo(f"  {name} {r.total_m / 1000:>9.2f} {r.covered_m / 1000:>10.2f} "
+                   f"{_pct(r.covered_m, r.total_m):>6} {_pct(r.covered_patrol_m, r.total_m):>6} "
+                   f"{_pct(r.covered_passive_m, r.total_m):>7} "
+                   f"{_pct(r.covered_day_m, r.total_m):>6} {_pct(r.covered_night_m, r.total_m):>6} "
+                   f"{r.active_volunteers:>5} {r.hazards_overdue + r.hazards_never:>7} "
+                   f"{r.gaps:>5}")
+
+
+def _json_rows(table: Any) -> list[dict[str, Any]]:
+    import json
+
+    return json.loads(table.to_json(orient="records", date_format="iso", force_ascii=False))
+
+
+@cli.command("analyze")
+@click.option("--from", "start", required=True, help="First day (YYYY-MM-DD) or date and time.")
+@click.option("--to", "end", required=True, help="Last day, inclusive (or an exact end time).")
+@click.option("--district", default=None, help="Only this district (name or id).")
+@click.option("--community", default=None, help="Only this community (name or id).")
+@click.option("--radius-m", type=float, default=None, help="Visit radius R (default 30 m).")
+@click.option("--stale-days", type=float, default=None,
+              help="A street not visited this many days before the end is a gap (default 3).")
+@click.option("--json", "as_json", is_flag=True, help="Print the tables as JSON.")
+@click.pass_context
+def analyze_cmd(ctx: click.Context, start: str, end: str, district: str | None,
+                community: str | None, radius_m: float | None, stale_days: float | None,
+                as_json: bool) -> None:
+    """Analyse coverage, hazard compliance and gaps for a period, store the results and print
+    per-community and per-district coverage, worst first."""
+    import json
+    from dataclasses import replace
+
+    from geo_patrol.analysis import AnalysisParams
+    from geo_patrol.analysis.run import analyze, find_area
+    from geo_patrol.store.results import area_table
+
+    settings = _settings(ctx)
+    window = parse_window(start, end, settings.timezone)
+    params = AnalysisParams(gap_s=settings.track_gap_s, max_speed_kmh=settings.max_speed_kmh)
+    if radius_m is not None:
+        params = replace(params, radius_m=radius_m)
+    if stale_days is not None:
+        params = replace(params, stale_days=stale_days)
+    engine = _engine(ctx)
+    area = None
+    with engine.connect() as conn:
+        if district:
+            area = find_area(conn, district, "district")["id"]
+        if community:
+            area = find_area(conn, community, "community")["id"]
+    summary = analyze(engine, *window, area=area, params=params, settings=settings)
+    with engine.connect() as conn:
+        tables = {lvl: area_table(conn, summary.run_id, level=lvl)
+                  for lvl in ("community", "station", "district")}
+    if as_json:
+        click.echo(json.dumps({"run_id": summary.run_id, "seconds": round(summary.seconds, 2),
+                               "stats": summary.stats,
+                               **{lvl: _json_rows(t) for lvl, t in tables.items()}},
+                              ensure_ascii=False, default=str))
+        return
+    s = summary.stats
+    cover = f"{100 * s['coverage']:.1f}%" if s["coverage"] is not None else "-"
+    click.echo(f"run #{summary.run_id}{' (replaced the earlier run)' if summary.replaced else ''}: "
+               f"{s['fixes']} fixes, {s['segments']} street segments, coverage {cover}, "
+               f"{s['hazards_overdue'] + s['hazards_never']} of {s['hazards']} hazards overdue, "
+               f"{s['gaps']} gaps ({summary.seconds:.1f} s)")
+    for lvl, title in (("community", "Communities"), ("district", "Districts")):
+        if not tables[lvl].empty:
+            _print_areas(tables[lvl], title)
+
+
+@cli.command("gaps")
+@click.option("--run", "run_id", type=int, default=None, help="Analysis run (the latest).")
+@click.option("--area", default=None, help="Only gaps in this area (name or id).")
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def gaps_cmd(ctx: click.Context, run_id: int | None, area: str | None, limit: int,
+             as_json: bool) -> None:
+    """List the gaps of an analysis run, highest priority first."""
+    import json
+
+    from geo_patrol.analysis.run import find_area
+    from geo_patrol.store.results import find_run, gap_table
+
+    with _engine(ctx).connect() as conn:
+        run = find_run(conn, run_id)
+        area_id = find_area(conn, area)["id"] if area else None
+        table = gap_table(conn, run["id"], area_id=area_id, limit=limit)
+    if as_json:
+        click.echo(json.dumps(_json_rows(table), ensure_ascii=False))
+        return
+    click.echo(f"run #{run['id']} {run['window_start']:%Y-%m-%d} .. {run['window_end']:%Y-%m-%d}:"
+               f" {len(table)} gaps shown")
+    click.echo(f"  {'gap':<14} {'area':<14} {'length m':>9} {'hazards':>8} {'overdue':>8} "
+               f"{'incidents':>9} {'priority':>8}")
+    for r in table.itertuples(index=False):
+        name = (r.area or "-") + " " * max(0, 14 - 2 * len(r.area or "-"))
+        click.echo(f"  {r.gap_key:<14} {name} {r.length_m:>9.0f} {r.hazards:>8} "
+                   f"{r.hazards_overdue:>8} {r.incidents:>9} {r.priority:>8.2f}")
+
+
+@cli.group(cls=_Group)
+def hazards() -> None:
+    """Hazards and their compliance with the visit rules."""
+
+
+@hazards.command("status")
+@click.option("--run", "run_id", type=int, default=None, help="Analysis run (the latest).")
+@click.option("--area", default=None, help="Only hazards in this area (name or id).")
+@click.option("--status", type=click.Choice(["compliant", "overdue", "never_visited", "cleared"]),
+              default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def hazards_status_cmd(ctx: click.Context, run_id: int | None, area: str | None,
+                       status: str | None, as_json: bool) -> None:
+    """Each hazard's compliance, worst first; inspectors' names are masked."""
+    import json
+
+    from geo_patrol.analysis.run import find_area
+    from geo_patrol.privacy import mask_name
+    from geo_patrol.store.results import find_run, hazard_table
+
+    with _engine(ctx).connect() as conn:
+        run = find_run(conn, run_id)
+        area_id = find_area(conn, area)["id"] if area else None
+        table = hazard_table(conn, run["id"], area_id=area_id, status=status)
+    table["inspector_name"] = table["inspector_name"].map(mask_name)
+    if as_json:
+        click.echo(json.dumps(_json_rows(table), ensure_ascii=False))
+        return
+    click.echo(f"run #{run['id']}: {len(table)} hazards")
+    for r in table.itertuples(index=False):
+        last = f"{r.last_inspection:%m-%d %H:%M} by {r.inspector_name}" \
+            if r.last_inspection is not None and not _isnat(r.last_inspection) else "none"
+        click.echo(f"  {r.status:<13} {r.category:<22} {r.name} ({r.area or '-'}): "
+                   f"{r.inspections} inspections, {r.passes} passes, missed {r.missed_days}/"
+                   f"{r.due_days} due; last inspection {last}")
+
+
+def _isnat(value: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
 @cli.command("demo")
 @click.pass_context
 def demo(ctx: click.Context) -> None:

@@ -191,3 +191,37 @@ def test_helsinki_coverage_matches_buffer_union(engine, settings, shared_data, t
     total = float(np.sum(shapely.length(lines)))
     assert run.stats["coverage"] > 0.05  # a real share of the network was walked
     assert abs(run.stats["coverage"] - expected / total) < 0.01
+
+
+def test_analyze_gaps_and_hazards_commands(engine, world, tmp_path, db_url):
+    import json
+
+    from click.testing import CliRunner
+
+    from geo_patrol.cli import cli
+
+    load_hazards(engine, write_hazards(tmp_path / "h.csv", [
+        ("S1", "晨间小学", "学校", 300, 300)]), crs="wgs84", settings=world)
+    _load(engine, world, tmp_path, "c", "V1", [(x, 20.0) for x in range(0, 101, 10)],
+          DAY.replace(hour=9), step_s=8)
+    runner = CliRunner(env={"DATABASE_URL": db_url, "GEO_PATROL_METRIC_CRS": METRIC,
+                            "GEO_PATROL_DATA_DIR": str(tmp_path / "d")})
+    out = runner.invoke(cli, ["analyze", "--from", "2026-11-27", "--to", "2026-11-27"])
+    assert out.exit_code == 0, out.output
+    assert "Communities" in out.output and "测试社区" in out.output
+    data = runner.invoke(cli, ["analyze", "--from", "2026-11-27", "--to", "2026-11-27",
+                               "--json"])
+    doc = json.loads(data.output)
+    row = doc["community"][0]
+    assert row["name"] == "测试社区" and row["covered_m"] > 0
+    assert row["coverage"] == pytest.approx(row["covered_m"] / row["total_m"])
+    assert "replaced" not in data.output  # JSON only
+    gaps = runner.invoke(cli, ["gaps", "--json"])
+    assert gaps.exit_code == 0 and json.loads(gaps.output)[0]["length_m"] >= 450
+    status = runner.invoke(cli, ["hazards", "status"])
+    assert status.exit_code == 0 and "never_visited" in status.output and "晨间小学" in status.output
+    bad = runner.invoke(cli, ["analyze", "--from", "2026-11-28", "--to", "2026-11-20"])
+    assert bad.exit_code == 1 and "before it starts" in bad.output
+    missing = runner.invoke(cli, ["analyze", "--from", "2026-11-27", "--to", "2026-11-27",
+                                  "--district", "火星区"])
+    assert missing.exit_code == 1 and "no district '火星区'" in missing.output

@@ -6,14 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import shapely
 
 from geo_patrol.analysis.paths import Fixes
 from geo_patrol.analysis.visits import Calendar
 from geo_patrol.rules import VisitRule
 
 STATUSES = ("compliant", "overdue", "never_visited", "cleared")
-_CELL = 200.0  # metres: a coarse grid to pick the few fixes near any hazard
 
 
 @dataclass
@@ -44,20 +42,40 @@ class Compliance:
     missed_days: np.ndarray
 
 
+def near_pairs(px: np.ndarray, py: np.ndarray, qx: np.ndarray, qy: np.ndarray,
+               radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """All (p, q) index pairs within ``radius``: a hash join on ``radius``-sized grid cells
+    (each q registered in its 3 x 3 neighbourhood), then exact distances. Suits many p
+    (fixes) and fewer q (hazards)."""
+    if not len(px) or not len(qx):
+        empty = np.zeros(0, dtype="int64")
+        return empty, empty
+    span = 1 << 31
+
+    def cell(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.floor(x / radius).astype("int64") * span + np.floor(y / radius).astype("int64")
+
+    home = cell(qx, qy)
+    keys = np.concatenate([home + dx * span + dy for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
+    owner = np.tile(np.arange(len(qx)), 9)
+    order = np.argsort(keys, kind="stable")
+    keys, owner = keys[order], owner[order]
+    pc = cell(px, py)
+    lo = np.searchsorted(keys, pc, side="left")
+    hi = np.searchsorted(keys, pc, side="right")
+    count = hi - lo
+    p_idx = np.repeat(np.arange(len(px)), count)
+    offset = np.arange(len(p_idx)) - np.repeat(np.cumsum(count) - count, count)
+    q_idx = owner[np.repeat(lo, count) + offset]
+    close = np.hypot(px[p_idx] - qx[q_idx], py[p_idx] - qy[q_idx]) <= radius
+    return p_idx[close], q_idx[close]
+
+
 def hazard_visits(hx: np.ndarray, hy: np.ndarray, fixes: Fixes, *, radius: float,
                   gap_s: float) -> Visits:
     """Visits to each hazard: consecutive fixes of a volunteer within ``radius``, joined while
     at most ``gap_s`` apart."""
-    cells = np.floor(fixes.x / _CELL).astype("int64") * 1_000_003 + \
-        np.floor(fixes.y / _CELL).astype("int64")
-    hcx, hcy = np.floor(hx / _CELL).astype("int64"), np.floor(hy / _CELL).astype("int64")
-    near_cells = np.unique(np.concatenate([(hcx + dx) * 1_000_003 + (hcy + dy)
-                                           for dx in (-1, 0, 1) for dy in (-1, 0, 1)]))
-    cand = np.flatnonzero(np.isin(cells, near_cells))
-    tree = shapely.STRtree(shapely.points(hx, hy))
-    f_idx, h_idx = tree.query(shapely.points(fixes.x[cand], fixes.y[cand]),
-                              predicate="dwithin", distance=radius)
-    f_idx = cand[f_idx]
+    f_idx, h_idx = near_pairs(fixes.x, fixes.y, hx, hy, radius)
     order = np.lexsort((fixes.t[f_idx], fixes.volunteer[f_idx], h_idx))
     f_idx, h_idx = f_idx[order], h_idx[order]
     vol, t = fixes.volunteer[f_idx], fixes.t[f_idx]
