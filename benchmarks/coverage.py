@@ -49,7 +49,7 @@ CST = ZoneInfo("Asia/Shanghai")
 DAY = dt.datetime(2026, 11, 27, tzinfo=CST)
 WINDOW = (DAY, DAY + dt.timedelta(days=1))
 METRIC = "EPSG:32649"
-BLOCK = 100.0
+BLOCK = 99.9  # just under 2 x 50 m: each block side is two segments
 RADIUS = 30.0
 CATEGORIES = ["school", "kindergarten", "gas_lpg", "gas_station", "dangerous_goods",
               "guns_explosives_knives", "rental_housing", "other"]

@@ -564,17 +564,128 @@ def _isnat(value: Any) -> bool:
     return bool(pd.isna(value))
 
 
-@cli.command("demo")
-@click.pass_context
-def demo(ctx: click.Context) -> None:
-    """Start the database, load Baotou's district boundaries and print a per-district summary."""
-    from geo_patrol.loading import load_boundaries
+# -- exports, serving, the demo ---------------------------------------------------------------
 
+@cli.group(cls=_Group)
+def export() -> None:
+    """Export results: offline HTML briefings."""
+
+
+@export.command("briefing")
+@click.option("--district", required=True, help="District name or id.")
+@click.option("--from", "start", default=None, help="First day; with --to, analyses if needed.")
+@click.option("--to", "end", default=None, help="Last day, inclusive.")
+@click.option("--run", "run_id", type=int, default=None, help="A stored run (the latest).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--basemap", default=None, help="none (default), osm, tianditu, amap or an XYZ URL.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.pass_context
+def export_briefing_cmd(ctx: click.Context, district: str, start: str | None, end: str | None,
+                        run_id: int | None, lang: str, basemap: str | None,
+                        output: Path) -> None:
+    """One self-contained HTML briefing of a district (map, legend, tables; no personal data)."""
+    from geo_patrol.analysis.run import analyze, find_area
+    from geo_patrol.render.briefing import export_briefing
+
+    settings = _settings(ctx)
     engine = _engine(ctx)
-    result = load_boundaries(engine, BAOTOU_DISTRICTS, level="district", crs="wgs84",
-                             name_field="name", code_field="adcode", settings=_settings(ctx))
-    click.echo(result.summary_line())
-    _print_summary(engine, "district")
+    if (start is None) != (end is None):
+        raise click.UsageError("give both --from and --to, or neither")
+    if start is not None and end is not None:
+        run_id = analyze(engine, *parse_window(start, end, settings.timezone),
+                         settings=settings).run_id
+    with engine.connect() as conn:
+        from geo_patrol.store.results import find_run
+
+        run = find_run(conn, run_id)
+        area = find_area(conn, district, "district")
+        path = export_briefing(conn, run["id"], area["id"], output, rules=settings.rules,
+                               lang=lang, basemap=basemap)
+    click.echo(f"{path} ({path.stat().st_size / 1e6:.1f} MB): {area['name']}, run #{run['id']}")
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--threads", type=int, default=8, show_default=True)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
+    """Serve the web app (waitress)."""
+    _serve(ctx, host, port, threads)
+
+
+def _serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
+    from waitress import serve as waitress_serve
+
+    from web import create_app
+
+    _engine(ctx)  # database up and migrated before the first request
+    app = create_app({"GEO_PATROL_SETTINGS": _settings(ctx)})
+    click.echo(f"serving on http://{host}:{port}/ (Ctrl-C stops)")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="geo-patrol")
+
+
+@cli.group("demo", cls=_Group, invoke_without_command=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--scale", type=click.Choice(["small", "city"]), default="small", show_default=True)
+@click.option("--serve/--no-serve", "do_serve", default=True, show_default=True,
+              help="Serve the web app at the end.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.pass_context
+def demo(ctx: click.Context, seed: int, scale: str, do_serve: bool, host: str,
+         port: int) -> None:
+    """The whole product on a generated Baotou: database up, demo files generated (or reused)
+    and loaded, the last 7 days analysed, a briefing exported, the web app served."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import datetime as dt
+
+    from geo_patrol.analysis.run import analyze
+    from geo_patrol.demo.generate import TZ
+    from geo_patrol.demo.run import demo_dir, ensure_files, last_days, load_demo
+    from geo_patrol.render.briefing import busiest_district, export_briefing
+
+    settings = _settings(ctx)
+    engine = _engine(ctx)
+    until = dt.datetime.now(TZ).date()
+    root = demo_dir(settings, seed, scale, until)
+    manifest = ensure_files(root, seed=seed, scale=scale, until=until)
+    click.echo(f"demo files: {root} ({manifest.counts['fixes']} fixes, "
+               f"{manifest.counts['volunteers']} volunteers)")
+    load_demo(engine, root, settings, click.echo)
+    days = min(7, manifest.days)
+    summary = analyze(engine, *last_days(until, days), settings=settings)
+    s = summary.stats
+    click.echo(f"analysis #{summary.run_id} of the last {days} days: coverage "
+               f"{100 * (s['coverage'] or 0):.1f}%, {s['hazards_overdue'] + s['hazards_never']} "
+               f"of {s['hazards']} hazards overdue, {s['gaps']} gaps ({summary.seconds:.1f} s)")
+    with engine.connect() as conn:
+        district = busiest_district(conn, summary.run_id)
+        out = settings.data_dir / "briefings" / f"briefing-{district}-{until:%Y%m%d}.html"
+        path = export_briefing(conn, summary.run_id, district, out, rules=settings.rules)
+    click.echo(f"briefing: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    if do_serve:
+        _serve(ctx, host, port, 8)
+
+
+@demo.command("generate")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--scale", type=click.Choice(["small", "city"]), default="small", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+@click.option("--until", default=None, help="Day after the last generated day (default today).")
+@click.option("--days", type=int, default=None, help="Days of tracks (small 7, city 1).")
+def demo_generate(seed: int, scale: str, out: Path, until: str | None,
+                  days: int | None) -> None:
+    """Write the demo's files (OSM XML, GeoJSON, XLSX, CSV, GPX) deterministically."""
+    import datetime as dt
+
+    from geo_patrol.demo.generate import generate
+
+    day = dt.date.fromisoformat(until) if until else None
+    manifest = generate(out, seed=seed, scale=scale, until=day, days=days)
+    click.echo(f"{out}: {len(manifest.files)} files; {manifest.counts}; planted bad fixes "
+               f"{manifest.planted}")
 
 
 def main() -> None:

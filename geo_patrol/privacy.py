@@ -77,8 +77,8 @@ def mask_id_number(value: str | None) -> str | None:
 
 def mask_name(value: str | None) -> str | None:
     """``张三丰`` → ``张**``; keeps the family name only."""
-    if not value:
-        return value
+    if not isinstance(value, str) or not value:
+        return None
     return value[0] + "*" * (len(value) - 1)
 
 

@@ -14,8 +14,11 @@ apt_missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_missing+=(postgresql)
 ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || apt_missing+=(postgresql-postgis)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || apt_missing+=(python3-venv)
+command -v npm >/dev/null 2>&1 || apt_missing+=(nodejs npm)
 if [ "$mode" = test ]; then
   command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
+  # CJK glyphs for readable screenshots of Chinese pages
+  ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 || apt_missing+=(fonts-noto-cjk)
 fi
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "installing system packages: ${apt_missing[*]}"
@@ -32,4 +35,11 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}"
   touch "$stamp"
+fi
+
+# Leaflet and its plugins, from the npm registry, served by the app and inlined in briefings
+npm_stamp="web/node_modules/.geo-patrol-$(sha256sum web/package-lock.json | cut -c1-16)"
+if [ ! -f "$npm_stamp" ]; then
+  npm ci --prefix web --no-audit --no-fund --silent
+  touch "$npm_stamp"
 fi

@@ -89,3 +89,28 @@ def runner(db_url: str, tmp_path: Path) -> CliRunner:
     """A CLI runner whose environment points at the test database."""
     return CliRunner(env={"DATABASE_URL": db_url, "GEO_PATROL_DATA_DIR": str(tmp_path / "d"),
                           "GEO_PATROL_METRIC_CRS": ""})
+
+
+@pytest.fixture(scope="module")
+def demo_world(pg_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory):
+    """A database with a two-day small demo loaded and analysed (shared by a module)."""
+    import datetime as dt
+
+    from geo_patrol.analysis.run import analyze
+    from geo_patrol.demo.generate import generate
+    from geo_patrol.demo.run import last_days, load_demo
+
+    name = f"gp_demo_{next(_counter)}"
+    pg_cluster.ensure_database(name, template=TEMPLATE_DB)
+    url = pg_cluster.url(name)
+    root = tmp_path_factory.mktemp("demo")
+    settings = Settings(database_url=url, data_dir=root / "data")
+    until = dt.date(2026, 11, 28)
+    manifest = generate(root / "files", seed=7, scale="small", until=until, days=2)
+    eng = create_engine(url)
+    results = load_demo(eng, root / "files", settings)
+    run = analyze(eng, *last_days(until, 2), settings=settings)
+    yield {"url": url, "settings": settings, "engine": eng, "run": run, "manifest": manifest,
+           "files": root / "files", "results": results, "root": root}
+    eng.dispose()
+    pg_cluster.drop_database(name)

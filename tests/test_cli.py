@@ -43,15 +43,17 @@ def test_bad_arguments(runner):
     assert bad_level.exit_code == 2 and "Invalid value for '--level'" in bad_level.output
 
 
-def test_demo_and_summary(runner, engine):
-    first = runner.invoke(cli, ["demo"])
+def test_shipped_districts_and_summary(runner, engine):
+    args = ["load", "boundaries", str(BAOTOU_DISTRICTS), "--level", "district", "--crs",
+            "wgs84", "--code-field", "adcode"]
+    first = runner.invoke(cli, args)
     assert first.exit_code == 0, first.output
     assert "9 areas stored" in first.output
-    assert "东河区" in first.output and "达尔罕茂明安联合旗" in first.output
-    second = runner.invoke(cli, ["demo"])
+    second = runner.invoke(cli, args)
     assert second.exit_code == 0 and "already loaded" in second.output
     assert count(engine, "areas") == 9
     summary = runner.invoke(cli, ["summary"])
+    assert "东河区" in summary.output and "达尔罕茂明安联合旗" in summary.output
     assert summary.exit_code == 0 and "昆都仑区" in summary.output
 
 

@@ -36,3 +36,77 @@ def test_bad_level_is_a_400_with_json(client):
 
 def test_health(client):
     assert client.get("/api/health").get_json() == {"status": "ok"}
+
+
+@pytest.fixture(scope="module")
+def demo_client(demo_world):
+    app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": demo_world["settings"]})
+    return app.test_client()
+
+
+def test_dashboard_and_pages(demo_client, demo_world):
+    run_id = demo_world["run"].run_id
+    page = demo_client.get("/dashboard", headers={"Accept-Language": "zh-CN"})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "指挥看板" in html and "社区" in html and 'id="district-map"' in html
+    english = demo_client.get("/lang/en?next=/dashboard")
+    assert english.status_code == 302 and "lang=en" in english.headers["Set-Cookie"]
+    html = demo_client.get("/dashboard").get_data(as_text=True)
+    assert "District dashboard" in html and "Export briefing" in html
+    demo_client.get("/lang/zh?next=/dashboard")
+    # the district map and a community page from the stored run
+    with demo_world["engine"].connect() as conn:
+        import sqlalchemy as sa
+
+        district, community = conn.execute(sa.text(
+            "SELECT d.id, c.id FROM areas c JOIN areas s ON s.id = c.parent_id "
+            "JOIN areas d ON d.id = s.parent_id JOIN area_results r ON r.area_id = c.id "
+            "AND r.run_id = :r WHERE c.level = 'community' ORDER BY r.covered_m DESC LIMIT 1"),
+            {"r": run_id}).one()
+    dmap = demo_client.get(f"/maps/district/{district}?run={run_id}").get_data(as_text=True)
+    assert "/vendor/leaflet.js" in dmap and "/tiles/segments/" in dmap
+    assert "cdn" not in dmap.lower() and "unpkg" not in dmap
+    cpage = demo_client.get(f"/community/{community}?run={run_id}")
+    assert cpage.status_code == 200 and 'id="gaps"' in cpage.get_data(as_text=True)
+    cmap = demo_client.get(f"/maps/community/{community}?run={run_id}&day=2026-11-27")
+    assert cmap.status_code == 200
+    assert demo_client.get("/community/999999").status_code == 404
+    hazards = demo_client.get("/hazards?status=overdue").get_data(as_text=True)
+    assert "逾期" in hazards
+    tile = demo_client.get(f"/tiles/segments/{run_id}/14/13178/6143.pbf")
+    assert tile.status_code == 200
+    assert tile.headers["Content-Type"] == "application/vnd.mapbox-vector-tile"
+    assert demo_client.get("/vendor/leaflet.js").status_code == 200
+    assert demo_client.get("/vendor/../../etc/passwd").status_code == 404
+
+
+def test_api_and_openapi(demo_client, demo_world):
+    run_id = demo_world["run"].run_id
+    runs = demo_client.get("/api/runs").get_json()
+    assert runs[0]["id"] == run_id
+    rows = demo_client.get(f"/api/runs/{run_id}/areas?level=community").get_json()
+    assert rows and all(0 <= (r["coverage"] or 0) <= 1 for r in rows)
+    gaps = demo_client.get(f"/api/runs/{run_id}/gaps?limit=5").get_json()
+    assert gaps["type"] == "FeatureCollection" and len(gaps["features"]) == 5
+    hz = demo_client.get(f"/api/runs/{run_id}/hazards").get_json()
+    names = [f["properties"]["inspector"] for f in hz["features"] if f["properties"]["inspector"]]
+    assert names and all("*" in n for n in names)  # masked
+    assert demo_client.get("/api/runs/999/gaps").status_code == 404
+    spec = demo_client.get("/api/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.") and "/api/runs/{run_id}/gaps" in spec["paths"]
+
+
+def test_briefing_download(demo_client, demo_world):
+    import re
+
+    run_id = demo_world["run"].run_id
+    with demo_world["engine"].connect() as conn:
+        from geo_patrol.render.briefing import busiest_district
+
+        district = busiest_district(conn, run_id)
+    resp = demo_client.get(f"/briefing/{district}?run={run_id}")
+    assert resp.status_code == 200 and "attachment" in resp.headers["Content-Disposition"]
+    html = resp.get_data(as_text=True)
+    assert "<script src=" not in html and "/vendor/" not in html  # all inlined
+    assert not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", html)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify
+import os
+from pathlib import Path
+
+from flask import Flask, jsonify, render_template, request
 from sqlalchemy.engine import Engine
 
 from geo_patrol.errors import (
@@ -42,8 +45,21 @@ def get_engine(app: Flask) -> Engine:
 def _register_errors(app: Flask) -> None:
     for error_class, status in ERROR_STATUS:
         def handler(exc: GeoPatrolError, status: int = status) -> Any:
-            return jsonify(error=type(exc).__name__, message=str(exc)), status
+            if request.path.startswith(("/api/", "/tiles/")) or request.accept_mimetypes.best \
+                    == "application/json":
+                return jsonify(error=type(exc).__name__, message=str(exc)), status
+            return render_template("error.html", message=str(exc), status=status,
+                                   run=None), status
         app.register_error_handler(error_class, handler)
+
+
+def select_locale() -> str:
+    """The user's choice (cookie ``lang``), else the browser's, else Chinese."""
+    choice = request.cookies.get("lang") or request.args.get("lang")
+    if choice in ("zh", "en"):
+        return choice
+    best = request.accept_languages.best_match(["zh", "zh-CN", "zh-Hans", "en"]) or "zh"
+    return "en" if best == "en" else "zh"
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -55,8 +71,22 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("GEO_PATROL_SETTINGS", Settings.from_env())
     app.json.ensure_ascii = False  # Chinese place names as they are
 
-    from web.api import bp as api_bp
+    import datetime as dt
 
+    from flask_babel import Babel
+
+    from geo_patrol.privacy import mask_name
+    from web.api import bp as api_bp
+    from web.maps import bp as maps_bp
+    from web.pages import bp as pages_bp, lang
+
+    Babel(app, locale_selector=select_locale, default_locale="zh",
+          default_translation_directories=str(Path(__file__).parent / "translations"))
+    app.config.setdefault("GEO_PATROL_BASEMAP", os.environ.get("GEO_PATROL_BASEMAP") or None)
     app.register_blueprint(api_bp)
+    app.register_blueprint(pages_bp)
+    app.register_blueprint(maps_bp)
+    app.context_processor(lambda: {"lang": lang(), "mask_name": mask_name,
+                                   "one_second": dt.timedelta(seconds=1)})
     _register_errors(app)
     return app

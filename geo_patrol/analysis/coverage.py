@@ -133,7 +133,7 @@ def merge_intervals(key: np.ndarray, start: np.ndarray, end: np.ndarray
         return key, start, end
     order = np.lexsort((start, key))
     key, start, end = key[order], start[order], end[order]
-    _, group = np.unique(key, return_inverse=True)
+    group = np.cumsum(np.r_[0, np.diff(key) != 0]) if len(key) else key
     off = group * _GROUP_SPAN
     reach = np.maximum.accumulate(end + off)
     new = np.ones(len(key), dtype=bool)

@@ -12,16 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import sqlalchemy as sa
-from psycopg import sql
 from sqlalchemy.engine import Connection
 
-from geo_patrol.store.bulk import driver_connection
 from geo_patrol.store.models import PATROL_KINDS
 
-_FIX_ROW = np.dtype([("n", ">i2"), ("l1", ">i4"), ("vid", ">i4"), ("l2", ">i4"), ("track", ">i8"),
-                     ("l3", ">i4"), ("t", ">f8"), ("l4", ">i4"), ("x", ">f8"), ("l5", ">i4"),
+_FIX_ROW = np.dtype([("vid", ">i4"), ("track", ">i8"), ("t", ">f8"), ("x", ">f8"),
                      ("y", ">f8")])
-_HEADER_LEN = 19
 
 
 @dataclass
@@ -55,23 +51,25 @@ class Steps:
         return len(self.t0)
 
 
-def read_fixes(conn: Connection, start: dt.datetime, end: dt.datetime,
-               volunteers: list[int] | None = None) -> Fixes:
-    """Unflagged fixes with ``start <= t < end`` (metric coordinates), with their track's kind."""
-    where = sql.SQL("f.t >= {} AND f.t < {} AND f.flags = 0").format(
-        sql.Literal(start), sql.Literal(end))
-    if volunteers is not None:
-        where = sql.SQL("{} AND f.volunteer_id = ANY({})").format(where, sql.Literal(volunteers))
-    query = sql.SQL(
-        "COPY (SELECT f.volunteer_id, f.track_id, extract(epoch FROM f.t)::float8, "
-        "ST_X(f.geom_m), ST_Y(f.geom_m) FROM patrol_fixes f WHERE {}) TO STDOUT "
-        "(FORMAT BINARY)").format(where)
-    buf = bytearray()
-    with driver_connection(conn).cursor() as cur, cur.copy(query) as copy:
-        for block in copy:
-            buf += block
-    body = memoryview(buf)[_HEADER_LEN:len(buf) - 2] if len(buf) > _HEADER_LEN + 2 else b""
-    rec = np.frombuffer(body, dtype=_FIX_ROW)
+def read_fixes(conn: Connection, start: dt.datetime, end: dt.datetime) -> Fixes:
+    """Unflagged fixes with ``start <= t < end`` (metric coordinates), with their track's kind.
+
+    Each day partition comes back as one blob of fixed-size binary records built by the
+    server (``string_agg`` of the ``*send`` functions), read with one ``numpy.frombuffer``.
+    """
+    parts = conn.execute(sa.text(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'patrol_fixes'::regclass ORDER BY c.relname")).scalars().all()
+    blobs = []
+    for name in parts:
+        blob = conn.execute(sa.text(
+            f"SELECT string_agg(int4send(volunteer_id) || int8send(track_id) || "  # noqa: S608
+            f"float8send(extract(epoch FROM t)::float8) || float8send(ST_X(geom_m)) || "
+            f"float8send(ST_Y(geom_m)), ''::bytea) FROM {name} "
+            f"WHERE t >= :a AND t < :b AND flags = 0"), {"a": start, "b": end}).scalar_one()
+        if blob:
+            blobs.append(np.frombuffer(blob, dtype=_FIX_ROW))
+    rec = np.concatenate(blobs) if blobs else np.zeros(0, dtype=_FIX_ROW)
     vid = rec["vid"].astype("int32")
     track = rec["track"].astype("int64")
     t = rec["t"].astype("float64")

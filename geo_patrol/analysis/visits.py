@@ -75,7 +75,7 @@ def _chunk(atoms: Atoms, steps: Steps, cal: Calendar, radius: float, n_seg: int,
     key, start, end = merge_intervals(fine, hits.start, hits.end)
     # one row per (segment, step): passes, dwell, last visit
     seg = atoms.seg[hits.atom].astype("int64")
-    pair = np.unique(seg * len(steps) + hits.step)
+    pair = _unique(seg * len(steps) + hits.step)
     pseg, pstep = pair // len(steps), pair % len(steps)
     pkind = steps.kind[pstep]
     vol = steps.volunteer[pstep]
@@ -87,7 +87,7 @@ def _chunk(atoms: Atoms, steps: Steps, cal: Calendar, radius: float, n_seg: int,
            "dwell": np.stack([np.bincount(pseg, weights=(steps.t1 - steps.t0)[pstep]
                                           * (pkind == k), minlength=n_seg) for k in (0, 1)]),
            "last": np.full(n_seg, np.nan), "last_patrol": np.full(n_seg, np.nan),
-           "seg_vol": np.unique(np.column_stack([pseg, vol]), axis=0)}
+           "seg_vol": _unique(pseg * _VOL_SPAN + vol)}
     for name, mask in (("last", np.ones(len(pair), bool)), ("last_patrol", pkind == 0)):
         if mask.any():
             s, t = pseg[mask], steps.t1[pstep[mask]]
@@ -144,5 +144,18 @@ def segment_visits(lines_m: np.ndarray, steps: Steps, cal: Calendar, *, radius: 
         covered_daily_m=daily, last_visit=combine("last"), last_patrol_visit=combine("last_patrol"),
         passes=sum((p["passes"] for p in parts), zero).astype("int64"),
         dwell_s=sum((p["dwell"] for p in parts), zero),
-        seg_volunteer=np.unique(np.concatenate([p["seg_vol"] for p in parts]), axis=0)
+        seg_volunteer=_pairs(_unique(np.concatenate([p["seg_vol"] for p in parts])))
         if parts else np.zeros((0, 2), "int64"))
+
+
+_VOL_SPAN = 1 << 31
+
+
+def _unique(values: np.ndarray) -> np.ndarray:
+    values = np.sort(values)
+    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
+
+
+def _pairs(keys: np.ndarray) -> np.ndarray:
+    """(segment, volunteer) rows from combined keys."""
+    return np.column_stack([keys // _VOL_SPAN, keys % _VOL_SPAN])

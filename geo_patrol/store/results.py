@@ -144,3 +144,128 @@ def hazard_table(conn: Connection, run_id: int, *, area_id: int | None = None,
         ORDER BY CASE r.status WHEN 'never_visited' THEN 0 WHEN 'overdue' THEN 1
                  WHEN 'compliant' THEN 2 ELSE 3 END, r.missed_days DESC, h.name"""), conn,
         params={"run": run_id, "area": area_id, "status": status})
+
+
+def _gdf(conn: Connection, query: str, params: dict[str, Any]) -> Any:
+    import geopandas as gpd
+
+    return gpd.read_postgis(sa.text(query), conn, params=params, geom_col="geom", crs=4326)
+
+
+def area_layer(conn: Connection, run_id: int, *, level: str, parent_id: int | None = None
+               ) -> Any:
+    """Areas of a level with their coverage (simplified outlines, WGS-84)."""
+    return _gdf(conn, """
+        SELECT a.id AS area_id, a.name, a.level, coalesce(r.total_m, 0) AS total_m,
+               coalesce(r.covered_m, 0) AS covered_m,
+               CASE WHEN r.total_m > 0 THEN r.covered_m / r.total_m END AS coverage,
+               coalesce(r.hazards_overdue + r.hazards_never, 0) AS hazards_overdue,
+               coalesce(r.gaps, 0) AS gaps, coalesce(r.active_volunteers, 0) AS volunteers,
+               ST_SimplifyPreserveTopology(a.geom, 0.00005) AS geom
+        FROM areas a LEFT JOIN area_results r ON r.area_id = a.id AND r.run_id = :run
+        WHERE a.level = :level AND (CAST(:parent AS integer) IS NULL OR a.id IN (
+            WITH RECURSIVE s AS (SELECT id FROM areas WHERE id = :parent UNION ALL
+                                 SELECT x.id FROM areas x JOIN s ON x.parent_id = s.id)
+            SELECT id FROM s))
+        ORDER BY a.name""", {"run": run_id, "level": level, "parent": parent_id})
+
+
+def segment_layer(conn: Connection, run_id: int, area_id: int) -> Any:
+    """An area's street segments with days since their last visit at the window's end."""
+    return _gdf(conn, """
+        WITH RECURSIVE s AS (SELECT id FROM areas WHERE id = :area UNION ALL
+                             SELECT x.id FROM areas x JOIN s ON x.parent_id = s.id)
+        SELECT g.id, coalesce(g.name, '') AS name, g.highway, g.length_m, r.covered_m,
+               r.passes_patrol, r.passes_passive,
+               extract(epoch FROM (run.window_end - r.last_visit)) / 86400.0 AS days,
+               r.gap_key, ST_SnapToGrid(g.geom, 0.000001) AS geom
+        FROM street_segments g JOIN segment_results r ON r.segment_id = g.id AND r.run_id = :run
+        JOIN analysis_runs run ON run.id = r.run_id
+        WHERE g.area_id IN (SELECT id FROM s)""", {"run": run_id, "area": area_id})
+
+
+def hazard_layer(conn: Connection, run_id: int, area_id: int | None = None,
+                 category: str | None = None, status: str | None = None) -> Any:
+    """Hazards with their compliance; inspectors only as a masked name."""
+    return _gdf(conn, """
+        WITH RECURSIVE s AS (SELECT id FROM areas WHERE id = :area UNION ALL
+                             SELECT x.id FROM areas x JOIN s ON x.parent_id = s.id)
+        SELECT h.id, h.external_id, h.name, h.category, h.status AS hazard_status,
+               a.name AS area, coalesce(r.status, 'never_visited') AS status,
+               coalesce(r.inspections, 0) AS inspections, coalesce(r.passes, 0) AS passes,
+               r.last_inspection, v.name AS inspector, r.due_days, r.missed_days, h.geom
+        FROM hazards h LEFT JOIN hazard_results r ON r.hazard_id = h.id AND r.run_id = :run
+        LEFT JOIN areas a ON a.id = h.community_id
+        LEFT JOIN volunteers v ON v.id = r.last_inspector_id
+        WHERE (CAST(:area AS integer) IS NULL OR h.community_id IN (SELECT id FROM s))
+          AND (CAST(:cat AS text) IS NULL OR h.category = :cat)
+          AND (CAST(:status AS text) IS NULL OR r.status = :status)
+        ORDER BY h.name""", {"run": run_id, "area": area_id, "cat": category, "status": status})
+
+
+def gap_layer(conn: Connection, run_id: int, area_id: int | None = None, limit: int = 500
+              ) -> Any:
+    """Gaps (highest priority first) with their geometry."""
+    return _gdf(conn, """
+        WITH RECURSIVE s AS (SELECT id FROM areas WHERE id = :area UNION ALL
+                             SELECT x.id FROM areas x JOIN s ON x.parent_id = s.id)
+        SELECT g.gap_key, a.name AS area, g.length_m, g.hazards, g.hazards_overdue,
+               g.incidents, g.priority, ST_SnapToGrid(g.geom, 0.000001) AS geom
+        FROM gap_results g LEFT JOIN areas a ON a.id = g.area_id
+        WHERE g.run_id = :run AND (CAST(:area AS integer) IS NULL
+                                   OR g.area_id IN (SELECT id FROM s))
+        ORDER BY g.priority DESC LIMIT :limit""", {"run": run_id, "area": area_id,
+                                                  "limit": limit})
+
+
+def incident_hexbins(conn: Connection, area_id: int | None, since: dt.date,
+                     size_m: float = 250.0) -> Any:
+    """Incidents since a date counted in hexagons (never as individual points)."""
+    srid = conn.execute(sa.text("SELECT value::int FROM deployment WHERE key = 'metric_srid'")
+                        ).scalar_one_or_none()
+    if srid is None:
+        import geopandas as gpd
+
+        return gpd.GeoDataFrame({"n": []}, geometry=gpd.GeoSeries([], crs=4326)).rename_geometry(
+            "geom")
+    return _gdf(conn, """
+        WITH RECURSIVE s AS (SELECT id FROM areas WHERE id = :area UNION ALL
+                             SELECT x.id FROM areas x JOIN s ON x.parent_id = s.id),
+        scope AS (SELECT ST_Union(geom_m) AS g FROM areas
+                  WHERE CAST(:area AS integer) IS NULL OR id IN (SELECT id FROM s)),
+        pts AS (SELECT i.geom_m FROM incidents i, scope
+                WHERE (i.occurred_on IS NULL OR i.occurred_on >= :since)
+                  AND (CAST(:area AS integer) IS NULL OR ST_Intersects(i.geom_m, scope.g))),
+        ext AS (SELECT ST_SetSRID(ST_Extent(geom_m), :srid) AS e FROM pts)
+        SELECT count(*) AS n, ST_Transform(h.geom, 4326) AS geom
+        FROM ext, ST_HexagonGrid(:size, ext.e) AS h JOIN pts ON ST_Intersects(pts.geom_m, h.geom)
+        GROUP BY h.geom""", {"area": area_id, "since": since, "size": size_m, "srid": srid})
+
+
+def daily_series(conn: Connection, run_id: int, area_id: int) -> pd.DataFrame:
+    return pd.read_sql_query(sa.text(
+        "SELECT day, covered_m, total_m, CASE WHEN total_m > 0 THEN covered_m / total_m END "
+        "AS coverage FROM area_daily WHERE run_id = :run AND area_id = :area ORDER BY day"),
+        conn, params={"run": run_id, "area": area_id})
+
+
+def list_runs(conn: Connection, limit: int = 20) -> pd.DataFrame:
+    return pd.read_sql_query(sa.text(
+        "SELECT r.id, r.window_start, r.window_end, r.created_at, r.seconds, a.name AS area, "
+        "(r.stats->>'coverage')::float AS coverage FROM analysis_runs r "
+        "LEFT JOIN areas a ON a.id = r.area_id ORDER BY r.created_at DESC LIMIT :n"),
+        conn, params={"n": limit})
+
+
+def track_layer(conn: Connection, area_id: int, day: dt.date, tz: str = "Asia/Shanghai") -> Any:
+    """Tracks of one local day crossing an area, simplified (about 5 m), without who walked
+    them."""
+    return _gdf(conn, """
+        WITH a AS (SELECT geom FROM areas WHERE id = :area),
+        srid AS (SELECT value::int AS v FROM deployment WHERE key = 'metric_srid')
+        SELECT t.kind, t.started_at, t.ended_at, round(t.length_m) AS length_m,
+               ST_Transform(ST_Simplify(ST_Transform(t.geom, srid.v), 5), 4326) AS geom
+        FROM tracks t, a, srid
+        WHERE t.geom IS NOT NULL AND t.started_at >= CAST(:day AS date)::timestamp AT TIME ZONE :tz
+          AND t.started_at < (CAST(:day AS date) + 1)::timestamp AT TIME ZONE :tz
+          AND ST_Intersects(t.geom, a.geom)""", {"area": area_id, "day": day, "tz": tz})

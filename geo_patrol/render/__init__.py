@@ -1,0 +1,1 @@
+"""Render: folium maps and HTML briefings from stored analysis results (offline assets only)."""

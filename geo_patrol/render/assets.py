@@ -1,0 +1,85 @@
+"""Front-end assets (Leaflet and plugins) from the npm registry, served or inlined locally.
+
+``scripts/setup.sh`` runs ``npm ci`` in ``web/``; nothing is ever loaded from a CDN: every
+folium element used here has its resource links replaced by ``/vendor/...`` URLs, and
+exported briefings inline those files.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from pathlib import Path
+
+from geo_patrol.errors import MissingDependencyError
+
+#: name -> path inside ``node_modules``
+ASSETS = {
+    "leaflet.js": "leaflet/dist/leaflet.js",
+    "leaflet.css": "leaflet/dist/leaflet.css",
+    "vectorgrid.js": "leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js",
+}
+VENDOR_PREFIX = "/vendor/"
+
+
+def asset_root() -> Path:
+    """``node_modules`` of the web assets (``GEO_PATROL_ASSET_DIR`` overrides)."""
+    override = os.environ.get("GEO_PATROL_ASSET_DIR")
+    return Path(override) if override else Path(__file__).resolve().parents[2] / "web" / \
+        "node_modules"
+
+
+def asset_path(name: str) -> Path:
+    """The file of a known asset; a clear error when ``npm ci`` has not been run."""
+    if name not in ASSETS:
+        raise KeyError(name)
+    path = asset_root() / ASSETS[name]
+    if not path.is_file():
+        msg = (f"front-end asset {ASSETS[name]} is missing: run `npm ci --prefix web` "
+               "(scripts/setup.sh does)")
+        raise MissingDependencyError(msg)
+    return path
+
+
+def localise(element: object, *, vectorgrid: bool = False) -> None:
+    """Point a folium element's resource links at the local ``/vendor/`` copies."""
+    element.default_js = [("leaflet", VENDOR_PREFIX + "leaflet.js")]  # type: ignore[attr-defined]
+    element.default_css = [("leaflet_css", VENDOR_PREFIX + "leaflet.css")]  # type: ignore[attr-defined]
+    if vectorgrid:
+        element.default_js = [("vectorgrid", VENDOR_PREFIX + "vectorgrid.js")]  # type: ignore[attr-defined]
+        element.default_css = []  # type: ignore[attr-defined]
+
+
+_SCRIPT = re.compile(r'<script src="/vendor/([^"]+)"></script>')
+_CSS = re.compile(r'<link rel="stylesheet" href="/vendor/([^"]+)"/>')
+_URL = re.compile(r"url\((images/[^)]+)\)")
+
+
+def _css_with_images(name: str) -> str:
+    css = asset_path(name).read_text(encoding="utf-8")
+    base = asset_path(name).parent
+
+    def data_uri(m: re.Match[str]) -> str:
+        img = base / m.group(1)
+        if not img.is_file():
+            return "url()"
+        mime = "image/svg+xml" if img.suffix == ".svg" else f"image/{img.suffix[1:]}"
+        return f"url(data:{mime};base64,{base64.b64encode(img.read_bytes()).decode()})"
+
+    return _URL.sub(data_uri, css)
+
+
+def inline_assets(html: str) -> str:
+    """Replace every ``/vendor/`` link by the file's content (for one self-contained file)."""
+    html = _SCRIPT.sub(lambda m: "<script>" + asset_path(m.group(1)).read_text(
+        encoding="utf-8").replace("</script", "<\\/script") + "</script>", html)
+    html = _CSS.sub(lambda m: "<style>" + _css_with_images(m.group(1)) + "</style>", html)
+    return html
+
+
+def external_references(html: str) -> list[str]:
+    """URLs in ``html`` that would be fetched from outside (for checks and tests)."""
+    return re.findall(r'\bsrc="(https?://[^"]+)"', html) + \
+        re.findall(r'<link[^>]+href="(https?://[^"]+)"', html) + \
+        re.findall(r"url\(['\"]?(https?://[^)'\"]+)", html)

@@ -1,0 +1,146 @@
+"""The briefing: one self-contained HTML file per district and period, for offline PCs.
+
+Map (community coverage, street recency or gaps, hazards by compliance, incident hexagons),
+legend, title, period, community table and priority gaps; every script and style inlined; no
+personal data (no names, phones, ID numbers or tracks).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from pathlib import Path
+from typing import Any
+
+import folium
+import numpy as np
+from sqlalchemy.engine import Connection
+
+from geo_patrol.errors import NotFoundError
+from geo_patrol.render import maps
+from geo_patrol.render.assets import external_references, inline_assets
+from geo_patrol.render.i18n import label
+from geo_patrol.rules import Rules
+from geo_patrol.store import results
+
+#: Above this many street segments a briefing shows the gaps instead of every street.
+MAX_SEGMENTS = 20_000
+
+_CSS = """
+body{margin:0;font:14px/1.45 "Noto Sans CJK SC","Microsoft YaHei",sans-serif;color:#222}
+.gp-head{padding:10px 16px;border-bottom:2px solid #333}
+.gp-head h1{font-size:20px;margin:0 0 4px}
+.gp-body{padding:8px 16px}
+table.gp{border-collapse:collapse;margin:8px 0 16px;font-size:13px}
+table.gp th,table.gp td{border:1px solid #bbb;padding:3px 7px;text-align:right}
+table.gp th:first-child,table.gp td:first-child{text-align:left}
+.gp-note{color:#555;font-size:12px}
+@media print{.leaflet-control-container{display:none}.gp-page{page-break-before:always}}
+"""
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
+                   for r in rows)
+    return f'<table class="gp"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def busiest_district(conn: Connection, run_id: int) -> int:
+    """The district with the most patrolled street length in a run."""
+    table = results.area_table(conn, run_id, level="district")
+    if table.empty:
+        raise NotFoundError("the run has no district results")
+    return int(table.sort_values("covered_m", ascending=False).iloc[0]["area_id"])
+
+
+def briefing_html(conn: Connection, run_id: int, district_id: int, *, rules: Rules,
+                  lang: str = "zh", basemap: str | None = None,
+                  generated: dt.datetime | None = None) -> str:
+    """The briefing of one district for a stored run, as one self-contained HTML string."""
+    run = results.find_run(conn, run_id)
+    district = results.area_layer(conn, run_id, level="district")
+    district = district[district["area_id"] == district_id]
+    if district.empty:
+        raise NotFoundError(f"no district {district_id}")
+    name = str(district.iloc[0]["name"])
+    communities = results.area_layer(conn, run_id, level="community", parent_id=district_id)
+    gaps = results.gap_layer(conn, run_id, district_id, limit=300)
+    hazards = results.hazard_layer(conn, run_id, district_id)
+    hazards["inspector"] = None  # no personal data in a briefing
+    since = (run["window_end"] - dt.timedelta(days=90)).date()
+    bins = results.incident_hexbins(conn, district_id, since)
+    focus = communities if not communities.empty else district
+    m, shift = maps.base_map(tuple(focus.total_bounds), basemap=basemap)
+    m.get_root().header.add_child(folium.Element(f"<style>{_CSS}</style>"))
+    maps.add_areas(m, communities if not communities.empty else district, lang, shift)
+    segments = results.segment_layer(conn, run_id, district_id)
+    sections = [(label("coverage_pct", lang), [(maps.coverage_colour(v), f"{int(v * 100)}%")
+                                               for v in (0.0, 0.5, 1.0)])]
+    if len(segments) <= MAX_SEGMENTS:
+        maps.add_segments(m, segments, lang, shift)
+        sections.append(maps.recency_legend(lang))
+    maps.add_gaps(m, gaps, lang, shift)
+    maps.add_hazards(m, hazards, lang, shift, rules)
+    maps.add_incident_bins(m, bins, lang, shift)
+    sections.append(maps.compliance_legend(lang))
+    maps.finish(m, sections)
+
+    start = run["window_start"].astimezone(run["window_end"].tzinfo)
+    end_day = (run["window_end"] - dt.timedelta(seconds=1)).date()
+    period = f"{start:%Y-%m-%d} – {end_day:%Y-%m-%d}"
+    title = f"{name} · {label('briefing', lang)}"
+    rows = []
+    table = results.area_table(conn, run_id, level="community")
+    table = table[table["area_id"].isin(communities["area_id"])] if not communities.empty \
+        else table.iloc[0:0]
+    for r in table.sort_values("coverage").itertuples():
+        rows.append([r.name, f"{r.total_m / 1000:.1f}", f"{r.covered_m / 1000:.1f}",
+                     f"{100 * (r.coverage or 0):.1f}", r.hazards_overdue + r.hazards_never,
+                     r.gaps, r.active_volunteers])
+    summary = _table([label("community", lang), label("street_km", lang),
+                      label("visited_km", lang), label("coverage_pct", lang),
+                      label("overdue", lang), label("gaps", lang), label("volunteers", lang)],
+                     rows)
+    gap_rows = [[g.gap_key, g.area or "", f"{g.length_m / 1000:.2f}", g.hazards_overdue,
+                 g.incidents, f"{g.priority:.2f}"] for g in gaps.head(15).itertuples()]
+    gap_table = _table([label("gap", lang), label("community", lang), label("length_km", lang),
+                        label("overdue", lang), label("incidents", lang),
+                        label("priority", lang)], gap_rows)
+    total = float(district.iloc[0]["total_m"])
+    covered = float(district.iloc[0]["covered_m"])
+    stamp = (generated or dt.datetime.now(run["window_end"].tzinfo)).strftime("%Y-%m-%d %H:%M")
+    head = (f'<div class="gp-head"><h1>{html.escape(title)}</h1>'
+            f'{label("period", lang)}: {period} · {label("coverage_pct", lang)}: '
+            f'{100 * covered / total if total else 0:.1f} · {label("overdue", lang)}: '
+            f'{int(district.iloc[0]["hazards_overdue"])} · {label("gaps", lang)}: '
+            f'{int(district.iloc[0]["gaps"])}</div>')
+    body = (f'<div class="gp-body"><h2>{label("summary", lang)}</h2>{summary}'
+            f'<h2 class="gp-page">{label("top_gaps", lang)}</h2>{gap_table}'
+            f'<p class="gp-note">{label("generated", lang)}: {stamp} · '
+            f'{label("no_personal", lang)}</p></div>')
+    root = m.get_root()
+    root.title = title
+    root.html.add_child(folium.Element(head), index=0)
+    root.html.add_child(folium.Element(body))
+    m.height = (62.0, "vh")
+    page = root.render()
+    page = page.replace("<head>", f"<head><title>{html.escape(title)}</title>", 1)
+    page = inline_assets(page)
+    leftovers = [u for u in external_references(page)
+                 if not (basemap and basemap != "none")]
+    if leftovers:
+        raise RuntimeError(f"briefing would load from outside: {leftovers[:3]}")
+    return page
+
+
+def export_briefing(conn: Connection, run_id: int, district_id: int, out: Path | str, *,
+                    rules: Rules, lang: str = "zh", basemap: str | None = None) -> Path:
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(briefing_html(conn, run_id, district_id, rules=rules, lang=lang,
+                                  basemap=basemap), encoding="utf-8")
+    return path
+
+
+__all__ = ["briefing_html", "busiest_district", "export_briefing", "np"]

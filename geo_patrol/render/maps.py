@@ -1,0 +1,274 @@
+"""Folium maps of stored results: district choropleth, community detail, hazards.
+
+No tiles by default: our own streets are the base map. Every element's JS/CSS points at the
+local ``/vendor/`` copies (see :mod:`geo_patrol.render.assets`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import folium
+import numpy as np
+import shapely
+from branca.element import MacroElement, Template
+from folium.utilities import JsCode
+
+from geo_patrol.crs import wgs84_to_gcj02
+from geo_patrol.render.assets import localise
+from geo_patrol.render.i18n import label, status_label
+
+RECENCY = [(1, "#1a9850"), (3, "#a6d96a"), (7, "#fdae61"), (float("inf"), "#d73027")]
+NEVER = "#7f0000"
+COMPLIANCE = {"compliant": "#1a9850", "overdue": "#f46d43", "never_visited": "#a50026",
+              "cleared": "#969696"}
+#: Base maps: none (our streets), an XYZ URL, or a known provider. AMap is in GCJ-02, so
+#: overlays are shifted to match it.
+BASEMAPS = {
+    "osm": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", "© OpenStreetMap", False),
+    "amap": ("https://webrd01.is.autonavi.com/appmaptile?style=8&x={x}&y={y}&z={z}", "© AMap",
+             True),
+    "tianditu": ("https://t0.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION="
+                 "1.0.0&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}"
+                 "&TILEROW={y}&TILECOL={x}", "© 天地图", False),
+}
+
+
+def coverage_colour(value: float | None) -> str:
+    """Red (0 %) through yellow to green (100 %); grey when there are no streets."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "#bdbdbd"
+    v = float(min(max(value, 0.0), 1.0))
+    r = int(215 + (26 - 215) * max(0.0, v - 0.5) * 2) if v > 0.5 else 215
+    g = int(48 + (152 - 48) * min(1.0, v * 2)) if v <= 0.5 else 152 + int((200 - 152) * (v - 0.5))
+    return f"#{r:02x}{g:02x}{39:02x}"
+
+
+def recency_colour(days: float | None) -> str:
+    if days is None or (isinstance(days, float) and np.isnan(days)):
+        return NEVER
+    return next(c for limit, c in RECENCY if days <= limit)
+
+
+def base_map(bounds: tuple[float, float, float, float], *, basemap: str | None = None,
+             canvas: bool = True) -> tuple[folium.Map, bool]:
+    """An empty map fitted to ``bounds``; returns (map, shift overlays to GCJ-02).
+
+    ``canvas`` draws vectors on one canvas (fast for thousands of lines); without it every
+    feature is an SVG element (clickable, for a few dozen areas)."""
+    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=canvas, zoom_control=True)
+    localise(m)
+    shift = False
+    if basemap and basemap != "none":
+        url, attr, shift = BASEMAPS.get(basemap, (basemap, "basemap", False))
+        folium.TileLayer(tiles=url, attr=attr, name="basemap").add_to(m)
+    x0, y0, x1, y1 = bounds
+    if shift:
+        (x0, x1), (y0, y1) = wgs84_to_gcj02(np.array([x0, x1]), np.array([y0, y1]))
+    m.fit_bounds([[float(y0), float(x0)], [float(y1), float(x1)]])
+    return m, shift
+
+
+def _features(frame: Any, props: list[str], shift: bool, digits: int = 6) -> dict:
+    """A GeoJSON dict with rounded coordinates (and GCJ-02 when the base map needs it)."""
+    geoms = frame.geometry.to_numpy()
+    if shift:
+        geoms = shapely.transform(geoms, lambda xy: np.column_stack(
+            wgs84_to_gcj02(xy[:, 0], xy[:, 1])))
+    geoms = shapely.set_precision(geoms, 10 ** -digits)
+    feats = []
+    for geom, rec in zip(geoms, frame[props].to_dict("records")):
+        if geom is None or shapely.is_empty(geom):
+            continue
+        clean = {k: (None if isinstance(v, float) and np.isnan(v) else
+                     v.isoformat() if hasattr(v, "isoformat") else
+                     v.item() if isinstance(v, np.generic) else v) for k, v in rec.items()}
+        feats.append({"type": "Feature", "properties": clean,
+                      "geometry": json.loads(shapely.to_geojson(geom))})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+class Legend(MacroElement):
+    """A fixed legend box: a title and (colour, label) rows."""
+
+    _template = Template("""
+        {% macro html(this, kwargs) %}
+        <div class="gp-legend" style="position:absolute;z-index:1000;bottom:18px;left:10px;
+             background:rgba(255,255,255,.92);padding:6px 9px;border-radius:4px;
+             font:12px/1.5 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3)">
+          {% for section in this.sections %}
+          <b>{{ section[0] }}</b><br>
+          {% for colour, text in section[1] %}
+          <span style="display:inline-block;width:12px;height:12px;background:{{ colour }};
+                margin-right:5px;vertical-align:middle"></span>{{ text }}<br>
+          {% endfor %}{% endfor %}
+        </div>
+        {% endmacro %}""")
+
+    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
+        super().__init__()
+        self._name = "Legend"
+        self.sections = sections
+
+
+def recency_legend(lang: str) -> tuple[str, list[tuple[str, str]]]:
+    return (label("days_since", lang), [
+        (RECENCY[0][1], "≤ 1"), (RECENCY[1][1], "1–3"), (RECENCY[2][1], "3–7"),
+        (RECENCY[3][1], "> 7"), (NEVER, label("never", lang))])
+
+
+def compliance_legend(lang: str) -> tuple[str, list[tuple[str, str]]]:
+    return (label("hazards", lang), [(c, status_label(s, lang)) for s, c in COMPLIANCE.items()])
+
+
+def add_areas(m: folium.Map, areas: Any, lang: str, shift: bool, *, link: str | None = None,
+              name: str = "areas") -> None:
+    """A coverage choropleth of areas; with ``link`` ("/community/{id}") a popup links out."""
+    frame = areas.copy()
+    frame["colour"] = [coverage_colour(v) for v in frame["coverage"]]
+    frame["pct"] = [None if v is None or np.isnan(v) else round(100 * v, 1)
+                    for v in frame["coverage"].astype(float)]
+    frame["href"] = [link.format(id=i) if link else None for i in frame["area_id"]]
+    data = _features(frame, ["area_id", "name", "pct", "hazards_overdue", "gaps", "volunteers",
+                             "colour", "href"], shift, 5)
+    popup = None
+    if link:
+        popup = folium.GeoJsonPopup(
+            fields=["name", "pct", "hazards_overdue", "gaps"],
+            aliases=[label("community", lang), label("coverage_pct", lang),
+                     label("overdue", lang), label("gaps", lang)], localize=True)
+    folium.GeoJson(
+        data, name=name,
+        style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": "#444",
+                                  "weight": 1, "fillOpacity": 0.55, "className": "gp-area"},
+        highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.75},
+        tooltip=folium.GeoJsonTooltip(fields=["name", "pct"],
+                                      aliases=[label("area", lang), label("coverage_pct", lang)]),
+        popup=popup, popup_keep_highlighted=popup is not None,
+        # a click on an area opens its page in the window around the map
+        on_each_feature=JsCode(
+            "function (feature, layer) { layer.on('click', function () {"
+            " if (feature.properties.href) { window.top.location.href ="
+            " feature.properties.href; } }); }") if link else None,
+    ).add_to(m)
+
+
+def add_segments(m: folium.Map, segments: Any, lang: str, shift: bool) -> None:
+    """Street segments coloured by days since the last visit (one line per segment)."""
+    frame = segments.copy()
+    frame["colour"] = [recency_colour(d) for d in frame["days"].astype(float)]
+    frame["d"] = [None if np.isnan(v) else round(v, 1) for v in frame["days"].astype(float)]
+    data = _features(frame, ["name", "d", "passes_patrol", "passes_passive", "colour"], shift)
+    folium.GeoJson(
+        data, name=label("streets", lang),
+        style_function=lambda f: {"color": f["properties"]["colour"], "weight": 3,
+                                  "opacity": 0.9},
+        tooltip=folium.GeoJsonTooltip(fields=["name", "d", "passes_patrol", "passes_passive"],
+                                      aliases=[label("street", lang), label("days_since", lang),
+                                               label("patrol_passes", lang),
+                                               label("passive_passes", lang)]),
+    ).add_to(m)
+
+
+def add_gaps(m: folium.Map, gaps: Any, lang: str, shift: bool) -> None:
+    """Gaps outlined (wide translucent lines) with their priority."""
+    if gaps.empty:
+        return
+    frame = gaps.copy()
+    frame["p"] = frame["priority"].round(2)
+    frame["km"] = (frame["length_m"] / 1000).round(2)
+    data = _features(frame, ["gap_key", "area", "km", "hazards_overdue", "incidents", "p"], shift)
+    folium.GeoJson(
+        data, name=label("gaps", lang),
+        style_function=lambda f: {"color": "#6a00a8", "weight": 9, "opacity": 0.35},
+        tooltip=folium.GeoJsonTooltip(
+            fields=["gap_key", "km", "hazards_overdue", "incidents", "p"],
+            aliases=[label("gap", lang), "km", label("overdue", lang),
+                     label("incidents", lang), label("priority", lang)]),
+    ).add_to(m)
+
+
+def add_hazards(m: folium.Map, hazards: Any, lang: str, shift: bool, rules: Any) -> None:
+    """Hazards as circles coloured by compliance; popups give the rule and last inspection."""
+    if hazards.empty:
+        return
+    from geo_patrol.privacy import mask_name
+
+    frame = hazards.copy()
+    frame["colour"] = frame["status"].map(COMPLIANCE).fillna("#969696")
+    frame["rule"] = [rules.categories.get(c, rules.categories["other"]).describe(
+        "zh" if lang == "zh" else "en") for c in frame["category"]]
+    frame["kind"] = [label(c, lang) for c in frame["category"]]
+    frame["state"] = [status_label(s, lang) for s in frame["status"]]
+    frame["last"] = [v.strftime("%m-%d %H:%M") if v is not None and not _isnull(v) else "—"
+                     for v in frame["last_inspection"]]
+    frame["by"] = [mask_name(v) if isinstance(v, str) else "—" for v in frame["inspector"]]
+    data = _features(frame, ["name", "kind", "state", "rule", "last", "by", "colour"], shift)
+    folium.GeoJson(
+        data, name=label("hazards", lang),
+        marker=folium.CircleMarker(radius=7, weight=2, fill=True, fill_opacity=0.9),
+        style_function=lambda f: {"color": "#222", "fillColor": f["properties"]["colour"]},
+        popup=folium.GeoJsonPopup(fields=["name", "kind", "state", "rule", "last", "by"],
+                                  aliases=[label("name", lang), label("category", lang),
+                                           label("status", lang), label("rule", lang),
+                                           label("last_inspection", lang),
+                                           label("inspector", lang)]),
+    ).add_to(m)
+
+
+def add_incident_bins(m: folium.Map, bins: Any, lang: str, shift: bool) -> None:
+    """Incidents aggregated in hexagons (shaded by count)."""
+    if bins.empty:
+        return
+    frame = bins.copy()
+    top = max(int(frame["n"].max()), 1)
+    frame["op"] = (0.15 + 0.6 * frame["n"] / top).round(2)
+    data = _features(frame, ["n", "op"], shift, 5)
+    folium.GeoJson(
+        data, name=label("incidents", lang), show=False,
+        style_function=lambda f: {"fillColor": "#08519c", "color": "#08519c", "weight": 0.5,
+                                  "fillOpacity": f["properties"]["op"]},
+        tooltip=folium.GeoJsonTooltip(fields=["n"], aliases=[label("incidents", lang)]),
+    ).add_to(m)
+
+
+def add_vector_streets(m: folium.Map, url: str, lang: str) -> None:
+    """City-wide street recency as vector tiles (``ST_AsMVT``) drawn by Leaflet.VectorGrid."""
+    from folium.plugins import VectorGridProtobuf
+
+    styles = "function (p, z) { var d = p.days; var c = (d === undefined || d === null) ? '" + \
+        NEVER + "' : " + " : ".join(f"d <= {lim} ? '{c}'" for lim, c in RECENCY[:-1]) + \
+        f" : '{RECENCY[-1][1]}'; return {{color: c, weight: z > 14 ? 3 : 1.5, opacity: 0.9}}; }}"
+    layer = VectorGridProtobuf(url, label("streets", lang), {
+        "vectorTileLayerStyles": {"segments": styles}, "maxNativeZoom": 17, "interactive": False})
+    localise(layer, vectorgrid=True)
+    layer.add_to(m)
+
+
+def _isnull(value: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
+def finish(m: folium.Map, sections: list[tuple[str, list[tuple[str, str]]]]) -> folium.Map:
+    Legend(sections).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+    return m
+
+
+def add_tracks(m: folium.Map, tracks: Any, lang: str, shift: bool) -> None:
+    """One day's tracks (simplified, no names): blue patrols, grey passive coverage."""
+    if tracks.empty:
+        return
+    frame = tracks.copy()
+    frame["k"] = [label(k, lang) for k in frame["kind"]]
+    frame["colour"] = frame["kind"].map({"patrol": "#08519c", "passive": "#737373"})
+    data = _features(frame, ["k", "length_m", "colour"], shift, 5)
+    folium.GeoJson(
+        data, name=label("tracks", lang),
+        style_function=lambda f: {"color": f["properties"]["colour"], "weight": 2,
+                                  "opacity": 0.7},
+        tooltip=folium.GeoJsonTooltip(fields=["k", "length_m"], aliases=["", "m"]),
+    ).add_to(m)

@@ -1,0 +1,113 @@
+"""Map documents (folium) shown in the pages' frames, and vector tiles of street recency."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import folium
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, current_app, request, send_file
+
+from geo_patrol.errors import NotFoundError
+from geo_patrol.render import maps
+from geo_patrol.render.assets import ASSETS, asset_path
+from geo_patrol.store import results
+from web.pages import _engine, _run, lang
+
+bp = Blueprint("maps", __name__)
+
+
+def _html(m: folium.Map) -> Response:
+    return Response(m.get_root().render(), mimetype="text/html")
+
+
+def _basemap() -> str | None:
+    return current_app.config.get("GEO_PATROL_BASEMAP")
+
+
+@bp.get("/maps/district/<int:district_id>")
+def district_map(district_id: int) -> Any:
+    rules = current_app.config["GEO_PATROL_SETTINGS"].rules
+    with _engine().connect() as conn:
+        run = _run(conn)
+        if run is None:
+            raise NotFoundError("no analysis run yet")
+        district = results.area_layer(conn, run["id"], level="district")
+        district = district[district["area_id"] == district_id]
+        if district.empty:
+            raise NotFoundError(f"no district {district_id}")
+        communities = results.area_layer(conn, run["id"], level="community",
+                                         parent_id=district_id)
+        hazards = results.hazard_layer(conn, run["id"], district_id)
+        gaps = results.gap_layer(conn, run["id"], district_id, limit=200)
+        bins = results.incident_hexbins(conn, district_id,
+                                        (run["window_end"] - dt.timedelta(days=90)).date())
+    hazards["inspector"] = None
+    focus = communities if not communities.empty else district
+    m, shift = maps.base_map(tuple(focus.total_bounds), basemap=_basemap(), canvas=False)
+    maps.add_areas(m, communities if not communities.empty else district, lang(), shift,
+                   link=f"/community/{{id}}?run={run['id']}")
+    if not shift:  # tiles are in WGS-84 web mercator; a GCJ-02 base map gets the gaps only
+        maps.add_vector_streets(m, f"/tiles/segments/{run['id']}/{{z}}/{{x}}/{{y}}.pbf", lang())
+    maps.add_gaps(m, gaps, lang(), shift)
+    maps.add_hazards(m, hazards, lang(), shift, rules)
+    maps.add_incident_bins(m, bins, lang(), shift)
+    return _html(maps.finish(m, [maps.recency_legend(lang()), maps.compliance_legend(lang())]))
+
+
+@bp.get("/maps/community/<int:area_id>")
+def community_map(area_id: int) -> Any:
+    rules = current_app.config["GEO_PATROL_SETTINGS"].rules
+    day = request.args.get("day")
+    with _engine().connect() as conn:
+        run = _run(conn)
+        if run is None:
+            raise NotFoundError("no analysis run yet")
+        area = results.area_layer(conn, run["id"], level="community")
+        area = area[area["area_id"] == area_id]
+        if area.empty:
+            raise NotFoundError(f"no community {area_id}")
+        segments = results.segment_layer(conn, run["id"], area_id)
+        hazards = results.hazard_layer(conn, run["id"], area_id)
+        gaps = results.gap_layer(conn, run["id"], area_id)
+        bins = results.incident_hexbins(conn, area_id,
+                                        (run["window_end"] - dt.timedelta(days=90)).date())
+        tracks = results.track_layer(conn, area_id, dt.date.fromisoformat(day)) if day else None
+    m, shift = maps.base_map(tuple(area.total_bounds), basemap=_basemap())
+    maps.add_areas(m, area, lang(), shift)
+    maps.add_segments(m, segments, lang(), shift)
+    maps.add_gaps(m, gaps, lang(), shift)
+    maps.add_hazards(m, hazards, lang(), shift, rules)
+    maps.add_incident_bins(m, bins, lang(), shift)
+    if tracks is not None:
+        maps.add_tracks(m, tracks, lang(), shift)
+    return _html(maps.finish(m, [maps.recency_legend(lang()), maps.compliance_legend(lang())]))
+
+
+@bp.get("/tiles/segments/<int:run_id>/<int:z>/<int:x>/<int:y>.pbf")
+def segment_tiles(run_id: int, z: int, x: int, y: int) -> Any:
+    if not (0 <= z <= 22 and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
+        abort(404)
+    with _engine().connect() as conn:
+        tile = conn.execute(sa.text("""
+            WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
+            rows AS (
+                SELECT ST_AsMVTGeom(ST_Transform(s.geom, 3857), b.env, 4096, 16, true) AS geom,
+                       round((extract(epoch FROM (run.window_end - r.last_visit))
+                              / 86400.0)::numeric, 1)::float AS days
+                FROM b, street_segments s
+                JOIN segment_results r ON r.segment_id = s.id AND r.run_id = :run
+                JOIN analysis_runs run ON run.id = r.run_id
+                WHERE s.geom && ST_Transform(b.env, 4326))
+            SELECT ST_AsMVT(rows, 'segments', 4096, 'geom') FROM rows"""),
+            {"z": z, "x": x, "y": y, "run": run_id}).scalar_one()
+    return Response(bytes(tile or b""), mimetype="application/vnd.mapbox-vector-tile",
+                    headers={"Cache-Control": "max-age=3600"})
+
+
+@bp.get("/vendor/<name>")
+def vendor(name: str) -> Any:
+    if name not in ASSETS:
+        abort(404)
+    return send_file(asset_path(name), max_age=86400)

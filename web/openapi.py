@@ -1,0 +1,56 @@
+"""The OpenAPI description of the JSON/GeoJSON API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"description": "error", "content": {"application/json": {"schema": {
+    "$ref": "#/components/schemas/Error"}}}}
+_RUN = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_GEOJSON = {"description": "GeoJSON FeatureCollection", "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/FeatureCollection"}}}}
+_ROWS = {"description": "rows", "content": {"application/json": {"schema": {
+    "type": "array", "items": {"type": "object"}}}}}
+
+
+def _op(summary: str, responses: dict[str, Any], params: list[dict] | None = None) -> dict:
+    return {"get": {"summary": summary, "parameters": params or [],
+                    "responses": {**responses, "400": _ERROR, "404": _ERROR}}}
+
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "geo-patrol API", "version": "0.1.0",
+             "description": "Patrol coverage, hazards and gaps from stored analysis runs. "
+                            "Personal data is masked."},
+    "paths": {
+        "/api/health": _op("Database reachable", {"200": {"description": "ok"}}),
+        "/api/areas": _op("Areas of a level (GeoJSON)", {"200": _GEOJSON}, [
+            {"name": "level", "in": "query", "schema": {
+                "type": "string", "enum": ["city", "district", "station", "community", "grid"]}}]),
+        "/api/summary": _op("Size and street length per area", {"200": _ROWS}, [
+            {"name": "level", "in": "query", "schema": {"type": "string"}}]),
+        "/api/runs": _op("Analysis runs, newest first", {"200": _ROWS}),
+        "/api/runs/{run_id}/areas": _op("Coverage per area", {"200": _ROWS}, [
+            _RUN, {"name": "level", "in": "query", "schema": {"type": "string"}}]),
+        "/api/runs/{run_id}/gaps": _op("Gaps, highest priority first", {"200": _GEOJSON}, [
+            _RUN, {"name": "area", "in": "query", "schema": {"type": "integer"}},
+            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}}]),
+        "/api/runs/{run_id}/hazards": _op("Hazard compliance (inspector masked)",
+                                          {"200": _GEOJSON}, [
+            _RUN, {"name": "area", "in": "query", "schema": {"type": "integer"}},
+            {"name": "category", "in": "query", "schema": {"type": "string"}},
+            {"name": "status", "in": "query", "schema": {"type": "string"}}]),
+        "/api/runs/{run_id}/daily/{area_id}": _op("Daily coverage of an area", {"200": _ROWS}, [
+            _RUN, {"name": "area_id", "in": "path", "required": True,
+                   "schema": {"type": "integer"}}]),
+    },
+    "components": {"schemas": {
+        "Error": {"type": "object", "required": ["error", "message"],
+                  "properties": {"error": {"type": "string"}, "message": {"type": "string"}}},
+        "FeatureCollection": {"type": "object", "required": ["type", "features"],
+                              "properties": {"type": {"type": "string"},
+                                             "features": {"type": "array",
+                                                          "items": {"type": "object"}}}},
+    }},
+}
