@@ -604,6 +604,26 @@ def export_briefing_cmd(ctx: click.Context, district: str, start: str | None, en
     click.echo(f"{path} ({path.stat().st_size / 1e6:.1f} MB): {area['name']}, run #{run['id']}")
 
 
+@export.command("results")
+@click.option("--run", "run_id", type=int, default=None, help="A stored run (the latest).")
+@click.option("--layer", type=click.Choice(["communities", "gaps", "hazards"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg", "csv"]), default="geojson",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.pass_context
+def export_results_cmd(ctx: click.Context, run_id: int | None, layer: str, fmt: str,
+                       output: Path) -> None:
+    """A run's communities, gaps or hazards as GeoJSON, GeoPackage or CSV (masked)."""
+    from geo_patrol.render.exports import export_bytes, result_layer
+    from geo_patrol.store.results import find_run
+
+    with _engine(ctx).connect() as conn:
+        run = find_run(conn, run_id)
+        frame = result_layer(conn, run["id"], layer)
+    output.write_bytes(export_bytes(frame, fmt))
+    click.echo(f"{output}: {len(frame)} {layer} of run #{run['id']}")
+
+
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8000, show_default=True)

@@ -38,3 +38,8 @@ def write_roster(path, people, *, encoding="utf-8"):
                      f"巡逻队,急救,巡逻防控,,1")
     path.write_text("\n".join(lines) + "\n", encoding=encoding)
     return path
+
+#: A mainland mobile number or an 18-character ID number standing alone (not the digits of a
+#: decimal such as a coordinate).
+PHONE_PATTERN = r"(?<![\d.])1[3-9]\d{9}(?!\d)"
+ID_PATTERN = r"(?<![\d.])\d{17}[\dX](?!\d)"

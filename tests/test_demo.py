@@ -13,9 +13,10 @@ from click.testing import CliRunner
 
 from geo_patrol.cli import cli
 from tests.conftest import REPO
+from tests.helpers import ID_PATTERN, PHONE_PATTERN
 
-PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-ID_NUMBER = re.compile(r"(?<!\d)\d{17}[\dX](?!\d)")
+PHONE = re.compile(PHONE_PATTERN)
+ID_NUMBER = re.compile(ID_PATTERN)
 
 
 def test_generate_is_deterministic(tmp_path):

@@ -2,6 +2,8 @@ import pytest
 
 from geo_patrol.cli import BAOTOU_DISTRICTS
 from geo_patrol.loading import load_boundaries
+from tests.helpers import ID_PATTERN as ID_NUMBER
+from tests.helpers import PHONE_PATTERN as PHONE
 from web import create_app
 
 
@@ -109,4 +111,66 @@ def test_briefing_download(demo_client, demo_world):
     assert resp.status_code == 200 and "attachment" in resp.headers["Content-Disposition"]
     html = resp.get_data(as_text=True)
     assert "<script src=" not in html and "/vendor/" not in html  # all inlined
-    assert not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", html)
+    assert not re.search(PHONE, html) and not re.search(ID_NUMBER, html)
+    with demo_world["engine"].connect() as conn:
+        import sqlalchemy as sa
+
+        phones = conn.execute(sa.text("SELECT phone FROM volunteers WHERE phone IS NOT NULL")
+                              ).scalars().all()
+    assert phones and not [p for p in phones if p in html]
+
+
+
+
+def test_registry_pages_mask_personal_data(demo_client, demo_world):
+    import re
+
+    vols = demo_client.get("/volunteers?occupation=security_guard")
+    html = vols.get_data(as_text=True)
+    assert vols.status_code == 200 and "****" in html and "保安" in html
+    assert not re.search(PHONE, html) and not re.search(ID_NUMBER, html)
+    assert "出租车司机" not in html  # the filter applies
+    reports = demo_client.get("/reports").get_data(as_text=True)
+    assert "待核实队列" in reports and 'id="ledger"' in reports
+    assert not re.search(PHONE, reports)
+    for path in ("/api/runs/1/hazards", "/hazards", "/dashboard"):
+        body = demo_client.get(path).get_data(as_text=True)
+        assert not re.search(PHONE, body) and not re.search(ID_NUMBER, body), path
+
+
+def test_upload_page(demo_client, tmp_path):
+    import io
+
+    page = demo_client.get("/uploads")
+    assert page.status_code == 200 and "volunteers.xlsx" in page.get_data(as_text=True)
+    bad = demo_client.post("/uploads", data={
+        "kind": "incidents", "crs": "wgs84",
+        "file": (io.BytesIO("category,date,lon,lat\ntheft,2026-11-20,0,0\n".encode()),
+                 "bad.csv")}, content_type="multipart/form-data")
+    assert bad.status_code == 400
+    text = bad.get_data(as_text=True)
+    assert "row 2: (0, 0) is not a real position" in text
+    good = demo_client.post("/uploads", data={
+        "kind": "incidents", "crs": "wgs84", "tz": "Asia/Shanghai",
+        "file": (io.BytesIO("category,date,lon,lat\n盗窃,2026-11-20,109.85,40.62\n".encode()),
+                 "jq.csv")}, content_type="multipart/form-data")
+    assert good.status_code == 200 and "jq.csv: 1 incidents stored" in good.get_data(as_text=True)
+
+
+def test_result_exports(demo_client, demo_world, tmp_path):
+    import geopandas as gpd
+
+    from geo_patrol.render.exports import escape_cell
+
+    run_id = demo_world["run"].run_id
+    for fmt in ("geojson", "gpkg"):
+        resp = demo_client.get(f"/export/{run_id}/gaps.{fmt}")
+        assert resp.status_code == 200
+        path = tmp_path / f"gaps.{fmt}"
+        path.write_bytes(resp.data)
+        frame = gpd.read_file(path)
+        assert len(frame) == demo_world["run"].stats["gaps"] and frame.crs.to_epsg() == 4326
+    csv = demo_client.get(f"/export/{run_id}/hazards.csv").data.decode("utf-8-sig")
+    assert csv.splitlines()[0].startswith("id,external_id,name")
+    assert escape_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and escape_cell("-3") == "'-3"
+    assert demo_client.get(f"/export/{run_id}/people.csv").status_code == 400

@@ -157,3 +157,84 @@ def set_language(code: str) -> Any:
     resp = redirect(target)
     resp.set_cookie("lang", code, max_age=365 * 86400, samesite="Lax", httponly=True)
     return resp
+
+
+@bp.get("/volunteers")
+def volunteers() -> Any:
+    from geo_patrol.store.registry import volunteer_table
+
+    filters = {k: request.args.get(k) or None for k in ("community", "occupation", "team",
+                                                         "duty")}
+    with _engine().connect() as conn:
+        table = volunteer_table(conn, **filters)
+    return render_template("volunteers.html", run=None, volunteers=table, filters=filters)
+
+
+@bp.get("/reports")
+def reports() -> Any:
+    from geo_patrol.store.registry import report_table, reward_ledger
+
+    verification = request.args.get("verification") or None
+    with _engine().connect() as conn:
+        table = report_table(conn, verification=verification)
+        ledger = reward_ledger(conn)
+    return render_template("reports.html", run=None, reports=table, ledger=ledger,
+                           verification=verification or "")
+
+
+UPLOAD_KINDS = ("volunteers", "tracks", "hazards", "reports", "incidents")
+
+
+@bp.route("/uploads", methods=["GET", "POST"])
+def uploads() -> Any:
+    """Drop a file in: the load summary, or the error (nothing stored)."""
+    import tempfile
+    from pathlib import Path
+
+    from werkzeug.utils import secure_filename
+
+    from geo_patrol import loading
+    from geo_patrol.errors import GeoPatrolError
+    from geo_patrol.store.registry import upload_table
+
+    message, error, status = None, None, 200
+    if request.method == "POST":
+        kind = request.form.get("kind", "")
+        upload = request.files.get("file")
+        crs = request.form.get("crs") or None
+        tz = request.form.get("tz") or None
+        try:
+            if kind not in UPLOAD_KINDS:
+                raise InputError(f"choose what the file holds: {', '.join(UPLOAD_KINDS)}")
+            if upload is None or not upload.filename:
+                raise InputError("choose a file")
+            settings = current_app.config["GEO_PATROL_SETTINGS"]
+            loader = getattr(loading, f"load_{kind}")
+            options: dict[str, Any] = {"crs": crs} if kind != "volunteers" else {}
+            if kind in ("tracks", "reports", "incidents", "hazards"):
+                options["tz"] = tz
+            if kind == "tracks" and request.form.get("volunteer"):
+                options["volunteer"] = request.form["volunteer"]
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / (secure_filename(upload.filename) or "upload")
+                upload.save(path)
+                result = loader(_engine(), path, settings=settings, **options)
+            message = result.summary_line()
+        except GeoPatrolError as exc:
+            error, status = str(exc).replace(tempfile.gettempdir(), "…"), 400
+    with _engine().connect() as conn:
+        table = upload_table(conn)
+    return render_template("uploads.html", run=None, uploads=table, message=message,
+                           error=error, kinds=UPLOAD_KINDS), status
+
+
+@bp.get("/export/<int:run_id>/<layer>.<fmt>")
+def export_layer(run_id: int, layer: str, fmt: str) -> Any:
+    from geo_patrol.render.exports import FORMATS, export_bytes, result_layer
+
+    with _engine().connect() as conn:
+        results.find_run(conn, run_id)
+        frame = result_layer(conn, run_id, layer)
+    data = export_bytes(frame, fmt)
+    return Response(data, mimetype=FORMATS[fmt], headers={
+        "Content-Disposition": f"attachment; filename={layer}-{run_id}.{fmt}"})
