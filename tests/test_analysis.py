@@ -225,3 +225,19 @@ def test_analyze_gaps_and_hazards_commands(engine, world, tmp_path, db_url):
     missing = runner.invoke(cli, ["analyze", "--from", "2026-11-27", "--to", "2026-11-27",
                                   "--district", "火星区"])
     assert missing.exit_code == 1 and "no district '火星区'" in missing.output
+
+
+def test_area_coverage_matches_buffer_union(engine, world, tmp_path):
+    import shapely
+
+    walk = [(x, 100.0 + 40 * np.sin(x / 90)) for x in np.arange(-250, 650, 12.0)]
+    _load(engine, world, tmp_path, "area", "V1", walk, DAY.replace(hour=9), step_s=9)
+    run = analyze(engine, *WINDOW, settings=world)
+    with engine.connect() as conn:
+        share = area_table(conn, run.run_id, level="community").iloc[0]["area_coverage"]
+    # the same walk and community in local metres, buffered and intersected with shapely
+    community = shapely.box(-300, -800, 700, 700)
+    path = shapely.LineString(walk)
+    expected = shapely.intersection(shapely.buffer(path, 30.0), community).area / community.area
+    assert expected > 0.02
+    assert abs(share - expected) < 0.01 * expected + 0.002  # within 1 % of itself (5 m cells)

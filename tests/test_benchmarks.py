@@ -22,3 +22,18 @@ def test_ingest_benchmark_runs(db_url):
     assert figures["workload"] == "W1"
     assert figures["ours_20000_fixes_per_s"] > 0 and figures["baseline_20000_fixes_per_s"] > 0
     assert figures["tracks_20000"] >= 200
+
+
+def test_coverage_benchmark_runs(db_url):
+    figures = _run("benchmarks.coverage", "--grid", "20", "--communities", "2", "--volunteers",
+                   "40", "--fixes", "6000", "--hazards", "20", "--subsets", "1000,2000",
+                   "--loop-sample", "5", db_url=db_url)
+    assert figures["segments"] > 500
+    for n in (1000, 2000):  # the engine and the naive pipeline agree
+        assert abs(figures[f"ours_{n}_coverage"] - figures[f"naive_{n}_coverage"]) < 0.005
+
+
+def test_area_benchmark_runs(db_url):
+    figures = _run("benchmarks.area", "--grid", "30", "--communities", "3", "--volunteers",
+                   "60", "--fixes", "8000", "--sample", "2", db_url=db_url)
+    assert figures["communities"] == 9 and figures["max_diff_pp"] < 2.0

@@ -17,6 +17,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from geo_patrol.analysis.area import area_coverage
 from geo_patrol.analysis.compliance import STATUSES, hazard_visits, judge
 from geo_patrol.analysis.gaps import find_gaps
 from geo_patrol.analysis.params import AnalysisParams
@@ -181,6 +182,8 @@ def analyze(engine: Engine, start: dt.datetime, end: dt.datetime, *,
         areas, chains = _ancestors(conn)
         area_frame, daily = _area_frames(run_id, segments, visits, hazards, comp.status,
                                          gap_keys, areas, chains, cal, t_end)
+        area_frame["area_coverage"] = _community_area_coverage(conn, area_frame, steps,
+                                                               params.radius_m)
         store.write_frame(conn, "area_results", area_frame)
         store.write_frame(conn, "area_daily", daily)
         n_gaps = store.write_gaps(
@@ -197,6 +200,20 @@ def analyze(engine: Engine, start: dt.datetime, end: dt.datetime, *,
         store.finish_run(conn, run_id, seconds, stats)
     log.info("run %s: %s in %.1f s", run_id, stats, seconds)
     return RunSummary(run_id, replaced, seconds, stats)
+
+
+def _community_area_coverage(conn: Connection, frame: pd.DataFrame, steps: Any,
+                             radius: float) -> list[float | None]:
+    """Share of each community's ground within ``radius`` of a path (None for other levels)."""
+    ids = frame.loc[frame["level"] == "community", "area_id"].astype(int).tolist()
+    if not ids:
+        return [None] * len(frame)
+    rows = conn.execute(sa.text("SELECT id, ST_AsBinary(geom_m) FROM areas WHERE id = ANY(:i)"),
+                        {"i": ids}).all()
+    polys = dict(zip([r[0] for r in rows], shapely.from_wkb([bytes(r[1]) for r in rows])))
+    shares = area_coverage(np.array([polys[i] for i in ids]), steps, radius=radius)
+    by_id = dict(zip(ids, shares.tolist()))
+    return [by_id.get(int(a)) for a in frame["area_id"]]
 
 
 def _near(fixes: Fixes, segments: pd.DataFrame, hazards: pd.DataFrame, reach: float) -> Fixes:

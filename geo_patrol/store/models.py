@@ -359,6 +359,8 @@ class AreaResult(Base):
     gap_m: Mapped[float] = mapped_column(Float)
     #: Street length by days since the last visit: {"0-1": m, "1-3": m, "3-7": m, ...}.
     recency: Mapped[dict] = mapped_column(JSONB, default=dict)
+    #: Share of the area's ground within R of a patrol path (communities only).
+    area_coverage: Mapped[float | None] = mapped_column(Float)
 
 
 class AreaDaily(Base):

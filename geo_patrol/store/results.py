@@ -98,7 +98,7 @@ def area_table(conn: Connection, run_id: int, *, level: str | None = None,
                r.covered_m, r.covered_patrol_m, r.covered_passive_m, r.covered_day_m,
                r.covered_night_m, r.segments, r.segments_visited, r.active_volunteers,
                r.hazards, r.hazards_compliant, r.hazards_overdue, r.hazards_never, r.gaps,
-               r.gap_m, r.recency,
+               r.gap_m, r.recency, r.area_coverage,
                CASE WHEN r.total_m > 0 THEN r.covered_m / r.total_m END AS coverage
         FROM area_results r JOIN areas a ON a.id = r.area_id
         LEFT JOIN areas p ON p.id = a.parent_id
