@@ -1,7 +1,7 @@
 """Area coverage: the share of each area's ground within ``R`` of a patrol path.
 
-The paths are drawn into a grid of ``cell`` metres (every step sampled at least once per
-cell), a Euclidean distance transform (scipy) gives each cell's distance to the nearest
+The paths are drawn into a grid of ``cell`` metres (every step sampled once per cell
+length), a Euclidean distance transform (scipy) gives each cell's distance to the nearest
 path, and the cells of each area (their centres inside its polygon) are counted.
 """
 
@@ -14,6 +14,28 @@ from scipy import ndimage
 from geo_patrol.analysis.paths import Steps
 
 
+_CHUNK = 1_000_000
+
+
+def _mark(free: np.ndarray, steps: Steps, part: slice, x0: float, y0: float,
+          cell: float) -> None:
+    """Clear the cells the steps in ``part`` pass through (sampled once per cell length)."""
+    ax = ((steps.ax[part] - x0) / cell).astype("float32")
+    ay = ((steps.ay[part] - y0) / cell).astype("float32")
+    dx = ((steps.bx[part] - x0) / cell).astype("float32") - ax
+    dy = ((steps.by[part] - y0) / cell).astype("float32") - ay
+    n = (np.ceil(np.hypot(dx, dy)).astype("int32") + 1)
+    starts = np.cumsum(n) - n
+    idx = np.repeat(np.arange(len(n), dtype="int32"), n)
+    frac = (np.arange(len(idx), dtype="int32") - starts[idx]).astype("float32") / \
+        np.maximum(n - 1, 1).astype("float32")[idx]
+    ix = (ax[idx] + frac * dx[idx]).astype("int32")
+    iy = (ay[idx] + frac * dy[idx]).astype("int32")
+    ny, nx = free.shape
+    ok = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
+    free[iy[ok], ix[ok]] = False
+
+
 def area_coverage(areas_m: np.ndarray, steps: Steps, *, radius: float, cell: float = 5.0
                   ) -> np.ndarray:
     """For each polygon (metric CRS) the share of its area within ``radius`` of the steps."""
@@ -24,19 +46,9 @@ def area_coverage(areas_m: np.ndarray, steps: Steps, *, radius: float, cell: flo
     pad = radius + cell
     x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
     nx, ny = int(np.ceil((x1 - x0) / cell)), int(np.ceil((y1 - y0) / cell))
-    # sample every step at least once per half cell
-    length = np.hypot(steps.bx - steps.ax, steps.by - steps.ay)
-    n = np.maximum(np.ceil(length / (cell / 2)).astype("int64"), 1) + 1
-    idx = np.repeat(np.arange(len(steps)), n)
-    frac = (np.arange(len(idx)) - np.repeat(np.cumsum(n) - n, n)) / np.repeat(n - 1, n) \
-        .clip(min=1)
-    px = steps.ax[idx] + frac * (steps.bx - steps.ax)[idx]
-    py = steps.ay[idx] + frac * (steps.by - steps.ay)[idx]
-    ix = np.floor((px - x0) / cell).astype("int64")
-    iy = np.floor((py - y0) / cell).astype("int64")
-    inside = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
     free = np.ones((ny, nx), dtype=bool)
-    free[iy[inside], ix[inside]] = False
+    for lo in range(0, len(steps), _CHUNK):
+        _mark(free, steps, slice(lo, lo + _CHUNK), x0, y0, cell)
     near = ndimage.distance_transform_edt(free, sampling=cell) <= radius
     for i, poly in enumerate(areas_m):  # hundreds of areas: the cells are vectorised
         bx0, by0, bx1, by1 = poly.bounds

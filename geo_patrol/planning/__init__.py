@@ -1,0 +1,1 @@
+"""Planning: where volunteers should patrol next (posts first; zones, loops and rosters to come)."""
