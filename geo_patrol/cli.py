@@ -624,6 +624,78 @@ def export_results_cmd(ctx: click.Context, run_id: int | None, layer: str, fmt: 
     click.echo(f"{output}: {len(frame)} {layer} of run #{run['id']}")
 
 
+@cli.group(cls=_Group)
+def plan() -> None:
+    """Plan patrols from the latest analysis (patrol posts)."""
+
+
+@plan.command("posts")
+@click.option("--k", "k", type=int, default=None, help="Number of posts (maximal covering).")
+@click.option("--cover-all", is_flag=True,
+              help="Instead: the fewest posts covering all demand (set covering).")
+@click.option("--distance-m", type=float, default=500.0, show_default=True,
+              help="Walking distance from a post along the streets.")
+@click.option("--area", default=None, help="District or community (name or id).")
+@click.option("--run", "run_id", type=int, default=None, help="Analysis run (the latest).")
+@click.option("--time-limit", type=float, default=60.0, show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Write the posts as GeoJSON.")
+@click.pass_context
+def plan_posts_cmd(ctx: click.Context, k: int | None, cover_all: bool, distance_m: float,
+                   area: str | None, run_id: int | None, time_limit: float,
+                   output: Path | None) -> None:
+    """Choose patrol posts at street nodes covering the most demand (stale streets, overdue
+    hazards, incidents) within walking distance; reports the optimality gap."""
+    import json
+
+    import numpy as np
+
+    from geo_patrol.analysis.run import find_area
+    from geo_patrol.planning.demand import dense_nodes, node_points, segment_demand
+    from geo_patrol.planning.posts import (
+        greedy,
+        maximal_covering,
+        network_coverage,
+        set_covering,
+    )
+    from geo_patrol.store.results import find_run
+
+    if (k is None) == (not cover_all):
+        raise click.UsageError("give --k N, or --cover-all")
+    with _engine(ctx).connect() as conn:
+        run = find_run(conn, run_id)
+        area_id = find_area(conn, area)["id"] if area else None
+        demand = segment_demand(conn, run["id"], area_id)
+        if demand.empty:
+            raise click.ClickException("no street segments in scope")
+        ids, a, b = dense_nodes(demand)
+        points = node_points(demand, conn)
+    cov = network_coverage(a, b, demand["length_m"].to_numpy(), np.arange(len(ids)),
+                           distance_m, demand["weight"].to_numpy())
+    sol = set_covering(cov, time_limit=time_limit) if cover_all else \
+        maximal_covering(cov, int(k), time_limit=time_limit)
+    total = float(cov.weights.sum())
+    click.echo(f"{len(sol.chosen)} posts cover {sol.objective:.2f} of {total:.2f} demand "
+               f"({100 * sol.objective / total if total else 0:.1f}%) within {distance_m:.0f} m; "
+               f"{sol.status}, gap {100 * sol.gap:.2f}%, build {sol.build_s:.2f} s, "
+               f"solve {sol.solve_s:.2f} s")
+    if not cover_all:
+        g = greedy(cov, int(k))
+        click.echo(f"greedy heuristic: {g.objective:.2f} ({100 * g.objective / total if total else 0:.1f}%)")
+    features = []
+    for j in sol.chosen:
+        lon, lat = points[int(ids[j])]
+        reach = cov.matrix[:, j].nonzero()[0]
+        features.append({"type": "Feature", "geometry": {"type": "Point",
+                                                         "coordinates": [lon, lat]},
+                         "properties": {"node": int(ids[j]), "segments": len(reach),
+                                        "demand": round(float(cov.weights[reach].sum()), 3)}})
+        click.echo(f"  post at {lat:.6f}, {lon:.6f}: {len(reach)} segments within reach")
+    if output is not None:
+        output.write_text(json.dumps({"type": "FeatureCollection", "features": features},
+                                     ensure_ascii=False), encoding="utf-8")
+
+
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8000, show_default=True)
