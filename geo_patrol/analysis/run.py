@@ -174,9 +174,9 @@ def analyze(engine: Engine, start: dt.datetime, end: dt.datetime, *,
         haz_frame = pd.DataFrame({
             "run_id": run_id, "hazard_id": hazards["id"],
             "status": np.array(STATUSES)[comp.status], "inspections": comp.inspections,
-            "passes": comp.passes, "last_inspection": store._ts(comp.last_inspection),
+            "passes": comp.passes, "last_inspection": store.utc_times(comp.last_inspection),
             "last_inspector_id": np.where(comp.last_inspector < 0, None, comp.last_inspector),
-            "last_pass": store._ts(comp.last_pass), "due_days": comp.due_days,
+            "last_pass": store.utc_times(comp.last_pass), "due_days": comp.due_days,
             "missed_days": comp.missed_days})
         store.write_frame(conn, "hazard_results", haz_frame)
         areas, chains = _ancestors(conn)
@@ -234,7 +234,8 @@ def _segment_frame(run_id: int, segments: pd.DataFrame, v: SegmentVisits,
         "run_id": run_id, "segment_id": segments["id"], "covered_m": v.covered_m,
         "covered_patrol_m": v.covered_kind_m[0], "covered_passive_m": v.covered_kind_m[1],
         "covered_day_m": v.covered_band_m[0], "covered_night_m": v.covered_band_m[1],
-        "last_visit": store._ts(v.last_visit), "last_patrol_visit": store._ts(v.last_patrol_visit),
+        "last_visit": store.utc_times(v.last_visit),
+        "last_patrol_visit": store.utc_times(v.last_patrol_visit),
         "passes_patrol": v.passes[0], "passes_passive": v.passes[1],
         "dwell_patrol_s": v.dwell_s[0], "dwell_passive_s": v.dwell_s[1],
         "gap_key": np.where(gap_keys == "", None, gap_keys)})

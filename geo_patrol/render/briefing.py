@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import folium
-import numpy as np
 from sqlalchemy.engine import Connection
 
 from geo_patrol.errors import NotFoundError
@@ -141,6 +140,3 @@ def export_briefing(conn: Connection, run_id: int, district_id: int, out: Path |
     path.write_text(briefing_html(conn, run_id, district_id, rules=rules, lang=lang,
                                   basemap=basemap), encoding="utf-8")
     return path
-
-
-__all__ = ["briefing_html", "busiest_district", "export_briefing", "np"]

@@ -16,7 +16,8 @@ from geo_patrol.errors import NotFoundError
 from geo_patrol.store.bulk import copy_rows
 
 
-def _ts(values: np.ndarray) -> list[dt.datetime | None]:
+def utc_times(values: np.ndarray) -> list[dt.datetime | None]:
+    """Epoch seconds (NaN: none) as aware UTC datetimes for storing."""
     return [None if np.isnan(v) else dt.datetime.fromtimestamp(float(v), dt.UTC) for v in values]
 
 
