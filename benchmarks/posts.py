@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--k", type=int, default=50)
     parser.add_argument("--radius", type=float, default=600.0)
     parser.add_argument("--time-limit", type=float, default=120.0)
+    parser.add_argument("--gap", type=float, default=0.01, help="relative MIP gap for both")
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args(argv)
     import pulp
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
                                   distance=args.radius)
         cov = coverage_from_distances(d_idx, c_idx, n, args.candidates, weights)
         pairs_s = time.perf_counter() - t0
-        ours = maximal_covering(cov, args.k, time_limit=args.time_limit, gap=1e-4)
+        ours = maximal_covering(cov, args.k, time_limit=args.time_limit, gap=args.gap)
         ours_total = pairs_s + ours.build_s + ours.solve_s
         g = greedy(cov, args.k)
         # spopt: a dense cost matrix and its own model build, same solver (HiGHS via PuLP)
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
         model = MCLP.from_cost_matrix(cost, weights, args.radius, p_facilities=args.k)
         spopt_build = time.perf_counter() - t0
         t0 = time.perf_counter()
-        model.solve(pulp.HiGHS(msg=False, timeLimit=args.time_limit, gapRel=1e-4))
+        model.solve(pulp.HiGHS(msg=False, timeLimit=args.time_limit, gapRel=args.gap))
         spopt_solve = time.perf_counter() - t0
         chosen = [j for j, v in enumerate(model.fac_vars) if v.value() and v.value() > 0.5]
         spopt_obj = float(weights[np.asarray(cov.matrix[:, chosen].sum(axis=1)).ravel() > 0]
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
                     f"ours_{n}_solve_s": round(ours.solve_s, 3),
                     f"ours_{n}_objective": round(ours.objective, 3),
                     f"ours_{n}_gap": ours.gap, f"ours_{n}_status": ours.status,
+                    f"spopt_{n}_status": str(model.problem.status),
                     f"spopt_{n}_build_s": round(spopt_build, 2),
                     f"spopt_{n}_solve_s": round(spopt_solve, 2),
                     f"spopt_{n}_objective": round(spopt_obj, 3),

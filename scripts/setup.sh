@@ -29,7 +29,7 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 extras=""
-[ "$mode" = test ] && extras="[test]"
+[ "$mode" = test ] && extras="[test,bench]"
 stamp=".venv/.geo-patrol-installed-$(cat setup.cfg pyproject.toml | sha256sum | cut -c1-16)${extras}"
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip

@@ -95,8 +95,11 @@ def _result(h: highspy.Highs, cov: Coverage, n_cand: int, build_s: float, solve_
 
 
 def maximal_covering(cov: Coverage, k: int, *, required: np.ndarray | None = None,
-                     time_limit: float = 60.0, gap: float = 1e-4) -> Solution:
-    """Choose ``k`` candidates maximising the weight of demand covered (MCLP)."""
+                     time_limit: float = 60.0, gap: float = 1e-4,
+                     warm_start: bool = True) -> Solution:
+    """Choose ``k`` candidates maximising the weight of demand covered (MCLP).
+
+    The greedy solution is handed to HiGHS as a starting incumbent (``warm_start``)."""
     t0 = time.perf_counter()
     n_dem, n_cand = cov.shape
     useful = np.flatnonzero((cov.weights > 0) & (np.diff(cov.matrix.indptr) > 0))
@@ -129,6 +132,17 @@ def maximal_covering(cov: Coverage, k: int, *, required: np.ndarray | None = Non
     if required is not None and len(required):
         h.changeColsBounds(len(required), np.asarray(required, dtype=np.int32),
                            np.ones(len(required)), np.ones(len(required)))
+    if warm_start and (required is None or not len(required)):
+        start = greedy(cov, k)
+        x = np.zeros(n_cand + len(useful))
+        x[start.chosen] = 1.0
+        x[n_cand:] = start.covered[useful]
+        if len(start.chosen) < k:  # fill up to k posts
+            spare = np.setdiff1d(np.arange(n_cand), start.chosen)[: k - len(start.chosen)]
+            x[spare] = 1.0
+        incumbent = highspy.HighsSolution()
+        incumbent.col_value = x.tolist()
+        h.setSolution(incumbent)
     build = time.perf_counter() - t0
     t1 = time.perf_counter()
     h.run()

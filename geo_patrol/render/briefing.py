@@ -26,7 +26,7 @@ from geo_patrol.store import results
 MAX_SEGMENTS = 20_000
 
 _CSS = """
-body{margin:0;font:14px/1.45 "Noto Sans CJK SC","Microsoft YaHei",sans-serif;color:#222}
+body{margin:0;display:flex;flex-direction:column;font:14px/1.45 "Noto Sans CJK SC","Microsoft YaHei",sans-serif;color:#222}
 .gp-head{padding:10px 16px;border-bottom:2px solid #333}
 .gp-head h1{font-size:20px;margin:0 0 4px}
 .gp-body{padding:8px 16px}
@@ -34,6 +34,7 @@ table.gp{border-collapse:collapse;margin:8px 0 16px;font-size:13px}
 table.gp th,table.gp td{border:1px solid #bbb;padding:3px 7px;text-align:right}
 table.gp th:first-child,table.gp td:first-child{text-align:left}
 .gp-note{color:#555;font-size:12px}
+.gp-head{order:0}.folium-map{order:1;flex:0 0 auto}.gp-body{order:2}
 @media print{.leaflet-control-container{display:none}.gp-page{page-break-before:always}}
 """
 

@@ -6,6 +6,7 @@ local ``/vendor/`` copies (see :mod:`geo_patrol.render.assets`).
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -90,26 +91,33 @@ def _features(frame: Any, props: list[str], shift: bool, digits: int = 6) -> dic
 
 
 class Legend(MacroElement):
-    """A fixed legend box: a title and (colour, label) rows."""
+    """A legend box (a Leaflet control at the bottom left): a title and (colour, label) rows."""
 
     _template = Template("""
-        {% macro html(this, kwargs) %}
-        <div class="gp-legend" style="position:absolute;z-index:1000;bottom:18px;left:10px;
-             background:rgba(255,255,255,.92);padding:6px 9px;border-radius:4px;
-             font:12px/1.5 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3)">
-          {% for section in this.sections %}
-          <b>{{ section[0] }}</b><br>
-          {% for colour, text in section[1] %}
-          <span style="display:inline-block;width:12px;height:12px;background:{{ colour }};
-                margin-right:5px;vertical-align:middle"></span>{{ text }}<br>
-          {% endfor %}{% endfor %}
-        </div>
+        {% macro script(this, kwargs) %}
+        (function () {
+          var legend = L.control({position: "bottomleft"});
+          legend.onAdd = function () {
+            var div = L.DomUtil.create("div", "gp-legend");
+            div.style.cssText = "background:rgba(255,255,255,.92);padding:6px 9px;" +
+              "border-radius:4px;font:12px/1.5 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3)";
+            div.innerHTML = {{ this.html_text|tojson }};
+            return div;
+          };
+          legend.addTo({{ this._parent.get_name() }});
+        })();
         {% endmacro %}""")
 
     def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
         super().__init__()
         self._name = "Legend"
-        self.sections = sections
+        parts = []
+        for title, rows in sections:
+            parts.append(f"<b>{html.escape(title)}</b><br>")
+            parts += [f'<span style="display:inline-block;width:12px;height:12px;'
+                      f'background:{colour};margin-right:5px;vertical-align:middle"></span>'
+                      f"{html.escape(text)}<br>" for colour, text in rows]
+        self.html_text = "".join(parts)
 
 
 def recency_legend(lang: str) -> tuple[str, list[tuple[str, str]]]:
