@@ -305,56 +305,45 @@ def load_tracks_cmd(ctx: click.Context, files: tuple[Path, ...], columns: tuple[
     _load_files(ctx, files, one, stop_on_error, report, mapping=_mapping(columns), **options)
 
 
-@load.command("hazards")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--crs", default=None, help=CRS_HELP + " Required for CSV/XLSX.")
-@_tz_option
-@_column_option
-@_encoding_option
-@_sheet_option
-@_stop_option
-@click.pass_context
-def load_hazards_cmd(ctx: click.Context, files: tuple[Path, ...], columns: tuple[str, ...],
-                     stop_on_error: bool, **options: Any) -> None:
+def _ledger_command(kind: str, crs_help: str, extra: list[Any] | None = None) -> Any:
+    """A ``load <kind>`` command for a point ledger: files, CRS, time zone, column mapping,
+    encoding, sheet, stop-on-error; the docstring of the decorated function is its help."""
+
+    def wrap(fn: Any) -> Any:
+        def command(ctx: click.Context, files: tuple[Path, ...], columns: tuple[str, ...],
+                    stop_on_error: bool, **options: Any) -> None:
+            from geo_patrol import loading
+
+            _load_files(ctx, files, getattr(loading, f"load_{kind}"), stop_on_error,
+                        mapping=_mapping(columns), **options)
+
+        command.__doc__ = fn.__doc__
+        decorated: Any = click.pass_context(command)
+        for option in reversed([
+                click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path)),
+                click.option("--crs", default=None, help=CRS_HELP + " " + crs_help),
+                *(extra or []), _tz_option, _column_option, _encoding_option, _sheet_option,
+                _stop_option]):
+            decorated = option(decorated)
+        return load.command(kind)(decorated)
+
+    return wrap
+
+
+@_ledger_command("hazards", "Required for CSV/XLSX.")
+def load_hazards_cmd() -> None:
     """Load campaign hazard ledgers; rows sharing an id are one hazard's status history."""
-    from geo_patrol.loading import load_hazards
-
-    _load_files(ctx, files, load_hazards, stop_on_error, mapping=_mapping(columns), **options)
 
 
-@load.command("reports")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--crs", default=None, help=CRS_HELP + " Required for CSV/XLSX.")
-@_tz_option
-@_column_option
-@_encoding_option
-@_sheet_option
-@_stop_option
-@click.pass_context
-def load_reports_cmd(ctx: click.Context, files: tuple[Path, ...], columns: tuple[str, ...],
-                     stop_on_error: bool, **options: Any) -> None:
+@_ledger_command("reports", "Required for CSV/XLSX.")
+def load_reports_cmd() -> None:
     """Load volunteers' reports (who, when, where, category, text, verification, reward)."""
-    from geo_patrol.loading import load_reports
-
-    _load_files(ctx, files, load_reports, stop_on_error, mapping=_mapping(columns), **options)
 
 
-@load.command("incidents")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--crs", default=None, help=CRS_HELP + " Vector files default to their own.")
-@click.option("--category", default=None, help="Category for files without a category column.")
-@_tz_option
-@_column_option
-@_encoding_option
-@_sheet_option
-@_stop_option
-@click.pass_context
-def load_incidents_cmd(ctx: click.Context, files: tuple[Path, ...], columns: tuple[str, ...],
-                       stop_on_error: bool, **options: Any) -> None:
+@_ledger_command("incidents", "Vector files default to their own.", [click.option(
+    "--category", default=None, help="Category for files without a category column.")])
+def load_incidents_cmd() -> None:
     """Load police incidents (CSV/XLSX, GeoJSON, GeoPackage, Shapefile; any CRS)."""
-    from geo_patrol.loading import load_incidents
-
-    _load_files(ctx, files, load_incidents, stop_on_error, mapping=_mapping(columns), **options)
 
 
 # -- reading --------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from geo_patrol.crs import utm_crs_for
 from geo_patrol.errors import InputError
-from geo_patrol.ingest._files import file_info
+from geo_patrol.ingest._files import FileInfo, file_info
 from geo_patrol.ingest.boundaries import read_boundaries
 from geo_patrol.ingest.ledgers import Ledger, read_hazards, read_incidents, read_reports
 from geo_patrol.ingest.fixes import RawFixes, check_times, clean_fixes, read_fixes
@@ -300,6 +300,25 @@ def _ledger_points(conn: Connection, ledger: Ledger, source: str,
     return lon, lat, srid
 
 
+def _load_ledger(engine: Engine, kind: str, info: FileInfo, ledger: Ledger,
+                 options: dict[str, object], settings: Settings,
+                 store: Callable[[Connection, np.ndarray, np.ndarray, int, int],
+                                 tuple[int, dict[str, object]]]) -> LoadResult:
+    """The shared path of point ledgers: claim the upload, check and convert the points,
+    store (``store`` returns rows stored and details), finish, in one transaction."""
+    timer = Timer()
+    with engine.begin() as conn:
+        upload_id, is_new = claim_upload(conn, kind, info, options)
+        result = LoadResult(kind, info.name, upload_id, duplicate=not is_new)
+        if not is_new:
+            return result
+        lon, lat, srid = _ledger_points(conn, ledger, str(info.path), settings)
+        result.stored, result.details = store(conn, lon, lat, upload_id, srid)
+        result.seconds = timer.seconds
+        finish_upload(conn, result)
+    return result
+
+
 def load_hazards(
     engine: Engine,
     path: Path | str,
@@ -313,26 +332,20 @@ def load_hazards(
 ) -> LoadResult:
     """Load a hazard ledger (CSV/XLSX with coordinates, or GeoJSON/GeoPackage/Shapefile)."""
     settings = settings or Settings.from_env()
-    timer = Timer()
     info = file_info(path)
     rules = settings.rules
     ledger = read_hazards(info.path, rules=rules, crs=crs, tz=tz, mapping=mapping,
                           encoding=encoding, sheet=sheet)
-    with engine.begin() as conn:
-        upload_id, is_new = claim_upload(conn, "hazards", info,
-                                         {"crs": crs, "tz": tz, "mapping": mapping})
-        result = LoadResult("hazards", info.name, upload_id, duplicate=not is_new)
-        if not is_new:
-            return result
-        lon, lat, srid = _ledger_points(conn, ledger, str(path), settings)
+
+    def store(conn: Connection, lon: np.ndarray, lat: np.ndarray, upload_id: int,
+              srid: int) -> tuple[int, dict[str, object]]:
         new, updated, changes = ledger_store.store_hazards(
             conn, ledger.values, lon, lat, rules=rules, upload_id=upload_id, srid=srid)
-        result.stored = new + updated
-        result.details = {"new": new, "updated": updated, "status_changes": changes,
-                          "ledger_rows": len(ledger.values)}
-        result.seconds = timer.seconds
-        finish_upload(conn, result)
-    return result
+        return new + updated, {"new": new, "updated": updated, "status_changes": changes,
+                               "ledger_rows": len(ledger.values)}
+
+    return _load_ledger(engine, "hazards", info, ledger,
+                        {"crs": crs, "tz": tz, "mapping": mapping}, settings, store)
 
 
 def load_reports(
@@ -348,25 +361,19 @@ def load_reports(
 ) -> LoadResult:
     """Load volunteers' reports (CSV/XLSX or GeoJSON); the volunteers must be registered."""
     settings = settings or Settings.from_env()
-    timer = Timer()
     info = file_info(path)
     ledger = read_reports(info.path, crs=crs, tz=tz, mapping=mapping, encoding=encoding,
                           sheet=sheet)
-    with engine.begin() as conn:
-        upload_id, is_new = claim_upload(conn, "reports", info,
-                                         {"crs": crs, "tz": tz, "mapping": mapping})
-        result = LoadResult("reports", info.name, upload_id, duplicate=not is_new)
-        if not is_new:
-            return result
-        lon, lat, srid = _ledger_points(conn, ledger, str(path), settings)
+
+    def store(conn: Connection, lon: np.ndarray, lat: np.ndarray, upload_id: int,
+              srid: int) -> tuple[int, dict[str, object]]:
         new, updated = ledger_store.store_reports(
-            conn, ledger.values, lon, lat, upload_id=upload_id, srid=srid, source=str(path),
-            unit=ledger.records.unit)
-        result.stored = new
-        result.details = {"already_stored": updated}
-        result.seconds = timer.seconds
-        finish_upload(conn, result)
-    return result
+            conn, ledger.values, lon, lat, upload_id=upload_id, srid=srid,
+            source=str(info.path), unit=ledger.records.unit)
+        return new, {"already_stored": updated}
+
+    return _load_ledger(engine, "reports", info, ledger,
+                        {"crs": crs, "tz": tz, "mapping": mapping}, settings, store)
 
 
 def load_incidents(
@@ -383,23 +390,18 @@ def load_incidents(
 ) -> LoadResult:
     """Load police incidents (CSV/XLSX, GeoJSON, GeoPackage or Shapefile, any CRS)."""
     settings = settings or Settings.from_env()
-    timer = Timer()
     info = file_info(path)
     ledger = read_incidents(info.path, crs=crs, tz=tz, category=category, mapping=mapping,
                             encoding=encoding, sheet=sheet)
-    with engine.begin() as conn:
-        upload_id, is_new = claim_upload(conn, "incidents", info,
-                                         {"crs": crs, "tz": tz, "category": category,
-                                          "mapping": mapping})
-        result = LoadResult("incidents", info.name, upload_id, duplicate=not is_new)
-        if not is_new:
-            return result
-        lon, lat, srid = _ledger_points(conn, ledger, str(path), settings)
-        result.stored = ledger_store.store_incidents(conn, ledger.values, lon, lat,
-                                                     upload_id=upload_id, srid=srid,
-                                                     tz=settings.timezone)
-        result.details = {"already_stored": len(ledger.values) - result.stored,
-                          "crs": str(ledger.records.crs)}
-        result.seconds = timer.seconds
-        finish_upload(conn, result)
-    return result
+
+    def store(conn: Connection, lon: np.ndarray, lat: np.ndarray, upload_id: int,
+              srid: int) -> tuple[int, dict[str, object]]:
+        stored = ledger_store.store_incidents(conn, ledger.values, lon, lat,
+                                              upload_id=upload_id, srid=srid,
+                                              tz=settings.timezone)
+        return stored, {"already_stored": len(ledger.values) - stored,
+                        "crs": str(ledger.records.crs)}
+
+    return _load_ledger(engine, "incidents", info, ledger,
+                        {"crs": crs, "tz": tz, "category": category, "mapping": mapping},
+                        settings, store)
