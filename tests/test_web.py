@@ -174,3 +174,14 @@ def test_result_exports(demo_client, demo_world, tmp_path):
     assert csv.splitlines()[0].startswith("id,external_id,name")
     assert escape_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and escape_cell("-3") == "'-3"
     assert demo_client.get(f"/export/{run_id}/people.csv").status_code == 400
+
+
+def test_oversized_upload_is_413(settings):
+    import io
+
+    app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": settings,
+                      "MAX_CONTENT_LENGTH": 1024})
+    resp = app.test_client().post("/uploads", data={
+        "kind": "tracks", "file": (io.BytesIO(b"x" * 5000), "big.csv")},
+        content_type="multipart/form-data")
+    assert resp.status_code == 413

@@ -83,6 +83,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Babel(app, locale_selector=select_locale, default_locale="zh",
           default_translation_directories=str(Path(__file__).parent / "translations"))
     app.config.setdefault("GEO_PATROL_BASEMAP", os.environ.get("GEO_PATROL_BASEMAP") or None)
+    # bodies over the limit get 413 before anything is parsed
+    app.config.setdefault("MAX_CONTENT_LENGTH",
+                          int(os.environ.get("GEO_PATROL_MAX_UPLOAD_MB", "200")) * 1024 * 1024)
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(maps_bp)
