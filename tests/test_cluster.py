@@ -80,6 +80,8 @@ def test_port_taken_by_someone_else_moves(fresh_cluster):
     port = c.running_port()
     c.stop()
     with socket.socket() as squatter:
+        # the stopped server's connections may leave the port in TIME_WAIT
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", port))
         squatter.listen()
         c.start()
