@@ -26,33 +26,28 @@ def _basemap() -> str | None:
     return current_app.config.get("GEO_PATROL_BASEMAP")
 
 
+def _stored_run(conn: Any) -> dict:
+    run = _run(conn)
+    if run is None:
+        raise NotFoundError("no analysis run yet")
+    return run
+
+
 @bp.get("/maps/district/<int:district_id>")
 def district_map(district_id: int) -> Any:
     rules = current_app.config["GEO_PATROL_SETTINGS"].rules
     with _engine().connect() as conn:
-        run = _run(conn)
-        if run is None:
-            raise NotFoundError("no analysis run yet")
-        district = results.area_layer(conn, run["id"], level="district")
-        district = district[district["area_id"] == district_id]
-        if district.empty:
-            raise NotFoundError(f"no district {district_id}")
-        communities = results.area_layer(conn, run["id"], level="community",
-                                         parent_id=district_id)
-        hazards = results.hazard_layer(conn, run["id"], district_id)
-        gaps = results.gap_layer(conn, run["id"], district_id, limit=200)
-        bins = results.incident_hexbins(conn, district_id,
-                                        (run["window_end"] - dt.timedelta(days=90)).date())
-    hazards["inspector"] = None
-    focus = communities if not communities.empty else district
-    m, shift = maps.base_map(tuple(focus.total_bounds), basemap=_basemap(), canvas=False)
-    maps.add_areas(m, communities if not communities.empty else district, lang(), shift,
-                   link=f"/community/{{id}}?run={run['id']}")
+        run = _stored_run(conn)
+        layers = results.area_layers(conn, run, district_id, level="district", gap_limit=200,
+                                     with_inspectors=False)
+    shown = layers.communities if not layers.communities.empty else layers.area
+    m, shift = maps.base_map(tuple(shown.total_bounds), basemap=_basemap(), canvas=False)
+    maps.add_areas(m, shown, lang(), shift, link=f"/community/{{id}}?run={run['id']}")
     if not shift:  # tiles are in WGS-84 web mercator; a GCJ-02 base map gets the gaps only
         maps.add_vector_streets(m, f"/tiles/segments/{run['id']}/{{z}}/{{x}}/{{y}}.pbf", lang())
-    maps.add_gaps(m, gaps, lang(), shift)
-    maps.add_hazards(m, hazards, lang(), shift, rules)
-    maps.add_incident_bins(m, bins, lang(), shift)
+    maps.add_gaps(m, layers.gaps, lang(), shift)
+    maps.add_hazards(m, layers.hazards, lang(), shift, rules)
+    maps.add_incident_bins(m, layers.incident_bins, lang(), shift)
     return _html(maps.finish(m, [maps.recency_legend(lang()), maps.compliance_legend(lang())]))
 
 
@@ -61,25 +56,16 @@ def community_map(area_id: int) -> Any:
     rules = current_app.config["GEO_PATROL_SETTINGS"].rules
     day = request.args.get("day")
     with _engine().connect() as conn:
-        run = _run(conn)
-        if run is None:
-            raise NotFoundError("no analysis run yet")
-        area = results.area_layer(conn, run["id"], level="community")
-        area = area[area["area_id"] == area_id]
-        if area.empty:
-            raise NotFoundError(f"no community {area_id}")
+        run = _stored_run(conn)
+        layers = results.area_layers(conn, run, area_id, level="community")
         segments = results.segment_layer(conn, run["id"], area_id)
-        hazards = results.hazard_layer(conn, run["id"], area_id)
-        gaps = results.gap_layer(conn, run["id"], area_id)
-        bins = results.incident_hexbins(conn, area_id,
-                                        (run["window_end"] - dt.timedelta(days=90)).date())
         tracks = results.track_layer(conn, area_id, dt.date.fromisoformat(day)) if day else None
-    m, shift = maps.base_map(tuple(area.total_bounds), basemap=_basemap())
-    maps.add_areas(m, area, lang(), shift)
+    m, shift = maps.base_map(tuple(layers.area.total_bounds), basemap=_basemap())
+    maps.add_areas(m, layers.area, lang(), shift)
     maps.add_segments(m, segments, lang(), shift)
-    maps.add_gaps(m, gaps, lang(), shift)
-    maps.add_hazards(m, hazards, lang(), shift, rules)
-    maps.add_incident_bins(m, bins, lang(), shift)
+    maps.add_gaps(m, layers.gaps, lang(), shift)
+    maps.add_hazards(m, layers.hazards, lang(), shift, rules)
+    maps.add_incident_bins(m, layers.incident_bins, lang(), shift)
     if tracks is not None:
         maps.add_tracks(m, tracks, lang(), shift)
     return _html(maps.finish(m, [maps.recency_legend(lang()), maps.compliance_legend(lang())]))

@@ -59,21 +59,14 @@ def briefing_html(conn: Connection, run_id: int, district_id: int, *, rules: Rul
                   generated: dt.datetime | None = None) -> str:
     """The briefing of one district for a stored run, as one self-contained HTML string."""
     run = results.find_run(conn, run_id)
-    district = results.area_layer(conn, run_id, level="district")
-    district = district[district["area_id"] == district_id]
-    if district.empty:
-        raise NotFoundError(f"no district {district_id}")
+    layers = results.area_layers(conn, run, district_id, level="district", gap_limit=300,
+                                 with_inspectors=False)  # no personal data in a briefing
+    district, communities, gaps = layers.area, layers.communities, layers.gaps
     name = str(district.iloc[0]["name"])
-    communities = results.area_layer(conn, run_id, level="community", parent_id=district_id)
-    gaps = results.gap_layer(conn, run_id, district_id, limit=300)
-    hazards = results.hazard_layer(conn, run_id, district_id)
-    hazards["inspector"] = None  # no personal data in a briefing
-    since = (run["window_end"] - dt.timedelta(days=90)).date()
-    bins = results.incident_hexbins(conn, district_id, since)
     focus = communities if not communities.empty else district
     m, shift = maps.base_map(tuple(focus.total_bounds), basemap=basemap)
     m.get_root().header.add_child(folium.Element(f"<style>{_CSS}</style>"))
-    maps.add_areas(m, communities if not communities.empty else district, lang, shift)
+    maps.add_areas(m, focus, lang, shift)
     segments = results.segment_layer(conn, run_id, district_id)
     sections = [(label("coverage_pct", lang), [(maps.coverage_colour(v), f"{int(v * 100)}%")
                                                for v in (0.0, 0.5, 1.0)])]
@@ -81,8 +74,8 @@ def briefing_html(conn: Connection, run_id: int, district_id: int, *, rules: Rul
         maps.add_segments(m, segments, lang, shift)
         sections.append(maps.recency_legend(lang))
     maps.add_gaps(m, gaps, lang, shift)
-    maps.add_hazards(m, hazards, lang, shift, rules)
-    maps.add_incident_bins(m, bins, lang, shift)
+    maps.add_hazards(m, layers.hazards, lang, shift, rules)
+    maps.add_incident_bins(m, layers.incident_bins, lang, shift)
     sections.append(maps.compliance_legend(lang))
     maps.finish(m, sections)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -270,3 +271,32 @@ def track_layer(conn: Connection, area_id: int, day: dt.date, tz: str = "Asia/Sh
         WHERE t.geom IS NOT NULL AND t.started_at >= CAST(:day AS date)::timestamp AT TIME ZONE :tz
           AND t.started_at < (CAST(:day AS date) + 1)::timestamp AT TIME ZONE :tz
           AND ST_Intersects(t.geom, a.geom)""", {"area": area_id, "day": day, "tz": tz})
+
+
+@dataclass
+class AreaLayers:
+    """What a map of one area shows: the area, its communities, hazards, gaps, incidents."""
+
+    area: Any
+    communities: Any
+    hazards: Any
+    gaps: Any
+    incident_bins: Any
+
+
+def area_layers(conn: Connection, run: dict[str, Any], area_id: int, *, level: str,
+                gap_limit: int = 500, incident_days: int = 90,
+                with_inspectors: bool = True) -> AreaLayers:
+    """The layers of one area for a run (``NotFoundError`` when the area has none)."""
+    area = area_layer(conn, run["id"], level=level)
+    area = area[area["area_id"] == area_id]
+    if area.empty:
+        raise NotFoundError(f"no {level} {area_id}")
+    communities = area_layer(conn, run["id"], level="community", parent_id=area_id) \
+        if level != "community" else area
+    hazards = hazard_layer(conn, run["id"], area_id)
+    if not with_inspectors:
+        hazards["inspector"] = None
+    since = (run["window_end"] - dt.timedelta(days=incident_days)).date()
+    return AreaLayers(area, communities, hazards, gap_layer(conn, run["id"], area_id, gap_limit),
+                      incident_hexbins(conn, area_id, since))
