@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
+import os
 import shutil
 import socket
 import tempfile
@@ -38,9 +39,13 @@ def _p(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
+#: Authorization header of the benchmark's account (set once the database exists).
+AUTH: dict[str, str] = {}
+
+
 def _get(url: str) -> tuple[float, int]:
     start = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=60) as resp:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=AUTH), timeout=60) as resp:
         body = resp.read()
     return (time.perf_counter() - start) * 1000, len(body)
 
@@ -108,6 +113,10 @@ def main(argv: list[str] | None = None) -> None:
 
         from web import create_app
 
+        from geo_patrol.store.accounts import add_user, issue_token
+
+        add_user(engine, "bench", "command", "bench-password-" + str(os.getpid()))
+        AUTH["Authorization"] = "Bearer " + issue_token(engine, "bench")
         app = create_app({"GEO_PATROL_SETTINGS": settings})
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from geo_patrol.errors import GeoPatrolError
+from geo_patrol.errors import GeoPatrolError, InputError
 from geo_patrol.settings import Settings
 
 BUNDLED_BOUNDARIES = Path(__file__).resolve().parents[1] / "data" / "boundaries"
@@ -21,10 +21,17 @@ class _Group(click.Group):
     """Turns domain errors into one clear line and exit status 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
         try:
             return super().invoke(ctx)
         except GeoPatrolError as exc:
             raise click.ClickException(str(exc)) from None
+        except (OperationalError, InterfaceError) as exc:
+            # the server went away mid-command: the transaction was rolled back
+            first = str(exc.orig or exc).strip().splitlines()[0]
+            raise click.ClickException(f"database connection lost, nothing from this file "
+                                       f"was stored: {first}") from None
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -685,25 +692,161 @@ def plan_posts_cmd(ctx: click.Context, k: int | None, cover_all: bool, distance_
                                      ensure_ascii=False), encoding="utf-8")
 
 
+@cli.group(cls=_Group)
+def users() -> None:
+    """Accounts: district command, community officer, planner, volunteer, admin."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", required=True,
+              type=click.Choice(["command", "officer", "planner", "volunteer", "admin"]))
+@click.option("--area", "areas", multiple=True,
+              help="Community (officer) or district the account is bound to, by name or code.")
+@click.option("--volunteer", default=None, help="Roster number (volunteer accounts).")
+@click.option("--password", default=None,
+              help="Read from GEO_PATROL_NEW_PASSWORD or asked for when not given.")
+@click.pass_context
+def users_add(ctx: click.Context, username: str, role: str, areas: tuple[str, ...],
+              volunteer: str | None, password: str | None) -> None:
+    """Add an account (officers need --area, volunteers --volunteer)."""
+    import os
+
+    from geo_patrol.store.accounts import add_user
+
+    password = password or os.environ.get("GEO_PATROL_NEW_PASSWORD") or click.prompt(
+        "password", hide_input=True, confirmation_prompt=True)
+    add_user(_engine(ctx), username, role, password, areas=list(areas), volunteer=volunteer)
+    click.echo(f"added {username} ({role})")
+
+
+@users.command("list")
+@click.pass_context
+def users_list(ctx: click.Context) -> None:
+    """List accounts with their role, state and bound areas."""
+    from geo_patrol.store.accounts import user_table
+
+    with _engine(ctx).connect() as conn:
+        table = user_table(conn)
+    if table.empty:
+        click.echo("no accounts")
+        return
+    for r in table.itertuples():
+        state = "disabled" if r.disabled else "active"
+        click.echo(f"{r.username:<20} {r.role:<10} {state:<9} {r.areas or r.volunteer or ''}")
+
+
+@users.command("disable")
+@click.argument("username")
+@click.option("--enable", is_flag=True, help="Enable the account again instead.")
+@click.pass_context
+def users_disable(ctx: click.Context, username: str, enable: bool) -> None:
+    """Disable an account: its sessions and tokens stop working at once."""
+    from geo_patrol.store.accounts import set_disabled
+
+    set_disabled(_engine(ctx), username, not enable)
+    click.echo(f"{username} {'enabled' if enable else 'disabled'}")
+
+
+@users.command("password")
+@click.argument("username")
+@click.pass_context
+def users_password(ctx: click.Context, username: str) -> None:
+    """Set a new password."""
+    import os
+
+    from geo_patrol.store.accounts import set_password
+
+    password = os.environ.get("GEO_PATROL_NEW_PASSWORD") or click.prompt(
+        "new password", hide_input=True, confirmation_prompt=True)
+    set_password(_engine(ctx), username, password)
+    click.echo(f"password of {username} changed")
+
+
+@users.command("token")
+@click.argument("username")
+@click.option("--label", default=None, help="What the token is for (e.g. 'patrol app').")
+@click.pass_context
+def users_token(ctx: click.Context, username: str, label: str | None) -> None:
+    """Print a new API token (shown once; only its hash is stored)."""
+    from geo_patrol.store.accounts import issue_token
+
+    click.echo(issue_token(_engine(ctx), username, label))
+
+
+@cli.command("retention")
+@click.option("--days", type=float, default=None,
+              help="Keep this many days of raw fixes (default GEO_PATROL_RETENTION_DAYS, 180).")
+@click.option("--dry-run", is_flag=True, help="Only say what would go.")
+@click.pass_context
+def retention(ctx: click.Context, days: float | None, dry_run: bool) -> None:
+    """Delete raw fixes and track lines older than the retention period; coverage results,
+    track counts and lengths stay."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from geo_patrol.store.accounts import audit
+    from geo_patrol.store.fixes import day_partitions, drop_fixes_before
+
+    settings = _settings(ctx)
+    keep = settings.retention_days if days is None else days
+    if keep < 1:
+        raise InputError("keep at least one day")
+    cutoff = dt.datetime.now(ZoneInfo(settings.timezone)).date() - dt.timedelta(days=int(keep))
+    engine = _engine(ctx)
+    if dry_run:
+        with engine.connect() as conn:
+            old = [d for _, d in day_partitions(conn) if d < cutoff]
+        click.echo(f"would drop {len(old)} day(s) of fixes before {cutoff}")
+        return
+    with engine.begin() as conn:
+        done = drop_fixes_before(conn, cutoff, settings.timezone)
+        audit(conn, "system", "retention", f"fixes before {cutoff}", details=done)
+    click.echo(f"dropped {done['partitions']} day(s) ({done['fixes']:,} fixes) before {cutoff}; "
+               f"cleared {done['tracks']:,} track lines; results kept")
+
+
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8000, show_default=True)
-@click.option("--threads", type=int, default=8, show_default=True)
+@click.option("--threads", type=int, default=8, show_default=True,
+              help="Threads per process.")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Processes: 1 serves with waitress; more with gunicorn (about one per core).")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
-    """Serve the web app (waitress)."""
-    _serve(ctx, host, port, threads)
+def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int) -> None:
+    """Serve the web app."""
+    _serve(ctx, host, port, threads, workers)
 
 
-def _serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
-    from waitress import serve as waitress_serve
-
+def _serve(ctx: click.Context, host: str, port: int, threads: int, workers: int = 1) -> None:
     from web import create_app
 
     _engine(ctx)  # database up and migrated before the first request
-    app = create_app({"GEO_PATROL_SETTINGS": _settings(ctx)})
-    click.echo(f"serving on http://{host}:{port}/ (Ctrl-C stops)")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="geo-patrol")
+    settings = _settings(ctx)
+    click.echo(f"serving on http://{host}:{port}/ with {workers} process(es) x {threads} "
+               "threads (Ctrl-C stops)")
+    if workers <= 1:
+        from waitress import serve as waitress_serve
+
+        waitress_serve(create_app({"GEO_PATROL_SETTINGS": settings}), host=host, port=port,
+                       threads=threads, ident="geo-patrol")
+        return
+    from gunicorn.app.base import BaseApplication
+
+    _engine(ctx).dispose()  # each worker opens its own connections after the fork
+
+    class Gunicorn(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in {"bind": f"{host}:{port}", "workers": workers,
+                               "threads": threads, "worker_class": "gthread",
+                               "accesslog": None, "timeout": 120}.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app({"GEO_PATROL_SETTINGS": settings})
+
+    Gunicorn().run()
 
 
 @cli.group("demo", cls=_Group, invoke_without_command=True)
@@ -724,7 +867,7 @@ def demo(ctx: click.Context, seed: int, scale: str, do_serve: bool, host: str,
 
     from geo_patrol.analysis.run import analyze
     from geo_patrol.demo.generate import TZ
-    from geo_patrol.demo.run import demo_dir, ensure_files, last_days, load_demo
+    from geo_patrol.demo.run import demo_accounts, demo_dir, ensure_files, last_days, load_demo
     from geo_patrol.render.briefing import busiest_district, export_briefing
 
     settings = _settings(ctx)
@@ -746,6 +889,9 @@ def demo(ctx: click.Context, seed: int, scale: str, do_serve: bool, host: str,
         out = settings.data_dir / "briefings" / f"briefing-{district}-{until:%Y%m%d}.html"
         path = export_briefing(conn, summary.run_id, district, out, rules=settings.rules)
     click.echo(f"briefing: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    accounts = demo_accounts(engine, settings)
+    click.echo(f"sign in as demo-command, demo-officer, demo-planner, demo-volunteer or "
+               f"demo-admin: passwords in {accounts}")
     if do_serve:
         _serve(ctx, host, port, 8)
 

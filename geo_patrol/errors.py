@@ -53,3 +53,15 @@ class DatabaseError(GeoPatrolError, RuntimeError):
 
 class MissingDependencyError(GeoPatrolError, RuntimeError):
     """A system program or package is not installed; the message names it."""
+
+
+class TooLargeError(InputError):
+    """A body or an archive that would unpack beyond the configured limits."""
+
+
+class UnauthorizedError(GeoPatrolError, PermissionError):
+    """No valid sign-in or token."""
+
+
+class ForbiddenError(GeoPatrolError, PermissionError):
+    """Signed in, but the role may not do this."""

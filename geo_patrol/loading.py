@@ -405,3 +405,57 @@ def load_incidents(
     return _load_ledger(engine, "incidents", info, ledger,
                         {"crs": crs, "tz": tz, "category": category, "mapping": mapping},
                         settings, store)
+
+
+def _entered_point(conn: Connection, lon: object, lat: object, crs: str,
+                   within: frozenset[int] | None) -> tuple[float, float, int]:
+    """A point typed into a form: checked, in WGS-84, and the community it lies in."""
+    from geo_patrol.ingest.points import to_float
+
+    rows = np.array([1])
+    x = to_float(pd.Series([lon]), "lon", rows, source="form")
+    y = to_float(pd.Series([lat]), "lat", rows, source="form")
+    lon_, lat_ = points_to_wgs84(x, y, crs, rows, source="form", unit="point",
+                                 extent=area_store.deployment_extent(conn))
+    community = ledger_store.community_at(conn, float(lon_[0]), float(lat_[0]))
+    if community is None or (within is not None and community not in within):
+        raise InputError("the point lies outside the communities you may enter records for",
+                         source="form")
+    return float(lon_[0]), float(lat_[0]), community
+
+
+def _category(settings: Settings, value: str) -> str:
+    category = settings.rules.category_of(value or "")
+    if category is None:
+        raise InputError(f"unknown hazard category {value!r}", source="form")
+    return category
+
+
+def enter_hazard(engine: Engine, *, category: str, name: str, lon: object, lat: object,
+                 crs: str = "wgs84", by: str, proposal: bool,
+                 within: frozenset[int] | None = None, settings: Settings) -> int:
+    """Record one hazard from a form: a command's record, or an officer's proposal inside
+    their own communities. Returns the hazard id."""
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise InputError("a hazard needs a name of at most 200 characters", source="form")
+    category = _category(settings, category)
+    with engine.begin() as conn:
+        srid = require_metric_srid(conn, settings.metric_crs)
+        x, y, community = _entered_point(conn, lon, lat, crs, within)
+        return ledger_store.add_hazard(conn, category=category, name=name, lon=x, lat=y,
+                                       rules=settings.rules, srid=srid, community_id=community,
+                                       source="proposal" if proposal else "web", by=by)
+
+
+def enter_report(engine: Engine, *, volunteer_id: int, category: str, text: str | None,
+                 lon: object, lat: object, crs: str = "wgs84", settings: Settings) -> int:
+    """Record a volunteer's report (pending verification). Returns the report id."""
+    category = _category(settings, category)
+    if text is not None and len(text) > 2000:
+        raise InputError("a report's text has at most 2000 characters", source="form")
+    with engine.begin() as conn:
+        srid = require_metric_srid(conn, settings.metric_crs)
+        x, y, _ = _entered_point(conn, lon, lat, crs, None)
+        return ledger_store.add_report(conn, volunteer_id=volunteer_id, category=category,
+                                       text=text, lon=x, lat=y, srid=srid)

@@ -91,19 +91,13 @@ class Vault:
 
     @classmethod
     def from_secret(cls, secret: str | bytes) -> Vault:
-        raw = secret.encode() if isinstance(secret, str) else secret
-
-        def derive(info: bytes) -> bytes:
-            return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(raw)
-
-        return cls(Fernet(base64.urlsafe_b64encode(derive(b"geo-patrol id encryption"))),
-                   derive(b"geo-patrol id hash"))
+        return cls(Fernet(base64.urlsafe_b64encode(derived_key(secret,
+                                                               b"geo-patrol id encryption"))),
+                   derived_key(secret, b"geo-patrol id hash"))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Vault:
-        if settings.secret_key:
-            return cls.from_secret(settings.secret_key)
-        return cls.from_secret(_local_secret(settings.data_dir / "secret.key"))
+        return cls.from_secret(deployment_secret(settings))
 
     def encrypt(self, id_number: str) -> bytes:
         return self._fernet.encrypt(id_number.strip().upper().encode())
@@ -117,6 +111,19 @@ class Vault:
 
     def keyed_hash(self, id_number: str) -> bytes:
         return hmac.new(self._hmac_key, id_number.strip().upper().encode(), sha256).digest()
+
+
+def derived_key(secret: str | bytes, info: bytes) -> bytes:
+    """A 32-byte key for one purpose (``info``), derived from the deployment secret (HKDF)."""
+    raw = secret.encode() if isinstance(secret, str) else secret
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(raw)
+
+
+def deployment_secret(settings: Settings) -> bytes:
+    """``GEO_PATROL_SECRET_KEY``, or the embedded deployment's generated one."""
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    return _local_secret(settings.data_dir / "secret.key")
 
 
 def _local_secret(path: Path) -> bytes:

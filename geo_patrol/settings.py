@@ -53,6 +53,8 @@ class Settings:
     max_speed_kmh: float = 200.0
     #: Fixes reporting a worse accuracy than this (metres) are flagged.
     max_accuracy_m: float = 50.0
+    #: Raw fixes and track lines are kept this many days (``geo-patrol retention``).
+    retention_days: float = 180.0
 
     @property
     def cluster_dir(self) -> Path:

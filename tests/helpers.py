@@ -43,3 +43,29 @@ def write_roster(path, people, *, encoding="utf-8"):
 #: decimal such as a coordinate).
 PHONE_PATTERN = r"(?<![\d.])1[3-9]\d{9}(?!\d)"
 ID_PATTERN = r"(?<![\d.])\d{17}[\dX](?!\d)"
+
+
+PASSWORD = "correct horse battery"
+
+
+def make_user(engine: Engine, username: str, role: str, **options) -> str:
+    """Create an account (password :data:`PASSWORD`) and return its username."""
+    from geo_patrol.store.accounts import add_user
+
+    add_user(engine, username, role, PASSWORD, **options)
+    return username
+
+
+def sign_in(client, username: str, password: str = PASSWORD) -> str:
+    """Sign a Flask test client in through the login form; returns the CSRF token to post
+    forms with."""
+    import re
+
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    resp = client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": token})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    # signing in starts a new session, with a new token
+    page = client.get("/login").get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)

@@ -31,6 +31,9 @@ def server(demo_world):
 
     from web import create_app
 
+    from tests.helpers import make_user
+
+    make_user(demo_world["engine"], "b-command", "command")
     app = create_app({"GEO_PATROL_SETTINGS": demo_world["settings"]})
     srv = create_server(app, host="127.0.0.1", port=_free_port(), threads=4)
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -79,9 +82,23 @@ def _shot(pg, name: str) -> None:  # noqa: ANN001
     pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def sign_in(page, server: str, username: str) -> None:  # noqa: ANN001
+    """Sign in through the login form, as a user would."""
+    from tests.helpers import PASSWORD
+
+    page.goto(f"{server}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login button[type=submit]")
+    page.wait_for_selector("#whoami", timeout=20_000)
+
+
 def test_dashboard_map_and_click_to_community(page, server, demo_world):
     import time
 
+    anonymous = page.goto(f"{server}/dashboard")
+    assert anonymous.status == 401 and page.locator("#login").count() == 1
+    sign_in(page, server, "b-command")
     start = time.perf_counter()
     page.goto(f"{server}/dashboard", wait_until="networkidle")
     frame = page.frame_locator("#district-map")

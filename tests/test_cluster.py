@@ -90,6 +90,39 @@ def test_port_taken_by_someone_else_moves(fresh_cluster):
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
+def test_restart_keeps_the_port_despite_time_wait(fresh_cluster):
+    c = fresh_cluster
+    c.start()
+    port = c.running_port()
+    conns = [psycopg.connect(c.url(driver="postgresql")) for _ in range(3)]
+    c.stop()  # the server closes these first: their server side waits in TIME_WAIT
+    for conn in conns:
+        conn.close()
+    c.start()
+    assert c.running_port() == port
+    with psycopg.connect(c.url(driver="postgresql")) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_restart_after_a_crash(fresh_cluster):
+    """SIGKILL to the postmaster (as in a crash); the next start recovers, data kept."""
+    c = fresh_cluster
+    c.start()
+    with psycopg.connect(c.url(driver="postgresql"), autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (x int)")
+        conn.execute("INSERT INTO kept VALUES (1)")
+    c.kill()
+    assert not c.is_running()
+    for _ in range(30):  # backends notice the dead postmaster within a moment
+        try:
+            c.start()
+            break
+        except DatabaseError:
+            time.sleep(1)
+    with psycopg.connect(c.url(driver="postgresql")) as conn:
+        assert conn.execute("SELECT x FROM kept").fetchall() == [(1,)]
+
+
 def test_missing_server_binaries_name_the_package(monkeypatch, tmp_path):
     monkeypatch.setattr(cluster_mod, "_SERVER_ROOT", tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path))

@@ -4,13 +4,16 @@ from geo_patrol.cli import BAOTOU_DISTRICTS
 from geo_patrol.loading import load_boundaries
 from tests.helpers import ID_PATTERN as ID_NUMBER
 from tests.helpers import PHONE_PATTERN as PHONE
+from tests.helpers import count, make_user, sign_in
 from web import create_app
 
 
 @pytest.fixture
-def client(settings):
+def client(settings, engine):
     app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": settings})
-    return app.test_client()
+    client = app.test_client()
+    client.csrf = sign_in(client, make_user(engine, "admin", "admin"))
+    return client
 
 
 def test_areas_geojson(client, engine, settings):
@@ -43,7 +46,9 @@ def test_health(client):
 @pytest.fixture(scope="module")
 def demo_client(demo_world):
     app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": demo_world["settings"]})
-    return app.test_client()
+    client = app.test_client()
+    client.csrf = sign_in(client, make_user(demo_world["engine"], "web-command", "command"))
+    return client
 
 
 def test_dashboard_and_pages(demo_client, demo_world):
@@ -144,14 +149,14 @@ def test_upload_page(demo_client, tmp_path):
     page = demo_client.get("/uploads")
     assert page.status_code == 200 and "volunteers.xlsx" in page.get_data(as_text=True)
     bad = demo_client.post("/uploads", data={
-        "kind": "incidents", "crs": "wgs84",
+        "kind": "incidents", "crs": "wgs84", "csrf_token": demo_client.csrf,
         "file": (io.BytesIO("category,date,lon,lat\ntheft,2026-11-20,0,0\n".encode()),
                  "bad.csv")}, content_type="multipart/form-data")
     assert bad.status_code == 400
     text = bad.get_data(as_text=True)
     assert "row 2: (0, 0) is not a real position" in text
     good = demo_client.post("/uploads", data={
-        "kind": "incidents", "crs": "wgs84", "tz": "Asia/Shanghai",
+        "kind": "incidents", "crs": "wgs84", "tz": "Asia/Shanghai", "csrf_token": demo_client.csrf,
         "file": (io.BytesIO("category,date,lon,lat\n盗窃,2026-11-20,109.85,40.62\n".encode()),
                  "jq.csv")}, content_type="multipart/form-data")
     assert good.status_code == 200 and "jq.csv: 1 incidents stored" in good.get_data(as_text=True)
@@ -176,12 +181,26 @@ def test_result_exports(demo_client, demo_world, tmp_path):
     assert demo_client.get(f"/export/{run_id}/people.csv").status_code == 400
 
 
-def test_oversized_upload_is_413(settings):
+def test_oversized_upload_is_413(settings, engine):
     import io
 
     app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": settings,
                       "MAX_CONTENT_LENGTH": 1024})
-    resp = app.test_client().post("/uploads", data={
-        "kind": "tracks", "file": (io.BytesIO(b"x" * 5000), "big.csv")},
+    client = app.test_client()
+    token = sign_in(client, make_user(engine, "admin", "admin"))
+    resp = client.post("/uploads", data={
+        "kind": "tracks", "csrf_token": token, "file": (io.BytesIO(b"x" * 5000), "big.csv")},
         content_type="multipart/form-data")
     assert resp.status_code == 413
+    assert count(engine, "uploads") == 0
+
+
+def test_out_of_range_values_are_client_errors(demo_client):
+    """Found by fuzzing the API: ids beyond the database's integer range are a 4xx."""
+    for path in ("/api/runs/1/hazards?area=-9468135447&category=%C2%95",
+                 "/api/tracks?day=1093-06-07&area=-140587764812",
+                 "/api/runs/1/gaps?limit=28353254473&area=7147004270302263091658752",
+                 "/api/runs/245329407430/daily/23579", "/community/99999999999999"):
+        resp = demo_client.get(path)
+        assert 400 <= resp.status_code < 500, (path, resp.status_code)
+    assert demo_client.get("/api/runs").status_code == 200

@@ -9,10 +9,12 @@ import folium
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, request, send_file
 
-from geo_patrol.errors import NotFoundError
+from geo_patrol.access import Resource
+from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.render import maps
 from geo_patrol.render.assets import ASSETS, asset_path
 from geo_patrol.store import results
+from web.auth import principal, requires
 from web.pages import _engine, _run, lang
 
 bp = Blueprint("maps", __name__)
@@ -26,6 +28,13 @@ def _basemap() -> str | None:
     return current_app.config.get("GEO_PATROL_BASEMAP")
 
 
+def parse_day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"day {text!r} is not a date (YYYY-MM-DD)") from None
+
+
 def _stored_run(conn: Any) -> dict:
     run = _run(conn)
     if run is None:
@@ -34,12 +43,15 @@ def _stored_run(conn: Any) -> dict:
 
 
 @bp.get("/maps/district/<int:district_id>")
+@requires(Resource.COVERAGE)
 def district_map(district_id: int) -> Any:
+    me = principal()
+    me.check_area(district_id, "district")
     rules = current_app.config["GEO_PATROL_SETTINGS"].rules
     with _engine().connect() as conn:
         run = _stored_run(conn)
         layers = results.area_layers(conn, run, district_id, level="district", gap_limit=200,
-                                     with_inspectors=False)
+                                     with_inspectors=False, within=me.community_ids)
     shown = layers.communities if not layers.communities.empty else layers.area
     m, shift = maps.base_map(tuple(shown.total_bounds), basemap=_basemap(), canvas=False)
     maps.add_areas(m, shown, lang(), shift, link=f"/community/{{id}}?run={run['id']}")
@@ -52,19 +64,25 @@ def district_map(district_id: int) -> Any:
 
 
 @bp.get("/maps/community/<int:area_id>")
+@requires(Resource.COVERAGE)
 def community_map(area_id: int) -> Any:
-    rules = current_app.config["GEO_PATROL_SETTINGS"].rules
+    me = principal()
+    me.check_area(area_id, "area")
+    settings = current_app.config["GEO_PATROL_SETTINGS"]
     day = request.args.get("day")
+    if day:
+        me.within(Resource.TRACKS)  # raw tracks: not for aggregate-only roles
     with _engine().connect() as conn:
         run = _stored_run(conn)
         layers = results.area_layers(conn, run, area_id, level="community")
         segments = results.segment_layer(conn, run["id"], area_id)
-        tracks = results.track_layer(conn, area_id, dt.date.fromisoformat(day)) if day else None
+        tracks = results.track_layer(conn, area_id, parse_day(day), settings.timezone) \
+            if day else None
     m, shift = maps.base_map(tuple(layers.area.total_bounds), basemap=_basemap())
     maps.add_areas(m, layers.area, lang(), shift)
     maps.add_segments(m, segments, lang(), shift)
     maps.add_gaps(m, layers.gaps, lang(), shift)
-    maps.add_hazards(m, layers.hazards, lang(), shift, rules)
+    maps.add_hazards(m, layers.hazards, lang(), shift, settings.rules)
     maps.add_incident_bins(m, layers.incident_bins, lang(), shift)
     if tracks is not None:
         maps.add_tracks(m, tracks, lang(), shift)
@@ -72,9 +90,11 @@ def community_map(area_id: int) -> Any:
 
 
 @bp.get("/tiles/segments/<int:run_id>/<int:z>/<int:x>/<int:y>.pbf")
+@requires(Resource.COVERAGE)
 def segment_tiles(run_id: int, z: int, x: int, y: int) -> Any:
     if not (0 <= z <= 22 and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
         abort(404)
+    within = principal().within(Resource.COVERAGE)
     with _engine().connect() as conn:
         tile = conn.execute(sa.text("""
             WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
@@ -85,11 +105,14 @@ def segment_tiles(run_id: int, z: int, x: int, y: int) -> Any:
                 FROM b, street_segments s
                 JOIN segment_results r ON r.segment_id = s.id AND r.run_id = :run
                 JOIN analysis_runs run ON run.id = r.run_id
-                WHERE s.geom && ST_Transform(b.env, 4326))
+                WHERE s.geom && ST_Transform(b.env, 4326)
+                  AND (CAST(:within AS integer[]) IS NULL
+                       OR s.area_id = ANY(CAST(:within AS integer[]))))
             SELECT ST_AsMVT(rows, 'segments', 4096, 'geom') FROM rows"""),
-            {"z": z, "x": x, "y": y, "run": run_id}).scalar_one()
+            {"z": z, "x": x, "y": y, "run": run_id,
+             "within": results.ids_param(within)}).scalar_one()
     return Response(bytes(tile or b""), mimetype="application/vnd.mapbox-vector-tile",
-                    headers={"Cache-Control": "max-age=3600"})
+                    headers={"Cache-Control": "private, max-age=3600"})
 
 
 @bp.get("/vendor/<name>")

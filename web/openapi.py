@@ -13,9 +13,15 @@ _ROWS = {"description": "rows", "content": {"application/json": {"schema": {
     "type": "array", "items": {"type": "object"}}}}}
 
 
-def _op(summary: str, responses: dict[str, Any], params: list[dict] | None = None) -> dict:
+_DENIED = {"401": _ERROR, "403": _ERROR}
+
+
+def _op(summary: str, responses: dict[str, Any], params: list[dict] | None = None, *,
+        public: bool = False) -> dict:
     return {"get": {"summary": summary, "parameters": params or [],
-                    "responses": {**responses, "400": _ERROR, "404": _ERROR}}}
+                    **({"security": []} if public else {}),
+                    "responses": {**responses, "400": _ERROR, "404": _ERROR,
+                                  **({} if public else _DENIED)}}}
 
 
 SPEC: dict[str, Any] = {
@@ -24,7 +30,32 @@ SPEC: dict[str, Any] = {
              "description": "Patrol coverage, hazards and gaps from stored analysis runs. "
                             "Personal data is masked."},
     "paths": {
-        "/api/health": _op("Database reachable", {"200": {"description": "ok"}}),
+        "/api/health": _op("Database reachable", {"200": {"description": "ok"}}, public=True),
+        "/api/me": _op("The signed-in account (a volunteer's own record, masked)",
+                       {"200": {"description": "account", "content": {"application/json": {
+                           "schema": {"type": "object"}}}}}),
+        "/api/tracks": {
+            **_op("A local day's tracks of an area, or a volunteer's own", {"200": _GEOJSON}, [
+                {"name": "day", "in": "query", "required": True,
+                 "schema": {"type": "string", "format": "date"}},
+                {"name": "area", "in": "query", "schema": {"type": "integer"}}]),
+            "post": {"summary": "Upload a track file (a volunteer's own)",
+                     "requestBody": {"required": True, "content": {"multipart/form-data": {
+                         "schema": {"type": "object", "required": ["file"], "properties": {
+                             "file": {"type": "string", "format": "binary"},
+                             "crs": {"type": "string"}, "tz": {"type": "string"},
+                             "volunteer": {"type": "string"}}}}}},
+                     "responses": {"200": {"description": "already stored"},
+                                   "201": {"description": "stored"}, "400": _ERROR,
+                                   "404": _ERROR, "409": _ERROR, "413": _ERROR, **_DENIED}}},
+        "/api/reports": {"post": {
+            "summary": "A volunteer's report (WGS-84 point), pending verification",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["category", "lon", "lat"], "properties": {
+                    "category": {"type": "string"}, "text": {"type": "string"},
+                    "lon": {"type": "number"}, "lat": {"type": "number"}}}}}},
+            "responses": {"201": {"description": "stored"}, "400": _ERROR, "409": _ERROR,
+                          **_DENIED}}},
         "/api/areas": _op("Areas of a level (GeoJSON)", {"200": _GEOJSON}, [
             {"name": "level", "in": "query", "schema": {
                 "type": "string", "enum": ["city", "district", "station", "community", "grid"]}}]),
@@ -45,7 +76,13 @@ SPEC: dict[str, Any] = {
             _RUN, {"name": "area_id", "in": "path", "required": True,
                    "schema": {"type": "integer"}}]),
     },
-    "components": {"schemas": {
+    "security": [{"bearer": []}, {"session": []}],
+    "components": {
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "a token from `geo-patrol users token NAME`"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "session"}},
+        "schemas": {
         "Error": {"type": "object", "required": ["error", "message"],
                   "properties": {"error": {"type": "string"}, "message": {"type": "string"}}},
         "FeatureCollection": {"type": "object", "required": ["type", "features"],

@@ -63,3 +63,41 @@ def last_days(until: dt.date, days: int) -> tuple[dt.datetime, dt.datetime]:
     """The window of the ``days`` whole local days before ``until``."""
     end = dt.datetime.combine(until, dt.time(), TZ)
     return end - dt.timedelta(days=days), end
+
+
+def demo_accounts(engine: Engine, settings: Settings) -> Path:
+    """One account per role for trying the demo, with random passwords written (mode 600) to
+    ``<data_dir>/demo-accounts.txt``; existing accounts are left as they are."""
+    import os
+    import secrets
+
+    import sqlalchemy as sa
+
+    from geo_patrol.store.accounts import add_user
+
+    path = settings.data_dir / "demo-accounts.txt"
+    with engine.connect() as conn:
+        existing = set(conn.execute(sa.text("SELECT username FROM users")).scalars())
+        community = conn.execute(sa.text(
+            "SELECT a.name FROM areas a JOIN volunteers v ON v.community_id = a.id "
+            "WHERE a.level = 'community' GROUP BY a.id ORDER BY count(*) DESC, a.name "
+            "LIMIT 1")).scalar()
+        volunteer = conn.execute(sa.text(
+            "SELECT v.number FROM volunteers v JOIN tracks t ON t.volunteer_id = v.id "
+            "WHERE t.kind = 'patrol' GROUP BY v.number ORDER BY count(*) DESC, v.number "
+            "LIMIT 1")).scalar()
+    wanted = {"command": {}, "officer": {"areas": [community]}, "planner": {},
+              "volunteer": {"volunteer": volunteer}, "admin": {}}
+    lines = []
+    for role, options in wanted.items():
+        name = f"demo-{role}"
+        if name in existing:
+            continue
+        password = secrets.token_urlsafe(12)
+        add_user(engine, name, role, password, **options)
+        lines.append(f"{name}\t{role}\t{password}\n")
+    if lines:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
+            fh.writelines(lines)
+    return path

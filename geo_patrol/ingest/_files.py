@@ -5,11 +5,30 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from geo_patrol.errors import InputError
+from geo_patrol.errors import InputError, TooLargeError
+
+#: Largest total an archive or compressed file may unpack to, and the largest ratio.
+MAX_UNPACKED_BYTES = int(os.environ.get("GEO_PATROL_MAX_UNPACKED_MB", "2048")) * 1024 * 1024
+MAX_RATIO = 200
+MAX_MEMBERS = 10_000
+
+#: What a file of each upload kind may be (by name), and the first bytes each name implies.
+UPLOAD_SUFFIXES = {
+    "volunteers": (".csv", ".xlsx"),
+    "tracks": (".gpx", ".geojson", ".json", ".csv", ".gz", ".bz2"),
+    "hazards": (".csv", ".xlsx", ".geojson", ".json", ".gpkg", ".zip", ".fgb"),
+    "reports": (".csv", ".xlsx", ".geojson", ".json", ".gpkg", ".zip", ".fgb"),
+    "incidents": (".csv", ".xlsx", ".geojson", ".json", ".gpkg", ".zip", ".fgb"),
+}
+_MAGIC = {".xlsx": (b"PK\x03\x04",), ".zip": (b"PK\x03\x04",), ".gz": (b"\x1f\x8b",),
+          ".bz2": (b"BZh",), ".gpkg": (b"SQLite format 3\x00",), ".fgb": (b"fgb",),
+          ".gpx": (b"<",), ".geojson": (b"{", b"["), ".json": (b"{", b"[")}
 
 
 @dataclass(frozen=True)
@@ -39,7 +58,61 @@ def file_info(path: Path | str) -> FileInfo:
     with p.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
+    check_archive(p)
     return FileInfo(p, digest.hexdigest(), size)
+
+
+def check_archive(path: Path) -> None:
+    """Refuse archives and compressed files that would unpack beyond the limits (bombs),
+    judged from the ZIP directory or by counting decompressed bytes, before any parsing."""
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    size = max(path.stat().st_size, 1)
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                members = zf.infolist()
+        except zipfile.BadZipFile as exc:
+            raise InputError(f"broken ZIP archive: {exc}", source=str(path)) from None
+        total = sum(m.file_size for m in members)
+        if len(members) > MAX_MEMBERS or total > MAX_UNPACKED_BYTES or total / size > MAX_RATIO \
+                or any(m.filename.lower().endswith((".zip", ".gz", ".bz2")) for m in members):
+            msg = (f"archive refused: {len(members)} members unpacking to {total:,} bytes "
+                   f"(limits {MAX_MEMBERS} members, {MAX_UNPACKED_BYTES:,} bytes, "
+                   f"{MAX_RATIO}x, no nested archives)")
+            raise TooLargeError(msg, source=str(path))
+    elif head.startswith((b"\x1f\x8b", b"BZh")):
+        limit = min(MAX_UNPACKED_BYTES, size * MAX_RATIO)
+        total = 0
+        try:
+            with (gzip.open if head.startswith(b"\x1f\x8b") else bz2.open)(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    total += len(block)
+                    if total > limit:
+                        msg = (f"compressed file refused: it unpacks to more than {limit:,} "
+                               f"bytes ({MAX_RATIO}x its size at most)")
+                        raise TooLargeError(msg, source=str(path))
+        except (OSError, EOFError) as exc:
+            raise InputError(f"broken compressed file: {exc}", source=str(path)) from None
+
+
+def check_file_type(path: Path, kind: str) -> None:
+    """Refuse a file whose name is not one ``kind`` accepts, or whose first bytes contradict
+    its name (a renamed executable, a workbook that is not a ZIP...)."""
+    suffix = path.suffix.lower()
+    allowed = UPLOAD_SUFFIXES.get(kind, ())
+    if suffix not in allowed:
+        got = suffix or "a name without extension"
+        raise InputError(f"a {kind} file is one of {', '.join(allowed)}, not {got}",
+                         source=path.name)
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    magic = _MAGIC.get(suffix)
+    if magic and not text.startswith(magic):
+        raise InputError(f"the content is not a {suffix} file", source=path.name)
+    if suffix == ".csv" and b"\x00" in head:
+        raise InputError("this is a binary file, not CSV text", source=path.name)
 
 
 def open_maybe_compressed(path: Path) -> IO[bytes]:

@@ -28,14 +28,16 @@ def escape_cell(value: Any) -> Any:
     return value
 
 
-def result_layer(conn: Connection, run_id: int, layer: str) -> gpd.GeoDataFrame:
-    """A run's results as a GeoDataFrame, personal data masked."""
+def result_layer(conn: Connection, run_id: int, layer: str,
+                 within: frozenset[int] | None = None) -> gpd.GeoDataFrame:
+    """A run's results (only of the communities ``within``, if given) as a GeoDataFrame,
+    personal data masked."""
     if layer == "communities":
-        frame = results.area_layer(conn, run_id, level="community")
+        frame = results.area_layer(conn, run_id, level="community", within=within)
     elif layer == "gaps":
-        frame = results.gap_layer(conn, run_id, limit=100_000)
+        frame = results.gap_layer(conn, run_id, limit=100_000, within=within)
     elif layer == "hazards":
-        frame = results.hazard_layer(conn, run_id)
+        frame = results.hazard_layer(conn, run_id, within=within)
         frame["inspector"] = frame["inspector"].map(mask_name)
     else:
         raise InputError(f"unknown layer {layer!r}: use one of {', '.join(LAYERS)}")

@@ -119,7 +119,7 @@ def area_summary(conn: Connection, *, level: str = "district") -> pd.DataFrame:
         "WITH RECURSIVE tree AS ("
         " SELECT id AS root, id FROM areas WHERE level = :level"
         " UNION ALL SELECT t.root, a.id FROM areas a JOIN tree t ON a.parent_id = t.id) "
-        "SELECT r.name, r.code, ST_Area(r.geom::geography) / 1e6 AS area_km2, "
+        "SELECT r.id, r.name, r.code, ST_Area(r.geom::geography) / 1e6 AS area_km2, "
         " (SELECT count(*) FROM tree t JOIN areas c ON c.id = t.id "
         "   WHERE t.root = r.id AND c.id <> r.id) AS sub_areas, "
         " count(s.id) AS segments, coalesce(sum(s.length_m), 0) / 1000 AS street_km "

@@ -72,8 +72,21 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not: it has exited, only its entry is left)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def _port_free(port: int) -> bool:
+    """Whether nobody listens on ``port``. Connections the stopped server left in TIME_WAIT
+    do not count (PostgreSQL binds with SO_REUSEADDR too), so a restart keeps its port and
+    running apps keep their URL."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -175,9 +188,24 @@ class LocalCluster:
         self.state_file.write_text(json.dumps(asdict(state)))
         self.state_file.chmod(0o600)
 
+    def _postmaster_pid(self) -> int | None:
+        try:
+            return int((self.pgdata / "postmaster.pid").read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _clear_stale_lock(self) -> None:
+        """After a crash the lock file may name a dead postmaster (or a zombie nobody has
+        reaped, which PostgreSQL would still take for a running server): remove it."""
+        pid = self._postmaster_pid()
+        if pid is not None and not _process_alive(pid):
+            (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
+            log.warning("removed the stale lock of crashed postmaster %d", pid)
+
     def is_running(self) -> bool:
         if not (self.pgdata / "PG_VERSION").exists():
             return False
+        self._clear_stale_lock()
         done = self._run([str(find_server_bindir() / "pg_ctl"), "status", "-D", str(self.pgdata)],
                          check=False)
         return done.returncode == 0
@@ -245,10 +273,18 @@ class LocalCluster:
         return True
 
     def kill(self) -> None:
-        """Kill the server at once (SIGKILL to the postmaster), as a crash would."""
-        pidfile = self.pgdata / "postmaster.pid"
-        pid = int(pidfile.read_text().splitlines()[0])
+        """Kill the server at once (SIGKILL to the postmaster), as a crash would, and wait
+        until it is gone."""
+        import time
+
+        pid = self._postmaster_pid()
+        if pid is None:
+            return
         os.kill(pid, 9)
+        for _ in range(200):
+            if not _process_alive(pid):
+                break
+            time.sleep(0.05)
 
     def destroy(self) -> None:
         """Stop the server and delete the cluster directory."""

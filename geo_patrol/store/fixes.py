@@ -242,3 +242,30 @@ def track_rows(fixes: CleanFixes, *, track_ids: np.ndarray, upload_id: int,
 
 def store_track_rows(conn: Connection, rows: list[tuple[object, ...]]) -> None:
     copy_rows(conn, "tracks", TRACK_COLUMNS, rows)
+
+
+def day_partitions(conn: Connection) -> list[tuple[str, dt.date]]:
+    """The day partitions of ``patrol_fixes`` with their days, oldest first."""
+    names = conn.execute(sa.text(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'patrol_fixes'::regclass ORDER BY c.relname")).scalars()
+    return [(n, dt.datetime.strptime(n[-8:], "%Y%m%d").date()) for n in names]
+
+
+def drop_fixes_before(conn: Connection, cutoff: dt.date, tz: str) -> dict[str, int]:
+    """Retention: drop every day partition before ``cutoff`` (local days) and clear the
+    geometry of tracks that started before it. Counts, lengths and every analysis result stay.
+    """
+    dropped = fixes = 0
+    for name, day in day_partitions(conn):
+        if day >= cutoff:
+            continue
+        fixes += conn.execute(sa.text(f'SELECT count(*) FROM "{name}"')).scalar_one()  # noqa: S608
+        conn.execute(sa.text(f'ALTER TABLE patrol_fixes DETACH PARTITION "{name}"'))
+        conn.execute(sa.text(f'DROP TABLE "{name}"'))
+        dropped += 1
+    tracks = conn.execute(sa.text(
+        "UPDATE tracks SET geom = NULL WHERE geom IS NOT NULL "
+        "AND started_at < CAST(:d AS date)::timestamp AT TIME ZONE :tz"),
+        {"d": cutoff, "tz": tz}).rowcount
+    return {"partitions": dropped, "fixes": int(fixes), "tracks": int(tracks)}

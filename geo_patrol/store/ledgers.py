@@ -136,3 +136,40 @@ def store_incidents(conn: Connection, values: pd.DataFrame, lon: np.ndarray, lat
         f"CAST(:attrs AS jsonb), {_POINT}, ST_Transform({_POINT}, :srid)) "
         "ON CONFLICT (key) DO NOTHING"), params)
     return int(conn.execute(sa.text("SELECT count(*) FROM incidents")).scalar_one() - before)
+
+
+def community_at(conn: Connection, lon: float, lat: float) -> int | None:
+    """The community containing a point, if any."""
+    return conn.execute(sa.text(
+        f"SELECT id FROM areas WHERE level = 'community' AND ST_Intersects(geom, {_POINT}) "
+        "ORDER BY id LIMIT 1"), {"lon": lon, "lat": lat}).scalar()
+
+
+def add_hazard(conn: Connection, *, category: str, name: str, lon: float, lat: float,
+               rules: Rules, srid: int, community_id: int, source: str, by: str) -> int:
+    """One hazard entered on a page (a command's record or an officer's proposal)."""
+    rule = rules.categories[category]
+    hazard_id = conn.execute(sa.text(
+        "INSERT INTO hazards (external_id, category, name, status, status_at, source, "
+        "community_id, visit_rule, attrs, geom, geom_m) VALUES ("
+        "'web-' || gen_random_uuid(), :category, :name, 'open', now(), :source, :community, "
+        f"CAST(:rule AS jsonb), CAST(:attrs AS jsonb), {_POINT}, "
+        f"ST_Transform({_POINT}, :srid)) RETURNING id"),
+        {"category": category, "name": name, "source": source, "community": community_id,
+         "rule": json.dumps(rule.as_dict()), "lon": lon, "lat": lat, "srid": srid,
+         "attrs": json.dumps({"entered_by": by}, ensure_ascii=False)}).scalar_one()
+    conn.execute(sa.text("INSERT INTO hazard_status_history (hazard_id, status, changed_at, "
+                         "note) VALUES (:h, 'open', now(), :note)"),
+                 {"h": hazard_id, "note": source})
+    return hazard_id
+
+
+def add_report(conn: Connection, *, volunteer_id: int, category: str, text: str | None,
+               lon: float, lat: float, srid: int) -> int:
+    """One report sent by a volunteer from the app or page (pending verification)."""
+    return conn.execute(sa.text(
+        "INSERT INTO reports (external_id, volunteer_id, reported_at, category, text, "
+        "verification, reward, geom, geom_m) VALUES ('app-' || gen_random_uuid(), :v, now(), "
+        f":category, :text, 'pending', 0, {_POINT}, ST_Transform({_POINT}, :srid)) "
+        "RETURNING id"), {"v": volunteer_id, "category": category, "text": text, "lon": lon,
+                          "lat": lat, "srid": srid}).scalar_one()

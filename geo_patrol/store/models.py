@@ -35,6 +35,7 @@ UPLOAD_KINDS = ("boundaries", "streets", "volunteers", "tracks", "hazards", "rep
 PATROL_KINDS = ("patrol", "passive")
 HAZARD_STATUSES = ("open", "rectified", "cleared")
 REPORT_VERIFICATIONS = ("pending", "verified", "rejected")
+ROLES = ("command", "officer", "planner", "volunteer", "admin")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -289,6 +290,45 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict] = mapped_column(JSONB, default=dict)
+
+
+class User(Base):
+    """An account: a role, a password hash (Argon2) and, for volunteers, their roster row."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="users_role"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+    last_login: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserArea(Base):
+    """The areas (communities, or districts for a district command) a user is bound to."""
+
+    __tablename__ = "user_areas"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"),
+                                         primary_key=True)
+
+
+class ApiToken(Base):
+    """A bearer token for the app and uploads; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class AnalysisRun(Base):

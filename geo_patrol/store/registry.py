@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
-from geo_patrol.privacy import mask_name, mask_phone
+from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.privacy import Vault, mask_name, mask_phone
+from geo_patrol.store.results import ids_param
 
 
 def volunteer_table(conn: Connection, *, community: str | None = None,
                     occupation: str | None = None, team: str | None = None,
-                    duty: str | None = None, limit: int = 500) -> pd.DataFrame:
+                    duty: str | None = None, limit: int = 500,
+                    within: frozenset[int] | None = None, volunteer_id: int | None = None
+                    ) -> pd.DataFrame:
     """Volunteers with patrol hours (tracks) and reports; names and phones masked, ID numbers
-    never read."""
+    never read. ``within`` limits to volunteers of those communities, ``volunteer_id`` to one."""
     frame = pd.read_sql_query(sa.text("""
         SELECT v.id, v.number, v.name, v.phone, v.occupation, a.name AS community,
                v.active, array_to_string(v.duties, '、') AS duties,
@@ -33,40 +37,52 @@ def volunteer_table(conn: Connection, *, community: str | None = None,
           AND (CAST(:team AS text) IS NULL OR EXISTS (
                 SELECT 1 FROM volunteer_teams vt JOIN teams t ON t.id = vt.team_id
                 WHERE vt.volunteer_id = v.id AND t.name = :team))
+          AND (CAST(:within AS integer[]) IS NULL
+               OR v.community_id = ANY(CAST(:within AS integer[])))
+          AND (CAST(:one AS integer) IS NULL OR v.id = :one)
         ORDER BY v.number LIMIT :limit"""), conn,
         params={"community": community, "occupation": occupation, "team": team, "duty": duty,
-                "limit": limit})
+                "limit": limit, "within": ids_param(within), "one": volunteer_id})
     frame["name"] = frame["name"].map(mask_name)
     frame["phone"] = frame["phone"].map(lambda p: mask_phone(p) if isinstance(p, str) else None)
     return frame
 
 
 def report_table(conn: Connection, *, verification: str | None = None,
-                 limit: int = 500) -> pd.DataFrame:
-    """Volunteers' reports, pending first (the verification queue); reporters masked."""
+                 limit: int = 500, within: frozenset[int] | None = None,
+                 volunteer_id: int | None = None) -> pd.DataFrame:
+    """Volunteers' reports, pending first (the verification queue); reporters masked.
+    ``within`` limits to reports inside those communities, ``volunteer_id`` to one
+    reporter's."""
     frame = pd.read_sql_query(sa.text("""
         SELECT r.id, r.external_id, r.reported_at, r.category, r.text, r.verification,
                r.reward, v.number AS volunteer, v.name AS volunteer_name,
                h.name AS hazard, a.name AS community
         FROM reports r JOIN volunteers v ON v.id = r.volunteer_id
         LEFT JOIN hazards h ON h.id = r.hazard_id
-        LEFT JOIN LATERAL (SELECT name FROM areas x WHERE x.level = 'community'
+        LEFT JOIN LATERAL (SELECT id, name FROM areas x WHERE x.level = 'community'
                            AND ST_Intersects(x.geom, r.geom) LIMIT 1) a ON true
-        WHERE CAST(:v AS text) IS NULL OR r.verification = :v
+        WHERE (CAST(:v AS text) IS NULL OR r.verification = :v)
+          AND (CAST(:within AS integer[]) IS NULL OR a.id = ANY(CAST(:within AS integer[])))
+          AND (CAST(:one AS integer) IS NULL OR r.volunteer_id = :one)
         ORDER BY CASE r.verification WHEN 'pending' THEN 0 WHEN 'verified' THEN 1 ELSE 2 END,
                  r.reported_at DESC LIMIT :limit"""), conn,
-        params={"v": verification, "limit": limit})
+        params={"v": verification, "limit": limit, "within": ids_param(within),
+                "one": volunteer_id})
     frame["volunteer_name"] = frame["volunteer_name"].map(mask_name)
     return frame
 
 
-def reward_ledger(conn: Connection) -> pd.DataFrame:
+def reward_ledger(conn: Connection, within: frozenset[int] | None = None) -> pd.DataFrame:
     """Rewards of verified reports per volunteer (masked), largest first."""
     frame = pd.read_sql_query(sa.text("""
         SELECT v.number, v.name, count(*) AS reports, sum(r.reward) AS reward
         FROM reports r JOIN volunteers v ON v.id = r.volunteer_id
-        WHERE r.verification = 'verified' GROUP BY v.number, v.name
-        ORDER BY reward DESC, v.number"""), conn)
+        WHERE r.verification = 'verified'
+          AND (CAST(:within AS integer[]) IS NULL
+               OR v.community_id = ANY(CAST(:within AS integer[])))
+        GROUP BY v.number, v.name
+        ORDER BY reward DESC, v.number"""), conn, params={"within": ids_param(within)})
     frame["name"] = frame["name"].map(mask_name)
     return frame
 
@@ -75,3 +91,31 @@ def upload_table(conn: Connection, limit: int = 50) -> pd.DataFrame:
     return pd.read_sql_query(sa.text(
         "SELECT id, kind, filename, loaded_at, rows_stored, rows_flagged FROM uploads "
         "ORDER BY loaded_at DESC, id DESC LIMIT :n"), conn, params={"n": limit})
+
+
+MIN_REASON = 8
+
+
+def unmask_volunteer(engine: Engine, volunteer_id: int, *, actor: str, reason: str,
+                     vault: Vault, within: frozenset[int] | None = None) -> dict:
+    """A volunteer's name, phone and ID number in clear, for a stated reason that is written
+    to the audit log in the same transaction (no log entry, no data)."""
+    from geo_patrol.store.accounts import audit
+
+    reason = (reason or "").strip()
+    if len(reason) < MIN_REASON:
+        raise InputError(f"give the reason for unmasking (at least {MIN_REASON} characters)")
+    with engine.begin() as conn:
+        row = conn.execute(sa.text(
+            "SELECT v.id, v.number, v.name, v.phone, v.id_cipher, a.name AS community "
+            "FROM volunteers v LEFT JOIN areas a ON a.id = v.community_id "
+            "WHERE v.id = :i AND (CAST(:within AS integer[]) IS NULL "
+            "OR v.community_id = ANY(CAST(:within AS integer[])))"),
+            {"i": volunteer_id, "within": ids_param(within)}).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no volunteer {volunteer_id}")
+        audit(conn, actor, "unmask", f"volunteer {row['number']}", reason=reason,
+              details={"fields": ["name", "phone", "id_number"]})
+    return {"id": row["id"], "number": row["number"], "name": row["name"],
+            "phone": row["phone"], "community": row["community"],
+            "id_number": vault.decrypt(row["id_cipher"]) if row["id_cipher"] else None}

@@ -92,9 +92,19 @@ def find_run(conn: Connection, run_id: int | None = None) -> dict[str, Any]:
     return dict(row)
 
 
+#: Area ids a user's records are limited to (``None``: no limit).
+Within = frozenset[int] | None
+
+
+def ids_param(within: frozenset[int] | None) -> list[int] | None:
+    """A scope as a bind parameter for ``= ANY(CAST(:within AS integer[]))``."""
+    return None if within is None else sorted(within)
+
+
 def area_table(conn: Connection, run_id: int, *, level: str | None = None,
-               parent_id: int | None = None) -> pd.DataFrame:
-    """Per-area coverage of a run (optionally one level, or the children of one area)."""
+               parent_id: int | None = None, within: Within = None) -> pd.DataFrame:
+    """Per-area coverage of a run (optionally one level, the children of one area, or only
+    the areas ``within`` a user's scope)."""
     return pd.read_sql_query(sa.text("""
         SELECT a.id AS area_id, a.name, a.level, a.code, p.name AS parent, r.total_m,
                r.covered_m, r.covered_patrol_m, r.covered_passive_m, r.covered_day_m,
@@ -106,12 +116,13 @@ def area_table(conn: Connection, run_id: int, *, level: str | None = None,
         LEFT JOIN areas p ON p.id = a.parent_id
         WHERE r.run_id = :run AND (CAST(:level AS text) IS NULL OR a.level = :level)
           AND (CAST(:parent AS integer) IS NULL OR a.parent_id = :parent)
+          AND (CAST(:within AS integer[]) IS NULL OR a.id = ANY(CAST(:within AS integer[])))
         ORDER BY coverage NULLS LAST, a.name"""), conn,
-        params={"run": run_id, "level": level, "parent": parent_id})
+        params={"run": run_id, "level": level, "parent": parent_id, "within": ids_param(within)})
 
 
 def gap_table(conn: Connection, run_id: int, *, area_id: int | None = None,
-              limit: int = 50) -> pd.DataFrame:
+              limit: int = 50, within: Within = None) -> pd.DataFrame:
     """Gaps of a run, highest priority first (optionally within one area and its children)."""
     return pd.read_sql_query(sa.text("""
         WITH RECURSIVE scope AS (
@@ -122,12 +133,13 @@ def gap_table(conn: Connection, run_id: int, *, area_id: int | None = None,
         FROM gap_results g LEFT JOIN areas a ON a.id = g.area_id
         WHERE g.run_id = :run AND (CAST(:area AS integer) IS NULL
                                    OR g.area_id IN (SELECT id FROM scope))
+          AND (CAST(:within AS integer[]) IS NULL OR g.area_id = ANY(CAST(:within AS integer[])))
         ORDER BY g.priority DESC, g.gap_key LIMIT :limit"""), conn,
-        params={"run": run_id, "area": area_id, "limit": limit})
+        params={"run": run_id, "area": area_id, "limit": limit, "within": ids_param(within)})
 
 
 def hazard_table(conn: Connection, run_id: int, *, area_id: int | None = None,
-                 status: str | None = None) -> pd.DataFrame:
+                 status: str | None = None, within: Within = None) -> pd.DataFrame:
     """Hazard compliance of a run, worst first (never visited, overdue by missed days...)."""
     return pd.read_sql_query(sa.text("""
         WITH RECURSIVE scope AS (
@@ -143,9 +155,10 @@ def hazard_table(conn: Connection, run_id: int, *, area_id: int | None = None,
         WHERE r.run_id = :run
           AND (CAST(:area AS integer) IS NULL OR h.community_id IN (SELECT id FROM scope))
           AND (CAST(:status AS text) IS NULL OR r.status = :status)
+          AND (CAST(:within AS integer[]) IS NULL OR h.community_id = ANY(CAST(:within AS integer[])))
         ORDER BY CASE r.status WHEN 'never_visited' THEN 0 WHEN 'overdue' THEN 1
                  WHEN 'compliant' THEN 2 ELSE 3 END, r.missed_days DESC, h.name"""), conn,
-        params={"run": run_id, "area": area_id, "status": status})
+        params={"run": run_id, "area": area_id, "status": status, "within": ids_param(within)})
 
 
 def _gdf(conn: Connection, query: str, params: dict[str, Any]) -> Any:
@@ -154,8 +167,8 @@ def _gdf(conn: Connection, query: str, params: dict[str, Any]) -> Any:
     return gpd.read_postgis(sa.text(query), conn, params=params, geom_col="geom", crs=4326)
 
 
-def area_layer(conn: Connection, run_id: int, *, level: str, parent_id: int | None = None
-               ) -> Any:
+def area_layer(conn: Connection, run_id: int, *, level: str, parent_id: int | None = None,
+               within: Within = None) -> Any:
     """Areas of a level with their coverage (simplified outlines, WGS-84)."""
     return _gdf(conn, """
         SELECT a.id AS area_id, a.name, a.level, coalesce(r.total_m, 0) AS total_m,
@@ -169,7 +182,9 @@ def area_layer(conn: Connection, run_id: int, *, level: str, parent_id: int | No
             WITH RECURSIVE s AS (SELECT id FROM areas WHERE id = :parent UNION ALL
                                  SELECT x.id FROM areas x JOIN s ON x.parent_id = s.id)
             SELECT id FROM s))
-        ORDER BY a.name""", {"run": run_id, "level": level, "parent": parent_id})
+          AND (CAST(:within AS integer[]) IS NULL OR a.id = ANY(CAST(:within AS integer[])))
+        ORDER BY a.name""", {"run": run_id, "level": level, "parent": parent_id,
+                             "within": ids_param(within)})
 
 
 def segment_layer(conn: Connection, run_id: int, area_id: int) -> Any:
@@ -187,7 +202,8 @@ def segment_layer(conn: Connection, run_id: int, area_id: int) -> Any:
 
 
 def hazard_layer(conn: Connection, run_id: int, area_id: int | None = None,
-                 category: str | None = None, status: str | None = None) -> Any:
+                 category: str | None = None, status: str | None = None,
+                 within: Within = None) -> Any:
     """Hazards with their compliance; inspectors only as a masked name."""
     return _gdf(conn, """
         WITH RECURSIVE s AS (SELECT id FROM areas WHERE id = :area UNION ALL
@@ -202,11 +218,13 @@ def hazard_layer(conn: Connection, run_id: int, area_id: int | None = None,
         WHERE (CAST(:area AS integer) IS NULL OR h.community_id IN (SELECT id FROM s))
           AND (CAST(:cat AS text) IS NULL OR h.category = :cat)
           AND (CAST(:status AS text) IS NULL OR r.status = :status)
-        ORDER BY h.name""", {"run": run_id, "area": area_id, "cat": category, "status": status})
+          AND (CAST(:within AS integer[]) IS NULL OR h.community_id = ANY(CAST(:within AS integer[])))
+        ORDER BY h.name""", {"run": run_id, "area": area_id, "cat": category, "status": status,
+                             "within": ids_param(within)})
 
 
-def gap_layer(conn: Connection, run_id: int, area_id: int | None = None, limit: int = 500
-              ) -> Any:
+def gap_layer(conn: Connection, run_id: int, area_id: int | None = None, limit: int = 500,
+              within: Within = None) -> Any:
     """Gaps (highest priority first) with their geometry."""
     return _gdf(conn, """
         WITH RECURSIVE s AS (SELECT id FROM areas WHERE id = :area UNION ALL
@@ -216,8 +234,9 @@ def gap_layer(conn: Connection, run_id: int, area_id: int | None = None, limit: 
         FROM gap_results g LEFT JOIN areas a ON a.id = g.area_id
         WHERE g.run_id = :run AND (CAST(:area AS integer) IS NULL
                                    OR g.area_id IN (SELECT id FROM s))
+          AND (CAST(:within AS integer[]) IS NULL OR g.area_id = ANY(CAST(:within AS integer[])))
         ORDER BY g.priority DESC LIMIT :limit""", {"run": run_id, "area": area_id,
-                                                  "limit": limit})
+                                                  "limit": limit, "within": ids_param(within)})
 
 
 def incident_hexbins(conn: Connection, area_id: int | None, since: dt.date,
@@ -259,18 +278,23 @@ def list_runs(conn: Connection, limit: int = 20) -> pd.DataFrame:
         conn, params={"n": limit})
 
 
-def track_layer(conn: Connection, area_id: int, day: dt.date, tz: str = "Asia/Shanghai") -> Any:
-    """Tracks of one local day crossing an area, simplified (about 5 m), without who walked
-    them."""
+def track_layer(conn: Connection, area_id: int | None, day: dt.date, tz: str = "Asia/Shanghai",
+                *, volunteer_id: int | None = None) -> Any:
+    """Tracks of one local day crossing an area (or walked by one volunteer), simplified
+    (about 5 m), without who walked them."""
+    if area_id is None and volunteer_id is None:
+        raise ValueError("track_layer needs an area or a volunteer")
     return _gdf(conn, """
-        WITH a AS (SELECT geom FROM areas WHERE id = :area),
-        srid AS (SELECT value::int AS v FROM deployment WHERE key = 'metric_srid')
+        WITH srid AS (SELECT value::int AS v FROM deployment WHERE key = 'metric_srid')
         SELECT t.kind, t.started_at, t.ended_at, round(t.length_m) AS length_m,
                ST_Transform(ST_Simplify(ST_Transform(t.geom, srid.v), 5), 4326) AS geom
-        FROM tracks t, a, srid
+        FROM tracks t, srid
         WHERE t.geom IS NOT NULL AND t.started_at >= CAST(:day AS date)::timestamp AT TIME ZONE :tz
           AND t.started_at < (CAST(:day AS date) + 1)::timestamp AT TIME ZONE :tz
-          AND ST_Intersects(t.geom, a.geom)""", {"area": area_id, "day": day, "tz": tz})
+          AND (CAST(:area AS integer) IS NULL
+               OR ST_Intersects(t.geom, (SELECT geom FROM areas WHERE id = :area)))
+          AND (CAST(:vol AS integer) IS NULL OR t.volunteer_id = :vol)""",
+        {"area": area_id, "day": day, "tz": tz, "vol": volunteer_id})
 
 
 @dataclass
@@ -286,14 +310,14 @@ class AreaLayers:
 
 def area_layers(conn: Connection, run: dict[str, Any], area_id: int, *, level: str,
                 gap_limit: int = 500, incident_days: int = 90,
-                with_inspectors: bool = True) -> AreaLayers:
+                with_inspectors: bool = True, within: Within = None) -> AreaLayers:
     """The layers of one area for a run (``NotFoundError`` when the area has none)."""
     area = area_layer(conn, run["id"], level=level)
     area = area[area["area_id"] == area_id]
     if area.empty:
         raise NotFoundError(f"no {level} {area_id}")
-    communities = area_layer(conn, run["id"], level="community", parent_id=area_id) \
-        if level != "community" else area
+    communities = area_layer(conn, run["id"], level="community", parent_id=area_id,
+                             within=within) if level != "community" else area
     hazards = hazard_layer(conn, run["id"], area_id)
     if not with_inspectors:
         hazards["inspector"] = None

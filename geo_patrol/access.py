@@ -1,0 +1,103 @@
+"""Who may do what: roles, the access matrix, and the areas a user's records are limited to.
+
+The matrix is the one in the reliability promises: each resource lists, per role, whether the
+role may read it, only within its bound areas (``SCOPED``), only its own records (``OWN``),
+or only in aggregate. Views ask :func:`allows` and filter by :attr:`Principal.area_ids`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from geo_patrol.errors import ForbiddenError, NotFoundError
+
+
+class Role(str, Enum):
+    COMMAND = "command"      # district command
+    OFFICER = "officer"      # community officer, bound to communities
+    PLANNER = "planner"
+    VOLUNTEER = "volunteer"  # bound to one roster row
+    ADMIN = "admin"          # accounts, plus everything a district command may do
+
+
+class Resource(str, Enum):
+    PEOPLE = "people"        # volunteer personal data
+    TRACKS = "tracks"        # raw patrol tracks
+    HAZARDS = "hazards"      # hazards and reports
+    COVERAGE = "coverage"    # coverage, plans, exports
+    AUDIT = "audit"
+    ACCOUNTS = "accounts"
+
+
+class Grant(str, Enum):
+    ALL = "all"              # every record (within the user's areas, if bound)
+    SCOPED = "scoped"        # only records of the user's areas
+    OWN = "own"              # only the user's own records
+    AGGREGATE = "aggregate"  # only aggregated figures, never a raw record
+
+
+_C, _O, _P, _V, _A = Role.COMMAND, Role.OFFICER, Role.PLANNER, Role.VOLUNTEER, Role.ADMIN
+
+#: (resource, action) -> {role: grant}; a role not listed is refused (403).
+MATRIX: dict[tuple[Resource, str], dict[Role, Grant]] = {
+    (Resource.PEOPLE, "read"): {_C: Grant.ALL, _A: Grant.ALL, _O: Grant.SCOPED, _V: Grant.OWN},
+    (Resource.PEOPLE, "unmask"): {_C: Grant.ALL, _A: Grant.ALL},
+    (Resource.TRACKS, "read"): {_C: Grant.ALL, _A: Grant.ALL, _O: Grant.SCOPED, _V: Grant.OWN,
+                                _P: Grant.AGGREGATE},
+    (Resource.TRACKS, "write"): {_C: Grant.ALL, _A: Grant.ALL, _V: Grant.OWN},
+    (Resource.HAZARDS, "read"): {_C: Grant.ALL, _A: Grant.ALL, _O: Grant.SCOPED, _P: Grant.ALL,
+                                 _V: Grant.OWN},
+    (Resource.HAZARDS, "write"): {_C: Grant.ALL, _A: Grant.ALL},
+    (Resource.HAZARDS, "propose"): {_C: Grant.ALL, _A: Grant.ALL, _O: Grant.SCOPED},
+    (Resource.HAZARDS, "report"): {_V: Grant.OWN},
+    (Resource.COVERAGE, "read"): {_C: Grant.ALL, _A: Grant.ALL, _O: Grant.SCOPED,
+                                  _P: Grant.ALL},
+    (Resource.COVERAGE, "write"): {_C: Grant.ALL, _A: Grant.ALL, _P: Grant.ALL},
+    (Resource.AUDIT, "read"): {_C: Grant.ALL, _A: Grant.ALL},
+    (Resource.ACCOUNTS, "write"): {_A: Grant.ALL},
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A signed-in user as the views see them."""
+
+    id: int
+    username: str
+    role: Role
+    #: Areas whose records the user may see (communities and the districts they lie in);
+    #: ``None`` means the whole deployment.
+    area_ids: frozenset[int] | None = None
+    #: Communities the user is bound to (for filtering records that carry a community id).
+    community_ids: frozenset[int] | None = None
+    volunteer_id: int | None = None
+
+    def grant(self, resource: Resource, action: str = "read") -> Grant | None:
+        """What the matrix grants this user on ``resource`` (``None``: nothing)."""
+        return MATRIX.get((resource, action), {}).get(self.role)
+
+    def require(self, resource: Resource, action: str = "read") -> Grant:
+        """The grant, or :class:`ForbiddenError` (403) when the role has none."""
+        grant = self.grant(resource, action)
+        if grant is None:
+            msg = f"a {self.role.value} account may not {action} {resource.value}"
+            raise ForbiddenError(msg)
+        return grant
+
+    def sees_area(self, area_id: int | None) -> bool:
+        return self.area_ids is None or (area_id is not None and area_id in self.area_ids)
+
+    def check_area(self, area_id: int | None, what: str = "area") -> None:
+        """404 for an area outside the user's scope: guessing ids reveals nothing."""
+        if not self.sees_area(area_id):
+            raise NotFoundError(f"no {what} {area_id}")
+
+    def within(self, resource: Resource, action: str = "read") -> frozenset[int] | None:
+        """Community ids that listed records must lie in (``None``: no limit). A role that may
+        only reach its own records or aggregates gets :class:`ForbiddenError` here."""
+        grant = self.require(resource, action)
+        if grant in (Grant.OWN, Grant.AGGREGATE):
+            msg = f"a {self.role.value} account sees only {grant.value} {resource.value}"
+            raise ForbiddenError(msg)
+        return self.community_ids

@@ -1,0 +1,199 @@
+"""Accounts, API tokens and the audit log (the SQL side of :mod:`geo_patrol.access`)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.engine import Connection, Engine
+
+from geo_patrol.access import Principal, Role
+from geo_patrol.errors import ConflictError, InputError, NotFoundError
+
+_hasher = PasswordHasher()
+#: Compared against when the user does not exist, so both paths cost one Argon2 check.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+MIN_PASSWORD = 10
+TOKEN_PREFIX = "gp_"
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InputError(f"a password has at least {MIN_PASSWORD} characters")
+
+
+def add_user(engine: Engine, username: str, role: str, password: str, *,
+             areas: list[str] | None = None, volunteer: str | None = None) -> int:
+    """Create an account; officers need community ``areas`` (names or codes), volunteers a
+    roster ``volunteer`` number. Returns the user id."""
+    try:
+        role_ = Role(role)
+    except ValueError:
+        raise InputError(f"unknown role {role!r}: use one of "
+                         f"{', '.join(r.value for r in Role)}") from None
+    if not username or len(username) > 64 or not username.replace("_", "").replace(
+            "-", "").replace(".", "").isalnum():
+        raise InputError("a username is 1-64 letters, digits, '.', '-' or '_'")
+    _check_password(password)
+    areas = areas or []
+    if role_ is Role.OFFICER and not areas:
+        raise InputError("a community officer is bound to at least one community (--area)")
+    if role_ is Role.VOLUNTEER and not volunteer:
+        raise InputError("a volunteer account names its roster number (--volunteer)")
+    with engine.begin() as conn:
+        if conn.execute(sa.text("SELECT 1 FROM users WHERE username = :u"),
+                        {"u": username}).first():
+            raise ConflictError(f"user {username!r} exists")
+        volunteer_id = None
+        if volunteer:
+            volunteer_id = conn.execute(sa.text("SELECT id FROM volunteers WHERE number = :n"),
+                                        {"n": volunteer}).scalar()
+            if volunteer_id is None:
+                raise NotFoundError(f"no volunteer numbered {volunteer!r} on the roster")
+        area_ids = []
+        for name in areas:
+            found = conn.execute(sa.text(
+                "SELECT id, level FROM areas WHERE name = :n OR code = :n ORDER BY id"),
+                {"n": name}).all()
+            if len(found) != 1:
+                raise InputError(f"area {name!r} matches {len(found)} areas: give its code")
+            area_ids.append(found[0].id)
+        user_id = conn.execute(sa.text(
+            "INSERT INTO users (username, role, password_hash, volunteer_id, disabled) "
+            "VALUES (:u, :r, :h, :v, false) RETURNING id"),
+            {"u": username, "r": role_.value, "h": _hasher.hash(password),
+             "v": volunteer_id}).scalar_one()
+        for area_id in area_ids:
+            conn.execute(sa.text("INSERT INTO user_areas VALUES (:u, :a)"),
+                         {"u": user_id, "a": area_id})
+        audit(conn, "system", "user_add", username, details={"role": role_.value,
+                                                              "areas": areas})
+    return user_id
+
+
+def set_disabled(engine: Engine, username: str, disabled: bool = True) -> None:
+    """Disable (or enable) an account; its sessions and tokens stop working at once."""
+    with engine.begin() as conn:
+        done = conn.execute(sa.text("UPDATE users SET disabled = :d WHERE username = :u"),
+                            {"d": disabled, "u": username}).rowcount
+        if not done:
+            raise NotFoundError(f"no user {username!r}")
+        audit(conn, "system", "user_disable" if disabled else "user_enable", username)
+
+
+def set_password(engine: Engine, username: str, password: str) -> None:
+    _check_password(password)
+    with engine.begin() as conn:
+        done = conn.execute(sa.text("UPDATE users SET password_hash = :h WHERE username = :u"),
+                            {"h": _hasher.hash(password), "u": username}).rowcount
+        if not done:
+            raise NotFoundError(f"no user {username!r}")
+        audit(conn, "system", "user_password", username)
+
+
+def user_table(conn: Connection) -> pd.DataFrame:
+    """Accounts with their bound areas (no hashes)."""
+    return pd.read_sql(sa.text("""
+        SELECT u.id, u.username, u.role, u.disabled, u.created_at, u.last_login,
+               v.number AS volunteer,
+               string_agg(a.name, ', ' ORDER BY a.name) AS areas
+        FROM users u LEFT JOIN volunteers v ON v.id = u.volunteer_id
+        LEFT JOIN user_areas ua ON ua.user_id = u.id LEFT JOIN areas a ON a.id = ua.area_id
+        GROUP BY u.id, v.number ORDER BY u.username"""), conn)
+
+
+def issue_token(engine: Engine, username: str, label: str | None = None) -> str:
+    """A new bearer token for ``username``; only its hash is kept, so show it once."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        user_id = conn.execute(sa.text("SELECT id FROM users WHERE username = :u"),
+                               {"u": username}).scalar()
+        if user_id is None:
+            raise NotFoundError(f"no user {username!r}")
+        conn.execute(sa.text("INSERT INTO api_tokens (user_id, token_sha256, label, revoked) "
+                             "VALUES (:u, :h, :l, false)"),
+                     {"u": user_id, "h": hashlib.sha256(token.encode()).hexdigest(),
+                      "l": label})
+        audit(conn, "system", "token_issue", username, details={"label": label})
+    return token
+
+
+def _principal(conn: Connection, row: Any) -> Principal:
+    role = Role(row.role)
+    bound = [r[0] for r in conn.execute(sa.text(
+        "SELECT area_id FROM user_areas WHERE user_id = :u"), {"u": row.id})]
+    area_ids = community_ids = None
+    if bound:
+        below = conn.execute(sa.text("""
+            WITH RECURSIVE down AS (
+                SELECT id, level FROM areas WHERE id = ANY(:ids)
+                UNION SELECT a.id, a.level FROM areas a JOIN down d ON a.parent_id = d.id)
+            SELECT id, level FROM down"""), {"ids": bound}).all()
+        area_ids = frozenset(r.id for r in below)
+        community_ids = frozenset(r.id for r in below if r.level == "community")
+    elif role in (Role.OFFICER, Role.VOLUNTEER):
+        area_ids = community_ids = frozenset()  # nothing beyond their own records
+    return Principal(id=row.id, username=row.username, role=role, area_ids=area_ids,
+                     community_ids=community_ids, volunteer_id=row.volunteer_id)
+
+
+def load_principal(engine: Engine, user_id: int) -> Principal | None:
+    """The enabled user with this id, or ``None``."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT id, username, role, volunteer_id FROM users "
+                                   "WHERE id = :i AND NOT disabled"), {"i": user_id}).first()
+        return _principal(conn, row) if row else None
+
+
+def authenticate(engine: Engine, username: str, password: str) -> Principal | None:
+    """The user if the password matches and the account is enabled, else ``None``."""
+    with engine.begin() as conn:
+        row = conn.execute(sa.text("SELECT id, username, role, volunteer_id, password_hash, "
+                                   "disabled FROM users WHERE username = :u"),
+                           {"u": username}).first()
+        try:
+            _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if row is None or row.disabled:
+            return None
+        conn.execute(sa.text("UPDATE users SET last_login = now() WHERE id = :i"),
+                     {"i": row.id})
+        if _hasher.check_needs_rehash(row.password_hash):
+            conn.execute(sa.text("UPDATE users SET password_hash = :h WHERE id = :i"),
+                         {"h": _hasher.hash(password), "i": row.id})
+        return _principal(conn, row)
+
+
+def principal_from_token(engine: Engine, token: str) -> Principal | None:
+    """The enabled user owning an unrevoked token, else ``None``."""
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    with engine.connect() as conn:
+        row = conn.execute(sa.text(
+            "SELECT u.id, u.username, u.role, u.volunteer_id FROM api_tokens t "
+            "JOIN users u ON u.id = t.user_id "
+            "WHERE t.token_sha256 = :h AND NOT t.revoked AND NOT u.disabled"),
+            {"h": digest}).first()
+        return _principal(conn, row) if row else None
+
+
+def audit(conn: Connection, actor: str, action: str, target: str | None = None, *,
+          reason: str | None = None, details: dict | None = None) -> None:
+    """Append one entry to the audit log (which the database keeps append-only)."""
+    import json
+
+    conn.execute(sa.text("INSERT INTO audit_log (actor, action, target, reason, details) "
+                         "VALUES (:a, :c, :t, :r, CAST(:d AS jsonb))"),
+                 {"a": actor, "c": action, "t": target, "r": reason,
+                  "d": json.dumps(details or {}, ensure_ascii=False)})
+
+
+def audit_table(conn: Connection, limit: int = 500) -> pd.DataFrame:
+    return pd.read_sql(sa.text("SELECT at, actor, action, target, reason, details "
+                               "FROM audit_log ORDER BY id DESC LIMIT :n"), conn,
+                       params={"n": limit})

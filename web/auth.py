@@ -1,0 +1,207 @@
+"""Sign-in, sessions, API tokens, CSRF, login rate limits, and the access checks views call.
+
+Everything needs a signed-in user (session cookie) or an API token (``Authorization: Bearer``)
+except the few endpoints in :data:`PUBLIC`; what each role may then see is decided by
+:mod:`geo_patrol.access`.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable
+
+from flask import (Blueprint, Flask, current_app, g, redirect, render_template, request,
+                   session, url_for)
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, current_user, login_user, logout_user
+from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import CSRFProtect
+
+from geo_patrol.access import Principal, Resource
+from geo_patrol.errors import UnauthorizedError
+from geo_patrol.settings import Settings
+
+bp = Blueprint("auth", __name__)
+csrf = CSRFProtect()
+limiter = Limiter(get_remote_address, storage_uri="memory://")
+login_manager = LoginManager()
+
+#: Endpoints anyone may reach: sign-in, language, health, the API description, static assets.
+PUBLIC = {"auth.login", "auth.logout", "pages.set_language", "api.health", "api.openapi",
+          "maps.vendor", "static"}
+
+
+class Account:
+    """The Flask-Login user: a :class:`Principal` and how it signed in."""
+
+    is_active = True
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, principal: Principal, *, by_token: bool = False) -> None:
+        self.principal = principal
+        self.by_token = by_token
+
+    def get_id(self) -> str:
+        return str(self.principal.id)
+
+
+def _engine():  # noqa: ANN202
+    from web import get_engine
+
+    return get_engine(current_app)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> Account | None:
+    from geo_patrol.store.accounts import load_principal
+
+    principal = load_principal(_engine(), int(user_id)) if user_id.isdigit() else None
+    return Account(principal) if principal else None
+
+
+@login_manager.request_loader
+def _load_token(req: Any) -> Account | None:
+    from geo_patrol.store.accounts import principal_from_token
+
+    header = req.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer "):
+        return None
+    principal = principal_from_token(_engine(), header[7:].strip())
+    if principal is None:
+        return None
+    g.token_client = True
+    return Account(principal, by_token=True)
+
+
+class TokenAwareSessions(SecureCookieSessionInterface):
+    """Cookie sessions, except that clients signed in by token get no cookie: their next
+    request is judged by its token alone."""
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        if g.get("token_client"):
+            return
+        super().save_session(app, session, response)
+
+
+@login_manager.unauthorized_handler
+def _unauthorized() -> Any:
+    raise UnauthorizedError("sign in first")
+
+
+def principal() -> Principal:
+    """The signed-in user (views behind :func:`_require_login` always have one)."""
+    if not current_user.is_authenticated:
+        raise UnauthorizedError("sign in first")
+    return current_user.principal
+
+
+def requires(resource: Resource, action: str = "read") -> Callable:
+    """Decorate a view: 403 unless the user's role has a grant on ``resource``."""
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            principal().require(resource, action)
+            return view(*args, **kwargs)
+        wrapped.required = (resource, action)  # type: ignore[attr-defined]
+        return wrapped
+    return decorate
+
+
+def template_globals() -> dict[str, Any]:
+    """``me`` (the user or ``None``) and ``can(resource, action)`` for templates."""
+    user = current_user.principal if current_user and current_user.is_authenticated else None
+
+    def can(resource: str, action: str = "read") -> bool:
+        return user is not None and user.grant(Resource(resource), action) is not None
+
+    return {"me": user, "can": can}
+
+
+def _require_login() -> None:
+    if request.endpoint in PUBLIC or request.endpoint is None:
+        return
+    if not current_user.is_authenticated:
+        raise UnauthorizedError("sign in first")
+    # forms posted with a session cookie carry a CSRF token; token clients are not cookie-borne
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not current_user.by_token:
+        csrf.protect()
+
+
+def _login_key() -> str:
+    name = (request.form.get("username") or "").strip().lower()[:64]
+    return f"{get_remote_address()}|{name}"
+
+
+def _secure_headers(resp: Any) -> Any:
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    resp.headers.setdefault("Referrer-Policy", "same-origin")
+    # nothing may load from outside the server, in pages and map frames alike
+    resp.headers.setdefault("Content-Security-Policy",
+                            "default-src 'self' 'unsafe-inline' data: blob:; "
+                            "frame-ancestors 'self'")
+    if current_user and getattr(current_user, "is_authenticated", False):
+        resp.headers.setdefault("Cache-Control", "private, no-store")
+    return resp
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    import datetime as dt
+    import os
+
+    from geo_patrol.privacy import deployment_secret, derived_key
+
+    # sessions are signed with their own key, derived from (never equal to) the secret
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = derived_key(deployment_secret(settings),
+                                               b"geo-patrol sessions")
+    # Flask has its own defaults for these, so they are set, not defaulted
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("GEO_PATROL_HTTPS", "") in ("1", "true", "yes"),
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=8))
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
+    app.config.setdefault("GEO_PATROL_LOGIN_LIMIT",
+                          os.environ.get("GEO_PATROL_LOGIN_LIMIT", "5 per minute;20 per hour"))
+    app.session_interface = TokenAwareSessions()
+    login_manager.session_protection = "strong"
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    app.before_request(_require_login)
+    app.after_request(_secure_headers)
+    app.register_blueprint(bp)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["GEO_PATROL_LOGIN_LIMIT"], key_func=_login_key,
+               methods=["POST"])
+def login() -> Any:
+    from geo_patrol.store.accounts import authenticate
+
+    error, status = None, 200
+    target = request.values.get("next") or ""
+    if not target.startswith("/") or target.startswith("//"):
+        target = ""
+    if request.method == "POST":
+        csrf.protect()
+        found = authenticate(_engine(), request.form.get("username", "").strip(),
+                             request.form.get("password", ""))
+        if found is not None:
+            session.clear()
+            session.permanent = True
+            login_user(Account(found))
+            return redirect(target or url_for("pages.index"))
+        error, status = "wrong username or password, or the account is disabled", 401
+    return render_template("login.html", run=None, error=error, next=target), status
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    csrf.protect()
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))
