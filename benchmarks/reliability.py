@@ -275,7 +275,7 @@ def load_test(server: Server, token: str, run_id: int, community: int, users: in
             "p99_ms": float(total["99%"]), "per_endpoint": per}
 
 
-def fuzz_api(server: Server, tokens: dict[str, str], examples: int) -> dict:
+def fuzz_api(server: Server, tokens: dict[str, str], examples: int, workdir: Path) -> dict:
     """Schemathesis against the OpenAPI description: no response may be a 5xx. A command
     token drives every operation but the volunteer's report; a volunteer token drives that
     one and the volunteer's own tracks and record."""
@@ -288,7 +288,7 @@ def fuzz_api(server: Server, tokens: dict[str, str], examples: int) -> dict:
         done = subprocess.run([exe, "run", f"{server.base}/api/openapi.json", "--checks",
                                "not_a_server_error", "-H", f"Authorization: Bearer {tokens[role]}",
                                "--max-examples", str(examples), "--workers", "2", "--seed", "7",
-                               "--warnings", "off", *selection],
+                               "--warnings", "off", *selection], cwd=workdir,
                               capture_output=True, text=True, timeout=1800, check=False)
         lines = [ln.strip() for ln in done.stdout.splitlines() if ln.strip()]
         cases = next((ln for ln in reversed(lines) if "generated" in ln), "")
@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"     {name:<28} {r['requests']:>6}  p50 {r['p50_ms']:>5.0f}  "
                   f"p95 {r['p95_ms']:>5.0f}  p99 {r['p99_ms']:>5.0f} ms")
         print("5. fuzz the API (Schemathesis) ...", flush=True)
-        figures["fuzz_api"] = fuzz_api(server, tokens, args.fuzz_examples)
+        figures["fuzz_api"] = fuzz_api(server, tokens, args.fuzz_examples, root)
         print(f"   {figures['fuzz_api']}", flush=True)
         print("6. fuzz the parsers (Hypothesis) ...", flush=True)
         figures["fuzz_parsers"] = fuzz_parsers(args.parser_examples)
