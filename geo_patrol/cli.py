@@ -622,7 +622,7 @@ def export_results_cmd(ctx: click.Context, run_id: int | None, layer: str, fmt: 
 
 @cli.group(cls=_Group)
 def plan() -> None:
-    """Plan patrols from the latest analysis (patrol posts)."""
+    """Plan patrols from the latest analysis: posts, balanced zones, loops and who walks them."""
 
 
 @plan.command("posts")
@@ -647,7 +647,8 @@ def plan_posts_cmd(ctx: click.Context, k: int | None, cover_all: bool, distance_
     import numpy as np
 
     from geo_patrol.analysis.run import find_area
-    from geo_patrol.planning.demand import dense_nodes, node_points, segment_demand
+    from geo_patrol.planning.demand import segment_demand
+    from geo_patrol.planning.network import dense_nodes, node_points
     from geo_patrol.planning.posts import (
         greedy,
         maximal_covering,
@@ -665,7 +666,7 @@ def plan_posts_cmd(ctx: click.Context, k: int | None, cover_all: bool, distance_
         if demand.empty:
             raise click.ClickException("no street segments in scope")
         ids, a, b = dense_nodes(demand)
-        points = node_points(demand, conn)
+        points = node_points(demand)
     cov = network_coverage(a, b, demand["length_m"].to_numpy(), np.arange(len(ids)),
                            distance_m, demand["weight"].to_numpy())
     sol = set_covering(cov, time_limit=time_limit) if cover_all else \
@@ -690,6 +691,90 @@ def plan_posts_cmd(ctx: click.Context, k: int | None, cover_all: bool, distance_
     if output is not None:
         output.write_text(json.dumps({"type": "FeatureCollection", "features": features},
                                      ensure_ascii=False), encoding="utf-8")
+
+
+def _plan_options(command: Any) -> Any:
+    for option in reversed([
+        click.option("--area", required=True, help="District or community (name or id)."),
+        click.option("--zones", type=int, default=4, show_default=True),
+        click.option("--minutes", type=float, default=90.0, show_default=True,
+                     help="Time budget of one loop."),
+        click.option("--speed-kmh", type=float, default=4.5, show_default=True,
+                     help="Walking speed."),
+        click.option("--dwell-min", type=float, default=10.0, show_default=True,
+                     help="An inspection stop at an overdue hazard."),
+        click.option("--run", "run_id", type=int, default=None, help="Analysis run (latest)."),
+        click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+                     help="Write the plan (zones, posts, loops) as GeoJSON."),
+        click.option("--briefing", type=click.Path(path_type=Path), default=None,
+                     help="Write the plan as an offline HTML briefing."),
+        click.option("--lang", type=click.Choice(["zh", "en"]), default="zh",
+                     show_default=True),
+        click.pass_context]):
+        command = option(command)
+    return command
+
+
+def _make_plan(ctx: click.Context, area: str, zones: int, minutes: float, speed_kmh: float,
+               dwell_min: float, run_id: int | None, output: Path | None,
+               briefing: Path | None, lang: str) -> Any:
+    import json
+
+    from geo_patrol.analysis.run import find_area
+    from geo_patrol.planning.plan import PlanParams, make_plan, plan_geojson
+    from geo_patrol.render.plan import plan_briefing_html
+    from geo_patrol.store.results import find_run
+
+    settings = _settings(ctx)
+    with _engine(ctx).connect() as conn:
+        run = find_run(conn, run_id)
+        result = make_plan(conn, run, find_area(conn, area),
+                           PlanParams(zones=zones, minutes=minutes, speed_kmh=speed_kmh,
+                                      dwell_min=dwell_min), tz=settings.timezone)
+    if output is not None:
+        output.write_text(json.dumps(plan_geojson(result), ensure_ascii=False),
+                          encoding="utf-8")
+        click.echo(f"plan written to {output}")
+    if briefing is not None:
+        briefing.write_text(plan_briefing_html(result, lang=lang), encoding="utf-8")
+        click.echo(f"plan briefing written to {briefing}")
+    return result
+
+
+@plan.command("zones")
+@_plan_options
+def plan_zones_cmd(ctx: click.Context, **options: Any) -> None:
+    """Split an area into balanced zones, contiguous along the streets, around patrol posts;
+    compared with today's communities."""
+    result = _make_plan(ctx, **options)
+    c = result.communities
+    click.echo(f"{len(result.zones)} zones of {result.area['name']} (run #{result.run_id}): "
+               f"workload max/mean {c['zones_imbalance']:.2f}; today's {c['count']} "
+               f"communities: {c['imbalance']:.2f}")
+    for z in result.zones.itertuples():
+        click.echo(f"  zone {z.zone}: {z.segments} segments, {z.street_km} street km, "
+                   f"{z.stale_km} km not patrolled, {z.overdue_hazards} overdue hazards, "
+                   f"workload {z.workload}, {z.pieces} piece(s)")
+
+
+@plan.command("loops")
+@_plan_options
+def plan_loops_cmd(ctx: click.Context, **options: Any) -> None:
+    """A patrol loop per zone from its post through the most urgent stale streets within the
+    time budget, who should walk it, and the coverage expected if the plan is followed."""
+    result = _make_plan(ctx, **options)
+    for z in result.zones.itertuples():
+        click.echo(f"  zone {z.zone}: loop {z.loop_km} km, {z.loop_min} min, "
+                   f"{z.loop_streets} priority streets, {z.loop_hazards} hazard stops")
+        for c in result.crew[result.crew["zone"] == z.zone].itertuples():
+            click.echo(f"      {c.slot:<9} {c.number} {c.name}  ({c.reason})")
+    b, a = result.before, result.after
+    click.echo(f"coverage: last period {100 * b['coverage']:.1f}% -> expected "
+               f"{100 * a['coverage']:.1f}%; hazard compliance {100 * b['hazard_compliance']:.1f}% "
+               f"-> {100 * a['hazard_compliance']:.1f}% ({a['hazards_inspected']} inspections)")
+    t = result.seconds
+    click.echo(f"posts {t['posts_s']:.2f} s (gap {100 * result.posts_gap:.2f}%), zones "
+               f"{t['zones_s']:.2f} s, loops {t['loops_s']:.2f} s")
 
 
 @cli.group(cls=_Group)

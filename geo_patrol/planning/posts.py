@@ -15,6 +15,8 @@ import numpy as np
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from geo_patrol.planning.network import street_graph
+
 
 @dataclass
 class Coverage:
@@ -60,8 +62,7 @@ def network_coverage(node_from: np.ndarray, node_to: np.ndarray, length: np.ndar
     from a candidate when a shortest walk to its nearer end plus half its length is at most
     ``distance`` metres. Dijkstra runs from the candidates in chunks with a distance limit.
     """
-    n_nodes = int(max(node_from.max(), node_to.max())) + 1
-    graph = coo_matrix((length, (node_from, node_to)), shape=(n_nodes, n_nodes)).tocsr()
+    graph = street_graph(node_from, node_to, length)
     half = length / 2
     rows, cols = [], []
     for start in range(0, len(candidates), chunk):
@@ -99,12 +100,26 @@ def maximal_covering(cov: Coverage, k: int, *, required: np.ndarray | None = Non
                      warm_start: bool = True) -> Solution:
     """Choose ``k`` candidates maximising the weight of demand covered (MCLP).
 
-    The greedy solution is handed to HiGHS as a starting incumbent (``warm_start``)."""
+    First a Lagrangian relaxation (:func:`lagrangian_bound`) gives good posts and an upper
+    bound within a second or two; when their gap is already within ``gap`` that is the
+    answer. Otherwise the sparse MILP goes to HiGHS with those posts as its incumbent, for at
+    most ``time_limit`` seconds, and the reported gap uses the better of both bounds.
+    ``required`` candidates are always chosen (then the MILP is solved directly).
+    """
     t0 = time.perf_counter()
     n_dem, n_cand = cov.shape
+    fixed = required is not None and len(required) > 0
+    bound = None
+    if warm_start and not fixed:
+        bound = lagrangian_bound(cov, k, target_gap=gap)
+        if bound.gap <= gap or time.perf_counter() - t0 >= time_limit:
+            sol = bound.best
+            return Solution(sol.chosen, sol.objective, sol.covered, bound.gap,
+                            "Optimal within gap (Lagrangian bound)" if bound.gap <= gap
+                            else "Time limit reached", time.perf_counter() - t0, 0.0)
     useful = np.flatnonzero((cov.weights > 0) & (np.diff(cov.matrix.indptr) > 0))
     sub = cov.matrix[useful]
-    h = _highs(time_limit, gap)
+    h = _highs(max(time_limit - (time.perf_counter() - t0), 1.0), gap)
     inf = highspy.kHighsInf
     # columns: x (candidates, binary) then y (useful demand, [0, 1])
     h.addVars(n_cand + len(useful), np.zeros(n_cand + len(useful)),
@@ -129,24 +144,27 @@ def maximal_covering(cov: Coverage, k: int, *, required: np.ndarray | None = Non
     h.addRows(len(useful), np.full(len(useful), -inf), np.zeros(len(useful)), len(idx),
               starts, idx, val)
     h.addRow(float(k), float(k), n_cand, np.arange(n_cand, dtype=np.int32), np.ones(n_cand))
-    if required is not None and len(required):
+    if fixed:
         h.changeColsBounds(len(required), np.asarray(required, dtype=np.int32),
                            np.ones(len(required)), np.ones(len(required)))
-    if warm_start and (required is None or not len(required)):
-        start = greedy(cov, k)
+    if bound is not None:
         x = np.zeros(n_cand + len(useful))
-        x[start.chosen] = 1.0
-        x[n_cand:] = start.covered[useful]
-        if len(start.chosen) < k:  # fill up to k posts
-            spare = np.setdiff1d(np.arange(n_cand), start.chosen)[: k - len(start.chosen)]
-            x[spare] = 1.0
+        x[bound.best.chosen] = 1.0
+        x[n_cand:] = bound.best.covered[useful]
         incumbent = highspy.HighsSolution()
         incumbent.col_value = x.tolist()
         h.setSolution(incumbent)
     build = time.perf_counter() - t0
     t1 = time.perf_counter()
     h.run()
-    return _result(h, cov, n_cand, build, time.perf_counter() - t1, True)
+    sol = _result(h, cov, n_cand, build, time.perf_counter() - t1, True)
+    if bound is not None:
+        upper = min(bound.upper, float(h.getInfo().mip_dual_bound))
+        if bound.best.objective > sol.objective:
+            sol = Solution(bound.best.chosen, bound.best.objective, bound.best.covered, 0.0,
+                           sol.status, sol.build_s, sol.solve_s)
+        sol.gap = max(0.0, (upper - sol.objective) / upper) if upper > 0 else 0.0
+    return sol
 
 
 def set_covering(cov: Coverage, *, time_limit: float = 60.0, gap: float = 1e-4) -> Solution:
@@ -186,3 +204,103 @@ def greedy(cov: Coverage, k: int) -> Solution:
     covered = np.asarray(cov.matrix[:, chosen_arr].sum(axis=1)).ravel() > 0
     return Solution(chosen_arr, float(cov.weights[covered].sum()), covered, float("nan"),
                     "heuristic", 0.0, time.perf_counter() - t0)
+
+
+def swap_search(cov: Coverage, chosen: np.ndarray, k: int, max_rounds: int = 500) -> Solution:
+    """Improve a set of ``k`` posts by the best single swap (one out, one in) until none helps.
+
+    Every round scores all swaps at once with sparse products: the gain of adding ``a`` is the
+    uncovered weight it reaches, the loss of dropping ``r`` the weight only ``r`` covers, and
+    the weight covered only by ``r`` that ``a`` also reaches is added back.
+    """
+    t0 = time.perf_counter()
+    a_csc = cov.matrix.tocsc().astype("float64")
+    w = cov.weights
+    chosen = [int(j) for j in chosen]
+    n_cand = cov.shape[1]
+    if len(chosen) < k:  # top up with the best remaining candidates
+        spare = np.setdiff1d(np.arange(n_cand), chosen)
+        chosen += spare[np.argsort(-(a_csc[:, spare].T @ w))[: k - len(chosen)]].tolist()
+    for _ in range(max_rounds):
+        sel = np.asarray(chosen)
+        count = np.asarray(a_csc[:, sel].sum(axis=1)).ravel()
+        gain = a_csc.T @ (w * (count == 0))                      # per candidate
+        only = w * (count == 1)
+        loss = a_csc[:, sel].T @ only                            # per chosen post
+        back = (a_csc.T.multiply(only) @ a_csc[:, sel]).toarray()  # candidate x chosen
+        score = gain[:, None] - loss[None, :] + back
+        score[sel, :] = -np.inf
+        a, r = np.unravel_index(int(np.argmax(score)), score.shape)
+        if score[a, r] <= 1e-9:
+            break
+        chosen[r] = int(a)
+    sel = np.asarray(chosen, dtype=int)
+    covered = np.asarray(cov.matrix[:, sel].sum(axis=1)).ravel() > 0
+    return Solution(sel, float(w[covered].sum()), covered, float("nan"), "heuristic", 0.0,
+                    time.perf_counter() - t0)
+
+
+@dataclass
+class Bound:
+    """A Lagrangian upper bound on the covered weight and the best posts found meanwhile."""
+
+    upper: float
+    best: Solution
+    iterations: int
+    seconds: float
+
+    @property
+    def gap(self) -> float:
+        return max(0.0, (self.upper - self.best.objective) / self.upper) if self.upper else 0.0
+
+
+def lagrangian_bound(cov: Coverage, k: int, *, iterations: int = 1500,
+                     target_gap: float = 0.0, patience: int = 20, pool: int = 6) -> Bound:
+    """Lagrangian relaxation of MCLP by subgradient steps.
+
+    Relaxing ``y_i <= sum_j a_ij x_j`` with multipliers ``lambda_i`` splits the problem: each
+    demand point keeps ``max(0, w_i - lambda_i)`` and the ``k`` candidates with the largest
+    ``sum_i a_ij lambda_i`` are chosen. That value bounds the optimum from above; the chosen
+    candidates are also a feasible answer, the best of which (improved by
+    :func:`swap_search`) bounds it from below.
+    """
+    t0 = time.perf_counter()
+    a = cov.matrix.tocsr().astype("float64")
+    at = a.T.tocsr()
+    w = cov.weights
+    lam = w * 0.5
+    best_obj, upper = -1.0, float("inf")
+    found: dict[bytes, tuple[float, np.ndarray]] = {}  # distinct good sets, for local search
+    theta, stall = 2.0, 0
+    done = 0
+    for done in range(1, iterations + 1):
+        c = at @ lam
+        top = np.argpartition(-c, k - 1)[:k] if k < len(c) else np.arange(len(c))
+        y = w > lam
+        value = float(np.maximum(w - lam, 0).sum() + c[top].sum())
+        if value < upper - 1e-9:
+            upper, stall = value, 0
+        else:
+            stall += 1
+            if stall >= patience:
+                theta, stall = theta / 2, 0
+        x = np.zeros(a.shape[1])
+        x[top] = 1.0
+        reach = a @ x
+        obj = float(w[reach > 0].sum())
+        key = np.sort(top).tobytes()
+        if key not in found and (len(found) < pool or obj > min(v[0] for v in found.values())):
+            found[key] = (obj, top.copy())
+            if len(found) > pool:
+                del found[min(found, key=lambda q: found[q][0])]
+        best_obj = max(best_obj, obj)
+        if upper - best_obj <= target_gap * upper or theta < 1e-4:
+            break
+        g = y.astype("float64") - reach
+        norm = float(g @ g)
+        if norm == 0:
+            break
+        lam = np.clip(lam + theta * (upper - best_obj) / norm * g, 0.0, w)
+    starts = [v[1] for v in found.values()] or [greedy(cov, k).chosen]
+    best = max((swap_search(cov, start, k) for start in starts), key=lambda sol: sol.objective)
+    return Bound(upper, best, done, time.perf_counter() - t0)

@@ -32,6 +32,20 @@ LABELS: dict[str, tuple[str, str]] = {
     "patrol": ("巡逻", "Patrol"), "passive": ("职业途经", "Passive"),
     "day": ("白天", "Day"), "night": ("夜间", "Night"), "length_km": ("长度 km", "Length km"),
     "tracks": ("当日轨迹", "Tracks of the day"),
+    "plan": ("巡逻勤务方案", "Patrol plan"), "zone": ("责任区", "Zone"),
+    "zones": ("责任区", "Zones"), "post": ("巡逻岗点", "Patrol post"),
+    "loop": ("巡逻路线", "Patrol loop"), "loop_km": ("路线 km", "Loop km"),
+    "loop_min": ("用时（分钟）", "Minutes"), "loop_streets": ("重点街段", "Priority streets"),
+    "loop_hazards": ("巡查隐患", "Hazard stops"), "workload": ("工作量", "Workload"),
+    "crew": ("建议人员", "Proposed volunteers"), "slot": ("时段", "Time slot"),
+    "number": ("编号", "Number"), "reason": ("理由", "Why"),
+    "morning": ("早间 6-10 时", "Morning 6-10"), "midday": ("午间 10-14 时", "Midday 10-14"),
+    "afternoon": ("下午 14-18 时", "Afternoon 14-18"),
+    "evening": ("晚间 18-22 时", "Evening 18-22"),
+    "before": ("上期实际", "Last period"), "after": ("按方案预计", "Expected with the plan"),
+    "hazard_compliance": ("隐患巡查达标率 %", "Hazard compliance %"),
+    "balance": ("工作量均衡（最大/平均）", "Workload balance (max / mean)"),
+    "today_communities": ("现有社区划分", "Today's communities"),
 }
 #: a hazard's status (the same word as the count of overdue hazards in tables)
 STATUS_LABELS = {"overdue": ("逾期", "Overdue")}

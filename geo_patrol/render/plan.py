@@ -1,0 +1,106 @@
+"""A patrol plan on a map (zones, posts, loops) and as an offline briefing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+
+import folium
+import numpy as np
+
+from geo_patrol.crs import wgs84_to_gcj02
+
+from geo_patrol.planning.plan import Plan
+from geo_patrol.render import maps
+from geo_patrol.render.assets import external_references, inline_assets
+from geo_patrol.render.briefing import _CSS, _table
+from geo_patrol.render.i18n import label
+
+#: Zone colours (ColorBrewer Set1/Dark2-like, distinct on a white map).
+PALETTE = ["#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf",
+           "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#666666"]
+
+
+def zone_colour(zone: int) -> str:
+    return PALETTE[(zone - 1) % len(PALETTE)]
+
+
+def plan_map(plan: Plan, lang: str, *, basemap: str | None = None) -> folium.Map:
+    """Streets coloured by zone, each loop drawn over them, posts as circles."""
+    seg = plan.segments
+    m, shift = maps.base_map(tuple(seg.total_bounds), basemap=basemap)
+    streets = seg[seg["zone"] >= 0].assign(
+        zone=lambda f: f["zone"] + 1,
+        colour=lambda f: [zone_colour(z) for z in f["zone"]])
+    data = maps._features(streets, ["zone", "colour"], shift, 6)
+    folium.GeoJson(data, name=label("zones", lang),
+                   style_function=lambda f: {"color": f["properties"]["colour"], "weight": 2,
+                                             "opacity": 0.45}).add_to(m)
+    loops = plan.loops.assign(colour=lambda f: [zone_colour(z) for z in f["zone"]])
+    props = ["zone", "loop_km", "loop_min", "loop_streets", "loop_hazards", "colour"]
+    folium.GeoJson(
+        maps._features(loops, props, shift, 6), name=label("loop", lang),
+        style_function=lambda f: {"color": f["properties"]["colour"], "weight": 5,
+                                  "opacity": 0.9},
+        tooltip=folium.GeoJsonTooltip(fields=props[:-1], aliases=[
+            label(k, lang) for k in props[:-1]])).add_to(m)
+    posts = folium.FeatureGroup(name=label("post", lang))
+    for row in plan.posts.itertuples():
+        x, y = row.geometry.x, row.geometry.y
+        if shift:
+            (x,), (y,) = wgs84_to_gcj02(np.array([x]), np.array([y]))
+        folium.CircleMarker([y, x], radius=8, color="#000", weight=2, fill=True,
+                            fill_color=zone_colour(row.zone), fill_opacity=1,
+                            tooltip=f"{label('post', lang)} {row.zone}").add_to(posts)
+    posts.add_to(m)
+    legend = [(label("zones", lang), [(zone_colour(z), f"{label('zone', lang)} {z}")
+                                      for z in plan.zones["zone"]])]
+    return maps.finish(m, legend)
+
+
+def plan_tables(plan: Plan, lang: str) -> str:
+    """Before/after, zones and proposed volunteers as HTML tables (no personal data)."""
+    b, a = plan.before, plan.after
+    compare = _table(["", label("coverage_pct", lang), label("hazard_compliance", lang)], [
+        [label("before", lang), f"{100 * b['coverage']:.1f}", f"{100 * b['hazard_compliance']:.1f}"],
+        [label("after", lang), f"{100 * a['coverage']:.1f}", f"{100 * a['hazard_compliance']:.1f}"]])
+    balance = _table(["", label("balance", lang)], [
+        [f"{label('zones', lang)} ({len(plan.zones)})",
+         f"{plan.communities['zones_imbalance']:.2f}"],
+        [f"{label('today_communities', lang)} ({plan.communities['count']})",
+         f"{plan.communities['imbalance']:.2f}"]])
+    keys = ["zone", "street_km", "workload", "loop_km", "loop_min", "loop_streets",
+            "loop_hazards"]
+    zones = _table([label(k, lang) for k in keys],
+                   [[getattr(r, k) for k in keys] for r in plan.zones.itertuples()])
+    # roster numbers only: a briefing carries no names
+    crew = _table([label(k, lang) for k in ("zone", "slot", "number", "reason")],
+                  [[r.zone, label(r.slot, lang), r.number, r.reason]
+                   for r in plan.crew.itertuples()])
+    return (f"{compare}{balance}<h2>{label('zones', lang)}</h2>{zones}"
+            f"<h2 class=\"gp-page\">{label('crew', lang)}</h2>{crew}")
+
+
+def plan_briefing_html(plan: Plan, *, lang: str = "zh", basemap: str | None = None,
+                       generated: dt.datetime | None = None) -> str:
+    """The plan as one self-contained HTML file for offline PCs."""
+    m = plan_map(plan, lang, basemap=basemap)
+    m.get_root().header.add_child(folium.Element(f"<style>{_CSS}</style>"))
+    title = f"{plan.area['name']} · {label('plan', lang)}"
+    stamp = (generated or dt.datetime.now()).strftime("%Y-%m-%d %H:%M")
+    p = plan.params
+    head = (f'<div class="gp-head"><h1>{html.escape(title)}</h1>'
+            f"{len(plan.zones)} {label('zones', lang)} · {p.minutes:.0f} min · "
+            f"{p.speed_kmh:g} km/h</div>")
+    body = (f'<div class="gp-body">{plan_tables(plan, lang)}'
+            f'<p class="gp-note">{label("generated", lang)}: {stamp} · '
+            f'{label("no_personal", lang)}</p></div>')
+    root = m.get_root()
+    root.html.add_child(folium.Element(head), index=0)
+    root.html.add_child(folium.Element(body))
+    m.height = (62.0, "vh")
+    page = root.render().replace("<head>", f"<head><title>{html.escape(title)}</title>", 1)
+    page = inline_assets(page)
+    if not (basemap and basemap != "none") and external_references(page):
+        raise RuntimeError("plan briefing would load from outside")
+    return page
