@@ -141,10 +141,10 @@ class Server:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(300):
             try:
-                urllib.request.urlopen(f"{self.base}/api/health", timeout=2).read()
+                urllib.request.urlopen(f"{self.base}/api/health", timeout=10).read()
                 return
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.1)
+            except OSError:  # not listening yet, or still starting its workers
+                time.sleep(0.2)
         raise RuntimeError("the server did not come up")
 
     def stop(self) -> None:
@@ -164,7 +164,7 @@ def _status(url: str, token: str, data: bytes | None = None,
             return resp.status
     except urllib.error.HTTPError as exc:
         return exc.code
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
+    except OSError:  # refused, reset or timed out: no HTTP status at all
         return 0
 
 

@@ -300,6 +300,19 @@ def test_coverage_and_exports(world):
     assert [r["area_id"] for r in areas] == [a]
     dashboard = world["clients"]["officer"].get("/dashboard").get_data(as_text=True)
     assert 'id="district-map"' not in dashboard and f"/community/{a}?" in dashboard
+    # plans: the planner page, its map, exports and API
+    plan = f"area={a}&zones=2&minutes=45&run={run}"
+    for path in (f"/planner?{plan}", f"/maps/plan?{plan}", f"/planner/plan.geojson?{plan}",
+                 f"/api/plan?{plan}"):
+        expect(world, path, {"command": 200, "officer": 200, "planner": 200, "volunteer": 403,
+                             "anonymous": 401})
+    expect(world, f"/api/plan?area={b}&zones=2&minutes=45", {"command": 200, "officer": 404,
+                                                            "planner": 200})
+    # a planner sees who is proposed by roster number only; a command also by masked name
+    crew = json_of(world, "planner", f"/api/plan?{plan}")
+    zone = next(f for f in crew["features"] if f["properties"]["kind"] == "zone")
+    assert zone["properties"]["crew"] and all(c.count(" ") == 1
+                                              for c in zone["properties"]["crew"])
     # analysing is for command and planners
     expect(world, "/analyse", {"officer": 403, "volunteer": 403, "anonymous": 401},
            method="post", data={"from": "2026-11-26", "to": "2026-11-27"})
@@ -330,7 +343,9 @@ def test_no_personal_data_without_the_privileged_role(world):
              f"/api/runs/{run}/areas", f"/export/{run}/hazards.csv",
              f"/export/{run}/gaps.geojson", f"/export/{run}/communities.csv",
              f"/maps/community/{a}?run={run}&day={DAY}", f"/api/tracks?area={a}&day={DAY}",
-             f"/briefing/{d}?run={run}", f"/maps/district/{d}?run={run}", "/uploads", "/audit"]
+             f"/briefing/{d}?run={run}", f"/maps/district/{d}?run={run}", "/uploads", "/audit",
+             f"/planner?area={a}&zones=2&minutes=45", f"/api/plan?area={a}&zones=2&minutes=45",
+             f"/planner/briefing?area={a}&zones=2&minutes=45"]
     readable = 0
     for role in ("command", "officer", "planner", "volunteer"):
         for path in paths:

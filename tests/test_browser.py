@@ -134,3 +134,38 @@ def test_briefing_opens_from_disk(page, demo_world, tmp_path):
     assert page.locator("table.gp tbody tr").count() > 0
     assert page.evaluate("typeof L") == "object"  # Leaflet came from the file itself
     _shot(page, "briefing")
+
+
+def test_planner_page_proposes_and_exports(page, server, demo_world, tmp_path):
+    from geo_patrol.render.briefing import busiest_district
+
+    with demo_world["engine"].connect() as conn:
+        district = busiest_district(conn, demo_world["run"].run_id)
+    sign_in(page, server, "b-command")
+    page.goto(f"{server}/planner")
+    page.select_option("select[name=area]", str(district))
+    page.fill("input[name=zones]", "3")
+    page.fill("input[name=minutes]", "60")
+    page.click("#plan-form button[type=submit]")
+    page.locator("#zones tbody tr").first.wait_for(timeout=60_000)
+    assert page.locator("#zones tbody tr").count() == 3
+    assert page.locator("#crew tbody tr").count() >= 3
+    before, after = page.locator("#before-after tbody tr").all_inner_texts()
+    assert float(after.split()[-2].rstrip("%")) >= float(before.split()[-2].rstrip("%"))
+    frame = page.frame_locator("#plan-map")
+    frame.locator(".leaflet-container").wait_for(timeout=30_000)
+    frame.locator(".gp-legend").wait_for(timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    _shot(page, "planner")
+    # the exports, with the page's own session
+    geojson = page.request.get(page.locator("#plan-geojson").get_attribute("href")
+                               .replace("/planner", f"{server}/planner", 1))
+    assert geojson.ok and len(geojson.json()["features"]) >= 9
+    with page.expect_download() as download:
+        page.click("#plan-briefing")
+    saved = tmp_path / "plan.html"
+    download.value.save_as(saved)
+    page.goto(saved.as_uri(), wait_until="load")
+    page.locator(".leaflet-container").wait_for(timeout=20_000)
+    assert page.evaluate("typeof L") == "object"
+    _shot(page, "plan-briefing")

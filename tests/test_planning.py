@@ -159,3 +159,41 @@ def test_plan_commands(demo_world, tmp_path):
     assert page.stat().st_size > 10_000
     bad = runner.invoke(cli, ["plan", "loops", "--area", area, "--minutes", "5"])
     assert bad.exit_code == 1 and "minutes" in bad.output
+
+
+def test_zones_and_loop_on_hand_built_networks():
+    from geo_patrol.planning.loops import plan_loop, walked_segments
+    from geo_patrol.planning.network import street_graph
+    from geo_patrol.planning.zones import balanced_zones, zone_components
+
+    # a path of 10 segments of 100 m; seeds at both ends; the right half weighs double
+    a, b = np.arange(10), np.arange(10) + 1
+    length = np.full(10, 100.0)
+    load = np.array([1.0] * 5 + [2.0] * 5)
+    zones = balanced_zones(a, b, length, load, np.array([0, 10]))
+    assert abs(zones.workload[0] - zones.workload[1]) <= 2.0  # 7.5 each at best
+    assert zones.label[0] == 0 and zones.label[-1] == 1
+    assert all(zone_components(a, b, zones.label, z) == 1 for z in (0, 1))
+    # a 3 x 3 grid of 100 m blocks; the post at a corner; one urgent street far away and
+    # one near: a 10-minute budget (750 m at 75 m/min) reaches only the near one
+    nodes = np.arange(16).reshape(4, 4)
+    pairs = [(nodes[r, c], nodes[r, c + 1]) for r in range(4) for c in range(3)] + \
+            [(nodes[r, c], nodes[r + 1, c]) for r in range(3) for c in range(4)]
+    u = np.array([p[0] for p in pairs])
+    v = np.array([p[1] for p in pairs])
+    ln = np.full(len(pairs), 100.0)
+    weight = np.zeros(len(pairs))
+    near = pairs.index((nodes[0, 1], nodes[0, 2]))
+    far = pairs.index((nodes[3, 2], nodes[3, 3]))
+    weight[[near, far]] = [1.0, 5.0]
+    graph = street_graph(u, v, ln)
+    loop = plan_loop(graph, u, v, ln, weight, np.zeros(len(pairs), dtype=int),
+                     np.arange(len(pairs)), int(nodes[0, 0]), 0, minutes=10,
+                     speed_m_per_min=75, dwell_min=10)
+    assert loop.targets == [near] and loop.nodes[0] == loop.nodes[-1] == nodes[0, 0]
+    assert loop.length_m == 400.0 and loop.minutes <= 10  # there and back
+    assert near in walked_segments(loop.nodes, u, v)
+    longer = plan_loop(graph, u, v, ln, weight, np.zeros(len(pairs), dtype=int),
+                       np.arange(len(pairs)), int(nodes[0, 0]), 0, minutes=20,
+                       speed_m_per_min=75, dwell_min=10)
+    assert set(longer.targets) == {near, far} and longer.minutes <= 20

@@ -179,3 +179,32 @@ def test_concurrent_uploads(engine, settings, roster, shared_data, tmp_path):
                              [a, b]))
     assert [r.stored for r in done] == [20, 20]
     assert count(engine, "patrol_fixes") == 2184
+
+
+def test_retention_drops_old_days_and_keeps_results(engine, settings, roster, tmp_path,
+                                                    runner, db_url):
+    from geo_patrol.cli import cli
+
+    lon, lat = _walk(30)
+    recent = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) - dt.timedelta(days=1)
+    load_tracks(engine, _fix_csv(tmp_path / "old.csv", lon, lat,
+                                 start="2026-01-10T08:00:00+08:00"), crs="wgs84",
+                settings=settings)
+    load_tracks(engine, _fix_csv(tmp_path / "new.csv", lon, lat,
+                                 start=recent.replace(hour=8, minute=0).isoformat()),
+                crs="wgs84", settings=settings)
+    with engine.begin() as conn:  # a stored result that must survive
+        conn.execute(sa.text("INSERT INTO analysis_runs (key, window_start, window_end, params, "
+                             "stats, seconds) VALUES ('k', '2026-01-10', '2026-01-11', '{}', "
+                             "'{}', 1)"))
+    dry = runner.invoke(cli, ["retention", "--days", "30", "--dry-run"])
+    assert dry.exit_code == 0 and "would drop 1 day" in dry.output
+    assert count(engine, "patrol_fixes") == 60
+    done = runner.invoke(cli, ["retention", "--days", "30"])
+    assert done.exit_code == 0, done.output
+    assert "dropped 1 day(s) (30 fixes)" in done.output
+    assert count(engine, "patrol_fixes") == 30  # the recent day stays
+    assert count(engine, "tracks") == 2 and count(engine, "tracks", "geom IS NULL") == 1
+    assert count(engine, "analysis_runs") == 1
+    assert count(engine, "audit_log", "action = 'retention'") == 1
+    assert runner.invoke(cli, ["retention", "--days", "0"]).exit_code == 1

@@ -131,6 +131,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(maps_bp)
+    from web.planner import bp as planner_bp
+
+    app.register_blueprint(planner_bp)
     app.context_processor(lambda: {"lang": lang(), "mask_name": mask_name,
                                    "one_second": dt.timedelta(seconds=1), **auth.template_globals()})
     _register_errors(app)

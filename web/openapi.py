@@ -48,6 +48,18 @@ SPEC: dict[str, Any] = {
                      "responses": {"200": {"description": "already stored"},
                                    "201": {"description": "stored"}, "400": _ERROR,
                                    "404": _ERROR, "409": _ERROR, "413": _ERROR, **_DENIED}}},
+        "/api/plan": _op("A patrol plan for an area: zones, posts, loops, proposed volunteers, "
+                         "expected coverage (GeoJSON)", {"200": _GEOJSON}, [
+            {"name": "area", "in": "query", "required": True, "schema": {"type": "integer"}},
+            {"name": "zones", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                        "maximum": 200}},
+            {"name": "minutes", "in": "query", "schema": {"type": "number", "minimum": 10,
+                                                          "maximum": 600}},
+            {"name": "speed", "in": "query", "schema": {"type": "number", "minimum": 1,
+                                                        "maximum": 30}},
+            {"name": "dwell", "in": "query", "schema": {"type": "number", "minimum": 0,
+                                                        "maximum": 60}},
+            {"name": "run", "in": "query", "schema": {"type": "integer"}}]),
         "/api/reports": {"post": {
             "summary": "A volunteer's report (WGS-84 point), pending verification",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {

@@ -39,11 +39,14 @@ def _path(pred: np.ndarray, row: int, target: int) -> list[int]:
 def plan_loop(graph: csr_matrix, node_from: np.ndarray, node_to: np.ndarray,
               length: np.ndarray, weight: np.ndarray, hazards: np.ndarray,
               segments: np.ndarray, post: int, zone: int, *, minutes: float,
-              speed_m_per_min: float, dwell_min: float, max_targets: int = 40) -> Loop:
+              speed_m_per_min: float, dwell_min: float, max_targets: int = 60) -> Loop:
     """The loop of one zone. ``segments`` are the zone's segment indices, ``hazards`` the
     overdue hazards per segment (each costs ``dwell_min`` for an inspection stop)."""
     budget = minutes * speed_m_per_min  # metres of walking, stops counted as metres
-    pool = segments[weight[segments] > 0]
+    # only streets the walk could reach and return from are candidates, most urgent first
+    out = dijkstra(graph, directed=False, indices=int(post), limit=budget / 2)
+    near = np.minimum(out[node_from[segments]], out[node_to[segments]]) + length[segments]
+    pool = segments[(weight[segments] > 0) & (near <= budget / 2)]
     pool = pool[np.argsort(-weight[pool], kind="stable")][:max_targets]
     loop = Loop(zone=zone, post=int(post))
     if not len(pool):

@@ -202,9 +202,9 @@ def make_plan(conn: Connection, run: dict, area: dict, params: PlanParams, *,
                 before, after, communities, clock, posts.gap, posts.status)
 
 
-def plan_geojson(plan: Plan) -> dict:
+def plan_geojson(plan: Plan, *, names: bool = True) -> dict:
     """The plan as one FeatureCollection: zone outlines, posts and loops (no personal data;
-    proposed volunteers appear as roster numbers with masked names)."""
+    proposed volunteers appear as roster numbers, with masked names if ``names``)."""
     import json
 
     features: list[dict] = []
@@ -218,7 +218,8 @@ def plan_geojson(plan: Plan) -> dict:
         crew = plan.crew[plan.crew["zone"] == row.zone]
         props = {"kind": "zone", **{k: _plain(v) for k, v in row._asdict().items()
                                     if k != "Index"},
-                 "crew": [f"{c.slot}: {c.number} {c.name}" for c in crew.itertuples()]}
+                 "crew": [f"{c.slot}: {c.number}" + (f" {c.name}" if names else "")
+                          for c in crew.itertuples()]}
         features.append({"type": "Feature", "properties": props,
                          "geometry": json.loads(shapely.to_geojson(hull))})
     for frame, kind in ((plan.posts, "post"), (plan.loops, "loop")):

@@ -1,0 +1,151 @@
+"""The planner: parameters, the proposal on a map, its tables, and its exports (GeoJSON and an
+offline briefing). Plans are computed on demand from a stored run and kept briefly in memory,
+so the page, its map frame and its exports share one computation."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+
+from geo_patrol.access import Resource
+from geo_patrol.errors import InputError
+from geo_patrol.planning.plan import Plan, PlanParams, make_plan, plan_geojson
+from geo_patrol.store import results
+from web.auth import principal, requires
+from web.pages import _engine, _run, lang
+from web.params import int_arg
+
+bp = Blueprint("planner", __name__)
+_CACHE: OrderedDict[tuple, Plan] = OrderedDict()
+_LOCK = threading.Lock()
+CACHE_SIZE = 8
+
+
+def _float_arg(name: str, default: float) -> float:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise InputError(f"{name} must be a number, not {raw[:30]!r}") from None
+
+
+def _params() -> PlanParams:
+    params = PlanParams(zones=int_arg("zones", 4, low=1, high=200),
+                        minutes=_float_arg("minutes", 90.0),
+                        speed_kmh=_float_arg("speed", 4.5),
+                        dwell_min=_float_arg("dwell", 10.0))
+    params.check()
+    return params
+
+
+def current_plan() -> tuple[Plan | None, dict | None, list[dict]]:
+    """The plan the request asks for (``?area=&zones=&minutes=&speed=&dwell=&run=``), the run,
+    and the areas the user may plan."""
+    me = principal()
+    me.within(Resource.COVERAGE)
+    with _engine().connect() as conn:
+        run = _run(conn)
+        if run is None:
+            return None, None, []
+        choices = [r for r in results.area_table(conn, run["id"], within=me.area_ids)
+                   .sort_values(["level", "name"]).to_dict("records")
+                   if r["level"] in ("district", "community")]
+        area_id = int_arg("area")
+        if area_id is None:
+            return None, run, choices
+        me.check_area(area_id, "area")
+        area = next((a for a in choices if a["area_id"] == area_id), None)
+        if area is None:
+            raise InputError(f"area {area_id} has no results in run {run['id']}")
+        params = _params()
+        key = (run["id"], area_id, params)
+        with _LOCK:
+            plan = _CACHE.get(key)
+        if plan is None:
+            settings = current_app.config["GEO_PATROL_SETTINGS"]
+            plan = make_plan(conn, run, {"id": area_id, "name": area["name"]}, params,
+                             tz=settings.timezone)
+            with _LOCK:
+                _CACHE[key] = plan
+                while len(_CACHE) > CACHE_SIZE:
+                    _CACHE.popitem(last=False)
+    return plan, run, choices
+
+
+def _names() -> bool:
+    """Masked names of proposed volunteers only for roles that may read volunteer data;
+    others (planners) see roster numbers."""
+    return principal().grant(Resource.PEOPLE) is not None
+
+
+def _crew_for(plan: Plan) -> Any:
+    return plan.crew if _names() else plan.crew.assign(name="")
+
+
+@bp.get("/planner")
+@requires(Resource.COVERAGE)
+def planner_page() -> Any:
+    plan, run, choices = current_plan()
+    query = request.query_string.decode()
+    return render_template("planner.html", run=run, plan=plan, choices=choices,
+                           crew=_crew_for(plan) if plan else None, query=query,
+                           params=_params() if plan else PlanParams(),
+                           area_id=int_arg("area"))
+
+
+@bp.get("/maps/plan")
+@requires(Resource.COVERAGE)
+def plan_map() -> Any:
+    from geo_patrol.render.plan import plan_map as draw
+
+    plan, _, _ = current_plan()
+    if plan is None:
+        raise InputError("choose an area to plan")
+    m = draw(plan, lang(), basemap=current_app.config.get("GEO_PATROL_BASEMAP"))
+    return Response(m.get_root().render(), mimetype="text/html")
+
+
+@bp.get("/planner/plan.geojson")
+@requires(Resource.COVERAGE)
+def plan_export() -> Any:
+    plan, _, _ = current_plan()
+    if plan is None:
+        raise InputError("choose an area to plan")
+    doc = plan_geojson(plan, names=_names())
+    return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/geo+json",
+                    headers={"Content-Disposition":
+                             f"attachment; filename=plan-{plan.area['id']}.geojson"})
+
+
+@bp.get("/planner/briefing")
+@requires(Resource.COVERAGE)
+def plan_briefing() -> Any:
+    from geo_patrol.render.plan import plan_briefing_html
+
+    plan, _, _ = current_plan()
+    if plan is None:
+        raise InputError("choose an area to plan")
+    page = plan_briefing_html(plan, lang=lang(),
+                              basemap=current_app.config.get("GEO_PATROL_BASEMAP"))
+    return Response(page, mimetype="text/html", headers={
+        "Content-Disposition": f"attachment; filename=plan-{plan.area['id']}.html"})
+
+
+@bp.get("/api/plan")
+@requires(Resource.COVERAGE)
+def plan_api() -> Any:
+    """The plan as GeoJSON with its figures (``?area=ID&zones=&minutes=&speed=&dwell=``)."""
+    plan, _, _ = current_plan()
+    if plan is None:
+        raise InputError("name the area to plan: ?area=ID")
+    doc = plan_geojson(plan, names=_names())
+    doc["properties"]["zones"] = json.loads(plan.zones.to_json(orient="records"))
+    doc["properties"]["seconds"] = plan.seconds
+    doc["properties"]["posts_gap"] = plan.posts_gap
+    return jsonify(doc)
