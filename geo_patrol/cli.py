@@ -703,6 +703,10 @@ def _plan_options(command: Any) -> Any:
                      help="Walking speed."),
         click.option("--dwell-min", type=float, default=10.0, show_default=True,
                      help="An inspection stop at an overdue hazard."),
+        click.option("--hazard-weight", type=float, default=1.0, show_default=True,
+                     help="Demand of an overdue hazard, in km of unpatrolled street."),
+        click.option("--incident-weight", type=float, default=0.25, show_default=True,
+                     help="Demand of a recent incident near a street."),
         click.option("--run", "run_id", type=int, default=None, help="Analysis run (latest)."),
         click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
                      help="Write the plan (zones, posts, loops) as GeoJSON."),
@@ -716,8 +720,9 @@ def _plan_options(command: Any) -> Any:
 
 
 def _make_plan(ctx: click.Context, area: str, zones: int, minutes: float, speed_kmh: float,
-               dwell_min: float, run_id: int | None, output: Path | None,
-               briefing: Path | None, lang: str) -> Any:
+               dwell_min: float, hazard_weight: float, incident_weight: float,
+               run_id: int | None, output: Path | None, briefing: Path | None,
+               lang: str) -> Any:
     import json
 
     from geo_patrol.analysis.run import find_area
@@ -730,7 +735,8 @@ def _make_plan(ctx: click.Context, area: str, zones: int, minutes: float, speed_
         run = find_run(conn, run_id)
         result = make_plan(conn, run, find_area(conn, area),
                            PlanParams(zones=zones, minutes=minutes, speed_kmh=speed_kmh,
-                                      dwell_min=dwell_min), tz=settings.timezone)
+                                      dwell_min=dwell_min, hazard_weight=hazard_weight,
+                                      incident_weight=incident_weight), tz=settings.timezone)
     if output is not None:
         output.write_text(json.dumps(plan_geojson(result), ensure_ascii=False),
                           encoding="utf-8")

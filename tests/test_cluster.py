@@ -140,3 +140,33 @@ def test_unreachable_data_dir_is_explained():
             c.init()
     finally:
         shutil.rmtree(private)
+
+
+def test_app_answers_503_while_the_database_is_down(fresh_cluster, reachable_dir):
+    """A stopped database is a 503 (JSON or page), never a 500; after the restart the same
+    app (and its pool) serves again."""
+    from geo_patrol.settings import Settings
+    from geo_patrol.store.accounts import add_user, issue_token
+    from geo_patrol.store.db import create_engine, migrate
+    from web import create_app
+
+    c = fresh_cluster
+    c.start()
+    engine = create_engine(c.url())
+    migrate(engine)
+    add_user(engine, "cmd", "command", "a long enough password")
+    token = issue_token(engine, "cmd")
+    engine.dispose()
+    app = create_app({"GEO_PATROL_SETTINGS": Settings(database_url=c.url(),
+                                                      data_dir=reachable_dir / "d")})
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/runs", headers=auth).status_code == 200
+    c.stop()
+    down_api = client.get("/api/runs", headers=auth)
+    down_page = client.get("/dashboard", headers=auth)
+    assert down_api.status_code == 503 and down_api.get_json()["error"] == "DatabaseError"
+    assert down_page.status_code == 503 and "<html" in down_page.get_data(as_text=True)
+    c.start()
+    assert client.get("/api/runs", headers=auth).status_code == 200
+    assert client.get("/dashboard", headers=auth).status_code == 200

@@ -118,7 +118,17 @@ def test_plan_on_the_demo(demo_world):
     assert not re.search(PHONE_PATTERN, doc) and not re.search(ID_PATTERN, doc)
     kinds = [f["properties"]["kind"] for f in json.loads(doc)["features"]]
     assert kinds.count("zone") == 4 and kinds.count("post") == 4 and kinds.count("loop") == 4
-    print(plan.before, plan.after, plan.seconds, plan.communities)
+    # the weights are the planner's: overdue hazards count hazard_weight km each
+    from geo_patrol.planning.demand import segment_demand
+
+    with demo_world["engine"].connect() as conn:
+        plain = segment_demand(conn, plan.run_id, area["id"], hazard_weight=0,
+                               incident_weight=0)
+        heavy = segment_demand(conn, plan.run_id, area["id"], hazard_weight=3,
+                               incident_weight=0)
+    assert heavy["hazards"].sum() > 0
+    assert abs((heavy["weight"] - plain["weight"]).sum() - 3 * heavy["hazards"].sum()) < 1e-6
+    assert abs(plain["weight"].sum() - plain["stale_km"].sum()) < 1e-6
 
 
 def test_plan_briefing_is_offline_and_anonymous(demo_world, tmp_path):

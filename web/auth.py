@@ -61,18 +61,19 @@ def _load_user(user_id: str) -> Account | None:
     return Account(principal) if principal else None
 
 
-@login_manager.request_loader
-def _load_token(req: Any) -> Account | None:
+def _sign_in_by_token() -> None:
+    """A bearer token signs in for this request only (it wins over any session cookie the
+    client also sends, and no cookie is set for it)."""
     from geo_patrol.store.accounts import principal_from_token
 
-    header = req.headers.get("Authorization", "")
+    header = request.headers.get("Authorization", "")
     if not header.lower().startswith("bearer "):
-        return None
+        return
     principal = principal_from_token(_engine(), header[7:].strip())
     if principal is None:
-        return None
+        raise UnauthorizedError("the API token is not valid (revoked, or its account disabled)")
     g.token_client = True
-    return Account(principal, by_token=True)
+    login_user(Account(principal, by_token=True))
 
 
 class TokenAwareSessions(SecureCookieSessionInterface):
@@ -104,14 +105,20 @@ def requires(resource: Resource, action: str = "read") -> Callable:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             principal().require(resource, action)
             return view(*args, **kwargs)
-        wrapped.required = (resource, action)  # type: ignore[attr-defined]
         return wrapped
     return decorate
 
 
+def _loaded_user() -> Principal | None:
+    """The user this request already loaded, without touching the database again (error
+    pages must render while the database is down)."""
+    account = g.get("_login_user")
+    return account.principal if account is not None and account.is_authenticated else None
+
+
 def template_globals() -> dict[str, Any]:
     """``me`` (the user or ``None``) and ``can(resource, action)`` for templates."""
-    user = current_user.principal if current_user and current_user.is_authenticated else None
+    user = _loaded_user()
 
     def can(resource: str, action: str = "read") -> bool:
         return user is not None and user.grant(Resource(resource), action) is not None
@@ -122,6 +129,7 @@ def template_globals() -> dict[str, Any]:
 def _require_login() -> None:
     if request.endpoint in PUBLIC or request.endpoint is None:
         return
+    _sign_in_by_token()
     if not current_user.is_authenticated:
         raise UnauthorizedError("sign in first")
     # forms posted with a session cookie carry a CSRF token; token clients are not cookie-borne
@@ -142,7 +150,7 @@ def _secure_headers(resp: Any) -> Any:
     resp.headers.setdefault("Content-Security-Policy",
                             "default-src 'self' 'unsafe-inline' data: blob:; "
                             "frame-ancestors 'self'")
-    if current_user and getattr(current_user, "is_authenticated", False):
+    if request.endpoint not in ("maps.vendor", "static"):  # everything else is per user
         resp.headers.setdefault("Cache-Control", "private, no-store")
     return resp
 
@@ -168,7 +176,7 @@ def init_app(app: Flask, settings: Settings) -> None:
                           os.environ.get("GEO_PATROL_LOGIN_LIMIT", "5 per minute;20 per hour"))
     app.session_interface = TokenAwareSessions()
     login_manager.session_protection = "strong"
-    login_manager.init_app(app)
+    login_manager.init_app(app, add_context_processor=False)  # templates use `me`
     csrf.init_app(app)
     limiter.init_app(app)
     app.before_request(_require_login)

@@ -59,6 +59,10 @@ SPEC: dict[str, Any] = {
                                                         "maximum": 30}},
             {"name": "dwell", "in": "query", "schema": {"type": "number", "minimum": 0,
                                                         "maximum": 60}},
+            {"name": "hazard_weight", "in": "query", "schema": {"type": "number", "minimum": 0,
+                                                                "maximum": 100}},
+            {"name": "incident_weight", "in": "query", "schema": {"type": "number",
+                                                                  "minimum": 0, "maximum": 100}},
             {"name": "run", "in": "query", "schema": {"type": "integer"}}]),
         "/api/reports": {"post": {
             "summary": "A volunteer's report (WGS-84 point), pending verification",

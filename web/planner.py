@@ -39,7 +39,9 @@ def _params() -> PlanParams:
     params = PlanParams(zones=int_arg("zones", 4, low=1, high=200),
                         minutes=_float_arg("minutes", 90.0),
                         speed_kmh=_float_arg("speed", 4.5),
-                        dwell_min=_float_arg("dwell", 10.0))
+                        dwell_min=_float_arg("dwell", 10.0),
+                        hazard_weight=_float_arg("hazard_weight", 1.0),
+                        incident_weight=_float_arg("incident_weight", 0.25))
     params.check()
     return params
 
@@ -78,6 +80,14 @@ def current_plan() -> tuple[Plan | None, dict | None, list[dict]]:
     return plan, run, choices
 
 
+def required_plan() -> Plan:
+    """The plan of the request; exports and the map need an area."""
+    plan, _, _ = current_plan()
+    if plan is None:
+        raise InputError("name the area to plan: ?area=ID")
+    return plan
+
+
 def _names() -> bool:
     """Masked names of proposed volunteers only for roles that may read volunteer data;
     others (planners) see roster numbers."""
@@ -104,9 +114,7 @@ def planner_page() -> Any:
 def plan_map() -> Any:
     from geo_patrol.render.plan import plan_map as draw
 
-    plan, _, _ = current_plan()
-    if plan is None:
-        raise InputError("choose an area to plan")
+    plan = required_plan()
     m = draw(plan, lang(), basemap=current_app.config.get("GEO_PATROL_BASEMAP"))
     return Response(m.get_root().render(), mimetype="text/html")
 
@@ -114,9 +122,7 @@ def plan_map() -> Any:
 @bp.get("/planner/plan.geojson")
 @requires(Resource.COVERAGE)
 def plan_export() -> Any:
-    plan, _, _ = current_plan()
-    if plan is None:
-        raise InputError("choose an area to plan")
+    plan = required_plan()
     doc = plan_geojson(plan, names=_names())
     return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/geo+json",
                     headers={"Content-Disposition":
@@ -128,9 +134,7 @@ def plan_export() -> Any:
 def plan_briefing() -> Any:
     from geo_patrol.render.plan import plan_briefing_html
 
-    plan, _, _ = current_plan()
-    if plan is None:
-        raise InputError("choose an area to plan")
+    plan = required_plan()
     page = plan_briefing_html(plan, lang=lang(),
                               basemap=current_app.config.get("GEO_PATROL_BASEMAP"))
     return Response(page, mimetype="text/html", headers={
@@ -141,9 +145,7 @@ def plan_briefing() -> Any:
 @requires(Resource.COVERAGE)
 def plan_api() -> Any:
     """The plan as GeoJSON with its figures (``?area=ID&zones=&minutes=&speed=&dwell=``)."""
-    plan, _, _ = current_plan()
-    if plan is None:
-        raise InputError("name the area to plan: ?area=ID")
+    plan = required_plan()
     doc = plan_geojson(plan, names=_names())
     doc["properties"]["zones"] = json.loads(plan.zones.to_json(orient="records"))
     doc["properties"]["seconds"] = plan.seconds

@@ -38,6 +38,8 @@ class PlanParams:
     dwell_min: float = 10.0        # an inspection stop at an overdue hazard
     post_reach_m: float = 500.0    # a post covers streets within this walk
     time_limit_s: float = 20.0     # for choosing the posts
+    hazard_weight: float = 1.0     # demand of an overdue hazard, in km of stale street
+    incident_weight: float = 0.25  # demand of a recent incident nearby
 
     def check(self) -> None:
         if not 1 <= self.zones <= 200:
@@ -50,6 +52,8 @@ class PlanParams:
             raise InputError("dwell: between 0 and 60 minutes")
         if not 50 <= self.post_reach_m <= 5000:
             raise InputError("post reach: between 50 and 5000 m")
+        if not (0 <= self.hazard_weight <= 100 and 0 <= self.incident_weight <= 100):
+            raise InputError("weights: between 0 and 100")
 
 
 @dataclass
@@ -87,7 +91,8 @@ def make_plan(conn: Connection, run: dict, area: dict, params: PlanParams, *,
     params.check()
     clock: dict[str, float] = {}
     t = time.perf_counter()
-    demand = segment_demand(conn, run["id"], area["id"])
+    demand = segment_demand(conn, run["id"], area["id"], hazard_weight=params.hazard_weight,
+                            incident_weight=params.incident_weight)
     if demand.empty:
         raise NotFoundError(f"no analysed streets in {area['name']} for run {run['id']}")
     ids, a, b = dense_nodes(demand)
