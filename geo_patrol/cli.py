@@ -959,6 +959,7 @@ def demo(ctx: click.Context, seed: int, scale: str, do_serve: bool, host: str,
     from geo_patrol.analysis.run import analyze
     from geo_patrol.demo.generate import TZ
     from geo_patrol.demo.run import demo_accounts, demo_dir, ensure_files, last_days, load_demo
+    from geo_patrol.store.results import find_run as results_run
     from geo_patrol.render.briefing import busiest_district, export_briefing
 
     settings = _settings(ctx)
@@ -980,6 +981,18 @@ def demo(ctx: click.Context, seed: int, scale: str, do_serve: bool, host: str,
         out = settings.data_dir / "briefings" / f"briefing-{district}-{until:%Y%m%d}.html"
         path = export_briefing(conn, summary.run_id, district, out, rules=settings.rules)
     click.echo(f"briefing: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    from geo_patrol.analysis.run import find_area
+    from geo_patrol.planning.plan import PlanParams, make_plan
+    from geo_patrol.render.plan import plan_briefing_html
+
+    with engine.connect() as conn:
+        proposal = make_plan(conn, results_run(conn, summary.run_id), find_area(conn, district),
+                             PlanParams(zones=4, minutes=90), tz=settings.timezone)
+    plan_path = out.with_name(f"plan-{district}-{until:%Y%m%d}.html")
+    plan_path.write_text(plan_briefing_html(proposal), encoding="utf-8")
+    b, a = proposal.before, proposal.after
+    click.echo(f"plan: 4 zones, 90-minute loops; coverage {100 * b['coverage']:.1f}% -> "
+               f"{100 * a['coverage']:.1f}% expected; {plan_path}")
     accounts = demo_accounts(engine, settings)
     click.echo(f"sign in as demo-command, demo-officer, demo-planner, demo-volunteer or "
                f"demo-admin: passwords in {accounts}")

@@ -485,3 +485,37 @@ def test_upload_type_checks_and_archive_bombs(world, tmp_path):
     resp = post("fixes.csv.gz", gz, kind="tracks")
     assert resp.status_code == 413
     assert count(engine, "uploads") == uploads
+
+
+def test_district_bound_command_sees_its_district_only(world):
+    """A command bound to one district: other districts' communities, volunteers and
+    unmasking are not found (404), its own are."""
+    engine = world["engine"]
+    with engine.connect() as conn:
+        name = conn.execute(sa.text("SELECT name FROM areas WHERE id = :d"),
+                            {"d": world["district"]}).scalar_one()
+        inside, outside = conn.execute(sa.text("""
+            WITH RECURSIVE down AS (SELECT id FROM areas WHERE id = :d UNION
+                                    SELECT a.id FROM areas a JOIN down ON a.parent_id = down.id)
+            SELECT (SELECT min(v.id) FROM volunteers v WHERE v.community_id IN
+                        (SELECT id FROM down)),
+                   (SELECT min(v.id) FROM volunteers v WHERE v.community_id NOT IN
+                        (SELECT id FROM down))"""), {"d": world["district"]}).one()
+        other = conn.execute(sa.text("""
+            WITH RECURSIVE down AS (SELECT id FROM areas WHERE id = :d UNION
+                                    SELECT a.id FROM areas a JOIN down ON a.parent_id = down.id)
+            SELECT min(r.area_id) FROM area_results r JOIN areas a ON a.id = r.area_id
+            WHERE r.run_id = :r AND a.level = 'community' AND a.id NOT IN (SELECT id FROM down)
+            """), {"d": world["district"], "r": world["run"]}).scalar_one()
+    client = world["app"].test_client()
+    token = sign_in(client, make_user(engine, "m-district", "command", areas=[name]))
+    reason = {"reason": "checking a duplicate entry", "csrf_token": token}
+    assert client.post(f"/volunteers/{inside}/unmask", data=reason).status_code == 200
+    assert client.post(f"/volunteers/{outside}/unmask", data=reason).status_code == 404
+    assert client.get(f"/community/{world['a']}?run={world['run']}").status_code == 200
+    assert client.get(f"/community/{other}?run={world['run']}").status_code == 404
+    listed = client.get("/volunteers").get_data(as_text=True).split("<tbody>")[1]
+    with engine.connect() as conn:
+        number = conn.execute(sa.text("SELECT number FROM volunteers WHERE id = :i"),
+                              {"i": outside}).scalar_one()
+    assert number not in listed

@@ -78,6 +78,15 @@ def test_demo_command_end_to_end(pg_cluster, tmp_path):
         page = open(path, encoding="utf-8").read()
         assert len(page.encode()) < 5_000_000
         assert not PHONE.search(page) and not ID_NUMBER.search(page)
+        plan_line = next(line for line in out.stdout.splitlines() if line.startswith("plan: "))
+        before, after = (float(v.rstrip("%")) for v in
+                         plan_line.split("coverage ")[1].split(" expected")[0].split(" -> "))
+        assert after > before
+        plan_page = open(plan_line.rsplit("; ", 1)[1], encoding="utf-8").read()
+        assert not PHONE.search(plan_page) and not ID_NUMBER.search(plan_page)
+        accounts = tmp_path / "data" / "demo-accounts.txt"
+        assert oct(accounts.stat().st_mode & 0o777) == "0o600"
+        assert len(accounts.read_text().splitlines()) == 5
         again = subprocess.run([sys.executable, "-m", "geo_patrol.cli", "demo", "--no-serve"],
                                env=env, capture_output=True, text=True, timeout=600, cwd=REPO)
         assert again.returncode == 0 and "already loaded" in again.stdout

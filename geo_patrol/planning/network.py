@@ -17,8 +17,7 @@ def dense_nodes(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.nda
     return ids, inverse[:n], inverse[n:]
 
 
-def node_points(frame: gpd.GeoDataFrame, conn: Connection | None = None
-                ) -> dict[int, tuple[float, float]]:
+def node_points(frame: gpd.GeoDataFrame) -> dict[int, tuple[float, float]]:
     """WGS-84 positions of the segment end nodes (from the segments' lines)."""
     import shapely
 
