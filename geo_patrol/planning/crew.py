@@ -76,7 +76,7 @@ def propose_crew(pool: pd.DataFrame, zones: list[ZoneSpot], *, per_slot: int = 1
     rows = []
     for spot in zones:
         dist = _km(lon, lat, spot.lon, spot.lat)
-        dist = np.where(np.isfinite(dist), dist, 50.0)
+        dist = np.where(np.isfinite(dist), dist, 50.0)  # no home community: counted as far
         for slot in slots:
             score = 2.0 * share[:, list(SLOTS).index(slot)] + 0.5 * duties + 0.2 * aid \
                 - 0.5 * dist
@@ -91,7 +91,7 @@ def propose_crew(pool: pd.DataFrame, zones: list[ZoneSpot], *, per_slot: int = 1
                     why.append("patrol duty")
                 if aid[i]:
                     why.append("first aid")
-                rows.append((spot.zone, slot, i, "; ".join(why)))
+                rows.append((spot.zone, slot, i, "; ".join(why), dist[i]))
         if spot.arterial_m > 0:
             score = np.where(passive & ~taken, -dist, -np.inf)
             for i in np.argsort(-score)[:passive_per_zone]:
@@ -100,13 +100,10 @@ def propose_crew(pool: pd.DataFrame, zones: list[ZoneSpot], *, per_slot: int = 1
                 taken[i] = True
                 rows.append((spot.zone, "passive", i,
                              f"{pool['occupation'].iat[i]}: passive coverage of "
-                             f"{spot.arterial_m / 1000:.1f} km of arterials"))
-    out = pd.DataFrame(rows, columns=["zone", "slot", "i", "reason"])
+                             f"{spot.arterial_m / 1000:.1f} km of arterials", dist[i]))
+    out = pd.DataFrame(rows, columns=["zone", "slot", "i", "reason", "distance_km"])
     out["number"] = pool["number"].to_numpy()[out["i"]]
     out["name"] = [mask_name(n) for n in pool["name"].to_numpy()[out["i"]]]
     out["occupation"] = pool["occupation"].to_numpy()[out["i"]]
-    out["distance_km"] = [round(float(_km(lon[i:i + 1], lat[i:i + 1], z.lon, z.lat)[0]), 2)
-                          if np.isfinite(lon[i]) else None
-                          for i, z in zip(out["i"], [zones[[s.zone for s in zones].index(q)]
-                                                     for q in out["zone"]])]
+    out["distance_km"] = out["distance_km"].round(2)
     return out[["zone", "slot", "number", "name", "occupation", "distance_km", "reason"]]
