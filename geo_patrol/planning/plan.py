@@ -102,19 +102,20 @@ def make_plan(conn: Connection, run: dict, area: dict, params: PlanParams, *,
     clock["demand_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    cov = network_coverage(a, b, length, np.arange(len(ids)), params.post_reach_m, weight)
+    graph = street_graph(a, b, length)  # one graph for posts, zones and loops
+    cov = network_coverage(a, b, length, np.arange(len(ids)), params.post_reach_m, weight,
+                           graph=graph)
     posts = maximal_covering(cov, min(params.zones, len(ids)),
                              time_limit=params.time_limit_s, gap=0.01)
     clock["posts_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
     workload = length / 1000.0 + weight  # street km to walk plus what is urgent on them
-    zones = balanced_zones(a, b, length, workload, posts.chosen)
+    zones = balanced_zones(a, b, length, workload, posts.chosen, graph=graph)
     demand["zone"] = zones.label
     clock["zones_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    graph = street_graph(a, b, length)
     speed = params.speed_kmh * 1000 / 60
     loops: list[Loop] = []
     for z, post in enumerate(zones.seeds):

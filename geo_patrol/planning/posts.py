@@ -55,14 +55,15 @@ def coverage_from_distances(rows: np.ndarray, cols: np.ndarray, n_demand: int,
 
 def network_coverage(node_from: np.ndarray, node_to: np.ndarray, length: np.ndarray,
                      candidates: np.ndarray, distance: float, weights: np.ndarray,
-                     chunk: int = 256) -> Coverage:
+                     chunk: int = 256, graph: csr_matrix | None = None) -> Coverage:
     """Coverage of street segments (demand at their midpoints) from candidate graph nodes.
 
     ``node_from/node_to`` are a segment's end nodes as dense indices; a segment is covered
     from a candidate when a shortest walk to its nearer end plus half its length is at most
     ``distance`` metres. Dijkstra runs from the candidates in chunks with a distance limit.
     """
-    graph = street_graph(node_from, node_to, length)
+    if graph is None:
+        graph = street_graph(node_from, node_to, length)
     half = length / 2
     rows, cols = [], []
     for start in range(0, len(candidates), chunk):

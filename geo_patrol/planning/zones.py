@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from geo_patrol.planning.network import street_graph
@@ -37,14 +37,15 @@ def imbalance(workload: np.ndarray) -> float:
 
 def balanced_zones(node_from: np.ndarray, node_to: np.ndarray, length: np.ndarray,
                    workload: np.ndarray, seeds: np.ndarray, *, iterations: int = 300,
-                   tolerance: float = 0.05) -> Zones:
+                   tolerance: float = 0.05, graph: csr_matrix | None = None) -> Zones:
     """Split the segments into ``len(seeds)`` zones of about equal ``workload``.
 
     Offsets move by the zone's relative excess each round (in units of the median reach);
     the most balanced labelling seen is kept. Stops when the largest zone is within
     ``tolerance`` of the mean.
     """
-    graph = street_graph(node_from, node_to, length)
+    if graph is None:
+        graph = street_graph(node_from, node_to, length)
     dist = dijkstra(graph, directed=False, indices=np.asarray(seeds))
     reach = np.minimum(dist[:, node_from], dist[:, node_to]) + length / 2  # zone x segment
     reachable = np.isfinite(reach).any(axis=0)
