@@ -7,7 +7,7 @@ A synthetic city: a street grid of about 200,000 segments of 50 m in 500 communi
 5,000 hazards, and a day of fixes from 15,000 volunteers walking, cycling and driving along
 the streets (loaded through the real ingest path). Then, in the same run:
 
-* our engine, end to end (``geo_patrol.analysis.run.analyze``: read, compute, store), in a
+* our engine, end to end (``geo_patrol.services.analysis.analyze``: read, compute, store), in a
   fresh process so its peak memory is its own;
 * W2 baseline: the naive geopandas pipeline (tracks -> buffer -> union -> clip) on 50k- and
   200k-fix subsets, and our engine on the same subsets, with both coverage figures;
@@ -34,9 +34,10 @@ import sqlalchemy as sa
 from benchmarks._common import Stopwatch, benchmark_database, emit, peak_rss_mib
 from benchmarks.ingest import write_roster
 from geo_patrol.analysis.compliance import hazard_visits, judge
-from geo_patrol.analysis.paths import Fixes, build_steps, read_fixes
+from geo_patrol.analysis.paths import Fixes, build_steps
+from geo_patrol.store.windows import read_fixes as read_fix_arrays
 from geo_patrol.analysis.visits import Calendar, segment_visits
-from geo_patrol.loading import (
+from geo_patrol.services.sources import (
     load_boundaries,
     load_hazards,
     load_streets,
@@ -170,7 +171,7 @@ def ours_coverage(lines: np.ndarray, sub: pd.DataFrame) -> float:
 
 
 def _engine_child(url: str, data_dir: str, queue: mp.Queue) -> None:
-    from geo_patrol.analysis.run import analyze
+    from geo_patrol.services.analysis import analyze
     from geo_patrol.store.db import create_engine
 
     settings = Settings(database_url=url, data_dir=Path(data_dir), metric_crs=METRIC)
@@ -179,7 +180,7 @@ def _engine_child(url: str, data_dir: str, queue: mp.Queue) -> None:
         summary = analyze(engine, *WINDOW, settings=settings)
     # W4 on the same fixes: the compliance step alone
     with engine.connect() as conn:
-        fixes = read_fixes(conn, *WINDOW)
+        fixes = Fixes(*read_fix_arrays(conn, *WINDOW))
         hz = pd.read_sql_query(sa.text("SELECT id, category, status, ST_X(geom_m) AS x, "
                                        "ST_Y(geom_m) AS y FROM hazards ORDER BY id"), conn)
     rules = settings.rules
@@ -251,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
         with engine.connect() as conn:
             streets = gpd.read_postgis("SELECT id, geom_m FROM street_segments ORDER BY id",
                                        conn, geom_col="geom_m", crs=METRIC)
-            stored = read_fixes(conn, *WINDOW)
+            stored = Fixes(*read_fix_arrays(conn, *WINDOW))
         print(f"city: {len(streets):,} street segments, {loaded.stored:,} fixes "
               f"({loaded.flagged} flagged), {args.hazards:,} hazards; set-up {setup.seconds:.0f} s")
         figures |= {"segments": len(streets), "fixes_clean": len(stored)}

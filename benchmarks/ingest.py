@@ -20,7 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from benchmarks._common import Stopwatch, benchmark_database, emit, peak_rss_mib
-from geo_patrol.loading import load_tracks, load_volunteers
+from geo_patrol.services.sources import load_tracks, load_volunteers
 from geo_patrol.privacy import id_check_digit
 
 DAY = pd.Timestamp("2026-11-27 00:00:00", tz="Asia/Shanghai")

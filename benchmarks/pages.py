@@ -28,11 +28,12 @@ import numpy as np
 import sqlalchemy as sa
 
 from benchmarks._common import Stopwatch, benchmark_database, emit
-from geo_patrol.analysis.run import analyze
+from geo_patrol.services.analysis import analyze
 from geo_patrol.demo.generate import generate
-from geo_patrol.demo.run import last_days, load_demo
+from geo_patrol.services.demo import last_days, load_demo
 from geo_patrol.render.assets import inline_assets, localise
-from geo_patrol.render.briefing import busiest_district, export_briefing
+from geo_patrol.services.maps import export_briefing
+from geo_patrol.store.results import busiest_district
 
 
 def _p(values: list[float], q: float) -> float:

@@ -39,11 +39,11 @@ import sqlalchemy as sa
 
 from benchmarks._common import emit
 from benchmarks.ingest import write_fixes, write_roster
-from geo_patrol.analysis.run import analyze
+from geo_patrol.services.analysis import analyze
 from geo_patrol.demo.generate import generate
-from geo_patrol.demo.run import last_days, load_demo
+from geo_patrol.services.demo import last_days, load_demo
 from geo_patrol.errors import DatabaseError
-from geo_patrol.loading import load_tracks, load_volunteers
+from geo_patrol.services.sources import load_tracks, load_volunteers
 from geo_patrol.settings import Settings
 from geo_patrol.store.accounts import add_user, issue_token
 from geo_patrol.store.cluster import LocalCluster

@@ -101,3 +101,25 @@ class Principal:
             msg = f"a {self.role.value} account sees only {grant.value} {resource.value}"
             raise ForbiddenError(msg)
         return self.community_ids
+
+
+#: How the README names roles, resources and grants.
+_ROLE_NAMES = {Role.COMMAND: "district command", Role.OFFICER: "community officer",
+               Role.PLANNER: "planner", Role.VOLUNTEER: "volunteer", Role.ADMIN: "admin"}
+_RESOURCE_NAMES = {Resource.PEOPLE: "volunteer personal data", Resource.TRACKS: "tracks",
+                   Resource.HAZARDS: "hazards and reports",
+                   Resource.COVERAGE: "coverage, plans, exports", Resource.AUDIT: "audit log",
+                   Resource.ACCOUNTS: "accounts"}
+_GRANT_NAMES = {Grant.ALL: "yes", Grant.SCOPED: "own communities", Grant.OWN: "own only",
+                Grant.AGGREGATE: "aggregates only"}
+
+
+def matrix_markdown() -> str:
+    """The access matrix as the README's table (the README is checked against it)."""
+    roles = list(_ROLE_NAMES)
+    lines = ["| resource | action | " + " | ".join(_ROLE_NAMES[r] for r in roles) + " |",
+             "|---|---|" + "---|" * len(roles)]
+    for (resource, action), grants in MATRIX.items():
+        cells = [_GRANT_NAMES[grants[r]] if r in grants else "—" for r in roles]
+        lines.append(f"| {_RESOURCE_NAMES[resource]} | {action} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

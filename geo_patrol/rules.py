@@ -34,6 +34,10 @@ class VisitRule:
                 "school_days_only": self.school_days_only,
                 "windows": [f"{a:%H:%M}-{b:%H:%M}" for a, b in self.windows]}
 
+    def label(self, lang: str = "zh") -> str:
+        """The category's name in ``lang``."""
+        return self.label_zh if lang.startswith("zh") else self.label_en
+
     def describe(self, lang: str = "en") -> str:
         if lang == "zh":
             when = "每个上学日" if self.school_days_only else f"每 {self.every_days} 天"
@@ -52,6 +56,11 @@ class Rules:
     aliases: dict[str, str]
     dwell_min: float
     radius_m: float
+
+    def label(self, category: object, lang: str = "zh") -> str:
+        """The name of a category key in ``lang`` (the key itself when unknown)."""
+        rule = self.categories.get(str(category))
+        return rule.label(lang) if rule else str(category)
 
     def category_of(self, value: str) -> str | None:
         """The category key for a ledger's spelling, or ``None`` when it is unknown."""

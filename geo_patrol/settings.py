@@ -55,10 +55,29 @@ class Settings:
     max_accuracy_m: float = 50.0
     #: Raw fixes and track lines are kept this many days (``geo-patrol retention``).
     retention_days: float = 180.0
+    #: Web maps' base tiles: ``osm``, ``tianditu``, ``amap`` or an intranet XYZ URL; ``None``
+    #: draws our own streets only.
+    basemap: str | None = None
+    #: ``node_modules`` holding the front-end assets (``web/node_modules`` by default).
+    asset_dir: str | None = None
+    #: Larger request bodies get 413 before anything is parsed (MB).
+    max_upload_mb: float = 200.0
+    #: Archives and compressed files unpacking to more are refused (MB).
+    max_unpacked_mb: float = 2048.0
+    #: Sign-ins allowed per address and username (Flask-Limiter syntax).
+    login_limit: str = "5 per minute;20 per hour"
+    #: ``1`` marks session cookies Secure (behind HTTPS).
+    https: bool = False
+    #: Password for ``geo-patrol users add/password`` when not given interactively.
+    new_password: str | None = None
 
     @property
     def cluster_dir(self) -> Path:
         return self.data_dir / "pgcluster"
+
+    @property
+    def max_unpacked_bytes(self) -> int:
+        return int(self.max_unpacked_mb * 1024 * 1024)
 
     @property
     def rules(self) -> Rules:
@@ -78,6 +97,8 @@ class Settings:
                 continue
             if f.name == "data_dir":
                 values[f.name] = Path(raw).expanduser()
+            elif isinstance(f.default, bool):
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             elif isinstance(f.default, float):
                 values[f.name] = float(raw)
             else:

@@ -96,9 +96,9 @@ def demo_world(pg_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactor
     """A database with a two-day small demo loaded and analysed (shared by a module)."""
     import datetime as dt
 
-    from geo_patrol.analysis.run import analyze
+    from geo_patrol.services.analysis import analyze
     from geo_patrol.demo.generate import generate
-    from geo_patrol.demo.run import last_days, load_demo
+    from geo_patrol.services.demo import last_days, load_demo
 
     name = f"gp_demo_{next(_counter)}"
     pg_cluster.ensure_database(name, template=TEMPLATE_DB)

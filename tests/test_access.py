@@ -396,8 +396,8 @@ def test_login_sessions_and_limits(world, demo_world):
 
 def test_users_cli(runner, engine, settings):
     from geo_patrol.cli import cli
-    from geo_patrol.loading import load_boundaries
-    from geo_patrol.cli import BAOTOU_DISTRICTS
+    from geo_patrol.services.sources import load_boundaries
+    from geo_patrol.services.demo import BAOTOU_DISTRICTS
 
     load_boundaries(engine, BAOTOU_DISTRICTS, level="district", crs="wgs84",
                     code_field="adcode", settings=settings)
@@ -519,3 +519,12 @@ def test_district_bound_command_sees_its_district_only(world):
         number = conn.execute(sa.text("SELECT number FROM volunteers WHERE id = :i"),
                               {"i": outside}).scalar_one()
     assert number not in listed
+
+
+def test_readme_matrix_is_the_code():
+    from geo_patrol.access import matrix_markdown
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- access-matrix -->\n")[1].split("\n<!-- /access-matrix -->")[0]
+    assert block == matrix_markdown()

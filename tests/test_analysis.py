@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from geo_patrol.analysis.run import analyze
-from geo_patrol.loading import (
+from geo_patrol.services.analysis import analyze
+from geo_patrol.services.sources import (
     load_boundaries,
     load_hazards,
     load_streets,

@@ -7,9 +7,9 @@ import zipfile
 
 import pytest
 
-from geo_patrol.cli import BAOTOU_DISTRICTS
+from geo_patrol.services.demo import BAOTOU_DISTRICTS
 from geo_patrol.errors import InputError
-from geo_patrol.loading import (
+from geo_patrol.services.sources import (
     load_boundaries,
     load_hazards,
     load_incidents,

@@ -13,9 +13,9 @@ import shapely
 import sqlalchemy as sa
 
 from geo_patrol import crs
-from geo_patrol.cli import BAOTOU_DISTRICTS
+from geo_patrol.services.demo import BAOTOU_DISTRICTS
 from geo_patrol.errors import CRSError, InputError, InvalidGeometryError
-from geo_patrol.loading import load_boundaries
+from geo_patrol.services.sources import load_boundaries
 from tests.helpers import count, haversine_m
 
 BAOTOU_GCJ = "boundaries/baotou_150200_districts_gcj02.geojson"

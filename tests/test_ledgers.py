@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from geo_patrol.cli import BAOTOU_DISTRICTS
+from geo_patrol.services.demo import BAOTOU_DISTRICTS
 from geo_patrol.crs import wgs84_to_gcj02
 from geo_patrol.errors import InputError
-from geo_patrol.loading import (
+from geo_patrol.services.sources import (
     load_boundaries,
     load_hazards,
     load_incidents,

@@ -79,8 +79,8 @@ def test_plan_posts_on_the_demo(demo_world, tmp_path):
 
 
 def _district(demo_world) -> dict:
-    from geo_patrol.render.briefing import busiest_district
-    from geo_patrol.analysis.run import find_area
+    from geo_patrol.store.results import busiest_district
+    from geo_patrol.store.areas import find_area
 
     with demo_world["engine"].connect() as conn:
         return find_area(conn, busiest_district(conn, demo_world["run"].run_id))
@@ -89,13 +89,14 @@ def _district(demo_world) -> dict:
 def test_plan_on_the_demo(demo_world):
     import shapely
 
-    from geo_patrol.planning.plan import PlanParams, make_plan, plan_geojson
+    from geo_patrol.planning.plan import PlanParams, plan_geojson
+    from geo_patrol.services.planning import plan_area
     from geo_patrol.store.results import find_run
 
     area = _district(demo_world)
     params = PlanParams(zones=4, minutes=90)
     with demo_world["engine"].connect() as conn:
-        plan = make_plan(conn, find_run(conn, demo_world["run"].run_id), area, params)
+        plan = plan_area(conn, find_run(conn, demo_world["run"].run_id), area, params)
     zones = plan.zones
     assert len(zones) == 4 and (zones["pieces"] == 1).all()  # contiguous along the streets
     assert zones["workload"].max() / zones["workload"].mean() < 1.25
@@ -120,12 +121,12 @@ def test_plan_on_the_demo(demo_world):
     assert kinds.count("zone") == 4 and kinds.count("post") == 4 and kinds.count("loop") == 4
     # the weights are the planner's: overdue hazards count hazard_weight km each
     from geo_patrol.planning.demand import segment_demand
+    from geo_patrol.store.results import segment_demand_rows
 
     with demo_world["engine"].connect() as conn:
-        plain = segment_demand(conn, plan.run_id, area["id"], hazard_weight=0,
-                               incident_weight=0)
-        heavy = segment_demand(conn, plan.run_id, area["id"], hazard_weight=3,
-                               incident_weight=0)
+        rows = segment_demand_rows(conn, plan.run_id, area["id"])
+    plain = segment_demand(rows, hazard_weight=0, incident_weight=0)
+    heavy = segment_demand(rows, hazard_weight=3, incident_weight=0)
     assert heavy["hazards"].sum() > 0
     assert abs((heavy["weight"] - plain["weight"]).sum() - 3 * heavy["hazards"].sum()) < 1e-6
     assert abs(plain["weight"].sum() - plain["stale_km"].sum()) < 1e-6
@@ -134,13 +135,14 @@ def test_plan_on_the_demo(demo_world):
 def test_plan_briefing_is_offline_and_anonymous(demo_world, tmp_path):
     import re
 
-    from geo_patrol.planning.plan import PlanParams, make_plan
+    from geo_patrol.planning.plan import PlanParams
     from geo_patrol.render.plan import plan_briefing_html
+    from geo_patrol.services.planning import plan_area
     from geo_patrol.store.results import find_run
     from tests.helpers import ID_PATTERN, PHONE_PATTERN
 
     with demo_world["engine"].connect() as conn:
-        plan = make_plan(conn, find_run(conn, demo_world["run"].run_id),
+        plan = plan_area(conn, find_run(conn, demo_world["run"].run_id),
                          _district(demo_world), PlanParams(zones=3, minutes=60))
         names = [n for (n,) in conn.execute(__import__("sqlalchemy").text(
             "SELECT name FROM volunteers"))]

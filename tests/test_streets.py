@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from geo_patrol.errors import InputError
 from geo_patrol.ingest.streets import EXCLUDED_HIGHWAYS, read_streets, split_lines
-from geo_patrol.loading import load_boundaries, load_streets
+from geo_patrol.services.sources import load_boundaries, load_streets
 from tests.helpers import count, haversine_m
 
 HELSINKI = "osm/helsinki_highways.osm.bz2"

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from geo_patrol.crs import wgs84_to_bd09, wgs84_to_gcj02
 from geo_patrol.errors import InputError
-from geo_patrol.loading import load_tracks, load_volunteers
+from geo_patrol.services.sources import load_tracks, load_volunteers
 from tests.helpers import count, haversine_m, write_roster
 
 TRACKS = "tracks"

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from geo_patrol.errors import InputError
-from geo_patrol.loading import load_volunteers
+from geo_patrol.services.sources import load_volunteers
 from geo_patrol.privacy import Vault, id_number_problem, mask_id_number, mask_phone
 from tests.helpers import count, id_number
 

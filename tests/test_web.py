@@ -1,7 +1,7 @@
 import pytest
 
-from geo_patrol.cli import BAOTOU_DISTRICTS
-from geo_patrol.loading import load_boundaries
+from geo_patrol.services.demo import BAOTOU_DISTRICTS
+from geo_patrol.services.sources import load_boundaries
 from tests.helpers import ID_PATTERN as ID_NUMBER
 from tests.helpers import PHONE_PATTERN as PHONE
 from tests.helpers import count, make_user, sign_in
@@ -109,7 +109,7 @@ def test_briefing_download(demo_client, demo_world):
 
     run_id = demo_world["run"].run_id
     with demo_world["engine"].connect() as conn:
-        from geo_patrol.render.briefing import busiest_district
+        from geo_patrol.store.results import busiest_district
 
         district = busiest_district(conn, run_id)
     resp = demo_client.get(f"/briefing/{district}?run={run_id}")

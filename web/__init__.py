@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+from pathlib import Path
 from typing import Any
 
-import os
-from pathlib import Path
-
 from flask import Flask, jsonify, render_template, request
-from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
 
 from geo_patrol.errors import (
     ConflictError,
@@ -22,6 +22,7 @@ from geo_patrol.errors import (
     UnauthorizedError,
 )
 from geo_patrol.settings import Settings
+from web.db import get_engine  # noqa: F401  (the app's engine, for callers of the package)
 
 #: Domain error -> HTTP status, most specific first.
 ERROR_STATUS: list[tuple[type[GeoPatrolError], int]] = [
@@ -37,15 +38,9 @@ ERROR_STATUS: list[tuple[type[GeoPatrolError], int]] = [
 ]
 
 
-def get_engine(app: Flask) -> Engine:
-    """The app's database engine, opened (and migrated) on first use."""
-    engine = app.extensions.get("geo_patrol_engine")
-    if engine is None:
-        from geo_patrol.store.db import open_database
-
-        engine = open_database(app.config["GEO_PATROL_SETTINGS"])
-        app.extensions["geo_patrol_engine"] = engine
-    return engine
+def _wants_json() -> bool:
+    return request.path.startswith(("/api/", "/tiles/")) or \
+        request.accept_mimetypes.best == "application/json"
 
 
 def _database_errors(app: Flask) -> None:
@@ -79,8 +74,7 @@ def _register_errors(app: Flask) -> None:
     _database_errors(app)
     for error_class, status in ERROR_STATUS:
         def handler(exc: GeoPatrolError, status: int = status) -> Any:
-            if request.path.startswith(("/api/", "/tiles/")) or request.accept_mimetypes.best \
-                    == "application/json":
+            if _wants_json():
                 return jsonify(error=type(exc).__name__, message=str(exc)), status
             if status == 401:
                 return render_template("login.html", run=None, error=None,
@@ -88,6 +82,20 @@ def _register_errors(app: Flask) -> None:
             return render_template("error.html", message=str(exc), status=status,
                                    run=None), status
         app.register_error_handler(error_class, handler)
+
+    def http_error(exc: HTTPException) -> Any:
+        """Werkzeug's own errors (404, 405, 413, 429, CSRF's 400): JSON on the API."""
+        response = exc.get_response()
+        if _wants_json():
+            response.data = jsonify(error=type(exc).__name__,
+                                    message=exc.description or exc.name).get_data()
+            response.mimetype = "application/json"
+            return response
+        return render_template("error.html", message=exc.description or exc.name,
+                               status=exc.code, run=None), exc.code or 500, \
+            {k: v for k, v in response.headers.items() if k == "Retry-After"}
+
+    app.register_error_handler(HTTPException, http_error)
 
 
 def select_locale() -> str:
@@ -99,6 +107,15 @@ def select_locale() -> str:
     return "en" if best == "en" else "zh"
 
 
+def _finalize(value: Any) -> Any:
+    """What ``{{ ... }}`` prints: nothing for missing values (None, NaN, NaT)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if type(value).__name__ == "NaTType":
+        return ""
+    return value
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app. ``test_config`` may set ``GEO_PATROL_SETTINGS`` (a :class:`Settings`)."""
     app = Flask(__name__)
@@ -106,35 +123,35 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.config.setdefault("GEO_PATROL_SETTINGS", Settings.from_env())
+    settings: Settings = app.config["GEO_PATROL_SETTINGS"]
     app.json.ensure_ascii = False  # Chinese place names as they are
-
-    import datetime as dt
 
     from flask_babel import Babel
 
     from geo_patrol.privacy import mask_name
+    from geo_patrol.render.assets import set_asset_root
+    from geo_patrol.render.i18n import crew_reason, label, report_label, term
+    from web import auth, db
     from web.api import bp as api_bp
     from web.maps import bp as maps_bp
-    from web.pages import bp as pages_bp, lang
-
-    Babel(app, locale_selector=select_locale, default_locale="zh",
-          default_translation_directories=str(Path(__file__).parent / "translations"))
-    app.config.setdefault("GEO_PATROL_BASEMAP", os.environ.get("GEO_PATROL_BASEMAP") or None)
-    # bodies over the limit get 413 before anything is parsed
-    app.config.setdefault("MAX_CONTENT_LENGTH",
-                          int(os.environ.get("GEO_PATROL_MAX_UPLOAD_MB", "200")) * 1024 * 1024)
-    from web import auth
-    from web.params import IdConverter
-
-    app.url_map.converters["int"] = IdConverter  # before any rule is added
-    auth.init_app(app, app.config["GEO_PATROL_SETTINGS"])
-    app.register_blueprint(api_bp)
-    app.register_blueprint(pages_bp)
-    app.register_blueprint(maps_bp)
+    from web.pages import bp as pages_bp
+    from web.params import IdConverter, lang
     from web.planner import bp as planner_bp
 
-    app.register_blueprint(planner_bp)
-    app.context_processor(lambda: {"lang": lang(), "mask_name": mask_name,
-                                   "one_second": dt.timedelta(seconds=1), **auth.template_globals()})
+    set_asset_root(settings.asset_dir)
+    Babel(app, locale_selector=select_locale, default_locale="zh",
+          default_translation_directories=str(Path(__file__).parent / "translations"))
+    # bodies over the limit get 413 before anything is parsed
+    app.config.setdefault("MAX_CONTENT_LENGTH", int(settings.max_upload_mb * 1024 * 1024))
+    app.url_map.converters["int"] = IdConverter  # before any rule is added
+    db.init_app(app)
+    auth.init_app(app, settings)
+    for blueprint in (api_bp, pages_bp, maps_bp, planner_bp):
+        app.register_blueprint(blueprint)
+    app.jinja_env.finalize = _finalize
+    app.context_processor(lambda: {
+        "lang": lang(), "mask_name": mask_name, "term": term, "label": label,
+        "crew_reason": crew_reason, "report_label": report_label, "rules": settings.rules,
+        "one_second": dt.timedelta(seconds=1), **auth.template_globals()})
     _register_errors(app)
     return app

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from flask import (Blueprint, Flask, current_app, g, redirect, render_template, request,
                    session, url_for)
+from flask_babel import gettext
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_user, logout_user
@@ -21,6 +22,8 @@ from flask_wtf.csrf import CSRFProtect
 from geo_patrol.access import Principal, Resource
 from geo_patrol.errors import UnauthorizedError
 from geo_patrol.settings import Settings
+from web.db import get_engine
+from web.params import local_path
 
 bp = Blueprint("auth", __name__)
 csrf = CSRFProtect()
@@ -29,36 +32,39 @@ login_manager = LoginManager()
 
 #: Endpoints anyone may reach: sign-in, language, health, the API description, static assets.
 PUBLIC = {"auth.login", "auth.logout", "pages.set_language", "api.health", "api.openapi",
-          "maps.vendor", "static"}
+          "maps.vendor", "maps.favicon", "static"}
+#: How long a sign-in lasts.
+SESSION_HOURS = 8
 
 
 class Account:
-    """The Flask-Login user: a :class:`Principal` and how it signed in."""
+    """The Flask-Login user: a :class:`Principal` and how it signed in. A cookie session is
+    known by a random token stored (hashed) on the server, so it can be ended there."""
 
     is_active = True
     is_authenticated = True
     is_anonymous = False
 
-    def __init__(self, principal: Principal, *, by_token: bool = False) -> None:
+    def __init__(self, principal: Principal, *, by_token: bool = False,
+                 session_token: str | None = None) -> None:
         self.principal = principal
         self.by_token = by_token
+        self.session_token = session_token
 
     def get_id(self) -> str:
-        return str(self.principal.id)
-
-
-def _engine():  # noqa: ANN202
-    from web import get_engine
-
-    return get_engine(current_app)
+        return self.session_token or ""
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> Account | None:
-    from geo_patrol.store.accounts import load_principal
+def _load_user(session_token: str) -> Account | None:
+    """The account of a live server-side session (signed out, disabled, new password or
+    expired: none, so the cookie no longer signs in)."""
+    from geo_patrol.store.accounts import principal_from_session
 
-    principal = load_principal(_engine(), int(user_id)) if user_id.isdigit() else None
-    return Account(principal) if principal else None
+    if not session_token:
+        return None
+    principal = principal_from_session(get_engine(), session_token)
+    return Account(principal, session_token=session_token) if principal else None
 
 
 def _sign_in_by_token() -> None:
@@ -69,7 +75,7 @@ def _sign_in_by_token() -> None:
     header = request.headers.get("Authorization", "")
     if not header.lower().startswith("bearer "):
         return
-    principal = principal_from_token(_engine(), header[7:].strip())
+    principal = principal_from_token(get_engine(), header[7:].strip())
     if principal is None:
         raise UnauthorizedError("the API token is not valid (revoked, or its account disabled)")
     g.token_client = True
@@ -105,6 +111,7 @@ def requires(resource: Resource, action: str = "read") -> Callable:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             principal().require(resource, action)
             return view(*args, **kwargs)
+        wrapped.required = (resource, action)  # type: ignore[attr-defined]  # read by tests
         return wrapped
     return decorate
 
@@ -143,21 +150,22 @@ def _login_key() -> str:
 
 
 def _secure_headers(resp: Any) -> Any:
+    from geo_patrol.render.csp import policy
+
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
     resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     resp.headers.setdefault("Referrer-Policy", "same-origin")
-    # nothing may load from outside the server, in pages and map frames alike
-    resp.headers.setdefault("Content-Security-Policy",
-                            "default-src 'self' 'unsafe-inline' data: blob:; "
-                            "frame-ancestors 'self'")
-    if request.endpoint not in ("maps.vendor", "static"):  # everything else is per user
+    # nothing from outside the server; inline scripts only by the hashes of those we wrote
+    body = resp.get_data(as_text=True) if resp.mimetype == "text/html" and \
+        not resp.direct_passthrough else ""
+    resp.headers.setdefault("Content-Security-Policy", policy(body))
+    if request.endpoint not in ("maps.vendor", "maps.favicon", "static"):  # everything else is per user
         resp.headers.setdefault("Cache-Control", "private, no-store")
     return resp
 
 
 def init_app(app: Flask, settings: Settings) -> None:
     import datetime as dt
-    import os
 
     from geo_patrol.privacy import deployment_secret, derived_key
 
@@ -168,12 +176,12 @@ def init_app(app: Flask, settings: Settings) -> None:
     # Flask has its own defaults for these, so they are set, not defaulted
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=os.environ.get("GEO_PATROL_HTTPS", "") in ("1", "true", "yes"),
-        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=8))
+        SESSION_COOKIE_SECURE=settings.https,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=SESSION_HOURS),
+        RATELIMIT_HEADERS_ENABLED=True)  # a 429 says when to retry (Retry-After)
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
-    app.config.setdefault("GEO_PATROL_LOGIN_LIMIT",
-                          os.environ.get("GEO_PATROL_LOGIN_LIMIT", "5 per minute;20 per hour"))
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", SESSION_HOURS * 3600)
+    app.config.setdefault("GEO_PATROL_LOGIN_LIMIT", settings.login_limit)
     app.session_interface = TokenAwareSessions()
     login_manager.session_protection = "strong"
     login_manager.init_app(app, add_context_processor=False)  # templates use `me`
@@ -188,28 +196,34 @@ def init_app(app: Flask, settings: Settings) -> None:
 @limiter.limit(lambda: current_app.config["GEO_PATROL_LOGIN_LIMIT"], key_func=_login_key,
                methods=["POST"])
 def login() -> Any:
-    from geo_patrol.store.accounts import authenticate
+    from geo_patrol.store.accounts import audit_event, authenticate, open_session
 
     error, status = None, 200
-    target = request.values.get("next") or ""
-    if not target.startswith("/") or target.startswith("//"):
-        target = ""
+    target = local_path(request.values.get("next"), "")
     if request.method == "POST":
         csrf.protect()
-        found = authenticate(_engine(), request.form.get("username", "").strip(),
-                             request.form.get("password", ""))
+        username = request.form.get("username", "").strip()
+        found = authenticate(get_engine(), username, request.form.get("password", ""))
         if found is not None:
             session.clear()
             session.permanent = True
-            login_user(Account(found))
+            token = open_session(get_engine(), found.id, hours=SESSION_HOURS)
+            login_user(Account(found, session_token=token))
             return redirect(target or url_for("pages.index"))
-        error, status = "wrong username or password, or the account is disabled", 401
+        audit_event(get_engine(), username[:64] or "-", "login_failed",
+                    details={"address": get_remote_address()})
+        error, status = gettext("Wrong username or password, or the account is disabled."), 401
     return render_template("login.html", run=None, error=error, next=target), status
 
 
 @bp.post("/logout")
 def logout() -> Any:
+    from geo_patrol.store.accounts import revoke_session
+
     csrf.protect()
+    account = current_user if current_user.is_authenticated else None
+    if account is not None and account.session_token:
+        revoke_session(get_engine(), account.session_token)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

@@ -1,11 +1,16 @@
-"""Request parameters the database will hold: ids within PostgreSQL's ``integer`` range."""
+"""Request parameters: ids within PostgreSQL's ``integer`` range, numbers, days, the
+language, local redirect targets and the analysis run a page shows."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import request
+from sqlalchemy.engine import Connection
 from werkzeug.routing import IntegerConverter
 
-from geo_patrol.errors import InputError
+from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.store import results
 
 MAX_ID = 2**31 - 1
 
@@ -31,3 +36,59 @@ def int_arg(name: str, default: int | None = None, *, low: int = 0,
     if not low <= value <= high:
         raise InputError(f"{name} must lie between {low} and {high}")
     return value
+
+
+def float_arg(name: str, default: float) -> float:
+    """``?name=`` as a number (400 when it is not one)."""
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"{name} must be a number, not {raw[:30]!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InputError(f"{name} must be a finite number")
+    return value
+
+
+def day_arg(text: str) -> dt.date:
+    """A ``YYYY-MM-DD`` day."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"day {text[:20]!r} is not a date (YYYY-MM-DD)") from None
+
+
+def lang() -> str:
+    """The request's language: ``zh`` or ``en``."""
+    from flask_babel import get_locale
+
+    return "zh" if str(get_locale()).startswith("zh") else "en"
+
+
+def local_path(target: str | None, default: str) -> str:
+    """``target`` when it is a path on this server, else ``default`` (no open redirects:
+    ``//host``, ``/\\host``, schemes and control characters are refused)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")) or \
+            any(c in target for c in "\\\r\n\t") or any(ord(c) < 32 for c in target):
+        return default
+    return target
+
+
+def current_run(conn: Connection) -> dict | None:
+    """The run of ``?run=`` (404 when it does not exist), else the latest (None: no run)."""
+    run_id = int_arg("run")
+    try:
+        return results.find_run(conn, run_id)
+    except NotFoundError:
+        if run_id is not None:
+            raise
+        return None
+
+
+def stored_run(conn: Connection) -> dict:
+    run = current_run(conn)
+    if run is None:
+        raise NotFoundError("no analysis run yet")
+    return run

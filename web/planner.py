@@ -9,15 +9,18 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request
 
 from geo_patrol.access import Resource
 from geo_patrol.errors import InputError
-from geo_patrol.planning.plan import Plan, PlanParams, make_plan, plan_geojson
+from geo_patrol.planning.plan import Plan, PlanParams, plan_geojson
+from geo_patrol.render.plan import plan_briefing_html
+from geo_patrol.render.plan import plan_map as draw_plan
+from geo_patrol.services.planning import plan_area
 from geo_patrol.store import results
 from web.auth import principal, requires
-from web.pages import _engine, _run, lang
-from web.params import int_arg
+from web.db import get_conn, settings
+from web.params import current_run, float_arg, int_arg, lang
 
 bp = Blueprint("planner", __name__)
 _CACHE: OrderedDict[tuple, Plan] = OrderedDict()
@@ -25,23 +28,13 @@ _LOCK = threading.Lock()
 CACHE_SIZE = 8
 
 
-def _float_arg(name: str, default: float) -> float:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise InputError(f"{name} must be a number, not {raw[:30]!r}") from None
-
-
 def _params() -> PlanParams:
     params = PlanParams(zones=int_arg("zones", 4, low=1, high=200),
-                        minutes=_float_arg("minutes", 90.0),
-                        speed_kmh=_float_arg("speed", 4.5),
-                        dwell_min=_float_arg("dwell", 10.0),
-                        hazard_weight=_float_arg("hazard_weight", 1.0),
-                        incident_weight=_float_arg("incident_weight", 0.25))
+                        minutes=float_arg("minutes", 90.0),
+                        speed_kmh=float_arg("speed", 4.5),
+                        dwell_min=float_arg("dwell", 10.0),
+                        hazard_weight=float_arg("hazard_weight", 1.0),
+                        incident_weight=float_arg("incident_weight", 0.25))
     params.check()
     return params
 
@@ -51,32 +44,32 @@ def current_plan() -> tuple[Plan | None, dict | None, list[dict]]:
     and the areas the user may plan."""
     me = principal()
     me.within(Resource.COVERAGE)
-    with _engine().connect() as conn:
-        run = _run(conn)
-        if run is None:
-            return None, None, []
-        choices = [r for r in results.area_table(conn, run["id"], within=me.area_ids)
-                   .sort_values(["level", "name"]).to_dict("records")
-                   if r["level"] in ("district", "community")]
-        area_id = int_arg("area")
-        if area_id is None:
-            return None, run, choices
-        me.check_area(area_id, "area")
-        area = next((a for a in choices if a["area_id"] == area_id), None)
-        if area is None:
-            raise InputError(f"area {area_id} has no results in run {run['id']}")
-        params = _params()
-        key = (run["id"], area_id, params)
+    conn = get_conn()
+    run = current_run(conn)
+    if run is None:
+        return None, None, []
+    choices = [r for r in results.area_table(conn, run["id"], within=me.area_ids)
+               .sort_values(["level", "name"]).to_dict("records")
+               if r["level"] in ("district", "community")]
+    area_id = int_arg("area")
+    if area_id is None:
+        return None, run, choices
+    me.check_area(area_id, "area")
+    area = next((a for a in choices if a["area_id"] == area_id), None)
+    if area is None:
+        raise InputError(f"area {area_id} has no results in run {run['id']}")
+    params = _params()
+    # an officer's plan proposes only volunteers of their own communities
+    key = (run["id"], area_id, params, me.community_ids)
+    with _LOCK:
+        plan = _CACHE.get(key)
+    if plan is None:
+        plan = plan_area(conn, run, {"id": area_id, "name": area["name"]}, params,
+                         tz=settings().timezone, within=me.community_ids)
         with _LOCK:
-            plan = _CACHE.get(key)
-        if plan is None:
-            settings = current_app.config["GEO_PATROL_SETTINGS"]
-            plan = make_plan(conn, run, {"id": area_id, "name": area["name"]}, params,
-                             tz=settings.timezone)
-            with _LOCK:
-                _CACHE[key] = plan
-                while len(_CACHE) > CACHE_SIZE:
-                    _CACHE.popitem(last=False)
+            _CACHE[key] = plan
+            while len(_CACHE) > CACHE_SIZE:
+                _CACHE.popitem(last=False)
     return plan, run, choices
 
 
@@ -112,10 +105,8 @@ def planner_page() -> Any:
 @bp.get("/maps/plan")
 @requires(Resource.COVERAGE)
 def plan_map() -> Any:
-    from geo_patrol.render.plan import plan_map as draw
-
     plan = required_plan()
-    m = draw(plan, lang(), basemap=current_app.config.get("GEO_PATROL_BASEMAP"))
+    m = draw_plan(plan, lang(), basemap=settings().basemap)
     return Response(m.get_root().render(), mimetype="text/html")
 
 
@@ -132,11 +123,8 @@ def plan_export() -> Any:
 @bp.get("/planner/briefing")
 @requires(Resource.COVERAGE)
 def plan_briefing() -> Any:
-    from geo_patrol.render.plan import plan_briefing_html
-
     plan = required_plan()
-    page = plan_briefing_html(plan, lang=lang(),
-                              basemap=current_app.config.get("GEO_PATROL_BASEMAP"))
+    page = plan_briefing_html(plan, lang=lang(), basemap=settings().basemap)
     return Response(page, mimetype="text/html", headers={
         "Content-Disposition": f"attachment; filename=plan-{plan.area['id']}.html"})
 

@@ -1,43 +1,40 @@
-"""Files sent over HTTP: checked (type, archive limits) in a private temporary directory, then
-loaded like a file given to the CLI."""
+"""Files sent over HTTP: saved to a private temporary directory for the loaders; errors name
+the file as the user sent it, never where it was kept."""
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy.engine import Engine
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
-from geo_patrol import loading
-from geo_patrol.errors import InputError
-from geo_patrol.ingest._files import check_archive, check_file_type
-from geo_patrol.settings import Settings
-from geo_patrol.store.uploads import LoadResult
-
-UPLOAD_KINDS = ("volunteers", "tracks", "hazards", "reports", "incidents")
+from geo_patrol.errors import GeoPatrolError, InputError
 
 
-def load_upload(engine: Engine, settings: Settings, kind: str, upload: FileStorage | None,
-                **options: Any) -> LoadResult:
-    """Load one uploaded file as ``kind`` (options as for the ``load_*`` functions; ``None``
-    values are left out). Errors name the file, never the temporary path."""
-    if kind not in UPLOAD_KINDS:
-        raise InputError(f"choose what the file holds: {', '.join(UPLOAD_KINDS)}")
+@contextmanager
+def saved_upload(upload: FileStorage | None) -> Iterator[Path]:
+    """The uploaded file on disk while the block runs (removed afterwards)."""
     if upload is None or not upload.filename:
         raise InputError("choose a file")
-    loader = getattr(loading, f"load_{kind}")
-    options = {k: v for k, v in options.items() if v is not None}
     with tempfile.TemporaryDirectory(prefix="gp-upload-") as tmp:
         path = Path(tmp) / (secure_filename(upload.filename) or "upload")
         upload.save(path)
         try:
-            check_file_type(path, kind)
-            check_archive(path)
-            return loader(engine, path, settings=settings, **options)
-        except InputError as exc:
-            if exc.source:  # the file's name, not where it was kept
-                exc.source = Path(exc.source).name
+            yield path
+        except GeoPatrolError as exc:
+            _hide_path(exc, tmp)
             raise
+
+
+def _hide_path(exc: GeoPatrolError, tmp: str) -> None:
+    """Take the temporary directory out of an error's text."""
+    if isinstance(exc, InputError):
+        if exc.source:
+            exc.source = Path(exc.source).name
+        exc.message = exc.message.replace(tmp + "/", "").replace(tmp, "")
+        exc.args = (str(exc),)
+    elif exc.args:
+        exc.args = tuple(str(a).replace(tmp + "/", "").replace(tmp, "") for a in exc.args)

@@ -1,4 +1,4 @@
-"""Patrol paths: a window's clean fixes read with binary COPY and joined into steps.
+"""Patrol paths: a window's clean fixes joined into steps.
 
 A step joins two consecutive clean fixes of one volunteer at most ``gap_s`` apart with a
 plausible speed. A fix with no step on either side is kept as a zero-length step, so a
@@ -7,17 +7,9 @@ lone fix still visits what is within reach.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
-from geo_patrol.store.models import PATROL_KINDS
-
-_FIX_ROW = np.dtype([("vid", ">i4"), ("track", ">i8"), ("t", ">f8"), ("x", ">f8"),
-                     ("y", ">f8")])
 
 
 @dataclass
@@ -49,45 +41,6 @@ class Steps:
 
     def __len__(self) -> int:
         return len(self.t0)
-
-
-def read_fixes(conn: Connection, start: dt.datetime, end: dt.datetime) -> Fixes:
-    """Unflagged fixes with ``start <= t < end`` (metric coordinates), with their track's kind.
-
-    Each day partition comes back as one blob of fixed-size binary records built by the
-    server (``string_agg`` of the ``*send`` functions), read with one ``numpy.frombuffer``.
-    """
-    parts = conn.execute(sa.text(
-        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "WHERE i.inhparent = 'patrol_fixes'::regclass ORDER BY c.relname")).scalars().all()
-    blobs = []
-    for name in parts:
-        blob = conn.execute(sa.text(
-            f"SELECT string_agg(int4send(volunteer_id) || int8send(track_id) || "  # noqa: S608
-            f"float8send(extract(epoch FROM t)::float8) || float8send(ST_X(geom_m)) || "
-            f"float8send(ST_Y(geom_m)), ''::bytea) FROM {name} "
-            f"WHERE t >= :a AND t < :b AND flags = 0"), {"a": start, "b": end}).scalar_one()
-        if blob:
-            blobs.append(np.frombuffer(blob, dtype=_FIX_ROW))
-    rec = np.concatenate(blobs) if blobs else np.zeros(0, dtype=_FIX_ROW)
-    vid = rec["vid"].astype("int32")
-    track = rec["track"].astype("int64")
-    t = rec["t"].astype("float64")
-    order = np.lexsort((t, vid))
-    kinds = _track_kinds(conn, np.unique(track))
-    kind = kinds[np.searchsorted(kinds["track"], track[order])]["kind"] if len(track) else \
-        np.zeros(0, dtype="int8")
-    return Fixes(vid[order], np.asarray(kind, dtype="int8"), t[order],
-                 rec["x"].astype("float64")[order], rec["y"].astype("float64")[order])
-
-
-def _track_kinds(conn: Connection, tracks: np.ndarray) -> np.ndarray:
-    rows = conn.execute(sa.text("SELECT id, kind FROM tracks WHERE id = ANY(:ids) ORDER BY id"),
-                        {"ids": tracks.tolist()}).all()
-    out = np.zeros(len(rows), dtype=[("track", "int64"), ("kind", "int8")])
-    out["track"] = [r[0] for r in rows]
-    out["kind"] = [PATROL_KINDS.index(r[1]) for r in rows]
-    return out
 
 
 def build_steps(fixes: Fixes, *, gap_s: float = 120.0, max_speed_kmh: float = 200.0) -> Steps:

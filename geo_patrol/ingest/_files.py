@@ -5,7 +5,6 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
-import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,8 @@ from typing import IO
 from geo_patrol.errors import InputError, TooLargeError
 
 #: Largest total an archive or compressed file may unpack to, and the largest ratio.
-MAX_UNPACKED_BYTES = int(os.environ.get("GEO_PATROL_MAX_UNPACKED_MB", "2048")) * 1024 * 1024
+#: Default of ``Settings.max_unpacked_mb`` (2 GiB).
+MAX_UNPACKED_BYTES = 2048 * 1024 * 1024
 MAX_RATIO = 200
 MAX_MEMBERS = 10_000
 
@@ -44,8 +44,8 @@ class FileInfo:
         return self.path.name
 
 
-def file_info(path: Path | str) -> FileInfo:
-    """Hash a file (streamed) after checking it exists and is not empty."""
+def file_info(path: Path | str, *, max_unpacked_bytes: int = MAX_UNPACKED_BYTES) -> FileInfo:
+    """Hash a file (streamed) after checking it exists, is not empty and is no bomb."""
     p = Path(path)
     if not p.is_file():
         msg = "file not found"
@@ -58,11 +58,11 @@ def file_info(path: Path | str) -> FileInfo:
     with p.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
-    check_archive(p)
+    check_archive(p, max_unpacked_bytes=max_unpacked_bytes)
     return FileInfo(p, digest.hexdigest(), size)
 
 
-def check_archive(path: Path) -> None:
+def check_archive(path: Path, *, max_unpacked_bytes: int = MAX_UNPACKED_BYTES) -> None:
     """Refuse archives and compressed files that would unpack beyond the limits (bombs),
     judged from the ZIP directory or by counting decompressed bytes, before any parsing."""
     with path.open("rb") as fh:
@@ -75,14 +75,14 @@ def check_archive(path: Path) -> None:
         except zipfile.BadZipFile as exc:
             raise InputError(f"broken ZIP archive: {exc}", source=str(path)) from None
         total = sum(m.file_size for m in members)
-        if len(members) > MAX_MEMBERS or total > MAX_UNPACKED_BYTES or total / size > MAX_RATIO \
+        if len(members) > MAX_MEMBERS or total > max_unpacked_bytes or total / size > MAX_RATIO \
                 or any(m.filename.lower().endswith((".zip", ".gz", ".bz2")) for m in members):
             msg = (f"archive refused: {len(members)} members unpacking to {total:,} bytes "
-                   f"(limits {MAX_MEMBERS} members, {MAX_UNPACKED_BYTES:,} bytes, "
+                   f"(limits {MAX_MEMBERS} members, {max_unpacked_bytes:,} bytes, "
                    f"{MAX_RATIO}x, no nested archives)")
             raise TooLargeError(msg, source=str(path))
     elif head.startswith((b"\x1f\x8b", b"BZh")):
-        limit = min(MAX_UNPACKED_BYTES, size * MAX_RATIO)
+        limit = min(max_unpacked_bytes, size * MAX_RATIO)
         total = 0
         try:
             with (gzip.open if head.startswith(b"\x1f\x8b") else bz2.open)(path, "rb") as fh:

@@ -16,11 +16,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from geo_patrol.errors import InputError, NotFoundError
-from geo_patrol.planning.crew import ZoneSpot, propose_crew, volunteer_pool
+from geo_patrol.planning.crew import ZoneSpot, propose_crew
 from geo_patrol.planning.demand import segment_demand
 from geo_patrol.planning.loops import Loop, plan_loop, walked_segments
 from geo_patrol.planning.network import dense_nodes, street_graph
@@ -74,27 +72,30 @@ class Plan:
     posts_status: str = ""
 
 
-def _scope_hazards(conn: Connection, run_id: int, area_id: int) -> tuple[int, int]:
-    row = conn.execute(sa.text("""
-        WITH RECURSIVE s AS (SELECT id FROM areas WHERE id = :a UNION ALL
-                             SELECT x.id FROM areas x JOIN s ON x.parent_id = s.id)
-        SELECT count(*), count(*) FILTER (WHERE r.status = 'compliant')
-        FROM hazard_results r JOIN hazards h ON h.id = r.hazard_id
-        WHERE r.run_id = :r AND h.community_id IN (SELECT id FROM s)"""),
-        {"a": area_id, "r": run_id}).one()
-    return int(row[0]), int(row[1])
+@dataclass
+class PlanInputs:
+    """What a plan is made from: a run's segments in scope (see
+    :func:`geo_patrol.store.results.segment_demand_rows`), the volunteers who may be proposed
+    (:func:`geo_patrol.store.volunteers.volunteer_pool`) and the area's hazard counts."""
+
+    run_id: int
+    area: dict
+    segments: gpd.GeoDataFrame
+    pool: pd.DataFrame
+    hazards_total: int
+    hazards_compliant: int
 
 
-def make_plan(conn: Connection, run: dict, area: dict, params: PlanParams, *,
-              tz: str = "Asia/Shanghai") -> Plan:
-    """Plan ``area`` (a district or community) from ``run``'s results."""
+def make_plan(inputs: PlanInputs, params: PlanParams) -> Plan:
+    """Plan ``inputs.area`` (a district or community) from a run's results."""
     params.check()
+    run_id, area = inputs.run_id, inputs.area
     clock: dict[str, float] = {}
     t = time.perf_counter()
-    demand = segment_demand(conn, run["id"], area["id"], hazard_weight=params.hazard_weight,
+    demand = segment_demand(inputs.segments, hazard_weight=params.hazard_weight,
                             incident_weight=params.incident_weight)
     if demand.empty:
-        raise NotFoundError(f"no analysed streets in {area['name']} for run {run['id']}")
+        raise NotFoundError(f"no analysed streets in {area['name']} for run {run_id}")
     ids, a, b = dense_nodes(demand)
     length = demand["length_m"].to_numpy(dtype="float64")
     weight = demand["weight"].to_numpy(dtype="float64")
@@ -185,13 +186,13 @@ def make_plan(conn: Connection, run: dict, area: dict, params: PlanParams, *,
             if members.any() else post_pts[z]
         spots.append(ZoneSpot(z + 1, float(centre.x), float(centre.y),
                               float(length[members & arterial].sum())))
-    crew = propose_crew(volunteer_pool(conn, run["window_end"], tz), spots)
+    crew = propose_crew(inputs.pool, spots)
     clock["crew_s"] = time.perf_counter() - t
 
     # before and after
     total_m = float(length.sum())
     covered = demand["covered_m"].to_numpy(dtype="float64")
-    hz_total, hz_ok = _scope_hazards(conn, run["id"], area["id"])
+    hz_total, hz_ok = inputs.hazards_total, inputs.hazards_compliant
     before = {"coverage": float(covered.sum() / total_m) if total_m else 0.0,
               "hazard_compliance": hz_ok / hz_total if hz_total else 1.0,
               "hazards": hz_total}
@@ -204,7 +205,7 @@ def make_plan(conn: Connection, run: dict, area: dict, params: PlanParams, *,
     comm = pd.Series(workload).groupby(demand["area_id"].to_numpy()).sum()
     communities = {"count": int(len(comm)), "imbalance": imbalance(comm.to_numpy()),
                    "zones_imbalance": zones.imbalance}
-    return Plan(run["id"], area, params, demand, posts_frame, zone_table, loop_frame, crew,
+    return Plan(run_id, area, params, demand, posts_frame, zone_table, loop_frame, crew,
                 before, after, communities, clock, posts.gap, posts.status)
 
 

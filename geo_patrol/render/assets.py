@@ -8,7 +8,6 @@ exported briefings inline those files.
 from __future__ import annotations
 
 import base64
-import os
 import re
 from pathlib import Path
 
@@ -19,15 +18,28 @@ ASSETS = {
     "leaflet.js": "leaflet/dist/leaflet.js",
     "leaflet.css": "leaflet/dist/leaflet.css",
     "vectorgrid.js": "leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js",
+    # what leaflet.css refers to (the layer control's icon, default markers)
+    **{f"images/{n}": f"leaflet/dist/images/{n}" for n in (
+        "layers.png", "layers-2x.png", "marker-icon.png", "marker-icon-2x.png",
+        "marker-shadow.png")},
 }
 VENDOR_PREFIX = "/vendor/"
 
 
+#: ``node_modules`` of the web assets unless ``Settings.asset_dir`` says otherwise.
+DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "web" / "node_modules"
+_root = DEFAULT_ROOT
+
+
+def set_asset_root(root: str | Path | None) -> None:
+    """Use the assets in ``root`` (``None``: the default ``web/node_modules``)."""
+    global _root
+    _root = Path(root) if root else DEFAULT_ROOT
+
+
 def asset_root() -> Path:
-    """``node_modules`` of the web assets (``GEO_PATROL_ASSET_DIR`` overrides)."""
-    override = os.environ.get("GEO_PATROL_ASSET_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "web" / \
-        "node_modules"
+    """``node_modules`` of the web assets."""
+    return _root
 
 
 def asset_path(name: str) -> Path:

@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from pathlib import Path
 from typing import Any
 
 import folium
-from sqlalchemy.engine import Connection
 
-from geo_patrol.errors import NotFoundError
 from geo_patrol.render import maps
 from geo_patrol.render.assets import external_references, inline_assets
+from geo_patrol.render.csp import with_meta_policy
 from geo_patrol.render.i18n import label
 from geo_patrol.rules import Rules
-from geo_patrol.store import results
 
 #: Above this many street segments a briefing shows the gaps instead of every street.
 MAX_SEGMENTS = 20_000
@@ -46,28 +43,18 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return f'<table class="gp"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def busiest_district(conn: Connection, run_id: int) -> int:
-    """The district with the most patrolled street length in a run."""
-    table = results.area_table(conn, run_id, level="district")
-    if table.empty:
-        raise NotFoundError("the run has no district results")
-    return int(table.sort_values("covered_m", ascending=False).iloc[0]["area_id"])
-
-
-def briefing_html(conn: Connection, run_id: int, district_id: int, *, rules: Rules,
-                  lang: str = "zh", basemap: str | None = None,
+def briefing_html(run: dict[str, Any], layers: Any, segments: Any, table: Any, *,
+                  rules: Rules, lang: str = "zh", basemap: str | None = None,
                   generated: dt.datetime | None = None) -> str:
-    """The briefing of one district for a stored run, as one self-contained HTML string."""
-    run = results.find_run(conn, run_id)
-    layers = results.area_layers(conn, run, district_id, level="district", gap_limit=300,
-                                 with_inspectors=False)  # no personal data in a briefing
+    """The briefing of one district, as one self-contained HTML string: ``layers`` of the
+    district (without inspectors: no personal data in a briefing), its street ``segments``
+    and the run's community ``table``."""
     district, communities, gaps = layers.area, layers.communities, layers.gaps
     name = str(district.iloc[0]["name"])
     focus = communities if not communities.empty else district
     m, shift = maps.base_map(tuple(focus.total_bounds), basemap=basemap)
     m.get_root().header.add_child(folium.Element(f"<style>{_CSS}</style>"))
     maps.add_areas(m, focus, lang, shift)
-    segments = results.segment_layer(conn, run_id, district_id)
     sections = [(label("coverage_pct", lang), [(maps.coverage_colour(v), f"{int(v * 100)}%")
                                                for v in (0.0, 0.5, 1.0)])]
     if len(segments) <= MAX_SEGMENTS:
@@ -84,7 +71,6 @@ def briefing_html(conn: Connection, run_id: int, district_id: int, *, rules: Rul
     period = f"{start:%Y-%m-%d} – {end_day:%Y-%m-%d}"
     title = f"{name} · {label('briefing', lang)}"
     rows = []
-    table = results.area_table(conn, run_id, level="community")
     table = table[table["area_id"].isin(communities["area_id"])] if not communities.empty \
         else table.iloc[0:0]
     for r in table.sort_values("coverage").itertuples():
@@ -119,18 +105,9 @@ def briefing_html(conn: Connection, run_id: int, district_id: int, *, rules: Rul
     m.height = (62.0, "vh")
     page = root.render()
     page = page.replace("<head>", f"<head><title>{html.escape(title)}</title>", 1)
-    page = inline_assets(page)
+    page = with_meta_policy(inline_assets(page))
     leftovers = [u for u in external_references(page)
                  if not (basemap and basemap != "none")]
     if leftovers:
         raise RuntimeError(f"briefing would load from outside: {leftovers[:3]}")
     return page
-
-
-def export_briefing(conn: Connection, run_id: int, district_id: int, out: Path | str, *,
-                    rules: Rules, lang: str = "zh", basemap: str | None = None) -> Path:
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(briefing_html(conn, run_id, district_id, rules=rules, lang=lang,
-                                  basemap=basemap), encoding="utf-8")
-    return path

@@ -9,13 +9,9 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy.engine import Connection
 
 from geo_patrol.errors import InputError
-from geo_patrol.privacy import mask_name
-from geo_patrol.store import results
 
-LAYERS = ("communities", "gaps", "hazards")
 FORMATS = {"geojson": "application/geo+json", "gpkg": "application/geopackage+sqlite3",
            "csv": "text/csv"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -26,25 +22,6 @@ def escape_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
-
-
-def result_layer(conn: Connection, run_id: int, layer: str,
-                 within: frozenset[int] | None = None) -> gpd.GeoDataFrame:
-    """A run's results (only of the communities ``within``, if given) as a GeoDataFrame,
-    personal data masked."""
-    if layer == "communities":
-        frame = results.area_layer(conn, run_id, level="community", within=within)
-    elif layer == "gaps":
-        frame = results.gap_layer(conn, run_id, limit=100_000, within=within)
-    elif layer == "hazards":
-        frame = results.hazard_layer(conn, run_id, within=within)
-        frame["inspector"] = frame["inspector"].map(mask_name)
-    else:
-        raise InputError(f"unknown layer {layer!r}: use one of {', '.join(LAYERS)}")
-    for col in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[col]):
-            frame[col] = frame[col].astype(str).replace("NaT", None)
-    return frame
 
 
 def export_bytes(frame: gpd.GeoDataFrame, fmt: str) -> bytes:

@@ -1,7 +1,10 @@
-"""Labels used inside maps and briefings, in Simplified Chinese and English.
+"""Words in Simplified Chinese and English: the labels of maps and briefings, and the
+vocabularies (occupations, time slots, area levels, statuses, roles...) that pages, maps,
+exports and briefings all show through :func:`term`.
 
-Pages use Flask-Babel; maps and exported files are rendered outside a request, so their few
-labels live here.
+Pages' own sentences use Flask-Babel; maps and exported files are rendered outside a request,
+so their labels live here. Hazard categories are configuration (``rules.toml``) and carry their
+own names.
 """
 
 from __future__ import annotations
@@ -24,12 +27,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "summary": ("社区汇总", "Communities"), "top_gaps": ("优先盲区", "Priority gaps"),
     "generated": ("生成时间", "Generated"), "no_personal": (
         "本简报不含任何个人信息。", "This briefing contains no personal data."),
-    "school": ("学校", "School"), "kindergarten": ("幼儿园", "Kindergarten"),
-    "gas_lpg": ("燃气/液化气", "Gas / LPG"), "gas_station": ("加油站", "Gas station"),
-    "dangerous_goods": ("危险品", "Dangerous goods"),
-    "guns_explosives_knives": ("枪爆刀", "Guns / explosives / knives"),
-    "rental_housing": ("出租房屋", "Rental housing"), "other": ("其他", "Other"),
-    "patrol": ("巡逻", "Patrol"), "passive": ("职业途经", "Passive"),
     "day": ("白天", "Day"), "night": ("夜间", "Night"), "length_km": ("长度 km", "Length km"),
     "tracks": ("当日轨迹", "Tracks of the day"),
     "plan": ("巡逻勤务方案", "Patrol plan"), "zone": ("责任区", "Zone"),
@@ -38,17 +35,65 @@ LABELS: dict[str, tuple[str, str]] = {
     "loop_min": ("用时（分钟）", "Minutes"), "loop_streets": ("重点街段", "Priority streets"),
     "loop_hazards": ("巡查隐患", "Hazard stops"), "workload": ("工作量", "Workload"),
     "crew": ("建议人员", "Proposed volunteers"), "slot": ("时段", "Time slot"),
-    "number": ("编号", "Number"), "reason": ("理由", "Why"),
-    "morning": ("早间 6-10 时", "Morning 6-10"), "midday": ("午间 10-14 时", "Midday 10-14"),
-    "afternoon": ("下午 14-18 时", "Afternoon 14-18"),
-    "evening": ("晚间 18-22 时", "Evening 18-22"),
+    "number": ("编号", "Number"), "reason": ("推荐理由", "Why"),
     "before": ("上期实际", "Last period"), "after": ("按方案预计", "Expected with the plan"),
     "hazard_compliance": ("隐患巡查达标率 %", "Hazard compliance %"),
     "balance": ("工作量均衡（最大/平均）", "Workload balance (max / mean)"),
     "today_communities": ("现有社区划分", "Today's communities"),
 }
-#: a hazard's status (the same word as the count of overdue hazards in tables)
-STATUS_LABELS = {"overdue": ("逾期", "Overdue")}
+#: Stored values, by vocabulary, as (Chinese, English).
+VOCAB: dict[str, dict[str, tuple[str, str]]] = {
+    "occupation": {
+        "taxi_driver": ("出租车司机", "Taxi driver"), "delivery_rider": ("外卖骑手", "Delivery rider"),
+        "security_guard": ("保安", "Security guard"), "property_staff": ("物业人员", "Property staff"),
+        "sanitation": ("环卫工人", "Sanitation worker"),
+        "retired_resident": ("退休居民", "Retired resident"), "other": ("其他", "Other")},
+    "slot": {
+        "morning": ("早间 6–10 时", "Morning 6–10"), "midday": ("午间 10–14 时", "Midday 10–14"),
+        "afternoon": ("下午 14–18 时", "Afternoon 14–18"),
+        "evening": ("晚间 18–22 时", "Evening 18–22"), "passive": ("职业途经", "At work (passive)")},
+    "level": {
+        "city": ("市", "City"), "district": ("区（旗、县）", "District"),
+        "station": ("派出所辖区", "Police station area"), "community": ("社区", "Community"),
+        "grid": ("网格", "Grid cell")},
+    "compliance": {
+        "compliant": ("达标", "Compliant"), "overdue": ("逾期", "Overdue"),
+        "never_visited": ("未巡查", "Never visited"), "cleared": ("已销号", "Cleared")},
+    "hazard_status": {
+        "open": ("未整改", "Open"), "rectified": ("已整改", "Rectified"),
+        "cleared": ("已销号", "Cleared")},
+    "verification": {
+        "pending": ("待核实", "Pending"), "verified": ("已核实", "Verified"),
+        "rejected": ("未采纳", "Rejected")},
+    "role": {
+        "command": ("分局指挥", "District command"), "officer": ("社区民警", "Community officer"),
+        "planner": ("勤务规划员", "Planner"), "volunteer": ("义警", "Volunteer"),
+        "admin": ("系统管理员", "Administrator")},
+    "kind": {"patrol": ("巡逻", "Patrol"), "passive": ("职业途经", "Passive")},
+    "upload": {
+        "boundaries": ("辖区边界", "Boundaries"), "streets": ("街道路网", "Streets"),
+        "volunteers": ("义警名册", "Volunteer roster"), "tracks": ("巡逻轨迹", "Patrol tracks"),
+        "hazards": ("隐患台账", "Hazard ledger"), "reports": ("上报线索", "Reports"),
+        "incidents": ("警情", "Incidents")},
+    "report": {
+        "gas_refill": ("非法充装液化气", "Illegal gas refilling"),
+        "dispute": ("矛盾纠纷", "Dispute"), "lost_person": ("走失人员", "Lost person"),
+        "fire_hazard": ("消防隐患", "Fire hazard"), "suspicious": ("可疑人员", "Suspicious person"),
+        "knife_sale": ("违规销售管制刀具", "Illegal knife sale"), "hazard": ("隐患", "Hazard"),
+        "incident": ("警情线索", "Incident")},
+    "layer": {
+        "communities": ("社区覆盖", "Communities"), "gaps": ("巡逻盲区", "Gaps"),
+        "hazards": ("隐患巡查", "Hazards")},
+    "actor": {"system": ("系统", "system")},
+    "action": {
+        "user_add": ("新增账号", "Account added"), "user_disable": ("停用账号", "Account disabled"),
+        "user_enable": ("启用账号", "Account enabled"),
+        "user_password": ("修改密码", "Password changed"), "token_issue": ("签发令牌", "Token issued"),
+        "unmask": ("查看明文", "Unmasked"), "unmask_refused": ("拒绝查看明文", "Unmask refused"),
+        "login_failed": ("登录失败", "Sign-in failed"), "retention": ("数据清理", "Retention"),
+        "hazard_accept": ("采纳提报隐患", "Proposal accepted"),
+        "hazard_reject": ("驳回提报隐患", "Proposal rejected")},
+}
 
 
 def label(key: str, lang: str = "zh") -> str:
@@ -56,6 +101,44 @@ def label(key: str, lang: str = "zh") -> str:
     return zh if lang.startswith("zh") else en
 
 
-def status_label(status: str, lang: str = "zh") -> str:
-    zh, en = STATUS_LABELS.get(status) or LABELS.get(status, (status, status))
+def term(group: str, value: object, lang: str = "zh") -> str:
+    """A stored value of a vocabulary in the reader's language (the value itself, when the
+    vocabulary does not know it: a Chinese team or skill name, for instance)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    zh, en = VOCAB.get(group, {}).get(str(value), (str(value), str(value)))
     return zh if lang.startswith("zh") else en
+
+
+def report_label(category: object, lang: str, rules: object) -> str:
+    """A report's category: a hazard category's configured name, else the report vocabulary
+    (a category no vocabulary knows is shown as written, e.g. a Chinese one from a ledger)."""
+    key = str(category)
+    if key in getattr(rules, "categories", {}):
+        return rules.label(key, lang)  # type: ignore[attr-defined]
+    return term("report", key, lang)
+
+
+def status_label(status: str, lang: str = "zh") -> str:
+    """A hazard's compliance status."""
+    return term("compliance", status, lang)
+
+
+def crew_reason(row: object, lang: str = "zh") -> str:
+    """Why a volunteer was proposed for a zone and slot (a row of the proposed crew)."""
+    zh = lang.startswith("zh")
+    get = (lambda k: row[k]) if isinstance(row, dict) else (lambda k: getattr(row, k))
+    if get("slot") == "passive":
+        occupation = term("occupation", get("occupation"), lang)
+        km = float(get("arterial_km"))
+        return (f"{occupation}：职业途经主干道 {km:.1f} km" if zh else
+                f"{occupation}: passive coverage of {km:.1f} km of arterials")
+    parts = [f"本人 {int(get('slot_pct'))}% 的巡逻在此时段" if zh else
+             f"{int(get('slot_pct'))}% of their patrols in this slot",
+             f"居住地距 {float(get('distance_km')):.1f} km" if zh else
+             f"home {float(get('distance_km')):.1f} km away"]
+    if get("patrol_duty"):
+        parts.append("承担巡逻防控职责" if zh else "patrol duty")
+    if get("first_aid"):
+        parts.append("具备急救技能" if zh else "first aid")
+    return ("；" if zh else "; ").join(parts)

@@ -16,12 +16,14 @@ import shapely
 from branca.element import MacroElement, Template
 from folium.utilities import JsCode
 
+from geo_patrol.analysis import recency
 from geo_patrol.crs import wgs84_to_gcj02
 from geo_patrol.render.assets import localise
-from geo_patrol.render.i18n import label, status_label
+from geo_patrol.render.i18n import label, status_label, term
 
-RECENCY = [(1, "#1a9850"), (3, "#a6d96a"), (7, "#fdae61"), (float("inf"), "#d73027")]
-NEVER = "#7f0000"
+#: Colour of each recency bin (:data:`geo_patrol.analysis.recency.LABELS`, never last).
+RECENCY_COLOURS = {"0-1": "#1a9850", "1-3": "#a6d96a", "3-7": "#fdae61", "7+": "#d73027",
+                   recency.NEVER: "#7f0000"}
 COMPLIANCE = {"compliant": "#1a9850", "overdue": "#f46d43", "never_visited": "#a50026",
               "cleared": "#969696"}
 #: Base maps: none (our streets), an XYZ URL, or a known provider. AMap is in GCJ-02, so
@@ -47,9 +49,18 @@ def coverage_colour(value: float | None) -> str:
 
 
 def recency_colour(days: float | None) -> str:
-    if days is None or (isinstance(days, float) and np.isnan(days)):
-        return NEVER
-    return next(c for limit, c in RECENCY if days <= limit)
+    """The colour of a street visited ``days`` before the window's end (None: never)."""
+    return RECENCY_COLOURS[recency.recency_label(days)]
+
+
+def recency_style_js() -> str:
+    """The vector-tile style function, binning ``days`` exactly as :func:`recency_colour`."""
+    tests = " : ".join(f"d < {hi:g} ? '{RECENCY_COLOURS[name]}'"
+                       for _, hi, name in recency.BINS[:-1])
+    return ("function (p, z) { var d = p.days; var c = (d === undefined || d === null) ? '"
+            f"{RECENCY_COLOURS[recency.NEVER]}' : {tests} : "
+            f"'{RECENCY_COLOURS[recency.BINS[-1][2]]}'; "
+            "return {color: c, weight: z > 14 ? 3 : 1.5, opacity: 0.9}; }")
 
 
 def base_map(bounds: tuple[float, float, float, float], *, basemap: str | None = None,
@@ -71,8 +82,27 @@ def base_map(bounds: tuple[float, float, float, float], *, basemap: str | None =
     return m, shift
 
 
-def _features(frame: Any, props: list[str], shift: bool, digits: int = 6) -> dict:
-    """A GeoJSON dict with rounded coordinates (and GCJ-02 when the base map needs it)."""
+#: Properties that styles and links read (never shown as text): not HTML-escaped.
+STYLE_PROPS = frozenset({"colour", "href", "op"})
+
+
+def _shown(key: str, value: Any) -> Any:
+    """A property value as folium's popups and tooltips may show it: they put it into
+    ``innerHTML``, so text is escaped here, at the render boundary."""
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if hasattr(value, "isoformat"):
+        value = value.isoformat()
+    elif isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, str) and key not in STYLE_PROPS:
+        return html.escape(value, quote=True)
+    return value
+
+
+def geojson_features(frame: Any, props: list[str], shift: bool, digits: int = 6) -> dict:
+    """A GeoJSON dict with rounded coordinates (and GCJ-02 when the base map needs it); text
+    properties HTML-escaped for popups and tooltips."""
     geoms = frame.geometry.to_numpy()
     if shift:
         geoms = shapely.transform(geoms, lambda xy: np.column_stack(
@@ -82,9 +112,7 @@ def _features(frame: Any, props: list[str], shift: bool, digits: int = 6) -> dic
     for geom, rec in zip(geoms, frame[props].to_dict("records")):
         if geom is None or shapely.is_empty(geom):
             continue
-        clean = {k: (None if isinstance(v, float) and np.isnan(v) else
-                     v.isoformat() if hasattr(v, "isoformat") else
-                     v.item() if isinstance(v, np.generic) else v) for k, v in rec.items()}
+        clean = {k: _shown(k, v) for k, v in rec.items()}
         feats.append({"type": "Feature", "properties": clean,
                       "geometry": json.loads(shapely.to_geojson(geom))})
     return {"type": "FeatureCollection", "features": feats}
@@ -121,9 +149,14 @@ class Legend(MacroElement):
 
 
 def recency_legend(lang: str) -> tuple[str, list[tuple[str, str]]]:
-    return (label("days_since", lang), [
-        (RECENCY[0][1], "≤ 1"), (RECENCY[1][1], "1–3"), (RECENCY[2][1], "3–7"),
-        (RECENCY[3][1], "> 7"), (NEVER, label("never", lang))])
+    """The bins as legend rows: "< 1", "1–3", "3–7", "≥ 7" and not patrolled."""
+    rows = []
+    for lo, hi, name in recency.BINS:
+        text = f"< {hi:g}" if lo == 0 else f"≥ {lo:g}" if hi == float("inf") else \
+            f"{lo:g}–{hi:g}"
+        rows.append((RECENCY_COLOURS[name], text))
+    return (label("days_since", lang), rows + [(RECENCY_COLOURS[recency.NEVER],
+                                                label("never", lang))])
 
 
 def compliance_legend(lang: str) -> tuple[str, list[tuple[str, str]]]:
@@ -138,7 +171,7 @@ def add_areas(m: folium.Map, areas: Any, lang: str, shift: bool, *, link: str | 
     frame["pct"] = [None if v is None or np.isnan(v) else round(100 * v, 1)
                     for v in frame["coverage"].astype(float)]
     frame["href"] = [link.format(id=i) if link else None for i in frame["area_id"]]
-    data = _features(frame, ["area_id", "name", "pct", "hazards_overdue", "gaps", "volunteers",
+    data = geojson_features(frame, ["area_id", "name", "pct", "hazards_overdue", "gaps", "volunteers",
                              "colour", "href"], shift, 5)
     popup = None
     if link:
@@ -167,7 +200,7 @@ def add_segments(m: folium.Map, segments: Any, lang: str, shift: bool) -> None:
     frame = segments.copy()
     frame["colour"] = [recency_colour(d) for d in frame["days"].astype(float)]
     frame["d"] = [None if np.isnan(v) else round(v, 1) for v in frame["days"].astype(float)]
-    data = _features(frame, ["name", "d", "passes_patrol", "passes_passive", "colour"], shift)
+    data = geojson_features(frame, ["name", "d", "passes_patrol", "passes_passive", "colour"], shift)
     folium.GeoJson(
         data, name=label("streets", lang),
         style_function=lambda f: {"color": f["properties"]["colour"], "weight": 3,
@@ -186,7 +219,7 @@ def add_gaps(m: folium.Map, gaps: Any, lang: str, shift: bool) -> None:
     frame = gaps.copy()
     frame["p"] = frame["priority"].round(2)
     frame["km"] = (frame["length_m"] / 1000).round(2)
-    data = _features(frame, ["gap_key", "area", "km", "hazards_overdue", "incidents", "p"], shift)
+    data = geojson_features(frame, ["gap_key", "area", "km", "hazards_overdue", "incidents", "p"], shift)
     folium.GeoJson(
         data, name=label("gaps", lang),
         style_function=lambda f: {"color": "#6a00a8", "weight": 9, "opacity": 0.35},
@@ -207,12 +240,13 @@ def add_hazards(m: folium.Map, hazards: Any, lang: str, shift: bool, rules: Any)
     frame["colour"] = frame["status"].map(COMPLIANCE).fillna("#969696")
     frame["rule"] = [rules.categories.get(c, rules.categories["other"]).describe(
         "zh" if lang == "zh" else "en") for c in frame["category"]]
-    frame["kind"] = [label(c, lang) for c in frame["category"]]
+    frame["kind"] = [rules.categories.get(c, rules.categories["other"]).label(lang)
+                     for c in frame["category"]]
     frame["state"] = [status_label(s, lang) for s in frame["status"]]
     frame["last"] = [v.strftime("%m-%d %H:%M") if v is not None and not _isnull(v) else "—"
                      for v in frame["last_inspection"]]
     frame["by"] = [mask_name(v) if isinstance(v, str) else "—" for v in frame["inspector"]]
-    data = _features(frame, ["name", "kind", "state", "rule", "last", "by", "colour"], shift)
+    data = geojson_features(frame, ["name", "kind", "state", "rule", "last", "by", "colour"], shift)
     folium.GeoJson(
         data, name=label("hazards", lang),
         marker=folium.CircleMarker(radius=7, weight=2, fill=True, fill_opacity=0.9),
@@ -232,7 +266,7 @@ def add_incident_bins(m: folium.Map, bins: Any, lang: str, shift: bool) -> None:
     frame = bins.copy()
     top = max(int(frame["n"].max()), 1)
     frame["op"] = (0.15 + 0.6 * frame["n"] / top).round(2)
-    data = _features(frame, ["n", "op"], shift, 5)
+    data = geojson_features(frame, ["n", "op"], shift, 5)
     folium.GeoJson(
         data, name=label("incidents", lang), show=False,
         style_function=lambda f: {"fillColor": "#08519c", "color": "#08519c", "weight": 0.5,
@@ -245,11 +279,8 @@ def add_vector_streets(m: folium.Map, url: str, lang: str) -> None:
     """City-wide street recency as vector tiles (``ST_AsMVT``) drawn by Leaflet.VectorGrid."""
     from folium.plugins import VectorGridProtobuf
 
-    styles = "function (p, z) { var d = p.days; var c = (d === undefined || d === null) ? '" + \
-        NEVER + "' : " + " : ".join(f"d <= {lim} ? '{c}'" for lim, c in RECENCY[:-1]) + \
-        f" : '{RECENCY[-1][1]}'; return {{color: c, weight: z > 14 ? 3 : 1.5, opacity: 0.9}}; }}"
     layer = VectorGridProtobuf(url, label("streets", lang), {
-        "vectorTileLayerStyles": {"segments": styles}, "maxNativeZoom": 17, "interactive": False})
+        "vectorTileLayerStyles": {"segments": JsCode(recency_style_js())}, "maxNativeZoom": 17, "interactive": False})
     localise(layer, vectorgrid=True)
     layer.add_to(m)
 
@@ -271,12 +302,47 @@ def add_tracks(m: folium.Map, tracks: Any, lang: str, shift: bool) -> None:
     if tracks.empty:
         return
     frame = tracks.copy()
-    frame["k"] = [label(k, lang) for k in frame["kind"]]
+    frame["k"] = [term("kind", k, lang) for k in frame["kind"]]
     frame["colour"] = frame["kind"].map({"patrol": "#08519c", "passive": "#737373"})
-    data = _features(frame, ["k", "length_m", "colour"], shift, 5)
+    data = geojson_features(frame, ["k", "length_m", "colour"], shift, 5)
     folium.GeoJson(
         data, name=label("tracks", lang),
         style_function=lambda f: {"color": f["properties"]["colour"], "weight": 2,
                                   "opacity": 0.7},
         tooltip=folium.GeoJsonTooltip(fields=["k", "length_m"], aliases=["", "m"]),
     ).add_to(m)
+
+
+def map_html(m: folium.Map) -> str:
+    """A map as one HTML document (its assets linked from ``/vendor/``)."""
+    return m.get_root().render()
+
+
+def district_map(layers: Any, lang: str, rules: Any, *, basemap: str | None = None,
+                 link: str | None = None, tile_url: str | None = None) -> folium.Map:
+    """A district: community choropleth (clickable with ``link``), street recency as vector
+    tiles from ``tile_url``, gaps, hazards by compliance and incident hexagons."""
+    shown = layers.communities if not layers.communities.empty else layers.area
+    m, shift = base_map(tuple(shown.total_bounds), basemap=basemap, canvas=False)
+    add_areas(m, shown, lang, shift, link=link)
+    if tile_url and not shift:  # tiles are web mercator of WGS-84: not under GCJ-02 tiles
+        add_vector_streets(m, tile_url, lang)
+    add_gaps(m, layers.gaps, lang, shift)
+    add_hazards(m, layers.hazards, lang, shift, rules)
+    add_incident_bins(m, layers.incident_bins, lang, shift)
+    return finish(m, [recency_legend(lang), compliance_legend(lang)])
+
+
+def community_map(layers: Any, segments: Any, lang: str, rules: Any, *,
+                  basemap: str | None = None, tracks: Any = None) -> folium.Map:
+    """A community: streets by days since the last patrol, gaps, hazards, incident
+    hexagons, and one day's tracks when given."""
+    m, shift = base_map(tuple(layers.area.total_bounds), basemap=basemap)
+    add_areas(m, layers.area, lang, shift)
+    add_segments(m, segments, lang, shift)
+    add_gaps(m, layers.gaps, lang, shift)
+    add_hazards(m, layers.hazards, lang, shift, rules)
+    add_incident_bins(m, layers.incident_bins, lang, shift)
+    if tracks is not None:
+        add_tracks(m, tracks, lang, shift)
+    return finish(m, [recency_legend(lang), compliance_legend(lang)])

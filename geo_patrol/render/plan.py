@@ -13,8 +13,9 @@ from geo_patrol.crs import wgs84_to_gcj02
 from geo_patrol.planning.plan import Plan
 from geo_patrol.render import maps
 from geo_patrol.render.assets import external_references, inline_assets
+from geo_patrol.render.csp import with_meta_policy
 from geo_patrol.render.briefing import _CSS, _table
-from geo_patrol.render.i18n import label
+from geo_patrol.render.i18n import crew_reason, label, term
 
 #: Zone colours (ColorBrewer Set1/Dark2-like, distinct on a white map).
 PALETTE = ["#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf",
@@ -32,14 +33,14 @@ def plan_map(plan: Plan, lang: str, *, basemap: str | None = None) -> folium.Map
     streets = seg[seg["zone"] >= 0].assign(
         zone=lambda f: f["zone"] + 1,
         colour=lambda f: [zone_colour(z) for z in f["zone"]])
-    data = maps._features(streets, ["zone", "colour"], shift, 6)
+    data = maps.geojson_features(streets, ["zone", "colour"], shift, 6)
     folium.GeoJson(data, name=label("zones", lang),
                    style_function=lambda f: {"color": f["properties"]["colour"], "weight": 2,
                                              "opacity": 0.45}).add_to(m)
     loops = plan.loops.assign(colour=lambda f: [zone_colour(z) for z in f["zone"]])
     props = ["zone", "loop_km", "loop_min", "loop_streets", "loop_hazards", "colour"]
     folium.GeoJson(
-        maps._features(loops, props, shift, 6), name=label("loop", lang),
+        maps.geojson_features(loops, props, shift, 6), name=label("loop", lang),
         style_function=lambda f: {"color": f["properties"]["colour"], "weight": 5,
                                   "opacity": 0.9},
         tooltip=folium.GeoJsonTooltip(fields=props[:-1], aliases=[
@@ -75,7 +76,7 @@ def plan_tables(plan: Plan, lang: str) -> str:
                    [[getattr(r, k) for k in keys] for r in plan.zones.itertuples()])
     # roster numbers only: a briefing carries no names
     crew = _table([label(k, lang) for k in ("zone", "slot", "number", "reason")],
-                  [[r.zone, label(r.slot, lang), r.number, r.reason]
+                  [[r.zone, term("slot", r.slot, lang), r.number, crew_reason(r, lang)]
                    for r in plan.crew.itertuples()])
     return (f"{compare}{balance}<h2>{label('zones', lang)}</h2>{zones}"
             f"<h2 class=\"gp-page\">{label('crew', lang)}</h2>{crew}")
@@ -100,7 +101,7 @@ def plan_briefing_html(plan: Plan, *, lang: str = "zh", basemap: str | None = No
     root.html.add_child(folium.Element(body))
     m.height = (62.0, "vh")
     page = root.render().replace("<head>", f"<head><title>{html.escape(title)}</title>", 1)
-    page = inline_assets(page)
+    page = with_meta_policy(inline_assets(page))
     if not (basemap and basemap != "none") and external_references(page):
         raise RuntimeError("plan briefing would load from outside")
     return page

@@ -83,6 +83,8 @@ def set_disabled(engine: Engine, username: str, disabled: bool = True) -> None:
                             {"d": disabled, "u": username}).rowcount
         if not done:
             raise NotFoundError(f"no user {username!r}")
+        if disabled:
+            _revoke_all(conn, username)
         audit(conn, "system", "user_disable" if disabled else "user_enable", username)
 
 
@@ -93,6 +95,7 @@ def set_password(engine: Engine, username: str, password: str) -> None:
                             {"h": _hasher.hash(password), "u": username}).rowcount
         if not done:
             raise NotFoundError(f"no user {username!r}")
+        _revoke_all(conn, username)  # a new password ends every session signed in before
         audit(conn, "system", "user_password", username)
 
 
@@ -142,14 +145,6 @@ def _principal(conn: Connection, row: Any) -> Principal:
                      community_ids=community_ids, volunteer_id=row.volunteer_id)
 
 
-def load_principal(engine: Engine, user_id: int) -> Principal | None:
-    """The enabled user with this id, or ``None``."""
-    with engine.connect() as conn:
-        row = conn.execute(sa.text("SELECT id, username, role, volunteer_id FROM users "
-                                   "WHERE id = :i AND NOT disabled"), {"i": user_id}).first()
-        return _principal(conn, row) if row else None
-
-
 def authenticate(engine: Engine, username: str, password: str) -> Principal | None:
     """The user if the password matches and the account is enabled, else ``None``."""
     with engine.begin() as conn:
@@ -197,3 +192,56 @@ def audit_table(conn: Connection, limit: int = 500) -> pd.DataFrame:
     return pd.read_sql(sa.text("SELECT at, actor, action, target, reason, details "
                                "FROM audit_log ORDER BY id DESC LIMIT :n"), conn,
                        params={"n": limit})
+
+
+def usernames(conn: Connection) -> set[str]:
+    """Every account's username."""
+    return set(conn.execute(sa.text("SELECT username FROM users")).scalars())
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _revoke_all(conn: Connection, username: str) -> None:
+    conn.execute(sa.text(
+        "UPDATE user_sessions SET revoked_at = now() WHERE revoked_at IS NULL AND user_id = "
+        "(SELECT id FROM users WHERE username = :u)"), {"u": username})
+
+
+def open_session(engine: Engine, user_id: int, *, hours: float = 8.0) -> str:
+    """A new sign-in session for a user: a random token for the cookie (only its hash is
+    kept), valid ``hours`` unless revoked."""
+    token = secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO user_sessions (token_sha256, user_id, expires_at) "
+            "VALUES (:h, :u, now() + make_interval(secs => :s))"),
+            {"h": _digest(token), "u": user_id, "s": hours * 3600})
+    return token
+
+
+def principal_from_session(engine: Engine, token: str) -> Principal | None:
+    """The enabled user of a live (unrevoked, unexpired) session, else ``None``."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.text(
+            "SELECT u.id, u.username, u.role, u.volunteer_id FROM user_sessions s "
+            "JOIN users u ON u.id = s.user_id WHERE s.token_sha256 = :h "
+            "AND s.revoked_at IS NULL AND s.expires_at > now() AND NOT u.disabled"),
+            {"h": _digest(token)}).first()
+        return _principal(conn, row) if row else None
+
+
+def revoke_session(engine: Engine, token: str) -> None:
+    """End one session (sign-out): its cookie is refused from now on, copies included."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE user_sessions SET revoked_at = now() "
+                             "WHERE token_sha256 = :h AND revoked_at IS NULL"),
+                     {"h": _digest(token)})
+
+
+def audit_event(engine: Engine, actor: str, action: str, target: str | None = None, *,
+                reason: str | None = None, details: dict | None = None) -> None:
+    """:func:`audit` in a transaction of its own (for refusals, whose request rolls back)."""
+    with engine.begin() as conn:
+        audit(conn, actor, action, target, reason=reason, details=details)

@@ -114,21 +114,19 @@ def assign_segments(conn: Connection) -> int:
 
 
 def area_summary(conn: Connection, *, level: str = "district") -> pd.DataFrame:
-    """Per area of ``level``: code, area (km²), child areas, street segments and length (km)."""
+    """Per area of ``level``: id, code, area (km²), child areas, street segments and length (km)."""
     rows = conn.execute(sa.text(
-        "WITH RECURSIVE tree AS ("
-        " SELECT id AS root, id FROM areas WHERE level = :level"
-        " UNION ALL SELECT t.root, a.id FROM areas a JOIN tree t ON a.parent_id = t.id) "
+        "WITH tree AS (SELECT r.id AS root, area_subtree(r.id) AS id FROM areas r "
+        " WHERE r.level = :level) "
         "SELECT r.id, r.name, r.code, ST_Area(r.geom::geography) / 1e6 AS area_km2, "
-        " (SELECT count(*) FROM tree t JOIN areas c ON c.id = t.id "
-        "   WHERE t.root = r.id AND c.id <> r.id) AS sub_areas, "
+        " (SELECT count(*) FROM tree t WHERE t.root = r.id AND t.id <> r.id) AS sub_areas, "
         " count(s.id) AS segments, coalesce(sum(s.length_m), 0) / 1000 AS street_km "
         "FROM areas r LEFT JOIN tree t ON t.root = r.id "
         "LEFT JOIN street_segments s ON s.area_id = t.id "
         "WHERE r.level = :level GROUP BY r.id ORDER BY r.code NULLS LAST, r.name"),
         {"level": level}).mappings().all()
-    return pd.DataFrame(rows, columns=["name", "code", "area_km2", "sub_areas", "segments",
-                                       "street_km"])
+    return pd.DataFrame(rows, columns=["id", "name", "code", "area_km2", "sub_areas",
+                                       "segments", "street_km"])
 
 
 def area_centroids(conn: Connection, *, level: str) -> gpd.GeoDataFrame:
@@ -160,3 +158,54 @@ def deployment_extent(conn: Connection) -> tuple[float, float, float, float] | N
         "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
         "(SELECT ST_Extent(geom) AS e FROM areas) s")).one()
     return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
+
+
+def find_area(conn: Connection, name_or_id: str | int, level: str | None = None) -> dict:
+    """An area (id, name, level) by id or name, optionally of one level."""
+    row = conn.execute(sa.text(
+        "SELECT id, name, level FROM areas WHERE (CAST(:id AS integer) IS NOT NULL AND id = :id) "
+        "OR (name = :name AND (CAST(:level AS text) IS NULL OR level = :level)) "
+        "ORDER BY id LIMIT 1"),
+        {"id": int(name_or_id) if str(name_or_id).isdigit() else None,
+         "name": str(name_or_id), "level": level}).mappings().first()
+    if row is None:
+        what = f"{level} " if level else "area "
+        raise NotFoundError(f"no {what}{name_or_id!r}")
+    return dict(row)
+
+
+def subtree_ids(conn: Connection, area_id: int | None) -> list[int] | None:
+    """An area and all its sub-areas (``None`` for the whole deployment)."""
+    if area_id is None:
+        return None
+    return list(conn.execute(sa.text("SELECT area_subtree(:a)"), {"a": area_id}).scalars())
+
+
+def area_tree(conn: Connection) -> pd.DataFrame:
+    """Every area's id, parent id and level."""
+    return pd.read_sql_query(sa.text("SELECT id, parent_id, level FROM areas ORDER BY id"), conn)
+
+
+def area_polygons_m(conn: Connection, ids: list[int]) -> dict[int, object]:
+    """Metric outlines (shapely) of some areas by id."""
+    rows = conn.execute(sa.text("SELECT id, ST_AsBinary(geom_m) FROM areas WHERE id = ANY(:i)"),
+                        {"i": ids}).all()
+    return dict(zip([r[0] for r in rows], shapely.from_wkb([bytes(r[1]) for r in rows])))
+
+
+def area_features(conn: Connection, level: str, *,
+                  within: frozenset[int] | None = None) -> list[dict]:
+    """Areas of a level (in ``within``, if given) as GeoJSON features, simplified."""
+    import json
+
+    rows = conn.execute(sa.text(
+        "SELECT a.id, a.name, a.code, p.name AS parent, "
+        "ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, 0.0002), 6) AS geometry "
+        "FROM areas a LEFT JOIN areas p ON p.id = a.parent_id WHERE a.level = :level "
+        "AND (CAST(:within AS integer[]) IS NULL OR a.id = ANY(CAST(:within AS integer[])))"
+        " ORDER BY a.code NULLS LAST, a.name"),
+        {"level": level, "within": None if within is None else sorted(within)}
+    ).mappings().all()
+    return [{"type": "Feature", "id": r["id"], "geometry": json.loads(r["geometry"]),
+             "properties": {"name": r["name"], "code": r["code"], "parent": r["parent"],
+                            "level": level}} for r in rows]

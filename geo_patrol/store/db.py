@@ -115,3 +115,8 @@ def require_metric_srid(conn: Connection, configured: str | None) -> int:
         msg = "no metric CRS chosen yet: load boundaries or streets first"
         raise ConflictError(msg)
     return stored
+
+
+def ping(conn: Connection) -> None:
+    """A round trip to the server (raises when it is unreachable)."""
+    conn.execute(sa.text("SELECT 1"))

@@ -11,7 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from geo_patrol.errors import InputError
+from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.rules import Rules
 
 _NO_TIME = np.iinfo("int64").min
@@ -150,12 +150,14 @@ def add_hazard(conn: Connection, *, category: str, name: str, lon: float, lat: f
     """One hazard entered on a page (a command's record or an officer's proposal)."""
     rule = rules.categories[category]
     hazard_id = conn.execute(sa.text(
-        "INSERT INTO hazards (external_id, category, name, status, status_at, source, "
+        "INSERT INTO hazards (external_id, category, name, status, status_at, source, proposed, "
         "community_id, visit_rule, attrs, geom, geom_m) VALUES ("
-        "'web-' || gen_random_uuid(), :category, :name, 'open', now(), :source, :community, "
+        "'web-' || gen_random_uuid(), :category, :name, 'open', now(), :source, "
+        ":proposed, :community, "
         f"CAST(:rule AS jsonb), CAST(:attrs AS jsonb), {_POINT}, "
         f"ST_Transform({_POINT}, :srid)) RETURNING id"),
         {"category": category, "name": name, "source": source, "community": community_id,
+         "proposed": source == "proposal",
          "rule": json.dumps(rule.as_dict()), "lon": lon, "lat": lat, "srid": srid,
          "attrs": json.dumps({"entered_by": by}, ensure_ascii=False)}).scalar_one()
     conn.execute(sa.text("INSERT INTO hazard_status_history (hazard_id, status, changed_at, "
@@ -173,3 +175,32 @@ def add_report(conn: Connection, *, volunteer_id: int, category: str, text: str 
         f":category, :text, 'pending', 0, {_POINT}, ST_Transform({_POINT}, :srid)) "
         "RETURNING id"), {"v": volunteer_id, "category": category, "text": text, "lon": lon,
                           "lat": lat, "srid": srid}).scalar_one()
+
+
+def review_proposal(conn: Connection, hazard_id: int, *, accept: bool,
+                    within: frozenset[int] | None = None) -> str:
+    """Accept (it joins analysis and maps) or reject (it is deleted) an officer's proposed
+    hazard; returns its name. Only proposals ``within`` the reviewer's communities."""
+    row = conn.execute(sa.text(
+        "SELECT name FROM hazards WHERE id = :h AND proposed AND (CAST(:w AS integer[]) IS NULL "
+        "OR community_id = ANY(CAST(:w AS integer[])))"),
+        {"h": hazard_id, "w": None if within is None else sorted(within)}).first()
+    if row is None:
+        raise NotFoundError(f"no proposed hazard {hazard_id}")
+    if accept:
+        conn.execute(sa.text("UPDATE hazards SET proposed = false, source = 'web' WHERE id = :h"),
+                     {"h": hazard_id})
+    else:
+        conn.execute(sa.text("DELETE FROM hazards WHERE id = :h"), {"h": hazard_id})
+    return str(row.name)
+
+
+def proposal_table(conn: Connection, within: frozenset[int] | None = None) -> pd.DataFrame:
+    """Hazards officers proposed that wait for review, newest first."""
+    return pd.read_sql_query(sa.text(
+        "SELECT h.id, h.name, h.category, a.name AS community, h.status_at AS proposed_at, "
+        "h.attrs->>'entered_by' AS proposed_by FROM hazards h "
+        "LEFT JOIN areas a ON a.id = h.community_id WHERE h.proposed "
+        "AND (CAST(:w AS integer[]) IS NULL OR h.community_id = ANY(CAST(:w AS integer[]))) "
+        "ORDER BY h.id DESC"), conn,
+        params={"w": None if within is None else sorted(within)})

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -218,6 +219,9 @@ class Hazard(Base):
     address: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="open")
     source: Mapped[str] = mapped_column(String(16), default="campaign")
+    #: An officer's proposal waiting for the district command's review: left out of analysis
+    #: and maps until accepted.
+    proposed: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
     community_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
     upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"))
     #: The category's visit rule when the hazard was loaded (see :mod:`geo_patrol.rules`).
@@ -316,6 +320,20 @@ class UserArea(Base):
                                          primary_key=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"),
                                          primary_key=True)
+
+
+class UserSession(Base):
+    """A sign-in session; the cookie carries a random token whose SHA-256 is stored here, so
+    sign-out, disabling the account or a new password ends it on the server."""
+
+    __tablename__ = "user_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ApiToken(Base):

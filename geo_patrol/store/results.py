@@ -8,18 +8,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from geo_patrol.errors import NotFoundError
 from geo_patrol.store.bulk import copy_rows
-
-
-def utc_times(values: np.ndarray) -> list[dt.datetime | None]:
-    """Epoch seconds (NaN: none) as aware UTC datetimes for storing."""
-    return [None if np.isnan(v) else dt.datetime.fromtimestamp(float(v), dt.UTC) for v in values]
 
 
 def start_run(conn: Connection, *, key: str, start: dt.datetime, end: dt.datetime,
@@ -61,7 +55,7 @@ def write_gaps(conn: Connection, run_id: int, *, context_m: float, hazard_weight
             SELECT g.gap_key, count(DISTINCT hz.id) AS hazards,
                    count(DISTINCT hz.id) FILTER (WHERE hr.status IN ('overdue', 'never_visited'))
                        AS overdue
-            FROM g JOIN hazards hz ON ST_DWithin(hz.geom_m, g.geom_m, :d)
+            FROM g JOIN hazards hz ON NOT hz.proposed AND ST_DWithin(hz.geom_m, g.geom_m, :d)
             LEFT JOIN hazard_results hr ON hr.hazard_id = hz.id AND hr.run_id = :run
             GROUP BY g.gap_key),
         i AS (
@@ -91,6 +85,10 @@ def find_run(conn: Connection, run_id: int | None = None) -> dict[str, Any]:
         raise NotFoundError("no analysis run" if run_id is None else f"no analysis run {run_id}")
     return dict(row)
 
+
+#: Days from a segment's last visit to its run's window end (NULL: not visited); the one SQL
+#: expression behind the community map, the briefing and the vector tiles.
+_DAYS_SINCE = "extract(epoch FROM (run.window_end - r.last_visit)) / 86400.0"
 
 #: Area ids a user's records are limited to (``None``: no limit).
 Within = frozenset[int] | None
@@ -125,14 +123,11 @@ def gap_table(conn: Connection, run_id: int, *, area_id: int | None = None,
               limit: int = 50, within: Within = None) -> pd.DataFrame:
     """Gaps of a run, highest priority first (optionally within one area and its children)."""
     return pd.read_sql_query(sa.text("""
-        WITH RECURSIVE scope AS (
-            SELECT id FROM areas WHERE id = :area
-            UNION ALL SELECT a.id FROM areas a JOIN scope s ON a.parent_id = s.id)
         SELECT g.gap_key, a.name AS area, g.length_m, g.segments, g.hazards,
                g.hazards_overdue, g.incidents, g.priority
         FROM gap_results g LEFT JOIN areas a ON a.id = g.area_id
         WHERE g.run_id = :run AND (CAST(:area AS integer) IS NULL
-                                   OR g.area_id IN (SELECT id FROM scope))
+                                   OR g.area_id IN (SELECT area_subtree(:area)))
           AND (CAST(:within AS integer[]) IS NULL OR g.area_id = ANY(CAST(:within AS integer[])))
         ORDER BY g.priority DESC, g.gap_key LIMIT :limit"""), conn,
         params={"run": run_id, "area": area_id, "limit": limit, "within": ids_param(within)})
@@ -142,9 +137,6 @@ def hazard_table(conn: Connection, run_id: int, *, area_id: int | None = None,
                  status: str | None = None, within: Within = None) -> pd.DataFrame:
     """Hazard compliance of a run, worst first (never visited, overdue by missed days...)."""
     return pd.read_sql_query(sa.text("""
-        WITH RECURSIVE scope AS (
-            SELECT id FROM areas WHERE id = :area
-            UNION ALL SELECT a.id FROM areas a JOIN scope s ON a.parent_id = s.id)
         SELECT h.id AS hazard_id, h.external_id, h.name, h.category, h.status AS hazard_status,
                a.name AS area, r.status, r.inspections, r.passes, r.last_inspection,
                v.number AS inspector_number, v.name AS inspector_name, r.last_pass,
@@ -153,7 +145,7 @@ def hazard_table(conn: Connection, run_id: int, *, area_id: int | None = None,
         LEFT JOIN areas a ON a.id = h.community_id
         LEFT JOIN volunteers v ON v.id = r.last_inspector_id
         WHERE r.run_id = :run
-          AND (CAST(:area AS integer) IS NULL OR h.community_id IN (SELECT id FROM scope))
+          AND (CAST(:area AS integer) IS NULL OR h.community_id IN (SELECT area_subtree(:area)))
           AND (CAST(:status AS text) IS NULL OR r.status = :status)
           AND (CAST(:within AS integer[]) IS NULL OR h.community_id = ANY(CAST(:within AS integer[])))
         ORDER BY CASE r.status WHEN 'never_visited' THEN 0 WHEN 'overdue' THEN 1
@@ -178,10 +170,7 @@ def area_layer(conn: Connection, run_id: int, *, level: str, parent_id: int | No
                coalesce(r.gaps, 0) AS gaps, coalesce(r.active_volunteers, 0) AS volunteers,
                ST_SimplifyPreserveTopology(a.geom, 0.00005) AS geom
         FROM areas a LEFT JOIN area_results r ON r.area_id = a.id AND r.run_id = :run
-        WHERE a.level = :level AND (CAST(:parent AS integer) IS NULL OR a.id IN (
-            WITH RECURSIVE s AS (SELECT id FROM areas WHERE id = :parent UNION ALL
-                                 SELECT x.id FROM areas x JOIN s ON x.parent_id = s.id)
-            SELECT id FROM s))
+        WHERE a.level = :level AND (CAST(:parent AS integer) IS NULL OR a.id IN (SELECT area_subtree(:parent)))
           AND (CAST(:within AS integer[]) IS NULL OR a.id = ANY(CAST(:within AS integer[])))
         ORDER BY a.name""", {"run": run_id, "level": level, "parent": parent_id,
                              "within": ids_param(within)})
@@ -189,16 +178,14 @@ def area_layer(conn: Connection, run_id: int, *, level: str, parent_id: int | No
 
 def segment_layer(conn: Connection, run_id: int, area_id: int) -> Any:
     """An area's street segments with days since their last visit at the window's end."""
-    return _gdf(conn, """
-        WITH RECURSIVE s AS (SELECT id FROM areas WHERE id = :area UNION ALL
-                             SELECT x.id FROM areas x JOIN s ON x.parent_id = s.id)
+    return _gdf(conn, f"""
         SELECT g.id, coalesce(g.name, '') AS name, g.highway, g.length_m, r.covered_m,
                r.passes_patrol, r.passes_passive,
-               extract(epoch FROM (run.window_end - r.last_visit)) / 86400.0 AS days,
+               {_DAYS_SINCE} AS days,
                r.gap_key, ST_SnapToGrid(g.geom, 0.000001) AS geom
         FROM street_segments g JOIN segment_results r ON r.segment_id = g.id AND r.run_id = :run
         JOIN analysis_runs run ON run.id = r.run_id
-        WHERE g.area_id IN (SELECT id FROM s)""", {"run": run_id, "area": area_id})
+        WHERE g.area_id IN (SELECT area_subtree(:area))""", {"run": run_id, "area": area_id})
 
 
 def hazard_layer(conn: Connection, run_id: int, area_id: int | None = None,
@@ -206,8 +193,6 @@ def hazard_layer(conn: Connection, run_id: int, area_id: int | None = None,
                  within: Within = None) -> Any:
     """Hazards with their compliance; inspectors only as a masked name."""
     return _gdf(conn, """
-        WITH RECURSIVE s AS (SELECT id FROM areas WHERE id = :area UNION ALL
-                             SELECT x.id FROM areas x JOIN s ON x.parent_id = s.id)
         SELECT h.id, h.external_id, h.name, h.category, h.status AS hazard_status,
                a.name AS area, coalesce(r.status, 'never_visited') AS status,
                coalesce(r.inspections, 0) AS inspections, coalesce(r.passes, 0) AS passes,
@@ -215,7 +200,7 @@ def hazard_layer(conn: Connection, run_id: int, area_id: int | None = None,
         FROM hazards h LEFT JOIN hazard_results r ON r.hazard_id = h.id AND r.run_id = :run
         LEFT JOIN areas a ON a.id = h.community_id
         LEFT JOIN volunteers v ON v.id = r.last_inspector_id
-        WHERE (CAST(:area AS integer) IS NULL OR h.community_id IN (SELECT id FROM s))
+        WHERE NOT h.proposed AND (CAST(:area AS integer) IS NULL OR h.community_id IN (SELECT area_subtree(:area)))
           AND (CAST(:cat AS text) IS NULL OR h.category = :cat)
           AND (CAST(:status AS text) IS NULL OR r.status = :status)
           AND (CAST(:within AS integer[]) IS NULL OR h.community_id = ANY(CAST(:within AS integer[])))
@@ -227,13 +212,11 @@ def gap_layer(conn: Connection, run_id: int, area_id: int | None = None, limit: 
               within: Within = None) -> Any:
     """Gaps (highest priority first) with their geometry."""
     return _gdf(conn, """
-        WITH RECURSIVE s AS (SELECT id FROM areas WHERE id = :area UNION ALL
-                             SELECT x.id FROM areas x JOIN s ON x.parent_id = s.id)
         SELECT g.gap_key, a.name AS area, g.length_m, g.hazards, g.hazards_overdue,
                g.incidents, g.priority, ST_SnapToGrid(g.geom, 0.000001) AS geom
         FROM gap_results g LEFT JOIN areas a ON a.id = g.area_id
         WHERE g.run_id = :run AND (CAST(:area AS integer) IS NULL
-                                   OR g.area_id IN (SELECT id FROM s))
+                                   OR g.area_id IN (SELECT area_subtree(:area)))
           AND (CAST(:within AS integer[]) IS NULL OR g.area_id = ANY(CAST(:within AS integer[])))
         ORDER BY g.priority DESC LIMIT :limit""", {"run": run_id, "area": area_id,
                                                   "limit": limit, "within": ids_param(within)})
@@ -250,10 +233,8 @@ def incident_hexbins(conn: Connection, area_id: int | None, since: dt.date,
         return gpd.GeoDataFrame({"n": []}, geometry=gpd.GeoSeries([], crs=4326)).rename_geometry(
             "geom")
     return _gdf(conn, """
-        WITH RECURSIVE s AS (SELECT id FROM areas WHERE id = :area UNION ALL
-                             SELECT x.id FROM areas x JOIN s ON x.parent_id = s.id),
-        scope AS (SELECT ST_Union(geom_m) AS g FROM areas
-                  WHERE CAST(:area AS integer) IS NULL OR id IN (SELECT id FROM s)),
+        WITH scope AS (SELECT ST_Union(geom_m) AS g FROM areas
+                  WHERE CAST(:area AS integer) IS NULL OR id IN (SELECT area_subtree(:area))),
         pts AS (SELECT i.geom_m FROM incidents i, scope
                 WHERE (i.occurred_on IS NULL OR i.occurred_on >= :since)
                   AND (CAST(:area AS integer) IS NULL OR ST_Intersects(i.geom_m, scope.g))),
@@ -280,20 +261,28 @@ def list_runs(conn: Connection, limit: int = 20) -> pd.DataFrame:
 
 def track_layer(conn: Connection, area_id: int | None, day: dt.date, tz: str = "Asia/Shanghai",
                 *, volunteer_id: int | None = None) -> Any:
-    """Tracks of one local day crossing an area (or walked by one volunteer), simplified
-    (about 5 m), without who walked them."""
+    """Tracks of one local day inside an area (clipped to it: nothing beyond the area
+    leaves), or walked by one volunteer; simplified (about 5 m), without who walked them."""
     if area_id is None and volunteer_id is None:
         raise ValueError("track_layer needs an area or a volunteer")
     return _gdf(conn, """
-        WITH srid AS (SELECT value::int AS v FROM deployment WHERE key = 'metric_srid')
-        SELECT t.kind, t.started_at, t.ended_at, round(t.length_m) AS length_m,
-               ST_Transform(ST_Simplify(ST_Transform(t.geom, srid.v), 5), 4326) AS geom
-        FROM tracks t, srid
-        WHERE t.geom IS NOT NULL AND t.started_at >= CAST(:day AS date)::timestamp AT TIME ZONE :tz
-          AND t.started_at < (CAST(:day AS date) + 1)::timestamp AT TIME ZONE :tz
-          AND (CAST(:area AS integer) IS NULL
-               OR ST_Intersects(t.geom, (SELECT geom FROM areas WHERE id = :area)))
-          AND (CAST(:vol AS integer) IS NULL OR t.volunteer_id = :vol)""",
+        WITH srid AS (SELECT value::int AS v FROM deployment WHERE key = 'metric_srid'),
+        scope AS (SELECT geom FROM areas WHERE id = :area),
+        day AS (
+            SELECT t.kind, t.started_at, t.ended_at,
+                   CASE WHEN CAST(:area AS integer) IS NULL THEN t.geom
+                        ELSE ST_Intersection(t.geom, (SELECT geom FROM scope)) END AS geom
+            FROM tracks t
+            WHERE t.geom IS NOT NULL
+              AND t.started_at >= CAST(:day AS date)::timestamp AT TIME ZONE :tz
+              AND t.started_at < (CAST(:day AS date) + 1)::timestamp AT TIME ZONE :tz
+              AND (CAST(:area AS integer) IS NULL
+                   OR ST_Intersects(t.geom, (SELECT geom FROM scope)))
+              AND (CAST(:vol AS integer) IS NULL OR t.volunteer_id = :vol))
+        SELECT d.kind, d.started_at, d.ended_at,
+               round(ST_Length(ST_Transform(d.geom, srid.v))) AS length_m,
+               ST_Transform(ST_Simplify(ST_Transform(d.geom, srid.v), 5), 4326) AS geom
+        FROM day d, srid WHERE NOT ST_IsEmpty(d.geom)""",
         {"area": area_id, "day": day, "tz": tz, "vol": volunteer_id})
 
 
@@ -324,3 +313,83 @@ def area_layers(conn: Connection, run: dict[str, Any], area_id: int, *, level: s
     since = (run["window_end"] - dt.timedelta(days=incident_days)).date()
     return AreaLayers(area, communities, hazards, gap_layer(conn, run["id"], area_id, gap_limit),
                       incident_hexbins(conn, area_id, since))
+
+
+def segment_demand_rows(conn: Connection, run_id: int, area_id: int | None = None, *,
+                        reach_m: float = 50.0, incident_days: int = 90) -> Any:
+    """Segments in scope (their lines, WGS-84) with their coverage in a run, the overdue
+    hazards nearest to each (within ``reach_m``) and the recent incidents near each.
+
+    Each overdue (or never visited) hazard counts once, on its nearest segment in reach.
+    """
+    import geopandas as gpd
+
+    return gpd.read_postgis(sa.text("""
+        WITH seg AS MATERIALIZED (
+            SELECT g.id FROM street_segments g
+            WHERE CAST(:area AS integer) IS NULL OR g.area_id IN (SELECT area_subtree(:area))),
+        overdue AS (
+            SELECT near.id AS segment_id, array_agg(h.id ORDER BY h.id) AS hazard_ids
+            FROM hazards h JOIN hazard_results hr ON hr.hazard_id = h.id AND hr.run_id = :run
+                 AND hr.status IN ('overdue', 'never_visited')
+            CROSS JOIN LATERAL (SELECT g.id FROM street_segments g
+                                WHERE ST_DWithin(h.geom_m, g.geom_m, :reach)
+                                ORDER BY h.geom_m <-> g.geom_m LIMIT 1) near
+            GROUP BY near.id),
+        recent AS (
+            SELECT g.id AS segment_id, count(*) AS incidents
+            FROM incidents i JOIN street_segments g ON ST_DWithin(i.geom_m, g.geom_m, :reach)
+            JOIN seg ON seg.id = g.id
+            WHERE i.occurred_on IS NULL OR i.occurred_on >= (
+                SELECT (window_end - make_interval(days => :days))::date
+                FROM analysis_runs WHERE id = :run)
+            GROUP BY g.id)
+        SELECT g.id, g.node_from, g.node_to, g.length_m, g.highway, g.area_id, r.covered_m,
+               (g.length_m - r.covered_m) / 1000.0 AS stale_km,
+               coalesce(o.hazard_ids, '{}') AS hazard_ids,
+               coalesce(i.incidents, 0) AS incidents, g.geom
+        FROM seg JOIN street_segments g ON g.id = seg.id
+        JOIN segment_results r ON r.segment_id = g.id AND r.run_id = :run
+        LEFT JOIN overdue o ON o.segment_id = g.id
+        LEFT JOIN recent i ON i.segment_id = g.id
+        ORDER BY g.id"""), conn, geom_col="geom",
+        params={"run": run_id, "area": area_id, "reach": reach_m, "days": incident_days})
+
+
+def hazard_counts(conn: Connection, run_id: int, area_id: int) -> tuple[int, int]:
+    """(hazards, compliant hazards) of an area and its sub-areas in a run."""
+    row = conn.execute(sa.text("""
+        SELECT count(*), count(*) FILTER (WHERE r.status = 'compliant')
+        FROM hazard_results r JOIN hazards h ON h.id = r.hazard_id
+        WHERE r.run_id = :r AND h.community_id IN (SELECT area_subtree(:a))"""),
+        {"a": area_id, "r": run_id}).one()
+    return int(row[0]), int(row[1])
+
+
+def busiest_district(conn: Connection, run_id: int) -> int:
+    """The district with the most patrolled street length in a run."""
+    table = area_table(conn, run_id, level="district")
+    if table.empty:
+        raise NotFoundError("the run has no district results")
+    return int(table.sort_values("covered_m", ascending=False).iloc[0]["area_id"])
+
+
+
+def segment_tile(conn: Connection, run_id: int, z: int, x: int, y: int, *,
+                 within: Within = None) -> bytes:
+    """One Mapbox vector tile of a run's street segments with ``days`` since their last
+    visit (unrounded, so the style bins them as the tables do)."""
+    tile = conn.execute(sa.text(f"""
+        WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
+        rows AS (
+            SELECT ST_AsMVTGeom(ST_Transform(s.geom, 3857), b.env, 4096, 16, true) AS geom,
+                   ({_DAYS_SINCE})::float8 AS days
+            FROM b, street_segments s
+            JOIN segment_results r ON r.segment_id = s.id AND r.run_id = :run
+            JOIN analysis_runs run ON run.id = r.run_id
+            WHERE s.geom && ST_Transform(b.env, 4326)
+              AND (CAST(:within AS integer[]) IS NULL
+                   OR s.area_id = ANY(CAST(:within AS integer[]))))
+        SELECT ST_AsMVT(rows, 'segments', 4096, 'geom') FROM rows"""),  # noqa: S608
+        {"z": z, "x": x, "y": y, "run": run_id, "within": ids_param(within)}).scalar_one()
+    return bytes(tile or b"")

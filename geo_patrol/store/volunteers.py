@@ -91,3 +91,52 @@ def volunteer_ids(conn: Connection, numbers: Sequence[str]) -> pd.DataFrame:
             {"n": numbers}).all()
     frame = pd.DataFrame(rows, columns=["number", "id", "occupation"]).set_index("number")
     return frame[frame.index.isin(numbers)]
+
+
+def volunteer_number(conn: Connection, volunteer_id: int) -> str:
+    """The roster number of a volunteer id."""
+    number = conn.execute(sa.text("SELECT number FROM volunteers WHERE id = :i"),
+                          {"i": volunteer_id}).scalar()
+    if number is None:
+        raise InputError(f"no volunteer with id {volunteer_id}")
+    return str(number)
+
+
+def busiest_community(conn: Connection) -> str | None:
+    """The community most volunteers live in."""
+    return conn.execute(sa.text(
+        "SELECT a.name FROM areas a JOIN volunteers v ON v.community_id = a.id "
+        "WHERE a.level = 'community' GROUP BY a.id ORDER BY count(*) DESC, a.name "
+        "LIMIT 1")).scalar()
+
+
+def most_active_patroller(conn: Connection) -> str | None:
+    """The roster number of the volunteer with the most patrol tracks."""
+    return conn.execute(sa.text(
+        "SELECT v.number FROM volunteers v JOIN tracks t ON t.volunteer_id = v.id "
+        "WHERE t.kind = 'patrol' GROUP BY v.number ORDER BY count(*) DESC, v.number "
+        "LIMIT 1")).scalar()
+
+
+def volunteer_pool(conn: Connection, window_end: object, tz: str,
+                   slots: dict[str, tuple[int, int]], *,
+                   within: frozenset[int] | None = None) -> pd.DataFrame:
+    """Active volunteers (of the communities ``within``, if given) with their home position
+    and the patrols they started per local time slot in the 4 weeks before ``window_end``."""
+    slot_sql = ", ".join(
+        f"count(t.id) FILTER (WHERE extract(hour FROM t.started_at AT TIME ZONE :tz) "
+        f">= {int(lo)} AND extract(hour FROM t.started_at AT TIME ZONE :tz) < {int(hi)}) "
+        f"AS {name}" for name, (lo, hi) in slots.items() if name.isidentifier())
+    return pd.read_sql_query(sa.text(f"""
+        SELECT v.id, v.number, v.name, v.occupation, v.duties, v.skills,
+               ST_X(ST_PointOnSurface(a.geom)) AS lon, ST_Y(ST_PointOnSurface(a.geom)) AS lat,
+               {slot_sql}
+        FROM volunteers v LEFT JOIN areas a ON a.id = v.community_id
+        LEFT JOIN tracks t ON t.volunteer_id = v.id AND t.kind = 'patrol'
+             AND t.started_at >= CAST(:end AS timestamptz) - interval '28 days'
+             AND t.started_at < CAST(:end AS timestamptz)
+        WHERE v.active AND (CAST(:within AS integer[]) IS NULL
+                            OR v.community_id = ANY(CAST(:within AS integer[])))
+        GROUP BY v.id, a.geom ORDER BY v.number"""), conn,  # noqa: S608
+        params={"tz": tz, "end": window_end,
+                "within": None if within is None else sorted(within)})

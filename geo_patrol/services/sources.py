@@ -1,5 +1,8 @@
-"""File to database: read with :mod:`geo_patrol.ingest`, store with :mod:`geo_patrol.store`,
-one transaction per file, the same file stored once."""
+"""Sources: file to database, read with :mod:`geo_patrol.ingest`, stored with
+:mod:`geo_patrol.store`, one transaction per file, the same file stored once.
+
+:data:`SOURCES` is the registry the CLI, the web uploads and the demo load through.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import shapely
 from sqlalchemy.engine import Connection, Engine
 
 from geo_patrol.crs import utm_crs_for
-from geo_patrol.errors import InputError
+from geo_patrol.errors import ForbiddenError, InputError
 from geo_patrol.ingest._files import FileInfo, file_info
 from geo_patrol.ingest.boundaries import read_boundaries
 from geo_patrol.ingest.ledgers import Ledger, read_hazards, read_incidents, read_reports
@@ -74,7 +77,7 @@ def load_boundaries(
         msg = f"unknown level {level!r}: use one of {', '.join(AREA_LEVELS)}"
         raise InputError(msg)
     timer = Timer()
-    info = file_info(path)
+    info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
     options = {"level": level, "crs": crs, "name_field": name_field, "code_field": code_field,
                "parent_field": parent_field, "repair": repair}
     boundaries = read_boundaries(info.path, crs=crs, name_field=name_field,
@@ -108,7 +111,7 @@ def load_streets(
     """Load the street network of a local OSM file as segments of at most ~50 m."""
     settings = settings or Settings.from_env()
     timer = Timer()
-    info = file_info(path)
+    info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
     segments = read_streets(info.path, max_segment_m=settings.segment_max_m)
     with engine.begin() as conn:
         upload_id, is_new = claim_upload(conn, "streets", info,
@@ -139,7 +142,7 @@ def load_volunteers(
     """Load a volunteer roster (CSV or XLSX); volunteers already known by number are updated."""
     settings = settings or Settings.from_env()
     timer = Timer()
-    info = file_info(path)
+    info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
     roster = read_volunteers(info.path, mapping=mapping, encoding=encoding, sheet=sheet)
     vault = Vault.from_settings(settings)
     with engine.begin() as conn:
@@ -163,6 +166,20 @@ def _track_kinds(kind: str | None, occupations: np.ndarray) -> np.ndarray:
             raise InputError(f"--kind must be one of {', '.join(PATROL_KINDS)}")
         return np.full(len(occupations), kind, dtype=object)
     return np.where(np.isin(occupations, PASSIVE_OCCUPATIONS), "passive", "patrol")
+
+
+def _check_owner(raw: RawFixes, owner: str, source: str) -> None:
+    """A volunteer's own upload: every fix that names a volunteer names ``owner``."""
+    if raw.volunteer is None:
+        return
+    named = np.array([str(v).strip() for v in raw.volunteer], dtype=object)
+    other = np.flatnonzero((named != "") & (named != owner))
+    if len(other):
+        i = int(other[0])
+        msg = (f"{Path(source).name}, {raw.unit} {raw.rows[i]}: this account may upload "
+               f"only its own positions ({owner}), but the file names volunteer "
+               f"{named[i]!r}; nothing was stored")
+        raise ForbiddenError(msg)
 
 
 def _resolve_volunteers(conn: Connection, raw: RawFixes, volunteer: str | None,
@@ -223,16 +240,19 @@ def load_tracks(
     encoding: str | None = None,
     settings: Settings | None = None,
     progress: Callable[[str], None] | None = None,
+    owner: str | None = None,
 ) -> LoadResult:
     """Load GPS fixes (GPX, GeoJSON or CSV) into tracks and day partitions.
 
     ``crs`` is required for CSV; GPX and GeoJSON default to WGS-84, as their specifications
     say. Naive times need ``tz``. ``kind`` (patrol/passive) defaults per volunteer occupation.
+    With ``owner`` (a volunteer's own upload) every fix must be that volunteer's: a file that
+    names anyone else is refused whole (:class:`ForbiddenError`).
     """
     settings = settings or Settings.from_env()
     step = progress or (lambda _stage: None)
     timer = Timer()
-    info = file_info(path)
+    info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
     source = str(path)
     step("reading")
     raw = read_fixes(info.path, fmt=fmt, tz=tz, mapping=mapping, encoding=encoding)
@@ -242,6 +262,9 @@ def load_tracks(
             msg = "declare the coordinates' CRS with --crs wgs84|gcj02|bd09|EPSG:<code>"
             raise InputError(msg, source=source)
         crs = "wgs84"
+    if owner is not None:
+        _check_owner(raw, owner, source)
+        volunteer = owner
     check_times(raw.t, raw.rows, source=source, unit=raw.unit)
     _check_track_shape(raw, source)
     options = {"crs": crs, "volunteer": volunteer, "tz": tz, "kind": kind, "mapping": mapping}
@@ -332,7 +355,7 @@ def load_hazards(
 ) -> LoadResult:
     """Load a hazard ledger (CSV/XLSX with coordinates, or GeoJSON/GeoPackage/Shapefile)."""
     settings = settings or Settings.from_env()
-    info = file_info(path)
+    info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
     rules = settings.rules
     ledger = read_hazards(info.path, rules=rules, crs=crs, tz=tz, mapping=mapping,
                           encoding=encoding, sheet=sheet)
@@ -361,7 +384,7 @@ def load_reports(
 ) -> LoadResult:
     """Load volunteers' reports (CSV/XLSX or GeoJSON); the volunteers must be registered."""
     settings = settings or Settings.from_env()
-    info = file_info(path)
+    info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
     ledger = read_reports(info.path, crs=crs, tz=tz, mapping=mapping, encoding=encoding,
                           sheet=sheet)
 
@@ -390,7 +413,7 @@ def load_incidents(
 ) -> LoadResult:
     """Load police incidents (CSV/XLSX, GeoJSON, GeoPackage or Shapefile, any CRS)."""
     settings = settings or Settings.from_env()
-    info = file_info(path)
+    info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
     ledger = read_incidents(info.path, crs=crs, tz=tz, category=category, mapping=mapping,
                             encoding=encoding, sheet=sheet)
 
@@ -424,6 +447,18 @@ def _entered_point(conn: Connection, lon: object, lat: object, crs: str,
     return float(lon_[0]), float(lat_[0]), community
 
 
+def _form_text(value: str | None, what: str, *, limit: int) -> str | None:
+    """Text typed into a form: at most ``limit`` characters, and nothing a spreadsheet
+    would run as a formula when the record is exported (``= + - @`` first)."""
+    text = (value or "").strip()
+    if len(text) > limit:
+        raise InputError(f"{what} has at most {limit} characters", source="form")
+    if text[:1] in ("=", "+", "-", "@"):
+        raise InputError(f"{what} may not start with {text[0]!r} (a spreadsheet would run it "
+                         "as a formula)", source="form")
+    return text or None
+
+
 def _category(settings: Settings, value: str) -> str:
     category = settings.rules.category_of(value or "")
     if category is None:
@@ -436,8 +471,8 @@ def enter_hazard(engine: Engine, *, category: str, name: str, lon: object, lat: 
                  within: frozenset[int] | None = None, settings: Settings) -> int:
     """Record one hazard from a form: a command's record, or an officer's proposal inside
     their own communities. Returns the hazard id."""
-    name = (name or "").strip()
-    if not name or len(name) > 200:
+    name = _form_text(name, "a hazard's name", limit=200)
+    if not name:
         raise InputError("a hazard needs a name of at most 200 characters", source="form")
     category = _category(settings, category)
     with engine.begin() as conn:
@@ -452,10 +487,24 @@ def enter_report(engine: Engine, *, volunteer_id: int, category: str, text: str 
                  lon: object, lat: object, crs: str = "wgs84", settings: Settings) -> int:
     """Record a volunteer's report (pending verification). Returns the report id."""
     category = _category(settings, category)
-    if text is not None and len(text) > 2000:
-        raise InputError("a report's text has at most 2000 characters", source="form")
+    text = _form_text(text, "a report's text", limit=2000)
     with engine.begin() as conn:
         srid = require_metric_srid(conn, settings.metric_crs)
         x, y, _ = _entered_point(conn, lon, lat, crs, None)
         return ledger_store.add_report(conn, volunteer_id=volunteer_id, category=category,
                                        text=text, lon=x, lat=y, srid=srid)
+
+
+#: Every file source by the name the CLI (``geo-patrol load NAME``) and uploads use.
+SOURCES: dict[str, Callable[..., LoadResult]] = {
+    "boundaries": load_boundaries, "streets": load_streets, "volunteers": load_volunteers,
+    "tracks": load_tracks, "hazards": load_hazards, "reports": load_reports,
+    "incidents": load_incidents}
+
+
+def load_source(engine: Engine, kind: str, path: Path | str, **options: object) -> LoadResult:
+    """Load ``path`` as a source of ``kind`` (options as for its ``load_*`` function)."""
+    loader = SOURCES.get(kind)
+    if loader is None:
+        raise InputError(f"unknown source {kind!r}: use one of {', '.join(SOURCES)}")
+    return loader(engine, path, **options)

@@ -1,18 +1,28 @@
 """The demo end to end: generate (or reuse) the files, load them through the ordinary
-loaders, and analyse the last days."""
+sources, analyse the last days, write a briefing and a plan, create one account per role."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from geo_patrol import loading
 from geo_patrol.demo.generate import TZ, Manifest, generate
+from geo_patrol.planning.plan import PlanParams
+from geo_patrol.render.plan import plan_briefing_html
+from geo_patrol.services.analysis import RunSummary, analyze
+from geo_patrol.services.maps import export_briefing
+from geo_patrol.services.planning import plan_area
+from geo_patrol.services.sources import SOURCES, load_boundaries
 from geo_patrol.settings import Settings
+from geo_patrol.store import results
+from geo_patrol.store.accounts import add_user, usernames
+from geo_patrol.store.areas import find_area
 from geo_patrol.store.uploads import LoadResult
+from geo_patrol.store.volunteers import busiest_community, most_active_patroller
 
 BAOTOU_DISTRICTS = Path(__file__).resolve().parents[2] / "data" / "boundaries" / \
     "baotou_districts_wgs84.geojson"
@@ -36,27 +46,23 @@ def load_demo(engine: Engine, root: Path, settings: Settings,
               echo: Callable[[str], None] = lambda _line: None) -> list[LoadResult]:
     """Load Baotou's districts and every file of the manifest (each idempotent)."""
     manifest = Manifest.read(root)
-    results = [loading.load_boundaries(engine, BAOTOU_DISTRICTS, level="district", crs="wgs84",
-                                       code_field="adcode", settings=settings)]
-    echo(results[-1].summary_line())
-    loaders = {"boundaries": loading.load_boundaries, "streets": loading.load_streets,
-               "volunteers": loading.load_volunteers, "hazards": loading.load_hazards,
-               "tracks": loading.load_tracks, "reports": loading.load_reports,
-               "incidents": loading.load_incidents}
+    loaded = [load_boundaries(engine, BAOTOU_DISTRICTS, level="district", crs="wgs84",
+                              code_field="adcode", settings=settings)]
+    echo(loaded[-1].summary_line())
     for entry in manifest.files:
         options = {k: v for k, v in entry.items() if k not in ("kind", "path")}
-        result = loaders[entry["kind"]](engine, root / entry["path"], settings=settings,
+        result = SOURCES[entry["kind"]](engine, root / entry["path"], settings=settings,
                                         **options)
-        results.append(result)
+        loaded.append(result)
         if entry["kind"] != "tracks":
             echo(result.summary_line())
-    tracks = [r for r in results if r.kind == "tracks" and not r.duplicate]
+    tracks = [r for r in loaded if r.kind == "tracks" and not r.duplicate]
     if tracks:
         flagged = {k: sum(r.details.get(k, 0) for r in tracks)
                    for k in ("speed_jump", "duplicate", "poor_accuracy", "out_of_order")}
         echo(f"tracks: {len(tracks)} files, {sum(r.stored for r in tracks)} fixes stored, "
              f"flagged {flagged}")
-    return results
+    return loaded
 
 
 def last_days(until: dt.date, days: int) -> tuple[dt.datetime, dt.datetime]:
@@ -71,21 +77,11 @@ def demo_accounts(engine: Engine, settings: Settings) -> Path:
     import os
     import secrets
 
-    import sqlalchemy as sa
-
-    from geo_patrol.store.accounts import add_user
-
     path = settings.data_dir / "demo-accounts.txt"
     with engine.connect() as conn:
-        existing = set(conn.execute(sa.text("SELECT username FROM users")).scalars())
-        community = conn.execute(sa.text(
-            "SELECT a.name FROM areas a JOIN volunteers v ON v.community_id = a.id "
-            "WHERE a.level = 'community' GROUP BY a.id ORDER BY count(*) DESC, a.name "
-            "LIMIT 1")).scalar()
-        volunteer = conn.execute(sa.text(
-            "SELECT v.number FROM volunteers v JOIN tracks t ON t.volunteer_id = v.id "
-            "WHERE t.kind = 'patrol' GROUP BY v.number ORDER BY count(*) DESC, v.number "
-            "LIMIT 1")).scalar()
+        existing = usernames(conn)
+        community = busiest_community(conn)
+        volunteer = most_active_patroller(conn)
     wanted = {"command": {}, "officer": {"areas": [community]}, "planner": {},
               "volunteer": {"volunteer": volunteer}, "admin": {}}
     lines = []
@@ -101,3 +97,44 @@ def demo_accounts(engine: Engine, settings: Settings) -> Path:
         with os.fdopen(fd, "a", encoding="utf-8") as fh:
             fh.writelines(lines)
     return path
+
+
+@dataclass
+class DemoOutcome:
+    """What :func:`run_demo` made."""
+
+    manifest: Manifest
+    root: Path
+    run: RunSummary
+    days: int
+    briefing: Path
+    plan: Path
+    plan_before: dict
+    plan_after: dict
+    accounts: Path
+
+
+def run_demo(engine: Engine, settings: Settings, *, seed: int = 7, scale: str = "small",
+             until: dt.date | None = None,
+             echo: Callable[[str], None] = lambda _line: None) -> DemoOutcome:
+    """The whole demo: files, loads, the last 7 days analysed, the busiest district's
+    briefing and a 4-zone plan for it, one account per role (idempotent)."""
+    until = until or dt.datetime.now(TZ).date()
+    root = demo_dir(settings, seed, scale, until)
+    manifest = ensure_files(root, seed=seed, scale=scale, until=until)
+    echo(f"demo files: {root} ({manifest.counts['fixes']} fixes, "
+         f"{manifest.counts['volunteers']} volunteers)")
+    load_demo(engine, root, settings, echo)
+    days = min(7, manifest.days)
+    summary = analyze(engine, *last_days(until, days), settings=settings)
+    with engine.connect() as conn:
+        district = results.busiest_district(conn, summary.run_id)
+        out = settings.data_dir / "briefings" / f"briefing-{district}-{until:%Y%m%d}.html"
+        briefing = export_briefing(conn, summary.run_id, district, out, rules=settings.rules)
+        proposal = plan_area(conn, results.find_run(conn, summary.run_id),
+                             find_area(conn, district), PlanParams(zones=4, minutes=90),
+                             tz=settings.timezone)
+    plan_path = out.with_name(f"plan-{district}-{until:%Y%m%d}.html")
+    plan_path.write_text(plan_briefing_html(proposal), encoding="utf-8")
+    return DemoOutcome(manifest, root, summary, days, briefing, plan_path, proposal.before,
+                       proposal.after, demo_accounts(engine, settings))

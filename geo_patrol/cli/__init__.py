@@ -1,0 +1,83 @@
+"""The ``geo-patrol`` command: thin click wrappers over :mod:`geo_patrol.services`, one module
+per command group; domain errors become one line and exit status 1."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+
+from geo_patrol.errors import GeoPatrolError
+from geo_patrol.settings import Settings
+
+CRS_HELP = "CRS of the coordinates: wgs84, cgcs2000, gcj02, bd09, EPSG:<code>, or 'file'."
+
+
+class Group(click.Group):
+    """Turns domain errors into one clear line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        try:
+            return super().invoke(ctx)
+        except GeoPatrolError as exc:
+            raise click.ClickException(str(exc)) from None
+        except (OperationalError, InterfaceError) as exc:
+            # the server went away mid-command: the transaction was rolled back
+            first = str(exc.orig or exc).strip().splitlines()[0]
+            raise click.ClickException(f"database connection lost, nothing from this file "
+                                       f"was stored: {first}") from None
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    return ctx.ensure_object(dict)["settings"]
+
+
+def engine_of(ctx: click.Context) -> Any:
+    """The database engine (started and migrated on first use in a command)."""
+    from geo_patrol.store.db import open_database
+
+    obj = ctx.ensure_object(dict)
+    if "engine" not in obj:
+        obj["engine"] = open_database(settings_of(ctx))
+    return obj["engine"]
+
+
+@click.group(cls=Group)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="Where the embedded database lives (GEO_PATROL_DATA_DIR).")
+@click.version_option(package_name="geo-patrol")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, data_dir: Path | None) -> None:
+    """Patrol coverage and hazard mapping for volunteer community patrols."""
+    from geo_patrol.render.assets import set_asset_root
+
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env(data_dir=data_dir)
+    set_asset_root(settings.asset_dir)
+    ctx.ensure_object(dict)["settings"] = settings
+
+
+def main() -> None:
+    cli(prog_name="geo-patrol")
+
+
+def _plugins() -> None:
+    """Commands other packages register under the ``geo_patrol.commands`` entry point (the
+    web app's ``serve``)."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="geo_patrol.commands"):
+        cli.add_command(ep.load(), ep.name)
+
+
+# the command groups register themselves on ``cli``
+from geo_patrol.cli import (  # noqa: E402,F401
+    analysis, db, demo, export, load, plan, users)
+
+_plugins()

@@ -1,0 +1,93 @@
+"""db"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from geo_patrol.cli import Group, cli, settings_of
+
+# -- database -------------------------------------------------------------------------------
+
+@cli.group(cls=Group)
+def db() -> None:
+    """The database: the embedded PostGIS cluster, or DATABASE_URL when set."""
+
+
+@db.command("up")
+@click.pass_context
+def db_up(ctx: click.Context) -> None:
+    """Start (creating if needed) the database and migrate it to the latest schema."""
+    from geo_patrol.store.db import current_revision, open_database
+
+    settings = settings_of(ctx)
+    engine = open_database(settings)
+    where = "DATABASE_URL" if settings.database_url else str(settings.cluster_dir)
+    click.echo(f"database ready ({where}), schema {current_revision(engine)}")
+
+
+@db.command("down")
+@click.pass_context
+def db_down(ctx: click.Context) -> None:
+    """Stop the embedded PostGIS cluster."""
+    from geo_patrol.store.db import local_cluster
+
+    settings = settings_of(ctx)
+    if settings.database_url:
+        raise click.ClickException("DATABASE_URL is set: that server is not managed here")
+    stopped = local_cluster(settings).stop()
+    click.echo("database stopped" if stopped else "database was not running")
+
+
+@db.command("status")
+@click.pass_context
+def db_status(ctx: click.Context) -> None:
+    """Say whether the database is running, where, and at which schema revision."""
+    from geo_patrol.store.db import create_engine, current_revision, local_cluster
+
+    settings = settings_of(ctx)
+    if settings.database_url:
+        engine = create_engine(settings.database_url)
+        click.echo(f"external database (DATABASE_URL), schema {current_revision(engine)}")
+        return
+    cluster = local_cluster(settings)
+    if not cluster.is_running():
+        click.echo(f"stopped ({cluster.root})")
+        sys.exit(3)
+    revision = current_revision(create_engine(cluster.url()))
+    click.echo(f"running on 127.0.0.1:{cluster.running_port()} ({cluster.root}), "
+               f"schema {revision}")
+
+
+@db.command("migrate")
+@click.option("--revision", default="head", show_default=True)
+@click.option("--down", is_flag=True, help="Downgrade to REVISION instead ('base' empties it).")
+@click.pass_context
+def db_migrate(ctx: click.Context, revision: str, down: bool) -> None:
+    """Apply schema migrations (Alembic)."""
+    from geo_patrol.store.db import create_engine, current_revision, database_url, downgrade, migrate
+
+    engine = create_engine(database_url(settings_of(ctx), start=True))
+    if down:
+        if revision == "head":
+            raise click.BadParameter("give --revision (e.g. base) to downgrade to",
+                                     param_hint="--revision")
+        click.confirm(f"Downgrade the schema to {revision}? Data in dropped tables is lost",
+                      abort=True)
+        downgrade(engine, revision)
+    else:
+        migrate(engine, revision)
+    click.echo(f"schema {current_revision(engine)}")
+
+
+@db.command("psql-url")
+@click.pass_context
+def db_psql_url(ctx: click.Context) -> None:
+    """Print a libpq URL for psql and other tools."""
+    from geo_patrol.store.db import database_url
+
+    url = database_url(settings_of(ctx), start=False)
+    click.echo(url.replace("postgresql+psycopg://", "postgresql://"))
+
+

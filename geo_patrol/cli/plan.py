@@ -1,0 +1,157 @@
+"""Planning: patrol posts, zones and loops from a stored run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from geo_patrol.cli import Group, cli, engine_of, settings_of
+
+@cli.group(cls=Group)
+def plan() -> None:
+    """Plan patrols from the latest analysis: posts, balanced zones, loops and who walks them."""
+
+
+@plan.command("posts")
+@click.option("--k", "k", type=int, default=None, help="Number of posts (maximal covering).")
+@click.option("--cover-all", is_flag=True,
+              help="Instead: the fewest posts covering all demand (set covering).")
+@click.option("--distance-m", type=float, default=500.0, show_default=True,
+              help="Walking distance from a post along the streets.")
+@click.option("--area", default=None, help="District or community (name or id).")
+@click.option("--run", "run_id", type=int, default=None, help="Analysis run (the latest).")
+@click.option("--time-limit", type=float, default=60.0, show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Write the posts as GeoJSON.")
+@click.pass_context
+def plan_posts_cmd(ctx: click.Context, k: int | None, cover_all: bool, distance_m: float,
+                   area: str | None, run_id: int | None, time_limit: float,
+                   output: Path | None) -> None:
+    """Choose patrol posts at street nodes covering the most demand (stale streets, overdue
+    hazards, incidents) within walking distance; reports the optimality gap."""
+    import json
+
+    from geo_patrol.services.planning import plan_posts
+    from geo_patrol.store.areas import find_area
+    from geo_patrol.store.results import find_run
+
+    if (k is None) == (not cover_all):
+        raise click.UsageError("give --k N, or --cover-all")
+    with engine_of(ctx).connect() as conn:
+        run = find_run(conn, run_id)
+        area_id = find_area(conn, area)["id"] if area else None
+        posts = plan_posts(conn, run["id"], area_id, k=None if cover_all else k,
+                           distance_m=distance_m, time_limit=time_limit)
+    sol, total = posts.solution, posts.total_demand
+    click.echo(f"{len(sol.chosen)} posts cover {sol.objective:.2f} of {total:.2f} demand "
+               f"({100 * sol.objective / total if total else 0:.1f}%) within {distance_m:.0f} m; "
+               f"{sol.status}, gap {100 * sol.gap:.2f}%, build {sol.build_s:.2f} s, "
+               f"solve {sol.solve_s:.2f} s")
+    if posts.greedy is not None:
+        g = posts.greedy
+        click.echo(f"greedy heuristic: {g.objective:.2f} "
+                   f"({100 * g.objective / total if total else 0:.1f}%)")
+    for feature in posts.features:
+        lon, lat = feature["geometry"]["coordinates"]
+        click.echo(f"  post at {lat:.6f}, {lon:.6f}: {feature['properties']['segments']} "
+                   "segments within reach")
+    if output is not None:
+        output.write_text(json.dumps({"type": "FeatureCollection", "features": posts.features},
+                                     ensure_ascii=False), encoding="utf-8")
+
+
+def _plan_options(command: Any) -> Any:
+    for option in reversed([
+        click.option("--area", required=True, help="District or community (name or id)."),
+        click.option("--zones", type=int, default=4, show_default=True),
+        click.option("--minutes", type=float, default=90.0, show_default=True,
+                     help="Time budget of one loop."),
+        click.option("--speed-kmh", type=float, default=4.5, show_default=True,
+                     help="Walking speed."),
+        click.option("--dwell-min", type=float, default=10.0, show_default=True,
+                     help="An inspection stop at an overdue hazard."),
+        click.option("--hazard-weight", type=float, default=1.0, show_default=True,
+                     help="Demand of an overdue hazard, in km of unpatrolled street."),
+        click.option("--incident-weight", type=float, default=0.25, show_default=True,
+                     help="Demand of a recent incident near a street."),
+        click.option("--run", "run_id", type=int, default=None, help="Analysis run (latest)."),
+        click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+                     help="Write the plan (zones, posts, loops) as GeoJSON."),
+        click.option("--briefing", type=click.Path(path_type=Path), default=None,
+                     help="Write the plan as an offline HTML briefing."),
+        click.option("--lang", type=click.Choice(["zh", "en"]), default="zh",
+                     show_default=True),
+        click.pass_context]):
+        command = option(command)
+    return command
+
+
+def _make_plan(ctx: click.Context, area: str, zones: int, minutes: float, speed_kmh: float,
+               dwell_min: float, hazard_weight: float, incident_weight: float,
+               run_id: int | None, output: Path | None, briefing: Path | None,
+               lang: str) -> Any:
+    import json
+
+    from geo_patrol.planning.plan import PlanParams, plan_geojson
+    from geo_patrol.render.plan import plan_briefing_html
+    from geo_patrol.services.planning import plan_area
+    from geo_patrol.store.areas import find_area
+    from geo_patrol.store.results import find_run
+
+    settings = settings_of(ctx)
+    with engine_of(ctx).connect() as conn:
+        run = find_run(conn, run_id)
+        result = plan_area(conn, run, find_area(conn, area),
+                           PlanParams(zones=zones, minutes=minutes, speed_kmh=speed_kmh,
+                                      dwell_min=dwell_min, hazard_weight=hazard_weight,
+                                      incident_weight=incident_weight), tz=settings.timezone)
+    if output is not None:
+        output.write_text(json.dumps(plan_geojson(result), ensure_ascii=False),
+                          encoding="utf-8")
+        click.echo(f"plan written to {output}")
+    if briefing is not None:
+        briefing.write_text(plan_briefing_html(result, lang=lang), encoding="utf-8")
+        click.echo(f"plan briefing written to {briefing}")
+    return result
+
+
+@plan.command("zones")
+@_plan_options
+def plan_zones_cmd(ctx: click.Context, **options: Any) -> None:
+    """Split an area into balanced zones, contiguous along the streets, around patrol posts;
+    compared with today's communities."""
+    result = _make_plan(ctx, **options)
+    c = result.communities
+    click.echo(f"{len(result.zones)} zones of {result.area['name']} (run #{result.run_id}): "
+               f"workload max/mean {c['zones_imbalance']:.2f}; today's {c['count']} "
+               f"communities: {c['imbalance']:.2f}")
+    for z in result.zones.itertuples():
+        click.echo(f"  zone {z.zone}: {z.segments} segments, {z.street_km} street km, "
+                   f"{z.stale_km} km not patrolled, {z.overdue_hazards} overdue hazards, "
+                   f"workload {z.workload}, {z.pieces} piece(s)")
+
+
+@plan.command("loops")
+@_plan_options
+def plan_loops_cmd(ctx: click.Context, **options: Any) -> None:
+    """A patrol loop per zone from its post through the most urgent stale streets within the
+    time budget, who should walk it, and the coverage expected if the plan is followed."""
+    from geo_patrol.render.i18n import crew_reason
+
+    result = _make_plan(ctx, **options)
+    for z in result.zones.itertuples():
+        click.echo(f"  zone {z.zone}: loop {z.loop_km} km, {z.loop_min} min, "
+                   f"{z.loop_streets} priority streets, {z.loop_hazards} hazard stops")
+        for c in result.crew[result.crew["zone"] == z.zone].itertuples():
+            click.echo(f"      {c.slot:<9} {c.number} {c.name}  ({crew_reason(c, 'en')})")
+    b, a = result.before, result.after
+    click.echo(f"coverage: last period {100 * b['coverage']:.1f}% -> expected "
+               f"{100 * a['coverage']:.1f}%; hazard compliance {100 * b['hazard_compliance']:.1f}% "
+               f"-> {100 * a['hazard_compliance']:.1f}% ({a['hazards_inspected']} inspections)")
+    t = result.seconds
+    click.echo(f"posts {t['posts_s']:.2f} s (gap {100 * result.posts_gap:.2f}%), zones "
+               f"{t['zones_s']:.2f} s, loops {t['loops_s']:.2f} s")
+
+

@@ -1,0 +1,41 @@
+"""Exports of a run's results for GIS and spreadsheets (personal data masked)."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from geo_patrol.errors import InputError
+from geo_patrol.privacy import mask_name
+from geo_patrol.render.exports import export_bytes
+from geo_patrol.store import results
+
+LAYERS = ("communities", "gaps", "hazards")
+
+
+def result_layer(conn: Connection, run_id: int, layer: str,
+                 within: frozenset[int] | None = None) -> gpd.GeoDataFrame:
+    """A run's results (only of the communities ``within``, if given) as a GeoDataFrame,
+    personal data masked."""
+    if layer == "communities":
+        frame = results.area_layer(conn, run_id, level="community", within=within)
+    elif layer == "gaps":
+        frame = results.gap_layer(conn, run_id, limit=100_000, within=within)
+    elif layer == "hazards":
+        frame = results.hazard_layer(conn, run_id, within=within)
+        frame["inspector"] = frame["inspector"].map(mask_name)
+    else:
+        raise InputError(f"unknown layer {layer!r}: use one of {', '.join(LAYERS)}")
+    for col in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[col]):
+            frame[col] = frame[col].astype(str).replace("NaT", None)
+    return frame
+
+
+def export_layer(conn: Connection, run_id: int, layer: str, fmt: str, *,
+                 within: frozenset[int] | None = None) -> tuple[bytes, int]:
+    """A run's layer encoded as ``fmt``, and how many features it has."""
+    results.find_run(conn, run_id)
+    frame = result_layer(conn, run_id, layer, within=within)
+    return export_bytes(frame, fmt), len(frame)

@@ -1,0 +1,59 @@
+"""Map documents and briefings: the stored layers of an area, drawn by :mod:`geo_patrol.render`.
+
+The web app serves what these return; the CLI and the demo write the briefings to files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy.engine import Connection
+
+from geo_patrol.render import maps
+from geo_patrol.render.briefing import briefing_html
+from geo_patrol.rules import Rules
+from geo_patrol.store import results
+
+
+def district_map(conn: Connection, run: dict, district_id: int, *, lang: str, rules: Rules,
+                 basemap: str | None = None, within: frozenset[int] | None = None) -> str:
+    """A district's map document: communities link to their pages, streets come as tiles."""
+    layers = results.area_layers(conn, run, district_id, level="district", gap_limit=200,
+                                 with_inspectors=False, within=within)
+    m = maps.district_map(layers, lang, rules, basemap=basemap,
+                          link=f"/community/{{id}}?run={run['id']}",
+                          tile_url=f"/tiles/segments/{run['id']}/{{z}}/{{x}}/{{y}}.pbf")
+    return maps.map_html(m)
+
+
+def community_map(conn: Connection, run: dict, area_id: int, *, lang: str, rules: Rules,
+                  basemap: str | None = None, day: dt.date | None = None,
+                  tz: str = "Asia/Shanghai") -> str:
+    """A community's map document, with one local day's tracks when ``day`` is given."""
+    layers = results.area_layers(conn, run, area_id, level="community")
+    segments = results.segment_layer(conn, run["id"], area_id)
+    tracks = results.track_layer(conn, area_id, day, tz) if day else None
+    return maps.map_html(maps.community_map(layers, segments, lang, rules, basemap=basemap,
+                                            tracks=tracks))
+
+
+def district_briefing(conn: Connection, run_id: int, district_id: int, *, rules: Rules,
+                      lang: str = "zh", basemap: str | None = None) -> str:
+    """The offline briefing of one district for a run (no personal data)."""
+    run = results.find_run(conn, run_id)
+    layers = results.area_layers(conn, run, district_id, level="district", gap_limit=300,
+                                 with_inspectors=False)
+    return briefing_html(run, layers, results.segment_layer(conn, run_id, district_id),
+                         results.area_table(conn, run_id, level="community"), rules=rules,
+                         lang=lang, basemap=basemap)
+
+
+def export_briefing(conn: Connection, run_id: int, district_id: int, out: Path | str, *,
+                    rules: Rules, lang: str = "zh", basemap: str | None = None) -> Path:
+    """Write :func:`district_briefing` to ``out``."""
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(district_briefing(conn, run_id, district_id, rules=rules, lang=lang,
+                                      basemap=basemap), encoding="utf-8")
+    return path

@@ -1,0 +1,79 @@
+"""Planning use cases: a plan for an area from a stored run, and patrol posts alone.
+
+The data comes from the store (a run's segments in scope, the volunteers who may be proposed,
+the area's hazard counts); the planning itself (:mod:`geo_patrol.planning`) is pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy.engine import Connection
+
+from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.planning.crew import SLOTS
+from geo_patrol.planning.demand import segment_demand
+from geo_patrol.planning.network import dense_nodes, node_points
+from geo_patrol.planning.plan import Plan, PlanInputs, PlanParams, make_plan
+from geo_patrol.planning.posts import (
+    Solution,
+    greedy,
+    maximal_covering,
+    network_coverage,
+    set_covering,
+)
+from geo_patrol.store import results
+from geo_patrol.store.volunteers import volunteer_pool
+
+
+def plan_area(conn: Connection, run: dict, area: dict, params: PlanParams, *,
+              tz: str = "Asia/Shanghai", within: frozenset[int] | None = None) -> Plan:
+    """A plan for ``area`` (a district or community) from ``run``'s results; volunteers are
+    proposed only from the communities ``within`` (the planner's scope), when given."""
+    params.check()
+    hz_total, hz_ok = results.hazard_counts(conn, run["id"], area["id"])
+    inputs = PlanInputs(
+        run_id=run["id"], area=area,
+        segments=results.segment_demand_rows(conn, run["id"], area["id"]),
+        pool=volunteer_pool(conn, run["window_end"], tz, SLOTS, within=within),
+        hazards_total=hz_total, hazards_compliant=hz_ok)
+    return make_plan(inputs, params)
+
+
+@dataclass
+class Posts:
+    """Patrol posts chosen by covering, with the greedy heuristic beside them."""
+
+    solution: Solution
+    greedy: Solution | None
+    total_demand: float
+    features: list[dict]
+
+
+def plan_posts(conn: Connection, run_id: int, area_id: int | None, *, k: int | None,
+               distance_m: float = 500.0, time_limit: float = 60.0) -> Posts:
+    """``k`` posts covering the most demand within ``distance_m`` along the streets, or with
+    ``k=None`` the fewest posts covering all of it."""
+    demand = segment_demand(results.segment_demand_rows(conn, run_id, area_id))
+    if demand.empty:
+        raise NotFoundError("no street segments in scope")
+    if k is not None and k < 1:
+        raise InputError("--k: at least one post")
+    ids, a, b = dense_nodes(demand)
+    points = node_points(demand)
+    cov = network_coverage(a, b, demand["length_m"].to_numpy(), np.arange(len(ids)),
+                           distance_m, demand["weight"].to_numpy())
+    sol = set_covering(cov, time_limit=time_limit) if k is None else \
+        maximal_covering(cov, int(k), time_limit=time_limit)
+    features: list[dict[str, Any]] = []
+    for j in sol.chosen:
+        lon, lat = points[int(ids[j])]
+        reach = cov.matrix[:, j].nonzero()[0]
+        features.append({"type": "Feature",
+                         "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                         "properties": {"node": int(ids[j]), "segments": len(reach),
+                                        "demand": round(float(cov.weights[reach].sum()), 3)}})
+    return Posts(sol, greedy(cov, int(k)) if k is not None else None,
+                 float(cov.weights.sum()), features)

@@ -1,0 +1,37 @@
+"""Retention: raw fixes and track lines older than the configured period are dropped (whole
+day partitions); coverage results, track counts and lengths stay; every run is audit-logged."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+
+from geo_patrol.errors import InputError
+from geo_patrol.settings import Settings
+from geo_patrol.store.accounts import audit
+from geo_patrol.store.fixes import day_partitions, drop_fixes_before
+
+
+def retention_cutoff(settings: Settings, days: float | None = None) -> dt.date:
+    """The first local day kept when ``days`` (default: the configured period) are kept."""
+    keep = settings.retention_days if days is None else days
+    if keep < 1:
+        raise InputError("keep at least one day")
+    return dt.datetime.now(ZoneInfo(settings.timezone)).date() - dt.timedelta(days=int(keep))
+
+
+def expired_days(engine: Engine, cutoff: dt.date) -> list[dt.date]:
+    """Days of fixes before ``cutoff`` (what a run would drop)."""
+    with engine.connect() as conn:
+        return [d for _, d in day_partitions(conn) if d < cutoff]
+
+
+def apply_retention(engine: Engine, settings: Settings, cutoff: dt.date, *,
+                    actor: str = "system") -> dict[str, int]:
+    """Drop fixes and track lines before ``cutoff``; returns what was dropped."""
+    with engine.begin() as conn:
+        done = drop_fixes_before(conn, cutoff, settings.timezone)
+        audit(conn, actor, "retention", f"fixes before {cutoff}", details=done)
+    return done

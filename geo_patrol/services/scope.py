@@ -1,0 +1,84 @@
+"""Who may write what: the one place every write from the web (and the patrol app) passes
+through, so a view cannot forget a check.
+
+A volunteer writes only their own positions and reports; an officer proposes hazards only in
+their communities; the district command records hazards, loads ledgers and reviews proposals.
+Tracks decide delivery and rewards, so a forged owner is refused whole, never trimmed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from geo_patrol.access import Grant, Principal, Resource
+from geo_patrol.errors import ForbiddenError, InputError
+from geo_patrol.ingest._files import check_archive, check_file_type
+from geo_patrol.services.sources import enter_hazard, enter_report, load_source
+from geo_patrol.settings import Settings
+from geo_patrol.store import ledgers
+from geo_patrol.store.accounts import audit
+from geo_patrol.store.uploads import LoadResult
+from geo_patrol.store.volunteers import volunteer_number
+
+#: What a file sent over HTTP may hold, and what each needs.
+UPLOAD_KINDS: dict[str, tuple[Resource, str]] = {
+    "volunteers": (Resource.HAZARDS, "write"), "tracks": (Resource.TRACKS, "write"),
+    "hazards": (Resource.HAZARDS, "write"), "reports": (Resource.HAZARDS, "write"),
+    "incidents": (Resource.HAZARDS, "write")}
+#: Options each kind of upload takes from a form (anything else is dropped).
+UPLOAD_OPTIONS = {"volunteers": (), "tracks": ("crs", "tz", "volunteer"),
+                  "hazards": ("crs", "tz"), "reports": ("crs", "tz"),
+                  "incidents": ("crs", "tz")}
+
+
+def upload_file(engine: Engine, settings: Settings, user: Principal, kind: str, path: Path,
+                **options: str | None) -> LoadResult:
+    """Load a file a user sent, as ``kind``, within what the user may write."""
+    if kind not in UPLOAD_KINDS:
+        raise InputError(f"choose what the file holds: {', '.join(UPLOAD_KINDS)}")
+    resource, action = UPLOAD_KINDS[kind]
+    grant = user.require(resource, action)
+    kept = {k: v for k, v in options.items() if v and k in UPLOAD_OPTIONS[kind]}
+    if kind == "tracks" and grant is Grant.OWN:
+        if user.volunteer_id is None:
+            raise ForbiddenError("this account has no roster record to upload tracks for")
+        with engine.connect() as conn:
+            kept["owner"] = volunteer_number(conn, user.volunteer_id)
+        kept.pop("volunteer", None)
+    check_file_type(path, kind)
+    check_archive(path, max_unpacked_bytes=settings.max_unpacked_bytes)
+    return load_source(engine, kind, path, settings=settings, **kept)
+
+
+def record_hazard(engine: Engine, settings: Settings, user: Principal, *, category: str,
+                  name: str, lon: object, lat: object) -> int:
+    """A district command records a hazard; a community officer proposes one in their own
+    communities (it waits for the command's review)."""
+    user.require(Resource.HAZARDS, "propose")
+    proposal = user.grant(Resource.HAZARDS, "write") is None
+    return enter_hazard(engine, category=category, name=name, lon=lon, lat=lat,
+                        by=user.username, proposal=proposal,
+                        within=user.within(Resource.HAZARDS, "propose"), settings=settings)
+
+
+def review_proposal(engine: Engine, user: Principal, hazard_id: int, *, accept: bool) -> None:
+    """The command accepts an officer's proposed hazard (it joins the analysis and maps) or
+    rejects it (it is removed); audit-logged either way."""
+    user.require(Resource.HAZARDS, "write")
+    with engine.begin() as conn:
+        name = ledgers.review_proposal(conn, hazard_id, accept=accept,
+                                       within=user.community_ids)
+        audit(conn, user.username, "hazard_accept" if accept else "hazard_reject",
+              f"hazard {hazard_id}", details={"name": name})
+
+
+def send_report(engine: Engine, settings: Settings, user: Principal, *, category: str,
+                text: str | None, lon: object, lat: object) -> int:
+    """A volunteer's own report (pending verification)."""
+    user.require(Resource.HAZARDS, "report")
+    if user.volunteer_id is None:
+        raise ForbiddenError("this account has no roster record to report as")
+    return enter_report(engine, volunteer_id=user.volunteer_id, category=category, text=text,
+                        lon=lon, lat=lat, settings=settings)

@@ -1,0 +1,103 @@
+"""Real headless Chromium against the running app on loopback (fixtures shared by the browser
+tests). Every request that leaves 127.0.0.1 is blocked and fails the test, as does any failed
+sub-resource (a 404 included) or console error (a script the Content-Security-Policy blocked)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.conftest import REPO
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = REPO / "test-artifacts"
+LOCAL = {"127.0.0.1", "localhost"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(demo_world):
+    from waitress.server import create_server
+
+    from web import create_app
+
+    from tests.helpers import make_user
+
+    make_user(demo_world["engine"], "b-command", "command")
+    app = create_app({"GEO_PATROL_SETTINGS": demo_world["settings"]})
+    srv = create_server(app, host="127.0.0.1", port=_free_port(), threads=4)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.effective_port}"
+    srv.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is not installed (scripts/setup.sh test installs it)")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page whose every non-local request is aborted and recorded."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")
+    outside: list[str] = []
+
+    def guard(route):  # noqa: ANN001
+        url = route.request.url
+        host = urlparse(url).hostname
+        if url.startswith(("file:", "data:", "blob:", "about:")) or host in LOCAL:
+            return route.continue_()
+        outside.append(url)
+        return route.abort()
+
+    context.route("**/*", guard)
+    pg = context.new_page()
+    pg.outside = outside  # type: ignore[attr-defined]
+    broken: list[str] = []  # sub-resources that failed (404...) and console errors (CSP...)
+    pg.on("response", lambda r: broken.append(f"{r.status} {r.url}")
+          if r.status >= 400 and r.request.resource_type != "document" else None)
+    pg.on("console", lambda m: broken.append(f"console: {m.text}")
+          if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
+    pg.on("pageerror", lambda e: broken.append(f"page error: {e}"))
+    pg.broken = broken  # type: ignore[attr-defined]
+    yield pg
+    context.close()
+    assert outside == [], f"requests left the machine: {outside[:5]}"
+    assert broken == [], f"failed requests or console errors: {broken[:5]}"
+
+
+def shot(pg, name: str) -> None:  # noqa: ANN001
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, server: str, username: str) -> None:  # noqa: ANN001
+    """Sign in through the login form, as a user would."""
+    from tests.helpers import PASSWORD
+
+    page.goto(f"{server}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login button[type=submit]")
+    page.wait_for_selector("#whoami", timeout=20_000)
+
+

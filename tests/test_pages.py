@@ -1,0 +1,196 @@
+"""Every page as a person sees it, in Chinese and in English: titles, headings, labels, legends
+and figures, no failed request, no English words on a Chinese page. Screenshots of each page
+in both languages go to ``test-artifacts/``."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from tests.browsing import browser, page, server, shot, sign_in  # noqa: F401  (fixtures)
+from tests.helpers import make_user
+
+pytestmark = pytest.mark.browser
+#: English words a Chinese page may show: the product's name, units, formats, CRS names.
+ALLOWED_LATIN = {"geo", "patrol", "English", "km", "GeoJSON", "geojson", "gpkg", "csv", "CRS",
+                 "wgs", "gcj", "bd", "EPSG", "WGS", "min", "Asia", "Shanghai", "GPX", "gpx",
+                 "CSV", "XLSX"}
+
+
+@pytest.fixture(scope="module")
+def people(demo_world, server):
+    """One account per role; the officer and the volunteer belong to the busiest community."""
+    engine = demo_world["engine"]
+    with engine.connect() as conn:
+        community, name = conn.execute(sa.text(
+            "SELECT a.id, a.name FROM areas a JOIN volunteers v ON v.community_id = a.id "
+            "WHERE a.level = 'community' GROUP BY a.id ORDER BY count(*) DESC LIMIT 1")).one()
+        volunteer = conn.execute(sa.text(
+            "SELECT v.number FROM volunteers v JOIN reports r ON r.volunteer_id = v.id "
+            "GROUP BY v.number ORDER BY count(*) DESC LIMIT 1")).scalar_one()
+        district = conn.execute(sa.text(
+            "SELECT d.id FROM areas d WHERE d.level = 'district' "
+            "AND :c IN (SELECT area_subtree(d.id))"), {"c": community}).scalar_one()
+    make_user(engine, "p-officer", "officer", areas=[name])
+    make_user(engine, "p-planner", "planner")
+    make_user(engine, "p-volunteer", "volunteer", volunteer=volunteer)
+    return {"community": community, "community_name": name, "district": district,
+            "volunteer": volunteer}
+
+
+def _in(page, server: str, lang: str, path: str) -> None:  # noqa: ANN001
+    from urllib.parse import quote
+
+    page.goto(f"{server}/lang/{lang}?next={quote(path, safe='/')}", wait_until="networkidle")
+
+
+def _latin_words(text: str) -> set[str]:
+    text = re.sub(r"\b[A-Z]{1,4}\d+\b", "", text)  # roster numbers (BT00012) and codes
+    text = re.sub(r"\b[a-z]+-[a-z]+\b", "", text)  # usernames (p-officer)
+    text = re.sub(r"[\w.-]+\.(geojson|gpx|csv|xlsx|osm|bz2|pbf|gpkg|zip|json)\b", "", text)
+    return {w for w in re.findall(r"[A-Za-z]{2,}", text) if w not in ALLOWED_LATIN}
+
+
+def _check_chinese(page) -> None:  # noqa: ANN001
+    text = page.locator("body").inner_text()
+    if page.locator("#whoami").count():  # the account's own (Latin) username
+        username = page.locator("#whoami").inner_text().split(" (")[0]
+        text = text.replace(username, "")
+    assert _latin_words(text) == set(), _latin_words(text)
+
+
+def _map_legend(page, frame_id: str) -> str:  # noqa: ANN001
+    frame = page.frame_locator(f"#{frame_id}")
+    frame.locator(".gp-legend").wait_for(timeout=30_000)
+    toggle = frame.locator(".leaflet-control-layers-toggle")
+    image = toggle.evaluate("e => getComputedStyle(e).backgroundImage")
+    assert "layers" in image, image  # the layer control's icon (served from /vendor/images)
+    return frame.locator(".gp-legend").inner_text()
+
+
+WORDS = {
+    "zh": {"dashboard": "分局指挥看板", "community": "社区", "coverage": "覆盖率",
+           "legend": "距上次巡逻（天）", "hazards": "隐患点", "never": "期内未巡逻",
+           "gap": "盲区", "verification": "待核实队列", "volunteers": "义警名册",
+           "uploads": "数据上传", "planner": "勤务规划", "zones": "责任区数",
+           "audit": "审计日志", "me": "我的档案", "locate": "使用我的位置",
+           "slot": "早间 6–10 时", "role": "分局指挥", "sign_in": "登录"},
+    "en": {"dashboard": "District dashboard", "community": "Community", "coverage": "Coverage",
+           "legend": "Days since last patrol", "hazards": "Hazards", "never": "Not patrolled",
+           "gap": "Gap", "verification": "Verification queue", "volunteers": "Volunteers",
+           "uploads": "Uploads", "planner": "Planner", "zones": "Zones",
+           "audit": "Audit log", "me": "My record", "locate": "Use my position",
+           "slot": "Morning 6–10", "role": "District command", "sign_in": "Sign in"},
+}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_command_pages(page, server, people, demo_world, lang):  # noqa: F811
+    w = WORDS[lang]
+    _in(page, server, lang, "/login")
+    assert page.title() == f"{w['sign_in']} · geo-patrol"
+    shot(page, f"login-{lang}")
+    sign_in(page, server, "b-command")
+    assert w["role"] in page.locator("#whoami").inner_text()
+
+    _in(page, server, lang, "/dashboard")
+    assert page.title() == f"{w['dashboard']} · geo-patrol"
+    headers = page.locator("#ranking thead th").all_inner_texts()
+    assert headers[:2] == [w["community"], w["coverage"]]
+    rows = page.locator("#ranking tbody tr")
+    assert rows.count() > 0 and re.fullmatch(r"\d+\.\d%", rows.first.locator("td").nth(1)
+                                              .inner_text())
+    legend = _map_legend(page, "district-map")
+    assert w["legend"] in legend and w["hazards"] in legend and w["never"] in legend
+    # the streets of the vector tiles are drawn in the legend's recency colours
+    from geo_patrol.render.maps import RECENCY_COLOURS
+
+    frame = page.frame(url=re.compile(r".*/maps/district/.*"))
+    frame.wait_for_function("document.querySelectorAll('.leaflet-tile-container path, "
+                            ".leaflet-tile path').length > 100", timeout=30_000)
+    strokes = frame.evaluate("Array.from(document.querySelectorAll('.leaflet-tile path'))"
+                             ".map(p => p.getAttribute('stroke'))")
+    assert set(strokes) <= set(RECENCY_COLOURS.values()), set(strokes)
+    assert len(set(strokes)) >= 2
+    if lang == "zh":
+        _check_chinese(page)
+    shot(page, f"dashboard-{lang}")
+
+    _in(page, server, lang, f"/community/{people['community']}")
+    name = people["community_name"]
+    assert page.title() == f"{name} · geo-patrol"
+    assert page.locator("h2").first.inner_text().startswith(name)
+    assert page.locator("#gaps thead th").first.inner_text() == w["gap"]
+    legend = _map_legend(page, "community-map")
+    assert w["legend"] in legend
+    if lang == "zh":
+        _check_chinese(page)
+    shot(page, f"community-{lang}")
+
+    for path, key, table in (("/hazards", "hazards", "#hazards"),
+                             ("/reports", "verification", "#reports"),
+                             ("/volunteers", "volunteers", "#volunteers"),
+                             ("/uploads", "uploads", "#uploads"),
+                             ("/audit", "audit", "#audit")):
+        _in(page, server, lang, path)
+        assert w[key] in page.locator("body").inner_text(), path
+        assert page.locator(f"{table} tbody tr").count() > 0, path
+        if lang == "zh":
+            _check_chinese(page)
+        shot(page, f"{path.strip('/')}-{lang}")
+
+    _in(page, server, lang, f"/planner?area={people['district']}&zones=3&minutes=60")
+    assert page.title() == f"{w['planner']} · geo-patrol"
+    assert w["zones"] in page.locator("#plan-form").inner_text()
+    page.locator("#zones tbody tr").first.wait_for(timeout=60_000)
+    assert w["slot"] in page.locator("#crew").inner_text()
+    _map_legend(page, "plan-map")
+    if lang == "zh":
+        _check_chinese(page)
+    shot(page, f"planner-{lang}")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_volunteer_page_on_a_phone(browser, server, people, lang):  # noqa: F811
+    context = browser.new_context(viewport={"width": 360, "height": 780}, locale="zh-CN",
+                                  geolocation={"latitude": 40.6505, "longitude": 109.8427},
+                                  permissions=["geolocation"], is_mobile=True)
+    pg = context.new_page()
+    try:
+        sign_in(pg, server, "p-volunteer")
+        pg.goto(f"{server}/lang/{lang}?next=/me", wait_until="networkidle")
+        w = WORDS[lang]
+        assert pg.title() == f"{w['me']} · geo-patrol"
+        assert pg.locator("h2").inner_text().startswith(people["volunteer"])
+        locate = pg.locator("#locate")
+        assert locate.is_visible() and locate.inner_text() == w["locate"]
+        assert locate.bounding_box()["height"] >= 44  # a target for a thumb
+        locate.click()
+        pg.wait_for_function("document.querySelector('input[name=lat]').value !== ''")
+        assert pg.input_value("input[name=lat]") == "40.650500"
+        assert pg.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scroll
+        if lang == "zh":
+            _check_chinese(pg)
+        shot(pg, f"me-phone-{lang}")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_briefing_in_both_languages(page, demo_world, tmp_path, lang):  # noqa: F811
+    from geo_patrol.services.maps import export_briefing
+    from geo_patrol.store.results import busiest_district
+
+    with demo_world["engine"].connect() as conn:
+        district = busiest_district(conn, demo_world["run"].run_id)
+        path = export_briefing(conn, demo_world["run"].run_id, district,
+                               tmp_path / f"briefing-{lang}.html",
+                               rules=demo_world["settings"].rules, lang=lang)
+    page.goto(path.as_uri(), wait_until="load")
+    title = {"zh": "巡逻覆盖简报", "en": "Patrol coverage briefing"}[lang]
+    assert title in page.locator("h1").inner_text()
+    assert WORDS[lang]["legend"] in page.locator(".gp-legend").inner_text()
+    assert page.locator("table.gp tbody tr").count() > 0
+    shot(page, f"briefing-{lang}")

@@ -1,0 +1,61 @@
+"""Rendering without a database: the recency bins are one rule in tables, folium and tiles."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from geo_patrol.analysis.recency import LABELS, recency_bin, recency_lengths
+from geo_patrol.render.maps import (RECENCY_COLOURS, geojson_features, recency_colour,
+                                    recency_legend, recency_style_js)
+
+#: days since the last visit -> the bin a person must see it in
+EXPECTED = {0.5: "0-1", 0.999: "0-1", 1.0: "1-3", 2.9: "1-3", 3.0: "3-7", 7.0: "7+",
+            30.0: "7+"}
+
+
+@pytest.mark.parametrize("days, label", EXPECTED.items())
+def test_a_segment_has_one_colour_everywhere(days, label):
+    # the map's line colour
+    assert recency_colour(days) == RECENCY_COLOURS[label]
+    # the tables' bin (the area recency sums)
+    lengths = recency_lengths(np.array([days]), np.array([100.0]))
+    assert [k for k, v in lengths.items() if v[0] > 0] == [label]
+    assert LABELS[int(recency_bin(days)[0])] == label
+
+
+def test_never_visited():
+    assert recency_colour(None) == recency_colour(float("nan")) == RECENCY_COLOURS["never"]
+
+
+def test_tile_style_bins_like_the_map():
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is needed (scripts/setup.sh installs it for the front-end assets)")
+    days = [*EXPECTED, None]
+    script = (f"const f = {recency_style_js()};"
+              f"console.log(JSON.stringify({json.dumps(days)}.map(d => f({{days: d}}, 15).color)));")
+    out = subprocess.run([node, "-e", script], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == [recency_colour(d) for d in days]
+
+
+def test_legend_names_the_bins_as_they_are_drawn():
+    title, rows = recency_legend("zh")
+    assert title == "距上次巡逻（天）"
+    assert [text for _, text in rows] == ["< 1", "1–3", "3–7", "≥ 7", "期内未巡逻"]
+    assert [c for c, _ in rows] == [RECENCY_COLOURS[k] for k in LABELS]
+
+
+def test_popup_text_is_escaped_at_the_render_boundary():
+    import geopandas as gpd
+    import shapely
+
+    frame = gpd.GeoDataFrame({"name": ['<img src=x onerror="alert(1)">'], "colour": ["#fff"]},
+                             geometry=[shapely.Point(110, 40.6)], crs=4326)
+    props = geojson_features(frame, ["name", "colour"], False)["features"][0]["properties"]
+    assert props["name"] == "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"
+    assert props["colour"] == "#fff"

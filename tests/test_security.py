@@ -1,0 +1,219 @@
+"""What an attacker would try, on the demo with one account per role: forged track owners,
+session replay after sign-out, open redirects, scope leaks, formula injection, error bodies,
+and every role against every route of the OpenAPI description."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+
+from geo_patrol.access import MATRIX, Role
+from tests.helpers import PASSWORD, count, make_user, sign_in
+from tests.test_access import DAY, ROLES, world  # noqa: F401  (the shared fixture)
+from web.openapi import SPEC
+
+
+def test_a_volunteer_cannot_upload_anothers_positions(world, tmp_path):  # noqa: F811
+    engine = world["engine"]
+    with engine.connect() as conn:
+        other = conn.execute(sa.text("SELECT number, id FROM volunteers WHERE id <> :v "
+                                     "ORDER BY id LIMIT 1"), {"v": world["volunteer_id"]}).one()
+    before = count(engine, "patrol_fixes", f"volunteer_id = {other.id}")
+    csv = ("volunteer,time,lon,lat\n" + "\n".join(
+        f"{number},2026-11-27T09:{m:02d}:00+08:00,109.90{m:02d},40.650"
+        for m, number in enumerate([world["volunteer"], other.number, other.number])))
+    resp = world["clients"]["volunteer"].post(
+        "/api/tracks", data={"file": (__import__("io").BytesIO(csv.encode()), "forged.csv"),
+                             "crs": "wgs84", "csrf_token": world["clients"]["volunteer"].csrf},
+        content_type="multipart/form-data")
+    assert resp.status_code == 403, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert other.number in body["message"] and "row 3" in body["message"]
+    assert "/tmp" not in body["message"]
+    assert count(engine, "patrol_fixes", f"volunteer_id = {other.id}") == before
+
+
+def test_a_session_ends_at_sign_out(world):  # noqa: F811
+    app, engine = world["app"], world["engine"]
+    make_user(engine, "s-replay", "command")
+    client = app.test_client()
+    csrf = sign_in(client, "s-replay")
+    stolen = client.get_cookie("session").value
+    assert client.get("/api/me").status_code == 200
+    client.post("/logout", data={"csrf_token": csrf})
+    replay = app.test_client()
+    replay.set_cookie("session", stolen)
+    assert replay.get("/api/me").status_code == 401
+    # a new password ends every session signed in before it
+    from geo_patrol.store.accounts import set_password
+
+    other = app.test_client()
+    sign_in(other, "s-replay")
+    assert other.get("/api/me").status_code == 200
+    set_password(engine, "s-replay", PASSWORD + "!")
+    assert other.get("/api/me").status_code == 401
+
+
+def test_language_switch_redirects_only_locally(world):  # noqa: F811
+    client = world["clients"]["anonymous"]
+    for target in ("//evil.example/", "/\\evil.example", "https://evil.example/",
+                   "/%0d%0aSet-Cookie:x", "javascript:alert(1)"):
+        location = client.get("/lang/en", query_string={"next": target}).headers["Location"]
+        assert location.startswith("/") and not location.startswith(("//", "/\\")), location
+        assert "evil" not in location
+    assert client.get("/lang/en?next=/hazards").headers["Location"] == "/hazards"
+
+
+def test_summary_answers_area_bound_users(world):  # noqa: F811
+    rows = world["clients"]["officer"].get("/api/summary?level=community").get_json()
+    assert [r["id"] for r in rows] == [world["a"]]
+
+
+def test_officers_plans_propose_only_their_own_volunteers(world):  # noqa: F811
+    engine = world["engine"]
+    with engine.connect() as conn:
+        own = set(conn.execute(sa.text("SELECT number FROM volunteers WHERE community_id = :a"),
+                               {"a": world["a"]}).scalars())
+    doc = world["clients"]["officer"].get(f"/api/plan?area={world['a']}&zones=2").get_json()
+    crew = [entry.split(": ")[1].split(" ")[0] for f in doc["features"]
+            if f["properties"]["kind"] == "zone" for entry in f["properties"]["crew"]]
+    assert crew and set(crew) <= own
+    page = world["clients"]["officer"].get(f"/planner?area={world['a']}&zones=2")
+    shown = set(re.findall(r"<td>(BT\d+)</td>", page.get_data(as_text=True)))
+    assert shown and shown <= own
+
+
+def test_officers_get_tracks_clipped_to_their_community(world):  # noqa: F811
+    import shapely
+
+    engine = world["engine"]
+    with engine.connect() as conn:
+        outline = shapely.from_wkb(bytes(conn.execute(sa.text(
+            "SELECT ST_AsBinary(geom) FROM areas WHERE id = :a"), {"a": world["a"]}).scalar()))
+    doc = world["clients"]["officer"].get(f"/api/tracks?area={world['a']}&day={DAY}").get_json()
+    lines = [shapely.geometry.shape(f["geometry"]) for f in doc["features"]]
+    assert lines
+    fuzz = outline.buffer(1e-4)  # the 5 m simplification may step just over the line
+    assert all(fuzz.contains(line) for line in lines)
+
+
+def test_planners_see_no_personal_data_on_reports(world):  # noqa: F811
+    engine = world["engine"]
+    with engine.connect() as conn:
+        numbers = set(conn.execute(sa.text(
+            "SELECT v.number FROM reports r JOIN volunteers v ON v.id = r.volunteer_id")).scalars())
+        texts = {t for t in conn.execute(sa.text("SELECT text FROM reports")).scalars() if t}
+    html = world["clients"]["planner"].get("/reports").get_data(as_text=True)
+    assert numbers and not [n for n in numbers if n in html]
+    assert texts and not [t for t in texts if t in html]
+    command = world["clients"]["command"].get("/reports").get_data(as_text=True)
+    assert [n for n in numbers if n in command]
+    hazards = world["clients"]["planner"].get(f"/api/runs/{world['run']}/hazards").get_json()
+    assert all(f["properties"]["inspector"] is None for f in hazards["features"])
+
+
+def test_form_text_that_a_spreadsheet_would_run_is_refused(world):  # noqa: F811
+    engine = world["engine"]
+    before = count(engine, "hazards")
+    with engine.connect() as conn:
+        lon, lat = conn.execute(sa.text(
+            "SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM areas "
+            "WHERE id = :a"), {"a": world["a"]}).one()
+    for name in ("=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)"):
+        code = world["clients"]["officer"].post("/hazards/new", data={
+            "category": "school", "name": name, "lon": lon, "lat": lat,
+            "csrf_token": world["clients"]["officer"].csrf}).status_code
+        assert code == 400, name
+    assert count(engine, "hazards") == before
+
+
+def test_api_errors_are_json(world):  # noqa: F811
+    client = world["clients"]["command"]
+    for resp, code in ((client.get("/api/no-such-thing"), 404), (client.delete("/api/me"), 405),
+                       (client.post("/api/reports", json={}), 400)):
+        assert resp.status_code == code and resp.is_json, (code, resp.data[:80])
+        assert set(resp.get_json()) == {"error", "message"}
+
+
+def test_sign_in_limit_says_when_to_retry_and_failures_are_audited(world):  # noqa: F811
+    from web import create_app
+
+    app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": world["app"].config[
+        "GEO_PATROL_SETTINGS"], "GEO_PATROL_LOGIN_LIMIT": "2 per minute"})
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"',
+                      client.get("/login").get_data(as_text=True)).group(1)
+    codes = []
+    for _ in range(3):
+        resp = client.post("/login", data={"username": "nobody-here", "password": "x" * 12,
+                                           "csrf_token": token})
+        codes.append(resp.status_code)
+    assert codes[-1] == 429 and int(resp.headers["Retry-After"]) > 0
+    assert count(world["engine"], "audit_log",
+                 "action = 'login_failed' AND actor = 'nobody-here'") >= 1
+
+
+def test_refused_unmasking_is_audited(world):  # noqa: F811
+    engine = world["engine"]
+    before = count(engine, "audit_log", "action = 'unmask_refused'")
+    for role in ("planner", "command"):
+        world["clients"][role].post(f"/volunteers/{world['volunteer_id']}/unmask",
+                                    data={"reason": "", "csrf_token": world["clients"][role].csrf})
+    assert count(engine, "audit_log", "action = 'unmask_refused'") == before + 2
+
+
+def test_pages_never_show_nan(world):  # noqa: F811
+    for path in ("/reports", "/audit", "/hazards", "/volunteers"):
+        text = re.sub(r"<[^>]+>", " ", world["clients"]["command"].get(path).get_data(as_text=True))
+        assert not re.search(r"\b(nan|NaN|NaT|None)\b", text), path
+
+
+def test_scripts_run_only_by_hash(world):  # noqa: F811
+    client = world["clients"]["command"]
+    for path in ("/dashboard", f"/maps/district/{world['district']}",
+                 f"/maps/community/{world['a']}", "/hazards"):
+        resp = client.get(path)
+        policy = resp.headers["Content-Security-Policy"]
+        script_src = next(p for p in policy.split("; ") if p.startswith("script-src"))
+        assert "'unsafe-inline'" not in script_src and "'unsafe-eval'" not in script_src
+        inline = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", resp.get_data(as_text=True))
+        assert len(re.findall(r"'sha256-", script_src)) >= (1 if inline else 0), path
+        assert not re.search(r"\son[a-z]+=", re.sub(r"<script.*?</script>", "",
+                                                   resp.get_data(as_text=True), flags=re.S))
+
+
+# --- every role against every route ---------------------------------------------------------
+
+def _expected(view, role: str) -> set[int]:
+    """The codes the access matrix allows for ``role`` on a view (ids from other scopes may
+    also give 404, missing parameters 400)."""
+    required = getattr(view, "required", None)
+    if role == "anonymous":
+        return {401}
+    if required is None:
+        return {200, 400, 404}
+    grant = MATRIX.get(required, {}).get(Role(role))
+    return {403} if grant is None else {200, 400, 403, 404}
+
+
+def test_every_route_of_the_openapi_description_follows_the_matrix(world):  # noqa: F811
+    app = world["app"]
+    ids = {"run_id": world["run"], "area_id": world["b"]}  # community B: outside the officer
+    adapter = app.url_map.bind("localhost")
+    checked = 0
+    for path, ops in SPEC["paths"].items():
+        if "get" not in ops or path in ("/api/health", "/api/openapi.json"):
+            continue
+        url = "/api" + path if not path.startswith("/api") else path
+        url = re.sub(r"\{(\w+)\}", lambda m: str(ids.get(m.group(1), 1)), url)
+        endpoint, _ = adapter.match(url.split("?")[0], method="GET")
+        view = app.view_functions[endpoint]
+        for role in ROLES:
+            code = world["clients"][role].get(url).status_code
+            assert code in _expected(view, role), (role, url, code)
+            checked += 1
+    assert checked >= 5 * 8
+    # an officer asking for community B's figures learns nothing
+    assert world["clients"]["officer"].get(f"/api/runs/{world['run']}/daily/{world['b']}"
+                                           ).status_code == 404

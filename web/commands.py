@@ -1,0 +1,54 @@
+"""``geo-patrol serve``: the web app under waitress (one process) or gunicorn (several).
+
+Registered on the ``geo-patrol`` command through the ``geo_patrol.commands`` entry point, so
+the library's CLI never imports the web layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from geo_patrol.settings import Settings
+from geo_patrol.store.db import open_database
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--threads", type=int, default=8, show_default=True,
+              help="Threads per process.")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Processes: 1 serves with waitress; more with gunicorn (about one per core).")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int) -> None:
+    """Serve the web app."""
+    from web import create_app
+
+    obj = ctx.ensure_object(dict)
+    settings: Settings = obj.get("settings") or Settings.from_env()
+    engine = open_database(settings)  # up and migrated before the first request
+    click.echo(f"serving on http://{host}:{port}/ with {workers} process(es) x {threads} "
+               "threads (Ctrl-C stops)")
+    if workers <= 1:
+        from waitress import serve as waitress_serve
+
+        waitress_serve(create_app({"GEO_PATROL_SETTINGS": settings}), host=host, port=port,
+                       threads=threads, ident="geo-patrol")
+        return
+    from gunicorn.app.base import BaseApplication
+
+    engine.dispose()  # each worker opens its own connections after the fork
+
+    class Gunicorn(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in {"bind": f"{host}:{port}", "workers": workers,
+                               "threads": threads, "worker_class": "gthread",
+                               "accesslog": None, "timeout": 120}.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app({"GEO_PATROL_SETTINGS": settings})
+
+    Gunicorn().run()

@@ -1,0 +1,43 @@
+"""The database for a request: the app's engine, and one connection per request on ``g``,
+closed at teardown (as in the Flask tutorial)."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g
+from sqlalchemy.engine import Connection, Engine
+
+from geo_patrol.settings import Settings
+
+
+def get_engine(app: Flask | None = None) -> Engine:
+    """The app's database engine, opened (and migrated) on first use."""
+    app = app or current_app
+    engine = app.extensions.get("geo_patrol_engine")
+    if engine is None:
+        from geo_patrol.store.db import open_database
+
+        engine = open_database(app.config["GEO_PATROL_SETTINGS"])
+        app.extensions["geo_patrol_engine"] = engine
+    return engine
+
+
+def get_conn() -> Connection:
+    """This request's read connection (opened on first use)."""
+    if "gp_conn" not in g:
+        g.gp_conn = get_engine().connect()
+    return g.gp_conn
+
+
+def close_conn(_exc: BaseException | None = None) -> None:
+    conn = g.pop("gp_conn", None)
+    if conn is not None:
+        conn.close()
+
+
+def settings() -> Settings:
+    """The app's settings."""
+    return current_app.config["GEO_PATROL_SETTINGS"]
+
+
+def init_app(app: Flask) -> None:
+    app.teardown_appcontext(close_conn)
