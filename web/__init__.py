@@ -47,7 +47,8 @@ def _database_errors(app: Flask) -> None:
     """Errors the driver raises become domain errors: a value the database cannot hold (an id
     beyond its integer range) is the user's input; a lost connection is a 503."""
     import pandas as pd
-    import sqlalchemy.exc as sa_exc
+
+    from geo_patrol.store.db import BAD_VALUE, CONNECTION_LOST
 
     def bad_value(exc: Exception) -> Any:
         return app.handle_user_exception(InputError("a value is out of range or malformed"))
@@ -58,16 +59,16 @@ def _database_errors(app: Flask) -> None:
 
     def wrapped(exc: Exception) -> Any:  # pandas wraps the driver's error
         cause = exc.__cause__
-        if isinstance(cause, sa_exc.DataError):
+        if isinstance(cause, BAD_VALUE):
             return bad_value(cause)
-        if isinstance(cause, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+        if isinstance(cause, CONNECTION_LOST):
             return unavailable(cause)
         raise exc
 
-    app.register_error_handler(sa_exc.DataError, bad_value)
+    app.register_error_handler(BAD_VALUE, bad_value)
     app.register_error_handler(pd.errors.DatabaseError, wrapped)
-    app.register_error_handler(sa_exc.OperationalError, unavailable)
-    app.register_error_handler(sa_exc.InterfaceError, unavailable)
+    for lost in CONNECTION_LOST:
+        app.register_error_handler(lost, unavailable)
 
 
 def _register_errors(app: Flask) -> None:

@@ -3,10 +3,14 @@ closed at teardown (as in the Flask tutorial)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Flask, current_app, g
-from sqlalchemy.engine import Connection, Engine
 
 from geo_patrol.settings import Settings
+
+if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
+    from sqlalchemy.engine import Connection, Engine
 
 
 def get_engine(app: Flask | None = None) -> Engine:

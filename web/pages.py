@@ -20,7 +20,7 @@ from geo_patrol.store.ledgers import proposal_table
 from geo_patrol.store.registry import report_table, reward_ledger, upload_table, volunteer_table
 from web.auth import principal, requires
 from web.db import get_conn, get_engine, settings
-from web.params import current_run, int_arg, lang, local_path, stored_run
+from web.params import current_run, int_arg, lang, local_path
 from web.uploads import saved_upload
 
 bp = Blueprint("pages", __name__)
@@ -81,12 +81,17 @@ def dashboard() -> Any:
                            district_id=district_id, communities=communities, trend=trend)
 
 
+def _area_run(area_id: int, what: str) -> tuple[Any, dict | None]:
+    """This request's connection and run, once the area is known to lie in the user's scope."""
+    principal().check_area(area_id, what)
+    conn = get_conn()
+    return conn, current_run(conn)
+
+
 @bp.get("/community/<int:area_id>")
 @requires(Resource.COVERAGE)
 def community(area_id: int) -> Any:
-    principal().check_area(area_id, "area")
-    conn = get_conn()
-    run = current_run(conn)
+    conn, run = _area_run(area_id, "area")
     if run is None:
         return redirect(url_for("pages.dashboard"))
     table = results.area_table(conn, run["id"])
@@ -111,19 +116,19 @@ def community(area_id: int) -> Any:
 @requires(Resource.HAZARDS)
 def hazards() -> Any:
     me = principal()
-    within = me.within(Resource.HAZARDS)
-    category = request.args.get("category") or None
-    status = request.args.get("status") or None
+    category, status = (request.args.get(k) or None for k in ("category", "status"))
     conn = get_conn()
     run = current_run(conn)
     if run is None:
         return redirect(url_for("pages.dashboard"))
-    table = results.hazard_table(conn, run["id"], status=status, within=within)
+    table = results.hazard_table(conn, run["id"], status=status,
+                                 within=me.within(Resource.HAZARDS))
     if category:
         table = table[table["category"] == category]
     if me.grant(Resource.PEOPLE) is None:  # planners: no personal data
         table = table.assign(inspector_name=None)
-    proposals = proposal_table(conn, within) if me.grant(Resource.HAZARDS, "propose") else None
+    proposals = proposal_table(conn, me.within(Resource.HAZARDS, "propose")) \
+        if me.grant(Resource.HAZARDS, "propose") else None
     return render_template("hazards.html", run=run, hazards=table, proposals=proposals,
                            category=category or "", status=status or "")
 
@@ -142,9 +147,9 @@ def analyse() -> Any:
 @bp.get("/briefing/<int:district_id>")
 @requires(Resource.COVERAGE)
 def briefing(district_id: int) -> Any:
-    principal().check_area(district_id, "district")
-    conn = get_conn()
-    run = stored_run(conn)
+    conn, run = _area_run(district_id, "district")
+    if run is None:
+        raise NotFoundError("no analysis run yet")
     page = district_briefing(conn, run["id"], district_id, rules=settings().rules,
                              lang=lang(), basemap=settings().basemap)
     name = f"briefing-{district_id}-{run['window_start']:%Y%m%d}.html"

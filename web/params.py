@@ -4,13 +4,16 @@ language, local redirect targets and the analysis run a page shows."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from flask import request
-from sqlalchemy.engine import Connection
 from werkzeug.routing import IntegerConverter
 
 from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.store import results
+
+if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
+    from sqlalchemy.engine import Connection
 
 MAX_ID = 2**31 - 1
 

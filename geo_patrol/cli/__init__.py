@@ -19,13 +19,13 @@ class Group(click.Group):
     """Turns domain errors into one clear line and exit status 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from sqlalchemy.exc import InterfaceError, OperationalError
+        from geo_patrol.store.db import CONNECTION_LOST
 
         try:
             return super().invoke(ctx)
         except GeoPatrolError as exc:
             raise click.ClickException(str(exc)) from None
-        except (OperationalError, InterfaceError) as exc:
+        except CONNECTION_LOST as exc:
             # the server went away mid-command: the transaction was rolled back
             first = str(exc.orig or exc).strip().splitlines()[0]
             raise click.ClickException(f"database connection lost, nothing from this file "

@@ -69,18 +69,29 @@ def _print_repairs(result: Any) -> None:
                    f"{repair['reason']}; area change {repair['area_change_pct']:+.4f}%")
 
 
-@load.command("boundaries")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--level", required=True,
-              type=click.Choice(["city", "district", "station", "community", "grid"]))
-@click.option("--crs", required=True, help=CRS_HELP)
-@click.option("--name-field", default="name", show_default=True)
-@click.option("--code-field", default=None, help="Attribute with an area code (e.g. adcode).")
-@click.option("--parent-field", default=None,
-              help="Attribute naming the parent area; by default parents are found by location.")
-@click.option("--repair", is_flag=True, help="Make invalid polygons valid and report each one.")
-@_stop_option
-@click.pass_context
+def _files_command(name: str, *options: Any) -> Any:
+    """Register ``load NAME FILES...`` with ``options``, ``--stop-on-error`` and the context."""
+    def wrap(fn: Any) -> Any:
+        for option in reversed([
+                click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path)),
+                *options, _stop_option, click.pass_context]):
+            fn = option(fn)
+        return load.command(name)(fn)
+
+    return wrap
+
+
+@_files_command(
+    "boundaries",
+    click.option("--level", required=True,
+                 type=click.Choice(["city", "district", "station", "community", "grid"])),
+    click.option("--crs", required=True, help=CRS_HELP),
+    click.option("--name-field", default="name", show_default=True),
+    click.option("--code-field", default=None, help="Attribute with an area code (e.g. adcode)."),
+    click.option("--parent-field", default=None,
+                 help="Attribute naming the parent area; by default parents are found by "
+                      "location."),
+    click.option("--repair", is_flag=True, help="Make invalid polygons valid and report each."))
 def load_boundaries_cmd(ctx: click.Context, files: tuple[Path, ...], stop_on_error: bool,
                         **options: Any) -> None:
     """Load district, police station, community or grid boundaries (GeoJSON/GPKG/Shapefile)."""
@@ -89,10 +100,7 @@ def load_boundaries_cmd(ctx: click.Context, files: tuple[Path, ...], stop_on_err
     _load_files(ctx, files, load_boundaries, stop_on_error, _print_repairs, **options)
 
 
-@load.command("streets")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@_stop_option
-@click.pass_context
+@_files_command("streets")
 def load_streets_cmd(ctx: click.Context, files: tuple[Path, ...], stop_on_error: bool) -> None:
     """Load the street network from local OSM files (.osm, .osm.bz2, .osm.pbf)."""
     from geo_patrol.services.sources import load_streets
@@ -100,13 +108,7 @@ def load_streets_cmd(ctx: click.Context, files: tuple[Path, ...], stop_on_error:
     _load_files(ctx, files, load_streets, stop_on_error)
 
 
-@load.command("volunteers")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@_column_option
-@_encoding_option
-@_sheet_option
-@_stop_option
-@click.pass_context
+@_files_command("volunteers", _column_option, _encoding_option, _sheet_option)
 def load_volunteers_cmd(ctx: click.Context, files: tuple[Path, ...], columns: tuple[str, ...],
                         stop_on_error: bool, **options: Any) -> None:
     """Load volunteer rosters (CSV or XLSX; English or Chinese headers).
@@ -136,23 +138,20 @@ def _progress(path: Path) -> tuple[Any, Any]:
     return bar, step
 
 
-@load.command("tracks")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--crs", default=None,
-              help="CRS of the coordinates: wgs84, gcj02, bd09 or EPSG:<code> (required for CSV; "
-                   "GPX and GeoJSON default to wgs84).")
-@click.option("--volunteer", default=None,
-              help="Volunteer number for files without a volunteer column (a phone's GPX).")
-@_tz_option
-@click.option("--kind", type=click.Choice(["patrol", "passive"]), default=None,
-              help="Deliberate patrol or passive coverage at work; by default from each "
-                   "volunteer's occupation (taxi drivers and delivery riders are passive).")
-@click.option("--format", "fmt", type=click.Choice(["gpx", "geojson", "csv"]), default=None,
-              help="File format when the file name does not tell.")
-@_column_option
-@_encoding_option
-@_stop_option
-@click.pass_context
+@_files_command(
+    "tracks",
+    click.option("--crs", default=None,
+                 help="CRS of the coordinates: wgs84, gcj02, bd09 or EPSG:<code> (required for "
+                      "CSV; GPX and GeoJSON default to wgs84)."),
+    click.option("--volunteer", default=None,
+                 help="Volunteer number for files without a volunteer column (a phone's GPX)."),
+    _tz_option,
+    click.option("--kind", type=click.Choice(["patrol", "passive"]), default=None,
+                 help="Deliberate patrol or passive coverage at work; by default from each "
+                      "volunteer's occupation (taxi drivers and delivery riders are passive)."),
+    click.option("--format", "fmt", type=click.Choice(["gpx", "geojson", "csv"]), default=None,
+                 help="File format when the file name does not tell."),
+    _column_option, _encoding_option)
 def load_tracks_cmd(ctx: click.Context, files: tuple[Path, ...], columns: tuple[str, ...],
                     stop_on_error: bool, **options: Any) -> None:
     """Load GPS fixes from GPX, GeoJSON or CSV exports.
@@ -193,14 +192,10 @@ def _ledger_command(kind: str, crs_help: str, extra: list[Any] | None = None) ->
                         mapping=_mapping(columns), **options)
 
         command.__doc__ = fn.__doc__
-        decorated: Any = click.pass_context(command)
-        for option in reversed([
-                click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path)),
-                click.option("--crs", default=None, help=CRS_HELP + " " + crs_help),
-                *(extra or []), _tz_option, _column_option, _encoding_option, _sheet_option,
-                _stop_option]):
-            decorated = option(decorated)
-        return load.command(kind)(decorated)
+        return _files_command(
+            kind, click.option("--crs", default=None, help=CRS_HELP + " " + crs_help),
+            *(extra or []), _tz_option, _column_option, _encoding_option, _sheet_option,
+        )(command)
 
     return wrap
 

@@ -22,7 +22,7 @@ from geo_patrol.rules import Rules
 #: Above this many street segments a briefing shows the gaps instead of every street.
 MAX_SEGMENTS = 20_000
 
-_CSS = """
+BRIEFING_CSS = """
 body{margin:0;display:flex;flex-direction:column;font:14px/1.45 "Noto Sans CJK SC","Microsoft YaHei",sans-serif;color:#222}
 .gp-head{padding:10px 16px;border-bottom:2px solid #333}
 .gp-head h1{font-size:20px;margin:0 0 4px}
@@ -36,7 +36,7 @@ table.gp th:first-child,table.gp td:first-child{text-align:left}
 """
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
+def html_table(headers: list[str], rows: list[list[Any]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
                    for r in rows)
@@ -53,7 +53,7 @@ def briefing_html(run: dict[str, Any], layers: Any, segments: Any, table: Any, *
     name = str(district.iloc[0]["name"])
     focus = communities if not communities.empty else district
     m, shift = maps.base_map(tuple(focus.total_bounds), basemap=basemap)
-    m.get_root().header.add_child(folium.Element(f"<style>{_CSS}</style>"))
+    m.get_root().header.add_child(folium.Element(f"<style>{BRIEFING_CSS}</style>"))
     maps.add_areas(m, focus, lang, shift)
     sections = [(label("coverage_pct", lang), [(maps.coverage_colour(v), f"{int(v * 100)}%")
                                                for v in (0.0, 0.5, 1.0)])]
@@ -77,13 +77,13 @@ def briefing_html(run: dict[str, Any], layers: Any, segments: Any, table: Any, *
         rows.append([r.name, f"{r.total_m / 1000:.1f}", f"{r.covered_m / 1000:.1f}",
                      f"{100 * (r.coverage or 0):.1f}", r.hazards_overdue + r.hazards_never,
                      r.gaps, r.active_volunteers])
-    summary = _table([label("community", lang), label("street_km", lang),
+    summary = html_table([label("community", lang), label("street_km", lang),
                       label("visited_km", lang), label("coverage_pct", lang),
                       label("overdue", lang), label("gaps", lang), label("volunteers", lang)],
                      rows)
     gap_rows = [[g.gap_key, g.area or "", f"{g.length_m / 1000:.2f}", g.hazards_overdue,
                  g.incidents, f"{g.priority:.2f}"] for g in gaps.head(15).itertuples()]
-    gap_table = _table([label("gap", lang), label("community", lang), label("length_km", lang),
+    gap_table = html_table([label("gap", lang), label("community", lang), label("length_km", lang),
                         label("overdue", lang), label("incidents", lang),
                         label("priority", lang)], gap_rows)
     total = float(district.iloc[0]["total_m"])

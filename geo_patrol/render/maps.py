@@ -171,8 +171,8 @@ def add_areas(m: folium.Map, areas: Any, lang: str, shift: bool, *, link: str | 
     frame["pct"] = [None if v is None or np.isnan(v) else round(100 * v, 1)
                     for v in frame["coverage"].astype(float)]
     frame["href"] = [link.format(id=i) if link else None for i in frame["area_id"]]
-    data = geojson_features(frame, ["area_id", "name", "pct", "hazards_overdue", "gaps", "volunteers",
-                             "colour", "href"], shift, 5)
+    data = geojson_features(frame, ["area_id", "name", "pct", "hazards_overdue", "gaps",
+                                    "volunteers", "colour", "href"], shift, 5)
     popup = None
     if link:
         popup = folium.GeoJsonPopup(
@@ -195,21 +195,28 @@ def add_areas(m: folium.Map, areas: Any, lang: str, shift: bool, *, link: str | 
     ).add_to(m)
 
 
+def geojson_layer(m: folium.Map, frame: Any, shift: bool, *, name: str, shown: dict[str, str],
+           style: Any, styled: tuple[str, ...] = (), popup: bool = False, digits: int = 6,
+           **options: Any) -> None:
+    """One GeoJSON layer: the ``shown`` properties (escaped) under their labels in a tooltip
+    (or a popup), the ``styled`` ones for ``style`` only."""
+    data = geojson_features(frame, [*shown, *styled], shift, digits)
+    box = (folium.GeoJsonPopup if popup else folium.GeoJsonTooltip)(
+        fields=list(shown), aliases=list(shown.values()))
+    folium.GeoJson(data, name=name, style_function=style,
+                   **{"popup" if popup else "tooltip": box}, **options).add_to(m)
+
+
 def add_segments(m: folium.Map, segments: Any, lang: str, shift: bool) -> None:
     """Street segments coloured by days since the last visit (one line per segment)."""
     frame = segments.copy()
     frame["colour"] = [recency_colour(d) for d in frame["days"].astype(float)]
     frame["d"] = [None if np.isnan(v) else round(v, 1) for v in frame["days"].astype(float)]
-    data = geojson_features(frame, ["name", "d", "passes_patrol", "passes_passive", "colour"], shift)
-    folium.GeoJson(
-        data, name=label("streets", lang),
-        style_function=lambda f: {"color": f["properties"]["colour"], "weight": 3,
-                                  "opacity": 0.9},
-        tooltip=folium.GeoJsonTooltip(fields=["name", "d", "passes_patrol", "passes_passive"],
-                                      aliases=[label("street", lang), label("days_since", lang),
-                                               label("patrol_passes", lang),
-                                               label("passive_passes", lang)]),
-    ).add_to(m)
+    geojson_layer(m, frame, shift, name=label("streets", lang), styled=("colour",),
+           shown={"name": label("street", lang), "d": label("days_since", lang),
+                  "passes_patrol": label("patrol_passes", lang),
+                  "passes_passive": label("passive_passes", lang)},
+           style=lambda f: {"color": f["properties"]["colour"], "weight": 3, "opacity": 0.9})
 
 
 def add_gaps(m: folium.Map, gaps: Any, lang: str, shift: bool) -> None:
@@ -219,15 +226,11 @@ def add_gaps(m: folium.Map, gaps: Any, lang: str, shift: bool) -> None:
     frame = gaps.copy()
     frame["p"] = frame["priority"].round(2)
     frame["km"] = (frame["length_m"] / 1000).round(2)
-    data = geojson_features(frame, ["gap_key", "area", "km", "hazards_overdue", "incidents", "p"], shift)
-    folium.GeoJson(
-        data, name=label("gaps", lang),
-        style_function=lambda f: {"color": "#6a00a8", "weight": 9, "opacity": 0.35},
-        tooltip=folium.GeoJsonTooltip(
-            fields=["gap_key", "km", "hazards_overdue", "incidents", "p"],
-            aliases=[label("gap", lang), "km", label("overdue", lang),
-                     label("incidents", lang), label("priority", lang)]),
-    ).add_to(m)
+    geojson_layer(m, frame, shift, name=label("gaps", lang),
+           shown={"gap_key": label("gap", lang), "km": "km", "hazards_overdue":
+                  label("overdue", lang), "incidents": label("incidents", lang),
+                  "p": label("priority", lang)},
+           style=lambda f: {"color": "#6a00a8", "weight": 9, "opacity": 0.35})
 
 
 def add_hazards(m: folium.Map, hazards: Any, lang: str, shift: bool, rules: Any) -> None:
@@ -237,26 +240,20 @@ def add_hazards(m: folium.Map, hazards: Any, lang: str, shift: bool, rules: Any)
     from geo_patrol.privacy import mask_name
 
     frame = hazards.copy()
+    rule = [rules.categories.get(c, rules.categories["other"]) for c in frame["category"]]
     frame["colour"] = frame["status"].map(COMPLIANCE).fillna("#969696")
-    frame["rule"] = [rules.categories.get(c, rules.categories["other"]).describe(
-        "zh" if lang == "zh" else "en") for c in frame["category"]]
-    frame["kind"] = [rules.categories.get(c, rules.categories["other"]).label(lang)
-                     for c in frame["category"]]
+    frame["rule"] = [r.describe("zh" if lang == "zh" else "en") for r in rule]
+    frame["kind"] = [r.label(lang) for r in rule]
     frame["state"] = [status_label(s, lang) for s in frame["status"]]
     frame["last"] = [v.strftime("%m-%d %H:%M") if v is not None and not _isnull(v) else "—"
                      for v in frame["last_inspection"]]
     frame["by"] = [mask_name(v) if isinstance(v, str) else "—" for v in frame["inspector"]]
-    data = geojson_features(frame, ["name", "kind", "state", "rule", "last", "by", "colour"], shift)
-    folium.GeoJson(
-        data, name=label("hazards", lang),
-        marker=folium.CircleMarker(radius=7, weight=2, fill=True, fill_opacity=0.9),
-        style_function=lambda f: {"color": "#222", "fillColor": f["properties"]["colour"]},
-        popup=folium.GeoJsonPopup(fields=["name", "kind", "state", "rule", "last", "by"],
-                                  aliases=[label("name", lang), label("category", lang),
-                                           label("status", lang), label("rule", lang),
-                                           label("last_inspection", lang),
-                                           label("inspector", lang)]),
-    ).add_to(m)
+    geojson_layer(m, frame, shift, name=label("hazards", lang), styled=("colour",), popup=True,
+           shown={"name": label("name", lang), "kind": label("category", lang),
+                  "state": label("status", lang), "rule": label("rule", lang),
+                  "last": label("last_inspection", lang), "by": label("inspector", lang)},
+           style=lambda f: {"color": "#222", "fillColor": f["properties"]["colour"]},
+           marker=folium.CircleMarker(radius=7, weight=2, fill=True, fill_opacity=0.9))
 
 
 def add_incident_bins(m: folium.Map, bins: Any, lang: str, shift: bool) -> None:
@@ -266,13 +263,10 @@ def add_incident_bins(m: folium.Map, bins: Any, lang: str, shift: bool) -> None:
     frame = bins.copy()
     top = max(int(frame["n"].max()), 1)
     frame["op"] = (0.15 + 0.6 * frame["n"] / top).round(2)
-    data = geojson_features(frame, ["n", "op"], shift, 5)
-    folium.GeoJson(
-        data, name=label("incidents", lang), show=False,
-        style_function=lambda f: {"fillColor": "#08519c", "color": "#08519c", "weight": 0.5,
-                                  "fillOpacity": f["properties"]["op"]},
-        tooltip=folium.GeoJsonTooltip(fields=["n"], aliases=[label("incidents", lang)]),
-    ).add_to(m)
+    geojson_layer(m, frame, shift, name=label("incidents", lang), digits=5, styled=("op",),
+           shown={"n": label("incidents", lang)}, show=False,
+           style=lambda f: {"fillColor": "#08519c", "color": "#08519c", "weight": 0.5,
+                            "fillOpacity": f["properties"]["op"]})
 
 
 def add_vector_streets(m: folium.Map, url: str, lang: str) -> None:
@@ -280,7 +274,8 @@ def add_vector_streets(m: folium.Map, url: str, lang: str) -> None:
     from folium.plugins import VectorGridProtobuf
 
     layer = VectorGridProtobuf(url, label("streets", lang), {
-        "vectorTileLayerStyles": {"segments": JsCode(recency_style_js())}, "maxNativeZoom": 17, "interactive": False})
+        "vectorTileLayerStyles": {"segments": JsCode(recency_style_js())},
+        "maxNativeZoom": 17, "interactive": False})
     localise(layer, vectorgrid=True)
     layer.add_to(m)
 
@@ -304,13 +299,9 @@ def add_tracks(m: folium.Map, tracks: Any, lang: str, shift: bool) -> None:
     frame = tracks.copy()
     frame["k"] = [term("kind", k, lang) for k in frame["kind"]]
     frame["colour"] = frame["kind"].map({"patrol": "#08519c", "passive": "#737373"})
-    data = geojson_features(frame, ["k", "length_m", "colour"], shift, 5)
-    folium.GeoJson(
-        data, name=label("tracks", lang),
-        style_function=lambda f: {"color": f["properties"]["colour"], "weight": 2,
-                                  "opacity": 0.7},
-        tooltip=folium.GeoJsonTooltip(fields=["k", "length_m"], aliases=["", "m"]),
-    ).add_to(m)
+    geojson_layer(m, frame, shift, name=label("tracks", lang), digits=5, styled=("colour",),
+           shown={"k": "", "length_m": "m"},
+           style=lambda f: {"color": f["properties"]["colour"], "weight": 2, "opacity": 0.7})
 
 
 def map_html(m: folium.Map) -> str:

@@ -14,7 +14,7 @@ from geo_patrol.planning.plan import Plan
 from geo_patrol.render import maps
 from geo_patrol.render.assets import external_references, inline_assets
 from geo_patrol.render.csp import with_meta_policy
-from geo_patrol.render.briefing import _CSS, _table
+from geo_patrol.render.briefing import BRIEFING_CSS, html_table
 from geo_patrol.render.i18n import crew_reason, label, term
 
 #: Zone colours (ColorBrewer Set1/Dark2-like, distinct on a white map).
@@ -38,13 +38,11 @@ def plan_map(plan: Plan, lang: str, *, basemap: str | None = None) -> folium.Map
                    style_function=lambda f: {"color": f["properties"]["colour"], "weight": 2,
                                              "opacity": 0.45}).add_to(m)
     loops = plan.loops.assign(colour=lambda f: [zone_colour(z) for z in f["zone"]])
-    props = ["zone", "loop_km", "loop_min", "loop_streets", "loop_hazards", "colour"]
-    folium.GeoJson(
-        maps.geojson_features(loops, props, shift, 6), name=label("loop", lang),
-        style_function=lambda f: {"color": f["properties"]["colour"], "weight": 5,
-                                  "opacity": 0.9},
-        tooltip=folium.GeoJsonTooltip(fields=props[:-1], aliases=[
-            label(k, lang) for k in props[:-1]])).add_to(m)
+    keys = ["zone", "loop_km", "loop_min", "loop_streets", "loop_hazards"]
+    maps.geojson_layer(m, loops, shift, name=label("loop", lang), styled=("colour",),
+                       shown={k: label(k, lang) for k in keys},
+                       style=lambda f: {"color": f["properties"]["colour"], "weight": 5,
+                                        "opacity": 0.9})
     posts = folium.FeatureGroup(name=label("post", lang))
     for row in plan.posts.itertuples():
         x, y = row.geometry.x, row.geometry.y
@@ -62,20 +60,20 @@ def plan_map(plan: Plan, lang: str, *, basemap: str | None = None) -> folium.Map
 def plan_tables(plan: Plan, lang: str) -> str:
     """Before/after, zones and proposed volunteers as HTML tables (no personal data)."""
     b, a = plan.before, plan.after
-    compare = _table(["", label("coverage_pct", lang), label("hazard_compliance", lang)], [
+    compare = html_table(["", label("coverage_pct", lang), label("hazard_compliance", lang)], [
         [label("before", lang), f"{100 * b['coverage']:.1f}", f"{100 * b['hazard_compliance']:.1f}"],
         [label("after", lang), f"{100 * a['coverage']:.1f}", f"{100 * a['hazard_compliance']:.1f}"]])
-    balance = _table(["", label("balance", lang)], [
+    balance = html_table(["", label("balance", lang)], [
         [f"{label('zones', lang)} ({len(plan.zones)})",
          f"{plan.communities['zones_imbalance']:.2f}"],
         [f"{label('today_communities', lang)} ({plan.communities['count']})",
          f"{plan.communities['imbalance']:.2f}"]])
     keys = ["zone", "street_km", "workload", "loop_km", "loop_min", "loop_streets",
             "loop_hazards"]
-    zones = _table([label(k, lang) for k in keys],
+    zones = html_table([label(k, lang) for k in keys],
                    [[getattr(r, k) for k in keys] for r in plan.zones.itertuples()])
     # roster numbers only: a briefing carries no names
-    crew = _table([label(k, lang) for k in ("zone", "slot", "number", "reason")],
+    crew = html_table([label(k, lang) for k in ("zone", "slot", "number", "reason")],
                   [[r.zone, term("slot", r.slot, lang), r.number, crew_reason(r, lang)]
                    for r in plan.crew.itertuples()])
     return (f"{compare}{balance}<h2>{label('zones', lang)}</h2>{zones}"
@@ -86,7 +84,7 @@ def plan_briefing_html(plan: Plan, *, lang: str = "zh", basemap: str | None = No
                        generated: dt.datetime | None = None) -> str:
     """The plan as one self-contained HTML file for offline PCs."""
     m = plan_map(plan, lang, basemap=basemap)
-    m.get_root().header.add_child(folium.Element(f"<style>{_CSS}</style>"))
+    m.get_root().header.add_child(folium.Element(f"<style>{BRIEFING_CSS}</style>"))
     title = f"{plan.area['name']} · {label('plan', lang)}"
     stamp = (generated or dt.datetime.now()).strftime("%Y-%m-%d %H:%M")
     p = plan.params

@@ -9,10 +9,8 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from sqlalchemy.engine import Engine
 
 from geo_patrol.analysis.params import AnalysisParams
 from geo_patrol.analysis.paths import Fixes
@@ -23,6 +21,9 @@ from geo_patrol.store import areas as area_store
 from geo_patrol.store import results as store
 from geo_patrol.store import windows
 from geo_patrol.store.uploads import Timer
+
+if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
+    from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING
 
 from geo_patrol.demo.generate import TZ, Manifest, generate
 from geo_patrol.planning.plan import PlanParams
@@ -23,6 +22,9 @@ from geo_patrol.store.accounts import add_user, usernames
 from geo_patrol.store.areas import find_area
 from geo_patrol.store.uploads import LoadResult
 from geo_patrol.store.volunteers import busiest_community, most_active_patroller
+
+if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
+    from sqlalchemy.engine import Engine
 
 BAOTOU_DISTRICTS = Path(__file__).resolve().parents[2] / "data" / "boundaries" / \
     "baotou_districts_wgs84.geojson"

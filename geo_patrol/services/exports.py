@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy.engine import Connection
 
 from geo_patrol.errors import InputError
 from geo_patrol.privacy import mask_name
 from geo_patrol.render.exports import export_bytes
 from geo_patrol.store import results
+
+if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
+    from sqlalchemy.engine import Connection
 
 LAYERS = ("communities", "gaps", "hazards")
 

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING
 
 from geo_patrol.render import maps
 from geo_patrol.render.briefing import briefing_html
 from geo_patrol.rules import Rules
 from geo_patrol.store import results
+
+if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
+    from sqlalchemy.engine import Connection
 
 
 def district_map(conn: Connection, run: dict, district_id: int, *, lang: str, rules: Rules,

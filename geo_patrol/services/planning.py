@@ -7,10 +7,9 @@ the area's hazard counts); the planning itself (:mod:`geo_patrol.planning`) is p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy.engine import Connection
 
 from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.planning.crew import SLOTS
@@ -26,6 +25,9 @@ from geo_patrol.planning.posts import (
 )
 from geo_patrol.store import results
 from geo_patrol.store.volunteers import volunteer_pool
+
+if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
+    from sqlalchemy.engine import Connection
 
 
 def plan_area(conn: Connection, run: dict, area: dict, params: PlanParams, *,

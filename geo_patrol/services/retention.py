@@ -4,14 +4,16 @@ day partitions); coverage results, track counts and lengths stay; every run is a
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-from sqlalchemy.engine import Engine
 
 from geo_patrol.errors import InputError
 from geo_patrol.settings import Settings
 from geo_patrol.store.accounts import audit
 from geo_patrol.store.fixes import day_partitions, drop_fixes_before
+
+if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
+    from sqlalchemy.engine import Engine
 
 
 def retention_cutoff(settings: Settings, days: float | None = None) -> dt.date:

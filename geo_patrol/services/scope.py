@@ -9,8 +9,7 @@ Tracks decide delivery and rewards, so a forged owner is refused whole, never tr
 from __future__ import annotations
 
 from pathlib import Path
-
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING
 
 from geo_patrol.access import Grant, Principal, Resource
 from geo_patrol.errors import ForbiddenError, InputError
@@ -21,6 +20,9 @@ from geo_patrol.store import ledgers
 from geo_patrol.store.accounts import audit
 from geo_patrol.store.uploads import LoadResult
 from geo_patrol.store.volunteers import volunteer_number
+
+if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
+    from sqlalchemy.engine import Engine
 
 #: What a file sent over HTTP may hold, and what each needs.
 UPLOAD_KINDS: dict[str, tuple[Resource, str]] = {

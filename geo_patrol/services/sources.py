@@ -7,21 +7,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy.engine import Connection, Engine
 
 from geo_patrol.crs import utm_crs_for
 from geo_patrol.errors import ForbiddenError, InputError
 from geo_patrol.ingest._files import FileInfo, file_info
 from geo_patrol.ingest.boundaries import read_boundaries
-from geo_patrol.ingest.ledgers import Ledger, read_hazards, read_incidents, read_reports
 from geo_patrol.ingest.fixes import RawFixes, check_times, clean_fixes, read_fixes
+from geo_patrol.ingest.ledgers import Ledger, read_hazards, read_incidents, read_reports
 from geo_patrol.ingest.points import points_to_wgs84
 from geo_patrol.ingest.streets import read_streets
 from geo_patrol.ingest.volunteers import PASSIVE_OCCUPATIONS, read_volunteers
@@ -32,8 +33,11 @@ from geo_patrol.store import fixes as fix_store
 from geo_patrol.store import ledgers as ledger_store
 from geo_patrol.store.db import ensure_metric_srid, require_metric_srid
 from geo_patrol.store.models import AREA_LEVELS, PATROL_KINDS
-from geo_patrol.store.volunteers import store_volunteers, volunteer_ids
 from geo_patrol.store.uploads import LoadResult, Timer, claim_upload, finish_upload
+from geo_patrol.store.volunteers import store_volunteers, volunteer_ids
+
+if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
+    from sqlalchemy.engine import Connection, Engine
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,21 @@ def _deployment_srid(conn: Connection, frame: gpd.GeoDataFrame, settings: Settin
     return _metric_srid(conn, tuple(frame.total_bounds), settings)
 
 
+@contextmanager
+def _claimed(engine: Engine, kind: str, info: FileInfo, options: dict[str, object], *,
+             timer: Timer | None = None) -> Iterator[tuple[Connection, LoadResult]]:
+    """One transaction for one file: its upload row claimed first (a file already stored
+    gives a ``duplicate`` result and the caller stores nothing), finished with the result."""
+    timer = timer or Timer()
+    with engine.begin() as conn:
+        upload_id, is_new = claim_upload(conn, kind, info, options)
+        result = LoadResult(kind, info.name, upload_id, duplicate=not is_new)
+        yield conn, result
+        if is_new:
+            result.seconds = timer.seconds
+            finish_upload(conn, result)
+
+
 def load_boundaries(
     engine: Engine,
     path: Path | str,
@@ -82,14 +101,13 @@ def load_boundaries(
                "parent_field": parent_field, "repair": repair}
     boundaries = read_boundaries(info.path, crs=crs, name_field=name_field,
                                  code_field=code_field, parent_field=parent_field, repair=repair)
-    with engine.begin() as conn:
-        upload_id, is_new = claim_upload(conn, "boundaries", info, options)
-        result = LoadResult("boundaries", info.name, upload_id, duplicate=not is_new)
-        if not is_new:
+    with _claimed(engine, "boundaries", info, options, timer=timer) as (conn, result):
+        if result.duplicate:
             return result
         srid = _deployment_srid(conn, boundaries.frame, settings, str(path))
         result.stored = area_store.store_areas(conn, boundaries.frame, level=level,
-                                               upload_id=upload_id, srid=srid, source=str(path))
+                                               upload_id=result.upload_id, srid=srid,
+                                               source=str(path))
         result.details = {"level": level, "crs": boundaries.crs,
                           "repaired": len(boundaries.repairs),
                           "segments_reassigned": area_store.assign_segments(conn),
@@ -97,8 +115,6 @@ def load_boundaries(
                               {"feature": r.feature, "name": r.name, "reason": r.reason,
                                "area_change_pct": round(r.area_change_pct, 6)}
                               for r in boundaries.repairs]}
-        result.seconds = timer.seconds
-        finish_upload(conn, result)
     return result
 
 
@@ -113,20 +129,17 @@ def load_streets(
     timer = Timer()
     info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
     segments = read_streets(info.path, max_segment_m=settings.segment_max_m)
-    with engine.begin() as conn:
-        upload_id, is_new = claim_upload(conn, "streets", info,
-                                         {"max_segment_m": settings.segment_max_m})
-        result = LoadResult("streets", info.name, upload_id, duplicate=not is_new)
-        if not is_new:
+    with _claimed(engine, "streets", info, {"max_segment_m": settings.segment_max_m},
+                  timer=timer) as (conn, result):
+        if result.duplicate:
             return result
         srid = _deployment_srid(conn, segments, settings, str(path))
-        result.stored = area_store.store_segments(conn, segments, upload_id=upload_id, srid=srid)
+        result.stored = area_store.store_segments(conn, segments, upload_id=result.upload_id,
+                                                  srid=srid)
         area_store.assign_segments(conn)
         result.details = {"segments_read": len(segments),
                           "already_stored": len(segments) - result.stored,
                           "km": round(float(segments["length_m"].sum()) / 1000, 3)}
-        result.seconds = timer.seconds
-        finish_upload(conn, result)
     return result
 
 
@@ -145,18 +158,14 @@ def load_volunteers(
     info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
     roster = read_volunteers(info.path, mapping=mapping, encoding=encoding, sheet=sheet)
     vault = Vault.from_settings(settings)
-    with engine.begin() as conn:
-        upload_id, is_new = claim_upload(conn, "volunteers", info,
-                                         {"mapping": mapping, "encoding": encoding})
-        result = LoadResult("volunteers", info.name, upload_id, duplicate=not is_new)
-        if not is_new:
+    with _claimed(engine, "volunteers", info, {"mapping": mapping, "encoding": encoding},
+                  timer=timer) as (conn, result):
+        if result.duplicate:
             return result
-        inserted, updated = store_volunteers(conn, roster, vault=vault, upload_id=upload_id,
-                                             source=str(path))
+        inserted, updated = store_volunteers(conn, roster, vault=vault,
+                                             upload_id=result.upload_id, source=str(path))
         result.stored = inserted + updated
         result.details = {"new": inserted, "updated": updated}
-        result.seconds = timer.seconds
-        finish_upload(conn, result)
     return result
 
 
@@ -268,11 +277,10 @@ def load_tracks(
     check_times(raw.t, raw.rows, source=source, unit=raw.unit)
     _check_track_shape(raw, source)
     options = {"crs": crs, "volunteer": volunteer, "tz": tz, "kind": kind, "mapping": mapping}
-    with engine.begin() as conn:
-        upload_id, is_new = claim_upload(conn, "tracks", info, options)
-        result = LoadResult("tracks", info.name, upload_id, duplicate=not is_new)
-        if not is_new:
+    with _claimed(engine, "tracks", info, options, timer=timer) as (conn, result):
+        if result.duplicate:
             return result
+        upload_id = result.upload_id
         step("checking")
         lon, lat = points_to_wgs84(raw.x, raw.y, crs, raw.rows, source=source, unit=raw.unit,
                                    extent=area_store.deployment_extent(conn))
@@ -309,8 +317,6 @@ def load_tracks(
                                "days": days["days"], **fixes.flag_counts(),
                                "patrol_tracks": int((kinds == "patrol").sum()),
                                "passive_tracks": int((kinds == "passive").sum())}
-        result.seconds = timer.seconds
-        finish_upload(conn, result)
     return result
 
 
@@ -329,36 +335,45 @@ def _load_ledger(engine: Engine, kind: str, info: FileInfo, ledger: Ledger,
                                  tuple[int, dict[str, object]]]) -> LoadResult:
     """The shared path of point ledgers: claim the upload, check and convert the points,
     store (``store`` returns rows stored and details), finish, in one transaction."""
-    timer = Timer()
-    with engine.begin() as conn:
-        upload_id, is_new = claim_upload(conn, kind, info, options)
-        result = LoadResult(kind, info.name, upload_id, duplicate=not is_new)
-        if not is_new:
+    with _claimed(engine, kind, info, options) as (conn, result):
+        if result.duplicate:
             return result
         lon, lat, srid = _ledger_points(conn, ledger, str(info.path), settings)
-        result.stored, result.details = store(conn, lon, lat, upload_id, srid)
-        result.seconds = timer.seconds
-        finish_upload(conn, result)
+        result.stored, result.details = store(conn, lon, lat, result.upload_id, srid)
     return result
 
 
-def load_hazards(
-    engine: Engine,
-    path: Path | str,
-    *,
-    crs: str | None = None,
-    tz: str | None = None,
-    mapping: dict[str, str] | None = None,
-    encoding: str | None = None,
-    sheet: str | None = None,
-    settings: Settings | None = None,
-) -> LoadResult:
-    """Load a hazard ledger (CSV/XLSX with coordinates, or GeoJSON/GeoPackage/Shapefile)."""
-    settings = settings or Settings.from_env()
+class LedgerOptions(TypedDict, total=False):
+    """Options every point ledger (hazards, reports, incidents) takes."""
+
+    crs: str | None        # CRS of the coordinates (tables need it; vector files declare it)
+    tz: str | None         # time zone of times written without one
+    mapping: dict[str, str] | None  # canonical column -> the file's header
+    encoding: str | None   # text encoding of CSV files (detected otherwise)
+    sheet: str | None      # XLSX sheet (the first by default)
+    settings: Settings | None
+
+
+def _open_ledger(path: Path | str, options: LedgerOptions
+                 ) -> tuple[Settings, FileInfo, dict[str, object]]:
+    """The settings, the checked file and the reader's options of a ledger load."""
+    settings = options.get("settings") or Settings.from_env()
     info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
+    read = {k: options.get(k) for k in ("crs", "tz", "mapping", "encoding", "sheet")}
+    return settings, info, read
+
+
+def _recorded(read: dict[str, object], **more: object) -> dict[str, object]:
+    """The options an upload row keeps (what changes the result, not how the file is read)."""
+    return {"crs": read["crs"], "tz": read["tz"], "mapping": read["mapping"], **more}
+
+
+def load_hazards(engine: Engine, path: Path | str, **options: Unpack[LedgerOptions]
+                 ) -> LoadResult:
+    """Load a hazard ledger (CSV/XLSX with coordinates, or GeoJSON/GeoPackage/Shapefile)."""
+    settings, info, read = _open_ledger(path, options)
     rules = settings.rules
-    ledger = read_hazards(info.path, rules=rules, crs=crs, tz=tz, mapping=mapping,
-                          encoding=encoding, sheet=sheet)
+    ledger = read_hazards(info.path, rules=rules, **read)
 
     def store(conn: Connection, lon: np.ndarray, lat: np.ndarray, upload_id: int,
               srid: int) -> tuple[int, dict[str, object]]:
@@ -367,26 +382,14 @@ def load_hazards(
         return new + updated, {"new": new, "updated": updated, "status_changes": changes,
                                "ledger_rows": len(ledger.values)}
 
-    return _load_ledger(engine, "hazards", info, ledger,
-                        {"crs": crs, "tz": tz, "mapping": mapping}, settings, store)
+    return _load_ledger(engine, "hazards", info, ledger, _recorded(read), settings, store)
 
 
-def load_reports(
-    engine: Engine,
-    path: Path | str,
-    *,
-    crs: str | None = None,
-    tz: str | None = None,
-    mapping: dict[str, str] | None = None,
-    encoding: str | None = None,
-    sheet: str | None = None,
-    settings: Settings | None = None,
-) -> LoadResult:
+def load_reports(engine: Engine, path: Path | str, **options: Unpack[LedgerOptions]
+                 ) -> LoadResult:
     """Load volunteers' reports (CSV/XLSX or GeoJSON); the volunteers must be registered."""
-    settings = settings or Settings.from_env()
-    info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
-    ledger = read_reports(info.path, crs=crs, tz=tz, mapping=mapping, encoding=encoding,
-                          sheet=sheet)
+    settings, info, read = _open_ledger(path, options)
+    ledger = read_reports(info.path, **read)
 
     def store(conn: Connection, lon: np.ndarray, lat: np.ndarray, upload_id: int,
               srid: int) -> tuple[int, dict[str, object]]:
@@ -395,27 +398,15 @@ def load_reports(
             source=str(info.path), unit=ledger.records.unit)
         return new, {"already_stored": updated}
 
-    return _load_ledger(engine, "reports", info, ledger,
-                        {"crs": crs, "tz": tz, "mapping": mapping}, settings, store)
+    return _load_ledger(engine, "reports", info, ledger, _recorded(read), settings, store)
 
 
-def load_incidents(
-    engine: Engine,
-    path: Path | str,
-    *,
-    crs: str | None = None,
-    tz: str | None = None,
-    category: str | None = None,
-    mapping: dict[str, str] | None = None,
-    encoding: str | None = None,
-    sheet: str | None = None,
-    settings: Settings | None = None,
-) -> LoadResult:
-    """Load police incidents (CSV/XLSX, GeoJSON, GeoPackage or Shapefile, any CRS)."""
-    settings = settings or Settings.from_env()
-    info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
-    ledger = read_incidents(info.path, crs=crs, tz=tz, category=category, mapping=mapping,
-                            encoding=encoding, sheet=sheet)
+def load_incidents(engine: Engine, path: Path | str, *, category: str | None = None,
+                   **options: Unpack[LedgerOptions]) -> LoadResult:
+    """Load police incidents (CSV/XLSX, GeoJSON, GeoPackage or Shapefile, any CRS); rows
+    without a category get ``category``."""
+    settings, info, read = _open_ledger(path, options)
+    ledger = read_incidents(info.path, category=category, **read)
 
     def store(conn: Connection, lon: np.ndarray, lat: np.ndarray, upload_id: int,
               srid: int) -> tuple[int, dict[str, object]]:
@@ -426,8 +417,7 @@ def load_incidents(
                         "crs": str(ledger.records.crs)}
 
     return _load_ledger(engine, "incidents", info, ledger,
-                        {"crs": crs, "tz": tz, "category": category, "mapping": mapping},
-                        settings, store)
+                        _recorded(read, category=category), settings, store)
 
 
 def _entered_point(conn: Connection, lon: object, lat: object, crs: str,

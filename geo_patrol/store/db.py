@@ -120,3 +120,10 @@ def require_metric_srid(conn: Connection, configured: str | None) -> int:
 def ping(conn: Connection) -> None:
     """A round trip to the server (raises when it is unreachable)."""
     conn.execute(sa.text("SELECT 1"))
+
+
+#: What the driver raises when the server went away mid-request (the transaction was rolled
+#: back), and when a value does not fit its column (the user's input): callers map these to
+#: a clear message without importing SQLAlchemy themselves.
+CONNECTION_LOST: tuple[type[Exception], ...] = (sa.exc.OperationalError, sa.exc.InterfaceError)
+BAD_VALUE: type[Exception] = sa.exc.DataError

@@ -8,6 +8,7 @@ and for indexed ``ST_DWithin`` joins.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -46,6 +47,17 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 def _metric_geom() -> Geometry:
     # SRID is the deployment's metric CRS, chosen once at the first load, so it is not fixed here.
     return Geometry(geometry_type="GEOMETRY", srid=-1, spatial_index=True)
+
+
+def _geometries(kind: str) -> tuple[Any, Any]:
+    """A spatial table's ``geom`` (WGS-84, of ``kind``) and ``geom_m`` (metric) columns."""
+    return (mapped_column(Geometry(kind, srid=4326), nullable=False),
+            mapped_column(_metric_geom(), nullable=False))
+
+
+def _loaded_from() -> Any:
+    """The upload a row came from (none for rows entered on a page)."""
+    return mapped_column(ForeignKey("uploads.id"))
 
 
 class Base(DeclarativeBase):
@@ -92,10 +104,9 @@ class Area(Base):
     code: Mapped[str | None] = mapped_column(String(32))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"),
                                                   index=True)
-    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"))
+    upload_id: Mapped[int | None] = _loaded_from()
     attrs: Mapped[dict] = mapped_column(JSONB, default=dict)
-    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326), nullable=False)
-    geom_m = mapped_column(_metric_geom(), nullable=False)
+    geom, geom_m = _geometries("MULTIPOLYGON")
 
 
 class StreetSegment(Base):
@@ -116,9 +127,8 @@ class StreetSegment(Base):
     name: Mapped[str | None] = mapped_column(Text)
     length_m: Mapped[float] = mapped_column(Float)
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
-    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"))
-    geom = mapped_column(Geometry("LINESTRING", srid=4326), nullable=False)
-    geom_m = mapped_column(_metric_geom(), nullable=False)
+    upload_id: Mapped[int | None] = _loaded_from()
+    geom, geom_m = _geometries("LINESTRING")
 
 
 class Team(Base):
@@ -142,15 +152,18 @@ class Volunteer(Base):
     duties: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     community_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"))
+    upload_id: Mapped[int | None] = _loaded_from()
+
+
+def _link_to(target: str) -> Mapped[int]:
+    """A key column of a link table: references ``target`` and goes when its row goes."""
+    return mapped_column(ForeignKey(target, ondelete="CASCADE"), primary_key=True)
 
 
 class VolunteerTeam(Base):
     __tablename__ = "volunteer_teams"
-    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id", ondelete="CASCADE"),
-                                              primary_key=True)
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"),
-                                         primary_key=True)
+    volunteer_id: Mapped[int] = _link_to("volunteers.id")
+    team_id: Mapped[int] = _link_to("teams.id")
 
 
 class Track(Base):
@@ -223,13 +236,12 @@ class Hazard(Base):
     #: and maps until accepted.
     proposed: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
     community_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
-    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"))
+    upload_id: Mapped[int | None] = _loaded_from()
     #: The category's visit rule when the hazard was loaded (see :mod:`geo_patrol.rules`).
     visit_rule: Mapped[dict] = mapped_column(JSONB, default=dict)
     status_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     attrs: Mapped[dict] = mapped_column(JSONB, default=dict)
-    geom = mapped_column(Geometry("POINT", srid=4326), nullable=False)
-    geom_m = mapped_column(_metric_geom(), nullable=False)
+    geom, geom_m = _geometries("POINT")
 
 
 class HazardStatusChange(Base):
@@ -241,7 +253,7 @@ class HazardStatusChange(Base):
     status: Mapped[str] = mapped_column(String(16))
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     note: Mapped[str | None] = mapped_column(Text)
-    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"))
+    upload_id: Mapped[int | None] = _loaded_from()
 
 
 class Report(Base):
@@ -259,9 +271,8 @@ class Report(Base):
     text: Mapped[str | None] = mapped_column(Text)
     verification: Mapped[str] = mapped_column(String(16), default="pending")
     reward: Mapped[float] = mapped_column(Numeric(10, 2), default=0)
-    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"))
-    geom = mapped_column(Geometry("POINT", srid=4326), nullable=False)
-    geom_m = mapped_column(_metric_geom(), nullable=False)
+    upload_id: Mapped[int | None] = _loaded_from()
+    geom, geom_m = _geometries("POINT")
 
 
 class Incident(Base):
@@ -279,8 +290,7 @@ class Incident(Base):
     occurred_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"), index=True)
     attrs: Mapped[dict] = mapped_column(JSONB, default=dict)
-    geom = mapped_column(Geometry("POINT", srid=4326), nullable=False)
-    geom_m = mapped_column(_metric_geom(), nullable=False)
+    geom, geom_m = _geometries("POINT")
 
 
 class AuditEntry(Base):
@@ -316,10 +326,8 @@ class UserArea(Base):
     """The areas (communities, or districts for a district command) a user is bound to."""
 
     __tablename__ = "user_areas"
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
-                                         primary_key=True)
-    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"),
-                                         primary_key=True)
+    user_id: Mapped[int] = _link_to("users.id")
+    area_id: Mapped[int] = _link_to("areas.id")
 
 
 class UserSession(Base):
