@@ -22,6 +22,7 @@ import argparse
 import csv
 import datetime as dt
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -310,6 +311,20 @@ def fuzz_parsers(examples: int) -> dict:
     return {"ok": done.returncode == 0, "examples_per_property": examples, "result": last}
 
 
+def attacker_suites() -> dict:
+    """The stored-script and scope suites (headless Chromium, every role on every route):
+    their own counts, read from the lines they print."""
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
+                           str(REPO / "tests" / "test_xss.py"),
+                           str(REPO / "tests" / "test_security.py")], cwd=REPO,
+                          capture_output=True, text=True, timeout=3600, check=False)
+    lines = done.stdout.strip().splitlines()
+    counts = [m.group(0) for line in lines
+              for m in [re.search(r"(xss|scope): .*", line)] if m]
+    return {"ok": done.returncode == 0, "counts": counts,
+            "result": lines[-1] if lines else done.stderr[-200:]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fixes", type=int, default=1_000_000,
@@ -322,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="Schemathesis examples per API operation.")
     parser.add_argument("--parser-examples", type=int, default=1000,
                         help="Hypothesis examples per parser property.")
+    parser.add_argument("--no-attacker-suites", action="store_true",
+                        help="Skip the stored-script and scope suites (the test suite runs "
+                             "them anyway).")
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="gp-rel-"))
     root.chmod(0o711)
@@ -379,6 +397,10 @@ def main(argv: list[str] | None = None) -> int:
         print("6. fuzz the parsers (Hypothesis) ...", flush=True)
         figures["fuzz_parsers"] = fuzz_parsers(args.parser_examples)
         print(f"   {figures['fuzz_parsers']}", flush=True)
+        if not args.no_attacker_suites:
+            print("7. stored script and scope, as an attacker would try them ...", flush=True)
+            figures["attacker_suites"] = attacker_suites()
+            print(f"   {figures['attacker_suites']}", flush=True)
         engine.dispose()
     finally:
         if server is not None:

@@ -4,6 +4,7 @@ and every role against every route of the OpenAPI description."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import sqlalchemy as sa
@@ -214,6 +215,119 @@ def test_every_route_of_the_openapi_description_follows_the_matrix(world):  # no
             assert code in _expected(view, role), (role, url, code)
             checked += 1
     assert checked >= 5 * 8
+    print(f"scope: {checked} OpenAPI route x role checks, 0 outside the matrix")
     # an officer asking for community B's figures learns nothing
     assert world["clients"]["officer"].get(f"/api/runs/{world['run']}/daily/{world['b']}"
                                            ).status_code == 404
+
+
+def test_every_page_follows_the_matrix_with_ids_from_other_scopes(world):  # noqa: F811
+    """Every GET route of the app (pages, map documents, exports), each id taken from
+    community B or its district, which the officer is not bound to."""
+    app = world["app"]
+    engine = world["engine"]
+    with engine.connect() as conn:
+        district_b = conn.execute(sa.text(
+            "SELECT id FROM areas WHERE level = 'district' AND :b IN (SELECT area_subtree(id))"),
+            {"b": world["b"]}).scalar_one()
+        volunteer_b = conn.execute(sa.text("SELECT id FROM volunteers WHERE community_id = :b "
+                                           "LIMIT 1"), {"b": world["b"]}).scalar_one()
+    values = {"area_id": world["b"], "district_id": district_b, "run_id": world["run"],
+              "volunteer_id": volunteer_b, "hazard_id": 1, "z": 14, "x": 13100, "y": 6150,
+              "layer": "gaps", "fmt": "csv", "code": "zh", "name": "leaflet.js",
+              "filename": "app.js"}
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint in ("auth.logout", "static"):
+            continue
+        url = rule.build(values, append_unknown=False)[1]
+        view = app.view_functions[rule.endpoint]
+        public = rule.endpoint in __import__("web.auth", fromlist=["PUBLIC"]).PUBLIC
+        for role in ROLES:
+            code = world["clients"][role].get(url).status_code
+            allowed = {200, 302, 400} if public else _expected(view, role) | {302}
+            assert code in allowed, (role, url, code)
+            if role == "officer" and re.search(r"<int:(area|district)_id>", rule.rule):
+                assert code in (403, 404), (url, code)  # B is outside the officer's scope
+            checked += 1
+    assert checked >= 5 * 25
+    print(f"scope: {checked} page route x role checks with ids from other scopes, "
+          "0 outside the matrix")
+
+
+def test_an_officers_proposal_waits_for_the_commands_review(world):  # noqa: F811
+    import json
+
+    engine, run = world["engine"], world["run"]
+    with engine.connect() as conn:
+        lon, lat = conn.execute(sa.text(
+            "SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM areas "
+            "WHERE id = :a"), {"a": world["a"]}).one()
+    officer, command = world["clients"]["officer"], world["clients"]["command"]
+    for name in ("待审核的加油站", "将被驳回的加油站"):
+        assert officer.post("/hazards/new", data={
+            "category": "gas_station", "name": name, "lon": lon, "lat": lat,
+            "csrf_token": officer.csrf}).status_code == 302
+    with engine.connect() as conn:
+        ids = dict(conn.execute(sa.text(
+            "SELECT name, id FROM hazards WHERE name IN ('待审核的加油站', '将被驳回的加油站')")).all())
+
+    def on_map() -> set[str]:
+        doc = command.get(f"/maps/community/{world['a']}?run={run}").get_data(as_text=True)
+        return {n for n in ids if n in doc or json.dumps(n)[1:-1] in doc}
+
+    def in_api() -> set[str]:
+        features = command.get(f"/api/runs/{run}/hazards?area={world['a']}").get_json()
+        return {f["properties"]["name"] for f in features["features"]} & set(ids)
+
+    assert on_map() == set() and in_api() == set()  # not an ordinary open hazard
+    review = command.get("/hazards").get_data(as_text=True)
+    assert all(n in review for n in ids) and 'value="accept"' in review
+    assert 'value="accept"' not in officer.get("/hazards").get_data(as_text=True)
+    # only the command reviews
+    assert officer.post(f"/hazards/{ids['待审核的加油站']}/review", data={
+        "decision": "accept", "csrf_token": officer.csrf}).status_code == 403
+    for name, decision in (("待审核的加油站", "accept"), ("将被驳回的加油站", "reject")):
+        assert command.post(f"/hazards/{ids[name]}/review", data={
+            "decision": decision, "csrf_token": command.csrf}).status_code == 302
+    assert on_map() == {"待审核的加油站"}
+    assert count(engine, "hazards", f"id = {ids['将被驳回的加油站']}") == 0
+    assert count(engine, "audit_log", "action IN ('hazard_accept', 'hazard_reject')") == 2
+    assert json.dumps(in_api(), default=list)  # accepted: listed with its (never visited) status
+    assert in_api() == {"待审核的加油站"}
+
+
+def test_upload_errors_name_the_file_not_where_it_was_kept(world):  # noqa: F811
+    import io
+
+    command = world["clients"]["command"]
+    resp = command.post("/uploads", data={
+        "kind": "hazards", "crs": "wgs84", "csrf_token": command.csrf,
+        "file": (io.BytesIO("名称,类别,经度,纬度\n幼儿园,学校,abc,40.6\n".encode()), "台账.csv")},
+        content_type="multipart/form-data")
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "gp-upload-" not in page and "/tmp" not in page
+    error = re.search(r'<p id="error" class="bad">(.*?)</p>', page).group(1)
+    assert error.startswith("台账.csv") and "row" in error, error
+
+
+def test_planners_get_no_names_numbers_or_inspectors_anywhere(world):  # noqa: F811
+    engine, run, planner = world["engine"], world["run"], world["clients"]["planner"]
+    with engine.connect() as conn:
+        numbers = set(conn.execute(sa.text("SELECT number FROM volunteers")).scalars())
+        inspectors = {n for n in conn.execute(sa.text(
+            "SELECT v.name FROM hazard_results r JOIN volunteers v ON v.id = r.last_inspector_id"
+            " WHERE r.run_id = :r"), {"r": run}).scalars()}
+    masked = {n[0] + "*" * (len(n) - 1) for n in inspectors}
+    assert masked
+    docs = {
+        "plan api": planner.get(f"/api/plan?area={world['a']}&zones=2").get_data(as_text=True),
+        "planner": planner.get(f"/planner?area={world['a']}&zones=2").get_data(as_text=True),
+        "map": planner.get(f"/maps/community/{world['a']}?run={run}").get_data(as_text=True),
+        "export": planner.get(f"/export/{run}/hazards.csv").get_data(as_text=True)}
+    for what, doc in docs.items():
+        assert not [n for n in numbers if re.search(rf"\b{n}\b", doc)], what
+        assert not [m for m in masked if m in doc or json.dumps(m)[1:-1] in doc], what
+    # the command sees who is proposed and who inspected
+    command = world["clients"]["command"].get(f"/export/{run}/hazards.csv").get_data(as_text=True)
+    assert [m for m in masked if m in command]

@@ -168,8 +168,8 @@ def test_payloads_stay_text_on_every_page_and_map(page, server, planted):  # noq
         _no_script_ran(page, dialogs)
     assert poked >= len(PAYLOADS)
     shot(page, "xss-map")
-    print(f"{len(PAYLOADS)} payloads x {len(FIELDS)} fields; {opened} pages and 2 map "
-          f"documents opened, {poked} tooltips/popups opened; 0 scripts ran")
+    print(f"xss: {len(PAYLOADS)} payloads x {len(FIELDS)} fields; {opened} pages and 2 map "
+          f"documents opened as the command, {poked} tooltips/popups opened; 0 scripts ran")
 
 
 def test_payloads_stay_text_for_the_officer_and_volunteer(browser, server, planted):  # noqa: F811

@@ -45,7 +45,8 @@ def community_map(area_id: int) -> Any:
     return _html(maps.community_map(conn, stored_run(conn), area_id, lang=lang(),
                                     rules=settings().rules, basemap=settings().basemap,
                                     day=day_arg(day) if day else None,
-                                    tz=settings().timezone))
+                                    tz=settings().timezone,
+                                    people=me.grant(Resource.PEOPLE) is not None))
 
 
 @bp.get("/tiles/segments/<int:run_id>/<int:z>/<int:x>/<int:y>.pbf")

@@ -219,8 +219,9 @@ def uploads() -> Any:
 def export_layer(run_id: int, layer: str, fmt: str) -> Any:
     if fmt not in LAYER_TYPES:
         raise InputError(f"unknown format {fmt!r}: use one of {', '.join(LAYER_TYPES)}")
-    data, _ = encode_layer(get_conn(), run_id, layer, fmt,
-                           within=principal().within(Resource.COVERAGE))
+    me = principal()
+    data, _ = encode_layer(get_conn(), run_id, layer, fmt, within=me.within(Resource.COVERAGE),
+                           people=me.grant(Resource.PEOPLE) is not None)
     return Response(data, mimetype=LAYER_TYPES[fmt], headers={
         "Content-Disposition": f"attachment; filename={layer}-{run_id}.{fmt}"})
 

@@ -81,14 +81,14 @@ def required_plan() -> Plan:
     return plan
 
 
-def _names() -> bool:
-    """Masked names of proposed volunteers only for roles that may read volunteer data;
-    others (planners) see roster numbers."""
+def _people() -> bool:
+    """Whether the reader may see who is proposed (roster numbers, masked names); planners
+    see only the occupation proposed for each slot."""
     return principal().grant(Resource.PEOPLE) is not None
 
 
 def _crew_for(plan: Plan) -> Any:
-    return plan.crew if _names() else plan.crew.assign(name="")
+    return plan.crew if _people() else plan.crew.assign(number="—", name="")
 
 
 @bp.get("/planner")
@@ -114,7 +114,7 @@ def plan_map() -> Any:
 @requires(Resource.COVERAGE)
 def plan_export() -> Any:
     plan = required_plan()
-    doc = plan_geojson(plan, names=_names())
+    doc = plan_geojson(plan, people=_people())
     return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/geo+json",
                     headers={"Content-Disposition":
                              f"attachment; filename=plan-{plan.area['id']}.geojson"})
@@ -134,7 +134,7 @@ def plan_briefing() -> Any:
 def plan_api() -> Any:
     """The plan as GeoJSON with its figures (``?area=ID&zones=&minutes=&speed=&dwell=``)."""
     plan = required_plan()
-    doc = plan_geojson(plan, names=_names())
+    doc = plan_geojson(plan, people=_people())
     doc["properties"]["zones"] = json.loads(plan.zones.to_json(orient="records"))
     doc["properties"]["seconds"] = plan.seconds
     doc["properties"]["posts_gap"] = plan.posts_gap

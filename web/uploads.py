@@ -3,13 +3,13 @@ the file as the user sent it, never where it was kept."""
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from werkzeug.datastructures import FileStorage
-from werkzeug.utils import secure_filename
 
 from geo_patrol.errors import GeoPatrolError, InputError
 
@@ -20,13 +20,21 @@ def saved_upload(upload: FileStorage | None) -> Iterator[Path]:
     if upload is None or not upload.filename:
         raise InputError("choose a file")
     with tempfile.TemporaryDirectory(prefix="gp-upload-") as tmp:
-        path = Path(tmp) / (secure_filename(upload.filename) or "upload")
+        path = Path(tmp) / safe_name(upload.filename)
         upload.save(path)
         try:
             yield path
         except GeoPatrolError as exc:
             _hide_path(exc, tmp)
             raise
+
+
+def safe_name(filename: str) -> str:
+    """The file's own name (Chinese included) without any directory, control character or
+    leading dot, so it can be kept beside its upload and shown back to the user."""
+    name = re.sub(r"[\x00-\x1f\x7f]", "", filename.replace("\\", "/").rsplit("/", 1)[-1])
+    name = name.lstrip(". ").strip()[:200]
+    return name or "upload"
 
 
 def _hide_path(exc: GeoPatrolError, tmp: str) -> None:

@@ -209,9 +209,10 @@ def make_plan(inputs: PlanInputs, params: PlanParams) -> Plan:
                 before, after, communities, clock, posts.gap, posts.status)
 
 
-def plan_geojson(plan: Plan, *, names: bool = True) -> dict:
-    """The plan as one FeatureCollection: zone outlines, posts and loops (no personal data;
-    proposed volunteers appear as roster numbers, with masked names if ``names``)."""
+def plan_geojson(plan: Plan, *, people: bool = True) -> dict:
+    """The plan as one FeatureCollection: zone outlines, posts and loops. Proposed volunteers
+    appear as roster numbers and masked names for readers of personal data (``people``),
+    else only as the occupation proposed for each slot."""
     import json
 
     features: list[dict] = []
@@ -225,8 +226,8 @@ def plan_geojson(plan: Plan, *, names: bool = True) -> dict:
         crew = plan.crew[plan.crew["zone"] == row.zone]
         props = {"kind": "zone", **{k: _plain(v) for k, v in row._asdict().items()
                                     if k != "Index"},
-                 "crew": [f"{c.slot}: {c.number}" + (f" {c.name}" if names else "")
-                          for c in crew.itertuples()]}
+                 "crew": [f"{c.slot}: {c.number} {c.name}" if people else
+                          f"{c.slot}: {c.occupation}" for c in crew.itertuples()]}
         features.append({"type": "Feature", "properties": props,
                          "geometry": json.loads(shapely.to_geojson(hull))})
     for frame, kind in ((plan.posts, "post"), (plan.loops, "loop")):

@@ -19,16 +19,17 @@ LAYERS = ("communities", "gaps", "hazards")
 
 
 def result_layer(conn: Connection, run_id: int, layer: str,
-                 within: frozenset[int] | None = None) -> gpd.GeoDataFrame:
+                 within: frozenset[int] | None = None, *, people: bool = True
+                 ) -> gpd.GeoDataFrame:
     """A run's results (only of the communities ``within``, if given) as a GeoDataFrame,
-    personal data masked."""
+    personal data masked (and left out unless the reader may see it: ``people``)."""
     if layer == "communities":
         frame = results.area_layer(conn, run_id, level="community", within=within)
     elif layer == "gaps":
         frame = results.gap_layer(conn, run_id, limit=100_000, within=within)
     elif layer == "hazards":
         frame = results.hazard_layer(conn, run_id, within=within)
-        frame["inspector"] = frame["inspector"].map(mask_name)
+        frame["inspector"] = frame["inspector"].map(mask_name) if people else None
     else:
         raise InputError(f"unknown layer {layer!r}: use one of {', '.join(LAYERS)}")
     for col in frame.columns:
@@ -38,8 +39,9 @@ def result_layer(conn: Connection, run_id: int, layer: str,
 
 
 def export_layer(conn: Connection, run_id: int, layer: str, fmt: str, *,
-                 within: frozenset[int] | None = None) -> tuple[bytes, int]:
+                 within: frozenset[int] | None = None, people: bool = True
+                 ) -> tuple[bytes, int]:
     """A run's layer encoded as ``fmt``, and how many features it has."""
     results.find_run(conn, run_id)
-    frame = result_layer(conn, run_id, layer, within=within)
+    frame = result_layer(conn, run_id, layer, within=within, people=people)
     return export_bytes(frame, fmt), len(frame)

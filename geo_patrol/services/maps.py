@@ -31,9 +31,11 @@ def district_map(conn: Connection, run: dict, district_id: int, *, lang: str, ru
 
 def community_map(conn: Connection, run: dict, area_id: int, *, lang: str, rules: Rules,
                   basemap: str | None = None, day: dt.date | None = None,
-                  tz: str = "Asia/Shanghai") -> str:
-    """A community's map document, with one local day's tracks when ``day`` is given."""
-    layers = results.area_layers(conn, run, area_id, level="community")
+                  tz: str = "Asia/Shanghai", people: bool = True) -> str:
+    """A community's map document, with one local day's tracks when ``day`` is given; the
+    last inspector's masked name only for readers of personal data (``people``)."""
+    layers = results.area_layers(conn, run, area_id, level="community",
+                                 with_inspectors=people)
     segments = results.segment_layer(conn, run["id"], area_id)
     tracks = results.track_layer(conn, area_id, day, tz) if day else None
     return maps.map_html(maps.community_map(layers, segments, lang, rules, basemap=basemap,
