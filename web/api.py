@@ -12,7 +12,7 @@ from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.services import scope
 from geo_patrol.store.areas import area_features, area_summary
 from geo_patrol.store.db import ping
-from geo_patrol.store.models import AREA_LEVELS
+from geo_patrol.vocab import AREA_LEVELS
 from geo_patrol.store.results import (
     area_table,
     daily_series,

@@ -27,7 +27,7 @@ from geo_patrol.ingest._files import open_maybe_compressed
 from geo_patrol.ingest._xml import screen_xml
 from geo_patrol.ingest.points import to_float
 from geo_patrol.ingest.tables import decode_text, match_columns
-from geo_patrol.store.models import (
+from geo_patrol.vocab import (
     FLAG_DUPLICATE,
     FLAG_OUT_OF_ORDER,
     FLAG_POOR_ACCURACY,
@@ -384,7 +384,7 @@ class CleanFixes:
         return len(self.t)
 
     def flag_counts(self) -> dict[str, int]:
-        from geo_patrol.store.models import FLAG_NAMES
+        from geo_patrol.vocab import FLAG_NAMES
 
         return {name: int(((self.flags & bit) != 0).sum()) for bit, name in FLAG_NAMES.items()}
 

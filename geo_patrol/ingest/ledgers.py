@@ -19,7 +19,7 @@ from geo_patrol.ingest.records import (
     refuse_formula_cells,
 )
 from geo_patrol.rules import Rules
-from geo_patrol.store.models import HAZARD_STATUSES, REPORT_VERIFICATIONS
+from geo_patrol.vocab import HAZARD_STATUSES, REPORT_VERIFICATIONS
 
 HAZARD_COLUMNS = {
     "id": ("hazard_id", "external_id", "编号", "隐患编号", "序号"),

@@ -32,7 +32,7 @@ from geo_patrol.store import areas as area_store
 from geo_patrol.store import fixes as fix_store
 from geo_patrol.store import ledgers as ledger_store
 from geo_patrol.store.db import ensure_metric_srid, require_metric_srid
-from geo_patrol.store.models import AREA_LEVELS, PATROL_KINDS
+from geo_patrol.vocab import AREA_LEVELS, PATROL_KINDS
 from geo_patrol.store.uploads import LoadResult, Timer, claim_upload, finish_upload
 from geo_patrol.store.volunteers import store_volunteers, volunteer_ids
 

@@ -32,12 +32,19 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-AREA_LEVELS = ("city", "district", "station", "community", "grid")
-UPLOAD_KINDS = ("boundaries", "streets", "volunteers", "tracks", "hazards", "reports", "incidents")
-PATROL_KINDS = ("patrol", "passive")
-HAZARD_STATUSES = ("open", "rectified", "cleared")
-REPORT_VERIFICATIONS = ("pending", "verified", "rejected")
-ROLES = ("command", "officer", "planner", "volunteer", "admin")
+from geo_patrol.vocab import (  # noqa: F401  (the stored values, re-exported for the schema)
+    AREA_LEVELS,
+    FLAG_DUPLICATE,
+    FLAG_NAMES,
+    FLAG_OUT_OF_ORDER,
+    FLAG_POOR_ACCURACY,
+    FLAG_SPEED_JUMP,
+    HAZARD_STATUSES,
+    PATROL_KINDS,
+    REPORT_VERIFICATIONS,
+    ROLES,
+    UPLOAD_KINDS,
+)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -186,14 +193,6 @@ class Track(Base):
     length_m: Mapped[float] = mapped_column(Float)
     geom = mapped_column(Geometry("LINESTRING", srid=4326, spatial_index=False))
 
-
-#: ``patrol_fixes.flags`` bits.
-FLAG_SPEED_JUMP = 1
-FLAG_POOR_ACCURACY = 2
-FLAG_DUPLICATE = 4
-FLAG_OUT_OF_ORDER = 8
-FLAG_NAMES = {FLAG_SPEED_JUMP: "speed_jump", FLAG_POOR_ACCURACY: "poor_accuracy",
-              FLAG_DUPLICATE: "duplicate", FLAG_OUT_OF_ORDER: "out_of_order"}
 
 
 class PatrolFix(Base):

@@ -1,0 +1,20 @@
+"""The stored values every layer shares: area levels, source kinds, patrol kinds, statuses,
+roles and the bits that flag a fix. The schema checks them; readers produce them; pages show
+them through :func:`geo_patrol.render.i18n.term`."""
+
+from __future__ import annotations
+
+AREA_LEVELS = ("city", "district", "station", "community", "grid")
+UPLOAD_KINDS = ("boundaries", "streets", "volunteers", "tracks", "hazards", "reports", "incidents")
+PATROL_KINDS = ("patrol", "passive")
+HAZARD_STATUSES = ("open", "rectified", "cleared")
+REPORT_VERIFICATIONS = ("pending", "verified", "rejected")
+ROLES = ("command", "officer", "planner", "volunteer", "admin")
+
+#: ``patrol_fixes.flags`` bits.
+FLAG_SPEED_JUMP = 1
+FLAG_POOR_ACCURACY = 2
+FLAG_DUPLICATE = 4
+FLAG_OUT_OF_ORDER = 8
+FLAG_NAMES = {FLAG_SPEED_JUMP: "speed_jump", FLAG_POOR_ACCURACY: "poor_accuracy",
+              FLAG_DUPLICATE: "duplicate", FLAG_OUT_OF_ORDER: "out_of_order"}
