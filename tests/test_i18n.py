@@ -15,8 +15,8 @@ from geo_patrol.ingest.volunteers import OCCUPATIONS
 from geo_patrol.planning.crew import SLOTS
 from geo_patrol.render.i18n import VOCAB, crew_reason, term
 from geo_patrol.services.exports import LAYERS
-from geo_patrol.services.scope import UPLOAD_KINDS
-from geo_patrol.vocab import (AREA_LEVELS, HAZARD_STATUSES, PATROL_KINDS,
+
+from geo_patrol.vocab import (AREA_LEVELS, HAZARD_STATUSES, PATROL_KINDS, UPLOAD_KINDS,
                                      REPORT_VERIFICATIONS, ROLES)
 from tests.conftest import REPO
 

@@ -22,7 +22,7 @@ from geo_patrol.errors import (
     UnauthorizedError,
 )
 from geo_patrol.settings import Settings
-from web.db import get_engine  # noqa: F401  (the app's engine, for callers of the package)
+
 
 #: Domain error -> HTTP status, most specific first.
 ERROR_STATUS: list[tuple[type[GeoPatrolError], int]] = [

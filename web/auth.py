@@ -159,7 +159,8 @@ def _secure_headers(resp: Any) -> Any:
     body = resp.get_data(as_text=True) if resp.mimetype == "text/html" and \
         not resp.direct_passthrough else ""
     resp.headers.setdefault("Content-Security-Policy", policy(body))
-    if request.endpoint not in ("maps.vendor", "maps.favicon", "static"):  # everything else is per user
+    # everything but the shared assets is per user
+    if request.endpoint not in ("maps.vendor", "maps.favicon", "static"):
         resp.headers.setdefault("Cache-Control", "private, no-store")
     return resp
 

@@ -211,7 +211,7 @@ def uploads() -> Any:
         except GeoPatrolError as exc:
             error, status = str(exc), 400
     return render_template("uploads.html", run=None, uploads=upload_table(get_conn()),
-                           message=message, error=error, kinds=list(scope.UPLOAD_KINDS)), status
+                           message=message, error=error, kinds=list(scope.WEB_UPLOADS)), status
 
 
 @bp.get("/export/<int:run_id>/<layer>.<fmt>")

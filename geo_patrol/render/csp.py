@@ -33,5 +33,6 @@ def policy(html: str = "", *, framed_by_self: bool = True) -> str:
 
 def with_meta_policy(html: str) -> str:
     """A self-contained file (a briefing) carrying its own policy in a ``<meta>`` element."""
-    tag = f'<meta http-equiv="Content-Security-Policy" content="{policy(html, framed_by_self=False)}">'
+    content = policy(html, framed_by_self=False)
+    tag = f'<meta http-equiv="Content-Security-Policy" content="{content}">'
     return html.replace("<head>", "<head>" + tag, 1)

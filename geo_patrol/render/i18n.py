@@ -44,14 +44,17 @@ LABELS: dict[str, tuple[str, str]] = {
 #: Stored values, by vocabulary, as (Chinese, English).
 VOCAB: dict[str, dict[str, tuple[str, str]]] = {
     "occupation": {
-        "taxi_driver": ("出租车司机", "Taxi driver"), "delivery_rider": ("外卖骑手", "Delivery rider"),
-        "security_guard": ("保安", "Security guard"), "property_staff": ("物业人员", "Property staff"),
+        "taxi_driver": ("出租车司机", "Taxi driver"),
+        "delivery_rider": ("外卖骑手", "Delivery rider"),
+        "security_guard": ("保安", "Security guard"),
+        "property_staff": ("物业人员", "Property staff"),
         "sanitation": ("环卫工人", "Sanitation worker"),
         "retired_resident": ("退休居民", "Retired resident"), "other": ("其他", "Other")},
     "slot": {
         "morning": ("早间 6–10 时", "Morning 6–10"), "midday": ("午间 10–14 时", "Midday 10–14"),
         "afternoon": ("下午 14–18 时", "Afternoon 14–18"),
-        "evening": ("晚间 18–22 时", "Evening 18–22"), "passive": ("职业途经", "At work (passive)")},
+        "evening": ("晚间 18–22 时", "Evening 18–22"),
+        "passive": ("职业途经", "At work (passive)")},
     "level": {
         "city": ("市", "City"), "district": ("区（旗、县）", "District"),
         "station": ("派出所辖区", "Police station area"), "community": ("社区", "Community"),
@@ -88,7 +91,8 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
     "action": {
         "user_add": ("新增账号", "Account added"), "user_disable": ("停用账号", "Account disabled"),
         "user_enable": ("启用账号", "Account enabled"),
-        "user_password": ("修改密码", "Password changed"), "token_issue": ("签发令牌", "Token issued"),
+        "user_password": ("修改密码", "Password changed"),
+        "token_issue": ("签发令牌", "Token issued"),
         "unmask": ("查看明文", "Unmasked"), "unmask_refused": ("拒绝查看明文", "Unmask refused"),
         "login_failed": ("登录失败", "Sign-in failed"), "retention": ("数据清理", "Retention"),
         "hazard_accept": ("采纳提报隐患", "Proposal accepted"),

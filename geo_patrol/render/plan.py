@@ -61,8 +61,8 @@ def plan_tables(plan: Plan, lang: str) -> str:
     """Before/after, zones and proposed volunteers as HTML tables (no personal data)."""
     b, a = plan.before, plan.after
     compare = html_table(["", label("coverage_pct", lang), label("hazard_compliance", lang)], [
-        [label("before", lang), f"{100 * b['coverage']:.1f}", f"{100 * b['hazard_compliance']:.1f}"],
-        [label("after", lang), f"{100 * a['coverage']:.1f}", f"{100 * a['hazard_compliance']:.1f}"]])
+        [label(when, lang), f"{100 * v['coverage']:.1f}", f"{100 * v['hazard_compliance']:.1f}"]
+        for when, v in (("before", b), ("after", a))])
     balance = html_table(["", label("balance", lang)], [
         [f"{label('zones', lang)} ({len(plan.zones)})",
          f"{plan.communities['zones_imbalance']:.2f}"],

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
     from sqlalchemy.engine import Engine
 
 #: What a file sent over HTTP may hold, and what each needs.
-UPLOAD_KINDS: dict[str, tuple[Resource, str]] = {
+WEB_UPLOADS: dict[str, tuple[Resource, str]] = {
     "volunteers": (Resource.HAZARDS, "write"), "tracks": (Resource.TRACKS, "write"),
     "hazards": (Resource.HAZARDS, "write"), "reports": (Resource.HAZARDS, "write"),
     "incidents": (Resource.HAZARDS, "write")}
@@ -38,9 +38,9 @@ UPLOAD_OPTIONS = {"volunteers": (), "tracks": ("crs", "tz", "volunteer"),
 def upload_file(engine: Engine, settings: Settings, user: Principal, kind: str, path: Path,
                 **options: str | None) -> LoadResult:
     """Load a file a user sent, as ``kind``, within what the user may write."""
-    if kind not in UPLOAD_KINDS:
-        raise InputError(f"choose what the file holds: {', '.join(UPLOAD_KINDS)}")
-    resource, action = UPLOAD_KINDS[kind]
+    if kind not in WEB_UPLOADS:
+        raise InputError(f"choose what the file holds: {', '.join(WEB_UPLOADS)}")
+    resource, action = WEB_UPLOADS[kind]
     grant = user.require(resource, action)
     kept = {k: v for k, v in options.items() if v and k in UPLOAD_OPTIONS[kind]}
     if kind == "tracks" and grant is Grant.OWN:

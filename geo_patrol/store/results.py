@@ -147,7 +147,8 @@ def hazard_table(conn: Connection, run_id: int, *, area_id: int | None = None,
         WHERE r.run_id = :run
           AND (CAST(:area AS integer) IS NULL OR h.community_id IN (SELECT area_subtree(:area)))
           AND (CAST(:status AS text) IS NULL OR r.status = :status)
-          AND (CAST(:within AS integer[]) IS NULL OR h.community_id = ANY(CAST(:within AS integer[])))
+          AND (CAST(:within AS integer[]) IS NULL
+               OR h.community_id = ANY(CAST(:within AS integer[])))
         ORDER BY CASE r.status WHEN 'never_visited' THEN 0 WHEN 'overdue' THEN 1
                  WHEN 'compliant' THEN 2 ELSE 3 END, r.missed_days DESC, h.name"""), conn,
         params={"run": run_id, "area": area_id, "status": status, "within": ids_param(within)})
@@ -170,7 +171,8 @@ def area_layer(conn: Connection, run_id: int, *, level: str, parent_id: int | No
                coalesce(r.gaps, 0) AS gaps, coalesce(r.active_volunteers, 0) AS volunteers,
                ST_SimplifyPreserveTopology(a.geom, 0.00005) AS geom
         FROM areas a LEFT JOIN area_results r ON r.area_id = a.id AND r.run_id = :run
-        WHERE a.level = :level AND (CAST(:parent AS integer) IS NULL OR a.id IN (SELECT area_subtree(:parent)))
+        WHERE a.level = :level
+          AND (CAST(:parent AS integer) IS NULL OR a.id IN (SELECT area_subtree(:parent)))
           AND (CAST(:within AS integer[]) IS NULL OR a.id = ANY(CAST(:within AS integer[])))
         ORDER BY a.name""", {"run": run_id, "level": level, "parent": parent_id,
                              "within": ids_param(within)})
@@ -200,10 +202,12 @@ def hazard_layer(conn: Connection, run_id: int, area_id: int | None = None,
         FROM hazards h LEFT JOIN hazard_results r ON r.hazard_id = h.id AND r.run_id = :run
         LEFT JOIN areas a ON a.id = h.community_id
         LEFT JOIN volunteers v ON v.id = r.last_inspector_id
-        WHERE NOT h.proposed AND (CAST(:area AS integer) IS NULL OR h.community_id IN (SELECT area_subtree(:area)))
+        WHERE NOT h.proposed
+          AND (CAST(:area AS integer) IS NULL OR h.community_id IN (SELECT area_subtree(:area)))
           AND (CAST(:cat AS text) IS NULL OR h.category = :cat)
           AND (CAST(:status AS text) IS NULL OR r.status = :status)
-          AND (CAST(:within AS integer[]) IS NULL OR h.community_id = ANY(CAST(:within AS integer[])))
+          AND (CAST(:within AS integer[]) IS NULL
+               OR h.community_id = ANY(CAST(:within AS integer[])))
         ORDER BY h.name""", {"run": run_id, "area": area_id, "cat": category, "status": status,
                              "within": ids_param(within)})
 
