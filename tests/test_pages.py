@@ -108,7 +108,7 @@ def test_command_pages(page, server, people, demo_world, lang):  # noqa: F811
     from geo_patrol.render.maps import RECENCY_COLOURS
 
     frame = page.frame(url=re.compile(r".*/maps/district/.*"))
-    frame.wait_for_function("document.querySelectorAll('.leaflet-tile-container path, "
+    frame.wait_for_function("() => document.querySelectorAll('.leaflet-tile-container path, "
                             ".leaflet-tile path').length > 100", timeout=30_000)
     strokes = frame.evaluate("Array.from(document.querySelectorAll('.leaflet-tile path'))"
                              ".map(p => p.getAttribute('stroke'))")
@@ -168,7 +168,7 @@ def test_volunteer_page_on_a_phone(browser, server, people, lang):  # noqa: F811
         assert locate.is_visible() and locate.inner_text() == w["locate"]
         assert locate.bounding_box()["height"] >= 44  # a target for a thumb
         locate.click()
-        pg.wait_for_function("document.querySelector('input[name=lat]').value !== ''")
+        pg.wait_for_function("() => document.querySelector('input[name=lat]').value !== ''")
         assert pg.input_value("input[name=lat]") == "40.650500"
         assert pg.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scroll
         if lang == "zh":

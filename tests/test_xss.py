@@ -126,7 +126,7 @@ _TARGETS = """() => {
 def _poke(page, *, expect: bool = True) -> list[str]:  # noqa: ANN001
     """Hover and click every payload-bearing feature of the map documents of ``page``; the
     texts of the tooltips and popups that opened."""
-    page.wait_for_function("typeof L === 'object'", timeout=30_000)
+    page.wait_for_function("() => typeof L === 'object'", timeout=30_000)
     targets = page.evaluate(_TARGETS)
     shown: list[str] = []
     for x, y, _area in sorted(targets, key=lambda t: t[2]):  # areas (under the rest) last
