@@ -28,6 +28,8 @@ class Resource(str, Enum):
     COVERAGE = "coverage"    # coverage, plans, exports
     AUDIT = "audit"
     ACCOUNTS = "accounts"
+    DEVICES = "devices"      # phones registered to volunteers, refused position requests
+    CALLOUTS = "callouts"    # incidents marked and the volunteers called to them
 
 
 class Grant(str, Enum):
@@ -56,6 +58,12 @@ MATRIX: dict[tuple[Resource, str], dict[Role, Grant]] = {
     (Resource.COVERAGE, "write"): {_C: Grant.ALL, _A: Grant.ALL, _P: Grant.ALL},
     (Resource.AUDIT, "read"): {_C: Grant.ALL, _A: Grant.ALL},
     (Resource.ACCOUNTS, "write"): {_A: Grant.ALL},
+    (Resource.DEVICES, "read"): {_C: Grant.ALL, _A: Grant.ALL, _O: Grant.SCOPED},
+    (Resource.DEVICES, "write"): {_C: Grant.ALL, _A: Grant.ALL},
+    (Resource.CALLOUTS, "read"): {_C: Grant.ALL, _A: Grant.ALL, _O: Grant.SCOPED,
+                                  _V: Grant.OWN},
+    (Resource.CALLOUTS, "write"): {_C: Grant.ALL, _A: Grant.ALL, _O: Grant.SCOPED},
+    (Resource.CALLOUTS, "answer"): {_V: Grant.OWN},
 }
 
 
@@ -109,7 +117,8 @@ _ROLE_NAMES = {Role.COMMAND: "district command", Role.OFFICER: "community office
 _RESOURCE_NAMES = {Resource.PEOPLE: "volunteer personal data", Resource.TRACKS: "tracks",
                    Resource.HAZARDS: "hazards and reports",
                    Resource.COVERAGE: "coverage, plans, exports", Resource.AUDIT: "audit log",
-                   Resource.ACCOUNTS: "accounts"}
+                   Resource.ACCOUNTS: "accounts", Resource.DEVICES: "position devices",
+                   Resource.CALLOUTS: "call-outs"}
 _GRANT_NAMES = {Grant.ALL: "yes", Grant.SCOPED: "own communities", Grant.OWN: "own only",
                 Grant.AGGREGATE: "aggregates only"}
 

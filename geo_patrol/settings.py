@@ -68,6 +68,18 @@ class Settings:
     login_limit: str = "5 per minute;20 per hour"
     #: ``1`` marks session cookies Secure (behind HTTPS).
     https: bool = False
+    #: ``1`` refuses positions from devices registered without a secret (``key=`` in the URL).
+    require_device_secret: bool = False
+    #: A volunteer not heard from for this many minutes is offline on the live map.
+    live_offline_min: float = 10.0
+    #: Live positions (the protocol's records) are kept this many days; fixes stay longer.
+    live_keep_days: float = 3.0
+    #: Seconds between updates of today's live coverage (``geo-patrol serve``).
+    live_update_s: float = 10.0
+    #: A called volunteer has arrived once within this many metres of the incident.
+    callout_arrival_m: float = 50.0
+    #: Walking speed for call-out ETAs (m/s).
+    walk_speed_mps: float = 1.3
     #: Password for ``geo-patrol users add/password`` when not given interactively.
     new_password: str | None = None
 

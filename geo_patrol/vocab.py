@@ -5,10 +5,16 @@ them through :func:`geo_patrol.render.i18n.term`."""
 from __future__ import annotations
 
 AREA_LEVELS = ("city", "district", "station", "community", "grid")
-UPLOAD_KINDS = ("boundaries", "streets", "volunteers", "tracks", "hazards", "reports", "incidents")
+UPLOAD_KINDS = ("boundaries", "streets", "volunteers", "tracks", "hazards", "reports", "incidents",
+                "live")
 PATROL_KINDS = ("patrol", "passive")
 HAZARD_STATUSES = ("open", "rectified", "cleared")
 REPORT_VERIFICATIONS = ("pending", "verified", "rejected")
+#: A volunteer called to an incident: sent, then accepted or declined, then arrived.
+CALLOUT_STATUSES = ("sent", "accepted", "declined", "arrived")
+#: A volunteer on the live map: on patrol (moving), at work (passive occupation), idle
+#: (seen recently, not moving) or offline (not seen within the timeout).
+LIVE_STATES = ("patrolling", "passive", "idle", "offline")
 ROLES = ("command", "officer", "planner", "volunteer", "admin")
 
 #: ``patrol_fixes.flags`` bits.

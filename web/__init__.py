@@ -134,6 +134,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from geo_patrol.render.i18n import crew_reason, label, report_label, term
     from web import auth, db
     from web.api import bp as api_bp
+    from web.live import bp as live_bp
     from web.maps import bp as maps_bp
     from web.pages import bp as pages_bp
     from web.params import IdConverter, lang
@@ -147,7 +148,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.url_map.converters["int"] = IdConverter  # before any rule is added
     db.init_app(app)
     auth.init_app(app, settings)
-    for blueprint in (api_bp, pages_bp, maps_bp, planner_bp):
+    for blueprint in (api_bp, pages_bp, maps_bp, planner_bp, live_bp):
         app.register_blueprint(blueprint)
     app.jinja_env.finalize = _finalize
     app.context_processor(lambda: {

@@ -32,7 +32,7 @@ login_manager = LoginManager()
 
 #: Endpoints anyone may reach: sign-in, language, health, the API description, static assets.
 PUBLIC = {"auth.login", "auth.logout", "pages.set_language", "api.health", "api.openapi",
-          "maps.vendor", "maps.favicon", "static"}
+          "maps.vendor", "maps.favicon", "static", "live.osmand"}
 #: How long a sign-in lasts.
 SESSION_HOURS = 8
 

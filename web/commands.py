@@ -21,9 +21,13 @@ from geo_patrol.store.db import open_database
               help="Threads per process.")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Processes: 1 serves with waitress; more with gunicorn (about one per core).")
+@click.option("--positions-port", type=int, default=None, is_flag=False, flag_value=5055,
+              help="Also take phone positions (OsmAnd / Traccar Client) on this port "
+                   "(5055 when given without a value).")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int) -> None:
-    """Serve the web app."""
+def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
+          positions_port: int | None) -> None:
+    """Serve the web app (and, with --positions-port, the position intake port)."""
     from web import create_app
 
     obj = ctx.ensure_object(dict)
@@ -34,9 +38,21 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int) 
     if workers <= 1:
         from waitress import serve as waitress_serve
 
-        waitress_serve(create_app({"GEO_PATROL_SETTINGS": settings}), host=host, port=port,
-                       threads=threads, ident="geo-patrol")
+        config: dict[str, Any] = {"GEO_PATROL_SETTINGS": settings}
+        if positions_port:
+            from geo_patrol.services.live import Intake
+            from web.live import start_updater
+            from web.positions import serve_positions
+
+            config["GEO_PATROL_INTAKE"] = intake = Intake(engine, settings)
+            serve_positions(intake, host, positions_port)
+            start_updater(engine, settings)
+            click.echo(f"positions (OsmAnd / Traccar Client) on http://{host}:{positions_port}/")
+        waitress_serve(create_app(config), host=host, port=port, threads=threads,
+                       ident="geo-patrol")
         return
+    if positions_port:
+        raise click.UsageError("--positions-port runs in the one-process server: drop --workers")
     from gunicorn.app.base import BaseApplication
 
     engine.dispose()  # each worker opens its own connections after the fork

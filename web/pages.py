@@ -13,6 +13,7 @@ from geo_patrol.errors import GeoPatrolError, InputError, NotFoundError, TooLarg
 from geo_patrol.services import scope
 from geo_patrol.services.analysis import analyze, parse_window
 from geo_patrol.services.exports import export_layer as encode_layer
+from geo_patrol.services.live import my_callouts
 from geo_patrol.services.maps import district_briefing
 from geo_patrol.store import results
 from geo_patrol.store.accounts import audit_table
@@ -236,6 +237,7 @@ def me() -> Any:
     record = volunteer_table(conn, volunteer_id=user.volunteer_id)
     own = report_table(conn, volunteer_id=user.volunteer_id)
     return render_template("me.html", run=None, record=record.iloc[0].to_dict(), reports=own,
+                           callouts=my_callouts(get_engine(), user.volunteer_id),
                            message=request.args.get("sent"))
 
 

@@ -61,3 +61,31 @@ def demo_generate(seed: int, scale: str, out: Path, until: str | None,
                f"{manifest.planted}")
 
 
+
+
+@demo.command("live")
+@click.option("--url", default="http://127.0.0.1:8000/osmand", show_default=True,
+              help="Where the phones send: the web app's /osmand or the --positions-port.")
+@click.option("--speed", type=float, default=10.0, show_default=True,
+              help="Times faster than the patrols were walked.")
+@click.option("--minutes", type=float, default=60.0, show_default=True,
+              help="Minutes of the demo's busiest tracks to replay.")
+@click.option("--concurrency", type=int, default=32, show_default=True,
+              help="Phones sending at once.")
+@click.pass_context
+def demo_live(ctx: click.Context, url: str, speed: float, minutes: float,
+              concurrency: int) -> None:
+    """Replay the demo's tracks as Traccar Client requests, so the live map moves."""
+    from geo_patrol.demo.replay import send
+    from geo_patrol.services.demo import live_replay
+
+    requests = live_replay(engine_of(ctx), speed=speed, minutes=minutes)
+    span = requests[-1].at_s if requests else 0
+    click.echo(f"replaying {len(requests)} positions of {len({r.device for r in requests})} "
+               f"phones to {url} over {span / 60:.1f} min (x{speed:g})")
+    done = send(url, requests, concurrency=concurrency,
+                progress=lambda r: click.echo(f"  {r.sent} sent, {r.ok} stored"))
+    click.echo(f"{done.ok} of {done.sent} stored in {done.seconds:.1f} s; p99 "
+               f"{done.percentile(99):.0f} ms" + (f"; refused {done.failed}" if done.failed else ""))
+    if done.failed:
+        raise click.ClickException("some positions were not stored")

@@ -40,6 +40,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "hazard_compliance": ("隐患巡查达标率 %", "Hazard compliance %"),
     "balance": ("工作量均衡（最大/平均）", "Workload balance (max / mean)"),
     "today_communities": ("现有社区划分", "Today's communities"),
+    "live_state": ("在线状态", "State"), "covered_today": ("今日已巡街道", "Streets patrolled today"),
+    "incident_point": ("警情位置", "Incident"),
 }
 #: Stored values, by vocabulary, as (Chinese, English).
 VOCAB: dict[str, dict[str, tuple[str, str]]] = {
@@ -77,7 +79,21 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "boundaries": ("辖区边界", "Boundaries"), "streets": ("街道路网", "Streets"),
         "volunteers": ("义警名册", "Volunteer roster"), "tracks": ("巡逻轨迹", "Patrol tracks"),
         "hazards": ("隐患台账", "Hazard ledger"), "reports": ("上报线索", "Reports"),
-        "incidents": ("警情", "Incidents")},
+        "incidents": ("警情", "Incidents"), "live": ("实时定位", "Live positions")},
+    "live_state": {
+        "patrolling": ("巡逻中", "Patrolling"), "passive": ("职业途经", "At work (passive)"),
+        "idle": ("静止", "Idle"), "offline": ("离线", "Offline")},
+    "callout_status": {
+        "sent": ("已派发", "Sent"), "accepted": ("已接受", "Accepted"),
+        "declined": ("已拒绝", "Declined"), "arrived": ("已到达", "Arrived")},
+    "refusal": {
+        "no_id": ("缺少设备号", "No device id"), "no_position": ("缺少位置", "No position"),
+        "bad_number": ("数值无效", "Not a number"), "out_of_range": ("坐标越界", "Out of range"),
+        "bad_time": ("时间无效", "Bad time"), "future_time": ("时间超前", "Time in the future"),
+        "too_large": ("请求过大", "Too large"), "malformed": ("格式错误", "Malformed"),
+        "unknown_device": ("未登记设备", "Unknown device"),
+        "wrong_secret": ("设备密钥错误", "Wrong device secret"),
+        "outside_areas": ("远离辖区", "Far outside the areas")},
     "report": {
         "gas_refill": ("非法充装液化气", "Illegal gas refilling"),
         "dispute": ("矛盾纠纷", "Dispute"), "lost_person": ("走失人员", "Lost person"),
@@ -96,7 +112,11 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "unmask": ("查看明文", "Unmasked"), "unmask_refused": ("拒绝查看明文", "Unmask refused"),
         "login_failed": ("登录失败", "Sign-in failed"), "retention": ("数据清理", "Retention"),
         "hazard_accept": ("采纳提报隐患", "Proposal accepted"),
-        "hazard_reject": ("驳回提报隐患", "Proposal rejected")},
+        "hazard_reject": ("驳回提报隐患", "Proposal rejected"),
+        "callout": ("警情联动派警", "Call-out sent"),
+        "callout_answer": ("义警响应派警", "Call-out answered"),
+        "device_add": ("登记定位设备", "Device registered"),
+        "device_remove": ("停用定位设备", "Device disabled")},
 }
 
 

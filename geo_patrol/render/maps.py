@@ -337,3 +337,35 @@ def community_map(layers: Any, segments: Any, lang: str, rules: Any, *,
     if tracks is not None:
         add_tracks(m, tracks, lang, shift)
     return finish(m, [recency_legend(lang), compliance_legend(lang)])
+
+
+#: Live states on the map.
+LIVE_COLOURS = {"patrolling": "#1a9641", "passive": "#2c7bb6", "idle": "#fdae61",
+                "offline": "#9e9e9e"}
+
+
+def live_map(communities: Any, lang: str, *, basemap: str | None = None,
+             feed: str = "/api/live") -> folium.Map:
+    """The force now: community outlines drawn here; volunteers, trails and today's covered
+    streets drawn by ``/static/live.js`` from ``feed``, refreshed every few seconds
+    (positions are WGS-84, so no GCJ-02 base map is shifted under them)."""
+    if basemap in BASEMAPS and BASEMAPS[basemap][2]:
+        basemap = None  # a GCJ-02 base map would sit ~500 m off the phones' WGS-84 positions
+    m, shift = base_map(tuple(communities.total_bounds), basemap=basemap, canvas=True)
+    frame = communities.copy()
+    geojson_layer(m, frame, shift, name=label("community", lang), digits=5,
+                  shown={"name": ""},
+                  style=lambda f: {"color": "#555", "weight": 1, "fill": False})
+    states = [(LIVE_COLOURS[s], term("live_state", s, lang)) for s in LIVE_COLOURS]
+    Legend([(label("live_state", lang), states),
+            (label("covered_today", lang), [("#d7191c", label("covered_today", lang))])]
+           ).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+    names = {s: term("live_state", s, lang) for s in LIVE_COLOURS}
+    attrs = {"data-map": m.get_name(), "data-feed": feed,
+             "data-colours": json.dumps(LIVE_COLOURS), "data-states": json.dumps(names)}
+    m.get_root().header.add_child(folium.Element(
+        '<script src="/static/live.js" defer ' +
+        " ".join(f'{k}="{html.escape(v, quote=True)}"' for k, v in attrs.items()) +
+        "></script>"))
+    return m

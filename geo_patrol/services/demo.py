@@ -140,3 +140,29 @@ def run_demo(engine: Engine, settings: Settings, *, seed: int = 7, scale: str = 
     plan_path.write_text(plan_briefing_html(proposal), encoding="utf-8")
     return DemoOutcome(manifest, root, summary, days, briefing, plan_path, proposal.before,
                        proposal.after, demo_accounts(engine, settings))
+
+
+def live_replay(engine: Engine, *, speed: float, minutes: float,
+                now: float | None = None) -> list:
+    """The demo's busiest ``minutes`` of tracks as phone requests (devices registered
+    ``demo-<number>`` on the way), ready for :func:`geo_patrol.demo.replay.send`."""
+    import time
+
+    from geo_patrol.demo.replay import device_id, requests_for
+    from geo_patrol.errors import InputError
+    from geo_patrol.store import live as live_store
+    from geo_patrol.store.volunteers import volunteer_ids
+
+    if speed <= 0 or minutes <= 0:
+        raise InputError("--speed and --minutes must be positive")
+    with engine.begin() as conn:
+        start = live_store.busiest_hour(conn)
+        if start is None:
+            raise InputError("no demo tracks are loaded: run `geo-patrol demo --no-serve` first")
+        fixes = live_store.fixes_for_replay(conn, start, start + dt.timedelta(minutes=minutes))
+        known = volunteer_ids(conn, sorted(fixes["number"].unique()))
+        registry = live_store.device_registry(conn)
+        for number, vid in zip(known.index, known["id"]):
+            if device_id(number) not in registry:
+                live_store.add_device(conn, device_id(number), int(vid), None)
+    return requests_for(fixes, speed=speed, now=time.time() if now is None else now)

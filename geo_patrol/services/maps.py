@@ -61,3 +61,19 @@ def export_briefing(conn: Connection, run_id: int, district_id: int, out: Path |
     path.write_text(district_briefing(conn, run_id, district_id, rules=rules, lang=lang,
                                       basemap=basemap), encoding="utf-8")
     return path
+
+
+def live_map(conn: Connection, *, lang: str, basemap: str | None = None,
+             within: frozenset[int] | None = None) -> str:
+    """The live map document: community outlines; the force itself comes from ``/api/live``."""
+    import geopandas as gpd
+
+    from geo_patrol.store.areas import area_features
+
+    features = area_features(conn, "community", within=within)
+    if not features:
+        from geo_patrol.errors import NotFoundError
+
+        raise NotFoundError("no communities are loaded")
+    frame = gpd.GeoDataFrame.from_features(features, crs="EPSG:4326")
+    return maps.map_html(maps.live_map(frame, lang, basemap=basemap))

@@ -420,7 +420,7 @@ def load_incidents(engine: Engine, path: Path | str, *, category: str | None = N
                         _recorded(read, category=category), settings, store)
 
 
-def _entered_point(conn: Connection, lon: object, lat: object, crs: str,
+def entered_point(conn: Connection, lon: object, lat: object, crs: str,
                    within: frozenset[int] | None) -> tuple[float, float, int]:
     """A point typed into a form: checked, in WGS-84, and the community it lies in."""
     from geo_patrol.ingest.points import to_float
@@ -437,7 +437,7 @@ def _entered_point(conn: Connection, lon: object, lat: object, crs: str,
     return float(lon_[0]), float(lat_[0]), community
 
 
-def _form_text(value: str | None, what: str, *, limit: int) -> str | None:
+def form_text(value: str | None, what: str, *, limit: int) -> str | None:
     """Text typed into a form: at most ``limit`` characters, and nothing a spreadsheet
     would run as a formula when the record is exported (``= + - @`` first)."""
     text = (value or "").strip()
@@ -461,13 +461,13 @@ def enter_hazard(engine: Engine, *, category: str, name: str, lon: object, lat: 
                  within: frozenset[int] | None = None, settings: Settings) -> int:
     """Record one hazard from a form: a command's record, or an officer's proposal inside
     their own communities. Returns the hazard id."""
-    name = _form_text(name, "a hazard's name", limit=200)
+    name = form_text(name, "a hazard's name", limit=200)
     if not name:
         raise InputError("a hazard needs a name of at most 200 characters", source="form")
     category = _category(settings, category)
     with engine.begin() as conn:
         srid = require_metric_srid(conn, settings.metric_crs)
-        x, y, community = _entered_point(conn, lon, lat, crs, within)
+        x, y, community = entered_point(conn, lon, lat, crs, within)
         return ledger_store.add_hazard(conn, category=category, name=name, lon=x, lat=y,
                                        rules=settings.rules, srid=srid, community_id=community,
                                        source="proposal" if proposal else "web", by=by)
@@ -477,10 +477,10 @@ def enter_report(engine: Engine, *, volunteer_id: int, category: str, text: str 
                  lon: object, lat: object, crs: str = "wgs84", settings: Settings) -> int:
     """Record a volunteer's report (pending verification). Returns the report id."""
     category = _category(settings, category)
-    text = _form_text(text, "a report's text", limit=2000)
+    text = form_text(text, "a report's text", limit=2000)
     with engine.begin() as conn:
         srid = require_metric_srid(conn, settings.metric_crs)
-        x, y, _ = _entered_point(conn, lon, lat, crs, None)
+        x, y, _ = entered_point(conn, lon, lat, crs, None)
         return ledger_store.add_report(conn, volunteer_id=volunteer_id, category=category,
                                        text=text, lon=x, lat=y, srid=srid)
 

@@ -209,3 +209,21 @@ def area_features(conn: Connection, level: str, *,
     return [{"type": "Feature", "id": r["id"], "geometry": json.loads(r["geometry"]),
              "properties": {"name": r["name"], "code": r["code"], "parent": r["parent"],
                             "level": level}} for r in rows]
+
+
+def segment_count(conn: Connection) -> tuple[int, int]:
+    """(count, highest id) of the street segments: changes whenever streets are loaded."""
+    row = conn.execute(sa.text("SELECT count(*), coalesce(max(id), 0) FROM street_segments")).one()
+    return int(row[0]), int(row[1])
+
+
+def segments_near(conn: Connection, box_m: tuple[float, float, float, float]) -> pd.DataFrame:
+    """Street segments meeting a metric box: node_from, node_to, length_m, metric lines."""
+    rows = conn.execute(sa.text(
+        "SELECT node_from, node_to, length_m, ST_AsBinary(geom_m) FROM street_segments "
+        "WHERE geom_m && ST_MakeEnvelope(:x0, :y0, :x1, :y1, "
+        "(SELECT value::int FROM deployment WHERE key = 'metric_srid'))"),
+        dict(zip(("x0", "y0", "x1", "y1"), map(float, box_m)))).all()
+    frame = pd.DataFrame(rows, columns=["node_from", "node_to", "length_m", "wkb"])
+    frame["geom"] = shapely.from_wkb(frame.pop("wkb").map(bytes)) if len(frame) else []
+    return frame

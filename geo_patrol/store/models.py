@@ -19,6 +19,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Identity,
     Integer,
     LargeBinary,
     Numeric,
@@ -34,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geo_patrol.vocab import (  # noqa: F401  (the stored values, re-exported for the schema)
     AREA_LEVELS,
+    CALLOUT_STATUSES,
     FLAG_DUPLICATE,
     FLAG_NAMES,
     FLAG_OUT_OF_ORDER,
@@ -473,3 +475,117 @@ class GapResult(Base):
     incidents: Mapped[int] = mapped_column(Integer)
     priority: Mapped[float] = mapped_column(Float)
     geom = mapped_column(Geometry("MULTILINESTRING", srid=4326), nullable=False)
+
+
+# -- live positions ---------------------------------------------------------------------------
+
+class Device(Base):
+    """A phone app registered to a volunteer: positions sent with its id are theirs.
+
+    ``secret_sha256`` (optional) binds the device to a secret the app carries in its server
+    URL (``?key=...``); a deployment may require one for every device.
+    """
+
+    __tablename__ = "devices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64), unique=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id", ondelete="CASCADE"),
+                                              index=True)
+    secret_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IntakeRefusal(Base):
+    """Position requests refused, counted per local day, reason and claimed device id."""
+
+    __tablename__ = "intake_refusals"
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(16), primary_key=True)
+    device: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LivePosition(Base):
+    """A position as it arrived from a phone (also stored as a fix in ``patrol_fixes``).
+
+    Unique per (volunteer, time), so a re-sent position is stored once; ``seq`` orders
+    arrivals for the incremental coverage; kept for a few days (``live_keep_days``).
+    """
+
+    __tablename__ = "live_positions"
+    volunteer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    t: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), primary_key=True, index=True)
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(), index=True)
+    device_id: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                     server_default=func.now())
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    speed_mps: Mapped[float | None] = mapped_column(Float)
+    heading: Mapped[float | None] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    battery_pct: Mapped[float | None] = mapped_column(Float)
+    moving: Mapped[bool | None] = mapped_column(Boolean)
+    flags: Mapped[int] = mapped_column(SmallInteger)
+    track_id: Mapped[int] = mapped_column(BigInteger)
+    attrs: Mapped[dict] = mapped_column(JSONB, default=dict)
+
+
+class LiveCover(Base):
+    """A street segment's covered intervals today from live positions: ``atoms[i]`` is the
+    segment's straight piece and ``[starts[i], ends[i]]`` metres along it."""
+
+    __tablename__ = "live_cover"
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    segment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    atoms: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    starts: Mapped[list[float]] = mapped_column(ARRAY(Float))
+    ends: Mapped[list[float]] = mapped_column(ARRAY(Float))
+    covered_m: Mapped[float] = mapped_column(Float)
+    last_visit: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LiveCursor(Base):
+    """How far the incremental coverage has read ``live_positions`` (by ``seq``)."""
+
+    __tablename__ = "live_cursor"
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class Callout(Base):
+    """An incident the command marked, and the volunteers called to it (警情联动)."""
+
+    __tablename__ = "callouts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    geom, geom_m = _geometries("POINT")
+
+
+class CalloutTarget(Base):
+    """One volunteer called to an incident, with the walking ETA they were chosen by."""
+
+    __tablename__ = "callout_targets"
+    __table_args__ = (CheckConstraint(_in("status", CALLOUT_STATUSES),
+                                      name="callout_targets_status_check"),)
+    callout_id: Mapped[int] = _link_to("callouts.id")
+    volunteer_id: Mapped[int] = _link_to("volunteers.id")
+    rank: Mapped[int] = mapped_column(Integer)
+    walk_m: Mapped[float] = mapped_column(Float)
+    eta_s: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="sent")
+    sent_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    arrived_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,60 @@
+"""Phones that send positions: register them to volunteers, list them, disable them."""
+
+from __future__ import annotations
+
+import click
+
+from geo_patrol.cli import Group, cli, engine_of
+
+
+@cli.group(cls=Group)
+def devices() -> None:
+    """Position devices (Traccar Client, OsmAnd) registered to volunteers."""
+
+
+@devices.command("add")
+@click.argument("device_id")
+@click.argument("volunteer")
+@click.option("--secret", "with_secret", is_flag=True,
+              help="Bind the device to a new random secret (printed once: the app sends it "
+                   "as key= in its server URL).")
+@click.option("--url", default="http://SERVER:5055/", show_default=True,
+              help="The server address printed for the app.")
+@click.pass_context
+def devices_add(ctx: click.Context, device_id: str, volunteer: str, with_secret: bool,
+                url: str) -> None:
+    """Register DEVICE_ID (the app's identifier) to the volunteer numbered VOLUNTEER."""
+    import secrets
+
+    from geo_patrol.services.live import add_device
+
+    secret = secrets.token_urlsafe(18) if with_secret else None
+    new = add_device(engine_of(ctx), device_id, volunteer, secret=secret)
+    click.echo(f"{'registered' if new else 're-bound'} {device_id} to {volunteer}")
+    query = f"id={device_id}" + (f"&key={secret}" if secret else "")
+    click.echo(f"server URL for the app: {url.rstrip('/')}/?{query}")
+
+
+@devices.command("list")
+@click.pass_context
+def devices_list(ctx: click.Context) -> None:
+    """Devices, their volunteers and when each last sent a position."""
+    from geo_patrol.privacy import mask_name
+    from geo_patrol.services.live import devices as device_table
+
+    for r in device_table(engine_of(ctx)).itertuples():
+        state = "disabled" if r.disabled_at == r.disabled_at and r.disabled_at else "active"
+        seen = r.last_seen.isoformat() if r.last_seen == r.last_seen and r.last_seen else "never"
+        click.echo(f"{r.device_id}\t{r.number}\t{mask_name(r.name)}\t{state}\t"
+                   f"secret={'yes' if r.has_secret else 'no'}\tlast={seen}")
+
+
+@devices.command("remove")
+@click.argument("device_id")
+@click.pass_context
+def devices_remove(ctx: click.Context, device_id: str) -> None:
+    """Disable a device: its positions are refused from now on (stored ones stay)."""
+    from geo_patrol.services.live import remove_device
+
+    remove_device(engine_of(ctx), device_id)
+    click.echo(f"disabled {device_id}")

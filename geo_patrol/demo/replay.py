@@ -1,0 +1,143 @@
+"""``geo-patrol demo live``: the demo's stored tracks replayed as phones would send them.
+
+The busiest hour of the demo's tracks is sent to the position intake as Traccar Client
+requests: every other volunteer's phone speaks the JSON of Traccar Client 9+, the others the
+OsmAnd query format. With ``speed`` > 1 the hour is sent faster than it was walked, its times
+shifted so that every position is already in the past when it is sent and the last one is
+"now" (as a phone catching up on its buffer), so the live map ends on the present.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+import numpy as np
+import pandas as pd
+
+from geo_patrol.ingest.positions import KNOT_MPS
+
+
+@dataclass
+class Request:
+    at_s: float      # when to send, seconds after the start
+    device: str
+    query: str
+    body: bytes = b""
+
+
+@dataclass
+class ReplayResult:
+    sent: int = 0
+    ok: int = 0
+    failed: dict[int, int] = field(default_factory=dict)
+    latencies_ms: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else 0.0
+
+
+def device_id(number: str) -> str:
+    return f"demo-{number}"
+
+
+def requests_for(fixes: pd.DataFrame, *, speed: float, now: float) -> list[Request]:
+    """One request per fix (columns number, t, lon, lat, accuracy_m, speed_mps)."""
+    if fixes.empty:
+        return []
+    t0 = float(fixes["t"].min())
+    span = float(fixes["t"].max()) - t0
+    # sent at (t - t0) / speed; stamped so that no stamp is ahead of its sending time
+    shift = now - t0 - span * (1 - 1 / speed)
+    numbers = sorted(fixes["number"].unique())
+    json_phones = set(numbers[::2])
+    out = []
+    for r in fixes.itertuples():
+        stamp = r.t + shift
+        at = (r.t - t0) / speed
+        dev = device_id(r.number)
+        speed_mps = None if pd.isna(r.speed_mps) else float(r.speed_mps)
+        acc = None if pd.isna(r.accuracy_m) else float(r.accuracy_m)
+        if r.number in json_phones:
+            coords = {"latitude": round(r.lat, 7), "longitude": round(r.lon, 7),
+                      "accuracy": acc if acc is not None else 8.0, "altitude": 1050.0,
+                      "heading": 0.0, "speed": speed_mps if speed_mps is not None else 1.2}
+            body = {"location": {
+                "timestamp": dt.datetime.fromtimestamp(stamp, dt.UTC).isoformat(
+                    timespec="milliseconds").replace("+00:00", "Z"),
+                "coords": coords, "is_moving": True, "odometer": 0, "event": "motionchange",
+                "battery": {"level": 0.8, "is_charging": False},
+                "activity": {"type": "walking"}}, "device_id": dev}
+            out.append(Request(at, dev, "", json.dumps(body).encode()))
+        else:
+            fields = {"id": dev, "timestamp": int(stamp), "lat": f"{r.lat:.7f}",
+                      "lon": f"{r.lon:.7f}", "altitude": "1050.0", "batt": "80"}
+            if speed_mps is not None:
+                fields["speed"] = f"{speed_mps / KNOT_MPS:.2f}"
+            if acc is not None:
+                fields["accuracy"] = f"{acc:.1f}"
+            out.append(Request(at, dev, urlencode(fields)))
+    out.sort(key=lambda q: q.at_s)
+    return out
+
+
+async def _send_all(url: str, requests: list[Request], *, concurrency: int,
+                    paced: bool, progress: Callable[[ReplayResult], None] | None
+                    ) -> ReplayResult:
+    import aiohttp
+
+    result = ReplayResult()
+    queues: list[asyncio.Queue[Request | None]] = [asyncio.Queue() for _ in range(concurrency)]
+    start = time.perf_counter()
+
+    async def worker(session: aiohttp.ClientSession, queue: asyncio.Queue) -> None:
+        while (req := await queue.get()) is not None:
+            if paced:
+                wait = req.at_s - (time.perf_counter() - start)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            sent = time.perf_counter()
+            target = f"{url}?{req.query}" if req.query else url
+            for attempt in range(5):  # as the app does: keep it and retry until acknowledged
+                try:
+                    async with session.post(target, data=req.body or None) as resp:
+                        await resp.read()
+                        status = resp.status
+                except aiohttp.ClientError:
+                    status = 599
+                if status != 503 and status != 599:
+                    break
+                await asyncio.sleep(0.5 * (attempt + 1))
+            result.sent += 1
+            result.latencies_ms.append((time.perf_counter() - sent) * 1000)
+            if status == 200:
+                result.ok += 1
+            else:
+                result.failed[status] = result.failed.get(status, 0) + 1
+            if progress and result.sent % 1000 == 0:
+                progress(result)
+
+    # phones keep their order: one device's requests go through one worker, in time order
+    shard = {d: i % concurrency for i, d in enumerate(sorted({r.device for r in requests}))}
+    for req in requests:
+        queues[shard[req.device]].put_nowait(req)
+    for queue in queues:
+        queue.put_nowait(None)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(worker(session, q) for q in queues))
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def send(url: str, requests: list[Request], *, concurrency: int = 64, paced: bool = True,
+         progress: Callable[[ReplayResult], None] | None = None) -> ReplayResult:
+    """Send the requests (at their times when ``paced``, else as fast as answered)."""
+    return asyncio.run(_send_all(url, requests, concurrency=concurrency, paced=paced,
+                                 progress=progress))

@@ -1,0 +1,427 @@
+"""Live positions: devices, refusals, positions as they arrive, today's live coverage and
+call-outs. The only SQL of the live loop; :mod:`geo_patrol.services.live` calls it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from psycopg import sql
+from sqlalchemy.engine import Connection
+
+from geo_patrol.store.bulk import driver_connection
+
+#: One transaction at a time writes positions (flags and tracks follow each volunteer's
+#: previous fix), and one at a time advances the live coverage.
+INTAKE_LOCK = 0x6770_0001
+COVERAGE_LOCK = 0x6770_0002
+
+
+def secret_digest(secret: str) -> str:
+    """How a device secret is stored (secrets are long random tokens: SHA-256 suffices)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# -- devices ----------------------------------------------------------------------------------
+
+def add_device(conn: Connection, device_id: str, volunteer_id: int,
+               secret_sha256: str | None) -> bool:
+    """Register (or re-bind) a device; ``True`` when it is new."""
+    row = conn.execute(sa.text(
+        "INSERT INTO devices (device_id, volunteer_id, secret_sha256) VALUES (:d, :v, :s) "
+        "ON CONFLICT (device_id) DO UPDATE SET volunteer_id = :v, secret_sha256 = :s, "
+        "disabled_at = NULL RETURNING (xmax = 0)"),
+        {"d": device_id, "v": volunteer_id, "s": secret_sha256}).scalar_one()
+    return bool(row)
+
+
+def remove_device(conn: Connection, device_id: str) -> bool:
+    """Disable a device (its positions stay); ``False`` when it is unknown."""
+    return conn.execute(sa.text(
+        "UPDATE devices SET disabled_at = now() WHERE device_id = :d AND disabled_at IS NULL"),
+        {"d": device_id}).rowcount > 0
+
+
+def device_registry(conn: Connection) -> dict[str, tuple[int, int, str | None, str]]:
+    """Active devices: device id -> (row id, volunteer id, secret digest, occupation)."""
+    rows = conn.execute(sa.text(
+        "SELECT d.device_id, d.id, d.volunteer_id, d.secret_sha256, v.occupation FROM devices d "
+        "JOIN volunteers v ON v.id = d.volunteer_id WHERE d.disabled_at IS NULL")).all()
+    return {r[0]: (int(r[1]), int(r[2]), r[3], r[4]) for r in rows}
+
+
+def device_table(conn: Connection, within: Iterable[int] | None) -> pd.DataFrame:
+    """Registered devices with their volunteer, last position time and today's count."""
+    return pd.read_sql_query(sa.text(
+        "SELECT d.device_id, v.number, v.name, a.name AS community, d.created_at, "
+        "d.disabled_at, d.secret_sha256 IS NOT NULL AS has_secret, "
+        "(SELECT max(t) FROM live_positions p WHERE p.device_id = d.id) AS last_seen "
+        "FROM devices d JOIN volunteers v ON v.id = d.volunteer_id "
+        "LEFT JOIN areas a ON a.id = v.community_id "
+        "WHERE CAST(:within AS integer[]) IS NULL OR v.community_id = ANY(:within) "
+        "ORDER BY d.disabled_at NULLS FIRST, v.number, d.device_id"),
+        conn, params={"within": None if within is None else sorted(within)})
+
+
+# -- refusals ---------------------------------------------------------------------------------
+
+def count_refusals(conn: Connection, rows: Sequence[tuple[dt.date, str, str, int, dt.datetime]]
+                   ) -> None:
+    """Add refused requests: (day, reason, claimed device, count, last time)."""
+    if not rows:
+        return
+    conn.execute(sa.text(
+        "INSERT INTO intake_refusals (day, reason, device, count, last_at) "
+        "SELECT * FROM unnest(CAST(:d AS date[]), CAST(:r AS text[]), CAST(:v AS text[]), "
+        "CAST(:c AS integer[]), CAST(:t AS timestamptz[])) "
+        "ON CONFLICT (day, reason, device) DO UPDATE SET "
+        "count = intake_refusals.count + excluded.count, "
+        "last_at = greatest(intake_refusals.last_at, excluded.last_at)"),
+        {"d": [r[0] for r in rows], "r": [r[1] for r in rows], "v": [r[2] for r in rows],
+         "c": [r[3] for r in rows], "t": [r[4] for r in rows]})
+
+
+def refusal_table(conn: Connection, since: dt.date) -> pd.DataFrame:
+    """Refusals since a day: reason, device, count, last time (most recent first)."""
+    return pd.read_sql_query(sa.text(
+        "SELECT reason, device, sum(count)::int AS count, max(last_at) AS last_at "
+        "FROM intake_refusals WHERE day >= :since GROUP BY reason, device "
+        "ORDER BY max(last_at) DESC LIMIT 200"), conn, params={"since": since})
+
+
+# -- intake -----------------------------------------------------------------------------------
+
+def lock_intake(conn: Connection) -> None:
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": INTAKE_LOCK})
+
+
+def stored_keys(conn: Connection, volunteer_ids: np.ndarray, t_us: np.ndarray
+                ) -> set[tuple[int, int]]:
+    """(volunteer id, µs) of these positions that are already stored (re-sent ones)."""
+    rows = conn.execute(sa.text(
+        "SELECT p.volunteer_id, (extract(epoch FROM p.t) * 1000000)::bigint FROM live_positions p "
+        "JOIN unnest(CAST(:v AS integer[]), CAST(:t AS timestamptz[])) AS k(v, t) "
+        "ON p.volunteer_id = k.v AND p.t = k.t"),
+        {"v": volunteer_ids.tolist(), "t": _times(t_us)}).all()
+    return {(int(a), int(b)) for a, b in rows}
+
+
+def previous_fixes(conn: Connection, volunteer_ids: Sequence[int]) -> pd.DataFrame:
+    """Per volunteer: the last stored position (t, track) and the last clean one (t, lon,
+    lat, x, y, track), as context for flagging and joining new positions."""
+    rows = conn.execute(sa.text(
+        "SELECT k.v, (extract(epoch FROM a.t) * 1000000)::bigint, a.track_id, "
+        "(extract(epoch FROM c.t) * 1000000)::bigint, c.lon, c.lat, c.x, c.y, c.track_id "
+        "FROM unnest(CAST(:v AS integer[])) AS k(v) "
+        "CROSS JOIN LATERAL (SELECT t, track_id FROM live_positions WHERE volunteer_id = k.v "
+        "  ORDER BY t DESC LIMIT 1) a "
+        "LEFT JOIN LATERAL (SELECT t, lon, lat, x, y, track_id FROM live_positions "
+        "  WHERE volunteer_id = k.v AND flags = 0 ORDER BY t DESC LIMIT 1) c ON true"),
+        {"v": list(volunteer_ids)}).all()
+    return pd.DataFrame(rows, columns=["volunteer_id", "t", "track_id", "clean_t", "lon", "lat",
+                                       "x", "y", "clean_track"]).set_index("volunteer_id")
+
+
+_POSITION_COLUMNS = ("volunteer_id", "t", "device_id", "lon", "lat", "x", "y", "speed_mps",
+                     "heading", "accuracy_m", "battery_pct", "moving", "flags", "track_id",
+                     "attrs")
+
+
+def store_positions(conn: Connection, frame: pd.DataFrame) -> None:
+    """COPY new positions (columns of :data:`_POSITION_COLUMNS`, ``t`` in µs)."""
+    query = sql.SQL("COPY live_positions ({}) FROM STDIN").format(
+        sql.SQL(", ").join(map(sql.Identifier, _POSITION_COLUMNS)))
+    times = _times(frame["t"].to_numpy())
+    cols = [frame[c].tolist() for c in _POSITION_COLUMNS]
+    cols[1] = times
+    with driver_connection(conn).cursor() as cur, cur.copy(query) as copy:
+        for row in zip(*cols):
+            copy.write_row([None if isinstance(v, float) and v != v else v
+                            for v in row[:-1]] + [json.dumps(row[-1], ensure_ascii=False)])
+
+
+def live_upload(conn: Connection, day: dt.date, stored: int, flagged: int) -> int:
+    """The upload row live positions of a local day are filed under, with running counts."""
+    key = hashlib.sha256(f"live:{day.isoformat()}".encode()).hexdigest()
+    return int(conn.execute(sa.text(
+        "INSERT INTO uploads (kind, filename, sha256, size_bytes, rows_stored, rows_flagged, "
+        "options, summary) VALUES ('live', :name, :sha, 0, :n, :f, '{}'::jsonb, '{}'::jsonb) "
+        "ON CONFLICT (sha256) DO UPDATE SET rows_stored = uploads.rows_stored + :n, "
+        "rows_flagged = uploads.rows_flagged + :f RETURNING id"),
+        {"name": f"live {day.isoformat()}", "sha": key, "n": stored, "f": flagged}).scalar_one())
+
+
+def extend_tracks(conn: Connection, rows: Sequence[tuple[int, int, int, int, float, bytes | None]]
+                  ) -> None:
+    """Continue tracks: (id, last µs, new fixes, new flagged, added metres, WKB of the clean
+    points to append, starting with the track's previous clean point: a line, or a point
+    when there is one)."""
+    if not rows:
+        return
+    conn.execute(sa.text(
+        "UPDATE tracks t SET ended_at = greatest(t.ended_at, u.ended), n_fixes = t.n_fixes + u.n, "
+        "n_flagged = t.n_flagged + u.f, length_m = t.length_m + u.m, "
+        "geom = CASE WHEN u.pts IS NULL THEN t.geom "
+        "  WHEN t.geom IS NULL THEN CASE WHEN GeometryType(u.pts) = 'LINESTRING' "
+        "    THEN u.pts END "
+        "  ELSE ST_MakeLine(t.geom, u.pts) END "
+        "FROM (SELECT * FROM unnest(CAST(:id AS bigint[]), CAST(:e AS timestamptz[]), "
+        "  CAST(:n AS integer[]), CAST(:f AS integer[]), CAST(:m AS float8[]), "
+        "  CAST(:p AS bytea[])) AS x(id, ended, n, f, m, wkb) "
+        "  CROSS JOIN LATERAL (SELECT ST_GeomFromEWKB(x.wkb) AS pts) g) u WHERE t.id = u.id"),
+        {"id": [r[0] for r in rows], "e": _times(np.array([r[1] for r in rows])),
+         "n": [r[2] for r in rows], "f": [r[3] for r in rows], "m": [r[4] for r in rows],
+         "p": [r[5] for r in rows]})
+
+
+def _times(t_us: np.ndarray) -> list[dt.datetime]:
+    return [dt.datetime.fromtimestamp(int(v) / 1e6, dt.UTC) for v in t_us]
+
+
+# -- the force now ----------------------------------------------------------------------------
+
+def last_positions(conn: Connection, since: dt.datetime, within: Iterable[int] | None
+                   ) -> pd.DataFrame:
+    """Each volunteer's last position since ``since``, with who they are."""
+    return pd.read_sql_query(sa.text(
+        "SELECT p.volunteer_id, v.number, v.name, v.occupation, v.community_id, "
+        "a.name AS community, p.t, p.lon, p.lat, p.speed_mps, p.moving, p.battery_pct, "
+        "p.accuracy_m FROM (SELECT DISTINCT ON (volunteer_id) * FROM live_positions "
+        "WHERE t >= :since ORDER BY volunteer_id, t DESC) p "
+        "JOIN volunteers v ON v.id = p.volunteer_id LEFT JOIN areas a ON a.id = v.community_id "
+        "WHERE CAST(:within AS integer[]) IS NULL OR v.community_id = ANY(:within) "
+        "ORDER BY p.t DESC"),
+        conn, params={"since": since, "within": None if within is None else sorted(within)})
+
+
+def trails(conn: Connection, volunteer_ids: Sequence[int], since: dt.datetime) -> pd.DataFrame:
+    """Clean positions since ``since`` of these volunteers, in time order."""
+    return pd.read_sql_query(sa.text(
+        "SELECT volunteer_id, t, lon, lat FROM live_positions WHERE t >= :since "
+        "AND flags = 0 AND volunteer_id = ANY(:v) ORDER BY volunteer_id, t"),
+        conn, params={"since": since, "v": list(volunteer_ids)})
+
+
+# -- live coverage ----------------------------------------------------------------------------
+
+def lock_coverage(conn: Connection) -> bool:
+    """Take the coverage lock for this transaction unless another process holds it."""
+    return bool(conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"),
+                             {"k": COVERAGE_LOCK}).scalar_one())
+
+
+def cursor(conn: Connection, name: str = "coverage") -> int:
+    return int(conn.execute(sa.text("SELECT seq FROM live_cursor WHERE name = :n"),
+                            {"n": name}).scalar_one_or_none() or 0)
+
+
+def set_cursor(conn: Connection, seq: int, name: str = "coverage") -> None:
+    conn.execute(sa.text(
+        "INSERT INTO live_cursor (name, seq) VALUES (:n, :s) "
+        "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq"), {"n": name, "s": seq})
+
+
+def new_clean_fixes(conn: Connection, after: int, limit: int) -> pd.DataFrame:
+    """Clean positions that arrived after ``seq`` ``after`` (oldest first), with the track's
+    kind, and the highest ``seq`` read."""
+    return pd.read_sql_query(sa.text(
+        "SELECT p.seq, p.volunteer_id, extract(epoch FROM p.t)::float8 AS t, p.x, p.y, p.flags, "
+        "coalesce(tr.kind, 'patrol') AS kind FROM live_positions p "
+        "LEFT JOIN tracks tr ON tr.id = p.track_id "
+        "WHERE p.seq > :after ORDER BY p.seq LIMIT :limit"),
+        conn, params={"after": after, "limit": limit})
+
+
+def clean_before(conn: Connection, firsts: pd.DataFrame) -> pd.DataFrame:
+    """Per (volunteer, first new t in epoch s, day start in epoch s): the clean position just
+    before it on the same local day, if any."""
+    rows = conn.execute(sa.text(
+        "SELECT k.v, extract(epoch FROM c.t)::float8, c.x, c.y, coalesce(tr.kind, 'patrol') "
+        "FROM unnest(CAST(:v AS integer[]), CAST(:t AS float8[]), CAST(:d AS float8[])) "
+        "AS k(v, t, d) CROSS JOIN LATERAL (SELECT t, x, y, track_id FROM live_positions "
+        "  WHERE volunteer_id = k.v AND flags = 0 AND t < to_timestamp(k.t) "
+        "  AND t >= to_timestamp(k.d) ORDER BY t DESC LIMIT 1) c "
+        "LEFT JOIN tracks tr ON tr.id = c.track_id"),
+        {"v": firsts["volunteer_id"].tolist(), "t": firsts["t"].tolist(),
+         "d": firsts["day_start"].tolist()}).all()
+    return pd.DataFrame(rows, columns=["volunteer_id", "t", "x", "y", "kind"])
+
+
+def cover_rows(conn: Connection, day: dt.date, segment_ids: Sequence[int]) -> pd.DataFrame:
+    return pd.read_sql_query(sa.text(
+        "SELECT segment_id, atoms, starts, ends, extract(epoch FROM last_visit)::float8 AS last "
+        "FROM live_cover WHERE day = :d AND segment_id = ANY(:s)"),
+        conn, params={"d": day, "s": list(segment_ids)})
+
+
+def store_cover(conn: Connection, day: dt.date, frame: pd.DataFrame) -> None:
+    """Replace segments' merged intervals (segment_id, atoms, starts, ends, covered_m, last)."""
+    if frame.empty:
+        return
+    conn.execute(sa.text("DELETE FROM live_cover WHERE day = :d AND segment_id = ANY(:s)"),
+                 {"d": day, "s": frame["segment_id"].astype(int).tolist()})
+    query = sql.SQL("COPY live_cover (day, segment_id, atoms, starts, ends, covered_m, "
+                    "last_visit) FROM STDIN")
+    with driver_connection(conn).cursor() as cur, cur.copy(query) as copy:
+        for r in frame.itertuples():
+            copy.write_row((day, int(r.segment_id), [int(v) for v in r.atoms],
+                            [float(v) for v in r.starts], [float(v) for v in r.ends],
+                            float(r.covered_m), dt.datetime.fromtimestamp(r.last, dt.UTC)))
+
+
+def live_coverage(conn: Connection, day: dt.date, within: Iterable[int] | None) -> pd.DataFrame:
+    """Today's live coverage per community: street length, covered length, visited segments."""
+    return pd.read_sql_query(sa.text(
+        "SELECT a.id AS area_id, a.name, sum(s.length_m) AS total_m, "
+        "coalesce(sum(c.covered_m), 0) AS covered_m, count(c.segment_id)::int AS visited, "
+        "max(c.last_visit) AS last_visit "
+        "FROM areas a JOIN street_segments s ON s.area_id = a.id "
+        "LEFT JOIN live_cover c ON c.segment_id = s.id AND c.day = :d "
+        "WHERE a.level = 'community' AND (CAST(:within AS integer[]) IS NULL "
+        "OR a.id = ANY(:within)) GROUP BY a.id, a.name ORDER BY a.name"),
+        conn, params={"d": day, "within": None if within is None else sorted(within)})
+
+
+def covered_segments(conn: Connection, day: dt.date, within: Iterable[int] | None
+                     ) -> pd.DataFrame:
+    """Segments visited today (WGS-84 lines as GeoJSON text) with their covered share."""
+    return pd.read_sql_query(sa.text(
+        "SELECT s.id, ST_AsGeoJSON(s.geom, 5) AS geometry, c.covered_m / s.length_m AS share, "
+        "c.last_visit FROM live_cover c JOIN street_segments s ON s.id = c.segment_id "
+        "WHERE c.day = :d AND (CAST(:within AS integer[]) IS NULL OR s.area_id = ANY(:within))"),
+        conn, params={"d": day, "within": None if within is None else sorted(within)})
+
+
+def prune_live(conn: Connection, before: dt.datetime) -> dict[str, int]:
+    """Retention of the live tables: positions and coverage older than ``before``."""
+    positions = conn.execute(sa.text("DELETE FROM live_positions WHERE t < :b"),
+                             {"b": before}).rowcount
+    cover = conn.execute(sa.text("DELETE FROM live_cover WHERE day < CAST(:b AS date)"),
+                         {"b": before}).rowcount
+    return {"positions": int(positions), "cover": int(cover)}
+
+
+# -- call-outs --------------------------------------------------------------------------------
+
+def on_duty_positions(conn: Connection, since: dt.datetime, bounds_m: tuple[float, ...] | None
+                      ) -> pd.DataFrame:
+    """The last clean position since ``since`` of every volunteer with an active account of
+    the roster (metric x, y), optionally within a metric box."""
+    box = "" if bounds_m is None else "AND x BETWEEN :x0 AND :x1 AND y BETWEEN :y0 AND :y1"
+    params: dict[str, object] = {"since": since}
+    if bounds_m is not None:
+        params |= dict(zip(("x0", "y0", "x1", "y1"), bounds_m))
+    return pd.read_sql_query(sa.text(
+        "SELECT p.volunteer_id, v.number, v.name, v.community_id, p.t, p.x, p.y, v.skills "
+        "FROM (SELECT DISTINCT ON (volunteer_id) volunteer_id, t, x, y FROM live_positions "
+        f"WHERE t >= :since AND flags = 0 {box} ORDER BY volunteer_id, t DESC) p "  # noqa: S608
+        "JOIN volunteers v ON v.id = p.volunteer_id WHERE v.active"), conn, params=params)
+
+
+def store_callout(conn: Connection, *, category: str, note: str | None, lon: float, lat: float,
+                  srid: int, community_id: int | None, user_id: int | None,
+                  targets: pd.DataFrame) -> int:
+    callout_id = int(conn.execute(sa.text(
+        "INSERT INTO callouts (category, note, community_id, created_by, geom, geom_m) "
+        "VALUES (:c, :n, :a, :u, ST_SetSRID(ST_MakePoint(:x, :y), 4326), "
+        "ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 4326), :srid)) RETURNING id"),
+        {"c": category, "n": note, "a": community_id, "u": user_id, "x": lon, "y": lat,
+         "srid": srid}).scalar_one())
+    if len(targets):
+        conn.execute(sa.text(
+            "INSERT INTO callout_targets (callout_id, volunteer_id, rank, walk_m, eta_s, status) "
+            "SELECT :id, * , 'sent' FROM unnest(CAST(:v AS integer[]), CAST(:r AS integer[]), "
+            "CAST(:w AS float8[]), CAST(:e AS float8[]))"),
+            {"id": callout_id, "v": targets["volunteer_id"].astype(int).tolist(),
+             "r": list(range(1, len(targets) + 1)), "w": targets["walk_m"].tolist(),
+             "e": targets["eta_s"].tolist()})
+    return callout_id
+
+
+def callout_table(conn: Connection, within: Iterable[int] | None, limit: int = 50
+                  ) -> pd.DataFrame:
+    """Recent call-outs with their targets' states."""
+    return pd.read_sql_query(sa.text(
+        "SELECT c.id, c.category, c.note, c.created_at, c.closed_at, a.name AS community, "
+        "ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, u.username AS called_by, "
+        "count(t.volunteer_id)::int AS called, "
+        "count(*) FILTER (WHERE t.status = 'accepted')::int AS accepted, "
+        "count(*) FILTER (WHERE t.status = 'declined')::int AS declined, "
+        "count(*) FILTER (WHERE t.status = 'arrived')::int AS arrived "
+        "FROM callouts c LEFT JOIN callout_targets t ON t.callout_id = c.id "
+        "LEFT JOIN areas a ON a.id = c.community_id LEFT JOIN users u ON u.id = c.created_by "
+        "WHERE CAST(:within AS integer[]) IS NULL OR c.community_id = ANY(:within) "
+        "GROUP BY c.id, a.name, u.username ORDER BY c.created_at DESC LIMIT :limit"),
+        conn, params={"within": None if within is None else sorted(within), "limit": limit})
+
+
+def callout_targets(conn: Connection, callout_id: int) -> pd.DataFrame:
+    return pd.read_sql_query(sa.text(
+        "SELECT t.volunteer_id, v.number, v.name, t.rank, t.walk_m, t.eta_s, t.status, "
+        "t.sent_at, t.answered_at, t.arrived_at FROM callout_targets t "
+        "JOIN volunteers v ON v.id = t.volunteer_id WHERE t.callout_id = :id ORDER BY t.rank"),
+        conn, params={"id": callout_id})
+
+
+def callout_area(conn: Connection, callout_id: int) -> int | None:
+    row = conn.execute(sa.text("SELECT community_id FROM callouts WHERE id = :id"),
+                       {"id": callout_id}).one_or_none()
+    if row is None:
+        raise LookupError(callout_id)
+    return row[0]
+
+
+def volunteer_callouts(conn: Connection, volunteer_id: int) -> pd.DataFrame:
+    """A volunteer's call-outs of the last day, newest first."""
+    return pd.read_sql_query(sa.text(
+        "SELECT c.id, c.category, c.note, c.created_at, ST_X(c.geom) AS lon, "
+        "ST_Y(c.geom) AS lat, t.status, t.walk_m, t.eta_s, t.arrived_at FROM callout_targets t "
+        "JOIN callouts c ON c.id = t.callout_id WHERE t.volunteer_id = :v "
+        "AND c.created_at > now() - interval '1 day' ORDER BY c.created_at DESC"),
+        conn, params={"v": volunteer_id})
+
+
+def answer_callout(conn: Connection, callout_id: int, volunteer_id: int, status: str) -> bool:
+    """Accept or decline; ``False`` when the volunteer was not called or already arrived."""
+    return conn.execute(sa.text(
+        "UPDATE callout_targets SET status = :s, answered_at = now() WHERE callout_id = :c "
+        "AND volunteer_id = :v AND status IN ('sent', 'accepted', 'declined')"),
+        {"s": status, "c": callout_id, "v": volunteer_id}).rowcount > 0
+
+
+def mark_arrivals(conn: Connection, radius_m: float) -> int:
+    """Targets (not declined) whose own positions came within ``radius_m`` of the incident
+    after they were called: arrived, at the first such position."""
+    return conn.execute(sa.text(
+        "UPDATE callout_targets t SET status = 'arrived', arrived_at = a.t FROM ("
+        "  SELECT t.callout_id, t.volunteer_id, min(p.t) AS t FROM callout_targets t "
+        "  JOIN callouts c ON c.id = t.callout_id AND c.closed_at IS NULL "
+        "  JOIN live_positions p ON p.volunteer_id = t.volunteer_id AND p.t >= t.sent_at "
+        "   AND p.flags = 0 AND (p.x - ST_X(c.geom_m)) ^ 2 + (p.y - ST_Y(c.geom_m)) ^ 2 "
+        "   <= :r * :r "
+        "  WHERE t.status IN ('sent', 'accepted') GROUP BY t.callout_id, t.volunteer_id) a "
+        "WHERE t.callout_id = a.callout_id AND t.volunteer_id = a.volunteer_id"),
+        {"r": radius_m}).rowcount
+
+
+def fixes_for_replay(conn: Connection, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+    """Stored clean fixes of a time span with their volunteer numbers, WGS-84 (for replay)."""
+    return pd.read_sql_query(sa.text(
+        "SELECT v.number, extract(epoch FROM f.t)::float8 AS t, "
+        "ST_X(ST_Transform(f.geom_m, 4326)) AS lon, ST_Y(ST_Transform(f.geom_m, 4326)) AS lat, "
+        "f.accuracy_m, f.speed_mps FROM patrol_fixes f JOIN volunteers v ON v.id = f.volunteer_id "
+        "WHERE f.t >= :a AND f.t < :b AND f.flags = 0 ORDER BY f.t"),
+        conn, params={"a": start, "b": end})
+
+
+def busiest_hour(conn: Connection) -> dt.datetime | None:
+    """The start of the hour with the most fixes among stored file uploads (not live)."""
+    return conn.execute(sa.text(
+        "SELECT date_trunc('hour', t.started_at) FROM tracks t JOIN uploads u "
+        "ON u.id = t.upload_id WHERE u.kind = 'tracks' GROUP BY 1 "
+        "ORDER BY sum(t.n_fixes) DESC LIMIT 1")).scalar_one_or_none()

@@ -1,0 +1,396 @@
+"""The live loop: Traccar Client / OsmAnd requests decoded, positions stored once and flagged
+like file loads, live coverage equal to a full analysis of the same day, the force now, and
+call-outs by walking distance — on the real demo database and the real web app."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import time
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from hypothesis import given, settings as hsettings
+from hypothesis import strategies as st
+
+from geo_patrol.ingest.positions import KNOT_MPS, PositionRefused, decode_request
+from tests.helpers import count, make_user, sign_in
+
+NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC).timestamp()
+
+
+# -- the protocol -----------------------------------------------------------------------------
+
+#: Query strings as Traccar's OsmAnd decoder tests receive them from real apps.
+OSMAND_REQUESTS = [
+    ("id=902064&lat=42.06288&lon=-88.23412&timestamp=2016-01-27T18%3A55%3A47Z&hdop=6.0"
+     "&altitude=224.0&speed=0.0", 1453920947.0),
+    ("id=902064&lat=42.06288&lon=-88.23412&timestamp=1442068686579&hdop=6.0&altitude=224.0"
+     "&speed=0.0", 1442068686.579),
+    ("lat=49.60688&lon=6.15788&timestamp=2014-06-04+09%3A10%3A11&altitude=384.7&speed=0.0"
+     "&id=353861053849681", 1401873011.0),
+    ("id=123456&timestamp=1377177267&lat=60.0&lon=30.0&speed=0.0&bearing=0.0&altitude=0"
+     "&hdop=0.0", 1377177267.0),
+    ("id=123456&timestamp=1377177267&location=60.0,30.0", 1377177267.0),
+    ("id=123456789012345&timestamp=1504763810&lat=40.7232948571&lon=-74.0061408571"
+     "&bearing=7.19889788244&speed=40&ignition=true&rpm=933&fuel=24", 1504763810.0),
+]
+
+
+@pytest.mark.parametrize("query,when", OSMAND_REQUESTS)
+def test_osmand_query_shapes_decode(query, when):
+    [p], key = decode_request(query, b"", now=NOW)
+    assert key is None and p.device and -90 <= p.lat <= 90
+    assert p.t == round(when * 1e6)
+    if "speed=40" in query:
+        assert p.speed_mps == pytest.approx(40 * KNOT_MPS)  # knots on the wire
+        assert p.attrs["ignition"] == "true" and p.attrs["rpm"] == "933"  # kept as attributes
+        assert p.heading == pytest.approx(7.19889788244)
+
+
+def test_osmand_without_time_and_form_body():
+    [p], _ = decode_request("", b"lat=60.0&lon=30.0&speed=0.0&heading=0.0&vacc=0&hacc=0"
+                            b"&altitude=0&deviceid=123456&batt=87&key=s3cret", now=NOW)
+    assert p.device == "123456" and p.t == round(NOW * 1e6)  # no timestamp: received now
+    assert p.battery_pct == 87 and p.attrs["vacc"] == "0"
+
+
+def test_traccar_client_json_detected_by_body():
+    body = {"location": {"timestamp": "2026-11-27T11:59:30.000Z",
+                         "coords": {"latitude": 40.6505, "longitude": 109.8427, "accuracy": 6.2,
+                                    "speed": 1.4, "heading": 88.0, "altitude": 1050.3},
+                         "is_moving": True, "odometer": 1234.5, "event": "motionchange",
+                         "battery": {"level": 0.64, "is_charging": False},
+                         "activity": {"type": "walking"}},
+            "device_id": "5391"}
+    # sent as text/plain or with no type at all: the body tells it is JSON
+    [p], key = decode_request("key=abc", json.dumps(body).encode(), now=NOW)
+    assert (p.device, p.lat, p.lon, p.accuracy_m, p.speed_mps) == \
+        ("5391", 40.6505, 109.8427, 6.2, 1.4)
+    assert p.battery_pct == pytest.approx(64) and p.moving is True and key == "abc"
+    assert p.t == round(dt.datetime(2026, 11, 27, 11, 59, 30, tzinfo=dt.UTC).timestamp() * 1e6)
+    assert json.loads(p.attrs["activity"]) == {"type": "walking"}
+    # a phone's buffer sent at once: a list of locations
+    body["location"] = [body["location"], {**body["location"],
+                                           "timestamp": "2026-11-27T11:59:40.000Z"}]
+    assert len(decode_request("", json.dumps(body).encode(), now=NOW)[0]) == 2
+
+
+@pytest.mark.parametrize("query,body,reason", [
+    ("lat=40.6&lon=109.8", b"", "no_id"),
+    ("id=7&timestamp=1764000000", b"", "no_position"),
+    ("id=7&lat=NaN&lon=109.8", b"", "bad_number"),
+    ("id=7&lat=nord&lon=109.8", b"", "bad_number"),
+    ("id=7&lat=95&lon=109.8", b"", "out_of_range"),
+    ("id=7&lat=40.6&lon=109.8&timestamp=yesterday", b"", "bad_time"),
+    ("id=7&lat=40.6&lon=109.8&timestamp=1990-01-01T00:00:00Z", b"", "bad_time"),
+    ("id=7&lat=40.6&lon=109.8&timestamp=2030-01-01T00:00:00Z", b"", "future_time"),
+    ("", b'{"device_id": "7", "location": {"coords": {"latitude": NaN}}}', "malformed"),
+    ("", b'{"device_id": "7"', "malformed"),
+    ("", b'{"device_id": "7", "location": {"timestamp": 1}}', "no_position"),
+    ("", b"{" + b" " * 70_000 + b"}", "too_large"),
+])
+def test_malformed_requests_are_refused_with_a_reason(query, body, reason):
+    with pytest.raises(PositionRefused) as err:
+        decode_request(query, body, now=NOW)
+    assert err.value.reason == reason and str(err.value)
+
+
+_values = st.one_of(st.text(max_size=12), st.integers(), st.floats(allow_nan=True),
+                    st.booleans(), st.none())
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(fields=st.dictionaries(st.sampled_from(
+    ["id", "deviceid", "lat", "lon", "location", "timestamp", "speed", "bearing", "batt",
+     "accuracy", "key", "x"]), st.text(max_size=24), max_size=8),
+    doc=st.recursive(_values, lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(["device_id", "location", "coords", "timestamp",
+                                         "latitude", "longitude", "battery", "level"]),
+                        inner, max_size=4)), max_leaves=12),
+    as_json=st.booleans())
+def test_decoder_never_fails_otherwise(fields, doc, as_json):
+    """Whatever arrives: positions that are valid, or a refusal with a reason; never a 500."""
+    from urllib.parse import urlencode
+
+    body = json.dumps(doc).encode() if as_json else b""
+    try:
+        positions, _ = decode_request(urlencode(fields), body, now=NOW)
+    except PositionRefused as exc:
+        assert exc.reason
+        return
+    for p in positions:
+        assert p.device and -90 <= p.lat <= 90 and -180 <= p.lon <= 180
+        assert math.isfinite(p.lat) and p.t <= (NOW + 300) * 1e6
+
+
+# -- intake, flags, coverage ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def replayed(demo_world):
+    """An hour of the demo's stored fixes, shifted to end a few minutes ago, as requests."""
+    from geo_patrol.demo.replay import requests_for
+    from geo_patrol.services import live
+    from geo_patrol.store import live as live_store
+
+    engine = demo_world["engine"]
+    with engine.connect() as conn:
+        start = live_store.busiest_hour(conn)
+        fixes = live_store.fixes_for_replay(conn, start, start + dt.timedelta(hours=1))
+    numbers = sorted(fixes["number"].unique())
+    for n in numbers:
+        live.add_device(engine, f"demo-{n}", n)
+    requests = requests_for(fixes, speed=1e6, now=time.time() - 300)  # all in the past
+    return {"requests": requests, "numbers": numbers, "fixes": fixes}
+
+
+def _wait(futures):
+    return sum(f.result(30) for f in futures)
+
+
+def test_positions_stored_once_flagged_and_covered_as_a_full_analysis(demo_world, replayed):
+    from geo_patrol.services import live
+    from geo_patrol.services.analysis import analyze
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    intake = live.Intake(engine, settings)
+    coverage = live.LiveCoverage(engine, settings)
+    requests = replayed["requests"]
+    try:
+        # three batches, coverage advanced after each: incremental, not a recomputation
+        thirds = np.array_split(np.arange(len(requests)), 3)
+        for part in thirds:
+            _wait([intake.submit(requests[i].query, requests[i].body) for i in part])
+            assert coverage.update() > 0
+        # an app that did not hear the answer sends again: stored once
+        again = [intake.submit(r.query, r.body) for r in requests[:40]]
+        assert _wait(again) == 40
+        # a planted GPS jump (33 km in a second) is flagged like in a file load
+        jump = requests[-1]
+        [pos], _ = decode_request(jump.query, jump.body, now=time.time())
+        spike = f"id={pos.device}&lat={pos.lat + 0.3}&lon={pos.lon}&timestamp={pos.t / 1e6 + 1}"
+        _wait([intake.submit(spike, b"")])
+    finally:
+        intake.close()
+    assert intake.stats["resent"] >= 40
+    stored = count(engine, "live_positions")
+    assert stored == len(requests) + 1
+    assert count(engine, "patrol_fixes", "upload_id IN (SELECT id FROM uploads WHERE kind = "
+                 "'live')") == stored
+    assert count(engine, "live_positions", "flags & 1 = 1") == 1  # the jump
+    assert count(engine, "live_positions", "flags & 8 = 8") == 0  # phones keep their order
+    with engine.connect() as conn:
+        n_fixes = conn.execute(sa.text(
+            "SELECT sum(n_fixes) FROM tracks t JOIN uploads u ON u.id = t.upload_id "
+            "WHERE u.kind = 'live'")).scalar_one()
+    assert n_fixes == stored  # every position in exactly one track
+    coverage.update()
+    # the same day analysed from scratch: the same covered metres, segment by segment
+    zone = ZoneInfo(settings.timezone)
+    day = dt.datetime.now(zone).date()
+    start = dt.datetime.combine(day, dt.time(), zone)
+    run = analyze(engine, start, start + dt.timedelta(days=1), settings=settings)
+    with engine.connect() as conn:
+        full = pd.read_sql_query(sa.text(
+            "SELECT segment_id, covered_m FROM segment_results WHERE run_id = :r "
+            "AND covered_m > 0"), conn, params={"r": run.run_id})
+        mine = pd.read_sql_query(sa.text(
+            "SELECT segment_id, covered_m FROM live_cover WHERE day = :d"),
+            conn, params={"d": day})
+    both = full.merge(mine, on="segment_id", how="outer", suffixes=("_full", "_live")).fillna(0)
+    assert len(full) > 50
+    assert (both["covered_m_full"] - both["covered_m_live"]).abs().max() < 1e-6
+    assert both["covered_m_live"].sum() == pytest.approx(run.stats["covered_m"], abs=0.1)
+
+
+def test_refusals_store_nothing_and_are_counted(demo_world, replayed):
+    from geo_patrol.services import live
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    device = f"demo-{replayed['numbers'][0]}"
+    live.add_device(engine, "locked-phone", replayed["numbers"][1], secret="s" * 20)
+    before = count(engine, "live_positions")
+    intake = live.Intake(engine, settings)
+    now = int(time.time())
+    bad = [(f"id=unknown-phone&lat=40.6&lon=109.8&timestamp={now}", "unknown_device"),
+           (f"id={device}&lat=31.23&lon=121.47&timestamp={now}", "outside_areas"),  # Shanghai
+           (f"id=locked-phone&lat=40.6&lon=109.8&timestamp={now}", "wrong_secret"),
+           (f"id=locked-phone&lat=40.6&lon=109.8&timestamp={now}&key=wrong", "wrong_secret"),
+           (f"id={device}&lat=40.6&lon=109.8&timestamp={now + 86400}", "future_time")]
+    try:
+        for query, reason in bad:
+            with pytest.raises(PositionRefused) as err:
+                intake.submit(query, b"")
+            assert err.value.reason == reason
+        ok = intake.submit(f"id=locked-phone&lat=40.65&lon=109.84&timestamp={now}&key={'s' * 20}",
+                           b"")
+        assert ok.result(30) == 1
+    finally:
+        intake.close()
+    assert count(engine, "live_positions") == before + 1
+    table = live.refusals(engine)
+    counted = dict(zip(table["reason"], table["count"]))
+    assert counted["wrong_secret"] >= 2 and counted["unknown_device"] >= 1
+    assert "unknown-phone" in set(table["device"])
+
+
+def test_database_down_answers_503_and_stores_nothing(demo_world, replayed):
+    """The intake's answer when the database is unreachable: retry later (503), not 500."""
+    from geo_patrol.errors import DatabaseError
+    from geo_patrol.services import live
+    from geo_patrol.store.db import create_engine
+    from web.live import answer_positions
+
+    good = live.Intake(demo_world["engine"], demo_world["settings"])
+    dead_url = sa.engine.make_url(demo_world["url"]).set(port=1)  # nobody listens there
+    dead = create_engine(dead_url.render_as_string(hide_password=False))
+    intake = live.Intake(dead, demo_world["settings"])
+    assert good._device("demo-" + replayed["numbers"][0]) is not None  # registry read
+    good.close()
+    # what the dead one would have read before the database went away
+    intake._registry, intake._extent, intake._srid = good._registry, good._extent, good._srid
+    intake._registry_at = time.monotonic()
+    query = (f"id=demo-{replayed['numbers'][0]}&lat=40.65&lon=109.84"
+             f"&timestamp={int(time.time())}")
+    try:
+        with pytest.raises(DatabaseError):
+            intake.submit(query, b"").result(30)
+        status, _ = answer_positions(intake.submit, query.encode(), b"")
+        assert status == 503
+    finally:
+        intake.close()
+        dead.dispose()
+
+
+# -- the web: intake, the force now, call-outs ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def app(demo_world):
+    from web import create_app
+
+    return create_app({"GEO_PATROL_SETTINGS": demo_world["settings"], "TESTING": True})
+
+
+def test_osmand_endpoint_and_the_force_now(app, demo_world, replayed):
+    engine = demo_world["engine"]
+    client = app.test_client()  # phones do not sign in
+    number = replayed["numbers"][2]
+    now = int(time.time())
+    ok = client.get(f"/osmand?id=demo-{number}&lat=40.6501&lon=109.8422&timestamp={now}"
+                    "&speed=1.5&batt=55")
+    assert ok.status_code == 200 and ok.data == b"OK\n"
+    body = json.dumps({"device_id": f"demo-{number}", "location": {
+        "timestamp": dt.datetime.fromtimestamp(now + 10, dt.UTC).isoformat(),
+        "coords": {"latitude": 40.6502, "longitude": 109.8423, "speed": 1.3},
+        "is_moving": True}})
+    assert client.post("/osmand", data=body, content_type="text/plain").status_code == 200
+    refused = client.get(f"/osmand?id=nobody&lat=40.65&lon=109.84&timestamp={now}")
+    assert refused.status_code == 400 and b"unknown_device" in refused.data
+    assert client.post("/osmand", data=b"x" * 70_000).status_code == 413
+
+    make_user(engine, "l-command", "command")
+    sign_in(client, "l-command")
+    feed = client.get("/api/live").get_json()
+    mine = [v for v in feed["volunteers"] if v["number"] == number]
+    assert mine and mine[0]["state"] == "patrolling" and mine[0]["lat"] == 40.6502
+    assert "*" in (mine[0]["name"] or "*")  # masked, as everywhere
+    assert sum(feed["counts"].values()) == len(feed["volunteers"])
+    page = client.get("/live").get_data(as_text=True)
+    assert 'id="live-counts"' in page and 'id="callout"' in page
+
+    # a volunteer never sees the others; a planner gets no raw positions
+    with engine.connect() as conn:
+        community = conn.execute(sa.text(
+            "SELECT a.name FROM volunteers v JOIN areas a ON a.id = v.community_id "
+            "WHERE v.number = :n"), {"n": number}).scalar_one()
+    make_user(engine, "l-volunteer", "volunteer", volunteer=number)
+    make_user(engine, "l-planner", "planner")
+    make_user(engine, "l-officer", "officer", areas=[community])
+    for user, status in (("l-volunteer", 403), ("l-planner", 403)):
+        other = app.test_client()
+        sign_in(other, user)
+        assert other.get("/api/live").status_code == status
+        assert other.get("/live").status_code == status
+    officer = app.test_client()
+    sign_in(officer, "l-officer")
+    seen = officer.get("/api/live").get_json()["volunteers"]
+    assert seen and {v["community"] for v in seen} == {community}
+
+
+def test_call_out_by_walking_time(app, demo_world, replayed):
+    from geo_patrol.services import live
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    numbers = replayed["numbers"][3:6]
+    now = int(time.time())
+    client = app.test_client()
+    # three volunteers near an incident, one of them on the far side of a block
+    spots = [(40.6505, 109.8427), (40.6512, 109.8440), (40.6490, 109.8410)]
+    for n, (lat, lon) in zip(numbers, spots):
+        assert client.get(f"/osmand?id=demo-{n}&lat={lat}&lon={lon}&timestamp={now}"
+                          ).status_code == 200
+    near = live.nearest_by_walking(engine, settings, lon=109.8430, lat=40.6503, count=10)
+    assert set(numbers) <= set(near["number"])
+    straight = np.hypot(*(np.array(live_xy(engine, near)) - np.array(
+        live_xy_point(engine, 109.8430, 40.6503))[:, None]))
+    assert (near["walk_m"].to_numpy() >= straight - 1.0).all()  # streets, not straight lines
+    assert list(near["walk_m"]) == sorted(near["walk_m"])
+    assert (near["eta_s"] == near["walk_m"] / settings.walk_speed_mps).all()
+
+    make_user(engine, "c-command", "command")
+    token = sign_in(client, "c-command")
+    resp = client.post("/live/callout", data={"lon": "109.8430", "lat": "40.6503",
+                                              "category": "dispute", "note": "两人争执",
+                                              "count": "2", "csrf_token": token})
+    assert resp.status_code == 303
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert 'id="callout-targets"' in page
+    with engine.connect() as conn:
+        callout_id, called = conn.execute(sa.text(
+            "SELECT c.id, array_agg(v.number ORDER BY t.rank) FROM callouts c "
+            "JOIN callout_targets t ON t.callout_id = c.id "
+            "JOIN volunteers v ON v.id = t.volunteer_id GROUP BY c.id "
+            "ORDER BY c.id DESC LIMIT 1")).one()
+        audited = conn.execute(sa.text(
+            "SELECT count(*) FROM audit_log WHERE action = 'callout'")).scalar_one()
+    assert called == list(near["number"][:2]) and audited >= 1
+
+    # the first called volunteer sees it on their phone page, accepts, and walks there
+    first = called[0]
+    make_user(engine, "c-volunteer", "volunteer", volunteer=first)
+    phone = app.test_client()
+    vtoken = sign_in(phone, "c-volunteer")
+    me = phone.get("/me").get_data(as_text=True)
+    assert 'id="my-callouts"' in me and "两人争执" in me
+    assert phone.post(f"/me/callouts/{callout_id}", data={"answer": "accept",
+                                                          "csrf_token": vtoken}
+                      ).status_code == 303
+    assert client.get(f"/osmand?id=demo-{first}&lat=40.6503&lon=109.8430"
+                      f"&timestamp={now + 60}").status_code == 200
+    live.LiveCoverage(engine, settings).update()
+    with engine.connect() as conn:
+        status = conn.execute(sa.text(
+            "SELECT t.status FROM callout_targets t JOIN volunteers v ON v.id = t.volunteer_id "
+            "WHERE t.callout_id = :c AND v.number = :n"), {"c": callout_id, "n": first}
+        ).scalar_one()
+    assert status == "arrived"
+
+
+def live_xy(engine, frame):
+    return frame["x"].to_numpy(), frame["y"].to_numpy()
+
+
+def live_xy_point(engine, lon, lat):
+    import pyproj
+
+    from geo_patrol.store.db import metric_srid
+
+    with engine.connect() as conn:
+        srid = metric_srid(conn)
+    return pyproj.Transformer.from_crs("EPSG:4326", f"EPSG:{srid}", always_xy=True
+                                       ).transform(lon, lat)

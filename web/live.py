@@ -1,0 +1,276 @@
+"""The live loop on the web: position intake (``/osmand``, the OsmAnd / Traccar Client
+protocol), the force now (``/live``, ``/api/live``), devices and call-outs.
+
+One :class:`~geo_patrol.services.live.Intake` and one coverage updater run per process,
+started on first use (or handed in by ``geo-patrol serve``).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from geo_patrol.access import Resource
+from geo_patrol.errors import DatabaseError
+from geo_patrol.ingest.positions import MAX_BODY_BYTES, PositionRefused
+from geo_patrol.privacy import mask_name
+from geo_patrol.services import live
+from geo_patrol.services import maps as map_service
+from web.auth import principal, requires
+from web.db import get_conn, get_engine, settings
+from web.params import int_arg, lang
+
+bp = Blueprint("live", __name__)
+_START = threading.Lock()
+#: Seconds a request waits for its batch to commit before the app is told to retry.
+ACK_TIMEOUT_S = 15.0
+
+
+def intake(app: Flask | None = None) -> live.Intake:
+    """This process's position intake (and its coverage updater), started on first use."""
+    app = app or current_app
+    ext = app.extensions
+    if "geo_patrol_intake" not in ext:
+        with _START:
+            if "geo_patrol_intake" not in ext:
+                engine = get_engine_for(app)
+                cfg = app.config["GEO_PATROL_SETTINGS"]
+                ext["geo_patrol_intake"] = app.config.get("GEO_PATROL_INTAKE") or \
+                    live.Intake(engine, cfg)
+                start_updater(engine, cfg)
+    return ext["geo_patrol_intake"]
+
+
+def get_engine_for(app: Flask) -> Any:
+    with app.app_context():
+        return get_engine()
+
+
+_UPDATERS: set[str] = set()
+
+
+def start_updater(engine: Any, cfg: Any) -> None:
+    """Advance today's live coverage (and call-out arrivals) every ``live_update_s``."""
+    key = str(engine.url)
+    if key in _UPDATERS:
+        return
+    _UPDATERS.add(key)
+    coverage = live.LiveCoverage(engine, cfg)
+
+    def loop() -> None:
+        while True:
+            try:
+                while coverage.update():
+                    pass
+            except Exception:  # noqa: BLE001  (a lost database is retried on the next turn)
+                current = time.time()
+                if current - getattr(loop, "logged", 0) > 60:
+                    loop.logged = current  # type: ignore[attr-defined]
+                    import logging
+
+                    logging.getLogger(__name__).exception("live coverage not updated")
+            time.sleep(cfg.live_update_s)
+
+    threading.Thread(target=loop, name="live-coverage", daemon=True).start()
+
+
+_STATUS = {"too_large": 413, "wrong_secret": 403}
+
+
+def answer_positions(submit: Any, query: bytes, body: bytes) -> tuple[int, str]:
+    """Status and text for one position request (shared by the web app and the port)."""
+    try:
+        future = submit(query, body)
+    except PositionRefused as exc:
+        return _STATUS.get(exc.reason, 400), f"{exc.reason}: {exc}\n"
+    except DatabaseError as exc:
+        return 503, f"{exc}\n"
+    try:
+        future.result(ACK_TIMEOUT_S)
+    except (DatabaseError, FutureTimeout):
+        return 503, "not stored yet: retry\n"
+    return 200, "OK\n"
+
+
+@bp.route("/osmand", methods=["GET", "POST"])
+def osmand() -> Any:
+    """OsmAnd / Traccar Client positions (query, form or JSON body), answered when stored."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        return Response("too_large: the body is too large\n", 413, mimetype="text/plain")
+    body = request.get_data(cache=False)
+    status, text = answer_positions(intake().submit, request.query_string, body)
+    return Response(text, status, mimetype="text/plain")
+
+
+# -- the force now ----------------------------------------------------------------------------
+
+@bp.get("/live")
+@requires(Resource.TRACKS)
+def live_page() -> Any:
+    me = principal()
+    me.within(Resource.TRACKS)  # not for own-only or aggregate-only roles
+    intake()  # the coverage updater runs wherever the live map is watched
+    cfg = settings()
+    board = live.callouts(get_engine(), me.community_ids)
+    shown = int_arg("callout")
+    targets = live.callout_detail(get_engine(), shown, me) if shown else None
+    if targets is not None:
+        targets = targets.assign(name=[mask_name(n) for n in targets["name"]])
+    return render_template("live.html", run=None, lang=lang(), board=board, targets=targets,
+                           shown=shown, offline_min=cfg.live_offline_min,
+                           can_call=me.grant(Resource.CALLOUTS, "write") is not None)
+
+
+@bp.get("/maps/live")
+@requires(Resource.TRACKS)
+def live_map() -> Any:
+    me = principal()
+    me.within(Resource.TRACKS)
+    return Response(map_service.live_map(get_conn(), lang=lang(), basemap=settings().basemap,
+                                         within=me.community_ids), mimetype="text/html")
+
+
+@bp.get("/api/live")
+@requires(Resource.TRACKS)
+def live_feed() -> Any:
+    """The force now: volunteers (masked), trails, state counts and today's coverage."""
+    me = principal()
+    within = me.within(Resource.TRACKS)
+    cfg = settings()
+    force = live.force_now(get_engine(), cfg, within=within)
+    coverage, segments = live.coverage_today(get_engine(), cfg, within=within)
+    people = force.volunteers
+    trails: dict[str, list[list[float]]] = {}
+    for vid, part in force.trails.groupby("volunteer_id"):
+        trails[str(int(vid))] = [[round(a, 6), round(b, 6)]
+                                 for a, b in zip(part["lat"], part["lon"])]
+    return jsonify(
+        at=force.at.isoformat(), counts=force.counts,
+        volunteers=[{"id": int(r.volunteer_id), "number": r.number, "name": mask_name(r.name),
+                     "community": r.community, "state": r.state, "lat": round(float(r.lat), 6),
+                     "lon": round(float(r.lon), 6), "t": r.t.isoformat(),
+                     "battery": None if r.battery_pct != r.battery_pct else r.battery_pct}
+                    for r in people.itertuples()],
+        trails=trails,
+        coverage=[{"area_id": int(r.area_id), "name": r.name, "total_m": round(r.total_m, 1),
+                   "covered_m": round(r.covered_m, 1),
+                   "pct": round(100 * r.covered_m / r.total_m, 1) if r.total_m else None}
+                  for r in coverage.itertuples()],
+        segments={"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": _json(r.geometry),
+             "properties": {"share": round(float(r.share), 3)}}
+            for r in segments.itertuples()]})
+
+
+def _json(text: str) -> Any:
+    import json
+
+    return json.loads(text)
+
+
+# -- devices ----------------------------------------------------------------------------------
+
+@bp.route("/devices", methods=["GET", "POST"])
+@requires(Resource.DEVICES)
+def devices_page() -> Any:
+    me = principal()
+    within = me.within(Resource.DEVICES)
+    created = error = None
+    status = 200
+    if request.method == "POST":
+        me.require(Resource.DEVICES, "write")
+        from geo_patrol.errors import GeoPatrolError
+        from geo_patrol.store.accounts import audit
+
+        device = (request.form.get("device_id") or "").strip()
+        number = (request.form.get("number") or "").strip()
+        secret = secrets.token_urlsafe(18) if request.form.get("secret") else None
+        try:
+            live.add_device(get_engine(), device, number, secret=secret)
+        except GeoPatrolError as exc:
+            error, status = str(exc), 400
+        else:
+            with get_engine().begin() as conn:
+                audit(conn, me.username, "device_add", device, details={"volunteer": number})
+            query = f"id={device}" + (f"&key={secret}" if secret else "")
+            created = {"device": device, "number": number, "secret": secret,
+                       "url": f"{request.host_url.rstrip('/')}/osmand?{query}"}
+    table = live.devices(get_engine(), within)
+    table = table.assign(name=[mask_name(n) for n in table["name"]])
+    return render_template("devices.html", run=None, lang=lang(), devices=table,
+                           refusals=live.refusals(get_engine()), created=created,
+                           error=error), status
+
+
+@bp.post("/devices/<path:device_id>/remove")
+@requires(Resource.DEVICES, "write")
+def remove_device(device_id: str) -> Any:
+    from geo_patrol.store.accounts import audit
+
+    live.remove_device(get_engine(), device_id)
+    with get_engine().begin() as conn:
+        audit(conn, principal().username, "device_remove", device_id)
+    return redirect(url_for("live.devices_page"), 303)
+
+
+# -- call-outs --------------------------------------------------------------------------------
+
+@bp.post("/live/callout")
+@requires(Resource.CALLOUTS, "write")
+def call_out() -> Any:
+    me = principal()
+    callout_id = live.call_out(get_engine(), settings(), me, lon=request.form.get("lon"),
+                               lat=request.form.get("lat"),
+                               category=request.form.get("category") or "",
+                               note=request.form.get("note"),
+                               count=_count(request.form.get("count")),
+                               skill=request.form.get("skill") or None)
+    return redirect(url_for("live.live_page", callout=callout_id), 303)
+
+
+@bp.post("/api/callouts")
+@requires(Resource.CALLOUTS, "write")
+def api_call_out() -> Any:
+    body = request.get_json(silent=True) or {}
+    me = principal()
+    callout_id = live.call_out(get_engine(), settings(), me, lon=body.get("lon"),
+                               lat=body.get("lat"), category=str(body.get("category") or ""),
+                               note=body.get("note"), count=int(body.get("count") or 5),
+                               skill=body.get("skill"))
+    targets = live.callout_detail(get_engine(), callout_id, me)
+    people = me.grant(Resource.PEOPLE) is not None
+    return jsonify(id=callout_id, targets=[
+        {"number": r.number, "name": mask_name(r.name) if people else None, "rank": r.rank,
+         "walk_m": round(r.walk_m, 1), "eta_s": round(r.eta_s), "status": r.status}
+        for r in targets.itertuples()]), 201
+
+
+@bp.post("/me/callouts/<int:callout_id>")
+@requires(Resource.CALLOUTS, "answer")
+def answer_callout(callout_id: int) -> Any:
+    live.answer(get_engine(), principal(), callout_id, request.form.get("answer") == "accept")
+    return redirect(url_for("pages.me"), 303)
+
+
+def _count(raw: str | None) -> int:
+    from geo_patrol.errors import InputError
+
+    try:
+        return int(raw or 5)
+    except ValueError:
+        raise InputError(f"count must be a whole number, not {str(raw)[:40]!r}") from None

@@ -1,0 +1,76 @@
+"""The dedicated position port (5055 by default, as Traccar's OsmAnd port): the same protocol
+as ``/osmand``, on an asyncio server (aiohttp) so thousands of phones can report at once.
+
+Every path and method GET/POST is a position request; each is answered when its batch has
+committed (:class:`~geo_patrol.services.live.Intake`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from aiohttp import web as aioweb
+
+from geo_patrol.errors import DatabaseError
+from geo_patrol.ingest.positions import MAX_BODY_BYTES, PositionRefused
+from geo_patrol.services.live import Intake
+from web.live import ACK_TIMEOUT_S, _STATUS
+
+
+def position_app(intake: Intake) -> aioweb.Application:
+    async def handle(request: aioweb.Request) -> aioweb.Response:
+        if request.method not in ("GET", "POST"):
+            return aioweb.Response(status=405, text="GET or POST\n", headers={"Allow": "GET, POST"})
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return aioweb.Response(status=413, text="too_large: the body is too large\n")
+        body = await request.read() if request.can_read_body else b""
+        try:
+            future = intake.submit(request.query_string, body)
+        except PositionRefused as exc:
+            return aioweb.Response(status=_STATUS.get(exc.reason, 400),
+                                   text=f"{exc.reason}: {exc}\n")
+        except DatabaseError as exc:
+            return aioweb.Response(status=503, text=f"{exc}\n")
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(future), ACK_TIMEOUT_S)
+        except (DatabaseError, asyncio.TimeoutError):
+            return aioweb.Response(status=503, text="not stored yet: retry\n")
+        return aioweb.Response(text="OK\n")
+
+    app = aioweb.Application(client_max_size=MAX_BODY_BYTES)
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return app
+
+
+def serve_positions(intake: Intake, host: str, port: int) -> threading.Thread:
+    """Run the position port on its own thread and event loop; returns the thread."""
+    ready = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        runner = aioweb.AppRunner(position_app(intake), access_log=None)
+        try:
+            loop.run_until_complete(runner.setup())
+            loop.run_until_complete(aioweb.TCPSite(runner, host, port, backlog=1024).start())
+        except BaseException as exc:  # noqa: BLE001  (reported to the starting thread)
+            failure.append(exc)
+            ready.set()
+            return
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, name="position-port", daemon=True)
+    thread.start()
+    ready.wait(10)
+    if failure:
+        raise failure[0]
+    return thread
+
+
+def run_positions_only(intake: Intake, host: str, port: int) -> Any:
+    """Serve only the position port, in this thread (for a dedicated intake process)."""
+    aioweb.run_app(position_app(intake), host=host, port=port, access_log=None, print=None)
