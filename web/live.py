@@ -7,6 +7,7 @@ started on first use (or handed in by ``geo-patrol serve``).
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -31,11 +32,13 @@ from geo_patrol.ingest.positions import MAX_BODY_BYTES, PositionRefused
 from geo_patrol.privacy import mask_name
 from geo_patrol.services import live
 from geo_patrol.services import maps as map_service
+from geo_patrol.store.db import CONNECTION_LOST
 from web.auth import principal, requires
 from web.db import get_conn, get_engine, settings
 from web.params import int_arg, lang
 
 bp = Blueprint("live", __name__)
+log = logging.getLogger(__name__)
 _START = threading.Lock()
 #: Seconds a request waits for its batch to commit before the app is told to retry.
 ACK_TIMEOUT_S = 15.0
@@ -77,13 +80,11 @@ def start_updater(engine: Any, cfg: Any) -> None:
             try:
                 while coverage.update():
                     pass
-            except Exception:  # noqa: BLE001  (a lost database is retried on the next turn)
-                current = time.time()
-                if current - getattr(loop, "logged", 0) > 60:
-                    loop.logged = current  # type: ignore[attr-defined]
-                    import logging
-
-                    logging.getLogger(__name__).exception("live coverage not updated")
+            except CONNECTION_LOST as exc:  # retried on the next turn
+                log.warning("live coverage not updated, the database is unreachable: %s",
+                            str(exc).splitlines()[0])
+            except Exception:  # noqa: BLE001  (the next turn tries again)
+                log.exception("live coverage not updated")
             time.sleep(cfg.live_update_s)
 
     threading.Thread(target=loop, name="live-coverage", daemon=True).start()
@@ -126,7 +127,7 @@ def live_page() -> Any:
     me.within(Resource.TRACKS)  # not for own-only or aggregate-only roles
     intake()  # the coverage updater runs wherever the live map is watched
     cfg = settings()
-    board = live.callouts(get_engine(), me.community_ids)
+    board = live.callouts(get_engine(), me.community_ids, tz=cfg.timezone)
     shown = int_arg("callout")
     targets = live.callout_detail(get_engine(), shown, me) if shown else None
     if targets is not None:
@@ -210,10 +211,11 @@ def devices_page() -> Any:
             query = f"id={device}" + (f"&key={secret}" if secret else "")
             created = {"device": device, "number": number, "secret": secret,
                        "url": f"{request.host_url.rstrip('/')}/osmand?{query}"}
-    table = live.devices(get_engine(), within)
+    table = live.devices(get_engine(), within, tz=settings().timezone)
     table = table.assign(name=[mask_name(n) for n in table["name"]])
     return render_template("devices.html", run=None, lang=lang(), devices=table,
-                           refusals=live.refusals(get_engine()), created=created,
+                           refusals=live.refusals(get_engine(), tz=settings().timezone),
+                           created=created,
                            error=error), status
 
 

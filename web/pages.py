@@ -237,7 +237,8 @@ def me() -> Any:
     record = volunteer_table(conn, volunteer_id=user.volunteer_id)
     own = report_table(conn, volunteer_id=user.volunteer_id)
     return render_template("me.html", run=None, record=record.iloc[0].to_dict(), reports=own,
-                           callouts=my_callouts(get_engine(), user.volunteer_id),
+                           callouts=my_callouts(get_engine(), user.volunteer_id,
+                                                    tz=settings().timezone),
                            message=request.args.get("sent"))
 
 

@@ -358,7 +358,7 @@ def live_map(communities: Any, lang: str, *, basemap: str | None = None,
                   style=lambda f: {"color": "#555", "weight": 1, "fill": False})
     states = [(LIVE_COLOURS[s], term("live_state", s, lang)) for s in LIVE_COLOURS]
     Legend([(label("live_state", lang), states),
-            (label("covered_today", lang), [("#d7191c", label("covered_today", lang))])]
+            (label("streets", lang), [("#d7191c", label("covered_today", lang))])]
            ).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     names = {s: term("live_state", s, lang) for s in LIVE_COLOURS}

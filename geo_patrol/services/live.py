@@ -78,14 +78,24 @@ def remove_device(engine: Engine, device_id: str) -> None:
             raise NotFoundError(f"no active device {device_id!r}")
 
 
-def devices(engine: Engine, within: frozenset[int] | None = None) -> pd.DataFrame:
-    with engine.connect() as conn:
-        return live_store.device_table(conn, within)
+def local_times(frame: pd.DataFrame, tz: str, *columns: str) -> pd.DataFrame:
+    """Timestamps shown in the deployment's time zone (stored in UTC)."""
+    for col in columns:
+        frame[col] = pd.to_datetime(frame[col], utc=True).dt.tz_convert(tz)
+    return frame
 
 
-def refusals(engine: Engine, days: int = 7) -> pd.DataFrame:
+def devices(engine: Engine, within: frozenset[int] | None = None, *,
+            tz: str = "Asia/Shanghai") -> pd.DataFrame:
     with engine.connect() as conn:
-        return live_store.refusal_table(conn, dt.date.today() - dt.timedelta(days=days))
+        return local_times(live_store.device_table(conn, within), tz, "created_at",
+                           "disabled_at", "last_seen")
+
+
+def refusals(engine: Engine, days: int = 7, *, tz: str = "Asia/Shanghai") -> pd.DataFrame:
+    with engine.connect() as conn:
+        frame = live_store.refusal_table(conn, dt.date.today() - dt.timedelta(days=days))
+    return local_times(frame, tz, "last_at")
 
 
 # -- intake -----------------------------------------------------------------------------------
@@ -546,9 +556,10 @@ def call_out(engine: Engine, settings: Settings, principal: Principal, *, lon: o
     return callout_id
 
 
-def callouts(engine: Engine, within: frozenset[int] | None) -> pd.DataFrame:
+def callouts(engine: Engine, within: frozenset[int] | None, *,
+             tz: str = "Asia/Shanghai") -> pd.DataFrame:
     with engine.connect() as conn:
-        return live_store.callout_table(conn, within)
+        return local_times(live_store.callout_table(conn, within), tz, "created_at")
 
 
 def callout_detail(engine: Engine, callout_id: int, principal: Principal) -> pd.DataFrame:
@@ -561,9 +572,10 @@ def callout_detail(engine: Engine, callout_id: int, principal: Principal) -> pd.
         return live_store.callout_targets(conn, callout_id)
 
 
-def my_callouts(engine: Engine, volunteer_id: int) -> pd.DataFrame:
+def my_callouts(engine: Engine, volunteer_id: int, *, tz: str = "Asia/Shanghai"
+                ) -> pd.DataFrame:
     with engine.connect() as conn:
-        return live_store.volunteer_callouts(conn, volunteer_id)
+        return local_times(live_store.volunteer_callouts(conn, volunteer_id), tz, "created_at")
 
 
 def answer(engine: Engine, principal: Principal, callout_id: int, accept: bool) -> None:

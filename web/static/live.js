@@ -33,6 +33,7 @@
       var covered = L.geoJSON(null, {style: function () {
         return {color: "#d7191c", weight: 3, opacity: 0.8};
       }}).addTo(map);
+      var svg = L.svg();  // markers as SVG elements (the streets stay on the canvas)
       var trails = L.layerGroup().addTo(map);
       var people = L.layerGroup().addTo(map);
       var groups = L.layerGroup().addTo(map);
@@ -58,7 +59,8 @@
               L.polyline(trail, {color: colours[v.state], weight: 2, opacity: 0.7}).addTo(trails);
             }
             L.circleMarker([v.lat, v.lon], {radius: 7, color: "#222", weight: 1,
-              fillColor: colours[v.state], fillOpacity: 0.95, className: "gp-live-" + v.state})
+              fillColor: colours[v.state], fillOpacity: 0.95, className: "gp-live-" + v.state,
+              renderer: svg})
               .bindTooltip(label(v)).addTo(people);
           });
           return;
@@ -78,7 +80,7 @@
           box.appendChild(text("span", " " + g.on + " / " + g.n));
           L.circleMarker([g.lat / g.n, g.lon / g.n], {radius: 6 + Math.sqrt(g.n) * 3,
             color: "#1f3a5f", weight: 1, fillColor: g.on ? colours.patrolling : colours.offline,
-            fillOpacity: 0.7, className: "gp-live-group"})
+            fillOpacity: 0.7, className: "gp-live-group", renderer: svg})
             .bindTooltip(box).addTo(groups);
         });
       }
@@ -94,6 +96,7 @@
       poll(me.dataset.feed, function (data) {
         data.volunteers.forEach(function (v) { v.label = names[v.state] || v.state; });
         last = data;
+        window.gpLive = data;
         covered.clearLayers();
         covered.addData(data.segments);
         drawPeople();
@@ -121,6 +124,7 @@
       body.textContent = "";
       data.coverage.filter(function (c) { return c.covered_m > 0; })
         .sort(function (a, b) { return (b.pct || 0) - (a.pct || 0); })
+        .slice(0, 15)
         .forEach(function (c) {
           var tr = document.createElement("tr");
           tr.appendChild(text("td", c.name));
