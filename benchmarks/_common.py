@@ -19,6 +19,9 @@ from geo_patrol.store.cluster import LocalCluster
 from geo_patrol.store.db import create_engine, migrate
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: The embedded cluster of the running benchmark (``None`` with ``DATABASE_URL``), for the
+#: fault runs that stop and start it.
+CURRENT_CLUSTER: LocalCluster | None = None
 
 
 @contextlib.contextmanager
@@ -34,6 +37,8 @@ def benchmark_database() -> Iterator[tuple[Engine, Settings]]:
                 "max_wal_size": "4GB", "checkpoint_timeout": "30min"})
             cluster.start()
             url = cluster.url()
+        global CURRENT_CLUSTER
+        CURRENT_CLUSTER = cluster
         engine = create_engine(url)
         migrate(engine)
         yield engine, Settings(database_url=url, data_dir=root / "data")

@@ -46,7 +46,7 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
 
             config["GEO_PATROL_INTAKE"] = intake = Intake(engine, settings)
             serve_positions(intake, host, positions_port)
-            start_updater(engine, settings)
+            start_updater(engine, settings, process=True)
             click.echo(f"positions (OsmAnd / Traccar Client) on http://{host}:{positions_port}/")
         waitress_serve(create_app(config), host=host, port=port, threads=threads,
                        ident="geo-patrol")

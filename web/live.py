@@ -7,10 +7,8 @@ started on first use (or handed in by ``geo-patrol serve``).
 
 from __future__ import annotations
 
-import logging
 import secrets
 import threading
-import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -32,13 +30,11 @@ from geo_patrol.ingest.positions import MAX_BODY_BYTES, PositionRefused
 from geo_patrol.privacy import mask_name
 from geo_patrol.services import live
 from geo_patrol.services import maps as map_service
-from geo_patrol.store.db import CONNECTION_LOST
 from web.auth import principal, requires
 from web.db import get_conn, get_engine, settings
 from web.params import int_arg, lang
 
 bp = Blueprint("live", __name__)
-log = logging.getLogger(__name__)
 _START = threading.Lock()
 #: Seconds a request waits for its batch to commit before the app is told to retry.
 ACK_TIMEOUT_S = 15.0
@@ -67,27 +63,21 @@ def get_engine_for(app: Flask) -> Any:
 _UPDATERS: set[str] = set()
 
 
-def start_updater(engine: Any, cfg: Any) -> None:
-    """Advance today's live coverage (and call-out arrivals) every ``live_update_s``."""
+def start_updater(engine: Any, cfg: Any, *, process: bool = False) -> None:
+    """Advance today's live coverage (and call-out arrivals) every ``live_update_s``: on a
+    thread, or in a process of its own (one per database either way)."""
     key = str(engine.url)
     if key in _UPDATERS:
         return
     _UPDATERS.add(key)
-    coverage = live.LiveCoverage(engine, cfg)
+    if process:
+        import multiprocessing
 
-    def loop() -> None:
-        while True:
-            try:
-                while coverage.update():
-                    pass
-            except CONNECTION_LOST as exc:  # retried on the next turn
-                log.warning("live coverage not updated, the database is unreachable: %s",
-                            str(exc).splitlines()[0])
-            except Exception:  # noqa: BLE001  (the next turn tries again)
-                log.exception("live coverage not updated")
-            time.sleep(cfg.live_update_s)
-
-    threading.Thread(target=loop, name="live-coverage", daemon=True).start()
+        multiprocessing.get_context("spawn").Process(
+            target=live.coverage_process, args=(cfg,), name="live-coverage", daemon=True).start()
+        return
+    threading.Thread(target=live.coverage_loop, args=(engine, cfg), name="live-coverage",
+                     daemon=True).start()
 
 
 _STATUS = {"too_large": 413, "wrong_secret": 403}

@@ -56,31 +56,35 @@ def step_cover(streets: StreetAtoms, fixes: Fixes, *, radius: float, gap_s: floa
 def merge_cover(stored: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     """Union of stored per-segment intervals (rows of segment_id, atoms, starts, ends, last)
     and new ones (from :func:`step_cover`): one row per segment, with covered_m."""
-    old = stored.explode(["atoms", "starts", "ends"]) if len(stored) else stored
-    parts = [new[["segment_id", "atom", "start", "end", "last"]]]
-    if len(old):
-        parts.append(pd.DataFrame({"segment_id": old["segment_id"].to_numpy(),
-                                   "atom": old["atoms"].to_numpy(dtype="int64"),
-                                   "start": old["starts"].to_numpy(dtype="float64"),
-                                   "end": old["ends"].to_numpy(dtype="float64"),
-                                   "last": old["last"].to_numpy(dtype="float64")}))
-    both = pd.concat(parts, ignore_index=True)
-    seg_codes, segs = pd.factorize(both["segment_id"], sort=True)
-    atom = both["atom"].to_numpy(dtype="int64")
-    span = int(atom.max()) + 1
-    key, start, end = merge_intervals(seg_codes.astype("int64") * span + atom,
-                                      both["start"].to_numpy(), both["end"].to_numpy())
-    frame = pd.DataFrame({"seg": key // span, "atom": key % span, "start": start, "end": end})
-    frame["len"] = frame["end"] - frame["start"]
-    grouped = frame.groupby("seg", sort=True)
-    last = both.groupby(seg_codes)["last"].max()
+    seg = [new["segment_id"].to_numpy(dtype="int64")]
+    atom = [new["atom"].to_numpy(dtype="int64")]
+    start = [new["start"].to_numpy(dtype="float64")]
+    end = [new["end"].to_numpy(dtype="float64")]
+    last = [new["last"].to_numpy(dtype="float64")]
+    if len(stored):
+        sizes = stored["atoms"].map(len).to_numpy()
+        seg.append(np.repeat(stored["segment_id"].to_numpy(dtype="int64"), sizes))
+        atom.append(np.concatenate(stored["atoms"].map(np.asarray).to_list()).astype("int64"))
+        start.append(np.concatenate(stored["starts"].map(np.asarray).to_list()).astype(float))
+        end.append(np.concatenate(stored["ends"].map(np.asarray).to_list()).astype(float))
+        last.append(np.repeat(stored["last"].to_numpy(dtype="float64"), sizes))
+    seg_all, atom_all = np.concatenate(seg), np.concatenate(atom)
+    codes, segs = pd.factorize(seg_all, sort=True)
+    span = int(atom_all.max()) + 1
+    key, s0, s1 = merge_intervals(codes.astype("int64") * span + atom_all,
+                                  np.concatenate(start), np.concatenate(end))
+    code = key // span
+    cuts = np.flatnonzero(np.diff(code)) + 1
+    present = code[np.r_[0, cuts]] if len(code) else code
+    newest = np.full(len(segs), -np.inf)
+    np.maximum.at(newest, codes, np.concatenate(last))
     return pd.DataFrame({
-        "segment_id": np.asarray(segs)[grouped.size().index],
-        "atoms": grouped["atom"].apply(list).to_numpy(),
-        "starts": grouped["start"].apply(list).to_numpy(),
-        "ends": grouped["end"].apply(list).to_numpy(),
-        "covered_m": grouped["len"].sum().to_numpy(),
-        "last": last.reindex(grouped.size().index).to_numpy()})
+        "segment_id": np.asarray(segs)[present],
+        "atoms": [a.tolist() for a in np.split(key % span, cuts)],
+        "starts": [a.tolist() for a in np.split(s0, cuts)],
+        "ends": [a.tolist() for a in np.split(s1, cuts)],
+        "covered_m": np.bincount(code, weights=s1 - s0)[present],
+        "last": newest[present]})
 
 
 def _empty() -> pd.DataFrame:

@@ -36,6 +36,8 @@ class ReplayResult:
     sent: int = 0
     ok: int = 0
     failed: dict[int, int] = field(default_factory=dict)
+    #: every answer seen, retries included (599: no answer, the connection failed)
+    statuses: dict[int, int] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -88,8 +90,8 @@ def requests_for(fixes: pd.DataFrame, *, speed: float, now: float) -> list[Reque
 
 
 async def _send_all(url: str, requests: list[Request], *, concurrency: int,
-                    paced: bool, progress: Callable[[ReplayResult], None] | None
-                    ) -> ReplayResult:
+                    paced: bool, retries: int,
+                    progress: Callable[[ReplayResult], None] | None) -> ReplayResult:
     import aiohttp
 
     result = ReplayResult()
@@ -104,16 +106,17 @@ async def _send_all(url: str, requests: list[Request], *, concurrency: int,
                     await asyncio.sleep(wait)
             sent = time.perf_counter()
             target = f"{url}?{req.query}" if req.query else url
-            for attempt in range(5):  # as the app does: keep it and retry until acknowledged
+            for attempt in range(retries + 1):  # as the app does: keep it, retry until stored
                 try:
                     async with session.post(target, data=req.body or None) as resp:
                         await resp.read()
                         status = resp.status
                 except aiohttp.ClientError:
                     status = 599
+                result.statuses[status] = result.statuses.get(status, 0) + 1
                 if status != 503 and status != 599:
                     break
-                await asyncio.sleep(0.5 * (attempt + 1))
+                await asyncio.sleep(min(0.25 * (attempt + 1), 2.0))
             result.sent += 1
             result.latencies_ms.append((time.perf_counter() - sent) * 1000)
             if status == 200:
@@ -137,7 +140,9 @@ async def _send_all(url: str, requests: list[Request], *, concurrency: int,
 
 
 def send(url: str, requests: list[Request], *, concurrency: int = 64, paced: bool = True,
-         progress: Callable[[ReplayResult], None] | None = None) -> ReplayResult:
-    """Send the requests (at their times when ``paced``, else as fast as answered)."""
+         retries: int = 5, progress: Callable[[ReplayResult], None] | None = None
+         ) -> ReplayResult:
+    """Send the requests (at their times when ``paced``, else as fast as answered); an
+    unanswered or 503 request is sent again up to ``retries`` times."""
     return asyncio.run(_send_all(url, requests, concurrency=concurrency, paced=paced,
-                                 progress=progress))
+                                 retries=retries, progress=progress))

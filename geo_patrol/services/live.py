@@ -310,32 +310,57 @@ def _store_arrivals(conn: Any, frame: pd.DataFrame, settings: Settings, srid: in
 
 def _store_tracks(conn: Any, rows: pd.DataFrame, arr: Any, track_ids: np.ndarray,
                   uploads: dict[dt.date, int], days: pd.Series) -> None:
-    rows = rows.assign(track=arr.track, step=arr.step_m, day=days.to_numpy(),
-                       clean=arr.flags == 0)
-    new, extend = [], []
-    for k, part in rows.groupby("track", sort=True):
-        clean = part[part["clean"]]
-        lon, lat = clean["lon"].tolist(), clean["lat"].tolist()
-        if not math.isnan(arr.context_lon[k]):
-            lon, lat = [arr.context_lon[k], *lon], [arr.context_lat[k], *lat]
-        n, flagged = len(part), int((~part["clean"]).sum())
-        if arr.continues[k] >= 0:
-            shape = (shapely.linestrings(np.column_stack([lon, lat])) if len(lon) >= 2
-                     else shapely.points(lon[0], lat[0])) if len(clean) else None
-            pts = None if shape is None else shapely.to_wkb(shapely.set_srid(shape, 4326),
-                                                            include_srid=True)
-            extend.append((int(track_ids[k]), int(part["t"].max()), n, flagged,
-                           float(part["step"].sum()), pts))
-            continue
-        line = shapely.linestrings(np.column_stack([lon, lat])) if len(lon) >= 2 else None
-        geom = None if line is None else shapely.to_wkb(shapely.set_srid(line, 4326), hex=True,
-                                                        include_srid=True)
-        kind = "passive" if part["occupation"].iloc[0] in PASSIVE_OCCUPATIONS else "patrol"
-        new.append((int(track_ids[k]), int(part["volunteer_id"].iloc[0]),
-                    uploads[part["day"].iloc[0]], kind,
-                    pd.Timestamp(int(part["t"].min()), unit="us", tz="UTC"),
-                    pd.Timestamp(int(part["t"].max()), unit="us", tz="UTC"), n, flagged,
-                    float(part["step"].sum()), geom))
+    """New tracks inserted, continued ones extended: per batch track (rows are sorted by
+    track), counts, times and metres by numpy, lines from the clean points (and the stored
+    clean fix a continued track goes on from)."""
+    k = len(arr.continues)
+    track = arr.track
+    t = rows["t"].to_numpy(dtype="int64")
+    clean = arr.flags == 0
+    n = np.bincount(track, minlength=k)
+    flagged = np.bincount(track, weights=~clean, minlength=k).astype(int)
+    metres = np.bincount(track, weights=arr.step_m, minlength=k)
+    first = np.searchsorted(track, np.arange(k))
+    last = np.searchsorted(track, np.arange(k), side="right") - 1
+    # clean points per track, each continued track's context point first
+    ctx = np.flatnonzero(~np.isnan(arr.context_lon))
+    lon = np.concatenate([arr.context_lon[ctx], rows["lon"].to_numpy()[clean]])
+    lat = np.concatenate([arr.context_lat[ctx], rows["lat"].to_numpy()[clean]])
+    owner = np.concatenate([ctx, track[clean]])
+    order = np.argsort(owner, kind="stable")
+    lon, lat, owner = lon[order], lat[order], owner[order]
+    points = np.bincount(owner, minlength=k)
+    shapes = np.full(k, None, dtype=object)
+    multi = points >= 2
+    if multi.any():
+        sel = multi[owner]
+        which, dense = np.unique(owner[sel], return_inverse=True)
+        shapes[which] = shapely.linestrings(np.column_stack([lon[sel], lat[sel]]),
+                                            indices=dense)
+    single = np.flatnonzero(points == 1)
+    if len(single):
+        at = np.searchsorted(owner, single)
+        shapes[single] = shapely.points(lon[at], lat[at])
+    has_new_clean = np.bincount(track, weights=clean, minlength=k) > 0
+    wkb = np.full(k, None, dtype=object)
+    present = np.flatnonzero(np.array([g is not None for g in shapes]))
+    if len(present):
+        wkb[present] = shapely.to_wkb(shapely.set_srid(shapes[present], 4326),
+                                      include_srid=True)
+    go_on = arr.continues >= 0
+    extend = [(int(track_ids[i]), int(t[last[i]]), int(n[i]), int(flagged[i]),
+               float(metres[i]), wkb[i] if has_new_clean[i] else None)
+              for i in np.flatnonzero(go_on)]
+    passive = rows["occupation"].isin(PASSIVE_OCCUPATIONS).to_numpy()
+    vid = rows["volunteer_id"].to_numpy()
+    day = days.to_numpy()
+    new = [(int(track_ids[i]), int(vid[first[i]]), uploads[day[first[i]]],
+            "passive" if passive[first[i]] else "patrol",
+            pd.Timestamp(int(t[first[i]]), unit="us", tz="UTC"),
+            pd.Timestamp(int(t[last[i]]), unit="us", tz="UTC"), int(n[i]), int(flagged[i]),
+            float(metres[i]),
+            wkb[i].hex() if wkb[i] is not None and points[i] >= 2 else None)
+           for i in np.flatnonzero(~go_on)]
     if new:
         fix_store.store_track_rows(conn, new)
     live_store.extend_tracks(conn, extend)
@@ -457,6 +482,42 @@ class LiveCoverage:
         segs = cover["segment_id"].unique().tolist()
         stored = live_store.cover_rows(conn, day, segs)
         live_store.store_cover(conn, day, merge_cover(stored, cover))
+
+
+def coverage_loop(engine: Engine, settings: Settings,
+                  stop: threading.Event | None = None) -> None:
+    """Advance the live coverage (and call-out arrivals) every ``live_update_s`` until
+    ``stop`` is set; a lost database is retried on the next turn."""
+    coverage = LiveCoverage(engine, settings)
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            while coverage.update():
+                pass
+        except CONNECTION_LOST as exc:
+            log.warning("live coverage not updated, the database is unreachable: %s",
+                        str(exc).splitlines()[0])
+        except Exception:  # noqa: BLE001  (the next turn tries again)
+            log.exception("live coverage not updated")
+        stop.wait(settings.live_update_s)
+
+
+def coverage_process(settings: Settings) -> None:
+    """:func:`coverage_loop` as a process of its own (``geo-patrol serve``: the intake keeps
+    its core)."""
+    import os
+
+    from geo_patrol.store.db import open_database
+
+    parent, stop = os.getppid(), threading.Event()
+
+    def orphaned() -> None:  # the server went away (even by SIGKILL): so does this process
+        while not stop.wait(1.0):
+            if os.getppid() != parent:
+                stop.set()
+
+    threading.Thread(target=orphaned, daemon=True).start()
+    coverage_loop(open_database(settings, upgrade=False), settings, stop)
 
 
 def today(settings: Settings, now: dt.datetime | None = None) -> dt.date:
