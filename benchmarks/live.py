@@ -1,6 +1,6 @@
-"""W9: live intake — the demo city's busiest hour replayed as Traccar Client requests (one
-position per request, thousands of phones at once) against ``geo-patrol serve
---positions-port``.
+"""W9: live intake — the demo city's patrol day folded onto one hour (every volunteer-hour a
+phone of its own, up to the whole roster) and replayed as Traccar Client requests, one
+position per request, against ``geo-patrol serve --positions-port``.
 
     python -m benchmarks.live [--scale city] [--minutes 60] [--rate 2000] [--faults]
 
@@ -98,6 +98,29 @@ def _reset(engine: sa.Engine) -> None:
         conn.execute(sa.text("DELETE FROM uploads WHERE kind = 'live'"))
 
 
+def _one_busy_hour(day, numbers: list[str], minutes: float):  # noqa: ANN001, ANN202
+    """The whole force out at once: every (volunteer, hour) of the day's tracks folded onto
+    one hour and given a phone of its own (a roster member), as when the whole roster
+    patrols together — up to the 15,749 phones of Baotou's programme."""
+    hour = (day["t"] // 3600).astype("int64")
+    day = day.assign(hour=hour, t=day["t"] - (hour - hour.min()) * 3600)
+    pairs = day[["number", "hour"]].drop_duplicates().reset_index(drop=True)
+    free = [n for n in numbers if n not in set(pairs["number"])]
+    taken: set[str] = set()
+    phone = []
+    for number in pairs["number"]:  # its own number first, then a member with no track
+        if number not in taken:
+            taken.add(number)
+            phone.append(number)
+        else:
+            phone.append(free.pop() if free else None)
+    pairs["phone"] = phone
+    day = day.merge(pairs.dropna(), on=["number", "hour"])
+    day = day.assign(number=day["phone"]).drop(columns=["phone", "hour"])
+    day = day[day["t"] < day["t"].min() + minutes * 60]
+    return day.sort_values("t").reset_index(drop=True)
+
+
 def _stored(engine: sa.Engine) -> tuple[int, int]:
     with engine.connect() as conn:
         n, distinct = conn.execute(sa.text(
@@ -150,13 +173,15 @@ def main(argv: list[str] | None = None) -> None:
         generate(root / "files", seed=7, scale=args.scale, until=dt.date.today(), days=1)
         load_demo(engine, root / "files", settings)
         with engine.begin() as conn:
-            start = live_store.busiest_hour(conn)
-            fixes = live_store.fixes_for_replay(conn, start,
-                                                start + dt.timedelta(minutes=args.minutes))
-            ids = dict(conn.execute(sa.text("SELECT number, id FROM volunteers")).all())
+            day = live_store.fixes_for_replay(conn, dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+                                              dt.datetime.now(dt.UTC))
+            roster = conn.execute(sa.text("SELECT number, id FROM volunteers ORDER BY number")
+                                  ).all()
+            fixes = _one_busy_hour(day, [r[0] for r in roster], args.minutes)
+            ids = dict(roster)
             for number in fixes["number"].unique():
                 live_store.add_device(conn, device_id(number), int(ids[number]), None)
-        # the busiest hour, stamped so that the last position is now: all in the past
+        # one busy hour, stamped so that the last position is now: all in the past
         requests = requests_for(fixes, speed=1e9, now=time.time() - 60)
         phones = len({r.device for r in requests})
         print(f"{len(requests)} positions of {phones} phones "

@@ -190,6 +190,12 @@ def test_positions_stored_once_flagged_and_covered_as_a_full_analysis(demo_world
             "WHERE u.kind = 'live'")).scalar_one()
     assert n_fixes == stored  # every position in exactly one track
     coverage.update()
+    # tracks that ended (the replay stopped minutes ago) got their lines
+    with engine.connect() as conn:
+        lines, points = conn.execute(sa.text(
+            "SELECT count(*), coalesce(sum(ST_NPoints(geom)), 0) FROM tracks t JOIN uploads u "
+            "ON u.id = t.upload_id WHERE u.kind = 'live' AND geom IS NOT NULL")).one()
+    assert lines > 0 and points > 0.9 * stored
     # the same day analysed from scratch: the same covered metres, segment by segment
     zone = ZoneInfo(settings.timezone)
     day = dt.datetime.now(zone).date()
@@ -394,3 +400,19 @@ def live_xy_point(engine, lon, lat):
         srid = metric_srid(conn)
     return pyproj.Transformer.from_crs("EPSG:4326", f"EPSG:{srid}", always_xy=True
                                        ).transform(lon, lat)
+
+
+def test_retention_prunes_positions_as_received_but_keeps_fixes(demo_world):
+    from geo_patrol.services.retention import apply_retention
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    with engine.begin() as conn:
+        vid = conn.execute(sa.text("SELECT min(volunteer_id) FROM live_positions")).scalar_one()
+        old = conn.execute(sa.text(
+            "UPDATE live_positions SET t = t - interval '10 days' WHERE volunteer_id = :v"),
+            {"v": vid}).rowcount
+    before, fixes = count(engine, "live_positions"), count(engine, "patrol_fixes")
+    done = apply_retention(engine, settings, dt.date(2000, 1, 1))
+    assert old > 0 and done["live_positions"] == old
+    assert count(engine, "live_positions") == before - old
+    assert count(engine, "patrol_fixes") == fixes  # the fixes follow their own retention

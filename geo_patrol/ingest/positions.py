@@ -283,9 +283,6 @@ class Arrivals:
     x: np.ndarray
     y: np.ndarray
     step_m: np.ndarray
-    #: per batch track: (lon, lat) of the stored clean fix it continues from, NaN when none
-    context_lon: np.ndarray
-    context_lat: np.ndarray
 
 
 def flag_arrivals(volunteer_id: np.ndarray, t: np.ndarray, lon: np.ndarray, lat: np.ndarray,
@@ -330,13 +327,10 @@ def flag_arrivals(volunteer_id: np.ndarray, t: np.ndarray, lon: np.ndarray, lat:
     tracks = np.unique(fixes.track[is_new])
     local = np.searchsorted(tracks, fixes.track)
     continues = np.full(len(tracks), -1, dtype="int64")
-    ctx_lon = np.full(len(tracks), np.nan)
-    ctx_lat = np.full(len(tracks), np.nan)
     for i in np.flatnonzero(~is_new):
         j = np.searchsorted(tracks, fixes.track[i])
         if j < len(tracks) and tracks[j] == fixes.track[i]:
             continues[j] = int(ctx.loc[fixes.volunteer_id[i], "clean_track"])
-            ctx_lon[j], ctx_lat[j] = fixes.lon[i], fixes.lat[i]
     sel = np.flatnonzero(is_new)
     return Arrivals(order[sel] - k, flags[sel], local[sel], continues, fixes.x[sel],
-                    fixes.y[sel], np.where(flags[sel] == 0, step[sel], 0.0), ctx_lon, ctx_lat)
+                    fixes.y[sel], np.where(flags[sel] == 0, step[sel], 0.0))

@@ -117,10 +117,12 @@ class Intake:
     :class:`DatabaseError` when the database is unreachable: the app retries).
     """
 
-    def __init__(self, engine: Engine, settings: Settings, *, interval_s: float = 0.2) -> None:
+    def __init__(self, engine: Engine, settings: Settings, *, interval_s: float = 0.2,
+                 min_gap_s: float = 0.08) -> None:
         self.engine = engine
         self.settings = settings
         self.interval_s = interval_s
+        self.min_gap_s = min_gap_s
         self._zone = ZoneInfo(settings.timezone)
         self._queue: list[_Pending] = []
         self._cond = threading.Condition()
@@ -199,14 +201,21 @@ class Intake:
     # the writer side
 
     def _run(self) -> None:
-        # group commit: a batch is whatever arrived while the previous one was being stored
-        # (so latency is one commit under load); refusals are flushed every interval
+        # group commit: a batch is whatever arrived while the previous one was being stored,
+        # at most one batch every ``min_gap_s`` (a batch's fixed cost is spread over more
+        # positions under load); refusals are flushed every interval
+        started = 0.0
         while True:
             with self._cond:
-                if not self._queue:
-                    if self._closed and not self._refused:
-                        return
+                while not self._queue and not self._closed and not self._refused:
                     self._cond.wait(self.interval_s)
+            rest = self.min_gap_s - (time.monotonic() - started)
+            if rest > 0 and not self._closed:
+                time.sleep(rest)
+            started = time.monotonic()
+            with self._cond:
+                if not self._queue and not self._refused and self._closed:
+                    return
                 batch, self._queue = self._queue, []
                 refused = [(k[0], k[1], k[2], n, self._refused_at[k])
                            for k, n in self._refused.items()]
@@ -310,47 +319,20 @@ def _store_arrivals(conn: Any, frame: pd.DataFrame, settings: Settings, srid: in
 
 def _store_tracks(conn: Any, rows: pd.DataFrame, arr: Any, track_ids: np.ndarray,
                   uploads: dict[dt.date, int], days: pd.Series) -> None:
-    """New tracks inserted, continued ones extended: per batch track (rows are sorted by
-    track), counts, times and metres by numpy, lines from the clean points (and the stored
-    clean fix a continued track goes on from)."""
+    """New tracks inserted, continued ones extended (per batch track, rows sorted by track:
+    counts, times and metres by numpy). A live track's line is drawn when it ends."""
     k = len(arr.continues)
     track = arr.track
     t = rows["t"].to_numpy(dtype="int64")
-    clean = arr.flags == 0
     n = np.bincount(track, minlength=k)
-    flagged = np.bincount(track, weights=~clean, minlength=k).astype(int)
+    flagged = np.bincount(track, weights=arr.flags != 0, minlength=k).astype(int)
     metres = np.bincount(track, weights=arr.step_m, minlength=k)
     first = np.searchsorted(track, np.arange(k))
     last = np.searchsorted(track, np.arange(k), side="right") - 1
-    # clean points per track, each continued track's context point first
-    ctx = np.flatnonzero(~np.isnan(arr.context_lon))
-    lon = np.concatenate([arr.context_lon[ctx], rows["lon"].to_numpy()[clean]])
-    lat = np.concatenate([arr.context_lat[ctx], rows["lat"].to_numpy()[clean]])
-    owner = np.concatenate([ctx, track[clean]])
-    order = np.argsort(owner, kind="stable")
-    lon, lat, owner = lon[order], lat[order], owner[order]
-    points = np.bincount(owner, minlength=k)
-    shapes = np.full(k, None, dtype=object)
-    multi = points >= 2
-    if multi.any():
-        sel = multi[owner]
-        which, dense = np.unique(owner[sel], return_inverse=True)
-        shapes[which] = shapely.linestrings(np.column_stack([lon[sel], lat[sel]]),
-                                            indices=dense)
-    single = np.flatnonzero(points == 1)
-    if len(single):
-        at = np.searchsorted(owner, single)
-        shapes[single] = shapely.points(lon[at], lat[at])
-    has_new_clean = np.bincount(track, weights=clean, minlength=k) > 0
-    wkb = np.full(k, None, dtype=object)
-    present = np.flatnonzero(np.array([g is not None for g in shapes]))
-    if len(present):
-        wkb[present] = shapely.to_wkb(shapely.set_srid(shapes[present], 4326),
-                                      include_srid=True)
     go_on = arr.continues >= 0
-    extend = [(int(track_ids[i]), int(t[last[i]]), int(n[i]), int(flagged[i]),
-               float(metres[i]), wkb[i] if has_new_clean[i] else None)
-              for i in np.flatnonzero(go_on)]
+    live_store.extend_tracks(conn, [(int(track_ids[i]), int(t[last[i]]), int(n[i]),
+                                     int(flagged[i]), float(metres[i]))
+                                    for i in np.flatnonzero(go_on)])
     passive = rows["occupation"].isin(PASSIVE_OCCUPATIONS).to_numpy()
     vid = rows["volunteer_id"].to_numpy()
     day = days.to_numpy()
@@ -358,12 +340,10 @@ def _store_tracks(conn: Any, rows: pd.DataFrame, arr: Any, track_ids: np.ndarray
             "passive" if passive[first[i]] else "patrol",
             pd.Timestamp(int(t[first[i]]), unit="us", tz="UTC"),
             pd.Timestamp(int(t[last[i]]), unit="us", tz="UTC"), int(n[i]), int(flagged[i]),
-            float(metres[i]),
-            wkb[i].hex() if wkb[i] is not None and points[i] >= 2 else None)
+            float(metres[i]), None)
            for i in np.flatnonzero(~go_on)]
     if new:
         fix_store.store_track_rows(conn, new)
-    live_store.extend_tracks(conn, extend)
 
 
 # -- the force now ----------------------------------------------------------------------------
@@ -451,6 +431,8 @@ class LiveCoverage:
             if new.empty:
                 return 0
             live_store.mark_arrivals(conn, self.settings.callout_arrival_m)
+            live_store.close_tracks(conn, dt.datetime.now(dt.UTC) - dt.timedelta(
+                seconds=self.settings.track_gap_s))
             top = int(new["seq"].max())
             new = new[new["flags"] == 0]
             if len(new):

@@ -32,8 +32,14 @@ def expired_days(engine: Engine, cutoff: dt.date) -> list[dt.date]:
 
 def apply_retention(engine: Engine, settings: Settings, cutoff: dt.date, *,
                     actor: str = "system") -> dict[str, int]:
-    """Drop fixes and track lines before ``cutoff``; returns what was dropped."""
+    """Drop fixes and track lines before ``cutoff``, and positions as received older than
+    ``live_keep_days`` (their fixes stay); returns what was dropped."""
+    from geo_patrol.store.live import prune_live
+
+    kept = dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.live_keep_days)
     with engine.begin() as conn:
         done = drop_fixes_before(conn, cutoff, settings.timezone)
+        live = prune_live(conn, kept)
+        done |= {"live_positions": live["positions"], "live_cover_rows": live["cover"]}
         audit(conn, actor, "retention", f"fixes before {cutoff}", details=done)
     return done

@@ -156,27 +156,38 @@ def live_upload(conn: Connection, day: dt.date, stored: int, flagged: int) -> in
         {"name": f"live {day.isoformat()}", "sha": key, "n": stored, "f": flagged}).scalar_one())
 
 
-def extend_tracks(conn: Connection, rows: Sequence[tuple[int, int, int, int, float, bytes | None]]
-                  ) -> None:
-    """Continue tracks: (id, last µs, new fixes, new flagged, added metres, WKB of the clean
-    points to append, starting with the track's previous clean point: a line, or a point
-    when there is one)."""
+def extend_tracks(conn: Connection, rows: Sequence[tuple[int, int, int, int, float]]) -> None:
+    """Continue tracks: (id, last µs, new fixes, new flagged, added metres). Their lines are
+    drawn once they end (:func:`close_tracks`), not rewritten with every position; a track
+    that goes on after it was drawn (a phone's buffer arriving late) is drawn again."""
     if not rows:
         return
     conn.execute(sa.text(
         "UPDATE tracks t SET ended_at = greatest(t.ended_at, u.ended), n_fixes = t.n_fixes + u.n, "
-        "n_flagged = t.n_flagged + u.f, length_m = t.length_m + u.m, "
-        "geom = CASE WHEN u.pts IS NULL THEN t.geom "
-        "  WHEN t.geom IS NULL THEN CASE WHEN GeometryType(u.pts) = 'LINESTRING' "
-        "    THEN u.pts END "
-        "  ELSE ST_MakeLine(t.geom, u.pts) END "
+        "n_flagged = t.n_flagged + u.f, length_m = t.length_m + u.m, geom = NULL "
         "FROM (SELECT * FROM unnest(CAST(:id AS bigint[]), CAST(:e AS timestamptz[]), "
-        "  CAST(:n AS integer[]), CAST(:f AS integer[]), CAST(:m AS float8[]), "
-        "  CAST(:p AS bytea[])) AS x(id, ended, n, f, m, wkb) "
-        "  CROSS JOIN LATERAL (SELECT ST_GeomFromEWKB(x.wkb) AS pts) g) u WHERE t.id = u.id"),
+        "  CAST(:n AS integer[]), CAST(:f AS integer[]), CAST(:m AS float8[])) "
+        "  AS x(id, ended, n, f, m)) u WHERE t.id = u.id"),
         {"id": [r[0] for r in rows], "e": _times(np.array([r[1] for r in rows])),
-         "n": [r[2] for r in rows], "f": [r[3] for r in rows], "m": [r[4] for r in rows],
-         "p": [r[5] for r in rows]})
+         "n": [r[2] for r in rows], "f": [r[3] for r in rows], "m": [r[4] for r in rows]})
+
+
+def close_tracks(conn: Connection, ended_before: dt.datetime) -> int:
+    """Draw the lines of live tracks that have ended (no position since ``ended_before``)
+    from their clean positions."""
+    ids = conn.execute(sa.text(
+        "SELECT tr.id FROM tracks tr JOIN uploads u ON u.id = tr.upload_id "
+        "WHERE u.kind = 'live' AND tr.geom IS NULL AND tr.ended_at < :before "
+        "AND tr.ended_at > :before - interval '1 day' AND tr.n_fixes > tr.n_flagged + 1"),
+        {"before": ended_before}).scalars().all()
+    if not ids:
+        return 0
+    return conn.execute(sa.text(
+        "UPDATE tracks t SET geom = l.line FROM ("
+        "  SELECT p.track_id, ST_MakeLine(ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326) "
+        "    ORDER BY p.t) AS line, count(*) AS n FROM live_positions p "
+        "  WHERE p.flags = 0 AND p.track_id = ANY(:ids) GROUP BY p.track_id) l "
+        "WHERE t.id = l.track_id AND l.n >= 2"), {"ids": list(ids)}).rowcount
 
 
 def _times(t_us: np.ndarray) -> list[dt.datetime]:

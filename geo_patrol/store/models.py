@@ -532,7 +532,7 @@ class LivePosition(Base):
     battery_pct: Mapped[float | None] = mapped_column(Float)
     moving: Mapped[bool | None] = mapped_column(Boolean)
     flags: Mapped[int] = mapped_column(SmallInteger)
-    track_id: Mapped[int] = mapped_column(BigInteger)
+    track_id: Mapped[int] = mapped_column(BigInteger, index=True)
     attrs: Mapped[dict] = mapped_column(JSONB, default=dict)
 
 

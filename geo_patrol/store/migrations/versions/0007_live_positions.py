@@ -73,6 +73,8 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_live_positions_seq'), 'live_positions', ['seq'], unique=False)
     op.create_index(op.f('ix_live_positions_t'), 'live_positions', ['t'], unique=False)
+    op.create_index(op.f('ix_live_positions_track_id'), 'live_positions', ['track_id'],
+                    unique=False)
     op.create_table('devices',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('device_id', sa.String(length=64), nullable=False),
@@ -127,6 +129,7 @@ def downgrade() -> None:
     op.drop_geospatial_table('callouts')
     op.drop_index(op.f('ix_devices_volunteer_id'), table_name='devices')
     op.drop_table('devices')
+    op.drop_index(op.f('ix_live_positions_track_id'), table_name='live_positions')
     op.drop_index(op.f('ix_live_positions_t'), table_name='live_positions')
     op.drop_index(op.f('ix_live_positions_seq'), table_name='live_positions')
     op.drop_table('live_positions')
