@@ -416,3 +416,44 @@ def test_retention_prunes_positions_as_received_but_keeps_fixes(demo_world):
     assert old > 0 and done["live_positions"] == old
     assert count(engine, "live_positions") == before - old
     assert count(engine, "patrol_fixes") == fixes  # the fixes follow their own retention
+
+
+def test_the_position_port_speaks_the_same_protocol(demo_world, replayed):
+    """``serve --positions-port``: the aiohttp port answers as ``/osmand`` does."""
+    import socket
+    import urllib.error
+    import urllib.request
+
+    from geo_patrol.services import live
+    from web.positions import serve_positions
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    intake = live.Intake(demo_world["engine"], demo_world["settings"])
+    serve_positions(intake, "127.0.0.1", port)
+    number = replayed["numbers"][6]
+    now = int(time.time())
+
+    def post(query: str, body: bytes = b"") -> tuple[int, bytes]:
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/?{query}", data=body or b"",
+                                     method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+
+    try:
+        before = count(demo_world["engine"], "live_positions")
+        assert post(f"id=demo-{number}&lat=40.6507&lon=109.8431&timestamp={now}") == \
+            (200, b"OK\n")
+        body = json.dumps({"device_id": f"demo-{number}", "location": {
+            "timestamp": now + 5, "coords": {"latitude": 40.6508, "longitude": 109.8432}}})
+        assert post("", body.encode())[0] == 200
+        status, text = post(f"id=nobody&lat=40.65&lon=109.84&timestamp={now}")
+        assert status == 400 and text.startswith(b"unknown_device")
+        assert post("", b"{" + b" " * 70_000 + b"}")[0] == 413
+        assert count(demo_world["engine"], "live_positions") == before + 2
+    finally:
+        intake.close()

@@ -80,29 +80,38 @@ def start_updater(engine: Any, cfg: Any, *, process: bool = False) -> None:
                      daemon=True).start()
 
 
-_STATUS = {"too_large": 413, "wrong_secret": 403}
+#: The answers of the position protocol (the web app's ``/osmand`` and the port alike).
+STORED = (200, "OK\n")
+NOT_STORED = (503, "not stored yet: retry\n")
+TOO_LARGE = (413, "too_large: the body is too large\n")
+_REFUSED_STATUS = {"too_large": 413, "wrong_secret": 403}
+
+
+def refused(exc: PositionRefused | DatabaseError) -> tuple[int, str]:
+    """The answer to a request refused before it was queued."""
+    if isinstance(exc, DatabaseError):
+        return 503, f"{exc}\n"
+    return _REFUSED_STATUS.get(exc.reason, 400), f"{exc.reason}: {exc}\n"
 
 
 def answer_positions(submit: Any, query: bytes, body: bytes) -> tuple[int, str]:
-    """Status and text for one position request (shared by the web app and the port)."""
+    """Status and text for one position request, once its batch has committed."""
     try:
         future = submit(query, body)
-    except PositionRefused as exc:
-        return _STATUS.get(exc.reason, 400), f"{exc.reason}: {exc}\n"
-    except DatabaseError as exc:
-        return 503, f"{exc}\n"
+    except (PositionRefused, DatabaseError) as exc:
+        return refused(exc)
     try:
         future.result(ACK_TIMEOUT_S)
     except (DatabaseError, FutureTimeout):
-        return 503, "not stored yet: retry\n"
-    return 200, "OK\n"
+        return NOT_STORED
+    return STORED
 
 
 @bp.route("/osmand", methods=["GET", "POST"])
 def osmand() -> Any:
     """OsmAnd / Traccar Client positions (query, form or JSON body), answered when stored."""
     if (request.content_length or 0) > MAX_BODY_BYTES:
-        return Response("too_large: the body is too large\n", 413, mimetype="text/plain")
+        return Response(TOO_LARGE[1], TOO_LARGE[0], mimetype="text/plain")
     body = request.get_data(cache=False)
     status, text = answer_positions(intake().submit, request.query_string, body)
     return Response(text, status, mimetype="text/plain")

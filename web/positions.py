@@ -9,35 +9,34 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
 
 from aiohttp import web as aioweb
 
 from geo_patrol.errors import DatabaseError
 from geo_patrol.ingest.positions import MAX_BODY_BYTES, PositionRefused
 from geo_patrol.services.live import Intake
-from web.live import ACK_TIMEOUT_S, _STATUS
+from web.live import ACK_TIMEOUT_S, NOT_STORED, STORED, TOO_LARGE, refused
 
 
 def position_app(intake: Intake) -> aioweb.Application:
+    def answer(status_text: tuple[int, str]) -> aioweb.Response:
+        return aioweb.Response(status=status_text[0], text=status_text[1])
+
     async def handle(request: aioweb.Request) -> aioweb.Response:
         if request.method not in ("GET", "POST"):
             return aioweb.Response(status=405, text="GET or POST\n", headers={"Allow": "GET, POST"})
         if (request.content_length or 0) > MAX_BODY_BYTES:
-            return aioweb.Response(status=413, text="too_large: the body is too large\n")
+            return answer(TOO_LARGE)
         body = await request.read() if request.can_read_body else b""
         try:
             future = intake.submit(request.query_string, body)
-        except PositionRefused as exc:
-            return aioweb.Response(status=_STATUS.get(exc.reason, 400),
-                                   text=f"{exc.reason}: {exc}\n")
-        except DatabaseError as exc:
-            return aioweb.Response(status=503, text=f"{exc}\n")
+        except (PositionRefused, DatabaseError) as exc:
+            return answer(refused(exc))
         try:
             await asyncio.wait_for(asyncio.wrap_future(future), ACK_TIMEOUT_S)
         except (DatabaseError, asyncio.TimeoutError):
-            return aioweb.Response(status=503, text="not stored yet: retry\n")
-        return aioweb.Response(text="OK\n")
+            return answer(NOT_STORED)
+        return answer(STORED)
 
     app = aioweb.Application(client_max_size=MAX_BODY_BYTES)
     app.router.add_route("*", "/{tail:.*}", handle)
@@ -70,7 +69,3 @@ def serve_positions(intake: Intake, host: str, port: int) -> threading.Thread:
         raise failure[0]
     return thread
 
-
-def run_positions_only(intake: Intake, host: str, port: int) -> Any:
-    """Serve only the position port, in this thread (for a dedicated intake process)."""
-    aioweb.run_app(position_app(intake), host=host, port=port, access_log=None, print=None)

@@ -238,8 +238,8 @@ def set_cursor(conn: Connection, seq: int, name: str = "coverage") -> None:
 
 
 def new_clean_fixes(conn: Connection, after: int, limit: int) -> pd.DataFrame:
-    """Clean positions that arrived after ``seq`` ``after`` (oldest first), with the track's
-    kind, and the highest ``seq`` read."""
+    """Positions that arrived after ``seq`` ``after`` (oldest first, at most ``limit``), with
+    their flags and their track's kind."""
     return pd.read_sql_query(sa.text(
         "SELECT p.seq, p.volunteer_id, extract(epoch FROM p.t)::float8 AS t, p.x, p.y, p.flags, "
         "coalesce(tr.kind, 'patrol') AS kind FROM live_positions p "
