@@ -14,7 +14,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Flask,
     Response,
     current_app,
     jsonify,
@@ -40,24 +39,17 @@ _START = threading.Lock()
 ACK_TIMEOUT_S = 15.0
 
 
-def intake(app: Flask | None = None) -> live.Intake:
+def intake() -> live.Intake:
     """This process's position intake (and its coverage updater), started on first use."""
-    app = app or current_app
-    ext = app.extensions
+    ext = current_app.extensions
     if "geo_patrol_intake" not in ext:
         with _START:
             if "geo_patrol_intake" not in ext:
-                engine = get_engine_for(app)
-                cfg = app.config["GEO_PATROL_SETTINGS"]
-                ext["geo_patrol_intake"] = app.config.get("GEO_PATROL_INTAKE") or \
+                engine, cfg = get_engine(), settings()
+                ext["geo_patrol_intake"] = current_app.config.get("GEO_PATROL_INTAKE") or \
                     live.Intake(engine, cfg)
                 start_updater(engine, cfg)
     return ext["geo_patrol_intake"]
-
-
-def get_engine_for(app: Flask) -> Any:
-    with app.app_context():
-        return get_engine()
 
 
 _UPDATERS: set[str] = set()
