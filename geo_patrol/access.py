@@ -30,6 +30,7 @@ class Resource(str, Enum):
     ACCOUNTS = "accounts"
     DEVICES = "devices"      # phones registered to volunteers, refused position requests
     CALLOUTS = "callouts"    # incidents marked and the volunteers called to them
+    TRAINING = "training"    # courses, sessions, attendance and certificates
 
 
 class Grant(str, Enum):
@@ -64,6 +65,9 @@ MATRIX: dict[tuple[Resource, str], dict[Role, Grant]] = {
                                   _V: Grant.OWN},
     (Resource.CALLOUTS, "write"): {_C: Grant.ALL, _A: Grant.ALL, _O: Grant.SCOPED},
     (Resource.CALLOUTS, "answer"): {_V: Grant.OWN},
+    (Resource.TRAINING, "read"): {_C: Grant.ALL, _A: Grant.ALL, _O: Grant.SCOPED,
+                                  _V: Grant.OWN},
+    (Resource.TRAINING, "write"): {_C: Grant.ALL, _A: Grant.ALL},
 }
 
 
@@ -118,7 +122,7 @@ _RESOURCE_NAMES = {Resource.PEOPLE: "volunteer personal data", Resource.TRACKS: 
                    Resource.HAZARDS: "hazards and reports",
                    Resource.COVERAGE: "coverage, plans, exports", Resource.AUDIT: "audit log",
                    Resource.ACCOUNTS: "accounts", Resource.DEVICES: "position devices",
-                   Resource.CALLOUTS: "call-outs"}
+                   Resource.CALLOUTS: "call-outs", Resource.TRAINING: "training and certificates"}
 _GRANT_NAMES = {Grant.ALL: "yes", Grant.SCOPED: "own communities", Grant.OWN: "own only",
                 Grant.AGGREGATE: "aggregates only"}
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from geo_patrol.errors import InputError
+from geo_patrol.vocab import CERT_SKILLS
 
 DEFAULT_RULES = "rules.toml"
 
@@ -28,6 +29,7 @@ class VisitRule:
     every_days: int
     school_days_only: bool = False
     windows: tuple[tuple[dt.time, dt.time], ...] = ()
+    skill: str | None = None        # certified skill needed to inspect it
 
     def as_dict(self) -> dict[str, Any]:
         return {"category": self.category, "every_days": self.every_days,
@@ -62,6 +64,10 @@ class Rules:
         rule = self.categories.get(str(category))
         return rule.label(lang) if rule else str(category)
 
+    def skills_needed(self) -> dict[str, str]:
+        """Category → the certified skill its inspections need (only categories that do)."""
+        return {k: r.skill for k, r in self.categories.items() if r.skill}
+
     def category_of(self, value: str) -> str | None:
         """The category key for a ledger's spelling, or ``None`` when it is unknown."""
         return self.aliases.get(str(value).strip().lower())
@@ -74,6 +80,15 @@ def _window(text: str, source: str) -> tuple[dt.time, dt.time]:
         msg = f"time window {text!r} is not HH:MM-HH:MM"
         raise InputError(msg, source=source) from None
     return a, b
+
+
+def _skill(value: object, category: str, source: str) -> str | None:
+    if value is None:
+        return None
+    if value not in CERT_SKILLS:
+        msg = f"category {category}: unknown skill {value!r} (use one of {', '.join(CERT_SKILLS)})"
+        raise InputError(msg, source=source)
+    return str(value)
 
 
 def parse_rules(data: dict[str, Any], source: str) -> Rules:
@@ -89,7 +104,8 @@ def parse_rules(data: dict[str, Any], source: str) -> Rules:
             category=key, label_zh=spec.get("label_zh", key), label_en=spec.get("label_en", key),
             every_days=int(spec.get("every_days", 30)),
             school_days_only=bool(spec.get("school_days_only", False)),
-            windows=tuple(_window(w, source) for w in spec.get("windows", [])))
+            windows=tuple(_window(w, source) for w in spec.get("windows", [])),
+            skill=_skill(spec.get("skill"), key, source))
         for name in (key, spec.get("label_zh"), spec.get("label_en"), *spec.get("aliases", [])):
             if name:
                 aliases[str(name).strip().lower()] = key

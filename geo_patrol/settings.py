@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -90,6 +91,12 @@ class Settings:
     @property
     def max_unpacked_bytes(self) -> int:
         return int(self.max_unpacked_mb * 1024 * 1024)
+
+    def today(self, now: dt.datetime | None = None) -> dt.date:
+        """The deployment's local date (now, or at ``now``)."""
+        from zoneinfo import ZoneInfo
+
+        return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(self.timezone)).date()
 
     @property
     def rules(self) -> Rules:

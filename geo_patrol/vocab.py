@@ -6,7 +6,7 @@ from __future__ import annotations
 
 AREA_LEVELS = ("city", "district", "station", "community", "grid")
 UPLOAD_KINDS = ("boundaries", "streets", "volunteers", "tracks", "hazards", "reports", "incidents",
-                "live")
+                "live", "training")
 PATROL_KINDS = ("patrol", "passive")
 HAZARD_STATUSES = ("open", "rectified", "cleared")
 REPORT_VERIFICATIONS = ("pending", "verified", "rejected")
@@ -15,6 +15,16 @@ CALLOUT_STATUSES = ("sent", "accepted", "declined", "arrived")
 #: A volunteer on the live map: on patrol (moving), at work (passive occupation), idle
 #: (seen recently, not moving) or offline (not seen within the timeout).
 LIVE_STATES = ("patrolling", "passive", "idle", "offline")
+#: Skills a course certifies (a pass gives a certificate valid for the course's months).
+CERT_SKILLS = ("patrol", "first_aid", "mediation", "law", "incident_response", "fire_safety",
+               "hazmat_inspection", "weapons_inspection")
+#: How a training session was held: in a room, online (live-streamed), shadowing on duty.
+TRAINING_MODES = ("classroom", "online", "shadowing")
+#: A volunteer's attendance of a session; only ``passed`` certifies.
+ATTENDANCE_RESULTS = ("present", "absent", "passed")
+#: A volunteer's standing in a skill: never certified, certificate expired, expiring soon,
+#: current.
+TRAINING_STANDINGS = ("untrained", "expired", "expiring", "current")
 ROLES = ("command", "officer", "planner", "volunteer", "admin")
 
 #: ``patrol_fixes.flags`` bits.

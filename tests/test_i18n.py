@@ -16,8 +16,9 @@ from geo_patrol.planning.crew import SLOTS
 from geo_patrol.render.i18n import VOCAB, crew_reason, term
 from geo_patrol.services.exports import LAYERS
 
-from geo_patrol.vocab import (AREA_LEVELS, HAZARD_STATUSES, PATROL_KINDS, UPLOAD_KINDS,
-                                     REPORT_VERIFICATIONS, ROLES)
+from geo_patrol.vocab import (AREA_LEVELS, ATTENDANCE_RESULTS, CERT_SKILLS, HAZARD_STATUSES,
+                              PATROL_KINDS, REPORT_VERIFICATIONS, ROLES, TRAINING_MODES,
+                              TRAINING_STANDINGS, UPLOAD_KINDS)
 from tests.conftest import REPO
 
 WEB = REPO / "web"
@@ -63,7 +64,9 @@ def test_compiled_catalog_matches_the_source():
     ("occupation", OCCUPATIONS), ("slot", (*SLOTS, "passive")), ("level", AREA_LEVELS),
     ("compliance", STATUSES), ("hazard_status", HAZARD_STATUSES),
     ("verification", REPORT_VERIFICATIONS), ("role", ROLES), ("kind", PATROL_KINDS),
-    ("upload", tuple(UPLOAD_KINDS)), ("layer", LAYERS)])
+    ("upload", tuple(UPLOAD_KINDS)), ("layer", LAYERS), ("skill", CERT_SKILLS),
+    ("training_mode", TRAINING_MODES), ("attendance", ATTENDANCE_RESULTS),
+    ("standing", TRAINING_STANDINGS)])
 def test_vocabularies_cover_every_stored_value(group, values):
     for value in values:
         zh, en = term(group, value, "zh"), term(group, value, "en")
@@ -80,5 +83,11 @@ def test_planner_reasons_are_worded_in_both_languages():
     assert crew_reason(row, "zh") == "本人 45% 的巡逻在此时段；居住地距 1.2 km；承担巡逻防控职责"
     assert crew_reason(row, "en") == "45% of their patrols in this slot; home 1.2 km away; " \
         "patrol duty"
+    trained = {**row, "first_aid": True, "certified_for": "hazmat_inspection,weapons_inspection"}
+    assert crew_reason(trained, "zh").endswith(
+        "；持有效急救证书；持危化品安全检查、枪爆刀具管控检查资质（本路线需要）")
+    assert crew_reason(trained, "en").endswith(
+        "; first-aid certificate; certified for Dangerous-goods inspection, "
+        "Guns/explosives/knives inspection (this loop needs it)")
     passive = {**row, "slot": "passive", "occupation": "taxi_driver", "arterial_km": 3.25}
     assert crew_reason(passive, "zh") == "出租车司机：职业途经主干道 3.2 km"

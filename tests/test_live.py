@@ -387,6 +387,72 @@ def test_call_out_by_walking_time(app, demo_world, replayed):
     assert status == "arrived"
 
 
+def test_a_call_out_needing_first_aid_skips_uncertified_volunteers(app, demo_world, replayed,
+                                                                   tmp_path):
+    from geo_patrol.services import live
+    from geo_patrol.services.sources import load_training
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    today = settings.today()
+    with engine.connect() as conn:
+        held = dict(conn.execute(sa.text(
+            "SELECT number, certified_skills(id, :d) FROM volunteers"), {"d": today}).all())
+    free = [n for n in replayed["numbers"][6:] if "first_aid" not in held[n]][:3]
+    medic, plain, declared = free
+    with engine.begin() as conn:  # a skill declared on the roster is not a certificate
+        conn.execute(sa.text("UPDATE volunteers SET skills = '{急救}' WHERE number = :n"),
+                     {"n": declared})
+    sheet = tmp_path / "急救签到表.csv"
+    sheet.write_bytes(("课程,培训日期,义警编号,考核结果\n"
+                       f"应急救护培训,{today - dt.timedelta(days=1)},{medic},合格\n"
+                       f"应急救护培训,{today - dt.timedelta(days=1)},{plain},出勤\n").encode("gbk"))
+    assert load_training(engine, sheet, settings=settings).stored == 2
+    client = app.test_client()
+    now = int(time.time())
+    for n, (lat, lon) in zip(free, [(40.6520, 109.8452), (40.6506, 109.8428),
+                                    (40.6504, 109.8431)]):
+        assert client.get(f"/osmand?id=demo-{n}&lat={lat}&lon={lon}&timestamp={now}"
+                          ).status_code == 200
+    required = live.nearest_by_walking(engine, settings, lon=109.8430, lat=40.6503, count=50,
+                                       skill="first_aid")
+    assert medic in set(required["number"])
+    assert not {plain, declared} & set(required["number"])
+    assert required["certified"].all()
+    with engine.connect() as conn:
+        skills = conn.execute(sa.text(
+            "SELECT certified_skills(id, :d) FROM volunteers WHERE number = ANY(:n)"),
+            {"d": today, "n": required["number"].tolist()}).scalars().all()
+    assert all("first_aid" in s for s in skills)
+    preferred = live.nearest_by_walking(engine, settings, lon=109.8430, lat=40.6503, count=50,
+                                        skill="first_aid", require_skill=False)
+    assert {medic, plain, declared} <= set(preferred["number"])
+    ranks = {n: i for i, n in enumerate(preferred["number"])}
+    assert ranks[medic] < ranks[plain] and ranks[medic] < ranks[declared]  # though farther
+    assert list(preferred["certified"]) == sorted(preferred["certified"], reverse=True)
+    with pytest.raises(Exception, match="unknown skill"):
+        live.nearest_by_walking(engine, settings, lon=109.8430, lat=40.6503, count=5,
+                                skill="急救")
+
+    make_user(engine, "fa-command", "command")
+    token = sign_in(client, "fa-command")
+    resp = client.post("/live/callout", data={
+        "lon": "109.8430", "lat": "40.6503", "category": "incident", "count": "3",
+        "skill": "first_aid", "skill_rule": "require", "csrf_token": token})
+    assert resp.status_code == 303
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert 'name="skill"' in page and "✓" in page
+    with engine.connect() as conn:
+        callout = conn.execute(sa.text(
+            "SELECT id, skill, skill_required FROM callouts ORDER BY id DESC LIMIT 1")).one()
+        targets = conn.execute(sa.text(
+            "SELECT v.number, t.certified FROM callout_targets t "
+            "JOIN volunteers v ON v.id = t.volunteer_id WHERE t.callout_id = :c"),
+            {"c": callout.id}).all()
+    assert (callout.skill, callout.skill_required) == ("first_aid", True)
+    assert targets and all(t.certified for t in targets)
+    assert plain not in {t.number for t in targets}
+
+
 def live_xy(engine, frame):
     return frame["x"].to_numpy(), frame["y"].to_numpy()
 

@@ -152,6 +152,64 @@ def test_command_pages(page, server, people, demo_world, lang):  # noqa: F811
     shot(page, f"planner-{lang}")
 
 
+TRAINING_WORDS = {
+    "zh": {"title": "培训", "heading": "培训与技能认证", "shares": "各社区培训覆盖率",
+           "community": "社区", "current": "有效", "expiring": "即将到期", "batch": "下一批轮训",
+           "summary": "名义警待训", "untrained": "未培训", "teams": "专业化义警小组",
+           "declared": "自报技能", "certified": "认证技能", "team": "应急救护小组"},
+    "en": {"title": "Training", "heading": "Training and certified skills",
+           "shares": "Share trained per community", "community": "Community",
+           "current": "Current", "expiring": "Expiring", "batch": "Next batch",
+           "summary": "volunteers due in", "untrained": "Untrained", "teams": "Specialised teams",
+           "declared": "Declared skills", "certified": "Certified skills",
+           "team": "First aid team"},
+}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_training_page(page, server, people, demo_world, lang):  # noqa: F811
+    from geo_patrol.services import training
+
+    w = TRAINING_WORDS[lang]
+    sign_in(page, server, "b-command")
+    _in(page, server, lang, "/training")
+    assert page.title() == f"{w['title']} · geo-patrol"
+    assert page.locator("h2").inner_text() == w["heading"]
+    assert w["shares"] in page.locator("body").inner_text()
+    assert page.locator("#shares thead th").first.inner_text() == w["community"]
+    # the share trained per community, as the service computes it
+    expected = training.community_share(training.status(demo_world["engine"],
+                                                        demo_world["settings"]))
+    rows = page.locator("#shares tbody tr")
+    assert rows.count() == len(expected) > 5
+    first = rows.first.locator("td").all_inner_texts()
+    want = expected.iloc[0]
+    assert first[0] == want["community"] and int(first[1]) == want["current"]
+    assert first[3].strip() == f"{100 * want['share_current']:.1f}%"
+    status_head = page.locator("#status thead").inner_text()
+    assert w["current"] in status_head and w["expiring"] in status_head
+    assert page.locator("#sessions tbody tr").count() >= 7  # a year of sessions, every course
+    # the next batch of the induction course, rooms of 20
+    page.select_option("#batch-form select[name=course]", "义警岗前培训")
+    page.fill("#batch-form input[name=size]", "20")
+    page.click("#batch-form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert w["summary"] in page.locator("#batch-summary").inner_text()
+    batch_rows = page.locator("#batches tbody tr")
+    assert batch_rows.count() > 0
+    assert w["untrained"] in page.locator("#batches").inner_text()
+    if lang == "zh":
+        _check_chinese(page)
+    shot(page, f"training-{lang}")
+
+    _in(page, server, lang, "/volunteers")
+    head = page.locator("#volunteers thead").inner_text()
+    assert w["declared"] in head and w["certified"] in head
+    assert w["teams"] in page.locator("body").inner_text()
+    assert w["team"] in page.locator("#teams").inner_text()
+    assert page.locator("#teams tbody tr").count() > 3
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_volunteer_page_on_a_phone(browser, server, people, lang):  # noqa: F811
     context = browser.new_context(viewport={"width": 360, "height": 780}, locale="zh-CN",
@@ -171,6 +229,8 @@ def test_volunteer_page_on_a_phone(browser, server, people, lang):  # noqa: F811
         pg.wait_for_function("() => document.querySelector('input[name=lat]').value !== ''")
         assert pg.input_value("input[name=lat]") == "40.650500"
         assert pg.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scroll
+        assert pg.locator("#my-certificates thead").inner_text().split()[0] == \
+            {"zh": "技能", "en": "Skill"}[lang]
         if lang == "zh":
             _check_chinese(pg)
         shot(pg, f"me-phone-{lang}")

@@ -139,6 +139,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.pages import bp as pages_bp
     from web.params import IdConverter, lang
     from web.planner import bp as planner_bp
+    from web.training import bp as training_bp
 
     set_asset_root(settings.asset_dir)
     Babel(app, locale_selector=select_locale, default_locale="zh",
@@ -148,7 +149,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.url_map.converters["int"] = IdConverter  # before any rule is added
     db.init_app(app)
     auth.init_app(app, settings)
-    for blueprint in (api_bp, pages_bp, maps_bp, planner_bp, live_bp):
+    for blueprint in (api_bp, pages_bp, maps_bp, planner_bp, live_bp, training_bp):
         app.register_blueprint(blueprint)
     app.jinja_env.finalize = _finalize
     app.context_processor(lambda: {

@@ -29,6 +29,7 @@ from geo_patrol.ingest.positions import MAX_BODY_BYTES, PositionRefused
 from geo_patrol.privacy import mask_name
 from geo_patrol.services import live
 from geo_patrol.services import maps as map_service
+from geo_patrol.vocab import CERT_SKILLS
 from web.auth import principal, requires
 from web.db import get_conn, get_engine, settings
 from web.params import int_arg, lang
@@ -125,7 +126,8 @@ def live_page() -> Any:
         targets = targets.assign(name=[mask_name(n) for n in targets["name"]])
     return render_template("live.html", run=None, lang=lang(), board=board, targets=targets,
                            shown=shown, offline_min=cfg.live_offline_min,
-                           can_call=me.grant(Resource.CALLOUTS, "write") is not None)
+                           can_call=me.grant(Resource.CALLOUTS, "write") is not None,
+                           skills=CERT_SKILLS)
 
 
 @bp.get("/maps/live")
@@ -232,7 +234,8 @@ def call_out() -> Any:
                                category=request.form.get("category") or "",
                                note=request.form.get("note"),
                                count=_count(request.form.get("count")),
-                               skill=request.form.get("skill") or None)
+                               skill=request.form.get("skill") or None,
+                               require_skill=request.form.get("skill_rule") != "prefer")
     return redirect(url_for("live.live_page", callout=callout_id), 303)
 
 
@@ -243,8 +246,9 @@ def api_call_out() -> Any:
     me = principal()
     callout_id = live.call_out(get_engine(), settings(), me, lon=body.get("lon"),
                                lat=body.get("lat"), category=str(body.get("category") or ""),
-                               note=body.get("note"), count=int(body.get("count") or 5),
-                               skill=body.get("skill"))
+                               note=body.get("note"), count=_count(body.get("count")),
+                               skill=body.get("skill") or None,
+                               require_skill=body.get("skill_required", True) is not False)
     targets = live.callout_detail(get_engine(), callout_id, me)
     people = me.grant(Resource.PEOPLE) is not None
     return jsonify(id=callout_id, targets=[

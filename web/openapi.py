@@ -13,6 +13,8 @@ _ROWS = {"description": "rows", "content": {"application/json": {"schema": {
     "type": "array", "items": {"type": "object"}}}}}
 
 
+_OBJECT = {"description": "object", "content": {"application/json": {"schema": {
+    "type": "object"}}}}
 _DENIED = {"401": _ERROR, "403": _ERROR}
 
 
@@ -91,6 +93,15 @@ SPEC: dict[str, Any] = {
         "/api/runs/{run_id}/daily/{area_id}": _op("Daily coverage of an area", {"200": _ROWS}, [
             _RUN, {"name": "area_id", "in": "path", "required": True,
                    "schema": {"type": "integer"}}]),
+        "/api/training/status": _op(
+            "Per community and course: volunteers it is for, current, expiring, expired and "
+            "untrained certificates, share current", {"200": _OBJECT}),
+        "/api/training/batches": _op(
+            "The next batches of a course, by community and trade (names masked)",
+            {"200": _OBJECT}, [
+                {"name": "course", "in": "query", "required": True,
+                 "schema": {"type": "string"}},
+                {"name": "size", "in": "query", "schema": {"type": "integer", "default": 30}}]),
     },
     "security": [{"bearer": []}, {"session": []}],
     "components": {

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 
 from geo_patrol.access import Grant, Resource
 from geo_patrol.errors import GeoPatrolError, InputError, NotFoundError, TooLargeError
-from geo_patrol.services import scope
+from geo_patrol.services import scope, training
 from geo_patrol.services.analysis import analyze, parse_window
 from geo_patrol.services.exports import export_layer as encode_layer
 from geo_patrol.services.live import my_callouts
@@ -173,8 +173,10 @@ def volunteers() -> Any:
     within = principal().within(Resource.PEOPLE)
     filters = {k: request.args.get(k) or None for k in ("community", "occupation", "team",
                                                          "duty")}
-    table = volunteer_table(get_conn(), **filters, within=within)
-    return render_template("volunteers.html", run=None, volunteers=table, filters=filters)
+    table = volunteer_table(get_conn(), **filters, within=within, on=settings().today())
+    teams = training.teams(get_engine(), settings(), within=within)
+    return render_template("volunteers.html", run=None, volunteers=table, filters=filters,
+                           teams=teams)
 
 
 @bp.get("/reports")
@@ -234,11 +236,13 @@ def me() -> Any:
     if user.volunteer_id is None:
         raise NotFoundError("this account has no volunteer record")
     conn = get_conn()
-    record = volunteer_table(conn, volunteer_id=user.volunteer_id)
+    record = volunteer_table(conn, volunteer_id=user.volunteer_id, on=settings().today())
     own = report_table(conn, volunteer_id=user.volunteer_id)
     return render_template("me.html", run=None, record=record.iloc[0].to_dict(), reports=own,
                            callouts=my_callouts(get_engine(), user.volunteer_id,
                                                     tz=settings().timezone),
+                           certificates=training.certificates(get_engine(), settings(),
+                                                              volunteer_id=user.volunteer_id),
                            message=request.args.get("sent"))
 
 

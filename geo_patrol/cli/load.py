@@ -122,6 +122,22 @@ def load_volunteers_cmd(ctx: click.Context, files: tuple[Path, ...], columns: tu
                 **options)
 
 
+@_files_command("training", _column_option, _encoding_option, _sheet_option)
+def load_training_cmd(ctx: click.Context, files: tuple[Path, ...], columns: tuple[str, ...],
+                      stop_on_error: bool, **options: Any) -> None:
+    """Load training sign-in sheets (CSV or XLSX; Chinese or English headers).
+
+    One row per volunteer and session: course, date, volunteer number and result (出勤,
+    缺勤, 合格), with place, form (现场/线上/跟班), trainer and batch if the sheet has them. A
+    pass certifies the course's skill for its validity; loading a corrected sheet updates
+    the results that changed.
+    """
+    from geo_patrol.services.sources import load_training
+
+    _load_files(ctx, files, load_training, stop_on_error, mapping=_mapping(columns),
+                **options)
+
+
 def _progress(path: Path) -> tuple[Any, Any]:
     """A tqdm bar over a load's stages that only appears when the load takes a while."""
     from tqdm import tqdm

@@ -435,6 +435,54 @@ def _gpx(trip: Trip, frame: Frame) -> str:
 
 # -- the whole demo ----------------------------------------------------------------------------
 
+def _training(course: tuple, people: list[dict], communities: gpd.GeoDataFrame,
+              until: dt.date, rng: np.random.Generator, path: Path) -> int:
+    """A year of one course's sessions as a GBK sign-in sheet; returns the sessions written.
+
+    Sessions are sized to the force: enough seats in a year for about two thirds of those the
+    course is for. Each session invites a batch of up to 30 from one police station's
+    communities, the untrained first; about one in eight stays away and the others pass at
+    the course's rate."""
+    title, skill, duty, months, mode, per_year, pass_rate = course
+    rows = ["课程,认证技能,服务职责,有效期（月）,培训日期,培训地点,培训形式,授课人,批次,义警编号,姓名,"
+            "考核结果"]
+    pool = [p for p in people if p["active"] and (duty is None or duty in p["duties"])]
+    if not pool:
+        return 0
+    station_of = communities["station"].to_numpy()
+    stations = sorted({station_of[p["home"]] for p in pool})
+    weight = np.array([sum(station_of[p["home"]] == s for p in pool) for s in stations], float)
+    trained: set[str] = set()
+    skill_zh = {"patrol": "巡逻", "first_aid": "急救", "mediation": "调解", "law": "法律",
+                "incident_response": "先期处置", "hazmat_inspection": "危化品",
+                "weapons_inspection": "枪爆"}[skill]
+    n_sessions = max(2, min(per_year * 4, round(len(pool) * 0.67 / 25)))
+    days = sorted((int(d) for d in rng.integers(3, 365, n_sessions)), reverse=True)
+    for i, ago in enumerate(days, start=1):
+        held = until - dt.timedelta(days=ago)
+        if held.weekday() < 5 and rng.random() < 0.7:  # mostly at weekends
+            held -= dt.timedelta(days=held.weekday() + 2)
+        station = stations[int(rng.choice(len(stations), p=weight / weight.sum()))]
+        local = [p for p in pool if station_of[p["home"]] == station]
+        local.sort(key=lambda p: (p["number"] in trained, rng.random()))
+        place = "线上直播" if mode == "线上" else (
+            f"{station}警务室" if mode == "跟班"
+            else names.TRAINING_PLACES[int(rng.integers(len(names.TRAINING_PLACES)))])
+        trainer = names.TRAINERS[int(rng.integers(len(names.TRAINERS)))]
+        for p in local[:30]:
+            came = rng.random() > 0.12
+            passed = came and rng.random() < pass_rate
+            if passed:
+                trained.add(p["number"])
+            rows.append(f"{title},{skill_zh},{duty or ''},{months},{held:%Y年%m月%d日},{place},"
+                        f"{mode},{trainer},第{i}期,{p['number']},{p['name']},"
+                        f"{'合格' if passed else ('出勤' if came else '缺勤')}")
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(("\n".join(rows) + "\n").encode("gbk"))
+    return len(days)
+
+
+
 def generate(out: Path | str, *, seed: int = 7, scale: str = "small",
              until: dt.date | None = None, days: int | None = None) -> Manifest:
     """Write the demo files into ``out`` (created) for the ``days`` days before ``until``."""
@@ -549,9 +597,15 @@ def generate(out: Path | str, *, seed: int = 7, scale: str = "small",
                     f"{day:%Y/%m/%d},{clock},{float(lon):.7f},{float(lat):.7f}")
     (root / "incidents.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     manifest.add("incidents", root / "incidents.csv", root, crs="wgs84", tz="Asia/Shanghai")
+    sessions = 0
+    for k, course in enumerate(names.COURSES):
+        path = root / "training" / f"签到表-{k + 1:02d}.csv"
+        sessions += _training(course, people, communities, until,
+                              np.random.default_rng(seed * 1000 + k), path)
+        manifest.add("training", path, root)
     manifest.counts = {"stations": len(stations), "communities": len(communities),
                        "street_edges": int(len(streets.edges)), "volunteers": len(people),
                        "hazards": len(hazards), "fixes": n_fixes, "reports": spec.reports,
-                       "incidents": spec.incidents}
+                       "incidents": spec.incidents, "training_sessions": sessions}
     manifest.write(root)
     return manifest

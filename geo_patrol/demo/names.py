@@ -45,3 +45,16 @@ REPORTS = {
     "knife_sale": "店铺违规销售管制刀具",
 }
 INCIDENTS = ["盗窃", "入室盗窃", "盗窃电动车", "纠纷", "诈骗", "交通事故", "寻衅滋事"]
+#: Courses of the training programme: (title, skill, duty it serves or None for everyone,
+#: validity in months, how it is held, sessions a year, share of attendees who pass).
+COURSES = [
+    ("义警岗前培训", "patrol", None, 24, "现场", 12, 0.92),
+    ("应急救护培训", "first_aid", None, 36, "现场", 8, 0.78),
+    ("矛盾纠纷调解实务", "mediation", "调解员", 24, "现场", 4, 0.85),
+    ("法治宣讲员培训", "law", "法治宣讲", 24, "线上", 4, 0.8),
+    ("警情先期处置", "incident_response", "警情联动", 6, "跟班", 6, 0.88),
+    ("危化品安全检查", "hazmat_inspection", "综合治理", 12, "现场", 4, 0.8),
+    ("枪爆刀具管控检查", "weapons_inspection", "情报员", 12, "现场", 4, 0.8),
+]
+TRAINERS = ["刘警官", "马警官", "高警官", "红十字会王老师", "司法所赵老师", "消防站孙教官"]
+TRAINING_PLACES = ["分局培训室", "社区警务室", "红十字会培训中心", "派出所会议室"]

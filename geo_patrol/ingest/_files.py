@@ -21,6 +21,7 @@ MAX_MEMBERS = 10_000
 #: What a file of each upload kind may be (by name), and the first bytes each name implies.
 UPLOAD_SUFFIXES = {
     "volunteers": (".csv", ".xlsx"),
+    "training": (".csv", ".xlsx"),
     "tracks": (".gpx", ".geojson", ".json", ".csv", ".gz", ".bz2"),
     "hazards": (".csv", ".xlsx", ".geojson", ".json", ".gpkg", ".zip", ".fgb"),
     "reports": (".csv", ".xlsx", ".geojson", ".json", ".gpkg", ".zip", ".fgb"),

@@ -167,6 +167,26 @@ def refuse_formulas(frame: pd.DataFrame, columns: Sequence[str], source: str) ->
             raise InputError(msg, source=source, location=f"row {row}")
 
 
+def read_text_records(path: Path | str, aliases: Mapping[str, Sequence[str]], *,
+                      required: Sequence[str], text_columns: Sequence[str], what: str,
+                      mapping: Mapping[str, str] | None = None, encoding: str | None = None,
+                      sheet: str | None = None) -> pd.DataFrame:
+    """A CSV/XLSX of text records (a roster, a sign-in sheet) with canonical column names:
+    every column of ``aliases`` present (empty where the file has none), values stripped,
+    formula-looking cells of ``text_columns`` refused; ``what`` names it in errors."""
+    source = str(path)
+    raw = read_table(path, encoding=encoding, sheet=sheet)
+    frame = map_columns(raw, aliases, mapping=mapping, required=required, source=source)
+    if frame.empty:
+        raise InputError(f"{what} has no rows", source=source)
+    frame = frame.apply(lambda col: col.astype(str).str.strip())
+    for col in aliases:
+        if col not in frame:
+            frame[col] = ""
+    refuse_formulas(frame, text_columns, source)
+    return frame
+
+
 def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
     """``["name=姓名", ...]`` from ``--column`` options as a dict."""
     out = {}

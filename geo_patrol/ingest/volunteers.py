@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from geo_patrol.errors import InputError
-from geo_patrol.ingest.tables import map_columns, read_table, refuse_formulas
+from geo_patrol.ingest.tables import read_text_records
 from geo_patrol.privacy import id_number_problem, normalise_phone
 
 OCCUPATIONS = ("taxi_driver", "delivery_rider", "security_guard", "property_staff",
@@ -67,16 +67,10 @@ def read_volunteers(path: Path | str, *, mapping: dict[str, str] | None = None,
     :class:`InputError` naming it.
     """
     source = str(path)
-    raw = read_table(path, encoding=encoding, sheet=sheet)
-    frame = map_columns(raw, COLUMNS, mapping=mapping, required=REQUIRED, source=source)
-    if frame.empty:
-        raise InputError("the roster has no rows", source=source)
-    frame = frame.apply(lambda col: col.astype(str).str.strip())
-    for col in COLUMNS:
-        if col not in frame:
-            frame[col] = ""
-    refuse_formulas(frame, ["number", "name", "occupation", "teams", "skills", "duties",
-                            "community"], source)
+    frame = read_text_records(
+        path, COLUMNS, required=REQUIRED, what="the roster", mapping=mapping,
+        encoding=encoding, sheet=sheet,
+        text_columns=["number", "name", "occupation", "teams", "skills", "duties", "community"])
 
     def fail(row: int, message: str) -> None:
         raise InputError(message, source=source, location=f"row {row}")

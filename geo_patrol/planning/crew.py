@@ -2,7 +2,10 @@
 
 A volunteer's fit for a zone and slot weighs how often they patrolled in that slot (their
 tracks of the last four weeks), how far their home community lies from the zone, and whether
-their duties include patrolling (and first aid as a bonus). Taxi drivers and delivery riders
+their duties include patrolling (and a current first-aid certificate as a bonus). A loop that
+inspects sites whose rule needs a certified skill (dangerous goods, guns/explosives/knives)
+goes only to volunteers holding a current certificate in it; a skill merely declared on the
+roster does not count. Taxi drivers and delivery riders
 are not sent on loops: they are listed as passive coverage of the zone's arterials. Only the
 roster number and a masked name leave this module; why each was proposed is given as
 figures (share of patrols in the slot, km from home, duties), worded by
@@ -23,7 +26,7 @@ from geo_patrol.privacy import mask_name
 SLOTS = {"morning": (6, 10), "midday": (10, 14), "afternoon": (14, 18), "evening": (18, 22)}
 PATROL_DUTY = "巡逻防控"
 CREW_COLUMNS = ["zone", "slot", "number", "name", "occupation", "distance_km", "slot_pct",
-                "patrol_duty", "first_aid", "arterial_km"]
+                "patrol_duty", "first_aid", "certified_for", "arterial_km"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class ZoneSpot:
     lon: float
     lat: float
     arterial_m: float
+    #: certified skills the zone's loop needs (from the hazards it inspects)
+    skills: tuple[str, ...] = ()
 
 
 def _km(lon1: np.ndarray, lat1: np.ndarray, lon2: float, lat2: float) -> np.ndarray:
@@ -46,12 +51,15 @@ def propose_crew(pool: pd.DataFrame, zones: list[ZoneSpot], *, per_slot: int = 1
                  ) -> pd.DataFrame:
     """One row per proposal: zone, slot (or ``passive``), roster number, masked name,
     occupation, distance from home in km, and why (``slot_pct``: share of their patrols in
-    the slot; ``patrol_duty``, ``first_aid``; ``arterial_km`` for passive coverage)."""
+    the slot; ``patrol_duty``, ``first_aid``, ``certified_for``: the certified skills the
+    loop needed; ``arterial_km`` for passive coverage). A loop needing skills nobody free
+    holds gets no proposal: the zone's ``skills`` tell the planner why."""
     if pool.empty or not zones:
         return pd.DataFrame(columns=CREW_COLUMNS)
     passive = pool["occupation"].isin(PASSIVE_OCCUPATIONS).to_numpy()
     duties = pool["duties"].map(lambda d: PATROL_DUTY in (d or [])).to_numpy()
-    aid = pool["skills"].map(lambda s: "急救" in (s or [])).to_numpy()
+    certified = [set(s or ()) for s in pool["certified"]]
+    aid = np.array(["first_aid" in s for s in certified], dtype=bool)
     history = pool[list(SLOTS)].to_numpy(dtype="float64")
     share = history / np.maximum(history.sum(axis=1, keepdims=True), 1)
     lon = pool["lon"].to_numpy(dtype="float64")
@@ -61,27 +69,29 @@ def propose_crew(pool: pd.DataFrame, zones: list[ZoneSpot], *, per_slot: int = 1
     for spot in zones:
         dist = _km(lon, lat, spot.lon, spot.lat)
         dist = np.where(np.isfinite(dist), dist, 50.0)  # no home community: counted as far
+        trained = np.array([set(spot.skills) <= s for s in certified], dtype=bool)
         for slot in slots:
             score = 2.0 * share[:, list(SLOTS).index(slot)] + 0.5 * duties + 0.2 * aid \
                 - 0.5 * dist
-            score[passive | taken] = -np.inf
+            score[passive | taken | ~trained] = -np.inf
             for i in np.argsort(-score)[:per_slot]:
                 if not np.isfinite(score[i]):
                     break
                 taken[i] = True
                 rows.append((spot.zone, slot, i, dist[i],
                              round(100 * share[i, list(SLOTS).index(slot)]),
-                             bool(duties[i]), bool(aid[i]), 0.0))
+                             bool(duties[i]), bool(aid[i]), ",".join(spot.skills), 0.0))
         if spot.arterial_m > 0:
             score = np.where(passive & ~taken, -dist, -np.inf)
             for i in np.argsort(-score)[:passive_per_zone]:
                 if not np.isfinite(score[i]):
                     break
                 taken[i] = True
-                rows.append((spot.zone, "passive", i, dist[i], 0, False, False,
+                rows.append((spot.zone, "passive", i, dist[i], 0, False, False, "",
                              round(spot.arterial_m / 1000, 1)))
     out = pd.DataFrame(rows, columns=["zone", "slot", "i", "distance_km", "slot_pct",
-                                      "patrol_duty", "first_aid", "arterial_km"])
+                                      "patrol_duty", "first_aid", "certified_for",
+                                      "arterial_km"])
     out["number"] = pool["number"].to_numpy()[out["i"]]
     out["name"] = [mask_name(n) for n in pool["name"].to_numpy()[out["i"]]]
     out["occupation"] = pool["occupation"].to_numpy()[out["i"]]

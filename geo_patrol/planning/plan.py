@@ -84,6 +84,8 @@ class PlanInputs:
     pool: pd.DataFrame
     hazards_total: int
     hazards_compliant: int
+    #: hazard category → the certified skill its inspections need (``rules.toml``)
+    skills_needed: dict[str, str] = field(default_factory=dict)
 
 
 def make_plan(inputs: PlanInputs, params: PlanParams) -> Plan:
@@ -150,6 +152,11 @@ def make_plan(inputs: PlanInputs, params: PlanParams) -> Plan:
     for w in walked:
         on_loop[w] = True
     inspected = sum(int(hazards[lp.targets].sum()) for lp in loops if lp.targets)
+    categories = demand["hazard_categories"].to_numpy() if "hazard_categories" in demand \
+        else [()] * len(demand)
+    loop_skills = [tuple(sorted({inputs.skills_needed[c] for i in lp.targets
+                                 for c in (categories[i] or ()) if c in inputs.skills_needed}))
+                   for lp in loops]
 
     zone_rows = []
     for z, lp in enumerate(loops):
@@ -164,7 +171,7 @@ def make_plan(inputs: PlanInputs, params: PlanParams) -> Plan:
             "overdue_hazards": int(hazards[members].sum()),
             "loop_km": round(lp.length_m / 1000, 2), "loop_min": round(lp.minutes),
             "loop_streets": len(lp.targets), "loop_hazards": lp.hazards,
-            "loop_demand": round(lp.weight, 2)})
+            "loop_demand": round(lp.weight, 2), "loop_skills": ",".join(loop_skills[z])})
     zone_table = pd.DataFrame(zone_rows)
 
     post_pts = [shapely.points(first_pt[int(n)]) for n in zones.seeds]
@@ -185,7 +192,7 @@ def make_plan(inputs: PlanInputs, params: PlanParams) -> Plan:
         centre = shapely.centroid(shapely.multilinestrings(list(lines[members]))) \
             if members.any() else post_pts[z]
         spots.append(ZoneSpot(z + 1, float(centre.x), float(centre.y),
-                              float(length[members & arterial].sum())))
+                              float(length[members & arterial].sum()), loop_skills[z]))
     crew = propose_crew(inputs.pool, spots)
     clock["crew_s"] = time.perf_counter() - t
 

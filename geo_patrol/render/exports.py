@@ -24,6 +24,14 @@ def escape_cell(value: Any) -> Any:
     return value
 
 
+def table_csv(table: pd.DataFrame) -> bytes:
+    """A table as CSV for Excel: UTF-8 with BOM (Chinese text opens right), cells that a
+    spreadsheet would run as formulas escaped."""
+    buf = io.StringIO()
+    table.apply(lambda col: col.map(escape_cell)).to_csv(buf, index=False)
+    return buf.getvalue().encode("utf-8-sig")
+
+
 def export_bytes(frame: gpd.GeoDataFrame, fmt: str) -> bytes:
     """The layer encoded as ``fmt`` (geojson, gpkg, csv with WKT geometry)."""
     if fmt not in FORMATS:
@@ -31,10 +39,7 @@ def export_bytes(frame: gpd.GeoDataFrame, fmt: str) -> bytes:
     if fmt == "csv":
         table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
         table["wkt"] = frame.geometry.to_wkt()
-        table = table.apply(lambda col: col.map(escape_cell))
-        buf = io.StringIO()
-        table.to_csv(buf, index=False)
-        return buf.getvalue().encode("utf-8-sig")  # BOM: Excel opens Chinese text right
+        return table_csv(table)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"layer.{fmt}"
         frame.to_file(path, driver="GPKG" if fmt == "gpkg" else "GeoJSON", engine="pyogrio")

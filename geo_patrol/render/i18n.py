@@ -79,7 +79,24 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "boundaries": ("辖区边界", "Boundaries"), "streets": ("街道路网", "Streets"),
         "volunteers": ("义警名册", "Volunteer roster"), "tracks": ("巡逻轨迹", "Patrol tracks"),
         "hazards": ("隐患台账", "Hazard ledger"), "reports": ("上报线索", "Reports"),
-        "incidents": ("警情", "Incidents"), "live": ("实时定位", "Live positions")},
+        "incidents": ("警情", "Incidents"), "live": ("实时定位", "Live positions"),
+        "training": ("培训签到表", "Training sign-in sheet")},
+    "skill": {
+        "patrol": ("巡逻勤务", "Patrol duty"), "first_aid": ("应急救护", "First aid"),
+        "mediation": ("矛盾纠纷调解", "Mediation"), "law": ("法律知识", "Law"),
+        "incident_response": ("警情先期处置", "Incident first response"),
+        "fire_safety": ("消防安全", "Fire safety"),
+        "hazmat_inspection": ("危化品安全检查", "Dangerous-goods inspection"),
+        "weapons_inspection": ("枪爆刀具管控检查", "Guns/explosives/knives inspection")},
+    "training_mode": {
+        "classroom": ("集中授课", "Classroom"), "online": ("线上直播", "Online (live-streamed)"),
+        "shadowing": ("跟班带教", "Shadowing on duty")},
+    "attendance": {
+        "present": ("出勤", "Present"), "absent": ("缺勤", "Absent"),
+        "passed": ("考核合格", "Passed")},
+    "standing": {
+        "untrained": ("未培训", "Untrained"), "expired": ("证书已过期", "Expired"),
+        "expiring": ("即将到期", "Expiring"), "current": ("有效", "Current")},
     "live_state": {
         "patrolling": ("巡逻中", "Patrolling"), "passive": ("职业途经", "At work (passive)"),
         "idle": ("静止", "Idle"), "offline": ("离线", "Offline")},
@@ -116,7 +133,8 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "callout": ("警情联动派警", "Call-out sent"),
         "callout_answer": ("义警响应派警", "Call-out answered"),
         "device_add": ("登记定位设备", "Device registered"),
-        "device_remove": ("停用定位设备", "Device disabled")},
+        "device_remove": ("停用定位设备", "Device disabled"),
+        "training_session": ("录入培训记录", "Training session entered")},
 }
 
 
@@ -151,7 +169,7 @@ def status_label(status: str, lang: str = "zh") -> str:
 def crew_reason(row: object, lang: str = "zh") -> str:
     """Why a volunteer was proposed for a zone and slot (a row of the proposed crew)."""
     zh = lang.startswith("zh")
-    get = (lambda k: row[k]) if isinstance(row, dict) else (lambda k: getattr(row, k))
+    get = (lambda k: row.get(k)) if isinstance(row, dict) else (lambda k: getattr(row, k, None))
     if get("slot") == "passive":
         occupation = term("occupation", get("occupation"), lang)
         km = float(get("arterial_km"))
@@ -164,5 +182,9 @@ def crew_reason(row: object, lang: str = "zh") -> str:
     if get("patrol_duty"):
         parts.append("承担巡逻防控职责" if zh else "patrol duty")
     if get("first_aid"):
-        parts.append("具备急救技能" if zh else "first aid")
+        parts.append("持有效急救证书" if zh else "first-aid certificate")
+    held = [s for s in str(get("certified_for") or "").split(",") if s]
+    if held:
+        names = ("、" if zh else ", ").join(term("skill", s, lang) for s in held)
+        parts.append(f"持{names}资质（本路线需要）" if zh else f"certified for {names} (this loop needs it)")
     return ("；" if zh else "; ").join(parts)

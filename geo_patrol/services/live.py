@@ -15,7 +15,6 @@ import collections
 import datetime as dt
 import hmac
 import logging
-import math
 import threading
 import time
 from concurrent.futures import Future
@@ -44,6 +43,7 @@ from geo_patrol.store import fixes as fix_store
 from geo_patrol.store import live as live_store
 from geo_patrol.store.db import CONNECTION_LOST, metric_srid
 from geo_patrol.store.volunteers import volunteer_ids
+from geo_patrol.vocab import CERT_SKILLS
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -502,14 +502,10 @@ def coverage_process(settings: Settings) -> None:
     coverage_loop(open_database(settings, upgrade=False), settings, stop)
 
 
-def today(settings: Settings, now: dt.datetime | None = None) -> dt.date:
-    return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(settings.timezone)).date()
-
-
 def coverage_today(engine: Engine, settings: Settings, *, within: frozenset[int] | None,
                    day: dt.date | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per community: street length and covered length today; and the segments visited."""
-    day = day or today(settings)
+    day = day or settings.today()
     with engine.connect() as conn:
         return (live_store.live_coverage(conn, day, within),
                 live_store.covered_segments(conn, day, within))
@@ -519,13 +515,20 @@ def coverage_today(engine: Engine, settings: Settings, *, within: frozenset[int]
 
 def nearest_by_walking(engine: Engine, settings: Settings, *, lon: float, lat: float,
                        count: int, within_m: float = 3000.0, skill: str | None = None,
-                       now: dt.datetime | None = None) -> pd.DataFrame:
+                       require_skill: bool = True, now: dt.datetime | None = None
+                       ) -> pd.DataFrame:
     """The on-duty volunteers nearest to a point by walking along the streets (not straight
-    lines), with distance and ETA, best first."""
+    lines), with distance and ETA, best first.
+
+    With ``skill`` (a certified skill: first aid, mediation...) only volunteers holding a
+    current certificate in it are called, or with ``require_skill=False`` they come first
+    and the others after them; ``certified`` tells which is which. A skill only declared
+    on the roster does not count."""
+    if skill is not None and skill not in CERT_SKILLS:
+        raise InputError(f"unknown skill {skill[:40]!r}: use one of {', '.join(CERT_SKILLS)}")
     from scipy.sparse.csgraph import dijkstra
 
     from geo_patrol.planning.network import street_graph
-    from geo_patrol.store.windows import read_segments
 
     now = now or dt.datetime.now(dt.UTC)
     with engine.connect() as conn:
@@ -536,10 +539,12 @@ def nearest_by_walking(engine: Engine, settings: Settings, *, lon: float, lat: f
                                            always_xy=True).transform(lon, lat)
         box = (x - within_m, y - within_m, x + within_m, y + within_m)
         people = live_store.on_duty_positions(
-            conn, now - dt.timedelta(minutes=settings.live_offline_min), box)
+            conn, now - dt.timedelta(minutes=settings.live_offline_min), box,
+            settings.today(now))
         segs = area_store.segments_near(conn, box)
-    if skill:
-        people = people[[skill in (s or []) for s in people["skills"]]]
+    people["certified"] = [skill is not None and skill in (s or []) for s in people["certified"]]
+    if skill and require_skill:
+        people = people[people["certified"]]
     if people.empty or segs.empty:
         return people.assign(walk_m=[], eta_s=[]).iloc[:0]
     nodes, inverse = np.unique(np.concatenate([segs["node_from"], segs["node_to"]]),
@@ -569,13 +574,14 @@ def nearest_by_walking(engine: Engine, settings: Settings, *, lon: float, lat: f
     same = seg_p == inc[0]  # on the incident's own street: straight along it
     walk = np.where(same, np.minimum(walk, np.hypot(people["x"] - x, people["y"] - y)), walk)
     out = people.assign(walk_m=walk, eta_s=walk / settings.walk_speed_mps)
-    out = out[np.isfinite(out["walk_m"])].sort_values("walk_m")
+    out = out[np.isfinite(out["walk_m"])].sort_values(["certified", "walk_m"],
+                                                      ascending=[False, True])
     return out.head(count).reset_index(drop=True)
 
 
 def call_out(engine: Engine, settings: Settings, principal: Principal, *, lon: object,
              lat: object, category: str, note: str | None, count: int = 5,
-             skill: str | None = None) -> int:
+             skill: str | None = None, require_skill: bool = True) -> int:
     """Mark an incident and call the ``count`` nearest on-duty volunteers (audit-logged)."""
     from geo_patrol.services.sources import entered_point, form_text
     from geo_patrol.store.accounts import audit
@@ -588,14 +594,16 @@ def call_out(engine: Engine, settings: Settings, principal: Principal, *, lon: o
         raise InputError("call between 1 and 50 volunteers")
     with engine.begin() as conn:
         plon, plat, community = entered_point(conn, lon, lat, "wgs84", principal.community_ids)
-    targets = nearest_by_walking(engine, settings, lon=plon, lat=plat, count=count, skill=skill)
+    targets = nearest_by_walking(engine, settings, lon=plon, lat=plat, count=count, skill=skill,
+                                 require_skill=require_skill)
     with engine.begin() as conn:
         callout_id = live_store.store_callout(
             conn, category=category, note=note, lon=plon, lat=plat,
             srid=int(metric_srid(conn) or 0), community_id=community, user_id=principal.id,
-            targets=targets)
+            targets=targets, skill=skill, skill_required=bool(skill and require_skill))
         audit(conn, principal.username, "callout", f"callout {callout_id}",
-              details={"volunteers": targets["number"].tolist(), "category": category})
+              details={"volunteers": targets["number"].tolist(), "category": category,
+                       "skill": skill, "skill_required": bool(skill and require_skill)})
     return callout_id
 
 

@@ -31,7 +31,8 @@ if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
 
 
 def plan_area(conn: Connection, run: dict, area: dict, params: PlanParams, *,
-              tz: str = "Asia/Shanghai", within: frozenset[int] | None = None) -> Plan:
+              tz: str = "Asia/Shanghai", within: frozenset[int] | None = None,
+              skills_needed: dict[str, str] | None = None) -> Plan:
     """A plan for ``area`` (a district or community) from ``run``'s results; volunteers are
     proposed only from the communities ``within`` (the planner's scope), when given."""
     params.check()
@@ -40,7 +41,7 @@ def plan_area(conn: Connection, run: dict, area: dict, params: PlanParams, *,
         run_id=run["id"], area=area,
         segments=results.segment_demand_rows(conn, run["id"], area["id"]),
         pool=volunteer_pool(conn, run["window_end"], tz, SLOTS, within=within),
-        hazards_total=hz_total, hazards_compliant=hz_ok)
+        hazards_total=hz_total, hazards_compliant=hz_ok, skills_needed=skills_needed or {})
     return make_plan(inputs, params)
 
 

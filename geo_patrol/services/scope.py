@@ -28,11 +28,11 @@ if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
 WEB_UPLOADS: dict[str, tuple[Resource, str]] = {
     "volunteers": (Resource.HAZARDS, "write"), "tracks": (Resource.TRACKS, "write"),
     "hazards": (Resource.HAZARDS, "write"), "reports": (Resource.HAZARDS, "write"),
-    "incidents": (Resource.HAZARDS, "write")}
+    "incidents": (Resource.HAZARDS, "write"), "training": (Resource.TRAINING, "write")}
 #: Options each kind of upload takes from a form (anything else is dropped).
 UPLOAD_OPTIONS = {"volunteers": (), "tracks": ("crs", "tz", "volunteer"),
                   "hazards": ("crs", "tz"), "reports": ("crs", "tz"),
-                  "incidents": ("crs", "tz")}
+                  "incidents": ("crs", "tz"), "training": ()}
 
 
 def upload_file(engine: Engine, settings: Settings, user: Principal, kind: str, path: Path,

@@ -169,6 +169,37 @@ def load_volunteers(
     return result
 
 
+def load_training(
+    engine: Engine,
+    path: Path | str,
+    *,
+    mapping: dict[str, str] | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    settings: Settings | None = None,
+) -> LoadResult:
+    """Load a training sign-in sheet (CSV or XLSX): courses, sessions and attendance; a
+    volunteer already listed for a session gets the sheet's result."""
+    from geo_patrol.ingest.training import read_training, resolve_courses
+    from geo_patrol.store import training as training_store
+
+    settings = settings or Settings.from_env()
+    timer = Timer()
+    info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
+    rows = read_training(info.path, mapping=mapping, encoding=encoding, sheet=sheet,
+                         today=settings.today())
+    with _claimed(engine, "training", info, {"mapping": mapping, "encoding": encoding},
+                  timer=timer) as (conn, result):
+        if result.duplicate:
+            return result
+        courses = resolve_courses(rows, training_store.stored_courses(conn), str(path))
+        counts = training_store.store_training(conn, rows, courses,
+                                               upload_id=result.upload_id, source=str(path))
+        result.stored = counts["new"] + counts["updated"]
+        result.details = counts
+    return result
+
+
 def _track_kinds(kind: str | None, occupations: np.ndarray) -> np.ndarray:
     if kind is not None:
         if kind not in PATROL_KINDS:
@@ -489,7 +520,7 @@ def enter_report(engine: Engine, *, volunteer_id: int, category: str, text: str 
 SOURCES: dict[str, Callable[..., LoadResult]] = {
     "boundaries": load_boundaries, "streets": load_streets, "volunteers": load_volunteers,
     "tracks": load_tracks, "hazards": load_hazards, "reports": load_reports,
-    "incidents": load_incidents}
+    "incidents": load_incidents, "training": load_training}
 
 
 def load_source(engine: Engine, kind: str, path: Path | str, **options: object) -> LoadResult:

@@ -319,16 +319,18 @@ def prune_live(conn: Connection, before: dt.datetime) -> dict[str, int]:
 
 # -- call-outs --------------------------------------------------------------------------------
 
-def on_duty_positions(conn: Connection, since: dt.datetime, bounds_m: tuple[float, ...] | None
-                      ) -> pd.DataFrame:
+def on_duty_positions(conn: Connection, since: dt.datetime, bounds_m: tuple[float, ...] | None,
+                      on: dt.date) -> pd.DataFrame:
     """The last clean position since ``since`` of every volunteer with an active account of
-    the roster (metric x, y), optionally within a metric box."""
+    the roster (metric x, y), optionally within a metric box, with the skills they hold a
+    current certificate in on ``on`` (``certified``)."""
     box = "" if bounds_m is None else "AND x BETWEEN :x0 AND :x1 AND y BETWEEN :y0 AND :y1"
-    params: dict[str, object] = {"since": since}
+    params: dict[str, object] = {"since": since, "on": on}
     if bounds_m is not None:
         params |= dict(zip(("x0", "y0", "x1", "y1"), bounds_m))
     return pd.read_sql_query(sa.text(
-        "SELECT p.volunteer_id, v.number, v.name, v.community_id, p.t, p.x, p.y, v.skills "
+        "SELECT p.volunteer_id, v.number, v.name, v.community_id, p.t, p.x, p.y, "
+        "certified_skills(v.id, CAST(:on AS date)) AS certified "
         "FROM (SELECT DISTINCT ON (volunteer_id) volunteer_id, t, x, y FROM live_positions "
         f"WHERE t >= :since AND flags = 0 {box} ORDER BY volunteer_id, t DESC) p "  # noqa: S608
         "JOIN volunteers v ON v.id = p.volunteer_id WHERE v.active"), conn, params=params)
@@ -336,21 +338,24 @@ def on_duty_positions(conn: Connection, since: dt.datetime, bounds_m: tuple[floa
 
 def store_callout(conn: Connection, *, category: str, note: str | None, lon: float, lat: float,
                   srid: int, community_id: int | None, user_id: int | None,
-                  targets: pd.DataFrame) -> int:
+                  targets: pd.DataFrame, skill: str | None = None,
+                  skill_required: bool = False) -> int:
     callout_id = int(conn.execute(sa.text(
-        "INSERT INTO callouts (category, note, community_id, created_by, geom, geom_m) "
-        "VALUES (:c, :n, :a, :u, ST_SetSRID(ST_MakePoint(:x, :y), 4326), "
+        "INSERT INTO callouts (category, note, skill, skill_required, community_id, created_by, "
+        "geom, geom_m) VALUES (:c, :n, :s, :sr, :a, :u, ST_SetSRID(ST_MakePoint(:x, :y), 4326), "
         "ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 4326), :srid)) RETURNING id"),
-        {"c": category, "n": note, "a": community_id, "u": user_id, "x": lon, "y": lat,
-         "srid": srid}).scalar_one())
+        {"c": category, "n": note, "s": skill, "sr": skill_required, "a": community_id,
+         "u": user_id, "x": lon, "y": lat, "srid": srid}).scalar_one())
     if len(targets):
         conn.execute(sa.text(
-            "INSERT INTO callout_targets (callout_id, volunteer_id, rank, walk_m, eta_s, status) "
-            "SELECT :id, * , 'sent' FROM unnest(CAST(:v AS integer[]), CAST(:r AS integer[]), "
-            "CAST(:w AS float8[]), CAST(:e AS float8[]))"),
+            "INSERT INTO callout_targets (callout_id, volunteer_id, rank, walk_m, eta_s, "
+            "certified, status) SELECT :id, *, 'sent' FROM unnest(CAST(:v AS integer[]), "
+            "CAST(:r AS integer[]), CAST(:w AS float8[]), CAST(:e AS float8[]), "
+            "CAST(:c AS boolean[]))"),
             {"id": callout_id, "v": targets["volunteer_id"].astype(int).tolist(),
              "r": list(range(1, len(targets) + 1)), "w": targets["walk_m"].tolist(),
-             "e": targets["eta_s"].tolist()})
+             "e": targets["eta_s"].tolist(),
+             "c": targets["certified"].astype(bool).tolist()})
     return callout_id
 
 
@@ -358,7 +363,7 @@ def callout_table(conn: Connection, within: Iterable[int] | None, limit: int = 5
                   ) -> pd.DataFrame:
     """Recent call-outs with their targets' states."""
     return pd.read_sql_query(sa.text(
-        "SELECT c.id, c.category, c.note, c.created_at, c.closed_at, a.name AS community, "
+        "SELECT c.id, c.category, c.note, c.skill, c.skill_required, c.created_at, c.closed_at, a.name AS community, "
         "ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, u.username AS called_by, "
         "count(t.volunteer_id)::int AS called, "
         "count(*) FILTER (WHERE t.status = 'accepted')::int AS accepted, "
@@ -374,7 +379,7 @@ def callout_table(conn: Connection, within: Iterable[int] | None, limit: int = 5
 def callout_targets(conn: Connection, callout_id: int) -> pd.DataFrame:
     return pd.read_sql_query(sa.text(
         "SELECT t.volunteer_id, v.number, v.name, t.rank, t.walk_m, t.eta_s, t.status, "
-        "t.sent_at, t.answered_at, t.arrived_at FROM callout_targets t "
+        "t.certified, t.sent_at, t.answered_at, t.arrived_at FROM callout_targets t "
         "JOIN volunteers v ON v.id = t.volunteer_id WHERE t.callout_id = :id ORDER BY t.rank"),
         conn, params={"id": callout_id})
 

@@ -35,7 +35,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geo_patrol.vocab import (  # noqa: F401  (the stored values, re-exported for the schema)
     AREA_LEVELS,
+    ATTENDANCE_RESULTS,
     CALLOUT_STATUSES,
+    CERT_SKILLS,
     FLAG_DUPLICATE,
     FLAG_NAMES,
     FLAG_OUT_OF_ORDER,
@@ -45,6 +47,7 @@ from geo_patrol.vocab import (  # noqa: F401  (the stored values, re-exported fo
     PATROL_KINDS,
     REPORT_VERIFICATIONS,
     ROLES,
+    TRAINING_MODES,
     UPLOAD_KINDS,
 )
 
@@ -565,6 +568,9 @@ class Callout(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     category: Mapped[str] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text)
+    #: a certified skill the call-out asked for, and whether it was required (else preferred)
+    skill: Mapped[str | None] = mapped_column(String(32))
+    skill_required: Mapped[bool] = mapped_column(Boolean, server_default=false())
     community_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
@@ -585,7 +591,54 @@ class CalloutTarget(Base):
     walk_m: Mapped[float] = mapped_column(Float)
     eta_s: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default="sent")
+    certified: Mapped[bool] = mapped_column(Boolean, server_default=false())
     sent_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
                                                  server_default=func.now())
     answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     arrived_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Course(Base):
+    """A training course: the skill a pass certifies, the duty it serves and for how long a
+    certificate stays valid (``validity_months`` 0: no expiry)."""
+
+    __tablename__ = "courses"
+    __table_args__ = (CheckConstraint(_in("skill", CERT_SKILLS), name="courses_skill_check"),
+                      CheckConstraint("validity_months BETWEEN 0 AND 120",
+                                      name="courses_validity_check"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    skill: Mapped[str] = mapped_column(String(32))
+    duty: Mapped[str | None] = mapped_column(Text)
+    validity_months: Mapped[int] = mapped_column(SmallInteger)
+
+
+class TrainingSession(Base):
+    """One session of a course (a batch of 分批轮训): when, where, how, by whom."""
+
+    __tablename__ = "training_sessions"
+    __table_args__ = (UniqueConstraint("course_id", "held_on", "batch",
+                                       name="training_sessions_key"),
+                      CheckConstraint(_in("mode", TRAINING_MODES),
+                                      name="training_sessions_mode_check"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    held_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    batch: Mapped[str] = mapped_column(Text, default="")
+    place: Mapped[str | None] = mapped_column(Text)
+    mode: Mapped[str] = mapped_column(String(16), default="classroom")
+    trainer: Mapped[str | None] = mapped_column(Text)
+    upload_id: Mapped[int | None] = _loaded_from()
+
+
+class Attendance(Base):
+    """A volunteer at a session: present, absent, or passed (which certifies the skill)."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (CheckConstraint(_in("result", ATTENDANCE_RESULTS),
+                                      name="attendance_result_check"),)
+    session_id: Mapped[int] = _link_to("training_sessions.id")
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id", ondelete="CASCADE"),
+                                              primary_key=True, index=True)
+    result: Mapped[str] = mapped_column(String(8))
+    upload_id: Mapped[int | None] = _loaded_from()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -14,13 +16,17 @@ from geo_patrol.store.results import ids_param
 def volunteer_table(conn: Connection, *, community: str | None = None,
                     occupation: str | None = None, team: str | None = None,
                     duty: str | None = None, limit: int = 500,
-                    within: frozenset[int] | None = None, volunteer_id: int | None = None
-                    ) -> pd.DataFrame:
-    """Volunteers with patrol hours (tracks) and reports; names and phones masked, ID numbers
-    never read. ``within`` limits to volunteers of those communities, ``volunteer_id`` to one."""
+                    within: frozenset[int] | None = None, volunteer_id: int | None = None,
+                    on: dt.date | None = None) -> pd.DataFrame:
+    """Volunteers with patrol hours (tracks) and reports, skills as declared on the roster
+    and skills certified by training (current on ``on``, today by default); names and phones
+    masked, ID numbers never read. ``within`` limits to volunteers of those communities,
+    ``volunteer_id`` to one."""
     frame = pd.read_sql_query(sa.text("""
         SELECT v.id, v.number, v.name, v.phone, v.occupation, a.name AS community,
                v.active, array_to_string(v.duties, '、') AS duties,
+               array_to_string(v.skills, '、') AS skills,
+               certified_skills(v.id, coalesce(CAST(:on AS date), current_date)) AS certified,
                (SELECT string_agg(t.name, '、' ORDER BY t.name) FROM volunteer_teams vt
                 JOIN teams t ON t.id = vt.team_id WHERE vt.volunteer_id = v.id) AS teams,
                coalesce((SELECT round(sum(extract(epoch FROM ended_at - started_at)) / 3600.0, 1)
@@ -42,7 +48,7 @@ def volunteer_table(conn: Connection, *, community: str | None = None,
           AND (CAST(:one AS integer) IS NULL OR v.id = :one)
         ORDER BY v.number LIMIT :limit"""), conn,
         params={"community": community, "occupation": occupation, "team": team, "duty": duty,
-                "limit": limit, "within": ids_param(within), "one": volunteer_id})
+                "limit": limit, "within": ids_param(within), "one": volunteer_id, "on": on})
     frame["name"] = frame["name"].map(mask_name)
     frame["phone"] = frame["phone"].map(lambda p: mask_phone(p) if isinstance(p, str) else None)
     return frame

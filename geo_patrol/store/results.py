@@ -333,7 +333,8 @@ def segment_demand_rows(conn: Connection, run_id: int, area_id: int | None = Non
             SELECT g.id FROM street_segments g
             WHERE CAST(:area AS integer) IS NULL OR g.area_id IN (SELECT area_subtree(:area))),
         overdue AS (
-            SELECT near.id AS segment_id, array_agg(h.id ORDER BY h.id) AS hazard_ids
+            SELECT near.id AS segment_id, array_agg(h.id ORDER BY h.id) AS hazard_ids,
+                   array_agg(h.category ORDER BY h.id) AS hazard_categories
             FROM hazards h JOIN hazard_results hr ON hr.hazard_id = h.id AND hr.run_id = :run
                  AND hr.status IN ('overdue', 'never_visited')
             CROSS JOIN LATERAL (SELECT g.id FROM street_segments g
@@ -351,6 +352,7 @@ def segment_demand_rows(conn: Connection, run_id: int, area_id: int | None = Non
         SELECT g.id, g.node_from, g.node_to, g.length_m, g.highway, g.area_id, r.covered_m,
                (g.length_m - r.covered_m) / 1000.0 AS stale_km,
                coalesce(o.hazard_ids, '{}') AS hazard_ids,
+               coalesce(o.hazard_categories, '{}') AS hazard_categories,
                coalesce(i.incidents, 0) AS incidents, g.geom
         FROM seg JOIN street_segments g ON g.id = seg.id
         JOIN segment_results r ON r.segment_id = g.id AND r.run_id = :run

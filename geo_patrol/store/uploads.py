@@ -13,7 +13,8 @@ from sqlalchemy.engine import Connection
 from geo_patrol.ingest._files import FileInfo
 
 
-_NOUNS = {"boundaries": "areas", "streets": "street segments", "tracks": "fixes"}
+_NOUNS = {"boundaries": "areas", "streets": "street segments", "tracks": "fixes",
+          "training": "attendance records"}
 
 
 @dataclass

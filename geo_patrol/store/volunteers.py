@@ -121,14 +121,17 @@ def most_active_patroller(conn: Connection) -> str | None:
 def volunteer_pool(conn: Connection, window_end: object, tz: str,
                    slots: dict[str, tuple[int, int]], *,
                    within: frozenset[int] | None = None) -> pd.DataFrame:
-    """Active volunteers (of the communities ``within``, if given) with their home position
-    and the patrols they started per local time slot in the 4 weeks before ``window_end``."""
+    """Active volunteers (of the communities ``within``, if given) with their home position,
+    the skills they hold a current certificate in at ``window_end`` (``certified``) and the
+    patrols they started per local time slot in the 4 weeks before it."""
     slot_sql = ", ".join(
         f"count(t.id) FILTER (WHERE extract(hour FROM t.started_at AT TIME ZONE :tz) "
         f">= {int(lo)} AND extract(hour FROM t.started_at AT TIME ZONE :tz) < {int(hi)}) "
         f"AS {name}" for name, (lo, hi) in slots.items() if name.isidentifier())
     return pd.read_sql_query(sa.text(f"""
         SELECT v.id, v.number, v.name, v.occupation, v.duties, v.skills,
+               certified_skills(v.id, (CAST(:end AS timestamptz) AT TIME ZONE :tz)::date)
+                   AS certified,
                ST_X(ST_PointOnSurface(a.geom)) AS lon, ST_Y(ST_PointOnSurface(a.geom)) AS lat,
                {slot_sql}
         FROM volunteers v LEFT JOIN areas a ON a.id = v.community_id

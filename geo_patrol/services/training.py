@@ -1,0 +1,159 @@
+"""Training use cases: sessions entered on a page, the share trained per community and
+course, the next batches, certificates and the specialised teams they form.
+
+Sign-in sheets load through :data:`geo_patrol.services.sources.SOURCES` (``training``) like
+every file; a session entered on the page goes through the same checks and the same store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from geo_patrol.access import Principal
+from geo_patrol.errors import InputError
+from geo_patrol.ingest.training import parse_day, resolve_courses, skill_key
+from geo_patrol.planning.training import propose_batches, training_status
+from geo_patrol.settings import Settings
+from geo_patrol.store import training as training_store
+from geo_patrol.vocab import ATTENDANCE_RESULTS, CERT_SKILLS, TRAINING_MODES
+
+if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
+    from sqlalchemy.engine import Engine
+
+#: Days before a certificate ends that put its holder on the next batch.
+EXPIRING_DAYS = 60
+#: A room for one batch.
+ROOM_SIZE = 30
+_NUMBERS = re.compile(r"[\s,;，；、]+")
+
+
+def status(engine: Engine, settings: Settings, *, within: frozenset[int] | None = None,
+           horizon_days: int = EXPIRING_DAYS, on: dt.date | None = None) -> pd.DataFrame:
+    """Per community and course: volunteers it is for, current, expiring, expired, untrained
+    and the share current (see :func:`geo_patrol.planning.training.training_status`)."""
+    with engine.connect() as conn:
+        rows = training_store.standings(conn, on or settings.today(), horizon_days,
+                                        within=within)
+    return training_status(rows)
+
+
+def community_share(table: pd.DataFrame) -> pd.DataFrame:
+    """Per community: certificates required (a volunteer for each course meant for them)
+    and current, and the share current; the largest gaps first."""
+    if table.empty:
+        return pd.DataFrame(columns=["community", "volunteers", "current", "share_current"])
+    out = table.groupby("community", as_index=False)[["volunteers", "current"]].sum()
+    out["share_current"] = (out["current"] / out["volunteers"]).round(4)
+    out["gap"] = out["volunteers"] - out["current"]
+    return out.sort_values(["share_current", "gap", "community"],
+                           ascending=[True, False, True]).drop(columns="gap").reset_index(
+        drop=True)
+
+
+def batches(engine: Engine, settings: Settings, course: str, *,
+            within: frozenset[int] | None = None, size: int = ROOM_SIZE,
+            horizon_days: int = EXPIRING_DAYS, on: dt.date | None = None) -> pd.DataFrame:
+    """The next batches of ``course`` (name or id) in ``within``'s communities."""
+    if not 1 <= size <= 500:
+        raise InputError("a batch holds between 1 and 500 volunteers")
+    with engine.connect() as conn:
+        cid = training_store.course_id(conn, course)
+        rows = training_store.standings(conn, on or settings.today(), horizon_days,
+                                        within=within, course_id=cid)
+    return propose_batches(rows, size=size)
+
+
+def certificates(engine: Engine, settings: Settings, *, within: frozenset[int] | None = None,
+                 volunteer_id: int | None = None, on: dt.date | None = None) -> pd.DataFrame:
+    """Certificates held on ``on`` (today): current and expired, names masked."""
+    with engine.connect() as conn:
+        return training_store.certificates(conn, on or settings.today(), within=within,
+                                           volunteer_id=volunteer_id)
+
+
+def teams(engine: Engine, settings: Settings, *, within: frozenset[int] | None = None
+          ) -> pd.DataFrame:
+    """Specialised teams (专业化义警小组): per certified skill and community, the volunteers
+    holding a current certificate (numbers and masked names)."""
+    certs = certificates(engine, settings, within=within)
+    certs = certs[certs["current"].astype(bool)]
+    if certs.empty:
+        return pd.DataFrame(columns=["skill", "community", "members", "volunteers"])
+    grouped = certs.groupby(["skill", "community"], sort=True, dropna=False)
+    out = grouped.apply(lambda g: "、".join(f"{n} {m}" for n, m in zip(g["number"], g["name"])),
+                        include_groups=False).rename("volunteers").reset_index()
+    out["members"] = grouped.size().to_numpy()
+    order = {s: i for i, s in enumerate(CERT_SKILLS)}
+    return out.sort_values(["skill", "members"], key=lambda c: c.map(order) if c.name ==
+                           "skill" else -c).reset_index(drop=True)[
+        ["skill", "community", "members", "volunteers"]]
+
+
+def sessions(engine: Engine, settings: Settings, *, within: frozenset[int] | None = None,
+             days: int = 365) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return training_store.session_table(conn, settings.today() - dt.timedelta(days=days),
+                                            within=within)
+
+
+def courses(engine: Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return training_store.course_table(conn)
+
+
+def enter_session(engine: Engine, settings: Settings, principal: Principal, *, course: str,
+                  held_on: str, attendance: dict[str, str], skill: str | None = None,
+                  validity_months: str | None = None, duty: str | None = None,
+                  place: str | None = None, mode: str = "classroom",
+                  trainer: str | None = None, batch: str = "") -> dict[str, int]:
+    """Record a session from the page: ``attendance`` maps result (present, absent, passed)
+    to the roster numbers typed for it. Checked like a sheet; audit-logged."""
+    from geo_patrol.services.sources import form_text
+    from geo_patrol.store.accounts import audit
+
+    course = (form_text(course, "course", limit=100) or "").strip()
+    if not course:
+        raise InputError("name the course")
+    day = parse_day(held_on or "")
+    if day is None:
+        raise InputError(f"date {str(held_on)[:40]!r} is not a date (2026-03-15)")
+    if day.year < 2000 or day > settings.today():
+        raise InputError(f"date {day} is before 2000 or in the future")
+    key = skill_key(skill) if skill else None
+    if skill and key is None:
+        raise InputError(f"unknown skill {skill[:40]!r}: use one of {', '.join(CERT_SKILLS)}")
+    months = None
+    if validity_months:
+        if not validity_months.strip().isdigit() or not 0 <= int(validity_months) <= 120:
+            raise InputError("validity is a number of months from 0 (no expiry) to 120")
+        months = int(validity_months)
+    if mode not in TRAINING_MODES:
+        raise InputError(f"unknown form of training {mode[:20]!r}")
+    rows = []
+    for result, text in attendance.items():
+        if result not in ATTENDANCE_RESULTS:
+            raise InputError(f"unknown result {result[:20]!r}")
+        rows += [{"number": n, "result": result} for n in _NUMBERS.split(text or "") if n]
+    if not rows:
+        raise InputError("list at least one volunteer number")
+    sheet = pd.DataFrame(rows).assign(
+        course=course, skill=key, duty=form_text(duty, "duty", limit=50) or None,
+        validity_months=months, held_on=day, place=form_text(place, "place", limit=200),
+        mode=mode, trainer=form_text(trainer, "trainer", limit=100),
+        batch=form_text(batch, "batch", limit=50) or "", name=None)
+    sheet.index = pd.RangeIndex(1, len(sheet) + 1)
+    dup = sheet["number"].duplicated()
+    if dup.any():
+        raise InputError(f"volunteer {sheet['number'][dup].iloc[0]!r} is listed twice")
+    with engine.begin() as conn:
+        table = resolve_courses(sheet, training_store.stored_courses(conn), "form")
+        counts = training_store.store_training(conn, sheet, table, upload_id=None,
+                                               source="form")
+        audit(conn, principal.username, "training_session", course,
+              details={"held_on": str(day), "batch": sheet["batch"].iloc[0],
+                       "volunteers": len(sheet)})
+    return counts

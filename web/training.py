@@ -1,0 +1,107 @@
+"""Training on the web: the share trained per community and course, the next batches,
+sessions held, a session entered by hand, CSV exports and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template, request
+
+from geo_patrol.access import Resource
+from geo_patrol.errors import GeoPatrolError, InputError
+from geo_patrol.render.exports import table_csv
+from geo_patrol.services import training
+from geo_patrol.vocab import ATTENDANCE_RESULTS, CERT_SKILLS, TRAINING_MODES
+from web.auth import principal, requires
+from web.db import get_engine, settings
+from web.params import int_arg, lang
+
+bp = Blueprint("training", __name__)
+
+
+def _batches() -> Any:
+    """The batch proposal asked for in the query (``course``, ``size``), or ``None``."""
+    course = request.args.get("course")
+    if not course:
+        return None
+    return training.batches(get_engine(), settings(), course,
+                            within=principal().within(Resource.TRAINING),
+                            size=int_arg("size", training.ROOM_SIZE, low=1, high=500) or 30)
+
+
+@bp.route("/training", methods=["GET", "POST"])
+@requires(Resource.TRAINING)
+def training_page() -> Any:
+    me = principal()
+    within = me.within(Resource.TRAINING)
+    engine, cfg = get_engine(), settings()
+    entered = error = None
+    status_code = 200
+    if request.method == "POST":
+        me.require(Resource.TRAINING, "write")
+        try:
+            entered = training.enter_session(
+                engine, cfg, me, course=request.form.get("course", ""),
+                held_on=request.form.get("held_on", ""),
+                skill=request.form.get("skill") or None,
+                validity_months=request.form.get("validity_months") or None,
+                duty=request.form.get("duty") or None, place=request.form.get("place"),
+                mode=request.form.get("mode", "classroom"), trainer=request.form.get("trainer"),
+                batch=request.form.get("batch", ""),
+                attendance={r: request.form.get(r, "") for r in ATTENDANCE_RESULTS})
+        except GeoPatrolError as exc:
+            error, status_code = str(exc), 400
+    status = training.status(engine, cfg, within=within)
+    return render_template(
+        "training.html", run=None, lang=lang(), status=status,
+        shares=training.community_share(status), courses=training.courses(engine),
+        sessions=training.sessions(engine, cfg, within=within), batches=_batches(),
+        course=request.args.get("course") or "", size=int_arg("size", training.ROOM_SIZE,
+                                                              low=1, high=500),
+        skills=CERT_SKILLS, modes=TRAINING_MODES, entered=entered, error=error,
+        horizon=training.EXPIRING_DAYS), status_code
+
+
+@bp.get("/training/status.csv")
+@requires(Resource.TRAINING)
+def status_csv() -> Any:
+    table = training.status(get_engine(), settings(), within=principal().within(Resource.TRAINING))
+    return _csv(table, "training-status.csv")
+
+
+@bp.get("/training/batches.csv")
+@requires(Resource.TRAINING)
+def batches_csv() -> Any:
+    table = _batches()
+    if table is None:
+        raise InputError("choose the course (?course=NAME)")
+    return _csv(table, "training-batches.csv")
+
+
+def _csv(table: Any, name: str) -> Response:
+    return Response(table_csv(table), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+@bp.get("/api/training/status")
+@requires(Resource.TRAINING)
+def api_status() -> Any:
+    table = training.status(get_engine(), settings(), within=principal().within(Resource.TRAINING))
+    return jsonify(horizon_days=training.EXPIRING_DAYS,
+                   rows=[{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+                         for r in table.to_dict("records")])
+
+
+@bp.get("/api/training/batches")
+@requires(Resource.TRAINING)
+def api_batches() -> Any:
+    table = _batches()
+    if table is None:
+        raise InputError("choose the course (?course=NAME)")
+    return jsonify(batches=[
+        {"batch": int(b), "community": part["community"].iloc[0],
+         "volunteers": [{"number": r.number, "name": r.name, "occupation": r.occupation,
+                         "standing": r.standing,
+                         "expires_on": None if r.expires_on != r.expires_on or r.expires_on is None
+                         else str(r.expires_on)} for r in part.itertuples()]}
+        for b, part in table.groupby("batch", sort=True)])
