@@ -189,6 +189,12 @@ def test_training_page(page, server, people, demo_world, lang):  # noqa: F811
     status_head = page.locator("#status thead").inner_text()
     assert w["current"] in status_head and w["expiring"] in status_head
     assert page.locator("#sessions tbody tr").count() >= 7  # a year of sessions, every course
+    # one community's courses, chosen from the filter (it submits itself)
+    page.select_option("#status-filter select[name=community]", want["community"])
+    page.wait_for_url("**community=**")
+    page.wait_for_load_state("networkidle")
+    shown = set(page.locator("#status tbody tr td:first-child").all_inner_texts())
+    assert shown == {want["community"]}
     # the next batch of the induction course, rooms of 20
     page.select_option("#batch-form select[name=course]", "义警岗前培训")
     page.fill("#batch-form input[name=size]", "20")

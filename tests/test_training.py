@@ -286,6 +286,9 @@ def test_training_on_the_web_scoped_escaped_and_exported(world):
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and 'id="shares"' in text and 'id="batches"' in text
     assert "阿尔丁社区" in text and "富强社区" in text and "李娜" not in text  # masked
+    only = command.get("/training?community=富强社区").get_data(as_text=True)
+    rows = only.split('id="status"')[1].split("</tbody>")[0]
+    assert "富强社区" in rows and "阿尔丁社区" not in rows
     # a session typed on the page, with markup in its text: stored, shown escaped
     posted = command.post("/training", data={
         "csrf_token": token, "course": "<b>调解</b>实务", "skill": "mediation",

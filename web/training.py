@@ -52,8 +52,10 @@ def training_page() -> Any:
         except GeoPatrolError as exc:
             error, status_code = str(exc), 400
     status = training.status(engine, cfg, within=within)
+    community = request.args.get("community") or ""
+    shown = status[status["community"] == community] if community else status
     return render_template(
-        "training.html", run=None, lang=lang(), status=status,
+        "training.html", run=None, lang=lang(), status=shown, community=community,
         shares=training.community_share(status), courses=training.courses(engine),
         sessions=training.sessions(engine, cfg, within=within), batches=_batches(),
         course=request.args.get("course") or "", size=int_arg("size", training.ROOM_SIZE,
