@@ -216,6 +216,9 @@ def test_cli_status_batch_and_csv(world, runner, tmp_path):
     table = pd.read_csv(out, encoding="utf-8-sig", dtype=str)
     assert set(table["number"]) == {"A03", "A04", "A05", "A06", "B01", "B02"}
     assert not table["name"].isin(["李娜", "刘洋"]).any()  # masked in the export too
+    courses = runner.invoke(cli, ["training", "courses"])
+    assert courses.exit_code == 0 and "应急救护培训\tfirst_aid\tduty everyone\t36 months" in \
+        courses.output and "nan" not in courses.output
     missing = runner.invoke(cli, ["training", "batch", "--course", "潜水"])
     assert missing.exit_code != 0 and "no course '潜水'" in missing.output
 

@@ -89,8 +89,8 @@ def training_batch_cmd(ctx: click.Context, course: str, area: str | None, size: 
         return
     for batch, people in table.groupby("batch", sort=True):
         trades = ", ".join(sorted(people["occupation"].unique()))
-        click.echo(f"batch {batch}: {people['community'].iloc[0]}, {len(people)} volunteers "
-                   f"({trades})")
+        click.echo(f"batch {batch}: {people['community'].iloc[0]}, {len(people)} "
+                   f"volunteer{'s' if len(people) > 1 else ''} ({trades})")
         for r in people.itertuples(index=False):
             ends = "" if pd.isna(r.expires_on) else f" ends {r.expires_on}"
             click.echo(f"  {r.number}\t{r.name}\t{r.occupation}\t{r.standing}{ends}")
@@ -104,8 +104,10 @@ def training_courses_cmd(ctx: click.Context) -> None:
 
     for r in service.courses(engine_of(ctx)).itertuples(index=False):
         valid = f"{r.validity_months} months" if r.validity_months else "no expiry"
-        click.echo(f"#{r.id}\t{r.name}\t{r.skill}\t{r.duty or '-'}\t{valid}\t"
-                   f"{r.sessions} sessions\t{r.passes} passes\tlast {r.last_held or '-'}")
+        duty = "everyone" if pd.isna(r.duty) else r.duty
+        last = "-" if pd.isna(r.last_held) else r.last_held
+        click.echo(f"#{r.id}\t{r.name}\t{r.skill}\tduty {duty}\t{valid}\t"
+                   f"{r.sessions} sessions\t{r.passes} passes\tlast {last}")
 
 
 @training.command("teams")
