@@ -262,7 +262,7 @@ def test_the_plan_names_the_certificate_a_loop_needs(demo_world):
         run = find_run(conn, demo_world["run"].run_id)
         district = busiest_district(conn, run["id"])
         plan = plan_area(conn, run, find_area(conn, district), PlanParams(zones=4, minutes=90),
-                         tz=settings.timezone, skills_needed=settings.rules.skills_needed())
+                         settings=settings)
         certified = dict(conn.execute(sa.text(
             "SELECT number, certified_skills(id, (CAST(:end AS timestamptz) AT TIME ZONE :tz)"
             "::date) FROM volunteers"), {"end": run["window_end"], "tz": settings.timezone}

@@ -65,8 +65,7 @@ def current_plan() -> tuple[Plan | None, dict | None, list[dict]]:
         plan = _CACHE.get(key)
     if plan is None:
         plan = plan_area(conn, run, {"id": area_id, "name": area["name"]}, params,
-                         tz=settings().timezone, within=me.community_ids,
-                         skills_needed=settings().rules.skills_needed())
+                         settings=settings(), within=me.community_ids)
         with _LOCK:
             _CACHE[key] = plan
             while len(_CACHE) > CACHE_SIZE:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from geo_patrol.access import Resource
@@ -104,6 +105,6 @@ def api_batches() -> Any:
         {"batch": int(b), "community": part["community"].iloc[0],
          "volunteers": [{"number": r.number, "name": r.name, "occupation": r.occupation,
                          "standing": r.standing,
-                         "expires_on": None if r.expires_on != r.expires_on or r.expires_on is None
-                         else str(r.expires_on)} for r in part.itertuples()]}
+                         "expires_on": None if pd.isna(r.expires_on) else str(r.expires_on)}
+                        for r in part.itertuples()]}
         for b, part in table.groupby("batch", sort=True)])

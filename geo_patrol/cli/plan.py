@@ -106,8 +106,7 @@ def _make_plan(ctx: click.Context, area: str, zones: int, minutes: float, speed_
         result = plan_area(conn, run, find_area(conn, area),
                            PlanParams(zones=zones, minutes=minutes, speed_kmh=speed_kmh,
                                       dwell_min=dwell_min, hazard_weight=hazard_weight,
-                                      incident_weight=incident_weight), tz=settings.timezone,
-                           skills_needed=settings.rules.skills_needed())
+                                      incident_weight=incident_weight), settings=settings)
     if output is not None:
         output.write_text(json.dumps(plan_geojson(result), ensure_ascii=False),
                           encoding="utf-8")

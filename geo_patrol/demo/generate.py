@@ -8,6 +8,7 @@ and ledgers would use it.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import io
 import json
@@ -451,7 +452,8 @@ def _training(course: tuple, people: list[dict], communities: gpd.GeoDataFrame,
         return 0
     station_of = communities["station"].to_numpy()
     stations = sorted({station_of[p["home"]] for p in pool})
-    weight = np.array([sum(station_of[p["home"]] == s for p in pool) for s in stations], float)
+    per_station = collections.Counter(station_of[p["home"]] for p in pool)
+    weight = np.array([per_station[s] for s in stations], float)
     trained: set[str] = set()
     skill_zh = {"patrol": "巡逻", "first_aid": "急救", "mediation": "调解", "law": "法律",
                 "incident_response": "先期处置", "hazmat_inspection": "危化品",

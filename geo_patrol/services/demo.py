@@ -135,7 +135,7 @@ def run_demo(engine: Engine, settings: Settings, *, seed: int = 7, scale: str = 
         briefing = export_briefing(conn, summary.run_id, district, out, rules=settings.rules)
         proposal = plan_area(conn, results.find_run(conn, summary.run_id),
                              find_area(conn, district), PlanParams(zones=4, minutes=90),
-                             tz=settings.timezone, skills_needed=settings.rules.skills_needed())
+                             settings=settings)
     plan_path = out.with_name(f"plan-{district}-{until:%Y%m%d}.html")
     plan_path.write_text(plan_briefing_html(proposal), encoding="utf-8")
     return DemoOutcome(manifest, root, summary, days, briefing, plan_path, proposal.before,

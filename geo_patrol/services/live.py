@@ -542,7 +542,7 @@ def nearest_by_walking(engine: Engine, settings: Settings, *, lon: float, lat: f
             conn, now - dt.timedelta(minutes=settings.live_offline_min), box,
             settings.today(now))
         segs = area_store.segments_near(conn, box)
-    people["certified"] = [skill is not None and skill in (s or []) for s in people["certified"]]
+    people["certified"] = [skill in held for held in people.pop("skills_held")]
     if skill and require_skill:
         people = people[people["certified"]]
     if people.empty or segs.empty:

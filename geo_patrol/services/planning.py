@@ -23,6 +23,7 @@ from geo_patrol.planning.posts import (
     network_coverage,
     set_covering,
 )
+from geo_patrol.settings import Settings
 from geo_patrol.store import results
 from geo_patrol.store.volunteers import volunteer_pool
 
@@ -31,17 +32,20 @@ if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
 
 
 def plan_area(conn: Connection, run: dict, area: dict, params: PlanParams, *,
-              tz: str = "Asia/Shanghai", within: frozenset[int] | None = None,
-              skills_needed: dict[str, str] | None = None) -> Plan:
+              settings: Settings | None = None, within: frozenset[int] | None = None) -> Plan:
     """A plan for ``area`` (a district or community) from ``run``'s results; volunteers are
-    proposed only from the communities ``within`` (the planner's scope), when given."""
+    proposed only from the communities ``within`` (the planner's scope), when given. The
+    deployment's time zone and rules (which inspections need a certificate) come from
+    ``settings``."""
     params.check()
+    settings = settings or Settings.from_env()
     hz_total, hz_ok = results.hazard_counts(conn, run["id"], area["id"])
     inputs = PlanInputs(
         run_id=run["id"], area=area,
         segments=results.segment_demand_rows(conn, run["id"], area["id"]),
-        pool=volunteer_pool(conn, run["window_end"], tz, SLOTS, within=within),
-        hazards_total=hz_total, hazards_compliant=hz_ok, skills_needed=skills_needed or {})
+        pool=volunteer_pool(conn, run["window_end"], settings.timezone, SLOTS, within=within),
+        hazards_total=hz_total, hazards_compliant=hz_ok,
+        skills_needed=settings.rules.skills_needed())
     return make_plan(inputs, params)
 
 

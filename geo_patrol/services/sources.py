@@ -143,61 +143,64 @@ def load_streets(
     return result
 
 
-def load_volunteers(
-    engine: Engine,
-    path: Path | str,
-    *,
-    mapping: dict[str, str] | None = None,
-    encoding: str | None = None,
-    sheet: str | None = None,
-    settings: Settings | None = None,
-) -> LoadResult:
-    """Load a volunteer roster (CSV or XLSX); volunteers already known by number are updated."""
-    settings = settings or Settings.from_env()
+class TableOptions(TypedDict, total=False):
+    """Options every text table (a roster, a sign-in sheet) takes."""
+
+    mapping: dict[str, str] | None  # canonical column -> the file's header
+    encoding: str | None   # text encoding of CSV files (detected otherwise)
+    sheet: str | None      # XLSX sheet (the first by default)
+    settings: Settings | None
+
+
+def _load_table(engine: Engine, kind: str, path: Path | str, options: TableOptions,
+                read: Callable[..., pd.DataFrame],
+                store: Callable[[Connection, pd.DataFrame, int, Settings],
+                                tuple[int, dict[str, object]]]) -> LoadResult:
+    """The shared path of text tables: read and check the file (``read(path, settings,
+    mapping=, encoding=, sheet=)``), then claim the upload, store (``store`` returns rows
+    stored and details) and finish, in one transaction."""
+    settings = options.get("settings") or Settings.from_env()
     timer = Timer()
     info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
-    roster = read_volunteers(info.path, mapping=mapping, encoding=encoding, sheet=sheet)
-    vault = Vault.from_settings(settings)
-    with _claimed(engine, "volunteers", info, {"mapping": mapping, "encoding": encoding},
-                  timer=timer) as (conn, result):
+    kept = {k: options.get(k) for k in ("mapping", "encoding")}
+    frame = read(info.path, settings, sheet=options.get("sheet"), **kept)
+    with _claimed(engine, kind, info, kept, timer=timer) as (conn, result):
         if result.duplicate:
             return result
-        inserted, updated = store_volunteers(conn, roster, vault=vault,
-                                             upload_id=result.upload_id, source=str(path))
-        result.stored = inserted + updated
-        result.details = {"new": inserted, "updated": updated}
+        result.stored, result.details = store(conn, frame, result.upload_id, settings)
     return result
 
 
-def load_training(
-    engine: Engine,
-    path: Path | str,
-    *,
-    mapping: dict[str, str] | None = None,
-    encoding: str | None = None,
-    sheet: str | None = None,
-    settings: Settings | None = None,
-) -> LoadResult:
+def load_volunteers(engine: Engine, path: Path | str, **options: Unpack[TableOptions]
+                    ) -> LoadResult:
+    """Load a volunteer roster (CSV or XLSX); volunteers already known by number are updated."""
+    def store(conn: Connection, roster: pd.DataFrame, upload_id: int,
+              settings: Settings) -> tuple[int, dict[str, object]]:
+        inserted, updated = store_volunteers(conn, roster, vault=Vault.from_settings(settings),
+                                             upload_id=upload_id, source=str(path))
+        return inserted + updated, {"new": inserted, "updated": updated}
+
+    return _load_table(engine, "volunteers", path, options,
+                       lambda p, _settings, **kw: read_volunteers(p, **kw), store)
+
+
+def load_training(engine: Engine, path: Path | str, **options: Unpack[TableOptions]
+                  ) -> LoadResult:
     """Load a training sign-in sheet (CSV or XLSX): courses, sessions and attendance; a
     volunteer already listed for a session gets the sheet's result."""
     from geo_patrol.ingest.training import read_training, resolve_courses
     from geo_patrol.store import training as training_store
 
-    settings = settings or Settings.from_env()
-    timer = Timer()
-    info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
-    rows = read_training(info.path, mapping=mapping, encoding=encoding, sheet=sheet,
-                         today=settings.today())
-    with _claimed(engine, "training", info, {"mapping": mapping, "encoding": encoding},
-                  timer=timer) as (conn, result):
-        if result.duplicate:
-            return result
+    def store(conn: Connection, rows: pd.DataFrame, upload_id: int,
+              _settings: Settings) -> tuple[int, dict[str, object]]:
         courses = resolve_courses(rows, training_store.stored_courses(conn), str(path))
-        counts = training_store.store_training(conn, rows, courses,
-                                               upload_id=result.upload_id, source=str(path))
-        result.stored = counts["new"] + counts["updated"]
-        result.details = counts
-    return result
+        counts = training_store.store_training(conn, rows, courses, upload_id=upload_id,
+                                               source=str(path))
+        return counts["new"] + counts["updated"], dict(counts)
+
+    return _load_table(engine, "training", path, options,
+                       lambda p, settings, **kw: read_training(p, today=settings.today(), **kw),
+                       store)
 
 
 def _track_kinds(kind: str | None, occupations: np.ndarray) -> np.ndarray:

@@ -323,14 +323,14 @@ def on_duty_positions(conn: Connection, since: dt.datetime, bounds_m: tuple[floa
                       on: dt.date) -> pd.DataFrame:
     """The last clean position since ``since`` of every volunteer with an active account of
     the roster (metric x, y), optionally within a metric box, with the skills they hold a
-    current certificate in on ``on`` (``certified``)."""
+    current certificate in on ``on`` (``skills_held``)."""
     box = "" if bounds_m is None else "AND x BETWEEN :x0 AND :x1 AND y BETWEEN :y0 AND :y1"
     params: dict[str, object] = {"since": since, "on": on}
     if bounds_m is not None:
         params |= dict(zip(("x0", "y0", "x1", "y1"), bounds_m))
     return pd.read_sql_query(sa.text(
         "SELECT p.volunteer_id, v.number, v.name, v.community_id, p.t, p.x, p.y, "
-        "certified_skills(v.id, CAST(:on AS date)) AS certified "
+        "certified_skills(v.id, CAST(:on AS date)) AS skills_held "
         "FROM (SELECT DISTINCT ON (volunteer_id) volunteer_id, t, x, y FROM live_positions "
         f"WHERE t >= :since AND flags = 0 {box} ORDER BY volunteer_id, t DESC) p "  # noqa: S608
         "JOIN volunteers v ON v.id = p.volunteer_id WHERE v.active"), conn, params=params)

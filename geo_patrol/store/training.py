@@ -2,7 +2,8 @@
 specialised teams read back.
 
 A certificate is a pass of a course of a skill, valid for the course's months (0: no
-expiry); the database function ``certified_skills(volunteer, day)`` gives the skills a
+expiry). The view ``certificate_passes`` gives each pass with the day its certificate ends,
+and the database function ``certified_skills(volunteer, day)`` (built on it) the skills a
 volunteer holds on a day, so every query that needs them asks the same question.
 """
 
@@ -21,14 +22,10 @@ from geo_patrol.store.volunteers import volunteer_ids
 
 #: Per volunteer and skill: last pass and when its certificate ends (NULL: never).
 _CERTS = """
-    SELECT a.volunteer_id, c.skill, max(s.held_on) AS passed_on,
-           CASE WHEN bool_or(c.validity_months = 0) THEN NULL
-                ELSE max((s.held_on + make_interval(months => c.validity_months))::date)
-           END AS expires_on
-    FROM attendance a JOIN training_sessions s ON s.id = a.session_id
-    JOIN courses c ON c.id = s.course_id
-    WHERE a.result = 'passed' AND s.held_on <= CAST(:on AS date)
-    GROUP BY a.volunteer_id, c.skill"""
+    SELECT volunteer_id, skill, max(held_on) AS passed_on,
+           CASE WHEN bool_or(ends_on IS NULL) THEN NULL ELSE max(ends_on) END AS expires_on
+    FROM certificate_passes WHERE held_on <= CAST(:on AS date)
+    GROUP BY volunteer_id, skill"""
 
 
 def stored_courses(conn: Connection) -> pd.DataFrame:

@@ -23,17 +23,25 @@ def _upload_kinds(kinds: tuple[str, ...]) -> None:
                                f"kind IN ({', '.join(repr(k) for k in kinds)})")
 
 
-#: The skills a volunteer holds a current certificate in on a day: a pass of a course of that
-#: skill on or before the day, still within the course's validity (0 months: no expiry).
+#: Every pass, with the day its certificate ends: the course's validity after the session
+#: (NULL for a course without expiry). The one place the expiry rule is written.
+CERTIFICATE_PASSES = """
+CREATE VIEW certificate_passes AS
+    SELECT a.volunteer_id, c.skill, s.held_on,
+           CASE WHEN c.validity_months = 0 THEN NULL
+                ELSE (s.held_on + make_interval(months => c.validity_months))::date
+           END AS ends_on
+    FROM attendance a JOIN training_sessions s ON s.id = a.session_id
+    JOIN courses c ON c.id = s.course_id
+    WHERE a.result = 'passed'"""
+#: The skills a volunteer holds a current certificate in on a day: a pass on or before the
+#: day whose certificate has not ended.
 CERTIFIED_SKILLS = """
 CREATE FUNCTION certified_skills(vid integer, on_day date) RETURNS text[]
 LANGUAGE sql STABLE AS $$
-    SELECT coalesce(array_agg(DISTINCT c.skill ORDER BY c.skill), '{}')
-    FROM attendance a JOIN training_sessions s ON s.id = a.session_id
-    JOIN courses c ON c.id = s.course_id
-    WHERE a.volunteer_id = vid AND a.result = 'passed' AND s.held_on <= on_day
-      AND (c.validity_months = 0
-           OR s.held_on + make_interval(months => c.validity_months) > on_day)
+    SELECT coalesce(array_agg(DISTINCT skill ORDER BY skill), '{}')
+    FROM certificate_passes
+    WHERE volunteer_id = vid AND held_on <= on_day AND (ends_on IS NULL OR ends_on > on_day)
 $$"""
 
 
@@ -79,6 +87,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('session_id', 'volunteer_id')
     )
     op.create_index(op.f('ix_attendance_volunteer_id'), 'attendance', ['volunteer_id'], unique=False)
+    op.execute(CERTIFICATE_PASSES)
     op.execute(CERTIFIED_SKILLS)
     op.add_column('callouts', sa.Column('skill', sa.String(length=32), nullable=True))
     op.add_column('callouts', sa.Column('skill_required', sa.Boolean(),
@@ -92,6 +101,7 @@ def downgrade() -> None:
     op.drop_column('callouts', 'skill_required')
     op.drop_column('callouts', 'skill')
     op.execute("DROP FUNCTION certified_skills(integer, date)")
+    op.execute("DROP VIEW certificate_passes")
     op.drop_index(op.f('ix_attendance_volunteer_id'), table_name='attendance')
     op.drop_table('attendance')
     op.drop_index(op.f('ix_training_sessions_held_on'), table_name='training_sessions')
