@@ -25,6 +25,9 @@ ATTENDANCE_RESULTS = ("present", "absent", "passed")
 #: A volunteer's standing in a skill: never certified, certificate expired, expiring soon,
 #: current.
 TRAINING_STANDINGS = ("untrained", "expired", "expiring", "current")
+#: Classes of police incidents; property crime (侵财: theft, burglary, vehicle theft,
+#: robbery, fraud) first, as campaigns aim at it.
+CRIME_CLASSES = ("property", "violence", "dispute", "traffic", "public_order", "other")
 ROLES = ("command", "officer", "planner", "volunteer", "admin")
 
 #: ``patrol_fixes.flags`` bits.

@@ -78,6 +78,6 @@ def _plugins() -> None:
 
 # the command groups register themselves on ``cli``
 from geo_patrol.cli import (  # noqa: E402,F401
-    analysis, db, demo, devices, export, load, plan, training, users)
+    analysis, crime, db, demo, devices, export, load, plan, training, users)
 
 _plugins()

@@ -44,7 +44,9 @@ REPORTS = {
     "suspicious": "有可疑人员在停车场查看车辆",
     "knife_sale": "店铺违规销售管制刀具",
 }
-INCIDENTS = ["盗窃", "入室盗窃", "盗窃电动车", "纠纷", "诈骗", "交通事故", "寻衅滋事"]
+#: Property crime (侵财) and the other incidents a city records.
+PROPERTY_INCIDENTS = ["盗窃", "入室盗窃", "盗窃电动车", "扒窃", "盗窃车内财物", "诈骗"]
+OTHER_INCIDENTS = ["纠纷", "交通事故", "寻衅滋事", "故意伤害", "噪音扰民"]
 #: Courses of the training programme: (title, skill, duty it serves or None for everyone,
 #: validity in months, how it is held, sessions a year, share of attendees who pass).
 COURSES = [

@@ -59,6 +59,18 @@ INCIDENT_COLUMNS = {
     "description": ("descript", "描述", "简要案情"),
 }
 #: Date parts that spreadsheets and Access use for "no date" in a time-only field.
+#: Words in an incident's category that put it in a class (the first class that matches
+#: wins; case-insensitive substrings). Anything else is ``other``.
+CRIME_CLASS_WORDS = {
+    "property": ("盗", "窃", "扒", "抢", "诈骗", "侵财", "theft", "burglary", "larceny",
+                 "robbery", "stolen", "shoplift", "fraud", "property"),
+    "violence": ("伤害", "殴打", "杀", "强奸", "绑架", "assault", "battery", "homicide",
+                 "kidnap", "violence"),
+    "dispute": ("纠纷", "矛盾", "dispute"),
+    "traffic": ("交通", "事故", "肇事", "traffic", "collision", "dui"),
+    "public_order": ("寻衅", "滋事", "斗殴", "赌", "毒", "涉黄", "disorder", "vandal",
+                     "drug", "narcotic", "gambling", "prostitution"),
+}
 _NULL_DATES = ("1899-12-30", "1899/12/30", "1899-12-31", "1899/12/31")
 
 
@@ -159,6 +171,15 @@ def read_reports(path: Path | str, *, crs: str | None, tz: str | None = None,
         "verification": verification, "reward": np.nan_to_num(reward),
         "hazard": f["hazard"].replace("", None)}, index=f.index)
     return Ledger(rec, values)
+
+
+def crime_class(category: object) -> str:
+    """The class (:data:`geo_patrol.vocab.CRIME_CLASSES`) of an incident category."""
+    text = str(category or "").casefold()
+    for klass, words in CRIME_CLASS_WORDS.items():
+        if any(w in text for w in words):
+            return klass
+    return "other"
 
 
 def read_incidents(path: Path | str, *, crs: str | None, tz: str | None = None,
