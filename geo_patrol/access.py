@@ -31,6 +31,7 @@ class Resource(str, Enum):
     DEVICES = "devices"      # phones registered to volunteers, refused position requests
     CALLOUTS = "callouts"    # incidents marked and the volunteers called to them
     TRAINING = "training"    # courses, sessions, attendance and certificates
+    CRIME = "crime"          # crime patterns: hot spots, times, near-repeats, evaluation
 
 
 class Grant(str, Enum):
@@ -68,6 +69,7 @@ MATRIX: dict[tuple[Resource, str], dict[Role, Grant]] = {
     (Resource.TRAINING, "read"): {_C: Grant.ALL, _A: Grant.ALL, _O: Grant.SCOPED,
                                   _V: Grant.OWN},
     (Resource.TRAINING, "write"): {_C: Grant.ALL, _A: Grant.ALL},
+    (Resource.CRIME, "read"): {_C: Grant.ALL, _A: Grant.ALL, _P: Grant.ALL, _O: Grant.SCOPED},
 }
 
 
@@ -122,7 +124,8 @@ _RESOURCE_NAMES = {Resource.PEOPLE: "volunteer personal data", Resource.TRACKS: 
                    Resource.HAZARDS: "hazards and reports",
                    Resource.COVERAGE: "coverage, plans, exports", Resource.AUDIT: "audit log",
                    Resource.ACCOUNTS: "accounts", Resource.DEVICES: "position devices",
-                   Resource.CALLOUTS: "call-outs", Resource.TRAINING: "training and certificates"}
+                   Resource.CALLOUTS: "call-outs", Resource.TRAINING: "training and certificates",
+                   Resource.CRIME: "crime patterns"}
 _GRANT_NAMES = {Grant.ALL: "yes", Grant.SCOPED: "own communities", Grant.OWN: "own only",
                 Grant.AGGREGATE: "aggregates only"}
 

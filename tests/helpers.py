@@ -41,9 +41,10 @@ def write_roster(path, people, *, encoding="utf-8"):
 
 #: A mainland mobile number or an 18-character ID number standing alone: not the digits of a
 #: decimal such as a coordinate, nor a run inside a longer ASCII token (map documents carry
-#: random hex element ids). Chinese text around a number still matches.
-PHONE_PATTERN = r"(?<![0-9A-Za-z.])1[3-9]\d{9}(?![0-9A-Za-z])"
-ID_PATTERN = r"(?<![0-9A-Za-z.])\d{17}[\dX](?![0-9A-Za-z])"
+#: random hex element ids), nor a negative number (the street graph's ids of cut points).
+#: Chinese text around a number still matches.
+PHONE_PATTERN = r"(?<![0-9A-Za-z.\-])1[3-9]\d{9}(?![0-9A-Za-z])"
+ID_PATTERN = r"(?<![0-9A-Za-z.\-])\d{17}[\dX](?![0-9A-Za-z])"
 
 
 PASSWORD = "correct horse battery"

@@ -53,3 +53,14 @@ def test_reliability_run_on_a_small_budget():
     assert figures["load"]["server_errors_5xx"] == 0 and figures["load"]["requests"] > 0
     assert figures["all_ok"], out.stdout[-3000:]
     assert out.returncode == 0
+
+
+def test_crime_benchmark_runs():
+    out = subprocess.run([sys.executable, "-m", "benchmarks.crime", "--grid", "40",
+                          "--incidents", "3000", "--sample", "50"], cwd=REPO,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+                         text=True, timeout=600, check=True).stdout
+    figures = json.loads(out.strip().splitlines()[-1])
+    assert figures["workload"] == "W11" and figures["segments"] == 3280
+    assert figures["hot_segments"] > 0 and figures["knox_ratio_near"] > 1
+    assert figures["speedup"] > 1

@@ -196,3 +196,74 @@ def test_demo_crime_through_the_cli(demo_world, tmp_path):
 def test_study_refuses_unknown_class():
     with pytest.raises(InputError, match="unknown incident class"):
         crime.Study(crime="piracy")
+
+
+def test_crime_web_scope_api_exports_and_briefing(demo_world, tmp_path):
+    import json
+
+    import sqlalchemy as sa
+
+    from geo_patrol.services.maps import export_briefing
+    from geo_patrol.store.results import busiest_district
+    from tests.helpers import make_user, sign_in
+    from web import create_app
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    with engine.connect() as conn:
+        community, name = conn.execute(sa.text(
+            "SELECT a.id, a.name FROM areas a WHERE a.level = 'community' ORDER BY a.id LIMIT 1"
+        )).one()
+        volunteer = conn.execute(sa.text("SELECT number FROM volunteers LIMIT 1")).scalar_one()
+    make_user(engine, "k-command", "command")
+    make_user(engine, "k-officer", "officer", areas=[name])
+    make_user(engine, "k-volunteer", "volunteer", volunteer=volunteer)
+    app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": settings})
+
+    def client(user):
+        c = app.test_client()
+        sign_in(c, user)
+        return c
+
+    command = client("k-command")
+    geo = command.get("/api/crime/hotspots").get_json()
+    assert geo["type"] == "FeatureCollection" and geo["properties"]["hot"] > 0
+    assert {f["properties"]["spot"] for f in geo["features"]} <= {"hot", "cold"}
+    assert len([f for f in geo["features"] if f["properties"]["spot"] == "hot"]) == \
+        geo["properties"]["hot"]
+    when = command.get("/api/crime/patterns").get_json()
+    assert when["hours_known"] and len(when["by_hour"]) == 7 and sum(when["by_weekday"]) > 0
+    nr = command.get("/api/crime/near-repeat?until=2026-11-27").get_json()
+    assert nr["risk"]["metres"] in (100.0, 200.0) and nr["risk"]["days"] == 7  # as planted
+    assert len(nr["bands"]) == 20
+    ev = command.get("/api/crime/evaluation").get_json()
+    assert ev["verdict"]["predicts"] and {r["method"] for r in ev["rows"]} == {
+        "gi_star", "kde", "last_period", "random"}
+    csv = command.get("/crime/hotspots.csv")
+    assert csv.status_code == 200 and csv.data.decode("utf-8-sig").startswith("segment_id,")
+    assert command.get("/crime/knox.csv").data.decode("utf-8-sig").startswith("metres,days")
+    assert command.get("/crime/evaluation.csv").status_code == 200
+    bad = command.get("/api/crime/hotspots?class=piracy")
+    assert bad.status_code == 400 and "unknown incident class" in bad.get_json()["message"]
+    assert command.get("/api/crime/hotspots?days=2").status_code == 400
+    # an officer sees the incidents of their community only; a volunteer sees none
+    officer = client("k-officer")
+    mine = officer.get("/api/crime/hotspots").get_json()["properties"]["incidents"]
+    with engine.connect() as conn:
+        inside = conn.execute(sa.text(
+            "SELECT count(*) FROM incidents i JOIN areas a ON a.id = :c "
+            "AND ST_Intersects(a.geom_m, i.geom_m) WHERE i.occurred_on > DATE '2026-08-29'"),
+            {"c": community}).scalar_one()
+    assert 0 < mine < geo["properties"]["incidents"]
+    assert mine <= inside
+    assert client("k-volunteer").get("/crime").status_code == 403
+    assert client("k-volunteer").get("/api/crime/hotspots").status_code == 403
+    # the district briefing's property-crime section: street names and counts, no names
+    with engine.connect() as conn:
+        district = busiest_district(conn, demo_world["run"].run_id)
+        path = export_briefing(conn, demo_world["run"].run_id, district,
+                               tmp_path / "b.html", rules=settings.rules, settings=settings)
+        names = [r[0] for r in conn.execute(sa.text("SELECT name FROM volunteers"))]
+    text = path.read_text(encoding="utf-8")
+    assert "侵财警情热点" in text and "近重复风险" in text
+    assert not any(n in text for n in names if len(n) >= 2)
+    assert json.dumps(geo)  # plain JSON throughout

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 #: English words a Chinese page may show: the product's name, units, formats, CRS names.
 ALLOWED_LATIN = {"geo", "patrol", "English", "km", "GeoJSON", "geojson", "gpkg", "csv", "CRS",
                  "wgs", "gcj", "bd", "EPSG", "WGS", "min", "Asia", "Shanghai", "GPX", "gpx",
-                 "CSV", "XLSX"}
+                 "CSV", "XLSX", "Gi", "PAI", "PEI", "Knox"}
 
 
 @pytest.fixture(scope="module")
@@ -260,3 +260,62 @@ def test_briefing_in_both_languages(page, demo_world, tmp_path, lang):  # noqa: 
     assert WORDS[lang]["legend"] in page.locator(".gp-legend").inner_text()
     assert page.locator("table.gp tbody tr").count() > 0
     shot(page, f"briefing-{lang}")
+
+
+CRIME_WORDS = {
+    "zh": {"title": "警情研判", "concentration": "警情集中在哪里", "hottest": "最热的 5%",
+           "class": "侵财类", "legend": "热点街段", "density": "警情密度", "alert": "近重复预警区",
+           "risk": "近重复风险：警情发生后 7 天内、", "method": "Gi* 热点", "verdict": "优于基准",
+           "tile": "侵财警情", "hours": "周一"},
+    "en": {"title": "Crime patterns", "concentration": "Where it concentrates",
+           "hottest": "hottest 5%", "class": "Property crime", "legend": "Hot spot",
+           "density": "Incident density", "alert": "Near-repeat alert",
+           "risk": "Near-repeat risk: within ", "method": "Gi* hot spots",
+           "verdict": "better than the baselines", "tile": "Property crime", "hours": "Mon"},
+}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_crime_page(page, server, people, demo_world, lang):  # noqa: F811
+    from geo_patrol.services import crime
+
+    w = CRIME_WORDS[lang]
+    sign_in(page, server, "b-command")
+    _in(page, server, lang, "/dashboard")
+    assert w["tile"] in page.locator("#crime-tile").inner_text()
+    page.click("#crime-tile a")
+    page.wait_for_load_state("networkidle")
+    assert page.title() == f"{w['title']} · geo-patrol"
+    assert page.locator("h3").first.inner_text() == w["concentration"]
+    from urllib.parse import parse_qs, urlparse
+
+    district = int(parse_qs(urlparse(page.url).query)["area"][0])  # the dashboard's district
+    study = crime.Study(area_id=district)
+    data = crime.load(demo_world["engine"], demo_world["settings"], study)
+    report = crime.hotspots(data)
+    summary = page.locator("#crime-summary").inner_text()
+    assert str(len(data.incidents)) in summary and w["class"] in summary
+    rows = page.locator("#concentration tbody tr")
+    assert w["hottest"] in rows.nth(1).inner_text()
+    assert rows.nth(1).locator("td").nth(1).inner_text() == \
+        f"{100 * report.concentration.at[0.05]:.1f}%"
+    assert f"{int(report.spots.hot.sum())}" in page.locator("#hot-count").inner_text()
+    assert page.locator("#hot-segments tbody tr").count() == min(20, int(report.spots.hot.sum()))
+    assert page.locator("#hours tbody tr").count() == 7
+    assert page.locator("#hours tbody tr").first.locator("td").first.inner_text() == w["hours"]
+    assert w["risk"] in page.locator("#near-repeat").inner_text()
+    assert page.locator("#knox .bad").count() >= 1  # the significant band, marked
+    assert w["verdict"] in page.locator("#verdict").inner_text()
+    assert w["method"] in page.locator("#evaluation").inner_text()
+    legend = _map_legend(page, "crime-map")
+    for word in ("legend", "density", "alert"):
+        assert w[word] in legend, (word, legend)
+    drawn = page.frame(url=re.compile(r".*/maps/crime.*")).evaluate(
+        "() => Object.keys(window).filter(k => k.startsWith('geo_json_') && "
+        "window[k] && typeof window[k].getLayers === 'function')"
+        ".map(k => window[k].getLayers().length)")
+    # communities, density levels, hot segments, alert circles
+    assert len(drawn) == 4 and drawn[2] == int(report.spots.hot.sum() + report.spots.cold.sum())
+    if lang == "zh":
+        _check_chinese(page)
+    shot(page, f"crime-{lang}")

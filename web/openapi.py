@@ -26,6 +26,12 @@ def _op(summary: str, responses: dict[str, Any], params: list[dict] | None = Non
                                   **({} if public else _DENIED)}}}
 
 
+_CRIME = [
+    {"name": "area", "in": "query", "schema": {"type": "integer"}},
+    {"name": "class", "in": "query", "schema": {"type": "string", "default": "property"}},
+    {"name": "days", "in": "query", "schema": {"type": "integer", "default": 90}},
+    {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"}}]
+
 SPEC: dict[str, Any] = {
     "openapi": "3.0.3",
     "info": {"title": "geo-patrol API", "version": "0.1.0",
@@ -102,6 +108,15 @@ SPEC: dict[str, Any] = {
                 {"name": "course", "in": "query", "required": True,
                  "schema": {"type": "string"}},
                 {"name": "size", "in": "query", "schema": {"type": "integer", "default": 30}}]),
+        "/api/crime/hotspots": _op(
+            "Gi* hot and cold street segments (GeoJSON) with the concentration figures",
+            {"200": _GEOJSON}, _CRIME),
+        "/api/crime/patterns": _op("Incidents by weekday and hour (or weekday only, for "
+                                   "dates-only records) and by week", {"200": _OBJECT}, _CRIME),
+        "/api/crime/near-repeat": _op("Knox near-repeat bands, the risk's reach and the open "
+                                      "alert areas", {"200": _OBJECT}, _CRIME),
+        "/api/crime/evaluation": _op("Hit rate, PAI and PEI of the hot spots on held-out weeks "
+                                     "against baselines", {"200": _OBJECT}, _CRIME),
     },
     "security": [{"bearer": []}, {"session": []}],
     "components": {

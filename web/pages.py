@@ -10,7 +10,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 
 from geo_patrol.access import Grant, Resource
 from geo_patrol.errors import GeoPatrolError, InputError, NotFoundError, TooLargeError
-from geo_patrol.services import scope, training
+from geo_patrol.services import crime, scope, training
 from geo_patrol.services.analysis import analyze, parse_window
 from geo_patrol.services.exports import export_layer as encode_layer
 from geo_patrol.services.live import my_callouts
@@ -78,8 +78,13 @@ def dashboard() -> Any:
         communities = communities[communities["area_id"].isin(scope_ids)]
     trend = trend_svg(results.daily_series(conn, run["id"], district_id)) \
         if district_id is not None else ""
+    crime_tile = None
+    if me.grant(Resource.CRIME) is not None:
+        crime_tile = crime.summary(get_engine(), settings(), area_id=district_id,
+                                   within=me.within(Resource.CRIME))
     return render_template("dashboard.html", run=run, runs=runs, districts=districts,
-                           district_id=district_id, communities=communities, trend=trend)
+                           district_id=district_id, communities=communities, trend=trend,
+                           crime_tile=crime_tile)
 
 
 def _area_run(area_id: int, what: str) -> tuple[Any, dict | None]:
@@ -151,8 +156,11 @@ def briefing(district_id: int) -> Any:
     conn, run = _area_run(district_id, "district")
     if run is None:
         raise NotFoundError("no analysis run yet")
+    # the property-crime section for readers of the whole district's crime patterns only
+    whole = principal().grant(Resource.CRIME) == Grant.ALL and principal().community_ids is None
     page = district_briefing(conn, run["id"], district_id, rules=settings().rules,
-                             lang=lang(), basemap=settings().basemap)
+                             lang=lang(), basemap=settings().basemap,
+                             settings=settings() if whole else None)
     name = f"briefing-{district_id}-{run['window_start']:%Y%m%d}.html"
     return Response(page, mimetype="text/html",
                     headers={"Content-Disposition": f"attachment; filename={name}"})

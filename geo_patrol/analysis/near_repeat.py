@@ -7,6 +7,7 @@ Pure functions of arrays (metres and days); no database here.
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,38 +57,40 @@ def knox(x: np.ndarray, y: np.ndarray, day: np.ndarray, *, space_step: float = 1
     if n < 2:
         zeros = np.zeros(shape)
         return Knox(space_step, time_step, zeros, zeros, zeros, np.ones(shape), permutations, n)
-    pairs = cKDTree(np.column_stack([x, y])).query_pairs(space_step * space_bands,
-                                                         output_type="ndarray")
-    a, b = pairs[:, 0], pairs[:, 1]
+    reach = space_step * space_bands
+    pairs = cKDTree(np.column_stack([x, y])).query_pairs(reach, output_type="ndarray")
+    a, b = pairs[:, 0].astype(np.intp), pairs[:, 1].astype(np.intp)
     dist = np.hypot(x[a] - x[b], y[a] - y[b])
-    keep = dist < space_step * space_bands
+    keep = dist < reach
     a, b = a[keep], b[keep]
     t = np.asarray(day, dtype=np.int64)
     t = (t - t.min()).astype(np.int32)
-    cells = space_bands * time_bands
-    # a pair's cell: its distance band's offset plus its time band (or the overflow cell)
-    offset = ((dist[keep] // space_step).astype(np.int32) * time_bands)
-    band_of_gap = np.minimum(np.arange(int(t.max()) + 1) // time_step, time_bands
-                             ).astype(np.int32)
-    band_of_gap[band_of_gap == time_bands] = cells  # beyond the last time band
-    a, b = a.astype(np.int32), b.astype(np.int32)
-    buf = np.empty(len(a), dtype=np.int32)
+    # a pair's cell: its distance band's row, its time band's column; one extra column
+    # per row takes the pairs farther apart in time than the last band
+    width = time_bands + 1
+    offset = (dist[keep] // space_step).astype(np.int32) * width
 
     def table(times: np.ndarray) -> np.ndarray:
-        np.subtract(times[a], times[b], out=buf)
-        np.abs(buf, out=buf)
-        code = band_of_gap[buf]
-        code += offset
-        return np.bincount(code, minlength=2 * cells)[:cells].astype(float)
+        gap = np.take(times, a)
+        np.subtract(gap, np.take(times, b), out=gap)
+        np.abs(gap, out=gap)
+        np.floor_divide(gap, time_step, out=gap)
+        np.minimum(gap, time_bands, out=gap)
+        gap += offset
+        counts = np.bincount(gap, minlength=space_bands * width)
+        return counts.reshape(space_bands, width)[:, :time_bands].ravel().astype(float)
 
     observed = table(t)
     rng = np.random.default_rng(seed)
+    cells = space_bands * time_bands
     total = np.zeros(cells)
     above = np.zeros(cells)
-    for _ in range(permutations):
-        sim = table(rng.permutation(t))
-        total += sim
-        above += sim >= observed
+    # replicates drawn in order (reproducible), counted on two threads (numpy releases the
+    # interpreter lock in these array operations)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for sim in pool.map(table, (rng.permutation(t) for _ in range(permutations))):
+            total += sim
+            above += sim >= observed
     expected = total / permutations if permutations else np.zeros(cells)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(expected > 0, observed / expected, np.where(observed > 0, np.inf, 1.0))

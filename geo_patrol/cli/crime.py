@@ -161,8 +161,6 @@ def near_repeat_cmd(ctx: click.Context, area: str | None, crime_class: str, days
                     space_bands: int, time_step: int, time_bands: int, permutations: int,
                     today: str | None) -> None:
     """The Knox test over space–time bands (Monte Carlo) and the alert areas it implies."""
-    import pandas as pd
-
     from geo_patrol.services import crime as service
 
     data = _data(ctx, area, crime_class, days, until)
@@ -171,12 +169,7 @@ def near_repeat_cmd(ctx: click.Context, area: str | None, crime_class: str, days
                                  time_bands=time_bands, permutations=permutations,
                                  today=_day(today, "--today"))
     k = report.knox
-    table = pd.DataFrame([
-        {"metres": f"{i * space_step:g}-{(i + 1) * space_step:g}",
-         "days": f"{j * time_step}-{(j + 1) * time_step - 1}", "observed": int(k.observed[i, j]),
-         "expected": round(float(k.expected[i, j]), 2), "ratio": round(float(k.ratio[i, j]), 2),
-         "p": round(float(k.p[i, j]), 3)}
-        for i in range(space_bands) for j in range(time_bands)])
+    table = service.knox_table(k)
     if _write(table, csv_path):
         return
     click.echo(f"Knox ratios (observed / expected pairs, {permutations} permutations; "

@@ -44,7 +44,7 @@ def export_briefing_cmd(ctx: click.Context, district: str, start: str | None, en
         run = find_run(conn, run_id)
         area = find_area(conn, district, "district")
         path = export_briefing(conn, run["id"], area["id"], output, rules=settings.rules,
-                               lang=lang, basemap=basemap)
+                               lang=lang, basemap=basemap, settings=settings)
     click.echo(f"{path} ({path.stat().st_size / 1e6:.1f} MB): {area['name']}, run #{run['id']}")
 
 

@@ -43,12 +43,36 @@ def html_table(headers: list[str], rows: list[list[Any]]) -> str:
     return f'<table class="gp"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def crime_section(crime: dict[str, Any] | None, lang: str) -> str:
+    """The property-crime section: concentration, the hottest streets, near-repeat risk and
+    whether the hot spots predict (street names and counts only)."""
+    if not crime or not crime["incidents"]:
+        return ""
+    intro = label("crime_intro", lang).format(
+        start=crime["start"], end=crime["end"], n=crime["incidents"],
+        top5=f"{100 * (crime['top5'] or 0):.0f}", hot=crime["hot"])
+    risk = crime["risk"]
+    repeat = label("crime_no_risk", lang) if risk is None else label("crime_risk", lang).format(
+        m=f"{risk[0]:g}", d=risk[1], a=crime["alerts"])
+    lines = [intro, repeat]
+    if crime["predicts"] is not None:
+        lines.append(label("crime_predicts" if crime["predicts"] else "crime_not_predicts", lang))
+    table = html_table([label("street", lang), label("community", lang),
+                        label("incidents", lang), label("gi_z", lang)],
+                       [[r["street"], r["community"], r["incidents"], f"{r['z']:.1f}"]
+                        for r in crime["streets"]])
+    text = "".join(f"<p>{html.escape(t)}</p>" for t in lines)
+    return f'<h2 class="gp-page">{label("crime_section", lang)}</h2>{text}{table}'
+
+
 def briefing_html(run: dict[str, Any], layers: Any, segments: Any, table: Any, *,
                   rules: Rules, lang: str = "zh", basemap: str | None = None,
-                  generated: dt.datetime | None = None) -> str:
+                  generated: dt.datetime | None = None,
+                  crime: dict[str, Any] | None = None) -> str:
     """The briefing of one district, as one self-contained HTML string: ``layers`` of the
-    district (without inspectors: no personal data in a briefing), its street ``segments``
-    and the run's community ``table``."""
+    district (without inspectors: no personal data in a briefing), its street ``segments``,
+    the run's community ``table`` and the property-crime figures (``crime``, see
+    :func:`geo_patrol.services.crime.briefing_figures`)."""
     district, communities, gaps = layers.area, layers.communities, layers.gaps
     name = str(district.iloc[0]["name"])
     focus = communities if not communities.empty else district
@@ -96,6 +120,7 @@ def briefing_html(run: dict[str, Any], layers: Any, segments: Any, table: Any, *
             f'{int(district.iloc[0]["gaps"])}</div>')
     body = (f'<div class="gp-body"><h2>{label("summary", lang)}</h2>{summary}'
             f'<h2 class="gp-page">{label("top_gaps", lang)}</h2>{gap_table}'
+            f'{crime_section(crime, lang)}'
             f'<p class="gp-note">{label("generated", lang)}: {stamp} · '
             f'{label("no_personal", lang)}</p></div>')
     root = m.get_root()

@@ -42,6 +42,26 @@ LABELS: dict[str, tuple[str, str]] = {
     "today_communities": ("现有社区划分", "Today's communities"),
     "live_state": ("在线状态", "State"), "covered_today": ("今日已巡街道", "Streets patrolled today"),
     "incident_point": ("警情位置", "Incident"),
+    "hot_spot": ("热点街段", "Hot spot"), "cold_spot": ("冷点街段", "Cold spot"),
+    "gi_z": ("Gi* z 值", "Gi* z"), "density": ("警情密度（起/平方公里）",
+                                              "Incident density (per km²)"),
+    "alert": ("近重复预警区", "Near-repeat alert"), "alert_until": ("预警截止", "Alert until"),
+    "hot_spots": ("警情热点", "Crime hot spots"),
+    "crime_section": ("侵财警情热点", "Property crime hot spots"),
+    "crime_intro": ("{start} 至 {end} 侵财警情 {n} 起，其中 {top5}% 集中在最热的 5% 街道上；"
+                    "Gi* 热点街段 {hot} 条。",
+                    "{n} property incidents from {start} to {end}, {top5}% of them on the "
+                    "hottest 5% of street length; {hot} Gi* hot segments."),
+    "crime_risk": ("近重复风险：警情发生后 {d} 天内、{m} 米范围内风险升高；当前预警区 {a} 处。",
+                   "Near-repeat risk: within {m} m for {d} days after an incident; {a} alert "
+                   "areas open."),
+    "crime_no_risk": ("未发现近重复规律。", "No near-repeat pattern."),
+    "crime_predicts": ("按留出各周检验，热点的预测优于基准。",
+                       "Tested on held-out weeks, the hot spots predict better than the "
+                       "baselines."),
+    "crime_not_predicts": ("按留出各周检验，热点的预测并不优于基准：仅作为过去情况的描述。",
+                           "Tested on held-out weeks, the hot spots do not predict better than "
+                           "the baselines: a description of the past only."),
 }
 #: Stored values, by vocabulary, as (Chinese, English).
 VOCAB: dict[str, dict[str, tuple[str, str]]] = {
@@ -121,6 +141,14 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "communities": ("社区覆盖", "Communities"), "gaps": ("巡逻盲区", "Gaps"),
         "hazards": ("隐患巡查", "Hazards")},
     "actor": {"system": ("系统", "system")},
+    "crime_class": {
+        "property": ("侵财类", "Property crime"), "violence": ("暴力伤害类", "Violence"),
+        "dispute": ("矛盾纠纷类", "Disputes"), "traffic": ("交通类", "Traffic"),
+        "public_order": ("治安秩序类", "Public order"), "other": ("其他", "Other")},
+    "method": {
+        "gi_star": ("Gi* 热点", "Gi* hot spots"), "kde": ("核密度", "Kernel density"),
+        "last_period": ("上期警情", "Last period's incidents"),
+        "random": ("随机选择", "Random choice")},
     "action": {
         "user_add": ("新增账号", "Account added"), "user_disable": ("停用账号", "Account disabled"),
         "user_enable": ("启用账号", "Account enabled"),

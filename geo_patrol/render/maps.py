@@ -369,3 +369,49 @@ def live_map(communities: Any, lang: str, *, basemap: str | None = None,
         " ".join(f'{k}="{html.escape(v, quote=True)}"' for k, v in attrs.items()) +
         "></script>"))
     return m
+
+
+#: Crime map colours: hot and cold segments, density levels (light to dark), alert areas.
+HOT, COLD, ALERT = "#d7301f", "#2c7bb6", "#7a0177"
+DENSITY = ("#fee8c8", "#fdd49e", "#fdbb84", "#fc8d59", "#e34a33")
+
+
+def crime_map(areas: Any, spots: Any, surface: Any, alerts: Any, lang: str, *,
+              basemap: str | None = None) -> folium.Map:
+    """Where crime concentrates: the density surface (shaded levels, no points), Gi* hot
+    and cold street segments and the open near-repeat alert areas."""
+    m, shift = base_map(tuple(areas.total_bounds), basemap=basemap)
+    geojson_layer(m, areas, shift, name=label("community", lang), digits=5,
+                  shown={"name": ""}, style=lambda f: {"color": "#555", "weight": 1,
+                                                        "fill": False})
+    if not surface.empty:
+        frame = surface.copy()
+        frame["colour"] = [DENSITY[min(int(k), len(DENSITY)) - 1] for k in frame["level"]]
+        geojson_layer(m, frame, shift, name=label("density", lang), digits=5,
+                      styled=("colour",), shown={"per_km2": label("density", lang)},
+                      style=lambda f: {"fillColor": f["properties"]["colour"], "weight": 0,
+                                       "fillOpacity": 0.55})
+    if not spots.empty:
+        frame = spots.copy()
+        frame["colour"] = [HOT if s == "hot" else COLD for s in frame["spot"]]
+        frame["kind"] = [label("hot_spot" if s == "hot" else "cold_spot", lang)
+                         for s in frame["spot"]]
+        geojson_layer(m, frame, shift, name=label("hot_spots", lang), styled=("colour",),
+                      shown={"street": label("street", lang), "kind": "",
+                             "incidents": label("incidents", lang), "z": label("gi_z", lang)},
+                      style=lambda f: {"color": f["properties"]["colour"], "weight": 5,
+                                       "opacity": 0.9})
+    if not alerts.empty:
+        frame = alerts.copy()
+        frame["until"] = frame["until"].astype(str)
+        geojson_layer(m, frame, shift, name=label("alert", lang), digits=5,
+                      shown={"until": label("alert_until", lang)},
+                      style=lambda f: {"color": ALERT, "weight": 1.5, "dashArray": "4 3",
+                                       "fillColor": ALERT, "fillOpacity": 0.08})
+    finish(m, [(label("hot_spots", lang), [(HOT, label("hot_spot", lang)),
+                                           (COLD, label("cold_spot", lang)),
+                                           (ALERT, label("alert", lang))]),
+               (label("density", lang), [
+                   (DENSITY[min(int(r.level), len(DENSITY)) - 1], f"≥ {r.per_km2:g}")
+                   for r in surface.itertuples()])])
+    return m

@@ -192,6 +192,17 @@ def near_repeat(data: Data, settings: Settings, *, space_step: float = 100.0,
                                                 risk, on), on)
 
 
+def knox_table(k: Knox) -> pd.DataFrame:
+    """The Knox bands as rows: metres, days, observed and expected pairs, ratio, p."""
+    s_bands, t_bands = k.observed.shape
+    return pd.DataFrame([
+        {"metres": f"{i * k.space_step:g}-{(i + 1) * k.space_step:g}",
+         "days": f"{j * k.time_step}-{(j + 1) * k.time_step - 1}",
+         "observed": int(k.observed[i, j]), "expected": round(float(k.expected[i, j]), 2),
+         "ratio": round(float(k.ratio[i, j]), 3), "p": round(float(k.p[i, j]), 3)}
+        for i in range(s_bands) for j in range(t_bands)])
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """Held-out weeks scored against the hot spots of the weeks before them."""
@@ -279,15 +290,54 @@ def density(data: Data, *, bandwidth: float = 250.0, cell: float = 100.0) -> gpd
     return frame.to_crs(4326)
 
 
-def summary(engine: Engine, settings: Settings, *, within: frozenset[int] | None = None
-            ) -> dict[str, Any]:
+def scope_ids(engine: Engine, study: Study) -> frozenset[int] | None:
+    """The areas a study covers (its area's subtree cut to the user's), ``None``: all."""
+    from geo_patrol.store.areas import subtree_ids
+
+    with engine.connect() as conn:
+        ids = subtree_ids(conn, study.area_id)
+    scope = None if ids is None else frozenset(ids)
+    if study.within is not None:
+        scope = study.within if scope is None else scope & study.within
+    return scope
+
+
+def spot_layer(report: HotSpotReport) -> gpd.GeoDataFrame:
+    """Hot and cold segments (WGS-84) with street, incidents and z."""
+    seg = report.data.segments
+    spots = report.spots
+    keep = spots.hot | spots.cold
+    frame = seg.loc[keep, ["name", seg.geometry.name]].rename(columns={"name": "street"})
+    frame["street"] = frame["street"].fillna("")
+    frame["incidents"] = report.counts[keep].astype(int)
+    frame["z"] = np.round(spots.z[keep], 1)
+    frame["spot"] = np.where(spots.hot[keep], "hot", "cold")
+    return frame.to_crs(4326)
+
+
+def alert_layer(data: Data, report: NearRepeatReport | None) -> gpd.GeoDataFrame:
+    """Open near-repeat alert areas as circles (WGS-84) with the day they lapse."""
+    import geopandas as gpd
+    import shapely
+
+    items = report.alerts if report else []
+    circles = [shapely.Point(a.x, a.y).buffer(a.radius_m, 24) for a in items]
+    frame = gpd.GeoDataFrame({"incident_id": [a.incident_id for a in items],
+                              "day": [a.day for a in items],
+                              "until": [a.until for a in items]},
+                             geometry=circles, crs=data.segments.crs)
+    return frame.to_crs(4326)
+
+
+def summary(engine: Engine, settings: Settings, *, area_id: int | None = None,
+            within: frozenset[int] | None = None) -> dict[str, Any]:
     """The dashboard's figures: property incidents of the last 90 days, share on the top
     5 % of street length, hot segments and open near-repeat alerts."""
-    data = load(engine, settings, Study(within=within))
+    data = load(engine, settings, Study(area_id=area_id, within=within))
     out: dict[str, Any] = {"incidents": int(len(data.incidents)), "end": data.end}
     if not len(data.incidents) or not len(data.segments):
         return out | {"top5": None, "hot": 0, "alerts": 0}
-    report = hotspots(data, permutations=199)
+    report = hotspots(data)
     try:
         nr = near_repeat(data, settings)
         n_alerts = len(nr.alerts)
@@ -295,3 +345,38 @@ def summary(engine: Engine, settings: Settings, *, within: frozenset[int] | None
         n_alerts = 0
     return out | {"top5": report.concentration.at[0.05], "hot": int(report.spots.hot.sum()),
                   "alerts": n_alerts}
+
+
+def briefing_figures(engine: Engine, settings: Settings, district_id: int) -> dict[str, Any]:
+    """What a district briefing says of property crime: the window, incidents, share on
+    the hottest 5 % of street length, the hottest streets (names and counts only: no
+    personal data), near-repeat risk and whether the hot spots predict."""
+    data = load(engine, settings, Study(area_id=district_id))
+    out: dict[str, Any] = {"incidents": int(len(data.incidents)), "start": data.start,
+                           "end": data.end, "top5": None, "hot": 0, "risk": None,
+                           "alerts": 0, "predicts": None, "streets": []}
+    if not len(data.incidents) or not len(data.segments):
+        return out
+    report = hotspots(data)
+    table = report.table()
+    hot = table[table["spot"] == "hot"]
+    with engine.connect() as conn:
+        names = crime_store.community_names(conn)
+    streets = (hot.assign(street=hot["street"].replace("", "-"))
+               .groupby(["street", "community_id"], as_index=False)
+               .agg(incidents=("incidents", "sum"), z=("z", "max"))
+               .sort_values("z", ascending=False).head(10))
+    out["streets"] = [{"street": r.street, "community": names.get(r.community_id, ""),
+                       "incidents": int(r.incidents), "z": float(r.z)}
+                      for r in streets.itertuples()]
+    out |= {"top5": report.concentration.at[0.05], "hot": int(report.spots.hot.sum())}
+    try:
+        repeats = near_repeat(data, settings)
+        out |= {"risk": repeats.risk, "alerts": len(repeats.alerts)}
+    except InputError:
+        pass
+    try:
+        out["predicts"] = evaluate(data).verdict()["predicts"]
+    except InputError:
+        pass
+    return out

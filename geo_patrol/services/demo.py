@@ -132,7 +132,8 @@ def run_demo(engine: Engine, settings: Settings, *, seed: int = 7, scale: str = 
     with engine.connect() as conn:
         district = results.busiest_district(conn, summary.run_id)
         out = settings.data_dir / "briefings" / f"briefing-{district}-{until:%Y%m%d}.html"
-        briefing = export_briefing(conn, summary.run_id, district, out, rules=settings.rules)
+        briefing = export_briefing(conn, summary.run_id, district, out, rules=settings.rules,
+                                   settings=settings)
         proposal = plan_area(conn, results.find_run(conn, summary.run_id),
                              find_area(conn, district), PlanParams(zones=4, minutes=90),
                              settings=settings)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from geo_patrol.render import maps
 from geo_patrol.render.briefing import briefing_html
@@ -15,7 +15,9 @@ from geo_patrol.rules import Rules
 from geo_patrol.store import results
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Engine
+
+    from geo_patrol.settings import Settings
 
 
 def district_map(conn: Connection, run: dict, district_id: int, *, lang: str, rules: Rules,
@@ -43,23 +45,29 @@ def community_map(conn: Connection, run: dict, area_id: int, *, lang: str, rules
 
 
 def district_briefing(conn: Connection, run_id: int, district_id: int, *, rules: Rules,
-                      lang: str = "zh", basemap: str | None = None) -> str:
-    """The offline briefing of one district for a run (no personal data)."""
+                      lang: str = "zh", basemap: str | None = None,
+                      settings: Settings | None = None) -> str:
+    """The offline briefing of one district for a run (no personal data); with the
+    deployment's ``settings``, its property-crime section too."""
+    from geo_patrol.services import crime
+
     run = results.find_run(conn, run_id)
+    figures = crime.briefing_figures(conn.engine, settings, district_id) if settings else None
     layers = results.area_layers(conn, run, district_id, level="district", gap_limit=300,
                                  with_inspectors=False)
     return briefing_html(run, layers, results.segment_layer(conn, run_id, district_id),
                          results.area_table(conn, run_id, level="community"), rules=rules,
-                         lang=lang, basemap=basemap)
+                         lang=lang, basemap=basemap, crime=figures)
 
 
 def export_briefing(conn: Connection, run_id: int, district_id: int, out: Path | str, *,
-                    rules: Rules, lang: str = "zh", basemap: str | None = None) -> Path:
+                    rules: Rules, lang: str = "zh", basemap: str | None = None,
+                    settings: Settings | None = None) -> Path:
     """Write :func:`district_briefing` to ``out``."""
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(district_briefing(conn, run_id, district_id, rules=rules, lang=lang,
-                                      basemap=basemap), encoding="utf-8")
+                                      basemap=basemap, settings=settings), encoding="utf-8")
     return path
 
 
@@ -77,3 +85,28 @@ def live_map(conn: Connection, *, lang: str, basemap: str | None = None,
         raise NotFoundError("no communities are loaded")
     frame = gpd.GeoDataFrame.from_features(features, crs="EPSG:4326")
     return maps.map_html(maps.live_map(frame, lang, basemap=basemap))
+
+
+def crime_map(engine: Engine, settings: Settings, study: Any, *, lang: str,
+              basemap: str | None = None) -> str:
+    """The crime map document of a study (:class:`geo_patrol.services.crime.Study`):
+    density levels, hot and cold segments, open near-repeat alerts."""
+    import geopandas as gpd
+
+    from geo_patrol.errors import InputError, NotFoundError
+    from geo_patrol.services import crime
+    from geo_patrol.store.areas import area_features
+
+    data = crime.load(engine, settings, study)
+    try:
+        repeats = crime.near_repeat(data, settings)
+    except InputError:
+        repeats = None
+    with engine.connect() as conn:
+        features = area_features(conn, "community", within=crime.scope_ids(engine, study))
+    if not features:
+        raise NotFoundError("no communities are loaded")
+    areas = gpd.GeoDataFrame.from_features(features, crs="EPSG:4326")
+    return maps.map_html(maps.crime_map(areas, crime.spot_layer(crime.hotspots(data)),
+                                        crime.density(data), crime.alert_layer(data, repeats),
+                                        lang, basemap=basemap))

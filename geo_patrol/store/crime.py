@@ -72,6 +72,14 @@ def data_stamp(conn: Connection) -> tuple:
     ).one())
 
 
-def area_names(conn: Connection, ids: list[int]) -> dict[int, str]:
-    return dict(conn.execute(sa.text("SELECT id, name FROM areas WHERE id = ANY(:ids)"),
-                             {"ids": list(ids)}).all())
+def districts(conn: Connection) -> pd.DataFrame:
+    """``id, name`` of every district."""
+    return pd.read_sql_query(sa.text(
+        "SELECT id, name FROM areas WHERE level = 'district' ORDER BY code NULLS LAST, name"),
+        conn)
+
+
+def community_names(conn: Connection) -> dict[int, str]:
+    """Community id → name."""
+    return dict(conn.execute(sa.text(
+        "SELECT id, name FROM areas WHERE level = 'community'")).all())

@@ -1,0 +1,174 @@
+"""Crime patterns on the web (command, planners, officers in their communities): the crime
+page, its map document, CSV exports and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from flask import Blueprint, Response, jsonify, render_template, request
+
+from geo_patrol.access import Resource
+from geo_patrol.errors import InputError
+from geo_patrol.render.exports import table_csv
+from geo_patrol.services import crime
+from geo_patrol.services import maps as map_service
+from geo_patrol.store.crime import districts as district_list
+from geo_patrol.vocab import CRIME_CLASSES
+from web.auth import principal, requires
+from web.db import get_conn, get_engine, settings
+from web.params import day_arg, int_arg, lang
+
+bp = Blueprint("crime", __name__)
+
+WEEKDAYS = {"zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
+            "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
+
+
+def _study() -> crime.Study:
+    """The study asked for in the query (``area``, ``class``, ``days``, ``until``), cut to
+    the user's communities."""
+    me = principal()
+    within = me.within(Resource.CRIME)
+    area = int_arg("area")
+    if area is not None:
+        me.check_area(area, "area")
+    until = request.args.get("until")
+    return crime.Study(area_id=area, within=within,
+                       crime=request.args.get("class", "property"),
+                       days=int_arg("days", 90, low=7, high=3660) or 90,
+                       until=day_arg(until) if until else None)
+
+
+def _data() -> crime.Data:
+    return crime.load(get_engine(), settings(), _study())
+
+
+def _repeats(data: crime.Data) -> crime.NearRepeatReport | None:
+    try:
+        return crime.near_repeat(data, settings())
+    except InputError:
+        return None
+
+
+def _evaluation(data: crime.Data) -> tuple[crime.Evaluation | None, str | None]:
+    try:
+        return crime.evaluate(data), None
+    except InputError as exc:
+        return None, str(exc)
+
+
+@bp.get("/crime")
+@requires(Resource.CRIME)
+def crime_page() -> Any:
+    study = _study()
+    data = crime.load(get_engine(), settings(), study)
+    report = crime.hotspots(data)
+    when = crime.patterns(data)
+    repeats = _repeats(data)
+    evaluation, why_not = _evaluation(data)
+    districts = district_list(get_conn())
+    if study.within is not None:
+        districts = districts[districts["id"].isin(principal().area_ids or ())]
+    top = report.table()
+    names = dict(zip(districts["id"], districts["name"]))
+    return render_template(
+        "crime.html", run=None, lang=lang(), study=study, data=data, report=report,
+        hot=top[top["spot"] == "hot"].head(20), when=when, weekdays=WEEKDAYS[lang()],
+        repeats=repeats, evaluation=evaluation, why_not=why_not, classes=CRIME_CLASSES,
+        districts=districts, area_name=names.get(study.area_id),
+        query=request.args.to_dict(), hour_max=max(int(when.by_hour.max()), 1),
+        weekday_max=max(int(when.by_weekday.max()), 1),
+        week_max=max(int(when.weeks.max()) if len(when.weeks) else 1, 1))
+
+
+@bp.get("/maps/crime")
+@requires(Resource.CRIME)
+def crime_map() -> Any:
+    return Response(map_service.crime_map(get_engine(), settings(), _study(), lang=lang(),
+                                          basemap=settings().basemap), mimetype="text/html")
+
+
+def _csv(table: Any, name: str) -> Response:
+    return Response(table_csv(table), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+@bp.get("/crime/hotspots.csv")
+@requires(Resource.CRIME)
+def hotspots_csv() -> Any:
+    return _csv(crime.hotspots(_data()).table(), "crime-hotspots.csv")
+
+
+@bp.get("/crime/knox.csv")
+@requires(Resource.CRIME)
+def knox_csv() -> Any:
+    repeats = crime.near_repeat(_data(), settings())
+    return _csv(crime.knox_table(repeats.knox), "crime-near-repeat.csv")
+
+
+@bp.get("/crime/evaluation.csv")
+@requires(Resource.CRIME)
+def evaluation_csv() -> Any:
+    return _csv(crime.evaluate(_data()).table(), "crime-evaluation.csv")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+@bp.get("/api/crime/hotspots")
+@requires(Resource.CRIME)
+def api_hotspots() -> Any:
+    """Hot and cold segments as GeoJSON, with the concentration figures."""
+    import json
+
+    data = _data()
+    report = crime.hotspots(data)
+    layer = json.loads(crime.spot_layer(report).to_json(drop_id=True))
+    c = report.concentration
+    layer["properties"] = {
+        "incidents": int(len(data.incidents)), "from": str(data.start), "to": str(data.end),
+        "segments": int(len(data.segments)), "hot": int(report.spots.hot.sum()),
+        "cold": int(report.spots.cold.sum()), "permutations": report.spots.permutations,
+        "fdr": report.spots.alpha,
+        "concentration": {f"{k:g}": round(v, 4) for k, v in c.at.items()}}
+    return jsonify(layer)
+
+
+@bp.get("/api/crime/patterns")
+@requires(Resource.CRIME)
+def api_patterns() -> Any:
+    data = _data()
+    r = crime.patterns(data)
+    return jsonify(hours_known=r.hours_known, timed_share=round(r.timed_share, 4),
+                   by_hour=r.by_hour.tolist() if r.hours_known else None,
+                   by_weekday=r.by_weekday.tolist(), undated=r.undated,
+                   weeks=[{"week": str(k), "incidents": int(v)} for k, v in r.weeks.items()])
+
+
+@bp.get("/api/crime/near-repeat")
+@requires(Resource.CRIME)
+def api_near_repeat() -> Any:
+    repeats = crime.near_repeat(_data(), settings())
+    risk = repeats.risk
+    return jsonify(
+        bands=[{k: _plain(v) for k, v in row.items()}
+               for row in crime.knox_table(repeats.knox).to_dict("records")],
+        risk=None if risk is None else {"metres": risk[0], "days": risk[1]},
+        alerts=[{"incident_id": a.incident_id, "day": str(a.day), "until": str(a.until),
+                 "radius_m": a.radius_m} for a in repeats.alerts], today=str(repeats.today))
+
+
+@bp.get("/api/crime/evaluation")
+@requires(Resource.CRIME)
+def api_evaluation() -> Any:
+    ev = crime.evaluate(_data())
+    return jsonify(train={"from": str(ev.train[0]), "to": str(ev.train[1]),
+                          "incidents": ev.train_incidents},
+                   test={"from": str(ev.test[0]), "to": str(ev.test[1]),
+                         "incidents": ev.test_incidents},
+                   rows=[{k: _plain(v) for k, v in p.__dict__.items()} for p in ev.rows],
+                   verdict=ev.verdict())
