@@ -37,11 +37,12 @@ def city(grid: int, step: float = 50.0):
 
 
 def incidents(lines: np.ndarray, n: int, days: int, rng: np.random.Generator):
-    """Points near the streets: 45 % on 400 hot segments, the rest anywhere; a quarter
-    followed by a repeat within 60 m and 7 days."""
+    """Points near the streets: 45 % on hot segments (one in 500), the rest anywhere; a
+    quarter followed by a repeat within 60 m and 7 days."""
     base = int(n / 1.25)
-    hot = rng.choice(len(lines), 400, replace=False)
-    seg = np.where(rng.random(base) < 0.45, hot[rng.integers(0, 400, base)],
+    n_hot = max(5, len(lines) // 500)
+    hot = rng.choice(len(lines), n_hot, replace=False)
+    seg = np.where(rng.random(base) < 0.45, hot[rng.integers(0, n_hot, base)],
                    rng.integers(0, len(lines), base))
     pts = shapely.line_interpolate_point(lines[seg], rng.random(base), normalized=True)
     x = shapely.get_x(pts) + rng.normal(0, 10, base)

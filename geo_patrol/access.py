@@ -32,6 +32,7 @@ class Resource(str, Enum):
     CALLOUTS = "callouts"    # incidents marked and the volunteers called to them
     TRAINING = "training"    # courses, sessions, attendance and certificates
     CRIME = "crime"          # crime patterns: hot spots, times, near-repeats, evaluation
+    CAMPAIGNS = "campaigns"  # hazard-clearing campaigns and their progress toward zero
 
 
 class Grant(str, Enum):
@@ -70,6 +71,9 @@ MATRIX: dict[tuple[Resource, str], dict[Role, Grant]] = {
                                   _V: Grant.OWN},
     (Resource.TRAINING, "write"): {_C: Grant.ALL, _A: Grant.ALL},
     (Resource.CRIME, "read"): {_C: Grant.ALL, _A: Grant.ALL, _P: Grant.ALL, _O: Grant.SCOPED},
+    (Resource.CAMPAIGNS, "read"): {_C: Grant.ALL, _A: Grant.ALL, _P: Grant.ALL,
+                                   _O: Grant.SCOPED},
+    (Resource.CAMPAIGNS, "write"): {_C: Grant.ALL, _A: Grant.ALL},
 }
 
 
@@ -125,7 +129,7 @@ _RESOURCE_NAMES = {Resource.PEOPLE: "volunteer personal data", Resource.TRACKS: 
                    Resource.COVERAGE: "coverage, plans, exports", Resource.AUDIT: "audit log",
                    Resource.ACCOUNTS: "accounts", Resource.DEVICES: "position devices",
                    Resource.CALLOUTS: "call-outs", Resource.TRAINING: "training and certificates",
-                   Resource.CRIME: "crime patterns"}
+                   Resource.CRIME: "crime patterns", Resource.CAMPAIGNS: "campaigns"}
 _GRANT_NAMES = {Grant.ALL: "yes", Grant.SCOPED: "own communities", Grant.OWN: "own only",
                 Grant.AGGREGATE: "aggregates only"}
 

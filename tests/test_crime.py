@@ -267,3 +267,43 @@ def test_crime_web_scope_api_exports_and_briefing(demo_world, tmp_path):
     assert "侵财警情热点" in text and "近重复风险" in text
     assert not any(n in text for n in names if len(n) >= 2)
     assert json.dumps(geo)  # plain JSON throughout
+
+
+def test_open_alert_areas_raise_the_planners_demand(demo_world):
+    from geo_patrol.planning.demand import segment_demand
+    from geo_patrol.services.planning import plan_area
+    from geo_patrol.planning.plan import PlanParams
+    from geo_patrol.store.areas import find_area
+    from geo_patrol.store.results import busiest_district, find_run, segment_demand_rows
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    run_id = demo_world["run"].run_id
+    with engine.connect() as conn:
+        district = busiest_district(conn, run_id)
+        rows = segment_demand_rows(conn, run_id, district)
+    data = crime.load(engine, settings, crime.Study(area_id=district))
+    repeats = crime.near_repeat(data, settings)
+    assert repeats.alerts  # the demo's last week has incidents inside the risk window
+    counts = crime.alerts_per_segment(engine, settings, district, rows["id"])
+    assert counts.sum() > 0 and len(counts) == len(rows)
+    # an independent check: a segment is reached when it passes within an alert's radius
+    seg = data.segments.set_index("id").loc[rows["id"]]
+    centres = shapely.points([(a.x, a.y) for a in repeats.alerts])
+    radius = repeats.alerts[0].radius_m
+    reached = np.array([int((shapely.distance(g, centres) <= radius + 1e-6).sum())
+                        for g in seg.geometry.values])
+    assert (reached == counts).all()
+    base = segment_demand(rows)
+    raised = segment_demand(rows.assign(alerts=counts), alert_weight=2.0)
+    assert np.allclose(raised["weight"] - base["weight"], 2.0 * counts)
+    with engine.connect() as conn:
+        plan = plan_area(conn, find_run(conn, run_id), find_area(conn, district),
+                         PlanParams(zones=2, minutes=45, alert_weight=5.0), settings=settings)
+    # the plan's demand carries the alerts: each reached segment weighs 5 km more per area
+    by_id = plan.segments.set_index("id")
+    reached_ids = rows["id"][counts > 0]
+    assert (by_id.loc[reached_ids, "alerts"] == counts[counts > 0]).all()
+    assert np.allclose(by_id.loc[reached_ids, "weight"] - base.set_index("id").loc[
+        reached_ids, "weight"], 5.0 * counts[counts > 0])
+    with pytest.raises(InputError, match="weights"):
+        PlanParams(alert_weight=-1).check()

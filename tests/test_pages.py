@@ -275,12 +275,18 @@ CRIME_WORDS = {
 }
 
 
+@pytest.fixture(scope="module")
+def analyst(demo_world):
+    """A command account of its own (sign-ins are rate-limited per account)."""
+    return make_user(demo_world["engine"], "p-analyst", "command")
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_crime_page(page, server, people, demo_world, lang):  # noqa: F811
+def test_crime_page(page, server, people, demo_world, analyst, lang):  # noqa: F811
     from geo_patrol.services import crime
 
     w = CRIME_WORDS[lang]
-    sign_in(page, server, "b-command")
+    sign_in(page, server, analyst)
     _in(page, server, lang, "/dashboard")
     assert w["tile"] in page.locator("#crime-tile").inner_text()
     page.click("#crime-tile a")
@@ -319,3 +325,57 @@ def test_crime_page(page, server, people, demo_world, lang):  # noqa: F811
     if lang == "zh":
         _check_chinese(page)
     shot(page, f"crime-{lang}")
+
+
+CAMPAIGN_WORDS = {
+    "zh": {"title": "专项行动", "heading": "专项行动：隐患清零作战图", "found": "排查发现",
+           "never": "从未走访的单位", "chart": "逐日清零进度", "school": "学校",
+           "tile": "尚余", "summary": "处从未走访"},
+    "en": {"title": "Campaigns", "heading": "Campaigns: hazards cleared to zero",
+           "found": "Found", "never": "Units never visited", "chart": "Toward zero, day by day",
+           "school": "School", "tile": "still open", "summary": "never visited"},
+}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_campaign_page(page, server, people, demo_world, analyst, lang):  # noqa: F811
+    from geo_patrol.services import campaigns
+
+    w = CAMPAIGN_WORDS[lang]
+    sign_in(page, server, analyst)
+    _in(page, server, lang, "/campaigns")
+    assert page.title() == f"{w['title']} · geo-patrol"
+    assert page.locator("h2").inner_text() == w["heading"]
+    name = "双清双打-" + {"zh": "甲", "en": "乙"}[lang]
+    if not page.locator(f"#campaign-choice option:has-text('{name}')").count():
+        page.fill("#new-campaign input[name=name]", name)
+        page.fill("#new-campaign input[name=from]", "2026-09-01")
+        page.fill("#new-campaign input[name=to]", "2026-12-31")
+        page.check(f"#new-campaign input[name=district][value='{people['district']}']")
+        for key in ("school", "kindergarten", "gas_lpg"):
+            page.check(f"#new-campaign input[name=category][value='{key}']")
+        page.click("#new-campaign button[type=submit]")
+        page.wait_for_load_state("networkidle")
+    assert name in page.locator("#campaign-summary").inner_text()
+    cid = int(page.locator("#campaign-choice select").input_value())
+    p = campaigns.progress(demo_world["engine"], demo_world["settings"], cid)
+    t = p.totals
+    assert w["summary"] in page.locator("#campaign-summary").inner_text()
+    assert f"{t['found']}" in page.locator("#campaign-summary").inner_text()
+    assert w["found"] in page.locator("#progress thead").inner_text()
+    rows = page.locator("#progress tbody tr")
+    assert rows.count() == len(p.table) > 0
+    assert sum(int(rows.nth(i).locator("td").nth(2).inner_text()) for i in range(rows.count())
+               ) == t["found"]
+    assert w["school"] in page.locator("#progress").inner_text()
+    assert page.locator("svg.burn-down polyline").count() == 3
+    assert w["chart"] in page.locator("body").inner_text()
+    assert w["never"] in page.locator("body").inner_text()
+    assert page.locator("#never-visited tbody tr").count() == min(50, max(1, t["never_visited"]))
+    _in(page, server, lang, f"/dashboard?district={people['district']}")
+    tile = page.locator(".campaign-tile", has_text=name)
+    assert w["tile"] in tile.inner_text() and str(t["open"]) in tile.inner_text()
+    if lang == "zh":
+        _in(page, server, lang, f"/campaigns?id={cid}")
+        _check_chinese(page)
+    shot(page, f"campaigns-{lang}")

@@ -10,14 +10,13 @@ from flask import Blueprint, Response, jsonify, render_template, request
 
 from geo_patrol.access import Resource
 from geo_patrol.errors import InputError
-from geo_patrol.render.exports import table_csv
 from geo_patrol.services import crime
 from geo_patrol.services import maps as map_service
 from geo_patrol.store.crime import districts as district_list
 from geo_patrol.vocab import CRIME_CLASSES
 from web.auth import principal, requires
 from web.db import get_conn, get_engine, settings
-from web.params import day_arg, int_arg, lang
+from web.params import csv_response, day_arg, int_arg, lang
 
 bp = Blueprint("crime", __name__)
 
@@ -89,28 +88,23 @@ def crime_map() -> Any:
                                           basemap=settings().basemap), mimetype="text/html")
 
 
-def _csv(table: Any, name: str) -> Response:
-    return Response(table_csv(table), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={name}"})
-
-
 @bp.get("/crime/hotspots.csv")
 @requires(Resource.CRIME)
 def hotspots_csv() -> Any:
-    return _csv(crime.hotspots(_data()).table(), "crime-hotspots.csv")
+    return csv_response(crime.hotspots(_data()).table(), "crime-hotspots.csv")
 
 
 @bp.get("/crime/knox.csv")
 @requires(Resource.CRIME)
 def knox_csv() -> Any:
     repeats = crime.near_repeat(_data(), settings())
-    return _csv(crime.knox_table(repeats.knox), "crime-near-repeat.csv")
+    return csv_response(crime.knox_table(repeats.knox), "crime-near-repeat.csv")
 
 
 @bp.get("/crime/evaluation.csv")
 @requires(Resource.CRIME)
 def evaluation_csv() -> Any:
-    return _csv(crime.evaluate(_data()).table(), "crime-evaluation.csv")
+    return csv_response(crime.evaluate(_data()).table(), "crime-evaluation.csv")
 
 
 def _plain(value: Any) -> Any:

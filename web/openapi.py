@@ -108,6 +108,13 @@ SPEC: dict[str, Any] = {
                 {"name": "course", "in": "query", "required": True,
                  "schema": {"type": "string"}},
                 {"name": "size", "in": "query", "schema": {"type": "integer", "default": 30}}]),
+        "/api/campaigns": _op("Campaigns (period, districts, target categories), newest first",
+                              {"200": _OBJECT}),
+        "/api/campaigns/{campaign_id}": _op(
+            "A campaign's progress toward zero: per district and category, the burn-down, the "
+            "units never visited, schools checked in their windows", {"200": _OBJECT}, [
+                {"name": "campaign_id", "in": "path", "required": True,
+                 "schema": {"type": "integer"}}]),
         "/api/crime/hotspots": _op(
             "Gi* hot and cold street segments (GeoJSON) with the concentration figures",
             {"200": _GEOJSON}, _CRIME),

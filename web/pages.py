@@ -10,7 +10,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 
 from geo_patrol.access import Grant, Resource
 from geo_patrol.errors import GeoPatrolError, InputError, NotFoundError, TooLargeError
-from geo_patrol.services import crime, scope, training
+from geo_patrol.services import campaigns, crime, scope, training
 from geo_patrol.services.analysis import analyze, parse_window
 from geo_patrol.services.exports import export_layer as encode_layer
 from geo_patrol.services.live import my_callouts
@@ -78,13 +78,16 @@ def dashboard() -> Any:
         communities = communities[communities["area_id"].isin(scope_ids)]
     trend = trend_svg(results.daily_series(conn, run["id"], district_id)) \
         if district_id is not None else ""
-    crime_tile = None
+    crime_tile, campaign_tiles = None, []
+    if me.grant(Resource.CAMPAIGNS) is not None:
+        campaign_tiles = campaigns.active(get_engine(), settings(), district_id=district_id,
+                                          within=me.within(Resource.CAMPAIGNS))
     if me.grant(Resource.CRIME) is not None:
         crime_tile = crime.summary(get_engine(), settings(), area_id=district_id,
                                    within=me.within(Resource.CRIME))
     return render_template("dashboard.html", run=run, runs=runs, districts=districts,
                            district_id=district_id, communities=communities, trend=trend,
-                           crime_tile=crime_tile)
+                           crime_tile=crime_tile, campaign_tiles=campaign_tiles)
 
 
 def _area_run(area_id: int, what: str) -> tuple[Any, dict | None]:

@@ -4,9 +4,9 @@ language, local redirect targets and the analysis run a page shows."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from flask import request
+from flask import Response, request
 from werkzeug.routing import IntegerConverter
 
 from geo_patrol.errors import InputError, NotFoundError
@@ -95,3 +95,11 @@ def stored_run(conn: Connection) -> dict:
     if run is None:
         raise NotFoundError("no analysis run yet")
     return run
+
+
+def csv_response(table: Any, name: str) -> Response:
+    """A table as a CSV download (UTF-8 with BOM, opens in Excel)."""
+    from geo_patrol.render.exports import table_csv
+
+    return Response(table_csv(table), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})

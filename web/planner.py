@@ -34,7 +34,8 @@ def _params() -> PlanParams:
                         speed_kmh=float_arg("speed", 4.5),
                         dwell_min=float_arg("dwell", 10.0),
                         hazard_weight=float_arg("hazard_weight", 1.0),
-                        incident_weight=float_arg("incident_weight", 0.25))
+                        incident_weight=float_arg("incident_weight", 0.25),
+                        alert_weight=float_arg("alert_weight", 1.0))
     params.check()
     return params
 

@@ -6,16 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template, request
 
 from geo_patrol.access import Resource
 from geo_patrol.errors import GeoPatrolError, InputError
-from geo_patrol.render.exports import table_csv
 from geo_patrol.services import training
 from geo_patrol.vocab import ATTENDANCE_RESULTS, CERT_SKILLS, TRAINING_MODES
 from web.auth import principal, requires
 from web.db import get_engine, settings
-from web.params import int_arg, lang
+from web.params import csv_response, int_arg, lang
 
 bp = Blueprint("training", __name__)
 
@@ -69,7 +68,7 @@ def training_page() -> Any:
 @requires(Resource.TRAINING)
 def status_csv() -> Any:
     table = training.status(get_engine(), settings(), within=principal().within(Resource.TRAINING))
-    return _csv(table, "training-status.csv")
+    return csv_response(table, "training-status.csv")
 
 
 @bp.get("/training/batches.csv")
@@ -78,12 +77,7 @@ def batches_csv() -> Any:
     table = _batches()
     if table is None:
         raise InputError("choose the course (?course=NAME)")
-    return _csv(table, "training-batches.csv")
-
-
-def _csv(table: Any, name: str) -> Response:
-    return Response(table_csv(table), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={name}"})
+    return csv_response(table, "training-batches.csv")
 
 
 @bp.get("/api/training/status")

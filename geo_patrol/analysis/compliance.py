@@ -40,6 +40,7 @@ class Compliance:
     last_pass: np.ndarray
     due_days: np.ndarray
     missed_days: np.ndarray
+    first_inspection: np.ndarray  # epoch seconds (the stay's start) or NaN
 
 
 def near_pairs(px: np.ndarray, py: np.ndarray, qx: np.ndarray, qy: np.ndarray,
@@ -104,6 +105,9 @@ def judge(rules: list[VisitRule], cleared: np.ndarray, visits: Visits, cal: Cale
         tail = np.flatnonzero(np.r_[h[1:] != h[:-1], True])
         last_inspection[h[tail]] = e[tail]
         last_inspector[h[tail]] = v[tail]
+    first_inspection = np.full(n, np.nan)
+    if inspection.any():
+        np.fmin.at(first_inspection, insp_h, visits.start[inspection])
     last_pass = np.full(n, np.nan)
     if (~inspection).any():
         np.fmax.at(last_pass, visits.hazard[~inspection], visits.end[~inspection])
@@ -131,7 +135,7 @@ def judge(rules: list[VisitRule], cleared: np.ndarray, visits: Visits, cal: Cale
     status = np.where(school & (len(school_days) == 0), 0, status)
     status = np.where(cleared, 3, status)
     return Compliance(status, inspections, passes, last_inspection, last_inspector, last_pass,
-                      due, missed)
+                      due, missed, first_inspection)
 
 
 def _in_windows(rules: list[VisitRule], visits: Visits, inspection: np.ndarray,

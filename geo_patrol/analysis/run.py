@@ -90,6 +90,7 @@ def analyse_window(inputs: WindowInputs, start: dt.datetime, end: dt.datetime, *
         "hazard_id": hazards["id"],
         "status": np.array(STATUSES)[comp.status], "inspections": comp.inspections,
         "passes": comp.passes, "last_inspection": utc_times(comp.last_inspection),
+        "first_inspection": utc_times(comp.first_inspection),
         "last_inspector_id": np.where(comp.last_inspector < 0, None, comp.last_inspector),
         "last_pass": utc_times(comp.last_pass), "due_days": comp.due_days,
         "missed_days": comp.missed_days})

@@ -32,6 +32,29 @@ class Group(click.Group):
                                        f"was stored: {first}") from None
 
 
+def write_table(table: Any, csv_path: Path | None) -> bool:
+    """Write ``table`` as CSV (UTF-8 with BOM, opens in Excel) when a path was given."""
+    if csv_path is None:
+        return False
+    from geo_patrol.render.exports import table_csv
+
+    csv_path.write_bytes(table_csv(table))
+    click.echo(f"wrote {len(table)} rows to {csv_path}")
+    return True
+
+
+def day_value(value: str | None, option: str) -> Any:
+    """A day given on the command line (``None`` when not given)."""
+    from geo_patrol.ingest.training import parse_day
+
+    if not value:
+        return None
+    day = parse_day(value)
+    if day is None:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option)
+    return day
+
+
 def settings_of(ctx: click.Context) -> Settings:
     return ctx.ensure_object(dict)["settings"]
 
@@ -78,6 +101,6 @@ def _plugins() -> None:
 
 # the command groups register themselves on ``cli``
 from geo_patrol.cli import (  # noqa: E402,F401
-    analysis, crime, db, demo, devices, export, load, plan, training, users)
+    analysis, campaign, crime, db, demo, devices, export, load, plan, training, users)
 
 _plugins()

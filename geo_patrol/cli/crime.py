@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from geo_patrol.cli import Group, cli, engine_of, settings_of
+from geo_patrol.cli import Group, cli, day_value, engine_of, settings_of, write_table
 from geo_patrol.vocab import CRIME_CLASSES
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -35,17 +35,6 @@ def _study_options(f: Any) -> Any:
     return f
 
 
-def _day(value: str | None, option: str) -> Any:
-    from geo_patrol.ingest.training import parse_day
-
-    if not value:
-        return None
-    day = parse_day(value)
-    if day is None:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option)
-    return day
-
-
 def _data(ctx: click.Context, area: str | None, crime_class: str, days: int,
           until: str | None) -> Any:
     from geo_patrol.services import crime as service
@@ -57,23 +46,13 @@ def _data(ctx: click.Context, area: str | None, crime_class: str, days: int,
         with engine.connect() as conn:
             area_id = find_area(conn, area)["id"]
     data = service.load(engine, settings_of(ctx), service.Study(
-        area_id=area_id, crime=crime_class, days=days, until=_day(until, "--until")))
+        area_id=area_id, crime=crime_class, days=days, until=day_value(until, "--until")))
     click.echo(f"{len(data.incidents)} {crime_class} incidents, {data.start} – {data.end}"
                f" ({int(data.incidents['day'].isna().sum())} undated), "
                f"{len(data.segments)} street segments, "
                f"{int((data.on_segment < 0).sum())} farther than {service.SNAP_M:.0f} m "
                "from every street")
     return data
-
-
-def _write(table: Any, csv_path: Path | None) -> bool:
-    if csv_path is None:
-        return False
-    from geo_patrol.render.exports import table_csv
-
-    csv_path.write_bytes(table_csv(table))
-    click.echo(f"wrote {len(table)} rows to {csv_path}")
-    return True
 
 
 @crime.command("hotspots")
@@ -95,7 +74,7 @@ def hotspots_cmd(ctx: click.Context, area: str | None, crime_class: str, days: i
     data = _data(ctx, area, crime_class, days, until)
     report = service.hotspots(data, permutations=permutations, alpha=alpha, order=order)
     table = report.table()
-    if _write(table, csv_path):
+    if write_table(table, csv_path):
         return
     c = report.concentration
     click.echo("concentration: " + ", ".join(
@@ -127,7 +106,7 @@ def patterns_cmd(ctx: click.Context, area: str | None, crime_class: str, days: i
                              columns=[f"{h:02d}" for h in range(24)])
     else:
         table = pd.DataFrame({"weekday": list(WEEKDAYS), "incidents": r.by_weekday})
-    if _write(table.reset_index(names="weekday") if r.hours_known else table, csv_path):
+    if write_table(table.reset_index(names="weekday") if r.hours_known else table, csv_path):
         return
     click.echo(f"{100 * r.timed_share:.0f}% of dated incidents carry a time of day; "
                f"{r.undated} undated")
@@ -167,10 +146,10 @@ def near_repeat_cmd(ctx: click.Context, area: str | None, crime_class: str, days
     report = service.near_repeat(data, settings_of(ctx), space_step=space_step,
                                  space_bands=space_bands, time_step=time_step,
                                  time_bands=time_bands, permutations=permutations,
-                                 today=_day(today, "--today"))
+                                 today=day_value(today, "--today"))
     k = report.knox
     table = service.knox_table(k)
-    if _write(table, csv_path):
+    if write_table(table, csv_path):
         return
     click.echo(f"Knox ratios (observed / expected pairs, {permutations} permutations; "
                "* p <= 0.05):")
@@ -204,7 +183,7 @@ def evaluate_cmd(ctx: click.Context, area: str | None, crime_class: str, days: i
     data = _data(ctx, area, crime_class, days, until)
     ev = service.evaluate(data, holdout_weeks=holdout_weeks, permutations=permutations)
     table = ev.table()
-    if _write(table, csv_path):
+    if write_table(table, csv_path):
         return
     click.echo(f"learnt from {ev.train[0]} – {ev.train[1]} ({ev.train_incidents} incidents), "
                f"tested on {ev.test[0]} – {ev.test[1]} ({ev.test_incidents} incidents)")

@@ -76,6 +76,8 @@ def _plan_options(command: Any) -> Any:
                      help="Demand of an overdue hazard, in km of unpatrolled street."),
         click.option("--incident-weight", type=float, default=0.25, show_default=True,
                      help="Demand of a recent incident near a street."),
+        click.option("--alert-weight", type=float, default=1.0, show_default=True,
+                     help="Demand of an open near-repeat alert area reaching a street."),
         click.option("--run", "run_id", type=int, default=None, help="Analysis run (latest)."),
         click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
                      help="Write the plan (zones, posts, loops) as GeoJSON."),
@@ -90,7 +92,7 @@ def _plan_options(command: Any) -> Any:
 
 def _make_plan(ctx: click.Context, area: str, zones: int, minutes: float, speed_kmh: float,
                dwell_min: float, hazard_weight: float, incident_weight: float,
-               run_id: int | None, output: Path | None, briefing: Path | None,
+               alert_weight: float, run_id: int | None, output: Path | None, briefing: Path | None,
                lang: str) -> Any:
     import json
 
@@ -106,7 +108,8 @@ def _make_plan(ctx: click.Context, area: str, zones: int, minutes: float, speed_
         result = plan_area(conn, run, find_area(conn, area),
                            PlanParams(zones=zones, minutes=minutes, speed_kmh=speed_kmh,
                                       dwell_min=dwell_min, hazard_weight=hazard_weight,
-                                      incident_weight=incident_weight), settings=settings)
+                                      incident_weight=incident_weight,
+                                      alert_weight=alert_weight), settings=settings)
     if output is not None:
         output.write_text(json.dumps(plan_geojson(result), ensure_ascii=False),
                           encoding="utf-8")

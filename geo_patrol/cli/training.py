@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from geo_patrol.cli import Group, cli, engine_of, settings_of
+from geo_patrol.cli import Group, cli, engine_of, settings_of, write_table
 
 
 @cli.group(cls=Group)
@@ -23,16 +23,6 @@ def _within(ctx: click.Context, area: str | None) -> frozenset[int] | None:
         return None
     with engine_of(ctx).connect() as conn:
         return frozenset(subtree_ids(conn, find_area(conn, area)["id"]) or ())
-
-
-def _emit(table: pd.DataFrame, csv_path: Path | None) -> bool:
-    if csv_path is None:
-        return False
-    from geo_patrol.render.exports import table_csv
-
-    csv_path.write_bytes(table_csv(table))
-    click.echo(f"wrote {len(table)} rows to {csv_path}")
-    return True
 
 
 _area = click.option("--area", default=None, help="Only this district or community (name or id).")
@@ -54,7 +44,7 @@ def training_status_cmd(ctx: click.Context, area: str | None, expiring_days: int
 
     table = service.status(engine_of(ctx), settings_of(ctx), within=_within(ctx, area),
                            horizon_days=expiring_days)
-    if _emit(table, csv_path):
+    if write_table(table, csv_path):
         return
     if table.empty:
         click.echo("no course yet: load a sign-in sheet with `geo-patrol load training FILE`")
@@ -82,7 +72,7 @@ def training_batch_cmd(ctx: click.Context, course: str, area: str | None, size: 
 
     table = service.batches(engine_of(ctx), settings_of(ctx), course,
                             within=_within(ctx, area), size=size, horizon_days=expiring_days)
-    if _emit(table, csv_path):
+    if write_table(table, csv_path):
         return
     if table.empty:
         click.echo("nobody is due: every volunteer this course is for holds a current certificate")

@@ -38,6 +38,7 @@ class PlanParams:
     time_limit_s: float = 20.0     # for choosing the posts
     hazard_weight: float = 1.0     # demand of an overdue hazard, in km of stale street
     incident_weight: float = 0.25  # demand of a recent incident nearby
+    alert_weight: float = 1.0      # demand of an open near-repeat alert area reaching a street
 
     def check(self) -> None:
         if not 1 <= self.zones <= 200:
@@ -50,7 +51,8 @@ class PlanParams:
             raise InputError("dwell: between 0 and 60 minutes")
         if not 50 <= self.post_reach_m <= 5000:
             raise InputError("post reach: between 50 and 5000 m")
-        if not (0 <= self.hazard_weight <= 100 and 0 <= self.incident_weight <= 100):
+        if not (0 <= self.hazard_weight <= 100 and 0 <= self.incident_weight <= 100
+                and 0 <= self.alert_weight <= 100):
             raise InputError("weights: between 0 and 100")
 
 
@@ -95,7 +97,8 @@ def make_plan(inputs: PlanInputs, params: PlanParams) -> Plan:
     clock: dict[str, float] = {}
     t = time.perf_counter()
     demand = segment_demand(inputs.segments, hazard_weight=params.hazard_weight,
-                            incident_weight=params.incident_weight)
+                            incident_weight=params.incident_weight,
+                            alert_weight=params.alert_weight)
     if demand.empty:
         raise NotFoundError(f"no analysed streets in {area['name']} for run {run_id}")
     ids, a, b = dense_nodes(demand)

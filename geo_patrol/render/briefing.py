@@ -43,6 +43,37 @@ def html_table(headers: list[str], rows: list[list[Any]]) -> str:
     return f'<table class="gp"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def campaign_section(progress: list[Any], lang: str, rules: Rules) -> str:
+    """Each running campaign's progress in the district: totals, per category, the
+    burn-down and the units never visited (names of premises, no personal data)."""
+    from geo_patrol.render.charts import burn_down_svg
+    from geo_patrol.render.i18n import term
+
+    parts = []
+    for p in progress:
+        c, t = p.campaign, p.totals
+        intro = label("campaign_intro", lang).format(
+            name=c["name"], start=c["starts_on"], end=c["ends_on"], through=p.through,
+            found=t["found"], visited=t["visited"], rectified=t["rectified"],
+            cleared=t["cleared"], open=t["open"], never=t["never_visited"])
+        rows = [[rules.label(r.category, lang), r.found, r.visited, r.never_visited,
+                 r.rectified, r.cleared, r.open] for r in p.table.itertuples()]
+        table = html_table([label("category", lang), label("found", lang),
+                            label("visited", lang), label("never_visited", lang),
+                            term("hazard_status", "rectified", lang),
+                            term("hazard_status", "cleared", lang),
+                            label("still_open", lang)], rows)
+        never = html_table([label("name", lang), label("category", lang),
+                            label("community", lang)],
+                           [[u.name, rules.label(u.category, lang), u.community]
+                            for u in p.never_visited.head(30).itertuples()])
+        parts.append(f"<p>{html.escape(intro)}</p>{table}{burn_down_svg(p.days, lang)}"
+                     f"<h3>{label('never_visited_units', lang)}</h3>{never}")
+    if not parts:
+        return ""
+    return f'<h2 class="gp-page">{label("campaign_section", lang)}</h2>' + "".join(parts)
+
+
 def crime_section(crime: dict[str, Any] | None, lang: str) -> str:
     """The property-crime section: concentration, the hottest streets, near-repeat risk and
     whether the hot spots predict (street names and counts only)."""
@@ -68,11 +99,13 @@ def crime_section(crime: dict[str, Any] | None, lang: str) -> str:
 def briefing_html(run: dict[str, Any], layers: Any, segments: Any, table: Any, *,
                   rules: Rules, lang: str = "zh", basemap: str | None = None,
                   generated: dt.datetime | None = None,
-                  crime: dict[str, Any] | None = None) -> str:
+                  crime: dict[str, Any] | None = None,
+                  campaigns: list[Any] | None = None) -> str:
     """The briefing of one district, as one self-contained HTML string: ``layers`` of the
     district (without inspectors: no personal data in a briefing), its street ``segments``,
-    the run's community ``table`` and the property-crime figures (``crime``, see
-    :func:`geo_patrol.services.crime.briefing_figures`)."""
+    the run's community ``table``, the running ``campaigns``' progress in the district (see
+    :func:`geo_patrol.services.campaigns.district_progress`) and the property-crime figures
+    (``crime``, see :func:`geo_patrol.services.crime.briefing_figures`)."""
     district, communities, gaps = layers.area, layers.communities, layers.gaps
     name = str(district.iloc[0]["name"])
     focus = communities if not communities.empty else district
@@ -120,7 +153,7 @@ def briefing_html(run: dict[str, Any], layers: Any, segments: Any, table: Any, *
             f'{int(district.iloc[0]["gaps"])}</div>')
     body = (f'<div class="gp-body"><h2>{label("summary", lang)}</h2>{summary}'
             f'<h2 class="gp-page">{label("top_gaps", lang)}</h2>{gap_table}'
-            f'{crime_section(crime, lang)}'
+            f'{campaign_section(campaigns or [], lang, rules)}{crime_section(crime, lang)}'
             f'<p class="gp-note">{label("generated", lang)}: {stamp} · '
             f'{label("no_personal", lang)}</p></div>')
     root = m.get_root()

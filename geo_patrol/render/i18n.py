@@ -48,6 +48,15 @@ LABELS: dict[str, tuple[str, str]] = {
     "alert": ("近重复预警区", "Near-repeat alert"), "alert_until": ("预警截止", "Alert until"),
     "hot_spots": ("警情热点", "Crime hot spots"),
     "crime_section": ("侵财警情热点", "Property crime hot spots"),
+    "campaign_section": ("专项行动进度", "Campaign progress"),
+    "campaign_intro": ("{name}（{start} 至 {end}）：截至 {through} 排查隐患 {found} 处，已走访 {visited} 处，"
+                       "已整改 {rectified} 处，已销号 {cleared} 处，尚余 {open} 处未清零；{never} 处从未走访。",
+                       "{name} ({start} – {end}): by {through}, {found} hazards found, {visited} "
+                       "visited, {rectified} rectified, {cleared} cleared, {open} still open; "
+                       "{never} never visited."),
+    "found": ("排查发现", "Found"), "visited": ("已走访", "Visited"),
+    "rectified": ("已整改", "Rectified"), "still_open": ("未清零", "Still open"),
+    "never_visited_units": ("从未走访的单位", "Units never visited"),
     "crime_intro": ("{start} 至 {end} 侵财警情 {n} 起，其中 {top5}% 集中在最热的 5% 街道上；"
                     "Gi* 热点街段 {hot} 条。",
                     "{n} property incidents from {start} to {end}, {top5}% of them on the "
@@ -162,7 +171,8 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "callout_answer": ("义警响应派警", "Call-out answered"),
         "device_add": ("登记定位设备", "Device registered"),
         "device_remove": ("停用定位设备", "Device disabled"),
-        "training_session": ("录入培训记录", "Training session entered")},
+        "training_session": ("录入培训记录", "Training session entered"),
+        "campaign_create": ("新建专项行动", "Campaign created")},
 }
 
 

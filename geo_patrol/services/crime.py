@@ -380,3 +380,25 @@ def briefing_figures(engine: Engine, settings: Settings, district_id: int) -> di
     except InputError:
         pass
     return out
+
+
+def alerts_per_segment(engine: Engine, settings: Settings, area_id: int,
+                       segment_ids: Any) -> np.ndarray:
+    """For each of ``segment_ids``, how many open near-repeat alert areas of property crime
+    reach it (the planner's temporary demand)."""
+    import shapely
+
+    data = load(engine, settings, Study(area_id=area_id))
+    out = pd.Series(0, index=pd.Index(segment_ids))
+    try:
+        repeats = near_repeat(data, settings)
+    except InputError:
+        return out.to_numpy()
+    if not repeats.alerts or not len(data.segments):
+        return out.to_numpy()
+    tree = shapely.STRtree(np.asarray(data.segments.geometry.values))
+    centres = shapely.points([(a.x, a.y) for a in repeats.alerts])
+    radius = np.array([a.radius_m for a in repeats.alerts])
+    _, hit = tree.query(shapely.buffer(centres, radius), predicate="intersects")
+    counts = pd.Series(data.segments["id"].to_numpy()[hit]).value_counts()
+    return out.add(counts.reindex(out.index, fill_value=0), fill_value=0).astype(int).to_numpy()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from geo_patrol.demo.generate import TZ, Manifest, generate
 from geo_patrol.planning.plan import PlanParams
 from geo_patrol.render.plan import plan_briefing_html
+from geo_patrol.services import campaigns
 from geo_patrol.services.analysis import RunSummary, analyze
 from geo_patrol.services.maps import export_briefing
 from geo_patrol.services.planning import plan_area
@@ -116,11 +117,34 @@ class DemoOutcome:
     accounts: Path
 
 
+#: The demo's campaign (双清双打: clear hazards of guns, explosives and dangerous goods;
+#: schools checked) and the categories it targets.
+DEMO_CAMPAIGN = "双清双打专项行动"
+DEMO_TARGETS = ("school", "kindergarten", "gas_lpg", "gas_station", "dangerous_goods",
+                "guns_explosives_knives")
+
+
+def demo_campaign(engine: Engine, settings: Settings, until: dt.date) -> int:
+    """The demo's campaign over every district, from 90 days before ``until`` to 30 after
+    (created once)."""
+    from geo_patrol.store.crime import districts
+
+    listed = campaigns.listing(engine)
+    if DEMO_CAMPAIGN in set(listed["name"]):
+        return int(listed[listed["name"] == DEMO_CAMPAIGN].iloc[0]["id"])
+    with engine.connect() as conn:
+        ids = districts(conn)["id"].tolist()
+    return campaigns.create(engine, settings, name=DEMO_CAMPAIGN,
+                            starts_on=until - dt.timedelta(days=90),
+                            ends_on=until + dt.timedelta(days=30), districts=ids,
+                            categories=list(DEMO_TARGETS), by="demo")
+
+
 def run_demo(engine: Engine, settings: Settings, *, seed: int = 7, scale: str = "small",
              until: dt.date | None = None,
              echo: Callable[[str], None] = lambda _line: None) -> DemoOutcome:
-    """The whole demo: files, loads, the last 7 days analysed, the busiest district's
-    briefing and a 4-zone plan for it, one account per role (idempotent)."""
+    """The whole demo: files, loads, the last 7 days analysed, the campaign, the busiest
+    district's briefing and a 4-zone plan for it, one account per role (idempotent)."""
     until = until or dt.datetime.now(TZ).date()
     root = demo_dir(settings, seed, scale, until)
     manifest = ensure_files(root, seed=seed, scale=scale, until=until)
@@ -131,12 +155,17 @@ def run_demo(engine: Engine, settings: Settings, *, seed: int = 7, scale: str = 
     summary = analyze(engine, *last_days(until, days), settings=settings)
     with engine.connect() as conn:
         district = results.busiest_district(conn, summary.run_id)
-        out = settings.data_dir / "briefings" / f"briefing-{district}-{until:%Y%m%d}.html"
-        briefing = export_briefing(conn, summary.run_id, district, out, rules=settings.rules,
-                                   settings=settings)
         proposal = plan_area(conn, results.find_run(conn, summary.run_id),
                              find_area(conn, district), PlanParams(zones=4, minutes=90),
                              settings=settings)
+    campaign = demo_campaign(engine, settings, until)
+    totals = campaigns.progress(engine, settings, campaign, on=until).totals
+    echo(f"campaign {DEMO_CAMPAIGN}: {totals['found']} hazards found, {totals['visited']} "
+         f"visited, {totals['open']} still open, {totals['never_visited']} never visited")
+    out = settings.data_dir / "briefings" / f"briefing-{district}-{until:%Y%m%d}.html"
+    with engine.connect() as conn:
+        briefing = export_briefing(conn, summary.run_id, district, out, rules=settings.rules,
+                                   settings=settings)
     plan_path = out.with_name(f"plan-{district}-{until:%Y%m%d}.html")
     plan_path.write_text(plan_briefing_html(proposal), encoding="utf-8")
     return DemoOutcome(manifest, root, summary, days, briefing, plan_path, proposal.before,

@@ -48,16 +48,18 @@ def district_briefing(conn: Connection, run_id: int, district_id: int, *, rules:
                       lang: str = "zh", basemap: str | None = None,
                       settings: Settings | None = None) -> str:
     """The offline briefing of one district for a run (no personal data); with the
-    deployment's ``settings``, its property-crime section too."""
-    from geo_patrol.services import crime
+    deployment's ``settings``, the running campaigns' progress and property crime too."""
+    from geo_patrol.services import campaigns, crime
 
     run = results.find_run(conn, run_id)
     figures = crime.briefing_figures(conn.engine, settings, district_id) if settings else None
+    running = campaigns.district_progress(conn.engine, settings, district_id) if settings \
+        else None
     layers = results.area_layers(conn, run, district_id, level="district", gap_limit=300,
                                  with_inspectors=False)
     return briefing_html(run, layers, results.segment_layer(conn, run_id, district_id),
                          results.area_table(conn, run_id, level="community"), rules=rules,
-                         lang=lang, basemap=basemap, crime=figures)
+                         lang=lang, basemap=basemap, crime=figures, campaigns=running)
 
 
 def export_briefing(conn: Connection, run_id: int, district_id: int, out: Path | str, *,

@@ -31,6 +31,17 @@ if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
     from sqlalchemy.engine import Connection
 
 
+def _with_alerts(conn: Connection, settings: Settings | None, area_id: int, rows: Any) -> Any:
+    """The demand rows with the open near-repeat alert areas of property crime reaching each
+    segment (none without the deployment's settings or a near-repeat pattern)."""
+    from geo_patrol.services import crime
+
+    rows = rows.copy()
+    rows["alerts"] = crime.alerts_per_segment(conn.engine, settings, area_id, rows["id"]) \
+        if settings is not None and len(rows) else 0
+    return rows
+
+
 def plan_area(conn: Connection, run: dict, area: dict, params: PlanParams, *,
               settings: Settings | None = None, within: frozenset[int] | None = None) -> Plan:
     """A plan for ``area`` (a district or community) from ``run``'s results; volunteers are
@@ -42,7 +53,8 @@ def plan_area(conn: Connection, run: dict, area: dict, params: PlanParams, *,
     hz_total, hz_ok = results.hazard_counts(conn, run["id"], area["id"])
     inputs = PlanInputs(
         run_id=run["id"], area=area,
-        segments=results.segment_demand_rows(conn, run["id"], area["id"]),
+        segments=_with_alerts(conn, settings, area["id"],
+                              results.segment_demand_rows(conn, run["id"], area["id"])),
         pool=volunteer_pool(conn, run["window_end"], settings.timezone, SLOTS, within=within),
         hazards_total=hz_total, hazards_compliant=hz_ok,
         skills_needed=settings.rules.skills_needed())

@@ -458,6 +458,8 @@ class HazardResult(Base):
     inspections: Mapped[int] = mapped_column(Integer)
     passes: Mapped[int] = mapped_column(Integer)
     last_inspection: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The start of the window's first inspection (campaigns count units visited from it).
+    first_inspection: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_inspector_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"))
     last_pass: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     due_days: Mapped[int] = mapped_column(Integer)
@@ -642,3 +644,26 @@ class Attendance(Base):
                                               primary_key=True, index=True)
     result: Mapped[str] = mapped_column(String(8))
     upload_id: Mapped[int | None] = _loaded_from()
+
+
+class Campaign(Base):
+    """A hazard-clearing campaign (such as 双清双打): a period, its districts and the hazard
+    categories it targets, tracked toward zero."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (CheckConstraint("ends_on >= starts_on", name="campaigns_period_check"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date] = mapped_column(Date)
+    categories: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+
+
+class CampaignDistrict(Base):
+    __tablename__ = "campaign_districts"
+    campaign_id: Mapped[int] = _link_to("campaigns.id")
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"),
+                                         primary_key=True)

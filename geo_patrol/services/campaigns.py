@@ -1,0 +1,139 @@
+"""Campaign use cases: a hazard-clearing campaign created (period, districts, target
+categories) and its progress toward zero — per district and category, the burn-down, the
+units never visited and schools checked in their windows. The CLI, the campaign page, the
+dashboard tile and the district briefing all ask here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from geo_patrol.analysis.campaign import burn_down, progress_table, with_dates
+from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.settings import Settings
+from geo_patrol.store import campaigns as store
+from geo_patrol.store.results import find_run
+
+if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
+    from sqlalchemy.engine import Engine
+
+
+def create(engine: Engine, settings: Settings, *, name: str, starts_on: dt.date | None,
+           ends_on: dt.date | None, districts: list[int], categories: list[str],
+           by: str) -> int:
+    """A new campaign; refuses an empty or long name, a missing or reversed period, no
+    district, an unknown category. Audit-logged."""
+    from geo_patrol.store.accounts import audit
+
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise InputError("name the campaign (at most 100 characters)")
+    if starts_on is None or ends_on is None:
+        raise InputError("give the campaign's first and last day (YYYY-MM-DD)")
+    if ends_on < starts_on or (ends_on - starts_on).days > 3660:
+        raise InputError("the campaign ends on or after its first day, within ten years")
+    if not districts:
+        raise InputError("choose at least one district")
+    unknown = [c for c in categories if c not in settings.rules.categories]
+    if not categories or unknown:
+        raise InputError("choose the target categories among "
+                         f"{', '.join(settings.rules.categories)}"
+                         + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+    with engine.begin() as conn:
+        cid = store.create_campaign(conn, name=name, starts_on=starts_on, ends_on=ends_on,
+                                    district_ids=sorted(set(districts)),
+                                    categories=sorted(set(categories)), by=by)
+        audit(conn, by, "campaign_create", f"campaign {cid}",
+              details={"name": name, "from": str(starts_on), "to": str(ends_on),
+                       "districts": sorted(set(districts)), "categories": sorted(categories)})
+    return cid
+
+
+def listing(engine: Engine, *, within: frozenset[int] | None = None) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return store.campaign_table(conn, within=within)
+
+
+@dataclass(frozen=True)
+class Progress:
+    campaign: dict[str, Any]
+    through: dt.date  # the last day counted (today, or the campaign's end)
+    table: pd.DataFrame  # per district and category
+    days: pd.DataFrame  # the burn-down
+    never_visited: pd.DataFrame  # units (hazards) not visited in the period
+    schools: pd.DataFrame  # per district: school days due, checked in a window, share
+    run_window: tuple[dt.datetime, dt.datetime] | None
+
+    @property
+    def totals(self) -> dict[str, int]:
+        t = self.table
+        return {k: int(t[k].sum()) if len(t) else 0
+                for k in ("found", "visited", "never_visited", "rectified", "cleared", "open")}
+
+
+def progress(engine: Engine, settings: Settings, campaign: str | int, *,
+             within: frozenset[int] | None = None, on: dt.date | None = None,
+             run_id: int | None = None) -> Progress:
+    """Where ``campaign`` (name or id) stands on ``on`` (today): see
+    :mod:`geo_patrol.analysis.campaign` for what found, visited and cleared mean. Schools'
+    windows come from the analysis run ``run_id`` (the latest)."""
+    tz = settings.timezone
+    with engine.connect() as conn:
+        c = store.find_campaign(conn, campaign)
+        hazards = store.campaign_hazards(conn, c["id"], tz=tz, within=within)
+        changes = store.status_changes(conn, hazards["hazard_id"].tolist(), tz=tz)
+        try:
+            run = find_run(conn, run_id)
+        except NotFoundError:  # no analysis yet: no school windows to tell
+            run = None
+        schools = store.school_windows(conn, run["id"], hazards["hazard_id"].tolist()) \
+            if run else pd.DataFrame(columns=["hazard_id", "due_days", "missed_days"])
+    start = c["starts_on"]
+    through = min(on or settings.today(), c["ends_on"])
+    if through < start:
+        through = start
+    dated = with_dates(hazards, start)
+    dated.loc[dated["found"] > through, "found"] = None
+    dated = dated[dated["found"].notna()]
+    table = progress_table(dated)
+    never = dated[dated["visited"].isna()][["district", "community", "category", "name",
+                                            "status", "found"]].reset_index(drop=True)
+    merged = schools.merge(dated[["hazard_id", "district"]], on="hazard_id")
+    if len(merged):
+        per = merged.groupby("district", as_index=False)[["due_days", "missed_days"]].sum()
+        per["checked_days"] = per["due_days"] - per["missed_days"]
+        per["share_checked"] = (per["checked_days"] / per["due_days"].where(
+            per["due_days"] > 0)).round(4)
+    else:
+        per = pd.DataFrame(columns=["district", "due_days", "missed_days", "checked_days",
+                                    "share_checked"])
+    window = (run["window_start"], run["window_end"]) if run else None
+    return Progress(c, through, table, burn_down(dated, changes, start, through), never,
+                    per, window)
+
+
+def active(engine: Engine, settings: Settings, *, within: frozenset[int] | None = None,
+           district_id: int | None = None, on: dt.date | None = None) -> list[Progress]:
+    """The campaigns running on ``on`` (today), over ``district_id`` if given."""
+    day = on or settings.today()
+    table = listing(engine, within=within)
+    out = []
+    for r in table.itertuples():
+        if r.starts_on <= day <= r.ends_on and (district_id is None
+                                               or district_id in r.district_ids):
+            out.append(progress(engine, settings, int(r.id), within=within, on=day))
+    return out
+
+
+def district_progress(engine: Engine, settings: Settings, district_id: int, *,
+                      on: dt.date | None = None) -> list[Progress]:
+    """The campaigns running over a district, each counted within that district only (for
+    its briefing: unit names and categories, no personal data)."""
+    from geo_patrol.store.areas import subtree_ids
+
+    with engine.connect() as conn:
+        ids = frozenset(subtree_ids(conn, district_id) or ())
+    return active(engine, settings, within=ids, district_id=district_id, on=on)

@@ -1,0 +1,106 @@
+"""Campaigns on the web: the campaign page (list, progress toward zero, burn-down, units
+never visited, schools), a campaign created by the command, CSV exports and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+
+from geo_patrol.access import Resource
+from geo_patrol.errors import GeoPatrolError
+from geo_patrol.render.charts import burn_down_svg
+from geo_patrol.services import campaigns
+from geo_patrol.store.crime import districts as district_list
+from web.auth import principal, requires
+from web.db import get_conn, get_engine, settings
+from web.params import csv_response, day_arg, int_arg, lang
+
+bp = Blueprint("campaigns", __name__)
+
+
+def _progress(campaign_id: int) -> campaigns.Progress:
+    me = principal()
+    return campaigns.progress(get_engine(), settings(), campaign_id,
+                              within=me.within(Resource.CAMPAIGNS))
+
+
+def _plain(frame: Any) -> list[dict]:
+    return [{k: (v.item() if hasattr(v, "item") else (str(v) if hasattr(v, "isoformat") else v))
+             for k, v in r.items()} for r in frame.to_dict("records")]
+
+
+@bp.route("/campaigns", methods=["GET", "POST"])
+@requires(Resource.CAMPAIGNS)
+def campaigns_page() -> Any:
+    me = principal()
+    within = me.within(Resource.CAMPAIGNS)
+    error, status = None, 200
+    if request.method == "POST":
+        me.require(Resource.CAMPAIGNS, "write")
+        form = request.form
+        try:
+            cid = campaigns.create(
+                get_engine(), settings(), name=form.get("name", ""),
+                starts_on=day_arg(form["from"]) if form.get("from") else None,
+                ends_on=day_arg(form["to"]) if form.get("to") else None,
+                districts=[int(d) for d in form.getlist("district") if d.isdigit()],
+                categories=form.getlist("category"), by=me.username)
+            return redirect(url_for("campaigns.campaigns_page", id=cid))
+        except GeoPatrolError as exc:
+            error, status = str(exc), 400
+    table = campaigns.listing(get_engine(), within=within)
+    chosen = int_arg("id")
+    if chosen is None and len(table):
+        chosen = int(table.iloc[0]["id"])
+    if chosen is not None and chosen not in set(table["id"]):
+        chosen = None  # outside the user's districts: as if it did not exist
+    progress = _progress(chosen) if chosen is not None else None
+    return render_template(
+        "campaigns.html", run=None, lang=lang(), table=table, progress=progress,
+        chart=burn_down_svg(progress.days, lang()) if progress else "", error=error,
+        districts=district_list(get_conn()), categories=settings().rules.categories,
+        rules=settings().rules, form=request.form if error else {}), status
+
+
+def _visible(campaign_id: int) -> None:
+    from geo_patrol.errors import NotFoundError
+
+    table = campaigns.listing(get_engine(), within=principal().within(Resource.CAMPAIGNS))
+    if campaign_id not in set(table["id"]):
+        raise NotFoundError(f"no campaign {campaign_id}")
+
+
+@bp.get("/campaigns/<int:campaign_id>/progress.csv")
+@requires(Resource.CAMPAIGNS)
+def progress_csv(campaign_id: int) -> Any:
+    _visible(campaign_id)
+    return csv_response(_progress(campaign_id).table, f"campaign-{campaign_id}-progress.csv")
+
+
+@bp.get("/campaigns/<int:campaign_id>/never-visited.csv")
+@requires(Resource.CAMPAIGNS)
+def never_visited_csv(campaign_id: int) -> Any:
+    _visible(campaign_id)
+    return csv_response(_progress(campaign_id).never_visited,
+                f"campaign-{campaign_id}-never-visited.csv")
+
+
+@bp.get("/api/campaigns")
+@requires(Resource.CAMPAIGNS)
+def api_campaigns() -> Any:
+    table = campaigns.listing(get_engine(), within=principal().within(Resource.CAMPAIGNS))
+    return jsonify(campaigns=_plain(table.drop(columns=["district_ids"])))
+
+
+@bp.get("/api/campaigns/<int:campaign_id>")
+@requires(Resource.CAMPAIGNS)
+def api_campaign(campaign_id: int) -> Any:
+    _visible(campaign_id)
+    p = _progress(campaign_id)
+    c = p.campaign
+    return jsonify(id=c["id"], name=c["name"], starts_on=str(c["starts_on"]),
+                   ends_on=str(c["ends_on"]), categories=list(c["categories"]),
+                   through=str(p.through), totals=p.totals, table=_plain(p.table),
+                   days=_plain(p.days), never_visited=_plain(p.never_visited),
+                   schools=_plain(p.schools))
