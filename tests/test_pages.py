@@ -266,12 +266,13 @@ CRIME_WORDS = {
     "zh": {"title": "警情研判", "concentration": "警情集中在哪里", "hottest": "最热的 5%",
            "class": "侵财类", "legend": "热点街段", "density": "警情密度", "alert": "近重复预警区",
            "risk": "近重复风险：警情发生后 7 天内、", "method": "Gi* 热点", "verdict": "优于基准",
-           "tile": "侵财警情", "hours": "周一"},
+           "tile": "侵财警情", "hours": "周一", "tile_alerts": "有效近重复预警区"},
     "en": {"title": "Crime patterns", "concentration": "Where it concentrates",
            "hottest": "hottest 5%", "class": "Property crime", "legend": "Hot spot",
            "density": "Incident density", "alert": "Near-repeat alert",
            "risk": "Near-repeat risk: within ", "method": "Gi* hot spots",
-           "verdict": "better than the baselines", "tile": "Property crime", "hours": "Mon"},
+           "verdict": "better than the baselines", "tile": "Property crime", "hours": "Mon",
+           "tile_alerts": "near-repeat alert areas open"},
 }
 
 
@@ -289,6 +290,7 @@ def test_crime_page(page, server, people, demo_world, analyst, lang):  # noqa: F
     sign_in(page, server, analyst)
     _in(page, server, lang, "/dashboard")
     assert w["tile"] in page.locator("#crime-tile").inner_text()
+    assert w["tile_alerts"] in page.locator("#crime-tile").inner_text()
     page.click("#crime-tile a")
     page.wait_for_load_state("networkidle")
     assert page.title() == f"{w['title']} · geo-patrol"
@@ -306,6 +308,7 @@ def test_crime_page(page, server, people, demo_world, analyst, lang):  # noqa: F
     assert rows.nth(1).locator("td").nth(1).inner_text() == \
         f"{100 * report.concentration.at[0.05]:.1f}%"
     assert f"{int(report.spots.hot.sum())}" in page.locator("#hot-count").inner_text()
+    assert page.locator("svg.concentration polyline").count() == 2  # the curve, the diagonal
     assert page.locator("#hot-segments tbody tr").count() == min(20, int(report.spots.hot.sum()))
     assert page.locator("#hours tbody tr").count() == 7
     assert page.locator("#hours tbody tr").first.locator("td").first.inner_text() == w["hours"]

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 
 from geo_patrol.access import Resource
 from geo_patrol.errors import InputError
+from geo_patrol.render.charts import concentration_svg
 from geo_patrol.services import crime
 from geo_patrol.services import maps as map_service
 from geo_patrol.store.crime import districts as district_list
@@ -78,7 +79,9 @@ def crime_page() -> Any:
         districts=districts, area_name=names.get(study.area_id),
         query=request.args.to_dict(), hour_max=max(int(when.by_hour.max()), 1),
         weekday_max=max(int(when.by_weekday.max()), 1),
-        week_max=max(int(when.weeks.max()) if len(when.weeks) else 1, 1))
+        week_max=max(int(when.weeks.max()) if len(when.weeks) else 1, 1),
+        curve=concentration_svg(report.concentration.length_share,
+                                report.concentration.incident_share, lang()))
 
 
 @bp.get("/maps/crime")

@@ -44,3 +44,37 @@ def burn_down_svg(days: Any, lang: str, width: int = 520, height: int = 170) -> 
     return (f'<svg class="burn-down" width="{width}" height="{height}" role="img" '
             f'aria-label="{html.escape(label("campaign_section", lang))}">'
             f'{axis}{lines}{ticks}{legend}</svg>')
+
+
+def concentration_svg(length_share: Any, incident_share: Any, lang: str, width: int = 300,
+                      height: int = 200) -> str:
+    """The concentration curve: cumulative share of incidents over the cumulative share of
+    street length (hottest segments first), beside the diagonal of an even spread."""
+    import numpy as np
+
+    xs, ys = np.asarray(length_share, dtype=float), np.asarray(incident_share, dtype=float)
+    if len(xs) < 2:
+        return ""
+    keep = np.unique(np.r_[np.linspace(0, len(xs) - 1, min(len(xs), 240)).astype(int)])
+    left, right, low, high = 30, width - 8, height - 30, 8
+
+    def pt(x: float, y: float) -> str:
+        return f"{left + x * (right - left):.1f},{low - y * (low - high):.1f}"
+
+    curve = " ".join(pt(xs[i], ys[i]) for i in keep)
+    return (f'<svg class="concentration" width="{width}" height="{height}" role="img" '
+            f'aria-label="{html.escape(label("concentration", lang))}">'
+            f'<rect x="{left}" y="{high}" width="{right - left}" height="{low - high}" '
+            f'fill="none" stroke="#bbb"/>'
+            f'<polyline fill="none" stroke="#999" stroke-dasharray="4 3" '
+            f'points="{pt(0, 0)} {pt(1, 1)}"/>'
+            f'<polyline fill="none" stroke="#d7301f" stroke-width="2" points="{curve}"/>'
+            f'<text x="{(left + right) / 2}" y="{height - 14}" font-size="10" '
+            f'text-anchor="middle">{html.escape(label("length_share", lang))}</text>'
+            f'<text x="10" y="{(low + high) / 2}" font-size="10" text-anchor="middle" '
+            f'transform="rotate(-90 10 {(low + high) / 2})">'
+            f'{html.escape(label("incident_share", lang))}</text>'
+            f'<text x="{left}" y="{low + 11}" font-size="9">0</text>'
+            f'<text x="{right}" y="{low + 11}" font-size="9" text-anchor="end">100%</text>'
+            f'<text x="{left - 3}" y="{high + 8}" font-size="9" text-anchor="end">100%</text>'
+            '</svg>')

@@ -49,6 +49,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "hot_spots": ("警情热点", "Crime hot spots"),
     "crime_section": ("侵财警情热点", "Property crime hot spots"),
     "campaign_section": ("专项行动进度", "Campaign progress"),
+    "concentration": ("警情集中度曲线", "Concentration curve"),
+    "length_share": ("街道长度累计占比（由热到冷）", "Share of street length, hottest first"),
+    "incident_share": ("警情累计占比", "Share of incidents"),
     "campaign_intro": ("{name}（{start} 至 {end}）：截至 {through} 排查隐患 {found} 处，已走访 {visited} 处，"
                        "已整改 {rectified} 处，已销号 {cleared} 处，尚余 {open} 处未清零；{never} 处从未走访。",
                        "{name} ({start} – {end}): by {through}, {found} hazards found, {visited} "
