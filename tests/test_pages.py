@@ -74,13 +74,13 @@ WORDS = {
     "zh": {"dashboard": "分局指挥看板", "community": "社区", "coverage": "覆盖率",
            "legend": "距上次巡逻（天）", "hazards": "隐患点", "never": "期内未巡逻",
            "gap": "盲区", "verification": "待核实队列", "volunteers": "义警名册",
-           "uploads": "数据上传", "planner": "勤务规划", "zones": "责任区数",
+           "uploads": "数据上传", "planner": "勤务规划", "zones": "责任区数", "force": "可用警力",
            "audit": "审计日志", "me": "我的档案", "locate": "使用我的位置",
            "slot": "早间 6–10 时", "role": "分局指挥", "sign_in": "登录"},
     "en": {"dashboard": "District dashboard", "community": "Community", "coverage": "Coverage",
            "legend": "Days since last patrol", "hazards": "Hazards", "never": "Not patrolled",
            "gap": "Gap", "verification": "Verification queue", "volunteers": "Volunteers",
-           "uploads": "Uploads", "planner": "Planner", "zones": "Zones",
+           "uploads": "Uploads", "planner": "Planner", "zones": "Zones", "force": "The force",
            "audit": "Audit log", "me": "My record", "locate": "Use my position",
            "slot": "Morning 6–10", "role": "District command", "sign_in": "Sign in"},
 }
@@ -146,6 +146,17 @@ def test_command_pages(page, server, people, demo_world, lang):  # noqa: F811
     assert w["zones"] in page.locator("#plan-form").inner_text()
     page.locator("#zones tbody tr").first.wait_for(timeout=60_000)
     assert w["slot"] in page.locator("#crew").inner_text()
+    # the force the rota is sized to, per community and slot, as the service counts it
+    from geo_patrol.planning.crew import SLOTS
+    from geo_patrol.planning.force import weekly
+    from geo_patrol.services.planning import force
+
+    week = weekly(force(demo_world["engine"], demo_world["settings"],
+                        area_id=people["district"]), SLOTS)
+    assert w["force"] in page.locator("#force-heading").inner_text()
+    assert page.locator("#force tbody tr").count() == len(week)
+    first = page.locator("#force tbody tr").first.locator("td").all_inner_texts()
+    assert first[0] == week.iloc[0]["community"] and first[-1] == f"{week.iloc[0]['total']:.1f}"
     _map_legend(page, "plan-map")
     if lang == "zh":
         _check_chinese(page)

@@ -9,18 +9,20 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
 from geo_patrol.access import Resource
 from geo_patrol.errors import InputError
+from geo_patrol.planning.crew import SLOTS
+from geo_patrol.planning.force import weekly
 from geo_patrol.planning.plan import Plan, PlanParams, plan_geojson
 from geo_patrol.render.plan import plan_briefing_html
 from geo_patrol.render.plan import plan_map as draw_plan
-from geo_patrol.services.planning import plan_area
+from geo_patrol.services.planning import WEEKDAYS, force, plan_area, set_force
 from geo_patrol.store import results
 from web.auth import principal, requires
-from web.db import get_conn, settings
-from web.params import current_run, float_arg, int_arg, lang
+from web.db import get_conn, get_engine, settings
+from web.params import csv_response, current_run, float_arg, int_arg, lang, local_path
 
 bp = Blueprint("planner", __name__)
 _CACHE: OrderedDict[tuple, Plan] = OrderedDict()
@@ -97,10 +99,61 @@ def _crew_for(plan: Plan) -> Any:
 def planner_page() -> Any:
     plan, run, choices = current_plan()
     query = request.query_string.decode()
+    area_id = int_arg("area")
+    table = _force() if area_id is not None and run is not None else None
     return render_template("planner.html", run=run, plan=plan, choices=choices,
                            crew=_crew_for(plan) if plan else None, query=query,
                            params=_params() if plan else PlanParams(),
-                           area_id=int_arg("area"))
+                           area_id=area_id, force=table,
+                           force_week=weekly(table, SLOTS) if table is not None else None,
+                           slots=SLOTS, weekdays=WEEKDAYS)
+
+
+def _force() -> Any:
+    """The force of the area asked for (``?area=&weeks=``), in the user's scope."""
+    me = principal()
+    area_id = int_arg("area")
+    if area_id is not None:
+        me.check_area(area_id, "area")
+    return force(get_engine(), settings(), area_id=area_id,
+                 within=me.within(Resource.COVERAGE), weeks=int_arg("weeks", 4, low=1,
+                                                                     high=52) or 4)
+
+
+@bp.post("/planner/force")
+@requires(Resource.COVERAGE, "write")
+def set_force_hours() -> Any:
+    """Set (or, with no hours, clear) one community's hours in one weekday's slot."""
+    me = principal()
+    form = request.form
+    text = form.get("hours", "").strip()
+    try:
+        hours = float(text) if text else None
+    except ValueError:
+        raise InputError(f"hours: a number, not {text[:20]!r}") from None
+    community = form.get("community", "")
+    if not community.isdigit():
+        raise InputError("choose the community")
+    set_force(get_engine(), community_id=int(community), weekday=form.get("weekday", ""),
+              slot=form.get("slot", ""), hours=hours, by=me.username,
+              within=me.within(Resource.COVERAGE, "write"))
+    return redirect(local_path(form.get("next"), url_for("planner.planner_page")))
+
+
+@bp.get("/planner/force.csv")
+@requires(Resource.COVERAGE)
+def force_csv() -> Any:
+    return csv_response(_force(), "force.csv")
+
+
+@bp.get("/api/force")
+@requires(Resource.COVERAGE)
+def api_force() -> Any:
+    table = _force()
+    return jsonify(weeks=table.attrs.get("weeks"), rows=[
+        {k: (None if isinstance(v, float) and v != v else
+             (v.item() if hasattr(v, "item") else v)) for k, v in r.items()}
+        for r in table.to_dict("records")])
 
 
 @bp.get("/maps/plan")

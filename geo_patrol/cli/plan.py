@@ -158,3 +158,65 @@ def plan_loops_cmd(ctx: click.Context, **options: Any) -> None:
                f"{t['zones_s']:.2f} s, loops {t['loops_s']:.2f} s")
 
 
+
+
+@plan.command("force")
+@click.option("--area", default=None, help="A district or community (name or id).")
+@click.option("--weeks", type=int, default=4, show_default=True,
+              help="Weeks of past patrols to count.")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None,
+              help="Write every community x weekday x slot as CSV instead.")
+@click.pass_context
+def plan_force_cmd(ctx: click.Context, area: str | None, weeks: int,
+                   csv_path: Path | None) -> None:
+    """The force: volunteer-hours a week per community and time slot, from the patrols of
+    the last weeks or as set with `plan force-set`."""
+    from geo_patrol.cli import write_table
+    from geo_patrol.planning.crew import SLOTS
+    from geo_patrol.planning.force import weekly
+    from geo_patrol.services.planning import force
+    from geo_patrol.store.areas import find_area
+
+    engine = engine_of(ctx)
+    area_id = None
+    if area:
+        with engine.connect() as conn:
+            area_id = find_area(conn, area)["id"]
+    table = force(engine, settings_of(ctx), area_id=area_id, weeks=weeks)
+    if write_table(table, csv_path):
+        return
+    week = weekly(table, SLOTS)
+    click.echo(f"volunteer-hours a week (patrols of the last {table.attrs['weeks']:g} weeks; "
+               f"{int(table['set_hours'].notna().sum())} slots set by hand)")
+    click.echo(f"{'community':<12} " + " ".join(f"{s:>10}" for s in SLOTS) + f" {'total':>8}")
+    for r in week.itertuples(index=False):
+        values = " ".join(f"{getattr(r, s):>10.1f}" for s in SLOTS)
+        click.echo(f"{r.community:<12} {values} {r.total:>8.1f}")
+    click.echo(f"{'all':<12} " + " ".join(f"{week[s].sum():>10.1f}" for s in SLOTS)
+               + f" {week['total'].sum():>8.1f}")
+
+
+@plan.command("force-set")
+@click.option("--community", required=True, help="Community (name or id).")
+@click.option("--weekday", required=True,
+              type=click.Choice(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]))
+@click.option("--slot", required=True, type=click.Choice(["morning", "midday", "afternoon",
+                                                          "evening"]))
+@click.option("--hours", type=float, default=None, help="Volunteer-hours it can give.")
+@click.option("--clear", is_flag=True, help="Go back to what the patrols show.")
+@click.pass_context
+def plan_force_set_cmd(ctx: click.Context, community: str, weekday: str, slot: str,
+                       hours: float | None, clear: bool) -> None:
+    """Set the volunteer-hours a community can give in one weekday's slot (or clear it)."""
+    from geo_patrol.services.planning import set_force
+    from geo_patrol.store.areas import find_area
+
+    if (hours is None) == (not clear):
+        raise click.UsageError("give --hours H or --clear")
+    engine = engine_of(ctx)
+    with engine.connect() as conn:
+        place = find_area(conn, community, "community")
+    set_force(engine, community_id=place["id"], weekday=weekday, slot=slot,
+              hours=None if clear else hours, by="cli")
+    click.echo(f"{place['name']} {weekday} {slot}: "
+               + ("as the patrols show" if clear else f"{hours:g} volunteer-hours"))

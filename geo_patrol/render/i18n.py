@@ -153,6 +153,10 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "communities": ("社区覆盖", "Communities"), "gaps": ("巡逻盲区", "Gaps"),
         "hazards": ("隐患巡查", "Hazards")},
     "actor": {"system": ("系统", "system")},
+    "weekday": {
+        "mon": ("周一", "Monday"), "tue": ("周二", "Tuesday"), "wed": ("周三", "Wednesday"),
+        "thu": ("周四", "Thursday"), "fri": ("周五", "Friday"), "sat": ("周六", "Saturday"),
+        "sun": ("周日", "Sunday")},
     "crime_class": {
         "property": ("侵财类", "Property crime"), "violence": ("暴力伤害类", "Violence"),
         "dispute": ("矛盾纠纷类", "Disputes"), "traffic": ("交通类", "Traffic"),
@@ -175,7 +179,8 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "device_add": ("登记定位设备", "Device registered"),
         "device_remove": ("停用定位设备", "Device disabled"),
         "training_session": ("录入培训记录", "Training session entered"),
-        "campaign_create": ("新建专项行动", "Campaign created")},
+        "campaign_create": ("新建专项行动", "Campaign created"),
+        "force_set": ("设定可用警力", "Force hours set")},
 }
 
 

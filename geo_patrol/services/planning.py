@@ -6,10 +6,12 @@ the area's hazard counts); the planning itself (:mod:`geo_patrol.planning`) is p
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.planning.crew import SLOTS
@@ -28,7 +30,7 @@ from geo_patrol.store import results
 from geo_patrol.store.volunteers import volunteer_pool
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Engine
 
 
 def _with_alerts(conn: Connection, settings: Settings | None, area_id: int, rows: Any) -> Any:
@@ -96,3 +98,63 @@ def plan_posts(conn: Connection, run_id: int, area_id: int | None, *, k: int | N
                                         "demand": round(float(cov.weights[reach].sum()), 3)}})
     return Posts(sol, greedy(cov, int(k)) if k is not None else None,
                  float(cov.weights.sum()), features)
+
+
+#: Weekday names a planner may type (Monday = 0).
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def force(engine: Engine, settings: Settings, *, area_id: int | None = None,
+          within: frozenset[int] | None = None, weeks: int = 4,
+          end: dt.date | None = None) -> pd.DataFrame:
+    """Volunteer-hours per community, weekday and slot a rota can count on: from the
+    patrols of the ``weeks`` weeks before ``end`` (today), or as the planner set them (see
+    :mod:`geo_patrol.planning.force`). Averages run over the weeks the patrols cover (at
+    least one, at most ``weeks``); ``attrs["weeks"]`` tells how many."""
+    from zoneinfo import ZoneInfo
+
+    from geo_patrol.planning.force import force_table, slot_hours
+    from geo_patrol.store import force as store
+
+    if not 1 <= weeks <= 52:
+        raise InputError("look back between 1 and 52 weeks")
+    last = end or settings.today()
+    stop = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), ZoneInfo(settings.timezone))
+    with engine.connect() as conn:
+        places = store.communities(conn, area_id=area_id, within=within)
+        spans = store.patrol_spans(conn, start=stop - dt.timedelta(weeks=weeks), end=stop,
+                                   tz=settings.timezone, area_id=area_id, within=within)
+        planner_set = store.set_hours(conn)
+    seen = weeks
+    if len(spans):
+        first = pd.to_datetime(spans["start"]).min()
+        days = (pd.Timestamp(stop.replace(tzinfo=None)) - first).total_seconds() / 86400
+        seen = min(float(weeks), max(1.0, round(days / 7, 1)))
+    table = force_table(places, slot_hours(spans, SLOTS, seen), planner_set, SLOTS)
+    table.attrs["weeks"] = seen
+    return table
+
+
+def set_force(engine: Engine, *, community_id: int, weekday: str | int, slot: str,
+              hours: float | None, by: str, within: frozenset[int] | None = None) -> None:
+    """Set (``hours``) or clear (``None``) what a community can give in one weekday's slot;
+    audit-logged."""
+    from geo_patrol.store import force as store
+    from geo_patrol.store.accounts import audit
+
+    day = WEEKDAYS.index(weekday) if weekday in WEEKDAYS else weekday
+    if not isinstance(day, int) or not 0 <= day <= 6:
+        raise InputError(f"weekday: one of {', '.join(WEEKDAYS)}")
+    if slot not in SLOTS:
+        raise InputError(f"slot: one of {', '.join(SLOTS)}")
+    if hours is not None and (hours != hours or not 0 <= hours <= 10000):
+        raise InputError("hours: between 0 and 10000")
+    if within is not None and community_id not in within:
+        raise NotFoundError(f"no community {community_id}")
+    with engine.begin() as conn:
+        if community_id not in set(store.communities(conn, area_id=None, within=None)
+                                   ["community_id"]):
+            raise NotFoundError(f"no community {community_id}")
+        store.store_hours(conn, community_id, day, slot, hours, by)
+        audit(conn, by, "force_set", f"community {community_id}",
+              details={"weekday": WEEKDAYS[day], "slot": slot, "hours": hours})

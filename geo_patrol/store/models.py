@@ -667,3 +667,21 @@ class CampaignDistrict(Base):
     campaign_id: Mapped[int] = _link_to("campaigns.id")
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"),
                                          primary_key=True)
+
+
+class ForceHours(Base):
+    """The volunteer-hours a community can give in one weekday's time slot, as the planner
+    set them (overriding what past patrols show)."""
+
+    __tablename__ = "force_hours"
+    __table_args__ = (CheckConstraint("weekday BETWEEN 0 AND 6", name="force_hours_weekday_check"),
+                      CheckConstraint("hours >= 0 AND hours <= 10000",
+                                      name="force_hours_hours_check"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    weekday: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # Monday = 0
+    slot: Mapped[str] = mapped_column(String(16), primary_key=True)
+    hours: Mapped[float] = mapped_column(Float)
+    set_by: Mapped[str] = mapped_column(Text)
+    set_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                server_default=func.now())

@@ -1,0 +1,113 @@
+"""The force a rota is sized to: volunteer-hours per community, weekday and time slot from
+past patrols, or as the planner set them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.planning.crew import SLOTS
+from geo_patrol.planning.force import force_table, slot_hours, weekly
+from geo_patrol.services.planning import force, set_force
+from tests.helpers import make_user, sign_in
+
+
+def test_patrol_hours_fall_in_their_slots():
+    mon = pd.Timestamp("2026-11-23")  # a Monday
+    spans = pd.DataFrame({
+        "volunteer_id": [1, 1, 2, 3],
+        "community_id": [10, 10, 10, 20],
+        "start": [mon + pd.Timedelta(hours=17.5), mon + pd.Timedelta(hours=20),
+                  mon + pd.Timedelta(hours=7), mon + pd.Timedelta(days=8, hours=9)],
+        "end": [mon + pd.Timedelta(hours=19), mon + pd.Timedelta(hours=21),
+                mon + pd.Timedelta(hours=8), mon + pd.Timedelta(days=8, hours=11)]})
+    out = slot_hours(spans, SLOTS, weeks=2).set_index(["community_id", "weekday", "slot"])
+    # 17:30-19:00 is half an hour of afternoon and an hour of evening; 20-21 another hour
+    assert out.loc[(10, 0, "afternoon"), "observed_hours"] == pytest.approx(0.25)
+    assert out.loc[(10, 0, "evening"), "observed_hours"] == pytest.approx(1.0)
+    assert out.loc[(10, 0, "evening"), "volunteers"] == pytest.approx(0.5)  # one, once in 2 weeks
+    assert out.loc[(10, 0, "morning"), "observed_hours"] == pytest.approx(0.5)
+    # Tuesday of the next week, 9-11: one hour of morning, one of midday
+    assert out.loc[(20, 1, "morning"), "observed_hours"] == pytest.approx(0.5)
+    assert out.loc[(20, 1, "midday"), "observed_hours"] == pytest.approx(0.5)
+    places = pd.DataFrame({"community_id": [10, 20, 30], "community": ["甲", "乙", "丙"]})
+    planner_set = pd.DataFrame({"community_id": [20], "weekday": [1], "slot": ["evening"],
+                                "hours": [6.0]})
+    table = force_table(places, out.reset_index(), planner_set, SLOTS)
+    assert len(table) == 3 * 7 * 4
+    week = weekly(table, SLOTS).set_index("community")
+    assert week.loc["甲", "total"] == pytest.approx(1.75, abs=0.06)
+    assert week.loc["乙", "evening"] == 6.0 and week.loc["丙", "total"] == 0
+
+
+def test_force_of_the_demo_agrees_with_its_tracks_and_can_be_set(demo_world, tmp_path):
+    from web import create_app
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    end = dt.date(2026, 11, 28)
+    table = force(engine, settings, end=end, weeks=1)
+    assert table.attrs["weeks"] == 1
+    with engine.connect() as conn:
+        # the evening slot (18-22) of every patrol, summed in SQL
+        evening = conn.execute(sa.text("""
+            SELECT coalesce(sum(extract(epoch FROM
+                   least(t.ended_at AT TIME ZONE 'Asia/Shanghai',
+                         date_trunc('day', t.started_at AT TIME ZONE 'Asia/Shanghai')
+                         + interval '22 hours')
+                   - greatest(t.started_at AT TIME ZONE 'Asia/Shanghai',
+                              date_trunc('day', t.started_at AT TIME ZONE 'Asia/Shanghai')
+                              + interval '18 hours'))) FILTER (WHERE
+                   least(t.ended_at AT TIME ZONE 'Asia/Shanghai',
+                         date_trunc('day', t.started_at AT TIME ZONE 'Asia/Shanghai')
+                         + interval '22 hours')
+                   > greatest(t.started_at AT TIME ZONE 'Asia/Shanghai',
+                              date_trunc('day', t.started_at AT TIME ZONE 'Asia/Shanghai')
+                              + interval '18 hours')), 0) / 3600
+            FROM tracks t JOIN volunteers v ON v.id = t.volunteer_id
+            WHERE t.kind = 'patrol' AND v.community_id IS NOT NULL
+              AND t.started_at >= TIMESTAMPTZ '2026-11-22 00:00+08'
+              AND t.started_at < TIMESTAMPTZ '2026-11-29 00:00+08'""")).scalar_one()
+        community, name = conn.execute(sa.text(
+            "SELECT id, name FROM areas WHERE level = 'community' ORDER BY id LIMIT 1")).one()
+    got = table.loc[table["slot"] == "evening", "observed_hours"].sum()
+    assert evening > 1 and got == pytest.approx(float(evening), abs=0.05 * 28)
+    # set by hand through the planner page, then cleared; an officer may not
+    make_user(engine, "f-planner", "planner")
+    make_user(engine, "f-officer", "officer", areas=[name])
+    app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": settings})
+    planner, officer = app.test_client(), app.test_client()
+    token = sign_in(planner, "f-planner")
+    officer_token = sign_in(officer, "f-officer")
+    form = {"community": community, "weekday": "fri", "slot": "evening", "hours": "14.5",
+            "next": "/planner"}
+    assert officer.post("/planner/force", data={**form, "csrf_token": officer_token}
+                        ).status_code == 403
+    assert planner.post("/planner/force", data={**form, "csrf_token": token}).status_code == 302
+    rows = planner.get(f"/api/force?area={community}").get_json()["rows"]
+    fri = next(r for r in rows if r["weekday"] == 4 and r["slot"] == "evening")
+    assert fri["set_hours"] == 14.5 and fri["hours"] == 14.5
+    bad = planner.post("/planner/force", data={**form, "hours": "lots", "csrf_token": token})
+    assert bad.status_code == 400
+    assert planner.post("/planner/force", data={**form, "hours": "-3", "csrf_token": token}
+                        ).status_code == 400
+    csv = planner.get(f"/planner/force.csv?area={community}")
+    assert csv.data.decode("utf-8-sig").startswith("community_id,community,weekday,slot")
+    assert planner.post("/planner/force", data={**form, "hours": "", "csrf_token": token}
+                        ).status_code == 302
+    rows = planner.get(f"/api/force?area={community}").get_json()["rows"]
+    fri = next(r for r in rows if r["weekday"] == 4 and r["slot"] == "evening")
+    assert fri["set_hours"] is None and fri["hours"] == fri["observed_hours"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM audit_log WHERE action = 'force_set'"
+                                    " AND actor = 'f-planner'")).scalar_one() == 2
+    with pytest.raises(InputError, match="weekday"):
+        set_force(engine, community_id=community, weekday="someday", slot="evening",
+                  hours=1, by="t")
+    with pytest.raises(InputError, match="slot"):
+        set_force(engine, community_id=community, weekday="mon", slot="night", hours=1, by="t")
+    with pytest.raises(NotFoundError):
+        set_force(engine, community_id=999999, weekday="mon", slot="evening", hours=1, by="t")
