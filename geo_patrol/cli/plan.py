@@ -220,3 +220,64 @@ def plan_force_set_cmd(ctx: click.Context, community: str, weekday: str, slot: s
               hours=None if clear else hours, by="cli")
     click.echo(f"{place['name']} {weekday} {slot}: "
                + ("as the patrols show" if clear else f"{hours:g} volunteer-hours"))
+
+
+@plan.command("rota")
+@click.option("--area", required=True, help="A district or community (name or id).")
+@click.option("--from", "start", default=None, help="First day (default: tomorrow).")
+@click.option("--days", type=int, default=7, show_default=True)
+@click.option("--revisit-days", type=int, default=3, show_default=True,
+              help="Every street patrolled within this many days.")
+@click.option("--minutes", type=float, default=90.0, show_default=True,
+              help="One volunteer's loop in a slot.")
+@click.option("--loops", "per_community", type=int, default=3, show_default=True,
+              help="Candidate loops per community.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Draw of the randomised timetable.")
+@click.option("--time-limit", type=float, default=60.0, show_default=True)
+@click.option("--run", "run_id", type=int, default=None, help="Analysis run (latest).")
+@click.pass_context
+def plan_rota_cmd(ctx: click.Context, area: str, start: str | None, days: int,
+                  revisit_days: int, minutes: float, per_community: int, seed: int,
+                  time_limit: float, run_id: int | None) -> None:
+    """A rota for a period sized to the force: loops per day and slot so that every street
+    is patrolled within its interval and the hot spots get their visits; its gap, its
+    expected coverage against today's single-loop plan, and the hours missing."""
+    import datetime as dt
+
+    from geo_patrol.cli import day_value
+    from geo_patrol.services.planning import rota
+    from geo_patrol.store.areas import find_area
+    from geo_patrol.store.results import find_run
+
+    settings = settings_of(ctx)
+    first = day_value(start, "--from") or settings.today() + dt.timedelta(days=1)
+    with engine_of(ctx).connect() as conn:
+        result = rota(conn, settings, find_run(conn, run_id), find_area(conn, area),
+                      start=first, days=days, revisit_days=revisit_days, minutes=minutes,
+                      seed=seed, per_community=per_community, time_limit=time_limit)
+    r = result.rota
+    click.echo(f"rota for {result.area['name']}, {first} + {days} days, every street within "
+               f"{revisit_days} days: {len(r.walks)} loops of {len(result.candidates)} "
+               f"candidates ({r.status}, gap {100 * r.gap:.2f}%, {r.seconds:.1f} s)")
+    click.echo(f"street coverage: last period {100 * result.last_period:.1f}% -> "
+               f"{100 * result.single_loop_after:.1f}% with today's single-loop plan, "
+               f"{100 * result.rota_after:.1f}% with the rota")
+    click.echo(f"due streets patrolled within {revisit_days} days: "
+               f"{100 * result.coverage:.1f}%; per window: "
+               + ", ".join(f"{100 * v:.1f}%" for v in r.coverage(result.length)))
+    click.echo(f"hot spots: {len(result.hotspot_segments)} in risk slots "
+               f"{', '.join(result.risk_slots) or 'none'}: {r.hotspot_met} of "
+               f"{r.hotspot_due} visits; timetable entropy {result.entropy:.2f} bits")
+    click.echo(f"volunteer-hours used {r.hours_used.sum():.1f} of "
+               f"{result.hours_available.sum():.1f}")
+    short = [(n, h) for n, h in zip(result.communities, result.shortfall) if h > 0.05]
+    if short:
+        click.echo(f"shortfall: at least {sum(h for _, h in short):.1f} volunteer-hours in "
+                   "the period, "
+                   f"about {sum(h for _, h in short) / (minutes / 60) / days:.0f} more "
+                   "volunteers a day on loops:")
+        for name, hours in sorted(short, key=lambda t: -t[1])[:15]:
+            click.echo(f"  {name}: {hours:.1f} h")
+    else:
+        click.echo("no shortfall: the force meets every due street and hot-spot visit")

@@ -158,3 +158,126 @@ def set_force(engine: Engine, *, community_id: int, weekday: str | int, slot: st
         store.store_hours(conn, community_id, day, slot, hours, by)
         audit(conn, by, "force_set", f"community {community_id}",
               details={"weekday": WEEKDAYS[day], "slot": slot, "hours": hours})
+
+
+@dataclass
+class RotaPlan:
+    """A rota for an area and period, with what it is expected to achieve and what is
+    missing (see :mod:`geo_patrol.planning.rota`)."""
+
+    area: dict
+    start: dt.date
+    days: int
+    revisit_days: int
+    communities: list[str]
+    candidates: list[Any]
+    rota: Any
+    length: np.ndarray
+    shortfall: np.ndarray  # hours a period per community
+    hours_available: np.ndarray  # per community
+    hotspot_segments: np.ndarray
+    risk_slots: tuple[str, ...]
+    last_period: float  # coverage of the analysed period
+    single_loop_after: float  # today's planner: four zones, one loop each, once
+    rota_after: float  # the same measure with the rota's streets walked
+    entropy: float
+
+    @property
+    def coverage(self) -> float:
+        due = self.length[:, None] * self.rota.due
+        return float((self.length[:, None] * self.rota.met).sum() / due.sum()) \
+            if due.sum() else 1.0
+
+
+def rota(conn: Connection, settings: Settings, run: dict, area: dict, *, start: dt.date,
+         days: int = 7, revisit_days: int = 3, minutes: float = 90.0, seed: int = 0,
+         per_community: int = 3, hotspots: int = 10, time_limit: float = 60.0) -> RotaPlan:
+    """A rota for ``area`` from ``start`` for ``days``: candidate loops per community,
+    chosen per day and slot within the force (:func:`force`), every street within
+    ``revisit_days``, the property-crime hot spots (Gi*, the hottest ``hotspots``) visited
+    twice in each risk slot (the slots of the busiest hours)."""
+    from geo_patrol.planning.rota import (
+        Candidate,
+        RotaProblem,
+        community_loops,
+        fewest_hours,
+        solve,
+        timetable_entropy,
+    )
+    from geo_patrol.services import crime
+
+    if not 1 <= days <= 28:
+        raise InputError("a rota is for 1 to 28 days")
+    if not 1 <= revisit_days <= days:
+        raise InputError("the revisit interval is between 1 day and the period")
+    params = PlanParams(minutes=minutes)
+    params.check()
+    rows = _with_alerts(conn, settings, area["id"],
+                        results.segment_demand_rows(conn, run["id"], area["id"]))
+    demand = segment_demand(rows)
+    if demand.empty:
+        raise NotFoundError(f"no analysed streets in {area['name']}")
+    ids, a, b = dense_nodes(demand)
+    length = demand["length_m"].to_numpy(dtype=float)
+    seen = results.last_visits(conn, run["id"], area["id"]).set_index("id")["last_visit"]
+    from zoneinfo import ZoneInfo
+
+    day0 = dt.datetime.combine(start, dt.time(), ZoneInfo(settings.timezone))
+    last = pd.to_datetime(demand["id"].map(seen), utc=True)
+    age = ((pd.Timestamp(day0) - last).dt.total_seconds() / 86400).fillna(np.inf).to_numpy()
+    community = demand["area_id"].fillna(-1).astype(int).to_numpy()
+    weight = demand["weight"].to_numpy(dtype=float) + length / 1000.0
+    loops = community_loops(a, b, length, weight, demand["hazards"].to_numpy(), community,
+                            per_community=per_community, minutes=minutes,
+                            speed_m_per_min=params.speed_kmh * 1000 / 60,
+                            dwell_min=params.dwell_min)
+    place_ids = np.unique(community)
+    table = force(conn.engine, settings, area_id=area["id"], end=start - dt.timedelta(days=1))
+    names = dict(zip(table["community_id"], table["community"]))
+    hours = np.zeros((len(place_ids), days, len(SLOTS)))
+    by_key = table.set_index(["community_id", "weekday", "slot"])["hours"]
+    for i, c in enumerate(place_ids):
+        for d in range(days):
+            weekday = (start + dt.timedelta(days=d)).weekday()
+            for j, slot in enumerate(SLOTS):
+                hours[i, d, j] = float(by_key.get((int(c), weekday, slot), 0.0))
+    # hot spots: the hottest Gi* segments of the area, in its risk slots
+    data = crime.load(conn.engine, settings, crime.Study(area_id=area["id"]))
+    report = crime.hotspots(data)
+    hot_ids = report.table()
+    hot_ids = hot_ids[hot_ids["spot"] == "hot"].head(hotspots)["segment_id"].to_numpy()
+    index_of = {int(g): k for k, g in enumerate(demand["id"])}
+    hot_seg = np.array([index_of[int(g)] for g in hot_ids if int(g) in index_of], dtype=int)
+    when = crime.patterns(data)
+    busiest = np.argsort(-when.by_hour.sum(axis=0))[:3] if when.hours_known else []
+    risk = tuple(sorted({j for j, (lo, hi) in enumerate(SLOTS.values())
+                         for hr in busiest if lo <= hr < hi}))
+    spot_of = {int(g): k for k, g in enumerate(hot_seg)}
+    # volunteers walk loops near home but not only in their own community: the force is
+    # pooled over the area per day and slot (the home community is kept for the report)
+    candidates = [Candidate(0, h, segs, np.array([spot_of[int(g)] for g in segs
+                                                  if int(g) in spot_of], dtype=int))
+                  for _, segs, h in loops]
+    home = np.array([ci for ci, _, _ in loops], dtype=int)
+    problem = RotaProblem(length, age, candidates, hours.sum(axis=0, keepdims=True),
+                          revisit_days=revisit_days, hotspots=len(hot_seg), risk_slots=risk,
+                          hotspot_visits=2)
+    best = solve(problem, seed=seed, time_limit=time_limit)
+    draws = [best.walks] + [solve(problem, seed=seed + k, time_limit=time_limit / 4).walks
+                            for k in (1, 2)]
+    need = np.bincount(home, weights=fewest_hours(problem, time_limit),
+                       minlength=len(place_ids))
+    missing = np.maximum(need - hours.sum(axis=(1, 2)), 0.0)
+    # today's planner: four zones, one loop each, walked once (its own "after" coverage)
+    today = plan_area(conn, run, area, PlanParams(zones=4, minutes=minutes),
+                      settings=settings)
+    covered = demand["covered_m"].to_numpy(dtype=float)
+    walked = np.zeros(len(length), dtype=bool)
+    for _, _, c in best.walks:
+        walked[candidates[c].segments] = True
+    after = float(np.where(walked, length, covered).sum() / length.sum())
+    return RotaPlan(area, start, days, revisit_days,
+                    [names.get(int(c), str(c)) for c in place_ids], candidates, best, length,
+                    missing, hours.sum(axis=(1, 2)), hot_seg,
+                    tuple(list(SLOTS)[j] for j in risk), today.before["coverage"],
+                    today.after["coverage"], after, timetable_entropy(draws))

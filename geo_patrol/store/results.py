@@ -362,6 +362,15 @@ def segment_demand_rows(conn: Connection, run_id: int, area_id: int | None = Non
         params={"run": run_id, "area": area_id, "reach": reach_m, "days": incident_days})
 
 
+def last_visits(conn: Connection, run_id: int, area_id: int) -> pd.DataFrame:
+    """``id, last_visit`` of every segment in an area's subtree, as a run found them."""
+    return pd.read_sql_query(sa.text(
+        "SELECT g.id, r.last_visit FROM street_segments g JOIN segment_results r "
+        "ON r.segment_id = g.id AND r.run_id = :run "
+        "WHERE g.area_id IN (SELECT area_subtree(:area)) ORDER BY g.id"), conn,
+        params={"run": run_id, "area": area_id})
+
+
 def hazard_counts(conn: Connection, run_id: int, area_id: int) -> tuple[int, int]:
     """(hazards, compliant hazards) of an area and its sub-areas in a run."""
     row = conn.execute(sa.text("""
