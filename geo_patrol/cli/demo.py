@@ -33,6 +33,12 @@ def demo(ctx: click.Context, seed: int, scale: str, do_serve: bool, host: str,
     b, a = done.plan_before, done.plan_after
     click.echo(f"plan: 4 zones, 90-minute loops; coverage {100 * b['coverage']:.1f}% -> "
                f"{100 * a['coverage']:.1f}% expected; {done.plan}")
+    w = done.rota
+    click.echo(f"rota: the week from {w.start}, every street within {w.revisit_days} days: "
+               f"coverage {100 * w.last_period:.1f}% -> {100 * w.rota_after:.1f}% expected "
+               f"(single-loop plan {100 * w.single_loop_after:.1f}%); due streets met "
+               f"{100 * w.coverage:.1f}%; shortfall at least {w.shortfall.sum():.0f} "
+               f"volunteer-hours ({len(w.rota.walks)} loops, solver gap {100 * w.rota.gap:.2f}%)")
     click.echo(f"sign in as demo-command, demo-officer, demo-planner, demo-volunteer or "
                f"demo-admin: passwords in {done.accounts}")
     if do_serve:

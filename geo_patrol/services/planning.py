@@ -191,11 +191,13 @@ class RotaPlan:
 
 def rota(conn: Connection, settings: Settings, run: dict, area: dict, *, start: dt.date,
          days: int = 7, revisit_days: int = 3, minutes: float = 90.0, seed: int = 0,
-         per_community: int = 3, hotspots: int = 10, time_limit: float = 60.0) -> RotaPlan:
+         per_community: int = 3, hotspots: int = 10, time_limit: float = 60.0,
+         draws: int = 3) -> RotaPlan:
     """A rota for ``area`` from ``start`` for ``days``: candidate loops per community,
     chosen per day and slot within the force (:func:`force`), every street within
     ``revisit_days``, the property-crime hot spots (Gi*, the hottest ``hotspots``) visited
-    twice in each risk slot (the slots of the busiest hours)."""
+    twice in each risk slot (the slots of the busiest hours). ``draws`` rotas with other
+    seeds measure how unpredictable the timetable is (its entropy)."""
     from geo_patrol.planning.rota import (
         Candidate,
         RotaProblem,
@@ -263,13 +265,13 @@ def rota(conn: Connection, settings: Settings, run: dict, area: dict, *, start: 
                           revisit_days=revisit_days, hotspots=len(hot_seg), risk_slots=risk,
                           hotspot_visits=2)
     best = solve(problem, seed=seed, time_limit=time_limit)
-    draws = [best.walks] + [solve(problem, seed=seed + k, time_limit=time_limit / 4).walks
-                            for k in (1, 2)]
+    drawn = [best.walks] + [solve(problem, seed=seed + k, time_limit=time_limit / 4).walks
+                            for k in range(1, draws)]
     need = np.bincount(home, weights=fewest_hours(problem, time_limit),
                        minlength=len(place_ids))
     missing = np.maximum(need - hours.sum(axis=(1, 2)), 0.0)
     # today's planner: four zones, one loop each, walked once (its own "after" coverage)
-    today = plan_area(conn, run, area, PlanParams(zones=4, minutes=minutes),
+    today = plan_area(conn, run, area, PlanParams(zones=4, minutes=minutes, time_limit_s=5),
                       settings=settings)
     covered = demand["covered_m"].to_numpy(dtype=float)
     walked = np.zeros(len(length), dtype=bool)
@@ -280,4 +282,4 @@ def rota(conn: Connection, settings: Settings, run: dict, area: dict, *, start: 
                     [names.get(int(c), str(c)) for c in place_ids], candidates, best, length,
                     missing, hours.sum(axis=(1, 2)), hot_seg,
                     tuple(list(SLOTS)[j] for j in risk), today.before["coverage"],
-                    today.after["coverage"], after, timetable_entropy(draws))
+                    today.after["coverage"], after, timetable_entropy(drawn))
