@@ -145,8 +145,16 @@ def replayed(demo_world):
     numbers = sorted(fixes["number"].unique())
     for n in numbers:
         live.add_device(engine, f"demo-{n}", n)
-    requests = requests_for(fixes, speed=1e6, now=time.time() - 300)  # all in the past
-    return {"requests": requests, "numbers": numbers, "fixes": fixes}
+    # all in the past, ending a few minutes ago; within the first hour after local midnight
+    # it ends just before midnight instead, so the replayed hour lies in one local day
+    zone = ZoneInfo(demo_world["settings"].timezone)
+    end = time.time() - 300
+    local_end = dt.datetime.fromtimestamp(end, zone)
+    if (local_end - dt.timedelta(minutes=70)).date() != local_end.date():
+        end = dt.datetime.combine(local_end.date(), dt.time(), zone).timestamp() - 300
+    requests = requests_for(fixes, speed=1e6, now=end)
+    return {"requests": requests, "numbers": numbers, "fixes": fixes,
+            "day": dt.datetime.fromtimestamp(end, zone).date()}
 
 
 def _wait(futures):
@@ -198,7 +206,7 @@ def test_positions_stored_once_flagged_and_covered_as_a_full_analysis(demo_world
     assert lines > 0 and points > 0.9 * stored
     # the same day analysed from scratch: the same covered metres, segment by segment
     zone = ZoneInfo(settings.timezone)
-    day = dt.datetime.now(zone).date()
+    day = replayed["day"]  # the local day the replayed hour lies in
     start = dt.datetime.combine(day, dt.time(), zone)
     run = analyze(engine, start, start + dt.timedelta(days=1), settings=settings)
     with engine.connect() as conn:
