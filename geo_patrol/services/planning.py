@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -111,8 +112,6 @@ def force(engine: Engine, settings: Settings, *, area_id: int | None = None,
     patrols of the ``weeks`` weeks before ``end`` (today), or as the planner set them (see
     :mod:`geo_patrol.planning.force`). Averages run over the weeks the patrols cover (at
     least one, at most ``weeks``); ``attrs["weeks"]`` tells how many."""
-    from zoneinfo import ZoneInfo
-
     from geo_patrol.planning.force import force_table, slot_hours
     from geo_patrol.store import force as store
 
@@ -219,11 +218,9 @@ def rota(conn: Connection, settings: Settings, run: dict, area: dict, *, start: 
     demand = segment_demand(rows)
     if demand.empty:
         raise NotFoundError(f"no analysed streets in {area['name']}")
-    ids, a, b = dense_nodes(demand)
+    _, a, b = dense_nodes(demand)
     length = demand["length_m"].to_numpy(dtype=float)
     seen = results.last_visits(conn, run["id"], area["id"]).set_index("id")["last_visit"]
-    from zoneinfo import ZoneInfo
-
     day0 = dt.datetime.combine(start, dt.time(), ZoneInfo(settings.timezone))
     last = pd.to_datetime(demand["id"].map(seen), utc=True)
     age = ((pd.Timestamp(day0) - last).dt.total_seconds() / 86400).fillna(np.inf).to_numpy()
