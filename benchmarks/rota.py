@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="multiples of the observed force to plan with")
     parser.add_argument("--time-limit", type=float, default=60.0)
     args = parser.parse_args(argv)
-    from geo_patrol.services.planning import SLOTS, WEEKDAYS, force, rota, set_force
+    from geo_patrol.services.planning import SLOTS, WEEKDAYS, force, set_force
+    from geo_patrol.services.rota import make_rota
     from geo_patrol.store.areas import find_area
     from geo_patrol.store.results import busiest_district, find_run
 
@@ -58,9 +59,9 @@ def main(argv: list[str] | None = None) -> None:
                           hours=round(float(r.observed_hours) * scale, 2), by="benchmark")
             t = time.perf_counter()
             with engine.connect() as conn:
-                plan = rota(conn, settings, run, area, start=start, days=args.days,
-                            revisit_days=args.revisit_days, per_community=args.loops,
-                            time_limit=args.time_limit)
+                plan = make_rota(conn, settings, run, area, start=start, days=args.days,
+                                 revisit_days=args.revisit_days, per_community=args.loops,
+                                 time_limit=args.time_limit)
             seconds = time.perf_counter() - t
             key = f"x{scale:g}"
             gain = 100 * (plan.rota_after - plan.single_loop_after)
@@ -71,8 +72,10 @@ def main(argv: list[str] | None = None) -> None:
                   f"{100 * plan.single_loop_after:.1f}% / rota {100 * plan.rota_after:.1f}% "
                   f"({gain:+.1f} pp); due within {args.revisit_days} d "
                   f"{100 * plan.coverage:.1f}%; hot-spot visits {plan.rota.hotspot_met}/"
-                  f"{plan.rota.hotspot_due}; shortfall >= {plan.shortfall.sum():.0f} h; "
-                  f"entropy {plan.entropy:.2f} bits")
+                  f"{plan.rota.hotspot_due}; hazard inspections {plan.rota.hazard_met}/"
+                  f"{plan.rota.hazard_due}; shortfall >= {plan.shortfall.sum():.0f} h; "
+                  f"entropy of visit times {plan.entropy:.2f}, of starts "
+                  f"{plan.start_entropy:.2f} bits")
             figures.update({
                 f"{key}_seconds": round(seconds, 2), f"{key}_solver_s": round(
                     plan.rota.seconds, 2), f"{key}_gap": round(plan.rota.gap, 5),
@@ -82,6 +85,10 @@ def main(argv: list[str] | None = None) -> None:
                 f"{key}_gain_pp": round(gain, 2), f"{key}_due_met": round(plan.coverage, 4),
                 f"{key}_shortfall_h": round(float(plan.shortfall.sum()), 1),
                 f"{key}_entropy_bits": round(plan.entropy, 3),
+                f"{key}_start_entropy_bits": round(plan.start_entropy, 3),
+                f"{key}_hazards_met": plan.rota.hazard_met,
+                f"{key}_hazards_due": plan.rota.hazard_due,
+                f"{key}_hotspot_met": plan.rota.hotspot_met,
                 f"{key}_within_60s": seconds <= 60})
         figures["slots"] = list(SLOTS)
     figures["peak_rss_mib"] = round(peak_rss_mib(), 1)

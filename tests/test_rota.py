@@ -11,9 +11,12 @@ import pytest
 from geo_patrol.planning.rota import (
     Candidate,
     RotaProblem,
+    assign,
+    schedule,
     shortfall,
     solve,
     timetable_entropy,
+    visit_entropy,
 )
 
 LENGTH = np.array([100.0, 200.0, 300.0, 400.0])
@@ -103,13 +106,91 @@ def test_a_force_too_small_shows_the_hours_missing():
     assert solve(enough).coverage(LENGTH) == [1.0, 1.0]
 
 
+def test_hazards_are_inspected_by_their_rule_in_their_windows():
+    # hazard 0 every 2 days, inspected only by loop 1 in slot 1 (its time window); hazard 1
+    # a school inspected by loop 0 on school days only (days 0 and 1 are Friday, Saturday)
+    cands = [Candidate(0, 1.0, np.array([0]), hazards=np.array([1])),
+             Candidate(0, 1.0, np.array([1]), hazards=np.array([0]))]
+    problem = RotaProblem(LENGTH[:2], np.full(2, np.inf), cands, np.full((1, 4, 2), 1.0),
+                          revisit_days=4, hazard_every=np.array([2, 1]),
+                          hazard_age=np.array([np.inf, np.inf]),
+                          hazard_days=np.array([[True] * 4, [True, False, False, True]]),
+                          hazard_slots=np.array([[False, True], [True, True]]))
+    blocks = problem.hazard_blocks()
+    assert [(z, np.flatnonzero(c.any(axis=1)).tolist()) for z, c in blocks] == [
+        (0, [0, 1]), (0, [2, 3]), (1, [0]), (1, [3])]
+    rota = solve(problem, seed=3)
+    assert rota.hazard_met == rota.hazard_due == 4
+    days_1 = sorted(d for d, s, c in rota.walks if c == 1)
+    assert all(s == 1 for d, s, c in rota.walks if c == 1)  # only in its window
+    assert any(d < 2 for d in days_1) and any(d >= 2 for d in days_1)
+    assert {0, 3} <= {d for d, _, c in rota.walks if c == 0}
+    # a weekly rule over 4 days: inspected 2 days ago it stays within its rule to the end;
+    # 4 days ago it does not
+    for age, due in ((2.0, []), (4.0, [[0, 1, 2, 3]])):
+        weekly = RotaProblem(LENGTH[:2], np.full(2, np.inf), cands, np.full((1, 4, 2), 1.0),
+                             revisit_days=4, hazard_every=np.array([7]),
+                             hazard_age=np.array([age]))
+        assert [np.flatnonzero(c.any(axis=1)).tolist()
+                for _, c in weekly.hazard_blocks()] == due
+
+
+def _hot_problem(days: int = 3) -> RotaProblem:
+    # two loops posted at the hot spot (the stop at their start), one other loop; the
+    # evening (slot 1) is the risk slot: two visits there every day
+    cands = [Candidate(0, 1.5, np.array([0]), np.array([0]), offsets=np.zeros(1)),
+             Candidate(0, 1.5, np.array([1]), np.array([0]), offsets=np.zeros(1)),
+             Candidate(0, 1.5, np.array([2, 3]))]
+    return RotaProblem(LENGTH, np.full(4, np.inf), cands, np.full((1, days, 2), 4.5),
+                       revisit_days=1, hotspots=1, risk_slots=(1,), hotspot_visits=2)
+
+
+def test_visit_times_are_random_but_never_more_than_two_hours_apart():
+    problem = _hot_problem()
+    rota = solve(problem, seed=0)
+    assert rota.hotspot_met == rota.hotspot_due == 6
+    seen = set()
+    for seed in range(60):
+        sch = schedule(problem, rota, seed=seed, slot_minutes=240, every_minutes=120)
+        assert sch.promises_kept == sch.promised == 3
+        for (spot, d, s), times in sch.visits.items():
+            edges = np.diff([0.0, *times, 240.0])
+            assert len(times) == 2 and edges.max() <= 120
+        # every walk inside its slot
+        for (d, s, c), at in zip(rota.walks, sch.start):
+            assert 0 <= at <= 240 - 60 * problem.candidates[c].hours
+        seen.add(tuple(sch.start))
+    assert len(seen) > 30
+    spots, starts, top = visit_entropy(problem, rota, draws=80, slot_minutes=240,
+                                       every_minutes=120)
+    assert top == 4.0 and spots > 1.5 and starts > 1.5
+    # one visit where two hours need it at the slot's middle: kept, but no randomness left
+    alone = RotaProblem(problem.length, problem.age_days, problem.candidates[:1],
+                        problem.force, revisit_days=1, hotspots=1, risk_slots=(1,),
+                        hotspot_visits=2)
+    single = solve(alone)
+    assert single.hotspot_met == 3 and single.hotspot_due == 6
+    sch = schedule(alone, single, seed=1)
+    assert sch.promises_kept == 3 and all(t == [120.0] for t in sch.visits.values())
+
+
+def test_walks_go_to_the_nearest_free_volunteer_once_a_day():
+    inf = np.inf
+    # walks 0, 1 on day 0, walk 2 on day 1; volunteer 2 may not take walk 0 (no certificate)
+    cost = np.array([[1.0, 5.0, inf], [2.0, 3.0, 0.5], [1.0, 1.5, 4.0]])
+    who = assign(np.array([0, 0, 1]), cost, repeat_km=2.0)
+    assert who[0] == 0 and who[1] == 2  # each once on day 0, least total km
+    assert who[2] == 1  # volunteer 0 walked yesterday: 1 + 2 > 1.5
+    assert assign(np.array([0, 0]), np.array([[inf], [1.0]])).tolist() == [-1, 0]
+
+
 def test_a_demo_week_rota_within_its_force(demo_world, tmp_path):
     import datetime as dt
 
     from click.testing import CliRunner
 
     from geo_patrol.cli import cli
-    from geo_patrol.services.planning import rota
+    from geo_patrol.services.rota import make_rota
     from geo_patrol.store.areas import find_area
     from geo_patrol.store.results import busiest_district, find_run
 
@@ -117,8 +198,8 @@ def test_a_demo_week_rota_within_its_force(demo_world, tmp_path):
     with engine.connect() as conn:
         run = find_run(conn, demo_world["run"].run_id)
         area = find_area(conn, busiest_district(conn, run["id"]))
-        plan = rota(conn, settings, run, area, start=dt.date(2026, 12, 3), days=3,
-                    revisit_days=3, per_community=2, time_limit=10)
+        plan = make_rota(conn, settings, run, area, start=dt.date(2026, 12, 3), days=3,
+                         revisit_days=3, per_community=2, time_limit=10, draws=10)
     r = plan.rota
     assert r.walks and r.status in ("Optimal", "Time limit reached")
     # within the pooled force of every day and slot, and never a loop twice in one slot
@@ -129,6 +210,25 @@ def test_a_demo_week_rota_within_its_force(demo_world, tmp_path):
     assert 0 < plan.coverage < 1
     # two days of demo patrols cannot patrol every street: the hours missing are told
     assert plan.shortfall.sum() > 0
+    # every walk starts inside its slot, goes to a volunteer of the area at most once a day
+    from geo_patrol.planning.crew import SLOTS
+    from geo_patrol.services.rota import save, view
+
+    given = [(w.day, w.volunteer_id) for w in plan.walks if w.volunteer_id is not None]
+    assert given and len(set(given)) == len(given)
+    for w in plan.walks:
+        lo, hi = SLOTS[w.slot]
+        local = w.starts_at.astimezone(dt.timezone(dt.timedelta(hours=8)))
+        assert lo <= local.hour < hi and local.date() == w.day
+    assert plan.rota.hazard_due > 0 and 0 <= plan.rota.hazard_met <= plan.rota.hazard_due
+    rota_id = save(engine, plan, by="test")
+    shown = view(engine, settings, rota_id, people=False)
+    assert len(shown.walks) == len(plan.walks) and shown.walks["number"].isna().all()
+    week = shown.week()
+    assert week[[f"{s}_walks" for s in SLOTS]].to_numpy().sum() == len(plan.walks)
+    assert shown.summary["walks"] == len(plan.walks)
+    masked = view(engine, settings, rota_id, people=True).walks["name"].dropna()
+    assert len(masked) and masked.str.contains(r"\*").all()
     runner = CliRunner(env={"DATABASE_URL": demo_world["url"],
                             "GEO_PATROL_DATA_DIR": str(tmp_path / "d"),
                             "GEO_PATROL_METRIC_CRS": ""})

@@ -37,7 +37,8 @@ def demo(ctx: click.Context, seed: int, scale: str, do_serve: bool, host: str,
     click.echo(f"rota: the week from {w.start}, every street within {w.revisit_days} days: "
                f"coverage {100 * w.last_period:.1f}% -> {100 * w.rota_after:.1f}% expected "
                f"(single-loop plan {100 * w.single_loop_after:.1f}%); due streets met "
-               f"{100 * w.coverage:.1f}%; shortfall at least {w.shortfall.sum():.0f} "
+               f"{100 * w.coverage:.1f}%; hazard inspections {w.rota.hazard_met} of "
+               f"{w.rota.hazard_due}; shortfall at least {w.shortfall.sum():.0f} "
                f"volunteer-hours ({len(w.rota.walks)} loops, solver gap {100 * w.rota.gap:.2f}%)")
     click.echo(f"sign in as demo-command, demo-officer, demo-planner, demo-volunteer or "
                f"demo-admin: passwords in {done.accounts}")

@@ -236,48 +236,84 @@ def plan_force_set_cmd(ctx: click.Context, community: str, weekday: str, slot: s
               help="Draw of the randomised timetable.")
 @click.option("--time-limit", type=float, default=60.0, show_default=True)
 @click.option("--run", "run_id", type=int, default=None, help="Analysis run (latest).")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None,
+              help="Write the walks as CSV.")
 @click.pass_context
 def plan_rota_cmd(ctx: click.Context, area: str, start: str | None, days: int,
                   revisit_days: int, minutes: float, per_community: int, seed: int,
-                  time_limit: float, run_id: int | None) -> None:
-    """A rota for a period sized to the force: loops per day and slot so that every street
-    is patrolled within its interval and the hot spots get their visits; its gap, its
-    expected coverage against today's single-loop plan, and the hours missing."""
-    import datetime as dt
-
-    from geo_patrol.cli import day_value
-    from geo_patrol.services.planning import rota
-    from geo_patrol.store.areas import find_area
-    from geo_patrol.store.results import find_run
+                  time_limit: float, run_id: int | None, csv_path: Path | None) -> None:
+    """Plan and store a rota sized to the force: loops per day and slot so that every street
+    is patrolled within its interval, every hazard by its rule and the hot spots get their
+    visits, timed at random inside those guarantees and given to volunteers near home; its
+    gap, expected coverage against today's single-loop plan, and the hours missing."""
+    from geo_patrol.cli import day_value, write_table
+    from geo_patrol.planning.crew import SLOTS
+    from geo_patrol.services import rota
 
     settings = settings_of(ctx)
-    first = day_value(start, "--from") or settings.today() + dt.timedelta(days=1)
-    with engine_of(ctx).connect() as conn:
-        result = rota(conn, settings, find_run(conn, run_id), find_area(conn, area),
-                      start=first, days=days, revisit_days=revisit_days, minutes=minutes,
-                      seed=seed, per_community=per_community, time_limit=time_limit)
-    r = result.rota
-    click.echo(f"rota for {result.area['name']}, {first} + {days} days, every street within "
-               f"{revisit_days} days: {len(r.walks)} loops of {len(result.candidates)} "
-               f"candidates ({r.status}, gap {100 * r.gap:.2f}%, {r.seconds:.1f} s)")
-    click.echo(f"street coverage: last period {100 * result.last_period:.1f}% -> "
-               f"{100 * result.single_loop_after:.1f}% with today's single-loop plan, "
-               f"{100 * result.rota_after:.1f}% with the rota")
+    engine = engine_of(ctx)
+    rota_id, result = rota.create(engine, settings, area_id=area,
+                                  start=day_value(start, "--from"), days=days,
+                                  revisit_days=revisit_days, minutes=minutes, seed=seed,
+                                  by="cli", run_id=run_id, time_limit=time_limit,
+                                  per_community=per_community)
+    shown = rota.view(engine, settings, rota_id, people=True)
+    write_table(shown.table(), csv_path)
+    s = result.summary()
+    click.echo(f"rota #{rota_id} for {s['area']}, {result.start} + {days} days, every street "
+               f"within {revisit_days} days: {s['walks']} loops of {s['candidates']} "
+               f"candidates ({s['status']}, gap {100 * s['gap']:.2f}%, solver "
+               f"{s['solver_s']:.1f} s, in all {s['seconds']:.1f} s)")
+    click.echo(f"street coverage: last period {100 * s['last_period']:.1f}% -> "
+               f"{100 * s['single_loop_after']:.1f}% with today's single-loop plan, "
+               f"{100 * s['rota_after']:.1f}% with the rota")
     click.echo(f"due streets patrolled within {revisit_days} days: "
-               f"{100 * result.coverage:.1f}%; per window: "
-               + ", ".join(f"{100 * v:.1f}%" for v in r.coverage(result.length)))
-    click.echo(f"hot spots: {len(result.hotspot_segments)} in risk slots "
-               f"{', '.join(result.risk_slots) or 'none'}: {r.hotspot_met} of "
-               f"{r.hotspot_due} visits; timetable entropy {result.entropy:.2f} bits")
-    click.echo(f"volunteer-hours used {r.hours_used.sum():.1f} of "
-               f"{result.hours_available.sum():.1f}")
-    short = [(n, h) for n, h in zip(result.communities, result.shortfall) if h > 0.05]
-    if short:
-        click.echo(f"shortfall: at least {sum(h for _, h in short):.1f} volunteer-hours in "
-                   "the period, "
-                   f"about {sum(h for _, h in short) / (minutes / 60) / days:.0f} more "
-                   "volunteers a day on loops:")
-        for name, hours in sorted(short, key=lambda t: -t[1])[:15]:
-            click.echo(f"  {name}: {hours:.1f} h")
+               f"{100 * s['due_met']:.1f}%; per window: "
+               + ", ".join(f"{100 * v:.1f}%" for v in s["windows"]))
+    click.echo(f"hazard inspections due by rule: {s['hazard_met']} of {s['hazard_due']} "
+               f"(compliance last period {100 * s['hazards_before']:.1f}%)")
+    click.echo(f"hot spots: {s['hotspots']} in risk slots {', '.join(s['risk_slots']) or 'none'}"
+               f": {s['hotspot_met']} of {s['hotspot_due']} stops; every two hours kept in "
+               f"{s['promises_kept']} of {s['promised']} slots visited; entropy of visit "
+               f"times {s['entropy_bits']:.2f} bits, of start times "
+               f"{s['start_entropy_bits']:.2f} bits (at most {s['entropy_max']:.0f})")
+    click.echo(f"volunteer-hours used {s['hours_used']:.1f} of {s['hours_available']:.1f}; "
+               f"{s['walks'] - s['unassigned']} walks given to volunteers, "
+               f"{s['unassigned']} with nobody free")
+    click.echo(f"{'day':<11} " + " ".join(f"{k:>9}" for k in SLOTS)
+               + "  streets fresh  hazards in rule")
+    for r in shown.week().itertuples(index=False):
+        cells = " ".join(f"{getattr(r, f'{k}_walks'):>3} {getattr(r, f'{k}_hours'):>4.1f}h"
+                         for k in SLOTS)
+        hz = "" if r.hazards is None else f"{100 * r.hazards:>6.1f}%"
+        click.echo(f"{r.day!s:<11} {cells}  {100 * r.streets:>12.1f}%  {hz}")
+    if s["shortfall"]:
+        click.echo(f"shortfall: at least {s['shortfall_h']:.1f} volunteer-hours in the period:")
+        for row in sorted(s["shortfall"], key=lambda r: -r["hours"])[:15]:
+            slots = ", ".join(f"{k} {row[k]:.1f}" for k in SLOTS if row[k] > 0.05)
+            click.echo(f"  {row['community']}: {row['hours']:.1f} h, about "
+                       f"{row['volunteers_a_day']:.1f} more volunteers a day ({slots})")
     else:
-        click.echo("no shortfall: the force meets every due street and hot-spot visit")
+        click.echo("no shortfall: the force meets every target its loops can reach")
+
+
+@plan.command("rotas")
+@click.option("--area", default=None, help="Only this district or community.")
+@click.pass_context
+def plan_rotas_cmd(ctx: click.Context, area: str | None) -> None:
+    """The stored rotas, newest first."""
+    from geo_patrol.services.rota import listing
+    from geo_patrol.store.areas import find_area
+
+    engine = engine_of(ctx)
+    area_id = None
+    if area:
+        with engine.connect() as conn:
+            area_id = find_area(conn, area)["id"]
+    table = listing(engine, area_id=area_id)
+    if table.empty:
+        click.echo("no rotas yet: geo-patrol plan rota --area A")
+    for r in table.itertuples(index=False):
+        click.echo(f"#{r.id} {r.area} from {r.start_day} for {r.days} days (every street "
+                   f"within {r.revisit_days}), {r.walks} walks, seed {r.seed}, by "
+                   f"{r.created_by}")

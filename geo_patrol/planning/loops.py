@@ -57,35 +57,30 @@ def plan_loop(graph: csr_matrix, node_from: np.ndarray, node_to: np.ndarray,
     dist, pred = dijkstra(graph, directed=False, indices=ends, return_predecessors=True,
                           limit=budget)
     cost = length + hazards * dwell_min * speed_m_per_min  # walking it, plus its stops
-
-    def d(a: int, b: int) -> float:
-        return float(dist[row[a], b])
-
-    # a tour is a list of (segment, entry node, exit node) between the post and back
+    # a tour is a list of (segment, entry node, exit node) between the post and back; each
+    # step inserts the street (either way round, at any place) with the most demand per
+    # metre added, evaluated for all at once
     tour: list[tuple[int, int, int]] = []
     used = 0.0
-    left = set(int(s) for s in pool)
-    while left:
-        best = None
-        stops = [(None, post, post)] + tour + [(None, post, post)]
-        for s in left:
-            for entry, exit_ in ((int(node_from[s]), int(node_to[s])),
-                                 (int(node_to[s]), int(node_from[s]))):
-                for i in range(len(stops) - 1):
-                    prev_exit, next_entry = stops[i][2], stops[i + 1][1]
-                    added = d(prev_exit, entry) + cost[s] + d(exit_, next_entry) \
-                        - d(prev_exit, next_entry)
-                    if not np.isfinite(added) or used + added > budget:
-                        continue
-                    ratio = weight[s] / max(added, 1.0)
-                    if best is None or ratio > best[0]:
-                        best = (ratio, s, entry, exit_, i, added)
-        if best is None:
+    left = np.asarray(pool, dtype=np.int64)
+    while len(left):
+        exits = np.array([post] + [t[2] for t in tour])      # before each gap
+        entries = np.array([t[1] for t in tour] + [post])    # after each gap
+        rows_before = np.searchsorted(ends, exits)
+        entry = np.stack([node_from[left], node_to[left]])    # [way, street]
+        exit_ = np.stack([node_to[left], node_from[left]])
+        there = dist[rows_before[None, None, :], entry[:, :, None]]  # [way, street, gap]
+        back = dist[np.searchsorted(ends, exit_)[:, :, None], entries[None, None, :]]
+        added = (there + cost[left][None, :, None] + back
+                 - dist[rows_before, entries][None, None, :])
+        ratio = weight[left][None, :, None] / np.maximum(added, 1.0)
+        ratio[~np.isfinite(added) | (used + added > budget)] = -np.inf
+        way, k, gap = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+        if not np.isfinite(ratio[way, k, gap]):
             break
-        _, s, entry, exit_, i, added = best
-        tour.insert(i, (s, entry, exit_))
-        used += added
-        left.discard(s)
+        tour.insert(int(gap), (int(left[k]), int(entry[way, k]), int(exit_[way, k])))
+        used += float(added[way, k, gap])
+        left = np.delete(left, k)
     nodes = [int(post)]
     for s, entry, exit_ in tour:
         nodes += _path(pred, row[nodes[-1]], entry)[1:] + [exit_]

@@ -15,7 +15,8 @@ from geo_patrol.render.plan import plan_briefing_html
 from geo_patrol.services import campaigns
 from geo_patrol.services.analysis import RunSummary, analyze
 from geo_patrol.services.maps import export_briefing
-from geo_patrol.services.planning import RotaPlan, plan_area, rota
+from geo_patrol.services.planning import plan_area
+from geo_patrol.services.rota import RotaPlan, make_rota, save
 from geo_patrol.services.sources import SOURCES, load_boundaries
 from geo_patrol.settings import Settings
 from geo_patrol.store import results
@@ -170,9 +171,10 @@ def run_demo(engine: Engine, settings: Settings, *, seed: int = 7, scale: str = 
     plan_path = out.with_name(f"plan-{district}-{until:%Y%m%d}.html")
     plan_path.write_text(plan_briefing_html(proposal), encoding="utf-8")
     with engine.connect() as conn:
-        week = rota(conn, settings, results.find_run(conn, summary.run_id),
-                    find_area(conn, district), start=until + dt.timedelta(days=1), days=7,
-                    revisit_days=3, per_community=2, time_limit=20, draws=1)
+        week = make_rota(conn, settings, results.find_run(conn, summary.run_id),
+                         find_area(conn, district), start=until + dt.timedelta(days=1),
+                         days=7, revisit_days=3, per_community=2, time_limit=20)
+    save(engine, week, by="demo")
     return DemoOutcome(manifest, root, summary, days, briefing, plan_path, proposal.before,
                        proposal.after, demo_accounts(engine, settings), week)
 

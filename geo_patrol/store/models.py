@@ -685,3 +685,47 @@ class ForceHours(Base):
     set_by: Mapped[str] = mapped_column(Text)
     set_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
                                                 server_default=func.now())
+
+
+class Rota(Base):
+    """A rota for an area and period, as planned: its targets and what it is expected to
+    achieve (``summary``: coverage, shortfall, solver gap, randomness)."""
+
+    __tablename__ = "rotas"
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("analysis_runs.id",
+                                                          ondelete="SET NULL"))
+    start_day: Mapped[dt.date] = mapped_column(Date)
+    days: Mapped[int] = mapped_column(SmallInteger)
+    revisit_days: Mapped[int] = mapped_column(SmallInteger)
+    minutes: Mapped[float] = mapped_column(Float)
+    seed: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[dict] = mapped_column(JSONB, default=dict)
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+
+
+class RotaWalk(Base):
+    """One loop of a rota: its day, slot and start, who walks it (if anyone could be
+    given it), the streets it covers, the hazards it inspects and the hot spot it stops at."""
+
+    __tablename__ = "rota_walks"
+    __table_args__ = (CheckConstraint("kind IN ('streets', 'hotspot')",
+                                      name="rota_walks_kind_check"),)
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    rota_id: Mapped[int] = mapped_column(ForeignKey("rotas.id", ondelete="CASCADE"), index=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+    slot: Mapped[str] = mapped_column(String(16))
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    minutes: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(16))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"))
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id",
+                                                                ondelete="SET NULL"))
+    length_m: Mapped[float] = mapped_column(Float)
+    segment_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    hazard_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    hotspot_segment_id: Mapped[int | None] = mapped_column(Integer)
+    geom = mapped_column(Geometry("LINESTRING", srid=4326, spatial_index=False), nullable=False)

@@ -371,6 +371,24 @@ def last_visits(conn: Connection, run_id: int, area_id: int) -> pd.DataFrame:
         params={"run": run_id, "area": area_id})
 
 
+def hazard_rota_rows(conn: Connection, run_id: int, area_id: int, *,
+                     reach_m: float = 50.0) -> pd.DataFrame:
+    """``id, category, last_inspection, segment_id`` of the hazards of an area's subtree that
+    still need inspections (not cleared, not proposed), with the street segment nearest to
+    each within ``reach_m`` (none: it cannot be reached from the streets)."""
+    return pd.read_sql_query(sa.text("""
+        SELECT h.id, h.category, hr.last_inspection, near.id AS segment_id
+        FROM hazards h JOIN hazard_results hr ON hr.hazard_id = h.id AND hr.run_id = :run
+        LEFT JOIN LATERAL (SELECT g.id FROM street_segments g
+                           WHERE ST_DWithin(h.geom_m, g.geom_m, :reach)
+                             AND g.area_id IN (SELECT area_subtree(:area))
+                           ORDER BY h.geom_m <-> g.geom_m LIMIT 1) near ON true
+        WHERE h.community_id IN (SELECT area_subtree(:area)) AND NOT h.proposed
+          AND hr.status <> 'cleared'
+        ORDER BY h.id"""), conn,
+        params={"run": run_id, "area": area_id, "reach": reach_m})
+
+
 def hazard_counts(conn: Connection, run_id: int, area_id: int) -> tuple[int, int]:
     """(hazards, compliant hazards) of an area and its sub-areas in a run."""
     row = conn.execute(sa.text("""
