@@ -393,3 +393,72 @@ def test_campaign_page(page, server, people, demo_world, analyst, lang):  # noqa
     if lang == "zh":
         _check_chinese(page)
     shot(page, f"campaigns-{lang}")
+
+
+ROTA_WORDS = {
+    "zh": {"heading": "巡逻排班：每天谁走哪条路线", "make": "生成排班", "coverage": "街道覆盖率",
+           "hazards": "按规定到期的隐患巡查", "random": "随机性", "week": "每日排班",
+           "slot": "时段", "evening": "晚间 18–22 时", "walks": "的巡逻任务", "number": "编号",
+           "kind": "任务类型"},
+    "en": {"heading": "The rota: who walks what, day by day", "make": "Make the rota",
+           "coverage": "Street coverage", "hazards": "Hazard inspections due by rule",
+           "random": "Randomness", "week": "Day by day", "slot": "Time slot",
+           "evening": "Evening 18–22", "walks": "Walks on", "number": "Number",
+           "kind": "Kind"},
+}
+
+
+@pytest.fixture(scope="module")
+def rota_maker(demo_world):
+    """A command account of its own: it makes rotas and sees who walks them."""
+    return make_user(demo_world["engine"], "p-rota", "command")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_rota_on_the_planner(page, server, people, demo_world, rota_maker, lang):  # noqa: F811
+    from geo_patrol.services.rota import listing, view
+
+    w = ROTA_WORDS[lang]
+    sign_in(page, server, rota_maker)
+    area = people["community"]
+    _in(page, server, lang, f"/planner?area={area}")
+    assert page.locator("#rota").inner_text() == w["heading"]
+    form = page.locator("#rota-form")
+    assert w["make"] in form.inner_text()
+    form.locator("input[name=from]").fill("2026-12-03")
+    form.locator("input[name=days]").fill("3")
+    form.locator("input[name=revisit_days]").fill("2")
+    form.locator("input[name=seed]").fill("5" if lang == "zh" else "6")
+    form.locator("button[type=submit]").click()
+    page.locator("#rota-figures").wait_for(timeout=120_000)
+    page.wait_for_load_state("networkidle")
+    # the page shows the rota just stored, as the service reads it back
+    rota_id = int(listing(demo_world["engine"], area_id=area).iloc[0]["id"])
+    assert f"rota={rota_id}" in page.url
+    stored = view(demo_world["engine"], demo_world["settings"], rota_id, people=True)
+    s = stored.summary
+    figures = page.locator("#rota-figures").inner_text()
+    assert w["coverage"] in figures and w["hazards"] in figures and w["random"] in figures
+    assert f"{s['hazard_met']} / {s['hazard_due']}" in figures
+    assert f"{100 * s['rota_after']:.1f}%" in figures
+    assert page.locator("#rota-week tbody tr").count() == 3
+    first = page.locator("#rota-week tbody tr").first.locator("td").all_inner_texts()
+    week = stored.week().iloc[0]
+    assert first[4].startswith(f"{week['evening_walks']} · {week['evening_hours']:.1f} h")
+    legend = _map_legend(page, "rota-map")
+    assert w["slot"] in legend and w["evening"] in legend
+    # the second day's walks, with who walks them (roster number, masked name)
+    page.locator("#rota-days a").nth(1).click()
+    page.wait_for_load_state("networkidle")
+    day = stored.days()[1]
+    assert f"{day}" in page.locator("h4", has_text=w["walks"]).inner_text()
+    walks = stored.walks[stored.walks["day"] == day]
+    assert page.locator("#rota-walks tbody tr").count() == max(len(walks), 1)
+    heads = page.locator("#rota-walks thead th").all_inner_texts()
+    assert w["number"] in heads and w["kind"] in heads
+    if len(walks.dropna(subset=["number"])):
+        assert walks.dropna(subset=["number"]).iloc[0]["number"] in \
+            page.locator("#rota-walks").inner_text()
+    if lang == "zh":
+        _check_chinese(page)
+    shot(page, f"rota-{lang}")

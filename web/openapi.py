@@ -115,6 +115,19 @@ SPEC: dict[str, Any] = {
             "units never visited, schools checked in their windows", {"200": _OBJECT}, [
                 {"name": "campaign_id", "in": "path", "required": True,
                  "schema": {"type": "integer"}}]),
+        "/api/force": _op("Volunteer-hours per community, weekday and time slot a rota can "
+                          "count on", {"200": _OBJECT}, [
+            {"name": "area", "in": "query", "schema": {"type": "integer"}},
+            {"name": "weeks", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                        "maximum": 52}}]),
+        "/api/rotas": _op("Stored rotas in scope, newest first", {"200": _OBJECT}, [
+            {"name": "area", "in": "query", "schema": {"type": "integer"}}]),
+        "/api/rotas/{rota_id}": _op(
+            "A rota's walks (GeoJSON: day, slot, start, streets, hazards, hot spot; roster "
+            "numbers only for roles that see people) with its figures: expected coverage, "
+            "shortfall, solver gap, randomness", {"200": _GEOJSON}, [
+                {"name": "rota_id", "in": "path", "required": True,
+                 "schema": {"type": "integer"}}]),
         "/api/crime/hotspots": _op(
             "Gi* hot and cold street segments (GeoJSON) with the concentration figures",
             {"200": _GEOJSON}, _CRIME),

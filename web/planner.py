@@ -18,11 +18,13 @@ from geo_patrol.planning.force import weekly
 from geo_patrol.planning.plan import Plan, PlanParams, plan_geojson
 from geo_patrol.render.plan import plan_briefing_html
 from geo_patrol.render.plan import plan_map as draw_plan
+from geo_patrol.render.rota import figures_rows, shortfall_rows, week_rows
 from geo_patrol.services.planning import WEEKDAYS, force, plan_area, set_force
 from geo_patrol.store import results
 from web.auth import principal, requires
 from web.db import get_conn, get_engine, settings
 from web.params import csv_response, current_run, float_arg, int_arg, lang, local_path
+from web.rota import page_context
 
 bp = Blueprint("planner", __name__)
 _CACHE: OrderedDict[tuple, Plan] = OrderedDict()
@@ -101,7 +103,13 @@ def planner_page() -> Any:
     query = request.query_string.decode()
     area_id = int_arg("area")
     table = _force() if area_id is not None and run is not None else None
-    return render_template("planner.html", run=run, plan=plan, choices=choices,
+    rotas = page_context(area_id if run is not None else None)
+    if rotas["rota"] is not None:
+        view = rotas["rota"]
+        rotas.update(rota_figures=figures_rows(view.summary, lang()),
+                     rota_week=week_rows(view, lang()),
+                     rota_short=shortfall_rows(view.summary, lang()))
+    return render_template("planner.html", run=run, plan=plan, choices=choices, **rotas,
                            crew=_crew_for(plan) if plan else None, query=query,
                            params=_params() if plan else PlanParams(),
                            area_id=area_id, force=table,

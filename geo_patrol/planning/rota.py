@@ -142,13 +142,14 @@ def community_loops(node_from: np.ndarray, node_to: np.ndarray, length: np.ndarr
                     weight: np.ndarray, hazards: np.ndarray, community: np.ndarray, *,
                     per_community: int = 3, minutes: float = 90.0,
                     speed_m_per_min: float = 75.0, dwell_min: float = 10.0,
-                    hotspot_nodes: np.ndarray | None = None, stop_min: float = 15.0
-                    ) -> list[tuple[int, object]]:
+                    hotspot_nodes: np.ndarray | None = None, stop_min: float = 15.0,
+                    short: bool = True) -> list[tuple[int, object]]:
     """Candidate loops (:class:`geo_patrol.planning.loops.Loop`): for each community
     (index into ``np.unique(community)``), up to ``per_community`` loops of ``minutes`` from
     posts inside it through its most urgent streets (the planner's
     :func:`geo_patrol.planning.loops.plan_loop`), each later loop drawn where the earlier
-    ones did not go; and for each node of ``hotspot_nodes`` a loop posted there, which
+    ones did not go, and (``short``) one of half that length; and for each node of
+    ``hotspot_nodes`` a loop posted there, which
     starts with a stop of ``stop_min`` and walks the rest of its time around it. Returns
     (community index, loop)."""
     from geo_patrol.planning.loops import plan_loop
@@ -171,6 +172,15 @@ def community_loops(node_from: np.ndarray, node_to: np.ndarray, length: np.ndarr
                 break
             out.append((ci, lp))
             w[lp.targets] *= 0.02  # the next loop goes where this one did not
+        if short and (weight[members] > 0).any():
+            # a half-length loop from the first post: it fits a slot with less than a
+            # whole loop's hours (the force is an average over weeks)
+            post = int(node_from[members[int(np.argmax(weight[members]))]])
+            lp = plan_loop(graph, node_from, node_to, length, weight, hazards, members, post,
+                           ci, minutes=minutes / 2, speed_m_per_min=speed_m_per_min,
+                           dwell_min=dwell_min)
+            if len(lp.nodes) >= 2:
+                out.append((ci, lp))
     for node in ([] if hotspot_nodes is None else hotspot_nodes):
         touching = np.flatnonzero((node_from == node) | (node_to == node))
         ci = int(np.searchsorted(places, community[touching[0]])) if len(touching) else 0

@@ -1,0 +1,128 @@
+"""Rotas through the web app and the CLI: made from the planner's form, read back as the
+page, CSV, GeoJSON, API and an offline briefing; scoped by role; bad input changes nothing."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from geo_patrol.privacy import mask_name
+from geo_patrol.render.assets import external_references
+from tests.helpers import make_user, sign_in
+
+
+def _rotas(engine) -> int:  # noqa: ANN001
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM rotas")).scalar_one()
+
+
+def test_a_rota_made_on_the_planner_and_read_back_everywhere(demo_world, tmp_path):
+    from web import create_app
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    with engine.connect() as conn:
+        # the community whose volunteers patrol most: it has a force to plan with
+        area, name = conn.execute(sa.text(
+            "SELECT a.id, a.name FROM areas a JOIN volunteers v ON v.community_id = a.id "
+            "JOIN tracks t ON t.volunteer_id = v.id AND t.kind = 'patrol' "
+            "WHERE a.level = 'community' GROUP BY a.id ORDER BY count(*) DESC LIMIT 1")).one()
+        other = conn.execute(sa.text(
+            "SELECT name FROM areas WHERE level = 'community' AND id <> :a ORDER BY id "
+            "LIMIT 1"), {"a": area}).scalar_one()
+        volunteer = conn.execute(sa.text("SELECT number FROM volunteers LIMIT 1")).scalar_one()
+    make_user(engine, "w-planner", "planner")
+    make_user(engine, "w-command", "command")
+    make_user(engine, "w-officer", "officer", areas=[name])
+    make_user(engine, "w-stranger", "officer", areas=[other])
+    make_user(engine, "w-volunteer", "volunteer", volunteer=volunteer)
+    app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": settings})
+    clients = {}
+    for role in ("planner", "command", "officer", "stranger", "volunteer"):
+        clients[role] = app.test_client()
+        clients[role].csrf = sign_in(clients[role], f"w-{role}")
+    planner, command = clients["planner"], clients["command"]
+    form = {"area": area, "from": "2026-12-03", "days": "3", "revisit_days": "2",
+            "minutes": "60", "seed": "3", "csrf_token": planner.csrf}
+    # bad input: a clear 400 and nothing stored
+    before = _rotas(engine)
+    for bad, word in (({"days": "40"}, "1 to 28 days"), ({"seed": "x"}, "seed"),
+                      ({"revisit_days": "9"}, "revisit interval"), ({"from": "3.12."}, "date"),
+                      ({"minutes": "5"}, "minutes")):
+        resp = planner.post("/planner/rota", data={**form, **bad})
+        assert resp.status_code == 400 and word in resp.get_data(as_text=True), (bad, resp)
+    assert _rotas(engine) == before
+    assert clients["officer"].post("/planner/rota", data={
+        **form, "csrf_token": clients["officer"].csrf}).status_code == 403
+    made = planner.post("/planner/rota", data=form)
+    assert made.status_code == 302 and "rota=" in made.headers["Location"]
+    rota_id = int(re.search(r"rota=(\d+)", made.headers["Location"]).group(1))
+    assert _rotas(engine) == before + 1
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(
+            "SELECT count(*) FROM audit_log WHERE action = 'rota_create' AND actor = 'w-planner'"
+            " AND target = :t"), {"t": f"rota {rota_id}"}).scalar_one() == 1
+        walks, given = conn.execute(sa.text(
+            "SELECT count(*), count(volunteer_id) FROM rota_walks WHERE rota_id = :r"),
+            {"r": rota_id}).one()
+        names = [r[0] for r in conn.execute(sa.text(
+            "SELECT v.name FROM rota_walks w JOIN volunteers v ON v.id = w.volunteer_id "
+            "WHERE w.rota_id = :r"), {"r": rota_id})]
+    assert walks > 0 and given > 0
+    # the page, the map document, the API
+    page = planner.get(f"/planner?area={area}&rota={rota_id}").get_data(as_text=True)
+    assert 'id="rota-figures"' in page and page.count("<tr") > 10
+    assert planner.get(f"/planner?area={area}&rota={rota_id}&day=2026-12-09").status_code == 400
+    doc = planner.get(f"/maps/rota?rota={rota_id}&day=2026-12-04").get_data(as_text=True)
+    assert "gp-legend" in doc and external_references(doc) == []
+    listed = planner.get(f"/api/rotas?area={area}").get_json()["rotas"]
+    assert listed[0]["id"] == rota_id and listed[0]["walks"] == walks
+    geo = planner.get(f"/api/rotas/{rota_id}").get_json()
+    assert len(geo["features"]) == walks and geo["properties"]["walks"] == walks
+    assert {f["properties"]["slot"] for f in geo["features"]} <= {
+        "morning", "midday", "afternoon", "evening"}
+    assert len(geo["properties"]["daily"]) == 3
+    # planners see no people; the command sees roster numbers and masked names
+    assert all(f["properties"]["number"] is None and f["properties"]["name"] is None
+               for f in geo["features"])
+    csv = command.get(f"/planner/rota.csv?rota={rota_id}").get_data().decode("utf-8-sig")
+    lines = csv.strip().splitlines()
+    assert lines[0].startswith("id,day,slot,starts_at,minutes,kind,community,number,name")
+    assert len(lines) == walks + 1
+    assert all(n not in csv for n in names)
+    assert any(mask_name(n) in csv for n in names)
+    exported = command.get(f"/planner/rota.geojson?rota={rota_id}")
+    assert exported.headers["Content-Disposition"].endswith(f"rota-{rota_id}.geojson")
+    # the briefing: offline, roster numbers at most, no names (not even masked)
+    briefing = command.get(f"/planner/rota-briefing?rota={rota_id}").get_data(as_text=True)
+    assert external_references(briefing) == []
+    assert all(n not in briefing and mask_name(n) not in briefing for n in names)
+    assert "巡逻排班表" in briefing and "每日排班" in briefing
+    # scope: the officer of the rota's community reads it, another officer does not learn
+    # that it exists, a volunteer may not read rotas
+    assert clients["officer"].get(f"/api/rotas/{rota_id}").status_code == 200
+    assert clients["stranger"].get(f"/api/rotas/{rota_id}").status_code == 404
+    assert clients["stranger"].get(f"/planner/rota.csv?rota={rota_id}").status_code == 404
+    assert rota_id not in [r["id"] for r in clients["stranger"].get("/api/rotas").get_json()
+                           ["rotas"]]
+    assert clients["volunteer"].get(f"/api/rotas/{rota_id}").status_code == 403
+    assert planner.get("/api/rotas/999999").status_code == 404
+    # the CLI makes and lists rotas too
+    runner = CliRunner(env={"DATABASE_URL": demo_world["url"],
+                            "GEO_PATROL_DATA_DIR": str(tmp_path / "d"),
+                            "GEO_PATROL_METRIC_CRS": ""})
+    out = tmp_path / "walks.csv"
+    made = runner.invoke(cli_group(), ["plan", "rota", "--area", name, "--from", "2026-12-03",
+                                       "--days", "2", "--revisit-days", "2", "--csv", str(out)])
+    assert made.exit_code == 0, made.output
+    assert "hazard inspections due by rule" in made.output and "shortfall" in made.output
+    assert out.read_bytes().decode("utf-8-sig").startswith("id,day,slot")
+    listed = runner.invoke(cli_group(), ["plan", "rotas", "--area", name])
+    assert listed.exit_code == 0 and f"#{rota_id} {name}" in listed.output
+
+
+def cli_group():  # noqa: ANN201
+    from geo_patrol.cli import cli
+
+    return cli
