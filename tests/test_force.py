@@ -111,3 +111,74 @@ def test_force_of_the_demo_agrees_with_its_tracks_and_can_be_set(demo_world, tmp
         set_force(engine, community_id=community, weekday="mon", slot="night", hours=1, by="t")
     with pytest.raises(NotFoundError):
         set_force(engine, community_id=999999, weekday="mon", slot="evening", hours=1, by="t")
+
+
+def test_an_availability_sheet_sets_the_force_all_or_nothing(demo_world, tmp_path):
+    from click.testing import CliRunner
+
+    from geo_patrol.cli import cli
+    from geo_patrol.ingest.availability import read_availability
+    from web import create_app
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    with engine.connect() as conn:
+        (a, name_a), (b, name_b) = conn.execute(sa.text(
+            "SELECT id, name FROM areas WHERE level = 'community' ORDER BY id DESC LIMIT 2")
+        ).all()
+    sheet = tmp_path / "可巡逻时段.csv"
+    sheet.write_bytes(("社区,星期,时段,工时\n"
+                       f"{name_a},工作日,晚间,6\n{name_a},周六,上午,3.5小时\n"
+                       f"{b},周末,晚上,2\n").encode("gbk"))
+    table = read_availability(sheet)
+    assert len(table) == 5 + 1 + 2 and set(table["slot"]) == {"evening", "morning"}
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"社区,星期,时段,工时\n{name_a},周一,晚间,4\n{name_a},someday,晚间,4\n",
+                   encoding="utf-8")
+    with pytest.raises(InputError, match="row 3.*unknown weekday"):
+        read_availability(bad)
+    twice = tmp_path / "twice.csv"
+    twice.write_text(f"社区,星期,时段,工时\n{name_a},每天,晚间,4\n{name_a},周二,晚上,1\n",
+                     encoding="utf-8")
+    with pytest.raises(InputError, match="same weekday and slot twice"):
+        read_availability(twice)
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text(f"社区,星期,时段,工时\n{name_a},周一,晚间,4\n无此社区,周一,晚间,4\n",
+                       encoding="utf-8")
+    make_user(engine, "av-planner", "planner")
+    make_user(engine, "av-officer", "officer", areas=[name_b])
+    app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": settings})
+    planner, officer = app.test_client(), app.test_client()
+    token, officer_token = sign_in(planner, "av-planner"), sign_in(officer, "av-officer")
+
+    def hours(community: int) -> dict:
+        rows = planner.get(f"/api/force?area={community}").get_json()["rows"]
+        return {(r["weekday"], r["slot"]): r["set_hours"] for r in rows
+                if r["set_hours"] is not None}
+
+    def post(client, path, csrf):  # noqa: ANN001
+        with path.open("rb") as fh:
+            return client.post("/planner/force/upload", data={
+                "file": (fh, path.name), "csrf_token": csrf, "next": "/planner"},
+                content_type="multipart/form-data")
+
+    for wrong in (bad, unknown):  # a clear 400, and nothing set
+        resp = post(planner, wrong, token)
+        assert resp.status_code == 400 and "row 3" in resp.get_data(as_text=True)
+        assert hours(a) == {}
+    assert post(officer, sheet, officer_token).status_code == 403
+    assert post(planner, sheet, token).status_code == 302
+    assert hours(a) == {**{(d, "evening"): 6.0 for d in range(5)}, (5, "morning"): 3.5}
+    assert hours(b) == {(5, "evening"): 2.0, (6, "evening"): 2.0}
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT details FROM audit_log WHERE action = 'force_load' "
+                                    "AND actor = 'av-planner'")).scalar_one() == {
+            "slots": 8, "communities": 2}
+    runner = CliRunner(env={"DATABASE_URL": demo_world["url"],
+                            "GEO_PATROL_DATA_DIR": str(tmp_path / "d"),
+                            "GEO_PATROL_METRIC_CRS": ""})
+    out = runner.invoke(cli, ["plan", "force-load", str(sheet)])
+    assert out.exit_code == 0 and "8 weekday slots set in 2 communities" in out.output
+    for community in (a, b):  # back to what the patrols show, for the other tests
+        for key in hours(community):
+            set_force(engine, community_id=community, weekday=key[0], slot=key[1], hours=None,
+                      by="test")

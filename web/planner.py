@@ -19,7 +19,7 @@ from geo_patrol.planning.plan import Plan, PlanParams, plan_geojson
 from geo_patrol.render.plan import plan_briefing_html
 from geo_patrol.render.plan import plan_map as draw_plan
 from geo_patrol.render.rota import figures_rows, shortfall_rows, week_rows
-from geo_patrol.services.planning import WEEKDAYS, force, plan_area, set_force
+from geo_patrol.services.planning import WEEKDAYS, force, load_force, plan_area, set_force
 from geo_patrol.store import results
 from web.auth import principal, requires
 from web.db import get_conn, get_engine, settings
@@ -146,6 +146,19 @@ def set_force_hours() -> Any:
               slot=form.get("slot", ""), hours=hours, by=me.username,
               within=me.within(Resource.COVERAGE, "write"))
     return redirect(local_path(form.get("next"), url_for("planner.planner_page")))
+
+
+@bp.post("/planner/force/upload")
+@requires(Resource.COVERAGE, "write")
+def upload_force() -> Any:
+    """Set the hours of an availability sheet (all or nothing)."""
+    from web.uploads import saved_upload
+
+    me = principal()
+    with saved_upload(request.files.get("file")) as path:
+        load_force(get_engine(), path, by=me.username,
+                   within=me.within(Resource.COVERAGE, "write"))
+    return redirect(local_path(request.form.get("next"), url_for("planner.planner_page")))
 
 
 @bp.get("/planner/force.csv")

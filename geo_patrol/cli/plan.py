@@ -222,6 +222,19 @@ def plan_force_set_cmd(ctx: click.Context, community: str, weekday: str, slot: s
                + ("as the patrols show" if clear else f"{hours:g} volunteer-hours"))
 
 
+@plan.command("force-load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def plan_force_load_cmd(ctx: click.Context, path: Path) -> None:
+    """Set the volunteer-hours of an availability sheet (CSV or XLSX: community, weekday
+    (周一…周日, 每天, 工作日, 周末), time slot (早间, 午间, 下午, 晚间), hours); all or nothing."""
+    from geo_patrol.services.planning import load_force
+
+    done = load_force(engine_of(ctx), path, by="cli")
+    click.echo(f"{path.name}: {done['slots']} weekday slots set in {done['communities']} "
+               "communities")
+
+
 @plan.command("rota")
 @click.option("--area", required=True, help="A district or community (name or id).")
 @click.option("--from", "start", default=None, help="First day (default: tomorrow).")

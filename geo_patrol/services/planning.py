@@ -157,3 +157,30 @@ def set_force(engine: Engine, *, community_id: int, weekday: str | int, slot: st
         store.store_hours(conn, community_id, day, slot, hours, by)
         audit(conn, by, "force_set", f"community {community_id}",
               details={"weekday": WEEKDAYS[day], "slot": slot, "hours": hours})
+
+
+def load_force(engine: Engine, path: Any, *, by: str, within: frozenset[int] | None = None,
+               source: str | None = None) -> dict[str, int]:
+    """Set the hours of an availability sheet (:mod:`geo_patrol.ingest.availability`), all
+    or nothing: every community must be one in ``within``'s reach (by name or id);
+    audit-logged. Returns how many weekday slots were set, in how many communities."""
+    from geo_patrol.ingest.availability import read_availability
+    from geo_patrol.store import force as store
+    from geo_patrol.store.accounts import audit
+
+    table = read_availability(path)
+    name = source or str(getattr(path, "name", path))
+    with engine.begin() as conn:
+        places = store.communities(conn, area_id=None, within=within)
+        ids = {**{str(n): int(i) for i, n in zip(places["community_id"], places["community"])},
+               **{str(int(i)): int(i) for i in places["community_id"]}}
+        for row, community in zip(table["row"], table["community"]):
+            if community not in ids:
+                raise InputError(f"no community {community!r} in your areas", source=name,
+                                 location=f"row {row}")
+        for r in table.itertuples():
+            store.store_hours(conn, ids[r.community], int(r.weekday), r.slot, float(r.hours),
+                              by)
+        done = {"slots": len(table), "communities": int(table["community"].nunique())}
+        audit(conn, by, "force_load", name, details=done)
+    return done
