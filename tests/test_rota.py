@@ -184,6 +184,19 @@ def test_walks_go_to_the_nearest_free_volunteer_once_a_day():
     assert assign(np.array([0, 0]), np.array([[inf], [1.0]])).tolist() == [-1, 0]
 
 
+def test_a_day_bound_lets_a_thin_slot_take_a_whole_loop():
+    # two slots of 0.5 h each: no 1-hour loop fits a slot; with the day's hours (1 h) as the
+    # bound and each slot allowed a whole loop, one loop is walked, never two
+    cands = [Candidate(0, 1.0, np.array([0, 1])), Candidate(0, 1.0, np.array([2, 3]))]
+    thin = RotaProblem(LENGTH, np.full(4, np.inf), cands, np.full((1, 1, 2), 0.5))
+    assert solve(thin).walks == []
+    pooled = RotaProblem(LENGTH, np.full(4, np.inf), cands, np.full((1, 1, 2), 1.0),
+                         day_force=np.array([[1.0]]))
+    rota = solve(pooled)
+    assert [c for _, _, c in rota.walks] == [1] and rota.hours_used.sum() == 1.0
+    assert pooled.hours == 1.0 and shortfall(pooled).tolist() == [1.0]
+
+
 def test_a_demo_week_rota_within_its_force(demo_world, tmp_path):
     import datetime as dt
 

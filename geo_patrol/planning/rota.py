@@ -14,7 +14,9 @@ the planner's building blocks (posts, loops); this module only chooses among the
   last inspection), counting only its allowed days (school days) and the slots that meet
   its time windows; a loop with an inspection stop there meets it.
 - A hot spot needs ``hotspot_visits`` loops stopping at it in each risk slot of each day.
-- Each force pool's (day, slot) spends at most the force's hours on its loops.
+- Each force pool's (day, slot) spends at most the force's hours on its loops and, when
+  ``day_force`` is given, each day at most that day's hours (so a slot may take a whole
+  loop where its average hours are less, as long as the day has them).
 - What is met is worth, in this order: a hot-spot visit, a hazard inspection, a street's
   metres. Unpredictable on purpose: a seeded random perturbation of the loops' costs (far
   below any street's value) picks among equally good rotas; :func:`schedule` then draws each
@@ -71,6 +73,12 @@ class RotaProblem:
     hazard_age: np.ndarray = field(default_factory=lambda: np.zeros(0))
     hazard_days: np.ndarray | None = None  # bool [hazard, day]; None: every day
     hazard_slots: np.ndarray | None = None  # bool [hazard, slot]; None: every slot
+    day_force: np.ndarray | None = None  # volunteer-hours [pool, day]; None: no day bound
+
+    @property
+    def hours(self) -> float:
+        """The volunteer-hours of the period."""
+        return float(np.sum(self.day_force if self.day_force is not None else self.force))
 
     @property
     def days(self) -> int:
@@ -143,12 +151,15 @@ def community_loops(node_from: np.ndarray, node_to: np.ndarray, length: np.ndarr
                     per_community: int = 3, minutes: float = 90.0,
                     speed_m_per_min: float = 75.0, dwell_min: float = 10.0,
                     hotspot_nodes: np.ndarray | None = None, stop_min: float = 15.0,
-                    short: bool = True) -> list[tuple[int, object]]:
+                    short: bool = True, must_stop: np.ndarray | None = None
+                    ) -> list[tuple[int, object]]:
     """Candidate loops (:class:`geo_patrol.planning.loops.Loop`): for each community
     (index into ``np.unique(community)``), up to ``per_community`` loops of ``minutes`` from
     posts inside it through its most urgent streets (the planner's
     :func:`geo_patrol.planning.loops.plan_loop`), each later loop drawn where the earlier
-    ones did not go, and (``short``) one of half that length; and for each node of
+    ones did not go, and (``short``) one of half that length; for each segment of
+    ``must_stop`` (hazards to inspect) that none of those stops at, a half-length loop
+    posted there; and for each node of
     ``hotspot_nodes`` a loop posted there, which
     starts with a stop of ``stop_min`` and walks the rest of its time around it. Returns
     (community index, loop)."""
@@ -181,6 +192,21 @@ def community_loops(node_from: np.ndarray, node_to: np.ndarray, length: np.ndarr
                            dwell_min=dwell_min)
             if len(lp.nodes) >= 2:
                 out.append((ci, lp))
+    reached = {int(g) for _, lp in out for g in lp.targets}
+    for g in [] if must_stop is None else [int(g) for g in np.unique(must_stop)]:
+        if g in reached:
+            continue
+        # an inspection no loop stops at: a half-length loop posted there, its stop first
+        ci = int(np.searchsorted(places, community[g]))
+        w = weight.astype(float).copy()
+        w[g] = w.max() * 10 + 1.0
+        lp = plan_loop(graph, node_from, node_to, length, w, hazards,
+                       np.flatnonzero(community == community[g]), int(node_from[g]), ci,
+                       minutes=minutes / 2, speed_m_per_min=speed_m_per_min,
+                       dwell_min=dwell_min)
+        if g in lp.targets:
+            out.append((ci, lp))
+            reached.update(int(t) for t in lp.targets)
     for node in ([] if hotspot_nodes is None else hotspot_nodes):
         touching = np.flatnonzero((node_from == node) | (node_to == node))
         ci = int(np.searchsorted(places, community[touching[0]])) if len(touching) else 0
@@ -321,6 +347,12 @@ def solve(problem: RotaProblem, *, seed: int = 0, time_limit: float = 60.0,
     f = _force_rows(p)
     _add_rows(h, sp.hstack([f, sp.csr_matrix((f.shape[0], n_y))], format="csr"),
               np.full(f.shape[0], -highspy.kHighsInf), p.force.reshape(-1).astype(float))
+    if p.day_force is not None:  # and a day's walks at most the day's hours
+        days = sp.kron(sp.identity(p.force.shape[0] * n_days), np.ones((1, n_slots)),
+                       format="csr") @ f
+        _add_rows(h, sp.hstack([days, sp.csr_matrix((days.shape[0], n_y))], format="csr"),
+                  np.full(days.shape[0], -highspy.kHighsInf),
+                  np.asarray(p.day_force, float).reshape(-1))
     if n_x:
         h.run()
     sol = np.asarray(h.getSolution().col_value) if n_x else np.zeros(0)
@@ -380,7 +412,8 @@ def shortfall(problem: RotaProblem, *, time_limit: float = 60.0) -> np.ndarray:
     needed = np.zeros(problem.force.shape[0])
     for c, cand in enumerate(problem.candidates):
         needed[cand.community] += per_candidate[c]
-    have = problem.force.sum(axis=(1, 2))
+    have = problem.force.sum(axis=(1, 2)) if problem.day_force is None \
+        else np.asarray(problem.day_force).sum(axis=1)
     return np.maximum(needed - have, 0.0)
 
 

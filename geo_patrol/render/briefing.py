@@ -43,6 +43,23 @@ def html_table(headers: list[str], rows: list[list[Any]]) -> str:
     return f'<table class="gp"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def map_page(m: folium.Map, title: str, head: str, body: str, *, basemap: str | None,
+             what: str) -> str:
+    """A map with a heading above and tables below, as one self-contained HTML page (assets
+    inlined, the CSP in a meta tag); refuses to return a page that would load from outside
+    when no outside base map was configured."""
+    root = m.get_root()
+    root.header.add_child(folium.Element(f"<style>{BRIEFING_CSS}</style>"))
+    root.html.add_child(folium.Element(head), index=0)
+    root.html.add_child(folium.Element(body))
+    m.height = (62.0, "vh")
+    page = root.render().replace("<head>", f"<head><title>{html.escape(title)}</title>", 1)
+    page = with_meta_policy(inline_assets(page))
+    if not (basemap and basemap != "none") and external_references(page):
+        raise RuntimeError(f"{what} would load from outside")
+    return page
+
+
 def campaign_section(progress: list[Any], lang: str, rules: Rules) -> str:
     """Each running campaign's progress in the district: totals, per category, the
     burn-down and the units never visited (names of premises, no personal data)."""

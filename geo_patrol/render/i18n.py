@@ -90,6 +90,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "rota_entropy": ("随机性：驻巡时刻 / 出发时刻（比特）",
                      "Randomness: visit times / start times (bits)"),
     "at_most": ("上限", "at most"),
+    "no_hot_spots": ("本区域无侵财警情热点", "No property-crime hot spot in the area"),
     "rota_hours": ("志愿者工时（已排 / 可用）", "Volunteer-hours (used / available)"),
     "rota_assigned": ("已落实到人的任务", "Walks given to a volunteer"),
     "rota_solver": ("求解", "Solver"), "solver_gap": ("最优性差距", "gap"),

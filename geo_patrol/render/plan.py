@@ -12,9 +12,7 @@ from geo_patrol.crs import wgs84_to_gcj02
 
 from geo_patrol.planning.plan import Plan
 from geo_patrol.render import maps
-from geo_patrol.render.assets import external_references, inline_assets
-from geo_patrol.render.csp import with_meta_policy
-from geo_patrol.render.briefing import BRIEFING_CSS, html_table
+from geo_patrol.render.briefing import html_table, map_page
 from geo_patrol.render.i18n import crew_reason, label, term
 
 #: Zone colours (ColorBrewer Set1/Dark2-like, distinct on a white map).
@@ -84,7 +82,6 @@ def plan_briefing_html(plan: Plan, *, lang: str = "zh", basemap: str | None = No
                        generated: dt.datetime | None = None) -> str:
     """The plan as one self-contained HTML file for offline PCs."""
     m = plan_map(plan, lang, basemap=basemap)
-    m.get_root().header.add_child(folium.Element(f"<style>{BRIEFING_CSS}</style>"))
     title = f"{plan.area['name']} · {label('plan', lang)}"
     stamp = (generated or dt.datetime.now()).strftime("%Y-%m-%d %H:%M")
     p = plan.params
@@ -94,12 +91,4 @@ def plan_briefing_html(plan: Plan, *, lang: str = "zh", basemap: str | None = No
     body = (f'<div class="gp-body">{plan_tables(plan, lang)}'
             f'<p class="gp-note">{label("generated", lang)}: {stamp} · '
             f'{label("no_personal", lang)}</p></div>')
-    root = m.get_root()
-    root.html.add_child(folium.Element(head), index=0)
-    root.html.add_child(folium.Element(body))
-    m.height = (62.0, "vh")
-    page = root.render().replace("<head>", f"<head><title>{html.escape(title)}</title>", 1)
-    page = with_meta_policy(inline_assets(page))
-    if not (basemap and basemap != "none") and external_references(page):
-        raise RuntimeError("plan briefing would load from outside")
-    return page
+    return map_page(m, title, head, body, basemap=basemap, what="plan briefing")

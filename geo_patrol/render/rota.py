@@ -14,9 +14,7 @@ import pandas as pd
 from geo_patrol.crs import wgs84_to_gcj02
 from geo_patrol.planning.crew import SLOTS
 from geo_patrol.render import maps
-from geo_patrol.render.assets import external_references, inline_assets
-from geo_patrol.render.briefing import BRIEFING_CSS, html_table
-from geo_patrol.render.csp import with_meta_policy
+from geo_patrol.render.briefing import html_table, map_page
 from geo_patrol.render.i18n import label, term
 
 #: A colour per time slot (walks are drawn in their slot's colour).
@@ -116,7 +114,7 @@ def figures_rows(summary: dict[str, Any], lang: str) -> list[list[str]]:
         [label("rota_hotspots", lang),
          (f"{s['hotspots']} 处，风险时段 {risk}：驻巡 {s['hotspot_met']} / {s['hotspot_due']} 次"
           if zh else f"{s['hotspots']} in {risk}: {s['hotspot_met']} of {s['hotspot_due']} "
-          "stops")],
+          "stops") if s["hotspots"] else label("no_hot_spots", lang)],
         [label("rota_promise", lang), f"{s['promises_kept']} / {s['promised']}"],
         [label("rota_entropy", lang),
          f"{s['entropy_bits']:.2f} / {s['start_entropy_bits']:.2f} "
@@ -178,7 +176,6 @@ def rota_briefing_html(view: Any, *, lang: str = "zh", basemap: str | None = Non
     """The rota as one self-contained HTML file for offline PCs: the figures, the week, the
     shortfall, the walks with roster numbers only, and a map layer per day."""
     m = rota_map(view, lang, basemap=basemap)
-    m.get_root().header.add_child(folium.Element(f"<style>{BRIEFING_CSS}</style>"))
     h = view.header
     title = f"{h['area']} · {label('rota', lang)}"
     last = h["start_day"] + dt.timedelta(days=int(h["days"]) - 1)
@@ -202,12 +199,4 @@ def rota_briefing_html(view: Any, *, lang: str = "zh", basemap: str | None = Non
             + f'<h2 class="gp-page">{label("walks", lang)}</h2>{walks}'
             f'<p class="gp-note">{label("generated", lang)}: {stamp} · '
             f'{label("no_names", lang)}</p></div>')
-    root = m.get_root()
-    root.html.add_child(folium.Element(head), index=0)
-    root.html.add_child(folium.Element(body))
-    m.height = (62.0, "vh")
-    page = root.render().replace("<head>", f"<head><title>{html.escape(title)}</title>", 1)
-    page = with_meta_policy(inline_assets(page))
-    if not (basemap and basemap != "none") and external_references(page):
-        raise RuntimeError("rota briefing would load from outside")
-    return page
+    return map_page(m, title, head, body, basemap=basemap, what="rota briefing")

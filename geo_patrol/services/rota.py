@@ -301,6 +301,7 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
                             per_community=per_community, minutes=minutes,
                             speed_m_per_min=params.speed_kmh * 1000 / 60,
                             dwell_min=params.dwell_min, hotspot_nodes=a[hot_seg],
+                            must_stop=hz_seg,
                             stop_min=STOP_MINUTES)
     n_plain = len(loops) - len(hot_seg)
     candidates, home = [], []
@@ -323,7 +324,12 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
             weekday = (start + dt.timedelta(days=d)).weekday()
             for j, slot in enumerate(SLOTS):
                 hours[i, d, j] = float(by_key.get((int(c), weekday, slot), 0.0))
-    problem = RotaProblem(length, age, candidates, hours.sum(axis=0, keepdims=True),
+    # a slot with any hours may take a whole loop, a day at most the day's hours: the hours
+    # are averages over weeks, and a rota may ask a volunteer for a loop where the average
+    # shows less than one
+    cell = hours.sum(axis=0, keepdims=True)
+    cap = np.where(cell > 0, np.maximum(cell, minutes / 60), 0.0)
+    problem = RotaProblem(length, age, candidates, cap, day_force=cell.sum(axis=2),
                           revisit_days=revisit_days, hotspots=len(hot_seg), risk_slots=risk,
                           hotspot_visits=int(np.ceil(240 / EVERY_MINUTES)),
                           hazard_every=hz_every, hazard_age=hz_age, hazard_days=hz_days,
