@@ -234,6 +234,17 @@ def test_a_demo_week_rota_within_its_force(demo_world, tmp_path):
         local = w.starts_at.astimezone(dt.timezone(dt.timedelta(hours=8)))
         assert lo <= local.hour < hi and local.date() == w.day
     assert plan.rota.hazard_due > 0 and 0 <= plan.rota.hazard_met <= plan.rota.hazard_due
+    # who could close the gap first: on the roster to patrol, no patrol in the 4 weeks
+    import sqlalchemy as sa
+
+    row = plan.summary()["shortfall"][0]
+    with engine.connect() as conn:
+        assert row["idle_on_duty"] == conn.execute(sa.text(
+            "SELECT count(*) FROM volunteers v WHERE v.active AND v.community_id = :c "
+            "AND '巡逻防控' = ANY(v.duties) AND NOT EXISTS (SELECT 1 FROM tracks t WHERE "
+            "t.volunteer_id = v.id AND t.kind = 'patrol' "
+            "AND t.started_at >= TIMESTAMPTZ '2026-11-05 00:00+08')"),
+            {"c": row["community_id"]}).scalar_one()
     rota_id = save(engine, plan, by="test")
     shown = view(engine, settings, rota_id, people=False)
     assert len(shown.walks) == len(plan.walks) and shown.walks["number"].isna().all()

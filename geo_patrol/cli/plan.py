@@ -305,7 +305,8 @@ def plan_rota_cmd(ctx: click.Context, area: str, start: str | None, days: int,
         for row in sorted(s["shortfall"], key=lambda r: -r["hours"])[:15]:
             slots = ", ".join(f"{k} {row[k]:.1f}" for k in SLOTS if row[k] > 0.05)
             click.echo(f"  {row['community']}: {row['hours']:.1f} h, about "
-                       f"{row['volunteers_a_day']:.1f} more volunteers a day ({slots})")
+                       f"{row['volunteers_a_day']:.1f} more volunteers a day ({slots}); "
+                       f"{row['idle_on_duty']} on the roster to patrol did not in 4 weeks")
     else:
         click.echo("no shortfall: the force meets every target its loops can reach")
 

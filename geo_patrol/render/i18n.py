@@ -79,6 +79,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "hazards_in_rule": ("隐患按要求巡查 %", "Hazards within rule %"),
     "shortfall": ("警力缺口", "Shortfall"), "hours": ("缺少工时", "Hours missing"),
     "volunteers_a_day": ("每天还需义警（人）", "More volunteers a day"),
+    "idle_on_duty": ("有巡逻职责、近 4 周未巡逻（人）",
+                     "On the roster to patrol, no patrol in 4 weeks"),
     "rota_coverage": ("街道覆盖率：上期 → 单次路线方案 / 本排班",
                       "Street coverage: last period → single-loop plan / this rota"),
     "rota_due_met": ("到期街道按期巡到", "Due streets met within the interval"),

@@ -143,9 +143,9 @@ def week_rows(view: Any, lang: str) -> tuple[list[str], list[list[str]]]:
 
 def shortfall_rows(summary: dict[str, Any], lang: str) -> tuple[list[str], list[list[Any]]]:
     headers = [label("community", lang), label("hours", lang), label("volunteers_a_day", lang),
-               *[term("slot", s, lang) for s in SLOTS]]
+               *[term("slot", s, lang) for s in SLOTS], label("idle_on_duty", lang)]
     rows = [[r["community"], f"{r['hours']:.1f}", f"{r['volunteers_a_day']:.1f}",
-             *[f"{r.get(s, 0.0):.1f}" for s in SLOTS]]
+             *[f"{r.get(s, 0.0):.1f}" for s in SLOTS], r.get("idle_on_duty", 0)]
             for r in sorted(summary.get("shortfall", []), key=lambda r: -r["hours"])]
     return headers, rows
 

@@ -95,6 +95,7 @@ class RotaPlan:
     start_entropy: float  # bits: each walk's starting quarter-hour over draws
     entropy_max: float
     daily: pd.DataFrame
+    idle_on_duty: dict[int, int]  # per community: on the roster to patrol, no patrol lately
     seconds: float
 
     @property
@@ -137,6 +138,7 @@ class RotaPlan:
                 {"community_id": cid, "community": name,
                  "hours": round(float(short[i]), 1),
                  "volunteers_a_day": round(float(short[i]) / per_day, 1),
+                 "idle_on_duty": self.idle_on_duty.get(cid, 0),
                  **{slot: round(float(self.shortfall[i, j]), 1)
                     for j, slot in enumerate(SLOTS)}}
                 for i, (cid, name) in enumerate(zip(self.community_ids, self.communities))
@@ -377,6 +379,11 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
         walked[candidates[c].segments] = True
     after = float(np.where(walked, length, covered).sum() / length.sum())
     hz_total, hz_ok = results.hazard_counts(conn, run["id"], area["id"])
+    from geo_patrol.planning.crew import PATROL_DUTY
+    from geo_patrol.store.force import idle_on_duty
+
+    idle = idle_on_duty(conn, [int(c) for c in place_ids], duty=PATROL_DUTY,
+                        since=day0 - dt.timedelta(weeks=4))
     return RotaPlan(area, int(run["id"]), start, days, revisit_days, minutes, seed,
                     [int(c) for c in place_ids], [names.get(int(c), str(c)) for c in place_ids],
                     len(candidates), best, timing, walks, length, missing, hours.sum(axis=1),
@@ -384,7 +391,7 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
                     today.before["coverage"], today.after["coverage"], after,
                     hz_ok / hz_total if hz_total else 1.0, entropy, start_entropy, top,
                     _daily(start, days, best, candidates, length, age, revisit_days, hz_every,
-                           hz_age), time.perf_counter() - t0)
+                           hz_age), idle, time.perf_counter() - t0)
 
 
 def save(engine: Engine, plan: RotaPlan, *, by: str) -> int:

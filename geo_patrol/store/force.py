@@ -60,3 +60,18 @@ def store_hours(conn: Connection, community_id: int, weekday: int, slot: str,
         "VALUES (:c, :w, :s, :h, :by) ON CONFLICT (community_id, weekday, slot) "
         "DO UPDATE SET hours = EXCLUDED.hours, set_by = EXCLUDED.set_by, set_at = now()"),
         {"c": community_id, "w": weekday, "s": slot, "h": hours, "by": by})
+
+
+def idle_on_duty(conn: Connection, community_ids: list[int], *, duty: str,
+                 since: dt.datetime) -> dict[int, int]:
+    """Per community: active volunteers whose roster duties include ``duty`` and who started
+    no patrol since ``since`` (the force a shortfall could call on first)."""
+    rows = conn.execute(sa.text("""
+        SELECT v.community_id, count(*) FROM volunteers v
+        WHERE v.active AND v.community_id = ANY(CAST(:ids AS integer[]))
+          AND :duty = ANY(v.duties)
+          AND NOT EXISTS (SELECT 1 FROM tracks t WHERE t.volunteer_id = v.id
+                          AND t.kind = 'patrol' AND t.started_at >= :since)
+        GROUP BY v.community_id"""), {"ids": list(community_ids), "duty": duty,
+                                       "since": since}).all()
+    return {int(c): int(n) for c, n in rows}
