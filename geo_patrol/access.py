@@ -33,6 +33,7 @@ class Resource(str, Enum):
     TRAINING = "training"    # courses, sessions, attendance and certificates
     CRIME = "crime"          # crime patterns: hot spots, times, near-repeats, evaluation
     CAMPAIGNS = "campaigns"  # hazard-clearing campaigns and their progress toward zero
+    TASKS = "tasks"          # patrol tasks, their checks, points and payouts
 
 
 class Grant(str, Enum):
@@ -74,6 +75,11 @@ MATRIX: dict[tuple[Resource, str], dict[Role, Grant]] = {
     (Resource.CAMPAIGNS, "read"): {_C: Grant.ALL, _A: Grant.ALL, _P: Grant.ALL,
                                    _O: Grant.SCOPED},
     (Resource.CAMPAIGNS, "write"): {_C: Grant.ALL, _A: Grant.ALL},
+    (Resource.TASKS, "read"): {_C: Grant.ALL, _A: Grant.ALL, _P: Grant.ALL, _O: Grant.SCOPED,
+                               _V: Grant.OWN},
+    (Resource.TASKS, "write"): {_C: Grant.ALL, _A: Grant.ALL, _O: Grant.SCOPED},
+    (Resource.TASKS, "take"): {_V: Grant.OWN},
+    (Resource.TASKS, "pay"): {_C: Grant.ALL, _A: Grant.ALL},
 }
 
 
@@ -129,7 +135,8 @@ _RESOURCE_NAMES = {Resource.PEOPLE: "volunteer personal data", Resource.TRACKS: 
                    Resource.COVERAGE: "coverage, plans, exports", Resource.AUDIT: "audit log",
                    Resource.ACCOUNTS: "accounts", Resource.DEVICES: "position devices",
                    Resource.CALLOUTS: "call-outs", Resource.TRAINING: "training and certificates",
-                   Resource.CRIME: "crime patterns", Resource.CAMPAIGNS: "campaigns"}
+                   Resource.CRIME: "crime patterns", Resource.CAMPAIGNS: "campaigns",
+                   Resource.TASKS: "patrol tasks, points, payouts"}
 _GRANT_NAMES = {Grant.ALL: "yes", Grant.SCOPED: "own communities", Grant.OWN: "own only",
                 Grant.AGGREGATE: "aggregates only"}
 

@@ -51,6 +51,27 @@ class VisitRule:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """When a patrol task counts as delivered, and the points it earns."""
+
+    radius_m: float = 30.0       # a route's street is walked within this of clean fixes
+    delivered_share: float = 0.8  # delivered: this share of the route walked, every stop made
+    partly_share: float = 0.3    # partly delivered: this share walked, or some stop made
+    max_walk_kmh: float = 8.0    # fixes moving faster than this do not count on foot
+    points_loop: int = 10
+    points_hotspot: int = 5
+    partly_points: float = 0.5   # share of the points a partly delivered task earns
+    points_report: int = 5       # a report verified as true
+    report_radius_m: float = 300.0  # a report's place within this of the reporter's fixes
+    report_minutes: float = 30.0    # ... within this many minutes of its time
+
+    def points(self, kind: str, state: str) -> int:
+        full = self.points_hotspot if kind == "hotspot" else self.points_loop
+        return full if state == "delivered" else \
+            int(round(full * self.partly_points)) if state == "partly" else 0
+
+
+@dataclass(frozen=True)
 class Rules:
     """Every category's rule, their aliases, and what counts as an inspection visit."""
 
@@ -58,6 +79,7 @@ class Rules:
     aliases: dict[str, str]
     dwell_min: float
     radius_m: float
+    delivery: Delivery = Delivery()
 
     def label(self, category: object, lang: str = "zh") -> str:
         """The name of a category key in ``lang`` (the key itself when unknown)."""
@@ -111,7 +133,22 @@ def parse_rules(data: dict[str, Any], source: str) -> Rules:
                 aliases[str(name).strip().lower()] = key
     insp = data.get("inspection", {})
     return Rules(categories, aliases, float(insp.get("dwell_min", 10)),
-                 float(insp.get("radius_m", 50)))
+                 float(insp.get("radius_m", 50)), _delivery(data.get("delivery", {}), source))
+
+
+def _delivery(spec: dict[str, Any], source: str) -> Delivery:
+    known = Delivery.__dataclass_fields__
+    unknown = set(spec) - set(known)
+    if unknown:
+        msg = f"[delivery]: unknown keys {', '.join(sorted(unknown))}"
+        raise InputError(msg, source=source)
+    try:
+        out = Delivery(**{k: type(getattr(Delivery, k))(v) for k, v in spec.items()})
+    except (TypeError, ValueError):
+        raise InputError("[delivery]: every value is a number", source=source) from None
+    if not 0 < out.partly_share <= out.delivered_share <= 1:
+        raise InputError("[delivery]: 0 < partly_share <= delivered_share <= 1", source=source)
+    return out
 
 
 @lru_cache(maxsize=8)

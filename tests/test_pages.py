@@ -462,3 +462,75 @@ def test_rota_on_the_planner(page, server, people, demo_world, rota_maker, lang)
     if lang == "zh":
         _check_chinese(page)
     shot(page, f"rota-{lang}")
+
+
+TASK_WORDS = {
+    "zh": {"near": "附近可认领的任务", "accept": "认领任务", "accepted": "已认领",
+           "delivered": "已完成", "points": "我的积分", "kind": "街道巡逻"},
+    "en": {"near": "Tasks near me", "accept": "Take this task", "accepted": "Accepted",
+           "delivered": "Delivered", "points": "My points", "kind": "Street loop"},
+}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_volunteer_takes_a_task_on_a_phone_and_the_track_delivers_it(
+        page, server, demo_world, lang):  # noqa: F811
+    """At 360 px: a task along the streets a volunteer's demo track walked is offered to
+    them; they accept it; checking it against the track delivers it; the points appear."""
+    import datetime as dt
+
+    from geo_patrol.services import tasks
+    from geo_patrol.store import tasks as store
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    w = TASK_WORDS[lang]
+    rank = 0 if lang == "zh" else 1  # a volunteer of their own per language
+    with engine.connect() as conn:
+        track = conn.execute(sa.text(
+            "SELECT t.volunteer_id, v.number, v.community_id, t.started_at, t.ended_at, "
+            "ST_AsText(t.geom) FROM tracks t JOIN volunteers v ON v.id = t.volunteer_id "
+            "WHERE t.kind = 'patrol' ORDER BY t.n_fixes DESC OFFSET :k LIMIT 1"),
+            {"k": 2 + rank}).one()
+        on = [r[0] for r in conn.execute(sa.text(
+            "SELECT g.id FROM street_segments g WHERE ST_DWithin(ST_LineInterpolatePoint("
+            "ST_LineMerge(g.geom_m), 0.5), (SELECT ST_MakeLine(f.geom_m ORDER BY f.t) FROM "
+            "patrol_fixes f WHERE f.volunteer_id = :v AND f.t BETWEEN :a AND :b AND "
+            "f.flags = 0), 8) AND g.length_m > 40"),
+            {"v": track[0], "a": track[3], "b": track[4]})]
+    volunteer, number, community, start, end, wkt = track
+    user = make_user(engine, f"p-walker-{lang}", "volunteer", volunteer=number)
+    with engine.begin() as conn:
+        store.create_tasks(conn, [{
+            "rota_walk_id": None, "kind": "streets", "community_id": community,
+            "day": start.date(), "window_start": start - dt.timedelta(minutes=5),
+            "window_end": end + dt.timedelta(minutes=5), "minutes": 90.0, "length_m": 2500.0,
+            "segment_ids": on, "hazard_ids": [], "hotspot_segment_id": None, "points": 10,
+            "offered_to": volunteer, "wkt": wkt}], by="test")
+    page.set_viewport_size({"width": 360, "height": 740})
+    sign_in(page, server, user)
+    # the task's day is in the demo's past: show what is offered from that day on
+    from unittest import mock
+
+    with mock.patch.object(type(settings), "today", lambda self, now=None: start.date()):
+        _in(page, server, lang, "/me")
+    near = page.locator("#tasks-near")
+    assert w["near"] in page.locator("body").inner_text() and w["kind"] in near.inner_text()
+    accept = near.locator("button[value=accept]").first
+    assert accept.inner_text() == w["accept"] and accept.bounding_box()["height"] >= 44
+    accept.click()
+    page.wait_for_load_state("networkidle")
+    assert w["accepted"] in page.locator("#my-tasks").inner_text()
+    done = tasks.check(engine, settings, now=end + dt.timedelta(hours=1))
+    assert [c.state for c in done if c.volunteer_id == volunteer] == ["delivered"]
+    _in(page, server, lang, "/me")
+    assert w["delivered"] in page.locator("#my-tasks").inner_text()
+    assert page.locator("#my-points").inner_text().endswith("10")
+    assert w["points"] in page.locator("#my-points").inner_text()
+    page.locator("#my-tasks a").first.click()  # the route on a map
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".gp-legend").inner_text().count("\n") >= 2
+    page.go_back()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    if lang == "zh":
+        _check_chinese(page)
+    shot(page, f"me-tasks-{lang}")

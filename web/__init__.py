@@ -142,6 +142,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.crime import bp as crime_bp
     from web.planner import bp as planner_bp
     from web.rota import bp as rota_bp
+    from web.tasks import bp as tasks_bp
     from web.training import bp as training_bp
 
     set_asset_root(settings.asset_dir)
@@ -153,7 +154,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     auth.init_app(app, settings)
     for blueprint in (api_bp, pages_bp, maps_bp, planner_bp, live_bp, training_bp,
-                      crime_bp, campaigns_bp, rota_bp):
+                      crime_bp, campaigns_bp, rota_bp, tasks_bp):
         app.register_blueprint(blueprint)
     app.jinja_env.finalize = _finalize
     app.context_processor(lambda: {

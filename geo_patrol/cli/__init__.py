@@ -101,6 +101,6 @@ def _plugins() -> None:
 
 # the command groups register themselves on ``cli``
 from geo_patrol.cli import (  # noqa: E402,F401
-    analysis, campaign, crime, db, demo, devices, export, load, plan, training, users)
+    analysis, campaign, crime, db, demo, devices, export, load, plan, tasks, training, users)
 
 _plugins()

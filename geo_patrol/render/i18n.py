@@ -185,6 +185,10 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "communities": ("社区覆盖", "Communities"), "gaps": ("巡逻盲区", "Gaps"),
         "hazards": ("隐患巡查", "Hazards")},
     "actor": {"system": ("系统", "system")},
+    "task_state": {
+        "offered": ("待认领", "Offered"), "accepted": ("已认领", "Accepted"),
+        "delivered": ("已完成", "Delivered"), "partly": ("部分完成", "Partly delivered"),
+        "missed": ("未完成", "Missed"), "withdrawn": ("已撤回", "Withdrawn")},
     "solver_status": {
         "Optimal": ("最优解", "Optimal"), "Time limit reached": ("达到求解时限", "Time limit reached"),
         "Empty": ("无可选路线", "No loops to choose"),

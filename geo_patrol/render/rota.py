@@ -200,3 +200,27 @@ def rota_briefing_html(view: Any, *, lang: str = "zh", basemap: str | None = Non
             f'<p class="gp-note">{label("generated", lang)}: {stamp} · '
             f'{label("no_names", lang)}</p></div>')
     return map_page(m, title, head, body, basemap=basemap, what="rota briefing")
+
+
+def task_map(task: Any, lang: str, *, basemap: str | None = None) -> folium.Map:
+    """One task's route (a one-row frame), its start marked."""
+    m, shift = maps.base_map(tuple(task.total_bounds), basemap=basemap)
+    rows = task.assign(kind_text=[label(f"walk_{k}", lang) for k in task["kind"]],
+                       km=(task["length_m"] / 1000).round(2),
+                       colour=[SLOT_COLOURS["evening"] if k == "hotspot" else "#1f78b4"
+                               for k in task["kind"]])
+    maps.geojson_layer(m, rows, shift, name=label("walk", lang),
+                       shown={"kind_text": label("walk_kind", lang), "km": "km"},
+                       styled=("colour",),
+                       style=lambda f: {"color": f["properties"]["colour"], "weight": 5,
+                                        "opacity": 0.9})
+    x, y = task.geometry.iloc[0].coords[0]
+    if shift:
+        (x,), (y,) = wgs84_to_gcj02(np.array([x]), np.array([y]))
+    folium.CircleMarker([y, x], radius=8, color="#000", weight=2, fill=True,
+                        fill_color="#33a02c", fill_opacity=1,
+                        tooltip=html.escape(label("walk_start", lang))).add_to(m)
+    return maps.finish(m, [(label("walk", lang), [("#1f78b4", label("walk_streets", lang)),
+                                                  (SLOT_COLOURS["evening"],
+                                                   label("walk_hotspot", lang)),
+                                                  ("#33a02c", label("walk_start", lang))])])

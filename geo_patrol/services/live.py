@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pyproj
-import shapely
 
 from geo_patrol.errors import DatabaseError, InputError, NotFoundError
 from geo_patrol.ingest.fixes import CleanFixes
@@ -526,9 +525,7 @@ def nearest_by_walking(engine: Engine, settings: Settings, *, lon: float, lat: f
     on the roster does not count."""
     if skill is not None and skill not in CERT_SKILLS:
         raise InputError(f"unknown skill {skill[:40]!r}: use one of {', '.join(CERT_SKILLS)}")
-    from scipy.sparse.csgraph import dijkstra
-
-    from geo_patrol.planning.network import street_graph
+    from geo_patrol.planning.network import walking_distances
 
     now = now or dt.datetime.now(dt.UTC)
     with engine.connect() as conn:
@@ -547,32 +544,7 @@ def nearest_by_walking(engine: Engine, settings: Settings, *, lon: float, lat: f
         people = people[people["certified"]]
     if people.empty or segs.empty:
         return people.assign(walk_m=[], eta_s=[]).iloc[:0]
-    nodes, inverse = np.unique(np.concatenate([segs["node_from"], segs["node_to"]]),
-                               return_inverse=True)
-    n = len(segs)
-    graph = street_graph(inverse[:n], inverse[n:], segs["length_m"].to_numpy())
-    lines = segs["geom"].to_numpy()
-    tree = shapely.STRtree(lines)
-
-    def attach(px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Nearest segment's end nodes and the walk along it to each end (plus the way on)."""
-        pts = shapely.points(px, py)
-        near = tree.query_nearest(pts, all_matches=False)[1]
-        line = lines[near]
-        along = shapely.line_locate_point(line, pts)
-        off = shapely.distance(pts, line)
-        length = shapely.length(line)
-        return near, off + along, off + (length - along)
-
-    inc, inc_a, inc_b = attach(np.array([x]), np.array([y]))
-    dist = dijkstra(graph, directed=False, indices=[inverse[inc[0]], inverse[n + inc[0]]])
-    seg_p, to_a, to_b = attach(people["x"].to_numpy(), people["y"].to_numpy())
-    fa, fb = inverse[seg_p], inverse[n + seg_p]
-    walk = np.minimum.reduce([
-        to_a + dist[0, fa] + inc_a[0], to_a + dist[1, fa] + inc_b[0],
-        to_b + dist[0, fb] + inc_a[0], to_b + dist[1, fb] + inc_b[0]])
-    same = seg_p == inc[0]  # on the incident's own street: straight along it
-    walk = np.where(same, np.minimum(walk, np.hypot(people["x"] - x, people["y"] - y)), walk)
+    walk = walking_distances(segs, x, y, people["x"].to_numpy(), people["y"].to_numpy())
     out = people.assign(walk_m=walk, eta_s=walk / settings.walk_speed_mps)
     out = out[np.isfinite(out["walk_m"])].sort_values(["certified", "walk_m"],
                                                       ascending=[False, True])

@@ -729,3 +729,78 @@ class RotaWalk(Base):
     hazard_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))
     hotspot_segment_id: Mapped[int | None] = mapped_column(Integer)
     geom = mapped_column(Geometry("LINESTRING", srid=4326, spatial_index=False), nullable=False)
+
+
+TASK_STATES = ("offered", "accepted", "delivered", "partly", "missed", "withdrawn")
+
+
+class Task(Base):
+    """A patrol a volunteer can take on: a loop or a hot-spot visit on a day, in a time
+    window, along a route, for points; from a rota's walk or made by hand. Its state moves
+    offered → accepted (by a volunteer) → delivered / partly / missed (from their fixes)."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (CheckConstraint(_in("state", TASK_STATES), name="tasks_state_check"),
+                      CheckConstraint("kind IN ('streets', 'hotspot')", name="tasks_kind_check"),
+                      CheckConstraint("window_end > window_start", name="tasks_window_check"))
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    rota_walk_id: Mapped[int | None] = mapped_column(
+        ForeignKey("rota_walks.id", ondelete="SET NULL"), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"),
+                                                     index=True)
+    day: Mapped[dt.date] = mapped_column(Date, index=True)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    minutes: Mapped[float] = mapped_column(Float)
+    length_m: Mapped[float] = mapped_column(Float)
+    segment_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    hazard_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    hotspot_segment_id: Mapped[int | None] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(Integer)
+    #: offered to this volunteer only (the rota's choice); anyone in the community when null
+    offered_to: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id",
+                                                              ondelete="SET NULL"))
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id",
+                                                                ondelete="SET NULL"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="offered")
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    checked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    verdict: Mapped[dict] = mapped_column(JSONB, default=dict)
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+    geom = mapped_column(Geometry("LINESTRING", srid=4326, spatial_index=False), nullable=False)
+
+
+class Payout(Base):
+    """A payout list for a period: the points earned and not yet paid, as of its making."""
+
+    __tablename__ = "payouts"
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    points: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+
+
+class PointsEntry(Base):
+    """Points a volunteer earned for one delivered task or one verified report: at most one
+    entry per item, paid at most once (``payout_id``)."""
+
+    __tablename__ = "points_ledger"
+    __table_args__ = (CheckConstraint("source IN ('task', 'report')",
+                                      name="points_ledger_source_check"),
+                      UniqueConstraint("source", "item_id", name="points_ledger_item_key"))
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    source: Mapped[str] = mapped_column(String(8))
+    item_id: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(Integer)
+    earned_on: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())

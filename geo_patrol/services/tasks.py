@@ -1,0 +1,290 @@
+"""Tasks use cases: a rota's walks offered as tasks, taken or turned down by volunteers,
+checked against their own fixes, and paid in points; verified reports paid once their place
+and time match the reporter's fixes; payout lists for a period; planned against delivered
+dose per community and week.
+
+Who may take or turn down a task is decided in one place, :func:`answer`: only the volunteer
+it is offered to (or, for a task open to the community, a volunteer of that community), and
+only their own. Points are never written but through the ledger's one entry per item.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from geo_patrol.errors import ConflictError, ForbiddenError, InputError, NotFoundError
+from geo_patrol.planning.crew import SLOTS
+from geo_patrol.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+
+def offer_rota(engine: Engine, settings: Settings, rota_id: int, *, by: str,
+               within: frozenset[int] | None = None) -> int:
+    """Offer each walk of a stored rota as a task: to the volunteer the rota gave it to, or
+    to its community when nobody was free; its window is the walk's time slot. A walk offered
+    before is not offered again. Returns how many tasks were made; audit-logged."""
+    from geo_patrol.services.rota import view
+    from geo_patrol.store import tasks as store
+    from geo_patrol.store.accounts import audit
+
+    view(engine, settings, rota_id, within=within)  # 404 outside the reader's scope
+    tz = ZoneInfo(settings.timezone)
+    rules = settings.rules.delivery
+    with engine.begin() as conn:
+        walks = store.walks_of(conn, rota_id)
+        if within is not None:
+            walks = walks[walks["community_id"].isin(within)]
+        rows = []
+        for w in walks.to_dict("records"):
+            lo, hi = SLOTS[w["slot"]]
+            start = dt.datetime.combine(w["day"], dt.time(lo), tz)
+            rows.append({**w, "window_start": start,
+                         "window_end": start + dt.timedelta(hours=hi - lo),
+                         "points": rules.points(w["kind"], "delivered"),
+                         "offered_to": None if pd.isna(w["offered_to"])
+                         else int(w["offered_to"]),
+                         "community_id": None if pd.isna(w["community_id"])
+                         else int(w["community_id"]),
+                         "hotspot_segment_id": None if pd.isna(w["hotspot_segment_id"])
+                         else int(w["hotspot_segment_id"])})
+        made = store.create_tasks(conn, rows, by=by)
+        audit(conn, by, "tasks_offer", f"rota {rota_id}", details={"tasks": made})
+    return made
+
+
+def _volunteer(conn: Any, volunteer_id: int) -> dict[str, Any]:
+    import sqlalchemy as sa
+
+    row = conn.execute(sa.text("""
+        SELECT v.id, v.community_id, ST_X(ST_Transform(ST_PointOnSurface(a.geom),
+               (SELECT value::int FROM deployment WHERE key = 'metric_srid'))) AS x,
+               ST_Y(ST_Transform(ST_PointOnSurface(a.geom),
+               (SELECT value::int FROM deployment WHERE key = 'metric_srid'))) AS y
+        FROM volunteers v LEFT JOIN areas a ON a.id = v.community_id
+        WHERE v.id = :v AND v.active"""), {"v": volunteer_id}).mappings().first()
+    if row is None:
+        raise NotFoundError("no active volunteer record")
+    return dict(row)
+
+
+def near_me(engine: Engine, settings: Settings, volunteer_id: int, *,
+            today: dt.date | None = None, limit: int = 10) -> Any:
+    """The tasks a volunteer may take from today, nearest first by walking along the streets
+    from home (their community) to where each starts (``walk_m``)."""
+    from geo_patrol.planning.network import walking_distances
+    from geo_patrol.store import tasks as store
+    from geo_patrol.store.areas import segments_near
+
+    today = today or settings.today()
+    with engine.connect() as conn:
+        me = _volunteer(conn, volunteer_id)
+        offered = store.task_table(conn, offered_for=(volunteer_id, me["community_id"]),
+                                   since=today)
+        if offered.empty or me["x"] is None:
+            return offered.assign(walk_m=np.inf)
+        xs = np.r_[offered["x"].to_numpy(float), me["x"]]
+        ys = np.r_[offered["y"].to_numpy(float), me["y"]]
+        pad = 1500.0
+        segs = segments_near(conn, (xs.min() - pad, ys.min() - pad, xs.max() + pad,
+                                    ys.max() + pad))
+    walk = walking_distances(segs, float(me["x"]), float(me["y"]), offered["x"].to_numpy(float),
+                             offered["y"].to_numpy(float))
+    return offered.assign(walk_m=walk).sort_values(["walk_m", "day"]).head(limit)
+
+
+def answer(engine: Engine, *, volunteer_id: int | None, task_id: int, accept: bool,
+           by: str) -> str:
+    """A volunteer takes a task (``accept``) or gives it back / turns it down. Only the
+    volunteer it is offered to — or, for a task open to its community, a volunteer of that
+    community — may take it, and only for themselves; a task already checked cannot change.
+    Returns the new state; audit-logged."""
+    from geo_patrol.store import tasks as store
+    from geo_patrol.store.accounts import audit
+
+    if volunteer_id is None:
+        raise ForbiddenError("only a volunteer takes tasks")
+    with engine.begin() as conn:
+        task = store.lock_task(conn, task_id)
+        me = _volunteer(conn, volunteer_id)
+        mine = task["offered_to"] == volunteer_id or (
+            task["offered_to"] is None and task["community_id"] == me["community_id"])
+        if not mine and task["volunteer_id"] != volunteer_id:
+            raise NotFoundError(f"no task {task_id}")  # not theirs: nothing to learn
+        if task["state"] not in ("offered", "accepted"):
+            raise ConflictError(f"task {task_id} is {task['state']}: it cannot change now")
+        if task["state"] == "accepted" and task["volunteer_id"] != volunteer_id:
+            raise ConflictError(f"task {task_id} was taken by another volunteer")
+        if accept:
+            store.set_taker(conn, task_id, volunteer_id, "accepted")
+            state = "accepted"
+        else:  # turned down: open to the community again
+            store.set_taker(conn, task_id, None, "offered")
+            if task["offered_to"] == volunteer_id:
+                import sqlalchemy as sa
+
+                conn.execute(sa.text("UPDATE tasks SET offered_to = NULL WHERE id = :id"),
+                             {"id": task_id})
+            state = "offered"
+        audit(conn, by, "task_accept" if accept else "task_decline", f"task {task_id}")
+    return state
+
+
+@dataclass
+class Checked:
+    task_id: int
+    volunteer_id: int
+    state: str
+    verdict: dict[str, Any]
+    points: int
+
+
+def check(engine: Engine, settings: Settings, *, now: dt.datetime | None = None,
+          task_ids: list[int] | None = None,
+          within: frozenset[int] | None = None) -> list[Checked]:
+    """Check every accepted task whose window has closed (or those of ``task_ids``) against
+    the taker's own fixes in its window (:mod:`geo_patrol.analysis.delivery`), record the
+    verdict and add the points it earns to the ledger (once per task)."""
+    from geo_patrol.analysis.delivery import verify
+    from geo_patrol.store import tasks as store
+
+    now = now or dt.datetime.now(dt.UTC)
+    rule = settings.rules.delivery
+    out = []
+    with engine.begin() as conn:
+        ids = task_ids if task_ids is not None else store.due_for_check(conn, now, within)
+        for task_id in ids:
+            task = store.lock_task(conn, task_id)
+            if task["state"] != "accepted" or task["window_end"] > now:
+                continue
+            fixes = store.fixes_of(conn, task["volunteer_id"], task["window_start"],
+                                   task["window_end"])
+            route, stops = store.task_geometry(conn, task)
+            verdict = verify(route, stops, fixes["x"], fixes["y"], fixes["t"],
+                             fixes["flags"].to_numpy() == 0, radius_m=rule.radius_m,
+                             delivered_share=rule.delivered_share,
+                             partly_share=rule.partly_share, max_walk_kmh=rule.max_walk_kmh,
+                             dwell_min=settings.rules.dwell_min,
+                             stop_radius_m=settings.rules.radius_m)
+            store.record_verdict(conn, task_id, verdict.state, verdict.as_dict())
+            points = rule.points(task["kind"], verdict.state)
+            if points:
+                store.add_points(conn, volunteer_id=task["volunteer_id"], source="task",
+                                 item_id=task_id, points=points, earned_on=task["day"],
+                                 note=f"{verdict.state} {100 * verdict.walked_share:.0f}%")
+            out.append(Checked(task_id, task["volunteer_id"], verdict.state, verdict.as_dict(),
+                               points))
+    return out
+
+
+def credit_reports(engine: Engine, settings: Settings) -> dict[str, list[int]]:
+    """Points for reports verified as true, once each, when the reporter's own fixes put
+    them within ``report_radius_m`` of the report within ``report_minutes`` of its time; the
+    others are left for the verifier (``flagged``), never paid silently."""
+    import sqlalchemy as sa
+
+    from geo_patrol.store import tasks as store
+
+    rule = settings.rules.delivery
+    with engine.begin() as conn:
+        rows = conn.execute(sa.text("""
+            SELECT r.id, r.volunteer_id, (r.reported_at AT TIME ZONE :tz)::date AS day,
+                   EXISTS (SELECT 1 FROM patrol_fixes f WHERE f.volunteer_id = r.volunteer_id
+                           AND f.flags = 0
+                           AND f.t BETWEEN r.reported_at - make_interval(secs => CAST(:m AS float) * 60)
+                                       AND r.reported_at + make_interval(secs => CAST(:m AS float) * 60)
+                           AND ST_DWithin(f.geom_m, r.geom_m, :d)) AS matches
+            FROM reports r WHERE r.verification = 'verified'
+              AND NOT EXISTS (SELECT 1 FROM points_ledger l WHERE l.source = 'report'
+                              AND l.item_id = r.id)
+            ORDER BY r.id"""), {"tz": settings.timezone, "m": rule.report_minutes,
+                                 "d": rule.report_radius_m}).all()
+        paid, flagged = [], []
+        for report_id, volunteer_id, day, matches in rows:
+            if not matches:
+                flagged.append(int(report_id))
+                continue
+            store.add_points(conn, volunteer_id=volunteer_id, source="report",
+                             item_id=report_id, points=rule.points_report, earned_on=day,
+                             note="verified report")
+            paid.append(int(report_id))
+    return {"paid": paid, "flagged": flagged}
+
+
+def readable_task(engine: Engine, task_id: int, *, volunteer_id: int | None,
+                  within: frozenset[int] | None) -> Any:
+    """One task as a one-row frame, if the reader may see it: a volunteer a task offered to
+    them (or open to their community) or taken by them; others a task of their communities
+    (``within``). 404 otherwise."""
+    from geo_patrol.store import tasks as store
+
+    with engine.connect() as conn:
+        task = store.task_table(conn, task_id=task_id, within=within)
+        if volunteer_id is not None and len(task):
+            me = _volunteer(conn, volunteer_id)
+            row = task.iloc[0]
+            offered = row["offered_to"] == volunteer_id or (
+                row["offered_to"] != row["offered_to"] and row["state"] == "offered"
+                and row["community_id"] == me["community_id"])
+            if not offered and row["volunteer_id"] != volunteer_id:
+                task = task.iloc[:0]
+    if task.empty:
+        raise NotFoundError(f"no task {task_id}")
+    return task
+
+
+def my_tasks(engine: Engine, volunteer_id: int) -> tuple[Any, int]:
+    """A volunteer's own tasks (newest first) and their points in all."""
+    from geo_patrol.store import tasks as store
+
+    with engine.connect() as conn:
+        own = store.task_table(conn, volunteer_id=volunteer_id)
+        points = store.ledger(conn, volunteer_id=volunteer_id)
+    return own.iloc[::-1], int(points["points"].sum()) if len(points) else 0
+
+
+def payout(engine: Engine, *, start: dt.date, end: dt.date, by: str
+           ) -> tuple[int, pd.DataFrame]:
+    """Pay every unpaid entry earned in [start, end]: the payout's id and its list, one line
+    per volunteer (roster number, masked name, community, points) with the items it pays
+    (``task 12; report 7``). Audit-logged; an entry is never paid twice."""
+    from geo_patrol.privacy import mask_name
+    from geo_patrol.store import tasks as store
+    from geo_patrol.store.accounts import audit
+
+    if end < start:
+        raise InputError("the period ends before it starts")
+    with engine.begin() as conn:
+        payout_id = store.make_payout(conn, start=start, end=end, by=by)
+        entries = store.ledger(conn, payout_id=payout_id)
+        audit(conn, by, "payout", f"payout {payout_id}",
+              details={"from": start.isoformat(), "to": end.isoformat(),
+                       "entries": len(entries), "points": int(entries["points"].sum())})
+    return payout_id, payout_lines(entries, mask_name)
+
+
+def payout_lines(entries: pd.DataFrame, mask: Any) -> pd.DataFrame:
+    cols = ["number", "name", "community", "points", "items"]
+    if entries.empty:
+        return pd.DataFrame(columns=cols)
+    entries = entries.assign(item=entries["source"] + " " + entries["item_id"].astype(str))
+    out = entries.groupby(["volunteer_id", "number", "name"], dropna=False).agg(
+        community=("community", "first"), points=("points", "sum"),
+        items=("item", "; ".join)).reset_index()
+    out["name"] = out["name"].map(mask)
+    return out.sort_values(["points", "number"], ascending=[False, True])[cols]
+
+
+def dose(engine: Engine, *, within: frozenset[int] | None, since: dt.date,
+         until: dt.date) -> pd.DataFrame:
+    from geo_patrol.store import tasks as store
+
+    with engine.connect() as conn:
+        return store.dose(conn, within=within, since=since, until=until)

@@ -1,0 +1,214 @@
+"""Patrol tasks, the fixes that check them, the points ledger and payouts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from geo_patrol.errors import NotFoundError
+from geo_patrol.store.results import ids_param
+
+TASK_COLUMNS = ("rota_walk_id", "kind", "community_id", "day", "window_start", "window_end",
+                "minutes", "length_m", "segment_ids", "hazard_ids", "hotspot_segment_id",
+                "points", "offered_to", "wkt")
+
+
+def walks_of(conn: Connection, rota_id: int) -> pd.DataFrame:
+    """A rota's walks with their lines as WKT, for tasks."""
+    return pd.read_sql_query(sa.text("""
+        SELECT w.id AS rota_walk_id, w.kind, w.community_id, w.day, w.slot, w.starts_at,
+               w.minutes, w.length_m, w.segment_ids, w.hazard_ids, w.hotspot_segment_id,
+               w.volunteer_id AS offered_to, ST_AsText(w.geom) AS wkt
+        FROM rota_walks w WHERE w.rota_id = :r ORDER BY w.day, w.starts_at, w.id"""), conn,
+        params={"r": rota_id})
+
+
+def create_tasks(conn: Connection, rows: list[dict[str, Any]], *, by: str) -> int:
+    """Store tasks (a rota's walk once: one already offered is skipped); returns how many."""
+    if not rows:
+        return 0
+    result = conn.execute(sa.text("""
+        INSERT INTO tasks (rota_walk_id, kind, community_id, day, window_start, window_end,
+                           minutes, length_m, segment_ids, hazard_ids, hotspot_segment_id,
+                           points, offered_to, state, verdict, created_by, geom)
+        VALUES (:rota_walk_id, :kind, :community_id, :day, :window_start, :window_end,
+                :minutes, :length_m, :segment_ids, :hazard_ids, :hotspot_segment_id, :points,
+                :offered_to, 'offered', '{}', :by, ST_GeomFromText(:wkt, 4326))
+        ON CONFLICT (rota_walk_id) DO NOTHING"""),
+        [{k: r[k] for k in TASK_COLUMNS} | {"by": by} for r in rows])
+    return int(result.rowcount)
+
+
+def task_table(conn: Connection, *, volunteer_id: int | None = None,
+               offered_for: tuple[int, int | None] | None = None,
+               within: frozenset[int] | None = None, since: dt.date | None = None,
+               until: dt.date | None = None, states: tuple[str, ...] | None = None,
+               task_id: int | None = None) -> Any:
+    """Tasks (WGS-84 lines, metric start point ``x, y``) with the community's name and the
+    taker's roster number and name (the caller masks): a volunteer's own
+    (``volunteer_id``), those a volunteer may take (``offered_for``: their id and community),
+    or those of the communities ``within``."""
+    import geopandas as gpd
+
+    return gpd.read_postgis(sa.text("""
+        SELECT t.id, t.rota_walk_id, t.kind, t.community_id, a.name AS community, t.day,
+               t.window_start, t.window_end, t.minutes, t.length_m, t.segment_ids,
+               t.hazard_ids, t.hotspot_segment_id, t.points, t.offered_to, t.volunteer_id,
+               v.number, v.name, t.state, t.accepted_at, t.checked_at, t.verdict,
+               ST_X(ST_Transform(ST_StartPoint(t.geom),
+                    (SELECT value::int FROM deployment WHERE key = 'metric_srid'))) AS x,
+               ST_Y(ST_Transform(ST_StartPoint(t.geom),
+                    (SELECT value::int FROM deployment WHERE key = 'metric_srid'))) AS y,
+               t.geom
+        FROM tasks t LEFT JOIN areas a ON a.id = t.community_id
+        LEFT JOIN volunteers v ON v.id = t.volunteer_id
+        WHERE (CAST(:task AS integer) IS NULL OR t.id = :task)
+          AND (CAST(:vol AS integer) IS NULL OR t.volunteer_id = :vol)
+          AND (CAST(:me AS integer) IS NULL OR (t.state = 'offered' AND (t.offered_to = :me
+               OR (t.offered_to IS NULL AND t.community_id = :home))))
+          AND (CAST(:within AS integer[]) IS NULL
+               OR t.community_id = ANY(CAST(:within AS integer[])))
+          AND (CAST(:since AS date) IS NULL OR t.day >= :since)
+          AND (CAST(:until AS date) IS NULL OR t.day <= :until)
+          AND (CAST(:states AS text[]) IS NULL OR t.state = ANY(CAST(:states AS text[])))
+        ORDER BY t.day, t.window_start, t.id"""), conn, geom_col="geom", params={
+        "task": task_id, "vol": volunteer_id,
+        "me": offered_for[0] if offered_for else None,
+        "home": offered_for[1] if offered_for else None,
+        "within": ids_param(within), "since": since, "until": until,
+        "states": list(states) if states else None})
+
+
+def lock_task(conn: Connection, task_id: int) -> dict[str, Any]:
+    row = conn.execute(sa.text("SELECT * FROM tasks WHERE id = :id FOR UPDATE"),
+                       {"id": task_id}).mappings().first()
+    if row is None:
+        raise NotFoundError(f"no task {task_id}")
+    return dict(row)
+
+
+def set_taker(conn: Connection, task_id: int, volunteer_id: int | None, state: str) -> None:
+    conn.execute(sa.text("""
+        UPDATE tasks SET volunteer_id = :v, state = :s,
+               accepted_at = CASE WHEN :v IS NULL THEN NULL ELSE now() END
+        WHERE id = :id"""), {"v": volunteer_id, "s": state, "id": task_id})
+
+
+def due_for_check(conn: Connection, before: dt.datetime,
+                  within: frozenset[int] | None = None) -> list[int]:
+    """Accepted tasks whose window has closed (of the communities ``within``)."""
+    return [int(r[0]) for r in conn.execute(sa.text(
+        "SELECT id FROM tasks WHERE state = 'accepted' AND window_end <= :t "
+        "AND (CAST(:within AS integer[]) IS NULL "
+        "     OR community_id = ANY(CAST(:within AS integer[]))) ORDER BY id"),
+        {"t": before, "within": ids_param(within)})]
+
+
+def fixes_of(conn: Connection, volunteer_id: int, start: dt.datetime, end: dt.datetime
+             ) -> pd.DataFrame:
+    """A volunteer's fixes in [start, end): metric ``x, y``, epoch seconds ``t``, ``flags``."""
+    return pd.read_sql_query(sa.text("""
+        SELECT ST_X(geom_m) AS x, ST_Y(geom_m) AS y, extract(epoch FROM t) AS t, flags
+        FROM patrol_fixes WHERE volunteer_id = :v AND t >= :a AND t < :b ORDER BY t"""),
+        conn, params={"v": volunteer_id, "a": start, "b": end})
+
+
+def task_geometry(conn: Connection, task: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The task's streets (metric lines) and stops (metric points: its hazards, or the hot
+    spot's middle)."""
+    lines = [shapely.from_wkb(bytes(r[0])) for r in conn.execute(sa.text(
+        "SELECT ST_AsBinary(geom_m) FROM street_segments WHERE id = ANY(:ids)"),
+        {"ids": list(task["segment_ids"])})]
+    stops = [(float(x), float(y)) for x, y in conn.execute(sa.text(
+        "SELECT ST_X(geom_m), ST_Y(geom_m) FROM hazards WHERE id = ANY(:ids) ORDER BY id"),
+        {"ids": list(task["hazard_ids"])})]
+    if task["hotspot_segment_id"] is not None:
+        stops += [(float(x), float(y)) for x, y in conn.execute(sa.text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_LineInterpolatePoint(ST_LineMerge("
+            "geom_m), 0.5) AS p FROM street_segments WHERE id = :g) s"),
+            {"g": task["hotspot_segment_id"]})]
+    return np.array(lines, dtype=object), np.array(stops, dtype=float).reshape(-1, 2)
+
+
+def record_verdict(conn: Connection, task_id: int, state: str, verdict: dict[str, Any]) -> None:
+    conn.execute(sa.text("""
+        UPDATE tasks SET state = :s, verdict = CAST(:v AS jsonb), checked_at = now()
+        WHERE id = :id"""), {"s": state, "v": json.dumps(verdict), "id": task_id})
+
+
+def add_points(conn: Connection, *, volunteer_id: int, source: str, item_id: int, points: int,
+               earned_on: dt.date, note: str | None) -> bool:
+    """One ledger entry per item: a second one for the same item is not added."""
+    result = conn.execute(sa.text("""
+        INSERT INTO points_ledger (volunteer_id, source, item_id, points, earned_on, note)
+        VALUES (:v, :s, :i, :p, :d, :n) ON CONFLICT (source, item_id) DO NOTHING"""),
+        {"v": volunteer_id, "s": source, "i": item_id, "p": points, "d": earned_on, "n": note})
+    return bool(result.rowcount)
+
+
+def ledger(conn: Connection, *, volunteer_id: int | None = None,
+           within: frozenset[int] | None = None, since: dt.date | None = None,
+           until: dt.date | None = None, unpaid: bool = False,
+           payout_id: int | None = None) -> pd.DataFrame:
+    """Ledger entries with the volunteer's number, name (the caller masks) and community."""
+    return pd.read_sql_query(sa.text("""
+        SELECT l.id, l.volunteer_id, v.number, v.name, a.name AS community, l.source,
+               l.item_id, l.points, l.earned_on, l.note, l.payout_id
+        FROM points_ledger l JOIN volunteers v ON v.id = l.volunteer_id
+        LEFT JOIN areas a ON a.id = v.community_id
+        WHERE (CAST(:vol AS integer) IS NULL OR l.volunteer_id = :vol)
+          AND (CAST(:within AS integer[]) IS NULL
+               OR v.community_id = ANY(CAST(:within AS integer[])))
+          AND (CAST(:since AS date) IS NULL OR l.earned_on >= :since)
+          AND (CAST(:until AS date) IS NULL OR l.earned_on <= :until)
+          AND (NOT :unpaid OR l.payout_id IS NULL)
+          AND (CAST(:payout AS integer) IS NULL OR l.payout_id = :payout)
+        ORDER BY l.earned_on, l.id"""), conn, params={
+        "vol": volunteer_id, "within": ids_param(within), "since": since, "until": until,
+        "unpaid": unpaid, "payout": payout_id})
+
+
+def make_payout(conn: Connection, *, start: dt.date, end: dt.date, by: str) -> int:
+    """A payout of every unpaid entry earned in [start, end]; the entries are marked paid
+    in the same statement, so no entry is paid twice."""
+    payout = conn.execute(sa.text("""
+        INSERT INTO payouts (period_start, period_end, points, created_by)
+        VALUES (:a, :b, 0, :by) RETURNING id"""), {"a": start, "b": end, "by": by}).scalar_one()
+    points = conn.execute(sa.text("""
+        WITH paid AS (UPDATE points_ledger SET payout_id = :p
+                      WHERE payout_id IS NULL AND earned_on BETWEEN :a AND :b
+                      RETURNING points)
+        SELECT coalesce(sum(points), 0) FROM paid"""),
+        {"p": payout, "a": start, "b": end}).scalar_one()
+    conn.execute(sa.text("UPDATE payouts SET points = :n WHERE id = :p"),
+                 {"n": int(points), "p": payout})
+    return int(payout)
+
+
+def dose(conn: Connection, *, within: frozenset[int] | None, since: dt.date,
+         until: dt.date) -> pd.DataFrame:
+    """Per community and week: tasks, planned minutes (all tasks) and delivered minutes
+    (each checked task's minutes × the share of its route walked)."""
+    return pd.read_sql_query(sa.text("""
+        SELECT t.community_id, a.name AS community,
+               date_trunc('week', t.day)::date AS week, count(*) AS tasks,
+               count(*) FILTER (WHERE t.state = 'delivered') AS delivered,
+               count(*) FILTER (WHERE t.state = 'partly') AS partly,
+               count(*) FILTER (WHERE t.state = 'missed') AS missed,
+               round(sum(t.minutes)::numeric, 1) AS planned_min,
+               round(coalesce(sum(t.minutes * (t.verdict->>'walked_share')::float)
+                     FILTER (WHERE t.state IN ('delivered', 'partly', 'missed')), 0)::numeric,
+                     1) AS delivered_min
+        FROM tasks t LEFT JOIN areas a ON a.id = t.community_id
+        WHERE t.day BETWEEN :a AND :b AND t.state <> 'withdrawn'
+          AND (CAST(:within AS integer[]) IS NULL
+               OR t.community_id = ANY(CAST(:within AS integer[])))
+        GROUP BY t.community_id, a.name, week ORDER BY week, community"""), conn,
+        params={"a": since, "b": until, "within": ids_param(within)})

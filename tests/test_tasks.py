@@ -1,0 +1,233 @@
+"""Tasks checked against the volunteers' own fixes (real-shaped demo tracks): walked fully,
+half and not at all; points once per task; reports paid only where the reporter was;
+payouts that sum to the ledger and never pay an item twice; who may take a task."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from geo_patrol.analysis.delivery import verify, walking_fixes
+from geo_patrol.errors import ConflictError, ForbiddenError, NotFoundError
+
+RULE = {"radius_m": 30.0, "delivered_share": 0.8, "partly_share": 0.3, "max_walk_kmh": 8.0,
+        "dwell_min": 10.0, "stop_radius_m": 50.0}
+
+
+def test_a_verdict_from_fixes_along_and_off_the_route():
+    import shapely
+
+    street = np.array([shapely.LineString([(0, 0), (1000, 0)])], dtype=object)
+    t = np.arange(0, 801, 10.0)  # 1.25 m/s along the street, a fix every 10 s
+    x, y, ok = t * 1.25, np.zeros_like(t), np.ones(len(t), bool)
+    full = verify(street, np.zeros((0, 2)), x, y, t, ok, **RULE)
+    assert full.state == "delivered" and full.walked_share == pytest.approx(1.0)
+    half = verify(street, np.zeros((0, 2)), x[t <= 400], y[t <= 400], t[t <= 400],
+                  ok[t <= 400], **RULE)
+    assert half.state == "partly" and half.walked_share == pytest.approx(0.53, abs=0.02)
+    away = verify(street, np.zeros((0, 2)), x, y + 500, t, ok, **RULE)
+    assert away.state == "missed" and away.walked_share == 0
+    # flagged fixes do not count; a car's speed does not walk a street
+    assert verify(street, np.zeros((0, 2)), x, y, t, np.zeros(len(t), bool), **RULE
+                  ).state == "missed"
+    fast = verify(street, np.zeros((0, 2)), t * 15, y, t, ok, **RULE)
+    assert fast.state == "missed" and fast.too_fast > 0
+    keep, dropped = walking_fixes(np.array([0, 10, 500, 20.0]), np.zeros(4),
+                                  np.array([0, 10, 20, 30.0]), np.ones(4, bool), max_kmh=8)
+    assert keep.tolist() == [0, 1, 3] and dropped == 1  # the jump out and back dropped
+    # a stop needs 10 minutes within 50 m: walking past is not a stop, staying is
+    stop = np.array([[500.0, 0.0]])
+    assert verify(street, stop, x, y, t, ok, **RULE).state == "partly"
+    stay_t = np.r_[t[t < 400], np.arange(400, 1000, 10.0), t[t >= 400] + 600]
+    stay_x = np.r_[x[t < 400], np.full(60, 500.0), x[t >= 400]]
+    stayed = verify(street, stop, stay_x, np.zeros_like(stay_x), stay_t,
+                    np.ones(len(stay_t), bool), **RULE)
+    assert stayed.state == "delivered" and stayed.stops_made == 1
+
+
+@pytest.fixture
+def walked(demo_world):
+    """The demo's longest patrol: its volunteer, window, the streets it walked, streets
+    2 km away, and its line."""
+    engine = demo_world["engine"]
+    with engine.connect() as conn:
+        track = conn.execute(sa.text(
+            "SELECT t.id, t.volunteer_id, v.community_id, t.started_at, t.ended_at, "
+            "ST_AsText(t.geom) FROM tracks t JOIN volunteers v ON v.id = t.volunteer_id "
+            "WHERE t.kind = 'patrol' ORDER BY t.n_fixes DESC LIMIT 1")).one()
+        path = ("(SELECT ST_MakeLine(f.geom_m ORDER BY f.t) FROM patrol_fixes f WHERE "
+                "f.volunteer_id = :v AND f.t BETWEEN :a AND :b AND f.flags = 0)")
+        args = {"v": track[1], "a": track[3], "b": track[4]}
+        on = [r[0] for r in conn.execute(sa.text(
+            f"SELECT g.id FROM street_segments g WHERE ST_DWithin(ST_LineInterpolatePoint("
+            f"ST_LineMerge(g.geom_m), 0.5), {path}, 8) AND g.length_m > 40 ORDER BY g.id"),
+            args)]
+        off = [r[0] for r in conn.execute(sa.text(
+            f"SELECT g.id FROM street_segments g WHERE NOT ST_DWithin(g.geom_m, {path}, 2000) "
+            f"ORDER BY g.id LIMIT :n"), {**args, "n": len(on)})]
+    assert len(on) >= 6
+    return {"volunteer": track[1], "community": track[2], "start": track[3],
+            "end": track[4], "wkt": track[5], "on": on, "off": off}
+
+
+def _task(engine, walked, segments, *, offered_to):  # noqa: ANN001
+    from geo_patrol.store import tasks as store
+
+    start = walked["start"] - dt.timedelta(minutes=5)
+    with engine.begin() as conn:
+        store.create_tasks(conn, [{
+            "rota_walk_id": None, "kind": "streets", "community_id": walked["community"],
+            "day": start.date(), "window_start": start,
+            "window_end": walked["end"] + dt.timedelta(minutes=5), "minutes": 90.0,
+            "length_m": 1000.0, "segment_ids": segments, "hazard_ids": [],
+            "hotspot_segment_id": None, "points": 10, "offered_to": offered_to,
+            "wkt": walked["wkt"]}], by="test")
+        return conn.execute(sa.text("SELECT max(id) FROM tasks")).scalar_one()
+
+
+def test_tasks_walked_fully_half_and_not_at_all_and_paid_once(demo_world, walked):
+    from geo_patrol.services import tasks
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    me = walked["volunteer"]
+    half = walked["on"][: len(walked["on"]) // 2] + walked["off"][: len(walked["on"]) // 2]
+    ids = {name: _task(engine, walked, segs, offered_to=me)
+           for name, segs in (("full", walked["on"]), ("half", half), ("none", walked["off"]))}
+    with engine.connect() as conn:
+        other = conn.execute(sa.text(
+            "SELECT id FROM volunteers WHERE community_id <> :c AND active LIMIT 1"),
+            {"c": walked["community"]}).scalar_one()
+    # only the volunteer it is offered to takes it
+    with pytest.raises(NotFoundError):
+        tasks.answer(engine, volunteer_id=other, task_id=ids["full"], accept=True, by="x")
+    with pytest.raises(ForbiddenError):
+        tasks.answer(engine, volunteer_id=None, task_id=ids["full"], accept=True, by="x")
+    for task_id in ids.values():
+        assert tasks.answer(engine, volunteer_id=me, task_id=task_id, accept=True,
+                            by="v") == "accepted"
+    # nothing is checked before its window closes
+    assert tasks.check(engine, settings, now=walked["start"]) == []
+    done = {c.task_id: c for c in tasks.check(engine, settings, now=walked["end"]
+                                              + dt.timedelta(hours=1))}
+    assert done[ids["full"]].state == "delivered" and done[ids["full"]].points == 10
+    assert 0.3 <= done[ids["half"]].verdict["walked_share"] < 0.8
+    assert done[ids["half"]].state == "partly" and done[ids["half"]].points == 5
+    assert done[ids["none"]].state == "missed" and done[ids["none"]].points == 0
+    with pytest.raises(ConflictError):  # checked: it cannot change any more
+        tasks.answer(engine, volunteer_id=me, task_id=ids["full"], accept=False, by="v")
+    # checking again adds nothing; the points are the volunteer's
+    assert tasks.check(engine, settings, now=walked["end"] + dt.timedelta(hours=2),
+                       task_ids=list(ids.values())) == []
+    own, points = tasks.my_tasks(engine, me)
+    assert points >= 15 and set(ids.values()) <= set(own["id"])
+    # planned against delivered dose for the week
+    dose = tasks.dose(engine, within=None, since=walked["start"].date() - dt.timedelta(days=1),
+                      until=walked["end"].date() + dt.timedelta(days=1))
+    row = dose[dose["community_id"] == walked["community"]].iloc[0]
+    assert row["planned_min"] >= 270 and 0 < row["delivered_min"] < row["planned_min"]
+    # a payout sums to the ledger and never pays an item twice
+    day = walked["start"].date()
+    with engine.connect() as conn:
+        owed = conn.execute(sa.text(
+            "SELECT coalesce(sum(points), 0) FROM points_ledger WHERE payout_id IS NULL "
+            "AND earned_on BETWEEN :a AND :b"), {"a": day - dt.timedelta(days=30),
+                                                   "b": day}).scalar_one()
+    payout_id, lines = tasks.payout(engine, start=day - dt.timedelta(days=30), end=day,
+                                    by="command")
+    assert lines["points"].sum() == owed and owed >= 15
+    line = lines[lines["items"].str.contains(f"task {ids['full']}")].iloc[0]
+    assert f"task {ids['half']}" in line["items"] and "*" in line["name"]
+    again, nothing = tasks.payout(engine, start=day - dt.timedelta(days=30), end=day,
+                                  by="command")
+    assert again != payout_id and nothing.empty
+
+
+def test_a_report_far_from_the_reporters_track_is_flagged_not_paid(demo_world, walked):
+    from geo_patrol.services import tasks
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    with engine.begin() as conn:
+        srid = conn.execute(sa.text(
+            "SELECT value::int FROM deployment WHERE key = 'metric_srid'")).scalar_one()
+        x, y, t = conn.execute(sa.text(
+            "SELECT ST_X(geom_m), ST_Y(geom_m), t FROM patrol_fixes WHERE volunteer_id = :v "
+            "AND t BETWEEN :a AND :b AND flags = 0 ORDER BY t LIMIT 1"),
+            {"v": walked["volunteer"], "a": walked["start"], "b": walked["end"]}).one()
+        ids = []
+        for dx in (20.0, 2000.0):  # where they were, and 2 km away, at the same time
+            ids.append(conn.execute(sa.text("""
+                INSERT INTO reports (volunteer_id, reported_at, category, text, verification,
+                                     reward, geom, geom_m)
+                VALUES (:v, :t, 'other', 'test', 'verified', 0,
+                        ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), :srid), 4326),
+                        ST_SetSRID(ST_MakePoint(:x, :y), :srid))
+                RETURNING id"""), {"v": walked["volunteer"], "t": t, "x": x + dx, "y": y,
+                                   "srid": srid}).scalar_one())
+    result = tasks.credit_reports(engine, settings)
+    assert ids[0] in result["paid"] and ids[1] in result["flagged"]
+    assert ids[1] not in result["paid"]
+    again = tasks.credit_reports(engine, settings)
+    assert ids[0] not in again["paid"] and ids[1] in again["flagged"]
+
+
+def test_the_command_offers_a_rota_as_tasks_checks_them_and_pays(demo_world, walked):
+    from geo_patrol.services.rota import make_rota, save
+    from geo_patrol.store.areas import find_area
+    from geo_patrol.store.results import find_run
+    from tests.helpers import make_user, sign_in
+    from web import create_app
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    with engine.connect() as conn:
+        area = find_area(conn, walked["community"])
+        plan = make_rota(conn, settings, find_run(conn, demo_world["run"].run_id), area,
+                         start=dt.date(2026, 12, 3), days=2, revisit_days=2, draws=5)
+        number = conn.execute(sa.text("SELECT number FROM volunteers WHERE id = :v"),
+                              {"v": walked["volunteer"]}).scalar_one()
+    rota_id = save(engine, plan, by="test")
+    make_user(engine, "t-command", "command")
+    make_user(engine, "t-planner", "planner")
+    make_user(engine, "t-walker", "volunteer", volunteer=number)
+    app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": settings})
+    command, planner, walker = app.test_client(), app.test_client(), app.test_client()
+    tokens = {c: sign_in(c, u) for c, u in ((command, "t-command"), (planner, "t-planner"),
+                                            (walker, "t-walker"))}
+    # planners read tasks but do not offer them; volunteers see only their own, on /me
+    assert planner.post(f"/planner/rota/{rota_id}/tasks",
+                        data={"csrf_token": tokens[planner]}).status_code == 403
+    assert walker.get("/tasks").status_code == 403
+    assert command.post(f"/planner/rota/{rota_id}/tasks",
+                        data={"csrf_token": tokens[command]}).status_code == 302
+    command.post(f"/planner/rota/{rota_id}/tasks", data={"csrf_token": tokens[command]})
+    with engine.connect() as conn:
+        offered = conn.execute(sa.text(
+            "SELECT count(*) FROM tasks t JOIN rota_walks w ON w.id = t.rota_walk_id "
+            "WHERE w.rota_id = :r"), {"r": rota_id}).scalar_one()
+    assert offered == len(plan.walks)  # each walk once, however often it is offered
+    page = command.get("/tasks").get_data(as_text=True)
+    assert 'id="dose"' in page and page.count("待认领") >= 1
+    # a volunteer may not answer for a task that is not theirs
+    with engine.connect() as conn:
+        foreign = conn.execute(sa.text(
+            "SELECT id FROM tasks WHERE offered_to IS NOT NULL AND offered_to <> :v LIMIT 1"),
+            {"v": walked["volunteer"]}).scalar()
+    if foreign is not None:
+        assert walker.post(f"/me/tasks/{foreign}", data={
+            "answer": "accept", "csrf_token": tokens[walker]}).status_code == 404
+    assert walker.post("/me/tasks/1", data={"answer": "maybe",
+                                            "csrf_token": tokens[walker]}).status_code == 400
+    assert command.post("/tasks/check", data={"csrf_token": tokens[command]}
+                        ).status_code == 302
+    csv = command.post("/tasks/payout", data={"from": "2026-11-01", "to": "2026-12-31",
+                                              "csrf_token": tokens[command]})
+    assert csv.status_code == 200
+    assert csv.get_data().decode("utf-8-sig").startswith("number,name,community,points,items")
+    assert planner.post("/tasks/payout", data={"from": "2026-11-01", "to": "2026-12-31",
+                                               "csrf_token": tokens[planner]}
+                        ).status_code == 403
+    assert command.post("/tasks/payout", data={"from": "2026-12-31", "to": "2026-11-01",
+                                               "csrf_token": tokens[command]}
+                        ).status_code == 400

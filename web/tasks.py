@@ -1,0 +1,117 @@
+"""Patrol tasks: the command's view (planned against delivered dose, the tasks, checking,
+payouts), a rota offered as tasks, and a volunteer taking or turning down a task on /me."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from geo_patrol.access import Resource
+from geo_patrol.errors import InputError
+from geo_patrol.privacy import mask_name
+from geo_patrol.services import tasks as service
+from web.auth import principal, requires
+from web.db import get_engine, settings
+from web.params import csv_response, day_arg
+
+bp = Blueprint("tasks", __name__)
+
+
+@bp.get("/tasks")
+@requires(Resource.TASKS)
+def tasks_page() -> Any:
+    """Planned against delivered dose per community and week, and the tasks of a day."""
+    from geo_patrol.store import tasks as store
+
+    me = principal()
+    within = me.within(Resource.TASKS)
+    today = settings().today()
+    day = day_arg(request.args["day"]) if request.args.get("day") else None
+    since = today - dt.timedelta(weeks=4)
+    dose = service.dose(get_engine(), within=within, since=since,
+                        until=today + dt.timedelta(weeks=2))
+    with get_engine().connect() as conn:
+        table = store.task_table(conn, within=within, since=day or since,
+                                 until=day or today + dt.timedelta(weeks=2))
+    people = me.grant(Resource.PEOPLE) is not None
+    table["name"] = table["name"].map(mask_name) if people else None
+    if not people:
+        table["number"] = None
+    from zoneinfo import ZoneInfo
+
+    return render_template("tasks.html", run=None, dose=dose, tasks=table, day=day,
+                           tz=ZoneInfo(settings().timezone),
+                           checked=request.args.get("checked"),
+                           credited=request.args.get("credited"),
+                           flagged=request.args.get("flagged"))
+
+
+@bp.post("/planner/rota/<int:rota_id>/tasks")
+@requires(Resource.TASKS, "write")
+def offer(rota_id: int) -> Any:
+    me = principal()
+    service.offer_rota(get_engine(), settings(), rota_id, by=me.username,
+                       within=me.within(Resource.TASKS, "write"))
+    return redirect(url_for("tasks.tasks_page"))
+
+
+@bp.post("/tasks/check")
+@requires(Resource.TASKS, "write")
+def check_now() -> Any:
+    """Check every accepted task whose window has closed against its taker's fixes."""
+    me = principal()
+    done = service.check(get_engine(), settings(), within=me.within(Resource.TASKS, "write"))
+    return redirect(url_for("tasks.tasks_page", checked=len(done)))
+
+
+@bp.post("/tasks/reports")
+@requires(Resource.TASKS, "pay")
+def credit_reports() -> Any:
+    """Points for verified reports whose place and time match the reporter's fixes."""
+    done = service.credit_reports(get_engine(), settings())
+    return redirect(url_for("tasks.tasks_page", credited=len(done["paid"]),
+                            flagged=",".join(map(str, done["flagged"][:50]))))
+
+
+@bp.post("/tasks/payout")
+@requires(Resource.TASKS, "pay")
+def payout() -> Any:
+    """Pay the points earned in a period, as a CSV list (each line names what it pays)."""
+    form = request.form
+    if not form.get("from") or not form.get("to"):
+        raise InputError("give the period: from and to")
+    payout_id, lines = service.payout(get_engine(), start=day_arg(form["from"]),
+                                      end=day_arg(form["to"]), by=principal().username)
+    return csv_response(lines, f"payout-{payout_id}.csv")
+
+
+@bp.post("/me/tasks/<int:task_id>")
+@requires(Resource.TASKS, "take")
+def answer(task_id: int) -> Any:
+    """A volunteer takes a task or turns it down (their own only)."""
+    choice = request.form.get("answer")
+    if choice not in ("accept", "decline"):
+        raise InputError("answer is accept or decline")
+    me = principal()
+    service.answer(get_engine(), volunteer_id=me.volunteer_id, task_id=task_id,
+                   accept=choice == "accept", by=me.username)
+    return redirect(url_for("pages.me") + "#my-tasks")
+
+
+@bp.get("/maps/task/<int:task_id>")
+@requires(Resource.TASKS)
+def task_map(task_id: int) -> Any:
+    """A task's route on a map: for a volunteer, only a task offered to them (or open to
+    their community) or taken by them; for others, in their communities."""
+    from flask import Response
+
+    from geo_patrol.render.rota import task_map as draw
+    from web.params import lang
+
+    me = principal()
+    task = service.readable_task(get_engine(), task_id, volunteer_id=me.volunteer_id,
+                                 within=None if me.volunteer_id else me.within(Resource.TASKS))
+    m = draw(task, lang(), basemap=settings().basemap)
+    return Response(m.get_root().render(), mimetype="text/html")
