@@ -35,5 +35,7 @@ FLAG_SPEED_JUMP = 1
 FLAG_POOR_ACCURACY = 2
 FLAG_DUPLICATE = 4
 FLAG_OUT_OF_ORDER = 8
+#: The phone said the position came from a mock-location app (live positions only).
+FLAG_MOCK = 16
 FLAG_NAMES = {FLAG_SPEED_JUMP: "speed_jump", FLAG_POOR_ACCURACY: "poor_accuracy",
               FLAG_DUPLICATE: "duplicate", FLAG_OUT_OF_ORDER: "out_of_order"}

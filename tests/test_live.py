@@ -303,6 +303,15 @@ def test_osmand_endpoint_and_the_force_now(app, demo_world, replayed):
         "coords": {"latitude": 40.6502, "longitude": 109.8423, "speed": 1.3},
         "is_moving": True}})
     assert client.post("/osmand", data=body, content_type="text/plain").status_code == 200
+    # a position the phone says is mocked is stored flagged: it is no one's last position
+    assert client.get(f"/osmand?id=demo-{number}&lat=40.6503&lon=109.8424&timestamp="
+                      f"{now + 20}&mock=true").status_code == 200
+    with engine.connect() as conn:
+        flags = conn.execute(sa.text(
+            "SELECT f.flags FROM patrol_fixes f JOIN volunteers v ON v.id = f.volunteer_id "
+            "WHERE v.number = :n AND f.t = to_timestamp(:t)"),
+            {"n": number, "t": now + 20}).scalar_one()
+    assert flags & 16
     refused = client.get(f"/osmand?id=nobody&lat=40.65&lon=109.84&timestamp={now}")
     assert refused.status_code == 400 and b"unknown_device" in refused.data
     assert client.post("/osmand", data=b"x" * 70_000).status_code == 413

@@ -285,6 +285,17 @@ class Arrivals:
     step_m: np.ndarray
 
 
+#: Attribute names phone apps use to say a position came from a mock-location app.
+MOCK_KEYS = ("mock", "is_mock", "isMock", "isFromMockProvider")
+
+
+def is_mock(attrs: Mapping[str, object] | None) -> bool:
+    """Whether the phone said the position was mocked (``mock=true`` and the like)."""
+    if not attrs:
+        return False
+    return any(str(attrs.get(k, "")).strip().lower() in ("true", "1", "yes") for k in MOCK_KEYS)
+
+
 def flag_arrivals(volunteer_id: np.ndarray, t: np.ndarray, lon: np.ndarray, lat: np.ndarray,
                   accuracy: np.ndarray, speed: np.ndarray, previous: pd.DataFrame, *,
                   metric_crs: str, gap_s: float, max_speed_kmh: float,

@@ -34,6 +34,7 @@ from geo_patrol.ingest.positions import (
     PositionRefused,
     decode_request,
     flag_arrivals,
+    is_mock,
 )
 from geo_patrol.ingest.volunteers import PASSIVE_OCCUPATIONS
 from geo_patrol.settings import Settings
@@ -42,7 +43,7 @@ from geo_patrol.store import fixes as fix_store
 from geo_patrol.store import live as live_store
 from geo_patrol.store.db import CONNECTION_LOST, metric_srid
 from geo_patrol.store.volunteers import volunteer_ids
-from geo_patrol.vocab import CERT_SKILLS
+from geo_patrol.vocab import CERT_SKILLS, FLAG_MOCK
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -290,6 +291,10 @@ def _store_arrivals(conn: Any, frame: pd.DataFrame, settings: Settings, srid: in
                         max_speed_kmh=settings.max_speed_kmh,
                         max_accuracy_m=settings.max_accuracy_m)
     rows = frame.iloc[arr.order].reset_index(drop=True)
+    # a position the phone says is mocked is stored, flagged: it covers nothing, pays nothing
+    mocked = rows["attrs"].map(is_mock).to_numpy(dtype=bool)
+    arr.flags[mocked] |= FLAG_MOCK
+    arr.step_m[mocked] = 0.0
     new_tracks = np.flatnonzero(arr.continues < 0)
     track_ids = arr.continues.copy()
     if len(new_tracks):

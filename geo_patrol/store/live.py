@@ -15,6 +15,7 @@ from psycopg import sql
 from sqlalchemy.engine import Connection
 
 from geo_patrol.store.bulk import driver_connection
+from geo_patrol.vocab import FLAG_MOCK
 
 #: One transaction at a time writes positions (flags and tracks follow each volunteer's
 #: previous fix), and one at a time advances the live coverage.
@@ -198,16 +199,18 @@ def _times(t_us: np.ndarray) -> list[dt.datetime]:
 
 def last_positions(conn: Connection, since: dt.datetime, within: Iterable[int] | None
                    ) -> pd.DataFrame:
-    """Each volunteer's last position since ``since``, with who they are."""
+    """Each volunteer's last position since ``since`` (not one the phone said was mocked),
+    with who they are."""
     return pd.read_sql_query(sa.text(
         "SELECT p.volunteer_id, v.number, v.name, v.occupation, v.community_id, "
         "a.name AS community, p.t, p.lon, p.lat, p.speed_mps, p.moving, p.battery_pct, "
         "p.accuracy_m FROM (SELECT DISTINCT ON (volunteer_id) * FROM live_positions "
-        "WHERE t >= :since ORDER BY volunteer_id, t DESC) p "
+        "WHERE t >= :since AND flags & :mock = 0 ORDER BY volunteer_id, t DESC) p "
         "JOIN volunteers v ON v.id = p.volunteer_id LEFT JOIN areas a ON a.id = v.community_id "
         "WHERE CAST(:within AS integer[]) IS NULL OR v.community_id = ANY(:within) "
         "ORDER BY p.t DESC"),
-        conn, params={"since": since, "within": None if within is None else sorted(within)})
+        conn, params={"since": since, "mock": FLAG_MOCK,
+                      "within": None if within is None else sorted(within)})
 
 
 def trails(conn: Connection, volunteer_ids: Sequence[int], since: dt.datetime) -> pd.DataFrame:
