@@ -64,6 +64,8 @@ class Delivery:
     points_report: int = 5       # a report verified as true
     report_radius_m: float = 300.0  # a report's place within this of the reporter's fixes
     report_minutes: float = 30.0    # ... within this many minutes of its time
+    duplicate_radius_m: float = 50.0  # a report of the same category this close ...
+    duplicate_hours: float = 24.0     # ... this soon after an earlier one is a duplicate
 
     def points(self, kind: str, state: str) -> int:
         full = self.points_hotspot if kind == "hotspot" else self.points_loop

@@ -86,6 +86,10 @@ def test_demo_command_end_to_end(pg_cluster, tmp_path):
         rota_after = float(rota_line.split(" -> ")[1].split("%")[0])
         assert rota_after > after  # a week of loops sized to the force beats one loop each
         assert "shortfall at least" in rota_line and "solver gap" in rota_line
+        # the analysed week as tasks, checked against the demo's own tracks
+        tasks_line = next(line for line in out.stdout.splitlines()
+                          if line.startswith("tasks: "))
+        assert "planned minutes delivered" in tasks_line and " tasks, " in tasks_line
         plan_page = open(plan_line.rsplit("; ", 1)[1], encoding="utf-8").read()
         for pattern in (PHONE, ID_NUMBER):
             found = pattern.search(plan_page)

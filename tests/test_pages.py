@@ -4,6 +4,7 @@ in both languages go to ``test-artifacts/``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -534,3 +535,35 @@ def test_a_volunteer_takes_a_task_on_a_phone_and_the_track_delivers_it(
     if lang == "zh":
         _check_chinese(page)
     shot(page, f"me-tasks-{lang}")
+
+
+TASKS_PAGE_WORDS = {
+    "zh": {"title": "巡逻任务", "heading": "巡逻任务：计划与实际完成", "dose": "计划分钟",
+           "commend": "表彰", "delivered": "已完成"},
+    "en": {"title": "Tasks", "heading": "Patrol tasks: planned and delivered",
+           "dose": "Planned minutes", "commend": "Commendations", "delivered": "Delivered"},
+}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_tasks_page_shows_planned_against_delivered(page, server, demo_world, rota_maker,
+                                                        lang):  # noqa: F811
+    from geo_patrol.services import tasks
+
+    w = TASKS_PAGE_WORDS[lang]
+    today = demo_world["settings"].today()
+    dose = tasks.dose(demo_world["engine"], within=None, since=today - dt.timedelta(weeks=4),
+                      until=today + dt.timedelta(weeks=2))
+    sign_in(page, server, rota_maker)
+    _in(page, server, lang, "/tasks")
+    assert page.title() == f"{w['title']} · geo-patrol"
+    assert page.locator("#tasks-heading").inner_text() == w["heading"]
+    assert w["dose"] in page.locator("#dose thead").inner_text()
+    assert page.locator("#dose tbody tr").count() == max(len(dose), 1)
+    if len(dose):
+        first = page.locator("#dose tbody tr").first.locator("td").all_inner_texts()
+        assert first[6] == f"{dose.iloc[0]['planned_min']}"
+    assert w["commend"] in page.locator("#commendations").inner_text()
+    if lang == "zh":
+        _check_chinese(page)
+    shot(page, f"tasks-{lang}")

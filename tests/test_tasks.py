@@ -166,8 +166,21 @@ def test_a_report_far_from_the_reporters_track_is_flagged_not_paid(demo_world, w
                         ST_SetSRID(ST_MakePoint(:x, :y), :srid))
                 RETURNING id"""), {"v": walked["volunteer"], "t": t, "x": x + dx, "y": y,
                                    "srid": srid}).scalar_one())
+        # the same hazard reported again 20 m away ten minutes later: linked, not paid
+        ids.append(conn.execute(sa.text("""
+            INSERT INTO reports (volunteer_id, reported_at, category, text, verification,
+                                 reward, geom, geom_m)
+            VALUES (:v, :t + interval '10 minutes', 'other', 'again', 'verified', 0,
+                    ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), :srid), 4326),
+                    ST_SetSRID(ST_MakePoint(:x, :y), :srid))
+            RETURNING id"""), {"v": walked["volunteer"], "t": t, "x": x + 40.0, "y": y,
+                               "srid": srid}).scalar_one())
     result = tasks.credit_reports(engine, settings)
     assert ids[0] in result["paid"] and ids[1] in result["flagged"]
+    assert ids[2] in result["duplicates"] and ids[2] not in result["paid"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT duplicate_of FROM reports WHERE id = :i"),
+                            {"i": ids[2]}).scalar_one() == ids[0]
     assert ids[1] not in result["paid"]
     again = tasks.credit_reports(engine, settings)
     assert ids[0] not in again["paid"] and ids[1] in again["flagged"]

@@ -35,6 +35,8 @@ def tasks_page() -> Any:
     with get_engine().connect() as conn:
         table = store.task_table(conn, within=within, since=day or since,
                                  until=day or today + dt.timedelta(weeks=2))
+    ranked_communities, ranked_teams = service.rankings(get_engine(), since=since, until=today,
+                                                        within=within)
     people = me.grant(Resource.PEOPLE) is not None
     table["name"] = table["name"].map(mask_name) if people else None
     if not people:
@@ -42,7 +44,9 @@ def tasks_page() -> Any:
     from zoneinfo import ZoneInfo
 
     return render_template("tasks.html", run=None, dose=dose, tasks=table, day=day,
-                           tz=ZoneInfo(settings().timezone),
+                           tz=ZoneInfo(settings().timezone), since=since, today=today,
+                           ranked_communities=ranked_communities, ranked_teams=ranked_teams,
+                           duplicates=request.args.get("duplicates"),
                            checked=request.args.get("checked"),
                            credited=request.args.get("credited"),
                            flagged=request.args.get("flagged"))
@@ -72,7 +76,8 @@ def credit_reports() -> Any:
     """Points for verified reports whose place and time match the reporter's fixes."""
     done = service.credit_reports(get_engine(), settings())
     return redirect(url_for("tasks.tasks_page", credited=len(done["paid"]),
-                            flagged=",".join(map(str, done["flagged"][:50]))))
+                            flagged=",".join(map(str, done["flagged"][:50])),
+                            duplicates=len(done["duplicates"])))
 
 
 @bp.post("/tasks/payout")

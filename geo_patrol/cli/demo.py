@@ -40,6 +40,15 @@ def demo(ctx: click.Context, seed: int, scale: str, do_serve: bool, host: str,
                f"{100 * w.coverage:.1f}%; hazard inspections {w.rota.hazard_met} of "
                f"{w.rota.hazard_due}; shortfall at least {w.shortfall.sum():.0f} "
                f"volunteer-hours ({len(w.rota.walks)} loops, solver gap {100 * w.rota.gap:.2f}%)")
+    d = done.dose
+    if len(d):
+        planned, delivered = float(d["planned_min"].sum()), float(d["delivered_min"].sum())
+        taken = int(d["delivered"].sum() + d["partly"].sum() + d["missed"].sum())
+        click.echo(f"tasks: the analysed week's rota as {int(d['tasks'].sum())} tasks, {taken} "
+                   f"taken by volunteers who patrolled in their slot (the demo's tracks were "
+                   f"walked without the rota): {int(d['delivered'].sum())} delivered, "
+                   f"{int(d['partly'].sum())} partly, {int(d['missed'].sum())} missed by their "
+                   f"own fixes; {delivered:.0f} of {planned:.0f} planned minutes delivered")
     click.echo(f"sign in as demo-command, demo-officer, demo-planner, demo-volunteer or "
                f"demo-admin: passwords in {done.accounts}")
     if do_serve:

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from geo_patrol.demo.generate import TZ, Manifest, generate
 from geo_patrol.planning.plan import PlanParams
@@ -117,6 +117,7 @@ class DemoOutcome:
     plan_after: dict
     accounts: Path
     rota: RotaPlan
+    dose: Any  # the analysed week as tasks: planned and delivered per community
 
 
 #: The demo's campaign (双清双打: clear hazards of guns, explosives and dangerous goods;
@@ -175,8 +176,13 @@ def run_demo(engine: Engine, settings: Settings, *, seed: int = 7, scale: str = 
                          find_area(conn, district), start=until + dt.timedelta(days=1),
                          days=7, revisit_days=3, per_community=2, time_limit=20)
     save(engine, week, by="demo")
+    from geo_patrol.services.tasks import demo_week
+
+    with engine.connect() as conn:
+        run_row, area = results.find_run(conn, summary.run_id), find_area(conn, district)
+    past = demo_week(engine, settings, run_row, area, start=until - dt.timedelta(days=days))
     return DemoOutcome(manifest, root, summary, days, briefing, plan_path, proposal.before,
-                       proposal.after, demo_accounts(engine, settings), week)
+                       proposal.after, demo_accounts(engine, settings), week, past)
 
 
 def live_replay(engine: Engine, *, speed: float, minutes: float,

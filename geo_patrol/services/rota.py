@@ -236,7 +236,8 @@ def _walker_costs(pool: pd.DataFrame, posts: np.ndarray, slots: list[str],
 def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
               start: dt.date, days: int = 7, revisit_days: int = 3, minutes: float = 90.0,
               seed: int = 0, per_community: int = 3, hotspots: int = 10,
-              time_limit: float = 60.0, draws: int = 50) -> RotaPlan:
+              time_limit: float = 60.0, draws: int = 50,
+              force_until: dt.date | None = None) -> RotaPlan:
     """A rota for ``area`` from ``start`` for ``days``: candidate loops per community and one
     posted at each property-crime hot spot (Gi*, the hottest ``hotspots``), chosen per day
     and slot within the force (:func:`geo_patrol.services.planning.force`) so that every
@@ -244,7 +245,8 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
     visited at least every two hours through the risk slots (the slots of the busiest
     hours); timed at random inside those guarantees (``draws`` schedules measure how
     unpredictable), given to the area's volunteers nearest their home, and the hours
-    missing where the force is not enough."""
+    missing where the force is not enough. The force is what the patrols of the weeks up to
+    ``force_until`` (the day before ``start``) show."""
     import time
 
     from geo_patrol.planning.loops import walked_segments
@@ -317,7 +319,8 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
     home = np.array(home, dtype=int)
     # the force, pooled over the area per day and slot: volunteers walk near home but not
     # only in their own community (the home community is kept for the shortfall)
-    table = force(conn.engine, settings, area_id=area["id"], end=start - dt.timedelta(days=1))
+    table = force(conn.engine, settings, area_id=area["id"],
+                  end=force_until or start - dt.timedelta(days=1))
     names = dict(zip(table["community_id"], table["community"]))
     by_key = table.set_index(["community_id", "weekday", "slot"])["hours"]
     hours = np.zeros((len(place_ids), days, len(SLOTS)))

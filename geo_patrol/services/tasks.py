@@ -187,13 +187,20 @@ def check(engine: Engine, settings: Settings, *, now: dt.datetime | None = None,
 def credit_reports(engine: Engine, settings: Settings) -> dict[str, list[int]]:
     """Points for reports verified as true, once each, when the reporter's own fixes put
     them within ``report_radius_m`` of the report within ``report_minutes`` of its time; the
-    others are left for the verifier (``flagged``), never paid silently."""
+    others are left for the verifier (``flagged``), never paid silently. A report of a
+    hazard (or of the same category close by within a day) already reported is linked to
+    the first report and not paid (``duplicates``)."""
     import sqlalchemy as sa
 
     from geo_patrol.store import tasks as store
 
     rule = settings.rules.delivery
     with engine.begin() as conn:
+        store.link_duplicate_reports(conn, radius_m=rule.duplicate_radius_m,
+                                     hours=rule.duplicate_hours)
+        duplicates = [int(r[0]) for r in conn.execute(sa.text(
+            "SELECT id FROM reports WHERE verification = 'verified' AND duplicate_of IS NOT "
+            "NULL ORDER BY id"))]
         rows = conn.execute(sa.text("""
             SELECT r.id, r.volunteer_id, (r.reported_at AT TIME ZONE :tz)::date AS day,
                    EXISTS (SELECT 1 FROM patrol_fixes f WHERE f.volunteer_id = r.volunteer_id
@@ -201,7 +208,7 @@ def credit_reports(engine: Engine, settings: Settings) -> dict[str, list[int]]:
                            AND f.t BETWEEN r.reported_at - make_interval(secs => CAST(:m AS float) * 60)
                                        AND r.reported_at + make_interval(secs => CAST(:m AS float) * 60)
                            AND ST_DWithin(f.geom_m, r.geom_m, :d)) AS matches
-            FROM reports r WHERE r.verification = 'verified'
+            FROM reports r WHERE r.verification = 'verified' AND r.duplicate_of IS NULL
               AND NOT EXISTS (SELECT 1 FROM points_ledger l WHERE l.source = 'report'
                               AND l.item_id = r.id)
             ORDER BY r.id"""), {"tz": settings.timezone, "m": rule.report_minutes,
@@ -215,7 +222,7 @@ def credit_reports(engine: Engine, settings: Settings) -> dict[str, list[int]]:
                              item_id=report_id, points=rule.points_report, earned_on=day,
                              note="verified report")
             paid.append(int(report_id))
-    return {"paid": paid, "flagged": flagged}
+    return {"paid": paid, "flagged": flagged, "duplicates": duplicates}
 
 
 def readable_task(engine: Engine, task_id: int, *, volunteer_id: int | None,
@@ -283,8 +290,64 @@ def payout_lines(entries: pd.DataFrame, mask: Any) -> pd.DataFrame:
 
 
 def dose(engine: Engine, *, within: frozenset[int] | None, since: dt.date,
-         until: dt.date) -> pd.DataFrame:
+         until: dt.date, rota_id: int | None = None) -> pd.DataFrame:
+    """Planned against delivered minutes per community and week (of one rota's tasks)."""
     from geo_patrol.store import tasks as store
 
     with engine.connect() as conn:
-        return store.dose(conn, within=within, since=since, until=until)
+        return store.dose(conn, within=within, since=since, until=until, rota_id=rota_id)
+
+
+def rankings(engine: Engine, *, since: dt.date, until: dt.date,
+             within: frozenset[int] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Commendations (表彰): points earned in the period per community and per team."""
+    from geo_patrol.store import tasks as store
+
+    with engine.connect() as conn:
+        return store.rankings(conn, since=since, until=until, within=within)
+
+
+def demo_week(engine: Engine, settings: Settings, run: dict, area: dict, *,
+              start: dt.date) -> pd.DataFrame:
+    """The demo's week as tasks: a rota over the analysed week sized to that week's own
+    patrols, each walk offered to and taken by the volunteer it was given to, checked
+    against the demo's tracks (walked without knowing the rota); returns the planned and
+    delivered dose."""
+    from geo_patrol.services.rota import make_rota, save
+    from geo_patrol.store import tasks as store
+
+    with engine.connect() as conn:
+        plan = make_rota(conn, settings, run, area, start=start, days=7, revisit_days=3,
+                         per_community=1, time_limit=15, draws=5,
+                         force_until=start + dt.timedelta(days=6))
+    rota_id = save(engine, plan, by="demo")
+    offer_rota(engine, settings, rota_id, by="demo")
+    # the demo's volunteers walked without the rota: let each task be taken by a volunteer
+    # of its community who patrolled in its slot (one task a day each), as volunteers take
+    # the tasks of the streets and hours they walk anyway
+    with engine.begin() as conn:
+        offered = store.task_table(conn, since=start, until=start + dt.timedelta(days=6),
+                                   states=("offered",))
+        offered = offered[offered["rota_walk_id"].isin(store.walks_of(conn, rota_id)
+                                                       ["rota_walk_id"])]
+        taken: set[tuple[int, dt.date]] = set()
+        takers = {}
+        for t in offered.itertuples():
+            if t.community_id != t.community_id:
+                continue
+            for v in store.patrollers(conn, int(t.community_id), t.window_start, t.window_end):
+                if (v, t.day) not in taken:
+                    taken.add((v, t.day))
+                    takers[int(t.id)] = v
+                    break
+        for task_id, v in takers.items():
+            import sqlalchemy as sa
+
+            conn.execute(sa.text("UPDATE tasks SET offered_to = :v WHERE id = :t"),
+                         {"v": v, "t": task_id})
+    for task_id, v in takers.items():
+        answer(engine, volunteer_id=v, task_id=task_id, accept=True, by="demo")
+    check(engine, settings, now=dt.datetime.combine(start + dt.timedelta(days=7), dt.time(),
+                                                    ZoneInfo(settings.timezone)))
+    return dose(engine, within=None, since=start, until=start + dt.timedelta(days=6),
+                rota_id=rota_id)

@@ -276,6 +276,9 @@ class Report(Base):
     verification: Mapped[str] = mapped_column(String(16), default="pending")
     reward: Mapped[float] = mapped_column(Numeric(10, 2), default=0)
     upload_id: Mapped[int | None] = _loaded_from()
+    #: An earlier report of the same hazard (or category, close by, within a day): only the
+    #: first is paid.
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="SET NULL"))
     geom, geom_m = _geometries("POINT")
 
 

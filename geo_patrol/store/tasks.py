@@ -193,9 +193,10 @@ def make_payout(conn: Connection, *, start: dt.date, end: dt.date, by: str) -> i
 
 
 def dose(conn: Connection, *, within: frozenset[int] | None, since: dt.date,
-         until: dt.date) -> pd.DataFrame:
+         until: dt.date, rota_id: int | None = None) -> pd.DataFrame:
     """Per community and week: tasks, planned minutes (all tasks) and delivered minutes
-    (each checked task's minutes × the share of its route walked)."""
+    (each checked task's minutes × the share of its route walked); with ``rota_id``, only
+    the tasks of that rota."""
     return pd.read_sql_query(sa.text("""
         SELECT t.community_id, a.name AS community,
                date_trunc('week', t.day)::date AS week, count(*) AS tasks,
@@ -208,7 +209,67 @@ def dose(conn: Connection, *, within: frozenset[int] | None, since: dt.date,
                      1) AS delivered_min
         FROM tasks t LEFT JOIN areas a ON a.id = t.community_id
         WHERE t.day BETWEEN :a AND :b AND t.state <> 'withdrawn'
+          AND (CAST(:rota AS integer) IS NULL OR t.rota_walk_id IN (
+               SELECT w.id FROM rota_walks w WHERE w.rota_id = :rota))
           AND (CAST(:within AS integer[]) IS NULL
                OR t.community_id = ANY(CAST(:within AS integer[])))
         GROUP BY t.community_id, a.name, week ORDER BY week, community"""), conn,
-        params={"a": since, "b": until, "within": ids_param(within)})
+        params={"a": since, "b": until, "within": ids_param(within), "rota": rota_id})
+
+
+def link_duplicate_reports(conn: Connection, *, radius_m: float, hours: float) -> int:
+    """Link each report to the first earlier one of the same hazard, or of the same category
+    within ``radius_m`` and ``hours``; returns how many were linked."""
+    result = conn.execute(sa.text("""
+        WITH firsts AS (
+            SELECT r.id, (SELECT e.id FROM reports e
+                          WHERE e.id <> r.id AND e.category = r.category
+                            AND (e.reported_at, e.id) < (r.reported_at, r.id)
+                            AND e.reported_at >= r.reported_at
+                                - make_interval(secs => CAST(:h AS float) * 3600)
+                            AND ((r.hazard_id IS NOT NULL AND e.hazard_id = r.hazard_id)
+                                 OR ST_DWithin(e.geom_m, r.geom_m, :d))
+                          ORDER BY e.reported_at, e.id LIMIT 1) AS first
+            FROM reports r WHERE r.duplicate_of IS NULL)
+        UPDATE reports r SET duplicate_of = f.first FROM firsts f
+        WHERE f.id = r.id AND f.first IS NOT NULL"""), {"d": radius_m, "h": hours})
+    return int(result.rowcount)
+
+
+def rankings(conn: Connection, *, since: dt.date, until: dt.date,
+             within: frozenset[int] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Points earned in [since, until] per community and per team (for commendations):
+    points, volunteers who earned any, tasks delivered, reports paid."""
+    params = {"a": since, "b": until, "within": ids_param(within)}
+    scope = ("(CAST(:within AS integer[]) IS NULL "
+             "OR v.community_id = ANY(CAST(:within AS integer[])))")
+    communities = pd.read_sql_query(sa.text(f"""
+        SELECT a.name AS community, sum(l.points) AS points,
+               count(DISTINCT l.volunteer_id) AS volunteers,
+               count(*) FILTER (WHERE l.source = 'task') AS tasks,
+               count(*) FILTER (WHERE l.source = 'report') AS reports
+        FROM points_ledger l JOIN volunteers v ON v.id = l.volunteer_id
+        JOIN areas a ON a.id = v.community_id
+        WHERE l.earned_on BETWEEN :a AND :b AND {scope}
+        GROUP BY a.name ORDER BY points DESC, community"""), conn, params=params)
+    teams = pd.read_sql_query(sa.text(f"""
+        SELECT tm.name AS team, sum(l.points) AS points,
+               count(DISTINCT l.volunteer_id) AS volunteers,
+               count(*) FILTER (WHERE l.source = 'task') AS tasks,
+               count(*) FILTER (WHERE l.source = 'report') AS reports
+        FROM points_ledger l JOIN volunteers v ON v.id = l.volunteer_id
+        JOIN volunteer_teams vt ON vt.volunteer_id = v.id JOIN teams tm ON tm.id = vt.team_id
+        WHERE l.earned_on BETWEEN :a AND :b AND {scope}
+        GROUP BY tm.name ORDER BY points DESC, team"""), conn, params=params)
+    return communities, teams
+
+
+def patrollers(conn: Connection, community_id: int, start: dt.datetime, end: dt.datetime
+               ) -> list[int]:
+    """Volunteers of a community who started a patrol in [start, end), most fixes first."""
+    return [int(r[0]) for r in conn.execute(sa.text("""
+        SELECT t.volunteer_id FROM tracks t JOIN volunteers v ON v.id = t.volunteer_id
+        WHERE v.community_id = :c AND t.kind = 'patrol' AND t.started_at >= :a
+          AND t.started_at < :b
+        GROUP BY t.volunteer_id ORDER BY sum(t.n_fixes) DESC, t.volunteer_id"""),
+        {"c": community_id, "a": start, "b": end})]

@@ -86,11 +86,16 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_points_ledger_payout_id'), 'points_ledger', ['payout_id'],
                     unique=False)
+    op.add_column('reports', sa.Column('duplicate_of', sa.Integer(), nullable=True))
+    op.create_foreign_key('reports_duplicate_of_fkey', 'reports', 'reports', ['duplicate_of'],
+                          ['id'], ondelete='SET NULL')
     op.create_index(op.f('ix_points_ledger_volunteer_id'), 'points_ledger', ['volunteer_id'],
                     unique=False)
 
 
 def downgrade() -> None:
+    op.drop_constraint('reports_duplicate_of_fkey', 'reports', type_='foreignkey')
+    op.drop_column('reports', 'duplicate_of')
     op.drop_index(op.f('ix_points_ledger_volunteer_id'), table_name='points_ledger')
     op.drop_index(op.f('ix_points_ledger_payout_id'), table_name='points_ledger')
     op.drop_table('points_ledger')
