@@ -232,6 +232,26 @@ def test_the_command_offers_a_rota_as_tasks_checks_them_and_pays(demo_world, wal
             "answer": "accept", "csrf_token": tokens[walker]}).status_code == 404
     assert walker.post("/me/tasks/1", data={"answer": "maybe",
                                             "csrf_token": tokens[walker]}).status_code == 400
+    # a task made by hand: visit a hazard in a slot still to come
+    with engine.connect() as conn:
+        hazard = conn.execute(sa.text(
+            "SELECT h.id FROM hazards h WHERE NOT h.proposed AND EXISTS (SELECT 1 FROM "
+            "street_segments g WHERE ST_DWithin(h.geom_m, g.geom_m, 100)) LIMIT 1")).scalar_one()
+    tomorrow = (settings.today() + dt.timedelta(days=1)).isoformat()
+    form = {"hazard": hazard, "day": tomorrow, "slot": "evening", "number": number,
+            "csrf_token": tokens[command]}
+    for bad, code in (({"slot": "night"}, 400), ({"day": "2020-01-01"}, 400),
+                      ({"hazard": "x"}, 400), ({"number": "NOBODY"}, 404),
+                      ({"hazard": "999999"}, 404)):
+        assert command.post("/tasks/new", data={**form, **bad}).status_code == code, bad
+    assert planner.post("/tasks/new", data={**form, "csrf_token": tokens[planner]}
+                        ).status_code == 403
+    assert command.post("/tasks/new", data=form).status_code == 302
+    with engine.connect() as conn:
+        made = conn.execute(sa.text(
+            "SELECT kind, hazard_ids, offered_to, state FROM tasks WHERE created_by = "
+            "'t-command' ORDER BY id DESC LIMIT 1")).one()
+    assert made == ("hotspot", [hazard], walked["volunteer"], "offered")
     assert command.post("/tasks/check", data={"csrf_token": tokens[command]}
                         ).status_code == 302
     csv = command.post("/tasks/payout", data={"from": "2026-11-01", "to": "2026-12-31",
@@ -244,3 +264,17 @@ def test_the_command_offers_a_rota_as_tasks_checks_them_and_pays(demo_world, wal
     assert command.post("/tasks/payout", data={"from": "2026-12-31", "to": "2026-11-01",
                                                "csrf_token": tokens[command]}
                         ).status_code == 400
+
+
+def test_the_delivery_rules_are_checked_when_read():
+    from geo_patrol.errors import InputError
+    from geo_patrol.rules import parse_rules
+
+    base = {"categories": {"other": {"every_days": 30}}}
+    rules = parse_rules({**base, "delivery": {"delivered_share": 0.9, "points_loop": 12}}, "t")
+    assert rules.delivery.delivered_share == 0.9 and rules.delivery.points("streets",
+                                                                           "partly") == 6
+    for bad, word in (({"delivered_share": 0.2}, "partly_share"), ({"pointz": 1}, "unknown"),
+                      ({"radius_m": "far"}, "number")):
+        with pytest.raises(InputError, match=word):
+            parse_rules({**base, "delivery": bad}, "t")

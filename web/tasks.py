@@ -61,12 +61,31 @@ def offer(rota_id: int) -> Any:
     return redirect(url_for("tasks.tasks_page"))
 
 
+@bp.post("/tasks/new")
+@requires(Resource.TASKS, "write")
+def new_task() -> Any:
+    """A task made by hand: visit a hazard in a time slot of a day."""
+    me = principal()
+    form = request.form
+    hazard = form.get("hazard", "").strip()
+    if not hazard.isdigit():
+        raise InputError("hazard: its number (id)")
+    if not form.get("day"):
+        raise InputError("choose the day")
+    service.make_task(get_engine(), settings(), hazard_id=int(hazard),
+                      day=day_arg(form["day"]), slot=form.get("slot", ""), by=me.username,
+                      number=form.get("number") or None,
+                      within=me.within(Resource.TASKS, "write"))
+    return redirect(url_for("tasks.tasks_page"))
+
+
 @bp.post("/tasks/check")
 @requires(Resource.TASKS, "write")
 def check_now() -> Any:
     """Check every accepted task whose window has closed against its taker's fixes."""
     me = principal()
-    done = service.check(get_engine(), settings(), within=me.within(Resource.TASKS, "write"))
+    done = service.check(get_engine(), settings(), within=me.within(Resource.TASKS, "write"),
+                         by=me.username)
     return redirect(url_for("tasks.tasks_page", checked=len(done)))
 
 
@@ -74,7 +93,7 @@ def check_now() -> Any:
 @requires(Resource.TASKS, "pay")
 def credit_reports() -> Any:
     """Points for verified reports whose place and time match the reporter's fixes."""
-    done = service.credit_reports(get_engine(), settings())
+    done = service.credit_reports(get_engine(), settings(), by=principal().username)
     return redirect(url_for("tasks.tasks_page", credited=len(done["paid"]),
                             flagged=",".join(map(str, done["flagged"][:50])),
                             duplicates=len(done["duplicates"])))

@@ -60,6 +60,51 @@ def offer_rota(engine: Engine, settings: Settings, rota_id: int, *, by: str,
     return made
 
 
+def make_task(engine: Engine, settings: Settings, *, hazard_id: int, day: dt.date,
+              slot: str, by: str, number: str | None = None,
+              within: frozenset[int] | None = None) -> int:
+    """A task made by hand: visit a hazard (a stop of the inspection dwell there) in one time
+    slot of a day, offered to a volunteer (``number``) or to the hazard's community; the
+    route is the street nearest the hazard. Audit-logged; returns the task's id."""
+    import sqlalchemy as sa
+
+    from geo_patrol.store import tasks as store
+    from geo_patrol.store.accounts import audit
+
+    if slot not in SLOTS:
+        raise InputError(f"slot: one of {', '.join(SLOTS)}")
+    tz = ZoneInfo(settings.timezone)
+    lo, hi = SLOTS[slot]
+    start = dt.datetime.combine(day, dt.time(lo), tz)
+    if start + dt.timedelta(hours=hi - lo) <= dt.datetime.now(dt.UTC):
+        raise InputError("the slot is over: a task is for a time still to come")
+    with engine.begin() as conn:
+        place = store.hazard_street(conn, hazard_id)
+        if place is None or (within is not None and place["community_id"] not in within):
+            raise NotFoundError(f"no hazard {hazard_id} near a street")
+        offered_to = None
+        if number:
+            offered_to = conn.execute(sa.text(
+                "SELECT id FROM volunteers WHERE number = :n AND active"),
+                {"n": number.strip()}).scalar()
+            if offered_to is None:
+                raise NotFoundError(f"no active volunteer {number[:30]!r}")
+        store.create_tasks(conn, [{
+            "rota_walk_id": None, "kind": "hotspot", "community_id": place["community_id"],
+            "day": day, "window_start": start,
+            "window_end": start + dt.timedelta(hours=hi - lo),
+            "minutes": float(settings.rules.dwell_min) + 10.0,
+            "length_m": float(place["length_m"]), "segment_ids": [int(place["segment_id"])],
+            "hazard_ids": [hazard_id], "hotspot_segment_id": None,
+            "points": settings.rules.delivery.points_hotspot, "offered_to": offered_to,
+            "wkt": place["wkt"]}], by=by)
+        task_id = int(conn.execute(sa.text("SELECT max(id) FROM tasks WHERE created_by = :b"),
+                                   {"b": by}).scalar_one())
+        audit(conn, by, "task_make", f"task {task_id}",
+              details={"hazard": hazard_id, "day": day.isoformat(), "slot": slot})
+    return task_id
+
+
 def _volunteer(conn: Any, volunteer_id: int) -> dict[str, Any]:
     import sqlalchemy as sa
 
@@ -148,7 +193,7 @@ class Checked:
 
 def check(engine: Engine, settings: Settings, *, now: dt.datetime | None = None,
           task_ids: list[int] | None = None,
-          within: frozenset[int] | None = None) -> list[Checked]:
+          within: frozenset[int] | None = None, by: str = "system") -> list[Checked]:
     """Check every accepted task whose window has closed (or those of ``task_ids``) against
     the taker's own fixes in its window (:mod:`geo_patrol.analysis.delivery`), record the
     verdict and add the points it earns to the ledger (once per task)."""
@@ -181,10 +226,18 @@ def check(engine: Engine, settings: Settings, *, now: dt.datetime | None = None,
                                  note=f"{verdict.state} {100 * verdict.walked_share:.0f}%")
             out.append(Checked(task_id, task["volunteer_id"], verdict.state, verdict.as_dict(),
                                points))
+        if out:
+            from geo_patrol.store.accounts import audit
+
+            audit(conn, by, "tasks_check", f"{len(out)} tasks",
+                  details={s: sum(1 for c in out if c.state == s) for s in
+                           ("delivered", "partly", "missed")}
+                  | {"points": sum(c.points for c in out)})
     return out
 
 
-def credit_reports(engine: Engine, settings: Settings) -> dict[str, list[int]]:
+def credit_reports(engine: Engine, settings: Settings, *, by: str = "system"
+                   ) -> dict[str, list[int]]:
     """Points for reports verified as true, once each, when the reporter's own fixes put
     them within ``report_radius_m`` of the report within ``report_minutes`` of its time; the
     others are left for the verifier (``flagged``), never paid silently. A report of a
@@ -222,6 +275,11 @@ def credit_reports(engine: Engine, settings: Settings) -> dict[str, list[int]]:
                              item_id=report_id, points=rule.points_report, earned_on=day,
                              note="verified report")
             paid.append(int(report_id))
+        if paid:
+            from geo_patrol.store.accounts import audit
+
+            audit(conn, by, "reports_credit", f"{len(paid)} reports",
+                  details={"paid": paid[:100], "flagged": flagged[:100]})
     return {"paid": paid, "flagged": flagged, "duplicates": duplicates}
 
 

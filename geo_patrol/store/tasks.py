@@ -273,3 +273,15 @@ def patrollers(conn: Connection, community_id: int, start: dt.datetime, end: dt.
           AND t.started_at < :b
         GROUP BY t.volunteer_id ORDER BY sum(t.n_fixes) DESC, t.volunteer_id"""),
         {"c": community_id, "a": start, "b": end})]
+
+
+def hazard_street(conn: Connection, hazard_id: int, *, reach_m: float = 100.0
+                  ) -> dict[str, Any] | None:
+    """A hazard's community and the street segment nearest to it (within ``reach_m``)."""
+    row = conn.execute(sa.text("""
+        SELECT h.community_id, g.id AS segment_id, g.length_m, ST_AsText(g.geom) AS wkt
+        FROM hazards h CROSS JOIN LATERAL (
+            SELECT s.id, s.length_m, s.geom FROM street_segments s
+            WHERE ST_DWithin(h.geom_m, s.geom_m, :r) ORDER BY h.geom_m <-> s.geom_m LIMIT 1) g
+        WHERE h.id = :h AND NOT h.proposed"""), {"h": hazard_id, "r": reach_m}).mappings().first()
+    return dict(row) if row else None
