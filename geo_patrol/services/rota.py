@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from geo_patrol.errors import InputError, NotFoundError
-from geo_patrol.planning.crew import SLOTS
+from geo_patrol.planning.crew import PATROL_DUTY, SLOTS
 from geo_patrol.planning.demand import segment_demand
 from geo_patrol.planning.network import dense_nodes, node_points
 from geo_patrol.planning.plan import PlanParams
@@ -262,6 +262,7 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
     )
     from geo_patrol.services import crime
     from geo_patrol.services.planning import _with_alerts, force, plan_area
+    from geo_patrol.store.force import idle_on_duty
     from geo_patrol.store.volunteers import volunteer_pool
 
     t0 = time.perf_counter()
@@ -342,7 +343,8 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
     best = solve(problem, seed=seed, time_limit=time_limit)
     options = {"every_minutes": EVERY_MINUTES, "stop_minutes": STOP_MINUTES}
     timing = schedule(problem, best, seed=seed, **options)
-    entropy, start_entropy, top = visit_entropy(problem, best, draws=draws, seed=seed + 1, **options)
+    entropy, start_entropy, top = visit_entropy(problem, best, draws=draws, seed=seed + 1,
+                                                **options)
     need = np.zeros((len(place_ids), len(SLOTS)))
     np.add.at(need, home, fewest_hours(problem, time_limit).sum(axis=1))
     missing = np.maximum(need - hours.sum(axis=1), 0.0)
@@ -366,7 +368,8 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
         begin = dt.datetime.combine(day, dt.time(list(SLOTS.values())[s][0]), tz) \
             + dt.timedelta(minutes=float(timing.start[i]))
         walks.append(Walk(
-            day, slot_names[s], begin, max(lp.minutes, MIN_MINUTES), "hotspot" if c >= n_plain else "streets",
+            day, slot_names[s], begin, max(lp.minutes, MIN_MINUTES),
+            "hotspot" if c >= n_plain else "streets",
             int(place_ids[ci]) if place_ids[ci] >= 0 else None,
             int(pool["id"].iloc[who[i]]) if who[i] >= 0 else None, lp.length_m,
             [int(g) for g in seg_ids[candidates[c].segments]],
@@ -382,9 +385,6 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
         walked[candidates[c].segments] = True
     after = float(np.where(walked, length, covered).sum() / length.sum())
     hz_total, hz_ok = results.hazard_counts(conn, run["id"], area["id"])
-    from geo_patrol.planning.crew import PATROL_DUTY
-    from geo_patrol.store.force import idle_on_duty
-
     idle = idle_on_duty(conn, [int(c) for c in place_ids], duty=PATROL_DUTY,
                         since=day0 - dt.timedelta(weeks=4))
     return RotaPlan(area, int(run["id"]), start, days, revisit_days, minutes, seed,

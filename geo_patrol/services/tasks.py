@@ -66,8 +66,6 @@ def make_task(engine: Engine, settings: Settings, *, hazard_id: int, day: dt.dat
     """A task made by hand: visit a hazard (a stop of the inspection dwell there) in one time
     slot of a day, offered to a volunteer (``number``) or to the hazard's community; the
     route is the street nearest the hazard. Audit-logged; returns the task's id."""
-    import sqlalchemy as sa
-
     from geo_patrol.store import tasks as store
     from geo_patrol.store.accounts import audit
 
@@ -84,12 +82,10 @@ def make_task(engine: Engine, settings: Settings, *, hazard_id: int, day: dt.dat
             raise NotFoundError(f"no hazard {hazard_id} near a street")
         offered_to = None
         if number:
-            offered_to = conn.execute(sa.text(
-                "SELECT id FROM volunteers WHERE number = :n AND active"),
-                {"n": number.strip()}).scalar()
+            offered_to = store.active_volunteer(conn, number.strip())
             if offered_to is None:
                 raise NotFoundError(f"no active volunteer {number[:30]!r}")
-        store.create_tasks(conn, [{
+        task_id = store.create_task(conn, {
             "rota_walk_id": None, "kind": "hotspot", "community_id": place["community_id"],
             "day": day, "window_start": start,
             "window_end": start + dt.timedelta(hours=hi - lo),
@@ -97,27 +93,19 @@ def make_task(engine: Engine, settings: Settings, *, hazard_id: int, day: dt.dat
             "length_m": float(place["length_m"]), "segment_ids": [int(place["segment_id"])],
             "hazard_ids": [hazard_id], "hotspot_segment_id": None,
             "points": settings.rules.delivery.points_hotspot, "offered_to": offered_to,
-            "wkt": place["wkt"]}], by=by)
-        task_id = int(conn.execute(sa.text("SELECT max(id) FROM tasks WHERE created_by = :b"),
-                                   {"b": by}).scalar_one())
+            "wkt": place["wkt"]}, by=by)
         audit(conn, by, "task_make", f"task {task_id}",
               details={"hazard": hazard_id, "day": day.isoformat(), "slot": slot})
     return task_id
 
 
 def _volunteer(conn: Any, volunteer_id: int) -> dict[str, Any]:
-    import sqlalchemy as sa
+    from geo_patrol.store import tasks as store
 
-    row = conn.execute(sa.text("""
-        SELECT v.id, v.community_id, ST_X(ST_Transform(ST_PointOnSurface(a.geom),
-               (SELECT value::int FROM deployment WHERE key = 'metric_srid'))) AS x,
-               ST_Y(ST_Transform(ST_PointOnSurface(a.geom),
-               (SELECT value::int FROM deployment WHERE key = 'metric_srid'))) AS y
-        FROM volunteers v LEFT JOIN areas a ON a.id = v.community_id
-        WHERE v.id = :v AND v.active"""), {"v": volunteer_id}).mappings().first()
+    row = store.volunteer_home(conn, volunteer_id)
     if row is None:
         raise NotFoundError("no active volunteer record")
-    return dict(row)
+    return row
 
 
 def near_me(engine: Engine, settings: Settings, volunteer_id: int, *,
@@ -173,10 +161,7 @@ def answer(engine: Engine, *, volunteer_id: int | None, task_id: int, accept: bo
         else:  # turned down: open to the community again
             store.set_taker(conn, task_id, None, "offered")
             if task["offered_to"] == volunteer_id:
-                import sqlalchemy as sa
-
-                conn.execute(sa.text("UPDATE tasks SET offered_to = NULL WHERE id = :id"),
-                             {"id": task_id})
+                store.set_offered_to(conn, task_id, None)
             state = "offered"
         audit(conn, by, "task_accept" if accept else "task_decline", f"task {task_id}")
     return state
@@ -243,29 +228,16 @@ def credit_reports(engine: Engine, settings: Settings, *, by: str = "system"
     others are left for the verifier (``flagged``), never paid silently. A report of a
     hazard (or of the same category close by within a day) already reported is linked to
     the first report and not paid (``duplicates``)."""
-    import sqlalchemy as sa
-
     from geo_patrol.store import tasks as store
 
     rule = settings.rules.delivery
     with engine.begin() as conn:
         store.link_duplicate_reports(conn, radius_m=rule.duplicate_radius_m,
                                      hours=rule.duplicate_hours)
-        duplicates = [int(r[0]) for r in conn.execute(sa.text(
-            "SELECT id FROM reports WHERE verification = 'verified' AND duplicate_of IS NOT "
-            "NULL ORDER BY id"))]
-        rows = conn.execute(sa.text("""
-            SELECT r.id, r.volunteer_id, (r.reported_at AT TIME ZONE :tz)::date AS day,
-                   EXISTS (SELECT 1 FROM patrol_fixes f WHERE f.volunteer_id = r.volunteer_id
-                           AND f.flags = 0
-                           AND f.t BETWEEN r.reported_at - make_interval(secs => CAST(:m AS float) * 60)
-                                       AND r.reported_at + make_interval(secs => CAST(:m AS float) * 60)
-                           AND ST_DWithin(f.geom_m, r.geom_m, :d)) AS matches
-            FROM reports r WHERE r.verification = 'verified' AND r.duplicate_of IS NULL
-              AND NOT EXISTS (SELECT 1 FROM points_ledger l WHERE l.source = 'report'
-                              AND l.item_id = r.id)
-            ORDER BY r.id"""), {"tz": settings.timezone, "m": rule.report_minutes,
-                                 "d": rule.report_radius_m}).all()
+        duplicates = store.verified_duplicates(conn)
+        rows = store.verified_unpaid_reports(conn, tz=settings.timezone,
+                                             minutes=rule.report_minutes,
+                                             radius_m=rule.report_radius_m)
         paid, flagged = [], []
         for report_id, volunteer_id, day, matches in rows:
             if not matches:
@@ -399,10 +371,7 @@ def demo_week(engine: Engine, settings: Settings, run: dict, area: dict, *,
                     takers[int(t.id)] = v
                     break
         for task_id, v in takers.items():
-            import sqlalchemy as sa
-
-            conn.execute(sa.text("UPDATE tasks SET offered_to = :v WHERE id = :t"),
-                         {"v": v, "t": task_id})
+            store.set_offered_to(conn, task_id, v)
     for task_id, v in takers.items():
         answer(engine, volunteer_id=v, task_id=task_id, accept=True, by="demo")
     check(engine, settings, now=dt.datetime.combine(start + dt.timedelta(days=7), dt.time(),

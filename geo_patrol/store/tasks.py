@@ -46,6 +46,65 @@ def create_tasks(conn: Connection, rows: list[dict[str, Any]], *, by: str) -> in
     return int(result.rowcount)
 
 
+def create_task(conn: Connection, row: dict[str, Any], *, by: str) -> int:
+    """Store one task; returns its id."""
+    return int(conn.execute(sa.text("""
+        INSERT INTO tasks (rota_walk_id, kind, community_id, day, window_start, window_end,
+                           minutes, length_m, segment_ids, hazard_ids, hotspot_segment_id,
+                           points, offered_to, state, verdict, created_by, geom)
+        VALUES (:rota_walk_id, :kind, :community_id, :day, :window_start, :window_end,
+                :minutes, :length_m, :segment_ids, :hazard_ids, :hotspot_segment_id, :points,
+                :offered_to, 'offered', '{}', :by, ST_GeomFromText(:wkt, 4326))
+        RETURNING id"""), {k: row[k] for k in TASK_COLUMNS} | {"by": by}).scalar_one())
+
+
+def set_offered_to(conn: Connection, task_id: int, volunteer_id: int | None) -> None:
+    conn.execute(sa.text("UPDATE tasks SET offered_to = :v WHERE id = :t"),
+                 {"v": volunteer_id, "t": task_id})
+
+
+def active_volunteer(conn: Connection, number: str) -> int | None:
+    """The id of the active volunteer with this roster number."""
+    return conn.execute(sa.text("SELECT id FROM volunteers WHERE number = :n AND active"),
+                        {"n": number}).scalar()
+
+
+def volunteer_home(conn: Connection, volunteer_id: int) -> dict[str, Any] | None:
+    """An active volunteer's community and its point (metric ``x, y``) as their home."""
+    row = conn.execute(sa.text("""
+        SELECT v.id, v.community_id, ST_X(ST_Transform(ST_PointOnSurface(a.geom),
+               (SELECT value::int FROM deployment WHERE key = 'metric_srid'))) AS x,
+               ST_Y(ST_Transform(ST_PointOnSurface(a.geom),
+               (SELECT value::int FROM deployment WHERE key = 'metric_srid'))) AS y
+        FROM volunteers v LEFT JOIN areas a ON a.id = v.community_id
+        WHERE v.id = :v AND v.active"""), {"v": volunteer_id}).mappings().first()
+    return dict(row) if row else None
+
+
+def verified_duplicates(conn: Connection) -> list[int]:
+    """Reports verified as true that repeat an earlier report."""
+    return [int(r[0]) for r in conn.execute(sa.text(
+        "SELECT id FROM reports WHERE verification = 'verified' AND duplicate_of IS NOT NULL "
+        "ORDER BY id"))]
+
+
+def verified_unpaid_reports(conn: Connection, *, tz: str, minutes: float, radius_m: float
+                            ) -> list[tuple[int, int, dt.date, bool]]:
+    """First reports verified as true and not paid yet: (id, volunteer, local day, whether
+    a clean fix of the reporter lies within ``radius_m`` of it within ``minutes``)."""
+    return [tuple(r) for r in conn.execute(sa.text("""
+        SELECT r.id, r.volunteer_id, (r.reported_at AT TIME ZONE :tz)::date AS day,
+               EXISTS (SELECT 1 FROM patrol_fixes f WHERE f.volunteer_id = r.volunteer_id
+                       AND f.flags = 0
+                       AND f.t BETWEEN r.reported_at - make_interval(secs => :s)
+                                   AND r.reported_at + make_interval(secs => :s)
+                       AND ST_DWithin(f.geom_m, r.geom_m, :d)) AS matches
+        FROM reports r WHERE r.verification = 'verified' AND r.duplicate_of IS NULL
+          AND NOT EXISTS (SELECT 1 FROM points_ledger l WHERE l.source = 'report'
+                          AND l.item_id = r.id)
+        ORDER BY r.id"""), {"tz": tz, "s": float(minutes) * 60, "d": radius_m})]
+
+
 def task_table(conn: Connection, *, volunteer_id: int | None = None,
                offered_for: tuple[int, int | None] | None = None,
                within: frozenset[int] | None = None, since: dt.date | None = None,
