@@ -249,13 +249,15 @@ def me() -> Any:
     conn = get_conn()
     record = volunteer_table(conn, volunteer_id=user.volunteer_id, on=settings().today())
     own = report_table(conn, volunteer_id=user.volunteer_id)
+    from zoneinfo import ZoneInfo
+
     from geo_patrol.services import tasks
 
     near = tasks.near_me(get_engine(), settings(), user.volunteer_id)
     mine, points = tasks.my_tasks(get_engine(), user.volunteer_id)
     return render_template("me.html", run=None, record=record.iloc[0].to_dict(), reports=own,
                            near=near, mine=mine, points=points,
-                           tz=__import__("zoneinfo").ZoneInfo(settings().timezone),
+                           tz=ZoneInfo(settings().timezone),
                            callouts=my_callouts(get_engine(), user.volunteer_id,
                                                     tz=settings().timezone),
                            certificates=training.certificates(get_engine(), settings(),

@@ -30,32 +30,28 @@ def walks_of(conn: Connection, rota_id: int) -> pd.DataFrame:
         params={"r": rota_id})
 
 
+_INSERT_TASK = """
+    INSERT INTO tasks (rota_walk_id, kind, community_id, day, window_start, window_end,
+                       minutes, length_m, segment_ids, hazard_ids, hotspot_segment_id,
+                       points, offered_to, state, verdict, created_by, geom)
+    VALUES (:rota_walk_id, :kind, :community_id, :day, :window_start, :window_end,
+            :minutes, :length_m, :segment_ids, :hazard_ids, :hotspot_segment_id, :points,
+            :offered_to, 'offered', '{}', :by, ST_GeomFromText(:wkt, 4326))"""
+
+
 def create_tasks(conn: Connection, rows: list[dict[str, Any]], *, by: str) -> int:
     """Store tasks (a rota's walk once: one already offered is skipped); returns how many."""
     if not rows:
         return 0
-    result = conn.execute(sa.text("""
-        INSERT INTO tasks (rota_walk_id, kind, community_id, day, window_start, window_end,
-                           minutes, length_m, segment_ids, hazard_ids, hotspot_segment_id,
-                           points, offered_to, state, verdict, created_by, geom)
-        VALUES (:rota_walk_id, :kind, :community_id, :day, :window_start, :window_end,
-                :minutes, :length_m, :segment_ids, :hazard_ids, :hotspot_segment_id, :points,
-                :offered_to, 'offered', '{}', :by, ST_GeomFromText(:wkt, 4326))
-        ON CONFLICT (rota_walk_id) DO NOTHING"""),
-        [{k: r[k] for k in TASK_COLUMNS} | {"by": by} for r in rows])
+    result = conn.execute(sa.text(_INSERT_TASK + " ON CONFLICT (rota_walk_id) DO NOTHING"),
+                          [{k: r[k] for k in TASK_COLUMNS} | {"by": by} for r in rows])
     return int(result.rowcount)
 
 
 def create_task(conn: Connection, row: dict[str, Any], *, by: str) -> int:
     """Store one task; returns its id."""
-    return int(conn.execute(sa.text("""
-        INSERT INTO tasks (rota_walk_id, kind, community_id, day, window_start, window_end,
-                           minutes, length_m, segment_ids, hazard_ids, hotspot_segment_id,
-                           points, offered_to, state, verdict, created_by, geom)
-        VALUES (:rota_walk_id, :kind, :community_id, :day, :window_start, :window_end,
-                :minutes, :length_m, :segment_ids, :hazard_ids, :hotspot_segment_id, :points,
-                :offered_to, 'offered', '{}', :by, ST_GeomFromText(:wkt, 4326))
-        RETURNING id"""), {k: row[k] for k in TASK_COLUMNS} | {"by": by}).scalar_one())
+    return int(conn.execute(sa.text(_INSERT_TASK + " RETURNING id"),
+                            {k: row[k] for k in TASK_COLUMNS} | {"by": by}).scalar_one())
 
 
 def set_offered_to(conn: Connection, task_id: int, volunteer_id: int | None) -> None:
