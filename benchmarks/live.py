@@ -58,12 +58,13 @@ class Server:
                     "GEO_PATROL_LIVE_UPDATE_S": "2"}
         self.port = _port()
         self.proc: subprocess.Popen | None = None
+        self.log = (data_dir / "serve.log").open("ab")  # read after a run that went wrong
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "geo_patrol.cli", "serve", "--port", str(_port()),
              "--positions-port", str(self.port)], env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.time() + 60
         while time.time() < deadline:
             with socket.socket() as s:

@@ -222,6 +222,43 @@ def test_positions_stored_once_flagged_and_covered_as_a_full_analysis(demo_world
     assert both["covered_m_live"].sum() == pytest.approx(run.stats["covered_m"], abs=0.1)
 
 
+def test_drawing_ended_tracks_never_waits_on_the_intake(demo_world, replayed):
+    """The coverage updater draws ended tracks beside the intake, which extends the same rows:
+    a track locked by a batch being stored is skipped and drawn next time (no wait, so no
+    deadlock and no stalled batch)."""
+    from geo_patrol.services import live
+    from geo_patrol.store import live as live_store
+
+    engine = demo_world["engine"]
+    intake = live.Intake(engine, demo_world["settings"])
+    try:
+        _wait([intake.submit(r.query, r.body) for r in replayed["requests"][:200]])
+    finally:
+        intake.close()
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)  # every live track has ended
+    with engine.begin() as conn:
+        live_store.close_tracks(conn, later)
+        ids = conn.execute(sa.text(
+            "SELECT t.id FROM tracks t JOIN uploads u ON u.id = t.upload_id "
+            "WHERE u.kind = 'live' AND t.geom IS NOT NULL ORDER BY t.id LIMIT 2")
+        ).scalars().all()
+        assert len(ids) == 2
+        conn.execute(sa.text("UPDATE tracks SET geom = NULL WHERE id = ANY(:i)"), {"i": ids})
+    with engine.connect() as batch, engine.connect() as updater:
+        with batch.begin():  # a batch extending the first track holds its row
+            batch.execute(sa.text("SELECT 1 FROM tracks WHERE id = :i FOR UPDATE"),
+                          {"i": ids[0]})
+            with updater.begin():
+                updater.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
+                assert live_store.close_tracks(updater, later) == 1
+                drawn = dict(updater.execute(sa.text(
+                    "SELECT id, geom IS NOT NULL FROM tracks WHERE id = ANY(:i)"),
+                    {"i": ids}).all())
+            assert drawn == {ids[0]: False, ids[1]: True}
+        with updater.begin():
+            assert live_store.close_tracks(updater, later) == 1  # its turn once released
+
+
 def test_refusals_store_nothing_and_are_counted(demo_world, replayed):
     from geo_patrol.services import live
 

@@ -6,6 +6,7 @@ the library's CLI never imports the web layer.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import click
@@ -48,7 +49,12 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
             serve_positions(intake, host, positions_port)
             start_updater(engine, settings, process=True)
             click.echo(f"positions (OsmAnd / Traccar Client) on http://{host}:{positions_port}/")
-        waitress_serve(create_app(config), host=host, port=port, threads=threads,
+        app = create_app(config)
+        # what start-up loaded lives as long as the process: kept out of the collector's
+        # full passes, which would otherwise stall every request now and then
+        gc.collect()
+        gc.freeze()
+        waitress_serve(app, host=host, port=port, threads=threads,
                        ident="geo-patrol")
         return
     if positions_port:

@@ -1,5 +1,5 @@
 """The dedicated position port (5055 by default, as Traccar's OsmAnd port): the same protocol
-as ``/osmand``, on an asyncio server (aiohttp) so thousands of phones can report at once.
+as ``/osmand``, on an asyncio server (aiohttp, on uvloop's event loop) so thousands of phones can report at once.
 
 Every path and method GET/POST is a position request; each is answered when its batch has
 committed (:class:`~geo_patrol.services.live.Intake`).
@@ -14,11 +14,11 @@ from aiohttp import web as aioweb
 
 from geo_patrol.errors import DatabaseError
 from geo_patrol.ingest.positions import MAX_BODY_BYTES, PositionRefused
-from geo_patrol.services.live import Intake
+from geo_patrol.services.live import Intake, new_event_loop
 from web.live import ACK_TIMEOUT_S, NOT_STORED, STORED, TOO_LARGE, refused
 
 
-def position_app(intake: Intake) -> aioweb.Application:
+def position_app(intake: Intake, loop: asyncio.AbstractEventLoop) -> aioweb.Application:
     def answer(status_text: tuple[int, str]) -> aioweb.Response:
         return aioweb.Response(status=status_text[0], text=status_text[1])
 
@@ -29,11 +29,11 @@ def position_app(intake: Intake) -> aioweb.Application:
             return answer(TOO_LARGE)
         body = await request.read() if request.can_read_body else b""
         try:
-            future = intake.submit(request.query_string, body)
+            future = intake.submit(request.query_string, body, loop=loop)
         except (PositionRefused, DatabaseError) as exc:
             return answer(refused(exc))
         try:
-            await asyncio.wait_for(asyncio.wrap_future(future), ACK_TIMEOUT_S)
+            await asyncio.wait_for(future, ACK_TIMEOUT_S)
         except (DatabaseError, asyncio.TimeoutError):
             return answer(NOT_STORED)
         return answer(STORED)
@@ -49,9 +49,9 @@ def serve_positions(intake: Intake, host: str, port: int) -> threading.Thread:
     failure: list[BaseException] = []
 
     def run() -> None:
-        loop = asyncio.new_event_loop()
+        loop = new_event_loop()
         asyncio.set_event_loop(loop)
-        runner = aioweb.AppRunner(position_app(intake), access_log=None)
+        runner = aioweb.AppRunner(position_app(intake, loop), access_log=None)
         try:
             loop.run_until_complete(runner.setup())
             loop.run_until_complete(aioweb.TCPSite(runner, host, port, backlog=1024).start())

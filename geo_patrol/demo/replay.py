@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import numpy as np
 import pandas as pd
@@ -89,30 +89,95 @@ def requests_for(fixes: pd.DataFrame, *, speed: float, now: float) -> list[Reque
     return out
 
 
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection, one request at a time, as a phone's app holds it.
+
+    The phones' requests are a few hundred bytes and their answers a status line: written and
+    read here as bytes, so that a load generator on the same machine as the server spends
+    little of the CPU it is measuring (an HTTP client library costs more than the server's
+    own handling of a position)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[int] | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        head_end = self.buffer.find(b"\r\n\r\n")
+        if head_end < 0 or self.waiter is None or self.waiter.done():
+            return
+        head = bytes(self.buffer[:head_end]).lower()
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            if line.startswith(b"content-length:"):
+                length = int(line[15:])
+            elif line.startswith(b"connection:") and b"close" in line:
+                self.closed = True
+        if len(self.buffer) < head_end + 4 + length:
+            return
+        status = int(head[9:12])
+        del self.buffer[:head_end + 4 + length]
+        self.waiter.set_result(status)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError("the connection closed"))
+
+    async def request(self, data: bytes) -> int:
+        assert self.transport is not None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(data)
+        return await self.waiter
+
+
+def _request_bytes(host: str, path: str, req: Request) -> bytes:
+    target = f"{path}?{req.query}" if req.query else path
+    head = (f"POST {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: geo-patrol-replay\r\n"
+            f"Content-Length: {len(req.body)}\r\n")
+    if req.body:
+        head += "Content-Type: application/json\r\n"
+    return head.encode() + b"\r\n" + req.body
+
+
 async def _send_all(url: str, requests: list[Request], *, concurrency: int,
                     paced: bool, retries: int,
                     progress: Callable[[ReplayResult], None] | None) -> ReplayResult:
-    import aiohttp
-
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    path = parts.path or "/"
+    loop = asyncio.get_running_loop()
     result = ReplayResult()
-    queues: list[asyncio.Queue[Request | None]] = [asyncio.Queue() for _ in range(concurrency)]
+    queues: list[list[Request]] = [[] for _ in range(concurrency)]
     start = time.perf_counter()
 
-    async def worker(session: aiohttp.ClientSession, queue: asyncio.Queue) -> None:
-        while (req := await queue.get()) is not None:
+    async def exchange(conn: _Connection | None, data: bytes) -> tuple[_Connection | None, int]:
+        try:
+            if conn is None or conn.closed:
+                _, conn = await loop.create_connection(_Connection, host, port)
+            status = await asyncio.wait_for(conn.request(data), 60)
+        except (OSError, asyncio.TimeoutError):
+            if conn is not None and conn.transport is not None:
+                conn.transport.close()
+            return None, 599
+        return conn, status
+
+    async def worker(queue: list[Request]) -> None:
+        conn: _Connection | None = None
+        for req in queue:
             if paced:
                 wait = req.at_s - (time.perf_counter() - start)
                 if wait > 0:
                     await asyncio.sleep(wait)
             sent = time.perf_counter()
-            target = f"{url}?{req.query}" if req.query else url
+            data = _request_bytes(f"{host}:{port}", path, req)
             for attempt in range(retries + 1):  # as the app does: keep it, retry until stored
-                try:
-                    async with session.post(target, data=req.body or None) as resp:
-                        await resp.read()
-                        status = resp.status
-                except aiohttp.ClientError:
-                    status = 599
+                conn, status = await exchange(conn, data)
                 result.statuses[status] = result.statuses.get(status, 0) + 1
                 if status != 503 and status != 599:
                     break
@@ -125,16 +190,14 @@ async def _send_all(url: str, requests: list[Request], *, concurrency: int,
                 result.failed[status] = result.failed.get(status, 0) + 1
             if progress and result.sent % 1000 == 0:
                 progress(result)
+        if conn is not None and conn.transport is not None:
+            conn.transport.close()
 
     # phones keep their order: one device's requests go through one worker, in time order
     shard = {d: i % concurrency for i, d in enumerate(sorted({r.device for r in requests}))}
     for req in requests:
-        queues[shard[req.device]].put_nowait(req)
-    for queue in queues:
-        queue.put_nowait(None)
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        await asyncio.gather(*(worker(session, q) for q in queues))
+        queues[shard[req.device]].append(req)
+    await asyncio.gather(*(worker(q) for q in queues if q))
     result.seconds = time.perf_counter() - start
     return result
 
@@ -144,5 +207,8 @@ def send(url: str, requests: list[Request], *, concurrency: int = 64, paced: boo
          ) -> ReplayResult:
     """Send the requests (at their times when ``paced``, else as fast as answered); an
     unanswered or 503 request is sent again up to ``retries`` times."""
-    return asyncio.run(_send_all(url, requests, concurrency=concurrency, paced=paced,
-                                 retries=retries, progress=progress))
+    from geo_patrol.services.live import new_event_loop
+
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(_send_all(url, requests, concurrency=concurrency, paced=paced,
+                                    retries=retries, progress=progress))

@@ -338,10 +338,11 @@ def flag_arrivals(volunteer_id: np.ndarray, t: np.ndarray, lon: np.ndarray, lat:
     tracks = np.unique(fixes.track[is_new])
     local = np.searchsorted(tracks, fixes.track)
     continues = np.full(len(tracks), -1, dtype="int64")
-    for i in np.flatnonzero(~is_new):
-        j = np.searchsorted(tracks, fixes.track[i])
-        if j < len(tracks) and tracks[j] == fixes.track[i]:
-            continues[j] = int(ctx.loc[fixes.volunteer_id[i], "clean_track"])
+    if len(tracks):
+        at = np.flatnonzero(~is_new)  # context rows: order[at] is their row of ctx
+        j = np.minimum(np.searchsorted(tracks, fixes.track[at]), len(tracks) - 1)
+        held = tracks[j] == fixes.track[at]
+        continues[j[held]] = ctx["clean_track"].to_numpy(dtype="int64")[order[at][held]]
     sel = np.flatnonzero(is_new)
     return Arrivals(order[sel] - k, flags[sel], local[sel], continues, fixes.x[sel],
                     fixes.y[sel], np.where(flags[sel] == 0, step[sel], 0.0))

@@ -11,6 +11,7 @@ re-sent position is stored once (unique per volunteer and time).
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import datetime as dt
 import hmac
@@ -98,6 +99,16 @@ def refusals(engine: Engine, days: int = 7, *, tz: str = "Asia/Shanghai") -> pd.
     return local_times(frame, tz, "last_at")
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop where it is installed (Linux, macOS), else asyncio's own: the
+    position port and the phones' replay run on it."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 # -- intake -----------------------------------------------------------------------------------
 
 @dataclass
@@ -106,7 +117,35 @@ class _Pending:
     device_row: int
     volunteer_id: int
     occupation: str
-    future: Future = field(default_factory=Future)
+    #: a thread's future, or an event loop's (settled on that loop, once per batch)
+    future: Future | asyncio.Future = field(default_factory=Future)
+    loop: asyncio.AbstractEventLoop | None = None
+
+
+def _settle(pendings: list[_Pending], error: BaseException | None) -> None:
+    for p in pendings:
+        if p.future.done():  # an asyncio future whose waiter gave up
+            continue
+        if error is None:
+            p.future.set_result(len(p.positions))
+        else:
+            p.future.set_exception(error)
+
+
+def _settle_batch(batch: list[_Pending], error: BaseException | None) -> None:
+    """Answer a stored (or failed) batch: thread futures at once, each event loop's futures
+    in one callback on that loop (one wake-up per batch, not per request)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Pending]] = collections.defaultdict(list)
+    for p in batch:
+        if p.loop is None:
+            _settle([p], error)
+        else:
+            by_loop[p.loop].append(p)
+    for loop, pendings in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, pendings, error)
+        except RuntimeError:  # the loop has closed: nobody is waiting
+            pass
 
 
 class Intake:
@@ -114,11 +153,12 @@ class Intake:
 
     ``submit`` raises :class:`PositionRefused` for a request that stores nothing, and returns
     a future that resolves to the number of positions once they are committed (or raises
-    :class:`DatabaseError` when the database is unreachable: the app retries).
+    :class:`DatabaseError` when the database is unreachable: the app retries). Called on an
+    event loop's thread with ``loop``, the future is that loop's.
     """
 
     def __init__(self, engine: Engine, settings: Settings, *, interval_s: float = 0.2,
-                 min_gap_s: float = 0.08) -> None:
+                 min_gap_s: float = 0.04) -> None:
         self.engine = engine
         self.settings = settings
         self.interval_s = interval_s
@@ -139,7 +179,8 @@ class Intake:
 
     # the request side
 
-    def submit(self, query: str | bytes, body: bytes, *, now: float | None = None) -> Future:
+    def submit(self, query: str | bytes, body: bytes, *, now: float | None = None,
+               loop: asyncio.AbstractEventLoop | None = None) -> Future | asyncio.Future:
         now = time.time() if now is None else now
         try:
             positions, key = decode_request(query, body, now=now)
@@ -159,7 +200,8 @@ class Intake:
         except PositionRefused as exc:
             self._count_refusal(exc.reason, exc.device or "", now)
             raise
-        pending = _Pending(positions, row, volunteer_id, occupation)
+        pending = _Pending(positions, row, volunteer_id, occupation) if loop is None else \
+            _Pending(positions, row, volunteer_id, occupation, loop.create_future(), loop)
         with self._cond:
             if self._closed:
                 raise DatabaseError("the position intake is shutting down")
@@ -227,18 +269,15 @@ class Intake:
                 stored = self._store(batch, refused)
             except CONNECTION_LOST as exc:
                 log.warning("positions not stored, the database is unreachable: %s", exc)
-                error = DatabaseError("the database is not reachable; the app will retry")
-                for p in batch:
-                    p.future.set_exception(error)
+                _settle_batch(batch, DatabaseError(
+                    "the database is not reachable; the app will retry"))
                 continue
             except Exception as exc:  # noqa: BLE001  (answered, never lost silently)
                 log.exception("positions not stored")
-                for p in batch:
-                    p.future.set_exception(DatabaseError(f"positions not stored: {exc}"))
+                _settle_batch(batch, DatabaseError(f"positions not stored: {exc}"))
                 continue
             self.stats["stored"] += stored
-            for p in batch:
-                p.future.set_result(len(p.positions))
+            _settle_batch(batch, None)
 
     def _store(self, batch: list[_Pending], refused: list[tuple[Any, ...]]) -> int:
         with self.engine.begin() as conn:
@@ -256,10 +295,10 @@ class Intake:
             self.stats["resent"] += sum(len(p.positions) for p in batch) - len(frame)
             if frame.empty:
                 return 0
-            srid = metric_srid(conn)
-            if srid is None:
+            if self._srid is None:  # read with the device registry
                 raise DatabaseError("no metric CRS recorded: load the areas first")
-            return _store_arrivals(conn, frame.reset_index(drop=True), self.settings, srid)
+            return _store_arrivals(conn, frame.reset_index(drop=True), self.settings,
+                                   self._srid)
 
     def close(self, timeout: float = 10.0) -> None:
         """Store what is queued, then stop the writer."""
@@ -427,16 +466,20 @@ class LiveCoverage:
         from geo_patrol.analysis.paths import Fixes
 
         zone = ZoneInfo(self.settings.timezone)
+        # arrivals and ended tracks first, in a short transaction of their own, so that no
+        # track the intake may extend is locked while the coverage advances
         with self.engine.begin() as conn:
             if not live_store.lock_coverage(conn):
-                return 0
-            after = live_store.cursor(conn)
-            new = live_store.new_clean_fixes(conn, after, limit)
-            if new.empty:
                 return 0
             live_store.mark_arrivals(conn, self.settings.callout_arrival_m)
             live_store.close_tracks(conn, dt.datetime.now(dt.UTC) - dt.timedelta(
                 seconds=self.settings.track_gap_s))
+        with self.engine.begin() as conn:
+            if not live_store.lock_coverage(conn):
+                return 0
+            new = live_store.new_clean_fixes(conn, live_store.cursor(conn), limit)
+            if new.empty:
+                return 0
             top = int(new["seq"].max())
             new = new[new["flags"] == 0]
             if len(new):

@@ -123,7 +123,6 @@ def store_fixes(conn: Connection, fixes: CleanFixes, *, upload_id: int, track_id
     The new partitions' indexes are built by the server while ``meanwhile`` runs here (the
     statements are sent without waiting), so Python work and the index build overlap.
     """
-    conn.execute(sa.text("SET LOCAL maintenance_work_mem = '512MB'"))
     raw = driver_connection(conn)
     stats = {"days": 0, "new_days": 0}
     finishing: list[sql.Composable] = []
@@ -135,14 +134,15 @@ def store_fixes(conn: Connection, fixes: CleanFixes, *, upload_id: int, track_id
         name = partition_name(day)
         chunks = encode_binary_copy(fixes, idx, upload_id=upload_id, track_ids=track_ids,
                                     srid=srid)
-        # one loader at a time creates a given day's partition
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
-        exists = conn.execute(sa.text("SELECT to_regclass(:n) IS NOT NULL"),
-                              {"n": name}).scalar_one()
-        if exists:
+        if not _partition_exists(conn, name):
+            # one loader at a time creates a given day's partition
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
+        if _partition_exists(conn, name):
             _copy_binary(conn, "patrol_fixes", chunks)
             continue
         stats["new_days"] += 1
+        if not finishing:
+            conn.execute(sa.text("SET LOCAL maintenance_work_mem = '512MB'"))  # index builds
         lo, hi = sql.Literal(_ts(start)), sql.Literal(_ts(end))
         ident = sql.Identifier(name)
         raw.execute(sql.SQL("CREATE TABLE {} (LIKE patrol_fixes INCLUDING DEFAULTS)").format(ident))
@@ -161,6 +161,11 @@ def store_fixes(conn: Connection, fixes: CleanFixes, *, upload_id: int, track_id
     elif meanwhile is not None:
         meanwhile()
     return stats
+
+
+def _partition_exists(conn: Connection, name: str) -> bool:
+    return bool(conn.execute(sa.text("SELECT to_regclass(:n) IS NOT NULL"),
+                             {"n": name}).scalar_one())
 
 
 def _run_while(raw: psycopg.Connection, statements: str, meanwhile: Callable[[], None] | None

@@ -175,11 +175,13 @@ def extend_tracks(conn: Connection, rows: Sequence[tuple[int, int, int, int, flo
 
 def close_tracks(conn: Connection, ended_before: dt.datetime) -> int:
     """Draw the lines of live tracks that have ended (no position since ``ended_before``)
-    from their clean positions."""
+    from their clean positions. A track the intake is extending right now is left for the
+    next time (skipped, not waited for: the two never wait on each other's rows)."""
     ids = conn.execute(sa.text(
         "SELECT tr.id FROM tracks tr JOIN uploads u ON u.id = tr.upload_id "
         "WHERE u.kind = 'live' AND tr.geom IS NULL AND tr.ended_at < :before "
-        "AND tr.ended_at > :before - interval '1 day' AND tr.n_fixes > tr.n_flagged + 1"),
+        "AND tr.ended_at > :before - interval '1 day' AND tr.n_fixes > tr.n_flagged + 1 "
+        "ORDER BY tr.id FOR UPDATE OF tr SKIP LOCKED"),
         {"before": ended_before}).scalars().all()
     if not ids:
         return 0
