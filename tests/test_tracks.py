@@ -181,6 +181,24 @@ def test_concurrent_uploads(engine, settings, roster, shared_data, tmp_path):
     assert count(engine, "patrol_fixes") == 2184
 
 
+def test_a_day_created_while_waiting_is_seen(engine):
+    """A loader that found no partition, then waited, sees the one another loader committed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from geo_patrol.store.fixes import _partition_exists
+
+    name = "patrol_fixes_p20261127"
+    lock = sa.text("SELECT pg_advisory_xact_lock(hashtext(:n))")
+    with engine.connect() as creating, engine.connect() as waiting, ThreadPoolExecutor(1) as pool:
+        creating.execute(lock, {"n": name})
+        assert not _partition_exists(waiting, name)
+        waited = pool.submit(waiting.execute, lock, {"n": name})
+        creating.execute(sa.text(f"CREATE TABLE {name} (LIKE patrol_fixes)"))
+        creating.commit()
+        waited.result(timeout=10)
+        assert _partition_exists(waiting, name)
+
+
 def test_retention_drops_old_days_and_keeps_results(engine, settings, roster, tmp_path,
                                                     runner, db_url):
     from geo_patrol.cli import cli

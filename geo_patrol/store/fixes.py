@@ -164,8 +164,13 @@ def store_fixes(conn: Connection, fixes: CleanFixes, *, upload_id: int, track_id
 
 
 def _partition_exists(conn: Connection, name: str) -> bool:
-    return bool(conn.execute(sa.text("SELECT to_regclass(:n) IS NOT NULL"),
-                             {"n": name}).scalar_one())
+    # pg_class read with this statement's snapshot: to_regclass would answer from the session's
+    # catalog cache, which an advisory lock does not refresh, and miss a partition another
+    # loader committed while this one waited
+    return bool(conn.execute(sa.text(
+        "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = :n AND relnamespace ="
+        " (SELECT oid FROM pg_namespace WHERE nspname = current_schema()))"),
+        {"n": name}).scalar_one())
 
 
 def _run_while(raw: psycopg.Connection, statements: str, meanwhile: Callable[[], None] | None
