@@ -63,7 +63,7 @@ def test_streets_and_status(runner, engine, shared_data):
     assert loaded.exit_code == 0, loaded.output
     assert count(engine, "street_segments") > 0
     status = runner.invoke(cli, ["db", "status"])
-    assert status.exit_code == 0 and "schema 0012" in status.output
+    assert status.exit_code == 0 and "schema 0013" in status.output
     down = runner.invoke(cli, ["db", "down"])
     assert down.exit_code == 1 and "DATABASE_URL is set" in down.output
 
@@ -81,7 +81,7 @@ def test_embedded_database_commands(reachable_dir):
         assert run("db", "status").returncode == 3
         up = run("db", "up")
         assert up.returncode == 0, up.stderr
-        assert "schema 0012" in up.stdout
+        assert "schema 0013" in up.stdout
         assert run("db", "up").returncode == 0
         status = run("db", "status")
         assert status.returncode == 0 and "running on 127.0.0.1:" in status.stdout

@@ -7,6 +7,8 @@ path, and the cells of each area (their centres inside its polygon) are counted.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import shapely
 from scipy import ndimage
@@ -36,20 +38,45 @@ def _mark(free: np.ndarray, steps: Steps, part: slice, x0: float, y0: float,
     free[iy[ok], ix[ok]] = False
 
 
-def area_coverage(areas_m: np.ndarray, steps: Steps, *, radius: float, cell: float = 5.0
-                  ) -> np.ndarray:
-    """For each polygon (metric CRS) the share of its area within ``radius`` of the steps."""
-    out = np.zeros(len(areas_m))
-    if not len(areas_m) or not len(steps):
-        return out
-    x0, y0, x1, y1 = shapely.total_bounds(areas_m)
-    pad = radius + cell
-    x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
-    nx, ny = int(np.ceil((x1 - x0) / cell)), int(np.ceil((y1 - y0) / cell))
-    free = np.ones((ny, nx), dtype=bool)
+@dataclass(frozen=True)
+class Grid:
+    """The cells the areas' ground is counted in: origin, cell size and shape."""
+
+    x0: float
+    y0: float
+    cell: float
+    nx: int
+    ny: int
+
+    @classmethod
+    def around(cls, areas_m: np.ndarray, radius: float, cell: float = 5.0) -> Grid:
+        x0, y0, x1, y1 = shapely.total_bounds(areas_m)
+        pad = radius + cell
+        x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
+        return cls(float(x0), float(y0), cell, int(np.ceil((x1 - x0) / cell)),
+                   int(np.ceil((y1 - y0) / cell)))
+
+
+def path_cells(grid: Grid, steps: Steps) -> np.ndarray:
+    """Flat indices (sorted) of the grid cells the steps pass through; the cells of several
+    step sets (days) unite into those of all their steps."""
+    free = np.ones((grid.ny, grid.nx), dtype=bool)
     for lo in range(0, len(steps), _CHUNK):
-        _mark(free, steps, slice(lo, lo + _CHUNK), x0, y0, cell)
-    near = ndimage.distance_transform_edt(free, sampling=cell) <= radius
+        _mark(free, steps, slice(lo, lo + _CHUNK), grid.x0, grid.y0, grid.cell)
+    return np.flatnonzero(~free)
+
+
+def shares_near(areas_m: np.ndarray, grid: Grid, cells: np.ndarray, *, radius: float
+                ) -> np.ndarray:
+    """For each polygon the share of its area within ``radius`` of the path ``cells``."""
+    out = np.zeros(len(areas_m))
+    if not len(areas_m) or not len(cells):
+        return out
+    x0, y0, cell = grid.x0, grid.y0, grid.cell
+    free = np.ones(grid.ny * grid.nx, dtype=bool)
+    free[cells] = False
+    near = ndimage.distance_transform_edt(free.reshape(grid.ny, grid.nx),
+                                          sampling=cell) <= radius
     for i, poly in enumerate(areas_m):  # hundreds of areas: the cells are vectorised
         bx0, by0, bx1, by1 = poly.bounds
         c0, c1 = int((bx0 - x0) // cell), int(np.ceil((bx1 - x0) / cell))
@@ -61,3 +88,12 @@ def area_coverage(areas_m: np.ndarray, steps: Steps, *, radius: float, cell: flo
         total = mask.sum()
         out[i] = near[r0:r1, c0:c1][mask].sum() / total if total else 0.0
     return out
+
+
+def area_coverage(areas_m: np.ndarray, steps: Steps, *, radius: float, cell: float = 5.0
+                  ) -> np.ndarray:
+    """For each polygon (metric CRS) the share of its area within ``radius`` of the steps."""
+    if not len(areas_m) or not len(steps):
+        return np.zeros(len(areas_m))
+    grid = Grid.around(areas_m, radius, cell)
+    return shares_near(areas_m, grid, path_cells(grid, steps), radius=radius)

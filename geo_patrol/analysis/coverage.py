@@ -13,12 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from geo_patrol.analysis.paths import Steps
 
 _EPS = 1e-9
-_GROUP_SPAN = 1e5  # larger than any atom length: offsets keep groups apart in a sweep
 
 
 @dataclass
@@ -133,14 +133,13 @@ def merge_intervals(key: np.ndarray, start: np.ndarray, end: np.ndarray
         return key, start, end
     order = np.lexsort((start, key))
     key, start, end = key[order], start[order], end[order]
-    group = np.cumsum(np.r_[0, np.diff(key) != 0]) if len(key) else key
-    off = group * _GROUP_SPAN
-    reach = np.maximum.accumulate(end + off)
+    # the furthest end so far within each key, exactly (no offsets added): the union's pieces
+    # do not depend on which other keys are merged alongside
+    reach = pd.Series(end).groupby(key, sort=False).cummax().to_numpy()
     new = np.ones(len(key), dtype=bool)
-    new[1:] = (start[1:] + off[1:]) > reach[:-1]
+    new[1:] = (key[1:] != key[:-1]) | (start[1:] > reach[:-1])
     first = np.flatnonzero(new)
-    merged_end = np.maximum.reduceat(end + off, first) - off[first]
-    return key[first], start[first], merged_end
+    return key[first], start[first], np.maximum.reduceat(end, first)
 
 
 def chunk_bounds(volunteer: np.ndarray, size: int) -> list[tuple[int, int]]:

@@ -1,7 +1,8 @@
 """Patrol paths: a window's clean fixes joined into steps.
 
 A step joins two consecutive clean fixes of one volunteer at most ``gap_s`` apart with a
-plausible speed. A fix with no step on either side is kept as a zero-length step, so a
+plausible speed, within one local day (paths are cut at midnight, so that each day's steps are
+its own and whole days compose into any window). A fix with no step on either side is kept as a zero-length step, so a
 lone fix still visits what is within reach.
 """
 
@@ -25,6 +26,11 @@ class Fixes:
     def __len__(self) -> int:
         return len(self.t)
 
+    @classmethod
+    def empty(cls) -> Fixes:
+        return cls(np.zeros(0, "int32"), np.zeros(0, "int8"), np.zeros(0), np.zeros(0),
+                   np.zeros(0))
+
 
 @dataclass
 class Steps:
@@ -43,8 +49,10 @@ class Steps:
         return len(self.t0)
 
 
-def build_steps(fixes: Fixes, *, gap_s: float = 120.0, max_speed_kmh: float = 200.0) -> Steps:
-    """Join consecutive fixes into steps (vectorised)."""
+def build_steps(fixes: Fixes, *, gap_s: float = 120.0, max_speed_kmh: float = 200.0,
+                breaks: np.ndarray | None = None) -> Steps:
+    """Join consecutive fixes into steps (vectorised); no step crosses a time in ``breaks``
+    (the local midnights, epoch seconds, sorted)."""
     n = len(fixes)
     if n == 0:
         z = np.zeros(0)
@@ -53,6 +61,9 @@ def build_steps(fixes: Fixes, *, gap_s: float = 120.0, max_speed_kmh: float = 20
     dt_s = np.diff(fixes.t)
     dist = np.hypot(np.diff(fixes.x), np.diff(fixes.y))
     link = same & (dt_s <= gap_s) & (dist <= max_speed_kmh / 3.6 * np.maximum(dt_s, 1e-9))
+    if breaks is not None and len(breaks):
+        part = np.searchsorted(breaks, fixes.t, side="right")
+        link &= part[1:] == part[:-1]
     i = np.flatnonzero(link)
     linked = np.zeros(n, dtype=bool)
     linked[i] = True

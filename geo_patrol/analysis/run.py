@@ -14,13 +14,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo_patrol.analysis.area import area_coverage
-from geo_patrol.analysis.compliance import STATUSES, hazard_visits, judge
+from geo_patrol.analysis.area import area_coverage, shares_near
+from geo_patrol.analysis.compliance import STATUSES, Visits, hazard_visits, judge
+from geo_patrol.analysis.days import DayVisits, Streets, compose
 from geo_patrol.analysis.gaps import find_gaps
 from geo_patrol.analysis.params import AnalysisParams
 from geo_patrol.analysis.paths import Fixes, build_steps
 from geo_patrol.analysis.recency import recency_lengths
-from geo_patrol.analysis.visits import Calendar, SegmentVisits, segment_visits
+from geo_patrol.analysis.visits import Calendar, SegmentVisits, segment_visits, summarise
 from geo_patrol.errors import InputError
 from geo_patrol.rules import Rules
 
@@ -62,21 +63,68 @@ def check_window(start: dt.datetime, end: dt.datetime, *, max_days: int = 92) ->
 def analyse_window(inputs: WindowInputs, start: dt.datetime, end: dt.datetime, *,
                    params: AnalysisParams, rules: Rules, timezone: str,
                    threads: int = 2) -> WindowResults:
-    """Visits, coverage, compliance and gaps of ``start <= t < end``."""
+    """Visits, coverage, compliance and gaps of ``start <= t < end``, from its fixes."""
     check_window(start, end)
-    dwell_min = params.inspection_dwell_min or rules.dwell_min
     reach = params.inspection_radius_m or rules.radius_m
     segments, hazards, fixes = inputs.segments, inputs.hazards, inputs.fixes
     if inputs.scoped and len(fixes):
         fixes = _near(fixes, segments, hazards, params.radius_m + reach)
-    steps = build_steps(fixes, gap_s=params.gap_s, max_speed_kmh=params.max_speed_kmh)
     cal = Calendar.for_window(start, end, timezone, params.day_starts, params.night_starts)
+    steps = build_steps(fixes, gap_s=params.gap_s, max_speed_kmh=params.max_speed_kmh,
+                        breaks=cal.midnights)
     visits = segment_visits(segments["geom"].to_numpy(), steps, cal, radius=params.radius_m,
                             threads=threads)
-    t_end = end.timestamp()
     hv = hazard_visits(hazards["x"].to_numpy(dtype="float64"),
                        hazards["y"].to_numpy(dtype="float64"), fixes, radius=reach,
                        gap_s=params.gap_s)
+    polygons = inputs.community_polygons
+    shares = area_coverage(np.array([polygons[i] for i in sorted(polygons)]), steps,
+                           radius=params.radius_m)
+    return _results(inputs, cal, end.timestamp(), visits, hv,
+                    dict(zip(sorted(polygons), shares.tolist())),
+                    params=params, rules=rules, counts=(len(fixes), len(steps)))
+
+
+def analyse_days(inputs: WindowInputs, streets: Streets, days: list[DayVisits], *,
+                 params: AnalysisParams, rules: Rules) -> WindowResults:
+    """The window of whole ``days`` (consecutive), composed from their stored visits: the
+    same results as :func:`analyse_window` of the same window, for a window of any length.
+    ``inputs`` (without fixes) give the scope: its segments, hazards and communities."""
+    comp = compose(streets, days)
+    visits = summarise(comp.raw, streets.atoms, comp.calendar.days, streets.n_seg)
+    seg_idx = _positions(streets.segment_ids, inputs.segments["id"], "street segment")
+    hz_idx = _positions(streets.hazard_ids, inputs.hazards["id"], "hazard")
+    where = np.full(len(streets.hazard_ids), -1, dtype="int64")
+    where[hz_idx] = np.arange(len(hz_idx))
+    h = comp.hazards
+    keep = where[h.hazard] >= 0 if len(h.hazard) else np.zeros(0, dtype=bool)
+    hv = Visits(where[h.hazard[keep]], h.volunteer[keep], h.start[keep], h.end[keep])
+    polygons = inputs.community_polygons
+    ids = sorted(polygons)
+    shares = shares_near(np.array([polygons[i] for i in ids]), streets.grid, comp.cells,
+                         radius=params.radius_m) if streets.grid is not None else \
+        np.zeros(len(ids))
+    return _results(inputs, comp.calendar, float(comp.calendar.midnights[-1]),
+                    visits.take(seg_idx), hv,
+                    dict(zip(ids, shares.tolist())), params=params, rules=rules,
+                    counts=(comp.fixes, comp.steps))
+
+
+def _positions(ids: np.ndarray, wanted: pd.Series, what: str) -> np.ndarray:
+    pos = pd.Index(ids).get_indexer(wanted.to_numpy())
+    if (pos < 0).any():
+        raise InputError(f"a {what} of the scope is not among the streets the days were "
+                         "analysed against")
+    return pos
+
+
+def _results(inputs: WindowInputs, cal: Calendar, t_end: float, visits: SegmentVisits,
+             hv: Visits,
+             shares: dict[int, float], *, params: AnalysisParams, rules: Rules,
+             counts: tuple[int, int]) -> WindowResults:
+    """Compliance, gaps and the per-area roll-ups of a window's visits."""
+    dwell_min = params.inspection_dwell_min or rules.dwell_min
+    segments, hazards = inputs.segments, inputs.hazards
     hazard_rules = [rules.categories.get(c, rules.categories["other"])
                     for c in hazards["category"]]
     comp = judge(hazard_rules, (hazards["status"] == "cleared").to_numpy(), hv, cal,
@@ -97,10 +145,11 @@ def analyse_window(inputs: WindowInputs, start: dt.datetime, end: dt.datetime, *
     chains = _ancestors(inputs.areas)
     area_frame, daily = _area_frames(segments, visits, hazards, comp.status, gap_keys,
                                      inputs.areas, chains, cal, t_end)
-    area_frame["area_coverage"] = _community_area_coverage(area_frame, inputs.community_polygons,
-                                                           steps, params.radius_m)
+    area_frame["area_coverage"] = [shares.get(int(a)) if level == "community" else None
+                                   for a, level in zip(area_frame["area_id"],
+                                                       area_frame["level"])]
     total = float(segments["length_m"].sum())
-    stats = {"fixes": len(fixes), "steps": len(steps), "segments": len(segments),
+    stats = {"fixes": counts[0], "steps": counts[1], "segments": len(segments),
              "street_m": round(total, 1), "covered_m": round(float(visits.covered_m.sum()), 1),
              "coverage": float(visits.covered_m.sum() / total) if total else None,
              "hazards": len(hazards), "hazards_overdue": int((comp.status == 1).sum()),
@@ -137,21 +186,11 @@ def _recency(last: np.ndarray, length: np.ndarray, end: float) -> pd.DataFrame:
     return pd.DataFrame(recency_lengths((end - last) / 86400, length))
 
 
-def _community_area_coverage(frame: pd.DataFrame, polygons: dict[int, Any], steps: Any,
-                             radius: float) -> list[float | None]:
-    """Share of each community's ground within ``radius`` of a path (None for other levels)."""
-    ids = [int(i) for i in frame.loc[frame["level"] == "community", "area_id"]
-           if int(i) in polygons]
-    if not ids:
-        return [None] * len(frame)
-    shares = area_coverage(np.array([polygons[i] for i in ids]), steps, radius=radius)
-    by_id = dict(zip(ids, shares.tolist()))
-    return [by_id.get(int(a)) for a in frame["area_id"]]
-
-
 def _near(fixes: Fixes, segments: pd.DataFrame, hazards: pd.DataFrame, reach: float) -> Fixes:
     """Only the fixes near the scope's streets or hazards (for one area's run)."""
-    geoms = list(segments["geom"]) + list(shapely.points(hazards["x"], hazards["y"]))
+    points = shapely.points(hazards["x"].to_numpy(dtype="float64"),
+                            hazards["y"].to_numpy(dtype="float64"))
+    geoms = list(segments["geom"]) + list(points)
     if not geoms:
         return Fixes(*(a[:0] for a in (fixes.volunteer, fixes.kind, fixes.t, fixes.x, fixes.y)))
     x0, y0, x1, y1 = shapely.total_bounds(np.array(geoms))

@@ -64,6 +64,20 @@ class SegmentVisits:
     dwell_s: np.ndarray  # (2, n)
     seg_volunteer: np.ndarray  # (k, 2) unique (segment, volunteer) pairs
 
+    def take(self, idx: np.ndarray) -> SegmentVisits:
+        """The visits of segments ``idx`` only, renumbered in that order."""
+        where = np.full(len(self.covered_m), -1, dtype="int64")
+        where[idx] = np.arange(len(idx))
+        pairs = self.seg_volunteer
+        pairs = pairs[where[pairs[:, 0]] >= 0] if len(pairs) else pairs
+        if len(pairs):
+            pairs = np.column_stack([where[pairs[:, 0]], pairs[:, 1]])
+            pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+        return SegmentVisits(
+            self.covered_m[idx], self.covered_kind_m[:, idx], self.covered_band_m[:, idx],
+            self.covered_daily_m[:, idx], self.last_visit[idx], self.last_patrol_visit[idx],
+            self.passes[:, idx], self.dwell_s[:, idx], pairs)
+
 
 def _chunk(atoms: Atoms, steps: Steps, cal: Calendar, radius: float, n_seg: int, lo: int,
            hi: int) -> dict[str, np.ndarray]:
@@ -79,8 +93,11 @@ def _chunk(atoms: Atoms, steps: Steps, cal: Calendar, radius: float, n_seg: int,
     pseg, pstep = pair // len(steps), pair % len(steps)
     pkind = steps.kind[pstep]
     vol = steps.volunteer[pstep]
+    sday = cal.day_of(steps.t0[pstep])
     new = np.ones(len(pair), dtype=bool)
-    new[1:] = (pseg[1:] != pseg[:-1]) | (pstep[1:] != pstep[:-1] + 1) | (vol[1:] != vol[:-1])
+    # a pass is a run of one volunteer's consecutive steps on a segment within one local day
+    new[1:] = (pseg[1:] != pseg[:-1]) | (pstep[1:] != pstep[:-1] + 1) | \
+        (vol[1:] != vol[:-1]) | (sday[1:] != sday[:-1])
     out = {"key": key, "start": start, "end": end,
            "passes": np.stack([np.bincount(pseg, weights=new & (pkind == k), minlength=n_seg)
                                for k in (0, 1)]),
@@ -101,24 +118,58 @@ def _length_by(key: np.ndarray, start: np.ndarray, end: np.ndarray, size: int) -
     return np.bincount(k, weights=e - s, minlength=size)
 
 
-def segment_visits(lines_m: np.ndarray, steps: Steps, cal: Calendar, *, radius: float,
-                   threads: int = 2, chunk: int = 400_000) -> SegmentVisits:
-    """Visits of the street segments ``lines_m`` (metric LineStrings) by ``steps``."""
-    n_seg = len(lines_m)
-    atoms = Atoms.from_lines(lines_m, radius)
+@dataclass
+class RawVisits:
+    """What the steps of a window did, before it is summed per segment: the disjoint covered
+    intervals of each (atom, day, kind, band) and per-segment passes, dwell and last visits.
+
+    Whole days compose: the raw visits of a window are those of its days put side by side
+    (:mod:`geo_patrol.analysis.days`).
+    """
+
+    key: np.ndarray     # atom * (days * 4) + (day * 2 + kind) * 2 + band
+    start: np.ndarray   # metres along the atom
+    end: np.ndarray
+    passes: np.ndarray  # (2, n_seg)
+    dwell_s: np.ndarray  # (2, n_seg)
+    last_visit: np.ndarray
+    last_patrol_visit: np.ndarray
+    seg_vol: np.ndarray  # sorted unique segment * _VOL_SPAN + volunteer
+
+
+def raw_visits(atoms: Atoms, steps: Steps, cal: Calendar, *, radius: float, n_seg: int,
+               threads: int = 2, chunk: int = 400_000) -> RawVisits:
+    """The raw visits of ``steps`` to the segments cut into ``atoms``."""
     parts = map_chunks(lambda lo, hi: _chunk(atoms, steps, cal, radius, n_seg, lo, hi),
                        chunk_bounds(steps.volunteer, chunk), threads)
-    days = cal.days
-    if parts:
-        key = np.concatenate([p["key"] for p in parts])
-        start = np.concatenate([p["start"] for p in parts])
-        end = np.concatenate([p["end"] for p in parts])
-    else:
-        key = np.zeros(0, "int64")
-        start = end = np.zeros(0)
-    atom = key // (days * 4)
-    group = key % (days * 4)
+    if not parts:
+        z = np.zeros(0)
+        nan = np.full(n_seg, np.nan)
+        return RawVisits(np.zeros(0, "int64"), z, z, np.zeros((2, n_seg), "int64"),
+                         np.zeros((2, n_seg)), nan, nan.copy(), np.zeros(0, "int64"))
+    key, start, end = merge_intervals(np.concatenate([p["key"] for p in parts]),
+                                      np.concatenate([p["start"] for p in parts]),
+                                      np.concatenate([p["end"] for p in parts]))
+
+    def latest(name: str) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: never visited
+            return np.nanmax(np.stack([p[name] for p in parts]), axis=0)
+
+    zero = np.zeros((2, n_seg))
+    return RawVisits(key, start, end,
+                     sum((p["passes"] for p in parts), zero).astype("int64"),
+                     sum((p["dwell"] for p in parts), zero), latest("last"),
+                     latest("last_patrol"),
+                     _unique(np.concatenate([p["seg_vol"] for p in parts])))
+
+
+def summarise(raw: RawVisits, atoms: Atoms, days: int, n_seg: int) -> SegmentVisits:
+    """Per-segment covered length (by kind, band and day) from raw visits."""
+    atom = raw.key // (days * 4)
+    group = raw.key % (days * 4)
     day, kind, band = group // 4, (group // 2) % 2, group % 2
+    start, end = raw.start, raw.end
     n_atoms = len(atoms.seg)
 
     def per_segment(atom_len: np.ndarray) -> np.ndarray:
@@ -129,23 +180,24 @@ def segment_visits(lines_m: np.ndarray, steps: Steps, cal: Calendar, *, radius: 
                                                end[kind == k], n_atoms)) for k in (0, 1)])
     by_band = np.stack([per_segment(_length_by(atom[band == b], start[band == b],
                                                end[band == b], n_atoms)) for b in (0, 1)])
-    daily_atoms = _length_by(atom * days + day, start, end, n_atoms * days).reshape(n_atoms, days)
-    daily = np.stack([per_segment(daily_atoms[:, d]) for d in range(days)])
-
-    def combine(name: str) -> np.ndarray:
-        stack = np.stack([p[name] for p in parts]) if parts else np.full((1, n_seg), np.nan)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: never visited
-            return np.nanmax(stack, axis=0)
-
-    zero = np.zeros((2, n_seg))
+    k, s, e = merge_intervals(atom * days + day, start, end)
+    seg_day = atoms.seg[k // days].astype("int64") * days + k % days
+    daily = np.bincount(seg_day, weights=e - s, minlength=n_seg * days).reshape(n_seg, days).T
     return SegmentVisits(
         covered_m=covered, covered_kind_m=by_kind, covered_band_m=by_band,
-        covered_daily_m=daily, last_visit=combine("last"), last_patrol_visit=combine("last_patrol"),
-        passes=sum((p["passes"] for p in parts), zero).astype("int64"),
-        dwell_s=sum((p["dwell"] for p in parts), zero),
-        seg_volunteer=_pairs(_unique(np.concatenate([p["seg_vol"] for p in parts])))
-        if parts else np.zeros((0, 2), "int64"))
+        covered_daily_m=daily, last_visit=raw.last_visit,
+        last_patrol_visit=raw.last_patrol_visit, passes=raw.passes, dwell_s=raw.dwell_s,
+        seg_volunteer=_pairs(raw.seg_vol))
+
+
+def segment_visits(lines_m: np.ndarray, steps: Steps, cal: Calendar, *, radius: float,
+                   threads: int = 2, chunk: int = 400_000) -> SegmentVisits:
+    """Visits of the street segments ``lines_m`` (metric LineStrings) by ``steps``."""
+    n_seg = len(lines_m)
+    atoms = Atoms.from_lines(lines_m, radius)
+    raw = raw_visits(atoms, steps, cal, radius=radius, n_seg=n_seg, threads=threads,
+                     chunk=chunk)
+    return summarise(raw, atoms, cal.days, n_seg)
 
 
 _VOL_SPAN = 1 << 31

@@ -1,6 +1,10 @@
-"""Analyse a window: read its inputs from the store, run the pure engine
-(:func:`geo_patrol.analysis.run.analyse_window`), store the results as one run (replacing an
-earlier run of the same question)."""
+"""Analyse a window: read its inputs from the store, run the pure engine, store the results
+as one run (replacing an earlier run of the same question).
+
+A window of whole local days, of any length, is composed from its days' stored visits
+(:func:`geo_patrol.analysis.run.analyse_days`); a day missing or out of date is analysed from
+its fixes and stored first. A window with a time of day is analysed directly from its fixes
+(:func:`geo_patrol.analysis.run.analyse_window`), at most 92 days long."""
 
 from __future__ import annotations
 
@@ -14,10 +18,18 @@ from zoneinfo import ZoneInfo
 
 from geo_patrol.analysis.params import AnalysisParams
 from geo_patrol.analysis.paths import Fixes
-from geo_patrol.analysis.run import WindowInputs, analyse_window, check_window
+from geo_patrol.analysis.days import DayVisits, Streets, analyse_day, day_bounds, whole_days
+from geo_patrol.analysis.run import (
+    WindowInputs,
+    WindowResults,
+    analyse_days,
+    analyse_window,
+    check_window,
+)
 from geo_patrol.errors import InputError
 from geo_patrol.settings import Settings
 from geo_patrol.store import areas as area_store
+from geo_patrol.store import days as day_store
 from geo_patrol.store import results as store
 from geo_patrol.store import windows
 from geo_patrol.store.uploads import Timer
@@ -66,18 +78,58 @@ def run_key(start: dt.datetime, end: dt.datetime, area_id: int | None,
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def read_inputs(conn: Any, start: dt.datetime, end: dt.datetime,
-                area_id: int | None) -> WindowInputs:
-    """Everything the engine needs for one window and scope, from the store."""
+def read_scope(conn: Any, area_id: int | None) -> WindowInputs:
+    """The streets, hazards and areas of a scope (the whole deployment for ``None``)."""
     scope = area_store.subtree_ids(conn, area_id)
     tree = area_store.area_tree(conn)
     community_ids = [int(i) for i, level in zip(tree["id"], tree["level"])
                      if level == "community" and (scope is None or i in scope)]
     return WindowInputs(segments=windows.read_segments(conn, scope),
-                        hazards=windows.read_hazards(conn, scope),
-                        fixes=Fixes(*windows.read_fixes(conn, start, end)), areas=tree,
+                        hazards=windows.read_hazards(conn, scope), fixes=Fixes.empty(),
+                        areas=tree,
                         community_polygons=area_store.area_polygons_m(conn, community_ids),
                         scoped=scope is not None)
+
+
+def read_inputs(conn: Any, start: dt.datetime, end: dt.datetime,
+                area_id: int | None) -> WindowInputs:
+    """Everything the engine needs for one window and scope, from the store."""
+    inputs = read_scope(conn, area_id)
+    inputs.fixes = Fixes(*windows.read_fixes(conn, start, end))
+    return inputs
+
+
+def read_streets(conn: Any, params: AnalysisParams, settings: Settings) -> Streets:
+    """The whole deployment's streets and hazards, as every day is analysed against them."""
+    whole = read_scope(conn, None)
+    return Streets.build(whole.segments, whole.hazards, whole.community_polygons,
+                         params=params,
+                         reach_m=params.inspection_radius_m or settings.rules.radius_m,
+                         timezone=settings.timezone)
+
+
+def day_visits(conn: Any, streets: Streets, days: list[dt.date], *, threads: int = 2
+               ) -> tuple[list[DayVisits], int]:
+    """The visits of ``days``: stored ones where they match ``streets``, the others analysed
+    from their fixes and stored. Also returns how many were analysed."""
+    stored = day_store.read_days(conn, days[0], days[-1])
+    out, analysed = [], 0
+    for day in days:
+        kept = stored.get(day)
+        if kept is not None and kept.streets_key == streets.key:
+            out.append(DayVisits.from_bytes(day, kept.streets_key, kept.visits, streets.n_seg))
+            continue
+        fixes = Fixes(*windows.read_fixes(conn, *day_bounds(day, streets.timezone)))
+        visits = analyse_day(streets, fixes, day, threads=threads)
+        store_day(conn, visits)
+        out.append(visits)
+        analysed += 1
+    return out, analysed
+
+
+def store_day(conn: Any, visits: DayVisits) -> None:
+    day_store.write_day(conn, day_store.StoredDay(visits.day, visits.key, visits.to_bytes(),
+                                                  visits.fixes))
 
 
 def analyze(engine: Engine, start: dt.datetime, end: dt.datetime, *,
@@ -86,13 +138,15 @@ def analyze(engine: Engine, start: dt.datetime, end: dt.datetime, *,
     """Analyse ``start <= t < end`` (aware datetimes) for the whole city or one area."""
     settings = settings or Settings.from_env()
     params = params or default_params(settings)
-    check_window(start, end)
+    days = whole_days(start, end, settings.timezone)
+    if days is None:
+        check_window(start, end)
     timer = Timer()
     with engine.begin() as conn:
         area_id = area_store.find_area(conn, area)["id"] if area is not None else None
-        inputs = read_inputs(conn, start, end, area_id)
-        out = analyse_window(inputs, start, end, params=params, rules=settings.rules,
-                             timezone=settings.timezone, threads=threads)
+        out = _from_days(conn, days, area_id, params, settings, threads) if days else \
+            analyse_window(read_inputs(conn, start, end, area_id), start, end, params=params,
+                           rules=settings.rules, timezone=settings.timezone, threads=threads)
         run_id, replaced = store.start_run(conn, key=run_key(start, end, area_id, params),
                                            start=start, end=end, area_id=area_id,
                                            params=params.as_dict())
@@ -108,3 +162,13 @@ def analyze(engine: Engine, start: dt.datetime, end: dt.datetime, *,
         store.finish_run(conn, run_id, seconds, stats)
     log.info("run %s: %s in %.1f s", run_id, stats, seconds)
     return RunSummary(run_id, replaced, seconds, stats)
+
+
+def _from_days(conn: Any, days: list[dt.date], area_id: int | None, params: AnalysisParams,
+               settings: Settings, threads: int) -> WindowResults:
+    streets = read_streets(conn, params, settings)
+    visits, analysed = day_visits(conn, streets, days, threads=threads)
+    out = analyse_days(read_scope(conn, area_id), streets, visits, params=params,
+                       rules=settings.rules)
+    out.stats.update(days=len(days), days_analysed=analysed)
+    return out

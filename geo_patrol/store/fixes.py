@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from geo_patrol.ingest.fixes import CleanFixes
 from geo_patrol.store.bulk import copy_rows, driver_connection
+from geo_patrol.store.days import forget_days
 
 _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in µs since 1970-01-01
 _HEADER = b"PGCOPY\n\xff\r\n\x00" + np.array([0, 0], dtype=">i4").tobytes()
@@ -126,11 +127,13 @@ def store_fixes(conn: Connection, fixes: CleanFixes, *, upload_id: int, track_id
     raw = driver_connection(conn)
     stats = {"days": 0, "new_days": 0}
     finishing: list[sql.Composable] = []
+    written: list[dt.date] = []
     for day, start, end in day_bounds(fixes.t, tz):
         idx = np.flatnonzero((fixes.t >= start) & (fixes.t < end))
         if not len(idx):
             continue
         stats["days"] += 1
+        written.append(day)
         name = partition_name(day)
         chunks = encode_binary_copy(fixes, idx, upload_id=upload_id, track_ids=track_ids,
                                     srid=srid)
@@ -156,6 +159,7 @@ def store_fixes(conn: Connection, fixes: CleanFixes, *, upload_id: int, track_id
             sql.SQL("ALTER TABLE patrol_fixes ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})"
                     ).format(ident, lo, hi),
             sql.SQL("ANALYZE {}").format(ident)]
+    forget_days(conn, written)  # their stored visits no longer hold every fix
     if finishing:
         _run_while(raw, sql.SQL("; ").join(finishing).as_string(raw), meanwhile)
     elif meanwhile is not None:

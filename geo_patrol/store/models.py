@@ -384,6 +384,24 @@ class AnalysisRun(Base):
     stats: Mapped[dict] = mapped_column(JSONB, default=dict)
 
 
+class DayVisit(Base):
+    """What one local day of fixes did to the streets and hazards, kept so that windows of any
+    length are composed from their days (:mod:`geo_patrol.analysis.days`).
+
+    ``streets_key`` names the streets, hazards and settings the day was analysed against; a
+    day is redone when it no longer matches or when fixes of the day arrive. Kept when the
+    day's raw fixes are dropped by retention.
+    """
+
+    __tablename__ = "day_visits"
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    streets_key: Mapped[str] = mapped_column(String(64))
+    visits: Mapped[bytes] = mapped_column(LargeBinary)
+    fixes: Mapped[int] = mapped_column(Integer)
+    analysed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                     server_default=func.now())
+
+
 def _run_fk() -> ForeignKey:
     return ForeignKey("analysis_runs.id", ondelete="CASCADE")
 

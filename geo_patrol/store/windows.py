@@ -50,8 +50,11 @@ def read_fixes(conn: Connection, start: dt.datetime, end: dt.datetime
     parts = conn.execute(sa.text(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
         "WHERE i.inhparent = 'patrol_fixes'::regclass ORDER BY c.relname")).scalars().all()
+    # a partition holds one local day: only those that may overlap the window are read
+    lo = f"patrol_fixes_p{start - dt.timedelta(days=1):%Y%m%d}"
+    hi = f"patrol_fixes_p{end + dt.timedelta(days=1):%Y%m%d}"
     blobs = []
-    for name in parts:
+    for name in (p for p in parts if lo <= p <= hi):
         blob = conn.execute(sa.text(
             f"SELECT string_agg(int4send(volunteer_id) || int8send(track_id) || "  # noqa: S608
             f"float8send(extract(epoch FROM t)::float8) || float8send(ST_X(geom_m)) || "

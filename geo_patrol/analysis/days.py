@@ -1,0 +1,232 @@
+"""Whole days as the unit of analysis: one local day of fixes in, that day's visits out, and
+any window of whole days composed from its days exactly.
+
+A window's coverage is a union of covered intervals, not a sum of daily ratios, so a day keeps
+what a union needs: the disjoint covered intervals of each street atom (by kind and band),
+per-segment passes, dwell and last visits, the (segment, volunteer) pairs, the runs of fixes
+near each hazard, and the grid cells its paths crossed. Paths are cut at midnight
+(:func:`geo_patrol.analysis.paths.build_steps`), so every step belongs to one day; hazard runs
+that continue over midnight are joined again when the days are composed. The composed window
+equals the window analysed directly (:func:`geo_patrol.analysis.run.analyse_window`).
+
+Everything here is a pure function of its arguments (no database), so a day can be analysed
+in any process: :mod:`geo_patrol.services.history` runs days as Dask tasks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo_patrol.analysis.area import Grid, path_cells
+from geo_patrol.analysis.compliance import Visits, hazard_visits
+from geo_patrol.analysis.coverage import Atoms
+from geo_patrol.analysis.params import AnalysisParams
+from geo_patrol.analysis.paths import Fixes, build_steps
+from geo_patrol.analysis.visits import Calendar, RawVisits, raw_visits
+from geo_patrol.errors import InputError
+
+FORMAT = 1  # bump when what a day keeps changes: stored days of another format are redone
+
+
+@dataclass
+class Streets:
+    """What every day of a deployment is analysed against: its street segments cut into
+    atoms, its hazards and the grid its communities' ground is counted in, with the settings
+    that shape a day's visits. ``key`` changes whenever any of them does."""
+
+    segment_ids: np.ndarray
+    atoms: Atoms
+    hazard_ids: np.ndarray
+    hx: np.ndarray
+    hy: np.ndarray
+    grid: Grid | None
+    radius_m: float
+    reach_m: float
+    gap_s: float
+    max_speed_kmh: float
+    day_starts: dt.time
+    night_starts: dt.time
+    timezone: str
+    key: str
+
+    @classmethod
+    def build(cls, segments: pd.DataFrame, hazards: pd.DataFrame,
+              community_polygons: dict[int, Any], *, params: AnalysisParams, reach_m: float,
+              timezone: str) -> Streets:
+        lines = segments["geom"].to_numpy()
+        polys = np.array([community_polygons[i] for i in sorted(community_polygons)])
+        grid = Grid.around(polys, params.radius_m) if len(polys) else None
+        hx = hazards["x"].to_numpy(dtype="float64")
+        hy = hazards["y"].to_numpy(dtype="float64")
+        digest = hashlib.sha256()
+        digest.update(json.dumps({
+            "format": FORMAT, "radius": params.radius_m, "reach": reach_m, "gap": params.gap_s,
+            "speed": params.max_speed_kmh, "day": params.day_starts.isoformat(),
+            "night": params.night_starts.isoformat(), "tz": timezone,
+            "grid": None if grid is None else [grid.x0, grid.y0, grid.cell, grid.nx, grid.ny],
+        }, sort_keys=True).encode())
+        for array in (segments["id"].to_numpy(dtype="int64"),
+                      shapely.to_wkb(lines, output_dimension=2) if len(lines) else np.array([]),
+                      hazards["id"].to_numpy(dtype="int64"), hx, hy):
+            digest.update(b"".join(array) if array.dtype == object else array.tobytes())
+        return cls(segments["id"].to_numpy(dtype="int64"),
+                   Atoms.from_lines(lines, params.radius_m), hazards["id"].to_numpy(
+                       dtype="int64"), hx, hy, grid, params.radius_m, reach_m, params.gap_s,
+                   params.max_speed_kmh, params.day_starts, params.night_starts, timezone,
+                   digest.hexdigest())
+
+    @property
+    def n_seg(self) -> int:
+        return len(self.segment_ids)
+
+    def calendar(self, start: dt.datetime, end: dt.datetime) -> Calendar:
+        return Calendar.for_window(start, end, self.timezone, self.day_starts, self.night_starts)
+
+
+@dataclass
+class DayVisits:
+    """What one local day of fixes did (indices into the :class:`Streets` of ``key``)."""
+
+    day: dt.date
+    key: str
+    raw: RawVisits      # of a one-day calendar
+    hazards: Visits     # runs of fixes near each hazard, within the day
+    cells: np.ndarray   # grid cells the day's paths crossed
+    fixes: int
+    steps: int
+
+    def to_bytes(self) -> bytes:
+        """The day, sparse (only visited segments) and compressed, for storage."""
+        r = self.raw
+        seen = np.flatnonzero(~np.isnan(r.last_visit))
+        buf = io.BytesIO()
+        np.savez_compressed(
+            buf, key=r.key, start=r.start, end=r.end, seen=seen, passes=r.passes[:, seen],
+            dwell=r.dwell_s[:, seen], last=r.last_visit[seen],
+            last_patrol=r.last_patrol_visit[seen], seg_vol=r.seg_vol,
+            h_hazard=self.hazards.hazard, h_volunteer=self.hazards.volunteer,
+            h_start=self.hazards.start, h_end=self.hazards.end, cells=self.cells,
+            counts=np.array([self.fixes, self.steps]))
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, day: dt.date, key: str, data: bytes, n_seg: int) -> DayVisits:
+        z = np.load(io.BytesIO(data))
+        seen = z["seen"]
+        passes = np.zeros((2, n_seg), "int64")
+        dwell = np.zeros((2, n_seg))
+        last = np.full(n_seg, np.nan)
+        last_patrol = np.full(n_seg, np.nan)
+        passes[:, seen], dwell[:, seen] = z["passes"], z["dwell"]
+        last[seen], last_patrol[seen] = z["last"], z["last_patrol"]
+        raw = RawVisits(z["key"], z["start"], z["end"], passes, dwell, last, last_patrol,
+                        z["seg_vol"])
+        fixes, steps = (int(v) for v in z["counts"])
+        return cls(day, key, raw, Visits(z["h_hazard"], z["h_volunteer"], z["h_start"],
+                                         z["h_end"]), z["cells"], fixes, steps)
+
+
+def day_bounds(day: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:
+    """The local midnights that start and end ``day``."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(timezone)
+    return (dt.datetime.combine(day, dt.time(), zone),
+            dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone))
+
+
+def whole_days(start: dt.datetime, end: dt.datetime, timezone: str) -> list[dt.date] | None:
+    """The local days of a window that starts and ends at local midnights (else None)."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(timezone)
+    a, b = start.astimezone(zone), end.astimezone(zone)
+    if end <= start or a.time() != dt.time() or b.time() != dt.time():
+        return None
+    return [a.date() + dt.timedelta(days=i) for i in range((b.date() - a.date()).days)]
+
+
+def analyse_day(streets: Streets, fixes: Fixes, day: dt.date, *, threads: int = 1
+                ) -> DayVisits:
+    """The visits of one local day's clean fixes (sorted by volunteer and time)."""
+    start, end = day_bounds(day, streets.timezone)
+    t0, t1 = start.timestamp(), end.timestamp()
+    if len(fixes) and (fixes.t.min() < t0 or fixes.t.max() >= t1):
+        raise InputError(f"fixes outside {day} were given to that day's analysis")
+    cal = streets.calendar(start, end)
+    steps = build_steps(fixes, gap_s=streets.gap_s, max_speed_kmh=streets.max_speed_kmh)
+    raw = raw_visits(streets.atoms, steps, cal, radius=streets.radius_m, n_seg=streets.n_seg,
+                     threads=threads)
+    near = hazard_visits(streets.hx, streets.hy, fixes, radius=streets.reach_m,
+                         gap_s=streets.gap_s)
+    cells = path_cells(streets.grid, steps) if streets.grid is not None and len(steps) else \
+        np.zeros(0, "int64")
+    return DayVisits(day, streets.key, raw, near, cells, len(fixes), len(steps))
+
+
+@dataclass
+class Composed:
+    """A window of whole days put together from its days."""
+
+    raw: RawVisits
+    hazards: Visits
+    cells: np.ndarray
+    calendar: Calendar
+    fixes: int
+    steps: int
+
+
+def compose(streets: Streets, days: list[DayVisits]) -> Composed:
+    """The window made of ``days`` (consecutive, oldest first) as if analysed at once."""
+    if not days:
+        raise InputError("a window needs at least one day")
+    for a, b in zip(days, days[1:]):
+        if b.day != a.day + dt.timedelta(days=1):
+            raise InputError(f"days {a.day} and {b.day} are not consecutive")
+    stale = [d.day for d in days if d.key != streets.key]
+    if stale:
+        raise InputError(f"the visits of {stale[0]} were analysed against other streets")
+    n = len(days)
+    cal = streets.calendar(day_bounds(days[0].day, streets.timezone)[0],
+                           day_bounds(days[-1].day, streets.timezone)[1])
+    key = np.concatenate([(d.raw.key // 4) * (n * 4) + i * 4 + d.raw.key % 4
+                          for i, d in enumerate(days)])
+    start = np.concatenate([d.raw.start for d in days])
+    end = np.concatenate([d.raw.end for d in days])
+    order = np.lexsort((start, key))  # each day's pieces are disjoint: no merge is needed
+    with np.errstate(invalid="ignore"):
+        last = np.fmax.reduce([d.raw.last_visit for d in days])
+        last_patrol = np.fmax.reduce([d.raw.last_patrol_visit for d in days])
+    raw = RawVisits(key[order], start[order], end[order],
+                    np.sum([d.raw.passes for d in days], axis=0),
+                    np.sum([d.raw.dwell_s for d in days], axis=0), last, last_patrol,
+                    np.unique(np.concatenate([d.raw.seg_vol for d in days])))
+    cells = np.unique(np.concatenate([d.cells for d in days]))
+    return Composed(raw, _join_runs([d.hazards for d in days], streets.gap_s), cells, cal,
+                    sum(d.fixes for d in days), sum(d.steps for d in days))
+
+
+def _join_runs(parts: list[Visits], gap_s: float) -> Visits:
+    """One volunteer's runs near a hazard, joined again where they continue over midnight."""
+    hazard = np.concatenate([p.hazard for p in parts]).astype("int64")
+    vol = np.concatenate([p.volunteer for p in parts])
+    start = np.concatenate([p.start for p in parts])
+    end = np.concatenate([p.end for p in parts])
+    order = np.lexsort((start, vol, hazard))
+    hazard, vol, start, end = hazard[order], vol[order], start[order], end[order]
+    new = np.ones(len(hazard), dtype=bool)
+    new[1:] = (hazard[1:] != hazard[:-1]) | (vol[1:] != vol[:-1]) | \
+        (start[1:] - end[:-1] > gap_s)
+    first = np.flatnonzero(new)
+    if not len(first):
+        return Visits(hazard, vol, start, end)
+    return Visits(hazard[first], vol[first], start[first], np.maximum.reduceat(end, first))

@@ -1,0 +1,138 @@
+"""Windows of any length composed from whole days: equal to analysing the window directly,
+segment by segment; one day re-analysed replaces that day only."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from geo_patrol.analysis.days import whole_days
+from geo_patrol.analysis.run import analyse_days, analyse_window
+from geo_patrol.services.analysis import (
+    analyze,
+    day_visits,
+    default_params,
+    read_inputs,
+    read_scope,
+    read_streets,
+)
+from geo_patrol.settings import Settings
+from geo_patrol.store.db import create_engine
+from tests.conftest import TEMPLATE_DB, _counter
+
+UNTIL = dt.date(2026, 11, 28)
+DAYS = 30
+
+
+@pytest.fixture(scope="module")
+def month(pg_cluster, tmp_path_factory):
+    """Thirty days of the small demo, loaded (not analysed)."""
+    from geo_patrol.demo.generate import generate
+    from geo_patrol.services.demo import last_days, load_demo
+
+    name = f"gp_month_{next(_counter)}"
+    pg_cluster.ensure_database(name, template=TEMPLATE_DB)
+    root = tmp_path_factory.mktemp("month")
+    settings = Settings(database_url=pg_cluster.url(name), data_dir=root / "data")
+    generate(root / "files", seed=11, scale="small", until=UNTIL, days=DAYS)
+    engine = create_engine(settings.database_url)
+    load_demo(engine, root / "files", settings)
+    yield {"engine": engine, "settings": settings, "window": last_days(UNTIL, DAYS),
+           "root": root}
+    engine.dispose()
+    pg_cluster.drop_database(name)
+
+
+def _both(month, area_id=None):
+    engine, settings = month["engine"], month["settings"]
+    start, end = month["window"]
+    params = default_params(settings)
+    with engine.begin() as conn:
+        direct = analyse_window(read_inputs(conn, start, end, area_id), start, end,
+                                params=params, rules=settings.rules,
+                                timezone=settings.timezone)
+        streets = read_streets(conn, params, settings)
+        days, analysed = day_visits(conn, streets, whole_days(start, end, settings.timezone))
+        composed = analyse_days(read_scope(conn, area_id), streets, days, params=params,
+                                rules=settings.rules)
+    return direct, composed, analysed
+
+
+def test_thirty_days_composed_equal_the_direct_analysis(month):
+    direct, composed, analysed = _both(month)
+    assert analysed == DAYS
+    d, c = direct.segments, composed.segments
+    assert len(d) == len(c) > 3000 and (d["segment_id"].to_numpy() == c["segment_id"]).all()
+    # the window's coverage is a union over its days, not a sum: some segment was visited on
+    # several days and its covered metres are fewer than the sum of its days'
+    assert d["covered_m"].sum() > 0 and (d["passes_patrol"] > 1).sum() > 100
+    for col in ("covered_m", "covered_patrol_m", "covered_passive_m", "covered_day_m",
+                "covered_night_m", "passes_patrol", "passes_passive"):
+        assert (d[col].to_numpy() == c[col].to_numpy()).all(), col
+    for col in ("last_visit", "last_patrol_visit", "gap_key"):
+        assert d[col].tolist() == c[col].tolist(), col
+    for col in ("dwell_patrol_s", "dwell_passive_s"):
+        assert np.allclose(d[col], c[col], rtol=1e-9, atol=1e-6), col
+    pd.testing.assert_frame_equal(direct.hazards, composed.hazards)
+    assert (direct.hazards["inspections"] > 0).sum() > 10
+    cols = [c for c in direct.areas.columns if c != "recency"]
+    pd.testing.assert_frame_equal(direct.areas[cols], composed.areas[cols], rtol=1e-9)
+    pd.testing.assert_frame_equal(direct.daily, composed.daily, rtol=1e-9)
+    assert direct.daily["day"].nunique() == DAYS
+    assert {k: v for k, v in direct.stats.items()} == composed.stats
+
+
+def test_one_community_composed_from_the_city_days(month):
+    engine = month["engine"]
+    with engine.connect() as conn:
+        area_id = conn.execute(sa.text(
+            "SELECT id FROM areas WHERE level = 'community' ORDER BY id LIMIT 1")).scalar_one()
+    direct, composed, analysed = _both(month, area_id)
+    assert analysed == 0  # the days stored by the city's window serve the community's
+    assert len(composed.segments) < 200
+    assert np.allclose(direct.segments["covered_m"], composed.segments["covered_m"],
+                       atol=1e-6)
+
+
+def test_a_long_window_is_composed_and_one_day_redone(month):
+    engine, settings = month["engine"], month["settings"]
+    start, end = month["window"]
+    # a half-year window: 150 days before the demo's end, most of them without fixes
+    run = analyze(engine, end - dt.timedelta(days=150), end, settings=settings)
+    assert run.stats["days"] == 150 and run.stats["coverage"] > 0
+    month_run = analyze(engine, start, end, settings=settings)
+    assert month_run.stats["days_analysed"] == 0
+    assert month_run.stats["covered_m"] == run.stats["covered_m"]
+    with engine.connect() as conn:
+        before = dict(conn.execute(sa.text("SELECT day, analysed_at FROM day_visits")).all())
+    assert len(before) == 150
+    # new fixes of one day: only that day is analysed again, and the walk is in the window
+    from geo_patrol.services.sources import load_tracks
+
+    with engine.connect() as conn:
+        seg, x0, y0, x1, y1, code = conn.execute(sa.text(
+            "SELECT s.id, ST_X(ST_StartPoint(s.geom)), ST_Y(ST_StartPoint(s.geom)), "
+            "ST_X(ST_EndPoint(s.geom)), ST_Y(ST_EndPoint(s.geom)), v.number "
+            "FROM street_segments s, volunteers v "
+            "ORDER BY s.length_m DESC, s.id, v.id LIMIT 1")).one()
+    day = start + dt.timedelta(days=3, hours=10)
+    walk = month["root"] / "walk.csv"
+    walk.write_text("volunteer,time,lon,lat,accuracy\n" + "".join(
+        f"{code},{(day + dt.timedelta(seconds=20 * i)).isoformat()},"
+        f"{x0 + (x1 - x0) * i / 9:.7f},{y0 + (y1 - y0) * i / 9:.7f},5\n" for i in range(10)))
+    load_tracks(engine, walk, crs="wgs84", settings=settings)
+    again = analyze(engine, start, end, settings=settings)
+    assert again.stats["days_analysed"] == 1
+    assert again.stats["fixes"] == month_run.stats["fixes"] + 10
+    with engine.connect() as conn:
+        after = dict(conn.execute(sa.text("SELECT day, analysed_at FROM day_visits")).all())
+        last = conn.execute(sa.text(
+            "SELECT last_visit FROM segment_results WHERE run_id = :r AND segment_id = :s"),
+            {"r": again.run_id, "s": seg}).scalar_one()
+    changed = [d for d in after if after[d] != before[d]]
+    assert changed == [day.date()]
+    assert last is not None and last >= day
