@@ -33,6 +33,9 @@ class Settings:
 
     #: SQLAlchemy URL of an existing PostGIS database; ``None`` runs the embedded cluster.
     database_url: str | None = None
+    #: SQLAlchemy URL of a read replica (a streaming standby of ``database_url``): pages and
+    #: the API read from it, every write goes to the primary.
+    read_database_url: str | None = None
     #: Where the embedded cluster and generated files live.
     data_dir: Path = field(default_factory=_default_data_dir)
     #: Unprivileged system user that runs the embedded server when started as root.

@@ -64,3 +64,12 @@ def test_crime_benchmark_runs():
     assert figures["workload"] == "W11" and figures["segments"] == 3280
     assert figures["hot_segments"] > 0 and figures["knox_ratio_near"] > 1
     assert figures["speedup"] > 1
+
+
+def test_history_benchmark_runs(db_url):
+    figures = _run("benchmarks.history", "--grid", "30", "--communities", "3", "--days", "3",
+                   "--fixes", "8000", "--volunteers", "120", "--hazards", "30", "--year", "20",
+                   db_url=db_url)
+    assert figures["identical"] is True and figures["fixes"] > 20000
+    assert 0.3 < figures["day_coverage"] < 0.95 and figures["year_gaps"] > 0
+    assert figures["scheduler_ms_per_task"] > 0

@@ -136,3 +136,105 @@ def test_a_long_window_is_composed_and_one_day_redone(month):
     changed = [d for d in after if after[d] != before[d]]
     assert changed == [day.date()]
     assert last is not None and last >= day
+
+
+def _cli(month, *args):
+    from click.testing import CliRunner
+
+    from geo_patrol.cli import cli
+
+    runner = CliRunner(env={"DATABASE_URL": month["settings"].database_url,
+                            "GEO_PATROL_DATA_DIR": str(month["root"] / "data")})
+    return runner.invoke(cli, list(args))
+
+
+def test_dask_days_equal_the_single_process_engine(month):
+    """`geo-patrol reanalyze` on a LocalCluster of two workers stores the same visits."""
+    engine, settings = month["engine"], month["settings"]
+    start, end = month["window"]
+    first, last = start.date(), (end - dt.timedelta(days=1)).date()
+    params = default_params(settings)
+    with engine.begin() as conn:
+        streets = read_streets(conn, params, settings)
+        single, _ = day_visits(conn, streets, whole_days(start, end, settings.timezone))
+        began = conn.execute(sa.text("SELECT clock_timestamp()")).scalar_one()
+    result = _cli(month, "reanalyze", "--from", str(first), "--to", str(last), "--workers", "2",
+                  "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert f"{DAYS} days re-analysed" in result.output and "on 2 Dask workers" in result.output
+    assert "Dask dashboard: http://127.0.0.1:" in result.output
+    with engine.begin() as conn:
+        redone, analysed = day_visits(conn, streets, whole_days(start, end, settings.timezone))
+        stamps = conn.execute(sa.text(
+            "SELECT min(analysed_at) FROM day_visits WHERE day BETWEEN :a AND :b"),
+            {"a": first, "b": last}).scalar_one()
+    assert analysed == 0 and stamps > began  # every day of the span was stored by the tasks
+    assert sum(d.fixes for d in redone) == sum(d.fixes for d in single) > 100_000
+    for a, b in zip(single, redone):
+        assert a.day == b.day and a.steps == b.steps
+        for name in ("key", "start", "end", "passes", "dwell_s", "last_visit",
+                     "last_patrol_visit", "seg_vol"):
+            assert np.array_equal(getattr(a.raw, name), getattr(b.raw, name), equal_nan=True), \
+                (a.day, name)
+        for name in ("hazard", "volunteer", "start", "end"):
+            assert np.array_equal(getattr(a.hazards, name), getattr(b.hazards, name))
+        assert np.array_equal(a.cells, b.cells)
+
+
+def test_reanalyze_refuses_a_backwards_span(month):
+    with month["engine"].connect() as conn:
+        before = conn.execute(sa.text("SELECT count(*), max(analysed_at) FROM day_visits")).one()
+    result = _cli(month, "reanalyze", "--from", "2026-11-20", "--to", "2026-11-10")
+    assert result.exit_code != 0 and "ends (2026-11-10) before it starts" in result.output
+    with month["engine"].connect() as conn:
+        after = conn.execute(sa.text("SELECT count(*), max(analysed_at) FROM day_visits")).one()
+    assert tuple(before) == tuple(after)
+
+
+def test_a_winter_long_window_over_real_tracks(engine, settings, tmp_path, shared_data):
+    """141 days (longer than any direct window) over two real GPX tracks, two months apart,
+    with a street drawn along one of them: the command's 141-day request works."""
+    import re
+
+    from click.testing import CliRunner
+
+    from geo_patrol.cli import cli
+    from geo_patrol.services.sources import load_streets, load_tracks, load_volunteers
+    from tests.helpers import write_roster
+
+    settings = settings.with_(timezone="Europe/Ljubljana")
+    korita = shared_data / "tracks" / "gpxpy_korita-zbevnica.gpx"
+    text = korita.read_text()
+    timed = re.findall(r'<trkpt lat="([\d.]+)" lon="([\d.]+)">\s*<ele>[^<]*</ele>\s*<time>', text)
+    assert len(timed) > 500
+    nodes = timed[100:400:10]
+    osm = tmp_path / "along.osm"
+    osm.write_text('<?xml version="1.0" encoding="UTF-8"?><osm version="0.6">' + "".join(
+        f'<node id="{i + 1}" lat="{lat}" lon="{lon}"/>' for i, (lat, lon) in enumerate(nodes))
+        + '<way id="1">' + "".join(f'<nd ref="{i + 1}"/>' for i in range(len(nodes)))
+        + '<tag k="highway" v="track"/><tag k="name" v="Korita"/></way></osm>')
+    load_streets(engine, osm, settings=settings)
+    load_volunteers(engine, write_roster(tmp_path / "r.csv", [("V1", "甲", "", "保安")]),
+                    settings=settings)
+    stored = sum(load_tracks(engine, shared_data / "tracks" / name, crs="wgs84",
+                             volunteer="V1", settings=settings).stored
+                 for name in ("gpxpy_korita-zbevnica.gpx", "gpxpy_cerknicko-jezero.gpx"))
+    env = {"DATABASE_URL": settings.database_url, "GEO_PATROL_TIMEZONE": "Europe/Ljubljana",
+           "GEO_PATROL_DATA_DIR": str(tmp_path / "d")}
+    out = CliRunner(env=env).invoke(cli, ["analyze", "--from", "2010-07-01", "--to",
+                                          "2010-11-18", "--json"])
+    assert out.exit_code == 0, out.output
+    import json
+
+    stats = json.loads(out.output)["stats"]
+    assert stats["days"] == 141 and stats["days_analysed"] == 141
+    assert stats["fixes"] == stored > 500
+    assert stats["coverage"] > 0.95  # the street runs along the walked path
+    with engine.connect() as conn:
+        run = conn.execute(sa.text(
+            "SELECT window_start, window_end FROM analysis_runs ORDER BY id DESC LIMIT 1")).one()
+    assert (run.window_end - run.window_start).days == 141
+    # a window with a time of day is analysed directly, and still at most 92 days long
+    direct = CliRunner(env=env).invoke(cli, ["analyze", "--from", "2010-07-01T08:00",
+                                             "--to", "2010-11-18T08:00"])
+    assert direct.exit_code != 0 and "at most 92 days" in direct.output

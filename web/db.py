@@ -25,10 +25,27 @@ def get_engine(app: Flask | None = None) -> Engine:
     return engine
 
 
+def get_read_engine(app: Flask | None = None) -> Engine:
+    """The engine pages and the API read from: the read replica when
+    ``GEO_PATROL_READ_DATABASE_URL`` is set (a streaming standby), else the primary."""
+    app = app or current_app
+    url = app.config["GEO_PATROL_SETTINGS"].read_database_url
+    if not url:
+        return get_engine(app)
+    engine = app.extensions.get("geo_patrol_read_engine")
+    if engine is None:
+        from geo_patrol.store.db import create_engine, normalise_url
+
+        engine = create_engine(normalise_url(url))
+        app.extensions["geo_patrol_read_engine"] = engine
+    return engine
+
+
 def get_conn() -> Connection:
-    """This request's read connection (opened on first use)."""
+    """This request's read connection (opened on first use; from the read replica when one
+    is configured). Writes go through the service layer on :func:`get_engine`."""
     if "gp_conn" not in g:
-        g.gp_conn = get_engine().connect()
+        g.gp_conn = get_read_engine().connect()
     return g.gp_conn
 
 

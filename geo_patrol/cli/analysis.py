@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import click
@@ -61,6 +62,33 @@ def _json_rows(table: Any) -> list[dict[str, Any]]:
     return json.loads(table.to_json(orient="records", date_format="iso", force_ascii=False))
 
 
+@cli.command("reanalyze")
+@click.option("--from", "first", required=True, help="First day (YYYY-MM-DD).")
+@click.option("--to", "last", required=True, help="Last day, inclusive (YYYY-MM-DD).")
+@click.option("--workers", type=click.IntRange(1, 256), default=2, show_default=True,
+              help="Worker processes of the local Dask cluster.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="A running Dask scheduler (tcp://host:8786) instead of a local cluster.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.pass_context
+def reanalyze_cmd(ctx: click.Context, first: str, last: str, workers: int,
+                  scheduler: str | None, no_progress: bool) -> None:
+    """Re-analyse history day by day on Dask distributed and store each day's visits
+    (replacing those days only); windows of any length are then composed from them."""
+    from geo_patrol.errors import InputError
+    from geo_patrol.services.history import reanalyze
+
+    try:
+        a, b = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+    except ValueError:
+        raise InputError(f"--from and --to are days (YYYY-MM-DD), not {first!r}, {last!r}"
+                         ) from None
+    summary = reanalyze(engine_of(ctx), a, b, settings=settings_of(ctx), workers=workers,
+                        scheduler=scheduler, progress=not no_progress, echo=click.echo)
+    click.echo(f"{summary.days} days re-analysed ({summary.fixes} fixes) on "
+               f"{summary.workers} Dask workers in {summary.seconds:.1f} s")
+
+
 @cli.command("analyze")
 @click.option("--from", "start", required=True, help="First day (YYYY-MM-DD) or date and time.")
 @click.option("--to", "end", required=True, help="Last day, inclusive (or an exact end time).")
@@ -113,6 +141,9 @@ def analyze_cmd(ctx: click.Context, start: str, end: str, district: str | None,
                f"{s['fixes']} fixes, {s['segments']} street segments, coverage {cover}, "
                f"{s['hazards_overdue'] + s['hazards_never']} of {s['hazards']} hazards overdue, "
                f"{s['gaps']} gaps ({summary.seconds:.1f} s)")
+    if "days" in s:
+        click.echo(f"composed from {s['days']} days ({s['days_analysed']} analysed from their "
+                   "fixes, the others stored)")
     for lvl, title in (("community", "Communities"), ("district", "Districts")):
         if not tables[lvl].empty:
             _print_areas(tables[lvl], title)

@@ -147,13 +147,14 @@ class LocalCluster:
             raise DatabaseError(msg)
         return pwd.getpwnam(self.run_as)
 
-    def _run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(self, args: list[str], *, check: bool = True, env: dict[str, str] | None = None
+             ) -> subprocess.CompletedProcess[str]:
         user = self._server_user()
         kwargs: dict[str, object] = {}
         if self._as_root:
             kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8",
-               "HOME": str(self.root)}
+               "HOME": str(self.root), **(env or {})}
         done = subprocess.run(args, capture_output=True, text=True, cwd=self.root, env=env,
                               check=False, **kwargs)  # type: ignore[arg-type]
         if check and done.returncode != 0:
@@ -249,6 +250,35 @@ class LocalCluster:
         self._save_state(state)
         log.info("initialised PostgreSQL cluster in %s", self.pgdata)
 
+    def init_standby(self, primary: LocalCluster) -> None:
+        """Create this cluster as a streaming standby of the running ``primary`` (a base
+        backup): read-only, replaying the primary's changes as they commit. The primary needs
+        ``wal_level = replica`` and WAL senders (``extra_settings``)."""
+        user = self._server_user()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(0o700)
+        if self._as_root:
+            os.chown(self.root, user.pw_uid, user.pw_gid)
+            self._check_reachable(user)
+        source = primary.state()
+        port = primary.running_port()
+        if port is None:
+            raise DatabaseError("the primary is not running: start it before its standby")
+        self._run([str(find_server_bindir() / "pg_basebackup"), "-h", "127.0.0.1", "-p",
+                   str(port), "-U", source.role, "-D", str(self.pgdata), "-X", "stream",
+                   "-c", "fast", "-w", "-R"], env={"PGPASSWORD": source.password})
+        conninfo = (f"host=127.0.0.1 port={port} user={source.role} "
+                    f"password={source.password} application_name=standby")
+        with (self.pgdata / "postgresql.auto.conf").open("a") as fh:
+            fh.write(f"primary_conninfo = '{conninfo}'\nhot_standby = on\n")
+        self._save_state(ClusterState(port=_free_port(), role=source.role,
+                                      password=source.password, dbname=source.dbname))
+        log.info("initialised a standby of %s in %s", primary.pgdata, self.pgdata)
+
+    @property
+    def is_standby(self) -> bool:
+        return (self.pgdata / "standby.signal").exists()
+
     def start(self) -> None:
         """Start the server (initialising it first if needed); a no-op when running."""
         if not self.is_initialized():
@@ -262,7 +292,8 @@ class LocalCluster:
         self._run([str(find_server_bindir() / "pg_ctl"), "start", "-D", str(self.pgdata),
                    "-l", str(self.logfile), "-w", "-t", "60", "-o", f"-p {state.port}"])
         log.info("PostgreSQL running on 127.0.0.1:%d", state.port)
-        self.ensure_database()
+        if not self.is_standby:  # a standby holds the primary's databases, read-only
+            self.ensure_database()
 
     def stop(self) -> bool:
         """Stop the server cleanly; returns whether it was running."""

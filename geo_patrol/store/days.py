@@ -27,13 +27,6 @@ def read_days(conn: Connection, first: dt.date, last: dt.date) -> dict[dt.date, 
     return {r.day: StoredDay(r.day, r.streets_key, bytes(r.visits), r.fixes) for r in rows}
 
 
-def stored_keys(conn: Connection, first: dt.date, last: dt.date) -> dict[dt.date, str]:
-    """The streets key of each stored day from ``first`` to ``last`` (without the visits)."""
-    return dict(conn.execute(sa.text(
-        "SELECT day, streets_key FROM day_visits WHERE day BETWEEN :a AND :b"),
-        {"a": first, "b": last}).all())
-
-
 def write_day(conn: Connection, day: StoredDay) -> None:
     """Store a day's visits, replacing what the day held."""
     conn.execute(sa.text(

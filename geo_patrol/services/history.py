@@ -1,0 +1,147 @@
+"""History re-analysed on Dask distributed: every local day of a span is one task that reads
+that day's fixes (one partition) and runs the pure day engine
+(:func:`geo_patrol.analysis.days.analyse_day`); the days' visits come back and are stored,
+each replacing only its own day. Windows of any length are then composed from them.
+
+The cluster is a :class:`distributed.LocalCluster` of ``workers`` processes by default, or any
+scheduler given by address, so the same command runs on a real cluster (its workers need this
+package and the database). The results equal the single-process engine's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from geo_patrol.analysis.days import Streets, analyse_day, day_bounds
+from geo_patrol.analysis.params import AnalysisParams
+from geo_patrol.analysis.paths import Fixes
+from geo_patrol.errors import InputError
+from geo_patrol.services.analysis import default_params, read_scope
+from geo_patrol.settings import Settings
+from geo_patrol.store import days as day_store
+from geo_patrol.store.uploads import Timer
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+
+#: at most this many days at once (a decade): larger spans are re-analysed in several runs
+MAX_DAYS = 3660
+
+
+@dataclass
+class HistorySummary:
+    """What a re-analysis did."""
+
+    days: int
+    fixes: int
+    seconds: float          # all of it, the cluster's start included
+    compute_seconds: float  # from the first task submitted to the last day stored
+    workers: int
+    dashboard: str | None
+
+
+@dataclass
+class _Inputs:
+    """What a worker builds the deployment's :class:`Streets` from (sent once per worker)."""
+
+    segments: Any
+    hazards: Any
+    polygons: dict[int, Any]
+    params: AnalysisParams
+    reach_m: float
+    timezone: str
+    key: str
+
+
+_streets: dict[str, Streets] = {}   # per worker process, by streets key
+_engines: dict[str, Any] = {}       # per worker process, by database URL
+
+
+def _worker_streets(inputs: _Inputs) -> Streets:
+    if inputs.key not in _streets:
+        _streets.clear()
+        _streets[inputs.key] = Streets.build(inputs.segments, inputs.hazards, inputs.polygons,
+                                             params=inputs.params, reach_m=inputs.reach_m,
+                                             timezone=inputs.timezone)
+    return _streets[inputs.key]
+
+
+def _read_day(url: str, day: dt.date, timezone: str) -> Fixes:
+    from geo_patrol.store.db import create_engine
+    from geo_patrol.store.windows import read_fixes
+
+    if url not in _engines:
+        _engines[url] = create_engine(url)
+    with _engines[url].connect() as conn:
+        return Fixes(*read_fixes(conn, *day_bounds(day, timezone)))
+
+
+def day_task(url: str, inputs: _Inputs, day: dt.date) -> tuple[dt.date, bytes, int]:
+    """One Dask task: a day's fixes read from its partition and analysed (no writes)."""
+    streets = _worker_streets(inputs)
+    visits = analyse_day(streets, _read_day(url, day, inputs.timezone), day)
+    if visits.key != inputs.key:
+        raise InputError("a worker built other streets than the scheduler's client")
+    return day, visits.to_bytes(), visits.fixes
+
+
+def reanalyze(engine: Engine, first: dt.date, last: dt.date, *, settings: Settings,
+              params: AnalysisParams | None = None, workers: int = 2,
+              scheduler: str | None = None, progress: bool = True,
+              echo: Callable[[str], None] = lambda _line: None) -> HistorySummary:
+    """Re-analyse the local days ``first``..``last`` (inclusive) on a Dask cluster and store
+    each day's visits, replacing those days only."""
+    from distributed import Client, LocalCluster, as_completed
+    from tqdm import tqdm
+
+    if last < first:
+        raise InputError(f"the span ends ({last}) before it starts ({first})")
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    if len(days) > MAX_DAYS:
+        raise InputError(f"at most {MAX_DAYS} days are re-analysed at once; split the span")
+    if scheduler is None and workers < 1:
+        raise InputError("a local cluster needs at least one worker")
+    params = params or default_params(settings)
+    timer = Timer()
+    with engine.connect() as conn:
+        whole = read_scope(conn, None)
+    reach = params.inspection_radius_m or settings.rules.radius_m
+    streets = Streets.build(whole.segments, whole.hazards, whole.community_polygons,
+                            params=params, reach_m=reach, timezone=settings.timezone)
+    inputs = _Inputs(whole.segments, whole.hazards, whole.community_polygons, params, reach,
+                     settings.timezone, streets.key)
+    cluster = None if scheduler else LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True,
+        dashboard_address="127.0.0.1:0", silence_logs=logging.WARNING)
+    fixes = 0
+    try:
+        with Client(scheduler or cluster) as client:
+            dashboard = client.dashboard_link
+            echo(f"Dask dashboard: {dashboard}")
+            n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
+            shared = client.scatter(inputs, broadcast=True)
+            url = engine.url.render_as_string(hide_password=False)
+            compute = Timer()
+            futures = [client.submit(day_task, url, shared, day, key=f"day-{day}", pure=False)
+                       for day in days]
+            with tqdm(total=len(days), unit="day", disable=not progress) as bar:
+                for future in as_completed(futures):
+                    day, data, n = future.result()
+                    with engine.begin() as conn:
+                        day_store.write_day(conn, day_store.StoredDay(day, streets.key, data, n))
+                    fixes += n
+                    bar.update()
+                    future.release()
+            compute_seconds = compute.seconds
+    finally:
+        if cluster is not None:
+            cluster.close()
+    seconds = timer.seconds
+    log.info("re-analysed %d days (%d fixes) in %.1f s", len(days), fixes, seconds)
+    return HistorySummary(len(days), fixes, seconds, compute_seconds, n_workers, dashboard)
