@@ -5,7 +5,9 @@
 
 A synthetic city: a street grid of about 200,000 segments of 50 m in 500 communities,
 5,000 hazards, and a day of fixes from 15,000 volunteers walking, cycling and driving along
-the streets (loaded through the real ingest path). Then, in the same run:
+the streets (loaded through the real ingest path), each within a beat, so that the day covers
+about three quarters of the streets in patches and leaves thousands of gaps (``--beat-side
+0``: walks anywhere, which covers every street). Then, in the same run:
 
 * our engine, end to end (``geo_patrol.services.analysis.analyze``: read, compute, store), in a
   fresh process so its peak memory is its own;
@@ -104,8 +106,14 @@ class City:
                                   np.column_stack([lon, lat]).tolist()]}})
         gpd.GeoDataFrame.from_features(feats, crs=4326).to_file(path, driver="GeoJSON")
 
-    def walks(self, volunteers: int, fixes: int, seed: int) -> pd.DataFrame:
-        """Lattice walks along the streets, sampled every 5-30 s with 4 m GPS noise."""
+    def walks(self, volunteers: int, fixes: int, seed: int, *, beats: int = 0,
+              beat_side: int = 0) -> pd.DataFrame:
+        """Lattice walks along the streets, sampled every 5-30 s with 4 m GPS noise.
+
+        With ``beats``, the volunteers are shared among that many beats (squares of
+        ``beat_side`` nodes placed at random) and each walks within its own, as patrols keep
+        to their communities: the city is covered in patches and leaves gaps between them.
+        """
         rng = np.random.default_rng(seed)
         per = np.full(volunteers, fixes // volunteers)
         per[: fixes - per.sum()] += 1
@@ -114,10 +122,17 @@ class City:
         legs = int(np.ceil((per * step * speed).max() / BLOCK)) + 2
         moves = np.array([(1, 0), (-1, 0), (0, 1), (0, -1)])[rng.integers(0, 4, (volunteers,
                                                                                   legs))]
-        start = rng.integers(0, self.n, (volunteers, 1, 2))
+        side = np.full((volunteers, 1, 1), self.n)
+        corner = np.zeros((volunteers, 1, 2), dtype=int)
+        if beats:
+            side[:] = min(beat_side, self.n)
+            beat = rng.integers(0, self.n - side[0, 0, 0] + 1, (beats, 2))
+            corner = beat[np.arange(volunteers) % beats][:, None, :]
+        start = rng.integers(0, side[:, :, 0][..., None], (volunteers, 1, 2))
         raw = np.concatenate([start, start + np.cumsum(moves, axis=1)], axis=1)
-        period = 2 * (self.n - 1)
-        nodes = (self.n - 1) - np.abs(np.mod(raw, period) - (self.n - 1))  # fold into the grid
+        period = 2 * (side - 1)
+        # fold into the volunteer's square (the whole grid without beats)
+        nodes = corner + (side - 1) - np.abs(np.mod(raw, period) - (side - 1))
         vid = np.repeat(np.arange(volunteers), per)
         k = np.arange(fixes) - np.repeat(np.cumsum(per) - per, per)
         d = k * step[vid] * speed[vid] / BLOCK
@@ -129,12 +144,36 @@ class City:
         t = DAY.timestamp() + t0[vid] + k * step[vid]
         return pd.DataFrame({"volunteer": vid, "t": t, "x": pos[:, 0], "y": pos[:, 1]})
 
+    def load(self, engine: sa.Engine, settings: Settings, tmp_path: Path, *, communities: int,
+             volunteers: int, hazards: int, seed: int) -> None:
+        """Load the city's communities, streets, roster and hazards (the real loaders)."""
+        self.write_communities(tmp_path / "communities.geojson", communities)
+        load_boundaries(engine, tmp_path / "communities.geojson", level="community",
+                        crs="wgs84", settings=settings)
+        self.write_osm(tmp_path / "grid.osm")
+        load_streets(engine, tmp_path / "grid.osm", settings=settings)
+        write_roster(tmp_path / "roster.csv", volunteers)
+        load_volunteers(engine, tmp_path / "roster.csv", settings=settings)
+        hz = self.hazards(hazards, seed)
+        lon, lat = self.lonlat(hz["x"].to_numpy(), hz["y"].to_numpy())
+        pd.DataFrame({"id": hz["id"], "name": hz["id"], "category": hz["category"],
+                      "lon": lon, "lat": lat}).to_csv(tmp_path / "hazards.csv", index=False)
+        load_hazards(engine, tmp_path / "hazards.csv", crs="wgs84", settings=settings)
+
     def hazards(self, n: int, seed: int) -> pd.DataFrame:
         rng = np.random.default_rng(seed)
         x = rng.integers(0, self.n - 1, n) * BLOCK + rng.uniform(0, BLOCK, n)
         y = rng.integers(0, self.n, n) * BLOCK + rng.uniform(10, 40, n)
         return pd.DataFrame({"id": [f"H{i:05d}" for i in range(n)],
                              "category": rng.choice(CATEGORIES, n), "x": x, "y": y})
+
+
+def beats_for(grid: int, side: int, share: float = 0.75) -> int:
+    """How many beats of ``side`` nodes cover about ``share`` of a ``grid`` x ``grid`` city
+    when placed at random (1 - exp(-beats x area / city))."""
+    import math
+
+    return max(1, round(-math.log(1 - share) * grid * grid / (side * side)))
 
 
 def write_fixes_csv(city: City, walks: pd.DataFrame, path: Path) -> None:
@@ -225,6 +264,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--subsets", default="50000,200000")
     parser.add_argument("--loop-sample", type=int, default=50)
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--beat-side", type=int, default=12,
+                        help="each volunteer walks a beat of this many nodes a side, the beats "
+                             "covering about 3/4 of the city (0: walks anywhere)")
     args = parser.parse_args(argv)
     figures: dict[str, object] = {"workload": "W2+W4", "fixes": args.fixes,
                                   "volunteers": args.volunteers}
@@ -234,19 +276,11 @@ def main(argv: list[str] | None = None) -> None:
         tmp_path = Path(tmp)
         settings = settings.with_(metric_crs=METRIC)
         with Stopwatch() as setup:
-            city.write_communities(tmp_path / "communities.geojson", args.communities)
-            load_boundaries(engine, tmp_path / "communities.geojson", level="community",
-                            crs="wgs84", settings=settings)
-            city.write_osm(tmp_path / "grid.osm")
-            load_streets(engine, tmp_path / "grid.osm", settings=settings)
-            write_roster(tmp_path / "roster.csv", args.volunteers)
-            load_volunteers(engine, tmp_path / "roster.csv", settings=settings)
-            hz = city.hazards(args.hazards, args.seed)
-            lon, lat = city.lonlat(hz["x"].to_numpy(), hz["y"].to_numpy())
-            pd.DataFrame({"id": hz["id"], "name": hz["id"], "category": hz["category"],
-                          "lon": lon, "lat": lat}).to_csv(tmp_path / "hazards.csv", index=False)
-            load_hazards(engine, tmp_path / "hazards.csv", crs="wgs84", settings=settings)
-            walks = city.walks(args.volunteers, args.fixes, args.seed)
+            city.load(engine, settings, tmp_path, communities=args.communities,
+                      volunteers=args.volunteers, hazards=args.hazards, seed=args.seed)
+            walks = city.walks(args.volunteers, args.fixes, args.seed,
+                               beats=beats_for(args.grid, args.beat_side) if args.beat_side
+                               else 0, beat_side=args.beat_side)
             write_fixes_csv(city, walks, tmp_path / "fixes.csv")
             loaded = load_tracks(engine, tmp_path / "fixes.csv", crs="wgs84", settings=settings)
         with engine.connect() as conn:

@@ -1,12 +1,13 @@
 """W12: history re-analysed on Dask distributed, and long windows composed from days.
 
     python -m benchmarks.history [--grid 120] [--days 84] [--fixes 500000]
-                                 [--volunteers 6000] [--extent 0.85] [--year 365]
+                                 [--volunteers 6000] [--beat-side 8] [--year 365]
 
 A synthetic city (a street grid, communities, hazards) and ``--days`` days of fixes (each day
-its own partition, loaded through the real ingest path), patchy as real patrols are: the
-walks of a day stay in a part of the city (``--extent`` of each side), so a day covers well
-under all the streets and leaves many gaps. Then, in the same run:
+its own partition, loaded through the real ingest path), patchy as real patrols are: each
+volunteer walks within a beat (a square of ``--beat-side`` nodes; beats placed at random, as
+many as cover about three quarters of the city), so a day covers well under all the streets
+and leaves many gaps. Then, in the same run:
 
 * ``geo-patrol reanalyze`` over every day on LocalClusters of 1 and of 2 worker processes:
   the stored days must be identical, the speed-up is the ratio of the two wall times;
@@ -25,31 +26,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import sqlalchemy as sa
 
 from benchmarks._common import Stopwatch, benchmark_database, emit
-from benchmarks.coverage import DAY, METRIC, City, write_fixes_csv
-from benchmarks.ingest import write_roster
-from geo_patrol.services.sources import (
-    load_boundaries,
-    load_hazards,
-    load_streets,
-    load_tracks,
-    load_volunteers,
-)
-
-
-def patchy_walks(city: City, extent: float, volunteers: int, fixes: int, seed: int
-                 ) -> pd.DataFrame:
-    """A day of walks kept to one square part of the city (a side ``extent`` of the city's)."""
-    rng = np.random.default_rng(seed)
-    part = City(max(3, int(city.n * extent)))
-    walks = part.walks(volunteers, fixes, seed)
-    room = (city.n - part.n) * 99.9
-    dx, dy = rng.uniform(0, room, 2) if room > 0 else (0.0, 0.0)
-    snap = 99.9 * np.round(np.array([dx, dy]) / 99.9)  # keep the walks on the streets
-    return walks.assign(x=walks["x"] + snap[0], y=walks["y"] + snap[1])
+from benchmarks.coverage import DAY, METRIC, City, beats_for, write_fixes_csv
+from geo_patrol.services.sources import load_tracks
 
 
 def _stored(engine: sa.Engine) -> dict[dt.date, bytes]:
@@ -100,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=84, help="12 cities x 7 days")
     parser.add_argument("--fixes", type=int, default=500_000, help="per day")
     parser.add_argument("--volunteers", type=int, default=6_000, help="per day")
-    parser.add_argument("--extent", type=float, default=0.85)
+    parser.add_argument("--beat-side", type=int, default=8, help="nodes")
     parser.add_argument("--hazards", type=int, default=1_000)
     parser.add_argument("--year", type=int, default=365)
     parser.add_argument("--direct-days", type=int, default=14,
@@ -117,22 +98,13 @@ def main(argv: list[str] | None = None) -> None:
         tmp_path = Path(tmp)
         settings = settings.with_(metric_crs=METRIC)
         with Stopwatch() as setup:
-            city.write_communities(tmp_path / "communities.geojson", args.communities)
-            load_boundaries(engine, tmp_path / "communities.geojson", level="community",
-                            crs="wgs84", settings=settings)
-            city.write_osm(tmp_path / "grid.osm")
-            load_streets(engine, tmp_path / "grid.osm", settings=settings)
-            write_roster(tmp_path / "roster.csv", args.volunteers)
-            load_volunteers(engine, tmp_path / "roster.csv", settings=settings)
-            hz = city.hazards(args.hazards, args.seed)
-            lon, lat = city.lonlat(hz["x"].to_numpy(), hz["y"].to_numpy())
-            pd.DataFrame({"id": hz["id"], "name": hz["id"], "category": hz["category"],
-                          "lon": lon, "lat": lat}).to_csv(tmp_path / "hazards.csv", index=False)
-            load_hazards(engine, tmp_path / "hazards.csv", crs="wgs84", settings=settings)
+            city.load(engine, settings, tmp_path, communities=args.communities,
+                      volunteers=args.volunteers, hazards=args.hazards, seed=args.seed)
             stored = 0
             for i in range(args.days):
-                walks = patchy_walks(city, args.extent, args.volunteers, args.fixes,
-                                     args.seed + i)
+                walks = city.walks(args.volunteers, args.fixes, args.seed + i,
+                                   beats=beats_for(args.grid, args.beat_side),
+                                   beat_side=args.beat_side)
                 walks["t"] -= (args.days - 1 - i) * 86400
                 write_fixes_csv(city, walks, tmp_path / "day.csv")
                 stored += load_tracks(engine, tmp_path / "day.csv", crs="wgs84",

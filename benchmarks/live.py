@@ -31,7 +31,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import sqlalchemy as sa
 
 from benchmarks import _common

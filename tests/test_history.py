@@ -238,3 +238,27 @@ def test_a_winter_long_window_over_real_tracks(engine, settings, tmp_path, share
     direct = CliRunner(env=env).invoke(cli, ["analyze", "--from", "2010-07-01T08:00",
                                              "--to", "2010-11-18T08:00"])
     assert direct.exit_code != 0 and "at most 92 days" in direct.output
+
+
+def test_a_new_hazard_redoes_only_the_runs_near_hazards(month):
+    from geo_patrol.services.sources import load_hazards
+
+    engine, settings = month["engine"], month["settings"]
+    _both(month)  # every day stored against today's hazards
+    with engine.connect() as conn:
+        lon, lat = conn.execute(sa.text(  # where a volunteer stood on the first day
+            "SELECT ST_X(g), ST_Y(g) FROM (SELECT ST_Transform(geom_m, 4326) AS g "
+            "FROM patrol_fixes WHERE flags = 0 ORDER BY t LIMIT 1) f")).one()
+        before = conn.execute(sa.text("SELECT count(*) FROM hazards")).scalar_one()
+    ledger = month["root"] / "new-hazard.csv"
+    ledger.write_text(f"id,name,category,lon,lat\nNEW-1,新加油站,gas_station,{lon},{lat}\n")
+    load_hazards(engine, ledger, crs="wgs84", settings=settings)
+    direct, composed, analysed = _both(month)
+    assert analysed == 0  # the streets part of every day was kept
+    assert len(direct.hazards) == before + 1
+    pd.testing.assert_frame_equal(direct.hazards, composed.hazards)
+    with engine.connect() as conn:
+        new_id = conn.execute(sa.text("SELECT id FROM hazards ORDER BY id DESC LIMIT 1")
+                              ).scalar_one()
+    row = composed.hazards.set_index("hazard_id").loc[new_id]
+    assert row["inspections"] + row["passes"] > 0  # the old days' patrols passed it

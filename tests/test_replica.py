@@ -82,3 +82,33 @@ def test_pages_read_from_the_standby_and_writes_go_to_the_primary(pair, tmp_path
     assert "青山区" in {f["properties"]["name"] for f in doc["features"]}
     page = client.get("/dashboard", headers={"Accept-Language": "zh-CN"})
     assert page.status_code == 200 and "指挥看板" in page.get_data(as_text=True)
+
+
+def test_the_page_after_a_form_shows_what_it_did(pair, tmp_path):
+    """Read your writes: after a form, the browser reads from the primary until the standby
+    has replayed the write."""
+    primary, standby, engine = pair
+    settings = Settings(database_url=primary.url(), read_database_url=standby.url(),
+                        data_dir=tmp_path / "data")
+    app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": settings})
+    client = app.test_client()
+    csrf = sign_in(client, make_user(engine, "replica-analyst", "admin"))
+    _caught_up(primary, standby)
+    _sql(standby, "SELECT pg_wal_replay_pause()")
+    try:
+        resp = client.post("/analyse", data={"from": "2026-11-20", "to": "2026-11-26",
+                                             "csrf_token": csrf})
+        assert resp.status_code == 302
+        page = client.get(resp.headers["Location"], headers={"Accept-Language": "zh-CN"})
+        assert page.status_code == 200  # the new run, read from the primary
+        run_id = int(resp.headers["Location"].rsplit("run=", 1)[1])
+        with psycopg.connect(standby.url(driver="postgresql")) as conn:
+            assert conn.execute("SELECT count(*) FROM analysis_runs WHERE id = %s",
+                                (run_id,)).fetchone()[0] == 0  # not on the standby yet
+    finally:
+        _sql(standby, "SELECT pg_wal_replay_resume()")
+    _caught_up(primary, standby)
+    # replayed: reads go back to the standby (the mark is dropped)
+    assert client.get("/api/areas?level=district").status_code == 200
+    with client.session_transaction() as sess:
+        assert "gp_wrote_at" not in sess

@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -34,14 +34,16 @@ from geo_patrol.analysis.paths import Fixes, build_steps
 from geo_patrol.analysis.visits import Calendar, RawVisits, raw_visits
 from geo_patrol.errors import InputError
 
-FORMAT = 1  # bump when what a day keeps changes: stored days of another format are redone
+FORMAT = 2  # bump when what a day keeps changes: stored days of another format are redone
 
 
 @dataclass
 class Streets:
     """What every day of a deployment is analysed against: its street segments cut into
     atoms, its hazards and the grid its communities' ground is counted in, with the settings
-    that shape a day's visits. ``key`` changes whenever any of them does."""
+    that shape a day's visits. ``key`` changes whenever the streets, the grid or the settings
+    do, ``hazards_key`` whenever the hazards do (a day's runs near hazards are kept by hazard
+    id, so a changed ledger redoes only those)."""
 
     segment_ids: np.ndarray
     atoms: Atoms
@@ -57,6 +59,7 @@ class Streets:
     night_starts: dt.time
     timezone: str
     key: str
+    hazards_key: str
 
     @classmethod
     def build(cls, segments: pd.DataFrame, hazards: pd.DataFrame,
@@ -67,22 +70,20 @@ class Streets:
         grid = Grid.around(polys, params.radius_m) if len(polys) else None
         hx = hazards["x"].to_numpy(dtype="float64")
         hy = hazards["y"].to_numpy(dtype="float64")
-        digest = hashlib.sha256()
-        digest.update(json.dumps({
-            "format": FORMAT, "radius": params.radius_m, "reach": reach_m, "gap": params.gap_s,
+        settings = {
+            "format": FORMAT, "radius": params.radius_m, "gap": params.gap_s,
             "speed": params.max_speed_kmh, "day": params.day_starts.isoformat(),
             "night": params.night_starts.isoformat(), "tz": timezone,
-            "grid": None if grid is None else [grid.x0, grid.y0, grid.cell, grid.nx, grid.ny],
-        }, sort_keys=True).encode())
-        for array in (segments["id"].to_numpy(dtype="int64"),
-                      shapely.to_wkb(lines, output_dimension=2) if len(lines) else np.array([]),
-                      hazards["id"].to_numpy(dtype="int64"), hx, hy):
-            digest.update(b"".join(array) if array.dtype == object else array.tobytes())
+            "grid": None if grid is None else [grid.x0, grid.y0, grid.cell, grid.nx, grid.ny]}
+        hazard_ids = hazards["id"].to_numpy(dtype="int64")
+        key = _digest(settings, segments["id"].to_numpy(dtype="int64"),
+                      shapely.to_wkb(lines, output_dimension=2) if len(lines) else np.array([]))
+        hazards_key = _digest({"format": FORMAT, "reach": reach_m, "gap": params.gap_s},
+                              hazard_ids, hx, hy)
         return cls(segments["id"].to_numpy(dtype="int64"),
-                   Atoms.from_lines(lines, params.radius_m), hazards["id"].to_numpy(
-                       dtype="int64"), hx, hy, grid, params.radius_m, reach_m, params.gap_s,
-                   params.max_speed_kmh, params.day_starts, params.night_starts, timezone,
-                   digest.hexdigest())
+                   Atoms.from_lines(lines, params.radius_m), hazard_ids, hx, hy, grid,
+                   params.radius_m, reach_m, params.gap_s, params.max_speed_kmh,
+                   params.day_starts, params.night_starts, timezone, key, hazards_key)
 
     @property
     def n_seg(self) -> int:
@@ -92,14 +93,23 @@ class Streets:
         return Calendar.for_window(start, end, self.timezone, self.day_starts, self.night_starts)
 
 
+def _digest(settings: dict[str, Any], *arrays: np.ndarray) -> str:
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for array in arrays:
+        digest.update(b"".join(array) if array.dtype == object else array.tobytes())
+    return digest.hexdigest()
+
+
 @dataclass
 class DayVisits:
-    """What one local day of fixes did (indices into the :class:`Streets` of ``key``)."""
+    """What one local day of fixes did (indices into the :class:`Streets` of ``key``; hazard
+    runs by hazard id, as of ``hazards_key``)."""
 
     day: dt.date
     key: str
+    hazards_key: str
     raw: RawVisits      # of a one-day calendar
-    hazards: Visits     # runs of fixes near each hazard, within the day
+    hazards: Visits     # runs of fixes near each hazard (``hazard``: its id), within the day
     cells: np.ndarray   # grid cells the day's paths crossed
     fixes: int
     steps: int
@@ -115,7 +125,7 @@ class DayVisits:
             last_patrol=r.last_patrol_visit[seen], seg_vol=r.seg_vol,
             h_hazard=self.hazards.hazard, h_volunteer=self.hazards.volunteer,
             h_start=self.hazards.start, h_end=self.hazards.end, cells=self.cells,
-            counts=np.array([self.fixes, self.steps]))
+            counts=np.array([self.fixes, self.steps]), hazards_key=np.array(self.hazards_key))
         return buf.getvalue()
 
     @classmethod
@@ -131,8 +141,9 @@ class DayVisits:
         raw = RawVisits(z["key"], z["start"], z["end"], passes, dwell, last, last_patrol,
                         z["seg_vol"])
         fixes, steps = (int(v) for v in z["counts"])
-        return cls(day, key, raw, Visits(z["h_hazard"], z["h_volunteer"], z["h_start"],
-                                         z["h_end"]), z["cells"], fixes, steps)
+        return cls(day, key, str(z["hazards_key"]), raw,
+                   Visits(z["h_hazard"], z["h_volunteer"], z["h_start"], z["h_end"]),
+                   z["cells"], fixes, steps)
 
 
 def day_bounds(day: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:
@@ -166,11 +177,23 @@ def analyse_day(streets: Streets, fixes: Fixes, day: dt.date, *, threads: int = 
     steps = build_steps(fixes, gap_s=streets.gap_s, max_speed_kmh=streets.max_speed_kmh)
     raw = raw_visits(streets.atoms, steps, cal, radius=streets.radius_m, n_seg=streets.n_seg,
                      threads=threads)
-    near = hazard_visits(streets.hx, streets.hy, fixes, radius=streets.reach_m,
-                         gap_s=streets.gap_s)
     cells = path_cells(streets.grid, steps) if streets.grid is not None and len(steps) else \
         np.zeros(0, "int64")
-    return DayVisits(day, streets.key, raw, near, cells, len(fixes), len(steps))
+    return DayVisits(day, streets.key, streets.hazards_key, raw, _near_hazards(streets, fixes),
+                     cells, len(fixes), len(steps))
+
+
+def redo_hazards(streets: Streets, visits: DayVisits, fixes: Fixes) -> DayVisits:
+    """A stored day with its runs near hazards found again against today's hazards (the
+    streets part kept): a changed hazard ledger costs a read of the day, not its analysis."""
+    return replace(visits, hazards_key=streets.hazards_key,
+                   hazards=_near_hazards(streets, fixes))
+
+
+def _near_hazards(streets: Streets, fixes: Fixes) -> Visits:
+    near = hazard_visits(streets.hx, streets.hy, fixes, radius=streets.reach_m,
+                         gap_s=streets.gap_s)
+    return Visits(streets.hazard_ids[near.hazard], near.volunteer, near.start, near.end)
 
 
 @dataclass
@@ -211,7 +234,13 @@ def compose(streets: Streets, days: list[DayVisits]) -> Composed:
                     np.sum([d.raw.dwell_s for d in days], axis=0), last, last_patrol,
                     np.unique(np.concatenate([d.raw.seg_vol for d in days])))
     cells = np.unique(np.concatenate([d.cells for d in days]))
-    return Composed(raw, _join_runs([d.hazards for d in days], streets.gap_s), cells, cal,
+    runs = []
+    for d in days:  # hazard ids to today's hazards; a hazard since removed drops out
+        index = pd.Index(streets.hazard_ids).get_indexer(d.hazards.hazard)
+        keep = index >= 0
+        runs.append(Visits(index[keep], d.hazards.volunteer[keep], d.hazards.start[keep],
+                           d.hazards.end[keep]))
+    return Composed(raw, _join_runs(runs, streets.gap_s), cells, cal,
                     sum(d.fixes for d in days), sum(d.steps for d in days))
 
 

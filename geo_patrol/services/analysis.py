@@ -18,7 +18,14 @@ from zoneinfo import ZoneInfo
 
 from geo_patrol.analysis.params import AnalysisParams
 from geo_patrol.analysis.paths import Fixes
-from geo_patrol.analysis.days import DayVisits, Streets, analyse_day, day_bounds, whole_days
+from geo_patrol.analysis.days import (
+    DayVisits,
+    Streets,
+    analyse_day,
+    day_bounds,
+    redo_hazards,
+    whole_days,
+)
 from geo_patrol.analysis.run import (
     WindowInputs,
     WindowResults,
@@ -110,21 +117,35 @@ def read_streets(conn: Any, params: AnalysisParams, settings: Settings) -> Stree
 
 def day_visits(conn: Any, streets: Streets, days: list[dt.date], *, threads: int = 2
                ) -> tuple[list[DayVisits], int]:
-    """The visits of ``days``: stored ones where they match ``streets``, the others analysed
-    from their fixes and stored. Also returns how many were analysed."""
+    """The visits of ``days``: stored ones where they match ``streets`` (runs near hazards
+    found again where the hazards changed), the others analysed from their fixes and stored.
+    A day analysed against other streets whose raw fixes retention has dropped cannot be
+    redone: it counts as a day without patrols, and its stored visits are kept. Also
+    returns how many days were analysed."""
     stored = day_store.read_days(conn, days[0], days[-1])
     out, analysed = [], 0
     for day in days:
         kept = stored.get(day)
         if kept is not None and kept.streets_key == streets.key:
-            out.append(DayVisits.from_bytes(day, kept.streets_key, kept.visits, streets.n_seg))
+            visits = DayVisits.from_bytes(day, kept.streets_key, kept.visits, streets.n_seg)
+            if visits.hazards_key != streets.hazards_key:
+                fixes = _day_fixes(conn, day, streets)
+                if len(fixes) or not visits.fixes:  # else the day's raw fixes are gone
+                    visits = redo_hazards(streets, visits, fixes)
+                    store_day(conn, visits)
+            out.append(visits)
             continue
-        fixes = Fixes(*windows.read_fixes(conn, *day_bounds(day, streets.timezone)))
+        fixes = _day_fixes(conn, day, streets)
         visits = analyse_day(streets, fixes, day, threads=threads)
-        store_day(conn, visits)
+        if kept is None or len(fixes) or not kept.fixes:
+            store_day(conn, visits)
         out.append(visits)
         analysed += 1
     return out, analysed
+
+
+def _day_fixes(conn: Any, day: dt.date, streets: Streets) -> Fixes:
+    return Fixes(*windows.read_fixes(conn, *day_bounds(day, streets.timezone)))
 
 
 def store_day(conn: Any, visits: DayVisits) -> None:

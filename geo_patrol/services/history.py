@@ -57,6 +57,11 @@ class _Inputs:
     reach_m: float
     timezone: str
     key: str
+    hazards_key: str
+
+    @property
+    def cache_key(self) -> str:
+        return f"{self.key}:{self.hazards_key}"
 
 
 _streets: dict[str, Streets] = {}   # per worker process, by streets key
@@ -64,12 +69,12 @@ _engines: dict[str, Any] = {}       # per worker process, by database URL
 
 
 def _worker_streets(inputs: _Inputs) -> Streets:
-    if inputs.key not in _streets:
+    if inputs.cache_key not in _streets:
         _streets.clear()
-        _streets[inputs.key] = Streets.build(inputs.segments, inputs.hazards, inputs.polygons,
-                                             params=inputs.params, reach_m=inputs.reach_m,
-                                             timezone=inputs.timezone)
-    return _streets[inputs.key]
+        _streets[inputs.cache_key] = Streets.build(
+            inputs.segments, inputs.hazards, inputs.polygons, params=inputs.params,
+            reach_m=inputs.reach_m, timezone=inputs.timezone)
+    return _streets[inputs.cache_key]
 
 
 def _read_day(url: str, day: dt.date, timezone: str) -> Fixes:
@@ -86,7 +91,7 @@ def day_task(url: str, inputs: _Inputs, day: dt.date) -> tuple[dt.date, bytes, i
     """One Dask task: a day's fixes read from its partition and analysed (no writes)."""
     streets = _worker_streets(inputs)
     visits = analyse_day(streets, _read_day(url, day, inputs.timezone), day)
-    if visits.key != inputs.key:
+    if (visits.key, visits.hazards_key) != (inputs.key, inputs.hazards_key):
         raise InputError("a worker built other streets than the scheduler's client")
     return day, visits.to_bytes(), visits.fixes
 
@@ -115,7 +120,7 @@ def reanalyze(engine: Engine, first: dt.date, last: dt.date, *, settings: Settin
     streets = Streets.build(whole.segments, whole.hazards, whole.community_polygons,
                             params=params, reach_m=reach, timezone=settings.timezone)
     inputs = _Inputs(whole.segments, whole.hazards, whole.community_polygons, params, reach,
-                     settings.timezone, streets.key)
+                     settings.timezone, streets.key, streets.hazards_key)
     cluster = None if scheduler else LocalCluster(
         n_workers=workers, threads_per_worker=1, processes=True,
         dashboard_address="127.0.0.1:0", silence_logs=logging.WARNING)

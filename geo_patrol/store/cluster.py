@@ -221,15 +221,20 @@ class LocalCluster:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def init(self) -> None:
-        """Create the cluster (``initdb``) with a random password for its superuser."""
-        bindir = find_server_bindir()
+    def _prepare_root(self) -> pwd.struct_passwd:
+        """The cluster's directory, private to the server user (returned)."""
         user = self._server_user()
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o700)
         if self._as_root:
             os.chown(self.root, user.pw_uid, user.pw_gid)
             self._check_reachable(user)
+        return user
+
+    def init(self) -> None:
+        """Create the cluster (``initdb``) with a random password for its superuser."""
+        bindir = find_server_bindir()
+        user = self._prepare_root()
         state = ClusterState(port=_free_port(), role="geo_patrol",
                              password=secrets.token_urlsafe(24), dbname=self.dbname)
         pwfile = self.root / ".pwfile"
@@ -254,12 +259,7 @@ class LocalCluster:
         """Create this cluster as a streaming standby of the running ``primary`` (a base
         backup): read-only, replaying the primary's changes as they commit. The primary needs
         ``wal_level = replica`` and WAL senders (``extra_settings``)."""
-        user = self._server_user()
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.root.chmod(0o700)
-        if self._as_root:
-            os.chown(self.root, user.pw_uid, user.pw_gid)
-            self._check_reachable(user)
+        self._prepare_root()
         source = primary.state()
         port = primary.running_port()
         if port is None:

@@ -117,6 +117,18 @@ def require_metric_srid(conn: Connection, configured: str | None) -> int:
     return stored
 
 
+def wal_position(conn: Connection) -> str:
+    """Where the primary's write-ahead log is now (after this session's last commit)."""
+    return str(conn.execute(sa.text("SELECT pg_current_wal_lsn()::text")).scalar_one())
+
+
+def replayed(conn: Connection, position: str) -> bool:
+    """Whether a standby has replayed the primary's log up to ``position``."""
+    return bool(conn.execute(sa.text(
+        "SELECT coalesce(pg_last_wal_replay_lsn() >= CAST(:p AS pg_lsn), false)"),
+        {"p": position}).scalar_one())
+
+
 def ping(conn: Connection) -> None:
     """A round trip to the server (raises when it is unreachable)."""
     conn.execute(sa.text("SELECT 1"))
