@@ -126,13 +126,15 @@ def hits_for(atoms: Atoms, steps: Steps, lo: int, hi: int, radius: float) -> Hit
     return Hits(a_idx[keep], s_idx[keep], start[keep], end[keep])
 
 
-def merge_intervals(key: np.ndarray, start: np.ndarray, end: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Union of intervals per key: returns (key, start, end) of the disjoint pieces."""
+def merge_intervals(key: np.ndarray, start: np.ndarray, end: np.ndarray, *,
+                    presorted: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Union of intervals per key: returns (key, start, end) of the disjoint pieces, sorted by
+    key and start (``presorted``: the input already is)."""
     if len(key) == 0:
         return key, start, end
-    order = np.lexsort((start, key))
-    key, start, end = key[order], start[order], end[order]
+    if not presorted:
+        order = np.lexsort((start, key))
+        key, start, end = key[order], start[order], end[order]
     # the furthest end so far within each key, exactly (no offsets added): the union's pieces
     # do not depend on which other keys are merged alongside
     reach = pd.Series(end).groupby(key, sort=False).cummax().to_numpy()

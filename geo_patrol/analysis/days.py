@@ -225,15 +225,14 @@ def compose(streets: Streets, days: list[DayVisits]) -> Composed:
                           for i, d in enumerate(days)])
     start = np.concatenate([d.raw.start for d in days])
     end = np.concatenate([d.raw.end for d in days])
-    order = np.lexsort((start, key))  # each day's pieces are disjoint: no merge is needed
     with np.errstate(invalid="ignore"):
         last = np.fmax.reduce([d.raw.last_visit for d in days])
         last_patrol = np.fmax.reduce([d.raw.last_patrol_visit for d in days])
-    raw = RawVisits(key[order], start[order], end[order],
+    raw = RawVisits(key, start, end,  # each day's pieces are disjoint: nothing to merge
                     np.sum([d.raw.passes for d in days], axis=0),
                     np.sum([d.raw.dwell_s for d in days], axis=0), last, last_patrol,
-                    np.unique(np.concatenate([d.raw.seg_vol for d in days])))
-    cells = np.unique(np.concatenate([d.cells for d in days]))
+                    np.sort(pd.unique(np.concatenate([d.raw.seg_vol for d in days]))))
+    cells = _union_cells(streets.grid, [d.cells for d in days])
     runs = []
     for d in days:  # hazard ids to today's hazards; a hazard since removed drops out
         index = pd.Index(streets.hazard_ids).get_indexer(d.hazards.hazard)
@@ -242,6 +241,16 @@ def compose(streets: Streets, days: list[DayVisits]) -> Composed:
                            d.hazards.end[keep]))
     return Composed(raw, _join_runs(runs, streets.gap_s), cells, cal,
                     sum(d.fixes for d in days), sum(d.steps for d in days))
+
+
+def _union_cells(grid: Grid | None, parts: list[np.ndarray]) -> np.ndarray:
+    """The cells of several days, sorted and once each (marked on the grid: no sort)."""
+    if grid is None:
+        return np.zeros(0, "int64")
+    mask = np.zeros(grid.nx * grid.ny, dtype=bool)
+    for cells in parts:
+        mask[cells] = True
+    return np.flatnonzero(mask)
 
 
 def _join_runs(parts: list[Visits], gap_s: float) -> Visits:

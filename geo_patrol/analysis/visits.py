@@ -113,8 +113,9 @@ def _chunk(atoms: Atoms, steps: Steps, cal: Calendar, radius: float, n_seg: int,
     return out
 
 
-def _length_by(key: np.ndarray, start: np.ndarray, end: np.ndarray, size: int) -> np.ndarray:
-    k, s, e = merge_intervals(key, start, end)
+def _length_by(key: np.ndarray, start: np.ndarray, end: np.ndarray, size: int, *,
+               presorted: bool = False) -> np.ndarray:
+    k, s, e = merge_intervals(key, start, end, presorted=presorted)
     return np.bincount(k, weights=e - s, minlength=size)
 
 
@@ -127,7 +128,7 @@ class RawVisits:
     (:mod:`geo_patrol.analysis.days`).
     """
 
-    key: np.ndarray     # atom * (days * 4) + (day * 2 + kind) * 2 + band
+    key: np.ndarray     # atom * (days * 4) + (day * 2 + kind) * 2 + band (in any order)
     start: np.ndarray   # metres along the atom
     end: np.ndarray
     passes: np.ndarray  # (2, n_seg)
@@ -166,20 +167,26 @@ def raw_visits(atoms: Atoms, steps: Steps, cal: Calendar, *, radius: float, n_se
 
 def summarise(raw: RawVisits, atoms: Atoms, days: int, n_seg: int) -> SegmentVisits:
     """Per-segment covered length (by kind, band and day) from raw visits."""
-    atom = raw.key // (days * 4)
-    group = raw.key % (days * 4)
+    # one sort by (atom, start): the kind and band subsets keep that order
+    order = np.lexsort((raw.start, raw.key // (days * 4)))
+    key, start, end = raw.key[order], raw.start[order], raw.end[order]
+    atom = key // (days * 4)
+    group = key % (days * 4)
     day, kind, band = group // 4, (group // 2) % 2, group % 2
-    start, end = raw.start, raw.end
     n_atoms = len(atoms.seg)
 
     def per_segment(atom_len: np.ndarray) -> np.ndarray:
         return np.bincount(atoms.seg, weights=atom_len, minlength=n_seg)
 
-    covered = per_segment(_length_by(atom, start, end, n_atoms))
-    by_kind = np.stack([per_segment(_length_by(atom[kind == k], start[kind == k],
-                                               end[kind == k], n_atoms)) for k in (0, 1)])
-    by_band = np.stack([per_segment(_length_by(atom[band == b], start[band == b],
-                                               end[band == b], n_atoms)) for b in (0, 1)])
+    def length(mask: np.ndarray | None = None) -> np.ndarray:
+        if mask is None:
+            return per_segment(_length_by(atom, start, end, n_atoms, presorted=True))
+        return per_segment(_length_by(atom[mask], start[mask], end[mask], n_atoms,
+                                      presorted=True))
+
+    covered = length()
+    by_kind = np.stack([length(kind == k) for k in (0, 1)])
+    by_band = np.stack([length(band == b) for b in (0, 1)])
     k, s, e = merge_intervals(atom * days + day, start, end)
     seg_day = atoms.seg[k // days].astype("int64") * days + k % days
     daily = np.bincount(seg_day, weights=e - s, minlength=n_seg * days).reshape(n_seg, days).T
