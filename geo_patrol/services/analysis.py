@@ -106,9 +106,11 @@ def read_inputs(conn: Any, start: dt.datetime, end: dt.datetime,
     return inputs
 
 
-def read_streets(conn: Any, params: AnalysisParams, settings: Settings) -> Streets:
-    """The whole deployment's streets and hazards, as every day is analysed against them."""
-    whole = read_scope(conn, None)
+def read_streets(conn: Any, params: AnalysisParams, settings: Settings,
+                 whole: WindowInputs | None = None) -> Streets:
+    """The whole deployment's streets and hazards, as every day is analysed against them
+    (``whole``: its scope, when already read)."""
+    whole = whole or read_scope(conn, None)
     return Streets.build(whole.segments, whole.hazards, whole.community_polygons,
                          params=params,
                          reach_m=params.inspection_radius_m or settings.rules.radius_m,
@@ -187,9 +189,10 @@ def analyze(engine: Engine, start: dt.datetime, end: dt.datetime, *,
 
 def _from_days(conn: Any, days: list[dt.date], area_id: int | None, params: AnalysisParams,
                settings: Settings, threads: int) -> WindowResults:
-    streets = read_streets(conn, params, settings)
+    whole = read_scope(conn, None)
+    streets = read_streets(conn, params, settings, whole)
     visits, analysed = day_visits(conn, streets, days, threads=threads)
-    out = analyse_days(read_scope(conn, area_id), streets, visits, params=params,
-                       rules=settings.rules)
+    out = analyse_days(whole if area_id is None else read_scope(conn, area_id), streets,
+                       visits, params=params, rules=settings.rules)
     out.stats.update(days=len(days), days_analysed=analysed)
     return out

@@ -20,7 +20,7 @@ from geo_patrol.analysis.days import Streets, analyse_day, day_bounds
 from geo_patrol.analysis.params import AnalysisParams
 from geo_patrol.analysis.paths import Fixes
 from geo_patrol.errors import InputError
-from geo_patrol.services.analysis import default_params, read_scope
+from geo_patrol.services.analysis import default_params, read_scope, read_streets
 from geo_patrol.settings import Settings
 from geo_patrol.store import days as day_store
 from geo_patrol.store.uploads import Timer
@@ -116,11 +116,9 @@ def reanalyze(engine: Engine, first: dt.date, last: dt.date, *, settings: Settin
     timer = Timer()
     with engine.connect() as conn:
         whole = read_scope(conn, None)
-    reach = params.inspection_radius_m or settings.rules.radius_m
-    streets = Streets.build(whole.segments, whole.hazards, whole.community_polygons,
-                            params=params, reach_m=reach, timezone=settings.timezone)
-    inputs = _Inputs(whole.segments, whole.hazards, whole.community_polygons, params, reach,
-                     settings.timezone, streets.key, streets.hazards_key)
+        streets = read_streets(conn, params, settings, whole)
+    inputs = _Inputs(whole.segments, whole.hazards, whole.community_polygons, params,
+                     streets.reach_m, settings.timezone, streets.key, streets.hazards_key)
     cluster = None if scheduler else LocalCluster(
         n_workers=workers, threads_per_worker=1, processes=True,
         dashboard_address="127.0.0.1:0", silence_logs=logging.WARNING)

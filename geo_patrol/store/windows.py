@@ -24,8 +24,9 @@ def read_segments(conn: Connection, scope: list[int] | None) -> pd.DataFrame:
         "ST_AsBinary(geom_m) AS wkb FROM street_segments "
         "WHERE CAST(:scope AS integer[]) IS NULL OR area_id = ANY(:scope) ORDER BY id"),
         {"scope": scope}).all()
-    frame = pd.DataFrame(rows, columns=["id", "node_from", "node_to", "area_id", "length_m",
-                                        "wkb"])
+    # plain tuples: pandas would probe every Row for array attributes
+    frame = pd.DataFrame(list(map(tuple, rows)), columns=[
+        "id", "node_from", "node_to", "area_id", "length_m", "wkb"])
     frame["geom"] = shapely.from_wkb(frame.pop("wkb").map(bytes)) if len(frame) else []
     return frame
 
