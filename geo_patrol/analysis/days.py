@@ -21,6 +21,7 @@ import io
 import json
 from dataclasses import dataclass, replace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -148,8 +149,6 @@ class DayVisits:
 
 def day_bounds(day: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:
     """The local midnights that start and end ``day``."""
-    from zoneinfo import ZoneInfo
-
     zone = ZoneInfo(timezone)
     return (dt.datetime.combine(day, dt.time(), zone),
             dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone))
@@ -157,8 +156,6 @@ def day_bounds(day: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:
 
 def whole_days(start: dt.datetime, end: dt.datetime, timezone: str) -> list[dt.date] | None:
     """The local days of a window that starts and ends at local midnights (else None)."""
-    from zoneinfo import ZoneInfo
-
     zone = ZoneInfo(timezone)
     a, b = start.astimezone(zone), end.astimezone(zone)
     if end <= start or a.time() != dt.time() or b.time() != dt.time():
@@ -201,7 +198,7 @@ class Composed:
     """A window of whole days put together from its days."""
 
     raw: RawVisits
-    hazards: Visits
+    hazards: Visits     # ``hazard``: the hazard's id
     cells: np.ndarray
     calendar: Calendar
     fixes: int
@@ -233,13 +230,7 @@ def compose(streets: Streets, days: list[DayVisits]) -> Composed:
                     np.sum([d.raw.dwell_s for d in days], axis=0), last, last_patrol,
                     np.sort(pd.unique(np.concatenate([d.raw.seg_vol for d in days]))))
     cells = _union_cells(streets.grid, [d.cells for d in days])
-    runs = []
-    for d in days:  # hazard ids to today's hazards; a hazard since removed drops out
-        index = pd.Index(streets.hazard_ids).get_indexer(d.hazards.hazard)
-        keep = index >= 0
-        runs.append(Visits(index[keep], d.hazards.volunteer[keep], d.hazards.start[keep],
-                           d.hazards.end[keep]))
-    return Composed(raw, _join_runs(runs, streets.gap_s), cells, cal,
+    return Composed(raw, _join_runs([d.hazards for d in days], streets.gap_s), cells, cal,
                     sum(d.fixes for d in days), sum(d.steps for d in days))
 
 

@@ -93,12 +93,10 @@ def analyse_days(inputs: WindowInputs, streets: Streets, days: list[DayVisits], 
     comp = compose(streets, days)
     visits = summarise(comp.raw, streets.atoms, comp.calendar.days, streets.n_seg)
     seg_idx = _positions(streets.segment_ids, inputs.segments["id"], "street segment")
-    hz_idx = _positions(streets.hazard_ids, inputs.hazards["id"], "hazard")
-    where = np.full(len(streets.hazard_ids), -1, dtype="int64")
-    where[hz_idx] = np.arange(len(hz_idx))
-    h = comp.hazards
-    keep = where[h.hazard] >= 0 if len(h.hazard) else np.zeros(0, dtype=bool)
-    hv = Visits(where[h.hazard[keep]], h.volunteer[keep], h.start[keep], h.end[keep])
+    h = comp.hazards  # by hazard id: to the scope's hazards, others (or since removed) out
+    index = pd.Index(inputs.hazards["id"].to_numpy()).get_indexer(h.hazard)
+    keep = index >= 0
+    hv = Visits(index[keep], h.volunteer[keep], h.start[keep], h.end[keep])
     polygons = inputs.community_polygons
     ids = sorted(polygons)
     shares = shares_near(np.array([polygons[i] for i in ids]), streets.grid, comp.cells,
@@ -111,6 +109,7 @@ def analyse_days(inputs: WindowInputs, streets: Streets, days: list[DayVisits], 
 
 
 def _positions(ids: np.ndarray, wanted: pd.Series, what: str) -> np.ndarray:
+    """Where each of ``wanted`` stands in ``ids`` (all must)."""
     pos = pd.Index(ids).get_indexer(wanted.to_numpy())
     if (pos < 0).any():
         raise InputError(f"a {what} of the scope is not among the streets the days were "
