@@ -16,7 +16,16 @@ from sqlalchemy.engine import Engine
 
 from geo_patrol.settings import Settings
 from geo_patrol.store.cluster import LocalCluster
-from geo_patrol.store.db import create_engine, migrate
+from geo_patrol.cities import City
+from geo_patrol.services.cities import ensure_city
+
+#: The city every benchmark database holds.
+BENCH_CITY = City(key="baotou", name="包头市", name_en="Baotou", timezone="Asia/Shanghai")
+
+
+def city_engine(url: str) -> Engine:
+    """The benchmark city's engine in the database at ``url``."""
+    return ensure_city(url, BENCH_CITY)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 #: The embedded cluster of the running benchmark (``None`` with ``DATABASE_URL``), for the
@@ -39,9 +48,8 @@ def benchmark_database() -> Iterator[tuple[Engine, Settings]]:
             url = cluster.url()
         global CURRENT_CLUSTER
         CURRENT_CLUSTER = cluster
-        engine = create_engine(url)
-        migrate(engine)
-        yield engine, Settings(database_url=url, data_dir=root / "data")
+        engine = city_engine(url)
+        yield engine, Settings(database_url=url, data_dir=root / "data", city=BENCH_CITY.key)
         engine.dispose()
     finally:
         if cluster is not None:

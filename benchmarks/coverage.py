@@ -213,8 +213,9 @@ def _engine_child(url: str, data_dir: str, queue: mp.Queue) -> None:
     from geo_patrol.services.analysis import analyze
     from geo_patrol.store.db import create_engine
 
-    settings = Settings(database_url=url, data_dir=Path(data_dir), metric_crs=METRIC)
-    engine = create_engine(url)
+    settings = Settings(database_url=url, data_dir=Path(data_dir), metric_crs=METRIC,
+                        city="baotou")
+    engine = create_engine(url, city="baotou")
     with Stopwatch() as sw:
         summary = analyze(engine, *WINDOW, settings=settings)
     # W4 on the same fixes: the compliance step alone

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from benchmarks._common import emit
+from benchmarks._common import BENCH_CITY, city_engine, emit
 from benchmarks.ingest import write_fixes, write_roster
 from geo_patrol.services.analysis import analyze
 from geo_patrol.demo.generate import generate
@@ -48,7 +48,7 @@ from geo_patrol.services.sources import load_tracks, load_volunteers
 from geo_patrol.settings import Settings
 from geo_patrol.store.accounts import add_user, issue_token
 from geo_patrol.store.cluster import LocalCluster
-from geo_patrol.store.db import create_engine, migrate
+
 
 REPO = Path(__file__).resolve().parents[1]
 UNTIL = dt.date(2026, 11, 28)
@@ -78,9 +78,8 @@ def kill_mid_load(cluster: LocalCluster, root: Path, n_fixes: int) -> dict:
     """SIGKILL the server while a load is copying rows; check nothing partial remains."""
     cluster.ensure_database("gp_fault")
     url = cluster.url("gp_fault")
-    engine = create_engine(url)
-    migrate(engine)
-    settings = Settings(database_url=url, data_dir=root / "fault")
+    engine = city_engine(url)
+    settings = Settings(database_url=url, data_dir=root / "fault", city=BENCH_CITY.key)
     roster, earlier, big = root / "roster.csv", root / "earlier.csv", root / "big.csv"
     write_roster(roster, 2000)
     load_volunteers(engine, roster, settings=settings)
@@ -146,6 +145,7 @@ class Server:
                 return
             except OSError:  # not listening yet, or still starting its workers
                 time.sleep(0.2)
+        self.proc.kill()
         raise RuntimeError("the server did not come up")
 
     def stop(self) -> None:
@@ -349,9 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cluster.start()
         url = cluster.url()
-        engine = create_engine(url)
-        migrate(engine)
-        settings = Settings(database_url=url, data_dir=root / "data")
+        engine = city_engine(url)
+        settings = Settings(database_url=url, data_dir=root / "data", city=BENCH_CITY.key)
         generate(root / "demo", seed=7, scale="small", until=UNTIL, days=2)
         load_demo(engine, root / "demo", settings)
         run = analyze(engine, *last_days(UNTIL, 2), settings=settings)

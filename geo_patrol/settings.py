@@ -36,13 +36,18 @@ class Settings:
     #: SQLAlchemy URL of a read replica (a streaming standby of ``database_url``): pages and
     #: the API read from it, every write goes to the primary.
     read_database_url: str | None = None
+    #: The city commands work on (``--city``); may be left unset while the deployment holds
+    #: only one.
+    city: str | None = None
     #: Where the embedded cluster and generated files live.
     data_dir: Path = field(default_factory=_default_data_dir)
     #: Unprivileged system user that runs the embedded server when started as root.
     pg_user: str = "geopatrol"
     #: Metric CRS for analysis (e.g. ``EPSG:32649``); by default the UTM zone of the first data.
+    #: A city's own CRS (``geo-patrol cities add --crs``) wins over this default.
     metric_crs: str | None = None
-    #: Deployment time zone for naive times the user vouches for and for day boundaries.
+    #: Time zone for naive times the user vouches for and for day boundaries (the default for
+    #: new cities; each city keeps its own).
     timezone: str = "Asia/Shanghai"
     #: Longest street segment kept after splitting, in metres.
     segment_max_m: float = 50.0

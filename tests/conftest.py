@@ -14,12 +14,22 @@ from sqlalchemy.engine import Engine
 
 from geo_patrol.settings import Settings
 from geo_patrol.store.cluster import LocalCluster
-from geo_patrol.store.db import create_engine, migrate
+from geo_patrol.cities import City
+from geo_patrol.services.cities import ensure_city
+from geo_patrol.store.db import create_engine
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 TEMPLATE_DB = "gp_template"
+#: The city every test database holds (tests of several cities add more).
+CITY = City(key="baotou", name="包头市", name_en="Baotou", timezone="Asia/Shanghai")
 _counter = itertools.count()
+
+
+def city_engine(url: str, city: City = CITY) -> Engine:
+    """The engine of ``city`` in the database at ``url``, its deployment migrated and the city
+    added if it is not there yet."""
+    return ensure_city(url, city)
 
 
 @pytest.fixture(scope="session")
@@ -51,9 +61,7 @@ def pg_cluster() -> Iterator[LocalCluster]:
     cluster = LocalCluster(root / "cluster", extra_settings={
         "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"})
     cluster.start()
-    engine = create_engine(cluster.url())
-    migrate(engine)
-    engine.dispose()
+    city_engine(cluster.url()).dispose()
     # the migrated database becomes the template every test copies
     with cluster.connect_admin() as conn:
         conn.execute(f"ALTER DATABASE {cluster.dbname} RENAME TO {TEMPLATE_DB}")
@@ -74,14 +82,14 @@ def db_url(pg_cluster: LocalCluster) -> Iterator[str]:
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
-    eng = create_engine(db_url)
+    eng = create_engine(db_url, city=CITY.key)
     yield eng
     eng.dispose()
 
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=db_url, data_dir=tmp_path / "data")
+    return Settings(database_url=db_url, data_dir=tmp_path / "data", city=CITY.key)
 
 
 @pytest.fixture
@@ -89,6 +97,19 @@ def runner(db_url: str, tmp_path: Path) -> CliRunner:
     """A CLI runner whose environment points at the test database."""
     return CliRunner(env={"DATABASE_URL": db_url, "GEO_PATROL_DATA_DIR": str(tmp_path / "d"),
                           "GEO_PATROL_METRIC_CRS": ""})
+
+
+#: The last day of :func:`demo_world`'s data.
+DEMO_UNTIL = (2026, 11, 28)
+
+
+@pytest.fixture
+def on_demo_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock stands on the demo world's last day (for what is open "today": near-repeat
+    alerts), in this process and the app it serves."""
+    import datetime as dt
+
+    monkeypatch.setattr(Settings, "today", lambda self, now=None: dt.date(*DEMO_UNTIL))
 
 
 @pytest.fixture(scope="module")
@@ -104,10 +125,10 @@ def demo_world(pg_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactor
     pg_cluster.ensure_database(name, template=TEMPLATE_DB)
     url = pg_cluster.url(name)
     root = tmp_path_factory.mktemp("demo")
-    settings = Settings(database_url=url, data_dir=root / "data")
-    until = dt.date(2026, 11, 28)
+    settings = Settings(database_url=url, data_dir=root / "data", city=CITY.key)
+    until = dt.date(*DEMO_UNTIL)
     manifest = generate(root / "files", seed=7, scale="small", until=until, days=2)
-    eng = create_engine(url)
+    eng = create_engine(url, city=CITY.key)
     results = load_demo(eng, root / "files", settings)
     run = analyze(eng, *last_days(until, 2), settings=settings)
     yield {"url": url, "settings": settings, "engine": eng, "run": run, "manifest": manifest,

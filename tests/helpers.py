@@ -58,15 +58,19 @@ def make_user(engine: Engine, username: str, role: str, **options) -> str:
     return username
 
 
-def sign_in(client, username: str, password: str = PASSWORD) -> str:
-    """Sign a Flask test client in through the login form; returns the CSRF token to post
-    forms with."""
+def sign_in(client, username: str, password: str = PASSWORD, *, city: str | None = None
+            ) -> str:
+    """Sign a Flask test client in through the login form (to ``city``, or the form's
+    default); returns the CSRF token to post forms with."""
     import re
 
-    page = client.get("/login").get_data(as_text=True)
+    page = client.get("/login", query_string={"city": city} if city else None
+                      ).get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    resp = client.post("/login", data={"username": username, "password": password,
-                                       "csrf_token": token})
+    form = {"username": username, "password": password, "csrf_token": token}
+    if city:
+        form["city"] = city
+    resp = client.post("/login", data=form)
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
     # signing in starts a new session, with a new token
     page = client.get("/login").get_data(as_text=True)

@@ -147,13 +147,12 @@ def test_app_answers_503_while_the_database_is_down(fresh_cluster, reachable_dir
     app (and its pool) serves again."""
     from geo_patrol.settings import Settings
     from geo_patrol.store.accounts import add_user, issue_token
-    from geo_patrol.store.db import create_engine, migrate
+    from tests.conftest import city_engine
     from web import create_app
 
     c = fresh_cluster
     c.start()
-    engine = create_engine(c.url())
-    migrate(engine)
+    engine = city_engine(c.url())
     add_user(engine, "cmd", "command", "a long enough password")
     token = issue_token(engine, "cmd")
     engine.dispose()

@@ -269,7 +269,7 @@ def test_crime_web_scope_api_exports_and_briefing(demo_world, tmp_path):
     assert json.dumps(geo)  # plain JSON throughout
 
 
-def test_open_alert_areas_raise_the_planners_demand(demo_world):
+def test_open_alert_areas_raise_the_planners_demand(demo_world, on_demo_day):
     from geo_patrol.planning.demand import segment_demand
     from geo_patrol.services.planning import plan_area
     from geo_patrol.planning.plan import PlanParams

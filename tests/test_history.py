@@ -4,6 +4,7 @@ segment by segment; one day re-analysed replaces that day only."""
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ from geo_patrol.services.analysis import (
 )
 from geo_patrol.settings import Settings
 from geo_patrol.store.db import create_engine
-from tests.conftest import TEMPLATE_DB, _counter
+from tests.conftest import CITY, TEMPLATE_DB, _counter
 
 UNTIL = dt.date(2026, 11, 28)
 DAYS = 30
@@ -37,9 +38,10 @@ def month(pg_cluster, tmp_path_factory):
     name = f"gp_month_{next(_counter)}"
     pg_cluster.ensure_database(name, template=TEMPLATE_DB)
     root = tmp_path_factory.mktemp("month")
-    settings = Settings(database_url=pg_cluster.url(name), data_dir=root / "data")
+    settings = Settings(database_url=pg_cluster.url(name), data_dir=root / "data",
+                        city=CITY.key)
     generate(root / "files", seed=11, scale="small", until=UNTIL, days=DAYS)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, city=CITY.key)
     load_demo(engine, root / "files", settings)
     yield {"engine": engine, "settings": settings, "window": last_days(UNTIL, DAYS),
            "root": root}
@@ -262,3 +264,59 @@ def test_a_new_hazard_redoes_only_the_runs_near_hazards(month):
                               ).scalar_one()
     row = composed.hazards.set_index("hazard_id").loc[new_id]
     assert row["inspections"] + row["passes"] > 0  # the old days' patrols passed it
+
+
+def test_a_whole_month_is_rolled_up_once_and_forgotten_with_its_days(month, tmp_path):
+    """November as one stored span: equal to November analysed at once; read back instead of
+    its thirty days next time; forgotten when fixes of one of its days arrive."""
+    from geo_patrol.analysis.run import analyse_spans
+    from geo_patrol.services.analysis import window_spans
+    from geo_patrol.services.sources import load_tracks
+
+    engine, settings = month["engine"], month["settings"]
+    tz = ZoneInfo(settings.timezone)
+    start = dt.datetime(2026, 11, 1, tzinfo=tz)
+    end = dt.datetime(2026, 12, 1, tzinfo=tz)
+    params = default_params(settings)
+    days = whole_days(start, end, settings.timezone)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM month_visits"))
+        direct = analyse_window(read_inputs(conn, start, end, None), start, end, params=params,
+                                rules=settings.rules, timezone=settings.timezone)
+        streets = read_streets(conn, params, settings)
+        built, _ = window_spans(conn, streets, days)
+        again, analysed = window_spans(conn, streets, days)
+        stored = conn.execute(sa.text("SELECT month FROM month_visits")).scalars().all()
+        results = [analyse_spans(read_scope(conn, None), streets, spans, params=params,
+                                 rules=settings.rules) for spans in (built, again)]
+    assert stored == [dt.date(2026, 11, 1)] and analysed == 0
+    assert [(s.first, s.n_days) for s in again] == [(dt.date(2026, 11, 1), 30)]
+    d = direct.segments
+    for composed in results:
+        c = composed.segments
+        assert (d["segment_id"].to_numpy() == c["segment_id"].to_numpy()).all()
+        for col in ("covered_m", "covered_patrol_m", "covered_day_m", "covered_night_m",
+                    "passes_patrol", "passes_passive"):
+            assert (d[col].to_numpy() == c[col].to_numpy()).all(), col
+        assert d["last_visit"].tolist() == c["last_visit"].tolist()
+        assert np.allclose(d["dwell_patrol_s"], c["dwell_patrol_s"], rtol=1e-9)
+        pd.testing.assert_frame_equal(direct.hazards, composed.hazards)
+        pd.testing.assert_frame_equal(direct.daily, composed.daily, rtol=1e-9)
+        assert direct.stats == composed.stats
+    assert d["covered_m"].sum() > 0 and direct.daily["day"].nunique() == 30
+    # a late upload for 15 November: that month's roll-up goes with the day
+    with engine.connect() as conn:
+        number = conn.execute(sa.text("SELECT number FROM volunteers ORDER BY id LIMIT 1")
+                              ).scalar_one()
+    late = tmp_path / "late.csv"
+    late.write_text("volunteer,time,lon,lat,accuracy\n" + "".join(
+        f"{number},2026-11-15T10:{m:02d}:00+08:00,109.84{m:02d},40.65,5\n" for m in range(5)),
+        encoding="utf-8")
+    load_tracks(engine, late, crs="wgs84", settings=settings)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM month_visits")).scalar_one() == 0
+    rerun = analyze(engine, start, end, settings=settings)
+    assert rerun.stats["days_analysed"] == 1
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT month FROM month_visits")).scalars().all() == \
+            [dt.date(2026, 11, 1)]

@@ -299,7 +299,7 @@ def test_database_down_answers_503_and_stores_nothing(demo_world, replayed):
 
     good = live.Intake(demo_world["engine"], demo_world["settings"])
     dead_url = sa.engine.make_url(demo_world["url"]).set(port=1)  # nobody listens there
-    dead = create_engine(dead_url.render_as_string(hide_password=False))
+    dead = create_engine(dead_url.render_as_string(hide_password=False), city="baotou")
     intake = live.Intake(dead, demo_world["settings"])
     assert good._device("demo-" + replayed["numbers"][0]) is not None  # registry read
     good.close()

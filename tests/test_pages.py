@@ -295,7 +295,8 @@ def analyst(demo_world):
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_crime_page(page, server, people, demo_world, analyst, lang):  # noqa: F811
+def test_crime_page(page, server, people, demo_world, analyst, lang,  # noqa: F811
+                    on_demo_day):
     from geo_patrol.services import crime
 
     w = CRIME_WORDS[lang]

@@ -14,8 +14,8 @@ from geo_patrol.services.demo import BAOTOU_DISTRICTS
 from geo_patrol.services.sources import load_boundaries
 from geo_patrol.settings import Settings
 from geo_patrol.store.cluster import LocalCluster
-from geo_patrol.store.db import create_engine, migrate
-from tests.conftest import _reachable_tmpdir
+
+from tests.conftest import _reachable_tmpdir, city_engine
 from tests.helpers import make_user, sign_in
 from web import create_app
 
@@ -28,8 +28,7 @@ def pair():
     primary = LocalCluster(root / "primary", extra_settings={
         **FAST, "wal_level": "replica", "max_wal_senders": "4"})
     primary.start()
-    engine = create_engine(primary.url())
-    migrate(engine)
+    engine = city_engine(primary.url())
     standby = LocalCluster(root / "standby")
     standby.init_standby(primary)
     standby.start()
@@ -103,7 +102,7 @@ def test_the_page_after_a_form_shows_what_it_did(pair, tmp_path):
         assert page.status_code == 200  # the new run, read from the primary
         run_id = int(resp.headers["Location"].rsplit("run=", 1)[1])
         with psycopg.connect(standby.url(driver="postgresql")) as conn:
-            assert conn.execute("SELECT count(*) FROM analysis_runs WHERE id = %s",
+            assert conn.execute("SELECT count(*) FROM city_baotou.analysis_runs WHERE id = %s",
                                 (run_id,)).fetchone()[0] == 0  # not on the standby yet
     finally:
         _sql(standby, "SELECT pg_wal_replay_resume()")

@@ -113,8 +113,12 @@ def test_briefing_download(demo_client, demo_world):
 
         district = busiest_district(conn, run_id)
     resp = demo_client.get(f"/briefing/{district}?run={run_id}")
-    assert resp.status_code == 200 and "attachment" in resp.headers["Content-Disposition"]
+    assert resp.status_code == 200
+    # named after its city, and titled with it
+    assert resp.headers["Content-Disposition"].startswith(
+        f"attachment; filename=baotou-briefing-{district}-")
     html = resp.get_data(as_text=True)
+    assert re.search(r"<title>包头市 [^<]+ · ", html)
     assert "<script src=" not in html and "/vendor/" not in html  # all inlined
     assert not re.search(PHONE, html) and not re.search(ID_NUMBER, html)
     with demo_world["engine"].connect() as conn:

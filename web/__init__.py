@@ -78,8 +78,12 @@ def _register_errors(app: Flask) -> None:
             if _wants_json():
                 return jsonify(error=type(exc).__name__, message=str(exc)), status
             if status == 401:
+                from flask import g
+
+                from web.db import cities
                 return render_template("login.html", run=None, error=None,
-                                       next=request.full_path), 401
+                                       next=request.full_path, cities=cities(),
+                                       chosen=g.get("gp_city")), 401
             return render_template("error.html", message=str(exc), status=status,
                                    run=None), status
         app.register_error_handler(error_class, handler)
@@ -159,7 +163,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.finalize = _finalize
     app.context_processor(lambda: {
         "lang": lang(), "mask_name": mask_name, "term": term, "label": label,
-        "crew_reason": crew_reason, "report_label": report_label, "rules": settings.rules,
+        "crew_reason": crew_reason, "report_label": report_label,
+        "rules": db.settings().rules, "here": db.current_city(),
+        "other_cities": db.other_cities(),
         "one_second": dt.timedelta(seconds=1), **auth.template_globals()})
     _register_errors(app)
     return app

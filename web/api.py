@@ -24,7 +24,7 @@ from geo_patrol.store.results import (
 )
 from geo_patrol.store.registry import volunteer_table
 from web.auth import principal, requires
-from web.db import get_conn, get_engine, settings
+from web.db import deployment, get_conn, get_engine, settings
 from web.params import day_arg, int_arg
 from web.uploads import saved_upload
 
@@ -40,7 +40,9 @@ def _level(default: str | None) -> str | None:
 
 @bp.get("/health")
 def health() -> Any:
-    ping(get_conn())
+    """The server and its database answer (the deployment's, before any city)."""
+    with deployment().connect() as conn:
+        ping(conn)
     return jsonify(status="ok")
 
 

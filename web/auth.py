@@ -22,7 +22,7 @@ from flask_wtf.csrf import CSRFProtect
 from geo_patrol.access import Principal, Resource
 from geo_patrol.errors import UnauthorizedError
 from geo_patrol.settings import Settings
-from web.db import get_engine
+from web.db import cities, find_city, get_engine
 from web.params import local_path
 
 bp = Blueprint("auth", __name__)
@@ -75,7 +75,14 @@ def _sign_in_by_token() -> None:
     header = request.headers.get("Authorization", "")
     if not header.lower().startswith("bearer "):
         return
-    principal = principal_from_token(get_engine(), header[7:].strip())
+    # a token is its city's: the city asked for (``?city=``), else each city's in turn
+    wanted = request.args.get("city")
+    principal = None
+    for city in [find_city(wanted)] if wanted else cities():
+        principal = principal_from_token(get_engine(key=city.key), header[7:].strip())
+        if principal is not None:
+            g.gp_city = city.key
+            break
     if principal is None:
         raise UnauthorizedError("the API token is not valid (revoked, or its account disabled)")
     g.token_client = True
@@ -204,17 +211,20 @@ def login() -> Any:
     if request.method == "POST":
         csrf.protect()
         username = request.form.get("username", "").strip()
+        g.gp_city = find_city(request.form.get("city") or g.gp_city).key
         found = authenticate(get_engine(), username, request.form.get("password", ""))
         if found is not None:
             session.clear()
             session.permanent = True
             token = open_session(get_engine(), found.id, hours=SESSION_HOURS)
             login_user(Account(found, session_token=token))
+            session["gp_city"] = g.gp_city
             return redirect(target or url_for("pages.index"))
         audit_event(get_engine(), username[:64] or "-", "login_failed",
                     details={"address": get_remote_address()})
         error, status = gettext("Wrong username or password, or the account is disabled."), 401
-    return render_template("login.html", run=None, error=error, next=target), status
+    return render_template("login.html", run=None, error=error, next=target,
+                           cities=cities(), chosen=g.gp_city), status
 
 
 @bp.post("/logout")

@@ -12,7 +12,6 @@ from typing import Any
 import click
 
 from geo_patrol.settings import Settings
-from geo_patrol.store.db import open_database
 
 
 @click.command("serve")
@@ -33,7 +32,12 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
 
     obj = ctx.ensure_object(dict)
     settings: Settings = obj.get("settings") or Settings.from_env()
-    engine = open_database(settings)  # up and migrated before the first request
+    from geo_patrol.services.cities import cities, open_city, open_deployment
+
+    # up and every city migrated before the first request
+    deployment = open_deployment(settings)
+    opened = [open_city(deployment, settings.with_(city=c.key), upgrade=True)
+              for c in cities(deployment)]
     click.echo(f"serving on http://{host}:{port}/ with {workers} process(es) x {threads} "
                "threads (Ctrl-C stops)")
     if workers <= 1:
@@ -41,13 +45,15 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
 
         config: dict[str, Any] = {"GEO_PATROL_SETTINGS": settings}
         if positions_port:
-            from geo_patrol.services.live import Intake
+            from geo_patrol.services.live import Intake, Intakes
             from web.live import start_updater
             from web.positions import serve_positions
 
-            config["GEO_PATROL_INTAKE"] = intake = Intake(engine, settings)
+            config["GEO_PATROL_INTAKE"] = intake = Intakes(
+                {o.city.key: Intake(o.engine, o.settings) for o in opened})
             serve_positions(intake, host, positions_port)
-            start_updater(engine, settings, process=True)
+            for o in opened:
+                start_updater(o.engine, o.settings, process=True)
             click.echo(f"positions (OsmAnd / Traccar Client) on http://{host}:{positions_port}/")
         app = create_app(config)
         # what start-up loaded lives as long as the process: kept out of the collector's
@@ -61,7 +67,9 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
         raise click.UsageError("--positions-port runs in the one-process server: drop --workers")
     from gunicorn.app.base import BaseApplication
 
-    engine.dispose()  # each worker opens its own connections after the fork
+    for o in opened:  # each worker opens its own connections after the fork
+        o.engine.dispose()
+    deployment.dispose()
 
     class Gunicorn(BaseApplication):
         def load_config(self) -> None:

@@ -1,5 +1,11 @@
-"""The database for a request: the app's engine, and one connection per request on ``g``,
-closed at teardown (as in the Flask tutorial).
+"""The database for a request: the city it works on, that city's engine, and one connection
+per request on ``g``, closed at teardown (as in the Flask tutorial).
+
+Every request works on one city (``g.gp_city``), chosen here before anyone signs in: the city a
+browser signed in to (kept in its session), the one a ``?city=`` names on the sign-in page, or
+the deployment's first; a token or a phone's device picks its own city (:mod:`web.auth`,
+:mod:`web.live`). A signed-in browser asking for another city (``?city=``) is sent to sign in
+there: an account belongs to one city.
 
 With a read replica configured, a request reads from it, except that a browser which has just
 written reads from the primary until the replica has replayed its write (the primary's log
@@ -10,24 +16,93 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import Flask, Response, current_app, g, request, session
+import threading
 
+from flask import Flask, Response, current_app, g, redirect, request, session, url_for
+
+from geo_patrol.cities import City
+from geo_patrol.errors import ForbiddenError
 from geo_patrol.settings import Settings
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
     from sqlalchemy.engine import Connection, Engine
 
+_OPEN = threading.Lock()
+#: Endpoints that need no city (and no database): the shared assets.
+NO_CITY = {"static", "maps.vendor", "maps.favicon", "api.health", "api.openapi"}
 
-def get_engine(app: Flask | None = None) -> Engine:
-    """The app's database engine, opened (and migrated) on first use."""
+
+def deployment(app: Flask | None = None) -> Engine:
+    """The deployment's engine (the cities registry), opened and migrated on first use."""
     app = app or current_app
-    engine = app.extensions.get("geo_patrol_engine")
-    if engine is None:
-        from geo_patrol.store.db import open_database
+    ext = app.extensions
+    if "geo_patrol_deployment" not in ext:
+        with _OPEN:
+            if "geo_patrol_deployment" not in ext:
+                from geo_patrol.services.cities import open_deployment
 
-        engine = open_database(app.config["GEO_PATROL_SETTINGS"])
-        app.extensions["geo_patrol_engine"] = engine
-    return engine
+                ext["geo_patrol_deployment"] = open_deployment(
+                    app.config["GEO_PATROL_SETTINGS"])
+    return ext["geo_patrol_deployment"]
+
+
+def cities(app: Flask | None = None, *, refresh: bool = False) -> list[City]:
+    """The deployment's cities (read once, and again when one is asked for that is not
+    known yet)."""
+    app = app or current_app
+    if refresh or "geo_patrol_cities" not in app.extensions:
+        from geo_patrol.services.cities import cities as read
+
+        app.extensions["geo_patrol_cities"] = read(deployment(app))
+    return app.extensions["geo_patrol_cities"]
+
+
+def find_city(key: str | None, app: Flask | None = None) -> City:
+    """The city ``key`` (the only one when ``None``)."""
+    from geo_patrol.services.cities import choose
+
+    known = cities(app)
+    if key and all(c.key != key for c in known):
+        known = cities(app, refresh=True)
+    return choose(known, key) if key or len(known) <= 1 else known[0]
+
+
+def city() -> City:
+    """The city this request works on."""
+    return find_city(g.gp_city)
+
+
+def current_city() -> City | None:
+    """The request's city, if one was chosen (error pages render without)."""
+    key = g.get("gp_city")
+    if key is None:
+        return None
+    for c in current_app.extensions.get("geo_patrol_cities", []):
+        if c.key == key:
+            return c
+    return None
+
+
+def other_cities() -> list[City]:
+    """The deployment's cities but the request's."""
+    key = g.get("gp_city")
+    return [c for c in current_app.extensions.get("geo_patrol_cities", []) if c.key != key]
+
+
+def get_engine(app: Flask | None = None, key: str | None = None) -> Engine:
+    """The engine of a city (this request's by default), opened and migrated on first use."""
+    app = app or current_app
+    key = key or g.gp_city
+    engines = app.extensions.setdefault("geo_patrol_engines", {})
+    if key not in engines:
+        with _OPEN:
+            if key not in engines:
+                from geo_patrol.services.cities import open_city
+
+                engines[key] = open_city(deployment(app), app.config["GEO_PATROL_SETTINGS"]
+                                         .with_(city=key), known=cities(app),
+                                         upgrade=True).engine
+    return engines[key]
 
 
 def get_read_engine(app: Flask | None = None) -> Engine:
@@ -37,13 +112,31 @@ def get_read_engine(app: Flask | None = None) -> Engine:
     url = app.config["GEO_PATROL_SETTINGS"].read_database_url
     if not url:
         return get_engine(app)
-    engine = app.extensions.get("geo_patrol_read_engine")
-    if engine is None:
+    engines = app.extensions.setdefault("geo_patrol_read_engines", {})
+    if g.gp_city not in engines:
         from geo_patrol.store.db import create_engine, normalise_url
 
-        engine = create_engine(normalise_url(url))
-        app.extensions["geo_patrol_read_engine"] = engine
-    return engine
+        engines[g.gp_city] = create_engine(normalise_url(url), city=g.gp_city)
+    return engines[g.gp_city]
+
+
+def choose_city() -> Response | None:
+    """Before each request: the city it works on (see the module's description)."""
+    if request.endpoint in NO_CITY or request.endpoint is None:
+        return None
+    wanted, signed = request.args.get("city") or None, session.get("gp_city")
+    if request.endpoint == "auth.login":  # signing in is how a browser changes city
+        g.gp_city = find_city(wanted or signed).key
+        return None
+    if wanted and signed and wanted != signed:
+        target = find_city(wanted)
+        if request.method == "GET" and not request.path.startswith("/api/"):
+            return redirect(url_for("auth.login", city=target.key, next=request.path))
+        msg = (f"this sign-in is for city {signed}: sign in to {target.key} with an account "
+               "of that city")
+        raise ForbiddenError(msg)
+    g.gp_city = find_city(wanted or signed).key
+    return None
 
 
 def get_conn() -> Connection:
@@ -79,6 +172,18 @@ def _note_write(response: Response) -> Response:
     return response
 
 
+def _city_download(response: Response) -> Response:
+    """Every download is named after its city (``baotou-briefing-3-20261201.html``), so files
+    from several cities never mix on an officer's PC."""
+    disposition = response.headers.get("Content-Disposition", "")
+    key = g.get("gp_city")
+    if key and disposition.startswith("attachment; filename=") and \
+            not disposition.startswith(f"attachment; filename={key}-"):
+        response.headers["Content-Disposition"] = disposition.replace(
+            "filename=", f"filename={key}-", 1)
+    return response
+
+
 def close_conn(_exc: BaseException | None = None) -> None:
     conn = g.pop("gp_conn", None)
     if conn is not None:
@@ -86,10 +191,14 @@ def close_conn(_exc: BaseException | None = None) -> None:
 
 
 def settings() -> Settings:
-    """The app's settings."""
-    return current_app.config["GEO_PATROL_SETTINGS"]
+    """The settings of this request's city (its time zone, CRS, rules and retention)."""
+    if "gp_city" not in g:
+        return current_app.config["GEO_PATROL_SETTINGS"]
+    return city().settings(current_app.config["GEO_PATROL_SETTINGS"])
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(choose_city)
     app.teardown_appcontext(close_conn)
     app.after_request(_note_write)
+    app.after_request(_city_download)

@@ -31,7 +31,7 @@ from geo_patrol.services import live
 from geo_patrol.services import maps as map_service
 from geo_patrol.vocab import CERT_SKILLS
 from web.auth import principal, requires
-from web.db import get_conn, get_engine, settings
+from web.db import cities, get_conn, get_engine, settings
 from web.params import int_arg, lang
 
 bp = Blueprint("live", __name__)
@@ -40,16 +40,19 @@ _START = threading.Lock()
 ACK_TIMEOUT_S = 15.0
 
 
-def intake() -> live.Intake:
-    """This process's position intake (and its coverage updater), started on first use."""
+def intake() -> live.Intake | live.Intakes:
+    """This process's position intake, one per city (and each city's coverage updater),
+    started on first use."""
     ext = current_app.extensions
     if "geo_patrol_intake" not in ext:
         with _START:
             if "geo_patrol_intake" not in ext:
-                engine, cfg = get_engine(), settings()
+                base = current_app.config["GEO_PATROL_SETTINGS"]
+                opened = {c.key: (get_engine(key=c.key), c.settings(base)) for c in cities()}
                 ext["geo_patrol_intake"] = current_app.config.get("GEO_PATROL_INTAKE") or \
-                    live.Intake(engine, cfg)
-                start_updater(engine, cfg)
+                    live.Intakes({k: live.Intake(*v) for k, v in opened.items()})
+                for engine, cfg in opened.values():
+                    start_updater(engine, cfg)
     return ext["geo_patrol_intake"]
 
 
@@ -59,7 +62,7 @@ _UPDATERS: set[str] = set()
 def start_updater(engine: Any, cfg: Any, *, process: bool = False) -> None:
     """Advance today's live coverage (and call-out arrivals) every ``live_update_s``: on a
     thread, or in a process of its own (one per database either way)."""
-    key = str(engine.url)
+    key = f"{engine.url}|{cfg.city}"  # one per city of each database
     if key in _UPDATERS:
         return
     _UPDATERS.add(key)

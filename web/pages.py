@@ -20,7 +20,7 @@ from geo_patrol.store.accounts import audit_table
 from geo_patrol.store.ledgers import proposal_table
 from geo_patrol.store.registry import report_table, reward_ledger, upload_table, volunteer_table
 from web.auth import principal, requires
-from web.db import get_conn, get_engine, settings
+from web.db import city, get_conn, get_engine, settings
 from web.params import current_run, int_arg, lang, local_path
 from web.uploads import saved_upload
 
@@ -163,7 +163,7 @@ def briefing(district_id: int) -> Any:
     whole = principal().grant(Resource.CRIME) == Grant.ALL and principal().community_ids is None
     page = district_briefing(conn, run["id"], district_id, rules=settings().rules,
                              lang=lang(), basemap=settings().basemap,
-                             settings=settings() if whole else None)
+                             settings=settings() if whole else None, city=city().label(lang()))
     name = f"briefing-{district_id}-{run['window_start']:%Y%m%d}.html"
     return Response(page, mimetype="text/html",
                     headers={"Content-Disposition": f"attachment; filename={name}"})

@@ -6,8 +6,10 @@ what a union needs: the disjoint covered intervals of each street atom (by kind 
 per-segment passes, dwell and last visits, the (segment, volunteer) pairs, the runs of fixes
 near each hazard, and the grid cells its paths crossed. Paths are cut at midnight
 (:func:`geo_patrol.analysis.paths.build_steps`), so every step belongs to one day; hazard runs
-that continue over midnight are joined again when the days are composed. The composed window
-equals the window analysed directly (:func:`geo_patrol.analysis.run.analyse_window`).
+that continue over midnight are joined again when the days are composed. Days roll up into
+spans (:class:`Span`: a month is stored as one), which compose like days but stay small, since
+a span unites its days' intervals. The composed window equals the window analysed directly
+(:func:`geo_patrol.analysis.run.analyse_window`).
 
 Everything here is a pure function of its arguments (no database), so a day can be analysed
 in any process: :mod:`geo_patrol.services.history` runs days as Dask tasks.
@@ -29,10 +31,17 @@ import shapely
 
 from geo_patrol.analysis.area import Grid, path_cells
 from geo_patrol.analysis.compliance import Visits, hazard_visits
-from geo_patrol.analysis.coverage import Atoms
+from geo_patrol.analysis.coverage import Atoms, merge_intervals
 from geo_patrol.analysis.params import AnalysisParams
 from geo_patrol.analysis.paths import Fixes, build_steps
-from geo_patrol.analysis.visits import Calendar, RawVisits, raw_visits
+from geo_patrol.analysis.visits import (
+    Calendar,
+    RawVisits,
+    SegmentVisits,
+    length_by,
+    raw_visits,
+    volunteer_pairs,
+)
 from geo_patrol.errors import InputError
 
 FORMAT = 2  # bump when what a day keeps changes: stored days of another format are redone
@@ -193,47 +202,6 @@ def _near_hazards(streets: Streets, fixes: Fixes) -> Visits:
     return Visits(streets.hazard_ids[near.hazard], near.volunteer, near.start, near.end)
 
 
-@dataclass
-class Composed:
-    """A window of whole days put together from its days."""
-
-    raw: RawVisits
-    hazards: Visits     # ``hazard``: the hazard's id
-    cells: np.ndarray
-    calendar: Calendar
-    fixes: int
-    steps: int
-
-
-def compose(streets: Streets, days: list[DayVisits]) -> Composed:
-    """The window made of ``days`` (consecutive, oldest first) as if analysed at once."""
-    if not days:
-        raise InputError("a window needs at least one day")
-    for a, b in zip(days, days[1:]):
-        if b.day != a.day + dt.timedelta(days=1):
-            raise InputError(f"days {a.day} and {b.day} are not consecutive")
-    stale = [d.day for d in days if d.key != streets.key]
-    if stale:
-        raise InputError(f"the visits of {stale[0]} were analysed against other streets")
-    n = len(days)
-    cal = streets.calendar(day_bounds(days[0].day, streets.timezone)[0],
-                           day_bounds(days[-1].day, streets.timezone)[1])
-    key = np.concatenate([(d.raw.key // 4) * (n * 4) + i * 4 + d.raw.key % 4
-                          for i, d in enumerate(days)])
-    start = np.concatenate([d.raw.start for d in days])
-    end = np.concatenate([d.raw.end for d in days])
-    with np.errstate(invalid="ignore"):
-        last = np.fmax.reduce([d.raw.last_visit for d in days])
-        last_patrol = np.fmax.reduce([d.raw.last_patrol_visit for d in days])
-    raw = RawVisits(key, start, end,  # each day's pieces are disjoint: nothing to merge
-                    np.sum([d.raw.passes for d in days], axis=0),
-                    np.sum([d.raw.dwell_s for d in days], axis=0), last, last_patrol,
-                    np.sort(pd.unique(np.concatenate([d.raw.seg_vol for d in days]))))
-    cells = _union_cells(streets.grid, [d.cells for d in days])
-    return Composed(raw, _join_runs([d.hazards for d in days], streets.gap_s), cells, cal,
-                    sum(d.fixes for d in days), sum(d.steps for d in days))
-
-
 def _union_cells(grid: Grid | None, parts: list[np.ndarray]) -> np.ndarray:
     """The cells of several days, sorted and once each (marked on the grid: no sort)."""
     if grid is None:
@@ -259,3 +227,141 @@ def _join_runs(parts: list[Visits], gap_s: float) -> Visits:
     if not len(first):
         return Visits(hazard, vol, start, end)
     return Visits(hazard[first], vol[first], start[first], np.maximum.reduceat(end, first))
+
+
+@dataclass
+class Span:
+    """Consecutive whole days put together (a day, a month), in the form that composes with
+    other spans exactly and stays small however many days it holds: each street atom's covered
+    intervals per kind and band united over the span (not kept day by day), the covered metres
+    of each segment on each day (sparse), and the per-segment sums, latest visits, pairs, runs
+    near hazards and cells as in :class:`DayVisits`. A window's union of intervals is the
+    union of its spans' unions; its daily figures are its spans' side by side."""
+
+    first: dt.date
+    n_days: int
+    key: str
+    hazards_key: str
+    cover_key: np.ndarray    # atom * 4 + kind * 2 + band, pieces disjoint per key
+    cover_start: np.ndarray
+    cover_end: np.ndarray
+    daily_day: np.ndarray    # day within the span
+    daily_seg: np.ndarray    # segment index
+    daily_m: np.ndarray      # covered metres of that segment that day
+    passes: np.ndarray       # (2, n_seg)
+    dwell_s: np.ndarray      # (2, n_seg)
+    last_visit: np.ndarray
+    last_patrol_visit: np.ndarray
+    seg_vol: np.ndarray
+    hazards: Visits
+    cells: np.ndarray
+    fixes: int
+    steps: int
+
+    @property
+    def last(self) -> dt.date:
+        return self.first + dt.timedelta(days=self.n_days - 1)
+
+    def to_bytes(self) -> bytes:
+        seen = np.flatnonzero(~np.isnan(self.last_visit))
+        buf = io.BytesIO()
+        np.savez_compressed(
+            buf, cover_key=self.cover_key, cover_start=self.cover_start,
+            cover_end=self.cover_end, daily_day=self.daily_day, daily_seg=self.daily_seg,
+            daily_m=self.daily_m, seen=seen, passes=self.passes[:, seen],
+            dwell=self.dwell_s[:, seen], last=self.last_visit[seen],
+            last_patrol=self.last_patrol_visit[seen], seg_vol=self.seg_vol,
+            h_hazard=self.hazards.hazard, h_volunteer=self.hazards.volunteer,
+            h_start=self.hazards.start, h_end=self.hazards.end, cells=self.cells,
+            counts=np.array([self.fixes, self.steps]), hazards_key=np.array(self.hazards_key))
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, first: dt.date, n_days: int, key: str, data: bytes, n_seg: int
+                   ) -> Span:
+        z = np.load(io.BytesIO(data))
+        seen = z["seen"]
+        passes, dwell = np.zeros((2, n_seg), "int64"), np.zeros((2, n_seg))
+        last, last_patrol = np.full(n_seg, np.nan), np.full(n_seg, np.nan)
+        passes[:, seen], dwell[:, seen] = z["passes"], z["dwell"]
+        last[seen], last_patrol[seen] = z["last"], z["last_patrol"]
+        fixes, steps = (int(v) for v in z["counts"])
+        return cls(first, n_days, key, str(z["hazards_key"]), z["cover_key"], z["cover_start"],
+                   z["cover_end"], z["daily_day"], z["daily_seg"], z["daily_m"], passes, dwell,
+                   last, last_patrol, z["seg_vol"],
+                   Visits(z["h_hazard"], z["h_volunteer"], z["h_start"], z["h_end"]),
+                   z["cells"], fixes, steps)
+
+
+def span_of_day(streets: Streets, visits: DayVisits) -> Span:
+    """One day as a span (its intervals are already one day's: ``atom * 4 + kind * 2 +
+    band``)."""
+    raw = visits.raw
+    k, s, e = merge_intervals(raw.key // 4, raw.start, raw.end)  # the day's union per atom
+    per_seg = np.bincount(streets.atoms.seg[k], weights=e - s, minlength=streets.n_seg)
+    seg = np.flatnonzero(per_seg)
+    return Span(visits.day, 1, visits.key, visits.hazards_key, raw.key, raw.start, raw.end,
+                np.zeros(len(seg), "int32"), seg.astype("int32"), per_seg[seg], raw.passes,
+                raw.dwell_s, raw.last_visit, raw.last_patrol_visit, raw.seg_vol,
+                visits.hazards, visits.cells, visits.fixes, visits.steps)
+
+
+def roll_up(streets: Streets, spans: list[Span]) -> Span:
+    """Consecutive spans (oldest first) as one span."""
+    if not spans:
+        raise InputError("a span needs at least one day")
+    for a, b in zip(spans, spans[1:]):
+        if b.first != a.last + dt.timedelta(days=1):
+            raise InputError(f"days {a.last} and {b.first} are not consecutive")
+    stale = [s.first for s in spans if s.key != streets.key]
+    if stale:
+        raise InputError(f"the visits of {stale[0]} were analysed against other streets")
+    # a day kept from before a hazard changed (its raw fixes gone) leaves the span mixed
+    hazards_keys = {s.hazards_key for s in spans}
+    hazards_key = hazards_keys.pop() if len(hazards_keys) == 1 else "mixed"
+    key, start, end = merge_intervals(np.concatenate([s.cover_key for s in spans]),
+                                      np.concatenate([s.cover_start for s in spans]),
+                                      np.concatenate([s.cover_end for s in spans]))
+    offsets = np.cumsum([0] + [s.n_days for s in spans[:-1]])
+    passes, dwell = spans[0].passes.copy(), spans[0].dwell_s.copy()
+    last, last_patrol = spans[0].last_visit.copy(), spans[0].last_patrol_visit.copy()
+    for s in spans[1:]:
+        passes += s.passes
+        dwell += s.dwell_s
+        np.fmax(last, s.last_visit, out=last)
+        np.fmax(last_patrol, s.last_patrol_visit, out=last_patrol)
+    seg_vol = spans[0].seg_vol
+    for s in spans[1:]:
+        seg_vol = np.union1d(seg_vol, s.seg_vol)
+    return Span(
+        spans[0].first, sum(s.n_days for s in spans), streets.key, hazards_key,
+        key, start, end,
+        np.concatenate([s.daily_day + o for s, o in zip(spans, offsets)]).astype("int32"),
+        np.concatenate([s.daily_seg for s in spans]), np.concatenate([s.daily_m for s in spans]),
+        passes, dwell, last, last_patrol, seg_vol,
+        _join_runs([s.hazards for s in spans], streets.gap_s),
+        _union_cells(streets.grid, [s.cells for s in spans]),
+        sum(s.fixes for s in spans), sum(s.steps for s in spans))
+
+
+def span_visits(streets: Streets, span: Span) -> SegmentVisits:
+    """Per-segment visits of a span (a whole window), as :func:`summarise` gives them for the
+    window analysed at once."""
+    n_seg, atoms = streets.n_seg, streets.atoms
+    order = np.lexsort((span.cover_start, span.cover_key // 4))
+    key, start, end = span.cover_key[order], span.cover_start[order], span.cover_end[order]
+    atom, kind, band = key // 4, (key // 2) % 2, key % 2
+
+    def length(mask: np.ndarray | None = None) -> np.ndarray:
+        a, s, e = (atom, start, end) if mask is None else (atom[mask], start[mask], end[mask])
+        per_atom = length_by(a, s, e, len(atoms.seg), presorted=True)
+        return np.bincount(atoms.seg, weights=per_atom, minlength=n_seg)
+
+    daily = np.zeros((span.n_days, n_seg))
+    daily[span.daily_day, span.daily_seg] = span.daily_m
+    return SegmentVisits(
+        covered_m=length(), covered_kind_m=np.stack([length(kind == k) for k in (0, 1)]),
+        covered_band_m=np.stack([length(band == b) for b in (0, 1)]), covered_daily_m=daily,
+        last_visit=span.last_visit, last_patrol_visit=span.last_patrol_visit,
+        passes=span.passes, dwell_s=span.dwell_s,
+        seg_volunteer=volunteer_pairs(span.seg_vol))

@@ -16,12 +16,20 @@ import shapely
 
 from geo_patrol.analysis.area import area_coverage, shares_near
 from geo_patrol.analysis.compliance import STATUSES, Visits, hazard_visits, judge
-from geo_patrol.analysis.days import DayVisits, Streets, compose
+from geo_patrol.analysis.days import (
+    DayVisits,
+    Span,
+    Streets,
+    day_bounds,
+    roll_up,
+    span_of_day,
+    span_visits,
+)
 from geo_patrol.analysis.gaps import find_gaps
 from geo_patrol.analysis.params import AnalysisParams
 from geo_patrol.analysis.paths import Fixes, build_steps
 from geo_patrol.analysis.recency import recency_lengths
-from geo_patrol.analysis.visits import Calendar, SegmentVisits, segment_visits, summarise
+from geo_patrol.analysis.visits import Calendar, SegmentVisits, segment_visits
 from geo_patrol.errors import InputError
 from geo_patrol.rules import Rules
 
@@ -90,22 +98,30 @@ def analyse_days(inputs: WindowInputs, streets: Streets, days: list[DayVisits], 
     """The window of whole ``days`` (consecutive), composed from their stored visits: the
     same results as :func:`analyse_window` of the same window, for a window of any length.
     ``inputs`` (without fixes) give the scope: its segments, hazards and communities."""
-    comp = compose(streets, days)
-    visits = summarise(comp.raw, streets.atoms, comp.calendar.days, streets.n_seg)
+    return analyse_spans(inputs, streets, [span_of_day(streets, d) for d in days],
+                         params=params, rules=rules)
+
+
+def analyse_spans(inputs: WindowInputs, streets: Streets, spans: list[Span], *,
+                  params: AnalysisParams, rules: Rules) -> WindowResults:
+    """The window made of consecutive ``spans`` (days and months rolled up)."""
+    span = roll_up(streets, spans) if len(spans) > 1 else spans[0]
+    cal = streets.calendar(day_bounds(span.first, streets.timezone)[0],
+                           day_bounds(span.last, streets.timezone)[1])
+    visits = span_visits(streets, span)
     seg_idx = _positions(streets.segment_ids, inputs.segments["id"], "street segment")
-    h = comp.hazards  # by hazard id: to the scope's hazards, others (or since removed) out
+    h = span.hazards  # by hazard id: to the scope's hazards, others (or since removed) out
     index = pd.Index(inputs.hazards["id"].to_numpy()).get_indexer(h.hazard)
     keep = index >= 0
     hv = Visits(index[keep], h.volunteer[keep], h.start[keep], h.end[keep])
     polygons = inputs.community_polygons
     ids = sorted(polygons)
-    shares = shares_near(np.array([polygons[i] for i in ids]), streets.grid, comp.cells,
+    shares = shares_near(np.array([polygons[i] for i in ids]), streets.grid, span.cells,
                          radius=params.radius_m) if streets.grid is not None else \
         np.zeros(len(ids))
-    return _results(inputs, comp.calendar, float(comp.calendar.midnights[-1]),
-                    visits.take(seg_idx), hv,
+    return _results(inputs, cal, float(cal.midnights[-1]), visits.take(seg_idx), hv,
                     dict(zip(ids, shares.tolist())), params=params, rules=rules,
-                    counts=(comp.fixes, comp.steps))
+                    counts=(span.fixes, span.steps))
 
 
 def _positions(ids: np.ndarray, wanted: pd.Series, what: str) -> np.ndarray:
@@ -256,12 +272,24 @@ def _area_frames(segments: pd.DataFrame, v: SegmentVisits, hazards: pd.DataFrame
         "gap_m": frame["gap_m"].to_numpy(),
         "recency": [json.dumps({c[4:]: round(float(r[c]), 1) for c in rec_cols})
                     for _, r in frame[rec_cols].iterrows()]})
-    daily_seg = pd.DataFrame(v.covered_daily_m.T, columns=range(cal.days))
-    daily_seg["area_id"] = segments["area_id"].to_numpy()
-    daily_seg["total_m"] = segments["length_m"].to_numpy()
-    per_area = _explode(daily_seg, chains).drop(columns="area_id").groupby("area").sum()
-    daily = per_area.drop(columns="total_m").stack().rename("covered_m").reset_index()
-    daily.columns = ["area_id", "day", "covered_m"]
-    daily["total_m"] = per_area["total_m"].reindex(daily["area_id"]).to_numpy()
-    daily["day"] = [cal.dates[d] for d in daily["day"]]
-    return out, daily[["area_id", "day", "covered_m", "total_m"]]
+    return out, _area_daily(segments, v.covered_daily_m, chains, cal)
+
+
+def _area_daily(segments: pd.DataFrame, covered_daily_m: np.ndarray,
+                chains: dict[int, list[int]], cal: Calendar) -> pd.DataFrame:
+    """Covered metres per area (with its sub-areas) and day: one sparse product of the
+    segments' membership in areas with their (days, segments) coverage, so a year costs
+    little more than a week."""
+    from scipy import sparse
+
+    pairs = _explode(pd.DataFrame({"seg": np.arange(len(segments)),
+                                   "area_id": segments["area_id"].to_numpy()}), chains)
+    rows, index = pd.factorize(pairs["area"], sort=True)
+    member = sparse.csr_matrix((np.ones(len(pairs)), (rows, pairs["seg"].to_numpy())),
+                               shape=(len(index), len(segments)))
+    per_day = np.asarray(member @ covered_daily_m.T)  # (areas, days)
+    total = member @ segments["length_m"].to_numpy(dtype="float64")
+    days = cal.days
+    return pd.DataFrame({"area_id": np.repeat(index.to_numpy(), days),
+                         "day": np.tile(np.array(cal.dates[:days], dtype=object), len(index)),
+                         "covered_m": per_day.ravel(), "total_m": np.repeat(total, days)})

@@ -113,7 +113,7 @@ def _chunk(atoms: Atoms, steps: Steps, cal: Calendar, radius: float, n_seg: int,
     return out
 
 
-def _length_by(key: np.ndarray, start: np.ndarray, end: np.ndarray, size: int, *,
+def length_by(key: np.ndarray, start: np.ndarray, end: np.ndarray, size: int, *,
                presorted: bool = False) -> np.ndarray:
     k, s, e = merge_intervals(key, start, end, presorted=presorted)
     return np.bincount(k, weights=e - s, minlength=size)
@@ -180,8 +180,8 @@ def summarise(raw: RawVisits, atoms: Atoms, days: int, n_seg: int) -> SegmentVis
 
     def length(mask: np.ndarray | None = None) -> np.ndarray:
         if mask is None:
-            return per_segment(_length_by(atom, start, end, n_atoms, presorted=True))
-        return per_segment(_length_by(atom[mask], start[mask], end[mask], n_atoms,
+            return per_segment(length_by(atom, start, end, n_atoms, presorted=True))
+        return per_segment(length_by(atom[mask], start[mask], end[mask], n_atoms,
                                       presorted=True))
 
     covered = length()
@@ -194,7 +194,7 @@ def summarise(raw: RawVisits, atoms: Atoms, days: int, n_seg: int) -> SegmentVis
         covered_m=covered, covered_kind_m=by_kind, covered_band_m=by_band,
         covered_daily_m=daily, last_visit=raw.last_visit,
         last_patrol_visit=raw.last_patrol_visit, passes=raw.passes, dwell_s=raw.dwell_s,
-        seg_volunteer=_pairs(raw.seg_vol))
+        seg_volunteer=volunteer_pairs(raw.seg_vol))
 
 
 def segment_visits(lines_m: np.ndarray, steps: Steps, cal: Calendar, *, radius: float,
@@ -215,6 +215,6 @@ def _unique(values: np.ndarray) -> np.ndarray:
     return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
 
 
-def _pairs(keys: np.ndarray) -> np.ndarray:
+def volunteer_pairs(keys: np.ndarray) -> np.ndarray:
     """(segment, volunteer) rows from combined keys."""
     return np.column_stack([keys // _VOL_SPAN, keys % _VOL_SPAN])

@@ -55,33 +55,56 @@ def day_value(value: str | None, option: str) -> Any:
     return day
 
 
-def settings_of(ctx: click.Context) -> Settings:
+def base_settings(ctx: click.Context) -> Settings:
+    """The deployment's settings, before any city is chosen."""
     return ctx.ensure_object(dict)["settings"]
 
 
-def engine_of(ctx: click.Context) -> Any:
-    """The database engine (started and migrated on first use in a command)."""
-    from geo_patrol.store.db import open_database
+def deployment_of(ctx: click.Context) -> Any:
+    """The deployment's engine (started and migrated on first use in a command)."""
+    from geo_patrol.services.cities import open_deployment
 
     obj = ctx.ensure_object(dict)
-    if "engine" not in obj:
-        obj["engine"] = open_database(settings_of(ctx))
-    return obj["engine"]
+    if "deployment" not in obj:
+        obj["deployment"] = open_deployment(base_settings(ctx))
+    return obj["deployment"]
+
+
+def city_of(ctx: click.Context) -> Any:
+    """The city the command works on (``--city``, or the deployment's only one), opened."""
+    from geo_patrol.services.cities import open_city
+
+    obj = ctx.ensure_object(dict)
+    if "city" not in obj:
+        obj["city"] = open_city(deployment_of(ctx), base_settings(ctx), upgrade=True)
+    return obj["city"]
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    """The settings of the command's city (its time zone, CRS, rules and retention)."""
+    return city_of(ctx).settings
+
+
+def engine_of(ctx: click.Context) -> Any:
+    """The engine of the command's city."""
+    return city_of(ctx).engine
 
 
 @click.group(cls=Group)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="Where the embedded database lives (GEO_PATROL_DATA_DIR).")
+@click.option("--city", default=None, metavar="KEY",
+              help="The city to work on (GEO_PATROL_CITY); needed once there are several.")
 @click.version_option(package_name="geo-patrol")
 @click.pass_context
-def cli(ctx: click.Context, verbose: int, data_dir: Path | None) -> None:
+def cli(ctx: click.Context, verbose: int, data_dir: Path | None, city: str | None) -> None:
     """Patrol coverage and hazard mapping for volunteer community patrols."""
     from geo_patrol.render.assets import set_asset_root
 
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env(data_dir=data_dir)
+    settings = Settings.from_env(data_dir=data_dir, city=city)
     set_asset_root(settings.asset_dir)
     ctx.ensure_object(dict)["settings"] = settings
 
@@ -101,6 +124,6 @@ def _plugins() -> None:
 
 # the command groups register themselves on ``cli``
 from geo_patrol.cli import (  # noqa: E402,F401
-    analysis, campaign, crime, db, demo, devices, export, load, plan, tasks, training, users)
+    analysis, campaign, cities, crime, db, demo, devices, export, load, plan, tasks, training, users)
 
 _plugins()

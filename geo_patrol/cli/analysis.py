@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from geo_patrol.cli import Group, cli, engine_of, settings_of
+from geo_patrol.cli import Group, base_settings, cli, deployment_of, engine_of, settings_of
 
 # -- reading --------------------------------------------------------------------------------
 
@@ -70,23 +70,36 @@ def _json_rows(table: Any) -> list[dict[str, Any]]:
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="A running Dask scheduler (tcp://host:8786) instead of a local cluster.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--cities", "keys", default=None, metavar="KEY,KEY|all",
+              help="These cities (comma-separated, or all) instead of --city's one.")
 @click.pass_context
 def reanalyze_cmd(ctx: click.Context, first: str, last: str, workers: int,
-                  scheduler: str | None, no_progress: bool) -> None:
-    """Re-analyse history day by day on Dask distributed and store each day's visits
+                  scheduler: str | None, no_progress: bool, keys: str | None) -> None:
+    """Re-analyse history day by day on Dask distributed and store each city-day's visits
     (replacing those days only); windows of any length are then composed from them."""
     from geo_patrol.errors import InputError
-    from geo_patrol.services.history import reanalyze
+    from geo_patrol.services.cities import cities, open_city
+    from geo_patrol.services.history import reanalyze_cities
 
     try:
         a, b = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
     except ValueError:
         raise InputError(f"--from and --to are days (YYYY-MM-DD), not {first!r}, {last!r}"
                          ) from None
-    summary = reanalyze(engine_of(ctx), a, b, settings=settings_of(ctx), workers=workers,
-                        scheduler=scheduler, progress=not no_progress, echo=click.echo)
-    click.echo(f"{summary.days} days re-analysed ({summary.fixes} fixes) on "
-               f"{summary.workers} Dask workers in {summary.seconds:.1f} s")
+    if keys:
+        known = cities(deployment_of(ctx))
+        wanted = [c.key for c in known] if keys == "all" else \
+            [k.strip() for k in keys.split(",") if k.strip()]
+        opened = [open_city(deployment_of(ctx), base_settings(ctx).with_(city=k), known=known,
+                            upgrade=True) for k in wanted]
+        targets = [(o.engine, o.settings) for o in opened]
+    else:
+        targets = [(engine_of(ctx), settings_of(ctx))]
+    summary = reanalyze_cities(targets, a, b, workers=workers, scheduler=scheduler,
+                               progress=not no_progress, echo=click.echo)
+    click.echo(f"{summary.days} days re-analysed ({summary.fixes} fixes) in {summary.cities} "
+               f"cit{'y' if summary.cities == 1 else 'ies'} on {summary.workers} Dask workers "
+               f"in {summary.seconds:.1f} s")
 
 
 @cli.command("analyze")

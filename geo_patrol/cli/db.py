@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from geo_patrol.cli import Group, cli, settings_of
+from geo_patrol.cli import Group, base_settings, cli, deployment_of
 
 # -- database -------------------------------------------------------------------------------
 
@@ -19,12 +19,24 @@ def db() -> None:
 @click.pass_context
 def db_up(ctx: click.Context) -> None:
     """Start (creating if needed) the database and migrate it to the latest schema."""
-    from geo_patrol.store.db import current_revision, open_database
-
-    settings = settings_of(ctx)
-    engine = open_database(settings)
+    settings = base_settings(ctx)
     where = "DATABASE_URL" if settings.database_url else str(settings.cluster_dir)
-    click.echo(f"database ready ({where}), schema {current_revision(engine)}")
+    click.echo(f"database ready ({where}), schema {_revisions(deployment_of(ctx))}")
+
+
+def _revisions(deployment: object) -> str:
+    """Each city's schema revision, after migrating them all to the latest."""
+    from geo_patrol.services.cities import cities
+    from geo_patrol.store.db import create_engine, current_revision, migrate
+
+    parts = []
+    for city in cities(deployment):  # type: ignore[arg-type]
+        engine = create_engine(deployment.url.render_as_string(hide_password=False),  # type: ignore[attr-defined]
+                               city=city.key)
+        migrate(engine)
+        parts.append(f"{city.key} {current_revision(engine)}")
+        engine.dispose()
+    return "; ".join(parts) or "(no city yet)"
 
 
 @db.command("down")
@@ -33,7 +45,7 @@ def db_down(ctx: click.Context) -> None:
     """Stop the embedded PostGIS cluster."""
     from geo_patrol.store.db import local_cluster
 
-    settings = settings_of(ctx)
+    settings = base_settings(ctx)
     if settings.database_url:
         raise click.ClickException("DATABASE_URL is set: that server is not managed here")
     stopped = local_cluster(settings).stop()
@@ -44,20 +56,18 @@ def db_down(ctx: click.Context) -> None:
 @click.pass_context
 def db_status(ctx: click.Context) -> None:
     """Say whether the database is running, where, and at which schema revision."""
-    from geo_patrol.store.db import create_engine, current_revision, local_cluster
+    from geo_patrol.store.db import local_cluster
 
-    settings = settings_of(ctx)
+    settings = base_settings(ctx)
     if settings.database_url:
-        engine = create_engine(settings.database_url)
-        click.echo(f"external database (DATABASE_URL), schema {current_revision(engine)}")
+        click.echo(f"external database (DATABASE_URL), schema {_revisions(deployment_of(ctx))}")
         return
     cluster = local_cluster(settings)
     if not cluster.is_running():
         click.echo(f"stopped ({cluster.root})")
         sys.exit(3)
-    revision = current_revision(create_engine(cluster.url()))
     click.echo(f"running on 127.0.0.1:{cluster.running_port()} ({cluster.root}), "
-               f"schema {revision}")
+               f"schema {_revisions(deployment_of(ctx))}")
 
 
 @db.command("migrate")
@@ -65,10 +75,11 @@ def db_status(ctx: click.Context) -> None:
 @click.option("--down", is_flag=True, help="Downgrade to REVISION instead ('base' empties it).")
 @click.pass_context
 def db_migrate(ctx: click.Context, revision: str, down: bool) -> None:
-    """Apply schema migrations (Alembic)."""
-    from geo_patrol.store.db import create_engine, current_revision, database_url, downgrade, migrate
+    """Apply schema migrations (Alembic) to the city's tables (--city, or the only city)."""
+    from geo_patrol.services.cities import open_city
+    from geo_patrol.store.db import current_revision, downgrade, migrate
 
-    engine = create_engine(database_url(settings_of(ctx), start=True))
+    engine = open_city(deployment_of(ctx), base_settings(ctx)).engine
     if down:
         if revision == "head":
             raise click.BadParameter("give --revision (e.g. base) to downgrade to",
@@ -87,7 +98,7 @@ def db_psql_url(ctx: click.Context) -> None:
     """Print a libpq URL for psql and other tools."""
     from geo_patrol.store.db import database_url
 
-    url = database_url(settings_of(ctx), start=False)
+    url = database_url(base_settings(ctx), start=False)
     click.echo(url.replace("postgresql+psycopg://", "postgresql://"))
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from geo_patrol.cli import Group, cli, engine_of, settings_of
+from geo_patrol.cli import Group, base_settings, cli, deployment_of, engine_of, settings_of
 
 @cli.group("demo", cls=Group, invoke_without_command=True)
 @click.option("--seed", type=int, default=7, show_default=True)
@@ -22,8 +22,10 @@ def demo(ctx: click.Context, seed: int, scale: str, do_serve: bool, host: str,
     and loaded, the last 7 days analysed, a briefing exported, the web app served."""
     if ctx.invoked_subcommand is not None:
         return
-    from geo_patrol.services.demo import run_demo
+    from geo_patrol.services.demo import ensure_demo_city, run_demo
 
+    key = ensure_demo_city(deployment_of(ctx), base_settings(ctx))
+    ctx.obj["settings"] = base_settings(ctx).with_(city=key)
     done = run_demo(engine_of(ctx), settings_of(ctx), seed=seed, scale=scale, echo=click.echo)
     s = done.run.stats
     click.echo(f"analysis #{done.run.run_id} of the last {done.days} days: coverage "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from geo_patrol.cli import Group, cli, engine_of, settings_of
+from geo_patrol.cli import Group, cli, city_of, engine_of, settings_of
 
 # -- exports, serving, the demo ---------------------------------------------------------------
 
@@ -44,7 +44,8 @@ def export_briefing_cmd(ctx: click.Context, district: str, start: str | None, en
         run = find_run(conn, run_id)
         area = find_area(conn, district, "district")
         path = export_briefing(conn, run["id"], area["id"], output, rules=settings.rules,
-                               lang=lang, basemap=basemap, settings=settings)
+                               lang=lang, basemap=basemap, settings=settings,
+                               city=city_of(ctx).city.label(lang))
     click.echo(f"{path} ({path.stat().st_size / 1e6:.1f} MB): {area['name']}, run #{run['id']}")
 
 

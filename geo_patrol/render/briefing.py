@@ -117,8 +117,8 @@ def briefing_html(run: dict[str, Any], layers: Any, segments: Any, table: Any, *
                   rules: Rules, lang: str = "zh", basemap: str | None = None,
                   generated: dt.datetime | None = None,
                   crime: dict[str, Any] | None = None,
-                  campaigns: list[Any] | None = None) -> str:
-    """The briefing of one district, as one self-contained HTML string: ``layers`` of the
+                  campaigns: list[Any] | None = None, city: str | None = None) -> str:
+    """The briefing of one district (of ``city``, named in its title), as one self-contained HTML string: ``layers`` of the
     district (without inspectors: no personal data in a briefing), its street ``segments``,
     the run's community ``table``, the running ``campaigns``' progress in the district (see
     :func:`geo_patrol.services.campaigns.district_progress`) and the property-crime figures
@@ -143,7 +143,7 @@ def briefing_html(run: dict[str, Any], layers: Any, segments: Any, table: Any, *
     start = run["window_start"].astimezone(run["window_end"].tzinfo)
     end_day = (run["window_end"] - dt.timedelta(seconds=1)).date()
     period = f"{start:%Y-%m-%d} – {end_day:%Y-%m-%d}"
-    title = f"{name} · {label('briefing', lang)}"
+    title = f"{city + ' ' if city else ''}{name} · {label('briefing', lang)}"
     rows = []
     table = table[table["area_id"].isin(communities["area_id"])] if not communities.empty \
         else table.iloc[0:0]

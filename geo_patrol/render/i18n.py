@@ -173,6 +173,7 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "bad_time": ("时间无效", "Bad time"), "future_time": ("时间超前", "Time in the future"),
         "too_large": ("请求过大", "Too large"), "malformed": ("格式错误", "Malformed"),
         "unknown_device": ("未登记设备", "Unknown device"),
+        "ambiguous_device": ("设备在多个城市登记", "Device registered in several cities"),
         "wrong_secret": ("设备密钥错误", "Wrong device secret"),
         "outside_areas": ("远离辖区", "Far outside the areas")},
     "report": {

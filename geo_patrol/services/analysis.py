@@ -2,8 +2,9 @@
 as one run (replacing an earlier run of the same question).
 
 A window of whole local days, of any length, is composed from its days' stored visits
-(:func:`geo_patrol.analysis.run.analyse_days`); a day missing or out of date is analysed from
-its fixes and stored first. A window with a time of day is analysed directly from its fixes
+(:func:`geo_patrol.analysis.run.analyse_spans`), each whole calendar month in it from the
+month's stored roll-up of its days; a day missing or out of date is analysed from its fixes
+and stored first (its month rolled up again). A window with a time of day is analysed directly from its fixes
 (:func:`geo_patrol.analysis.run.analyse_window`), at most 92 days long."""
 
 from __future__ import annotations
@@ -20,16 +21,19 @@ from geo_patrol.analysis.params import AnalysisParams
 from geo_patrol.analysis.paths import Fixes
 from geo_patrol.analysis.days import (
     DayVisits,
+    Span,
     Streets,
     analyse_day,
     day_bounds,
     redo_hazards,
+    roll_up,
+    span_of_day,
     whole_days,
 )
 from geo_patrol.analysis.run import (
     WindowInputs,
     WindowResults,
-    analyse_days,
+    analyse_spans,
     analyse_window,
     check_window,
 )
@@ -146,6 +150,47 @@ def day_visits(conn: Any, streets: Streets, days: list[dt.date], *, threads: int
     return out, analysed
 
 
+def window_spans(conn: Any, streets: Streets, days: list[dt.date], *, threads: int = 2
+                 ) -> tuple[list[Span], int]:
+    """The consecutive ``days`` as spans: each whole calendar month among them from its stored
+    roll-up (rolled up from its days and stored when missing or out of date), the other days
+    one by one. Also returns how many days were analysed."""
+    groups: list[list[dt.date]] = []
+    for day in days:
+        if groups and groups[-1][-1].month == day.month:
+            groups[-1].append(day)
+        else:
+            groups.append([day])
+
+    def whole(group: list[dt.date]) -> bool:
+        after = group[-1] + dt.timedelta(days=1)
+        return group[0].day == 1 and after.day == 1
+
+    stored = day_store.read_months(conn, [g[0] for g in groups if whole(g)])
+    spans: list[Span] = []
+    analysed = 0
+    for group in groups:
+        kept = stored.get(group[0]) if whole(group) else None
+        if kept is not None and kept.streets_key == streets.key:
+            span = Span.from_bytes(group[0], len(group), kept.streets_key, kept.visits,
+                                   streets.n_seg)
+            if span.hazards_key == streets.hazards_key:
+                spans.append(span)
+                continue
+        visits, n = day_visits(conn, streets, group, threads=threads)
+        analysed += n
+        parts = [span_of_day(streets, v) for v in visits]
+        if not whole(group):
+            spans.extend(parts)
+            continue
+        month = roll_up(streets, parts)
+        if month.hazards_key == streets.hazards_key:
+            day_store.write_month(conn, day_store.StoredDay(group[0], streets.key,
+                                                            month.to_bytes(), month.fixes))
+        spans.append(month)
+    return spans, analysed
+
+
 def _day_fixes(conn: Any, day: dt.date, streets: Streets) -> Fixes:
     return Fixes(*windows.read_fixes(conn, *day_bounds(day, streets.timezone)))
 
@@ -191,8 +236,8 @@ def _from_days(conn: Any, days: list[dt.date], area_id: int | None, params: Anal
                settings: Settings, threads: int) -> WindowResults:
     whole = read_scope(conn, None)
     streets = read_streets(conn, params, settings, whole)
-    visits, analysed = day_visits(conn, streets, days, threads=threads)
-    out = analyse_days(whole if area_id is None else read_scope(conn, area_id), streets,
-                       visits, params=params, rules=settings.rules)
+    spans, analysed = window_spans(conn, streets, days, threads=threads)
+    out = analyse_spans(whole if area_id is None else read_scope(conn, area_id), streets,
+                        spans, params=params, rules=settings.rules)
     out.stats.update(days=len(days), days_analysed=analysed)
     return out

@@ -399,6 +399,7 @@ def alerts_per_segment(engine: Engine, settings: Settings, area_id: int,
     tree = shapely.STRtree(np.asarray(data.segments.geometry.values))
     centres = shapely.points([(a.x, a.y) for a in repeats.alerts])
     radius = np.array([a.radius_m for a in repeats.alerts])
-    _, hit = tree.query(shapely.buffer(centres, radius), predicate="intersects")
+    # within the radius exactly (a buffered circle is a polygon inside the circle)
+    _, hit = tree.query(centres, predicate="dwithin", distance=radius)
     counts = pd.Series(data.segments["id"].to_numpy()[hit]).value_counts()
     return out.add(counts.reindex(out.index, fill_value=0), fill_value=0).astype(int).to_numpy()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from geo_patrol.cities import City
 from geo_patrol.demo.generate import TZ, Manifest, generate
 from geo_patrol.planning.plan import PlanParams
 from geo_patrol.render.plan import plan_briefing_html
@@ -122,6 +123,8 @@ class DemoOutcome:
 
 #: The demo's campaign (双清双打: clear hazards of guns, explosives and dangerous goods;
 #: schools checked) and the categories it targets.
+#: The city the demo fills (its generated data lies in Baotou).
+DEMO_CITY = City(key="baotou", name="包头市", name_en="Baotou", timezone="Asia/Shanghai")
 DEMO_CAMPAIGN = "双清双打专项行动"
 DEMO_TARGETS = ("school", "kindergarten", "gas_lpg", "gas_station", "dangerous_goods",
                 "guns_explosives_knives")
@@ -143,8 +146,20 @@ def demo_campaign(engine: Engine, settings: Settings, until: dt.date) -> int:
                             categories=list(DEMO_TARGETS), by="demo")
 
 
+def ensure_demo_city(deployment: Engine, settings: Settings) -> str:
+    """The key of the city the demo fills (``settings.city``, else the deployment's only
+    city, else Baotou), added if the deployment does not hold it yet."""
+    from geo_patrol.services.cities import add_city, cities
+
+    known = cities(deployment)
+    key = settings.city or (known[0].key if len(known) == 1 else DEMO_CITY.key)
+    if all(c.key != key for c in known):
+        add_city(deployment, settings, DEMO_CITY.with_(key=key))
+    return key
+
+
 def run_demo(engine: Engine, settings: Settings, *, seed: int = 7, scale: str = "small",
-             until: dt.date | None = None,
+             until: dt.date | None = None, city_name: str | None = DEMO_CITY.name,
              echo: Callable[[str], None] = lambda _line: None) -> DemoOutcome:
     """The whole demo: files, loads, the last 7 days analysed, the campaign, the busiest
     district's briefing and a 4-zone plan for it, one account per role (idempotent)."""
@@ -165,9 +180,11 @@ def run_demo(engine: Engine, settings: Settings, *, seed: int = 7, scale: str = 
     totals = campaigns.progress(engine, settings, campaign, on=until).totals
     echo(f"campaign {DEMO_CAMPAIGN}: {totals['found']} hazards found, {totals['visited']} "
          f"visited, {totals['open']} still open, {totals['never_visited']} never visited")
-    out = settings.data_dir / "briefings" / f"briefing-{district}-{until:%Y%m%d}.html"
+    out = settings.data_dir / "briefings" / f"{settings.city or DEMO_CITY.key}-briefing-" \
+        f"{district}-{until:%Y%m%d}.html"
     with engine.connect() as conn:
         briefing = export_briefing(conn, summary.run_id, district, out, rules=settings.rules,
+                                   city=city_name,
                                    settings=settings)
     plan_path = out.with_name(f"plan-{district}-{until:%Y%m%d}.html")
     plan_path.write_text(plan_briefing_html(proposal), encoding="utf-8")

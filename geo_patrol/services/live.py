@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 
-from geo_patrol.errors import DatabaseError, InputError, NotFoundError
+from geo_patrol.errors import ConflictError, DatabaseError, InputError, NotFoundError
 from geo_patrol.ingest.fixes import CleanFixes
 from geo_patrol.ingest.points import EXTENT_MARGIN_DEG
 from geo_patrol.ingest.positions import (
@@ -306,6 +306,38 @@ class Intake:
             self._closed = True
             self._cond.notify()
         self._thread.join(timeout)
+
+
+class Intakes:
+    """The deployment's position intake: each request goes to the intake of the city its
+    device is registered in (a device registered in two cities is refused, not guessed)."""
+
+    def __init__(self, intakes: dict[str, Intake]) -> None:
+        if not intakes:
+            raise ConflictError("no city yet: positions have nowhere to go")
+        self.intakes = intakes
+
+    def submit(self, query: str | bytes, body: bytes, *, now: float | None = None,
+               loop: asyncio.AbstractEventLoop | None = None) -> Future | asyncio.Future:
+        first = next(iter(self.intakes.values()))
+        if len(self.intakes) > 1:
+            try:
+                device = decode_request(query, body, now=now or time.time())[0][0].device
+            except PositionRefused:
+                device = None
+            if device is not None:
+                found = [i for i in self.intakes.values() if i._device(device) is not None]
+                if len(found) > 1:  # each of those cities' commands sees the refusals
+                    for intake in found:
+                        intake._count_refusal("ambiguous_device", device, now or time.time())
+                    raise PositionRefused("ambiguous_device", f"device {device!r} is "
+                                          "registered in more than one city", device=device)
+                first = found[0] if found else first
+        return first.submit(query, body, now=now, loop=loop)
+
+    def close(self, timeout: float = 10.0) -> None:
+        for intake in self.intakes.values():
+            intake.close(timeout)
 
 
 def _batch_frame(batch: list[_Pending]) -> pd.DataFrame:

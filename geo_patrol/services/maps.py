@@ -46,9 +46,10 @@ def community_map(conn: Connection, run: dict, area_id: int, *, lang: str, rules
 
 def district_briefing(conn: Connection, run_id: int, district_id: int, *, rules: Rules,
                       lang: str = "zh", basemap: str | None = None,
-                      settings: Settings | None = None) -> str:
-    """The offline briefing of one district for a run (no personal data); with the
-    deployment's ``settings``, the running campaigns' progress and property crime too."""
+                      settings: Settings | None = None, city: str | None = None) -> str:
+    """The offline briefing of one district of ``city`` (its name) for a run (no personal
+    data); with the city's ``settings``, the running campaigns' progress and property crime
+    too."""
     from geo_patrol.services import campaigns, crime
 
     run = results.find_run(conn, run_id)
@@ -59,17 +60,19 @@ def district_briefing(conn: Connection, run_id: int, district_id: int, *, rules:
                                  with_inspectors=False)
     return briefing_html(run, layers, results.segment_layer(conn, run_id, district_id),
                          results.area_table(conn, run_id, level="community"), rules=rules,
-                         lang=lang, basemap=basemap, crime=figures, campaigns=running)
+                         lang=lang, basemap=basemap, crime=figures, campaigns=running,
+                         city=city)
 
 
 def export_briefing(conn: Connection, run_id: int, district_id: int, out: Path | str, *,
                     rules: Rules, lang: str = "zh", basemap: str | None = None,
-                    settings: Settings | None = None) -> Path:
+                    settings: Settings | None = None, city: str | None = None) -> Path:
     """Write :func:`district_briefing` to ``out``."""
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(district_briefing(conn, run_id, district_id, rules=rules, lang=lang,
-                                      basemap=basemap, settings=settings), encoding="utf-8")
+                                      basemap=basemap, settings=settings, city=city),
+                    encoding="utf-8")
     return path
 
 

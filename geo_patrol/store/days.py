@@ -1,5 +1,6 @@
-"""Each local day's stored visits (``day_visits``): read, written (replacing the day) and
-forgotten when fixes of the day arrive."""
+"""Each local day's stored visits (``day_visits``) and each month's roll-up of them
+(``month_visits``): read, written (replacing the day or month) and forgotten when fixes of a
+day arrive (a day forgotten takes its month along)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def read_days(conn: Connection, first: dt.date, last: dt.date) -> dict[dt.date, 
 
 
 def write_day(conn: Connection, day: StoredDay) -> None:
-    """Store a day's visits, replacing what the day held."""
+    """Store a day's visits, replacing what the day held (and forgetting its month)."""
+    _forget_months(conn, [day.day])
     conn.execute(sa.text(
         "INSERT INTO day_visits (day, streets_key, visits, fixes) VALUES (:d, :k, :v, :f) "
         "ON CONFLICT (day) DO UPDATE SET streets_key = excluded.streets_key, "
@@ -37,5 +39,30 @@ def write_day(conn: Connection, day: StoredDay) -> None:
 
 
 def forget_days(conn: Connection, days: Iterable[dt.date]) -> None:
-    """Days whose fixes changed: their stored visits are redone when next needed."""
-    conn.execute(sa.text("DELETE FROM day_visits WHERE day = ANY(:d)"), {"d": list(days)})
+    """Days whose fixes changed: their stored visits (and their months') are redone when
+    next needed."""
+    days = list(days)
+    _forget_months(conn, days)
+    conn.execute(sa.text("DELETE FROM day_visits WHERE day = ANY(:d)"), {"d": days})
+
+
+def _forget_months(conn: Connection, days: list[dt.date]) -> None:
+    conn.execute(sa.text("DELETE FROM month_visits WHERE month = ANY(:m)"),
+                 {"m": sorted({d.replace(day=1) for d in days})})
+
+
+def read_months(conn: Connection, months: list[dt.date]) -> dict[dt.date, StoredDay]:
+    """The stored roll-ups of these months (by their first day)."""
+    rows = conn.execute(sa.text(
+        "SELECT month, streets_key, visits, fixes FROM month_visits WHERE month = ANY(:m)"),
+        {"m": months}).all()
+    return {r.month: StoredDay(r.month, r.streets_key, bytes(r.visits), r.fixes) for r in rows}
+
+
+def write_month(conn: Connection, month: StoredDay) -> None:
+    """Store a month's roll-up (``month.day``: its first day), replacing the one it had."""
+    conn.execute(sa.text(
+        "INSERT INTO month_visits (month, streets_key, visits, fixes) VALUES (:d, :k, :v, :f) "
+        "ON CONFLICT (month) DO UPDATE SET streets_key = excluded.streets_key, "
+        "visits = excluded.visits, fixes = excluded.fixes, analysed_at = now()"),
+        {"d": month.day, "k": month.streets_key, "v": month.visits, "f": month.fixes})

@@ -1,5 +1,11 @@
 """Engines, migrations and deployment facts; the same code path for the embedded cluster and
-an external ``DATABASE_URL``."""
+an external ``DATABASE_URL``.
+
+A deployment holds several cities. The deployment's own tables (the cities registry, the
+parent of every city's fixes) live in ``public``; each city's tables live in its own schema
+``city_<key>``, with its own migration history, and a city's engine finds them first on its
+``search_path`` (PostGIS stays in ``public``), so the same SQL serves every city.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ from geo_patrol.store.cluster import LocalCluster
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+DEPLOYMENT_DIR = Path(__file__).with_name("deployment")
 
 
 def normalise_url(url: str) -> str:
@@ -47,27 +54,62 @@ def database_url(settings: Settings, *, start: bool = False) -> str:
     return cluster.url()
 
 
-def create_engine(url: str) -> Engine:
-    """An engine whose pool survives a database restart (pre-ping)."""
-    return sa.create_engine(normalise_url(url), pool_pre_ping=True, future=True)
+def city_schema(city: str) -> str:
+    """The schema holding a city's tables."""
+    return f"city_{city}"
 
 
-def _alembic_config(connection: Connection) -> Config:
+def create_engine(url: str, *, city: str | None = None) -> Engine:
+    """An engine whose pool survives a database restart (pre-ping); with ``city``, one that
+    reads and writes that city's tables."""
+    extra: dict[str, object] = {}
+    if city is not None:
+        extra["connect_args"] = {"options": f"-c search_path={city_schema(city)},public"}
+        extra["execution_options"] = {"geo_patrol_city": city}
+        extra.update(pool_size=3, max_overflow=12)  # a province's cities share one server
+    return sa.create_engine(normalise_url(url), pool_pre_ping=True, future=True, **extra)
+
+
+def _alembic_config(connection: Connection, where: Path = MIGRATIONS_DIR) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("script_location", str(where))
     cfg.attributes["connection"] = connection
     return cfg
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the schema to ``revision`` (Alembic)."""
+def migrate_deployment(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the deployment's own schema (``public``) to ``revision``."""
     with engine.begin() as conn:
-        conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
-        command.upgrade(_alembic_config(conn), revision)
+        conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis SCHEMA public"))
+        command.upgrade(_alembic_config(conn, DEPLOYMENT_DIR), revision)
+
+
+def migrate_city(conn: Connection, city: str, revision: str = "head") -> None:
+    """Upgrade ``city``'s schema to ``revision`` within ``conn``'s transaction, creating the
+    schema if needed."""
+    schema = city_schema(city)
+    conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    conn.execute(sa.text(f'SET LOCAL search_path TO "{schema}", public'))
+    command.upgrade(_alembic_config(conn), revision)
+
+
+def engine_city(engine: Engine) -> str:
+    """The city of an engine made by :func:`create_engine` with ``city``."""
+    city = engine.get_execution_options().get("geo_patrol_city")
+    if city:
+        return str(city)
+    msg = "this engine is not a city's (create_engine(url, city=...))"
+    raise DatabaseError(msg)
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade a city's schema (``engine`` from :func:`create_engine` with ``city``)."""
+    with engine.begin() as conn:
+        migrate_city(conn, engine_city(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
-    """Downgrade the schema to ``revision``."""
+    """Downgrade a city's schema to ``revision``."""
     with engine.begin() as conn:
         command.downgrade(_alembic_config(conn), revision)
 
@@ -77,9 +119,21 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def open_database(settings: Settings, *, start: bool = True, upgrade: bool = True) -> Engine:
-    """Engine for the configured database, started and migrated to the latest schema."""
+def open_deployment(settings: Settings, *, start: bool = True, upgrade: bool = True) -> Engine:
+    """The deployment's engine (the cities registry), started and migrated."""
     engine = create_engine(database_url(settings, start=start))
+    if upgrade:
+        migrate_deployment(engine)
+    return engine
+
+
+def open_database(settings: Settings, *, start: bool = True, upgrade: bool = True) -> Engine:
+    """The engine of the city ``settings.city`` (resolved: see
+    :func:`geo_patrol.services.cities.open_city`), started and migrated."""
+    if not settings.city:
+        msg = "no city chosen: give --city (geo-patrol cities lists them)"
+        raise ConflictError(msg)
+    engine = create_engine(database_url(settings, start=start), city=settings.city)
     if upgrade:
         migrate(engine)
     return engine

@@ -139,7 +139,8 @@ def store_fixes(conn: Connection, fixes: CleanFixes, *, upload_id: int, track_id
                                     srid=srid)
         if not _partition_exists(conn, name):
             # one loader at a time creates a given day's partition
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || :n))"),
+                         {"n": name})
         if _partition_exists(conn, name):
             _copy_binary(conn, "patrol_fixes", chunks)
             continue
@@ -148,7 +149,9 @@ def store_fixes(conn: Connection, fixes: CleanFixes, *, upload_id: int, track_id
             conn.execute(sa.text("SET LOCAL maintenance_work_mem = '512MB'"))  # index builds
         lo, hi = sql.Literal(_ts(start)), sql.Literal(_ts(end))
         ident = sql.Identifier(name)
-        raw.execute(sql.SQL("CREATE TABLE {} (LIKE patrol_fixes INCLUDING DEFAULTS)").format(ident))
+        # the city's CHECK comes along, so attaching proves the city without a scan
+        raw.execute(sql.SQL("CREATE TABLE {} (LIKE patrol_fixes INCLUDING DEFAULTS "
+                            "INCLUDING CONSTRAINTS)").format(ident))
         # the CHECK matching the bounds lets ATTACH skip scanning the new partition
         raw.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK (t >= {} AND t < {})").format(
             ident, sql.Identifier(f"{name}_t_check"), lo, hi))

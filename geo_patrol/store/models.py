@@ -213,6 +213,8 @@ class PatrolFix(Base):
 
     __tablename__ = "patrol_fixes"
     __table_args__ = ({"postgresql_partition_by": "RANGE (t)"},)
+    #: The city's key: this table is the city's LIST partition of ``public.patrol_fixes``.
+    city: Mapped[str] = mapped_column(String(32))
     volunteer_id: Mapped[int] = mapped_column(Integer)
     upload_id: Mapped[int] = mapped_column(Integer)
     track_id: Mapped[int] = mapped_column(BigInteger)
@@ -398,6 +400,20 @@ class DayVisit(Base):
     streets_key: Mapped[str] = mapped_column(String(64))
     visits: Mapped[bytes] = mapped_column(LargeBinary)
     fixes: Mapped[int] = mapped_column(Integer)
+    analysed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                     server_default=func.now())
+
+
+class MonthVisit(Base):
+    """A calendar month's days rolled up into one :class:`~geo_patrol.analysis.days.Span`
+    (its intervals united over the month), so that a year composes from twelve. Forgotten
+    whenever one of its days is; rebuilt from the days when next needed."""
+
+    __tablename__ = "month_visits"
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # its first day
+    streets_key: Mapped[str] = mapped_column(String(64))
+    visits: Mapped[bytes] = mapped_column(LargeBinary)
+    fixes: Mapped[int] = mapped_column(BigInteger)
     analysed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
                                                      server_default=func.now())
 
