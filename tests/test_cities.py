@@ -250,6 +250,7 @@ def test_signing_in_to_a_city_in_the_browser(page, two_city_server):
     assert page.title().startswith("登录")
     assert page.locator("label", has_text="城市").count() == 1
     assert page.locator("#login-city option").all_inner_texts() == ["包头市", "赤峰市"]
+    assert page.locator("#city").count() == 0  # the form is where the city is chosen
     page.select_option("#login-city", "chifeng")
     shot(page, "login-cities-zh")
     page.fill("input[name=username]", "cf-command")
