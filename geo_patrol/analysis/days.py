@@ -127,33 +127,48 @@ class DayVisits:
     def to_bytes(self) -> bytes:
         """The day, sparse (only visited segments) and compressed, for storage."""
         r = self.raw
-        seen = np.flatnonzero(~np.isnan(r.last_visit))
-        buf = io.BytesIO()
-        np.savez_compressed(
-            buf, key=r.key, start=r.start, end=r.end, seen=seen, passes=r.passes[:, seen],
-            dwell=r.dwell_s[:, seen], last=r.last_visit[seen],
-            last_patrol=r.last_patrol_visit[seen], seg_vol=r.seg_vol,
-            h_hazard=self.hazards.hazard, h_volunteer=self.hazards.volunteer,
-            h_start=self.hazards.start, h_end=self.hazards.end, cells=self.cells,
-            counts=np.array([self.fixes, self.steps]), hazards_key=np.array(self.hazards_key))
-        return buf.getvalue()
+        return _pack(self, key=r.key, start=r.start, end=r.end, seg_vol=r.seg_vol,
+                     **_sparse(r.passes, r.dwell_s, r.last_visit, r.last_patrol_visit))
 
     @classmethod
     def from_bytes(cls, day: dt.date, key: str, data: bytes, n_seg: int) -> DayVisits:
         z = np.load(io.BytesIO(data))
-        seen = z["seen"]
-        passes = np.zeros((2, n_seg), "int64")
-        dwell = np.zeros((2, n_seg))
-        last = np.full(n_seg, np.nan)
-        last_patrol = np.full(n_seg, np.nan)
-        passes[:, seen], dwell[:, seen] = z["passes"], z["dwell"]
-        last[seen], last_patrol[seen] = z["last"], z["last_patrol"]
+        passes, dwell, last, last_patrol = _dense(z, n_seg)
         raw = RawVisits(z["key"], z["start"], z["end"], passes, dwell, last, last_patrol,
                         z["seg_vol"])
         fixes, steps = (int(v) for v in z["counts"])
         return cls(day, key, str(z["hazards_key"]), raw,
                    Visits(z["h_hazard"], z["h_volunteer"], z["h_start"], z["h_end"]),
                    z["cells"], fixes, steps)
+
+
+def _sparse(passes: np.ndarray, dwell: np.ndarray, last: np.ndarray, last_patrol: np.ndarray
+            ) -> dict[str, np.ndarray]:
+    """Per-segment figures of the visited segments only, for storage."""
+    seen = np.flatnonzero(~np.isnan(last))
+    return {"seen": seen, "passes": passes[:, seen], "dwell": dwell[:, seen],
+            "last": last[seen], "last_patrol": last_patrol[seen]}
+
+
+def _dense(z: Any, n_seg: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The per-segment figures :func:`_sparse` stored, for every segment again."""
+    seen = z["seen"]
+    passes, dwell = np.zeros((2, n_seg), "int64"), np.zeros((2, n_seg))
+    last, last_patrol = np.full(n_seg, np.nan), np.full(n_seg, np.nan)
+    passes[:, seen], dwell[:, seen] = z["passes"], z["dwell"]
+    last[seen], last_patrol[seen] = z["last"], z["last_patrol"]
+    return passes, dwell, last, last_patrol
+
+
+def _pack(visits: DayVisits | Span, **arrays: np.ndarray) -> bytes:
+    """A day's or a span's arrays with its runs near hazards, cells and counts, compressed."""
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf, h_hazard=visits.hazards.hazard, h_volunteer=visits.hazards.volunteer,
+        h_start=visits.hazards.start, h_end=visits.hazards.end, cells=visits.cells,
+        counts=np.array([visits.fixes, visits.steps]), hazards_key=np.array(visits.hazards_key),
+        **arrays)
+    return buf.getvalue()
 
 
 def day_bounds(day: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:
@@ -263,28 +278,17 @@ class Span:
         return self.first + dt.timedelta(days=self.n_days - 1)
 
     def to_bytes(self) -> bytes:
-        seen = np.flatnonzero(~np.isnan(self.last_visit))
-        buf = io.BytesIO()
-        np.savez_compressed(
-            buf, cover_key=self.cover_key, cover_start=self.cover_start,
-            cover_end=self.cover_end, daily_day=self.daily_day, daily_seg=self.daily_seg,
-            daily_m=self.daily_m, seen=seen, passes=self.passes[:, seen],
-            dwell=self.dwell_s[:, seen], last=self.last_visit[seen],
-            last_patrol=self.last_patrol_visit[seen], seg_vol=self.seg_vol,
-            h_hazard=self.hazards.hazard, h_volunteer=self.hazards.volunteer,
-            h_start=self.hazards.start, h_end=self.hazards.end, cells=self.cells,
-            counts=np.array([self.fixes, self.steps]), hazards_key=np.array(self.hazards_key))
-        return buf.getvalue()
+        return _pack(self, cover_key=self.cover_key, cover_start=self.cover_start,
+                     cover_end=self.cover_end, daily_day=self.daily_day,
+                     daily_seg=self.daily_seg, daily_m=self.daily_m, seg_vol=self.seg_vol,
+                     **_sparse(self.passes, self.dwell_s, self.last_visit,
+                               self.last_patrol_visit))
 
     @classmethod
     def from_bytes(cls, first: dt.date, n_days: int, key: str, data: bytes, n_seg: int
                    ) -> Span:
         z = np.load(io.BytesIO(data))
-        seen = z["seen"]
-        passes, dwell = np.zeros((2, n_seg), "int64"), np.zeros((2, n_seg))
-        last, last_patrol = np.full(n_seg, np.nan), np.full(n_seg, np.nan)
-        passes[:, seen], dwell[:, seen] = z["passes"], z["dwell"]
-        last[seen], last_patrol[seen] = z["last"], z["last_patrol"]
+        passes, dwell, last, last_patrol = _dense(z, n_seg)
         fixes, steps = (int(v) for v in z["counts"])
         return cls(first, n_days, key, str(z["hazards_key"]), z["cover_key"], z["cover_start"],
                    z["cover_end"], z["daily_day"], z["daily_seg"], z["daily_m"], passes, dwell,
