@@ -10,12 +10,14 @@ parent of every city's fixes) live in ``public``; each city's tables live in its
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from geo_patrol.crs import epsg_code
@@ -70,16 +72,32 @@ def create_engine(url: str, *, city: str | None = None) -> Engine:
     return sa.create_engine(normalise_url(url), pool_pre_ping=True, future=True, **extra)
 
 
-def _alembic_config(connection: Connection, where: Path = MIGRATIONS_DIR) -> Config:
+def _alembic_config(connection: Connection | None, where: Path = MIGRATIONS_DIR) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(where))
     cfg.attributes["connection"] = connection
     return cfg
 
 
+@lru_cache(maxsize=2)
+def _head(where: Path) -> str | None:
+    """The latest revision of a migration history (read once a process)."""
+    return ScriptDirectory.from_config(_alembic_config(None, where)).get_current_head()
+
+
+def _at_head(conn: Connection, where: Path, revision: str, **opts: str) -> bool:
+    """Whether upgrading to ``revision`` has nothing to do (a cheap look at the version
+    table instead of a run of Alembic's environment)."""
+    return revision == "head" and \
+        MigrationContext.configure(conn, opts=opts).get_current_revision() == _head(where)
+
+
 def migrate_deployment(engine: Engine, revision: str = "head") -> None:
     """Upgrade the deployment's own schema (``public``) to ``revision``."""
     with engine.begin() as conn:
+        if _at_head(conn, DEPLOYMENT_DIR, revision, version_table="deployment_version",
+                    version_table_schema="public"):
+            return
         conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis SCHEMA public"))
         command.upgrade(_alembic_config(conn, DEPLOYMENT_DIR), revision)
 
@@ -90,7 +108,8 @@ def migrate_city(conn: Connection, city: str, revision: str = "head") -> None:
     schema = city_schema(city)
     conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     conn.execute(sa.text(f'SET LOCAL search_path TO "{schema}", public'))
-    command.upgrade(_alembic_config(conn), revision)
+    if not _at_head(conn, MIGRATIONS_DIR, revision):
+        command.upgrade(_alembic_config(conn), revision)
 
 
 def engine_city(engine: Engine) -> str:
