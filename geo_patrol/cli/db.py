@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -24,16 +25,16 @@ def db_up(ctx: click.Context) -> None:
     click.echo(f"database ready ({where}), schema {_revisions(deployment_of(ctx))}")
 
 
-def _revisions(deployment: object) -> str:
+def _revisions(deployment: Any) -> str:
     """Each city's schema revision, after migrating them all to the latest."""
-    from geo_patrol.services.cities import cities
-    from geo_patrol.store.db import create_engine, current_revision, migrate
+    from geo_patrol.services.cities import cities, open_city
+    from geo_patrol.settings import Settings
+    from geo_patrol.store.db import current_revision
 
-    parts = []
-    for city in cities(deployment):  # type: ignore[arg-type]
-        engine = create_engine(deployment.url.render_as_string(hide_password=False),  # type: ignore[attr-defined]
-                               city=city.key)
-        migrate(engine)
+    known, parts = cities(deployment), []
+    for city in known:
+        engine = open_city(deployment, Settings(city=city.key), known=known,
+                           upgrade=True).engine
         parts.append(f"{city.key} {current_revision(engine)}")
         engine.dispose()
     return "; ".join(parts) or "(no city yet)"
