@@ -21,7 +21,7 @@ import datetime as dt
 import hashlib
 import io
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,9 +35,11 @@ from geo_patrol.analysis.coverage import Atoms, merge_intervals
 from geo_patrol.analysis.params import AnalysisParams
 from geo_patrol.analysis.paths import Fixes, build_steps
 from geo_patrol.analysis.visits import (
+    AreaDaily,
     Calendar,
     RawVisits,
     SegmentVisits,
+    area_codes,
     length_by,
     raw_visits,
     volunteer_pairs,
@@ -45,6 +47,7 @@ from geo_patrol.analysis.visits import (
 from geo_patrol.errors import InputError
 
 FORMAT = 2  # bump when what a day keeps changes: stored days of another format are redone
+SPAN_FORMAT = 4  # bump when what a span keeps changes: stored months are rolled up again
 
 
 @dataclass
@@ -53,7 +56,9 @@ class Streets:
     atoms, its hazards and the grid its communities' ground is counted in, with the settings
     that shape a day's visits. ``key`` changes whenever the streets, the grid or the settings
     do, ``hazards_key`` whenever the hazards do (a day's runs near hazards are kept by hazard
-    id, so a changed ledger redoes only those)."""
+    id, so a changed ledger redoes only those), ``span_key`` whenever ``key`` or the area of a
+    segment does (a span keeps its volunteers by area; a day keeps them by segment, so new
+    boundaries roll the months up again without analysing a day)."""
 
     segment_ids: np.ndarray
     atoms: Atoms
@@ -70,6 +75,13 @@ class Streets:
     timezone: str
     key: str
     hazards_key: str
+    segment_areas: np.ndarray  # area id of each segment (-1: none)
+    span_key: str
+    areas: np.ndarray = field(init=False)       # the segments' areas, sorted, once each
+    area_index: np.ndarray = field(init=False)  # each segment's area among ``areas``
+
+    def __post_init__(self) -> None:
+        self.areas, self.area_index = np.unique(self.segment_areas, return_inverse=True)
 
     @classmethod
     def build(cls, segments: pd.DataFrame, hazards: pd.DataFrame,
@@ -90,10 +102,13 @@ class Streets:
                       shapely.to_wkb(lines, output_dimension=2) if len(lines) else np.array([]))
         hazards_key = _digest({"format": FORMAT, "reach": reach_m, "gap": params.gap_s},
                               hazard_ids, hx, hy)
+        segment_areas = segments["area_id"].to_numpy(dtype="int64")
+        span_key = _digest({"format": SPAN_FORMAT, "key": key}, segment_areas)
         return cls(segments["id"].to_numpy(dtype="int64"),
                    Atoms.from_lines(lines, params.radius_m), hazard_ids, hx, hy, grid,
                    params.radius_m, reach_m, params.gap_s, params.max_speed_kmh,
-                   params.day_starts, params.night_starts, timezone, key, hazards_key)
+                   params.day_starts, params.night_starts, timezone, key, hazards_key,
+                   segment_areas, span_key)
 
     @property
     def n_seg(self) -> int:
@@ -128,6 +143,7 @@ class DayVisits:
         """The day, sparse (only visited segments) and compressed, for storage."""
         r = self.raw
         return _pack(self, key=r.key, start=r.start, end=r.end, seg_vol=r.seg_vol,
+                     cells=self.cells,
                      **_sparse(r.passes, r.dwell_s, r.last_visit, r.last_patrol_visit))
 
     @classmethod
@@ -161,14 +177,27 @@ def _dense(z: Any, n_seg: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 
 
 def _pack(visits: DayVisits | Span, **arrays: np.ndarray) -> bytes:
-    """A day's or a span's arrays with its runs near hazards, cells and counts, compressed."""
+    """A day's or a span's arrays with its runs near hazards and counts, compressed."""
     buf = io.BytesIO()
     np.savez_compressed(
         buf, h_hazard=visits.hazards.hazard, h_volunteer=visits.hazards.volunteer,
-        h_start=visits.hazards.start, h_end=visits.hazards.end, cells=visits.cells,
+        h_start=visits.hazards.start, h_end=visits.hazards.end,
         counts=np.array([visits.fixes, visits.steps]), hazards_key=np.array(visits.hazards_key),
         **arrays)
     return buf.getvalue()
+
+
+def _cells_bits(cells: np.ndarray) -> dict[str, np.ndarray]:
+    """Sorted cell indices as one bit a cell up to the last: a month's paths cross most of
+    the grid, and its cells then weigh an eighth of a byte each instead of eight bytes."""
+    size = int(cells[-1]) + 1 if len(cells) else 0
+    mask = np.zeros(size, dtype=bool)
+    mask[cells] = True
+    return {"cells_bits": np.packbits(mask), "cells_size": np.array(size)}
+
+
+def _bits_cells(z: Any) -> np.ndarray:
+    return np.flatnonzero(np.unpackbits(z["cells_bits"], count=int(z["cells_size"])))
 
 
 def day_bounds(day: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:
@@ -249,8 +278,8 @@ class Span:
     """Consecutive whole days put together (a day, a month), in the form that composes with
     other spans exactly and stays small however many days it holds: each street atom's covered
     intervals per kind and band united over the span (not kept day by day), the covered metres
-    of each segment on each day (sparse), and the per-segment sums, latest visits, pairs, runs
-    near hazards and cells as in :class:`DayVisits`. A window's union of intervals is the
+    of each area's own segments on each day, the (area, volunteer) pairs, and the per-segment
+    sums, latest visits, runs near hazards and cells as in :class:`DayVisits`. A window's union of intervals is the
     union of its spans' unions; its daily figures are its spans' side by side."""
 
     first: dt.date
@@ -260,14 +289,12 @@ class Span:
     cover_key: np.ndarray    # atom * 4 + kind * 2 + band, pieces disjoint per key
     cover_start: np.ndarray
     cover_end: np.ndarray
-    daily_day: np.ndarray    # day within the span
-    daily_seg: np.ndarray    # segment index
-    daily_m: np.ndarray      # covered metres of that segment that day
+    daily_m: np.ndarray      # (n_days, areas): covered metres, by ``Streets.areas``
     passes: np.ndarray       # (2, n_seg)
     dwell_s: np.ndarray      # (2, n_seg)
     last_visit: np.ndarray
     last_patrol_visit: np.ndarray
-    seg_vol: np.ndarray
+    area_vol: np.ndarray     # sorted unique area id * _VOL_SPAN + volunteer
     hazards: Visits
     cells: np.ndarray
     fixes: int
@@ -279,8 +306,8 @@ class Span:
 
     def to_bytes(self) -> bytes:
         return _pack(self, cover_key=self.cover_key, cover_start=self.cover_start,
-                     cover_end=self.cover_end, daily_day=self.daily_day,
-                     daily_seg=self.daily_seg, daily_m=self.daily_m, seg_vol=self.seg_vol,
+                     cover_end=self.cover_end, daily_m=self.daily_m, area_vol=self.area_vol,
+                     **_cells_bits(self.cells),
                      **_sparse(self.passes, self.dwell_s, self.last_visit,
                                self.last_patrol_visit))
 
@@ -291,10 +318,10 @@ class Span:
         passes, dwell, last, last_patrol = _dense(z, n_seg)
         fixes, steps = (int(v) for v in z["counts"])
         return cls(first, n_days, key, str(z["hazards_key"]), z["cover_key"], z["cover_start"],
-                   z["cover_end"], z["daily_day"], z["daily_seg"], z["daily_m"], passes, dwell,
-                   last, last_patrol, z["seg_vol"],
+                   z["cover_end"], z["daily_m"], passes, dwell,
+                   last, last_patrol, z["area_vol"],
                    Visits(z["h_hazard"], z["h_volunteer"], z["h_start"], z["h_end"]),
-                   z["cells"], fixes, steps)
+                   _bits_cells(z), fixes, steps)
 
 
 def span_of_day(streets: Streets, visits: DayVisits) -> Span:
@@ -303,10 +330,11 @@ def span_of_day(streets: Streets, visits: DayVisits) -> Span:
     raw = visits.raw
     k, s, e = merge_intervals(raw.key // 4, raw.start, raw.end)  # the day's union per atom
     per_seg = np.bincount(streets.atoms.seg[k], weights=e - s, minlength=streets.n_seg)
-    seg = np.flatnonzero(per_seg)
+    daily = np.bincount(streets.area_index, weights=per_seg, minlength=len(streets.areas))
     return Span(visits.day, 1, visits.key, visits.hazards_key, raw.key, raw.start, raw.end,
-                np.zeros(len(seg), "int32"), seg.astype("int32"), per_seg[seg], raw.passes,
-                raw.dwell_s, raw.last_visit, raw.last_patrol_visit, raw.seg_vol,
+                daily[np.newaxis, :], raw.passes,
+                raw.dwell_s, raw.last_visit, raw.last_patrol_visit,
+                area_codes(raw.seg_vol, streets.segment_areas),
                 visits.hazards, visits.cells, visits.fixes, visits.steps)
 
 
@@ -326,7 +354,6 @@ def roll_up(streets: Streets, spans: list[Span]) -> Span:
     key, start, end = merge_intervals(np.concatenate([s.cover_key for s in spans]),
                                       np.concatenate([s.cover_start for s in spans]),
                                       np.concatenate([s.cover_end for s in spans]))
-    offsets = np.cumsum([0] + [s.n_days for s in spans[:-1]])
     passes, dwell = spans[0].passes.copy(), spans[0].dwell_s.copy()
     last, last_patrol = spans[0].last_visit.copy(), spans[0].last_patrol_visit.copy()
     for s in spans[1:]:
@@ -334,13 +361,12 @@ def roll_up(streets: Streets, spans: list[Span]) -> Span:
         dwell += s.dwell_s
         np.fmax(last, s.last_visit, out=last)
         np.fmax(last_patrol, s.last_patrol_visit, out=last_patrol)
-    seg_vol = np.unique(np.concatenate([s.seg_vol for s in spans]))  # one sort, not one a span
+    area_vol = np.unique(np.concatenate([s.area_vol for s in spans]))  # one sort
     return Span(
         spans[0].first, sum(s.n_days for s in spans), streets.key, hazards_key,
         key, start, end,
-        np.concatenate([s.daily_day + o for s, o in zip(spans, offsets)]).astype("int32"),
-        np.concatenate([s.daily_seg for s in spans]), np.concatenate([s.daily_m for s in spans]),
-        passes, dwell, last, last_patrol, seg_vol,
+        np.concatenate([s.daily_m for s in spans]),
+        passes, dwell, last, last_patrol, area_vol,
         _join_runs([s.hazards for s in spans], streets.gap_s),
         _union_cells(streets.grid, [s.cells for s in spans]),
         sum(s.fixes for s in spans), sum(s.steps for s in spans))
@@ -359,11 +385,9 @@ def span_visits(streets: Streets, span: Span) -> SegmentVisits:
         per_atom = length_by(a, s, e, len(atoms.seg), presorted=True)
         return np.bincount(atoms.seg, weights=per_atom, minlength=n_seg)
 
-    daily = np.zeros((span.n_days, n_seg))
-    daily[span.daily_day, span.daily_seg] = span.daily_m
     return SegmentVisits(
         covered_m=length(), covered_kind_m=np.stack([length(kind == k) for k in (0, 1)]),
-        covered_band_m=np.stack([length(band == b) for b in (0, 1)]), covered_daily_m=daily,
+        covered_band_m=np.stack([length(band == b) for b in (0, 1)]), covered_daily=AreaDaily(streets.areas, span.daily_m.T),
         last_visit=span.last_visit, last_patrol_visit=span.last_patrol_visit,
         passes=span.passes, dwell_s=span.dwell_s,
-        seg_volunteer=volunteer_pairs(span.seg_vol))
+        area_volunteer=volunteer_pairs(span.area_vol))

@@ -29,7 +29,7 @@ from geo_patrol.analysis.gaps import find_gaps
 from geo_patrol.analysis.params import AnalysisParams
 from geo_patrol.analysis.paths import Fixes, build_steps
 from geo_patrol.analysis.recency import recency_lengths
-from geo_patrol.analysis.visits import Calendar, SegmentVisits, segment_visits
+from geo_patrol.analysis.visits import AreaDaily, Calendar, SegmentVisits, segment_visits
 from geo_patrol.errors import InputError
 from geo_patrol.rules import Rules
 
@@ -81,7 +81,7 @@ def analyse_window(inputs: WindowInputs, start: dt.datetime, end: dt.datetime, *
     steps = build_steps(fixes, gap_s=params.gap_s, max_speed_kmh=params.max_speed_kmh,
                         breaks=cal.midnights)
     visits = segment_visits(segments["geom"].to_numpy(), steps, cal, radius=params.radius_m,
-                            threads=threads)
+                            segment_areas=segments["area_id"].to_numpy(), threads=threads)
     hv = hazard_visits(hazards["x"].to_numpy(dtype="float64"),
                        hazards["y"].to_numpy(dtype="float64"), fixes, radius=reach,
                        gap_s=params.gap_s)
@@ -119,7 +119,9 @@ def analyse_spans(inputs: WindowInputs, streets: Streets, spans: list[Span], *,
     shares = shares_near(np.array([polygons[i] for i in ids]), streets.grid, span.cells,
                          radius=params.radius_m) if streets.grid is not None else \
         np.zeros(len(ids))
-    return _results(inputs, cal, float(cal.midnights[-1]), visits.take(seg_idx), hv,
+    if inputs.scoped or not np.array_equal(seg_idx, np.arange(streets.n_seg)):
+        visits = visits.take(seg_idx, inputs.segments["area_id"].unique())
+    return _results(inputs, cal, float(cal.midnights[-1]), visits, hv,
                     dict(zip(ids, shares.tolist())), params=params, rules=rules,
                     counts=(span.fixes, span.steps))
 
@@ -242,9 +244,7 @@ def _area_frames(segments: pd.DataFrame, v: SegmentVisits, hazards: pd.DataFrame
     seg = pd.concat([seg, recency.add_prefix("rec_")], axis=1)
     sums = _explode(seg, chains).drop(columns="area_id").groupby("area").sum()
     # active volunteers: distinct volunteers whose paths visited the area's streets
-    sv = pd.DataFrame({"area_id": segments["area_id"].to_numpy()[v.seg_volunteer[:, 0]],
-                       "volunteer": v.seg_volunteer[:, 1]}) if len(v.seg_volunteer) else \
-        pd.DataFrame({"area_id": pd.Series(dtype=int), "volunteer": pd.Series(dtype=int)})
+    sv = pd.DataFrame({"area_id": v.area_volunteer[:, 0], "volunteer": v.area_volunteer[:, 1]})
     active = _explode(sv, chains).groupby("area")["volunteer"].nunique()
     hz = pd.DataFrame({"area_id": hazards["area_id"].to_numpy(), "hazards": 1,
                        "hazards_compliant": (status == 0).astype(int),
@@ -272,24 +272,25 @@ def _area_frames(segments: pd.DataFrame, v: SegmentVisits, hazards: pd.DataFrame
         "gap_m": frame["gap_m"].to_numpy(),
         "recency": [json.dumps({c[4:]: round(float(r[c]), 1) for c in rec_cols})
                     for _, r in frame[rec_cols].iterrows()]})
-    return out, _area_daily(segments, v.covered_daily_m, chains, cal)
+    return out, _area_daily(segments, v.covered_daily, chains, cal)
 
 
-def _area_daily(segments: pd.DataFrame, covered_daily_m: np.ndarray,
-                chains: dict[int, list[int]], cal: Calendar) -> pd.DataFrame:
-    """Covered metres per area (with its sub-areas) and day: one sparse product of the
-    segments' membership in areas with their (days, segments) coverage, so a year costs
-    little more than a week."""
+def _area_daily(segments: pd.DataFrame, daily: AreaDaily, chains: dict[int, list[int]],
+                cal: Calendar) -> pd.DataFrame:
+    """Covered metres per area (with its sub-areas) and day: the areas' own metres summed up
+    their chains by one product with the membership of areas in areas."""
     from scipy import sparse
 
-    pairs = _explode(pd.DataFrame({"seg": np.arange(len(segments)),
-                                   "area_id": segments["area_id"].to_numpy()}), chains)
+    own = daily.area_ids
+    pairs = _explode(pd.DataFrame({"own": np.arange(len(own)), "area_id": own}), chains)
     rows, index = pd.factorize(pairs["area"], sort=True)
-    member = sparse.csr_matrix((np.ones(len(pairs)), (rows, pairs["seg"].to_numpy())),
-                               shape=(len(index), len(segments)))
-    per_day = np.asarray(member @ covered_daily_m.T)  # (areas, days)
-    total = member @ segments["length_m"].to_numpy(dtype="float64")
+    member = sparse.csr_matrix((np.ones(len(pairs)), (rows, pairs["own"].to_numpy())),
+                               shape=(len(index), len(own)))
     days = cal.days
+    per_day = np.asarray(member @ daily.m)  # (areas, days)
+    length = pd.Series(segments["length_m"].to_numpy(dtype="float64")).groupby(
+        segments["area_id"].to_numpy()).sum().reindex(own, fill_value=0.0)
+    total = member @ length.to_numpy()
     return pd.DataFrame({"area_id": np.repeat(index.to_numpy(), days),
                          "day": np.tile(np.array(cal.dates[:days], dtype=object), len(index)),
                          "covered_m": per_day.ravel(), "total_m": np.repeat(total, days)})

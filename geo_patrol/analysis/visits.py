@@ -51,31 +51,49 @@ class Calendar:
 
 
 @dataclass
+class AreaDaily:
+    """Covered metres of each area's own street segments (not its sub-areas') on each day:
+    all the per-day figures a window needs, small however long the window."""
+
+    area_ids: np.ndarray  # sorted unique area ids (-1: segments in no area)
+    m: np.ndarray         # (len(area_ids), days)
+
+    @classmethod
+    def of(cls, segment_areas: np.ndarray, seg: np.ndarray, day: np.ndarray, m: np.ndarray,
+           days: int) -> AreaDaily:
+        """Summed from covered metres ``m`` of segments ``seg`` on days ``day``."""
+        ids, index = np.unique(segment_areas, return_inverse=True)
+        sums = np.bincount(index[seg] * days + day, weights=m, minlength=len(ids) * days)
+        return cls(ids, sums.reshape(len(ids), days))
+
+    def take(self, area_ids: np.ndarray) -> AreaDaily:
+        keep = np.isin(self.area_ids, area_ids)
+        return AreaDaily(self.area_ids[keep], self.m[keep])
+
+
+@dataclass
 class SegmentVisits:
     """Arrays aligned with the segments analysed."""
 
     covered_m: np.ndarray
     covered_kind_m: np.ndarray  # (2, n): patrol, passive
     covered_band_m: np.ndarray  # (2, n): day, night
-    covered_daily_m: np.ndarray  # (days, n)
+    covered_daily: AreaDaily
     last_visit: np.ndarray  # epoch seconds, NaN when never
     last_patrol_visit: np.ndarray
     passes: np.ndarray  # (2, n)
     dwell_s: np.ndarray  # (2, n)
-    seg_volunteer: np.ndarray  # (k, 2) unique (segment, volunteer) pairs
+    area_volunteer: np.ndarray  # (k, 2) unique (area id, volunteer) pairs of their areas
 
-    def take(self, idx: np.ndarray) -> SegmentVisits:
-        """The visits of segments ``idx`` only, renumbered in that order."""
-        where = np.full(len(self.covered_m), -1, dtype="int64")
-        where[idx] = np.arange(len(idx))
-        pairs = self.seg_volunteer
-        pairs = pairs[where[pairs[:, 0]] >= 0] if len(pairs) else pairs
-        if len(pairs):
-            pairs = np.column_stack([where[pairs[:, 0]], pairs[:, 1]])
-            pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+    def take(self, idx: np.ndarray, area_ids: np.ndarray) -> SegmentVisits:
+        """The visits of segments ``idx`` only, renumbered in that order, with the pairs of
+        their areas ``area_ids`` (the areas of a scope hold exactly the scope's segments)."""
+        pairs = self.area_volunteer
+        pairs = pairs[np.isin(pairs[:, 0], area_ids)] if len(pairs) else pairs
         return SegmentVisits(
             self.covered_m[idx], self.covered_kind_m[:, idx], self.covered_band_m[:, idx],
-            self.covered_daily_m[:, idx], self.last_visit[idx], self.last_patrol_visit[idx],
+            self.covered_daily.take(area_ids), self.last_visit[idx],
+            self.last_patrol_visit[idx],
             self.passes[:, idx], self.dwell_s[:, idx], pairs)
 
 
@@ -165,8 +183,11 @@ def raw_visits(atoms: Atoms, steps: Steps, cal: Calendar, *, radius: float, n_se
                      _unique(np.concatenate([p["seg_vol"] for p in parts])))
 
 
-def summarise(raw: RawVisits, atoms: Atoms, days: int, n_seg: int) -> SegmentVisits:
-    """Per-segment covered length (by kind, band and day) from raw visits."""
+def summarise(raw: RawVisits, atoms: Atoms, days: int, segment_areas: np.ndarray
+              ) -> SegmentVisits:
+    """Per-segment covered length (by kind, band and day) from raw visits, and the
+    volunteers of each area from the area id of each segment (-1: none)."""
+    n_seg = len(segment_areas)
     # one sort by (atom, start): the kind and band subsets keep that order
     order = np.lexsort((raw.start, raw.key // (days * 4)))
     key, start, end = raw.key[order], raw.start[order], raw.end[order]
@@ -189,22 +210,27 @@ def summarise(raw: RawVisits, atoms: Atoms, days: int, n_seg: int) -> SegmentVis
     by_band = np.stack([length(band == b) for b in (0, 1)])
     k, s, e = merge_intervals(atom * days + day, start, end)
     seg_day = atoms.seg[k // days].astype("int64") * days + k % days
-    daily = np.bincount(seg_day, weights=e - s, minlength=n_seg * days).reshape(n_seg, days).T
+    per = np.bincount(seg_day, weights=e - s, minlength=n_seg * days)
+    pairs = np.flatnonzero(per)
+    daily = AreaDaily.of(segment_areas, pairs // days, pairs % days, per[pairs], days)
     return SegmentVisits(
         covered_m=covered, covered_kind_m=by_kind, covered_band_m=by_band,
-        covered_daily_m=daily, last_visit=raw.last_visit,
+        covered_daily=daily, last_visit=raw.last_visit,
         last_patrol_visit=raw.last_patrol_visit, passes=raw.passes, dwell_s=raw.dwell_s,
-        seg_volunteer=volunteer_pairs(raw.seg_vol))
+        area_volunteer=volunteer_pairs(area_codes(raw.seg_vol, segment_areas)))
 
 
 def segment_visits(lines_m: np.ndarray, steps: Steps, cal: Calendar, *, radius: float,
-                   threads: int = 2, chunk: int = 400_000) -> SegmentVisits:
-    """Visits of the street segments ``lines_m`` (metric LineStrings) by ``steps``."""
+                   segment_areas: np.ndarray | None = None, threads: int = 2,
+                   chunk: int = 400_000) -> SegmentVisits:
+    """Visits of the street segments ``lines_m`` (metric LineStrings) by ``steps``, with
+    the volunteers of the segments' areas ``segment_areas`` (none given: no areas)."""
     n_seg = len(lines_m)
     atoms = Atoms.from_lines(lines_m, radius)
     raw = raw_visits(atoms, steps, cal, radius=radius, n_seg=n_seg, threads=threads,
                      chunk=chunk)
-    return summarise(raw, atoms, cal.days, n_seg)
+    areas = np.full(n_seg, -1) if segment_areas is None else segment_areas
+    return summarise(raw, atoms, cal.days, areas)
 
 
 _VOL_SPAN = 1 << 31
@@ -215,6 +241,15 @@ def _unique(values: np.ndarray) -> np.ndarray:
     return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
 
 
+def area_codes(seg_vol: np.ndarray, segment_areas: np.ndarray) -> np.ndarray:
+    """Sorted unique ``area * _VOL_SPAN + volunteer`` of the segments' ``seg_vol`` pairs, by
+    each segment's area id (-1, no area: left out). Areas number in the hundreds, so these
+    are far fewer than the segment pairs and unite cheaply over a long window."""
+    area = np.asarray(segment_areas, dtype="int64")[seg_vol // _VOL_SPAN]
+    keep = area >= 0
+    return np.unique(area[keep] * _VOL_SPAN + seg_vol[keep] % _VOL_SPAN)
+
+
 def volunteer_pairs(keys: np.ndarray) -> np.ndarray:
-    """(segment, volunteer) rows from combined keys."""
+    """(segment or area, volunteer) rows from combined keys."""
     return np.column_stack([keys // _VOL_SPAN, keys % _VOL_SPAN])

@@ -171,8 +171,8 @@ def window_spans(conn: Any, streets: Streets, days: list[dt.date], *, threads: i
     analysed = 0
     for group in groups:
         kept = stored.get(group[0]) if whole(group) else None
-        if kept is not None and kept.streets_key == streets.key:
-            span = Span.from_bytes(group[0], len(group), kept.streets_key, kept.visits,
+        if kept is not None and kept.streets_key == streets.span_key:
+            span = Span.from_bytes(group[0], len(group), streets.key, kept.visits,
                                    streets.n_seg)
             if span.hazards_key == streets.hazards_key:
                 spans.append(span)
@@ -185,7 +185,7 @@ def window_spans(conn: Any, streets: Streets, days: list[dt.date], *, threads: i
             continue
         month = roll_up(streets, parts)
         if month.hazards_key == streets.hazards_key:
-            day_store.write_month(conn, day_store.StoredDay(group[0], streets.key,
+            day_store.write_month(conn, day_store.StoredDay(group[0], streets.span_key,
                                                             month.to_bytes(), month.fixes))
         spans.append(month)
     return spans, analysed

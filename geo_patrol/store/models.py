@@ -407,7 +407,8 @@ class DayVisit(Base):
 class MonthVisit(Base):
     """A calendar month's days rolled up into one :class:`~geo_patrol.analysis.days.Span`
     (its intervals united over the month), so that a year composes from twelve. Forgotten
-    whenever one of its days is; rebuilt from the days when next needed."""
+    whenever one of its days is; rebuilt from the days when next needed. ``streets_key`` holds
+    the streets' ``span_key`` (it also names the area of every segment)."""
 
     __tablename__ = "month_visits"
     month: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # its first day
