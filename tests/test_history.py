@@ -4,6 +4,7 @@ segment by segment; one day re-analysed replaces that day only."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -49,14 +50,15 @@ def month(pg_cluster, tmp_path_factory):
     pg_cluster.drop_database(name)
 
 
-def _both(month, area_id=None):
+def _both(month, area_id=None, *, composed=False):
+    """The window analysed directly (unless only ``composed``) and composed from its days."""
     engine, settings = month["engine"], month["settings"]
     start, end = month["window"]
     params = default_params(settings)
     with engine.begin() as conn:
-        direct = analyse_window(read_inputs(conn, start, end, area_id), start, end,
-                                params=params, rules=settings.rules,
-                                timezone=settings.timezone)
+        direct = None if composed else analyse_window(
+            read_inputs(conn, start, end, area_id), start, end, params=params,
+            rules=settings.rules, timezone=settings.timezone)
         streets = read_streets(conn, params, settings)
         days, analysed = day_visits(conn, streets, whole_days(start, end, settings.timezone))
         composed = analyse_days(read_scope(conn, area_id), streets, days, params=params,
@@ -98,6 +100,35 @@ def test_one_community_composed_from_the_city_days(month):
     assert len(composed.segments) < 200
     assert np.allclose(direct.segments["covered_m"], composed.segments["covered_m"],
                        atol=1e-6)
+    # the community's volunteers and daily metres come from the city's days kept by area (a
+    # direct run of one area keeps only the fixes near it: its window's totals and who
+    # visited agree, its kind split and daily metres a little less)
+    cols = ["area_id", "level", "total_m", "covered_m", "segments", "segments_visited",
+            "active_volunteers"]
+    pd.testing.assert_frame_equal(direct.areas[cols], composed.areas[cols], rtol=1e-9)
+    assert direct.areas["active_volunteers"].max() > 0
+    _, city, _ = _both(month, composed=True)
+    for ours, theirs in ((composed.areas, city.areas), (composed.daily, city.daily)):
+        ours, theirs = (f[f["area_id"] == area_id].reset_index(drop=True)
+                        for f in (ours, theirs))
+        assert len(ours) > 0
+        pd.testing.assert_frame_equal(ours, theirs, rtol=1e-9)
+
+
+def test_new_boundaries_roll_the_months_up_again_without_redoing_days(month):
+    """A span keeps volunteers and daily metres by area: moving a segment to another area
+    changes what a month holds (its key) but not what a day holds."""
+    engine, settings = month["engine"], month["settings"]
+    params = default_params(settings)
+    with engine.connect() as conn:
+        whole = read_scope(conn, None)
+        streets = read_streets(conn, params, settings, whole)
+        areas = whole.segments["area_id"].to_numpy().copy()
+        areas[0] = next(a for a in np.unique(areas) if a != areas[0])
+        other = read_streets(conn, params, settings,
+                             replace(whole, segments=whole.segments.assign(area_id=areas)))
+    assert other.key == streets.key and other.hazards_key == streets.hazards_key
+    assert other.span_key != streets.span_key
 
 
 def test_a_long_window_is_composed_and_one_day_redone(month):
@@ -302,6 +333,8 @@ def test_a_whole_month_is_rolled_up_once_and_forgotten_with_its_days(month, tmp_
         assert np.allclose(d["dwell_patrol_s"], c["dwell_patrol_s"], rtol=1e-9)
         pd.testing.assert_frame_equal(direct.hazards, composed.hazards)
         pd.testing.assert_frame_equal(direct.daily, composed.daily, rtol=1e-9)
+        cols = [c for c in direct.areas.columns if c != "recency"]
+        pd.testing.assert_frame_equal(direct.areas[cols], composed.areas[cols], rtol=1e-9)
         assert direct.stats == composed.stats
     assert d["covered_m"].sum() > 0 and direct.daily["day"].nunique() == 30
     # a late upload for 15 November: that month's roll-up goes with the day
