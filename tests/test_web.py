@@ -88,6 +88,40 @@ def test_dashboard_and_pages(demo_client, demo_world):
     assert demo_client.get("/vendor/../../etc/passwd").status_code == 404
 
 
+def test_segment_tiles_bin_streets_below_zoom_14(demo_client, demo_world):
+    """From z14 a tile has one feature per street segment with its unrounded days since the
+    last visit; below, one per recency bin, whose days is the bin's lower edge, so the map's
+    style colours both alike."""
+    import mapbox_vector_tile
+    import numpy as np
+
+    from geo_patrol.analysis import recency
+
+    run_id = demo_world["run"].run_id
+
+    def features(z: int, x: int, y: int) -> list[dict]:
+        tile = demo_client.get(f"/tiles/segments/{run_id}/{z}/{x}/{y}.pbf")
+        assert tile.status_code == 200
+        return mapbox_vector_tile.decode(tile.data)["segments"]["features"]
+
+    fine = features(14, 13193, 6165)  # the demo centre (109.90, 40.62)
+    days = [f["properties"].get("days") for f in fine]
+    assert len(fine) > 100 and all(f["geometry"]["type"] == "LineString" for f in fine)
+    edges = {lo for lo, _, _ in recency.BINS}
+    assert any(d is not None and d not in edges for d in days)  # unrounded
+    coarse = features(12, 13193 // 4, 6165 // 4)
+    edge_of = {f["properties"].get("days") for f in coarse}
+    assert len(coarse) == len(edge_of) <= len(recency.LABELS)
+    assert edge_of <= edges | {None}
+    # every bin the z14 streets fall in is drawn at z12, which holds them (and more)
+    seen = {recency.LABELS[i] for i in recency.recency_bin(
+        np.array([np.nan if d is None else d for d in days]))}
+    assert seen <= {recency.recency_label(e) for e in edge_of}
+    parts = sum(len(f["geometry"]["coordinates"]) if f["geometry"]["type"] ==
+                "MultiLineString" else 1 for f in coarse)
+    assert parts > len(fine)
+
+
 def test_api_and_openapi(demo_client, demo_world):
     run_id = demo_world["run"].run_id
     runs = demo_client.get("/api/runs").get_json()

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, abort, request, send_file
 
 from geo_patrol.access import Resource
 from geo_patrol.render.assets import ASSETS, asset_path
+from geo_patrol.render.maps import tile_bin_edges
 from geo_patrol.services import maps
 from geo_patrol.store import results
 from web.auth import principal, requires
@@ -55,7 +56,8 @@ def segment_tiles(run_id: int, z: int, x: int, y: int) -> Any:
     if not (0 <= z <= 22 and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
         abort(404)
     tile = results.segment_tile(get_conn(), run_id, z, x, y,
-                                within=principal().within(Resource.COVERAGE))
+                                within=principal().within(Resource.COVERAGE),
+                                bin_edges=tile_bin_edges(z))
     return Response(tile, mimetype="application/vnd.mapbox-vector-tile",
                     headers={"Cache-Control": "private, max-age=3600"})
 

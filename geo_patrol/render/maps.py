@@ -63,6 +63,17 @@ def recency_style_js() -> str:
             "return {color: c, weight: z > 14 ? 3 : 1.5, opacity: 0.9}; }")
 
 
+#: Below this zoom a segment tile holds one feature per recency bin instead of one per
+#: segment (a z12 tile of a city centre has 20,000): the lines drawn are the same.
+BINNED_BELOW_ZOOM = 14
+
+
+def tile_bin_edges(z: int) -> tuple[float, ...] | None:
+    """The recency bins' lower edges for a segment tile at zoom ``z`` (None: per segment);
+    each bin's features carry its lower edge, which :func:`recency_style_js` bins alike."""
+    return tuple(lo for lo, _, _ in recency.BINS) if z < BINNED_BELOW_ZOOM else None
+
+
 def base_map(bounds: tuple[float, float, float, float], *, basemap: str | None = None,
              canvas: bool = True) -> tuple[folium.Map, bool]:
     """An empty map fitted to ``bounds``; returns (map, shift overlays to GCJ-02).

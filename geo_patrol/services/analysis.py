@@ -221,6 +221,7 @@ def analyze(engine: Engine, start: dt.datetime, end: dt.datetime, *,
         for table, frame in (("segment_results", out.segments), ("hazard_results", out.hazards),
                              ("area_results", out.areas), ("area_daily", out.daily)):
             store.write_frame(conn, table, frame.assign(run_id=run_id))
+        store.refresh_statistics(conn)
         n_gaps = store.write_gaps(
             conn, run_id, context_m=params.gap_context_m, hazard_weight=params.hazard_weight,
             incident_weight=params.incident_weight,

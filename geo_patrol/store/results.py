@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,13 @@ def write_frame(conn: Connection, table: str, frame: pd.DataFrame) -> int:
     """COPY a frame whose columns are the table's."""
     clean = frame.astype(object).where(frame.notna(), None)
     return copy_rows(conn, table, list(frame.columns), clean.itertuples(index=False, name=None))
+
+
+def refresh_statistics(conn: Connection) -> None:
+    """Sample the result tables again after a run's rows went in (within its transaction):
+    without it the planner still counts a new run's 100,000 segment rows as a few hundred,
+    and a tile reads every row of the run instead of the tile's."""
+    conn.execute(sa.text("ANALYZE segment_results, hazard_results, area_results, area_daily"))
 
 
 def write_gaps(conn: Connection, run_id: int, *, context_m: float, hazard_weight: float,
@@ -409,20 +417,34 @@ def busiest_district(conn: Connection, run_id: int) -> int:
 
 
 def segment_tile(conn: Connection, run_id: int, z: int, x: int, y: int, *,
-                 within: Within = None) -> bytes:
+                 within: Within = None, bin_edges: Sequence[float] | None = None) -> bytes:
     """One Mapbox vector tile of a run's street segments with ``days`` since their last
-    visit (unrounded, so the style bins them as the tables do)."""
+    visit, unrounded (so the style bins them as the tables do); with ``bin_edges`` (the
+    recency bins' lower edges, ascending) one collected feature per bin instead, its
+    ``days`` the bin's lower edge (negative days in the first bin, NULL: never visited)."""
+    segments = f"""
+        SELECT s.geom, ({_DAYS_SINCE})::float8 AS days
+        FROM b, street_segments s
+        JOIN segment_results r ON r.segment_id = s.id AND r.run_id = :run
+        JOIN analysis_runs run ON run.id = r.run_id
+        WHERE s.geom && ST_Transform(b.env, 4326)
+          AND (CAST(:within AS integer[]) IS NULL
+               OR s.area_id = ANY(CAST(:within AS integer[])))"""
+    rows = """
+        SELECT ST_AsMVTGeom(ST_Transform(geom, 3857), (SELECT env FROM b), 4096, 16, true)
+                   AS geom, days
+        FROM seg""" if bin_edges is None else """
+        SELECT ST_AsMVTGeom(ST_Transform(ST_Collect(geom), 3857), (SELECT env FROM b), 4096,
+                            16, true) AS geom, edge AS days
+        FROM (SELECT geom, CASE WHEN days IS NOT NULL
+                                THEN edges[greatest(width_bucket(days, edges), 1)] END AS edge
+              FROM seg, CAST(:edges AS float8[]) AS edges) binned
+        GROUP BY edge"""
     tile = conn.execute(sa.text(f"""
         WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
-        rows AS (
-            SELECT ST_AsMVTGeom(ST_Transform(s.geom, 3857), b.env, 4096, 16, true) AS geom,
-                   ({_DAYS_SINCE})::float8 AS days
-            FROM b, street_segments s
-            JOIN segment_results r ON r.segment_id = s.id AND r.run_id = :run
-            JOIN analysis_runs run ON run.id = r.run_id
-            WHERE s.geom && ST_Transform(b.env, 4326)
-              AND (CAST(:within AS integer[]) IS NULL
-                   OR s.area_id = ANY(CAST(:within AS integer[]))))
+        seg AS ({segments}),
+        rows AS ({rows})
         SELECT ST_AsMVT(rows, 'segments', 4096, 'geom') FROM rows"""),  # noqa: S608
-        {"z": z, "x": x, "y": y, "run": run_id, "within": ids_param(within)}).scalar_one()
+        {"z": z, "x": x, "y": y, "run": run_id, "within": ids_param(within),
+         "edges": None if bin_edges is None else list(bin_edges)}).scalar_one()
     return bytes(tile or b"")
