@@ -279,8 +279,9 @@ class Span:
     other spans exactly and stays small however many days it holds: each street atom's covered
     intervals per kind and band united over the span (not kept day by day), the covered metres
     of each area's own segments on each day, the (area, volunteer) pairs, and the per-segment
-    sums, latest visits, runs near hazards and cells as in :class:`DayVisits`. A window's union of intervals is the
-    union of its spans' unions; its daily figures are its spans' side by side."""
+    sums, latest visits, runs near hazards and cells as in :class:`DayVisits`. A window's
+    union of intervals is the union of its spans' unions; its daily figures are its spans'
+    side by side."""
 
     first: dt.date
     n_days: int
@@ -318,8 +319,8 @@ class Span:
         passes, dwell, last, last_patrol = _dense(z, n_seg)
         fixes, steps = (int(v) for v in z["counts"])
         return cls(first, n_days, key, str(z["hazards_key"]), z["cover_key"], z["cover_start"],
-                   z["cover_end"], z["daily_m"], passes, dwell,
-                   last, last_patrol, z["area_vol"],
+                   z["cover_end"], z["daily_m"], passes, dwell, last, last_patrol,
+                   z["area_vol"],
                    Visits(z["h_hazard"], z["h_volunteer"], z["h_start"], z["h_end"]),
                    _bits_cells(z), fixes, steps)
 
@@ -332,9 +333,8 @@ def span_of_day(streets: Streets, visits: DayVisits) -> Span:
     per_seg = np.bincount(streets.atoms.seg[k], weights=e - s, minlength=streets.n_seg)
     daily = np.bincount(streets.area_index, weights=per_seg, minlength=len(streets.areas))
     return Span(visits.day, 1, visits.key, visits.hazards_key, raw.key, raw.start, raw.end,
-                daily[np.newaxis, :], raw.passes,
-                raw.dwell_s, raw.last_visit, raw.last_patrol_visit,
-                area_codes(raw.seg_vol, streets.segment_areas),
+                daily[np.newaxis, :], raw.passes, raw.dwell_s, raw.last_visit,
+                raw.last_patrol_visit, area_codes(raw.seg_vol, streets.segment_areas),
                 visits.hazards, visits.cells, visits.fixes, visits.steps)
 
 
@@ -365,8 +365,7 @@ def roll_up(streets: Streets, spans: list[Span]) -> Span:
     return Span(
         spans[0].first, sum(s.n_days for s in spans), streets.key, hazards_key,
         key, start, end,
-        np.concatenate([s.daily_m for s in spans]),
-        passes, dwell, last, last_patrol, area_vol,
+        np.concatenate([s.daily_m for s in spans]), passes, dwell, last, last_patrol, area_vol,
         _join_runs([s.hazards for s in spans], streets.gap_s),
         _union_cells(streets.grid, [s.cells for s in spans]),
         sum(s.fixes for s in spans), sum(s.steps for s in spans))
@@ -387,7 +386,8 @@ def span_visits(streets: Streets, span: Span) -> SegmentVisits:
 
     return SegmentVisits(
         covered_m=length(), covered_kind_m=np.stack([length(kind == k) for k in (0, 1)]),
-        covered_band_m=np.stack([length(band == b) for b in (0, 1)]), covered_daily=AreaDaily(streets.areas, span.daily_m.T),
+        covered_band_m=np.stack([length(band == b) for b in (0, 1)]),
+        covered_daily=AreaDaily(streets.areas, span.daily_m.T),
         last_visit=span.last_visit, last_patrol_visit=span.last_patrol_visit,
         passes=span.passes, dwell_s=span.dwell_s,
         area_volunteer=volunteer_pairs(span.area_vol))
