@@ -353,3 +353,38 @@ def test_a_whole_month_is_rolled_up_once_and_forgotten_with_its_days(month, tmp_
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT month FROM month_visits")).scalars().all() == \
             [dt.date(2026, 11, 1)]
+
+
+def test_a_day_stored_before_its_cells_were_bits_reads_the_same():
+    """A day keeps the grid cells its paths crossed as bits; a day stored earlier, with the
+    cells as indices, is read as it is (not analysed again: its fixes may be gone)."""
+    import io
+
+    from geo_patrol.analysis.compliance import Visits
+    from geo_patrol.analysis.days import DayVisits
+    from geo_patrol.analysis.visits import RawVisits
+
+    rng = np.random.default_rng(3)
+    n_seg = 50
+    cells = np.unique(rng.integers(0, 100_000, 30_000))
+    last = np.where(rng.random(n_seg) < 0.5, np.nan, 1.7e9)
+    seen = ~np.isnan(last)  # only visited segments have passes and dwell
+    raw = RawVisits(np.arange(6, dtype="int64"), np.zeros(6), np.ones(6),
+                    rng.integers(1, 3, (2, n_seg)) * seen, rng.random((2, n_seg)) * seen,
+                    last, np.full(n_seg, np.nan), np.array([5, 9, 2 ** 31 + 4], dtype="int64"))
+    day = DayVisits(dt.date(2026, 11, 27), "k", "h", raw,
+                    Visits(np.array([1]), np.array([2], "int32"), np.array([1.0]),
+                           np.array([2.0])), cells, 10, 9)
+    new = day.to_bytes()
+    arrays = dict(np.load(io.BytesIO(new)))
+    assert "cells" not in arrays and arrays["cells_bits"].nbytes < cells.nbytes / 10
+    arrays["cells"] = cells
+    del arrays["cells_bits"], arrays["cells_size"]
+    old = io.BytesIO()
+    np.savez_compressed(old, **arrays)
+    for data in (new, old.getvalue()):
+        back = DayVisits.from_bytes(day.day, "k", data, n_seg)
+        assert np.array_equal(back.cells, cells)
+        assert np.array_equal(back.raw.passes, raw.passes)
+        assert np.array_equal(back.raw.last_visit, raw.last_visit, equal_nan=True)
+        assert (back.fixes, back.steps, back.hazards_key) == (10, 9, "h")
