@@ -6,7 +6,7 @@
 A synthetic city: a street grid of about 200,000 segments of 50 m in 500 communities,
 5,000 hazards, and a day of fixes from 15,000 volunteers walking, cycling and driving along
 the streets (loaded through the real ingest path), each within a beat, so that the day covers
-about three quarters of the streets in patches and leaves thousands of gaps (``--beat-side
+about three quarters of the streets in patches and leaves about a thousand gaps (``--beat-side
 0``: walks anywhere, which covers every street). Then, in the same run:
 
 * our engine, end to end (``geo_patrol.services.analysis.analyze``: read, compute, store), in a
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--subsets", default="50000,200000")
     parser.add_argument("--loop-sample", type=int, default=50)
     parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--beat-side", type=int, default=12,
+    parser.add_argument("--beat-side", type=int, default=6,
                         help="each volunteer walks a beat of this many nodes a side, the beats "
                              "covering about 3/4 of the city (0: walks anywhere)")
     args = parser.parse_args(argv)
