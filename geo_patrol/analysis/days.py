@@ -143,7 +143,6 @@ class DayVisits:
         """The day, sparse (only visited segments) and compressed, for storage."""
         r = self.raw
         return _pack(self, key=r.key, start=r.start, end=r.end, seg_vol=r.seg_vol,
-                     **_cells_bits(self.cells),
                      **_sparse(r.passes, r.dwell_s, r.last_visit, r.last_patrol_visit))
 
     @classmethod
@@ -177,13 +176,13 @@ def _dense(z: Any, n_seg: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 
 
 def _pack(visits: DayVisits | Span, **arrays: np.ndarray) -> bytes:
-    """A day's or a span's arrays with its runs near hazards and counts, compressed."""
+    """A day's or a span's arrays with its runs near hazards, cells and counts, compressed."""
     buf = io.BytesIO()
     np.savez_compressed(
         buf, h_hazard=visits.hazards.hazard, h_volunteer=visits.hazards.volunteer,
         h_start=visits.hazards.start, h_end=visits.hazards.end,
         counts=np.array([visits.fixes, visits.steps]), hazards_key=np.array(visits.hazards_key),
-        **arrays)
+        **_cells_bits(visits.cells), **arrays)
     return buf.getvalue()
 
 
@@ -311,7 +310,6 @@ class Span:
     def to_bytes(self) -> bytes:
         return _pack(self, cover_key=self.cover_key, cover_start=self.cover_start,
                      cover_end=self.cover_end, daily_m=self.daily_m, area_vol=self.area_vol,
-                     **_cells_bits(self.cells),
                      **_sparse(self.passes, self.dwell_s, self.last_visit,
                                self.last_patrol_visit))
 

@@ -119,7 +119,7 @@ def analyse_spans(inputs: WindowInputs, streets: Streets, spans: list[Span], *,
     shares = shares_near(np.array([polygons[i] for i in ids]), streets.grid, span.cells,
                          radius=params.radius_m) if streets.grid is not None else \
         np.zeros(len(ids))
-    if inputs.scoped or not np.array_equal(seg_idx, np.arange(streets.n_seg)):
+    if not np.array_equal(seg_idx, np.arange(streets.n_seg)):  # a scope: its streets only
         visits = visits.take(seg_idx, inputs.segments["area_id"].unique())
     return _results(inputs, cal, float(cal.midnights[-1]), visits, hv,
                     dict(zip(ids, shares.tolist())), params=params, rules=rules,
