@@ -49,6 +49,81 @@ def test_burn_down_follows_found_visited_and_status_by_day():
                           "open"]].tolist() == [3, 3, 0, 1, 1, 1]
 
 
+def test_hazards_never_rechecked_are_found_and_never_visited():
+    """Hazards whose ledger holds only the entry that found them (or none at all: no status
+    date) are found on the campaign's first day at the latest and never visited."""
+    hazards = pd.DataFrame({
+        "hazard_id": [1, 2, 3], "name": ["甲", "乙", "丙"], "category": ["gas_lpg"] * 3,
+        "status": ["open"] * 3, "district": ["九原区"] * 3, "community": ["A"] * 3,
+        "found_on": [D - dt.timedelta(days=3), D + dt.timedelta(days=1), None],
+        "inspected_on": [None] * 3, "rechecked_on": [None] * 3})
+    changes = pd.DataFrame({"hazard_id": [1, 2], "status": ["open", "open"],
+                            "day": [D - dt.timedelta(days=3), D + dt.timedelta(days=1)]})
+    for frame, found in [(hazards, [D, D + dt.timedelta(days=1), D]),
+                         (hazards.iloc[:2], [D, D + dt.timedelta(days=1)])]:
+        dated = with_dates(frame, D)
+        assert dated["found"].tolist() == found
+        assert dated["visited"].tolist() == [None] * len(frame)
+        days = burn_down(dated, changes, D, D + dt.timedelta(days=2))
+        assert days["found"].tolist() == [len(frame) - 1, len(frame), len(frame)]
+        assert days["visited"].tolist() == [0, 0, 0]
+        assert days["open"].tolist() == days["found"].tolist()
+        table = progress_table(dated)
+        assert table.iloc[0][["found", "visited", "never_visited", "open"]].tolist() == \
+            [len(frame), 0, len(frame), len(frame)]
+        assert table.iloc[0]["share_visited"] == 0
+
+
+def test_pages_answer_with_a_campaign_of_hazards_never_rechecked(engine, settings, tmp_path):
+    """The campaign page, an officer's dashboard and the district briefing, while the
+    campaign's hazards were found by the ledger and never rechecked nor inspected."""
+    from geo_patrol.services.analysis import analyze
+    from geo_patrol.services.sources import (
+        load_boundaries,
+        load_hazards,
+        load_streets,
+    )
+    from tests.worlds import METRIC, write_area, write_hazards, write_osm
+    from web import create_app
+
+    world = settings.with_(metric_crs=METRIC, segment_max_m=200.0)
+    load_boundaries(engine, write_area(tmp_path / "d.geojson", "测试区", -2000, -2000, 2000,
+                                       2000), level="district", crs="wgs84", settings=world)
+    load_boundaries(engine, write_area(tmp_path / "c.geojson", "测试社区", -300, -800, 700, 700),
+                    level="community", crs="wgs84", settings=world)
+    load_streets(engine, write_osm(tmp_path / "s.osm", [
+        ("A", [(0, 0), (100, 0)]), ("B", [(0, 200), (100, 200)])]), settings=world)
+    load_hazards(engine, write_hazards(tmp_path / "h.csv", [
+        ("G1", "液化气站", "gas_lpg", 50, 100), ("S1", "实验小学", "school", 50, 300)]),
+        crs="wgs84", settings=world)
+    day = dt.datetime(2026, 11, 27, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    analyze(engine, day, day + dt.timedelta(days=1), settings=world)
+    today = world.today()
+    with engine.connect() as conn:
+        district = conn.execute(sa.text(
+            "SELECT id FROM areas WHERE level = 'district'")).scalar_one()
+    cid = campaigns.create(engine, world, name="清零行动", starts_on=today - dt.timedelta(days=30),
+                           ends_on=today + dt.timedelta(days=30), districts=[district],
+                           categories=["gas_lpg", "school"], by="tester")
+    p = campaigns.progress(engine, world, cid)
+    assert p.totals["found"] == 2 and p.totals["never_visited"] == 2
+
+    app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": world})
+    make_user(engine, "c-command", "command")
+    make_user(engine, "c-officer", "officer", areas=["测试社区"])
+    command, officer = app.test_client(), app.test_client()
+    sign_in(command, "c-command")
+    sign_in(officer, "c-officer")
+    for client, path in [(command, "/campaigns"), (officer, "/campaigns"),
+                         (officer, "/dashboard"), (command, "/dashboard"),
+                         (command, f"/briefing/{district}")]:
+        resp = client.get(path)
+        assert resp.status_code == 200, (path, resp.get_data(as_text=True)[-2000:])
+        if path != f"/briefing/{district}":
+            assert "清零行动" in resp.get_data(as_text=True), path
+    assert command.get(f"/api/campaigns/{cid}").get_json()["totals"]["never_visited"] == 2
+
+
 @pytest.fixture(scope="module")
 def campaign(demo_world):
     engine, settings = demo_world["engine"], demo_world["settings"]

@@ -19,15 +19,26 @@ import pandas as pd
 RESOLVED = ("rectified", "cleared")
 
 
+def days_of(values: object) -> np.ndarray:
+    """Days (``datetime64[D]``, NaT where missing) of dates, instants, strings or ``None``:
+    every comparison of days in this module is between arrays of this one type."""
+    return pd.to_datetime(pd.Series(values, dtype=object)).to_numpy().astype("datetime64[D]")
+
+
+def _dates(days: np.ndarray) -> list[dt.date | None]:
+    """``datetime.date`` of each day, ``None`` where missing (the frames' plain form)."""
+    return days.astype("datetime64[D]").astype(object).tolist()
+
+
 def with_dates(hazards: pd.DataFrame, start: dt.date) -> pd.DataFrame:
     """``hazards`` with ``found`` and ``visited`` days (see the module's definitions)."""
     out = hazards.copy()
-    found = pd.to_datetime(out["found_on"]).dt.date
-    out["found"] = [max(f, start) if isinstance(f, dt.date) else start for f in found]
-    firsts = pd.concat([pd.to_datetime(out["inspected_on"]), pd.to_datetime(out["rechecked_on"])
-                        .where(pd.to_datetime(out["rechecked_on"]).dt.date >= start)], axis=1)
-    visited = firsts.min(axis=1)
-    out["visited"] = [v.date() if not pd.isna(v) else None for v in visited]
+    first = np.datetime64(start, "D")
+    found = days_of(out["found_on"])
+    out["found"] = _dates(np.where(np.isnat(found) | (found < first), first, found))
+    rechecked = days_of(out["rechecked_on"])
+    rechecked[rechecked < first] = np.datetime64("NaT")
+    out["visited"] = _dates(np.fmin(days_of(out["inspected_on"]), rechecked))
     return out
 
 
@@ -36,10 +47,14 @@ def status_on(changes: pd.DataFrame, days: list[dt.date]) -> pd.DataFrame:
     before its first change)."""
     if changes.empty:
         return pd.DataFrame(columns=days)
-    frame = changes.assign(day=pd.to_datetime(changes["day"]).dt.date)
+    wanted = pd.DatetimeIndex(days_of(days))
+    frame = changes.assign(day=days_of(changes["day"]))
     last = frame.groupby(["hazard_id", "day"])["status"].last().unstack("day")
-    cols = sorted(set(last.columns) | set(days))
-    return last.reindex(columns=cols).ffill(axis=1).reindex(columns=days)
+    last.columns = pd.DatetimeIndex(last.columns)
+    cols = last.columns.union(wanted)
+    out = last.reindex(columns=cols).ffill(axis=1).reindex(columns=wanted)
+    out.columns = list(days)
+    return out
 
 
 def burn_down(hazards: pd.DataFrame, changes: pd.DataFrame, start: dt.date,
@@ -51,8 +66,10 @@ def burn_down(hazards: pd.DataFrame, changes: pd.DataFrame, start: dt.date,
         return pd.DataFrame({"day": days, "found": 0, "visited": 0, "rectified": 0,
                              "cleared": 0, "open": 0})
     status = status_on(changes, days).reindex(hazards["hazard_id"])
-    found = np.array([[f <= d for d in days] for f in hazards["found"]])
-    visited = np.array([[v is not None and v <= d for d in days] for v in hazards["visited"]])
+    day = days_of(days)[None, :]
+    # NaT compares false: a hazard not found (or never visited) counts on no day
+    found = days_of(hazards["found"])[:, None] <= day
+    visited = days_of(hazards["visited"])[:, None] <= day
     st = status.to_numpy(dtype=object)
     rectified = (st == "rectified") & found
     cleared = (st == "cleared") & found

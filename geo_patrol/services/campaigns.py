@@ -9,9 +9,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
-from geo_patrol.analysis.campaign import burn_down, progress_table, with_dates
+from geo_patrol.analysis.campaign import burn_down, days_of, progress_table, with_dates
 from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.settings import Settings
 from geo_patrol.store import campaigns as store
@@ -96,8 +97,7 @@ def progress(engine: Engine, settings: Settings, campaign: str | int, *,
     if through < start:
         through = start
     dated = with_dates(hazards, start)
-    dated.loc[dated["found"] > through, "found"] = None
-    dated = dated[dated["found"].notna()]
+    dated = dated[days_of(dated["found"]) <= np.datetime64(through, "D")]
     table = progress_table(dated)
     never = dated[dated["visited"].isna()][["district", "community", "category", "name",
                                             "status", "found"]].reset_index(drop=True)
