@@ -349,6 +349,39 @@ def test_training_on_the_web_scoped_escaped_and_exported(world):
     assert 'id="my-certificates"' in me and "应急救护" in me
 
 
+def _strict_json(text: str):
+    """``text`` parsed as JSON proper: NaN, Infinity and -Infinity are refused."""
+    import json
+
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_the_training_api_is_strict_json(world):
+    """Missing figures (no expiry, no share yet) are null: a strict parser reads the API."""
+    from web import create_app
+    from tests.helpers import make_user, sign_in
+
+    engine, settings = world["engine"], world["settings"]
+    load_training(engine, _sheet(world["dir"] / "fa.csv", FIRST_AID), settings=settings)
+    app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": settings})
+    command = app.test_client()
+    token = sign_in(command, make_user(engine, "t-command", "command"))
+    # a course for a duty beside one without (first aid): the latter's duty is missing
+    assert command.post("/training", data={
+        "csrf_token": token, "course": "调解实务", "skill": "mediation",
+        "validity_months": "24", "duty": "调解员", "held_on": "2026-11-20",
+        "mode": "classroom", "place": "司法所", "trainer": "司法所", "batch": "第1期",
+        "passed": "A04", "present": "", "absent": ""}).status_code == 200
+    resp = command.get("/api/training/status")
+    assert resp.status_code == 200
+    doc = _strict_json(resp.get_data(as_text=True))
+    assert doc["rows"] and any(v is None for r in doc["rows"] for v in r.values())
+    assert doc == resp.get_json()  # the same document, whichever parser reads it
+
+
 def test_uploading_a_sign_in_sheet_on_the_web(world):
     from web import create_app
     from tests.helpers import make_user, sign_in

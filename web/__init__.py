@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from geo_patrol.errors import (
@@ -121,9 +122,50 @@ def _finalize(value: Any) -> Any:
     return value
 
 
+def _json_default(value: Any) -> Any:
+    """What :mod:`json` cannot write itself: missing values (NaT, pandas' NA) as null, numpy
+    scalars as plain numbers, the rest as Flask writes them."""
+    if type(value).__name__ in ("NaTType", "NAType"):
+        return None
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        return value.item()
+    return DefaultJSONProvider.default(value)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite number (nested in dicts and lists) as ``None``."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class JSONProvider(DefaultJSONProvider):
+    """The app's JSON (responses and ``|tojson``) is strict: JSON has no NaN or Infinity, so
+    a missing or infinite figure is written as null, never as a bare ``NaN`` a parser refuses."""
+
+    default = staticmethod(_json_default)
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        kwargs["allow_nan"] = False
+        try:
+            return super().dumps(obj, **kwargs)
+        except ValueError as exc:
+            if "Out of range float" not in str(exc):
+                raise
+        # rare: walk the document only when a number did not fit
+        return super().dumps(_finite(obj), **kwargs)
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app. ``test_config`` may set ``GEO_PATROL_SETTINGS`` (a :class:`Settings`)."""
     app = Flask(__name__)
+    app.json = JSONProvider(app)
     app.config.from_mapping(JSON_AS_ASCII=False)
     if test_config:
         app.config.update(test_config)
