@@ -216,13 +216,25 @@ class Surface:
         return np.searchsorted(bounds, d, side="right") * (d > d.max() * 0.05), bounds
 
 
+def density_at(x: np.ndarray, y: np.ndarray, qx: np.ndarray, qy: np.ndarray, *,
+               bandwidth_m: float = 250.0) -> np.ndarray:
+    """Gaussian kernel density (scikit-learn) of the points ``x, y`` at the points ``qx, qy``
+    (metric CRS; a probability density per m², zero everywhere without points): the density
+    surface and the density baseline of the hot-spot evaluation."""
+    from sklearn.neighbors import KernelDensity
+
+    if not len(x):
+        return np.zeros(len(qx))
+    kde = KernelDensity(bandwidth=bandwidth_m, kernel="gaussian", rtol=1e-4)
+    kde.fit(np.column_stack([x, y]))
+    return np.exp(kde.score_samples(np.column_stack([qx, qy])))
+
+
 def density_surface(x: np.ndarray, y: np.ndarray, bounds: tuple[float, float, float, float],
                     *, bandwidth: float = 250.0, cell: float = 100.0,
                     max_cells: int = 250_000) -> Surface:
     """Gaussian kernel density (scikit-learn) of the points over ``bounds``, on cells of
     ``cell`` metres (enlarged so the grid holds at most ``max_cells``)."""
-    from sklearn.neighbors import KernelDensity
-
     minx, miny, maxx, maxy = bounds
     span = max(maxx - minx, 1.0) * max(maxy - miny, 1.0)
     cell = max(cell, float(np.sqrt(span / max_cells)))
@@ -232,9 +244,7 @@ def density_surface(x: np.ndarray, y: np.ndarray, bounds: tuple[float, float, fl
     cx = minx + (np.arange(nx) + 0.5) * cell
     cy = miny + (np.arange(ny) + 0.5) * cell
     gx, gy = np.meshgrid(cx, cy)
-    kde = KernelDensity(bandwidth=bandwidth, kernel="gaussian", rtol=1e-4)
-    kde.fit(np.column_stack([x, y]))
-    dens = np.exp(kde.score_samples(np.column_stack([gx.ravel(), gy.ravel()])))
+    dens = density_at(x, y, gx.ravel(), gy.ravel(), bandwidth_m=bandwidth)
     return Surface(minx, miny, cell, (dens * len(x) * 1e6).reshape(ny, nx))
 
 

@@ -77,11 +77,15 @@ def network_coverage(node_from: np.ndarray, node_to: np.ndarray, length: np.ndar
                                    len(candidates), weights)
 
 
-def _highs(time_limit: float, gap: float) -> highspy.Highs:
+def milp_solver(time_limit_s: float, rel_gap: float) -> highspy.Highs:
+    """A silent HiGHS solver for the planning MILPs (posts, set covering, rotas): it stops
+    after ``time_limit_s`` seconds or within ``rel_gap`` of the optimum, and its random seed
+    is fixed, so the same model gives the same answer."""
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(time_limit))
-    h.setOptionValue("mip_rel_gap", float(gap))
+    h.setOptionValue("time_limit", float(time_limit_s))
+    h.setOptionValue("mip_rel_gap", float(rel_gap))
+    h.setOptionValue("random_seed", 0)
     return h
 
 
@@ -120,7 +124,7 @@ def maximal_covering(cov: Coverage, k: int, *, required: np.ndarray | None = Non
                             else "Time limit reached", time.perf_counter() - t0, 0.0)
     useful = np.flatnonzero((cov.weights > 0) & (np.diff(cov.matrix.indptr) > 0))
     sub = cov.matrix[useful]
-    h = _highs(max(time_limit - (time.perf_counter() - t0), 1.0), gap)
+    h = milp_solver(max(time_limit - (time.perf_counter() - t0), 1.0), gap)
     inf = highspy.kHighsInf
     # columns: x (candidates, binary) then y (useful demand, [0, 1])
     h.addVars(n_cand + len(useful), np.zeros(n_cand + len(useful)),
@@ -174,7 +178,7 @@ def set_covering(cov: Coverage, *, time_limit: float = 60.0, gap: float = 1e-4) 
     n_dem, n_cand = cov.shape
     useful = np.flatnonzero((cov.weights > 0) & (np.diff(cov.matrix.indptr) > 0))
     sub = cov.matrix[useful]
-    h = _highs(time_limit, gap)
+    h = milp_solver(time_limit, gap)
     h.addVars(n_cand, np.zeros(n_cand), np.ones(n_cand))
     h.changeColsIntegrality(n_cand, np.arange(n_cand, dtype=np.int32),
                             np.full(n_cand, highspy.HighsVarType.kInteger))

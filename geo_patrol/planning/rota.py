@@ -33,6 +33,8 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
+from geo_patrol.planning.posts import milp_solver
+
 #: Value of one hot-spot visit against street metres (a met visit outweighs any street).
 HOTSPOT_VALUE = 1e6
 #: Value of one hazard inspection due by its rule (worth more than 20 km of street).
@@ -221,15 +223,6 @@ def community_loops(node_from: np.ndarray, node_to: np.ndarray, length: np.ndarr
     return out
 
 
-def _highs(time_limit: float, gap: float) -> highspy.Highs:
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(time_limit))
-    h.setOptionValue("mip_rel_gap", float(gap))
-    h.setOptionValue("random_seed", 0)
-    return h
-
-
 def _add_rows(h: highspy.Highs, matrix: sp.spmatrix, lower: np.ndarray,
               upper: np.ndarray) -> None:
     if matrix.shape[0] == 0:
@@ -330,7 +323,7 @@ def solve(problem: RotaProblem, *, seed: int = 0, time_limit: float = 60.0,
     t = _targets(p)
     n_y = len(t.need)
     rng = np.random.default_rng(seed)
-    h = _highs(time_limit, gap)
+    h = milp_solver(time_limit, gap)
     # x: walks (binary); y: how much of each target is met (up to its need)
     hours = np.repeat([c.hours for c in p.candidates], n_days * n_slots)
     cost = np.concatenate([-hours * rng.uniform(1e-3, 2e-3, n_x), t.value])
@@ -390,7 +383,7 @@ def fewest_hours(problem: RotaProblem, time_limit: float = 60.0) -> np.ndarray:
     t = _targets(p)
     reachable = np.minimum(t.need, np.asarray((t.matrix > 0).sum(axis=1)).ravel())
     keep = reachable > 0
-    h = _highs(time_limit, 1e-4)
+    h = milp_solver(time_limit, 1e-4)
     h.addVars(n_x, np.zeros(n_x), np.ones(n_x))
     h.changeColsCost(n_x, np.arange(n_x, dtype=np.int32),
                      np.repeat([c.hours for c in p.candidates], n_days * n_slots))

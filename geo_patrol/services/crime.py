@@ -255,22 +255,12 @@ def evaluate(data: Data, *, holdout_weeks: int = 4, permutations: int = 199, ord
     mids = seg.geometry.interpolate(0.5, normalized=True)
     tx = dated["x"].to_numpy()[train_mask]
     ty = dated["y"].to_numpy()[train_mask]
-    kde = _density_at(tx, ty, mids.x.to_numpy(), mids.y.to_numpy())
+    kde = hs.density_at(tx, ty, mids.x.to_numpy(), mids.y.to_numpy())
     scores = {"gi_star": spots.z - spots.z.min() + 1e-9,
               "kde": kde, "last_period": hs.counts_on(on[recent], n) / np.maximum(lengths, 1)}
     rows = hs.predictive_accuracy(scores, test, lengths, seed=seed)
     return Evaluation((data.start, split - dt.timedelta(days=1)), (split, data.end),
                       int(train.sum()), int(test.sum()), rows)
-
-
-def _density_at(x: np.ndarray, y: np.ndarray, qx: np.ndarray, qy: np.ndarray,
-                bandwidth: float = 250.0) -> np.ndarray:
-    from sklearn.neighbors import KernelDensity
-
-    if not len(x):
-        return np.zeros(len(qx))
-    kde = KernelDensity(bandwidth=bandwidth, rtol=1e-4).fit(np.column_stack([x, y]))
-    return np.exp(kde.score_samples(np.column_stack([qx, qy])))
 
 
 def density(data: Data, *, bandwidth: float = 250.0, cell: float = 100.0) -> gpd.GeoDataFrame:
