@@ -132,11 +132,10 @@ def _principal(conn: Connection, row: Any) -> Principal:
         "SELECT area_id FROM user_areas WHERE user_id = :u"), {"u": row.id})]
     area_ids = community_ids = None
     if bound:
-        below = conn.execute(sa.text("""
-            WITH RECURSIVE down AS (
-                SELECT id, level FROM areas WHERE id = ANY(:ids)
-                UNION SELECT a.id, a.level FROM areas a JOIN down d ON a.parent_id = d.id)
-            SELECT id, level FROM down"""), {"ids": bound}).all()
+        below = conn.execute(sa.text(
+            "SELECT id, level FROM areas WHERE id IN "
+            "(SELECT area_subtree(b) FROM unnest(CAST(:ids AS integer[])) b)"),
+            {"ids": bound}).all()
         area_ids = frozenset(r.id for r in below)
         community_ids = frozenset(r.id for r in below if r.level == "community")
     elif role in (Role.OFFICER, Role.VOLUNTEER):

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.store.bulk import copy_rows
+from geo_patrol.store.scope import in_scope, scope_params
 
 #: Candidate parent levels of each level, finest first.
 PARENT_LEVELS: dict[str, tuple[str, ...]] = {
@@ -202,9 +203,8 @@ def area_features(conn: Connection, level: str, *,
         "SELECT a.id, a.name, a.code, p.name AS parent, "
         "ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, 0.0002), 6) AS geometry "
         "FROM areas a LEFT JOIN areas p ON p.id = a.parent_id WHERE a.level = :level "
-        "AND (CAST(:within AS integer[]) IS NULL OR a.id = ANY(CAST(:within AS integer[])))"
-        " ORDER BY a.code NULLS LAST, a.name"),
-        {"level": level, "within": None if within is None else sorted(within)}
+        f"AND {in_scope('a.id')} ORDER BY a.code NULLS LAST, a.name"),
+        {"level": level, **scope_params(within)}
     ).mappings().all()
     return [{"type": "Feature", "id": r["id"], "geometry": json.loads(r["geometry"]),
              "properties": {"name": r["name"], "code": r["code"], "parent": r["parent"],

@@ -12,7 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from geo_patrol.errors import InputError, NotFoundError
-from geo_patrol.store.results import ids_param
+from geo_patrol.store.scope import in_scope, meets_scope, scope_params
+
+#: A campaign's districts and all their sub-areas (of the outer query's campaign ``c``).
+_CAMPAIGN_AREAS = ("SELECT sub FROM campaign_districts dd, LATERAL area_subtree(dd.area_id) sub "
+                   "WHERE dd.campaign_id = c.id")
 
 
 def create_campaign(conn: Connection, *, name: str, starts_on: dt.date, ends_on: dt.date,
@@ -38,17 +42,15 @@ def create_campaign(conn: Connection, *, name: str, starts_on: dt.date, ends_on:
 def campaign_table(conn: Connection, *, within: frozenset[int] | None = None) -> pd.DataFrame:
     """Every campaign (newest first) with its districts' names; for a user bound to
     communities, only campaigns over their districts."""
-    return pd.read_sql_query(sa.text("""
+    return pd.read_sql_query(sa.text(f"""
         SELECT c.id, c.name, c.starts_on, c.ends_on, c.categories, c.created_by,
                array_agg(a.name ORDER BY a.code NULLS LAST, a.name) AS districts,
                array_agg(a.id ORDER BY a.code NULLS LAST, a.name) AS district_ids
         FROM campaigns c JOIN campaign_districts d ON d.campaign_id = c.id
         JOIN areas a ON a.id = d.area_id
-        WHERE CAST(:within AS integer[]) IS NULL OR EXISTS (
-            SELECT 1 FROM campaign_districts dd, LATERAL area_subtree(dd.area_id) sub
-            WHERE dd.campaign_id = c.id AND sub = ANY(CAST(:within AS integer[])))
+        WHERE {meets_scope(_CAMPAIGN_AREAS)}
         GROUP BY c.id ORDER BY c.starts_on DESC, c.id DESC"""), conn,
-        params={"within": ids_param(within)})
+        params=scope_params(within))
 
 
 def find_campaign(conn: Connection, name_or_id: str | int) -> dict[str, Any]:
@@ -72,7 +74,7 @@ def campaign_hazards(conn: Connection, campaign_id: int, *, tz: str,
     ``hazard_id, name, category, status, district_id, district, community, found_on,
     inspected_on`` (first patrol inspection of any run inside the period),
     ``rechecked_on`` (first ledger entry after the one that found it)."""
-    return pd.read_sql_query(sa.text("""
+    return pd.read_sql_query(sa.text(f"""
         WITH c AS (SELECT * FROM campaigns WHERE id = :c),
         scope AS (SELECT d.area_id AS district_id, sub AS area_id
                   FROM campaign_districts d, LATERAL area_subtree(d.area_id) sub
@@ -94,10 +96,9 @@ def campaign_hazards(conn: Connection, campaign_id: int, *, tz: str,
         JOIN areas dist ON dist.id = s.district_id
         JOIN areas com ON com.id = h.community_id
         WHERE NOT h.proposed AND h.category::text = ANY((SELECT categories FROM c)::text[])
-          AND (CAST(:within AS integer[]) IS NULL
-               OR h.community_id = ANY(CAST(:within AS integer[])))
+          AND {in_scope('h.community_id')}
         ORDER BY dist.name, h.category, h.name"""), conn,
-        params={"c": campaign_id, "tz": tz, "within": ids_param(within)})
+        params={"c": campaign_id, "tz": tz, **scope_params(within)})
 
 
 def status_changes(conn: Connection, hazard_ids: list[int], *, tz: str) -> pd.DataFrame:

@@ -13,10 +13,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from geo_patrol.store.results import ids_param
+from geo_patrol.store.scope import in_scope, scope_params
 
-_SCOPE = """(CAST(:area AS integer) IS NULL OR a.id IN (SELECT area_subtree(:area)))
-            AND (CAST(:within AS integer[]) IS NULL OR a.id = ANY(CAST(:within AS integer[])))"""
+_SCOPE = f"""(CAST(:area AS integer) IS NULL OR a.id IN (SELECT area_subtree(:area)))
+            AND {in_scope('a.id')}"""
 
 
 def incident_frame(conn: Connection, *, area_id: int | None, within: frozenset[int] | None,
@@ -34,7 +34,7 @@ def incident_frame(conn: Connection, *, area_id: int | None, within: frozenset[i
           AND (CAST(:until AS date) IS NULL OR i.occurred_on IS NULL
                OR i.occurred_on <= :until)
         ORDER BY i.id"""), conn,
-        params={"area": area_id, "within": ids_param(within), "until": until, "tz": tz})
+        params={"area": area_id, **scope_params(within), "until": until, "tz": tz})
     return frame.drop_duplicates("id").reset_index(drop=True)
 
 
@@ -44,7 +44,7 @@ def last_incident_day(conn: Connection, *, area_id: int | None,
     return conn.execute(sa.text(f"""
         SELECT max(i.occurred_on) FROM incidents i JOIN areas a ON a.level = 'community'
              AND ST_Intersects(a.geom_m, i.geom_m) WHERE {_SCOPE}"""),
-        {"area": area_id, "within": ids_param(within)}).scalar()
+        {"area": area_id, **scope_params(within)}).scalar()
 
 
 def segment_frame(conn: Connection, *, area_id: int | None,
@@ -61,7 +61,7 @@ def segment_frame(conn: Connection, *, area_id: int | None,
                g.geom_m AS geom
         FROM street_segments g JOIN areas a ON a.id = g.area_id
         WHERE {_SCOPE} ORDER BY g.id"""), conn, geom_col="geom",
-        params={"area": area_id, "within": ids_param(within)}, crs=srid)
+        params={"area": area_id, **scope_params(within)}, crs=srid)
 
 
 def data_stamp(conn: Connection) -> tuple:

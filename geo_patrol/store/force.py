@@ -9,10 +9,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from geo_patrol.store.results import ids_param
+from geo_patrol.store.scope import in_scope, scope_params
 
-_SCOPE = """(CAST(:area AS integer) IS NULL OR a.id IN (SELECT area_subtree(:area)))
-            AND (CAST(:within AS integer[]) IS NULL OR a.id = ANY(CAST(:within AS integer[])))"""
+_SCOPE = f"""(CAST(:area AS integer) IS NULL OR a.id IN (SELECT area_subtree(:area)))
+            AND {in_scope('a.id')}"""
 
 
 def communities(conn: Connection, *, area_id: int | None,
@@ -24,7 +24,7 @@ def communities(conn: Connection, *, area_id: int | None,
                    AS volunteers
         FROM areas a WHERE a.level = 'community' AND {_SCOPE}
         ORDER BY a.code NULLS LAST, a.name"""), conn,
-        params={"area": area_id, "within": ids_param(within)})
+        params={"area": area_id, **scope_params(within)})
 
 
 def patrol_spans(conn: Connection, *, start: dt.datetime, end: dt.datetime, tz: str,
@@ -39,7 +39,7 @@ def patrol_spans(conn: Connection, *, start: dt.datetime, end: dt.datetime, tz: 
         WHERE t.kind = 'patrol' AND t.started_at >= :start AND t.started_at < :end
           AND {_SCOPE}"""), conn,
         params={"start": start, "end": end, "tz": tz, "area": area_id,
-                "within": ids_param(within)})
+                **scope_params(within)})
 
 
 def set_hours(conn: Connection) -> pd.DataFrame:

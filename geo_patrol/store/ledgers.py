@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.rules import Rules
+from geo_patrol.store.scope import in_scope, scope_params
 
 _NO_TIME = np.iinfo("int64").min
 _POINT = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)"
@@ -182,9 +183,8 @@ def review_proposal(conn: Connection, hazard_id: int, *, accept: bool,
     """Accept (it joins analysis and maps) or reject (it is deleted) an officer's proposed
     hazard; returns its name. Only proposals ``within`` the reviewer's communities."""
     row = conn.execute(sa.text(
-        "SELECT name FROM hazards WHERE id = :h AND proposed AND (CAST(:w AS integer[]) IS NULL "
-        "OR community_id = ANY(CAST(:w AS integer[])))"),
-        {"h": hazard_id, "w": None if within is None else sorted(within)}).first()
+        f"SELECT name FROM hazards WHERE id = :h AND proposed AND {in_scope('community_id')}"),
+        {"h": hazard_id, **scope_params(within)}).first()
     if row is None:
         raise NotFoundError(f"no proposed hazard {hazard_id}")
     if accept:
@@ -201,6 +201,5 @@ def proposal_table(conn: Connection, within: frozenset[int] | None = None) -> pd
         "SELECT h.id, h.name, h.category, a.name AS community, h.status_at AS proposed_at, "
         "h.attrs->>'entered_by' AS proposed_by FROM hazards h "
         "LEFT JOIN areas a ON a.id = h.community_id WHERE h.proposed "
-        "AND (CAST(:w AS integer[]) IS NULL OR h.community_id = ANY(CAST(:w AS integer[]))) "
-        "ORDER BY h.id DESC"), conn,
-        params={"w": None if within is None else sorted(within)})
+        f"AND {in_scope('h.community_id')} ORDER BY h.id DESC"), conn,
+        params=scope_params(within))

@@ -15,6 +15,7 @@ from psycopg import sql
 from sqlalchemy.engine import Connection
 
 from geo_patrol.store.bulk import driver_connection
+from geo_patrol.store.scope import in_scope, scope_params
 from geo_patrol.vocab import FLAG_MOCK
 
 #: One transaction at a time writes positions (flags and tracks follow each volunteer's
@@ -64,9 +65,9 @@ def device_table(conn: Connection, within: Iterable[int] | None) -> pd.DataFrame
         "(SELECT max(t) FROM live_positions p WHERE p.device_id = d.id) AS last_seen "
         "FROM devices d JOIN volunteers v ON v.id = d.volunteer_id "
         "LEFT JOIN areas a ON a.id = v.community_id "
-        "WHERE CAST(:within AS integer[]) IS NULL OR v.community_id = ANY(:within) "
+        f"WHERE {in_scope('v.community_id')} "
         "ORDER BY d.disabled_at NULLS FIRST, v.number, d.device_id"),
-        conn, params={"within": None if within is None else sorted(within)})
+        conn, params=scope_params(within))
 
 
 # -- refusals ---------------------------------------------------------------------------------
@@ -209,10 +210,9 @@ def last_positions(conn: Connection, since: dt.datetime, within: Iterable[int] |
         "p.accuracy_m FROM (SELECT DISTINCT ON (volunteer_id) * FROM live_positions "
         "WHERE t >= :since AND flags & :mock = 0 ORDER BY volunteer_id, t DESC) p "
         "JOIN volunteers v ON v.id = p.volunteer_id LEFT JOIN areas a ON a.id = v.community_id "
-        "WHERE CAST(:within AS integer[]) IS NULL OR v.community_id = ANY(:within) "
+        f"WHERE {in_scope('v.community_id')} "
         "ORDER BY p.t DESC"),
-        conn, params={"since": since, "mock": FLAG_MOCK,
-                      "within": None if within is None else sorted(within)})
+        conn, params={"since": since, "mock": FLAG_MOCK, **scope_params(within)})
 
 
 def trails(conn: Connection, volunteer_ids: Sequence[int], since: dt.datetime) -> pd.DataFrame:
@@ -298,9 +298,9 @@ def live_coverage(conn: Connection, day: dt.date, within: Iterable[int] | None) 
         "max(c.last_visit) AS last_visit "
         "FROM areas a JOIN street_segments s ON s.area_id = a.id "
         "LEFT JOIN live_cover c ON c.segment_id = s.id AND c.day = :d "
-        "WHERE a.level = 'community' AND (CAST(:within AS integer[]) IS NULL "
-        "OR a.id = ANY(:within)) GROUP BY a.id, a.name ORDER BY a.name"),
-        conn, params={"d": day, "within": None if within is None else sorted(within)})
+        f"WHERE a.level = 'community' AND {in_scope('a.id')} "
+        "GROUP BY a.id, a.name ORDER BY a.name"),
+        conn, params={"d": day, **scope_params(within)})
 
 
 def covered_segments(conn: Connection, day: dt.date, within: Iterable[int] | None
@@ -309,8 +309,8 @@ def covered_segments(conn: Connection, day: dt.date, within: Iterable[int] | Non
     return pd.read_sql_query(sa.text(
         "SELECT s.id, ST_AsGeoJSON(s.geom, 5) AS geometry, c.covered_m / s.length_m AS share, "
         "c.last_visit FROM live_cover c JOIN street_segments s ON s.id = c.segment_id "
-        "WHERE c.day = :d AND (CAST(:within AS integer[]) IS NULL OR s.area_id = ANY(:within))"),
-        conn, params={"d": day, "within": None if within is None else sorted(within)})
+        f"WHERE c.day = :d AND {in_scope('s.area_id')}"),
+        conn, params={"d": day, **scope_params(within)})
 
 
 def prune_live(conn: Connection, before: dt.datetime) -> dict[str, int]:
@@ -376,9 +376,9 @@ def callout_table(conn: Connection, within: Iterable[int] | None, limit: int = 5
         "count(*) FILTER (WHERE t.status = 'arrived')::int AS arrived "
         "FROM callouts c LEFT JOIN callout_targets t ON t.callout_id = c.id "
         "LEFT JOIN areas a ON a.id = c.community_id LEFT JOIN users u ON u.id = c.created_by "
-        "WHERE CAST(:within AS integer[]) IS NULL OR c.community_id = ANY(:within) "
+        f"WHERE {in_scope('c.community_id')} "
         "GROUP BY c.id, a.name, u.username ORDER BY c.created_at DESC LIMIT :limit"),
-        conn, params={"within": None if within is None else sorted(within), "limit": limit})
+        conn, params={**scope_params(within), "limit": limit})
 
 
 def callout_targets(conn: Connection, callout_id: int) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.privacy import Vault, mask_name, mask_phone
-from geo_patrol.store.results import ids_param
+from geo_patrol.store.scope import in_scope, scope_params
 
 
 def volunteer_table(conn: Connection, *, community: str | None = None,
@@ -22,7 +22,7 @@ def volunteer_table(conn: Connection, *, community: str | None = None,
     and skills certified by training (current on ``on``, today by default); names and phones
     masked, ID numbers never read. ``within`` limits to volunteers of those communities,
     ``volunteer_id`` to one."""
-    frame = pd.read_sql_query(sa.text("""
+    frame = pd.read_sql_query(sa.text(f"""
         SELECT v.id, v.number, v.name, v.phone, v.occupation, a.name AS community,
                v.active, array_to_string(v.duties, '、') AS duties,
                array_to_string(v.skills, '、') AS skills,
@@ -43,12 +43,11 @@ def volunteer_table(conn: Connection, *, community: str | None = None,
           AND (CAST(:team AS text) IS NULL OR EXISTS (
                 SELECT 1 FROM volunteer_teams vt JOIN teams t ON t.id = vt.team_id
                 WHERE vt.volunteer_id = v.id AND t.name = :team))
-          AND (CAST(:within AS integer[]) IS NULL
-               OR v.community_id = ANY(CAST(:within AS integer[])))
+          AND {in_scope('v.community_id')}
           AND (CAST(:one AS integer) IS NULL OR v.id = :one)
         ORDER BY v.number LIMIT :limit"""), conn,
         params={"community": community, "occupation": occupation, "team": team, "duty": duty,
-                "limit": limit, "within": ids_param(within), "one": volunteer_id, "on": on})
+                "limit": limit, **scope_params(within), "one": volunteer_id, "on": on})
     frame["name"] = frame["name"].map(mask_name)
     frame["phone"] = frame["phone"].map(lambda p: mask_phone(p) if isinstance(p, str) else None)
     return frame
@@ -60,7 +59,7 @@ def report_table(conn: Connection, *, verification: str | None = None,
     """Volunteers' reports, pending first (the verification queue); reporters masked.
     ``within`` limits to reports inside those communities, ``volunteer_id`` to one
     reporter's."""
-    frame = pd.read_sql_query(sa.text("""
+    frame = pd.read_sql_query(sa.text(f"""
         SELECT r.id, r.external_id, r.reported_at, r.category, r.text, r.verification,
                r.reward, v.number AS volunteer, v.name AS volunteer_name,
                h.name AS hazard, a.name AS community
@@ -69,11 +68,11 @@ def report_table(conn: Connection, *, verification: str | None = None,
         LEFT JOIN LATERAL (SELECT id, name FROM areas x WHERE x.level = 'community'
                            AND ST_Intersects(x.geom, r.geom) LIMIT 1) a ON true
         WHERE (CAST(:v AS text) IS NULL OR r.verification = :v)
-          AND (CAST(:within AS integer[]) IS NULL OR a.id = ANY(CAST(:within AS integer[])))
+          AND {in_scope('a.id')}
           AND (CAST(:one AS integer) IS NULL OR r.volunteer_id = :one)
         ORDER BY CASE r.verification WHEN 'pending' THEN 0 WHEN 'verified' THEN 1 ELSE 2 END,
                  r.reported_at DESC LIMIT :limit"""), conn,
-        params={"v": verification, "limit": limit, "within": ids_param(within),
+        params={"v": verification, "limit": limit, **scope_params(within),
                 "one": volunteer_id})
     frame["volunteer_name"] = frame["volunteer_name"].map(mask_name)
     return frame
@@ -81,14 +80,13 @@ def report_table(conn: Connection, *, verification: str | None = None,
 
 def reward_ledger(conn: Connection, within: frozenset[int] | None = None) -> pd.DataFrame:
     """Rewards of verified reports per volunteer (masked), largest first."""
-    frame = pd.read_sql_query(sa.text("""
+    frame = pd.read_sql_query(sa.text(f"""
         SELECT v.number, v.name, count(*) AS reports, sum(r.reward) AS reward
         FROM reports r JOIN volunteers v ON v.id = r.volunteer_id
         WHERE r.verification = 'verified'
-          AND (CAST(:within AS integer[]) IS NULL
-               OR v.community_id = ANY(CAST(:within AS integer[])))
+          AND {in_scope('v.community_id')}
         GROUP BY v.number, v.name
-        ORDER BY reward DESC, v.number"""), conn, params={"within": ids_param(within)})
+        ORDER BY reward DESC, v.number"""), conn, params=scope_params(within))
     frame["name"] = frame["name"].map(mask_name)
     return frame
 
@@ -115,9 +113,8 @@ def unmask_volunteer(engine: Engine, volunteer_id: int, *, actor: str, reason: s
         row = conn.execute(sa.text(
             "SELECT v.id, v.number, v.name, v.phone, v.id_cipher, a.name AS community "
             "FROM volunteers v LEFT JOIN areas a ON a.id = v.community_id "
-            "WHERE v.id = :i AND (CAST(:within AS integer[]) IS NULL "
-            "OR v.community_id = ANY(CAST(:within AS integer[])))"),
-            {"i": volunteer_id, "within": ids_param(within)}).mappings().first()
+            f"WHERE v.id = :i AND {in_scope('v.community_id')}"),
+            {"i": volunteer_id, **scope_params(within)}).mappings().first()
         if row is None:
             raise NotFoundError(f"no volunteer {volunteer_id}")
         audit(conn, actor, "unmask", f"volunteer {row['number']}", reason=reason,

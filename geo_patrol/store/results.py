@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from geo_patrol.errors import NotFoundError
 from geo_patrol.store.bulk import copy_rows
+from geo_patrol.store.scope import Within, in_scope, scope_params
 
 
 def start_run(conn: Connection, *, key: str, start: dt.datetime, end: dt.datetime,
@@ -98,20 +99,11 @@ def find_run(conn: Connection, run_id: int | None = None) -> dict[str, Any]:
 #: expression behind the community map, the briefing and the vector tiles.
 _DAYS_SINCE = "extract(epoch FROM (run.window_end - r.last_visit)) / 86400.0"
 
-#: Area ids a user's records are limited to (``None``: no limit).
-Within = frozenset[int] | None
-
-
-def ids_param(within: frozenset[int] | None) -> list[int] | None:
-    """A scope as a bind parameter for ``= ANY(CAST(:within AS integer[]))``."""
-    return None if within is None else sorted(within)
-
-
 def area_table(conn: Connection, run_id: int, *, level: str | None = None,
                parent_id: int | None = None, within: Within = None) -> pd.DataFrame:
     """Per-area coverage of a run (optionally one level, the children of one area, or only
     the areas ``within`` a user's scope)."""
-    return pd.read_sql_query(sa.text("""
+    return pd.read_sql_query(sa.text(f"""
         SELECT a.id AS area_id, a.name, a.level, a.code, p.name AS parent, r.total_m,
                r.covered_m, r.covered_patrol_m, r.covered_passive_m, r.covered_day_m,
                r.covered_night_m, r.segments, r.segments_visited, r.active_volunteers,
@@ -122,29 +114,29 @@ def area_table(conn: Connection, run_id: int, *, level: str | None = None,
         LEFT JOIN areas p ON p.id = a.parent_id
         WHERE r.run_id = :run AND (CAST(:level AS text) IS NULL OR a.level = :level)
           AND (CAST(:parent AS integer) IS NULL OR a.parent_id = :parent)
-          AND (CAST(:within AS integer[]) IS NULL OR a.id = ANY(CAST(:within AS integer[])))
+          AND {in_scope('a.id')}
         ORDER BY coverage NULLS LAST, a.name"""), conn,
-        params={"run": run_id, "level": level, "parent": parent_id, "within": ids_param(within)})
+        params={"run": run_id, "level": level, "parent": parent_id, **scope_params(within)})
 
 
 def gap_table(conn: Connection, run_id: int, *, area_id: int | None = None,
               limit: int = 50, within: Within = None) -> pd.DataFrame:
     """Gaps of a run, highest priority first (optionally within one area and its children)."""
-    return pd.read_sql_query(sa.text("""
+    return pd.read_sql_query(sa.text(f"""
         SELECT g.gap_key, a.name AS area, g.length_m, g.segments, g.hazards,
                g.hazards_overdue, g.incidents, g.priority
         FROM gap_results g LEFT JOIN areas a ON a.id = g.area_id
         WHERE g.run_id = :run AND (CAST(:area AS integer) IS NULL
                                    OR g.area_id IN (SELECT area_subtree(:area)))
-          AND (CAST(:within AS integer[]) IS NULL OR g.area_id = ANY(CAST(:within AS integer[])))
+          AND {in_scope('g.area_id')}
         ORDER BY g.priority DESC, g.gap_key LIMIT :limit"""), conn,
-        params={"run": run_id, "area": area_id, "limit": limit, "within": ids_param(within)})
+        params={"run": run_id, "area": area_id, "limit": limit, **scope_params(within)})
 
 
 def hazard_table(conn: Connection, run_id: int, *, area_id: int | None = None,
                  status: str | None = None, within: Within = None) -> pd.DataFrame:
     """Hazard compliance of a run, worst first (never visited, overdue by missed days...)."""
-    return pd.read_sql_query(sa.text("""
+    return pd.read_sql_query(sa.text(f"""
         SELECT h.id AS hazard_id, h.external_id, h.name, h.category, h.status AS hazard_status,
                a.name AS area, r.status, r.inspections, r.passes, r.last_inspection,
                v.number AS inspector_number, v.name AS inspector_name, r.last_pass,
@@ -155,11 +147,10 @@ def hazard_table(conn: Connection, run_id: int, *, area_id: int | None = None,
         WHERE r.run_id = :run
           AND (CAST(:area AS integer) IS NULL OR h.community_id IN (SELECT area_subtree(:area)))
           AND (CAST(:status AS text) IS NULL OR r.status = :status)
-          AND (CAST(:within AS integer[]) IS NULL
-               OR h.community_id = ANY(CAST(:within AS integer[])))
+          AND {in_scope('h.community_id')}
         ORDER BY CASE r.status WHEN 'never_visited' THEN 0 WHEN 'overdue' THEN 1
                  WHEN 'compliant' THEN 2 ELSE 3 END, r.missed_days DESC, h.name"""), conn,
-        params={"run": run_id, "area": area_id, "status": status, "within": ids_param(within)})
+        params={"run": run_id, "area": area_id, "status": status, **scope_params(within)})
 
 
 def _gdf(conn: Connection, query: str, params: dict[str, Any]) -> Any:
@@ -171,7 +162,7 @@ def _gdf(conn: Connection, query: str, params: dict[str, Any]) -> Any:
 def area_layer(conn: Connection, run_id: int, *, level: str, parent_id: int | None = None,
                within: Within = None) -> Any:
     """Areas of a level with their coverage (simplified outlines, WGS-84)."""
-    return _gdf(conn, """
+    return _gdf(conn, f"""
         SELECT a.id AS area_id, a.name, a.level, coalesce(r.total_m, 0) AS total_m,
                coalesce(r.covered_m, 0) AS covered_m,
                CASE WHEN r.total_m > 0 THEN r.covered_m / r.total_m END AS coverage,
@@ -181,9 +172,9 @@ def area_layer(conn: Connection, run_id: int, *, level: str, parent_id: int | No
         FROM areas a LEFT JOIN area_results r ON r.area_id = a.id AND r.run_id = :run
         WHERE a.level = :level
           AND (CAST(:parent AS integer) IS NULL OR a.id IN (SELECT area_subtree(:parent)))
-          AND (CAST(:within AS integer[]) IS NULL OR a.id = ANY(CAST(:within AS integer[])))
+          AND {in_scope('a.id')}
         ORDER BY a.name""", {"run": run_id, "level": level, "parent": parent_id,
-                             "within": ids_param(within)})
+                             **scope_params(within)})
 
 
 def segment_layer(conn: Connection, run_id: int, area_id: int) -> Any:
@@ -202,7 +193,7 @@ def hazard_layer(conn: Connection, run_id: int, area_id: int | None = None,
                  category: str | None = None, status: str | None = None,
                  within: Within = None) -> Any:
     """Hazards with their compliance; inspectors only as a masked name."""
-    return _gdf(conn, """
+    return _gdf(conn, f"""
         SELECT h.id, h.external_id, h.name, h.category, h.status AS hazard_status,
                a.name AS area, coalesce(r.status, 'never_visited') AS status,
                coalesce(r.inspections, 0) AS inspections, coalesce(r.passes, 0) AS passes,
@@ -214,24 +205,23 @@ def hazard_layer(conn: Connection, run_id: int, area_id: int | None = None,
           AND (CAST(:area AS integer) IS NULL OR h.community_id IN (SELECT area_subtree(:area)))
           AND (CAST(:cat AS text) IS NULL OR h.category = :cat)
           AND (CAST(:status AS text) IS NULL OR r.status = :status)
-          AND (CAST(:within AS integer[]) IS NULL
-               OR h.community_id = ANY(CAST(:within AS integer[])))
+          AND {in_scope('h.community_id')}
         ORDER BY h.name""", {"run": run_id, "area": area_id, "cat": category, "status": status,
-                             "within": ids_param(within)})
+                             **scope_params(within)})
 
 
 def gap_layer(conn: Connection, run_id: int, area_id: int | None = None, limit: int = 500,
               within: Within = None) -> Any:
     """Gaps (highest priority first) with their geometry."""
-    return _gdf(conn, """
+    return _gdf(conn, f"""
         SELECT g.gap_key, a.name AS area, g.length_m, g.hazards, g.hazards_overdue,
                g.incidents, g.priority, ST_SnapToGrid(g.geom, 0.000001) AS geom
         FROM gap_results g LEFT JOIN areas a ON a.id = g.area_id
         WHERE g.run_id = :run AND (CAST(:area AS integer) IS NULL
                                    OR g.area_id IN (SELECT area_subtree(:area)))
-          AND (CAST(:within AS integer[]) IS NULL OR g.area_id = ANY(CAST(:within AS integer[])))
+          AND {in_scope('g.area_id')}
         ORDER BY g.priority DESC LIMIT :limit""", {"run": run_id, "area": area_id,
-                                                  "limit": limit, "within": ids_param(within)})
+                                                  "limit": limit, **scope_params(within)})
 
 
 def incident_hexbins(conn: Connection, area_id: int | None, since: dt.date,
@@ -428,8 +418,7 @@ def segment_tile(conn: Connection, run_id: int, z: int, x: int, y: int, *,
         JOIN segment_results r ON r.segment_id = s.id AND r.run_id = :run
         JOIN analysis_runs run ON run.id = r.run_id
         WHERE s.geom && ST_Transform(b.env, 4326)
-          AND (CAST(:within AS integer[]) IS NULL
-               OR s.area_id = ANY(CAST(:within AS integer[])))"""
+          AND {in_scope('s.area_id')}"""
     rows = """
         SELECT ST_AsMVTGeom(ST_Transform(geom, 3857), (SELECT env FROM b), 4096, 16, true)
                    AS geom, days
@@ -445,6 +434,6 @@ def segment_tile(conn: Connection, run_id: int, z: int, x: int, y: int, *,
         seg AS ({segments}),
         rows AS ({rows})
         SELECT ST_AsMVT(rows, 'segments', 4096, 'geom') FROM rows"""),  # noqa: S608
-        {"z": z, "x": x, "y": y, "run": run_id, "within": ids_param(within),
+        {"z": z, "x": x, "y": y, "run": run_id, **scope_params(within),
          "edges": None if bin_edges is None else list(bin_edges)}).scalar_one()
     return bytes(tile or b"")

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from geo_patrol.errors import NotFoundError
-from geo_patrol.store.results import ids_param
+from geo_patrol.store.scope import in_scope, meets_scope, scope_params
 
 WALK_COLUMNS = ("day", "slot", "starts_at", "minutes", "kind", "community_id", "volunteer_id",
                 "length_m", "segment_ids", "hazard_ids", "hotspot_segment_id", "wkt")
@@ -46,17 +46,15 @@ def rotas(conn: Connection, *, area_id: int | None = None,
     """``id, area_id, area, start_day, days, revisit_days, seed, created_by, created_at,
     walks`` newest first; with ``within``, only rotas whose area lies in those communities'
     districts or is one of them."""
-    return pd.read_sql_query(sa.text("""
+    return pd.read_sql_query(sa.text(f"""
         SELECT r.id, r.area_id, a.name AS area, r.start_day, r.days, r.revisit_days, r.seed,
                r.created_by, r.created_at,
                (SELECT count(*) FROM rota_walks w WHERE w.rota_id = r.id) AS walks
         FROM rotas r JOIN areas a ON a.id = r.area_id
         WHERE (CAST(:area AS integer) IS NULL OR r.area_id = :area)
-          AND (CAST(:within AS integer[]) IS NULL
-               OR EXISTS (SELECT 1 FROM unnest(CAST(:within AS integer[])) c
-                          WHERE c IN (SELECT area_subtree(r.area_id))))
+          AND {meets_scope('SELECT area_subtree(r.area_id)')}
         ORDER BY r.created_at DESC, r.id DESC LIMIT :limit"""), conn,
-        params={"area": area_id, "within": ids_param(within), "limit": limit})
+        params={"area": area_id, **scope_params(within), "limit": limit})
 
 
 def get_rota(conn: Connection, rota_id: int) -> dict[str, Any]:
@@ -75,14 +73,13 @@ def rota_walks(conn: Connection, rota_id: int, *, day: dt.date | None = None,
     the walks of those communities."""
     import geopandas as gpd
 
-    return gpd.read_postgis(sa.text("""
+    return gpd.read_postgis(sa.text(f"""
         SELECT w.id, w.day, w.slot, w.starts_at, w.minutes, w.kind, w.community_id,
                a.name AS community, w.volunteer_id, v.number, v.name, w.length_m,
                w.segment_ids, w.hazard_ids, w.hotspot_segment_id, w.geom
         FROM rota_walks w LEFT JOIN areas a ON a.id = w.community_id
         LEFT JOIN volunteers v ON v.id = w.volunteer_id
         WHERE w.rota_id = :rota AND (CAST(:day AS date) IS NULL OR w.day = :day)
-          AND (CAST(:within AS integer[]) IS NULL
-               OR w.community_id = ANY(CAST(:within AS integer[])))
+          AND {in_scope('w.community_id')}
         ORDER BY w.day, w.starts_at, w.id"""), conn, geom_col="geom",
-        params={"rota": rota_id, "day": day, "within": ids_param(within)})
+        params={"rota": rota_id, "day": day, **scope_params(within)})

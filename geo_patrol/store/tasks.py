@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from geo_patrol.errors import NotFoundError
-from geo_patrol.store.results import ids_param
+from geo_patrol.store.scope import in_scope, scope_params
 
 TASK_COLUMNS = ("rota_walk_id", "kind", "community_id", "day", "window_start", "window_end",
                 "minutes", "length_m", "segment_ids", "hazard_ids", "hotspot_segment_id",
@@ -112,7 +112,7 @@ def task_table(conn: Connection, *, volunteer_id: int | None = None,
     or those of the communities ``within``."""
     import geopandas as gpd
 
-    return gpd.read_postgis(sa.text("""
+    return gpd.read_postgis(sa.text(f"""
         SELECT t.id, t.rota_walk_id, t.kind, t.community_id, a.name AS community, t.day,
                t.window_start, t.window_end, t.minutes, t.length_m, t.segment_ids,
                t.hazard_ids, t.hotspot_segment_id, t.points, t.offered_to, t.volunteer_id,
@@ -128,8 +128,7 @@ def task_table(conn: Connection, *, volunteer_id: int | None = None,
           AND (CAST(:vol AS integer) IS NULL OR t.volunteer_id = :vol)
           AND (CAST(:me AS integer) IS NULL OR (t.state = 'offered' AND (t.offered_to = :me
                OR (t.offered_to IS NULL AND t.community_id = :home))))
-          AND (CAST(:within AS integer[]) IS NULL
-               OR t.community_id = ANY(CAST(:within AS integer[])))
+          AND {in_scope('t.community_id')}
           AND (CAST(:since AS date) IS NULL OR t.day >= :since)
           AND (CAST(:until AS date) IS NULL OR t.day <= :until)
           AND (CAST(:states AS text[]) IS NULL OR t.state = ANY(CAST(:states AS text[])))
@@ -137,7 +136,7 @@ def task_table(conn: Connection, *, volunteer_id: int | None = None,
         "task": task_id, "vol": volunteer_id,
         "me": offered_for[0] if offered_for else None,
         "home": offered_for[1] if offered_for else None,
-        "within": ids_param(within), "since": since, "until": until,
+        **scope_params(within), "since": since, "until": until,
         "states": list(states) if states else None})
 
 
@@ -161,9 +160,8 @@ def due_for_check(conn: Connection, before: dt.datetime,
     """Accepted tasks whose window has closed (of the communities ``within``)."""
     return [int(r[0]) for r in conn.execute(sa.text(
         "SELECT id FROM tasks WHERE state = 'accepted' AND window_end <= :t "
-        "AND (CAST(:within AS integer[]) IS NULL "
-        "     OR community_id = ANY(CAST(:within AS integer[]))) ORDER BY id"),
-        {"t": before, "within": ids_param(within)})]
+        f"AND {in_scope('community_id')} ORDER BY id"),
+        {"t": before, **scope_params(within)})]
 
 
 def fixes_of(conn: Connection, volunteer_id: int, start: dt.datetime, end: dt.datetime
@@ -213,20 +211,19 @@ def ledger(conn: Connection, *, volunteer_id: int | None = None,
            until: dt.date | None = None, unpaid: bool = False,
            payout_id: int | None = None) -> pd.DataFrame:
     """Ledger entries with the volunteer's number, name (the caller masks) and community."""
-    return pd.read_sql_query(sa.text("""
+    return pd.read_sql_query(sa.text(f"""
         SELECT l.id, l.volunteer_id, v.number, v.name, a.name AS community, l.source,
                l.item_id, l.points, l.earned_on, l.note, l.payout_id
         FROM points_ledger l JOIN volunteers v ON v.id = l.volunteer_id
         LEFT JOIN areas a ON a.id = v.community_id
         WHERE (CAST(:vol AS integer) IS NULL OR l.volunteer_id = :vol)
-          AND (CAST(:within AS integer[]) IS NULL
-               OR v.community_id = ANY(CAST(:within AS integer[])))
+          AND {in_scope('v.community_id')}
           AND (CAST(:since AS date) IS NULL OR l.earned_on >= :since)
           AND (CAST(:until AS date) IS NULL OR l.earned_on <= :until)
           AND (NOT :unpaid OR l.payout_id IS NULL)
           AND (CAST(:payout AS integer) IS NULL OR l.payout_id = :payout)
         ORDER BY l.earned_on, l.id"""), conn, params={
-        "vol": volunteer_id, "within": ids_param(within), "since": since, "until": until,
+        "vol": volunteer_id, **scope_params(within), "since": since, "until": until,
         "unpaid": unpaid, "payout": payout_id})
 
 
@@ -252,7 +249,7 @@ def dose(conn: Connection, *, within: frozenset[int] | None, since: dt.date,
     """Per community and week: tasks, planned minutes (all tasks) and delivered minutes
     (each checked task's minutes × the share of its route walked); with ``rota_id``, only
     the tasks of that rota."""
-    return pd.read_sql_query(sa.text("""
+    return pd.read_sql_query(sa.text(f"""
         SELECT t.community_id, a.name AS community,
                date_trunc('week', t.day)::date AS week, count(*) AS tasks,
                count(*) FILTER (WHERE t.state = 'delivered') AS delivered,
@@ -266,10 +263,9 @@ def dose(conn: Connection, *, within: frozenset[int] | None, since: dt.date,
         WHERE t.day BETWEEN :a AND :b AND t.state <> 'withdrawn'
           AND (CAST(:rota AS integer) IS NULL OR t.rota_walk_id IN (
                SELECT w.id FROM rota_walks w WHERE w.rota_id = :rota))
-          AND (CAST(:within AS integer[]) IS NULL
-               OR t.community_id = ANY(CAST(:within AS integer[])))
+          AND {in_scope('t.community_id')}
         GROUP BY t.community_id, a.name, week ORDER BY week, community"""), conn,
-        params={"a": since, "b": until, "within": ids_param(within), "rota": rota_id})
+        params={"a": since, "b": until, **scope_params(within), "rota": rota_id})
 
 
 def link_duplicate_reports(conn: Connection, *, radius_m: float, hours: float) -> int:
@@ -295,9 +291,8 @@ def rankings(conn: Connection, *, since: dt.date, until: dt.date,
              within: frozenset[int] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Points earned in [since, until] per community and per team (for commendations):
     points, volunteers who earned any, tasks delivered, reports paid."""
-    params = {"a": since, "b": until, "within": ids_param(within)}
-    scope = ("(CAST(:within AS integer[]) IS NULL "
-             "OR v.community_id = ANY(CAST(:within AS integer[])))")
+    params = {"a": since, "b": until, **scope_params(within)}
+    scope = in_scope("v.community_id")
     communities = pd.read_sql_query(sa.text(f"""
         SELECT a.name AS community, sum(l.points) AS points,
                count(DISTINCT l.volunteer_id) AS volunteers,

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from geo_patrol.errors import InputError
 from geo_patrol.privacy import mask_name
-from geo_patrol.store.results import ids_param
+from geo_patrol.store.scope import in_scope, scope_params
 from geo_patrol.store.volunteers import volunteer_ids
 
 #: Per volunteer and skill: last pass and when its certificate ends (NULL: never).
@@ -120,10 +120,10 @@ def standings(conn: Connection, on: dt.date, horizon_days: int, *,
         JOIN courses c ON c.duty IS NULL OR c.duty = ANY(v.duties)
         LEFT JOIN certs ct ON ct.volunteer_id = v.id AND ct.skill = c.skill
         WHERE v.active
-          AND (CAST(:within AS integer[]) IS NULL OR a.id = ANY(CAST(:within AS integer[])))
+          AND {in_scope('a.id')}
           AND (CAST(:course AS integer) IS NULL OR c.id = :course)
         ORDER BY a.name, c.name, v.number"""),  # noqa: S608  (a constant fragment)
-        conn, params={"on": on, "h": int(horizon_days), "within": ids_param(within),
+        conn, params={"on": on, "h": int(horizon_days), **scope_params(within),
                       "course": course_id})
     frame["name"] = frame["name"].map(mask_name)
     return frame
@@ -140,11 +140,10 @@ def certificates(conn: Connection, on: dt.date, *, within: frozenset[int] | None
                (ct.expires_on IS NULL OR ct.expires_on > CAST(:on AS date)) AS current
         FROM certs ct JOIN volunteers v ON v.id = ct.volunteer_id
         LEFT JOIN areas a ON a.id = v.community_id
-        WHERE (CAST(:within AS integer[]) IS NULL
-               OR v.community_id = ANY(CAST(:within AS integer[])))
+        WHERE {in_scope('v.community_id')}
           AND (CAST(:one AS integer) IS NULL OR v.id = :one)
         ORDER BY ct.skill, a.name, v.number"""),  # noqa: S608  (a constant fragment)
-        conn, params={"on": on, "within": ids_param(within), "one": volunteer_id})
+        conn, params={"on": on, **scope_params(within), "one": volunteer_id})
     frame["name"] = frame["name"].map(mask_name)
     return frame
 
@@ -153,7 +152,7 @@ def session_table(conn: Connection, since: dt.date, *,
                   within: frozenset[int] | None = None) -> pd.DataFrame:
     """Sessions held since ``since`` (newest first) with the attendance of volunteers
     within ``within``: signed up, present, passed, absent."""
-    return pd.read_sql_query(sa.text("""
+    return pd.read_sql_query(sa.text(f"""
         SELECT s.id, c.name AS course, c.skill, s.held_on, s.batch, s.place, s.mode,
                s.trainer, count(*) AS listed,
                count(*) FILTER (WHERE t.result <> 'absent') AS attended,
@@ -162,10 +161,9 @@ def session_table(conn: Connection, since: dt.date, *,
         FROM training_sessions s JOIN courses c ON c.id = s.course_id
         JOIN attendance t ON t.session_id = s.id JOIN volunteers v ON v.id = t.volunteer_id
         WHERE s.held_on >= :since
-          AND (CAST(:within AS integer[]) IS NULL
-               OR v.community_id = ANY(CAST(:within AS integer[])))
+          AND {in_scope('v.community_id')}
         GROUP BY s.id, c.name, c.skill ORDER BY s.held_on DESC, c.name, s.batch"""),
-        conn, params={"since": since, "within": ids_param(within)})
+        conn, params={"since": since, **scope_params(within)})
 
 
 def course_table(conn: Connection) -> pd.DataFrame:

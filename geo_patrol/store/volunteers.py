@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from geo_patrol.errors import InputError
 from geo_patrol.privacy import Vault
+from geo_patrol.store.scope import in_scope, scope_params
 
 
 def community_ids(conn: Connection, names: Sequence[str]) -> dict[str, int]:
@@ -138,8 +139,6 @@ def volunteer_pool(conn: Connection, window_end: object, tz: str,
         LEFT JOIN tracks t ON t.volunteer_id = v.id AND t.kind = 'patrol'
              AND t.started_at >= CAST(:end AS timestamptz) - interval '28 days'
              AND t.started_at < CAST(:end AS timestamptz)
-        WHERE v.active AND (CAST(:within AS integer[]) IS NULL
-                            OR v.community_id = ANY(CAST(:within AS integer[])))
+        WHERE v.active AND {in_scope('v.community_id')}
         GROUP BY v.id, a.geom ORDER BY v.number"""), conn,  # noqa: S608
-        params={"tz": tz, "end": window_end,
-                "within": None if within is None else sorted(within)})
+        params={"tz": tz, "end": window_end, **scope_params(within)})

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from geo_patrol.store.models import PATROL_KINDS
+from geo_patrol.store.scope import in_scope, scope_params
 
 _FIX_ROW = np.dtype([("vid", ">i4"), ("track", ">i8"), ("t", ">f8"), ("x", ">f8"),
                      ("y", ">f8")])
@@ -22,8 +23,8 @@ def read_segments(conn: Connection, scope: list[int] | None) -> pd.DataFrame:
     rows = conn.execute(sa.text(
         "SELECT id, node_from, node_to, coalesce(area_id, -1) AS area_id, length_m, "
         "ST_AsBinary(geom_m) AS wkb FROM street_segments "
-        "WHERE CAST(:scope AS integer[]) IS NULL OR area_id = ANY(:scope) ORDER BY id"),
-        {"scope": scope}).all()
+        f"WHERE {in_scope('area_id')} ORDER BY id"),
+        scope_params(scope)).all()
     # plain tuples: pandas would probe every Row for array attributes
     frame = pd.DataFrame(list(map(tuple, rows)), columns=[
         "id", "node_from", "node_to", "area_id", "length_m", "wkb"])
@@ -36,8 +37,8 @@ def read_hazards(conn: Connection, scope: list[int] | None) -> pd.DataFrame:
     return pd.read_sql_query(sa.text(
         "SELECT id, category, status, coalesce(community_id, -1) AS area_id, "
         "ST_X(geom_m) AS x, ST_Y(geom_m) AS y FROM hazards WHERE NOT proposed "
-        "AND (CAST(:scope AS integer[]) IS NULL OR community_id = ANY(:scope)) ORDER BY id"),
-        conn, params={"scope": scope})
+        f"AND {in_scope('community_id')} ORDER BY id"),
+        conn, params=scope_params(scope))
 
 
 def read_fixes(conn: Connection, start: dt.datetime, end: dt.datetime
