@@ -255,3 +255,24 @@ def test_campaign_cli_api_and_scope(demo_world, campaign, tmp_path):
     body = wrong.get_data(as_text=True)
     assert wrong.status_code == 400 and "ends on or after" in body
     assert "<script>alert(1)</script>" not in body  # the form keeps it, escaped
+
+
+def test_the_demo_campaign_counts_in_every_district(demo_world):
+    """The demo's own campaign, as each district's briefing counts it (within the district)."""
+    from geo_patrol.services.demo import demo_campaign
+    from geo_patrol.store.crime import districts
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    on = dt.date(2026, 11, 28)
+    cid = demo_campaign(engine, settings, on)
+    whole = campaigns.progress(engine, settings, cid, on=on).totals
+    with engine.connect() as conn:
+        ids = districts(conn)["id"].tolist()
+    found = 0
+    for district in ids:
+        (p,) = [p for p in campaigns.district_progress(engine, settings, district, on=on)
+                if p.campaign["id"] == cid]  # beside the campaigns the other tests made
+        t = p.totals
+        assert t["visited"] + t["never_visited"] == t["found"]
+        found += t["found"]
+    assert found == whole["found"] > 0
