@@ -276,7 +276,9 @@ def test_the_plan_names_the_certificate_a_loop_needs(demo_world):
         assert row.certified_for == needs[row.zone]
 
 
-def test_training_on_the_web_scoped_escaped_and_exported(world):
+def _on_the_web(world):
+    """The first-aid sheet loaded; the app, and a command's client signed in with its form
+    token."""
     from web import create_app
     from tests.helpers import make_user, sign_in
 
@@ -284,7 +286,14 @@ def test_training_on_the_web_scoped_escaped_and_exported(world):
     load_training(engine, _sheet(world["dir"] / "fa.csv", FIRST_AID), settings=settings)
     app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": settings})
     command = app.test_client()
-    token = sign_in(command, make_user(engine, "t-command", "command"))
+    return app, command, sign_in(command, make_user(engine, "t-command", "command"))
+
+
+def test_training_on_the_web_scoped_escaped_and_exported(world):
+    from tests.helpers import make_user, sign_in
+
+    engine = world["engine"]
+    app, command, token = _on_the_web(world)
     page = command.get("/training?course=应急救护培训&size=3")
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and 'id="shares"' in text and 'id="batches"' in text
@@ -360,15 +369,8 @@ def _strict_json(text: str):
 
 
 def test_the_training_api_is_strict_json(world):
-    """Missing figures (no expiry, no share yet) are null: a strict parser reads the API."""
-    from web import create_app
-    from tests.helpers import make_user, sign_in
-
-    engine, settings = world["engine"], world["settings"]
-    load_training(engine, _sheet(world["dir"] / "fa.csv", FIRST_AID), settings=settings)
-    app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": settings})
-    command = app.test_client()
-    token = sign_in(command, make_user(engine, "t-command", "command"))
+    """A missing value (a course's duty) is null: a strict parser reads the API."""
+    _app, command, token = _on_the_web(world)
     # a course for a duty beside one without (first aid): the latter's duty is missing
     assert command.post("/training", data={
         "csrf_token": token, "course": "调解实务", "skill": "mediation",
