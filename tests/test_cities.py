@@ -277,7 +277,8 @@ def test_a_phone_reports_to_its_own_city(two_cities, tmp_path):
     import time
 
     from geo_patrol.ingest.positions import PositionRefused
-    from geo_patrol.services import live
+    from geo_patrol.services.devices import add_device
+    from geo_patrol.services.intake import Intake, Intakes
     from geo_patrol.services.sources import load_volunteers
     from geo_patrol.settings import Settings
 
@@ -286,10 +287,10 @@ def test_a_phone_reports_to_its_own_city(two_cities, tmp_path):
         settings = Settings(city=key, data_dir=tmp_path / key)
         load_volunteers(engine, write_roster(tmp_path / f"{key}.csv", [("V1", "甲", "", "保安")]),
                         settings=settings)
-        live.add_device(engine, f"phone-{key}", "V1")
-        live.add_device(engine, "shared-phone", "V1")
-        opened[key] = live.Intake(engine, settings)
-    intakes = live.Intakes(opened)
+        add_device(engine, f"phone-{key}", "V1")
+        add_device(engine, "shared-phone", "V1")
+        opened[key] = Intake(engine, settings)
+    intakes = Intakes(opened)
     try:
         now = int(time.time())
         intakes.submit(f"id=phone-chifeng&lat=42.27&lon=118.96&timestamp={now}", b"").result(30)

@@ -135,7 +135,7 @@ def test_decoder_never_fails_otherwise(fields, doc, as_json):
 def replayed(demo_world):
     """An hour of the demo's stored fixes, shifted to end a few minutes ago, as requests."""
     from geo_patrol.demo.replay import requests_for
-    from geo_patrol.services import live
+    from geo_patrol.services.devices import add_device
     from geo_patrol.store import live as live_store
 
     engine = demo_world["engine"]
@@ -144,7 +144,7 @@ def replayed(demo_world):
         fixes = live_store.fixes_for_replay(conn, start, start + dt.timedelta(hours=1))
     numbers = sorted(fixes["number"].unique())
     for n in numbers:
-        live.add_device(engine, f"demo-{n}", n)
+        add_device(engine, f"demo-{n}", n)
     # all in the past, ending a few minutes ago; within the first hour after local midnight
     # it ends just before midnight instead, so the replayed hour lies in one local day
     zone = ZoneInfo(demo_world["settings"].timezone)
@@ -162,12 +162,13 @@ def _wait(futures):
 
 
 def test_positions_stored_once_flagged_and_covered_as_a_full_analysis(demo_world, replayed):
-    from geo_patrol.services import live
+    from geo_patrol.services.intake import Intake
+    from geo_patrol.services.live_coverage import LiveCoverage
     from geo_patrol.services.analysis import analyze
 
     engine, settings = demo_world["engine"], demo_world["settings"]
-    intake = live.Intake(engine, settings)
-    coverage = live.LiveCoverage(engine, settings)
+    intake = Intake(engine, settings)
+    coverage = LiveCoverage(engine, settings)
     requests = replayed["requests"]
     try:
         # three batches, coverage advanced after each: incremental, not a recomputation
@@ -226,11 +227,11 @@ def test_drawing_ended_tracks_never_waits_on_the_intake(demo_world, replayed):
     """The coverage updater draws ended tracks beside the intake, which extends the same rows:
     a track locked by a batch being stored is skipped and drawn next time (no wait, so no
     deadlock and no stalled batch)."""
-    from geo_patrol.services import live
+    from geo_patrol.services.intake import Intake
     from geo_patrol.store import live as live_store
 
     engine = demo_world["engine"]
-    intake = live.Intake(engine, demo_world["settings"])
+    intake = Intake(engine, demo_world["settings"])
     try:
         _wait([intake.submit(r.query, r.body) for r in replayed["requests"][:200]])
     finally:
@@ -260,13 +261,14 @@ def test_drawing_ended_tracks_never_waits_on_the_intake(demo_world, replayed):
 
 
 def test_refusals_store_nothing_and_are_counted(demo_world, replayed):
-    from geo_patrol.services import live
+    from geo_patrol.services.devices import add_device, refusals
+    from geo_patrol.services.intake import Intake
 
     engine, settings = demo_world["engine"], demo_world["settings"]
     device = f"demo-{replayed['numbers'][0]}"
-    live.add_device(engine, "locked-phone", replayed["numbers"][1], secret="s" * 20)
+    add_device(engine, "locked-phone", replayed["numbers"][1], secret="s" * 20)
     before = count(engine, "live_positions")
-    intake = live.Intake(engine, settings)
+    intake = Intake(engine, settings)
     now = int(time.time())
     bad = [(f"id=unknown-phone&lat=40.6&lon=109.8&timestamp={now}", "unknown_device"),
            (f"id={device}&lat=31.23&lon=121.47&timestamp={now}", "outside_areas"),  # Shanghai
@@ -284,7 +286,7 @@ def test_refusals_store_nothing_and_are_counted(demo_world, replayed):
     finally:
         intake.close()
     assert count(engine, "live_positions") == before + 1
-    table = live.refusals(engine)
+    table = refusals(engine, settings)
     counted = dict(zip(table["reason"], table["count"]))
     assert counted["wrong_secret"] >= 2 and counted["unknown_device"] >= 1
     assert "unknown-phone" in set(table["device"])
@@ -293,14 +295,14 @@ def test_refusals_store_nothing_and_are_counted(demo_world, replayed):
 def test_database_down_answers_503_and_stores_nothing(demo_world, replayed):
     """The intake's answer when the database is unreachable: retry later (503), not 500."""
     from geo_patrol.errors import DatabaseError
-    from geo_patrol.services import live
+    from geo_patrol.services.intake import Intake
     from geo_patrol.store.db import create_engine
     from web.live import answer_positions
 
-    good = live.Intake(demo_world["engine"], demo_world["settings"])
+    good = Intake(demo_world["engine"], demo_world["settings"])
     dead_url = sa.engine.make_url(demo_world["url"]).set(port=1)  # nobody listens there
     dead = create_engine(dead_url.render_as_string(hide_password=False), city="baotou")
-    intake = live.Intake(dead, demo_world["settings"])
+    intake = Intake(dead, demo_world["settings"])
     assert good._device("demo-" + replayed["numbers"][0]) is not None  # registry read
     good.close()
     # what the dead one would have read before the database went away
@@ -316,6 +318,71 @@ def test_database_down_answers_503_and_stores_nothing(demo_world, replayed):
     finally:
         intake.close()
         dead.dispose()
+
+
+def test_a_request_is_decoded_once_whichever_city_takes_it(demo_world, replayed, monkeypatch):
+    """The deployment's intake finds a request's city from the decoded request and hands that
+    on: one decoding per request, stored or refused."""
+    from geo_patrol.services import intake as intake_service
+    from geo_patrol.services.intake import Intake, Intakes
+
+    decoded = []
+
+    def counted(*args, **kwargs):
+        decoded.append(args)
+        return decode_request(*args, **kwargs)
+
+    monkeypatch.setattr(intake_service, "decode_request", counted)
+    here = Intake(demo_world["engine"], demo_world["settings"])
+    elsewhere = Intake(demo_world["engine"], demo_world["settings"])
+    elsewhere._registry, elsewhere._registry_at = {}, time.monotonic() + 3600  # no devices
+    intakes = Intakes({"elsewhere": elsewhere, "baotou": here})
+    now = int(time.time())
+    try:
+        assert intakes.submit(f"id=demo-{replayed['numbers'][7]}&lat=40.6507&lon=109.8431"
+                              f"&timestamp={now}", b"").result(30) == 1
+        assert len(decoded) == 1
+        with pytest.raises(PositionRefused, match="no_position|no position"):
+            intakes.submit(f"id=demo-{replayed['numbers'][7]}&timestamp={now}", b"")
+        assert len(decoded) == 2
+    finally:
+        here.close()
+        elsewhere.close()
+
+
+def test_serve_starts_the_intake_and_a_coverage_process(demo_world, replayed, monkeypatch):
+    """``serve --positions-port``: one call starts each city's intake and its coverage worker
+    in a process of its own, which advances the coverage from the positions taken."""
+    import multiprocessing
+
+    from geo_patrol.services import intake as intake_service
+    from geo_patrol.store import live as live_store
+
+    engine = demo_world["engine"]
+    monkeypatch.setattr(intake_service, "_COVERAGE_STARTED", set())  # none started here yet
+    with engine.connect() as conn:
+        before = live_store.cursor(conn)
+    intakes = intake_service.start_intake(
+        {"baotou": (engine, demo_world["settings"].with_(live_update_s=0.5))}, processes=True)
+    workers = [p for p in multiprocessing.active_children() if p.name == "live-coverage"]
+    try:
+        assert len(workers) == 1
+        assert intakes.submit(f"id=demo-{replayed['numbers'][8]}&lat=40.6511&lon=109.8436"
+                              f"&timestamp={int(time.time())}", b"").result(30) == 1
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if live_store.cursor(conn) > before:
+                    break
+            assert workers[0].is_alive(), workers[0].exitcode
+            time.sleep(0.5)
+        with engine.connect() as conn:
+            assert live_store.cursor(conn) > before
+    finally:
+        intakes.close()
+        for worker in workers:
+            worker.terminate()
+            worker.join(10)
 
 
 # -- the web: intake, the force now, call-outs ------------------------------------------------
@@ -383,7 +450,8 @@ def test_osmand_endpoint_and_the_force_now(app, demo_world, replayed):
 
 
 def test_call_out_by_walking_time(app, demo_world, replayed):
-    from geo_patrol.services import live
+    from geo_patrol.services.callouts import nearest_by_walking
+    from geo_patrol.services.live_coverage import LiveCoverage
 
     engine, settings = demo_world["engine"], demo_world["settings"]
     numbers = replayed["numbers"][3:6]
@@ -394,7 +462,7 @@ def test_call_out_by_walking_time(app, demo_world, replayed):
     for n, (lat, lon) in zip(numbers, spots):
         assert client.get(f"/osmand?id=demo-{n}&lat={lat}&lon={lon}&timestamp={now}"
                           ).status_code == 200
-    near = live.nearest_by_walking(engine, settings, lon=109.8430, lat=40.6503, count=10)
+    near = nearest_by_walking(engine, settings, lon=109.8430, lat=40.6503, count=10)
     assert set(numbers) <= set(near["number"])
     straight = np.hypot(*(np.array(live_xy(engine, near)) - np.array(
         live_xy_point(engine, 109.8430, 40.6503))[:, None]))
@@ -432,18 +500,24 @@ def test_call_out_by_walking_time(app, demo_world, replayed):
                       ).status_code == 303
     assert client.get(f"/osmand?id=demo-{first}&lat=40.6503&lon=109.8430"
                       f"&timestamp={now + 60}").status_code == 200
-    live.LiveCoverage(engine, settings).update()
-    with engine.connect() as conn:
-        status = conn.execute(sa.text(
-            "SELECT t.status FROM callout_targets t JOIN volunteers v ON v.id = t.volunteer_id "
-            "WHERE t.callout_id = :c AND v.number = :n"), {"c": callout_id, "n": first}
-        ).scalar_one()
+    # marked by whichever coverage worker holds the lock: this one, or the app's own
+    coverage, deadline = LiveCoverage(engine, settings), time.monotonic() + 30
+    while True:
+        coverage.update()
+        with engine.connect() as conn:
+            status = conn.execute(sa.text(
+                "SELECT t.status FROM callout_targets t JOIN volunteers v "
+                "ON v.id = t.volunteer_id WHERE t.callout_id = :c AND v.number = :n"),
+                {"c": callout_id, "n": first}).scalar_one()
+        if status == "arrived" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert status == "arrived"
 
 
 def test_a_call_out_needing_first_aid_skips_uncertified_volunteers(app, demo_world, replayed,
                                                                    tmp_path):
-    from geo_patrol.services import live
+    from geo_patrol.services.callouts import nearest_by_walking
     from geo_patrol.services.sources import load_training
 
     engine, settings = demo_world["engine"], demo_world["settings"]
@@ -468,8 +542,8 @@ def test_a_call_out_needing_first_aid_skips_uncertified_volunteers(app, demo_wor
                                     (40.6504, 109.8431)]):
         assert client.get(f"/osmand?id=demo-{n}&lat={lat}&lon={lon}&timestamp={now}"
                           ).status_code == 200
-    required = live.nearest_by_walking(engine, settings, lon=109.8430, lat=40.6503, count=50,
-                                       skill="first_aid")
+    required = nearest_by_walking(engine, settings, lon=109.8430, lat=40.6503, count=50,
+                                  skill="first_aid")
     assert medic in set(required["number"])
     assert not {plain, declared} & set(required["number"])
     assert required["certified"].all()
@@ -478,15 +552,15 @@ def test_a_call_out_needing_first_aid_skips_uncertified_volunteers(app, demo_wor
             "SELECT certified_skills(id, :d) FROM volunteers WHERE number = ANY(:n)"),
             {"d": today, "n": required["number"].tolist()}).scalars().all()
     assert all("first_aid" in s for s in skills)
-    preferred = live.nearest_by_walking(engine, settings, lon=109.8430, lat=40.6503, count=50,
-                                        skill="first_aid", require_skill=False)
+    preferred = nearest_by_walking(engine, settings, lon=109.8430, lat=40.6503, count=50,
+                                   skill="first_aid", require_skill=False)
     assert {medic, plain, declared} <= set(preferred["number"])
     ranks = {n: i for i, n in enumerate(preferred["number"])}
     assert ranks[medic] < ranks[plain] and ranks[medic] < ranks[declared]  # though farther
     assert list(preferred["certified"]) == sorted(preferred["certified"], reverse=True)
     with pytest.raises(Exception, match="unknown skill"):
-        live.nearest_by_walking(engine, settings, lon=109.8430, lat=40.6503, count=5,
-                                skill="急救")
+        nearest_by_walking(engine, settings, lon=109.8430, lat=40.6503, count=5,
+                           skill="急救")
 
     make_user(engine, "fa-command", "command")
     token = sign_in(client, "fa-command")
@@ -545,15 +619,17 @@ def test_the_position_port_speaks_the_same_protocol(demo_world, replayed):
     import urllib.error
     import urllib.request
 
-    from geo_patrol.services import live
+    from geo_patrol.services.devices import add_device
+    from geo_patrol.services.intake import Intake
     from web.positions import serve_positions
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    intake = live.Intake(demo_world["engine"], demo_world["settings"])
+    intake = Intake(demo_world["engine"], demo_world["settings"])
     serve_positions(intake, "127.0.0.1", port)
     number = replayed["numbers"][6]
+    add_device(demo_world["engine"], "unit%41", number)  # a "%" the port must not decode twice
     now = int(time.time())
 
     def post(query: str, body: bytes = b"") -> tuple[int, bytes]:
@@ -572,9 +648,11 @@ def test_the_position_port_speaks_the_same_protocol(demo_world, replayed):
         body = json.dumps({"device_id": f"demo-{number}", "location": {
             "timestamp": now + 5, "coords": {"latitude": 40.6508, "longitude": 109.8432}}})
         assert post("", body.encode())[0] == 200
+        assert post(f"id=unit%2541&lat=40.6509&lon=109.8433&timestamp={now + 10}") == \
+            (200, b"OK\n")
         status, text = post(f"id=nobody&lat=40.65&lon=109.84&timestamp={now}")
         assert status == 400 and text.startswith(b"unknown_device")
         assert post("", b"{" + b" " * 70_000 + b"}")[0] == 413
-        assert count(demo_world["engine"], "live_positions") == before + 2
+        assert count(demo_world["engine"], "live_positions") == before + 3
     finally:
         intake.close()

@@ -45,15 +45,13 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
 
         config: dict[str, Any] = {"GEO_PATROL_SETTINGS": settings}
         if positions_port:
-            from geo_patrol.services.live import Intake, Intakes
-            from web.live import start_updater
+            from geo_patrol.services.intake import start_intake
             from web.positions import serve_positions
 
-            config["GEO_PATROL_INTAKE"] = intake = Intakes(
-                {o.city.key: Intake(o.engine, o.settings) for o in opened})
+            # the coverage workers in processes of their own: the intake keeps its core
+            config["GEO_PATROL_INTAKE"] = intake = start_intake(
+                {o.city.key: (o.engine, o.settings) for o in opened}, processes=True)
             serve_positions(intake, host, positions_port)
-            for o in opened:
-                start_updater(o.engine, o.settings, process=True)
             click.echo(f"positions (OsmAnd / Traccar Client) on http://{host}:{positions_port}/")
         app = create_app(config)
         # what start-up loaded lives as long as the process: kept out of the collector's

@@ -1,12 +1,13 @@
 """The live loop on the web: position intake (``/osmand``, the OsmAnd / Traccar Client
 protocol), the force now (``/live``, ``/api/live``), devices and call-outs.
 
-One :class:`~geo_patrol.services.live.Intake` and one coverage updater run per process,
-started on first use (or handed in by ``geo-patrol serve``).
+One position intake (:func:`geo_patrol.services.intake.start_intake`: a writer and a coverage
+worker per city) runs per process, started on first use (or handed in by ``geo-patrol serve``).
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -24,11 +25,22 @@ from flask import (
 )
 
 from geo_patrol.access import Resource
-from geo_patrol.errors import DatabaseError
-from geo_patrol.ingest.positions import MAX_BODY_BYTES, PositionRefused
+from geo_patrol.errors import DatabaseError, GeoPatrolError, InputError
+from geo_patrol.ingest.positions import (
+    ACK_TIMEOUT_S,
+    MAX_BODY_BYTES,
+    NOT_STORED,
+    STORED,
+    TOO_LARGE,
+    PositionRefused,
+    answer_refusal,
+)
 from geo_patrol.privacy import mask_name
-from geo_patrol.services import live
+from geo_patrol.services import callouts, devices, live_coverage
 from geo_patrol.services import maps as map_service
+from geo_patrol.services.live import force_now
+from geo_patrol.services.intake import Intake, Intakes, start_intake
+from geo_patrol.store.accounts import audit
 from geo_patrol.vocab import CERT_SKILLS
 from web.auth import principal, requires
 from web.db import cities, get_conn, get_engine, settings
@@ -36,58 +48,20 @@ from web.params import int_arg, lang
 
 bp = Blueprint("live", __name__)
 _START = threading.Lock()
-#: Seconds a request waits for its batch to commit before the app is told to retry.
-ACK_TIMEOUT_S = 15.0
 
 
-def intake() -> live.Intake | live.Intakes:
-    """This process's position intake, one per city (and each city's coverage updater),
-    started on first use."""
+def intake() -> Intake | Intakes:
+    """This process's position intake, one per city (and each city's coverage worker),
+    started on first use unless ``geo-patrol serve`` handed one in."""
     ext = current_app.extensions
     if "geo_patrol_intake" not in ext:
         with _START:
             if "geo_patrol_intake" not in ext:
                 base = current_app.config["GEO_PATROL_SETTINGS"]
-                opened = {c.key: (get_engine(key=c.key), c.settings(base)) for c in cities()}
                 ext["geo_patrol_intake"] = current_app.config.get("GEO_PATROL_INTAKE") or \
-                    live.Intakes({k: live.Intake(*v) for k, v in opened.items()})
-                for engine, cfg in opened.values():
-                    start_updater(engine, cfg)
+                    start_intake({c.key: (get_engine(key=c.key), c.settings(base))
+                                  for c in cities()})
     return ext["geo_patrol_intake"]
-
-
-_UPDATERS: set[str] = set()
-
-
-def start_updater(engine: Any, cfg: Any, *, process: bool = False) -> None:
-    """Advance today's live coverage (and call-out arrivals) every ``live_update_s``: on a
-    thread, or in a process of its own (one per database either way)."""
-    key = f"{engine.url}|{cfg.city}"  # one per city of each database
-    if key in _UPDATERS:
-        return
-    _UPDATERS.add(key)
-    if process:
-        import multiprocessing
-
-        multiprocessing.get_context("spawn").Process(
-            target=live.coverage_process, args=(cfg,), name="live-coverage", daemon=True).start()
-        return
-    threading.Thread(target=live.coverage_loop, args=(engine, cfg), name="live-coverage",
-                     daemon=True).start()
-
-
-#: The answers of the position protocol (the web app's ``/osmand`` and the port alike).
-STORED = (200, "OK\n")
-NOT_STORED = (503, "not stored yet: retry\n")
-TOO_LARGE = (413, "too_large: the body is too large\n")
-_REFUSED_STATUS = {"too_large": 413, "wrong_secret": 403}
-
-
-def refused(exc: PositionRefused | DatabaseError) -> tuple[int, str]:
-    """The answer to a request refused before it was queued."""
-    if isinstance(exc, DatabaseError):
-        return 503, f"{exc}\n"
-    return _REFUSED_STATUS.get(exc.reason, 400), f"{exc.reason}: {exc}\n"
 
 
 def answer_positions(submit: Any, query: bytes, body: bytes) -> tuple[int, str]:
@@ -95,7 +69,7 @@ def answer_positions(submit: Any, query: bytes, body: bytes) -> tuple[int, str]:
     try:
         future = submit(query, body)
     except (PositionRefused, DatabaseError) as exc:
-        return refused(exc)
+        return answer_refusal(exc)
     try:
         future.result(ACK_TIMEOUT_S)
     except (DatabaseError, FutureTimeout):
@@ -122,9 +96,9 @@ def live_page() -> Any:
     me.within(Resource.TRACKS)  # not for own-only or aggregate-only roles
     intake()  # the coverage updater runs wherever the live map is watched
     cfg = settings()
-    board = live.callouts(get_engine(), me.community_ids, tz=cfg.timezone)
+    board = callouts.callouts(get_engine(), me.community_ids, tz=cfg.timezone)
     shown = int_arg("callout")
-    targets = live.callout_detail(get_engine(), shown, me) if shown else None
+    targets = callouts.callout_detail(get_engine(), shown, me) if shown else None
     if targets is not None:
         targets = targets.assign(name=[mask_name(n) for n in targets["name"]])
     return render_template("live.html", run=None, lang=lang(), board=board, targets=targets,
@@ -149,8 +123,8 @@ def live_feed() -> Any:
     me = principal()
     within = me.within(Resource.TRACKS)
     cfg = settings()
-    force = live.force_now(get_engine(), cfg, within=within)
-    coverage, segments = live.coverage_today(get_engine(), cfg, within=within)
+    force = force_now(get_engine(), cfg, within=within)
+    coverage, segments = live_coverage.coverage_today(get_engine(), cfg, within=within)
     people = force.volunteers
     trails: dict[str, list[list[float]]] = {}
     for vid, part in force.trails.groupby("volunteer_id"):
@@ -169,15 +143,9 @@ def live_feed() -> Any:
                    "pct": round(100 * r.covered_m / r.total_m, 1) if r.total_m else None}
                   for r in coverage.itertuples()],
         segments={"type": "FeatureCollection", "features": [
-            {"type": "Feature", "geometry": _json(r.geometry),
+            {"type": "Feature", "geometry": json.loads(r.geometry),
              "properties": {"share": round(float(r.share), 3)}}
             for r in segments.itertuples()]})
-
-
-def _json(text: str) -> Any:
-    import json
-
-    return json.loads(text)
 
 
 # -- devices ----------------------------------------------------------------------------------
@@ -191,14 +159,11 @@ def devices_page() -> Any:
     status = 200
     if request.method == "POST":
         me.require(Resource.DEVICES, "write")
-        from geo_patrol.errors import GeoPatrolError
-        from geo_patrol.store.accounts import audit
-
         device = (request.form.get("device_id") or "").strip()
         number = (request.form.get("number") or "").strip()
         secret = secrets.token_urlsafe(18) if request.form.get("secret") else None
         try:
-            live.add_device(get_engine(), device, number, secret=secret)
+            devices.add_device(get_engine(), device, number, secret=secret)
         except GeoPatrolError as exc:
             error, status = str(exc), 400
         else:
@@ -207,10 +172,10 @@ def devices_page() -> Any:
             query = f"id={device}" + (f"&key={secret}" if secret else "")
             created = {"device": device, "number": number, "secret": secret,
                        "url": f"{request.host_url.rstrip('/')}/osmand?{query}"}
-    table = live.devices(get_engine(), within, tz=settings().timezone)
+    table = devices.devices(get_engine(), within, tz=settings().timezone)
     table = table.assign(name=[mask_name(n) for n in table["name"]])
     return render_template("devices.html", run=None, lang=lang(), devices=table,
-                           refusals=live.refusals(get_engine(), tz=settings().timezone),
+                           refusals=devices.refusals(get_engine(), settings()),
                            created=created,
                            error=error), status
 
@@ -218,9 +183,7 @@ def devices_page() -> Any:
 @bp.post("/devices/<path:device_id>/remove")
 @requires(Resource.DEVICES, "write")
 def remove_device(device_id: str) -> Any:
-    from geo_patrol.store.accounts import audit
-
-    live.remove_device(get_engine(), device_id)
+    devices.remove_device(get_engine(), device_id)
     with get_engine().begin() as conn:
         audit(conn, principal().username, "device_remove", device_id)
     return redirect(url_for("live.devices_page"), 303)
@@ -232,7 +195,7 @@ def remove_device(device_id: str) -> Any:
 @requires(Resource.CALLOUTS, "write")
 def call_out() -> Any:
     me = principal()
-    callout_id = live.call_out(get_engine(), settings(), me, lon=request.form.get("lon"),
+    callout_id = callouts.call_out(get_engine(), settings(), me, lon=request.form.get("lon"),
                                lat=request.form.get("lat"),
                                category=request.form.get("category") or "",
                                note=request.form.get("note"),
@@ -247,12 +210,12 @@ def call_out() -> Any:
 def api_call_out() -> Any:
     body = request.get_json(silent=True) or {}
     me = principal()
-    callout_id = live.call_out(get_engine(), settings(), me, lon=body.get("lon"),
+    callout_id = callouts.call_out(get_engine(), settings(), me, lon=body.get("lon"),
                                lat=body.get("lat"), category=str(body.get("category") or ""),
                                note=body.get("note"), count=_count(body.get("count")),
                                skill=body.get("skill") or None,
                                require_skill=body.get("skill_required", True) is not False)
-    targets = live.callout_detail(get_engine(), callout_id, me)
+    targets = callouts.callout_detail(get_engine(), callout_id, me)
     people = me.grant(Resource.PEOPLE) is not None
     return jsonify(id=callout_id, targets=[
         {"number": r.number, "name": mask_name(r.name) if people else None, "rank": r.rank,
@@ -263,13 +226,11 @@ def api_call_out() -> Any:
 @bp.post("/me/callouts/<int:callout_id>")
 @requires(Resource.CALLOUTS, "answer")
 def answer_callout(callout_id: int) -> Any:
-    live.answer(get_engine(), principal(), callout_id, request.form.get("answer") == "accept")
+    callouts.answer(get_engine(), principal(), callout_id, request.form.get("answer") == "accept")
     return redirect(url_for("pages.me"), 303)
 
 
 def _count(raw: str | None) -> int:
-    from geo_patrol.errors import InputError
-
     try:
         return int(raw or 5)
     except ValueError:

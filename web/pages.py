@@ -12,8 +12,8 @@ from geo_patrol.access import Grant, Resource
 from geo_patrol.errors import GeoPatrolError, InputError, NotFoundError, TooLargeError
 from geo_patrol.services import campaigns, crime, scope, training
 from geo_patrol.services.analysis import analyze, parse_window
+from geo_patrol.services.callouts import my_callouts
 from geo_patrol.services.exports import export_layer as encode_layer
-from geo_patrol.services.live import my_callouts
 from geo_patrol.services.maps import district_briefing
 from geo_patrol.store import results
 from geo_patrol.store.accounts import audit_table

@@ -1,8 +1,10 @@
 """The dedicated position port (5055 by default, as Traccar's OsmAnd port): the same protocol
-as ``/osmand``, on an asyncio server (aiohttp, on uvloop's event loop) so thousands of phones can report at once.
+as ``/osmand``, on an asyncio server (aiohttp, on uvloop's event loop) so thousands of phones
+can report at once.
 
-Every path and method GET/POST is a position request; each is answered when its batch has
-committed (:class:`~geo_patrol.services.live.Intake`).
+Every path and method GET/POST is a position request, decoded once by the intake
+(:class:`~geo_patrol.services.intake.Intakes`) and answered as the protocol answers
+(:mod:`geo_patrol.ingest.positions`) when its batch has committed.
 """
 
 from __future__ import annotations
@@ -13,25 +15,36 @@ import threading
 from aiohttp import web as aioweb
 
 from geo_patrol.errors import DatabaseError
-from geo_patrol.ingest.positions import MAX_BODY_BYTES, PositionRefused
-from geo_patrol.services.live import Intake, new_event_loop
-from web.live import ACK_TIMEOUT_S, NOT_STORED, STORED, TOO_LARGE, refused
+from geo_patrol.ingest.positions import (
+    ACK_TIMEOUT_S,
+    MAX_BODY_BYTES,
+    NOT_STORED,
+    STORED,
+    TOO_LARGE,
+    WRONG_METHOD,
+    PositionRefused,
+    answer_refusal,
+)
+from geo_patrol.services.intake import Intake, Intakes, new_event_loop
 
 
-def position_app(intake: Intake, loop: asyncio.AbstractEventLoop) -> aioweb.Application:
+def position_app(intake: Intake | Intakes, loop: asyncio.AbstractEventLoop
+                 ) -> aioweb.Application:
     def answer(status_text: tuple[int, str]) -> aioweb.Response:
         return aioweb.Response(status=status_text[0], text=status_text[1])
 
     async def handle(request: aioweb.Request) -> aioweb.Response:
         if request.method not in ("GET", "POST"):
-            return aioweb.Response(status=405, text="GET or POST\n", headers={"Allow": "GET, POST"})
+            return aioweb.Response(status=WRONG_METHOD[0], text=WRONG_METHOD[1],
+                                   headers={"Allow": "GET, POST"})
         if (request.content_length or 0) > MAX_BODY_BYTES:
             return answer(TOO_LARGE)
         body = await request.read() if request.can_read_body else b""
         try:
-            future = intake.submit(request.query_string, body, loop=loop)
+            # the query as sent: the decoder percent-decodes it (once)
+            future = intake.submit(request.rel_url.raw_query_string, body, loop=loop)
         except (PositionRefused, DatabaseError) as exc:
-            return answer(refused(exc))
+            return answer(answer_refusal(exc))
         try:
             await asyncio.wait_for(future, ACK_TIMEOUT_S)
         except (DatabaseError, asyncio.TimeoutError):
@@ -43,7 +56,7 @@ def position_app(intake: Intake, loop: asyncio.AbstractEventLoop) -> aioweb.Appl
     return app
 
 
-def serve_positions(intake: Intake, host: str, port: int) -> threading.Thread:
+def serve_positions(intake: Intake | Intakes, host: str, port: int) -> threading.Thread:
     """Run the position port on its own thread and event loop; returns the thread."""
     ready = threading.Event()
     failure: list[BaseException] = []

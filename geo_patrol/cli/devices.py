@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from geo_patrol.cli import Group, cli, engine_of
+from geo_patrol.cli import Group, cli, engine_of, settings_of
 
 
 @cli.group(cls=Group)
@@ -26,7 +26,7 @@ def devices_add(ctx: click.Context, device_id: str, volunteer: str, with_secret:
     """Register DEVICE_ID (the app's identifier) to the volunteer numbered VOLUNTEER."""
     import secrets
 
-    from geo_patrol.services.live import add_device
+    from geo_patrol.services.devices import add_device
 
     secret = secrets.token_urlsafe(18) if with_secret else None
     new = add_device(engine_of(ctx), device_id, volunteer, secret=secret)
@@ -40,9 +40,9 @@ def devices_add(ctx: click.Context, device_id: str, volunteer: str, with_secret:
 def devices_list(ctx: click.Context) -> None:
     """Devices, their volunteers and when each last sent a position."""
     from geo_patrol.privacy import mask_name
-    from geo_patrol.services.live import devices as device_table
+    from geo_patrol.services.devices import devices as device_table
 
-    for r in device_table(engine_of(ctx)).itertuples():
+    for r in device_table(engine_of(ctx), tz=settings_of(ctx).timezone).itertuples():
         state = "disabled" if r.disabled_at == r.disabled_at and r.disabled_at else "active"
         seen = r.last_seen.isoformat() if r.last_seen == r.last_seen and r.last_seen else "never"
         click.echo(f"{r.device_id}\t{r.number}\t{mask_name(r.name)}\t{state}\t"
@@ -54,7 +54,7 @@ def devices_list(ctx: click.Context) -> None:
 @click.pass_context
 def devices_remove(ctx: click.Context, device_id: str) -> None:
     """Disable a device: its positions are refused from now on (stored ones stay)."""
-    from geo_patrol.services.live import remove_device
+    from geo_patrol.services.devices import remove_device
 
     remove_device(engine_of(ctx), device_id)
     click.echo(f"disabled {device_id}")

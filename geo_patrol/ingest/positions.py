@@ -14,7 +14,8 @@ Two request shapes decode to :class:`Position` records:
 The shape is told by the body (JSON starts with ``{`` or ``[``), not the Content-Type, which
 apps set inconsistently. Everything here is pure: no clock but the ``now`` passed in, no
 database. A malformed request raises :class:`PositionRefused` with a short ``reason`` the
-intake counts.
+intake counts. The protocol's answers (status and text) are here too, so the web app's
+``/osmand`` and the position port answer alike.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from urllib.parse import parse_qsl
 import numpy as np
 import pandas as pd
 
-from geo_patrol.errors import InputError
+from geo_patrol.errors import DatabaseError, InputError
+from geo_patrol.ingest.fixes import clean_fixes
+from geo_patrol.vocab import FLAG_OUT_OF_ORDER
 
 KNOT_MPS = 1852 / 3600
 #: Request bodies above this many bytes are refused before decoding.
@@ -266,6 +269,26 @@ def _first_values(text: str) -> dict[str, str]:
     return out
 
 
+# -- the protocol's answers ---------------------------------------------------------------------
+
+#: Seconds a request waits for its batch to commit before the app is told to retry.
+ACK_TIMEOUT_S = 15.0
+#: Status and text of each answer (the phone apps read the status; the text is for people).
+STORED = (200, "OK\n")
+NOT_STORED = (503, "not stored yet: retry\n")
+TOO_LARGE = (413, "too_large: the body is too large\n")
+WRONG_METHOD = (405, "GET or POST\n")
+_REFUSED_STATUS = {"too_large": 413, "wrong_secret": 403}
+
+
+def answer_refusal(exc: PositionRefused | DatabaseError) -> tuple[int, str]:
+    """The answer to a request refused before it was queued (a database that is not reachable
+    asks the app to retry)."""
+    if isinstance(exc, DatabaseError):
+        return 503, f"{exc}\n"
+    return _REFUSED_STATUS.get(exc.reason, 400), f"{exc.reason}: {exc}\n"
+
+
 # -- flags and tracks for positions as they arrive ----------------------------------------------
 
 @dataclass
@@ -307,9 +330,6 @@ def flag_arrivals(volunteer_id: np.ndarray, t: np.ndarray, lon: np.ndarray, lat:
 
     A position older than the volunteer's last stored one is out of order.
     """
-    from geo_patrol.ingest.fixes import clean_fixes
-    from geo_patrol.vocab import FLAG_OUT_OF_ORDER
-
     n = len(t)
     ctx = previous.dropna(subset=["clean_t"]).reindex(np.unique(volunteer_id)).dropna(
         subset=["clean_t"])

@@ -1,0 +1,53 @@
+"""Phones that send positions: registered to volunteers, listed, disabled; requests refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.services._local import local_times
+from geo_patrol.settings import Settings
+from geo_patrol.store import live as live_store
+from geo_patrol.store.volunteers import volunteer_ids
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+
+def add_device(engine: Engine, device_id: str, volunteer_number: str, *,
+               secret: str | None = None) -> bool:
+    """Register a phone's device id to a volunteer (``True``: new, ``False``: re-bound)."""
+    device_id = device_id.strip()
+    if not device_id or len(device_id) > 64 or not device_id.isprintable():
+        raise InputError("a device id is a short printable text (the app's identifier)")
+    if secret is not None and len(secret) < 16:
+        raise InputError("a device secret has at least 16 characters")
+    with engine.begin() as conn:
+        known = volunteer_ids(conn, [volunteer_number])
+        if known.empty:
+            raise NotFoundError(f"no volunteer {volunteer_number!r}: load the roster first")
+        return live_store.add_device(conn, device_id, int(known["id"].iloc[0]),
+                                     None if secret is None else live_store.secret_digest(secret))
+
+
+def remove_device(engine: Engine, device_id: str) -> None:
+    with engine.begin() as conn:
+        if not live_store.remove_device(conn, device_id):
+            raise NotFoundError(f"no active device {device_id!r}")
+
+
+def devices(engine: Engine, within: frozenset[int] | None = None, *, tz: str) -> pd.DataFrame:
+    """The registered devices (of volunteers in ``within`` communities), times in ``tz``."""
+    with engine.connect() as conn:
+        return local_times(live_store.device_table(conn, within), tz, "created_at",
+                           "disabled_at", "last_seen")
+
+
+def refusals(engine: Engine, settings: Settings, *, days: int = 7) -> pd.DataFrame:
+    """The refused requests of the city's last ``days`` local days, times in its zone."""
+    with engine.connect() as conn:
+        frame = live_store.refusal_table(conn, settings.today() - dt.timedelta(days=days))
+    return local_times(frame, settings.timezone, "last_at")

@@ -1,0 +1,422 @@
+"""Position intake (a group-commit writer per city); starts the intake and coverage workers."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime as dt
+import hmac
+import logging
+import multiprocessing
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from geo_patrol.errors import ConflictError, DatabaseError
+from geo_patrol.ingest.fixes import CleanFixes
+from geo_patrol.ingest.points import EXTENT_MARGIN_DEG
+from geo_patrol.ingest.positions import (
+    Position,
+    PositionRefused,
+    decode_request,
+    flag_arrivals,
+    is_mock,
+)
+from geo_patrol.ingest.volunteers import PASSIVE_OCCUPATIONS
+from geo_patrol.services.live_coverage import coverage_loop, coverage_process
+from geo_patrol.settings import Settings
+from geo_patrol.store import areas as area_store
+from geo_patrol.store import fixes as fix_store
+from geo_patrol.store import live as live_store
+from geo_patrol.store.db import CONNECTION_LOST, metric_srid
+from geo_patrol.vocab import FLAG_MOCK
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop where it is installed (Linux, macOS), else asyncio's own: the
+    position port and the phones' replay run on it."""
+    try:
+        import uvloop  # optional: asyncio's own loop does the same work, slower
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+@dataclass
+class _Pending:
+    positions: list[Position]
+    device_row: int
+    volunteer_id: int
+    occupation: str
+    #: a thread's future, or an event loop's (settled on that loop, once per batch)
+    future: Future | asyncio.Future = field(default_factory=Future)
+    loop: asyncio.AbstractEventLoop | None = None
+
+
+def _settle(pendings: list[_Pending], error: BaseException | None) -> None:
+    for p in pendings:
+        if p.future.done():  # an asyncio future whose waiter gave up
+            continue
+        if error is None:
+            p.future.set_result(len(p.positions))
+        else:
+            p.future.set_exception(error)
+
+
+def _settle_batch(batch: list[_Pending], error: BaseException | None) -> None:
+    """Answer a stored (or failed) batch: thread futures at once, each event loop's futures
+    in one callback on that loop (one wake-up per batch, not per request)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Pending]] = collections.defaultdict(list)
+    for p in batch:
+        if p.loop is None:
+            _settle([p], error)
+        else:
+            by_loop[p.loop].append(p)
+    for loop, pendings in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, pendings, error)
+        except RuntimeError:  # the loop has closed: nobody is waiting
+            pass
+
+
+class Intake:
+    """Accepts position requests and stores them in batches (one writer thread).
+
+    A request is decoded (:mod:`geo_patrol.ingest.positions`), its device and place checked at
+    once (a refusal is answered and counted, nothing stored), and its positions queued for the
+    writer thread, which stores in one transaction whatever arrived while the previous batch
+    was being stored (a group commit, one COPY per batch: ``live_positions`` and the day
+    partitions of ``patrol_fixes``, tracks extended). A request is answered only when its
+    batch has committed, so a crash loses nothing acknowledged, and a re-sent position is
+    stored once (unique per volunteer and time).
+
+    ``submit`` raises :class:`PositionRefused` for a request that stores nothing, and returns
+    a future that resolves to the number of positions once they are committed (or raises
+    :class:`DatabaseError` when the database is unreachable: the app retries). Called on an
+    event loop's thread with ``loop``, the future is that loop's. ``accept`` does the same for
+    a request already decoded (each request is decoded once, whichever city takes it).
+    """
+
+    def __init__(self, engine: Engine, settings: Settings, *, interval_s: float = 0.2,
+                 min_gap_s: float = 0.04) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.interval_s = interval_s
+        self.min_gap_s = min_gap_s
+        self._zone = ZoneInfo(settings.timezone)
+        self._queue: list[_Pending] = []
+        self._cond = threading.Condition()
+        self._registry: dict[str, tuple[int, int, str | None, str]] = {}
+        self._registry_at = 0.0
+        self._extent: tuple[float, float, float, float] | None = None
+        self._srid: int | None = None
+        self._refused: collections.Counter[tuple[dt.date, str, str]] = collections.Counter()
+        self._refused_at: dict[tuple[dt.date, str, str], dt.datetime] = {}
+        self._closed = False
+        self.stats = collections.Counter()
+        self._thread = threading.Thread(target=self._run, name="position-intake", daemon=True)
+        self._thread.start()
+
+    # the request side
+
+    def submit(self, query: str | bytes, body: bytes, *, now: float | None = None,
+               loop: asyncio.AbstractEventLoop | None = None) -> Future | asyncio.Future:
+        now = time.time() if now is None else now
+        try:
+            positions, key = decode_request(query, body, now=now)
+        except PositionRefused as exc:
+            self._count_refusal(exc.reason, exc.device or "", now)
+            raise
+        return self.accept(positions, key, now=now, loop=loop)
+
+    def accept(self, positions: list[Position], key: str | None, *, now: float,
+               loop: asyncio.AbstractEventLoop | None = None) -> Future | asyncio.Future:
+        """Check and queue the positions of a decoded request (``key``: its device secret)."""
+        try:
+            device = positions[0].device
+            entry = self._device(device)
+            if entry is None:
+                raise PositionRefused("unknown_device", f"unknown device {device!r}: the "
+                                      "command registers devices to volunteers first",
+                                      device=device)
+            row, volunteer_id, digest, occupation = entry
+            if digest is not None or self.settings.require_device_secret:
+                if key is None or digest is None or not hmac.compare_digest(
+                        live_store.secret_digest(key), digest):
+                    raise PositionRefused("wrong_secret", "the device secret (key=) is missing "
+                                          "or wrong", device=device)
+            self._check_place(positions)
+        except PositionRefused as exc:
+            self._count_refusal(exc.reason, exc.device or "", now)
+            raise
+        pending = _Pending(positions, row, volunteer_id, occupation) if loop is None else \
+            _Pending(positions, row, volunteer_id, occupation, loop.create_future(), loop)
+        with self._cond:
+            if self._closed:
+                raise DatabaseError("the position intake is shutting down")
+            self._queue.append(pending)
+            self._cond.notify()
+        return pending.future
+
+    def _device(self, device: str) -> tuple[int, int, str | None, str] | None:
+        entry = self._registry.get(device)
+        stale = time.monotonic() - self._registry_at > (1.0 if entry is None else 30.0)
+        if stale:
+            with self.engine.connect() as conn:
+                self._registry = live_store.device_registry(conn)
+                self._extent = area_store.deployment_extent(conn)
+                self._srid = metric_srid(conn)
+            self._registry_at = time.monotonic()
+            entry = self._registry.get(device)
+        return entry
+
+    def _check_place(self, positions: list[Position]) -> None:
+        if self._extent is None or self._srid is None:
+            raise PositionRefused("outside_areas", "no areas are loaded yet: positions have "
+                                  "nowhere to belong", device=positions[0].device)
+        x0, y0, x1, y1 = self._extent
+        m = EXTENT_MARGIN_DEG
+        for p in positions:
+            if not (x0 - m <= p.lon <= x1 + m and y0 - m <= p.lat <= y1 + m):
+                raise PositionRefused("outside_areas", f"lat {p.lat:.5f}, lon {p.lon:.5f} lies "
+                                      "far outside the deployment's areas", device=p.device)
+
+    def _count_refusal(self, reason: str, device: str, now: float) -> None:
+        when = dt.datetime.fromtimestamp(now, dt.UTC)
+        key = (when.astimezone(self._zone).date(), reason, device[:64])
+        with self._cond:
+            self._refused[key] += 1
+            self._refused_at[key] = when
+        self.stats[f"refused_{reason}"] += 1
+
+    # the writer side
+
+    def _run(self) -> None:
+        # group commit: a batch is whatever arrived while the previous one was being stored,
+        # at most one batch every ``min_gap_s`` (a batch's fixed cost is spread over more
+        # positions under load); refusals are flushed every interval
+        started = 0.0
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed and not self._refused:
+                    self._cond.wait(self.interval_s)
+            rest = self.min_gap_s - (time.monotonic() - started)
+            if rest > 0 and not self._closed:
+                time.sleep(rest)
+            started = time.monotonic()
+            with self._cond:
+                if not self._queue and not self._refused and self._closed:
+                    return
+                batch, self._queue = self._queue, []
+                refused = [(k[0], k[1], k[2], n, self._refused_at[k])
+                           for k, n in self._refused.items()]
+                self._refused.clear()
+                self._refused_at.clear()
+            if not batch and not refused:
+                continue
+            try:
+                stored = self._store(batch, refused)
+            except CONNECTION_LOST as exc:
+                log.warning("positions not stored, the database is unreachable: %s", exc)
+                _settle_batch(batch, DatabaseError(
+                    "the database is not reachable; the app will retry"))
+                continue
+            except Exception as exc:  # noqa: BLE001  (answered, never lost silently)
+                log.exception("positions not stored")
+                _settle_batch(batch, DatabaseError(f"positions not stored: {exc}"))
+                continue
+            self.stats["stored"] += stored
+            _settle_batch(batch, None)
+
+    def _store(self, batch: list[_Pending], refused: list[tuple[Any, ...]]) -> int:
+        with self.engine.begin() as conn:
+            live_store.count_refusals(conn, refused)
+            if not batch:
+                return 0
+            frame = _batch_frame(batch)
+            live_store.lock_intake(conn)
+            frame = frame.drop_duplicates(["volunteer_id", "t"], keep="first")
+            known = live_store.stored_keys(conn, frame["volunteer_id"].to_numpy(),
+                                           frame["t"].to_numpy())
+            if known:
+                keys = list(zip(frame["volunteer_id"].tolist(), frame["t"].tolist()))
+                frame = frame[[k not in known for k in keys]]
+            self.stats["resent"] += sum(len(p.positions) for p in batch) - len(frame)
+            if frame.empty:
+                return 0
+            if self._srid is None:  # read with the device registry
+                raise DatabaseError("no metric CRS recorded: load the areas first")
+            return _store_arrivals(conn, frame.reset_index(drop=True), self.settings,
+                                   self._srid)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Store what is queued, then stop the writer."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout)
+
+
+class Intakes:
+    """The deployment's position intake: each request goes to the intake of the city its
+    device is registered in (a device registered in two cities is refused, not guessed)."""
+
+    def __init__(self, intakes: dict[str, Intake]) -> None:
+        if not intakes:
+            raise ConflictError("no city yet: positions have nowhere to go")
+        self.intakes = intakes
+
+    def submit(self, query: str | bytes, body: bytes, *, now: float | None = None,
+               loop: asyncio.AbstractEventLoop | None = None) -> Future | asyncio.Future:
+        """Decode a request once and hand it to its city's intake (see :meth:`Intake.submit`);
+        a request that names no device is counted by the first city."""
+        now = time.time() if now is None else now
+        first = next(iter(self.intakes.values()))
+        try:
+            positions, key = decode_request(query, body, now=now)
+        except PositionRefused as exc:
+            first._count_refusal(exc.reason, exc.device or "", now)
+            raise
+        if len(self.intakes) > 1:
+            device = positions[0].device
+            found = [i for i in self.intakes.values() if i._device(device) is not None]
+            if len(found) > 1:  # each of those cities' commands sees the refusals
+                for intake in found:
+                    intake._count_refusal("ambiguous_device", device, now)
+                raise PositionRefused("ambiguous_device", f"device {device!r} is "
+                                      "registered in more than one city", device=device)
+            first = found[0] if found else first
+        return first.accept(positions, key, now=now, loop=loop)
+
+    def close(self, timeout: float = 10.0) -> None:
+        for intake in self.intakes.values():
+            intake.close(timeout)
+
+
+def _batch_frame(batch: list[_Pending]) -> pd.DataFrame:
+    rows = [(p.volunteer_id, p.device_row, p.occupation, pos.t, pos.lon, pos.lat, pos.speed_mps,
+             pos.heading, pos.accuracy_m, pos.battery_pct, pos.moving, pos.attrs)
+            for p in batch for pos in p.positions]
+    return pd.DataFrame(rows, columns=["volunteer_id", "device_id", "occupation", "t", "lon",
+                                       "lat", "speed_mps", "heading", "accuracy_m",
+                                       "battery_pct", "moving", "attrs"])
+
+
+def _store_arrivals(conn: Any, frame: pd.DataFrame, settings: Settings, srid: int) -> int:
+    """Flag, join into tracks and store one batch of new positions (inside the intake lock)."""
+    vid = frame["volunteer_id"].to_numpy(dtype="int32")
+    t = frame["t"].to_numpy(dtype="int64")
+    previous = live_store.previous_fixes(conn, np.unique(vid).tolist())
+    arr = flag_arrivals(vid, t, frame["lon"].to_numpy(dtype="float64"),
+                        frame["lat"].to_numpy(dtype="float64"),
+                        frame["accuracy_m"].to_numpy(dtype="float64"),
+                        frame["speed_mps"].to_numpy(dtype="float64"), previous,
+                        metric_crs=f"EPSG:{srid}", gap_s=settings.track_gap_s,
+                        max_speed_kmh=settings.max_speed_kmh,
+                        max_accuracy_m=settings.max_accuracy_m)
+    rows = frame.iloc[arr.order].reset_index(drop=True)
+    # a position the phone says is mocked is stored, flagged: it covers nothing, pays nothing
+    mocked = rows["attrs"].map(is_mock).to_numpy(dtype=bool)
+    arr.flags[mocked] |= FLAG_MOCK
+    arr.step_m[mocked] = 0.0
+    new_tracks = np.flatnonzero(arr.continues < 0)
+    track_ids = arr.continues.copy()
+    if len(new_tracks):
+        track_ids[new_tracks] = fix_store.allocate_track_ids(conn, len(new_tracks))
+    rows["flags"] = arr.flags
+    rows["track_id"] = track_ids[arr.track]
+    rows["x"], rows["y"] = arr.x, arr.y
+    live_store.store_positions(conn, rows)
+    zone = ZoneInfo(settings.timezone)
+    days = pd.to_datetime(rows["t"], unit="us", utc=True).dt.tz_convert(zone).dt.date
+    uploads = {}
+    for day, idx in rows.groupby(days.to_numpy()).indices.items():
+        flagged = int((rows["flags"].to_numpy()[idx] != 0).sum())
+        uploads[day] = live_store.live_upload(conn, day, len(idx), flagged)
+        fixes = CleanFixes(rows["volunteer_id"].to_numpy(dtype="int32")[idx],
+                           t=rows["t"].to_numpy()[idx],
+                           lon=rows["lon"].to_numpy()[idx], lat=rows["lat"].to_numpy()[idx],
+                           x=arr.x[idx], y=arr.y[idx],
+                           accuracy=rows["accuracy_m"].to_numpy(dtype="float64")[idx],
+                           speed=rows["speed_mps"].to_numpy(dtype="float64")[idx],
+                           flags=arr.flags[idx].astype("int16"), track=arr.track[idx])
+        fix_store.store_fixes(conn, fixes, upload_id=uploads[day], track_ids=track_ids,
+                              srid=srid, tz=settings.timezone)
+    _store_tracks(conn, rows, arr, track_ids, uploads, days)
+    return len(rows)
+
+
+def _store_tracks(conn: Any, rows: pd.DataFrame, arr: Any, track_ids: np.ndarray,
+                  uploads: dict[dt.date, int], days: pd.Series) -> None:
+    """New tracks inserted, continued ones extended (per batch track, rows sorted by track:
+    counts, times and metres by numpy). A live track's line is drawn when it ends."""
+    k = len(arr.continues)
+    track = arr.track
+    t = rows["t"].to_numpy(dtype="int64")
+    n = np.bincount(track, minlength=k)
+    flagged = np.bincount(track, weights=arr.flags != 0, minlength=k).astype(int)
+    metres = np.bincount(track, weights=arr.step_m, minlength=k)
+    first = np.searchsorted(track, np.arange(k))
+    last = np.searchsorted(track, np.arange(k), side="right") - 1
+    go_on = arr.continues >= 0
+    live_store.extend_tracks(conn, [(int(track_ids[i]), int(t[last[i]]), int(n[i]),
+                                     int(flagged[i]), float(metres[i]))
+                                    for i in np.flatnonzero(go_on)])
+    passive = rows["occupation"].isin(PASSIVE_OCCUPATIONS).to_numpy()
+    vid = rows["volunteer_id"].to_numpy()
+    day = days.to_numpy()
+    new = [(int(track_ids[i]), int(vid[first[i]]), uploads[day[first[i]]],
+            "passive" if passive[first[i]] else "patrol",
+            pd.Timestamp(int(t[first[i]]), unit="us", tz="UTC"),
+            pd.Timestamp(int(t[last[i]]), unit="us", tz="UTC"), int(n[i]), int(flagged[i]),
+            float(metres[i]), None)
+           for i in np.flatnonzero(~go_on)]
+    if new:
+        fix_store.store_track_rows(conn, new)
+
+
+# -- start-up ---------------------------------------------------------------------------------
+
+_COVERAGE_STARTED: set[str] = set()
+_COVERAGE_LOCK = threading.Lock()
+
+
+def start_coverage(engine: Engine, settings: Settings, *, process: bool = False) -> None:
+    """Advance the city's live coverage (and call-out arrivals) every ``live_update_s``: on a
+    thread, or in a process of its own (one per city of each database either way)."""
+    key = f"{engine.url}|{settings.city}"
+    with _COVERAGE_LOCK:
+        if key in _COVERAGE_STARTED:
+            return
+        _COVERAGE_STARTED.add(key)
+    if process:
+        multiprocessing.get_context("spawn").Process(
+            target=coverage_process, args=(settings,), name="live-coverage",
+            daemon=True).start()
+        return
+    threading.Thread(target=coverage_loop, args=(engine, settings), name="live-coverage",
+                     daemon=True).start()
+
+
+def start_intake(cities: Mapping[str, tuple[Engine, Settings]], *,
+                 processes: bool = False) -> Intakes:
+    """The deployment's position intake (a writer thread per city) and each city's coverage
+    worker (threads, or with ``processes`` a process per city, so that the intake keeps its
+    core); ``cities`` maps each city's key to its engine and settings."""
+    intakes = Intakes({key: Intake(engine, settings)
+                       for key, (engine, settings) in cities.items()})
+    for engine, settings in cities.values():
+        start_coverage(engine, settings, process=processes)
+    return intakes

@@ -1,0 +1,142 @@
+"""The live coverage worker: today's coverage advanced from new positions, and read back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from geo_patrol.analysis.live import StreetAtoms, merge_cover, step_cover
+from geo_patrol.analysis.paths import Fixes
+from geo_patrol.services.analysis import default_params
+from geo_patrol.settings import Settings
+from geo_patrol.store import areas as area_store
+from geo_patrol.store import live as live_store
+from geo_patrol.store.db import CONNECTION_LOST, open_database
+from geo_patrol.store.windows import read_segments
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+class LiveCoverage:
+    """Advances today's live coverage from positions that arrived since the last update.
+
+    The street atoms are built once per process; one process at a time updates (an advisory
+    lock), so several web workers may all run it.
+    """
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.params = default_params(settings)
+        self._streets: StreetAtoms | None = None
+        self._streets_key: tuple[int, int] | None = None
+
+    def _atoms(self, conn: Any) -> StreetAtoms:
+        key = area_store.segment_count(conn)
+        if self._streets is None or key != self._streets_key:
+            segs = read_segments(conn, None)
+            self._streets = StreetAtoms.build(segs["id"].to_numpy(), segs["geom"].to_numpy(),
+                                              self.params.radius_m)
+            self._streets_key = key
+        return self._streets
+
+    def update(self, *, limit: int = 200_000) -> int:
+        """Take in up to ``limit`` new positions; the number read (0: nothing new or another
+        process is updating)."""
+        zone = ZoneInfo(self.settings.timezone)
+        # arrivals and ended tracks first, in a short transaction of their own, so that no
+        # track the intake may extend is locked while the coverage advances
+        with self.engine.begin() as conn:
+            if not live_store.lock_coverage(conn):
+                return 0
+            live_store.mark_arrivals(conn, self.settings.callout_arrival_m)
+            live_store.close_tracks(conn, dt.datetime.now(dt.UTC) - dt.timedelta(
+                seconds=self.settings.track_gap_s))
+        with self.engine.begin() as conn:
+            if not live_store.lock_coverage(conn):
+                return 0
+            new = live_store.new_clean_fixes(conn, live_store.cursor(conn), limit)
+            if new.empty:
+                return 0
+            top = int(new["seq"].max())
+            new = new[new["flags"] == 0]
+            if len(new):
+                streets = self._atoms(conn)
+                local = pd.to_datetime(new["t"], unit="s", utc=True).dt.tz_convert(zone)
+                new = new.assign(day=local.dt.date.to_numpy(),
+                                 day_start=local.dt.normalize().map(
+                                     lambda d: d.timestamp()).to_numpy())
+                for day, part in new.groupby("day"):
+                    self._advance(conn, day, part, streets)
+            live_store.set_cursor(conn, top)
+            return int(len(new))
+
+    def _advance(self, conn: Any, day: dt.date, part: pd.DataFrame,
+                 streets: StreetAtoms) -> None:
+        firsts = part.sort_values("t").groupby("volunteer_id", as_index=False).first()
+        before = live_store.clean_before(conn, firsts[["volunteer_id", "t", "day_start"]])
+        both = pd.concat([before.assign(seq=0), part[["volunteer_id", "t", "x", "y", "kind",
+                                                      "seq"]]], ignore_index=True)
+        both = both.sort_values(["volunteer_id", "t"], kind="stable")
+        kind = (both["kind"] == "passive").to_numpy(dtype="int8")
+        fixes = Fixes(both["volunteer_id"].to_numpy(dtype="int32"), kind,
+                      both["t"].to_numpy(dtype="float64"), both["x"].to_numpy(dtype="float64"),
+                      both["y"].to_numpy(dtype="float64"))
+        cover = step_cover(streets, fixes, radius=self.params.radius_m,
+                           gap_s=self.params.gap_s, max_speed_kmh=self.params.max_speed_kmh)
+        if cover.empty:
+            return
+        segs = cover["segment_id"].unique().tolist()
+        stored = live_store.cover_rows(conn, day, segs)
+        live_store.store_cover(conn, day, merge_cover(stored, cover))
+
+
+def coverage_loop(engine: Engine, settings: Settings,
+                  stop: threading.Event | None = None) -> None:
+    """Advance the live coverage (and call-out arrivals) every ``live_update_s`` until
+    ``stop`` is set; a lost database is retried on the next turn."""
+    coverage = LiveCoverage(engine, settings)
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            while coverage.update():
+                pass
+        except CONNECTION_LOST as exc:
+            log.warning("live coverage not updated, the database is unreachable: %s",
+                        str(exc).splitlines()[0])
+        except Exception:  # noqa: BLE001  (the next turn tries again)
+            log.exception("live coverage not updated")
+        stop.wait(settings.live_update_s)
+
+
+def coverage_process(settings: Settings) -> None:
+    """:func:`coverage_loop` as a process of its own (``geo-patrol serve``: the intake keeps
+    its core)."""
+    parent, stop = os.getppid(), threading.Event()
+
+    def orphaned() -> None:  # the server went away (even by SIGKILL): so does this process
+        while not stop.wait(1.0):
+            if os.getppid() != parent:
+                stop.set()
+
+    threading.Thread(target=orphaned, daemon=True).start()
+    coverage_loop(open_database(settings, upgrade=False), settings, stop)
+
+
+def coverage_today(engine: Engine, settings: Settings, *, within: frozenset[int] | None,
+                   day: dt.date | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per community: street length and covered length today (the city's local day); and the
+    segments visited."""
+    day = day or settings.today()
+    with engine.connect() as conn:
+        return (live_store.live_coverage(conn, day, within),
+                live_store.covered_segments(conn, day, within))
