@@ -52,9 +52,9 @@ class VisitRule:
 
 @dataclass(frozen=True)
 class Delivery:
-    """When a patrol task counts as delivered, and the points it earns."""
+    """When a patrol task counts as delivered, and the points it earns. What is walked and
+    what makes a stop are the analysis's (its radius, track gap and stay), not set here."""
 
-    radius_m: float = 30.0       # a route's street is walked within this of clean fixes
     delivered_share: float = 0.8  # delivered: this share of the route walked, every stop made
     partly_share: float = 0.3    # partly delivered: this share walked, or some stop made
     max_walk_kmh: float = 8.0    # fixes moving faster than this do not count on foot
@@ -139,6 +139,10 @@ def parse_rules(data: dict[str, Any], source: str) -> Rules:
 
 
 def _delivery(spec: dict[str, Any], source: str) -> Delivery:
+    if "radius_m" in spec:
+        msg = ("[delivery]: radius_m is no longer set here: a route's street is walked within "
+               "the analysis radius, as on the map; remove it")
+        raise InputError(msg, source=source)
     known = Delivery.__dataclass_fields__
     unknown = set(spec) - set(known)
     if unknown:

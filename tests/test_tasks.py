@@ -11,10 +11,13 @@ import pytest
 import sqlalchemy as sa
 
 from geo_patrol.analysis.delivery import verify, walking_fixes
+from geo_patrol.analysis.params import AnalysisParams
 from geo_patrol.errors import ConflictError, ForbiddenError, NotFoundError
+from geo_patrol.rules import load_rules
 
-RULE = {"radius_m": 30.0, "delivered_share": 0.8, "partly_share": 0.3, "max_walk_kmh": 8.0,
-        "dwell_min": 10.0, "stop_radius_m": 50.0}
+#: The map's parameters (30 m reach, 120 s gap) and the packaged rules (80 % / 30 %, 8 km/h,
+#: a stop of 10 minutes within 50 m).
+RULE = {"params": AnalysisParams(), "rules": load_rules()}
 
 
 def test_a_verdict_from_fixes_along_and_off_the_route():
@@ -275,6 +278,7 @@ def test_the_delivery_rules_are_checked_when_read():
     assert rules.delivery.delivered_share == 0.9 and rules.delivery.points("streets",
                                                                            "partly") == 6
     for bad, word in (({"delivered_share": 0.2}, "partly_share"), ({"pointz": 1}, "unknown"),
-                      ({"radius_m": "far"}, "number")):
+                      ({"max_walk_kmh": "fast"}, "number"),
+                      ({"radius_m": 30}, "analysis radius")):
         with pytest.raises(InputError, match=word):
             parse_rules({**base, "delivery": bad}, "t")

@@ -1,5 +1,6 @@
-"""Hazard compliance: inspection visits (a dwell within reach) and passes, judged by each
-category's rule (every N days, or every school day inside time windows)."""
+"""Hazard compliance: inspection visits (a stay within reach) and passes, judged by each
+category's rule (every N days, or every school day inside time windows). What a visit and a
+stay are is :mod:`geo_patrol.analysis.visits`'s."""
 
 from __future__ import annotations
 
@@ -7,25 +8,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo_patrol.analysis.paths import Fixes
-from geo_patrol.analysis.visits import Calendar
+from geo_patrol.analysis.visits import Calendar, Visits, near_pairs, place_visits
 from geo_patrol.rules import VisitRule
 
+__all__ = ["STATUSES", "Compliance", "Visits", "hazard_visits", "judge", "near_pairs"]
+
 STATUSES = ("compliant", "overdue", "never_visited", "cleared")
-
-
-@dataclass
-class Visits:
-    """Runs of one volunteer's consecutive fixes within reach of a hazard."""
-
-    hazard: np.ndarray
-    volunteer: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
-
-    @property
-    def minutes(self) -> np.ndarray:
-        return (self.end - self.start) / 60
 
 
 @dataclass
@@ -43,57 +31,16 @@ class Compliance:
     first_inspection: np.ndarray  # epoch seconds (the stay's start) or NaN
 
 
-def near_pairs(px: np.ndarray, py: np.ndarray, qx: np.ndarray, qy: np.ndarray,
-               radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """All (p, q) index pairs within ``radius``: a hash join on ``radius``-sized grid cells
-    (each q registered in its 3 x 3 neighbourhood), then exact distances. Suits many p
-    (fixes) and fewer q (hazards)."""
-    if not len(px) or not len(qx):
-        empty = np.zeros(0, dtype="int64")
-        return empty, empty
-    span = 1 << 31
-
-    def cell(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return np.floor(x / radius).astype("int64") * span + np.floor(y / radius).astype("int64")
-
-    home = cell(qx, qy)
-    keys = np.concatenate([home + dx * span + dy for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
-    owner = np.tile(np.arange(len(qx)), 9)
-    order = np.argsort(keys, kind="stable")
-    keys, owner = keys[order], owner[order]
-    pc = cell(px, py)
-    lo = np.searchsorted(keys, pc, side="left")
-    hi = np.searchsorted(keys, pc, side="right")
-    count = hi - lo
-    p_idx = np.repeat(np.arange(len(px)), count)
-    offset = np.arange(len(p_idx)) - np.repeat(np.cumsum(count) - count, count)
-    q_idx = owner[np.repeat(lo, count) + offset]
-    close = np.hypot(px[p_idx] - qx[q_idx], py[p_idx] - qy[q_idx]) <= radius
-    return p_idx[close], q_idx[close]
-
-
-def hazard_visits(hx: np.ndarray, hy: np.ndarray, fixes: Fixes, *, radius: float,
-                  gap_s: float) -> Visits:
-    """Visits to each hazard: consecutive fixes of a volunteer within ``radius``, joined while
-    at most ``gap_s`` apart."""
-    f_idx, h_idx = near_pairs(fixes.x, fixes.y, hx, hy, radius)
-    order = np.lexsort((fixes.t[f_idx], fixes.volunteer[f_idx], h_idx))
-    f_idx, h_idx = f_idx[order], h_idx[order]
-    vol, t = fixes.volunteer[f_idx], fixes.t[f_idx]
-    new = np.ones(len(f_idx), dtype=bool)
-    new[1:] = (h_idx[1:] != h_idx[:-1]) | (vol[1:] != vol[:-1]) | (np.diff(t) > gap_s)
-    first = np.flatnonzero(new)
-    last = np.append(first[1:], len(f_idx)) - 1
-    if not len(first):
-        last = first
-    return Visits(h_idx[first], vol[first], t[first], t[last])
+#: A hazard is a place: its visits are any place's (:func:`place_visits`), the very runs
+#: that make a task's stop.
+hazard_visits = place_visits
 
 
 def judge(rules: list[VisitRule], cleared: np.ndarray, visits: Visits, cal: Calendar, *,
           dwell_min: float, window_end: float) -> Compliance:
     """Each hazard's status under its rule for the window (``rules[i]`` is hazard i's)."""
     n = len(rules)
-    inspection = visits.minutes >= dwell_min
+    inspection = visits.stays(dwell_min)
     insp_h = visits.hazard[inspection]
     inspections = np.bincount(insp_h, minlength=n)
     passes = np.bincount(visits.hazard[~inspection], minlength=n)

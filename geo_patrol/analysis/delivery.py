@@ -1,12 +1,17 @@
 """Was a patrol task delivered? Checked against the volunteer's own fixes in its window.
 
-Pure: the route (metric lines), its stops (metric points) and the fixes in, a
-:class:`Verdict` out. Only fixes that passed the fix checks count (flagged jumps, poor
-accuracy, duplicates and out-of-order fixes do not), and on a walking task no fix reached
-faster than walking pace (a device carried in a car or a moved mock position does not walk a
-street). A street of the route is walked where it lies within ``radius_m`` of the path
-joining the counted fixes (pieces more than ``gap_s`` apart are not joined); a stop is made
-by a stay of ``dwell_min`` within ``stop_radius_m``, as an inspection in compliance.
+Pure: the tasks' routes (metric lines), their stops (metric points) and the fixes in, a
+:class:`Verdict` per task out. Walked and stayed mean what they mean on the map: the path is
+:func:`~geo_patrol.analysis.paths.build_steps`'s, a street of the route is walked where it
+lies within ``params.radius_m`` of the path (:func:`~geo_patrol.analysis.visits.walked_m`,
+coverage's ``covered_m``) and a stop is made by a stay near it
+(:func:`~geo_patrol.analysis.visits.place_visits`, a hazard's inspection), all from the one
+:class:`~geo_patrol.analysis.params.AnalysisParams` built from the city's settings.
+
+Only fixes that passed the fix checks count. A walking task adds one rule of its own: no
+step faster than walking pace (``max_walk_kmh``) walks a street, and a fix reached and left
+that fast (a jump out and back, the middle of a ride) is dropped, so a device carried in a
+car or a moved mock position does not walk a street.
 """
 
 from __future__ import annotations
@@ -15,6 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+
+from geo_patrol.analysis.params import AnalysisParams
+from geo_patrol.analysis.paths import Fixes, build_steps, spikes
+from geo_patrol.analysis.visits import place_visits, walked_m
+from geo_patrol.rules import Rules
 
 STATES = ("delivered", "partly", "missed")
 
@@ -34,76 +44,92 @@ class Verdict:
                 "too_fast": self.too_fast}
 
 
+@dataclass
+class TaskPlaces:
+    """The routes and stops of tasks checked together (metric), each line and stop with the
+    position of its task."""
+
+    lines: np.ndarray      # LineStrings
+    line_task: np.ndarray
+    stops: np.ndarray      # (k, 2)
+    stop_task: np.ndarray
+    n_tasks: int
+
+    @classmethod
+    def of(cls, routes: list[tuple[np.ndarray, np.ndarray]]) -> TaskPlaces:
+        """From each task's street lines and its stops ``[k, 2]``."""
+        lines = [np.asarray(r, dtype=object).reshape(-1) for r, _ in routes]
+        stops = [np.asarray(s, dtype=float).reshape(-1, 2) for _, s in routes]
+        n = len(routes)
+        return cls(np.concatenate(lines) if n else np.zeros(0, dtype=object),
+                   np.repeat(np.arange(n), [len(v) for v in lines]),
+                   np.concatenate(stops) if n else np.zeros((0, 2)),
+                   np.repeat(np.arange(n), [len(v) for v in stops]), n)
+
+
+def task_fixes(x: np.ndarray, y: np.ndarray, t: np.ndarray, ok: np.ndarray
+               ) -> tuple[np.ndarray, Fixes]:
+    """One task's fixes that passed the checks, in time order (as :class:`Fixes` of task 0),
+    and their indices in the input."""
+    x, y, t = (np.asarray(v, dtype=float) for v in (x, y, t))
+    order = np.argsort(t, kind="stable")
+    order = order[np.asarray(ok, dtype=bool)[order]]
+    return order.astype(np.int64), Fixes(np.zeros(len(order), "int32"),
+                                          np.zeros(len(order), "int8"), t[order], x[order],
+                                          y[order])
+
+
 def walking_fixes(x: np.ndarray, y: np.ndarray, t: np.ndarray, ok: np.ndarray, *,
                   max_kmh: float) -> tuple[np.ndarray, int]:
-    """Indices (in time order) of the fixes that count: passed the checks and reached at no
-    more than ``max_kmh`` from the previous one that counted; and how many were too fast."""
-    order = np.argsort(t, kind="stable")
-    keep, fast = [], 0
-    last = None
-    for i in order[np.asarray(ok, bool)[order]]:
-        if last is not None:
-            dt_s = max(float(t[i] - t[last]), 1e-6)
-            if np.hypot(x[i] - x[last], y[i] - y[last]) / dt_s * 3.6 > max_kmh:
-                fast += 1
-                continue
-        keep.append(i)
-        last = i
-    return np.asarray(keep, dtype=np.int64), fast
+    """Indices (in time order) of the fixes that count on a walking task: passed the checks
+    and not reached and left faster than ``max_kmh`` (:func:`spikes`); and how many were too
+    fast."""
+    order, fixes = task_fixes(x, y, t, ok)
+    fast = spikes(fixes, max_speed_kmh=max_kmh)
+    return order[~fast], int(fast.sum())
 
 
-def _path(x: np.ndarray, y: np.ndarray, t: np.ndarray, gap_s: float) -> object:
-    """The counted fixes joined into lines, broken where they are more than ``gap_s``
-    apart; single fixes as points."""
-    if not len(x):
-        return shapely.GeometryCollection()
-    cuts = np.flatnonzero(np.diff(t) > gap_s) + 1
-    parts = []
-    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(x)]):
-        xy = np.column_stack([x[lo:hi], y[lo:hi]])
-        parts.append(shapely.LineString(xy) if len(xy) > 1 else shapely.Point(xy[0]))
-    return shapely.GeometryCollection(parts)
-
-
-def _stayed(x: np.ndarray, y: np.ndarray, t: np.ndarray, px: float, py: float, *,
-            radius: float, minutes: float, gap_s: float) -> bool:
-    """Whether the fixes stay within ``radius`` of the point for ``minutes`` on end."""
-    inside = np.hypot(x - px, y - py) <= radius
-    start = None
-    for i in range(len(t)):
-        if inside[i] and start is not None and t[i] - t[i - 1] <= gap_s:
-            if t[i] - t[start] >= minutes * 60:
-                return True
-        elif inside[i]:
-            start = i
-        else:
-            start = None
-    return False
+def verify_tasks(places: TaskPlaces, fixes: Fixes, *, params: AnalysisParams, rules: Rules,
+                 breaks: np.ndarray | None = None) -> list[Verdict]:
+    """The verdicts on tasks checked together. ``fixes`` are the clean fixes of each task's
+    taker in its window, ``volunteer`` holding the task's position, sorted by it and time;
+    ``breaks`` the local midnights that cut paths, as on the map."""
+    n = places.n_tasks
+    rule = rules.delivery
+    fast = spikes(fixes, max_speed_kmh=rule.max_walk_kmh)
+    walking = fixes.take(~fast)
+    steps = build_steps(walking, gap_s=params.gap_s,
+                        max_speed_kmh=min(params.max_speed_kmh, rule.max_walk_kmh),
+                        breaks=breaks)
+    line_task = places.line_task
+    total = np.bincount(line_task, weights=shapely.length(places.lines), minlength=n)
+    walked = np.bincount(line_task, weights=walked_m(places.lines, steps,
+                                                     radius=params.radius_m,
+                                                     line_owner=line_task), minlength=n)
+    share = np.divide(walked, total, out=np.zeros(n), where=total > 0)
+    # the stays of every clean fix, as a hazard's inspection: a stop is not a walk
+    visits = place_visits(places.stops[:, 0], places.stops[:, 1], fixes,
+                          radius=params.stay_radius_m(rules), gap_s=params.gap_s)
+    own = visits.volunteer == places.stop_task[visits.hazard]
+    made_stop = np.zeros(len(places.stop_task), dtype=bool)
+    made_stop[visits.hazard[own & visits.stays(params.stay_min(rules))]] = True
+    made = np.bincount(places.stop_task, weights=made_stop, minlength=n).astype("int64")
+    stops = np.bincount(places.stop_task, minlength=n)
+    counted = np.bincount(walking.volunteer.astype("int64"), minlength=n)
+    too_fast = np.bincount(fixes.volunteer[fast].astype("int64"), minlength=n)
+    delivered = (share >= rule.delivered_share) & (made == stops)
+    partly = (share >= rule.partly_share) | (made > 0)
+    state = np.where(delivered, 0, np.where(partly, 1, 2))
+    return [Verdict(STATES[s], float(w), int(m), int(k), int(c), int(f))
+            for s, w, m, k, c, f in zip(state, share, made, stops, counted, too_fast)]
 
 
 def verify(route: np.ndarray, stops: np.ndarray, x: np.ndarray, y: np.ndarray, t: np.ndarray,
-           ok: np.ndarray, *, radius_m: float, delivered_share: float, partly_share: float,
-           max_walk_kmh: float, dwell_min: float, stop_radius_m: float,
-           gap_s: float = 120.0) -> Verdict:
+           ok: np.ndarray, *, params: AnalysisParams, rules: Rules,
+           breaks: np.ndarray | None = None) -> Verdict:
     """The verdict on one task: ``route`` its street lines, ``stops`` [k, 2] its stops (all
     in metres), ``x, y, t`` (seconds) the volunteer's fixes in its window and ``ok`` which
     passed the fix checks."""
-    x, y, t = (np.asarray(v, float) for v in (x, y, t))
-    idx, fast = walking_fixes(x, y, t, np.asarray(ok, bool), max_kmh=max_walk_kmh)
-    x, y, t = x[idx], y[idx], t[idx]
-    lines = shapely.union_all(np.asarray(route)) if len(route) else shapely.LineString()
-    total = float(shapely.length(lines))
-    walked = 0.0
-    if len(idx) and total > 0:
-        area = shapely.buffer(_path(x, y, t, gap_s), radius_m)
-        walked = float(shapely.length(shapely.intersection(lines, area))) / total
-    stops = np.asarray(stops, float).reshape(-1, 2)
-    made = sum(_stayed(x, y, t, px, py, radius=stop_radius_m, minutes=dwell_min, gap_s=gap_s)
-               for px, py in stops)
-    if walked >= delivered_share and made == len(stops):
-        state = "delivered"
-    elif walked >= partly_share or made > 0:
-        state = "partly"
-    else:
-        state = "missed"
-    return Verdict(state, walked, int(made), len(stops), int(len(idx)), fast)
+    _, fixes = task_fixes(x, y, t, ok)
+    return verify_tasks(TaskPlaces.of([(route, stops)]), fixes, params=params, rules=rules,
+                        breaks=breaks)[0]

@@ -1,20 +1,28 @@
-"""The parameters of an analysis run (stored with its results)."""
+"""The parameters of an analysis run (stored with its results), and of every other reading of
+the same fixes: task delivery checks against the same paths, reach and stays."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from geo_patrol.rules import Rules
 
 
 @dataclass(frozen=True)
 class AnalysisParams:
     """What counts as a visit, a band, a stale street and a gap's priority.
 
+    Built from the city's settings (``track_gap_s``, ``max_speed_kmh``) by
+    :func:`geo_patrol.services.analysis.default_params`, for the map and the paid tasks alike.
+
     Attributes
     ----------
     radius_m
-        A path within this distance of a street segment visits it (metres).
+        A path within this distance of a street segment visits it (metres): the street is
+        walked, on the map and in a task.
     gap_s, max_speed_kmh
         Consecutive fixes of a volunteer join into a path when at most ``gap_s`` apart and
         the implied speed is at most ``max_speed_kmh``.
@@ -30,7 +38,8 @@ class AnalysisParams:
     incident_days
         Incidents this many days before the window's end weigh gaps.
     inspection_dwell_min, inspection_radius_m
-        Compliance: what makes an inspection (``None``: from the rules file).
+        What makes a stay: a hazard's inspection, a task's stop (``None``: from the rules
+        file).
     """
 
     radius_m: float = 30.0
@@ -46,6 +55,14 @@ class AnalysisParams:
     inspection_dwell_min: float | None = None
     inspection_radius_m: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def stay_radius_m(self, rules: Rules) -> float:
+        """Fixes within this distance of a place are near it (a hazard, a task's stop)."""
+        return self.inspection_radius_m or rules.radius_m
+
+    def stay_min(self, rules: Rules) -> float:
+        """A visit this many minutes long is a stay (an inspection, a stop made)."""
+        return self.inspection_dwell_min or rules.dwell_min
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -31,6 +31,11 @@ class Fixes:
         return cls(np.zeros(0, "int32"), np.zeros(0, "int8"), np.zeros(0), np.zeros(0),
                    np.zeros(0))
 
+    def take(self, keep: np.ndarray) -> Fixes:
+        """The fixes selected by ``keep`` (a mask or indices), in their order."""
+        return Fixes(self.volunteer[keep], self.kind[keep], self.t[keep], self.x[keep],
+                     self.y[keep])
+
 
 @dataclass
 class Steps:
@@ -75,3 +80,17 @@ def build_steps(fixes: Fixes, *, gap_s: float = 120.0, max_speed_kmh: float = 20
     a, b = a[order], b[order]
     return Steps(fixes.volunteer[a], fixes.kind[a], fixes.t[a], fixes.t[b], fixes.x[a],
                  fixes.y[a], fixes.x[b], fixes.y[b])
+
+
+def spikes(fixes: Fixes, *, max_speed_kmh: float) -> np.ndarray:
+    """Which fixes are reached from the previous fix of their volunteer faster than
+    ``max_speed_kmh`` and left to the next one as fast: a jump out and back, or the middle of
+    a ride. The fixes either side of them are then joined by :func:`build_steps` as any
+    others (a spike dropped leaves its neighbours one step)."""
+    n = len(fixes)
+    fast = np.zeros(n + 1, dtype=bool)  # fast[i]: the link into fix i
+    if n > 1:
+        same = fixes.volunteer[1:] == fixes.volunteer[:-1]
+        dist = np.hypot(np.diff(fixes.x), np.diff(fixes.y))
+        fast[1:n] = same & (dist > max_speed_kmh / 3.6 * np.maximum(np.diff(fixes.t), 1e-6))
+    return fast[:n] & fast[1:]

@@ -1,4 +1,11 @@
-"""Per-segment visits for a window: covered length (by kind, band and day), last visit,
+"""What a visit is, in one place: a street walked (the part within ``R`` of a path's steps,
+:func:`segment_visits`, :func:`walked_m`) and the time spent near a place (runs of fixes
+within reach, :func:`place_visits`; a stay is such a run lasting long enough,
+:meth:`Visits.stays`). Coverage, hazard compliance and task delivery all call these, with the
+steps :func:`geo_patrol.analysis.paths.build_steps` makes from one
+:class:`~geo_patrol.analysis.params.AnalysisParams`.
+
+Per-segment visits for a window: covered length (by kind, band and day), last visit,
 distinct passes and dwell, from patrol steps (see :mod:`geo_patrol.analysis.coverage`)."""
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from geo_patrol.analysis.coverage import Atoms, chunk_bounds, hits_for, map_chunks, merge_intervals
-from geo_patrol.analysis.paths import Steps
+from geo_patrol.analysis.paths import Fixes, Steps
 
 KINDS = ("patrol", "passive")
 BANDS = ("day", "night")
@@ -233,6 +240,33 @@ def segment_visits(lines_m: np.ndarray, steps: Steps, cal: Calendar, *, radius: 
     return summarise(raw, atoms, cal.days, areas)
 
 
+def walked_m(lines_m: np.ndarray, steps: Steps, *, radius: float,
+             line_owner: np.ndarray | None = None, threads: int = 2,
+             chunk: int = 400_000) -> np.ndarray:
+    """Metres of each street line ``lines_m`` (metric) within ``radius`` of ``steps``: its
+    ``covered_m`` in :func:`segment_visits`. With ``line_owner``, a line counts only the steps
+    whose ``volunteer`` equals its owner (several tasks checked at once, each line against its
+    own task's path)."""
+    n_lines = len(lines_m)
+    atoms = Atoms.from_lines(lines_m, radius)
+    owner = None if line_owner is None else np.asarray(line_owner, dtype="int64")
+
+    def one(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        hits = hits_for(atoms, steps, lo, hi, radius)
+        keep = slice(None) if owner is None else \
+            owner[atoms.seg[hits.atom]] == steps.volunteer[hits.step]
+        return merge_intervals(hits.atom[keep].astype("int64"), hits.start[keep],
+                               hits.end[keep])
+
+    parts = map_chunks(one, chunk_bounds(steps.volunteer, chunk), threads)
+    if not parts or not len(atoms.seg):
+        return np.zeros(n_lines)
+    per_atom = length_by(np.concatenate([p[0] for p in parts]),
+                         np.concatenate([p[1] for p in parts]),
+                         np.concatenate([p[2] for p in parts]), len(atoms.seg))
+    return np.bincount(atoms.seg, weights=per_atom, minlength=n_lines)
+
+
 _VOL_SPAN = 1 << 31
 
 
@@ -253,3 +287,75 @@ def area_codes(seg_vol: np.ndarray, segment_areas: np.ndarray) -> np.ndarray:
 def volunteer_pairs(keys: np.ndarray) -> np.ndarray:
     """(segment or area, volunteer) rows from combined keys."""
     return np.column_stack([keys // _VOL_SPAN, keys % _VOL_SPAN])
+
+
+@dataclass
+class Visits:
+    """Runs of one volunteer's fixes within reach of a place (``hazard``: the place's index,
+    or its id once stored), from the first fix of the run to the last."""
+
+    hazard: np.ndarray
+    volunteer: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+    @property
+    def minutes(self) -> np.ndarray:
+        """Minutes spent near the place on each visit."""
+        return (self.end - self.start) / 60
+
+    def stays(self, dwell_min: float) -> np.ndarray:
+        """Which visits are stays (an inspection, a stop made): ``dwell_min`` or longer."""
+        return self.minutes >= dwell_min
+
+
+def near_pairs(px: np.ndarray, py: np.ndarray, qx: np.ndarray, qy: np.ndarray,
+               radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """All (p, q) index pairs within ``radius``: a hash join on ``radius``-sized grid cells
+    (each q registered in its 3 x 3 neighbourhood), then exact distances. Suits many p
+    (fixes) and fewer q (places)."""
+    if not len(px) or not len(qx):
+        empty = np.zeros(0, dtype="int64")
+        return empty, empty
+    span = 1 << 31
+
+    def cell(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.floor(x / radius).astype("int64") * span + np.floor(y / radius).astype("int64")
+
+    home = cell(qx, qy)
+    keys = np.concatenate([home + dx * span + dy for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
+    owner = np.tile(np.arange(len(qx)), 9)
+    order = np.argsort(keys, kind="stable")
+    keys, owner = keys[order], owner[order]
+    pc = cell(px, py)
+    lo = np.searchsorted(keys, pc, side="left")
+    hi = np.searchsorted(keys, pc, side="right")
+    count = hi - lo
+    p_idx = np.repeat(np.arange(len(px)), count)
+    offset = np.arange(len(p_idx)) - np.repeat(np.cumsum(count) - count, count)
+    q_idx = owner[np.repeat(lo, count) + offset]
+    close = np.hypot(px[p_idx] - qx[q_idx], py[p_idx] - qy[q_idx]) <= radius
+    return p_idx[close], q_idx[close]
+
+
+def place_visits(px: np.ndarray, py: np.ndarray, fixes: Fixes, *, radius: float,
+                 gap_s: float) -> Visits:
+    """Visits to each place (``px, py``, metric): a volunteer's fixes within ``radius`` of it,
+    joined into one run while consecutive ones are at most ``gap_s`` apart.
+
+    Only the fixes within reach decide: one that strays out of reach between two within reach
+    at most ``gap_s`` apart does not end the visit (a fix thrown off by a wall or a
+    tree), a longer absence does. So a day's runs join the next day's by the same rule
+    (:mod:`geo_patrol.analysis.days`), and every caller (hazard compliance, task stops, the
+    minutes near a hot spot) gets the same visits from the same fixes."""
+    f_idx, h_idx = near_pairs(fixes.x, fixes.y, px, py, radius)
+    order = np.lexsort((fixes.t[f_idx], fixes.volunteer[f_idx], h_idx))
+    f_idx, h_idx = f_idx[order], h_idx[order]
+    vol, t = fixes.volunteer[f_idx], fixes.t[f_idx]
+    new = np.ones(len(f_idx), dtype=bool)
+    new[1:] = (h_idx[1:] != h_idx[:-1]) | (vol[1:] != vol[:-1]) | (np.diff(t) > gap_s)
+    first = np.flatnonzero(new)
+    last = np.append(first[1:], len(f_idx)) - 1
+    if not len(first):
+        last = first
+    return Visits(h_idx[first], vol[first], t[first], t[last])

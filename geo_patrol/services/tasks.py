@@ -18,9 +18,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from geo_patrol.analysis.delivery import TaskPlaces, Verdict, verify_tasks
+from geo_patrol.analysis.paths import Fixes
+from geo_patrol.analysis.visits import Calendar
 from geo_patrol.errors import ConflictError, ForbiddenError, InputError, NotFoundError
 from geo_patrol.planning.crew import SLOTS
+from geo_patrol.services.analysis import default_params
 from geo_patrol.settings import Settings
+from geo_patrol.store import tasks as store
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -32,7 +37,6 @@ def offer_rota(engine: Engine, settings: Settings, rota_id: int, *, by: str,
     to its community when nobody was free; its window is the walk's time slot. A walk offered
     before is not offered again. Returns how many tasks were made; audit-logged."""
     from geo_patrol.services.rota import view
-    from geo_patrol.store import tasks as store
     from geo_patrol.store.accounts import audit
 
     view(engine, settings, rota_id, within=within)  # 404 outside the reader's scope
@@ -66,7 +70,6 @@ def make_task(engine: Engine, settings: Settings, *, hazard_id: int, day: dt.dat
     """A task made by hand: visit a hazard (a stop of the inspection dwell there) in one time
     slot of a day, offered to a volunteer (``number``) or to the hazard's community; the
     route is the street nearest the hazard. Audit-logged; returns the task's id."""
-    from geo_patrol.store import tasks as store
     from geo_patrol.store.accounts import audit
 
     if slot not in SLOTS:
@@ -100,8 +103,6 @@ def make_task(engine: Engine, settings: Settings, *, hazard_id: int, day: dt.dat
 
 
 def _volunteer(conn: Any, volunteer_id: int) -> dict[str, Any]:
-    from geo_patrol.store import tasks as store
-
     row = store.volunteer_home(conn, volunteer_id)
     if row is None:
         raise NotFoundError("no active volunteer record")
@@ -113,7 +114,6 @@ def near_me(engine: Engine, settings: Settings, volunteer_id: int, *,
     """The tasks a volunteer may take from today, nearest first by walking along the streets
     from home (their community) to where each starts (``walk_m``)."""
     from geo_patrol.planning.network import walking_distances
-    from geo_patrol.store import tasks as store
     from geo_patrol.store.areas import segments_near
 
     today = today or settings.today()
@@ -139,7 +139,6 @@ def answer(engine: Engine, *, volunteer_id: int | None, task_id: int, accept: bo
     volunteer it is offered to — or, for a task open to its community, a volunteer of that
     community — may take it, and only for themselves; a task already checked cannot change.
     Returns the new state; audit-logged."""
-    from geo_patrol.store import tasks as store
     from geo_patrol.store.accounts import audit
 
     if volunteer_id is None:
@@ -180,29 +179,18 @@ def check(engine: Engine, settings: Settings, *, now: dt.datetime | None = None,
           task_ids: list[int] | None = None,
           within: frozenset[int] | None = None, by: str = "system") -> list[Checked]:
     """Check every accepted task whose window has closed (or those of ``task_ids``) against
-    the taker's own fixes in its window (:mod:`geo_patrol.analysis.delivery`), record the
-    verdict and add the points it earns to the ledger (once per task)."""
-    from geo_patrol.analysis.delivery import verify
-    from geo_patrol.store import tasks as store
-
+    the taker's own clean fixes in its window, read for all of them at once, with the paths,
+    reach and stays of the city's analysis (:func:`verdicts`); record each verdict and add
+    the points it earns to the ledger (once per task)."""
     now = now or dt.datetime.now(dt.UTC)
     rule = settings.rules.delivery
     out = []
     with engine.begin() as conn:
         ids = task_ids if task_ids is not None else store.due_for_check(conn, now, within)
-        for task_id in ids:
-            task = store.lock_task(conn, task_id)
-            if task["state"] != "accepted" or task["window_end"] > now:
-                continue
-            fixes = store.fixes_of(conn, task["volunteer_id"], task["window_start"],
-                                   task["window_end"])
-            route, stops = store.task_geometry(conn, task)
-            verdict = verify(route, stops, fixes["x"], fixes["y"], fixes["t"],
-                             fixes["flags"].to_numpy() == 0, radius_m=rule.radius_m,
-                             delivered_share=rule.delivered_share,
-                             partly_share=rule.partly_share, max_walk_kmh=rule.max_walk_kmh,
-                             dwell_min=settings.rules.dwell_min,
-                             stop_radius_m=settings.rules.radius_m)
+        locked = [store.lock_task(conn, task_id) for task_id in dict.fromkeys(ids)]
+        due = [t for t in locked if t["state"] == "accepted" and t["window_end"] <= now]
+        for task, verdict in zip(due, verdicts(conn, settings, due)):
+            task_id = task["id"]
             store.record_verdict(conn, task_id, verdict.state, verdict.as_dict())
             points = rule.points(task["kind"], verdict.state)
             if points:
@@ -221,6 +209,27 @@ def check(engine: Engine, settings: Settings, *, now: dt.datetime | None = None,
     return out
 
 
+def verdicts(conn: Any, settings: Settings, tasks: list[dict[str, Any]]) -> list[Verdict]:
+    """The verdicts on ``tasks`` (rows of the tasks table) from their takers' fixes, read in
+    one query: walked, stayed and counted as the map counts them
+    (:func:`geo_patrol.analysis.delivery.verify_tasks`), with the :class:`AnalysisParams` of
+    the city's settings (its ``track_gap_s``, ``max_speed_kmh``) and paths cut at its local
+    midnights."""
+    if not tasks:
+        return []
+    fixes = store.fixes_in_windows(conn, [(t["volunteer_id"], t["window_start"],
+                                           t["window_end"]) for t in tasks])
+    places = TaskPlaces.of([store.task_geometry(conn, t) for t in tasks])
+    params = default_params(settings)
+    cal = Calendar.for_window(min(t["window_start"] for t in tasks),
+                              max(t["window_end"] for t in tasks), settings.timezone,
+                              params.day_starts, params.night_starts)
+    return verify_tasks(places, Fixes(fixes["item"].to_numpy("int32"),
+                                      np.zeros(len(fixes), "int8"), fixes["t"].to_numpy(float),
+                                      fixes["x"].to_numpy(float), fixes["y"].to_numpy(float)),
+                        params=params, rules=settings.rules, breaks=cal.midnights)
+
+
 def credit_reports(engine: Engine, settings: Settings, *, by: str = "system"
                    ) -> dict[str, list[int]]:
     """Points for reports verified as true, once each, when the reporter's own fixes put
@@ -228,8 +237,6 @@ def credit_reports(engine: Engine, settings: Settings, *, by: str = "system"
     others are left for the verifier (``flagged``), never paid silently. A report of a
     hazard (or of the same category close by within a day) already reported is linked to
     the first report and not paid (``duplicates``)."""
-    from geo_patrol.store import tasks as store
-
     rule = settings.rules.delivery
     with engine.begin() as conn:
         store.link_duplicate_reports(conn, radius_m=rule.duplicate_radius_m,
@@ -260,8 +267,6 @@ def readable_task(engine: Engine, task_id: int, *, volunteer_id: int | None,
     """One task as a one-row frame, if the reader may see it: a volunteer a task offered to
     them (or open to their community) or taken by them; others a task of their communities
     (``within``). 404 otherwise."""
-    from geo_patrol.store import tasks as store
-
     with engine.connect() as conn:
         task = store.task_table(conn, task_id=task_id, within=within)
         if volunteer_id is not None and len(task):
@@ -279,8 +284,6 @@ def readable_task(engine: Engine, task_id: int, *, volunteer_id: int | None,
 
 def my_tasks(engine: Engine, volunteer_id: int) -> tuple[Any, int]:
     """A volunteer's own tasks (newest first) and their points in all."""
-    from geo_patrol.store import tasks as store
-
     with engine.connect() as conn:
         own = store.task_table(conn, volunteer_id=volunteer_id)
         points = store.ledger(conn, volunteer_id=volunteer_id)
@@ -293,7 +296,6 @@ def payout(engine: Engine, *, start: dt.date, end: dt.date, by: str
     per volunteer (roster number, masked name, community, points) with the items it pays
     (``task 12; report 7``). Audit-logged; an entry is never paid twice."""
     from geo_patrol.privacy import mask_name
-    from geo_patrol.store import tasks as store
     from geo_patrol.store.accounts import audit
 
     if end < start:
@@ -322,8 +324,6 @@ def payout_lines(entries: pd.DataFrame, mask: Any) -> pd.DataFrame:
 def dose(engine: Engine, *, within: frozenset[int] | None, since: dt.date,
          until: dt.date, rota_id: int | None = None) -> pd.DataFrame:
     """Planned against delivered minutes per community and week (of one rota's tasks)."""
-    from geo_patrol.store import tasks as store
-
     with engine.connect() as conn:
         return store.dose(conn, within=within, since=since, until=until, rota_id=rota_id)
 
@@ -331,8 +331,6 @@ def dose(engine: Engine, *, within: frozenset[int] | None, since: dt.date,
 def rankings(engine: Engine, *, since: dt.date, until: dt.date,
              within: frozenset[int] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Commendations (表彰): points earned in the period per community and per team."""
-    from geo_patrol.store import tasks as store
-
     with engine.connect() as conn:
         return store.rankings(conn, since=since, until=until, within=within)
 
@@ -344,7 +342,6 @@ def demo_week(engine: Engine, settings: Settings, run: dict, area: dict, *,
     against the demo's tracks (walked without knowing the rota); returns the planned and
     delivered dose."""
     from geo_patrol.services.rota import make_rota, save
-    from geo_patrol.store import tasks as store
 
     with engine.connect() as conn:
         plan = make_rota(conn, settings, run, area, start=start, days=7, revisit_days=3,

@@ -164,13 +164,21 @@ def due_for_check(conn: Connection, before: dt.datetime,
         {"t": before, **scope_params(within)})]
 
 
-def fixes_of(conn: Connection, volunteer_id: int, start: dt.datetime, end: dt.datetime
-             ) -> pd.DataFrame:
-    """A volunteer's fixes in [start, end): metric ``x, y``, epoch seconds ``t``, ``flags``."""
+def fixes_in_windows(conn: Connection, windows: list[tuple[int, dt.datetime, dt.datetime]]
+                     ) -> pd.DataFrame:
+    """The clean fixes (those that passed the fix checks) of each (volunteer, start, end)
+    window in [start, end), in one query: ``item`` (the window's position in ``windows``),
+    metric ``x, y`` and epoch seconds ``t``, sorted by item and time."""
     return pd.read_sql_query(sa.text("""
-        SELECT ST_X(geom_m) AS x, ST_Y(geom_m) AS y, extract(epoch FROM t) AS t, flags
-        FROM patrol_fixes WHERE volunteer_id = :v AND t >= :a AND t < :b ORDER BY t"""),
-        conn, params={"v": volunteer_id, "a": start, "b": end})
+        SELECT w.item - 1 AS item, ST_X(f.geom_m) AS x, ST_Y(f.geom_m) AS y,
+               extract(epoch FROM f.t)::float8 AS t
+        FROM unnest(CAST(:v AS integer[]), CAST(:a AS timestamptz[]),
+                    CAST(:b AS timestamptz[])) WITH ORDINALITY AS w(volunteer_id, a, b, item)
+        JOIN patrol_fixes f ON f.volunteer_id = w.volunteer_id AND f.t >= w.a AND f.t < w.b
+        WHERE f.flags = 0
+        ORDER BY w.item, f.t"""), conn, params={
+        "v": [int(v) for v, _, _ in windows], "a": [a for _, a, _ in windows],
+        "b": [b for _, _, b in windows]})
 
 
 def task_geometry(conn: Connection, task: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
