@@ -177,6 +177,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from geo_patrol.privacy import mask_name
     from geo_patrol.render.assets import set_asset_root
+    from geo_patrol.render.csp import use_nonce_source
     from geo_patrol.render.i18n import crew_reason, label, report_label, term
     from web import auth, db
     from web.api import bp as api_bp
@@ -199,6 +200,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.url_map.converters["int"] = IdConverter  # before any rule is added
     db.init_app(app)
     auth.init_app(app, settings)
+    # the app's own inline scripts carry the response's CSP nonce: templates'
+    # (<script nonce="{{ csp_nonce() }}">) and map documents'
+    app.add_template_global(auth.csp_nonce, "csp_nonce")
+    use_nonce_source(auth.csp_nonce)
     for blueprint in (api_bp, pages_bp, maps_bp, planner_bp, live_bp, training_bp,
                       crime_bp, campaigns_bp, rota_bp, tasks_bp):
         app.register_blueprint(blueprint)

@@ -156,16 +156,33 @@ def _login_key() -> str:
     return f"{get_remote_address()}|{name}"
 
 
+def csp_nonce() -> str | None:
+    """The Content-Security-Policy nonce of the response being made (``None`` outside a
+    request), made on first use: a template's own inline script carries it
+    (``<script nonce="{{ csp_nonce() }}">``), as the scripts of a map document do. It is kept
+    with the request (not ``g``, which an app context may share across requests), so every
+    response has its own."""
+    from flask import has_request_context
+
+    from geo_patrol.render.csp import new_nonce
+
+    if not has_request_context():
+        return None
+    nonce = request.environ.get("geo_patrol.csp_nonce")
+    if nonce is None:
+        nonce = request.environ["geo_patrol.csp_nonce"] = new_nonce()
+    return nonce
+
+
 def _secure_headers(resp: Any) -> Any:
     from geo_patrol.render.csp import policy
 
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
     resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     resp.headers.setdefault("Referrer-Policy", "same-origin")
-    # nothing from outside the server; inline scripts only by the hashes of those we wrote
-    body = resp.get_data(as_text=True) if resp.mimetype == "text/html" and \
-        not resp.direct_passthrough else ""
-    resp.headers.setdefault("Content-Security-Policy", policy(body))
+    # nothing from outside the server; of inline scripts only those the app wrote (with this
+    # response's nonce), never one that reached the body some other way
+    resp.headers.setdefault("Content-Security-Policy", policy(nonce=csp_nonce()))
     # everything but the shared assets is per user
     if request.endpoint not in ("maps.vendor", "maps.favicon", "static"):
         resp.headers.setdefault("Cache-Control", "private, no-store")

@@ -315,9 +315,14 @@ def add_tracks(m: folium.Map, tracks: Any, lang: str, shift: bool) -> None:
            style=lambda f: {"color": f["properties"]["colour"], "weight": 2, "opacity": 0.7})
 
 
-def map_html(m: folium.Map) -> str:
-    """A map as one HTML document (its assets linked from ``/vendor/``)."""
-    return m.get_root().render()
+def map_html(m: folium.Map, *, nonce: str | None = None) -> str:
+    """A map as one HTML document (its assets linked from ``/vendor/``); served, the scripts
+    folium writes carry the response's CSP nonce (``nonce``, else the one of the response
+    being made), the only inline scripts its policy lets run."""
+    from geo_patrol.render.csp import current_nonce, figure_html
+
+    nonce = nonce or current_nonce()
+    return figure_html(m.get_root(), nonce) if nonce else m.get_root().render()
 
 
 def district_map(layers: Any, lang: str, rules: Any, *, basemap: str | None = None,
