@@ -54,7 +54,9 @@ class Server:
 
     def __init__(self, url: str, data_dir: Path) -> None:
         self.env = {**os.environ, "DATABASE_URL": url, "GEO_PATROL_DATA_DIR": str(data_dir),
-                    "GEO_PATROL_LIVE_UPDATE_S": "2"}
+                    "GEO_PATROL_LIVE_UPDATE_S": "2",
+                    # the load comes from one address: its limit would cap the ceiling
+                    "GEO_PATROL_INTAKE_ADDRESS_RATE": "0"}
         self.port = _port()
         self.proc: subprocess.Popen | None = None
         self.log = (data_dir / "serve.log").open("ab")  # read after a run that went wrong

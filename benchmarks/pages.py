@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
         # W7: the busiest district's briefing vs a per-point marker export
         with engine.connect() as conn, Stopwatch() as sw:
             path = export_briefing(conn, run.run_id, district, Path(tmp) / "briefing.html",
-                                   rules=settings.rules)
+                                   settings, figures=False)
         figures["w7_export_s"] = round(sw.seconds, 2)
         figures["w7_briefing_bytes"] = path.stat().st_size
         figures["w7_first_paint_s"] = round(_first_paint(path), 2)

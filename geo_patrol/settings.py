@@ -73,12 +73,35 @@ class Settings:
     max_upload_mb: float = 200.0
     #: Archives and compressed files unpacking to more are refused (MB).
     max_unpacked_mb: float = 2048.0
-    #: Sign-ins allowed per address and username (Flask-Limiter syntax).
-    login_limit: str = "5 per minute;20 per hour"
+    #: Failed sign-ins allowed per address, whatever the usernames (Flask-Limiter syntax).
+    login_limit: str = "20 per minute;200 per hour"
+    #: Failed sign-ins of one username (from any address) before each further try must wait.
+    login_backoff_after: float = 3.0
+    #: The longest wait of that back-off (seconds): it doubles up to this, never locks out.
+    login_backoff_max_s: float = 60.0
+    #: Host names the web app answers to, comma-separated (``.example.gov`` takes its
+    #: subdomains too): a request naming any other ``Host`` is refused, so no address the app
+    #: prints (a phone's set-up URL with its secret) can point elsewhere.
+    trusted_hosts: str = "localhost,127.0.0.1"
     #: ``1`` marks session cookies Secure (behind HTTPS).
     https: bool = False
     #: ``1`` refuses positions from devices registered without a secret (``key=`` in the URL).
     require_device_secret: bool = False
+    #: A phone's position proves work only when received at most this many minutes after the
+    #: task's window (or a report's time) ended: phones buffer while offline. Later ones are
+    #: history (coverage), never proof (points).
+    proof_grace_min: float = 60.0
+    #: Position requests allowed per device a second, and the burst a phone sends when it
+    #: comes back online with its buffer (429 with ``Retry-After`` beyond).
+    intake_device_rate: float = 10.0
+    intake_device_burst: float = 600.0
+    #: Position requests allowed per address a second, and its burst (many phones share a
+    #: carrier's address); ``0`` lifts the limit (a load test from one machine).
+    intake_address_rate: float = 1000.0
+    intake_address_burst: float = 5000.0
+    #: The position intake re-reads the registered devices this often (seconds): a device
+    #: disabled or given a new secret is refused at most this long after.
+    device_registry_s: float = 30.0
     #: A volunteer not heard from for this many minutes is offline on the live map.
     live_offline_min: float = 10.0
     #: Live positions (the protocol's records) are kept this many days; fixes stay longer.

@@ -365,7 +365,8 @@ def test_login_sessions_and_limits(world, demo_world):
     engine = world["engine"]
     make_user(engine, "m-limited", "planner")
     app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": demo_world["settings"],
-                      "GEO_PATROL_LOGIN_LIMIT": "3 per minute"})
+                      "GEO_PATROL_LOGIN_LIMIT": "3 per minute",
+                      "GEO_PATROL_LOGIN_BACKOFF_AFTER": 2})
     client = app.test_client()
     page = client.get("/login")
     assert page.status_code == 200

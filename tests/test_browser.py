@@ -45,7 +45,7 @@ def test_briefing_opens_from_disk(page, demo_world, tmp_path):
     with engine.connect() as conn:
         district = busiest_district(conn, run.run_id)
         path = export_briefing(conn, run.run_id, district, tmp_path / "briefing.html",
-                               rules=demo_world["settings"].rules)
+                               demo_world["settings"], figures=False)
     page.goto(path.as_uri(), wait_until="load")
     page.locator(".leaflet-container").wait_for(timeout=20_000)
     page.locator(".gp-legend").wait_for()

@@ -261,7 +261,7 @@ def test_crime_web_scope_api_exports_and_briefing(demo_world, tmp_path):
     with engine.connect() as conn:
         district = busiest_district(conn, demo_world["run"].run_id)
         path = export_briefing(conn, demo_world["run"].run_id, district,
-                               tmp_path / "b.html", rules=settings.rules, settings=settings)
+                               tmp_path / "b.html", settings)
         names = [r[0] for r in conn.execute(sa.text("SELECT name FROM volunteers"))]
     text = path.read_text(encoding="utf-8")
     assert "侵财警情热点" in text and "近重复风险" in text

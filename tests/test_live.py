@@ -313,7 +313,7 @@ def test_database_down_answers_503_and_stores_nothing(demo_world, replayed):
     try:
         with pytest.raises(DatabaseError):
             intake.submit(query, b"").result(30)
-        status, _ = answer_positions(intake.submit, query.encode(), b"")
+        status, _ = answer_positions(intake.submit, query.encode(), b"", "127.0.0.1")
         assert status == 503
     finally:
         intake.close()

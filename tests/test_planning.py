@@ -96,7 +96,8 @@ def test_plan_on_the_demo(demo_world):
     area = _district(demo_world)
     params = PlanParams(zones=4, minutes=90)
     with demo_world["engine"].connect() as conn:
-        plan = plan_area(conn, find_run(conn, demo_world["run"].run_id), area, params)
+        plan = plan_area(conn, find_run(conn, demo_world["run"].run_id), area, params,
+                         settings=demo_world["settings"])
     zones = plan.zones
     assert len(zones) == 4 and (zones["pieces"] == 1).all()  # contiguous along the streets
     assert zones["workload"].max() / zones["workload"].mean() < 1.25
@@ -143,15 +144,17 @@ def test_plan_briefing_is_offline_and_anonymous(demo_world, tmp_path):
 
     with demo_world["engine"].connect() as conn:
         plan = plan_area(conn, find_run(conn, demo_world["run"].run_id),
-                         _district(demo_world), PlanParams(zones=3, minutes=60))
+                         _district(demo_world), PlanParams(zones=3, minutes=60),
+                         settings=demo_world["settings"])
         names = [n for (n,) in conn.execute(__import__("sqlalchemy").text(
             "SELECT name FROM volunteers"))]
-    page = plan_briefing_html(plan, lang="zh")
+    page = plan_briefing_html(plan, tz="Asia/Shanghai", lang="zh")
     assert "<script src=" not in page and "巡逻勤务方案" in page and "按方案预计" in page
     assert not re.search(PHONE_PATTERN, page) and not re.search(ID_PATTERN, page)
     assert not [n for n in names if n in page]
-    for number in plan.crew["number"]:
-        assert number in page
+    # nobody is named, not even by roster number or their circumstances
+    assert len(plan.crew) and not [n for n in plan.crew["number"] if n in page]
+    assert "居住地距" not in page and "建议人数" in page
 
 
 def test_plan_commands(demo_world, tmp_path):

@@ -105,12 +105,14 @@ def test_tasks_walked_fully_half_and_not_at_all_and_paid_once(demo_world, walked
             {"c": walked["community"]}).scalar_one()
     # only the volunteer it is offered to takes it
     with pytest.raises(NotFoundError):
-        tasks.answer(engine, volunteer_id=other, task_id=ids["full"], accept=True, by="x")
+        tasks.answer(engine, volunteer_id=other, task_id=ids["full"], accept=True, by="x",
+                     now=walked["start"])
     with pytest.raises(ForbiddenError):
-        tasks.answer(engine, volunteer_id=None, task_id=ids["full"], accept=True, by="x")
+        tasks.answer(engine, volunteer_id=None, task_id=ids["full"], accept=True, by="x",
+                     now=walked["start"])
     for task_id in ids.values():
         assert tasks.answer(engine, volunteer_id=me, task_id=task_id, accept=True,
-                            by="v") == "accepted"
+                            by="v", now=walked["start"]) == "accepted"
     # nothing is checked before its window closes
     assert tasks.check(engine, settings, now=walked["start"]) == []
     done = {c.task_id: c for c in tasks.check(engine, settings, now=walked["end"]

@@ -204,11 +204,13 @@ def test_payloads_stay_text_in_the_briefings(page, demo_world, planted, tmp_path
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     with demo_world["engine"].connect() as conn:
         path = export_briefing(conn, planted["run"], planted["district"],
-                               tmp_path / "briefing.html", rules=demo_world["settings"].rules)
+                               tmp_path / "briefing.html", demo_world["settings"],
+                               figures=False)
         plan = plan_area(conn, find_run(conn, planted["run"]),
-                         find_area(conn, planted["community"]), PlanParams(zones=2, minutes=30))
+                         find_area(conn, planted["community"]), PlanParams(zones=2, minutes=30),
+                         settings=demo_world["settings"])
     plan_path = tmp_path / "plan.html"
-    plan_path.write_text(plan_briefing_html(plan), encoding="utf-8")
+    plan_path.write_text(plan_briefing_html(plan, tz="Asia/Shanghai"), encoding="utf-8")
     for doc, expect in ((path, True), (plan_path, False)):  # a plan's map shows no user text
         page.goto(doc.as_uri(), wait_until="load")
         _poke(page, expect=expect)
@@ -221,8 +223,9 @@ def test_the_csv_export_escapes_formulas_and_markup_stays_data(demo_world, plant
     from geo_patrol.services.exports import export_layer
 
     with demo_world["engine"].connect() as conn:
-        data, _ = export_layer(conn, planted["run"], "hazards", "csv")
-        geojson, _ = export_layer(conn, planted["run"], "hazards", "geojson")
+        data, _ = export_layer(conn, planted["run"], "hazards", "csv", tz="Asia/Shanghai")
+        geojson, _ = export_layer(conn, planted["run"], "hazards", "geojson",
+                                    tz="Asia/Shanghai")
     text = data.decode("utf-8-sig")
     assert PAYLOADS[0].replace('"', '""') in text  # data, quoted as CSV
     names = {f["properties"]["name"] for f in json.loads(geojson)["features"]}

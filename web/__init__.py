@@ -6,11 +6,13 @@ import datetime as dt
 import math
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, has_app_context, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
+from geo_patrol import clock
 from geo_patrol.errors import (
     ConflictError,
     DatabaseError,
@@ -124,11 +126,16 @@ def _finalize(value: Any) -> Any:
 
 def _json_default(value: Any) -> Any:
     """What :mod:`json` cannot write itself: missing values (NaT, pandas' NA) as null, numpy
-    scalars as plain numbers, the rest as Flask writes them."""
+    scalars as plain numbers, instants as ISO 8601 with the city's offset, days as
+    ``YYYY-MM-DD``, the rest as Flask writes them."""
     if type(value).__name__ in ("NaTType", "NAType"):
         return None
     if type(value).__module__ == "numpy" and hasattr(value, "item"):
         return value.item()
+    if isinstance(value, dt.datetime):  # ISO 8601 with the city's offset (naive: UTC)
+        return clock.to_local(value, _timezone()).isoformat()  # type: ignore[union-attr]
+    if isinstance(value, dt.date):
+        return value.isoformat()
     return DefaultJSONProvider.default(value)
 
 
@@ -162,6 +169,29 @@ class JSONProvider(DefaultJSONProvider):
         return super().dumps(_finite(obj), **kwargs)
 
 
+def _timezone() -> str:
+    """The request's city's time zone (the deployment's default on pages without a city)."""
+    from web.db import settings
+
+    return settings().timezone if has_app_context() else "UTC"
+
+
+def _localtime(value: Any, style: str = "minute") -> str:
+    """``{{ instant|localtime }}``, ``{{ instant|localtime('short') }}``: the city's local
+    time, through the one formatter of :mod:`geo_patrol.clock`."""
+    return clock.local_text(value, _timezone(), style)
+
+
+def _window(run: Any) -> tuple[Any, Any]:
+    get = run.get if isinstance(run, dict) else (lambda k: getattr(run, k))
+    return get("window_start"), get("window_end")
+
+
+def _period(run: Any) -> str:
+    """``{{ run|period }}``: a run's (or any row's) window as the inclusive local dates."""
+    return clock.period_text(*_window(run), _timezone())
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app. ``test_config`` may set ``GEO_PATROL_SETTINGS`` (a :class:`Settings`)."""
     app = Flask(__name__)
@@ -171,6 +201,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     app.config.setdefault("GEO_PATROL_SETTINGS", Settings.from_env())
     settings: Settings = app.config["GEO_PATROL_SETTINGS"]
+    app.config.setdefault("TRUSTED_HOSTS", [h.strip() for h in settings.trusted_hosts.split(",")
+                                            if h.strip()])
     app.json.ensure_ascii = False  # Chinese place names as they are
 
     from flask_babel import Babel
@@ -208,11 +240,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                       crime_bp, campaigns_bp, rota_bp, tasks_bp):
         app.register_blueprint(blueprint)
     app.jinja_env.finalize = _finalize
+    app.jinja_env.filters.update(localtime=_localtime, period=_period)
     app.context_processor(lambda: {
         "lang": lang(), "mask_name": mask_name, "term": term, "label": label,
         "crew_reason": crew_reason, "report_label": report_label,
         "rules": db.settings().rules, "here": db.current_city(),
         "other_cities": db.other_cities(),
-        "one_second": dt.timedelta(seconds=1), **auth.template_globals()})
+        "tz": ZoneInfo(db.settings().timezone), **auth.template_globals()})
     _register_errors(app)
     return app

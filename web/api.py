@@ -173,7 +173,7 @@ def tracks() -> Any:
         area, volunteer = _area_arg(), None
         if area is None:
             raise InputError("name the area: ?area=ID")
-    frame = track_layer(get_conn(), area, day, settings().timezone, volunteer_id=volunteer)
+    frame = track_layer(get_conn(), area, day, tz=settings().timezone, volunteer_id=volunteer)
     return jsonify(_feature_collection(frame))
 
 

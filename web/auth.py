@@ -7,6 +7,10 @@ except the few endpoints in :data:`PUBLIC`; what each role may then see is decid
 
 from __future__ import annotations
 
+import math
+import threading
+import time
+from collections import OrderedDict
 from functools import wraps
 from typing import Any, Callable
 
@@ -18,6 +22,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import TooManyRequests
 
 from geo_patrol.access import Principal, Resource
 from geo_patrol.errors import UnauthorizedError
@@ -151,9 +156,50 @@ def _require_login() -> None:
         csrf.protect()
 
 
-def _login_key() -> str:
-    name = (request.form.get("username") or "").strip().lower()[:64]
-    return f"{get_remote_address()}|{name}"
+def _failed(response: Any) -> bool:
+    """Only failed sign-ins count against an address (an office behind one address signs in
+    many people)."""
+    return bool(response.status_code == 401)
+
+
+class SignInBackoff:
+    """Failed sign-ins per username, from any address: after ``free`` failures each further
+    try waits twice as long as the one before (2 s, 4 s, ... up to ``max_s``); a success
+    clears it. A back-off, never a lock-out: someone else's failures delay the real user by
+    ``max_s`` at most, and guessing from many addresses is as slow as from one."""
+
+    #: Usernames remembered at most (the oldest forgotten first): spraying names costs memory
+    #: only up to here.
+    SIZE = 50_000
+
+    def __init__(self, *, free: int, max_s: float) -> None:
+        self.free, self.max_s = free, max_s
+        self._fails: OrderedDict[str, tuple[int, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(username: str) -> str:
+        return username.strip().lower()[:64]
+
+    def wait_s(self, username: str, now: float) -> float:
+        """Seconds before ``username`` may try again (0: now)."""
+        with self._lock:
+            count, last = self._fails.get(self._key(username), (0, 0.0))
+        if count < self.free:
+            return 0.0
+        return max(0.0, last + min(2.0 ** (count - self.free + 1), self.max_s) - now)
+
+    def failed(self, username: str, now: float) -> None:
+        key = self._key(username)
+        with self._lock:
+            count, _ = self._fails.pop(key, (0, 0.0))
+            self._fails[key] = (count + 1, now)
+            while len(self._fails) > self.SIZE:
+                self._fails.popitem(last=False)
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._fails.pop(self._key(username), None)
 
 
 def csp_nonce() -> str | None:
@@ -207,6 +253,9 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", SESSION_HOURS * 3600)
     app.config.setdefault("GEO_PATROL_LOGIN_LIMIT", settings.login_limit)
+    app.extensions["geo_patrol_backoff"] = SignInBackoff(
+        free=int(app.config.get("GEO_PATROL_LOGIN_BACKOFF_AFTER", settings.login_backoff_after)),
+        max_s=settings.login_backoff_max_s)
     app.session_interface = TokenAwareSessions()
     login_manager.session_protection = "strong"
     login_manager.init_app(app, add_context_processor=False)  # templates use `me`
@@ -218,8 +267,8 @@ def init_app(app: Flask, settings: Settings) -> None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["GEO_PATROL_LOGIN_LIMIT"], key_func=_login_key,
-               methods=["POST"])
+@limiter.limit(lambda: current_app.config["GEO_PATROL_LOGIN_LIMIT"],
+               key_func=get_remote_address, methods=["POST"], deduct_when=_failed)
 def login() -> Any:
     from geo_patrol.store.accounts import audit_event, authenticate, open_session
 
@@ -229,14 +278,22 @@ def login() -> Any:
         csrf.protect()
         username = request.form.get("username", "").strip()
         g.gp_city = find_city(request.form.get("city") or g.gp_city).key
+        backoff: SignInBackoff = current_app.extensions["geo_patrol_backoff"]
+        wait = backoff.wait_s(f"{g.gp_city}|{username}", time.monotonic())
+        if wait > 0:
+            raise TooManyRequests(gettext("Too many failed sign-ins for this account: try "
+                                          "again in %(s)s seconds.", s=math.ceil(wait)),
+                                  retry_after=math.ceil(wait))
         found = authenticate(get_engine(), username, request.form.get("password", ""))
         if found is not None:
+            backoff.succeeded(f"{g.gp_city}|{username}")
             session.clear()
             session.permanent = True
             token = open_session(get_engine(), found.id, hours=SESSION_HOURS)
             login_user(Account(found, session_token=token))
             session["gp_city"] = g.gp_city
             return redirect(target or url_for("pages.index"))
+        backoff.failed(f"{g.gp_city}|{username}", time.monotonic())
         audit_event(get_engine(), username[:64] or "-", "login_failed",
                     details={"address": get_remote_address()})
         error, status = gettext("Wrong username or password, or the account is disabled."), 401

@@ -32,6 +32,9 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
 
     obj = ctx.ensure_object(dict)
     settings: Settings = obj.get("settings") or Settings.from_env()
+    if host not in ("0.0.0.0", "::") and host not in settings.trusted_hosts.split(","):
+        # the address it is served on is one the deployment answers to
+        settings = settings.with_(trusted_hosts=f"{settings.trusted_hosts},{host}")
     from geo_patrol.services.cities import cities, open_city, open_deployment
 
     # up and every city migrated before the first request

@@ -17,7 +17,7 @@ from geo_patrol.store.crime import districts as district_list
 from geo_patrol.vocab import CRIME_CLASSES
 from web.auth import principal, requires
 from web.db import get_conn, get_engine, settings
-from web.params import csv_response, day_arg, int_arg, lang
+from web.params import capped_int, csv_response, day_arg, int_arg, lang
 
 bp = Blueprint("crime", __name__)
 
@@ -36,7 +36,7 @@ def _study() -> crime.Study:
     until = request.args.get("until")
     return crime.Study(area_id=area, within=within,
                        crime=request.args.get("class", "property"),
-                       days=int_arg("days", 90, low=7, high=3660) or 90,
+                       days=capped_int("days", request.args.get("days"), 90),
                        until=day_arg(until) if until else None)
 
 

@@ -8,11 +8,12 @@ worker per city) runs per process, started on first use (or handed in by ``geo-p
 from __future__ import annotations
 
 import json
-import secrets
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
+from urllib.parse import urlencode
 
+import segno
 from flask import (
     Blueprint,
     Response,
@@ -33,6 +34,7 @@ from geo_patrol.ingest.positions import (
     STORED,
     TOO_LARGE,
     PositionRefused,
+    answer_headers,
     answer_refusal,
 )
 from geo_patrol.privacy import mask_name
@@ -64,10 +66,11 @@ def intake() -> Intake | Intakes:
     return ext["geo_patrol_intake"]
 
 
-def answer_positions(submit: Any, query: bytes, body: bytes) -> tuple[int, str]:
+def answer_positions(submit: Any, query: bytes, body: bytes, address: str | None
+                     ) -> tuple[int, str]:
     """Status and text for one position request, once its batch has committed."""
     try:
-        future = submit(query, body)
+        future = submit(query, body, address=address)
     except (PositionRefused, DatabaseError) as exc:
         return answer_refusal(exc)
     try:
@@ -83,8 +86,9 @@ def osmand() -> Any:
     if (request.content_length or 0) > MAX_BODY_BYTES:
         return Response(TOO_LARGE[1], TOO_LARGE[0], mimetype="text/plain")
     body = request.get_data(cache=False)
-    status, text = answer_positions(intake().submit, request.query_string, body)
-    return Response(text, status, mimetype="text/plain")
+    status, text = answer_positions(intake().submit, request.query_string, body,
+                                    request.remote_addr)
+    return Response(text, status, mimetype="text/plain", headers=answer_headers(status))
 
 
 # -- the force now ----------------------------------------------------------------------------
@@ -161,23 +165,50 @@ def devices_page() -> Any:
         me.require(Resource.DEVICES, "write")
         device = (request.form.get("device_id") or "").strip()
         number = (request.form.get("number") or "").strip()
-        secret = secrets.token_urlsafe(18) if request.form.get("secret") else None
+        # a secret by default; a weak device only when asked for, deliberately
+        secret = None if request.form.get("weak") else devices.new_secret()
         try:
             devices.add_device(get_engine(), device, number, secret=secret)
         except GeoPatrolError as exc:
             error, status = str(exc), 400
         else:
             with get_engine().begin() as conn:
-                audit(conn, me.username, "device_add", device, details={"volunteer": number})
-            query = f"id={device}" + (f"&key={secret}" if secret else "")
-            created = {"device": device, "number": number, "secret": secret,
-                       "url": f"{request.host_url.rstrip('/')}/osmand?{query}"}
+                audit(conn, me.username, "device_add", device,
+                      details={"volunteer": number, "secret": secret is not None})
+            created = _setup(device, number, secret)
+    return _devices_page(within, created=created, error=error), status
+
+
+def _devices_page(within: frozenset[int] | None, *, created: dict[str, Any] | None,
+                  error: str | None) -> str:
+    """The devices and refusals of the user's communities (an officer's: their own)."""
     table = devices.devices(get_engine(), within, tz=settings().timezone)
     table = table.assign(name=[mask_name(n) for n in table["name"]])
     return render_template("devices.html", run=None, lang=lang(), devices=table,
-                           refusals=devices.refusals(get_engine(), settings()),
-                           created=created,
-                           error=error), status
+                           refusals=devices.refusals(get_engine(), settings(), within=within),
+                           created=created, error=error)
+
+
+def _setup(device: str, number: str | None, secret: str | None) -> dict[str, Any]:
+    """What a phone is set up with, shown once: the server address (on a host the deployment
+    trusts: Flask refuses any other ``Host``) and, to scan into Traccar Client or OsmAnd,
+    the same as a QR code."""
+    query = urlencode({"id": device, **({"key": secret} if secret else {})})
+    url = f"{request.host_url.rstrip('/')}/osmand?{query}"
+    return {"device": device, "number": number, "secret": secret, "url": url,
+            "qr": segno.make(url, error="m").svg_inline(scale=4, dark="#111")}
+
+
+@bp.post("/devices/<path:device_id>/rotate")
+@requires(Resource.DEVICES, "write")
+def rotate_device(device_id: str) -> Any:
+    """A new secret for a device (the old one is refused from now on), shown once."""
+    me = principal()
+    secret = devices.rotate_secret(get_engine(), device_id)
+    with get_engine().begin() as conn:
+        audit(conn, me.username, "device_rotate", device_id)
+    return _devices_page(me.within(Resource.DEVICES), created=_setup(device_id, None, secret),
+                         error=None)
 
 
 @bp.post("/devices/<path:device_id>/remove")

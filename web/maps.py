@@ -30,8 +30,8 @@ def district_map(district_id: int) -> Any:
     me.check_area(district_id, "district")
     conn = get_conn()
     return _html(maps.district_map(conn, stored_run(conn), district_id, lang=lang(),
-                                   rules=settings().rules, basemap=settings().basemap,
-                                   within=me.community_ids))
+                                   rules=settings().rules, tz=settings().timezone,
+                                   basemap=settings().basemap, within=me.community_ids))
 
 
 @bp.get("/maps/community/<int:area_id>")

@@ -3,14 +3,14 @@ volunteer's own page, the audit log, briefing download and analysis."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
+from geo_patrol import clock
 from geo_patrol.access import Grant, Resource
 from geo_patrol.errors import GeoPatrolError, InputError, NotFoundError, TooLargeError
-from geo_patrol.services import campaigns, crime, scope, training
+from geo_patrol.services import campaigns, crime, scope, tasks, training
 from geo_patrol.services.analysis import analyze, parse_window
 from geo_patrol.services.callouts import my_callouts
 from geo_patrol.services.exports import export_layer as encode_layer
@@ -110,9 +110,7 @@ def community(area_id: int) -> Any:
     gaps = results.gap_table(conn, run["id"], area_id=area_id, limit=30)
     hazards = results.hazard_table(conn, run["id"], area_id=area_id)
     trend = trend_svg(results.daily_series(conn, run["id"], area_id))
-    days = [(run["window_start"] + dt.timedelta(days=i)).astimezone(
-        run["window_end"].tzinfo).date()
-        for i in range((run["window_end"] - run["window_start"]).days)]
+    days = clock.days_of(run["window_start"], run["window_end"], settings().timezone)
     tracks = principal().grant(Resource.TRACKS) in (Grant.ALL, Grant.SCOPED)
     # a record, not a pandas row: a row's ``.name`` is its index label, not the area's name
     area = row.iloc[0].to_dict()
@@ -161,10 +159,11 @@ def briefing(district_id: int) -> Any:
         raise NotFoundError("no analysis run yet")
     # the property-crime section for readers of the whole district's crime patterns only
     whole = principal().grant(Resource.CRIME) == Grant.ALL and principal().community_ids is None
-    page = district_briefing(conn, run["id"], district_id, rules=settings().rules,
-                             lang=lang(), basemap=settings().basemap,
-                             settings=settings() if whole else None, city=city().label(lang()))
-    name = f"briefing-{district_id}-{run['window_start']:%Y%m%d}.html"
+    page = district_briefing(conn, run["id"], district_id, settings(), lang=lang(),
+                             basemap=settings().basemap, figures=whole,
+                             city=city().label(lang()))
+    name = f"briefing-{district_id}-" \
+        f"{clock.period_stamp(run['window_start'], run['window_end'], settings().timezone)}.html"
     return Response(page, mimetype="text/html",
                     headers={"Content-Disposition": f"attachment; filename={name}"})
 
@@ -234,7 +233,8 @@ def export_layer(run_id: int, layer: str, fmt: str) -> Any:
     if fmt not in LAYER_TYPES:
         raise InputError(f"unknown format {fmt!r}: use one of {', '.join(LAYER_TYPES)}")
     me = principal()
-    data, _ = encode_layer(get_conn(), run_id, layer, fmt, within=me.within(Resource.COVERAGE),
+    data, _ = encode_layer(get_conn(), run_id, layer, fmt, tz=settings().timezone,
+                           within=me.within(Resource.COVERAGE),
                            people=me.grant(Resource.PEOPLE) is not None)
     return Response(data, mimetype=LAYER_TYPES[fmt], headers={
         "Content-Disposition": f"attachment; filename={layer}-{run_id}.{fmt}"})
@@ -249,15 +249,10 @@ def me() -> Any:
     conn = get_conn()
     record = volunteer_table(conn, volunteer_id=user.volunteer_id, on=settings().today())
     own = report_table(conn, volunteer_id=user.volunteer_id)
-    from zoneinfo import ZoneInfo
-
-    from geo_patrol.services import tasks
-
     near = tasks.near_me(get_engine(), settings(), user.volunteer_id)
     mine, points = tasks.my_tasks(get_engine(), user.volunteer_id)
     return render_template("me.html", run=None, record=record.iloc[0].to_dict(), reports=own,
                            near=near, mine=mine, points=points,
-                           tz=ZoneInfo(settings().timezone),
                            callouts=my_callouts(get_engine(), user.volunteer_id,
                                                     tz=settings().timezone),
                            certificates=training.certificates(get_engine(), settings(),

@@ -7,10 +7,13 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from flask import Response, request
+from flask_babel import gettext, lazy_gettext
 from werkzeug.routing import IntegerConverter
 
 from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.render.exports import table_csv
 from geo_patrol.store import results
+from web.db import settings
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
     from sqlalchemy.engine import Connection
@@ -26,32 +29,88 @@ class IdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+#: What a request may ask of a web thread: the most expensive parameters are capped here
+#: (the library's own limits are wider, for the command line).
+WEB_CAPS: dict[str, tuple[float, float]] = {
+    "zones": (1, 12), "minutes": (10, 240), "days": (7, 365), "rota_days": (1, 14),
+    "weeks": (1, 12), "revisit_days": (1, 14), "speed": (1, 30), "dwell": (0, 60),
+    "hazard_weight": (0, 100), "incident_weight": (0, 100), "alert_weight": (0, 100),
+}
+
+
+#: The names a message gives the fields it is about, in the page's language.
+#: (the labels of the forms' fields, so a message names what the user sees)
+FIELD_NAMES: dict[str, str] = {
+    "zones": lazy_gettext("Zones"), "minutes": lazy_gettext("Loop minutes"),
+    "days": lazy_gettext("Days"), "weeks": lazy_gettext("Weeks"),
+    "revisit_days": lazy_gettext("Every street within (days)"),
+    "speed": lazy_gettext("Walking km/h"), "dwell": lazy_gettext("Stop at a hazard, min"),
+    "seed": lazy_gettext("Draw (seed)"),
+    "hazard_weight": lazy_gettext("Weight of an overdue hazard"),
+    "incident_weight": lazy_gettext("of an incident"),
+    "alert_weight": lazy_gettext("of a near-repeat alert area"),
+}
+
+
+def _field(name: str) -> str:
+    return str(FIELD_NAMES.get(name, name))
+
+
+def _out_of_range(name: str, low: float, high: float) -> InputError:
+    return InputError(gettext("%(name)s must lie between %(low)s and %(high)s.",
+                              name=_field(name), low=f"{low:g}", high=f"{high:g}"))
+
+
 def int_arg(name: str, default: int | None = None, *, low: int = 0,
             high: int = MAX_ID) -> int | None:
     """``?name=`` as an integer in ``[low, high]``; anything else is a 400, never ignored."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
+    return int_value(name, request.args.get(name), default, low=low, high=high)
+
+
+def int_value(name: str, raw: str | None, default: int | None = None, *, low: int = 0,
+              high: int = MAX_ID) -> int | None:
+    """A query or form value as an integer in ``[low, high]`` (a 400 in the page's language
+    that repeats what was typed otherwise)."""
+    if raw is None or raw.strip() == "":
         return default
     try:
-        value = int(raw)
+        value = int(raw.strip())
     except ValueError:
-        raise InputError(f"{name} must be a whole number, not {raw[:40]!r}") from None
+        raise InputError(gettext("%(name)s must be a whole number, not “%(raw)s”.",
+                                 name=_field(name), raw=raw[:40])) from None
     if not low <= value <= high:
-        raise InputError(f"{name} must lie between {low} and {high}")
+        raise _out_of_range(name, low, high)
+    return value
+
+
+def capped_int(name: str, raw: str | None, default: int, *, cap: str | None = None) -> int:
+    """A form or query integer within :data:`WEB_CAPS` (``cap`` names the entry when it is not
+    ``name``)."""
+    low, high = WEB_CAPS[cap or name]
+    value = int_value(name, raw, default, low=int(low), high=int(high))
+    assert value is not None
     return value
 
 
 def float_arg(name: str, default: float) -> float:
-    """``?name=`` as a number (400 when it is not one)."""
-    raw = request.args.get(name)
-    if raw in (None, ""):
+    """``?name=`` as a finite number (400 when it is not one), within :data:`WEB_CAPS` when
+    the name is capped there."""
+    return float_value(name, request.args.get(name), default)
+
+
+def float_value(name: str, raw: str | None, default: float) -> float:
+    """A query or form value as a finite number within :data:`WEB_CAPS` (when capped)."""
+    if raw is None or raw.strip() == "":
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise InputError(f"{name} must be a number, not {raw[:30]!r}") from None
+        raise InputError(gettext("%(name)s must be a number, not “%(raw)s”.",
+                                 name=_field(name), raw=raw[:30])) from None
     if value != value or value in (float("inf"), float("-inf")):
-        raise InputError(f"{name} must be a finite number")
+        raise InputError(gettext("%(name)s must be a finite number.", name=_field(name)))
+    if name in WEB_CAPS and not WEB_CAPS[name][0] <= value <= WEB_CAPS[name][1]:
+        raise _out_of_range(name, *WEB_CAPS[name])
     return value
 
 
@@ -99,7 +158,5 @@ def stored_run(conn: Connection) -> dict:
 
 def csv_response(table: Any, name: str) -> Response:
     """A table as a CSV download (UTF-8 with BOM, opens in Excel)."""
-    from geo_patrol.render.exports import table_csv
-
-    return Response(table_csv(table), mimetype="text/csv",
+    return Response(table_csv(table, tz=settings().timezone), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={name}"})

@@ -23,7 +23,15 @@ from geo_patrol.services.planning import WEEKDAYS, force, load_force, plan_area,
 from geo_patrol.store import results
 from web.auth import principal, requires
 from web.db import get_conn, get_engine, settings
-from web.params import csv_response, current_run, float_arg, int_arg, lang, local_path
+from web.params import (
+    capped_int,
+    csv_response,
+    current_run,
+    float_arg,
+    int_arg,
+    lang,
+    local_path,
+)
 from web.rota import page_context
 
 bp = Blueprint("planner", __name__)
@@ -33,7 +41,7 @@ CACHE_SIZE = 8
 
 
 def _params() -> PlanParams:
-    params = PlanParams(zones=int_arg("zones", 4, low=1, high=200),
+    params = PlanParams(zones=capped_int("zones", request.args.get("zones"), 4),
                         minutes=float_arg("minutes", 90.0),
                         speed_kmh=float_arg("speed", 4.5),
                         dwell_min=float_arg("dwell", 10.0),
@@ -124,8 +132,8 @@ def _force() -> Any:
     if area_id is not None:
         me.check_area(area_id, "area")
     return force(get_engine(), settings(), area_id=area_id,
-                 within=me.within(Resource.COVERAGE), weeks=int_arg("weeks", 4, low=1,
-                                                                     high=52) or 4)
+                 within=me.within(Resource.COVERAGE),
+                 weeks=capped_int("weeks", request.args.get("weeks"), 4))
 
 
 @bp.post("/planner/force")
@@ -201,7 +209,8 @@ def plan_export() -> Any:
 @requires(Resource.COVERAGE)
 def plan_briefing() -> Any:
     plan = required_plan()
-    page = plan_briefing_html(plan, lang=lang(), basemap=settings().basemap)
+    page = plan_briefing_html(plan, tz=settings().timezone, lang=lang(),
+                              basemap=settings().basemap)
     return Response(page, mimetype="text/html", headers={
         "Content-Disposition": f"attachment; filename=plan-{plan.area['id']}.html"})
 

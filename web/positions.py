@@ -23,6 +23,7 @@ from geo_patrol.ingest.positions import (
     TOO_LARGE,
     WRONG_METHOD,
     PositionRefused,
+    answer_headers,
     answer_refusal,
 )
 from geo_patrol.services.intake import Intake, Intakes, new_event_loop
@@ -31,7 +32,8 @@ from geo_patrol.services.intake import Intake, Intakes, new_event_loop
 def position_app(intake: Intake | Intakes, loop: asyncio.AbstractEventLoop
                  ) -> aioweb.Application:
     def answer(status_text: tuple[int, str]) -> aioweb.Response:
-        return aioweb.Response(status=status_text[0], text=status_text[1])
+        return aioweb.Response(status=status_text[0], text=status_text[1],
+                               headers=answer_headers(status_text[0]))
 
     async def handle(request: aioweb.Request) -> aioweb.Response:
         if request.method not in ("GET", "POST"):
@@ -42,7 +44,8 @@ def position_app(intake: Intake | Intakes, loop: asyncio.AbstractEventLoop
         body = await request.read() if request.can_read_body else b""
         try:
             # the query as sent: the decoder percent-decodes it (once)
-            future = intake.submit(request.rel_url.raw_query_string, body, loop=loop)
+            future = intake.submit(request.rel_url.raw_query_string, body,
+                                   address=request.remote, loop=loop)
         except (PositionRefused, DatabaseError) as exc:
             return answer(answer_refusal(exc))
         try:

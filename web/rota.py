@@ -13,7 +13,15 @@ from geo_patrol.render.rota import rota_briefing_html, rota_geojson, rota_map, w
 from geo_patrol.services import rota as service
 from web.auth import principal, requires
 from web.db import get_engine, settings
-from web.params import csv_response, day_arg, int_arg, lang
+from web.params import (
+    capped_int,
+    csv_response,
+    day_arg,
+    float_value,
+    int_arg,
+    int_value,
+    lang,
+)
 
 bp = Blueprint("rota", __name__)
 
@@ -70,21 +78,14 @@ def make() -> Any:
     if not area.isdigit():
         raise InputError("choose the area")
 
-    def number(name: str, default: str) -> int:
-        text = (form.get(name) or default).strip()
-        if not text.isdigit():
-            raise InputError(f"{name}: a whole number, not {text[:20]!r}")
-        return int(text)
-
-    try:
-        minutes = float(form.get("minutes") or "90")
-    except ValueError:
-        raise InputError("minutes: a number") from None
     rota_id, _ = service.create(
         get_engine(), settings(), area_id=int(area),
         start=day_arg(form["from"]) if form.get("from") else None,
-        days=number("days", "7"), revisit_days=number("revisit_days", "3"), minutes=minutes,
-        seed=number("seed", "0"), by=me.username, within=me.within(Resource.COVERAGE, "write"))
+        days=capped_int("days", form.get("days"), 7, cap="rota_days"),
+        revisit_days=capped_int("revisit_days", form.get("revisit_days"), 3),
+        minutes=float_value("minutes", form.get("minutes"), 90.0),
+        seed=int_value("seed", form.get("seed"), 0) or 0, by=me.username,
+        within=me.within(Resource.COVERAGE, "write"))
     return redirect(url_for("planner.planner_page", area=int(area), rota=rota_id) + "#rota")
 
 

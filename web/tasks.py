@@ -41,10 +41,8 @@ def tasks_page() -> Any:
     table["name"] = table["name"].map(mask_name) if people else None
     if not people:
         table["number"] = None
-    from zoneinfo import ZoneInfo
-
     return render_template("tasks.html", run=None, dose=dose, tasks=table, day=day,
-                           tz=ZoneInfo(settings().timezone), since=since, today=today,
+                           since=since, today=today,
                            ranked_communities=ranked_communities, ranked_teams=ranked_teams,
                            duplicates=request.args.get("duplicates"),
                            checked=request.args.get("checked"),

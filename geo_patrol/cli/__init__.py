@@ -38,7 +38,8 @@ def write_table(table: Any, csv_path: Path | None) -> bool:
         return False
     from geo_patrol.render.exports import table_csv
 
-    csv_path.write_bytes(table_csv(table))
+    tz = settings_of(click.get_current_context()).timezone
+    csv_path.write_bytes(table_csv(table, tz=tz))
     click.echo(f"wrote {len(table)} rows to {csv_path}")
     return True
 

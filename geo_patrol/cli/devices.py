@@ -12,27 +12,48 @@ def devices() -> None:
     """Position devices (Traccar Client, OsmAnd) registered to volunteers."""
 
 
+def _echo_setup(url: str, device_id: str, secret: str | None) -> None:
+    query = f"id={device_id}" + (f"&key={secret}" if secret else "")
+    click.echo(f"server URL for the app: {url.rstrip('/')}/?{query}")
+    if secret:
+        click.echo("(the secret is shown this once; `devices rotate` makes a new one)")
+
+
 @devices.command("add")
 @click.argument("device_id")
 @click.argument("volunteer")
-@click.option("--secret", "with_secret", is_flag=True,
-              help="Bind the device to a new random secret (printed once: the app sends it "
-                   "as key= in its server URL).")
+@click.option("--no-secret", "no_secret", is_flag=True,
+              help="Register the phone without a secret (a weak device, for a transition: "
+                   "its positions count for coverage, never for points).")
 @click.option("--url", default="http://SERVER:5055/", show_default=True,
               help="The server address printed for the app.")
 @click.pass_context
-def devices_add(ctx: click.Context, device_id: str, volunteer: str, with_secret: bool,
+def devices_add(ctx: click.Context, device_id: str, volunteer: str, no_secret: bool,
                 url: str) -> None:
-    """Register DEVICE_ID (the app's identifier) to the volunteer numbered VOLUNTEER."""
-    import secrets
+    """Register DEVICE_ID (the app's identifier) to the volunteer numbered VOLUNTEER, bound to
+    a new random secret (printed once inside the server URL: the app sends it as key=)."""
+    from geo_patrol.services.devices import add_device, new_secret
 
-    from geo_patrol.services.devices import add_device
-
-    secret = secrets.token_urlsafe(18) if with_secret else None
+    secret = None if no_secret else new_secret()
     new = add_device(engine_of(ctx), device_id, volunteer, secret=secret)
-    click.echo(f"{'registered' if new else 're-bound'} {device_id} to {volunteer}")
-    query = f"id={device_id}" + (f"&key={secret}" if secret else "")
-    click.echo(f"server URL for the app: {url.rstrip('/')}/?{query}")
+    click.echo(f"{'registered' if new else 're-bound'} {device_id} to {volunteer}"
+               + (" WITHOUT a secret: a weak device, its positions never earn points"
+                  if no_secret else ""))
+    _echo_setup(url, device_id, secret)
+
+
+@devices.command("rotate")
+@click.argument("device_id")
+@click.option("--url", default="http://SERVER:5055/", show_default=True,
+              help="The server address printed for the app.")
+@click.pass_context
+def devices_rotate(ctx: click.Context, device_id: str, url: str) -> None:
+    """Give DEVICE_ID a new secret (the old one is refused from now on)."""
+    from geo_patrol.services.devices import rotate_secret
+
+    secret = rotate_secret(engine_of(ctx), device_id)
+    click.echo(f"new secret for {device_id}")
+    _echo_setup(url, device_id, secret)
 
 
 @devices.command("list")
@@ -46,7 +67,7 @@ def devices_list(ctx: click.Context) -> None:
         state = "disabled" if r.disabled_at == r.disabled_at and r.disabled_at else "active"
         seen = r.last_seen.isoformat() if r.last_seen == r.last_seen and r.last_seen else "never"
         click.echo(f"{r.device_id}\t{r.number}\t{mask_name(r.name)}\t{state}\t"
-                   f"secret={'yes' if r.has_secret else 'no'}\tlast={seen}")
+                   f"secret={'yes' if r.has_secret else 'no (weak)'}\tlast={seen}")
 
 
 @devices.command("remove")

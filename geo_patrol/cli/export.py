@@ -43,9 +43,8 @@ def export_briefing_cmd(ctx: click.Context, district: str, start: str | None, en
     with engine.connect() as conn:
         run = find_run(conn, run_id)
         area = find_area(conn, district, "district")
-        path = export_briefing(conn, run["id"], area["id"], output, rules=settings.rules,
-                               lang=lang, basemap=basemap, settings=settings,
-                               city=city_of(ctx).city.label(lang))
+        path = export_briefing(conn, run["id"], area["id"], output, settings, lang=lang,
+                               basemap=basemap, city=city_of(ctx).city.label(lang))
     click.echo(f"{path} ({path.stat().st_size / 1e6:.1f} MB): {area['name']}, run #{run['id']}")
 
 
@@ -64,7 +63,7 @@ def export_results_cmd(ctx: click.Context, run_id: int | None, layer: str, fmt: 
 
     with engine_of(ctx).connect() as conn:
         run = find_run(conn, run_id)
-        data, count = export_layer(conn, run["id"], layer, fmt)
+        data, count = export_layer(conn, run["id"], layer, fmt, tz=settings_of(ctx).timezone)
     output.write_bytes(data)
     click.echo(f"{output}: {count} {layer} of run #{run['id']}")
 

@@ -115,7 +115,8 @@ def _make_plan(ctx: click.Context, area: str, zones: int, minutes: float, speed_
                           encoding="utf-8")
         click.echo(f"plan written to {output}")
     if briefing is not None:
-        briefing.write_text(plan_briefing_html(result, lang=lang), encoding="utf-8")
+        briefing.write_text(plan_briefing_html(result, tz=settings.timezone, lang=lang),
+                            encoding="utf-8")
         click.echo(f"plan briefing written to {briefing}")
     return result
 

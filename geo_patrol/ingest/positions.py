@@ -49,7 +49,7 @@ _ID_CHARS = 64
 #: Refusal reasons (counted per device and shown to the command).
 REASONS = ("no_id", "no_position", "bad_number", "out_of_range", "bad_time", "future_time",
            "too_large", "malformed", "unknown_device", "ambiguous_device", "wrong_secret",
-           "outside_areas")
+           "outside_areas", "rate_limited")
 
 
 class PositionRefused(InputError):
@@ -262,9 +262,18 @@ def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
 
 
+#: A phone's request names a dozen fields; more than this is not a phone's.
+MAX_FIELDS = 200
+
+
 def _first_values(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
-    for key, value in parse_qsl(text, keep_blank_values=True, max_num_fields=200):
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError:  # more fields than any phone sends
+        msg = f"more than {MAX_FIELDS} fields"
+        raise PositionRefused("malformed", msg) from None
+    for key, value in pairs:
         out.setdefault(key, value)
     return out
 
@@ -278,7 +287,14 @@ STORED = (200, "OK\n")
 NOT_STORED = (503, "not stored yet: retry\n")
 TOO_LARGE = (413, "too_large: the body is too large\n")
 WRONG_METHOD = (405, "GET or POST\n")
-_REFUSED_STATUS = {"too_large": 413, "wrong_secret": 403}
+_REFUSED_STATUS = {"too_large": 413, "wrong_secret": 403, "rate_limited": 429}
+#: Seconds a phone refused for sending too fast is told to wait.
+RETRY_AFTER_S = 1
+
+
+def answer_headers(status: int) -> dict[str, str]:
+    """Headers of an answer: a 429 says when to try again."""
+    return {"Retry-After": str(RETRY_AFTER_S)} if status == 429 else {}
 
 
 def answer_refusal(exc: PositionRefused | DatabaseError) -> tuple[int, str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import folium
 
+from geo_patrol import clock
 from geo_patrol.render import maps
 from geo_patrol.render.assets import external_references, inline_assets
 from geo_patrol.render.csp import with_meta_policy
@@ -114,11 +115,12 @@ def crime_section(crime: dict[str, Any] | None, lang: str) -> str:
 
 
 def briefing_html(run: dict[str, Any], layers: Any, segments: Any, table: Any, *,
-                  rules: Rules, lang: str = "zh", basemap: str | None = None,
+                  rules: Rules, tz: str, lang: str = "zh", basemap: str | None = None,
                   generated: dt.datetime | None = None,
                   crime: dict[str, Any] | None = None,
                   campaigns: list[Any] | None = None, city: str | None = None) -> str:
-    """The briefing of one district (of ``city``, named in its title), as one self-contained HTML string: ``layers`` of the
+    """The briefing of one district (of ``city``, named in its title), as one self-contained
+    HTML string, its period and time in the city's zone ``tz``: ``layers`` of the
     district (without inspectors: no personal data in a briefing), its street ``segments``,
     the run's community ``table``, the running ``campaigns``' progress in the district (see
     :func:`geo_patrol.services.campaigns.district_progress`) and the property-crime figures
@@ -135,14 +137,12 @@ def briefing_html(run: dict[str, Any], layers: Any, segments: Any, table: Any, *
         maps.add_segments(m, segments, lang, shift)
         sections.append(maps.recency_legend(lang))
     maps.add_gaps(m, gaps, lang, shift)
-    maps.add_hazards(m, layers.hazards, lang, shift, rules)
+    maps.add_hazards(m, layers.hazards, lang, shift, rules, tz=tz)
     maps.add_incident_bins(m, layers.incident_bins, lang, shift)
     sections.append(maps.compliance_legend(lang))
     maps.finish(m, sections)
 
-    start = run["window_start"].astimezone(run["window_end"].tzinfo)
-    end_day = (run["window_end"] - dt.timedelta(seconds=1)).date()
-    period = f"{start:%Y-%m-%d} – {end_day:%Y-%m-%d}"
+    period = clock.period_text(run["window_start"], run["window_end"], tz)
     title = f"{city + ' ' if city else ''}{name} · {label('briefing', lang)}"
     rows = []
     table = table[table["area_id"].isin(communities["area_id"])] if not communities.empty \
@@ -162,7 +162,7 @@ def briefing_html(run: dict[str, Any], layers: Any, segments: Any, table: Any, *
                         label("priority", lang)], gap_rows)
     total = float(district.iloc[0]["total_m"])
     covered = float(district.iloc[0]["covered_m"])
-    stamp = (generated or dt.datetime.now(run["window_end"].tzinfo)).strftime("%Y-%m-%d %H:%M")
+    stamp = clock.local_text(clock.now_local(tz, generated), tz)
     head = (f'<div class="gp-head"><h1>{html.escape(title)}</h1>'
             f'{label("period", lang)}: {period} · {label("coverage_pct", lang)}: '
             f'{100 * covered / total if total else 0:.1f} · {label("overdue", lang)}: '

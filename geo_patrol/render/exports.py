@@ -10,6 +10,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from geo_patrol.clock import localise_frame
 from geo_patrol.errors import InputError
 
 FORMATS = {"geojson": "application/geo+json", "gpkg": "application/geopackage+sqlite3",
@@ -24,22 +25,23 @@ def escape_cell(value: Any) -> Any:
     return value
 
 
-def table_csv(table: pd.DataFrame) -> bytes:
-    """A table as CSV for Excel: UTF-8 with BOM (Chinese text opens right), cells that a
-    spreadsheet would run as formulas escaped."""
+def table_csv(table: pd.DataFrame, *, tz: str) -> bytes:
+    """A table as CSV for Excel: UTF-8 with BOM (Chinese text opens right), times in the
+    city's zone ``tz``, cells that a spreadsheet would run as formulas escaped."""
     buf = io.StringIO()
-    table.apply(lambda col: col.map(escape_cell)).to_csv(buf, index=False)
+    localise_frame(table, tz).apply(lambda col: col.map(escape_cell)).to_csv(buf, index=False)
     return buf.getvalue().encode("utf-8-sig")
 
 
-def export_bytes(frame: gpd.GeoDataFrame, fmt: str) -> bytes:
-    """The layer encoded as ``fmt`` (geojson, gpkg, csv with WKT geometry)."""
+def export_bytes(frame: gpd.GeoDataFrame, fmt: str, *, tz: str) -> bytes:
+    """The layer encoded as ``fmt`` (geojson, gpkg, csv with WKT geometry; times in the city's
+    zone ``tz``)."""
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     if fmt == "csv":
         table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
         table["wkt"] = frame.geometry.to_wkt()
-        return table_csv(table)
+        return table_csv(table, tz=tz)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"layer.{fmt}"
         frame.to_file(path, driver="GPKG" if fmt == "gpkg" else "GeoJSON", engine="pyogrio")

@@ -36,6 +36,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "loop_hazards": ("巡查隐患", "Hazard stops"), "workload": ("工作量", "Workload"),
     "crew": ("建议人员", "Proposed volunteers"), "slot": ("时段", "Time slot"),
     "number": ("编号", "Number"), "reason": ("推荐理由", "Why"),
+    "crew_size": ("建议人数", "Volunteers proposed"),
     "before": ("上期实际", "Last period"), "after": ("按方案预计", "Expected with the plan"),
     "hazard_compliance": ("隐患巡查达标率 %", "Hazard compliance %"),
     "balance": ("工作量均衡（最大/平均）", "Workload balance (max / mean)"),
@@ -175,7 +176,8 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "unknown_device": ("未登记设备", "Unknown device"),
         "ambiguous_device": ("设备在多个城市登记", "Device registered in several cities"),
         "wrong_secret": ("设备密钥错误", "Wrong device secret"),
-        "outside_areas": ("远离辖区", "Far outside the areas")},
+        "outside_areas": ("远离辖区", "Far outside the areas"),
+        "rate_limited": ("请求过于频繁", "Too many requests")},
     "report": {
         "gas_refill": ("非法充装液化气", "Illegal gas refilling"),
         "dispute": ("矛盾纠纷", "Dispute"), "lost_person": ("走失人员", "Lost person"),

@@ -17,6 +17,7 @@ from branca.element import MacroElement, Template
 from folium.utilities import JsCode
 
 from geo_patrol.analysis import recency
+from geo_patrol.clock import local_text
 from geo_patrol.crs import wgs84_to_gcj02
 from geo_patrol.render.assets import localise
 from geo_patrol.render.i18n import label, status_label, term
@@ -244,7 +245,8 @@ def add_gaps(m: folium.Map, gaps: Any, lang: str, shift: bool) -> None:
            style=lambda f: {"color": "#6a00a8", "weight": 9, "opacity": 0.35})
 
 
-def add_hazards(m: folium.Map, hazards: Any, lang: str, shift: bool, rules: Any) -> None:
+def add_hazards(m: folium.Map, hazards: Any, lang: str, shift: bool, rules: Any, *,
+                tz: str) -> None:
     """Hazards as circles coloured by compliance; popups give the rule and last inspection."""
     if hazards.empty:
         return
@@ -256,8 +258,7 @@ def add_hazards(m: folium.Map, hazards: Any, lang: str, shift: bool, rules: Any)
     frame["rule"] = [r.describe("zh" if lang == "zh" else "en") for r in rule]
     frame["kind"] = [r.label(lang) for r in rule]
     frame["state"] = [status_label(s, lang) for s in frame["status"]]
-    frame["last"] = [v.strftime("%m-%d %H:%M") if v is not None and not _isnull(v) else "—"
-                     for v in frame["last_inspection"]]
+    frame["last"] = [local_text(v, tz, "short") or "—" for v in frame["last_inspection"]]
     frame["by"] = [mask_name(v) if isinstance(v, str) else "—" for v in frame["inspector"]]
     geojson_layer(m, frame, shift, name=label("hazards", lang), styled=("colour",), popup=True,
            shown={"name": label("name", lang), "kind": label("category", lang),
@@ -291,12 +292,6 @@ def add_vector_streets(m: folium.Map, url: str, lang: str) -> None:
     layer.add_to(m)
 
 
-def _isnull(value: Any) -> bool:
-    import pandas as pd
-
-    return bool(pd.isna(value))
-
-
 def finish(m: folium.Map, sections: list[tuple[str, list[tuple[str, str]]]]) -> folium.Map:
     Legend(sections).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
@@ -325,7 +320,7 @@ def map_html(m: folium.Map, *, nonce: str | None = None) -> str:
     return figure_html(m.get_root(), nonce) if nonce else m.get_root().render()
 
 
-def district_map(layers: Any, lang: str, rules: Any, *, basemap: str | None = None,
+def district_map(layers: Any, lang: str, rules: Any, *, tz: str, basemap: str | None = None,
                  link: str | None = None, tile_url: str | None = None) -> folium.Map:
     """A district: community choropleth (clickable with ``link``), street recency as vector
     tiles from ``tile_url``, gaps, hazards by compliance and incident hexagons."""
@@ -335,12 +330,12 @@ def district_map(layers: Any, lang: str, rules: Any, *, basemap: str | None = No
     if tile_url and not shift:  # tiles are web mercator of WGS-84: not under GCJ-02 tiles
         add_vector_streets(m, tile_url, lang)
     add_gaps(m, layers.gaps, lang, shift)
-    add_hazards(m, layers.hazards, lang, shift, rules)
+    add_hazards(m, layers.hazards, lang, shift, rules, tz=tz)
     add_incident_bins(m, layers.incident_bins, lang, shift)
     return finish(m, [recency_legend(lang), compliance_legend(lang)])
 
 
-def community_map(layers: Any, segments: Any, lang: str, rules: Any, *,
+def community_map(layers: Any, segments: Any, lang: str, rules: Any, *, tz: str,
                   basemap: str | None = None, tracks: Any = None) -> folium.Map:
     """A community: streets by days since the last patrol, gaps, hazards, incident
     hexagons, and one day's tracks when given."""
@@ -348,7 +343,7 @@ def community_map(layers: Any, segments: Any, lang: str, rules: Any, *,
     add_areas(m, layers.area, lang, shift)
     add_segments(m, segments, lang, shift)
     add_gaps(m, layers.gaps, lang, shift)
-    add_hazards(m, layers.hazards, lang, shift, rules)
+    add_hazards(m, layers.hazards, lang, shift, rules, tz=tz)
     add_incident_bins(m, layers.incident_bins, lang, shift)
     if tracks is not None:
         add_tracks(m, tracks, lang, shift)

@@ -8,12 +8,13 @@ import html
 import folium
 import numpy as np
 
+from geo_patrol.clock import local_text, now_local
 from geo_patrol.crs import wgs84_to_gcj02
 
 from geo_patrol.planning.plan import Plan
 from geo_patrol.render import maps
 from geo_patrol.render.briefing import html_table, map_page
-from geo_patrol.render.i18n import crew_reason, label, term
+from geo_patrol.render.i18n import label, term
 
 #: Zone colours (ColorBrewer Set1/Dark2-like, distinct on a white map).
 PALETTE = ["#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf",
@@ -70,20 +71,23 @@ def plan_tables(plan: Plan, lang: str) -> str:
             "loop_hazards"]
     zones = html_table([label(k, lang) for k in keys],
                    [[getattr(r, k) for k in keys] for r in plan.zones.itertuples()])
-    # roster numbers only: a briefing carries no names
-    crew = html_table([label(k, lang) for k in ("zone", "slot", "number", "reason")],
-                  [[r.zone, term("slot", r.slot, lang), r.number, crew_reason(r, lang)]
-                   for r in plan.crew.itertuples()])
+    # how many are proposed per zone and slot: a briefing names nobody (no roster numbers, no
+    # one's home distance, patrol habits or certificates); the planner page has the rest
+    sizes = plan.crew.groupby(["zone", "slot"], sort=True).size() if len(plan.crew) else []
+    crew = html_table([label(k, lang) for k in ("zone", "slot", "crew_size")],
+                      [[zone, term("slot", slot, lang), int(n)]
+                       for (zone, slot), n in (sizes.items() if len(sizes) else [])])
     return (f"{compare}{balance}<h2>{label('zones', lang)}</h2>{zones}"
             f"<h2 class=\"gp-page\">{label('crew', lang)}</h2>{crew}")
 
 
-def plan_briefing_html(plan: Plan, *, lang: str = "zh", basemap: str | None = None,
+def plan_briefing_html(plan: Plan, *, tz: str, lang: str = "zh", basemap: str | None = None,
                        generated: dt.datetime | None = None) -> str:
-    """The plan as one self-contained HTML file for offline PCs."""
+    """The plan as one self-contained HTML file for offline PCs (made at ``generated``, now
+    by default, shown in the city's zone ``tz``)."""
     m = plan_map(plan, lang, basemap=basemap)
     title = f"{plan.area['name']} · {label('plan', lang)}"
-    stamp = (generated or dt.datetime.now()).strftime("%Y-%m-%d %H:%M")
+    stamp = local_text(now_local(tz, generated), tz)
     p = plan.params
     head = (f'<div class="gp-head"><h1>{html.escape(title)}</h1>'
             f"{len(plan.zones)} {label('zones', lang)} · {p.minutes:.0f} min · "

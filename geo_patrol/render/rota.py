@@ -11,6 +11,7 @@ import folium
 import numpy as np
 import pandas as pd
 
+from geo_patrol.clock import local_column, local_text, now_local
 from geo_patrol.crs import wgs84_to_gcj02
 from geo_patrol.planning.crew import SLOTS
 from geo_patrol.render import maps
@@ -22,10 +23,6 @@ SLOT_COLOURS = {"morning": "#1b9e77", "midday": "#e6ab02", "afternoon": "#d95f02
                 "evening": "#7570b3"}
 
 
-def _local(walks: pd.DataFrame, tz: str) -> pd.Series:
-    return pd.to_datetime(walks["starts_at"], utc=True).dt.tz_convert(tz)
-
-
 def walk_rows(view: Any, lang: str) -> pd.DataFrame:
     """The walks as the pages, maps and briefings show them: start, slot and kind in the
     reader's language, km, minutes, hazard stops, community, roster number (when shown)."""
@@ -33,7 +30,7 @@ def walk_rows(view: Any, lang: str) -> pd.DataFrame:
     if not len(w):
         return w.assign(start="", slot_text="", kind_text="", km=0.0, stops=0)
     out = w.copy()
-    out["start"] = _local(w, view.header["tz"]).dt.strftime("%H:%M")
+    out["start"] = local_column(w["starts_at"], view.header["tz"], "time")
     out["slot_text"] = [term("slot", s, lang) for s in w["slot"]]
     out["kind_text"] = [label(f"walk_{k}", lang) for k in w["kind"]]
     out["km"] = (w["length_m"] / 1000).round(2)
@@ -156,7 +153,7 @@ def rota_geojson(view: Any) -> dict[str, Any]:
 
     w = view.walks
     frame = w.assign(day=w["day"].astype(str),
-                     starts_at=_local(w, view.header["tz"]).dt.strftime("%Y-%m-%dT%H:%M%z")
+                     starts_at=local_column(w["starts_at"], view.header["tz"], "iso")
                      if len(w) else [])
     keep = ["id", "day", "slot", "starts_at", "minutes", "kind", "community_id", "community",
             "number", "name", "length_m", "segment_ids", "hazard_ids", "hotspot_segment_id"]
@@ -179,7 +176,7 @@ def rota_briefing_html(view: Any, *, lang: str = "zh", basemap: str | None = Non
     h = view.header
     title = f"{h['area']} · {label('rota', lang)}"
     last = h["start_day"] + dt.timedelta(days=int(h["days"]) - 1)
-    stamp = (generated or dt.datetime.now()).strftime("%Y-%m-%d %H:%M")
+    stamp = local_text(now_local(h["tz"], generated), h["tz"])
     head = (f'<div class="gp-head"><h1>{html.escape(title)}</h1>'
             f"{h['start_day']:%Y-%m-%d} – {last:%Y-%m-%d} · "
             f"{html.escape(label('revisit_every', lang).format(n=h['revisit_days']))}</div>")

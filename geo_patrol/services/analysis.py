@@ -202,9 +202,8 @@ def store_day(conn: Any, visits: DayVisits) -> None:
 
 def analyze(engine: Engine, start: dt.datetime, end: dt.datetime, *,
             area: str | int | None = None, params: AnalysisParams | None = None,
-            settings: Settings | None = None, threads: int = 2) -> RunSummary:
+            settings: Settings, threads: int = 2) -> RunSummary:
     """Analyse ``start <= t < end`` (aware datetimes) for the whole city or one area."""
-    settings = settings or Settings.from_env()
     params = params or default_params(settings)
     days = whole_days(start, end, settings.timezone)
     if days is None:

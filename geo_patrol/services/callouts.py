@@ -11,7 +11,7 @@ import pyproj
 
 from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.planning.network import walking_distances
-from geo_patrol.services._local import local_times
+from geo_patrol.clock import local_times
 from geo_patrol.services.sources import entered_point, form_text
 from geo_patrol.settings import Settings
 from geo_patrol.store import areas as area_store

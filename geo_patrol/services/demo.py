@@ -183,11 +183,10 @@ def run_demo(engine: Engine, settings: Settings, *, seed: int = 7, scale: str = 
     out = settings.data_dir / "briefings" / f"{settings.city or DEMO_CITY.key}-briefing-" \
         f"{district}-{until:%Y%m%d}.html"
     with engine.connect() as conn:
-        briefing = export_briefing(conn, summary.run_id, district, out, rules=settings.rules,
-                                   city=city_name,
-                                   settings=settings)
+        briefing = export_briefing(conn, summary.run_id, district, out, settings,
+                                   city=city_name)
     plan_path = out.with_name(f"plan-{district}-{until:%Y%m%d}.html")
-    plan_path.write_text(plan_briefing_html(proposal), encoding="utf-8")
+    plan_path.write_text(plan_briefing_html(proposal, tz=settings.timezone), encoding="utf-8")
     with engine.connect() as conn:
         week = make_rota(conn, settings, results.find_run(conn, summary.run_id),
                          find_area(conn, district), start=until + dt.timedelta(days=1),

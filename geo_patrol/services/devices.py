@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from geo_patrol.errors import InputError, NotFoundError
-from geo_patrol.services._local import local_times
+from geo_patrol.clock import local_times
 from geo_patrol.settings import Settings
 from geo_patrol.store import live as live_store
 from geo_patrol.store.volunteers import volunteer_ids
@@ -33,6 +34,20 @@ def add_device(engine: Engine, device_id: str, volunteer_number: str, *,
                                      None if secret is None else live_store.secret_digest(secret))
 
 
+def new_secret() -> str:
+    """A device secret: 24 random URL-safe characters."""
+    return secrets.token_urlsafe(18)
+
+
+def rotate_secret(engine: Engine, device_id: str) -> str:
+    """A new secret for an active device (returned once; only its digest is kept)."""
+    secret = new_secret()
+    with engine.begin() as conn:
+        if not live_store.set_device_secret(conn, device_id, live_store.secret_digest(secret)):
+            raise NotFoundError(f"no active device {device_id!r}")
+    return secret
+
+
 def remove_device(engine: Engine, device_id: str) -> None:
     with engine.begin() as conn:
         if not live_store.remove_device(conn, device_id):
@@ -46,8 +61,11 @@ def devices(engine: Engine, within: frozenset[int] | None = None, *, tz: str) ->
                            "disabled_at", "last_seen")
 
 
-def refusals(engine: Engine, settings: Settings, *, days: int = 7) -> pd.DataFrame:
-    """The refused requests of the city's last ``days`` local days, times in its zone."""
+def refusals(engine: Engine, settings: Settings, *, days: int = 7,
+             within: frozenset[int] | None = None) -> pd.DataFrame:
+    """The refused requests of the city's last ``days`` local days (of the devices of the
+    communities ``within``, when given), times in its zone."""
     with engine.connect() as conn:
-        frame = live_store.refusal_table(conn, settings.today() - dt.timedelta(days=days))
+        frame = live_store.refusal_table(conn, settings.today() - dt.timedelta(days=days),
+                                         within)
     return local_times(frame, settings.timezone, "last_at")

@@ -60,9 +60,36 @@ class _Pending:
     device_row: int
     volunteer_id: int
     occupation: str
+    #: the phone proved itself with its device secret: its positions may prove work
+    proven: bool
     #: a thread's future, or an event loop's (settled on that loop, once per batch)
     future: Future | asyncio.Future = field(default_factory=Future)
     loop: asyncio.AbstractEventLoop | None = None
+
+
+class RateLimit:
+    """Token buckets, one per key (a device, an address): ``rate`` requests a second with
+    bursts of ``burst``; ``rate`` 0 lifts the limit. The least recently seen keys are
+    forgotten beyond ``size``, so a flood of new keys costs bounded memory."""
+
+    def __init__(self, rate: float, burst: float, *, size: int = 100_000) -> None:
+        self.rate, self.burst, self.size = rate, max(burst, 1.0), size
+        self._buckets: collections.OrderedDict[str, tuple[float, float]] = \
+            collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def allow(self, key: str, now: float) -> bool:
+        """Take one request of ``key`` at ``now`` (seconds) if its bucket holds one."""
+        if self.rate <= 0:
+            return True
+        with self._lock:
+            tokens, at = self._buckets.pop(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - at) * self.rate)
+            allowed = tokens >= 1.0
+            self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
+            while len(self._buckets) > self.size:
+                self._buckets.popitem(last=False)
+        return allowed
 
 
 def _settle(pendings: list[_Pending], error: BaseException | None) -> None:
@@ -125,15 +152,29 @@ class Intake:
         self._refused: collections.Counter[tuple[dt.date, str, str]] = collections.Counter()
         self._refused_at: dict[tuple[dt.date, str, str], dt.datetime] = {}
         self._closed = False
+        self._per_device = RateLimit(settings.intake_device_rate, settings.intake_device_burst)
+        self._per_address = RateLimit(settings.intake_address_rate,
+                                      settings.intake_address_burst)
         self.stats = collections.Counter()
         self._thread = threading.Thread(target=self._run, name="position-intake", daemon=True)
         self._thread.start()
 
     # the request side
 
+    def check_address(self, address: str | None, now: float) -> None:
+        """Refuse (``rate_limited``) an address sending faster than its limit."""
+        if address is not None and not self._per_address.allow(address, now):
+            self._count_refusal("rate_limited", "", now)
+            raise PositionRefused("rate_limited", "too many position requests from this "
+                                  "address: try again in a moment")
+
     def submit(self, query: str | bytes, body: bytes, *, now: float | None = None,
+               address: str | None = None,
                loop: asyncio.AbstractEventLoop | None = None) -> Future | asyncio.Future:
+        """Decode, check and queue one request (from ``address``, when the front end knows
+        it); refused requests raise :class:`PositionRefused` and are counted."""
         now = time.time() if now is None else now
+        self.check_address(address, now)
         try:
             positions, key = decode_request(query, body, now=now)
         except PositionRefused as exc:
@@ -146,6 +187,9 @@ class Intake:
         """Check and queue the positions of a decoded request (``key``: its device secret)."""
         try:
             device = positions[0].device
+            if not self._per_device.allow(device, now):
+                raise PositionRefused("rate_limited", "too many position requests from this "
+                                      "device: try again in a moment", device=device)
             entry = self._device(device)
             if entry is None:
                 raise PositionRefused("unknown_device", f"unknown device {device!r}: the "
@@ -161,8 +205,10 @@ class Intake:
         except PositionRefused as exc:
             self._count_refusal(exc.reason, exc.device or "", now)
             raise
-        pending = _Pending(positions, row, volunteer_id, occupation) if loop is None else \
-            _Pending(positions, row, volunteer_id, occupation, loop.create_future(), loop)
+        proven = digest is not None  # a device with a secret got here with the right key
+        pending = _Pending(positions, row, volunteer_id, occupation, proven) if loop is None \
+            else _Pending(positions, row, volunteer_id, occupation, proven, loop.create_future(),
+                          loop)
         with self._cond:
             if self._closed:
                 raise DatabaseError("the position intake is shutting down")
@@ -172,7 +218,9 @@ class Intake:
 
     def _device(self, device: str) -> tuple[int, int, str | None, str] | None:
         entry = self._registry.get(device)
-        stale = time.monotonic() - self._registry_at > (1.0 if entry is None else 30.0)
+        stale = time.monotonic() - self._registry_at > (
+            min(1.0, self.settings.device_registry_s) if entry is None
+            else self.settings.device_registry_s)
         if stale:
             with self.engine.connect() as conn:
                 self._registry = live_store.device_registry(conn)
@@ -279,11 +327,14 @@ class Intakes:
         self.intakes = intakes
 
     def submit(self, query: str | bytes, body: bytes, *, now: float | None = None,
+               address: str | None = None,
                loop: asyncio.AbstractEventLoop | None = None) -> Future | asyncio.Future:
         """Decode a request once and hand it to its city's intake (see :meth:`Intake.submit`);
-        a request that names no device is counted by the first city."""
+        a request that names no device is counted by the first city, whose limit per address
+        is the deployment's."""
         now = time.time() if now is None else now
         first = next(iter(self.intakes.values()))
+        first.check_address(address, now)
         try:
             positions, key = decode_request(query, body, now=now)
         except PositionRefused as exc:
@@ -307,11 +358,11 @@ class Intakes:
 
 def _batch_frame(batch: list[_Pending]) -> pd.DataFrame:
     rows = [(p.volunteer_id, p.device_row, p.occupation, pos.t, pos.lon, pos.lat, pos.speed_mps,
-             pos.heading, pos.accuracy_m, pos.battery_pct, pos.moving, pos.attrs)
+             pos.heading, pos.accuracy_m, pos.battery_pct, pos.moving, pos.attrs, p.proven)
             for p in batch for pos in p.positions]
     return pd.DataFrame(rows, columns=["volunteer_id", "device_id", "occupation", "t", "lon",
                                        "lat", "speed_mps", "heading", "accuracy_m",
-                                       "battery_pct", "moving", "attrs"])
+                                       "battery_pct", "moving", "attrs", "proven"])
 
 
 def _store_arrivals(conn: Any, frame: pd.DataFrame, settings: Settings, srid: int) -> int:
@@ -342,9 +393,11 @@ def _store_arrivals(conn: Any, frame: pd.DataFrame, settings: Settings, srid: in
     zone = ZoneInfo(settings.timezone)
     days = pd.to_datetime(rows["t"], unit="us", utc=True).dt.tz_convert(zone).dt.date
     uploads = {}
-    for day, idx in rows.groupby(days.to_numpy()).indices.items():
+    proven = rows["proven"].to_numpy(dtype=bool)
+    for (day, vouched), idx in rows.groupby([days.to_numpy(), proven]).indices.items():
         flagged = int((rows["flags"].to_numpy()[idx] != 0).sum())
-        uploads[day] = live_store.live_upload(conn, day, len(idx), flagged)
+        uploads[day, vouched] = live_store.live_upload(conn, day, len(idx), flagged,
+                                                       proven=bool(vouched))
         fixes = CleanFixes(rows["volunteer_id"].to_numpy(dtype="int32")[idx],
                            t=rows["t"].to_numpy()[idx],
                            lon=rows["lon"].to_numpy()[idx], lat=rows["lat"].to_numpy()[idx],
@@ -352,14 +405,15 @@ def _store_arrivals(conn: Any, frame: pd.DataFrame, settings: Settings, srid: in
                            accuracy=rows["accuracy_m"].to_numpy(dtype="float64")[idx],
                            speed=rows["speed_mps"].to_numpy(dtype="float64")[idx],
                            flags=arr.flags[idx].astype("int16"), track=arr.track[idx])
-        fix_store.store_fixes(conn, fixes, upload_id=uploads[day], track_ids=track_ids,
-                              srid=srid, tz=settings.timezone)
-    _store_tracks(conn, rows, arr, track_ids, uploads, days)
+        fix_store.store_fixes(conn, fixes, upload_id=uploads[day, vouched],
+                              track_ids=track_ids, srid=srid, tz=settings.timezone)
+    _store_tracks(conn, rows, arr, track_ids, uploads, days, proven)
     return len(rows)
 
 
 def _store_tracks(conn: Any, rows: pd.DataFrame, arr: Any, track_ids: np.ndarray,
-                  uploads: dict[dt.date, int], days: pd.Series) -> None:
+                  uploads: dict[tuple[dt.date, bool], int], days: pd.Series,
+                  proven: np.ndarray) -> None:
     """New tracks inserted, continued ones extended (per batch track, rows sorted by track:
     counts, times and metres by numpy). A live track's line is drawn when it ends."""
     k = len(arr.continues)
@@ -377,7 +431,7 @@ def _store_tracks(conn: Any, rows: pd.DataFrame, arr: Any, track_ids: np.ndarray
     passive = rows["occupation"].isin(PASSIVE_OCCUPATIONS).to_numpy()
     vid = rows["volunteer_id"].to_numpy()
     day = days.to_numpy()
-    new = [(int(track_ids[i]), int(vid[first[i]]), uploads[day[first[i]]],
+    new = [(int(track_ids[i]), int(vid[first[i]]), uploads[day[first[i]], proven[first[i]]],
             "passive" if passive[first[i]] else "patrol",
             pd.Timestamp(int(t[first[i]]), unit="us", tz="UTC"),
             pd.Timestamp(int(t[last[i]]), unit="us", tz="UTC"), int(n[i]), int(flagged[i]),

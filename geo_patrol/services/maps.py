@@ -21,57 +21,59 @@ if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
 
 
 def district_map(conn: Connection, run: dict, district_id: int, *, lang: str, rules: Rules,
-                 basemap: str | None = None, within: frozenset[int] | None = None) -> str:
+                 tz: str, basemap: str | None = None,
+                 within: frozenset[int] | None = None) -> str:
     """A district's map document: communities link to their pages, streets come as tiles."""
     layers = results.area_layers(conn, run, district_id, level="district", gap_limit=200,
                                  with_inspectors=False, within=within)
-    m = maps.district_map(layers, lang, rules, basemap=basemap,
+    m = maps.district_map(layers, lang, rules, tz=tz, basemap=basemap,
                           link=f"/community/{{id}}?run={run['id']}",
                           tile_url=f"/tiles/segments/{run['id']}/{{z}}/{{x}}/{{y}}.pbf")
     return maps.map_html(m)
 
 
 def community_map(conn: Connection, run: dict, area_id: int, *, lang: str, rules: Rules,
-                  basemap: str | None = None, day: dt.date | None = None,
-                  tz: str = "Asia/Shanghai", people: bool = True) -> str:
+                  tz: str, basemap: str | None = None, day: dt.date | None = None,
+                  people: bool = True) -> str:
     """A community's map document, with one local day's tracks when ``day`` is given; the
     last inspector's masked name only for readers of personal data (``people``)."""
     layers = results.area_layers(conn, run, area_id, level="community",
                                  with_inspectors=people)
     segments = results.segment_layer(conn, run["id"], area_id)
-    tracks = results.track_layer(conn, area_id, day, tz) if day else None
-    return maps.map_html(maps.community_map(layers, segments, lang, rules, basemap=basemap,
+    tracks = results.track_layer(conn, area_id, day, tz=tz) if day else None
+    return maps.map_html(maps.community_map(layers, segments, lang, rules, tz=tz, basemap=basemap,
                                             tracks=tracks))
 
 
-def district_briefing(conn: Connection, run_id: int, district_id: int, *, rules: Rules,
-                      lang: str = "zh", basemap: str | None = None,
-                      settings: Settings | None = None, city: str | None = None) -> str:
+def district_briefing(conn: Connection, run_id: int, district_id: int, settings: Settings, *,
+                      lang: str = "zh", basemap: str | None = None, figures: bool = True,
+                      city: str | None = None) -> str:
     """The offline briefing of one district of ``city`` (its name) for a run (no personal
-    data); with the city's ``settings``, the running campaigns' progress and property crime
-    too."""
+    data), its times and period in the city's time zone (``settings``); with ``figures``, the
+    running campaigns' progress and property crime too."""
     from geo_patrol.services import campaigns, crime
 
     run = results.find_run(conn, run_id)
-    figures = crime.briefing_figures(conn.engine, settings, district_id) if settings else None
-    running = campaigns.district_progress(conn.engine, settings, district_id) if settings \
+    crime_figures = crime.briefing_figures(conn.engine, settings, district_id) if figures \
+        else None
+    running = campaigns.district_progress(conn.engine, settings, district_id) if figures \
         else None
     layers = results.area_layers(conn, run, district_id, level="district", gap_limit=300,
                                  with_inspectors=False)
     return briefing_html(run, layers, results.segment_layer(conn, run_id, district_id),
-                         results.area_table(conn, run_id, level="community"), rules=rules,
-                         lang=lang, basemap=basemap, crime=figures, campaigns=running,
-                         city=city)
+                         results.area_table(conn, run_id, level="community"),
+                         rules=settings.rules, tz=settings.timezone, lang=lang,
+                         basemap=basemap, crime=crime_figures, campaigns=running, city=city)
 
 
-def export_briefing(conn: Connection, run_id: int, district_id: int, out: Path | str, *,
-                    rules: Rules, lang: str = "zh", basemap: str | None = None,
-                    settings: Settings | None = None, city: str | None = None) -> Path:
+def export_briefing(conn: Connection, run_id: int, district_id: int, out: Path | str,
+                    settings: Settings, *, lang: str = "zh", basemap: str | None = None,
+                    figures: bool = True, city: str | None = None) -> Path:
     """Write :func:`district_briefing` to ``out``."""
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(district_briefing(conn, run_id, district_id, rules=rules, lang=lang,
-                                      basemap=basemap, settings=settings, city=city),
+    path.write_text(district_briefing(conn, run_id, district_id, settings, lang=lang,
+                                      basemap=basemap, figures=figures, city=city),
                     encoding="utf-8")
     return path
 

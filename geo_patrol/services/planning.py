@@ -46,13 +46,12 @@ def _with_alerts(conn: Connection, settings: Settings | None, area_id: int, rows
 
 
 def plan_area(conn: Connection, run: dict, area: dict, params: PlanParams, *,
-              settings: Settings | None = None, within: frozenset[int] | None = None) -> Plan:
+              settings: Settings, within: frozenset[int] | None = None) -> Plan:
     """A plan for ``area`` (a district or community) from ``run``'s results; volunteers are
     proposed only from the communities ``within`` (the planner's scope), when given. The
     deployment's time zone and rules (which inspections need a certificate) come from
     ``settings``."""
     params.check()
-    settings = settings or Settings.from_env()
     hz_total, hz_ok = results.hazard_counts(conn, run["id"], area["id"])
     inputs = PlanInputs(
         run_id=run["id"], area=area,

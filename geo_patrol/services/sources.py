@@ -7,10 +7,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict, Unpack
+from typing import TYPE_CHECKING, Required, TypedDict, Unpack
 
 import geopandas as gpd
 import numpy as np
@@ -65,12 +65,14 @@ def _deployment_srid(conn: Connection, frame: gpd.GeoDataFrame, settings: Settin
 
 @contextmanager
 def _claimed(engine: Engine, kind: str, info: FileInfo, options: dict[str, object], *,
-             timer: Timer | None = None) -> Iterator[tuple[Connection, LoadResult]]:
+             timer: Timer | None = None, proof: str = "import"
+             ) -> Iterator[tuple[Connection, LoadResult]]:
     """One transaction for one file: its upload row claimed first (a file already stored
-    gives a ``duplicate`` result and the caller stores nothing), finished with the result."""
+    gives a ``duplicate`` result and the caller stores nothing), finished with the result.
+    ``proof`` is what vouches for its fixes (a volunteer's own file: ``none``)."""
     timer = timer or Timer()
     with engine.begin() as conn:
-        upload_id, is_new = claim_upload(conn, kind, info, options)
+        upload_id, is_new = claim_upload(conn, kind, info, options, proof=proof)
         result = LoadResult(kind, info.name, upload_id, duplicate=not is_new)
         yield conn, result
         if is_new:
@@ -88,10 +90,9 @@ def load_boundaries(
     code_field: str | None = None,
     parent_field: str | None = None,
     repair: bool = False,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> LoadResult:
     """Load a boundary file as areas of ``level``; see :func:`~geo_patrol.ingest.read_boundaries`."""
-    settings = settings or Settings.from_env()
     if level not in AREA_LEVELS:
         msg = f"unknown level {level!r}: use one of {', '.join(AREA_LEVELS)}"
         raise InputError(msg)
@@ -122,10 +123,9 @@ def load_streets(
     engine: Engine,
     path: Path | str,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> LoadResult:
     """Load the street network of a local OSM file as segments of at most ~50 m."""
-    settings = settings or Settings.from_env()
     timer = Timer()
     info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
     segments = read_streets(info.path, max_segment_m=settings.segment_max_m)
@@ -149,7 +149,16 @@ class TableOptions(TypedDict, total=False):
     mapping: dict[str, str] | None  # canonical column -> the file's header
     encoding: str | None   # text encoding of CSV files (detected otherwise)
     sheet: str | None      # XLSX sheet (the first by default)
-    settings: Settings | None
+    settings: Required[Settings]  # the city's: its CRS, time zone and limits
+
+
+def _settings_of(options: Mapping[str, object]) -> Settings:
+    """The city's settings a load was given (a load never guesses the city)."""
+    settings = options.get("settings")
+    if not isinstance(settings, Settings):
+        msg = "a load needs the city's settings (settings=...)"
+        raise TypeError(msg)
+    return settings
 
 
 def _load_table(engine: Engine, kind: str, path: Path | str, options: TableOptions,
@@ -159,7 +168,7 @@ def _load_table(engine: Engine, kind: str, path: Path | str, options: TableOptio
     """The shared path of text tables: read and check the file (``read(path, settings,
     mapping=, encoding=, sheet=)``), then claim the upload, store (``store`` returns rows
     stored and details) and finish, in one transaction."""
-    settings = options.get("settings") or Settings.from_env()
+    settings = _settings_of(options)
     timer = Timer()
     info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
     kept = {k: options.get(k) for k in ("mapping", "encoding")}
@@ -281,7 +290,7 @@ def load_tracks(
     fmt: str | None = None,
     mapping: dict[str, str] | None = None,
     encoding: str | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
     progress: Callable[[str], None] | None = None,
     owner: str | None = None,
 ) -> LoadResult:
@@ -292,7 +301,6 @@ def load_tracks(
     With ``owner`` (a volunteer's own upload) every fix must be that volunteer's: a file that
     names anyone else is refused whole (:class:`ForbiddenError`).
     """
-    settings = settings or Settings.from_env()
     step = progress or (lambda _stage: None)
     timer = Timer()
     info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
@@ -311,7 +319,9 @@ def load_tracks(
     check_times(raw.t, raw.rows, source=source, unit=raw.unit)
     _check_track_shape(raw, source)
     options = {"crs": crs, "volunteer": volunteer, "tz": tz, "kind": kind, "mapping": mapping}
-    with _claimed(engine, "tracks", info, options, timer=timer) as (conn, result):
+    # a volunteer's own file proves nothing: it counts for coverage, never for points
+    with _claimed(engine, "tracks", info, options, timer=timer,
+                  proof="none" if owner is not None else "import") as (conn, result):
         if result.duplicate:
             return result
         upload_id = result.upload_id
@@ -385,13 +395,13 @@ class LedgerOptions(TypedDict, total=False):
     mapping: dict[str, str] | None  # canonical column -> the file's header
     encoding: str | None   # text encoding of CSV files (detected otherwise)
     sheet: str | None      # XLSX sheet (the first by default)
-    settings: Settings | None
+    settings: Required[Settings]  # the city's: its CRS, time zone and limits
 
 
 def _open_ledger(path: Path | str, options: LedgerOptions
                  ) -> tuple[Settings, FileInfo, dict[str, object]]:
     """The settings, the checked file and the reader's options of a ledger load."""
-    settings = options.get("settings") or Settings.from_env()
+    settings = _settings_of(options)
     info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
     read = {k: options.get(k) for k in ("crs", "tz", "mapping", "encoding", "sheet")}
     return settings, info, read

@@ -85,7 +85,7 @@ def make_task(engine: Engine, settings: Settings, *, hazard_id: int, day: dt.dat
             raise NotFoundError(f"no hazard {hazard_id} near a street")
         offered_to = None
         if number:
-            offered_to = store.active_volunteer(conn, number.strip())
+            offered_to = store.active_volunteer(conn, number.strip(), within)
             if offered_to is None:
                 raise NotFoundError(f"no active volunteer {number[:30]!r}")
         task_id = store.create_task(conn, {
@@ -110,9 +110,11 @@ def _volunteer(conn: Any, volunteer_id: int) -> dict[str, Any]:
 
 
 def near_me(engine: Engine, settings: Settings, volunteer_id: int, *,
-            today: dt.date | None = None, limit: int = 10) -> Any:
-    """The tasks a volunteer may take from today, nearest first by walking along the streets
-    from home (their community) to where each starts (``walk_m``)."""
+            today: dt.date | None = None, now: dt.datetime | None = None,
+            limit: int = 10) -> Any:
+    """The tasks a volunteer may take from today whose window is still open (at ``now``),
+    nearest first by walking along the streets from home (their community) to where each
+    starts (``walk_m``)."""
     from geo_patrol.planning.network import walking_distances
     from geo_patrol.store.areas import segments_near
 
@@ -121,6 +123,7 @@ def near_me(engine: Engine, settings: Settings, volunteer_id: int, *,
         me = _volunteer(conn, volunteer_id)
         offered = store.task_table(conn, offered_for=(volunteer_id, me["community_id"]),
                                    since=today)
+        offered = offered[offered["window_end"] > (now or dt.datetime.now(dt.UTC))]
         if offered.empty or me["x"] is None:
             return offered.assign(walk_m=np.inf)
         xs = np.r_[offered["x"].to_numpy(float), me["x"]]
@@ -134,11 +137,12 @@ def near_me(engine: Engine, settings: Settings, volunteer_id: int, *,
 
 
 def answer(engine: Engine, *, volunteer_id: int | None, task_id: int, accept: bool,
-           by: str) -> str:
+           by: str, now: dt.datetime | None = None) -> str:
     """A volunteer takes a task (``accept``) or gives it back / turns it down. Only the
     volunteer it is offered to — or, for a task open to its community, a volunteer of that
-    community — may take it, and only for themselves; a task already checked cannot change.
-    Returns the new state; audit-logged."""
+    community — may take it, and only for themselves, and only before its window ends (at
+    ``now``): a closed task, or one already checked, cannot change. Returns the new state;
+    audit-logged."""
     from geo_patrol.store.accounts import audit
 
     if volunteer_id is None:
@@ -154,6 +158,8 @@ def answer(engine: Engine, *, volunteer_id: int | None, task_id: int, accept: bo
             raise ConflictError(f"task {task_id} is {task['state']}: it cannot change now")
         if task["state"] == "accepted" and task["volunteer_id"] != volunteer_id:
             raise ConflictError(f"task {task_id} was taken by another volunteer")
+        if task["window_end"] <= (now or dt.datetime.now(dt.UTC)):
+            raise ConflictError(f"task {task_id} has closed: its window is over")
         if accept:
             store.set_taker(conn, task_id, volunteer_id, "accepted")
             state = "accepted"
@@ -189,15 +195,16 @@ def check(engine: Engine, settings: Settings, *, now: dt.datetime | None = None,
         ids = task_ids if task_ids is not None else store.due_for_check(conn, now, within)
         locked = [store.lock_task(conn, task_id) for task_id in dict.fromkeys(ids)]
         due = [t for t in locked if t["state"] == "accepted" and t["window_end"] <= now]
-        for task, verdict in zip(due, verdicts(conn, settings, due)):
+        for task, (verdict, unproven) in zip(due, verdicts(conn, settings, due)):
             task_id = task["id"]
-            store.record_verdict(conn, task_id, verdict.state, verdict.as_dict())
+            recorded = verdict.as_dict() | {"unproven_fixes": unproven}
+            store.record_verdict(conn, task_id, verdict.state, recorded)
             points = rule.points(task["kind"], verdict.state)
             if points:
                 store.add_points(conn, volunteer_id=task["volunteer_id"], source="task",
                                  item_id=task_id, points=points, earned_on=task["day"],
                                  note=f"{verdict.state} {100 * verdict.walked_share:.0f}%")
-            out.append(Checked(task_id, task["volunteer_id"], verdict.state, verdict.as_dict(),
+            out.append(Checked(task_id, task["volunteer_id"], verdict.state, recorded,
                                points))
         if out:
             from geo_patrol.store.accounts import audit
@@ -209,25 +216,33 @@ def check(engine: Engine, settings: Settings, *, now: dt.datetime | None = None,
     return out
 
 
-def verdicts(conn: Any, settings: Settings, tasks: list[dict[str, Any]]) -> list[Verdict]:
+def verdicts(conn: Any, settings: Settings, tasks: list[dict[str, Any]]
+             ) -> list[tuple[Verdict, int]]:
     """The verdicts on ``tasks`` (rows of the tasks table) from their takers' fixes, read in
     one query: walked, stayed and counted as the map counts them
     (:func:`geo_patrol.analysis.delivery.verify_tasks`), with the :class:`AnalysisParams` of
     the city's settings (its ``track_gap_s``, ``max_speed_kmh``) and paths cut at its local
-    midnights."""
+    midnights; only fixes that prove work count (the taker's own phone with its secret,
+    received before the window's end plus the city's ``proof_grace_min``, or the command's
+    import), and each verdict comes with how many of the window's fixes did not."""
     if not tasks:
         return []
-    fixes = store.fixes_in_windows(conn, [(t["volunteer_id"], t["window_start"],
-                                           t["window_end"]) for t in tasks])
+    read = store.fixes_in_windows(conn, [(t["volunteer_id"], t["window_start"],
+                                          t["window_end"]) for t in tasks],
+                                  grace_s=settings.proof_grace_min * 60)
+    unproven = np.bincount(read["item"].to_numpy("int64")[~read["proves"].to_numpy(bool)],
+                           minlength=len(tasks))
+    fixes = read[read["proves"].to_numpy(bool)]
     places = TaskPlaces.of([store.task_geometry(conn, t) for t in tasks])
     params = default_params(settings)
     cal = Calendar.for_window(min(t["window_start"] for t in tasks),
                               max(t["window_end"] for t in tasks), settings.timezone,
                               params.day_starts, params.night_starts)
-    return verify_tasks(places, Fixes(fixes["item"].to_numpy("int32"),
-                                      np.zeros(len(fixes), "int8"), fixes["t"].to_numpy(float),
-                                      fixes["x"].to_numpy(float), fixes["y"].to_numpy(float)),
-                        params=params, rules=settings.rules, breaks=cal.midnights)
+    found = verify_tasks(places, Fixes(fixes["item"].to_numpy("int32"),
+                                       np.zeros(len(fixes), "int8"), fixes["t"].to_numpy(float),
+                                       fixes["x"].to_numpy(float), fixes["y"].to_numpy(float)),
+                         params=params, rules=settings.rules, breaks=cal.midnights)
+    return [(v, int(n)) for v, n in zip(found, unproven)]
 
 
 def credit_reports(engine: Engine, settings: Settings, *, by: str = "system"
@@ -244,7 +259,8 @@ def credit_reports(engine: Engine, settings: Settings, *, by: str = "system"
         duplicates = store.verified_duplicates(conn)
         rows = store.verified_unpaid_reports(conn, tz=settings.timezone,
                                              minutes=rule.report_minutes,
-                                             radius_m=rule.report_radius_m)
+                                             radius_m=rule.report_radius_m,
+                                             grace_s=settings.proof_grace_min * 60)
         paid, flagged = [], []
         for report_id, volunteer_id, day, matches in rows:
             if not matches:
@@ -369,8 +385,11 @@ def demo_week(engine: Engine, settings: Settings, run: dict, area: dict, *,
                     break
         for task_id, v in takers.items():
             store.set_offered_to(conn, task_id, v)
+    # taken as the week begins, before any of its windows closes
+    week_begins = dt.datetime.combine(start, dt.time(), ZoneInfo(settings.timezone))
     for task_id, v in takers.items():
-        answer(engine, volunteer_id=v, task_id=task_id, accept=True, by="demo")
+        answer(engine, volunteer_id=v, task_id=task_id, accept=True, by="demo",
+               now=week_begins)
     check(engine, settings, now=dt.datetime.combine(start + dt.timedelta(days=7), dt.time(),
                                                     ZoneInfo(settings.timezone)))
     return dose(engine, within=None, since=start, until=start + dt.timedelta(days=6),

@@ -15,7 +15,7 @@ from psycopg import sql
 from sqlalchemy.engine import Connection
 
 from geo_patrol.store.bulk import driver_connection
-from geo_patrol.store.scope import in_scope, scope_params
+from geo_patrol.store.scope import Within, in_scope, meets_scope, scope_params
 from geo_patrol.vocab import FLAG_MOCK
 
 #: One transaction at a time writes positions (flags and tracks follow each volunteer's
@@ -40,6 +40,13 @@ def add_device(conn: Connection, device_id: str, volunteer_id: int,
         "disabled_at = NULL RETURNING (xmax = 0)"),
         {"d": device_id, "v": volunteer_id, "s": secret_sha256}).scalar_one()
     return bool(row)
+
+
+def set_device_secret(conn: Connection, device_id: str, secret_sha256: str) -> bool:
+    """A new secret digest for an active device; ``False`` when there is none."""
+    return conn.execute(sa.text(
+        "UPDATE devices SET secret_sha256 = :s WHERE device_id = :d AND disabled_at IS NULL"),
+        {"d": device_id, "s": secret_sha256}).rowcount > 0
 
 
 def remove_device(conn: Connection, device_id: str) -> bool:
@@ -88,12 +95,23 @@ def count_refusals(conn: Connection, rows: Sequence[tuple[dt.date, str, str, int
          "c": [r[3] for r in rows], "t": [r[4] for r in rows]})
 
 
-def refusal_table(conn: Connection, since: dt.date) -> pd.DataFrame:
-    """Refusals since a day: reason, device, count, last time (most recent first)."""
-    return pd.read_sql_query(sa.text(
-        "SELECT reason, device, sum(count)::int AS count, max(last_at) AS last_at "
-        "FROM intake_refusals WHERE day >= :since GROUP BY reason, device "
-        "ORDER BY max(last_at) DESC LIMIT 200"), conn, params={"since": since})
+def refusal_table(conn: Connection, since: dt.date, within: Within = None) -> pd.DataFrame:
+    """Refusals since a day: reason, device, count, last time, most refused first (a flood
+    of one-off requests cannot push a device under attack off the list), with ``total``,
+    every refusal of that reason; only of devices registered to volunteers of the
+    communities ``within`` when a scope is given (unknown devices belong to nobody's)."""
+    return pd.read_sql_query(sa.text(f"""
+        WITH r AS (
+            SELECT i.reason, i.device, sum(i.count)::int AS count, max(i.last_at) AS last_at
+            FROM intake_refusals i
+            WHERE i.day >= :since AND {meets_scope(
+                "SELECT v.community_id FROM devices d JOIN volunteers v "
+                "ON v.id = d.volunteer_id WHERE d.device_id = i.device")}
+            GROUP BY i.reason, i.device)
+        SELECT reason, device, count, last_at,
+               sum(count) OVER (PARTITION BY reason)::int AS total
+        FROM r ORDER BY count DESC, last_at DESC LIMIT 200"""), conn,
+        params={"since": since, **scope_params(within)})
 
 
 # -- intake -----------------------------------------------------------------------------------
@@ -147,15 +165,22 @@ def store_positions(conn: Connection, frame: pd.DataFrame) -> None:
                             for v in row[:-1]] + [json.dumps(row[-1], ensure_ascii=False)])
 
 
-def live_upload(conn: Connection, day: dt.date, stored: int, flagged: int) -> int:
-    """The upload row live positions of a local day are filed under, with running counts."""
-    key = hashlib.sha256(f"live:{day.isoformat()}".encode()).hexdigest()
+def live_upload(conn: Connection, day: dt.date, stored: int, flagged: int, *,
+                proven: bool) -> int:
+    """The upload row live positions of a local day are filed under, with running counts:
+    one for phones that proved themselves with their device secret (``proof = 'phone'``),
+    one for the others (``'none'``: coverage, never points)."""
+    tag = "" if proven else ":unproven"
+    key = hashlib.sha256(f"live:{day.isoformat()}{tag}".encode()).hexdigest()
     return int(conn.execute(sa.text(
         "INSERT INTO uploads (kind, filename, sha256, size_bytes, rows_stored, rows_flagged, "
-        "options, summary) VALUES ('live', :name, :sha, 0, :n, :f, '{}'::jsonb, '{}'::jsonb) "
-        "ON CONFLICT (sha256) DO UPDATE SET rows_stored = uploads.rows_stored + :n, "
-        "rows_flagged = uploads.rows_flagged + :f RETURNING id"),
-        {"name": f"live {day.isoformat()}", "sha": key, "n": stored, "f": flagged}).scalar_one())
+        "options, summary, proof) VALUES ('live', :name, :sha, 0, :n, :f, '{}'::jsonb, "
+        "'{}'::jsonb, :proof) ON CONFLICT (sha256) DO UPDATE SET "
+        "rows_stored = uploads.rows_stored + :n, rows_flagged = uploads.rows_flagged + :f "
+        "RETURNING id"),
+        {"name": f"live {day.isoformat()}{'' if proven else ' (no device secret)'}",
+         "sha": key, "n": stored, "f": flagged,
+         "proof": "phone" if proven else "none"}).scalar_one())
 
 
 def extend_tracks(conn: Connection, rows: Sequence[tuple[int, int, int, int, float]]) -> None:

@@ -52,6 +52,11 @@ from geo_patrol.vocab import (  # noqa: F401  (the stored values, re-exported fo
 )
 
 
+#: What vouches for an upload's fixes: a file the command loaded, a phone that proved itself
+#: with its device secret, or nothing (a phone without a secret, a volunteer's own file).
+PROOFS = ("import", "phone", "none")
+
+
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
@@ -88,7 +93,8 @@ class Upload(Base):
     """One loaded file; its SHA-256 is unique so the same file is stored once."""
 
     __tablename__ = "uploads"
-    __table_args__ = (CheckConstraint(_in("kind", UPLOAD_KINDS), name="uploads_kind_check"),)
+    __table_args__ = (CheckConstraint(_in("kind", UPLOAD_KINDS), name="uploads_kind_check"),
+                      CheckConstraint(_in("proof", PROOFS), name="uploads_proof_check"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     filename: Mapped[str] = mapped_column(Text)
@@ -99,6 +105,8 @@ class Upload(Base):
     rows_flagged: Mapped[int] = mapped_column(Integer, default=0)
     options: Mapped[dict] = mapped_column(JSONB, default=dict)
     summary: Mapped[dict] = mapped_column(JSONB, default=dict)
+    #: What vouches for the upload's fixes as proof of work (see :data:`PROOFS`).
+    proof: Mapped[str] = mapped_column(String(8), server_default="import")
 
 
 class Area(Base):
@@ -223,6 +231,9 @@ class PatrolFix(Base):
     speed_mps: Mapped[float | None] = mapped_column(Float)
     flags: Mapped[int] = mapped_column(SmallInteger, default=0)
     geom_m = mapped_column(_metric_geom(), nullable=False)
+    #: When the server stored the fix (``None``: stored before this was kept).
+    received_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                            server_default=func.now())
     __mapper_args__ = {"primary_key": [volunteer_id, t]}
 
 

@@ -261,8 +261,8 @@ def list_runs(conn: Connection, limit: int = 20) -> pd.DataFrame:
         conn, params={"n": limit})
 
 
-def track_layer(conn: Connection, area_id: int | None, day: dt.date, tz: str = "Asia/Shanghai",
-                *, volunteer_id: int | None = None) -> Any:
+def track_layer(conn: Connection, area_id: int | None, day: dt.date, *, tz: str,
+                volunteer_id: int | None = None) -> Any:
     """Tracks of one local day inside an area (clipped to it: nothing beyond the area
     leaves), or walked by one volunteer; simplified (about 5 m), without who walked them."""
     if area_id is None and volunteer_id is None:

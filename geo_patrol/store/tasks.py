@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from geo_patrol.errors import NotFoundError
-from geo_patrol.store.scope import in_scope, scope_params
+from geo_patrol.store.scope import Within, in_scope, scope_params
 
 TASK_COLUMNS = ("rota_walk_id", "kind", "community_id", "day", "window_start", "window_end",
                 "minutes", "length_m", "segment_ids", "hazard_ids", "hotspot_segment_id",
@@ -59,10 +59,12 @@ def set_offered_to(conn: Connection, task_id: int, volunteer_id: int | None) -> 
                  {"v": volunteer_id, "t": task_id})
 
 
-def active_volunteer(conn: Connection, number: str) -> int | None:
-    """The id of the active volunteer with this roster number."""
-    return conn.execute(sa.text("SELECT id FROM volunteers WHERE number = :n AND active"),
-                        {"n": number}).scalar()
+def active_volunteer(conn: Connection, number: str, within: Within = None) -> int | None:
+    """The id of the active volunteer with this roster number (of the communities
+    ``within``, when a scope is given: one outside it is not found, as one unknown)."""
+    return conn.execute(sa.text(
+        f"SELECT id FROM volunteers WHERE number = :n AND active "
+        f"AND {in_scope('community_id')}"), {"n": number, **scope_params(within)}).scalar()
 
 
 def volunteer_home(conn: Connection, volunteer_id: int) -> dict[str, Any] | None:
@@ -84,21 +86,34 @@ def verified_duplicates(conn: Connection) -> list[int]:
         "ORDER BY id"))]
 
 
-def verified_unpaid_reports(conn: Connection, *, tz: str, minutes: float, radius_m: float
-                            ) -> list[tuple[int, int, dt.date, bool]]:
+def _proves(deadline: str) -> str:
+    """The one rule of proof of work, as SQL over a fix ``f`` and its upload ``u``: a fix
+    proves work when the command loaded it from a file, or when a phone that proved itself
+    with its device secret sent it no later than ``deadline`` plus ``:grace`` seconds (phones
+    buffer while offline); a later position, a phone without a secret or a volunteer's own
+    file count for coverage, never for points."""
+    return (f"(u.proof = 'import' OR (u.proof = 'phone' AND coalesce(f.received_at, f.t) "
+            f"<= {deadline} + make_interval(secs => :grace)))")
+
+
+def verified_unpaid_reports(conn: Connection, *, tz: str, minutes: float, radius_m: float,
+                            grace_s: float) -> list[tuple[int, int, dt.date, bool]]:
     """First reports verified as true and not paid yet: (id, volunteer, local day, whether
-    a clean fix of the reporter lies within ``radius_m`` of it within ``minutes``)."""
-    return [tuple(r) for r in conn.execute(sa.text("""
+    a clean fix of the reporter that proves presence (:func:`_proves`) lies within
+    ``radius_m`` of it within ``minutes``)."""
+    return [tuple(r) for r in conn.execute(sa.text(f"""
         SELECT r.id, r.volunteer_id, (r.reported_at AT TIME ZONE :tz)::date AS day,
-               EXISTS (SELECT 1 FROM patrol_fixes f WHERE f.volunteer_id = r.volunteer_id
-                       AND f.flags = 0
+               EXISTS (SELECT 1 FROM patrol_fixes f JOIN uploads u ON u.id = f.upload_id
+                       WHERE f.volunteer_id = r.volunteer_id AND f.flags = 0
                        AND f.t BETWEEN r.reported_at - make_interval(secs => :s)
                                    AND r.reported_at + make_interval(secs => :s)
-                       AND ST_DWithin(f.geom_m, r.geom_m, :d)) AS matches
+                       AND ST_DWithin(f.geom_m, r.geom_m, :d)
+                       AND {_proves("r.reported_at + make_interval(secs => :s)")}) AS matches
         FROM reports r WHERE r.verification = 'verified' AND r.duplicate_of IS NULL
           AND NOT EXISTS (SELECT 1 FROM points_ledger l WHERE l.source = 'report'
                           AND l.item_id = r.id)
-        ORDER BY r.id"""), {"tz": tz, "s": float(minutes) * 60, "d": radius_m})]
+        ORDER BY r.id"""), {"tz": tz, "s": float(minutes) * 60, "d": radius_m,
+                            "grace": float(grace_s)})]
 
 
 def task_table(conn: Connection, *, volunteer_id: int | None = None,
@@ -164,21 +179,23 @@ def due_for_check(conn: Connection, before: dt.datetime,
         {"t": before, **scope_params(within)})]
 
 
-def fixes_in_windows(conn: Connection, windows: list[tuple[int, dt.datetime, dt.datetime]]
-                     ) -> pd.DataFrame:
+def fixes_in_windows(conn: Connection, windows: list[tuple[int, dt.datetime, dt.datetime]],
+                     *, grace_s: float) -> pd.DataFrame:
     """The clean fixes (those that passed the fix checks) of each (volunteer, start, end)
     window in [start, end), in one query: ``item`` (the window's position in ``windows``),
-    metric ``x, y`` and epoch seconds ``t``, sorted by item and time."""
-    return pd.read_sql_query(sa.text("""
+    metric ``x, y``, epoch seconds ``t`` and ``proves`` (the fix proves work: see
+    :func:`_proves`, the window's end the deadline), sorted by item and time."""
+    return pd.read_sql_query(sa.text(f"""
         SELECT w.item - 1 AS item, ST_X(f.geom_m) AS x, ST_Y(f.geom_m) AS y,
-               extract(epoch FROM f.t)::float8 AS t
+               extract(epoch FROM f.t)::float8 AS t, {_proves("w.b")} AS proves
         FROM unnest(CAST(:v AS integer[]), CAST(:a AS timestamptz[]),
                     CAST(:b AS timestamptz[])) WITH ORDINALITY AS w(volunteer_id, a, b, item)
         JOIN patrol_fixes f ON f.volunteer_id = w.volunteer_id AND f.t >= w.a AND f.t < w.b
+        JOIN uploads u ON u.id = f.upload_id
         WHERE f.flags = 0
         ORDER BY w.item, f.t"""), conn, params={
         "v": [int(v) for v, _, _ in windows], "a": [a for _, a, _ in windows],
-        "b": [b for _, _, b in windows]})
+        "b": [b for _, _, b in windows], "grace": float(grace_s)})
 
 
 def task_geometry(conn: Connection, task: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:

@@ -42,7 +42,7 @@ class LoadResult:
 
 
 def claim_upload(conn: Connection, kind: str, info: FileInfo,
-                 options: dict[str, Any]) -> tuple[int, bool]:
+                 options: dict[str, Any], *, proof: str) -> tuple[int, bool]:
     """Insert the upload row, or find the earlier one with the same SHA-256.
 
     Returns ``(upload_id, is_new)``. A concurrent identical upload waits on the unique index
@@ -50,10 +50,11 @@ def claim_upload(conn: Connection, kind: str, info: FileInfo,
     """
     new_id = conn.execute(
         sa.text("INSERT INTO uploads (kind, filename, sha256, size_bytes, rows_stored, "
-                "rows_flagged, options, summary) VALUES (:kind, :filename, :sha, :size, 0, 0, "
-                "CAST(:options AS jsonb), '{}'::jsonb) ON CONFLICT (sha256) DO NOTHING "
-                "RETURNING id"),
+                "rows_flagged, options, summary, proof) VALUES (:kind, :filename, :sha, :size, "
+                "0, 0, CAST(:options AS jsonb), '{}'::jsonb, :proof) ON CONFLICT (sha256) "
+                "DO NOTHING RETURNING id"),
         {"kind": kind, "filename": info.name, "sha": info.sha256, "size": info.size_bytes,
+         "proof": proof,
          "options": json.dumps(options, ensure_ascii=False, default=str)},
     ).scalar_one_or_none()
     if new_id is not None:

@@ -31,6 +31,12 @@ def upgrade() -> None:
                f"CHECK (city = '{key}')")
     op.execute("CREATE TABLE IF NOT EXISTS public.patrol_fixes (LIKE patrol_fixes) "
                "PARTITION BY LIST (city)")
+    # a city added after revision 0016 gave the common parent ``received_at`` has it too
+    op.execute("""DO $$ BEGIN
+        IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public'
+                   AND table_name = 'patrol_fixes' AND column_name = 'received_at') THEN
+            ALTER TABLE patrol_fixes ADD COLUMN received_at timestamptz DEFAULT now();
+        END IF; END $$""")
     op.execute(f"ALTER TABLE public.patrol_fixes ATTACH PARTITION patrol_fixes "
                f"FOR VALUES IN ('{key}')")
 
