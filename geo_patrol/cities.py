@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from geo_patrol.crs import epsg_code, parse_crs
 from geo_patrol.errors import CRSError, InputError
+from geo_patrol.rules import load_rules
 from geo_patrol.settings import Settings
 
 #: A city's key: what ``--city`` and ``?city=`` take, and its schema's name after ``city_``.
@@ -69,8 +70,6 @@ def checked(city: City) -> City:
     if city.retention_days is not None and not city.retention_days > 0:
         raise InputError("retention must be a positive number of days")
     if city.rules_file is not None:
-        from geo_patrol.rules import load_rules
-
         load_rules(city.rules_file)  # raises on a missing or malformed file
     return replace(city, name=city.name.strip(),
                    name_en=(city.name_en or "").strip() or None)

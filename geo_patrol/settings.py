@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import platformdirs
 
@@ -125,8 +126,6 @@ class Settings:
 
     def today(self, now: dt.datetime | None = None) -> dt.date:
         """The deployment's local date (now, or at ``now``)."""
-        from zoneinfo import ZoneInfo
-
         return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(self.timezone)).date()
 
     @property

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import shapely
+from sklearn.neighbors import KernelDensity
 
 #: Shares of the street length at which concentration and prediction are reported.
 LENGTH_SHARES = (0.01, 0.05, 0.10)
@@ -129,8 +130,8 @@ def gi_star(counts: np.ndarray, neighbours: sp.csr_matrix, *, permutations: int 
     it uses the distribution the permutations sample from, computed exactly: the sum of
     ``k`` neighbours' counts drawn from the observed counts (:func:`_exact_p`). A random
     pattern then shows no hot spot, however many segments the network has."""
-    import esda
-    from libpysal.graph import Graph
+    import esda  # deferred: esda and libpysal take over a second to import; only Gi* uses them
+    from libpysal.graph import Graph  # deferred: as esda
 
     y = np.asarray(counts, dtype=np.float64)
     n = len(y)
@@ -221,8 +222,6 @@ def density_at(x: np.ndarray, y: np.ndarray, qx: np.ndarray, qy: np.ndarray, *,
     """Gaussian kernel density (scikit-learn) of the points ``x, y`` at the points ``qx, qy``
     (metric CRS; a probability density per m², zero everywhere without points): the density
     surface and the density baseline of the hot-spot evaluation."""
-    from sklearn.neighbors import KernelDensity
-
     if not len(x):
         return np.zeros(len(qx))
     kde = KernelDensity(bandwidth=bandwidth_m, kernel="gaussian", rtol=1e-4)

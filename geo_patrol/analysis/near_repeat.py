@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,6 @@ def knox(x: np.ndarray, y: np.ndarray, day: np.ndarray, *, space_step: float = 1
     """Knox table for incidents at (``x``, ``y``) metres on ``day`` (integers, e.g. days
     since an epoch). Pairs closer than ``space_step * space_bands`` are found once (a k-d
     tree); each Monte Carlo replicate shuffles the days among the incidents and recounts."""
-    from scipy.spatial import cKDTree
-
     n = len(x)
     shape = (space_bands, time_bands)
     if n < 2:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
+from scipy import sparse
 
 from geo_patrol.analysis.area import area_coverage, shares_near
 from geo_patrol.analysis.compliance import STATUSES, Visits, hazard_visits, judge
@@ -279,8 +280,6 @@ def _area_daily(segments: pd.DataFrame, daily: AreaDaily, chains: dict[int, list
                 cal: Calendar) -> pd.DataFrame:
     """Covered metres per area (with its sub-areas) and day: the areas' own metres summed up
     their chains by one product with the membership of areas in areas."""
-    from scipy import sparse
-
     own = daily.area_ids
     pairs = _explode(pd.DataFrame({"own": np.arange(len(own)), "area_id": own}), chains)
     rows, index = pd.factorize(pairs["area"], sort=True)

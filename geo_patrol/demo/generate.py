@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import numpy as np
+import openpyxl
 import pyproj
 import shapely
 
@@ -264,8 +265,6 @@ def _volunteers(scale: Scale, communities: gpd.GeoDataFrame, rng: np.random.Gene
 
 def _save_xlsx(rows: list[list[object]], path: Path, stamp: dt.datetime) -> None:
     """An XLSX with fixed timestamps inside, so the same rows give the same bytes."""
-    import openpyxl
-
     book = openpyxl.Workbook()
     sheet = book.active
     for row in rows:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from geo_patrol.ingest.positions import KNOT_MPS
+from geo_patrol.services.intake import new_event_loop
 
 
 @dataclass
@@ -207,8 +208,6 @@ def send(url: str, requests: list[Request], *, concurrency: int = 64, paced: boo
          ) -> ReplayResult:
     """Send the requests (at their times when ``paced``, else as fast as answered); an
     unanswered or 503 request is sent again up to ``retries`` times."""
-    from geo_patrol.services.intake import new_event_loop
-
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         return runner.run(_send_all(url, requests, concurrency=concurrency, paced=paced,
                                     retries=retries, progress=progress))

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyproj
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
@@ -29,6 +31,7 @@ from geo_patrol.ingest.points import to_float
 from geo_patrol.ingest.tables import decode_text, match_columns
 from geo_patrol.vocab import (
     FLAG_DUPLICATE,
+    FLAG_NAMES,
     FLAG_OUT_OF_ORDER,
     FLAG_POOR_ACCURACY,
     FLAG_SPEED_JUMP,
@@ -268,9 +271,6 @@ def read_geojson_fixes(path: Path, *, tz: str | None = None) -> RawFixes:
 def read_csv_fixes(path: Path, *, tz: str | None = None, mapping: dict[str, str] | None = None,
                    encoding: str | None = None) -> RawFixes:
     """An app's CSV export: volunteer, time, lon, lat[, accuracy, speed] (mappable)."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
     source = str(path)
     with open_maybe_compressed(path) as fh:
         head = fh.read(1 << 16)
@@ -384,8 +384,6 @@ class CleanFixes:
         return len(self.t)
 
     def flag_counts(self) -> dict[str, int]:
-        from geo_patrol.vocab import FLAG_NAMES
-
         return {name: int(((self.flags & bit) != 0).sum()) for bit, name in FLAG_NAMES.items()}
 
 

@@ -38,7 +38,7 @@ def _first(value: object) -> object:
 
 def _pbf_to_xml(path: Path, out: Path) -> None:
     try:
-        import osmium
+        import osmium  # deferred: optional, only .osm.pbf files need it
     except ImportError:
         msg = "reading .osm.pbf needs the osmium package: pip install osmium"
         raise MissingDependencyError(msg) from None

@@ -12,7 +12,9 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
+from openpyxl.utils.exceptions import InvalidFileException
 
 from geo_patrol.errors import InputError
 
@@ -62,9 +64,6 @@ def read_csv_text(path: Path, *, encoding: str | None = None) -> pd.DataFrame:
 
 def read_xlsx_text(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
     """Read the first (or named) sheet of an XLSX workbook as strings; formula cells refused."""
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
-
     source = str(path)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=False)

@@ -8,7 +8,9 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.csgraph import dijkstra
 
 
 def dense_nodes(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -21,8 +23,6 @@ def dense_nodes(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.nda
 
 def node_points(frame: gpd.GeoDataFrame) -> dict[int, tuple[float, float]]:
     """WGS-84 positions of the segment end nodes (from the segments' lines)."""
-    import shapely
-
     first = shapely.get_point(frame.geometry.values, 0)
     last = shapely.get_point(frame.geometry.values, -1)
     out: dict[int, tuple[float, float]] = {}
@@ -49,9 +49,6 @@ def walking_distances(segs: Any, x: float, y: float, px: np.ndarray, py: np.ndar
     metric lines ``geom``) from the point (x, y) to each point (px, py): each point joins its
     nearest street and walks along it to either end; on the same street, straight along it.
     ``inf`` where the streets do not connect them."""
-    import shapely
-    from scipy.sparse.csgraph import dijkstra
-
     px, py = np.asarray(px, float), np.asarray(py, float)
     if not len(px) or segs.empty:
         return np.full(len(px), np.inf)

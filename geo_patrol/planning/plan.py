@@ -8,6 +8,7 @@ inspected; everything else stays as the last period left it.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -223,8 +224,6 @@ def plan_geojson(plan: Plan, *, people: bool = True) -> dict:
     """The plan as one FeatureCollection: zone outlines, posts and loops. Proposed volunteers
     appear as roster numbers and masked names for readers of personal data (``people``),
     else only as the occupation proposed for each slot."""
-    import json
-
     features: list[dict] = []
     seg = plan.segments
     for row in plan.zones.itertuples():

@@ -32,7 +32,10 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 import scipy.sparse as sp
+from scipy.optimize import linear_sum_assignment
 
+from geo_patrol.planning.loops import plan_loop
+from geo_patrol.planning.network import street_graph
 from geo_patrol.planning.posts import milp_solver
 
 #: Value of one hot-spot visit against street metres (a met visit outweighs any street).
@@ -165,9 +168,6 @@ def community_loops(node_from: np.ndarray, node_to: np.ndarray, length: np.ndarr
     ``hotspot_nodes`` a loop posted there, which
     starts with a stop of ``stop_min`` and walks the rest of its time around it. Returns
     (community index, loop)."""
-    from geo_patrol.planning.loops import plan_loop
-    from geo_patrol.planning.network import street_graph
-
     graph = street_graph(node_from, node_to, length)
     places = np.unique(community)
     out: list[tuple[int, object]] = []
@@ -554,8 +554,6 @@ def assign(day: np.ndarray, cost: np.ndarray, *, repeat_km: float = 2.0) -> np.n
     day's walks are matched to volunteers by the least total cost (one walk a day each),
     a volunteer's earlier days in the period adding ``repeat_km`` each so the load spreads.
     Returns the volunteer index per walk, -1 where nobody could take it."""
-    from scipy.optimize import linear_sum_assignment
-
     out = np.full(len(day), -1)
     if not cost.size:
         return out

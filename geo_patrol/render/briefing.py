@@ -16,8 +16,9 @@ import folium
 from geo_patrol import clock
 from geo_patrol.render import maps
 from geo_patrol.render.assets import external_references, inline_assets
+from geo_patrol.render.charts import burn_down_svg
 from geo_patrol.render.csp import with_meta_policy
-from geo_patrol.render.i18n import label
+from geo_patrol.render.i18n import label, term
 from geo_patrol.rules import Rules
 
 #: Above this many street segments a briefing shows the gaps instead of every street.
@@ -64,9 +65,6 @@ def map_page(m: folium.Map, title: str, head: str, body: str, *, basemap: str | 
 def campaign_section(progress: list[Any], lang: str, rules: Rules) -> str:
     """Each running campaign's progress in the district: totals, per category, the
     burn-down and the units never visited (names of premises, no personal data)."""
-    from geo_patrol.render.charts import burn_down_svg
-    from geo_patrol.render.i18n import term
-
     parts = []
     for p in progress:
         c, t = p.campaign, p.totals

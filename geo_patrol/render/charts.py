@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+import numpy as np
+
 from geo_patrol.render.i18n import label
 
 #: Burn-down series: (column, colour, label key).
@@ -50,8 +52,6 @@ def concentration_svg(length_share: Any, incident_share: Any, lang: str, width: 
                       height: int = 200) -> str:
     """The concentration curve: cumulative share of incidents over the cumulative share of
     street length (hottest segments first), beside the diagonal of an even spread."""
-    import numpy as np
-
     xs, ys = np.asarray(length_share, dtype=float), np.asarray(incident_share, dtype=float)
     if len(xs) < 2:
         return ""

@@ -14,12 +14,15 @@ import folium
 import numpy as np
 import shapely
 from branca.element import MacroElement, Template
+from folium.plugins import VectorGridProtobuf
 from folium.utilities import JsCode
 
 from geo_patrol.analysis import recency
 from geo_patrol.clock import local_text
 from geo_patrol.crs import wgs84_to_gcj02
+from geo_patrol.privacy import mask_name
 from geo_patrol.render.assets import localise
+from geo_patrol.render.csp import current_nonce, figure_html
 from geo_patrol.render.i18n import label, status_label, term
 
 #: Colour of each recency bin (:data:`geo_patrol.analysis.recency.LABELS`, never last).
@@ -250,8 +253,6 @@ def add_hazards(m: folium.Map, hazards: Any, lang: str, shift: bool, rules: Any,
     """Hazards as circles coloured by compliance; popups give the rule and last inspection."""
     if hazards.empty:
         return
-    from geo_patrol.privacy import mask_name
-
     frame = hazards.copy()
     rule = [rules.categories.get(c, rules.categories["other"]) for c in frame["category"]]
     frame["colour"] = frame["status"].map(COMPLIANCE).fillna("#969696")
@@ -283,8 +284,6 @@ def add_incident_bins(m: folium.Map, bins: Any, lang: str, shift: bool) -> None:
 
 def add_vector_streets(m: folium.Map, url: str, lang: str) -> None:
     """City-wide street recency as vector tiles (``ST_AsMVT``) drawn by Leaflet.VectorGrid."""
-    from folium.plugins import VectorGridProtobuf
-
     layer = VectorGridProtobuf(url, label("streets", lang), {
         "vectorTileLayerStyles": {"segments": JsCode(recency_style_js())},
         "maxNativeZoom": 17, "interactive": False})
@@ -314,8 +313,6 @@ def map_html(m: folium.Map, *, nonce: str | None = None) -> str:
     """A map as one HTML document (its assets linked from ``/vendor/``); served, the scripts
     folium writes carry the response's CSP nonce (``nonce``, else the one of the response
     being made), the only inline scripts its policy lets run."""
-    from geo_patrol.render.csp import current_nonce, figure_html
-
     nonce = nonce or current_nonce()
     return figure_html(m.get_root(), nonce) if nonce else m.get_root().render()
 

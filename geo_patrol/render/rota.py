@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 from typing import Any
 
 import folium
@@ -149,8 +150,6 @@ def shortfall_rows(summary: dict[str, Any], lang: str) -> tuple[list[str], list[
 
 def rota_geojson(view: Any) -> dict[str, Any]:
     """The walks as GeoJSON (WGS-84) with the rota's figures."""
-    import json
-
     w = view.walks
     frame = w.assign(day=w["day"].astype(str),
                      starts_at=local_column(w["starts_at"], view.header["tz"], "iso")

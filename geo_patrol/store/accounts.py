@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from typing import Any
 
@@ -179,8 +180,6 @@ def principal_from_token(engine: Engine, token: str) -> Principal | None:
 def audit(conn: Connection, actor: str, action: str, target: str | None = None, *,
           reason: str | None = None, details: dict | None = None) -> None:
     """Append one entry to the audit log (which the database keeps append-only)."""
-    import json
-
     conn.execute(sa.text("INSERT INTO audit_log (actor, action, target, reason, details) "
                          "VALUES (:a, :c, :t, :r, CAST(:d AS jsonb))"),
                  {"a": actor, "c": action, "t": target, "r": reason,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import pandas as pd
 import shapely
@@ -197,8 +199,6 @@ def area_polygons_m(conn: Connection, ids: list[int]) -> dict[int, object]:
 def area_features(conn: Connection, level: str, *,
                   within: frozenset[int] | None = None) -> list[dict]:
     """Areas of a level (in ``within``, if given) as GeoJSON features, simplified."""
-    import json
-
     rows = conn.execute(sa.text(
         "SELECT a.id, a.name, a.code, p.name AS parent, "
         "ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, 0.0002), 6) AS geometry "

@@ -16,6 +16,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -306,8 +307,6 @@ class LocalCluster:
     def kill(self) -> None:
         """Kill the server at once (SIGKILL to the postmaster), as a crash would, and wait
         until it is gone."""
-        import time
-
         pid = self._postmaster_pid()
         if pid is None:
             return

@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from geo_patrol.store.db import metric_srid
 from geo_patrol.store.scope import in_scope, scope_params
 
 _SCOPE = f"""(CAST(:area AS integer) IS NULL OR a.id IN (SELECT area_subtree(:area)))
@@ -51,10 +53,6 @@ def segment_frame(conn: Connection, *, area_id: int | None,
                   within: frozenset[int] | None) -> Any:
     """Street segments in scope (metric geometry): ``id, node_from, node_to, length_m, name,
     community_id, geom``."""
-    import geopandas as gpd
-
-    from geo_patrol.store.db import metric_srid
-
     srid = metric_srid(conn)
     return gpd.read_postgis(sa.text(f"""
         SELECT g.id, g.node_from, g.node_to, g.length_m, g.name, g.area_id AS community_id,

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.privacy import Vault, mask_name, mask_phone
+from geo_patrol.store.accounts import audit
 from geo_patrol.store.scope import in_scope, scope_params
 
 
@@ -104,8 +105,6 @@ def unmask_volunteer(engine: Engine, volunteer_id: int, *, actor: str, reason: s
                      vault: Vault, within: frozenset[int] | None = None) -> dict:
     """A volunteer's name, phone and ID number in clear, for a stated reason that is written
     to the audit log in the same transaction (no log entry, no data)."""
-    from geo_patrol.store.accounts import audit
-
     reason = (reason or "").strip()
     if len(reason) < MIN_REASON:
         raise InputError(f"give the reason for unmasking (at least {MIN_REASON} characters)")

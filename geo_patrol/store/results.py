@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -154,8 +155,6 @@ def hazard_table(conn: Connection, run_id: int, *, area_id: int | None = None,
 
 
 def _gdf(conn: Connection, query: str, params: dict[str, Any]) -> Any:
-    import geopandas as gpd
-
     return gpd.read_postgis(sa.text(query), conn, params=params, geom_col="geom", crs=4326)
 
 
@@ -230,8 +229,6 @@ def incident_hexbins(conn: Connection, area_id: int | None, since: dt.date,
     srid = conn.execute(sa.text("SELECT value::int FROM deployment WHERE key = 'metric_srid'")
                         ).scalar_one_or_none()
     if srid is None:
-        import geopandas as gpd
-
         return gpd.GeoDataFrame({"n": []}, geometry=gpd.GeoSeries([], crs=4326)).rename_geometry(
             "geom")
     return _gdf(conn, """
@@ -324,8 +321,6 @@ def segment_demand_rows(conn: Connection, run_id: int, area_id: int | None = Non
 
     Each overdue (or never visited) hazard counts once, on its nearest segment in reach.
     """
-    import geopandas as gpd
-
     return gpd.read_postgis(sa.text("""
         WITH seg AS MATERIALIZED (
             SELECT g.id FROM street_segments g

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -71,8 +72,6 @@ def rota_walks(conn: Connection, rota_id: int, *, day: dt.date | None = None,
     """The rota's walks (WGS-84 lines) with the community's name and the volunteer's roster
     number and name (the caller masks), in day, slot and start order; with ``within``, only
     the walks of those communities."""
-    import geopandas as gpd
-
     return gpd.read_postgis(sa.text(f"""
         SELECT w.id, w.day, w.slot, w.starts_at, w.minutes, w.kind, w.community_id,
                a.name AS community, w.volunteer_id, v.number, v.name, w.length_m,

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -125,8 +126,6 @@ def task_table(conn: Connection, *, volunteer_id: int | None = None,
     taker's roster number and name (the caller masks): a volunteer's own
     (``volunteer_id``), those a volunteer may take (``offered_for``: their id and community),
     or those of the communities ``within``."""
-    import geopandas as gpd
-
     return gpd.read_postgis(sa.text(f"""
         SELECT t.id, t.rota_walk_id, t.kind, t.community_id, a.name AS community, t.day,
                t.window_start, t.window_end, t.minutes, t.length_m, t.segment_ids,
