@@ -16,6 +16,8 @@ from geo_patrol.analysis.campaign import burn_down, days_of, progress_table, wit
 from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.settings import Settings
 from geo_patrol.store import campaigns as store
+from geo_patrol.store.accounts import audit
+from geo_patrol.store.areas import subtree_ids
 from geo_patrol.store.results import find_run
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
@@ -27,8 +29,6 @@ def create(engine: Engine, settings: Settings, *, name: str, starts_on: dt.date 
            by: str) -> int:
     """A new campaign; refuses an empty or long name, a missing or reversed period, no
     district, an unknown category. Audit-logged."""
-    from geo_patrol.store.accounts import audit
-
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise InputError("name the campaign (at most 100 characters)")
@@ -132,8 +132,6 @@ def district_progress(engine: Engine, settings: Settings, district_id: int, *,
                       on: dt.date | None = None) -> list[Progress]:
     """The campaigns running over a district, each counted within that district only (for
     its briefing: unit names and categories, no personal data)."""
-    from geo_patrol.store.areas import subtree_ids
-
     with engine.connect() as conn:
         ids = frozenset(subtree_ids(conn, district_id) or ())
     return active(engine, settings, within=ids, district_id=district_id, on=on)

@@ -10,6 +10,17 @@ from typing import TYPE_CHECKING
 from geo_patrol.cities import City, checked
 from geo_patrol.errors import ConflictError, NotFoundError
 from geo_patrol.settings import Settings
+from geo_patrol.store import cities as store
+from geo_patrol.store.cities import insert_city, list_cities, update_city
+from geo_patrol.store.db import (
+    city_schema,
+    create_engine,
+    metric_srid,
+    migrate,
+    migrate_city,
+    migrate_deployment,
+)
+from geo_patrol.store.db import open_deployment as _open
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
     from sqlalchemy.engine import Engine
@@ -32,10 +43,6 @@ class OpenCity:
 def open_deployment(settings: Settings, *, start: bool = True, upgrade: bool = True) -> Engine:
     """The deployment's engine, migrated; a database from before cities has its tables moved
     into a city of their own first (``settings.city``, else ``main``)."""
-    from geo_patrol.store import cities as store
-    from geo_patrol.store.db import city_schema
-    from geo_patrol.store.db import open_deployment as _open
-
     engine = _open(settings, start=start, upgrade=upgrade)
     if upgrade:
         with engine.begin() as conn:
@@ -50,8 +57,6 @@ def open_deployment(settings: Settings, *, start: bool = True, upgrade: bool = T
 
 def cities(deployment: Engine) -> list[City]:
     """Every city of the deployment."""
-    from geo_patrol.store.cities import list_cities
-
     with deployment.connect() as conn:
         return list_cities(conn)
 
@@ -78,9 +83,6 @@ def choose(known: list[City], wanted: str | None) -> City:
 
 def add_city(deployment: Engine, settings: Settings, city: City) -> City:
     """Register ``city`` and create its tables, in one transaction."""
-    from geo_patrol.store.cities import insert_city
-    from geo_patrol.store.db import migrate_city
-
     city = checked(city)
     with deployment.begin() as conn:
         insert_city(conn, city)
@@ -92,9 +94,6 @@ def add_city(deployment: Engine, settings: Settings, city: City) -> City:
 def change_city(deployment: Engine, key: str, **changes: object) -> City:
     """Change a city's name, time zone, CRS, rules or retention. The metric CRS cannot change
     once data is stored in it."""
-    from geo_patrol.store.cities import list_cities, update_city
-    from geo_patrol.store.db import create_engine, metric_srid
-
     with deployment.begin() as conn:
         city = choose(list_cities(conn), key)
         new = city.with_(**{k: v for k, v in changes.items() if v is not None})
@@ -114,8 +113,6 @@ def change_city(deployment: Engine, key: str, **changes: object) -> City:
 def ensure_city(url: str, city: City) -> Engine:
     """The engine of ``city`` in the database at ``url``: the deployment migrated, the city
     added if it is not there yet (for scripts, benchmarks and tests)."""
-    from geo_patrol.store.db import create_engine, migrate_deployment
-
     deployment = create_engine(url)
     migrate_deployment(deployment)
     if all(c.key != city.key for c in cities(deployment)):
@@ -127,8 +124,6 @@ def ensure_city(url: str, city: City) -> Engine:
 def open_city(deployment: Engine, settings: Settings, *, known: list[City] | None = None,
               upgrade: bool = False) -> OpenCity:
     """The city ``settings.city`` (or the only one) with its settings and engine."""
-    from geo_patrol.store.db import create_engine, migrate
-
     city = choose(known if known is not None else cities(deployment), settings.city)
     engine = create_engine(deployment.url.render_as_string(hide_password=False), city=city.key)
     if upgrade:

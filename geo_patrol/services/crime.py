@@ -16,8 +16,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from geo_patrol.analysis import hotspots as hs
 from geo_patrol.analysis.crime_times import Rhythm, rhythm
@@ -26,10 +28,10 @@ from geo_patrol.errors import InputError
 from geo_patrol.ingest.ledgers import crime_class
 from geo_patrol.settings import Settings
 from geo_patrol.store import crime as crime_store
+from geo_patrol.store.areas import subtree_ids
 from geo_patrol.vocab import CRIME_CLASSES
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
-    import geopandas as gpd
     from sqlalchemy.engine import Engine
 
 #: Incidents farther than this from every street are left off the street analysis.
@@ -266,8 +268,6 @@ def evaluate(data: Data, *, holdout_weeks: int = 4, permutations: int = 199, ord
 def density(data: Data, *, bandwidth: float = 250.0, cell: float = 100.0) -> gpd.GeoDataFrame:
     """The kernel density surface as shaded polygons (WGS-84), one per level: no incident
     point leaves the server."""
-    import geopandas as gpd
-
     crs = data.segments.crs
     inc = data.incidents
     bounds = tuple(data.segments.total_bounds) if len(data.segments) else (0, 0, 1, 1)
@@ -282,8 +282,6 @@ def density(data: Data, *, bandwidth: float = 250.0, cell: float = 100.0) -> gpd
 
 def scope_ids(engine: Engine, study: Study) -> frozenset[int] | None:
     """The areas a study covers (its area's subtree cut to the user's), ``None``: all."""
-    from geo_patrol.store.areas import subtree_ids
-
     with engine.connect() as conn:
         ids = subtree_ids(conn, study.area_id)
     scope = None if ids is None else frozenset(ids)
@@ -307,9 +305,6 @@ def spot_layer(report: HotSpotReport) -> gpd.GeoDataFrame:
 
 def alert_layer(data: Data, report: NearRepeatReport | None) -> gpd.GeoDataFrame:
     """Open near-repeat alert areas as circles (WGS-84) with the day they lapse."""
-    import geopandas as gpd
-    import shapely
-
     items = report.alerts if report else []
     circles = [shapely.Point(a.x, a.y).buffer(a.radius_m, 24) for a in items]
     frame = gpd.GeoDataFrame({"incident_id": [a.incident_id for a in items],
@@ -376,8 +371,6 @@ def alerts_per_segment(engine: Engine, settings: Settings, area_id: int,
                        segment_ids: Any) -> np.ndarray:
     """For each of ``segment_ids``, how many open near-repeat alert areas of property crime
     reach it (the planner's temporary demand)."""
-    import shapely
-
     data = load(engine, settings, Study(area_id=area_id))
     out = pd.Series(0, index=pd.Index(segment_ids))
     try:

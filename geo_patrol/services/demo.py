@@ -4,6 +4,9 @@ sources, analyse the last days, write a briefing and a plan, create one account 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,20 +14,30 @@ from typing import TYPE_CHECKING, Any
 
 from geo_patrol.cities import City
 from geo_patrol.demo.generate import TZ, Manifest, generate
+from geo_patrol.demo.replay import device_id, requests_for
+from geo_patrol.errors import InputError
 from geo_patrol.planning.plan import PlanParams
 from geo_patrol.render.plan import plan_briefing_html
 from geo_patrol.services import campaigns
 from geo_patrol.services.analysis import RunSummary, analyze
+from geo_patrol.services.cities import add_city, cities
 from geo_patrol.services.maps import export_briefing
 from geo_patrol.services.planning import plan_area
 from geo_patrol.services.rota import RotaPlan, make_rota, save
 from geo_patrol.services.sources import SOURCES, load_boundaries
+from geo_patrol.services.tasks import demo_week
 from geo_patrol.settings import Settings
+from geo_patrol.store import live as live_store
 from geo_patrol.store import results
 from geo_patrol.store.accounts import add_user, usernames
 from geo_patrol.store.areas import find_area
+from geo_patrol.store.crime import districts
 from geo_patrol.store.uploads import LoadResult
-from geo_patrol.store.volunteers import busiest_community, most_active_patroller
+from geo_patrol.store.volunteers import (
+    busiest_community,
+    most_active_patroller,
+    volunteer_ids,
+)
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
     from sqlalchemy.engine import Engine
@@ -79,9 +92,6 @@ def last_days(until: dt.date, days: int) -> tuple[dt.datetime, dt.datetime]:
 def demo_accounts(engine: Engine, settings: Settings) -> Path:
     """One account per role for trying the demo, with random passwords written (mode 600) to
     ``<data_dir>/demo-accounts.txt``; existing accounts are left as they are."""
-    import os
-    import secrets
-
     path = settings.data_dir / "demo-accounts.txt"
     with engine.connect() as conn:
         existing = usernames(conn)
@@ -133,8 +143,6 @@ DEMO_TARGETS = ("school", "kindergarten", "gas_lpg", "gas_station", "dangerous_g
 def demo_campaign(engine: Engine, settings: Settings, until: dt.date) -> int:
     """The demo's campaign over every district, from 90 days before ``until`` to 30 after
     (created once)."""
-    from geo_patrol.store.crime import districts
-
     listed = campaigns.listing(engine)
     if DEMO_CAMPAIGN in set(listed["name"]):
         return int(listed[listed["name"] == DEMO_CAMPAIGN].iloc[0]["id"])
@@ -149,8 +157,6 @@ def demo_campaign(engine: Engine, settings: Settings, until: dt.date) -> int:
 def ensure_demo_city(deployment: Engine, settings: Settings) -> str:
     """The key of the city the demo fills (``settings.city``, else the deployment's only
     city, else Baotou), added if the deployment does not hold it yet."""
-    from geo_patrol.services.cities import add_city, cities
-
     known = cities(deployment)
     key = settings.city or (known[0].key if len(known) == 1 else DEMO_CITY.key)
     if all(c.key != key for c in known):
@@ -192,8 +198,6 @@ def run_demo(engine: Engine, settings: Settings, *, seed: int = 7, scale: str = 
                          find_area(conn, district), start=until + dt.timedelta(days=1),
                          days=7, revisit_days=3, per_community=2, time_limit=20)
     save(engine, week, by="demo")
-    from geo_patrol.services.tasks import demo_week
-
     with engine.connect() as conn:
         run_row, area = results.find_run(conn, summary.run_id), find_area(conn, district)
     past = demo_week(engine, settings, run_row, area, start=until - dt.timedelta(days=days))
@@ -205,13 +209,6 @@ def live_replay(engine: Engine, *, speed: float, minutes: float,
                 now: float | None = None) -> list:
     """The demo's busiest ``minutes`` of tracks as phone requests (devices registered
     ``demo-<number>`` on the way), ready for :func:`geo_patrol.demo.replay.send`."""
-    import time
-
-    from geo_patrol.demo.replay import device_id, requests_for
-    from geo_patrol.errors import InputError
-    from geo_patrol.store import live as live_store
-    from geo_patrol.store.volunteers import volunteer_ids
-
     if speed <= 0 or minutes <= 0:
         raise InputError("--speed and --minutes must be positive")
     with engine.begin() as conn:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tqdm import tqdm
+
 from geo_patrol.analysis.days import Streets, analyse_day, day_bounds
 from geo_patrol.analysis.params import AnalysisParams
 from geo_patrol.analysis.paths import Fixes
@@ -23,7 +25,9 @@ from geo_patrol.errors import InputError
 from geo_patrol.services.analysis import default_params, read_scope, read_streets
 from geo_patrol.settings import Settings
 from geo_patrol.store import days as day_store
+from geo_patrol.store.db import create_engine, engine_city
 from geo_patrol.store.uploads import Timer
+from geo_patrol.store.windows import read_fixes
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -83,9 +87,6 @@ def _worker_streets(inputs: _Inputs) -> Streets:
 
 
 def _read_day(url: str, city: str, day: dt.date, timezone: str) -> Fixes:
-    from geo_patrol.store.db import create_engine
-    from geo_patrol.store.windows import read_fixes
-
     if (url, city) not in _engines:
         _engines[url, city] = create_engine(url, city=city)
     with _engines[url, city].connect() as conn:
@@ -114,10 +115,7 @@ def reanalyze_cities(cities: list[tuple[Engine, Settings]], first: dt.date, last
                      echo: Callable[[str], None] = lambda _line: None) -> HistorySummary:
     """Re-analyse the local days ``first``..``last`` (inclusive) of each city (its engine and
     settings) on one Dask cluster and store each city-day's visits, replacing those only."""
-    from distributed import Client, LocalCluster, as_completed
-    from tqdm import tqdm
-
-    from geo_patrol.store.db import engine_city
+    from distributed import Client, LocalCluster, as_completed  # deferred: dask is slow to import
 
     if last < first:
         raise InputError(f"the span ends ({last}) before it starts ({first})")

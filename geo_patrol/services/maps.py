@@ -9,10 +9,15 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
+
+from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.render import maps
 from geo_patrol.render.briefing import briefing_html
 from geo_patrol.rules import Rules
+from geo_patrol.services import campaigns, crime
 from geo_patrol.store import results
+from geo_patrol.store.areas import area_features
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
     from sqlalchemy.engine import Connection, Engine
@@ -51,8 +56,6 @@ def district_briefing(conn: Connection, run_id: int, district_id: int, settings:
     """The offline briefing of one district of ``city`` (its name) for a run (no personal
     data), its times and period in the city's time zone (``settings``); with ``figures``, the
     running campaigns' progress and property crime too."""
-    from geo_patrol.services import campaigns, crime
-
     run = results.find_run(conn, run_id)
     crime_figures = crime.briefing_figures(conn.engine, settings, district_id) if figures \
         else None
@@ -81,14 +84,8 @@ def export_briefing(conn: Connection, run_id: int, district_id: int, out: Path |
 def live_map(conn: Connection, *, lang: str, basemap: str | None = None,
              within: frozenset[int] | None = None) -> str:
     """The live map document: community outlines; the force itself comes from ``/api/live``."""
-    import geopandas as gpd
-
-    from geo_patrol.store.areas import area_features
-
     features = area_features(conn, "community", within=within)
     if not features:
-        from geo_patrol.errors import NotFoundError
-
         raise NotFoundError("no communities are loaded")
     frame = gpd.GeoDataFrame.from_features(features, crs="EPSG:4326")
     return maps.map_html(maps.live_map(frame, lang, basemap=basemap))
@@ -98,12 +95,6 @@ def crime_map(engine: Engine, settings: Settings, study: Any, *, lang: str,
               basemap: str | None = None) -> str:
     """The crime map document of a study (:class:`geo_patrol.services.crime.Study`):
     density levels, hot and cold segments, open near-repeat alerts."""
-    import geopandas as gpd
-
-    from geo_patrol.errors import InputError, NotFoundError
-    from geo_patrol.services import crime
-    from geo_patrol.store.areas import area_features
-
     data = crime.load(engine, settings, study)
     try:
         repeats = crime.near_repeat(data, settings)

@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 
 from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.ingest.availability import read_availability
 from geo_patrol.planning.crew import SLOTS
 from geo_patrol.planning.demand import segment_demand
+from geo_patrol.planning.force import force_table, slot_hours
 from geo_patrol.planning.network import dense_nodes, node_points
 from geo_patrol.planning.plan import Plan, PlanInputs, PlanParams, make_plan
 from geo_patrol.planning.posts import (
@@ -26,8 +28,11 @@ from geo_patrol.planning.posts import (
     network_coverage,
     set_covering,
 )
+from geo_patrol.services import crime
 from geo_patrol.settings import Settings
+from geo_patrol.store import force as store
 from geo_patrol.store import results
+from geo_patrol.store.accounts import audit
 from geo_patrol.store.volunteers import volunteer_pool
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
@@ -37,8 +42,6 @@ if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
 def _with_alerts(conn: Connection, settings: Settings | None, area_id: int, rows: Any) -> Any:
     """The demand rows with the open near-repeat alert areas of property crime reaching each
     segment (none without the deployment's settings or a near-repeat pattern)."""
-    from geo_patrol.services import crime
-
     rows = rows.copy()
     rows["alerts"] = crime.alerts_per_segment(conn.engine, settings, area_id, rows["id"]) \
         if settings is not None and len(rows) else 0
@@ -111,9 +114,6 @@ def force(engine: Engine, settings: Settings, *, area_id: int | None = None,
     patrols of the ``weeks`` weeks before ``end`` (today), or as the planner set them (see
     :mod:`geo_patrol.planning.force`). Averages run over the weeks the patrols cover (at
     least one, at most ``weeks``); ``attrs["weeks"]`` tells how many."""
-    from geo_patrol.planning.force import force_table, slot_hours
-    from geo_patrol.store import force as store
-
     if not 1 <= weeks <= 52:
         raise InputError("look back between 1 and 52 weeks")
     last = end or settings.today()
@@ -137,9 +137,6 @@ def set_force(engine: Engine, *, community_id: int, weekday: str | int, slot: st
               hours: float | None, by: str, within: frozenset[int] | None = None) -> None:
     """Set (``hours``) or clear (``None``) what a community can give in one weekday's slot;
     audit-logged."""
-    from geo_patrol.store import force as store
-    from geo_patrol.store.accounts import audit
-
     day = WEEKDAYS.index(weekday) if weekday in WEEKDAYS else weekday
     if not isinstance(day, int) or not 0 <= day <= 6:
         raise InputError(f"weekday: one of {', '.join(WEEKDAYS)}")
@@ -163,10 +160,6 @@ def load_force(engine: Engine, path: Any, *, by: str, within: frozenset[int] | N
     """Set the hours of an availability sheet (:mod:`geo_patrol.ingest.availability`), all
     or nothing: every community must be one in ``within``'s reach (by name or id);
     audit-logged. Returns how many weekday slots were set, in how many communities."""
-    from geo_patrol.ingest.availability import read_availability
-    from geo_patrol.store import force as store
-    from geo_patrol.store.accounts import audit
-
     table = read_availability(path)
     name = source or str(getattr(path, "name", path))
     with engine.begin() as conn:

@@ -11,6 +11,7 @@ from geo_patrol.errors import InputError
 from geo_patrol.settings import Settings
 from geo_patrol.store.accounts import audit
 from geo_patrol.store.fixes import day_partitions, drop_fixes_before
+from geo_patrol.store.live import prune_live
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
     from sqlalchemy.engine import Engine
@@ -34,8 +35,6 @@ def apply_retention(engine: Engine, settings: Settings, cutoff: dt.date, *,
                     actor: str = "system") -> dict[str, int]:
     """Drop fixes and track lines before ``cutoff``, and positions as received older than
     ``live_keep_days`` (their fixes stay); returns what was dropped."""
-    from geo_patrol.store.live import prune_live
-
     kept = dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.live_keep_days)
     with engine.begin() as conn:
         done = drop_fixes_before(conn, cutoff, settings.timezone)

@@ -9,21 +9,45 @@ hot spots, the volunteers of the area); choosing, timing and assigning the loops
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+from shapely.geometry import LineString
 
 from geo_patrol.errors import InputError, NotFoundError
-from geo_patrol.planning.crew import PATROL_DUTY, SLOTS
+from geo_patrol.ingest.volunteers import PASSIVE_OCCUPATIONS
+from geo_patrol.planning.crew import PATROL_DUTY, SLOTS, _km
 from geo_patrol.planning.demand import segment_demand
+from geo_patrol.planning.loops import walked_segments
 from geo_patrol.planning.network import dense_nodes, node_points
 from geo_patrol.planning.plan import PlanParams
-from geo_patrol.planning.rota import Rota, Schedule
+from geo_patrol.planning.rota import (
+    Candidate,
+    Rota,
+    RotaProblem,
+    Schedule,
+    assign,
+    community_loops,
+    fewest_hours,
+    schedule,
+    solve,
+    visit_entropy,
+)
+from geo_patrol.privacy import mask_name
+from geo_patrol.services import crime
+from geo_patrol.services.planning import _with_alerts, force, plan_area
 from geo_patrol.settings import Settings
 from geo_patrol.store import results
+from geo_patrol.store import rotas as store
+from geo_patrol.store.accounts import audit
+from geo_patrol.store.areas import find_area, subtree_ids
+from geo_patrol.store.force import idle_on_duty
+from geo_patrol.store.results import find_run
+from geo_patrol.store.volunteers import volunteer_pool
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -54,8 +78,6 @@ class Walk:
     coords: list[tuple[float, float]]
 
     def row(self) -> dict[str, Any]:
-        from shapely.geometry import LineString
-
         return {"day": self.day, "slot": self.slot, "starts_at": self.starts_at,
                 "minutes": round(self.minutes, 1), "kind": self.kind,
                 "community_id": self.community_id, "volunteer_id": self.volunteer_id,
@@ -214,9 +236,6 @@ def _walker_costs(pool: pd.DataFrame, posts: np.ndarray, slots: list[str],
     """[walk, volunteer] km from home to the walk's post, less a km for a habit of
     patrolling in its slot; not allowed (inf) for passive occupations and for walks that
     inspect sites whose rule needs a certificate the volunteer does not hold."""
-    from geo_patrol.ingest.volunteers import PASSIVE_OCCUPATIONS
-    from geo_patrol.planning.crew import _km
-
     if pool.empty or not len(posts):
         return np.zeros((len(posts), len(pool)))
     lon, lat = pool["lon"].to_numpy(float), pool["lat"].to_numpy(float)
@@ -247,24 +266,6 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
     unpredictable), given to the area's volunteers nearest their home, and the hours
     missing where the force is not enough. The force is what the patrols of the weeks up to
     ``force_until`` (the day before ``start``) show."""
-    import time
-
-    from geo_patrol.planning.loops import walked_segments
-    from geo_patrol.planning.rota import (
-        Candidate,
-        RotaProblem,
-        assign,
-        community_loops,
-        fewest_hours,
-        schedule,
-        solve,
-        visit_entropy,
-    )
-    from geo_patrol.services import crime
-    from geo_patrol.services.planning import _with_alerts, force, plan_area
-    from geo_patrol.store.force import idle_on_duty
-    from geo_patrol.store.volunteers import volunteer_pool
-
     t0 = time.perf_counter()
     _check(days, revisit_days, minutes, seed)
     params = PlanParams(minutes=minutes)
@@ -399,9 +400,6 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
 
 def save(engine: Engine, plan: RotaPlan, *, by: str) -> int:
     """Store a rota with its walks; audit-logged. Returns its id."""
-    from geo_patrol.store import rotas as store
-    from geo_patrol.store.accounts import audit
-
     with engine.begin() as conn:
         rota_id = store.save_rota(conn, area_id=plan.area["id"], run_id=plan.run_id,
                                   start=plan.start, days=plan.days,
@@ -420,9 +418,6 @@ def create(engine: Engine, settings: Settings, *, area_id: int | str, start: dt.
            time_limit: float = 60.0, per_community: int = 3) -> tuple[int, RotaPlan]:
     """Plan and store a rota for an area (a district or community, in ``within``'s reach
     when given) from the latest run (or ``run_id``); ``start`` defaults to tomorrow."""
-    from geo_patrol.store.areas import find_area
-    from geo_patrol.store.results import find_run
-
     _check(days, revisit_days, minutes, seed)
     with engine.connect() as conn:
         area = find_area(conn, area_id)
@@ -436,8 +431,6 @@ def create(engine: Engine, settings: Settings, *, area_id: int | str, start: dt.
 
 
 def _reaches(conn: Connection, area_id: int, within: frozenset[int]) -> bool:
-    from geo_patrol.store.areas import subtree_ids
-
     return bool(set(subtree_ids(conn, area_id)) & set(within))
 
 
@@ -497,9 +490,6 @@ def view(engine: Engine, settings: Settings, rota_id: int, *,
          day: dt.date | None = None) -> RotaView:
     """A stored rota for a reader whose communities are ``within`` (None: all): only their
     walks; masked names, and roster numbers only with ``people``."""
-    from geo_patrol.privacy import mask_name
-    from geo_patrol.store import rotas as store
-
     with engine.connect() as conn:
         header = store.get_rota(conn, rota_id)
         if within is not None and not _reaches(conn, header["area_id"], within):
@@ -514,7 +504,5 @@ def view(engine: Engine, settings: Settings, rota_id: int, *,
 
 def listing(engine: Engine, *, area_id: int | None = None,
             within: frozenset[int] | None = None) -> pd.DataFrame:
-    from geo_patrol.store import rotas as store
-
     with engine.connect() as conn:
         return store.rotas(conn, area_id=area_id, within=within)

@@ -23,18 +23,20 @@ from geo_patrol.ingest._files import FileInfo, file_info
 from geo_patrol.ingest.boundaries import read_boundaries
 from geo_patrol.ingest.fixes import RawFixes, check_times, clean_fixes, read_fixes
 from geo_patrol.ingest.ledgers import Ledger, read_hazards, read_incidents, read_reports
-from geo_patrol.ingest.points import points_to_wgs84
+from geo_patrol.ingest.points import points_to_wgs84, to_float
 from geo_patrol.ingest.streets import read_streets
+from geo_patrol.ingest.training import read_training, resolve_courses
 from geo_patrol.ingest.volunteers import PASSIVE_OCCUPATIONS, read_volunteers
 from geo_patrol.privacy import Vault
 from geo_patrol.settings import Settings
 from geo_patrol.store import areas as area_store
 from geo_patrol.store import fixes as fix_store
 from geo_patrol.store import ledgers as ledger_store
+from geo_patrol.store import training as training_store
 from geo_patrol.store.db import ensure_metric_srid, require_metric_srid
-from geo_patrol.vocab import AREA_LEVELS, PATROL_KINDS
 from geo_patrol.store.uploads import LoadResult, Timer, claim_upload, finish_upload
 from geo_patrol.store.volunteers import store_volunteers, volunteer_ids
+from geo_patrol.vocab import AREA_LEVELS, PATROL_KINDS
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
     from sqlalchemy.engine import Connection, Engine
@@ -197,9 +199,6 @@ def load_training(engine: Engine, path: Path | str, **options: Unpack[TableOptio
                   ) -> LoadResult:
     """Load a training sign-in sheet (CSV or XLSX): courses, sessions and attendance; a
     volunteer already listed for a session gets the sheet's result."""
-    from geo_patrol.ingest.training import read_training, resolve_courses
-    from geo_patrol.store import training as training_store
-
     def store(conn: Connection, rows: pd.DataFrame, upload_id: int,
               _settings: Settings) -> tuple[int, dict[str, object]]:
         courses = resolve_courses(rows, training_store.stored_courses(conn), str(path))
@@ -467,8 +466,6 @@ def load_incidents(engine: Engine, path: Path | str, *, category: str | None = N
 def entered_point(conn: Connection, lon: object, lat: object, crs: str,
                    within: frozenset[int] | None) -> tuple[float, float, int]:
     """A point typed into a form: checked, in WGS-84, and the community it lies in."""
-    from geo_patrol.ingest.points import to_float
-
     rows = np.array([1])
     x = to_float(pd.Series([lon]), "lon", rows, source="form")
     y = to_float(pd.Series([lat]), "lat", rows, source="form")

@@ -23,9 +23,14 @@ from geo_patrol.analysis.paths import Fixes
 from geo_patrol.analysis.visits import Calendar
 from geo_patrol.errors import ConflictError, ForbiddenError, InputError, NotFoundError
 from geo_patrol.planning.crew import SLOTS
+from geo_patrol.planning.network import walking_distances
+from geo_patrol.privacy import mask_name
 from geo_patrol.services.analysis import default_params
+from geo_patrol.services.rota import make_rota, save, view
 from geo_patrol.settings import Settings
 from geo_patrol.store import tasks as store
+from geo_patrol.store.accounts import audit
+from geo_patrol.store.areas import segments_near
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -36,9 +41,6 @@ def offer_rota(engine: Engine, settings: Settings, rota_id: int, *, by: str,
     """Offer each walk of a stored rota as a task: to the volunteer the rota gave it to, or
     to its community when nobody was free; its window is the walk's time slot. A walk offered
     before is not offered again. Returns how many tasks were made; audit-logged."""
-    from geo_patrol.services.rota import view
-    from geo_patrol.store.accounts import audit
-
     view(engine, settings, rota_id, within=within)  # 404 outside the reader's scope
     tz = ZoneInfo(settings.timezone)
     rules = settings.rules.delivery
@@ -70,8 +72,6 @@ def make_task(engine: Engine, settings: Settings, *, hazard_id: int, day: dt.dat
     """A task made by hand: visit a hazard (a stop of the inspection dwell there) in one time
     slot of a day, offered to a volunteer (``number``) or to the hazard's community; the
     route is the street nearest the hazard. Audit-logged; returns the task's id."""
-    from geo_patrol.store.accounts import audit
-
     if slot not in SLOTS:
         raise InputError(f"slot: one of {', '.join(SLOTS)}")
     tz = ZoneInfo(settings.timezone)
@@ -115,9 +115,6 @@ def near_me(engine: Engine, settings: Settings, volunteer_id: int, *,
     """The tasks a volunteer may take from today whose window is still open (at ``now``),
     nearest first by walking along the streets from home (their community) to where each
     starts (``walk_m``)."""
-    from geo_patrol.planning.network import walking_distances
-    from geo_patrol.store.areas import segments_near
-
     today = today or settings.today()
     with engine.connect() as conn:
         me = _volunteer(conn, volunteer_id)
@@ -143,8 +140,6 @@ def answer(engine: Engine, *, volunteer_id: int | None, task_id: int, accept: bo
     community — may take it, and only for themselves, and only before its window ends (at
     ``now``): a closed task, or one already checked, cannot change. Returns the new state;
     audit-logged."""
-    from geo_patrol.store.accounts import audit
-
     if volunteer_id is None:
         raise ForbiddenError("only a volunteer takes tasks")
     with engine.begin() as conn:
@@ -207,8 +202,6 @@ def check(engine: Engine, settings: Settings, *, now: dt.datetime | None = None,
             out.append(Checked(task_id, task["volunteer_id"], verdict.state, recorded,
                                points))
         if out:
-            from geo_patrol.store.accounts import audit
-
             audit(conn, by, "tasks_check", f"{len(out)} tasks",
                   details={s: sum(1 for c in out if c.state == s) for s in
                            ("delivered", "partly", "missed")}
@@ -271,8 +264,6 @@ def credit_reports(engine: Engine, settings: Settings, *, by: str = "system"
                              note="verified report")
             paid.append(int(report_id))
         if paid:
-            from geo_patrol.store.accounts import audit
-
             audit(conn, by, "reports_credit", f"{len(paid)} reports",
                   details={"paid": paid[:100], "flagged": flagged[:100]})
     return {"paid": paid, "flagged": flagged, "duplicates": duplicates}
@@ -311,9 +302,6 @@ def payout(engine: Engine, *, start: dt.date, end: dt.date, by: str
     """Pay every unpaid entry earned in [start, end]: the payout's id and its list, one line
     per volunteer (roster number, masked name, community, points) with the items it pays
     (``task 12; report 7``). Audit-logged; an entry is never paid twice."""
-    from geo_patrol.privacy import mask_name
-    from geo_patrol.store.accounts import audit
-
     if end < start:
         raise InputError("the period ends before it starts")
     with engine.begin() as conn:
@@ -357,8 +345,6 @@ def demo_week(engine: Engine, settings: Settings, run: dict, area: dict, *,
     patrols, each walk offered to and taken by the volunteer it was given to, checked
     against the demo's tracks (walked without knowing the rota); returns the planned and
     delivered dose."""
-    from geo_patrol.services.rota import make_rota, save
-
     with engine.connect() as conn:
         plan = make_rota(conn, settings, run, area, start=start, days=7, revisit_days=3,
                          per_community=1, time_limit=15, draws=5,

@@ -17,8 +17,10 @@ from geo_patrol.access import Principal
 from geo_patrol.errors import InputError
 from geo_patrol.ingest.training import parse_day, resolve_courses, skill_key
 from geo_patrol.planning.training import propose_batches, training_status
+from geo_patrol.services.sources import form_text
 from geo_patrol.settings import Settings
 from geo_patrol.store import training as training_store
+from geo_patrol.store.accounts import audit
 from geo_patrol.vocab import ATTENDANCE_RESULTS, CERT_SKILLS, TRAINING_MODES
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
@@ -112,9 +114,6 @@ def enter_session(engine: Engine, settings: Settings, principal: Principal, *, c
                   trainer: str | None = None, batch: str = "") -> dict[str, int]:
     """Record a session from the page: ``attendance`` maps result (present, absent, passed)
     to the roster numbers typed for it. Checked like a sheet; audit-logged."""
-    from geo_patrol.services.sources import form_text
-    from geo_patrol.store.accounts import audit
-
     course = (form_text(course, "course", limit=100) or "").strip()
     if not course:
         raise InputError("name the course")
