@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, has_app_context, jsonify, render_template, request
+import pandas as pd
+from flask import Flask, g, has_app_context, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
@@ -49,8 +50,7 @@ def _wants_json() -> bool:
 def _database_errors(app: Flask) -> None:
     """Errors the driver raises become domain errors: a value the database cannot hold (an id
     beyond its integer range) is the user's input; a lost connection is a 503."""
-    import pandas as pd
-
+    # deferred: `geo-patrol --help` imports web (the serve command); the store loads with the app
     from geo_patrol.store.db import BAD_VALUE, CONNECTION_LOST
 
     def bad_value(exc: Exception) -> Any:
@@ -81,9 +81,7 @@ def _register_errors(app: Flask) -> None:
             if _wants_json():
                 return jsonify(error=type(exc).__name__, message=str(exc)), status
             if status == 401:
-                from flask import g
-
-                from web.db import cities
+                from web.db import cities  # deferred: web.db loads the store, as above
                 return render_template("login.html", run=None, error=None,
                                        next=request.full_path, cities=cities(),
                                        chosen=g.get("gp_city")), 401
@@ -171,7 +169,7 @@ class JSONProvider(DefaultJSONProvider):
 
 def _timezone() -> str:
     """The request's city's time zone (the deployment's default on pages without a city)."""
-    from web.db import settings
+    from web.db import settings  # deferred: web.db loads the store (see _database_errors)
 
     return settings().timezone if has_app_context() else "UTC"
 
@@ -205,6 +203,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                                             if h.strip()])
     app.json.ensure_ascii = False  # Chinese place names as they are
 
+    # deferred: the app factory's imports (blueprints and what only the app uses) load with
+    # the app, not with `import web`, which `geo-patrol --help` does for the serve command
     from flask_babel import Babel
 
     from geo_patrol.privacy import mask_name

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pandas as pd
 from flask import Blueprint, jsonify, request
 
 from geo_patrol.access import Grant, Resource
 from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.privacy import mask_name
 from geo_patrol.services import scope
 from geo_patrol.store.areas import area_features, area_summary
 from geo_patrol.store.db import ping
@@ -25,6 +27,7 @@ from geo_patrol.store.results import (
 from geo_patrol.store.registry import volunteer_table
 from web.auth import principal, requires
 from web.db import deployment, get_conn, get_engine, settings
+from web.openapi import SPEC
 from web.params import day_arg, int_arg
 from web.uploads import saved_upload
 
@@ -71,8 +74,6 @@ def summary() -> Any:
 
 def _feature_collection(frame: Any) -> Any:
     """A GeoDataFrame as GeoJSON (timestamps as ISO strings)."""
-    import pandas as pd
-
     frame = frame.copy()
     for col in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[col]):
@@ -124,8 +125,6 @@ def run_gaps(run_id: int) -> Any:
 def run_hazards(run_id: int) -> Any:
     """Hazards with their compliance as GeoJSON; the inspector's name is masked (and left
     out for roles without access to personal data)."""
-    from geo_patrol.privacy import mask_name
-
     me, area = principal(), _area_arg()
     conn = get_conn()
     find_run(conn, run_id)
@@ -209,6 +208,4 @@ def send_report() -> Any:
 @bp.get("/openapi.json")
 def openapi() -> Any:
     """The OpenAPI 3 description of this API."""
-    from web.openapi import SPEC
-
     return jsonify(SPEC)

@@ -7,6 +7,7 @@ except the few endpoints in :data:`PUBLIC`; what each role may then see is decid
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import threading
 import time
@@ -14,8 +15,8 @@ from collections import OrderedDict
 from functools import wraps
 from typing import Any, Callable
 
-from flask import (Blueprint, Flask, current_app, g, redirect, render_template, request,
-                   session, url_for)
+from flask import (Blueprint, Flask, current_app, g, has_request_context, redirect,
+                   render_template, request, session, url_for)
 from flask_babel import gettext
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -26,7 +27,17 @@ from werkzeug.exceptions import TooManyRequests
 
 from geo_patrol.access import Principal, Resource
 from geo_patrol.errors import UnauthorizedError
+from geo_patrol.privacy import deployment_secret, derived_key
+from geo_patrol.render.csp import new_nonce, policy
 from geo_patrol.settings import Settings
+from geo_patrol.store.accounts import (
+    audit_event,
+    authenticate,
+    open_session,
+    principal_from_session,
+    principal_from_token,
+    revoke_session,
+)
 from web.db import cities, find_city, get_engine
 from web.params import local_path
 
@@ -64,8 +75,6 @@ class Account:
 def _load_user(session_token: str) -> Account | None:
     """The account of a live server-side session (signed out, disabled, new password or
     expired: none, so the cookie no longer signs in)."""
-    from geo_patrol.store.accounts import principal_from_session
-
     if not session_token:
         return None
     principal = principal_from_session(get_engine(), session_token)
@@ -75,8 +84,6 @@ def _load_user(session_token: str) -> Account | None:
 def _sign_in_by_token() -> None:
     """A bearer token signs in for this request only (it wins over any session cookie the
     client also sends, and no cookie is set for it)."""
-    from geo_patrol.store.accounts import principal_from_token
-
     header = request.headers.get("Authorization", "")
     if not header.lower().startswith("bearer "):
         return
@@ -208,10 +215,6 @@ def csp_nonce() -> str | None:
     (``<script nonce="{{ csp_nonce() }}">``), as the scripts of a map document do. It is kept
     with the request (not ``g``, which an app context may share across requests), so every
     response has its own."""
-    from flask import has_request_context
-
-    from geo_patrol.render.csp import new_nonce
-
     if not has_request_context():
         return None
     nonce = request.environ.get("geo_patrol.csp_nonce")
@@ -221,8 +224,6 @@ def csp_nonce() -> str | None:
 
 
 def _secure_headers(resp: Any) -> Any:
-    from geo_patrol.render.csp import policy
-
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
     resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     resp.headers.setdefault("Referrer-Policy", "same-origin")
@@ -236,10 +237,6 @@ def _secure_headers(resp: Any) -> Any:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    import datetime as dt
-
-    from geo_patrol.privacy import deployment_secret, derived_key
-
     # sessions are signed with their own key, derived from (never equal to) the secret
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = derived_key(deployment_secret(settings),
@@ -270,8 +267,6 @@ def init_app(app: Flask, settings: Settings) -> None:
 @limiter.limit(lambda: current_app.config["GEO_PATROL_LOGIN_LIMIT"],
                key_func=get_remote_address, methods=["POST"], deduct_when=_failed)
 def login() -> Any:
-    from geo_patrol.store.accounts import audit_event, authenticate, open_session
-
     error, status = None, 200
     target = local_path(request.values.get("next"), "")
     if request.method == "POST":
@@ -303,8 +298,6 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    from geo_patrol.store.accounts import revoke_session
-
     csrf.protect()
     account = current_user if current_user.is_authenticated else None
     if account is not None and account.session_token:

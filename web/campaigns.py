@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from geo_patrol.access import Resource
-from geo_patrol.errors import GeoPatrolError
+from geo_patrol.errors import GeoPatrolError, NotFoundError
 from geo_patrol.render.charts import burn_down_svg
 from geo_patrol.services import campaigns
 from geo_patrol.store.crime import districts as district_list
@@ -64,8 +64,6 @@ def campaigns_page() -> Any:
 
 
 def _visible(campaign_id: int) -> None:
-    from geo_patrol.errors import NotFoundError
-
     table = campaigns.listing(get_engine(), within=principal().within(Resource.CAMPAIGNS))
     if campaign_id not in set(table["id"]):
         raise NotFoundError(f"no campaign {campaign_id}")

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from geo_patrol.settings import Settings
+from web import create_app
 
 
 @click.command("serve")
@@ -28,13 +29,12 @@ from geo_patrol.settings import Settings
 def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
           positions_port: int | None) -> None:
     """Serve the web app (and, with --positions-port, the position intake port)."""
-    from web import create_app
-
     obj = ctx.ensure_object(dict)
     settings: Settings = obj.get("settings") or Settings.from_env()
     if host not in ("0.0.0.0", "::") and host not in settings.trusted_hosts.split(","):
         # the address it is served on is one the deployment answers to
         settings = settings.with_(trusted_hosts=f"{settings.trusted_hosts},{host}")
+    # deferred: `geo-patrol --help` loads this command; the store only when it serves
     from geo_patrol.services.cities import cities, open_city, open_deployment
 
     # up and every city migrated before the first request
@@ -44,10 +44,11 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
     click.echo(f"serving on http://{host}:{port}/ with {workers} process(es) x {threads} "
                "threads (Ctrl-C stops)")
     if workers <= 1:
-        from waitress import serve as waitress_serve
+        from waitress import serve as waitress_serve  # deferred: waitress or gunicorn, not both
 
         config: dict[str, Any] = {"GEO_PATROL_SETTINGS": settings}
         if positions_port:
+            # deferred: the position port (aiohttp, the intake) only with --positions-port
             from geo_patrol.services.intake import start_intake
             from web.positions import serve_positions
 
@@ -66,7 +67,7 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
         return
     if positions_port:
         raise click.UsageError("--positions-port runs in the one-process server: drop --workers")
-    from gunicorn.app.base import BaseApplication
+    from gunicorn.app.base import BaseApplication  # deferred: waitress or gunicorn, not both
 
     for o in opened:  # each worker opens its own connections after the fork
         o.engine.dispose()

@@ -3,6 +3,7 @@ page, its map document, CSV exports and the API."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -120,8 +121,6 @@ def _plain(value: Any) -> Any:
 @requires(Resource.CRIME)
 def api_hotspots() -> Any:
     """Hot and cold segments as GeoJSON, with the concentration figures."""
-    import json
-
     data = _data()
     report = crime.hotspots(data)
     layer = json.loads(crime.spot_layer(report).to_json(drop_id=True))

@@ -22,7 +22,10 @@ from flask import Flask, Response, current_app, g, redirect, request, session, u
 
 from geo_patrol.cities import City
 from geo_patrol.errors import ForbiddenError
+from geo_patrol.services.cities import choose, open_city, open_deployment
+from geo_patrol.services.cities import cities as read_cities
 from geo_patrol.settings import Settings
+from geo_patrol.store.db import create_engine, normalise_url, replayed, wal_position
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
     from sqlalchemy.engine import Connection, Engine
@@ -39,8 +42,6 @@ def deployment(app: Flask | None = None) -> Engine:
     if "geo_patrol_deployment" not in ext:
         with _OPEN:
             if "geo_patrol_deployment" not in ext:
-                from geo_patrol.services.cities import open_deployment
-
                 ext["geo_patrol_deployment"] = open_deployment(
                     app.config["GEO_PATROL_SETTINGS"])
     return ext["geo_patrol_deployment"]
@@ -51,16 +52,12 @@ def cities(app: Flask | None = None, *, refresh: bool = False) -> list[City]:
     known yet)."""
     app = app or current_app
     if refresh or "geo_patrol_cities" not in app.extensions:
-        from geo_patrol.services.cities import cities as read
-
-        app.extensions["geo_patrol_cities"] = read(deployment(app))
+        app.extensions["geo_patrol_cities"] = read_cities(deployment(app))
     return app.extensions["geo_patrol_cities"]
 
 
 def find_city(key: str | None, app: Flask | None = None) -> City:
     """The city ``key`` (the only one when ``None``)."""
-    from geo_patrol.services.cities import choose
-
     known = cities(app)
     if key and all(c.key != key for c in known):
         known = cities(app, refresh=True)
@@ -97,8 +94,6 @@ def get_engine(app: Flask | None = None, key: str | None = None) -> Engine:
     if key not in engines:
         with _OPEN:
             if key not in engines:
-                from geo_patrol.services.cities import open_city
-
                 engines[key] = open_city(deployment(app), app.config["GEO_PATROL_SETTINGS"]
                                          .with_(city=key), known=cities(app),
                                          upgrade=True).engine
@@ -114,8 +109,6 @@ def get_read_engine(app: Flask | None = None) -> Engine:
         return get_engine(app)
     engines = app.extensions.setdefault("geo_patrol_read_engines", {})
     if g.gp_city not in engines:
-        from geo_patrol.store.db import create_engine, normalise_url
-
         engines[g.gp_city] = create_engine(normalise_url(url), city=g.gp_city)
     return engines[g.gp_city]
 
@@ -146,8 +139,6 @@ def get_conn() -> Connection:
         engine = get_read_engine()
         written = session.get("gp_wrote_at")
         if written and engine is not get_engine():
-            from geo_patrol.store.db import replayed
-
             with engine.connect() as conn:
                 caught_up = replayed(conn, written)
             if caught_up:
@@ -165,8 +156,6 @@ def _note_write(response: Response) -> Response:
             or not current_app.config["GEO_PATROL_SETTINGS"].read_database_url
             or "_user_id" not in session):
         return response
-    from geo_patrol.store.db import wal_position
-
     with get_engine().connect() as conn:
         session["gp_wrote_at"] = wal_position(conn)
     return response

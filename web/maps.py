@@ -3,6 +3,7 @@ front-end assets. The maps themselves come from :mod:`geo_patrol.services.maps`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, request, send_file
@@ -72,7 +73,5 @@ def vendor(name: str) -> Any:
 @bp.get("/favicon.ico")
 def favicon() -> Any:
     """The app's icon (browsers ask for it on every document, map documents included)."""
-    from pathlib import Path
-
     return send_file(Path(__file__).parent / "static" / "favicon.svg",
                      mimetype="image/svg+xml", max_age=86400)

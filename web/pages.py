@@ -10,15 +10,22 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from geo_patrol import clock
 from geo_patrol.access import Grant, Resource
 from geo_patrol.errors import GeoPatrolError, InputError, NotFoundError, TooLargeError
+from geo_patrol.privacy import Vault
 from geo_patrol.services import campaigns, crime, scope, tasks, training
 from geo_patrol.services.analysis import analyze, parse_window
 from geo_patrol.services.callouts import my_callouts
 from geo_patrol.services.exports import export_layer as encode_layer
 from geo_patrol.services.maps import district_briefing
 from geo_patrol.store import results
-from geo_patrol.store.accounts import audit_table
+from geo_patrol.store.accounts import audit_event, audit_table
 from geo_patrol.store.ledgers import proposal_table
-from geo_patrol.store.registry import report_table, reward_ledger, upload_table, volunteer_table
+from geo_patrol.store.registry import (
+    report_table,
+    reward_ledger,
+    unmask_volunteer,
+    upload_table,
+    volunteer_table,
+)
 from web.auth import principal, requires
 from web.db import city, get_conn, get_engine, settings
 from web.params import current_run, int_arg, lang, local_path
@@ -297,10 +304,6 @@ def review_hazard(hazard_id: int) -> Any:
 def unmask(volunteer_id: int) -> Any:
     """One volunteer's personal data in clear, for a reason that is audit-logged; refused
     attempts (no right, no reason, outside one's scope) are audit-logged too."""
-    from geo_patrol.privacy import Vault
-    from geo_patrol.store.accounts import audit_event
-    from geo_patrol.store.registry import unmask_volunteer
-
     user = principal()
     reason = request.form.get("reason", "")
     try:

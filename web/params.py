@@ -7,7 +7,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from flask import Response, request
-from flask_babel import gettext, lazy_gettext
+from flask_babel import get_locale, gettext, lazy_gettext
 from werkzeug.routing import IntegerConverter
 
 from geo_patrol.errors import InputError, NotFoundError
@@ -124,8 +124,6 @@ def day_arg(text: str) -> dt.date:
 
 def lang() -> str:
     """The request's language: ``zh`` or ``en``."""
-    from flask_babel import get_locale
-
     return "zh" if str(get_locale()).startswith("zh") else "en"
 
 

@@ -16,6 +16,7 @@ from geo_patrol.errors import InputError
 from geo_patrol.planning.crew import SLOTS
 from geo_patrol.planning.force import weekly
 from geo_patrol.planning.plan import Plan, PlanParams, plan_geojson
+from geo_patrol.render.maps import map_html
 from geo_patrol.render.plan import plan_briefing_html
 from geo_patrol.render.plan import plan_map as draw_plan
 from geo_patrol.render.rota import figures_rows, shortfall_rows, week_rows
@@ -33,6 +34,7 @@ from web.params import (
     local_path,
 )
 from web.rota import page_context
+from web.uploads import saved_upload
 
 bp = Blueprint("planner", __name__)
 _CACHE: OrderedDict[tuple, Plan] = OrderedDict()
@@ -160,8 +162,6 @@ def set_force_hours() -> Any:
 @requires(Resource.COVERAGE, "write")
 def upload_force() -> Any:
     """Set the hours of an availability sheet (all or nothing)."""
-    from web.uploads import saved_upload
-
     me = principal()
     with saved_upload(request.files.get("file")) as path:
         load_force(get_engine(), path, by=me.username,
@@ -188,8 +188,6 @@ def api_force() -> Any:
 @bp.get("/maps/plan")
 @requires(Resource.COVERAGE)
 def plan_map() -> Any:
-    from geo_patrol.render.maps import map_html
-
     plan = required_plan()
     m = draw_plan(plan, lang(), basemap=settings().basemap)
     return Response(map_html(m), mimetype="text/html")  # scripts with the CSP nonce

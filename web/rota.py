@@ -3,12 +3,14 @@ per day, the shortfall, the walks), and export it (CSV, GeoJSON, offline briefin
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, redirect, request, url_for
 
 from geo_patrol.access import Resource
 from geo_patrol.errors import InputError
+from geo_patrol.render.maps import map_html
 from geo_patrol.render.rota import rota_briefing_html, rota_geojson, rota_map, walk_rows
 from geo_patrol.services import rota as service
 from web.auth import principal, requires
@@ -92,8 +94,6 @@ def make() -> Any:
 @bp.get("/maps/rota")
 @requires(Resource.COVERAGE)
 def rota_map_page() -> Any:
-    from geo_patrol.render.maps import map_html
-
     view = _requested()
     day = day_arg(request.args["day"]) if request.args.get("day") else None
     m = rota_map(view, lang(), day=day, basemap=settings().basemap, people=_people())
@@ -110,8 +110,6 @@ def rota_csv() -> Any:
 @bp.get("/planner/rota.geojson")
 @requires(Resource.COVERAGE)
 def rota_export() -> Any:
-    import json
-
     view = _requested()
     return Response(json.dumps(rota_geojson(view), ensure_ascii=False, default=str),
                     mimetype="application/geo+json", headers={
@@ -148,7 +146,5 @@ def api_rotas() -> Any:
 @requires(Resource.COVERAGE)
 def api_rota(rota_id: int) -> Any:
     """One rota as GeoJSON: its walks and, in ``properties``, its figures and days."""
-    import json
-
     return Response(json.dumps(rota_geojson(rota_view(rota_id)), ensure_ascii=False,
                                default=str), mimetype="application/json")

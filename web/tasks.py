@@ -6,15 +6,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from geo_patrol.access import Resource
 from geo_patrol.errors import InputError
 from geo_patrol.privacy import mask_name
+from geo_patrol.render.maps import map_html
+from geo_patrol.render.rota import task_map as draw
 from geo_patrol.services import tasks as service
+from geo_patrol.store import tasks as store
 from web.auth import principal, requires
 from web.db import get_engine, settings
-from web.params import csv_response, day_arg
+from web.params import csv_response, day_arg, lang
 
 bp = Blueprint("tasks", __name__)
 
@@ -23,8 +26,6 @@ bp = Blueprint("tasks", __name__)
 @requires(Resource.TASKS)
 def tasks_page() -> Any:
     """Planned against delivered dose per community and week, and the tasks of a day."""
-    from geo_patrol.store import tasks as store
-
     me = principal()
     within = me.within(Resource.TASKS)
     today = settings().today()
@@ -127,12 +128,6 @@ def answer(task_id: int) -> Any:
 def task_map(task_id: int) -> Any:
     """A task's route on a map: for a volunteer, only a task offered to them (or open to
     their community) or taken by them; for others, in their communities."""
-    from flask import Response
-
-    from geo_patrol.render.maps import map_html
-    from geo_patrol.render.rota import task_map as draw
-    from web.params import lang
-
     me = principal()
     task = service.readable_task(get_engine(), task_id, volunteer_id=me.volunteer_id,
                                  within=None if me.volunteer_id else me.within(Resource.TASKS))

@@ -1,5 +1,7 @@
 """The ``geo-patrol`` command: thin click wrappers over :mod:`geo_patrol.services`, one module
-per command group; domain errors become one line and exit status 1."""
+per command group; domain errors become one line and exit status 1. Commands import the
+services they run inside their functions, on purpose, so that ``geo-patrol --help`` starts
+fast."""
 
 from __future__ import annotations
 
