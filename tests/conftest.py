@@ -112,26 +112,48 @@ def on_demo_day(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Settings, "today", lambda self, now=None: dt.date(*DEMO_UNTIL))
 
 
-@pytest.fixture(scope="module")
-def demo_world(pg_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory):
-    """A database with a two-day small demo loaded and analysed (shared by a module)."""
+DEMO_TEMPLATE_DB = "gp_demo_template"
+
+
+@pytest.fixture(scope="session")
+def demo_template(pg_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory):
+    """The two-day small demo generated, loaded through the ordinary loaders and analysed
+    once per session, kept as a template database that each module's world copies."""
     import datetime as dt
 
     from geo_patrol.services.analysis import analyze
     from geo_patrol.demo.generate import generate
     from geo_patrol.services.demo import last_days, load_demo
 
-    name = f"gp_demo_{next(_counter)}"
-    pg_cluster.ensure_database(name, template=TEMPLATE_DB)
-    url = pg_cluster.url(name)
-    root = tmp_path_factory.mktemp("demo")
+    pg_cluster.ensure_database(DEMO_TEMPLATE_DB, template=TEMPLATE_DB)
+    url = pg_cluster.url(DEMO_TEMPLATE_DB)
+    root = tmp_path_factory.mktemp("demo-template")
     settings = Settings(database_url=url, data_dir=root / "data", city=CITY.key)
     until = dt.date(*DEMO_UNTIL)
     manifest = generate(root / "files", seed=7, scale="small", until=until, days=2)
     eng = create_engine(url, city=CITY.key)
     results = load_demo(eng, root / "files", settings)
     run = analyze(eng, *last_days(until, 2), settings=settings)
-    yield {"url": url, "settings": settings, "engine": eng, "run": run, "manifest": manifest,
-           "files": root / "files", "results": results, "root": root}
+    eng.dispose()  # a template takes no connections
+    return {"manifest": manifest, "files": root / "files", "results": results, "run": run,
+            "data": root / "data"}
+
+
+@pytest.fixture(scope="module")
+def demo_world(pg_cluster: LocalCluster, demo_template: dict,
+               tmp_path_factory: pytest.TempPathFactory):
+    """A database with a two-day small demo loaded and analysed (shared by a module): a copy
+    of :func:`demo_template`, with its own data directory (the same deployment secret)."""
+    name = f"gp_demo_{next(_counter)}"
+    pg_cluster.ensure_database(name, template=DEMO_TEMPLATE_DB)
+    url = pg_cluster.url(name)
+    root = tmp_path_factory.mktemp("demo")
+    if demo_template["data"].exists():  # its deployment secret (ID numbers' key) with it
+        shutil.copytree(demo_template["data"], root / "data")
+    settings = Settings(database_url=url, data_dir=root / "data", city=CITY.key)
+    eng = create_engine(url, city=CITY.key)
+    yield {"url": url, "settings": settings, "engine": eng, "run": demo_template["run"],
+           "manifest": demo_template["manifest"], "files": demo_template["files"],
+           "results": demo_template["results"], "root": root}
     eng.dispose()
     pg_cluster.drop_database(name)

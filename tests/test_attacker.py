@@ -879,11 +879,6 @@ def test_the_readme_table_is_the_matrix():
 
 # --- what one city computed is never served to another ----------------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "web/planner.py keeps computed plans in one process-wide cache keyed by (run id, area id, "
-    "parameters, communities) without the city; every city's schema counts its ids from 1, "
-    "so a command of one city asking for the run and area ids another city just planned is "
-    "served that city's plan: its zones, and its volunteers' roster numbers and masked names"))
 def test_a_plan_computed_for_one_city_is_never_served_to_another(world):
     """Wuhai holds the same files as Baotou under the same ids (as two cities of a deployment
     do: each schema counts from 1). Baotou's command plans an area; Wuhai's command asks for

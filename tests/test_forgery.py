@@ -141,11 +141,16 @@ def route(demo_world):
             "SELECT t.volunteer_id, v.community_id, t.started_at, t.ended_at, "
             "ST_AsText(t.geom) FROM tracks t JOIN volunteers v ON v.id = t.volunteer_id "
             "WHERE t.kind = 'patrol' ORDER BY t.n_fixes DESC LIMIT 1")).one()
-        fixes = conn.execute(sa.text(
+        every = conn.execute(sa.text(
             "SELECT extract(epoch FROM f.t)::float8, ST_X(ST_Transform(f.geom_m, 4326)), "
             "ST_Y(ST_Transform(f.geom_m, 4326)) FROM patrol_fixes f WHERE f.volunteer_id = :v "
             "AND f.t BETWEEN :a AND :b AND f.flags = 0 ORDER BY f.t"),
             {"v": track[0], "a": track[2], "b": track[3]}).all()
+        # a phone reporting every 20 s or so (as Traccar Client's default does): fewer requests
+        fixes = [every[0]]
+        for fix in every[1:]:
+            if fix[0] - fixes[-1][0] >= 20 or fix is every[-1]:
+                fixes.append(fix)
         path = ("(SELECT ST_MakeLine(f.geom_m ORDER BY f.t) FROM patrol_fixes f WHERE "
                 "f.volunteer_id = :v AND f.t BETWEEN :a AND :b AND f.flags = 0)")
         segments = [r[0] for r in conn.execute(sa.text(
@@ -155,7 +160,7 @@ def route(demo_world):
         walkers = conn.execute(sa.text(
             "SELECT id, number FROM volunteers WHERE community_id = :c AND active AND id <> :v "
             "ORDER BY id LIMIT 4"), {"c": track[1], "v": track[0]}).all()
-    assert len(segments) >= 6 and len(fixes) >= 30 and len(walkers) == 4
+    assert len(segments) >= 6 and len(fixes) >= 20 and len(walkers) == 4
     return {"community": track[1], "wkt": track[4], "fixes": fixes, "segments": segments,
             "walkers": walkers}
 
@@ -285,7 +290,8 @@ def test_link_2_positions_received_after_the_window_are_history_not_proof(demo_w
     with engine.connect() as conn:  # stored, and drawn as coverage history
         assert conn.execute(sa.text(
             "SELECT count(*) FROM patrol_fixes WHERE volunteer_id = :v AND t BETWEEN :a AND :b"
-            " AND flags = 0"), {"v": vid, "a": start, "b": end}).scalar_one() >= 30
+            " AND flags = 0"), {"v": vid, "a": start, "b": end}
+        ).scalar_one() >= len(route["fixes"]) - 2
 
 
 def test_link_3_a_closed_task_cannot_be_taken(demo_world, route):

@@ -9,7 +9,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, g, jsonify, redirect, render_template, request, url_for
 
 from geo_patrol.access import Resource
 from geo_patrol.errors import InputError
@@ -75,7 +75,8 @@ def current_plan() -> tuple[Plan | None, dict | None, list[dict]]:
         raise InputError(f"area {area_id} has no results in run {run['id']}")
     params = _params()
     # an officer's plan proposes only volunteers of their own communities
-    key = (run["id"], area_id, params, me.community_ids)
+    # every city's schema counts its ids from 1: the city is part of what a plan is of
+    key = (g.gp_city, run["id"], area_id, params, me.community_ids)
     with _LOCK:
         plan = _CACHE.get(key)
     if plan is None:

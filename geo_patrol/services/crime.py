@@ -88,7 +88,9 @@ def load(engine: Engine, settings: Settings, study: Study) -> Data:
         end = study.until or crime_store.last_incident_day(
             conn, area_id=study.area_id, within=study.within) or settings.today()
         stamp = crime_store.data_stamp(conn)
-        key = (study.area_id, study.within, study.crime, study.days, end, stamp)
+        # each city counts its ids from 1: its key (and schema) is part of what data is of
+        key = (settings.city, str(engine.url), study.area_id, study.within, study.crime,
+               study.days, end, stamp)
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]

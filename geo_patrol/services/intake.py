@@ -174,13 +174,19 @@ class Intake:
         """Decode, check and queue one request (from ``address``, when the front end knows
         it); refused requests raise :class:`PositionRefused` and are counted."""
         now = time.time() if now is None else now
+        positions, key = self.decode(query, body, now=now, address=address)
+        return self.accept(positions, key, now=now, loop=loop)
+
+    def decode(self, query: str | bytes, body: bytes, *, now: float, address: str | None
+               ) -> tuple[list[Position], str | None]:
+        """A request's positions and device secret, once its address is within its limit
+        (refusals counted here)."""
         self.check_address(address, now)
         try:
-            positions, key = decode_request(query, body, now=now)
+            return decode_request(query, body, now=now)
         except PositionRefused as exc:
             self._count_refusal(exc.reason, exc.device or "", now)
             raise
-        return self.accept(positions, key, now=now, loop=loop)
 
     def accept(self, positions: list[Position], key: str | None, *, now: float,
                loop: asyncio.AbstractEventLoop | None = None) -> Future | asyncio.Future:
@@ -334,12 +340,7 @@ class Intakes:
         is the deployment's."""
         now = time.time() if now is None else now
         first = next(iter(self.intakes.values()))
-        first.check_address(address, now)
-        try:
-            positions, key = decode_request(query, body, now=now)
-        except PositionRefused as exc:
-            first._count_refusal(exc.reason, exc.device or "", now)
-            raise
+        positions, key = first.decode(query, body, now=now, address=address)
         if len(self.intakes) > 1:
             device = positions[0].device
             found = [i for i in self.intakes.values() if i._device(device) is not None]
