@@ -6,7 +6,6 @@ import datetime as dt
 import math
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from flask import Flask, g, has_app_context, jsonify, render_template, request
@@ -246,6 +245,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         "crew_reason": crew_reason, "report_label": report_label,
         "rules": db.settings().rules, "here": db.current_city(),
         "other_cities": db.other_cities(),
-        "tz": ZoneInfo(db.settings().timezone), **auth.template_globals()})
+        **auth.template_globals()})
     _register_errors(app)
     return app
