@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import resource
@@ -11,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -55,6 +57,23 @@ def benchmark_database() -> Iterator[tuple[Engine, Settings]]:
         if cluster is not None:
             cluster.destroy()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def demo_database(scale: str, until: dt.date, days: int = 7) -> Iterator[
+        tuple[Engine, Settings, Any]]:
+    """A benchmark database holding the demo at ``scale`` up to ``until``, loaded through the
+    ordinary loaders and its last ``days`` analysed: the engine, the settings and the run."""
+    from geo_patrol.demo.generate import generate
+    from geo_patrol.services.analysis import analyze
+    from geo_patrol.services.demo import last_days, load_demo
+
+    with tempfile.TemporaryDirectory(prefix="gp-demo-") as tmp, benchmark_database() as (
+            engine, settings):
+        files = Path(tmp) / "demo"
+        generate(files, seed=7, scale=scale, until=until)
+        load_demo(engine, files, settings)
+        yield engine, settings, analyze(engine, *last_days(until, days), settings=settings)
 
 
 def peak_rss_mib() -> float:

@@ -47,6 +47,7 @@ from geo_patrol.services.sources import (
     load_volunteers,
 )
 from geo_patrol.settings import Settings
+from geo_patrol.store.uploads import LoadResult
 
 CST = ZoneInfo("Asia/Shanghai")
 DAY = dt.datetime(2026, 11, 27, tzinfo=CST)
@@ -185,6 +186,40 @@ def write_fixes_csv(city: City, walks: pd.DataFrame, path: Path) -> None:
                  ).to_csv(path, index=False)
 
 
+def city_arguments(parser: argparse.ArgumentParser, *, grid: int, communities: int, fixes: int,
+                   volunteers: int, hazards: int, seed: int, beat_side: int) -> None:
+    """The synthetic city's options, with each benchmark's defaults."""
+    parser.add_argument("--grid", type=int, default=grid,
+                        help=f"nodes per side ({grid}: ~{4 * grid * grid // 1000}k segments)")
+    parser.add_argument("--communities", type=int, default=communities, help="per side")
+    parser.add_argument("--fixes", type=int, default=fixes, help="per day")
+    parser.add_argument("--volunteers", type=int, default=volunteers, help="per day")
+    parser.add_argument("--hazards", type=int, default=hazards)
+    parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument("--beat-side", type=int, default=beat_side,
+                        help="each volunteer walks a beat of this many nodes a side, the beats "
+                             "covering about 3/4 of the city (0: walks anywhere)")
+
+
+def load_city(args: argparse.Namespace, engine: sa.Engine, settings: Settings, tmp_path: Path,
+              *, days: int = 1) -> tuple[City, Settings, list[LoadResult]]:
+    """The synthetic city of ``args`` loaded, with ``days`` days of patrols ending on
+    :data:`DAY` (through the real ingest): the city, its settings and each day's load."""
+    city = City(args.grid)
+    settings = settings.with_(metric_crs=METRIC)
+    city.load(engine, settings, tmp_path, communities=args.communities,
+              volunteers=args.volunteers, hazards=args.hazards, seed=args.seed)
+    loaded = []
+    for i in range(days):
+        walks = city.walks(args.volunteers, args.fixes, args.seed + i,
+                           beats=beats_for(args.grid, args.beat_side) if args.beat_side else 0,
+                           beat_side=args.beat_side)
+        walks["t"] -= (days - 1 - i) * 86400
+        write_fixes_csv(city, walks, tmp_path / "day.csv")
+        loaded.append(load_tracks(engine, tmp_path / "day.csv", crs="wgs84", settings=settings))
+    return city, settings, loaded
+
+
 def naive_coverage(streets: gpd.GeoDataFrame, sub: pd.DataFrame, gap_s: float = 120.0) -> float:
     """tracks -> buffer -> union -> clip, the way a geopandas user would write it."""
     sub = sub.sort_values(["volunteer", "t"])
@@ -257,33 +292,18 @@ def loop_compliance(hz: pd.DataFrame, fixes: Fixes, sample: int, dwell_min: floa
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--grid", type=int, default=224, help="nodes per side (224: ~200k)")
-    parser.add_argument("--communities", type=int, default=22, help="per side (22: 484)")
-    parser.add_argument("--volunteers", type=int, default=15_000)
-    parser.add_argument("--fixes", type=int, default=5_000_000)
-    parser.add_argument("--hazards", type=int, default=5_000)
+    city_arguments(parser, grid=224, communities=22, fixes=5_000_000, volunteers=15_000,
+                   hazards=5_000, seed=3, beat_side=6)
     parser.add_argument("--subsets", default="50000,200000")
     parser.add_argument("--loop-sample", type=int, default=50)
-    parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--beat-side", type=int, default=6,
-                        help="each volunteer walks a beat of this many nodes a side, the beats "
-                             "covering about 3/4 of the city (0: walks anywhere)")
     args = parser.parse_args(argv)
     figures: dict[str, object] = {"workload": "W2+W4", "fixes": args.fixes,
                                   "volunteers": args.volunteers}
-    city = City(args.grid)
     with tempfile.TemporaryDirectory(prefix="gp-w2-") as tmp, benchmark_database() as (
             engine, settings):
         tmp_path = Path(tmp)
-        settings = settings.with_(metric_crs=METRIC)
         with Stopwatch() as setup:
-            city.load(engine, settings, tmp_path, communities=args.communities,
-                      volunteers=args.volunteers, hazards=args.hazards, seed=args.seed)
-            walks = city.walks(args.volunteers, args.fixes, args.seed,
-                               beats=beats_for(args.grid, args.beat_side) if args.beat_side
-                               else 0, beat_side=args.beat_side)
-            write_fixes_csv(city, walks, tmp_path / "fixes.csv")
-            loaded = load_tracks(engine, tmp_path / "fixes.csv", crs="wgs84", settings=settings)
+            city, settings, (loaded,) = load_city(args, engine, settings, tmp_path)
         with engine.connect() as conn:
             streets = gpd.read_postgis("SELECT id, geom_m FROM street_segments ORDER BY id",
                                        conn, geom_col="geom_m", crs=METRIC)

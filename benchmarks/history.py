@@ -29,8 +29,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from benchmarks._common import Stopwatch, benchmark_database, emit
-from benchmarks.coverage import DAY, METRIC, City, beats_for, write_fixes_csv
-from geo_patrol.services.sources import load_tracks
+from benchmarks.coverage import DAY, city_arguments, load_city
 
 
 def _stored(engine: sa.Engine) -> dict[dt.date, bytes]:
@@ -76,39 +75,22 @@ def main(argv: list[str] | None = None) -> None:
     from geo_patrol.services.history import reanalyze
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--grid", type=int, default=120, help="nodes per side (120: ~28k)")
-    parser.add_argument("--communities", type=int, default=10, help="per side")
+    city_arguments(parser, grid=120, communities=10, fixes=500_000, volunteers=6_000,
+                   hazards=1_000, seed=5, beat_side=8)
     parser.add_argument("--days", type=int, default=84, help="12 cities x 7 days")
-    parser.add_argument("--fixes", type=int, default=500_000, help="per day")
-    parser.add_argument("--volunteers", type=int, default=6_000, help="per day")
-    parser.add_argument("--beat-side", type=int, default=8, help="nodes")
-    parser.add_argument("--hazards", type=int, default=1_000)
     parser.add_argument("--year", type=int, default=365)
     parser.add_argument("--direct-days", type=int, default=14,
                         help="the window also analysed directly (its fixes all in memory)")
-    parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args(argv)
     figures: dict[str, object] = {"workload": "W12", "days": args.days,
                                   "fixes_per_day": args.fixes}
-    city = City(args.grid)
     first = DAY.date() - dt.timedelta(days=args.days - 1)
     last = DAY.date()
     with tempfile.TemporaryDirectory(prefix="gp-w12-") as tmp, benchmark_database() as (
             engine, settings):
-        tmp_path = Path(tmp)
-        settings = settings.with_(metric_crs=METRIC)
         with Stopwatch() as setup:
-            city.load(engine, settings, tmp_path, communities=args.communities,
-                      volunteers=args.volunteers, hazards=args.hazards, seed=args.seed)
-            stored = 0
-            for i in range(args.days):
-                walks = city.walks(args.volunteers, args.fixes, args.seed + i,
-                                   beats=beats_for(args.grid, args.beat_side),
-                                   beat_side=args.beat_side)
-                walks["t"] -= (args.days - 1 - i) * 86400
-                write_fixes_csv(city, walks, tmp_path / "day.csv")
-                stored += load_tracks(engine, tmp_path / "day.csv", crs="wgs84",
-                                      settings=settings).stored
+            _, settings, loaded = load_city(args, engine, settings, Path(tmp), days=args.days)
+        stored = sum(r.stored for r in loaded)
         with engine.connect() as conn:
             n_seg = conn.execute(sa.text("SELECT count(*) FROM street_segments")).scalar_one()
         print(f"city: {n_seg:,} street segments, {args.days} days, {stored:,} fixes stored; "

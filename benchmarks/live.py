@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -222,26 +223,39 @@ def main(argv: list[str] | None = None) -> None:
     emit(figures)
 
 
-def _faults(engine: sa.Engine, server: Server, settings: object, requests: list,
-            concurrency: int) -> dict[str, object]:
-    """SIGKILL the server mid-stream, then stop PostgreSQL mid-stream."""
-    out: dict[str, object] = {}
-    _reset(engine)
+def _interrupted(engine: sa.Engine, server: Server, requests: list, concurrency: int, *,
+                 after_s: float, interrupt: Callable[[], None]) -> tuple[ReplayResult, int, int]:
+    """Replay ``requests`` (paced, retried) while ``interrupt`` runs ``after_s`` in; the
+    answers, and how many positions were stored (and how many distinct)."""
     server.start()
     result: dict[str, ReplayResult] = {}
     thread = threading.Thread(target=lambda: result.update(r=send(
         server.url, requests, concurrency=concurrency, paced=True, retries=60)))
     thread.start()
-    time.sleep(len(requests) / 2000 / 3)
-    server.kill()
-    killed_at = _stored(engine)[0]
-    time.sleep(1.0)
-    server.start()
+    time.sleep(after_s)
+    interrupt()
     thread.join()
     server.stop()
-    r = result["r"]
     stored, distinct = _stored(engine)
-    print(f"SIGKILL after {killed_at} stored: {r.ok} acknowledged in the end, {stored} stored, "
+    return result["r"], stored, distinct
+
+
+def _faults(engine: sa.Engine, server: Server, settings: object, requests: list,
+            concurrency: int) -> dict[str, object]:
+    """SIGKILL the server mid-stream, then stop PostgreSQL mid-stream."""
+    out: dict[str, object] = {}
+    killed: list[int] = []
+
+    def kill() -> None:
+        server.kill()
+        killed.append(_stored(engine)[0])
+        time.sleep(1.0)
+        server.start()
+
+    _reset(engine)
+    r, stored, distinct = _interrupted(engine, server, requests, concurrency,
+                                       after_s=len(requests) / 2000 / 3, interrupt=kill)
+    print(f"SIGKILL after {killed[0]} stored: {r.ok} acknowledged in the end, {stored} stored, "
           f"{stored - distinct} twice; answers {r.statuses}")
     out |= {"kill_acknowledged": r.ok, "kill_stored": stored,
             "kill_stored_twice": stored - distinct, "kill_lost": r.ok - min(r.ok, stored)}
@@ -251,19 +265,14 @@ def _faults(engine: sa.Engine, server: Server, settings: object, requests: list,
     if cluster is None:
         print("DATABASE_URL is external: PostgreSQL is not stopped")
         return out
-    server.start()
-    result.clear()
-    thread = threading.Thread(target=lambda: result.update(r=send(
-        server.url, requests[:20_000], concurrency=concurrency, paced=True, retries=60)))
-    thread.start()
-    time.sleep(3)
-    cluster.stop()
-    time.sleep(3)
-    cluster.start()
-    thread.join()
-    server.stop()
-    r = result["r"]
-    stored, distinct = _stored(engine)
+
+    def stop_database() -> None:
+        cluster.stop()
+        time.sleep(3)
+        cluster.start()
+
+    r, stored, distinct = _interrupted(engine, server, requests[:20_000], concurrency,
+                                       after_s=3, interrupt=stop_database)
     print(f"PostgreSQL stopped for 3 s: answers {r.statuses}; {r.ok} acknowledged, "
           f"{stored} stored, {stored - distinct} twice")
     out |= {"pg_down_statuses": {str(k): v for k, v in r.statuses.items()},

@@ -27,10 +27,7 @@ import folium
 import numpy as np
 import sqlalchemy as sa
 
-from benchmarks._common import Stopwatch, benchmark_database, emit
-from geo_patrol.services.analysis import analyze
-from geo_patrol.demo.generate import generate
-from geo_patrol.services.demo import last_days, load_demo
+from benchmarks._common import Stopwatch, demo_database, emit
 from geo_patrol.render.assets import inline_assets, localise
 from geo_patrol.services.maps import export_briefing
 from geo_patrol.store.results import busiest_district
@@ -87,12 +84,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     figures: dict[str, object] = {"workload": "W5-W7", "scale": args.scale}
     until = dt.date(2026, 11, 28)
-    with tempfile.TemporaryDirectory(prefix="gp-w5-") as tmp, benchmark_database() as (
-            engine, settings):
-        files = Path(tmp) / "demo"
-        generate(files, seed=7, scale=args.scale, until=until)
-        load_demo(engine, files, settings)
-        run = analyze(engine, *last_days(until, 7), settings=settings)
+    with tempfile.TemporaryDirectory(prefix="gp-w7-") as tmp, demo_database(
+            args.scale, until) as (engine, settings, run):
         with engine.connect() as conn:
             district = busiest_district(conn, run.run_id)
             community = conn.execute(sa.text(

@@ -12,14 +12,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import tempfile
 import time
-from pathlib import Path
 
-from benchmarks._common import benchmark_database, emit, peak_rss_mib
-from geo_patrol.demo.generate import generate
-from geo_patrol.services.analysis import analyze
-from geo_patrol.services.demo import last_days, load_demo
+from benchmarks._common import demo_database, emit, peak_rss_mib
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -40,12 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     until = dt.date(2026, 11, 28)
     start = until + dt.timedelta(days=1)
     figures: dict[str, object] = {"workload": "W10", "scale": args.scale}
-    with tempfile.TemporaryDirectory(prefix="gp-w10-") as tmp, benchmark_database() as (
-            engine, settings):
-        files = Path(tmp) / "demo"
-        generate(files, seed=7, scale=args.scale, until=until)
-        load_demo(engine, files, settings)
-        summary = analyze(engine, *last_days(until, 7), settings=settings)
+    with demo_database(args.scale, until) as (engine, settings, summary):
         with engine.connect() as conn:
             run = find_run(conn, summary.run_id)
             area = find_area(conn, busiest_district(conn, run["id"]))

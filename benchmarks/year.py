@@ -28,7 +28,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from benchmarks._common import Stopwatch, benchmark_database, emit
-from benchmarks.coverage import DAY, METRIC, City, beats_for, write_fixes_csv
+from benchmarks.coverage import DAY, city_arguments, load_city
 from geo_patrol.analysis.days import day_bounds, span_of_day, whole_days
 from geo_patrol.analysis.run import analyse_spans
 from geo_patrol.services.analysis import (
@@ -38,21 +38,14 @@ from geo_patrol.services.analysis import (
     read_scope,
     read_streets,
 )
-from geo_patrol.services.sources import load_tracks
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--grid", type=int, default=120, help="nodes per side (120: ~57k)")
-    parser.add_argument("--communities", type=int, default=10, help="per side")
+    city_arguments(parser, grid=120, communities=10, fixes=500_000, volunteers=6_000,
+                   hazards=1_000, seed=5, beat_side=8)
     parser.add_argument("--days", type=int, default=7, help="real days loaded")
-    parser.add_argument("--fixes", type=int, default=500_000, help="per day")
-    parser.add_argument("--volunteers", type=int, default=6_000, help="per day")
-    parser.add_argument("--beat-side", type=int, default=8, help="nodes")
-    parser.add_argument("--hazards", type=int, default=1_000)
-    parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args(argv)
-    city = City(args.grid)
     # the last twelve months (近一年): December 2025 to November 2026, 365 days
     first, last = dt.date(2025, 12, 1), dt.date(2026, 11, 30)
     loaded = {DAY.date() - dt.timedelta(days=i) for i in range(args.days)}
@@ -60,16 +53,7 @@ def main(argv: list[str] | None = None) -> None:
                                   "fixes_per_day": args.fixes}
     with tempfile.TemporaryDirectory(prefix="gp-w13-") as tmp, benchmark_database() as (
             engine, settings):
-        settings = settings.with_(metric_crs=METRIC)
-        city.load(engine, settings, Path(tmp), communities=args.communities,
-                  volunteers=args.volunteers, hazards=args.hazards, seed=args.seed)
-        for i in range(args.days):
-            walks = city.walks(args.volunteers, args.fixes, args.seed + i,
-                               beats=beats_for(args.grid, args.beat_side),
-                               beat_side=args.beat_side)
-            walks["t"] -= (args.days - 1 - i) * 86400
-            write_fixes_csv(city, walks, Path(tmp) / "day.csv")
-            load_tracks(engine, Path(tmp) / "day.csv", crs="wgs84", settings=settings)
+        _, settings, _ = load_city(args, engine, settings, Path(tmp), days=args.days)
         real_end = day_bounds(DAY.date(), settings.timezone)[1]
         real = analyze(engine, real_end - dt.timedelta(days=args.days), real_end,
                        settings=settings)

@@ -65,3 +65,8 @@ class UnauthorizedError(GeoPatrolError, PermissionError):
 
 class ForbiddenError(GeoPatrolError, PermissionError):
     """Signed in, but the role may not do this."""
+
+
+class BusyError(GeoPatrolError):
+    """The user already has as many jobs queued or running as one may (try again when one
+    has finished)."""

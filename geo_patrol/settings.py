@@ -111,6 +111,11 @@ class Settings:
     live_update_s: float = 10.0
     #: A called volunteer has arrived once within this many metres of the incident.
     callout_arrival_m: float = 50.0
+    #: Long jobs (zones plans, rotas) one user may have queued or running at once.
+    jobs_per_user: int = 2
+    #: A download or API call for a plan still being made waits this many seconds for it
+    #: (then answers 409); the planner page shows the job's progress instead.
+    job_wait_s: float = 60.0
     #: Walking speed for call-out ETAs (m/s).
     walk_speed_mps: float = 1.3
     #: Password for ``geo-patrol users add/password`` when not given interactively.
@@ -150,6 +155,8 @@ class Settings:
                 values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             elif isinstance(f.default, float):
                 values[f.name] = float(raw)
+            elif isinstance(f.default, int):
+                values[f.name] = int(raw)
             else:
                 values[f.name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})

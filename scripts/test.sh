@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
-exec .venv/bin/python -m pytest "$@"
+# one process per core, each with its own PostGIS cluster; a test file stays in one process
+# (its module's database); `scripts/test.sh -n 0` runs everything in one process
+exec .venv/bin/python -m pytest -n auto --dist loadfile "$@"

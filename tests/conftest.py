@@ -16,6 +16,7 @@ from geo_patrol.settings import Settings
 from geo_patrol.store.cluster import LocalCluster
 from geo_patrol.cities import City
 from geo_patrol.services.cities import ensure_city
+from geo_patrol.services.jobs import stop_workers
 from geo_patrol.store.db import create_engine
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,6 +78,7 @@ def db_url(pg_cluster: LocalCluster) -> Iterator[str]:
     name = f"gp_test_{next(_counter)}"
     pg_cluster.ensure_database(name, template=TEMPLATE_DB)
     yield pg_cluster.url(name)
+    stop_workers()  # a job worker the test started lets go of its database
     pg_cluster.drop_database(name)
 
 
@@ -156,4 +158,16 @@ def demo_world(pg_cluster: LocalCluster, demo_template: dict,
            "manifest": demo_template["manifest"], "files": demo_template["files"],
            "results": demo_template["results"], "root": root}
     eng.dispose()
+    stop_workers()
     pg_cluster.drop_database(name)
+
+
+#: The longest files, started first so that the parallel runner (one file per process at a
+#: time) does not end on one of them alone.
+LONGEST_FIRST = ("test_reliability_run.py", "test_demo.py", "test_benchmarks.py",
+                 "test_attacker.py", "test_history.py", "test_planning.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

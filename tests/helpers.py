@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -75,3 +78,20 @@ def sign_in(client, username: str, password: str = PASSWORD, *, city: str | None
     # signing in starts a new session, with a new token
     page = client.get("/login").get_data(as_text=True)
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def follow_job(client, location: str, timeout_s: float = 240.0) -> tuple[str, object]:
+    """Open ``location`` as a browser would while a job it shows runs (the page polls the
+    job's status and reloads when it has finished): the final address and response."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        resp = client.get(location)
+        if resp.status_code in (301, 302, 303):
+            location = resp.headers["Location"]
+            continue
+        found = re.search(r'data-job="([^"]+)"', resp.get_data(as_text=True))
+        if found is None:
+            return location, resp
+        while client.get(found.group(1)).get_json()["state"] in ("queued", "running"):
+            assert time.monotonic() < deadline, f"the job of {location} did not finish"
+            time.sleep(0.2)

@@ -529,3 +529,22 @@ def test_readme_matrix_is_the_code():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     block = readme.split("<!-- access-matrix -->\n")[1].split("\n<!-- /access-matrix -->")[0]
     assert block == matrix_markdown()
+
+
+def test_a_page_reads_on_one_connection(world):
+    """Services take the request's database: the volunteer's page (tasks near them, their
+    tasks and points, call-outs, certificates) reads on one connection; the sign-in check
+    takes one more, on the primary."""
+    assert world["clients"]["volunteer"].get("/me").status_code == 200  # engines opened
+    engine = world["app"].extensions["geo_patrol_engines"]["baotou"]
+    checkouts: list[int] = []
+
+    def count(*_args: object) -> None:
+        checkouts.append(1)
+
+    sa.event.listen(engine, "checkout", count)
+    try:
+        assert world["clients"]["volunteer"].get("/me").status_code == 200
+    finally:
+        sa.event.remove(engine, "checkout", count)
+    assert len(checkouts) == 2

@@ -435,7 +435,9 @@ def test_rota_on_the_planner(page, server, people, demo_world, rota_maker, lang)
     form.locator("input[name=revisit_days]").fill("2")
     form.locator("input[name=seed]").fill("5" if lang == "zh" else "6")
     form.locator("button[type=submit]").click()
-    page.locator("#rota-figures").wait_for(timeout=120_000)
+    # the rota is made by a job: the page shows its progress, then the rota stored
+    page.wait_for_url(re.compile(r"[?&]rota=\d+"), timeout=120_000)
+    page.locator("#rota-figures").wait_for(timeout=30_000)
     page.wait_for_load_state("networkidle")
     # the page shows the rota just stored, as the service reads it back
     rota_id = int(listing(demo_world["engine"], area_id=area).iloc[0]["id"])

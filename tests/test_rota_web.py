@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from geo_patrol.privacy import mask_name
 from geo_patrol.render.assets import external_references
-from tests.helpers import make_user, sign_in
+from tests.helpers import follow_job, make_user, sign_in
 
 
 def _rotas(engine) -> int:  # noqa: ANN001
@@ -56,8 +56,12 @@ def test_a_rota_made_on_the_planner_and_read_back_everywhere(demo_world, tmp_pat
     assert clients["officer"].post("/planner/rota", data={
         **form, "csrf_token": clients["officer"].csrf}).status_code == 403
     made = planner.post("/planner/rota", data=form)
-    assert made.status_code == 302 and "rota=" in made.headers["Location"]
-    rota_id = int(re.search(r"rota=(\d+)", made.headers["Location"]).group(1))
+    assert made.status_code == 302 and "rota_job=" in made.headers["Location"]
+    # a second click while the rota is being made joins the same job
+    again = planner.post("/planner/rota", data=form)
+    assert again.headers["Location"] == made.headers["Location"]
+    shown, _ = follow_job(planner, made.headers["Location"])
+    rota_id = int(re.search(r"rota=(\d+)", shown).group(1))
     assert _rotas(engine) == before + 1
     with engine.connect() as conn:
         assert conn.execute(sa.text(

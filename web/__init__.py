@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from geo_patrol import clock
 from geo_patrol.errors import (
+    BusyError,
     ConflictError,
     DatabaseError,
     ForbiddenError,
@@ -35,6 +36,7 @@ ERROR_STATUS: list[tuple[type[GeoPatrolError], int]] = [
     (ForbiddenError, 403),
     (NotFoundError, 404),
     (ConflictError, 409),
+    (BusyError, 429),
     (DatabaseError, 503),
     (MissingDependencyError, 503),
     (GeoPatrolError, 500),
@@ -50,7 +52,7 @@ def _database_errors(app: Flask) -> None:
     """Errors the driver raises become domain errors: a value the database cannot hold (an id
     beyond its integer range) is the user's input; a lost connection is a 503."""
     # deferred: `geo-patrol --help` imports web (the serve command); the store loads with the app
-    from geo_patrol.store.db import BAD_VALUE, CONNECTION_LOST
+    from geo_patrol.services.database import BAD_VALUE, CONNECTION_LOST
 
     def bad_value(exc: Exception) -> Any:
         return app.handle_user_exception(InputError("a value is out of range or malformed"))

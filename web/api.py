@@ -11,11 +11,11 @@ from flask import Blueprint, jsonify, request
 from geo_patrol.access import Grant, Resource
 from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.privacy import mask_name
-from geo_patrol.services import scope
-from geo_patrol.store.areas import area_features, area_summary
-from geo_patrol.store.db import ping
-from geo_patrol.vocab import AREA_LEVELS
-from geo_patrol.store.results import (
+from geo_patrol.services import jobs, scope
+from geo_patrol.services.database import ping
+from geo_patrol.services.results import (
+    area_features,
+    area_summary,
     area_table,
     daily_series,
     find_run,
@@ -23,10 +23,11 @@ from geo_patrol.store.results import (
     hazard_layer,
     list_runs,
     track_layer,
+    volunteer_table,
 )
-from geo_patrol.store.registry import volunteer_table
+from geo_patrol.vocab import AREA_LEVELS
 from web.auth import principal, requires
-from web.db import deployment, get_conn, get_engine, settings
+from web.db import deployment, get_conn, get_db, settings
 from web.openapi import SPEC
 from web.params import day_arg, int_arg
 from web.uploads import saved_upload
@@ -47,6 +48,19 @@ def health() -> Any:
     with deployment().connect() as conn:
         ping(conn)
     return jsonify(status="ok")
+
+
+@bp.get("/jobs/<int:job_id>")
+@requires(Resource.COVERAGE)
+def job_status(job_id: int) -> Any:
+    """A job's state (queued, running, done, failed), progress (0-1) and error; what it made
+    is read on its page. An officer sees the jobs they asked for."""
+    me = principal()
+    job = jobs.status(get_db(), job_id)
+    if me.within(Resource.COVERAGE) is not None and job["requested_by"] != me.username:
+        raise NotFoundError(f"no job {job_id}")
+    return jsonify(id=job["id"], kind=job["kind"], state=job["state"],
+                   progress=job["progress"], error=job["error"])
 
 
 @bp.get("/areas")
@@ -183,7 +197,7 @@ def upload_track() -> Any:
     uploads its own tracks only (a file naming anyone else is refused whole). Returns the
     load summary (201, or 200 if already stored)."""
     with saved_upload(request.files.get("file")) as path:
-        result = scope.upload_file(get_engine(), settings(), principal(), "tracks", path,
+        result = scope.upload_file(get_db(), settings(), principal(), "tracks", path,
                                    **{k: request.form.get(k) for k in ("crs", "tz",
                                                                         "volunteer")})
     return jsonify(summary=result.summary_line(), stored=result.stored,
@@ -198,7 +212,7 @@ def send_report() -> Any:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InputError("send a JSON object with category, text, lon and lat")
-    report_id = scope.send_report(get_engine(), settings(), principal(),
+    report_id = scope.send_report(get_db(), settings(), principal(),
                                   category=str(body.get("category", "")),
                                   text=str(body["text"]) if body.get("text") else None,
                                   lon=body.get("lon"), lat=body.get("lat"))

@@ -30,7 +30,7 @@ from geo_patrol.errors import UnauthorizedError
 from geo_patrol.privacy import deployment_secret, derived_key
 from geo_patrol.render.csp import new_nonce, policy
 from geo_patrol.settings import Settings
-from geo_patrol.store.accounts import (
+from geo_patrol.services.accounts import (
     audit_event,
     authenticate,
     open_session,
@@ -38,7 +38,7 @@ from geo_patrol.store.accounts import (
     principal_from_token,
     revoke_session,
 )
-from web.db import cities, find_city, get_engine
+from web.db import cities, find_city, get_db, get_engine
 from web.params import local_path
 
 bp = Blueprint("auth", __name__)
@@ -77,6 +77,7 @@ def _load_user(session_token: str) -> Account | None:
     expired: none, so the cookie no longer signs in)."""
     if not session_token:
         return None
+    # sessions are read on the primary: a sign-in counts before a standby has replayed it
     principal = principal_from_session(get_engine(), session_token)
     return Account(principal, session_token=session_token) if principal else None
 
@@ -289,7 +290,7 @@ def login() -> Any:
             session["gp_city"] = g.gp_city
             return redirect(target or url_for("pages.index"))
         backoff.failed(f"{g.gp_city}|{username}", time.monotonic())
-        audit_event(get_engine(), username[:64] or "-", "login_failed",
+        audit_event(get_db(), username[:64] or "-", "login_failed",
                     details={"address": get_remote_address()})
         error, status = gettext("Wrong username or password, or the account is disabled."), 401
     return render_template("login.html", run=None, error=error, next=target,

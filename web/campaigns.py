@@ -11,9 +11,9 @@ from geo_patrol.access import Resource
 from geo_patrol.errors import GeoPatrolError, NotFoundError
 from geo_patrol.render.charts import burn_down_svg
 from geo_patrol.services import campaigns
-from geo_patrol.store.crime import districts as district_list
+from geo_patrol.services.results import districts as district_list
 from web.auth import principal, requires
-from web.db import get_conn, get_engine, settings
+from web.db import get_conn, get_db, settings
 from web.params import csv_response, day_arg, int_arg, lang
 
 bp = Blueprint("campaigns", __name__)
@@ -21,7 +21,7 @@ bp = Blueprint("campaigns", __name__)
 
 def _progress(campaign_id: int) -> campaigns.Progress:
     me = principal()
-    return campaigns.progress(get_engine(), settings(), campaign_id,
+    return campaigns.progress(get_db(), settings(), campaign_id,
                               within=me.within(Resource.CAMPAIGNS))
 
 
@@ -41,7 +41,7 @@ def campaigns_page() -> Any:
         form = request.form
         try:
             cid = campaigns.create(
-                get_engine(), settings(), name=form.get("name", ""),
+                get_db(), settings(), name=form.get("name", ""),
                 starts_on=day_arg(form["from"]) if form.get("from") else None,
                 ends_on=day_arg(form["to"]) if form.get("to") else None,
                 districts=[int(d) for d in form.getlist("district") if d.isdigit()],
@@ -49,7 +49,7 @@ def campaigns_page() -> Any:
             return redirect(url_for("campaigns.campaigns_page", id=cid))
         except GeoPatrolError as exc:
             error, status = str(exc), 400
-    table = campaigns.listing(get_engine(), within=within)
+    table = campaigns.listing(get_db(), within=within)
     chosen = int_arg("id")
     if chosen is None and len(table):
         chosen = int(table.iloc[0]["id"])
@@ -64,7 +64,7 @@ def campaigns_page() -> Any:
 
 
 def _visible(campaign_id: int) -> None:
-    table = campaigns.listing(get_engine(), within=principal().within(Resource.CAMPAIGNS))
+    table = campaigns.listing(get_db(), within=principal().within(Resource.CAMPAIGNS))
     if campaign_id not in set(table["id"]):
         raise NotFoundError(f"no campaign {campaign_id}")
 
@@ -87,7 +87,7 @@ def never_visited_csv(campaign_id: int) -> Any:
 @bp.get("/api/campaigns")
 @requires(Resource.CAMPAIGNS)
 def api_campaigns() -> Any:
-    table = campaigns.listing(get_engine(), within=principal().within(Resource.CAMPAIGNS))
+    table = campaigns.listing(get_db(), within=principal().within(Resource.CAMPAIGNS))
     return jsonify(campaigns=_plain(table.drop(columns=["district_ids"])))
 
 

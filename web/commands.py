@@ -41,8 +41,11 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
     deployment = open_deployment(settings)
     opened = [open_city(deployment, settings.with_(city=c.key), upgrade=True)
               for c in cities(deployment)]
+    from geo_patrol.services.jobs import ensure_worker  # deferred as above
+
+    ensure_worker(settings)  # long work (zones, rotas) runs here, off the web threads
     click.echo(f"serving on http://{host}:{port}/ with {workers} process(es) x {threads} "
-               "threads (Ctrl-C stops)")
+               "threads and a job worker (Ctrl-C stops)")
     if workers <= 1:
         from waitress import serve as waitress_serve  # deferred: waitress or gunicorn, not both
 

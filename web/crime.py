@@ -14,10 +14,10 @@ from geo_patrol.errors import InputError
 from geo_patrol.render.charts import concentration_svg
 from geo_patrol.services import crime
 from geo_patrol.services import maps as map_service
-from geo_patrol.store.crime import districts as district_list
+from geo_patrol.services.results import districts as district_list
 from geo_patrol.vocab import CRIME_CLASSES
 from web.auth import principal, requires
-from web.db import get_conn, get_engine, settings
+from web.db import get_conn, get_db, settings
 from web.params import capped_int, csv_response, day_arg, int_arg, lang
 
 bp = Blueprint("crime", __name__)
@@ -42,7 +42,7 @@ def _study() -> crime.Study:
 
 
 def _data() -> crime.Data:
-    return crime.load(get_engine(), settings(), _study())
+    return crime.load(get_db(), settings(), _study())
 
 
 def _repeats(data: crime.Data) -> crime.NearRepeatReport | None:
@@ -63,7 +63,7 @@ def _evaluation(data: crime.Data) -> tuple[crime.Evaluation | None, str | None]:
 @requires(Resource.CRIME)
 def crime_page() -> Any:
     study = _study()
-    data = crime.load(get_engine(), settings(), study)
+    data = crime.load(get_db(), settings(), study)
     report = crime.hotspots(data)
     when = crime.patterns(data)
     repeats = _repeats(data)
@@ -88,7 +88,7 @@ def crime_page() -> Any:
 @bp.get("/maps/crime")
 @requires(Resource.CRIME)
 def crime_map() -> Any:
-    return Response(map_service.crime_map(get_engine(), settings(), _study(), lang=lang(),
+    return Response(map_service.crime_map(get_db(), settings(), _study(), lang=lang(),
                                           basemap=settings().basemap), mimetype="text/html")
 
 

@@ -25,7 +25,13 @@ from geo_patrol.errors import ForbiddenError
 from geo_patrol.services.cities import choose, open_city, open_deployment
 from geo_patrol.services.cities import cities as read_cities
 from geo_patrol.settings import Settings
-from geo_patrol.store.db import create_engine, normalise_url, replayed, wal_position
+from geo_patrol.services.database import (
+    RequestDatabase,
+    create_engine,
+    normalise_url,
+    replayed,
+    wal_position,
+)
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
     from sqlalchemy.engine import Connection, Engine
@@ -132,21 +138,32 @@ def choose_city() -> Response | None:
     return None
 
 
+def _read_engine() -> Engine:
+    """Where this request reads: the read replica, unless this browser has just written and
+    the replica has not replayed that write yet (then the primary)."""
+    engine = get_read_engine()
+    written = session.get("gp_wrote_at")
+    if written and engine is not get_engine():
+        with engine.connect() as conn:
+            caught_up = replayed(conn, written)
+        if caught_up:
+            session.pop("gp_wrote_at")
+        else:
+            engine = get_engine()
+    return engine
+
+
+def get_db() -> RequestDatabase:
+    """This request's database, which services take: its reads on one connection (the
+    replica's when one is configured), its writes on the primary."""
+    if "gp_db" not in g:
+        g.gp_db = RequestDatabase(get_engine(), _read_engine)
+    return g.gp_db
+
+
 def get_conn() -> Connection:
-    """This request's read connection (opened on first use; from the read replica when one
-    is configured). Writes go through the service layer on :func:`get_engine`."""
-    if "gp_conn" not in g:
-        engine = get_read_engine()
-        written = session.get("gp_wrote_at")
-        if written and engine is not get_engine():
-            with engine.connect() as conn:
-                caught_up = replayed(conn, written)
-            if caught_up:
-                session.pop("gp_wrote_at")
-            else:
-                engine = get_engine()
-        g.gp_conn = engine.connect()
-    return g.gp_conn
+    """This request's read connection (see :func:`get_db`)."""
+    return get_db().read_connection()
 
 
 def _note_write(response: Response) -> Response:
@@ -174,9 +191,9 @@ def _city_download(response: Response) -> Response:
 
 
 def close_conn(_exc: BaseException | None = None) -> None:
-    conn = g.pop("gp_conn", None)
-    if conn is not None:
-        conn.close()
+    db = g.pop("gp_db", None)
+    if db is not None:
+        db.close()
 
 
 def settings() -> Settings:

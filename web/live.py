@@ -42,10 +42,10 @@ from geo_patrol.services import callouts, devices, live_coverage
 from geo_patrol.services import maps as map_service
 from geo_patrol.services.live import force_now
 from geo_patrol.services.intake import Intake, Intakes, start_intake
-from geo_patrol.store.accounts import audit
+from geo_patrol.services.accounts import audit
 from geo_patrol.vocab import CERT_SKILLS
 from web.auth import principal, requires
-from web.db import cities, get_conn, get_engine, settings
+from web.db import cities, get_conn, get_db, get_engine, settings
 from web.params import int_arg, lang
 
 bp = Blueprint("live", __name__)
@@ -100,9 +100,9 @@ def live_page() -> Any:
     me.within(Resource.TRACKS)  # not for own-only or aggregate-only roles
     intake()  # the coverage updater runs wherever the live map is watched
     cfg = settings()
-    board = callouts.callouts(get_engine(), me.community_ids, tz=cfg.timezone)
+    board = callouts.callouts(get_db(), me.community_ids, tz=cfg.timezone)
     shown = int_arg("callout")
-    targets = callouts.callout_detail(get_engine(), shown, me) if shown else None
+    targets = callouts.callout_detail(get_db(), shown, me) if shown else None
     if targets is not None:
         targets = targets.assign(name=[mask_name(n) for n in targets["name"]])
     return render_template("live.html", run=None, lang=lang(), board=board, targets=targets,
@@ -127,8 +127,8 @@ def live_feed() -> Any:
     me = principal()
     within = me.within(Resource.TRACKS)
     cfg = settings()
-    force = force_now(get_engine(), cfg, within=within)
-    coverage, segments = live_coverage.coverage_today(get_engine(), cfg, within=within)
+    force = force_now(get_db(), cfg, within=within)
+    coverage, segments = live_coverage.coverage_today(get_db(), cfg, within=within)
     people = force.volunteers
     trails: dict[str, list[list[float]]] = {}
     for vid, part in force.trails.groupby("volunteer_id"):
@@ -168,11 +168,11 @@ def devices_page() -> Any:
         # a secret by default; a weak device only when asked for, deliberately
         secret = None if request.form.get("weak") else devices.new_secret()
         try:
-            devices.add_device(get_engine(), device, number, secret=secret)
+            devices.add_device(get_db(), device, number, secret=secret)
         except GeoPatrolError as exc:
             error, status = str(exc), 400
         else:
-            with get_engine().begin() as conn:
+            with get_db().begin() as conn:
                 audit(conn, me.username, "device_add", device,
                       details={"volunteer": number, "secret": secret is not None})
             created = _setup(device, number, secret)
@@ -182,10 +182,10 @@ def devices_page() -> Any:
 def _devices_page(within: frozenset[int] | None, *, created: dict[str, Any] | None,
                   error: str | None) -> str:
     """The devices and refusals of the user's communities (an officer's: their own)."""
-    table = devices.devices(get_engine(), within, tz=settings().timezone)
+    table = devices.devices(get_db(), within, tz=settings().timezone)
     table = table.assign(name=[mask_name(n) for n in table["name"]])
     return render_template("devices.html", run=None, lang=lang(), devices=table,
-                           refusals=devices.refusals(get_engine(), settings(), within=within),
+                           refusals=devices.refusals(get_db(), settings(), within=within),
                            created=created, error=error)
 
 
@@ -204,8 +204,8 @@ def _setup(device: str, number: str | None, secret: str | None) -> dict[str, Any
 def rotate_device(device_id: str) -> Any:
     """A new secret for a device (the old one is refused from now on), shown once."""
     me = principal()
-    secret = devices.rotate_secret(get_engine(), device_id)
-    with get_engine().begin() as conn:
+    secret = devices.rotate_secret(get_db(), device_id)
+    with get_db().begin() as conn:
         audit(conn, me.username, "device_rotate", device_id)
     return _devices_page(me.within(Resource.DEVICES), created=_setup(device_id, None, secret),
                          error=None)
@@ -214,8 +214,8 @@ def rotate_device(device_id: str) -> Any:
 @bp.post("/devices/<path:device_id>/remove")
 @requires(Resource.DEVICES, "write")
 def remove_device(device_id: str) -> Any:
-    devices.remove_device(get_engine(), device_id)
-    with get_engine().begin() as conn:
+    devices.remove_device(get_db(), device_id)
+    with get_db().begin() as conn:
         audit(conn, principal().username, "device_remove", device_id)
     return redirect(url_for("live.devices_page"), 303)
 
@@ -226,7 +226,7 @@ def remove_device(device_id: str) -> Any:
 @requires(Resource.CALLOUTS, "write")
 def call_out() -> Any:
     me = principal()
-    callout_id = callouts.call_out(get_engine(), settings(), me, lon=request.form.get("lon"),
+    callout_id = callouts.call_out(get_db(), settings(), me, lon=request.form.get("lon"),
                                lat=request.form.get("lat"),
                                category=request.form.get("category") or "",
                                note=request.form.get("note"),
@@ -241,12 +241,12 @@ def call_out() -> Any:
 def api_call_out() -> Any:
     body = request.get_json(silent=True) or {}
     me = principal()
-    callout_id = callouts.call_out(get_engine(), settings(), me, lon=body.get("lon"),
+    callout_id = callouts.call_out(get_db(), settings(), me, lon=body.get("lon"),
                                lat=body.get("lat"), category=str(body.get("category") or ""),
                                note=body.get("note"), count=_count(body.get("count")),
                                skill=body.get("skill") or None,
                                require_skill=body.get("skill_required", True) is not False)
-    targets = callouts.callout_detail(get_engine(), callout_id, me)
+    targets = callouts.callout_detail(get_db(), callout_id, me)
     people = me.grant(Resource.PEOPLE) is not None
     return jsonify(id=callout_id, targets=[
         {"number": r.number, "name": mask_name(r.name) if people else None, "rank": r.rank,
@@ -257,7 +257,7 @@ def api_call_out() -> Any:
 @bp.post("/me/callouts/<int:callout_id>")
 @requires(Resource.CALLOUTS, "answer")
 def answer_callout(callout_id: int) -> Any:
-    callouts.answer(get_engine(), principal(), callout_id, request.form.get("answer") == "accept")
+    callouts.answer(get_db(), principal(), callout_id, request.form.get("answer") == "accept")
     return redirect(url_for("pages.me"), 303)
 
 

@@ -12,7 +12,7 @@ from geo_patrol.access import Resource
 from geo_patrol.render.assets import ASSETS, asset_path
 from geo_patrol.render.maps import tile_bin_edges
 from geo_patrol.services import maps
-from geo_patrol.store import results
+from geo_patrol.services import results
 from web.auth import principal, requires
 from web.db import get_conn, settings
 from web.params import day_arg, lang, stored_run

@@ -128,6 +128,11 @@ SPEC: dict[str, Any] = {
             "shortfall, solver gap, randomness", {"200": _GEOJSON}, [
                 {"name": "rota_id", "in": "path", "required": True,
                  "schema": {"type": "integer"}}]),
+        "/api/jobs/{job_id}": _op(
+            "A job's state (queued, running, done, failed), progress (0-1) and error: a zones "
+            "plan or a rota being made", {"200": _OBJECT}, [
+                {"name": "job_id", "in": "path", "required": True,
+                 "schema": {"type": "integer"}}]),
         "/api/crime/hotspots": _op(
             "Gi* hot and cold street segments (GeoJSON) with the concentration figures",
             {"200": _GEOJSON}, _CRIME),

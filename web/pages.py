@@ -5,21 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from geo_patrol import clock
 from geo_patrol.access import Grant, Resource
 from geo_patrol.errors import GeoPatrolError, InputError, NotFoundError, TooLargeError
 from geo_patrol.privacy import Vault
-from geo_patrol.services import campaigns, crime, scope, tasks, training
+from geo_patrol.services import campaigns, crime, results, scope, tasks, training
+from geo_patrol.services.accounts import audit_event, audit_table
 from geo_patrol.services.analysis import analyze, parse_window
 from geo_patrol.services.callouts import my_callouts
 from geo_patrol.services.exports import export_layer as encode_layer
 from geo_patrol.services.maps import district_briefing
-from geo_patrol.store import results
-from geo_patrol.store.accounts import audit_event, audit_table
-from geo_patrol.store.ledgers import proposal_table
-from geo_patrol.store.registry import (
+from geo_patrol.services.results import (
+    proposal_table,
     report_table,
     reward_ledger,
     unmask_volunteer,
@@ -27,8 +26,8 @@ from geo_patrol.store.registry import (
     volunteer_table,
 )
 from web.auth import principal, requires
-from web.db import city, get_conn, get_engine, settings
-from web.params import current_run, int_arg, lang, local_path
+from web.db import city, get_conn, get_db, settings
+from web.params import current_run, download, int_arg, lang, local_path
 from web.uploads import saved_upload
 
 bp = Blueprint("pages", __name__)
@@ -87,10 +86,10 @@ def dashboard() -> Any:
         if district_id is not None else ""
     crime_tile, campaign_tiles = None, []
     if me.grant(Resource.CAMPAIGNS) is not None:
-        campaign_tiles = campaigns.active(get_engine(), settings(), district_id=district_id,
+        campaign_tiles = campaigns.active(get_db(), settings(), district_id=district_id,
                                           within=me.within(Resource.CAMPAIGNS))
     if me.grant(Resource.CRIME) is not None:
-        crime_tile = crime.summary(get_engine(), settings(), area_id=district_id,
+        crime_tile = crime.summary(get_db(), settings(), area_id=district_id,
                                    within=me.within(Resource.CRIME))
     return render_template("dashboard.html", run=run, runs=runs, districts=districts,
                            district_id=district_id, communities=communities, trend=trend,
@@ -153,7 +152,7 @@ def analyse() -> Any:
     start, end = request.form.get("from", ""), request.form.get("to", "")
     if not start or not end:
         raise InputError("choose the first and last day of the period")
-    summary = analyze(get_engine(), *parse_window(start, end, settings().timezone),
+    summary = analyze(get_db(), *parse_window(start, end, settings().timezone),
                       settings=settings())
     return redirect(url_for("pages.dashboard", run=summary.run_id))
 
@@ -171,8 +170,7 @@ def briefing(district_id: int) -> Any:
                              city=city().label(lang()))
     name = f"briefing-{district_id}-" \
         f"{clock.period_stamp(run['window_start'], run['window_end'], settings().timezone)}.html"
-    return Response(page, mimetype="text/html",
-                    headers={"Content-Disposition": f"attachment; filename={name}"})
+    return download(page, name, "text/html")
 
 
 @bp.get("/lang/<code>")
@@ -191,7 +189,7 @@ def volunteers() -> Any:
     filters = {k: request.args.get(k) or None for k in ("community", "occupation", "team",
                                                          "duty")}
     table = volunteer_table(get_conn(), **filters, within=within, on=settings().today())
-    teams = training.teams(get_engine(), settings(), within=within)
+    teams = training.teams(get_db(), settings(), within=within)
     return render_template("volunteers.html", run=None, volunteers=table, filters=filters,
                            teams=teams)
 
@@ -223,7 +221,7 @@ def uploads() -> Any:
         try:
             with saved_upload(request.files.get("file")) as path:
                 result = scope.upload_file(
-                    get_engine(), settings(), principal(), kind, path,
+                    get_db(), settings(), principal(), kind, path,
                     **{k: request.form.get(k) for k in ("crs", "tz", "volunteer")})
             message = result.summary_line()
         except TooLargeError:
@@ -243,8 +241,7 @@ def export_layer(run_id: int, layer: str, fmt: str) -> Any:
     data, _ = encode_layer(get_conn(), run_id, layer, fmt, tz=settings().timezone,
                            within=me.within(Resource.COVERAGE),
                            people=me.grant(Resource.PEOPLE) is not None)
-    return Response(data, mimetype=LAYER_TYPES[fmt], headers={
-        "Content-Disposition": f"attachment; filename={layer}-{run_id}.{fmt}"})
+    return download(data, f"{layer}-{run_id}.{fmt}", LAYER_TYPES[fmt])
 
 
 @bp.get("/me")
@@ -256,13 +253,13 @@ def me() -> Any:
     conn = get_conn()
     record = volunteer_table(conn, volunteer_id=user.volunteer_id, on=settings().today())
     own = report_table(conn, volunteer_id=user.volunteer_id)
-    near = tasks.near_me(get_engine(), settings(), user.volunteer_id)
-    mine, points = tasks.my_tasks(get_engine(), user.volunteer_id)
+    near = tasks.near_me(get_db(), settings(), user.volunteer_id)
+    mine, points = tasks.my_tasks(get_db(), user.volunteer_id)
     return render_template("me.html", run=None, record=record.iloc[0].to_dict(), reports=own,
                            near=near, mine=mine, points=points,
-                           callouts=my_callouts(get_engine(), user.volunteer_id,
+                           callouts=my_callouts(get_db(), user.volunteer_id,
                                                     tz=settings().timezone),
-                           certificates=training.certificates(get_engine(), settings(),
+                           certificates=training.certificates(get_db(), settings(),
                                                               volunteer_id=user.volunteer_id),
                            message=request.args.get("sent"))
 
@@ -270,7 +267,7 @@ def me() -> Any:
 @bp.post("/me/report")
 @requires(Resource.HAZARDS, "report")
 def send_report() -> Any:
-    report_id = scope.send_report(get_engine(), settings(), principal(),
+    report_id = scope.send_report(get_db(), settings(), principal(),
                                   category=request.form.get("category", ""),
                                   text=request.form.get("text") or None,
                                   lon=request.form.get("lon"), lat=request.form.get("lat"))
@@ -282,7 +279,7 @@ def send_report() -> Any:
 def new_hazard() -> Any:
     """A district command records a hazard; a community officer proposes one in their own
     communities, for the command's review."""
-    scope.record_hazard(get_engine(), settings(), principal(),
+    scope.record_hazard(get_db(), settings(), principal(),
                         category=request.form.get("category", ""),
                         name=request.form.get("name", ""), lon=request.form.get("lon"),
                         lat=request.form.get("lat"))
@@ -296,7 +293,7 @@ def review_hazard(hazard_id: int) -> Any:
     decision = request.form.get("decision")
     if decision not in ("accept", "reject"):
         raise InputError("decision is accept or reject")
-    scope.review_proposal(get_engine(), principal(), hazard_id, accept=decision == "accept")
+    scope.review_proposal(get_db(), principal(), hazard_id, accept=decision == "accept")
     return redirect(url_for("pages.hazards"))
 
 
@@ -308,11 +305,11 @@ def unmask(volunteer_id: int) -> Any:
     reason = request.form.get("reason", "")
     try:
         user.require(Resource.PEOPLE, "unmask")
-        record = unmask_volunteer(get_engine(), volunteer_id, actor=user.username,
+        record = unmask_volunteer(get_db(), volunteer_id, actor=user.username,
                                   reason=reason, vault=Vault.from_settings(settings()),
                                   within=user.within(Resource.PEOPLE, "unmask"))
     except GeoPatrolError as exc:
-        audit_event(get_engine(), user.username, "unmask_refused", f"volunteer id {volunteer_id}",
+        audit_event(get_db(), user.username, "unmask_refused", f"volunteer id {volunteer_id}",
                     reason=reason[:200] or None, details={"why": str(exc)[:200]})
         raise
     return render_template("unmasked.html", run=None, record=record, reason=reason)

@@ -12,7 +12,7 @@ from werkzeug.routing import IntegerConverter
 
 from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.render.exports import table_csv
-from geo_patrol.store import results
+from geo_patrol.services import results
 from web.db import settings
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
@@ -154,7 +154,12 @@ def stored_run(conn: Connection) -> dict:
     return run
 
 
+def download(body: str | bytes, name: str, mimetype: str) -> Response:
+    """A file to save as ``name`` (named after its city on the way out, :mod:`web.db`)."""
+    return Response(body, mimetype=mimetype,
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
 def csv_response(table: Any, name: str) -> Response:
     """A table as a CSV download (UTF-8 with BOM, opens in Excel)."""
-    return Response(table_csv(table, tz=settings().timezone), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={name}"})
+    return download(table_csv(table, tz=settings().timezone), name, "text/csv")

@@ -5,14 +5,12 @@ so the page, its map frame and its exports share one computation."""
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
 from geo_patrol.access import Resource
-from geo_patrol.errors import InputError
+from geo_patrol.errors import ConflictError, InputError
 from geo_patrol.planning.crew import SLOTS
 from geo_patrol.planning.force import weekly
 from geo_patrol.planning.plan import Plan, PlanParams, plan_geojson
@@ -20,14 +18,15 @@ from geo_patrol.render.maps import map_html
 from geo_patrol.render.plan import plan_briefing_html
 from geo_patrol.render.plan import plan_map as draw_plan
 from geo_patrol.render.rota import figures_rows, shortfall_rows, week_rows
-from geo_patrol.services.planning import WEEKDAYS, force, load_force, plan_area, set_force
-from geo_patrol.store import results
+from geo_patrol.services import jobs, results
+from geo_patrol.services.planning import WEEKDAYS, force, load_force, set_force
 from web.auth import principal, requires
-from web.db import get_conn, get_engine, settings
+from web.db import get_conn, get_db, settings
 from web.params import (
     capped_int,
     csv_response,
     current_run,
+    download,
     float_arg,
     int_arg,
     lang,
@@ -37,9 +36,6 @@ from web.rota import page_context
 from web.uploads import saved_upload
 
 bp = Blueprint("planner", __name__)
-_CACHE: OrderedDict[tuple, Plan] = OrderedDict()
-_LOCK = threading.Lock()
-CACHE_SIZE = 8
 
 
 def _params() -> PlanParams:
@@ -54,46 +50,50 @@ def _params() -> PlanParams:
     return params
 
 
-def current_plan() -> tuple[Plan | None, dict | None, list[dict]]:
+def current_plan() -> tuple[Plan | None, dict | None, list[dict], dict | None]:
     """The plan the request asks for (``?area=&zones=&minutes=&speed=&dwell=&run=``), the run,
-    and the areas the user may plan."""
+    the areas the user may plan, and the job that makes the plan (joined when it is queued or
+    running; the plan once it is done)."""
     me = principal()
     me.within(Resource.COVERAGE)
     conn = get_conn()
     run = current_run(conn)
     if run is None:
-        return None, None, []
+        return None, None, [], None
     choices = [r for r in results.area_table(conn, run["id"], within=me.area_ids)
                .sort_values(["level", "name"]).to_dict("records")
                if r["level"] in ("district", "community")]
     area_id = int_arg("area")
     if area_id is None:
-        return None, run, choices
+        return None, run, choices, None
     me.check_area(area_id, "area")
     area = next((a for a in choices if a["area_id"] == area_id), None)
     if area is None:
         raise InputError(f"area {area_id} has no results in run {run['id']}")
     params = _params()
     # an officer's plan proposes only volunteers of their own communities
-    # every city's schema counts its ids from 1: the city is part of what a plan is of
-    key = (g.gp_city, run["id"], area_id, params, me.community_ids)
-    with _LOCK:
-        plan = _CACHE.get(key)
-    if plan is None:
-        plan = plan_area(conn, run, {"id": area_id, "name": area["name"]}, params,
-                         settings=settings(), within=me.community_ids)
-        with _LOCK:
-            _CACHE[key] = plan
-            while len(_CACHE) > CACHE_SIZE:
-                _CACHE.popitem(last=False)
-    return plan, run, choices
+    within = None if me.community_ids is None else sorted(me.community_ids)
+    job = jobs.submit(get_db(), settings(), me.username, "zones", {
+        "run_id": run["id"], "area_id": area_id, "area_name": area["name"],
+        "plan": jobs.plan_params(params), "within": within})
+    plan = jobs.plan_of(get_db(), settings(), job["id"]) if job["state"] == "done" else None
+    return plan, run, choices, job
 
 
 def required_plan() -> Plan:
-    """The plan of the request; exports and the map need an area."""
-    plan, _, _ = current_plan()
-    if plan is None:
+    """The plan of the request; exports and the map need an area, and the plan made (they
+    wait up to ``JOB_WAIT_S`` for one being made)."""
+    plan, _, _, job = current_plan()
+    if job is None:
         raise InputError("name the area to plan: ?area=ID")
+    if plan is None and job["state"] in ("queued", "running"):
+        job = jobs.wait(get_db(), job["id"], settings().job_wait_s)
+        if job["state"] == "done":
+            plan = jobs.plan_of(get_db(), settings(), job["id"])
+    if plan is None:
+        if job["state"] == "failed":
+            raise InputError(job["error"] or "the plan could not be made")
+        raise ConflictError("the plan is still being made: try again when it is ready")
     return plan
 
 
@@ -110,7 +110,11 @@ def _crew_for(plan: Plan) -> Any:
 @bp.get("/planner")
 @requires(Resource.COVERAGE)
 def planner_page() -> Any:
-    plan, run, choices = current_plan()
+    rota_job = jobs.status(get_db(), job_id) if (job_id := int_arg("rota_job")) else None
+    if rota_job is not None and rota_job["state"] == "done":  # the rota made: show it
+        return redirect(url_for("planner.planner_page", area=int_arg("area"),
+                                rota=rota_job["result"]["rota_id"]) + "#rota")
+    plan, run, choices, job = current_plan()
     query = request.query_string.decode()
     area_id = int_arg("area")
     table = _force() if area_id is not None and run is not None else None
@@ -120,9 +124,10 @@ def planner_page() -> Any:
         rotas.update(rota_figures=figures_rows(view.summary, lang()),
                      rota_week=week_rows(view, lang()),
                      rota_short=shortfall_rows(view.summary, lang()))
-    return render_template("planner.html", run=run, plan=plan, choices=choices, **rotas,
+    return render_template("planner.html", run=run, plan=plan, job=job, rota_job=rota_job,
+                           choices=choices, **rotas,
                            crew=_crew_for(plan) if plan else None, query=query,
-                           params=_params() if plan else PlanParams(),
+                           params=_params() if job else PlanParams(),
                            area_id=area_id, force=table,
                            force_week=weekly(table, SLOTS) if table is not None else None,
                            slots=SLOTS, weekdays=WEEKDAYS)
@@ -134,7 +139,7 @@ def _force() -> Any:
     area_id = int_arg("area")
     if area_id is not None:
         me.check_area(area_id, "area")
-    return force(get_engine(), settings(), area_id=area_id,
+    return force(get_db(), settings(), area_id=area_id,
                  within=me.within(Resource.COVERAGE),
                  weeks=capped_int("weeks", request.args.get("weeks"), 4))
 
@@ -153,7 +158,7 @@ def set_force_hours() -> Any:
     community = form.get("community", "")
     if not community.isdigit():
         raise InputError("choose the community")
-    set_force(get_engine(), community_id=int(community), weekday=form.get("weekday", ""),
+    set_force(get_db(), community_id=int(community), weekday=form.get("weekday", ""),
               slot=form.get("slot", ""), hours=hours, by=me.username,
               within=me.within(Resource.COVERAGE, "write"))
     return redirect(local_path(form.get("next"), url_for("planner.planner_page")))
@@ -165,7 +170,7 @@ def upload_force() -> Any:
     """Set the hours of an availability sheet (all or nothing)."""
     me = principal()
     with saved_upload(request.files.get("file")) as path:
-        load_force(get_engine(), path, by=me.username,
+        load_force(get_db(), path, by=me.username,
                    within=me.within(Resource.COVERAGE, "write"))
     return redirect(local_path(request.form.get("next"), url_for("planner.planner_page")))
 
@@ -199,9 +204,8 @@ def plan_map() -> Any:
 def plan_export() -> Any:
     plan = required_plan()
     doc = plan_geojson(plan, people=_people())
-    return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/geo+json",
-                    headers={"Content-Disposition":
-                             f"attachment; filename=plan-{plan.area['id']}.geojson"})
+    return download(json.dumps(doc, ensure_ascii=False), f"plan-{plan.area['id']}.geojson",
+                    "application/geo+json")
 
 
 @bp.get("/planner/briefing")
@@ -210,8 +214,7 @@ def plan_briefing() -> Any:
     plan = required_plan()
     page = plan_briefing_html(plan, tz=settings().timezone, lang=lang(),
                               basemap=settings().basemap)
-    return Response(page, mimetype="text/html", headers={
-        "Content-Disposition": f"attachment; filename=plan-{plan.area['id']}.html"})
+    return download(page, f"plan-{plan.area['id']}.html", "text/html")
 
 
 @bp.get("/api/plan")

@@ -12,13 +12,15 @@ from geo_patrol.access import Resource
 from geo_patrol.errors import InputError
 from geo_patrol.render.maps import map_html
 from geo_patrol.render.rota import rota_briefing_html, rota_geojson, rota_map, walk_rows
+from geo_patrol.services import jobs
 from geo_patrol.services import rota as service
 from web.auth import principal, requires
-from web.db import get_engine, settings
+from web.db import get_db, settings
 from web.params import (
     capped_int,
     csv_response,
     day_arg,
+    download,
     float_value,
     int_arg,
     int_value,
@@ -36,7 +38,7 @@ def _people() -> bool:
 def rota_view(rota_id: int, *, day: Any = None) -> service.RotaView:
     """A stored rota in the reader's scope (404 outside it)."""
     me = principal()
-    return service.view(get_engine(), settings(), rota_id,
+    return service.view(get_db(), settings(), rota_id,
                         within=me.within(Resource.COVERAGE), people=_people(), day=day)
 
 
@@ -53,7 +55,7 @@ def page_context(area_id: int | None) -> dict[str, Any]:
     if area_id is None:
         return {"rotas": None, "rota": None}
     me = principal()
-    stored = service.listing(get_engine(), area_id=area_id, within=me.within(Resource.COVERAGE))
+    stored = service.listing(get_db(), area_id=area_id, within=me.within(Resource.COVERAGE))
     chosen = int_arg("rota")
     if chosen is None and len(stored):
         chosen = int(stored.iloc[0]["id"])
@@ -80,15 +82,19 @@ def make() -> Any:
     if not area.isdigit():
         raise InputError("choose the area")
 
-    rota_id, _ = service.create(
-        get_engine(), settings(), area_id=int(area),
-        start=day_arg(form["from"]) if form.get("from") else None,
-        days=capped_int("days", form.get("days"), 7, cap="rota_days"),
-        revisit_days=capped_int("revisit_days", form.get("revisit_days"), 3),
-        minutes=float_value("minutes", form.get("minutes"), 90.0),
-        seed=int_value("seed", form.get("seed"), 0) or 0, by=me.username,
-        within=me.within(Resource.COVERAGE, "write"))
-    return redirect(url_for("planner.planner_page", area=int(area), rota=rota_id) + "#rota")
+    options = {"start": day_arg(form["from"]).isoformat() if form.get("from") else None,
+               "days": capped_int("days", form.get("days"), 7, cap="rota_days"),
+               "revisit_days": capped_int("revisit_days", form.get("revisit_days"), 3),
+               "minutes": float_value("minutes", form.get("minutes"), 90.0),
+               "seed": int_value("seed", form.get("seed"), 0) or 0}
+    service.check_options(options["days"], options["revisit_days"], options["minutes"],
+                          options["seed"])
+    within = me.within(Resource.COVERAGE, "write")
+    job = jobs.submit(get_db(), settings(), me.username, "rota", {
+        "area_id": int(area), "by": me.username, "options": options,
+        "within": None if within is None else sorted(within)})
+    return redirect(url_for("planner.planner_page", area=int(area), rota_job=job["id"])
+                    + "#rota")
 
 
 @bp.get("/maps/rota")
@@ -111,10 +117,8 @@ def rota_csv() -> Any:
 @requires(Resource.COVERAGE)
 def rota_export() -> Any:
     view = _requested()
-    return Response(json.dumps(rota_geojson(view), ensure_ascii=False, default=str),
-                    mimetype="application/geo+json", headers={
-                        "Content-Disposition":
-                            f"attachment; filename=rota-{view.header['id']}.geojson"})
+    return download(json.dumps(rota_geojson(view), ensure_ascii=False, default=str),
+                    f"rota-{view.header['id']}.geojson", "application/geo+json")
 
 
 @bp.get("/planner/rota-briefing")
@@ -124,8 +128,7 @@ def rota_briefing() -> Any:
     # a briefing carries roster numbers at most, never names
     view.walks["name"] = None
     page = rota_briefing_html(view, lang=lang(), basemap=settings().basemap)
-    return Response(page, mimetype="text/html", headers={
-        "Content-Disposition": f"attachment; filename=rota-{view.header['id']}.html"})
+    return download(page, f"rota-{view.header['id']}.html", "text/html")
 
 
 @bp.get("/api/rotas")
@@ -136,7 +139,7 @@ def api_rotas() -> Any:
     area_id = int_arg("area")
     if area_id is not None:
         me.check_area(area_id, "area")
-    table = service.listing(get_engine(), area_id=area_id, within=me.within(Resource.COVERAGE))
+    table = service.listing(get_db(), area_id=area_id, within=me.within(Resource.COVERAGE))
     return jsonify(rotas=[{**r, "start_day": r["start_day"].isoformat(),
                            "created_at": r["created_at"].isoformat(), "walks": int(r["walks"])}
                           for r in table.to_dict("records")])

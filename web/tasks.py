@@ -14,9 +14,8 @@ from geo_patrol.privacy import mask_name
 from geo_patrol.render.maps import map_html
 from geo_patrol.render.rota import task_map as draw
 from geo_patrol.services import tasks as service
-from geo_patrol.store import tasks as store
 from web.auth import principal, requires
-from web.db import get_engine, settings
+from web.db import get_conn, get_db, settings
 from web.params import csv_response, day_arg, lang
 
 bp = Blueprint("tasks", __name__)
@@ -31,12 +30,11 @@ def tasks_page() -> Any:
     today = settings().today()
     day = day_arg(request.args["day"]) if request.args.get("day") else None
     since = today - dt.timedelta(weeks=4)
-    dose = service.dose(get_engine(), within=within, since=since,
+    dose = service.dose(get_db(), within=within, since=since,
                         until=today + dt.timedelta(weeks=2))
-    with get_engine().connect() as conn:
-        table = store.task_table(conn, within=within, since=day or since,
-                                 until=day or today + dt.timedelta(weeks=2))
-    ranked_communities, ranked_teams = service.rankings(get_engine(), since=since, until=today,
+    table = service.task_table(get_conn(), within=within, since=day or since,
+                               until=day or today + dt.timedelta(weeks=2))
+    ranked_communities, ranked_teams = service.rankings(get_db(), since=since, until=today,
                                                         within=within)
     people = me.grant(Resource.PEOPLE) is not None
     table["name"] = table["name"].map(mask_name) if people else None
@@ -55,7 +53,7 @@ def tasks_page() -> Any:
 @requires(Resource.TASKS, "write")
 def offer(rota_id: int) -> Any:
     me = principal()
-    service.offer_rota(get_engine(), settings(), rota_id, by=me.username,
+    service.offer_rota(get_db(), settings(), rota_id, by=me.username,
                        within=me.within(Resource.TASKS, "write"))
     return redirect(url_for("tasks.tasks_page"))
 
@@ -71,7 +69,7 @@ def new_task() -> Any:
         raise InputError("hazard: its number (id)")
     if not form.get("day"):
         raise InputError("choose the day")
-    service.make_task(get_engine(), settings(), hazard_id=int(hazard),
+    service.make_task(get_db(), settings(), hazard_id=int(hazard),
                       day=day_arg(form["day"]), slot=form.get("slot", ""), by=me.username,
                       number=form.get("number") or None,
                       within=me.within(Resource.TASKS, "write"))
@@ -83,7 +81,7 @@ def new_task() -> Any:
 def check_now() -> Any:
     """Check every accepted task whose window has closed against its taker's fixes."""
     me = principal()
-    done = service.check(get_engine(), settings(), within=me.within(Resource.TASKS, "write"),
+    done = service.check(get_db(), settings(), within=me.within(Resource.TASKS, "write"),
                          by=me.username)
     return redirect(url_for("tasks.tasks_page", checked=len(done)))
 
@@ -92,7 +90,7 @@ def check_now() -> Any:
 @requires(Resource.TASKS, "pay")
 def credit_reports() -> Any:
     """Points for verified reports whose place and time match the reporter's fixes."""
-    done = service.credit_reports(get_engine(), settings(), by=principal().username)
+    done = service.credit_reports(get_db(), settings(), by=principal().username)
     return redirect(url_for("tasks.tasks_page", credited=len(done["paid"]),
                             flagged=",".join(map(str, done["flagged"][:50])),
                             duplicates=len(done["duplicates"])))
@@ -105,7 +103,7 @@ def payout() -> Any:
     form = request.form
     if not form.get("from") or not form.get("to"):
         raise InputError("give the period: from and to")
-    payout_id, lines = service.payout(get_engine(), start=day_arg(form["from"]),
+    payout_id, lines = service.payout(get_db(), start=day_arg(form["from"]),
                                       end=day_arg(form["to"]), by=principal().username)
     return csv_response(lines, f"payout-{payout_id}.csv")
 
@@ -118,7 +116,7 @@ def answer(task_id: int) -> Any:
     if choice not in ("accept", "decline"):
         raise InputError("answer is accept or decline")
     me = principal()
-    service.answer(get_engine(), volunteer_id=me.volunteer_id, task_id=task_id,
+    service.answer(get_db(), volunteer_id=me.volunteer_id, task_id=task_id,
                    accept=choice == "accept", by=me.username)
     return redirect(url_for("pages.me") + "#my-tasks")
 
@@ -129,7 +127,7 @@ def task_map(task_id: int) -> Any:
     """A task's route on a map: for a volunteer, only a task offered to them (or open to
     their community) or taken by them; for others, in their communities."""
     me = principal()
-    task = service.readable_task(get_engine(), task_id, volunteer_id=me.volunteer_id,
+    task = service.readable_task(get_db(), task_id, volunteer_id=me.volunteer_id,
                                  within=None if me.volunteer_id else me.within(Resource.TASKS))
     m = draw(task, lang(), basemap=settings().basemap)
     return Response(map_html(m), mimetype="text/html")  # scripts with the CSP nonce

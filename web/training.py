@@ -13,7 +13,7 @@ from geo_patrol.errors import GeoPatrolError, InputError
 from geo_patrol.services import training
 from geo_patrol.vocab import ATTENDANCE_RESULTS, CERT_SKILLS, TRAINING_MODES
 from web.auth import principal, requires
-from web.db import get_engine, settings
+from web.db import get_db, settings
 from web.params import csv_response, int_arg, lang
 
 bp = Blueprint("training", __name__)
@@ -24,7 +24,7 @@ def _batches() -> Any:
     course = request.args.get("course")
     if not course:
         return None
-    return training.batches(get_engine(), settings(), course,
+    return training.batches(get_db(), settings(), course,
                             within=principal().within(Resource.TRAINING),
                             size=int_arg("size", training.ROOM_SIZE, low=1, high=500) or 30)
 
@@ -34,14 +34,14 @@ def _batches() -> Any:
 def training_page() -> Any:
     me = principal()
     within = me.within(Resource.TRAINING)
-    engine, cfg = get_engine(), settings()
+    db, cfg = get_db(), settings()
     entered = error = None
     status_code = 200
     if request.method == "POST":
         me.require(Resource.TRAINING, "write")
         try:
             entered = training.enter_session(
-                engine, cfg, me, course=request.form.get("course", ""),
+                db, cfg, me, course=request.form.get("course", ""),
                 held_on=request.form.get("held_on", ""),
                 skill=request.form.get("skill") or None,
                 validity_months=request.form.get("validity_months") or None,
@@ -51,13 +51,13 @@ def training_page() -> Any:
                 attendance={r: request.form.get(r, "") for r in ATTENDANCE_RESULTS})
         except GeoPatrolError as exc:
             error, status_code = str(exc), 400
-    status = training.status(engine, cfg, within=within)
+    status = training.status(db, cfg, within=within)
     community = request.args.get("community") or ""
     shown = status[status["community"] == community] if community else status
     return render_template(
         "training.html", run=None, lang=lang(), status=shown, community=community,
-        shares=training.community_share(status), courses=training.courses(engine),
-        sessions=training.sessions(engine, cfg, within=within), batches=_batches(),
+        shares=training.community_share(status), courses=training.courses(db),
+        sessions=training.sessions(db, cfg, within=within), batches=_batches(),
         course=request.args.get("course") or "", size=int_arg("size", training.ROOM_SIZE,
                                                               low=1, high=500),
         skills=CERT_SKILLS, modes=TRAINING_MODES, entered=entered, error=error,
@@ -67,7 +67,7 @@ def training_page() -> Any:
 @bp.get("/training/status.csv")
 @requires(Resource.TRAINING)
 def status_csv() -> Any:
-    table = training.status(get_engine(), settings(), within=principal().within(Resource.TRAINING))
+    table = training.status(get_db(), settings(), within=principal().within(Resource.TRAINING))
     return csv_response(table, "training-status.csv")
 
 
@@ -83,7 +83,7 @@ def batches_csv() -> Any:
 @bp.get("/api/training/status")
 @requires(Resource.TRAINING)
 def api_status() -> Any:
-    table = training.status(get_engine(), settings(), within=principal().within(Resource.TRAINING))
+    table = training.status(get_db(), settings(), within=principal().within(Resource.TRAINING))
     return jsonify(horizon_days=training.EXPIRING_DAYS,
                    rows=[{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
                          for r in table.to_dict("records")])

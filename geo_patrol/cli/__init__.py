@@ -21,7 +21,7 @@ class Group(click.Group):
     """Turns domain errors into one clear line and exit status 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from geo_patrol.store.db import CONNECTION_LOST
+        from geo_patrol.services.database import CONNECTION_LOST
 
         try:
             return super().invoke(ctx)
@@ -127,6 +127,7 @@ def _plugins() -> None:
 
 # the command groups register themselves on ``cli``
 from geo_patrol.cli import (  # noqa: E402,F401
-    analysis, campaign, cities, crime, db, demo, devices, export, load, plan, tasks, training, users)
+    analysis, campaign, cities, crime, db, demo, devices, export, load, plan, tasks, training, users,
+    worker)
 
 _plugins()

@@ -12,7 +12,7 @@ from geo_patrol.cli import Group, base_settings, cli, deployment_of, engine_of, 
 # -- reading --------------------------------------------------------------------------------
 
 def _print_summary(engine: Any, level: str) -> None:
-    from geo_patrol.store.areas import area_summary
+    from geo_patrol.services.results import area_summary
 
     with engine.connect() as conn:
         table = area_summary(conn, level=level)
@@ -121,8 +121,8 @@ def analyze_cmd(ctx: click.Context, start: str, end: str, district: str | None,
     from dataclasses import replace
 
     from geo_patrol.services.analysis import analyze, default_params, parse_window
-    from geo_patrol.store.areas import find_area
-    from geo_patrol.store.results import area_table
+    from geo_patrol.services.results import find_area
+    from geo_patrol.services.results import area_table
 
     settings = settings_of(ctx)
     window = parse_window(start, end, settings.timezone)
@@ -173,8 +173,8 @@ def gaps_cmd(ctx: click.Context, run_id: int | None, area: str | None, limit: in
     """List the gaps of an analysis run, highest priority first."""
     import json
 
-    from geo_patrol.store.areas import find_area
-    from geo_patrol.store.results import find_run, gap_table
+    from geo_patrol.services.results import find_area
+    from geo_patrol.services.results import find_run, gap_table
 
     with engine_of(ctx).connect() as conn:
         run = find_run(conn, run_id)
@@ -210,9 +210,9 @@ def hazards_status_cmd(ctx: click.Context, run_id: int | None, area: str | None,
     """Each hazard's compliance, worst first; inspectors' names are masked."""
     import json
 
-    from geo_patrol.store.areas import find_area
+    from geo_patrol.services.results import find_area
     from geo_patrol.privacy import mask_name
-    from geo_patrol.store.results import find_run, hazard_table
+    from geo_patrol.services.results import find_run, hazard_table
 
     with engine_of(ctx).connect() as conn:
         run = find_run(conn, run_id)

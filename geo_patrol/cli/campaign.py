@@ -28,7 +28,7 @@ def create_cmd(ctx: click.Context, name: str, start: str, end: str, districts: t
                categories: tuple[str, ...]) -> None:
     """Create a campaign."""
     from geo_patrol.services import campaigns as service
-    from geo_patrol.store.areas import find_area
+    from geo_patrol.services.results import find_area
 
     engine, settings = engine_of(ctx), settings_of(ctx)
     with engine.connect() as conn:

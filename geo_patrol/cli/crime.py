@@ -38,7 +38,7 @@ def _study_options(f: Any) -> Any:
 def _data(ctx: click.Context, area: str | None, crime_class: str, days: int,
           until: str | None) -> Any:
     from geo_patrol.services import crime as service
-    from geo_patrol.store.areas import find_area
+    from geo_patrol.services.results import find_area
 
     engine = engine_of(ctx)
     area_id = None

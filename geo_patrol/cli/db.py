@@ -29,7 +29,7 @@ def _revisions(deployment: Any) -> str:
     """Each city's schema revision, after migrating them all to the latest."""
     from geo_patrol.services.cities import cities, open_city
     from geo_patrol.settings import Settings
-    from geo_patrol.store.db import current_revision
+    from geo_patrol.services.database import current_revision
 
     known, parts = cities(deployment), []
     for city in known:
@@ -44,7 +44,7 @@ def _revisions(deployment: Any) -> str:
 @click.pass_context
 def db_down(ctx: click.Context) -> None:
     """Stop the embedded PostGIS cluster."""
-    from geo_patrol.store.db import local_cluster
+    from geo_patrol.services.database import local_cluster
 
     settings = base_settings(ctx)
     if settings.database_url:
@@ -57,7 +57,7 @@ def db_down(ctx: click.Context) -> None:
 @click.pass_context
 def db_status(ctx: click.Context) -> None:
     """Say whether the database is running, where, and at which schema revision."""
-    from geo_patrol.store.db import local_cluster
+    from geo_patrol.services.database import local_cluster
 
     settings = base_settings(ctx)
     if settings.database_url:
@@ -78,7 +78,7 @@ def db_status(ctx: click.Context) -> None:
 def db_migrate(ctx: click.Context, revision: str, down: bool) -> None:
     """Apply schema migrations (Alembic) to the city's tables (--city, or the only city)."""
     from geo_patrol.services.cities import open_city
-    from geo_patrol.store.db import current_revision, downgrade, migrate
+    from geo_patrol.services.database import current_revision, downgrade, migrate
 
     engine = open_city(deployment_of(ctx), base_settings(ctx)).engine
     if down:
@@ -97,7 +97,7 @@ def db_migrate(ctx: click.Context, revision: str, down: bool) -> None:
 @click.pass_context
 def db_psql_url(ctx: click.Context) -> None:
     """Print a libpq URL for psql and other tools."""
-    from geo_patrol.store.db import database_url
+    from geo_patrol.services.database import database_url
 
     url = database_url(base_settings(ctx), start=False)
     click.echo(url.replace("postgresql+psycopg://", "postgresql://"))

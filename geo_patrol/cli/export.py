@@ -30,8 +30,8 @@ def export_briefing_cmd(ctx: click.Context, district: str, start: str | None, en
     """One self-contained HTML briefing of a district (map, legend, tables; no personal data)."""
     from geo_patrol.services.analysis import analyze, parse_window
     from geo_patrol.services.maps import export_briefing
-    from geo_patrol.store.areas import find_area
-    from geo_patrol.store.results import find_run
+    from geo_patrol.services.results import find_area
+    from geo_patrol.services.results import find_run
 
     settings = settings_of(ctx)
     engine = engine_of(ctx)
@@ -59,7 +59,7 @@ def export_results_cmd(ctx: click.Context, run_id: int | None, layer: str, fmt: 
                        output: Path) -> None:
     """A run's communities, gaps or hazards as GeoJSON, GeoPackage or CSV (masked)."""
     from geo_patrol.services.exports import export_layer
-    from geo_patrol.store.results import find_run
+    from geo_patrol.services.results import find_run
 
     with engine_of(ctx).connect() as conn:
         run = find_run(conn, run_id)

@@ -34,8 +34,8 @@ def plan_posts_cmd(ctx: click.Context, k: int | None, cover_all: bool, distance_
     import json
 
     from geo_patrol.services.planning import plan_posts
-    from geo_patrol.store.areas import find_area
-    from geo_patrol.store.results import find_run
+    from geo_patrol.services.results import find_area
+    from geo_patrol.services.results import find_run
 
     if (k is None) == (not cover_all):
         raise click.UsageError("give --k N, or --cover-all")
@@ -99,8 +99,8 @@ def _make_plan(ctx: click.Context, area: str, zones: int, minutes: float, speed_
     from geo_patrol.planning.plan import PlanParams, plan_geojson
     from geo_patrol.render.plan import plan_briefing_html
     from geo_patrol.services.planning import plan_area
-    from geo_patrol.store.areas import find_area
-    from geo_patrol.store.results import find_run
+    from geo_patrol.services.results import find_area
+    from geo_patrol.services.results import find_run
 
     settings = settings_of(ctx)
     with engine_of(ctx).connect() as conn:
@@ -176,7 +176,7 @@ def plan_force_cmd(ctx: click.Context, area: str | None, weeks: int,
     from geo_patrol.planning.crew import SLOTS
     from geo_patrol.planning.force import weekly
     from geo_patrol.services.planning import force
-    from geo_patrol.store.areas import find_area
+    from geo_patrol.services.results import find_area
 
     engine = engine_of(ctx)
     area_id = None
@@ -210,7 +210,7 @@ def plan_force_set_cmd(ctx: click.Context, community: str, weekday: str, slot: s
                        hours: float | None, clear: bool) -> None:
     """Set the volunteer-hours a community can give in one weekday's slot (or clear it)."""
     from geo_patrol.services.planning import set_force
-    from geo_patrol.store.areas import find_area
+    from geo_patrol.services.results import find_area
 
     if (hours is None) == (not clear):
         raise click.UsageError("give --hours H or --clear")
@@ -318,7 +318,7 @@ def plan_rota_cmd(ctx: click.Context, area: str, start: str | None, days: int,
 def plan_rotas_cmd(ctx: click.Context, area: str | None) -> None:
     """The stored rotas, newest first."""
     from geo_patrol.services.rota import listing
-    from geo_patrol.store.areas import find_area
+    from geo_patrol.services.results import find_area
 
     engine = engine_of(ctx)
     area_id = None

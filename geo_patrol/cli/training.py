@@ -17,7 +17,7 @@ def training() -> None:
 
 
 def _within(ctx: click.Context, area: str | None) -> frozenset[int] | None:
-    from geo_patrol.store.areas import find_area, subtree_ids
+    from geo_patrol.services.results import find_area, subtree_ids
 
     if not area:
         return None

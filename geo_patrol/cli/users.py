@@ -25,7 +25,7 @@ def users() -> None:
 def users_add(ctx: click.Context, username: str, role: str, areas: tuple[str, ...],
               volunteer: str | None, password: str | None) -> None:
     """Add an account (officers need --area, volunteers --volunteer)."""
-    from geo_patrol.store.accounts import add_user
+    from geo_patrol.services.accounts import add_user
 
     password = password or settings_of(ctx).new_password or click.prompt(
         "password", hide_input=True, confirmation_prompt=True)
@@ -37,7 +37,7 @@ def users_add(ctx: click.Context, username: str, role: str, areas: tuple[str, ..
 @click.pass_context
 def users_list(ctx: click.Context) -> None:
     """List accounts with their role, state and bound areas."""
-    from geo_patrol.store.accounts import user_table
+    from geo_patrol.services.accounts import user_table
 
     with engine_of(ctx).connect() as conn:
         table = user_table(conn)
@@ -55,7 +55,7 @@ def users_list(ctx: click.Context) -> None:
 @click.pass_context
 def users_disable(ctx: click.Context, username: str, enable: bool) -> None:
     """Disable an account: its sessions and tokens stop working at once."""
-    from geo_patrol.store.accounts import set_disabled
+    from geo_patrol.services.accounts import set_disabled
 
     set_disabled(engine_of(ctx), username, not enable)
     click.echo(f"{username} {'enabled' if enable else 'disabled'}")
@@ -66,7 +66,7 @@ def users_disable(ctx: click.Context, username: str, enable: bool) -> None:
 @click.pass_context
 def users_password(ctx: click.Context, username: str) -> None:
     """Set a new password."""
-    from geo_patrol.store.accounts import set_password
+    from geo_patrol.services.accounts import set_password
 
     password = settings_of(ctx).new_password or click.prompt(
         "new password", hide_input=True, confirmation_prompt=True)
@@ -80,7 +80,7 @@ def users_password(ctx: click.Context, username: str) -> None:
 @click.pass_context
 def users_token(ctx: click.Context, username: str, label: str | None) -> None:
     """Print a new API token (shown once; only its hash is stored)."""
-    from geo_patrol.store.accounts import issue_token
+    from geo_patrol.services.accounts import issue_token
 
     click.echo(issue_token(engine_of(ctx), username, label))
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from geo_patrol.errors import InputError
 from geo_patrol.ingest.tables import read_text_records
 
 COLUMNS = {
@@ -48,39 +47,35 @@ def read_availability(path: Path | str, *, mapping: dict[str, str] | None = None
     """Read and check an availability sheet: ``community, weekday, slot, hours`` per weekday
     (a row for 每天, 工作日 or 周末 stands for each of its days). Any bad row raises an
     :class:`InputError` naming it; the same community, weekday and slot twice is refused."""
-    source = str(path)
-    frame = read_text_records(path, COLUMNS, required=REQUIRED, what="the availability sheet",
+    records = read_text_records(path, COLUMNS, required=REQUIRED, what="the availability sheet",
                               mapping=mapping, encoding=encoding, sheet=sheet,
                               text_columns=["community"])
 
-    def fail(row: int, message: str) -> None:
-        raise InputError(message, source=source, location=f"row {row}")
-
     out = []
-    for row, rec in frame.iterrows():  # a sheet is a few hundred rows: per-row checks
+    for row, rec in records:  # a sheet is a few hundred rows: per-row checks
         if not rec["community"]:
-            fail(row, "community is empty")
+            records.fail(row, "community is empty")
         days = _DAYS.get(rec["weekday"].lower().replace("　", " "))
         if days is None:
-            fail(row, f"unknown weekday {rec['weekday']!r}: use 周一…周日, 每天, 工作日, 周末 "
+            records.fail(row, f"unknown weekday {rec['weekday']!r}: use 周一…周日, 每天, 工作日, 周末 "
                       "(or mon…sun)")
         slot = _SLOTS.get(rec["slot"].lower())
         if slot is None:
-            fail(row, f"unknown time slot {rec['slot']!r}: use 早间, 午间, 下午 or 晚间 "
+            records.fail(row, f"unknown time slot {rec['slot']!r}: use 早间, 午间, 下午 or 晚间 "
                       "(morning, midday, afternoon, evening)")
         text = rec["hours"].removesuffix("小时").removesuffix("h").strip()
         try:
             hours = float(text)
         except ValueError:
-            fail(row, f"hours {rec['hours']!r} is not a number")
+            records.fail(row, f"hours {rec['hours']!r} is not a number")
         if hours != hours or not 0 <= hours <= 10000:
-            fail(row, f"hours {hours:g} is not between 0 and 10000")
+            records.fail(row, f"hours {hours:g} is not between 0 and 10000")
         out += [{"row": row, "community": rec["community"], "weekday": d, "slot": slot,
                  "hours": hours} for d in days]
     table = pd.DataFrame(out)
     dup = table.duplicated(["community", "weekday", "slot"], keep=False)
     if dup.any():
         rows = table.loc[dup, "row"].tolist()
-        fail(rows[-1], f"{table.loc[dup, 'community'].iloc[0]!r} has the same weekday and slot "
+        records.fail(rows[-1], f"{table.loc[dup, 'community'].iloc[0]!r} has the same weekday and slot "
                        f"twice (also row {rows[0]})")
     return table

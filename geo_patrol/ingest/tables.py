@@ -9,8 +9,10 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn
 
 import openpyxl
 import pandas as pd
@@ -166,10 +168,25 @@ def refuse_formulas(frame: pd.DataFrame, columns: Sequence[str], source: str) ->
             raise InputError(msg, source=source, location=f"row {row}")
 
 
+@dataclass(frozen=True)
+class TextRecords:
+    """A file of text records read by :func:`read_text_records`: its rows, and the error
+    for a bad one (naming the file and the row)."""
+
+    frame: pd.DataFrame
+    source: str
+
+    def __iter__(self) -> Iterator[tuple[Any, pd.Series]]:
+        return self.frame.iterrows()
+
+    def fail(self, row: int, message: str) -> NoReturn:
+        raise InputError(message, source=self.source, location=f"row {row}")
+
+
 def read_text_records(path: Path | str, aliases: Mapping[str, Sequence[str]], *,
                       required: Sequence[str], text_columns: Sequence[str], what: str,
                       mapping: Mapping[str, str] | None = None, encoding: str | None = None,
-                      sheet: str | None = None) -> pd.DataFrame:
+                      sheet: str | None = None) -> TextRecords:
     """A CSV/XLSX of text records (a roster, a sign-in sheet) with canonical column names:
     every column of ``aliases`` present (empty where the file has none), values stripped,
     formula-looking cells of ``text_columns`` refused; ``what`` names it in errors."""
@@ -183,7 +200,7 @@ def read_text_records(path: Path | str, aliases: Mapping[str, Sequence[str]], *,
         if col not in frame:
             frame[col] = ""
     refuse_formulas(frame, text_columns, source)
-    return frame
+    return TextRecords(frame, source)
 
 
 def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:

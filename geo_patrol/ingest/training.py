@@ -107,60 +107,55 @@ def parse_day(value: str) -> dt.date | None:
         return None
 
 
-def read_training(path: Path | str, *, mapping: dict[str, str] | None = None,
-                  encoding: str | None = None, sheet: str | None = None,
-                  today: dt.date | None = None) -> pd.DataFrame:
+def read_training(path: Path | str, *, today: dt.date, mapping: dict[str, str] | None = None,
+                  encoding: str | None = None, sheet: str | None = None) -> pd.DataFrame:
     """Read and check a sign-in sheet.
 
     Returns one row per volunteer and session (index: the sheet's row number) with
     ``course, skill, duty, validity_months, held_on, place, mode, trainer, batch, number,
     name, result``; ``skill`` and ``validity_months`` are ``None`` where the sheet leaves the
-    course's own (stored) ones to apply. Any bad row raises an :class:`InputError` naming it.
+    course's own (stored) ones to apply. Any bad row raises an :class:`InputError` naming it;
+    a session after ``today`` (the city's date) is one.
     """
-    source = str(path)
-    today = today or dt.date.today()
-    frame = read_text_records(
+    records = read_text_records(
         path, COLUMNS, required=REQUIRED, what="the sign-in sheet", mapping=mapping,
         encoding=encoding, sheet=sheet,
         text_columns=["course", "duty", "place", "trainer", "batch", "number", "name"])
 
-    def fail(row: int, message: str) -> None:
-        raise InputError(message, source=source, location=f"row {row}")
-
     out = []
-    for row, rec in frame.iterrows():  # a sheet is a few hundred rows: per-row checks
+    for row, rec in records:  # a sheet is a few hundred rows: per-row checks
         if not rec["course"]:
-            fail(row, "course is empty")
+            records.fail(row, "course is empty")
         if len(rec["course"]) > 100:
-            fail(row, "course name is longer than 100 characters")
+            records.fail(row, "course name is longer than 100 characters")
         if not rec["number"]:
-            fail(row, "volunteer number is empty")
+            records.fail(row, "volunteer number is empty")
         held_on = parse_day(rec["date"])
         if held_on is None:
-            fail(row, f"date {rec['date']!r} is not a date (2026-03-15, 2026/3/15, 2026年3月15日)")
+            records.fail(row, f"date {rec['date']!r} is not a date (2026-03-15, 2026/3/15, 2026年3月15日)")
         if held_on.year < 2000 or held_on > today + dt.timedelta(days=1):
-            fail(row, f"date {held_on} is before 2000 or in the future: attendance is "
+            records.fail(row, f"date {held_on} is before 2000 or in the future: attendance is "
                       "recorded after a session")
         skill = None
         if rec["skill"]:
             skill = skill_key(rec["skill"])
             if skill is None:
-                fail(row, f"unknown skill {rec['skill']!r}: use one of {', '.join(CERT_SKILLS)} "
+                records.fail(row, f"unknown skill {rec['skill']!r}: use one of {', '.join(CERT_SKILLS)} "
                           "(or 急救, 调解, 危化品, 枪爆, 先期处置, 消防, 法律, 巡逻)")
         validity = None
         if rec["validity_months"]:
             text = rec["validity_months"].removesuffix("个月").removesuffix("月").strip()
             if not text.isdigit() or not 0 <= int(text) <= 120:
-                fail(row, f"validity {rec['validity_months']!r} is not a number of months "
+                records.fail(row, f"validity {rec['validity_months']!r} is not a number of months "
                           "(0 = no expiry, at most 120)")
             validity = int(text)
         mode = _MODES.get(rec["mode"].lower())
         if mode is None:
-            fail(row, f"unknown form of training {rec['mode']!r}: use one of "
+            records.fail(row, f"unknown form of training {rec['mode']!r}: use one of "
                       f"{', '.join(TRAINING_MODES)} (现场, 线上, 跟班)")
         result = _RESULTS.get(rec["result"].lower())
         if result is None:
-            fail(row, f"unknown result {rec['result']!r}: use one of "
+            records.fail(row, f"unknown result {rec['result']!r}: use one of "
                       f"{', '.join(ATTENDANCE_RESULTS)} (出勤, 缺勤, 合格)")
         out.append({"row": row, "course": rec["course"], "skill": skill,
                     "duty": rec["duty"] or None, "validity_months": validity,
@@ -173,7 +168,7 @@ def read_training(path: Path | str, *, mapping: dict[str, str] | None = None,
     dup = key.duplicated(keep=False)
     if dup.any():
         rows = result_frame.index[dup].tolist()
-        fail(rows[1], f"volunteer {result_frame.loc[rows[1], 'number']!r} signed the same "
+        records.fail(rows[1], f"volunteer {result_frame.loc[rows[1], 'number']!r} signed the same "
                       f"session twice (also row {rows[0]})")
     return result_frame
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from geo_patrol.errors import InputError
 from geo_patrol.ingest.tables import read_text_records
 from geo_patrol.privacy import id_number_problem, normalise_phone
 
@@ -66,38 +65,34 @@ def read_volunteers(path: Path | str, *, mapping: dict[str, str] | None = None,
     id_number, occupation, teams, skills, duties, community, active``. Any bad row raises an
     :class:`InputError` naming it.
     """
-    source = str(path)
-    frame = read_text_records(
+    records = read_text_records(
         path, COLUMNS, required=REQUIRED, what="the roster", mapping=mapping,
         encoding=encoding, sheet=sheet,
         text_columns=["number", "name", "occupation", "teams", "skills", "duties", "community"])
 
-    def fail(row: int, message: str) -> None:
-        raise InputError(message, source=source, location=f"row {row}")
-
     out = []
-    for row, rec in frame.iterrows():  # rosters are thousands of rows: per-row checks are cheap
+    for row, rec in records:  # rosters are thousands of rows: per-row checks are cheap
         if not rec["number"]:
-            fail(row, "volunteer number is empty")
+            records.fail(row, "volunteer number is empty")
         if not rec["name"]:
-            fail(row, "name is empty")
+            records.fail(row, "name is empty")
         phone = None
         if rec["phone"]:
             phone = normalise_phone(rec["phone"])
             if phone is None:
-                fail(row, f"phone {rec['phone']!r} is not a mainland mobile or landline number")
+                records.fail(row, f"phone {rec['phone']!r} is not a mainland mobile or landline number")
         id_number = rec["id_number"].upper() or None
         if id_number:
             problem = id_number_problem(id_number)
             if problem:
-                fail(row, f"invalid ID number: {problem}")
+                records.fail(row, f"invalid ID number: {problem}")
         occupation = occupation_key(rec["occupation"]) if rec["occupation"] else "other"
         if occupation is None:
-            fail(row, f"unknown occupation {rec['occupation']!r}: use one of "
+            records.fail(row, f"unknown occupation {rec['occupation']!r}: use one of "
                       f"{', '.join(OCCUPATIONS)} (or 出租车司机, 外卖骑手, 保安, 物业, 环卫, 退休居民, 其他)")
         active = rec["active"].lower()
         if active not in _TRUE | _FALSE:
-            fail(row, f"active/状态 {rec['active']!r} is not yes/no (是/否, 在岗/离岗)")
+            records.fail(row, f"active/状态 {rec['active']!r} is not yes/no (是/否, 在岗/离岗)")
         out.append({"row": row, "number": rec["number"], "name": rec["name"], "phone": phone,
                     "id_number": id_number, "occupation": occupation,
                     "teams": split_list(rec["teams"]), "skills": split_list(rec["skills"]),
@@ -107,10 +102,10 @@ def read_volunteers(path: Path | str, *, mapping: dict[str, str] | None = None,
     dup = result["number"].duplicated(keep=False)
     if dup.any():
         rows = result.index[dup].tolist()
-        fail(rows[1], f"volunteer number {result.loc[rows[1], 'number']!r} also on row {rows[0]}")
+        records.fail(rows[1], f"volunteer number {result.loc[rows[1], 'number']!r} also on row {rows[0]}")
     ids = result["id_number"].dropna()
     dup = ids.duplicated(keep=False)
     if dup.any():
         rows = ids.index[dup].tolist()
-        fail(rows[1], f"duplicate volunteer: same ID number as row {rows[0]}")
+        records.fail(rows[1], f"duplicate volunteer: same ID number as row {rows[0]}")
     return result

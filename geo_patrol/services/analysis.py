@@ -46,7 +46,7 @@ from geo_patrol.store import windows
 from geo_patrol.store.uploads import Timer
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
-    from sqlalchemy.engine import Engine
+    from geo_patrol.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ def store_day(conn: Any, visits: DayVisits) -> None:
                                                   visits.fixes))
 
 
-def analyze(engine: Engine, start: dt.datetime, end: dt.datetime, *,
+def analyze(db: Database, start: dt.datetime, end: dt.datetime, *,
             area: str | int | None = None, params: AnalysisParams | None = None,
             settings: Settings, threads: int = 2) -> RunSummary:
     """Analyse ``start <= t < end`` (aware datetimes) for the whole city or one area."""
@@ -209,7 +209,7 @@ def analyze(engine: Engine, start: dt.datetime, end: dt.datetime, *,
     if days is None:
         check_window(start, end)
     timer = Timer()
-    with engine.begin() as conn:
+    with db.begin() as conn:
         area_id = area_store.find_area(conn, area)["id"] if area is not None else None
         out = _from_days(conn, days, area_id, params, settings, threads) if days else \
             analyse_window(read_inputs(conn, start, end, area_id), start, end, params=params,

@@ -21,12 +21,12 @@ from geo_patrol.store.db import metric_srid
 from geo_patrol.vocab import CERT_SKILLS
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from geo_patrol.store.db import Database
 
     from geo_patrol.access import Principal
 
 
-def nearest_by_walking(engine: Engine, settings: Settings, *, lon: float, lat: float,
+def nearest_by_walking(db: Database, settings: Settings, *, lon: float, lat: float,
                        count: int, within_m: float = 3000.0, skill: str | None = None,
                        require_skill: bool = True, now: dt.datetime | None = None
                        ) -> pd.DataFrame:
@@ -40,7 +40,7 @@ def nearest_by_walking(engine: Engine, settings: Settings, *, lon: float, lat: f
     if skill is not None and skill not in CERT_SKILLS:
         raise InputError(f"unknown skill {skill[:40]!r}: use one of {', '.join(CERT_SKILLS)}")
     now = now or dt.datetime.now(dt.UTC)
-    with engine.connect() as conn:
+    with db.connect() as conn:
         srid = metric_srid(conn)
         if srid is None:
             raise InputError("no areas are loaded yet")
@@ -63,7 +63,7 @@ def nearest_by_walking(engine: Engine, settings: Settings, *, lon: float, lat: f
     return out.head(count).reset_index(drop=True)
 
 
-def call_out(engine: Engine, settings: Settings, principal: Principal, *, lon: object,
+def call_out(db: Database, settings: Settings, principal: Principal, *, lon: object,
              lat: object, category: str, note: str | None, count: int = 5,
              skill: str | None = None, require_skill: bool = True) -> int:
     """Mark an incident and call the ``count`` nearest on-duty volunteers (audit-logged)."""
@@ -73,11 +73,11 @@ def call_out(engine: Engine, settings: Settings, principal: Principal, *, lon: o
         raise InputError("choose the incident's category")
     if not 1 <= count <= 50:
         raise InputError("call between 1 and 50 volunteers")
-    with engine.begin() as conn:
+    with db.begin() as conn:
         plon, plat, community = entered_point(conn, lon, lat, "wgs84", principal.community_ids)
-    targets = nearest_by_walking(engine, settings, lon=plon, lat=plat, count=count, skill=skill,
+    targets = nearest_by_walking(db, settings, lon=plon, lat=plat, count=count, skill=skill,
                                  require_skill=require_skill)
-    with engine.begin() as conn:
+    with db.begin() as conn:
         callout_id = live_store.store_callout(
             conn, category=category, note=note, lon=plon, lat=plat,
             srid=int(metric_srid(conn) or 0), community_id=community, user_id=principal.id,
@@ -88,14 +88,14 @@ def call_out(engine: Engine, settings: Settings, principal: Principal, *, lon: o
     return callout_id
 
 
-def callouts(engine: Engine, within: frozenset[int] | None, *, tz: str) -> pd.DataFrame:
+def callouts(db: Database, within: frozenset[int] | None, *, tz: str) -> pd.DataFrame:
     """The recent call-outs of ``within`` communities, times in ``tz``."""
-    with engine.connect() as conn:
+    with db.connect() as conn:
         return local_times(live_store.callout_table(conn, within), tz, "created_at")
 
 
-def callout_detail(engine: Engine, callout_id: int, principal: Principal) -> pd.DataFrame:
-    with engine.connect() as conn:
+def callout_detail(db: Database, callout_id: int, principal: Principal) -> pd.DataFrame:
+    with db.connect() as conn:
         try:
             area = live_store.callout_area(conn, callout_id)
         except LookupError:
@@ -104,17 +104,17 @@ def callout_detail(engine: Engine, callout_id: int, principal: Principal) -> pd.
         return live_store.callout_targets(conn, callout_id)
 
 
-def my_callouts(engine: Engine, volunteer_id: int, *, tz: str) -> pd.DataFrame:
+def my_callouts(db: Database, volunteer_id: int, *, tz: str) -> pd.DataFrame:
     """A volunteer's call-outs of the last day, times in ``tz``."""
-    with engine.connect() as conn:
+    with db.connect() as conn:
         return local_times(live_store.volunteer_callouts(conn, volunteer_id), tz, "created_at")
 
 
-def answer(engine: Engine, principal: Principal, callout_id: int, accept: bool) -> None:
+def answer(db: Database, principal: Principal, callout_id: int, accept: bool) -> None:
     """A volunteer accepts or declines their own call-out."""
     if principal.volunteer_id is None:
         raise NotFoundError(f"no call-out {callout_id}")
-    with engine.begin() as conn:
+    with db.begin() as conn:
         if not live_store.answer_callout(conn, callout_id, principal.volunteer_id,
                                          "accepted" if accept else "declined"):
             raise NotFoundError(f"no open call-out {callout_id} for this volunteer")

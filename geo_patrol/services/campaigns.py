@@ -21,10 +21,10 @@ from geo_patrol.store.areas import subtree_ids
 from geo_patrol.store.results import find_run
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
-    from sqlalchemy.engine import Engine
+    from geo_patrol.store.db import Database
 
 
-def create(engine: Engine, settings: Settings, *, name: str, starts_on: dt.date | None,
+def create(db: Database, settings: Settings, *, name: str, starts_on: dt.date | None,
            ends_on: dt.date | None, districts: list[int], categories: list[str],
            by: str) -> int:
     """A new campaign; refuses an empty or long name, a missing or reversed period, no
@@ -43,7 +43,7 @@ def create(engine: Engine, settings: Settings, *, name: str, starts_on: dt.date 
         raise InputError("choose the target categories among "
                          f"{', '.join(settings.rules.categories)}"
                          + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
-    with engine.begin() as conn:
+    with db.begin() as conn:
         cid = store.create_campaign(conn, name=name, starts_on=starts_on, ends_on=ends_on,
                                     district_ids=sorted(set(districts)),
                                     categories=sorted(set(categories)), by=by)
@@ -53,8 +53,8 @@ def create(engine: Engine, settings: Settings, *, name: str, starts_on: dt.date 
     return cid
 
 
-def listing(engine: Engine, *, within: frozenset[int] | None = None) -> pd.DataFrame:
-    with engine.connect() as conn:
+def listing(db: Database, *, within: frozenset[int] | None = None) -> pd.DataFrame:
+    with db.connect() as conn:
         return store.campaign_table(conn, within=within)
 
 
@@ -75,14 +75,14 @@ class Progress:
                 for k in ("found", "visited", "never_visited", "rectified", "cleared", "open")}
 
 
-def progress(engine: Engine, settings: Settings, campaign: str | int, *,
+def progress(db: Database, settings: Settings, campaign: str | int, *,
              within: frozenset[int] | None = None, on: dt.date | None = None,
              run_id: int | None = None) -> Progress:
     """Where ``campaign`` (name or id) stands on ``on`` (today): see
     :mod:`geo_patrol.analysis.campaign` for what found, visited and cleared mean. Schools'
     windows come from the analysis run ``run_id`` (the latest)."""
     tz = settings.timezone
-    with engine.connect() as conn:
+    with db.connect() as conn:
         c = store.find_campaign(conn, campaign)
         hazards = store.campaign_hazards(conn, c["id"], tz=tz, within=within)
         changes = store.status_changes(conn, hazards["hazard_id"].tolist(), tz=tz)
@@ -115,23 +115,23 @@ def progress(engine: Engine, settings: Settings, campaign: str | int, *,
                     per, window)
 
 
-def active(engine: Engine, settings: Settings, *, within: frozenset[int] | None = None,
+def active(db: Database, settings: Settings, *, within: frozenset[int] | None = None,
            district_id: int | None = None, on: dt.date | None = None) -> list[Progress]:
     """The campaigns running on ``on`` (today), over ``district_id`` if given."""
     day = on or settings.today()
-    table = listing(engine, within=within)
+    table = listing(db, within=within)
     out = []
     for r in table.itertuples():
         if r.starts_on <= day <= r.ends_on and (district_id is None
                                                or district_id in r.district_ids):
-            out.append(progress(engine, settings, int(r.id), within=within, on=day))
+            out.append(progress(db, settings, int(r.id), within=within, on=day))
     return out
 
 
-def district_progress(engine: Engine, settings: Settings, district_id: int, *,
+def district_progress(db: Database, settings: Settings, district_id: int, *,
                       on: dt.date | None = None) -> list[Progress]:
     """The campaigns running over a district, each counted within that district only (for
     its briefing: unit names and categories, no personal data)."""
-    with engine.connect() as conn:
+    with db.connect() as conn:
         ids = frozenset(subtree_ids(conn, district_id) or ())
-    return active(engine, settings, within=ids, district_id=district_id, on=on)
+    return active(db, settings, within=ids, district_id=district_id, on=on)

@@ -32,7 +32,7 @@ from geo_patrol.store.areas import subtree_ids
 from geo_patrol.vocab import CRIME_CLASSES
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
-    from sqlalchemy.engine import Engine
+    from geo_patrol.store.db import Database
 
 #: Incidents farther than this from every street are left off the street analysis.
 SNAP_M = 100.0
@@ -81,15 +81,15 @@ _CACHE: OrderedDict[tuple, Data] = OrderedDict()
 _CACHE_SIZE = 6
 
 
-def load(engine: Engine, settings: Settings, study: Study) -> Data:
+def load(db: Database, settings: Settings, study: Study) -> Data:
     """The study's incidents and segments (kept for the next few asks of the same study
     while the incidents and streets stay as they are)."""
-    with engine.connect() as conn:
+    with db.connect() as conn:
         end = study.until or crime_store.last_incident_day(
             conn, area_id=study.area_id, within=study.within) or settings.today()
         stamp = crime_store.data_stamp(conn)
         # each city counts its ids from 1: its key (and schema) is part of what data is of
-        key = (settings.city, str(engine.url), study.area_id, study.within, study.crime,
+        key = (settings.city, str(db.url), study.area_id, study.within, study.crime,
                study.days, end, stamp)
         if key in _CACHE:
             _CACHE.move_to_end(key)
@@ -282,9 +282,9 @@ def density(data: Data, *, bandwidth: float = 250.0, cell: float = 100.0) -> gpd
     return frame.to_crs(4326)
 
 
-def scope_ids(engine: Engine, study: Study) -> frozenset[int] | None:
+def scope_ids(db: Database, study: Study) -> frozenset[int] | None:
     """The areas a study covers (its area's subtree cut to the user's), ``None``: all."""
-    with engine.connect() as conn:
+    with db.connect() as conn:
         ids = subtree_ids(conn, study.area_id)
     scope = None if ids is None else frozenset(ids)
     if study.within is not None:
@@ -316,11 +316,11 @@ def alert_layer(data: Data, report: NearRepeatReport | None) -> gpd.GeoDataFrame
     return frame.to_crs(4326)
 
 
-def summary(engine: Engine, settings: Settings, *, area_id: int | None = None,
+def summary(db: Database, settings: Settings, *, area_id: int | None = None,
             within: frozenset[int] | None = None) -> dict[str, Any]:
     """The dashboard's figures: property incidents of the last 90 days, share on the top
     5 % of street length, hot segments and open near-repeat alerts."""
-    data = load(engine, settings, Study(area_id=area_id, within=within))
+    data = load(db, settings, Study(area_id=area_id, within=within))
     out: dict[str, Any] = {"incidents": int(len(data.incidents)), "end": data.end}
     if not len(data.incidents) or not len(data.segments):
         return out | {"top5": None, "hot": 0, "alerts": 0}
@@ -334,11 +334,11 @@ def summary(engine: Engine, settings: Settings, *, area_id: int | None = None,
                   "alerts": n_alerts}
 
 
-def briefing_figures(engine: Engine, settings: Settings, district_id: int) -> dict[str, Any]:
+def briefing_figures(db: Database, settings: Settings, district_id: int) -> dict[str, Any]:
     """What a district briefing says of property crime: the window, incidents, share on
     the hottest 5 % of street length, the hottest streets (names and counts only: no
     personal data), near-repeat risk and whether the hot spots predict."""
-    data = load(engine, settings, Study(area_id=district_id))
+    data = load(db, settings, Study(area_id=district_id))
     out: dict[str, Any] = {"incidents": int(len(data.incidents)), "start": data.start,
                            "end": data.end, "top5": None, "hot": 0, "risk": None,
                            "alerts": 0, "predicts": None, "streets": []}
@@ -347,7 +347,7 @@ def briefing_figures(engine: Engine, settings: Settings, district_id: int) -> di
     report = hotspots(data)
     table = report.table()
     hot = table[table["spot"] == "hot"]
-    with engine.connect() as conn:
+    with db.connect() as conn:
         names = crime_store.community_names(conn)
     streets = (hot.assign(street=hot["street"].replace("", "-"))
                .groupby(["street", "community_id"], as_index=False)
@@ -369,11 +369,11 @@ def briefing_figures(engine: Engine, settings: Settings, district_id: int) -> di
     return out
 
 
-def alerts_per_segment(engine: Engine, settings: Settings, area_id: int,
+def alerts_per_segment(db: Database, settings: Settings, area_id: int,
                        segment_ids: Any) -> np.ndarray:
     """For each of ``segment_ids``, how many open near-repeat alert areas of property crime
     reach it (the planner's temporary demand)."""
-    data = load(engine, settings, Study(area_id=area_id))
+    data = load(db, settings, Study(area_id=area_id))
     out = pd.Series(0, index=pd.Index(segment_ids))
     try:
         repeats = near_repeat(data, settings)

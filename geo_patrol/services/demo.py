@@ -196,7 +196,7 @@ def run_demo(engine: Engine, settings: Settings, *, seed: int = 7, scale: str = 
     with engine.connect() as conn:
         week = make_rota(conn, settings, results.find_run(conn, summary.run_id),
                          find_area(conn, district), start=until + dt.timedelta(days=1),
-                         days=7, revisit_days=3, per_community=2, time_limit=20)
+                         days=7, revisit_days=3, per_community=2, time_limit=60)
     save(engine, week, by="demo")
     with engine.connect() as conn:
         run_row, area = results.find_run(conn, summary.run_id), find_area(conn, district)

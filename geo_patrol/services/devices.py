@@ -15,10 +15,10 @@ from geo_patrol.store import live as live_store
 from geo_patrol.store.volunteers import volunteer_ids
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from geo_patrol.store.db import Database
 
 
-def add_device(engine: Engine, device_id: str, volunteer_number: str, *,
+def add_device(db: Database, device_id: str, volunteer_number: str, *,
                secret: str | None = None) -> bool:
     """Register a phone's device id to a volunteer (``True``: new, ``False``: re-bound)."""
     device_id = device_id.strip()
@@ -26,7 +26,7 @@ def add_device(engine: Engine, device_id: str, volunteer_number: str, *,
         raise InputError("a device id is a short printable text (the app's identifier)")
     if secret is not None and len(secret) < 16:
         raise InputError("a device secret has at least 16 characters")
-    with engine.begin() as conn:
+    with db.begin() as conn:
         known = volunteer_ids(conn, [volunteer_number])
         if known.empty:
             raise NotFoundError(f"no volunteer {volunteer_number!r}: load the roster first")
@@ -39,33 +39,33 @@ def new_secret() -> str:
     return secrets.token_urlsafe(18)
 
 
-def rotate_secret(engine: Engine, device_id: str) -> str:
+def rotate_secret(db: Database, device_id: str) -> str:
     """A new secret for an active device (returned once; only its digest is kept)."""
     secret = new_secret()
-    with engine.begin() as conn:
+    with db.begin() as conn:
         if not live_store.set_device_secret(conn, device_id, live_store.secret_digest(secret)):
             raise NotFoundError(f"no active device {device_id!r}")
     return secret
 
 
-def remove_device(engine: Engine, device_id: str) -> None:
-    with engine.begin() as conn:
+def remove_device(db: Database, device_id: str) -> None:
+    with db.begin() as conn:
         if not live_store.remove_device(conn, device_id):
             raise NotFoundError(f"no active device {device_id!r}")
 
 
-def devices(engine: Engine, within: frozenset[int] | None = None, *, tz: str) -> pd.DataFrame:
+def devices(db: Database, within: frozenset[int] | None = None, *, tz: str) -> pd.DataFrame:
     """The registered devices (of volunteers in ``within`` communities), times in ``tz``."""
-    with engine.connect() as conn:
+    with db.connect() as conn:
         return local_times(live_store.device_table(conn, within), tz, "created_at",
                            "disabled_at", "last_seen")
 
 
-def refusals(engine: Engine, settings: Settings, *, days: int = 7,
+def refusals(db: Database, settings: Settings, *, days: int = 7,
              within: frozenset[int] | None = None) -> pd.DataFrame:
     """The refused requests of the city's last ``days`` local days (of the devices of the
     communities ``within``, when given), times in its zone."""
-    with engine.connect() as conn:
+    with db.connect() as conn:
         frame = live_store.refusal_table(conn, settings.today() - dt.timedelta(days=days),
                                          within)
     return local_times(frame, settings.timezone, "last_at")

@@ -14,7 +14,7 @@ from geo_patrol.settings import Settings
 from geo_patrol.store import live as live_store
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from geo_patrol.store.db import Database
 
 
 @dataclass
@@ -38,13 +38,13 @@ def live_state(frame: pd.DataFrame, now: dt.datetime, *, offline_after: dt.timed
                      ["offline", "idle", "passive"], "patrolling")
 
 
-def force_now(engine: Engine, settings: Settings, *, within: frozenset[int] | None,
+def force_now(db: Database, settings: Settings, *, within: frozenset[int] | None,
               now: dt.datetime | None = None, trail_min: float = 30.0,
               hours: float = 12.0) -> ForceNow:
     """Who is out now: each volunteer's last position (of the last ``hours``), their state and
     the trail of the last ``trail_min`` minutes, limited to ``within`` communities."""
     now = now or dt.datetime.now(dt.UTC)
-    with engine.connect() as conn:
+    with db.connect() as conn:
         last = live_store.last_positions(conn, now - dt.timedelta(hours=hours), within)
         trail = live_store.trails(conn, last["volunteer_id"].astype(int).tolist(),
                                   now - dt.timedelta(minutes=trail_min))

@@ -20,7 +20,9 @@ from geo_patrol.store import results
 from geo_patrol.store.areas import area_features
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection
+
+    from geo_patrol.store.db import Database
 
     from geo_patrol.settings import Settings
 
@@ -91,17 +93,17 @@ def live_map(conn: Connection, *, lang: str, basemap: str | None = None,
     return maps.map_html(maps.live_map(frame, lang, basemap=basemap))
 
 
-def crime_map(engine: Engine, settings: Settings, study: Any, *, lang: str,
+def crime_map(db: Database, settings: Settings, study: Any, *, lang: str,
               basemap: str | None = None) -> str:
     """The crime map document of a study (:class:`geo_patrol.services.crime.Study`):
     density levels, hot and cold segments, open near-repeat alerts."""
-    data = crime.load(engine, settings, study)
+    data = crime.load(db, settings, study)
     try:
         repeats = crime.near_repeat(data, settings)
     except InputError:
         repeats = None
-    with engine.connect() as conn:
-        features = area_features(conn, "community", within=crime.scope_ids(engine, study))
+    with db.connect() as conn:
+        features = area_features(conn, "community", within=crime.scope_ids(db, study))
     if not features:
         raise NotFoundError("no communities are loaded")
     areas = gpd.GeoDataFrame.from_features(features, crs="EPSG:4326")

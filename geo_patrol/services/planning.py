@@ -36,7 +36,9 @@ from geo_patrol.store.accounts import audit
 from geo_patrol.store.volunteers import volunteer_pool
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection
+
+    from geo_patrol.store.db import Database
 
 
 def _with_alerts(conn: Connection, settings: Settings | None, area_id: int, rows: Any) -> Any:
@@ -107,7 +109,7 @@ def plan_posts(conn: Connection, run_id: int, area_id: int | None, *, k: int | N
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def force(engine: Engine, settings: Settings, *, area_id: int | None = None,
+def force(db: Database, settings: Settings, *, area_id: int | None = None,
           within: frozenset[int] | None = None, weeks: int = 4,
           end: dt.date | None = None) -> pd.DataFrame:
     """Volunteer-hours per community, weekday and slot a rota can count on: from the
@@ -118,7 +120,7 @@ def force(engine: Engine, settings: Settings, *, area_id: int | None = None,
         raise InputError("look back between 1 and 52 weeks")
     last = end or settings.today()
     stop = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), ZoneInfo(settings.timezone))
-    with engine.connect() as conn:
+    with db.connect() as conn:
         places = store.communities(conn, area_id=area_id, within=within)
         spans = store.patrol_spans(conn, start=stop - dt.timedelta(weeks=weeks), end=stop,
                                    tz=settings.timezone, area_id=area_id, within=within)
@@ -133,7 +135,7 @@ def force(engine: Engine, settings: Settings, *, area_id: int | None = None,
     return table
 
 
-def set_force(engine: Engine, *, community_id: int, weekday: str | int, slot: str,
+def set_force(db: Database, *, community_id: int, weekday: str | int, slot: str,
               hours: float | None, by: str, within: frozenset[int] | None = None) -> None:
     """Set (``hours``) or clear (``None``) what a community can give in one weekday's slot;
     audit-logged."""
@@ -146,7 +148,7 @@ def set_force(engine: Engine, *, community_id: int, weekday: str | int, slot: st
         raise InputError("hours: between 0 and 10000")
     if within is not None and community_id not in within:
         raise NotFoundError(f"no community {community_id}")
-    with engine.begin() as conn:
+    with db.begin() as conn:
         if community_id not in set(store.communities(conn, area_id=None, within=None)
                                    ["community_id"]):
             raise NotFoundError(f"no community {community_id}")
@@ -155,14 +157,14 @@ def set_force(engine: Engine, *, community_id: int, weekday: str | int, slot: st
               details={"weekday": WEEKDAYS[day], "slot": slot, "hours": hours})
 
 
-def load_force(engine: Engine, path: Any, *, by: str, within: frozenset[int] | None = None,
+def load_force(db: Database, path: Any, *, by: str, within: frozenset[int] | None = None,
                source: str | None = None) -> dict[str, int]:
     """Set the hours of an availability sheet (:mod:`geo_patrol.ingest.availability`), all
     or nothing: every community must be one in ``within``'s reach (by name or id);
     audit-logged. Returns how many weekday slots were set, in how many communities."""
     table = read_availability(path)
     name = source or str(getattr(path, "name", path))
-    with engine.begin() as conn:
+    with db.begin() as conn:
         places = store.communities(conn, area_id=None, within=within)
         ids = {**{str(n): int(i) for i, n in zip(places["community_id"], places["community"])},
                **{str(int(i)): int(i) for i in places["community_id"]}}

@@ -14,7 +14,7 @@ from geo_patrol.store.fixes import day_partitions, drop_fixes_before
 from geo_patrol.store.live import prune_live
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
-    from sqlalchemy.engine import Engine
+    from geo_patrol.store.db import Database
 
 
 def retention_cutoff(settings: Settings, days: float | None = None) -> dt.date:
@@ -25,18 +25,18 @@ def retention_cutoff(settings: Settings, days: float | None = None) -> dt.date:
     return dt.datetime.now(ZoneInfo(settings.timezone)).date() - dt.timedelta(days=int(keep))
 
 
-def expired_days(engine: Engine, cutoff: dt.date) -> list[dt.date]:
+def expired_days(db: Database, cutoff: dt.date) -> list[dt.date]:
     """Days of fixes before ``cutoff`` (what a run would drop)."""
-    with engine.connect() as conn:
+    with db.connect() as conn:
         return [d for _, d in day_partitions(conn) if d < cutoff]
 
 
-def apply_retention(engine: Engine, settings: Settings, cutoff: dt.date, *,
+def apply_retention(db: Database, settings: Settings, cutoff: dt.date, *,
                     actor: str = "system") -> dict[str, int]:
     """Drop fixes and track lines before ``cutoff``, and positions as received older than
     ``live_keep_days`` (their fixes stay); returns what was dropped."""
     kept = dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.live_keep_days)
-    with engine.begin() as conn:
+    with db.begin() as conn:
         done = drop_fixes_before(conn, cutoff, settings.timezone)
         live = prune_live(conn, kept)
         done |= {"live_positions": live["positions"], "live_cover_rows": live["cover"]}

@@ -50,7 +50,9 @@ from geo_patrol.store.results import find_run
 from geo_patrol.store.volunteers import volunteer_pool
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection
+
+    from geo_patrol.store.db import Database
 
 #: Koper's dose: a hot-spot stop of this many minutes, at least every ``EVERY_MINUTES``
 #: through the risk hours.
@@ -170,7 +172,8 @@ class RotaPlan:
         }
 
 
-def _check(days: int, revisit_days: int, minutes: float, seed: int) -> None:
+def check_options(days: int, revisit_days: int, minutes: float, seed: int) -> None:
+    """Refuse a rota request out of bounds (before any work is queued for it)."""
     if not 1 <= days <= 28:
         raise InputError("a rota is for 1 to 28 days")
     if not 1 <= revisit_days <= days:
@@ -267,7 +270,7 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
     missing where the force is not enough. The force is what the patrols of the weeks up to
     ``force_until`` (the day before ``start``) show."""
     t0 = time.perf_counter()
-    _check(days, revisit_days, minutes, seed)
+    check_options(days, revisit_days, minutes, seed)
     params = PlanParams(minutes=minutes)
     tz = ZoneInfo(settings.timezone)
     demand = segment_demand(_with_alerts(conn, settings, area["id"],
@@ -398,9 +401,9 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
                            hz_age), idle, time.perf_counter() - t0)
 
 
-def save(engine: Engine, plan: RotaPlan, *, by: str) -> int:
+def save(db: Database, plan: RotaPlan, *, by: str) -> int:
     """Store a rota with its walks; audit-logged. Returns its id."""
-    with engine.begin() as conn:
+    with db.begin() as conn:
         rota_id = store.save_rota(conn, area_id=plan.area["id"], run_id=plan.run_id,
                                   start=plan.start, days=plan.days,
                                   revisit_days=plan.revisit_days, minutes=plan.minutes,
@@ -412,14 +415,14 @@ def save(engine: Engine, plan: RotaPlan, *, by: str) -> int:
     return rota_id
 
 
-def create(engine: Engine, settings: Settings, *, area_id: int | str, start: dt.date | None,
+def create(db: Database, settings: Settings, *, area_id: int | str, start: dt.date | None,
            days: int = 7, revisit_days: int = 3, minutes: float = 90.0, seed: int = 0,
            by: str, run_id: int | None = None, within: frozenset[int] | None = None,
            time_limit: float = 60.0, per_community: int = 3) -> tuple[int, RotaPlan]:
     """Plan and store a rota for an area (a district or community, in ``within``'s reach
     when given) from the latest run (or ``run_id``); ``start`` defaults to tomorrow."""
-    _check(days, revisit_days, minutes, seed)
-    with engine.connect() as conn:
+    check_options(days, revisit_days, minutes, seed)
+    with db.connect() as conn:
         area = find_area(conn, area_id)
         if within is not None and not _reaches(conn, area["id"], within):
             raise NotFoundError(f"no area {area_id}")
@@ -427,7 +430,7 @@ def create(engine: Engine, settings: Settings, *, area_id: int | str, start: dt.
                          start=start or settings.today() + dt.timedelta(days=1), days=days,
                          revisit_days=revisit_days, minutes=minutes, seed=seed,
                          time_limit=time_limit, per_community=per_community)
-    return save(engine, plan, by=by), plan
+    return save(db, plan, by=by), plan
 
 
 def _reaches(conn: Connection, area_id: int, within: frozenset[int]) -> bool:
@@ -485,12 +488,12 @@ class RotaView:
         return out[cols]
 
 
-def view(engine: Engine, settings: Settings, rota_id: int, *,
+def view(db: Database, settings: Settings, rota_id: int, *,
          within: frozenset[int] | None = None, people: bool = False,
          day: dt.date | None = None) -> RotaView:
     """A stored rota for a reader whose communities are ``within`` (None: all): only their
     walks; masked names, and roster numbers only with ``people``."""
-    with engine.connect() as conn:
+    with db.connect() as conn:
         header = store.get_rota(conn, rota_id)
         if within is not None and not _reaches(conn, header["area_id"], within):
             raise NotFoundError(f"no rota {rota_id}")
@@ -502,7 +505,7 @@ def view(engine: Engine, settings: Settings, rota_id: int, *,
     return RotaView(header, walks)
 
 
-def listing(engine: Engine, *, area_id: int | None = None,
+def listing(db: Database, *, area_id: int | None = None,
             within: frozenset[int] | None = None) -> pd.DataFrame:
-    with engine.connect() as conn:
+    with db.connect() as conn:
         return store.rotas(conn, area_id=area_id, within=within)

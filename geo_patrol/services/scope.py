@@ -22,7 +22,7 @@ from geo_patrol.store.uploads import LoadResult
 from geo_patrol.store.volunteers import volunteer_number
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
-    from sqlalchemy.engine import Engine
+    from geo_patrol.store.db import Database
 
 #: What a file sent over HTTP may hold, and what each needs.
 WEB_UPLOADS: dict[str, tuple[Resource, str]] = {
@@ -35,7 +35,7 @@ UPLOAD_OPTIONS = {"volunteers": (), "tracks": ("crs", "tz", "volunteer"),
                   "incidents": ("crs", "tz"), "training": ()}
 
 
-def upload_file(engine: Engine, settings: Settings, user: Principal, kind: str, path: Path,
+def upload_file(db: Database, settings: Settings, user: Principal, kind: str, path: Path,
                 **options: str | None) -> LoadResult:
     """Load a file a user sent, as ``kind``, within what the user may write."""
     if kind not in WEB_UPLOADS:
@@ -46,41 +46,41 @@ def upload_file(engine: Engine, settings: Settings, user: Principal, kind: str, 
     if kind == "tracks" and grant is Grant.OWN:
         if user.volunteer_id is None:
             raise ForbiddenError("this account has no roster record to upload tracks for")
-        with engine.connect() as conn:
+        with db.connect() as conn:
             kept["owner"] = volunteer_number(conn, user.volunteer_id)
         kept.pop("volunteer", None)
     check_file_type(path, kind)
     check_archive(path, max_unpacked_bytes=settings.max_unpacked_bytes)
-    return load_source(engine, kind, path, settings=settings, **kept)
+    return load_source(db, kind, path, settings=settings, **kept)
 
 
-def record_hazard(engine: Engine, settings: Settings, user: Principal, *, category: str,
+def record_hazard(db: Database, settings: Settings, user: Principal, *, category: str,
                   name: str, lon: object, lat: object) -> int:
     """A district command records a hazard; a community officer proposes one in their own
     communities (it waits for the command's review)."""
     user.require(Resource.HAZARDS, "propose")
     proposal = user.grant(Resource.HAZARDS, "write") is None
-    return enter_hazard(engine, category=category, name=name, lon=lon, lat=lat,
+    return enter_hazard(db, category=category, name=name, lon=lon, lat=lat,
                         by=user.username, proposal=proposal,
                         within=user.within(Resource.HAZARDS, "propose"), settings=settings)
 
 
-def review_proposal(engine: Engine, user: Principal, hazard_id: int, *, accept: bool) -> None:
+def review_proposal(db: Database, user: Principal, hazard_id: int, *, accept: bool) -> None:
     """The command accepts an officer's proposed hazard (it joins the analysis and maps) or
     rejects it (it is removed); audit-logged either way."""
     user.require(Resource.HAZARDS, "write")
-    with engine.begin() as conn:
+    with db.begin() as conn:
         name = ledgers.review_proposal(conn, hazard_id, accept=accept,
                                        within=user.community_ids)
         audit(conn, user.username, "hazard_accept" if accept else "hazard_reject",
               f"hazard {hazard_id}", details={"name": name})
 
 
-def send_report(engine: Engine, settings: Settings, user: Principal, *, category: str,
+def send_report(db: Database, settings: Settings, user: Principal, *, category: str,
                 text: str | None, lon: object, lat: object) -> int:
     """A volunteer's own report (pending verification)."""
     user.require(Resource.HAZARDS, "report")
     if user.volunteer_id is None:
         raise ForbiddenError("this account has no roster record to report as")
-    return enter_report(engine, volunteer_id=user.volunteer_id, category=category, text=text,
+    return enter_report(db, volunteer_id=user.volunteer_id, category=category, text=text,
                         lon=lon, lat=lat, settings=settings)

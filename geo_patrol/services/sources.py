@@ -39,7 +39,9 @@ from geo_patrol.store.volunteers import store_volunteers, volunteer_ids
 from geo_patrol.vocab import AREA_LEVELS, PATROL_KINDS
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection
+
+    from geo_patrol.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +68,14 @@ def _deployment_srid(conn: Connection, frame: gpd.GeoDataFrame, settings: Settin
 
 
 @contextmanager
-def _claimed(engine: Engine, kind: str, info: FileInfo, options: dict[str, object], *,
+def _claimed(db: Database, kind: str, info: FileInfo, options: dict[str, object], *,
              timer: Timer | None = None, proof: str = "import"
              ) -> Iterator[tuple[Connection, LoadResult]]:
     """One transaction for one file: its upload row claimed first (a file already stored
     gives a ``duplicate`` result and the caller stores nothing), finished with the result.
     ``proof`` is what vouches for its fixes (a volunteer's own file: ``none``)."""
     timer = timer or Timer()
-    with engine.begin() as conn:
+    with db.begin() as conn:
         upload_id, is_new = claim_upload(conn, kind, info, options, proof=proof)
         result = LoadResult(kind, info.name, upload_id, duplicate=not is_new)
         yield conn, result
@@ -83,7 +85,7 @@ def _claimed(engine: Engine, kind: str, info: FileInfo, options: dict[str, objec
 
 
 def load_boundaries(
-    engine: Engine,
+    db: Database,
     path: Path | str,
     *,
     level: str,
@@ -104,7 +106,7 @@ def load_boundaries(
                "parent_field": parent_field, "repair": repair}
     boundaries = read_boundaries(info.path, crs=crs, name_field=name_field,
                                  code_field=code_field, parent_field=parent_field, repair=repair)
-    with _claimed(engine, "boundaries", info, options, timer=timer) as (conn, result):
+    with _claimed(db, "boundaries", info, options, timer=timer) as (conn, result):
         if result.duplicate:
             return result
         srid = _deployment_srid(conn, boundaries.frame, settings, str(path))
@@ -122,7 +124,7 @@ def load_boundaries(
 
 
 def load_streets(
-    engine: Engine,
+    db: Database,
     path: Path | str,
     *,
     settings: Settings,
@@ -131,7 +133,7 @@ def load_streets(
     timer = Timer()
     info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
     segments = read_streets(info.path, max_segment_m=settings.segment_max_m)
-    with _claimed(engine, "streets", info, {"max_segment_m": settings.segment_max_m},
+    with _claimed(db, "streets", info, {"max_segment_m": settings.segment_max_m},
                   timer=timer) as (conn, result):
         if result.duplicate:
             return result
@@ -163,7 +165,7 @@ def _settings_of(options: Mapping[str, object]) -> Settings:
     return settings
 
 
-def _load_table(engine: Engine, kind: str, path: Path | str, options: TableOptions,
+def _load_table(db: Database, kind: str, path: Path | str, options: TableOptions,
                 read: Callable[..., pd.DataFrame],
                 store: Callable[[Connection, pd.DataFrame, int, Settings],
                                 tuple[int, dict[str, object]]]) -> LoadResult:
@@ -175,14 +177,14 @@ def _load_table(engine: Engine, kind: str, path: Path | str, options: TableOptio
     info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
     kept = {k: options.get(k) for k in ("mapping", "encoding")}
     frame = read(info.path, settings, sheet=options.get("sheet"), **kept)
-    with _claimed(engine, kind, info, kept, timer=timer) as (conn, result):
+    with _claimed(db, kind, info, kept, timer=timer) as (conn, result):
         if result.duplicate:
             return result
         result.stored, result.details = store(conn, frame, result.upload_id, settings)
     return result
 
 
-def load_volunteers(engine: Engine, path: Path | str, **options: Unpack[TableOptions]
+def load_volunteers(db: Database, path: Path | str, **options: Unpack[TableOptions]
                     ) -> LoadResult:
     """Load a volunteer roster (CSV or XLSX); volunteers already known by number are updated."""
     def store(conn: Connection, roster: pd.DataFrame, upload_id: int,
@@ -191,11 +193,11 @@ def load_volunteers(engine: Engine, path: Path | str, **options: Unpack[TableOpt
                                              upload_id=upload_id, source=str(path))
         return inserted + updated, {"new": inserted, "updated": updated}
 
-    return _load_table(engine, "volunteers", path, options,
+    return _load_table(db, "volunteers", path, options,
                        lambda p, _settings, **kw: read_volunteers(p, **kw), store)
 
 
-def load_training(engine: Engine, path: Path | str, **options: Unpack[TableOptions]
+def load_training(db: Database, path: Path | str, **options: Unpack[TableOptions]
                   ) -> LoadResult:
     """Load a training sign-in sheet (CSV or XLSX): courses, sessions and attendance; a
     volunteer already listed for a session gets the sheet's result."""
@@ -206,7 +208,7 @@ def load_training(engine: Engine, path: Path | str, **options: Unpack[TableOptio
                                                source=str(path))
         return counts["new"] + counts["updated"], dict(counts)
 
-    return _load_table(engine, "training", path, options,
+    return _load_table(db, "training", path, options,
                        lambda p, settings, **kw: read_training(p, today=settings.today(), **kw),
                        store)
 
@@ -279,7 +281,7 @@ def _check_track_shape(raw: RawFixes, source: str) -> None:
 
 
 def load_tracks(
-    engine: Engine,
+    db: Database,
     path: Path | str,
     *,
     crs: str | None = None,
@@ -319,7 +321,7 @@ def load_tracks(
     _check_track_shape(raw, source)
     options = {"crs": crs, "volunteer": volunteer, "tz": tz, "kind": kind, "mapping": mapping}
     # a volunteer's own file proves nothing: it counts for coverage, never for points
-    with _claimed(engine, "tracks", info, options, timer=timer,
+    with _claimed(db, "tracks", info, options, timer=timer,
                   proof="none" if owner is not None else "import") as (conn, result):
         if result.duplicate:
             return result
@@ -372,13 +374,13 @@ def _ledger_points(conn: Connection, ledger: Ledger, source: str,
     return lon, lat, srid
 
 
-def _load_ledger(engine: Engine, kind: str, info: FileInfo, ledger: Ledger,
+def _load_ledger(db: Database, kind: str, info: FileInfo, ledger: Ledger,
                  options: dict[str, object], settings: Settings,
                  store: Callable[[Connection, np.ndarray, np.ndarray, int, int],
                                  tuple[int, dict[str, object]]]) -> LoadResult:
     """The shared path of point ledgers: claim the upload, check and convert the points,
     store (``store`` returns rows stored and details), finish, in one transaction."""
-    with _claimed(engine, kind, info, options) as (conn, result):
+    with _claimed(db, kind, info, options) as (conn, result):
         if result.duplicate:
             return result
         lon, lat, srid = _ledger_points(conn, ledger, str(info.path), settings)
@@ -411,7 +413,7 @@ def _recorded(read: dict[str, object], **more: object) -> dict[str, object]:
     return {"crs": read["crs"], "tz": read["tz"], "mapping": read["mapping"], **more}
 
 
-def load_hazards(engine: Engine, path: Path | str, **options: Unpack[LedgerOptions]
+def load_hazards(db: Database, path: Path | str, **options: Unpack[LedgerOptions]
                  ) -> LoadResult:
     """Load a hazard ledger (CSV/XLSX with coordinates, or GeoJSON/GeoPackage/Shapefile)."""
     settings, info, read = _open_ledger(path, options)
@@ -425,10 +427,10 @@ def load_hazards(engine: Engine, path: Path | str, **options: Unpack[LedgerOptio
         return new + updated, {"new": new, "updated": updated, "status_changes": changes,
                                "ledger_rows": len(ledger.values)}
 
-    return _load_ledger(engine, "hazards", info, ledger, _recorded(read), settings, store)
+    return _load_ledger(db, "hazards", info, ledger, _recorded(read), settings, store)
 
 
-def load_reports(engine: Engine, path: Path | str, **options: Unpack[LedgerOptions]
+def load_reports(db: Database, path: Path | str, **options: Unpack[LedgerOptions]
                  ) -> LoadResult:
     """Load volunteers' reports (CSV/XLSX or GeoJSON); the volunteers must be registered."""
     settings, info, read = _open_ledger(path, options)
@@ -441,10 +443,10 @@ def load_reports(engine: Engine, path: Path | str, **options: Unpack[LedgerOptio
             source=str(info.path), unit=ledger.records.unit)
         return new, {"already_stored": updated}
 
-    return _load_ledger(engine, "reports", info, ledger, _recorded(read), settings, store)
+    return _load_ledger(db, "reports", info, ledger, _recorded(read), settings, store)
 
 
-def load_incidents(engine: Engine, path: Path | str, *, category: str | None = None,
+def load_incidents(db: Database, path: Path | str, *, category: str | None = None,
                    **options: Unpack[LedgerOptions]) -> LoadResult:
     """Load police incidents (CSV/XLSX, GeoJSON, GeoPackage or Shapefile, any CRS); rows
     without a category get ``category``."""
@@ -459,7 +461,7 @@ def load_incidents(engine: Engine, path: Path | str, *, category: str | None = N
         return stored, {"already_stored": len(ledger.values) - stored,
                         "crs": str(ledger.records.crs)}
 
-    return _load_ledger(engine, "incidents", info, ledger,
+    return _load_ledger(db, "incidents", info, ledger,
                         _recorded(read, category=category), settings, store)
 
 
@@ -497,7 +499,7 @@ def _category(settings: Settings, value: str) -> str:
     return category
 
 
-def enter_hazard(engine: Engine, *, category: str, name: str, lon: object, lat: object,
+def enter_hazard(db: Database, *, category: str, name: str, lon: object, lat: object,
                  crs: str = "wgs84", by: str, proposal: bool,
                  within: frozenset[int] | None = None, settings: Settings) -> int:
     """Record one hazard from a form: a command's record, or an officer's proposal inside
@@ -506,7 +508,7 @@ def enter_hazard(engine: Engine, *, category: str, name: str, lon: object, lat: 
     if not name:
         raise InputError("a hazard needs a name of at most 200 characters", source="form")
     category = _category(settings, category)
-    with engine.begin() as conn:
+    with db.begin() as conn:
         srid = require_metric_srid(conn, settings.metric_crs)
         x, y, community = entered_point(conn, lon, lat, crs, within)
         return ledger_store.add_hazard(conn, category=category, name=name, lon=x, lat=y,
@@ -514,12 +516,12 @@ def enter_hazard(engine: Engine, *, category: str, name: str, lon: object, lat: 
                                        source="proposal" if proposal else "web", by=by)
 
 
-def enter_report(engine: Engine, *, volunteer_id: int, category: str, text: str | None,
+def enter_report(db: Database, *, volunteer_id: int, category: str, text: str | None,
                  lon: object, lat: object, crs: str = "wgs84", settings: Settings) -> int:
     """Record a volunteer's report (pending verification). Returns the report id."""
     category = _category(settings, category)
     text = form_text(text, "a report's text", limit=2000)
-    with engine.begin() as conn:
+    with db.begin() as conn:
         srid = require_metric_srid(conn, settings.metric_crs)
         x, y, _ = entered_point(conn, lon, lat, crs, None)
         return ledger_store.add_report(conn, volunteer_id=volunteer_id, category=category,
@@ -533,9 +535,9 @@ SOURCES: dict[str, Callable[..., LoadResult]] = {
     "incidents": load_incidents, "training": load_training}
 
 
-def load_source(engine: Engine, kind: str, path: Path | str, **options: object) -> LoadResult:
+def load_source(db: Database, kind: str, path: Path | str, **options: object) -> LoadResult:
     """Load ``path`` as a source of ``kind`` (options as for its ``load_*`` function)."""
     loader = SOURCES.get(kind)
     if loader is None:
         raise InputError(f"unknown source {kind!r}: use one of {', '.join(SOURCES)}")
-    return loader(engine, path, **options)
+    return loader(db, path, **options)

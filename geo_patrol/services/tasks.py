@@ -31,20 +31,21 @@ from geo_patrol.settings import Settings
 from geo_patrol.store import tasks as store
 from geo_patrol.store.accounts import audit
 from geo_patrol.store.areas import segments_near
+from geo_patrol.store.tasks import task_table as task_table  # read by the tasks page
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from geo_patrol.store.db import Database
 
 
-def offer_rota(engine: Engine, settings: Settings, rota_id: int, *, by: str,
+def offer_rota(db: Database, settings: Settings, rota_id: int, *, by: str,
                within: frozenset[int] | None = None) -> int:
     """Offer each walk of a stored rota as a task: to the volunteer the rota gave it to, or
     to its community when nobody was free; its window is the walk's time slot. A walk offered
     before is not offered again. Returns how many tasks were made; audit-logged."""
-    view(engine, settings, rota_id, within=within)  # 404 outside the reader's scope
+    view(db, settings, rota_id, within=within)  # 404 outside the reader's scope
     tz = ZoneInfo(settings.timezone)
     rules = settings.rules.delivery
-    with engine.begin() as conn:
+    with db.begin() as conn:
         walks = store.walks_of(conn, rota_id)
         if within is not None:
             walks = walks[walks["community_id"].isin(within)]
@@ -66,7 +67,7 @@ def offer_rota(engine: Engine, settings: Settings, rota_id: int, *, by: str,
     return made
 
 
-def make_task(engine: Engine, settings: Settings, *, hazard_id: int, day: dt.date,
+def make_task(db: Database, settings: Settings, *, hazard_id: int, day: dt.date,
               slot: str, by: str, number: str | None = None,
               within: frozenset[int] | None = None) -> int:
     """A task made by hand: visit a hazard (a stop of the inspection dwell there) in one time
@@ -79,7 +80,7 @@ def make_task(engine: Engine, settings: Settings, *, hazard_id: int, day: dt.dat
     start = dt.datetime.combine(day, dt.time(lo), tz)
     if start + dt.timedelta(hours=hi - lo) <= dt.datetime.now(dt.UTC):
         raise InputError("the slot is over: a task is for a time still to come")
-    with engine.begin() as conn:
+    with db.begin() as conn:
         place = store.hazard_street(conn, hazard_id)
         if place is None or (within is not None and place["community_id"] not in within):
             raise NotFoundError(f"no hazard {hazard_id} near a street")
@@ -109,14 +110,14 @@ def _volunteer(conn: Any, volunteer_id: int) -> dict[str, Any]:
     return row
 
 
-def near_me(engine: Engine, settings: Settings, volunteer_id: int, *,
+def near_me(db: Database, settings: Settings, volunteer_id: int, *,
             today: dt.date | None = None, now: dt.datetime | None = None,
             limit: int = 10) -> Any:
     """The tasks a volunteer may take from today whose window is still open (at ``now``),
     nearest first by walking along the streets from home (their community) to where each
     starts (``walk_m``)."""
     today = today or settings.today()
-    with engine.connect() as conn:
+    with db.connect() as conn:
         me = _volunteer(conn, volunteer_id)
         offered = store.task_table(conn, offered_for=(volunteer_id, me["community_id"]),
                                    since=today)
@@ -133,7 +134,7 @@ def near_me(engine: Engine, settings: Settings, volunteer_id: int, *,
     return offered.assign(walk_m=walk).sort_values(["walk_m", "day"]).head(limit)
 
 
-def answer(engine: Engine, *, volunteer_id: int | None, task_id: int, accept: bool,
+def answer(db: Database, *, volunteer_id: int | None, task_id: int, accept: bool,
            by: str, now: dt.datetime | None = None) -> str:
     """A volunteer takes a task (``accept``) or gives it back / turns it down. Only the
     volunteer it is offered to — or, for a task open to its community, a volunteer of that
@@ -142,7 +143,7 @@ def answer(engine: Engine, *, volunteer_id: int | None, task_id: int, accept: bo
     audit-logged."""
     if volunteer_id is None:
         raise ForbiddenError("only a volunteer takes tasks")
-    with engine.begin() as conn:
+    with db.begin() as conn:
         task = store.lock_task(conn, task_id)
         me = _volunteer(conn, volunteer_id)
         mine = task["offered_to"] == volunteer_id or (
@@ -176,7 +177,7 @@ class Checked:
     points: int
 
 
-def check(engine: Engine, settings: Settings, *, now: dt.datetime | None = None,
+def check(db: Database, settings: Settings, *, now: dt.datetime | None = None,
           task_ids: list[int] | None = None,
           within: frozenset[int] | None = None, by: str = "system") -> list[Checked]:
     """Check every accepted task whose window has closed (or those of ``task_ids``) against
@@ -186,7 +187,7 @@ def check(engine: Engine, settings: Settings, *, now: dt.datetime | None = None,
     now = now or dt.datetime.now(dt.UTC)
     rule = settings.rules.delivery
     out = []
-    with engine.begin() as conn:
+    with db.begin() as conn:
         ids = task_ids if task_ids is not None else store.due_for_check(conn, now, within)
         locked = [store.lock_task(conn, task_id) for task_id in dict.fromkeys(ids)]
         due = [t for t in locked if t["state"] == "accepted" and t["window_end"] <= now]
@@ -238,7 +239,7 @@ def verdicts(conn: Any, settings: Settings, tasks: list[dict[str, Any]]
     return [(v, int(n)) for v, n in zip(found, unproven)]
 
 
-def credit_reports(engine: Engine, settings: Settings, *, by: str = "system"
+def credit_reports(db: Database, settings: Settings, *, by: str = "system"
                    ) -> dict[str, list[int]]:
     """Points for reports verified as true, once each, when the reporter's own fixes put
     them within ``report_radius_m`` of the report within ``report_minutes`` of its time; the
@@ -246,7 +247,7 @@ def credit_reports(engine: Engine, settings: Settings, *, by: str = "system"
     hazard (or of the same category close by within a day) already reported is linked to
     the first report and not paid (``duplicates``)."""
     rule = settings.rules.delivery
-    with engine.begin() as conn:
+    with db.begin() as conn:
         store.link_duplicate_reports(conn, radius_m=rule.duplicate_radius_m,
                                      hours=rule.duplicate_hours)
         duplicates = store.verified_duplicates(conn)
@@ -269,12 +270,12 @@ def credit_reports(engine: Engine, settings: Settings, *, by: str = "system"
     return {"paid": paid, "flagged": flagged, "duplicates": duplicates}
 
 
-def readable_task(engine: Engine, task_id: int, *, volunteer_id: int | None,
+def readable_task(db: Database, task_id: int, *, volunteer_id: int | None,
                   within: frozenset[int] | None) -> Any:
     """One task as a one-row frame, if the reader may see it: a volunteer a task offered to
     them (or open to their community) or taken by them; others a task of their communities
     (``within``). 404 otherwise."""
-    with engine.connect() as conn:
+    with db.connect() as conn:
         task = store.task_table(conn, task_id=task_id, within=within)
         if volunteer_id is not None and len(task):
             me = _volunteer(conn, volunteer_id)
@@ -289,22 +290,22 @@ def readable_task(engine: Engine, task_id: int, *, volunteer_id: int | None,
     return task
 
 
-def my_tasks(engine: Engine, volunteer_id: int) -> tuple[Any, int]:
+def my_tasks(db: Database, volunteer_id: int) -> tuple[Any, int]:
     """A volunteer's own tasks (newest first) and their points in all."""
-    with engine.connect() as conn:
+    with db.connect() as conn:
         own = store.task_table(conn, volunteer_id=volunteer_id)
         points = store.ledger(conn, volunteer_id=volunteer_id)
     return own.iloc[::-1], int(points["points"].sum()) if len(points) else 0
 
 
-def payout(engine: Engine, *, start: dt.date, end: dt.date, by: str
+def payout(db: Database, *, start: dt.date, end: dt.date, by: str
            ) -> tuple[int, pd.DataFrame]:
     """Pay every unpaid entry earned in [start, end]: the payout's id and its list, one line
     per volunteer (roster number, masked name, community, points) with the items it pays
     (``task 12; report 7``). Audit-logged; an entry is never paid twice."""
     if end < start:
         raise InputError("the period ends before it starts")
-    with engine.begin() as conn:
+    with db.begin() as conn:
         payout_id = store.make_payout(conn, start=start, end=end, by=by)
         entries = store.ledger(conn, payout_id=payout_id)
         audit(conn, by, "payout", f"payout {payout_id}",
@@ -325,36 +326,36 @@ def payout_lines(entries: pd.DataFrame, mask: Any) -> pd.DataFrame:
     return out.sort_values(["points", "number"], ascending=[False, True])[cols]
 
 
-def dose(engine: Engine, *, within: frozenset[int] | None, since: dt.date,
+def dose(db: Database, *, within: frozenset[int] | None, since: dt.date,
          until: dt.date, rota_id: int | None = None) -> pd.DataFrame:
     """Planned against delivered minutes per community and week (of one rota's tasks)."""
-    with engine.connect() as conn:
+    with db.connect() as conn:
         return store.dose(conn, within=within, since=since, until=until, rota_id=rota_id)
 
 
-def rankings(engine: Engine, *, since: dt.date, until: dt.date,
+def rankings(db: Database, *, since: dt.date, until: dt.date,
              within: frozenset[int] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Commendations (表彰): points earned in the period per community and per team."""
-    with engine.connect() as conn:
+    with db.connect() as conn:
         return store.rankings(conn, since=since, until=until, within=within)
 
 
-def demo_week(engine: Engine, settings: Settings, run: dict, area: dict, *,
+def demo_week(db: Database, settings: Settings, run: dict, area: dict, *,
               start: dt.date) -> pd.DataFrame:
     """The demo's week as tasks: a rota over the analysed week sized to that week's own
     patrols, each walk offered to and taken by the volunteer it was given to, checked
     against the demo's tracks (walked without knowing the rota); returns the planned and
     delivered dose."""
-    with engine.connect() as conn:
+    with db.connect() as conn:
         plan = make_rota(conn, settings, run, area, start=start, days=7, revisit_days=3,
                          per_community=1, time_limit=15, draws=5,
                          force_until=start + dt.timedelta(days=6))
-    rota_id = save(engine, plan, by="demo")
-    offer_rota(engine, settings, rota_id, by="demo")
+    rota_id = save(db, plan, by="demo")
+    offer_rota(db, settings, rota_id, by="demo")
     # the demo's volunteers walked without the rota: let each task be taken by a volunteer
     # of its community who patrolled in its slot (one task a day each), as volunteers take
     # the tasks of the streets and hours they walk anyway
-    with engine.begin() as conn:
+    with db.begin() as conn:
         offered = store.task_table(conn, since=start, until=start + dt.timedelta(days=6),
                                    states=("offered",))
         offered = offered[offered["rota_walk_id"].isin(store.walks_of(conn, rota_id)
@@ -374,9 +375,9 @@ def demo_week(engine: Engine, settings: Settings, run: dict, area: dict, *,
     # taken as the week begins, before any of its windows closes
     week_begins = dt.datetime.combine(start, dt.time(), ZoneInfo(settings.timezone))
     for task_id, v in takers.items():
-        answer(engine, volunteer_id=v, task_id=task_id, accept=True, by="demo",
+        answer(db, volunteer_id=v, task_id=task_id, accept=True, by="demo",
                now=week_begins)
-    check(engine, settings, now=dt.datetime.combine(start + dt.timedelta(days=7), dt.time(),
+    check(db, settings, now=dt.datetime.combine(start + dt.timedelta(days=7), dt.time(),
                                                     ZoneInfo(settings.timezone)))
-    return dose(engine, within=None, since=start, until=start + dt.timedelta(days=6),
+    return dose(db, within=None, since=start, until=start + dt.timedelta(days=6),
                 rota_id=rota_id)

@@ -24,7 +24,7 @@ from geo_patrol.store.accounts import audit
 from geo_patrol.vocab import ATTENDANCE_RESULTS, CERT_SKILLS, TRAINING_MODES
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
-    from sqlalchemy.engine import Engine
+    from geo_patrol.store.db import Database
 
 #: Days before a certificate ends that put its holder on the next batch.
 EXPIRING_DAYS = 60
@@ -33,11 +33,11 @@ ROOM_SIZE = 30
 _NUMBERS = re.compile(r"[\s,;，；、]+")
 
 
-def status(engine: Engine, settings: Settings, *, within: frozenset[int] | None = None,
+def status(db: Database, settings: Settings, *, within: frozenset[int] | None = None,
            horizon_days: int = EXPIRING_DAYS, on: dt.date | None = None) -> pd.DataFrame:
     """Per community and course: volunteers it is for, current, expiring, expired, untrained
     and the share current (see :func:`geo_patrol.planning.training.training_status`)."""
-    with engine.connect() as conn:
+    with db.connect() as conn:
         rows = training_store.standings(conn, on or settings.today(), horizon_days,
                                         within=within)
     return training_status(rows)
@@ -56,32 +56,32 @@ def community_share(table: pd.DataFrame) -> pd.DataFrame:
         drop=True)
 
 
-def batches(engine: Engine, settings: Settings, course: str, *,
+def batches(db: Database, settings: Settings, course: str, *,
             within: frozenset[int] | None = None, size: int = ROOM_SIZE,
             horizon_days: int = EXPIRING_DAYS, on: dt.date | None = None) -> pd.DataFrame:
     """The next batches of ``course`` (name or id) in ``within``'s communities."""
     if not 1 <= size <= 500:
         raise InputError("a batch holds between 1 and 500 volunteers")
-    with engine.connect() as conn:
+    with db.connect() as conn:
         cid = training_store.course_id(conn, course)
         rows = training_store.standings(conn, on or settings.today(), horizon_days,
                                         within=within, course_id=cid)
     return propose_batches(rows, size=size)
 
 
-def certificates(engine: Engine, settings: Settings, *, within: frozenset[int] | None = None,
+def certificates(db: Database, settings: Settings, *, within: frozenset[int] | None = None,
                  volunteer_id: int | None = None, on: dt.date | None = None) -> pd.DataFrame:
     """Certificates held on ``on`` (today): current and expired, names masked."""
-    with engine.connect() as conn:
+    with db.connect() as conn:
         return training_store.certificates(conn, on or settings.today(), within=within,
                                            volunteer_id=volunteer_id)
 
 
-def teams(engine: Engine, settings: Settings, *, within: frozenset[int] | None = None
+def teams(db: Database, settings: Settings, *, within: frozenset[int] | None = None
           ) -> pd.DataFrame:
     """Specialised teams (专业化义警小组): per certified skill and community, the volunteers
     holding a current certificate (numbers and masked names)."""
-    certs = certificates(engine, settings, within=within)
+    certs = certificates(db, settings, within=within)
     certs = certs[certs["current"].astype(bool)]
     if certs.empty:
         return pd.DataFrame(columns=["skill", "community", "members", "volunteers"])
@@ -95,19 +95,19 @@ def teams(engine: Engine, settings: Settings, *, within: frozenset[int] | None =
         ["skill", "community", "members", "volunteers"]]
 
 
-def sessions(engine: Engine, settings: Settings, *, within: frozenset[int] | None = None,
+def sessions(db: Database, settings: Settings, *, within: frozenset[int] | None = None,
              days: int = 365) -> pd.DataFrame:
-    with engine.connect() as conn:
+    with db.connect() as conn:
         return training_store.session_table(conn, settings.today() - dt.timedelta(days=days),
                                             within=within)
 
 
-def courses(engine: Engine) -> pd.DataFrame:
-    with engine.connect() as conn:
+def courses(db: Database) -> pd.DataFrame:
+    with db.connect() as conn:
         return training_store.course_table(conn)
 
 
-def enter_session(engine: Engine, settings: Settings, principal: Principal, *, course: str,
+def enter_session(db: Database, settings: Settings, principal: Principal, *, course: str,
                   held_on: str, attendance: dict[str, str], skill: str | None = None,
                   validity_months: str | None = None, duty: str | None = None,
                   place: str | None = None, mode: str = "classroom",
@@ -148,7 +148,7 @@ def enter_session(engine: Engine, settings: Settings, principal: Principal, *, c
     dup = sheet["number"].duplicated()
     if dup.any():
         raise InputError(f"volunteer {sheet['number'][dup].iloc[0]!r} is listed twice")
-    with engine.begin() as conn:
+    with db.begin() as conn:
         table = resolve_courses(sheet, training_store.stored_courses(conn), "form")
         counts = training_store.store_training(conn, sheet, table, upload_id=None,
                                                source="form")

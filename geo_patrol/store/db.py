@@ -10,15 +10,18 @@ parent of every city's fixes) live in ``public``; each city's tables live in its
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 
 from geo_patrol.crs import epsg_code
 from geo_patrol.errors import ConflictError, DatabaseError
@@ -59,6 +62,66 @@ def database_url(settings: Settings, *, start: bool = False) -> str:
 def city_schema(city: str) -> str:
     """The schema holding a city's tables."""
     return f"city_{city}"
+
+
+class Database(Protocol):
+    """Where a service reads and writes: a city's :class:`Engine` (the CLI, workers, tests) or
+    a web request's :class:`RequestDatabase` (the request's one read connection, and the
+    primary for writes). Services take either and never open an engine of their own."""
+
+    @property
+    def url(self) -> URL: ...
+
+    def connect(self) -> AbstractContextManager[Connection]: ...
+
+    def begin(self) -> AbstractContextManager[Connection]: ...
+
+
+class RequestDatabase:
+    """One request's database: its reads on one connection (from the read replica when one is
+    configured, opened on first use), its writes in transactions on the primary. Once the
+    request has written, it reads on the primary too, so it sees what it wrote. :meth:`close`
+    at the end of the request."""
+
+    def __init__(self, primary: Engine, reader: Callable[[], Engine]) -> None:
+        self.engine = primary
+        self._reader = reader
+        self._read_engine: Engine | None = None
+        self._conns: dict[Engine, Connection] = {}
+
+    @property
+    def url(self) -> URL:
+        return self.engine.url
+
+    def read_connection(self) -> Connection:
+        """The request's read connection (opened on first use)."""
+        if self._read_engine is None:
+            self._read_engine = self._reader()
+        if self._read_engine not in self._conns:
+            self._conns[self._read_engine] = self._read_engine.connect()
+        return self._conns[self._read_engine]
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """The request's read connection, left open for the rest of the request; a failed
+        statement rolls back so the next read starts clean."""
+        conn = self.read_connection()
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction():
+                conn.rollback()
+            raise
+
+    def begin(self) -> AbstractContextManager[Connection]:
+        """A transaction on the primary, committed when the block ends."""
+        self._read_engine = self.engine
+        return self.engine.begin()
+
+    def close(self) -> None:
+        for conn in self._conns.values():
+            conn.close()
+        self._conns.clear()
 
 
 def create_engine(url: str, *, city: str | None = None) -> Engine:

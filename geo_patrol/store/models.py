@@ -20,6 +20,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     LargeBinary,
     Numeric,
@@ -29,8 +30,9 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REAL
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geo_patrol.vocab import (  # noqa: F401  (the stored values, re-exported for the schema)
@@ -853,3 +855,37 @@ class PointsEntry(Base):
     payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
                                                     server_default=func.now())
+
+
+class Job(Base):
+    """Long work a user asked for (an analysis, a zones plan, a rota): its kind and
+    parameters, its ``key`` (those and the inputs they were read from), its progress, and its
+    result (``result``; ``payload`` for one too rich for JSON, e.g. a plan). At most one job
+    per key is queued or running."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint("state IN ('queued', 'running', 'done', 'failed')",
+                        name="jobs_state_check"),
+        CheckConstraint("progress BETWEEN 0 AND 1", name="jobs_progress_check"),
+        Index("jobs_one_active", "key", unique=True,
+              postgresql_where=text("state IN ('queued', 'running')")),
+        Index("jobs_by_key", "key", "id"),
+        Index("jobs_by_user", "requested_by",
+              postgresql_where=text("state IN ('queued', 'running')")))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict] = mapped_column(JSONB)
+    state: Mapped[str] = mapped_column(String(8), server_default="queued")
+    progress: Mapped[float] = mapped_column(REAL, server_default="0")
+    step: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict | None] = mapped_column(JSONB)
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    error: Mapped[str | None] = mapped_column(Text)
+    error_kind: Mapped[str | None] = mapped_column(String(64))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

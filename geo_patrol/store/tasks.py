@@ -317,24 +317,19 @@ def rankings(conn: Connection, *, since: dt.date, until: dt.date,
     points, volunteers who earned any, tasks delivered, reports paid."""
     params = {"a": since, "b": until, **scope_params(within)}
     scope = in_scope("v.community_id")
-    communities = pd.read_sql_query(sa.text(f"""
-        SELECT a.name AS community, sum(l.points) AS points,
-               count(DISTINCT l.volunteer_id) AS volunteers,
-               count(*) FILTER (WHERE l.source = 'task') AS tasks,
-               count(*) FILTER (WHERE l.source = 'report') AS reports
-        FROM points_ledger l JOIN volunteers v ON v.id = l.volunteer_id
-        JOIN areas a ON a.id = v.community_id
-        WHERE l.earned_on BETWEEN :a AND :b AND {scope}
-        GROUP BY a.name ORDER BY points DESC, community"""), conn, params=params)
-    teams = pd.read_sql_query(sa.text(f"""
-        SELECT tm.name AS team, sum(l.points) AS points,
-               count(DISTINCT l.volunteer_id) AS volunteers,
-               count(*) FILTER (WHERE l.source = 'task') AS tasks,
-               count(*) FILTER (WHERE l.source = 'report') AS reports
-        FROM points_ledger l JOIN volunteers v ON v.id = l.volunteer_id
-        JOIN volunteer_teams vt ON vt.volunteer_id = v.id JOIN teams tm ON tm.id = vt.team_id
-        WHERE l.earned_on BETWEEN :a AND :b AND {scope}
-        GROUP BY tm.name ORDER BY points DESC, team"""), conn, params=params)
+
+    def ranked(by: str, joins: str) -> pd.DataFrame:
+        return pd.read_sql_query(sa.text(f"""
+            SELECT {by}, sum(l.points) AS points, count(DISTINCT l.volunteer_id) AS volunteers,
+                   count(*) FILTER (WHERE l.source = 'task') AS tasks,
+                   count(*) FILTER (WHERE l.source = 'report') AS reports
+            FROM points_ledger l JOIN volunteers v ON v.id = l.volunteer_id {joins}
+            WHERE l.earned_on BETWEEN :a AND :b AND {scope}
+            GROUP BY 1 ORDER BY points DESC, 1"""), conn, params=params)
+
+    communities = ranked("a.name AS community", "JOIN areas a ON a.id = v.community_id")
+    teams = ranked("tm.name AS team", "JOIN volunteer_teams vt ON vt.volunteer_id = v.id "
+                   "JOIN teams tm ON tm.id = vt.team_id")
     return communities, teams
 
 

@@ -1,6 +1,6 @@
 // Behaviour of the pages, served from /static/ (the Content-Security-Policy allows no inline
-// script): selects that submit their form, file drop on the upload form, and the phone's own
-// location for a report.
+// script): selects that submit their form, file drop on the upload form, the progress of a
+// job, and the phone's own location for a report.
 (function () {
   "use strict";
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
@@ -14,6 +14,22 @@
       document.getElementById("file").files = e.dataTransfer.files;
     });
   }
+  // long work runs as a job: its progress is shown until it is done, then the page reloads
+  // to show the result (or the job's error)
+  document.querySelectorAll("[data-job]").forEach(function (box) {
+    var bar = box.querySelector("progress");
+    function poll() {
+      fetch(box.dataset.job, {credentials: "same-origin", headers: {Accept: "application/json"}})
+        .then(function (r) { return r.json(); })
+        .then(function (job) {
+          if (bar) { bar.value = job.progress; }
+          if (job.state === "done" || job.state === "failed") { window.location.reload(); return; }
+          window.setTimeout(poll, 1000);
+        })
+        .catch(function () { window.setTimeout(poll, 3000); });
+    }
+    window.setTimeout(poll, 1000);
+  });
   var locate = document.getElementById("locate");
   if (locate && navigator.geolocation) {
     locate.hidden = false;

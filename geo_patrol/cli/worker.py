@@ -1,0 +1,23 @@
+"""The job worker on its own (``geo-patrol serve`` also runs one)."""
+
+from __future__ import annotations
+
+import click
+
+from geo_patrol.cli import cli, settings_of
+
+
+@cli.command("worker")
+@click.option("--until-empty", is_flag=True,
+              help="Stop once the queue is empty (else run until Ctrl-C).")
+@click.pass_context
+def worker(ctx: click.Context, until_empty: bool) -> None:
+    """Run queued jobs (zones plans, rotas) of every city of the deployment."""
+    from geo_patrol.services.cities import open_deployment
+    from geo_patrol.services.jobs import run_worker
+
+    settings = settings_of(ctx)
+    open_deployment(settings).dispose()  # up and migrated: the queue's tables exist
+    click.echo("running jobs" + (" until the queue is empty" if until_empty else
+                                 " (Ctrl-C stops)"))
+    run_worker(settings, wait=not until_empty)

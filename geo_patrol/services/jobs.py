@@ -1,0 +1,331 @@
+"""Long work as jobs: a zones plan or a rota asked for on a page runs on a job queue kept in
+PostgreSQL (procrastinate), never on the request; the page shows its progress and then its
+stored result.
+
+A job is its kind and parameters; its key adds the inputs they were read from (the latest
+analysis run and upload, and the force entered), so the same request joins the job that is queued
+or running instead of starting another, and reads the finished result until an input
+changes. A user may have :attr:`Settings.jobs_per_user` jobs queued or running at once.
+
+Workers run in ``geo-patrol serve`` (a thread) and alone in ``geo-patrol worker``; a web app
+not started by either starts one in its process on the first job."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import logging
+import pickle
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import procrastinate
+
+from geo_patrol.errors import BusyError, GeoPatrolError, NotFoundError
+from geo_patrol.planning.plan import Plan, PlanParams
+from geo_patrol.services.cities import OpenCity, open_city, open_deployment
+from geo_patrol.services.planning import plan_area
+from geo_patrol.services.rota import create as create_rota
+from geo_patrol.settings import Settings
+from geo_patrol.store import jobs as store
+from geo_patrol.store.db import database_url
+from geo_patrol.store.results import find_run
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from geo_patrol.store.db import Database
+
+log = logging.getLogger(__name__)
+
+#: The queue of this application's jobs, and its one task (a job of a city, by id).
+QUEUE = "geo_patrol"
+TASK = "geo_patrol.run_job"
+
+#: Reports progress: the share done (0-1) and the step under way.
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class Outcome:
+    """What a job gives: a small JSON result, and a payload for one too rich for JSON."""
+
+    result: dict[str, Any]
+    payload: bytes | None = None
+
+
+Runner = Callable[["Engine", Settings, dict[str, Any], Progress], Outcome]
+RUNNERS: dict[str, Runner] = {}
+
+
+def runner(kind: str) -> Callable[[Runner], Runner]:
+    def register(func: Runner) -> Runner:
+        RUNNERS[kind] = func
+        return func
+    return register
+
+
+def _within(params: dict[str, Any]) -> frozenset[int] | None:
+    within = params.get("within")
+    return None if within is None else frozenset(int(i) for i in within)
+
+
+@runner("zones")
+def _zones(engine: Engine, settings: Settings, params: dict[str, Any],
+           progress: Progress) -> Outcome:
+    progress(0.1, "reading")
+    with engine.connect() as conn:
+        run = find_run(conn, int(params["run_id"]))
+        progress(0.2, "planning")
+        plan = plan_area(conn, run, {"id": int(params["area_id"]), "name": params["area_name"]},
+                         PlanParams(**params["plan"]), settings=settings,
+                         within=_within(params))
+    return Outcome({"area_id": plan.area["id"], "seconds": plan.seconds},
+                   pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+@runner("rota")
+def _rota(engine: Engine, settings: Settings, params: dict[str, Any],
+          progress: Progress) -> Outcome:
+    progress(0.1, "planning")
+    options = dict(params["options"])
+    if options.get("start"):
+        options["start"] = dt.date.fromisoformat(options["start"])
+    rota_id, _ = create_rota(engine, settings, area_id=int(params["area_id"]),
+                                by=params["by"], within=_within(params), **options)
+    return Outcome({"rota_id": rota_id})
+
+
+def job_key(kind: str, params: dict[str, Any], stamp: dict[str, int]) -> str:
+    """One key per kind, parameters and inputs."""
+    text = json.dumps([kind, params, stamp], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def submit(db: Database, settings: Settings, by: str, kind: str,
+           params: dict[str, Any]) -> dict[str, Any]:
+    """The job of ``kind`` with ``params``: the one queued or running (joined), the finished
+    one whose inputs are unchanged (a failed one too: the same inputs fail the same way), or
+    a new one queued."""
+    if kind not in RUNNERS:
+        raise NotFoundError(f"no job kind {kind!r}")
+    with db.begin() as conn:
+        key = job_key(kind, params, store.inputs_stamp(conn))
+        found = store.find_job(conn, key)
+        if found is not None:
+            return found
+        if store.active_jobs(conn, by) >= settings.jobs_per_user:
+            msg = (f"{settings.jobs_per_user} of your jobs are still running: "
+                   "wait for one to finish")
+            raise BusyError(msg)
+        job_id = store.insert_job(conn, kind=kind, key=key, params=params, by=by)
+        if job_id is None:  # another request queued it first: join that one
+            found = store.find_job(conn, key)
+            assert found is not None
+            return found
+    queue(settings, job_id)
+    ensure_worker(settings)
+    with db.begin() as conn:
+        queued = store.job(conn, job_id)
+    assert queued is not None
+    return queued
+
+
+def queue(settings: Settings, job_id: int) -> None:
+    """Hand a stored job of the city to the queue (a worker of the deployment runs it)."""
+    _deferrer(settings).configure_task(TASK, queue=QUEUE).defer(city=settings.city,
+                                                                job_id=job_id)
+
+
+def status(db: Database, job_id: int) -> dict[str, Any]:
+    """A job's state, progress, step, result and error (404 when there is none)."""
+    with db.connect() as conn:
+        found = store.job(conn, job_id)
+    if found is None:
+        raise NotFoundError(f"no job {job_id}")
+    return found
+
+
+def wait(db: Database, job_id: int, timeout_s: float) -> dict[str, Any]:
+    """The job once it has finished, or as it stands after ``timeout_s`` (a download asked
+    for while its plan is being made waits a little for it)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with db.begin() as conn:  # the primary: the worker writes there
+            found = store.job(conn, job_id)
+        if found is None:
+            raise NotFoundError(f"no job {job_id}")
+        if found["state"] in ("done", "failed") or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.25)
+
+
+_PLANS: OrderedDict[tuple[str, str, int], Plan] = OrderedDict()
+_PLANS_LOCK = threading.Lock()
+
+
+def plan_of(db: Database, settings: Settings, job_id: int) -> Plan:
+    """The zones plan a finished job of the city stored (kept in memory for the next
+    requests; every city counts its jobs from 1)."""
+    key = (str(db.url), settings.city, job_id)
+    with _PLANS_LOCK:
+        if key in _PLANS:
+            _PLANS.move_to_end(key)
+            return _PLANS[key]
+    with db.connect() as conn:
+        blob = store.payload(conn, job_id)
+    if blob is None:
+        raise NotFoundError(f"job {job_id} stored no plan")
+    plan = pickle.loads(blob)  # written by this application's worker only  # noqa: S301
+    with _PLANS_LOCK:
+        _PLANS[key] = plan
+        while len(_PLANS) > 8:
+            _PLANS.popitem(last=False)
+    return plan
+
+
+def execute(engine: Engine, settings: Settings, job_id: int) -> None:
+    """Run one queued job to its end, recording progress, result or error."""
+    with engine.begin() as conn:
+        row = store.start_job(conn, job_id)
+    if row is None:
+        return
+
+    def progress(share: float, step: str) -> None:
+        with engine.begin() as conn:
+            store.set_progress(conn, job_id, share, step)
+
+    try:
+        outcome = RUNNERS[row["kind"]](engine, settings, row["params"], progress)
+    except GeoPatrolError as exc:
+        with engine.begin() as conn:
+            store.fail_job(conn, job_id, error=str(exc), kind=type(exc).__name__)
+        return
+    except Exception as exc:
+        log.exception("job %s (%s) failed", job_id, row["kind"])
+        with engine.begin() as conn:
+            store.fail_job(conn, job_id, error="the job failed; the server's log says why",
+                           kind=type(exc).__name__)
+        return
+    with engine.begin() as conn:
+        store.finish_job(conn, job_id, result=outcome.result, payload=outcome.payload)
+
+
+# -- the queue ---------------------------------------------------------------------------
+
+_CITIES: dict[tuple[str, str], OpenCity] = {}
+_WORKERS: dict[str, tuple[threading.Thread, threading.Event]] = {}
+_APPS: dict[str, procrastinate.App] = {}
+_QUEUE_LOCK = threading.Lock()
+
+
+def _conninfo(settings: Settings) -> str:
+    """The deployment's database as libpq connection info (the queue's own connections)."""
+    url = database_url(settings)
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _app(settings: Settings, connector: procrastinate.connector.BaseConnector
+         ) -> procrastinate.App:
+    """The queue of ``settings``' deployment, with its one task: one job of one city (each
+    city opened once per process)."""
+    app = procrastinate.App(connector=connector)
+    deployment = _conninfo(settings)
+
+    def run_job(city: str, job_id: int) -> None:
+        with _QUEUE_LOCK:
+            if (deployment, city) not in _CITIES:
+                base = settings.with_(city=city)
+                registry = open_deployment(base, start=False)
+                try:
+                    _CITIES[deployment, city] = open_city(registry, base)
+                finally:
+                    registry.dispose()
+            opened = _CITIES[deployment, city]
+        execute(opened.engine, opened.settings, job_id)
+
+    app.task(name=TASK, queue=QUEUE)(run_job)
+    return app
+
+
+def _deferrer(settings: Settings) -> procrastinate.App:
+    """The queue as this process adds jobs to it (opened once)."""
+    conninfo = _conninfo(settings)
+    with _QUEUE_LOCK:
+        if conninfo not in _APPS:
+            app = _app(settings, procrastinate.SyncPsycopgConnector(conninfo=conninfo))
+            app.open()
+            _APPS[conninfo] = app
+        return _APPS[conninfo]
+
+
+_OPTIONS: dict[str, Any] = {"queues": [QUEUE], "listen_notify": True,
+                            "fetch_job_polling_interval": 2.0, "delete_jobs": "always"}
+
+
+def run_worker(settings: Settings, *, wait: bool = True) -> None:
+    """Run the jobs of every city of the deployment until stopped by a signal
+    (``wait=False``: until the queue is empty)."""
+    app = _app(settings, procrastinate.PsycopgConnector(conninfo=_conninfo(settings)))
+    app.run_worker(wait=wait, **_OPTIONS)
+
+
+def _worker_thread(settings: Settings, stop: threading.Event) -> None:
+    async def main() -> None:
+        app = _app(settings, procrastinate.PsycopgConnector(conninfo=_conninfo(settings)))
+        async with app.open_async():
+            worker = asyncio.create_task(app.run_worker_async(
+                install_signal_handlers=False, **_OPTIONS))
+            while not stop.is_set() and not worker.done():
+                await asyncio.sleep(0.2)
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+
+    asyncio.run(main())
+
+
+def ensure_worker(settings: Settings) -> None:
+    """A worker thread in this process, unless one runs already."""
+    conninfo = _conninfo(settings)
+    with _QUEUE_LOCK:
+        if conninfo in _WORKERS and _WORKERS[conninfo][0].is_alive():
+            return
+        stop = threading.Event()
+        thread = threading.Thread(target=_worker_thread, args=(settings, stop),
+                                  name="job-worker", daemon=True)
+        _WORKERS[conninfo] = (thread, stop)
+    thread.start()
+
+
+def stop_workers() -> None:
+    """Stop this process's worker threads (each finishes the job it runs) and close the
+    queues it added jobs to."""
+    with _QUEUE_LOCK:
+        workers = list(_WORKERS.values())
+        _WORKERS.clear()
+        apps = list(_APPS.values())
+        _APPS.clear()
+        opened = list(_CITIES.values())
+        _CITIES.clear()
+    for _, stop in workers:
+        stop.set()
+    for thread, _ in workers:
+        thread.join(timeout=60)
+    for app in apps:
+        app.close()
+    for city in opened:
+        city.engine.dispose()
+
+
+def plan_params(params: PlanParams) -> dict[str, Any]:
+    """A zones job's plan parameters (as its ``params["plan"]``)."""
+    return dataclasses.asdict(params)
