@@ -113,12 +113,23 @@ class Settings:
     callout_arrival_m: float = 50.0
     #: Walking speed for call-out ETAs (m/s).
     walk_speed_mps: float = 1.3
+    #: A photo sent with a report may be at most this large (MB), a report may carry at most
+    #: ``media_max_count`` of them, and a picture decoding to more than ``media_max_pixels``
+    #: pixels is refused as a decompression bomb before it is decoded.
+    media_max_mb: float = 8.0
+    media_max_count: int = 4
+    media_max_pixels: int = 40_000_000
     #: Password for ``geo-patrol users add/password`` when not given interactively.
     new_password: str | None = None
 
     @property
     def cluster_dir(self) -> Path:
         return self.data_dir / "pgcluster"
+
+    @property
+    def media_dir(self) -> Path:
+        """Where reports' photos are kept, by content hash."""
+        return self.data_dir / "media"
 
     @property
     def max_unpacked_bytes(self) -> int:
@@ -150,6 +161,8 @@ class Settings:
                 values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             elif isinstance(f.default, float):
                 values[f.name] = float(raw)
+            elif isinstance(f.default, int):
+                values[f.name] = int(raw)
             else:
                 values[f.name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})
