@@ -51,11 +51,10 @@ def has_exif(data: bytes) -> bool:
         return bool(image.getexif()) or b"Exif\x00\x00" in data
 
 
-@pytest.fixture(scope="module")
-def world(demo_world, tmp_path_factory):
+def reporter_world(demo_world, track_dir, prefix: str) -> dict:
     """A volunteer at home in the busiest community with a track the command loaded (so it
     proves presence) around a point there until now, their community's officer, another
-    community's officer and the command, each signed in."""
+    community's officer and the command (usernames ``{prefix}-volunteer``...)."""
     engine, settings = demo_world["engine"], demo_world["settings"]
     with engine.connect() as conn:
         community, name, lon, lat = conn.execute(sa.text("""
@@ -75,21 +74,29 @@ def world(demo_world, tmp_path_factory):
     for i in range(40):  # twenty minutes up to now, walking about 2 m every 30 s
         t = now - dt.timedelta(seconds=30 * (40 - i))
         rows.append(f"{number},{t.isoformat()},{lon + i * 2e-5:.6f},{lat:.6f}")
-    track = tmp_path_factory.mktemp("clue-track") / "walk.csv"
+    track = track_dir / "walk.csv"
     track.write_text("\n".join(rows) + "\n", encoding="utf-8")
     load_tracks(engine, track, crs="wgs84", settings=settings)
-    users = {"volunteer": make_user(engine, "c-volunteer", "volunteer", volunteer=number),
-             "officer": make_user(engine, "c-officer", "officer", areas=[name]),
-             "stranger": make_user(engine, "c-stranger", "officer", areas=[other]),
-             "command": make_user(engine, "c-command", "command")}
-    app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": settings})
+    users = {"volunteer": make_user(engine, f"{prefix}-volunteer", "volunteer",
+                                    volunteer=number),
+             "officer": make_user(engine, f"{prefix}-officer", "officer", areas=[name]),
+             "stranger": make_user(engine, f"{prefix}-stranger", "officer", areas=[other]),
+             "command": make_user(engine, f"{prefix}-command", "command")}
+    return {"engine": engine, "settings": settings, "users": users, "lon": lon, "lat": lat,
+            "community": community, "number": number}
+
+
+@pytest.fixture(scope="module")
+def world(demo_world, tmp_path_factory):
+    """:func:`reporter_world`, each of them signed in."""
+    out = reporter_world(demo_world, tmp_path_factory.mktemp("clue-track"), "c")
+    app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": out["settings"]})
     clients = {}
-    for role, username in users.items():
+    for role, username in out["users"].items():
         client = app.test_client()
         client.csrf = sign_in(client, username)
         clients[role] = client
-    return {"engine": engine, "settings": settings, "app": app, "clients": clients,
-            "lon": lon, "lat": lat, "community": community, "number": number}
+    return {**out, "app": app, "clients": clients}
 
 
 def _send(client, world, *, photos=(), lang: str = "zh", **form):
@@ -296,3 +303,37 @@ def test_a_photo_whose_exif_puts_the_reporter_elsewhere_is_not_paid(world):
         assert conn.execute(sa.text(
             "SELECT count(*) FROM points_ledger WHERE source = 'report' AND item_id = :r"),
             {"r": report_id}).scalar_one() == 0
+
+
+def test_the_command_sees_report_figures_without_personal_data(world, demo_world):
+    from geo_patrol.services import reports
+    from geo_patrol.services.maps import district_briefing
+
+    engine, settings = world["engine"], world["settings"]
+    now = dt.datetime.now(dt.UTC)
+    figures = reports.figures(engine, settings, since=now - dt.timedelta(days=1),
+                              until=now + dt.timedelta(hours=1))
+    here = figures["table"][figures["table"]["community_id"] == world["community"]]
+    fire = here[here["category"] == "fire_gas"].iloc[0]
+    assert (fire.reports, fire.verified, fire.rejected, fire.merged, fire.hazards) == \
+        (4, 2, 1, 1, 1)
+    assert fire.triage_h is not None and fire.triage_h >= 0
+    assert figures["share_verified"] is not None and 0 < figures["share_verified"] < 1
+    # the briefing of the demo's period: its reports counted, no reporter, text or photo
+    with engine.connect() as conn:
+        district = conn.execute(sa.text(
+            "SELECT d.id FROM areas d JOIN areas c ON ST_Contains(d.geom, "
+            "ST_PointOnSurface(c.geom)) WHERE d.level = 'district' AND c.id = :c"),
+            {"c": world["community"]}).scalar_one()
+        texts = conn.execute(sa.text(
+            "SELECT DISTINCT text FROM reports WHERE text IS NOT NULL")).scalars().all()
+        numbers = conn.execute(sa.text(
+            "SELECT DISTINCT v.number FROM reports r JOIN volunteers v ON v.id = "
+            "r.volunteer_id")).scalars().all()
+        page = district_briefing(conn, demo_world["run"].run_id, district, settings)
+    assert "群众线索（随手拍）" in page
+    assert not [t for t in texts if t in page]
+    assert not [n for n in numbers if f">{n}<" in page]
+    assert "/media/" not in page
+    dashboard = world["clients"]["command"].get(f"/dashboard?district={district}")
+    assert 'id="report-figures"' in dashboard.get_data(as_text=True)

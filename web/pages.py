@@ -94,9 +94,14 @@ def dashboard() -> Any:
     if me.grant(Resource.CRIME) is not None:
         crime_tile = crime.summary(get_engine(), settings(), area_id=district_id,
                                    within=me.within(Resource.CRIME))
+    report_figures = report_service.figures(
+        get_engine(), settings(), since=run["window_start"], until=run["window_end"],
+        within=me.within(Resource.HAZARDS), area_id=district_id) \
+        if me.grant(Resource.HAZARDS) is not None else None
     return render_template("dashboard.html", run=run, runs=runs, districts=districts,
                            district_id=district_id, communities=communities, trend=trend,
-                           crime_tile=crime_tile, campaign_tiles=campaign_tiles)
+                           crime_tile=crime_tile, campaign_tiles=campaign_tiles,
+                           report_figures=report_figures)
 
 
 def _area_run(area_id: int, what: str) -> tuple[Any, dict | None]:
