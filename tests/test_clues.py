@@ -337,3 +337,27 @@ def test_the_command_sees_report_figures_without_personal_data(world, demo_world
     assert "/media/" not in page
     dashboard = world["clients"]["command"].get(f"/dashboard?district={district}")
     assert 'id="report-figures"' in dashboard.get_data(as_text=True)
+
+
+def test_photos_of_triaged_reports_follow_the_retention_period(world):
+    from geo_patrol.services.reports import drop_old_media
+
+    engine, settings = world["engine"], world["settings"]
+    pending = _send(world["clients"]["volunteer"], world, category="dispute",
+                    photos=[("kept.jpg", photo_bytes((320, 240), noise=True))])
+    assert pending.status_code == 302
+    with engine.connect() as conn:
+        triaged = conn.execute(sa.text(
+            "SELECT m.sha256 FROM report_media m JOIN reports r ON r.id = m.report_id "
+            "WHERE r.verification <> 'pending'")).scalars().all()
+        waiting = conn.execute(sa.text(
+            "SELECT m.sha256 FROM report_media m JOIN reports r ON r.id = m.report_id "
+            "WHERE r.verification = 'pending'")).scalars().all()
+    assert triaged and waiting
+    assert drop_old_media(engine, settings, before=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)) == 0
+    gone = drop_old_media(engine, settings,
+                          before=dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+    assert gone == len(set(triaged) - set(waiting))
+    root = settings.media_dir
+    assert not [p for sha in set(triaged) - set(waiting) for p in root.rglob(f"{sha}*")]
+    assert all(list(root.rglob(f"{sha}*")) for sha in waiting)  # pending: still needed

@@ -549,6 +549,8 @@ def enter_report(engine: Engine, *, volunteer_id: int, category: str, text: str 
             report_id = ledger_store.add_report(
                 conn, volunteer_id=volunteer_id, category=found, text=text, lon=x, lat=y,
                 srid=srid, community_id=community, reported_at=when, key=key)
+            if report_id is None:  # the same report sent twice at once: the other one won
+                return int(report_store.report_by_key(conn, key or "", volunteer_id) or 0)
             checks = reports.exif_checks(conn, checked, volunteer_id=volunteer_id,
                                          reported_at=when, srid=srid, settings=settings)
             written = reports.keep_photos(conn, report_id, checked, checks, settings)

@@ -176,17 +176,18 @@ def add_hazard(conn: Connection, *, category: str, name: str, lon: float, lat: f
 
 def add_report(conn: Connection, *, volunteer_id: int, category: str, text: str | None,
                lon: float, lat: float, srid: int, community_id: int | None = None,
-               reported_at: dt.datetime | None = None, key: str | None = None) -> int:
+               reported_at: dt.datetime | None = None, key: str | None = None) -> int | None:
     """One report sent by a volunteer from the app or page (pending verification); ``key``
-    (the phone's own id for it) makes sending it again store nothing."""
+    (the phone's own id for it) makes sending it again store nothing (``None``: it was
+    stored already, perhaps by a request racing this one)."""
     return conn.execute(sa.text(
         "INSERT INTO reports (external_id, volunteer_id, reported_at, category, text, "
         "verification, reward, community_id, geom, geom_m) VALUES ("
         "coalesce(:key, 'app-' || gen_random_uuid()), :v, coalesce(:at, now()), "
         f":category, :text, 'pending', 0, :c, {_POINT}, ST_Transform({_POINT}, :srid)) "
-        "RETURNING id"), {"v": volunteer_id, "category": category, "text": text, "lon": lon,
+        "ON CONFLICT (external_id) DO NOTHING RETURNING id"), {"v": volunteer_id, "category": category, "text": text, "lon": lon,
                           "lat": lat, "srid": srid, "c": community_id, "at": reported_at,
-                          "key": key}).scalar_one()
+                          "key": key}).scalar()
 
 
 def review_proposal(conn: Connection, hazard_id: int, *, accept: bool,

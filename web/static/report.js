@@ -140,8 +140,19 @@
     });
   }
 
+  var flushing = null;
+
   function flush() {
+    // one pass at a time: "online" and a page load may both ask
     if (!navigator.onLine) { return Promise.resolve(); }
+    if (!flushing) {
+      flushing = sendWaiting().then(function () { flushing = null; },
+                                    function () { flushing = null; });
+    }
+    return flushing;
+  }
+
+  function sendWaiting() {
     return showWaiting().then(function (items) {
       return items.reduce(function (chain, item) {
         return chain.then(function () {
