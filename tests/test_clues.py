@@ -54,7 +54,7 @@ def has_exif(data: bytes) -> bool:
 def reporter_world(demo_world, track_dir, prefix: str) -> dict:
     """A volunteer at home in the busiest community with a track the command loaded (so it
     proves presence) around a point there until now, their community's officer, another
-    community's officer and the command (usernames ``{prefix}-volunteer``...)."""
+    community's officer, the command and a planner (usernames ``{prefix}-volunteer``...)."""
     engine, settings = demo_world["engine"], demo_world["settings"]
     with engine.connect() as conn:
         community, name, lon, lat = conn.execute(sa.text("""
@@ -81,7 +81,8 @@ def reporter_world(demo_world, track_dir, prefix: str) -> dict:
                                     volunteer=number),
              "officer": make_user(engine, f"{prefix}-officer", "officer", areas=[name]),
              "stranger": make_user(engine, f"{prefix}-stranger", "officer", areas=[other]),
-             "command": make_user(engine, f"{prefix}-command", "command")}
+             "command": make_user(engine, f"{prefix}-command", "command"),
+             "planner": make_user(engine, f"{prefix}-planner", "planner")}
     return {"engine": engine, "settings": settings, "users": users, "lon": lon, "lat": lat,
             "community": community, "number": number}
 
@@ -152,6 +153,10 @@ def test_a_report_with_a_photo_is_triaged_paid_once_and_its_photo_kept_in_scope(
     assert stranger.post(f"/reports/{report_id}/triage", data={
         "action": "verified", "csrf_token": stranger.csrf}).status_code == 404
     assert volunteer.get(f"/media/{media_id}/thumb.jpg").status_code == 200
+    # planners read what was reported where, never who is in it: no photo
+    planner = world["clients"]["planner"]
+    assert planner.get(f"/media/{media_id}/thumb.jpg").status_code == 404
+    assert "/media/" not in planner.get("/reports").get_data(as_text=True)
     assert volunteer.get(f"/media/{media_id}/original.jpg").status_code == 404
     # verified by the officer: paid once, by the category's points
     resp = officer.post(f"/reports/{report_id}/triage", data={

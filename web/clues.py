@@ -84,6 +84,7 @@ def reports_page(*, error: str | None = None, status: int = 200) -> Any:
     ledger = reward_ledger(get_conn(), within=me.within(Resource.HAZARDS)) if people else None
     if not people:
         table = table.assign(volunteer=None, volunteer_name=None, text=None, answer=None)
+        photos = {}  # a photo may show people
     return render_template("reports.html", run=None, reports=table, ledger=ledger,
                            people=people, verification=verification or "", photos=photos,
                            earlier=earlier, error=error,

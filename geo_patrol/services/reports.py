@@ -208,9 +208,12 @@ def my_reports(engine: Engine, volunteer_id: int) -> tuple[pd.DataFrame, dict[in
 
 def photo(engine: Engine, settings: Settings, user: Principal, media_id: int, copy: str
           ) -> bytes:
-    """A copy of a report's photo (without EXIF) for a user who may read the report: the
-    reporter, or a role that sees its community; 404 for anyone else."""
+    """A copy of a report's photo (without EXIF) for a user who may read the report and
+    its people (a photo may show them): the reporter, or a role that sees its community's
+    personal data; 404 for anyone else (planners read reports, never who is in them)."""
     grant = user.require(Resource.HAZARDS)
+    if user.grant(Resource.PEOPLE) is None:
+        raise NotFoundError(f"no photo {media_id}")
     with engine.connect() as conn:
         if grant is Grant.OWN:
             item = store.media_item(conn, media_id, volunteer_id=user.volunteer_id or -1)
