@@ -210,7 +210,8 @@ def _records(engine, settings, key: str) -> dict:
     return {"run_id": run, "area_id": area, "district_id": district,
             "volunteer_id": volunteer_id, "hazard_id": proposal, "campaign_id": campaign,
             "device_id": f"phone-{key}", "callout_id": callout, "task_id": task,
-            "rota_id": rota_id, "report_id": report, "media_id": media, "course": course, "number": number, "lon": lon, "lat": lat,
+            "rota_id": rota_id, "report_id": report, "media_id": media,
+            "course": course, "number": number, "lon": lon, "lat": lat,
             "hazard": hazards[-1]}
 
 

@@ -74,14 +74,13 @@ def _taken_at(exif_ifd: dict, ifd0: dict, tz: str) -> dt.datetime | None:
         local = dt.datetime.strptime(text.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None
+    zone: dt.tzinfo = ZoneInfo(tz)
     offset = exif_ifd.get(_TAKEN_OFFSET)
     if isinstance(offset, str) and len(offset.strip("\x00")) == 6:
         try:
-            zone: dt.tzinfo = dt.datetime.strptime(offset.strip("\x00"), "%z").tzinfo  # type: ignore[assignment]
+            zone = dt.datetime.strptime(offset.strip("\x00"), "%z").tzinfo or zone
         except ValueError:
-            zone = ZoneInfo(tz)
-    else:
-        zone = ZoneInfo(tz)
+            pass  # an offset that is not one: the city's zone
     return local.replace(tzinfo=zone).astimezone(dt.UTC)
 
 

@@ -185,9 +185,9 @@ def add_report(conn: Connection, *, volunteer_id: int, category: str, text: str 
         "verification, reward, community_id, geom, geom_m) VALUES ("
         "coalesce(:key, 'app-' || gen_random_uuid()), :v, coalesce(:at, now()), "
         f":category, :text, 'pending', 0, :c, {_POINT}, ST_Transform({_POINT}, :srid)) "
-        "ON CONFLICT (external_id) DO NOTHING RETURNING id"), {"v": volunteer_id, "category": category, "text": text, "lon": lon,
-                          "lat": lat, "srid": srid, "c": community_id, "at": reported_at,
-                          "key": key}).scalar()
+        "ON CONFLICT (external_id) DO NOTHING RETURNING id"),
+        {"v": volunteer_id, "category": category, "text": text, "lon": lon, "lat": lat,
+         "srid": srid, "c": community_id, "at": reported_at, "key": key}).scalar()
 
 
 def review_proposal(conn: Connection, hazard_id: int, *, accept: bool,
