@@ -133,7 +133,7 @@ def report_figures(conn: Connection, *, within: Within = None, since: dt.datetim
                    until: dt.datetime, area_id: int | None = None) -> pd.DataFrame:
     """Per community and category, reports made in ``[since, until)``: how many, verified,
     rejected, merged, still pending, hazards they added, and the median hours to triage.
-    No personal data (counts only). ``area_id`` keeps the communities of one area."""
+    No personal data (counts only). ``area_id`` keeps the communities inside one area."""
     return pd.read_sql_query(sa.text(f"""
         SELECT a.id AS community_id, a.name AS community, r.category, count(*) AS reports,
                count(*) FILTER (WHERE r.outcome IN ('verified', 'hazard', 'station')
@@ -149,8 +149,7 @@ def report_figures(conn: Connection, *, within: Within = None, since: dt.datetim
                    FILTER (WHERE r.triaged_at IS NOT NULL) AS triage_h
         FROM reports r JOIN areas a ON a.id = r.community_id
         WHERE r.reported_at >= :a AND r.reported_at < :b AND {in_scope('r.community_id')}
-          AND (CAST(:area AS integer) IS NULL OR a.id = :area OR a.parent_id = :area
-               OR a.parent_id IN (SELECT id FROM areas WHERE parent_id = :area))
+          AND (CAST(:area AS integer) IS NULL OR a.id IN (SELECT area_subtree(:area)))
         GROUP BY a.id, a.name, r.category ORDER BY a.name, r.category"""), conn,
         params={"a": since, "b": until, "area": area_id, **scope_params(within)})
 

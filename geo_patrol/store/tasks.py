@@ -116,7 +116,7 @@ def verified_unpaid_reports(conn: Connection, *, tz: str, minutes: float, radius
                                AND m.exif_check = 'far') AS matches,
                r.category, r.outcome
         FROM reports r WHERE r.verification = 'verified' AND r.duplicate_of IS NULL
-          AND (CAST(:ids AS integer[]) IS NULL OR r.id = ANY(CAST(:ids AS integer[])))
+          AND coalesce(r.id = ANY(CAST(:ids AS integer[])), true)
           AND NOT EXISTS (SELECT 1 FROM points_ledger l WHERE l.source = 'report'
                           AND l.item_id = r.id)
         ORDER BY r.id"""), {"tz": tz, "s": float(minutes) * 60, "d": radius_m,
