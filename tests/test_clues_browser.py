@@ -22,9 +22,10 @@ pytestmark = pytest.mark.browser
 
 #: The words to find, and a category each (a second report of one category at the same place
 #: the same day would be a duplicate of the first, not paid).
-WORDS = {"zh": {"verified": "已核实", "points": "分", "sent": "已上报", "category": "suspicious"},
+WORDS = {"zh": {"verified": "已核实", "points": "分", "sent": "已上报", "pending": "待核实",
+                "category": "suspicious"},
          "en": {"verified": "Verified", "points": "points", "sent": "Report sent",
-                "category": "lost_person"}}
+                "pending": "Pending", "category": "lost_person"}}
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +81,7 @@ def test_a_report_with_a_photo_from_the_phone_to_the_officer_and_back(
             break
         page.wait_for_timeout(100)
     assert thumb.evaluate("img => img.naturalWidth") > 0
+    assert w["pending"] in page.locator(f"#report-{report_id} td.state").inner_text()
     row = page.locator(f"#report-{report_id} + tr.triage-row")
     row.locator("textarea[name=answer]").fill("已派民警核查")
     shot(page, f"report-queue-{lang}")
