@@ -57,6 +57,7 @@ MATRIX: dict[tuple[Resource, str], dict[Role, Grant]] = {
     (Resource.HAZARDS, "write"): {_C: Grant.ALL, _A: Grant.ALL},
     (Resource.HAZARDS, "propose"): {_C: Grant.ALL, _A: Grant.ALL, _O: Grant.SCOPED},
     (Resource.HAZARDS, "report"): {_V: Grant.OWN},
+    (Resource.HAZARDS, "triage"): {_C: Grant.ALL, _A: Grant.ALL, _O: Grant.SCOPED},
     (Resource.COVERAGE, "read"): {_C: Grant.ALL, _A: Grant.ALL, _O: Grant.SCOPED,
                                   _P: Grant.ALL},
     (Resource.COVERAGE, "write"): {_C: Grant.ALL, _A: Grant.ALL, _P: Grant.ALL},

@@ -70,3 +70,21 @@ class ForbiddenError(GeoPatrolError, PermissionError):
 class BusyError(GeoPatrolError):
     """The user already has as many jobs queued or running as one may (try again when one
     has finished)."""
+class ReportInputError(InputError):
+    """A volunteer's report or one of its photos is refused; nothing was stored. ``code``
+    names the reason and ``params`` its figures, so a page can say it in the reader's
+    language.
+
+    Parameters
+    ----------
+    code
+        ``not_image``, ``too_large``, ``bomb``, ``size_lies``, ``too_many``, ``outside``,
+        ``category`` or ``text``.
+    message
+        The English message.
+    """
+
+    def __init__(self, code: str, message: str, **params: object):
+        self.code = code
+        self.params = params
+        super().__init__(message, source=params.get("file") and str(params["file"]) or None)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -73,6 +73,26 @@ class Delivery:
             int(round(full * self.partly_points)) if state == "partly" else 0
 
 
+#: What triage makes of a report; the first three verify it as true.
+REPORT_OUTCOMES = ("verified", "hazard", "station", "rejected", "merged")
+#: The share of a category's points each outcome earns, unless ``[report_outcomes]`` says.
+DEFAULT_OUTCOME_SHARES = {"verified": 1.0, "hazard": 1.5, "station": 1.0, "rejected": 0.0,
+                          "merged": 0.0}
+
+
+@dataclass(frozen=True)
+class ReportCategory:
+    """A category a volunteer may report beyond the hazard categories, and its points."""
+
+    category: str
+    label_zh: str
+    label_en: str
+    points: int
+
+    def label(self, lang: str = "zh") -> str:
+        return self.label_zh if lang.startswith("zh") else self.label_en
+
+
 @dataclass(frozen=True)
 class Rules:
     """Every category's rule, their aliases, and what counts as an inspection visit."""
@@ -82,6 +102,33 @@ class Rules:
     dwell_min: float
     radius_m: float
     delivery: Delivery = Delivery()
+    #: Report categories beyond the hazards (suspicious person, lost person, dispute...).
+    report_categories: dict[str, ReportCategory] = field(default_factory=dict)
+    report_aliases: dict[str, str] = field(default_factory=dict)
+    outcome_shares: dict[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_OUTCOME_SHARES))
+
+    def report_category_of(self, value: str) -> str | None:
+        """The key of a report's category (a report category or a hazard category) for any
+        of its spellings, or ``None`` when it is unknown."""
+        text = str(value).strip().lower()
+        return self.report_aliases.get(text) or self.aliases.get(text)
+
+    def report_label(self, category: object, lang: str = "zh") -> str | None:
+        """A report category's or hazard category's name (``None`` when neither)."""
+        found = self.report_categories.get(str(category))
+        if found is not None:
+            return found.label(lang)
+        rule = self.categories.get(str(category))
+        return rule.label(lang) if rule else None
+
+    def report_points(self, category: object, outcome: str | None) -> int:
+        """Points a report of ``category`` earns for the outcome of its triage (a report
+        verified without one, as from a ledger, counts as ``verified``)."""
+        found = self.report_categories.get(str(category))
+        full = found.points if found is not None else self.delivery.points_report
+        share = self.outcome_shares.get(outcome or "verified", 0.0)
+        return int(round(full * share))
 
     def label(self, category: object, lang: str = "zh") -> str:
         """The name of a category key in ``lang`` (the key itself when unknown)."""
@@ -134,8 +181,40 @@ def parse_rules(data: dict[str, Any], source: str) -> Rules:
             if name:
                 aliases[str(name).strip().lower()] = key
     insp = data.get("inspection", {})
+    reports, report_aliases = _report_categories(data.get("report_categories") or {}, source)
     return Rules(categories, aliases, float(insp.get("dwell_min", 10)),
-                 float(insp.get("radius_m", 50)), _delivery(data.get("delivery", {}), source))
+                 float(insp.get("radius_m", 50)), _delivery(data.get("delivery", {}), source),
+                 report_categories=reports, report_aliases=report_aliases,
+                 outcome_shares=_outcome_shares(data.get("report_outcomes") or {}, source))
+
+
+def _report_categories(cats: dict[str, Any], source: str
+                       ) -> tuple[dict[str, ReportCategory], dict[str, str]]:
+    found: dict[str, ReportCategory] = {}
+    aliases: dict[str, str] = {}
+    for key, spec in cats.items():
+        try:
+            points = int(spec.get("points", 5))
+        except (TypeError, ValueError):
+            raise InputError(f"report category {key}: points is a whole number",
+                             source=source) from None
+        found[key] = ReportCategory(key, spec.get("label_zh", key), spec.get("label_en", key),
+                                    points)
+        for name in (key, spec.get("label_zh"), spec.get("label_en"), *spec.get("aliases", [])):
+            if name:
+                aliases[str(name).strip().lower()] = key
+    return found, aliases
+
+
+def _outcome_shares(spec: dict[str, Any], source: str) -> dict[str, float]:
+    unknown = set(spec) - set(REPORT_OUTCOMES)
+    if unknown:
+        msg = f"[report_outcomes]: unknown outcomes {', '.join(sorted(unknown))}"
+        raise InputError(msg, source=source)
+    try:
+        return DEFAULT_OUTCOME_SHARES | {k: float(v) for k, v in spec.items()}
+    except (TypeError, ValueError):
+        raise InputError("[report_outcomes]: every value is a number", source=source) from None
 
 
 def _delivery(spec: dict[str, Any], source: str) -> Delivery:

@@ -118,12 +118,23 @@ class Settings:
     job_wait_s: float = 60.0
     #: Walking speed for call-out ETAs (m/s).
     walk_speed_mps: float = 1.3
+    #: A photo sent with a report may be at most this large (MB), a report may carry at most
+    #: ``media_max_count`` of them, and a picture decoding to more than ``media_max_pixels``
+    #: pixels is refused as a decompression bomb before it is decoded.
+    media_max_mb: float = 8.0
+    media_max_count: int = 4
+    media_max_pixels: int = 40_000_000
     #: Password for ``geo-patrol users add/password`` when not given interactively.
     new_password: str | None = None
 
     @property
     def cluster_dir(self) -> Path:
         return self.data_dir / "pgcluster"
+
+    @property
+    def media_dir(self) -> Path:
+        """Where reports' photos are kept, by content hash."""
+        return self.data_dir / "media"
 
     @property
     def max_unpacked_bytes(self) -> int:

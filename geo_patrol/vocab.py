@@ -9,7 +9,7 @@ UPLOAD_KINDS = ("boundaries", "streets", "volunteers", "tracks", "hazards", "rep
                 "live", "training")
 PATROL_KINDS = ("patrol", "passive")
 HAZARD_STATUSES = ("open", "rectified", "cleared")
-REPORT_VERIFICATIONS = ("pending", "verified", "rejected")
+REPORT_VERIFICATIONS = ("pending", "verified", "rejected", "merged")
 #: A volunteer called to an incident: sent, then accepted or declined, then arrived.
 CALLOUT_STATUSES = ("sent", "accepted", "declined", "arrived")
 #: A volunteer on the live map: on patrol (moving), at work (passive occupation), idle

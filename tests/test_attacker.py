@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 
 import pytest
 import sqlalchemy as sa
+from PIL import Image
 
 from geo_patrol.access import MATRIX, Grant, Resource, Role
 from geo_patrol.cities import City
@@ -48,10 +49,11 @@ BUDGET = 5_000
 
 #: Path parameters that name a record (varied: own city, other city, absent, overflow).
 ID_PARAMS = {"run_id", "area_id", "district_id", "volunteer_id", "hazard_id", "campaign_id",
-             "rota_id", "task_id", "callout_id", "device_id", "job_id"}
+             "rota_id", "task_id", "callout_id", "device_id", "report_id", "media_id",
+             "job_id"}
 #: Path parameters that name no record: one fixed, valid value each.
 FIXED = {"layer": "gaps", "fmt": "geojson", "z": 14, "x": 13178, "y": 6143, "code": "en",
-         "name": "leaflet.js", "filename": "app.js"}
+         "name": "leaflet.js", "filename": "app.js", "copy": "thumb"}
 
 #: What a route needs in its query to do its work rather than answer 400 (ids of the city
 #: the variant names); a route that reads ``run`` also gets the run.
@@ -199,13 +201,22 @@ def _records(engine, settings, key: str) -> dict:
     rota_id, _ = rota.create(engine, settings, area_id=area, start=dt.date(*DEMO_UNTIL), days=1,
                              revisit_days=1, minutes=30, by="atk", time_limit=5,
                              per_community=1)
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 90, 90)).save(picture, "JPEG")
+    report = scope.send_report(engine, settings, authenticate(engine, "atk-volunteer", PASSWORD),
+                               category="suspicious", text=f"report {MARK[key]}", lon=lon,
+                               lat=lat, photos=[("photo.jpg", picture.getvalue())])
+    with engine.connect() as conn:
+        media = conn.execute(sa.text("SELECT id FROM report_media WHERE report_id = :r"),
+                             {"r": report}).scalar_one()
     with engine.begin() as conn:  # a job the command asked for (its status is theirs)
         job = jobs_store.insert_job(conn, kind="zones", key=f"atk-{key}",
                                     params={"area_id": area}, by="atk-command")
     return {"run_id": run, "area_id": area, "district_id": district, "job_id": job,
             "volunteer_id": volunteer_id, "hazard_id": proposal, "campaign_id": campaign,
             "device_id": f"phone-{key}", "callout_id": callout, "task_id": task,
-            "rota_id": rota_id, "course": course, "number": number, "lon": lon, "lat": lat,
+            "rota_id": rota_id, "report_id": report, "media_id": media,
+            "course": course, "number": number, "lon": lon, "lat": lat,
             "hazard": hazards[-1]}
 
 

@@ -219,6 +219,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.pages import bp as pages_bp
     from web.params import IdConverter, lang
     from web.campaigns import bp as campaigns_bp
+    from web.clues import bp as clues_bp
     from web.crime import bp as crime_bp
     from web.planner import bp as planner_bp
     from web.rota import bp as rota_bp
@@ -238,7 +239,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.add_template_global(auth.csp_nonce, "csp_nonce")
     use_nonce_source(auth.csp_nonce)
     for blueprint in (api_bp, pages_bp, maps_bp, planner_bp, live_bp, training_bp,
-                      crime_bp, campaigns_bp, rota_bp, tasks_bp):
+                      crime_bp, campaigns_bp, rota_bp, tasks_bp, clues_bp):
         app.register_blueprint(blueprint)
     app.jinja_env.finalize = _finalize
     app.jinja_env.filters.update(localtime=_localtime, period=_period)

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from geo_patrol import clock
 from geo_patrol.access import Grant, Resource
-from geo_patrol.errors import GeoPatrolError, InputError, NotFoundError, TooLargeError
+from geo_patrol.errors import (
+    GeoPatrolError,
+    InputError,
+    NotFoundError,
+    ReportInputError,
+    TooLargeError,
+)
 from geo_patrol.privacy import Vault
 from geo_patrol.services import campaigns, crime, results, scope, tasks, training
+from geo_patrol.services import reports as report_service
 from geo_patrol.services.accounts import audit_event, audit_table
 from geo_patrol.services.analysis import analyze, parse_window
 from geo_patrol.services.callouts import my_callouts
@@ -19,12 +26,11 @@ from geo_patrol.services.exports import export_layer as encode_layer
 from geo_patrol.services.maps import district_briefing
 from geo_patrol.services.results import (
     proposal_table,
-    report_table,
-    reward_ledger,
     unmask_volunteer,
     upload_table,
     volunteer_table,
 )
+from web import clues
 from web.auth import principal, requires
 from web.db import city, get_conn, get_db, settings
 from web.params import current_run, download, int_arg, lang, local_path
@@ -91,9 +97,14 @@ def dashboard() -> Any:
     if me.grant(Resource.CRIME) is not None:
         crime_tile = crime.summary(get_db(), settings(), area_id=district_id,
                                    within=me.within(Resource.CRIME))
+    report_figures = report_service.figures(
+        get_db(), settings(), since=run["window_start"], until=run["window_end"],
+        within=me.within(Resource.HAZARDS), area_id=district_id) \
+        if me.grant(Resource.HAZARDS) is not None else None
     return render_template("dashboard.html", run=run, runs=runs, districts=districts,
                            district_id=district_id, communities=communities, trend=trend,
-                           crime_tile=crime_tile, campaign_tiles=campaign_tiles)
+                           crime_tile=crime_tile, campaign_tiles=campaign_tiles,
+                           report_figures=report_figures)
 
 
 def _area_run(area_id: int, what: str) -> tuple[Any, dict | None]:
@@ -197,18 +208,7 @@ def volunteers() -> Any:
 @bp.get("/reports")
 @requires(Resource.HAZARDS)
 def reports() -> Any:
-    me = principal()
-    within = me.within(Resource.HAZARDS)
-    verification = request.args.get("verification") or None
-    conn = get_conn()
-    table = report_table(conn, verification=verification, within=within)
-    # planners see what was reported where, never who reported it or what they wrote
-    people = me.grant(Resource.PEOPLE) is not None
-    ledger = reward_ledger(conn, within=within) if people else None
-    if not people:
-        table = table.assign(volunteer=None, volunteer_name=None, text=None)
-    return render_template("reports.html", run=None, reports=table, ledger=ledger,
-                           people=people, verification=verification or "")
+    return clues.reports_page()
 
 
 @bp.route("/uploads", methods=["GET", "POST"])
@@ -247,30 +247,51 @@ def export_layer(run_id: int, layer: str, fmt: str) -> Any:
 @bp.get("/me")
 def me() -> Any:
     """A volunteer's own record (masked like everywhere else) and reports."""
+    return _my_page(message=request.args.get("sent"))
+
+
+def _my_page(*, message: str | None = None, error: str | None = None,
+             entered: dict[str, str] | None = None, status: int = 200) -> Any:
     user = principal()
     if user.volunteer_id is None:
         raise NotFoundError("this account has no volunteer record")
     conn = get_conn()
     record = volunteer_table(conn, volunteer_id=user.volunteer_id, on=settings().today())
-    own = report_table(conn, volunteer_id=user.volunteer_id)
+    own, photos = report_service.my_reports(get_db(), user.volunteer_id)
     near = tasks.near_me(get_db(), settings(), user.volunteer_id)
     mine, points = tasks.my_tasks(get_db(), user.volunteer_id)
     return render_template("me.html", run=None, record=record.iloc[0].to_dict(), reports=own,
-                           near=near, mine=mine, points=points,
+                           photos=photos, near=near, mine=mine, points=points,
                            callouts=my_callouts(get_db(), user.volunteer_id,
                                                     tz=settings().timezone),
                            certificates=training.certificates(get_db(), settings(),
                                                               volunteer_id=user.volunteer_id),
-                           message=request.args.get("sent"))
+                           message=message, error=error, entered=entered or {},
+                           max_photos=settings().media_max_count), status
 
 
 @bp.post("/me/report")
 @requires(Resource.HAZARDS, "report")
 def send_report() -> Any:
-    report_id = scope.send_report(get_db(), settings(), principal(),
-                                  category=request.form.get("category", ""),
-                                  text=request.form.get("text") or None,
-                                  lon=request.form.get("lon"), lat=request.form.get("lat"))
+    """A report from the phone, with its photos; a refusal says why in the page's language,
+    keeps what was typed, and stores nothing. A phone sending a report it kept while offline
+    asks for JSON."""
+    form = request.form
+    try:
+        report_id = scope.send_report(
+            get_db(), settings(), principal(), category=form.get("category", ""),
+            text=form.get("text") or None, lon=form.get("lon"), lat=form.get("lat"),
+            photos=clues.photos_sent(request.files.getlist("photos")),
+            key=form.get("key"), made_at=form.get("made_at"))
+    except ReportInputError as exc:
+        message = clues.refusal_text(exc)
+        if request.accept_mimetypes.best == "application/json":
+            return jsonify(error="ReportInputError", code=exc.code, message=message), 400
+        entered = {k: form.get(k, "")[:2000] for k in ("category", "text", "lon", "lat")}
+        return _my_page(error=message, entered=entered, status=400)
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(id=report_id, verification="pending",
+                       next=url_for("pages.me", sent=report_id)), 201
     return redirect(url_for("pages.me", sent=report_id))
 
 

@@ -112,17 +112,44 @@ def crime_section(crime: dict[str, Any] | None, lang: str) -> str:
     return f'<h2 class="gp-page">{label("crime_section", lang)}</h2>{text}{table}'
 
 
+def report_section(figures: dict[str, Any] | None, lang: str, rules: Rules) -> str:
+    """Volunteers' reports in the period: per community and category, how many, verified,
+    rejected, merged, pending, the hazards they added and the median hours to triage.
+    Counts only: no reporter, no text, no photo."""
+    if not figures or not figures["reports"]:
+        return ""
+    share = figures["share_verified"]
+    hours = figures["triage_h"]
+    intro = label("reports_intro", lang).format(
+        n=figures["reports"], share="—" if share is None else f"{100 * share:.0f}%",
+        hours="—" if hours is None else f"{hours:.1f}", hazards=figures["hazards"])
+    rows = [[r.community, rules.report_label(r.category, lang) or term("report", r.category, lang),
+             r.reports, r.verified, r.rejected, r.merged, r.pending, r.hazards,
+             "—" if r.triage_h != r.triage_h or r.triage_h is None else f"{r.triage_h:.1f}"]
+            for r in figures["table"].itertuples()]
+    table = html_table([label("community", lang), label("category", lang),
+                        label("reports", lang), term("verification", "verified", lang),
+                        term("verification", "rejected", lang),
+                        term("verification", "merged", lang),
+                        term("verification", "pending", lang), label("hazards_added", lang),
+                        label("triage_hours", lang)], rows)
+    return (f'<h2 class="gp-page">{label("report_section", lang)}</h2>'
+            f'<p>{html.escape(intro)}</p>{table}')
+
+
 def briefing_html(run: dict[str, Any], layers: Any, segments: Any, table: Any, *,
                   rules: Rules, tz: str, lang: str = "zh", basemap: str | None = None,
                   generated: dt.datetime | None = None,
                   crime: dict[str, Any] | None = None,
-                  campaigns: list[Any] | None = None, city: str | None = None) -> str:
+                  campaigns: list[Any] | None = None, city: str | None = None,
+                  reports: dict[str, Any] | None = None) -> str:
     """The briefing of one district (of ``city``, named in its title), as one self-contained
     HTML string, its period and time in the city's zone ``tz``: ``layers`` of the
     district (without inspectors: no personal data in a briefing), its street ``segments``,
     the run's community ``table``, the running ``campaigns``' progress in the district (see
     :func:`geo_patrol.services.campaigns.district_progress`) and the property-crime figures
-    (``crime``, see :func:`geo_patrol.services.crime.briefing_figures`)."""
+    (``crime``, see :func:`geo_patrol.services.crime.briefing_figures`) and the figures of
+    volunteers' reports (``reports``, see :func:`geo_patrol.services.reports.figures`)."""
     district, communities, gaps = layers.area, layers.communities, layers.gaps
     name = str(district.iloc[0]["name"])
     focus = communities if not communities.empty else district
@@ -169,6 +196,7 @@ def briefing_html(run: dict[str, Any], layers: Any, segments: Any, table: Any, *
     body = (f'<div class="gp-body"><h2>{label("summary", lang)}</h2>{summary}'
             f'<h2 class="gp-page">{label("top_gaps", lang)}</h2>{gap_table}'
             f'{campaign_section(campaigns or [], lang, rules)}{crime_section(crime, lang)}'
+            f'{report_section(reports, lang, rules)}'
             f'<p class="gp-note">{label("generated", lang)}: {stamp} · '
             f'{label("no_personal", lang)}</p></div>')
     root = m.get_root()

@@ -50,6 +50,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "hot_spots": ("警情热点", "Crime hot spots"),
     "crime_section": ("侵财警情热点", "Property crime hot spots"),
     "campaign_section": ("专项行动进度", "Campaign progress"),
+    "report_section": ("群众线索（随手拍）", "Reports from the street"),
+    "reports_intro": ("本期义警上报线索 {n} 条；已处理线索中核实属实 {share}；处理用时中位数 {hours} 小时；列入隐患台账 {hazards} 处。",
+                      "{n} reports from volunteers in the period; {share} of those triaged verified; median time to triage {hours} h; {hazards} hazards added to the register."),
+    "reports": ("线索数", "Reports"), "hazards_added": ("新增隐患", "Hazards added"),
+    "triage_hours": ("处理用时中位数（小时）", "Median hours to triage"),
     "concentration": ("警情集中度曲线", "Concentration curve"),
     "length_share": ("街道长度累计占比（由热到冷）", "Share of street length, hottest first"),
     "incident_share": ("警情累计占比", "Share of incidents"),
@@ -134,7 +139,16 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "cleared": ("已销号", "Cleared")},
     "verification": {
         "pending": ("待核实", "Pending"), "verified": ("已核实", "Verified"),
-        "rejected": ("未采纳", "Rejected")},
+        "rejected": ("未采纳", "Rejected"), "merged": ("已合并", "Merged")},
+    "outcome": {
+        "verified": ("已核实", "Verified"), "hazard": ("已核实，列入隐患台账", "Verified, hazard added"),
+        "station": ("已核实，移交派出所", "Verified, handed to the police station"),
+        "rejected": ("未采纳", "Rejected"), "merged": ("已合并", "Merged")},
+    "exif_check": {
+        "matches": ("照片位置与本人轨迹相符", "Photo's place matches the reporter's track"),
+        "far": ("照片位置与本人轨迹不符", "Photo's place is far from the reporter's track"),
+        "no_track": ("拍摄时无本人轨迹", "No track of the reporter when taken"),
+        "none": ("照片无位置信息", "Photo without a place")},
     "role": {
         "command": ("分局指挥", "District command"), "officer": ("社区民警", "Community officer"),
         "planner": ("勤务规划员", "Planner"), "volunteer": ("义警", "Volunteer"),
@@ -223,7 +237,13 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "device_remove": ("停用定位设备", "Device disabled"),
         "training_session": ("录入培训记录", "Training session entered"),
         "campaign_create": ("新建专项行动", "Campaign created"),
-        "force_set": ("设定可用警力", "Force hours set")},
+        "force_set": ("设定可用警力", "Force hours set"),
+        "reports_credit": ("线索积分入账", "Reports paid in points"),
+        "report_verified": ("核实线索", "Report verified"),
+        "report_rejected": ("不采纳线索", "Report rejected"),
+        "report_merged": ("合并线索", "Report merged"),
+        "report_hazard": ("线索列入隐患台账", "Report added as a hazard"),
+        "report_station": ("线索移交派出所", "Report handed to a station")},
 }
 
 
@@ -242,12 +262,12 @@ def term(group: str, value: object, lang: str = "zh") -> str:
 
 
 def report_label(category: object, lang: str, rules: object) -> str:
-    """A report's category: a hazard category's configured name, else the report vocabulary
-    (a category no vocabulary knows is shown as written, e.g. a Chinese one from a ledger)."""
+    """A report's category: a report or hazard category's configured name, else the report
+    vocabulary (a category no vocabulary knows is shown as written, e.g. a Chinese one from
+    a ledger)."""
     key = str(category)
-    if key in getattr(rules, "categories", {}):
-        return rules.label(key, lang)  # type: ignore[attr-defined]
-    return term("report", key, lang)
+    named = rules.report_label(key, lang) if hasattr(rules, "report_label") else None
+    return named if named is not None else term("report", key, lang)
 
 
 def status_label(status: str, lang: str = "zh") -> str:

@@ -15,7 +15,7 @@ from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.render import maps
 from geo_patrol.render.briefing import briefing_html
 from geo_patrol.rules import Rules
-from geo_patrol.services import campaigns, crime
+from geo_patrol.services import campaigns, crime, reports
 from geo_patrol.store import results
 from geo_patrol.store.areas import area_features
 
@@ -65,10 +65,13 @@ def district_briefing(conn: Connection, run_id: int, district_id: int, settings:
         else None
     layers = results.area_layers(conn, run, district_id, level="district", gap_limit=300,
                                  with_inspectors=False)
+    clues = reports.figures(conn.engine, settings, since=run["window_start"],
+                            until=run["window_end"], area_id=district_id)
     return briefing_html(run, layers, results.segment_layer(conn, run_id, district_id),
                          results.area_table(conn, run_id, level="community"),
                          rules=settings.rules, tz=settings.timezone, lang=lang,
-                         basemap=basemap, crime=crime_figures, campaigns=running, city=city)
+                         basemap=basemap, crime=crime_figures, campaigns=running, city=city,
+                         reports=clues)
 
 
 def export_briefing(conn: Connection, run_id: int, district_id: int, out: Path | str,

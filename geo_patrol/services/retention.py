@@ -1,5 +1,6 @@
 """Retention: raw fixes and track lines older than the configured period are dropped (whole
-day partitions); coverage results, track counts and lengths stay; every run is audit-logged."""
+day partitions), and the photos of reports triaged before it; coverage results, track counts
+and lengths, and the reports themselves stay; every run is audit-logged."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from geo_patrol.errors import InputError
+from geo_patrol.services.reports import drop_old_media
 from geo_patrol.settings import Settings
 from geo_patrol.store.accounts import audit
 from geo_patrol.store.fixes import day_partitions, drop_fixes_before
@@ -33,12 +35,16 @@ def expired_days(db: Database, cutoff: dt.date) -> list[dt.date]:
 
 def apply_retention(db: Database, settings: Settings, cutoff: dt.date, *,
                     actor: str = "system") -> dict[str, int]:
-    """Drop fixes and track lines before ``cutoff``, and positions as received older than
-    ``live_keep_days`` (their fixes stay); returns what was dropped."""
+    """Drop fixes and track lines before ``cutoff``, the photos of reports triaged and made
+    before it, and positions as received older than ``live_keep_days`` (their fixes stay);
+    returns what was dropped."""
     kept = dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.live_keep_days)
+    photos = drop_old_media(db, settings, before=dt.datetime.combine(
+        cutoff, dt.time(), ZoneInfo(settings.timezone)))
     with db.begin() as conn:
         done = drop_fixes_before(conn, cutoff, settings.timezone)
         live = prune_live(conn, kept)
-        done |= {"live_positions": live["positions"], "live_cover_rows": live["cover"]}
+        done |= {"live_positions": live["positions"], "live_cover_rows": live["cover"],
+                 "report_photos": photos}
         audit(conn, actor, "retention", f"fixes before {cutoff}", details=done)
     return done

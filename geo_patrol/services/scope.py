@@ -8,12 +8,14 @@ Tracks decide delivery and rewards, so a forged owner is refused whole, never tr
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from geo_patrol.access import Grant, Principal, Resource
 from geo_patrol.errors import ForbiddenError, InputError
 from geo_patrol.ingest._files import check_archive, check_file_type
+from geo_patrol.services import reports
 from geo_patrol.services.sources import enter_hazard, enter_report, load_source
 from geo_patrol.settings import Settings
 from geo_patrol.store import ledgers
@@ -77,10 +79,21 @@ def review_proposal(db: Database, user: Principal, hazard_id: int, *, accept: bo
 
 
 def send_report(db: Database, settings: Settings, user: Principal, *, category: str,
-                text: str | None, lon: object, lat: object) -> int:
-    """A volunteer's own report (pending verification)."""
+                text: str | None, lon: object, lat: object,
+                photos: list[tuple[str, bytes]] | None = None, key: str | None = None,
+                made_at: str | None = None) -> int:
+    """A volunteer's own report (pending verification), with its photos; ``key`` and
+    ``made_at`` come from a phone that kept the report while offline."""
     user.require(Resource.HAZARDS, "report")
     if user.volunteer_id is None:
         raise ForbiddenError("this account has no roster record to report as")
     return enter_report(db, volunteer_id=user.volunteer_id, category=category, text=text,
-                        lon=lon, lat=lat, settings=settings)
+                        lon=lon, lat=lat, settings=settings, photos=photos,
+                        key=_phone_key(key),
+                        made_at=reports.made_at(made_at, now=dt.datetime.now(dt.UTC)))
+
+
+def _phone_key(value: str | None) -> str | None:
+    """The phone's id for a report: letters, digits and '-' only, at most 64."""
+    key = (value or "").strip()
+    return key if key and len(key) <= 64 and key.replace("-", "").isalnum() else None

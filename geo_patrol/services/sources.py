@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ import pandas as pd
 import shapely
 
 from geo_patrol.crs import utm_crs_for
-from geo_patrol.errors import ForbiddenError, InputError
+from geo_patrol.errors import ForbiddenError, InputError, ReportInputError
 from geo_patrol.ingest._files import FileInfo, file_info
 from geo_patrol.ingest.boundaries import read_boundaries
 from geo_patrol.ingest.fixes import RawFixes, check_times, clean_fixes, read_fixes
@@ -28,10 +29,13 @@ from geo_patrol.ingest.streets import read_streets
 from geo_patrol.ingest.training import read_training, resolve_courses
 from geo_patrol.ingest.volunteers import PASSIVE_OCCUPATIONS, read_volunteers
 from geo_patrol.privacy import Vault
+from geo_patrol.services import reports
 from geo_patrol.settings import Settings
 from geo_patrol.store import areas as area_store
 from geo_patrol.store import fixes as fix_store
 from geo_patrol.store import ledgers as ledger_store
+from geo_patrol.store import media as media_store
+from geo_patrol.store import reports as report_store
 from geo_patrol.store import training as training_store
 from geo_patrol.store.db import ensure_metric_srid, require_metric_srid
 from geo_patrol.store.uploads import LoadResult, Timer, claim_upload, finish_upload
@@ -517,15 +521,45 @@ def enter_hazard(db: Database, *, category: str, name: str, lon: object, lat: ob
 
 
 def enter_report(db: Database, *, volunteer_id: int, category: str, text: str | None,
-                 lon: object, lat: object, crs: str = "wgs84", settings: Settings) -> int:
-    """Record a volunteer's report (pending verification). Returns the report id."""
-    category = _category(settings, category)
-    text = form_text(text, "a report's text", limit=2000)
-    with db.begin() as conn:
-        srid = require_metric_srid(conn, settings.metric_crs)
-        x, y, _ = entered_point(conn, lon, lat, crs, None)
-        return ledger_store.add_report(conn, volunteer_id=volunteer_id, category=category,
-                                       text=text, lon=x, lat=y, srid=srid)
+                 lon: object, lat: object, crs: str = "wgs84", settings: Settings,
+                 photos: list[tuple[str, bytes]] | None = None, key: str | None = None,
+                 made_at: dt.datetime | None = None) -> int:
+    """Record a volunteer's report (pending verification), with its photos: each checked
+    from its bytes and its EXIF compared with the reporter's own track before anything is
+    stored; a refused photo stores nothing. ``key``: the phone's own id for the report, so
+    one sent again (a phone back online) is stored once. Returns the report id."""
+    found = settings.rules.report_category_of(category or "")
+    if found is None:
+        raise ReportInputError("category", f"unknown report category {category!r}")
+    try:
+        text = form_text(text, "a report's text", limit=2000)
+    except InputError as exc:
+        raise ReportInputError("text", exc.message) from None
+    checked = reports.check_photos(photos or [], settings)
+    key = f"app-{volunteer_id}-{key}" if key else None
+    written: list[Path] = []
+    try:
+        with db.begin() as conn:
+            if key and (done := report_store.report_by_key(conn, key, volunteer_id)):
+                return int(done)
+            srid = require_metric_srid(conn, settings.metric_crs)
+            try:
+                x, y, community = entered_point(conn, lon, lat, crs, None)
+            except InputError as exc:
+                raise ReportInputError("outside", exc.message) from None
+            when = made_at or dt.datetime.now(dt.UTC)
+            report_id = ledger_store.add_report(
+                conn, volunteer_id=volunteer_id, category=found, text=text, lon=x, lat=y,
+                srid=srid, community_id=community, reported_at=when, key=key)
+            if report_id is None:  # the same report sent twice at once: the other one won
+                return int(report_store.report_by_key(conn, key or "", volunteer_id) or 0)
+            checks = reports.exif_checks(conn, checked, volunteer_id=volunteer_id,
+                                         reported_at=when, srid=srid, settings=settings)
+            written = reports.keep_photos(conn, report_id, checked, checks, settings)
+            return int(report_id)
+    except BaseException:
+        media_store.forget(written)  # nothing stored: not the rows, not the files
+        raise
 
 
 #: Every file source by the name the CLI (``geo-patrol load NAME``) and uploads use.

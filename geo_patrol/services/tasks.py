@@ -239,13 +239,15 @@ def verdicts(conn: Any, settings: Settings, tasks: list[dict[str, Any]]
     return [(v, int(n)) for v, n in zip(found, unproven)]
 
 
-def credit_reports(db: Database, settings: Settings, *, by: str = "system"
-                   ) -> dict[str, list[int]]:
-    """Points for reports verified as true, once each, when the reporter's own fixes put
-    them within ``report_radius_m`` of the report within ``report_minutes`` of its time; the
-    others are left for the verifier (``flagged``), never paid silently. A report of a
-    hazard (or of the same category close by within a day) already reported is linked to
-    the first report and not paid (``duplicates``)."""
+def credit_reports(db: Database, settings: Settings, *, by: str = "system",
+                   report_ids: list[int] | None = None) -> dict[str, list[int]]:
+    """Points for reports verified as true (of ``report_ids``, when given), once each, when
+    the reporter's own fixes put them within ``report_radius_m`` of the report within
+    ``report_minutes`` of its time and no photo's EXIF puts them elsewhere; the others are
+    left for the verifier (``flagged``), never paid silently. The points follow the report's
+    category and the outcome of its triage (``rules.toml``). A report of a hazard (or of the
+    same category close by within a day) already reported is linked to the first report and
+    not paid (``duplicates``)."""
     rule = settings.rules.delivery
     with db.begin() as conn:
         store.link_duplicate_reports(conn, radius_m=rule.duplicate_radius_m,
@@ -254,15 +256,17 @@ def credit_reports(db: Database, settings: Settings, *, by: str = "system"
         rows = store.verified_unpaid_reports(conn, tz=settings.timezone,
                                              minutes=rule.report_minutes,
                                              radius_m=rule.report_radius_m,
-                                             grace_s=settings.proof_grace_min * 60)
+                                             grace_s=settings.proof_grace_min * 60,
+                                             report_ids=report_ids)
         paid, flagged = [], []
-        for report_id, volunteer_id, day, matches in rows:
+        for report_id, volunteer_id, day, matches, category, outcome in rows:
             if not matches:
                 flagged.append(int(report_id))
                 continue
             store.add_points(conn, volunteer_id=volunteer_id, source="report",
-                             item_id=report_id, points=rule.points_report, earned_on=day,
-                             note="verified report")
+                             item_id=report_id,
+                             points=settings.rules.report_points(category, outcome),
+                             earned_on=day, note="verified report")
             paid.append(int(report_id))
         if paid:
             audit(conn, by, "reports_credit", f"{len(paid)} reports",

@@ -117,6 +117,10 @@ def store_reports(conn: Connection, values: pd.DataFrame, lon: np.ndarray, lat: 
         f":category, :text, :verification, :reward, :upload, {_POINT}, "
         f"ST_Transform({_POINT}, :srid)) ON CONFLICT (external_id) DO UPDATE SET "
         "verification = EXCLUDED.verification, reward = EXCLUDED.reward"), params)
+    conn.execute(sa.text(
+        "UPDATE reports r SET community_id = (SELECT x.id FROM areas x WHERE x.level = "
+        "'community' AND ST_Intersects(x.geom, r.geom) ORDER BY x.id LIMIT 1) "
+        "WHERE r.upload_id = :u AND r.community_id IS NULL"), {"u": upload_id})
     new = len(set(values["external_id"]) - before)
     return new, len(values) - new
 
@@ -147,8 +151,10 @@ def community_at(conn: Connection, lon: float, lat: float) -> int | None:
 
 
 def add_hazard(conn: Connection, *, category: str, name: str, lon: float, lat: float,
-               rules: Rules, srid: int, community_id: int, source: str, by: str) -> int:
-    """One hazard entered on a page (a command's record or an officer's proposal)."""
+               rules: Rules, srid: int, community_id: int, source: str, by: str,
+               proposed: bool | None = None, report_id: int | None = None) -> int:
+    """One hazard entered on a page (a command's record or an officer's proposal), or born
+    from a volunteer's report (``report_id``, kept in its attributes)."""
     rule = rules.categories[category]
     hazard_id = conn.execute(sa.text(
         "INSERT INTO hazards (external_id, category, name, status, status_at, source, proposed, "
@@ -158,9 +164,10 @@ def add_hazard(conn: Connection, *, category: str, name: str, lon: float, lat: f
         f"CAST(:rule AS jsonb), CAST(:attrs AS jsonb), {_POINT}, "
         f"ST_Transform({_POINT}, :srid)) RETURNING id"),
         {"category": category, "name": name, "source": source, "community": community_id,
-         "proposed": source == "proposal",
+         "proposed": source == "proposal" if proposed is None else proposed,
          "rule": json.dumps(rule.as_dict()), "lon": lon, "lat": lat, "srid": srid,
-         "attrs": json.dumps({"entered_by": by}, ensure_ascii=False)}).scalar_one()
+         "attrs": json.dumps({"entered_by": by} | ({"report_id": report_id} if report_id
+                                                   else {}), ensure_ascii=False)}).scalar_one()
     conn.execute(sa.text("INSERT INTO hazard_status_history (hazard_id, status, changed_at, "
                          "note) VALUES (:h, 'open', now(), :note)"),
                  {"h": hazard_id, "note": source})
@@ -168,14 +175,19 @@ def add_hazard(conn: Connection, *, category: str, name: str, lon: float, lat: f
 
 
 def add_report(conn: Connection, *, volunteer_id: int, category: str, text: str | None,
-               lon: float, lat: float, srid: int) -> int:
-    """One report sent by a volunteer from the app or page (pending verification)."""
+               lon: float, lat: float, srid: int, community_id: int | None = None,
+               reported_at: dt.datetime | None = None, key: str | None = None) -> int | None:
+    """One report sent by a volunteer from the app or page (pending verification); ``key``
+    (the phone's own id for it) makes sending it again store nothing (``None``: it was
+    stored already, perhaps by a request racing this one)."""
     return conn.execute(sa.text(
         "INSERT INTO reports (external_id, volunteer_id, reported_at, category, text, "
-        "verification, reward, geom, geom_m) VALUES ('app-' || gen_random_uuid(), :v, now(), "
-        f":category, :text, 'pending', 0, {_POINT}, ST_Transform({_POINT}, :srid)) "
-        "RETURNING id"), {"v": volunteer_id, "category": category, "text": text, "lon": lon,
-                          "lat": lat, "srid": srid}).scalar_one()
+        "verification, reward, community_id, geom, geom_m) VALUES ("
+        "coalesce(:key, 'app-' || gen_random_uuid()), :v, coalesce(:at, now()), "
+        f":category, :text, 'pending', 0, :c, {_POINT}, ST_Transform({_POINT}, :srid)) "
+        "ON CONFLICT (external_id) DO NOTHING RETURNING id"),
+        {"v": volunteer_id, "category": category, "text": text, "lon": lon, "lat": lat,
+         "srid": srid, "c": community_id, "at": reported_at, "key": key}).scalar()
 
 
 def review_proposal(conn: Connection, hazard_id: int, *, accept: bool,
@@ -188,9 +200,12 @@ def review_proposal(conn: Connection, hazard_id: int, *, accept: bool,
     if row is None:
         raise NotFoundError(f"no proposed hazard {hazard_id}")
     if accept:
-        conn.execute(sa.text("UPDATE hazards SET proposed = false, source = 'web' WHERE id = :h"),
+        conn.execute(sa.text("UPDATE hazards SET proposed = false, source = CASE source "
+                             "WHEN 'report' THEN 'report' ELSE 'web' END WHERE id = :h"),
                      {"h": hazard_id})
-    else:
+    else:  # a report it was proposed from keeps its outcome, no longer the link
+        conn.execute(sa.text("UPDATE reports SET hazard_id = NULL WHERE hazard_id = :h"),
+                     {"h": hazard_id})
         conn.execute(sa.text("DELETE FROM hazards WHERE id = :h"), {"h": hazard_id})
     return str(row.name)
 

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REAL
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from geo_patrol.rules import REPORT_OUTCOMES
 from geo_patrol.vocab import (  # noqa: F401  (the stored values, re-exported for the schema)
     AREA_LEVELS,
     ATTENDANCE_RESULTS,
@@ -280,7 +281,9 @@ class Report(Base):
 
     __tablename__ = "reports"
     __table_args__ = (CheckConstraint(_in("verification", REPORT_VERIFICATIONS),
-                                      name="reports_verification_check"),)
+                                      name="reports_verification_check"),
+                      CheckConstraint(_in("outcome", REPORT_OUTCOMES),
+                                      name="reports_outcome_check"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(Text, unique=True)
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
@@ -294,7 +297,47 @@ class Report(Base):
     #: An earlier report of the same hazard (or category, close by, within a day): only the
     #: first is paid.
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="SET NULL"))
+    #: The community the report lies in (scope), and when the server received it (a phone
+    #: keeps a report made offline and sends it later).
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("areas.id", ondelete="SET NULL"), index=True)
+    received_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                            server_default=func.now())
+    #: Triage: what became of it, the answer the reporter reads, who decided and when, and
+    #: the police station it was handed to.
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    answer: Mapped[str | None] = mapped_column(Text)
+    triaged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    triaged_by: Mapped[str | None] = mapped_column(Text)
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"))
     geom, geom_m = _geometries("POINT")
+
+
+class ReportMedia(Base):
+    """A photo sent with a report, kept by the SHA-256 of its bytes under the data directory
+    (the copies shown carry no EXIF); what its EXIF said, and whether that agrees with the
+    reporter's own track (``matches``, ``far``, ``no_track``, ``none`` without EXIF)."""
+
+    __tablename__ = "report_media"
+    __table_args__ = (CheckConstraint("kind IN ('photo')", name="report_media_kind_check"),
+                      CheckConstraint("exif_check IN ('matches', 'far', 'no_track', 'none')",
+                                      name="report_media_exif_check"),
+                      UniqueConstraint("report_id", "sha256", name="report_media_item_key"))
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"),
+                                           index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    mime: Mapped[str] = mapped_column(Text)
+    bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    exif_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    exif_lon: Mapped[float | None] = mapped_column(Float)
+    exif_lat: Mapped[float | None] = mapped_column(Float)
+    exif_check: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
 
 
 class Incident(Base):

@@ -59,20 +59,24 @@ def report_table(conn: Connection, *, verification: str | None = None,
                  volunteer_id: int | None = None) -> pd.DataFrame:
     """Volunteers' reports, pending first (the verification queue); reporters masked.
     ``within`` limits to reports inside those communities, ``volunteer_id`` to one
-    reporter's."""
+    reporter's. With each: its triage (outcome, answer, when), the earlier report it was
+    merged into, the hazard it added and the points it earned."""
     frame = pd.read_sql_query(sa.text(f"""
         SELECT r.id, r.external_id, r.reported_at, r.category, r.text, r.verification,
                r.reward, v.number AS volunteer, v.name AS volunteer_name,
-               h.name AS hazard, a.name AS community
+               h.name AS hazard, r.hazard_id, a.name AS community, r.community_id,
+               r.outcome, r.answer, r.triaged_at, r.duplicate_of, s.name AS station,
+               l.points, ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat
         FROM reports r JOIN volunteers v ON v.id = r.volunteer_id
         LEFT JOIN hazards h ON h.id = r.hazard_id
-        LEFT JOIN LATERAL (SELECT id, name FROM areas x WHERE x.level = 'community'
-                           AND ST_Intersects(x.geom, r.geom) LIMIT 1) a ON true
+        LEFT JOIN areas a ON a.id = r.community_id
+        LEFT JOIN areas s ON s.id = r.station_id
+        LEFT JOIN points_ledger l ON l.source = 'report' AND l.item_id = r.id
         WHERE (CAST(:v AS text) IS NULL OR r.verification = :v)
-          AND {in_scope('a.id')}
+          AND {in_scope('r.community_id')}
           AND (CAST(:one AS integer) IS NULL OR r.volunteer_id = :one)
         ORDER BY CASE r.verification WHEN 'pending' THEN 0 WHEN 'verified' THEN 1 ELSE 2 END,
-                 r.reported_at DESC LIMIT :limit"""), conn,
+                 r.reported_at DESC, r.id DESC LIMIT :limit"""), conn,
         params={"v": verification, "limit": limit, **scope_params(within),
                 "one": volunteer_id})
     frame["volunteer_name"] = frame["volunteer_name"].map(mask_name)

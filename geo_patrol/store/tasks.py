@@ -98,10 +98,12 @@ def _proves(deadline: str) -> str:
 
 
 def verified_unpaid_reports(conn: Connection, *, tz: str, minutes: float, radius_m: float,
-                            grace_s: float) -> list[tuple[int, int, dt.date, bool]]:
-    """First reports verified as true and not paid yet: (id, volunteer, local day, whether
-    a clean fix of the reporter that proves presence (:func:`_proves`) lies within
-    ``radius_m`` of it within ``minutes``)."""
+                            grace_s: float, report_ids: list[int] | None = None
+                            ) -> list[tuple[int, int, dt.date, bool, str, str | None]]:
+    """First reports verified as true and not paid yet (of ``report_ids``, when given):
+    (id, volunteer, local day, whether a clean fix of the reporter that proves presence
+    (:func:`_proves`) lies within ``radius_m`` of it within ``minutes`` and none of its
+    photos' EXIF puts it elsewhere, category, outcome of triage)."""
     return [tuple(r) for r in conn.execute(sa.text(f"""
         SELECT r.id, r.volunteer_id, (r.reported_at AT TIME ZONE :tz)::date AS day,
                EXISTS (SELECT 1 FROM patrol_fixes f JOIN uploads u ON u.id = f.upload_id
@@ -109,12 +111,16 @@ def verified_unpaid_reports(conn: Connection, *, tz: str, minutes: float, radius
                        AND f.t BETWEEN r.reported_at - make_interval(secs => :s)
                                    AND r.reported_at + make_interval(secs => :s)
                        AND ST_DWithin(f.geom_m, r.geom_m, :d)
-                       AND {_proves("r.reported_at + make_interval(secs => :s)")}) AS matches
+                       AND {_proves("r.reported_at + make_interval(secs => :s)")})
+               AND NOT EXISTS (SELECT 1 FROM report_media m WHERE m.report_id = r.id
+                               AND m.exif_check = 'far') AS matches,
+               r.category, r.outcome
         FROM reports r WHERE r.verification = 'verified' AND r.duplicate_of IS NULL
+          AND coalesce(r.id = ANY(CAST(:ids AS integer[])), true)
           AND NOT EXISTS (SELECT 1 FROM points_ledger l WHERE l.source = 'report'
                           AND l.item_id = r.id)
         ORDER BY r.id"""), {"tz": tz, "s": float(minutes) * 60, "d": radius_m,
-                            "grace": float(grace_s)})]
+                            "grace": float(grace_s), "ids": report_ids})]
 
 
 def task_table(conn: Connection, *, volunteer_id: int | None = None,
