@@ -72,7 +72,7 @@ QUERIES = {
     "rota.rota_map_page": "rota={rota_id}", "rota.rota_csv": "rota={rota_id}",
     "rota.rota_export": "rota={rota_id}", "rota.rota_briefing": "rota={rota_id}",
     "training.batches_csv": "course={course}", "training.api_batches": "course={course}",
-    "live.live_page": "callout={callout_id}",
+    "live.live_page": "callout={callout_id}", "live.live_map": "callout={callout_id}",
     "campaigns.campaigns_page": "id={campaign_id}",
     **{f"crime.{e}": "area={area_id}&days=30" for e in (
         "crime_page", "crime_map", "hotspots_csv", "knox_csv", "evaluation_csv",
@@ -84,6 +84,8 @@ UNMARKED = {
     "pages.index": None,      # any account: sent on to the dashboard or to /me
     "api.me": None,           # any account: who it is
     "pages.me": None,         # a volunteer's own page (404 for an account with no roster row)
+    "maps.base_tiles": None,  # any account: the base map (streets and area outlines)
+    "maps.search": None,      # any account: places; records only as the role's grants allow
     "pages.unmask": (Resource.PEOPLE, "unmask"),  # checked in the view, refusals audited
 }
 #: Pages a reader may open whose form (POST) needs a further grant, checked in the view.
@@ -499,7 +501,8 @@ def _expected(app, rule, method: str, who: str, variant: str) -> set[int]:
         return {401}
     needs = _needs(app, endpoint, method)
     if needs is None:
-        return {"pages.index": {302}, "api.me": {200},
+        return {"pages.index": {302}, "api.me": {200}, "maps.base_tiles": {200},
+                "maps.search": {200},
                 "pages.me": {200} if who == "volunteer" else {404}}[endpoint]
     grant = MATRIX.get(needs, {}).get(Role(who))
     if grant is None:

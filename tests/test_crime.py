@@ -178,7 +178,7 @@ def test_demo_crime_through_the_cli(demo_world, tmp_path):
     csv = tmp_path / "hot.csv"
     assert runner.invoke(cli, ["crime", "hotspots", "--csv", str(csv)]).exit_code == 0
     text = csv.read_bytes().decode("utf-8-sig")
-    assert text.splitlines()[0].startswith("segment_id,street,community_id")
+    assert text.splitlines()[0].startswith("segment_id,street,cross_a,cross_b,community_id")
     assert text.count(",hot") == n_hot
     when = runner.invoke(cli, ["crime", "patterns"])
     assert when.exit_code == 0 and "busiest hours" in when.output

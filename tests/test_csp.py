@@ -73,7 +73,7 @@ def test_a_map_document_marks_only_the_scripts_folium_writes():
         return finish(m, [("legend", [("#fff", "<script>window.__xss=3</script>")])])
 
     nonce = "n0nce-for-this-test_1234"
-    page = map_html(drawn(), nonce=nonce)
+    page = map_html(drawn(), lang="zh", nonce=nonce)
     header = policy(nonce=nonce)
     inline = _inline_scripts(page)
     own = [(a, b) for a, b in inline if "__xss" not in b]
@@ -83,14 +83,14 @@ def test_a_map_document_marks_only_the_scripts_folium_writes():
     planted = [(a, b) for a, b in inline if "__xss" in b]
     assert planted and not any(_runs(a, b, header) for a, b in planted)
     # without a nonce (no request: the command line, briefings) it is folium's own document
-    plain = map_html(drawn())
+    plain = map_html(drawn(), lang="zh")
     assert "nonce=" not in plain
     same = re.sub(r"_[0-9a-f]{32}", "_ID", page).replace(f' nonce="{nonce}"', "")
     assert same == re.sub(r"_[0-9a-f]{32}", "_ID", plain)
     # markup in the body is not the app's script: a body element holding one is not marked
     m = drawn()
     m.get_root().html.add_child(folium.Element("<p><script>window.__xss=4</script></p>"))
-    injected = map_html(m, nonce=nonce)
+    injected = map_html(m, lang="zh", nonce=nonce)
     planted = [(a, b) for a, b in _inline_scripts(injected) if "__xss=4" in b]
     assert planted and not any(_runs(a, b, header) for a, b in planted)
     with pytest.raises(ValueError):

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from flask import Blueprint, Response, jsonify, render_template, request
 
+from geo_patrol.analysis.places import place_texts
 from geo_patrol.access import Resource
 from geo_patrol.errors import InputError
 from geo_patrol.render.charts import concentration_svg
@@ -72,10 +73,13 @@ def crime_page() -> Any:
     if study.within is not None:
         districts = districts[districts["id"].isin(principal().area_ids or ())]
     top = report.table()
+    hot = top[top["spot"] == "hot"].head(20)
+    hot = hot.assign(place=place_texts(hot.assign(street=hot["street"].replace("", None)),
+                                       lang(), length=False))
     names = dict(zip(districts["id"], districts["name"]))
     return render_template(
         "crime.html", run=None, lang=lang(), study=study, data=data, report=report,
-        hot=top[top["spot"] == "hot"].head(20), when=when, weekdays=WEEKDAYS[lang()],
+        hot=hot, when=when, weekdays=WEEKDAYS[lang()],
         repeats=repeats, evaluation=evaluation, why_not=why_not, classes=CRIME_CLASSES,
         districts=districts, area_name=names.get(study.area_id),
         query=request.args.to_dict(), hour_max=max(int(when.by_hour.max()), 1),

@@ -116,8 +116,12 @@ def live_page() -> Any:
 def live_map() -> Any:
     me = principal()
     me.within(Resource.TRACKS)
+    shown = int_arg("callout")
+    sites = callouts.callout_sites(get_db(), shown, me) \
+        if shown and me.grant(Resource.CALLOUTS) is not None else None
     return Response(map_service.live_map(get_conn(), lang=lang(), basemap=settings().basemap,
-                                         within=me.community_ids), mimetype="text/html")
+                                         within=me.community_ids, callout=sites),
+                    mimetype="text/html")
 
 
 @bp.get("/api/live")

@@ -6,15 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, request, send_file
+from flask import Blueprint, Response, abort, jsonify, request, send_file
 
 from geo_patrol.access import Resource
 from geo_patrol.render.assets import ASSETS, asset_path
 from geo_patrol.render.maps import tile_bin_edges
-from geo_patrol.services import maps
-from geo_patrol.services import results
+from geo_patrol.render.basemap import MAX_SERVED_ZOOM
+from geo_patrol.services import maps, places, results
+from geo_patrol.services import search as places_search
 from web.auth import principal, requires
-from web.db import get_conn, settings
+from web.db import get_conn, get_db, settings
 from web.params import day_arg, lang, stored_run
 
 bp = Blueprint("maps", __name__)
@@ -61,6 +62,25 @@ def segment_tiles(run_id: int, z: int, x: int, y: int) -> Any:
                                 bin_edges=tile_bin_edges(z))
     return Response(tile, mimetype="application/vnd.mapbox-vector-tile",
                     headers={"Cache-Control": "private, max-age=3600"})
+
+
+@bp.get("/tiles/base/<int:z>/<int:x>/<int:y>.pbf")
+def base_tiles(z: int, x: int, y: int) -> Any:
+    """The city's base map (streets with names, area outlines), for every signed-in role
+    (no record of anyone in it)."""
+    if not (0 <= z <= MAX_SERVED_ZOOM and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
+        abort(404)
+    return Response(places.base_tile(get_db(), z, x, y),
+                    mimetype="application/vnd.mapbox-vector-tile",
+                    headers={"Cache-Control": "private, max-age=600"})
+
+
+@bp.get("/search")
+def search() -> Any:
+    """The maps' search box: places, and the records the user's role may see, as one types."""
+    q = request.args.get("q", "")
+    found = places_search.search(get_conn(), q, principal(), lang=lang())
+    return jsonify(places_search.shown_in(found, request.args.get("datum", "wgs84")))
 
 
 @bp.get("/vendor/<path:name>")

@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 
 from geo_patrol import clock
 from geo_patrol.access import Grant, Resource
+from geo_patrol.analysis.places import place_texts
 from geo_patrol.errors import (
     GeoPatrolError,
     InputError,
@@ -125,6 +126,7 @@ def community(area_id: int) -> Any:
     if row.empty:
         raise NotFoundError(f"no results for area {area_id} in run {run['id']}")
     gaps = results.gap_table(conn, run["id"], area_id=area_id, limit=30)
+    gaps["place"] = place_texts(gaps, lang(), length=False)
     hazards = results.hazard_table(conn, run["id"], area_id=area_id)
     trend = trend_svg(results.daily_series(conn, run["id"], area_id))
     days = clock.days_of(run["window_start"], run["window_end"], settings().timezone)
@@ -151,6 +153,7 @@ def hazards() -> Any:
         table = table[table["category"] == category]
     if me.grant(Resource.PEOPLE) is None:  # planners: no personal data
         table = table.assign(inspector_name=None)
+    table = table.assign(place=place_texts(table, lang(), length=False))
     proposals = proposal_table(conn, me.within(Resource.HAZARDS, "propose")) \
         if me.grant(Resource.HAZARDS, "propose") else None
     return render_template("hazards.html", run=run, hazards=table, proposals=proposals,

@@ -18,7 +18,7 @@ from geo_patrol.render.maps import map_html
 from geo_patrol.render.plan import plan_briefing_html
 from geo_patrol.render.plan import plan_map as draw_plan
 from geo_patrol.render.rota import figures_rows, shortfall_rows, week_rows
-from geo_patrol.services import jobs, results
+from geo_patrol.services import jobs, places, results
 from geo_patrol.services.planning import WEEKDAYS, force, load_force, set_force
 from web.auth import principal, requires
 from web.db import get_conn, get_db, settings
@@ -196,7 +196,7 @@ def api_force() -> Any:
 def plan_map() -> Any:
     plan = required_plan()
     m = draw_plan(plan, lang(), basemap=settings().basemap)
-    return Response(map_html(m), mimetype="text/html")  # scripts with the CSP nonce
+    return Response(map_html(m, lang=lang()), mimetype="text/html")  # scripts with the CSP nonce
 
 
 @bp.get("/planner/plan.geojson")
@@ -213,7 +213,9 @@ def plan_export() -> Any:
 def plan_briefing() -> Any:
     plan = required_plan()
     page = plan_briefing_html(plan, tz=settings().timezone, lang=lang(),
-                              basemap=settings().basemap)
+                              basemap=settings().basemap,
+                              tiles=places.embedded_tiles(get_conn(),
+                                                          tuple(plan.segments.total_bounds)))
     return download(page, f"plan-{plan.area['id']}.html", "text/html")
 
 

@@ -12,10 +12,10 @@ from geo_patrol.access import Resource
 from geo_patrol.errors import InputError
 from geo_patrol.render.maps import map_html
 from geo_patrol.render.rota import rota_briefing_html, rota_geojson, rota_map, walk_rows
-from geo_patrol.services import jobs
+from geo_patrol.services import jobs, places
 from geo_patrol.services import rota as service
 from web.auth import principal, requires
-from web.db import get_db, settings
+from web.db import get_conn, get_db, settings
 from web.params import (
     capped_int,
     csv_response,
@@ -103,7 +103,7 @@ def rota_map_page() -> Any:
     view = _requested()
     day = day_arg(request.args["day"]) if request.args.get("day") else None
     m = rota_map(view, lang(), day=day, basemap=settings().basemap, people=_people())
-    return Response(map_html(m), mimetype="text/html")  # scripts with the CSP nonce
+    return Response(map_html(m, lang=lang()), mimetype="text/html")  # scripts with the CSP nonce
 
 
 @bp.get("/planner/rota.csv")
@@ -127,7 +127,9 @@ def rota_briefing() -> Any:
     view = _requested()
     # a briefing carries roster numbers at most, never names
     view.walks["name"] = None
-    page = rota_briefing_html(view, lang=lang(), basemap=settings().basemap)
+    page = rota_briefing_html(view, lang=lang(), basemap=settings().basemap,
+                              tiles=places.embedded_tiles(
+                                  get_conn(), tuple(walk_rows(view, lang()).total_bounds)))
     return download(page, f"rota-{view.header['id']}.html", "text/html")
 
 

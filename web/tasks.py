@@ -129,5 +129,6 @@ def task_map(task_id: int) -> Any:
     me = principal()
     task = service.readable_task(get_db(), task_id, volunteer_id=me.volunteer_id,
                                  within=None if me.volunteer_id else me.within(Resource.TASKS))
-    m = draw(task, lang(), basemap=settings().basemap)
-    return Response(map_html(m), mimetype="text/html")  # scripts with the CSP nonce
+    hazards, site = service.task_sites(get_db(), task)
+    m = draw(task, lang(), basemap=settings().basemap, hazards=hazards, site=site)
+    return Response(map_html(m, lang=lang()), mimetype="text/html")  # scripts with the CSP nonce

@@ -173,6 +173,7 @@ def gaps_cmd(ctx: click.Context, run_id: int | None, area: str | None, limit: in
     """List the gaps of an analysis run, highest priority first."""
     import json
 
+    from geo_patrol.analysis.places import place_texts
     from geo_patrol.services.results import find_area
     from geo_patrol.services.results import find_run, gap_table
 
@@ -186,11 +187,11 @@ def gaps_cmd(ctx: click.Context, run_id: int | None, area: str | None, limit: in
     click.echo(f"run #{run['id']} {run['window_start']:%Y-%m-%d} .. {run['window_end']:%Y-%m-%d}:"
                f" {len(table)} gaps shown")
     click.echo(f"  {'gap':<14} {'area':<14} {'length m':>9} {'hazards':>8} {'overdue':>8} "
-               f"{'incidents':>9} {'priority':>8}")
-    for r in table.itertuples(index=False):
+               f"{'incidents':>9} {'priority':>8}  street (cross streets)")
+    for place, r in zip(place_texts(table, "zh", length=False), table.itertuples(index=False)):
         name = (r.area or "-") + " " * max(0, 14 - 2 * len(r.area or "-"))
         click.echo(f"  {r.gap_key:<14} {name} {r.length_m:>9.0f} {r.hazards:>8} "
-                   f"{r.hazards_overdue:>8} {r.incidents:>9} {r.priority:>8.2f}")
+                   f"{r.hazards_overdue:>8} {r.incidents:>9} {r.priority:>8.2f}  {place}")
 
 
 @cli.group(cls=Group)

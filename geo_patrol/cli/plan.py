@@ -98,6 +98,7 @@ def _make_plan(ctx: click.Context, area: str, zones: int, minutes: float, speed_
 
     from geo_patrol.planning.plan import PlanParams, plan_geojson
     from geo_patrol.render.plan import plan_briefing_html
+    from geo_patrol.services.places import embedded_tiles
     from geo_patrol.services.planning import plan_area
     from geo_patrol.services.results import find_area
     from geo_patrol.services.results import find_run
@@ -115,8 +116,10 @@ def _make_plan(ctx: click.Context, area: str, zones: int, minutes: float, speed_
                           encoding="utf-8")
         click.echo(f"plan written to {output}")
     if briefing is not None:
-        briefing.write_text(plan_briefing_html(result, tz=settings.timezone, lang=lang),
-                            encoding="utf-8")
+        with engine_of(ctx).connect() as conn:
+            tiles = embedded_tiles(conn, tuple(result.segments.total_bounds))
+        briefing.write_text(plan_briefing_html(result, tz=settings.timezone, lang=lang,
+                                               tiles=tiles), encoding="utf-8")
         click.echo(f"plan briefing written to {briefing}")
     return result
 

@@ -194,15 +194,10 @@ def _streets(scale: Scale, frame: Frame, communities: gpd.GeoDataFrame,
     keep = shapely.contains(urban, mid)
     keep &= arterial | (rng.random(len(edges)) > 0.08)  # some dead ends and missing links
     edges, arterial, row_of, is_h = edges[keep], arterial[keep], row_of[keep], is_h[keep]
-    labels = []
-    for h, r, art in zip(is_h, row_of, arterial):
-        if art:
-            labels.append(("primary" if h else "secondary",
-                           names.ARTERIALS[(r // every + (0 if h else 7)) % len(names.ARTERIALS)]))
-        else:
-            word = names.STREET_WORDS[(r * 7 + (0 if h else 3)) % len(names.STREET_WORDS)]
-            labels.append(("residential", f"{word}{'路' if h else '巷'}{r % 9 + 1}号"
-                           if r % 3 else f"{word}{'路' if h else '街'}"))
+    labels = [("primary" if h else "secondary") if art else "residential"
+              for h, art in zip(is_h, arterial)]
+    labels = [(hw, street_name(bool(h), int(r), every))
+              for hw, h, r in zip(labels, is_h, row_of)]
     n = nx * ny
     nb: list[list[int]] = [[] for _ in range(n)]
     anb: list[list[int]] = [[] for _ in range(n)]
@@ -215,6 +210,24 @@ def _streets(scale: Scale, frame: Frame, communities: gpd.GeoDataFrame,
     streets = Streets(xs, ys, edges, arterial, [np.array(v, dtype=int) for v in nb],
                       [np.array(v, dtype=int) for v in anb])
     return streets, labels
+
+
+def street_name(east_west: bool, row: int, every: int) -> str:
+    """The name of the ``row``-th east-west (or north-south) street of the grid, every
+    ``every``-th an arterial: each row its own name, as in a real city, so that the cross
+    streets tell two stretches of one street apart."""
+    words = names.STREET_WORDS
+    if row % every == 0:
+        k = row // every
+        own = names.ARTERIALS[0 if east_west else 1::2]
+        if k < len(own):
+            return own[k]
+        ending = names.ARTERIAL_ENDINGS[0 if east_west else 1][0]
+        return words[(k - len(own)) * 13 % len(words)] + ending
+    m = row - row // every - 1
+    endings = names.STREET_ENDINGS[0 if east_west else 1]
+    word = words[(m * 11 + (0 if east_west else 35)) % len(words)]
+    return word + endings[(m // len(words)) % len(endings)]
 
 
 def _write_osm(streets: Streets, labels: list[tuple[str, str]], path: Path, frame: Frame) -> None:

@@ -18,6 +18,8 @@ ASSETS = {
     "leaflet.js": "leaflet/dist/leaflet.js",
     "leaflet.css": "leaflet/dist/leaflet.css",
     "vectorgrid.js": "leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js",
+    # the base map: vector tiles drawn with their labels placed
+    "protomaps-leaflet.js": "protomaps-leaflet/dist/protomaps-leaflet.js",
     # what leaflet.css refers to (the layer control's icon, default markers)
     **{f"images/{n}": f"leaflet/dist/images/{n}" for n in (
         "layers.png", "layers-2x.png", "marker-icon.png", "marker-icon-2x.png",

@@ -14,8 +14,10 @@ from typing import Any
 import folium
 
 from geo_patrol import clock
+from geo_patrol.analysis.places import Place, place_text, place_texts
 from geo_patrol.render import maps
 from geo_patrol.render.assets import external_references, inline_assets
+from geo_patrol.render.basemap import base_layer
 from geo_patrol.render.charts import burn_down_svg
 from geo_patrol.render.csp import with_meta_policy
 from geo_patrol.render.i18n import label, term
@@ -45,11 +47,20 @@ def html_table(headers: list[str], rows: list[list[Any]]) -> str:
     return f'<table class="gp"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def embed_base_map(m: folium.Map, tiles: dict[str, bytes] | None) -> None:
+    """A file has no server to ask for base tiles: the map carries ``tiles`` (none: the
+    base map's background only)."""
+    layer = base_layer(m)
+    if layer is not None:
+        layer.embed(tiles or {})
+
+
 def map_page(m: folium.Map, title: str, head: str, body: str, *, basemap: str | None,
-             what: str) -> str:
+             what: str, tiles: dict[str, bytes] | None = None) -> str:
     """A map with a heading above and tables below, as one self-contained HTML page (assets
-    inlined, the CSP in a meta tag); refuses to return a page that would load from outside
-    when no outside base map was configured."""
+    and the base map's ``tiles`` inlined, the CSP in a meta tag); refuses to return a page
+    that would load from outside when no outside base map was configured."""
+    embed_base_map(m, tiles)
     root = m.get_root()
     root.header.add_child(folium.Element(f"<style>{BRIEFING_CSS}</style>"))
     root.html.add_child(folium.Element(head), index=0)
@@ -106,7 +117,8 @@ def crime_section(crime: dict[str, Any] | None, lang: str) -> str:
         lines.append(label("crime_predicts" if crime["predicts"] else "crime_not_predicts", lang))
     table = html_table([label("street", lang), label("community", lang),
                         label("incidents", lang), label("gi_z", lang)],
-                       [[r["street"], r["community"], r["incidents"], f"{r['z']:.1f}"]
+                       [[place_text(Place(r["street"], r.get("cross_a"), r.get("cross_b")),
+                                    lang), r["community"], r["incidents"], f"{r['z']:.1f}"]
                         for r in crime["streets"]])
     text = "".join(f"<p>{html.escape(t)}</p>" for t in lines)
     return f'<h2 class="gp-page">{label("crime_section", lang)}</h2>{text}{table}'
@@ -142,18 +154,21 @@ def briefing_html(run: dict[str, Any], layers: Any, segments: Any, table: Any, *
                   generated: dt.datetime | None = None,
                   crime: dict[str, Any] | None = None,
                   campaigns: list[Any] | None = None, city: str | None = None,
-                  reports: dict[str, Any] | None = None) -> str:
+                  reports: dict[str, Any] | None = None,
+                  tiles: dict[str, bytes] | None = None) -> str:
     """The briefing of one district (of ``city``, named in its title), as one self-contained
     HTML string, its period and time in the city's zone ``tz``: ``layers`` of the
     district (without inspectors: no personal data in a briefing), its street ``segments``,
     the run's community ``table``, the running ``campaigns``' progress in the district (see
     :func:`geo_patrol.services.campaigns.district_progress`) and the property-crime figures
-    (``crime``, see :func:`geo_patrol.services.crime.briefing_figures`) and the figures of
-    volunteers' reports (``reports``, see :func:`geo_patrol.services.reports.figures`)."""
+    (``crime``, see :func:`geo_patrol.services.crime.briefing_figures`), the figures of
+    volunteers' reports (``reports``, see :func:`geo_patrol.services.reports.figures`); the
+    district's base map ``tiles`` (``{"z/x/y": mvt}``) travel inside the file."""
     district, communities, gaps = layers.area, layers.communities, layers.gaps
     name = str(district.iloc[0]["name"])
     focus = communities if not communities.empty else district
     m, shift = maps.base_map(tuple(focus.total_bounds), basemap=basemap)
+    embed_base_map(m, tiles)
     m.get_root().header.add_child(folium.Element(f"<style>{BRIEFING_CSS}</style>"))
     maps.add_areas(m, focus, lang, shift)
     sections = [(label("coverage_pct", lang), [(maps.coverage_colour(v), f"{int(v * 100)}%")
@@ -180,8 +195,10 @@ def briefing_html(run: dict[str, Any], layers: Any, segments: Any, table: Any, *
                       label("visited_km", lang), label("coverage_pct", lang),
                       label("overdue", lang), label("gaps", lang), label("volunteers", lang)],
                      rows)
-    gap_rows = [[g.gap_key, g.area or "", f"{g.length_m / 1000:.2f}", g.hazards_overdue,
-                 g.incidents, f"{g.priority:.2f}"] for g in gaps.head(15).itertuples()]
+    top = gaps.head(15)
+    gap_rows = [[place, g.area or "", f"{g.length_m / 1000:.2f}", g.hazards_overdue,
+                 g.incidents, f"{g.priority:.2f}"]
+                for place, g in zip(place_texts(top, lang, length=False), top.itertuples())]
     gap_table = html_table([label("gap", lang), label("community", lang), label("length_km", lang),
                         label("overdue", lang), label("incidents", lang),
                         label("priority", lang)], gap_rows)

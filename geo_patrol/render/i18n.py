@@ -11,6 +11,15 @@ from __future__ import annotations
 
 LABELS: dict[str, tuple[str, str]] = {
     "area": ("区域", "Area"), "community": ("社区", "Community"), "district": ("区", "District"),
+    "search_places": ("搜索社区、街道、路口、隐患或坐标", "Search communities, streets, crossings, "
+                      "hazards or coordinates"),
+    "search_none": ("没有找到", "Nothing found"),
+    "place": ("所在街道", "Where"),
+    "task_site": ("任务地点", "Task site"), "navigate_to": ("导航到：{place}", "Navigate to: {place}"),
+    "navigate_amap": ("用高德地图导航", "Open in AMap"),
+    "navigate_baidu": ("用百度地图导航", "Open in Baidu Maps"),
+    "my_position": ("显示我的位置", "Show my position"),
+    "walk_hazards": ("途经隐患点（按步行顺序编号）", "Hazards on the way (numbered in walking order)"),
     "coverage_pct": ("覆盖率 %", "Coverage %"), "overdue": ("逾期隐患", "Overdue hazards"),
     "gaps": ("巡逻盲区", "Gaps"), "gap": ("盲区", "Gap"), "streets": ("街道", "Streets"),
     "street": ("街道", "Street"), "days_since": ("距上次巡逻（天）", "Days since last patrol"),

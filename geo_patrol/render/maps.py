@@ -1,6 +1,7 @@
 """Folium maps of stored results: district choropleth, community detail, hazards.
 
-No tiles by default: our own streets are the base map. Every element's JS/CSS points at the
+The base map is the city's own streets and areas as vector tiles (:mod:`.basemap`), unless
+an online one is configured. Every element's JS/CSS points at the
 local ``/vendor/`` copies (see :mod:`geo_patrol.render.assets`).
 """
 
@@ -18,10 +19,12 @@ from folium.plugins import VectorGridProtobuf
 from folium.utilities import JsCode
 
 from geo_patrol.analysis import recency
+from geo_patrol.analysis.places import Place, place_text, place_texts
 from geo_patrol.clock import local_text
 from geo_patrol.crs import wgs84_to_gcj02
 from geo_patrol.privacy import mask_name
 from geo_patrol.render.assets import localise
+from geo_patrol.render.basemap import BaseMap, MetricScale
 from geo_patrol.render.csp import current_nonce, figure_html
 from geo_patrol.render.i18n import label, status_label, term
 
@@ -78,18 +81,29 @@ def tile_bin_edges(z: int) -> tuple[float, ...] | None:
     return tuple(lo for lo, _, _ in recency.BINS) if z < BINNED_BELOW_ZOOM else None
 
 
+#: Base-map settings that mean the city's own streets (the offline default).
+OWN_BASEMAP = (None, "", "none", "local")
+
+
 def base_map(bounds: tuple[float, float, float, float], *, basemap: str | None = None,
              canvas: bool = True) -> tuple[folium.Map, bool]:
-    """An empty map fitted to ``bounds``; returns (map, shift overlays to GCJ-02).
+    """An empty map fitted to ``bounds`` over the base map; returns (map, shift overlays to
+    GCJ-02).
 
-    ``canvas`` draws vectors on one canvas (fast for thousands of lines); without it every
-    feature is an SVG element (clickable, for a few dozen areas)."""
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=canvas, zoom_control=True)
+    The base map is the city's own (:class:`geo_patrol.render.basemap.BaseMap`: streets
+    with names, area outlines) unless ``basemap`` names an online one (a known provider or
+    an XYZ URL). ``canvas`` draws vectors on one canvas (fast for thousands of lines);
+    without it every feature is an SVG element (clickable, for a few dozen areas)."""
+    m = folium.Map(tiles=None, control_scale=False, prefer_canvas=canvas, zoom_control=True)
     localise(m)
     shift = False
-    if basemap and basemap != "none":
+    if basemap in OWN_BASEMAP:
+        BaseMap().add_to(m)
+    else:
         url, attr, shift = BASEMAPS.get(basemap, (basemap, "basemap", False))
         folium.TileLayer(tiles=url, attr=attr, name="basemap").add_to(m)
+        MetricScale().add_to(m)
+    m.gp_datum = "gcj02" if shift else "wgs84"  # what the search box asks answers in
     x0, y0, x1, y1 = bounds
     if shift:
         (x0, x1), (y0, y1) = wgs84_to_gcj02(np.array([x0, x1]), np.array([y0, y1]))
@@ -179,8 +193,9 @@ def compliance_legend(lang: str) -> tuple[str, list[tuple[str, str]]]:
 
 
 def add_areas(m: folium.Map, areas: Any, lang: str, shift: bool, *, link: str | None = None,
-              name: str = "areas") -> None:
-    """A coverage choropleth of areas; with ``link`` ("/community/{id}") a popup links out."""
+              name: str = "areas", fill_opacity: float = 0.55) -> None:
+    """A coverage choropleth of areas; with ``link`` ("/community/{id}") a popup links out;
+    a light ``fill_opacity`` lets the base map's street names show through."""
     frame = areas.copy()
     frame["colour"] = [coverage_colour(v) for v in frame["coverage"]]
     frame["pct"] = [None if v is None or np.isnan(v) else round(100 * v, 1)
@@ -197,7 +212,8 @@ def add_areas(m: folium.Map, areas: Any, lang: str, shift: bool, *, link: str | 
     folium.GeoJson(
         data, name=name,
         style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": "#444",
-                                  "weight": 1, "fillOpacity": 0.55, "className": "gp-area"},
+                                  "weight": 1, "fillOpacity": fill_opacity,
+                                  "className": "gp-area"},
         highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.75},
         tooltip=folium.GeoJsonTooltip(fields=["name", "pct"],
                                       aliases=[label("area", lang), label("coverage_pct", lang)]),
@@ -240,9 +256,9 @@ def add_gaps(m: folium.Map, gaps: Any, lang: str, shift: bool) -> None:
         return
     frame = gaps.copy()
     frame["p"] = frame["priority"].round(2)
-    frame["km"] = (frame["length_m"] / 1000).round(2)
+    frame["place"] = place_texts(frame, lang)
     geojson_layer(m, frame, shift, name=label("gaps", lang),
-           shown={"gap_key": label("gap", lang), "km": "km", "hazards_overdue":
+           shown={"place": label("gap", lang), "hazards_overdue":
                   label("overdue", lang), "incidents": label("incidents", lang),
                   "p": label("priority", lang)},
            style=lambda f: {"color": "#6a00a8", "weight": 9, "opacity": 0.35})
@@ -261,8 +277,11 @@ def add_hazards(m: folium.Map, hazards: Any, lang: str, shift: bool, rules: Any,
     frame["state"] = [status_label(s, lang) for s in frame["status"]]
     frame["last"] = [local_text(v, tz, "short") or "—" for v in frame["last_inspection"]]
     frame["by"] = [mask_name(v) if isinstance(v, str) else "—" for v in frame["inspector"]]
+    frame["place"] = place_texts(frame, lang, length=False) if "street" in frame \
+        else [""] * len(frame)
     geojson_layer(m, frame, shift, name=label("hazards", lang), styled=("colour",), popup=True,
-           shown={"name": label("name", lang), "kind": label("category", lang),
+           shown={"name": label("name", lang), "place": label("place", lang),
+                  "kind": label("category", lang),
                   "state": label("status", lang), "rule": label("rule", lang),
                   "last": label("last_inspection", lang), "by": label("inspector", lang)},
            style=lambda f: {"color": "#222", "fillColor": f["properties"]["colour"]},
@@ -309,10 +328,20 @@ def add_tracks(m: folium.Map, tracks: Any, lang: str, shift: bool) -> None:
            style=lambda f: {"color": f["properties"]["colour"], "weight": 2, "opacity": 0.7})
 
 
-def map_html(m: folium.Map, *, nonce: str | None = None) -> str:
-    """A map as one HTML document (its assets linked from ``/vendor/``); served, the scripts
-    folium writes carry the response's CSP nonce (``nonce``, else the one of the response
-    being made), the only inline scripts its policy lets run."""
+def map_html(m: folium.Map, *, lang: str, nonce: str | None = None) -> str:
+    """A served map as one HTML document (its assets linked from ``/vendor/``), with the
+    search box (``/static/mapsearch.js`` asking ``/search``, in ``lang``); the scripts folium
+    writes carry the response's CSP nonce (``nonce``, else the one of the response being
+    made), the only inline scripts its policy lets run."""
+    datum = getattr(m, "gp_datum", "wgs84")
+    attrs = {"data-map": m.get_name(),
+             "data-url": "/search" + ("?datum=gcj02&" if datum == "gcj02" else "?"),
+             "data-placeholder": label("search_places", lang),
+             "data-none": label("search_none", lang)}
+    m.get_root().header.add_child(folium.Element(
+        '<script src="/static/mapsearch.js" defer ' +
+        " ".join(f'{k}="{html.escape(v, quote=True)}"' for k, v in attrs.items()) +
+        "></script>"))
     nonce = nonce or current_nonce()
     return figure_html(m.get_root(), nonce) if nonce else m.get_root().render()
 
@@ -337,7 +366,7 @@ def community_map(layers: Any, segments: Any, lang: str, rules: Any, *, tz: str,
     """A community: streets by days since the last patrol, gaps, hazards, incident
     hexagons, and one day's tracks when given."""
     m, shift = base_map(tuple(layers.area.total_bounds), basemap=basemap)
-    add_areas(m, layers.area, lang, shift)
+    add_areas(m, layers.area, lang, shift, fill_opacity=0.15)
     add_segments(m, segments, lang, shift)
     add_gaps(m, layers.gaps, lang, shift)
     add_hazards(m, layers.hazards, lang, shift, rules, tz=tz)
@@ -352,11 +381,51 @@ LIVE_COLOURS = {"patrolling": "#1a9641", "passive": "#2c7bb6", "idle": "#fdae61"
                 "offline": "#9e9e9e"}
 
 
+#: The incident of a call-out and the lines to the volunteers called to it.
+INCIDENT, CALLED = "#b30000", "#08519c"
+
+
+def add_callout(m: folium.Map, incident: dict, targets: Any, lang: str) -> None:
+    """A call-out's site: the incident marked (category and place), a line from each called
+    volunteer's last position to it with their number, masked name, walk and ETA; the map
+    fitted to them all."""
+    zh = lang == "zh"
+    where = place_text(Place(incident["street"], incident["cross_a"], incident["cross_b"]),
+                       lang) if incident.get("street") else ""
+    site = [float(incident["lat"]), float(incident["lon"])]
+    group = folium.FeatureGroup(name=label("incident_point", lang)).add_to(m)
+    points = [site]
+    for r in targets.itertuples():
+        if r.lon is None or r.lon != r.lon:
+            continue
+        at = [float(r.lat), float(r.lon)]
+        points.append(at)
+        eta = f"{r.eta_s / 60:.0f} 分钟" if zh else f"{r.eta_s / 60:.0f} min"
+        walk = f"{r.walk_m:,.0f} 米" if zh else f"{r.walk_m:,.0f} m"
+        text = html.escape(f"{r.number} {mask_name(r.name) or ''} · {walk} · {eta} · "
+                           f"{term('callout_status', r.status, lang)}")
+        folium.PolyLine([at, site], color=CALLED, weight=3, opacity=0.85, dash_array="6 4",
+                        class_name="gp-callout-line", tooltip=text).add_to(group)
+        folium.CircleMarker(at, radius=6, color="#fff", weight=2, fill=True,
+                            fill_color=CALLED, fill_opacity=1,
+                            class_name="gp-callout-volunteer", tooltip=text).add_to(group)
+    kind = term("report", incident["category"], lang)
+    title = html.escape(" · ".join(t for t in (kind, where) if t))
+    folium.CircleMarker(site, radius=11, color="#fff", weight=3, fill=True,
+                        fill_color=INCIDENT, fill_opacity=1, class_name="gp-incident",
+                        tooltip=folium.Tooltip(title, permanent=True, direction="top")
+                        ).add_to(group)
+    lats, lons = [p[0] for p in points], [p[1] for p in points]
+    pad = 0.002
+    m.fit_bounds([[min(lats) - pad, min(lons) - pad], [max(lats) + pad, max(lons) + pad]])
+
+
 def live_map(communities: Any, lang: str, *, basemap: str | None = None,
-             feed: str = "/api/live") -> folium.Map:
+             feed: str = "/api/live", callout: tuple[dict, Any] | None = None) -> folium.Map:
     """The force now: community outlines drawn here; volunteers, trails and today's covered
     streets drawn by ``/static/live.js`` from ``feed``, refreshed every few seconds
-    (positions are WGS-84, so no GCJ-02 base map is shifted under them)."""
+    (positions are WGS-84, so no GCJ-02 base map is shifted under them); with ``callout``
+    (incident, targets: :func:`add_callout`) its site and the lines to those called."""
     if basemap in BASEMAPS and BASEMAPS[basemap][2]:
         basemap = None  # a GCJ-02 base map would sit ~500 m off the phones' WGS-84 positions
     m, shift = base_map(tuple(communities.total_bounds), basemap=basemap, canvas=True)
@@ -364,6 +433,8 @@ def live_map(communities: Any, lang: str, *, basemap: str | None = None,
     geojson_layer(m, frame, shift, name=label("community", lang), digits=5,
                   shown={"name": ""},
                   style=lambda f: {"color": "#555", "weight": 1, "fill": False})
+    if callout is not None:
+        add_callout(m, *callout, lang)
     states = [(LIVE_COLOURS[s], term("live_state", s, lang)) for s in LIVE_COLOURS]
     Legend([(label("live_state", lang), states),
             (label("streets", lang), [("#d7191c", label("covered_today", lang))])]
@@ -404,6 +475,8 @@ def crime_map(areas: Any, spots: Any, surface: Any, alerts: Any, lang: str, *,
         frame["colour"] = [HOT if s == "hot" else COLD for s in frame["spot"]]
         frame["kind"] = [label("hot_spot" if s == "hot" else "cold_spot", lang)
                          for s in frame["spot"]]
+        frame["street"] = place_texts(frame.assign(street=frame["street"].replace("", None)),
+                                      lang, length=False)
         geojson_layer(m, frame, shift, name=label("hot_spots", lang), styled=("colour",),
                       shown={"street": label("street", lang), "kind": "",
                              "incidents": label("incidents", lang), "z": label("gi_z", lang)},

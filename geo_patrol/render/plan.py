@@ -82,9 +82,10 @@ def plan_tables(plan: Plan, lang: str) -> str:
 
 
 def plan_briefing_html(plan: Plan, *, tz: str, lang: str = "zh", basemap: str | None = None,
-                       generated: dt.datetime | None = None) -> str:
+                       generated: dt.datetime | None = None,
+                       tiles: dict[str, bytes] | None = None) -> str:
     """The plan as one self-contained HTML file for offline PCs (made at ``generated``, now
-    by default, shown in the city's zone ``tz``)."""
+    by default, shown in the city's zone ``tz``), carrying its base map ``tiles``."""
     m = plan_map(plan, lang, basemap=basemap)
     title = f"{plan.area['name']} · {label('plan', lang)}"
     stamp = local_text(now_local(tz, generated), tz)
@@ -95,4 +96,4 @@ def plan_briefing_html(plan: Plan, *, tz: str, lang: str = "zh", basemap: str | 
     body = (f'<div class="gp-body">{plan_tables(plan, lang)}'
             f'<p class="gp-note">{label("generated", lang)}: {stamp} · '
             f'{label("no_personal", lang)}</p></div>')
-    return map_page(m, title, head, body, basemap=basemap, what="plan briefing")
+    return map_page(m, title, head, body, basemap=basemap, what="plan briefing", tiles=tiles)

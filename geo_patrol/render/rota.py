@@ -6,14 +6,17 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import urllib.parse
 from typing import Any
 
 import folium
 import numpy as np
 import pandas as pd
+from branca.element import MacroElement, Template
 
+from geo_patrol.analysis.places import Place, place_text
 from geo_patrol.clock import local_column, local_text, now_local
-from geo_patrol.crs import wgs84_to_gcj02
+from geo_patrol.crs import wgs84_to_bd09, wgs84_to_gcj02
 from geo_patrol.planning.crew import SLOTS
 from geo_patrol.render import maps
 from geo_patrol.render.briefing import html_table, map_page
@@ -168,7 +171,8 @@ def rota_geojson(view: Any) -> dict[str, Any]:
 
 
 def rota_briefing_html(view: Any, *, lang: str = "zh", basemap: str | None = None,
-                       generated: dt.datetime | None = None) -> str:
+                       generated: dt.datetime | None = None,
+                       tiles: dict[str, bytes] | None = None) -> str:
     """The rota as one self-contained HTML file for offline PCs: the figures, the week, the
     shortfall, the walks with roster numbers only, and a map layer per day."""
     m = rota_map(view, lang, basemap=basemap)
@@ -195,11 +199,75 @@ def rota_briefing_html(view: Any, *, lang: str = "zh", basemap: str | None = Non
             + f'<h2 class="gp-page">{label("walks", lang)}</h2>{walks}'
             f'<p class="gp-note">{label("generated", lang)}: {stamp} · '
             f'{label("no_names", lang)}</p></div>')
-    return map_page(m, title, head, body, basemap=basemap, what="rota briefing")
+    return map_page(m, title, head, body, basemap=basemap, what="rota briefing", tiles=tiles)
 
 
-def task_map(task: Any, lang: str, *, basemap: str | None = None) -> folium.Map:
-    """One task's route (a one-row frame), its start marked."""
+def navigate_urls(lon: float, lat: float, name: str) -> dict[str, str]:
+    """Links that open AMap (GCJ-02) or Baidu Maps (BD-09) at a WGS-84 point, converted to
+    the datum each app reads, with the place's name."""
+    (gx,), (gy,) = wgs84_to_gcj02(np.array([lon]), np.array([lat]))
+    (bx,), (by,) = wgs84_to_bd09(np.array([lon]), np.array([lat]))
+    text = urllib.parse.quote(name)
+    return {
+        "amap": f"https://uri.amap.com/marker?position={gx:.6f},{gy:.6f}&name={text}"
+                "&coordinate=gaode&callnative=1&src=geo-patrol",
+        "baidu": f"https://api.map.baidu.com/marker?location={by:.6f},{bx:.6f}&title={text}"
+                 f"&content={text}&coord_type=bd09ll&output=html&src=geo-patrol"}
+
+
+class NavigateBox(MacroElement):
+    """A box on a phone's map: open AMap or Baidu Maps at the site, and show my position
+    (the browser's own location, drawn here only, never sent)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function () {
+          var map = {{ this._parent.get_name() }};
+          var box = L.control({position: "topleft"});
+          box.onAdd = function () {
+            var div = L.DomUtil.create("div", "gp-navigate");
+            div.style.cssText = "background:#fff;padding:6px 8px;border-radius:4px;" +
+              "box-shadow:0 1px 4px rgba(0,0,0,.3);font:14px/1.6 sans-serif";
+            var title = document.createElement("b");
+            title.textContent = {{ this.title|tojson }};
+            div.appendChild(title);
+            {{ this.links|tojson }}.forEach(function (link) {
+              var a = document.createElement("a");
+              a.href = link[1]; a.target = "_blank"; a.rel = "noopener";
+              a.className = "gp-navigate-" + link[2];
+              a.textContent = link[0];
+              a.style.cssText = "display:block";
+              div.appendChild(a);
+            });
+            var me = document.createElement("button");
+            me.type = "button"; me.className = "gp-locate";
+            me.textContent = {{ this.locate|tojson }};
+            var mark = null;
+            me.addEventListener("click", function () { map.locate({setView: true, maxZoom: 17}); });
+            map.on("locationfound", function (e) {
+              if (mark) { map.removeLayer(mark); }
+              mark = L.circleMarker(e.latlng, {radius: 8, color: "#fff", weight: 3,
+                fillColor: "#2b83ba", fillOpacity: 1, className: "gp-me"}).addTo(map);
+            });
+            div.appendChild(me);
+            L.DomEvent.disableClickPropagation(div);
+            return div;
+          };
+          box.addTo(map);
+        })();
+        {% endmacro %}""")
+
+    def __init__(self, title: str, links: list[tuple[str, str, str]], locate: str) -> None:
+        super().__init__()
+        self._name = "NavigateBox"
+        self.title, self.links, self.locate = title, links, locate
+
+
+def task_map(task: Any, lang: str, *, basemap: str | None = None, hazards: Any = None,
+             site: dict[str, Any] | None = None) -> folium.Map:
+    """One task's route (a one-row frame), its start marked, its ``hazards`` numbered in
+    walking order (``order``), its hot-spot ``site`` marked, and links to navigate there
+    (to the start when it has no site)."""
     m, shift = maps.base_map(tuple(task.total_bounds), basemap=basemap)
     rows = task.assign(kind_text=[label(f"walk_{k}", lang) for k in task["kind"]],
                        km=(task["length_m"] / 1000).round(2),
@@ -210,13 +278,43 @@ def task_map(task: Any, lang: str, *, basemap: str | None = None) -> folium.Map:
                        styled=("colour",),
                        style=lambda f: {"color": f["properties"]["colour"], "weight": 5,
                                         "opacity": 0.9})
-    x, y = task.geometry.iloc[0].coords[0]
-    if shift:
-        (x,), (y,) = wgs84_to_gcj02(np.array([x]), np.array([y]))
-    folium.CircleMarker([y, x], radius=8, color="#000", weight=2, fill=True,
-                        fill_color="#33a02c", fill_opacity=1,
+
+    def shown(lon: float, lat: float) -> list[float]:
+        if shift:
+            (lon,), (lat,) = wgs84_to_gcj02(np.array([lon]), np.array([lat]))
+        return [float(lat), float(lon)]
+
+    x0, y0 = task.geometry.iloc[0].coords[0]
+    folium.CircleMarker(shown(x0, y0), radius=8, color="#000", weight=2, fill=True,
+                        fill_color="#33a02c", fill_opacity=1, class_name="gp-task-start",
                         tooltip=html.escape(label("walk_start", lang))).add_to(m)
+    for r in (hazards.itertuples() if hazards is not None else ()):
+        where = place_text(Place(r.street, r.cross_a, r.cross_b), lang) if r.street else ""
+        folium.Marker(shown(r.lon, r.lat), icon=folium.DivIcon(
+            html=f'<div class="gp-stop-number" style="width:22px;height:22px;'
+                 f'border-radius:11px;background:#e31a1c;color:#fff;font:bold 13px/22px '
+                 f'sans-serif;text-align:center;border:2px solid #fff">{int(r.order)}</div>',
+            icon_size=(26, 26), icon_anchor=(13, 13)),
+            tooltip=html.escape(f"{int(r.order)}. {r.name} · {where}".rstrip(" ·"))).add_to(m)
+    target, name = (x0, y0), label("walk_start", lang)
+    if site is not None:
+        where = place_text(Place(site["street"], site["cross_a"], site["cross_b"]), lang) \
+            if site.get("street") else label("task_site", lang)
+        if site.get("name"):
+            where = f"{site['name']} · {where}"
+        target, name = (site["lon"], site["lat"]), where
+        folium.CircleMarker(shown(site["lon"], site["lat"]), radius=11, color="#fff", weight=3,
+                            fill=True, fill_color=SLOT_COLOURS["evening"], fill_opacity=1,
+                            class_name="gp-task-site",
+                            tooltip=folium.Tooltip(html.escape(where), permanent=True,
+                                                   direction="top")).add_to(m)
+    urls = navigate_urls(float(target[0]), float(target[1]), name)
+    NavigateBox(label("navigate_to", lang).format(place=name),
+                [(label("navigate_amap", lang), urls["amap"], "amap"),
+                 (label("navigate_baidu", lang), urls["baidu"], "baidu")],
+                label("my_position", lang)).add_to(m)
     return maps.finish(m, [(label("walk", lang), [("#1f78b4", label("walk_streets", lang)),
                                                   (SLOT_COLOURS["evening"],
                                                    label("walk_hotspot", lang)),
-                                                  ("#33a02c", label("walk_start", lang))])])
+                                                  ("#33a02c", label("walk_start", lang)),
+                                                  ("#e31a1c", label("walk_hazards", lang))])])

@@ -38,6 +38,7 @@ from geo_patrol.analysis.run import (
     check_window,
 )
 from geo_patrol.errors import InputError
+from geo_patrol.services import places
 from geo_patrol.settings import Settings
 from geo_patrol.store import areas as area_store
 from geo_patrol.store import days as day_store
@@ -225,6 +226,7 @@ def analyze(db: Database, start: dt.datetime, end: dt.datetime, *,
             conn, run_id, context_m=params.gap_context_m, hazard_weight=params.hazard_weight,
             incident_weight=params.incident_weight,
             incidents_since=end - dt.timedelta(days=params.incident_days))
+        places.name_gaps(conn, run_id)
         stats = {**out.stats, "gaps": n_gaps}
         seconds = timer.seconds
         store.finish_run(conn, run_id, seconds, stats)

@@ -94,6 +94,19 @@ def callouts(db: Database, within: frozenset[int] | None, *, tz: str) -> pd.Data
         return local_times(live_store.callout_table(conn, within), tz, "created_at")
 
 
+def callout_sites(db: Database, callout_id: int, principal: Principal
+                  ) -> tuple[dict, pd.DataFrame]:
+    """A call-out's incident and its called volunteers' last positions, walks and ETAs
+    (names as stored: the caller masks them), for a user whose scope holds it."""
+    with db.connect() as conn:
+        try:
+            area = live_store.callout_area(conn, callout_id)
+        except LookupError:
+            raise NotFoundError(f"no call-out {callout_id}") from None
+        principal.check_area(area, "call-out")
+        return live_store.callout_sites(conn, callout_id)
+
+
 def callout_detail(db: Database, callout_id: int, principal: Principal) -> pd.DataFrame:
     with db.connect() as conn:
         try:

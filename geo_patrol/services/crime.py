@@ -121,11 +121,12 @@ class HotSpotReport:
     order: int
 
     def table(self) -> pd.DataFrame:
-        """Per segment: street, community, incidents, Gi* z, p-values and the verdict
-        (``hot``, ``cold`` or empty), hottest first."""
+        """Per segment: street and the cross streets of its stretch, community, incidents,
+        Gi* z, p-values and the verdict (``hot``, ``cold`` or empty), hottest first."""
         seg = self.data.segments
         out = pd.DataFrame({
             "segment_id": seg["id"].to_numpy(), "street": seg["name"].fillna("").to_numpy(),
+            "cross_a": seg["cross_a"].to_numpy(), "cross_b": seg["cross_b"].to_numpy(),
             "community_id": seg["community_id"].to_numpy(),
             "length_m": seg["length_m"].round(1).to_numpy(), "incidents": self.counts.astype(int),
             "z": np.round(self.spots.z, 3), "p_sim": np.round(self.spots.p_sim, 4),
@@ -293,11 +294,12 @@ def scope_ids(db: Database, study: Study) -> frozenset[int] | None:
 
 
 def spot_layer(report: HotSpotReport) -> gpd.GeoDataFrame:
-    """Hot and cold segments (WGS-84) with street, incidents and z."""
+    """Hot and cold segments (WGS-84) with street, cross streets, incidents and z."""
     seg = report.data.segments
     spots = report.spots
     keep = spots.hot | spots.cold
-    frame = seg.loc[keep, ["name", seg.geometry.name]].rename(columns={"name": "street"})
+    frame = seg.loc[keep, ["name", "cross_a", "cross_b", seg.geometry.name]].rename(
+        columns={"name": "street"})
     frame["street"] = frame["street"].fillna("")
     frame["incidents"] = report.counts[keep].astype(int)
     frame["z"] = np.round(spots.z[keep], 1)
@@ -349,11 +351,16 @@ def briefing_figures(db: Database, settings: Settings, district_id: int) -> dict
     hot = table[table["spot"] == "hot"]
     with db.connect() as conn:
         names = crime_store.community_names(conn)
-    streets = (hot.assign(street=hot["street"].replace("", "-"))
-               .groupby(["street", "community_id"], as_index=False)
+    # one row per stretch of a street between two cross streets: a long street's hot
+    # stretches stay apart
+    streets = (hot.assign(street=hot["street"].replace("", "-"),
+                          cross_a=hot["cross_a"].fillna(""), cross_b=hot["cross_b"].fillna(""))
+               .groupby(["street", "cross_a", "cross_b", "community_id"], as_index=False)
                .agg(incidents=("incidents", "sum"), z=("z", "max"))
                .sort_values("z", ascending=False).head(10))
-    out["streets"] = [{"street": r.street, "community": names.get(r.community_id, ""),
+    out["streets"] = [{"street": r.street, "cross_a": r.cross_a or None,
+                       "cross_b": r.cross_b or None,
+                       "community": names.get(r.community_id, ""),
                        "incidents": int(r.incidents), "z": float(r.z)}
                       for r in streets.itertuples()]
     out |= {"top5": report.concentration.at[0.05], "hot": int(report.spots.hot.sum())}

@@ -18,6 +18,7 @@ from geo_patrol.demo.replay import device_id, requests_for
 from geo_patrol.errors import InputError
 from geo_patrol.planning.plan import PlanParams
 from geo_patrol.render.plan import plan_briefing_html
+from geo_patrol.services.places import embedded_tiles
 from geo_patrol.services import campaigns
 from geo_patrol.services.analysis import RunSummary, analyze
 from geo_patrol.services.cities import add_city, cities
@@ -192,7 +193,10 @@ def run_demo(engine: Engine, settings: Settings, *, seed: int = 7, scale: str = 
         briefing = export_briefing(conn, summary.run_id, district, out, settings,
                                    city=city_name)
     plan_path = out.with_name(f"plan-{district}-{until:%Y%m%d}.html")
-    plan_path.write_text(plan_briefing_html(proposal, tz=settings.timezone), encoding="utf-8")
+    with engine.connect() as conn:
+        tiles = embedded_tiles(conn, tuple(proposal.segments.total_bounds))
+    plan_path.write_text(plan_briefing_html(proposal, tz=settings.timezone, tiles=tiles),
+                         encoding="utf-8")
     with engine.connect() as conn:
         week = make_rota(conn, settings, results.find_run(conn, summary.run_id),
                          find_area(conn, district), start=until + dt.timedelta(days=1),

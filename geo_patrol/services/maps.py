@@ -15,7 +15,8 @@ from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.render import maps
 from geo_patrol.render.briefing import briefing_html
 from geo_patrol.rules import Rules
-from geo_patrol.services import campaigns, crime, reports
+from geo_patrol.render.maps import OWN_BASEMAP
+from geo_patrol.services import campaigns, crime, places, reports
 from geo_patrol.store import results
 from geo_patrol.store.areas import area_features
 
@@ -36,7 +37,7 @@ def district_map(conn: Connection, run: dict, district_id: int, *, lang: str, ru
     m = maps.district_map(layers, lang, rules, tz=tz, basemap=basemap,
                           link=f"/community/{{id}}?run={run['id']}",
                           tile_url=f"/tiles/segments/{run['id']}/{{z}}/{{x}}/{{y}}.pbf")
-    return maps.map_html(m)
+    return maps.map_html(m, lang=lang)
 
 
 def community_map(conn: Connection, run: dict, area_id: int, *, lang: str, rules: Rules,
@@ -49,7 +50,7 @@ def community_map(conn: Connection, run: dict, area_id: int, *, lang: str, rules
     segments = results.segment_layer(conn, run["id"], area_id)
     tracks = results.track_layer(conn, area_id, day, tz=tz) if day else None
     return maps.map_html(maps.community_map(layers, segments, lang, rules, tz=tz, basemap=basemap,
-                                            tracks=tracks))
+                                            tracks=tracks), lang=lang)
 
 
 def district_briefing(conn: Connection, run_id: int, district_id: int, settings: Settings, *,
@@ -67,11 +68,14 @@ def district_briefing(conn: Connection, run_id: int, district_id: int, settings:
                                  with_inspectors=False)
     clues = reports.figures(conn.engine, settings, since=run["window_start"],
                             until=run["window_end"], area_id=district_id)
+    shown = layers.communities if not layers.communities.empty else layers.area
+    tiles = places.embedded_tiles(conn, tuple(shown.total_bounds)) \
+        if basemap in OWN_BASEMAP else None
     return briefing_html(run, layers, results.segment_layer(conn, run_id, district_id),
                          results.area_table(conn, run_id, level="community"),
                          rules=settings.rules, tz=settings.timezone, lang=lang,
                          basemap=basemap, crime=crime_figures, campaigns=running, city=city,
-                         reports=clues)
+                         reports=clues, tiles=tiles)
 
 
 def export_briefing(conn: Connection, run_id: int, district_id: int, out: Path | str,
@@ -87,13 +91,16 @@ def export_briefing(conn: Connection, run_id: int, district_id: int, out: Path |
 
 
 def live_map(conn: Connection, *, lang: str, basemap: str | None = None,
-             within: frozenset[int] | None = None) -> str:
-    """The live map document: community outlines; the force itself comes from ``/api/live``."""
+             within: frozenset[int] | None = None,
+             callout: tuple[dict, Any] | None = None) -> str:
+    """The live map document: community outlines; the force itself comes from ``/api/live``;
+    a call-out's site (:func:`geo_patrol.services.callouts.callout_sites`) marked."""
     features = area_features(conn, "community", within=within)
     if not features:
         raise NotFoundError("no communities are loaded")
     frame = gpd.GeoDataFrame.from_features(features, crs="EPSG:4326")
-    return maps.map_html(maps.live_map(frame, lang, basemap=basemap))
+    return maps.map_html(maps.live_map(frame, lang, basemap=basemap, callout=callout),
+                         lang=lang)
 
 
 def crime_map(db: Database, settings: Settings, study: Any, *, lang: str,
@@ -112,4 +119,4 @@ def crime_map(db: Database, settings: Settings, study: Any, *, lang: str,
     areas = gpd.GeoDataFrame.from_features(features, crs="EPSG:4326")
     return maps.map_html(maps.crime_map(areas, crime.spot_layer(crime.hotspots(data)),
                                         crime.density(data), crime.alert_layer(data, repeats),
-                                        lang, basemap=basemap))
+                                        lang, basemap=basemap), lang=lang)

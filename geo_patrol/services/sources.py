@@ -30,9 +30,11 @@ from geo_patrol.ingest.training import read_training, resolve_courses
 from geo_patrol.ingest.volunteers import PASSIVE_OCCUPATIONS, read_volunteers
 from geo_patrol.privacy import Vault
 from geo_patrol.services import reports
+from geo_patrol.services.places import refresh_pieces
 from geo_patrol.settings import Settings
 from geo_patrol.store import areas as area_store
 from geo_patrol.store import fixes as fix_store
+from geo_patrol.store import places as place_store
 from geo_patrol.store import ledgers as ledger_store
 from geo_patrol.store import media as media_store
 from geo_patrol.store import reports as report_store
@@ -114,6 +116,7 @@ def load_boundaries(
         if result.duplicate:
             return result
         srid = _deployment_srid(conn, boundaries.frame, settings, str(path))
+        place_store.clear_tiles(conn)  # the base map draws the outlines
         result.stored = area_store.store_areas(conn, boundaries.frame, level=level,
                                                upload_id=result.upload_id, srid=srid,
                                                source=str(path))
@@ -145,6 +148,7 @@ def load_streets(
         result.stored = area_store.store_segments(conn, segments, upload_id=result.upload_id,
                                                   srid=srid)
         area_store.assign_segments(conn)
+        refresh_pieces(conn)
         result.details = {"segments_read": len(segments),
                           "already_stored": len(segments) - result.stored,
                           "km": round(float(segments["length_m"].sum()) / 1000, 3)}

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from geo_patrol.analysis.delivery import TaskPlaces, Verdict, verify_tasks
+from geo_patrol.analysis.places import walking_order
 from geo_patrol.analysis.paths import Fixes
 from geo_patrol.analysis.visits import Calendar
 from geo_patrol.errors import ConflictError, ForbiddenError, InputError, NotFoundError
@@ -292,6 +293,26 @@ def readable_task(db: Database, task_id: int, *, volunteer_id: int | None,
     if task.empty:
         raise NotFoundError(f"no task {task_id}")
     return task
+
+
+def task_sites(db: Database, task: Any) -> tuple[pd.DataFrame, dict[str, Any] | None]:
+    """What a task (a one-row frame of :func:`readable_task`) visits: its hazards numbered
+    in walking order along its route (``order``) and its site: the middle of its hot-spot
+    street, else the hazard a visit (a ``hotspot`` task) stops at, else none."""
+    row = task.iloc[0]
+    with db.connect() as conn:
+        hazards, site = store.task_sites(conn, list(row["hazard_ids"] or []),
+                                         None if pd.isna(row["hotspot_segment_id"])
+                                         else int(row["hotspot_segment_id"]))
+    if len(hazards):
+        hazards["order"] = walking_order(task.geometry.iloc[0], hazards["lon"].to_numpy(),
+                                         hazards["lat"].to_numpy())
+        hazards = hazards.sort_values("order").reset_index(drop=True)
+        if site is None and row["kind"] == "hotspot":
+            stop = hazards.iloc[0]
+            site = {k: stop[k] for k in ("lon", "lat", "street", "cross_a", "cross_b")} | \
+                {"name": stop["name"]}
+    return hazards, site
 
 
 def my_tasks(db: Database, volunteer_id: int) -> tuple[Any, int]:

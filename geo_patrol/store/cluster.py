@@ -356,6 +356,7 @@ class LocalCluster:
                        f"apt-get install postgresql-{major}-postgis-3")
                 raise MissingDependencyError(msg)
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
 
     def drop_database(self, dbname: str) -> None:
         with self.connect_admin() as conn:

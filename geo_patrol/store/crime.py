@@ -52,12 +52,13 @@ def last_incident_day(conn: Connection, *, area_id: int | None,
 def segment_frame(conn: Connection, *, area_id: int | None,
                   within: frozenset[int] | None) -> Any:
     """Street segments in scope (metric geometry): ``id, node_from, node_to, length_m, name,
-    community_id, geom``."""
+    cross_a, cross_b`` (the cross streets of its piece), ``community_id, geom``."""
     srid = metric_srid(conn)
     return gpd.read_postgis(sa.text(f"""
-        SELECT g.id, g.node_from, g.node_to, g.length_m, g.name, g.area_id AS community_id,
-               g.geom_m AS geom
+        SELECT g.id, g.node_from, g.node_to, g.length_m, g.name, p.cross_a, p.cross_b,
+               g.area_id AS community_id, g.geom_m AS geom
         FROM street_segments g JOIN areas a ON a.id = g.area_id
+        LEFT JOIN street_pieces p ON p.id = g.piece_id
         WHERE {_SCOPE} ORDER BY g.id"""), conn, geom_col="geom",
         params={"area": area_id, **scope_params(within)}, crs=srid)
 

@@ -162,6 +162,8 @@ def migrate_deployment(engine: Engine, revision: str = "head") -> None:
                     version_table_schema="public"):
             return
         conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis SCHEMA public"))
+        # trigram similarity: the place search answers as one types
+        conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
         command.upgrade(_alembic_config(conn, DEPLOYMENT_DIR), revision)
 
 

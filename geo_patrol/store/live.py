@@ -15,6 +15,7 @@ from psycopg import sql
 from sqlalchemy.engine import Connection
 
 from geo_patrol.store.bulk import driver_connection
+from geo_patrol.store.places import nearest_piece
 from geo_patrol.store.scope import Within, in_scope, meets_scope, scope_params
 from geo_patrol.vocab import FLAG_MOCK
 
@@ -412,6 +413,25 @@ def callout_targets(conn: Connection, callout_id: int) -> pd.DataFrame:
         "t.certified, t.sent_at, t.answered_at, t.arrived_at FROM callout_targets t "
         "JOIN volunteers v ON v.id = t.volunteer_id WHERE t.callout_id = :id ORDER BY t.rank"),
         conn, params={"id": callout_id})
+
+
+def callout_sites(conn: Connection, callout_id: int) -> tuple[dict, pd.DataFrame]:
+    """A call-out's incident (category, note, place: its nearest street and cross streets,
+    lon, lat) and each called volunteer with their walk, ETA, answer and last known position
+    (``lon``/``lat`` NULL when none)."""
+    incident = conn.execute(sa.text(f"""
+        SELECT c.id, c.category, c.note, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
+               np.street, np.cross_a, np.cross_b
+        FROM callouts c {nearest_piece('c.geom_m')} WHERE c.id = :id"""),
+        {"id": callout_id}).mappings().one()
+    targets = pd.read_sql_query(sa.text("""
+        SELECT t.rank, v.number, v.name, t.walk_m, t.eta_s, t.status, p.lon, p.lat
+        FROM callout_targets t JOIN volunteers v ON v.id = t.volunteer_id
+        LEFT JOIN LATERAL (SELECT lp.lon, lp.lat FROM live_positions lp
+                           WHERE lp.volunteer_id = t.volunteer_id
+                           ORDER BY lp.t DESC LIMIT 1) p ON true
+        WHERE t.callout_id = :id ORDER BY t.rank"""), conn, params={"id": callout_id})
+    return dict(incident), targets
 
 
 def callout_area(conn: Connection, callout_id: int) -> int | None:

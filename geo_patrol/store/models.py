@@ -75,6 +75,11 @@ def _geometries(kind: str) -> tuple[Any, Any]:
             mapped_column(_metric_geom(), nullable=False))
 
 
+def _trgm(name: str, column: str) -> Index:
+    """A trigram index (``pg_trgm``) for searching a text column as one types."""
+    return Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
+
+
 def _loaded_from() -> Any:
     """The upload a row came from (none for rows entered on a page)."""
     return mapped_column(ForeignKey("uploads.id"))
@@ -120,6 +125,7 @@ class Area(Base):
         CheckConstraint(_in("level", AREA_LEVELS), name="areas_level_check"),
         UniqueConstraint("level", "parent_id", "name", name="areas_level_parent_name_key",
                          postgresql_nulls_not_distinct=True),
+        _trgm("ix_areas_name_trgm", "name"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     level: Mapped[str] = mapped_column(String(16), index=True)
@@ -151,7 +157,70 @@ class StreetSegment(Base):
     length_m: Mapped[float] = mapped_column(Float)
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
     upload_id: Mapped[int | None] = _loaded_from()
+    #: The stretch of its street between two cross streets (:class:`StreetPiece`).
+    piece_id: Mapped[int | None] = mapped_column(Integer, index=True)
     geom, geom_m = _geometries("LINESTRING")
+
+
+class StreetPiece(Base):
+    """A named street between two cross streets (its segments merged): what a place is
+    named by (see :mod:`geo_patrol.analysis.places`)."""
+
+    __tablename__ = "street_pieces"
+    __table_args__ = (_trgm("ix_street_pieces_name_trgm", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str | None] = mapped_column(Text)
+    highway: Mapped[str | None] = mapped_column(String(32))
+    cross_a: Mapped[str | None] = mapped_column(Text)
+    cross_b: Mapped[str | None] = mapped_column(Text)
+    #: The crossings at its ends (graph nodes) and where they are (metric CRS).
+    node_a: Mapped[int | None] = mapped_column(BigInteger)
+    node_b: Mapped[int | None] = mapped_column(BigInteger)
+    x_a: Mapped[float | None] = mapped_column(Float)
+    y_a: Mapped[float | None] = mapped_column(Float)
+    x_b: Mapped[float | None] = mapped_column(Float)
+    y_b: Mapped[float | None] = mapped_column(Float)
+    length_m: Mapped[float] = mapped_column(Float)
+    geom, geom_m = _geometries("MULTILINESTRING")
+
+
+class StreetName(Base):
+    """A street once, for the search box: its length, the middle of its longest piece and
+    its extent (WGS-84)."""
+
+    __tablename__ = "street_names"
+    __table_args__ = (_trgm("ix_street_names_name_trgm", "name"),)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    length_m: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    x0: Mapped[float] = mapped_column(Float)
+    y0: Mapped[float] = mapped_column(Float)
+    x1: Mapped[float] = mapped_column(Float)
+    y1: Mapped[float] = mapped_column(Float)
+
+
+class Crossing(Base):
+    """A node where two named streets meet ("A路与B路交叉口")."""
+
+    __tablename__ = "crossings"
+    __table_args__ = (_trgm("ix_crossings_name_a_trgm", "name_a"),
+                      _trgm("ix_crossings_name_b_trgm", "name_b"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    node: Mapped[int] = mapped_column(BigInteger)
+    name_a: Mapped[str] = mapped_column(Text)
+    name_b: Mapped[str] = mapped_column(Text)
+    geom = mapped_column(Geometry("POINT", srid=4326), nullable=False)
+
+
+class BaseTile(Base):
+    """A base-map vector tile once made (emptied whenever streets or areas are loaded)."""
+
+    __tablename__ = "base_tiles"
+    z: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    x: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    y: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tile: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Team(Base):
@@ -244,7 +313,8 @@ class Hazard(Base):
     """A campaign hazard (school, gas/LPG site, guns/explosives/knives seller...)."""
 
     __tablename__ = "hazards"
-    __table_args__ = (CheckConstraint(_in("status", HAZARD_STATUSES), name="hazards_status_check"),)
+    __table_args__ = (CheckConstraint(_in("status", HAZARD_STATUSES), name="hazards_status_check"),
+                      _trgm("ix_hazards_name_trgm", "name"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(Text, unique=True)
     category: Mapped[str] = mapped_column(String(32), index=True)
@@ -573,6 +643,10 @@ class GapResult(Base):
     hazards_overdue: Mapped[int] = mapped_column(Integer)
     incidents: Mapped[int] = mapped_column(Integer)
     priority: Mapped[float] = mapped_column(Float)
+    #: The gap's street and the cross streets at its ends (its name by place).
+    street: Mapped[str | None] = mapped_column(Text)
+    cross_a: Mapped[str | None] = mapped_column(Text)
+    cross_b: Mapped[str | None] = mapped_column(Text)
     geom = mapped_column(Geometry("MULTILINESTRING", srid=4326), nullable=False)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from geo_patrol.errors import NotFoundError
 from geo_patrol.store.bulk import copy_rows
+from geo_patrol.store.places import nearest_piece
 from geo_patrol.store.scope import Within, in_scope, scope_params
 
 
@@ -124,8 +125,8 @@ def gap_table(conn: Connection, run_id: int, *, area_id: int | None = None,
               limit: int = 50, within: Within = None) -> pd.DataFrame:
     """Gaps of a run, highest priority first (optionally within one area and its children)."""
     return pd.read_sql_query(sa.text(f"""
-        SELECT g.gap_key, a.name AS area, g.length_m, g.segments, g.hazards,
-               g.hazards_overdue, g.incidents, g.priority
+        SELECT g.gap_key, g.street, g.cross_a, g.cross_b, a.name AS area, g.length_m,
+               g.segments, g.hazards, g.hazards_overdue, g.incidents, g.priority
         FROM gap_results g LEFT JOIN areas a ON a.id = g.area_id
         WHERE g.run_id = :run AND (CAST(:area AS integer) IS NULL
                                    OR g.area_id IN (SELECT area_subtree(:area)))
@@ -141,10 +142,11 @@ def hazard_table(conn: Connection, run_id: int, *, area_id: int | None = None,
         SELECT h.id AS hazard_id, h.external_id, h.name, h.category, h.status AS hazard_status,
                a.name AS area, r.status, r.inspections, r.passes, r.last_inspection,
                v.number AS inspector_number, v.name AS inspector_name, r.last_pass,
-               r.due_days, r.missed_days
+               r.due_days, r.missed_days, np.street, np.cross_a, np.cross_b
         FROM hazard_results r JOIN hazards h ON h.id = r.hazard_id
         LEFT JOIN areas a ON a.id = h.community_id
         LEFT JOIN volunteers v ON v.id = r.last_inspector_id
+        {nearest_piece('h.geom_m')}
         WHERE r.run_id = :run
           AND (CAST(:area AS integer) IS NULL OR h.community_id IN (SELECT area_subtree(:area)))
           AND (CAST(:status AS text) IS NULL OR r.status = :status)
@@ -196,10 +198,12 @@ def hazard_layer(conn: Connection, run_id: int, area_id: int | None = None,
         SELECT h.id, h.external_id, h.name, h.category, h.status AS hazard_status,
                a.name AS area, coalesce(r.status, 'never_visited') AS status,
                coalesce(r.inspections, 0) AS inspections, coalesce(r.passes, 0) AS passes,
-               r.last_inspection, v.name AS inspector, r.due_days, r.missed_days, h.geom
+               r.last_inspection, v.name AS inspector, r.due_days, r.missed_days,
+               np.street, np.cross_a, np.cross_b, h.geom
         FROM hazards h LEFT JOIN hazard_results r ON r.hazard_id = h.id AND r.run_id = :run
         LEFT JOIN areas a ON a.id = h.community_id
         LEFT JOIN volunteers v ON v.id = r.last_inspector_id
+        {nearest_piece('h.geom_m')}
         WHERE NOT h.proposed
           AND (CAST(:area AS integer) IS NULL OR h.community_id IN (SELECT area_subtree(:area)))
           AND (CAST(:cat AS text) IS NULL OR h.category = :cat)
@@ -213,8 +217,9 @@ def gap_layer(conn: Connection, run_id: int, area_id: int | None = None, limit: 
               within: Within = None) -> Any:
     """Gaps (highest priority first) with their geometry."""
     return _gdf(conn, f"""
-        SELECT g.gap_key, a.name AS area, g.length_m, g.hazards, g.hazards_overdue,
-               g.incidents, g.priority, ST_SnapToGrid(g.geom, 0.000001) AS geom
+        SELECT g.gap_key, g.street, g.cross_a, g.cross_b, a.name AS area, g.length_m,
+               g.hazards, g.hazards_overdue, g.incidents, g.priority,
+               ST_SnapToGrid(g.geom, 0.000001) AS geom
         FROM gap_results g LEFT JOIN areas a ON a.id = g.area_id
         WHERE g.run_id = :run AND (CAST(:area AS integer) IS NULL
                                    OR g.area_id IN (SELECT area_subtree(:area)))

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from geo_patrol.errors import NotFoundError
+from geo_patrol.store.places import nearest_piece
 from geo_patrol.store.scope import Within, in_scope, scope_params
 
 TASK_COLUMNS = ("rota_walk_id", "kind", "community_id", "day", "window_start", "window_end",
@@ -360,3 +361,26 @@ def hazard_street(conn: Connection, hazard_id: int, *, reach_m: float = 100.0
             WHERE ST_DWithin(h.geom_m, s.geom_m, :r) ORDER BY h.geom_m <-> s.geom_m LIMIT 1) g
         WHERE h.id = :h AND NOT h.proposed"""), {"h": hazard_id, "r": reach_m}).mappings().first()
     return dict(row) if row else None
+
+
+def task_sites(conn: Connection, hazard_ids: list[int], segment_id: int | None
+               ) -> tuple[pd.DataFrame, dict[str, Any] | None]:
+    """What a task visits: its hazards (id, name, category, lon, lat and the street and
+    cross streets nearest each) and its hot-spot segment's middle (lon, lat, street and the
+    cross streets of its stretch), if any."""
+    hazards = pd.read_sql_query(sa.text(f"""
+        SELECT h.id, h.name, h.category, ST_X(h.geom) AS lon, ST_Y(h.geom) AS lat,
+               np.street, np.cross_a, np.cross_b
+        FROM hazards h {nearest_piece('h.geom_m')}
+        WHERE h.id = ANY(CAST(:ids AS integer[])) ORDER BY h.id"""), conn,
+        params={"ids": [int(i) for i in hazard_ids]})
+    site = None
+    if segment_id is not None:
+        row = conn.execute(sa.text("""
+            SELECT ST_X(m) AS lon, ST_Y(m) AS lat, s.name AS street, p.cross_a, p.cross_b
+            FROM (SELECT ST_LineInterpolatePoint(geom, 0.5) AS m, name, piece_id
+                  FROM street_segments WHERE id = :s) s
+            LEFT JOIN street_pieces p ON p.id = s.piece_id"""), {"s": segment_id}
+        ).mappings().one_or_none()
+        site = dict(row) if row is not None else None
+    return hazards, site

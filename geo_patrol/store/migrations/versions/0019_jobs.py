@@ -1,7 +1,7 @@
 """jobs: long work asked for by a user, its progress and its result
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-05
 
 A job is asked for by its kind and parameters; its ``key`` adds what its inputs were (the
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision = '0019'
-down_revision = '0017'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,60 @@
+"""Places: streets cut between their cross streets when streets are loaded, gaps named by
+street and cross streets after an analysis, and the base map's vector tiles."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from geo_patrol.analysis.places import run_place, street_pieces, tiles_covering
+from geo_patrol.render.basemap import EMBEDDED_ZOOMS
+from geo_patrol.store import places as store
+
+if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
+    from sqlalchemy.engine import Connection
+
+    from geo_patrol.store.db import Database
+
+
+def refresh_pieces(conn: Connection) -> int:
+    """Cut the stored streets into pieces between their cross streets and keep them, with
+    the crossings of named streets (after streets are loaded); returns the pieces stored."""
+    segments = store.segment_ends(conn)
+    pieces = street_pieces(segments)
+    return store.store_pieces(conn, segments["id"].to_numpy(), pieces.piece, pieces.table,
+                              pieces.crossings)
+
+
+def name_gaps(conn: Connection, run_id: int) -> int:
+    """Give each gap of a run its street and the cross streets at its ends."""
+    rows = store.gap_pieces(conn, run_id)
+    if rows.empty:
+        return 0
+    named = [(key, *vars(run_place(group, group["length_m"])).values())
+             for key, group in rows.groupby("gap_key", sort=False)]
+    store.store_gap_places(conn, run_id, pd.DataFrame(
+        named, columns=["gap_key", "street", "cross_a", "cross_b"]))
+    return len(named)
+
+
+def embedded_tiles(conn: Connection, bounds: tuple[float, float, float, float]
+                   ) -> dict[str, bytes]:
+    """The base-map tiles a file carries for WGS-84 ``bounds`` (``{"z/x/y": mvt}``, at
+    the zooms of :data:`geo_patrol.render.basemap.EMBEDDED_ZOOMS`; empty tiles left out)."""
+    tiles: dict[str, bytes] = {}
+    if not all(math.isfinite(v) for v in bounds):  # nothing drawn: no base map to carry
+        return tiles
+    for z in EMBEDDED_ZOOMS:
+        for _, x, y in tiles_covering(bounds, z):
+            tile = store.make_base_tile(conn, z, x, y)
+            if tile:
+                tiles[f"{z}/{x}/{y}"] = tile
+    return tiles
+
+
+def base_tile(db: Database, z: int, x: int, y: int) -> bytes:
+    """A base-map vector tile (made once, then read from the cache)."""
+    with db.begin() as conn:
+        return store.base_tile(conn, z, x, y)

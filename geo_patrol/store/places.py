@@ -1,0 +1,289 @@
+"""Street pieces, crossings and the base map's vector tiles in PostGIS; the place search.
+
+What :mod:`geo_patrol.analysis.places` computes from the street graph is kept here, and read
+back to name gaps, hazards and incidents, to draw the base map and to answer the search box.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from geo_patrol.store.bulk import copy_rows
+from geo_patrol.store.scope import Within, in_scope, scope_params
+
+#: Columns of a piece as :func:`geo_patrol.analysis.places.run_place` reads them.
+PIECE_COLUMNS = ["name", "cross_a", "cross_b", "node_a", "node_b", "x_a", "y_a", "x_b", "y_b"]
+
+
+def segment_ends(conn: Connection) -> pd.DataFrame:
+    """Every street segment: id, nodes, name, highway and its two ends (metric x, y)."""
+    return pd.read_sql_query(sa.text(
+        "SELECT id, node_from, node_to, name, highway, length_m, "
+        "ST_X(ST_StartPoint(geom_m)) AS x0, ST_Y(ST_StartPoint(geom_m)) AS y0, "
+        "ST_X(ST_EndPoint(geom_m)) AS x1, ST_Y(ST_EndPoint(geom_m)) AS y1 "
+        "FROM street_segments ORDER BY id"), conn)
+
+
+def store_pieces(conn: Connection, segment_ids: np.ndarray, piece: np.ndarray,
+                 table: pd.DataFrame, crossings: pd.DataFrame) -> int:
+    """Replace the pieces and crossings (ends of pieces in metric coordinates, as read by
+    :func:`segment_ends`); each segment gets its piece. Empties the tile cache."""
+    conn.execute(sa.text("CREATE TEMP TABLE staging_piece_of (segment_id bigint, piece int) "
+                         "ON COMMIT DROP"))
+    copy_rows(conn, "staging_piece_of", ["segment_id", "piece"],
+              zip(segment_ids.tolist(), piece.tolist()))
+    conn.execute(sa.text("UPDATE street_segments s SET piece_id = p.piece "
+                         "FROM staging_piece_of p WHERE p.segment_id = s.id "
+                         "AND s.piece_id IS DISTINCT FROM p.piece"))
+    conn.execute(sa.text("DELETE FROM street_names"))
+    conn.execute(sa.text("DELETE FROM street_pieces"))
+    conn.execute(sa.text("DELETE FROM crossings"))
+    conn.execute(sa.text("CREATE TEMP TABLE staging_pieces (id int, name text, highway text, "
+                         "cross_a text, cross_b text, node_a bigint, node_b bigint, "
+                         "x_a float8, y_a float8, x_b float8, y_b float8) ON COMMIT DROP"))
+    cols = ["highway", *PIECE_COLUMNS]
+    frame = table[cols].astype(object).where(table[cols].notna(), None)
+    copy_rows(conn, "staging_pieces", ["id", *cols],
+              zip(table.index.tolist(), *(frame[c].tolist() for c in cols)))
+    conn.execute(sa.text("""
+        INSERT INTO street_pieces (id, name, highway, cross_a, cross_b, node_a, node_b, x_a,
+                                   y_a, x_b, y_b, length_m, geom, geom_m)
+        SELECT p.id, p.name, p.highway, p.cross_a, p.cross_b, p.node_a, p.node_b, p.x_a,
+               p.y_a, p.x_b, p.y_b, s.length_m, s.geom, s.geom_m
+        FROM staging_pieces p JOIN (
+            SELECT piece_id, sum(length_m) AS length_m,
+                   ST_Multi(ST_LineMerge(ST_Collect(geom))) AS geom,
+                   ST_Multi(ST_LineMerge(ST_Collect(geom_m))) AS geom_m
+            FROM street_segments WHERE piece_id IS NOT NULL GROUP BY piece_id
+        ) s ON s.piece_id = p.id"""))
+    conn.execute(sa.text("""
+        INSERT INTO street_names (name, length_m, lon, lat, x0, y0, x1, y1)
+        SELECT n.name, n.m, ST_X(mid), ST_Y(mid), ST_XMin(n.box), ST_YMin(n.box),
+               ST_XMax(n.box), ST_YMax(n.box)
+        FROM (SELECT name, sum(length_m) AS m, ST_Extent(geom)::geometry AS box,
+                     (array_agg(geom ORDER BY length_m DESC, id))[1] AS longest
+              FROM street_pieces WHERE name IS NOT NULL GROUP BY name) n,
+             ST_LineInterpolatePoint(ST_GeometryN(n.longest, 1), 0.5) AS mid"""))
+    conn.execute(sa.text("CREATE TEMP TABLE staging_crossings (id int, node bigint, "
+                         "name_a text, name_b text, x float8, y float8) ON COMMIT DROP"))
+    copy_rows(conn, "staging_crossings", ["id", "node", "name_a", "name_b", "x", "y"],
+              zip(range(1, len(crossings) + 1), crossings["node"].tolist(),
+                  crossings["name_a"].tolist(), crossings["name_b"].tolist(),
+                  crossings["x"].tolist(), crossings["y"].tolist()))
+    conn.execute(sa.text("""
+        INSERT INTO crossings (id, node, name_a, name_b, geom)
+        SELECT id, node, name_a, name_b,
+               ST_Transform(ST_SetSRID(ST_MakePoint(x, y),
+                            (SELECT value::int FROM deployment WHERE key = 'metric_srid')), 4326)
+        FROM staging_crossings"""))
+    clear_tiles(conn)
+    return len(table)
+
+
+def clear_tiles(conn: Connection) -> None:
+    """Forget the base map's tiles (streets or areas changed)."""
+    conn.execute(sa.text("DELETE FROM base_tiles"))
+
+
+#: The base map's street classes from OSM ``highway`` (as
+#: :func:`geo_patrol.analysis.places.street_class`, which names them).
+_CLASS = """CASE WHEN p.highway IN ('motorway', 'trunk', 'primary') THEN 'major'
+                 WHEN p.highway IN ('secondary', 'tertiary') OR p.highway LIKE '%\\_link'
+                      THEN 'medium'
+                 WHEN p.highway IN ('footway', 'path', 'cycleway', 'steps', 'pedestrian',
+                                    'track') THEN 'path'
+                 ELSE 'minor' END"""
+#: Below this zoom a tile has only major and medium streets, and district outlines only.
+DETAIL_ZOOM = 13
+
+
+def make_base_tile(conn: Connection, z: int, x: int, y: int) -> bytes:
+    """One Mapbox vector tile of the base map: ``streets`` (name, class), ``areas``
+    (district and community outlines: name, level) and ``labels`` (a point inside each
+    area: name, level)."""
+    tile = conn.execute(sa.text(f"""
+        WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env,
+                          ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 0.02), 4326)
+                              AS env4326),
+        streets AS (
+            SELECT ST_AsMVTGeom(ST_Transform(p.geom, 3857), b.env, 4096, 64, true) AS geom,
+                   p.name, {_CLASS} AS class
+            FROM b, street_pieces p
+            WHERE p.geom && b.env4326
+              AND (:z >= {DETAIL_ZOOM} OR p.highway IN ('motorway', 'trunk', 'primary',
+                                                         'secondary', 'tertiary'))),
+        shown AS (
+            SELECT a.name, a.level, a.geom FROM b, areas a
+            WHERE a.geom && b.env4326
+              AND (a.level = 'district' OR (a.level = 'community' AND :z >= 12))),
+        outlines AS (
+            SELECT ST_AsMVTGeom(ST_Transform(ST_Boundary(s.geom), 3857), b.env, 4096, 8, true)
+                       AS geom, s.name, s.level
+            FROM b, shown s),
+        labels AS (
+            SELECT ST_AsMVTGeom(ST_Transform(ST_PointOnSurface(s.geom), 3857), b.env, 4096, 0,
+                                true) AS geom, s.name, s.level
+            FROM b, shown s)
+        SELECT (SELECT coalesce(ST_AsMVT(streets, 'streets', 4096, 'geom'), '')
+                FROM streets WHERE geom IS NOT NULL)
+            || (SELECT coalesce(ST_AsMVT(outlines, 'areas', 4096, 'geom'), '')
+                FROM outlines WHERE geom IS NOT NULL)
+            || (SELECT coalesce(ST_AsMVT(labels, 'labels', 4096, 'geom'), '')
+                FROM labels WHERE geom IS NOT NULL)"""),
+        {"z": z, "x": x, "y": y}).scalar_one()
+    return bytes(tile or b"")
+
+
+def base_tile(conn: Connection, z: int, x: int, y: int) -> bytes:
+    """A base-map tile, from the cache or made and kept (``conn`` must be able to write);
+    an empty tile (outside the city) is not kept, so what the cache holds is bounded by the
+    city's extent, whatever tiles are asked for."""
+    cached = conn.execute(sa.text("SELECT tile FROM base_tiles WHERE z = :z AND x = :x "
+                                  "AND y = :y"), {"z": z, "x": x, "y": y}).scalar_one_or_none()
+    if cached is not None:
+        return bytes(cached)
+    tile = make_base_tile(conn, z, x, y)
+    if tile:
+        conn.execute(sa.text("INSERT INTO base_tiles (z, x, y, tile) VALUES (:z, :x, :y, :t) "
+                             "ON CONFLICT DO NOTHING"), {"z": z, "x": x, "y": y, "t": tile})
+    return tile
+
+
+def piece_rows(conn: Connection, segment_ids: list[int]) -> pd.DataFrame:
+    """The piece of each of some segments (``segment_id``, ``length_m`` and
+    :data:`PIECE_COLUMNS`)."""
+    return pd.read_sql_query(sa.text(f"""
+        SELECT s.id AS segment_id, s.length_m, {', '.join('p.' + c for c in PIECE_COLUMNS)}
+        FROM street_segments s JOIN street_pieces p ON p.id = s.piece_id
+        WHERE s.id = ANY(:ids)"""), conn, params={"ids": segment_ids})
+
+
+def gap_pieces(conn: Connection, run_id: int) -> pd.DataFrame:
+    """Every segment of a run's gaps with its piece (``gap_key``, ``length_m`` and
+    :data:`PIECE_COLUMNS`)."""
+    return pd.read_sql_query(sa.text(f"""
+        SELECT r.gap_key, s.length_m, {', '.join('p.' + c for c in PIECE_COLUMNS)}
+        FROM segment_results r JOIN street_segments s ON s.id = r.segment_id
+        JOIN street_pieces p ON p.id = s.piece_id
+        WHERE r.run_id = :run AND r.gap_key IS NOT NULL"""), conn, params={"run": run_id})
+
+
+def store_gap_places(conn: Connection, run_id: int, places: pd.DataFrame) -> None:
+    """Name a run's gaps: ``places`` has ``gap_key``, ``street``, ``cross_a``, ``cross_b``."""
+    conn.execute(sa.text("CREATE TEMP TABLE staging_gap_places (gap_key text, street text, "
+                         "cross_a text, cross_b text) ON COMMIT DROP"))
+    cols = ["gap_key", "street", "cross_a", "cross_b"]
+    frame = places[cols].astype(object).where(places[cols].notna(), None)
+    copy_rows(conn, "staging_gap_places", cols, zip(*(frame[c].tolist() for c in cols)))
+    conn.execute(sa.text("UPDATE gap_results g SET street = p.street, cross_a = p.cross_a, "
+                         "cross_b = p.cross_b FROM staging_gap_places p "
+                         "WHERE g.run_id = :run AND g.gap_key = p.gap_key"), {"run": run_id})
+
+
+#: The piece nearest a point column ``{geom_m}`` within 150 m: its street and cross streets
+#: (a LATERAL subquery for hazards, incidents and call-outs).
+def nearest_piece(geom_m: str, alias: str = "np") -> str:
+    """``LEFT JOIN LATERAL`` SQL giving ``{alias}.street``, ``.cross_a``, ``.cross_b`` of the
+    street piece nearest ``geom_m`` (within 150 m)."""
+    return (f"LEFT JOIN LATERAL (SELECT p.name AS street, p.cross_a, p.cross_b "
+            f"FROM street_pieces p WHERE p.name IS NOT NULL "
+            f"AND ST_DWithin(p.geom_m, {geom_m}, 150) "
+            f"ORDER BY p.geom_m <-> {geom_m} LIMIT 1) {alias} ON true")
+
+
+# -- the place search --------------------------------------------------------------------------
+
+#: Rank of a text match: the name itself first, then names starting with the query, then
+#: names holding it, then names only alike (trigram similarity); shorter names first.
+def _match(column: str) -> str:
+    return (f"(CASE WHEN {column} = :q THEN 0 WHEN {column} LIKE :prefix THEN 1 "
+            f"WHEN {column} ILIKE :inner THEN 2 ELSE 3 END)")
+
+
+def _where(column: str) -> str:
+    return f"({column} ILIKE :inner OR {column} % :q)"
+
+
+def _params(q: str, limit: int) -> dict[str, Any]:
+    like = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return {"q": q, "prefix": like + "%", "inner": "%" + like + "%", "limit": limit}
+
+
+def search_areas(conn: Connection, q: str, *, limit: int = 6) -> list[dict[str, Any]]:
+    """Districts, stations and communities named like ``q``: name, level, centre, bounds."""
+    return [dict(r) for r in conn.execute(sa.text(f"""
+        WITH hit AS (
+            SELECT a.id, a.name, a.level, a.parent_id, a.geom FROM areas a
+            WHERE {_where('a.name')}
+            ORDER BY {_match('a.name')}, length(a.name), a.name LIMIT :limit)
+        SELECT h.id, h.name, h.level, p.name AS parent,
+               ST_X(ST_PointOnSurface(h.geom)) AS lon, ST_Y(ST_PointOnSurface(h.geom)) AS lat,
+               ST_XMin(h.geom) AS x0, ST_YMin(h.geom) AS y0, ST_XMax(h.geom) AS x1,
+               ST_YMax(h.geom) AS y1
+        FROM hit h LEFT JOIN areas p ON p.id = h.parent_id
+        ORDER BY {_match('h.name')}, length(h.name), h.name"""),
+        _params(q, limit)).mappings()]
+
+
+def search_streets(conn: Connection, q: str, *, limit: int = 6) -> list[dict[str, Any]]:
+    """Streets named like ``q`` (each once): length, the middle of its longest piece
+    (``lon``, ``lat``) and its extent."""
+    return [dict(r) for r in conn.execute(sa.text(f"""
+        SELECT name, length_m, lon, lat, x0, y0, x1, y1 FROM street_names
+        WHERE {_where('name')}
+        ORDER BY {_match('name')}, length(name), name LIMIT :limit"""),
+        _params(q, limit)).mappings()]
+
+
+def search_crossings(conn: Connection, a: str, b: str, *, limit: int = 6
+                     ) -> list[dict[str, Any]]:
+    """Crossings of a street named like ``a`` with one named like ``b`` (either way round)."""
+    pa, pb = _params(a, limit), _params(b, limit)
+    return [dict(r) for r in conn.execute(sa.text("""
+        WITH hit AS (
+            SELECT name_a, name_b, geom FROM crossings
+            WHERE name_a ILIKE :ia AND name_b ILIKE :ib
+            UNION ALL
+            SELECT name_b, name_a, geom FROM crossings
+            WHERE name_b ILIKE :ia AND name_a ILIKE :ib)
+        SELECT DISTINCT ON (name_a, name_b) name_a, name_b, ST_X(geom) AS lon,
+               ST_Y(geom) AS lat
+        FROM hit ORDER BY name_a, name_b, length(name_a) + length(name_b) LIMIT :limit"""),
+        {"ia": pa["inner"], "ib": pb["inner"], "limit": limit}).mappings()]
+
+
+def search_hazards(conn: Connection, q: str, *, within: Within, limit: int = 6
+                   ) -> list[dict[str, Any]]:
+    """Hazards (not proposals) named like ``q`` in the scope: name, category, street place."""
+    return [dict(r) for r in conn.execute(sa.text(f"""
+        WITH hit AS (
+            SELECT h.id, h.name, h.category, h.geom, h.geom_m FROM hazards h
+            WHERE NOT h.proposed AND {_where('h.name')} AND {in_scope('h.community_id')}
+            ORDER BY {_match('h.name')}, length(h.name), h.name LIMIT :limit)
+        SELECT h.id, h.name, h.category, ST_X(h.geom) AS lon, ST_Y(h.geom) AS lat,
+               np.street, np.cross_a, np.cross_b
+        FROM hit h {nearest_piece('h.geom_m')}
+        ORDER BY {_match('h.name')}, length(h.name), h.name"""),
+        {**_params(q, limit), **scope_params(within)}).mappings()]
+
+
+def search_volunteers(conn: Connection, q: str, *, within: Within, limit: int = 6
+                      ) -> list[dict[str, Any]]:
+    """Active volunteers whose number or name is like ``q`` in the scope (their name as
+    stored: the caller masks it), placed at their home community."""
+    return [dict(r) for r in conn.execute(sa.text(f"""
+        WITH hit AS (
+            SELECT v.id, v.number, v.name, v.community_id FROM volunteers v
+            WHERE v.active AND (v.number ILIKE :prefix OR v.name ILIKE :inner)
+              AND {in_scope('v.community_id')}
+            ORDER BY {_match('v.name')}, v.number LIMIT :limit)
+        SELECT h.id, h.number, h.name, a.name AS community,
+               ST_X(ST_PointOnSurface(a.geom)) AS lon, ST_Y(ST_PointOnSurface(a.geom)) AS lat
+        FROM hit h JOIN areas a ON a.id = h.community_id
+        ORDER BY {_match('h.name')}, h.number"""),
+        {**_params(q, limit), **scope_params(within)}).mappings()]

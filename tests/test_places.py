@@ -1,0 +1,162 @@
+"""Places named by the street graph: pieces between cross streets, gaps named by street and
+cross streets, crossings, and the base map's vector tiles from PostGIS."""
+
+from __future__ import annotations
+
+import mapbox_vector_tile
+import pandas as pd
+import sqlalchemy as sa
+
+from geo_patrol.analysis.places import Place, place_text, run_place, street_pieces, tile_of
+from geo_patrol.services import places
+
+
+def _grid() -> pd.DataFrame:
+    """A main street 钢铁大街 (x from 0 to 300) crossed by 甲街 at x=0, 乙街 at x=100 and
+    丙街 at x=300; 钢铁大街 is two segments between 乙街 and 丙街 (node 5 at x=200)."""
+    rows = [  # node_from, node_to, name, x0, y0, x1, y1
+        (1, 2, "钢铁大街", 0, 0, 100, 0), (2, 5, "钢铁大街", 100, 0, 200, 0),
+        (5, 3, "钢铁大街", 200, 0, 300, 0),
+        (10, 1, "甲街", 0, 100, 0, 0), (1, 11, "甲街", 0, 0, 0, -100),
+        (12, 2, "乙街", 100, 100, 100, 0), (3, 13, "丙街", 300, 0, 300, -100),
+        (3, 14, None, 300, 0, 400, 0)]
+    frame = pd.DataFrame(rows, columns=["node_from", "node_to", "name", "x0", "y0", "x1", "y1"])
+    frame["highway"] = ["primary"] * 3 + ["residential"] * 5
+    return frame
+
+
+def test_pieces_stop_at_cross_streets():
+    pieces = street_pieces(_grid())
+    table = pieces.table
+    main = table.loc[pieces.piece[:3]]
+    assert list(main["name"]) == ["钢铁大街"] * 3
+    assert pieces.piece[1] == pieces.piece[2] != pieces.piece[0]  # node 5 is no crossing
+    assert (main.iloc[0]["cross_a"], main.iloc[0]["cross_b"]) == ("甲街", "乙街")
+    assert (main.iloc[1]["cross_a"], main.iloc[1]["cross_b"]) == ("乙街", "丙街")
+    jia = table.loc[pieces.piece[3]]
+    # north to south: the piece of 甲街 north of 钢铁大街 meets it at its southern end only
+    assert jia["cross_a"] == "钢铁大街" and jia["cross_b"] is None
+    pairs = {tuple(sorted((r.name_a, r.name_b))) for r in pieces.crossings.itertuples()}
+    assert pairs == {("甲街", "钢铁大街"), ("乙街", "钢铁大街"), ("丙街", "钢铁大街")}
+    assert pieces.table.loc[pieces.piece[7], "name"] is None
+
+
+def test_a_run_is_named_by_the_cross_streets_at_its_ends():
+    pieces = street_pieces(_grid())
+    rows = pieces.table.loc[pieces.piece[[0, 1, 2, 4]]].reset_index(drop=True)
+    lengths = pd.Series([100.0, 100.0, 100.0, 100.0])
+    place = run_place(rows, lengths)
+    assert place == Place("钢铁大街", "甲街", "丙街")
+    assert place_text(place, "zh", 350) == "钢铁大街（甲街—丙街），350 米"
+    assert place_text(place, "en", 1234) == "钢铁大街 (甲街–丙街), 1,234 m"
+    assert place_text(Place("乙街", "钢铁大街"), "zh") == "乙街（近钢铁大街）"
+
+
+def test_demo_streets_are_cut_and_gaps_named(demo_world):
+    engine = demo_world["engine"]
+    run_id = demo_world["run"].run_id
+    with engine.connect() as conn:
+        pieces = conn.execute(sa.text(
+            "SELECT count(*), count(DISTINCT name), count(*) FILTER (WHERE cross_b IS NOT NULL) "
+            "FROM street_pieces")).one()
+        gaps = conn.execute(sa.text(
+            "SELECT street, cross_a, cross_b, length_m FROM gap_results WHERE run_id = :r "
+            "ORDER BY priority DESC"), {"r": run_id}).all()
+        crossings = conn.execute(sa.text("SELECT count(*) FROM crossings")).scalar_one()
+    assert pieces[0] > 500 and pieces[2] > 0.8 * pieces[0]
+    assert crossings > 300
+    assert gaps and all(g.street for g in gaps)
+    named = [g for g in gaps if g.cross_a and g.cross_b]
+    assert len(named) > 0.8 * len(gaps)
+    # two gaps on one street are told apart by their cross streets
+    texts = [place_text(Place(g.street, g.cross_a, g.cross_b), "zh", g.length_m) for g in gaps]
+    by_street = pd.Series([g.street for g in named]).value_counts()
+    assert by_street.max() > 1
+    street = by_street.index[0]
+    ends = {(g.cross_a, g.cross_b) for g in named if g.street == street}
+    # (a stretch split between two communities is two gaps with the same ends)
+    assert len(ends) >= 0.8 * by_street.iloc[0] and len(ends) > 1
+    assert "（" in texts[0] and texts[0].endswith("米")
+
+
+def test_base_tiles_carry_street_names_and_areas(demo_world):
+    engine = demo_world["engine"]
+    with engine.connect() as conn:
+        lon, lat, name = conn.execute(sa.text(
+            "SELECT ST_X(c), ST_Y(c), name FROM (SELECT ST_LineInterpolatePoint("
+            "ST_GeometryN(geom, 1), 0.5) AS c, name FROM street_pieces "
+            "WHERE highway = 'residential' AND name IS NOT NULL ORDER BY id LIMIT 1) q")).one()
+    x, y = tile_of(lon, lat, 15)
+    tile = places.base_tile(engine, 15, x, y)
+    layers = mapbox_vector_tile.decode(tile)
+    streets = {f["properties"].get("name") for f in layers["streets"]["features"]}
+    assert name in streets
+    assert {f["properties"]["class"] for f in layers["streets"]["features"]} >= {"minor"}
+    assert layers["areas"]["features"] and layers["labels"]["features"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM base_tiles")).scalar_one() == 1
+    assert places.base_tile(engine, 15, x, y) == tile  # from the cache
+    assert places.base_tile(engine, 15, 0, 0) == b""  # far away: empty, and not kept
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM base_tiles")).scalar_one() == 1
+    # a city-wide tile keeps the arterials only
+    classes = {f["properties"]["class"] for f in mapbox_vector_tile.decode(
+        places.base_tile(engine, 11, *tile_of(lon, lat, 11)))["streets"]["features"]}
+    assert classes <= {"major", "medium"} and classes
+
+
+def test_search_answers_by_kind_and_role(demo_world):
+    from geo_patrol.access import Principal, Role
+    from geo_patrol.services.search import coordinates, search
+
+    engine = demo_world["engine"]
+    with engine.connect() as conn:
+        street, community, hazard, number, c_id = conn.execute(sa.text(
+            "SELECT (SELECT name FROM street_pieces WHERE highway = 'residential' "
+            "AND name IS NOT NULL ORDER BY id LIMIT 1), (SELECT name FROM areas "
+            "WHERE level = 'community' ORDER BY id LIMIT 1), (SELECT name FROM hazards "
+            "ORDER BY id LIMIT 1), (SELECT number FROM volunteers ORDER BY id LIMIT 1), "
+            "(SELECT community_id FROM volunteers ORDER BY id LIMIT 1)")).one()
+        command = Principal(id=1, username="c", role=Role.COMMAND)
+        hits = search(conn, street[:2], command, lang="zh")
+        assert any(h["kind"] == "street" and h["label"].startswith(street) for h in hits)
+        assert search(conn, community, command, lang="zh")[0]["kind"] == "community"
+        found = search(conn, hazard, command, lang="zh")
+        assert found[0]["kind"] == "hazard" and found[0]["label"].startswith(hazard)
+        people = search(conn, number, command, lang="zh")
+        assert [h["kind"] for h in people] == ["volunteer"]
+        assert number in people[0]["label"] and "*" in people[0]["label"]
+        # roles: a planner sees hazards but no personal data; a volunteer neither
+        planner = Principal(id=2, username="p", role=Role.PLANNER)
+        assert search(conn, number, planner, lang="zh") == []
+        volunteer = Principal(id=3, username="v", role=Role.VOLUNTEER, volunteer_id=1)
+        assert search(conn, hazard, volunteer, lang="zh") == []
+        # an officer finds only volunteers of their communities
+        other = Principal(id=4, username="o", role=Role.OFFICER,
+                          community_ids=frozenset({-1}), area_ids=frozenset({-1}))
+        mine = Principal(id=5, username="m", role=Role.OFFICER,
+                         community_ids=frozenset({c_id}), area_ids=frozenset({c_id}))
+        assert search(conn, number, other, lang="zh") == []
+        assert search(conn, number, mine, lang="zh")[0]["kind"] == "volunteer"
+    # coordinates: "lat, lon" or "lon, lat", in each datum unless one is named
+    read = coordinates("40.6123, 109.8456")
+    assert [r["datum"] for r in read] == ["wgs84", "gcj02", "bd09"]
+    assert read[0]["lon"] == 109.8456 and read[0]["lat"] == 40.6123
+    gcj = coordinates("109.8456,40.6123 gcj")
+    assert len(gcj) == 1 and 0.001 < 109.8456 - gcj[0]["lon"] < 0.01
+    assert coordinates("钢铁大街") == []
+    # under an AMap base map the answers are drawn in GCJ-02
+    from geo_patrol.services.search import shown_in
+    moved = shown_in(coordinates("40.6123, 109.8456 wgs"), "gcj02")[0]
+    assert 0.001 < moved["lon"] - 109.8456 < 0.01 and 0.0005 < moved["lat"] - 40.6123 < 0.01
+
+
+def test_stops_are_numbered_in_walking_order():
+    import numpy as np
+    import shapely
+
+    from geo_patrol.analysis.places import walking_order
+
+    route = shapely.LineString([(0, 0), (10, 0), (10, 10), (0, 10)])  # a walk round three sides
+    lons, lats = np.array([1.0, 9.0, 10.5, 5.0]), np.array([10.2, -0.3, 5.0, 0.1])
+    assert walking_order(route, lons, lats).tolist() == [4, 2, 3, 1]
