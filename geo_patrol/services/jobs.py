@@ -290,7 +290,12 @@ def _worker_thread(settings: Settings, stop: threading.Event) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except procrastinate.exceptions.ConnectorException:
+        # the database went away (a stopped server, a dropped test database): this thread
+        # ends, and the next job asked for starts another
+        log.warning("the job worker stopped: its database is unreachable")
 
 
 def ensure_worker(settings: Settings) -> None:
