@@ -124,6 +124,10 @@ class Settings:
     media_max_mb: float = 8.0
     media_max_count: int = 4
     media_max_pixels: int = 40_000_000
+    #: A report may carry one short video: at most this large (MB) and this long (seconds,
+    #: as ffprobe reads it).
+    video_max_mb: float = 30.0
+    video_max_s: float = 60.0
     #: Password for ``geo-patrol users add/password`` when not given interactively.
     new_password: str | None = None
 

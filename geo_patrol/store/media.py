@@ -1,5 +1,6 @@
-"""Reports' photos on disk, by the SHA-256 of the bytes sent: the original (evidence, never
-served), and the copy shown and its thumbnail (both without EXIF)."""
+"""Reports' photos and videos on disk, by the SHA-256 of the bytes sent: the original
+(evidence, never served), and the copy shown and its thumbnail (both without EXIF); for a
+video also its ``clip``, the copy served without metadata (the copy shown is its poster)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,27 @@ from pathlib import Path
 #: The copies a photo has on disk: the one shown and its thumbnail (the original is not
 #: among them: it is never served).
 COPIES = ("shown", "thumb")
+#: A video's copy served without metadata (named by its container's extension).
+CLIP = "clip"
+#: The extensions an original may have (whichever a photo or video came in).
+ORIGINAL_EXTENSIONS = ("jpg", "png", "webp", "mp4", "mov", "webm")
+#: The extensions a clip may have.
+CLIP_EXTENSIONS = ("mp4", "mov", "webm")
 _SHA = re.compile(r"[0-9a-f]{64}")
 
 
 def media_path(root: Path, sha256: str, copy: str, extension: str = "jpg") -> Path:
-    """Where a copy of a photo lives (``original``, ``shown`` or ``thumb``)."""
+    """Where a copy of a photo or video lives (``original``, ``shown``, ``thumb`` or, for a
+    video, ``clip``)."""
     if not _SHA.fullmatch(sha256):
         msg = f"not a SHA-256: {sha256[:80]!r}"
         raise ValueError(msg)
-    name = f"{sha256}.{extension}" if copy == "original" else f"{sha256}.{copy}.jpg"
+    if copy == "original":
+        name = f"{sha256}.{extension}"
+    elif copy == CLIP:
+        name = f"{sha256}.{copy}.{extension}"
+    else:
+        name = f"{sha256}.{copy}.jpg"
     return root / sha256[:2] / name
 
 
@@ -47,9 +60,10 @@ def forget(paths: list[Path]) -> None:
         path.unlink(missing_ok=True)
 
 
-def read(root: Path, sha256: str, copy: str) -> bytes:
-    """A copy that is shown (``shown`` or ``thumb``); never the original."""
-    if copy not in COPIES:
+def read(root: Path, sha256: str, copy: str, extension: str = "jpg") -> bytes:
+    """A copy that is shown (``shown``, ``thumb``, or a video's ``clip`` by its extension);
+    never the original."""
+    if copy not in (*COPIES, CLIP) or (copy == CLIP and extension not in CLIP_EXTENSIONS):
         msg = f"no copy {copy!r}"
         raise ValueError(msg)
-    return media_path(root, sha256, copy).read_bytes()
+    return media_path(root, sha256, copy, extension).read_bytes()
