@@ -128,6 +128,13 @@ class Settings:
     #: as ffprobe reads it).
     video_max_mb: float = 30.0
     video_max_s: float = 60.0
+    #: Where reports' media are kept: unset, under the data directory (``media/``);
+    #: ``s3://bucket/prefix`` for an S3-compatible bucket, reached at ``s3_endpoint`` (unset:
+    #: AWS) with ``s3_key`` and ``s3_secret`` (unset: the standard AWS variables).
+    media_url: str | None = None
+    s3_endpoint: str | None = None
+    s3_key: str | None = None
+    s3_secret: str | None = None
     #: Password for ``geo-patrol users add/password`` when not given interactively.
     new_password: str | None = None
 

@@ -8,10 +8,13 @@ import datetime as dt
 import io
 import json
 import re
+import socket
 import subprocess
 
+import boto3
 import pytest
 import sqlalchemy as sa
+from moto.server import ThreadedMotoServer
 from PIL import Image
 
 from geo_patrol.services.sources import load_tracks
@@ -489,3 +492,66 @@ def test_photos_of_triaged_reports_follow_the_retention_period(world):
     root = settings.media_dir
     assert not [p for sha in set(triaged) - set(waiting) for p in root.rglob(f"{sha}*")]
     assert all(list(root.rglob(f"{sha}*")) for sha in waiting)  # pending: still needed
+
+
+@pytest.fixture()
+def bucket():
+    """A real S3-compatible server on a free loopback port, with an empty bucket."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="geo-patrol", aws_secret_access_key="secret")
+    client.create_bucket(Bucket="clues")
+    try:
+        yield {"endpoint": endpoint, "client": client}
+    finally:
+        server.stop()
+
+
+def test_media_kept_in_an_s3_bucket_are_served_without_exif_and_follow_retention(
+        world, bucket):
+    from geo_patrol.services.reports import drop_old_media
+
+    engine = world["engine"]
+    settings = world["settings"].with_(
+        media_url="s3://clues/baotou", s3_endpoint=bucket["endpoint"], s3_key="geo-patrol",
+        s3_secret="secret")
+    app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": settings})
+    clients = {}
+    for role in ("volunteer", "officer"):
+        clients[role] = app.test_client()
+        clients[role].csrf = sign_in(clients[role], f"c-{role}")
+    on_disk = sorted(settings.media_dir.rglob("*"))
+    original = photo_bytes((400, 300), lon=world["lon"], lat=world["lat"],
+                           taken=dt.datetime.now(dt.UTC), noise=True)
+    resp = _send(clients["volunteer"], world, category="lost_person",
+                 photos=[("bucket.jpg", original)])
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+    report_id = int(re.search(r"sent=(\d+)", resp.headers["Location"]).group(1))
+    with engine.connect() as conn:
+        media_id, sha = conn.execute(sa.text(
+            "SELECT id, sha256 FROM report_media WHERE report_id = :r"), {"r": report_id}).one()
+
+    def objects() -> set[str]:
+        listed = bucket["client"].list_objects_v2(Bucket="clues", Prefix="baotou/")
+        return {o["Key"] for o in listed.get("Contents", [])}
+
+    assert objects() == {f"baotou/{sha[:2]}/{sha}.jpg", f"baotou/{sha[:2]}/{sha}.shown.jpg",
+                         f"baotou/{sha[:2]}/{sha}.thumb.jpg"}
+    assert sorted(settings.media_dir.rglob("*")) == on_disk  # nothing under the data dir
+    kept = bucket["client"].get_object(Bucket="clues", Key=f"baotou/{sha[:2]}/{sha}.jpg")
+    assert kept["Body"].read() == original  # the evidence, as sent
+    for copy in ("shown", "thumb"):
+        served = clients["officer"].get(f"/media/{media_id}/{copy}.jpg")
+        assert served.status_code == 200 and not has_exif(served.data)
+    assert world["clients"]["stranger"].get(f"/media/{media_id}/shown.jpg").status_code == 404
+    assert clients["officer"].post(f"/reports/{report_id}/triage", data={
+        "action": "verified", "csrf_token": clients["officer"].csrf}).status_code == 302
+    assert drop_old_media(engine, settings,
+                          before=dt.datetime.now(dt.UTC) + dt.timedelta(days=1)) >= 1
+    assert objects() == set()
+    assert clients["officer"].get(f"/media/{media_id}/shown.jpg").status_code == 404

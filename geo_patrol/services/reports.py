@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -65,14 +64,14 @@ def check_video(video: tuple[str, bytes] | None, settings: Settings) -> Video | 
 
 
 def keep_video(conn: Connection, report_id: int, video: Video, settings: Settings
-               ) -> list[Path]:
+               ) -> list[str]:
     """Store a report's video (row and files: the original as evidence, the clip served
-    without metadata, its poster and thumbnail); returns the files written."""
+    without metadata, its poster and thumbnail); returns the keys written."""
     store.add_media(conn, report_id, [{
         "sha256": video.sha256, "kind": "video", "mime": video.mime,
         "bytes": len(video.original), "width": video.width, "height": video.height,
         "exif_at": None, "exif_lon": None, "exif_lat": None, "exif_check": "none"}])
-    return media_store.keep(settings.media_dir, video.sha256, {
+    return media_store.keep(media_store.for_settings(settings), video.sha256, {
         "original": (video.original, video.extension),
         media_store.CLIP: (video.clip, video.extension), "shown": (video.shown, "jpg"),
         "thumb": (video.thumb, "jpg")})
@@ -107,16 +106,17 @@ def exif_checks(conn: Connection, photos: list[Photo], *, volunteer_id: int,
 
 
 def keep_photos(conn: Connection, report_id: int, photos: list[Photo], checks: list[str],
-                settings: Settings) -> list[Path]:
-    """Store a report's photos (rows and files); returns the files written, for the caller
-    to take back if its transaction fails."""
+                settings: Settings) -> list[str]:
+    """Store a report's photos (rows and files, where the media are kept); returns the keys
+    written, for the caller to take back if its transaction fails."""
     store.add_media(conn, report_id, [
         {"sha256": p.sha256, "mime": p.mime, "bytes": len(p.original), "width": p.width,
          "height": p.height, "exif_at": p.exif_at, "exif_lon": p.exif_lon,
          "exif_lat": p.exif_lat, "exif_check": c} for p, c in zip(photos, checks)])
-    written: list[Path] = []
+    written: list[str] = []
+    kept = media_store.for_settings(settings)
     for p in photos:
-        written += media_store.keep(settings.media_dir, p.sha256, {
+        written += media_store.keep(kept, p.sha256, {
             "original": (p.original, p.extension), "shown": (p.shown, "jpg"),
             "thumb": (p.thumb, "jpg")})
     return written
@@ -241,7 +241,7 @@ def photo(db: Database, settings: Settings, user: Principal, media_id: int, copy
     who is in them)."""
     item = _media_item(db, user, media_id)
     try:
-        return media_store.read(settings.media_dir, item["sha256"], copy)
+        return media_store.read(media_store.for_settings(settings), item["sha256"], copy)
     except (FileNotFoundError, ValueError):
         raise NotFoundError(f"no photo {media_id}") from None
 
@@ -255,8 +255,8 @@ def video(db: Database, settings: Settings, user: Principal, media_id: int
     if item["kind"] != "video" or not extension:
         raise NotFoundError(f"no video {media_id}")
     try:
-        return (media_store.read(settings.media_dir, item["sha256"], media_store.CLIP,
-                                 extension), item["mime"])
+        return (media_store.read(media_store.for_settings(settings), item["sha256"],
+                                 media_store.CLIP, extension), item["mime"])
     except (FileNotFoundError, ValueError):
         raise NotFoundError(f"no video {media_id}") from None
 
@@ -300,12 +300,6 @@ def drop_old_media(db: Database, settings: Settings, *, before: dt.datetime) -> 
     files): media follow the retention period of the raw tracks they were checked against."""
     with db.begin() as conn:
         gone = store.media_before(conn, before)
-    root = settings.media_dir
-    media_store.forget([media_store.media_path(root, sha, copy)
-                        for sha in gone for copy in media_store.COPIES])
-    for sha in gone:  # the original's extension is whichever the photo or video came in
-        media_store.forget([media_store.media_path(root, sha, "original", ext)
-                            for ext in media_store.ORIGINAL_EXTENSIONS])
-        media_store.forget([media_store.media_path(root, sha, media_store.CLIP, ext)
-                            for ext in media_store.CLIP_EXTENSIONS])
+    media_store.forget(media_store.for_settings(settings),
+                       [key for sha in gone for key in media_store.all_keys(sha)])
     return len(gone)

@@ -540,7 +540,7 @@ def enter_report(db: Database, *, volunteer_id: int, category: str, text: str | 
     checked = reports.check_photos(photos or [], settings)
     clip = reports.check_video(video, settings)
     key = f"app-{volunteer_id}-{key}" if key else None
-    written: list[Path] = []
+    written: list[str] = []
     try:
         with db.begin() as conn:
             if key and (done := report_store.report_by_key(conn, key, volunteer_id)):
@@ -563,7 +563,8 @@ def enter_report(db: Database, *, volunteer_id: int, category: str, text: str | 
                 written += reports.keep_video(conn, report_id, clip, settings)
             return int(report_id)
     except BaseException:
-        media_store.forget(written)  # nothing stored: not the rows, not the files
+        # nothing stored: not the rows, not the files
+        media_store.forget(media_store.for_settings(settings), written)
         raise
 
 
