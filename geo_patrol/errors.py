@@ -78,8 +78,8 @@ class ReportInputError(InputError):
     Parameters
     ----------
     code
-        ``not_image``, ``too_large``, ``bomb``, ``size_lies``, ``too_many``, ``outside``,
-        ``category`` or ``text``.
+        ``not_image``, ``too_large``, ``bomb``, ``size_lies``, ``too_many``, ``not_video``,
+        ``video_too_large``, ``video_too_long``, ``outside``, ``category`` or ``text``.
     message
         The English message.
     """

@@ -124,6 +124,17 @@ class Settings:
     media_max_mb: float = 8.0
     media_max_count: int = 4
     media_max_pixels: int = 40_000_000
+    #: A report may carry one short video: at most this large (MB) and this long (seconds,
+    #: as ffprobe reads it).
+    video_max_mb: float = 30.0
+    video_max_s: float = 60.0
+    #: Where reports' media are kept: unset, under the data directory (``media/``);
+    #: ``s3://bucket/prefix`` for an S3-compatible bucket, reached at ``s3_endpoint`` (unset:
+    #: AWS) with ``s3_key`` and ``s3_secret`` (unset: the standard AWS variables).
+    media_url: str | None = None
+    s3_endpoint: str | None = None
+    s3_key: str | None = None
+    s3_secret: str | None = None
     #: Password for ``geo-patrol users add/password`` when not given interactively.
     new_password: str | None = None
 

@@ -15,6 +15,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_missing+=(postgresql)
 ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || apt_missing+=(postgresql-postgis)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || apt_missing+=(python3-venv)
 command -v npm >/dev/null 2>&1 || apt_missing+=(nodejs npm)
+# ffmpeg/ffprobe: a report's video is checked, stripped of its metadata and given a poster
+command -v ffprobe >/dev/null 2>&1 || apt_missing+=(ffmpeg)
 if [ "$mode" = test ]; then
   command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
   # CJK glyphs for readable screenshots of Chinese pages

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
+import socket
+import subprocess
 
+import boto3
 import pytest
 import sqlalchemy as sa
+from moto.server import ThreadedMotoServer
 from PIL import Image
 
 from geo_patrol.services.sources import load_tracks
@@ -44,6 +49,36 @@ def photo_bytes(size: tuple[int, int] = (1200, 900), *, lon: float | None = None
     out = io.BytesIO()
     image.save(out, fmt, exif=exif)
     return out.getvalue()
+
+
+#: Where a video made for a test says it was taken (ISO 6709), as a phone writes it.
+PLANTED = "+40.6500+109.8400/"
+
+
+def video_bytes(folder, *, seconds: float = 2, fmt: str = "mp4") -> bytes:
+    """A small test-pattern video made by ffmpeg, carrying a planted location."""
+    out = folder / f"clip-{seconds}.{fmt}"
+    codec = ["-c:v", "libvpx", "-b:v", "200k"] if fmt == "webm" else \
+        ["-c:v", "mpeg4", "-movflags", "use_metadata_tags"]  # the key a phone writes too
+    subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i",
+                    f"testsrc=duration={seconds}:size=160x120:rate=10", *codec,
+                    "-metadata", f"location={PLANTED}", "-metadata",
+                    f"com.apple.quicktime.location.ISO6709={PLANTED}", str(out)],
+                   check=True, capture_output=True, timeout=60)
+    return out.read_bytes()
+
+
+def video_tags(data: bytes, folder) -> dict[str, str]:
+    """Every container and stream tag ffprobe reads in a video."""
+    path = folder / "probe.bin"
+    path.write_bytes(data)
+    probe = json.loads(subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format_tags:stream_tags", "-of", "json",
+         str(path)], check=True, capture_output=True, timeout=60).stdout)
+    tags = dict(probe.get("format", {}).get("tags", {}))
+    for stream in probe.get("streams", []):
+        tags.update(stream.get("tags", {}))
+    return tags
 
 
 def has_exif(data: bytes) -> bool:
@@ -178,6 +213,97 @@ def test_a_report_with_a_photo_is_triaged_paid_once_and_its_photo_kept_in_scope(
     block = mine[mine.index(f'id="my-report-{report_id}"'):]
     assert "已核实" in block[:800] and f"{points} 分" in block[:800]
     assert "已出警核查，感谢" in block[:1200]
+
+
+def test_a_report_with_a_video_is_served_without_its_location_only_in_scope(
+        world, tmp_path):
+    volunteer, officer = world["clients"]["volunteer"], world["clients"]["officer"]
+    original = video_bytes(tmp_path)
+    planted = video_tags(original, tmp_path)  # the phone's place is in it, by both keys
+    assert planted["location"] == planted["com.apple.quicktime.location.ISO6709"] == PLANTED
+    resp = _send(volunteer, world, category="dispute", video=(io.BytesIO(original), "现场.mp4"))
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+    report_id = int(re.search(r"sent=(\d+)", resp.headers["Location"]).group(1))
+    with world["engine"].connect() as conn:
+        media_id, kind, mime, sha = conn.execute(sa.text(
+            "SELECT id, kind, mime, sha256 FROM report_media WHERE report_id = :r"),
+            {"r": report_id}).one()
+    assert (kind, mime) == ("video", "video/mp4")
+    # the original kept as evidence, the clip served, its poster and thumbnail
+    assert len(list(world["settings"].media_dir.rglob(f"{sha}*"))) == 4
+    queue = officer.get("/reports").get_data(as_text=True)
+    assert f'src="/media/{media_id}/clip"' in queue and "<video" in queue
+    assert f'poster="/media/{media_id}/thumb.jpg"' in queue
+    mine = volunteer.get("/me").get_data(as_text=True)
+    block = mine[mine.index(f'id="my-report-{report_id}"'):]
+    assert f'src="/media/{media_id}/clip"' in block[:1500]
+    for client in (officer, volunteer):
+        served = client.get(f"/media/{media_id}/clip")
+        assert served.status_code == 200 and served.mimetype == "video/mp4"
+        tags = video_tags(served.data, tmp_path)
+        assert "location" not in tags and "com.apple.quicktime.location.ISO6709" not in tags
+        assert PLANTED not in tags.values() and served.data != original
+        assert PLANTED[:8].encode() not in served.data
+    poster = officer.get(f"/media/{media_id}/thumb.jpg")
+    assert poster.status_code == 200 and poster.mimetype == "image/jpeg"
+    assert not has_exif(poster.data)
+    # another community's officer and a planner: as if it did not exist
+    for role in ("stranger", "planner"):
+        other = world["clients"][role]
+        assert other.get(f"/media/{media_id}/clip").status_code == 404
+        assert other.get(f"/media/{media_id}/thumb.jpg").status_code == 404
+    assert "/media/" not in world["clients"]["planner"].get("/reports").get_data(as_text=True)
+    # a photo is no video, and the original is never served
+    assert officer.get(f"/media/{media_id}/original.jpg").status_code == 404
+    with world["engine"].connect() as conn:
+        photo_id = conn.execute(sa.text(
+            "SELECT min(id) FROM report_media WHERE kind = 'photo'")).scalar_one()
+    assert officer.get(f"/media/{photo_id}/clip").status_code == 404
+
+
+def test_a_webm_video_is_kept_as_webm(world, tmp_path):
+    resp = _send(world["clients"]["volunteer"], world, category="traffic",
+                 video=(io.BytesIO(video_bytes(tmp_path, seconds=1, fmt="webm")), "v.mp4"))
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+    report_id = int(re.search(r"sent=(\d+)", resp.headers["Location"]).group(1))
+    with world["engine"].connect() as conn:
+        media_id, mime = conn.execute(sa.text(
+            "SELECT id, mime FROM report_media WHERE report_id = :r"), {"r": report_id}).one()
+    assert mime == "video/webm"  # from its bytes, not its name
+    served = world["clients"]["officer"].get(f"/media/{media_id}/clip")
+    assert served.status_code == 200 and served.mimetype == "video/webm"
+    assert PLANTED not in video_tags(served.data, tmp_path).values()
+
+
+BAD_VIDEO = {
+    "renamed": (lambda d: b"%PDF-1.4 this is no video\n" * 40, {}, "不是可读取的视频",
+                "is not a video"),
+    "unreadable": (lambda d: b"\x00\x00\x00\x18ftypisom" + bytes(range(256)) * 8, {},
+                   "不是可读取的视频", "is not a video"),
+    "too_long": (lambda d: video_bytes(d, seconds=3), {"video_max_s": 2.0}, "过长",
+                 "too long"),
+    "too_large": (lambda d: video_bytes(d), {"video_max_mb": 0.01}, "过大", "too large"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_VIDEO)
+def test_each_bad_video_is_refused_in_the_users_language_and_stores_nothing(
+        world, case, tmp_path):
+    make, changes, zh, en = BAD_VIDEO[case]
+    data = make(tmp_path)
+    app = create_app({"TESTING": True,
+                      "GEO_PATROL_SETTINGS": world["settings"].with_(**changes)})
+    client = app.test_client()
+    client.csrf = sign_in(client, "c-volunteer")
+    before = _stored(world)
+    for lang, words in (("zh", zh), ("en", en)):
+        resp = _send(client, world, lang=lang, text=f"typed {case}",
+                     photos=[("ok.jpg", photo_bytes((64, 48)))],
+                     video=(io.BytesIO(data), "clip.mp4"))
+        page = resp.get_data(as_text=True)
+        assert resp.status_code == 400, page[:300]
+        assert words in page and 'id="report-error"' in page and "clip.mp4" in page
+        assert _stored(world) == before
 
 
 BAD = {
@@ -366,3 +492,66 @@ def test_photos_of_triaged_reports_follow_the_retention_period(world):
     root = settings.media_dir
     assert not [p for sha in set(triaged) - set(waiting) for p in root.rglob(f"{sha}*")]
     assert all(list(root.rglob(f"{sha}*")) for sha in waiting)  # pending: still needed
+
+
+@pytest.fixture()
+def bucket():
+    """A real S3-compatible server on a free loopback port, with an empty bucket."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="geo-patrol", aws_secret_access_key="secret")
+    client.create_bucket(Bucket="clues")
+    try:
+        yield {"endpoint": endpoint, "client": client}
+    finally:
+        server.stop()
+
+
+def test_media_kept_in_an_s3_bucket_are_served_without_exif_and_follow_retention(
+        world, bucket):
+    from geo_patrol.services.reports import drop_old_media
+
+    engine = world["engine"]
+    settings = world["settings"].with_(
+        media_url="s3://clues/baotou", s3_endpoint=bucket["endpoint"], s3_key="geo-patrol",
+        s3_secret="secret")
+    app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": settings})
+    clients = {}
+    for role in ("volunteer", "officer"):
+        clients[role] = app.test_client()
+        clients[role].csrf = sign_in(clients[role], f"c-{role}")
+    on_disk = sorted(settings.media_dir.rglob("*"))
+    original = photo_bytes((400, 300), lon=world["lon"], lat=world["lat"],
+                           taken=dt.datetime.now(dt.UTC), noise=True)
+    resp = _send(clients["volunteer"], world, category="lost_person",
+                 photos=[("bucket.jpg", original)])
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+    report_id = int(re.search(r"sent=(\d+)", resp.headers["Location"]).group(1))
+    with engine.connect() as conn:
+        media_id, sha = conn.execute(sa.text(
+            "SELECT id, sha256 FROM report_media WHERE report_id = :r"), {"r": report_id}).one()
+
+    def objects() -> set[str]:
+        listed = bucket["client"].list_objects_v2(Bucket="clues", Prefix="baotou/")
+        return {o["Key"] for o in listed.get("Contents", [])}
+
+    assert objects() == {f"baotou/{sha[:2]}/{sha}.jpg", f"baotou/{sha[:2]}/{sha}.shown.jpg",
+                         f"baotou/{sha[:2]}/{sha}.thumb.jpg"}
+    assert sorted(settings.media_dir.rglob("*")) == on_disk  # nothing under the data dir
+    kept = bucket["client"].get_object(Bucket="clues", Key=f"baotou/{sha[:2]}/{sha}.jpg")
+    assert kept["Body"].read() == original  # the evidence, as sent
+    for copy in ("shown", "thumb"):
+        served = clients["officer"].get(f"/media/{media_id}/{copy}.jpg")
+        assert served.status_code == 200 and not has_exif(served.data)
+    assert world["clients"]["stranger"].get(f"/media/{media_id}/shown.jpg").status_code == 404
+    assert clients["officer"].post(f"/reports/{report_id}/triage", data={
+        "action": "verified", "csrf_token": clients["officer"].csrf}).status_code == 302
+    assert drop_old_media(engine, settings,
+                          before=dt.datetime.now(dt.UTC) + dt.timedelta(days=1)) >= 1
+    assert objects() == set()
+    assert clients["officer"].get(f"/media/{media_id}/shown.jpg").status_code == 404

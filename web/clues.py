@@ -37,6 +37,15 @@ REFUSALS: dict[str, Callable[[dict[str, Any]], str]] = {
     "too_many": lambda p: gettext(
         "A report carries at most %(limit)s photos; you chose %(count)s.",
         limit=p.get("limit"), count=p.get("count")),
+    "not_video": lambda p: gettext(
+        "“%(file)s” is not a video that can be read: send an MP4, QuickTime or WebM video.",
+        file=p.get("file")),
+    "video_too_large": lambda p: gettext(
+        "“%(file)s” is too large: a video may be at most %(mb)s MB.", file=p.get("file"),
+        mb=p.get("mb")),
+    "video_too_long": lambda p: gettext(
+        "“%(file)s” is too long: a video may last at most %(s)s seconds.",
+        file=p.get("file"), s=p.get("seconds")),
     "outside": lambda p: gettext(
         "The report's position is not in this city's communities: give a longitude and "
         "latitude inside the city."),
@@ -61,6 +70,22 @@ def photos_sent(files: list[FileStorage]) -> list[tuple[str, bytes]]:
     limit = int(settings().media_max_mb * 1e6) + 1
     return [(f.filename or "photo", f.stream.read(limit)) for f in files
             if f is not None and f.filename]
+
+
+def video_sent(file: FileStorage | None) -> tuple[str, bytes] | None:
+    """The video of a form, read no further than one byte past the size allowed."""
+    if file is None or not file.filename:
+        return None
+    return file.filename, file.stream.read(int(settings().video_max_mb * 1e6) + 1)
+
+
+@bp.get("/media/<int:media_id>/clip")
+@requires(Resource.HAZARDS)
+def video(media_id: int) -> Any:
+    """A report's video as served: remuxed without metadata (no place, no time)."""
+    data, mime = service.video(get_db(), settings(), principal(), media_id)
+    return Response(data, mimetype=mime, headers={
+        "Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"})
 
 
 @bp.get("/media/<int:media_id>/<copy>.jpg")

@@ -270,7 +270,8 @@ def _my_page(*, message: str | None = None, error: str | None = None,
                            certificates=training.certificates(get_db(), settings(),
                                                               volunteer_id=user.volunteer_id),
                            message=message, error=error, entered=entered or {},
-                           max_photos=settings().media_max_count), status
+                           max_photos=settings().media_max_count,
+                           video_max_s=round(settings().video_max_s)), status
 
 
 @bp.post("/me/report")
@@ -285,6 +286,7 @@ def send_report() -> Any:
             get_db(), settings(), principal(), category=form.get("category", ""),
             text=form.get("text") or None, lon=form.get("lon"), lat=form.get("lat"),
             photos=clues.photos_sent(request.files.getlist("photos")),
+            video=clues.video_sent(request.files.get("video")),
             key=form.get("key"), made_at=form.get("made_at"))
     except ReportInputError as exc:
         message = clues.refusal_text(exc)

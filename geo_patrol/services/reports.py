@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,6 +19,7 @@ import pandas as pd
 from geo_patrol.access import Grant, Principal, Resource
 from geo_patrol.errors import ConflictError, InputError, NotFoundError, ReportInputError
 from geo_patrol.ingest.photos import Photo, read_photo
+from geo_patrol.ingest.video import VIDEO_TYPES, Video, read_video
 from geo_patrol.services.tasks import credit_reports
 from geo_patrol.settings import Settings
 from geo_patrol.store import ledgers as ledger_store
@@ -53,6 +53,30 @@ def check_photos(files: list[tuple[str, bytes]], settings: Settings) -> list[Pho
             for name, data in files]
 
 
+def check_video(video: tuple[str, bytes] | None, settings: Settings) -> Video | None:
+    """A report's optional short video checked (type from its bytes, size, length) and its
+    copies made before anything is stored; ``None`` when none was sent."""
+    if video is None or not video[1]:
+        return None
+    name, data = video
+    return read_video(data, name=name, max_bytes=int(settings.video_max_mb * 1e6),
+                      max_s=settings.video_max_s)
+
+
+def keep_video(conn: Connection, report_id: int, video: Video, settings: Settings
+               ) -> list[str]:
+    """Store a report's video (row and files: the original as evidence, the clip served
+    without metadata, its poster and thumbnail); returns the keys written."""
+    store.add_media(conn, report_id, [{
+        "sha256": video.sha256, "kind": "video", "mime": video.mime,
+        "bytes": len(video.original), "width": video.width, "height": video.height,
+        "exif_at": None, "exif_lon": None, "exif_lat": None, "exif_check": "none"}])
+    return media_store.keep(media_store.for_settings(settings), video.sha256, {
+        "original": (video.original, video.extension),
+        media_store.CLIP: (video.clip, video.extension), "shown": (video.shown, "jpg"),
+        "thumb": (video.thumb, "jpg")})
+
+
 def exif_checks(conn: Connection, photos: list[Photo], *, volunteer_id: int,
                 reported_at: dt.datetime, srid: int, settings: Settings) -> list[str]:
     """How each photo's EXIF place and time compare with the reporter's own track, by the
@@ -82,16 +106,17 @@ def exif_checks(conn: Connection, photos: list[Photo], *, volunteer_id: int,
 
 
 def keep_photos(conn: Connection, report_id: int, photos: list[Photo], checks: list[str],
-                settings: Settings) -> list[Path]:
-    """Store a report's photos (rows and files); returns the files written, for the caller
-    to take back if its transaction fails."""
+                settings: Settings) -> list[str]:
+    """Store a report's photos (rows and files, where the media are kept); returns the keys
+    written, for the caller to take back if its transaction fails."""
     store.add_media(conn, report_id, [
         {"sha256": p.sha256, "mime": p.mime, "bytes": len(p.original), "width": p.width,
          "height": p.height, "exif_at": p.exif_at, "exif_lon": p.exif_lon,
          "exif_lat": p.exif_lat, "exif_check": c} for p, c in zip(photos, checks)])
-    written: list[Path] = []
+    written: list[str] = []
+    kept = media_store.for_settings(settings)
     for p in photos:
-        written += media_store.keep(settings.media_dir, p.sha256, {
+        written += media_store.keep(kept, p.sha256, {
             "original": (p.original, p.extension), "shown": (p.shown, "jpg"),
             "thumb": (p.thumb, "jpg")})
     return written
@@ -210,9 +235,34 @@ def my_reports(db: Database, volunteer_id: int) -> tuple[pd.DataFrame, dict[int,
 
 def photo(db: Database, settings: Settings, user: Principal, media_id: int, copy: str
           ) -> bytes:
-    """A copy of a report's photo (without EXIF) for a user who may read the report and
-    its people (a photo may show them): the reporter, or a role that sees its community's
-    personal data; 404 for anyone else (planners read reports, never who is in them)."""
+    """A copy of a report's photo (without EXIF), or a video's poster, for a user who may
+    read the report and its people (a photo may show them): the reporter, or a role that
+    sees its community's personal data; 404 for anyone else (planners read reports, never
+    who is in them)."""
+    item = _media_item(db, user, media_id)
+    try:
+        return media_store.read(media_store.for_settings(settings), item["sha256"], copy)
+    except (FileNotFoundError, ValueError):
+        raise NotFoundError(f"no photo {media_id}") from None
+
+
+def video(db: Database, settings: Settings, user: Principal, media_id: int
+          ) -> tuple[bytes, str]:
+    """A report's video as served (remuxed without metadata) and its media type, by the
+    same scope rule as its photos; 404 for anyone else, and for a photo."""
+    item = _media_item(db, user, media_id)
+    extension = {mime: ext for mime, ext in VIDEO_TYPES.values()}.get(item["mime"], "")
+    if item["kind"] != "video" or not extension:
+        raise NotFoundError(f"no video {media_id}")
+    try:
+        return (media_store.read(media_store.for_settings(settings), item["sha256"],
+                                 media_store.CLIP, extension), item["mime"])
+    except (FileNotFoundError, ValueError):
+        raise NotFoundError(f"no video {media_id}") from None
+
+
+def _media_item(db: Database, user: Principal, media_id: int) -> dict[str, Any]:
+    """A report's photo or video row, if the user may see the report's people."""
     grant = user.require(Resource.HAZARDS)
     if user.grant(Resource.PEOPLE) is None:
         raise NotFoundError(f"no photo {media_id}")
@@ -221,10 +271,7 @@ def photo(db: Database, settings: Settings, user: Principal, media_id: int, copy
             item = store.media_item(conn, media_id, volunteer_id=user.volunteer_id or -1)
         else:
             item = store.media_item(conn, media_id, within=user.within(Resource.HAZARDS))
-    try:
-        return media_store.read(settings.media_dir, item["sha256"], copy)
-    except (FileNotFoundError, ValueError):
-        raise NotFoundError(f"no photo {media_id}") from None
+    return item
 
 
 def figures(db: Database, settings: Settings, *, since: dt.datetime, until: dt.datetime,
@@ -249,14 +296,10 @@ def figures(db: Database, settings: Settings, *, since: dt.datetime, until: dt.d
 
 
 def drop_old_media(db: Database, settings: Settings, *, before: dt.datetime) -> int:
-    """Photos of triaged reports older than ``before`` removed (rows, then files): media
-    follow the retention period of the raw tracks they were checked against."""
+    """Photos and videos of triaged reports older than ``before`` removed (rows, then
+    files): media follow the retention period of the raw tracks they were checked against."""
     with db.begin() as conn:
         gone = store.media_before(conn, before)
-    media_store.forget([media_store.media_path(settings.media_dir, sha, copy)
-                        for sha in gone for copy in media_store.COPIES])
-    for sha in gone:  # the original's extension is whichever the photo came in
-        for ext in ("jpg", "png", "webp"):
-            media_store.forget([media_store.media_path(settings.media_dir, sha, "original",
-                                                       ext)])
+    media_store.forget(media_store.for_settings(settings),
+                       [key for sha in gone for key in media_store.all_keys(sha)])
     return len(gone)

@@ -81,14 +81,15 @@ def review_proposal(db: Database, user: Principal, hazard_id: int, *, accept: bo
 def send_report(db: Database, settings: Settings, user: Principal, *, category: str,
                 text: str | None, lon: object, lat: object,
                 photos: list[tuple[str, bytes]] | None = None, key: str | None = None,
-                made_at: str | None = None) -> int:
-    """A volunteer's own report (pending verification), with its photos; ``key`` and
+                made_at: str | None = None, video: tuple[str, bytes] | None = None) -> int:
+    """A volunteer's own report (pending verification), with its photos and optional short
+    video (``(name, bytes)``); ``key`` and
     ``made_at`` come from a phone that kept the report while offline."""
     user.require(Resource.HAZARDS, "report")
     if user.volunteer_id is None:
         raise ForbiddenError("this account has no roster record to report as")
     return enter_report(db, volunteer_id=user.volunteer_id, category=category, text=text,
-                        lon=lon, lat=lat, settings=settings, photos=photos,
+                        lon=lon, lat=lat, settings=settings, photos=photos, video=video,
                         key=_phone_key(key),
                         made_at=reports.made_at(made_at, now=dt.datetime.now(dt.UTC)))
 

@@ -527,8 +527,10 @@ def enter_hazard(db: Database, *, category: str, name: str, lon: object, lat: ob
 def enter_report(db: Database, *, volunteer_id: int, category: str, text: str | None,
                  lon: object, lat: object, crs: str = "wgs84", settings: Settings,
                  photos: list[tuple[str, bytes]] | None = None, key: str | None = None,
-                 made_at: dt.datetime | None = None) -> int:
-    """Record a volunteer's report (pending verification), with its photos: each checked
+                 made_at: dt.datetime | None = None,
+                 video: tuple[str, bytes] | None = None) -> int:
+    """Record a volunteer's report (pending verification), with its photos and optional
+    short video (``(name, bytes)``): each checked
     from its bytes and its EXIF compared with the reporter's own track before anything is
     stored; a refused photo stores nothing. ``key``: the phone's own id for the report, so
     one sent again (a phone back online) is stored once. Returns the report id."""
@@ -540,8 +542,9 @@ def enter_report(db: Database, *, volunteer_id: int, category: str, text: str | 
     except InputError as exc:
         raise ReportInputError("text", exc.message) from None
     checked = reports.check_photos(photos or [], settings)
+    clip = reports.check_video(video, settings)
     key = f"app-{volunteer_id}-{key}" if key else None
-    written: list[Path] = []
+    written: list[str] = []
     try:
         with db.begin() as conn:
             if key and (done := report_store.report_by_key(conn, key, volunteer_id)):
@@ -560,9 +563,12 @@ def enter_report(db: Database, *, volunteer_id: int, category: str, text: str | 
             checks = reports.exif_checks(conn, checked, volunteer_id=volunteer_id,
                                          reported_at=when, srid=srid, settings=settings)
             written = reports.keep_photos(conn, report_id, checked, checks, settings)
+            if clip is not None:
+                written += reports.keep_video(conn, report_id, clip, settings)
             return int(report_id)
     except BaseException:
-        media_store.forget(written)  # nothing stored: not the rows, not the files
+        # nothing stored: not the rows, not the files
+        media_store.forget(media_store.for_settings(settings), written)
         raise
 
 

@@ -389,7 +389,8 @@ class ReportMedia(Base):
     reporter's own track (``matches``, ``far``, ``no_track``, ``none`` without EXIF)."""
 
     __tablename__ = "report_media"
-    __table_args__ = (CheckConstraint("kind IN ('photo')", name="report_media_kind_check"),
+    __table_args__ = (CheckConstraint("kind IN ('photo', 'video')",
+                                      name="report_media_kind_check"),
                       CheckConstraint("exif_check IN ('matches', 'far', 'no_track', 'none')",
                                       name="report_media_exif_check"),
                       UniqueConstraint("report_id", "sha256", name="report_media_item_key"))

@@ -26,15 +26,16 @@ def report_by_key(conn: Connection, key: str, volunteer_id: int) -> int | None:
 
 
 def add_media(conn: Connection, report_id: int, rows: list[dict[str, Any]]) -> None:
-    """The photos of a report (one row each; the same photo twice is kept once)."""
+    """The photos (and video) of a report (one row each; the same file twice is kept
+    once); ``kind`` is ``photo`` unless a row says ``video``."""
     if rows:
         conn.execute(sa.text("""
             INSERT INTO report_media (report_id, sha256, kind, mime, bytes, width, height,
                                       exif_at, exif_lon, exif_lat, exif_check)
-            VALUES (:report, :sha256, 'photo', :mime, :bytes, :width, :height, :exif_at,
+            VALUES (:report, :sha256, :kind, :mime, :bytes, :width, :height, :exif_at,
                     :exif_lon, :exif_lat, :exif_check)
             ON CONFLICT ON CONSTRAINT report_media_item_key DO NOTHING"""),
-            [{"report": report_id, **r} for r in rows])
+            [{"report": report_id, "kind": "photo", **r} for r in rows])
 
 
 def metric_point(conn: Connection, lon: float, lat: float, srid: int) -> tuple[float, float]:
@@ -50,7 +51,7 @@ def media_item(conn: Connection, media_id: int, *, within: Within = None,
     """A photo's hash, if its report lies in the communities ``within`` (or is the
     volunteer's own); :class:`NotFoundError` otherwise, as for a photo that does not exist."""
     row = conn.execute(sa.text(f"""
-        SELECT m.id, m.sha256, m.report_id FROM report_media m
+        SELECT m.id, m.sha256, m.report_id, m.kind, m.mime FROM report_media m
         JOIN reports r ON r.id = m.report_id
         WHERE m.id = :m AND {in_scope('r.community_id')}
           AND (CAST(:v AS integer) IS NULL OR r.volunteer_id = :v)"""),
@@ -64,7 +65,8 @@ def media_of(conn: Connection, report_ids: list[int]) -> dict[int, list[dict[str
     """The photos of each report: id and how its EXIF compares with the reporter's track."""
     out: dict[int, list[dict[str, Any]]] = {}
     for row in conn.execute(sa.text(
-            "SELECT id, report_id, exif_check FROM report_media WHERE report_id = ANY(:r) "
+            "SELECT id, report_id, kind, mime, exif_check FROM report_media "
+            "WHERE report_id = ANY(:r) "
             "ORDER BY report_id, id"), {"r": [int(r) for r in report_ids]}).mappings():
         out.setdefault(int(row["report_id"]), []).append(dict(row))
     return out

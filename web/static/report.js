@@ -121,6 +121,7 @@
     Object.keys(item.fields).forEach(function (k) { body.append(k, item.fields[k]); });
     body.set("csrf_token", form.querySelector("input[name=csrf_token]").value);
     item.photos.forEach(function (p) { body.append("photos", p.blob, p.name); });
+    if (item.video) { body.append("video", item.video.blob, item.video.name); }
     return fetch(form.action, {method: "POST", body: body, credentials: "same-origin",
                                headers: {"Accept": "application/json"}});
   }
@@ -176,7 +177,9 @@
     var files = input ? Array.prototype.slice.call(input.files) : [];
     say(form.dataset.sending, false);
     Promise.all(files.map(smaller)).then(function (photos) {
-      var item = {key: fields.key, fields: fields, photos: photos};
+      var clip = form.elements.video && form.elements.video.files[0];
+      var item = {key: fields.key, fields: fields, photos: photos,
+                  video: clip ? {name: clip.name, blob: clip} : null};
       var queued = function () {
         return keep(item).then(function () {
           form.reset();
