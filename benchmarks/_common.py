@@ -8,7 +8,9 @@ import json
 import os
 import resource
 import shutil
+import socket
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,6 +76,26 @@ def demo_database(scale: str, until: dt.date, days: int = 7) -> Iterator[
         generate(files, seed=7, scale=scale, until=until)
         load_demo(engine, files, settings)
         yield engine, settings, analyze(engine, *last_days(until, days), settings=settings)
+
+
+def serve_app(engine: Engine, settings: Settings) -> tuple[str, dict[str, str], Any]:
+    """The web app on a free loopback port (waitress, 4 threads, in this process) with a
+    command account's API token: its address, the request headers that authorise, and the
+    server (``close()`` stops it)."""
+    from waitress.server import create_server
+
+    from geo_patrol.services.accounts import add_user, issue_token
+    from web import create_app
+
+    add_user(engine, "bench", "command", "bench-password-" + str(os.getpid()))
+    auth = {"Authorization": "Bearer " + issue_token(engine, "bench")}
+    app = create_app({"GEO_PATROL_SETTINGS": settings})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = create_server(app, host="127.0.0.1", port=port, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    return f"http://127.0.0.1:{port}", auth, server
 
 
 def peak_rss_mib() -> float:

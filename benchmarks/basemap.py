@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import socket
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -28,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 
-from benchmarks._common import Stopwatch, benchmark_database, emit
+from benchmarks._common import Stopwatch, benchmark_database, emit, serve_app
 from benchmarks.pages import _first_paint
 from geo_patrol.analysis.places import tiles_covering
 from geo_patrol.demo.generate import Manifest, generate
@@ -112,20 +109,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"loaded in {figures['load_s']} s: {counts[0]} segments in {counts[1]} pieces, "
               f"{counts[2]} crossings")
 
-        from waitress.server import create_server
-
-        from geo_patrol.store.accounts import add_user, issue_token
-        from web import create_app
-
-        add_user(engine, "bench", "command", "bench-password-" + str(os.getpid()))
-        AUTH["Authorization"] = "Bearer " + issue_token(engine, "bench")
-        app = create_app({"GEO_PATROL_SETTINGS": settings})
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        server = create_server(app, host="127.0.0.1", port=port, threads=4)
-        threading.Thread(target=server.run, daemon=True).start()
-        base = f"http://127.0.0.1:{port}"
+        base, auth, server = serve_app(engine, settings)
+        AUTH.update(auth)
 
         # tiles: cold (made and kept), warm (from the cache), and the raw-segment baseline
         print(f"{'zoom':>5} {'tiles':>6} {'cold p95':>9} {'warm p95':>9} {'raw p95':>8} "

@@ -14,11 +14,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
-import os
 import shutil
-import socket
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -27,7 +24,7 @@ import folium
 import numpy as np
 import sqlalchemy as sa
 
-from benchmarks._common import Stopwatch, demo_database, emit
+from benchmarks._common import Stopwatch, demo_database, emit, serve_app
 from geo_patrol.render.assets import inline_assets, localise
 from geo_patrol.services.maps import export_briefing
 from geo_patrol.store.results import busiest_district
@@ -103,21 +100,8 @@ def main(argv: list[str] | None = None) -> None:
                 "WHERE ST_Intersects(ST_Transform(f.geom_m, 4326), a.geom)"),
                 {"c": community}).all()
 
-        from waitress.server import create_server
-
-        from web import create_app
-
-        from geo_patrol.store.accounts import add_user, issue_token
-
-        add_user(engine, "bench", "command", "bench-password-" + str(os.getpid()))
-        AUTH["Authorization"] = "Bearer " + issue_token(engine, "bench")
-        app = create_app({"GEO_PATROL_SETTINGS": settings})
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        server = create_server(app, host="127.0.0.1", port=port, threads=4)
-        threading.Thread(target=server.run, daemon=True).start()
-        base = f"http://127.0.0.1:{port}"
+        base, auth, server = serve_app(engine, settings)
+        AUTH.update(auth)
 
         # W5: community page and its map document
         for name, url in (("page", f"{base}/community/{community}?run={run.run_id}"),

@@ -21,6 +21,8 @@ from geo_patrol.store.db import metric_srid
 from geo_patrol.vocab import CERT_SKILLS
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from geo_patrol.store.db import Database
 
     from geo_patrol.access import Principal
@@ -94,26 +96,27 @@ def callouts(db: Database, within: frozenset[int] | None, *, tz: str) -> pd.Data
         return local_times(live_store.callout_table(conn, within), tz, "created_at")
 
 
+def _check_scope(conn: Connection, callout_id: int, principal: Principal) -> None:
+    """404 for a call-out that is not there, 403/404 for one outside the user's scope."""
+    try:
+        area = live_store.callout_area(conn, callout_id)
+    except LookupError:
+        raise NotFoundError(f"no call-out {callout_id}") from None
+    principal.check_area(area, "call-out")
+
+
 def callout_sites(db: Database, callout_id: int, principal: Principal
                   ) -> tuple[dict, pd.DataFrame]:
     """A call-out's incident and its called volunteers' last positions, walks and ETAs
     (names as stored: the caller masks them), for a user whose scope holds it."""
     with db.connect() as conn:
-        try:
-            area = live_store.callout_area(conn, callout_id)
-        except LookupError:
-            raise NotFoundError(f"no call-out {callout_id}") from None
-        principal.check_area(area, "call-out")
+        _check_scope(conn, callout_id, principal)
         return live_store.callout_sites(conn, callout_id)
 
 
 def callout_detail(db: Database, callout_id: int, principal: Principal) -> pd.DataFrame:
     with db.connect() as conn:
-        try:
-            area = live_store.callout_area(conn, callout_id)
-        except LookupError:
-            raise NotFoundError(f"no call-out {callout_id}") from None
-        principal.check_area(area, "call-out")
+        _check_scope(conn, callout_id, principal)
         return live_store.callout_targets(conn, callout_id)
 
 
