@@ -436,7 +436,7 @@ def test_rota_on_the_planner(page, server, people, demo_world, rota_maker, lang)
     form.locator("input[name=seed]").fill("5" if lang == "zh" else "6")
     form.locator("button[type=submit]").click()
     # the rota is made by a job: the page shows its progress, then the rota stored
-    page.wait_for_url(re.compile(r"[?&]rota=\d+"), timeout=120_000)
+    page.wait_for_url(re.compile(r"[?&]rota=\d+"), timeout=300_000)
     page.locator("#rota-figures").wait_for(timeout=30_000)
     page.wait_for_load_state("networkidle")
     # the page shows the rota just stored, as the service reads it back
