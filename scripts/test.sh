@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 # one process per core, each with its own PostGIS cluster; a test file stays in one process
-# (its module's database); `scripts/test.sh -n 0` runs everything in one process
-exec .venv/bin/python -m pytest -n auto --dist loadfile "$@"
+# (its module's database), the longest files first (tests/conftest.py); `-n 0`: one process
+exec .venv/bin/python -m pytest -n auto --dist loadfile --no-loadscope-reorder "$@"
