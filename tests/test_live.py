@@ -427,6 +427,10 @@ def test_osmand_endpoint_and_the_force_now(app, demo_world, replayed):
     assert mine and mine[0]["state"] == "patrolling" and mine[0]["lat"] == 40.6502
     assert "*" in (mine[0]["name"] or "*")  # masked, as everywhere
     assert sum(feed["counts"].values()) == len(feed["volunteers"])
+    # the refresh time is the city's local time, as the server formats it
+    at = dt.datetime.fromisoformat(feed["at"])
+    assert feed["at_text"] == at.astimezone(ZoneInfo("Asia/Shanghai")).strftime(
+        "%Y-%m-%d %H:%M:%S")
     page = client.get("/live").get_data(as_text=True)
     assert 'id="live-counts"' in page and 'id="callout"' in page
 

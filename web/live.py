@@ -25,6 +25,7 @@ from flask import (
     url_for,
 )
 
+from geo_patrol import clock
 from geo_patrol.access import Resource
 from geo_patrol.errors import DatabaseError, GeoPatrolError, InputError
 from geo_patrol.ingest.positions import (
@@ -139,7 +140,8 @@ def live_feed() -> Any:
         trails[str(int(vid))] = [[round(a, 6), round(b, 6)]
                                  for a, b in zip(part["lat"], part["lon"])]
     return jsonify(
-        at=force.at.isoformat(), counts=force.counts,
+        at=force.at.isoformat(), at_text=clock.local_text(force.at, cfg.timezone, "second"),
+        counts=force.counts,
         volunteers=[{"id": int(r.volunteer_id), "number": r.number, "name": mask_name(r.name),
                      "community": r.community, "state": r.state, "lat": round(float(r.lat), 6),
                      "lon": round(float(r.lon), 6), "t": r.t.isoformat(),

@@ -118,7 +118,7 @@
       if (cell) { cell.textContent = String(data.counts[state]); }
     });
     var at = document.getElementById("live-at");
-    if (at) { at.textContent = new Date(data.at).toLocaleTimeString(); }
+    if (at) { at.textContent = data.at_text; }  // the city's local time, from the server
     var body = document.querySelector("#live-coverage tbody");
     if (body) {
       body.textContent = "";
