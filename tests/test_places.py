@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import mapbox_vector_tile
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from geo_patrol.analysis.places import Place, place_text, run_place, street_pieces, tile_of
+from geo_patrol.ingest.landcover import read_land_cover
 from geo_patrol.services import places
 
 
@@ -160,3 +162,50 @@ def test_stops_are_numbered_in_walking_order():
     route = shapely.LineString([(0, 0), (10, 0), (10, 10), (0, 10)])  # a walk round three sides
     lons, lats = np.array([1.0, 9.0, 10.5, 5.0]), np.array([10.2, -0.3, 5.0, 0.1])
     assert walking_order(route, lons, lats).tolist() == [4, 2, 3, 1]
+
+
+def test_base_tiles_draw_water_parks_and_buildings(demo_world):
+    """The demo extract's parks, lakes and buildings are loaded with its streets and drawn
+    under them: named water and parks labelled, buildings only at street zooms."""
+    engine = demo_world["engine"]
+    with engine.connect() as conn:
+        kinds = dict(conn.execute(sa.text(
+            "SELECT kind, count(*) FROM land_cover GROUP BY kind")).all())
+        lon, lat, park = conn.execute(sa.text(
+            "SELECT ST_X(c), ST_Y(c), name FROM (SELECT ST_PointOnSurface(geom) AS c, name "
+            "FROM land_cover WHERE kind = 'green' AND name = '八一公园') q")).one()
+    assert kinds["building"] > 100 and kinds["green"] > 0 and kinds["water"] > 0
+    layers = mapbox_vector_tile.decode(places.base_tile(engine, 15, *tile_of(lon, lat, 15)))
+    land = {f["properties"]["kind"] for f in layers["land"]["features"]}
+    assert land >= {"green", "building"}
+    assert park in {f["properties"].get("name") for f in layers["labels"]["features"]}
+    wide = mapbox_vector_tile.decode(places.base_tile(engine, 12, *tile_of(lon, lat, 12)))
+    assert "building" not in {f["properties"]["kind"] for f in wide["land"]["features"]}
+
+
+def test_land_cover_from_a_pbf_extract(tmp_path):
+    """An .osm.pbf extract gives the same land cover as its XML (multipolygon relations
+    included)."""
+    osmium = pytest.importorskip("osmium")
+    xml = tmp_path / "land.osm"
+    xml.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n'
+        + "".join(f'<node id="{i}" lat="{40.6 + dy}" lon="{109.8 + dx}" version="1"/>\n'
+                  for i, (dx, dy) in enumerate([(0, 0), (0.01, 0), (0.01, 0.01), (0, 0.01),
+                                                (0.002, 0.002), (0.004, 0.002),
+                                                (0.004, 0.004), (0.002, 0.004)], start=1))
+        + '<way id="1" version="1"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/>'
+          '<nd ref="1"/></way>\n'
+          '<way id="2" version="1"><nd ref="5"/><nd ref="6"/><nd ref="7"/><nd ref="8"/>'
+          '<nd ref="5"/><tag k="building" v="yes"/></way>\n'
+          '<relation id="1" version="1"><member type="way" ref="1" role="outer"/>'
+          '<tag k="type" v="multipolygon"/><tag k="leisure" v="park"/>'
+          '<tag k="name" v="劳动公园"/></relation>\n</osm>\n', encoding="utf-8")
+    pbf = tmp_path / "land.osm.pbf"
+    with osmium.SimpleWriter(str(pbf)) as writer:
+        for obj in osmium.FileProcessor(str(xml)):
+            writer.add(obj)
+    for path in (xml, pbf):
+        land = read_land_cover(path)
+        assert sorted(land["kind"]) == ["building", "green"], path
+        assert land.loc[land["kind"] == "green", "name"].tolist() == ["劳动公园"]

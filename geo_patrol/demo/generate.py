@@ -165,6 +165,7 @@ class Streets:
     arterial: np.ndarray  # per edge
     neighbours: list[np.ndarray]
     arterial_neighbours: list[np.ndarray]
+    shape: tuple[int, int] = (0, 0)  # nodes east-west, north-south (node k = i * ny + j)
 
 
 def _streets(scale: Scale, frame: Frame, communities: gpd.GeoDataFrame,
@@ -208,8 +209,58 @@ def _streets(scale: Scale, frame: Frame, communities: gpd.GeoDataFrame,
             anb[a].append(c)
             anb[c].append(a)
     streets = Streets(xs, ys, edges, arterial, [np.array(v, dtype=int) for v in nb],
-                      [np.array(v, dtype=int) for v in anb])
+                      [np.array(v, dtype=int) for v in anb], (nx, ny))
     return streets, labels
+
+
+@dataclass
+class Land:
+    """Water, parks and buildings of the demo city: rings (metric, closed) and their tags."""
+
+    rings: list[np.ndarray] = field(default_factory=list)
+    tags: list[dict[str, str]] = field(default_factory=list)
+
+
+def _land(streets: Streets, communities: gpd.GeoDataFrame, rng: np.random.Generator) -> Land:
+    """Inside each urban block between four streets: now and then a park or a lake (named as
+    a Chinese city's are), otherwise a few buildings set back from the streets."""
+    nx, ny = streets.shape
+    ii, jj = np.meshgrid(np.arange(nx - 1), np.arange(ny - 1), indexing="ij")
+    corners = np.stack([ii * ny + jj, (ii + 1) * ny + jj, (ii + 1) * ny + jj + 1,
+                        ii * ny + jj + 1], axis=-1).reshape(-1, 4)
+    x0 = streets.x[corners].max(axis=1, where=[True, False, False, True], initial=-np.inf)
+    x1 = streets.x[corners].min(axis=1, where=[False, True, True, False], initial=np.inf)
+    y0 = streets.y[corners].max(axis=1, where=[True, True, False, False], initial=-np.inf)
+    y1 = streets.y[corners].min(axis=1, where=[False, False, True, True], initial=np.inf)
+    urban = shapely.union_all(communities.geometry.to_numpy())
+    shapely.prepare(urban)
+    inside = shapely.contains_xy(urban, (x0 + x1) / 2, (y0 + y1) / 2) & (x1 > x0) & (y1 > y0)
+    draw = rng.random(len(corners))
+    land = Land()
+    parks, lakes = iter(names.PARKS), iter(names.LAKES)
+
+    def box(a: float, b: float, c: float, d: float) -> np.ndarray:
+        return np.array([[a, b], [c, b], [c, d], [a, d], [a, b]])
+
+    for k in np.flatnonzero(inside):
+        w, h = x1[k] - x0[k], y1[k] - y0[k]
+        if draw[k] < 0.05:
+            land.rings.append(box(x0[k] + 0.1 * w, y0[k] + 0.1 * h, x1[k] - 0.1 * w,
+                                  y1[k] - 0.1 * h))
+            land.tags.append({"leisure": "park", "name": next(parks, "街心公园")})
+        elif draw[k] < 0.07:
+            cx, cy = (x0[k] + x1[k]) / 2, (y0[k] + y1[k]) / 2
+            t = np.linspace(0, 2 * np.pi, 25)
+            ring = np.column_stack([cx + 0.38 * w * np.cos(t), cy + 0.33 * h * np.sin(t)])
+            land.rings.append(ring)
+            land.tags.append({"natural": "water", "name": next(lakes, "人工湖")})
+        else:
+            for fx in ((0.12, 0.44), (0.56, 0.88)):
+                for fy in ((0.12, 0.44), (0.56, 0.88)):
+                    land.rings.append(box(x0[k] + fx[0] * w, y0[k] + fy[0] * h,
+                                          x0[k] + fx[1] * w, y0[k] + fy[1] * h))
+                    land.tags.append({"building": "residential"})
+    return land
 
 
 def street_name(east_west: bool, row: int, every: int) -> str:
@@ -230,7 +281,8 @@ def street_name(east_west: bool, row: int, every: int) -> str:
     return word + endings[(m // len(words)) % len(endings)]
 
 
-def _write_osm(streets: Streets, labels: list[tuple[str, str]], path: Path, frame: Frame) -> None:
+def _write_osm(streets: Streets, labels: list[tuple[str, str]], land: Land, path: Path,
+               frame: Frame) -> None:
     used = np.unique(streets.edges)
     lon, lat = frame.wgs(streets.x[used], streets.y[used])
     with path.open("w", encoding="utf-8", newline="\n") as fh:
@@ -238,9 +290,22 @@ def _write_osm(streets: Streets, labels: list[tuple[str, str]], path: Path, fram
                  '<osm version="0.6" generator="geo-patrol demo">\n')
         for k, a, b in zip(used, lon, lat):
             fh.write(f'  <node id="{k + 1}" lat="{b:.7f}" lon="{a:.7f}"/>\n')
+        node = len(streets.x) + 1
+        rings = []
+        for ring in land.rings:  # closed: the last node is the first
+            ids = list(range(node, node + len(ring) - 1))
+            rlon, rlat = frame.wgs(ring[:-1, 0], ring[:-1, 1])
+            for k, a, b in zip(ids, rlon, rlat):
+                fh.write(f'  <node id="{k}" lat="{b:.7f}" lon="{a:.7f}"/>\n')
+            rings.append([*ids, ids[0]])
+            node += len(ids)
         for w, ((a, c), (hw, name)) in enumerate(zip(streets.edges, labels), start=1):
             fh.write(f'  <way id="{w}"><nd ref="{a + 1}"/><nd ref="{c + 1}"/>'
                      f'<tag k="highway" v="{hw}"/><tag k="name" v="{name}"/></way>\n')
+        for w, (ids, tags) in enumerate(zip(rings, land.tags), start=len(streets.edges) + 1):
+            refs = "".join(f'<nd ref="{k}"/>' for k in ids)
+            kv = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+            fh.write(f'  <way id="{w}">{refs}{kv}</way>\n')
         fh.write("</osm>\n")
 
 
@@ -569,7 +634,8 @@ def generate(out: Path | str, *, seed: int = 7, scale: str = "small",
                  crs="wgs84", parent_field="station")
 
     streets, labels = _streets(spec, frame, communities, rng)
-    _write_osm(streets, labels, root / "streets.osm", frame)
+    land = _land(streets, communities, np.random.default_rng([seed, 31]))  # its own draws
+    _write_osm(streets, labels, land, root / "streets.osm", frame)
     manifest.add("streets", root / "streets.osm", root)
 
     people = _volunteers(spec, communities, rng)

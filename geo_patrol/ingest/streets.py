@@ -36,20 +36,34 @@ def _first(value: object) -> object:
     return value
 
 
-def _pbf_to_xml(path: Path, out: Path) -> None:
+def pbf_to_xml(path: Path, out: Path, keys: frozenset[str] = frozenset({"highway"}),
+               *, relations: bool = False) -> None:
+    """Write the nodes and the ways (and with ``relations`` the relations) tagged with any of
+    ``keys`` of an OSM PBF file as OSM XML, which osmnx reads."""
     try:
         import osmium  # deferred: optional, only .osm.pbf files need it
     except ImportError:
         msg = "reading .osm.pbf needs the osmium package: pip install osmium"
         raise MissingDependencyError(msg) from None
+    kinds = osmium.osm.NODE | osmium.osm.WAY
+    if relations:
+        kinds = kinds | osmium.osm.RELATION
     try:
+        members: set[int] = set()  # untagged ways that make a kept relation's rings
+        if relations:
+            for rel in osmium.FileProcessor(str(path), osmium.osm.RELATION):
+                if any(k in rel.tags for k in keys):
+                    members.update(m.ref for m in rel.members if m.type == "w")
         writer = osmium.SimpleWriter(str(out))
-        for obj in osmium.FileProcessor(str(path)).with_filter(osmium.filter.EntityFilter(
-                osmium.osm.NODE | osmium.osm.WAY)):
+        for obj in osmium.FileProcessor(str(path)).with_filter(
+                osmium.filter.EntityFilter(kinds)):
             if obj.is_node():
                 writer.add_node(obj)
-            elif "highway" in obj.tags:
-                writer.add_way(obj)
+            elif obj.is_way():
+                if obj.id in members or any(k in obj.tags for k in keys):
+                    writer.add_way(obj)
+            elif any(k in obj.tags for k in keys):
+                writer.add_relation(obj)
         writer.close()
     except RuntimeError as exc:
         msg = f"cannot read as OSM PBF: {exc}"
@@ -66,7 +80,7 @@ def graph_from_file(path: Path | str) -> nx.MultiDiGraph:
     with tempfile.TemporaryDirectory() as tmp:
         if name.endswith(".pbf"):
             xml = Path(tmp) / "streets.osm"
-            _pbf_to_xml(p, xml)
+            pbf_to_xml(p, xml)
         else:
             screen_xml(p)
             xml = p

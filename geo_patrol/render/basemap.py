@@ -1,5 +1,6 @@
-"""The offline base map: the city's own streets (by class, with their names along them) and
-district and community outlines (named), from the app's vector tiles, drawn by
+"""The offline base map: the city's own streets (by class, with their names along them),
+water, green areas and buildings where its OSM extract has them, and district and community
+outlines (named), from the app's vector tiles, drawn by
 protomaps-leaflet, which places the labels; and a metric scale.
 
 Served maps read ``/tiles/base/{z}/{x}/{y}.pbf``; a briefing carries its district's tiles
@@ -40,7 +41,16 @@ function (P) {
   function width(cls) { return function (z) {
     var w = W[cls] || W.minor; return Math.max(0.5, (z - 10) * w[0] + w[1]); }; }
   function cls(name) { return function (z, f) { return f.props["class"] === name; }; }
-  var paint = [];
+  function kind(name) { return function (z, f) { return f.props.kind === name; }; }
+  function level(name) { return function (z, f) { return f.props.level === name; }; }
+  var paint = [
+    {dataLayer: "land", filter: kind("green"),
+     symbolizer: new P.PolygonSymbolizer({fill: "#d5e8c4"})},
+    {dataLayer: "land", filter: kind("water"),
+     symbolizer: new P.PolygonSymbolizer({fill: "#a9cfe0"})},
+    {dataLayer: "land", filter: kind("building"), minzoom: 14,
+     symbolizer: new P.PolygonSymbolizer({fill: "#e2dad0", stroke: "#cdc2b4", width: 0.5})}
+  ];
   ["path", "minor", "medium", "major"].forEach(function (name) {
     paint.push({dataLayer: "streets", filter: cls(name), symbolizer: new P.LineSymbolizer(
       {color: "#c9c2b4", width: function (z) { return width(name)(z) + 1.2; }}),
@@ -69,6 +79,12 @@ function (P) {
                                                         f.props["class"] === "path"); },
      symbolizer: new P.LineLabelSymbolizer({labelProps: ["name"], fill: "#555", stroke: "#fff",
        width: 3, font: font(12), position: 2, repeatDistance: 300})},
+    {dataLayer: "labels", minzoom: 13, filter: level("water"),
+     symbolizer: new P.CenteredTextSymbolizer({labelProps: ["name"], fill: "#3f7396",
+       stroke: "#fff", width: 2, font: font(12, 400)})},
+    {dataLayer: "labels", minzoom: 14, filter: level("green"),
+     symbolizer: new P.CenteredTextSymbolizer({labelProps: ["name"], fill: "#4d7a3a",
+       stroke: "#fff", width: 2, font: font(12, 400)})},
     {dataLayer: "labels", maxzoom: 12,
      filter: function (z, f) { return f.props.level === "district"; },
      symbolizer: new P.CenteredTextSymbolizer({labelProps: ["name"], fill: "#5e4f7a",

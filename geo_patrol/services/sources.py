@@ -23,6 +23,7 @@ from geo_patrol.errors import ForbiddenError, InputError, ReportInputError
 from geo_patrol.ingest._files import FileInfo, file_info
 from geo_patrol.ingest.boundaries import read_boundaries
 from geo_patrol.ingest.fixes import RawFixes, check_times, clean_fixes, read_fixes
+from geo_patrol.ingest.landcover import read_land_cover
 from geo_patrol.ingest.ledgers import Ledger, read_hazards, read_incidents, read_reports
 from geo_patrol.ingest.points import points_to_wgs84, to_float
 from geo_patrol.ingest.streets import read_streets
@@ -140,6 +141,7 @@ def load_streets(
     timer = Timer()
     info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
     segments = read_streets(info.path, max_segment_m=settings.segment_max_m)
+    land = read_land_cover(info.path)
     with _claimed(db, "streets", info, {"max_segment_m": settings.segment_max_m},
                   timer=timer) as (conn, result):
         if result.duplicate:
@@ -149,9 +151,12 @@ def load_streets(
                                                   srid=srid)
         area_store.assign_segments(conn)
         refresh_pieces(conn)
+        kept = place_store.store_land_cover(conn, land, int(result.upload_id))
         result.details = {"segments_read": len(segments),
                           "already_stored": len(segments) - result.stored,
-                          "km": round(float(segments["length_m"].sum()) / 1000, 3)}
+                          "km": round(float(segments["length_m"].sum()) / 1000, 3),
+                          "land_cover": {k: int(n) for k, n in
+                                         land["kind"].value_counts().items()} if kept else {}}
     return result
 
 

@@ -213,6 +213,21 @@ class Crossing(Base):
     geom = mapped_column(Geometry("POINT", srid=4326), nullable=False)
 
 
+class LandCover(Base):
+    """Water, green areas and buildings of the city's OSM extract, drawn under the streets
+    of the base map (:mod:`geo_patrol.ingest.landcover`)."""
+
+    __tablename__ = "land_cover"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: ``water``, ``green`` or ``building``.
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(Text)
+    upload_id: Mapped[int | None] = _loaded_from()
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326), nullable=False)
+    __table_args__ = (CheckConstraint("kind IN ('water', 'green', 'building')",
+                                      name="land_cover_kind_check"),)
+
+
 class BaseTile(Base):
     """A base-map vector tile once made (emptied whenever streets or areas are loaded)."""
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -85,6 +87,27 @@ def store_pieces(conn: Connection, segment_ids: np.ndarray, piece: np.ndarray,
     return len(table)
 
 
+def store_land_cover(conn: Connection, land: gpd.GeoDataFrame, upload_id: int) -> int:
+    """Keep the water, green areas and buildings an OSM file brought (WGS-84, columns
+    ``kind``, ``name``), made valid and multi; empties the tile cache. Returns rows kept."""
+    if land.empty:
+        return 0
+    conn.execute(sa.text("CREATE TEMP TABLE staging_land (kind text, name text, "
+                         "geom geometry) ON COMMIT DROP"))
+    hexes = shapely.to_wkb(shapely.set_srid(land.geometry.to_numpy(), 4326), hex=True,
+                           include_srid=True)
+    copy_rows(conn, "staging_land", ["kind", "name", "geom"],
+              zip(land["kind"].tolist(), land["name"].tolist(), hexes.tolist()))
+    kept = conn.execute(sa.text("""
+        INSERT INTO land_cover (kind, name, upload_id, geom)
+        SELECT kind, name, :upload, g
+        FROM staging_land,
+             ST_Multi(ST_CollectionExtract(ST_MakeValid(geom), 3)) AS g
+        WHERE NOT ST_IsEmpty(g)"""), {"upload": upload_id}).rowcount
+    clear_tiles(conn)
+    return int(kept)
+
+
 def clear_tiles(conn: Connection) -> None:
     """Forget the base map's tiles (streets or areas changed)."""
     conn.execute(sa.text("DELETE FROM base_tiles"))
@@ -100,12 +123,17 @@ _CLASS = """CASE WHEN p.highway IN ('motorway', 'trunk', 'primary') THEN 'major'
                  ELSE 'minor' END"""
 #: Below this zoom a tile has only major and medium streets, and district outlines only.
 DETAIL_ZOOM = 13
+#: Buildings from this zoom (a block's houses mean nothing at city zooms).
+BUILDING_ZOOM = 14
 
 
-def make_base_tile(conn: Connection, z: int, x: int, y: int) -> bytes:
-    """One Mapbox vector tile of the base map: ``streets`` (name, class), ``areas``
+def make_base_tile(conn: Connection, z: int, x: int, y: int, *, buildings: bool = True
+                   ) -> bytes:
+    """One Mapbox vector tile of the base map: ``land`` (water, green areas and, from
+    :data:`BUILDING_ZOOM`, buildings: kind, name), ``streets`` (name, class), ``areas``
     (district and community outlines: name, level) and ``labels`` (a point inside each
-    area: name, level)."""
+    area, and each named water or green area: name, level). ``buildings=False`` leaves
+    buildings out (a file that carries a district's tiles keeps within its size)."""
     tile = conn.execute(sa.text(f"""
         WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env,
                           ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 0.02), 4326)
@@ -117,6 +145,12 @@ def make_base_tile(conn: Connection, z: int, x: int, y: int) -> bytes:
             WHERE p.geom && b.env4326
               AND (:z >= {DETAIL_ZOOM} OR p.highway IN ('motorway', 'trunk', 'primary',
                                                          'secondary', 'tertiary'))),
+        land AS (
+            SELECT ST_AsMVTGeom(ST_Transform(l.geom, 3857), b.env, 4096, 16, true) AS geom,
+                   l.kind, l.name
+            FROM b, land_cover l
+            WHERE l.geom && b.env4326
+              AND (l.kind <> 'building' OR (:buildings AND :z >= {BUILDING_ZOOM}))),
         shown AS (
             SELECT a.name, a.level, a.geom FROM b, areas a
             WHERE a.geom && b.env4326
@@ -128,14 +162,22 @@ def make_base_tile(conn: Connection, z: int, x: int, y: int) -> bytes:
         labels AS (
             SELECT ST_AsMVTGeom(ST_Transform(ST_PointOnSurface(s.geom), 3857), b.env, 4096, 0,
                                 true) AS geom, s.name, s.level
-            FROM b, shown s)
-        SELECT (SELECT coalesce(ST_AsMVT(streets, 'streets', 4096, 'geom'), '')
+            FROM b, shown s
+            UNION ALL
+            SELECT ST_AsMVTGeom(ST_Transform(ST_PointOnSurface(l.geom), 3857), b.env, 4096, 0,
+                                true), l.name, l.kind
+            FROM b, land_cover l
+            WHERE l.geom && b.env4326 AND l.kind <> 'building' AND l.name IS NOT NULL
+              AND :z >= {DETAIL_ZOOM})
+        SELECT (SELECT coalesce(ST_AsMVT(land, 'land', 4096, 'geom'), '')
+                FROM land WHERE geom IS NOT NULL)
+            || (SELECT coalesce(ST_AsMVT(streets, 'streets', 4096, 'geom'), '')
                 FROM streets WHERE geom IS NOT NULL)
             || (SELECT coalesce(ST_AsMVT(outlines, 'areas', 4096, 'geom'), '')
                 FROM outlines WHERE geom IS NOT NULL)
             || (SELECT coalesce(ST_AsMVT(labels, 'labels', 4096, 'geom'), '')
                 FROM labels WHERE geom IS NOT NULL)"""),
-        {"z": z, "x": x, "y": y}).scalar_one()
+        {"z": z, "x": x, "y": y, "buildings": buildings}).scalar_one()
     return bytes(tile or b"")
 
 
