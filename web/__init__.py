@@ -216,6 +216,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.api import bp as api_bp
     from web.live import bp as live_bp
     from web.maps import bp as maps_bp
+    from web.notify import bp as notify_bp
+    from web.phone import bp as phone_bp
     from web.pages import bp as pages_bp
     from web.params import IdConverter, lang
     from web.campaigns import bp as campaigns_bp
@@ -239,7 +241,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.add_template_global(auth.csp_nonce, "csp_nonce")
     use_nonce_source(auth.csp_nonce)
     for blueprint in (api_bp, pages_bp, maps_bp, planner_bp, live_bp, training_bp,
-                      crime_bp, campaigns_bp, rota_bp, tasks_bp, clues_bp):
+                      crime_bp, campaigns_bp, rota_bp, tasks_bp, clues_bp, notify_bp,
+                      phone_bp):
         app.register_blueprint(blueprint)
     app.jinja_env.finalize = _finalize
     app.jinja_env.filters.update(localtime=_localtime, period=_period)

@@ -48,7 +48,8 @@ login_manager = LoginManager()
 
 #: Endpoints anyone may reach: sign-in, language, health, the API description, static assets.
 PUBLIC = {"auth.login", "auth.logout", "pages.set_language", "api.health", "api.openapi",
-          "maps.vendor", "maps.favicon", "static", "live.osmand"}
+          "maps.vendor", "maps.favicon", "static", "live.osmand", "phone.icon",
+          "phone.manifest", "phone.service_worker"}
 #: How long a sign-in lasts.
 SESSION_HOURS = 8
 
@@ -150,7 +151,7 @@ def template_globals() -> dict[str, Any]:
     def can(resource: str, action: str = "read") -> bool:
         return user is not None and user.grant(Resource(resource), action) is not None
 
-    return {"me": user, "can": can}
+    return {"me": user, "can": can, "events_url": events_url() if user is not None else None}
 
 
 def _require_login() -> None:
@@ -224,15 +225,31 @@ def csp_nonce() -> str | None:
     return nonce
 
 
+def events_url() -> str | None:
+    """Where this request's pages get their live events (``geo-patrol serve``'s asyncio
+    port on the same host name; ``GEO_PATROL_EVENTS_URL`` when a proxy serves them), or
+    ``None`` when no event server runs."""
+    configured = current_app.config.get("GEO_PATROL_EVENTS_URL")
+    if configured:
+        return str(configured)
+    port = current_app.config.get("GEO_PATROL_EVENTS_PORT")
+    if not port or not has_request_context():
+        return None
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    return f"{request.scheme}://{host}:{int(port)}/events"
+
+
 def _secure_headers(resp: Any) -> Any:
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
     resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     resp.headers.setdefault("Referrer-Policy", "same-origin")
     # nothing from outside the server; of inline scripts only those the app wrote (with this
     # response's nonce), never one that reached the body some other way
-    resp.headers.setdefault("Content-Security-Policy", policy(nonce=csp_nonce()))
+    events = events_url()
+    resp.headers.setdefault("Content-Security-Policy", policy(
+        nonce=csp_nonce(), connect=[events.rsplit("/", 1)[0]] if events else []))
     # everything but the shared assets is per user
-    if request.endpoint not in ("maps.vendor", "maps.favicon", "static"):
+    if request.endpoint not in ("maps.vendor", "maps.favicon", "static", "phone.icon"):
         resp.headers.setdefault("Cache-Control", "private, no-store")
     return resp
 

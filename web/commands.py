@@ -25,10 +25,14 @@ from web import create_app
 @click.option("--positions-port", type=int, default=None, is_flag=False, flag_value=5055,
               help="Also take phone positions (OsmAnd / Traccar Client) on this port "
                    "(5055 when given without a value).")
+@click.option("--events-port", type=int, default=None,
+              help="Where open pages get live events (server-sent events): the positions "
+                   "port when given, else PORT+1.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
-          positions_port: int | None) -> None:
-    """Serve the web app (and, with --positions-port, the position intake port)."""
+          positions_port: int | None, events_port: int | None) -> None:
+    """Serve the web app, its live events and (with --positions-port) the position intake
+    port; a job worker and a notification sender run alongside."""
     obj = ctx.ensure_object(dict)
     settings: Settings = obj.get("settings") or Settings.from_env()
     if host not in ("0.0.0.0", "::") and host not in settings.trusted_hosts.split(","):
@@ -43,24 +47,36 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
               for c in cities(deployment)]
     from geo_patrol.services.jobs import ensure_worker  # deferred as above
 
+    from geo_patrol.services.notify import ensure_sender  # deferred as above
+
     ensure_worker(settings)  # long work (zones, rotas) runs here, off the web threads
+    ensure_sender(settings)  # messages to people leave from here (or `geo-patrol notify send`)
     click.echo(f"serving on http://{host}:{port}/ with {workers} process(es) x {threads} "
                "threads and a job worker (Ctrl-C stops)")
     if workers <= 1:
         from waitress import serve as waitress_serve  # deferred: waitress or gunicorn, not both
 
-        config: dict[str, Any] = {"GEO_PATROL_SETTINGS": settings}
+        from web.positions import serve_positions  # deferred: aiohttp when it serves
+
+        events_port = events_port or positions_port or port + 1
+        config: dict[str, Any] = {"GEO_PATROL_SETTINGS": settings,
+                                  "GEO_PATROL_EVENTS_PORT": events_port}
+        intake = None
         if positions_port:
-            # deferred: the position port (aiohttp, the intake) only with --positions-port
+            # deferred: the position intake only with --positions-port
             from geo_patrol.services.intake import start_intake
-            from web.positions import serve_positions
 
             # the coverage workers in processes of their own: the intake keeps its core
             config["GEO_PATROL_INTAKE"] = intake = start_intake(
                 {o.city.key: (o.engine, o.settings) for o in opened}, processes=True)
-            serve_positions(intake, host, positions_port)
-            click.echo(f"positions (OsmAnd / Traccar Client) on http://{host}:{positions_port}/")
         app = create_app(config)
+        if positions_port and events_port != positions_port:
+            serve_positions(intake, host, positions_port)
+        serve_positions(intake if events_port == positions_port else None, host, events_port,
+                        events=app)
+        if positions_port:
+            click.echo(f"positions (OsmAnd / Traccar Client) on http://{host}:{positions_port}/")
+        click.echo(f"live events on http://{host}:{events_port}/events")
         # what start-up loaded lives as long as the process: kept out of the collector's
         # full passes, which would otherwise stall every request now and then
         gc.collect()

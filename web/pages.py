@@ -18,7 +18,7 @@ from geo_patrol.errors import (
     TooLargeError,
 )
 from geo_patrol.privacy import Vault
-from geo_patrol.services import campaigns, crime, results, scope, tasks, training
+from geo_patrol.services import campaigns, crime, notify, results, scope, tasks, training
 from geo_patrol.services import reports as report_service
 from geo_patrol.services.accounts import audit_event, audit_table
 from geo_patrol.services.analysis import analyze, parse_window
@@ -269,6 +269,9 @@ def _my_page(*, message: str | None = None, error: str | None = None,
                                                     tz=settings().timezone),
                            certificates=training.certificates(get_db(), settings(),
                                                               volunteer_id=user.volunteer_id),
+                           notices=notify.my_notices(get_db(), user.volunteer_id,
+                                                     tz=settings().timezone),
+                           notify_rules=notify.rules(get_db(), user.volunteer_id),
                            message=message, error=error, entered=entered or {},
                            max_photos=settings().media_max_count,
                            video_max_s=round(settings().video_max_s)), status

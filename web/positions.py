@@ -13,6 +13,7 @@ import asyncio
 import threading
 
 from aiohttp import web as aioweb
+from flask import Flask
 
 from geo_patrol.errors import DatabaseError
 from geo_patrol.ingest.positions import (
@@ -27,10 +28,13 @@ from geo_patrol.ingest.positions import (
     answer_refusal,
 )
 from geo_patrol.services.intake import Intake, Intakes, new_event_loop
+from web.events import EventHub, events_handler
 
 
-def position_app(intake: Intake | Intakes, loop: asyncio.AbstractEventLoop
-                 ) -> aioweb.Application:
+def position_app(intake: Intake | Intakes | None, loop: asyncio.AbstractEventLoop,
+                 events: Flask | None = None) -> aioweb.Application:
+    """The position port's app; with ``events`` (the web app) it also serves the pages' live
+    events at ``/events`` (:mod:`web.events`)."""
     def answer(status_text: tuple[int, str]) -> aioweb.Response:
         return aioweb.Response(status=status_text[0], text=status_text[1],
                                headers=answer_headers(status_text[0]))
@@ -42,6 +46,8 @@ def position_app(intake: Intake | Intakes, loop: asyncio.AbstractEventLoop
         if (request.content_length or 0) > MAX_BODY_BYTES:
             return answer(TOO_LARGE)
         body = await request.read() if request.can_read_body else b""
+        if intake is None:
+            return aioweb.Response(status=404, text="no position intake on this port")
         try:
             # the query as sent: the decoder percent-decodes it (once)
             future = intake.submit(request.rel_url.raw_query_string, body,
@@ -55,19 +61,26 @@ def position_app(intake: Intake | Intakes, loop: asyncio.AbstractEventLoop
         return answer(STORED)
 
     app = aioweb.Application(client_max_size=MAX_BODY_BYTES)
+    if events is not None:
+        hub = EventHub(events)
+        app["events"] = hub
+        app.router.add_route("GET", "/events", events_handler(hub))
+        app.router.add_route("OPTIONS", "/events", events_handler(hub))
     app.router.add_route("*", "/{tail:.*}", handle)
     return app
 
 
-def serve_positions(intake: Intake | Intakes, host: str, port: int) -> threading.Thread:
-    """Run the position port on its own thread and event loop; returns the thread."""
+def serve_positions(intake: Intake | Intakes | None, host: str, port: int,
+                    events: Flask | None = None) -> threading.Thread:
+    """Run the position port on its own thread and event loop (with ``events``, the web
+    app, serving the pages' live events too); returns the thread."""
     ready = threading.Event()
     failure: list[BaseException] = []
 
     def run() -> None:
         loop = new_event_loop()
         asyncio.set_event_loop(loop)
-        runner = aioweb.AppRunner(position_app(intake, loop), access_log=None)
+        runner = aioweb.AppRunner(position_app(intake, loop, events), access_log=None)
         try:
             loop.run_until_complete(runner.setup())
             loop.run_until_complete(aioweb.TCPSite(runner, host, port, backlog=1024).start())

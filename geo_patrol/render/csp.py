@@ -60,13 +60,14 @@ def script_hashes(html: str) -> list[str]:
 
 
 def policy(*, nonce: str | None = None, hashes: Iterable[str] = (),
-           framed_by_self: bool = True) -> str:
-    """The policy: only this origin, and of inline scripts only those with ``nonce`` (a
-    served response) or with one of ``hashes`` (a file); never ``'unsafe-inline'``."""
+           framed_by_self: bool = True, connect: Iterable[str] = ()) -> str:
+    """The policy: only this origin (and for ``connect``, the server's own live-event port),
+    and of inline scripts only those with ``nonce`` (a served response) or with one of
+    ``hashes`` (a file); never ``'unsafe-inline'``."""
     sources = ["'self'", *([f"'nonce-{_checked(nonce)}'"] if nonce else []), *hashes]
     parts = ["default-src 'self'", f"script-src {' '.join(sources)}",
              "style-src 'self' 'unsafe-inline'", "img-src 'self' data: blob:",
-             "font-src 'self' data:", "connect-src 'self'", "worker-src 'self' blob:",
+             "font-src 'self' data:", " ".join(["connect-src 'self'", *connect]), "worker-src 'self' blob:",
              "object-src 'none'", "base-uri 'none'", "form-action 'self'"]
     if framed_by_self:
         parts.append("frame-ancestors 'self'")

@@ -12,6 +12,7 @@ import pyproj
 from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.planning.network import walking_distances
 from geo_patrol.clock import local_times
+from geo_patrol.services import notify
 from geo_patrol.services.sources import entered_point, form_text
 from geo_patrol.settings import Settings
 from geo_patrol.store import areas as area_store
@@ -84,6 +85,7 @@ def call_out(db: Database, settings: Settings, principal: Principal, *, lon: obj
             conn, category=category, note=note, lon=plon, lat=plat,
             srid=int(metric_srid(conn) or 0), community_id=community, user_id=principal.id,
             targets=targets, skill=skill, skill_required=bool(skill and require_skill))
+        notify.enqueue(conn, volunteer_ids=targets["volunteer_id"].tolist(), kind="callout", ref=f"callout {callout_id}", title="出警召集 · Call-out", body=f"{category} {note or ''}".strip(), url="/me")
         audit(conn, principal.username, "callout", f"callout {callout_id}",
               details={"volunteers": targets["number"].tolist(), "category": category,
                        "skill": skill, "skill_required": bool(skill and require_skill)})
@@ -134,5 +136,6 @@ def answer(db: Database, principal: Principal, callout_id: int, accept: bool) ->
         if not live_store.answer_callout(conn, callout_id, principal.volunteer_id,
                                          "accepted" if accept else "declined"):
             raise NotFoundError(f"no open call-out {callout_id} for this volunteer")
+        notify.answered(conn, kind="callout", ref=f"callout {callout_id}", volunteer_id=principal.volunteer_id)
         audit(conn, principal.username, "callout_answer", f"callout {callout_id}",
               details={"accepted": accept})

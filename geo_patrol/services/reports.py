@@ -20,6 +20,7 @@ from geo_patrol.access import Grant, Principal, Resource
 from geo_patrol.errors import ConflictError, InputError, NotFoundError, ReportInputError
 from geo_patrol.ingest.photos import Photo, read_photo
 from geo_patrol.ingest.video import VIDEO_TYPES, Video, read_video
+from geo_patrol.services import notify
 from geo_patrol.services.tasks import credit_reports
 from geo_patrol.settings import Settings
 from geo_patrol.store import ledgers as ledger_store
@@ -184,6 +185,11 @@ def triage(db: Database, settings: Settings, user: Principal, report_id: int, *,
             extra["station_id"] = store.station_of(conn, report_id)
         store.set_outcome(conn, report_id, outcome=action, answer=answer, by=user.username,
                           **extra)
+        if action in store.TRUE_OUTCOMES and report["volunteer_id"] is not None:
+            notify.enqueue(conn, volunteer_ids=[report["volunteer_id"]], kind="report",
+                           ref=f"report {report_id}", title="报告已核实 · Report verified",
+                           body=answer or "你的报告已核实，谢谢。· Your report was verified.",
+                           url="/me")
         audit(conn, user.username, f"report_{action}", f"report {report_id}",
               details={k: v for k, v in {**extra, "answer": answer}.items() if v})
     paid = credit_reports(db, settings, by=user.username, report_ids=[report_id]) \

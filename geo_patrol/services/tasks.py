@@ -26,6 +26,7 @@ from geo_patrol.errors import ConflictError, ForbiddenError, InputError, NotFoun
 from geo_patrol.planning.crew import SLOTS
 from geo_patrol.planning.network import walking_distances
 from geo_patrol.privacy import mask_name
+from geo_patrol.services import notify
 from geo_patrol.services.analysis import default_params
 from geo_patrol.services.rota import make_rota, save, view
 from geo_patrol.settings import Settings
@@ -64,6 +65,12 @@ def offer_rota(db: Database, settings: Settings, rota_id: int, *, by: str,
                          "hotspot_segment_id": None if pd.isna(w["hotspot_segment_id"])
                          else int(w["hotspot_segment_id"])})
         made = store.create_tasks(conn, rows, by=by)
+        notify.enqueue(conn, volunteer_ids=[r["offered_to"] for r in rows
+                                            if r["offered_to"] is not None],
+                       kind="task", ref=f"rota {rota_id}",
+                       title="新的巡逻任务 · Patrol task offered",
+                       body="有巡逻任务等你确认。· A patrol task waits for your answer.",
+                       url="/me")
         audit(conn, by, "tasks_offer", f"rota {rota_id}", details={"tasks": made})
     return made
 
@@ -333,6 +340,11 @@ def payout(db: Database, *, start: dt.date, end: dt.date, by: str
     with db.begin() as conn:
         payout_id = store.make_payout(conn, start=start, end=end, by=by)
         entries = store.ledger(conn, payout_id=payout_id)
+        for vid, points in entries.groupby("volunteer_id")["points"].sum().items():
+            notify.enqueue(conn, volunteer_ids=[int(vid)], kind="points",
+                           ref=f"payout {payout_id}", title="积分已发放 · Points paid",
+                           body=f"本期发放 {int(points)} 积分。· {int(points)} points paid.",
+                           url="/me")
         audit(conn, by, "payout", f"payout {payout_id}",
               details={"from": start.isoformat(), "to": end.isoformat(),
                        "entries": len(entries), "points": int(entries["points"].sum())})

@@ -148,6 +148,11 @@ def _head(where: Path) -> str | None:
     return ScriptDirectory.from_config(_alembic_config(None, where)).get_current_head()
 
 
+def city_head() -> str | None:
+    """The latest revision of a city's schema (a forked history raises)."""
+    return _head(MIGRATIONS_DIR)
+
+
 def _at_head(conn: Connection, where: Path, revision: str, **opts: str) -> bool:
     """Whether upgrading to ``revision`` has nothing to do (a cheap look at the version
     table instead of a run of Alembic's environment)."""

@@ -27,6 +27,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    Time,
     UniqueConstraint,
     false,
     func,
@@ -1022,3 +1023,134 @@ class Job(Base):
                                                     server_default=func.now())
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class NotifyChannel(Base):
+    """An apprise URL reaching the whole city, a police station's group, or one volunteer."""
+
+    __tablename__ = "notify_channels"
+    __table_args__ = (
+        CheckConstraint("scope IN ('city', 'station', 'volunteer')",
+                        name="notify_channels_scope_check"),
+        CheckConstraint("(scope = 'city' AND area_id IS NULL AND volunteer_id IS NULL) "
+                        "OR (scope = 'station' AND area_id IS NOT NULL AND volunteer_id IS NULL) "
+                        "OR (scope = 'volunteer' AND volunteer_id IS NOT NULL AND area_id IS NULL)",
+                        name="notify_channels_check"),
+        UniqueConstraint("scope", "area_id", "volunteer_id", "url",
+                         name="notify_channels_once",
+                         postgresql_nulls_not_distinct=True))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"))
+    volunteer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("volunteers.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(Text, server_default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+
+
+class NotifyRule(Base):
+    """A volunteer's rules: messages only while on duty, quiet hours (city local time)."""
+
+    __tablename__ = "notify_rules"
+    __table_args__ = (CheckConstraint("(quiet_start IS NULL) = (quiet_end IS NULL)",
+                                      name="notify_rules_check"),)
+    volunteer_id: Mapped[int] = mapped_column(
+        ForeignKey("volunteers.id", ondelete="CASCADE"), primary_key=True)
+    on_duty_only: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    quiet_start: Mapped[dt.time | None] = mapped_column(Time)
+    quiet_end: Mapped[dt.time | None] = mapped_column(Time)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+
+
+class PushSubscription(Base):
+    """A browser's Web Push subscription, for one volunteer."""
+
+    __tablename__ = "push_subscriptions"
+    __table_args__ = (Index("push_subscriptions_volunteer", "volunteer_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id", ondelete="CASCADE"))
+    endpoint: Mapped[str] = mapped_column(Text, unique=True)
+    p256dh: Mapped[str] = mapped_column(Text)
+    auth: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+
+
+class NotifyMessage(Base):
+    """One message to one person, once per (kind, ref, volunteer)."""
+
+    __tablename__ = "notify_messages"
+    __table_args__ = (
+        UniqueConstraint("kind", "ref", "volunteer_id",
+                         name="notify_messages_once"),
+        Index("notify_messages_volunteer", "volunteer_id", "id"))
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    ref: Mapped[str] = mapped_column(String(64))
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+    answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class NotifyDelivery(Base):
+    """A message handed to one channel: its state, attempts, next try, lease, last error."""
+
+    __tablename__ = "notify_outbox"
+    __table_args__ = (
+        CheckConstraint("channel IN ('apprise', 'webpush')", name="notify_outbox_channel_check"),
+        CheckConstraint("state IN ('queued', 'sent', 'delivered', 'failed', 'answered')",
+                        name="notify_outbox_state_check"),
+        UniqueConstraint("message_id", "channel", "channel_id", "subscription_id",
+                         name="notify_outbox_once",
+                         postgresql_nulls_not_distinct=True),
+        Index("notify_outbox_due", "next_try_at", postgresql_where=text("state = 'queued'")),
+        Index("notify_outbox_message", "message_id"))
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("notify_messages.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(8))
+    channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notify_channels.id", ondelete="SET NULL"))
+    subscription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("push_subscriptions.id", ondelete="SET NULL"))
+    state: Mapped[str] = mapped_column(String(10), server_default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_try_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                     server_default=func.now())
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    leased_by: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Notice(Base):
+    """A notice (a missing person, a suspect vehicle) to the volunteers around a place."""
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        CheckConstraint("kind IN ('missing', 'vehicle', 'other')", name="notices_kind_check"),
+        CheckConstraint("radius_m > 0 AND radius_m <= 50000", name="notices_radius_m_check"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    place: Mapped[str] = mapped_column(Text)
+    radius_m: Mapped[float] = mapped_column(REAL)
+    geom = mapped_column(Geometry("POINT", srid=4326), nullable=False)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    media_id: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())

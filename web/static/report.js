@@ -181,7 +181,14 @@
       var item = {key: fields.key, fields: fields, photos: photos,
                   video: clip ? {name: clip.name, blob: clip} : null};
       var queued = function () {
+        // the service worker sends it when the connection is back, even with the page closed
+        item.csrf = form.querySelector("input[name=csrf_token]").value;
         return keep(item).then(function () {
+          if (navigator.serviceWorker) {
+            navigator.serviceWorker.ready.then(function (reg) {
+              return reg.sync && reg.sync.register("gp-reports");
+            }).catch(function () {});
+          }
           form.reset();
           previews.textContent = "";
           say(form.dataset.queued, false);

@@ -1,0 +1,568 @@
+"""Notifications: every message to a person goes through an outbox in PostgreSQL.
+
+:func:`enqueue` (inside the caller's transaction) keeps one message per (kind, ref, person)
+and one delivery per channel reaching the person; :func:`publish` tells the pages that are
+open (a PostgreSQL NOTIFY the live-event server passes on). A sender (:func:`run_sender`,
+started by ``geo-patrol serve`` and runnable alone as ``geo-patrol notify send``) hands the
+deliveries to their channels -- apprise URLs (chat-group robots, e-mail, SMS gateways,
+ntfy/Gotify, any HTTP gateway) and Web Push -- with retries and exponential back-off.
+
+A delivery is marked ``sent`` (committed) just before it is handed over, and ``delivered``
+once the channel took it: a sender killed mid-batch leaves the ones it had started as
+``sent`` (never handed over again) and the others queued for the next sender once their
+lease runs out. Call-outs and SOS ignore quiet hours; other messages wait for their end.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import apprise
+import psycopg
+from cryptography.hazmat.primitives import serialization
+from py_vapid import Vapid02
+from pywebpush import WebPushException, webpush
+
+from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.settings import Settings
+from geo_patrol.store import notify as store
+from geo_patrol.store.accounts import audit
+from geo_patrol.store.db import database_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+    from geo_patrol.access import Principal
+    from geo_patrol.store.db import Database
+
+log = logging.getLogger(__name__)
+
+#: What a message may be about.
+KINDS = ("callout", "sos", "task", "report", "points", "notice")
+#: Messages that ignore quiet hours and the on-duty rule.
+URGENT = frozenset({"callout", "sos"})
+SCOPES = ("city", "station", "volunteer")
+#: Delivery states, in the order a delivery goes through them.
+STATES = ("queued", "sent", "delivered", "failed", "answered")
+#: Whom the push services may contact about this server's pushes (VAPID's ``sub``).
+PUSH_CONTACT = "mailto:push@geo-patrol.invalid"
+
+
+def enqueue(conn: Connection, *, volunteer_ids: Sequence[int], kind: str, ref: str,
+            title: str, body: str, url: str | None = None) -> int:
+    """Queue a message to each volunteer on every channel that reaches them, within the
+    caller's transaction; a repeated call (same kind, ref and volunteer) queues nothing new.
+    Returns the deliveries queued. The pages open for those volunteers hear of it when the
+    transaction commits."""
+    if kind not in KINDS:
+        raise InputError(f"unknown message kind {kind!r}")
+    ref = str(ref)[:64]
+    new = store.insert_messages(conn, volunteer_ids=sorted({int(v) for v in volunteer_ids}),
+                                kind=kind, ref=ref, title=title[:200], body=body[:2000],
+                                url=url)
+    if not new:
+        return 0
+    queued = store.queue_deliveries(conn, [m for m, _ in new])
+    if queued:
+        store.notify(conn, store.OUTBOX_CHANNEL, {})
+    publish(conn, {"kind": kind, "ref": ref, "ids": [m for m, _ in new][:200],
+                   "volunteers": [v for _, v in new][:500]})
+    return queued
+
+
+def publish(conn: Connection, event: dict) -> None:
+    """A small JSON event (kind, ids, community; ``volunteers`` for events meant for those
+    people only) for the pages that are open, sent when ``conn``'s transaction commits. The
+    city is added from the connection's schema."""
+    store.notify_event(conn, store.EVENTS_CHANNEL, event)
+
+
+def answered(conn: Connection, *, kind: str, ref: str, volunteer_id: int) -> None:
+    """The person answered (accepted, declined, took): the message's deliveries say so."""
+    store.mark_answered(conn, kind=kind, ref=str(ref), volunteer_id=volunteer_id)
+
+
+# -- the sender ------------------------------------------------------------------------------
+
+
+@dataclass
+class SendPolicy:
+    """How the sender retries: ``base_s`` · 2^(attempt-1) (capped at ``max_delay_s``) between
+    tries, at most ``max_attempts`` tries; a batch holds its deliveries ``lease_s``."""
+
+    base_s: float = 5.0
+    max_delay_s: float = 900.0
+    max_attempts: int = 6
+    lease_s: float = 60.0
+    batch: int = 200
+    threads: int = 8
+    timeout_s: float = 10.0
+
+
+def backoff_s(policy: SendPolicy, attempts: int) -> float | None:
+    """Seconds before the next try after ``attempts`` failed ones (``None``: give up)."""
+    if attempts >= policy.max_attempts:
+        return None
+    return min(policy.base_s * 2 ** max(attempts - 1, 0), policy.max_delay_s)
+
+
+class ChannelError(Exception):
+    """A channel refused or could not take a delivery; ``final`` when retrying is useless."""
+
+    def __init__(self, message: str, *, final: bool = False) -> None:
+        super().__init__(message)
+        self.final = final
+
+
+def send_apprise(url: str, title: str, body: str) -> None:
+    """Hand one message to one apprise URL; the reason apprise logged when it fails."""
+    sender = apprise.Apprise()
+    if not sender.add(url):
+        raise ChannelError("not a notification URL apprise knows", final=True)
+    with apprise.LogCapture(level=logging.WARNING) as logs:
+        ok = sender.notify(title=title, body=body)
+    if not ok:
+        text = logs.getvalue().strip().splitlines()
+        raise ChannelError(text[-1][:500] if text else "the channel did not take the message")
+
+
+def send_webpush(delivery: dict[str, Any], keys: tuple[str, str], *, contact: str,
+                 timeout_s: float) -> None:
+    """Encrypt one message for one browser subscription and hand it to its push service."""
+    vapid = Vapid02.from_pem(keys[0].encode())
+    payload = json.dumps({"title": delivery["title"], "body": delivery["body"],
+                          "url": delivery["url"], "kind": delivery["kind"]},
+                         ensure_ascii=False)
+    try:
+        webpush({"endpoint": delivery["endpoint"],
+                 "keys": {"p256dh": delivery["p256dh"], "auth": delivery["auth"]}},
+                data=payload, vapid_private_key=vapid, vapid_claims={"sub": contact},
+                ttl=3600, timeout=timeout_s)
+    except WebPushException as exc:
+        status = exc.response.status_code if exc.response is not None else None
+        raise ChannelError(f"push service answered {status}: {str(exc)[:200]}",
+                           final=status in (404, 410)) from None
+
+
+def _quiet_until(delivery: dict[str, Any], now: dt.datetime, tz: str) -> dt.datetime | None:
+    """The end of the volunteer's quiet hours (local time) when ``now`` lies in them."""
+    start, end = delivery.get("quiet_start"), delivery.get("quiet_end")
+    if start is None or end is None or delivery["kind"] in URGENT:
+        return None
+    local = now.astimezone(ZoneInfo(tz))
+    t = local.time().replace(tzinfo=None)
+    inside = (start <= t < end) if start < end else (t >= start or t < end)
+    if not inside:
+        return None
+    day = local.date() if t < end else local.date() + dt.timedelta(days=1)
+    return dt.datetime.combine(day, end, tzinfo=ZoneInfo(tz))
+
+
+class Sender:
+    """Hands a city's due deliveries to their channels (one batch per :meth:`run_once`)."""
+
+    def __init__(self, engine: Engine, settings: Settings, policy: SendPolicy | None = None,
+                 *, name: str | None = None) -> None:
+        self.engine, self.settings = engine, settings
+        self.policy = policy or SendPolicy()
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._pool = ThreadPoolExecutor(self.policy.threads, thread_name_prefix="notify-send")
+        self._keys: tuple[str, str] | None = None
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def run_once(self) -> int:
+        """Send one batch of due deliveries; the number handed over or put off."""
+        with self.engine.begin() as conn:
+            batch = store.claim(conn, worker=self.name, limit=self.policy.batch,
+                                lease_s=self.policy.lease_s)
+            duty = store.on_duty(conn, [d["volunteer_id"] for d in batch if d["on_duty_only"]],
+                                 dt.datetime.now(dt.UTC)
+                                 - dt.timedelta(minutes=self.settings.live_offline_min))
+        if not batch:
+            return 0
+        if any(d["channel"] == "webpush" for d in batch) and self._keys is None:
+            self._keys = vapid_keys(self.engine)
+        list(self._pool.map(lambda d: self._deliver(d, duty), batch))
+        return len(batch)
+
+    def _deliver(self, d: dict[str, Any], duty: set[int]) -> None:
+        now = dt.datetime.now(dt.UTC)
+        until = _quiet_until(d, now, self.settings.timezone)
+        if until is None and d["on_duty_only"] and d["kind"] not in URGENT \
+                and d["volunteer_id"] not in duty:
+            until = now + dt.timedelta(minutes=15)
+            why = "off duty: waits until the volunteer is on duty"
+        else:
+            why = "quiet hours"
+        if until is not None:
+            with self.engine.begin() as conn:
+                store.defer(conn, d["id"], until, why)
+            return
+        with self.engine.begin() as conn:
+            if not store.mark_sent(conn, d["id"], self.name):
+                return  # the lease ran out and another sender has it
+        try:
+            if d["channel"] == "webpush":
+                assert self._keys is not None
+                send_webpush(d, self._keys, contact=PUSH_CONTACT,
+                             timeout_s=self.policy.timeout_s)
+            else:
+                send_apprise(d["apprise_url"], d["title"], _with_link(d))
+        except Exception as exc:  # noqa: BLE001  (any channel's failure is the delivery's)
+            final = isinstance(exc, ChannelError) and exc.final
+            delay = None if final else backoff_s(self.policy, int(d["attempts"]) + 1)
+            with self.engine.begin() as conn:
+                if d["channel"] == "webpush" and final:
+                    store.drop_subscription(conn, store.subscription_of(conn, d["id"]))
+                store.mark_retry(conn, d["id"], error=str(exc) or type(exc).__name__,
+                                 delay_s=delay)
+            return
+        with self.engine.begin() as conn:
+            store.mark_delivered(conn, d["id"])
+
+
+def _with_link(d: dict[str, Any]) -> str:
+    return d["body"] + (f"\n{d['url']}" if d.get("url") else "")
+
+
+def _conninfo(settings: Settings) -> str:
+    return database_url(settings).replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def run_sender(settings: Settings, *, policy: SendPolicy | None = None,
+               stop: threading.Event | None = None, until_empty: bool = False,
+               poll_s: float = 2.0) -> int:
+    """Send the deliveries of every city of the deployment until ``stop`` is set (or, with
+    ``until_empty``, until none is due); woken at once by :func:`enqueue`. Returns the
+    deliveries handled."""
+    from geo_patrol.services.cities import cities, open_city, open_deployment
+
+    stop = stop or threading.Event()
+    registry = open_deployment(settings, start=False)
+    try:
+        opened = [open_city(registry, settings.with_(city=c.key)) for c in cities(registry)]
+    finally:
+        registry.dispose()
+    senders = [Sender(o.engine, o.settings, policy) for o in opened]
+    total = 0
+    try:
+        with psycopg.connect(_conninfo(settings), autocommit=True) as listen:
+            listen.execute(f"LISTEN {store.OUTBOX_CHANNEL}")
+            while not stop.is_set():
+                done = sum(s.run_once() for s in senders)
+                total += done
+                if done:
+                    continue
+                if until_empty:
+                    break
+                for _ in listen.notifies(timeout=poll_s, stop_after=1):
+                    pass
+    finally:
+        for s in senders:
+            s.close()
+        for o in opened:
+            o.engine.dispose()
+    return total
+
+
+_SENDERS: dict[str, tuple[threading.Thread, threading.Event]] = {}
+_SENDERS_LOCK = threading.Lock()
+
+
+def ensure_sender(settings: Settings, policy: SendPolicy | None = None) -> None:
+    """A sender thread in this process (``geo-patrol serve``), unless one runs already."""
+    key = _conninfo(settings)
+    with _SENDERS_LOCK:
+        if key in _SENDERS and _SENDERS[key][0].is_alive():
+            return
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.is_set():
+                try:
+                    run_sender(settings, policy=policy, stop=stop)
+                except Exception:  # noqa: BLE001  (a lost database: try again shortly)
+                    log.exception("the notification sender stopped; it restarts in 5 s")
+                    stop.wait(5)
+
+        thread = threading.Thread(target=run, name="notify-sender", daemon=True)
+        _SENDERS[key] = (thread, stop)
+    thread.start()
+
+
+def stop_senders() -> None:
+    with _SENDERS_LOCK:
+        running = list(_SENDERS.values())
+        _SENDERS.clear()
+    for _, stop in running:
+        stop.set()
+    for thread, _ in running:
+        thread.join(timeout=10)
+
+
+# -- Web Push keys and subscriptions ---------------------------------------------------------
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def vapid_keys(db: Database | Engine) -> tuple[str, str]:
+    """The deployment's VAPID key pair (private PEM, public key as the browsers take it),
+    made once on first use."""
+    with db.begin() as conn:
+        found = store.push_keys(conn)
+        if found is not None:
+            return found
+        vapid = Vapid02()
+        vapid.generate_keys()
+        pem = vapid.private_pem().decode()
+        public = _b64url(vapid.public_key.public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint))
+        return store.store_push_keys(conn, pem, public)
+
+
+def subscribe(db: Database, principal: Principal, subscription: Any) -> int:
+    """Keep a browser's push subscription for the signed-in volunteer."""
+    if principal.volunteer_id is None:
+        raise NotFoundError("this account has no volunteer record")
+    try:
+        endpoint = str(subscription["endpoint"])
+        keys = subscription["keys"]
+        p256dh, auth = str(keys["p256dh"]), str(keys["auth"])
+    except (KeyError, TypeError):
+        raise InputError("a push subscription has an endpoint and keys p256dh and auth") \
+            from None
+    if not endpoint.startswith(("https://", "http://")) or len(endpoint) > 1000 \
+            or not 40 <= len(p256dh) <= 200 or not 8 <= len(auth) <= 100:
+        raise InputError("this push subscription is malformed")
+    with db.begin() as conn:
+        return store.save_subscription(conn, principal.volunteer_id, endpoint=endpoint,
+                                       p256dh=p256dh, auth=auth)
+
+
+# -- channels and rules ------------------------------------------------------------------------
+
+
+def _check_url(url: str) -> str:
+    url = (url or "").strip()
+    if not url or len(url) > 2000 or apprise.Apprise.instantiate(url) is None:
+        raise InputError("not a notification URL (apprise: wecombot://, dingtalk://, "
+                         "feishu://, mailto://, ntfy://, gotify://, json://, ...)")
+    return url
+
+
+def add_channel(db: Database | Engine, *, scope: str, url: str, by: str,
+                station: str | None = None, volunteer: str | None = None,
+                label: str = "") -> int:
+    """Keep an apprise URL for the city, a police station's group or one volunteer (by their
+    roster number); audit-logged."""
+    if scope not in SCOPES:
+        raise InputError(f"a channel is for one of {', '.join(SCOPES)}")
+    url = _check_url(url)
+    with db.begin() as conn:
+        area_id = volunteer_id = None
+        if scope == "station":
+            area_id = store.station_id(conn, (station or "").strip())
+            if area_id is None:
+                raise InputError(f"no police station named {(station or '')[:40]!r}")
+        if scope == "volunteer":
+            volunteer_id = store.volunteer_by_number(conn, (volunteer or "").strip())
+            if volunteer_id is None:
+                raise InputError(f"no volunteer numbered {(volunteer or '')[:32]!r}")
+        channel_id = store.add_channel(conn, scope=scope, area_id=area_id,
+                                       volunteer_id=volunteer_id, url=url,
+                                       label=(label or "")[:80], by=by)
+        audit(conn, by, "notify_channel", f"channel {channel_id}",
+              details={"scope": scope, "station": station, "volunteer": volunteer})
+    return channel_id
+
+
+def remove_channel(db: Database | Engine, channel_id: int, *, by: str) -> None:
+    with db.begin() as conn:
+        if not store.remove_channel(conn, channel_id):
+            raise NotFoundError(f"no channel {channel_id}")
+        audit(conn, by, "notify_channel_removed", f"channel {channel_id}")
+
+
+def masked_url(url: str) -> str:
+    """A channel's URL with its secrets hidden (tokens, passwords): its kind and host."""
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    return f"{scheme}://{host[:3]}…" if host else f"{scheme}://…"
+
+
+def channels(db: Database | Engine) -> Any:
+    with db.connect() as conn:
+        table = store.channel_table(conn)
+    table["url"] = table["url"].map(masked_url)
+    return table
+
+
+def stations(db: Database) -> list[tuple[int, str]]:
+    with db.connect() as conn:
+        return store.stations(conn)
+
+
+def _time(value: str | None, what: str) -> dt.time | None:
+    if not value:
+        return None
+    try:
+        return dt.time.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(f"{what} is a time of day (HH:MM)") from None
+
+
+def set_rules(db: Database | Engine, volunteer_id: int, *, on_duty_only: bool,
+              quiet_start: str | None, quiet_end: str | None) -> None:
+    """A volunteer's rules: messages only while on duty (call-outs and SOS always), and quiet
+    hours in the city's local time (messages other than call-outs and SOS wait for their
+    end)."""
+    start, end = _time(quiet_start, "quiet hours' start"), _time(quiet_end, "quiet hours' end")
+    if (start is None) != (end is None) or (start is not None and start == end):
+        raise InputError("quiet hours need a start and a different end")
+    with db.begin() as conn:
+        store.set_rules(conn, volunteer_id, on_duty_only=on_duty_only, quiet_start=start,
+                        quiet_end=end)
+
+
+def volunteer_id(db: Database | Engine, number: str) -> int:
+    """The volunteer of a roster number."""
+    with db.connect() as conn:
+        found = store.volunteer_by_number(conn, number.strip())
+    if found is None:
+        raise InputError(f"no volunteer numbered {number[:32]!r}")
+    return found
+
+
+def rules(db: Database, volunteer_id: int) -> dict[str, Any]:
+    with db.connect() as conn:
+        return store.rules_of(conn, volunteer_id)
+
+
+# -- what the command sees ---------------------------------------------------------------------
+
+
+def outbox(db: Database, within: frozenset[int] | None, *, tz: str) -> Any:
+    """The latest messages per person and channel, times in ``tz``."""
+    from geo_patrol.clock import local_times
+
+    with db.connect() as conn:
+        table = store.outbox_table(conn, within)
+    return local_times(table, tz, "created_at", "sent_at", "done_at", "next_try_at", "read_at",
+                       "answered_at")
+
+
+def states(db: Database | Engine, kind: str, ref: str) -> Any:
+    with db.connect() as conn:
+        return store.delivery_states(conn, kind, ref)
+
+
+def wait_sent(db: Database | Engine, kind: str, ref: str, timeout_s: float) -> Any:
+    """The deliveries of (kind, ref) once none is queued or sending, or after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        table = states(db, kind, ref)
+        if not table["state"].isin(["queued", "sent"]).any() or time.monotonic() > deadline:
+            return table
+        time.sleep(0.1)
+
+
+# -- broadcasts ---------------------------------------------------------------------------------
+
+NOTICE_KINDS = ("missing", "vehicle", "other")
+NOTICE_TITLES = {"missing": "寻人 · Missing person", "vehicle": "可疑车辆 · Suspect vehicle",
+                 "other": "通知 · Notice"}
+
+
+def broadcast(db: Database, settings: Settings, principal: Principal, *, kind: str,
+              title: str | None, body: str | None, place: str | None, lon: object,
+              lat: object, radius_m: object) -> tuple[int, int]:
+    """A notice (a missing person, a suspect vehicle) to the volunteers within ``radius_m``
+    of a place picked on the map: those whose last position lies there (on duty), else
+    whose community does. Returns the notice's id and how many volunteers it went to;
+    audit-logged."""
+    from geo_patrol.services.sources import entered_point, form_text
+
+    if kind not in NOTICE_KINDS:
+        raise InputError(f"a notice is one of {', '.join(NOTICE_KINDS)}")
+    title = form_text(title, "title", limit=120) or NOTICE_TITLES[kind]
+    body = form_text(body, "text", limit=2000)
+    if not body:
+        raise InputError("say what the volunteers should look for")
+    place = form_text(place, "place", limit=120) or ""
+    try:
+        radius = float(str(radius_m))
+    except ValueError:
+        raise InputError("the radius is a number of metres") from None
+    if not 50 <= radius <= 20000:
+        raise InputError("the radius is between 50 m and 20 km")
+    now = dt.datetime.now(dt.UTC)
+    with db.begin() as conn:
+        plon, plat, community = entered_point(conn, lon, lat, "wgs84",
+                                              principal.community_ids)
+        people = store.volunteers_within(
+            conn, lon=plon, lat=plat, radius_m=radius,
+            since=now - dt.timedelta(minutes=settings.live_offline_min),
+            within=principal.community_ids)
+        notice_id = store.store_notice(conn, kind=kind, title=title, body=body,
+                                       place=place or f"{plat:.5f}, {plon:.5f}", lon=plon,
+                                       lat=plat, radius_m=radius, community_id=community,
+                                       by=principal.username)
+        enqueue(conn, volunteer_ids=people, kind="notice", ref=f"notice {notice_id}",
+                title=title, body=f"{place}: {body}" if place else body, url="/me")
+        publish(conn, {"kind": "notice", "ids": [notice_id], "community": community})
+        audit(conn, principal.username, "notice", f"notice {notice_id}",
+              details={"kind": kind, "radius_m": radius, "volunteers": len(people)})
+    return notice_id, len(people)
+
+
+def notices(db: Database, within: frozenset[int] | None, *, tz: str) -> Any:
+    from geo_patrol.clock import local_times
+
+    with db.connect() as conn:
+        return local_times(store.notice_table(conn, within), tz, "created_at")
+
+
+def notice_readers(db: Database, principal: Principal, notice_id: int, *, tz: str) -> Any:
+    """Who a notice went to and when each read it (names as stored: the caller masks)."""
+    from geo_patrol.clock import local_times
+
+    with db.connect() as conn:
+        found, community = store.notice_community(conn, notice_id)
+        if not found:
+            raise NotFoundError(f"no notice {notice_id}")
+        principal.check_area(community, "notice")
+        return local_times(store.notice_readers(conn, notice_id), tz, "read_at")
+
+
+def my_notices(db: Database, volunteer_id: int, *, tz: str) -> Any:
+    from geo_patrol.clock import local_times
+
+    with db.connect() as conn:
+        return local_times(store.my_notices(conn, volunteer_id), tz, "created_at", "read_at")
+
+
+def read_notice(db: Database, principal: Principal, message_id: int) -> None:
+    """The volunteer read a notice of theirs (the command sees who has)."""
+    if principal.volunteer_id is None:
+        raise NotFoundError(f"no notice {message_id}")
+    with db.begin() as conn:
+        if not store.mark_read(conn, [message_id], principal.volunteer_id):
+            raise NotFoundError(f"no notice {message_id}")
+        publish(conn, {"kind": "notice_read", "ids": [message_id]})

@@ -1,0 +1,403 @@
+"""Notifications: the outbox, real deliveries through apprise to local receivers (HTTP, SMTP),
+retries with back-off, a sender killed mid-batch, Web Push decrypted with the subscription's
+keys, quiet hours, and the channels' command line."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import http.server
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from tests.helpers import make_user
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Receiver:
+    """A local HTTP server standing in for a gateway or a push service: it records each
+    request's path, headers and body, fails the first ``fail`` requests with 500, and takes
+    ``delay_s`` to answer (after the body is read)."""
+
+    def __init__(self, *, fail: int = 0, delay_s: float = 0.0, status: int = 200) -> None:
+        self.requests: list[dict] = []
+        self.fail, self.delay_s, self.status = fail, delay_s, status
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with outer.lock:
+                    outer.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                                           "body": body})
+                    failing = len(outer.requests) <= outer.fail
+                time.sleep(outer.delay_s)
+                self.send_response(500 if failing else outer.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:  # noqa: ANN002
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", _free_port()), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def bodies(self) -> list[dict]:
+        with self.lock:
+            return [json.loads(r["body"]) for r in self.requests]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def clean(demo_world):
+    """No message, delivery, channel or rule left from another test."""
+    with demo_world["engine"].begin() as conn:
+        conn.execute(sa.text("TRUNCATE notify_outbox, notify_messages, notify_channels, "
+                             "notify_rules, push_subscriptions, notices CASCADE"))
+    return demo_world
+
+
+def _volunteers(engine, n: int, offset: int = 0) -> list[tuple[int, str]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(
+            "SELECT id, number FROM volunteers WHERE active ORDER BY id LIMIT :n OFFSET :o"),
+            {"n": n, "o": offset})]
+
+
+def _states(engine, kind: str, ref: str) -> list[str]:
+    from geo_patrol.services.notify import states
+
+    return list(states(engine, kind, ref)["state"])
+
+
+def _drain(sender, engine, kind: str, ref: str, timeout_s: float = 30.0) -> list[str]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        sender.run_once()
+        found = _states(engine, kind, ref)
+        if not {"queued", "sent"} & set(found):
+            return found
+        time.sleep(0.05)
+    return _states(engine, kind, ref)
+
+
+def test_enqueue_is_idempotent_and_reaches_each_channel(clean):
+    from geo_patrol.services import notify
+
+    engine = clean["engine"]
+    (v1, n1), (v2, n2), (v3, _) = _volunteers(engine, 3)
+    notify.add_channel(engine, scope="volunteer", volunteer=n1, url="json://127.0.0.1:9/a",
+                       by="test")
+    notify.add_channel(engine, scope="volunteer", volunteer=n1, url="ntfy://127.0.0.1:9/b",
+                       by="test")
+    notify.add_channel(engine, scope="city", url="json://127.0.0.1:9/city", by="test")
+    with engine.begin() as conn:
+        queued = notify.enqueue(conn, volunteer_ids=[v1, v2, v3], kind="notice", ref="n-1",
+                                title="寻人", body="走失老人")
+    # the volunteer's own two channels; the two others through the city's channel
+    assert queued == 4
+    with engine.begin() as conn:
+        again = notify.enqueue(conn, volunteer_ids=[v1, v2, v3], kind="notice", ref="n-1",
+                               title="寻人", body="走失老人")
+    assert again == 0
+    assert sorted(_states(engine, "notice", "n-1")) == ["queued"] * 4
+    with engine.begin() as conn:  # rolled back with the caller's transaction: nothing kept
+        notify.enqueue(conn, volunteer_ids=[v1], kind="notice", ref="n-2", title="t", body="b")
+        conn.rollback()
+    assert _states(engine, "notice", "n-2") == []
+    with pytest.raises(Exception, match="notification URL"):
+        notify.add_channel(engine, scope="city", url="nonsense://x", by="test")
+
+
+def test_delivered_through_apprise_to_an_http_gateway(clean):
+    from geo_patrol.services.notify import SendPolicy, Sender, enqueue
+
+    engine, settings = clean["engine"], clean["settings"]
+    receiver = Receiver()
+    try:
+        (v1, n1), = _volunteers(engine, 1)
+        from geo_patrol.services.notify import add_channel
+
+        add_channel(engine, scope="volunteer", volunteer=n1,
+                    url=f"json://127.0.0.1:{receiver.port}/hook", by="test")
+        with engine.begin() as conn:
+            assert enqueue(conn, volunteer_ids=[v1], kind="report", ref="report 7",
+                           title="报告已核实", body="谢谢你的报告", url="/me") == 1
+        sender = Sender(engine, settings, SendPolicy(base_s=0.1))
+        assert _drain(sender, engine, "report", "report 7") == ["delivered"]
+        sender.close()
+        body, = receiver.bodies()
+        assert body["title"] == "报告已核实"
+        assert body["message"].startswith("谢谢你的报告") and "/me" in body["message"]
+        assert receiver.requests[0]["path"] == "/hook"
+    finally:
+        receiver.close()
+
+
+def test_retried_with_back_off_after_a_receiver_that_fails_twice(clean):
+    from geo_patrol.services.notify import SendPolicy, Sender, add_channel, enqueue, states
+
+    engine, settings = clean["engine"], clean["settings"]
+    receiver = Receiver(fail=2)
+    try:
+        (v1, n1), = _volunteers(engine, 1, offset=1)
+        add_channel(engine, scope="volunteer", volunteer=n1,
+                    url=f"json://127.0.0.1:{receiver.port}/", by="test")
+        with engine.begin() as conn:
+            enqueue(conn, volunteer_ids=[v1], kind="points", ref="payout 3", title="积分",
+                    body="12 积分")
+        sender = Sender(engine, settings, SendPolicy(base_s=0.3))
+        sender.run_once()
+        first = states(engine, "points", "payout 3").iloc[0]
+        assert first["state"] == "queued" and first["attempts"] == 1
+        assert first["last_error"]  # apprise's reason is kept
+        with engine.connect() as conn:
+            wait = conn.execute(sa.text(
+                "SELECT extract(epoch FROM next_try_at - now()) FROM notify_outbox")).scalar()
+        assert 0.05 < wait <= 0.3  # the first back-off
+        assert sender.run_once() == 0  # not due yet
+        assert _drain(sender, engine, "points", "payout 3") == ["delivered"]
+        sender.close()
+        done = states(engine, "points", "payout 3").iloc[0]
+        assert done["attempts"] == 3 and len(receiver.requests) == 3
+        assert done["last_error"] is None
+    finally:
+        receiver.close()
+
+
+def test_gives_up_after_the_last_attempt(clean):
+    from geo_patrol.services.notify import SendPolicy, Sender, add_channel, enqueue, states
+
+    engine, settings = clean["engine"], clean["settings"]
+    receiver = Receiver(fail=99)
+    try:
+        (v1, n1), = _volunteers(engine, 1, offset=2)
+        add_channel(engine, scope="volunteer", volunteer=n1,
+                    url=f"json://127.0.0.1:{receiver.port}/", by="test")
+        with engine.begin() as conn:
+            enqueue(conn, volunteer_ids=[v1], kind="task", ref="rota 1", title="t", body="b")
+        sender = Sender(engine, settings, SendPolicy(base_s=0.05, max_attempts=3))
+        assert _drain(sender, engine, "task", "rota 1") == ["failed"]
+        sender.close()
+        assert states(engine, "task", "rota 1").iloc[0]["attempts"] == 3
+        assert len(receiver.requests) == 3
+    finally:
+        receiver.close()
+
+
+def test_delivered_by_e_mail_to_an_smtp_server(clean):
+    from aiosmtpd.controller import Controller
+
+    from geo_patrol.services.notify import SendPolicy, Sender, add_channel, enqueue
+
+    class Handler:
+        def __init__(self) -> None:
+            self.messages: list[tuple[str, list[str], bytes]] = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: ANN001,N802
+            self.messages.append((envelope.mail_from, envelope.rcpt_tos, envelope.content))
+            return "250 Message accepted for delivery"
+
+    engine, settings = clean["engine"], clean["settings"]
+    handler = Handler()
+    port = _free_port()
+    smtp = Controller(handler, hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        (v1, n1), = _volunteers(engine, 1, offset=3)
+        add_channel(engine, scope="volunteer", volunteer=n1, by="test",
+                    url=f"mailto://127.0.0.1:{port}?from=patrol@example.org"
+                        f"&to=volunteer@example.org&mode=insecure")
+        with engine.begin() as conn:
+            enqueue(conn, volunteer_ids=[v1], kind="notice", ref="notice 9",
+                    title="Missing person", body="An old man in a blue coat")
+        sender = Sender(engine, settings, SendPolicy(base_s=0.1))
+        assert _drain(sender, engine, "notice", "notice 9") == ["delivered"]
+        sender.close()
+        (sender_address, to, content), = handler.messages
+        assert to == ["volunteer@example.org"]
+        text = content.decode("utf-8", "replace")
+        assert "Missing person" in text and "blue coat" in text
+    finally:
+        smtp.stop()
+
+
+def test_quiet_hours_hold_messages_but_not_call_outs(clean):
+    from zoneinfo import ZoneInfo
+
+    from geo_patrol.services.notify import (SendPolicy, Sender, add_channel, enqueue,
+                                            set_rules, states)
+
+    engine, settings = clean["engine"], clean["settings"]
+    receiver = Receiver()
+    try:
+        (v1, n1), = _volunteers(engine, 1, offset=4)
+        add_channel(engine, scope="volunteer", volunteer=n1,
+                    url=f"json://127.0.0.1:{receiver.port}/", by="test")
+        local = dt.datetime.now(ZoneInfo(settings.timezone))
+        start = (local - dt.timedelta(hours=1)).strftime("%H:%M")
+        end = (local + dt.timedelta(hours=1)).strftime("%H:%M")
+        set_rules(engine, v1, on_duty_only=False, quiet_start=start, quiet_end=end)
+        with engine.begin() as conn:
+            enqueue(conn, volunteer_ids=[v1], kind="notice", ref="notice 1", title="n",
+                    body="a notice")
+            enqueue(conn, volunteer_ids=[v1], kind="callout", ref="callout 1", title="c",
+                    body="a call-out")
+        sender = Sender(engine, settings, SendPolicy())
+        sender.run_once()
+        sender.close()
+        assert states(engine, "callout", "callout 1").iloc[0]["state"] == "delivered"
+        held = states(engine, "notice", "notice 1").iloc[0]
+        assert held["state"] == "queued" and held["last_error"] == "quiet hours"
+        with engine.connect() as conn:
+            at = conn.execute(sa.text(
+                "SELECT o.next_try_at FROM notify_outbox o JOIN notify_messages m "
+                "ON m.id = o.message_id WHERE m.kind = 'notice'")).scalar()
+        # held until the end of the quiet hours, the city's local time
+        assert at.astimezone(ZoneInfo(settings.timezone)).strftime("%H:%M") == end
+        assert [b["title"] for b in receiver.bodies()] == ["c"]
+    finally:
+        receiver.close()
+
+
+def test_nothing_sent_twice_after_a_sender_is_killed_mid_batch(clean):
+    """A real sender process (``geo-patrol notify send``) is killed with SIGKILL while it
+    hands a batch to a slow gateway; a second sender finishes the batch once the lease runs
+    out, and no message reaches the gateway twice."""
+    from geo_patrol.services.notify import SendPolicy, Sender, add_channel, enqueue, states
+
+    engine, settings = clean["engine"], clean["settings"]
+    receiver = Receiver(delay_s=0.4)
+    people = _volunteers(engine, 30, offset=5)
+    try:
+        add_channel(engine, scope="city", url=f"json://127.0.0.1:{receiver.port}/", by="test")
+        with engine.begin() as conn:
+            for vid, number in people:  # one message each, told apart by its body
+                enqueue(conn, volunteer_ids=[vid], kind="callout", ref="callout 99",
+                        title="call-out", body=f"to {number}")
+        env = {**os.environ, "DATABASE_URL": settings.database_url,
+               "GEO_PATROL_DATA_DIR": str(settings.data_dir), "GEO_PATROL_CITY": settings.city}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "geo_patrol.cli", "notify", "send", "--lease", "3"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 60
+            while len(receiver.requests) < 5 and time.monotonic() < deadline:
+                assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+                time.sleep(0.02)
+            assert len(receiver.requests) >= 5
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        killed = states(engine, "callout", "callout 99")
+        assert (killed["state"] == "queued").any()  # the batch was cut short
+        unknown = int((killed["state"] == "sent").sum())  # handed over when it died
+        receiver.delay_s = 0.0
+        sender = Sender(engine, settings, SendPolicy(lease_s=3))
+        after = _drain(sender, engine, "callout", "callout 99", timeout_s=60)
+        sender.close()
+        bodies = [b["message"] for b in receiver.bodies()]
+        assert len(bodies) == len(set(bodies)), "a message reached the gateway twice"
+        # every message was handed over once: those the killed sender had started stay
+        # 'sent' (never handed over again), the rest were delivered by the second sender
+        assert after.count("delivered") + after.count("sent") == len(people)
+        assert after.count("sent") == unknown
+        assert set(bodies) <= {f"to {n}" for _, n in people}
+        assert len(bodies) >= len(people) - unknown
+    finally:
+        receiver.close()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def test_web_push_encrypted_for_the_subscription(clean):
+    """A message goes to a browser's push subscription encrypted by pywebpush (aes128gcm,
+    signed with the deployment's VAPID key); the test decrypts it with the subscription's
+    own keys, as the browser would."""
+    import http_ece
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from geo_patrol.access import Principal, Role
+    from geo_patrol.services.notify import (SendPolicy, Sender, enqueue, subscribe,
+                                            vapid_keys)
+
+    engine, settings = clean["engine"], clean["settings"]
+    receiver = Receiver(status=201)
+    try:
+        (v1, _), = _volunteers(engine, 1, offset=40)
+        browser_key = ec.generate_private_key(ec.SECP256R1())
+        p256dh = _b64url(browser_key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint))
+        auth = os.urandom(16)
+        me = Principal(id=0, username="v", role=Role.VOLUNTEER, volunteer_id=v1)
+        subscribe(engine, me, {"endpoint": f"http://127.0.0.1:{receiver.port}/push/abc",
+                               "keys": {"p256dh": p256dh, "auth": _b64url(auth)}})
+        with engine.begin() as conn:
+            assert enqueue(conn, volunteer_ids=[v1], kind="callout", ref="callout 5",
+                           title="出警召集", body="纠纷 · 两人争执", url="/me") == 1
+        sender = Sender(engine, settings, SendPolicy(base_s=0.1))
+        assert _drain(sender, engine, "callout", "callout 5") == ["delivered"]
+        sender.close()
+        request, = receiver.requests
+        assert request["path"] == "/push/abc"
+        assert request["headers"]["content-encoding"] == "aes128gcm"
+        public = vapid_keys(engine)[1]
+        assert f"k={public}" in request["headers"]["authorization"]
+        clear = http_ece.decrypt(request["body"], private_key=browser_key,
+                                 auth_secret=auth, version="aes128gcm")
+        message = json.loads(clear)
+        assert message == {"title": "出警召集", "body": "纠纷 · 两人争执", "url": "/me",
+                           "kind": "callout"}
+        assert vapid_keys(engine) == vapid_keys(engine)  # made once per deployment
+    finally:
+        receiver.close()
+
+
+def test_channels_and_rules_from_the_command_line(clean, cli_runner=None):
+    from click.testing import CliRunner
+
+    from geo_patrol.cli import cli
+
+    engine, settings = clean["engine"], clean["settings"]
+    (v1, n1), = _volunteers(engine, 1, offset=41)
+    env = {"DATABASE_URL": settings.database_url, "GEO_PATROL_DATA_DIR": str(settings.data_dir),
+           "GEO_PATROL_CITY": settings.city}
+    runner = CliRunner()
+    out = runner.invoke(cli, ["notify", "channel-add", "volunteer",
+                              "ntfy://secret-token@127.0.0.1/alerts", "--volunteer", n1],
+                        env=env)
+    assert out.exit_code == 0, out.output
+    listed = runner.invoke(cli, ["notify", "channels"], env=env)
+    assert listed.exit_code == 0 and n1 in listed.output
+    assert "secret-token" not in listed.output  # the URL's secrets are never shown
+    bad = runner.invoke(cli, ["notify", "rules", n1, "--quiet", "22:00"], env=env)
+    assert bad.exit_code == 1 and "HH:MM-HH:MM" in bad.output
+    ok = runner.invoke(cli, ["notify", "rules", n1, "--quiet", "22:00-07:00"], env=env)
+    assert ok.exit_code == 0, ok.output
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT quiet_start::text, quiet_end::text FROM "
+                                    "notify_rules WHERE volunteer_id = :v"),
+                            {"v": v1}).one() == ("22:00:00", "07:00:00")

@@ -1,0 +1,132 @@
+"""Messages to people on the web: the command's outbox (each message's state per person and
+channel), the channels (apprise URLs per city, police station and volunteer), notices to
+the volunteers around a place and who read them; on /me, a volunteer's quiet hours, their
+browser's push subscription and the notices they read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+
+from geo_patrol.access import Resource
+from geo_patrol.errors import GeoPatrolError, NotFoundError
+from geo_patrol.privacy import mask_name
+from geo_patrol.services import notify as service
+from web.auth import principal, requires
+from web.db import get_db, settings
+
+bp = Blueprint("notify", __name__)
+
+
+@bp.get("/notify")
+@requires(Resource.CALLOUTS, "write")
+def outbox_page(error: str | None = None, status: int = 200) -> Any:
+    """Each message's state per person and channel (names masked), and the channels."""
+    me = principal()
+    table = service.outbox(get_db(), me.within(Resource.CALLOUTS, "write"),
+                           tz=settings().timezone)
+    table["name"] = table["name"].map(mask_name)
+    manage = me.grant(Resource.DEVICES, "write") is not None
+    return render_template("notify.html", run=None, outbox=table,
+                           channels=service.channels(get_db()) if manage else None,
+                           stations=service.stations(get_db()) if manage else [],
+                           error=error), status
+
+
+@bp.post("/notify/channels")
+@requires(Resource.DEVICES, "write")
+def add_channel() -> Any:
+    form = request.form
+    try:
+        service.add_channel(get_db(), scope=form.get("scope", ""), url=form.get("url", ""),
+                            station=form.get("station"), volunteer=form.get("volunteer"),
+                            label=form.get("label", ""), by=principal().username)
+    except GeoPatrolError as exc:
+        if isinstance(exc, NotFoundError):
+            raise
+        return outbox_page(error=str(exc), status=400)
+    return redirect(url_for("notify.outbox_page"))
+
+
+@bp.post("/notify/channels/<int:channel_id>/delete")
+@requires(Resource.DEVICES, "write")
+def remove_channel(channel_id: int) -> Any:
+    service.remove_channel(get_db(), channel_id, by=principal().username)
+    return redirect(url_for("notify.outbox_page"))
+
+
+@bp.get("/notices")
+@requires(Resource.CALLOUTS, "write")
+def notices_page(error: str | None = None, status: int = 200,
+                 entered: dict[str, str] | None = None) -> Any:
+    me = principal()
+    readers = None
+    shown = request.args.get("notice", type=int)
+    if shown:
+        readers = service.notice_readers(get_db(), me, shown, tz=settings().timezone)
+        readers["name"] = readers["name"].map(mask_name)
+    return render_template("notices.html", run=None,
+                           notices=service.notices(get_db(), me.within(Resource.CALLOUTS,
+                                                                        "write"),
+                                                   tz=settings().timezone),
+                           shown=shown, readers=readers, error=error,
+                           sent=request.args.get("sent", type=int),
+                           count=request.args.get("count", type=int),
+                           kinds=service.NOTICE_KINDS, entered=entered or {}), status
+
+
+@bp.post("/notices")
+@requires(Resource.CALLOUTS, "write")
+def send_notice() -> Any:
+    form = request.form
+    try:
+        notice_id, count = service.broadcast(
+            get_db(), settings(), principal(), kind=form.get("kind", ""),
+            title=form.get("title"), body=form.get("body"), place=form.get("place"),
+            lon=form.get("lon"), lat=form.get("lat"), radius_m=form.get("radius_m", ""))
+    except GeoPatrolError as exc:
+        if isinstance(exc, NotFoundError):
+            raise
+        entered = {k: form.get(k, "")[:2000] for k in
+                   ("kind", "title", "body", "place", "lon", "lat", "radius_m")}
+        return notices_page(error=str(exc), status=400, entered=entered)
+    return redirect(url_for("notify.notices_page", sent=notice_id, count=count,
+                            notice=notice_id))
+
+
+@bp.post("/me/notices/<int:message_id>/read")
+@requires(Resource.CALLOUTS, "answer")
+def read_notice(message_id: int) -> Any:
+    service.read_notice(get_db(), principal(), message_id)
+    return redirect(url_for("pages.me"))
+
+
+@bp.post("/me/notify-rules")
+@requires(Resource.CALLOUTS, "answer")
+def my_rules() -> Any:
+    me = principal()
+    if me.volunteer_id is None:
+        raise NotFoundError("this account has no volunteer record")
+    service.set_rules(get_db(), me.volunteer_id,
+                      on_duty_only=request.form.get("on_duty_only") == "1",
+                      quiet_start=request.form.get("quiet_start") or None,
+                      quiet_end=request.form.get("quiet_end") or None)
+    return redirect(url_for("pages.me"))
+
+
+@bp.get("/me/push-key")
+@requires(Resource.CALLOUTS, "answer")
+def push_key() -> Any:
+    """The deployment's public VAPID key, for the browser to subscribe with."""
+    if principal().volunteer_id is None:
+        raise NotFoundError("this account has no volunteer record")
+    return jsonify(key=service.vapid_keys(get_db())[1])
+
+
+@bp.post("/me/push")
+@requires(Resource.CALLOUTS, "answer")
+def push_subscribe() -> Any:
+    """Keep the browser's push subscription (JSON, as ``PushSubscription.toJSON()``)."""
+    service.subscribe(get_db(), principal(), request.get_json(silent=True) or {})
+    return jsonify(ok=True), 201
