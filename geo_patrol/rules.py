@@ -13,6 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from geo_patrol.errors import InputError
 from geo_patrol.vocab import CERT_SKILLS
 
@@ -73,6 +75,44 @@ class Delivery:
             int(round(full * self.partly_points)) if state == "partly" else 0
 
 
+@dataclass(frozen=True)
+class Dispatch:
+    """How a call-out runs itself: who may be called (an ETA cap), rings of escalation, the
+    SOS alarm's acknowledgement and the travel speeds (m/s) of each mode by street class."""
+
+    eta_cap_min: float = 15.0   # nobody further than this many minutes away is called
+    ring_size: int = 3          # volunteers called at once
+    ring_s: float = 60.0        # seconds a ring has to accept before the next is called
+    rings: int = 3              # rings before the station's group and the command are called
+    fresh_min: float = 10.0     # a position older than this is stale: not called
+    sos_ack_s: float = 60.0     # an SOS not acknowledged within this is escalated
+    sos_call: int = 5           # volunteers called to an SOS (its first ring)
+    still_min: float = 0.0      # "no movement during a patrol" alarm after N minutes (0: off)
+    ride_kmh: float = 12.0      # a recent speed above this rides, not walks
+    walk_mps: float = 1.3
+    ride_mps: float = 4.5       # a rider (bicycle, e-bike) on a residential street
+    drive_mps: float = 6.0      # a car on a residential street
+    major_factor: float = 1.8   # riders and cars go this much faster on primary/secondary roads
+
+    def speeds(self, mode: str, highway: Any) -> Any:
+        """Metres a second of ``mode`` on streets of class ``highway`` (an array of OSM
+        ``highway`` values); walking is the same everywhere."""
+        cls = np.asarray(highway, dtype=object)
+        if mode == "walk":
+            return np.full(len(cls), self.walk_mps)
+        base = self.ride_mps if mode == "ride" else self.drive_mps
+        major = np.isin(cls, MAJOR_STREETS)
+        foot = np.isin(cls, FOOT_STREETS)
+        out = np.where(major, base * self.major_factor, base)
+        return np.where(foot, self.walk_mps if mode == "drive" else base / 2, out)
+
+
+#: OSM street classes where riders and cars are fast, and where cars cannot go.
+MAJOR_STREETS = ("motorway", "trunk", "primary", "secondary", "motorway_link", "trunk_link",
+                 "primary_link", "secondary_link")
+FOOT_STREETS = ("footway", "pedestrian", "path", "steps", "cycleway")
+
+
 #: What triage makes of a report; the first three verify it as true.
 REPORT_OUTCOMES = ("verified", "hazard", "station", "rejected", "merged")
 #: The share of a category's points each outcome earns, unless ``[report_outcomes]`` says.
@@ -107,6 +147,7 @@ class Rules:
     report_aliases: dict[str, str] = field(default_factory=dict)
     outcome_shares: dict[str, float] = field(
         default_factory=lambda: dict(DEFAULT_OUTCOME_SHARES))
+    dispatch: Dispatch = Dispatch()
 
     def report_category_of(self, value: str) -> str | None:
         """The key of a report's category (a report category or a hazard category) for any
@@ -185,7 +226,8 @@ def parse_rules(data: dict[str, Any], source: str) -> Rules:
     return Rules(categories, aliases, float(insp.get("dwell_min", 10)),
                  float(insp.get("radius_m", 50)), _delivery(data.get("delivery", {}), source),
                  report_categories=reports, report_aliases=report_aliases,
-                 outcome_shares=_outcome_shares(data.get("report_outcomes") or {}, source))
+                 outcome_shares=_outcome_shares(data.get("report_outcomes") or {}, source),
+                 dispatch=_dispatch(data.get("dispatch") or {}, source))
 
 
 def _report_categories(cats: dict[str, Any], source: str
@@ -233,6 +275,21 @@ def _delivery(spec: dict[str, Any], source: str) -> Delivery:
         raise InputError("[delivery]: every value is a number", source=source) from None
     if not 0 < out.partly_share <= out.delivered_share <= 1:
         raise InputError("[delivery]: 0 < partly_share <= delivered_share <= 1", source=source)
+    return out
+
+
+def _dispatch(spec: dict[str, Any], source: str) -> Dispatch:
+    unknown = set(spec) - set(Dispatch.__dataclass_fields__)
+    if unknown:
+        raise InputError(f"[dispatch]: unknown keys {', '.join(sorted(unknown))}", source=source)
+    try:
+        out = Dispatch(**{k: type(getattr(Dispatch, k))(v) for k, v in spec.items()})
+    except (TypeError, ValueError):
+        raise InputError("[dispatch]: every value is a number", source=source) from None
+    if min(out.eta_cap_min, out.ring_size, out.ring_s, out.rings, out.sos_ack_s, out.sos_call,
+           out.walk_mps, out.ride_mps, out.drive_mps, out.fresh_min) <= 0 or out.still_min < 0:
+        raise InputError("[dispatch]: every value is positive (still_min 0 turns it off)",
+                         source=source)
     return out
 
 

@@ -116,8 +116,6 @@ class Settings:
     #: A download or API call for a plan still being made waits this many seconds for it
     #: (then answers 409); the planner page shows the job's progress instead.
     job_wait_s: float = 60.0
-    #: Walking speed for call-out ETAs (m/s).
-    walk_speed_mps: float = 1.3
     #: A photo sent with a report may be at most this large (MB), a report may carry at most
     #: ``media_max_count`` of them, and a picture decoding to more than ``media_max_pixels``
     #: pixels is refused as a decompression bomb before it is decoded.

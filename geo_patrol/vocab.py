@@ -10,8 +10,19 @@ UPLOAD_KINDS = ("boundaries", "streets", "volunteers", "tracks", "hazards", "rep
 PATROL_KINDS = ("patrol", "passive")
 HAZARD_STATUSES = ("open", "rectified", "cleared")
 REPORT_VERIFICATIONS = ("pending", "verified", "rejected", "merged")
-#: A volunteer called to an incident: sent, then accepted or declined, then arrived.
-CALLOUT_STATUSES = ("sent", "accepted", "declined", "arrived")
+#: A volunteer on a call-out's list: waiting for their ring, sent (called), then accepted or
+#: declined, on the way, arrived. The states add up: accepted counts those on the way and
+#: arrived, on the way counts the arrived.
+CALLOUT_STATUSES = ("waiting", "sent", "accepted", "on_way", "arrived", "declined")
+#: What a call-out is: one the command made, a volunteer's SOS, a volunteer not moving on
+#: patrol.
+CALLOUT_KINDS = ("callout", "sos", "still")
+#: How a call-out ended (closed by the command).
+CALLOUT_OUTCOMES = ("resolved", "false_alarm", "handed_over", "cancelled")
+#: Why a volunteer near an incident was not called.
+LEFT_OUT_REASONS = ("too_far", "off_duty", "stale", "no_skill", "unreachable")
+#: How a volunteer travels to an incident.
+TRAVEL_MODES = ("walk", "ride", "drive")
 #: A volunteer on the live map: on patrol (moving), at work (passive occupation), idle
 #: (seen recently, not moving) or offline (not seen within the timeout).
 LIVE_STATES = ("patrolling", "passive", "idle", "offline")

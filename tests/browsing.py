@@ -4,6 +4,7 @@ sub-resource (a 404 included) or console error (a script the Content-Security-Po
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import threading
@@ -58,7 +59,17 @@ def browser():
 @pytest.fixture
 def page(browser):
     """A page whose every non-local request is aborted and recorded."""
-    context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")
+    with guarded_page(browser) as pg:
+        yield pg
+
+
+@contextlib.contextmanager
+def guarded_page(browser, viewport: tuple[int, int] = (1280, 860), *,  # noqa: ANN001
+                 locale: str = "zh-CN"):
+    """A page of its own context (a phone's width, another user) whose every non-local
+    request is aborted, and which fails on any failed request or console error."""
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
+                                  locale=locale)
     outside: list[str] = []
 
     def guard(route):  # noqa: ANN001

@@ -27,7 +27,8 @@ from flask import (
 
 from geo_patrol import clock
 from geo_patrol.access import Resource
-from geo_patrol.errors import DatabaseError, GeoPatrolError, InputError
+from geo_patrol.analysis.places import Place, place_text
+from geo_patrol.errors import DatabaseError, GeoPatrolError, InputError, NotFoundError
 from geo_patrol.ingest.positions import (
     ACK_TIMEOUT_S,
     MAX_BODY_BYTES,
@@ -39,6 +40,8 @@ from geo_patrol.ingest.positions import (
     answer_refusal,
 )
 from geo_patrol.privacy import mask_name
+from geo_patrol.render.maps import callout_tip, map_html
+from geo_patrol.render.rota import navigate_urls, site_map
 from geo_patrol.services import callouts, devices, live_coverage
 from geo_patrol.services import maps as map_service
 from geo_patrol.services.live import force_now
@@ -101,15 +104,46 @@ def live_page() -> Any:
     me.within(Resource.TRACKS)  # not for own-only or aggregate-only roles
     intake()  # the coverage updater runs wherever the live map is watched
     cfg = settings()
-    board = callouts.callouts(get_db(), me.community_ids, tz=cfg.timezone)
     shown = int_arg("callout")
-    targets = callouts.callout_detail(get_db(), shown, me) if shown else None
-    if targets is not None:
-        targets = targets.assign(name=[mask_name(n) for n in targets["name"]])
-    return render_template("live.html", run=None, lang=lang(), board=board, targets=targets,
-                           shown=shown, offline_min=cfg.live_offline_min,
+    return render_template("live.html", run=None, lang=lang(), shown=shown,
+                           offline_min=cfg.live_offline_min,
                            can_call=me.grant(Resource.CALLOUTS, "write") is not None,
-                           skills=CERT_SKILLS)
+                           skills=CERT_SKILLS, ring_size=cfg.rules.dispatch.ring_size,
+                           **_dispatch_parts(shown))
+
+
+@bp.get("/live/dispatch")
+@requires(Resource.TRACKS)
+def live_dispatch() -> Any:
+    """The SOS alarms, the call-outs and the one shown: the part of /live refreshed on an
+    event and every few seconds."""
+    principal().within(Resource.TRACKS)
+    shown = int_arg("callout")
+    return render_template("_dispatch.html", lang=lang(), shown=shown,
+                           can_call=principal().grant(Resource.CALLOUTS, "write") is not None,
+                           **_dispatch_parts(shown))
+
+
+def _dispatch_parts(shown: int | None) -> dict[str, Any]:
+    me = principal()
+    cfg = settings()
+    if me.grant(Resource.CALLOUTS) is None:
+        return {"board": None, "alarms": None, "targets": None, "left_out": None,
+                "shown_row": None}
+    board = callouts.callouts(get_db(), me.community_ids, tz=cfg.timezone)
+    alarms = callouts.alarms(get_db(), me.community_ids, tz=cfg.timezone)
+    people = me.grant(Resource.PEOPLE) is not None
+    alarms = alarms.assign(name=[mask_name(n) if people else "" for n in alarms["name"]])
+    targets = left = row = None
+    if shown:
+        targets = callouts.callout_detail(get_db(), shown, me)
+        targets = targets.assign(name=[mask_name(n) for n in targets["name"]])
+        left = callouts.left_out(get_db(), shown, me)
+        left = left.assign(name=[mask_name(n) for n in left["name"]])
+        found = board[board["id"] == shown]
+        row = found.iloc[0] if len(found) else None
+    return {"board": board, "alarms": alarms, "targets": targets, "left_out": left,
+            "shown_row": row}
 
 
 @bp.get("/maps/live")
@@ -120,8 +154,9 @@ def live_map() -> Any:
     shown = int_arg("callout")
     sites = callouts.callout_sites(get_db(), shown, me) \
         if shown and me.grant(Resource.CALLOUTS) is not None else None
+    feed = url_for("live.live_feed", callout=shown) if sites else url_for("live.live_feed")
     return Response(map_service.live_map(get_conn(), lang=lang(), basemap=settings().basemap,
-                                         within=me.community_ids, callout=sites),
+                                         within=me.community_ids, callout=sites, feed=feed),
                     mimetype="text/html")
 
 
@@ -135,6 +170,16 @@ def live_feed() -> Any:
     force = force_now(get_db(), cfg, within=within)
     coverage, segments = live_coverage.coverage_today(get_db(), cfg, within=within)
     people = force.volunteers
+    shown = int_arg("callout")
+    moving = None
+    if shown and me.grant(Resource.CALLOUTS) is not None:
+        incident, called = callouts.callout_progress(get_db(), cfg, shown, me)
+        moving = {"id": shown, "site": [round(float(incident["lat"]), 6),
+                                        round(float(incident["lon"]), 6)],
+                  "people": [{"number": r.number, "lat": None if r.lat != r.lat else r.lat,
+                              "lon": None if r.lon != r.lon else r.lon,
+                              "tip": callout_tip(r, lang())}
+                             for r in called.itertuples()]}
     trails: dict[str, list[list[float]]] = {}
     for vid, part in force.trails.groupby("volunteer_id"):
         trails[str(int(vid))] = [[round(a, 6), round(b, 6)]
@@ -147,7 +192,7 @@ def live_feed() -> Any:
                      "lon": round(float(r.lon), 6), "t": r.t.isoformat(),
                      "battery": None if r.battery_pct != r.battery_pct else r.battery_pct}
                     for r in people.itertuples()],
-        trails=trails,
+        trails=trails, callout=moving,
         coverage=[{"area_id": int(r.area_id), "name": r.name, "total_m": round(r.total_m, 1),
                    "covered_m": round(r.covered_m, 1),
                    "pct": round(100 * r.covered_m / r.total_m, 1) if r.total_m else None}
@@ -236,7 +281,7 @@ def call_out() -> Any:
                                lat=request.form.get("lat"),
                                category=request.form.get("category") or "",
                                note=request.form.get("note"),
-                               count=_count(request.form.get("count")),
+                               count=_count(request.form.get("count"), settings()),
                                skill=request.form.get("skill") or None,
                                require_skill=request.form.get("skill_rule") != "prefer")
     return redirect(url_for("live.live_page", callout=callout_id), 303)
@@ -249,7 +294,7 @@ def api_call_out() -> Any:
     me = principal()
     callout_id = callouts.call_out(get_db(), settings(), me, lon=body.get("lon"),
                                lat=body.get("lat"), category=str(body.get("category") or ""),
-                               note=body.get("note"), count=_count(body.get("count")),
+                               note=body.get("note"), count=_count(body.get("count"), settings()),
                                skill=body.get("skill") or None,
                                require_skill=body.get("skill_required", True) is not False)
     targets = callouts.callout_detail(get_db(), callout_id, me)
@@ -260,15 +305,89 @@ def api_call_out() -> Any:
         for r in targets.itertuples()]), 201
 
 
+@bp.post("/live/callouts/<int:callout_id>/close")
+@requires(Resource.CALLOUTS, "write")
+def close_callout(callout_id: int) -> Any:
+    """Cancel a call-out, or close it with its outcome."""
+    callouts.close(get_db(), principal(), callout_id, request.form.get("outcome") or "")
+    return redirect(url_for("live.live_page", callout=callout_id), 303)
+
+
+@bp.post("/live/callouts/<int:callout_id>/acknowledge")
+@requires(Resource.CALLOUTS, "write")
+def acknowledge_alarm(callout_id: int) -> Any:
+    """An officer takes an SOS: theirs from now on."""
+    callouts.acknowledge(get_db(), principal(), callout_id)
+    return redirect(url_for("live.live_page", callout=callout_id), 303)
+
+
 @bp.post("/me/callouts/<int:callout_id>")
 @requires(Resource.CALLOUTS, "answer")
 def answer_callout(callout_id: int) -> Any:
-    callouts.answer(get_db(), principal(), callout_id, request.form.get("answer") == "accept")
-    return redirect(url_for("pages.me"), 303)
+    """Accept, decline, on my way, arrived."""
+    callouts.answer(get_db(), principal(), callout_id, request.form.get("answer") or "")
+    return redirect(url_for("pages.me") + "#now", 303)
 
 
-def _count(raw: str | None) -> int:
+@bp.post("/me/sos")
+@requires(Resource.CALLOUTS, "answer")
+def sos() -> Any:
+    """The SOS button: an alarm for the command and the nearest volunteers called."""
+    callouts.my_sos(get_db(), settings(), principal(), lon=request.form.get("lon"),
+                    lat=request.form.get("lat"))
+    return redirect(url_for("pages.me", sos=1) + "#now", 303)
+
+
+@bp.get("/me/now")
+@requires(Resource.CALLOUTS, "answer")
+def me_now() -> Any:
+    """What needs the volunteer's answer now (refreshed on an event and every few
+    seconds)."""
+    return render_template("_now.html", lang=lang(), **now_parts())
+
+
+def now_parts() -> dict[str, Any]:
+    """A volunteer's call-outs: the open ones first, each named by place, with its site's
+    navigation links."""
+    me = principal()
+    mine = callouts.my_callouts(get_db(), me.volunteer_id, tz=settings().timezone) \
+        if me.volunteer_id is not None else None
+    if mine is None:
+        return {"now": None, "recent": None, "links": {}}
+    links = {int(r.id): navigate_urls(float(r.lon), float(r.lat), _place(r, lang()))
+             for r in mine.itertuples()}
+    places = {int(r.id): _place(r, lang()) for r in mine.itertuples()}
+    open_ = mine[mine["closed_at"].isna() & mine["status"].isin(
+        ["sent", "accepted", "on_way"])]
+    rest = mine.drop(open_.index)
+    return {"now": open_, "recent": rest, "links": links, "places": places}
+
+
+def _place(r: Any, lang_: str) -> str:
+    street = r.street if isinstance(r.street, str) else None
+    if street is None:
+        return f"{r.lat:.5f}, {r.lon:.5f}"
+    return place_text(Place(street, r.cross_a if isinstance(r.cross_a, str) else None,
+                            r.cross_b if isinstance(r.cross_b, str) else None), lang_)
+
+
+@bp.get("/maps/callout/<int:callout_id>")
+@requires(Resource.CALLOUTS, "answer")
+def callout_map(callout_id: int) -> Any:
+    """A call-out's site on a small map for the volunteer called, with navigation links."""
+    me = principal()
+    mine = callouts.my_callouts(get_db(), me.volunteer_id, tz=settings().timezone) \
+        if me.volunteer_id is not None else None
+    if mine is None or callout_id not in set(mine["id"]):
+        raise NotFoundError(f"no call-out {callout_id} for this volunteer")
+    r = next(mine[mine["id"] == callout_id].itertuples())
+    m = site_map(float(r.lon), float(r.lat), _place(r, lang()), lang(),
+                 basemap=settings().basemap)
+    return Response(map_html(m, lang=lang()), mimetype="text/html")
+
+
+def _count(raw: str | None, cfg: Any) -> int:
     try:
-        return int(raw or 5)
+        return int(raw or cfg.rules.dispatch.ring_size)
     except ValueError:
         raise InputError(f"count must be a whole number, not {str(raw)[:40]!r}") from None

@@ -22,7 +22,6 @@ from geo_patrol.services import campaigns, crime, notify, results, scope, tasks,
 from geo_patrol.services import reports as report_service
 from geo_patrol.services.accounts import audit_event, audit_table
 from geo_patrol.services.analysis import analyze, parse_window
-from geo_patrol.services.callouts import my_callouts
 from geo_patrol.services.exports import export_layer as encode_layer
 from geo_patrol.services.maps import district_briefing
 from geo_patrol.services.results import (
@@ -34,6 +33,7 @@ from geo_patrol.services.results import (
 from web import clues
 from web.auth import principal, requires
 from web.db import city, get_conn, get_db, settings
+from web.live import now_parts
 from web.params import current_run, download, int_arg, lang, local_path
 from web.uploads import saved_upload
 
@@ -265,8 +265,7 @@ def _my_page(*, message: str | None = None, error: str | None = None,
     mine, points = tasks.my_tasks(get_db(), user.volunteer_id)
     return render_template("me.html", run=None, record=record.iloc[0].to_dict(), reports=own,
                            photos=photos, near=near, mine=mine, points=points,
-                           callouts=my_callouts(get_db(), user.volunteer_id,
-                                                    tz=settings().timezone),
+                           sos_sent=request.args.get("sos") is not None, **now_parts(),
                            certificates=training.certificates(get_db(), settings(),
                                                               volunteer_id=user.volunteer_id),
                            notices=notify.my_notices(get_db(), user.volunteer_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -94,15 +95,31 @@ def demo_generate(seed: int, scale: str, out: Path, until: str | None,
 def demo_live(ctx: click.Context, url: str, speed: float, minutes: float,
               concurrency: int) -> None:
     """Replay the demo's tracks as Traccar Client requests, so the live map moves."""
+    import threading
+
     from geo_patrol.demo.replay import send
-    from geo_patrol.services.demo import live_replay
+    from geo_patrol.services.demo import live_replay, live_scenes
 
     requests = live_replay(engine_of(ctx), speed=speed, minutes=minutes)
+    scenes = live_scenes(engine_of(ctx), settings_of(ctx), requests)
+
+    def play(scene: Any) -> None:
+        try:
+            click.echo(f"  {scene.run()}")
+        except Exception as exc:  # noqa: BLE001  (the replay goes on)
+            click.echo(f"  {exc}", err=True)
+
+    timers = [threading.Timer(scene.at_s, play, (scene,)) for scene in scenes]
     span = requests[-1].at_s if requests else 0
     click.echo(f"replaying {len(requests)} positions of {len({r.device for r in requests})} "
                f"phones to {url} over {span / 60:.1f} min (x{speed:g})")
+    for t in timers:
+        t.daemon = True
+        t.start()
     done = send(url, requests, concurrency=concurrency,
                 progress=lambda r: click.echo(f"  {r.sent} sent, {r.ok} stored"))
+    for t in timers:
+        t.join(timeout=5)
     click.echo(f"{done.ok} of {done.sent} stored in {done.seconds:.1f} s; p99 "
                f"{done.percentile(99):.0f} ms" + (f"; refused {done.failed}" if done.failed else ""))
     if done.failed:

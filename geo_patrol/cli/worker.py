@@ -12,7 +12,9 @@ from geo_patrol.cli import cli, settings_of
               help="Stop once the queue is empty (else run until Ctrl-C).")
 @click.pass_context
 def worker(ctx: click.Context, until_empty: bool) -> None:
-    """Run queued jobs (zones plans, rotas) of every city of the deployment."""
+    """Run queued jobs (zones plans, rotas) and timers (a call-out's next ring, an SOS not
+    acknowledged) of every city of the deployment."""
+    from geo_patrol.services import callouts  # noqa: F401  (registers its timers)
     from geo_patrol.services.cities import open_deployment
     from geo_patrol.services.jobs import run_worker
 

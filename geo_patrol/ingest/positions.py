@@ -329,6 +329,25 @@ class Arrivals:
 MOCK_KEYS = ("mock", "is_mock", "isMock", "isFromMockProvider")
 
 
+def alarm_of(attrs: Mapping[str, object] | None) -> str | None:
+    """The alarm a position carries, lower case: ``alarm=sos`` in the OsmAnd query or form
+    (kept as an attribute), or ``alarm`` in the JSON location's ``extras`` (Traccar Client
+    9+ sends its SOS button's position with ``extras: {alarm: "sos"}``) or on the location
+    itself."""
+    if not attrs:
+        return None
+    value = attrs.get("alarm")
+    extras = attrs.get("extras")
+    if value is None and isinstance(extras, str) and extras.startswith("{"):
+        try:
+            extras = json.loads(extras)
+        except ValueError:
+            extras = None
+    if value is None and isinstance(extras, dict):
+        value = extras.get("alarm")
+    return value.strip().lower() or None if isinstance(value, str) else None
+
+
 def is_mock(attrs: Mapping[str, object] | None) -> bool:
     """Whether the phone said the position was mocked (``mock=true`` and the like)."""
     if not attrs:

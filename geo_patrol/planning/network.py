@@ -49,32 +49,41 @@ def walking_distances(segs: Any, x: float, y: float, px: np.ndarray, py: np.ndar
     metric lines ``geom``) from the point (x, y) to each point (px, py): each point joins its
     nearest street and walks along it to either end; on the same street, straight along it.
     ``inf`` where the streets do not connect them."""
+    return travel_costs(segs, x, y, px, py)
+
+
+def travel_costs(segs: Any, x: float, y: float, px: np.ndarray, py: np.ndarray,
+                 pace: np.ndarray | None = None) -> np.ndarray:
+    """As :func:`walking_distances`, each metre of a segment costing its ``pace`` (seconds
+    a metre, one per segment: travel times in a mode; ``None``: 1, metres). The way from a
+    point to its street costs that street's pace."""
     px, py = np.asarray(px, float), np.asarray(py, float)
     if not len(px) or segs.empty:
         return np.full(len(px), np.inf)
     nodes, inverse = np.unique(np.concatenate([segs["node_from"], segs["node_to"]]),
                                return_inverse=True)
     n = len(segs)
-    graph = street_graph(inverse[:n], inverse[n:], segs["length_m"].to_numpy())
+    pace = np.ones(n) if pace is None else np.asarray(pace, float)
+    graph = street_graph(inverse[:n], inverse[n:], segs["length_m"].to_numpy() * pace)
     lines = segs["geom"].to_numpy()
     tree = shapely.STRtree(lines)
 
     def attach(qx: np.ndarray, qy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Nearest segment's end nodes and the walk along it to each end (plus the way on)."""
+        """Nearest segment's end nodes and the way along it to each end (plus the way on)."""
         pts = shapely.points(qx, qy)
         near = tree.query_nearest(pts, all_matches=False)[1]
         line = lines[near]
         along = shapely.line_locate_point(line, pts)
         off = shapely.distance(pts, line)
         length = shapely.length(line)
-        return near, off + along, off + (length - along)
+        return near, (off + along) * pace[near], (off + (length - along)) * pace[near]
 
     inc, inc_a, inc_b = attach(np.array([x]), np.array([y]))
     dist = dijkstra(graph, directed=False, indices=[inverse[inc[0]], inverse[n + inc[0]]])
     seg_p, to_a, to_b = attach(px, py)
     fa, fb = inverse[seg_p], inverse[n + seg_p]
-    walk = np.minimum.reduce([
+    cost = np.minimum.reduce([
         to_a + dist[0, fa] + inc_a[0], to_a + dist[1, fa] + inc_b[0],
         to_b + dist[0, fb] + inc_a[0], to_b + dist[1, fb] + inc_b[0]])
     same = seg_p == inc[0]  # on the point's own street: straight along it
-    return np.where(same, np.minimum(walk, np.hypot(px - x, py - y)), walk)
+    return np.where(same, np.minimum(cost, np.hypot(px - x, py - y) * pace[inc[0]]), cost)

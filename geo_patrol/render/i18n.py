@@ -189,8 +189,22 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "patrolling": ("巡逻中", "Patrolling"), "passive": ("职业途经", "At work (passive)"),
         "idle": ("静止", "Idle"), "offline": ("离线", "Offline")},
     "callout_status": {
-        "sent": ("已派发", "Sent"), "accepted": ("已接受", "Accepted"),
+        "waiting": ("待下一轮", "Waiting for their ring"), "sent": ("已派发", "Sent"),
+        "accepted": ("已接受", "Accepted"), "on_way": ("正在赶往", "On the way"),
         "declined": ("已拒绝", "Declined"), "arrived": ("已到达", "Arrived")},
+    "callout_kind": {
+        "callout": ("警情联动", "Call-out"), "sos": ("SOS 求救", "SOS"),
+        "still": ("巡逻中长时间未移动", "Not moving on patrol")},
+    "callout_outcome": {
+        "resolved": ("已处置", "Resolved"), "false_alarm": ("误报", "False alarm"),
+        "handed_over": ("已移交民警", "Handed to the police"),
+        "cancelled": ("已取消", "Cancelled")},
+    "left_out": {
+        "too_far": ("超出时限", "Too far"), "off_duty": ("不在岗", "Off duty"),
+        "stale": ("位置过旧", "Stale position"), "no_skill": ("无所需资质", "Lacks the skill"),
+        "unreachable": ("道路不通", "No way by the streets")},
+    "travel_mode": {
+        "walk": ("步行", "On foot"), "ride": ("骑行", "Riding"), "drive": ("驾车", "Driving")},
     "refusal": {
         "no_id": ("缺少设备号", "No device id"), "no_position": ("缺少位置", "No position"),
         "bad_number": ("数值无效", "Not a number"), "out_of_range": ("坐标越界", "Out of range"),
@@ -206,7 +220,7 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "dispute": ("矛盾纠纷", "Dispute"), "lost_person": ("走失人员", "Lost person"),
         "fire_hazard": ("消防隐患", "Fire hazard"), "suspicious": ("可疑人员", "Suspicious person"),
         "knife_sale": ("违规销售管制刀具", "Illegal knife sale"), "hazard": ("隐患", "Hazard"),
-        "incident": ("警情线索", "Incident")},
+        "incident": ("警情线索", "Incident"), "sos": ("SOS 求救", "SOS")},
     "layer": {
         "communities": ("社区覆盖", "Communities"), "gaps": ("巡逻盲区", "Gaps"),
         "hazards": ("隐患巡查", "Hazards")},
@@ -242,6 +256,12 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "hazard_reject": ("驳回提报隐患", "Proposal rejected"),
         "callout": ("警情联动派警", "Call-out sent"),
         "callout_answer": ("义警响应派警", "Call-out answered"),
+        "callout_ring": ("派警扩大呼叫", "Next ring called"),
+        "callout_escalate": ("派警上报指挥", "Call-out escalated"),
+        "callout_close": ("派警结束", "Call-out closed"),
+        "sos": ("义警 SOS 求救", "SOS raised"),
+        "sos_acknowledge": ("认领 SOS", "SOS acknowledged"),
+        "sos_escalate": ("SOS 未认领上报", "SOS escalated"),
         "device_add": ("登记定位设备", "Device registered"),
         "device_remove": ("停用定位设备", "Device disabled"),
         "training_session": ("录入培训记录", "Training session entered"),

@@ -385,11 +385,20 @@ LIVE_COLOURS = {"patrolling": "#1a9641", "passive": "#2c7bb6", "idle": "#fdae61"
 INCIDENT, CALLED = "#b30000", "#08519c"
 
 
+def callout_tip(r: Any, lang: str) -> str:
+    """A called volunteer on the map: number, masked name, way, ETA in their mode, answer."""
+    zh = lang == "zh"
+    eta = f"{r.eta_s / 60:.0f} 分钟" if zh else f"{r.eta_s / 60:.0f} min"
+    walk = f"{r.walk_m:,.0f} 米" if zh else f"{r.walk_m:,.0f} m"
+    mode = getattr(r, "mode", "walk")
+    return (f"{r.number} {mask_name(r.name) or ''} · {walk} · "
+            f"{term('travel_mode', mode, lang)} {eta} · {term('callout_status', r.status, lang)}")
+
+
 def add_callout(m: folium.Map, incident: dict, targets: Any, lang: str) -> None:
     """A call-out's site: the incident marked (category and place), a line from each called
     volunteer's last position to it with their number, masked name, walk and ETA; the map
     fitted to them all."""
-    zh = lang == "zh"
     where = place_text(Place(incident["street"], incident["cross_a"], incident["cross_b"]),
                        lang) if incident.get("street") else ""
     site = [float(incident["lat"]), float(incident["lon"])]
@@ -400,10 +409,7 @@ def add_callout(m: folium.Map, incident: dict, targets: Any, lang: str) -> None:
             continue
         at = [float(r.lat), float(r.lon)]
         points.append(at)
-        eta = f"{r.eta_s / 60:.0f} 分钟" if zh else f"{r.eta_s / 60:.0f} min"
-        walk = f"{r.walk_m:,.0f} 米" if zh else f"{r.walk_m:,.0f} m"
-        text = html.escape(f"{r.number} {mask_name(r.name) or ''} · {walk} · {eta} · "
-                           f"{term('callout_status', r.status, lang)}")
+        text = html.escape(callout_tip(r, lang))
         folium.PolyLine([at, site], color=CALLED, weight=3, opacity=0.85, dash_array="6 4",
                         class_name="gp-callout-line", tooltip=text).add_to(group)
         folium.CircleMarker(at, radius=6, color="#fff", weight=2, fill=True,

@@ -77,7 +77,7 @@ def rota_map(view: Any, lang: str, *, day: dt.date | None = None, basemap: str |
     rows = walk_rows(view, lang)
     if not len(rows):
         m, _ = maps.base_map((109.7, 40.5, 110.1, 40.8), basemap=basemap)
-        return maps.finish(m, [])
+        return maps.finish(m, [(label("incident_point", lang), [(maps.INCIDENT, name)])])
     m, shift = maps.base_map(tuple(rows.total_bounds), basemap=basemap)
     days = [day] if day is not None else view.days()
     for k, d in enumerate(days):
@@ -318,3 +318,25 @@ def task_map(task: Any, lang: str, *, basemap: str | None = None, hazards: Any =
                                                    label("walk_hotspot", lang)),
                                                   ("#33a02c", label("walk_start", lang)),
                                                   ("#e31a1c", label("walk_hazards", lang))])])
+
+
+def site_map(lon: float, lat: float, name: str, lang: str, *,
+             basemap: str | None = None) -> folium.Map:
+    """A phone's small map of a call-out's site: the place marked and named, about 600 m
+    around it, and links to navigate there in AMap or Baidu Maps."""
+    pad = 0.004
+    m, shift = maps.base_map((lon - pad, lat - pad * 0.75, lon + pad, lat + pad * 0.75),
+                             basemap=basemap)
+    x, y = lon, lat
+    if shift:
+        (x,), (y,) = wgs84_to_gcj02(np.array([lon]), np.array([lat]))
+    folium.CircleMarker([float(y), float(x)], radius=11, color="#fff", weight=3, fill=True,
+                        fill_color=maps.INCIDENT, fill_opacity=1, class_name="gp-incident",
+                        tooltip=folium.Tooltip(html.escape(name), permanent=True,
+                                               direction="top")).add_to(m)
+    urls = navigate_urls(lon, lat, name)
+    NavigateBox(label("navigate_to", lang).format(place=name),
+                [(label("navigate_amap", lang), urls["amap"], "amap"),
+                 (label("navigate_baidu", lang), urls["baidu"], "baidu")],
+                label("my_position", lang)).add_to(m)
+    return maps.finish(m, [(label("incident_point", lang), [(maps.INCIDENT, name)])])

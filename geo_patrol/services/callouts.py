@@ -1,40 +1,78 @@
-"""Call-outs: an incident marked, the on-duty volunteers nearest by walking called, answers."""
+"""Call-outs that run themselves: an incident marked (or an SOS raised), the volunteers
+ranked by their travel time along the streets in their own mode, called in rings until one
+accepts, then the station's group and the command; answers, the lead, cancel and close.
+
+Every message to a person goes through :func:`_announce`. Timers (the next ring, an SOS not
+acknowledged) run in the job queue's worker (:func:`geo_patrol.services.jobs.defer_timer`),
+never on a web thread."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyproj
 
-from geo_patrol.errors import InputError, NotFoundError
-from geo_patrol.planning.network import walking_distances
 from geo_patrol.clock import local_times
-from geo_patrol.services import notify
+from geo_patrol.errors import ConflictError, InputError, NotFoundError
+from geo_patrol.planning.network import travel_costs, walking_distances
+from geo_patrol.rules import Dispatch
+from geo_patrol.services import jobs, notify
 from geo_patrol.services.sources import entered_point, form_text
 from geo_patrol.settings import Settings
 from geo_patrol.store import areas as area_store
 from geo_patrol.store import live as live_store
 from geo_patrol.store.accounts import audit
 from geo_patrol.store.db import metric_srid
-from geo_patrol.vocab import CERT_SKILLS
+from geo_patrol.vocab import CALLOUT_OUTCOMES, CERT_SKILLS
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
-    from geo_patrol.store.db import Database
+    from sqlalchemy.engine import Connection, Engine
 
     from geo_patrol.access import Principal
+    from geo_patrol.store.db import Database
+
+log = logging.getLogger(__name__)
+
+#: How each occupation on the roster travels to an incident (others walk, unless their
+#: recent speed says they ride).
+OCCUPATION_MODES = {"taxi_driver": "drive", "delivery_rider": "ride"}
+#: Seconds of positions that tell a volunteer's recent speed.
+RECENT_S = 300.0
+#: Most volunteers ranked for one call-out (its rings together).
+MAX_CALLED = 200
 
 
-def nearest_by_walking(db: Database, settings: Settings, *, lon: float, lat: float,
-                       count: int, within_m: float = 3000.0, skill: str | None = None,
-                       require_skill: bool = True, now: dt.datetime | None = None
-                       ) -> pd.DataFrame:
-    """The on-duty volunteers nearest to a point by walking along the streets (not straight
-    lines), with distance and ETA, best first.
+@dataclass
+class Ranking:
+    """Who is called, best first (``volunteer_id, number, name, mode, walk_m, eta_s,
+    certified``), and who near the incident is not, with the reason (``reason``: too far,
+    off duty, stale position, lacking the skill, unreachable by the streets)."""
+
+    called: pd.DataFrame
+    left_out: pd.DataFrame
+
+
+def travel_mode(occupation: str | None, speed_mps: float | None, dispatch: Dispatch) -> str:
+    """Walk, ride or drive: by the roster's occupation (taxi drivers drive, delivery riders
+    ride), else by the recent speed (faster than ``ride_kmh``: rides)."""
+    if occupation in OCCUPATION_MODES:
+        return OCCUPATION_MODES[occupation]
+    if speed_mps is not None and speed_mps == speed_mps and speed_mps * 3.6 > dispatch.ride_kmh:
+        return "ride"
+    return "walk"
+
+
+def rank(db: Database, settings: Settings, *, lon: float, lat: float,
+         skill: str | None = None, require_skill: bool = True,
+         exclude: tuple[int, ...] = (), only: tuple[int, ...] | None = None,
+         now: dt.datetime | None = None) -> Ranking:
+    """The volunteers near a point ranked by travel time along the streets in their mode,
+    within the city's ETA cap (``[dispatch] eta_cap_min``), with the ones left out.
 
     With ``skill`` (a certified skill: first aid, mediation...) only volunteers holding a
     current certificate in it are called, or with ``require_skill=False`` they come first
@@ -42,60 +80,223 @@ def nearest_by_walking(db: Database, settings: Settings, *, lon: float, lat: flo
     on the roster does not count."""
     if skill is not None and skill not in CERT_SKILLS:
         raise InputError(f"unknown skill {skill[:40]!r}: use one of {', '.join(CERT_SKILLS)}")
+    dispatch = settings.rules.dispatch
     now = now or dt.datetime.now(dt.UTC)
+    cap_s = dispatch.eta_cap_min * 60
+    reach = min(cap_s * max(dispatch.walk_mps, dispatch.ride_mps, dispatch.drive_mps)
+                * dispatch.major_factor, 15_000.0)
     with db.connect() as conn:
         srid = metric_srid(conn)
         if srid is None:
             raise InputError("no areas are loaded yet")
         x, y = pyproj.Transformer.from_crs("EPSG:4326", f"EPSG:{srid}",
                                            always_xy=True).transform(lon, lat)
-        box = (x - within_m, y - within_m, x + within_m, y + within_m)
-        people = live_store.on_duty_positions(
-            conn, now - dt.timedelta(minutes=settings.live_offline_min), box,
-            settings.today(now))
+        box = (x - reach, y - reach, x + reach, y + reach)
+        people = live_store.candidates_near(
+            conn, box, settings.today(now), now - dt.timedelta(days=1),
+            now - dt.timedelta(seconds=RECENT_S))
         segs = area_store.segments_near(conn, box)
+    people = people[~people["volunteer_id"].isin(exclude)]
+    if only is not None:
+        people = people[people["volunteer_id"].isin(only)]
+    people = people.reset_index(drop=True)
     people["certified"] = [skill in held for held in people.pop("skills_held")]
-    if skill and require_skill:
-        people = people[people["certified"]]
-    if people.empty or segs.empty:
-        return people.assign(walk_m=[], eta_s=[]).iloc[:0]
-    walk = walking_distances(segs, x, y, people["x"].to_numpy(), people["y"].to_numpy())
-    out = people.assign(walk_m=walk, eta_s=walk / settings.walk_speed_mps)
-    out = out[np.isfinite(out["walk_m"])].sort_values(["certified", "walk_m"],
-                                                      ascending=[False, True])
-    return out.head(count).reset_index(drop=True)
+    people["mode"] = [travel_mode(o, s, dispatch)
+                      for o, s in zip(people["occupation"], people["speed_mps"])]
+    px, py = people["x"].to_numpy(float), people["y"].to_numpy(float)
+    people["walk_m"] = walking_distances(segs, x, y, px, py) if len(people) else []
+    eta = np.full(len(people), np.inf)
+    for mode in ("walk", "ride", "drive"):
+        mine = (people["mode"] == mode).to_numpy()
+        if mine.any() and not segs.empty:
+            pace = 1.0 / dispatch.speeds(mode, segs["highway"].to_numpy())
+            eta[mine] = travel_costs(segs, x, y, px[mine], py[mine], pace)
+    people["eta_s"] = eta
+    fresh = now - dt.timedelta(minutes=dispatch.fresh_min)
+    reason = np.select(
+        [~people["active"].astype(bool).to_numpy(),
+         (pd.to_datetime(people["t"], utc=True) < fresh).to_numpy(),
+         np.asarray(bool(skill and require_skill) & ~people["certified"].astype(bool)),
+         ~np.isfinite(eta), eta > cap_s],
+        ["off_duty", "stale", "no_skill", "unreachable", "too_far"], default="")
+    people["reason"] = reason
+    called = people[people["reason"] == ""].sort_values(["certified", "eta_s"],
+                                                        ascending=[False, True])
+    left_out = people[people["reason"] != ""].sort_values("eta_s")
+    return Ranking(called.head(MAX_CALLED).reset_index(drop=True),
+                   left_out.reset_index(drop=True))
+
+
+def nearest_by_walking(db: Database, settings: Settings, *, lon: float, lat: float,
+                       count: int, skill: str | None = None, require_skill: bool = True,
+                       now: dt.datetime | None = None) -> pd.DataFrame:
+    """The ``count`` best volunteers of :func:`rank` (the name kept for the API's readers)."""
+    return rank(db, settings, lon=lon, lat=lat, skill=skill, require_skill=require_skill,
+                now=now).called.head(count)
+
+
+def _rings(called: pd.DataFrame, size: int, rings: int) -> pd.DataFrame:
+    out = called.head(size * rings).copy()
+    out["ring"] = np.arange(len(out)) // size + 1
+    return out
+
+
+def _announce(conn: Connection, callout_id: int, volunteer_ids: list[int], kind: str) -> None:
+    """Send one message about a call-out to these volunteers (and, for the kinds that alert
+    the command, to the command): the one place every call, alarm and change goes through.
+    Here it records the send time on the targets called."""
+    if volunteer_ids and kind in ("callout", "sos"):
+        live_store.mark_sent(conn, callout_id, volunteer_ids)
+
+
+def _start(conn: Connection, callout_id: int, kind: str) -> None:
+    """Call the first ring (and alert the command of an SOS)."""
+    first = live_store.ring_targets(conn, callout_id, 1)
+    _announce(conn, callout_id, first, kind)
+    if kind == "sos":
+        _announce(conn, callout_id, [], "sos_raised")
 
 
 def call_out(db: Database, settings: Settings, principal: Principal, *, lon: object,
-             lat: object, category: str, note: str | None, count: int = 5,
+             lat: object, category: str, note: str | None, count: int | None = None,
              skill: str | None = None, require_skill: bool = True) -> int:
-    """Mark an incident and call the ``count`` nearest on-duty volunteers (audit-logged)."""
+    """Mark an incident and call the ``count`` best volunteers (the first ring; the city's
+    ``[dispatch] ring_size`` by default); if nobody accepts within ``ring_s`` seconds the
+    next ring is called, and after the last the station's group and the command
+    (audit-logged)."""
+    dispatch = settings.rules.dispatch
     note = form_text(note, "note", limit=500)
     category = (form_text(category, "category", limit=32) or "").strip()
     if not category:
         raise InputError("choose the incident's category")
+    count = dispatch.ring_size if count is None else count
     if not 1 <= count <= 50:
         raise InputError("call between 1 and 50 volunteers")
     with db.begin() as conn:
         plon, plat, community = entered_point(conn, lon, lat, "wgs84", principal.community_ids)
-    targets = nearest_by_walking(db, settings, lon=plon, lat=plat, count=count, skill=skill,
-                                 require_skill=require_skill)
+    ranking = rank(db, settings, lon=plon, lat=plat, skill=skill, require_skill=require_skill)
+    targets = _rings(ranking.called, count, dispatch.rings)
     with db.begin() as conn:
         callout_id = live_store.store_callout(
             conn, category=category, note=note, lon=plon, lat=plat,
             srid=int(metric_srid(conn) or 0), community_id=community, user_id=principal.id,
-            targets=targets, skill=skill, skill_required=bool(skill and require_skill))
-        notify.enqueue(conn, volunteer_ids=targets["volunteer_id"].tolist(), kind="callout", ref=f"callout {callout_id}", title="出警召集 · Call-out", body=f"{category} {note or ''}".strip(), url="/me")
+            targets=targets, skill=skill, skill_required=bool(skill and require_skill),
+            ring_size=count, ring_s=dispatch.ring_s, rings=dispatch.rings,
+            left_out=ranking.left_out)
+        _start(conn, callout_id, "callout")
         audit(conn, principal.username, "callout", f"callout {callout_id}",
               details={"volunteers": targets["number"].tolist(), "category": category,
-                       "skill": skill, "skill_required": bool(skill and require_skill)})
+                       "skill": skill, "skill_required": bool(skill and require_skill),
+                       "left_out": {str(k): int(v) for k, v in
+                                    ranking.left_out["reason"].value_counts().items()}})
+    _defer(settings, "callout_ring", dispatch.ring_s, callout_id=callout_id, ring=1)
     return callout_id
+
+
+def _defer(settings: Settings, name: str, delay_s: float, **params: Any) -> None:
+    jobs.defer_timer(settings, name, delay_s, params)
+
+
+@jobs.timer("callout_ring")
+def next_ring(engine: Engine, settings: Settings, params: dict[str, Any]) -> None:
+    """A ring's time is up: unless someone accepted (or the call-out was closed, or a later
+    ring was called already), call the next ring; after the last, alert the station's group
+    and the command."""
+    callout_id, ring = int(params["callout_id"]), int(params["ring"])
+    later: float | None = None
+    with engine.begin() as conn:
+        row = live_store.lock_callout(conn, callout_id)
+        if row is None or row["closed_at"] is not None or row["ring"] != ring \
+                or live_store.accepted_count(conn, callout_id):
+            return
+        targets = live_store.ring_targets(conn, callout_id, ring + 1)
+        if targets:
+            live_store.set_ring(conn, callout_id, ring + 1)
+            _announce(conn, callout_id, targets, "callout" if row["kind"] != "sos" else "sos")
+            audit(conn, "system", "callout_ring", f"callout {callout_id}",
+                  details={"ring": ring + 1, "volunteers": len(targets)})
+            later = float(row["ring_s"])
+        elif live_store.escalate_callout(conn, callout_id):
+            _announce(conn, callout_id, [], "callout_escalated")
+            audit(conn, "system", "callout_escalate", f"callout {callout_id}",
+                  details={"rings": ring, "reason": "nobody accepted"})
+    if later is not None:
+        _defer(settings, "callout_ring", later, callout_id=callout_id, ring=ring + 1)
+
+
+@jobs.timer("sos_ack")
+def sos_deadline(engine: Engine, settings: Settings, params: dict[str, Any]) -> None:
+    """An SOS not acknowledged by an officer in time: escalated to the command."""
+    callout_id = int(params["callout_id"])
+    with engine.begin() as conn:
+        row = live_store.lock_callout(conn, callout_id)
+        if row is None or row["closed_at"] is not None or row["acknowledged_at"] is not None:
+            return
+        if live_store.escalate_callout(conn, callout_id):
+            _announce(conn, callout_id, [], "sos_escalated")
+            audit(conn, "system", "sos_escalate", f"callout {callout_id}",
+                  details={"after_s": settings.rules.dispatch.sos_ack_s})
+
+
+def raise_sos(db: Database, settings: Settings, volunteer_id: int, *,
+              lon: float | None = None, lat: float | None = None, source: str = "app",
+              by: str | None = None) -> int:
+    """A volunteer's SOS (from Traccar Client's alarm or the app's button): an alarm on
+    /live until an officer acknowledges and closes it, escalated when not acknowledged in
+    ``[dispatch] sos_ack_s``, and the nearest volunteers called to it. A second SOS while
+    one is open joins it."""
+    dispatch = settings.rules.dispatch
+    with db.begin() as conn:
+        found = live_store.open_sos(conn, volunteer_id)
+        if found is not None:
+            return found
+        if lon is None or lat is None:
+            last = live_store.last_position(conn, volunteer_id)
+            if last is None:
+                raise InputError("no position known: allow location, or send it with the SOS")
+            lon, lat = last
+        srid = metric_srid(conn)
+        community = live_store.volunteer_area(conn, volunteer_id)
+    ranking = rank(db, settings, lon=float(lon), lat=float(lat), exclude=(volunteer_id,))
+    targets = _rings(ranking.called, dispatch.sos_call, dispatch.rings)
+    with db.begin() as conn:
+        callout_id = live_store.store_callout(
+            conn, category="sos", note=None, lon=float(lon), lat=float(lat),
+            srid=int(srid or 0), community_id=community, user_id=None, targets=targets,
+            kind="sos", raised_by=volunteer_id, ring_size=dispatch.sos_call,
+            ring_s=dispatch.ring_s, rings=dispatch.rings, left_out=ranking.left_out)
+        _start(conn, callout_id, "sos")
+        audit(conn, by or "system", "sos", f"callout {callout_id}",
+              details={"volunteer": volunteer_id, "source": source,
+                       "called": targets["number"].tolist()})
+    _defer(settings, "sos_ack", dispatch.sos_ack_s, callout_id=callout_id)
+    _defer(settings, "callout_ring", dispatch.ring_s, callout_id=callout_id, ring=1)
+    return callout_id
+
+
+def my_sos(db: Database, settings: Settings, principal: Principal, *, lon: object,
+           lat: object) -> int:
+    """The SOS button of /me: at the phone's position, or its last known one."""
+    if principal.volunteer_id is None:
+        raise NotFoundError("this account has no volunteer record")
+    plon = plat = None
+    if lon not in (None, "") and lat not in (None, ""):
+        with db.connect() as conn:
+            plon, plat, _ = entered_point(conn, lon, lat, "wgs84", None)
+    return raise_sos(db, settings, principal.volunteer_id, lon=plon, lat=plat, source="app",
+                     by=principal.username)
 
 
 def callouts(db: Database, within: frozenset[int] | None, *, tz: str) -> pd.DataFrame:
     """The recent call-outs of ``within`` communities, times in ``tz``."""
     with db.connect() as conn:
         return local_times(live_store.callout_table(conn, within), tz, "created_at")
+
+
+def alarms(db: Database, within: frozenset[int] | None, *, tz: str) -> pd.DataFrame:
+    """Open SOS alarms of ``within`` communities, oldest first, times in ``tz``."""
+    with db.connect() as conn:
+        return local_times(live_store.open_alarms(conn, within), tz, "created_at")
 
 
 def _check_scope(conn: Connection, callout_id: int, principal: Principal) -> None:
@@ -116,26 +317,93 @@ def callout_sites(db: Database, callout_id: int, principal: Principal
         return live_store.callout_sites(conn, callout_id)
 
 
+def callout_progress(db: Database, settings: Settings, callout_id: int, principal: Principal
+                     ) -> tuple[dict, pd.DataFrame]:
+    """:func:`callout_sites` with each called volunteer's way and ETA from where they are
+    now (``walk_m``, ``eta_s`` along the streets in their mode), as they move."""
+    incident, targets = callout_sites(db, callout_id, principal)
+    with db.connect() as conn:
+        ids = live_store.called_ids(conn, callout_id)
+    if not ids:
+        return incident, targets
+    now = rank(db, settings, lon=float(incident["lon"]), lat=float(incident["lat"]),
+               only=tuple(ids))
+    both = pd.concat([now.called, now.left_out])
+    fresh = dict(zip(both["number"], zip(both["walk_m"], both["eta_s"])))
+    walk = [fresh.get(n, (w, e))[0] for n, w, e in
+            zip(targets["number"], targets["walk_m"], targets["eta_s"])]
+    eta = [fresh.get(n, (w, e))[1] for n, w, e in
+           zip(targets["number"], targets["walk_m"], targets["eta_s"])]
+    return incident, targets.assign(walk_m=walk, eta_s=eta)
+
+
 def callout_detail(db: Database, callout_id: int, principal: Principal) -> pd.DataFrame:
     with db.connect() as conn:
         _check_scope(conn, callout_id, principal)
         return live_store.callout_targets(conn, callout_id)
 
 
-def my_callouts(db: Database, volunteer_id: int, *, tz: str) -> pd.DataFrame:
-    """A volunteer's call-outs of the last day, times in ``tz``."""
+def left_out(db: Database, callout_id: int, principal: Principal) -> pd.DataFrame:
+    """Who near the call-out was not called, and why."""
     with db.connect() as conn:
-        return local_times(live_store.volunteer_callouts(conn, volunteer_id), tz, "created_at")
+        _check_scope(conn, callout_id, principal)
+        return live_store.callout_left_out(conn, callout_id)
 
 
-def answer(db: Database, principal: Principal, callout_id: int, accept: bool) -> None:
-    """A volunteer accepts or declines their own call-out."""
+def my_callouts(db: Database, volunteer_id: int, *, tz: str) -> pd.DataFrame:
+    """A volunteer's call-outs of the last day that reached them, open first, times in
+    ``tz``."""
+    with db.connect() as conn:
+        return local_times(live_store.volunteer_callouts(conn, volunteer_id), tz,
+                           "created_at")
+
+
+ANSWERS = {"accept": "accepted", "decline": "declined", "on_way": "on_way",
+           "arrived": "arrived"}
+
+
+def answer(db: Database, principal: Principal, callout_id: int, choice: str | bool) -> None:
+    """A volunteer answers their own call-out: accept, decline, on my way, arrived (the
+    first to accept leads)."""
+    if isinstance(choice, bool):
+        choice = "accept" if choice else "decline"
+    if choice not in ANSWERS:
+        raise InputError(f"answer is one of {', '.join(ANSWERS)}")
     if principal.volunteer_id is None:
         raise NotFoundError(f"no call-out {callout_id}")
     with db.begin() as conn:
         if not live_store.answer_callout(conn, callout_id, principal.volunteer_id,
-                                         "accepted" if accept else "declined"):
+                                         ANSWERS[choice]):
             raise NotFoundError(f"no open call-out {callout_id} for this volunteer")
         notify.answered(conn, kind="callout", ref=f"callout {callout_id}", volunteer_id=principal.volunteer_id)
         audit(conn, principal.username, "callout_answer", f"callout {callout_id}",
-              details={"accepted": accept})
+              details={"answer": ANSWERS[choice]})
+        _announce(conn, callout_id, [], f"answer_{ANSWERS[choice]}")
+
+
+def acknowledge(db: Database, principal: Principal, callout_id: int) -> None:
+    """An officer takes an alarm: they own it from now on (one owner: a second is refused
+    with the first's name)."""
+    with db.begin() as conn:
+        _check_scope(conn, callout_id, principal)
+        owner = live_store.acknowledge_callout(conn, callout_id, principal.id)
+        if owner is not None:
+            raise ConflictError(f"acknowledged already by {owner}" if owner
+                                else f"call-out {callout_id} is closed")
+        audit(conn, principal.username, "sos_acknowledge", f"callout {callout_id}")
+        _announce(conn, callout_id, [], "sos_acknowledged")
+
+
+def close(db: Database, principal: Principal, callout_id: int, outcome: str) -> None:
+    """Close a call-out with an outcome (``cancelled`` cancels it); the volunteers called
+    are told."""
+    if outcome not in CALLOUT_OUTCOMES:
+        raise InputError(f"outcome is one of {', '.join(CALLOUT_OUTCOMES)}")
+    with db.begin() as conn:
+        _check_scope(conn, callout_id, principal)
+        if not live_store.close_callout(conn, callout_id, outcome, principal.id):
+            raise ConflictError(f"call-out {callout_id} is closed already")
+        audit(conn, principal.username, "callout_close", f"callout {callout_id}",
+              details={"outcome": outcome})
+        _announce(conn, callout_id, live_store.called_targets(conn, callout_id),
+                  "callout_cancelled" if outcome == "cancelled" else "callout_closed")

@@ -4,6 +4,7 @@ sources, analyse the last days, write a briefing and a plan, create one account 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import secrets
 import time
@@ -11,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from geo_patrol.cities import City
 from geo_patrol.demo.generate import TZ, Manifest, generate
-from geo_patrol.demo.replay import device_id, requests_for
+from geo_patrol.demo.replay import Request, device_id, requests_for
 from geo_patrol.errors import InputError
 from geo_patrol.planning.plan import PlanParams
 from geo_patrol.render.plan import plan_briefing_html
@@ -30,7 +32,9 @@ from geo_patrol.services.tasks import demo_week
 from geo_patrol.settings import Settings
 from geo_patrol.store import live as live_store
 from geo_patrol.store import results
-from geo_patrol.store.accounts import add_user, usernames
+from geo_patrol.access import Principal, Role
+from geo_patrol.services import callouts
+from geo_patrol.store.accounts import add_user, principal_named, usernames
 from geo_patrol.store.areas import find_area
 from geo_patrol.store.crime import districts
 from geo_patrol.store.uploads import LoadResult
@@ -226,3 +230,73 @@ def live_replay(engine: Engine, *, speed: float, minutes: float,
             if device_id(number) not in registry:
                 live_store.add_device(conn, device_id(number), int(vid), None)
     return requests_for(fixes, speed=speed, now=time.time() if now is None else now)
+
+
+@dataclass
+class LiveScene:
+    """Something that happens during ``demo live``: ``run`` at ``at_s`` seconds after the
+    replay starts, saying what it did."""
+
+    at_s: float
+    run: Callable[[], str]
+
+
+def live_scenes(engine: Engine, settings: Settings, requests: list[Request]) -> list[LiveScene]:
+    """An SOS and a call-out during the replay, answered by replayed volunteers.
+
+    A third of the way in, one replayed phone sends Traccar Client's SOS (its position with
+    ``extras: {alarm: "sos"}``): the command's /live sounds the alarm and the nearest are
+    called; the first of them accepts and sets out. Halfway, ``demo-command`` calls out to
+    where a replayed volunteer will be a few minutes later: the first called accepts and sets
+    out, the second declines; those who reach the site are marked arrived by their own
+    positions. An SOS nobody acknowledges on /live is escalated after ``sos_ack_s``."""
+    if len(requests) < 10:
+        return []
+    span = requests[-1].at_s
+    json_at = [i for i, r in enumerate(requests) if r.body and r.at_s >= span / 3]
+    scenes: list[LiveScene] = []
+    if json_at:
+        i = json_at[0]
+        doc = json.loads(requests[i].body)
+        doc["location"]["extras"] = {"alarm": "sos"}
+        requests[i] = Request(requests[i].at_s, requests[i].device, requests[i].query,
+                              json.dumps(doc).encode())
+        scenes.append(LiveScene(requests[i].at_s + 3, lambda: _answer_latest(
+            engine, "sos", ["accept", "on_way"])))
+    # the site: where one phone will be ten percent of the replay later
+    half = next((r for r in requests if r.at_s >= span / 2 and not r.body), None)
+    if half is not None:
+        later = [r for r in requests if r.device == half.device and r.query
+                 and r.at_s >= half.at_s + span / 10]
+        target = later[0] if later else half
+        fields = dict(parse_qsl(target.query))
+        lon, lat = float(fields["lon"]), float(fields["lat"])
+        scenes.append(LiveScene(half.at_s, lambda: _call_out(engine, settings, lon, lat)))
+        scenes.append(LiveScene(half.at_s + 4, lambda: _answer_latest(
+            engine, "callout", ["accept", "on_way"], ["decline"])))
+    return scenes
+
+
+def _call_out(engine: Engine, settings: Settings, lon: float, lat: float) -> str:
+    with engine.connect() as conn:
+        command = principal_named(conn, "demo-command")
+    if command is None:
+        return "no demo-command account: run `geo-patrol demo` first"
+    callout_id = callouts.call_out(engine, settings, command, lon=lon, lat=lat,
+                                   category="dispute", note="演示：邻里纠纷")
+    return f"call-out {callout_id} by demo-command at {lon:.5f}, {lat:.5f}"
+
+
+def _answer_latest(engine: Engine, kind: str, *answers: list[str]) -> str:
+    with engine.connect() as conn:
+        callout_id = live_store.latest_callout(conn, kind)
+        called = live_store.first_called(conn, callout_id, len(answers)) \
+            if callout_id is not None else []
+    done = []
+    for (volunteer_id, number), steps in zip(called, answers):
+        phone = Principal(id=0, username=f"demo-{number}", role=Role.VOLUNTEER,
+                          volunteer_id=volunteer_id)
+        for step in steps:
+            callouts.answer(engine, phone, int(callout_id), step)
+        done.append(f"{number}: {', '.join(steps)}")
+    return f"{kind} {callout_id}: " + ("; ".join(done) or "nobody within reach")

@@ -25,11 +25,13 @@ from geo_patrol.ingest.points import EXTENT_MARGIN_DEG
 from geo_patrol.ingest.positions import (
     Position,
     PositionRefused,
+    alarm_of,
     decode_request,
     flag_arrivals,
     is_mock,
 )
 from geo_patrol.ingest.volunteers import PASSIVE_OCCUPATIONS
+from geo_patrol.services.callouts import raise_sos
 from geo_patrol.services.live_coverage import coverage_loop, coverage_process
 from geo_patrol.settings import Settings
 from geo_patrol.store import areas as area_store
@@ -293,6 +295,22 @@ class Intake:
                 continue
             self.stats["stored"] += stored
             _settle_batch(batch, None)
+            self._alarms(batch)
+
+    def _alarms(self, batch: list[_Pending]) -> None:
+        """SOS positions of a stored batch raise their volunteers' alarms (after the phones
+        have their answer; an alarm that fails is logged, its position stays stored)."""
+        for pending in batch:
+            sos = [p for p in pending.positions if alarm_of(p.attrs) == "sos"]
+            if not sos:
+                continue
+            last = max(sos, key=lambda p: p.t)
+            try:
+                raise_sos(self.engine, self.settings, pending.volunteer_id, lon=last.lon,
+                          lat=last.lat, source="device")
+                self.stats["sos"] += 1
+            except Exception:  # noqa: BLE001  (the position is stored; the log says why)
+                log.exception("SOS of volunteer %s not raised", pending.volunteer_id)
 
     def _store(self, batch: list[_Pending], refused: list[tuple[Any, ...]]) -> int:
         with self.engine.begin() as conn:

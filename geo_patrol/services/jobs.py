@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 QUEUE = "geo_patrol"
 TASK = "geo_patrol.run_job"
 
+#: The queue's task that runs a timer of a city (an escalation due, an alarm's deadline).
+TIMER_TASK = "geo_patrol.run_timer"
+
 #: Reports progress: the share done (0-1) and the step under way.
 Progress = Callable[[float, str], None]
 
@@ -71,6 +74,30 @@ def runner(kind: str) -> Callable[[Runner], Runner]:
         RUNNERS[kind] = func
         return func
     return register
+
+
+#: Timers: work due at a time (a call-out's next ring, an SOS not acknowledged), run by a
+#: worker, never on a web thread. Registered by the service they belong to.
+Timer = Callable[["Engine", Settings, dict[str, Any]], None]
+TIMERS: dict[str, Timer] = {}
+
+
+def timer(name: str) -> Callable[[Timer], Timer]:
+    def register(func: Timer) -> Timer:
+        TIMERS[name] = func
+        return func
+    return register
+
+
+def defer_timer(settings: Settings, name: str, delay_s: float, params: dict[str, Any]) -> None:
+    """Run the timer ``name`` of the city with ``params`` in ``delay_s`` seconds (a worker of
+    the deployment runs it; one is started in this process if none runs)."""
+    if name not in TIMERS:
+        raise NotFoundError(f"no timer {name!r}")
+    _deferrer(settings).configure_task(
+        TIMER_TASK, queue=QUEUE, schedule_in={"seconds": max(0.0, float(delay_s))},
+    ).defer(city=settings.city, name=name, params=params)
+    ensure_worker(settings)
 
 
 def _within(params: dict[str, Any]) -> frozenset[int] | None:
@@ -240,7 +267,7 @@ def _app(settings: Settings, connector: procrastinate.connector.BaseConnector
     app = procrastinate.App(connector=connector)
     deployment = _conninfo(settings)
 
-    def run_job(city: str, job_id: int) -> None:
+    def opened(city: str) -> OpenCity:
         with _QUEUE_LOCK:
             if (deployment, city) not in _CITIES:
                 base = settings.with_(city=city)
@@ -249,10 +276,21 @@ def _app(settings: Settings, connector: procrastinate.connector.BaseConnector
                     _CITIES[deployment, city] = open_city(registry, base)
                 finally:
                     registry.dispose()
-            opened = _CITIES[deployment, city]
-        execute(opened.engine, opened.settings, job_id)
+            return _CITIES[deployment, city]
+
+    def run_job(city: str, job_id: int) -> None:
+        city_now = opened(city)
+        execute(city_now.engine, city_now.settings, job_id)
+
+    def run_timer(city: str, name: str, params: dict[str, Any]) -> None:
+        city_now = opened(city)
+        try:
+            TIMERS[name](city_now.engine, city_now.settings, params)
+        except Exception:
+            log.exception("timer %s %s of %s failed", name, params, city)
 
     app.task(name=TASK, queue=QUEUE)(run_job)
+    app.task(name=TIMER_TASK, queue=QUEUE)(run_timer)
     return app
 
 

@@ -92,15 +92,16 @@ def export_briefing(conn: Connection, run_id: int, district_id: int, out: Path |
 
 def live_map(conn: Connection, *, lang: str, basemap: str | None = None,
              within: frozenset[int] | None = None,
-             callout: tuple[dict, Any] | None = None) -> str:
-    """The live map document: community outlines; the force itself comes from ``/api/live``;
-    a call-out's site (:func:`geo_patrol.services.callouts.callout_sites`) marked."""
+             callout: tuple[dict, Any] | None = None, feed: str = "/api/live") -> str:
+    """The live map document: community outlines; the force itself comes from ``feed``;
+    a call-out's site (:func:`geo_patrol.services.callouts.callout_sites`) marked, its lines
+    moved with the volunteers (the feed of that call-out)."""
     features = area_features(conn, "community", within=within)
     if not features:
         raise NotFoundError("no communities are loaded")
     frame = gpd.GeoDataFrame.from_features(features, crs="EPSG:4326")
-    return maps.map_html(maps.live_map(frame, lang, basemap=basemap, callout=callout),
-                         lang=lang)
+    return maps.map_html(maps.live_map(frame, lang, basemap=basemap, callout=callout,
+                                       feed=feed), lang=lang)
 
 
 def crime_map(db: Database, settings: Settings, study: Any, *, lang: str,

@@ -145,6 +145,15 @@ def _principal(conn: Connection, row: Any) -> Principal:
                      community_ids=community_ids, volunteer_id=row.volunteer_id)
 
 
+def principal_named(conn: Connection, username: str) -> Principal | None:
+    """An enabled account as a principal, by name (for work the system does for it, such as
+    the demo's command calling out)."""
+    row = conn.execute(sa.text("SELECT id, username, role, volunteer_id FROM users "
+                               "WHERE username = :u AND NOT disabled"),
+                       {"u": username}).first()
+    return None if row is None else _principal(conn, row)
+
+
 def authenticate(engine: Engine, username: str, password: str) -> Principal | None:
     """The user if the password matches and the account is enabled, else ``None``."""
     with engine.begin() as conn:

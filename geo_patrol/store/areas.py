@@ -218,12 +218,13 @@ def segment_count(conn: Connection) -> tuple[int, int]:
 
 
 def segments_near(conn: Connection, box_m: tuple[float, float, float, float]) -> pd.DataFrame:
-    """Street segments meeting a metric box: node_from, node_to, length_m, metric lines."""
+    """Street segments meeting a metric box: node_from, node_to, length_m, highway (the OSM
+    street class), metric lines."""
     rows = conn.execute(sa.text(
-        "SELECT node_from, node_to, length_m, ST_AsBinary(geom_m) FROM street_segments "
+        "SELECT node_from, node_to, length_m, highway, ST_AsBinary(geom_m) FROM street_segments "
         "WHERE geom_m && ST_MakeEnvelope(:x0, :y0, :x1, :y1, "
         "(SELECT value::int FROM deployment WHERE key = 'metric_srid'))"),
         dict(zip(("x0", "y0", "x1", "y1"), map(float, box_m)))).all()
-    frame = pd.DataFrame(rows, columns=["node_from", "node_to", "length_m", "wkb"])
+    frame = pd.DataFrame(rows, columns=["node_from", "node_to", "length_m", "highway", "wkb"])
     frame["geom"] = shapely.from_wkb(frame.pop("wkb").map(bytes)) if len(frame) else []
     return frame

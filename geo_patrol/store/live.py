@@ -367,70 +367,246 @@ def on_duty_positions(conn: Connection, since: dt.datetime, bounds_m: tuple[floa
         "JOIN volunteers v ON v.id = p.volunteer_id WHERE v.active"), conn, params=params)
 
 
+def candidates_near(conn: Connection, box_m: tuple[float, ...], on: dt.date,
+                    since: dt.datetime, recent: dt.datetime) -> pd.DataFrame:
+    """Every volunteer whose last clean position since ``since`` lies in a metric box: their
+    roster record (occupation, active), that position (x, y, t), their median speed over
+    positions after ``recent`` (m/s, NULL when none sent one) and the skills they hold a
+    current certificate in on ``on``."""
+    return pd.read_sql_query(sa.text(
+        "SELECT p.volunteer_id, v.number, v.name, v.community_id, v.occupation, v.active, "
+        "p.t, p.x, p.y, (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY r.speed_mps) "
+        "  FROM live_positions r WHERE r.volunteer_id = p.volunteer_id AND r.t >= :recent "
+        "  AND r.flags = 0) AS speed_mps, "
+        "certified_skills(v.id, CAST(:on AS date)) AS skills_held "
+        "FROM (SELECT DISTINCT ON (volunteer_id) volunteer_id, t, x, y FROM live_positions "
+        "WHERE t >= :since AND flags = 0 ORDER BY volunteer_id, t DESC) p "
+        "JOIN volunteers v ON v.id = p.volunteer_id "
+        "WHERE p.x BETWEEN :x0 AND :x1 AND p.y BETWEEN :y0 AND :y1"),
+        conn, params={"since": since, "recent": recent, "on": on,
+                      **dict(zip(("x0", "y0", "x1", "y1"), map(float, box_m)))})
+
+
+def last_position(conn: Connection, volunteer_id: int) -> tuple[float, float] | None:
+    """A volunteer's last clean live position (WGS-84 lon, lat)."""
+    row = conn.execute(sa.text(
+        "SELECT lon, lat FROM live_positions WHERE volunteer_id = :v AND flags = 0 "
+        "ORDER BY t DESC LIMIT 1"), {"v": volunteer_id}).one_or_none()
+    return None if row is None else (float(row[0]), float(row[1]))
+
+
 def store_callout(conn: Connection, *, category: str, note: str | None, lon: float, lat: float,
                   srid: int, community_id: int | None, user_id: int | None,
                   targets: pd.DataFrame, skill: str | None = None,
-                  skill_required: bool = False) -> int:
+                  skill_required: bool = False, kind: str = "callout",
+                  raised_by: int | None = None, ring_size: int = 5, ring_s: float = 60.0,
+                  rings: int = 1, left_out: pd.DataFrame | None = None) -> int:
+    """A call-out and its ranked targets (``ring``, ``mode``, ``walk_m``, ``eta_s``,
+    ``certified``), every one ``waiting`` until their ring is sent; with the volunteers
+    left out and why."""
     callout_id = int(conn.execute(sa.text(
         "INSERT INTO callouts (category, note, skill, skill_required, community_id, created_by, "
-        "geom, geom_m) VALUES (:c, :n, :s, :sr, :a, :u, ST_SetSRID(ST_MakePoint(:x, :y), 4326), "
+        "kind, raised_by, ring_size, ring_s, rings, geom, geom_m) VALUES (:c, :n, :s, :sr, :a, "
+        ":u, :k, :rb, :rz, :rs, :rn, ST_SetSRID(ST_MakePoint(:x, :y), 4326), "
         "ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 4326), :srid)) RETURNING id"),
         {"c": category, "n": note, "s": skill, "sr": skill_required, "a": community_id,
-         "u": user_id, "x": lon, "y": lat, "srid": srid}).scalar_one())
+         "u": user_id, "k": kind, "rb": raised_by, "rz": ring_size, "rs": ring_s,
+         "rn": rings, "x": lon, "y": lat, "srid": srid}).scalar_one())
     if len(targets):
         conn.execute(sa.text(
             "INSERT INTO callout_targets (callout_id, volunteer_id, rank, walk_m, eta_s, "
-            "certified, status) SELECT :id, *, 'sent' FROM unnest(CAST(:v AS integer[]), "
-            "CAST(:r AS integer[]), CAST(:w AS float8[]), CAST(:e AS float8[]), "
-            "CAST(:c AS boolean[]))"),
+            "certified, ring, mode, status) SELECT :id, *, 'waiting' FROM unnest("
+            "CAST(:v AS integer[]), CAST(:r AS integer[]), CAST(:w AS float8[]), "
+            "CAST(:e AS float8[]), CAST(:c AS boolean[]), CAST(:g AS integer[]), "
+            "CAST(:m AS text[]))"),
             {"id": callout_id, "v": targets["volunteer_id"].astype(int).tolist(),
              "r": list(range(1, len(targets) + 1)), "w": targets["walk_m"].tolist(),
              "e": targets["eta_s"].tolist(),
-             "c": targets["certified"].astype(bool).tolist()})
+             "c": targets["certified"].astype(bool).tolist(),
+             "g": targets["ring"].astype(int).tolist(), "m": targets["mode"].tolist()})
+    if left_out is not None and len(left_out):
+        conn.execute(sa.text(
+            "INSERT INTO callout_left_out (callout_id, volunteer_id, reason, mode, eta_s, "
+            "seen_at) SELECT :id, * FROM unnest(CAST(:v AS integer[]), CAST(:r AS text[]), "
+            "CAST(:m AS text[]), CAST(:e AS float8[]), CAST(:t AS timestamptz[]))"),
+            {"id": callout_id, "v": left_out["volunteer_id"].astype(int).tolist(),
+             "r": left_out["reason"].tolist(), "m": left_out["mode"].tolist(),
+             "e": [None if e != e or e == float("inf") else float(e)
+                   for e in left_out["eta_s"]],
+             "t": [None if t is pd.NaT else t for t in left_out["t"]]})
     return callout_id
+
+
+def mark_sent(conn: Connection, callout_id: int, volunteer_ids: Sequence[int]) -> int:
+    """The call reached these targets now: sent (a waiting target), its time recorded."""
+    return conn.execute(sa.text(
+        "UPDATE callout_targets SET sent_at = now(), status = CASE WHEN status = 'waiting' "
+        "THEN 'sent' ELSE status END WHERE callout_id = :c AND volunteer_id = ANY(:v)"),
+        {"c": callout_id, "v": [int(v) for v in volunteer_ids]}).rowcount
+
+
+def lock_callout(conn: Connection, callout_id: int) -> dict | None:
+    """A call-out's row, locked for this transaction (``None`` when there is none)."""
+    row = conn.execute(sa.text(
+        "SELECT id, kind, ring, ring_size, ring_s, rings, closed_at, escalated_at, "
+        "acknowledged_at, lead_id, raised_by, community_id FROM callouts WHERE id = :id "
+        "FOR UPDATE"), {"id": callout_id}).mappings().one_or_none()
+    return None if row is None else dict(row)
+
+
+def ring_targets(conn: Connection, callout_id: int, ring: int) -> list[int]:
+    """The volunteers of a ring still waiting for their call."""
+    return list(conn.execute(sa.text(
+        "SELECT volunteer_id FROM callout_targets WHERE callout_id = :c AND ring = :r "
+        "AND status = 'waiting' ORDER BY rank"), {"c": callout_id, "r": ring}).scalars())
+
+
+def accepted_count(conn: Connection, callout_id: int) -> int:
+    return int(conn.execute(sa.text(
+        "SELECT count(*) FROM callout_targets WHERE callout_id = :c "
+        "AND status IN ('accepted', 'on_way', 'arrived')"), {"c": callout_id}).scalar_one())
+
+
+def called_targets(conn: Connection, callout_id: int) -> list[int]:
+    """Those who were sent the call and did not decline it."""
+    return list(conn.execute(sa.text(
+        "SELECT volunteer_id FROM callout_targets WHERE callout_id = :c AND sent_at IS NOT NULL "
+        "AND status <> 'declined'"), {"c": callout_id}).scalars())
+
+
+def called_ids(conn: Connection, callout_id: int) -> list[int]:
+    """Every volunteer a call-out has reached so far."""
+    return list(conn.execute(sa.text(
+        "SELECT volunteer_id FROM callout_targets WHERE callout_id = :c "
+        "AND sent_at IS NOT NULL ORDER BY rank"), {"c": callout_id}).scalars())
+
+
+def set_ring(conn: Connection, callout_id: int, ring: int) -> None:
+    conn.execute(sa.text("UPDATE callouts SET ring = :r WHERE id = :c"),
+                 {"r": ring, "c": callout_id})
+
+
+def escalate_callout(conn: Connection, callout_id: int) -> bool:
+    """The station's group and the command alerted: ``False`` when already done."""
+    return conn.execute(sa.text(
+        "UPDATE callouts SET escalated_at = now() WHERE id = :c AND escalated_at IS NULL"),
+        {"c": callout_id}).rowcount > 0
+
+
+def acknowledge_callout(conn: Connection, callout_id: int, user_id: int) -> str | None:
+    """An officer owns an alarm; the owner's name when another acknowledged it first."""
+    done = conn.execute(sa.text(
+        "UPDATE callouts SET acknowledged_by = :u, acknowledged_at = now() WHERE id = :c "
+        "AND acknowledged_at IS NULL AND closed_at IS NULL"),
+        {"u": user_id, "c": callout_id}).rowcount
+    if done:
+        return None
+    return conn.execute(sa.text(
+        "SELECT coalesce(u.username, '') FROM callouts c LEFT JOIN users u "
+        "ON u.id = c.acknowledged_by WHERE c.id = :c"), {"c": callout_id}).scalar_one()
+
+
+def close_callout(conn: Connection, callout_id: int, outcome: str, user_id: int | None) -> bool:
+    """Closed with an outcome; ``False`` when it was closed already."""
+    return conn.execute(sa.text(
+        "UPDATE callouts SET closed_at = now(), outcome = :o, closed_by = :u WHERE id = :c "
+        "AND closed_at IS NULL"), {"o": outcome, "u": user_id, "c": callout_id}).rowcount > 0
+
+
+def open_sos(conn: Connection, volunteer_id: int) -> int | None:
+    """The open SOS a volunteer raised, if any."""
+    return conn.execute(sa.text(
+        "SELECT id FROM callouts WHERE raised_by = :v AND kind = 'sos' AND closed_at IS NULL "
+        "ORDER BY id DESC LIMIT 1"), {"v": volunteer_id}).scalar_one_or_none()
+
+
+def volunteer_area(conn: Connection, volunteer_id: int) -> int | None:
+    return conn.execute(sa.text("SELECT community_id FROM volunteers WHERE id = :v"),
+                        {"v": volunteer_id}).scalar_one_or_none()
+
+
+_COUNTS = (
+    "count(t.volunteer_id) FILTER (WHERE t.sent_at IS NOT NULL)::int AS called, "
+    "count(*) FILTER (WHERE t.status = 'waiting')::int AS waiting, "
+    "count(*) FILTER (WHERE t.status IN ('accepted', 'on_way', 'arrived'))::int AS accepted, "
+    "count(*) FILTER (WHERE t.status IN ('on_way', 'arrived'))::int AS on_way, "
+    "count(*) FILTER (WHERE t.status = 'declined')::int AS declined, "
+    "count(*) FILTER (WHERE t.status = 'arrived')::int AS arrived ")
 
 
 def callout_table(conn: Connection, within: Iterable[int] | None, limit: int = 50
                   ) -> pd.DataFrame:
-    """Recent call-outs with their targets' states."""
+    """Recent call-outs with their targets' states (they add up: ``accepted`` counts those
+    on the way and arrived, ``on_way`` the arrived), place, lead and alarm state."""
     return pd.read_sql_query(sa.text(
-        "SELECT c.id, c.category, c.note, c.skill, c.skill_required, c.created_at, c.closed_at, a.name AS community, "
-        "ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, u.username AS called_by, "
-        "count(t.volunteer_id)::int AS called, "
-        "count(*) FILTER (WHERE t.status = 'accepted')::int AS accepted, "
-        "count(*) FILTER (WHERE t.status = 'declined')::int AS declined, "
-        "count(*) FILTER (WHERE t.status = 'arrived')::int AS arrived "
+        "SELECT c.id, c.kind, c.category, c.note, c.skill, c.skill_required, c.created_at, "
+        "c.closed_at, c.outcome, c.escalated_at, c.acknowledged_at, c.ring, c.rings, "
+        "a.name AS community, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, "
+        "u.username AS called_by, ack.username AS owner, lead.number AS lead, "
+        "raiser.number AS raised_by_number, raiser.name AS raised_by_name, "
+        "np.street, np.cross_a, np.cross_b, "
+        f"{_COUNTS}"
         "FROM callouts c LEFT JOIN callout_targets t ON t.callout_id = c.id "
         "LEFT JOIN areas a ON a.id = c.community_id LEFT JOIN users u ON u.id = c.created_by "
+        "LEFT JOIN users ack ON ack.id = c.acknowledged_by "
+        "LEFT JOIN volunteers lead ON lead.id = c.lead_id "
+        f"LEFT JOIN volunteers raiser ON raiser.id = c.raised_by {nearest_piece('c.geom_m')} "
         f"WHERE {in_scope('c.community_id')} "
-        "GROUP BY c.id, a.name, u.username ORDER BY c.created_at DESC LIMIT :limit"),
+        "GROUP BY c.id, a.name, u.username, ack.username, lead.number, raiser.number, "
+        "raiser.name, np.street, np.cross_a, np.cross_b "
+        "ORDER BY c.created_at DESC LIMIT :limit"),
         conn, params={**scope_params(within), "limit": limit})
+
+
+def open_alarms(conn: Connection, within: Iterable[int] | None) -> pd.DataFrame:
+    """Open SOS (and stillness) alarms, oldest first, with their owner once acknowledged."""
+    return pd.read_sql_query(sa.text(
+        "SELECT c.id, c.kind, c.created_at, c.acknowledged_at, c.escalated_at, "
+        "ack.username AS owner, v.number, v.name, np.street, np.cross_a, np.cross_b, "
+        "ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat "
+        "FROM callouts c LEFT JOIN users ack ON ack.id = c.acknowledged_by "
+        f"LEFT JOIN volunteers v ON v.id = c.raised_by {nearest_piece('c.geom_m')} "
+        f"WHERE c.kind IN ('sos', 'still') AND c.closed_at IS NULL "
+        f"AND {in_scope('c.community_id')} ORDER BY c.created_at"),
+        conn, params=scope_params(within))
 
 
 def callout_targets(conn: Connection, callout_id: int) -> pd.DataFrame:
     return pd.read_sql_query(sa.text(
-        "SELECT t.volunteer_id, v.number, v.name, t.rank, t.walk_m, t.eta_s, t.status, "
-        "t.certified, t.sent_at, t.answered_at, t.arrived_at FROM callout_targets t "
+        "SELECT t.volunteer_id, v.number, v.name, t.rank, t.ring, t.mode, t.walk_m, t.eta_s, "
+        "t.status, t.certified, t.sent_at, t.answered_at, t.on_way_at, t.arrived_at, "
+        "c.lead_id = t.volunteer_id AS lead FROM callout_targets t "
+        "JOIN callouts c ON c.id = t.callout_id "
         "JOIN volunteers v ON v.id = t.volunteer_id WHERE t.callout_id = :id ORDER BY t.rank"),
+        conn, params={"id": callout_id})
+
+
+def callout_left_out(conn: Connection, callout_id: int) -> pd.DataFrame:
+    """The volunteers near a call-out who were not called, and why, nearest first."""
+    return pd.read_sql_query(sa.text(
+        "SELECT l.volunteer_id, v.number, v.name, l.reason, l.mode, l.eta_s, l.seen_at "
+        "FROM callout_left_out l JOIN volunteers v ON v.id = l.volunteer_id "
+        "WHERE l.callout_id = :id ORDER BY l.eta_s NULLS LAST, v.number"),
         conn, params={"id": callout_id})
 
 
 def callout_sites(conn: Connection, callout_id: int) -> tuple[dict, pd.DataFrame]:
     """A call-out's incident (category, note, place: its nearest street and cross streets,
-    lon, lat) and each called volunteer with their walk, ETA, answer and last known position
-    (``lon``/``lat`` NULL when none)."""
+    lon, lat) and each volunteer called so far with their walk, ETA, answer and last known
+    position (``lon``/``lat`` NULL when none)."""
     incident = conn.execute(sa.text(f"""
-        SELECT c.id, c.category, c.note, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
+        SELECT c.id, c.kind, c.category, c.note, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
                np.street, np.cross_a, np.cross_b
         FROM callouts c {nearest_piece('c.geom_m')} WHERE c.id = :id"""),
         {"id": callout_id}).mappings().one()
     targets = pd.read_sql_query(sa.text("""
-        SELECT t.rank, v.number, v.name, t.walk_m, t.eta_s, t.status, p.lon, p.lat
+        SELECT t.rank, v.number, v.name, t.walk_m, t.eta_s, t.mode, t.status, p.lon, p.lat
         FROM callout_targets t JOIN volunteers v ON v.id = t.volunteer_id
         LEFT JOIN LATERAL (SELECT lp.lon, lp.lat FROM live_positions lp
                            WHERE lp.volunteer_id = t.volunteer_id
                            ORDER BY lp.t DESC LIMIT 1) p ON true
-        WHERE t.callout_id = :id ORDER BY t.rank"""), conn, params={"id": callout_id})
+        WHERE t.callout_id = :id AND t.sent_at IS NOT NULL ORDER BY t.rank"""),
+        conn, params={"id": callout_id})
     return dict(incident), targets
 
 
@@ -443,36 +619,82 @@ def callout_area(conn: Connection, callout_id: int) -> int | None:
 
 
 def volunteer_callouts(conn: Connection, volunteer_id: int) -> pd.DataFrame:
-    """A volunteer's call-outs of the last day, newest first."""
+    """A volunteer's call-outs of the last day that reached them, open ones first, newest
+    first, with the place named by its street and cross streets."""
     return pd.read_sql_query(sa.text(
-        "SELECT c.id, c.category, c.note, c.created_at, ST_X(c.geom) AS lon, "
-        "ST_Y(c.geom) AS lat, t.status, t.walk_m, t.eta_s, t.arrived_at FROM callout_targets t "
-        "JOIN callouts c ON c.id = t.callout_id WHERE t.volunteer_id = :v "
-        "AND c.created_at > now() - interval '1 day' ORDER BY c.created_at DESC"),
+        "SELECT c.id, c.kind, c.category, c.note, c.created_at, c.closed_at, c.outcome, "
+        "ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, t.status, t.walk_m, t.eta_s, t.mode, "
+        "t.arrived_at, c.lead_id = t.volunteer_id AS lead, np.street, np.cross_a, np.cross_b, "
+        "raiser.number AS raised_by_number "
+        "FROM callout_targets t JOIN callouts c ON c.id = t.callout_id "
+        f"LEFT JOIN volunteers raiser ON raiser.id = c.raised_by {nearest_piece('c.geom_m')} "
+        "WHERE t.volunteer_id = :v AND t.sent_at IS NOT NULL "
+        "AND c.created_at > now() - interval '1 day' "
+        "ORDER BY c.closed_at IS NOT NULL, c.created_at DESC"),
         conn, params={"v": volunteer_id})
 
 
+#: The answers a called volunteer gives, and the states each may follow.
+ANSWERS = {"accepted": ("sent", "declined"), "declined": ("sent", "accepted", "on_way"),
+           "on_way": ("sent", "accepted"), "arrived": ("sent", "accepted", "on_way")}
+
+
 def answer_callout(conn: Connection, callout_id: int, volunteer_id: int, status: str) -> bool:
-    """Accept or decline; ``False`` when the volunteer was not called or already arrived."""
-    return conn.execute(sa.text(
-        "UPDATE callout_targets SET status = :s, answered_at = now() WHERE callout_id = :c "
-        "AND volunteer_id = :v AND status IN ('sent', 'accepted', 'declined')"),
-        {"s": status, "c": callout_id, "v": volunteer_id}).rowcount > 0
+    """Accept, decline, on the way or arrived, on an open call-out that reached the
+    volunteer; ``False`` otherwise. The first to accept (or set out, or arrive) leads; a
+    lead who declines hands the lead to the next who accepted."""
+    stamp = {"on_way": ", on_way_at = now()", "arrived": ", arrived_at = now()"}.get(status, "")
+    done = conn.execute(sa.text(
+        f"UPDATE callout_targets t SET status = :s, answered_at = now(){stamp} "
+        "FROM callouts c WHERE c.id = t.callout_id AND c.closed_at IS NULL "
+        "AND t.callout_id = :c AND t.volunteer_id = :v AND t.sent_at IS NOT NULL "
+        "AND t.status = ANY(:from)"),
+        {"s": status, "c": callout_id, "v": volunteer_id,
+         "from": list(ANSWERS[status])}).rowcount > 0
+    if done:
+        _settle_lead(conn, callout_id)
+    return done
+
+
+def _settle_lead(conn: Connection, callout_id: int) -> None:
+    """The lead: the first still accepting, by the time they answered."""
+    conn.execute(sa.text(
+        "UPDATE callouts c SET lead_id = (SELECT t.volunteer_id FROM callout_targets t "
+        "WHERE t.callout_id = c.id AND t.status IN ('accepted', 'on_way', 'arrived') "
+        "ORDER BY (t.volunteer_id = c.lead_id) DESC, t.answered_at NULLS LAST, t.rank "
+        "LIMIT 1) WHERE c.id = :c"), {"c": callout_id})
 
 
 def mark_arrivals(conn: Connection, radius_m: float) -> int:
-    """Targets (not declined) whose own positions came within ``radius_m`` of the incident
-    after they were called: arrived, at the first such position."""
-    return conn.execute(sa.text(
+    """Targets sent the call (not declined) whose own positions came within ``radius_m`` of
+    the incident after they were called: arrived, at the first such position."""
+    done = conn.execute(sa.text(
         "UPDATE callout_targets t SET status = 'arrived', arrived_at = a.t FROM ("
         "  SELECT t.callout_id, t.volunteer_id, min(p.t) AS t FROM callout_targets t "
         "  JOIN callouts c ON c.id = t.callout_id AND c.closed_at IS NULL "
         "  JOIN live_positions p ON p.volunteer_id = t.volunteer_id AND p.t >= t.sent_at "
         "   AND p.flags = 0 AND (p.x - ST_X(c.geom_m)) ^ 2 + (p.y - ST_Y(c.geom_m)) ^ 2 "
         "   <= :r * :r "
-        "  WHERE t.status IN ('sent', 'accepted') GROUP BY t.callout_id, t.volunteer_id) a "
-        "WHERE t.callout_id = a.callout_id AND t.volunteer_id = a.volunteer_id"),
-        {"r": radius_m}).rowcount
+        "  WHERE t.status IN ('sent', 'accepted', 'on_way') AND t.sent_at IS NOT NULL "
+        "  GROUP BY t.callout_id, t.volunteer_id) a "
+        "WHERE t.callout_id = a.callout_id AND t.volunteer_id = a.volunteer_id "
+        "RETURNING t.callout_id"), {"r": radius_m}).scalars().all()
+    for callout_id in set(done):
+        _settle_lead(conn, callout_id)
+    return len(done)
+
+
+def latest_callout(conn: Connection, kind: str) -> int | None:
+    return conn.execute(sa.text("SELECT max(id) FROM callouts WHERE kind = :k"),
+                        {"k": kind}).scalar_one()
+
+
+def first_called(conn: Connection, callout_id: int, count: int) -> list[tuple[int, str]]:
+    """The first ``count`` volunteers a call-out reached (id, number), best first."""
+    return [(int(r[0]), r[1]) for r in conn.execute(sa.text(
+        "SELECT t.volunteer_id, v.number FROM callout_targets t JOIN volunteers v "
+        "ON v.id = t.volunteer_id WHERE t.callout_id = :c AND t.sent_at IS NOT NULL "
+        "ORDER BY t.rank LIMIT :n"), {"c": callout_id, "n": count})]
 
 
 def fixes_for_replay(conn: Connection, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:

@@ -40,7 +40,11 @@ from geo_patrol.rules import REPORT_OUTCOMES
 from geo_patrol.vocab import (  # noqa: F401  (the stored values, re-exported for the schema)
     AREA_LEVELS,
     ATTENDANCE_RESULTS,
+    CALLOUT_KINDS,
+    CALLOUT_OUTCOMES,
     CALLOUT_STATUSES,
+    LEFT_OUT_REASONS,
+    TRAVEL_MODES,
     CERT_SKILLS,
     FLAG_DUPLICATE,
     FLAG_NAMES,
@@ -752,7 +756,30 @@ class Callout(Base):
     """An incident the command marked, and the volunteers called to it (警情联动)."""
 
     __tablename__ = "callouts"
+    __table_args__ = (CheckConstraint(_in("kind", CALLOUT_KINDS), name="callouts_kind_check"),
+                      CheckConstraint(_in("outcome", CALLOUT_OUTCOMES),
+                                      name="callouts_outcome_check"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), server_default="callout")
+    #: the volunteer whose SOS (or stillness) raised it
+    raised_by: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id",
+                                                             ondelete="SET NULL"))
+    #: the ring called last, how many a ring calls and how long it has to accept
+    ring: Mapped[int] = mapped_column(Integer, server_default="1")
+    ring_size: Mapped[int] = mapped_column(Integer, server_default="5")
+    ring_s: Mapped[float] = mapped_column(Float, server_default="60")
+    rings: Mapped[int] = mapped_column(Integer, server_default="1")
+    #: when the station's group and the command were alerted (nobody accepted in time, or
+    #: an SOS was not acknowledged)
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id",
+                                                                   ondelete="SET NULL"))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: the first to accept leads
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id",
+                                                           ondelete="SET NULL"))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     category: Mapped[str] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text)
     #: a certified skill the call-out asked for, and whether it was required (else preferred)
@@ -771,7 +798,9 @@ class CalloutTarget(Base):
 
     __tablename__ = "callout_targets"
     __table_args__ = (CheckConstraint(_in("status", CALLOUT_STATUSES),
-                                      name="callout_targets_status_check"),)
+                                      name="callout_targets_status_check"),
+                      CheckConstraint(_in("mode", TRAVEL_MODES),
+                                      name="callout_targets_mode_check"))
     callout_id: Mapped[int] = _link_to("callouts.id")
     volunteer_id: Mapped[int] = _link_to("volunteers.id")
     rank: Mapped[int] = mapped_column(Integer)
@@ -779,10 +808,31 @@ class CalloutTarget(Base):
     eta_s: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default="sent")
     certified: Mapped[bool] = mapped_column(Boolean, server_default=false())
-    sent_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                 server_default=func.now())
+    #: the ring that calls them, and how they travel (the ETA's mode)
+    ring: Mapped[int] = mapped_column(Integer, server_default="1")
+    mode: Mapped[str] = mapped_column(String(8), server_default="walk")
+    #: when the call was sent (NULL while their ring waits)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    on_way_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     arrived_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CalloutLeftOut(Base):
+    """A volunteer near an incident who was not called, and why (too far, off duty, stale
+    position, lacking the skill): the command sees them."""
+
+    __tablename__ = "callout_left_out"
+    __table_args__ = (CheckConstraint(_in("reason", LEFT_OUT_REASONS),
+                                      name="callout_left_out_reason_check"),
+                      CheckConstraint(_in("mode", TRAVEL_MODES),
+                                      name="callout_left_out_mode_check"))
+    callout_id: Mapped[int] = _link_to("callouts.id")
+    volunteer_id: Mapped[int] = _link_to("volunteers.id")
+    reason: Mapped[str] = mapped_column(String(16))
+    mode: Mapped[str] = mapped_column(String(8))
+    eta_s: Mapped[float | None] = mapped_column(Float)
+    seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Course(Base):

@@ -92,6 +92,24 @@
                                     window.location.origin);
         }
       });
+      // a call-out's lines follow the volunteers called as they move, their ETA with them;
+      // a new ring called redraws the map
+      function moveCallout(c) {
+        var lines = [], dots = [];
+        map.eachLayer(function (layer) {
+          var cls = layer.options && layer.options.className;
+          if (cls === "gp-callout-line") { lines.push(layer); }
+          if (cls === "gp-callout-volunteer") { dots.push(layer); }
+        });
+        var placed = c.people.filter(function (p) { return p.lat !== null; });
+        if (placed.length !== lines.length) { window.location.reload(); return; }
+        placed.forEach(function (p, i) {
+          lines[i].setLatLngs([[p.lat, p.lon], c.site]);
+          lines[i].setTooltipContent(text("span", p.tip));
+          if (dots[i]) { dots[i].setLatLng([p.lat, p.lon]); dots[i].setTooltipContent(text("span", p.tip)); }
+        });
+        document.body.dataset.calloutMoved = String(Date.now());
+      }
       var names = JSON.parse(me.dataset.states || "{}");
       poll(me.dataset.feed, function (data) {
         data.volunteers.forEach(function (v) { v.label = names[v.state] || v.state; });
@@ -100,6 +118,7 @@
         covered.clearLayers();
         covered.addData(data.segments);
         drawPeople();
+        if (data.callout) { moveCallout(data.callout); }
         document.body.dataset.liveAt = data.at;
         document.body.dataset.liveCount = String(data.volunteers.length);
       });

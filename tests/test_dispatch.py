@@ -1,0 +1,369 @@
+"""Call-outs that run themselves: ranking by travel time in each volunteer's mode within the
+city's ETA cap (and who was left out, and why), rings of escalation run by the real job
+worker, answers whose counts add up, cancel and close, and SOS from Traccar Client's real
+request shapes — on the demo database, the real web app and the position port."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import socket
+import time
+import urllib.request
+
+import pytest
+import sqlalchemy as sa
+
+from geo_patrol.ingest.positions import alarm_of, decode_request
+from tests.helpers import make_user, sign_in
+
+SITE = (109.8430, 40.6503)  # lon, lat: a street corner of the demo town
+#: Short timers: a ring has 2 s to accept, an SOS 3 s to be acknowledged.
+RULES = """
+[categories.other]
+label_zh = "其他"
+[dispatch]
+eta_cap_min = 15
+ring_size = 1
+ring_s = 2
+rings = 2
+sos_ack_s = 3
+sos_call = 2
+"""
+
+
+@pytest.fixture(scope="module")
+def world(demo_world, tmp_path_factory):
+    from geo_patrol.services.devices import add_device
+    from web import create_app
+
+    path = tmp_path_factory.mktemp("rules") / "rules.toml"
+    path.write_text(RULES, encoding="utf-8")
+    settings = demo_world["settings"].with_(rules_file=str(path))
+    engine = demo_world["engine"]
+    with engine.begin() as conn:
+        people = conn.execute(sa.text(
+            "SELECT number FROM volunteers WHERE active ORDER BY number LIMIT 12")).scalars().all()
+        conn.execute(sa.text("UPDATE volunteers SET occupation = 'retired_resident' "
+                             "WHERE number = ANY(:n)"), {"n": people})
+    for n in people:
+        add_device(engine, f"dx-{n}", n)
+    app = create_app({"GEO_PATROL_SETTINGS": settings, "TESTING": True})
+    make_user(engine, "d-command", "command")
+    make_user(engine, "d-command2", "command")
+    return {"engine": engine, "settings": settings, "app": app, "numbers": people}
+
+
+def _send(client, number: str, lon: float, lat: float, *, ago_s: float = 0,
+          extra: str = "") -> None:
+    t = int(time.time() - ago_s)
+    resp = client.get(f"/osmand?id=dx-{number}&lat={lat}&lon={lon}&timestamp={t}{extra}")
+    assert resp.status_code == 200, resp.data
+
+
+def _vid(engine, number: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT id FROM volunteers WHERE number = :n"),
+                            {"n": number}).scalar_one()
+
+
+def _targets(engine, callout_id: int) -> dict[str, tuple[str, int, bool]]:
+    with engine.connect() as conn:
+        return {r.number: (r.status, r.ring, r.sent_at is not None) for r in conn.execute(
+            sa.text("SELECT v.number, t.status, t.ring, t.sent_at FROM callout_targets t "
+                    "JOIN volunteers v ON v.id = t.volunteer_id WHERE t.callout_id = :c"),
+            {"c": callout_id})}
+
+
+def _wait_for(check, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.25)
+
+
+def _park_everyone(world) -> None:
+    """Every test's volunteers start far from the site (a stale elsewhere)."""
+    with world["engine"].begin() as conn:
+        conn.execute(sa.text("DELETE FROM live_positions WHERE device_id IN "
+                             "(SELECT id FROM devices WHERE device_id LIKE 'dx-%')"))
+        conn.execute(sa.text("UPDATE callouts SET closed_at = now(), outcome = 'resolved' "
+                             "WHERE closed_at IS NULL"))
+
+
+# -- the protocol -----------------------------------------------------------------------------
+
+def test_traccar_client_sos_shapes_decode():
+    now = time.time()
+    # OsmAnd protocol: Traccar Client before 9 and OsmAnd send alarm=sos in the query
+    [p], _ = decode_request(f"id=77&lat=40.65&lon=109.84&timestamp={int(now)}&alarm=sos",
+                            b"", now=now)
+    assert alarm_of(p.attrs) == "sos"
+    # Traccar Client 9+: the SOS button's position carries extras {"alarm": "sos"}
+    body = {"device_id": "77", "location": {
+        "timestamp": dt.datetime.fromtimestamp(now, dt.UTC).isoformat(),
+        "coords": {"latitude": 40.65, "longitude": 109.84, "accuracy": 5.0, "speed": 0.0},
+        "is_moving": False, "event": "getCurrentPosition", "extras": {"alarm": "sos"},
+        "battery": {"level": 0.5, "is_charging": False}, "activity": {"type": "still"}}}
+    [q], _ = decode_request("", json.dumps(body).encode(), now=now)
+    assert alarm_of(q.attrs) == "sos"
+    [r], _ = decode_request(f"id=77&lat=40.65&lon=109.84&timestamp={int(now)}", b"", now=now)
+    assert alarm_of(r.attrs) is None
+
+
+# -- ranking ----------------------------------------------------------------------------------
+
+def test_ranked_by_travel_time_in_each_mode_with_the_left_out(world):
+    from geo_patrol.services.callouts import rank
+
+    engine, settings = world["engine"], world["settings"]
+    _park_everyone(world)
+    walker, taxi, stale, off, far, medic = world["numbers"][:6]
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE volunteers SET occupation = 'taxi_driver' "
+                             "WHERE number = :n"), {"n": taxi})
+        conn.execute(sa.text("UPDATE volunteers SET active = false WHERE number = :n"),
+                     {"n": off})
+    client = world["app"].test_client()
+    try:
+        _send(client, walker, 109.8440, 40.6510)
+        _send(client, taxi, 109.8500, 40.6560)   # ~900 m off, by car
+        _send(client, stale, 109.8432, 40.6505, ago_s=3600)
+        _send(client, off, 109.8431, 40.6504)
+        _send(client, far, 109.8900, 40.6700)    # kilometres off: beyond 15 min on foot
+        ranking = rank(engine, settings, lon=SITE[0], lat=SITE[1])
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE volunteers SET occupation = 'retired_resident', "
+                                 "active = true WHERE number = ANY(:n)"), {"n": [taxi, off]})
+    called = ranking.called.set_index("number")
+    assert {walker, taxi} <= set(called.index)
+    assert called.loc[walker, "mode"] == "walk" and called.loc[taxi, "mode"] == "drive"
+    # a car is faster than walking the same streets
+    assert called.loc[taxi, "eta_s"] < called.loc[taxi, "walk_m"] / 1.3
+    assert (ranking.called["eta_s"] <= 15 * 60).all()
+    assert list(ranking.called["eta_s"]) == sorted(ranking.called["eta_s"])
+    why = dict(zip(ranking.left_out["number"], ranking.left_out["reason"]))
+    assert why[stale] == "stale" and why[off] == "off_duty" and why[far] == "too_far"
+    assert not {stale, off, far} & set(called.index)
+    # a skill required: the uncertified are left out for it
+    skilled = rank(engine, settings, lon=SITE[0], lat=SITE[1], skill="first_aid")
+    reasons = dict(zip(skilled.left_out["number"], skilled.left_out["reason"]))
+    assert reasons.get(walker) == "no_skill" or walker in set(skilled.called["number"])
+
+
+# -- rings, answers, close --------------------------------------------------------------------
+
+def _call(world, count: int = 1) -> int:
+    from geo_patrol.services.callouts import call_out
+    from geo_patrol.store.accounts import principal_named
+
+    with world["engine"].connect() as conn:
+        command = principal_named(conn, "d-command")
+    return call_out(world["engine"], world["settings"], command, lon=SITE[0], lat=SITE[1],
+                    category="dispute", note="两人争执", count=count)
+
+
+def _volunteer(world, number: str):
+    from geo_patrol.access import Principal, Role
+
+    return Principal(id=0, username=f"v-{number}", role=Role.VOLUNTEER,
+                     volunteer_id=_vid(world["engine"], number))
+
+
+def test_rings_escalate_in_the_worker_until_the_command(world):
+    engine = world["engine"]
+    _park_everyone(world)
+    a, b, c = world["numbers"][6:9]
+    client = world["app"].test_client()
+    for n, (lon, lat) in zip((a, b, c), [(109.8432, 40.6504), (109.8436, 40.6507),
+                                         (109.8440, 40.6510)]):
+        _send(client, n, lon, lat)
+    callout_id = _call(world)
+    first = _targets(engine, callout_id)
+    rings = {n: r for n, (_, r, _) in first.items()}
+    assert sorted(rings.values()) == [1, 2]  # one a ring, two rings
+    sent = [n for n, (s, _, was) in first.items() if was]
+    assert len(sent) == 1 and first[sent[0]][0] == "sent" and rings[sent[0]] == 1
+    # nobody accepts: the worker calls ring 2 after 2 s ...
+    second = _wait_for(lambda: [n for n, (s, r, was) in _targets(engine, callout_id).items()
+                                if r == 2 and was])
+    assert second
+    # ... and after ring 2's 2 s, the station's group and the command
+    with engine.connect() as conn:
+        escalated = _wait_for(lambda: conn.execute(sa.text(
+            "SELECT escalated_at FROM callouts WHERE id = :c"), {"c": callout_id}
+        ).scalar_one() is not None or conn.commit())
+    assert escalated
+    with engine.connect() as conn:
+        actions = conn.execute(sa.text(
+            "SELECT action FROM audit_log WHERE target = :t ORDER BY id"),
+            {"t": f"callout {callout_id}"}).scalars().all()
+    assert actions[:1] == ["callout"] and "callout_ring" in actions \
+        and "callout_escalate" in actions
+
+
+def test_first_to_accept_leads_states_add_up_and_close(world):
+    from geo_patrol.errors import ConflictError, NotFoundError
+    from geo_patrol.services import callouts
+
+    engine = world["engine"]
+    _park_everyone(world)
+    a, b = world["numbers"][9:11]
+    client = world["app"].test_client()
+    _send(client, a, 109.8432, 40.6504)
+    _send(client, b, 109.8434, 40.6505)
+    callout_id = _call(world, count=2)
+    callouts.answer(engine, _volunteer(world, b), callout_id, "accept")
+    callouts.answer(engine, _volunteer(world, a), callout_id, "on_way")
+    with engine.connect() as conn:
+        lead = conn.execute(sa.text(
+            "SELECT v.number FROM callouts c JOIN volunteers v ON v.id = c.lead_id "
+            "WHERE c.id = :c"), {"c": callout_id}).scalar_one()
+    assert lead == b  # the first to accept
+    callouts.answer(engine, _volunteer(world, a), callout_id, "arrived")
+    board = callouts.callouts(engine, None, tz="Asia/Shanghai").set_index("id").loc[callout_id]
+    # accepted counts those on the way and arrived; never "accepted 0, arrived 1"
+    assert (board.called, board.accepted, board.on_way, board.arrived) == (2, 2, 1, 1)
+    callouts.answer(engine, _volunteer(world, b), callout_id, "decline")
+    with engine.connect() as conn:
+        lead = conn.execute(sa.text(
+            "SELECT v.number FROM callouts c JOIN volunteers v ON v.id = c.lead_id "
+            "WHERE c.id = :c"), {"c": callout_id}).scalar_one()
+    assert lead == a  # the lead passes to the one still coming
+    time.sleep(2.5)  # an accepted call-out is not escalated
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT escalated_at FROM callouts WHERE id = :c"),
+                            {"c": callout_id}).scalar_one() is None
+    # the command closes it with an outcome; then nothing more is answered
+    command = _command(world)
+    with pytest.raises(Exception, match="outcome"):
+        callouts.close(engine, command, callout_id, "done")
+    callouts.close(engine, command, callout_id, "resolved")
+    with pytest.raises(ConflictError):
+        callouts.close(engine, command, callout_id, "cancelled")
+    with pytest.raises(NotFoundError):
+        callouts.answer(engine, _volunteer(world, b), callout_id, "accept")
+    other = _call(world, count=1)
+    callouts.close(engine, command, other, "cancelled")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT outcome, closed_by IS NOT NULL FROM callouts WHERE id = ANY(:i) ORDER BY id"),
+            {"i": [callout_id, other]}).all()
+        audited = conn.execute(sa.text(
+            "SELECT count(*) FROM audit_log WHERE action = 'callout_close'")).scalar_one()
+    assert [tuple(r) for r in rows] == [("resolved", True), ("cancelled", True)]
+    assert audited >= 2
+
+
+def _command(world, name: str = "d-command"):
+    from geo_patrol.store.accounts import principal_named
+
+    with world["engine"].connect() as conn:
+        return principal_named(conn, name)
+
+
+# -- SOS --------------------------------------------------------------------------------------
+
+def test_sos_from_traccar_client_on_both_ports(world):
+    from geo_patrol.errors import ConflictError
+    from geo_patrol.services import callouts
+    from geo_patrol.services.intake import Intake
+    from web.positions import serve_positions
+
+    engine = world["engine"]
+    _park_everyone(world)
+    victim, helper, helper2, other = world["numbers"][:4]
+    client = world["app"].test_client()
+    _send(client, helper, 109.8434, 40.6506)
+    _send(client, helper2, 109.8438, 40.6509)
+    # Traccar Client 9's JSON to the position port: the SOS button's position
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    intake = Intake(engine, world["settings"])
+    serve_positions(intake, "127.0.0.1", port)
+    body = json.dumps({"device_id": f"dx-{victim}", "location": {
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+        "coords": {"latitude": SITE[1], "longitude": SITE[0], "accuracy": 6.0, "speed": 0.0,
+                   "heading": -1, "altitude": 1050.0},
+        "is_moving": False, "event": "getCurrentPosition", "extras": {"alarm": "sos"},
+        "battery": {"level": 0.41, "is_charging": False}}}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/", data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            assert resp.status == 200
+        vid = _vid(engine, victim)
+
+        def raised():
+            with engine.connect() as conn:
+                return conn.execute(sa.text(
+                    "SELECT id FROM callouts WHERE kind = 'sos' AND raised_by = :v "
+                    "AND closed_at IS NULL"), {"v": vid}).scalar_one_or_none()
+        sos = _wait_for(raised)
+        assert sos
+    finally:
+        intake.close()
+    called = _targets(engine, sos)
+    assert victim not in called and called[helper][2]  # the nearest called, not the victim
+    # a second press while it is open joins it
+    _send(client, victim, SITE[0], SITE[1], extra="&alarm=sos")
+    time.sleep(1.0)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(
+            "SELECT count(*) FROM callouts WHERE kind = 'sos' AND raised_by = :v"),
+            {"v": vid}).scalar_one() == 1
+    # one officer acknowledges and owns it; a second is told who has it
+    callouts.acknowledge(engine, _command(world), sos)
+    with pytest.raises(ConflictError, match="d-command"):
+        callouts.acknowledge(engine, _command(world, "d-command2"), sos)
+    time.sleep(3.5)  # acknowledged in time: not escalated for want of an owner
+    with engine.connect() as conn:
+        assert not conn.execute(sa.text(
+            "SELECT count(*) FROM audit_log WHERE action = 'sos_escalate' AND target = :t"),
+            {"t": f"callout {sos}"}).scalar_one()
+    # OsmAnd's alarm=sos from another phone, never acknowledged: escalated after 3 s
+    _send(client, other, 109.8436, 40.6507, extra="&alarm=sos")
+    oid = _vid(engine, other)
+
+    def escalated():
+        with engine.connect() as conn:
+            return conn.execute(sa.text(
+                "SELECT count(*) FROM audit_log a JOIN callouts c ON a.target = 'callout ' "
+                "|| c.id WHERE a.action = 'sos_escalate' AND c.raised_by = :v"),
+                {"v": oid}).scalar_one()
+    assert _wait_for(escalated)
+    with engine.connect() as conn:
+        actions = set(conn.execute(sa.text(
+            "SELECT action FROM audit_log WHERE action LIKE 'sos%'")).scalars())
+    assert {"sos", "sos_acknowledge", "sos_escalate"} <= actions
+
+
+def test_sos_button_and_the_live_pages(world):
+    engine = world["engine"]
+    _park_everyone(world)
+    victim, helper = world["numbers"][4:6]
+    make_user(engine, "d-vol", "volunteer", volunteer=victim)
+    make_user(engine, "d-helper", "volunteer", volunteer=helper)
+    client = world["app"].test_client()
+    _send(client, victim, SITE[0], SITE[1])
+    _send(client, helper, 109.8434, 40.6506)
+    phone = world["app"].test_client()
+    token = sign_in(phone, "d-vol")
+    resp = phone.post("/me/sos", data={"csrf_token": token, "lon": "", "lat": ""})
+    assert resp.status_code == 303
+    page = phone.get(resp.headers["Location"]).get_data(as_text=True)
+    assert 'id="sos-sent"' in page
+    command = world["app"].test_client()
+    sign_in(command, "d-command")
+    live = command.get("/live/dispatch").get_data(as_text=True)
+    assert 'id="sos-alarms" data-unacknowledged="1"' in live and victim in live
+    # the helper's phone has it on top, with the place, the way there and big answers
+    other = world["app"].test_client()
+    sign_in(other, "d-helper")
+    now = other.get("/me/now").get_data(as_text=True)
+    assert "id=\"now-" in now and "uri.amap.com" in now and 'value="accept"' in now
+    assert command.get("/static/sos.wav").status_code == 200

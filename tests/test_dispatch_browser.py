@@ -1,0 +1,162 @@
+"""Dispatch as people use it, in a real browser with every outside request blocked: the
+command calls out on /live (1440 px) and sees the answers arrive without a reload; the
+volunteer's phone (/me at 360 px) gets the call-out on top without a reload, with the place,
+distance, ETA and navigation, and accepts, sets out and arrives; an SOS from the phone's
+button sounds on /live until an officer takes it. In Chinese and in English."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.request
+
+import pytest
+import sqlalchemy as sa
+
+from tests.browsing import browser, guarded_page, server, shot, sign_in  # noqa: F401
+from tests.helpers import make_user
+
+pytestmark = pytest.mark.browser
+
+SITE = (109.8430, 40.6503)
+WORDS = {
+    "zh": {"accept": "接受", "decline": "拒绝", "on_way": "正在赶往", "arrived": "已到达",
+           "callout": "派警：矛盾纠纷", "away": "距离", "sos": "SOS 求救", "take": "认领：由我处置",
+           "owned": "已由 b-command 认领", "send_sos": "立即发送 SOS", "sos_button": "SOS：我需要支援",
+           "called": "已派发", "sos_sent": "SOS 已发出", "is_arrived": "已到达"},
+    "en": {"accept": "Accept the call-out", "decline": "Decline the call-out",
+           "on_way": "On my way", "arrived": "I have arrived", "callout": "Call-out: Dispute",
+           "away": "m away", "sos": "SOS", "take": "Acknowledge: I take it",
+           "owned": "Acknowledged by b-command", "send_sos": "Send SOS now",
+           "sos_button": "SOS: I need help", "called": "Sent", "sos_sent": "SOS sent",
+           "is_arrived": "Arrived"},
+}
+
+
+@pytest.fixture(scope="module")
+def crew(demo_world, server):  # noqa: F811
+    """Four volunteers with phones and accounts, two per language's test."""
+    from geo_patrol.services.devices import add_device
+
+    engine = demo_world["engine"]
+    with engine.begin() as conn:
+        numbers = conn.execute(sa.text(
+            "SELECT number FROM volunteers WHERE active ORDER BY number DESC LIMIT 4")
+        ).scalars().all()
+        conn.execute(sa.text("UPDATE volunteers SET occupation = 'retired_resident' "
+                             "WHERE number = ANY(:n)"), {"n": numbers})
+    for n in numbers:
+        add_device(engine, f"bx-{n}", n)
+        make_user(engine, f"bv-{n}", "volunteer", volunteer=n)
+    return numbers
+
+
+def _position(server: str, number: str, lon: float, lat: float) -> None:  # noqa: F811
+    url = f"{server}/osmand?id=bx-{number}&lat={lat}&lon={lon}&timestamp={int(time.time())}"
+    with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=30) as r:
+        assert r.status == 200
+
+
+def _quiet(demo_world) -> None:
+    """Earlier call-outs closed, other phones away: each test starts on a clear board."""
+    with demo_world["engine"].begin() as conn:
+        conn.execute(sa.text("UPDATE callouts SET closed_at = now(), outcome = 'resolved' "
+                             "WHERE closed_at IS NULL"))
+        conn.execute(sa.text("DELETE FROM live_positions"))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_call_out_reaches_the_phone_and_its_answers_reach_the_command(
+        browser, server, demo_world, crew, lang):  # noqa: F811
+    w = WORDS[lang]
+    _quiet(demo_world)
+    near, other = crew[:2] if lang == "zh" else crew[2:]
+    _position(server, near, 109.8433, 40.6505)
+    _position(server, other, 109.8445, 40.6512)
+    with guarded_page(browser, (1440, 900)) as command, \
+            guarded_page(browser, (360, 740)) as phone:
+        sign_in(phone, server, f"bv-{near}")
+        phone.goto(f"{server}/lang/{lang}?next=/me", wait_until="domcontentloaded")
+        assert phone.locator("#nothing-now").is_visible()
+        sign_in(command, server, "b-command")
+        command.goto(f"{server}/lang/{lang}?next=/live", wait_until="domcontentloaded")
+        form = command.locator("#callout")
+        form.locator("input[name=lon]").fill(f"{SITE[0]:.6f}")
+        form.locator("input[name=lat]").fill(f"{SITE[1]:.6f}")
+        form.locator("input[name=count]").fill("2")
+        form.locator("button[type=submit]").click()
+        command.wait_for_url(re.compile(r".*/live\?callout=\d+"), timeout=30_000)
+        callout_id = int(command.url.rsplit("=", 1)[1])
+        assert command.locator("#callout-counts [data-count=called]").inner_text() == "2"
+        assert command.locator("#callout-targets").inner_text().count(w["called"]) == 2
+        # the phone, open all along, shows it on top without a reload
+        card = phone.locator(f"#now-{callout_id}")
+        card.wait_for(timeout=20_000)
+        box = card.bounding_box()
+        assert box is not None and box["y"] < 740  # on the first screen
+        text = card.inner_text()
+        assert w["callout"] in text and w["away"] in text, text
+        assert re.search(r"[\u4e00-\u9fff]+[路街道巷]", card.locator(".place").inner_text()) \
+            or re.search(r"\d+\.\d{5}", card.locator(".place").inner_text())
+        assert "uri.amap.com" in card.locator("a.nav-amap").get_attribute("href")
+        assert card.locator("button[value=accept]").inner_text() == w["accept"]
+        assert card.locator("button[value=decline]").inner_text() == w["decline"]
+        button = card.locator("button[value=accept]").bounding_box()
+        assert button["height"] >= 48 and button["width"] >= 300  # a big target
+        shot(phone, f"me-callout-{lang}")
+        card.locator("button[value=accept]").click()
+        phone.locator(f"#now-{callout_id}[data-status=accepted]").wait_for(timeout=20_000)
+        phone.locator(f"#now-{callout_id} button[value=on_way]").click()
+        phone.locator(f"#now-{callout_id}[data-status=on_way]").wait_for(timeout=20_000)
+        assert phone.locator(f"#now-{callout_id} button[value=arrived]").inner_text() == \
+            w["arrived"]
+        phone.locator(f"#now-{callout_id} button[value=arrived]").click()
+        phone.wait_for_load_state("domcontentloaded")
+        assert phone.locator(f"#now-{callout_id}").count() == 0  # answered: off the top
+        assert w["is_arrived"] in phone.locator("#my-callouts").inner_text()
+        # the command's board follows without a reload: accepted counts the arrived
+        command.wait_for_function(
+            "() => document.querySelector('#callout-counts [data-count=arrived]')"
+            ".textContent.trim() === '1'", timeout=20_000)
+        counts = {k: command.locator(f"#callout-counts [data-count={k}]").inner_text()
+                  for k in ("called", "accepted", "on_way", "arrived")}
+        assert counts == {"called": "2", "accepted": "1", "on_way": "1", "arrived": "1"}
+        shot(command, f"live-callout-answered-{lang}")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_sos_from_the_phone_sounds_on_live_until_an_officer_takes_it(
+        browser, server, demo_world, crew, lang):  # noqa: F811
+    w = WORDS[lang]
+    _quiet(demo_world)
+    victim, helper = crew[:2] if lang == "zh" else crew[2:]
+    _position(server, victim, *SITE)
+    _position(server, helper, 109.8436, 40.6507)
+    with guarded_page(browser, (1440, 900)) as command, \
+            guarded_page(browser, (360, 740)) as phone:
+        sign_in(command, server, "b-command")
+        command.goto(f"{server}/lang/{lang}?next=/live", wait_until="domcontentloaded")
+        sign_in(phone, server, f"bv-{victim}")
+        phone.goto(f"{server}/lang/{lang}?next=/me", wait_until="domcontentloaded")
+        summary = phone.locator("#sos summary")
+        assert summary.inner_text() == w["sos_button"]
+        assert summary.bounding_box()["y"] < 740
+        summary.click()
+        assert phone.locator("#sos-send").inner_text() == w["send_sos"]
+        phone.locator("#sos-send").click()
+        phone.wait_for_url(re.compile(r".*/me\?sos=1"), timeout=20_000)
+        assert w["sos_sent"] in phone.locator("#sos-sent").inner_text()
+        # /live, open all along: the alarm on top, and its sound played from the app
+        alarm = command.locator("#sos-alarms .alarm")
+        alarm.wait_for(timeout=20_000)
+        assert w["sos"] in alarm.inner_text() and victim in alarm.inner_text()
+        assert alarm.bounding_box()["y"] < 300
+        command.wait_for_function("() => document.body.dataset.sosOpen === '1'",
+                                  timeout=20_000)
+        src = command.locator("#sos-sound").get_attribute("src")
+        assert src.endswith("/static/sos.wav")
+        shot(command, f"live-sos-{lang}")
+        alarm.locator("button[type=submit]").click()
+        command.wait_for_url(re.compile(r".*/live\?callout=\d+"), timeout=20_000)
+        assert w["owned"] in command.locator("#sos-alarms").inner_text()
+        assert command.evaluate("() => document.body.dataset.sosOpen") == "0"

@@ -1,0 +1,56 @@
+// Call-outs and SOS alarms without reload: the parts of the page marked data-part are fetched
+// again from the URL of [data-refresh] on every "gp:event" the page receives and every few
+// seconds besides (the fallback when no event arrives). An unacknowledged SOS plays the alarm
+// sound (a file served by the app) until an officer takes it.
+(function () {
+  "use strict";
+  var root = document.querySelector("[data-refresh]");
+  if (!root) { return; }
+  var url = root.dataset.refresh;
+  var every = Number(root.dataset.every) || 10000;
+  var busy = false;
+  var sound = document.getElementById("sos-sound");
+
+  function comparable(el) {  // a fresh CSRF token alone is no change
+    return el.innerHTML.replace(/name="csrf_token" value="[^"]*"/g, "");
+  }
+
+  function alarm() {
+    var box = document.getElementById("sos-alarms");
+    var open = box ? Number(box.dataset.unacknowledged || 0) : 0;
+    document.body.dataset.sosOpen = String(open);
+    if (!sound || !open) { return; }
+    sound.currentTime = 0;
+    var played = sound.play();
+    if (played && played.then) {
+      played.then(function () { document.body.dataset.sosSound = "played"; })
+        .catch(function () { document.body.dataset.sosSound = "blocked"; });
+    }
+  }
+
+  function refresh() {
+    if (busy) { return; }
+    busy = true;
+    fetch(url, {credentials: "same-origin", headers: {"Accept": "text/html"}})
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html) { return; }
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        doc.querySelectorAll("[data-part]").forEach(function (fresh) {
+          var old = document.querySelector('[data-part="' + fresh.dataset.part + '"]');
+          if (old && comparable(old) !== comparable(fresh)) {
+            old.replaceWith(document.importNode(fresh, true));
+          }
+        });
+        document.body.dataset.refreshedAt = String(Date.now());
+        alarm();
+      })
+      .catch(function () { /* the next turn tries again */ })
+      .finally(function () { busy = false; });
+  }
+
+  window.addEventListener("gp:event", refresh);
+  window.setInterval(refresh, every);
+  window.setInterval(alarm, 5000);
+  alarm();
+})();
