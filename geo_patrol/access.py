@@ -106,8 +106,10 @@ class Principal:
         """The grant, or :class:`ForbiddenError` (403) when the role has none."""
         grant = self.grant(resource, action)
         if grant is None:
-            msg = f"a {self.role.value} account may not {action} {resource.value}"
-            raise ForbiddenError(msg)
+            article = "an" if self.role.value[:1] in "aeiou" else "a"
+            msg = f"{article} {self.role.value} account may not {action} {resource.value}"
+            raise ForbiddenError(msg, role=self.role.value, action=action,
+                                 resource=resource.value)
         return grant
 
     def sees_area(self, area_id: int | None) -> bool:

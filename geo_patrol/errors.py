@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field as dc_field
+from typing import Any
+
+#: How many bad rows of a file an error lists (the rest are counted).
+MAX_ROW_PROBLEMS = 100
+
+
+def N_(message: str) -> str:
+    """Marks an English message as one the web shows in the reader's language: it is
+    extracted into the catalogue and translated where it is shown, with its ``%(name)s``
+    values filled in after translation."""
+    return message
+
 
 class GeoPatrolError(Exception):
-    """Base class of every error the library raises on purpose."""
+    """Base class of every error the library raises on purpose.
+
+    ``field`` names the form field at fault (a form shows the message beside it);
+    ``msgid`` and ``values``, when set, are the message as marked with :func:`N_` and its
+    values, so a page can say it in the reader's language."""
+
+    field: str | None = None
+    msgid: str | None = None
+    values: dict[str, Any] = {}  # noqa: RUF012 (never mutated; instances set their own)
 
 
 class InputError(GeoPatrolError, ValueError):
@@ -18,12 +39,29 @@ class InputError(GeoPatrolError, ValueError):
         The file (or argument) at fault, when there is one.
     location
         Where in it: ``"row 12"``, ``"feature 3 (东河区)"``.
+
+    field
+        The form field at fault, when the value came from a form.
+    values
+        When given, ``message`` is a template marked with :func:`N_` and these fill its
+        ``%(name)s`` places (translated where it is shown).
+    shown
+        A template (marked with :func:`N_`) a page shows instead of ``message`` (which may
+        name command-line options), filled with ``values``.
     """
 
-    def __init__(self, message: str, *, source: str | None = None, location: str | None = None):
+    def __init__(self, message: str, *, source: str | None = None, location: str | None = None,
+                 field: str | None = None, values: dict[str, Any] | None = None,
+                 shown: str | None = None):
+        if shown is not None:  # the page's words differ from the command line's
+            self.msgid, self.values = shown, dict(values or {})
+        elif values is not None:
+            self.msgid, self.values = message, dict(values)
+            message = message % self.values
         self.message = message
         self.source = source
         self.location = location
+        self.field = field
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -64,12 +102,48 @@ class UnauthorizedError(GeoPatrolError, PermissionError):
 
 
 class ForbiddenError(GeoPatrolError, PermissionError):
-    """Signed in, but the role may not do this."""
+    """Signed in, but the role may not do this. ``role``, ``action`` and ``resource``, when
+    set, let a page say so in the reader's language."""
+
+    def __init__(self, message: str, *, role: str | None = None, action: str | None = None,
+                 resource: str | None = None):
+        self.role, self.action, self.resource = role, action, resource
+        super().__init__(message)
 
 
 class BusyError(GeoPatrolError):
     """The user already has as many jobs queued or running as one may (try again when one
     has finished)."""
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One bad value of a file: where (``unit`` ``row``, ``column``) and why (``msgid``, an
+    English template marked with :func:`N_`, and its ``values``)."""
+
+    row: object
+    column: str
+    msgid: str
+    values: dict[str, Any] = dc_field(default_factory=dict)
+    unit: str = "row"
+
+    def text(self) -> str:
+        return f"{self.unit} {self.row}, {self.column}: {self.msgid % self.values}"
+
+
+class RowErrors(InputError):
+    """A file with bad rows: every problem found (up to :data:`MAX_ROW_PROBLEMS`), each with
+    its row, column and reason; nothing was stored."""
+
+    def __init__(self, problems: list[RowProblem], *, source: str | None = None,
+                 total: int | None = None):
+        self.problems = problems[:MAX_ROW_PROBLEMS]
+        self.total = max(total or 0, len(problems))
+        shown = "; ".join(p.text() for p in self.problems[:5])
+        more = f" (and {self.total - 5} more)" if self.total > 5 else ""
+        super().__init__(f"{self.total} bad rows: {shown}{more}", source=source)
+
+
 class ReportInputError(InputError):
     """A volunteer's report or one of its photos is refused; nothing was stored. ``code``
     names the reason and ``params`` its figures, so a page can say it in the reader's

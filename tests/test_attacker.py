@@ -96,7 +96,7 @@ POST_NEEDS = {
 }
 #: Endpoints that take JSON, or a file.
 JSON_POSTS = {"api.send_report", "live.api_call_out"}
-FILE_POSTS = {"api.upload_track", "pages.uploads", "planner.upload_force"}
+FILE_POSTS = {"api.upload_track", "pages.upload", "planner.upload_force"}
 
 #: The head of each payload's markup: seen raw in an HTML page, the payload was written as
 #: markup, not text. Only the head is looked for, as the app may repeat only the first

@@ -86,7 +86,7 @@ def test_hazards_geojson_gcj02(engine, settings, baotou, tmp_path):
 
 def test_unknown_hazard_category(engine, settings, tmp_path):
     path = _ledger(tmp_path, ["H9,某场所,赌场,,109.8,40.6,,,"])
-    with pytest.raises(InputError, match=r"row 2: unknown hazard category '赌场'"):
+    with pytest.raises(InputError, match=r"row 2, category: “赌场” is not a hazard category"):
         load_hazards(engine, path, crs="wgs84", settings=settings)
     assert count(engine, "hazards") == 0 and count(engine, "uploads") == 0
 

@@ -311,8 +311,9 @@ def test_upload_errors_name_the_file_not_where_it_was_kept(world):  # noqa: F811
         content_type="multipart/form-data")
     page = resp.get_data(as_text=True)
     assert resp.status_code == 400 and "gp-upload-" not in page and "/tmp" not in page
-    error = re.search(r'<p id="error" class="bad">(.*?)</p>', page).group(1)
-    assert error.startswith("台账.csv") and "row" in error, error
+    error = re.search(r'<div class="form-error" id="form-error" role="alert">(.*?)</div>',
+                      page, re.S).group(1)
+    assert "台账.csv" in error and "经度" in error and "“abc”不是数字" in error, error
 
 
 def test_planners_get_no_names_numbers_or_inspectors_anywhere(world):  # noqa: F811

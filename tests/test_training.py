@@ -396,7 +396,7 @@ def test_uploading_a_sign_in_sheet_on_the_web(world):
     data = "\n".join([SHEET_HEADER, *FIRST_AID]).encode("gbk")
     resp = client.post("/uploads", data={"csrf_token": token, "kind": "training",
                                          "file": (io.BytesIO(data), "签到表.csv")},
-                       content_type="multipart/form-data")
+                       content_type="multipart/form-data", follow_redirects=True)
     assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
-    assert "4 attendance records stored" in resp.get_data(as_text=True)
+    assert "签到表.csv：4 条记录已保存" in resp.get_data(as_text=True)
     assert count(engine, "attendance") == 4

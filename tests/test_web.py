@@ -192,12 +192,13 @@ def test_upload_page(demo_client, tmp_path):
                  "bad.csv")}, content_type="multipart/form-data")
     assert bad.status_code == 400
     text = bad.get_data(as_text=True)
-    assert "row 2: (0, 0) is not a real position" in text
+    assert "第 2 行：(0, 0) 不是真实位置" in text  # in the page's language
+    # the city's time zone when none is chosen; the summary in the page's language
     good = demo_client.post("/uploads", data={
-        "kind": "incidents", "crs": "wgs84", "tz": "Asia/Shanghai", "csrf_token": demo_client.csrf,
+        "kind": "incidents", "csrf_token": demo_client.csrf,
         "file": (io.BytesIO("category,date,lon,lat\n盗窃,2026-11-20,109.85,40.62\n".encode()),
-                 "jq.csv")}, content_type="multipart/form-data")
-    assert good.status_code == 200 and "jq.csv: 1 incidents stored" in good.get_data(as_text=True)
+                 "jq.csv")}, content_type="multipart/form-data", follow_redirects=True)
+    assert good.status_code == 200 and "jq.csv：1 条记录已保存" in good.get_data(as_text=True)
 
 
 def test_result_exports(demo_client, demo_world, tmp_path):

@@ -76,6 +76,9 @@ def _database_errors(app: Flask) -> None:
 
 
 def _register_errors(app: Flask) -> None:
+    # deferred: web.forms loads the store through web.db, as above
+    from web.forms import error_text
+
     _database_errors(app)
     for error_class, status in ERROR_STATUS:
         def handler(exc: GeoPatrolError, status: int = status) -> Any:
@@ -86,7 +89,7 @@ def _register_errors(app: Flask) -> None:
                 return render_template("login.html", run=None, error=None,
                                        next=request.full_path, cities=cities(),
                                        chosen=g.get("gp_city")), 401
-            return render_template("error.html", message=str(exc), status=status,
+            return render_template("error.html", message=error_text(exc), status=status,
                                    run=None), status
         app.register_error_handler(error_class, handler)
 
@@ -221,6 +224,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.pages import bp as pages_bp
     from web.params import IdConverter, lang
     from web.campaigns import bp as campaigns_bp
+    from web.forms import template_globals as form_globals
     from web.clues import bp as clues_bp
     from web.crime import bp as crime_bp
     from web.planner import bp as planner_bp
@@ -251,6 +255,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         "crew_reason": crew_reason, "report_label": report_label,
         "rules": db.settings().rules, "here": db.current_city(),
         "other_cities": db.other_cities(),
-        **auth.template_globals()})
+        **auth.template_globals(), **form_globals()})
     _register_errors(app)
     return app

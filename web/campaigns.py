@@ -14,6 +14,7 @@ from geo_patrol.services import campaigns
 from geo_patrol.services.results import districts as district_list
 from web.auth import principal, requires
 from web.db import get_conn, get_db, settings
+from web.forms import error_text
 from web.params import csv_response, day_arg, int_arg, lang
 
 bp = Blueprint("campaigns", __name__)
@@ -48,7 +49,7 @@ def campaigns_page() -> Any:
                 categories=form.getlist("category"), by=me.username)
             return redirect(url_for("campaigns.campaigns_page", id=cid))
         except GeoPatrolError as exc:
-            error, status = str(exc), 400
+            error, status = error_text(exc), 400
     table = campaigns.listing(get_db(), within=within)
     chosen = int_arg("id")
     if chosen is None and len(table):

@@ -7,17 +7,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext
 from werkzeug.datastructures import FileStorage
 
+from geo_patrol import clock
 from geo_patrol.access import Resource
 from geo_patrol.errors import ReportInputError
+from geo_patrol.render.i18n import report_label
 from geo_patrol.services import reports as service
 from geo_patrol.services.results import reward_ledger
 from web.auth import principal, requires
 from web.db import get_conn, get_db, settings
-from web.params import int_value
+from web.params import int_value, lang
 
 bp = Blueprint("clues", __name__)
 
@@ -110,11 +113,41 @@ def reports_page(*, error: str | None = None, status: int = 200) -> Any:
     if not people:
         table = table.assign(volunteer=None, volunteer_name=None, text=None, answer=None)
         photos = {}  # a photo may show people
+    triage = me.grant(Resource.HAZARDS, "triage") is not None
     return render_template("reports.html", run=None, reports=table, ledger=ledger,
                            people=people, verification=verification or "", photos=photos,
-                           earlier=earlier, error=error,
-                           triage=me.grant(Resource.HAZARDS, "triage") is not None,
-                           done=request.args.get("done")), status
+                           earlier=earlier, error=error, triage=triage,
+                           choices=merge_choices(table, earlier) if triage else {},
+                           done=int_value("done", request.args.get("done")),
+                           outcome=request.args.get("outcome", ""),
+                           points=int_value("points", request.args.get("points"), 0),
+                           flagged=bool(request.args.get("flagged"))), status
+
+
+def merge_choices(table: pd.DataFrame, earlier: dict[int, int], *, most: int = 20
+                  ) -> dict[int, list[tuple[int, str]]]:
+    """For each pending report, the earlier reports of its community it may be merged into,
+    the one it looks like first, then the latest: ``(id, what the list shows)``."""
+    tz, rules = settings().timezone, settings().rules
+    kept = table[table["verification"] != "merged"].sort_values(["reported_at", "id"])
+    groups = {c: g for c, g in kept.groupby("community_id")}
+    out: dict[int, list[tuple[int, str]]] = {}
+    for r in table[table["verification"] == "pending"].itertuples():
+        group = groups.get(r.community_id)
+        if group is None:
+            continue
+        before = group[(group["reported_at"] <= r.reported_at) & (group["id"] != r.id)]
+        before = before.iloc[::-1].head(most)
+        like = earlier.get(int(r.id))
+        if like is not None:
+            before = pd.concat([kept[kept["id"] == like], before[before["id"] != like]])
+        out[int(r.id)] = [
+            (int(c.id), " · ".join(p for p in (
+                f"#{int(c.id)}", clock.local_text(c.reported_at, tz, "short"),
+                report_label(c.category, lang(), rules),
+                (c.text if isinstance(c.text, str) else "")[:24]) if p))
+            for c in before.itertuples()]
+    return out
 
 
 @bp.post("/reports/<int:report_id>/triage")
@@ -131,4 +164,6 @@ def triage(report_id: int) -> Any:
             hazard_category=form.get("hazard_category") or None)
     except ReportInputError as exc:
         return reports_page(error=refusal_text(exc), status=400)
-    return redirect(url_for("pages.reports", done=done.report_id) + f"#report-{report_id}")
+    return redirect(url_for("pages.reports", done=done.report_id, outcome=done.outcome,
+                            points=done.points, flagged=int(done.flagged) or None)
+                    + f"#report-{report_id}")

@@ -50,6 +50,7 @@ from geo_patrol.services.accounts import audit
 from geo_patrol.vocab import CERT_SKILLS
 from web.auth import principal, requires
 from web.db import cities, get_conn, get_db, get_engine, settings
+from web.forms import error_text, refills
 from web.params import int_arg, lang
 
 bp = Blueprint("live", __name__)
@@ -221,7 +222,7 @@ def devices_page() -> Any:
         try:
             devices.add_device(get_db(), device, number, secret=secret)
         except GeoPatrolError as exc:
-            error, status = str(exc), 400
+            error, status = error_text(exc), 400
         else:
             with get_db().begin() as conn:
                 audit(conn, me.username, "device_add", device,
@@ -275,6 +276,7 @@ def remove_device(device_id: str) -> Any:
 
 @bp.post("/live/callout")
 @requires(Resource.CALLOUTS, "write")
+@refills(live_page)
 def call_out() -> Any:
     me = principal()
     callout_id = callouts.call_out(get_db(), settings(), me, lon=request.form.get("lon"),

@@ -79,7 +79,9 @@ def base_tiles(z: int, x: int, y: int) -> Any:
 def search() -> Any:
     """The maps' search box: places, and the records the user's role may see, as one types."""
     q = request.args.get("q", "")
-    found = places_search.search(get_conn(), q, principal(), lang=lang())
+    kinds = frozenset(k for k in request.args.get("kinds", "").split(",")
+                      if k in places_search.KINDS) or None
+    found = places_search.search(get_conn(), q, principal(), lang=lang(), kinds=kinds)
     return jsonify(places_search.shown_in(found, request.args.get("datum", "wgs84")))
 
 

@@ -6,16 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from geo_patrol import clock
 from geo_patrol.access import Grant, Resource
 from geo_patrol.analysis.places import place_texts
 from geo_patrol.errors import (
+    N_,
     GeoPatrolError,
     InputError,
     NotFoundError,
     ReportInputError,
-    TooLargeError,
 )
 from geo_patrol.privacy import Vault
 from geo_patrol.services import campaigns, crime, notify, results, scope, tasks, training
@@ -34,6 +35,7 @@ from web import clues
 from web.auth import principal, requires
 from web.db import city, get_conn, get_db, settings
 from web.live import now_parts
+from web.forms import refills
 from web.params import current_run, download, int_arg, lang, local_path
 from web.uploads import saved_upload
 
@@ -165,7 +167,8 @@ def hazards() -> Any:
 def analyse() -> Any:
     start, end = request.form.get("from", ""), request.form.get("to", "")
     if not start or not end:
-        raise InputError("choose the first and last day of the period")
+        raise InputError(N_("Choose the first and last day of the period."),
+                         field="from" if not start else "to", values={})
     summary = analyze(get_db(), *parse_window(start, end, settings().timezone),
                       settings=settings())
     return redirect(url_for("pages.dashboard", run=summary.run_id))
@@ -214,25 +217,41 @@ def reports() -> Any:
     return clues.reports_page()
 
 
-@bp.route("/uploads", methods=["GET", "POST"])
+@bp.get("/uploads")
 @requires(Resource.HAZARDS, "write")
 def uploads() -> Any:
-    """Drop a file in: the load summary, or the error (nothing stored)."""
-    message, error, status = None, None, 200
-    if request.method == "POST":
-        kind = request.form.get("kind", "")
-        try:
-            with saved_upload(request.files.get("file")) as path:
-                result = scope.upload_file(
-                    get_db(), settings(), principal(), kind, path,
-                    **{k: request.form.get(k) for k in ("crs", "tz", "volunteer")})
-            message = result.summary_line()
-        except TooLargeError:
-            raise
-        except GeoPatrolError as exc:
-            error, status = str(exc), 400
+    """Drop a file in: the form, what was loaded before and, after a load, its summary."""
     return render_template("uploads.html", run=None, uploads=upload_table(get_conn()),
-                           message=message, error=error, kinds=list(scope.WEB_UPLOADS)), status
+                           message=request.args.get("loaded"), kinds=list(scope.WEB_UPLOADS),
+                           timezone=settings().timezone)
+
+
+@bp.post("/uploads")
+@requires(Resource.HAZARDS, "write")
+@refills(uploads)
+def upload() -> Any:
+    """Load a file; a refusal lists every bad row (row, column, reason) in the page's
+    language and stores nothing. The coordinates are WGS-84 and naive times the city's
+    unless chosen otherwise under "More"."""
+    form = request.form
+    kind = form.get("kind", "")
+    if kind not in scope.WEB_UPLOADS:
+        raise InputError(N_("Choose what the file holds."), field="kind", values={})
+    with saved_upload(request.files.get("file")) as path:
+        result = scope.upload_file(
+            get_db(), settings(), principal(), kind, path,
+            crs=form.get("crs"), tz=form.get("tz"), volunteer=form.get("volunteer"))
+    return redirect(url_for("pages.uploads", loaded=loaded_text(result)))
+
+
+def loaded_text(result: Any) -> str:
+    """A load's summary in the page's language."""
+    if result.duplicate:
+        return gettext("%(file)s was loaded before (upload no. %(id)s); nothing changed.",
+                       file=result.filename, id=result.upload_id)
+    return gettext("%(file)s: %(n)s records stored, %(flagged)s flagged (%(s)s s).",
+                   file=result.filename, n=result.stored, flagged=result.flagged,
+                   s=f"{result.seconds:.1f}")
 
 
 @bp.get("/export/<int:run_id>/<layer>.<fmt>")
@@ -304,6 +323,7 @@ def send_report() -> Any:
 
 @bp.post("/hazards/new")
 @requires(Resource.HAZARDS, "propose")
+@refills(hazards)
 def new_hazard() -> Any:
     """A district command records a hazard; a community officer proposes one in their own
     communities, for the command's review."""

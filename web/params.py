@@ -10,7 +10,7 @@ from flask import Response, request
 from flask_babel import get_locale, gettext, lazy_gettext
 from werkzeug.routing import IntegerConverter
 
-from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.errors import N_, InputError, NotFoundError
 from geo_patrol.render.exports import table_csv
 from geo_patrol.services import results
 from web.db import settings
@@ -58,7 +58,7 @@ def _field(name: str) -> str:
 
 def _out_of_range(name: str, low: float, high: float) -> InputError:
     return InputError(gettext("%(name)s must lie between %(low)s and %(high)s.",
-                              name=_field(name), low=f"{low:g}", high=f"{high:g}"))
+                              name=_field(name), low=f"{low:g}", high=f"{high:g}"), field=name)
 
 
 def int_arg(name: str, default: int | None = None, *, low: int = 0,
@@ -77,7 +77,7 @@ def int_value(name: str, raw: str | None, default: int | None = None, *, low: in
         value = int(raw.strip())
     except ValueError:
         raise InputError(gettext("%(name)s must be a whole number, not “%(raw)s”.",
-                                 name=_field(name), raw=raw[:40])) from None
+                                 name=_field(name), raw=raw[:40]), field=name) from None
     if not low <= value <= high:
         raise _out_of_range(name, low, high)
     return value
@@ -106,20 +106,22 @@ def float_value(name: str, raw: str | None, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise InputError(gettext("%(name)s must be a number, not “%(raw)s”.",
-                                 name=_field(name), raw=raw[:30])) from None
+                                 name=_field(name), raw=raw[:30]), field=name) from None
     if value != value or value in (float("inf"), float("-inf")):
-        raise InputError(gettext("%(name)s must be a finite number.", name=_field(name)))
+        raise InputError(gettext("%(name)s must be a finite number.", name=_field(name)),
+                         field=name)
     if name in WEB_CAPS and not WEB_CAPS[name][0] <= value <= WEB_CAPS[name][1]:
         raise _out_of_range(name, *WEB_CAPS[name])
     return value
 
 
-def day_arg(text: str) -> dt.date:
-    """A ``YYYY-MM-DD`` day."""
+def day_arg(text: str, field: str = "day") -> dt.date:
+    """A ``YYYY-MM-DD`` day (form field ``field``)."""
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise InputError(f"day {text[:20]!r} is not a date (YYYY-MM-DD)") from None
+        raise InputError(N_("“%(raw)s” is not a date (YYYY-MM-DD)."), field=field,
+                         values={"raw": text[:20]}) from None
 
 
 def lang() -> str:

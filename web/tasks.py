@@ -9,14 +9,15 @@ from typing import Any
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from geo_patrol.access import Resource
-from geo_patrol.errors import InputError
+from geo_patrol.errors import N_, InputError
 from geo_patrol.privacy import mask_name
 from geo_patrol.render.maps import map_html
 from geo_patrol.render.rota import task_map as draw
 from geo_patrol.services import tasks as service
 from web.auth import principal, requires
 from web.db import get_conn, get_db, settings
-from web.params import csv_response, day_arg, lang
+from web.forms import refills
+from web.params import MAX_ID, csv_response, day_arg, lang
 
 bp = Blueprint("tasks", __name__)
 
@@ -46,7 +47,9 @@ def tasks_page() -> Any:
                            duplicates=request.args.get("duplicates"),
                            checked=request.args.get("checked"),
                            credited=request.args.get("credited"),
-                           flagged=request.args.get("flagged"))
+                           flagged=request.args.get("flagged"),
+                           payouts=service.payouts(get_db())
+                           if me.grant(Resource.TASKS, "pay") else None)
 
 
 @bp.post("/planner/rota/<int:rota_id>/tasks")
@@ -60,15 +63,17 @@ def offer(rota_id: int) -> Any:
 
 @bp.post("/tasks/new")
 @requires(Resource.TASKS, "write")
+@refills(tasks_page)
 def new_task() -> Any:
-    """A task made by hand: visit a hazard in a time slot of a day."""
+    """A task made by hand: visit a hazard (picked by name) in a time slot of a day."""
     me = principal()
     form = request.form
     hazard = form.get("hazard", "").strip()
-    if not hazard.isdigit():
-        raise InputError("hazard: its number (id)")
+    if not hazard.isdigit() or int(hazard) > MAX_ID:
+        raise InputError(N_("Choose the hazard: type part of its name and pick it from the "
+                            "list."), field="hazard", values={})
     if not form.get("day"):
-        raise InputError("choose the day")
+        raise InputError(N_("Choose the day."), field="day", values={})
     service.make_task(get_db(), settings(), hazard_id=int(hazard),
                       day=day_arg(form["day"]), slot=form.get("slot", ""), by=me.username,
                       number=form.get("number") or None,
@@ -98,13 +103,15 @@ def credit_reports() -> Any:
 
 @bp.post("/tasks/payout")
 @requires(Resource.TASKS, "pay")
+@refills(tasks_page)
 def payout() -> Any:
     """Pay the points earned in a period, as a CSV list (each line names what it pays)."""
     form = request.form
-    if not form.get("from") or not form.get("to"):
-        raise InputError("give the period: from and to")
-    payout_id, lines = service.payout(get_db(), start=day_arg(form["from"]),
-                                      end=day_arg(form["to"]), by=principal().username)
+    for end in ("from", "to"):
+        if not form.get(end):
+            raise InputError(N_("Choose the day."), field=end, values={})
+    payout_id, lines = service.payout(get_db(), start=day_arg(form["from"], "from"),
+                                      end=day_arg(form["to"], "to"), by=principal().username)
     return csv_response(lines, f"payout-{payout_id}.csv")
 
 

@@ -14,6 +14,7 @@ from geo_patrol.services import training
 from geo_patrol.vocab import ATTENDANCE_RESULTS, CERT_SKILLS, TRAINING_MODES
 from web.auth import principal, requires
 from web.db import get_db, settings
+from web.forms import error_text
 from web.params import csv_response, int_arg, lang
 
 bp = Blueprint("training", __name__)
@@ -50,7 +51,7 @@ def training_page() -> Any:
                 batch=request.form.get("batch", ""),
                 attendance={r: request.form.get(r, "") for r in ATTENDANCE_RESULTS})
         except GeoPatrolError as exc:
-            error, status_code = str(exc), 400
+            error, status_code = error_text(exc), 400
     status = training.status(db, cfg, within=within)
     community = request.args.get("community") or ""
     shown = status[status["community"] == community] if community else status

@@ -11,14 +11,14 @@ from pathlib import Path
 
 from werkzeug.datastructures import FileStorage
 
-from geo_patrol.errors import GeoPatrolError, InputError
+from geo_patrol.errors import N_, GeoPatrolError, InputError
 
 
 @contextmanager
 def saved_upload(upload: FileStorage | None) -> Iterator[Path]:
     """The uploaded file on disk while the block runs (removed afterwards)."""
     if upload is None or not upload.filename:
-        raise InputError("choose a file")
+        raise InputError(N_("Choose a file."), field="file", values={})
     with tempfile.TemporaryDirectory(prefix="gp-upload-") as tmp:
         path = Path(tmp) / safe_name(upload.filename)
         upload.save(path)

@@ -24,7 +24,7 @@ import pyproj
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
-from geo_patrol.errors import InputError
+from geo_patrol.errors import N_, InputError
 from geo_patrol.ingest._files import open_maybe_compressed
 from geo_patrol.ingest._xml import screen_xml
 from geo_patrol.ingest.points import to_float
@@ -108,7 +108,10 @@ def parse_times(values: pd.Series, rows: np.ndarray, *, tz: str | None, source: 
             raise InputError(msg, source=source, location=f"{unit} {rows[i]}")
         msg = (f"time {s.iloc[i]!r} has no time zone: pass --tz Asia/Shanghai if the times "
                "are local times")
-        raise InputError(msg, source=source, location=f"{unit} {rows[i]}")
+        raise InputError(msg, source=source, location=f"{unit} {rows[i]}",
+                         values={"raw": s.iloc[i][:40], "row": rows[i]},
+                         shown=N_("Row %(row)s: the time “%(raw)s” has no time zone: choose "
+                                  "the file's time zone under “More”."))
     out = np.empty(len(s), dtype="int64")
     for mask, localise in ((aware, False), (~aware, True)):
         if not mask.any():

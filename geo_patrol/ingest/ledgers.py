@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geo_patrol.errors import InputError
+from geo_patrol.crs import parse_crs
+from geo_patrol.errors import N_, InputError
 from geo_patrol.ingest.fixes import check_times, parse_times
-from geo_patrol.ingest.points import to_float
+from geo_patrol.ingest.points import is_geographic, to_float
+from geo_patrol.ingest.problems import Problems
 from geo_patrol.ingest.records import (
     PointRecords,
     content_keys,
@@ -106,20 +108,34 @@ def read_hazards(path: Path | str, *, rules: Rules, crs: str | None, tz: str | N
                  sheet: str | None = None) -> Ledger:
     """A campaign hazard ledger; rows sharing an id are that hazard's status history."""
     source = str(path)
+    problems = Problems(source)
     rec = read_point_records(path, HAZARD_COLUMNS, required=("name", "category"), crs=crs,
-                             mapping=mapping, encoding=encoding, sheet=sheet)
+                             mapping=mapping, encoding=encoding, sheet=sheet,
+                             problems=problems)
+    problems.unit = rec.unit
     f = rec.frame.reindex(columns=list(HAZARD_COLUMNS), fill_value="")
     refuse_formula_cells(rec, ["name", "address", "note", "id"], source)
     rows = rec.rows
-    empty = f["name"] == ""
-    if empty.any():
-        raise InputError("name is empty", source=source, location=f"{rec.unit} {rows[empty][0]}")
+    # every bad value of the sheet is named at once (nothing is stored)
+    problems.flag((f["name"] == "").to_numpy(), rows, "name", N_("The name is empty."))
     cats = f["category"].map(rules.category_of)
-    if cats.isna().any():
-        row = f.index[cats.isna().to_numpy()][0]
-        msg = (f"unknown hazard category {f.at[row, 'category']!r}: use one of "
-               f"{', '.join(rules.categories)} (or their Chinese names)")
-        raise InputError(msg, source=source, location=f"{rec.unit} {row}")
+    names = "、".join(rule.label("zh") for rule in rules.categories.values())
+    problems.flag(cats.isna().to_numpy(), rows, "category",
+                  N_("“%(value)s” is not a hazard category: use one of %(allowed)s."),
+                  lambda i: {"value": f["category"].iloc[i][:40], "allowed": names})
+    statuses = f["status"].replace("", "open").str.strip().str.lower().map(_HAZARD_STATUS)
+    problems.flag(statuses.isna().to_numpy(), rows, "status",
+                  N_("“%(value)s” is not a status: use one of %(allowed)s."),
+                  lambda i: {"value": f["status"].iloc[i][:40],
+                             "allowed": ", ".join(HAZARD_STATUSES)})
+    if rec.unit == "row" and is_geographic(parse_crs(crs or "wgs84")):
+        for column, values, bound in (("longitude", rec.x, 180), ("latitude", rec.y, 90)):
+            out = np.abs(values) > bound  # NaN (already noted) is not
+            problems.flag(out & ~problems.bad(rows), rows, column,
+                          N_("%(value)s lies outside -%(bound)s to %(bound)s (are longitude "
+                             "and latitude swapped?)."),
+                          lambda i, v=values, b=bound: {"value": f"{v[i]:g}", "bound": b})
+    problems.raise_if_any()
     status = _lookup(f["status"].replace("", "open"), _HAZARD_STATUS, "status", HAZARD_STATUSES,
                      source, rec.unit)
     dated = f["status_date"] != ""

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from geo_patrol.crs import DeclaredCRS, lonlat_to_wgs84, parse_crs
-from geo_patrol.errors import CRSError, InputError
+from geo_patrol.errors import N_, CRSError, InputError
+from geo_patrol.ingest.problems import Problems
 
 #: Margin (degrees, about 20 km) around the stored areas inside which points are accepted.
 EXTENT_MARGIN_DEG = 0.2
@@ -21,14 +22,23 @@ def _where(rows: np.ndarray, mask: np.ndarray, unit: str) -> str:
 
 
 def to_float(values: pd.Series | Sequence[object], name: str, rows: np.ndarray, *,
-             source: str, unit: str = "row", required: bool = True) -> np.ndarray:
-    """Parse a text column as floats; blanks are NaN (an error when ``required``)."""
+             source: str, unit: str = "row", required: bool = True,
+             problems: Problems | None = None) -> np.ndarray:
+    """Parse a text column as floats; blanks are NaN (an error when ``required``). With
+    ``problems``, every bad row is noted there (and left NaN) instead of refusing the first."""
     s = pd.Series(values, copy=False)
     if not pd.api.types.is_numeric_dtype(s):
         s = s.astype(object).map(lambda v: None if v is None else str(v).strip())
         s = s.replace({"": None, "nan": None, "None": None})
     out = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64")
     bad = np.isnan(out) & s.notna().to_numpy()
+    if problems is not None:
+        problems.flag(bad, rows, name, N_("“%(value)s” is not a number."),
+                      lambda i: {"value": str(s.iloc[i])[:40]})
+        if required:
+            problems.flag(np.isnan(out) & ~bad, rows, name, N_("The %(column)s is missing."),
+                          lambda i: {"column": name})
+        return out
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         msg = f"{name} {s.iloc[i]!r} is not a number"
@@ -37,6 +47,10 @@ def to_float(values: pd.Series | Sequence[object], name: str, rows: np.ndarray, 
         msg = f"{name} is missing"
         raise InputError(msg, source=source, location=_where(rows, np.isnan(out), unit))
     return out
+
+
+def _plain(value: object) -> object:
+    return value.item() if hasattr(value, "item") else value
 
 
 def is_geographic(crs: DeclaredCRS) -> bool:
@@ -63,27 +77,38 @@ def points_to_wgs84(
     x = np.asarray(x, dtype="float64")
     y = np.asarray(y, dtype="float64")
 
-    def fail(message: str, mask: np.ndarray) -> None:
-        raise InputError(message, source=source, location=_where(rows, mask, unit))
+    def fail(message: str, mask: np.ndarray, shown: str | None = None) -> None:
+        """Refuse the first row of ``mask``; ``shown`` is what a page says (a row's)."""
+        i = int(np.flatnonzero(mask)[0])
+        words = {"shown": shown, "values": {"row": _plain(rows[i]), "x": f"{x[i]:g}",
+                                            "y": f"{y[i]:g}"}} if shown and unit == "row" else {}
+        raise InputError(message, source=source, location=_where(rows, mask, unit), **words)
 
     bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():
-        fail("coordinate is NaN or infinite", bad)
+        fail("coordinate is NaN or infinite", bad,
+             N_("Row %(row)s: the coordinates are not finite numbers."))
     if is_geographic(declared):
         metres = (np.abs(x) > 1000) | (np.abs(y) > 1000)
         if metres.any():
             fail(f"({x[metres][0]:.1f}, {y[metres][0]:.1f}) looks like projected metres in a "
-                 "degrees field: declare the file's CRS with --crs EPSG:<code>", metres)
+                 "degrees field: declare the file's CRS with --crs EPSG:<code>", metres,
+                 N_("Row %(row)s: (%(x)s, %(y)s) looks like metres, not degrees: choose the "
+                    "file's coordinate system under “More”."))
         swapped = (np.abs(y) > 90) & (np.abs(x) <= 90)
         if swapped.any():
             fail(f"latitude {y[swapped][0]} is out of range: longitude and latitude look "
-                 "swapped", swapped)
+                 "swapped", swapped,
+                 N_("Row %(row)s: latitude %(y)s lies outside -90 to 90: longitude and "
+                    "latitude look swapped."))
         out = (np.abs(x) > 180) | (np.abs(y) > 90)
         if out.any():
-            fail("longitude or latitude out of range", out)
+            fail("longitude or latitude out of range", out,
+                 N_("Row %(row)s: longitude or latitude out of range."))
         zero = (x == 0) & (y == 0)
         if zero.any():
-            fail("(0, 0) is not a real position (a fix without a signal?)", zero)
+            fail("(0, 0) is not a real position (a fix without a signal?)", zero,
+                 N_("Row %(row)s: (0, 0) is not a real position (a fix without a signal?)."))
     try:
         lon, lat = lonlat_to_wgs84(x, y, declared)
     except Exception as exc:  # pyproj errors on impossible projected values
@@ -109,5 +134,6 @@ def points_to_wgs84(
                 hint = (f"the deployment covers ({x0:.3f}, {y0:.3f}) .. ({x1:.3f}, {y1:.3f}); "
                         "is the declared CRS right?")
             fail(f"({lon[i]:.5f}, {lat[i]:.5f}) is far outside the deployment area: {hint}",
-                 outside)
+                 outside, N_("Row %(row)s: (%(x)s, %(y)s) is far outside this city: are the "
+                             "coordinate system and the order of longitude and latitude right?"))
     return lon, lat

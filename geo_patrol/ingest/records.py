@@ -15,6 +15,7 @@ from geo_patrol.crs import DeclaredCRS
 from geo_patrol.errors import CRSError, InputError
 from geo_patrol.ingest.boundaries import read_vector_file, resolve_crs
 from geo_patrol.ingest.points import to_float
+from geo_patrol.ingest.problems import Problems
 from geo_patrol.ingest.tables import map_columns, read_table, refuse_formulas
 
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb")
@@ -45,11 +46,12 @@ def read_point_records(
     mapping: Mapping[str, str] | None = None,
     encoding: str | None = None,
     sheet: str | None = None,
+    problems: Problems | None = None,
 ) -> PointRecords:
     """Read point records: a table with lon/lat columns, or a vector file of points.
 
     ``crs`` may be ``file`` (or ``None``) for vector files that declare theirs; tables need
-    it declared.
+    it declared. With ``problems``, every bad coordinate of a table is noted there.
     """
     p = Path(path)
     source = str(p)
@@ -82,8 +84,8 @@ def read_point_records(
                          required=(*required, "lon", "lat"), source=source)
     mapped = mapped.apply(lambda c: c.astype(str).str.strip())
     rows = mapped.index.to_numpy()
-    x = to_float(mapped.pop("lon"), "longitude", rows, source=source)
-    y = to_float(mapped.pop("lat"), "latitude", rows, source=source)
+    x = to_float(mapped.pop("lon"), "longitude", rows, source=source, problems=problems)
+    y = to_float(mapped.pop("lat"), "latitude", rows, source=source, problems=problems)
     return PointRecords(mapped, x, y, crs, "row")
 
 

@@ -18,7 +18,7 @@ import openpyxl
 import pandas as pd
 from openpyxl.utils.exceptions import InvalidFileException
 
-from geo_patrol.errors import InputError
+from geo_patrol.errors import N_, InputError
 
 #: Encodings tried, in order, when a CSV does not declare one. GB18030 is a superset of GBK.
 DETECTED_ENCODINGS = ("utf-8-sig", "gb18030")
@@ -40,7 +40,8 @@ def decode_text(data: bytes, source: str, encoding: str | None = None) -> str:
         except LookupError:
             raise InputError(f"unknown encoding {encoding!r}", source=source) from None
     msg = "text is neither UTF-8 nor GBK: pass --encoding"
-    raise InputError(msg, source=source)
+    raise InputError(msg, source=source, shown=N_(
+        "The text is neither UTF-8 nor GBK: save the file as UTF-8 and load it again."))
 
 
 def read_csv_text(path: Path, *, encoding: str | None = None) -> pd.DataFrame:
@@ -143,7 +144,10 @@ def match_columns(headers: Sequence[str], aliases: Mapping[str, Sequence[str]], 
     if missing:
         msg = (f"missing column(s) {', '.join(missing)}; the file has "
                f"{', '.join(map(str, headers))} (map others with --column NAME=HEADER)")
-        raise InputError(msg, source=source)
+        raise InputError(msg, source=source, values={
+            "missing": missing, "headers": ", ".join(map(str, headers))},
+            shown=N_("The file has no column %(missing)s (its columns are %(headers)s): "
+                     "name the columns in its first row as the template does."))
     return chosen
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from geo_patrol.analysis.places import run_place, street_pieces, tiles_covering
 from geo_patrol.render.basemap import EMBEDDED_ZOOMS
+from geo_patrol.store import areas as area_store
 from geo_patrol.store import places as store
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
@@ -59,3 +60,9 @@ def base_tile(db: Database, z: int, x: int, y: int) -> bytes:
     """A base-map vector tile (made once, then read from the cache)."""
     with db.begin() as conn:
         return store.base_tile(conn, z, x, y)
+
+
+def city_extent(db: Database) -> tuple[float, float, float, float] | None:
+    """The WGS-84 bounds of the city's areas (``None`` before any is loaded)."""
+    with db.connect() as conn:
+        return area_store.deployment_extent(conn)

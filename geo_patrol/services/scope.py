@@ -31,6 +31,8 @@ WEB_UPLOADS: dict[str, tuple[Resource, str]] = {
     "volunteers": (Resource.HAZARDS, "write"), "tracks": (Resource.TRACKS, "write"),
     "hazards": (Resource.HAZARDS, "write"), "reports": (Resource.HAZARDS, "write"),
     "incidents": (Resource.HAZARDS, "write"), "training": (Resource.TRAINING, "write")}
+#: Files whose coordinates are plain numbers (their CRS is WGS-84 unless the user says).
+TABLE_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xls")
 #: Options each kind of upload takes from a form (anything else is dropped).
 UPLOAD_OPTIONS = {"volunteers": (), "tracks": ("crs", "tz", "volunteer"),
                   "hazards": ("crs", "tz"), "reports": ("crs", "tz"),
@@ -45,6 +47,12 @@ def upload_file(db: Database, settings: Settings, user: Principal, kind: str, pa
     resource, action = WEB_UPLOADS[kind]
     grant = user.require(resource, action)
     kept = {k: v for k, v in options.items() if v and k in UPLOAD_OPTIONS[kind]}
+    # what the city already knows: naive times are its local times, a table's coordinates
+    # GPS degrees (a vector file declares its own CRS)
+    if "tz" in UPLOAD_OPTIONS[kind]:
+        kept.setdefault("tz", settings.timezone)
+    if "crs" in UPLOAD_OPTIONS[kind] and path.suffix.lower() in TABLE_SUFFIXES:
+        kept.setdefault("crs", "wgs84")
     if kind == "tracks" and grant is Grant.OWN:
         if user.volunteer_id is None:
             raise ForbiddenError("this account has no roster record to upload tracks for")

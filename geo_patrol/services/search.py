@@ -78,40 +78,56 @@ def shown_in(found: list[dict[str, Any]], datum: str) -> list[dict[str, Any]]:
     return found
 
 
-def search(conn: Connection, q: str, who: Principal, *, lang: str) -> list[dict[str, Any]]:
+#: The kinds of answer a picker may ask for alone (``kinds``).
+KINDS = ("coordinates", "crossing", "street", "area", "hazard", "volunteer")
+
+
+def search(conn: Connection, q: str, who: Principal, *, lang: str,
+           kinds: frozenset[str] | None = None) -> list[dict[str, Any]]:
     """What ``q`` may mean, best first, as far as ``who`` may see: coordinates, crossings,
     streets, areas, hazards (within the user's hazard scope) and volunteers (masked, for
-    the roles that read personal data)."""
+    the roles that read personal data). ``kinds`` keeps only those kinds (a form's picker:
+    ``area`` stands for districts and communities); a record's answer carries its ``id``
+    (a volunteer's: their number; a street's: its name)."""
     q = q.strip()[:MAX_QUERY]
     if not q:
         return []
-    found = coordinates(q)
+
+    def wanted(kind: str) -> bool:
+        return kinds is None or kind in kinds
+
+    found = coordinates(q) if wanted("coordinates") else []
     if found:
         return found
     parts = [p for p in CROSSING.split(q, maxsplit=1) if p]
-    if len(parts) == 2:
+    if len(parts) == 2 and wanted("crossing"):
         for r in store.search_crossings(conn, parts[0], parts[1].removesuffix("交叉口")):
             found.append({"kind": "crossing", "lon": r["lon"], "lat": r["lat"],
                           "label": crossing_text(r["name_a"], r["name_b"], lang)})
         return found
-    for r in store.search_streets(conn, q):
-        found.append({"kind": "street", "lon": r["lon"], "lat": r["lat"], "bounds": _bounds(r),
-                      "label": f"{r['name']} · {label('street', lang)}"})
-    for r in store.search_areas(conn, q):
-        kind = label(r["level"] if r["level"] in ("community", "district") else "area", lang)
-        parent = f"（{r['parent']}）" if r["parent"] else ""
-        found.append({"kind": r["level"], "lon": r["lon"], "lat": r["lat"],
-                      "bounds": _bounds(r), "label": f"{r['name']}{parent} · {kind}"})
+    if wanted("street"):
+        for r in store.search_streets(conn, q):
+            found.append({"kind": "street", "id": r["name"], "lon": r["lon"], "lat": r["lat"],
+                          "bounds": _bounds(r),
+                          "label": f"{r['name']} · {label('street', lang)}"})
+    if wanted("area"):
+        for r in store.search_areas(conn, q):
+            kind = label(r["level"] if r["level"] in ("community", "district") else "area",
+                         lang)
+            parent = f"（{r['parent']}）" if r["parent"] else ""
+            found.append({"kind": r["level"], "id": r["id"], "lon": r["lon"], "lat": r["lat"],
+                          "bounds": _bounds(r), "label": f"{r['name']}{parent} · {kind}"})
     hazards = who.grant(Resource.HAZARDS)
-    if hazards in (Grant.ALL, Grant.SCOPED):
+    if hazards in (Grant.ALL, Grant.SCOPED) and wanted("hazard"):
         for r in store.search_hazards(conn, q, within=who.within(Resource.HAZARDS)):
             where = place_text(Place(r["street"], r["cross_a"], r["cross_b"]), lang) \
                 if r["street"] else ""
-            found.append({"kind": "hazard", "lon": r["lon"], "lat": r["lat"],
+            found.append({"kind": "hazard", "id": r["id"], "lon": r["lon"], "lat": r["lat"],
                           "label": f"{r['name']} · {where}".rstrip(" ·")})
     people = who.grant(Resource.PEOPLE)
-    if people in (Grant.ALL, Grant.SCOPED):
+    if people in (Grant.ALL, Grant.SCOPED) and wanted("volunteer"):
         for r in store.search_volunteers(conn, q, within=who.within(Resource.PEOPLE)):
-            found.append({"kind": "volunteer", "lon": r["lon"], "lat": r["lat"],
+            found.append({"kind": "volunteer", "id": r["number"], "lon": r["lon"],
+                          "lat": r["lat"],
                           "label": f"{r['number']} {mask_name(r['name'])} · {r['community']}"})
     return found

@@ -19,13 +19,13 @@ import pandas as pd
 import shapely
 
 from geo_patrol.crs import utm_crs_for
-from geo_patrol.errors import ForbiddenError, InputError, ReportInputError
+from geo_patrol.errors import N_, ForbiddenError, InputError, ReportInputError
 from geo_patrol.ingest._files import FileInfo, file_info
 from geo_patrol.ingest.boundaries import read_boundaries
 from geo_patrol.ingest.fixes import RawFixes, check_times, clean_fixes, read_fixes
 from geo_patrol.ingest.landcover import read_land_cover
 from geo_patrol.ingest.ledgers import Ledger, read_hazards, read_incidents, read_reports
-from geo_patrol.ingest.points import points_to_wgs84, to_float
+from geo_patrol.ingest.points import points_to_wgs84
 from geo_patrol.ingest.streets import read_streets
 from geo_patrol.ingest.training import read_training, resolve_courses
 from geo_patrol.ingest.volunteers import PASSIVE_OCCUPATIONS, read_volunteers
@@ -480,35 +480,62 @@ def load_incidents(db: Database, path: Path | str, *, category: str | None = Non
 
 def entered_point(conn: Connection, lon: object, lat: object, crs: str,
                    within: frozenset[int] | None) -> tuple[float, float, int]:
-    """A point typed into a form: checked, in WGS-84, and the community it lies in."""
+    """A point typed into a form: checked, in WGS-84, and the community it lies in (each
+    refusal names the field at fault)."""
     rows = np.array([1])
-    x = to_float(pd.Series([lon]), "lon", rows, source="form")
-    y = to_float(pd.Series([lat]), "lat", rows, source="form")
-    lon_, lat_ = points_to_wgs84(x, y, crs, rows, source="form", unit="point",
-                                 extent=area_store.deployment_extent(conn))
+    xy = []
+    for name, raw, bound in (("lon", lon, 180), ("lat", lat, 90)):
+        text = "" if raw is None else str(raw).strip()
+        if not text:
+            raise InputError(N_("Give the %(column)s."), source="form", field=name,
+                             values={"column": name})
+        try:
+            value = float(text)
+        except ValueError:
+            raise InputError(N_("The %(column)s “%(raw)s” is not a number."), source="form",
+                             field=name, values={"column": name, "raw": text[:30]}) from None
+        if not (abs(value) <= bound):  # NaN too
+            raise InputError(N_("A %(column)s lies between -%(bound)s and %(bound)s, not "
+                                "%(raw)s (are longitude and latitude swapped?)."),
+                             source="form", field=name,
+                             values={"column": name, "bound": bound, "raw": text[:30]})
+        xy.append(value)
+    try:
+        lon_, lat_ = points_to_wgs84(np.array(xy[:1]), np.array(xy[1:]), crs, rows,
+                                     source="form", unit="point",
+                                     extent=area_store.deployment_extent(conn))
+    except InputError:
+        raise InputError(N_("The point (%(lon)s, %(lat)s) is far outside this city: is it in "
+                            "WGS-84 (GPS) degrees?"), source="form", field="lon",
+                         values={"lon": xy[0], "lat": xy[1]}) from None
     community = ledger_store.community_at(conn, float(lon_[0]), float(lat_[0]))
     if community is None or (within is not None and community not in within):
-        raise InputError("the point lies outside the communities you may enter records for",
-                         source="form")
+        raise InputError(N_("The point lies outside the communities you may enter records "
+                            "for."), source="form", field="lon", values={})
     return float(lon_[0]), float(lat_[0]), community
 
 
-def form_text(value: str | None, what: str, *, limit: int) -> str | None:
-    """Text typed into a form: at most ``limit`` characters, and nothing a spreadsheet
-    would run as a formula when the record is exported (``= + - @`` first)."""
+def form_text(value: str | None, what: str, *, limit: int, field: str | None = None
+              ) -> str | None:
+    """Text typed into a form (field ``field``, ``what`` by default): at most ``limit``
+    characters, and nothing a spreadsheet would run as a formula when the record is
+    exported (``= + - @`` first)."""
     text = (value or "").strip()
+    field = field or what
     if len(text) > limit:
-        raise InputError(f"{what} has at most {limit} characters", source="form")
+        raise InputError(N_("At most %(limit)s characters, not %(n)s."), source="form",
+                         field=field, values={"limit": limit, "n": len(text)})
     if text[:1] in ("=", "+", "-", "@"):
-        raise InputError(f"{what} may not start with {text[0]!r} (a spreadsheet would run it "
-                         "as a formula)", source="form")
+        raise InputError(N_("May not start with %(char)s (a spreadsheet would run it as a "
+                            "formula)."), source="form", field=field, values={"char": text[0]})
     return text or None
 
 
 def _category(settings: Settings, value: str) -> str:
     category = settings.rules.category_of(value or "")
     if category is None:
-        raise InputError(f"unknown hazard category {value!r}", source="form")
+        raise InputError(N_("Choose a category from the list."), source="form",
+                         field="category", values={})
     return category
 
 
@@ -517,9 +544,9 @@ def enter_hazard(db: Database, *, category: str, name: str, lon: object, lat: ob
                  within: frozenset[int] | None = None, settings: Settings) -> int:
     """Record one hazard from a form: a command's record, or an officer's proposal inside
     their own communities. Returns the hazard id."""
-    name = form_text(name, "a hazard's name", limit=200)
+    name = form_text(name, "a hazard's name", limit=200, field="name")
     if not name:
-        raise InputError("a hazard needs a name of at most 200 characters", source="form")
+        raise InputError(N_("Give the hazard a name."), source="form", field="name", values={})
     category = _category(settings, category)
     with db.begin() as conn:
         srid = require_metric_srid(conn, settings.metric_crs)

@@ -22,7 +22,7 @@ from geo_patrol.analysis.delivery import TaskPlaces, Verdict, verify_tasks
 from geo_patrol.analysis.places import walking_order
 from geo_patrol.analysis.paths import Fixes
 from geo_patrol.analysis.visits import Calendar
-from geo_patrol.errors import ConflictError, ForbiddenError, InputError, NotFoundError
+from geo_patrol.errors import N_, ConflictError, ForbiddenError, InputError, NotFoundError
 from geo_patrol.planning.crew import SLOTS
 from geo_patrol.planning.network import walking_distances
 from geo_patrol.privacy import mask_name
@@ -82,21 +82,25 @@ def make_task(db: Database, settings: Settings, *, hazard_id: int, day: dt.date,
     slot of a day, offered to a volunteer (``number``) or to the hazard's community; the
     route is the street nearest the hazard. Audit-logged; returns the task's id."""
     if slot not in SLOTS:
-        raise InputError(f"slot: one of {', '.join(SLOTS)}")
+        raise InputError(N_("Choose a time slot from the list."), field="slot", values={})
     tz = ZoneInfo(settings.timezone)
     lo, hi = SLOTS[slot]
     start = dt.datetime.combine(day, dt.time(lo), tz)
     if start + dt.timedelta(hours=hi - lo) <= dt.datetime.now(dt.UTC):
-        raise InputError("the slot is over: a task is for a time still to come")
+        raise InputError(N_("This time slot is over: a task is for a time still to come."),
+                         field="day", values={})
     with db.begin() as conn:
         place = store.hazard_street(conn, hazard_id)
         if place is None or (within is not None and place["community_id"] not in within):
-            raise NotFoundError(f"no hazard {hazard_id} near a street")
+            raise InputError(N_("Choose a hazard near a street in your communities from the "
+                                "list."), field="hazard", values={})
         offered_to = None
         if number:
             offered_to = store.active_volunteer(conn, number.strip(), within)
             if offered_to is None:
-                raise NotFoundError(f"no active volunteer {number[:30]!r}")
+                raise InputError(N_("No active volunteer “%(number)s” in your communities: "
+                                    "choose one from the list."), field="number",
+                                 values={"number": number.strip()[:30]})
         task_id = store.create_task(conn, {
             "rota_walk_id": None, "kind": "hotspot", "community_id": place["community_id"],
             "day": day, "window_start": start,
@@ -336,7 +340,7 @@ def payout(db: Database, *, start: dt.date, end: dt.date, by: str
     per volunteer (roster number, masked name, community, points) with the items it pays
     (``task 12; report 7``). Audit-logged; an entry is never paid twice."""
     if end < start:
-        raise InputError("the period ends before it starts")
+        raise InputError(N_("The period ends before it starts."), field="to", values={})
     with db.begin() as conn:
         payout_id = store.make_payout(conn, start=start, end=end, by=by)
         entries = store.ledger(conn, payout_id=payout_id)
@@ -349,6 +353,12 @@ def payout(db: Database, *, start: dt.date, end: dt.date, by: str
               details={"from": start.isoformat(), "to": end.isoformat(),
                        "entries": len(entries), "points": int(entries["points"].sum())})
     return payout_id, payout_lines(entries, mask_name)
+
+
+def payouts(db: Database) -> pd.DataFrame:
+    """The latest payouts, with the numbers their lists are known by."""
+    with db.connect() as conn:
+        return store.payout_table(conn)
 
 
 def payout_lines(entries: pd.DataFrame, mask: Any) -> pd.DataFrame:

@@ -258,6 +258,13 @@ def ledger(conn: Connection, *, volunteer_id: int | None = None,
         "unpaid": unpaid, "payout": payout_id})
 
 
+def payout_table(conn: Connection, *, limit: int = 20) -> pd.DataFrame:
+    """The latest payouts: number, period, points, who made it and when."""
+    return pd.read_sql_query(sa.text(
+        "SELECT id, period_start, period_end, points, created_by, created_at FROM payouts "
+        "ORDER BY id DESC LIMIT :n"), conn, params={"n": limit})
+
+
 def make_payout(conn: Connection, *, start: dt.date, end: dt.date, by: str) -> int:
     """A payout of every unpaid entry earned in [start, end]; the entries are marked paid
     in the same statement, so no entry is paid twice."""

@@ -1,0 +1,220 @@
+"""Forms that help: a refused value re-renders the same page with status 400, the error in the
+page's language beside the field at fault and everything typed kept; every error message in
+the page's language (domain errors marked with ``N_``, a role's refusal, a file's bad rows).
+
+A form's POST view is decorated with :func:`refills` naming the GET view of its page; its
+template reads what was typed with ``entered(endpoint)`` and shows errors with
+``field_error(endpoint, name)`` beside each field and ``form_error(endpoint)`` once for the
+form (an error no field showed)."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Response, g, make_response, request
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+
+from geo_patrol.errors import (
+    ForbiddenError,
+    GeoPatrolError,
+    InputError,
+    ReportInputError,
+    RowErrors,
+    RowProblem,
+    TooLargeError,
+)
+from geo_patrol.render.basemap import MAX_DATA_ZOOM, STYLE_JS, TILE_URL
+from geo_patrol.render.i18n import term
+from geo_patrol.services import places
+from web.clues import refusal_text
+from web.db import get_db
+from web.params import FIELD_NAMES, lang
+
+#: What a role's refusal says it may not do, in the page's language.
+ACTIONS: dict[str, str] = {
+    "read": _l("read"), "write": _l("change"),
+    "propose": _l("propose"), "triage": _l("Review"),
+    "pay": _l("pay out"), "take": _l("take"),
+    "report": _l("report"), "unmask": _l("show in clear"),
+}
+RESOURCES: dict[str, str] = {
+    "people": _l("volunteers' personal data"), "tracks": _l("tracks"),
+    "hazards": _l("hazards"), "coverage": _l("coverage"),
+    "audit": _l("Audit log"), "accounts": _l("accounts"),
+    "devices": _l("devices"), "callouts": _l("call-outs"),
+    "training": _l("Training"), "crime": _l("crime patterns"),
+    "campaigns": _l("Campaigns"), "tasks": _l("tasks"),
+}
+#: The columns of a file as a row's error names them.
+COLUMNS: dict[str, str] = {
+    "name": _l("Name"), "category": _l("Category"),
+    "lon": _l("longitude"), "lat": _l("latitude"),
+    "longitude": _l("longitude"), "latitude": _l("latitude"),
+    "status": _l("Status"), "status_date": _l("status date"),
+    "address": _l("address"), "note": _l("Note"), "id": _l("id"),
+    "time": _l("Time"), "volunteer": _l("volunteer"),
+    "text": _l("Text"), "verification": _l("Verification"),
+    "reward": _l("Reward"), "source": _l("source"),
+}
+
+
+def _word(text: object) -> str:
+    """A name inside a sentence: lower case in English ("the Name" reads "the name")."""
+    return str(text).lower() if lang() == "en" else str(text)
+
+
+def _value(value: Any) -> Any:
+    """A message's value as the page shows it: a column's or field's name translated, a
+    list of them joined."""
+    if isinstance(value, list):
+        return ", ".join(str(_value(v)) for v in value)
+    if isinstance(value, str) and value in COLUMNS:
+        return _word(COLUMNS[value])
+    return value
+
+
+def error_text(exc: BaseException) -> str:
+    """What an error says, in the page's language."""
+    if isinstance(exc, ReportInputError):
+        return refusal_text(exc)
+    if isinstance(exc, ForbiddenError) and exc.role:
+        return gettext("This %(role)s account may not %(action)s %(resource)s.",
+                       role=term("role", exc.role, lang()).lower() if lang() == "en"
+                       else term("role", exc.role, lang()),
+                       action=_word(ACTIONS.get(exc.action or "", exc.action)),
+                       resource=_word(RESOURCES.get(exc.resource or "", exc.resource)))
+    if isinstance(exc, RowErrors):
+        return gettext("%(file)s: rows with a wrong value: %(n)s. Nothing was stored; "
+                       "correct them and load the file again.", file=exc.source or "",
+                       n=exc.total)
+    if isinstance(exc, GeoPatrolError) and exc.msgid:
+        return gettext(exc.msgid, **{k: _value(v) for k, v in exc.values.items()})
+    return no_flags(str(exc))
+
+
+def no_flags(text: str) -> str:
+    """A message without the command line's advice (``(map others with --column ...)``,
+    ``: pass --encoding``): no page names an option of a command."""
+    text = re.sub(r"\s*\([^()]*--[a-z][^()]*\)", "", text)
+    return re.sub(r"\s*[:;,]\s*[^:;]*--[a-z][\w-]*[^;]*", "", text)
+
+
+def problem_text(problem: RowProblem) -> str:
+    """One bad value of a file: its reason in the page's language."""
+    return gettext(problem.msgid, **{k: _value(v) for k, v in problem.values.items()})
+
+
+def column_name(column: str) -> str:
+    return str(COLUMNS.get(column, FIELD_NAMES.get(column, column)))
+
+
+@dataclass
+class FormError:
+    """The refusal of the form posted to ``endpoint``."""
+
+    endpoint: str
+    field: str | None
+    text: str
+    typed: dict[str, str]
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    total: int = 0
+    shown: bool = False
+
+
+def _failed(endpoint: str) -> FormError | None:
+    error: FormError | None = g.get("form_error")
+    return error if error is not None and error.endpoint == endpoint else None
+
+
+def entered(endpoint: str) -> dict[str, str]:
+    """What was typed into the form of ``endpoint`` when it was refused (else nothing)."""
+    error = _failed(endpoint)
+    return error.typed if error else {}
+
+
+def field_error(endpoint: str, name: str) -> Markup:
+    """The refusal beside field ``name`` of the form of ``endpoint`` (empty otherwise)."""
+    error = _failed(endpoint)
+    if error is None or error.field != name:
+        return Markup("")
+    error.shown = True
+    return Markup('<span class="field-error" id="error-{}" role="alert">{}</span>').format(
+        name, error.text)
+
+
+def form_error(endpoint: str) -> Markup:
+    """The refusal of the form of ``endpoint`` that no field showed, with a file's bad rows
+    listed (row, column, reason)."""
+    error = _failed(endpoint)
+    if error is None or error.shown:
+        return Markup("")
+    html = Markup('<div class="form-error" id="form-error" role="alert"><p class="bad">{}</p>'
+                  ).format(error.text)
+    if error.problems:
+        rows = Markup("").join(
+            Markup("<tr><td>{}</td><td>{}</td><td>{}</td></tr>").format(
+                p["row"], p["column"], p["reason"]) for p in error.problems)
+        head = Markup("<tr><th>{}</th><th>{}</th><th>{}</th></tr>").format(
+            gettext("Row"), gettext("Column"), gettext("What is wrong"))
+        html += Markup('<table class="gp" id="bad-rows"><thead>{}</thead><tbody>{}</tbody>'
+                       '</table>').format(head, rows)
+        if error.total > len(error.problems):
+            html += Markup('<p class="muted">{}</p>').format(
+                gettext("and %(n)s more.", n=error.total - len(error.problems)))
+    return html + Markup("</div>")
+
+
+def _typed() -> dict[str, str]:
+    return {k: v[:2000] for k, v in request.form.items()
+            if k not in ("csrf_token", "password")}
+
+
+def refuse(exc: InputError) -> None:
+    """Keep ``exc`` as the refusal of this request's form (the page then shows it)."""
+    problems = [{"row": p.row, "column": column_name(p.column), "reason": problem_text(p)}
+                for p in exc.problems] if isinstance(exc, RowErrors) else []
+    g.form_error = FormError(endpoint=request.endpoint or "", field=exc.field,
+                             text=error_text(exc), typed=_typed(), problems=problems,
+                             total=exc.total if isinstance(exc, RowErrors) else 0)
+
+
+def refills(page: Callable[[], Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A form's POST view: a refused value (:class:`InputError`, not a body too large)
+    re-renders ``page`` with status 400, the error beside its field, what was typed kept,
+    nothing changed."""
+
+    def wrap(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return view(*args, **kwargs)
+            except TooLargeError:
+                raise
+            except InputError as exc:
+                refuse(exc)
+                response: Response = make_response(page())
+                if response.status_code == 200:  # (a page that sends elsewhere still does)
+                    response.status_code = 400
+                return response
+        return wrapped
+    return wrap
+
+
+def city_bounds() -> list[float] | None:
+    """The city's WGS-84 bounds (x0, y0, x1, y1), for a map that picks a point."""
+    if "city_bounds" not in g:
+        extent = places.city_extent(get_db())
+        g.city_bounds = list(extent) if extent else None
+    return g.city_bounds
+
+
+def template_globals() -> dict[str, Any]:
+    return {"entered": entered, "field_error": field_error, "form_error": form_error,
+            "city_bounds": city_bounds, "basemap_style": STYLE_JS,
+            "basemap_tiles": TILE_URL, "basemap_zoom": MAX_DATA_ZOOM}

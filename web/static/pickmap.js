@@ -1,0 +1,46 @@
+// A small map beside a form's longitude and latitude: a click there fills both (WGS-84, six
+// decimals) and marks the place; typed values are marked too. The city's own base map
+// (vector tiles from this server) is drawn under it.
+(function () {
+  "use strict";
+  function start(box) {
+    if (!window.L) { return; }
+    var form = box.closest("form");
+    var lon = form.querySelector("input[name='" + box.dataset.lon + "']");
+    var lat = form.querySelector("input[name='" + box.dataset.lat + "']");
+    var b = JSON.parse(box.dataset.bounds || "null");
+    var map = L.map(box, {scrollWheelZoom: false});
+    function fit() {
+      map.invalidateSize();
+      if (b) { map.fitBounds([[b[1], b[0]], [b[3], b[2]]]); } else { map.setView([0, 0], 2); }
+    }
+    fit();
+    if (window.protomapsL && window.gpBaseStyle) {
+      var style = window.gpBaseStyle(window.protomapsL);
+      window.protomapsL.leafletLayer({url: box.dataset.tiles, paintRules: style.paint,
+        labelRules: style.labels, maxDataZoom: Number(box.dataset.maxZoom || 15),
+        backgroundColor: "#f2efe9", maxZoom: 19}).addTo(map);
+    }
+    var marker = null;
+    function mark(y, x) {
+      if (!isFinite(x) || !isFinite(y) || Math.abs(y) > 90 || Math.abs(x) > 180) { return; }
+      if (marker) { marker.setLatLng([y, x]); return; }
+      marker = L.circleMarker([y, x], {radius: 8, color: "#b2182b", weight: 3,
+                                       className: "pick-marker"}).addTo(map);
+    }
+    map.on("click", function (e) {
+      lon.value = e.latlng.lng.toFixed(6);
+      lat.value = e.latlng.lat.toFixed(6);
+      mark(e.latlng.lat, e.latlng.lng);
+    });
+    [lon, lat].forEach(function (input) {
+      input.addEventListener("change", function () {
+        mark(parseFloat(lat.value), parseFloat(lon.value));
+      });
+    });
+    mark(parseFloat(lat.value), parseFloat(lon.value));
+    var details = box.closest("details");
+    if (details) { details.addEventListener("toggle", fit); }
+  }
+  document.querySelectorAll(".pick-map").forEach(start);
+})();
