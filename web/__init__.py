@@ -214,15 +214,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from geo_patrol.privacy import mask_name
     from geo_patrol.render.assets import set_asset_root
     from geo_patrol.render.csp import use_nonce_source
-    from geo_patrol.render.i18n import crew_reason, label, report_label, term
+    from geo_patrol.render.i18n import crew_reason, label, report_label, term, terms
     from web import auth, db
+    from web.accounts import bp as accounts_bp
     from web.api import bp as api_bp
     from web.live import bp as live_bp
     from web.maps import bp as maps_bp
     from web.notify import bp as notify_bp
     from web.phone import bp as phone_bp
     from web.pages import bp as pages_bp
-    from web.params import IdConverter, lang
+    from web.params import IdConverter, lang, page_url
     from web.campaigns import bp as campaigns_bp
     from web.forms import template_globals as form_globals
     from web.clues import bp as clues_bp
@@ -243,15 +244,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # the app's own inline scripts carry the response's CSP nonce: templates'
     # (<script nonce="{{ csp_nonce() }}">) and map documents'
     app.add_template_global(auth.csp_nonce, "csp_nonce")
+    app.add_template_global(page_url, "page_url")
     use_nonce_source(auth.csp_nonce)
     for blueprint in (api_bp, pages_bp, maps_bp, planner_bp, live_bp, training_bp,
                       crime_bp, campaigns_bp, rota_bp, tasks_bp, clues_bp, notify_bp,
-                      phone_bp):
+                      phone_bp, accounts_bp):
         app.register_blueprint(blueprint)
     app.jinja_env.finalize = _finalize
     app.jinja_env.filters.update(localtime=_localtime, period=_period)
     app.context_processor(lambda: {
-        "lang": lang(), "mask_name": mask_name, "term": term, "label": label,
+        "lang": lang(), "mask_name": mask_name, "term": term, "terms": terms, "label": label,
         "crew_reason": crew_reason, "report_label": report_label,
         "rules": db.settings().rules, "here": db.current_city(),
         "other_cities": db.other_cities(),

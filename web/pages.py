@@ -19,16 +19,22 @@ from geo_patrol.errors import (
     ReportInputError,
 )
 from geo_patrol.privacy import Vault
+from geo_patrol.render.charts import coverage_trend_svg
 from geo_patrol.services import campaigns, crime, notify, results, scope, tasks, training
 from geo_patrol.services import reports as report_service
-from geo_patrol.services.accounts import audit_event, audit_table
+from geo_patrol.services.accounts import (
+    AUDIT_FILTERS,
+    AUDIT_SORTS,
+    audit_actions,
+    audit_event,
+    audit_page,
+)
 from geo_patrol.services.analysis import analyze, parse_window
 from geo_patrol.services.exports import export_layer as encode_layer
 from geo_patrol.services.maps import district_briefing
 from geo_patrol.services.results import (
     proposal_table,
     unmask_volunteer,
-    upload_table,
     volunteer_table,
 )
 from web import clues
@@ -36,7 +42,7 @@ from web.auth import principal, requires
 from web.db import city, get_conn, get_db, settings
 from web.live import now_parts
 from web.forms import refills
-from web.params import current_run, download, int_arg, lang, local_path
+from web.params import current_run, download, int_arg, lang, local_path, paging_args
 from web.uploads import saved_upload
 
 bp = Blueprint("pages", __name__)
@@ -44,22 +50,9 @@ LAYER_TYPES = {"geojson": "application/geo+json", "gpkg": "application/geopackag
                "csv": "text/csv"}
 
 
-def trend_svg(series: Any, width: int = 420, height: int = 90) -> str:
-    """A small inline SVG line of daily coverage (0-100 %)."""
-    if series.empty:
-        return ""
-    n = len(series)
-    xs = [10 + i * (width - 20) / max(n - 1, 1) for i in range(n)]
-    ys = [height - 15 - (height - 25) * float(v or 0) for v in series["coverage"]]
-    pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
-    labels = "".join(f'<text x="{x:.0f}" y="{height - 2}" font-size="9" text-anchor="middle">'
-                     f'{d:%m-%d}</text>' for x, d in zip(xs, series["day"]))
-    dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5"><title>{d:%m-%d}: '
-                   f'{100 * float(v or 0):.1f}%</title></circle>'
-                   for x, y, d, v in zip(xs, ys, series["day"], series["coverage"]))
-    return (f'<svg class="trend" width="{width}" height="{height}" role="img">'
-            f'<polyline fill="none" stroke="#2171b5" stroke-width="2" points="{pts}"/>'
-            f'{dots}{labels}</svg>')
+def trend_svg(series: Any) -> str:
+    """The daily coverage chart of a page, in the page's language."""
+    return coverage_trend_svg(series, lang())
 
 
 @bp.get("/")
@@ -91,8 +84,15 @@ def dashboard() -> Any:
         scope_ids = results.area_layer(conn, run["id"], level="community",
                                        parent_id=district_id)["area_id"]
         communities = communities[communities["area_id"].isin(scope_ids)]
-    trend = trend_svg(results.daily_series(conn, run["id"], district_id)) \
-        if district_id is not None else ""
+    # a community officer sees no district: the map of one of their communities instead
+    community_id = None
+    if district_id is None and not communities.empty:
+        community_id = int_arg("community")
+        if community_id is None:
+            community_id = int(communities.iloc[0]["area_id"])
+        me.check_area(community_id, "community")
+    shown = district_id if district_id is not None else community_id
+    trend = trend_svg(results.daily_series(conn, run["id"], shown)) if shown is not None else ""
     crime_tile, campaign_tiles = None, []
     if me.grant(Resource.CAMPAIGNS) is not None:
         campaign_tiles = campaigns.active(get_db(), settings(), district_id=district_id,
@@ -106,8 +106,38 @@ def dashboard() -> Any:
         if me.grant(Resource.HAZARDS) is not None else None
     return render_template("dashboard.html", run=run, runs=runs, districts=districts,
                            district_id=district_id, communities=communities, trend=trend,
+                           headline=headline(conn, run, district_id, districts),
+                           community_id=community_id,
                            crime_tile=crime_tile, campaign_tiles=campaign_tiles,
                            report_figures=report_figures)
+
+
+def headline(conn: Any, run: dict, district_id: int | None,
+             districts: Any) -> dict[str, Any] | None:
+    """The dashboard's headline figures for a district: coverage and its change against the
+    period before (when that period was analysed), overdue hazards, gaps and active
+    volunteers, from the stored results."""
+    if district_id is None or districts is None or districts.empty:
+        return None
+    row = districts[districts["area_id"] == district_id]
+    if row.empty:
+        return None
+    now = row.iloc[0]
+    before = results.previous_run(conn, run["id"])
+    previous = None
+    if before is not None:
+        earlier = results.area_table(conn, before["id"], level="district")
+        earlier = earlier[earlier["area_id"] == district_id]
+        if not earlier.empty and earlier.iloc[0]["coverage"] == earlier.iloc[0]["coverage"]:
+            previous = float(earlier.iloc[0]["coverage"])
+    coverage = float(now["coverage"]) if now["coverage"] == now["coverage"] else None
+    return {"name": now["name"], "coverage": coverage, "previous": previous,
+            "previous_run": before,
+            "change": None if coverage is None or previous is None else coverage - previous,
+            "overdue": int(now["hazards_overdue"] or 0) + int(now["hazards_never"] or 0),
+            "hazards": int(now["hazards"] or 0), "gaps": int(now["gaps"] or 0),
+            "gap_km": float(now["gap_m"] or 0) / 1000,
+            "volunteers": int(now["active_volunteers"] or 0)}
 
 
 def _area_run(area_id: int, what: str) -> tuple[Any, dict | None]:
@@ -144,22 +174,22 @@ def community(area_id: int) -> Any:
 @requires(Resource.HAZARDS)
 def hazards() -> Any:
     me = principal()
-    category, status = (request.args.get(k) or None for k in ("category", "status"))
     conn = get_conn()
     run = current_run(conn)
     if run is None:
         return redirect(url_for("pages.dashboard"))
-    table = results.hazard_table(conn, run["id"], status=status,
-                                 within=me.within(Resource.HAZARDS))
-    if category:
-        table = table[table["category"] == category]
+    paging = paging_args(sortable=results.HAZARD_SORTS, filters=results.HAZARD_FILTERS)
+    page = results.hazard_page(conn, run["id"], paging, within=me.within(Resource.HAZARDS))
+    table = page.rows
     if me.grant(Resource.PEOPLE) is None:  # planners: no personal data
-        table = table.assign(inspector_name=None)
-    table = table.assign(place=place_texts(table, lang(), length=False))
+        table["inspector_name"] = None
+    if len(table):
+        table["place"] = place_texts(table, lang(), length=False)
     proposals = proposal_table(conn, me.within(Resource.HAZARDS, "propose")) \
         if me.grant(Resource.HAZARDS, "propose") else None
-    return render_template("hazards.html", run=run, hazards=table, proposals=proposals,
-                           category=category or "", status=status or "")
+    return render_template("hazards.html", run=run, hazards=page, proposals=proposals,
+                           category=paging.filter("category") or "",
+                           status=paging.filter("status") or "")
 
 
 @bp.post("/analyse")
@@ -203,12 +233,11 @@ def set_language(code: str) -> Any:
 @requires(Resource.PEOPLE)
 def volunteers() -> Any:
     within = principal().within(Resource.PEOPLE)
-    filters = {k: request.args.get(k) or None for k in ("community", "occupation", "team",
-                                                         "duty")}
-    table = volunteer_table(get_conn(), **filters, within=within, on=settings().today())
+    paging = paging_args(sortable=results.VOLUNTEER_SORTS, filters=results.VOLUNTEER_FILTERS)
+    table = results.volunteer_page(get_conn(), paging, within=within, on=settings().today())
     teams = training.teams(get_db(), settings(), within=within)
-    return render_template("volunteers.html", run=None, volunteers=table, filters=filters,
-                           teams=teams)
+    return render_template("volunteers.html", run=None, volunteers=table,
+                           filters=paging.filters, teams=teams)
 
 
 @bp.get("/reports")
@@ -221,7 +250,9 @@ def reports() -> Any:
 @requires(Resource.HAZARDS, "write")
 def uploads() -> Any:
     """Drop a file in: the form, what was loaded before and, after a load, its summary."""
-    return render_template("uploads.html", run=None, uploads=upload_table(get_conn()),
+    uploaded = results.upload_page(get_conn(), paging_args(
+        sortable=results.UPLOAD_SORTS, filters=results.UPLOAD_FILTERS))
+    return render_template("uploads.html", run=None, uploads=uploaded,
                            message=request.args.get("loaded"), kinds=list(scope.WEB_UPLOADS),
                            timezone=settings().timezone)
 
@@ -345,11 +376,20 @@ def review_hazard(hazard_id: int) -> Any:
     return redirect(url_for("pages.hazards"))
 
 
-@bp.post("/volunteers/<int:volunteer_id>/unmask")
+@bp.route("/volunteers/<int:volunteer_id>/unmask", methods=["GET", "POST"])
 def unmask(volunteer_id: int) -> Any:
     """One volunteer's personal data in clear, for a reason that is audit-logged; refused
-    attempts (no right, no reason, outside one's scope) are audit-logged too."""
+    attempts (no right, no reason, outside one's scope) are audit-logged too. Asked for with
+    GET: the form for the reason, for this one volunteer (masked)."""
     user = principal()
+    if request.method == "GET":
+        within = user.within(Resource.PEOPLE, "unmask")
+        record = volunteer_table(get_conn(), volunteer_id=volunteer_id, within=within,
+                                 on=settings().today())
+        if record.empty:
+            raise NotFoundError(f"no volunteer {volunteer_id}")
+        return render_template("unmasked.html", run=None, record=None,
+                               masked=record.iloc[0].to_dict(), reason="")
     reason = request.form.get("reason", "")
     try:
         user.require(Resource.PEOPLE, "unmask")
@@ -366,4 +406,6 @@ def unmask(volunteer_id: int) -> Any:
 @bp.get("/audit")
 @requires(Resource.AUDIT)
 def audit() -> Any:
-    return render_template("audit.html", run=None, entries=audit_table(get_conn()))
+    paging = paging_args(sortable=AUDIT_SORTS, filters=AUDIT_FILTERS)
+    return render_template("audit.html", run=None, entries=audit_page(get_conn(), paging),
+                           actions=audit_actions(get_conn()))

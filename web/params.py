@@ -4,13 +4,15 @@ language, local redirect targets and the analysis run a page shows."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from flask import Response, request
+from flask import Response, request, url_for
 from flask_babel import get_locale, gettext, lazy_gettext
 from werkzeug.routing import IntegerConverter
 
 from geo_patrol.errors import N_, InputError, NotFoundError
+from geo_patrol.paging import MAX_PAGE, PAGE_SIZE, Paging
 from geo_patrol.render.exports import table_csv
 from geo_patrol.services import results
 from web.db import settings
@@ -49,6 +51,7 @@ FIELD_NAMES: dict[str, str] = {
     "hazard_weight": lazy_gettext("Weight of an overdue hazard"),
     "incident_weight": lazy_gettext("of an incident"),
     "alert_weight": lazy_gettext("of a near-repeat alert area"),
+    "page": lazy_gettext("Page"),
 }
 
 
@@ -165,3 +168,31 @@ def download(body: str | bytes, name: str, mimetype: str) -> Response:
 def csv_response(table: Any, name: str) -> Response:
     """A table as a CSV download (UTF-8 with BOM, opens in Excel)."""
     return download(table_csv(table, tz=settings().timezone), name, "text/csv")
+
+
+def paging_args(*, sortable: Iterable[str], filters: Iterable[str] = (),
+                size: int = PAGE_SIZE) -> Paging:
+    """The page, order and filters a table was asked for (``?page=``, ``?sort=key`` or
+    ``?sort=-key`` for descending, and one parameter per filter), checked here for every
+    paged table: a page that is not a whole number from 1, or a column the table cannot be
+    sorted by, is a 400 in the page's language."""
+    page = int_value("page", request.args.get("page"), 1, low=1, high=MAX_PAGE)
+    raw = (request.args.get("sort") or "").strip()
+    key = raw.removeprefix("-") or None
+    if key is not None and key not in set(sortable):
+        raise InputError(gettext("The table cannot be sorted by “%(key)s”.", key=key[:40]))
+    chosen = {k: v.strip()[:100] for k in filters if (v := request.args.get(k, "")).strip()}
+    return Paging(page=page or 1, size=size, sort=key, descending=raw.startswith("-"),
+                  filters=chosen)
+
+
+def page_url(**changes: Any) -> str:
+    """This page's address with some query parameters changed (``None`` drops one): the
+    pager's and the sortable headers' links keep the filters."""
+    args = request.args.to_dict()
+    for key, value in changes.items():
+        if value is None:
+            args.pop(key, None)
+        else:
+            args[key] = str(value)
+    return url_for(request.endpoint or "pages.index", **(request.view_args or {}), **args)

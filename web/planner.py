@@ -17,7 +17,7 @@ from geo_patrol.planning.plan import Plan, PlanParams, plan_geojson
 from geo_patrol.render.maps import map_html
 from geo_patrol.render.plan import plan_briefing_html
 from geo_patrol.render.plan import plan_map as draw_plan
-from geo_patrol.render.rota import figures_rows, shortfall_rows, week_rows
+from geo_patrol.render.rota import figures_rows, figures_tech, shortfall_rows, week_rows
 from geo_patrol.services import jobs, places, results
 from geo_patrol.services.planning import WEEKDAYS, force, load_force, set_force
 from web.auth import principal, requires
@@ -121,7 +121,8 @@ def planner_page() -> Any:
     rotas = page_context(area_id if run is not None else None)
     if rotas["rota"] is not None:
         view = rotas["rota"]
-        rotas.update(rota_figures=figures_rows(view.summary, lang()),
+        rotas.update(rota_figures=list(zip(figures_rows(view.summary, lang()),
+                                           figures_tech(view.summary, lang()))),
                      rota_week=week_rows(view, lang()),
                      rota_short=shortfall_rows(view.summary, lang()))
     return render_template("planner.html", run=run, plan=plan, job=job, rota_job=rota_job,
@@ -130,7 +131,34 @@ def planner_page() -> Any:
                            params=_params() if job else PlanParams(),
                            area_id=area_id, force=table,
                            force_week=weekly(table, SLOTS) if table is not None else None,
-                           slots=SLOTS, weekdays=WEEKDAYS)
+                           slots=SLOTS, weekdays=WEEKDAYS,
+                           **area_groups(choices, area_id))
+
+
+def area_groups(choices: list[dict], area_id: int | None) -> dict[str, Any]:
+    """The areas to plan as the picker shows them: each district, then its communities under
+    it (``groups``: (district, [communities])); and the area the page opens on when none was
+    asked for (``opens_on``): the user's district (the first they may plan; a community
+    officer's first community), shown on a map until a plan is asked for."""
+    if not choices:
+        return {"groups": [], "loose": [], "opens_on": None}
+    district_of = results.districts_of(get_conn())
+    districts = [c for c in choices if c["level"] == "district"]
+    members: dict[int, list[dict]] = {d["area_id"]: [] for d in districts}
+    loose = []
+    for c in choices:
+        if c["level"] == "community":
+            members.get(district_of.get(c["area_id"], -1), loose).append(c)
+    groups = [(d, members[d["area_id"]]) for d in districts]
+    if not districts:  # an officer: their communities, grouped under their districts' names
+        loose = [c for c in choices if c["level"] == "community"]
+    opens_on = None
+    if area_id is None:
+        # the dashboard's district: the one with the most streets patrolled
+        first = max(districts, key=lambda d: d["covered_m"] or 0) if districts else \
+            (loose[0] if loose else None)
+        opens_on = first["area_id"] if first else None
+    return {"groups": groups, "loose": loose, "opens_on": opens_on}
 
 
 def _force() -> Any:

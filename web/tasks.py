@@ -4,6 +4,7 @@ payouts), a rota offered as tasks, and a volunteer taking or turning down a task
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
@@ -17,7 +18,7 @@ from geo_patrol.services import tasks as service
 from web.auth import principal, requires
 from web.db import get_conn, get_db, settings
 from web.forms import refills
-from web.params import MAX_ID, csv_response, day_arg, lang
+from web.params import MAX_ID, csv_response, day_arg, lang, paging_args
 
 bp = Blueprint("tasks", __name__)
 
@@ -33,14 +34,21 @@ def tasks_page() -> Any:
     since = today - dt.timedelta(weeks=4)
     dose = service.dose(get_db(), within=within, since=since,
                         until=today + dt.timedelta(weeks=2))
-    table = service.task_table(get_conn(), within=within, since=day or since,
-                               until=day or today + dt.timedelta(weeks=2))
+    paging = paging_args(sortable=service.TASK_SORTS, filters=service.TASK_FILTERS)
+    if day is not None:
+        paging = replace(paging, filters={**paging.filters, "day": day.isoformat()})
+    elif paging.filter("day"):
+        day = day_arg(paging.filters["day"])
+    table = service.task_page(get_conn(), paging, within=within, since=since,
+                              until=today + dt.timedelta(weeks=2),
+                              now=dt.datetime.now(dt.UTC))
     ranked_communities, ranked_teams = service.rankings(get_db(), since=since, until=today,
                                                         within=within)
     people = me.grant(Resource.PEOPLE) is not None
-    table["name"] = table["name"].map(mask_name) if people else None
+    rows = table.rows
+    rows["name"] = rows["name"].map(mask_name) if people else None
     if not people:
-        table["number"] = None
+        rows["number"] = None
     return render_template("tasks.html", run=None, dose=dose, tasks=table, day=day,
                            since=since, today=today,
                            ranked_communities=ranked_communities, ranked_teams=ranked_teams,

@@ -180,6 +180,7 @@ def briefing_html(run: dict[str, Any], layers: Any, segments: Any, table: Any, *
     maps.add_hazards(m, layers.hazards, lang, shift, rules, tz=tz)
     maps.add_incident_bins(m, layers.incident_bins, lang, shift)
     sections.append(maps.compliance_legend(lang))
+    sections.append(maps.layers_legend(lang))
     maps.finish(m, sections)
 
     period = clock.period_text(run["window_start"], run["window_end"], tz)

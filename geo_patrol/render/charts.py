@@ -78,3 +78,39 @@ def concentration_svg(length_share: Any, incident_share: Any, lang: str, width: 
             f'<text x="{right}" y="{low + 11}" font-size="9" text-anchor="end">100%</text>'
             f'<text x="{left - 3}" y="{high + 8}" font-size="9" text-anchor="end">100%</text>'
             '</svg>')
+
+
+def coverage_trend_svg(series: Any, lang: str, width: int = 420, height: int = 130) -> str:
+    """Street coverage per day (share of the street length patrolled that day), with a y-axis
+    in percent (0, 50, 100 %), the days on the x-axis and both axes named."""
+    if series is None or len(series) == 0:
+        return ""
+    n = len(series)
+    left, right, low, high = 40, width - 10, height - 36, 10
+    values = [float(v) if v == v and v is not None else 0.0 for v in series["coverage"]]
+    xs = [left + i * (right - left) / max(n - 1, 1) for i in range(n)]
+    ys = [low - (low - high) * v for v in values]
+    grid = "".join(
+        f'<line x1="{left}" y1="{low - (low - high) * p:.1f}" x2="{right}" '
+        f'y2="{low - (low - high) * p:.1f}" stroke="{"#999" if p == 0 else "#e3e3e3"}"/>'
+        f'<text class="y-tick" x="{left - 4}" y="{low - (low - high) * p + 3:.1f}" '
+        f'font-size="9" text-anchor="end">{100 * p:.0f}%</text>' for p in (0, 0.5, 1))
+    pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
+    every = max(1, n // 7)
+    days = "".join(f'<text class="x-tick" x="{x:.0f}" y="{low + 12}" font-size="9" '
+                   f'text-anchor="middle">{d:%m-%d}</text>'
+                   for i, (x, d) in enumerate(zip(xs, series["day"])) if i % every == 0)
+    dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5"><title>{d:%m-%d}: '
+                   f'{100 * v:.1f}%</title></circle>'
+                   for x, y, d, v in zip(xs, ys, series["day"], values))
+    y_name = html.escape(label("coverage_axis", lang))
+    x_name = html.escape(label("day_axis", lang))
+    return (f'<svg class="trend" width="{width}" height="{height}" role="img" '
+            f'aria-label="{y_name}">{grid}'
+            f'<polyline fill="none" stroke="#2171b5" stroke-width="2" points="{pts}"/>'
+            f'{dots}{days}'
+            f'<text class="x-name" x="{(left + right) / 2:.0f}" y="{height - 4}" '
+            f'font-size="10" text-anchor="middle">{x_name}</text>'
+            f'<text class="y-name" x="10" y="{(low + high) / 2:.0f}" font-size="10" '
+            f'text-anchor="middle" transform="rotate(-90 10 {(low + high) / 2:.0f})">'
+            f'{y_name}</text></svg>')

@@ -104,9 +104,19 @@ LABELS: dict[str, tuple[str, str]] = {
     "rota_hotspots": ("热点驻巡（每次 15 分钟）", "Hot-spot stops (15 minutes each)"),
     "rota_promise": ("风险时段内每 2 小时至少一次（做到的时段 / 有驻巡的时段）",
                      "At least every 2 hours in risk slots (kept / slots visited)"),
-    "rota_entropy": ("随机性：驻巡时刻 / 出发时刻（比特）",
-                     "Randomness: visit times / start times (bits)"),
+    "rota_entropy": ("时刻难以预料的程度：驻巡时刻 / 出发时刻",
+                     "How hard the times are to foresee: visit times / start times"),
+    "of_most_random": ("（相对完全随机）", "of fully random"),
+    "entropy_tech": ("信息熵（比特）", "Entropy (bits)"),
+    "solver_gap_plain": ("与最佳方案至多相差 {p}%", "at most {p}% from the best plan"),
+    "unit_s": ("秒", "s"), "unit_h": ("小时", "h"), "unit_min": ("分钟", "min"),
     "at_most": ("上限", "at most"),
+    "coverage_fill": ("区域填色：街道巡逻覆盖率", "Area fill: share of streets patrolled"),
+    "no_streets": ("无街道", "No streets"),
+    "incidents_shaded": ("警情（六边形，越深越多）", "Incidents (hexagons, darker: more)"),
+    "other_layers": ("其他图层", "Other layers"),
+    "coverage_axis": ("当日巡逻覆盖街道（%）", "Streets patrolled that day (%)"),
+    "day_axis": ("日期", "Day"),
     "no_hot_spots": ("本区域无侵财警情热点", "No property-crime hot spot in the area"),
     "rota_hours": ("志愿者工时（已排 / 可用）", "Volunteer-hours (used / available)"),
     "rota_assigned": ("已落实到人的任务", "Walks given to a volunteer"),
@@ -225,10 +235,30 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "communities": ("社区覆盖", "Communities"), "gaps": ("巡逻盲区", "Gaps"),
         "hazards": ("隐患巡查", "Hazards")},
     "actor": {"system": ("系统", "system")},
+    # the nine duties and the teams, stored in Chinese as the roster writes them
+    "duty": {
+        "情报员": ("情报员", "Intelligence"), "调解员": ("调解员", "Mediation"),
+        "巡逻防控": ("巡逻防控", "Patrol"), "防疫救灾": ("防疫救灾", "Emergency relief"),
+        "综合治理": ("综合治理", "Governance"), "法治宣讲": ("法治宣讲", "Legal outreach"),
+        "文明监督": ("文明监督", "Civility watch"), "公益服务": ("公益服务", "Public service"),
+        "警情联动": ("警情联动", "Incident liaison")},
+    "team": {
+        "出租车义警队": ("出租车义警队", "Taxi drivers' team"),
+        "骑手义警队": ("骑手义警队", "Delivery riders' team"),
+        "保安义警队": ("保安义警队", "Security guards' team"),
+        "物业义警队": ("物业义警队", "Property staff team"),
+        "环卫义警队": ("环卫义警队", "Sanitation workers' team"),
+        "五老义警队": ("五老义警队", "Retired residents' team")},
+    "declared_skill": {
+        "急救": ("急救", "First aid"), "驾驶": ("驾驶", "Driving"), "调解": ("调解", "Mediation"),
+        "消防": ("消防", "Fire safety"), "外语": ("外语", "Foreign language"),
+        "电工": ("电工", "Electrician"), "心理疏导": ("心理疏导", "Counselling"),
+        "摄影": ("摄影", "Photography"), "法律咨询": ("法律咨询", "Legal advice")},
     "task_state": {
         "offered": ("待认领", "Offered"), "accepted": ("已认领", "Accepted"),
         "delivered": ("已完成", "Delivered"), "partly": ("部分完成", "Partly delivered"),
-        "missed": ("未完成", "Missed"), "withdrawn": ("已撤回", "Withdrawn")},
+        "missed": ("未完成", "Missed"), "withdrawn": ("已撤回", "Withdrawn"),
+        "expired": ("已过期（未认领）", "Expired (not taken)")},
     "solver_status": {
         "Optimal": ("最优解", "Optimal"), "Time limit reached": ("达到求解时限", "Time limit reached"),
         "Empty": ("无可选路线", "No loops to choose"),
@@ -288,6 +318,15 @@ def term(group: str, value: object, lang: str = "zh") -> str:
         return ""
     zh, en = VOCAB.get(group, {}).get(str(value), (str(value), str(value)))
     return zh if lang.startswith("zh") else en
+
+
+def terms(group: str, joined: object, lang: str = "zh", sep: str = "、") -> str:
+    """A list stored as one text joined by ``sep`` (a volunteer's duties, teams or declared
+    skills), each item in the reader's language."""
+    if not isinstance(joined, str) or not joined:
+        return ""
+    return (sep if lang.startswith("zh") else ", ").join(
+        term(group, item, lang) for item in joined.split(sep))
 
 
 def report_label(category: object, lang: str, rules: object) -> str:

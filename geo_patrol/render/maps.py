@@ -31,8 +31,15 @@ from geo_patrol.render.i18n import label, status_label, term
 #: Colour of each recency bin (:data:`geo_patrol.analysis.recency.LABELS`, never last).
 RECENCY_COLOURS = {"0-1": "#1a9850", "1-3": "#a6d96a", "3-7": "#fdae61", "7+": "#d73027",
                    recency.NEVER: "#7f0000"}
-COMPLIANCE = {"compliant": "#1a9850", "overdue": "#f46d43", "never_visited": "#a50026",
-              "cleared": "#969696"}
+#: Hazards by compliance: hues no street or area colour uses (green means recently patrolled
+#: streets and well covered areas, so "compliant" is blue, never green).
+COMPLIANCE = {"compliant": "#2166ac", "overdue": "#e7298a", "never_visited": "#49006a",
+              "cleared": "#ffffff"}
+#: Gaps (wide translucent lines), incident hexagons and the tracks of a day.
+GAP_COLOUR, INCIDENT_BINS = "#6a00a8", "#8c510a"
+TRACK_COLOURS = {"patrol": "#000000", "passive": "#737373"}
+#: Areas without streets have no coverage.
+NO_STREETS = "#bdbdbd"
 #: Base maps: none (our streets), an XYZ URL, or a known provider. AMap is in GCJ-02, so
 #: overlays are shifted to match it.
 BASEMAPS = {
@@ -48,7 +55,7 @@ BASEMAPS = {
 def coverage_colour(value: float | None) -> str:
     """Red (0 %) through yellow to green (100 %); grey when there are no streets."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "#bdbdbd"
+        return NO_STREETS
     v = float(min(max(value, 0.0), 1.0))
     r = int(215 + (26 - 215) * max(0.0, v - 0.5) * 2) if v > 0.5 else 215
     g = int(48 + (152 - 48) * min(1.0, v * 2)) if v <= 0.5 else 152 + int((200 - 152) * (v - 0.5))
@@ -192,6 +199,21 @@ def compliance_legend(lang: str) -> tuple[str, list[tuple[str, str]]]:
     return (label("hazards", lang), [(c, status_label(s, lang)) for s, c in COMPLIANCE.items()])
 
 
+def coverage_legend(lang: str) -> tuple[str, list[tuple[str, str]]]:
+    """The areas' fill: the share of their streets patrolled, and areas without streets."""
+    return (label("coverage_fill", lang), [(coverage_colour(v), f"{100 * v:.0f}%")
+                                           for v in (0.0, 0.5, 1.0)]
+            + [(NO_STREETS, label("no_streets", lang))])
+
+
+def layers_legend(lang: str, *, tracks: bool = False) -> tuple[str, list[tuple[str, str]]]:
+    """Gaps, incident hexagons and, when shown, tracks."""
+    rows = [(GAP_COLOUR, label("gaps", lang)), (INCIDENT_BINS, label("incidents_shaded", lang))]
+    if tracks:
+        rows += [(TRACK_COLOURS[k], term("kind", k, lang)) for k in TRACK_COLOURS]
+    return (label("other_layers", lang), rows)
+
+
 def add_areas(m: folium.Map, areas: Any, lang: str, shift: bool, *, link: str | None = None,
               name: str = "areas", fill_opacity: float = 0.55) -> None:
     """A coverage choropleth of areas; with ``link`` ("/community/{id}") a popup links out;
@@ -261,7 +283,7 @@ def add_gaps(m: folium.Map, gaps: Any, lang: str, shift: bool) -> None:
            shown={"place": label("gap", lang), "hazards_overdue":
                   label("overdue", lang), "incidents": label("incidents", lang),
                   "p": label("priority", lang)},
-           style=lambda f: {"color": "#6a00a8", "weight": 9, "opacity": 0.35})
+           style=lambda f: {"color": GAP_COLOUR, "weight": 9, "opacity": 0.35})
 
 
 def add_hazards(m: folium.Map, hazards: Any, lang: str, shift: bool, rules: Any, *,
@@ -297,7 +319,7 @@ def add_incident_bins(m: folium.Map, bins: Any, lang: str, shift: bool) -> None:
     frame["op"] = (0.15 + 0.6 * frame["n"] / top).round(2)
     geojson_layer(m, frame, shift, name=label("incidents", lang), digits=5, styled=("op",),
            shown={"n": label("incidents", lang)}, show=False,
-           style=lambda f: {"fillColor": "#08519c", "color": "#08519c", "weight": 0.5,
+           style=lambda f: {"fillColor": INCIDENT_BINS, "color": INCIDENT_BINS, "weight": 0.5,
                             "fillOpacity": f["properties"]["op"]})
 
 
@@ -322,7 +344,7 @@ def add_tracks(m: folium.Map, tracks: Any, lang: str, shift: bool) -> None:
         return
     frame = tracks.copy()
     frame["k"] = [term("kind", k, lang) for k in frame["kind"]]
-    frame["colour"] = frame["kind"].map({"patrol": "#08519c", "passive": "#737373"})
+    frame["colour"] = frame["kind"].map(TRACK_COLOURS)
     geojson_layer(m, frame, shift, name=label("tracks", lang), digits=5, styled=("colour",),
            shown={"k": "", "length_m": "m"},
            style=lambda f: {"color": f["properties"]["colour"], "weight": 2, "opacity": 0.7})
@@ -358,7 +380,8 @@ def district_map(layers: Any, lang: str, rules: Any, *, tz: str, basemap: str | 
     add_gaps(m, layers.gaps, lang, shift)
     add_hazards(m, layers.hazards, lang, shift, rules, tz=tz)
     add_incident_bins(m, layers.incident_bins, lang, shift)
-    return finish(m, [recency_legend(lang), compliance_legend(lang)])
+    return finish(m, [coverage_legend(lang), recency_legend(lang), compliance_legend(lang),
+                      layers_legend(lang)])
 
 
 def community_map(layers: Any, segments: Any, lang: str, rules: Any, *, tz: str,
@@ -373,7 +396,8 @@ def community_map(layers: Any, segments: Any, lang: str, rules: Any, *, tz: str,
     add_incident_bins(m, layers.incident_bins, lang, shift)
     if tracks is not None:
         add_tracks(m, tracks, lang, shift)
-    return finish(m, [recency_legend(lang), compliance_legend(lang)])
+    return finish(m, [coverage_legend(lang), recency_legend(lang), compliance_legend(lang),
+                      layers_legend(lang, tracks=tracks is not None)])
 
 
 #: Live states on the map.

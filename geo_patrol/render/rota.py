@@ -118,15 +118,33 @@ def figures_rows(summary: dict[str, Any], lang: str) -> list[list[str]]:
           "stops") if s["hotspots"] else label("no_hot_spots", lang)],
         [label("rota_promise", lang), f"{s['promises_kept']} / {s['promised']}"],
         [label("rota_entropy", lang),
-         f"{s['entropy_bits']:.2f} / {s['start_entropy_bits']:.2f} "
-         f"({label('at_most', lang)} {s['entropy_max']:.0f})"],
+         f"{_share(s['entropy_bits'], s['entropy_max'])} / "
+         f"{_share(s['start_entropy_bits'], s['entropy_max'])} "
+         f"{label('of_most_random', lang)}"],
         [label("rota_hours", lang), f"{s['hours_used']:.1f} / {s['hours_available']:.1f}"],
         [label("rota_assigned", lang), f"{s['walks'] - s['unassigned']} / {s['walks']}"],
         [label("rota_solver", lang),
-         f"{term('solver_status', s['status'], lang)} · {label('solver_gap', lang)} "
-         f"{100 * s['gap']:.2f}% · {s['seconds']:.0f} s"],
-        [label("shortfall", lang), f"{s['shortfall_h']:.1f} h"],
+         f"{term('solver_status', s['status'], lang)} · "
+         + label("solver_gap_plain", lang).format(p=f"{100 * s['gap']:.2f}")
+         + f" · {s['seconds']:.0f} {label('unit_s', lang)}"],
+        [label("shortfall", lang), f"{s['shortfall_h']:.1f} {label('unit_h', lang)}"],
     ]
+
+
+def _share(bits: float, most: float) -> str:
+    return f"{100 * float(bits) / float(most):.0f}%" if most else "—"
+
+
+def figures_tech(summary: dict[str, Any], lang: str) -> list[str | None]:
+    """The technical figure behind each of :func:`figures_rows`' rows (shown on hover on the
+    page), ``None`` where the row says it plainly already."""
+    s = summary
+    tech: list[str | None] = [None] * 10
+    tech[5] = (f"{label('entropy_tech', lang)}: {s['entropy_bits']:.2f} / "
+               f"{s['start_entropy_bits']:.2f} ({label('at_most', lang)} "
+               f"{s['entropy_max']:.0f})")
+    tech[8] = f"{label('solver_gap', lang)} (MIP gap): {100 * s['gap']:.2f}%"
+    return tech
 
 
 def week_rows(view: Any, lang: str) -> tuple[list[str], list[list[str]]]:

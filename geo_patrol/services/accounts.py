@@ -5,9 +5,14 @@ the web's sign-in (the rules themselves live with their tables in
 from __future__ import annotations
 
 from geo_patrol.store.accounts import (
+    MIN_PASSWORD,
+    AUDIT_FILTERS,
+    AUDIT_SORTS,
     add_user,
     audit,
+    audit_actions,
     audit_event,
+    audit_page,
     audit_table,
     authenticate,
     issue_token,
@@ -20,6 +25,7 @@ from geo_patrol.store.accounts import (
     user_table,
 )
 
-__all__ = ["add_user", "audit", "audit_event", "audit_table", "authenticate", "issue_token",
+__all__ = ["AUDIT_FILTERS", "AUDIT_SORTS", "MIN_PASSWORD", "add_user", "audit", "audit_actions",
+           "audit_event", "audit_page", "audit_table", "authenticate", "issue_token",
            "open_session", "principal_from_session", "principal_from_token", "revoke_session",
            "set_disabled", "set_password", "user_table"]

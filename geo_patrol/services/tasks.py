@@ -33,7 +33,10 @@ from geo_patrol.settings import Settings
 from geo_patrol.store import tasks as store
 from geo_patrol.store.accounts import audit
 from geo_patrol.store.areas import segments_near
-from geo_patrol.store.tasks import task_table as task_table  # read by the tasks page
+from geo_patrol.store.tasks import TASK_FILTERS as TASK_FILTERS  # the task list's
+from geo_patrol.store.tasks import TASK_SORTS as TASK_SORTS
+from geo_patrol.store.tasks import task_page as task_page  # read by the tasks page
+from geo_patrol.store.tasks import task_table as task_table
 
 if TYPE_CHECKING:
     from geo_patrol.store.db import Database

@@ -15,6 +15,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from geo_patrol.access import Principal, Role
 from geo_patrol.errors import ConflictError, InputError, NotFoundError
+from geo_patrol.paging import PageOf, Paging
+from geo_patrol.store.paging import page_of
 
 _hasher = PasswordHasher()
 #: Compared against when the user does not exist, so both paths cost one Argon2 check.
@@ -29,9 +31,10 @@ def _check_password(password: str) -> None:
 
 
 def add_user(engine: Engine, username: str, role: str, password: str, *,
-             areas: list[str] | None = None, volunteer: str | None = None) -> int:
+             areas: list[str] | None = None, volunteer: str | None = None,
+             by: str = "system") -> int:
     """Create an account; officers need community ``areas`` (names or codes), volunteers a
-    roster ``volunteer`` number. Returns the user id."""
+    roster ``volunteer`` number. Returns the user id. ``by`` is who the audit log names."""
     try:
         role_ = Role(role)
     except ValueError:
@@ -72,12 +75,12 @@ def add_user(engine: Engine, username: str, role: str, password: str, *,
         for area_id in area_ids:
             conn.execute(sa.text("INSERT INTO user_areas VALUES (:u, :a)"),
                          {"u": user_id, "a": area_id})
-        audit(conn, "system", "user_add", username, details={"role": role_.value,
-                                                              "areas": areas})
+        audit(conn, by, "user_add", username, details={"role": role_.value, "areas": areas})
     return user_id
 
 
-def set_disabled(engine: Engine, username: str, disabled: bool = True) -> None:
+def set_disabled(engine: Engine, username: str, disabled: bool = True, *,
+                 by: str = "system") -> None:
     """Disable (or enable) an account; its sessions and tokens stop working at once."""
     with engine.begin() as conn:
         done = conn.execute(sa.text("UPDATE users SET disabled = :d WHERE username = :u"),
@@ -86,10 +89,10 @@ def set_disabled(engine: Engine, username: str, disabled: bool = True) -> None:
             raise NotFoundError(f"no user {username!r}")
         if disabled:
             _revoke_all(conn, username)
-        audit(conn, "system", "user_disable" if disabled else "user_enable", username)
+        audit(conn, by, "user_disable" if disabled else "user_enable", username)
 
 
-def set_password(engine: Engine, username: str, password: str) -> None:
+def set_password(engine: Engine, username: str, password: str, *, by: str = "system") -> None:
     _check_password(password)
     with engine.begin() as conn:
         done = conn.execute(sa.text("UPDATE users SET password_hash = :h WHERE username = :u"),
@@ -97,7 +100,7 @@ def set_password(engine: Engine, username: str, password: str) -> None:
         if not done:
             raise NotFoundError(f"no user {username!r}")
         _revoke_all(conn, username)  # a new password ends every session signed in before
-        audit(conn, "system", "user_password", username)
+        audit(conn, by, "user_password", username)
 
 
 def user_table(conn: Connection) -> pd.DataFrame:
@@ -105,13 +108,16 @@ def user_table(conn: Connection) -> pd.DataFrame:
     return pd.read_sql(sa.text("""
         SELECT u.id, u.username, u.role, u.disabled, u.created_at, u.last_login,
                v.number AS volunteer,
-               string_agg(a.name, ', ' ORDER BY a.name) AS areas
+               string_agg(a.name, ', ' ORDER BY a.name) AS areas,
+               (SELECT count(*) FROM api_tokens t WHERE t.user_id = u.id AND NOT t.revoked)
+                   AS tokens
         FROM users u LEFT JOIN volunteers v ON v.id = u.volunteer_id
         LEFT JOIN user_areas ua ON ua.user_id = u.id LEFT JOIN areas a ON a.id = ua.area_id
         GROUP BY u.id, v.number ORDER BY u.username"""), conn)
 
 
-def issue_token(engine: Engine, username: str, label: str | None = None) -> str:
+def issue_token(engine: Engine, username: str, label: str | None = None, *,
+                by: str = "system") -> str:
     """A new bearer token for ``username``; only its hash is kept, so show it once."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with engine.begin() as conn:
@@ -123,7 +129,7 @@ def issue_token(engine: Engine, username: str, label: str | None = None) -> str:
                              "VALUES (:u, :h, :l, false)"),
                      {"u": user_id, "h": hashlib.sha256(token.encode()).hexdigest(),
                       "l": label})
-        audit(conn, "system", "token_issue", username, details={"label": label})
+        audit(conn, by, "token_issue", username, details={"label": label})
     return token
 
 
@@ -199,6 +205,30 @@ def audit_table(conn: Connection, limit: int = 500) -> pd.DataFrame:
     return pd.read_sql(sa.text("SELECT at, actor, action, target, reason, details "
                                "FROM audit_log ORDER BY id DESC LIMIT :n"), conn,
                        params={"n": limit})
+
+
+#: The columns the audit log may be sorted by, and its filters (who, what action, a word
+#: of the subject or the reason).
+AUDIT_SORTS = {"at": "q.id", "actor": "q.actor", "action": "q.action"}
+AUDIT_FILTERS = ("actor", "action", "q")
+
+
+def audit_page(conn: Connection, paging: Paging) -> PageOf:
+    """One page of the audit log, newest first unless sorted otherwise."""
+    return page_of(conn, """
+        SELECT id, at, actor, action, target, reason, details FROM audit_log
+        WHERE (CAST(:actor AS text) IS NULL OR actor = :actor)
+          AND (CAST(:action AS text) IS NULL OR action = :action)
+          AND (CAST(:q AS text) IS NULL OR target ILIKE '%' || :q || '%'
+               OR reason ILIKE '%' || :q || '%')""",
+        {k: paging.filter(k) for k in AUDIT_FILTERS}, paging, sortable=AUDIT_SORTS,
+        order="q.id DESC", tie="q.id DESC")
+
+
+def audit_actions(conn: Connection) -> list[str]:
+    """The actions the audit log holds (for its filter)."""
+    return list(conn.execute(sa.text(
+        "SELECT DISTINCT action FROM audit_log ORDER BY action")).scalars())
 
 
 def usernames(conn: Connection) -> set[str]:

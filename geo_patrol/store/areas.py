@@ -189,6 +189,17 @@ def area_tree(conn: Connection) -> pd.DataFrame:
     return pd.read_sql_query(sa.text("SELECT id, parent_id, level FROM areas ORDER BY id"), conn)
 
 
+def districts_of(conn: Connection) -> dict[int, int]:
+    """Each area's district (a district's is itself; areas above or outside none)."""
+    return {int(a): int(d) for a, d in conn.execute(sa.text("""
+        WITH RECURSIVE up AS (
+            SELECT id AS area_id, id, parent_id, level FROM areas
+            UNION ALL
+            SELECT up.area_id, a.id, a.parent_id, a.level FROM up JOIN areas a
+              ON a.id = up.parent_id WHERE up.level <> 'district')
+        SELECT area_id, id FROM up WHERE level = 'district'"""))}
+
+
 def area_polygons_m(conn: Connection, ids: list[int]) -> dict[int, object]:
     """Metric outlines (shapely) of some areas by id."""
     rows = conn.execute(sa.text("SELECT id, ST_AsBinary(geom_m) FROM areas WHERE id = ANY(:i)"),

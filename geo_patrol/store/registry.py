@@ -9,23 +9,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.paging import PageOf, Paging
 from geo_patrol.privacy import Vault, mask_name, mask_phone
 from geo_patrol.store.accounts import audit
+from geo_patrol.store.paging import page_of
 from geo_patrol.store.scope import in_scope, scope_params
 
 
-def volunteer_table(conn: Connection, *, community: str | None = None,
-                    occupation: str | None = None, team: str | None = None,
-                    duty: str | None = None, limit: int = 500,
-                    within: frozenset[int] | None = None, volunteer_id: int | None = None,
-                    on: dt.date | None = None) -> pd.DataFrame:
-    """Volunteers with patrol hours (tracks) and reports, skills as declared on the roster
-    and skills certified by training (current on ``on``, today by default); names and phones
-    masked, ID numbers never read. ``within`` limits to volunteers of those communities,
-    ``volunteer_id`` to one."""
-    frame = pd.read_sql_query(sa.text(f"""
+def _volunteer_sql(within_column: str = "v.community_id") -> str:
+    return f"""
         SELECT v.id, v.number, v.name, v.phone, v.occupation, a.name AS community,
-               v.active, array_to_string(v.duties, '、') AS duties,
+               v.active, array_to_string(v.duties, '、') AS duties, v.duties AS duty_keys,
                array_to_string(v.skills, '、') AS skills,
                certified_skills(v.id, coalesce(CAST(:on AS date), current_date)) AS certified,
                (SELECT string_agg(t.name, '、' ORDER BY t.name) FROM volunteer_teams vt
@@ -44,14 +38,52 @@ def volunteer_table(conn: Connection, *, community: str | None = None,
           AND (CAST(:team AS text) IS NULL OR EXISTS (
                 SELECT 1 FROM volunteer_teams vt JOIN teams t ON t.id = vt.team_id
                 WHERE vt.volunteer_id = v.id AND t.name = :team))
-          AND {in_scope('v.community_id')}
-          AND (CAST(:one AS integer) IS NULL OR v.id = :one)
-        ORDER BY v.number LIMIT :limit"""), conn,
-        params={"community": community, "occupation": occupation, "team": team, "duty": duty,
-                "limit": limit, **scope_params(within), "one": volunteer_id, "on": on})
+          AND (CAST(:q AS text) IS NULL OR v.number ILIKE '%' || :q || '%'
+               OR v.name ILIKE '%' || :q || '%')
+          AND {in_scope(within_column)}
+          AND (CAST(:one AS integer) IS NULL OR v.id = :one)"""
+
+
+def _masked(frame: pd.DataFrame) -> pd.DataFrame:
     frame["name"] = frame["name"].map(mask_name)
     frame["phone"] = frame["phone"].map(lambda p: mask_phone(p) if isinstance(p, str) else None)
     return frame
+
+
+def volunteer_table(conn: Connection, *, community: str | None = None,
+                    occupation: str | None = None, team: str | None = None,
+                    duty: str | None = None, limit: int = 500,
+                    within: frozenset[int] | None = None, volunteer_id: int | None = None,
+                    on: dt.date | None = None) -> pd.DataFrame:
+    """Volunteers with patrol hours (tracks) and reports, skills as declared on the roster
+    and skills certified by training (current on ``on``, today by default); names and phones
+    masked, ID numbers never read. ``within`` limits to volunteers of those communities,
+    ``volunteer_id`` to one."""
+    frame = pd.read_sql_query(sa.text(_volunteer_sql() + " ORDER BY v.number LIMIT :limit"),
+                              conn, params={
+        "community": community, "occupation": occupation, "team": team, "duty": duty,
+        "q": None, "limit": limit, **scope_params(within), "one": volunteer_id, "on": on})
+    return _masked(frame)
+
+
+#: The columns the volunteer register may be sorted by.
+VOLUNTEER_SORTS = {"number": "q.number", "community": "q.community",
+                   "occupation": "q.occupation", "patrol_hours": "q.patrol_hours",
+                   "passive_hours": "q.passive_hours", "reports": "q.reports"}
+#: Its filters: a community, occupation, team or duty, and a number or name (``q``).
+VOLUNTEER_FILTERS = ("q", "community", "occupation", "team", "duty")
+
+
+def volunteer_page(conn: Connection, paging: Paging, *, within: frozenset[int] | None = None,
+                   on: dt.date | None = None) -> PageOf:
+    """One page of the volunteer register (:func:`volunteer_table`'s columns, masked),
+    filtered by :data:`VOLUNTEER_FILTERS` and sorted by :data:`VOLUNTEER_SORTS`."""
+    page = page_of(conn, _volunteer_sql(), {
+        **{k: paging.filter(k) for k in VOLUNTEER_FILTERS}, **scope_params(within),
+        "one": None, "on": on}, paging, sortable=VOLUNTEER_SORTS, order="q.number",
+        tie="q.id")
+    _masked(page.rows)
+    return page
 
 
 def report_table(conn: Connection, *, verification: str | None = None,
@@ -100,6 +132,22 @@ def upload_table(conn: Connection, limit: int = 50) -> pd.DataFrame:
     return pd.read_sql_query(sa.text(
         "SELECT id, kind, filename, loaded_at, rows_stored, rows_flagged FROM uploads "
         "ORDER BY loaded_at DESC, id DESC LIMIT :n"), conn, params={"n": limit})
+
+
+#: The columns the list of uploads may be sorted by, and its filters.
+UPLOAD_SORTS = {"loaded": "q.loaded_at", "kind": "q.kind", "file": "q.filename",
+                "rows": "q.rows_stored", "flagged": "q.rows_flagged"}
+UPLOAD_FILTERS = ("kind", "q")
+
+
+def upload_page(conn: Connection, paging: Paging) -> PageOf:
+    """One page of the uploads, newest first unless sorted otherwise."""
+    return page_of(conn, """
+        SELECT id, kind, filename, loaded_at, rows_stored, rows_flagged FROM uploads
+        WHERE (CAST(:kind AS text) IS NULL OR kind = :kind)
+          AND (CAST(:q AS text) IS NULL OR filename ILIKE '%' || :q || '%')""",
+        {k: paging.filter(k) for k in UPLOAD_FILTERS}, paging, sortable=UPLOAD_SORTS,
+        order="q.loaded_at DESC", tie="q.id DESC")
 
 
 MIN_REASON = 8

@@ -15,7 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from geo_patrol.errors import NotFoundError
+from geo_patrol.paging import PageOf, Paging
 from geo_patrol.store.bulk import copy_rows
+from geo_patrol.store.paging import page_of
 from geo_patrol.store.places import nearest_piece
 from geo_patrol.store.scope import Within, in_scope, scope_params
 
@@ -135,14 +137,14 @@ def gap_table(conn: Connection, run_id: int, *, area_id: int | None = None,
         params={"run": run_id, "area": area_id, "limit": limit, **scope_params(within)})
 
 
-def hazard_table(conn: Connection, run_id: int, *, area_id: int | None = None,
-                 status: str | None = None, within: Within = None) -> pd.DataFrame:
-    """Hazard compliance of a run, worst first (never visited, overdue by missed days...)."""
-    return pd.read_sql_query(sa.text(f"""
+def _hazard_sql() -> str:
+    return f"""
         SELECT h.id AS hazard_id, h.external_id, h.name, h.category, h.status AS hazard_status,
                a.name AS area, r.status, r.inspections, r.passes, r.last_inspection,
                v.number AS inspector_number, v.name AS inspector_name, r.last_pass,
-               r.due_days, r.missed_days, np.street, np.cross_a, np.cross_b
+               r.due_days, r.missed_days, np.street, np.cross_a, np.cross_b,
+               CASE r.status WHEN 'never_visited' THEN 0 WHEN 'overdue' THEN 1
+                    WHEN 'compliant' THEN 2 ELSE 3 END AS status_rank
         FROM hazard_results r JOIN hazards h ON h.id = r.hazard_id
         LEFT JOIN areas a ON a.id = h.community_id
         LEFT JOIN volunteers v ON v.id = r.last_inspector_id
@@ -150,10 +152,36 @@ def hazard_table(conn: Connection, run_id: int, *, area_id: int | None = None,
         WHERE r.run_id = :run
           AND (CAST(:area AS integer) IS NULL OR h.community_id IN (SELECT area_subtree(:area)))
           AND (CAST(:status AS text) IS NULL OR r.status = :status)
-          AND {in_scope('h.community_id')}
-        ORDER BY CASE r.status WHEN 'never_visited' THEN 0 WHEN 'overdue' THEN 1
-                 WHEN 'compliant' THEN 2 ELSE 3 END, r.missed_days DESC, h.name"""), conn,
-        params={"run": run_id, "area": area_id, "status": status, **scope_params(within)})
+          AND (CAST(:category AS text) IS NULL OR h.category = :category)
+          AND (CAST(:q AS text) IS NULL OR h.name ILIKE '%' || :q || '%'
+               OR a.name ILIKE '%' || :q || '%')
+          AND {in_scope('h.community_id')}"""
+
+
+def hazard_table(conn: Connection, run_id: int, *, area_id: int | None = None,
+                 status: str | None = None, within: Within = None) -> pd.DataFrame:
+    """Hazard compliance of a run, worst first (never visited, overdue by missed days...)."""
+    return pd.read_sql_query(sa.text(
+        _hazard_sql() + " ORDER BY status_rank, r.missed_days DESC, h.name"), conn,
+        params={"run": run_id, "area": area_id, "status": status, "category": None,
+                "q": None, **scope_params(within)}).drop(columns="status_rank")
+
+
+#: The columns the hazard list may be sorted by, and its filters.
+HAZARD_SORTS = {"name": "q.name", "community": "q.area", "category": "q.category",
+                "status": "q.status_rank", "inspections": "q.inspections",
+                "passes": "q.passes", "missed": "q.missed_days",
+                "last": "q.last_inspection"}
+HAZARD_FILTERS = ("category", "status", "q")
+
+
+def hazard_page(conn: Connection, run_id: int, paging: Paging, *,
+                within: Within = None) -> PageOf:
+    """One page of a run's hazard compliance, worst first unless sorted otherwise."""
+    return page_of(conn, _hazard_sql(), {
+        "run": run_id, "area": None, **{k: paging.filter(k) for k in HAZARD_FILTERS},
+        **scope_params(within)}, paging, sortable=HAZARD_SORTS,
+        order="q.status_rank, q.missed_days DESC, q.name", tie="q.hazard_id")
 
 
 def _gdf(conn: Connection, query: str, params: dict[str, Any]) -> Any:
@@ -253,6 +281,19 @@ def daily_series(conn: Connection, run_id: int, area_id: int) -> pd.DataFrame:
         "SELECT day, covered_m, total_m, CASE WHEN total_m > 0 THEN covered_m / total_m END "
         "AS coverage FROM area_daily WHERE run_id = :run AND area_id = :area ORDER BY day"),
         conn, params={"run": run_id, "area": area_id})
+
+
+def previous_run(conn: Connection, run_id: int) -> dict[str, Any] | None:
+    """The latest run of the period just before a run's: as long (to the hour), over the same
+    area, ending when it starts or earlier (``None`` when no such period was analysed)."""
+    row = conn.execute(sa.text("""
+        SELECT p.* FROM analysis_runs r JOIN analysis_runs p
+          ON p.area_id IS NOT DISTINCT FROM r.area_id AND p.window_end <= r.window_start
+         AND abs(extract(epoch FROM (p.window_end - p.window_start)
+                                  - (r.window_end - r.window_start))) < 3600
+        WHERE r.id = :run ORDER BY p.window_end DESC, p.created_at DESC, p.id DESC
+        LIMIT 1"""), {"run": run_id}).mappings().first()
+    return dict(row) if row else None
 
 
 def list_runs(conn: Connection, limit: int = 20) -> pd.DataFrame:

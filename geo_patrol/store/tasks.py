@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from geo_patrol.errors import NotFoundError
+from geo_patrol.paging import PageOf, Paging
+from geo_patrol.store.paging import page_of
 from geo_patrol.store.places import nearest_piece
 from geo_patrol.store.scope import Within, in_scope, scope_params
 
@@ -159,6 +161,44 @@ def task_table(conn: Connection, *, volunteer_id: int | None = None,
         "home": offered_for[1] if offered_for else None,
         **scope_params(within), "since": since, "until": until,
         "states": list(states) if states else None})
+
+
+#: The columns the task list may be sorted by, and its filters.
+TASK_SORTS = {"day": "q.window_start", "community": "q.community", "points": "q.points",
+              "state": "q.shown_state", "length": "q.length_m"}
+TASK_FILTERS = ("state", "community", "day")
+
+
+def task_page(conn: Connection, paging: Paging, *, within: Within = None,
+              since: dt.date | None = None, until: dt.date | None = None,
+              now: dt.datetime) -> PageOf:
+    """One page of the task list (no routes), with ``shown_state``: an offer whose window
+    closed before ``now`` untaken is ``expired`` (it can no longer be taken), else the state.
+    Filters: ``state`` (a shown state), ``community`` (a name, or part of one) and ``day``
+    (one day instead of ``since``..``until``)."""
+    day = paging.filter("day")
+    sql = f"""
+        SELECT t.id, t.kind, t.community_id, a.name AS community, t.day, t.window_start,
+               t.window_end, t.minutes, t.length_m, t.points, t.volunteer_id, v.number, v.name,
+               t.state, t.verdict,
+               CASE WHEN t.state = 'offered' AND t.window_end <= :now THEN 'expired'
+                    ELSE t.state END AS shown_state
+        FROM tasks t LEFT JOIN areas a ON a.id = t.community_id
+        LEFT JOIN volunteers v ON v.id = t.volunteer_id
+        WHERE {in_scope('t.community_id')}
+          AND (CAST(:day AS date) IS NOT NULL OR CAST(:since AS date) IS NULL
+               OR t.day >= :since)
+          AND (CAST(:day AS date) IS NOT NULL OR CAST(:until AS date) IS NULL
+               OR t.day <= :until)
+          AND (CAST(:day AS date) IS NULL OR t.day = :day)
+          AND (CAST(:community AS text) IS NULL OR a.name LIKE '%' || :community || '%')"""
+    state = paging.filter("state")
+    if state is not None:
+        sql = f"SELECT * FROM ({sql}) s WHERE s.shown_state = :state"  # noqa: S608
+    return page_of(conn, sql, {**scope_params(within), "since": since, "until": until,
+                               "day": day, "community": paging.filter("community"),
+                               "state": state, "now": now},
+                   paging, sortable=TASK_SORTS, order="q.window_start", tie="q.id")
 
 
 def lock_task(conn: Connection, task_id: int) -> dict[str, Any]:

@@ -30,6 +30,28 @@
     }
     window.setTimeout(poll, 1000);
   });
+  // numbers right-aligned, text left: a cell that holds a figure (a count, a share, a
+  // length...) and the header of a column of figures
+  var figure = /^[-+−]?[\d][\d,.\s]*(%|km|m|h|min|s|分钟|小时|秒|米|千米|公里)?$|^—$/;
+  document.querySelectorAll("table.gp").forEach(function (table) {
+    var numeric = {};
+    table.querySelectorAll("tbody tr").forEach(function (row) {
+      Array.prototype.forEach.call(row.cells, function (cell, i) {
+        if (cell.colSpan > 1) { return; }
+        var text = cell.textContent.trim();
+        var isNum = text !== "" && figure.test(text);
+        if (isNum && text !== "—") { cell.classList.add("num"); }
+        if (numeric[i] === undefined) { numeric[i] = true; }
+        if (!isNum && text !== "") { numeric[i] = false; }
+      });
+    });
+    var head = table.tHead && table.tHead.rows[0];
+    if (head) {
+      Array.prototype.forEach.call(head.cells, function (cell, i) {
+        if (numeric[i]) { cell.classList.add("num"); }
+      });
+    }
+  });
   var locate = document.getElementById("locate");
   if (locate && navigator.geolocation) {
     locate.hidden = false;

@@ -1,0 +1,189 @@
+"""Long tables page, sort and filter on the server (volunteers, tasks, hazards, uploads, the
+audit log), say so when empty, and close offers whose window has passed; the administrator's
+accounts page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from tests.helpers import PHONE_PATTERN, make_user, sign_in
+from web import create_app
+
+
+@pytest.fixture(scope="module")
+def app(demo_world):
+    return create_app({"TESTING": True, "GEO_PATROL_SETTINGS": demo_world["settings"]})
+
+
+@pytest.fixture(scope="module")
+def command(app, demo_world):
+    client = app.test_client()
+    client.csrf = sign_in(client, make_user(demo_world["engine"], "t-command", "command"))
+    return client
+
+
+@pytest.fixture(scope="module")
+def admin(app, demo_world):
+    client = app.test_client()
+    client.csrf = sign_in(client, make_user(demo_world["engine"], "t-admin", "admin"))
+    return client
+
+
+def _rows(html: str, table: str) -> list[list[str]]:
+    body = html.split(f'id="{table}"')[1].split("<tbody>")[1].split("</tbody>")[0]
+    return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", r)]
+            for r in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)]
+
+
+def _total(html: str) -> int:
+    return int(re.search(r"共 (\d+) 行", html).group(1))
+
+
+def test_volunteers_page_by_fifty_sorted_and_filtered(command, demo_world):
+    with demo_world["engine"].connect() as conn:
+        total = conn.execute(sa.text("SELECT count(*) FROM volunteers")).scalar_one()
+        guards = conn.execute(sa.text(
+            "SELECT count(*) FROM volunteers WHERE occupation = 'security_guard'")).scalar_one()
+    first = command.get("/volunteers").get_data(as_text=True)
+    rows = _rows(first, "volunteers")
+    assert len(rows) == min(50, total) and _total(first) == total
+    assert "第 1–50 行" in first and 'rel="next"' in first
+    # one unmask action per row, on demand: a link, never a form with a reason field per row
+    assert first.count('class="unmask"') == len(rows) and 'name="reason"' not in first
+    numbers = [r[0] for r in rows]
+    assert numbers == sorted(numbers)
+    second = command.get("/volunteers?page=2").get_data(as_text=True)
+    assert not set(numbers) & {r[0] for r in _rows(second, "volunteers")}
+    # sorted by patrol hours, most first; the header says so and links to the other order
+    by_hours = command.get("/volunteers?sort=-patrol_hours").get_data(as_text=True)
+    hours = [float(r[9]) for r in _rows(by_hours, "volunteers")]
+    assert hours == sorted(hours, reverse=True) and hours[0] > hours[-1]
+    assert 'aria-sort="descending"' in by_hours and "sort=patrol_hours" in by_hours
+    # a filter keeps the order and applies to every page; the pager keeps the filter
+    guarded = command.get("/volunteers?occupation=security_guard&sort=-patrol_hours"
+                          ).get_data(as_text=True)
+    assert _total(guarded) == guards
+    assert {r[3] for r in _rows(guarded, "volunteers")} == {"保安"}
+    if guards > 50:
+        following = re.search(r'rel="next" href="([^"]+)"', guarded).group(1)
+        assert "occupation=security_guard" in following and "page=2" in following
+    assert not re.search(PHONE_PATTERN, first + by_hours + guarded)
+    # nothing found: said in the page's language
+    none = command.get("/volunteers?q=no-such-volunteer").get_data(as_text=True)
+    assert "没有符合筛选条件的记录。" in none and "没有记录" in none
+    none_en = command.get("/volunteers?q=no-such-volunteer&lang=en").get_data(as_text=True)
+    assert "Nothing matches these filters." in none_en
+    # the parameters are checked in one place: a clear 400, nothing else
+    bad = command.get("/volunteers?sort=password")
+    assert bad.status_code == 400 and "此表不能按“password”排序。" in bad.get_data(as_text=True)
+    assert command.get("/volunteers?page=0").status_code == 400
+    assert command.get("/volunteers?page=x").status_code == 400
+    # unmasking one volunteer: the form for that one, on demand
+    vid = re.search(r'/volunteers/(\d+)/unmask', first).group(1)
+    form = command.get(f"/volunteers/{vid}/unmask").get_data(as_text=True)
+    assert 'id="unmask-form"' in form and 'name="reason"' in form and numbers[0] in form
+
+
+def test_tasks_past_offers_are_closed_and_filtered(command, demo_world):
+    from geo_patrol.services.tasks import make_task
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    with engine.connect() as conn:
+        hazard = conn.execute(sa.text("SELECT id FROM hazards ORDER BY id LIMIT 1")).scalar_one()
+    tomorrow = settings.today() + dt.timedelta(days=1)
+    old = make_task(engine, settings, hazard_id=hazard, day=tomorrow, slot="evening", by="t")
+    new = make_task(engine, settings, hazard_id=hazard, day=tomorrow, slot="morning", by="t")
+    with engine.begin() as conn:  # the first offer's window passed with nobody taking it
+        conn.execute(sa.text(
+            "UPDATE tasks SET day = day - 3, window_start = window_start - interval '3 days', "
+            "window_end = window_end - interval '3 days' WHERE id = :t"), {"t": old})
+    html = command.get("/tasks").get_data(as_text=True)
+    states = {r[0]: r[6] for r in _rows(html, "task-list")}
+    assert states[(tomorrow - dt.timedelta(days=3)).isoformat()] == "已过期（未认领）"
+    assert states[tomorrow.isoformat()] == "待认领"
+    offered = command.get("/tasks?state=offered").get_data(as_text=True)
+    assert {r[6] for r in _rows(offered, "task-list")} == {"待认领"}
+    expired = command.get("/tasks?state=expired").get_data(as_text=True)
+    assert {r[6] for r in _rows(expired, "task-list")} == {"已过期（未认领）"}
+    by_points = command.get("/tasks?sort=-points").get_data(as_text=True)
+    points = [int(r[5]) for r in _rows(by_points, "task-list")]
+    assert points == sorted(points, reverse=True)
+    empty = command.get("/tasks?community=nowhere").get_data(as_text=True)
+    assert "没有符合筛选条件的记录。" in empty
+    assert new
+
+
+def test_hazards_uploads_and_audit_page(command, demo_world):
+    run = demo_world["run"].run_id
+    html = command.get(f"/hazards?run={run}&sort=-missed").get_data(as_text=True)
+    rows = _rows(html, "hazards")
+    missed = [int(r[7].split("/")[0]) for r in rows]
+    assert rows and missed == sorted(missed, reverse=True)
+    never = command.get(f"/hazards?run={run}&status=never_visited").get_data(as_text=True)
+    assert {r[4] for r in _rows(never, "hazards")} <= {"未巡查"}
+    assert "status=never_visited" in never  # the sortable headers keep the filter
+    uploads = command.get("/uploads?sort=-rows").get_data(as_text=True)
+    stored = [int(r[3]) for r in _rows(uploads, "uploads")]
+    assert stored == sorted(stored, reverse=True)
+    audit = command.get("/audit?action=user_add").get_data(as_text=True)
+    actions = {r[2] for r in _rows(audit, "audit")}
+    assert actions == {"新增账号"}  # audit actions in the page's language
+    assert "新增账号" in audit.split('name="action"')[1].split("</select>")[0]
+
+
+def test_accounts_page_for_the_admin(app, admin, command, demo_world):
+    assert command.get("/accounts").status_code == 403
+    page = admin.get("/accounts").get_data(as_text=True)
+    assert "账号管理" in page and "t-command" in page and "分局指挥" in page
+    # a mistake: said in the page's language, what was typed kept, nothing stored
+    bad = admin.post("/accounts", data={"csrf_token": admin.csrf, "username": "w-officer",
+                                        "role": "officer", "areas": "", "volunteer": "",
+                                        "password": "long enough pw"})
+    text = bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "社区民警账号至少绑定一个社区" in text
+    assert 'value="w-officer"' in text and "long enough pw" not in text
+    with demo_world["engine"].connect() as conn:
+        community = conn.execute(sa.text(
+            "SELECT name FROM areas WHERE level = 'community' ORDER BY id LIMIT 1")).scalar_one()
+    added = admin.post("/accounts", data={"csrf_token": admin.csrf, "username": "w-officer",
+                                          "role": "officer", "areas": community,
+                                          "volunteer": "", "password": "long enough pw"})
+    assert added.status_code == 200 and "已新增账号“w-officer”。" in added.get_data(as_text=True)
+    again = admin.post("/accounts", data={"csrf_token": admin.csrf, "username": "w-officer",
+                                          "role": "planner", "password": "long enough pw"})
+    assert again.status_code == 400 and "账号“w-officer”已存在。" in again.get_data(as_text=True)
+    # the new account signs in; a password reset signs it out and gives a new one, once
+    officer = app.test_client()
+    sign_in(officer, "w-officer", "long enough pw")
+    assert officer.get("/dashboard").status_code == 200
+    reset = admin.post("/accounts/password", data={"csrf_token": admin.csrf,
+                                                   "username": "w-officer"})
+    secret = re.search(r'<code id="secret">([^<]+)</code>', reset.get_data(as_text=True))
+    assert secret and officer.get("/dashboard").status_code == 401
+    fresh = app.test_client()
+    sign_in(fresh, "w-officer", secret.group(1))
+    assert fresh.get("/dashboard").status_code == 200
+    # a token, shown once, works on the API; disabling stops it and the session at once
+    issued = admin.post("/accounts/token", data={"csrf_token": admin.csrf,
+                                                 "username": "w-officer", "label": "app"})
+    token = re.search(r'<code id="secret">([^<]+)</code>', issued.get_data(as_text=True))
+    api = app.test_client()
+    assert api.get("/api/me", headers={"Authorization": f"Bearer {token.group(1)}"}
+                   ).status_code == 200
+    off = admin.post("/accounts/disable", data={"csrf_token": admin.csrf,
+                                                "username": "w-officer"})
+    assert "已停用账号“w-officer”" in off.get_data(as_text=True)
+    assert fresh.get("/dashboard").status_code == 401
+    assert api.get("/api/me", headers={"Authorization": f"Bearer {token.group(1)}"}
+                   ).status_code == 401
+    listed = _rows(off.get_data(as_text=True), "accounts")
+    row = next(r for r in listed if r[0] == "w-officer")
+    assert row[1] == "社区民警" and row[2] == "停用中" and row[4] == "1"
+    own = admin.post("/accounts/disable", data={"csrf_token": admin.csrf, "username": "t-admin"})
+    assert own.status_code == 400
+    audit = command.get("/audit?actor=t-admin").get_data(as_text=True)
+    assert {"新增账号", "修改密码", "签发令牌", "停用账号"} <= {r[2] for r in _rows(audit, "audit")}
