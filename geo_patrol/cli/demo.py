@@ -94,7 +94,8 @@ def demo_generate(seed: int, scale: str, out: Path, until: str | None,
 @click.pass_context
 def demo_live(ctx: click.Context, url: str, speed: float, minutes: float,
               concurrency: int) -> None:
-    """Replay the demo's tracks as Traccar Client requests, so the live map moves."""
+    """Replay the demo's tracks as Traccar Client requests, so the live map moves; on the way
+    a phone sends an SOS and the command calls out, answered by replayed volunteers."""
     import threading
 
     from geo_patrol.demo.replay import send
@@ -109,17 +110,23 @@ def demo_live(ctx: click.Context, url: str, speed: float, minutes: float,
         except Exception as exc:  # noqa: BLE001  (the replay goes on)
             click.echo(f"  {exc}", err=True)
 
-    timers = [threading.Timer(scene.at_s, play, (scene,)) for scene in scenes]
+    pending = sorted(scenes, key=lambda s: s.after)
+    playing: list[threading.Thread] = []
+
+    def progress(r: Any) -> None:
+        if r.sent % 1000 == 0:
+            click.echo(f"  {r.sent} sent, {r.ok} stored")
+        while pending and r.sent >= pending[0].after:
+            thread = threading.Thread(target=play, args=(pending.pop(0),), daemon=True)
+            thread.start()
+            playing.append(thread)
+
     span = requests[-1].at_s if requests else 0
     click.echo(f"replaying {len(requests)} positions of {len({r.device for r in requests})} "
                f"phones to {url} over {span / 60:.1f} min (x{speed:g})")
-    for t in timers:
-        t.daemon = True
-        t.start()
-    done = send(url, requests, concurrency=concurrency,
-                progress=lambda r: click.echo(f"  {r.sent} sent, {r.ok} stored"))
-    for t in timers:
-        t.join(timeout=5)
+    done = send(url, requests, concurrency=concurrency, progress=progress, progress_every=1)
+    for thread in playing:
+        thread.join(timeout=60)
     click.echo(f"{done.ok} of {done.sent} stored in {done.seconds:.1f} s; p99 "
                f"{done.percentile(99):.0f} ms" + (f"; refused {done.failed}" if done.failed else ""))
     if done.failed:

@@ -148,7 +148,8 @@ def _request_bytes(host: str, path: str, req: Request) -> bytes:
 
 async def _send_all(url: str, requests: list[Request], *, concurrency: int,
                     paced: bool, retries: int,
-                    progress: Callable[[ReplayResult], None] | None) -> ReplayResult:
+                    progress: Callable[[ReplayResult], None] | None,
+                    progress_every: int = 1000) -> ReplayResult:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     path = parts.path or "/"
@@ -189,7 +190,7 @@ async def _send_all(url: str, requests: list[Request], *, concurrency: int,
                 result.ok += 1
             else:
                 result.failed[status] = result.failed.get(status, 0) + 1
-            if progress and result.sent % 1000 == 0:
+            if progress and result.sent % progress_every == 0:
                 progress(result)
         if conn is not None and conn.transport is not None:
             conn.transport.close()
@@ -204,10 +205,12 @@ async def _send_all(url: str, requests: list[Request], *, concurrency: int,
 
 
 def send(url: str, requests: list[Request], *, concurrency: int = 64, paced: bool = True,
-         retries: int = 5, progress: Callable[[ReplayResult], None] | None = None
-         ) -> ReplayResult:
+         retries: int = 5, progress: Callable[[ReplayResult], None] | None = None,
+         progress_every: int = 1000) -> ReplayResult:
     """Send the requests (at their times when ``paced``, else as fast as answered); an
-    unanswered or 503 request is sent again up to ``retries`` times."""
+    unanswered or 503 request is sent again up to ``retries`` times; ``progress`` is told
+    every ``progress_every`` answers."""
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         return runner.run(_send_all(url, requests, concurrency=concurrency, paced=paced,
-                                    retries=retries, progress=progress))
+                                    retries=retries, progress=progress,
+                                    progress_every=progress_every))

@@ -234,10 +234,10 @@ def live_replay(engine: Engine, *, speed: float, minutes: float,
 
 @dataclass
 class LiveScene:
-    """Something that happens during ``demo live``: ``run`` at ``at_s`` seconds after the
-    replay starts, saying what it did."""
+    """Something that happens during ``demo live``: ``run`` once ``after`` requests of the
+    replay have been answered, saying what it did."""
 
-    at_s: float
+    after: int
     run: Callable[[], str]
 
 
@@ -261,19 +261,21 @@ def live_scenes(engine: Engine, settings: Settings, requests: list[Request]) -> 
         doc["location"]["extras"] = {"alarm": "sos"}
         requests[i] = Request(requests[i].at_s, requests[i].device, requests[i].query,
                               json.dumps(doc).encode())
-        scenes.append(LiveScene(requests[i].at_s + 3, lambda: _answer_latest(
+        scenes.append(LiveScene(i + 1, lambda: _answer_latest(
             engine, "sos", ["accept", "on_way"])))
     # the site: where one phone will be ten percent of the replay later
-    half = next((r for r in requests if r.at_s >= span / 2 and not r.body), None)
-    if half is not None:
+    half_at = next((i for i, r in enumerate(requests) if r.at_s >= span / 2 and not r.body),
+                   None)
+    if half_at is not None:
+        half = requests[half_at]
         later = [r for r in requests if r.device == half.device and r.query
                  and r.at_s >= half.at_s + span / 10]
         target = later[0] if later else half
         fields = dict(parse_qsl(target.query))
         lon, lat = float(fields["lon"]), float(fields["lat"])
-        scenes.append(LiveScene(half.at_s, lambda: _call_out(engine, settings, lon, lat)))
-        scenes.append(LiveScene(half.at_s + 4, lambda: _answer_latest(
-            engine, "callout", ["accept", "on_way"], ["decline"])))
+        scenes.append(LiveScene(half_at, lambda: _call_out(engine, settings, lon, lat)
+                                + "; " + _answer_latest(engine, "callout", ["accept", "on_way"],
+                                                        ["decline"])))
     return scenes
 
 
@@ -287,11 +289,19 @@ def _call_out(engine: Engine, settings: Settings, lon: float, lat: float) -> str
     return f"call-out {callout_id} by demo-command at {lon:.5f}, {lat:.5f}"
 
 
-def _answer_latest(engine: Engine, kind: str, *answers: list[str]) -> str:
-    with engine.connect() as conn:
-        callout_id = live_store.latest_callout(conn, kind)
-        called = live_store.first_called(conn, callout_id, len(answers)) \
-            if callout_id is not None else []
+def _answer_latest(engine: Engine, kind: str, *answers: list[str], wait_s: float = 30.0
+                   ) -> str:
+    """The first volunteers the latest call-out of ``kind`` reached answer it (waiting up to
+    ``wait_s`` for it to be raised: an SOS is raised once its position is stored)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        with engine.connect() as conn:
+            callout_id = live_store.latest_callout(conn, kind)
+            called = live_store.first_called(conn, callout_id, len(answers)) \
+                if callout_id is not None else []
+        if called or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     done = []
     for (volunteer_id, number), steps in zip(called, answers):
         phone = Principal(id=0, username=f"demo-{number}", role=Role.VOLUNTEER,
