@@ -204,7 +204,7 @@ def test_a_database_from_before_cities_becomes_one_city(pg_cluster, tmp_path, sh
     with opened.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT name FROM areas")).scalars().all() == ["旧区"]
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() \
-            == "0020"
+            == "0025"
     with deployment.connect() as conn:
         left = conn.execute(sa.text(
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "

@@ -63,7 +63,7 @@ def test_streets_and_status(runner, engine, shared_data):
     assert loaded.exit_code == 0, loaded.output
     assert count(engine, "street_segments") > 0
     status = runner.invoke(cli, ["db", "status"])
-    assert status.exit_code == 0 and "schema baotou 0020" in status.output
+    assert status.exit_code == 0 and "schema baotou 0025" in status.output
     down = runner.invoke(cli, ["db", "down"])
     assert down.exit_code == 1 and "DATABASE_URL is set" in down.output
 
@@ -86,7 +86,7 @@ def test_embedded_database_commands(reachable_dir):
         assert added.returncode == 0, added.stderr
         assert "city baotou (包头市) added" in added.stdout
         again = run("db", "up")
-        assert again.returncode == 0 and "schema baotou 0020" in again.stdout
+        assert again.returncode == 0 and "schema baotou 0025" in again.stdout
         status = run("db", "status")
         assert status.returncode == 0 and "running on 127.0.0.1:" in status.stdout
         url = run("db", "psql-url").stdout.strip()

@@ -15,13 +15,13 @@ def _tables(engine) -> set[str]:
 
 
 def test_migrations_down_and_up(engine):
-    assert current_revision(engine) == "0020"
+    assert current_revision(engine) == "0025"
     assert APP_TABLES <= _tables(engine)
     downgrade(engine, "base")
     assert current_revision(engine) is None
     assert not (APP_TABLES & _tables(engine))
     migrate(engine)
-    assert current_revision(engine) == "0020"
+    assert current_revision(engine) == "0025"
     assert APP_TABLES <= _tables(engine)
 
 

@@ -11,6 +11,7 @@ from geo_patrol import clock
 from geo_patrol.access import Grant, Resource
 from geo_patrol.analysis.places import place_texts
 from geo_patrol.errors import (
+    BusyError,
     GeoPatrolError,
     InputError,
     NotFoundError,
@@ -18,13 +19,12 @@ from geo_patrol.errors import (
     TooLargeError,
 )
 from geo_patrol.privacy import Vault
-from geo_patrol.services import campaigns, crime, results, scope, tasks, training
+from geo_patrol.services import crime, jobs, results, scope, tasks, training
 from geo_patrol.services import reports as report_service
 from geo_patrol.services.accounts import audit_event, audit_table
-from geo_patrol.services.analysis import analyze, parse_window
+from geo_patrol.services.analysis import parse_window
 from geo_patrol.services.callouts import my_callouts
 from geo_patrol.services.exports import export_layer as encode_layer
-from geo_patrol.services.maps import district_briefing
 from geo_patrol.services.results import (
     proposal_table,
     unmask_volunteer,
@@ -33,7 +33,7 @@ from geo_patrol.services.results import (
 )
 from web import clues
 from web.auth import principal, requires
-from web.db import city, get_conn, get_db, settings
+from web.db import city, get_conn, get_db, note_written, settings
 from web.params import current_run, download, int_arg, lang, local_path
 from web.uploads import saved_upload
 
@@ -72,11 +72,17 @@ def index() -> Any:
 @requires(Resource.COVERAGE)
 def dashboard() -> Any:
     me = principal()
+    analysis_job = jobs.status(get_db(), settings(), job_id) \
+        if (job_id := int_arg("analysis_job")) else None
+    if analysis_job is not None and analysis_job["state"] == "done":  # the run made: show it
+        note_written()
+        return redirect(url_for("pages.dashboard", run=analysis_job["result"]["run_id"]))
     conn = get_conn()
     run = current_run(conn)
     runs = results.list_runs(conn)
     if run is None:
-        return render_template("dashboard.html", run=None, runs=runs, districts=None)
+        return render_template("dashboard.html", run=None, runs=runs, districts=None,
+                               analysis_job=analysis_job)
     districts = results.area_table(conn, run["id"], level="district", within=me.area_ids)
     district_id = int_arg("district")
     if district_id is not None:
@@ -91,13 +97,18 @@ def dashboard() -> Any:
         communities = communities[communities["area_id"].isin(scope_ids)]
     trend = trend_svg(results.daily_series(conn, run["id"], district_id)) \
         if district_id is not None else ""
-    crime_tile, campaign_tiles = None, []
+    # the tiles read what jobs computed and stored (their progress until then)
+    crime_tile, crime_job, campaign_tiles, campaign_job = None, None, [], None
     if me.grant(Resource.CAMPAIGNS) is not None:
-        campaign_tiles = campaigns.active(get_db(), settings(), district_id=district_id,
-                                          within=me.within(Resource.CAMPAIGNS))
+        within = me.within(Resource.CAMPAIGNS)
+        campaign_job, made = _stored("campaigns", {
+            "campaign_id": None, "district_id": district_id, "on": str(settings().today()),
+            "within": None if within is None else sorted(within)})
+        campaign_tiles = made or []
     if me.grant(Resource.CRIME) is not None:
-        crime_tile = crime.summary(get_db(), settings(), area_id=district_id,
-                                   within=me.within(Resource.CRIME))
+        crime_job, made = _stored("crime", jobs.study_params(
+            crime.Study(area_id=district_id, within=me.within(Resource.CRIME))))
+        crime_tile = made.tile() if made is not None else None
     report_figures = report_service.figures(
         get_db(), settings(), since=run["window_start"], until=run["window_end"],
         within=me.within(Resource.HAZARDS), area_id=district_id) \
@@ -105,7 +116,17 @@ def dashboard() -> Any:
     return render_template("dashboard.html", run=run, runs=runs, districts=districts,
                            district_id=district_id, communities=communities, trend=trend,
                            crime_tile=crime_tile, campaign_tiles=campaign_tiles,
-                           report_figures=report_figures)
+                           crime_job=crime_job, campaign_job=campaign_job,
+                           analysis_job=analysis_job, report_figures=report_figures)
+
+
+def _stored(kind: str, params: dict[str, Any]) -> tuple[dict | None, Any]:
+    """A dashboard tile's job and stored result; none while the user's jobs are at their
+    limit (the tile is left out, the page still answers)."""
+    try:
+        return jobs.stored(get_db(), settings(), principal().username, kind, params)
+    except BusyError:
+        return None, None
 
 
 def _area_run(area_id: int, what: str) -> tuple[Any, dict | None]:
@@ -166,9 +187,10 @@ def analyse() -> Any:
     start, end = request.form.get("from", ""), request.form.get("to", "")
     if not start or not end:
         raise InputError("choose the first and last day of the period")
-    summary = analyze(get_db(), *parse_window(start, end, settings().timezone),
-                      settings=settings())
-    return redirect(url_for("pages.dashboard", run=summary.run_id))
+    first, last = parse_window(start, end, settings().timezone)
+    job = jobs.submit(get_db(), settings(), principal().username, "analysis",
+                      {"start": first.isoformat(), "end": last.isoformat()})
+    return redirect(url_for("pages.dashboard", analysis_job=job["id"]))
 
 
 @bp.get("/briefing/<int:district_id>")
@@ -179,9 +201,12 @@ def briefing(district_id: int) -> Any:
         raise NotFoundError("no analysis run yet")
     # the property-crime section for readers of the whole district's crime patterns only
     whole = principal().grant(Resource.CRIME) == Grant.ALL and principal().community_ids is None
-    page = district_briefing(conn, run["id"], district_id, settings(), lang=lang(),
-                             basemap=settings().basemap, figures=whole,
-                             city=city().label(lang()))
+    # drawn by a job and stored: its progress until then (the page reloads to the file)
+    job, page = jobs.stored(get_db(), settings(), principal().username, "briefing", {
+        "run_id": run["id"], "district_id": district_id, "lang": lang(), "figures": whole,
+        "city": city().label(lang()), "on": str(settings().today())})
+    if page is None:
+        return render_template("job.html", run=None, job=job)
     name = f"briefing-{district_id}-" \
         f"{clock.period_stamp(run['window_start'], run['window_end'], settings().timezone)}.html"
     return download(page, name, "text/html")
