@@ -111,11 +111,17 @@ class Settings:
     live_update_s: float = 10.0
     #: A called volunteer has arrived once within this many metres of the incident.
     callout_arrival_m: float = 50.0
-    #: Long jobs (zones plans, rotas) one user may have queued or running at once.
-    jobs_per_user: int = 2
+    #: Long jobs (analyses, zones plans, rotas, crime patterns, campaign progress,
+    #: briefings) one user may have queued or running at once (a dashboard asks for two).
+    jobs_per_user: int = 4
     #: A download or API call for a plan still being made waits this many seconds for it
     #: (then answers 409); the planner page shows the job's progress instead.
     job_wait_s: float = 60.0
+    #: A worker renews the lease of the job it runs every quarter of this (seconds); a
+    #: running job whose lease has lapsed lost its worker and is queued again, at most
+    #: ``job_attempts`` times in all.
+    job_lease_s: float = 60.0
+    job_attempts: int = 3
     #: A photo sent with a report may be at most this large (MB), a report may carry at most
     #: ``media_max_count`` of them, and a picture decoding to more than ``media_max_pixels``
     #: pixels is refused as a decompression bomb before it is decoded.

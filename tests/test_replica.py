@@ -16,7 +16,7 @@ from geo_patrol.settings import Settings
 from geo_patrol.store.cluster import LocalCluster
 
 from tests.conftest import _reachable_tmpdir, city_engine
-from tests.helpers import make_user, sign_in
+from tests.helpers import follow_job, make_user, sign_in
 from web import create_app
 
 FAST = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
@@ -99,9 +99,10 @@ def test_the_page_after_a_form_shows_what_it_did(pair, tmp_path):
         resp = client.post("/analyse", data={"from": "2026-11-20", "to": "2026-11-26",
                                              "csrf_token": csrf})
         assert resp.status_code == 302, resp.get_data(as_text=True)[:3000]
-        page = client.get(resp.headers["Location"], headers={"Accept-Language": "zh-CN"})
-        assert page.status_code == 200  # the new run, read from the primary
-        run_id = int(resp.headers["Location"].rsplit("run=", 1)[1])
+        # the analysis runs as a job: its progress, then the new run, read from the primary
+        location, page = follow_job(client, resp.headers["Location"])
+        assert page.status_code == 200 and "run=" in location, location
+        run_id = int(location.rsplit("run=", 1)[1])
         with psycopg.connect(standby.url(driver="postgresql")) as conn:
             assert conn.execute("SELECT count(*) FROM city_baotou.analysis_runs WHERE id = %s",
                                 (run_id,)).fetchone()[0] == 0  # not on the standby yet

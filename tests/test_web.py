@@ -4,7 +4,7 @@ from geo_patrol.services.demo import BAOTOU_DISTRICTS
 from geo_patrol.services.sources import load_boundaries
 from tests.helpers import ID_PATTERN as ID_NUMBER
 from tests.helpers import PHONE_PATTERN as PHONE
-from tests.helpers import count, make_user, sign_in
+from tests.helpers import count, follow_job, make_user, sign_in
 from web import create_app
 
 
@@ -146,7 +146,7 @@ def test_briefing_download(demo_client, demo_world):
         from geo_patrol.store.results import busiest_district
 
         district = busiest_district(conn, run_id)
-    resp = demo_client.get(f"/briefing/{district}?run={run_id}")
+    _, resp = follow_job(demo_client, f"/briefing/{district}?run={run_id}")  # drawn by a job
     assert resp.status_code == 200
     # named after its city, and titled with it
     assert resp.headers["Content-Disposition"].startswith(

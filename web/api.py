@@ -56,7 +56,7 @@ def job_status(job_id: int) -> Any:
     """A job's state (queued, running, done, failed), progress (0-1) and error; what it made
     is read on its page. An officer sees the jobs they asked for."""
     me = principal()
-    job = jobs.status(get_db(), job_id)
+    job = jobs.status(get_db(), settings(), job_id)
     if me.within(Resource.COVERAGE) is not None and job["requested_by"] != me.username:
         raise NotFoundError(f"no job {job_id}")
     return jsonify(id=job["id"], kind=job["kind"], state=job["state"],

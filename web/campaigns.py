@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 from geo_patrol.access import Resource
 from geo_patrol.errors import GeoPatrolError, NotFoundError
 from geo_patrol.render.charts import burn_down_svg
-from geo_patrol.services import campaigns
+from geo_patrol.services import campaigns, jobs
 from geo_patrol.services.results import districts as district_list
 from web.auth import principal, requires
 from web.db import get_conn, get_db, settings
@@ -56,9 +56,14 @@ def campaigns_page() -> Any:
         chosen = int(table.iloc[0]["id"])
     if chosen is not None and chosen not in set(table["id"]):
         chosen = None  # outside the user's districts: as if it did not exist
-    progress = _progress(chosen) if chosen is not None else None
+    job, progress = None, None
+    if chosen is not None:  # its progress as a job stored it (its progress until then)
+        job, made = jobs.stored(get_db(), settings(), me.username, "campaigns", {
+            "campaign_id": chosen, "district_id": None, "on": str(settings().today()),
+            "within": None if within is None else sorted(within)})
+        progress = made[0] if made else None
     return render_template(
-        "campaigns.html", run=None, lang=lang(), table=table, progress=progress,
+        "campaigns.html", run=None, lang=lang(), table=table, progress=progress, job=job,
         chart=burn_down_svg(progress.days, lang()) if progress else "", error=error,
         districts=district_list(get_conn()), categories=settings().rules.categories,
         rules=settings().rules, form=request.form if error else {}), status

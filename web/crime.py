@@ -12,8 +12,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from geo_patrol.analysis.places import place_texts
 from geo_patrol.access import Resource
 from geo_patrol.errors import InputError
-from geo_patrol.render.charts import concentration_svg
-from geo_patrol.services import crime
+from geo_patrol.services import crime, jobs
 from geo_patrol.services import maps as map_service
 from geo_patrol.services.results import districts as district_list
 from geo_patrol.vocab import CRIME_CLASSES
@@ -63,30 +62,32 @@ def _evaluation(data: crime.Data) -> tuple[crime.Evaluation | None, str | None]:
 @bp.get("/crime")
 @requires(Resource.CRIME)
 def crime_page() -> Any:
+    """The study's stored page (computed by a job: its progress until it is done)."""
     study = _study()
-    data = crime.load(get_db(), settings(), study)
-    report = crime.hotspots(data)
-    when = crime.patterns(data)
-    repeats = _repeats(data)
-    evaluation, why_not = _evaluation(data)
+    me = principal()
+    job, made = jobs.stored(get_db(), settings(), me.username, "crime", jobs.study_params(study))
     districts = district_list(get_conn())
     if study.within is not None:
-        districts = districts[districts["id"].isin(principal().area_ids or ())]
-    top = report.table()
-    hot = top[top["spot"] == "hot"].head(20)
-    hot = hot.assign(place=place_texts(hot.assign(street=hot["street"].replace("", None)),
-                                       lang(), length=False))
+        districts = districts[districts["id"].isin(me.area_ids or ())]
     names = dict(zip(districts["id"], districts["name"]))
+    context: dict[str, Any] = {}
+    if made is not None:
+        hot = made.hot
+        when = made.when
+        context = dict(
+            page=made, report=made, when=when, repeats=made.repeats,
+            evaluation=made.evaluation, why_not=made.why_not,
+            hot=hot.assign(place=place_texts(hot.assign(street=hot["street"].replace("", None)),
+                                             lang(), length=False)),
+            hour_max=max(int(when.by_hour.max()), 1),
+            weekday_max=max(int(when.by_weekday.max()), 1),
+            week_max=max(int(when.weeks.max()) if len(when.weeks) else 1, 1),
+            curve=made.curves[lang()])
     return render_template(
-        "crime.html", run=None, lang=lang(), study=study, data=data, report=report,
-        hot=hot, when=when, weekdays=WEEKDAYS[lang()],
-        repeats=repeats, evaluation=evaluation, why_not=why_not, classes=CRIME_CLASSES,
+        "crime.html", run=None, lang=lang(), study=study, job=job, **context,
+        weekdays=WEEKDAYS[lang()], classes=CRIME_CLASSES,
         districts=districts, area_name=names.get(study.area_id),
-        query=request.args.to_dict(), hour_max=max(int(when.by_hour.max()), 1),
-        weekday_max=max(int(when.by_weekday.max()), 1),
-        week_max=max(int(when.weeks.max()) if len(when.weeks) else 1, 1),
-        curve=concentration_svg(report.concentration.length_share,
-                                report.concentration.incident_share, lang()))
+        query=request.args.to_dict())
 
 
 @bp.get("/maps/crime")

@@ -166,6 +166,14 @@ def get_conn() -> Connection:
     return get_db().read_connection()
 
 
+def note_written() -> None:
+    """This browser reads from the primary until the replica has replayed what a job it
+    asked for has just written (a new analysis run, a rota)."""
+    if current_app.config["GEO_PATROL_SETTINGS"].read_database_url and "_user_id" in session:
+        with get_engine().connect() as conn:
+            session["gp_wrote_at"] = wal_position(conn)
+
+
 def _note_write(response: Response) -> Response:
     """After a browser's successful write, remember where the primary's log was (with a read
     replica only; phones posting positions and API tokens carry no session)."""

@@ -13,6 +13,7 @@ from geo_patrol.access import Grant, Resource
 from geo_patrol.analysis.places import place_texts
 from geo_patrol.errors import (
     N_,
+    BusyError,
     GeoPatrolError,
     InputError,
     NotFoundError,
@@ -20,7 +21,7 @@ from geo_patrol.errors import (
 )
 from geo_patrol.privacy import Vault
 from geo_patrol.render.charts import coverage_trend_svg
-from geo_patrol.services import campaigns, crime, notify, results, scope, tasks, training
+from geo_patrol.services import crime, jobs, notify, results, scope, tasks, training
 from geo_patrol.services import reports as report_service
 from geo_patrol.services.accounts import (
     AUDIT_FILTERS,
@@ -29,9 +30,8 @@ from geo_patrol.services.accounts import (
     audit_event,
     audit_page,
 )
-from geo_patrol.services.analysis import analyze, parse_window
+from geo_patrol.services.analysis import parse_window
 from geo_patrol.services.exports import export_layer as encode_layer
-from geo_patrol.services.maps import district_briefing
 from geo_patrol.services.results import (
     proposal_table,
     unmask_volunteer,
@@ -39,7 +39,7 @@ from geo_patrol.services.results import (
 )
 from web import clues
 from web.auth import principal, requires
-from web.db import city, get_conn, get_db, settings
+from web.db import city, get_conn, get_db, note_written, settings
 from web.live import now_parts
 from web.forms import refills
 from web.params import current_run, download, int_arg, lang, local_path, paging_args
@@ -67,11 +67,17 @@ def index() -> Any:
 @requires(Resource.COVERAGE)
 def dashboard() -> Any:
     me = principal()
+    analysis_job = jobs.status(get_db(), settings(), job_id) \
+        if (job_id := int_arg("analysis_job")) else None
+    if analysis_job is not None and analysis_job["state"] == "done":  # the run made: show it
+        note_written()
+        return redirect(url_for("pages.dashboard", run=analysis_job["result"]["run_id"]))
     conn = get_conn()
     run = current_run(conn)
     runs = results.list_runs(conn)
     if run is None:
-        return render_template("dashboard.html", run=None, runs=runs, districts=None)
+        return render_template("dashboard.html", run=None, runs=runs, districts=None,
+                               analysis_job=analysis_job)
     districts = results.area_table(conn, run["id"], level="district", within=me.area_ids)
     district_id = int_arg("district")
     if district_id is not None:
@@ -93,13 +99,18 @@ def dashboard() -> Any:
         me.check_area(community_id, "community")
     shown = district_id if district_id is not None else community_id
     trend = trend_svg(results.daily_series(conn, run["id"], shown)) if shown is not None else ""
-    crime_tile, campaign_tiles = None, []
+    # the tiles read what jobs computed and stored (their progress until then)
+    crime_tile, crime_job, campaign_tiles, campaign_job = None, None, [], None
     if me.grant(Resource.CAMPAIGNS) is not None:
-        campaign_tiles = campaigns.active(get_db(), settings(), district_id=district_id,
-                                          within=me.within(Resource.CAMPAIGNS))
+        within = me.within(Resource.CAMPAIGNS)
+        campaign_job, made = _stored("campaigns", {
+            "campaign_id": None, "district_id": district_id, "on": str(settings().today()),
+            "within": None if within is None else sorted(within)})
+        campaign_tiles = made or []
     if me.grant(Resource.CRIME) is not None:
-        crime_tile = crime.summary(get_db(), settings(), area_id=district_id,
-                                   within=me.within(Resource.CRIME))
+        crime_job, made = _stored("crime", jobs.study_params(
+            crime.Study(area_id=district_id, within=me.within(Resource.CRIME))))
+        crime_tile = made.tile() if made is not None else None
     report_figures = report_service.figures(
         get_db(), settings(), since=run["window_start"], until=run["window_end"],
         within=me.within(Resource.HAZARDS), area_id=district_id) \
@@ -109,7 +120,17 @@ def dashboard() -> Any:
                            headline=headline(conn, run, district_id, districts),
                            community_id=community_id,
                            crime_tile=crime_tile, campaign_tiles=campaign_tiles,
-                           report_figures=report_figures)
+                           crime_job=crime_job, campaign_job=campaign_job,
+                           analysis_job=analysis_job, report_figures=report_figures)
+
+
+def _stored(kind: str, params: dict[str, Any]) -> tuple[dict | None, Any]:
+    """A dashboard tile's job and stored result; none while the user's jobs are at their
+    limit (the tile is left out, the page still answers)."""
+    try:
+        return jobs.stored(get_db(), settings(), principal().username, kind, params)
+    except BusyError:
+        return None, None
 
 
 def headline(conn: Any, run: dict, district_id: int | None,
@@ -199,9 +220,10 @@ def analyse() -> Any:
     if not start or not end:
         raise InputError(N_("Choose the first and last day of the period."),
                          field="from" if not start else "to", values={})
-    summary = analyze(get_db(), *parse_window(start, end, settings().timezone),
-                      settings=settings())
-    return redirect(url_for("pages.dashboard", run=summary.run_id))
+    first, last = parse_window(start, end, settings().timezone)
+    job = jobs.submit(get_db(), settings(), principal().username, "analysis",
+                      {"start": first.isoformat(), "end": last.isoformat()})
+    return redirect(url_for("pages.dashboard", analysis_job=job["id"]))
 
 
 @bp.get("/briefing/<int:district_id>")
@@ -212,9 +234,12 @@ def briefing(district_id: int) -> Any:
         raise NotFoundError("no analysis run yet")
     # the property-crime section for readers of the whole district's crime patterns only
     whole = principal().grant(Resource.CRIME) == Grant.ALL and principal().community_ids is None
-    page = district_briefing(conn, run["id"], district_id, settings(), lang=lang(),
-                             basemap=settings().basemap, figures=whole,
-                             city=city().label(lang()))
+    # drawn by a job and stored: its progress until then (the page reloads to the file)
+    job, page = jobs.stored(get_db(), settings(), principal().username, "briefing", {
+        "run_id": run["id"], "district_id": district_id, "lang": lang(), "figures": whole,
+        "city": city().label(lang()), "on": str(settings().today())})
+    if page is None:
+        return render_template("job.html", run=None, job=job)
     name = f"briefing-{district_id}-" \
         f"{clock.period_stamp(run['window_start'], run['window_end'], settings().timezone)}.html"
     return download(page, name, "text/html")

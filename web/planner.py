@@ -21,7 +21,7 @@ from geo_patrol.render.rota import figures_rows, figures_tech, shortfall_rows, w
 from geo_patrol.services import jobs, places, results
 from geo_patrol.services.planning import WEEKDAYS, force, load_force, set_force
 from web.auth import principal, requires
-from web.db import get_conn, get_db, settings
+from web.db import get_conn, get_db, note_written, settings
 from web.params import (
     capped_int,
     csv_response,
@@ -110,8 +110,10 @@ def _crew_for(plan: Plan) -> Any:
 @bp.get("/planner")
 @requires(Resource.COVERAGE)
 def planner_page() -> Any:
-    rota_job = jobs.status(get_db(), job_id) if (job_id := int_arg("rota_job")) else None
+    rota_job = jobs.status(get_db(), settings(), job_id) \
+        if (job_id := int_arg("rota_job")) else None
     if rota_job is not None and rota_job["state"] == "done":  # the rota made: show it
+        note_written()
         return redirect(url_for("planner.planner_page", area=int_arg("area"),
                                 rota=rota_job["result"]["rota_id"]) + "#rota")
     plan, run, choices, job = current_plan()

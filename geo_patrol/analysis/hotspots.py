@@ -110,13 +110,21 @@ def _conditional_sums(y: np.ndarray, card: np.ndarray, permutations: int,
     taking the next value for draws at or above it)."""
     n = len(y)
     kmax = int(card.max()) if n else 0
-    take = np.arange(kmax)[None, :] < card[:, None]  # n x kmax
-    idx_i = np.arange(n)[:, None]
     y_next = np.append(y[1:], 0.0)
+    # observation i sums y[ids[j]] over j < card[i], with y_next instead where ids[j] >= i:
+    # a prefix sum of the draws, plus the differences of the draws at or above i, read for
+    # the observations of each cardinality from the draws' suffix sums (no n x kmax array)
+    groups = [(k, np.flatnonzero(card == k)) for k in np.unique(card) if k > 0]
     for _ in range(permutations):
         ids = rng.choice(n - 1, size=kmax, replace=False)
-        vals = np.where(ids[None, :] >= idx_i, y_next[ids][None, :], y[ids][None, :])
-        yield np.where(take, vals, 0.0).sum(axis=1)
+        drawn = y[ids]
+        dif = y_next[ids] - drawn
+        sums = np.concatenate([[0.0], np.cumsum(drawn)])[card]
+        for k, rows in groups:
+            order = np.argsort(ids[:k])
+            after = np.concatenate([np.cumsum(dif[:k][order][::-1])[::-1], [0.0]])
+            sums[rows] += after[np.searchsorted(ids[:k][order], rows, side="left")]
+        yield sums
 
 
 def gi_star(counts: np.ndarray, neighbours: sp.csr_matrix, *, permutations: int = 499,
@@ -288,6 +296,23 @@ def _choose(score: np.ndarray, lengths: np.ndarray, share: float,
     return order[:n]
 
 
+def _choose_at_random(lengths: np.ndarray, share: float, rng: np.random.Generator
+                      ) -> np.ndarray:
+    """:func:`_choose` with every score equal (a random choice), the same segments for the
+    same draws: only the draws below a bound are sorted, the bound raised until their
+    length passes ``share`` (the segments taken are a prefix of the full order)."""
+    r = rng.random(len(lengths))
+    target = share * lengths.sum()
+    bound = min(1.0, 1.5 * share + 0.01)
+    while True:
+        below = np.flatnonzero(r < bound) if bound < 1.0 else np.arange(len(r))
+        order = below[np.argsort(r[below], kind="stable")]
+        cum = np.cumsum(lengths[order])
+        if bound >= 1.0 or (len(cum) and cum[-1] > target):
+            return order[:int(np.searchsorted(cum, target, side="right"))]
+        bound = min(1.0, 2 * bound)
+
+
 def _best_hits(test: np.ndarray, lengths: np.ndarray, used: float) -> float:
     """The most held-out incidents any set of segments of ``used`` length captures (densest
     first, the last one taken in part: the knapsack's bound)."""
@@ -321,7 +346,7 @@ def predictive_accuracy(scores: dict[str, np.ndarray], test: np.ndarray, lengths
                              float(lengths[chosen].sum())))
         hits = used = 0.0
         for _ in range(random_draws):
-            chosen = _choose(np.zeros(len(lengths)), lengths, share, rng)
+            chosen = _choose_at_random(lengths, share, rng)
             hits += float(test[chosen].sum())
             used += float(lengths[chosen].sum())
         out.append(judge("random", share, hits / random_draws, used / random_draws))

@@ -64,15 +64,27 @@ def network_coverage(node_from: np.ndarray, node_to: np.ndarray, length: np.ndar
     """
     if graph is None:
         graph = street_graph(node_from, node_to, length)
-    half = length / 2
+    half = np.asarray(length, dtype="float64") / 2
+    # the segments at each node (both ends), as CSR: those of node n are
+    # ``at_node[first[n]:first[n + 1]]``
+    ends = np.concatenate([node_from, node_to]).astype(np.int64)
+    order = np.argsort(ends, kind="stable")
+    at_node = np.concatenate([np.arange(len(length))] * 2)[order]
+    first = np.searchsorted(ends[order], np.arange(graph.shape[0] + 1))
     rows, cols = [], []
     for start in range(0, len(candidates), chunk):
         part = candidates[start:start + chunk]
         d = dijkstra(graph, directed=False, indices=part, limit=distance)
-        reach = np.minimum(d[:, node_from], d[:, node_to]) + half  # (chunk, segments)
-        c, s = np.nonzero(reach <= distance)
-        rows.append(s)
-        cols.append(c + start)
+        # only the nodes reached (few of the city's), each with the segments it ends: covered
+        # from the candidate when one of its ends is reached within the distance less half
+        # its length (the same test as the nearer end's, pair by pair)
+        c, n = np.nonzero(d <= distance)
+        many = first[n + 1] - first[n]
+        pos = np.repeat(first[n] - np.cumsum(many) + many, many) + np.arange(many.sum())
+        seg = at_node[pos]
+        keep = np.repeat(d[c, n], many) + half[seg] <= distance
+        rows.append(seg[keep])
+        cols.append(np.repeat(c, many)[keep] + start)
     return coverage_from_distances(np.concatenate(rows), np.concatenate(cols), len(length),
                                    len(candidates), weights)
 

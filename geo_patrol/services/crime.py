@@ -12,6 +12,7 @@ days ending on the latest incident in scope (or a given day). The methods live i
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from geo_patrol.analysis.crime_times import Rhythm, rhythm
 from geo_patrol.analysis.near_repeat import Alert, Knox, alerts, knox
 from geo_patrol.errors import InputError
 from geo_patrol.ingest.ledgers import crime_class
+from geo_patrol.render.charts import concentration_svg
 from geo_patrol.settings import Settings
 from geo_patrol.store import crime as crime_store
 from geo_patrol.store.areas import subtree_ids
@@ -79,6 +81,7 @@ class Data:
 
 _CACHE: OrderedDict[tuple, Data] = OrderedDict()
 _CACHE_SIZE = 6
+_CACHE_LOCK = threading.Lock()
 
 
 def load(db: Database, settings: Settings, study: Study) -> Data:
@@ -91,9 +94,10 @@ def load(db: Database, settings: Settings, study: Study) -> Data:
         # each city counts its ids from 1: its key (and schema) is part of what data is of
         key = (settings.city, str(db.url), study.area_id, study.within, study.crime,
                study.days, end, stamp)
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
+        with _CACHE_LOCK:
+            if key in _CACHE:
+                _CACHE.move_to_end(key)
+                return _CACHE[key]
         frame = crime_store.incident_frame(conn, area_id=study.area_id, within=study.within,
                                            until=end, tz=settings.timezone)
         segments = crime_store.segment_frame(conn, area_id=study.area_id, within=study.within)
@@ -106,9 +110,10 @@ def load(db: Database, settings: Settings, study: Study) -> Data:
     on = hs.snap(frame["x"].to_numpy(), frame["y"].to_numpy(),
                  np.asarray(segments.geometry.values), SNAP_M)
     data = Data(study, start, end, frame, segments, on)
-    _CACHE[key] = data
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    with _CACHE_LOCK:  # the pages' threads and the job worker's share it
+        _CACHE[key] = data
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return data
 
 
@@ -316,6 +321,64 @@ def alert_layer(data: Data, report: NearRepeatReport | None) -> gpd.GeoDataFrame
                               "until": [a.until for a in items]},
                              geometry=circles, crs=data.segments.crs)
     return frame.to_crs(4326)
+
+
+@dataclass(frozen=True)
+class Page:
+    """What the crime page and the dashboard's tile show of a study, computed once by a job
+    and stored until the incidents change: the window and counts, the concentration (and its
+    curve, per language), the hot spots' counts and the hottest segments, when, near-repeats
+    and whether the hot spots predict."""
+
+    study: Study
+    start: dt.date
+    end: dt.date
+    incidents: int
+    undated: int
+    segments: int
+    concentration: hs.Concentration
+    spots: hs.HotSpots
+    hot: pd.DataFrame  # the 20 hottest significant segments of :meth:`HotSpotReport.table`
+    when: Rhythm
+    repeats: NearRepeatReport | None
+    evaluation: Evaluation | None
+    why_not: str | None
+    curves: dict[str, str]
+
+    def tile(self) -> dict[str, Any]:
+        """The dashboard's figures (as :func:`summary`)."""
+        out: dict[str, Any] = {"incidents": self.incidents, "end": self.end}
+        if not self.incidents or not self.segments:
+            return out | {"top5": None, "hot": 0, "alerts": 0}
+        return out | {"top5": self.concentration.at[0.05], "hot": int(self.spots.hot.sum()),
+                      "alerts": len(self.repeats.alerts) if self.repeats else 0}
+
+
+def page(db: Database, settings: Settings, study: Study,
+         progress: Any = lambda share, step: None) -> Page:
+    """The crime page of ``study``, computed in full (a job's work: seconds at city scale)."""
+    progress(0.05, "reading")
+    data = load(db, settings, study)
+    progress(0.3, "hot spots")
+    report = hotspots(data)
+    top = report.table()
+    progress(0.6, "near-repeats")
+    try:
+        repeats: NearRepeatReport | None = near_repeat(data, settings)
+    except InputError:
+        repeats = None
+    progress(0.8, "evaluation")
+    try:
+        evaluation, why_not = evaluate(data), None
+    except InputError as exc:
+        evaluation, why_not = None, str(exc)
+    c = report.concentration
+    return Page(study, data.start, data.end, int(len(data.incidents)),
+                int(data.incidents["day"].isna().sum()), int(len(data.segments)), c,
+                report.spots, top[top["spot"] == "hot"].head(20).reset_index(drop=True),
+                patterns(data), repeats, evaluation, why_not,
+                {lang: concentration_svg(c.length_share, c.incident_share, lang)
+                 for lang in ("zh", "en")})
 
 
 def summary(db: Database, settings: Settings, *, area_id: int | None = None,

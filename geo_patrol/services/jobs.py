@@ -31,7 +31,10 @@ import procrastinate
 
 from geo_patrol.errors import BusyError, GeoPatrolError, NotFoundError
 from geo_patrol.planning.plan import Plan, PlanParams
+from geo_patrol.services import campaigns, crime
+from geo_patrol.services.analysis import analyze
 from geo_patrol.services.cities import OpenCity, open_city, open_deployment
+from geo_patrol.services.maps import district_briefing
 from geo_patrol.services.planning import plan_area
 from geo_patrol.services.rota import create as create_rota
 from geo_patrol.settings import Settings
@@ -131,6 +134,67 @@ def _rota(engine: Engine, settings: Settings, params: dict[str, Any],
     return Outcome({"rota_id": rota_id})
 
 
+def _study(params: dict[str, Any]) -> crime.Study:
+    until = params.get("until")
+    return crime.Study(area_id=params.get("area_id"), within=_within(params),
+                       crime=params.get("crime", "property"), days=int(params.get("days", 90)),
+                       until=dt.date.fromisoformat(until) if until else None)
+
+
+def study_params(study: crime.Study) -> dict[str, Any]:
+    """A crime job's parameters (its study)."""
+    return {"area_id": study.area_id,
+            "within": None if study.within is None else sorted(study.within),
+            "crime": study.crime, "days": study.days,
+            "until": None if study.until is None else study.until.isoformat()}
+
+
+@runner("crime")
+def _crime(engine: Engine, settings: Settings, params: dict[str, Any],
+           progress: Progress) -> Outcome:
+    made = crime.page(engine, settings, _study(params), progress)
+    return Outcome({"incidents": made.incidents},
+                   pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+@runner("campaigns")
+def _campaigns(engine: Engine, settings: Settings, params: dict[str, Any],
+               progress: Progress) -> Outcome:
+    """One campaign's progress (``campaign_id``), or those running over a district (the
+    dashboard's tiles), on ``on``."""
+    on = dt.date.fromisoformat(params["on"])
+    progress(0.1, "counting")
+    if params.get("campaign_id") is not None:
+        made = [campaigns.progress(engine, settings, int(params["campaign_id"]),
+                                   within=_within(params), on=on)]
+    else:
+        made = campaigns.active(engine, settings, within=_within(params),
+                                district_id=params.get("district_id"), on=on)
+    return Outcome({"campaigns": len(made)}, pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+@runner("analysis")
+def _analysis(engine: Engine, settings: Settings, params: dict[str, Any],
+              progress: Progress) -> Outcome:
+    """An analysis run of a period (``start``, ``end``: ISO 8601 with offset)."""
+    progress(0.1, "analysing")
+    summary = analyze(engine, dt.datetime.fromisoformat(params["start"]),
+                      dt.datetime.fromisoformat(params["end"]), settings=settings)
+    return Outcome({"run_id": summary.run_id, "seconds": summary.seconds})
+
+
+@runner("briefing")
+def _briefing(engine: Engine, settings: Settings, params: dict[str, Any],
+              progress: Progress) -> Outcome:
+    """A district's offline briefing (an HTML file) of a run, in a language."""
+    progress(0.1, "drawing")
+    with engine.connect() as conn:
+        page = district_briefing(conn, int(params["run_id"]), int(params["district_id"]),
+                                 settings, lang=params["lang"], basemap=settings.basemap,
+                                 figures=bool(params["figures"]), city=params["city"])
+    return Outcome({"bytes": len(page)}, pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL))
+
+
 def job_key(kind: str, params: dict[str, Any], stamp: dict[str, int]) -> str:
     """One key per kind, parameters and inputs."""
     text = json.dumps([kind, params, stamp], sort_keys=True, default=str)
@@ -144,10 +208,13 @@ def submit(db: Database, settings: Settings, by: str, kind: str,
     a new one queued."""
     if kind not in RUNNERS:
         raise NotFoundError(f"no job kind {kind!r}")
+    requeue(db, settings)
     with db.begin() as conn:
         key = job_key(kind, params, store.inputs_stamp(conn))
         found = store.find_job(conn, key)
         if found is not None:
+            if found["state"] == "queued":  # its worker may have stopped before taking it
+                ensure_worker(settings)
             return found
         if store.active_jobs(conn, by) >= settings.jobs_per_user:
             msg = (f"{settings.jobs_per_user} of your jobs are still running: "
@@ -172,9 +239,24 @@ def queue(settings: Settings, job_id: int) -> None:
                                                                 job_id=job_id)
 
 
-def status(db: Database, job_id: int) -> dict[str, Any]:
-    """A job's state, progress, step, result and error (404 when there is none)."""
-    with db.connect() as conn:
+def requeue(db: Database, settings: Settings) -> list[int]:
+    """Queue again the running jobs whose worker stopped (their lease lapsed), or fail
+    those tried :attr:`Settings.job_attempts` times: the ids queued again."""
+    with db.begin() as conn:
+        lost = store.reap_lost(conn, settings.job_lease_s, settings.job_attempts)
+    for job_id in lost:
+        log.warning("job %s lost its worker: queued again", job_id)
+        queue(settings, job_id)
+    if lost:
+        ensure_worker(settings)
+    return lost
+
+
+def status(db: Database, settings: Settings, job_id: int) -> dict[str, Any]:
+    """A job's state, progress, step, result and error (404 when there is none); a job
+    whose worker stopped is queued again first."""
+    requeue(db, settings)
+    with db.begin() as conn:  # the primary: the worker writes there
         found = store.job(conn, job_id)
     if found is None:
         raise NotFoundError(f"no job {job_id}")
@@ -195,28 +277,43 @@ def wait(db: Database, job_id: int, timeout_s: float) -> dict[str, Any]:
         time.sleep(0.25)
 
 
-_PLANS: OrderedDict[tuple[str, str, int], Plan] = OrderedDict()
-_PLANS_LOCK = threading.Lock()
+_MADE: OrderedDict[tuple[str, str, int], Any] = OrderedDict()
+_MADE_LOCK = threading.Lock()
+
+
+def made_by(db: Database, settings: Settings, job_id: int) -> Any:
+    """What a finished job of the city made (its payload: a zones plan, a crime page, a
+    briefing), kept in memory for the next requests; every city counts its jobs from 1."""
+    key = (str(db.url), settings.city, job_id)
+    with _MADE_LOCK:
+        if key in _MADE:
+            _MADE.move_to_end(key)
+            return _MADE[key]
+    with db.begin() as conn:  # the primary: a replica may not hold it yet
+        blob = store.payload(conn, job_id)
+    if blob is None:
+        raise NotFoundError(f"job {job_id} stored nothing")
+    made = pickle.loads(blob)  # written by this application's worker only  # noqa: S301
+    with _MADE_LOCK:
+        _MADE[key] = made
+        while len(_MADE) > 16:
+            _MADE.popitem(last=False)
+    return made
 
 
 def plan_of(db: Database, settings: Settings, job_id: int) -> Plan:
-    """The zones plan a finished job of the city stored (kept in memory for the next
-    requests; every city counts its jobs from 1)."""
-    key = (str(db.url), settings.city, job_id)
-    with _PLANS_LOCK:
-        if key in _PLANS:
-            _PLANS.move_to_end(key)
-            return _PLANS[key]
-    with db.connect() as conn:
-        blob = store.payload(conn, job_id)
-    if blob is None:
-        raise NotFoundError(f"job {job_id} stored no plan")
-    plan = pickle.loads(blob)  # written by this application's worker only  # noqa: S301
-    with _PLANS_LOCK:
-        _PLANS[key] = plan
-        while len(_PLANS) > 8:
-            _PLANS.popitem(last=False)
+    """The zones plan a finished job of the city stored."""
+    plan = made_by(db, settings, job_id)
+    assert isinstance(plan, Plan)
     return plan
+
+
+def stored(db: Database, settings: Settings, by: str, kind: str,
+           params: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The job of ``kind`` and ``params`` (submitted, or joined) and, once it is done, what
+    it made: pages read their stored result and show the job's progress until then."""
+    job = submit(db, settings, by, kind, params)
+    return job, made_by(db, settings, job["id"]) if job["state"] == "done" else None
 
 
 def execute(engine: Engine, settings: Settings, job_id: int) -> None:
@@ -230,6 +327,27 @@ def execute(engine: Engine, settings: Settings, job_id: int) -> None:
         with engine.begin() as conn:
             store.set_progress(conn, job_id, share, step)
 
+    done = threading.Event()
+
+    def beat() -> None:  # the lease: renewed while the job runs
+        while not done.wait(settings.job_lease_s / 4):
+            try:
+                with engine.begin() as conn:
+                    store.renew_lease(conn, job_id)
+            except Exception:  # a missed beat is retried; a lapsed lease requeues the job
+                log.warning("job %s: its lease could not be renewed", job_id, exc_info=True)
+
+    heart = threading.Thread(target=beat, name=f"job-{job_id}-lease", daemon=True)
+    heart.start()
+    try:
+        _run(engine, settings, job_id, row, progress)
+    finally:
+        done.set()
+        heart.join()
+
+
+def _run(engine: Engine, settings: Settings, job_id: int, row: dict[str, Any],
+         progress: Progress) -> None:
     try:
         outcome = RUNNERS[row["kind"]](engine, settings, row["params"], progress)
     except GeoPatrolError as exc:
@@ -305,7 +423,9 @@ def _deferrer(settings: Settings) -> procrastinate.App:
         return _APPS[conninfo]
 
 
-_OPTIONS: dict[str, Any] = {"queues": [QUEUE], "listen_notify": True,
+#: Two jobs at once (each on a thread of the worker): a page's quick job does not wait
+#: behind a long plan.
+_OPTIONS: dict[str, Any] = {"queues": [QUEUE], "listen_notify": True, "concurrency": 2,
                             "fetch_job_polling_interval": 2.0, "delete_jobs": "always"}
 
 
@@ -316,14 +436,31 @@ def run_worker(settings: Settings, *, wait: bool = True) -> None:
     app.run_worker(wait=wait, **_OPTIONS)
 
 
+async def _sweep(app: procrastinate.App, settings: Settings) -> None:
+    """Drop the queue's entries taken by workers that stopped (no heartbeat for a lease):
+    their jobs are queued again under new entries once their own lease lapses."""
+    try:
+        stalled = await app.job_manager.get_stalled_jobs(
+            queue=QUEUE, seconds_since_heartbeat=max(settings.job_lease_s, 30.0))
+        for entry in stalled:
+            await app.job_manager.finish_job(entry, status=procrastinate.jobs.Status.FAILED,
+                                             delete_job=True)
+    except procrastinate.exceptions.ProcrastinateException:
+        log.warning("the queue's stalled entries could not be swept", exc_info=True)
+
+
 def _worker_thread(settings: Settings, stop: threading.Event) -> None:
     async def main() -> None:
         app = _app(settings, procrastinate.PsycopgConnector(conninfo=_conninfo(settings)))
         async with app.open_async():
             worker = asyncio.create_task(app.run_worker_async(
                 install_signal_handlers=False, **_OPTIONS))
+            swept = time.monotonic()
             while not stop.is_set() and not worker.done():
                 await asyncio.sleep(0.2)
+                if time.monotonic() - swept > settings.job_lease_s:
+                    swept = time.monotonic()
+                    await _sweep(app, settings)
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker

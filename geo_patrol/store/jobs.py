@@ -12,24 +12,31 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 _COLUMNS = ("id, kind, key, params, state, progress, step, result, error, error_kind, "
-            "requested_by, created_at, started_at, finished_at")
+            "requested_by, created_at, started_at, finished_at, heartbeat_at, attempts")
 
 
 def inputs_stamp(conn: Connection) -> dict[str, int]:
     """What long work reads, as the latest of each: a new analysis run, upload (a file, a
-    phone's positions) or force entry makes an earlier result stale."""
+    phone's positions), incident, hazard, report, campaign or force entry makes an earlier
+    result stale."""
     row = conn.execute(sa.text(
         "SELECT (SELECT coalesce(max(id), 0) FROM analysis_runs) AS run, "
         "(SELECT coalesce(max(id), 0) FROM uploads) AS upload, "
+        "(SELECT coalesce(max(id), 0) + count(*) FROM incidents) AS incidents, "
+        "(SELECT coalesce(max(id), 0) + count(*) FROM hazards) AS hazards, "
+        "(SELECT coalesce(max(id), 0) + count(*) FROM hazard_status_history) AS checks, "
+        "(SELECT coalesce(max(id), 0) + count(*) FROM campaigns) AS campaigns, "
         "(SELECT coalesce(hashtext(string_agg(concat_ws(':', community_id, weekday, slot, "
         "hours), ',' ORDER BY community_id, weekday, slot)), 0) FROM force_hours) AS force")).mappings().one()
     return {k: int(v) for k, v in row.items()}
 
 
 def find_job(conn: Connection, key: str) -> dict[str, Any] | None:
-    """The job of ``key`` that is queued or running, else its latest finished one."""
+    """The job of ``key`` that is queued or running, else its latest finished one (one
+    that failed because its workers stopped does not count: it is tried anew)."""
     row = conn.execute(sa.text(
         f"SELECT {_COLUMNS} FROM jobs WHERE key = :k "
+        "AND error_kind IS DISTINCT FROM 'WorkerLost' "
         "ORDER BY state IN ('queued', 'running') DESC, id DESC LIMIT 1"),
         {"k": key}).mappings().first()
     return dict(row) if row else None
@@ -59,12 +66,35 @@ def insert_job(conn: Connection, *, kind: str, key: str, params: dict[str, Any],
 
 
 def start_job(conn: Connection, job_id: int) -> dict[str, Any] | None:
-    """Mark a queued job running (``None`` when it is not queued: already run or gone)."""
+    """Mark a queued job running, its lease begun (``None`` when it is not queued: already
+    run or gone)."""
     row = conn.execute(sa.text(
-        f"UPDATE jobs SET state = 'running', started_at = now() "
+        f"UPDATE jobs SET state = 'running', started_at = now(), heartbeat_at = now(), "
+        f"attempts = attempts + 1, progress = 0, step = NULL "
         f"WHERE id = :i AND state = 'queued' RETURNING {_COLUMNS}"),
         {"i": job_id}).mappings().first()
     return dict(row) if row else None
+
+
+def renew_lease(conn: Connection, job_id: int) -> None:
+    """The worker running ``job_id`` is alive."""
+    conn.execute(sa.text("UPDATE jobs SET heartbeat_at = now() WHERE id = :i "
+                         "AND state = 'running'"), {"i": job_id})
+
+
+def reap_lost(conn: Connection, lease_s: float, max_attempts: int) -> list[int]:
+    """Running jobs whose lease has lapsed (their worker died): queued again, or failed once
+    they have been tried ``max_attempts`` times. The ids queued again (to hand to the queue)."""
+    rows = conn.execute(sa.text(
+        "UPDATE jobs SET state = CASE WHEN attempts < :n THEN 'queued' ELSE 'failed' END, "
+        "error = CASE WHEN attempts < :n THEN NULL ELSE :e END, "
+        "error_kind = CASE WHEN attempts < :n THEN NULL ELSE 'WorkerLost' END, "
+        "finished_at = CASE WHEN attempts < :n THEN NULL ELSE now() END "
+        "WHERE state = 'running' AND heartbeat_at < now() - make_interval(secs => :s) "
+        "RETURNING id, state"),
+        {"s": lease_s, "n": max_attempts,
+         "e": "the worker running this job stopped, every time it was tried"}).all()
+    return [r.id for r in rows if r.state == "queued"]
 
 
 def set_progress(conn: Connection, job_id: int, progress: float, step: str) -> None:

@@ -1042,7 +1042,8 @@ class PointsEntry(Base):
 
 
 class Job(Base):
-    """Long work a user asked for (an analysis, a zones plan, a rota): its kind and
+    """Long work a user asked for (an analysis, a zones plan, a rota, crime patterns, a
+    campaign's progress, a briefing): its kind and
     parameters, its ``key`` (those and the inputs they were read from), its progress, and its
     result (``result``; ``payload`` for one too rich for JSON, e.g. a plan). At most one job
     per key is queued or running."""
@@ -1056,7 +1057,8 @@ class Job(Base):
               postgresql_where=text("state IN ('queued', 'running')")),
         Index("jobs_by_key", "key", "id"),
         Index("jobs_by_user", "requested_by",
-              postgresql_where=text("state IN ('queued', 'running')")))
+              postgresql_where=text("state IN ('queued', 'running')")),
+        Index("jobs_running", "heartbeat_at", postgresql_where=text("state = 'running'")))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(64))
@@ -1073,6 +1075,9 @@ class Job(Base):
                                                     server_default=func.now())
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: the lease of the worker running it (renewed while it runs), and how often it was taken
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")
 
 
 class NotifyChannel(Base):

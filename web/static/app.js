@@ -16,13 +16,18 @@
   }
   // long work runs as a job: its progress is shown until it is done, then the page reloads
   // to show the result (or the job's error)
+  var leaving = false;  // a link followed while a job is polled: no reload to undo it
+  window.addEventListener("beforeunload", function () { leaving = true; });
   document.querySelectorAll("[data-job]").forEach(function (box) {
     var bar = box.querySelector("progress");
+    var share = box.querySelector(".job-share");
     function poll() {
       fetch(box.dataset.job, {credentials: "same-origin", headers: {Accept: "application/json"}})
         .then(function (r) { return r.json(); })
         .then(function (job) {
           if (bar) { bar.value = job.progress; }
+          if (share) { share.textContent = Math.round(100 * job.progress); }
+          if (leaving) { return; }
           if (job.state === "done" || job.state === "failed") { window.location.reload(); return; }
           window.setTimeout(poll, 1000);
         })
