@@ -76,7 +76,7 @@ def _targets(engine, callout_id: int) -> dict[str, tuple[str, int, bool]]:
             {"c": callout_id})}
 
 
-def _wait_for(check, timeout: float = 20.0):
+def _wait_for(check, timeout: float = 60.0):
     deadline = time.monotonic() + timeout
     while True:
         value = check()

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 
+from geo_patrol.analysis.places import Place, place_text
 from geo_patrol.clock import local_times
 from geo_patrol.errors import ConflictError, InputError, NotFoundError
 from geo_patrol.planning.network import travel_costs, walking_distances
@@ -141,12 +142,36 @@ def _rings(called: pd.DataFrame, size: int, rings: int) -> pd.DataFrame:
     return out
 
 
+#: What the volunteers of a call-out are told, by the change (both languages: a message
+#: leaves before anyone's page language is known).
+_TITLES = {"callout": "出警召集 · Call-out", "sos": "队员求助 SOS · A volunteer needs help",
+           "callout_cancelled": "召集已取消 · Call-out cancelled",
+           "callout_closed": "召集已结束 · Call-out closed"}
+
+
+def _message_ref(callout_id: int) -> str:
+    return f"callout {callout_id}"
+
+
 def _announce(conn: Connection, callout_id: int, volunteer_ids: list[int], kind: str) -> None:
-    """Send one message about a call-out to these volunteers (and, for the kinds that alert
-    the command, to the command): the one place every call, alarm and change goes through.
-    Here it records the send time on the targets called."""
+    """Send one message about a call-out to these volunteers through the outbox (their
+    channels, Web Push) and tell the pages open in its community (the command's /live, the
+    volunteers' /me): the one place every call, alarm and change goes through."""
+    incident = live_store.callout_incident(conn, callout_id)
     if volunteer_ids and kind in ("callout", "sos"):
         live_store.mark_sent(conn, callout_id, volunteer_ids)
+    if volunteer_ids and kind in _TITLES:
+        place = place_text(Place(incident["street"], incident["cross_a"],
+                                 incident["cross_b"]), "zh") if incident["street"] else None
+        body = " · ".join(str(v) for v in (incident["category"], place, incident["note"]) if v)
+        ref = _message_ref(callout_id)
+        notify.enqueue(conn, volunteer_ids=volunteer_ids,
+                       kind="sos" if incident["kind"] == "sos" else "callout",
+                       ref=ref if kind in ("callout", "sos") else f"{ref} {kind}",
+                       title=_TITLES[kind], body=body, url="/me")
+    notify.publish(conn, {"kind": kind, "ids": [callout_id],
+                          "community": incident["community_id"],
+                          "volunteers": [int(v) for v in volunteer_ids][:500]})
 
 
 def _start(conn: Connection, callout_id: int, kind: str) -> None:
@@ -375,7 +400,9 @@ def answer(db: Database, principal: Principal, callout_id: int, choice: str | bo
         if not live_store.answer_callout(conn, callout_id, principal.volunteer_id,
                                          ANSWERS[choice]):
             raise NotFoundError(f"no open call-out {callout_id} for this volunteer")
-        notify.answered(conn, kind="callout", ref=f"callout {callout_id}", volunteer_id=principal.volunteer_id)
+        notify.answered(conn, kind="sos" if live_store.callout_incident(
+            conn, callout_id)["kind"] == "sos" else "callout", ref=_message_ref(callout_id),
+            volunteer_id=principal.volunteer_id)
         audit(conn, principal.username, "callout_answer", f"callout {callout_id}",
               details={"answer": ANSWERS[choice]})
         _announce(conn, callout_id, [], f"answer_{ANSWERS[choice]}")

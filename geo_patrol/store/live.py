@@ -594,11 +594,7 @@ def callout_sites(conn: Connection, callout_id: int) -> tuple[dict, pd.DataFrame
     """A call-out's incident (category, note, place: its nearest street and cross streets,
     lon, lat) and each volunteer called so far with their walk, ETA, answer and last known
     position (``lon``/``lat`` NULL when none)."""
-    incident = conn.execute(sa.text(f"""
-        SELECT c.id, c.kind, c.category, c.note, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
-               np.street, np.cross_a, np.cross_b
-        FROM callouts c {nearest_piece('c.geom_m')} WHERE c.id = :id"""),
-        {"id": callout_id}).mappings().one()
+    incident = callout_incident(conn, callout_id)
     targets = pd.read_sql_query(sa.text("""
         SELECT t.rank, v.number, v.name, t.walk_m, t.eta_s, t.mode, t.status, p.lon, p.lat
         FROM callout_targets t JOIN volunteers v ON v.id = t.volunteer_id
@@ -607,7 +603,17 @@ def callout_sites(conn: Connection, callout_id: int) -> tuple[dict, pd.DataFrame
                            ORDER BY lp.t DESC LIMIT 1) p ON true
         WHERE t.callout_id = :id AND t.sent_at IS NOT NULL ORDER BY t.rank"""),
         conn, params={"id": callout_id})
-    return dict(incident), targets
+    return incident, targets
+
+
+def callout_incident(conn: Connection, callout_id: int) -> dict:
+    """A call-out's incident: kind, category, note, community, where (lon, lat) and its
+    nearest street and cross streets."""
+    return dict(conn.execute(sa.text(f"""
+        SELECT c.id, c.kind, c.category, c.note, c.community_id, ST_X(c.geom) AS lon,
+               ST_Y(c.geom) AS lat, np.street, np.cross_a, np.cross_b
+        FROM callouts c {nearest_piece('c.geom_m')} WHERE c.id = :id"""),
+        {"id": callout_id}).mappings().one())
 
 
 def callout_area(conn: Connection, callout_id: int) -> int | None:
