@@ -24,6 +24,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -108,7 +109,7 @@ class SendPolicy:
     max_attempts: int = 6
     lease_s: float = 60.0
     batch: int = 200
-    threads: int = 8
+    threads: int = 12
     timeout_s: float = 10.0
 
 
@@ -127,10 +128,30 @@ class ChannelError(Exception):
         self.final = final
 
 
+_APPRISE = threading.local()
+
+
+def _apprise_for(url: str) -> apprise.Apprise | None:
+    """An apprise instance for ``url``, parsed once per thread (``None``: not a URL apprise
+    knows)."""
+    cache = getattr(_APPRISE, "cache", None)
+    if cache is None:
+        cache = _APPRISE.cache = OrderedDict()
+    if url in cache:
+        cache.move_to_end(url)
+        return cache[url]
+    sender = apprise.Apprise()
+    found = sender if sender.add(url) else None
+    cache[url] = found
+    while len(cache) > 256:
+        cache.popitem(last=False)
+    return found
+
+
 def send_apprise(url: str, title: str, body: str) -> None:
     """Hand one message to one apprise URL; the reason apprise logged when it fails."""
-    sender = apprise.Apprise()
-    if not sender.add(url):
+    sender = _apprise_for(url)
+    if sender is None:
         raise ChannelError("not a notification URL apprise knows", final=True)
     with apprise.LogCapture(level=logging.WARNING) as logs:
         ok = sender.notify(title=title, body=body)
