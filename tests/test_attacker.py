@@ -73,6 +73,7 @@ QUERIES = {
     "rota.rota_export": "rota={rota_id}", "rota.rota_briefing": "rota={rota_id}",
     "training.batches_csv": "course={course}", "training.api_batches": "course={course}",
     "live.live_page": "callout={callout_id}", "live.live_map": "callout={callout_id}",
+    "live.live_dispatch": "callout={callout_id}", "live.live_feed": "callout={callout_id}",
     "campaigns.campaigns_page": "id={campaign_id}",
     **{f"crime.{e}": "area={area_id}&days=30" for e in (
         "crime_page", "crime_map", "hotspots_csv", "knox_csv", "evaluation_csv",

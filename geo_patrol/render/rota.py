@@ -77,7 +77,7 @@ def rota_map(view: Any, lang: str, *, day: dt.date | None = None, basemap: str |
     rows = walk_rows(view, lang)
     if not len(rows):
         m, _ = maps.base_map((109.7, 40.5, 110.1, 40.8), basemap=basemap)
-        return maps.finish(m, [(label("incident_point", lang), [(maps.INCIDENT, name)])])
+        return maps.finish(m, [])
     m, shift = maps.base_map(tuple(rows.total_bounds), basemap=basemap)
     days = [day] if day is not None else view.days()
     for k, d in enumerate(days):

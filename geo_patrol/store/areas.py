@@ -236,6 +236,10 @@ def segments_near(conn: Connection, box_m: tuple[float, float, float, float]) ->
         "WHERE geom_m && ST_MakeEnvelope(:x0, :y0, :x1, :y1, "
         "(SELECT value::int FROM deployment WHERE key = 'metric_srid'))"),
         dict(zip(("x0", "y0", "x1", "y1"), map(float, box_m)))).all()
-    frame = pd.DataFrame(rows, columns=["node_from", "node_to", "length_m", "highway", "wkb"])
-    frame["geom"] = shapely.from_wkb(frame.pop("wkb").map(bytes)) if len(frame) else []
+    # columns from plain tuples: a frame built from Row objects probes each row's attributes
+    names = ["node_from", "node_to", "length_m", "highway", "wkb"]
+    columns = list(zip(*(tuple(r) for r in rows))) if rows else [()] * len(names)
+    frame = pd.DataFrame({n: list(c) for n, c in zip(names[:-1], columns[:-1])},
+                         columns=names[:-1])
+    frame["geom"] = shapely.from_wkb([bytes(b) for b in columns[-1]]) if rows else []
     return frame
