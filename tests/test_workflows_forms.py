@@ -299,3 +299,15 @@ def test_the_report_queue_merges_into_an_earlier_report_picked_from_a_list(peopl
         "action": "merged", "merge_into": str(first), "csrf_token": command.csrf},
         follow_redirects=True).get_data(as_text=True)
     assert f"线索 #{second}：已合并。" in done
+
+
+def test_a_call_out_with_a_mistake_comes_back_with_the_error_beside_the_field(people, clients):
+    command = clients["command"]
+    command.set_cookie("lang", "zh")
+    calls = _count(people["engine"], "callouts")
+    resp = command.post("/live/callout", data={
+        "category": "dispute", "note": "门口争吵", "lon": f"{people['lon']:.6f}", "lat": "abc",
+        "count": "2", "csrf_token": command.csrf})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and 'id="error-lat"' in page and "纬度“abc”不是数字" in page
+    assert 'value="门口争吵"' in page and _count(people["engine"], "callouts") == calls
