@@ -51,7 +51,8 @@ def _count(engine, table: str) -> int:
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_the_command_makes_a_task_by_picking_a_hazard_by_name(page, server, people, lang):  # noqa: F811
+def test_the_command_makes_a_task_by_picking_a_hazard_by_name(
+        page, server, people, lang):  # noqa: F811
     engine, w = people["engine"], WORDS[lang]
     with engine.connect() as conn:
         hazard_id, name = conn.execute(sa.text(
@@ -271,3 +272,42 @@ def test_every_bad_row_up_to_a_hundred_is_named_and_nothing_is_stored(people, tm
     assert [p.row for p in err.value.problems[:2]] == [3, 4]
     assert "row 3, name: The name is empty." in str(err.value)  # the command line's words
     assert _count(engine, "hazards") == hazards and _count(engine, "uploads") == uploads
+
+
+def test_the_report_queue_merges_into_an_earlier_report_picked_from_a_list(people, clients):
+    engine, settings = people["engine"], people["settings"]
+    with engine.connect() as conn:
+        volunteer_id = conn.execute(sa.text("SELECT id FROM volunteers WHERE number = :n"),
+                                    {"n": people["number"]}).scalar_one()
+    first, second = (enter_report(engine, volunteer_id=volunteer_id, category="fire_gas",
+                                  text=f"楼道堆放杂物 {i}", lon=people["lon"], lat=people["lat"],
+                                  settings=settings) for i in (1, 2))
+    command = clients["command"]
+    command.set_cookie("lang", "zh")
+    page = command.get("/reports").get_data(as_text=True)
+    # the numbers to quote are shown; the earlier report is offered by what it says
+    assert f'<td class="number">#{second}</td>' in page
+    choice = re.search(
+        rf'<tr id="report-{second}">.*?<select name="merge_into"[^>]*>(.*?)</select>',
+        page, re.S).group(1)
+    assert re.search(rf'<option value="{first}">#{first} · [^<]*楼道堆放杂物 1</option>', choice)
+    # a rejection needs a reason, said in the page's language
+    refused = command.post(f"/reports/{second}/triage", data={
+        "action": "rejected", "answer": "", "csrf_token": command.csrf})
+    assert refused.status_code == 400 and "不采纳线索须写明理由" in refused.get_data(as_text=True)
+    done = command.post(f"/reports/{second}/triage", data={
+        "action": "merged", "merge_into": str(first), "csrf_token": command.csrf},
+        follow_redirects=True).get_data(as_text=True)
+    assert f"线索 #{second}：已合并。" in done
+
+
+def test_a_call_out_with_a_mistake_comes_back_with_the_error_beside_the_field(people, clients):
+    command = clients["command"]
+    command.set_cookie("lang", "zh")
+    calls = _count(people["engine"], "callouts")
+    resp = command.post("/live/callout", data={
+        "category": "dispute", "note": "门口争吵", "lon": f"{people['lon']:.6f}", "lat": "abc",
+        "count": "2", "csrf_token": command.csrf})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and 'id="error-lat"' in page and "纬度“abc”不是数字" in page
+    assert 'value="门口争吵"' in page and _count(people["engine"], "callouts") == calls

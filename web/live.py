@@ -216,7 +216,8 @@ def devices_page() -> Any:
     if request.method == "POST":
         me.require(Resource.DEVICES, "write")
         device = (request.form.get("device_id") or "").strip()
-        number = (request.form.get("number") or "").strip()
+        # picked from the list, or a roster number typed as it is printed
+        number = (request.form.get("number") or request.form.get("number_q") or "").strip()
         # a secret by default; a weak device only when asked for, deliberately
         secret = None if request.form.get("weak") else devices.new_secret()
         try:

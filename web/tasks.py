@@ -82,6 +82,9 @@ def new_task() -> Any:
                             "list."), field="hazard", values={})
     if not form.get("day"):
         raise InputError(N_("Choose the day."), field="day", values={})
+    if form.get("number_q", "").strip() and not form.get("number"):
+        raise InputError(N_("Choose the volunteer from the list, or leave the box empty."),
+                         field="number", values={})
     service.make_task(get_db(), settings(), hazard_id=int(hazard),
                       day=day_arg(form["day"]), slot=form.get("slot", ""), by=me.username,
                       number=form.get("number") or None,

@@ -123,7 +123,8 @@ def search(conn: Connection, q: str, who: Principal, *, lang: str,
             where = place_text(Place(r["street"], r["cross_a"], r["cross_b"]), lang) \
                 if r["street"] else ""
             found.append({"kind": "hazard", "id": r["id"], "lon": r["lon"], "lat": r["lat"],
-                          "label": f"{r['name']} · {where}".rstrip(" ·")})
+                          "label": " · ".join(p for p in (r["name"], where, r["community"])
+                                              if p)})
     people = who.grant(Resource.PEOPLE)
     if people in (Grant.ALL, Grant.SCOPED) and wanted("volunteer"):
         for r in store.search_volunteers(conn, q, within=who.within(Resource.PEOPLE)):

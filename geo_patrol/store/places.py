@@ -301,14 +301,16 @@ def search_crossings(conn: Connection, a: str, b: str, *, limit: int = 6
 
 def search_hazards(conn: Connection, q: str, *, within: Within, limit: int = 6
                    ) -> list[dict[str, Any]]:
-    """Hazards (not proposals) named like ``q`` in the scope: name, category, street place."""
+    """Hazards (not proposals) named like ``q`` in the scope: name, category, street place,
+    community."""
     return [dict(r) for r in conn.execute(sa.text(f"""
         WITH hit AS (
-            SELECT h.id, h.name, h.category, h.geom, h.geom_m FROM hazards h
+            SELECT h.id, h.name, h.category, h.geom, h.geom_m, h.community_id FROM hazards h
             WHERE NOT h.proposed AND {_where('h.name')} AND {in_scope('h.community_id')}
             ORDER BY {_match('h.name')}, length(h.name), h.name LIMIT :limit)
         SELECT h.id, h.name, h.category, ST_X(h.geom) AS lon, ST_Y(h.geom) AS lat,
-               np.street, np.cross_a, np.cross_b
+               np.street, np.cross_a, np.cross_b,
+               (SELECT a.name FROM areas a WHERE a.id = h.community_id) AS community
         FROM hit h {nearest_piece('h.geom_m')}
         ORDER BY {_match('h.name')}, length(h.name), h.name"""),
         {**_params(q, limit), **scope_params(within)}).mappings()]

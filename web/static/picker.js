@@ -33,6 +33,8 @@
       input.value = item.label;
       list.textContent = "";
       answers = [];
+      // the refusal of the value chosen before no longer applies
+      box.querySelectorAll(".field-error").forEach(function (e) { e.remove(); });
     }
 
     function show(items) {
