@@ -204,14 +204,18 @@ def analyse() -> Any:
 @bp.get("/briefing/<int:district_id>")
 @requires(Resource.COVERAGE)
 def briefing(district_id: int) -> Any:
+    """The offline briefing of a district, or of one community (the same id path)."""
     conn, run = _area_run(district_id, "district")
     if run is None:
         raise NotFoundError("no analysis run yet")
+    level = results.find_area(conn, district_id)["level"]
+    if level not in ("district", "community"):
+        raise NotFoundError(f"no district or community {district_id}")
     # the property-crime section for readers of the whole district's crime patterns only
     whole = principal().grant(Resource.CRIME) == Grant.ALL and principal().community_ids is None
     page = district_briefing(conn, run["id"], district_id, settings(), lang=lang(),
                              basemap=settings().basemap, figures=whole,
-                             city=city().label(lang()))
+                             city=city().label(lang()), level=level)
     name = f"briefing-{district_id}-" \
         f"{clock.period_stamp(run['window_start'], run['window_end'], settings().timezone)}.html"
     return download(page, name, "text/html")

@@ -115,7 +115,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "no_streets": ("无街道", "No streets"),
     "incidents_shaded": ("警情（六边形，越深越多）", "Incidents (hexagons, darker: more)"),
     "other_layers": ("其他图层", "Other layers"),
-    "coverage_axis": ("当日巡逻覆盖街道（%）", "Streets patrolled that day (%)"),
+    "coverage_axis": ("覆盖率（%）", "Coverage (%)"),
     "day_axis": ("日期", "Day"),
     "no_hot_spots": ("本区域无侵财警情热点", "No property-crime hot spot in the area"),
     "rota_hours": ("志愿者工时（已排 / 可用）", "Volunteer-hours (used / available)"),
@@ -282,7 +282,16 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "report_rejected": ("不采纳线索", "Report rejected"),
         "report_merged": ("合并线索", "Report merged"),
         "report_hazard": ("线索列入隐患台账", "Report added as a hazard"),
-        "report_station": ("线索移交派出所", "Report handed to a station")},
+        "report_station": ("线索移交派出所", "Report handed to a station"),
+        "device_rotate": ("更换设备密钥", "Device secret renewed"),
+        "force_load": ("导入可用警力", "Force hours loaded"),
+        "payout": ("积分兑付", "Points paid out"),
+        "rota_create": ("生成排班", "Rota made"),
+        "task_make": ("新建任务", "Task made"),
+        "task_accept": ("义警认领任务", "Task taken"),
+        "task_decline": ("义警放弃任务", "Task turned down"),
+        "tasks_check": ("核验任务完成情况", "Tasks checked"),
+        "tasks_offer": ("排班下发为任务", "Rota offered as tasks")},
 }
 
 
