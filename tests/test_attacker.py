@@ -450,6 +450,10 @@ def _reads(view) -> tuple[set[str], set[str]]:
                     into |= set(re.findall(r'"(\w+)"', names))
                 else:
                     into |= {str(n) for n in fn.__globals__[names]}
+        # a paged table's filters, named where the view asks for its page (web.params)
+        for owner, attr in re.findall(r'filters=(?:(\w+)\.)?([A-Z_]+_FILTERS)', source):
+            names = getattr(fn.__globals__[owner], attr) if owner else fn.__globals__[attr]
+            query |= {str(n) for n in names}
         if "request.files" in source:
             form.add("file")
     return query, form

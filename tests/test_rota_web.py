@@ -92,8 +92,16 @@ def test_a_rota_made_on_the_planner_and_read_back_everywhere(demo_world, tmp_pat
                for f in geo["features"])
     csv = command.get(f"/planner/rota.csv?rota={rota_id}").get_data().decode("utf-8-sig")
     lines = csv.strip().splitlines()
-    assert lines[0].startswith("id,day,slot,starts_at,minutes,kind,community,number,name")
+    # headers and values in the reader's language (the API keeps its keys)
+    assert lines[0].startswith("任务序号,日期,时段,出发时间,时长（分钟）,任务类型,社区,义警编号,姓名")
     assert len(lines) == walks + 1
+    assert {row.split(",")[2] for row in lines[1:]} <= {
+        "早间 6–10 时", "午间 10–14 时", "下午 14–18 时", "晚间 18–22 时"}
+    english = command.get(f"/planner/rota.csv?rota={rota_id}&lang=en").get_data().decode(
+        "utf-8-sig").strip().splitlines()
+    assert english[0].startswith("Walk,Day,Time slot,Starts at,Minutes,Kind,Community,"
+                                 "Roster number,Name")
+    assert {row.split(",")[5] for row in english[1:]} <= {"Street loop", "Hot-spot visit"}
     assert all(n not in csv for n in names)
     assert any(mask_name(n) in csv for n in names)
     exported = command.get(f"/planner/rota.geojson?rota={rota_id}")

@@ -5,6 +5,7 @@ accounts page."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import pytest
@@ -187,3 +188,59 @@ def test_accounts_page_for_the_admin(app, admin, command, demo_world):
     assert own.status_code == 400
     audit = command.get("/audit?actor=t-admin").get_data(as_text=True)
     assert {"新增账号", "修改密码", "签发令牌", "停用账号"} <= {r[2] for r in _rows(audit, "audit")}
+
+
+def test_dashboard_headline_against_the_period_before(app, command, demo_world):
+    """Coverage's change is against the same-length period just before, when analysed; the
+    chart has named axes; the legend names every layer; the planner opens on a district."""
+    from geo_patrol.services import results
+    from geo_patrol.services.analysis import analyze
+
+    engine, settings, run = demo_world["engine"], demo_world["settings"], demo_world["run"]
+    with engine.connect() as conn:
+        now = results.find_run(conn, run.run_id)
+    length = now["window_end"] - now["window_start"]
+    before = analyze(engine, now["window_start"] - length, now["window_start"],
+                     area=now["area_id"], settings=settings)
+    with engine.connect() as conn:
+        districts = results.area_table(conn, run.run_id, level="district")
+        district = districts.sort_values("covered_m").iloc[-1]
+        earlier = results.area_table(conn, before.run_id, level="district")
+        was = float(earlier[earlier["area_id"] == district["area_id"]].iloc[0]["coverage"])
+    html = command.get(f"/dashboard?run={run.run_id}").get_data(as_text=True)
+    change = html.split('id="fig-change"')[1].split("</span></div>")[0]
+    points = 100 * (float(district["coverage"]) - was)
+    assert f"{abs(points):.1f} 个百分点" in change and f"上期 {100 * was:.1f}%" in change
+    assert ("比上期高" if points > 0 else "比上期低") in change
+    # the trend: a y-axis in percent and both axes named
+    assert html.count('class="y-tick"') == 3 and "覆盖率（%）" in html and ">日期<" in html
+    # the map's legend: the coverage fill, the hazards in their own colours, incidents, gaps
+    doc = command.get(f"/maps/district/{int(district['area_id'])}?run={run.run_id}"
+                      ).get_data(as_text=True)
+    for words in ("区域填色：街道巡逻覆盖率", "无街道", "警情（六边形，越深越多）", "巡逻盲区", "达标"):
+        assert words in doc or json.dumps(words)[1:-1] in doc, words  # the legend's JSON
+    from geo_patrol.render.maps import COMPLIANCE, RECENCY_COLOURS
+    assert not set(COMPLIANCE.values()) & set(RECENCY_COLOURS.values())
+    # the planner opens on the district, its communities grouped under it
+    planner = command.get(f"/planner?run={run.run_id}").get_data(as_text=True)
+    assert f'<optgroup label="{district["name"]}">' in planner
+    chosen = re.search(r'<option value="(\d+)" selected>', planner).group(1)
+    assert int(chosen) == int(district["area_id"]) and 'id="opening-map"' in planner
+    assert "（全区）" in planner
+
+
+def test_officer_dashboard_shows_their_community_map(app, demo_world):
+    from geo_patrol.services import results
+
+    run = demo_world["run"].run_id
+    with demo_world["engine"].connect() as conn:
+        communities = results.area_table(conn, run, level="community")
+        first = communities.iloc[0]
+        name, area_id = first["name"], int(first["area_id"])
+    client = app.test_client()
+    sign_in(client, make_user(demo_world["engine"], "t-officer", "officer",
+                              areas=[first["code"] or name]))
+    html = client.get(f"/dashboard?run={run}").get_data(as_text=True)
+    assert f'src="/maps/community/{area_id}?run={run}"' in html
+    assert client.get(f"/maps/community/{area_id}?run={run}").status_code == 200
+    assert 'class="trend"' in html and name in html

@@ -262,7 +262,14 @@ def test_the_command_offers_a_rota_as_tasks_checks_them_and_pays(demo_world, wal
     csv = command.post("/tasks/payout", data={"from": "2026-11-01", "to": "2026-12-31",
                                               "csrf_token": tokens[command]})
     assert csv.status_code == 200
-    assert csv.get_data().decode("utf-8-sig").startswith("number,name,community,points,items")
+    paid = csv.get_data().decode("utf-8-sig")
+    assert paid.startswith("义警编号,姓名,社区,积分,积分来源")  # in the reader's language
+    assert "task " not in paid and "report " not in paid
+    assert all(("任务 " in line or "线索 " in line) for line in paid.splitlines()[1:])
+    english = command.post("/tasks/payout?lang=en", data={
+        "from": "2026-11-01", "to": "2026-12-31", "csrf_token": tokens[command]})
+    assert english.get_data().decode("utf-8-sig").startswith(
+        "Roster number,Name,Community,Points,What it pays")
     assert planner.post("/tasks/payout", data={"from": "2026-11-01", "to": "2026-12-31",
                                                "csrf_token": tokens[planner]}
                         ).status_code == 403

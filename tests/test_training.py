@@ -195,6 +195,36 @@ def test_propose_batches_packs_trades_into_rooms():
         propose_batches(people, size=0)
 
 
+def test_batches_fill_the_rooms_of_each_police_station():
+    """A station's small communities share rooms: every room but the station's last is full,
+    no room mixes stations, and a community's people sit together."""
+    from geo_patrol.planning.training import propose_batches
+
+    rows = []
+    for station, communities in (("东河派出所", 9), ("昆区派出所", 4)):
+        for c in range(communities):
+            for i in range(3 + c % 4):  # 3 to 6 due in each community
+                rows.append({"number": f"{station[:2]}{c:02d}{i}", "name": "某*",
+                             "occupation": ("guard", "rider")[i % 2],
+                             "community": f"{station[:2]}{c}社区", "station": station,
+                             "standing": "untrained", "expires_on": None})
+    rows.append({"number": "X1", "name": "某*", "occupation": "guard", "community": "无所社区",
+                 "station": None, "standing": "expired", "expires_on": dt.date(2026, 1, 1)})
+    people = pd.DataFrame(rows)
+    out = propose_batches(people, size=30)
+    assert len(out) == len(people) and set(out["number"]) == set(people["number"])
+    per = out.groupby("batch").agg(station=("station", "first"), n=("number", "size"),
+                                   stations=("station", "nunique"))
+    assert (per["stations"] <= 1).all()
+    for station, group in per.groupby("station", dropna=False):
+        assert (group["n"].iloc[:-1] == 30).all()  # full rooms, the last one the rest
+    east = per[per["station"] == "东河派出所"]
+    assert east["n"].tolist() == [30, int(people["station"].eq("东河派出所").sum()) - 30]
+    # the old packing gave one room per community: 14 rooms of 3 to 6 for these 13 + 1
+    assert out["batch"].nunique() == 4
+    assert out.groupby("community")["batch"].nunique().max() <= 2
+
+
 def test_cli_status_batch_and_csv(world, runner, tmp_path):
     from geo_patrol.cli import cli
 

@@ -229,15 +229,19 @@ def analyse() -> Any:
 @bp.get("/briefing/<int:district_id>")
 @requires(Resource.COVERAGE)
 def briefing(district_id: int) -> Any:
+    """The offline briefing of a district, or of one community (the same id path)."""
     conn, run = _area_run(district_id, "district")
     if run is None:
         raise NotFoundError("no analysis run yet")
+    level = results.find_area(conn, district_id)["level"]
+    if level not in ("district", "community"):
+        raise NotFoundError(f"no district or community {district_id}")
     # the property-crime section for readers of the whole district's crime patterns only
     whole = principal().grant(Resource.CRIME) == Grant.ALL and principal().community_ids is None
     # drawn by a job and stored: its progress until then (the page reloads to the file)
     job, page = jobs.stored(get_db(), settings(), principal().username, "briefing", {
         "run_id": run["id"], "district_id": district_id, "lang": lang(), "figures": whole,
-        "city": city().label(lang()), "on": str(settings().today())})
+        "city": city().label(lang()), "on": str(settings().today()), "level": level})
     if page is None:
         return render_template("job.html", run=None, job=job)
     name = f"briefing-{district_id}-" \

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, jsonify, redirect, request, url_for
 
 from geo_patrol.access import Resource
 from geo_patrol.errors import InputError
+from geo_patrol.render.exports import localised_table
 from geo_patrol.render.maps import map_html
 from geo_patrol.render.rota import rota_briefing_html, rota_geojson, rota_map, walk_rows
 from geo_patrol.services import jobs, places
@@ -110,7 +111,7 @@ def rota_map_page() -> Any:
 @requires(Resource.COVERAGE)
 def rota_csv() -> Any:
     view = _requested()
-    return csv_response(view.table(), f"rota-{view.header['id']}.csv")
+    return csv_response(localised_table(view.table(), lang()), f"rota-{view.header['id']}.csv")
 
 
 @bp.get("/planner/rota.geojson")

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from geo_patrol.access import Resource
 from geo_patrol.errors import N_, InputError
 from geo_patrol.privacy import mask_name
+from geo_patrol.render.exports import localised_table
 from geo_patrol.render.maps import map_html
 from geo_patrol.render.rota import task_map as draw
 from geo_patrol.services import tasks as service
@@ -123,7 +124,7 @@ def payout() -> Any:
             raise InputError(N_("Choose the day."), field=end, values={})
     payout_id, lines = service.payout(get_db(), start=day_arg(form["from"], "from"),
                                       end=day_arg(form["to"], "to"), by=principal().username)
-    return csv_response(lines, f"payout-{payout_id}.csv")
+    return csv_response(localised_table(lines, lang()), f"payout-{payout_id}.csv")
 
 
 @bp.post("/me/tasks/<int:task_id>")

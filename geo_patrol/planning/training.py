@@ -13,7 +13,7 @@ import pandas as pd
 DUE = ("untrained", "expired", "expiring")
 STATUS_COLUMNS = ["community", "course", "skill", "duty", "volunteers", "current", "expiring",
                   "expired", "untrained", "share_current"]
-BATCH_COLUMNS = ["batch", "community", "occupation", "number", "name", "standing",
+BATCH_COLUMNS = ["batch", "station", "community", "occupation", "number", "name", "standing",
                  "expires_on"]
 
 
@@ -35,42 +35,34 @@ def training_status(standings: pd.DataFrame) -> pd.DataFrame:
 
 def propose_batches(standings: pd.DataFrame, *, size: int = 30) -> pd.DataFrame:
     """The next batches of one course: every volunteer due (untrained, expired or expiring),
-    grouped by home community and then by trade, in batches of at most ``size`` (a room).
+    per police station (``station``; a community with none is its own station), in rooms of
+    ``size``.
 
-    Each community's trades are packed largest first: a trade larger than a room fills whole
-    batches, the rest share batches (first fit), so a batch holds one community and as few
-    trades as the room allows. Untrained volunteers come before expiring ones within a trade.
+    A station's due volunteers are seated community by community, each community's trades
+    largest first (untrained before expired before expiring within a trade), and the rooms
+    are filled in that order: every room of a station is full but its last, and a batch
+    holds as few communities and trades as filling it allows.
     """
     if size < 1:
         raise ValueError("a batch holds at least one volunteer")
     due = standings[standings["standing"].isin(DUE)].copy()
     if due.empty:
         return pd.DataFrame(columns=BATCH_COLUMNS)
+    if "station" not in due:
+        due["station"] = None
+    due["room_key"] = due["station"].where(due["station"].notna(), due["community"])
     due["urgency"] = due["standing"].map({s: i for i, s in enumerate(DUE)})
-    rows: list[pd.DataFrame] = []
-    batch_no = 0
-    for community, people in due.groupby("community", sort=True):
-        trades = sorted(people.groupby("occupation"), key=lambda kv: (-len(kv[1]), kv[0]))
-        bins: list[list[pd.DataFrame]] = []
-        room: list[int] = []
-        for _, group in trades:
-            group = group.sort_values(["urgency", "expires_on", "number"])
-            while len(group) >= size:
-                bins.append([group.iloc[:size]])
-                room.append(0)
-                group = group.iloc[size:]
-            if group.empty:
-                continue
-            for i, free in enumerate(room):
-                if free >= len(group):
-                    bins[i].append(group)
-                    room[i] -= len(group)
-                    break
-            else:
-                bins.append([group])
-                room.append(size - len(group))
-        for parts in bins:
-            batch_no += 1
-            rows.append(pd.concat(parts).assign(batch=batch_no, community=community))
-    out = pd.concat(rows, ignore_index=True)
-    return out[BATCH_COLUMNS]
+    due["trade_size"] = due.groupby(["room_key", "community", "occupation"])["number"] \
+        .transform("size")
+    due["expires_sort"] = pd.to_datetime(due["expires_on"], errors="coerce")
+    due = due.sort_values(["room_key", "community", "trade_size", "occupation", "urgency",
+                           "expires_sort", "number"],
+                          ascending=[True, True, False, True, True, True, True],
+                          na_position="first")
+    seat = due.groupby("room_key", sort=False).cumcount()
+    first = (seat // size).to_numpy()
+    station_no = pd.factorize(due["room_key"])[0]
+    # batches numbered across stations: a station's rooms follow the one before
+    rooms = pd.Series(first).groupby(station_no).max().add(1).cumsum().shift(fill_value=0)
+    due["batch"] = first + rooms.reindex(station_no).to_numpy() + 1
+    return due[BATCH_COLUMNS].reset_index(drop=True)

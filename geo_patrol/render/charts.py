@@ -80,7 +80,7 @@ def concentration_svg(length_share: Any, incident_share: Any, lang: str, width: 
             '</svg>')
 
 
-def coverage_trend_svg(series: Any, lang: str, width: int = 420, height: int = 130) -> str:
+def coverage_trend_svg(series: Any, lang: str, width: int = 420, height: int = 150) -> str:
     """Street coverage per day (share of the street length patrolled that day), with a y-axis
     in percent (0, 50, 100 %), the days on the x-axis and both axes named."""
     if series is None or len(series) == 0:
@@ -105,8 +105,8 @@ def coverage_trend_svg(series: Any, lang: str, width: int = 420, height: int = 1
                    for x, y, d, v in zip(xs, ys, series["day"], values))
     y_name = html.escape(label("coverage_axis", lang))
     x_name = html.escape(label("day_axis", lang))
-    return (f'<svg class="trend" width="{width}" height="{height}" role="img" '
-            f'aria-label="{y_name}">{grid}'
+    return (f'<svg class="trend" width="100%" viewBox="0 0 {width} {height}" role="img" '
+            f'preserveAspectRatio="xMinYMin meet" aria-label="{y_name}">{grid}'
             f'<polyline fill="none" stroke="#2171b5" stroke-width="2" points="{pts}"/>'
             f'{dots}{days}'
             f'<text class="x-name" x="{(left + right) / 2:.0f}" y="{height - 4}" '

@@ -12,6 +12,7 @@ import pandas as pd
 
 from geo_patrol.clock import localise_frame
 from geo_patrol.errors import InputError
+from geo_patrol.render.i18n import label, term
 
 FORMATS = {"geojson": "application/geo+json", "gpkg": "application/geopackage+sqlite3",
            "csv": "text/csv"}
@@ -46,3 +47,45 @@ def export_bytes(frame: gpd.GeoDataFrame, fmt: str, *, tz: str) -> bytes:
         path = Path(tmp) / f"layer.{fmt}"
         frame.to_file(path, driver="GPKG" if fmt == "gpkg" else "GeoJSON", engine="pyogrio")
         return path.read_bytes()
+
+
+#: CSV columns of the files people open (the rota's walks, a payout list) as
+#: (Chinese, English) headers; the API keeps the column keys.
+CSV_HEADERS: dict[str, tuple[str, str]] = {
+    "id": ("任务序号", "Walk"), "day": ("日期", "Day"), "slot": ("时段", "Time slot"),
+    "starts_at": ("出发时间", "Starts at"), "minutes": ("时长（分钟）", "Minutes"),
+    "kind": ("任务类型", "Kind"), "community": ("社区", "Community"),
+    "number": ("义警编号", "Roster number"), "name": ("姓名", "Name"),
+    "length_m": ("长度（米）", "Length (m)"), "hazards": ("隐患驻点（个）", "Hazard stops"),
+    "hotspot_segment_id": ("热点街段编号", "Hot-spot segment"),
+    "points": ("积分", "Points"), "items": ("积分来源", "What it pays"),
+}
+#: Sources of points, as a payout line names them.
+POINT_SOURCES = {"task": ("任务", "task"), "report": ("线索", "report")}
+
+
+def _point_items(items: Any, lang: str) -> Any:
+    """``task 12; report 5`` in the reader's language (``任务 12；线索 5``)."""
+    if not isinstance(items, str):
+        return items
+    zh = lang.startswith("zh")
+    parts = []
+    for item in items.split("; "):
+        source, _, number = item.partition(" ")
+        word = POINT_SOURCES.get(source, (source, source))[0 if zh else 1]
+        parts.append(f"{word} {number}".strip())
+    return ("；" if zh else "; ").join(parts)
+
+
+def localised_table(table: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """A rota or payout table for a person's CSV: headers of :data:`CSV_HEADERS` and the
+    values of its vocabularies (time slot, kind of walk, sources of points) in ``lang``."""
+    zh = lang.startswith("zh")
+    out = table.copy()
+    if "slot" in out:
+        out["slot"] = out["slot"].map(lambda v: term("slot", v, lang))
+    if "kind" in out:
+        out["kind"] = out["kind"].map(lambda v: label(f"walk_{v}", lang) if v else v)
+    if "items" in out:
+        out["items"] = out["items"].map(lambda v: _point_items(v, lang))
+    return out.rename(columns={k: v[0 if zh else 1] for k, v in CSV_HEADERS.items()})

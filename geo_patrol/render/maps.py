@@ -164,7 +164,8 @@ class Legend(MacroElement):
           legend.onAdd = function () {
             var div = L.DomUtil.create("div", "gp-legend");
             div.style.cssText = "background:rgba(255,255,255,.92);padding:6px 9px;" +
-              "border-radius:4px;font:12px/1.5 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3)";
+              "border-radius:4px;font:12px/1.5 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3);" +
+              "max-height:45vh;overflow-y:auto";
             div.innerHTML = {{ this.html_text|tojson }};
             return div;
           };
@@ -179,7 +180,8 @@ class Legend(MacroElement):
         for title, rows in sections:
             parts.append(f"<b>{html.escape(title)}</b><br>")
             parts += [f'<span style="display:inline-block;width:12px;height:12px;'
-                      f'background:{colour};margin-right:5px;vertical-align:middle"></span>'
+                      f'background:{colour};margin-right:5px;vertical-align:middle;'
+                      f'box-shadow:inset 0 0 0 1px rgba(0,0,0,.45)"></span>'
                       f"{html.escape(text)}<br>" for colour, text in rows]
         self.html_text = "".join(parts)
 

@@ -186,12 +186,14 @@ def _analysis(engine: Engine, settings: Settings, params: dict[str, Any],
 @runner("briefing")
 def _briefing(engine: Engine, settings: Settings, params: dict[str, Any],
               progress: Progress) -> Outcome:
-    """A district's offline briefing (an HTML file) of a run, in a language."""
+    """A district's (or a community's) offline briefing (an HTML file) of a run, in a
+    language."""
     progress(0.1, "drawing")
     with engine.connect() as conn:
         page = district_briefing(conn, int(params["run_id"]), int(params["district_id"]),
                                  settings, lang=params["lang"], basemap=settings.basemap,
-                                 figures=bool(params["figures"]), city=params["city"])
+                                 figures=bool(params["figures"]), city=params["city"],
+                                 level=params.get("level", "district"))
     return Outcome({"bytes": len(page)}, pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL))
 
 

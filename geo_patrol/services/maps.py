@@ -55,16 +55,18 @@ def community_map(conn: Connection, run: dict, area_id: int, *, lang: str, rules
 
 def district_briefing(conn: Connection, run_id: int, district_id: int, settings: Settings, *,
                       lang: str = "zh", basemap: str | None = None, figures: bool = True,
-                      city: str | None = None) -> str:
+                      city: str | None = None, level: str = "district") -> str:
     """The offline briefing of one district of ``city`` (its name) for a run (no personal
     data), its times and period in the city's time zone (``settings``); with ``figures``, the
-    running campaigns' progress and property crime too."""
+    running campaigns' progress and property crime too. With ``level="community"``, the
+    briefing of one community (``district_id`` names it), without the district's figures."""
     run = results.find_run(conn, run_id)
+    figures = figures and level == "district"
     crime_figures = crime.briefing_figures(conn.engine, settings, district_id) if figures \
         else None
     running = campaigns.district_progress(conn.engine, settings, district_id) if figures \
         else None
-    layers = results.area_layers(conn, run, district_id, level="district", gap_limit=300,
+    layers = results.area_layers(conn, run, district_id, level=level, gap_limit=300,
                                  with_inspectors=False)
     clues = reports.figures(conn.engine, settings, since=run["window_start"],
                             until=run["window_end"], area_id=district_id)

@@ -110,13 +110,22 @@ def standings(conn: Connection, on: dt.date, horizon_days: int, *,
     frame = pd.read_sql_query(sa.text(f"""
         WITH certs AS ({_CERTS})
         SELECT v.id AS volunteer_id, v.number, v.name, v.occupation, a.id AS community_id,
-               a.name AS community, c.id AS course_id, c.name AS course, c.skill, c.duty,
-               ct.passed_on, ct.expires_on,
+               a.name AS community, st.name AS station, c.id AS course_id, c.name AS course,
+               c.skill, c.duty, ct.passed_on, ct.expires_on,
                CASE WHEN ct.volunteer_id IS NULL THEN 'untrained'
                     WHEN ct.expires_on <= CAST(:on AS date) THEN 'expired'
                     WHEN ct.expires_on <= CAST(:on AS date) + :h THEN 'expiring'
                     ELSE 'current' END AS standing
         FROM volunteers v JOIN areas a ON a.id = v.community_id
+        LEFT JOIN LATERAL (
+            WITH RECURSIVE up AS (
+                SELECT p.id, p.parent_id, p.level, p.name, 1 AS depth FROM areas p
+                WHERE p.id = a.parent_id
+                UNION ALL
+                SELECT p.id, p.parent_id, p.level, p.name, up.depth + 1 FROM areas p
+                JOIN up ON p.id = up.parent_id)
+            SELECT up.name FROM up WHERE up.level = 'station' ORDER BY up.depth LIMIT 1
+        ) st ON true
         JOIN courses c ON c.duty IS NULL OR c.duty = ANY(v.duties)
         LEFT JOIN certs ct ON ct.volunteer_id = v.id AND ct.skill = c.skill
         WHERE v.active
