@@ -112,3 +112,22 @@ def sign_in(page, server: str, username: str) -> None:  # noqa: ANN001
     page.wait_for_selector("#whoami", timeout=20_000)
 
 
+
+
+def settle(pg, timeout_s: float = 240.0) -> None:  # noqa: ANN001
+    """Wait while the page shows the progress of a job (long work: it polls the job and
+    reloads with the result once it is done)."""
+    import time
+
+    from playwright.sync_api import Error
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            pg.wait_for_load_state("networkidle")
+            if pg.locator("[data-job]").count() == 0:
+                return
+        except Error:  # the page reloading under the question
+            pass
+        assert time.monotonic() < deadline, f"the job on {pg.url} did not finish"
+        pg.wait_for_timeout(300)

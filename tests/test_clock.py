@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 import geo_patrol
 from geo_patrol import clock
-from tests.browsing import browser, page, server, shot, sign_in  # noqa: F401  (fixtures)
+from tests.browsing import browser, page, server, settle, shot, sign_in  # noqa: F401  (fixtures)
 from tests.conftest import REPO
 from tests.helpers import make_user
 
@@ -133,6 +133,7 @@ def _goto(pg, server: str, lang: str, path: str) -> str:  # noqa: ANN001
     from urllib.parse import quote
 
     pg.goto(f"{server}/lang/{lang}?next={quote(path, safe='/?=&')}", wait_until="networkidle")
+    settle(pg)
     return pg.locator("body").inner_text()
 
 
@@ -167,7 +168,7 @@ def test_a_period_is_named_by_the_dates_asked_for(page, server, planted, demo_wo
     page.fill("input[name=from]", first.isoformat())
     page.fill("input[name=to]", last.isoformat())
     page.click("form[action$='/analyse'] button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_url(re.compile(r"[?&]run=\d+"), timeout=240_000)  # the analysis job done
     chosen = page.locator("select[name=run] option:checked").inner_text()
     assert f"{first} – {last}" in chosen
     assert "2026-11-26" not in chosen
@@ -182,7 +183,7 @@ def test_a_period_is_named_by_the_dates_asked_for(page, server, planted, demo_wo
     days = [d for d in page.locator("select[name=day] option").all_inner_texts() if d != "—"]
     assert days == [first.isoformat(), last.isoformat()]
     _goto(page, server, "zh", f"/dashboard?run={run_id}")
-    with page.expect_download() as download:
+    with page.expect_download(timeout=240_000) as download:  # drawn by a job, then saved
         page.click("#briefing")
     name = download.value.suggested_filename
     assert name.endswith(f"-{first:%Y%m%d}-{last:%Y%m%d}.html"), name

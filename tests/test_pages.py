@@ -10,7 +10,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from tests.browsing import browser, page, server, shot, sign_in  # noqa: F401  (fixtures)
+from tests.browsing import browser, page, server, settle, shot, sign_in  # noqa: F401  (fixtures)
 from tests.helpers import make_user
 
 pytestmark = pytest.mark.browser
@@ -45,6 +45,7 @@ def _in(page, server: str, lang: str, path: str) -> None:  # noqa: ANN001
     from urllib.parse import quote
 
     page.goto(f"{server}/lang/{lang}?next={quote(path, safe='/')}", wait_until="networkidle")
+    settle(page)  # a page of stored results shows the progress of the job making them first
 
 
 def _latin_words(text: str) -> set[str]:
@@ -308,7 +309,7 @@ def test_crime_page(page, server, people, demo_world, analyst, lang,  # noqa: F8
     assert w["tile"] in page.locator("#crime-tile").inner_text()
     assert w["tile_alerts"] in page.locator("#crime-tile").inner_text()
     page.click("#crime-tile a")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert page.title() == f"{w['title']} · geo-patrol"
     assert page.locator("h3").first.inner_text() == w["concentration"]
     from urllib.parse import parse_qs, urlparse
@@ -374,7 +375,7 @@ def test_campaign_page(page, server, people, demo_world, analyst, lang):  # noqa
         for key in ("school", "kindergarten", "gas_lpg"):
             page.check(f"#new-campaign input[name=category][value='{key}']")
         page.click("#new-campaign button[type=submit]")
-        page.wait_for_load_state("networkidle")
+        settle(page)
     assert name in page.locator("#campaign-summary").inner_text()
     cid = int(page.locator("#campaign-choice select").input_value())
     p = campaigns.progress(demo_world["engine"], demo_world["settings"], cid)

@@ -1,6 +1,7 @@
-"""Long work as jobs: a zones plan or a rota asked for on a page runs on a job queue kept in
-PostgreSQL (procrastinate), never on the request; the page shows its progress and then its
-stored result.
+"""Long work as jobs: an analysis, a zones plan, a rota, crime patterns, a campaign's progress
+or a district briefing asked for on a page runs on a job queue kept in PostgreSQL
+(procrastinate), never on the request; the page shows its progress and then its stored
+result.
 
 A job is its kind and parameters; its key adds the inputs they were read from (the latest
 analysis run and upload, and the force entered), so the same request joins the job that is queued
@@ -8,7 +9,9 @@ or running instead of starting another, and reads the finished result until an i
 changes. A user may have :attr:`Settings.jobs_per_user` jobs queued or running at once.
 
 Workers run in ``geo-patrol serve`` (a thread) and alone in ``geo-patrol worker``; a web app
-not started by either starts one in its process on the first job."""
+not started by either starts one in its process on the first job. A worker renews a lease
+on the job it runs (:attr:`Settings.job_lease_s`); a running job whose lease lapsed lost its
+worker and is queued again by the next request (:func:`requeue`)."""
 
 from __future__ import annotations
 
