@@ -48,8 +48,8 @@ login_manager = LoginManager()
 
 #: Endpoints anyone may reach: sign-in, language, health, the API description, static assets.
 PUBLIC = {"auth.login", "auth.logout", "pages.set_language", "api.health", "api.openapi",
-          "maps.vendor", "maps.favicon", "static", "live.osmand", "phone.icon",
-          "phone.manifest", "phone.service_worker"}
+          "maps.vendor", "maps.favicon", "static", "live.osmand", "phone.icon_small",
+          "phone.icon_large", "phone.manifest", "phone.service_worker"}
 #: How long a sign-in lasts.
 SESSION_HOURS = 8
 
@@ -249,7 +249,8 @@ def _secure_headers(resp: Any) -> Any:
     resp.headers.setdefault("Content-Security-Policy", policy(
         nonce=csp_nonce(), connect=[events.rsplit("/", 1)[0]] if events else []))
     # everything but the shared assets is per user
-    if request.endpoint not in ("maps.vendor", "maps.favicon", "static", "phone.icon"):
+    if request.endpoint not in ("maps.vendor", "maps.favicon", "static", "phone.icon_small",
+                                "phone.icon_large"):
         resp.headers.setdefault("Cache-Control", "private, no-store")
     return resp
 

@@ -19,6 +19,14 @@ from web.db import get_db, settings
 bp = Blueprint("notify", __name__)
 
 
+def form_id(name: str) -> int:
+    """A record's id posted in a form field (a missing or malformed one names no record)."""
+    value = request.form.get(name, "")
+    if not value.isdigit() or len(value) > 12:
+        raise NotFoundError(f"no {name} {value[:20]!r}")
+    return int(value)
+
+
 @bp.get("/notify")
 @requires(Resource.CALLOUTS, "write")
 def outbox_page(error: str | None = None, status: int = 200) -> Any:
@@ -49,10 +57,10 @@ def add_channel() -> Any:
     return redirect(url_for("notify.outbox_page"))
 
 
-@bp.post("/notify/channels/<int:channel_id>/delete")
+@bp.post("/notify/channels/remove")
 @requires(Resource.DEVICES, "write")
-def remove_channel(channel_id: int) -> Any:
-    service.remove_channel(get_db(), channel_id, by=principal().username)
+def remove_channel() -> Any:
+    service.remove_channel(get_db(), form_id("channel"), by=principal().username)
     return redirect(url_for("notify.outbox_page"))
 
 
@@ -95,10 +103,10 @@ def send_notice() -> Any:
                             notice=notice_id))
 
 
-@bp.post("/me/notices/<int:message_id>/read")
+@bp.post("/me/notices/read")
 @requires(Resource.CALLOUTS, "answer")
-def read_notice(message_id: int) -> Any:
-    service.read_notice(get_db(), principal(), message_id)
+def read_notice() -> Any:
+    service.read_notice(get_db(), principal(), form_id("message"))
     return redirect(url_for("pages.me"))
 
 

@@ -12,8 +12,6 @@ from flask import Blueprint, Response, jsonify
 from flask_babel import gettext
 from PIL import Image, ImageDraw
 
-from geo_patrol.errors import NotFoundError
-
 bp = Blueprint("phone", __name__)
 
 STATIC = Path(__file__).with_name("static")
@@ -35,12 +33,19 @@ def icon_png(size: int) -> bytes:
     return out.getvalue()
 
 
-@bp.get("/icons/<int:size>.png")
-def icon(size: int) -> Any:
-    if size not in ICON_SIZES:
-        raise NotFoundError(f"no icon of {size} px")
+def _icon(size: int) -> Any:
     return Response(icon_png(size), mimetype="image/png",
                     headers={"Cache-Control": "public, max-age=86400"})
+
+
+@bp.get("/icons/192.png")
+def icon_small() -> Any:
+    return _icon(192)
+
+
+@bp.get("/icons/512.png")
+def icon_large() -> Any:
+    return _icon(512)
 
 
 @bp.get("/manifest.webmanifest")
