@@ -19,7 +19,6 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import make_user
 
 
 def _free_port() -> int:
