@@ -44,13 +44,13 @@ def embedded_tiles(conn: Connection, bounds: tuple[float, float, float, float]
                    ) -> dict[str, bytes]:
     """The base-map tiles a file carries for WGS-84 ``bounds`` (``{"z/x/y": mvt}``, at
     the zooms of :data:`geo_patrol.render.basemap.EMBEDDED_ZOOMS`; empty tiles left out;
-    without buildings, which would take most of a briefing's 5 MB)."""
+    streets and areas only: the land cover would take much of a briefing's 5 MB)."""
     tiles: dict[str, bytes] = {}
     if not all(math.isfinite(v) for v in bounds):  # nothing drawn: no base map to carry
         return tiles
     for z in EMBEDDED_ZOOMS:
         for _, x, y in tiles_covering(bounds, z):
-            tile = store.make_base_tile(conn, z, x, y, buildings=False)
+            tile = store.make_base_tile(conn, z, x, y, land=False)
             if tile:
                 tiles[f"{z}/{x}/{y}"] = tile
     return tiles

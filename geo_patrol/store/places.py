@@ -127,13 +127,13 @@ DETAIL_ZOOM = 13
 BUILDING_ZOOM = 14
 
 
-def make_base_tile(conn: Connection, z: int, x: int, y: int, *, buildings: bool = True
+def make_base_tile(conn: Connection, z: int, x: int, y: int, *, land: bool = True
                    ) -> bytes:
     """One Mapbox vector tile of the base map: ``land`` (water, green areas and, from
     :data:`BUILDING_ZOOM`, buildings: kind, name), ``streets`` (name, class), ``areas``
     (district and community outlines: name, level) and ``labels`` (a point inside each
-    area, and each named water or green area: name, level). ``buildings=False`` leaves
-    buildings out (a file that carries a district's tiles keeps within its size)."""
+    area, and each named water or green area: name, level). ``land=False`` leaves
+    the land cover out (a file that carries a district's tiles keeps within its size)."""
     tile = conn.execute(sa.text(f"""
         WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env,
                           ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 0.02), 4326)
@@ -149,8 +149,8 @@ def make_base_tile(conn: Connection, z: int, x: int, y: int, *, buildings: bool 
             SELECT ST_AsMVTGeom(ST_Transform(l.geom, 3857), b.env, 4096, 16, true) AS geom,
                    l.kind, l.name
             FROM b, land_cover l
-            WHERE l.geom && b.env4326
-              AND (l.kind <> 'building' OR (:buildings AND :z >= {BUILDING_ZOOM}))),
+            WHERE :land AND l.geom && b.env4326
+              AND (l.kind <> 'building' OR :z >= {BUILDING_ZOOM})),
         shown AS (
             SELECT a.name, a.level, a.geom FROM b, areas a
             WHERE a.geom && b.env4326
@@ -167,7 +167,8 @@ def make_base_tile(conn: Connection, z: int, x: int, y: int, *, buildings: bool 
             SELECT ST_AsMVTGeom(ST_Transform(ST_PointOnSurface(l.geom), 3857), b.env, 4096, 0,
                                 true), l.name, l.kind
             FROM b, land_cover l
-            WHERE l.geom && b.env4326 AND l.kind <> 'building' AND l.name IS NOT NULL
+            WHERE :land AND l.geom && b.env4326 AND l.kind <> 'building'
+              AND l.name IS NOT NULL
               AND :z >= {DETAIL_ZOOM})
         SELECT (SELECT coalesce(ST_AsMVT(land, 'land', 4096, 'geom'), '')
                 FROM land WHERE geom IS NOT NULL)
@@ -177,7 +178,7 @@ def make_base_tile(conn: Connection, z: int, x: int, y: int, *, buildings: bool 
                 FROM outlines WHERE geom IS NOT NULL)
             || (SELECT coalesce(ST_AsMVT(labels, 'labels', 4096, 'geom'), '')
                 FROM labels WHERE geom IS NOT NULL)"""),
-        {"z": z, "x": x, "y": y, "buildings": buildings}).scalar_one()
+        {"z": z, "x": x, "y": y, "land": land}).scalar_one()
     return bytes(tile or b"")
 
 
