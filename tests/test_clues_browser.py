@@ -50,7 +50,7 @@ def test_a_report_with_a_photo_from_the_phone_to_the_officer_and_back(
     _as(page, server, users["volunteer"], lang, "/me")
     # the position from the phone, a photo from the camera (4000 px, with its EXIF)
     page.click("#locate")
-    expect(page.locator("input[name=lon]")).not_to_have_value("")
+    expect(page.locator("#report input[name=lon]")).not_to_have_value("")
     page.select_option("select[name=category]", w["category"])
     page.fill("textarea[name=text]", f"可疑车辆停在校门口 {lang}")
     taken = dt.datetime.now(dt.UTC)
@@ -114,8 +114,8 @@ def test_a_report_made_offline_is_sent_when_back_online(page, server, people):  
     with people["engine"].connect() as conn:
         before = conn.execute(sa.text("SELECT count(*) FROM reports")).scalar_one()
     page.fill("textarea[name=text]", "离线时拍下的线索")
-    page.fill("input[name=lon]", f"{people['lon']:.6f}")
-    page.fill("input[name=lat]", f"{people['lat']:.6f}")
+    page.fill("#report input[name=lon]", f"{people['lon']:.6f}")
+    page.fill("#report input[name=lat]", f"{people['lat']:.6f}")
     page.set_input_files("#photos", files=[{
         "name": "offline.jpg", "mimeType": "image/jpeg", "buffer": photo_bytes((800, 600))}])
     page.context.set_offline(True)

@@ -65,12 +65,12 @@ def test_the_command_makes_a_task_by_picking_a_hazard_by_name(
     tomorrow = (people["settings"].today() + dt.timedelta(days=1)).isoformat()
     # a name typed but not picked: the error beside the field, what was typed kept
     page.fill("input[name=hazard_q]", name[:4])
-    page.fill("input[name=day]", tomorrow)
+    page.fill("#new-task input[name=day]", tomorrow)
     page.select_option("select[name=slot]", "evening")
     page.click("#new-task button[type=submit]")
     expect(page.locator("#error-hazard")).to_contain_text(w["pick"])
     expect(page.locator("input[name=hazard_q]")).to_have_value(name[:4])
-    expect(page.locator("input[name=day]")).to_have_value(tomorrow)
+    expect(page.locator("#new-task input[name=day]")).to_have_value(tomorrow)
     expect(page.locator("select[name=slot]")).to_have_value("evening")
     # picked by name from the answers given as one types
     page.fill("input[name=hazard_q]", "")

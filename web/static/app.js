@@ -64,8 +64,9 @@
       var status = document.getElementById("locate-status");
       status.textContent = locate.dataset.waiting;
       navigator.geolocation.getCurrentPosition(function (pos) {
-        document.querySelector("input[name=lon]").value = pos.coords.longitude.toFixed(6);
-        document.querySelector("input[name=lat]").value = pos.coords.latitude.toFixed(6);
+        var where = locate.form || document;  // the report's own fields, not the SOS form's
+        where.querySelector("input[name=lon]").value = pos.coords.longitude.toFixed(6);
+        where.querySelector("input[name=lat]").value = pos.coords.latitude.toFixed(6);
         status.textContent = locate.dataset.done + " ±" + Math.round(pos.coords.accuracy) + " m";
       }, function () { status.textContent = locate.dataset.failed; },
       {enableHighAccuracy: true, timeout: 15000});
