@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 #: English words a Chinese page may show: the product's name, units, formats, CRS names.
 ALLOWED_LATIN = {"geo", "patrol", "English", "km", "GeoJSON", "geojson", "gpkg", "csv", "CRS",
                  "wgs", "gcj", "bd", "EPSG", "WGS", "min", "Asia", "Shanghai", "GPX", "gpx",
-                 "CSV", "XLSX", "Gi", "PAI", "PEI", "Knox"}
+                 "CSV", "XLSX", "Gi", "PAI", "PEI", "Knox", "SOS"}
 
 
 @pytest.fixture(scope="module")
@@ -403,12 +403,12 @@ def test_campaign_page(page, server, people, demo_world, analyst, lang):  # noqa
 
 ROTA_WORDS = {
     "zh": {"heading": "巡逻排班：每天谁走哪条路线", "make": "生成排班", "coverage": "街道覆盖率",
-           "hazards": "按规定到期的隐患巡查", "random": "随机性", "week": "每日排班",
+           "hazards": "按规定到期的隐患巡查", "random": "相对完全随机", "week": "每日排班",
            "slot": "时段", "evening": "晚间 18–22 时", "walks": "的巡逻任务", "number": "编号",
            "kind": "任务类型"},
     "en": {"heading": "The rota: who walks what, day by day", "make": "Make the rota",
            "coverage": "Street coverage", "hazards": "Hazard inspections due by rule",
-           "random": "Randomness", "week": "Day by day", "slot": "Time slot",
+           "random": "of fully random", "week": "Day by day", "slot": "Time slot",
            "evening": "Evening 18–22", "walks": "Walks on", "number": "Number",
            "kind": "Kind"},
 }
