@@ -192,12 +192,8 @@ def area_tree(conn: Connection) -> pd.DataFrame:
 def districts_of(conn: Connection) -> dict[int, int]:
     """Each area's district (a district's is itself; areas above or outside none)."""
     return {int(a): int(d) for a, d in conn.execute(sa.text("""
-        WITH RECURSIVE up AS (
-            SELECT id AS area_id, id, parent_id, level FROM areas
-            UNION ALL
-            SELECT up.area_id, a.id, a.parent_id, a.level FROM up JOIN areas a
-              ON a.id = up.parent_id WHERE up.level <> 'district')
-        SELECT area_id, id FROM up WHERE level = 'district'"""))}
+        SELECT s.id, d.id FROM areas d, area_subtree(d.id) AS s(id)
+        WHERE d.level = 'district'"""))}
 
 
 def area_polygons_m(conn: Connection, ids: list[int]) -> dict[int, object]:

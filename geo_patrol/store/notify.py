@@ -17,6 +17,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from geo_patrol.store.scope import in_scope, scope_params
+
 #: The one PostgreSQL NOTIFY channel of live events, and the one that wakes the senders.
 EVENTS_CHANNEL = "geo_patrol_events"
 OUTBOX_CHANNEL = "geo_patrol_outbox"
@@ -212,7 +214,7 @@ def outbox_table(conn: Connection, within: frozenset[int] | None, *, limit: int 
                  ) -> pd.DataFrame:
     """The latest messages, one row per person and channel (a message no channel reaches
     reads ``none``), names as stored (the page masks them), for ``within`` communities."""
-    return pd.read_sql(sa.text("""
+    return pd.read_sql(sa.text(f"""
         SELECT m.id AS message_id, m.kind, m.ref, m.title, m.created_at, m.read_at,
                m.answered_at, v.number, v.name, a.name AS community,
                coalesce(o.channel, 'none') AS channel, c.scope, c.label,
@@ -224,9 +226,9 @@ def outbox_table(conn: Connection, within: frozenset[int] | None, *, limit: int 
         LEFT JOIN areas a ON a.id = v.community_id
         LEFT JOIN notify_outbox o ON o.message_id = m.id
         LEFT JOIN notify_channels c ON c.id = o.channel_id
-        WHERE CAST(:within AS integer[]) IS NULL OR v.community_id = ANY(:within)
+        WHERE {in_scope('v.community_id')}
         ORDER BY m.id DESC, o.id LIMIT :n"""), conn,
-        params={"within": None if within is None else sorted(within), "n": limit})
+        params={**scope_params(within), "n": limit})
 
 
 def delivery_states(conn: Connection, kind: str, ref: str) -> pd.DataFrame:
@@ -344,33 +346,33 @@ def volunteers_within(conn: Connection, *, lon: float, lat: float, radius_m: flo
                       since: dt.datetime, within: frozenset[int] | None) -> list[int]:
     """Active volunteers whose last live position (since ``since``), else whose community,
     lies within ``radius_m`` of a point."""
-    return [int(i) for i in conn.execute(sa.text("""
+    return [int(i) for i in conn.execute(sa.text(f"""
         WITH here AS (SELECT ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography AS g),
         last AS (
             SELECT DISTINCT ON (volunteer_id) volunteer_id, lon, lat FROM live_positions
             WHERE t >= :since ORDER BY volunteer_id, t DESC)
         SELECT v.id FROM volunteers v LEFT JOIN last ON last.volunteer_id = v.id
         LEFT JOIN areas a ON a.id = v.community_id, here
-        WHERE v.active AND (CAST(:within AS integer[]) IS NULL OR v.community_id = ANY(:within))
+        WHERE v.active AND {in_scope('v.community_id')}
           AND CASE WHEN last.volunteer_id IS NOT NULL THEN
                 ST_DWithin(ST_SetSRID(ST_MakePoint(last.lon, last.lat), 4326)::geography,
                            here.g, :r)
               ELSE a.id IS NOT NULL AND ST_DWithin(a.geom::geography, here.g, :r) END
         ORDER BY v.id"""),
         {"x": lon, "y": lat, "r": radius_m, "since": since,
-         "within": None if within is None else sorted(within)}).scalars()]
+         **scope_params(within)}).scalars()]
 
 
 def notice_table(conn: Connection, within: frozenset[int] | None) -> pd.DataFrame:
-    return pd.read_sql(sa.text("""
+    return pd.read_sql(sa.text(f"""
         SELECT n.id, n.kind, n.title, n.body, n.place, n.radius_m, n.created_at, n.created_by,
                count(m.id) AS sent_to, count(m.read_at) AS read_by
         FROM notices n LEFT JOIN notify_messages m ON m.kind = 'notice'
             AND m.ref = 'notice ' || n.id
-        WHERE CAST(:within AS integer[]) IS NULL OR n.community_id = ANY(:within)
+        WHERE {in_scope('n.community_id')}
            OR n.community_id IS NULL
         GROUP BY n.id ORDER BY n.id DESC LIMIT 100"""), conn,
-        params={"within": None if within is None else sorted(within)})
+        params=scope_params(within))
 
 
 def notice_readers(conn: Connection, notice_id: int) -> pd.DataFrame:

@@ -118,13 +118,10 @@ def standings(conn: Connection, on: dt.date, horizon_days: int, *,
                     ELSE 'current' END AS standing
         FROM volunteers v JOIN areas a ON a.id = v.community_id
         LEFT JOIN LATERAL (
-            WITH RECURSIVE up AS (
-                SELECT p.id, p.parent_id, p.level, p.name, 1 AS depth FROM areas p
-                WHERE p.id = a.parent_id
-                UNION ALL
-                SELECT p.id, p.parent_id, p.level, p.name, up.depth + 1 FROM areas p
-                JOIN up ON p.id = up.parent_id)
-            SELECT up.name FROM up WHERE up.level = 'station' ORDER BY up.depth LIMIT 1
+            SELECT p.name FROM areas p
+            WHERE p.level = 'station' AND p.id <> a.id
+              AND a.id IN (SELECT area_subtree(p.id))
+            ORDER BY p.id LIMIT 1
         ) st ON true
         JOIN courses c ON c.duty IS NULL OR c.duty = ANY(v.duties)
         LEFT JOIN certs ct ON ct.volunteer_id = v.id AND ct.skill = c.skill
