@@ -432,6 +432,11 @@ def unmask(volunteer_id: int) -> Any:
     return render_template("unmasked.html", run=None, record=record, reason=reason)
 
 
+#: What the view needs, declared as ``requires`` declares it (checked inside the view, so a
+#: refusal is audit-logged)
+unmask.required = (Resource.PEOPLE, "unmask")  # type: ignore[attr-defined]
+
+
 @bp.get("/audit")
 @requires(Resource.AUDIT)
 def audit() -> Any:
