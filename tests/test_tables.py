@@ -103,15 +103,15 @@ def test_tasks_past_offers_are_closed_and_filtered(command, demo_world):
             "UPDATE tasks SET day = day - 3, window_start = window_start - interval '3 days', "
             "window_end = window_end - interval '3 days' WHERE id = :t"), {"t": old})
     html = command.get("/tasks").get_data(as_text=True)
-    states = {r[0]: r[6] for r in _rows(html, "task-list")}
+    states = {r[1]: r[7] for r in _rows(html, "task-list")}  # after the task's number
     assert states[(tomorrow - dt.timedelta(days=3)).isoformat()] == "已过期（未认领）"
     assert states[tomorrow.isoformat()] == "待认领"
     offered = command.get("/tasks?state=offered").get_data(as_text=True)
-    assert {r[6] for r in _rows(offered, "task-list")} == {"待认领"}
+    assert {r[7] for r in _rows(offered, "task-list")} == {"待认领"}
     expired = command.get("/tasks?state=expired").get_data(as_text=True)
-    assert {r[6] for r in _rows(expired, "task-list")} == {"已过期（未认领）"}
+    assert {r[7] for r in _rows(expired, "task-list")} == {"已过期（未认领）"}
     by_points = command.get("/tasks?sort=-points").get_data(as_text=True)
-    points = [int(r[5]) for r in _rows(by_points, "task-list")]
+    points = [int(r[6]) for r in _rows(by_points, "task-list")]
     assert points == sorted(points, reverse=True)
     empty = command.get("/tasks?community=nowhere").get_data(as_text=True)
     assert "没有符合筛选条件的记录。" in empty
