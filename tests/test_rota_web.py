@@ -48,7 +48,7 @@ def test_a_rota_made_on_the_planner_and_read_back_everywhere(demo_world, tmp_pat
     # bad input: a clear 400 and nothing stored
     before = _rotas(engine)
     for bad, word in (({"days": "40"}, "天数应在 1 至 14 之间"), ({"seed": "x"}, "应为整数"),
-                      ({"revisit_days": "9"}, "revisit interval"), ({"from": "3.12."}, "date"),
+                      ({"revisit_days": "9"}, "revisit interval"), ({"from": "3.12."}, "“3.12.”不是日期"),
                       ({"minutes": "5"}, "单次路线（分钟）应在 10 至 240 之间")):
         resp = planner.post("/planner/rota", data={**form, **bad})
         assert resp.status_code == 400 and word in resp.get_data(as_text=True), (bad, resp)
