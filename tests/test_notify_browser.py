@@ -130,7 +130,7 @@ def test_a_notice_and_a_call_out_appear_on_the_phone_without_reload(
         note = f"{WORDS[lang]['callout']} {now}"
         call_out(engine, settings, command, lon=people["lon"] + 2e-4, lat=people["lat"],
                  category="dispute", note=note, count=1)
-        expect(phone.locator("#my-callouts")).to_contain_text(note, timeout=15_000)
+        expect(phone.locator("#now")).to_contain_text(note, timeout=15_000)
         assert phone.evaluate("document.body.getAttribute('data-refreshed')") != before
         assert phone.evaluate("document.documentElement.scrollWidth") <= 360
         shot(phone, f"notify-live-{lang}")
