@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -147,8 +148,10 @@ def test_command_pages(page, server, people, demo_world, lang):  # noqa: F811
         shot(page, f"{path.strip('/')}-{lang}")
 
     _in(page, server, lang, f"/planner?area={people['district']}&zones=3&minutes=60")
-    page.wait_for_function("t => document.title === t", arg=f"{w['planner']} · geo-patrol",
-                           timeout=120_000)  # the job's page reloads with the plan
+    deadline = time.monotonic() + 120  # the job's page reloads with the plan
+    while page.title() != f"{w['planner']} · geo-patrol" and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    assert page.title() == f"{w['planner']} · geo-patrol"
     assert w["zones"] in page.locator("#plan-form").inner_text()
     page.locator("#zones tbody tr").first.wait_for(timeout=60_000)
     assert w["slot"] in page.locator("#crew").inner_text()
