@@ -9,6 +9,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 import sqlalchemy as sa
 
 from tests.browsing import browser, page, server, settle, shot, sign_in  # noqa: F401  (fixtures)
@@ -149,8 +150,14 @@ def test_command_pages(page, server, people, demo_world, lang):  # noqa: F811
 
     _in(page, server, lang, f"/planner?area={people['district']}&zones=3&minutes=60")
     deadline = time.monotonic() + 120  # the job's page reloads with the plan
-    while page.title() != f"{w['planner']} · geo-patrol" and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        try:
+            if page.title() == f"{w['planner']} · geo-patrol":
+                break
+        except PlaywrightError:  # the page reloading under the question
+            pass
         page.wait_for_timeout(250)
+    page.wait_for_load_state("networkidle")
     assert page.title() == f"{w['planner']} · geo-patrol"
     assert w["zones"] in page.locator("#plan-form").inner_text()
     page.locator("#zones tbody tr").first.wait_for(timeout=60_000)
