@@ -126,7 +126,11 @@ def settle(pg, timeout_s: float = 240.0) -> None:  # noqa: ANN001
         try:
             pg.wait_for_load_state("networkidle")
             if pg.locator("[data-job]").count() == 0:
-                return
+                pg.wait_for_timeout(300)  # a reload the finished job asked for starts
+                pg.wait_for_load_state("networkidle")
+                if pg.locator("[data-job]").count() == 0 and \
+                        pg.evaluate("document.readyState") == "complete":
+                    return
         except Error:  # the page reloading under the question
             pass
         assert time.monotonic() < deadline, f"the job on {pg.url} did not finish"
