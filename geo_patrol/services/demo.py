@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 from geo_patrol.cities import City
 from geo_patrol.demo.generate import TZ, Manifest, generate
 from geo_patrol.demo.replay import Request, device_id, requests_for
-from geo_patrol.errors import InputError
+from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.planning.plan import PlanParams
 from geo_patrol.render.plan import plan_briefing_html
 from geo_patrol.services.places import embedded_tiles
@@ -306,7 +306,16 @@ def _answer_latest(engine: Engine, kind: str, *answers: list[str], wait_s: float
     for (volunteer_id, number), steps in zip(called, answers):
         phone = Principal(id=0, username=f"demo-{number}", role=Role.VOLUNTEER,
                           volunteer_id=volunteer_id)
+        taken = []
         for step in steps:
-            callouts.answer(engine, phone, int(callout_id), step)
-        done.append(f"{number}: {', '.join(steps)}")
+            try:
+                callouts.answer(engine, phone, int(callout_id), step)
+                taken.append(step)
+            except NotFoundError:  # no longer open to this step: say where they stand
+                with engine.connect() as conn:
+                    stand = live_store.callout_targets(conn, int(callout_id))
+                status = stand.loc[stand["number"] == number, "status"]
+                taken.append(str(status.iloc[0]) if len(status) else "not called")
+                break
+        done.append(f"{number}: {', '.join(taken)}")
     return f"{kind} {callout_id}: " + ("; ".join(done) or "nobody within reach")
