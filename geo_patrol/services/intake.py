@@ -225,18 +225,23 @@ class Intake:
         return pending.future
 
     def _device(self, device: str) -> tuple[int, int, str | None, str] | None:
+        """The device's registry entry: the registry is reloaded every
+        ``device_registry_s``, and a device it does not know is looked up on its own (a
+        phone registered a moment ago is taken at once)."""
         entry = self._registry.get(device)
-        stale = time.monotonic() - self._registry_at > (
-            min(1.0, self.settings.device_registry_s) if entry is None
-            else self.settings.device_registry_s)
-        if stale:
-            with self.engine.connect() as conn:
-                self._registry = live_store.device_registry(conn)
-                self._extent = area_store.deployment_extent(conn)
-                self._srid = metric_srid(conn)
-            self._registry_at = time.monotonic()
-            entry = self._registry.get(device)
-        return entry
+        if entry is not None and \
+                time.monotonic() - self._registry_at <= self.settings.device_registry_s:
+            return entry
+        with self.engine.connect() as conn:
+            if entry is None and self._extent is not None:
+                found = live_store.device_registry(conn, device)
+                self._registry.update(found)
+                return found.get(device)
+            self._registry = live_store.device_registry(conn)
+            self._extent = area_store.deployment_extent(conn)
+            self._srid = metric_srid(conn)
+        self._registry_at = time.monotonic()
+        return self._registry.get(device)
 
     def _check_place(self, positions: list[Position]) -> None:
         if self._extent is None or self._srid is None:

@@ -57,11 +57,15 @@ def remove_device(conn: Connection, device_id: str) -> bool:
         {"d": device_id}).rowcount > 0
 
 
-def device_registry(conn: Connection) -> dict[str, tuple[int, int, str | None, str]]:
-    """Active devices: device id -> (row id, volunteer id, secret digest, occupation)."""
+def device_registry(conn: Connection, device: str | None = None
+                    ) -> dict[str, tuple[int, int, str | None, str]]:
+    """Active devices (only ``device`` when given): device id -> (row id, volunteer id,
+    secret digest, occupation)."""
     rows = conn.execute(sa.text(
         "SELECT d.device_id, d.id, d.volunteer_id, d.secret_sha256, v.occupation FROM devices d "
-        "JOIN volunteers v ON v.id = d.volunteer_id WHERE d.disabled_at IS NULL")).all()
+        "JOIN volunteers v ON v.id = d.volunteer_id WHERE d.disabled_at IS NULL "
+        "AND (CAST(:device AS text) IS NULL OR d.device_id = :device)"),
+        {"device": device}).all()
     return {r[0]: (int(r[1]), int(r[2]), r[3], r[4]) for r in rows}
 
 
