@@ -112,6 +112,8 @@ def test_a_notice_and_a_call_out_appear_on_the_phone_without_reload(
         expect(phone.locator("#my-notices")).to_contain_text(text, timeout=15_000)
         phone.locator("#my-notices form button").first.click()
         expect(phone.locator("#my-notices")).to_contain_text(WORDS[lang]["read"])
+        # marking read reloads the page: its event stream opens again before the call-out
+        phone.wait_for_function("() => window.gpEventsOpen === true", timeout=20_000)
         with engine.connect() as conn:
             assert conn.execute(sa.text(
                 "SELECT count(*) FROM notify_messages m JOIN volunteers v "
@@ -127,11 +129,15 @@ def test_a_notice_and_a_call_out_appear_on_the_phone_without_reload(
                                     f"&lon={people['lon']:.6f}&timestamp={now}") as r:
             assert r.status == 200
         before = phone.evaluate("document.body.getAttribute('data-refreshed')")
+        phone.evaluate("window.gpSamePage = true")  # gone if the page were loaded again
         note = f"{WORDS[lang]['callout']} {now}"
         call_out(engine, settings, command, lon=people["lon"] + 2e-4, lat=people["lat"],
                  category="dispute", note=note, count=1)
         expect(phone.locator("#now")).to_contain_text(note, timeout=15_000)
-        assert phone.evaluate("document.body.getAttribute('data-refreshed')") != before
+        # the event refreshed the page's parts in place (no reload)
+        phone.wait_for_function("b => document.body.getAttribute('data-refreshed') !== b",
+                                arg=before, timeout=15_000)
+        assert phone.evaluate("window.gpSamePage") is True
         assert phone.evaluate("document.documentElement.scrollWidth") <= 360
         shot(phone, f"notify-live-{lang}")
         # the other volunteer's page heard neither (their own events only)

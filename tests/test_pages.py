@@ -259,8 +259,9 @@ def test_volunteer_page_on_a_phone(browser, server, people, lang):  # noqa: F811
         assert locate.is_visible() and locate.inner_text() == w["locate"]
         assert locate.bounding_box()["height"] >= 44  # a target for a thumb
         locate.click()
-        pg.wait_for_function("() => document.querySelector('input[name=lat]').value !== ''")
-        assert pg.input_value("input[name=lat]") == "40.650500"
+        pg.wait_for_function(
+            "() => document.querySelector('#report input[name=lat]').value !== ''")
+        assert pg.input_value("#report input[name=lat]") == "40.650500"
         assert pg.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scroll
         assert pg.locator("#my-certificates thead").inner_text().split()[0] == \
             {"zh": "技能", "en": "Skill"}[lang]

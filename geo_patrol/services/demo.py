@@ -252,6 +252,9 @@ def live_scenes(engine: Engine, settings: Settings, requests: list[Request]) -> 
     positions. An SOS nobody acknowledges on /live is escalated after ``sos_ack_s``."""
     if len(requests) < 10:
         return []
+    with engine.connect() as conn:  # the scenes answer only the call-outs they raise
+        before = {kind: live_store.latest_callout(conn, kind, closed=True) or 0
+                  for kind in ("sos", "callout")}
     span = requests[-1].at_s
     json_at = [i for i, r in enumerate(requests) if r.body and r.at_s >= span / 3]
     scenes: list[LiveScene] = []
@@ -262,7 +265,7 @@ def live_scenes(engine: Engine, settings: Settings, requests: list[Request]) -> 
         requests[i] = Request(requests[i].at_s, requests[i].device, requests[i].query,
                               json.dumps(doc).encode())
         scenes.append(LiveScene(i + 1, lambda: _answer_latest(
-            engine, "sos", ["accept", "on_way"])))
+            engine, "sos", before["sos"], ["accept", "on_way"])))
     # the site: where one phone will be ten percent of the replay later
     half_at = next((i for i, r in enumerate(requests) if r.at_s >= span / 2 and not r.body),
                    None)
@@ -274,7 +277,8 @@ def live_scenes(engine: Engine, settings: Settings, requests: list[Request]) -> 
         fields = dict(parse_qsl(target.query))
         lon, lat = float(fields["lon"]), float(fields["lat"])
         scenes.append(LiveScene(half_at, lambda: _call_out(engine, settings, lon, lat)
-                                + "; " + _answer_latest(engine, "callout", ["accept", "on_way"],
+                                + "; " + _answer_latest(engine, "callout", before["callout"],
+                                                        ["accept", "on_way"],
                                                         ["decline"])))
     return scenes
 
@@ -289,14 +293,15 @@ def _call_out(engine: Engine, settings: Settings, lon: float, lat: float) -> str
     return f"call-out {callout_id} by demo-command at {lon:.5f}, {lat:.5f}"
 
 
-def _answer_latest(engine: Engine, kind: str, *answers: list[str], wait_s: float = 30.0
-                   ) -> str:
-    """The first volunteers the latest call-out of ``kind`` reached answer it (waiting up to
-    ``wait_s`` for it to be raised: an SOS is raised once its position is stored)."""
+def _answer_latest(engine: Engine, kind: str, after: int, *answers: list[str],
+                   wait_s: float = 30.0) -> str:
+    """The first volunteers the latest open call-out of ``kind`` above id ``after`` reached
+    answer it (waiting up to ``wait_s`` for it to be raised: an SOS is raised once its
+    position is stored)."""
     deadline = time.monotonic() + wait_s
     while True:
         with engine.connect() as conn:
-            callout_id = live_store.latest_callout(conn, kind)
+            callout_id = live_store.latest_callout(conn, kind, after)
             called = live_store.first_called(conn, callout_id, len(answers)) \
                 if callout_id is not None else []
         if called or time.monotonic() > deadline:

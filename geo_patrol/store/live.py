@@ -694,9 +694,14 @@ def mark_arrivals(conn: Connection, radius_m: float) -> int:
     return len(done)
 
 
-def latest_callout(conn: Connection, kind: str) -> int | None:
-    return conn.execute(sa.text("SELECT max(id) FROM callouts WHERE kind = :k"),
-                        {"k": kind}).scalar_one()
+def latest_callout(conn: Connection, kind: str, after: int = 0, *, closed: bool = False
+                   ) -> int | None:
+    """The newest call-out of ``kind`` with an id above ``after``, open ones only unless
+    ``closed``."""
+    return conn.execute(sa.text(
+        "SELECT max(id) FROM callouts WHERE kind = :k AND id > :a "
+        "AND (CAST(:closed AS boolean) OR closed_at IS NULL)"),
+        {"k": kind, "a": after, "closed": closed}).scalar_one()
 
 
 def first_called(conn: Connection, callout_id: int, count: int) -> list[tuple[int, str]]:
