@@ -6,9 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from geo_patrol.analysis import dose
@@ -17,10 +20,12 @@ from geo_patrol.analysis.paths import Fixes
 from geo_patrol.analysis.visits import place_visits
 from geo_patrol.cli import cli
 from geo_patrol.planning.crew import SLOTS
-from geo_patrol.services import evidence
+from geo_patrol.services import crime, evidence
 from geo_patrol.services.analysis import default_params
 from geo_patrol.store import rotas as rota_store
 from geo_patrol.store.windows import read_fixes
+from tests.browsing import browser, page, server, shot, sign_in  # noqa: F401  (fixtures)
+from tests.helpers import make_user
 
 TZ = "Asia/Shanghai"
 
@@ -73,12 +78,12 @@ def demo_spots(demo_world):
     the stays found from all the day's fixes (not only those the dose reads near them)."""
     engine, settings = demo_world["engine"], demo_world["settings"]
     with engine.connect() as conn:
-        last = conn.execute(__import__("sqlalchemy").text(
+        last = conn.execute(sa.text(
             "SELECT max(t) FROM patrol_fixes WHERE flags = 0")).scalar_one()
         day = last.astimezone(ZoneInfo(settings.timezone)).date()
         a, b = day_bounds(day, settings.timezone)
         fixes = Fixes(*read_fixes(conn, a, b))
-        segs = pd.read_sql_query(__import__("sqlalchemy").text(
+        segs = pd.read_sql_query(sa.text(
             "SELECT id, area_id, ST_X(ST_LineInterpolatePoint(ST_LineMerge(geom_m), 0.5)) x, "
             "ST_Y(ST_LineInterpolatePoint(ST_LineMerge(geom_m), 0.5)) y "
             "FROM street_segments ORDER BY id"), conn)
@@ -95,13 +100,16 @@ def demo_spots(demo_world):
             "stays": visits, "stay_mask": stayed}
 
 
-def test_dose_of_a_stored_rota_on_the_demo(demo_world, demo_spots):
+@pytest.fixture(scope="module")
+def stored_rota(demo_world, demo_spots):
+    """A one-day rota on the demo day with a stop planned in every slot at three hot spots
+    where volunteers stayed and one where none came, its forecast the city's own choice."""
     engine, settings = demo_world["engine"], demo_world["settings"]
     segs, day = demo_spots["segments"], demo_spots["day"]
     picks = [*demo_spots["stayed"], demo_spots["empty"]]
     zone = ZoneInfo(settings.timezone)
     walks = []
-    for k, i in enumerate(picks):
+    for i in picks:
         for slot in SLOTS:  # a stop planned in every slot of the day at each hot spot
             walks.append({"day": day, "slot": slot,
                           "starts_at": dt.datetime.combine(day, dt.time(SLOTS[slot][0]), zone),
@@ -110,15 +118,27 @@ def test_dose_of_a_stored_rota_on_the_demo(demo_world, demo_spots):
                           "length_m": 100.0, "segment_ids": [int(segs["id"].iloc[i])],
                           "hazard_ids": [], "hotspot_segment_id": int(segs["id"].iloc[i]),
                           "wkt": "LINESTRING(111.8 40.6, 111.801 40.6)"})
+    forecast = json.loads(json.dumps(crime.favoured_method(engine, settings), default=str))
     with engine.begin() as conn:
-        area = conn.execute(__import__("sqlalchemy").text(
-            "SELECT id FROM areas WHERE level = 'district' ORDER BY id LIMIT 1")).scalar_one()
+        area = conn.execute(sa.text(
+            "SELECT d.id FROM areas d WHERE d.level = 'district' "
+            "AND :c IN (SELECT area_subtree(d.id))"),
+            {"c": int(segs["area_id"].iloc[picks[0]])}).scalar_one()
         rota_id = rota_store.save_rota(conn, area_id=area, run_id=None, start=day, days=1,
                                        revisit_days=1, minutes=90, seed=0,
-                                       summary={"forecast": {"method": "sepp", "pai": 9.9}},
-                                       by="test", walks=walks)
+                                       summary={"forecast": forecast}, by="test", walks=walks)
+    return {"id": rota_id, "area": area, "picks": picks, "forecast": forecast}
+
+
+def test_dose_of_a_stored_rota_on_the_demo(demo_world, demo_spots, stored_rota):
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    segs, day = demo_spots["segments"], demo_spots["day"]
+    picks, rota_id = stored_rota["picks"], stored_rota["id"]
+    # the demo's crime repeats near its last incidents: the self-exciting forecast wins
+    assert stored_rota["forecast"]["method"] == "sepp"
+    assert stored_rota["forecast"]["pai"] > stored_rota["forecast"]["random_pai"]
     got = evidence.dose(engine, settings, rota_id, today=day + dt.timedelta(days=3))
-    assert got.until == day and got.forecast["method"] == "sepp"
+    assert got.until == day and got.forecast == stored_rota["forecast"]
     assert set(got.places["id"]) == {int(segs["id"].iloc[i]) for i in picks}
     assert got.planned_min == pytest.approx(4 * len(SLOTS) * 15.0)
     # the stays read near the hot spots are those of all the day's fixes
@@ -150,3 +170,63 @@ def test_dose_of_a_stored_rota_on_the_demo(demo_world, demo_spots):
     assert f"{100 * got.share:.0f}%" in out.output and "self-exciting" in out.output
     missing = runner.invoke(cli, ["evidence", "dose", "--rota", "99999"])
     assert missing.exit_code != 0 and "no rota 99999" in missing.output
+
+
+PAGE_WORDS = {
+    "zh": {"title": "巡防成效", "method": "自激点过程预测", "runner": "Gi* 热点",
+           "dose": "分钟中的 {got} 分钟", "details": "巡逻时长如何计算", "stays": "驻留 {n} 次",
+           "stats": "统计依据", "koper": "Koper 曲线"},
+    "en": {"title": "Patrol evidence", "method": "Self-exciting forecast",
+           "runner": "Gi* hot spots", "dose": "{got} of the", "details":
+           "How the patrol time is measured", "stays": "Stays: {n}",
+           "stats": "The statistics behind it", "koper": "Koper’s curve"},
+}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_evidence_page(page, server, demo_world, demo_spots, stored_rota, lang):  # noqa: F811
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    w = PAGE_WORDS[lang]
+    user = f"ev-command-{lang}"
+    make_user(engine, user, "command")
+    got = evidence.dose(engine, settings, stored_rota["id"])
+    t = got.totals()
+    sign_in(page, server, user)
+    page.goto(f"{server}/lang/{lang}?next=/evidence%3Frota%3D{stored_rota['id']}",
+              wait_until="networkidle")
+    assert page.title() == f"{w['title']} · geo-patrol"
+    assert page.locator("h2").inner_text() == w["title"]
+    forecast = page.locator("#forecast").inner_text()
+    assert w["method"] in forecast and w["runner"] in forecast
+    assert f"{stored_rota['forecast']['pai']:.1f}" in forecast
+    summary = page.locator("#dose-summary").inner_text()
+    assert w["dose"].format(got=f"{t['delivered_min']:.0f}") in summary
+    assert f"{t['planned_min']:.0f}" in summary and f"{100 * got.share:.0f}%" in summary
+    assert str(demo_spots["day"]) in summary  # the rota's local day
+    rows = page.locator("#dose tbody tr")
+    assert rows.count() == 4
+    assert str(dose.week_of(demo_spots["day"])) in rows.first.inner_text()
+    # plain words first: the statistics are folded away until asked for
+    details = page.locator("#dose-details")
+    assert not details.evaluate("d => d.open") and w["details"] in details.inner_text()
+    details.locator("summary").click()
+    assert w["stays"].format(n=t["stays"]) in details.inner_text()
+    assert w["koper"] in details.inner_text()
+    page.locator("#forecast-details summary").click()
+    assert w["stats"] in page.locator("#forecast-details").inner_text()
+    shot(page, f"evidence-{lang}")
+    if lang == "en":
+        return
+    # an officer of a community outside the rota's district does not reach it
+    with engine.connect() as conn:
+        other = conn.execute(sa.text(
+            "SELECT a.name FROM areas a WHERE a.level = 'community' AND a.id NOT IN "
+            "(SELECT area_subtree(:d)) ORDER BY a.id LIMIT 1"), {"d": stored_rota["area"]}
+        ).scalar_one()
+    make_user(engine, "ev-officer", "officer", areas=[other])
+    page.context.clear_cookies()
+    sign_in(page, server, "ev-officer")
+    answer = page.request.get(f"{server}/api/evidence/dose?rota={stored_rota['id']}")
+    assert answer.status == 404
+    assert page.request.get(f"{server}/api/evidence/dose").status == 400
