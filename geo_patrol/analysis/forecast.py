@@ -196,11 +196,17 @@ def fit(seg: np.ndarray, t: np.ndarray, mx: np.ndarray, my: np.ndarray, lengths:
     row_of_inc = pairs.row_of(seg)
     parent_row = row_of_inc[parent]
     # the background kernel, fixed: [segment, source row], each source's column summing to 1
-    bg_w = pairs.weights(lengths, background_m)
-    bg_w /= np.bincount(pairs.row, weights=bg_w, minlength=len(pairs.sources))[pairs.row]
-    spread = sp.csr_matrix((bg_w / span, (pairs.neighbour, pairs.row)),
+    # (cut at three bandwidths: what lies beyond weighs about 1 %)
+    close = pairs.d2 <= (3 * background_m) ** 2
+    bg_w = pairs.weights(lengths, background_m)[close]
+    bg_row = pairs.row[close]
+    bg_w /= np.bincount(bg_row, weights=bg_w, minlength=len(pairs.sources))[bg_row]
+    spread = sp.csr_matrix((bg_w / span, (pairs.neighbour[close], bg_row)),
                            shape=(n_seg, len(pairs.sources)))
     child_len = lengths[seg[child]]
+    # an incident does not explain itself: its own share of the background it spreads is
+    # left out of its background rate (leave-one-out)
+    own = np.asarray(spread[seg, row_of_inc]).ravel()
     # each parent's reach in time before the window ends (the triggering it can show)
     reach = np.minimum(t_end - t, t_max_days)
     theta, omega, sigma = theta0, omega0, sigma0_m
@@ -216,8 +222,9 @@ def fit(seg: np.ndarray, t: np.ndarray, mx: np.ndarray, my: np.ndarray, lengths:
         norm = prof.norm(sigma)
         kern = child_len * np.exp(-d2 / (2 * sigma ** 2)) / norm[parent_row]
         trig = theta * omega * np.exp(-omega * gap) * kern
-        lam = np.maximum(mu[seg] + np.bincount(child, weights=trig, minlength=n), 1e-300)
-        p_bg = mu[seg] / lam
+        mu_i = np.maximum(mu[seg] - own * p_bg, 1e-12 * mu.mean() + 1e-300)
+        lam = np.maximum(mu_i + np.bincount(child, weights=trig, minlength=n), 1e-300)
+        p_bg = mu_i / lam
         p = trig / lam[child]
         loglik = float(np.log(lam).sum() - mu.sum() * span
                        - theta * (1 - np.exp(-omega * reach)).sum())
@@ -291,17 +298,17 @@ def simulate(mu: np.ndarray, theta: float, omega: float, sigma_m: float, mx: np.
     seg = np.repeat(np.arange(n_seg), counts)
     t = rng.uniform(0.0, days, len(seg))
     segs, times, kids = [seg], [t], [np.zeros(len(seg), dtype=bool)]
-    pairs = SegmentPairs.around(mx, my, np.arange(n_seg), d_max_m)
-    w = pairs.weights(lengths, sigma_m)
-    cum = np.cumsum(w)
-    row_lo = np.concatenate([[0.0], cum])[pairs.start[:-1]]
-    row_total = pairs.norm(lengths, sigma_m)
     while len(seg):
         n_kids = rng.poisson(theta, len(seg))
         p_seg, p_t = np.repeat(seg, n_kids), np.repeat(t, n_kids)
         delay = rng.exponential(1.0 / omega, len(p_seg))
         keep = (delay <= t_max_days) & (p_t + delay < days)
         p_seg, p_t, delay = p_seg[keep], p_t[keep], delay[keep]
+        # the kernel's rows of this generation's parents only (not of every segment)
+        pairs = SegmentPairs.around(mx, my, p_seg, d_max_m)
+        cum = np.cumsum(pairs.weights(lengths, sigma_m))
+        row_lo = np.concatenate([[0.0], cum])[pairs.start[:-1]]
+        row_total = pairs.norm(lengths, sigma_m)
         row = pairs.row_of(p_seg)
         at = np.searchsorted(cum, row_lo[row] + rng.random(len(row)) * row_total[row],
                              side="right")
