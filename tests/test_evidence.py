@@ -19,6 +19,7 @@ from geo_patrol.analysis.days import day_bounds
 from geo_patrol.analysis.paths import Fixes
 from geo_patrol.analysis.visits import place_visits
 from geo_patrol.cli import cli
+from geo_patrol.errors import InputError
 from geo_patrol.planning.crew import SLOTS
 from geo_patrol.services import crime, evidence
 from geo_patrol.services.analysis import default_params
@@ -170,6 +171,26 @@ def test_dose_of_a_stored_rota_on_the_demo(demo_world, demo_spots, stored_rota):
     assert f"{100 * got.share:.0f}%" in out.output and "self-exciting" in out.output
     missing = runner.invoke(cli, ["evidence", "dose", "--rota", "99999"])
     assert missing.exit_code != 0 and "no rota 99999" in missing.output
+    chosen = runner.invoke(cli, ["evidence", "forecast"])
+    assert chosen.exit_code == 0, chosen.output
+    assert "come from the self-exciting forecast" in chosen.output
+    assert f"{stored_rota['forecast']['pai']:.1f}×" in chosen.output
+
+
+def test_the_rota_posts_at_the_favoured_forecasts_hottest_segments(demo_world, stored_rota):
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    data = crime.load(engine, settings, crime.Study(area_id=stored_rota["area"]))
+    start = data.end + dt.timedelta(days=1)
+    by_sepp = crime.rota_hotspots(data, "sepp", start=start, k=5)
+    risk = crime.forecast_scores(data, "sepp", before=start)
+    ids = data.segments["id"].to_numpy()
+    assert list(by_sepp) == list(ids[np.argsort(-risk, kind="stable")[:5]])
+    assert (risk >= 0).all() and (risk > 0).sum() > 5  # near the incidents: a rate
+    table = crime.hotspots(data).table()
+    by_gi = crime.rota_hotspots(data, "gi_star", start=start, k=5)
+    assert list(by_gi) == list(table[table["spot"] == "hot"].head(5)["segment_id"])
+    with pytest.raises(InputError, match="unknown forecast method"):
+        crime.forecast_scores(data, "astrology", before=start)
 
 
 PAGE_WORDS = {
