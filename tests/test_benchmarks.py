@@ -57,3 +57,14 @@ def test_history_benchmark_runs(db_url):
     assert figures["identical"] is True and figures["fixes"] > 20000
     assert 0.3 < figures["day_coverage"] < 0.95 and figures["year_gaps"] > 0
     assert figures["scheduler_ms_per_task"] > 0
+
+
+def test_forecast_benchmark_runs():
+    out = subprocess.run([sys.executable, "-m", "benchmarks.forecast", "--grid", "20",
+                          "--incidents", "600", "--days", "90", "--permutations", "19"],
+                         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                         capture_output=True, text=True, timeout=600, check=True).stdout
+    figures = json.loads(out.strip().splitlines()[-1])
+    assert figures["workload"] == "W18" and figures["segments"] == 840
+    assert figures["converged"] and figures["fit_s"] > 0 and figures["ratio_sepp_to_kde"] > 0
+    assert figures["test_incidents"] > 0 and figures["pai5_sepp"] > figures["pai5_random"]

@@ -187,6 +187,8 @@ def test_demo_crime_through_the_cli(demo_world, tmp_path):
     assert repeat.exit_code == 0 and "near-repeat risk: within" in repeat.output
     ev = runner.invoke(cli, ["crime", "evaluate"])
     assert ev.exit_code == 0 and "predict better than the baselines" in ev.output
+    assert " sepp " in ev.output and "4 weeks" in ev.output
+    assert "favoured for the rota's hot spots: " in ev.output
     bad = runner.invoke(cli, ["crime", "hotspots", "--days", "3"])
     assert bad.exit_code != 0 and "between 7 and 3660 days" in bad.output
     short = runner.invoke(cli, ["crime", "evaluate", "--days", "30", "--holdout-weeks", "4"])
@@ -237,7 +239,9 @@ def test_crime_web_scope_api_exports_and_briefing(demo_world, tmp_path):
     assert len(nr["bands"]) == 20
     ev = command.get("/api/crime/evaluation").get_json()
     assert ev["verdict"]["predicts"] and {r["method"] for r in ev["rows"]} == {
-        "gi_star", "kde", "last_period", "random"}
+        "gi_star", "kde", "last_period", "sepp", "random"}
+    assert ev["weeks"] == 4 and ev["favoured"]["method"] in crime.FORECASTS
+    assert ev["sepp"]["theta"] >= 0 and ev["sepp"]["sigma_m"] > 0
     csv = command.get("/crime/hotspots.csv")
     assert csv.status_code == 200 and csv.data.decode("utf-8-sig").startswith("segment_id,")
     assert command.get("/crime/knox.csv").data.decode("utf-8-sig").startswith("metres,days")

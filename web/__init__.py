@@ -228,6 +228,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.forms import template_globals as form_globals
     from web.clues import bp as clues_bp
     from web.crime import bp as crime_bp
+    from web.evidence import bp as evidence_bp
     from web.planner import bp as planner_bp
     from web.rota import bp as rota_bp
     from web.tasks import bp as tasks_bp
@@ -247,8 +248,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.add_template_global(page_url, "page_url")
     use_nonce_source(auth.csp_nonce)
     for blueprint in (api_bp, pages_bp, maps_bp, planner_bp, live_bp, training_bp,
-                      crime_bp, campaigns_bp, rota_bp, tasks_bp, clues_bp, notify_bp,
-                      phone_bp, accounts_bp):
+                      crime_bp, evidence_bp, campaigns_bp, rota_bp, tasks_bp, clues_bp,
+                      notify_bp, phone_bp, accounts_bp):
         app.register_blueprint(blueprint)
     app.jinja_env.finalize = _finalize
     app.jinja_env.filters.update(localtime=_localtime, period=_period)

@@ -171,5 +171,6 @@ def api_evaluation() -> Any:
                           "incidents": ev.train_incidents},
                    test={"from": str(ev.test[0]), "to": str(ev.test[1]),
                          "incidents": ev.test_incidents},
+                   weeks=ev.weeks,
                    rows=[{k: _plain(v) for k, v in p.__dict__.items()} for p in ev.rows],
-                   verdict=ev.verdict())
+                   verdict=ev.verdict(), favoured=ev.favoured(), sepp=ev.sepp)

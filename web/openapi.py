@@ -140,8 +140,17 @@ SPEC: dict[str, Any] = {
                                    "dates-only records) and by week", {"200": _OBJECT}, _CRIME),
         "/api/crime/near-repeat": _op("Knox near-repeat bands, the risk's reach and the open "
                                       "alert areas", {"200": _OBJECT}, _CRIME),
-        "/api/crime/evaluation": _op("Hit rate, PAI and PEI of the hot spots on held-out weeks "
-                                     "against baselines", {"200": _OBJECT}, _CRIME),
+        "/api/crime/evaluation": _op("Hit rate, PAI and PEI of the hot spots and forecasts on "
+                                     "held-out weeks, each forecast from the weeks before it, "
+                                     "against baselines; the method favoured for the rota and "
+                                     "the self-exciting process's parameters",
+                                     {"200": _OBJECT}, _CRIME),
+        "/api/evidence/dose": _op(
+            "Minutes of presence at a rota's hot spots (stays from volunteers' clean fixes) per "
+            "hot spot and week against its plan and Koper's 10-15-minute stop, the share of "
+            "the planned dose delivered, and the forecast its hot spots came from",
+            {"200": _OBJECT}, [{"name": "rota", "in": "query", "required": True,
+                                "schema": {"type": "integer"}}]),
     },
     "security": [{"bearer": []}, {"session": []}],
     "components": {

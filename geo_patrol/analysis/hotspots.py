@@ -322,32 +322,63 @@ def _best_hits(test: np.ndarray, lengths: np.ndarray, used: float) -> float:
     return float(np.interp(used, cum, hits))
 
 
-def predictive_accuracy(scores: dict[str, np.ndarray], test: np.ndarray, lengths: np.ndarray,
-                        *, shares: tuple[float, ...] = LENGTH_SHARES, random_draws: int = 200,
-                        seed: int = 0) -> list[Prediction]:
-    """Hit rate, PAI and PEI of each method's ranking (``scores``, higher = hotter) on the
-    held-out counts ``test``, at each length share, beside a random choice of segments."""
-    total_len, n_test = float(lengths.sum()), float(test.sum())
-    out: list[Prediction] = []
-
-    def judge(name: str, share: float, chosen_hits: float, used: float) -> Prediction:
-        rate = chosen_hits / n_test if n_test else 0.0
-        used_share = used / total_len if total_len else 0.0
-        best = _best_hits(test, lengths, used)
-        return Prediction(name, share, used_share, int(round(chosen_hits)), rate,
-                          rate / used_share if used_share else 0.0,
-                          chosen_hits / best if best else 0.0)
-
-    rng = np.random.default_rng(seed)
+def _tallies(scores: dict[str, np.ndarray], test: np.ndarray, lengths: np.ndarray, *,
+             shares: tuple[float, ...], random_draws: int, rng: np.random.Generator
+             ) -> dict[tuple[str, float], tuple[float, float, float]]:
+    """For each method (and a random choice) and length share: the held-out incidents its
+    segments capture, their length, and the most any choice of that length captures."""
+    out: dict[tuple[str, float], tuple[float, float, float]] = {}
     for share in shares:
         for name, score in scores.items():
             chosen = _choose(np.asarray(score, dtype=float), lengths, share, rng)
-            out.append(judge(name, share, float(test[chosen].sum()),
-                             float(lengths[chosen].sum())))
+            used = float(lengths[chosen].sum())
+            out[name, share] = (float(test[chosen].sum()), used, _best_hits(test, lengths, used))
         hits = used = 0.0
         for _ in range(random_draws):
             chosen = _choose_at_random(lengths, share, rng)
             hits += float(test[chosen].sum())
             used += float(lengths[chosen].sum())
-        out.append(judge("random", share, hits / random_draws, used / random_draws))
+        hits, used = hits / random_draws, used / random_draws
+        out["random", share] = (hits, used, _best_hits(test, lengths, used))
     return out
+
+
+def _judge(tallies: list[dict[tuple[str, float], tuple[float, float, float]]],
+           n_test: float, total_len: float) -> list[Prediction]:
+    """Predictions from the tallies of one or more held-out periods: hits and the best
+    possible summed, the length averaged."""
+    out = []
+    for key in tallies[0]:
+        name, share = key
+        hits = sum(t[key][0] for t in tallies)
+        used = sum(t[key][1] for t in tallies) / len(tallies)
+        best = sum(t[key][2] for t in tallies)
+        rate = hits / n_test if n_test else 0.0
+        used_share = used / total_len if total_len else 0.0
+        out.append(Prediction(name, share, used_share, int(round(hits)), rate,
+                              rate / used_share if used_share else 0.0,
+                              hits / best if best else 0.0))
+    return out
+
+
+def predictive_accuracy(scores: dict[str, np.ndarray], test: np.ndarray, lengths: np.ndarray,
+                        *, shares: tuple[float, ...] = LENGTH_SHARES, random_draws: int = 200,
+                        seed: int = 0) -> list[Prediction]:
+    """Hit rate, PAI and PEI of each method's ranking (``scores``, higher = hotter) on the
+    held-out counts ``test``, at each length share, beside a random choice of segments."""
+    rng = np.random.default_rng(seed)
+    return _judge([_tallies(scores, test, lengths, shares=shares, random_draws=random_draws,
+                            rng=rng)], float(test.sum()), float(lengths.sum()))
+
+
+def rolling_accuracy(periods: list[tuple[dict[str, np.ndarray], np.ndarray]],
+                     lengths: np.ndarray, *, shares: tuple[float, ...] = LENGTH_SHARES,
+                     random_draws: int = 200, seed: int = 0) -> list[Prediction]:
+    """:func:`predictive_accuracy` over several held-out periods in turn, each with the
+    methods' scores learnt from before it (``periods``: scores and held-out counts): the
+    hits of every period summed, the length the same in each."""
+    rng = np.random.default_rng(seed)
+    tallies = [_tallies(scores, test, lengths, shares=shares, random_draws=random_draws,
+                        rng=rng) for scores, test in periods]
+    return _judge(tallies, float(sum(test.sum() for _, test in periods)),
+                  float(lengths.sum()))

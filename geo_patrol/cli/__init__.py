@@ -127,7 +127,7 @@ def _plugins() -> None:
 
 # the command groups register themselves on ``cli``
 from geo_patrol.cli import (  # noqa: E402,F401
-    analysis, campaign, cities, crime, db, demo, devices, export, load, notify, plan, reports,
-    tasks, training, users, worker)
+    analysis, campaign, cities, crime, db, demo, devices, evidence, export, load, notify, plan,
+    reports, tasks, training, users, worker)
 
 _plugins()

@@ -176,8 +176,9 @@ def near_repeat_cmd(ctx: click.Context, area: str | None, crime_class: str, days
 def evaluate_cmd(ctx: click.Context, area: str | None, crime_class: str, days: int,
                  until: str | None, csv_path: Path | None, holdout_weeks: int,
                  permutations: int) -> None:
-    """Do the hot spots predict? Hit rate, PAI and PEI on held-out weeks against the last
-    period's incidents and a random choice."""
+    """Do the hot spots and forecasts predict? Hit rate, PAI and PEI on held-out weeks,
+    each scored against what Gi*, kernel density, the self-exciting process, the last
+    period's incidents and a random choice learnt from the weeks before it."""
     from geo_patrol.services import crime as service
 
     data = _data(ctx, area, crime_class, days, until)
@@ -185,8 +186,9 @@ def evaluate_cmd(ctx: click.Context, area: str | None, crime_class: str, days: i
     table = ev.table()
     if write_table(table, csv_path):
         return
-    click.echo(f"learnt from {ev.train[0]} – {ev.train[1]} ({ev.train_incidents} incidents), "
-               f"tested on {ev.test[0]} – {ev.test[1]} ({ev.test_incidents} incidents)")
+    click.echo(f"learnt from {ev.train[0]} – {ev.train[1]} ({ev.train_incidents} incidents) "
+               f"and each held-out week from the weeks before it, tested on {ev.test[0]} – "
+               f"{ev.test[1]} ({ev.weeks} weeks, {ev.test_incidents} incidents)")
     click.echo(f"{'length':>7} {'method':<12} {'hits':>5} {'hit rate':>9} {'PAI':>6} {'PEI':>6}")
     for p in ev.rows:
         click.echo(f"{100 * p.length_share:>6g}% {p.method:<12} {p.hits:>5} "
@@ -199,3 +201,10 @@ def evaluate_cmd(ctx: click.Context, area: str | None, crime_class: str, days: i
         click.echo(f"at 5% of the length Gi* hot spots do NOT predict better than the "
                    f"baselines (PAI {v['gi_star_pai']:.2f} against {v['baseline_pai']:.2f}): "
                    "show them as a description of the past, not a forecast")
+    f = ev.favoured()
+    if f["beats_random"]:
+        click.echo(f"favoured for the rota's hot spots: {f['method']} (PAI {f['pai']:.2f} at "
+                   f"5% of the length; next {f['runner_up']} {f['runner_up_pai']:.2f}, random "
+                   f"{f['random_pai']:.2f})")
+    else:
+        click.echo("no method beats a random choice: the rota keeps the Gi* hot spots")

@@ -276,6 +276,7 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
     "method": {
         "gi_star": ("Gi* 热点", "Gi* hot spots"), "kde": ("核密度", "Kernel density"),
         "last_period": ("上期警情", "Last period's incidents"),
+        "sepp": ("自激点过程预测", "Self-exciting forecast"),
         "random": ("随机选择", "Random choice")},
     "action": {
         "user_add": ("新增账号", "Account added"), "user_disable": ("停用账号", "Account disabled"),

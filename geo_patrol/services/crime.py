@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo_patrol.analysis import forecast as fc
 from geo_patrol.analysis import hotspots as hs
 from geo_patrol.analysis.crime_times import Rhythm, rhythm
 from geo_patrol.analysis.near_repeat import Alert, Knox, alerts, knox
@@ -213,15 +214,22 @@ def knox_table(k: Knox) -> pd.DataFrame:
         for i in range(s_bands) for j in range(t_bands)])
 
 
+#: The methods that can choose a rota's hot spots, in the order preferred on a tie.
+FORECASTS = ("sepp", "gi_star", "kde", "last_period")
+
+
 @dataclass(frozen=True)
 class Evaluation:
-    """Held-out weeks scored against the hot spots of the weeks before them."""
+    """Held-out weeks scored in turn, each against what every method learnt from the weeks
+    before it (a rolling evaluation)."""
 
-    train: tuple[dt.date, dt.date]
-    test: tuple[dt.date, dt.date]
+    train: tuple[dt.date, dt.date]  # the first held-out week's training
+    test: tuple[dt.date, dt.date]  # all the held-out weeks
     train_incidents: int
     test_incidents: int
     rows: list[hs.Prediction]
+    weeks: int = 1
+    sepp: dict[str, Any] | None = None  # the last week's fitted parameters
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame([p.__dict__ for p in self.rows])
@@ -235,13 +243,93 @@ class Evaluation:
                 "baseline_pai": best_base,
                 "predicts": bool(gi and self.test_incidents and gi.pai > best_base)}
 
+    def favoured(self, share: float = 0.05) -> dict[str, Any]:
+        """The method whose choices caught the most held-out incidents per metre (PAI) at
+        ``share`` of the street length, averaged with the other shares to break ties; with
+        its PAI, the runner-up's and random's. ``method`` is Gi* when no method beats a
+        random choice (nothing predicts: the rota keeps the hot spots of the past)."""
+        pai = {m: np.mean([p.pai for p in self.rows if p.method == m]) for m in FORECASTS}
+        at = {p.method: p.pai for p in self.rows if p.length_share == share}
+        ranked = sorted((m for m in FORECASTS if m in at),
+                        key=lambda m: (-at[m], -pai[m], FORECASTS.index(m)))
+        if not ranked:
+            return {"method": "gi_star", "pai": 0.0, "runner_up": None, "runner_up_pai": 0.0,
+                    "random_pai": 0.0, "beats_random": False, "share": share}
+        best = ranked[0]
+        beats = bool(self.test_incidents and at[best] > at.get("random", 0.0))
+        second = ranked[1] if len(ranked) > 1 else None
+        return {"method": best if beats else "gi_star", "pai": at[best], "share": share,
+                "runner_up": second, "runner_up_pai": at[second] if second else 0.0,
+                "random_pai": at.get("random", 0.0), "beats_random": beats}
+
+
+def incident_days(data: Data, frame: pd.DataFrame) -> np.ndarray:
+    """Each incident's time in days since the study's first day (the middle of its day
+    when it carries no time of day)."""
+    day = data.day_number(frame).astype(np.float64)
+    local = pd.to_datetime(frame["local"])
+    frac = ((local.dt.hour * 3600 + local.dt.minute * 60 + local.dt.second) / 86400.0)
+    return day + frac.fillna(0.5).to_numpy(dtype=np.float64)
+
+
+def sepp_scores(data: Data, before: dt.date, *, days: int = 7, seed: int = 0
+                ) -> tuple[np.ndarray, fc.SeppFit]:
+    """The self-exciting process fitted to the incidents on the streets before ``before``,
+    and the incidents it expects on each segment in the ``days`` from then."""
+    key = f"sepp:{before}:{days}"
+    if key not in data.cache:
+        dated = data.dated
+        on = data.on_segment[data.incidents["day"].notna().to_numpy()]
+        t = incident_days(data, dated)
+        t_end = float((before - data.start).days)
+        keep = (on >= 0) & (t < t_end)
+        seg = data.segments
+        mids = seg.geometry.interpolate(0.5, normalized=True)
+        mx, my = mids.x.to_numpy(), mids.y.to_numpy()
+        lengths = seg["length_m"].to_numpy(dtype=np.float64)
+        model = fc.fit(on[keep], t[keep], mx, my, lengths, t_end=t_end)
+        data.cache[key] = (fc.expected(model, on[keep], t[keep], mx, my, lengths, days=days),
+                           model)
+    return data.cache[key]
+
+
+def forecast_scores(data: Data, method: str, *, before: dt.date, weeks_back: int = 4,
+                    permutations: int = 199, order: int = 2, seed: int = 0) -> np.ndarray:
+    """One method's score per segment (higher = hotter) from the incidents before
+    ``before``: Gi*'s z-score, the kernel density, the last ``weeks_back`` weeks' incidents
+    per metre, or the process's expected incidents of the next week."""
+    seg = data.segments
+    lengths = seg["length_m"].to_numpy()
+    n = len(seg)
+    dated = data.dated
+    on = data.on_segment[data.incidents["day"].notna().to_numpy()]
+    days = np.array(list(dated["day"]), dtype=object)
+    train = days < before if len(days) else np.zeros(0, dtype=bool)
+    if method == "gi_star":
+        w = hs.network_neighbours(seg["node_from"].to_numpy(), seg["node_to"].to_numpy(), order)
+        spots = hs.gi_star(hs.counts_on(on[train], n), w, permutations=permutations, seed=seed)
+        return spots.z - spots.z.min() + 1e-9
+    if method == "kde":
+        mids = seg.geometry.interpolate(0.5, normalized=True)
+        return hs.density_at(dated["x"].to_numpy()[train], dated["y"].to_numpy()[train],
+                             mids.x.to_numpy(), mids.y.to_numpy())
+    if method == "last_period":
+        recent = train & (days >= before - dt.timedelta(weeks=weeks_back)) if len(days) \
+            else train
+        return hs.counts_on(on[recent], n) / np.maximum(lengths, 1)
+    if method == "sepp":
+        return sepp_scores(data, before, seed=seed)[0]
+    raise InputError(f"unknown forecast method {method!r}: use one of {', '.join(FORECASTS)}")
+
 
 def evaluate(data: Data, *, holdout_weeks: int = 4, permutations: int = 199, order: int = 2,
              seed: int = 0) -> Evaluation:
-    """Hot spots chosen from the weeks before the last ``holdout_weeks`` (Gi* z-score, the
-    density surface), against the last period's incidents (the training's last
-    ``holdout_weeks``) and a random choice, scored on the held-out weeks: hit rate, PAI and
-    PEI at 1 %, 5 % and 10 % of the street length."""
+    """The last ``holdout_weeks`` weeks held out and scored one week at a time: for each,
+    every method learns from the incidents before that week — hot spots by Gi* z-score,
+    the density surface, the self-exciting process's forecast of the week, the last period's
+    incidents (the ``holdout_weeks`` weeks before it) — and a random choice is drawn; hit
+    rate, PAI and PEI at 1 %, 5 % and 10 % of the street length over all the held-out
+    weeks."""
     if not 1 <= holdout_weeks <= 26:
         raise InputError("hold out between 1 and 26 weeks")
     dated = data.dated
@@ -251,26 +339,58 @@ def evaluate(data: Data, *, holdout_weeks: int = 4, permutations: int = 199, ord
                          f"{holdout_weeks} weeks and learn from the weeks before")
     if len(dated) < 10:
         raise InputError("evaluation needs dated incidents: fewer than 10 in this window")
+    key = f"evaluate:{holdout_weeks}:{permutations}:{order}:{seed}"
+    if key in data.cache:
+        return data.cache[key]
     seg = data.segments
     lengths = seg["length_m"].to_numpy()
     on = data.on_segment[data.incidents["day"].notna().to_numpy()]
     days = np.array(list(dated["day"]), dtype=object)
-    train_mask = days < split
-    recent = train_mask & (days >= split - dt.timedelta(weeks=holdout_weeks))
     n = len(seg)
-    train = hs.counts_on(on[train_mask], n)
-    test = hs.counts_on(on[~train_mask], n)
-    w = hs.network_neighbours(seg["node_from"].to_numpy(), seg["node_to"].to_numpy(), order)
-    spots = hs.gi_star(train, w, permutations=permutations, seed=seed)
-    mids = seg.geometry.interpolate(0.5, normalized=True)
-    tx = dated["x"].to_numpy()[train_mask]
-    ty = dated["y"].to_numpy()[train_mask]
-    kde = hs.density_at(tx, ty, mids.x.to_numpy(), mids.y.to_numpy())
-    scores = {"gi_star": spots.z - spots.z.min() + 1e-9,
-              "kde": kde, "last_period": hs.counts_on(on[recent], n) / np.maximum(lengths, 1)}
-    rows = hs.predictive_accuracy(scores, test, lengths, seed=seed)
-    return Evaluation((data.start, split - dt.timedelta(days=1)), (split, data.end),
-                      int(train.sum()), int(test.sum()), rows)
+    periods = []
+    for k in range(holdout_weeks):
+        begin = split + dt.timedelta(weeks=k)
+        in_week = (days >= begin) & (days < begin + dt.timedelta(weeks=1))
+        scores = {m: forecast_scores(data, m, before=begin, weeks_back=holdout_weeks,
+                                     permutations=permutations, order=order, seed=seed)
+                  for m in ("gi_star", "kde", "last_period", "sepp")}
+        periods.append((scores, hs.counts_on(on[in_week], n)))
+    rows = hs.rolling_accuracy(periods, lengths, seed=seed)
+    last = split + dt.timedelta(weeks=holdout_weeks - 1)
+    out = Evaluation((data.start, split - dt.timedelta(days=1)), (split, data.end),
+                     int(hs.counts_on(on[days < split], n).sum()),
+                     int(sum(test.sum() for _, test in periods)), rows, holdout_weeks,
+                     sepp_scores(data, last, seed=seed)[1].as_dict())
+    data.cache[key] = out
+    return out
+
+
+def favoured_method(db: Database, settings: Settings, *, holdout_weeks: int = 4
+                    ) -> dict[str, Any]:
+    """The forecast the city's rolling evaluation favours (property crime, the whole
+    city): its name and why (:meth:`Evaluation.favoured`); Gi* when the city's incidents
+    are too few to tell."""
+    data = load(db, settings, Study())
+    try:
+        ev = evaluate(data, holdout_weeks=holdout_weeks)
+    except InputError as exc:
+        return {"method": "gi_star", "pai": 0.0, "runner_up": None, "runner_up_pai": 0.0,
+                "random_pai": 0.0, "beats_random": False, "share": 0.05, "why_not": str(exc)}
+    return ev.favoured() | {"test": ev.test, "weeks": ev.weeks,
+                            "test_incidents": ev.test_incidents}
+
+
+def rota_hotspots(data: Data, method: str, *, start: dt.date, k: int = 10) -> np.ndarray:
+    """The ids of the ``k`` segments a rota from ``start`` posts patrols at, by ``method``:
+    Gi*'s significant hot segments (hottest first), or the segments any other method
+    scores highest from the incidents before ``start`` (none scored zero)."""
+    seg_ids = data.segments["id"].to_numpy()
+    if method == "gi_star":
+        table = hotspots(data).table()
+        return table[table["spot"] == "hot"].head(k)["segment_id"].to_numpy()
+    score = forecast_scores(data, method, before=start)
+    top = np.argsort(-score, kind="stable")[:k]
+    return seg_ids[top[score[top] > 0]]
 
 
 def density(data: Data, *, bandwidth: float = 250.0, cell: float = 100.0) -> gpd.GeoDataFrame:

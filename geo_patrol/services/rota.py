@@ -110,6 +110,7 @@ class RotaPlan:
     shortfall: np.ndarray  # hours in the period [community, slot]
     hours_available: np.ndarray  # hours in the period [community, slot]
     hotspots: int
+    forecast: dict[str, Any]  # the method the hot spots come from, and why
     risk_slots: tuple[str, ...]
     last_period: float  # street coverage of the analysed period
     single_loop_after: float  # today's planner: four zones, one loop each, once
@@ -149,6 +150,9 @@ class RotaPlan:
             "hazards_before": round(self.hazards_before, 4),
             "hazard_met": r.hazard_met, "hazard_due": r.hazard_due,
             "hotspots": self.hotspots, "risk_slots": list(self.risk_slots),
+            "forecast": {k: (v.isoformat() if isinstance(v, dt.date) else
+                             [d.isoformat() for d in v] if isinstance(v, tuple) else v)
+                         for k, v in self.forecast.items()},
             "hotspot_met": r.hotspot_met, "hotspot_due": r.hotspot_due,
             "promises_kept": s.promises_kept, "promised": s.promised,
             "entropy_bits": round(self.entropy, 3),
@@ -261,8 +265,9 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
               time_limit: float = 60.0, draws: int = 50,
               force_until: dt.date | None = None) -> RotaPlan:
     """A rota for ``area`` from ``start`` for ``days``: candidate loops per community and one
-    posted at each property-crime hot spot (Gi*, the hottest ``hotspots``), chosen per day
-    and slot within the force (:func:`geo_patrol.services.planning.force`) so that every
+    posted at each property-crime hot spot (the hottest ``hotspots`` by the forecast the
+    city's evaluation favours: :func:`geo_patrol.services.crime.favoured_method`), chosen
+    per day and slot within the force (:func:`geo_patrol.services.planning.force`) so that every
     street is patrolled within ``revisit_days``, every hazard by its rule, and each hot spot
     visited at least every two hours through the risk slots (the slots of the busiest
     hours); timed at random inside those guarantees (``draws`` schedules measure how
@@ -296,10 +301,11 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
     hz_seg = hz["segment_id"].map(index_of).to_numpy(dtype=int)
     hz_every, hz_age, hz_days, hz_slots = _hazard_rules(hz, settings, start, days, day0)
     stops = np.bincount(hz_seg, minlength=len(length))
-    # hot spots: the hottest Gi* segments of the area, in its risk slots
+    # hot spots: the area's hottest segments by the forecast the city's evaluation
+    # favours, in its risk slots
     data = crime.load(conn.engine, settings, crime.Study(area_id=area["id"]))
-    table = crime.hotspots(data).table()
-    hot_ids = table[table["spot"] == "hot"].head(hotspots)["segment_id"].to_numpy()
+    favoured = crime.favoured_method(conn.engine, settings)
+    hot_ids = crime.rota_hotspots(data, favoured["method"], start=start, k=hotspots)
     hot_seg = np.array([index_of[int(g)] for g in hot_ids if int(g) in index_of], dtype=int)
     when = crime.patterns(data)
     busiest = np.argsort(-when.by_hour.sum(axis=0))[:3] if when.hours_known else []
@@ -394,7 +400,7 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
     return RotaPlan(area, int(run["id"]), start, days, revisit_days, minutes, seed,
                     [int(c) for c in place_ids], [names.get(int(c), str(c)) for c in place_ids],
                     len(candidates), best, timing, walks, length, missing, hours.sum(axis=1),
-                    len(hot_seg), tuple(slot_names[j] for j in risk),
+                    len(hot_seg), favoured, tuple(slot_names[j] for j in risk),
                     today.before["coverage"], today.after["coverage"], after,
                     hz_ok / hz_total if hz_total else 1.0, entropy, start_entropy, top,
                     _daily(start, days, best, candidates, length, age, revisit_days, hz_every,

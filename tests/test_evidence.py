@@ -1,0 +1,253 @@
+"""Evidence: the patrol dose at hot spots (minutes of presence by the one stay rule, against
+a plan and Koper's 10–15-minute stop) on known fixes and on the demo's tracks, and its CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from geo_patrol.analysis import dose
+from geo_patrol.analysis.days import day_bounds
+from geo_patrol.analysis.paths import Fixes
+from geo_patrol.analysis.visits import place_visits
+from geo_patrol.cli import cli
+from geo_patrol.errors import InputError
+from geo_patrol.planning.crew import SLOTS
+from geo_patrol.services import crime, evidence
+from geo_patrol.services.analysis import default_params
+from geo_patrol.store import rotas as rota_store
+from geo_patrol.store.windows import read_fixes
+from tests.browsing import browser, page, server, shot, sign_in  # noqa: F401  (fixtures)
+from tests.helpers import make_user
+
+TZ = "Asia/Shanghai"
+
+
+def _walk(volunteer: int, x: float, y: float, at: dt.datetime, minutes: float,
+          every_s: float = 30.0) -> tuple[np.ndarray, ...]:
+    t = at.timestamp() + np.arange(0, minutes * 60 + 1, every_s)
+    return (np.full(len(t), volunteer), t, np.full(len(t), x) + 3.0, np.full(len(t), y))
+
+
+def _fixes(*walks: tuple[np.ndarray, ...]) -> Fixes:
+    v, t, x, y = (np.concatenate(c) for c in zip(*walks))
+    order = np.lexsort((t, v))
+    return Fixes(v[order].astype("int32"), np.zeros(len(t), "int8"), t[order], x[order],
+                 y[order])
+
+
+def test_dose_counts_stays_once_against_the_plan_and_koper():
+    zone = ZoneInfo(TZ)
+    day = dt.date(2026, 11, 24)
+    evening = dt.datetime.combine(day, dt.time(19, 0), zone)
+    px, py = np.array([0.0, 1000.0]), np.array([0.0, 0.0])
+    fixes = _fixes(_walk(1, 0, 0, evening, 12),  # a Koper stop
+                   _walk(2, 0, 0, evening + dt.timedelta(minutes=5), 20),  # longer, overlapping
+                   _walk(3, 1000, 0, evening, 3),  # a pass: not a stay
+                   _walk(3, 0, 0, evening - dt.timedelta(hours=11), 11))  # the morning
+    stays = dose.stays_at(px, py, fixes, radius_m=50, gap_s=120, dwell_min=10)
+    assert sorted(stays["volunteer"]) == [1, 2, 3] and set(stays["place"]) == {0}
+    cells = dose.dose_cells(stays, timezone=TZ, slots=SLOTS)
+    by = cells.set_index("slot")
+    assert by.loc["evening", "stays"] == 2 and by.loc["evening", "koper_stays"] == 1
+    assert by.loc["evening", "long_stays"] == 1
+    # 19:00–19:25: the two volunteers' overlapping stays count once
+    assert by.loc["evening", "minutes"] == pytest.approx(25.0)
+    assert by.loc["morning", "minutes"] == pytest.approx(11.0)
+    plan = pd.DataFrame({"place": [0, 1], "day": [day, day], "slot": ["evening", "evening"],
+                         "planned_stops": [1, 1], "planned_min": [15.0, 15.0]})
+    table = dose.against_plan(cells, plan)
+    # the morning's stay was not planned: it does not make up for the missed place 1
+    assert table["delivered_min"].sum() == pytest.approx(15.0)
+    assert table["planned_min"].sum() == pytest.approx(30.0)
+    week = dose.by_week(table).set_index("place")
+    assert week.loc[0, "share"] == pytest.approx(1.0) and week.loc[1, "share"] == 0.0
+    assert week.loc[0, "week"] == dt.date(2026, 11, 23)  # the Monday
+
+
+@pytest.fixture(scope="module")
+def demo_spots(demo_world):
+    """Demo segments where volunteers stayed on one demo day, and one where none did, with
+    the stays found from all the day's fixes (not only those the dose reads near them)."""
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    with engine.connect() as conn:
+        last = conn.execute(sa.text(
+            "SELECT max(t) FROM patrol_fixes WHERE flags = 0")).scalar_one()
+        day = last.astimezone(ZoneInfo(settings.timezone)).date()
+        a, b = day_bounds(day, settings.timezone)
+        fixes = Fixes(*read_fixes(conn, a, b))
+        segs = pd.read_sql_query(sa.text(
+            "SELECT id, area_id, ST_X(ST_LineInterpolatePoint(ST_LineMerge(geom_m), 0.5)) x, "
+            "ST_Y(ST_LineInterpolatePoint(ST_LineMerge(geom_m), 0.5)) y "
+            "FROM street_segments ORDER BY id"), conn)
+    params = default_params(settings)
+    radius, stay_min = params.stay_radius_m(settings.rules), params.stay_min(settings.rules)
+    visits = place_visits(segs["x"].to_numpy(), segs["y"].to_numpy(), fixes, radius=radius,
+                          gap_s=params.gap_s)
+    stayed = visits.stays(stay_min)
+    minutes = pd.Series(visits.minutes[stayed]).groupby(visits.hazard[stayed]).sum()
+    chosen = list(minutes.sort_values(ascending=False).index[:3])
+    visited = set(visits.hazard.tolist())
+    empty = next(i for i in range(len(segs)) if i not in visited)
+    return {"day": day, "segments": segs, "stayed": chosen, "empty": empty,
+            "stays": visits, "stay_mask": stayed}
+
+
+@pytest.fixture(scope="module")
+def stored_rota(demo_world, demo_spots):
+    """A one-day rota on the demo day with a stop planned in every slot at three hot spots
+    where volunteers stayed and one where none came, its forecast the city's own choice."""
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    segs, day = demo_spots["segments"], demo_spots["day"]
+    picks = [*demo_spots["stayed"], demo_spots["empty"]]
+    zone = ZoneInfo(settings.timezone)
+    walks = []
+    for i in picks:
+        for slot in SLOTS:  # a stop planned in every slot of the day at each hot spot
+            walks.append({"day": day, "slot": slot,
+                          "starts_at": dt.datetime.combine(day, dt.time(SLOTS[slot][0]), zone),
+                          "minutes": 30.0, "kind": "hotspot",
+                          "community_id": int(segs["area_id"].iloc[i]), "volunteer_id": None,
+                          "length_m": 100.0, "segment_ids": [int(segs["id"].iloc[i])],
+                          "hazard_ids": [], "hotspot_segment_id": int(segs["id"].iloc[i]),
+                          "wkt": "LINESTRING(111.8 40.6, 111.801 40.6)"})
+    forecast = json.loads(json.dumps(crime.favoured_method(engine, settings), default=str))
+    with engine.begin() as conn:
+        area = conn.execute(sa.text(
+            "SELECT d.id FROM areas d WHERE d.level = 'district' "
+            "AND :c IN (SELECT area_subtree(d.id))"),
+            {"c": int(segs["area_id"].iloc[picks[0]])}).scalar_one()
+        rota_id = rota_store.save_rota(conn, area_id=area, run_id=None, start=day, days=1,
+                                       revisit_days=1, minutes=90, seed=0,
+                                       summary={"forecast": forecast}, by="test", walks=walks)
+    return {"id": rota_id, "area": area, "picks": picks, "forecast": forecast}
+
+
+def test_dose_of_a_stored_rota_on_the_demo(demo_world, demo_spots, stored_rota):
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    segs, day = demo_spots["segments"], demo_spots["day"]
+    picks, rota_id = stored_rota["picks"], stored_rota["id"]
+    # the demo's crime repeats near its last incidents: the self-exciting forecast wins
+    assert stored_rota["forecast"]["method"] == "sepp"
+    assert stored_rota["forecast"]["pai"] > stored_rota["forecast"]["random_pai"]
+    got = evidence.dose(engine, settings, rota_id, today=day + dt.timedelta(days=3))
+    assert got.until == day and got.forecast == stored_rota["forecast"]
+    assert set(got.places["id"]) == {int(segs["id"].iloc[i]) for i in picks}
+    assert got.planned_min == pytest.approx(4 * len(SLOTS) * 15.0)
+    # the stays read near the hot spots are those of all the day's fixes
+    visits, mask = demo_spots["stays"], demo_spots["stay_mask"]
+    for i in demo_spots["stayed"]:
+        seg_id = int(segs["id"].iloc[i])
+        mine = mask & (visits.hazard == i)
+        measured = got.cells[got.cells["place"] == seg_id]
+        assert measured["stays"].sum() == mine.sum() > 0
+        assert measured["minutes"].sum() <= visits.minutes[mine].sum() + 1e-6
+    empty_id = int(segs["id"].iloc[demo_spots["empty"]])
+    assert got.cells[got.cells["place"] == empty_id]["minutes"].sum() == 0
+    totals = got.totals()
+    assert 0 < totals["delivered_min"] < got.planned_min and 0 < got.share < 1
+    table = got.table()
+    assert len(table) == 4 and set(table["week"]) == {dose.week_of(day)}
+    assert table.set_index("segment_id").loc[empty_id, "share"] == 0.0
+    # before the rota starts nothing is planned yet
+    early = evidence.dose(engine, settings, rota_id, today=day - dt.timedelta(days=1))
+    assert early.planned_min == 0 and early.share is None
+
+    env = {"DATABASE_URL": demo_world["url"], "GEO_PATROL_DATA_DIR": str(demo_world["root"]),
+           "GEO_PATROL_METRIC_CRS": ""}
+    runner = CliRunner(env=env)
+    out = runner.invoke(cli, ["evidence", "dose", "--rota", str(rota_id),
+                              "--today", (day + dt.timedelta(days=3)).isoformat()])
+    assert out.exit_code == 0, out.output
+    assert f"{totals['delivered_min']:.0f} of {got.planned_min:.0f} planned minutes" in out.output
+    assert f"{100 * got.share:.0f}%" in out.output and "self-exciting" in out.output
+    missing = runner.invoke(cli, ["evidence", "dose", "--rota", "99999"])
+    assert missing.exit_code != 0 and "no rota 99999" in missing.output
+    chosen = runner.invoke(cli, ["evidence", "forecast"])
+    assert chosen.exit_code == 0, chosen.output
+    assert "come from the self-exciting forecast" in chosen.output
+    assert f"{stored_rota['forecast']['pai']:.1f}×" in chosen.output
+
+
+def test_the_rota_posts_at_the_favoured_forecasts_hottest_segments(demo_world, stored_rota):
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    data = crime.load(engine, settings, crime.Study(area_id=stored_rota["area"]))
+    start = data.end + dt.timedelta(days=1)
+    by_sepp = crime.rota_hotspots(data, "sepp", start=start, k=5)
+    risk = crime.forecast_scores(data, "sepp", before=start)
+    ids = data.segments["id"].to_numpy()
+    assert list(by_sepp) == list(ids[np.argsort(-risk, kind="stable")[:5]])
+    assert (risk >= 0).all() and (risk > 0).sum() > 5  # near the incidents: a rate
+    table = crime.hotspots(data).table()
+    by_gi = crime.rota_hotspots(data, "gi_star", start=start, k=5)
+    assert list(by_gi) == list(table[table["spot"] == "hot"].head(5)["segment_id"])
+    with pytest.raises(InputError, match="unknown forecast method"):
+        crime.forecast_scores(data, "astrology", before=start)
+
+
+PAGE_WORDS = {
+    "zh": {"title": "巡防成效", "method": "自激点过程预测", "runner": "Gi* 热点",
+           "dose": "分钟中的 {got} 分钟", "details": "巡逻时长如何计算", "stays": "驻留 {n} 次",
+           "stats": "统计依据", "koper": "Koper 曲线"},
+    "en": {"title": "Patrol evidence", "method": "Self-exciting forecast",
+           "runner": "Gi* hot spots", "dose": "{got} of the", "details":
+           "How the patrol time is measured", "stays": "Stays: {n}",
+           "stats": "The statistics behind it", "koper": "Koper’s curve"},
+}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_evidence_page(page, server, demo_world, demo_spots, stored_rota, lang):  # noqa: F811
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    w = PAGE_WORDS[lang]
+    user = f"ev-command-{lang}"
+    make_user(engine, user, "command")
+    got = evidence.dose(engine, settings, stored_rota["id"])
+    t = got.totals()
+    sign_in(page, server, user)
+    page.goto(f"{server}/lang/{lang}?next=/evidence%3Frota%3D{stored_rota['id']}",
+              wait_until="networkidle")
+    assert page.title() == f"{w['title']} · geo-patrol"
+    assert page.locator("h2").inner_text() == w["title"]
+    forecast = page.locator("#forecast").inner_text()
+    assert w["method"] in forecast and w["runner"] in forecast
+    assert f"{stored_rota['forecast']['pai']:.1f}" in forecast
+    summary = page.locator("#dose-summary").inner_text()
+    assert w["dose"].format(got=f"{t['delivered_min']:.0f}") in summary
+    assert f"{t['planned_min']:.0f}" in summary and f"{100 * got.share:.0f}%" in summary
+    assert str(demo_spots["day"]) in summary  # the rota's local day
+    rows = page.locator("#dose tbody tr")
+    assert rows.count() == 4
+    assert str(dose.week_of(demo_spots["day"])) in rows.first.inner_text()
+    # plain words first: the statistics are folded away until asked for
+    details = page.locator("#dose-details")
+    assert not details.evaluate("d => d.open") and w["details"] in details.inner_text()
+    details.locator("summary").click()
+    assert w["stays"].format(n=t["stays"]) in details.inner_text()
+    assert w["koper"] in details.inner_text()
+    page.locator("#forecast-details summary").click()
+    assert w["stats"] in page.locator("#forecast-details").inner_text()
+    shot(page, f"evidence-{lang}")
+    if lang == "en":
+        return
+    # an officer of a community outside the rota's district does not reach it
+    with engine.connect() as conn:
+        other = conn.execute(sa.text(
+            "SELECT a.name FROM areas a WHERE a.level = 'community' AND a.id NOT IN "
+            "(SELECT area_subtree(:d)) ORDER BY a.id LIMIT 1"), {"d": stored_rota["area"]}
+        ).scalar_one()
+    make_user(engine, "ev-officer", "officer", areas=[other])
+    page.context.clear_cookies()
+    sign_in(page, server, "ev-officer")
+    answer = page.request.get(f"{server}/api/evidence/dose?rota={stored_rota['id']}")
+    assert answer.status == 404
+    assert page.request.get(f"{server}/api/evidence/dose").status == 400
