@@ -295,7 +295,10 @@ def swap_search(cov: Coverage, chosen: np.ndarray, k: int, max_rounds: int = 500
         gain = a_csc.T @ (w * (count == 0))                      # per candidate
         only = w * (count == 1)
         loss = a_csc[:, sel].T @ only                            # per chosen post
-        back = (a_csc.T.multiply(only) @ a_csc[:, sel]).toarray()  # candidate x chosen
+        # only the demand the chosen reach can add back: their rows alone
+        near = np.flatnonzero(count > 0)
+        part = a_csc[near]
+        back = (part.T.multiply(only[near]) @ part[:, sel]).toarray()  # candidate x chosen
         score = gain[:, None] - loss[None, :] + back
         score[sel, :] = -np.inf
         a, r = np.unravel_index(int(np.argmax(score)), score.shape)
@@ -352,9 +355,11 @@ def lagrangian_bound(cov: Coverage, k: int, *, iterations: int = 1500,
             stall += 1
             if stall >= patience:
                 theta, stall = theta / 2, 0
-        x = np.zeros(a.shape[1])
-        x[top] = 1.0
-        reach = a @ x
+        # how many of the chosen reach each demand point (``a @ x`` for x the chosen),
+        # counted from the chosen candidates' own rows
+        reach = np.bincount(np.concatenate(
+            [at.indices[at.indptr[j]:at.indptr[j + 1]] for j in top]),
+            minlength=a.shape[0]).astype("float64")
         obj = float(w[reach > 0].sum())
         key = np.sort(top).tobytes()
         if key not in found and (len(found) < pool or obj > min(v[0] for v in found.values())):
