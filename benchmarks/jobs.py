@@ -10,6 +10,9 @@ same run: the same plan and rota computed on the request as before (in this proc
 W15: ``/dashboard``, ``/community/<id>`` and ``/crime`` served from stored results (p50/p95
 after the jobs have stored them), against the crime page and dashboard figures computed on
 the request as before.
+
+Each figure is also given as a ratio to its target (``*_vs_target``: at most 1 meets it) and
+to its baseline of the same run (``w14_zones_vs_request``, ``w15_crime_ratio``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from geo_patrol.services import crime, jobs
 from geo_patrol.services import rota as rota_service
 from geo_patrol.services.planning import plan_area
 from geo_patrol.store.results import busiest_district, find_run
+
+#: The targets: from the click to the result (s), and a page's p95 (ms).
+ZONES_TARGET_S, ROTA_TARGET_S, PAGE_TARGET_MS = 10.0, 30.0, 300.0
 
 #: The rota asked for on the page: a week from the day after the demo.
 ROTA = {"days": 7, "revisit_days": 3, "minutes": 90.0, "seed": 0}
@@ -159,9 +165,28 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             server.close()
             jobs.stop_workers()
+        # each figure against its target and its baseline of the same run
+        figures["w14_zones_vs_target"] = round(figures["w14_zones_click_s"] / ZONES_TARGET_S, 2)
+        figures["w14_zones_vs_request"] = round(
+            figures["w14_zones_click_s"] / figures["w14_zones_request_s"], 2)
+        figures["w14_rota_vs_target"] = round(figures["w14_rota_click_s"] / ROTA_TARGET_S, 2)
+        for key in pages:
+            figures[f"w15_{key}_vs_target"] = round(
+                figures[f"w15_{key}_p95_ms"] / PAGE_TARGET_MS, 2)
         figures["w15_crime_ratio"] = round(
             figures["w15_crime_request_s"] * 1000 / figures["w15_crime_p95_ms"], 1)
         figures["peak_rss_mib"] = round(peak_rss_mib())
+    print(f"{'figure':<28}{'measured':>12}{'target':>10}{'ratio':>8}")
+    for name, unit, target, prefix in (
+            ("zones, from the click", "s", ZONES_TARGET_S, "w14_zones"),
+            ("rota, from the click", "s", ROTA_TARGET_S, "w14_rota")):
+        print(f"{name:<28}{figures[prefix + '_click_s']:>10} {unit}{target:>8} {unit}"
+              f"{figures[prefix + '_vs_target']:>8}")
+    for key in ("dashboard", "community", "crime"):
+        print(f"{'/' + key + ' p95':<28}{figures[f'w15_{key}_p95_ms']:>9} ms{PAGE_TARGET_MS:>7} ms"
+              f"{figures[f'w15_{key}_vs_target']:>8}")
+    print(f"zones from the click / on the request: {figures['w14_zones_vs_request']}; crime "
+          f"page on the request / stored p95: {figures['w15_crime_ratio']}")
     emit(figures)
 
 

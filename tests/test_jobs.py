@@ -236,3 +236,50 @@ def test_two_clicks_on_analyse_make_one_job(demo_world):
     assert first.headers["Location"] == second.headers["Location"]
     location, page = follow_job(client, first.headers["Location"])
     assert page.status_code == 200 and "run=" in location, location
+
+
+def test_the_inputs_change_with_every_statement_that_adds_removes_or_sets_rows(demo_world):
+    """A job's key reads the versions the tables' triggers keep: added or removed rows
+    (committed) change them, a statement that changed nothing or was rolled back does not."""
+    engine = demo_world["engine"]
+
+    def stamp() -> dict[str, int]:
+        with engine.connect() as conn:
+            return store.inputs_stamp(conn)
+
+    before = stamp()
+    with engine.begin() as conn:  # adds nothing
+        conn.execute(sa.text("INSERT INTO incidents (key, category, occurred_on, attrs, geom, "
+                             "geom_m) SELECT key, category, occurred_on, attrs, geom, geom_m "
+                             "FROM incidents WHERE false"))
+        conn.execute(sa.text("DELETE FROM hazards WHERE false"))
+    assert stamp() == before
+    with pytest.raises(RuntimeError), engine.begin() as conn:  # rolled back
+        conn.execute(sa.text(
+            "INSERT INTO incidents (key, category, occurred_on, attrs, geom, geom_m) "
+            "SELECT 'stamp-rolled-back', category, occurred_on, attrs, geom, geom_m "
+            "FROM incidents LIMIT 1"))
+        raise RuntimeError("changed my mind")
+    assert stamp() == before
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO incidents (key, category, occurred_on, attrs, geom, geom_m) "
+            "SELECT 'stamp-' || id, category, occurred_on, attrs, geom, geom_m "
+            "FROM incidents ORDER BY id LIMIT 2"))
+    added = stamp()
+    assert added["incidents"] == before["incidents"] + 1  # one statement, two rows
+    assert {k: v for k, v in added.items() if k != "incidents"} == \
+        {k: v for k, v in before.items() if k != "incidents"}
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM incidents WHERE key LIKE 'stamp-%'"))
+        community = conn.execute(sa.text(
+            "SELECT id FROM areas WHERE level = 'community' ORDER BY id LIMIT 1")).scalar_one()
+        conn.execute(sa.text("INSERT INTO force_hours (community_id, weekday, slot, hours, "
+                             "set_by) VALUES (:c, 0, 'day', 5, 'stamp-test')"), {"c": community})
+    after = stamp()
+    assert after["incidents"] == added["incidents"] + 1 and after["force"] == before["force"] + 1
+    with engine.begin() as conn:  # the force set again, to another number: a change too
+        conn.execute(sa.text("UPDATE force_hours SET hours = 6 WHERE set_by = 'stamp-test'"))
+    assert stamp()["force"] == after["force"] + 1
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM force_hours WHERE set_by = 'stamp-test'"))

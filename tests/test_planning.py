@@ -212,3 +212,36 @@ def test_zones_and_loop_on_hand_built_networks():
                        np.arange(len(pairs)), int(nodes[0, 0]), 0, minutes=20,
                        speed_m_per_min=75, dwell_min=10)
     assert set(longer.targets) == {near, far} and longer.minutes <= 20
+
+
+def test_coverage_walked_tile_by_tile_is_the_coverage_of_the_whole_network():
+    """Walks from the candidates on the streets around their tile only cover what walks on
+    the whole network cover, to the last pair."""
+    import shapely
+
+    from geo_patrol.planning.posts import node_metres
+
+    rng = np.random.default_rng(3)
+    side = 40  # a jittered grid of 40 x 40 crossings, 60-110 m apart, some streets missing
+    lon0, lat0 = 109.8, 40.6
+    step_lon, step_lat = 85 / (111_320 * np.cos(np.radians(lat0))), 85 / 111_320
+    pos = np.array([(lon0 + (i % side + rng.uniform(-0.3, 0.3)) * step_lon,
+                     lat0 + (i // side + rng.uniform(-0.3, 0.3)) * step_lat)
+                    for i in range(side * side)])
+    pairs = [(i, i + 1) for i in range(side * side) if i % side < side - 1] + \
+        [(i, i + side) for i in range(side * (side - 1))]
+    pairs = [p for p in pairs if rng.uniform() > 0.15]
+    node_from = np.array([p[0] for p in pairs])
+    node_to = np.array([p[1] for p in pairs])
+    lines = shapely.linestrings([[pos[a], pos[b]] for a, b in pairs])
+    xy = node_metres(node_from, node_to, lines)
+    chord = np.hypot(*(xy[node_from] - xy[node_to]).T)
+    length = chord * rng.uniform(1.0, 1.4, len(pairs))  # streets bend: never shorter
+    weights = rng.uniform(0, 1, len(pairs))
+    everywhere = network_coverage(node_from, node_to, length, np.arange(side * side), 400.0,
+                                  weights, chunk=64)
+    tiled = network_coverage(node_from, node_to, length, np.arange(side * side), 400.0,
+                             weights, chunk=64, xy=xy)
+    assert everywhere.matrix.nnz > 10 * len(pairs)
+    assert (everywhere.matrix != tiled.matrix).nnz == 0
+    assert np.array_equal(everywhere.matrix.indices, tiled.matrix.indices)

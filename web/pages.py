@@ -84,12 +84,11 @@ def dashboard() -> Any:
         me.check_area(district_id, "district")
     elif not districts.empty:
         district_id = int(districts.sort_values("covered_m").iloc[-1]["area_id"])
-    communities = results.area_table(conn, run["id"], level="community",
-                                     within=me.community_ids)
-    if district_id is not None:
-        scope_ids = results.area_layer(conn, run["id"], level="community",
-                                       parent_id=district_id)["area_id"]
-        communities = communities[communities["area_id"].isin(scope_ids)]
+    within = me.community_ids
+    if district_id is not None:  # the district's communities only (of those in scope)
+        subtree = frozenset(results.subtree_ids(conn, district_id) or ())
+        within = subtree if within is None else within & subtree
+    communities = results.area_table(conn, run["id"], level="community", within=within)
     # a community officer sees no district: the map of one of their communities instead
     community_id = None
     if district_id is None and not communities.empty:

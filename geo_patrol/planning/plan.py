@@ -23,7 +23,7 @@ from geo_patrol.planning.crew import ZoneSpot, propose_crew
 from geo_patrol.planning.demand import segment_demand
 from geo_patrol.planning.loops import Loop, plan_loop, walked_segments
 from geo_patrol.planning.network import dense_nodes, street_graph
-from geo_patrol.planning.posts import maximal_covering, network_coverage
+from geo_patrol.planning.posts import maximal_covering, network_coverage, node_metres
 from geo_patrol.planning.zones import balanced_zones, imbalance, zone_components
 
 ARTERIALS = ("motorway", "trunk", "primary", "secondary")
@@ -111,7 +111,7 @@ def make_plan(inputs: PlanInputs, params: PlanParams) -> Plan:
     t = time.perf_counter()
     graph = street_graph(a, b, length)  # one graph for posts, zones and loops
     cov = network_coverage(a, b, length, np.arange(len(ids)), params.post_reach_m, weight,
-                           graph=graph)
+                           graph=graph, xy=node_metres(a, b, demand.geometry.values))
     posts = maximal_covering(cov, min(params.zones, len(ids)),
                              time_limit=params.time_limit_s, gap=0.01)
     clock["posts_s"] = time.perf_counter() - t

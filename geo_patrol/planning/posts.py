@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import highspy
 import numpy as np
+import shapely
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
@@ -55,12 +56,19 @@ def coverage_from_distances(rows: np.ndarray, cols: np.ndarray, n_demand: int,
 
 def network_coverage(node_from: np.ndarray, node_to: np.ndarray, length: np.ndarray,
                      candidates: np.ndarray, distance: float, weights: np.ndarray,
-                     chunk: int = 256, graph: csr_matrix | None = None) -> Coverage:
+                     chunk: int = 256, graph: csr_matrix | None = None,
+                     xy: np.ndarray | None = None) -> Coverage:
     """Coverage of street segments (demand at their midpoints) from candidate graph nodes.
 
     ``node_from/node_to`` are a segment's end nodes as dense indices; a segment is covered
     from a candidate when a shortest walk to its nearer end plus half its length is at most
     ``distance`` metres. Dijkstra runs from the candidates in chunks with a distance limit.
+
+    With the nodes' positions in metres (``xy``, one row per node), the candidates go in
+    tiles and each tile's walks run on the streets around it only: a walk of at most
+    ``distance`` never leaves the circle of that radius (a street is never shorter than the
+    straight line between its ends; a fifth more is kept for the projection), so the
+    coverage is the same, without a row of the whole network per candidate.
     """
     if graph is None:
         graph = street_graph(node_from, node_to, length)
@@ -72,21 +80,64 @@ def network_coverage(node_from: np.ndarray, node_to: np.ndarray, length: np.ndar
     at_node = np.concatenate([np.arange(len(length))] * 2)[order]
     first = np.searchsorted(ends[order], np.arange(graph.shape[0] + 1))
     rows, cols = [], []
-    for start in range(0, len(candidates), chunk):
-        part = candidates[start:start + chunk]
-        d = dijkstra(graph, directed=False, indices=part, limit=distance)
+    for part, start, nodes in _chunks(np.asarray(candidates), chunk, distance, xy):
+        sub = graph if nodes is None else graph[nodes][:, nodes]
+        index = part if nodes is None else np.searchsorted(nodes, part)
+        d = dijkstra(sub, directed=False, indices=index, limit=distance)
         # only the nodes reached (few of the city's), each with the segments it ends: covered
         # from the candidate when one of its ends is reached within the distance less half
         # its length (the same test as the nearer end's, pair by pair)
         c, n = np.nonzero(d <= distance)
+        reached = d[c, n]
+        if nodes is not None:
+            n = nodes[n]
         many = first[n + 1] - first[n]
         pos = np.repeat(first[n] - np.cumsum(many) + many, many) + np.arange(many.sum())
         seg = at_node[pos]
-        keep = np.repeat(d[c, n], many) + half[seg] <= distance
+        keep = np.repeat(reached, many) + half[seg] <= distance
         rows.append(seg[keep])
-        cols.append(np.repeat(c, many)[keep] + start)
+        cols.append(start[np.repeat(c, many)[keep]])
     return coverage_from_distances(np.concatenate(rows), np.concatenate(cols), len(length),
                                    len(candidates), weights)
+
+
+def _chunks(candidates: np.ndarray, chunk: int, distance: float, xy: np.ndarray | None
+            ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """The candidates in chunks: each chunk's nodes, their positions among ``candidates``,
+    and the graph nodes its walks may reach (sorted; ``None``: the whole graph)."""
+    position = np.arange(len(candidates))
+    if xy is None:
+        return [(candidates[i:i + chunk], position[i:i + chunk], None)
+                for i in range(0, len(candidates), chunk)]
+    reach = 1.2 * distance + 1.0
+    side = max(2.0 * reach, 1.0)  # a tile: its walks reach the tiles around it at most
+    cell = np.floor(xy[candidates] / side).astype(np.int64)
+    order = np.lexsort((cell[:, 0], cell[:, 1]))
+    key = cell[order]
+    breaks = np.flatnonzero(np.any(np.diff(key, axis=0) != 0, axis=1)) + 1
+    out = []
+    for group in np.split(order, breaks):
+        lo = xy[candidates[group]].min(axis=0) - reach
+        hi = xy[candidates[group]].max(axis=0) + reach
+        nodes = np.flatnonzero(np.all((xy >= lo) & (xy <= hi), axis=1))
+        for i in range(0, len(group), chunk):
+            part = group[i:i + chunk]
+            out.append((candidates[part], position[part], nodes))
+    return out
+
+
+def node_metres(node_from: np.ndarray, node_to: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """The positions of the graph's nodes in metres (east, north) from the segments'
+    WGS-84 lines (a node is where its segments start or end), on a plane tangent at their
+    middle."""
+    n = int(max(node_from.max(), node_to.max())) + 1 if len(node_from) else 0
+    lonlat = np.zeros((n, 2))
+    lonlat[node_from] = shapely.get_coordinates(shapely.get_point(lines, 0))
+    lonlat[node_to] = shapely.get_coordinates(shapely.get_point(lines, -1))
+    lat0 = np.radians(float(np.median(lonlat[:, 1]))) if n else 0.0
+    radius = 6_371_008.8
+    return np.column_stack([np.radians(lonlat[:, 0]) * radius * np.cos(lat0),
+                            np.radians(lonlat[:, 1]) * radius])
 
 
 def milp_solver(time_limit_s: float, rel_gap: float) -> highspy.Highs:
@@ -244,7 +295,10 @@ def swap_search(cov: Coverage, chosen: np.ndarray, k: int, max_rounds: int = 500
         gain = a_csc.T @ (w * (count == 0))                      # per candidate
         only = w * (count == 1)
         loss = a_csc[:, sel].T @ only                            # per chosen post
-        back = (a_csc.T.multiply(only) @ a_csc[:, sel]).toarray()  # candidate x chosen
+        # only the demand the chosen reach can add back: their rows alone
+        near = np.flatnonzero(count > 0)
+        part = a_csc[near]
+        back = (part.T.multiply(only[near]) @ part[:, sel]).toarray()  # candidate x chosen
         score = gain[:, None] - loss[None, :] + back
         score[sel, :] = -np.inf
         a, r = np.unravel_index(int(np.argmax(score)), score.shape)
@@ -301,9 +355,11 @@ def lagrangian_bound(cov: Coverage, k: int, *, iterations: int = 1500,
             stall += 1
             if stall >= patience:
                 theta, stall = theta / 2, 0
-        x = np.zeros(a.shape[1])
-        x[top] = 1.0
-        reach = a @ x
+        # how many of the chosen reach each demand point (``a @ x`` for x the chosen),
+        # counted from the chosen candidates' own rows
+        reach = np.bincount(np.concatenate(
+            [at.indices[at.indptr[j]:at.indptr[j + 1]] for j in top]),
+            minlength=a.shape[0]).astype("float64")
         obj = float(w[reach > 0].sum())
         key = np.sort(top).tobytes()
         if key not in found and (len(found) < pool or obj > min(v[0] for v in found.values())):

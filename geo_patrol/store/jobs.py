@@ -18,17 +18,20 @@ _COLUMNS = ("id, kind, key, params, state, progress, step, result, error, error_
 def inputs_stamp(conn: Connection) -> dict[str, int]:
     """What long work reads, as the latest of each: a new analysis run, upload (a file, a
     phone's positions), incident, hazard, report, campaign or force entry makes an earlier
-    result stale."""
+    result stale. Incidents, hazards, inspections, campaigns and the force are read as the
+    versions their tables' triggers keep (raised by every statement that adds or removes
+    their rows), never counted."""
     row = conn.execute(sa.text(
         "SELECT (SELECT coalesce(max(id), 0) FROM analysis_runs) AS run, "
         "(SELECT coalesce(max(id), 0) FROM uploads) AS upload, "
-        "(SELECT coalesce(max(id), 0) + count(*) FROM incidents) AS incidents, "
-        "(SELECT coalesce(max(id), 0) + count(*) FROM hazards) AS hazards, "
-        "(SELECT coalesce(max(id), 0) + count(*) FROM hazard_status_history) AS checks, "
-        "(SELECT coalesce(max(id), 0) + count(*) FROM campaigns) AS campaigns, "
-        "(SELECT coalesce(hashtext(string_agg(concat_ws(':', community_id, weekday, slot, "
-        "hours), ',' ORDER BY community_id, weekday, slot)), 0) FROM force_hours) AS force")).mappings().one()
-    return {k: int(v) for k, v in row.items()}
+        "v.incidents, v.hazards, v.checks, v.campaigns, v.force "
+        "FROM (SELECT max(version) FILTER (WHERE name = 'incidents') AS incidents, "
+        "max(version) FILTER (WHERE name = 'hazards') AS hazards, "
+        "max(version) FILTER (WHERE name = 'hazard_status_history') AS checks, "
+        "max(version) FILTER (WHERE name = 'campaigns') AS campaigns, "
+        "max(version) FILTER (WHERE name = 'force_hours') AS force "
+        "FROM input_versions) v")).mappings().one()
+    return {k: int(v or 0) for k, v in row.items()}
 
 
 def find_job(conn: Connection, key: str) -> dict[str, Any] | None:

@@ -1080,6 +1080,16 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")
 
 
+class InputVersion(Base):
+    """The version of an input table of long work (incidents, hazards, inspections,
+    campaigns, force), raised by its triggers whenever a statement adds or removes its rows:
+    a job's key names these instead of counting the tables."""
+
+    __tablename__ = "input_versions"
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
 class NotifyChannel(Base):
     """An apprise URL reaching the whole city, a police station's group, or one volunteer."""
 
