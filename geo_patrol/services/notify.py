@@ -218,43 +218,81 @@ class Sender:
             return 0
         if any(d["channel"] == "webpush" for d in batch) and self._keys is None:
             self._keys = vapid_keys(self.engine)
-        list(self._pool.map(lambda d: self._deliver(d, duty), batch))
+        list(self._pool.map(lambda ds: self._deliver(ds, duty), _posts(batch)))
         return len(batch)
 
-    def _deliver(self, d: dict[str, Any], duty: set[int]) -> None:
+    def _deliver(self, ds: list[dict[str, Any]], duty: set[int]) -> None:
+        """Hand one post to its channel: one delivery, or the deliveries of one message to
+        several people through the same group channel (a station's or the city's chat)."""
         now = dt.datetime.now(dt.UTC)
-        until = _quiet_until(d, now, self.settings.timezone)
-        if until is None and d["on_duty_only"] and d["kind"] not in URGENT \
-                and d["volunteer_id"] not in duty:
-            until = now + dt.timedelta(minutes=15)
-            why = "off duty: waits until the volunteer is on duty"
-        else:
-            why = "quiet hours"
-        if until is not None:
+        go = []
+        for d in ds:
+            until = _quiet_until(d, now, self.settings.timezone)
+            if until is None and d["on_duty_only"] and d["kind"] not in URGENT \
+                    and d["volunteer_id"] not in duty:
+                until = now + dt.timedelta(minutes=15)
+                why = "off duty: waits until the volunteer is on duty"
+            else:
+                why = "quiet hours"
+            if until is None:
+                go.append(d)
+                continue
             with self.engine.begin() as conn:
                 store.defer(conn, d["id"], until, why)
+        if not go:
             return
         with self.engine.begin() as conn:
-            if not store.mark_sent(conn, d["id"], self.name):
-                return  # the lease ran out and another sender has it
+            mine = set(store.mark_sent_many(conn, [d["id"] for d in go], self.name))
+        go = [d for d in go if d["id"] in mine]  # the others' lease ran out: not ours
+        if not go:
+            return
+        d = go[0]
         try:
             if d["channel"] == "webpush":
                 assert self._keys is not None
                 send_webpush(d, self._keys, contact=PUSH_CONTACT,
                              timeout_s=self.policy.timeout_s)
             else:
-                send_apprise(d["apprise_url"], d["title"], _with_link(d))
+                send_apprise(d["apprise_url"], d["title"], _group_text(go))
         except Exception as exc:  # noqa: BLE001  (any channel's failure is the delivery's)
             final = isinstance(exc, ChannelError) and exc.final
-            delay = None if final else backoff_s(self.policy, int(d["attempts"]) + 1)
             with self.engine.begin() as conn:
                 if d["channel"] == "webpush" and final:
                     store.drop_subscription(conn, store.subscription_of(conn, d["id"]))
-                store.mark_retry(conn, d["id"], error=str(exc) or type(exc).__name__,
-                                 delay_s=delay)
+                for one in go:
+                    delay = None if final else backoff_s(self.policy, int(one["attempts"]) + 1)
+                    store.mark_retry(conn, one["id"], error=str(exc) or type(exc).__name__,
+                                     delay_s=delay)
             return
         with self.engine.begin() as conn:
-            store.mark_delivered(conn, d["id"])
+            store.mark_delivered(conn, [one["id"] for one in go])
+
+
+def _posts(batch: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The batch as posts: one per delivery to a person's own channel or browser, one per
+    group channel and message (the same title and text to several people: a ring's call
+    reaches a station's chat once, naming who was called)."""
+    posts: list[list[dict[str, Any]]] = []
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for d in batch:
+        if d["channel"] == "apprise" and d["scope"] in ("station", "city"):
+            key = (d["apprise_url"], d["kind"], d["ref"], d["title"], d["body"], d["url"])
+            if key not in groups:
+                groups[key] = []
+                posts.append(groups[key])
+            groups[key].append(d)
+        else:
+            posts.append([d])
+    return posts
+
+
+def _group_text(ds: list[dict[str, Any]]) -> str:
+    """A post's text: the message and its link; for several people, their roster numbers."""
+    text = _with_link(ds[0])
+    if len(ds) > 1:
+        numbers = sorted(str(d["number"]) for d in ds)
+        text += f"\n{len(ds)} 人 · {len(ds)} volunteers: {', '.join(numbers)}"
+    return text
 
 
 def _with_link(d: dict[str, Any]) -> str:

@@ -136,11 +136,23 @@ def mark_sent(conn: Connection, delivery_id: int, worker: str) -> bool:
         {"i": delivery_id, "w": worker}).rowcount == 1
 
 
-def mark_delivered(conn: Connection, delivery_id: int) -> None:
+def mark_sent_many(conn: Connection, delivery_ids: Sequence[int], worker: str) -> list[int]:
+    """:func:`mark_sent` for deliveries handed over together (one post to a group's
+    channel): the ones still this sender's to send."""
+    quick_commit(conn)
+    return [int(i) for i in conn.execute(sa.text(
+        "UPDATE notify_outbox SET state = 'sent', sent_at = now(), attempts = attempts + 1 "
+        "WHERE id = ANY(:i) AND state = 'queued' AND leased_by = :w AND lease_until >= now() "
+        "RETURNING id"), {"i": [int(i) for i in delivery_ids], "w": worker}).scalars()]
+
+
+def mark_delivered(conn: Connection, delivery_id: int | Sequence[int]) -> None:
+    ids = [delivery_id] if isinstance(delivery_id, int) else list(delivery_id)
     quick_commit(conn)
     conn.execute(sa.text(
         "UPDATE notify_outbox SET state = 'delivered', done_at = now(), lease_until = NULL, "
-        "last_error = NULL WHERE id = :i AND state = 'sent'"), {"i": delivery_id})
+        "last_error = NULL WHERE id = ANY(:i) AND state = 'sent'"),
+        {"i": [int(i) for i in ids]})
 
 
 def mark_retry(conn: Connection, delivery_id: int, *, error: str, delay_s: float | None,
