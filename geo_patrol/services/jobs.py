@@ -433,7 +433,7 @@ def _deferrer(settings: Settings) -> procrastinate.App:
 #: falling due (a call-out's next ring) is only found by polling: a quarter second, so that
 #: the next ring leaves well within a second of the last one's end.
 _OPTIONS: dict[str, Any] = {"queues": [QUEUE], "listen_notify": True, "concurrency": 2,
-                            "fetch_job_polling_interval": 0.25, "delete_jobs": "always"}
+                            "fetch_job_polling_interval": 2.0, "delete_jobs": "always"}
 
 
 def run_worker(settings: Settings, *, wait: bool = True) -> None:
