@@ -206,6 +206,63 @@ def test_rings_escalate_in_the_worker_until_the_command(world):
         and "callout_escalate" in actions
 
 
+def test_nobody_accepts_the_station_and_the_command_are_told(world):
+    """After the last ring, one message goes to the chat of the police station over the
+    incident's community and one to the city's (the command's), delivered through apprise
+    to a local gateway; the command's outbox lists it."""
+    from geo_patrol.services import notify
+    from tests.test_notify import Receiver
+
+    engine, settings = world["engine"], world["settings"]
+    _park_everyone(world)
+    a, b = world["numbers"][6:8]
+    client = world["app"].test_client()
+    _send(client, a, 109.8432, 40.6504)
+    _send(client, b, 109.8436, 40.6507)
+    with engine.connect() as conn:
+        station = conn.execute(sa.text(
+            "SELECT s.name FROM areas s WHERE s.level = 'station' AND ST_Covers(s.geom, "
+            "ST_SetSRID(ST_MakePoint(:x, :y), 4326)) LIMIT 1"),
+            {"x": SITE[0], "y": SITE[1]}).scalar_one()
+    receiver = Receiver()
+    made = [notify.add_channel(engine, scope="station", station=station, by="test",
+                               url=f"json://127.0.0.1:{receiver.port}/station"),
+            notify.add_channel(engine, scope="city", by="test",
+                               url=f"json://127.0.0.1:{receiver.port}/command")]
+    sender = notify.Sender(engine, settings, notify.SendPolicy(base_s=0.1))
+    try:
+        callout_id = _call(world)
+        ref = f"callout {callout_id} escalated"
+
+        def told() -> bool:
+            sender.run_once()
+            states = notify.states(engine, "callout", ref)
+            return len(states) == 2 and set(states["state"]) == {"delivered"}
+
+        assert _wait_for(told)
+        posts = {}
+        for r in receiver.requests:
+            body = json.loads(r["body"])
+            if body["title"].startswith("召集无人接受"):
+                posts[r["path"]] = body
+        assert set(posts) == {"/station", "/command"}
+        text = posts["/station"]["message"]
+        assert "两人争执" in text and "2 called, none accepted" in text
+        assert f"/live?callout={callout_id}" in text
+        with engine.connect() as conn:  # one message, kept once
+            assert conn.execute(sa.text(
+                "SELECT count(*) FROM notify_messages WHERE ref = :r"), {"r": ref}
+            ).scalar_one() == 1
+        board = notify.outbox(engine, None, tz=settings.timezone)
+        mine = board[board["ref"] == ref]
+        assert len(mine) == 2 and mine["number"].isna().all()
+    finally:
+        sender.close()
+        receiver.close()
+        for channel_id in made:
+            notify.remove_channel(engine, channel_id, by="test")
+
+
 def test_first_to_accept_leads_states_add_up_and_close(world):
     from geo_patrol.errors import ConflictError, NotFoundError
     from geo_patrol.services import callouts

@@ -155,6 +155,39 @@ def test_delivered_through_apprise_to_an_http_gateway(clean):
         receiver.close()
 
 
+def test_a_group_channel_gets_one_post_per_message(clean):
+    """A ring called through a group's chat (the city's channel here) is one post naming the
+    volunteers called, while each person's delivery still reads delivered."""
+    from geo_patrol.services.notify import SendPolicy, Sender, add_channel, enqueue, states
+
+    engine, settings = clean["engine"], clean["settings"]
+    receiver = Receiver()
+    try:
+        people = _volunteers(engine, 3, offset=50)
+        (own, own_number), = _volunteers(engine, 1, offset=53)
+        add_channel(engine, scope="city", url=f"json://127.0.0.1:{receiver.port}/group",
+                    by="test")
+        add_channel(engine, scope="volunteer", volunteer=own_number,
+                    url=f"json://127.0.0.1:{receiver.port}/own", by="test")
+        with engine.begin() as conn:
+            assert enqueue(conn, volunteer_ids=[v for v, _ in people] + [own],
+                           kind="callout", ref="callout 77", title="出警召集",
+                           body="纠纷 · 两人争执", url="/me") == 4
+        sender = Sender(engine, settings, SendPolicy(base_s=0.1))
+        assert _drain(sender, engine, "callout", "callout 77") == ["delivered"] * 4
+        sender.close()
+        paths = sorted(r["path"] for r in receiver.requests)
+        assert paths == ["/group", "/own"]  # two posts for four deliveries
+        group = next(json.loads(r["body"]) for r in receiver.requests if r["path"] == "/group")
+        assert group["message"].startswith("纠纷 · 两人争执\n/me")
+        assert all(number in group["message"] for _, number in people)
+        assert own_number not in group["message"]
+        assert "3 volunteers" in group["message"]
+        assert set(states(engine, "callout", "callout 77")["attempts"]) == {1}
+    finally:
+        receiver.close()
+
+
 def test_retried_with_back_off_after_a_receiver_that_fails_twice(clean):
     from geo_patrol.services.notify import SendPolicy, Sender, add_channel, enqueue, states
 

@@ -57,33 +57,72 @@ def travel_costs(segs: Any, x: float, y: float, px: np.ndarray, py: np.ndarray,
     """As :func:`walking_distances`, each metre of a segment costing its ``pace`` (seconds
     a metre, one per segment: travel times in a mode; ``None``: 1, metres). The way from a
     point to its street costs that street's pace."""
-    px, py = np.asarray(px, float), np.asarray(py, float)
-    if not len(px) or segs.empty:
-        return np.full(len(px), np.inf)
-    nodes, inverse = np.unique(np.concatenate([segs["node_from"], segs["node_to"]]),
-                               return_inverse=True)
-    n = len(segs)
-    pace = np.ones(n) if pace is None else np.asarray(pace, float)
-    graph = street_graph(inverse[:n], inverse[n:], segs["length_m"].to_numpy() * pace)
-    lines = segs["geom"].to_numpy()
-    tree = shapely.STRtree(lines)
+    return Ways(segs, x, y, px, py).costs(pace)
 
-    def attach(qx: np.ndarray, qy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Nearest segment's end nodes and the way along it to each end (plus the way on)."""
-        pts = shapely.points(qx, qy)
-        near = tree.query_nearest(pts, all_matches=False)[1]
-        line = lines[near]
-        along = shapely.line_locate_point(line, pts)
-        off = shapely.distance(pts, line)
-        length = shapely.length(line)
-        return near, (off + along) * pace[near], (off + (length - along)) * pace[near]
 
-    inc, inc_a, inc_b = attach(np.array([x]), np.array([y]))
-    dist = dijkstra(graph, directed=False, indices=[inverse[inc[0]], inverse[n + inc[0]]])
-    seg_p, to_a, to_b = attach(px, py)
-    fa, fb = inverse[seg_p], inverse[n + seg_p]
-    cost = np.minimum.reduce([
-        to_a + dist[0, fa] + inc_a[0], to_a + dist[1, fa] + inc_b[0],
-        to_b + dist[0, fb] + inc_a[0], to_b + dist[1, fb] + inc_b[0]])
-    same = seg_p == inc[0]  # on the point's own street: straight along it
-    return np.where(same, np.minimum(cost, np.hypot(px - x, py - y) * pace[inc[0]]), cost)
+class Ways:
+    """The ways along the streets ``segs`` from one point (x, y) to many points (px, py),
+    the streets' graph and every point's place on its nearest street worked out once, so
+    that the costs in several modes (:meth:`costs`, one pace per segment each) only
+    re-weigh the graph."""
+
+    def __init__(self, segs: Any, x: float, y: float, px: np.ndarray, py: np.ndarray) -> None:
+        self.px, self.py = np.asarray(px, float), np.asarray(py, float)
+        self.x, self.y = float(x), float(y)
+        self.empty = not len(self.px) or segs.empty
+        if self.empty:
+            return
+        nodes, inverse = np.unique(np.concatenate([segs["node_from"], segs["node_to"]]),
+                                   return_inverse=True)
+        n = self.n = len(segs)
+        self.inverse, self.nodes = inverse, len(nodes)
+        # one graph entry per node pair (parallel streets: the cheapest in the mode)
+        lo = np.minimum(inverse[:n], inverse[n:]).astype(np.int64)
+        hi = np.maximum(inverse[:n], inverse[n:]).astype(np.int64)
+        pairs, self.pair_of = np.unique(lo * self.nodes + hi, return_inverse=True)
+        self.a, self.b = pairs // self.nodes, pairs % self.nodes
+        self.length = segs["length_m"].to_numpy(float)
+        lines = segs["geom"].to_numpy()
+        tree = shapely.STRtree(lines)
+
+        def attach(qx: np.ndarray, qy: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """Nearest segment, and the metres along it to each end (plus the way on)."""
+            pts = shapely.points(qx, qy)
+            near = tree.query_nearest(pts, all_matches=False)[1]
+            line = lines[near]
+            along = shapely.line_locate_point(line, pts)
+            off = shapely.distance(pts, line)
+            length = shapely.length(line)
+            return near, off + along, off + (length - along)
+
+        self.inc, self.inc_a, self.inc_b = attach(np.array([self.x]), np.array([self.y]))
+        self.seg_p, self.to_a, self.to_b = attach(self.px, self.py)
+
+    def costs(self, pace: np.ndarray | None = None, which: np.ndarray | None = None
+              ) -> np.ndarray:
+        """The cost to each point (of ``which``, a boolean mask; all by default), a metre of
+        segment costing its ``pace`` (``None``: 1, metres); ``inf`` where the streets do
+        not connect them."""
+        pick = np.ones(len(self.px), bool) if which is None else np.asarray(which, bool)
+        if self.empty or not pick.any():
+            return np.full(int(pick.sum()), np.inf)
+        n, inverse = self.n, self.inverse
+        pace = np.ones(n) if pace is None else np.asarray(pace, float)
+        weight = np.full(len(self.a), np.inf)
+        np.minimum.at(weight, self.pair_of, self.length * pace)
+        graph = coo_matrix((weight, (self.a, self.b)),
+                           shape=(self.nodes, self.nodes)).tocsr()
+        inc = self.inc[0]
+        inc_a, inc_b = self.inc_a * pace[self.inc], self.inc_b * pace[self.inc]
+        dist = dijkstra(graph, directed=False, indices=[inverse[inc], inverse[n + inc]])
+        seg_p = self.seg_p[pick]
+        to_a, to_b = self.to_a[pick] * pace[seg_p], self.to_b[pick] * pace[seg_p]
+        fa, fb = inverse[seg_p], inverse[n + seg_p]
+        cost = np.minimum.reduce([
+            to_a + dist[0, fa] + inc_a[0], to_a + dist[1, fa] + inc_b[0],
+            to_b + dist[0, fb] + inc_a[0], to_b + dist[1, fb] + inc_b[0]])
+        px, py = self.px[pick], self.py[pick]
+        same = seg_p == inc  # on the point's own street: straight along it
+        return np.where(same, np.minimum(cost, np.hypot(px - self.x, py - self.y) * pace[inc]),
+                        cost)

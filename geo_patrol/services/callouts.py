@@ -20,7 +20,7 @@ import pyproj
 from geo_patrol.analysis.places import Place, place_text
 from geo_patrol.clock import local_times
 from geo_patrol.errors import ConflictError, InputError, NotFoundError
-from geo_patrol.planning.network import travel_costs, walking_distances
+from geo_patrol.planning.network import Ways
 from geo_patrol.rules import Dispatch
 from geo_patrol.services import jobs, notify
 from geo_patrol.services.sources import entered_point, form_text
@@ -104,14 +104,14 @@ def rank(db: Database, settings: Settings, *, lon: float, lat: float,
     people["certified"] = [skill in held for held in people.pop("skills_held")]
     people["mode"] = [travel_mode(o, s, dispatch)
                       for o, s in zip(people["occupation"], people["speed_mps"])]
-    px, py = people["x"].to_numpy(float), people["y"].to_numpy(float)
-    people["walk_m"] = walking_distances(segs, x, y, px, py) if len(people) else []
+    ways = Ways(segs, x, y, people["x"].to_numpy(float), people["y"].to_numpy(float))
+    people["walk_m"] = ways.costs() if len(people) else []
     eta = np.full(len(people), np.inf)
     for mode in ("walk", "ride", "drive"):
         mine = (people["mode"] == mode).to_numpy()
         if mine.any() and not segs.empty:
-            pace = 1.0 / dispatch.speeds(mode, segs["highway"].to_numpy())
-            eta[mine] = travel_costs(segs, x, y, px[mine], py[mine], pace)
+            eta[mine] = ways.costs(1.0 / dispatch.speeds(mode, segs["highway"].to_numpy()),
+                                   mine)
     people["eta_s"] = eta
     fresh = now - dt.timedelta(minutes=dispatch.fresh_min)
     reason = np.select(
@@ -149,6 +149,11 @@ _TITLES = {"callout": "出警召集 · Call-out", "sos": "队员求助 SOS · A 
            "callout_closed": "召集已结束 · Call-out closed"}
 
 
+#: What the station's and the command's chats are told when a call-out escalates.
+_GROUP_TITLES = {"callout_escalated": "召集无人接受 · Nobody accepted the call-out",
+                 "sos_escalated": "求助无人处理 · SOS not acknowledged"}
+
+
 def _message_ref(callout_id: int) -> str:
     return f"callout {callout_id}"
 
@@ -156,19 +161,28 @@ def _message_ref(callout_id: int) -> str:
 def _announce(conn: Connection, callout_id: int, volunteer_ids: list[int], kind: str) -> None:
     """Send one message about a call-out to these volunteers through the outbox (their
     channels, Web Push) and tell the pages open in its community (the command's /live, the
-    volunteers' /me): the one place every call, alarm and change goes through."""
+    volunteers' /me): the one place every call, alarm and change goes through. An
+    escalation goes to the chats of the police station over its community and of the
+    command."""
     incident = live_store.callout_incident(conn, callout_id)
     if volunteer_ids and kind in ("callout", "sos"):
         live_store.mark_sent(conn, callout_id, volunteer_ids)
+    place = place_text(Place(incident["street"], incident["cross_a"], incident["cross_b"]),
+                       "zh") if incident["street"] else None
+    body = " · ".join(str(v) for v in (incident["category"], place, incident["note"]) if v)
+    ref = _message_ref(callout_id)
+    message_kind = "sos" if incident["kind"] == "sos" else "callout"
     if volunteer_ids and kind in _TITLES:
-        place = place_text(Place(incident["street"], incident["cross_a"],
-                                 incident["cross_b"]), "zh") if incident["street"] else None
-        body = " · ".join(str(v) for v in (incident["category"], place, incident["note"]) if v)
-        ref = _message_ref(callout_id)
-        notify.enqueue(conn, volunteer_ids=volunteer_ids,
-                       kind="sos" if incident["kind"] == "sos" else "callout",
+        notify.enqueue(conn, volunteer_ids=volunteer_ids, kind=message_kind,
                        ref=ref if kind in ("callout", "sos") else f"{ref} {kind}",
                        title=_TITLES[kind], body=body, url="/me")
+    if kind in _GROUP_TITLES:
+        called = len(live_store.called_ids(conn, callout_id))
+        why = (f"已呼叫 {called} 人，无人接受 · {called} called, none accepted"
+               if kind == "callout_escalated" else "无人确认 · No officer acknowledged it")
+        notify.enqueue_group(conn, community_id=incident["community_id"], kind=message_kind,
+                             ref=f"{ref} escalated", title=_GROUP_TITLES[kind],
+                             body=f"{body}\n{why}", url=f"/live?callout={callout_id}")
     notify.publish(conn, {"kind": kind, "ids": [callout_id],
                           "community": incident["community_id"],
                           "volunteers": [int(v) for v in volunteer_ids][:500]})

@@ -429,7 +429,8 @@ def _deferrer(settings: Settings) -> procrastinate.App:
 
 
 #: Two jobs at once (each on a thread of the worker): a page's quick job does not wait
-#: behind a long plan.
+#: behind a long plan. A new job wakes the worker at once (LISTEN/NOTIFY), but a timer
+#: falling due (a call-out's next ring) is only found by polling.
 _OPTIONS: dict[str, Any] = {"queues": [QUEUE], "listen_notify": True, "concurrency": 2,
                             "fetch_job_polling_interval": 2.0, "delete_jobs": "always"}
 

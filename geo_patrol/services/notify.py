@@ -26,7 +26,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -84,6 +84,24 @@ def enqueue(conn: Connection, *, volunteer_ids: Sequence[int], kind: str, ref: s
     return queued
 
 
+def enqueue_group(conn: Connection, *, community_id: int | None, kind: str, ref: str,
+                  title: str, body: str, url: str | None = None) -> int:
+    """Queue a message to the group channels over a community -- the police station's chat
+    and the city's (the command's) -- within the caller's transaction, once per (kind, ref).
+    Returns the deliveries queued."""
+    if kind not in KINDS:
+        raise InputError(f"unknown message kind {kind!r}")
+    message = store.insert_group_message(conn, community_id=community_id, kind=kind,
+                                         ref=str(ref)[:64], title=title[:200],
+                                         body=body[:2000], url=url)
+    if message is None:
+        return 0
+    queued = store.queue_group_deliveries(conn, message)
+    if queued:
+        store.notify(conn, store.OUTBOX_CHANNEL, {})
+    return queued
+
+
 def publish(conn: Connection, event: dict) -> None:
     """A small JSON event (kind, ids, community; ``volunteers`` for events meant for those
     people only) for the pages that are open, sent when ``conn``'s transaction commits. The
@@ -131,30 +149,30 @@ class ChannelError(Exception):
 _APPRISE = threading.local()
 
 
-def _apprise_for(url: str) -> apprise.Apprise | None:
-    """An apprise instance for ``url``, parsed once per thread (``None``: not a URL apprise
-    knows)."""
+def _apprise_for(url: str) -> Any:
+    """apprise's service for ``url``, made once per thread (``None``: not a URL apprise
+    knows). Called on its own, it sends on the calling thread (an ``Apprise`` object would
+    start a thread pool for every message)."""
     cache = getattr(_APPRISE, "cache", None)
     if cache is None:
         cache = _APPRISE.cache = OrderedDict()
     if url in cache:
         cache.move_to_end(url)
         return cache[url]
-    sender = apprise.Apprise()
-    found = sender if sender.add(url) else None
-    cache[url] = found
+    found = apprise.Apprise.instantiate(url)
+    cache[url] = found or None
     while len(cache) > 256:
         cache.popitem(last=False)
-    return found
+    return cache[url]
 
 
 def send_apprise(url: str, title: str, body: str) -> None:
     """Hand one message to one apprise URL; the reason apprise logged when it fails."""
-    sender = _apprise_for(url)
-    if sender is None:
+    service = _apprise_for(url)
+    if service is None:
         raise ChannelError("not a notification URL apprise knows", final=True)
     with apprise.LogCapture(level=logging.WARNING) as logs:
-        ok = sender.notify(title=title, body=body)
+        ok = service.notify(title=title, body=body)
     if not ok:
         text = logs.getvalue().strip().splitlines()
         raise ChannelError(text[-1][:500] if text else "the channel did not take the message")
@@ -207,54 +225,123 @@ class Sender:
         self._pool.shutdown(wait=True)
 
     def run_once(self) -> int:
-        """Send one batch of due deliveries; the number handed over or put off."""
+        """Send one batch of due deliveries; the number handed over or put off.
+
+        The posts go out on the sender's threads, at most ``threads`` at a time; this thread
+        does the bookkeeping in few transactions on one connection: it marks the posts it
+        starts ``sent`` (committed) just before handing them to the threads, and the ones
+        that came back delivered or to be retried, as they come back."""
+        now = dt.datetime.now(dt.UTC)
         with self.engine.begin() as conn:
             batch = store.claim(conn, worker=self.name, limit=self.policy.batch,
                                 lease_s=self.policy.lease_s)
             duty = store.on_duty(conn, [d["volunteer_id"] for d in batch if d["on_duty_only"]],
-                                 dt.datetime.now(dt.UTC)
-                                 - dt.timedelta(minutes=self.settings.live_offline_min))
+                                 now - dt.timedelta(minutes=self.settings.live_offline_min))
+            waiting = []
+            for post in _posts(batch):
+                go = []
+                for d in post:
+                    held = self._held(d, now, duty)
+                    if held is None:
+                        go.append(d)
+                    else:
+                        store.defer(conn, d["id"], *held)
+                if go:
+                    waiting.append(go)
         if not batch:
             return 0
         if any(d["channel"] == "webpush" for d in batch) and self._keys is None:
             self._keys = vapid_keys(self.engine)
-        list(self._pool.map(lambda d: self._deliver(d, duty), batch))
+        running: dict[Future[None], list[dict[str, Any]]] = {}
+        with self.engine.connect() as conn:
+            store.quick_commits(conn)
+            try:
+                while waiting or running:
+                    done: set[Future[None]] = set()
+                    if running:  # what came back within a few milliseconds, at least one
+                        done, _ = wait(running, return_when=FIRST_COMPLETED)
+                        time.sleep(0.005)
+                        done |= {f for f in running if f.done()}
+                    with conn.begin():
+                        delivered = []
+                        for future in done:
+                            post = running.pop(future)
+                            exc = future.exception()
+                            if exc is None:
+                                delivered += [d["id"] for d in post]
+                            else:
+                                self._failed(conn, post, exc)
+                        if delivered:
+                            store.mark_delivered(conn, delivered)
+                        room = self.policy.threads - len(running)
+                        start, waiting = waiting[:room], waiting[room:]
+                        mine = set(store.mark_sent_many(
+                            conn, [d["id"] for post in start for d in post], self.name)
+                        ) if start else set()
+                    for post in start:  # handed over once marked sent (committed)
+                        post = [d for d in post if d["id"] in mine]  # others: lease ran out
+                        if post:
+                            running[self._pool.submit(self._hand_over, post)] = post
+            finally:
+                store.quick_commits(conn, False)
         return len(batch)
 
-    def _deliver(self, d: dict[str, Any], duty: set[int]) -> None:
-        now = dt.datetime.now(dt.UTC)
+    def _held(self, d: dict[str, Any], now: dt.datetime, duty: set[int]
+              ) -> tuple[dt.datetime, str] | None:
+        """Until when and why a delivery waits (quiet hours; off duty), or ``None``."""
         until = _quiet_until(d, now, self.settings.timezone)
-        if until is None and d["on_duty_only"] and d["kind"] not in URGENT \
-                and d["volunteer_id"] not in duty:
-            until = now + dt.timedelta(minutes=15)
-            why = "off duty: waits until the volunteer is on duty"
-        else:
-            why = "quiet hours"
         if until is not None:
-            with self.engine.begin() as conn:
-                store.defer(conn, d["id"], until, why)
-            return
-        with self.engine.begin() as conn:
-            if not store.mark_sent(conn, d["id"], self.name):
-                return  # the lease ran out and another sender has it
-        try:
-            if d["channel"] == "webpush":
-                assert self._keys is not None
-                send_webpush(d, self._keys, contact=PUSH_CONTACT,
-                             timeout_s=self.policy.timeout_s)
-            else:
-                send_apprise(d["apprise_url"], d["title"], _with_link(d))
-        except Exception as exc:  # noqa: BLE001  (any channel's failure is the delivery's)
-            final = isinstance(exc, ChannelError) and exc.final
+            return until, "quiet hours"
+        if d["on_duty_only"] and d["kind"] not in URGENT and d["volunteer_id"] not in duty:
+            return now + dt.timedelta(minutes=15), "off duty: waits until the volunteer is on duty"
+        return None
+
+    def _hand_over(self, post: list[dict[str, Any]]) -> None:
+        """Hand one post to its channel: one delivery, or the deliveries of one message to
+        several people through the same group channel (a station's or the city's chat)."""
+        d = post[0]
+        if d["channel"] == "webpush":
+            assert self._keys is not None
+            send_webpush(d, self._keys, contact=PUSH_CONTACT, timeout_s=self.policy.timeout_s)
+        else:
+            send_apprise(d["apprise_url"], d["title"], _group_text(post))
+
+    def _failed(self, conn: Connection, post: list[dict[str, Any]], exc: BaseException) -> None:
+        """A post its channel did not take: retried after the back-off, or failed."""
+        final = isinstance(exc, ChannelError) and exc.final
+        if post[0]["channel"] == "webpush" and final:
+            store.drop_subscription(conn, store.subscription_of(conn, post[0]["id"]))
+        for d in post:
             delay = None if final else backoff_s(self.policy, int(d["attempts"]) + 1)
-            with self.engine.begin() as conn:
-                if d["channel"] == "webpush" and final:
-                    store.drop_subscription(conn, store.subscription_of(conn, d["id"]))
-                store.mark_retry(conn, d["id"], error=str(exc) or type(exc).__name__,
-                                 delay_s=delay)
-            return
-        with self.engine.begin() as conn:
-            store.mark_delivered(conn, d["id"])
+            store.mark_retry(conn, d["id"], error=str(exc) or type(exc).__name__,
+                             delay_s=delay)
+
+
+def _posts(batch: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The batch as posts: one per delivery to a person's own channel or browser, one per
+    group channel and message (the same title and text to several people: a ring's call
+    reaches a station's chat once, naming who was called)."""
+    posts: list[list[dict[str, Any]]] = []
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for d in batch:
+        if d["channel"] == "apprise" and d["scope"] in ("station", "city"):
+            key = (d["apprise_url"], d["kind"], d["ref"], d["title"], d["body"], d["url"])
+            if key not in groups:
+                groups[key] = []
+                posts.append(groups[key])
+            groups[key].append(d)
+        else:
+            posts.append([d])
+    return posts
+
+
+def _group_text(ds: list[dict[str, Any]]) -> str:
+    """A post's text: the message and its link; for several people, their roster numbers."""
+    text = _with_link(ds[0])
+    if len(ds) > 1:
+        numbers = sorted(str(d["number"]) for d in ds)
+        text += f"\n{len(ds)} 人 · {len(ds)} volunteers: {', '.join(numbers)}"
+    return text
 
 
 def _with_link(d: dict[str, Any]) -> str:

@@ -1146,7 +1146,8 @@ class PushSubscription(Base):
 
 
 class NotifyMessage(Base):
-    """One message to one person, once per (kind, ref, volunteer)."""
+    """One message to one person, once per (kind, ref, volunteer); or, without a volunteer,
+    to the group channels over a community (the station's chat and the city's)."""
 
     __tablename__ = "notify_messages"
     __table_args__ = (
@@ -1156,10 +1157,14 @@ class NotifyMessage(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     ref: Mapped[str] = mapped_column(String(64))
-    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id", ondelete="CASCADE"))
+    volunteer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("volunteers.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
+    #: a group's message (no volunteer): the community it is about
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("areas.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
                                                     server_default=func.now())
     answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

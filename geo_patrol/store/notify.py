@@ -75,6 +75,35 @@ def queue_deliveries(conn: Connection, message_ids: Sequence[int]) -> int:
         ON CONFLICT DO NOTHING"""), {"ids": list(message_ids)}).rowcount
 
 
+def insert_group_message(conn: Connection, *, community_id: int | None, kind: str, ref: str,
+                         title: str, body: str, url: str | None) -> int | None:
+    """A new message to the group channels over a community (``None`` when one of (kind,
+    ref) was kept already)."""
+    found = conn.execute(sa.text(
+        "SELECT 1 FROM notify_messages WHERE kind = :k AND ref = :r AND volunteer_id IS NULL"),
+        {"k": kind, "r": ref}).first()
+    if found is not None:
+        return None
+    return int(conn.execute(sa.text(
+        "INSERT INTO notify_messages (kind, ref, volunteer_id, community_id, title, body, url) "
+        "VALUES (:k, :r, NULL, :c, :t, :b, :u) RETURNING id"),
+        {"k": kind, "r": ref, "c": community_id, "t": title, "b": body, "u": url}).scalar_one())
+
+
+def queue_group_deliveries(conn: Connection, message_id: int) -> int:
+    """One queued delivery of a group's message to each channel of the police station over
+    its community and each of the city's (the command's)."""
+    return conn.execute(sa.text("""
+        INSERT INTO notify_outbox (message_id, channel, channel_id)
+        SELECT m.id, 'apprise', c.id FROM notify_messages m
+        JOIN notify_channels c ON c.scope = 'city' OR (c.scope = 'station' AND c.area_id IN (
+            SELECT a.id FROM areas a JOIN areas com ON com.id = m.community_id
+            WHERE a.level = 'station'
+              AND (a.id = com.parent_id OR ST_Covers(a.geom, ST_PointOnSurface(com.geom)))))
+        WHERE m.id = :m
+        ON CONFLICT DO NOTHING"""), {"m": message_id}).rowcount
+
+
 def notify(conn: Connection, channel: str, payload: dict[str, Any]) -> None:
     """A NOTIFY on ``channel`` (sent when the transaction commits)."""
     conn.execute(sa.text("SELECT pg_notify(:c, :p)"),
@@ -111,7 +140,7 @@ def claim(conn: Connection, *, worker: str, limit: int, lease_s: float) -> list[
                s.endpoint, s.p256dh, s.auth,
                r.on_duty_only, r.quiet_start, r.quiet_end
         FROM notify_outbox o JOIN notify_messages m ON m.id = o.message_id
-        JOIN volunteers v ON v.id = m.volunteer_id
+        LEFT JOIN volunteers v ON v.id = m.volunteer_id
         LEFT JOIN notify_channels c ON c.id = o.channel_id
         LEFT JOIN push_subscriptions s ON s.id = o.subscription_id
         LEFT JOIN notify_rules r ON r.volunteer_id = m.volunteer_id
@@ -126,6 +155,13 @@ def quick_commit(conn: Connection) -> None:
     conn.execute(sa.text("SET LOCAL synchronous_commit = off"))
 
 
+def quick_commits(conn: Connection, on: bool = True) -> None:
+    """:func:`quick_commit` for every transaction of this session (``on=False``: as the
+    server says again), for a sender's bookkeeping on the one connection it holds."""
+    conn.exec_driver_sql("SET synchronous_commit = off" if on else "RESET synchronous_commit")
+    conn.commit()
+
+
 def mark_sent(conn: Connection, delivery_id: int, worker: str) -> bool:
     """Mark a leased delivery handed to its channel; ``False`` when it is no longer this
     sender's to send (its lease ran out and another sender took it)."""
@@ -136,11 +172,21 @@ def mark_sent(conn: Connection, delivery_id: int, worker: str) -> bool:
         {"i": delivery_id, "w": worker}).rowcount == 1
 
 
-def mark_delivered(conn: Connection, delivery_id: int) -> None:
-    quick_commit(conn)
+def mark_sent_many(conn: Connection, delivery_ids: Sequence[int], worker: str) -> list[int]:
+    """:func:`mark_sent` for deliveries handed over together (one post to a group's
+    channel, or the posts a sender starts at once): the ones still this sender's to send."""
+    return [int(i) for i in conn.execute(sa.text(
+        "UPDATE notify_outbox SET state = 'sent', sent_at = now(), attempts = attempts + 1 "
+        "WHERE id = ANY(:i) AND state = 'queued' AND leased_by = :w AND lease_until >= now() "
+        "RETURNING id"), {"i": [int(i) for i in delivery_ids], "w": worker}).scalars()]
+
+
+def mark_delivered(conn: Connection, delivery_id: int | Sequence[int]) -> None:
+    ids = [delivery_id] if isinstance(delivery_id, int) else list(delivery_id)
     conn.execute(sa.text(
         "UPDATE notify_outbox SET state = 'delivered', done_at = now(), lease_until = NULL, "
-        "last_error = NULL WHERE id = :i AND state = 'sent'"), {"i": delivery_id})
+        "last_error = NULL WHERE id = ANY(:i) AND state = 'sent'"),
+        {"i": [int(i) for i in ids]})
 
 
 def mark_retry(conn: Connection, delivery_id: int, *, error: str, delay_s: float | None,
@@ -213,7 +259,8 @@ def mark_read(conn: Connection, message_ids: Sequence[int], volunteer_id: int) -
 def outbox_table(conn: Connection, within: frozenset[int] | None, *, limit: int = 500
                  ) -> pd.DataFrame:
     """The latest messages, one row per person and channel (a message no channel reaches
-    reads ``none``), names as stored (the page masks them), for ``within`` communities."""
+    reads ``none``; a group's message has no number), names as stored (the page masks
+    them), for ``within`` communities."""
     return pd.read_sql(sa.text(f"""
         SELECT m.id AS message_id, m.kind, m.ref, m.title, m.created_at, m.read_at,
                m.answered_at, v.number, v.name, a.name AS community,
@@ -222,11 +269,11 @@ def outbox_table(conn: Connection, within: frozenset[int] | None, *, limit: int 
                o.next_try_at, o.sent_at, o.done_at,
                CASE WHEN o.id IS NULL THEN 'no channel reaches this person'
                     ELSE o.last_error END AS last_error
-        FROM notify_messages m JOIN volunteers v ON v.id = m.volunteer_id
-        LEFT JOIN areas a ON a.id = v.community_id
+        FROM notify_messages m LEFT JOIN volunteers v ON v.id = m.volunteer_id
+        LEFT JOIN areas a ON a.id = coalesce(v.community_id, m.community_id)
         LEFT JOIN notify_outbox o ON o.message_id = m.id
         LEFT JOIN notify_channels c ON c.id = o.channel_id
-        WHERE {in_scope('v.community_id')}
+        WHERE {in_scope('coalesce(v.community_id, m.community_id)')}
         ORDER BY m.id DESC, o.id LIMIT :n"""), conn,
         params={**scope_params(within), "n": limit})
 
@@ -258,6 +305,14 @@ def add_channel(conn: Connection, *, scope: str, area_id: int | None,
 
 
 def remove_channel(conn: Connection, channel_id: int) -> bool:
+    """A channel gone: its deliveries stay, their channel forgotten (``channel_id`` NULL),
+    but for a message that has such a delivery already (a group's message to two removed
+    chats): that one is kept."""
+    conn.execute(sa.text(
+        "DELETE FROM notify_outbox o WHERE o.channel_id = :i AND EXISTS (SELECT 1 FROM "
+        "notify_outbox n WHERE n.message_id = o.message_id AND n.channel = o.channel "
+        "AND n.channel_id IS NULL AND n.subscription_id IS NOT DISTINCT FROM o.subscription_id)"),
+        {"i": channel_id})
     return conn.execute(sa.text("DELETE FROM notify_channels WHERE id = :i"),
                         {"i": channel_id}).rowcount == 1
 
