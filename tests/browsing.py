@@ -122,10 +122,13 @@ def settle(pg, timeout_s: float = 240.0) -> None:  # noqa: ANN001
     from playwright.sync_api import Error
 
     deadline = time.monotonic() + timeout_s
+    first = True  # the page as served: a job's box is in its HTML (only) when it has one
     while True:
         try:
             pg.wait_for_load_state("networkidle")
             if pg.locator("[data-job]").count() == 0:
+                if first and pg.evaluate("document.readyState") == "complete":
+                    return  # no job on the page: nothing will reload it
                 pg.wait_for_timeout(300)  # a reload the finished job asked for starts
                 pg.wait_for_load_state("networkidle")
                 if pg.locator("[data-job]").count() == 0 and \
@@ -133,5 +136,6 @@ def settle(pg, timeout_s: float = 240.0) -> None:  # noqa: ANN001
                     return
         except Error:  # the page reloading under the question
             pass
+        first = False
         assert time.monotonic() < deadline, f"the job on {pg.url} did not finish"
         pg.wait_for_timeout(300)

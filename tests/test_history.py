@@ -277,7 +277,7 @@ def test_a_new_hazard_redoes_only_the_runs_near_hazards(month):
     from geo_patrol.services.sources import load_hazards
 
     engine, settings = month["engine"], month["settings"]
-    _both(month)  # every day stored against today's hazards
+    _both(month, composed=True)  # every day stored against today's hazards
     with engine.connect() as conn:
         lon, lat = conn.execute(sa.text(  # where a volunteer stood on the first day
             "SELECT ST_X(g), ST_Y(g) FROM (SELECT ST_Transform(geom_m, 4326) AS g "
