@@ -87,7 +87,6 @@ UNMARKED = {
     "pages.me": None,         # a volunteer's own page (404 for an account with no roster row)
     "maps.base_tiles": None,  # any account: the base map (streets and area outlines)
     "maps.search": None,      # any account: places; records only as the role's grants allow
-    "pages.unmask": (Resource.PEOPLE, "unmask"),  # checked in the view, refusals audited
 }
 #: Pages a reader may open whose form (POST) needs a further grant, checked in the view.
 POST_NEEDS = {

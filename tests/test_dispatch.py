@@ -96,6 +96,51 @@ def _park_everyone(world) -> None:
 
 # -- the protocol -----------------------------------------------------------------------------
 
+# -- the demo ---------------------------------------------------------------------------------
+
+# the replay runs first, on the world as the demo leaves it (later tests park and call)
+def test_demo_live_shows_a_call_out_and_an_sos(world, demo_world):
+    """``geo-patrol demo live``: during the replay a phone's SOS and a call-out by the
+    command, answered by replayed volunteers."""
+    from click.testing import CliRunner
+    from waitress.server import create_server
+
+    from geo_patrol.cli import cli
+
+    engine = world["engine"]
+    _park_everyone(world)
+    make_user(engine, "demo-command", "command")
+    with engine.connect() as conn:
+        before = conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM callouts")).scalar_one()
+    srv = create_server(world["app"], host="127.0.0.1", port=0, threads=4)
+    thread = __import__("threading").Thread(target=srv.run, daemon=True)
+    thread.start()
+    try:
+        result = CliRunner(env={
+            "DATABASE_URL": demo_world["url"], "GEO_PATROL_DATA_DIR": str(demo_world["root"]
+                                                                          / "data"),
+            "GEO_PATROL_RULES_FILE": world["settings"].rules_file,
+            "GEO_PATROL_METRIC_CRS": ""}).invoke(cli, [
+                "--city", "baotou", "demo", "live", "--url",
+                f"http://127.0.0.1:{srv.effective_port}/osmand", "--speed", "200",
+                "--minutes", "10", "--concurrency", "8"], catch_exceptions=False)
+    finally:
+        srv.close()
+    assert result.exit_code == 0, result.output
+    assert "by demo-command" in result.output, result.output
+    # the first called accepts and sets out (unless their own position marked them arrived)
+    assert re.search(r"sos \d+: BT\d+: (accept, on_way|(accept, )?arrived)", result.output), \
+        result.output
+    with engine.connect() as conn:
+        made = conn.execute(sa.text(
+            "SELECT c.kind, c.raised_by IS NOT NULL, count(t.volunteer_id) FILTER "
+            "(WHERE t.status IN ('accepted', 'on_way', 'arrived')) FROM callouts c "
+            "LEFT JOIN callout_targets t ON t.callout_id = c.id WHERE c.id > :b "
+            "GROUP BY c.id ORDER BY c.id"), {"b": before}).all()
+    kinds = {k: (raised, accepted) for k, raised, accepted in made}
+    assert kinds["sos"][0] is True and kinds["sos"][1] >= 1 and kinds["callout"][1] >= 1
+
+
 def test_traccar_client_sos_shapes_decode():
     now = time.time()
     # OsmAnd protocol: Traccar Client before 9 and OsmAnd send alarm=sos in the query
@@ -425,47 +470,3 @@ def test_sos_button_and_the_live_pages(world):
     now = other.get("/me/now").get_data(as_text=True)
     assert "id=\"now-" in now and "uri.amap.com" in now and 'value="accept"' in now
     assert command.get("/static/sos.wav").status_code == 200
-
-
-# -- the demo ---------------------------------------------------------------------------------
-
-def test_demo_live_shows_a_call_out_and_an_sos(world, demo_world):
-    """``geo-patrol demo live``: during the replay a phone's SOS and a call-out by the
-    command, answered by replayed volunteers."""
-    from click.testing import CliRunner
-    from waitress.server import create_server
-
-    from geo_patrol.cli import cli
-
-    engine = world["engine"]
-    _park_everyone(world)
-    make_user(engine, "demo-command", "command")
-    with engine.connect() as conn:
-        before = conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM callouts")).scalar_one()
-    srv = create_server(world["app"], host="127.0.0.1", port=0, threads=4)
-    thread = __import__("threading").Thread(target=srv.run, daemon=True)
-    thread.start()
-    try:
-        result = CliRunner(env={
-            "DATABASE_URL": demo_world["url"], "GEO_PATROL_DATA_DIR": str(demo_world["root"]
-                                                                          / "data"),
-            "GEO_PATROL_RULES_FILE": world["settings"].rules_file,
-            "GEO_PATROL_METRIC_CRS": ""}).invoke(cli, [
-                "--city", "baotou", "demo", "live", "--url",
-                f"http://127.0.0.1:{srv.effective_port}/osmand", "--speed", "200",
-                "--minutes", "10", "--concurrency", "8"], catch_exceptions=False)
-    finally:
-        srv.close()
-    assert result.exit_code == 0, result.output
-    assert "by demo-command" in result.output, result.output
-    # the first called accepts and sets out (unless their own position marked them arrived)
-    assert re.search(r"sos \d+: BT\d+: (accept, on_way|(accept, )?arrived)", result.output), \
-        result.output
-    with engine.connect() as conn:
-        made = conn.execute(sa.text(
-            "SELECT c.kind, c.raised_by IS NOT NULL, count(t.volunteer_id) FILTER "
-            "(WHERE t.status IN ('accepted', 'on_way', 'arrived')) FROM callouts c "
-            "LEFT JOIN callout_targets t ON t.callout_id = c.id WHERE c.id > :b "
-            "GROUP BY c.id ORDER BY c.id"), {"b": before}).all()
-    kinds = {k: (raised, accepted) for k, raised, accepted in made}
-    assert kinds["sos"][0] is True and kinds["sos"][1] >= 1 and kinds["callout"][1] >= 1

@@ -335,7 +335,7 @@ def test_a_request_is_decoded_once_whichever_city_takes_it(demo_world, replayed,
     monkeypatch.setattr(intake_service, "decode_request", counted)
     here = Intake(demo_world["engine"], demo_world["settings"])
     elsewhere = Intake(demo_world["engine"], demo_world["settings"])
-    elsewhere._registry, elsewhere._registry_at = {}, time.monotonic() + 3600  # no devices
+    monkeypatch.setattr(elsewhere, "_device", lambda device: None)  # a city without devices
     intakes = Intakes({"elsewhere": elsewhere, "baotou": here})
     now = int(time.time())
     try:
