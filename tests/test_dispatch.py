@@ -94,8 +94,6 @@ def _park_everyone(world) -> None:
                              "WHERE closed_at IS NULL"))
 
 
-# -- the protocol -----------------------------------------------------------------------------
-
 # -- the demo ---------------------------------------------------------------------------------
 
 # the replay runs first, on the world as the demo leaves it (later tests park and call)
@@ -140,6 +138,8 @@ def test_demo_live_shows_a_call_out_and_an_sos(world, demo_world):
     kinds = {k: (raised, accepted) for k, raised, accepted in made}
     assert kinds["sos"][0] is True and kinds["sos"][1] >= 1 and kinds["callout"][1] >= 1
 
+
+# -- the protocol -----------------------------------------------------------------------------
 
 def test_traccar_client_sos_shapes_decode():
     now = time.time()
