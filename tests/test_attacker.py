@@ -107,6 +107,8 @@ JS_URL = re.compile(r"""(?:href|src|action|formaction|srcdoc|data)\s*=\s*["']?\s
                     re.I)
 BASE64 = re.compile(r"base64,[A-Za-z0-9+/=\s]+")
 CSRF_TOKEN = re.compile(r'(?:name="csrf-token" content|name="csrf_token" value)="[^"]*"')
+#: A Content-Security-Policy's script hashes and nonces: random letters too
+CSP_TOKENS = re.compile(r"sha256-[A-Za-z0-9+/=]+|nonce-[A-Za-z0-9+/=_-]+|nonce=\"[^\"]*\"")
 TEXTUAL = ("text/", "application/json", "application/geo+json", "application/javascript")
 
 
@@ -335,9 +337,9 @@ class Attacker:
             self.note("redirect off the site:", where, location[:120])
         if resp.direct_passthrough or not resp.mimetype.startswith(TEXTUAL):
             return
-        # random tokens (data URIs, the CSRF token) are no city's data: a marker's letters
-        # can turn up in them by chance
-        text = CSRF_TOKEN.sub("", BASE64.sub("", resp.get_data(as_text=True)))
+        # random tokens (data URIs, the CSRF token, CSP hashes) are no city's data: a marker's
+        # letters can turn up in them by chance
+        text = CSP_TOKENS.sub("", CSRF_TOKEN.sub("", BASE64.sub("", resp.get_data(as_text=True))))
         if method == "POST" and resp.status_code == 400 and "CSRF" in text:
             self.note("the CSRF token was refused:", where)
         for other, mark in MARK.items():
