@@ -5,6 +5,7 @@ sub-resource (a 404 included) or console error (a script the Content-Security-Po
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import threading
@@ -96,7 +97,15 @@ def guarded_page(browser, viewport: tuple[int, int] = (1280, 860), *,  # noqa: A
     assert broken == [], f"failed requests or console errors: {broken[:5]}"
 
 
+#: Screenshots are for people to look at: taken in a developer's run, or in CI when
+#: ``GP_SHOTS=1`` asks for them (a full-page shot of a long map page takes seconds).
+SHOTS = os.environ.get("GP_SHOTS", "0" if os.environ.get("CI") else "1") == "1"
+
+
 def shot(pg, name: str) -> None:  # noqa: ANN001
+    """A full-page screenshot in ``test-artifacts/`` (see :data:`SHOTS`)."""
+    if not SHOTS:
+        return
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 

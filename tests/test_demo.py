@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import filecmp
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import sqlalchemy as sa
 from click.testing import CliRunner
 
 from geo_patrol.cli import cli
-from tests.conftest import REPO
+from geo_patrol.services.analysis import analyze
+from geo_patrol.services.demo import (
+    DEMO_CAMPAIGN,
+    demo_accounts,
+    demo_campaign,
+    ensure_files,
+    last_days,
+    load_demo,
+)
+from geo_patrol.settings import Settings
+from geo_patrol.store.db import create_engine
+from tests.conftest import CITY, REPO
 from tests.helpers import ID_PATTERN, PHONE_PATTERN
 
 PHONE = re.compile(PHONE_PATTERN)
@@ -97,9 +110,39 @@ def test_demo_command_end_to_end(pg_cluster, tmp_path):
         accounts = tmp_path / "data" / "demo-accounts.txt"
         assert oct(accounts.stat().st_mode & 0o777) == "0o600"
         assert len(accounts.read_text().splitlines()) == 5
-        again = subprocess.run([sys.executable, "-m", "geo_patrol.cli", "demo", "--no-serve"],
-                               env=env, capture_output=True, text=True, timeout=600, cwd=REPO)
-        assert again.returncode == 0 and "already loaded" in again.stdout
-        assert "analysis #2" in again.stdout  # the same question again replaces the run
+        # the demo again, step by step (the command's own steps: a second whole run would
+        # only compute the plan, rota and briefing anew): its files reused, every file
+        # already loaded, the same question replacing the run, no second campaign or account
+        _run_again(pg_cluster.url(name), tmp_path / "data", out.stdout, accounts)
     finally:
         pg_cluster.drop_database(name)
+
+
+def _run_again(url: str, data_dir, stdout: str, accounts) -> None:  # noqa: ANN001
+    """What a second ``demo`` finds after ``stdout``'s run (:func:`run_demo`'s steps)."""
+    root = next(line.split(": ", 1)[1].split(" (")[0] for line in stdout.splitlines()
+                if line.startswith("demo files: "))
+    until = dt.datetime.strptime(root.rsplit("-", 1)[1], "%Y%m%d").date()
+    files = {p: p.stat().st_mtime_ns for p in sorted(Path(root).rglob("*")) if p.is_file()}
+    settings = Settings(database_url=url, data_dir=data_dir, city=CITY.key)
+    engine = create_engine(url, city=CITY.key)
+    try:
+        manifest = ensure_files(Path(root), seed=7, scale="small", until=until)
+        assert {p: p.stat().st_mtime_ns for p in files} == files  # nothing written again
+        lines: list[str] = []
+        loaded = load_demo(engine, Path(root), settings, lines.append)
+        assert len(loaded) == len(manifest.files) + 1
+        assert all(r.duplicate for r in loaded)
+        assert lines and all("already loaded" in line for line in lines), lines
+        with engine.connect() as conn:
+            first = conn.execute(sa.text("SELECT max(id) FROM analysis_runs")).scalar_one()
+            campaigns = conn.execute(sa.text("SELECT id FROM campaigns WHERE name = :n"),
+                                     {"n": DEMO_CAMPAIGN}).scalars().all()
+        assert first == 1 and len(campaigns) == 1
+        again = analyze(engine, *last_days(until, min(7, manifest.days)), settings=settings)
+        assert again.replaced and again.run_id == 2  # the same question replaces the run
+        assert demo_campaign(engine, settings, until) == campaigns[0]
+        before = accounts.read_text()
+        assert demo_accounts(engine, settings) == accounts and accounts.read_text() == before
+    finally:
+        engine.dispose()

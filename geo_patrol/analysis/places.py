@@ -144,29 +144,49 @@ def run_place(pieces: pd.DataFrame, lengths_m: pd.Series | None = None) -> Place
     ``pieces`` has one row per segment of the run with its piece's ``name``, ``cross_a``,
     ``cross_b``, ``node_a``, ``node_b``, ``x_a``, ``y_a``, ``x_b``, ``y_b`` (see
     :class:`Pieces`); ``lengths_m`` the segments' lengths (equal when not given)."""
-    frame = pieces.assign(length=1.0 if lengths_m is None else lengths_m.to_numpy())
-    frame = frame[frame["name"].notna()]
-    if frame.empty:
-        return Place(None)
-    street = frame.groupby("name")["length"].sum().sort_values(kind="stable").index[-1]
-    on = frame[frame["name"] == street].drop_duplicates(["cross_a", "cross_b", "node_a",
-                                                         "node_b"])
+    frame = pieces.assign(run=0, length=1.0 if lengths_m is None else lengths_m.to_numpy())
+    row = run_places(frame).iloc[0]
+    return Place(row["street"], row["cross_a"], row["cross_b"])
+
+
+def run_places(pieces: pd.DataFrame) -> pd.DataFrame:
+    """:func:`run_place` of many runs at once: ``pieces`` as there, with the run's key in
+    ``run`` and each segment's ``length``; one row per run (in order of first appearance)
+    with ``run``, ``street``, ``cross_a`` and ``cross_b`` (``None`` where there is none)."""
+    out = pd.DataFrame({"run": pd.unique(pieces["run"])})
+    out[["street", "cross_a", "cross_b"]] = None
+    named = pieces[pieces["name"].notna()]
+    if named.empty:
+        return out.astype(object)
+    # the main street: the longest named one (the last name in order among equals)
+    sums = named.groupby(["run", "name"], sort=True)["length"].sum().reset_index()
+    main = (sums.sort_values(["run", "length"], kind="stable")
+            .drop_duplicates("run", keep="last").set_index("run")["name"])
+    on = named[named["name"].to_numpy() == main.reindex(named["run"]).to_numpy()]
+    on = on.drop_duplicates(["run", "cross_a", "cross_b", "node_a", "node_b"])
+    side = ["run", "node", "cross", "x", "y"]
     ends = pd.concat([
-        on[["node_a", "cross_a", "x_a", "y_a"]].set_axis(["node", "cross", "x", "y"], axis=1),
-        on[["node_b", "cross_b", "x_b", "y_b"]].set_axis(["node", "cross", "x", "y"], axis=1)])
+        on[["run", "node_a", "cross_a", "x_a", "y_a"]].set_axis(side, axis=1),
+        on[["run", "node_b", "cross_b", "x_b", "y_b"]].set_axis(side, axis=1)],
+        ignore_index=True)
     ends = ends[ends["node"].notna()]
     # a crossing inside the run closes one of its pieces and opens the next: the run's ends
     # are the crossings met once
-    counts = ends["node"].map(ends["node"].value_counts())
-    ends = ends[counts == 1]
-    if ends.empty:
-        return Place(str(street))
-    along_x = (ends["x"].max() - ends["x"].min()) >= (ends["y"].max() - ends["y"].min())
-    pos = ends["x"] if along_x else -ends["y"]
-    ends = ends.assign(pos=pos.astype(float)).sort_values("pos")
-    first, last = ends.iloc[0], ends.iloc[-1]
-    return Place(str(street), first["cross"],
-                 last["cross"] if last["node"] != first["node"] else None)
+    ends = ends[ends.groupby(["run", "node"])["node"].transform("size") == 1]
+    span = ends.groupby("run").agg(x0=("x", "min"), x1=("x", "max"), y0=("y", "min"),
+                                   y1=("y", "max"))
+    along_x = ((span["x1"] - span["x0"]) >= (span["y1"] - span["y0"])).reindex(ends["run"])
+    pos = np.where(along_x.to_numpy(), ends["x"].to_numpy(float), -ends["y"].to_numpy(float))
+    ends = ends.assign(pos=pos).sort_values(["run", "pos"], kind="stable")
+    first = ends.drop_duplicates("run", keep="first").set_index("run")
+    last = ends.drop_duplicates("run", keep="last").set_index("run")
+    cross_b = last["cross"].where(last["node"] != first["node"].reindex(last.index))
+    keys = out["run"]
+    out["street"] = main.reindex(keys).astype(object).to_numpy()
+    out["cross_a"] = first["cross"].reindex(keys).astype(object).to_numpy()
+    out["cross_b"] = cross_b.reindex(keys).astype(object).to_numpy()
+    out = out.astype(object)
+    return out.where(out.notna(), None)
 
 
 def place_text(place: Place, lang: str, length_m: float | None = None) -> str:

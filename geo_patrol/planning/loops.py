@@ -96,13 +96,15 @@ def plan_loop(graph: csr_matrix, node_from: np.ndarray, node_to: np.ndarray,
 
 
 def _walk_length(graph: csr_matrix, nodes: list[int]) -> float:
-    """Length of a node walk along street edges (either direction)."""
-    total = 0.0
-    for a, b in zip(nodes, nodes[1:]):
-        if a == b:
-            continue
-        total += float(graph[a, b] or graph[b, a])
-    return total
+    """Length of a node walk along street edges (either direction), summed in walking order."""
+    walk = np.asarray(nodes, dtype=np.int64)
+    a, b = walk[:-1], walk[1:]
+    a, b = a[a != b], b[a != b]
+    if not len(a):
+        return 0.0
+    ahead = np.asarray(graph[a, b]).ravel()
+    back = np.asarray(graph[b, a]).ravel()
+    return float(sum(np.where(ahead != 0, ahead, back).tolist()))
 
 
 def walked_segments(nodes: list[int], node_from: np.ndarray, node_to: np.ndarray

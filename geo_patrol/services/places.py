@@ -6,9 +6,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-import pandas as pd
 
-from geo_patrol.analysis.places import run_place, street_pieces, tiles_covering
+from geo_patrol.analysis.places import run_places, street_pieces, tiles_covering
 from geo_patrol.render.basemap import EMBEDDED_ZOOMS
 from geo_patrol.store import areas as area_store
 from geo_patrol.store import places as store
@@ -33,10 +32,8 @@ def name_gaps(conn: Connection, run_id: int) -> int:
     rows = store.gap_pieces(conn, run_id)
     if rows.empty:
         return 0
-    named = [(key, *vars(run_place(group, group["length_m"])).values())
-             for key, group in rows.groupby("gap_key", sort=False)]
-    store.store_gap_places(conn, run_id, pd.DataFrame(
-        named, columns=["gap_key", "street", "cross_a", "cross_b"]))
+    named = run_places(rows.rename(columns={"gap_key": "run", "length_m": "length"}))
+    store.store_gap_places(conn, run_id, named.rename(columns={"run": "gap_key"}))
     return len(named)
 
 

@@ -41,7 +41,8 @@ from geo_patrol.store import media as media_store
 from geo_patrol.store import reports as report_store
 from geo_patrol.store import training as training_store
 from geo_patrol.store.db import ensure_metric_srid, require_metric_srid
-from geo_patrol.store.uploads import LoadResult, Timer, claim_upload, finish_upload
+from geo_patrol.store.uploads import (LoadResult, Timer, claim_upload, finish_upload,
+                                     stored_upload)
 from geo_patrol.store.volunteers import store_volunteers, volunteer_ids
 from geo_patrol.vocab import AREA_LEVELS, PATROL_KINDS
 
@@ -89,6 +90,14 @@ def _claimed(db: Database, kind: str, info: FileInfo, options: dict[str, object]
         if is_new:
             result.seconds = timer.seconds
             finish_upload(conn, result)
+
+
+def _earlier(db: Database, kind: str, info: FileInfo) -> LoadResult | None:
+    """The duplicate result of a file stored before, found by its hash before the file is
+    read (a city's street file takes a minute to parse); ``None`` for a new file."""
+    with db.connect() as conn:
+        found = stored_upload(conn, info.sha256)
+    return None if found is None else LoadResult(kind, info.name, found, duplicate=True)
 
 
 def load_boundaries(
@@ -140,6 +149,8 @@ def load_streets(
     """Load the street network of a local OSM file as segments of at most ~50 m."""
     timer = Timer()
     info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
+    if (earlier := _earlier(db, "streets", info)) is not None:
+        return earlier
     segments = read_streets(info.path, max_segment_m=settings.segment_max_m)
     land = read_land_cover(info.path)
     with _claimed(db, "streets", info, {"max_segment_m": settings.segment_max_m},

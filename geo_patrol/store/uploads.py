@@ -64,6 +64,13 @@ def claim_upload(conn: Connection, kind: str, info: FileInfo,
     return int(old_id), False
 
 
+def stored_upload(conn: Connection, sha256: str) -> int | None:
+    """The upload that already stored a file with this SHA-256, if any."""
+    found = conn.execute(sa.text("SELECT id FROM uploads WHERE sha256 = :sha"),
+                         {"sha": sha256}).scalar_one_or_none()
+    return None if found is None else int(found)
+
+
 def finish_upload(conn: Connection, result: LoadResult) -> None:
     """Record the final counts of an upload in the same transaction as its rows."""
     conn.execute(
