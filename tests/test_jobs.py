@@ -5,6 +5,7 @@ worker was killed is queued again once its lease lapses."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -194,7 +195,7 @@ def test_crime_patterns_are_stored_and_read_until_an_incident_is_added(demo_worl
     from geo_patrol.services import crime
 
     engine, settings = demo_world["engine"], demo_world["settings"]
-    params = jobs.study_params(crime.Study(days=45))
+    params = jobs.study_params(crime.Study(days=45), settings.today())
     first = jobs.submit(engine, settings, "j-crime", "crime", params)
     # asked for again while it runs: the same job
     assert jobs.submit(engine, settings, "j-other", "crime", params)["id"] == first["id"]
@@ -205,6 +206,12 @@ def test_crime_patterns_are_stored_and_read_until_an_incident_is_added(demo_worl
     assert made.incidents == fresh.incidents > 0 and made.end == fresh.end
     assert int(made.spots.hot.sum()) == int(fresh.spots.hot.sum())
     assert set(made.curves) == {"zh", "en"} and "<svg" in made.curves["zh"]
+    # downloads and the API read the stored page: no second job, nothing computed
+    assert jobs.result(engine, settings, "j-api", "crime", params, what="the study") is made
+    # the near-repeat alerts open today are tomorrow's no more: a new day, a new page
+    tomorrow = jobs.study_params(crime.Study(days=45),
+                                 settings.today() + dt.timedelta(days=1))
+    assert jobs.submit(engine, settings, "j-tomorrow", "crime", tomorrow)["id"] != first["id"]
     # a new incident makes the stored page out of date: the next request computes anew
     with engine.begin() as conn:
         conn.execute(sa.text(

@@ -41,22 +41,33 @@ def _study() -> crime.Study:
                        until=day_arg(until) if until else None)
 
 
-def _data() -> crime.Data:
-    return crime.load(get_db(), settings(), _study())
+def _params(study: crime.Study) -> dict[str, Any]:
+    return jobs.study_params(study, settings().today())
 
 
-def _repeats(data: crime.Data) -> crime.NearRepeatReport | None:
-    try:
-        return crime.near_repeat(data, settings())
-    except InputError:
-        return None
+def _page() -> crime.Page:
+    """The study's stored page (made by a job, waited for a while when it is being made):
+    downloads and the API read what the page shows and never compute on the request."""
+    return jobs.result(get_db(), settings(), principal().username, "crime",
+                       _params(_study()), what="the crime study")
 
 
-def _evaluation(data: crime.Data) -> tuple[crime.Evaluation | None, str | None]:
-    try:
-        return crime.evaluate(data), None
-    except InputError as exc:
-        return None, str(exc)
+def _report() -> crime.HotSpotReport:
+    """The stored hot spots with the study's segments (read, not computed)."""
+    made = _page()
+    return crime.stored_hotspots(get_db(), settings(), made)
+
+
+def _evaluation(made: crime.Page) -> crime.Evaluation:
+    if made.evaluation is None:
+        raise InputError(made.why_not or "the evaluation could not be made")
+    return made.evaluation
+
+
+def _repeats(made: crime.Page) -> crime.NearRepeatReport:
+    if made.repeats is None:
+        raise InputError("near-repeat analysis needs dated incidents: none in this window")
+    return made.repeats
 
 
 @bp.get("/crime")
@@ -65,7 +76,7 @@ def crime_page() -> Any:
     """The study's stored page (computed by a job: its progress until it is done)."""
     study = _study()
     me = principal()
-    job, made = jobs.stored(get_db(), settings(), me.username, "crime", jobs.study_params(study))
+    job, made = jobs.stored(get_db(), settings(), me.username, "crime", _params(study))
     districts = district_list(get_conn())
     if study.within is not None:
         districts = districts[districts["id"].isin(me.area_ids or ())]
@@ -93,27 +104,26 @@ def crime_page() -> Any:
 @bp.get("/maps/crime")
 @requires(Resource.CRIME)
 def crime_map() -> Any:
-    return Response(map_service.crime_map(get_db(), settings(), _study(), lang=lang(),
+    return Response(map_service.crime_map(get_db(), settings(), _page(), lang=lang(),
                                           basemap=settings().basemap), mimetype="text/html")
 
 
 @bp.get("/crime/hotspots.csv")
 @requires(Resource.CRIME)
 def hotspots_csv() -> Any:
-    return csv_response(crime.hotspots(_data()).table(), "crime-hotspots.csv")
+    return csv_response(_report().table(), "crime-hotspots.csv")
 
 
 @bp.get("/crime/knox.csv")
 @requires(Resource.CRIME)
 def knox_csv() -> Any:
-    repeats = crime.near_repeat(_data(), settings())
-    return csv_response(crime.knox_table(repeats.knox), "crime-near-repeat.csv")
+    return csv_response(crime.knox_table(_repeats(_page()).knox), "crime-near-repeat.csv")
 
 
 @bp.get("/crime/evaluation.csv")
 @requires(Resource.CRIME)
 def evaluation_csv() -> Any:
-    return csv_response(crime.evaluate(_data()).table(), "crime-evaluation.csv")
+    return csv_response(_evaluation(_page()).table(), "crime-evaluation.csv")
 
 
 def _plain(value: Any) -> Any:
@@ -126,8 +136,8 @@ def _plain(value: Any) -> Any:
 @requires(Resource.CRIME)
 def api_hotspots() -> Any:
     """Hot and cold segments as GeoJSON, with the concentration figures."""
-    data = _data()
-    report = crime.hotspots(data)
+    report = _report()
+    data = report.data
     layer = json.loads(crime.spot_layer(report).to_json(drop_id=True))
     c = report.concentration
     layer["properties"] = {
@@ -142,8 +152,7 @@ def api_hotspots() -> Any:
 @bp.get("/api/crime/patterns")
 @requires(Resource.CRIME)
 def api_patterns() -> Any:
-    data = _data()
-    r = crime.patterns(data)
+    r = _page().when
     return jsonify(hours_known=r.hours_known, timed_share=round(r.timed_share, 4),
                    by_hour=r.by_hour.tolist() if r.hours_known else None,
                    by_weekday=r.by_weekday.tolist(), undated=r.undated,
@@ -153,7 +162,7 @@ def api_patterns() -> Any:
 @bp.get("/api/crime/near-repeat")
 @requires(Resource.CRIME)
 def api_near_repeat() -> Any:
-    repeats = crime.near_repeat(_data(), settings())
+    repeats = _repeats(_page())
     risk = repeats.risk
     return jsonify(
         bands=[{k: _plain(v) for k, v in row.items()}
@@ -166,7 +175,7 @@ def api_near_repeat() -> Any:
 @bp.get("/api/crime/evaluation")
 @requires(Resource.CRIME)
 def api_evaluation() -> Any:
-    ev = crime.evaluate(_data())
+    ev = _evaluation(_page())
     return jsonify(train={"from": str(ev.train[0]), "to": str(ev.train[1]),
                           "incidents": ev.train_incidents},
                    test={"from": str(ev.test[0]), "to": str(ev.test[1]),

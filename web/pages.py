@@ -108,7 +108,8 @@ def dashboard() -> Any:
         campaign_tiles = made or []
     if me.grant(Resource.CRIME) is not None:
         crime_job, made = _stored("crime", jobs.study_params(
-            crime.Study(area_id=district_id, within=me.within(Resource.CRIME))))
+            crime.Study(area_id=district_id, within=me.within(Resource.CRIME)),
+            settings().today()))
         crime_tile = made.tile() if made is not None else None
     report_figures = report_service.figures(
         get_db(), settings(), since=run["window_start"], until=run["window_end"],

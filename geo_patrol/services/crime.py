@@ -475,8 +475,9 @@ class Page:
 
 
 def page(db: Database, settings: Settings, study: Study,
-         progress: Any = lambda share, step: None) -> Page:
-    """The crime page of ``study``, computed in full (a job's work: seconds at city scale)."""
+         progress: Any = lambda share, step: None, *, today: dt.date | None = None) -> Page:
+    """The crime page of ``study``, computed in full (a job's work: seconds at city scale),
+    with the near-repeat alerts open ``today`` (the city's today when not given)."""
     progress(0.05, "reading")
     data = load(db, settings, study)
     progress(0.3, "hot spots")
@@ -484,7 +485,7 @@ def page(db: Database, settings: Settings, study: Study,
     top = report.table()
     progress(0.6, "near-repeats")
     try:
-        repeats: NearRepeatReport | None = near_repeat(data, settings)
+        repeats: NearRepeatReport | None = near_repeat(data, settings, today=today)
     except InputError:
         repeats = None
     progress(0.8, "evaluation")
@@ -499,6 +500,16 @@ def page(db: Database, settings: Settings, study: Study,
                 patterns(data), repeats, evaluation, why_not,
                 {lang: concentration_svg(c.length_share, c.incident_share, lang)
                  for lang in ("zh", "en")})
+
+
+def stored_hotspots(db: Database, settings: Settings, made: Page) -> HotSpotReport:
+    """The hot spots of a stored page with its study's segments and counts read again (the
+    Gi* permutations are not run on a request)."""
+    data = load(db, settings, made.study)
+    counts = hs.counts_on(data.on_segment, len(data.segments))
+    if len(counts) != len(made.spots.z):  # the streets changed since: a page of its own
+        return hotspots(data)
+    return HotSpotReport(data, counts, made.concentration, made.spots, order=2)
 
 
 def summary(db: Database, settings: Settings, *, area_id: int | None = None,

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import procrastinate
 
-from geo_patrol.errors import BusyError, GeoPatrolError, NotFoundError
+from geo_patrol.errors import BusyError, ConflictError, GeoPatrolError, InputError, NotFoundError
 from geo_patrol.planning.plan import Plan, PlanParams
 from geo_patrol.services import campaigns, crime
 from geo_patrol.services.analysis import analyze
@@ -144,18 +144,21 @@ def _study(params: dict[str, Any]) -> crime.Study:
                        until=dt.date.fromisoformat(until) if until else None)
 
 
-def study_params(study: crime.Study) -> dict[str, Any]:
-    """A crime job's parameters (its study)."""
+def study_params(study: crime.Study, today: dt.date) -> dict[str, Any]:
+    """A crime job's parameters: its study, and the day whose open near-repeat alerts it
+    shows (a study stored yesterday is made again today)."""
     return {"area_id": study.area_id,
             "within": None if study.within is None else sorted(study.within),
             "crime": study.crime, "days": study.days,
-            "until": None if study.until is None else study.until.isoformat()}
+            "until": None if study.until is None else study.until.isoformat(),
+            "today": today.isoformat()}
 
 
 @runner("crime")
 def _crime(engine: Engine, settings: Settings, params: dict[str, Any],
            progress: Progress) -> Outcome:
-    made = crime.page(engine, settings, _study(params), progress)
+    today = dt.date.fromisoformat(params["today"]) if params.get("today") else None
+    made = crime.page(engine, settings, _study(params), progress, today=today)
     return Outcome({"incidents": made.incidents},
                    pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL))
 
@@ -319,6 +322,22 @@ def stored(db: Database, settings: Settings, by: str, kind: str,
     it made: pages read their stored result and show the job's progress until then."""
     job = submit(db, settings, by, kind, params)
     return job, made_by(db, settings, job["id"]) if job["state"] == "done" else None
+
+
+def result(db: Database, settings: Settings, by: str, kind: str, params: dict[str, Any], *,
+           what: str) -> Any:
+    """What the job of ``kind`` and ``params`` made, for a download or an API answer: the
+    stored result, or the one being made after waiting up to ``job_wait_s`` for it (the same
+    request again joins the same job, so repeating it adds no work). A failed job is the
+    input's error; one still running after the wait is a conflict (try again)."""
+    job = submit(db, settings, by, kind, params)
+    if job["state"] in ("queued", "running"):
+        job = wait(db, job["id"], settings.job_wait_s)
+    if job["state"] == "done":
+        return made_by(db, settings, job["id"])
+    if job["state"] == "failed":
+        raise InputError(job["error"] or f"{what} could not be made")
+    raise ConflictError(f"{what} is still being made: try again when it is ready")
 
 
 def execute(engine: Engine, settings: Settings, job_id: int) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 
-from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.errors import NotFoundError
 from geo_patrol.render import maps
 from geo_patrol.render.briefing import briefing_html
 from geo_patrol.rules import Rules
@@ -106,20 +106,17 @@ def live_map(conn: Connection, *, lang: str, basemap: str | None = None,
                                        feed=feed), lang=lang)
 
 
-def crime_map(db: Database, settings: Settings, study: Any, *, lang: str,
+def crime_map(db: Database, settings: Settings, made: crime.Page, *, lang: str,
               basemap: str | None = None) -> str:
-    """The crime map document of a study (:class:`geo_patrol.services.crime.Study`):
-    density levels, hot and cold segments, open near-repeat alerts."""
-    data = crime.load(db, settings, study)
-    try:
-        repeats = crime.near_repeat(data, settings)
-    except InputError:
-        repeats = None
+    """The crime map document of a stored study's page (:class:`crime.Page`): density
+    levels, hot and cold segments, open near-repeat alerts."""
+    report = crime.stored_hotspots(db, settings, made)
+    data = report.data
     with db.connect() as conn:
-        features = area_features(conn, "community", within=crime.scope_ids(db, study))
+        features = area_features(conn, "community", within=crime.scope_ids(db, made.study))
     if not features:
         raise NotFoundError("no communities are loaded")
     areas = gpd.GeoDataFrame.from_features(features, crs="EPSG:4326")
-    return maps.map_html(maps.crime_map(areas, crime.spot_layer(crime.hotspots(data)),
-                                        crime.density(data), crime.alert_layer(data, repeats),
-                                        lang, basemap=basemap), lang=lang)
+    return maps.map_html(maps.crime_map(areas, crime.spot_layer(report), crime.density(data),
+                                        crime.alert_layer(data, made.repeats), lang,
+                                        basemap=basemap), lang=lang)
