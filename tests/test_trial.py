@@ -34,6 +34,20 @@ def test_blocks_pair_spots_by_district_and_risk():
     assert z[blocks == 2].sum() in (1, 2)
     # the same seed draws the same arms
     assert (tr.assign(blocks, np.random.default_rng(3)) == z).all()
+    # what districts leave over is pooled by risk: no block of one
+    assert tr.blocks_by_risk(np.array([1, 1, 2, 3]), np.array([0.9, 0.8, 0.7, 0.6])
+                             ).tolist() == [0, 0, 1, 1]
+    assert tr.blocks_by_risk(np.array([1, 2, 3]), np.array([0.9, 0.5, 0.1])).tolist() == \
+        [0, 0, 0]
+
+
+def test_hot_spots_are_taken_hottest_first_and_apart():
+    x = np.array([0.0, 100.0, 700.0, 650.0, 0.0, 1300.0])
+    y = np.array([0.0, 0.0, 0.0, 0.0, 600.0, 0.0])
+    # 1 is within 600 m of 0, 3 within 600 m of 2
+    assert tr.spaced(x, y, 5, 600.0).tolist() == [0, 2, 4, 5]
+    assert tr.spaced(x, y, 2, 600.0).tolist() == [0, 2]
+    assert tr.spaced(x, y, 6, 10.0).tolist() == [0, 1, 2, 3, 4, 5]
 
 
 def test_effect_is_the_block_weighted_difference():
@@ -173,6 +187,9 @@ def test_a_trial_is_drawn_by_block_and_fixed_once_it_starts(demo_world, stored_t
     spots = design.spots
     assert design.start == DESIGNED_ON + dt.timedelta(days=1) and design.weeks == 4
     assert len(spots) == 12 and spots["segment_id"].is_unique
+    xy = spots[["x", "y"]].to_numpy()
+    gaps = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    assert gaps[~np.eye(len(xy), dtype=bool)].min() >= trials.SPACING_M
     # every block has both arms; the same seed draws the same arms again
     arms = spots.groupby("block")["arm"].nunique()
     assert (arms == 2).all()
@@ -272,6 +289,18 @@ def test_the_report_counts_the_outcome_and_tests_it_within_blocks(demo_world,
     assert out.exit_code == 0, out.output
     assert "final report" in out.output and "did not happen as designed" in out.output
     assert f"{got.inference.ci[0]:+.2f} to {got.inference.ci[1]:+.2f}" in out.output
+    dry = CliRunner(env=env).invoke(cli, ["evidence", "trial", "create", "--spots", "8",
+                                          "--weeks", "6", "--fall", "0.25", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    design = trials.design(engine, settings, area_id=None, start=None, weeks=6, spots=8,
+                           fall=0.25, seed=0)
+    assert f"power to find a fall of 25% in 6 weeks: {100 * design.power:.0f}%" in dry.output
+    assert "8 hot spots of the whole city" in dry.output
+    before = len(trials.listing(engine))
+    assert len(trials.listing(engine)) == before  # nothing stored by a dry run
+    past = CliRunner(env=env).invoke(cli, ["evidence", "trial", "create", "--start",
+                                           str(settings.today())])
+    assert past.exit_code != 0 and "starts after today" in past.output
 
 
 def test_a_running_trial_keeps_the_rota_off_its_control_spots(demo_world, stored_trial):
@@ -299,13 +328,13 @@ PAGE = {
     "zh": {"title": "巡防成效", "check": "检验把握", "store": "保存试验（保存后不可更改）",
            "power": "的把握", "final": "最终报告", "patrolled": "巡逻组", "control": "对照组",
            "not_delivered": "巡逻没有按设计进行", "stats": "统计依据",
-           "wdq": "加权转移商数", "interim": "中期报告"},
+           "wdq": "加权转移商数", "interim": "中期报告", "too_small": "规模太小，无法判断"},
     "en": {"title": "Patrol evidence", "check": "Check the power",
            "store": "Store the trial (it cannot be changed after)", "power": "with a chance of",
            "final": "Final report", "patrolled": "patrolled", "control": "control",
            "not_delivered": "The patrols did not happen as designed", "stats":
            "The statistics behind it", "wdq": "Weighted displacement quotient",
-           "interim": "Interim report"},
+           "interim": "Interim report", "too_small": "Too small to tell"},
 }
 
 
@@ -354,12 +383,20 @@ def test_evidence_page_creates_a_trial_and_reports_it(browser, server, demo_worl
         got = trials.report(engine, settings, trial_id)
         assert w["final"] in page.locator("#trial-state").inner_text()
         assert str(expected.end) in page.locator("#trial-state").inner_text()
+        # ten hot spots in five pairs: 2 of 32 draws as extreme at best, p >= 0.0625 — the
+        # page says the trial cannot tell, whatever the counts
+        assert got.verdict == "too_small" and got.inference.smallest_p == pytest.approx(2 / 32)
         verdict = page.locator("#trial-verdict").inner_text()
-        d = got.dose
-        assert str(d["patrolled"]["after"]) in verdict and str(d["control"]["after"]) in verdict
+        assert w["too_small"] in verdict and "0.06" in verdict
         assert w["not_delivered"] in page.locator("#trial-dose").inner_text()
         spots = page.locator("#trial-spots tbody tr")
         assert spots.count() == 10
+        # each hot spot by its own name (segments of one stretch told apart)
+        names = [spots.nth(i).locator("td").first.inner_text() for i in range(10)]
+        assert len(set(names)) == 10
+        answer = page.request.get(f"{server}/api/evidence/trial?trial={trial_id}").json()
+        assert answer["verdict"] == got.verdict and answer["p_value"] == round(
+            got.inference.p_value, 4)
         details = page.locator("#trial-details")
         assert not details.evaluate("d => d.open")
         details.locator("summary").click()

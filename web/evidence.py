@@ -112,9 +112,13 @@ def trial_post() -> Any:
                            **_trial_context(preview, dict(f)))
 
 
-@bp.get("/api/evidence/trial/<int:trial_id>")
+@bp.get("/api/evidence/trial")
 @requires(Resource.CRIME)
-def api_trial(trial_id: int) -> Any:
+def api_trial() -> Any:
+    """A trial's report (``?trial=``), interim while it runs."""
+    trial_id = int_arg("trial")
+    if trial_id is None:
+        raise InputError(gettext("Name the trial: ?trial=ID"))
     got = trials.report(get_db(), settings(), trial_id,
                         within=principal().within(Resource.CRIME))
     return jsonify(got.as_dict())

@@ -26,21 +26,44 @@ ALPHA = 0.05
 TARGET_POWER = 0.8
 
 
+def spaced(x: np.ndarray, y: np.ndarray, k: int, min_m: float) -> np.ndarray:
+    """Indices of up to ``k`` of the points (metric, hottest first), each at least ``min_m``
+    from every one taken before it: hot spots far enough apart that patrolling one does not
+    patrol its neighbour in the other arm."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    taken: list[int] = []
+    for i in range(len(x)):
+        if len(taken) == k:
+            break
+        if not taken or np.hypot(x[taken] - x[i], y[taken] - y[i]).min() >= min_m:
+            taken.append(i)
+    return np.array(taken, dtype=np.int64)
+
+
 def blocks_by_risk(district: np.ndarray, risk: np.ndarray, size: int = 2) -> np.ndarray:
     """Block number of each hot spot: within each district the spots in order of risk
-    (highest first) in runs of ``size``; a district's odd spot joins its last block (a block
-    of one could be compared with nothing)."""
+    (highest first) in runs of ``size``; what a district leaves over (a lone spot, an odd
+    one) is pooled across districts and blocked by risk the same way, and a last spot
+    left joins the last block (a block of one could be compared with nothing)."""
     district = np.asarray(district)
     risk = np.asarray(risk, dtype=float)
     order = np.lexsort((-risk, district))
-    out = np.empty(len(risk), dtype=np.int64)
+    out = np.zeros(len(risk), dtype=np.int64)
     next_block = 0
+    left: list[int] = []
     for d in pd.unique(district[order]):
         mine = order[district[order] == d]
-        k = max(len(mine) // size, 1)
-        within = np.minimum(np.arange(len(mine)) // size, k - 1)
-        out[mine] = next_block + within
-        next_block += k
+        full = len(mine) // size * size
+        for j in range(0, full, size):
+            out[mine[j:j + size]] = next_block
+            next_block += 1
+        left.extend(int(i) for i in mine[full:])
+    pool = np.array(sorted(left, key=lambda i: -risk[i]), dtype=np.int64)
+    full = len(pool) // size * size
+    for j in range(0, full, size):
+        out[pool[j:j + size]] = next_block
+        next_block += 1
+    out[pool[full:]] = max(next_block - 1, 0)
     return out
 
 

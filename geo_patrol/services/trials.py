@@ -42,6 +42,9 @@ OUTCOME = "incidents per hot spot"
 HISTORY_DAYS = 90
 #: The rings of streets around the hot spots read for displacement (metres).
 RINGS_M = (150.0, 300.0)
+#: Trial hot spots lie at least this far apart (metres): patrolling one must not patrol its
+#: neighbour in the other arm, and each one's rings are its own.
+SPACING_M = 2 * RINGS_M[-1]
 #: Re-randomisations of the report's test.
 DRAWS = 5000
 
@@ -116,7 +119,8 @@ def design(db: Database, settings: Settings, *, area_id: int | str | None,
            weeks: int = 8, spots: int = 20, fall: float = 0.2, seed: int = 0,
            within: frozenset[int] | None = None) -> Design:
     """The trial that would be stored: the ``spots`` hottest segments of ``area`` by the
-    forecast the city's evaluation favours (from the incidents before ``start``, tomorrow
+    forecast the city's evaluation favours, each ``SPACING_M`` from the hotter ones taken
+    (from the incidents before ``start``, tomorrow
     by default: it must lie ahead; ``area_id`` None: the whole city), blocked in pairs by district and risk, half of each
     block patrolled by a draw from ``seed``; its power to find ``fall`` in ``weeks`` weeks
     and the weeks it would need (negative-binomial counts at the spots' rates of the
@@ -138,7 +142,9 @@ def design(db: Database, settings: Settings, *, area_id: int | str | None,
     data = crime.load(db, settings, crime.Study(area_id=study_area))
     favoured = crime.favoured_method(db, settings)
     ids = data.segments["id"].to_numpy()
-    hot = crime.rota_hotspots(data, favoured["method"], start=start, k=spots)
+    ranked = crime.rota_hotspots(data, favoured["method"], start=start, k=spots * 10)
+    at = data.segments.set_index("id").loc[ranked].geometry.interpolate(0.5, normalized=True)
+    hot = ranked[tr.spaced(at.x.to_numpy(), at.y.to_numpy(), spots, SPACING_M)]
     if len(hot) < 4:
         raise InputError(N_("The area has %(n)s hot spots by the favoured forecast: a trial "
                             "needs at least 4."), values={"n": len(hot)})
