@@ -16,8 +16,11 @@ from geo_patrol.analysis import trial as tr
 from geo_patrol.cli import cli
 from geo_patrol.errors import ConflictError, InputError, NotFoundError
 from geo_patrol.services import crime, trials
+from geo_patrol.services.rota import make_rota
 from geo_patrol.settings import Settings
 from geo_patrol.store import trials as trial_store
+from geo_patrol.store.areas import find_area
+from geo_patrol.store.results import find_run
 from tests.browsing import browser, guarded_page, server, shot, sign_in  # noqa: F401
 from tests.helpers import make_user
 
@@ -195,9 +198,11 @@ def test_a_trial_is_drawn_by_block_and_fixed_once_it_starts(demo_world, stored_t
     assert (arms == 2).all()
     with pytest.MonkeyPatch.context() as mp:
         _on(mp, DESIGNED_ON)
-        again = trials.design(engine, settings, area_id=design.area["id"], start=None,
-                              weeks=4, spots=12, fall=0.3, seed=5)
-    assert again.spots[["segment_id", "arm"]].equals(spots[["segment_id", "arm"]])
+        again, twice = (trials.design(engine, settings, area_id=design.area["id"], start=None,
+                                      weeks=4, spots=12, fall=0.3, seed=5) for _ in range(2))
+    assert again.spots[["segment_id", "arm"]].equals(twice.spots[["segment_id", "arm"]])
+    # the stored trial's spots are taken for its weeks: another trial draws others
+    assert not set(again.spots["segment_id"]) & set(spots["segment_id"])
     assert 0 < design.power < 1
     assert design.weeks_needed is None or design.weeks_needed > design.weeks
     with engine.connect() as conn:
@@ -322,6 +327,17 @@ def test_a_running_trial_keeps_the_rota_off_its_control_spots(demo_world, stored
     mine = np.array([*sorted(control)[:2], 999999])
     hot, following = trials.patrolled_only(running, {999999}, mine)
     assert list(hot) == [999999] and following == []
+    # a rota of the district in the trial's weeks posts at its patrolled spots only
+    district = int(spots["district_id"].mode().iloc[0])
+    with engine.connect() as conn:
+        run = find_run(conn, demo_world["run"].run_id)
+        plan = make_rota(conn, demo_world["settings"], run, find_area(conn, district),
+                         start=design.start + dt.timedelta(days=7), days=1, revisit_days=1,
+                         per_community=1, time_limit=2, draws=5)
+    posted = {w.hotspot_segment_id for w in plan.walks if w.hotspot_segment_id is not None}
+    mine = set(spots.loc[spots["district_id"] == district, "segment_id"])
+    assert plan.hotspots == len(mine & patrolled) and not posted & control
+    assert posted <= patrolled and plan.forecast["trials"] == [stored_trial["id"]]
 
 
 PAGE = {

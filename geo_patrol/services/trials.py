@@ -143,6 +143,9 @@ def design(db: Database, settings: Settings, *, area_id: int | str | None,
     favoured = crime.favoured_method(db, settings)
     ids = data.segments["id"].to_numpy()
     ranked = crime.rota_hotspots(data, favoured["method"], start=start, k=spots * 10)
+    with db.connect() as conn:  # a spot of another trial in the same weeks is not free
+        taken = store.running_spots(conn, start, start + dt.timedelta(days=7 * weeks - 1))
+    ranked = ranked[~np.isin(ranked, taken["segment_id"].to_numpy())]
     at = data.segments.set_index("id").loc[ranked].geometry.interpolate(0.5, normalized=True)
     hot = ranked[tr.spaced(at.x.to_numpy(), at.y.to_numpy(), spots, SPACING_M)]
     if len(hot) < 4:
@@ -386,7 +389,8 @@ def patrolled_only(running: pd.DataFrame, area_segments: set[int],
     control = set(running.loc[running["arm"] == "control", "segment_id"].astype(int))
     mine = running[running["segment_id"].astype(int).isin(area_segments)]
     if len(mine):
-        patrolled = mine[mine["arm"] == "patrolled"]
+        patrolled = mine[(mine["arm"] == "patrolled")
+                         & ~mine["segment_id"].astype(int).isin(control)]
         return (patrolled["segment_id"].astype(np.int64).drop_duplicates().to_numpy(),
                 sorted({int(t) for t in mine["trial_id"]}))
     return np.array([h for h in hot_ids if int(h) not in control], dtype=np.int64), []
