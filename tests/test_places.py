@@ -8,7 +8,14 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from geo_patrol.analysis.places import Place, place_text, run_place, street_pieces, tile_of
+from geo_patrol.analysis.places import (
+    Place,
+    distinct_place_texts,
+    place_text,
+    run_place,
+    street_pieces,
+    tile_of,
+)
 from geo_patrol.ingest.landcover import read_land_cover
 from geo_patrol.services import places
 
@@ -53,6 +60,24 @@ def test_a_run_is_named_by_the_cross_streets_at_its_ends():
     assert place_text(place, "en", 1234) == "钢铁大街 (甲街–丙街), 1,234 m"
     assert place_text(Place("乙街", "钢铁大街"), "zh") == "乙街（近钢铁大街）"
 
+
+
+def test_segments_sharing_street_and_cross_streets_are_numbered_along_it():
+    # 钢铁大街 between 乙街 and 丙街 is two segments (x 100–200 and 200–300): numbered west to
+    # east; a segment listed twice keeps its number; one alone keeps its plain name
+    pieces = street_pieces(_grid())
+    rows = pieces.table.loc[pieces.piece[[2, 0, 1, 2]]].reset_index(drop=True).rename(
+        columns={"name": "street"})
+    rows["segment_id"] = [30, 10, 20, 30]
+    rows["x"], rows["y"] = [250.0, 50.0, 150.0, 250.0], 0.0
+    assert distinct_place_texts(rows, "zh") == [
+        "钢铁大街（乙街—丙街）第 2 段", "钢铁大街（甲街—乙街）", "钢铁大街（乙街—丙街）第 1 段",
+        "钢铁大街（乙街—丙街）第 2 段"]
+    assert distinct_place_texts(rows, "en")[2] == "钢铁大街 (乙街–丙街), part 1"
+    # along a north–south street: north first
+    ns = pd.DataFrame({"street": ["甲街", "甲街"], "cross_a": ["A", "A"], "cross_b": ["B", "B"],
+                       "segment_id": [1, 2], "x": [0.0, 1.0], "y": [-100.0, 100.0]})
+    assert distinct_place_texts(ns, "zh") == ["甲街（A—B）第 2 段", "甲街（A—B）第 1 段"]
 
 def test_demo_streets_are_cut_and_gaps_named(demo_world):
     engine = demo_world["engine"]

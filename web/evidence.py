@@ -6,18 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from geo_patrol.access import Resource
 from geo_patrol.analysis.dose import KOPER_MIN
-from geo_patrol.analysis.places import place_texts
+from geo_patrol.analysis.places import distinct_place_texts
+from geo_patrol.analysis.trial import ALPHA, TARGET_POWER
 from geo_patrol.errors import InputError
 from geo_patrol.services import evidence
 from geo_patrol.services import rota as rota_service
+from geo_patrol.services import trials
 from web.auth import principal, requires
 from web.db import get_db, settings
-from web.params import csv_response, int_arg, lang
+from web.params import csv_response, day_arg, float_value, int_arg, int_value, lang
 
 bp = Blueprint("evidence", __name__)
 
@@ -39,6 +41,11 @@ def _dose(rota_id: int) -> evidence.Dose:
 def evidence_page() -> Any:
     """The chosen rota (``?rota=``, else the newest in the reader's scope): where its hot
     spots came from, and the dose they received so far."""
+    return render_template("evidence.html", **_rota_context(), **_trial_context())
+
+
+def _rota_context() -> dict[str, Any]:
+    """The rota section: the stored rotas, the chosen one's hot spots and their dose."""
     stored = rota_service.listing(get_db(), within=principal().within(Resource.CRIME))
     chosen = int_arg("rota")
     if chosen is None and len(stored):
@@ -47,12 +54,74 @@ def evidence_page() -> Any:
     table = None
     if got is not None:
         table = got.table()
-        table = table.assign(place=place_texts(table.assign(
-            street=table["street"].where(table["street"].astype(bool), None)), lang(),
-            length=False))
-    return render_template("evidence.html", rotas=stored, chosen=chosen, dose=got,
-                           table=table, totals=got.totals() if got else None,
-                           forecast=got.forecast if got else None, koper=KOPER_MIN)
+        names = dict(zip(got.places["id"], distinct_place_texts(got.places, lang())))
+        table = table.assign(place=table["segment_id"].map(names))
+    return {"rotas": stored, "chosen": chosen, "dose": got, "table": table,
+            "totals": got.totals() if got else None,
+            "forecast": got.forecast if got else None, "koper": KOPER_MIN}
+
+
+def _trial_context(preview: trials.Design | None = None,
+                   form: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The trials section: the stored trials, the chosen one's report (``?trial=``, else
+    the newest), the areas a trial may cover and a design being looked at."""
+    me = principal()
+    stored = trials.listing(get_db(), within=me.within(Resource.CRIME))
+    chosen = int_arg("trial")
+    if chosen is None and len(stored):
+        chosen = int(stored["id"].iloc[0])
+    got = trials.report(get_db(), settings(), chosen, within=me.within(Resource.CRIME)) \
+        if chosen is not None else None
+    can_plan = me.grant(Resource.COVERAGE, "write") is not None
+    spots = None
+    if got is not None:
+        spots = got.spots.assign(place=distinct_place_texts(got.spots, lang()))
+    design_spots = None
+    if preview is not None:
+        design_spots = preview.spots.assign(place=distinct_place_texts(preview.spots,
+                                                                       lang()))
+    return {"trials": stored, "trial_id": chosen, "trial": got, "trial_spots": spots,
+            "trial_areas": trials.area_choices(get_db(), within=me.within(
+                Resource.COVERAGE, "write")) if can_plan else None,
+            "preview": preview, "preview_spots": design_spots, "trial_form": form or {},
+            "alpha": ALPHA, "target_power": TARGET_POWER}
+
+
+@bp.post("/evidence/trial")
+@requires(Resource.COVERAGE, "write")
+def trial_post() -> Any:
+    """Look at a trial's design and power (``action=preview``) or store it
+    (``action=create``): from then on it cannot be changed."""
+    me = principal()
+    f = request.form
+    area = f.get("area", "")
+    if area and not area.isdigit():
+        raise InputError(gettext("Choose the area"), field="area")
+    options = {"area_id": int(area) if area else None,
+               "start": day_arg(f["start"], "start") if f.get("start") else None,
+               "weeks": int_value("weeks", f.get("weeks"), 8, low=1, high=104) or 8,
+               "spots": int_value("spots", f.get("spots"), 20, low=4, high=400) or 20,
+               "fall": float_value("fall", f.get("fall"), 20.0) / 100.0,
+               "seed": int_value("seed", f.get("seed"), 0) or 0,
+               "within": me.within(Resource.COVERAGE, "write")}
+    if f.get("action") == "create":
+        trial_id, _ = trials.create(get_db(), settings(), by=me.username, **options)
+        return redirect(url_for("evidence.evidence_page", trial=trial_id) + "#trial")
+    preview = trials.design(get_db(), settings(), **options)
+    return render_template("evidence.html", **_rota_context(),
+                           **_trial_context(preview, dict(f)))
+
+
+@bp.get("/api/evidence/trial")
+@requires(Resource.CRIME)
+def api_trial() -> Any:
+    """A trial's report (``?trial=``), interim while it runs."""
+    trial_id = int_arg("trial")
+    if trial_id is None:
+        raise InputError(gettext("Name the trial: ?trial=ID"))
+    got = trials.report(get_db(), settings(), trial_id,
+                        within=principal().within(Resource.CRIME))
+    return jsonify(got.as_dict())
 
 
 @bp.get("/evidence/dose.csv")

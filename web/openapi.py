@@ -151,6 +151,13 @@ SPEC: dict[str, Any] = {
             "the planned dose delivered, and the forecast its hot spots came from",
             {"200": _OBJECT}, [{"name": "rota", "in": "query", "required": True,
                                 "schema": {"type": "integer"}}]),
+        "/api/evidence/trial": _op(
+            "A randomised trial of hot-spot patrols: the patrol dose each arm received, the "
+            "change in incidents per hot spot with its randomisation p-value and interval, the "
+            "weighted displacement quotient of the streets around, and the verdict in words "
+            "(interim while it runs)",
+            {"200": _OBJECT}, [{"name": "trial", "in": "query", "required": True,
+                                "schema": {"type": "integer"}}]),
     },
     "security": [{"bearer": []}, {"session": []}],
     "components": {

@@ -245,3 +245,29 @@ def walking_order(route: shapely.LineString, lons: np.ndarray, lats: np.ndarray)
     order = np.empty(len(along), dtype=int)
     order[np.argsort(along, kind="stable")] = np.arange(1, len(along) + 1)
     return order
+
+
+def distinct_place_texts(frame: pd.DataFrame, lang: str) -> list[str]:
+    """:func:`place_texts` (without lengths) that tell apart the rows of different segments
+    sharing a street and both cross streets: those are numbered along the street, west to
+    east or north to south by their middles ``x, y`` when given ("翠竹街（前进路—赛罕路）第
+    2 段" / "... part 2"). Rows of one segment (``segment_id``) keep one name."""
+    texts = pd.Series(place_texts(frame, lang, length=False), index=frame.index)
+    seg = frame["segment_id"] if "segment_id" in frame else pd.Series(frame.index,
+                                                                       index=frame.index)
+    has_xy = "x" in frame and "y" in frame
+    firsts = pd.DataFrame({"text": texts, "seg": seg}).drop_duplicates("seg")
+    shared = firsts.groupby("text")["seg"].transform("size") > 1
+    number: dict[object, int] = {}
+    for _, group in firsts[shared].groupby("text"):
+        rows = frame.loc[group.index]
+        if has_xy:
+            x, y = rows["x"].astype(float), rows["y"].astype(float)
+            pos = x if (x.max() - x.min()) >= (y.max() - y.min()) else -y
+        else:
+            pos = rows.index.to_series().astype(float)
+        ordered = group.assign(pos=pos.to_numpy()).sort_values(["pos", "seg"])
+        number.update({s: k for k, s in enumerate(ordered["seg"], start=1)})
+    suffix = "第 {n} 段" if lang == "zh" else ", part {n}"
+    return [t + suffix.format(n=number[s]) if s in number else t
+            for t, s in zip(texts, seg)]

@@ -4,10 +4,15 @@ patrol dose a rota's hot spots received against its plan."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from geo_patrol.analysis.trial import TARGET_POWER
 from geo_patrol.cli import Group, cli, day_value, engine_of, settings_of, write_table
+
+if TYPE_CHECKING:
+    from geo_patrol.services.trials import Design, Report
 
 METHODS = {"sepp": "the self-exciting forecast", "gi_star": "Gi* hot spots",
            "kde": "kernel density", "last_period": "last period's incidents"}
@@ -80,3 +85,121 @@ def dose_cmd(ctx: click.Context, rota_id: int, today: str | None,
         share = "-" if row.share != row.share else f"{100 * row.share:.0f}%"
         click.echo(f"{row.week!s:<10} {name[:28]:<28} {row.planned_min:>7.0f} "
                    f"{row.minutes:>7.0f} {row.delivered_min:>9.0f} {share:>6}")
+
+
+@evidence.group("trial", cls=Group)
+def trial() -> None:
+    """A randomised trial of hot-spot patrols: design and store it, then read its report."""
+
+
+def _design_lines(d: Design) -> list[str]:
+    spots = d.spots
+    patrolled = int((spots["arm"] == "patrolled").sum())
+    lines = [f"{len(spots)} hot spots of {d.area['name'] or 'the whole city'} by "
+             f"{METHODS.get(d.forecast['method'], d.forecast['method'])}, "
+             f"{spots['block'].nunique()} blocks by district and risk: {patrolled} patrolled, "
+             f"{len(spots) - patrolled} control (seed {d.seed})",
+             f"from {d.start} for {d.weeks} weeks (to {d.end}); outcome fixed now: "
+             "property incidents per hot spot",
+             f"power to find a fall of {100 * d.fall:.0f}% in {d.weeks} weeks: "
+             f"{100 * d.power:.0f}%"]
+    needed = d.weeks_needed
+    if not d.can_tell:
+        lines.append(f"too few hot spots: even the clearest result could be chance "
+                     f"(the least p-value this design can give is {d.smallest_p:.2f})")
+    elif needed is None:
+        lines.append(f"no duration up to two years reaches {100 * TARGET_POWER:.0f}% power: "
+                     "add hot spots or look for a larger fall")
+    else:
+        lines.append(f"weeks needed for {100 * TARGET_POWER:.0f}% power: {needed}")
+    return lines
+
+
+@trial.command("create")
+@click.option("--area", "area", default=None,
+              help="A district (id or name); the whole city when not given.")
+@click.option("--start", default=None, help="The first day (YYYY-MM-DD); tomorrow by default.")
+@click.option("--weeks", type=int, default=8, show_default=True)
+@click.option("--spots", type=int, default=20, show_default=True,
+              help="Hot spots in the trial (half patrolled).")
+@click.option("--fall", type=float, default=0.2, show_default=True,
+              help="The fall in incidents to detect (0.2: a fifth).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--dry-run", is_flag=True, help="Show the design and its power; store nothing.")
+@click.pass_context
+def trial_create(ctx: click.Context, area: str | None, start: str | None, weeks: int, spots: int,
+                 fall: float, seed: int, dry_run: bool) -> None:
+    """Design a trial and store it before it starts: from then on its assignment, outcome,
+    start and weeks cannot be changed."""
+    from geo_patrol.services import trials as service
+
+    options = {"area_id": area, "start": day_value(start, "--start"), "weeks": weeks,
+               "spots": spots, "fall": fall, "seed": seed}
+    if dry_run:
+        got = service.design(engine_of(ctx), settings_of(ctx), **options)
+        for line in _design_lines(got):
+            click.echo(line)
+        return
+    trial_id, got = service.create(engine_of(ctx), settings_of(ctx), by="cli", **options)
+    click.echo(f"trial {trial_id} stored")
+    for line in _design_lines(got):
+        click.echo(line)
+
+
+@trial.command("report")
+@click.option("--trial", "trial_id", type=int, required=True, help="A stored trial's id.")
+@click.option("--today", default=None, help="Report up to this day (YYYY-MM-DD).")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None,
+              help="Write the table per hot spot as CSV (UTF-8 with BOM) instead.")
+@click.pass_context
+def trial_report(ctx: click.Context, trial_id: int, today: str | None,
+                 csv_path: Path | None) -> None:
+    """The trial's report: the dose each arm received, the change in incidents with its
+    randomisation p-value and interval, and the streets around (interim before its end)."""
+    from geo_patrol.services import trials as service
+
+    got = service.report(engine_of(ctx), settings_of(ctx), trial_id,
+                         today=day_value(today, "--today"))
+    cols = ["segment_id", "street", "cross_a", "cross_b", "block", "arm", "before", "after",
+            "minutes", "stays"]
+    if got.until is not None and write_table(got.spots[cols], csv_path):
+        return
+    for line in report_lines(got):
+        click.echo(line)
+
+
+def report_lines(got: Report) -> list[str]:
+    """The report in plain words, then its figures (English)."""
+    t = got.trial
+    head = f"trial {t['id']} ({t['area'] or 'the whole city'}, from {t['start_day']}, {t['weeks']} weeks)"
+    if got.until is None:
+        return [f"{head}: starts on {t['start_day']}; nothing to report yet"]
+    inf, dose = got.inference, got.dose
+    lines = [f"{head}: {'interim report' if got.interim else 'final report'} up to "
+             f"{got.until}"]
+    p, c = dose["patrolled"], dose["control"]
+    lines.append(f"patrol time: {p['per_spot_week']:.0f} min per patrolled hot spot a week, "
+                 f"{c['per_spot_week']:.0f} at a control one"
+                 + ("" if got.delivered else
+                    " — the patrols did not happen as designed: the trial cannot test them"))
+    verdict = got.verdict
+    change = "" if inf.change is None else f" ({100 * inf.change:+.0f}%)"
+    if verdict == "too_small":
+        lines.append(f"too small to tell: with {len(got.spots)} hot spots even the clearest "
+                     f"result could be chance (least possible p {inf.smallest_p:.2f})")
+    elif verdict == "cannot_tell":
+        lines.append(f"cannot tell: {p['after']} incidents at patrolled hot spots, "
+                     f"{c['after']} at control ones{change} is within what chance gives "
+                     f"(p = {inf.p_value:.2f})")
+    else:
+        lines.append(f"incidents {'fell' if verdict == 'fell' else 'rose'} at the patrolled "
+                     f"hot spots{change}: {p['after']} against {c['after']} (p = "
+                     f"{inf.p_value:.3f})")
+    lines.append(f"effect {inf.effect:+.2f} incidents per hot spot, 95% interval "
+                 f"{inf.ci[0]:+.2f} to {inf.ci[1]:+.2f}; {inf.draws} "
+                 f"{'assignments (all)' if inf.exact else 're-randomisations'} within blocks")
+    for r in got.rings.itertuples():
+        wdq = "not read (no fall to weigh against)" if r.wdq is None else f"{r.wdq:+.2f}"
+        lines.append(f"streets {r.from_m:.0f}–{r.to_m:.0f} m around: {r.before} incidents "
+                     f"before, {r.after} during; weighted displacement quotient {wdq}")
+    return lines

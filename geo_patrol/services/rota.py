@@ -38,11 +38,12 @@ from geo_patrol.planning.rota import (
     visit_entropy,
 )
 from geo_patrol.privacy import mask_name
-from geo_patrol.services import crime
+from geo_patrol.services import crime, trials
 from geo_patrol.services.planning import _with_alerts, force, plan_area
 from geo_patrol.settings import Settings
 from geo_patrol.store import results
 from geo_patrol.store import rotas as store
+from geo_patrol.store import trials as trial_store
 from geo_patrol.store.accounts import audit
 from geo_patrol.store.areas import find_area, subtree_ids
 from geo_patrol.store.force import idle_on_duty
@@ -306,6 +307,12 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
     data = crime.load(conn.engine, settings, crime.Study(area_id=area["id"]))
     favoured = crime.favoured_method(conn.engine, settings)
     hot_ids = crime.rota_hotspots(data, favoured["method"], start=start, k=hotspots)
+    # while a trial runs, its patrolled hot spots only (never its control ones)
+    hot_ids, following = trials.patrolled_only(
+        trial_store.running_spots(conn, start, start + dt.timedelta(days=days - 1)),
+        set(index_of), hot_ids)
+    if following:
+        favoured = favoured | {"trials": following}
     hot_seg = np.array([index_of[int(g)] for g in hot_ids if int(g) in index_of], dtype=int)
     when = crime.patterns(data)
     busiest = np.argsort(-when.by_hour.sum(axis=0))[:3] if when.hours_known else []

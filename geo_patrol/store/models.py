@@ -966,6 +966,49 @@ class RotaWalk(Base):
     geom = mapped_column(Geometry("LINESTRING", srid=4326, spatial_index=False), nullable=False)
 
 
+TRIAL_ARMS = ("patrolled", "control")
+
+
+class Trial(Base):
+    """A randomised trial of hot-spot patrols, as designed before it starts: its hot spots'
+    blocks and arms (:class:`TrialSpot`), the outcome counted, when it starts and for how
+    many weeks, the seed of its draw and its power (``design``). The database refuses any
+    change of it, and its removal once it has started."""
+
+    __tablename__ = "trials"
+    __table_args__ = (CheckConstraint("weeks BETWEEN 1 AND 104", name="trials_weeks_check"),)
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"),
+                                                index=True)  # None: the whole city
+    start_day: Mapped[dt.date] = mapped_column(Date)
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    weeks: Mapped[int] = mapped_column(SmallInteger)
+    seed: Mapped[int] = mapped_column(Integer)
+    crime: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(Text)
+    fall: Mapped[float] = mapped_column(Float)
+    design: Mapped[dict] = mapped_column(JSONB, default=dict)
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+
+
+class TrialSpot(Base):
+    """A hot spot of a trial: its block (district and risk), its arm, and the risk and
+    weekly incidents it was blocked by."""
+
+    __tablename__ = "trial_spots"
+    __table_args__ = (CheckConstraint("arm IN ('patrolled', 'control')",
+                                      name="trial_spots_arm_check"),)
+    trial_id: Mapped[int] = _link_to("trials.id")
+    segment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    district_id: Mapped[int | None] = mapped_column(Integer)
+    block: Mapped[int] = mapped_column(Integer)
+    arm: Mapped[str] = mapped_column(String(16))
+    risk: Mapped[float] = mapped_column(Float)
+    weekly: Mapped[float] = mapped_column(Float)
+
+
 TASK_STATES = ("offered", "accepted", "delivered", "partly", "missed", "withdrawn")
 
 
