@@ -59,3 +59,23 @@ class PageOf:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+
+def page_frame(frame: Any, paging: Paging, *, sortable: Mapping[str, str],
+               order: list[str], filters: Mapping[str, str] | None = None) -> PageOf:
+    """Page ``paging`` of a table worked out in full (a summary, not a query): filtered
+    where a filter's column (``filters`` maps its key to the column) equals the value
+    asked for, sorted by the column ``sortable`` names for the sort key (else by
+    ``order``), the other columns of ``order`` breaking ties."""
+    for key, column in (filters or {}).items():
+        if paging.filter(key):
+            frame = frame[frame[column].astype(str) == paging.filters[key]]
+    by = list(order)
+    ascending = [True] * len(by)
+    if paging.sort is not None:
+        column = sortable[paging.sort]
+        by = [column, *[c for c in by if c != column]]
+        ascending = [not paging.descending] + [True] * (len(by) - 1)
+    frame = frame.sort_values(by, ascending=ascending, kind="stable", na_position="last")
+    return PageOf(frame.iloc[paging.offset:paging.offset + paging.size].reset_index(drop=True),
+                  len(frame), paging)

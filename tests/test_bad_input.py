@@ -184,10 +184,10 @@ def test_empty_single_and_all_duplicate_tracks(engine, settings, deployment, tmp
 # 9. times ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("when,match", [
-    ("2099-01-01T08:00:00+08:00", r"row 4: time 2099-01-01 00:00:00Z is in the future"),
-    ("1999-12-31T08:00:00+08:00", r"row 4: time 1999-12-31 00:00:00Z is before 2000"),
+    ("2099-01-01T08:00:00+08:00", r"row 4, time: 2099-01-01 00:00Z is in the future"),
+    ("1999-12-31T08:00:00+08:00", r"row 4, time: 1999-12-31 00:00Z is before 2000"),
     ("2026-11-27T08:00:20", r"row 4: time '2026-11-27T08:00:20' has no time zone"),
-    ("yesterday", r"row 4: time 'yesterday' is not a date and time"),
+    ("yesterday", r"row 4, time: “yesterday” is not a date and time"),
 ])
 def test_bad_times(engine, settings, deployment, tmp_path, when, match):
     rows = _walk_rows()

@@ -253,8 +253,9 @@ def test_campaign_cli_api_and_scope(demo_world, campaign, tmp_path):
         "csrf_token": token, "name": "<script>alert(1)</script>", "from": "2026-10-31",
         "to": "2026-10-01", "district": campaign["districts"][0], "category": "school"})
     body = wrong.get_data(as_text=True)
-    assert wrong.status_code == 400 and "ends on or after" in body
+    assert wrong.status_code == 400 and 'id="error-to"' in body  # beside the last day
     assert "<script>alert(1)</script>" not in body  # the form keeps it, escaped
+    assert 'value="&lt;script&gt;alert(1)&lt;/script&gt;"' in body
 
 
 def test_the_demo_campaign_counts_in_every_district(demo_world):

@@ -294,13 +294,15 @@ CRIME_WORDS = {
     "zh": {"title": "警情研判", "concentration": "警情集中在哪里", "hottest": "最热的 5%",
            "class": "侵财类", "legend": "热点街段", "density": "警情密度", "alert": "近重复预警区",
            "risk": "近重复风险：警情发生后 7 天内、", "method": "Gi* 热点", "verdict": "优于基准",
-           "tile": "侵财警情", "hours": "周一", "tile_alerts": "有效近重复预警区"},
+           "tile": "侵财警情", "hours": "周一", "tile_alerts": "有效近重复预警区",
+           "not_chance": "不是偶然", "knox_words": "打乱日期"},
     "en": {"title": "Crime patterns", "concentration": "Where it concentrates",
            "hottest": "hottest 5%", "class": "Property crime", "legend": "Hot spot",
            "density": "Incident density", "alert": "Near-repeat alert",
            "risk": "Near-repeat risk: within ", "method": "Gi* hot spots",
            "verdict": "better than the baselines", "tile": "Property crime", "hours": "Mon",
-           "tile_alerts": "near-repeat alert areas open"},
+           "tile_alerts": "near-repeat alert areas open", "not_chance": "not chance",
+           "knox_words": "dates shuffled"},
 }
 
 
@@ -343,6 +345,11 @@ def test_crime_page(page, server, people, demo_world, analyst, lang,  # noqa: F8
     assert page.locator("#hours tbody tr").first.locator("td").first.inner_text() == w["hours"]
     assert w["risk"] in page.locator("#near-repeat").inner_text()
     assert page.locator("#knox .bad").count() >= 1  # the significant band, marked
+    # the near-repeat test in plain words; its technical figure only on hover
+    knox_text = page.locator("#knox").inner_text() + page.locator("#knox-words").inner_text()
+    assert w["not_chance"] in page.locator("#knox .bad").first.inner_text()
+    assert w["knox_words"] in knox_text and "Knox" not in knox_text and "p ≤" not in knox_text
+    assert "Knox ratio" in page.locator("#knox .bad .tech").first.get_attribute("title")
     assert w["verdict"] in page.locator("#verdict").inner_text()
     assert w["method"] in page.locator("#evaluation").inner_text()
     legend = _map_legend(page, "crime-map")

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from geo_patrol.analysis.delivery import verify, walking_fixes
 from geo_patrol.analysis.params import AnalysisParams
-from geo_patrol.errors import ConflictError, ForbiddenError, NotFoundError
+from geo_patrol.errors import ConflictError, ForbiddenError, InputError, NotFoundError
 from geo_patrol.rules import load_rules
 
 #: The map's parameters (30 m reach, 120 s gap) and the packaged rules (80 % / 30 %, 8 km/h,
@@ -145,9 +145,18 @@ def test_tasks_walked_fully_half_and_not_at_all_and_paid_once(demo_world, walked
     assert lines["points"].sum() == owed and owed >= 15
     line = lines[lines["items"].str.contains(f"task {ids['full']}")].iloc[0]
     assert f"task {ids['half']}" in line["items"] and "*" in line["name"]
-    again, nothing = tasks.payout(engine, start=day - dt.timedelta(days=30), end=day,
-                                  by="command")
-    assert again != payout_id and nothing.empty
+    # paying the same period again has nothing to pay: it says so and records no payout
+    def recorded() -> tuple[int, int]:
+        with engine.connect() as conn:
+            return (conn.execute(sa.text("SELECT count(*) FROM payouts")).scalar_one(),
+                    conn.execute(sa.text("SELECT count(*) FROM audit_log "
+                                         "WHERE action = 'payout'")).scalar_one())
+
+    before = recorded()
+    with pytest.raises(InputError, match="Nothing to pay") as refused:
+        tasks.payout(engine, start=day - dt.timedelta(days=30), end=day, by="command")
+    assert "No payout was recorded" in (refused.value.msgid or "")
+    assert recorded() == before and tasks.payouts(engine)["id"].max() == payout_id
 
 
 def test_a_report_far_from_the_reporters_track_is_flagged_not_paid(demo_world, walked):
@@ -192,6 +201,10 @@ def test_a_report_far_from_the_reporters_track_is_flagged_not_paid(demo_world, w
 
 
 def test_the_command_offers_a_rota_as_tasks_checks_them_and_pays(demo_world, walked):
+    import pandas as pd
+
+    from geo_patrol.render.exports import localised_table
+    from geo_patrol.services import tasks
     from geo_patrol.services.rota import make_rota, save
     from geo_patrol.store.areas import find_area
     from geo_patrol.store.results import find_run
@@ -266,10 +279,16 @@ def test_the_command_offers_a_rota_as_tasks_checks_them_and_pays(demo_world, wal
     assert paid.startswith("义警编号,姓名,社区,积分,积分来源")  # in the reader's language
     assert "task " not in paid and "report " not in paid
     assert all(("任务 " in line or "线索 " in line) for line in paid.splitlines()[1:])
+    # everything is paid now: a second payout of the period records nothing and says so
     english = command.post("/tasks/payout?lang=en", data={
         "from": "2026-11-01", "to": "2026-12-31", "csrf_token": tokens[command]})
-    assert english.get_data().decode("utf-8-sig").startswith(
-        "Roster number,Name,Community,Points,What it pays")
+    assert english.status_code == 400
+    assert "Nothing to pay from 2026-11-01 to 2026-12-31" in english.get_data(as_text=True)
+    chinese = command.post("/tasks/payout", data={
+        "from": "2026-11-01", "to": "2026-12-31", "csrf_token": tokens[command]})
+    assert chinese.status_code == 400 and "未记录发放" in chinese.get_data(as_text=True)
+    assert localised_table(tasks.payout_lines(pd.DataFrame(), str), "en").columns.tolist() \
+        == ["Roster number", "Name", "Community", "Points", "What it pays"]
     assert planner.post("/tasks/payout", data={"from": "2026-11-01", "to": "2026-12-31",
                                                "csrf_token": tokens[planner]}
                         ).status_code == 403

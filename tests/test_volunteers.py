@@ -103,12 +103,12 @@ def test_column_mapping(engine, settings, tmp_path):
 
 @pytest.mark.parametrize("line,message", [
     (f"B1,张三,13812345678,{id_number(1)[:-1]}{'0' if id_number(1)[-1] != '0' else '1'},保安,,,,,1",
-     r"row 2: invalid ID number: check digit should be"),
-    ("B1,张三,1381234567,,保安,,,,,1", r"row 2: phone '1381234567' is not a mainland mobile"),
+     r"row 2, id_number: Not a valid ID number"),
+    ("B1,张三,1381234567,,保安,,,,,1", r"row 2, phone: “1381234567” is not a mainland mobile"),
     ("B1,=HYPERLINK(\"http://x\"),13812345678,,保安,,,,,1", r"row 2: name .* formula"),
-    ("B1,张三,13812345678,,宇航员,,,,,1", r"row 2: unknown occupation '宇航员'"),
+    ("B1,张三,13812345678,,宇航员,,,,,1", r"row 2, occupation: “宇航员” is not an occupation"),
     ("B1,张三,13812345678,,保安,,,,火星社区,1", r"row 2: unknown community '火星社区'"),
-    ("B1,张三,13812345678,,保安,,,,,maybe", r"row 2: active/状态 'maybe' is not yes/no"),
+    ("B1,张三,13812345678,,保安,,,,,maybe", r"row 2, active: “maybe” is not yes or no"),
 ])
 def test_bad_rows_refused(engine, settings, tmp_path, line, message):
     path = tmp_path / "bad.csv"
@@ -123,10 +123,10 @@ def test_bad_rows_refused(engine, settings, tmp_path, line, message):
 def test_duplicate_rows_in_one_file(engine, settings, tmp_path):
     path = tmp_path / "dup.csv"
     path.write_text(f"number,name,id_number\nA1,甲,{id_number(5)}\nA2,乙,{id_number(5)}\n")
-    with pytest.raises(InputError, match="row 3: duplicate volunteer: same ID number as row 2"):
+    with pytest.raises(InputError, match="row 3, id_number: The same ID number as row 2"):
         load_volunteers(engine, path, settings=settings)
     path.write_text("number,name\nA1,甲\nA1,乙\n")
-    with pytest.raises(InputError, match="row 3: volunteer number 'A1' also on row 2"):
+    with pytest.raises(InputError, match="row 3, number: Volunteer number A1 is also on row 2"):
         load_volunteers(engine, path, settings=settings)
     assert count(engine, "volunteers") == 0
 

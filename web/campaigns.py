@@ -8,13 +8,13 @@ from typing import Any
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from geo_patrol.access import Resource
-from geo_patrol.errors import GeoPatrolError, NotFoundError
+from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.render.charts import burn_down_svg
 from geo_patrol.services import campaigns, jobs
 from geo_patrol.services.results import districts as district_list
 from web.auth import principal, requires
 from web.db import get_conn, get_db, settings
-from web.forms import error_text
+from web.forms import refuse
 from web.params import csv_response, day_arg, int_arg, lang
 
 bp = Blueprint("campaigns", __name__)
@@ -36,20 +36,21 @@ def _plain(frame: Any) -> list[dict]:
 def campaigns_page() -> Any:
     me = principal()
     within = me.within(Resource.CAMPAIGNS)
-    error, status = None, 200
+    status = 200
     if request.method == "POST":
         me.require(Resource.CAMPAIGNS, "write")
         form = request.form
         try:
             cid = campaigns.create(
                 get_db(), settings(), name=form.get("name", ""),
-                starts_on=day_arg(form["from"]) if form.get("from") else None,
-                ends_on=day_arg(form["to"]) if form.get("to") else None,
+                starts_on=day_arg(form["from"], "from") if form.get("from") else None,
+                ends_on=day_arg(form["to"], "to") if form.get("to") else None,
                 districts=[int(d) for d in form.getlist("district") if d.isdigit()],
                 categories=form.getlist("category"), by=me.username)
             return redirect(url_for("campaigns.campaigns_page", id=cid))
-        except GeoPatrolError as exc:
-            error, status = error_text(exc), 400
+        except InputError as exc:  # beside its field, what was typed kept
+            refuse(exc)
+            status = 400
     table = campaigns.listing(get_db(), within=within)
     chosen = int_arg("id")
     if chosen is None and len(table):
@@ -64,9 +65,11 @@ def campaigns_page() -> Any:
         progress = made[0] if made else None
     return render_template(
         "campaigns.html", run=None, lang=lang(), table=table, progress=progress, job=job,
-        chart=burn_down_svg(progress.days, lang()) if progress else "", error=error,
+        chart=burn_down_svg(progress.days, lang()) if progress else "",
         districts=district_list(get_conn()), categories=settings().rules.categories,
-        rules=settings().rules, form=request.form if error else {}), status
+        rules=settings().rules,
+        ticked={k: request.form.getlist(k) for k in ("district", "category")}
+        if status == 400 else {}), status
 
 
 def _visible(campaign_id: int) -> None:

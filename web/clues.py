@@ -4,12 +4,10 @@ language."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 from flask import Blueprint, Response, redirect, render_template, request, url_for
-from flask_babel import gettext
 from werkzeug.datastructures import FileStorage
 
 from geo_patrol import clock
@@ -20,52 +18,10 @@ from geo_patrol.services import reports as service
 from geo_patrol.services.results import reward_ledger
 from web.auth import principal, requires
 from web.db import get_conn, get_db, settings
-from web.params import int_value, lang
+from web.forms import refills, refusal_text  # (a refused report's reason, for /me)
+from web.params import int_value, lang, paging_args
 
 bp = Blueprint("clues", __name__)
-
-#: A refused report's (or triage's) reason in the reader's language, from its figures.
-REFUSALS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "not_image": lambda p: gettext(
-        "“%(file)s” is not a photo: send a JPEG, PNG or WebP picture.", file=p.get("file")),
-    "too_large": lambda p: gettext(
-        "“%(file)s” is too large: a photo may be at most %(mb)s MB.", file=p.get("file"),
-        mb=p.get("mb")),
-    "bomb": lambda p: gettext(
-        "“%(file)s” would unpack to more than %(pixels)s pixels and was refused.",
-        file=p.get("file"), pixels=p.get("pixels")),
-    "size_lies": lambda p: gettext(
-        "“%(file)s” claims a smaller size in its EXIF than the picture it holds, and was "
-        "refused.", file=p.get("file")),
-    "too_many": lambda p: gettext(
-        "A report carries at most %(limit)s photos; you chose %(count)s.",
-        limit=p.get("limit"), count=p.get("count")),
-    "not_video": lambda p: gettext(
-        "“%(file)s” is not a video that can be read: send an MP4, QuickTime or WebM video.",
-        file=p.get("file")),
-    "video_too_large": lambda p: gettext(
-        "“%(file)s” is too large: a video may be at most %(mb)s MB.", file=p.get("file"),
-        mb=p.get("mb")),
-    "video_too_long": lambda p: gettext(
-        "“%(file)s” is too long: a video may last at most %(s)s seconds.",
-        file=p.get("file"), s=p.get("seconds")),
-    "outside": lambda p: gettext(
-        "The report's position is not in this city's communities: give a longitude and "
-        "latitude inside the city."),
-    "category": lambda p: gettext("Choose a category from the list."),
-    "text": lambda p: gettext("The text is too long, or starts with = + - or @."),
-    "answer": lambda p: gettext("An answer has at most %(limit)s characters.",
-                                limit=p.get("limit")),
-    "reason": lambda p: gettext("Say why the report is rejected."),
-    "merge": lambda p: gettext("Choose the earlier report to merge this one into."),
-}
-
-
-def refusal_text(exc: ReportInputError) -> str:
-    """What a refused report or triage says, in the reader's language."""
-    say = REFUSALS.get(exc.code)
-    return say(exc.params) if say else str(exc)
-
 
 def photos_sent(files: list[FileStorage]) -> list[tuple[str, bytes]]:
     """The photos of a form, each read no further than one byte past the size allowed (a
@@ -100,36 +56,39 @@ def photo(media_id: int, copy: str) -> Any:
         "Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"})
 
 
-def reports_page(*, error: str | None = None, status: int = 200) -> Any:
-    """The queue: reports pending first, with their photos, the earlier report each looks
-    like, and for officers and the command the triage buttons."""
+def reports_page(*, status: int = 200) -> Any:
+    """The queue, a page at a time: reports pending first (or sorted and filtered as asked),
+    with their photos, the earlier report each looks like, and for officers and the command
+    the triage buttons."""
     me = principal()
-    verification = request.args.get("verification") or None
-    table, photos, earlier = service.queue(get_db(), settings(), me,
-                                           verification=verification)
+    paging = paging_args(sortable=service.REPORT_SORTS, filters=service.REPORT_FILTERS)
+    found = service.queue(get_db(), settings(), me, paging)
+    page, photos = found.page, found.photos
     # planners see what was reported where, never who reported it or what they wrote
     people = me.grant(Resource.PEOPLE) is not None
     ledger = reward_ledger(get_conn(), within=me.within(Resource.HAZARDS)) if people else None
     if not people:
-        table = table.assign(volunteer=None, volunteer_name=None, text=None, answer=None)
+        page.rows[["volunteer", "volunteer_name", "text", "answer"]] = None
         photos = {}  # a photo may show people
     triage = me.grant(Resource.HAZARDS, "triage") is not None
-    return render_template("reports.html", run=None, reports=table, ledger=ledger,
-                           people=people, verification=verification or "", photos=photos,
-                           earlier=earlier, error=error, triage=triage,
-                           choices=merge_choices(table, earlier) if triage else {},
+    return render_template("reports.html", run=None, reports=page, ledger=ledger,
+                           people=people, verification=paging.filter("verification") or "",
+                           photos=photos, earlier=found.earlier, triage=triage,
+                           choices=merge_choices(page.rows, found.candidates, found.earlier)
+                           if triage else {},
                            done=int_value("done", request.args.get("done")),
                            outcome=request.args.get("outcome", ""),
                            points=int_value("points", request.args.get("points"), 0),
                            flagged=bool(request.args.get("flagged"))), status
 
 
-def merge_choices(table: pd.DataFrame, earlier: dict[int, int], *, most: int = 20
-                  ) -> dict[int, list[tuple[int, str]]]:
-    """For each pending report, the earlier reports of its community it may be merged into,
-    the one it looks like first, then the latest: ``(id, what the list shows)``."""
+def merge_choices(table: pd.DataFrame, candidates: pd.DataFrame, earlier: dict[int, int], *,
+                  most: int = 20) -> dict[int, list[tuple[int, str]]]:
+    """For each pending report of ``table``, the earlier reports of its community (among
+    ``candidates``) it may be merged into, the one it looks like first, then the latest:
+    ``(id, what the list shows)``."""
     tz, rules = settings().timezone, settings().rules
-    kept = table[table["verification"] != "merged"].sort_values(["reported_at", "id"])
+    kept = candidates[candidates["verification"] != "merged"].sort_values(["reported_at", "id"])
     groups = {c: g for c, g in kept.groupby("community_id")}
     out: dict[int, list[tuple[int, str]]] = {}
     for r in table[table["verification"] == "pending"].itertuples():
@@ -150,11 +109,17 @@ def merge_choices(table: pd.DataFrame, earlier: dict[int, int], *, most: int = 2
     return out
 
 
+#: The field of a report's triage form a refusal is shown beside.
+TRIAGE_FIELDS: dict[str, str] = {"answer": "answer", "reason": "answer",
+                                 "merge": "merge_into", "outside": "hazard_category"}
+
+
 @bp.post("/reports/<int:report_id>/triage")
 @requires(Resource.HAZARDS, "triage")
+@refills(lambda: reports_page())
 def triage(report_id: int) -> Any:
     """Verify, reject (with a reason), merge, add to the hazard register or hand to a
-    police station."""
+    police station; a refusal is shown beside the report's field, the answer typed kept."""
     form = request.form
     try:
         done = service.triage(
@@ -163,7 +128,8 @@ def triage(report_id: int) -> Any:
             merge_into=int_value("merge_into", form.get("merge_into")),
             hazard_category=form.get("hazard_category") or None)
     except ReportInputError as exc:
-        return reports_page(error=refusal_text(exc), status=400)
+        exc.field = exc.field or TRIAGE_FIELDS.get(exc.code)
+        raise
     return redirect(url_for("pages.reports", done=done.report_id, outcome=done.outcome,
                             points=done.points, flagged=int(done.flagged) or None)
                     + f"#report-{report_id}")

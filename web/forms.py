@@ -32,9 +32,51 @@ from geo_patrol.errors import (
 from geo_patrol.render.basemap import MAX_DATA_ZOOM, STYLE_JS, TILE_URL
 from geo_patrol.render.i18n import term
 from geo_patrol.services import places
-from web.clues import refusal_text
 from web.db import get_db
 from web.params import FIELD_NAMES, lang
+
+#: A refused report's (or triage's) reason in the reader's language, from its figures.
+REFUSALS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "not_image": lambda p: gettext(
+        "“%(file)s” is not a photo: send a JPEG, PNG or WebP picture.", file=p.get("file")),
+    "too_large": lambda p: gettext(
+        "“%(file)s” is too large: a photo may be at most %(mb)s MB.", file=p.get("file"),
+        mb=p.get("mb")),
+    "bomb": lambda p: gettext(
+        "“%(file)s” would unpack to more than %(pixels)s pixels and was refused.",
+        file=p.get("file"), pixels=p.get("pixels")),
+    "size_lies": lambda p: gettext(
+        "“%(file)s” claims a smaller size in its EXIF than the picture it holds, and was "
+        "refused.", file=p.get("file")),
+    "too_many": lambda p: gettext(
+        "A report carries at most %(limit)s photos; you chose %(count)s.",
+        limit=p.get("limit"), count=p.get("count")),
+    "not_video": lambda p: gettext(
+        "“%(file)s” is not a video that can be read: send an MP4, QuickTime or WebM video.",
+        file=p.get("file")),
+    "video_too_large": lambda p: gettext(
+        "“%(file)s” is too large: a video may be at most %(mb)s MB.", file=p.get("file"),
+        mb=p.get("mb")),
+    "video_too_long": lambda p: gettext(
+        "“%(file)s” is too long: a video may last at most %(s)s seconds.",
+        file=p.get("file"), s=p.get("seconds")),
+    "outside": lambda p: gettext(
+        "The report's position is not in this city's communities: give a longitude and "
+        "latitude inside the city."),
+    "category": lambda p: gettext("Choose a category from the list."),
+    "text": lambda p: gettext("The text is too long, or starts with = + - or @."),
+    "answer": lambda p: gettext("An answer has at most %(limit)s characters.",
+                                limit=p.get("limit")),
+    "reason": lambda p: gettext("Say why the report is rejected."),
+    "merge": lambda p: gettext("Choose the earlier report to merge this one into."),
+}
+
+
+def refusal_text(exc: ReportInputError) -> str:
+    """What a refused report or triage says, in the reader's language."""
+    say = REFUSALS.get(exc.code)
+    return say(exc.params) if say else str(exc)
+
 
 #: What a role's refusal says it may not do, in the page's language.
 ACTIONS: dict[str, str] = {
@@ -61,6 +103,11 @@ COLUMNS: dict[str, str] = {
     "time": _l("Time"), "volunteer": _l("volunteer"),
     "text": _l("Text"), "verification": _l("Verification"),
     "reward": _l("Reward"), "source": _l("source"),
+    "number": _l("Roster number"), "phone": _l("phone"), "id_number": _l("ID number"),
+    "occupation": _l("Occupation"), "active": _l("active"), "course": _l("Course"),
+    "date": _l("Date"), "skill": _l("Skill"), "validity_months": _l("Valid for"),
+    "mode": _l("Form"), "result": _l("result"), "accuracy": _l("accuracy"),
+    "speed": _l("speed"), "description": _l("description"),
 }
 
 
@@ -125,22 +172,27 @@ class FormError:
     problems: list[dict[str, Any]] = field(default_factory=list)
     total: int = 0
     shown: bool = False
+    key: str | None = None
 
 
-def _failed(endpoint: str) -> FormError | None:
+def _failed(endpoint: str, key: object = None) -> FormError | None:
+    """The refusal of the form of ``endpoint``; with ``key``, only when that form was the
+    one posted (a page with one form per row: the row's id, as in the form's address)."""
     error: FormError | None = g.get("form_error")
-    return error if error is not None and error.endpoint == endpoint else None
+    if error is None or error.endpoint != endpoint:
+        return None
+    return error if key is None or str(key) == error.key else None
 
 
-def entered(endpoint: str) -> dict[str, str]:
+def entered(endpoint: str, key: object = None) -> dict[str, str]:
     """What was typed into the form of ``endpoint`` when it was refused (else nothing)."""
-    error = _failed(endpoint)
+    error = _failed(endpoint, key)
     return error.typed if error else {}
 
 
-def field_error(endpoint: str, name: str) -> Markup:
+def field_error(endpoint: str, name: str, key: object = None) -> Markup:
     """The refusal beside field ``name`` of the form of ``endpoint`` (empty otherwise)."""
-    error = _failed(endpoint)
+    error = _failed(endpoint, key)
     if error is None or error.field != name:
         return Markup("")
     error.shown = True
@@ -148,10 +200,10 @@ def field_error(endpoint: str, name: str) -> Markup:
         name, error.text)
 
 
-def form_error(endpoint: str) -> Markup:
+def form_error(endpoint: str, key: object = None) -> Markup:
     """The refusal of the form of ``endpoint`` that no field showed, with a file's bad rows
     listed (row, column, reason)."""
-    error = _failed(endpoint)
+    error = _failed(endpoint, key)
     if error is None or error.shown:
         return Markup("")
     html = Markup('<div class="form-error" id="form-error" role="alert"><p class="bad">{}</p>'
@@ -179,9 +231,11 @@ def refuse(exc: InputError) -> None:
     """Keep ``exc`` as the refusal of this request's form (the page then shows it)."""
     problems = [{"row": p.row, "column": column_name(p.column), "reason": problem_text(p)}
                 for p in exc.problems] if isinstance(exc, RowErrors) else []
+    args = request.view_args or {}
     g.form_error = FormError(endpoint=request.endpoint or "", field=exc.field,
                              text=error_text(exc), typed=_typed(), problems=problems,
-                             total=exc.total if isinstance(exc, RowErrors) else 0)
+                             total=exc.total if isinstance(exc, RowErrors) else 0,
+                             key=",".join(str(v) for v in args.values()) or None)
 
 
 def refills(page: Callable[[], Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

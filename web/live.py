@@ -28,7 +28,7 @@ from flask import (
 from geo_patrol import clock
 from geo_patrol.access import Resource
 from geo_patrol.analysis.places import Place, place_text
-from geo_patrol.errors import DatabaseError, GeoPatrolError, InputError, NotFoundError
+from geo_patrol.errors import DatabaseError, InputError, NotFoundError
 from geo_patrol.ingest.positions import (
     ACK_TIMEOUT_S,
     MAX_BODY_BYTES,
@@ -50,7 +50,7 @@ from geo_patrol.services.accounts import audit
 from geo_patrol.vocab import CERT_SKILLS
 from web.auth import principal, requires
 from web.db import cities, get_conn, get_db, get_engine, settings
-from web.forms import error_text, refills
+from web.forms import refills, refuse
 from web.params import int_arg, lang
 
 bp = Blueprint("live", __name__)
@@ -209,9 +209,11 @@ def live_feed() -> Any:
 @bp.route("/devices", methods=["GET", "POST"])
 @requires(Resource.DEVICES)
 def devices_page() -> Any:
+    """The devices; a device registered with the form (a refusal beside its field, what was
+    typed kept, nothing stored)."""
     me = principal()
     within = me.within(Resource.DEVICES)
-    created = error = None
+    created = None
     status = 200
     if request.method == "POST":
         me.require(Resource.DEVICES, "write")
@@ -222,24 +224,24 @@ def devices_page() -> Any:
         secret = None if request.form.get("weak") else devices.new_secret()
         try:
             devices.add_device(get_db(), device, number, secret=secret)
-        except GeoPatrolError as exc:
-            error, status = error_text(exc), 400
+        except InputError as exc:
+            refuse(exc)
+            status = 400
         else:
             with get_db().begin() as conn:
                 audit(conn, me.username, "device_add", device,
                       details={"volunteer": number, "secret": secret is not None})
             created = _setup(device, number, secret)
-    return _devices_page(within, created=created, error=error), status
+    return _devices_page(within, created=created), status
 
 
-def _devices_page(within: frozenset[int] | None, *, created: dict[str, Any] | None,
-                  error: str | None) -> str:
+def _devices_page(within: frozenset[int] | None, *, created: dict[str, Any] | None) -> str:
     """The devices and refusals of the user's communities (an officer's: their own)."""
     table = devices.devices(get_db(), within, tz=settings().timezone)
     table = table.assign(name=[mask_name(n) for n in table["name"]])
     return render_template("devices.html", run=None, lang=lang(), devices=table,
                            refusals=devices.refusals(get_db(), settings(), within=within),
-                           created=created, error=error)
+                           created=created)
 
 
 def _setup(device: str, number: str | None, secret: str | None) -> dict[str, Any]:
@@ -260,8 +262,7 @@ def rotate_device(device_id: str) -> Any:
     secret = devices.rotate_secret(get_db(), device_id)
     with get_db().begin() as conn:
         audit(conn, me.username, "device_rotate", device_id)
-    return _devices_page(me.within(Resource.DEVICES), created=_setup(device_id, None, secret),
-                         error=None)
+    return _devices_page(me.within(Resource.DEVICES), created=_setup(device_id, None, secret))
 
 
 @bp.post("/devices/<path:device_id>/remove")

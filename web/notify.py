@@ -12,9 +12,11 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 from geo_patrol.access import Resource
 from geo_patrol.errors import GeoPatrolError, NotFoundError
 from geo_patrol.privacy import mask_name
+from geo_patrol.render.i18n import in_language
 from geo_patrol.services import notify as service
 from web.auth import principal, requires
 from web.db import get_db, settings
+from web.params import lang, paging_args
 
 bp = Blueprint("notify", __name__)
 
@@ -32,9 +34,11 @@ def form_id(name: str) -> int:
 def outbox_page(error: str | None = None, status: int = 200) -> Any:
     """Each message's state per person and channel (names masked), and the channels."""
     me = principal()
-    table = service.outbox(get_db(), me.within(Resource.CALLOUTS, "write"),
-                           tz=settings().timezone)
-    table["name"] = table["name"].map(mask_name)
+    paging = paging_args(sortable=service.OUTBOX_SORTS, filters=service.OUTBOX_FILTERS)
+    table = service.outbox_page(get_db(), paging, me.within(Resource.CALLOUTS, "write"),
+                                tz=settings().timezone)
+    table.rows["name"] = table.rows["name"].map(mask_name)
+    table.rows["title"] = table.rows["title"].map(lambda t: in_language(t, lang()))
     manage = me.grant(Resource.DEVICES, "write") is not None
     return render_template("notify.html", run=None, outbox=table,
                            channels=service.channels(get_db()) if manage else None,

@@ -9,13 +9,13 @@ import pandas as pd
 from flask import Blueprint, jsonify, render_template, request
 
 from geo_patrol.access import Resource
-from geo_patrol.errors import GeoPatrolError, InputError
+from geo_patrol.errors import InputError
 from geo_patrol.services import training
 from geo_patrol.vocab import ATTENDANCE_RESULTS, CERT_SKILLS, TRAINING_MODES
 from web.auth import principal, requires
 from web.db import get_db, settings
-from web.forms import error_text
-from web.params import csv_response, int_arg, lang
+from web.forms import refuse
+from web.params import csv_response, int_arg, lang, paging_args
 
 bp = Blueprint("training", __name__)
 
@@ -36,7 +36,7 @@ def training_page() -> Any:
     me = principal()
     within = me.within(Resource.TRAINING)
     db, cfg = get_db(), settings()
-    entered = error = None
+    entered = None
     status_code = 200
     if request.method == "POST":
         me.require(Resource.TRAINING, "write")
@@ -50,18 +50,19 @@ def training_page() -> Any:
                 mode=request.form.get("mode", "classroom"), trainer=request.form.get("trainer"),
                 batch=request.form.get("batch", ""),
                 attendance={r: request.form.get(r, "") for r in ATTENDANCE_RESULTS})
-        except GeoPatrolError as exc:
-            error, status_code = error_text(exc), 400
+        except InputError as exc:  # beside its field, what was typed kept
+            refuse(exc)
+            status_code = 400
     status = training.status(db, cfg, within=within)
-    community = request.args.get("community") or ""
-    shown = status[status["community"] == community] if community else status
+    paging = paging_args(sortable=training.STATUS_SORTS, filters=training.STATUS_FILTERS)
     return render_template(
-        "training.html", run=None, lang=lang(), status=shown, community=community,
+        "training.html", run=None, lang=lang(), community=paging.filter("community") or "",
+        status=training.status_page(status, paging),
         shares=training.community_share(status), courses=training.courses(db),
         sessions=training.sessions(db, cfg, within=within), batches=_batches(),
         course=request.args.get("course") or "", size=int_arg("size", training.ROOM_SIZE,
                                                               low=1, high=500),
-        skills=CERT_SKILLS, modes=TRAINING_MODES, entered=entered, error=error,
+        skills=CERT_SKILLS, modes=TRAINING_MODES, recorded=entered,
         horizon=training.EXPIRING_DAYS), status_code
 
 

@@ -28,6 +28,7 @@ from geo_patrol.errors import N_, InputError
 from geo_patrol.ingest._files import open_maybe_compressed
 from geo_patrol.ingest._xml import screen_xml
 from geo_patrol.ingest.points import to_float
+from geo_patrol.ingest.problems import Problems
 from geo_patrol.ingest.tables import decode_text, match_columns
 from geo_patrol.vocab import (
     FLAG_DUPLICATE,
@@ -80,12 +81,40 @@ def _zone(tz: str | None) -> ZoneInfo | None:
 
 
 def parse_times(values: pd.Series, rows: np.ndarray, *, tz: str | None, source: str,
-                unit: str = "row") -> np.ndarray:
+                unit: str = "row", problems: Problems | None = None,
+                column: str = "time") -> np.ndarray:
     """Times as µs since the epoch (UTC).
 
     Accepts ISO 8601 text (with or without a zone designator) and epoch seconds or
-    milliseconds. Naive times are refused unless ``tz`` says which zone they are in.
-    """
+    milliseconds. Naive times are refused unless ``tz`` says which zone they are in. With
+    ``problems``, every bad time is noted there (as ``column``, and left 0) instead of
+    refusing the first."""
+    if problems is None:
+        return _parse_times(values, rows, tz=tz, source=source, unit=unit)
+    _zone(tz)  # an unknown zone is the whole file's fault, not a row's
+    try:
+        return _parse_times(values, rows, tz=tz, source=source, unit=unit)
+    except InputError:
+        pass
+    out = np.zeros(len(values), dtype="int64")
+    for i, (value, row) in enumerate(zip(pd.Series(values).tolist(), rows, strict=True)):
+        try:
+            out[i] = _parse_times(pd.Series([value]), np.array([row]), tz=tz, source=source,
+                                  unit=unit)[0]
+        except InputError as exc:
+            if exc.msgid:  # times without a zone: the whole file's, said once
+                raise
+            text = "" if value is None or pd.isna(value) else str(value).strip()
+            if text in ("", "nan", "None"):
+                problems.add(row, column, N_("The time is missing."), {})
+            else:
+                problems.add(row, column, N_("“%(value)s” is not a date and time."),
+                             {"value": text[:40]})
+    return out
+
+
+def _parse_times(values: pd.Series, rows: np.ndarray, *, tz: str | None, source: str,
+                 unit: str = "row") -> np.ndarray:
     zone = _zone(tz)
     s = pd.Series(values).reset_index(drop=True)
     if pd.api.types.is_numeric_dtype(s):
@@ -301,6 +330,7 @@ def read_csv_fixes(path: Path, *, tz: str | None = None, mapping: dict[str, str]
     if n == 0:
         raise InputError("no fixes in the file", source=source)
     rows = np.arange(2, n + 2)
+    problems = Problems(source)  # every bad value of the file is named at once
 
     def column(canon: str, required: bool = True) -> np.ndarray:
         if canon not in original:
@@ -308,17 +338,22 @@ def read_csv_fixes(path: Path, *, tz: str | None = None, mapping: dict[str, str]
         col = table.column(original[canon])
         if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
             if required and col.null_count:
-                i = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
-                raise InputError(f"{canon} is missing", source=source, location=f"row {rows[i]}")
+                problems.flag(col.is_null().to_numpy(zero_copy_only=False), rows, canon,
+                              N_("The %(column)s is missing."), lambda i: {"column": canon})
             return col.to_numpy(zero_copy_only=False).astype("float64")
-        return to_float(col.to_pandas(), canon, rows, source=source, required=required)
+        return to_float(col.to_pandas(), canon, rows, source=source, required=required,
+                        problems=problems)
 
     x, y = column("lon"), column("lat")
-    t = parse_times(table.column(original["time"]).to_pandas(), rows, tz=tz, source=source)
+    t = parse_times(table.column(original["time"]).to_pandas(), rows, tz=tz, source=source,
+                    problems=problems)
+    check_times(t, rows, source=source, unit="row", problems=problems)
+    accuracy, speed = column("accuracy", False), column("speed", False)
+    problems.raise_if_any()
     volunteers = None
     if "volunteer" in original:
         volunteers = table.column(original["volunteer"]).to_pandas().array
-    return RawFixes(volunteers, t, x, y, column("accuracy", False), column("speed", False), rows)
+    return RawFixes(volunteers, t, x, y, accuracy, speed, rows)
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -391,9 +426,22 @@ class CleanFixes:
 
 
 def check_times(t: np.ndarray, rows: np.ndarray, *, source: str, unit: str,
-                now: dt.datetime | None = None) -> None:
-    """Refuse times before 2000 or more than a day in the future."""
+                now: dt.datetime | None = None, problems: Problems | None = None,
+                column: str = "time") -> None:
+    """Refuse times before 2000 or more than a day in the future (with ``problems``, note
+    each there; rows already noted are skipped)."""
     now_us = int(pd.Timestamp(now or dt.datetime.now(dt.UTC)).value // 1000)
+    if problems is not None:
+        fresh = ~problems.bad(rows)
+
+        def shown(i: int) -> dict[str, str]:
+            return {"value": f"{pd.Timestamp(int(t[i]), unit='us', tz='UTC'):%Y-%m-%d %H:%M}Z"}
+
+        problems.flag(fresh & (t < EARLIEST.value // 1000), rows, column,
+                      N_("%(value)s is before 2000: a GPS reset?"), shown)
+        problems.flag(fresh & (t > now_us + FUTURE_SLACK.value // 1000), rows, column,
+                      N_("%(value)s is in the future."), shown)
+        return
     early = t < EARLIEST.value // 1000
     if early.any():
         i = int(np.flatnonzero(early)[0])

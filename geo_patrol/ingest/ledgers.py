@@ -160,26 +160,32 @@ def read_hazards(path: Path | str, *, rules: Rules, crs: str | None, tz: str | N
 def read_reports(path: Path | str, *, crs: str | None, tz: str | None = None,
                  mapping: Mapping[str, str] | None = None, encoding: str | None = None,
                  sheet: str | None = None) -> Ledger:
-    """Volunteers' reports: who, when, where, category, text, verification, reward."""
+    """Volunteers' reports: who, when, where, category, text, verification, reward. Every
+    bad value is named at once (nothing is stored)."""
     source = str(path)
+    problems = Problems(source)
     rec = read_point_records(path, REPORT_COLUMNS, required=("volunteer", "time", "category"),
-                             crs=crs, mapping=mapping, encoding=encoding, sheet=sheet)
+                             crs=crs, mapping=mapping, encoding=encoding, sheet=sheet,
+                             problems=problems)
+    problems.unit = rec.unit
     f = rec.frame.reindex(columns=list(REPORT_COLUMNS), fill_value="")
     refuse_formula_cells(rec, ["text", "category", "id", "volunteer"], source)
     rows = rec.rows
-    t = parse_times(f["time"], rows, tz=tz, source=source, unit=rec.unit)
-    check_times(t, rows, source=source, unit=rec.unit)
-    verification = _lookup(f["verification"], _VERIFICATION, "verification",
-                           REPORT_VERIFICATIONS, source, rec.unit)
-    reward = to_float(f["reward"], "reward", rows, source=source, unit=rec.unit, required=False)
-    negative = reward < 0
-    if negative.any():
-        raise InputError("reward is negative", source=source,
-                         location=f"{rec.unit} {rows[negative][0]}")
-    empty = f["volunteer"] == ""
-    if empty.any():
-        raise InputError("volunteer is empty", source=source,
-                         location=f"{rec.unit} {rows[empty.to_numpy()][0]}")
+    problems.flag((f["volunteer"] == "").to_numpy(), rows, "volunteer",
+                  N_("The volunteer is empty."))
+    t = parse_times(f["time"], rows, tz=tz, source=source, unit=rec.unit, problems=problems)
+    check_times(t, rows, source=source, unit=rec.unit, problems=problems)
+    verification = f["verification"].str.strip().str.lower().map(_VERIFICATION)
+    problems.flag(verification.isna().to_numpy(), rows, "verification",
+                  N_("“%(value)s” is not a verification: use one of %(allowed)s."),
+                  lambda i: {"value": f["verification"].iloc[i][:40],
+                             "allowed": ", ".join(REPORT_VERIFICATIONS)})
+    reward = to_float(f["reward"], "reward", rows, source=source, unit=rec.unit, required=False,
+                      problems=problems)
+    problems.flag(reward < 0, rows, "reward", N_("%(value)s is negative."),
+                  lambda i: {"value": f"{reward[i]:g}"})
+    problems.raise_if_any()
+    verification = verification.to_numpy()
     auto = content_keys(f[["volunteer", "time", "category", "text"]], "auto:")
     values = pd.DataFrame({
         "external_id": np.where(f["id"] == "", auto, f["id"]), "volunteer": f["volunteer"],
@@ -207,15 +213,21 @@ def read_incidents(path: Path | str, *, crs: str | None, tz: str | None = None,
     whose date is spreadsheet day zero (1899-12-30) means the time of day is unknown.
     """
     source = str(path)
+    problems = Problems(source)
     rec = read_point_records(path, INCIDENT_COLUMNS, crs=crs, mapping=mapping,
-                             encoding=encoding, sheet=sheet)
+                             encoding=encoding, sheet=sheet, problems=problems)
+    problems.unit = rec.unit
     f = rec.frame.reindex(columns=list(INCIDENT_COLUMNS), fill_value="")
     refuse_formula_cells(rec, ["category", "description", "id"], source)
     rows = rec.rows
-    if category is None and (f["category"] == "").any():
-        row = rows[(f["category"] == "").to_numpy()][0]
+    if category is None and (f["category"] == "").all():  # the file's, said once
         msg = "category is missing: map a column with --column category=HEADER or pass --category"
-        raise InputError(msg, source=source, location=f"{rec.unit} {row}")
+        raise InputError(msg, source=source, values={},
+                         shown=N_("The file has no category column: name the column that "
+                                  "holds it."))
+    if category is None:
+        problems.flag((f["category"] == "").to_numpy(), rows, "category",
+                      N_("The category is empty."))
     cats = f["category"].replace("", category) if category else f["category"]
     time_text = f["time"].where(~f["time"].str.startswith(_NULL_DATES), "")
     clock = time_text.str.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?")
@@ -225,19 +237,15 @@ def read_incidents(path: Path | str, *, crs: str | None, tz: str | None = None,
     at = np.full(len(f), np.iinfo("int64").min)
     if has_time.any():
         m = has_time.to_numpy()
-        at[m] = parse_times(full[m], rows[m], tz=tz, source=source, unit=rec.unit)
-        check_times(at[m], rows[m], source=source, unit=rec.unit)
+        at[m] = parse_times(full[m], rows[m], tz=tz, source=source, unit=rec.unit,
+                            problems=problems)
+        check_times(at[m], rows[m], source=source, unit=rec.unit, problems=problems)
     on = pd.to_datetime(date_part.where(date_part != ""), errors="coerce", format="mixed")
-    bad = on.isna() & (date_part != "")
-    if bad.any():
-        row = rows[bad.to_numpy()][0]
-        raise InputError(f"date {f.at[row, 'date']!r} is not a date", source=source,
-                         location=f"{rec.unit} {row}")
-    early = on < pd.Timestamp("2000-01-01")
-    if early.any():
-        row = rows[early.to_numpy()][0]
-        raise InputError(f"date {f.at[row, 'date']!r} is before 2000", source=source,
-                         location=f"{rec.unit} {row}")
+    problems.flag((on.isna() & (date_part != "")).to_numpy(), rows, "date",
+                  N_("“%(value)s” is not a date."), lambda i: {"value": f["date"].iloc[i][:40]})
+    problems.flag((on < pd.Timestamp("2000-01-01")).to_numpy(), rows, "date",
+                  N_("%(value)s is before 2000."), lambda i: {"value": f["date"].iloc[i][:40]})
+    problems.raise_if_any()
     keys = content_keys(pd.DataFrame({"i": f["id"], "c": cats, "d": f["date"], "t": f["time"],
                                       "x": np.round(rec.x, 6), "y": np.round(rec.y, 6)}), "")
     values = pd.DataFrame({

@@ -32,6 +32,13 @@ class Problems:
                 self.found.append(RowProblem(_plain(rows[i]), column, msgid,
                                              values(int(i)), self.unit))
 
+    def add(self, row: object, column: str, msgid: str, values: dict[str, Any]) -> None:
+        """One bad value: ``column`` of ``row``."""
+        self.total += 1
+        self.rows.add(row)
+        if len(self.found) < MAX_ROW_PROBLEMS:
+            self.found.append(RowProblem(_plain(row), column, msgid, values, self.unit))
+
     def bad(self, rows: np.ndarray) -> np.ndarray:
         """Which of ``rows`` are wrong already (a later check skips them)."""
         return np.array([r in self.rows for r in rows], dtype=bool)

@@ -10,15 +10,16 @@ import io
 import re
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import openpyxl
 import pandas as pd
 from openpyxl.utils.exceptions import InvalidFileException
 
 from geo_patrol.errors import N_, InputError
+from geo_patrol.ingest.problems import Problems
 
 #: Encodings tried, in order, when a CSV does not declare one. GB18030 is a superset of GBK.
 DETECTED_ENCODINGS = ("utf-8-sig", "gb18030")
@@ -172,19 +173,30 @@ def refuse_formulas(frame: pd.DataFrame, columns: Sequence[str], source: str) ->
             raise InputError(msg, source=source, location=f"row {row}")
 
 
-@dataclass(frozen=True)
+@dataclass
 class TextRecords:
-    """A file of text records read by :func:`read_text_records`: its rows, and the error
-    for a bad one (naming the file and the row)."""
+    """A file of text records read by :func:`read_text_records`: its rows, and every bad
+    value found in them (:meth:`fail` notes one, :meth:`check` refuses the file naming them
+    all, as a hazard sheet's are)."""
 
     frame: pd.DataFrame
     source: str
+    problems: Problems = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.problems = Problems(self.source)
 
     def __iter__(self) -> Iterator[tuple[Any, pd.Series]]:
         return self.frame.iterrows()
 
-    def fail(self, row: int, message: str) -> NoReturn:
-        raise InputError(message, source=self.source, location=f"row {row}")
+    def fail(self, row: int, column: str, msgid: str, **values: Any) -> None:
+        """``column`` of ``row`` is wrong: ``msgid`` (marked with :func:`N_`) with
+        ``values`` says why."""
+        self.problems.add(row, column, msgid, values)
+
+    def check(self) -> None:
+        """Refuse the file, naming every bad value, when one was found."""
+        self.problems.raise_if_any()
 
 
 def read_text_records(path: Path | str, aliases: Mapping[str, Sequence[str]], *,

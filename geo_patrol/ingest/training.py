@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from geo_patrol.errors import InputError
+from geo_patrol.errors import N_, InputError
 from geo_patrol.ingest.tables import read_text_records
 from geo_patrol.vocab import ATTENDANCE_RESULTS, CERT_SKILLS, TRAINING_MODES
 
@@ -125,51 +125,62 @@ def read_training(path: Path | str, *, today: dt.date, mapping: dict[str, str] |
     out = []
     for row, rec in records:  # a sheet is a few hundred rows: per-row checks
         if not rec["course"]:
-            records.fail(row, "course is empty")
+            records.fail(row, "course", N_("The course is empty."))
         if len(rec["course"]) > 100:
-            records.fail(row, "course name is longer than 100 characters")
+            records.fail(row, "course", N_("The course name is longer than 100 characters."))
         if not rec["number"]:
-            records.fail(row, "volunteer number is empty")
+            records.fail(row, "number", N_("The volunteer number is empty."))
         held_on = parse_day(rec["date"])
         if held_on is None:
-            records.fail(row, f"date {rec['date']!r} is not a date (2026-03-15, 2026/3/15, 2026年3月15日)")
-        if held_on.year < 2000 or held_on > today + dt.timedelta(days=1):
-            records.fail(row, f"date {held_on} is before 2000 or in the future: attendance is "
-                      "recorded after a session")
+            records.fail(row, "date", N_("“%(value)s” is not a date (2026-03-15, 2026/3/15, "
+                                         "2026年3月15日)."), value=rec["date"][:40])
+        elif held_on.year < 2000 or held_on > today + dt.timedelta(days=1):
+            records.fail(row, "date", N_("%(value)s is before 2000 or in the future: "
+                                         "attendance is recorded after a session."),
+                         value=str(held_on))
         skill = None
         if rec["skill"]:
             skill = skill_key(rec["skill"])
             if skill is None:
-                records.fail(row, f"unknown skill {rec['skill']!r}: use one of {', '.join(CERT_SKILLS)} "
-                          "(or 急救, 调解, 危化品, 枪爆, 先期处置, 消防, 法律, 巡逻)")
+                records.fail(row, "skill", N_("“%(value)s” is not a skill: use one of "
+                                              "%(allowed)s (or %(keys)s)."),
+                             value=rec["skill"][:40],
+                             allowed="急救, 调解, 危化品, 枪爆, 先期处置, 消防, 法律, 巡逻",
+                             keys=", ".join(CERT_SKILLS))
         validity = None
         if rec["validity_months"]:
             text = rec["validity_months"].removesuffix("个月").removesuffix("月").strip()
             if not text.isdigit() or not 0 <= int(text) <= 120:
-                records.fail(row, f"validity {rec['validity_months']!r} is not a number of months "
-                          "(0 = no expiry, at most 120)")
-            validity = int(text)
+                records.fail(row, "validity_months", N_("“%(value)s” is not a number of "
+                                                        "months (0: no expiry, at most 120)."),
+                             value=rec["validity_months"][:40])
+            else:
+                validity = int(text)
         mode = _MODES.get(rec["mode"].lower())
         if mode is None:
-            records.fail(row, f"unknown form of training {rec['mode']!r}: use one of "
-                      f"{', '.join(TRAINING_MODES)} (现场, 线上, 跟班)")
+            records.fail(row, "mode", N_("“%(value)s” is not a form of training: use one of "
+                                         "%(allowed)s (or %(keys)s)."), value=rec["mode"][:40],
+                         allowed="现场, 线上, 跟班", keys=", ".join(TRAINING_MODES))
         result = _RESULTS.get(rec["result"].lower())
         if result is None:
-            records.fail(row, f"unknown result {rec['result']!r}: use one of "
-                      f"{', '.join(ATTENDANCE_RESULTS)} (出勤, 缺勤, 合格)")
+            records.fail(row, "result", N_("“%(value)s” is not a result: use one of "
+                                           "%(allowed)s (or %(keys)s)."),
+                         value=rec["result"][:40], allowed="出勤, 缺勤, 合格",
+                         keys=", ".join(ATTENDANCE_RESULTS))
         out.append({"row": row, "course": rec["course"], "skill": skill,
                     "duty": rec["duty"] or None, "validity_months": validity,
                     "held_on": held_on, "place": rec["place"] or None, "mode": mode,
                     "trainer": rec["trainer"] or None, "batch": rec["batch"],
                     "number": rec["number"], "name": rec["name"] or None, "result": result})
     result_frame = pd.DataFrame(out).set_index("row")
-    key = result_frame[["course", "held_on", "batch", "number"]].astype(str).agg("|".join,
-                                                                               axis=1)
-    dup = key.duplicated(keep=False)
-    if dup.any():
-        rows = result_frame.index[dup].tolist()
-        records.fail(rows[1], f"volunteer {result_frame.loc[rows[1], 'number']!r} signed the same "
-                      f"session twice (also row {rows[0]})")
+    key = result_frame[["course", "held_on", "batch", "number"]].map(str).agg("|".join,
+                                                                           axis=1)
+    for row in result_frame.index[key.duplicated(keep="first").to_numpy()]:
+        first = result_frame.index[key == key[row]][0]
+        records.fail(row, "number", N_("Volunteer %(value)s signed the same session twice "
+                                       "(also row %(first)s)."),
+                     value=result_frame.at[row, "number"][:40], first=first)
+    records.check()
     return result_frame
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from geo_patrol.errors import N_
 from geo_patrol.ingest.tables import read_text_records
 from geo_patrol.privacy import id_number_problem, normalise_phone
 
@@ -63,7 +64,7 @@ def read_volunteers(path: Path | str, *, mapping: dict[str, str] | None = None,
 
     Returns one row per volunteer (index: the file's row number) with ``number, name, phone,
     id_number, occupation, teams, skills, duties, community, active``. Any bad row raises an
-    :class:`InputError` naming it.
+    :class:`~geo_patrol.errors.RowErrors` naming every bad value.
     """
     records = read_text_records(
         path, COLUMNS, required=REQUIRED, what="the roster", mapping=mapping,
@@ -73,39 +74,48 @@ def read_volunteers(path: Path | str, *, mapping: dict[str, str] | None = None,
     out = []
     for row, rec in records:  # rosters are thousands of rows: per-row checks are cheap
         if not rec["number"]:
-            records.fail(row, "volunteer number is empty")
+            records.fail(row, "number", N_("The volunteer number is empty."))
         if not rec["name"]:
-            records.fail(row, "name is empty")
+            records.fail(row, "name", N_("The name is empty."))
         phone = None
         if rec["phone"]:
             phone = normalise_phone(rec["phone"])
             if phone is None:
-                records.fail(row, f"phone {rec['phone']!r} is not a mainland mobile or landline number")
+                records.fail(row, "phone", N_("“%(value)s” is not a mainland mobile or "
+                                              "landline number."), value=rec["phone"][:40])
         id_number = rec["id_number"].upper() or None
         if id_number:
             problem = id_number_problem(id_number)
             if problem:
-                records.fail(row, f"invalid ID number: {problem}")
+                records.fail(row, "id_number", N_("Not a valid ID number: 17 digits and a "
+                                                  "check digit (0-9 or X), GB 11643."))
         occupation = occupation_key(rec["occupation"]) if rec["occupation"] else "other"
         if occupation is None:
-            records.fail(row, f"unknown occupation {rec['occupation']!r}: use one of "
-                      f"{', '.join(OCCUPATIONS)} (or 出租车司机, 外卖骑手, 保安, 物业, 环卫, 退休居民, 其他)")
+            records.fail(row, "occupation", N_("“%(value)s” is not an occupation: use one of "
+                                               "%(allowed)s (or %(keys)s)."),
+                         value=rec["occupation"][:40],
+                         allowed="出租车司机, 外卖骑手, 保安, 物业, 环卫, 退休居民, 其他",
+                         keys=", ".join(OCCUPATIONS))
         active = rec["active"].lower()
         if active not in _TRUE | _FALSE:
-            records.fail(row, f"active/状态 {rec['active']!r} is not yes/no (是/否, 在岗/离岗)")
+            records.fail(row, "active", N_("“%(value)s” is not yes or no (是/否, 在岗/离岗)."),
+                         value=rec["active"][:40])
         out.append({"row": row, "number": rec["number"], "name": rec["name"], "phone": phone,
                     "id_number": id_number, "occupation": occupation,
                     "teams": split_list(rec["teams"]), "skills": split_list(rec["skills"]),
                     "duties": split_list(rec["duties"]), "community": rec["community"] or None,
                     "active": active in _TRUE})
     result = pd.DataFrame(out).set_index("row")
-    dup = result["number"].duplicated(keep=False)
-    if dup.any():
-        rows = result.index[dup].tolist()
-        records.fail(rows[1], f"volunteer number {result.loc[rows[1], 'number']!r} also on row {rows[0]}")
+    numbered = result[result["number"] != ""]
+    dup = numbered["number"].duplicated(keep="first")
+    for row in numbered.index[dup.to_numpy()]:
+        first = numbered.index[numbered["number"] == numbered.at[row, "number"]][0]
+        records.fail(row, "number", N_("Volunteer number %(value)s is also on row %(first)s."),
+                     value=numbered.at[row, "number"][:40], first=first)
     ids = result["id_number"].dropna()
-    dup = ids.duplicated(keep=False)
-    if dup.any():
-        rows = ids.index[dup].tolist()
-        records.fail(rows[1], f"duplicate volunteer: same ID number as row {rows[0]}")
+    for row in ids.index[ids.duplicated(keep="first").to_numpy()]:
+        first = ids.index[ids == ids[row]][0]
+        records.fail(row, "id_number", N_("The same ID number as row %(first)s: a volunteer "
+                                          "listed twice?"), first=first)
+    records.check()
     return result

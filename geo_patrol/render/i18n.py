@@ -9,6 +9,8 @@ own names.
 
 from __future__ import annotations
 
+import re
+
 LABELS: dict[str, tuple[str, str]] = {
     "area": ("区域", "Area"), "community": ("社区", "Community"), "district": ("区", "District"),
     "search_places": ("搜索社区、街道、路口、隐患或坐标", "Search communities, streets, crossings, "
@@ -377,3 +379,17 @@ def crew_reason(row: object, lang: str = "zh") -> str:
         names = ("、" if zh else ", ").join(term("skill", s, lang) for s in held)
         parts.append(f"持{names}资质（本路线需要）" if zh else f"certified for {names} (this loop needs it)")
     return ("；" if zh else "; ").join(parts)
+
+
+_HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+def in_language(text: object, lang: str) -> str:
+    """A text stored in both languages as ``中文 · English`` (a message's title) in the
+    reader's language only; any other text as it is."""
+    if not isinstance(text, str):
+        return ""
+    parts = text.split(" · ")
+    if len(parts) == 2 and _HAN.search(parts[0]) and not _HAN.search(parts[1]):
+        return parts[0] if lang.startswith("zh") else parts[1]
+    return text

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from geo_patrol.analysis.campaign import burn_down, days_of, progress_table, with_dates
-from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.errors import N_, InputError, NotFoundError
 from geo_patrol.settings import Settings
 from geo_patrol.store import campaigns as store
 from geo_patrol.store.accounts import audit
@@ -31,18 +31,28 @@ def create(db: Database, settings: Settings, *, name: str, starts_on: dt.date | 
     district, an unknown category. Audit-logged."""
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise InputError("name the campaign (at most 100 characters)")
+        raise InputError("name the campaign (at most 100 characters)", field="name",
+                         values={"limit": 100},
+                         shown=N_("Name the campaign (at most %(limit)s characters)."))
     if starts_on is None or ends_on is None:
-        raise InputError("give the campaign's first and last day (YYYY-MM-DD)")
+        raise InputError("give the campaign's first and last day (YYYY-MM-DD)",
+                         field="from" if starts_on is None else "to", values={},
+                         shown=N_("Choose the day."))
     if ends_on < starts_on or (ends_on - starts_on).days > 3660:
-        raise InputError("the campaign ends on or after its first day, within ten years")
+        raise InputError("the campaign ends on or after its first day, within ten years",
+                         field="to", values={},
+                         shown=N_("The last day is on or after the first day, within ten "
+                                  "years."))
     if not districts:
-        raise InputError("choose at least one district")
+        raise InputError("choose at least one district", field="district", values={},
+                         shown=N_("Choose at least one district."))
     unknown = [c for c in categories if c not in settings.rules.categories]
     if not categories or unknown:
         raise InputError("choose the target categories among "
                          f"{', '.join(settings.rules.categories)}"
-                         + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+                         + (f" (unknown: {', '.join(unknown)})" if unknown else ""),
+                         field="category", values={},
+                         shown=N_("Choose at least one target category from the list."))
     with db.begin() as conn:
         cid = store.create_campaign(conn, name=name, starts_on=starts_on, ends_on=ends_on,
                                     district_ids=sorted(set(districts)),

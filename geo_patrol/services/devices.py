@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.errors import N_, InputError, NotFoundError
 from geo_patrol.clock import local_times
 from geo_patrol.settings import Settings
 from geo_patrol.store import live as live_store
@@ -23,13 +23,23 @@ def add_device(db: Database, device_id: str, volunteer_number: str, *,
     """Register a phone's device id to a volunteer (``True``: new, ``False``: re-bound)."""
     device_id = device_id.strip()
     if not device_id or len(device_id) > 64 or not device_id.isprintable():
-        raise InputError("a device id is a short printable text (the app's identifier)")
+        raise InputError("a device id is a short printable text (the app's identifier)",
+                         field="device_id", values={"limit": 64},
+                         shown=N_("Give the device id the app shows: a short text, at most "
+                                  "%(limit)s characters."))
     if secret is not None and len(secret) < 16:
         raise InputError("a device secret has at least 16 characters")
+    if not (volunteer_number or "").strip():
+        raise InputError("name the volunteer (roster number)", field="number", values={},
+                         shown=N_("Choose the volunteer: type a name or number and pick it "
+                                  "from the list."))
     with db.begin() as conn:
         known = volunteer_ids(conn, [volunteer_number])
         if known.empty:
-            raise NotFoundError(f"no volunteer {volunteer_number!r}: load the roster first")
+            raise InputError(f"no volunteer {volunteer_number!r}: load the roster first",
+                             field="number", values={"raw": volunteer_number[:40]},
+                             shown=N_("No volunteer “%(raw)s”: type a name or number and pick "
+                                      "it from the list."))
         return live_store.add_device(conn, device_id, int(known["id"].iloc[0]),
                                      None if secret is None else live_store.secret_digest(secret))
 

@@ -38,6 +38,7 @@ from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
 from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.paging import PageOf, Paging
 from geo_patrol.settings import Settings
 from geo_patrol.store import notify as store
 from geo_patrol.store.accounts import audit
@@ -574,6 +575,21 @@ def outbox(db: Database, within: frozenset[int] | None, *, tz: str) -> Any:
         table = store.outbox_table(conn, within)
     return local_times(table, tz, "created_at", "sent_at", "done_at", "next_try_at", "read_at",
                        "answered_at")
+
+
+#: What the outbox may be sorted and filtered by.
+OUTBOX_SORTS, OUTBOX_FILTERS = tuple(store.OUTBOX_SORTS), store.OUTBOX_FILTERS
+
+
+def outbox_page(db: Database, paging: Paging, within: frozenset[int] | None, *,
+                tz: str) -> PageOf:
+    """One page of the outbox (sorted and filtered as asked), times in ``tz``."""
+    from geo_patrol.clock import local_times
+
+    with db.connect() as conn:
+        page = store.outbox_page(conn, paging, within)
+    return PageOf(local_times(page.rows, tz, "created_at", "sent_at", "done_at",
+                              "next_try_at", "read_at", "answered_at"), page.total, paging)
 
 
 def states(db: Database | Engine, kind: str, ref: str) -> Any:

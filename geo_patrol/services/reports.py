@@ -20,6 +20,7 @@ from geo_patrol.access import Grant, Principal, Resource
 from geo_patrol.errors import ConflictError, InputError, NotFoundError, ReportInputError
 from geo_patrol.ingest.photos import Photo, read_photo
 from geo_patrol.ingest.video import VIDEO_TYPES, Video, read_video
+from geo_patrol.paging import PageOf, Paging
 from geo_patrol.services import notify
 from geo_patrol.services.tasks import credit_reports
 from geo_patrol.settings import Settings
@@ -28,6 +29,7 @@ from geo_patrol.store import media as media_store
 from geo_patrol.store import reports as store
 from geo_patrol.store.accounts import audit
 from geo_patrol.store.db import require_metric_srid
+from geo_patrol.store import registry
 from geo_patrol.store.registry import report_table
 from geo_patrol.store.tasks import fixes_in_windows
 
@@ -217,19 +219,35 @@ def _hazard_from(conn: Connection, settings: Settings, user: Principal,
         proposed=not command, report_id=int(report["id"]))
 
 
-def queue(db: Database, settings: Settings, user: Principal, *,
-          verification: str | None = None) -> tuple[pd.DataFrame, dict[int, list], dict]:
-    """The reports a user may read, pending first, with their photos and, for pending ones,
-    the earlier report each looks like (same category, close by, within the duplicate
-    hours)."""
+#: What the report queue may be sorted and filtered by.
+REPORT_SORTS, REPORT_FILTERS = tuple(registry.REPORT_SORTS), registry.REPORT_FILTERS
+
+
+@dataclass(frozen=True)
+class Queue:
+    """One page of the reports a user may read (pending first), their photos, the earlier
+    report each pending one looks like, and the reports pending ones may be merged into."""
+
+    page: PageOf
+    photos: dict[int, list]
+    earlier: dict[int, int]
+    candidates: pd.DataFrame
+
+
+def queue(db: Database, settings: Settings, user: Principal, paging: Paging) -> Queue:
+    """One page of the reports a user may read, pending first, with their photos and, for
+    pending ones, the earlier report each looks like (same category, close by, within the
+    duplicate hours) and the reports of the scope they may be merged into."""
     within = user.within(Resource.HAZARDS)
     rule = settings.rules.delivery
     with db.connect() as conn:
-        table = report_table(conn, verification=verification, within=within)
-        photos = store.media_of(conn, table["id"].tolist())
+        page = registry.report_page(conn, paging, within=within)
+        photos = store.media_of(conn, page.rows["id"].tolist())
         earlier = store.earlier_reports(conn, within=within, radius_m=rule.duplicate_radius_m,
                                         hours=rule.duplicate_hours)
-    return table, photos, earlier
+        pending = page.rows["verification"].eq("pending").any()
+        candidates = report_table(conn, within=within) if pending else page.rows.iloc[:0]
+    return Queue(page, photos, earlier, candidates)
 
 
 def my_reports(db: Database, volunteer_id: int) -> tuple[pd.DataFrame, dict[int, list]]:

@@ -341,12 +341,18 @@ def payout(db: Database, *, start: dt.date, end: dt.date, by: str
            ) -> tuple[int, pd.DataFrame]:
     """Pay every unpaid entry earned in [start, end]: the payout's id and its list, one line
     per volunteer (roster number, masked name, community, points) with the items it pays
-    (``task 12; report 7``). Audit-logged; an entry is never paid twice."""
+    (``task 12; report 7``). Audit-logged; an entry is never paid twice. A period with
+    nothing left to pay records no payout (an :class:`InputError` says so)."""
     if end < start:
         raise InputError(N_("The period ends before it starts."), field="to", values={})
     with db.begin() as conn:
         payout_id = store.make_payout(conn, start=start, end=end, by=by)
         entries = store.ledger(conn, payout_id=payout_id)
+        if entries.empty:  # raised inside the transaction: the empty payout is rolled back
+            raise InputError(N_("Nothing to pay from %(start)s to %(end)s: no points were "
+                                "earned then, or they were paid already. No payout was "
+                                "recorded."),
+                             values={"start": start.isoformat(), "end": end.isoformat()})
         for vid, points in entries.groupby("volunteer_id")["points"].sum().items():
             notify.enqueue(conn, volunteer_ids=[int(vid)], kind="points",
                            ref=f"payout {payout_id}", title="积分已发放 · Points paid",

@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from geo_patrol.access import Principal
-from geo_patrol.errors import InputError
+from geo_patrol.errors import N_, InputError
 from geo_patrol.ingest.training import parse_day, resolve_courses, skill_key
+from geo_patrol.paging import PageOf, Paging, page_frame
 from geo_patrol.planning.training import propose_batches, training_status
 from geo_patrol.services.sources import form_text
 from geo_patrol.settings import Settings
 from geo_patrol.store import training as training_store
 from geo_patrol.store.accounts import audit
+from geo_patrol.store.volunteers import volunteer_ids
 from geo_patrol.vocab import ATTENDANCE_RESULTS, CERT_SKILLS, TRAINING_MODES
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
@@ -41,6 +43,20 @@ def status(db: Database, settings: Settings, *, within: frozenset[int] | None = 
         rows = training_store.standings(conn, on or settings.today(), horizon_days,
                                         within=within)
     return training_status(rows)
+
+
+#: The columns the status table may be sorted by, and its filters (a community, a course).
+STATUS_SORTS = {"community": "community", "course": "course", "volunteers": "volunteers",
+                "current": "current", "expiring": "expiring", "expired": "expired",
+                "untrained": "untrained", "share": "share_current"}
+STATUS_FILTERS = {"community": "community", "of_course": "course"}
+
+
+def status_page(table: pd.DataFrame, paging: Paging) -> PageOf:
+    """One page of :func:`status` (sorted and filtered as asked; by community and course
+    otherwise)."""
+    return page_frame(table, paging, sortable=STATUS_SORTS, order=["community", "course"],
+                      filters=STATUS_FILTERS)
 
 
 def community_share(table: pd.DataFrame) -> pd.DataFrame:
@@ -114,31 +130,42 @@ def enter_session(db: Database, settings: Settings, principal: Principal, *, cou
                   trainer: str | None = None, batch: str = "") -> dict[str, int]:
     """Record a session from the page: ``attendance`` maps result (present, absent, passed)
     to the roster numbers typed for it. Checked like a sheet; audit-logged."""
-    course = (form_text(course, "course", limit=100) or "").strip()
+    course = (form_text(course, "course", limit=100, field="course") or "").strip()
     if not course:
-        raise InputError("name the course")
+        raise InputError("name the course", field="course", values={},
+                         shown=N_("Name the course."))
     day = parse_day(held_on or "")
     if day is None:
-        raise InputError(f"date {str(held_on)[:40]!r} is not a date (2026-03-15)")
+        raise InputError(f"date {str(held_on)[:40]!r} is not a date (2026-03-15)",
+                         field="held_on", values={"raw": str(held_on)[:40]},
+                         shown=N_("“%(raw)s” is not a date (YYYY-MM-DD)."))
     if day.year < 2000 or day > settings.today():
-        raise InputError(f"date {day} is before 2000 or in the future")
+        raise InputError(f"date {day} is before 2000 or in the future", field="held_on",
+                         values={"day": str(day)},
+                         shown=N_("%(day)s is before 2000 or in the future."))
     key = skill_key(skill) if skill else None
     if skill and key is None:
-        raise InputError(f"unknown skill {skill[:40]!r}: use one of {', '.join(CERT_SKILLS)}")
+        raise InputError(f"unknown skill {skill[:40]!r}: use one of {', '.join(CERT_SKILLS)}",
+                         field="skill", values={}, shown=N_("Choose a skill from the list."))
     months = None
     if validity_months:
         if not validity_months.strip().isdigit() or not 0 <= int(validity_months) <= 120:
-            raise InputError("validity is a number of months from 0 (no expiry) to 120")
+            raise InputError("validity is a number of months from 0 (no expiry) to 120",
+                             field="validity_months", values={},
+                             shown=N_("Give the validity as a whole number of months from 0 "
+                                      "(no expiry) to 120."))
         months = int(validity_months)
     if mode not in TRAINING_MODES:
-        raise InputError(f"unknown form of training {mode[:20]!r}")
+        raise InputError(f"unknown form of training {mode[:20]!r}", field="mode", values={},
+                         shown=N_("Choose the form of training from the list."))
     rows = []
     for result, text in attendance.items():
         if result not in ATTENDANCE_RESULTS:
             raise InputError(f"unknown result {result[:20]!r}")
         rows += [{"number": n, "result": result} for n in _NUMBERS.split(text or "") if n]
     if not rows:
-        raise InputError("list at least one volunteer number")
+        raise InputError("list at least one volunteer number", field="passed", values={},
+                         shown=N_("List at least one volunteer number."))
     sheet = pd.DataFrame(rows).assign(
         course=course, skill=key, duty=form_text(duty, "duty", limit=50) or None,
         validity_months=months, held_on=day, place=form_text(place, "place", limit=200),
@@ -147,7 +174,19 @@ def enter_session(db: Database, settings: Settings, principal: Principal, *, cou
     sheet.index = pd.RangeIndex(1, len(sheet) + 1)
     dup = sheet["number"].duplicated()
     if dup.any():
-        raise InputError(f"volunteer {sheet['number'][dup].iloc[0]!r} is listed twice")
+        first = sheet[dup].iloc[0]
+        raise InputError(f"volunteer {first['number']!r} is listed twice",
+                         field=str(first["result"]), values={"number": first["number"][:40]},
+                         shown=N_("Volunteer %(number)s is listed twice."))
+    with db.connect() as conn:
+        known = set(volunteer_ids(conn, sorted(set(sheet["number"]))).index)
+    unknown = sheet[~sheet["number"].isin(known)]
+    if not unknown.empty:
+        first = unknown.iloc[0]
+        raise InputError(f"unknown volunteer {first['number']!r}: load the roster first",
+                         field=str(first["result"]),
+                         values={"numbers": ", ".join(unknown["number"].str[:40].head(10))},
+                         shown=N_("No volunteer with the number %(numbers)s in the roster."))
     with db.begin() as conn:
         table = resolve_courses(sheet, training_store.stored_courses(conn), "form")
         counts = training_store.store_training(conn, sheet, table, upload_id=None,

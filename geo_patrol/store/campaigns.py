@@ -11,7 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.errors import N_, InputError, NotFoundError
 from geo_patrol.store.scope import in_scope, meets_scope, scope_params
 
 #: A campaign's districts and all their sub-areas (of the outer query's campaign ``c``).
@@ -27,9 +27,13 @@ def create_campaign(conn: Connection, *, name: str, starts_on: dt.date, ends_on:
         {"ids": district_ids}).scalars())
     missing = sorted(set(district_ids) - found)
     if missing:
-        raise InputError(f"not a district: {', '.join(map(str, missing))}")
+        raise InputError(f"not a district: {', '.join(map(str, missing))}", field="district",
+                         values={}, shown=N_("Choose the districts from the list."))
     if conn.execute(sa.text("SELECT 1 FROM campaigns WHERE name = :n"), {"n": name}).first():
-        raise InputError(f"a campaign named {name!r} exists already")
+        raise InputError(f"a campaign named {name!r} exists already", field="name",
+                         values={"name": name},
+                         shown=N_("A campaign named “%(name)s” exists already: choose another "
+                                  "name."))
     cid = conn.execute(sa.text(
         "INSERT INTO campaigns (name, starts_on, ends_on, categories, created_by) "
         "VALUES (:n, :s, :e, :c, :by) RETURNING id"),

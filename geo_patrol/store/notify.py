@@ -17,6 +17,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from geo_patrol.paging import PageOf, Paging
+from geo_patrol.store.paging import page_of
 from geo_patrol.store.scope import in_scope, scope_params
 
 #: The one PostgreSQL NOTIFY channel of live events, and the one that wakes the senders.
@@ -256,26 +258,51 @@ def mark_read(conn: Connection, message_ids: Sequence[int], volunteer_id: int) -
 # -- what the command sees ----------------------------------------------------------------
 
 
-def outbox_table(conn: Connection, within: frozenset[int] | None, *, limit: int = 500
-                 ) -> pd.DataFrame:
-    """The latest messages, one row per person and channel (a message no channel reaches
-    reads ``none``; a group's message has no number), names as stored (the page masks
-    them), for ``within`` communities."""
-    return pd.read_sql(sa.text(f"""
+_OUTBOX_SQL = """
         SELECT m.id AS message_id, m.kind, m.ref, m.title, m.created_at, m.read_at,
                m.answered_at, v.number, v.name, a.name AS community,
                coalesce(o.channel, 'none') AS channel, c.scope, c.label,
                coalesce(o.state, 'failed') AS state, coalesce(o.attempts, 0) AS attempts,
-               o.next_try_at, o.sent_at, o.done_at,
+               o.next_try_at, o.sent_at, o.done_at, o.id AS outbox_id,
                CASE WHEN o.id IS NULL THEN 'no channel reaches this person'
                     ELSE o.last_error END AS last_error
         FROM notify_messages m LEFT JOIN volunteers v ON v.id = m.volunteer_id
         LEFT JOIN areas a ON a.id = coalesce(v.community_id, m.community_id)
         LEFT JOIN notify_outbox o ON o.message_id = m.id
         LEFT JOIN notify_channels c ON c.id = o.channel_id
-        WHERE {in_scope('coalesce(v.community_id, m.community_id)')}
-        ORDER BY m.id DESC, o.id LIMIT :n"""), conn,
+        WHERE {scope}"""
+
+
+def outbox_table(conn: Connection, within: frozenset[int] | None, *, limit: int = 500
+                 ) -> pd.DataFrame:
+    """The latest messages, one row per person and channel (a message no channel reaches
+    reads ``none``; a group's message has no number), names as stored (the page masks
+    them), for ``within`` communities."""
+    return pd.read_sql(sa.text(
+        _OUTBOX_SQL.format(scope=in_scope("coalesce(v.community_id, m.community_id)"))
+        + " ORDER BY m.id DESC, o.id LIMIT :n"), conn,
         params={**scope_params(within), "n": limit})
+
+
+#: The columns the outbox may be sorted by.
+OUTBOX_SORTS = {"created_at": "q.created_at", "kind": "q.kind", "community": "q.community",
+                "channel": "q.channel", "state": "q.state", "attempts": "q.attempts"}
+#: Its filters: a state, a kind of message, and a volunteer's number or community (``q``).
+OUTBOX_FILTERS = ("state", "kind", "q")
+
+
+def outbox_page(conn: Connection, paging: Paging, within: frozenset[int] | None) -> PageOf:
+    """One page of :func:`outbox_table`'s rows, newest first unless sorted by
+    :data:`OUTBOX_SORTS`, filtered by :data:`OUTBOX_FILTERS`."""
+    sql = _OUTBOX_SQL.format(scope=in_scope("coalesce(v.community_id, m.community_id)")) + """
+          AND (CAST(:state AS text) IS NULL OR coalesce(o.state, 'failed') = :state)
+          AND (CAST(:kind AS text) IS NULL OR m.kind = :kind)
+          AND (CAST(:q AS text) IS NULL OR v.number ILIKE '%' || :q || '%'
+               OR a.name ILIKE '%' || :q || '%')"""
+    return page_of(conn, sql, {
+        "state": paging.filter("state"), "kind": paging.filter("kind"),
+        "q": paging.filter("q"), **scope_params(within)}, paging, sortable=OUTBOX_SORTS,
+        order="q.message_id DESC", tie="q.message_id DESC, q.outbox_id NULLS FIRST")
 
 
 def delivery_states(conn: Connection, kind: str, ref: str) -> pd.DataFrame:

@@ -86,6 +86,24 @@ def volunteer_page(conn: Connection, paging: Paging, *, within: frozenset[int] |
     return page
 
 
+_REPORT_SQL = """
+        SELECT r.id, r.external_id, r.reported_at, r.category, r.text, r.verification,
+               r.reward, v.number AS volunteer, v.name AS volunteer_name,
+               h.name AS hazard, r.hazard_id, a.name AS community, r.community_id,
+               r.outcome, r.answer, r.triaged_at, r.duplicate_of, s.name AS station,
+               l.points, ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat,
+               CASE r.verification WHEN 'pending' THEN 0 WHEN 'verified' THEN 1 ELSE 2 END
+                   AS queue_rank
+        FROM reports r JOIN volunteers v ON v.id = r.volunteer_id
+        LEFT JOIN hazards h ON h.id = r.hazard_id
+        LEFT JOIN areas a ON a.id = r.community_id
+        LEFT JOIN areas s ON s.id = r.station_id
+        LEFT JOIN points_ledger l ON l.source = 'report' AND l.item_id = r.id
+        WHERE (CAST(:v AS text) IS NULL OR r.verification = :v)
+          AND {scope}
+          AND (CAST(:one AS integer) IS NULL OR r.volunteer_id = :one)"""
+
+
 def report_table(conn: Connection, *, verification: str | None = None,
                  limit: int = 500, within: frozenset[int] | None = None,
                  volunteer_id: int | None = None) -> pd.DataFrame:
@@ -93,26 +111,39 @@ def report_table(conn: Connection, *, verification: str | None = None,
     ``within`` limits to reports inside those communities, ``volunteer_id`` to one
     reporter's. With each: its triage (outcome, answer, when), the earlier report it was
     merged into, the hazard it added and the points it earned."""
-    frame = pd.read_sql_query(sa.text(f"""
-        SELECT r.id, r.external_id, r.reported_at, r.category, r.text, r.verification,
-               r.reward, v.number AS volunteer, v.name AS volunteer_name,
-               h.name AS hazard, r.hazard_id, a.name AS community, r.community_id,
-               r.outcome, r.answer, r.triaged_at, r.duplicate_of, s.name AS station,
-               l.points, ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat
-        FROM reports r JOIN volunteers v ON v.id = r.volunteer_id
-        LEFT JOIN hazards h ON h.id = r.hazard_id
-        LEFT JOIN areas a ON a.id = r.community_id
-        LEFT JOIN areas s ON s.id = r.station_id
-        LEFT JOIN points_ledger l ON l.source = 'report' AND l.item_id = r.id
-        WHERE (CAST(:v AS text) IS NULL OR r.verification = :v)
-          AND {in_scope('r.community_id')}
-          AND (CAST(:one AS integer) IS NULL OR r.volunteer_id = :one)
-        ORDER BY CASE r.verification WHEN 'pending' THEN 0 WHEN 'verified' THEN 1 ELSE 2 END,
-                 r.reported_at DESC, r.id DESC LIMIT :limit"""), conn,
+    frame = pd.read_sql_query(sa.text(
+        _REPORT_SQL.format(scope=in_scope("r.community_id"))
+        + " ORDER BY queue_rank, r.reported_at DESC, r.id DESC LIMIT :limit"), conn,
         params={"v": verification, "limit": limit, **scope_params(within),
                 "one": volunteer_id})
     frame["volunteer_name"] = frame["volunteer_name"].map(mask_name)
-    return frame
+    return frame.drop(columns="queue_rank")
+
+
+#: The columns the report queue may be sorted by.
+REPORT_SORTS = {"id": "q.id", "reported_at": "q.reported_at", "category": "q.category",
+                "community": "q.community", "verification": "q.queue_rank",
+                "points": "q.points"}
+#: Its filters: a status, a category, and a text, community or reporter's number (``q``).
+REPORT_FILTERS = ("verification", "category", "q")
+
+
+def report_page(conn: Connection, paging: Paging, *,
+                within: frozenset[int] | None = None) -> PageOf:
+    """One page of the report queue (:func:`report_table`'s columns, reporters masked),
+    pending first and newest first unless sorted by :data:`REPORT_SORTS`, filtered by
+    :data:`REPORT_FILTERS`."""
+    sql = _REPORT_SQL.format(scope=in_scope("r.community_id")) + """
+          AND (CAST(:category AS text) IS NULL OR r.category = :category)
+          AND (CAST(:q AS text) IS NULL OR r.text ILIKE '%' || :q || '%'
+               OR a.name ILIKE '%' || :q || '%' OR v.number ILIKE '%' || :q || '%'
+               OR CAST(r.id AS text) = ltrim(:q, '#'))"""
+    page = page_of(conn, sql, {
+        "v": paging.filter("verification"), "category": paging.filter("category"),
+        "q": paging.filter("q"), **scope_params(within), "one": None}, paging,
+        sortable=REPORT_SORTS, order="q.queue_rank, q.reported_at DESC", tie="q.id DESC")
+    page.rows["volunteer_name"] = page.rows["volunteer_name"].map(mask_name)
+    return PageOf(page.rows.drop(columns="queue_rank"), page.total, paging)
 
 
 def reward_ledger(conn: Connection, within: frozenset[int] | None = None) -> pd.DataFrame:

@@ -161,5 +161,6 @@
     if (!form) { return; }
     form.elements.lon.value = e.data.lon.toFixed(6);
     form.elements.lat.value = e.data.lat.toFixed(6);
+    form.elements.lat.dispatchEvent(new Event("change"));  // the form's small map marks it
   });
 })();
