@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as dt
 import json
@@ -12,10 +13,11 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy.engine import Engine
 
 from geo_patrol.settings import Settings
@@ -25,6 +27,8 @@ from geo_patrol.services.cities import ensure_city
 
 #: The city every benchmark database holds.
 BENCH_CITY = City(key="baotou", name="包头市", name_en="Baotou", timezone="Asia/Shanghai")
+#: The last day of the demo the benchmarks generate.
+DEMO_UNTIL = dt.date(2026, 11, 28)
 
 
 def city_engine(url: str) -> Engine:
@@ -62,6 +66,40 @@ def benchmark_database() -> Iterator[tuple[Engine, Settings]]:
 
 
 @contextlib.contextmanager
+def workspace(prefix: str) -> Iterator[tuple[Path, Engine, Settings]]:
+    """A temporary folder (named ``prefix...``) and a benchmark database, both removed after."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, benchmark_database() as (
+            engine, settings):
+        yield Path(tmp), engine, settings
+
+
+def demo_arguments(parser: argparse.ArgumentParser, *, scale: str, requests: int) -> None:
+    """The demo's scale and how many requests each page, tile or search is timed over."""
+    parser.add_argument("--scale", default=scale, choices=["small", "city"])
+    parser.add_argument("--requests", type=int, default=requests)
+
+
+@contextlib.contextmanager
+def looping(step: Callable[[], object], pause_s: float = 0.01) -> Iterator[None]:
+    """``step`` called over and over on a thread while the block runs (a pause after each call
+    that did nothing), then the thread stopped."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            if not step():
+                time.sleep(pause_s)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+
+
+@contextlib.contextmanager
 def demo_database(scale: str, until: dt.date, days: int = 7) -> Iterator[
         tuple[Engine, Settings, Any]]:
     """A benchmark database holding the demo at ``scale`` up to ``until``, loaded through the
@@ -96,6 +134,11 @@ def serve_app(engine: Engine, settings: Settings) -> tuple[str, dict[str, str], 
     server = create_server(app, host="127.0.0.1", port=port, threads=4)
     threading.Thread(target=server.run, daemon=True).start()
     return f"http://127.0.0.1:{port}", auth, server
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q``-th percentile of timings (NaN when none)."""
+    return float(np.percentile(values, q)) if values else float("nan")
 
 
 def peak_rss_mib() -> float:

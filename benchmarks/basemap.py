@@ -14,25 +14,28 @@ paint in headless Chromium).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
 
-from benchmarks._common import Stopwatch, benchmark_database, emit, serve_app
-from benchmarks.pages import _first_paint
+from benchmarks._common import (
+    DEMO_UNTIL,
+    Stopwatch,
+    demo_arguments,
+    emit,
+    percentile,
+    serve_app,
+    workspace,
+)
+from benchmarks.pages import timed_briefing
 from geo_patrol.analysis.places import tiles_covering
-from geo_patrol.demo.generate import Manifest, generate
+from geo_patrol.demo.generate import generate
 from geo_patrol.services.analysis import analyze
-from geo_patrol.services.demo import BAOTOU_DISTRICTS, last_days
-from geo_patrol.services.maps import export_briefing
-from geo_patrol.services.sources import SOURCES, load_boundaries
+from geo_patrol.services.demo import last_days, load_demo
 from geo_patrol.store.results import busiest_district
 
 #: Files the base map and the search read (tracks, reports and the rest are left out).
@@ -52,7 +55,7 @@ def _get(url: str) -> tuple[float, bytes]:
 
 
 def _p(values: list[float], q: float) -> float:
-    return round(float(np.percentile(values, q)), 1) if values else float("nan")
+    return round(percentile(values, q), 1)
 
 
 def _raw_tile(conn: sa.Connection, z: int, x: int, y: int) -> bytes:
@@ -68,25 +71,16 @@ def _raw_tile(conn: sa.Connection, z: int, x: int, y: int) -> bytes:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", default="city", choices=["small", "city"])
-    parser.add_argument("--requests", type=int, default=60)
+    demo_arguments(parser, scale="city", requests=60)
     args = parser.parse_args(argv)
     figures: dict[str, object] = {"workload": "W16", "scale": args.scale}
-    until = dt.date(2026, 11, 28)
-    with tempfile.TemporaryDirectory(prefix="gp-w16-") as tmp, benchmark_database() as (
-            engine, settings):
-        files = Path(tmp) / "demo"
-        generate(files, seed=7, scale=args.scale, until=until, days=1)
+    with workspace("gp-w16-") as (tmp, engine, settings):
+        files = tmp / "demo"
+        generate(files, seed=7, scale=args.scale, until=DEMO_UNTIL, days=1)
         with Stopwatch() as sw:
-            load_boundaries(engine, BAOTOU_DISTRICTS, level="district", crs="wgs84",
-                            code_field="adcode", settings=settings)
-            for entry in Manifest.read(files).files:
-                if entry["kind"] in KINDS:
-                    options = {k: v for k, v in entry.items() if k not in ("kind", "path")}
-                    SOURCES[entry["kind"]](engine, files / entry["path"], settings=settings,
-                                           **options)
+            load_demo(engine, files, settings, kinds=KINDS)
         figures["load_s"] = round(sw.seconds, 1)
-        run = analyze(engine, *last_days(until, 1), settings=settings)
+        run = analyze(engine, *last_days(DEMO_UNTIL, 1), settings=settings)
         with engine.connect() as conn:
             district = busiest_district(conn, run.run_id)
             bounds = conn.execute(sa.text(
@@ -161,12 +155,9 @@ def main(argv: list[str] | None = None) -> None:
         server.close()
 
         # the briefing of the busiest district with its base map
-        with engine.connect() as conn, Stopwatch() as sw:
-            path = export_briefing(conn, run.run_id, district, Path(tmp) / "briefing.html",
-                                   settings, figures=False)
-        figures["briefing_export_s"] = round(sw.seconds, 2)
-        figures["briefing_bytes"] = path.stat().st_size
-        figures["briefing_first_paint_s"] = round(_first_paint(path), 2)
+        export_s, size, paint_s = timed_briefing(engine, settings, run.run_id, district, tmp)
+        figures.update(briefing_export_s=export_s, briefing_bytes=size,
+                       briefing_first_paint_s=paint_s)
         print(f"briefing: {figures['briefing_bytes'] / 1e6:.2f} MB with its base map, "
               f"first paint {figures['briefing_first_paint_s']} s "
               f"(export {figures['briefing_export_s']} s)")

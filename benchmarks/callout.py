@@ -23,24 +23,20 @@ own) and the sender and the job worker running as ``geo-patrol serve`` runs them
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import statistics
-import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
 
-from benchmarks._common import Stopwatch, benchmark_database, emit
+from benchmarks._common import DEMO_UNTIL, Stopwatch, emit, looping, workspace
 from benchmarks.notify import Receiver
-from geo_patrol.demo.generate import Manifest, generate
+from geo_patrol.demo.generate import generate
 from geo_patrol.services import jobs, notify
 from geo_patrol.services.accounts import add_user
 from geo_patrol.services.callouts import call_out
-from geo_patrol.services.demo import BAOTOU_DISTRICTS
-from geo_patrol.services.sources import SOURCES, load_boundaries
+from geo_patrol.services.demo import load_demo
 from geo_patrol.store.accounts import principal_named
 
 KINDS = ("boundaries", "streets", "volunteers")
@@ -139,36 +135,26 @@ def _rings(engine: sa.Engine, settings, command, lon: float, lat: float,  # noqa
     receiver = Receiver()
     channel = notify.add_channel(engine, scope="city", by="bench",
                                  url=f"json://127.0.0.1:{receiver.port}/")
-    stop = threading.Event()
     sender = notify.Sender(engine, settings, notify.SendPolicy())
-
-    def send() -> None:
-        while not stop.is_set():
-            if not sender.run_once():
-                time.sleep(0.01)
-
-    worker = threading.Thread(target=send, daemon=True)
-    worker.start()
     first, delivered, handover = [], [], []
     try:
-        for i in range(repeat):
-            receiver.arrivals("/clear")
-            start = time.perf_counter()
-            callout_id = call_out(engine, ringing, command, lon=lon, lat=lat,
-                                  category="dispute", note=f"rings {i}")
-            due = time.perf_counter() + ring_s  # its timer is set as the call returns
-            at = _until(lambda: _handed(engine, callout_id, 1))
-            first.append(None if at is None else at - start)
-            for ring in (2, 3):
-                at = _until(lambda: _handed(engine, callout_id, ring))
-                handover.append(None if at is None else at - due)
-                due += ring_s
-            arrived = [t for t, body in receiver.arrivals() if f"rings {i}" in body]
-            delivered.append(min(arrived) - start if arrived else None)
-            time.sleep(ring_s)  # the escalation after the last ring
+        with looping(sender.run_once):
+            for i in range(repeat):
+                receiver.arrivals("/clear")
+                start = time.perf_counter()
+                callout_id = call_out(engine, ringing, command, lon=lon, lat=lat,
+                                      category="dispute", note=f"rings {i}")
+                due = time.perf_counter() + ring_s  # its timer is set as the call returns
+                at = _until(lambda: _handed(engine, callout_id, 1))
+                first.append(None if at is None else at - start)
+                for ring in (2, 3):
+                    at = _until(lambda: _handed(engine, callout_id, ring))
+                    handover.append(None if at is None else at - due)
+                    due += ring_s
+                arrived = [t for t, body in receiver.arrivals() if f"rings {i}" in body]
+                delivered.append(min(arrived) - start if arrived else None)
+                time.sleep(ring_s)  # the escalation after the last ring
     finally:
-        stop.set()
-        worker.join(10)
         sender.close()
         receiver.close()
         notify.remove_channel(engine, channel, by="bench")
@@ -194,17 +180,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     figures: dict[str, object] = {"workload": "W17", "scale": args.scale,
                                   "volunteers": args.volunteers}
-    with tempfile.TemporaryDirectory(prefix="gp-w17-") as tmp, benchmark_database() as (
-            engine, settings):
-        files = Path(tmp) / "demo"
-        generate(files, seed=7, scale=args.scale, until=dt.date(2026, 11, 28), days=1)
-        load_boundaries(engine, BAOTOU_DISTRICTS, level="district", crs="wgs84",
-                        code_field="adcode", settings=settings)
-        for entry in Manifest.read(files).files:
-            if entry["kind"] in KINDS:
-                options = {k: v for k, v in entry.items() if k not in ("kind", "path")}
-                SOURCES[entry["kind"]](engine, files / entry["path"], settings=settings,
-                                       **options)
+    with workspace("gp-w17-") as (tmp, engine, settings):
+        files = tmp / "demo"
+        generate(files, seed=7, scale=args.scale, until=DEMO_UNTIL, days=1)
+        load_demo(engine, files, settings, kinds=KINDS)
         district, lon, lat = _place_volunteers(engine, args.volunteers)
         add_user(engine, "bench-command", "command", "bench-password-w17")
         with engine.connect() as conn:

@@ -23,7 +23,6 @@ import argparse
 import datetime as dt
 import multiprocessing as mp
 import resource
-import tempfile
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -33,7 +32,7 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
-from benchmarks._common import Stopwatch, benchmark_database, emit, peak_rss_mib
+from benchmarks._common import Stopwatch, emit, peak_rss_mib, workspace
 from benchmarks.ingest import write_roster
 from geo_patrol.analysis.compliance import hazard_visits, judge
 from geo_patrol.analysis.paths import Fixes, build_steps
@@ -299,9 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     figures: dict[str, object] = {"workload": "W2+W4", "fixes": args.fixes,
                                   "volunteers": args.volunteers}
-    with tempfile.TemporaryDirectory(prefix="gp-w2-") as tmp, benchmark_database() as (
-            engine, settings):
-        tmp_path = Path(tmp)
+    with workspace("gp-w2-") as (tmp_path, engine, settings):
         with Stopwatch() as setup:
             city, settings, (loaded,) = load_city(args, engine, settings, tmp_path)
         with engine.connect() as conn:

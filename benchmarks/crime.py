@@ -73,12 +73,18 @@ def naive_seconds(lines: np.ndarray, x: np.ndarray, y: np.ndarray, day: np.ndarr
     return snap, pairs
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def city_arguments(parser: argparse.ArgumentParser, *, days: int) -> None:
+    """The synthetic city's size, its incidents over ``days`` and the permutations of the
+    significance tests."""
     parser.add_argument("--grid", type=int, default=316, help="blocks a side (316: 200k)")
     parser.add_argument("--incidents", type=int, default=100_000)
-    parser.add_argument("--days", type=int, default=180)
+    parser.add_argument("--days", type=int, default=days)
     parser.add_argument("--permutations", type=int, default=99)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    city_arguments(parser, days=180)
     parser.add_argument("--knox-permutations", type=int, default=99)
     parser.add_argument("--sample", type=int, default=300, help="incidents the naive loop times")
     args = parser.parse_args(argv)

@@ -16,7 +16,7 @@ import numpy as np
 import shapely
 
 from benchmarks._common import emit, peak_rss_mib
-from benchmarks.crime import city
+from benchmarks.crime import city, city_arguments
 from geo_patrol.analysis import forecast as fc
 from geo_patrol.analysis import hotspots as hs
 
@@ -42,10 +42,7 @@ def background(mx: np.ndarray, my: np.ndarray, lengths: np.ndarray, per_day: flo
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--grid", type=int, default=316, help="blocks a side (316: 200k)")
-    parser.add_argument("--incidents", type=int, default=100_000)
-    parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--permutations", type=int, default=99)
+    city_arguments(parser, days=365)
     args = parser.parse_args(argv)
     rng = np.random.default_rng(18)
     lines, nf, nt = city(args.grid)

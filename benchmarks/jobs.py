@@ -25,10 +25,18 @@ import shutil
 import time
 import urllib.request
 
-import numpy as np
 import sqlalchemy as sa
 
-from benchmarks._common import Stopwatch, demo_database, emit, peak_rss_mib, serve_app
+from benchmarks._common import (
+    DEMO_UNTIL,
+    Stopwatch,
+    demo_arguments,
+    demo_database,
+    emit,
+    peak_rss_mib,
+    percentile,
+    serve_app,
+)
 from geo_patrol.planning.plan import PlanParams
 from geo_patrol.services import crime, jobs
 from geo_patrol.services import rota as rota_service
@@ -40,10 +48,6 @@ ZONES_TARGET_S, ROTA_TARGET_S, PAGE_TARGET_MS = 10.0, 30.0, 300.0
 
 #: The rota asked for on the page: a week from the day after the demo.
 ROTA = {"days": 7, "revisit_days": 3, "minutes": 90.0, "seed": 0}
-
-
-def _p(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
 
 
 def _get(url: str, auth: dict[str, str]) -> float:
@@ -100,13 +104,11 @@ def _browser_times(base: str, area_id: int, start: dt.date) -> dict[str, object]
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", default="small", choices=["small", "city"])
-    parser.add_argument("--requests", type=int, default=40)
+    demo_arguments(parser, scale="small", requests=40)
     args = parser.parse_args(argv)
     figures: dict[str, object] = {"workload": "W14-W15", "scale": args.scale}
-    until = dt.date(2026, 11, 28)
-    start = until + dt.timedelta(days=1)
-    with demo_database(args.scale, until) as (engine, settings, summary):
+    start = DEMO_UNTIL + dt.timedelta(days=1)
+    with demo_database(args.scale, DEMO_UNTIL) as (engine, settings, summary):
         settings = settings.with_(jobs_per_user=8)
         with engine.connect() as conn:
             run = find_run(conn, summary.run_id)
@@ -158,8 +160,8 @@ def main(argv: list[str] | None = None) -> None:
                     assert time.monotonic() < deadline, f"{url} never finished"
                     time.sleep(0.5)
                 ms = [_get(url, auth) for _ in range(args.requests)]
-                figures[f"w15_{key}_p50_ms"] = round(_p(ms, 50), 1)
-                figures[f"w15_{key}_p95_ms"] = round(_p(ms, 95), 1)
+                figures[f"w15_{key}_p50_ms"] = round(percentile(ms, 50), 1)
+                figures[f"w15_{key}_p95_ms"] = round(percentile(ms, 95), 1)
             print("W15 p95 ms: " + ", ".join(f"{k} {figures[f'w15_{k}_p95_ms']}"
                                              for k in pages))
         finally:

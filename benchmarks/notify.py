@@ -29,7 +29,7 @@ import apprise
 import numpy as np
 import sqlalchemy as sa
 
-from benchmarks._common import benchmark_database, emit
+from benchmarks._common import benchmark_database, emit, looping
 from geo_patrol.services.notify import SendPolicy, Sender, enqueue
 
 
@@ -136,37 +136,27 @@ def main() -> None:
 
         # the outbox: one transaction queues the ring; the sender hands it over
         outbox = Sender(engine, settings, SendPolicy(threads=args.threads, batch=args.people))
-        stop = threading.Event()
-
-        def run() -> None:
-            while not stop.is_set():
-                if not outbox.run_once():
-                    time.sleep(0.01)
-
-        worker = threading.Thread(target=run, daemon=True)
-        worker.start()
-        start = time.perf_counter()
-        with engine.begin() as conn:
-            queued = enqueue(conn, volunteer_ids=people, kind="callout", ref="callout bench",
-                             title="出警召集", body="纠纷")
-        committed = time.perf_counter()
-        handed_s = delivered_all_s = None
-        deadline = time.perf_counter() + 60
-        while time.perf_counter() < deadline:
-            with engine.connect() as conn:
-                left = conn.execute(sa.text(
-                    "SELECT count(*) FILTER (WHERE state = 'queued'), "
-                    "count(*) FILTER (WHERE state IN ('queued', 'sent')) FROM notify_outbox"
-                )).one()
-            now = time.perf_counter()
-            if handed_s is None and left[0] == 0:
-                handed_s = now - start
-            if left[1] == 0:
-                delivered_all_s = now - start
-                break
-            time.sleep(0.005)
-        stop.set()
-        worker.join(10)
+        with looping(outbox.run_once):
+            start = time.perf_counter()
+            with engine.begin() as conn:
+                queued = enqueue(conn, volunteer_ids=people, kind="callout", ref="callout bench",
+                                 title="出警召集", body="纠纷")
+            committed = time.perf_counter()
+            handed_s = delivered_all_s = None
+            deadline = time.perf_counter() + 60
+            while time.perf_counter() < deadline:
+                with engine.connect() as conn:
+                    left = conn.execute(sa.text(
+                        "SELECT count(*) FILTER (WHERE state = 'queued'), "
+                        "count(*) FILTER (WHERE state IN ('queued', 'sent')) FROM notify_outbox"
+                    )).one()
+                now = time.perf_counter()
+                if handed_s is None and left[0] == 0:
+                    handed_s = now - start
+                if left[1] == 0:
+                    delivered_all_s = now - start
+                    break
+                time.sleep(0.005)
         outbox.close()
         received = receiver.arrivals()
         receiver.close()

@@ -12,7 +12,6 @@ sample of its fixes.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import math
 import shutil
 import tempfile
@@ -24,14 +23,19 @@ import folium
 import numpy as np
 import sqlalchemy as sa
 
-from benchmarks._common import Stopwatch, demo_database, emit, serve_app
+from benchmarks._common import (
+    DEMO_UNTIL,
+    Stopwatch,
+    demo_arguments,
+    demo_database,
+    emit,
+    percentile,
+    serve_app,
+)
 from geo_patrol.render.assets import inline_assets, localise
 from geo_patrol.services.maps import export_briefing
+from geo_patrol.settings import Settings
 from geo_patrol.store.results import busiest_district
-
-
-def _p(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
 
 
 #: Authorization header of the benchmark's account (set once the database exists).
@@ -73,16 +77,24 @@ def _first_paint(path: Path) -> float:
     return seconds
 
 
+def timed_briefing(engine: sa.Engine, settings: Settings, run_id: int, district: int,
+                   folder: Path) -> tuple[float, int, float]:
+    """A district's briefing exported into ``folder``: the seconds the export took, its bytes
+    and the seconds to its first paint."""
+    with engine.connect() as conn, Stopwatch() as sw:
+        path = export_briefing(conn, run_id, district, folder / "briefing.html", settings,
+                               figures=False)
+    return round(sw.seconds, 2), path.stat().st_size, round(_first_paint(path), 2)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", default="small", choices=["small", "city"])
-    parser.add_argument("--requests", type=int, default=40)
+    demo_arguments(parser, scale="small", requests=40)
     parser.add_argument("--markers", type=int, default=5000)
     args = parser.parse_args(argv)
     figures: dict[str, object] = {"workload": "W5-W7", "scale": args.scale}
-    until = dt.date(2026, 11, 28)
     with tempfile.TemporaryDirectory(prefix="gp-w7-") as tmp, demo_database(
-            args.scale, until) as (engine, settings, run):
+            args.scale, DEMO_UNTIL) as (engine, settings, run):
         with engine.connect() as conn:
             district = busiest_district(conn, run.run_id)
             community = conn.execute(sa.text(
@@ -109,8 +121,8 @@ def main(argv: list[str] | None = None) -> None:
             _get(url)
             timings = [_get(url) for _ in range(args.requests)]
             ms = [t for t, _ in timings]
-            figures[f"w5_{name}_p50_ms"] = round(_p(ms, 50), 1)
-            figures[f"w5_{name}_p95_ms"] = round(_p(ms, 95), 1)
+            figures[f"w5_{name}_p50_ms"] = round(percentile(ms, 50), 1)
+            figures[f"w5_{name}_p95_ms"] = round(percentile(ms, 95), 1)
             figures[f"w5_{name}_bytes"] = timings[-1][1]
         naive = folium.Map(tiles=None)
         localise(naive)
@@ -140,19 +152,16 @@ def main(argv: list[str] | None = None) -> None:
                 t, n = _get(f"{base}/tiles/segments/{run.run_id}/{z}/{tx}/{ty}.pbf")
                 ms.append(t)
                 sizes.append(n)
-            figures[f"w6_z{z}_p95_ms"] = round(_p(ms, 95), 1)
+            figures[f"w6_z{z}_p95_ms"] = round(percentile(ms, 95), 1)
             figures[f"w6_z{z}_mean_bytes"] = round(float(np.mean(sizes)))
         print("W6 tiles p95 ms: " + ", ".join(f"z{z} {figures[f'w6_z{z}_p95_ms']}"
                                               for z in (12, 14, 15, 16)))
         server.close()
 
         # W7: the busiest district's briefing vs a per-point marker export
-        with engine.connect() as conn, Stopwatch() as sw:
-            path = export_briefing(conn, run.run_id, district, Path(tmp) / "briefing.html",
-                                   settings, figures=False)
-        figures["w7_export_s"] = round(sw.seconds, 2)
-        figures["w7_briefing_bytes"] = path.stat().st_size
-        figures["w7_first_paint_s"] = round(_first_paint(path), 2)
+        export_s, size, paint_s = timed_briefing(engine, settings, run.run_id, district,
+                                                 Path(tmp))
+        figures.update(w7_export_s=export_s, w7_briefing_bytes=size, w7_first_paint_s=paint_s)
         markers = folium.Map(tiles=None)
         localise(markers)
         for x, y in raw[: args.markers]:

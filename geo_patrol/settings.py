@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import platformdirs
 
+from geo_patrol.analysis.params import AnalysisParams
 from geo_patrol.rules import Rules, load_rules
 
 ENV_PREFIX = "GEO_PATROL_"
@@ -57,10 +58,11 @@ class Settings:
     secret_key: str | None = None
     #: TOML file of hazard categories and visit rules (the packaged one by default).
     rules_file: str | None = None
-    #: Fixes are joined into one track when at most this many seconds apart.
-    track_gap_s: float = 120.0
+    #: Fixes are joined into one track when at most this many seconds apart (the analysis
+    #: joins them into paths by the same rule).
+    track_gap_s: float = AnalysisParams.gap_s
     #: Implied speeds above this (km/h) flag a fix as a GPS jump.
-    max_speed_kmh: float = 200.0
+    max_speed_kmh: float = AnalysisParams.max_speed_kmh
     #: Fixes reporting a worse accuracy than this (metres) are flagged.
     max_accuracy_m: float = 50.0
     #: Raw fixes and track lines are kept this many days (``geo-patrol retention``).

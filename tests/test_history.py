@@ -10,10 +10,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 import sqlalchemy as sa
 
-from geo_patrol.analysis.days import whole_days
-from geo_patrol.analysis.run import analyse_days, analyse_window
+from geo_patrol.analysis.days import Streets, analyse_day, whole_days
+from geo_patrol.analysis.params import AnalysisParams
+from geo_patrol.analysis.paths import Fixes
+from geo_patrol.analysis.run import WindowInputs, analyse_days, analyse_window
+from geo_patrol.rules import load_rules
 from geo_patrol.services.analysis import (
     analyze,
     day_visits,
@@ -98,14 +102,20 @@ def test_one_community_composed_from_the_city_days(month):
     direct, composed, analysed = _both(month, area_id)
     assert analysed == 0  # the days stored by the city's window serve the community's
     assert len(composed.segments) < 200
-    assert np.allclose(direct.segments["covered_m"], composed.segments["covered_m"],
-                       atol=1e-6)
-    # the community's volunteers and daily metres come from the city's days kept by area (a
-    # direct run of one area keeps only the fixes near it: its window's totals and who
-    # visited agree, its kind split and daily metres a little less)
-    cols = ["area_id", "level", "total_m", "covered_m", "segments", "segments_visited",
-            "active_volunteers"]
+    # a direct run of one area walks the paths the city's days walked (joined from all the
+    # fixes, then cut to the area): every street's visits agree, and so do the community's
+    # totals, kind and band splits, volunteers and daily metres; only its share of ground
+    # differs, counted on a raster around the community instead of around the city
+    d, c = direct.segments, composed.segments
+    assert (d["segment_id"].to_numpy() == c["segment_id"].to_numpy()).all()
+    for col in ("covered_m", "covered_patrol_m", "covered_passive_m", "covered_day_m",
+                "covered_night_m", "passes_patrol", "passes_passive"):
+        assert np.allclose(d[col], c[col], rtol=1e-12, atol=1e-9), col
+    for col in ("last_visit", "last_patrol_visit", "gap_key"):
+        assert d[col].tolist() == c[col].tolist(), col
+    cols = [c for c in direct.areas.columns if c != "area_coverage"]
     pd.testing.assert_frame_equal(direct.areas[cols], composed.areas[cols], rtol=1e-9)
+    pd.testing.assert_frame_equal(direct.daily, composed.daily, rtol=1e-9)
     assert direct.areas["active_volunteers"].max() > 0
     _, city, _ = _both(month, composed=True)
     for ours, theirs in ((composed.areas, city.areas), (composed.daily, city.daily)):
@@ -113,6 +123,61 @@ def test_one_community_composed_from_the_city_days(month):
                         for f in (ours, theirs))
         assert len(ours) > 0
         pd.testing.assert_frame_equal(ours, theirs, rtol=1e-9)
+
+
+def test_one_area_analysed_directly_walks_the_paths_the_city_walked():
+    """A direct run of one area joins its steps from all the window's fixes, as the city's
+    days do: a walk out of the area and back is not cut short into a step never walked, and
+    a step that crosses the area's street from fixes outside it still walks that street."""
+    zone = "Asia/Shanghai"
+    start = dt.datetime(2026, 11, 24, tzinfo=ZoneInfo(zone))
+    end = start + dt.timedelta(days=2)
+    segments = pd.DataFrame({
+        "id": [1, 2], "node_from": [1, 3], "node_to": [2, 4], "area_id": [11, 12],
+        "length_m": [200.0, 200.0],
+        "geom": [shapely.LineString([(0, 0), (200, 0)]),
+                 shapely.LineString([(0, 500), (200, 500)])]})
+    hazards = pd.DataFrame({"id": [7], "category": ["other"], "status": ["open"],
+                            "area_id": [12], "x": [100.0], "y": [520.0]})
+    areas = pd.DataFrame({"id": [10, 11, 12], "parent_id": [None, 10, 10],
+                          "level": ["district", "community", "community"]})
+    polygons = {11: shapely.box(-10, -10, 210, 10), 12: shapely.box(-10, 490, 210, 510)}
+    t0 = start.timestamp() + 9 * 3600
+    t1 = t0 + 86400
+    # volunteer 0 on the first day: (0, 0), out to (100, 200), back to (200, 0), 50 s apart;
+    # volunteer 1 on the second: from (100, 100) to (100, -100) across street 1 in 100 s;
+    # volunteer 2 then: from (10, 0) away to (10, -150), along to (190, -150), back to
+    # (190, 0), a minute apart (two passes on street 1, the step between far from it)
+    fixes = Fixes(np.array([0, 0, 0, 1, 1, 2, 2, 2, 2], "int32"), np.zeros(9, "int8"),
+                  np.array([t0, t0 + 50, t0 + 100, t1, t1 + 100] +
+                           [t1 + 600 + 60 * i for i in range(4)]),
+                  np.array([0.0, 100.0, 200.0, 100.0, 100.0, 10.0, 10.0, 190.0, 190.0]),
+                  np.array([0.0, 200.0, 0.0, 100.0, -100.0, 0.0, -150.0, -150.0, 0.0]))
+    params, rules = AnalysisParams(), load_rules()
+    city = WindowInputs(segments, hazards, fixes, areas, polygons)
+    one = WindowInputs(segments[segments["area_id"] == 11].reset_index(drop=True),
+                       hazards.iloc[:0], fixes, areas, {11: polygons[11]}, scoped=True)
+    whole = analyse_window(city, start, end, params=params, rules=rules, timezone=zone)
+    direct = analyse_window(one, start, end, params=params, rules=rules, timezone=zone)
+    streets = Streets.build(segments, hazards, polygons, params=params,
+                            reach_m=rules.radius_m, timezone=zone)
+    days = []
+    for day in whole_days(start, end, zone):
+        lo = dt.datetime.combine(day, dt.time(), ZoneInfo(zone)).timestamp()
+        days.append(analyse_day(streets, fixes.take((fixes.t >= lo) & (fixes.t < lo + 86400)),
+                                day))
+    composed = analyse_days(replace(one, fixes=Fixes.empty()), streets, days, params=params,
+                            rules=rules)
+    covered = whole.segments["covered_m"].iloc[0]
+    # the steps out and back walk the ends of the street (the parts within 30 m of them),
+    # the step across the 60 m around it: not the whole street
+    assert 90 < covered < 190
+    # passes: out and back is one, across one, and the walk away and back again two
+    assert whole.segments["passes_patrol"].iloc[0] == 4
+    for run in (direct, composed):
+        assert run.segments["covered_m"].tolist() == [covered]
+        assert run.segments["passes_patrol"].tolist() == [4]
+    pd.testing.assert_frame_equal(direct.daily, composed.daily)
 
 
 def test_new_boundaries_roll_the_months_up_again_without_redoing_days(month):

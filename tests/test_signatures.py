@@ -11,8 +11,14 @@ from types import ModuleType
 
 import pytest
 
+import geo_patrol.analysis
+import geo_patrol.ingest
+import geo_patrol.planning
+import geo_patrol.render
 import geo_patrol.services
 import geo_patrol.store
+import web
+from tests.conftest import REPO
 
 #: Parameter names that carry a time zone.
 ZONE_PARAMETERS = frozenset({"tz", "tzinfo", "timezone", "time_zone", "zone"})
@@ -53,11 +59,23 @@ def test_zone_defaults_are_found():
     assert zone_defaults(passed) == zone_defaults(assumed) == []
 
 
-@pytest.mark.parametrize("package", [geo_patrol.services, geo_patrol.store],
+@pytest.mark.parametrize("package", [geo_patrol.services, geo_patrol.store,
+                                     geo_patrol.analysis, geo_patrol.planning,
+                                     geo_patrol.render, geo_patrol.ingest, web],
                          ids=lambda p: p.__name__)
 def test_no_time_zone_has_a_default(package):
     functions = dict(functions_of(package))
-    assert len(functions) > 50  # the walk reached the package's modules
+    assert len(functions) > 20  # the walk reached the package's modules
     found = {name: zone_defaults(func) for name, func in functions.items()}
     assert {name: d for name, d in found.items() if d} == {}, \
         "the caller passes the city's time zone (Settings.timezone): drop these defaults"
+
+
+def test_settings_are_read_from_the_environment_by_the_command_line_and_the_app_alone():
+    """Everything else is handed the settings (a city's own among them)."""
+    readers = sorted(str(path.relative_to(REPO)) for folder in ("geo_patrol", "web")
+                     for path in (REPO / folder).rglob("*.py")
+                     if "Settings.from_env" in path.read_text(encoding="utf-8"))
+    # the command line's entry, the app factory, and ``geo-patrol serve`` (a command the web
+    # package adds to the command line)
+    assert readers == ["geo_patrol/cli/__init__.py", "web/__init__.py", "web/commands.py"]

@@ -42,7 +42,7 @@ from web.auth import principal, requires
 from web.db import city, get_conn, get_db, note_written, settings
 from web.live import now_parts
 from web.forms import refills
-from web.params import current_run, download, int_arg, lang, local_path, paging_args
+from web.params import current_run, download, form_choice, int_arg, lang, local_path, paging_args
 from web.uploads import saved_upload
 
 bp = Blueprint("pages", __name__)
@@ -398,9 +398,7 @@ def new_hazard() -> Any:
 @requires(Resource.HAZARDS, "write")
 def review_hazard(hazard_id: int) -> Any:
     """The command accepts or rejects an officer's proposed hazard."""
-    decision = request.form.get("decision")
-    if decision not in ("accept", "reject"):
-        raise InputError("decision is accept or reject")
+    decision = form_choice("decision", ("accept", "reject"))
     scope.review_proposal(get_db(), principal(), hazard_id, accept=decision == "accept")
     return redirect(url_for("pages.hazards"))
 

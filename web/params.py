@@ -118,6 +118,14 @@ def float_value(name: str, raw: str | None, default: float) -> float:
     return value
 
 
+def form_choice(name: str, choices: tuple[str, ...]) -> str:
+    """The posted form's ``name``: one of ``choices`` (400 otherwise)."""
+    value = request.form.get(name)
+    if value not in choices:
+        raise InputError(f"{name} is {' or '.join(choices)}")
+    return value
+
+
 def day_arg(text: str, field: str = "day") -> dt.date:
     """A ``YYYY-MM-DD`` day (form field ``field``)."""
     try:

@@ -19,7 +19,7 @@ from geo_patrol.services import tasks as service
 from web.auth import principal, requires
 from web.db import get_conn, get_db, settings
 from web.forms import refills
-from web.params import MAX_ID, csv_response, day_arg, lang, paging_args
+from web.params import MAX_ID, csv_response, day_arg, form_choice, lang, paging_args
 
 bp = Blueprint("tasks", __name__)
 
@@ -131,9 +131,7 @@ def payout() -> Any:
 @requires(Resource.TASKS, "take")
 def answer(task_id: int) -> Any:
     """A volunteer takes a task or turns it down (their own only)."""
-    choice = request.form.get("answer")
-    if choice not in ("accept", "decline"):
-        raise InputError("answer is accept or decline")
+    choice = form_choice("answer", ("accept", "decline"))
     me = principal()
     service.answer(get_db(), volunteer_id=me.volunteer_id, task_id=task_id,
                    accept=choice == "accept", by=me.username)

@@ -30,6 +30,14 @@ def _batches() -> Any:
                             size=int_arg("size", training.ROOM_SIZE, low=1, high=500) or 30)
 
 
+def _asked_batches() -> Any:
+    """The batch proposal of the course the query names (400 when it names none)."""
+    table = _batches()
+    if table is None:
+        raise InputError("choose the course (?course=NAME)")
+    return table
+
+
 @bp.route("/training", methods=["GET", "POST"])
 @requires(Resource.TRAINING)
 def training_page() -> Any:
@@ -76,10 +84,7 @@ def status_csv() -> Any:
 @bp.get("/training/batches.csv")
 @requires(Resource.TRAINING)
 def batches_csv() -> Any:
-    table = _batches()
-    if table is None:
-        raise InputError("choose the course (?course=NAME)")
-    return csv_response(table, "training-batches.csv")
+    return csv_response(_asked_batches(), "training-batches.csv")
 
 
 @bp.get("/api/training/status")
@@ -94,9 +99,7 @@ def api_status() -> Any:
 @bp.get("/api/training/batches")
 @requires(Resource.TRAINING)
 def api_batches() -> Any:
-    table = _batches()
-    if table is None:
-        raise InputError("choose the course (?course=NAME)")
+    table = _asked_batches()
     return jsonify(batches=[
         {"batch": int(b), "community": part["community"].iloc[0],
          "volunteers": [{"number": r.number, "name": r.name, "occupation": r.occupation,

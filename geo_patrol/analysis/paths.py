@@ -53,6 +53,11 @@ class Steps:
     def __len__(self) -> int:
         return len(self.t0)
 
+    def take(self, keep: np.ndarray) -> Steps:
+        """The steps selected by ``keep`` (a mask or indices), in their order."""
+        return Steps(self.volunteer[keep], self.kind[keep], self.t0[keep], self.t1[keep],
+                     self.ax[keep], self.ay[keep], self.bx[keep], self.by[keep])
+
 
 def build_steps(fixes: Fixes, *, gap_s: float = 120.0, max_speed_kmh: float = 200.0,
                 breaks: np.ndarray | None = None) -> Steps:

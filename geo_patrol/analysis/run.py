@@ -76,11 +76,23 @@ def analyse_window(inputs: WindowInputs, start: dt.datetime, end: dt.datetime, *
     check_window(start, end)
     reach = params.inspection_radius_m or rules.radius_m
     segments, hazards, fixes = inputs.segments, inputs.hazards, inputs.fixes
-    if inputs.scoped and len(fixes):
-        fixes = _near(fixes, segments, hazards, params.radius_m + reach)
     cal = Calendar.for_window(start, end, timezone, params.day_starts, params.night_starts)
+    # paths are joined from all the window's fixes, whatever the scope: dropping the fixes
+    # far from one area's streets first would join the fixes either side of an excursion into
+    # a step that was never walked, and cut the steps that come into the area from outside
     steps = build_steps(fixes, gap_s=params.gap_s, max_speed_kmh=params.max_speed_kmh,
                         breaks=cal.midnights)
+    n_steps = len(steps)
+    if inputs.scoped and len(fixes):
+        box = _scope_box(segments, hazards, inputs.community_polygons,
+                         params.radius_m + reach)
+        fixes = fixes.take(_in_box(box, fixes.x, fixes.y, fixes.x, fixes.y))
+        near = _in_box(box, steps.ax, steps.ay, steps.bx, steps.by)
+        n_steps = int(near.sum())
+        # the step after each one kept stays too, far as it may be: a pass is a run of
+        # consecutive steps, and a walk away from a street and back is two passes
+        near[1:] |= near[:-1].copy()
+        steps = steps.take(near)
     visits = segment_visits(segments["geom"].to_numpy(), steps, cal, radius=params.radius_m,
                             segment_areas=segments["area_id"].to_numpy(), threads=threads)
     hv = hazard_visits(hazards["x"].to_numpy(dtype="float64"),
@@ -91,7 +103,7 @@ def analyse_window(inputs: WindowInputs, start: dt.datetime, end: dt.datetime, *
                            radius=params.radius_m)
     return _results(inputs, cal, end.timestamp(), visits, hv,
                     dict(zip(sorted(polygons), shares.tolist())),
-                    params=params, rules=rules, counts=(len(fixes), len(steps)))
+                    params=params, rules=rules, counts=(len(fixes), n_steps))
 
 
 def analyse_days(inputs: WindowInputs, streets: Streets, days: list[DayVisits], *,
@@ -204,18 +216,27 @@ def _recency(last: np.ndarray, length: np.ndarray, end: float) -> pd.DataFrame:
     return pd.DataFrame(recency_lengths((end - last) / 86400, length))
 
 
-def _near(fixes: Fixes, segments: pd.DataFrame, hazards: pd.DataFrame, reach: float) -> Fixes:
-    """Only the fixes near the scope's streets or hazards (for one area's run)."""
+def _scope_box(segments: pd.DataFrame, hazards: pd.DataFrame, polygons: dict[int, Any],
+               margin: float) -> tuple[float, float, float, float] | None:
+    """The extent of a scope's streets, hazards and communities, widened by ``margin``
+    (None: an empty scope)."""
     points = shapely.points(hazards["x"].to_numpy(dtype="float64"),
                             hazards["y"].to_numpy(dtype="float64"))
-    geoms = list(segments["geom"]) + list(points)
+    geoms = list(segments["geom"]) + list(points) + list(polygons.values())
     if not geoms:
-        return Fixes(*(a[:0] for a in (fixes.volunteer, fixes.kind, fixes.t, fixes.x, fixes.y)))
+        return None
     x0, y0, x1, y1 = shapely.total_bounds(np.array(geoms))
-    keep = (fixes.x >= x0 - reach) & (fixes.x <= x1 + reach) & (fixes.y >= y0 - reach) & \
-        (fixes.y <= y1 + reach)
-    return Fixes(fixes.volunteer[keep], fixes.kind[keep], fixes.t[keep], fixes.x[keep],
-                 fixes.y[keep])
+    return x0 - margin, y0 - margin, x1 + margin, y1 + margin
+
+
+def _in_box(box: tuple[float, float, float, float] | None, ax: np.ndarray, ay: np.ndarray,
+            bx: np.ndarray, by: np.ndarray) -> np.ndarray:
+    """Which pieces from (ax, ay) to (bx, by) have an extent that meets ``box``."""
+    if box is None:
+        return np.zeros(len(ax), dtype=bool)
+    x0, y0, x1, y1 = box
+    return (np.maximum(ax, bx) >= x0) & (np.minimum(ax, bx) <= x1) & \
+        (np.maximum(ay, by) >= y0) & (np.minimum(ay, by) <= y1)
 
 
 def _segment_frame(segments: pd.DataFrame, v: SegmentVisits,

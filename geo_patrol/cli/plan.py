@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from geo_patrol.cli import Group, cli, engine_of, settings_of
+from geo_patrol.planning.params import PlanParams
 
 @cli.group(cls=Group)
 def plan() -> None:
@@ -62,22 +63,29 @@ def plan_posts_cmd(ctx: click.Context, k: int | None, cover_all: bool, distance_
                                      ensure_ascii=False), encoding="utf-8")
 
 
+#: The options that set a plan's parameters, with their help (their types and defaults are
+#: :class:`PlanParams`').
+_PLAN_OPTIONS: dict[str, str | None] = {
+    "zones": None,
+    "minutes": "Time budget of one loop.",
+    "speed_kmh": "Walking speed.",
+    "dwell_min": "An inspection stop at an overdue hazard.",
+    "hazard_weight": "Demand of an overdue hazard, in km of unpatrolled street.",
+    "incident_weight": "Demand of a recent incident near a street.",
+    "alert_weight": "Demand of an open near-repeat alert area reaching a street.",
+}
+
+
+def _plan_option(name: str, text: str | None) -> Any:
+    default = getattr(PlanParams(), name)
+    return click.option("--" + name.replace("_", "-"), type=type(default), default=default,
+                        show_default=True, help=text)
+
+
 def _plan_options(command: Any) -> Any:
     for option in reversed([
         click.option("--area", required=True, help="District or community (name or id)."),
-        click.option("--zones", type=int, default=4, show_default=True),
-        click.option("--minutes", type=float, default=90.0, show_default=True,
-                     help="Time budget of one loop."),
-        click.option("--speed-kmh", type=float, default=4.5, show_default=True,
-                     help="Walking speed."),
-        click.option("--dwell-min", type=float, default=10.0, show_default=True,
-                     help="An inspection stop at an overdue hazard."),
-        click.option("--hazard-weight", type=float, default=1.0, show_default=True,
-                     help="Demand of an overdue hazard, in km of unpatrolled street."),
-        click.option("--incident-weight", type=float, default=0.25, show_default=True,
-                     help="Demand of a recent incident near a street."),
-        click.option("--alert-weight", type=float, default=1.0, show_default=True,
-                     help="Demand of an open near-repeat alert area reaching a street."),
+        *(_plan_option(name, text) for name, text in _PLAN_OPTIONS.items()),
         click.option("--run", "run_id", type=int, default=None, help="Analysis run (latest)."),
         click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
                      help="Write the plan (zones, posts, loops) as GeoJSON."),
@@ -96,7 +104,7 @@ def _make_plan(ctx: click.Context, area: str, zones: int, minutes: float, speed_
                lang: str) -> Any:
     import json
 
-    from geo_patrol.planning.plan import PlanParams, plan_geojson
+    from geo_patrol.planning.plan import plan_geojson
     from geo_patrol.render.plan import plan_briefing_html
     from geo_patrol.services.places import embedded_tiles
     from geo_patrol.services.planning import plan_area

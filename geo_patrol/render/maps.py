@@ -354,15 +354,16 @@ def add_tracks(m: folium.Map, tracks: Any, lang: str, shift: bool) -> None:
 
 def map_html(m: folium.Map, *, lang: str, nonce: str | None = None) -> str:
     """A served map as one HTML document (its assets linked from ``/vendor/``), with the
-    search box (``/static/mapsearch.js`` asking ``/search``, in ``lang``); the scripts folium
-    writes carry the response's CSP nonce (``nonce``, else the one of the response being
-    made), the only inline scripts its policy lets run."""
+    search box (``/static/mapsearch.js`` asking ``/search`` through ``suggest.js``, in
+    ``lang``); the scripts folium writes carry the response's CSP nonce (``nonce``, else the
+    one of the response being made), the only inline scripts its policy lets run."""
     datum = getattr(m, "gp_datum", "wgs84")
     attrs = {"data-map": m.get_name(),
              "data-url": "/search" + ("?datum=gcj02&" if datum == "gcj02" else "?"),
              "data-placeholder": label("search_places", lang),
              "data-none": label("search_none", lang)}
     m.get_root().header.add_child(folium.Element(
+        '<script src="/static/suggest.js" defer></script>'
         '<script src="/static/mapsearch.js" defer ' +
         " ".join(f'{k}="{html.escape(v, quote=True)}"' for k, v in attrs.items()) +
         "></script>"))

@@ -8,7 +8,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,13 +66,17 @@ def ensure_files(root: Path, *, seed: int, scale: str, until: dt.date,
 
 
 def load_demo(engine: Engine, root: Path, settings: Settings,
-              echo: Callable[[str], None] = lambda _line: None) -> list[LoadResult]:
-    """Load Baotou's districts and every file of the manifest (each idempotent)."""
+              echo: Callable[[str], None] = lambda _line: None, *,
+              kinds: Collection[str] | None = None) -> list[LoadResult]:
+    """Load Baotou's districts and every file of the manifest (each idempotent), or only its
+    files of ``kinds``."""
     manifest = Manifest.read(root)
     loaded = [load_boundaries(engine, BAOTOU_DISTRICTS, level="district", crs="wgs84",
                               code_field="adcode", settings=settings)]
     echo(loaded[-1].summary_line())
     for entry in manifest.files:
+        if kinds is not None and entry["kind"] not in kinds:
+            continue
         options = {k: v for k, v in entry.items() if k not in ("kind", "path")}
         result = SOURCES[entry["kind"]](engine, root / entry["path"], settings=settings,
                                         **options)

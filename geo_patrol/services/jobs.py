@@ -28,7 +28,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import procrastinate
 
@@ -36,6 +36,7 @@ from geo_patrol.errors import BusyError, ConflictError, GeoPatrolError, InputErr
 from geo_patrol.planning.plan import Plan, PlanParams
 from geo_patrol.services import campaigns, crime
 from geo_patrol.services.analysis import analyze
+from geo_patrol.services.background import Background
 from geo_patrol.services.cities import OpenCity, open_city, open_deployment
 from geo_patrol.services.maps import district_briefing
 from geo_patrol.services.planning import plan_area
@@ -71,28 +72,30 @@ class Outcome:
     payload: bytes | None = None
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _registry(table: dict[str, _F]) -> Callable[[str], Callable[[_F], _F]]:
+    """A decorator factory that files a function in ``table`` under the name it is given."""
+    def named(name: str) -> Callable[[_F], _F]:
+        def register(func: _F) -> _F:
+            table[name] = func
+            return func
+        return register
+    return named
+
+
 Runner = Callable[["Engine", Settings, dict[str, Any], Progress], Outcome]
 RUNNERS: dict[str, Runner] = {}
-
-
-def runner(kind: str) -> Callable[[Runner], Runner]:
-    def register(func: Runner) -> Runner:
-        RUNNERS[kind] = func
-        return func
-    return register
-
+#: ``@runner(kind)``: the function that runs a job of ``kind``.
+runner = _registry(RUNNERS)
 
 #: Timers: work due at a time (a call-out's next ring, an SOS not acknowledged), run by a
 #: worker, never on a web thread. Registered by the service they belong to.
 Timer = Callable[["Engine", Settings, dict[str, Any]], None]
 TIMERS: dict[str, Timer] = {}
-
-
-def timer(name: str) -> Callable[[Timer], Timer]:
-    def register(func: Timer) -> Timer:
-        TIMERS[name] = func
-        return func
-    return register
+#: ``@timer(name)``: the function a timer of ``name`` runs when due.
+timer = _registry(TIMERS)
 
 
 def defer_timer(settings: Settings, name: str, delay_s: float, params: dict[str, Any]) -> None:
@@ -391,7 +394,7 @@ def _run(engine: Engine, settings: Settings, job_id: int, row: dict[str, Any],
 # -- the queue ---------------------------------------------------------------------------
 
 _CITIES: dict[tuple[str, str], OpenCity] = {}
-_WORKERS: dict[str, tuple[threading.Thread, threading.Event]] = {}
+_WORKERS = Background("job-worker")
 _APPS: dict[str, procrastinate.App] = {}
 _QUEUE_LOCK = threading.Lock()
 
@@ -500,31 +503,18 @@ def _worker_thread(settings: Settings, stop: threading.Event) -> None:
 
 def ensure_worker(settings: Settings) -> None:
     """A worker thread in this process, unless one runs already."""
-    conninfo = _conninfo(settings)
-    with _QUEUE_LOCK:
-        if conninfo in _WORKERS and _WORKERS[conninfo][0].is_alive():
-            return
-        stop = threading.Event()
-        thread = threading.Thread(target=_worker_thread, args=(settings, stop),
-                                  name="job-worker", daemon=True)
-        _WORKERS[conninfo] = (thread, stop)
-    thread.start()
+    _WORKERS.ensure(_conninfo(settings), lambda stop: _worker_thread(settings, stop))
 
 
 def stop_workers() -> None:
     """Stop this process's worker threads (each finishes the job it runs) and close the
     queues it added jobs to."""
     with _QUEUE_LOCK:
-        workers = list(_WORKERS.values())
-        _WORKERS.clear()
         apps = list(_APPS.values())
         _APPS.clear()
         opened = list(_CITIES.values())
         _CITIES.clear()
-    for _, stop in workers:
-        stop.set()
-    for thread, _ in workers:
-        thread.join(timeout=60)
+    _WORKERS.stop(timeout=60)
     for app in apps:
         app.close()
     for city in opened:

@@ -39,6 +39,7 @@ from pywebpush import WebPushException, webpush
 
 from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.paging import PageOf, Paging
+from geo_patrol.services.background import Background
 from geo_patrol.settings import Settings
 from geo_patrol.store import notify as store
 from geo_patrol.store.accounts import audit
@@ -389,39 +390,24 @@ def run_sender(settings: Settings, *, policy: SendPolicy | None = None,
     return total
 
 
-_SENDERS: dict[str, tuple[threading.Thread, threading.Event]] = {}
-_SENDERS_LOCK = threading.Lock()
+_SENDERS = Background("notify-sender")
 
 
 def ensure_sender(settings: Settings, policy: SendPolicy | None = None) -> None:
     """A sender thread in this process (``geo-patrol serve``), unless one runs already."""
-    key = _conninfo(settings)
-    with _SENDERS_LOCK:
-        if key in _SENDERS and _SENDERS[key][0].is_alive():
-            return
-        stop = threading.Event()
+    def run(stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                run_sender(settings, policy=policy, stop=stop)
+            except Exception:  # noqa: BLE001  (a lost database: try again shortly)
+                log.exception("the notification sender stopped; it restarts in 5 s")
+                stop.wait(5)
 
-        def run() -> None:
-            while not stop.is_set():
-                try:
-                    run_sender(settings, policy=policy, stop=stop)
-                except Exception:  # noqa: BLE001  (a lost database: try again shortly)
-                    log.exception("the notification sender stopped; it restarts in 5 s")
-                    stop.wait(5)
-
-        thread = threading.Thread(target=run, name="notify-sender", daemon=True)
-        _SENDERS[key] = (thread, stop)
-    thread.start()
+    _SENDERS.ensure(_conninfo(settings), run)
 
 
 def stop_senders() -> None:
-    with _SENDERS_LOCK:
-        running = list(_SENDERS.values())
-        _SENDERS.clear()
-    for _, stop in running:
-        stop.set()
-    for thread, _ in running:
-        thread.join(timeout=10)
+    _SENDERS.stop(timeout=10)
 
 
 # -- Web Push keys and subscriptions ---------------------------------------------------------
