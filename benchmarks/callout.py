@@ -26,7 +26,6 @@ import argparse
 import datetime as dt
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -139,16 +138,7 @@ def _rings(engine: sa.Engine, settings, command, lon: float, lat: float,  # noqa
     receiver = Receiver()
     channel = notify.add_channel(engine, scope="city", by="bench",
                                  url=f"json://127.0.0.1:{receiver.port}/")
-    stop = threading.Event()
-    sender = notify.Sender(engine, settings, notify.SendPolicy())
-
-    def send() -> None:
-        while not stop.is_set():
-            if not sender.run_once():
-                time.sleep(0.01)
-
-    worker = threading.Thread(target=send, daemon=True)
-    worker.start()
+    notify.ensure_sender(settings)  # as ``geo-patrol serve`` starts it: woken by each call
     first, delivered, handover = [], [], []
     try:
         for i in range(repeat):
@@ -167,9 +157,7 @@ def _rings(engine: sa.Engine, settings, command, lon: float, lat: float,  # noqa
             delivered.append(min(arrived) - start if arrived else None)
             time.sleep(ring_s)  # the escalation after the last ring
     finally:
-        stop.set()
-        worker.join(10)
-        sender.close()
+        notify.stop_senders()
         receiver.close()
         notify.remove_channel(engine, channel, by="bench")
 
