@@ -139,6 +139,7 @@ def _rings(engine: sa.Engine, settings, command, lon: float, lat: float,  # noqa
     channel = notify.add_channel(engine, scope="city", by="bench",
                                  url=f"json://127.0.0.1:{receiver.port}/")
     notify.ensure_sender(settings)  # as ``geo-patrol serve`` starts it: woken by each call
+    time.sleep(2.0)  # running, as a server's sender is before anyone calls
     first, delivered, handover = [], [], []
     try:
         for i in range(repeat):

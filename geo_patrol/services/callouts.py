@@ -112,8 +112,9 @@ def rank(db: Database, settings: Settings, *, lon: float, lat: float,
     fastest = max(dispatch.walk_mps, dispatch.ride_mps, dispatch.drive_mps) \
         * max(dispatch.major_factor, 1.0)
     reach = min(cap_s * fastest, 15_000.0)
-    # the searches stop at HORIZON times the cap: within it every way is exact (a way of
-    # that time cannot leave the disc its fastest pace covers), beyond it only "too far"
+    # the searches stop at HORIZON times the cap: within it every ETA is exact (a way of
+    # that time cannot leave the disc its fastest pace covers), beyond it only "too far";
+    # the walk of anyone within the cap is no longer than the cap at the fastest pace
     horizon_s = cap_s * HORIZON
     with db.connect() as conn:
         srid = metric_srid(conn)
@@ -134,8 +135,7 @@ def rank(db: Database, settings: Settings, *, lon: float, lat: float,
     people["mode"] = [travel_mode(o, s, dispatch)
                       for o, s in zip(people["occupation"], people["speed_mps"])]
     ways = Ways(streets, x, y, people["x"].to_numpy(float), people["y"].to_numpy(float))
-    people["walk_m"] = ways.costs(key="metres", limit=horizon_s * fastest) \
-        if len(people) else []
+    people["walk_m"] = ways.costs(key="metres", limit=cap_s * fastest) if len(people) else []
     eta = np.full(len(people), np.inf)
     for mode in ("walk", "ride", "drive"):
         mine = (people["mode"] == mode).to_numpy()
