@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 
-from benchmarks._common import DEMO_UNTIL, Stopwatch, emit, looping, workspace
+from benchmarks._common import DEMO_UNTIL, Stopwatch, emit, workspace
 from benchmarks.notify import Receiver
 from geo_patrol.demo.generate import generate
 from geo_patrol.services import jobs, notify
@@ -135,27 +135,27 @@ def _rings(engine: sa.Engine, settings, command, lon: float, lat: float,  # noqa
     receiver = Receiver()
     channel = notify.add_channel(engine, scope="city", by="bench",
                                  url=f"json://127.0.0.1:{receiver.port}/")
-    sender = notify.Sender(engine, settings, notify.SendPolicy())
+    notify.ensure_sender(settings)  # as ``geo-patrol serve`` starts it: woken by each call
+    time.sleep(2.0)  # running, as a server's sender is before anyone calls
     first, delivered, handover = [], [], []
     try:
-        with looping(sender.run_once):
-            for i in range(repeat):
-                receiver.arrivals("/clear")
-                start = time.perf_counter()
-                callout_id = call_out(engine, ringing, command, lon=lon, lat=lat,
-                                      category="dispute", note=f"rings {i}")
-                due = time.perf_counter() + ring_s  # its timer is set as the call returns
-                at = _until(lambda: _handed(engine, callout_id, 1))
-                first.append(None if at is None else at - start)
-                for ring in (2, 3):
-                    at = _until(lambda: _handed(engine, callout_id, ring))
-                    handover.append(None if at is None else at - due)
-                    due += ring_s
-                arrived = [t for t, body in receiver.arrivals() if f"rings {i}" in body]
-                delivered.append(min(arrived) - start if arrived else None)
-                time.sleep(ring_s)  # the escalation after the last ring
+        for i in range(repeat):
+            receiver.arrivals("/clear")
+            start = time.perf_counter()
+            callout_id = call_out(engine, ringing, command, lon=lon, lat=lat,
+                                  category="dispute", note=f"rings {i}")
+            due = time.perf_counter() + ring_s  # its timer is set as the call returns
+            at = _until(lambda: _handed(engine, callout_id, 1))
+            first.append(None if at is None else at - start)
+            for ring in (2, 3):
+                at = _until(lambda: _handed(engine, callout_id, ring))
+                handover.append(None if at is None else at - due)
+                due += ring_s
+            arrived = [t for t, body in receiver.arrivals() if f"rings {i}" in body]
+            delivered.append(min(arrived) - start if arrived else None)
+            time.sleep(ring_s)  # the escalation after the last ring
     finally:
-        sender.close()
+        notify.stop_senders()
         receiver.close()
         notify.remove_channel(engine, channel, by="bench")
 

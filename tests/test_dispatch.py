@@ -12,6 +12,8 @@ import socket
 import time
 import urllib.request
 
+import numpy as np
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -198,6 +200,41 @@ def test_ranked_by_travel_time_in_each_mode_with_the_left_out(world):
     skilled = rank(engine, settings, lon=SITE[0], lat=SITE[1], skill="first_aid")
     reasons = dict(zip(skilled.left_out["number"], skilled.left_out["reason"]))
     assert reasons.get(walker) == "no_skill" or walker in set(skilled.called["number"])
+
+
+def test_streets_that_do_not_join_the_site_leave_a_volunteer_unreachable(world):
+    """The city's streets are read once and searched from the site; a street added (here
+    one joined to nothing) is seen by the next call-out, and so is its removal."""
+    from geo_patrol.services.callouts import rank
+
+    engine, settings = world["engine"], world["settings"]
+    _park_everyone(world)
+    walker, lone = world["numbers"][6:8]
+    client = world["app"].test_client()
+    _send(client, walker, 109.8440, 40.6510)
+    first = rank(engine, settings, lon=SITE[0], lat=SITE[1])
+    assert walker in set(first.called["number"])
+    street = ("SELECT ST_SetSRID(ST_MakeLine(ST_MakePoint(109.8460, 40.6521), "
+              "ST_MakePoint(109.8463, 40.6521)), 4326) AS g")
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO street_segments (u, v, key, piece, node_from, node_to, highway, "
+            "length_m, geom, geom_m) SELECT 9000000000001, 9000000000002, 0, 0, "
+            "9000000000001, 9000000000002, 'residential', ST_Length(g::geography), g, "
+            "ST_Transform(g, (SELECT value::int FROM deployment WHERE key = 'metric_srid')) "
+            f"FROM ({street}) s"))
+    try:
+        _send(client, lone, 109.84615, 40.6521)  # on the new street, joined to nothing
+        ranking = rank(engine, settings, lon=SITE[0], lat=SITE[1])
+        why = dict(zip(ranking.left_out["number"], ranking.left_out["reason"]))
+        assert why.get(lone) == "unreachable" and walker in set(ranking.called["number"])
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM street_segments WHERE u = 9000000000001"))
+    again = rank(engine, settings, lon=SITE[0], lat=SITE[1])
+    both = pd.concat([again.called, again.left_out]).set_index("number")
+    assert both.loc[lone, "reason"] in ("", "too_far")  # on the demo's streets again
+    assert np.isfinite(both.loc[lone, "walk_m"])
 
 
 # -- rings, answers, close --------------------------------------------------------------------

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +22,7 @@ import pyproj
 from geo_patrol.analysis.places import Place, place_text
 from geo_patrol.clock import local_times
 from geo_patrol.errors import ConflictError, InputError, NotFoundError
-from geo_patrol.planning.network import Ways
+from geo_patrol.planning.network import StreetGraph, Ways
 from geo_patrol.rules import Dispatch
 from geo_patrol.services import jobs, notify
 from geo_patrol.services.sources import entered_point, form_text
@@ -46,6 +48,29 @@ OCCUPATION_MODES = {"taxi_driver": "drive", "delivery_rider": "ride"}
 RECENT_S = 300.0
 #: Most volunteers ranked for one call-out (its rings together).
 MAX_CALLED = 200
+#: How far past the ETA cap the ways are searched: the command sees by how much the ones
+#: left out as too far miss it, up to this many times the cap.
+HORIZON = 2.0
+
+_STREETS: OrderedDict[tuple[str, str], tuple[tuple[int, int], StreetGraph]] = OrderedDict()
+_STREETS_LOCK = threading.Lock()
+
+
+def street_graph(db: Database, settings: Settings, conn: Connection) -> StreetGraph:
+    """The city's streets as a graph, read once by this process and kept until they change
+    (a few cities at a time): a call-out only searches it."""
+    key = (str(db.url), settings.city)
+    version = area_store.segments_version(conn)
+    with _STREETS_LOCK:
+        found = _STREETS.get(key)
+        if found is not None and found[0] == version:
+            _STREETS.move_to_end(key)
+            return found[1]
+        graph = StreetGraph(area_store.all_segments(conn))
+        _STREETS[key] = (version, graph)
+        while len(_STREETS) > 4:
+            _STREETS.popitem(last=False)
+        return graph
 
 
 @dataclass
@@ -84,8 +109,13 @@ def rank(db: Database, settings: Settings, *, lon: float, lat: float,
     dispatch = settings.rules.dispatch
     now = now or dt.datetime.now(dt.UTC)
     cap_s = dispatch.eta_cap_min * 60
-    reach = min(cap_s * max(dispatch.walk_mps, dispatch.ride_mps, dispatch.drive_mps)
-                * dispatch.major_factor, 15_000.0)
+    fastest = max(dispatch.walk_mps, dispatch.ride_mps, dispatch.drive_mps) \
+        * max(dispatch.major_factor, 1.0)
+    reach = min(cap_s * fastest, 15_000.0)
+    # the searches stop at HORIZON times the cap: within it every ETA is exact (a way of
+    # that time cannot leave the disc its fastest pace covers), beyond it only "too far";
+    # the walk of anyone within the cap is no longer than the cap at the fastest pace
+    horizon_s = cap_s * HORIZON
     with db.connect() as conn:
         srid = metric_srid(conn)
         if srid is None:
@@ -96,7 +126,7 @@ def rank(db: Database, settings: Settings, *, lon: float, lat: float,
         people = live_store.candidates_near(
             conn, box, settings.today(now), now - dt.timedelta(days=1),
             now - dt.timedelta(seconds=RECENT_S))
-        segs = area_store.segments_near(conn, box)
+        streets = street_graph(db, settings, conn)
     people = people[~people["volunteer_id"].isin(exclude)]
     if only is not None:
         people = people[people["volunteer_id"].isin(only)]
@@ -104,21 +134,24 @@ def rank(db: Database, settings: Settings, *, lon: float, lat: float,
     people["certified"] = [skill in held for held in people.pop("skills_held")]
     people["mode"] = [travel_mode(o, s, dispatch)
                       for o, s in zip(people["occupation"], people["speed_mps"])]
-    ways = Ways(segs, x, y, people["x"].to_numpy(float), people["y"].to_numpy(float))
-    people["walk_m"] = ways.costs() if len(people) else []
+    ways = Ways(streets, x, y, people["x"].to_numpy(float), people["y"].to_numpy(float))
+    people["walk_m"] = ways.costs(key="metres", limit=cap_s * fastest) if len(people) else []
     eta = np.full(len(people), np.inf)
     for mode in ("walk", "ride", "drive"):
         mine = (people["mode"] == mode).to_numpy()
-        if mine.any() and not segs.empty:
-            eta[mine] = ways.costs(1.0 / dispatch.speeds(mode, segs["highway"].to_numpy()),
-                                   mine)
+        if mine.any() and not streets.empty:
+            speeds = (mode, dispatch.walk_mps, dispatch.ride_mps, dispatch.drive_mps,
+                      dispatch.major_factor)
+            pace = streets.kept(("pace", speeds), lambda mode=mode: 1.0 / dispatch.speeds(
+                mode, streets.highway))
+            eta[mine] = ways.costs(pace, mine, key=speeds, limit=horizon_s)
     people["eta_s"] = eta
     fresh = now - dt.timedelta(minutes=dispatch.fresh_min)
     reason = np.select(
         [~people["active"].astype(bool).to_numpy(),
          (pd.to_datetime(people["t"], utc=True) < fresh).to_numpy(),
          np.asarray(bool(skill and require_skill) & ~people["certified"].astype(bool)),
-         ~np.isfinite(eta), eta > cap_s],
+         ~ways.connected(), eta > cap_s],
         ["off_duty", "stale", "no_skill", "unreachable", "too_far"], default="")
     people["reason"] = reason
     called = people[people["reason"] == ""].sort_values(["certified", "eta_s"],
@@ -368,6 +401,8 @@ def callout_progress(db: Database, settings: Settings, callout_id: int, principa
     now = rank(db, settings, lon=float(incident["lon"]), lat=float(incident["lat"]),
                only=tuple(ids))
     both = pd.concat([now.called, now.left_out])
+    # someone now further than the search goes keeps the way they were called with
+    both = both[np.isfinite(both["walk_m"]) & np.isfinite(both["eta_s"])]
     fresh = dict(zip(both["number"], zip(both["walk_m"], both["eta_s"])))
     walk = [fresh.get(n, (w, e))[0] for n, w, e in
             zip(targets["number"], targets["walk_m"], targets["eta_s"])]

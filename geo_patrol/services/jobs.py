@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
+import heapq
 import json
 import logging
 import pickle
@@ -106,7 +107,38 @@ def defer_timer(settings: Settings, name: str, delay_s: float, params: dict[str,
     _deferrer(settings).configure_task(
         TIMER_TASK, queue=QUEUE, schedule_in={"seconds": max(0.0, float(delay_s))},
     ).defer(city=settings.city, name=name, params=params)
+    _set_alarm(settings, time.time() + max(0.0, float(delay_s)) + ALARM_LATE_S)
     ensure_worker(settings)
+
+
+#: The alarms of the timers this process deferred, per deployment (``time.time()`` they
+#: fall due, a heap): its worker thread wakes the deployment's workers then. A timer whose
+#: alarm is lost with its process is still found by the workers' poll.
+_ALARMS: dict[str, list[float]] = {}
+_ALARMS_LOCK = threading.Lock()
+#: An alarm rings this much after its timer's time (the queue compares with the database's
+#: clock), and again after :data:`ALARM_AGAIN_S` in case the clocks differ more.
+ALARM_LATE_S = 0.01
+ALARM_AGAIN_S = 0.25
+
+
+def _set_alarm(settings: Settings, at: float) -> None:
+    with _ALARMS_LOCK:
+        heap = _ALARMS.setdefault(_conninfo(settings), [])
+        heapq.heappush(heap, at)
+        heapq.heappush(heap, at + ALARM_AGAIN_S)
+
+
+def _rung(conninfo: str, now: float) -> tuple[bool, float | None]:
+    """Whether an alarm of the deployment is due (those due are taken), and when the next
+    falls due."""
+    with _ALARMS_LOCK:
+        heap = _ALARMS.get(conninfo) or []
+        due = False
+        while heap and heap[0] <= now:
+            heapq.heappop(heap)
+            due = True
+        return due, heap[0] if heap else None
 
 
 def _within(params: dict[str, Any]) -> frozenset[int] | None:
@@ -451,8 +483,9 @@ def _deferrer(settings: Settings) -> procrastinate.App:
 
 
 #: Two jobs at once (each on a thread of the worker): a page's quick job does not wait
-#: behind a long plan. A new job wakes the worker at once (LISTEN/NOTIFY), but a timer
-#: falling due (a call-out's next ring) is only found by polling.
+#: behind a long plan. A new job wakes the worker at once (LISTEN/NOTIFY), and so does a
+#: timer falling due (a call-out's next ring) that this process deferred (its alarm); the
+#: poll finds the others.
 _OPTIONS: dict[str, Any] = {"queues": [QUEUE], "listen_notify": True, "concurrency": 2,
                             "fetch_job_polling_interval": 2.0, "delete_jobs": "always"}
 
@@ -484,8 +517,16 @@ def _worker_thread(settings: Settings, stop: threading.Event) -> None:
             worker = asyncio.create_task(app.run_worker_async(
                 install_signal_handlers=False, **_OPTIONS))
             swept = time.monotonic()
+            conninfo = _conninfo(settings)
             while not stop.is_set() and not worker.done():
-                await asyncio.sleep(0.2)
+                due, after = _rung(conninfo, time.time())
+                if due:  # a timer's time: the workers fetch it now, not at their next poll
+                    try:
+                        await store.wake_workers(app.connector, QUEUE)
+                    except procrastinate.exceptions.ProcrastinateException:
+                        log.warning("the job workers could not be woken", exc_info=True)
+                await asyncio.sleep(0.2 if after is None
+                                    else min(0.2, max(0.0, after - time.time())))
                 if time.monotonic() - swept > settings.job_lease_s:
                     swept = time.monotonic()
                     await _sweep(app, settings)

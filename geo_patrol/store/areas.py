@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -227,11 +229,29 @@ def segment_count(conn: Connection) -> tuple[int, int]:
 def segments_near(conn: Connection, box_m: tuple[float, float, float, float]) -> pd.DataFrame:
     """Street segments meeting a metric box: node_from, node_to, length_m, highway (the OSM
     street class), metric lines."""
-    rows = conn.execute(sa.text(
+    return _segment_frame(conn.execute(sa.text(
         "SELECT node_from, node_to, length_m, highway, ST_AsBinary(geom_m) FROM street_segments "
         "WHERE geom_m && ST_MakeEnvelope(:x0, :y0, :x1, :y1, "
         "(SELECT value::int FROM deployment WHERE key = 'metric_srid'))"),
-        dict(zip(("x0", "y0", "x1", "y1"), map(float, box_m)))).all()
+        dict(zip(("x0", "y0", "x1", "y1"), map(float, box_m)))).all())
+
+
+def all_segments(conn: Connection) -> pd.DataFrame:
+    """Every street segment of the city, as :func:`segments_near` gives them (by id)."""
+    return _segment_frame(conn.execute(sa.text(
+        "SELECT node_from, node_to, length_m, highway, ST_AsBinary(geom_m) FROM street_segments "
+        "ORDER BY id")).all())
+
+
+def segments_version(conn: Connection) -> tuple[int, int]:
+    """What tells that the city's streets changed: their count and latest id (segments are
+    only ever added, each with a new id)."""
+    count, last = conn.execute(sa.text(
+        "SELECT count(*), coalesce(max(id), 0) FROM street_segments")).one()
+    return int(count), int(last)
+
+
+def _segment_frame(rows: Sequence[Any]) -> pd.DataFrame:
     # columns from plain tuples: a frame built from Row objects probes each row's attributes
     names = ["node_from", "node_to", "length_m", "highway", "wkb"]
     columns = list(zip(*(tuple(r) for r in rows))) if rows else [()] * len(names)

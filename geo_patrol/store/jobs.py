@@ -122,3 +122,12 @@ def fail_job(conn: Connection, job_id: int, *, error: str, kind: str) -> None:
 def payload(conn: Connection, job_id: int) -> bytes | None:
     return conn.execute(sa.text("SELECT payload FROM jobs WHERE id = :i"),
                         {"i": job_id}).scalar()
+
+
+async def wake_workers(connector: Any, queue: str) -> None:
+    """Tell the workers of ``queue`` to look for due work now, as the queue does when a job
+    is added (its LISTEN/NOTIFY channel and message): a timer that has fallen due is run
+    without waiting for their poll. ``connector``: the queue's async connector."""
+    await connector.execute_query_async(
+        "SELECT pg_notify(%(channel)s, %(payload)s)", channel=f"procrastinate_queue_v1#{queue}",
+        payload=json.dumps({"type": "job_inserted", "job_id": None}))
