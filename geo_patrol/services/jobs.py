@@ -95,15 +95,23 @@ def timer(name: str) -> Callable[[Timer], Timer]:
     return register
 
 
-def defer_timer(settings: Settings, name: str, delay_s: float, params: dict[str, Any]) -> None:
+def defer_timer(settings: Settings, name: str, delay_s: float, params: dict[str, Any], *,
+                once: bool = False) -> bool:
     """Run the timer ``name`` of the city with ``params`` in ``delay_s`` seconds (a worker of
-    the deployment runs it; one is started in this process if none runs)."""
+    the deployment runs it; one is started in this process if none runs). With ``once``,
+    not while the same timer of the city is waiting to run already (``False``: it is)."""
     if name not in TIMERS:
         raise NotFoundError(f"no timer {name!r}")
-    _deferrer(settings).configure_task(
-        TIMER_TASK, queue=QUEUE, schedule_in={"seconds": max(0.0, float(delay_s))},
-    ).defer(city=settings.city, name=name, params=params)
+    lock = f"timer:{settings.city}:{name}" if once else None
+    try:
+        _deferrer(settings).configure_task(
+            TIMER_TASK, queue=QUEUE, schedule_in={"seconds": max(0.0, float(delay_s))},
+            queueing_lock=lock,
+        ).defer(city=settings.city, name=name, params=params)
+    except procrastinate.exceptions.AlreadyEnqueued:
+        return False
     ensure_worker(settings)
+    return True
 
 
 def _within(params: dict[str, Any]) -> frozenset[int] | None:
