@@ -528,11 +528,13 @@ def open_sos(conn: Connection, volunteer_id: int) -> int | None:
 
 # -- no movement during a patrol ---------------------------------------------------------------
 
-#: A move: a clean position of the alarm's volunteer, received after it was raised, farther
+#: A move: a clean position of the alarm's volunteer, received after it was raised (and
+#: taken at most a few minutes before: a phone's late buffer from earlier is no move), farther
 #: than the radius from where it was raised.
 _MOVED_SINCE = (
     "EXISTS (SELECT 1 FROM live_positions q WHERE q.volunteer_id = a.raised_by "
-    "AND q.flags = 0 AND q.received_at > a.created_at "
+    "AND q.flags = 0 AND q.t > a.created_at - interval '5 minutes' "
+    "AND q.received_at > a.created_at "
     "AND (q.x - ST_X(a.geom_m)) ^ 2 + (q.y - ST_Y(a.geom_m)) ^ 2 > :r * :r)")
 
 
