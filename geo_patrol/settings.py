@@ -113,6 +113,9 @@ class Settings:
     live_update_s: float = 10.0
     #: A called volunteer has arrived once within this many metres of the incident.
     callout_arrival_m: float = 50.0
+    #: With the city's "no movement during a patrol" alarm on (``[dispatch] still_min``), the
+    #: positions arriving have it checked at most this often (seconds), by the job worker.
+    still_check_s: float = 15.0
     #: Long jobs (analyses, zones plans, rotas, crime patterns, campaign progress,
     #: briefings) one user may have queued or running at once (a dashboard asks for two).
     jobs_per_user: int = 4

@@ -98,10 +98,13 @@ def get_engine(app: Flask | None = None, key: str | None = None) -> Engine:
     key = key or g.gp_city
     engines = app.extensions.setdefault("geo_patrol_engines", {})
     if key not in engines:
+        # the deployment first, outside the lock it takes itself (the live events' first page
+        # may be the process's first request)
+        registry, known = deployment(app), cities(app)
         with _OPEN:
             if key not in engines:
-                engines[key] = open_city(deployment(app), app.config["GEO_PATROL_SETTINGS"]
-                                         .with_(city=key), known=cities(app),
+                engines[key] = open_city(registry, app.config["GEO_PATROL_SETTINGS"]
+                                         .with_(city=key), known=known,
                                          upgrade=True).engine
     return engines[key]
 

@@ -74,11 +74,14 @@ class EventHub:
         if not isinstance(event, dict):
             return
         shown = {k: v for k, v in event.items() if k not in ("volunteers", "city")}
+        # encoded once for every page that may see it (thousands may be listening)
+        data = f"data: {json.dumps(shown, ensure_ascii=False, separators=(',', ':'))}\n\n"
+        frame = data.encode()
         for city, principal, queue in list(self.listeners):
             if event.get("city") == city and may_see(principal, event):
                 if queue.full():
                     queue.get_nowait()
-                queue.put_nowait(shown)
+                queue.put_nowait(frame)
 
 
 def may_see(principal: Principal, event: dict[str, Any]) -> bool:
@@ -152,13 +155,13 @@ def events_handler(hub: EventHub):  # noqa: ANN201
         try:
             await response.write(b"retry: 3000\n: connected\n\n")
             while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
-                except asyncio.TimeoutError:
+                try:  # a timeout, not wait_for: no task made per event for each page
+                    async with asyncio.timeout(HEARTBEAT_S):
+                        frame = await queue.get()
+                except TimeoutError:
                     await response.write(b": keep-alive\n\n")
                     continue
-                data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
-                await response.write(f"data: {data}\n\n".encode())
+                await response.write(frame)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:

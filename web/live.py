@@ -144,7 +144,7 @@ def _dispatch_parts(shown: int | None) -> dict[str, Any]:
         found = board[board["id"] == shown]
         row = found.iloc[0] if len(found) else None
     return {"board": board, "alarms": alarms, "targets": targets, "left_out": left,
-            "shown_row": row}
+            "shown_row": row, "still_min": cfg.rules.dispatch.still_min}
 
 
 @bp.get("/maps/live")
@@ -342,6 +342,14 @@ def sos() -> Any:
     return redirect(url_for("pages.me", sos=1) + "#now", 303)
 
 
+@bp.post("/me/still/<int:callout_id>")
+@requires(Resource.CALLOUTS, "answer")
+def answer_still(callout_id: int) -> Any:
+    """"I am all right": the volunteer clears their own "no movement" alarm."""
+    callouts.answer_still(get_db(), principal(), callout_id)
+    return redirect(url_for("pages.me") + "#now", 303)
+
+
 @bp.get("/me/now")
 @requires(Resource.CALLOUTS, "answer")
 def me_now() -> Any:
@@ -357,14 +365,16 @@ def now_parts() -> dict[str, Any]:
     mine = callouts.my_callouts(get_db(), me.volunteer_id, tz=settings().timezone) \
         if me.volunteer_id is not None else None
     if mine is None:
-        return {"now": None, "recent": None, "links": {}}
+        return {"now": None, "recent": None, "links": {}, "still": None}
     links = {int(r.id): navigate_urls(float(r.lon), float(r.lat), _place(r, lang()))
              for r in mine.itertuples()}
     places = {int(r.id): _place(r, lang()) for r in mine.itertuples()}
     open_ = mine[mine["closed_at"].isna() & mine["status"].isin(
         ["sent", "accepted", "on_way"])]
     rest = mine.drop(open_.index)
-    return {"now": open_, "recent": rest, "links": links, "places": places}
+    still = callouts.my_still(get_db(), me)
+    return {"now": open_, "recent": rest, "links": links, "places": places, "still": still,
+            "still_min": settings().rules.dispatch.still_min}
 
 
 def _place(r: Any, lang_: str) -> str:

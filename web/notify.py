@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
 from geo_patrol.access import Resource
 from geo_patrol.errors import GeoPatrolError, NotFoundError
@@ -15,7 +15,9 @@ from geo_patrol.privacy import mask_name
 from geo_patrol.render.i18n import in_language
 from geo_patrol.services import notify as service
 from web.auth import principal, requires
+from web.clues import photos_sent
 from web.db import get_db, settings
+from web.forms import error_text
 from web.params import lang, paging_args
 
 bp = Blueprint("notify", __name__)
@@ -96,15 +98,36 @@ def send_notice() -> Any:
         notice_id, count = service.broadcast(
             get_db(), settings(), principal(), kind=form.get("kind", ""),
             title=form.get("title"), body=form.get("body"), place=form.get("place"),
-            lon=form.get("lon"), lat=form.get("lat"), radius_m=form.get("radius_m", ""))
+            lon=form.get("lon"), lat=form.get("lat"), radius_m=form.get("radius_m", ""),
+            photo=next(iter(photos_sent([request.files.get("photo")])), None))
     except GeoPatrolError as exc:
         if isinstance(exc, NotFoundError):
             raise
         entered = {k: form.get(k, "")[:2000] for k in
                    ("kind", "title", "body", "place", "lon", "lat", "radius_m")}
-        return notices_page(error=str(exc), status=400, entered=entered)
+        return notices_page(error=error_text(exc), status=400, entered=entered)
     return redirect(url_for("notify.notices_page", sent=notice_id, count=count,
                             notice=notice_id))
+
+
+def _jpeg(data: bytes) -> Response:
+    return Response(data, mimetype="image/jpeg", headers={
+        "Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"})
+
+
+@bp.get("/notices/<int:notice_id>/<copy>.jpg")
+@requires(Resource.CALLOUTS, "write")
+def notice_photo(notice_id: int, copy: str) -> Any:
+    """A notice's photo as shown (``shown`` or ``thumb``), without EXIF, for the command."""
+    return _jpeg(service.notice_photo(get_db(), settings(), principal(), notice_id, copy))
+
+
+@bp.get("/me/notices/<int:message_id>/<copy>.jpg")
+@requires(Resource.CALLOUTS, "answer")
+def my_notice_photo(message_id: int, copy: str) -> Any:
+    """The photo of a notice the volunteer was sent."""
+    return _jpeg(service.my_notice_photo(get_db(), settings(), principal(), message_id,
+                                         copy))
 
 
 @bp.post("/me/notices/read")

@@ -346,6 +346,78 @@ def raise_sos(db: Database, settings: Settings, volunteer_id: int, *,
     return callout_id
 
 
+# -- no movement during a patrol ---------------------------------------------------------------
+
+def watch_still(settings: Settings) -> bool:
+    """Positions arrived: have the "no movement during a patrol" alarms checked by the job
+    worker within ``Settings.still_check_s`` (one check waits at a time; nothing when the
+    city has the alarm off, ``[dispatch] still_min = 0``). ``True`` when one was queued."""
+    if settings.rules.dispatch.still_min <= 0:
+        return False
+    return jobs.defer_timer(settings, "still_check", settings.still_check_s, {}, once=True)
+
+
+@jobs.timer("still_check")
+def check_still(engine: Engine, settings: Settings, params: dict[str, Any]) -> None:
+    """Every volunteer on patrol (a live device, a patrol track) whose positions have kept
+    within the stay radius (``[inspection] radius_m``) for ``[dispatch] still_min`` minutes
+    raises an alarm for the command, as an SOS is shown (it calls nobody); an open one
+    whose volunteer has moved away since is cleared. One set-based statement each, one
+    check at a time; audit-logged."""
+    dispatch = settings.rules.dispatch
+    if dispatch.still_min <= 0:
+        return
+    radius = settings.rules.radius_m
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        if not live_store.lock_still(conn):
+            return  # another check runs now: it sees these positions
+        srid = metric_srid(conn)
+        if srid is None:
+            return
+        cleared = live_store.clear_still(conn, radius_m=radius)
+        raised = live_store.raise_still(
+            conn, still_s=dispatch.still_min * 60, radius_m=radius,
+            fresh=now - dt.timedelta(minutes=dispatch.fresh_min), srid=int(srid))
+        for row in cleared:
+            audit(conn, "system", "still_clear", f"callout {row['id']}",
+                  details={"volunteer": row["volunteer_id"], "reason": "moved"})
+        for row in raised:
+            audit(conn, "system", "still", f"callout {row['id']}",
+                  details={"volunteer": row["volunteer_id"], "minutes": dispatch.still_min})
+        for kind, rows in (("still_cleared", cleared), ("still_raised", raised)):
+            for community in {r["community_id"] for r in rows}:
+                mine = [r for r in rows if r["community_id"] == community]
+                notify.publish(conn, {"kind": kind, "ids": [r["id"] for r in mine],
+                                      "community": community,
+                                      "volunteers": [r["volunteer_id"] for r in mine]})
+
+
+def my_still(db: Database, principal: Principal) -> dict | None:
+    """The volunteer's own open "no movement" alarm (id, created_at), if any."""
+    if principal.volunteer_id is None:
+        return None
+    with db.connect() as conn:
+        return live_store.open_still(conn, principal.volunteer_id)
+
+
+def answer_still(db: Database, principal: Principal, callout_id: int) -> None:
+    """The volunteer answers their own "no movement" alarm ("I am all right"): it clears
+    (audit-logged; the command's pages are told)."""
+    if principal.volunteer_id is None:
+        raise NotFoundError(f"no alarm {callout_id} for this account")
+    with db.begin() as conn:
+        found = live_store.open_still(conn, principal.volunteer_id)
+        if found is None or int(found["id"]) != callout_id:
+            raise NotFoundError(f"no open alarm {callout_id} for this volunteer")
+        if not live_store.close_callout(conn, callout_id, "resolved", principal.id):
+            raise ConflictError(f"alarm {callout_id} is closed already")
+        audit(conn, principal.username, "still_answer", f"callout {callout_id}")
+        notify.publish(conn, {"kind": "still_cleared", "ids": [callout_id],
+                              "community": live_store.callout_area(conn, callout_id),
+                              "volunteers": [principal.volunteer_id]})
+
+
 def my_sos(db: Database, settings: Settings, principal: Principal, *, lon: object,
            lat: object) -> int:
     """The SOS button of /me: at the phone's position, or its last known one."""
@@ -466,7 +538,9 @@ def acknowledge(db: Database, principal: Principal, callout_id: int) -> None:
         if owner is not None:
             raise ConflictError(f"acknowledged already by {owner}" if owner
                                 else f"call-out {callout_id} is closed")
-        audit(conn, principal.username, "sos_acknowledge", f"callout {callout_id}")
+        kind = live_store.callout_incident(conn, callout_id)["kind"]
+        audit(conn, principal.username, "still_acknowledge" if kind == "still"
+              else "sos_acknowledge", f"callout {callout_id}")
         _announce(conn, callout_id, [], "sos_acknowledged")
 
 

@@ -31,7 +31,7 @@ from geo_patrol.ingest.positions import (
     is_mock,
 )
 from geo_patrol.ingest.volunteers import PASSIVE_OCCUPATIONS
-from geo_patrol.services.callouts import raise_sos
+from geo_patrol.services.callouts import raise_sos, watch_still
 from geo_patrol.services.live_coverage import coverage_loop, coverage_process
 from geo_patrol.settings import Settings
 from geo_patrol.store import areas as area_store
@@ -158,6 +158,8 @@ class Intake:
         self._per_address = RateLimit(settings.intake_address_rate,
                                       settings.intake_address_burst)
         self.stats = collections.Counter()
+        #: when the next "no movement" check may be asked for (monotonic seconds)
+        self._still_due = 0.0
         self._thread = threading.Thread(target=self._run, name="position-intake", daemon=True)
         self._thread.start()
 
@@ -301,6 +303,8 @@ class Intake:
             self.stats["stored"] += stored
             _settle_batch(batch, None)
             self._alarms(batch)
+            if stored:
+                self._watch_still()
 
     def _alarms(self, batch: list[_Pending]) -> None:
         """SOS positions of a stored batch raise their volunteers' alarms (after the phones
@@ -316,6 +320,21 @@ class Intake:
                 self.stats["sos"] += 1
             except Exception:  # noqa: BLE001  (the position is stored; the log says why)
                 log.exception("SOS of volunteer %s not raised", pending.volunteer_id)
+
+    def _watch_still(self) -> None:
+        """New positions: the "no movement during a patrol" check asked of the job worker,
+        at most once every ``still_check_s`` (it runs that long after, seeing every
+        position stored until then)."""
+        now = time.monotonic()
+        if now < self._still_due or self.settings.rules.dispatch.still_min <= 0:
+            return
+        self._still_due = now + self.settings.still_check_s
+        try:
+            if watch_still(self.settings):
+                self.stats["still_checks"] += 1
+        except Exception:  # noqa: BLE001  (the positions are stored; the next batch asks again)
+            log.exception("the no-movement check was not queued")
+            self._still_due = 0.0
 
     def _store(self, batch: list[_Pending], refused: list[tuple[Any, ...]]) -> int:
         with self.engine.begin() as conn:

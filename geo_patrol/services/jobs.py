@@ -99,16 +99,24 @@ TIMERS: dict[str, Timer] = {}
 timer = _registry(TIMERS)
 
 
-def defer_timer(settings: Settings, name: str, delay_s: float, params: dict[str, Any]) -> None:
+def defer_timer(settings: Settings, name: str, delay_s: float, params: dict[str, Any], *,
+                once: bool = False) -> bool:
     """Run the timer ``name`` of the city with ``params`` in ``delay_s`` seconds (a worker of
-    the deployment runs it; one is started in this process if none runs)."""
+    the deployment runs it; one is started in this process if none runs). With ``once``,
+    not while the same timer of the city is waiting to run already (``False``: it is)."""
     if name not in TIMERS:
         raise NotFoundError(f"no timer {name!r}")
-    _deferrer(settings).configure_task(
-        TIMER_TASK, queue=QUEUE, schedule_in={"seconds": max(0.0, float(delay_s))},
-    ).defer(city=settings.city, name=name, params=params)
+    lock = f"timer:{settings.city}:{name}" if once else None
+    try:
+        _deferrer(settings).configure_task(
+            TIMER_TASK, queue=QUEUE, schedule_in={"seconds": max(0.0, float(delay_s))},
+            queueing_lock=lock,
+        ).defer(city=settings.city, name=name, params=params)
+    except procrastinate.exceptions.AlreadyEnqueued:
+        return False
     _set_alarm(settings, time.time() + max(0.0, float(delay_s)) + ALARM_LATE_S)
     ensure_worker(settings)
+    return True
 
 
 #: The alarms of the timers this process deferred, per deployment (``time.time()`` they

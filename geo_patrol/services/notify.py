@@ -38,9 +38,11 @@ from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
 from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.ingest.photos import read_photo
 from geo_patrol.paging import PageOf, Paging
 from geo_patrol.services.background import Background
 from geo_patrol.settings import Settings
+from geo_patrol.store import media as media_store
 from geo_patrol.store import notify as store
 from geo_patrol.store.accounts import audit
 from geo_patrol.store.db import database_url
@@ -602,11 +604,14 @@ NOTICE_TITLES = {"missing": "寻人 · Missing person", "vehicle": "可疑车辆
 
 def broadcast(db: Database, settings: Settings, principal: Principal, *, kind: str,
               title: str | None, body: str | None, place: str | None, lon: object,
-              lat: object, radius_m: object) -> tuple[int, int]:
+              lat: object, radius_m: object, photo: tuple[str, bytes] | None = None
+              ) -> tuple[int, int]:
     """A notice (a missing person, a suspect vehicle) to the volunteers within ``radius_m``
     of a place picked on the map: those whose last position lies there (on duty), else
-    whose community does. Returns the notice's id and how many volunteers it went to;
-    audit-logged."""
+    whose community does; with an optional photo (name, bytes), checked and copied as a
+    report's is (its copies without EXIF, resized; the original is not kept), shown only
+    to those who may see the notice. Returns the notice's id and how many volunteers it
+    went to; audit-logged."""
     from geo_patrol.services.sources import entered_point, form_text
 
     if kind not in NOTICE_KINDS:
@@ -622,24 +627,88 @@ def broadcast(db: Database, settings: Settings, principal: Principal, *, kind: s
         raise InputError("the radius is a number of metres") from None
     if not 50 <= radius <= 20000:
         raise InputError("the radius is between 50 m and 20 km")
+    picture = None
+    if photo is not None and photo[1]:
+        picture = read_photo(photo[1], name=photo[0],
+                             max_bytes=int(settings.media_max_mb * 1e6),
+                             max_pixels=settings.media_max_pixels, tz=settings.timezone)
     now = dt.datetime.now(dt.UTC)
-    with db.begin() as conn:
-        plon, plat, community = entered_point(conn, lon, lat, "wgs84",
-                                              principal.community_ids)
-        people = store.volunteers_within(
-            conn, lon=plon, lat=plat, radius_m=radius,
-            since=now - dt.timedelta(minutes=settings.live_offline_min),
-            within=principal.community_ids)
-        notice_id = store.store_notice(conn, kind=kind, title=title, body=body,
-                                       place=place or f"{plat:.5f}, {plon:.5f}", lon=plon,
-                                       lat=plat, radius_m=radius, community_id=community,
-                                       by=principal.username)
-        enqueue(conn, volunteer_ids=people, kind="notice", ref=f"notice {notice_id}",
-                title=title, body=f"{place}: {body}" if place else body, url="/me")
-        publish(conn, {"kind": "notice", "ids": [notice_id], "community": community})
-        audit(conn, principal.username, "notice", f"notice {notice_id}",
-              details={"kind": kind, "radius_m": radius, "volunteers": len(people)})
+    written: list[str] = []
+    try:
+        with db.begin() as conn:
+            notice_id, count = _store_notice(conn, settings, principal, kind=kind, title=title,
+                                             body=body, place=place, lon=lon, lat=lat,
+                                             radius=radius, picture=picture, now=now,
+                                             written=written)
+    except BaseException:
+        media_store.for_settings(settings).delete(written)
+        raise
+    return notice_id, count
+
+
+def _store_notice(conn: Connection, settings: Settings, principal: Principal, *, kind: str,
+                  title: str, body: str, place: str, lon: object, lat: object,
+                  radius: float, picture: Any, now: dt.datetime, written: list[str]
+                  ) -> tuple[int, int]:
+    """The notice stored and queued to the volunteers around it (its photo's copies kept:
+    their keys added to ``written``)."""
+    from geo_patrol.services.sources import entered_point
+
+    plon, plat, community = entered_point(conn, lon, lat, "wgs84",
+                                          principal.community_ids)
+    people = store.volunteers_within(
+        conn, lon=plon, lat=plat, radius_m=radius,
+        since=now - dt.timedelta(minutes=settings.live_offline_min),
+        within=principal.community_ids)
+    if picture is not None:
+        written += media_store.keep(media_store.for_settings(settings), picture.sha256, {
+            "shown": (picture.shown, "jpg"), "thumb": (picture.thumb, "jpg")})
+    notice_id = store.store_notice(conn, kind=kind, title=title, body=body,
+                                   place=place or f"{plat:.5f}, {plon:.5f}", lon=plon,
+                                   lat=plat, radius_m=radius, community_id=community,
+                                   by=principal.username,
+                                   photo_sha256=picture.sha256 if picture else None,
+                                   photo_mime=picture.mime if picture else None)
+    enqueue(conn, volunteer_ids=people, kind="notice", ref=f"notice {notice_id}",
+            title=title, body=f"{place}: {body}" if place else body, url="/me")
+    publish(conn, {"kind": "notice", "ids": [notice_id], "community": community})
+    audit(conn, principal.username, "notice", f"notice {notice_id}",
+          details={"kind": kind, "radius_m": radius, "volunteers": len(people),
+                   "photo": picture is not None})
     return notice_id, len(people)
+
+
+def notice_photo(db: Database, settings: Settings, principal: Principal, notice_id: int,
+                 copy: str) -> bytes:
+    """A notice's photo (``shown`` or ``thumb``, without EXIF) for a user whose scope holds
+    the notice; 404 for a notice without one or outside the scope."""
+    with db.connect() as conn:
+        try:
+            sha, community = store.notice_photo(conn, notice_id)
+        except LookupError:
+            raise NotFoundError(f"no notice {notice_id}") from None
+    principal.check_area(community, "notice")
+    return _photo_copy(settings, sha, copy, f"no photo with notice {notice_id}")
+
+
+def my_notice_photo(db: Database, settings: Settings, principal: Principal, message_id: int,
+                    copy: str) -> bytes:
+    """The photo of a notice sent to this volunteer (as message ``message_id``); 404 for
+    anyone else."""
+    if principal.volunteer_id is None:
+        raise NotFoundError(f"no notice {message_id}")
+    with db.connect() as conn:
+        sha = store.my_notice_photo(conn, message_id, principal.volunteer_id)
+    return _photo_copy(settings, sha, copy, f"no photo with notice {message_id}")
+
+
+def _photo_copy(settings: Settings, sha: str | None, copy: str, missing: str) -> bytes:
+    if sha is None:
+        raise NotFoundError(missing)
+    try:
+        return media_store.read(media_store.for_settings(settings), sha, copy)
+    except (FileNotFoundError, ValueError):
+        raise NotFoundError(missing) from None
 
 
 def notices(db: Database, within: frozenset[int] | None, *, tz: str) -> Any:

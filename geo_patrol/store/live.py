@@ -23,6 +23,8 @@ from geo_patrol.vocab import FLAG_MOCK
 #: previous fix), and one at a time advances the live coverage.
 INTAKE_LOCK = 0x6770_0001
 COVERAGE_LOCK = 0x6770_0002
+#: One check at a time raises and clears the "no movement during a patrol" alarms.
+STILL_LOCK = 0x6770_0003
 
 
 def secret_digest(secret: str) -> str:
@@ -522,6 +524,85 @@ def open_sos(conn: Connection, volunteer_id: int) -> int | None:
     return conn.execute(sa.text(
         "SELECT id FROM callouts WHERE raised_by = :v AND kind = 'sos' AND closed_at IS NULL "
         "ORDER BY id DESC LIMIT 1"), {"v": volunteer_id}).scalar_one_or_none()
+
+
+# -- no movement during a patrol ---------------------------------------------------------------
+
+#: A move: a clean position of the alarm's volunteer, received after it was raised (and
+#: taken at most a few minutes before: a phone's late buffer from earlier is no move), farther
+#: than the radius from where it was raised.
+_MOVED_SINCE = (
+    "EXISTS (SELECT 1 FROM live_positions q WHERE q.volunteer_id = a.raised_by "
+    "AND q.flags = 0 AND q.t > a.created_at - interval '5 minutes' "
+    "AND q.received_at > a.created_at "
+    "AND (q.x - ST_X(a.geom_m)) ^ 2 + (q.y - ST_Y(a.geom_m)) ^ 2 > :r * :r)")
+
+
+def lock_still(conn: Connection) -> bool:
+    """Take the stillness check's lock for this transaction unless another check holds it."""
+    return bool(conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"),
+                             {"k": STILL_LOCK}).scalar_one())
+
+
+def raise_still(conn: Connection, *, still_s: float, radius_m: float, fresh: dt.datetime,
+                srid: int) -> list[dict]:
+    """One statement for every device: a "no movement" alarm (``kind = 'still'``) for each
+    active volunteer with a device whose last clean position (since ``fresh``) is on a patrol
+    track that has gone on for ``still_s`` seconds, with none of its positions of those
+    last ``still_s`` seconds farther than ``radius_m`` from it. Not raised twice for one
+    stop: an alarm of this track the volunteer has not moved away from since (open or
+    closed) stands for it. The new alarms (id, volunteer, community)."""
+    rows = conn.execute(sa.text(f"""
+        WITH cur AS (
+            SELECT p.* FROM (SELECT DISTINCT volunteer_id FROM devices
+                             WHERE disabled_at IS NULL) d
+            CROSS JOIN LATERAL (
+                SELECT volunteer_id, t, lon, lat, x, y, track_id FROM live_positions
+                WHERE volunteer_id = d.volunteer_id AND flags = 0
+                ORDER BY t DESC LIMIT 1) p
+            WHERE p.t >= :fresh),
+        still AS (
+            SELECT c.*, v.community_id FROM cur c
+            JOIN volunteers v ON v.id = c.volunteer_id AND v.active
+            JOIN tracks tr ON tr.id = c.track_id AND tr.kind = 'patrol'
+             AND tr.started_at <= c.t - make_interval(secs => :s)
+            WHERE NOT EXISTS (
+                SELECT 1 FROM live_positions q WHERE q.volunteer_id = c.volunteer_id
+                AND q.flags = 0 AND q.t >= c.t - make_interval(secs => :s) AND q.t <= c.t
+                AND (q.x - c.x) ^ 2 + (q.y - c.y) ^ 2 > :r * :r)
+            AND NOT EXISTS (
+                SELECT 1 FROM callouts a WHERE a.kind = 'still'
+                AND a.raised_by = c.volunteer_id AND a.created_at >= tr.started_at
+                AND NOT {_MOVED_SINCE}))
+        INSERT INTO callouts (category, kind, raised_by, community_id, ring_size, ring_s,
+                              rings, geom, geom_m)
+        SELECT 'still', 'still', volunteer_id, community_id, 0, 0, 0,
+               ST_SetSRID(ST_MakePoint(lon, lat), 4326),
+               ST_SetSRID(ST_MakePoint(x, y), :srid)
+        FROM still ORDER BY volunteer_id
+        RETURNING id, raised_by AS volunteer_id, community_id"""),
+        {"s": float(still_s), "r": float(radius_m), "fresh": fresh, "srid": int(srid)})
+    return [dict(r) for r in rows.mappings()]
+
+
+def clear_still(conn: Connection, *, radius_m: float) -> list[dict]:
+    """Open "no movement" alarms whose volunteer has moved since: closed (``resolved``, by
+    nobody). The cleared alarms (id, volunteer, community)."""
+    rows = conn.execute(sa.text(
+        "UPDATE callouts a SET closed_at = now(), outcome = 'resolved' "
+        f"WHERE a.kind = 'still' AND a.closed_at IS NULL AND {_MOVED_SINCE} "
+        "RETURNING a.id, a.raised_by AS volunteer_id, a.community_id"),
+        {"r": float(radius_m)})
+    return [dict(r) for r in rows.mappings()]
+
+
+def open_still(conn: Connection, volunteer_id: int) -> dict | None:
+    """A volunteer's open "no movement" alarm (id, created_at), if any."""
+    row = conn.execute(sa.text(
+        "SELECT id, created_at FROM callouts WHERE raised_by = :v AND kind = 'still' "
+        "AND closed_at IS NULL ORDER BY id DESC LIMIT 1"), {"v": volunteer_id}
+    ).mappings().one_or_none()
+    return None if row is None else dict(row)
 
 
 def volunteer_area(conn: Connection, volunteer_id: int) -> int | None:

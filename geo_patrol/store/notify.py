@@ -415,13 +415,14 @@ def store_push_keys(conn: Connection, private_pem: str, public_key: str) -> tupl
 
 def store_notice(conn: Connection, *, kind: str, title: str, body: str, place: str,
                  lon: float, lat: float, radius_m: float, community_id: int | None,
-                 by: str) -> int:
+                 by: str, photo_sha256: str | None = None, photo_mime: str | None = None
+                 ) -> int:
     return int(conn.execute(sa.text(
         "INSERT INTO notices (kind, title, body, place, radius_m, geom, community_id, "
-        "created_by) VALUES (:k, :t, :b, :p, :r, ST_SetSRID(ST_MakePoint(:x, :y), 4326), "
-        ":c, :by) RETURNING id"),
+        "created_by, photo_sha256, photo_mime) VALUES (:k, :t, :b, :p, :r, "
+        "ST_SetSRID(ST_MakePoint(:x, :y), 4326), :c, :by, :ps, :pm) RETURNING id"),
         {"k": kind, "t": title, "b": body, "p": place, "r": radius_m, "x": lon, "y": lat,
-         "c": community_id, "by": by}).scalar())
+         "c": community_id, "by": by, "ps": photo_sha256, "pm": photo_mime}).scalar())
 
 
 def volunteers_within(conn: Connection, *, lon: float, lat: float, radius_m: float,
@@ -448,6 +449,7 @@ def volunteers_within(conn: Connection, *, lon: float, lat: float, radius_m: flo
 def notice_table(conn: Connection, within: frozenset[int] | None) -> pd.DataFrame:
     return pd.read_sql(sa.text(f"""
         SELECT n.id, n.kind, n.title, n.body, n.place, n.radius_m, n.created_at, n.created_by,
+               n.photo_sha256 IS NOT NULL AS has_photo,
                count(m.id) AS sent_to, count(m.read_at) AS read_by
         FROM notices n LEFT JOIN notify_messages m ON m.kind = 'notice'
             AND m.ref = 'notice ' || n.id
@@ -473,6 +475,27 @@ def notice_community(conn: Connection, notice_id: int) -> tuple[bool, int | None
 
 def my_notices(conn: Connection, volunteer_id: int) -> pd.DataFrame:
     return pd.read_sql(sa.text(
-        "SELECT m.id, m.title, m.body, m.created_at, m.read_at FROM notify_messages m "
+        "SELECT m.id, m.title, m.body, m.created_at, m.read_at, "
+        "coalesce(n.photo_sha256 IS NOT NULL, false) AS has_photo FROM notify_messages m "
+        "LEFT JOIN notices n ON 'notice ' || n.id = m.ref "
         "WHERE m.kind = 'notice' AND m.volunteer_id = :v ORDER BY m.id DESC LIMIT 20"),
         conn, params={"v": volunteer_id})
+
+
+def notice_photo(conn: Connection, notice_id: int) -> tuple[str | None, int | None]:
+    """A notice's photo (its hash, ``None`` when it has none) and its community;
+    :class:`LookupError` when there is no such notice."""
+    row = conn.execute(sa.text(
+        "SELECT photo_sha256, community_id FROM notices WHERE id = :i"), {"i": notice_id}
+    ).first()
+    if row is None:
+        raise LookupError(notice_id)
+    return row[0], row[1]
+
+
+def my_notice_photo(conn: Connection, message_id: int, volunteer_id: int) -> str | None:
+    """The photo's hash of the notice a volunteer was sent as message ``message_id``."""
+    return conn.execute(sa.text(
+        "SELECT n.photo_sha256 FROM notify_messages m JOIN notices n "
+        "ON 'notice ' || n.id = m.ref WHERE m.id = :m AND m.kind = 'notice' "
+        "AND m.volunteer_id = :v"), {"m": message_id, "v": volunteer_id}).scalar_one_or_none()
