@@ -1,7 +1,7 @@
 """notices: a photo (the missing person, the suspect vehicle), kept as reports' photos are
 
 Revision ID: 0031
-Revises: 0028
+Revises: 0033
 Create Date: 2026-12-06
 
 ``photo_sha256`` names the photo's copies where the media are kept (the copy shown and its
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0031'
-down_revision = '0028'
+down_revision = '0033'
 branch_labels = None
 depends_on = None
 
