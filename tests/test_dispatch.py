@@ -87,6 +87,22 @@ def _wait_for(check, timeout: float = 60.0):
         time.sleep(0.25)
 
 
+def _sos_state(engine, volunteer_id: int) -> str:
+    """What the database holds of a volunteer's SOS and the queue's timers (a failure's
+    message: which step did not happen)."""
+    with engine.connect() as conn:
+        sos = conn.execute(sa.text(
+            "SELECT id, created_at, acknowledged_at, escalated_at, closed_at FROM callouts "
+            "WHERE kind = 'sos' AND raised_by = :v"), {"v": volunteer_id}).mappings().all()
+        try:  # the deployment's queue (public schema of the same database)
+            queue = conn.execute(sa.text(
+                "SELECT task_name, status, scheduled_at, args::text FROM "
+                "public.procrastinate_jobs ORDER BY id DESC LIMIT 8")).all()
+        except sa.exc.DBAPIError as exc:
+            queue = [str(exc.orig)]
+    return f"now {dt.datetime.now(dt.UTC)}; SOS {list(map(dict, sos))}; queue {queue}"
+
+
 def _park_everyone(world) -> None:
     """Every test's volunteers start far from the site (a stale elsewhere)."""
     with world["engine"].begin() as conn:
@@ -475,7 +491,7 @@ def test_sos_from_traccar_client_on_both_ports(world):
                 "SELECT count(*) FROM audit_log a JOIN callouts c ON a.target = 'callout ' "
                 "|| c.id WHERE a.action = 'sos_escalate' AND c.raised_by = :v"),
                 {"v": oid}).scalar_one()
-    assert _wait_for(escalated)
+    assert _wait_for(escalated), _sos_state(engine, oid)
     with engine.connect() as conn:
         actions = set(conn.execute(sa.text(
             "SELECT action FROM audit_log WHERE action LIKE 'sos%'")).scalars())
