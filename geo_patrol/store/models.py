@@ -1254,7 +1254,8 @@ class Notice(Base):
     __tablename__ = "notices"
     __table_args__ = (
         CheckConstraint("kind IN ('missing', 'vehicle', 'other')", name="notices_kind_check"),
-        CheckConstraint("radius_m > 0 AND radius_m <= 50000", name="notices_radius_m_check"))
+        CheckConstraint("radius_m > 0 AND radius_m <= 50000", name="notices_radius_m_check"),
+        CheckConstraint("photo_sha256 ~ '^[0-9a-f]{64}$'", name="notices_photo_sha256_check"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(Text)
@@ -1264,6 +1265,8 @@ class Notice(Base):
     geom = mapped_column(Geometry("POINT", srid=4326), nullable=False)
     community_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
     media_id: Mapped[int | None] = mapped_column(Integer)
+    photo_sha256: Mapped[str | None] = mapped_column(String(64))  # its photo (media store)
+    photo_mime: Mapped[str | None] = mapped_column(String(32))
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
                                                     server_default=func.now())
