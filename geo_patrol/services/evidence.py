@@ -95,6 +95,28 @@ def planned_dose(walks: pd.DataFrame, *, stop_min: float, until: dt.date) -> pd.
     return out
 
 
+def stays_near(db: Database, settings: Settings, places: pd.DataFrame, first: dt.date,
+               last: dt.date) -> pd.DataFrame:
+    """Every volunteer's stays at ``places`` (metric ``x``, ``y``; ``place`` is the row's
+    position) from ``first`` to ``last`` (local days), by the one stay rule: the city's stay
+    radius and minutes, from the clean fixes read near them."""
+    params = default_params(settings)
+    radius = params.stay_radius_m(settings.rules)
+    near = pd.DataFrame(columns=["volunteer_id", "t", "x", "y"])
+    if last >= first and len(places):
+        a, _ = day_bounds(first, settings.timezone)
+        _, b = day_bounds(last, settings.timezone)
+        with db.connect() as conn:
+            near = store.fixes_near(conn, places["x"].tolist(), places["y"].tolist(),
+                                    radius_m=radius, start=a, end=b)
+    fixes = Fixes(near["volunteer_id"].to_numpy("int32"), np.zeros(len(near), "int8"),
+                  near["t"].to_numpy(float), near["x"].to_numpy(float),
+                  near["y"].to_numpy(float))
+    return dose_analysis.stays_at(places["x"].to_numpy(float), places["y"].to_numpy(float),
+                                  fixes, radius_m=radius, gap_s=params.gap_s,
+                                  dwell_min=params.stay_min(settings.rules))
+
+
 def dose(db: Database, settings: Settings, rota_id: int, *,
          within: frozenset[int] | None = None, today: dt.date | None = None) -> Dose:
     """The dose a stored rota's hot spots received from its first day up to its last (or
@@ -105,24 +127,11 @@ def dose(db: Database, settings: Settings, rota_id: int, *,
     start = header["start_day"]
     last = start + dt.timedelta(days=int(header["days"]) - 1)
     until = min(last, today or settings.today())
-    params = default_params(settings)
-    radius = params.stay_radius_m(settings.rules)
-    stay_min = params.stay_min(settings.rules)
     spot_ids = sorted({int(s) for s in walks["hotspot_segment_id"].dropna()})
     plan = planned_dose(walks, stop_min=rota_service.STOP_MINUTES, until=until)
     with db.connect() as conn:
         places = store.segment_places(conn, spot_ids)
-        a, _ = day_bounds(start, settings.timezone)
-        _, b = day_bounds(until, settings.timezone)
-        near = store.fixes_near(conn, places["x"].tolist(), places["y"].tolist(),
-                                radius_m=radius, start=a, end=b) if until >= start and \
-            len(places) else pd.DataFrame(columns=["volunteer_id", "t", "x", "y"])
-    fixes = Fixes(near["volunteer_id"].to_numpy("int32"), np.zeros(len(near), "int8"),
-                  near["t"].to_numpy(float), near["x"].to_numpy(float),
-                  near["y"].to_numpy(float))
-    stays = dose_analysis.stays_at(places["x"].to_numpy(float), places["y"].to_numpy(float),
-                                   fixes, radius_m=radius, gap_s=params.gap_s,
-                                   dwell_min=stay_min)
+    stays = stays_near(db, settings, places, start, until)
     stays["place"] = places["id"].to_numpy()[stays["place"].to_numpy()] if len(stays) else \
         stays["place"]
     cells = dose_analysis.dose_cells(stays, timezone=settings.timezone, slots=SLOTS)

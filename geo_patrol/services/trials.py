@@ -21,12 +21,9 @@ import pandas as pd
 from geo_patrol.analysis import dose as dose_analysis
 from geo_patrol.analysis import hotspots as hs
 from geo_patrol.analysis import trial as tr
-from geo_patrol.analysis.days import day_bounds
-from geo_patrol.analysis.paths import Fixes
 from geo_patrol.planning.crew import SLOTS
 from geo_patrol.errors import N_, ConflictError, InputError, NotFoundError
-from geo_patrol.services import crime
-from geo_patrol.services.analysis import default_params
+from geo_patrol.services import crime, evidence
 from geo_patrol.settings import Settings
 from geo_patrol.store import evidence as evidence_store
 from geo_patrol.store import trials as store
@@ -288,20 +285,7 @@ def _dose(db: Database, settings: Settings, places: pd.DataFrame, first: dt.date
           last: dt.date) -> pd.DataFrame:
     """Minutes of presence and stays (the one stay rule) at each place from ``first`` to
     ``last``: ``place, minutes, stays, koper_stays``."""
-    params = default_params(settings)
-    radius = params.stay_radius_m(settings.rules)
-    stay_min = params.stay_min(settings.rules)
-    a, _ = day_bounds(first, settings.timezone)
-    _, b = day_bounds(last, settings.timezone)
-    with db.connect() as conn:
-        near = evidence_store.fixes_near(conn, places["x"].tolist(), places["y"].tolist(),
-                                         radius_m=radius, start=a, end=b)
-    fixes = Fixes(near["volunteer_id"].to_numpy("int32"), np.zeros(len(near), "int8"),
-                  near["t"].to_numpy(float), near["x"].to_numpy(float),
-                  near["y"].to_numpy(float))
-    stays = dose_analysis.stays_at(places["x"].to_numpy(float), places["y"].to_numpy(float),
-                                   fixes, radius_m=radius, gap_s=params.gap_s,
-                                   dwell_min=stay_min)
+    stays = evidence.stays_near(db, settings, places, first, last)
     cells = dose_analysis.dose_cells(stays, timezone=settings.timezone, slots=SLOTS)
     out = pd.DataFrame({"place": np.arange(len(places))})
     if len(cells):
