@@ -50,7 +50,7 @@ BUDGET = 5_000
 #: Path parameters that name a record (varied: own city, other city, absent, overflow).
 ID_PARAMS = {"run_id", "area_id", "district_id", "volunteer_id", "hazard_id", "campaign_id",
              "rota_id", "task_id", "callout_id", "device_id", "report_id", "media_id",
-             "job_id"}
+             "job_id", "notice_id", "message_id"}
 #: Path parameters that name no record: one fixed, valid value each.
 FIXED = {"layer": "gaps", "fmt": "geojson", "z": 14, "x": 13178, "y": 6143, "code": "en",
          "name": "leaflet.js", "filename": "app.js", "copy": "thumb"}
@@ -156,7 +156,7 @@ def _records(engine, settings, key: str) -> dict:
     """One account per role and one record of every kind a route names by id: a community
     and its district with a roster row, an officer's proposal, a campaign, a phone, a
     call-out, a task and a rota."""
-    from geo_patrol.services import callouts, campaigns, rota, scope, tasks
+    from geo_patrol.services import callouts, campaigns, notify, rota, scope, tasks
     from geo_patrol.services.devices import add_device
     from geo_patrol.store import jobs as jobs_store
     from geo_patrol.store.accounts import authenticate
@@ -214,6 +214,15 @@ def _records(engine, settings, key: str) -> dict:
     with engine.connect() as conn:
         media = conn.execute(sa.text("SELECT id FROM report_media WHERE report_id = :r"),
                              {"r": report}).scalar_one()
+    # a notice with a photo, sent to the community's volunteers (the message is one of theirs)
+    notice, _ = notify.broadcast(engine, settings, command, kind="missing",
+                                 title=f"notice {MARK[key]}", body=f"notice {MARK[key]}",
+                                 place=None, lon=lon, lat=lat, radius_m=2000,
+                                 photo=("photo.jpg", picture.getvalue()))
+    with engine.connect() as conn:
+        message = conn.execute(sa.text(
+            "SELECT id FROM notify_messages WHERE ref = :r ORDER BY volunteer_id = :v DESC, "
+            "id LIMIT 1"), {"r": f"notice {notice}", "v": volunteer_id}).scalar_one()
     with engine.begin() as conn:  # a job the command asked for (its status is theirs)
         job = jobs_store.insert_job(conn, kind="zones", key=f"atk-{key}",
                                     params={"area_id": area}, by="atk-command")
@@ -221,6 +230,7 @@ def _records(engine, settings, key: str) -> dict:
             "volunteer_id": volunteer_id, "hazard_id": proposal, "campaign_id": campaign,
             "device_id": f"phone-{key}", "callout_id": callout, "task_id": task,
             "rota_id": rota_id, "report_id": report, "media_id": media,
+            "notice_id": notice, "message_id": message,
             "course": course, "number": number, "lon": lon, "lat": lat,
             "hazard": hazards[-1]}
 

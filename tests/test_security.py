@@ -239,7 +239,8 @@ def test_every_page_follows_the_matrix_with_ids_from_other_scopes(world):  # noq
               "volunteer_id": volunteer_b, "hazard_id": 1, "z": 14, "x": 13100, "y": 6150,
               "layer": "gaps", "fmt": "csv", "code": "zh", "name": "leaflet.js",
               "filename": "app.js", "campaign_id": 1, "rota_id": 1, "task_id": 1,
-              "media_id": 1, "copy": "thumb", "job_id": 1, "callout_id": 1}
+              "media_id": 1, "copy": "thumb", "job_id": 1, "callout_id": 1, "notice_id": 1,
+              "message_id": 1}
     checked = 0
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint in ("auth.logout", "static"):

@@ -77,7 +77,7 @@ def _database_errors(app: Flask) -> None:
 
 def _register_errors(app: Flask) -> None:
     # deferred: web.forms loads the store through web.db, as above
-    from web.forms import error_text
+    from web.forms import bad_rows, error_text
 
     _database_errors(app)
     for error_class, status in ERROR_STATUS:
@@ -89,8 +89,10 @@ def _register_errors(app: Flask) -> None:
                 return render_template("login.html", run=None, error=None,
                                        next=request.full_path, cities=cities(),
                                        chosen=g.get("gp_city")), 401
+            problems = bad_rows(exc)
             return render_template("error.html", message=error_text(exc), status=status,
-                                   run=None), status
+                                   problems=problems, run=None,
+                                   more=getattr(exc, "total", 0) - len(problems)), status
         app.register_error_handler(error_class, handler)
 
     def http_error(exc: HTTPException) -> Any:

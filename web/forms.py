@@ -227,10 +227,16 @@ def _typed() -> dict[str, str]:
             if k not in ("csrf_token", "password")}
 
 
+def bad_rows(exc: Exception) -> list[dict[str, Any]]:
+    """A file's bad rows (row, column, reason in the page's language); none for another
+    error."""
+    return [{"row": p.row, "column": column_name(p.column), "reason": problem_text(p)}
+            for p in exc.problems] if isinstance(exc, RowErrors) else []
+
+
 def refuse(exc: InputError) -> None:
     """Keep ``exc`` as the refusal of this request's form (the page then shows it)."""
-    problems = [{"row": p.row, "column": column_name(p.column), "reason": problem_text(p)}
-                for p in exc.problems] if isinstance(exc, RowErrors) else []
+    problems = bad_rows(exc)
     args = request.view_args or {}
     g.form_error = FormError(endpoint=request.endpoint or "", field=exc.field,
                              text=error_text(exc), typed=_typed(), problems=problems,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from geo_patrol.errors import N_
 from geo_patrol.ingest.tables import read_text_records
 
 COLUMNS = {
@@ -53,29 +54,39 @@ def read_availability(path: Path | str, *, mapping: dict[str, str] | None = None
 
     out = []
     for row, rec in records:  # a sheet is a few hundred rows: per-row checks
+        before = len(records.problems.found)
         if not rec["community"]:
-            records.fail(row, "community is empty")
-        days = _DAYS.get(rec["weekday"].lower().replace("　", " "))
+            records.fail(row, "community", N_("The community is empty."))
+        days = _DAYS.get(rec["weekday"].lower().replace("\u3000", " "))
         if days is None:
-            records.fail(row, f"unknown weekday {rec['weekday']!r}: use 周一…周日, 每天, 工作日, 周末 "
-                      "(or mon…sun)")
+            records.fail(row, "weekday", N_("“%(value)s” is not a weekday: use 周一…周日, 每天, "
+                                            "工作日, 周末 (or mon…sun)."), value=rec["weekday"])
         slot = _SLOTS.get(rec["slot"].lower())
         if slot is None:
-            records.fail(row, f"unknown time slot {rec['slot']!r}: use 早间, 午间, 下午 or 晚间 "
-                      "(morning, midday, afternoon, evening)")
+            records.fail(row, "slot", N_("“%(value)s” is not a time slot: use 早间, 午间, 下午 or "
+                                         "晚间 (morning, midday, afternoon, evening)."),
+                         value=rec["slot"])
         text = rec["hours"].removesuffix("小时").removesuffix("h").strip()
         try:
             hours = float(text)
         except ValueError:
-            records.fail(row, f"hours {rec['hours']!r} is not a number")
-        if hours != hours or not 0 <= hours <= 10000:
-            records.fail(row, f"hours {hours:g} is not between 0 and 10000")
-        out += [{"row": row, "community": rec["community"], "weekday": d, "slot": slot,
-                 "hours": hours} for d in days]
-    table = pd.DataFrame(out)
+            hours = float("nan")
+            records.fail(row, "hours", N_("“%(value)s” is not a number of hours."),
+                         value=rec["hours"])
+        else:
+            if hours != hours or not 0 <= hours <= 10000:
+                records.fail(row, "hours", N_("%(value)s hours is not between 0 and 10000."),
+                             value=f"{hours:g}")
+        if len(records.problems.found) == before:
+            out += [{"row": row, "community": rec["community"], "weekday": d, "slot": slot,
+                     "hours": hours} for d in days]
+    records.check()
+    table = pd.DataFrame(out, columns=["row", "community", "weekday", "slot", "hours"])
     dup = table.duplicated(["community", "weekday", "slot"], keep=False)
     if dup.any():
         rows = table.loc[dup, "row"].tolist()
-        records.fail(rows[-1], f"{table.loc[dup, 'community'].iloc[0]!r} has the same weekday and slot "
-                       f"twice (also row {rows[0]})")
+        records.fail(rows[-1], "community", N_("“%(value)s” has the same weekday and slot twice "
+                                               "(also row %(other)s)."),
+                     value=table.loc[dup, "community"].iloc[0], other=rows[0])
+        records.check()
     return table

@@ -104,15 +104,10 @@ def segment_districts(conn: Connection, segment_ids: list[int]) -> pd.DataFrame:
     """``segment_id, district_id`` (the district above each segment's area; None when
     there is none)."""
     return pd.read_sql_query(sa.text("""
-        WITH RECURSIVE up AS (
-            SELECT g.id AS segment_id, a.id, a.level, a.parent_id
-            FROM street_segments g JOIN areas a ON a.id = g.area_id
-            WHERE g.id = ANY(:ids)
-          UNION ALL
-            SELECT up.segment_id, p.id, p.level, p.parent_id
-            FROM up JOIN areas p ON p.id = up.parent_id WHERE up.level <> 'district')
-        SELECT g.id AS segment_id, (SELECT up.id FROM up WHERE up.segment_id = g.id
-                                    AND up.level = 'district' LIMIT 1) AS district_id
+        SELECT g.id AS segment_id,
+               (SELECT d.id FROM areas d WHERE d.level = 'district'
+                AND g.area_id IN (SELECT area_subtree(d.id)) ORDER BY d.id LIMIT 1)
+                   AS district_id
         FROM street_segments g WHERE g.id = ANY(:ids) ORDER BY g.id"""), conn,
         params={"ids": [int(i) for i in segment_ids]})
 
