@@ -127,6 +127,9 @@ def dose(db: Database, settings: Settings, rota_id: int, *,
     start = header["start_day"]
     last = start + dt.timedelta(days=int(header["days"]) - 1)
     until = min(last, today or settings.today())
+    params = default_params(settings)
+    radius = params.stay_radius_m(settings.rules)
+    stay_min = params.stay_min(settings.rules)
     spot_ids = sorted({int(s) for s in walks["hotspot_segment_id"].dropna()})
     plan = planned_dose(walks, stop_min=rota_service.STOP_MINUTES, until=until)
     with db.connect() as conn:
