@@ -15,7 +15,8 @@ pytestmark = pytest.mark.browser
 
 LAYERS = ("() => { const m = Object.values(window).find(v => v instanceof L.Map); const out = [];"
           " m.eachLayer(l => { if (l.options && l.options.className) {"
-          " out.push([l.options.className, l.getTooltip() ? l.getTooltip().getContent() : '',"
+          " const t = l.getTooltip() ? l.getTooltip().getContent() : '';"
+          " out.push([l.options.className, typeof t === 'string' ? t : t.textContent,"
           " l.getLatLngs ? l.getLatLngs().map(p => [p.lng, p.lat]) : null]); } });"
           " return out; }")
 
