@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import secrets
 import time
@@ -248,9 +249,9 @@ class LiveScene:
 def live_scenes(engine: Engine, settings: Settings, requests: list[Request]) -> list[LiveScene]:
     """An SOS and a call-out during the replay, answered by replayed volunteers.
 
-    A third of the way in, one replayed phone sends Traccar Client's SOS (its position with
-    ``extras: {alarm: "sos"}``): the command's /live sounds the alarm and the nearest are
-    called; the first of them accepts and sets out. Halfway, ``demo-command`` calls out to
+    In the middle third, the replayed phone with another phone nearest to it sends Traccar
+    Client's SOS (its position with ``extras: {alarm: "sos"}``): the command's /live sounds
+    the alarm and the nearest are called; the first of them accepts and sets out. Halfway, ``demo-command`` calls out to
     where a replayed volunteer will be a few minutes later: the first called accepts and sets
     out, the second declines; those who reach the site are marked arrived by their own
     positions. An SOS nobody acknowledges on /live is escalated after ``sos_ack_s``."""
@@ -260,10 +261,9 @@ def live_scenes(engine: Engine, settings: Settings, requests: list[Request]) -> 
         before = {kind: live_store.latest_callout(conn, kind, closed=True) or 0
                   for kind in ("sos", "callout")}
     span = requests[-1].at_s
-    json_at = [i for i, r in enumerate(requests) if r.body and r.at_s >= span / 3]
+    i = _sos_at(requests, span)
     scenes: list[LiveScene] = []
-    if json_at:
-        i = json_at[0]
+    if i is not None:
         doc = json.loads(requests[i].body)
         doc["location"]["extras"] = {"alarm": "sos"}
         requests[i] = Request(requests[i].at_s, requests[i].device, requests[i].query,
@@ -285,6 +285,33 @@ def live_scenes(engine: Engine, settings: Settings, requests: list[Request]) -> 
                                                         ["accept", "on_way"],
                                                         ["decline"])))
     return scenes
+
+
+def _where(request: Request) -> tuple[float, float]:
+    """The (lon, lat) a replayed request sends."""
+    if request.body:
+        coords = json.loads(request.body)["location"]["coords"]
+        return float(coords["longitude"]), float(coords["latitude"])
+    fields = dict(parse_qsl(request.query))
+    return float(fields["lon"]), float(fields["lat"])
+
+
+def _sos_at(requests: list[Request], span: float) -> int | None:
+    """The request that sends the SOS: a JSON phone's (Traccar Client's alarm field) in the
+    middle third of the replay, the one with another phone nearest to it at that moment, so
+    that somebody can be called to help."""
+    last: dict[str, tuple[float, float]] = {}
+    best, best_m = None, math.inf
+    for i, r in enumerate(requests):
+        lon, lat = _where(r)
+        if r.body and span / 3 <= r.at_s <= 2 * span / 3:
+            kx = 111_320.0 * math.cos(math.radians(lat))
+            near = min((math.hypot((x - lon) * kx, (y - lat) * 110_540.0)
+                        for d, (x, y) in last.items() if d != r.device), default=math.inf)
+            if near < best_m:
+                best, best_m = i, near
+        last[r.device] = (lon, lat)
+    return best
 
 
 def _call_out(engine: Engine, settings: Settings, lon: float, lat: float) -> str:
