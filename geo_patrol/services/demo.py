@@ -287,6 +287,10 @@ def live_scenes(engine: Engine, settings: Settings, requests: list[Request]) -> 
     return scenes
 
 
+#: How many requests of a replay may still be on their way when a later one is answered.
+_STORED_BEHIND = 32
+
+
 def _where(request: Request) -> tuple[float, float]:
     """The (lon, lat) a replayed request sends."""
     if request.body:
@@ -299,10 +303,14 @@ def _where(request: Request) -> tuple[float, float]:
 def _sos_at(requests: list[Request], span: float) -> int | None:
     """The request that sends the SOS: a JSON phone's (Traccar Client's alarm field) in the
     middle third of the replay, the one with another phone nearest to it at that moment, so
-    that somebody can be called to help."""
+    that somebody can be called to help (the others' positions counted from a few dozen
+    requests earlier: those are stored by the time the SOS is)."""
     last: dict[str, tuple[float, float]] = {}
     best, best_m = None, math.inf
     for i, r in enumerate(requests):
+        if i >= _STORED_BEHIND:
+            earlier = requests[i - _STORED_BEHIND]
+            last[earlier.device] = _where(earlier)
         lon, lat = _where(r)
         if r.body and span / 3 <= r.at_s <= 2 * span / 3:
             kx = 111_320.0 * math.cos(math.radians(lat))
@@ -310,7 +318,6 @@ def _sos_at(requests: list[Request], span: float) -> int | None:
                         for d, (x, y) in last.items() if d != r.device), default=math.inf)
             if near < best_m:
                 best, best_m = i, near
-        last[r.device] = (lon, lat)
     return best
 
 
