@@ -139,14 +139,15 @@ class Server:
         self.proc = subprocess.Popen([*CLI, "serve", "--port", str(self.port), "--threads",
                                       str(threads), "--workers", str(workers)], env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(300):
+        deadline = time.monotonic() + 240  # a loaded machine imports slowly
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
                 urllib.request.urlopen(f"{self.base}/api/health", timeout=10).read()
                 return
             except OSError:  # not listening yet, or still starting its workers
                 time.sleep(0.2)
         self.proc.kill()
-        raise RuntimeError("the server did not come up")
+        raise RuntimeError(f"the server did not come up (exit {self.proc.poll()})")
 
     def stop(self) -> None:
         self.proc.terminate()

@@ -31,12 +31,12 @@ from geo_patrol.store.db import create_engine
 from tests.conftest import CITY, TEMPLATE_DB, _counter
 
 UNTIL = dt.date(2026, 11, 28)
-DAYS = 30
+DAYS = 12
 
 
 @pytest.fixture(scope="module")
 def month(pg_cluster, tmp_path_factory):
-    """Thirty days of the small demo, loaded (not analysed)."""
+    """Twelve days of the small demo, loaded (not analysed)."""
     from geo_patrol.demo.generate import generate
     from geo_patrol.services.demo import last_days, load_demo
 
@@ -70,7 +70,7 @@ def _both(month, area_id=None, *, composed=False):
     return direct, composed, analysed
 
 
-def test_thirty_days_composed_equal_the_direct_analysis(month):
+def test_the_days_composed_equal_the_direct_analysis(month):
     direct, composed, analysed = _both(month)
     assert analysed == DAYS
     d, c = direct.segments, composed.segments

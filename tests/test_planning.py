@@ -12,6 +12,7 @@ from geo_patrol.planning.posts import (
     coverage_from_distances,
     greedy,
     maximal_covering,
+    milp_solver,
     network_coverage,
     set_covering,
 )
@@ -39,6 +40,19 @@ def test_known_optimum_on_a_small_network():
     cols = np.array([0, 0, 0, 1, 1, 1, 2, 2])
     trap = coverage_from_distances(rows, cols, 4, 3, np.array([2.0, 2.0, 2.0, 2.0]))
     assert greedy(trap, 2).objective <= maximal_covering(trap, 2).objective == 8.0
+
+
+def test_the_solver_prints_nothing(capfd):
+    """A plan's output is the project's own: HiGHS's banner and log stay off (in the
+    process's own stdout, where the C++ library writes)."""
+    h = milp_solver(5.0, 1e-4)
+    h.addVars(2, np.zeros(2), np.ones(2))
+    h.changeColsCost(2, np.arange(2), np.array([-1.0, -2.0]))
+    h.changeColsIntegrality(2, np.arange(2), np.array([1, 1], dtype=np.uint8))
+    h.run()
+    assert list(np.round(h.getSolution().col_value)) == [1.0, 1.0]
+    out = capfd.readouterr()
+    assert "HiGHS" not in out.out + out.err, out
 
 
 def test_lagrangian_bound_and_swaps_against_brute_force():

@@ -140,12 +140,20 @@ def node_metres(node_from: np.ndarray, node_to: np.ndarray, lines: np.ndarray) -
                             np.radians(lonlat[:, 1]) * radius])
 
 
+class _SilentHighs(highspy.Highs):
+    """HiGHS with its log off from its first call: highspy's constructor enables callbacks,
+    and that first call prints the version banner unless the log is already off."""
+
+    def enableCallbacks(self) -> highspy.HighsStatus:  # noqa: N802  (highspy's name)
+        self.setOptionValue("output_flag", False)
+        return super().enableCallbacks()
+
+
 def milp_solver(time_limit_s: float, rel_gap: float) -> highspy.Highs:
     """A silent HiGHS solver for the planning MILPs (posts, set covering, rotas): it stops
     after ``time_limit_s`` seconds or within ``rel_gap`` of the optimum, and its random seed
     is fixed, so the same model gives the same answer."""
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _SilentHighs()
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", float(rel_gap))
     h.setOptionValue("random_seed", 0)
