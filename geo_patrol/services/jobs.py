@@ -171,12 +171,15 @@ def _zones(engine: Engine, settings: Settings, params: dict[str, Any],
 @runner("rota")
 def _rota(engine: Engine, settings: Settings, params: dict[str, Any],
           progress: Progress) -> Outcome:
-    progress(0.1, "planning")
     options = dict(params["options"])
     if options.get("start"):
         options["start"] = dt.date.fromisoformat(options["start"])
+    progress(0.05, "forecast")
+    favoured = favoured_forecast(engine, settings, params["by"])
+    progress(0.1, "planning")
     rota_id, _ = create_rota(engine, settings, area_id=int(params["area_id"]),
-                                by=params["by"], within=_within(params), **options)
+                             by=params["by"], within=_within(params), favoured=favoured,
+                             **options)
     return Outcome({"rota_id": rota_id})
 
 
@@ -195,6 +198,35 @@ def study_params(study: crime.Study, today: dt.date) -> dict[str, Any]:
             "crime": study.crime, "days": study.days,
             "until": None if study.until is None else study.until.isoformat(),
             "today": today.isoformat()}
+
+
+def crime_study(db: Database, settings: Settings, by: str, study: crime.Study, *,
+                today: dt.date | None = None) -> crime.Page:
+    """The stored page of ``study`` that the crime pages and API read (its job's parameters
+    as theirs, :func:`study_params`), made as a job when it is not stored yet: run here when
+    no worker has taken it (a job waiting on another never waits for a free worker),
+    waited for while one runs it."""
+    job = submit(db, settings, by, "crime", study_params(study, today or settings.today()))
+    if job["state"] == "queued":  # a request's database runs it on its primary engine
+        execute(getattr(db, "engine", db), settings, int(job["id"]))
+        job = status(db, settings, int(job["id"]))
+    if job["state"] == "running":
+        job = wait(db, int(job["id"]), settings.job_wait_s)
+    if job["state"] == "done":
+        return made_by(db, settings, int(job["id"]))
+    if job["state"] == "failed":
+        raise InputError(job["error"] or "the crime study could not be made")
+    raise ConflictError("the crime study is still being made: try again when it is ready")
+
+
+def favoured_forecast(db: Database, settings: Settings, by: str) -> dict[str, Any]:
+    """The forecast the city's stored crime study favours (the study ``/crime`` shows the
+    whole city's readers, :func:`crime_study`), as :func:`crime.favoured_method` says it;
+    computed here when ``by`` has no job to spare."""
+    try:
+        return crime.favoured_of(crime_study(db, settings, by, crime.Study()))
+    except BusyError:
+        return crime.favoured_method(db, settings)
 
 
 @runner("crime")
