@@ -119,12 +119,15 @@ def trial_post() -> Any:
                            **_trial_context(preview, dict(f)))
 
 
-@bp.post("/evidence/trial/<int:trial_id>/withdraw")
+@bp.post("/evidence/trial/withdraw")
 @requires(Resource.COVERAGE, "write")
-def trial_withdraw(trial_id: int) -> Any:
-    """Withdraw a trial that has not started (audit-logged); once it has, the page says so
-    beside the trial and nothing changes."""
+def trial_withdraw() -> Any:
+    """Withdraw a trial (``trial``) that has not started (audit-logged); once it has, the
+    page says so beside the trial and nothing changes."""
     me = principal()
+    trial_id = int_value("trial", request.form.get("trial"), None, low=1)
+    if trial_id is None:
+        raise InputError(gettext("Choose the trial to withdraw."), field="trial")
     try:
         trials.withdraw(get_db(), settings(), trial_id, by=me.username,
                         within=me.within(Resource.COVERAGE, "write"))
