@@ -45,6 +45,7 @@ from geo_patrol.services.rota import create as create_rota
 from geo_patrol.settings import Settings
 from geo_patrol.store import jobs as store
 from geo_patrol.store.db import database_url
+from geo_patrol.store.areas import find_area
 from geo_patrol.store.results import find_run
 
 if TYPE_CHECKING:
@@ -174,6 +175,8 @@ def _rota(engine: Engine, settings: Settings, params: dict[str, Any],
     options = dict(params["options"])
     if options.get("start"):
         options["start"] = dt.date.fromisoformat(options["start"])
+    with engine.connect() as conn:  # an unknown area fails before the study is made
+        find_area(conn, int(params["area_id"]))
     progress(0.05, "forecast")
     favoured = favoured_forecast(engine, settings, params["by"])
     progress(0.1, "planning")
@@ -264,17 +267,26 @@ def _analysis(engine: Engine, settings: Settings, params: dict[str, Any],
     return Outcome({"run_id": summary.run_id, "seconds": summary.seconds})
 
 
+#: Who asks for the crime study a briefing job reads, when it is not stored yet.
+BRIEFING_REQUESTER = "briefing"
+
+
 @runner("briefing")
 def _briefing(engine: Engine, settings: Settings, params: dict[str, Any],
               progress: Progress) -> Outcome:
     """A district's (or a community's) offline briefing (an HTML file) of a run, in a
     language."""
+    level = params.get("level", "district")
+    forecast = None
+    if params["figures"] and level == "district":  # the forecast the rotas follow: stored
+        progress(0.05, "forecast")
+        forecast = favoured_forecast(engine, settings, BRIEFING_REQUESTER)
     progress(0.1, "drawing")
     with engine.connect() as conn:
         page = district_briefing(conn, int(params["run_id"]), int(params["district_id"]),
                                  settings, lang=params["lang"], basemap=settings.basemap,
                                  figures=bool(params["figures"]), city=params["city"],
-                                 level=params.get("level", "district"))
+                                 level=level, forecast=forecast)
     return Outcome({"bytes": len(page)}, pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL))
 
 
