@@ -68,3 +68,15 @@ def test_forecast_benchmark_runs():
     assert figures["workload"] == "W18" and figures["segments"] == 840
     assert figures["converged"] and figures["fit_s"] > 0 and figures["ratio_sepp_to_kde"] > 0
     assert figures["test_incidents"] > 0 and figures["pai5_sepp"] > figures["pai5_random"]
+
+
+def test_trial_benchmark_runs():
+    out = subprocess.run([sys.executable, "-m", "benchmarks.trial", "--trials", "20",
+                          "--draws", "99", "--designs", "1", "--weeks", "4,26"],
+                         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                         capture_output=True, text=True, timeout=600, check=True).stdout
+    figures = json.loads(out.strip().splitlines()[-1])
+    assert figures["workload"] == "trial" and figures["weeks"] == [4, 26]
+    assert len(figures["cases"]) == 2 and 0 < figures["stated_power"] < 1
+    assert 0 <= figures["detected"] <= 1 and 0 <= figures["false_positive"] <= 1
+    assert "stated power" in out and "no effect: significant" in out

@@ -251,3 +251,103 @@ def test_evidence_page(page, server, demo_world, demo_spots, stored_rota, lang):
     answer = page.request.get(f"{server}/api/evidence/dose?rota={stored_rota['id']}")
     assert answer.status == 404
     assert page.request.get(f"{server}/api/evidence/dose").status == 400
+
+
+@pytest.fixture(scope="module")
+def district_trials(demo_world, stored_rota):
+    """Two trials of the rota's district: one over the four weeks up to the demo's last
+    day (finished by the briefing's end), and one that lies ahead."""
+    from geo_patrol.services import trials
+    from geo_patrol.settings import Settings
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Settings, "today", lambda self, now=None: dt.date(2026, 10, 30))
+        done, _ = trials.create(engine, settings, by="planner-b", area_id=stored_rota["area"],
+                                start=None, weeks=4, spots=8, fall=0.3, seed=4)
+    ahead, _ = trials.create(engine, settings, by="planner-b", area_id=stored_rota["area"],
+                             start=dt.date.today() + dt.timedelta(days=30), weeks=2, spots=6,
+                             fall=0.3, seed=1)
+    return {"done": done, "ahead": ahead}
+
+
+BRIEFING_WORDS = {
+    "zh": {"section": "巡防成效：预测、巡逻时长与试验", "method": "排班热点的来源：自激点过程预测。",
+           "dose": "义警在排班的 {n} 个热点驻留 {got} 分钟，排班计划 {planned} 分钟（{share}%）",
+           "stats": "统计依据", "head": "试验 {id}：", "ahead": "将于 {start} 开始",
+           "arms": "巡逻组", "pai": "PAI", "too_small": "规模太小，无法判断",
+           "cannot_tell": "无法判断巡逻是否带来改变", "fell": "巡逻组热点的警情下降了",
+           "rose": "巡逻组热点的警情上升了", "not_delivered": "巡逻没有按设计进行",
+           "p": "p = "},
+    "en": {"section": "Evidence: forecasts, patrol time and trials",
+           "method": "Where rotas take their hot spots: Self-exciting forecast.",
+           "dose": "volunteers were at the rotas' {n} hot spots for {got} of the {planned} "
+                   "minutes planned ({share}%)",
+           "stats": "The statistics behind it", "head": "Trial {id}: ",
+           "ahead": "It starts on {start}", "arms": "patrolled", "pai": "PAI",
+           "too_small": "Too small to tell", "cannot_tell": "Cannot tell whether",
+           "fell": "Incidents fell at the patrolled", "rose": "Incidents rose at the patrolled",
+           "not_delivered": "The patrols did not happen as designed", "p": "p = "},
+}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_briefing_tells_the_forecast_the_dose_and_the_trials(
+        page, demo_world, demo_spots, stored_rota, district_trials, tmp_path,  # noqa: F811
+        lang):
+    """The district briefing (offline, one file) says in plain words where the rotas' hot
+    spots come from, how much of the planned patrol time at them was delivered in its
+    period, and what the district's trials found; the statistics are folded away."""
+    from geo_patrol.render.assets import external_references
+    from geo_patrol.services import trials
+    from geo_patrol.services.maps import export_briefing
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    w = BRIEFING_WORDS[lang]
+    day = demo_spots["day"]
+    with engine.connect() as conn:
+        path = export_briefing(conn, demo_world["run"].run_id, stored_rota["area"],
+                               tmp_path / f"briefing-{lang}.html", settings, lang=lang)
+        names = [r[0] for r in conn.execute(sa.text("SELECT name FROM volunteers"))]
+        phones = [r[0] for r in conn.execute(sa.text(
+            "SELECT phone FROM volunteers WHERE phone IS NOT NULL"))]
+    text = path.read_text(encoding="utf-8")
+    assert path.stat().st_size <= 5 * 1024 * 1024 and external_references(text) == []
+    assert not any(n in text for n in names if len(n) >= 2)
+    assert not any(p in text for p in phones if p and len(p) >= 7)
+    page.goto(path.as_uri(), wait_until="load")
+    section = page.locator("#gp-evidence")
+    assert section.inner_text() == w["section"]
+    # the forecast, in plain words; its PAI behind the fold
+    forecast = page.locator("#gp-forecast").inner_text()
+    assert w["method"] in forecast and f"{stored_rota['forecast']['pai']:.1f}" in forecast
+    stats = page.locator("#gp-forecast + details")
+    assert not stats.evaluate("d => d.open") and w["stats"] in stats.inner_text()
+    stats.locator("summary").click()
+    assert w["pai"] in stats.inner_text()
+    # the rota's one day lies in the briefing's period: its dose, hot spot by hot spot
+    got = evidence.dose(engine, settings, stored_rota["id"], today=day).totals()
+    share = 100 * got["delivered_min"] / got["planned_min"]
+    assert w["dose"].format(n=len(stored_rota["picks"]), got=f"{got['delivered_min']:.0f}",
+                            planned=f"{got['planned_min']:.0f}", share=f"{share:.0f}") \
+        in page.locator("#gp-dose").inner_text()
+    rows = page.locator("#gp-dose-table tbody tr")
+    assert rows.count() == len(stored_rota["picks"])
+    assert any(rows.nth(i).inner_text().rstrip().endswith("\t0%") for i in range(4))  # no one came
+    # the finished trial's verdict in plain words, its statistics folded away
+    report = trials.report(engine, settings, district_trials["done"], today=day)
+    assert not report.interim and report.verdict in ("too_small", "cannot_tell", "fell", "rose")
+    done = page.locator(f"#gp-trial-{district_trials['done']}")
+    said = done.inner_text()
+    assert said.startswith(w["head"].format(id=district_trials["done"]))
+    assert w[report.verdict] in said and w["arms"] in said
+    assert (w["not_delivered"] in said) == (not report.delivered)
+    folded = done.locator("details")
+    assert not folded.evaluate("d => d.open")
+    folded.locator("summary").click()
+    assert f"{w['p']}{report.inference.p_value:.3f}" in folded.inner_text()
+    ahead = page.locator(f"#gp-trial-{district_trials['ahead']}").inner_text()
+    start = dt.date.today() + dt.timedelta(days=30)
+    assert w["ahead"].format(start=start.isoformat()) in ahead
+    shot(page, f"briefing-evidence-{lang}")

@@ -18,7 +18,9 @@ def _rotas(engine) -> int:  # noqa: ANN001
         return conn.execute(sa.text("SELECT count(*) FROM rotas")).scalar_one()
 
 
-def test_a_rota_made_on_the_planner_and_read_back_everywhere(demo_world, tmp_path):
+def test_a_rota_made_on_the_planner_and_read_back_everywhere(demo_world, tmp_path,
+                                                             monkeypatch):
+    from geo_patrol.services import crime
     from web import create_app
 
     engine, settings = demo_world["engine"], demo_world["settings"]
@@ -55,12 +57,19 @@ def test_a_rota_made_on_the_planner_and_read_back_everywhere(demo_world, tmp_pat
     assert _rotas(engine) == before
     assert clients["officer"].post("/planner/rota", data={
         **form, "csrf_token": clients["officer"].csrf}).status_code == 403
+    # the rota's forecast comes from the stored crime study (made as a job on the way),
+    # never from an evaluation of its own
+    def evaluated_again(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("the rota ran its own forecast evaluation")
+
+    monkeypatch.setattr(crime, "favoured_method", evaluated_again)
     made = planner.post("/planner/rota", data=form)
     assert made.status_code == 302 and "rota_job=" in made.headers["Location"]
     # a second click while the rota is being made joins the same job
     again = planner.post("/planner/rota", data=form)
     assert again.headers["Location"] == made.headers["Location"]
     shown, _ = follow_job(planner, made.headers["Location"])
+    monkeypatch.undo()
     rota_id = int(re.search(r"rota=(\d+)", shown).group(1))
     assert _rotas(engine) == before + 1
     with engine.connect() as conn:
@@ -74,6 +83,18 @@ def test_a_rota_made_on_the_planner_and_read_back_everywhere(demo_world, tmp_pat
             "SELECT v.name FROM rota_walks w JOIN volunteers v ON v.id = w.volunteer_id "
             "WHERE w.rota_id = :r"), {"r": rota_id})]
     assert walks > 0 and given > 0
+    # the rota names the forecast /crime names, from the one stored study
+    favoured = command.get("/api/crime/evaluation").get_json()["favoured"]
+    forecast = planner.get(f"/api/rotas/{rota_id}").get_json()["properties"]["forecast"]
+    assert forecast["method"] == favoured["method"] == "sepp"
+    assert forecast["pai"] == favoured["pai"] and forecast["beats_random"]
+    with engine.connect() as conn:
+        studies = conn.execute(sa.text(
+            "SELECT count(*) FROM jobs WHERE kind = 'crime' AND state = 'done' "
+            "AND params->>'area_id' IS NULL AND params->>'within' IS NULL")).scalar_one()
+    assert studies == 1
+    crime_page = command.get("/crime").get_data(as_text=True)
+    assert "自激点过程预测" in crime_page.split('id="rota-forecast"')[1].split("</p>")[0]
     # the page, the map document, the API
     page = planner.get(f"/planner?area={area}&rota={rota_id}").get_data(as_text=True)
     assert 'id="rota-figures"' in page and page.count("<tr") > 10

@@ -227,7 +227,7 @@ def test_a_trial_is_drawn_by_block_and_fixed_once_it_starts(demo_world, stored_t
             with engine.begin() as conn:
                 conn.execute(sa.text(sql), {"t": trial_id, "s": victim})
     with pytest.raises(ConflictError, match="has started"):
-        trials.withdraw(engine, trial_id, by="planner-t")
+        trials.withdraw(engine, settings, trial_id, by="planner-t")
     with engine.connect() as conn:
         refused = conn.execute(sa.text(
             "SELECT count(*) FROM audit_log WHERE action = 'trial_change_refused' "
@@ -240,7 +240,7 @@ def test_a_trial_is_drawn_by_block_and_fixed_once_it_starts(demo_world, stored_t
     ahead, _ = trials.create(engine, settings, by="planner-t", area_id=design.area["id"],
                              start=settings.today() + dt.timedelta(days=30), weeks=2,
                              spots=6, fall=0.3, seed=1)
-    trials.withdraw(engine, ahead, by="planner-t")
+    trials.withdraw(engine, settings, ahead, by="planner-t")
     with pytest.raises(NotFoundError):
         trials.report(engine, settings, ahead)
     with pytest.raises(InputError, match="starts after today"):
@@ -306,6 +306,14 @@ def test_the_report_counts_the_outcome_and_tests_it_within_blocks(demo_world,
     past = CliRunner(env=env).invoke(cli, ["evidence", "trial", "create", "--start",
                                            str(settings.today())])
     assert past.exit_code != 0 and "starts after today" in past.output
+    # the CLI asks before withdrawing, and keeps a trial that has started
+    kept = CliRunner(env=env).invoke(cli, ["evidence", "trial", "withdraw", "--trial",
+                                           str(trial_id)], input="n\n")
+    assert kept.exit_code != 0 and "Withdraw the trial?" in kept.output
+    refused = CliRunner(env=env).invoke(cli, ["evidence", "trial", "withdraw", "--trial",
+                                              str(trial_id), "--yes"])
+    assert refused.exit_code != 0 and "has started" in refused.output
+    assert trial_id in set(trials.listing(engine)["id"])
 
 
 def test_a_running_trial_keeps_the_rota_off_its_control_spots(demo_world, stored_trial):
@@ -425,3 +433,73 @@ def test_evidence_page_creates_a_trial_and_reports_it(browser, server, demo_worl
         _on(monkeypatch, expected.start + dt.timedelta(days=13))
         page.goto(f"{server}/evidence?trial={trial_id}", wait_until="networkidle")
         assert w["interim"] in page.locator("#trial-state").inner_text()
+
+
+WITHDRAW = {
+    "zh": {"button": "撤回此试验", "ask": "撤回试验 {id}？", "done": "试验 {id} 已在开始前撤回",
+           "refused": "试验 {id} 已于 {start} 开始"},
+    "en": {"button": "Withdraw this trial", "ask": "Withdraw trial {id}?",
+           "done": "Trial {id} was withdrawn before it started",
+           "refused": "Trial {id} started on {start}"},
+}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_trial_not_yet_started_is_withdrawn_from_its_page(browser, server,  # noqa: F811
+                                                            demo_world, monkeypatch, lang):
+    """The planner withdraws a trial that lies ahead, after saying yes to the question; one
+    whose first day has come while the page was open is refused and kept."""
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    w = WITHDRAW[lang]
+    user = f"trial-withdraw-{lang}"
+    make_user(engine, user, "planner")
+    _on(monkeypatch, DESIGNED_ON)
+    # ahead of the page's day and of the database's clock (it refuses removing a started one)
+    start = dt.date.today() + dt.timedelta(days=60 if lang == "zh" else 90)
+    ahead, _ = trials.create(engine, settings, by="planner-t", area_id=None, start=start,
+                             weeks=2, spots=6, fall=0.3, seed=21)
+    late, _ = trials.create(engine, settings, by="planner-t", area_id=None, start=start,
+                            weeks=2, spots=6, fall=0.3, seed=22)
+
+    def logged(action: str, trial_id: int) -> int:
+        with engine.connect() as conn:
+            return conn.execute(sa.text(
+                "SELECT count(*) FROM audit_log WHERE action = :a AND target = :t "
+                "AND actor = :u"), {"a": action, "t": f"trial {trial_id}", "u": user}
+            ).scalar_one()
+
+    with guarded_page(browser, (1440, 900)) as page:
+        sign_in(page, server, user)
+        page.goto(f"{server}/lang/{lang}?next=/evidence%3Ftrial%3D{ahead}",
+                  wait_until="networkidle")
+        button = page.locator("#trial-withdraw").get_by_role("button", name=w["button"])
+        assert button.is_visible()
+        asked: list[str] = []
+        # saying no leaves the trial as it was
+        page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+        button.click()
+        page.wait_for_timeout(300)
+        assert asked and asked[0].startswith(w["ask"].format(id=ahead))
+        assert ahead in set(trials.listing(engine)["id"])
+        page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
+        button.click()
+        page.wait_for_load_state("networkidle")
+        assert w["done"].format(id=ahead) in page.locator("#trial-withdrawn").inner_text()
+        assert ahead not in set(trials.listing(engine)["id"])
+        assert logged("trial_withdraw", ahead) == 1
+        shot(page, f"evidence-trial-withdrawn-{lang}")
+        # the page was opened before the trial's first day; the click comes after it
+        page.goto(f"{server}/evidence?trial={late}", wait_until="networkidle")
+        _on(monkeypatch, start)
+        page.once("dialog", lambda d: d.accept())
+        page.locator("#trial-withdraw").get_by_role("button", name=w["button"]).click()
+        page.wait_for_load_state("networkidle")
+        error = page.locator("#form-error").inner_text()
+        assert w["refused"].format(id=late, start=start.isoformat()) in error
+        assert late in set(trials.listing(engine)["id"])
+        assert logged("trial_change_refused", late) == 1 and logged("trial_withdraw", late) == 0
+        assert page.locator("#trial-withdraw").count() == 0  # it has started: no button
+        shot(page, f"evidence-trial-refused-{lang}")
+    with pytest.raises(ConflictError):
+        trials.withdraw(engine, settings, late, by=user)

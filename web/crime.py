@@ -96,6 +96,7 @@ def crime_page() -> Any:
             curve=made.curves[lang()])
     return render_template(
         "crime.html", run=None, lang=lang(), study=study, job=job, **context,
+        rota_study=study == crime.Study(),  # the city's study: the one rotas follow
         weekdays=WEEKDAYS[lang()], classes=CRIME_CLASSES,
         districts=districts, area_name=names.get(study.area_id),
         query=request.args.to_dict())

@@ -6,19 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from geo_patrol.access import Resource
 from geo_patrol.analysis.dose import KOPER_MIN
 from geo_patrol.analysis.places import distinct_place_texts
 from geo_patrol.analysis.trial import ALPHA, TARGET_POWER
-from geo_patrol.errors import InputError
+from geo_patrol.errors import ConflictError, InputError
 from geo_patrol.services import evidence
 from geo_patrol.services import rota as rota_service
 from geo_patrol.services import trials
 from web.auth import principal, requires
 from web.db import get_db, settings
+from web.forms import refuse
 from web.params import csv_response, day_arg, float_value, int_arg, int_value, lang
 
 bp = Blueprint("evidence", __name__)
@@ -62,12 +63,17 @@ def _rota_context() -> dict[str, Any]:
 
 
 def _trial_context(preview: trials.Design | None = None,
-                   form: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The trials section: the stored trials, the chosen one's report (``?trial=``, else
-    the newest), the areas a trial may cover and a design being looked at."""
+                   form: dict[str, Any] | None = None, *,
+                   chosen: int | None = None) -> dict[str, Any]:
+    """The trials section: the stored trials, the chosen one's report (``chosen``, else
+    ``?trial=``, else the newest), the areas a trial may cover, a design being looked at,
+    and the trial just withdrawn (``?withdrawn=``, once it is gone)."""
     me = principal()
     stored = trials.listing(get_db(), within=me.within(Resource.CRIME))
-    chosen = int_arg("trial")
+    chosen = chosen if chosen is not None else int_arg("trial")
+    withdrawn = int_arg("withdrawn")
+    if withdrawn is not None and withdrawn in set(stored["id"].astype(int)):
+        withdrawn = None
     if chosen is None and len(stored):
         chosen = int(stored["id"].iloc[0])
     got = trials.report(get_db(), settings(), chosen, within=me.within(Resource.CRIME)) \
@@ -84,6 +90,7 @@ def _trial_context(preview: trials.Design | None = None,
             "trial_areas": trials.area_choices(get_db(), within=me.within(
                 Resource.COVERAGE, "write")) if can_plan else None,
             "preview": preview, "preview_spots": design_spots, "trial_form": form or {},
+            "can_plan": can_plan, "withdrawn": withdrawn,
             "alpha": ALPHA, "target_power": TARGET_POWER}
 
 
@@ -110,6 +117,27 @@ def trial_post() -> Any:
     preview = trials.design(get_db(), settings(), **options)
     return render_template("evidence.html", **_rota_context(),
                            **_trial_context(preview, dict(f)))
+
+
+@bp.post("/evidence/trial/withdraw")
+@requires(Resource.COVERAGE, "write")
+def trial_withdraw() -> Any:
+    """Withdraw a trial (``trial``) that has not started (audit-logged); once it has, the
+    page says so beside the trial and nothing changes."""
+    me = principal()
+    trial_id = int_value("trial", request.form.get("trial"), None, low=1)
+    if trial_id is None:
+        raise InputError(gettext("Choose the trial to withdraw."), field="trial")
+    try:
+        trials.withdraw(get_db(), settings(), trial_id, by=me.username,
+                        within=me.within(Resource.COVERAGE, "write"))
+    except ConflictError as exc:
+        refuse(exc)
+        page = make_response(render_template("evidence.html", **_rota_context(),
+                                             **_trial_context(chosen=trial_id)))
+        page.status_code = 409
+        return page
+    return redirect(url_for("evidence.evidence_page", withdrawn=trial_id) + "#trial")
 
 
 @bp.get("/api/evidence/trial")

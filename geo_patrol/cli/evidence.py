@@ -146,6 +146,19 @@ def trial_create(ctx: click.Context, area: str | None, start: str | None, weeks:
         click.echo(line)
 
 
+@trial.command("withdraw")
+@click.option("--trial", "trial_id", type=int, required=True, help="A stored trial's id.")
+@click.confirmation_option(prompt="Withdraw the trial? Its hot spots and arms are removed "
+                                  "for good")
+@click.pass_context
+def trial_withdraw(ctx: click.Context, trial_id: int) -> None:
+    """Withdraw a trial that has not started (audit-logged); a started one is kept."""
+    from geo_patrol.services import trials as service
+
+    service.withdraw(engine_of(ctx), settings_of(ctx), trial_id, by="cli")
+    click.echo(f"trial {trial_id} withdrawn")
+
+
 @trial.command("report")
 @click.option("--trial", "trial_id", type=int, required=True, help="A stored trial's id.")
 @click.option("--today", default=None, help="Report up to this day (YYYY-MM-DD).")

@@ -14,7 +14,7 @@ from typing import Any
 import folium
 
 from geo_patrol import clock
-from geo_patrol.analysis.places import Place, place_text, place_texts
+from geo_patrol.analysis.places import Place, distinct_place_texts, place_text, place_texts
 from geo_patrol.render import maps
 from geo_patrol.render.assets import external_references, inline_assets
 from geo_patrol.render.basemap import base_layer
@@ -35,6 +35,7 @@ table.gp{border-collapse:collapse;margin:8px 0 16px;font-size:13px}
 table.gp th,table.gp td{border:1px solid #bbb;padding:3px 7px;text-align:right}
 table.gp th:first-child,table.gp td:first-child{text-align:left}
 .gp-note{color:#555;font-size:12px}
+details.gp-stats{margin:4px 0 12px}details.gp-stats summary{cursor:pointer;color:#555}
 .gp-head{order:0}.folium-map{order:1;flex:0 0 auto}.gp-body{order:2}
 @media print{.leaflet-control-container{display:none}.gp-page{page-break-before:always}}
 """
@@ -149,20 +150,151 @@ def report_section(figures: dict[str, Any] | None, lang: str, rules: Rules) -> s
             f'<p>{html.escape(intro)}</p>{table}')
 
 
+def _pct(share: float) -> str:
+    return f"{100 * share:.0f}"
+
+
+def _details(lang: str, *parts: str) -> str:
+    """The statistics behind a plain sentence, folded away until asked for."""
+    return (f'<details class="gp-stats"><summary>{label("stats_behind", lang)}</summary>'
+            + "".join(parts) + "</details>")
+
+
+def forecast_part(f: dict[str, Any], lang: str) -> str:
+    """Which forecast the rotas take their hot spots from, and why (plain words first)."""
+    if f.get("why_not") is not None:
+        return f'<p id="gp-forecast">{html.escape(label("forecast_too_few", lang))}</p>'
+    if not f.get("beats_random"):
+        text = label("forecast_none", lang)
+    else:
+        text = label("forecast_chosen", lang).format(
+            method=term("method", f["method"], lang), weeks=f.get("weeks", ""),
+            pai=f"{f['pai']:.1f}", random=f"{f['random_pai']:.1f}")
+    test = f.get("test") or ("", "")
+    stats = label("forecast_stats", lang).format(
+        a=test[0], b=test[1], n=f.get("test_incidents", ""),
+        method=term("method", f["method"], lang), pai=f"{f['pai']:.2f}",
+        runner=term("method", f.get("runner_up"), lang) or "—",
+        second=f"{f.get('runner_up_pai', 0.0):.2f}", random=f"{f['random_pai']:.2f}")
+    return (f'<p id="gp-forecast">{html.escape(text)}</p>'
+            + _details(lang, f'<p class="gp-note">{html.escape(stats)}</p>'))
+
+
+def dose_part(dose: Any, lang: str, *, stay_min: float, radius_m: float) -> str:
+    """The patrol time delivered against the rotas' plan at each hot spot in the period
+    (hot spots named by street and cross streets; minutes only)."""
+    if dose is None or not len(dose) or not dose["planned_min"].sum():
+        return f'<p id="gp-dose">{html.escape(label("dose_none", lang))}</p>'
+    planned, got = float(dose["planned_min"].sum()), float(dose["delivered_min"].sum())
+    text = label("dose_summary", lang).format(n=len(dose), got=f"{got:.0f}",
+                                              planned=f"{planned:.0f}",
+                                              share=_pct(got / planned))
+    names = distinct_place_texts(dose, lang)
+    rows = [[name, f"{r.planned_min:.0f}", f"{r.delivered_min:.0f}",
+             "–" if r.share != r.share else f"{_pct(r.share)}%"]
+            for name, r in zip(names, dose.itertuples())]
+    table = html_table([label("hot_spot_place", lang), label("planned_min", lang),
+                        label("delivered_min", lang), label("share", lang)], rows)
+    rule = label("dose_rule", lang).format(
+        m=f"{radius_m:g}", min=f"{stay_min:g}", minutes=f"{dose['minutes'].sum():.0f}",
+        koper=int(dose["koper_stays"].sum()))
+    table = table.replace("<table ", '<table id="gp-dose-table" ', 1)
+    return (f'<p id="gp-dose">{html.escape(text)}</p>{table}'
+            + _details(lang, f'<p class="gp-note">{html.escape(rule)}</p>'))
+
+
+def trial_part(r: Any, lang: str) -> str:
+    """One trial: what it is, its state, and at its end its verdict in plain words; the
+    arms' counts and patrol time, and the statistics folded away."""
+    t, spots = r.trial, r.spots
+    n_p = int((spots["arm"] == "patrolled").sum())
+    head = label("trial_head", lang).format(
+        id=t["id"], area=t.get("area") or label("whole_city", lang), start=t["start_day"],
+        end=r.end, n=len(spots), p=n_p, c=len(spots) - n_p)
+    lines = [head]
+    if r.until is None:
+        lines.append(label("trial_not_started", lang).format(start=t["start_day"]))
+        text = "".join(f"<p>{html.escape(x)}</p>" for x in lines)
+        return f'<div class="gp-trial" id="gp-trial-{int(t["id"])}">{text}</div>'
+    p, c = r.dose["patrolled"], r.dose["control"]
+    inf = r.inference
+    if r.interim:
+        lines.append(label("trial_interim", lang).format(until=r.until))
+    else:
+        change = "" if inf.change is None else f"{100 * inf.change:+.0f}%"
+        verdict = r.verdict
+        if verdict == "too_small":
+            lines.append(label("trial_too_small", lang).format(
+                n=len(spots), b=spots["block"].nunique()))
+        else:
+            lines.append(label(f"trial_{verdict}", lang).format(pa=p["after"], ca=c["after"],
+                                                               change=change))
+    dose = label("trial_dose", lang).format(p=f"{p['per_spot_week']:.0f}",
+                                            c=f"{c['per_spot_week']:.0f}")
+    if not r.delivered:
+        dose += " " + label("trial_not_delivered", lang)
+    lines.append(dose)
+    arms = html_table([label("arm", lang), label("arm_spots", lang),
+                       label("incidents_before", lang), label("incidents_during", lang),
+                       label("minutes_week", lang)],
+                      [[label(f"arm_{arm}", lang), d["spots"], d["before"], d["after"],
+                        f"{d['per_spot_week']:.0f}"]
+                       for arm, d in (("patrolled", p), ("control", c))])
+    stats = ""
+    if not r.interim:
+        stats = label("trial_stats", lang).format(
+            days=r.days, effect=f"{inf.effect:+.2f}", lo=f"{inf.ci[0]:+.2f}",
+            hi=f"{inf.ci[1]:+.2f}", p=f"{inf.p_value:.3f}", draws=inf.draws,
+            alpha=f"{0.05:g}", smallest=f"{inf.smallest_p:.3f}")
+    rings = html_table([label("ring", lang), label("incidents_before", lang),
+                        label("incidents_during", lang), label("wdq", lang)],
+                       [[label("ring_m", lang).format(a=f"{g.from_m:.0f}", b=f"{g.to_m:.0f}"),
+                         g.before, g.after, "–" if g.wdq is None or g.wdq != g.wdq
+                         else f"{g.wdq + 0.0:+.2f}"]
+                        for g in (r.rings.itertuples() if r.rings is not None else [])])
+    text = "".join(f"<p>{html.escape(x)}</p>" for x in lines)
+    folded = _details(lang, f'<p class="gp-note">{html.escape(stats)}</p>' if stats else "",
+                      rings)
+    return f'<div class="gp-trial" id="gp-trial-{int(t["id"])}">{text}{arms}{folded}</div>'
+
+
+def evidence_section(evidence: dict[str, Any] | None, lang: str) -> str:
+    """Forecasts, dose and trials: which forecast the rotas' hot spots come from, the
+    patrol time delivered against the plan at each hot spot in the period, and the
+    district's trials (state, arms, a finished one's verdict); plain words first, the
+    statistics folded away. Places, counts and minutes only: no personal data."""
+    if not evidence:
+        return ""
+    parts = [f'<h2 class="gp-page" id="gp-evidence">{label("evidence_section", lang)}</h2>',
+             f'<h3>{label("forecast_heading", lang)}</h3>',
+             forecast_part(evidence["forecast"], lang),
+             f'<h3>{label("dose_heading", lang)}</h3>',
+             dose_part(evidence.get("dose"), lang, stay_min=evidence["stay_min"],
+                       radius_m=evidence["radius_m"]),
+             f'<h3>{label("trials_heading", lang)}</h3>']
+    reports = evidence.get("trials") or []
+    parts.extend(trial_part(r, lang) for r in reports)
+    if not reports:
+        parts.append(f'<p id="gp-no-trial">{html.escape(label("trials_none", lang))}</p>')
+    return "".join(parts)
+
+
 def briefing_html(run: dict[str, Any], layers: Any, segments: Any, table: Any, *,
                   rules: Rules, tz: str, lang: str = "zh", basemap: str | None = None,
                   generated: dt.datetime | None = None,
                   crime: dict[str, Any] | None = None,
                   campaigns: list[Any] | None = None, city: str | None = None,
                   reports: dict[str, Any] | None = None,
-                  tiles: dict[str, bytes] | None = None) -> str:
+                  tiles: dict[str, bytes] | None = None,
+                  evidence: dict[str, Any] | None = None) -> str:
     """The briefing of one district (of ``city``, named in its title), as one self-contained
     HTML string, its period and time in the city's zone ``tz``: ``layers`` of the
     district (without inspectors: no personal data in a briefing), its street ``segments``,
     the run's community ``table``, the running ``campaigns``' progress in the district (see
     :func:`geo_patrol.services.campaigns.district_progress`) and the property-crime figures
     (``crime``, see :func:`geo_patrol.services.crime.briefing_figures`), the figures of
-    volunteers' reports (``reports``, see :func:`geo_patrol.services.reports.figures`); the
+    volunteers' reports (``reports``, see :func:`geo_patrol.services.reports.figures`), the
+    evidence (``evidence``: forecast, dose and trials, see :func:`evidence_section`); the
     district's base map ``tiles`` (``{"z/x/y": mvt}``) travel inside the file."""
     district, communities, gaps = layers.area, layers.communities, layers.gaps
     name = str(district.iloc[0]["name"])
@@ -214,7 +346,7 @@ def briefing_html(run: dict[str, Any], layers: Any, segments: Any, table: Any, *
     body = (f'<div class="gp-body"><h2>{label("summary", lang)}</h2>{summary}'
             f'<h2 class="gp-page">{label("top_gaps", lang)}</h2>{gap_table}'
             f'{campaign_section(campaigns or [], lang, rules)}{crime_section(crime, lang)}'
-            f'{report_section(reports, lang, rules)}'
+            f'{report_section(reports, lang, rules)}{evidence_section(evidence, lang)}'
             f'<p class="gp-note">{label("generated", lang)}: {stamp} · '
             f'{label("no_personal", lang)}</p></div>')
     root = m.get_root()

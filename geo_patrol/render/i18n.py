@@ -135,6 +135,93 @@ LABELS: dict[str, tuple[str, str]] = {
     "crime_not_predicts": ("按留出各周检验，热点的预测并不优于基准：仅作为过去情况的描述。",
                            "Tested on held-out weeks, the hot spots do not predict better than "
                            "the baselines: a description of the past only."),
+    "evidence_section": ("巡防成效：预测、巡逻时长与试验",
+                         "Evidence: forecasts, patrol time and trials"),
+    "forecast_heading": ("热点从哪里来", "Where the hot spots come from"),
+    "forecast_chosen": ("排班热点的来源：{method}。在留作检验的 {weeks} 周里，它选出的最热 5% "
+                        "街道长度上发生的警情是其长度占比的 {pai} 倍，随机选择为 {random} 倍。",
+                        "Where rotas take their hot spots: {method}. In the {weeks} weeks "
+                        "held out for testing, its hottest 5% of the street length caught "
+                        "{pai}× its share of incidents, against {random}× for a random "
+                        "choice."),
+    "forecast_none": ("在留作检验的各周里，没有一种预测优于随机选择：排班采用以往的 Gi* 热点。",
+                      "No forecast did better than a random choice in the weeks held out for "
+                      "testing: rotas take the Gi* hot spots of the past."),
+    "forecast_too_few": ("警情太少，无法比较各种预测：排班采用以往的 Gi* 热点。",
+                         "Too few incidents to compare forecasts: rotas take the Gi* hot "
+                         "spots of the past."),
+    "forecast_stats": ("检验 {a} 至 {b}，警情 {n} 起；每种方法只用该周之前的警情预测该周。"
+                       "PAI（最热 5% 街道长度上的警情占比除以 5%）：{method} {pai}，"
+                       "{runner} {second}，随机选择 {random}。",
+                       "Tested on {a} – {b}, {n} incidents; every method forecast each week "
+                       "from the weeks before it. PAI (the share of incidents on the hottest "
+                       "5% of the street length over 5%): {method} {pai}, {runner} {second}, "
+                       "random choice {random}."),
+    "stats_behind": ("统计依据", "The statistics behind it"),
+    "dose_heading": ("热点的巡逻时长", "Patrol time at the hot spots"),
+    "dose_none": ("统计期间本区的排班没有安排热点驻巡。",
+                  "No rota planned a stop at a hot spot of the district in the period."),
+    "dose_summary": ("统计期间，义警在排班的 {n} 个热点驻留 {got} 分钟，排班计划 {planned} 分钟"
+                     "（{share}%）。",
+                     "In the period volunteers were at the rotas' {n} hot spots for {got} of "
+                     "the {planned} minutes planned ({share}%)."),
+    "dose_rule": ("驻留指在热点中点 {m} 米内停留 {min} 分钟以上（与隐患巡查、任务驻点同一规则），"
+                  "由义警的有效定位点计算；超出计划或不在计划时段的时间不计入完成。"
+                  "在场共 {minutes} 分钟；其中 {koper} 次驻留为 10–15 分钟（Koper 曲线："
+                  "这样的驻留威慑最久）。",
+                  "A stay is {min} minutes or more within {m} m of the hot spot's middle (the "
+                  "rule of a hazard inspection and a task's stop), from the volunteers' clean "
+                  "fixes; time beyond a planned stop, or in a slot without one, is not "
+                  "counted as delivered. {minutes} minutes present in all; {koper} stays of "
+                  "10 to 15 minutes (Koper's curve: such a stop deters longest)."),
+    "hot_spot_place": ("热点", "Hot spot"), "planned_min": ("计划分钟", "Planned minutes"),
+    "delivered_min": ("完成分钟", "Minutes delivered"), "share": ("完成比例", "Share"),
+    "trials_heading": ("试验：巡逻带来改变了吗？", "Trials: did the patrols change anything?"),
+    "trials_none": ("本区没有试验。", "The district has no trial."),
+    "trial_head": ("试验 {id}：{area}，{start} 至 {end}，热点 {n} 个（巡逻组 {p} 个，对照组 {c} 个）。",
+                   "Trial {id}: {area}, {start} to {end}, {n} hot spots ({p} patrolled, {c} "
+                   "control)."),
+    "trial_not_started": ("将于 {start} 开始：热点、分组和统计口径均已固定；尚无可报告的内容。",
+                          "It starts on {start}: its hot spots, their arms and what it counts "
+                          "are fixed; nothing to report yet."),
+    "trial_interim": ("进行中，截至 {until}：结论待试验结束后得出。",
+                      "Under way, read up to {until}: the verdict comes when it ends."),
+    "trial_too_small": ("规模太小，无法判断：{n} 个热点分成 {b} 组，即使差别再明显也可能只是抽签造成的。",
+                        "Too small to tell: with {n} hot spots in {b} blocks even the clearest "
+                        "difference could come from the draw alone."),
+    "trial_cannot_tell": ("无法判断巡逻是否带来改变：巡逻组热点 {pa} 起警情，对照组 {ca} 起（{change}），"
+                          "这一差别在偶然因素的范围之内。",
+                          "Cannot tell whether the patrols changed anything: {pa} incidents at "
+                          "the patrolled hot spots against {ca} at the control ones ({change}) "
+                          "is within what chance alone gives."),
+    "trial_fell": ("巡逻组热点的警情下降了：{pa} 起，对照组 {ca} 起（{change}），不能用偶然解释。",
+                   "Incidents fell at the patrolled hot spots: {pa} against {ca} at the "
+                   "control ones ({change}), more than chance alone gives."),
+    "trial_rose": ("巡逻组热点的警情上升了：{pa} 起，对照组 {ca} 起（{change}），不能用偶然解释。",
+                   "Incidents rose at the patrolled hot spots: {pa} against {ca} at the "
+                   "control ones ({change}), more than chance alone gives."),
+    "trial_dose": ("轨迹显示的巡逻时长：每个巡逻组热点每周 {p} 分钟，每个对照组热点 {c} 分钟。",
+                   "Patrol time from the tracks: {p} minutes a week at each patrolled hot "
+                   "spot, {c} at each control one."),
+    "trial_not_delivered": ("巡逻没有按设计进行：本试验无法说明巡逻是否有效。",
+                            "The patrols did not happen as designed: this trial cannot say "
+                            "whether patrols work."),
+    "trial_stats": ("{days} 天内每个热点的变化（各组内巡逻组减对照组）：{effect} 起；95% 区间 {lo} 至 "
+                    "{hi}；p = {p}（与同组内抽签可能产生的 {draws} 种分配相比较，显著性水平 {alpha}；"
+                    "本试验能得到的最小 p 值为 {smallest}）。",
+                    "Change per hot spot over {days} days, patrolled less control within each "
+                    "block: {effect} incidents; 95% interval {lo} to {hi}; p = {p} (against "
+                    "{draws} assignments the draw could have made within the same blocks, at "
+                    "{alpha}; the least p-value this trial can give is {smallest})."),
+    "arm": ("分组", "Arm"), "arm_spots": ("热点数", "Hot spots"),
+    "arm_patrolled": ("巡逻组", "patrolled"), "arm_control": ("对照组", "control"),
+    "incidents_before": ("试验前警情", "Incidents before"),
+    "incidents_during": ("试验中警情", "Incidents during"),
+    "minutes_week": ("每个热点每周巡逻分钟", "Minutes a week per hot spot"),
+    "ring": ("巡逻组热点周边街道", "Streets around the patrolled hot spots"),
+    "ring_m": ("{a}–{b} 米", "{a}–{b} m"),
+    "wdq": ("加权转移商数", "Weighted displacement quotient"),
+    "whole_city": ("全市", "the whole city"),
 }
 #: Stored values, by vocabulary, as (Chinese, English).
 VOCAB: dict[str, dict[str, tuple[str, str]]] = {

@@ -365,19 +365,31 @@ def evaluate(data: Data, *, holdout_weeks: int = 4, permutations: int = 199, ord
     return out
 
 
+def _favoured(ev: Evaluation | None, why_not: str | None) -> dict[str, Any]:
+    if ev is None:
+        return {"method": "gi_star", "pai": 0.0, "runner_up": None, "runner_up_pai": 0.0,
+                "random_pai": 0.0, "beats_random": False, "share": 0.05, "why_not": why_not}
+    return ev.favoured() | {"test": ev.test, "weeks": ev.weeks,
+                            "test_incidents": ev.test_incidents}
+
+
 def favoured_method(db: Database, settings: Settings, *, holdout_weeks: int = 4
                     ) -> dict[str, Any]:
     """The forecast the city's rolling evaluation favours (property crime, the whole
     city): its name and why (:meth:`Evaluation.favoured`); Gi* when the city's incidents
-    are too few to tell."""
+    are too few to tell. Computed here: the web's jobs read it from the stored study
+    (:func:`favoured_of`)."""
     data = load(db, settings, Study())
     try:
-        ev = evaluate(data, holdout_weeks=holdout_weeks)
+        return _favoured(evaluate(data, holdout_weeks=holdout_weeks), None)
     except InputError as exc:
-        return {"method": "gi_star", "pai": 0.0, "runner_up": None, "runner_up_pai": 0.0,
-                "random_pai": 0.0, "beats_random": False, "share": 0.05, "why_not": str(exc)}
-    return ev.favoured() | {"test": ev.test, "weeks": ev.weeks,
-                            "test_incidents": ev.test_incidents}
+        return _favoured(None, str(exc))
+
+
+def favoured_of(made: Page) -> dict[str, Any]:
+    """:func:`favoured_method`'s answer from a stored study's page (the city's study gives
+    the same as computing it)."""
+    return _favoured(made.evaluation, made.why_not)
 
 
 def rota_hotspots(data: Data, method: str, *, start: dt.date, k: int = 10) -> np.ndarray:

@@ -21,6 +21,7 @@ from geo_patrol.services import rota as rota_service
 from geo_patrol.services.analysis import default_params
 from geo_patrol.settings import Settings
 from geo_patrol.store import evidence as store
+from geo_patrol.store.areas import subtree_ids
 
 if TYPE_CHECKING:
     from geo_patrol.store.db import Database
@@ -142,6 +143,40 @@ def dose(db: Database, settings: Settings, rota_id: int, *,
     summary = header.get("summary") or {}
     return Dose(header, until, places, table, dose_analysis.by_week(table), stay_min, radius,
                 summary.get("forecast") or {"method": "gi_star"})
+
+
+def period_dose(db: Database, settings: Settings, area_id: int, *, first: dt.date,
+                last: dt.date) -> pd.DataFrame:
+    """The dose at the hot spots of every rota of an area (or inside it) from ``first`` to
+    ``last`` (local days): per hot spot, its street and cross streets, the planned and
+    delivered minutes in those days and the share delivered (``NaN``: nothing planned).
+    Places and minutes only: no volunteer."""
+    cols = ["segment_id", "street", "cross_a", "cross_b", "x", "y", "planned_stops",
+            "planned_min", "minutes", "delivered_min", "koper_stays", "share"]
+    with db.connect() as conn:
+        ids = subtree_ids(conn, area_id)
+    stored = rota_service.listing(db, within=None if ids is None else frozenset(ids))
+    parts, places = [], []
+    for r in stored.itertuples():
+        if r.start_day > last or r.start_day + dt.timedelta(days=int(r.days) - 1) < first:
+            continue
+        got = dose(db, settings, int(r.id), today=last)
+        cells = got.cells
+        if len(cells):
+            parts.append(cells[(cells["day"] >= first) & (cells["day"] <= last)])
+        places.append(got.places)
+    if not parts or not sum(len(p) for p in parts):
+        return pd.DataFrame(columns=cols)
+    cells = pd.concat(parts, ignore_index=True)
+    per = cells.groupby("place", as_index=False)[
+        ["planned_stops", "planned_min", "minutes", "delivered_min", "koper_stays"]].sum()
+    where = pd.concat(places, ignore_index=True).drop_duplicates("id")
+    out = per.merge(where.rename(columns={"id": "segment_id"}), left_on="place",
+                    right_on="segment_id", how="left")
+    out["share"] = np.where(out["planned_min"] > 0, out["delivered_min"]
+                            / out["planned_min"].where(out["planned_min"] > 0, 1.0), np.nan)
+    return out[cols].sort_values(["share", "segment_id"], na_position="last"
+                                 ).reset_index(drop=True)
 
 
 def forecast_choice(db: Database, settings: Settings) -> dict[str, Any]:

@@ -45,6 +45,7 @@ from geo_patrol.services.rota import create as create_rota
 from geo_patrol.settings import Settings
 from geo_patrol.store import jobs as store
 from geo_patrol.store.db import database_url
+from geo_patrol.store.areas import find_area
 from geo_patrol.store.results import find_run
 
 if TYPE_CHECKING:
@@ -171,12 +172,17 @@ def _zones(engine: Engine, settings: Settings, params: dict[str, Any],
 @runner("rota")
 def _rota(engine: Engine, settings: Settings, params: dict[str, Any],
           progress: Progress) -> Outcome:
-    progress(0.1, "planning")
     options = dict(params["options"])
     if options.get("start"):
         options["start"] = dt.date.fromisoformat(options["start"])
+    with engine.connect() as conn:  # an unknown area fails before the study is made
+        find_area(conn, int(params["area_id"]))
+    progress(0.05, "forecast")
+    favoured = favoured_forecast(engine, settings, params["by"])
+    progress(0.1, "planning")
     rota_id, _ = create_rota(engine, settings, area_id=int(params["area_id"]),
-                                by=params["by"], within=_within(params), **options)
+                             by=params["by"], within=_within(params), favoured=favoured,
+                             **options)
     return Outcome({"rota_id": rota_id})
 
 
@@ -195,6 +201,35 @@ def study_params(study: crime.Study, today: dt.date) -> dict[str, Any]:
             "crime": study.crime, "days": study.days,
             "until": None if study.until is None else study.until.isoformat(),
             "today": today.isoformat()}
+
+
+def crime_study(db: Database, settings: Settings, by: str, study: crime.Study, *,
+                today: dt.date | None = None) -> crime.Page:
+    """The stored page of ``study`` that the crime pages and API read (its job's parameters
+    as theirs, :func:`study_params`), made as a job when it is not stored yet: run here when
+    no worker has taken it (a job waiting on another never waits for a free worker),
+    waited for while one runs it."""
+    job = submit(db, settings, by, "crime", study_params(study, today or settings.today()))
+    if job["state"] == "queued":  # a request's database runs it on its primary engine
+        execute(getattr(db, "engine", db), settings, int(job["id"]))
+        job = status(db, settings, int(job["id"]))
+    if job["state"] == "running":
+        job = wait(db, int(job["id"]), settings.job_wait_s)
+    if job["state"] == "done":
+        return made_by(db, settings, int(job["id"]))
+    if job["state"] == "failed":
+        raise InputError(job["error"] or "the crime study could not be made")
+    raise ConflictError("the crime study is still being made: try again when it is ready")
+
+
+def favoured_forecast(db: Database, settings: Settings, by: str) -> dict[str, Any]:
+    """The forecast the city's stored crime study favours (the study ``/crime`` shows the
+    whole city's readers, :func:`crime_study`), as :func:`crime.favoured_method` says it;
+    computed here when ``by`` has no job to spare."""
+    try:
+        return crime.favoured_of(crime_study(db, settings, by, crime.Study()))
+    except BusyError:
+        return crime.favoured_method(db, settings)
 
 
 @runner("crime")
@@ -232,17 +267,26 @@ def _analysis(engine: Engine, settings: Settings, params: dict[str, Any],
     return Outcome({"run_id": summary.run_id, "seconds": summary.seconds})
 
 
+#: Who asks for the crime study a briefing job reads, when it is not stored yet.
+BRIEFING_REQUESTER = "briefing"
+
+
 @runner("briefing")
 def _briefing(engine: Engine, settings: Settings, params: dict[str, Any],
               progress: Progress) -> Outcome:
     """A district's (or a community's) offline briefing (an HTML file) of a run, in a
     language."""
+    level = params.get("level", "district")
+    forecast = None
+    if params["figures"] and level == "district":  # the forecast the rotas follow: stored
+        progress(0.05, "forecast")
+        forecast = favoured_forecast(engine, settings, BRIEFING_REQUESTER)
     progress(0.1, "drawing")
     with engine.connect() as conn:
         page = district_briefing(conn, int(params["run_id"]), int(params["district_id"]),
                                  settings, lang=params["lang"], basemap=settings.basemap,
                                  figures=bool(params["figures"]), city=params["city"],
-                                 level=params.get("level", "district"))
+                                 level=level, forecast=forecast)
     return Outcome({"bytes": len(page)}, pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL))
 
 

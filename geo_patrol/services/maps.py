@@ -16,7 +16,9 @@ from geo_patrol.render import maps
 from geo_patrol.render.briefing import briefing_html
 from geo_patrol.rules import Rules
 from geo_patrol.render.maps import OWN_BASEMAP
-from geo_patrol.services import campaigns, crime, places, reports
+from geo_patrol import clock
+from geo_patrol.services import campaigns, crime, evidence, places, reports, trials
+from geo_patrol.services.analysis import default_params
 from geo_patrol.store import results
 from geo_patrol.store.areas import area_features
 
@@ -53,15 +55,35 @@ def community_map(conn: Connection, run: dict, area_id: int, *, lang: str, rules
                                             tracks=tracks), lang=lang)
 
 
+def evidence_figures(db: Database, settings: Settings, run: dict, district_id: int, *,
+                     forecast: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a district briefing says of the evidence over the run's period: the forecast
+    the city's rotas take their hot spots from (``forecast``, as the stored crime study
+    says; the city's evaluation when not given), the dose at the hot spots of the
+    district's rotas in the period, the district's trials as they stand at its end, and the
+    one stay rule's radius and minutes."""
+    first, last = clock.period_days(run["window_start"], run["window_end"], settings.timezone)
+    params = default_params(settings)
+    return {"forecast": forecast or crime.favoured_method(db, settings),
+            "dose": evidence.period_dose(db, settings, district_id, first=first, last=last),
+            "trials": trials.area_reports(db, settings, district_id, on=last),
+            "stay_min": params.stay_min(settings.rules),
+            "radius_m": params.stay_radius_m(settings.rules)}
+
+
 def district_briefing(conn: Connection, run_id: int, district_id: int, settings: Settings, *,
                       lang: str = "zh", basemap: str | None = None, figures: bool = True,
-                      city: str | None = None, level: str = "district") -> str:
+                      city: str | None = None, level: str = "district",
+                      forecast: dict[str, Any] | None = None) -> str:
     """The offline briefing of one district of ``city`` (its name) for a run (no personal
     data), its times and period in the city's time zone (``settings``); with ``figures``, the
-    running campaigns' progress and property crime too. With ``level="community"``, the
-    briefing of one community (``district_id`` names it), without the district's figures."""
+    running campaigns' progress, property crime and the evidence (forecast, dose, trials:
+    :func:`evidence_figures`) too. With ``level="community"``, the briefing of one community
+    (``district_id`` names it), without the district's figures."""
     run = results.find_run(conn, run_id)
     figures = figures and level == "district"
+    proof = evidence_figures(conn.engine, settings, run, district_id, forecast=forecast) \
+        if figures else None
     crime_figures = crime.briefing_figures(conn.engine, settings, district_id) if figures \
         else None
     running = campaigns.district_progress(conn.engine, settings, district_id) if figures \
@@ -77,17 +99,19 @@ def district_briefing(conn: Connection, run_id: int, district_id: int, settings:
                          results.area_table(conn, run_id, level="community"),
                          rules=settings.rules, tz=settings.timezone, lang=lang,
                          basemap=basemap, crime=crime_figures, campaigns=running, city=city,
-                         reports=clues, tiles=tiles)
+                         reports=clues, tiles=tiles, evidence=proof)
 
 
 def export_briefing(conn: Connection, run_id: int, district_id: int, out: Path | str,
                     settings: Settings, *, lang: str = "zh", basemap: str | None = None,
-                    figures: bool = True, city: str | None = None) -> Path:
+                    figures: bool = True, city: str | None = None,
+                    forecast: dict[str, Any] | None = None) -> Path:
     """Write :func:`district_briefing` to ``out``."""
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(district_briefing(conn, run_id, district_id, settings, lang=lang,
-                                      basemap=basemap, figures=figures, city=city),
+                                      basemap=basemap, figures=figures, city=city,
+                                      forecast=forecast),
                     encoding="utf-8")
     return path
 

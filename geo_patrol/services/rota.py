@@ -264,7 +264,8 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
               start: dt.date, days: int = 7, revisit_days: int = 3, minutes: float = 90.0,
               seed: int = 0, per_community: int = 3, hotspots: int = 10,
               time_limit: float = 60.0, draws: int = 50,
-              force_until: dt.date | None = None) -> RotaPlan:
+              force_until: dt.date | None = None,
+              favoured: dict[str, Any] | None = None) -> RotaPlan:
     """A rota for ``area`` from ``start`` for ``days``: candidate loops per community and one
     posted at each property-crime hot spot (the hottest ``hotspots`` by the forecast the
     city's evaluation favours: :func:`geo_patrol.services.crime.favoured_method`), chosen
@@ -274,7 +275,9 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
     hours); timed at random inside those guarantees (``draws`` schedules measure how
     unpredictable), given to the area's volunteers nearest their home, and the hours
     missing where the force is not enough. The force is what the patrols of the weeks up to
-    ``force_until`` (the day before ``start``) show."""
+    ``force_until`` (the day before ``start``) show. ``favoured`` is the forecast to take
+    the hot spots from, as :func:`~geo_patrol.services.crime.favoured_method` gives it (the
+    stored crime study's, on the web); the city's evaluation is run when not given."""
     t0 = time.perf_counter()
     check_options(days, revisit_days, minutes, seed)
     params = PlanParams(minutes=minutes)
@@ -305,7 +308,8 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
     # hot spots: the area's hottest segments by the forecast the city's evaluation
     # favours, in its risk slots
     data = crime.load(conn.engine, settings, crime.Study(area_id=area["id"]))
-    favoured = crime.favoured_method(conn.engine, settings)
+    favoured = dict(favoured) if favoured is not None else \
+        crime.favoured_method(conn.engine, settings)
     hot_ids = crime.rota_hotspots(data, favoured["method"], start=start, k=hotspots)
     # while a trial runs, its patrolled hot spots only (never its control ones)
     hot_ids, following = trials.patrolled_only(
@@ -431,9 +435,11 @@ def save(db: Database, plan: RotaPlan, *, by: str) -> int:
 def create(db: Database, settings: Settings, *, area_id: int | str, start: dt.date | None,
            days: int = 7, revisit_days: int = 3, minutes: float = 90.0, seed: int = 0,
            by: str, run_id: int | None = None, within: frozenset[int] | None = None,
-           time_limit: float = 60.0, per_community: int = 3) -> tuple[int, RotaPlan]:
+           time_limit: float = 60.0, per_community: int = 3,
+           favoured: dict[str, Any] | None = None) -> tuple[int, RotaPlan]:
     """Plan and store a rota for an area (a district or community, in ``within``'s reach
-    when given) from the latest run (or ``run_id``); ``start`` defaults to tomorrow."""
+    when given) from the latest run (or ``run_id``); ``start`` defaults to tomorrow; its
+    hot spots by the ``favoured`` forecast (:func:`make_rota`)."""
     check_options(days, revisit_days, minutes, seed)
     with db.connect() as conn:
         area = find_area(conn, area_id)
@@ -442,7 +448,8 @@ def create(db: Database, settings: Settings, *, area_id: int | str, start: dt.da
         plan = make_rota(conn, settings, find_run(conn, run_id), area,
                          start=start or settings.today() + dt.timedelta(days=1), days=days,
                          revisit_days=revisit_days, minutes=minutes, seed=seed,
-                         time_limit=time_limit, per_community=per_community)
+                         time_limit=time_limit, per_community=per_community,
+                         favoured=favoured)
     return save(db, plan, by=by), plan
 
 

@@ -199,13 +199,33 @@ def create(db: Database, settings: Settings, *, by: str, **options: Any) -> tupl
     return trial_id, got
 
 
-def withdraw(db: Database, trial_id: int, *, by: str) -> None:
-    """Remove a trial before it starts (audit-logged); once started it is kept, and the
-    refusal is logged too."""
+def _started(trial: dict[str, Any]) -> ConflictError:
+    exc = ConflictError(f"trial {trial['id']} has started: its design is kept")
+    exc.msgid = N_("Trial %(id)s started on %(start)s: it is kept as it was designed and "
+                   "cannot be withdrawn.")
+    exc.values = {"id": int(trial["id"]), "start": trial["start_day"].isoformat()}
+    return exc
+
+
+def withdraw(db: Database, settings: Settings, trial_id: int, *, by: str,
+             within: frozenset[int] | None = None) -> None:
+    """Remove a trial before it starts (audit-logged): a trial outside ``within``'s reach is
+    not found; once started (the city's today has reached its first day, or the database
+    says so) it is kept, and the refusal is logged too."""
+    with db.connect() as conn:
+        trial = store.get_trial(conn, trial_id)
+        if within is not None and (trial["area_id"] is None or not set(
+                subtree_ids(conn, trial["area_id"]) or []) & set(within)):
+            raise NotFoundError(f"no trial {trial_id}")
     try:
-        with db.begin() as conn:
-            store.withdraw_trial(conn, trial_id)
-            audit(conn, by, "trial_withdraw", f"trial {trial_id}")
+        if settings.today() >= trial["start_day"]:
+            raise _started(trial)
+        try:
+            with db.begin() as conn:
+                store.withdraw_trial(conn, trial_id)
+                audit(conn, by, "trial_withdraw", f"trial {trial_id}")
+        except ConflictError as exc:
+            raise _started(trial) from exc
     except ConflictError:
         audit_event(db, by, "trial_change_refused", f"trial {trial_id}",
                     reason="the trial has started: its design is kept")
@@ -215,6 +235,16 @@ def withdraw(db: Database, trial_id: int, *, by: str) -> None:
 def listing(db: Database, *, within: frozenset[int] | None = None) -> pd.DataFrame:
     with db.connect() as conn:
         return store.trials(conn, within=within)
+
+
+def area_reports(db: Database, settings: Settings, area_id: int, *,
+                 on: dt.date) -> list[Report]:
+    """The reports of the trials whose area meets ``area_id``'s, as they stand on ``on``
+    (oldest first)."""
+    with db.connect() as conn:
+        ids = subtree_ids(conn, area_id)
+    stored = listing(db, within=None if ids is None else frozenset(ids))
+    return [report(db, settings, int(t), today=on) for t in stored["id"][::-1]]
 
 
 @dataclass(frozen=True)

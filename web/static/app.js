@@ -6,6 +6,12 @@
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
     select.addEventListener("change", function () { select.form.submit(); });
   });
+  // a form that cannot be undone asks first, in the page's language
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (e) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) { e.preventDefault(); }
+    });
+  });
   var upload = document.getElementById("upload");
   if (upload) {
     upload.addEventListener("dragover", function (e) { e.preventDefault(); });
