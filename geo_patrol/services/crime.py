@@ -365,12 +365,12 @@ def evaluate(data: Data, *, holdout_weeks: int = 4, permutations: int = 199, ord
     return out
 
 
-def favoured_method(db: Database, settings: Settings, *, holdout_weeks: int = 4
-                    ) -> dict[str, Any]:
+def favoured_method(db: Database, settings: Settings, *, holdout_weeks: int = 4,
+                    until: dt.date | None = None) -> dict[str, Any]:
     """The forecast the city's rolling evaluation favours (property crime, the whole
-    city): its name and why (:meth:`Evaluation.favoured`); Gi* when the city's incidents
-    are too few to tell."""
-    data = load(db, settings, Study())
+    city, from its incidents up to ``until``, by default all): its name and why
+    (:meth:`Evaluation.favoured`); Gi* when the city's incidents are too few to tell."""
+    data = load(db, settings, Study(until=until))
     try:
         ev = evaluate(data, holdout_weeks=holdout_weeks)
     except InputError as exc:
