@@ -10,10 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
 from geo_patrol.cli import cli
+from geo_patrol.services import trials
 from geo_patrol.services.analysis import analyze
 from geo_patrol.services.demo import (
     DEMO_CAMPAIGN,
@@ -49,6 +51,46 @@ def test_generate_is_deterministic(tmp_path):
     assert other.exit_code == 0
     assert (tmp_path / "c" / "streets.osm").read_bytes() != \
         (tmp_path / "a" / "streets.osm").read_bytes()
+
+
+def test_task_walks_are_checked_as_walked():
+    """The demo's takers: a task walked all the way with its stops is delivered, one
+    stopped short is not, one skipped has no fix; the draws are the seed's."""
+    import numpy as np
+    import shapely
+
+    from geo_patrol.analysis.delivery import verify
+    from geo_patrol.analysis.params import AnalysisParams
+    from geo_patrol.demo.walks import COMPLIANCE, TaskWalk, path_fixes, walk_tasks
+    from geo_patrol.rules import load_rules
+
+    rule = {"params": AnalysisParams(), "rules": load_rules()}
+    loop = np.array([[0, 0], [400, 0], [400, 300], [0, 300], [0, 0]], dtype=float)
+    streets = np.array([shapely.LineString(loop[i:i + 2]) for i in range(4)], dtype=object)
+    stops = np.array([[400.0, 150.0], [120.0, 310.0]])  # a hazard, the hot spot
+    x, y, t = path_fixes(loop, stops, np.array([660.0, 900.0]), share=1.0, speed=1.25,
+                         step=10.0, t0=0.0)
+    assert np.all(np.diff(t) == 10) and t[-1] == pytest.approx(1400 / 1.25 + 1560, abs=10)
+    ok = np.ones(len(t), bool)
+    assert verify(streets, stops, x, y, t, ok, **rule).state == "delivered"
+    x, y, t = path_fixes(loop, stops, np.array([660.0, 900.0]), share=0.2, speed=1.25,
+                         step=10.0, t0=0.0)
+    short = verify(streets, stops, x, y, t, ok[:len(t)], **rule)
+    assert short.state == "missed" and short.walked_share == pytest.approx(0.2, abs=0.05)
+    tasks = [TaskWalk(f"BT{k:05d}", loop, stops, 0.0, 3 * 3600.0) for k in range(200)]
+    one = walk_tasks(tasks, np.random.default_rng(1), dwell_min=10.0, stop_min=15.0)
+    two = walk_tasks(tasks, np.random.default_rng(1), dwell_min=10.0, stop_min=15.0)
+    assert [w.behaviour for w in one] == [w.behaviour for w in two]
+    states = {}
+    for w in one:
+        assert np.all((w.t >= 0) & (w.t < 3 * 3600)) and (len(w.t) == 0) == \
+            (w.behaviour == "skipped")
+        if len(w.t):
+            got = verify(streets, stops, w.x, w.y, w.t, np.ones(len(w.t), bool), **rule)
+            states.setdefault(w.behaviour, set()).add(got.state)
+    assert states["walked"] == {"delivered"} and "delivered" not in states["short"]
+    share = sum(w.behaviour == "walked" for w in one) / len(one)
+    assert share == pytest.approx(COMPLIANCE["walked"], abs=0.1)
 
 
 def test_demo_loads_through_the_loaders(demo_world):
@@ -102,7 +144,41 @@ def test_demo_command_end_to_end(pg_cluster, tmp_path):
         # the analysed week as tasks, checked against the demo's own tracks
         tasks_line = next(line for line in out.stdout.splitlines()
                           if line.startswith("tasks: "))
-        assert "planned minutes delivered" in tasks_line and " tasks, " in tasks_line
+        got = re.search(r"\((\d+) walked, (\d+) stopped short, (\d+) skipped\): (\d+) "
+                        r"delivered, (\d+) partly, (\d+) missed by their own fixes; dose "
+                        r"(\d+) of (\d+) planned minutes delivered \((\d+)%;", tasks_line)
+        assert got, tasks_line
+        walked, short, skipped, delivered, partly, missed, dose, planned, share = \
+            map(int, got.groups())
+        # volunteers took the rota's tasks and walked most of them: a mix, checked by fixes
+        assert walked > short + skipped and short + skipped > 0
+        assert delivered > 0 and partly + missed > 0 and delivered >= walked // 2
+        assert 0 < dose < planned and 30 <= share <= 95
+        lines = out.stdout.splitlines()
+        heads = [k for k, line in enumerate(lines) if line.startswith("trial: ")]
+        assert len(heads) == 2, out.stdout
+        past, ahead = "\n".join(lines[heads[0]:heads[1]]), "\n".join(lines[heads[1]:][:2])
+        until = dt.datetime.strptime(next(
+            line for line in lines if line.startswith("demo files: ")
+        ).split(" (")[0].rsplit("-", 1)[1], "%Y%m%d").date()
+        # the analysed week's trial, designed the day before it: its final report
+        assert f"1 week from {until - dt.timedelta(days=7)}: " in past, past
+        assert f"final report up to {until - dt.timedelta(days=1)}" in past, past
+        per_spot = re.search(r"patrol time: (\d+) min per patrolled hot spot a week, (\d+) at "
+                             r"a control one\n", past)
+        assert per_spot and int(per_spot[1]) > int(per_spot[2]), past  # the patrols happened
+        assert re.search(r"effect [+-]\d\.\d\d incidents per hot spot, 95% interval", past)
+        assert re.search(r"\n  (too small to tell|cannot tell|incidents fell|incidents rose)",
+                         past), past
+        # the next weeks' trial: stored before it starts, the next week's rota follows it
+        assert re.search(rf"8 weeks from {until + dt.timedelta(days=1)}: \d+ hot spots in \d+ "
+                         r"blocks, \d+ patrolled and \d+ control, outcome incidents per hot "
+                         r"spot; power \d+% to find a 20% fall", ahead), ahead
+        assert "nothing to report yet" in ahead
+        # the week's incidents were loaded after its patrols, with their planted effect
+        assert re.search(r"^incidents: the analysed week's loaded after its patrols; at the "
+                         r"hot spots patrolled \d+ property incidents, \d+ prevented",
+                         out.stdout, re.M), out.stdout
         plan_page = open(plan_line.rsplit("; ", 1)[1], encoding="utf-8").read()
         for pattern in (PHONE, ID_NUMBER):
             found = pattern.search(plan_page)
@@ -130,8 +206,8 @@ def _run_again(url: str, data_dir, stdout: str, accounts) -> None:  # noqa: ANN0
         manifest = ensure_files(Path(root), seed=7, scale="small", until=until)
         assert {p: p.stat().st_mtime_ns for p in files} == files  # nothing written again
         lines: list[str] = []
-        loaded = load_demo(engine, Path(root), settings, lines.append)
-        assert len(loaded) == len(manifest.files) + 1
+        loaded = load_demo(engine, Path(root), settings, lines.append, hold=True)
+        assert len(loaded) == len([e for e in manifest.files if not e.get("held")]) + 1
         assert all(r.duplicate for r in loaded)
         assert lines and all("already loaded" in line for line in lines), lines
         with engine.connect() as conn:
@@ -139,6 +215,8 @@ def _run_again(url: str, data_dir, stdout: str, accounts) -> None:  # noqa: ANN0
             campaigns = conn.execute(sa.text("SELECT id FROM campaigns WHERE name = :n"),
                                      {"n": DEMO_CAMPAIGN}).scalars().all()
         assert first == 1 and len(campaigns) == 1
+        # the two trials the demo made are listed (as on /evidence), each once
+        assert sorted(trials.listing(engine)["weeks"]) == [1, 8]
         again = analyze(engine, *last_days(until, min(7, manifest.days)), settings=settings)
         assert again.replaced and again.run_id == 2  # the same question replaces the run
         assert demo_campaign(engine, settings, until) == campaigns[0]

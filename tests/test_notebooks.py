@@ -21,6 +21,9 @@ def test_notebook_runs(path, db_url, monkeypatch):
     assert "9 areas stored" in text
     if path.name.startswith("02_"):
         assert "coverage " in text and "gaps on the map" in text
+    if path.name.startswith("03_"):  # the trial's report, after tasks walked and checked
+        assert "planned minutes delivered" in text and "patrols happened: True" in text
+        assert "verdict " in text and "95% interval" in text
 
 
 def test_there_are_notebooks():

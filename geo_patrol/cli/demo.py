@@ -43,15 +43,33 @@ def demo(ctx: click.Context, seed: int, scale: str, do_serve: bool, host: str,
                f"{100 * w.coverage:.1f}%; hazard inspections {w.rota.hazard_met} of "
                f"{w.rota.hazard_due}; shortfall at least {w.shortfall.sum():.0f} "
                f"volunteer-hours ({len(w.rota.walks)} loops, solver gap {100 * w.rota.gap:.2f}%)")
-    d = done.dose
+    loop = done.loop
+    d = loop.dose
     if len(d):
         planned, delivered = float(d["planned_min"].sum()), float(d["delivered_min"].sum())
         taken = int(d["delivered"].sum() + d["partly"].sum() + d["missed"].sum())
+        ways = "" if not loop.walked else " (" + ", ".join(
+            f"{loop.walked.get(k, 0)} {k.replace('short', 'stopped short')}"
+            for k in ("walked", "short", "skipped")) + ")"
         click.echo(f"tasks: the analysed week's rota as {int(d['tasks'].sum())} tasks, {taken} "
-                   f"taken by volunteers who patrolled in their slot (the demo's tracks were "
-                   f"walked without the rota): {int(d['delivered'].sum())} delivered, "
-                   f"{int(d['partly'].sum())} partly, {int(d['missed'].sum())} missed by their "
-                   f"own fixes; {delivered:.0f} of {planned:.0f} planned minutes delivered")
+                   f"taken by volunteers free in their slot{ways}: "
+                   f"{int(d['delivered'].sum())} delivered, {int(d['partly'].sum())} partly, "
+                   f"{int(d['missed'].sum())} missed by their own fixes; dose "
+                   f"{delivered:.0f} of {planned:.0f} planned minutes delivered "
+                   f"({100 * delivered / max(planned, 1e-9):.0f}%; the week's loop "
+                   f"{loop.seconds:.1f} s)")
+    if loop.incidents:
+        click.echo(f"incidents: the analysed week's loaded after its patrols; at the hot spots "
+                   f"patrolled {loop.incidents['kept']} property incidents, "
+                   f"{loop.incidents['prevented']} prevented (the demo's planted effect)")
+    if loop.trial is not None:
+        for line in trial_lines(loop.trial):
+            click.echo(line if line.startswith(" ") else f"trial: {line}")
+    if done.trial is not None:
+        for line in trial_lines(done.trial):
+            click.echo(line if line.startswith(" ") else
+                       f"trial: {line}; the next week's rota posts its hot-spot patrols at its "
+                       f"patrolled spots")
     click.echo(f"sign in as demo-command, demo-officer, demo-planner, demo-volunteer or "
                f"demo-admin: passwords in {done.accounts}")
     if do_serve:
@@ -59,6 +77,23 @@ def demo(ctx: click.Context, seed: int, scale: str, do_serve: bool, host: str,
         if serve is None:
             raise click.ClickException("the web app is not installed (no serve command)")
         ctx.invoke(serve, host=host, port=port, threads=8, workers=1)
+
+
+def trial_lines(t: Any) -> list[str]:
+    """A trial's design in one line, then its report as ``evidence trial report`` says it."""
+    from geo_patrol.cli.evidence import report_lines
+
+    design, arms = t.trial["design"], t.spots["arm"].value_counts()
+    needed = design.get("weeks_needed")
+    weeks = int(t.trial["weeks"])
+    head = (f"#{t.trial['id']} in {t.trial['area'] or 'the city'}, {weeks} "
+            f"week{'s' if weeks != 1 else ''} from {t.trial['start_day']}: {len(t.spots)} hot "
+            f"spots in {design['blocks']} blocks, {arms.get('patrolled', 0)} patrolled and "
+            f"{arms.get('control', 0)} control, outcome {t.trial['outcome']}; power "
+            f"{100 * design['power']:.0f}% to find a {100 * t.trial['fall']:.0f}% fall "
+            f"({'over 104' if needed is None else needed} weeks for "
+            f"{100 * design['target_power']:.0f}%)")
+    return [head] + [f"  {line}" for line in report_lines(t)]
 
 
 @demo.command("generate")

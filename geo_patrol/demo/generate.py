@@ -45,6 +45,8 @@ HAZARD_MIX = {"school": 0.14, "kindergarten": 0.12, "gas_lpg": 0.15, "gas_statio
 CATEGORY_ZH = {"school": "学校", "kindergarten": "幼儿园", "gas_lpg": "液化气", "gas_station": "加油站",
                "dangerous_goods": "危化品", "guns_explosives_knives": "枪爆刀",
                "rental_housing": "出租房", "other": "其他"}
+#: The incidents of the tracked days (a manifest entry marked ``held``).
+RECENT_INCIDENTS = "incidents-tracked-days.csv"
 STATUS_ZH = {"open": "未整改", "rectified": "已整改", "cleared": "已销号"}
 
 
@@ -711,13 +713,20 @@ def generate(out: Path | str, *, seed: int = 7, scale: str = "small",
     (root / "reports.csv").write_bytes(("\n".join(rows) + "\n").encode("gbk"))
     manifest.add("reports", root / "reports.csv", root, crs="wgs84")
 
-    rows = ["警情编号,警情类别,发案日期,报警时间,经度,纬度"]
+    # police incidents: those of the tracked days in a file of their own, which the demo
+    # loads once its volunteers have walked their tasks (fewer where they patrolled)
+    header = "警情编号,警情类别,发案日期,报警时间,经度,纬度"
+    rows, recent = [header], [header]
+    tracked = until - dt.timedelta(days=days)
     for k, (cat, day, clock, x, y) in enumerate(_incidents(streets, spec.incidents, until, rng)):
         lon, lat = frame.wgs(x, y)
-        rows.append(f"JQ{k + 1:06d},{cat},{day:%Y/%m/%d},{clock},{float(lon):.7f},"
-                    f"{float(lat):.7f}")
-    (root / "incidents.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    manifest.add("incidents", root / "incidents.csv", root, crs="wgs84", tz="Asia/Shanghai")
+        (recent if day >= tracked else rows).append(
+            f"JQ{k + 1:06d},{cat},{day:%Y/%m/%d},{clock},{float(lon):.7f},{float(lat):.7f}")
+    for name, lines, held in (("incidents.csv", rows, False),
+                              (RECENT_INCIDENTS, recent, True)):
+        (root / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        manifest.add("incidents", root / name, root, crs="wgs84", tz="Asia/Shanghai",
+                     **({"held": True} if held else {}))
     sessions = 0
     for k, course in enumerate(names.COURSES):
         path = root / "training" / f"签到表-{k + 1:02d}.csv"

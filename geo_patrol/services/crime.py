@@ -373,13 +373,13 @@ def _favoured(ev: Evaluation | None, why_not: str | None) -> dict[str, Any]:
                             "test_incidents": ev.test_incidents}
 
 
-def favoured_method(db: Database, settings: Settings, *, holdout_weeks: int = 4
-                    ) -> dict[str, Any]:
+def favoured_method(db: Database, settings: Settings, *, holdout_weeks: int = 4,
+                    until: dt.date | None = None) -> dict[str, Any]:
     """The forecast the city's rolling evaluation favours (property crime, the whole
-    city): its name and why (:meth:`Evaluation.favoured`); Gi* when the city's incidents
-    are too few to tell. Computed here: the web's jobs read it from the stored study
-    (:func:`favoured_of`)."""
-    data = load(db, settings, Study())
+    city, from its incidents up to ``until``, by default all): its name and why
+    (:meth:`Evaluation.favoured`); Gi* when the city's incidents are too few to tell.
+    Computed here: the web's jobs read it from the stored study (:func:`favoured_of`)."""
+    data = load(db, settings, Study(until=until))
     try:
         return _favoured(evaluate(data, holdout_weeks=holdout_weeks), None)
     except InputError as exc:

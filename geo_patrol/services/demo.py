@@ -1,34 +1,46 @@
 """The demo end to end: generate (or reuse) the files, load them through the ordinary
-sources, analyse the last days, write a briefing and a plan, create one account per role."""
+sources, analyse the last days and close the loop on them (a trial, the rota's tasks taken,
+walked and checked, the dose delivered, the incidents after), write a briefing and a plan,
+create one account per role."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import math
 import os
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
 from geo_patrol.cities import City
-from geo_patrol.demo.generate import TZ, Manifest, generate
+from geo_patrol.demo.generate import TZ, Frame, Manifest, generate
+from geo_patrol.demo.walks import TaskWalk, walk_tasks, walks_csv
 from geo_patrol.demo.replay import Request, device_id, requests_for
 from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.planning.plan import PlanParams
 from geo_patrol.render.plan import plan_briefing_html
 from geo_patrol.services.places import embedded_tiles
-from geo_patrol.services import campaigns
-from geo_patrol.services.analysis import RunSummary, analyze
+from geo_patrol.analysis import hotspots as hs
+from geo_patrol.ingest.ledgers import crime_class
+from geo_patrol.services import campaigns, crime, evidence, trials
+from geo_patrol.services import tasks as task_service
+from geo_patrol.services.analysis import RunSummary, analyze, default_params
 from geo_patrol.services.cities import add_city, cities
 from geo_patrol.services.maps import export_briefing
 from geo_patrol.services.planning import plan_area
-from geo_patrol.services.rota import RotaPlan, make_rota, save
-from geo_patrol.services.sources import SOURCES, load_boundaries
+from geo_patrol.services.rota import STOP_MINUTES, RotaPlan, make_rota, save
+from geo_patrol.services.sources import SOURCES, load_boundaries, load_tracks
 from geo_patrol.services.tasks import demo_week
 from geo_patrol.settings import Settings
 from geo_patrol.store import live as live_store
@@ -68,17 +80,18 @@ def ensure_files(root: Path, *, seed: int, scale: str, until: dt.date,
 
 def load_demo(engine: Engine, root: Path, settings: Settings,
               echo: Callable[[str], None] = lambda _line: None, *,
-              kinds: Collection[str] | None = None) -> list[LoadResult]:
+              kinds: Collection[str] | None = None, hold: bool = False) -> list[LoadResult]:
     """Load Baotou's districts and every file of the manifest (each idempotent), or only its
-    files of ``kinds``."""
+    files of ``kinds``; with ``hold``, not the files it marks ``held`` (the incidents of the
+    tracked days, which :func:`close_the_loop` loads once the patrols are known)."""
     manifest = Manifest.read(root)
     loaded = [load_boundaries(engine, BAOTOU_DISTRICTS, level="district", crs="wgs84",
                               code_field="adcode", settings=settings)]
     echo(loaded[-1].summary_line())
     for entry in manifest.files:
-        if kinds is not None and entry["kind"] not in kinds:
+        if (kinds is not None and entry["kind"] not in kinds) or (hold and entry.get("held")):
             continue
-        options = {k: v for k, v in entry.items() if k not in ("kind", "path")}
+        options = {k: v for k, v in entry.items() if k not in ("kind", "path", "held")}
         result = SOURCES[entry["kind"]](engine, root / entry["path"], settings=settings,
                                         **options)
         loaded.append(result)
@@ -138,7 +151,8 @@ class DemoOutcome:
     plan_after: dict
     accounts: Path
     rota: RotaPlan
-    dose: Any  # the analysed week as tasks: planned and delivered per community
+    loop: Loop  # the analysed week as it goes with the product
+    trial: trials.Report | None  # the trial the next week's rota follows
 
 
 #: The demo's campaign (双清双打: clear hazards of guns, explosives and dangerous goods;
@@ -174,24 +188,173 @@ def ensure_demo_city(deployment: Engine, settings: Settings) -> str:
     return key
 
 
+#: The demo's trial of the next weeks: hot spots of the busiest district, half of them
+#: patrolled by the rota.
+DEMO_TRIAL = {"spots": 12, "fall": 0.2}
+#: The planted effect of patrols: at most this share of a hot spot's property incidents in
+#: the tracked days does not happen, reached at ``PATROL_FULL_MIN`` minutes of presence
+#: there (the dose, by the one stay rule) in the week.
+PATROL_EFFECT = 0.5
+PATROL_FULL_MIN = 90.0
+
+
+def demo_trial(engine: Engine, settings: Settings, area: dict, start: dt.date, seed: int, *,
+               weeks: int, today: dt.date | None = None) -> tuple[int, bool] | None:
+    """The demo's trial of hot-spot patrols in ``area`` from ``start`` for ``weeks``, through
+    :func:`geo_patrol.services.trials.create` (designed on ``today``, by default today), and
+    whether it was made now (False: made by an earlier run); None when it cannot be (it
+    would not start after the day it is designed, or the area has too few hot spots)."""
+    if start <= (today or settings.today()):
+        return None
+    listed = trials.listing(engine)
+    same = listed[(listed["area_id"] == area["id"]) & (listed["start_day"] == start)
+                  & (listed["created_by"] == "demo")]
+    if len(same):
+        return int(same.iloc[0]["id"]), False
+    try:
+        trial_id, _ = trials.create(engine, settings, by="demo", area_id=area["id"],
+                                    start=start, seed=seed, weeks=weeks, today=today,
+                                    **DEMO_TRIAL)
+    except InputError:
+        return None
+    return trial_id, True
+
+
+def walk_taken_tasks(engine: Engine, settings: Settings, path: Path, seed: int,
+                     walked: Counter) -> Callable[[list[dict[str, Any]]], None]:
+    """What the takers of the demo week's tasks do (:func:`geo_patrol.demo.walks.walk_tasks`,
+    drawn from ``seed``): their phones' fixes written to ``path`` as the app's CSV and loaded
+    through the ordinary track loader; ``walked`` counts how they walked."""
+    frame = Frame()
+    params = default_params(settings)
+
+    def walk(taken: list[dict[str, Any]]) -> None:
+        tasks = []
+        for task in taken:
+            lon, lat = np.asarray(task["geom"].coords, dtype=float).T
+            stops = np.asarray(task["stops"], dtype=float).reshape(-1, 2)
+            sx, sy = frame.to_m.transform(stops[:, 0], stops[:, 1])
+            tasks.append(TaskWalk(task["number"],
+                                  np.column_stack(frame.to_m.transform(lon, lat)),
+                                  np.column_stack([sx, sy]),
+                                  task["window_start"].timestamp(),
+                                  task["window_end"].timestamp()))
+        rng = np.random.default_rng([seed, 34])
+        done = walk_tasks(tasks, rng, dwell_min=params.stay_min(settings.rules),
+                          stop_min=STOP_MINUTES)
+        walked.update(w.behaviour for w in done)
+        if any(len(w.t) for w in done):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(walks_csv(done, frame, rng), encoding="utf-8")
+            load_tracks(engine, path, crs="gcj02", kind="patrol", settings=settings)
+
+    return walk
+
+
+@dataclass
+class Loop:
+    """The analysed week as it goes with the product (:func:`close_the_loop`)."""
+
+    dose: Any  # tasks planned and delivered per community (tasks.dose)
+    walked: dict[str, int]  # how the takers walked them (demo.walks.COMPLIANCE's keys)
+    trial: trials.Report | None  # the week's trial, reported at its end
+    incidents: dict[str, int]  # the week's property incidents at dosed hot spots: kept,
+    #                            prevented (the planted effect)
+    seconds: float = 0.0
+
+
+def close_the_loop(engine: Engine, settings: Settings, root: Path, manifest: Manifest,
+                   run: dict, area: dict, *, first: dt.date, seed: int) -> Loop:
+    """The analysed week (from ``first``) as it goes with the product: a week's trial of
+    hot-spot patrols in ``area`` designed the day before it, the week's rota posting its
+    patrols at the trial's patrolled spots, offered as tasks, taken, walked as volunteers
+    do (:mod:`geo_patrol.demo.walks`) and checked against their fixes; then the week's
+    incidents, held back by the generator, loaded with the patrols' planted effect where
+    the dose was delivered; and the trial's report. Once per database: a second run reads
+    what the first made."""
+    began = time.perf_counter()
+    made = demo_trial(engine, settings, area, first, seed, weeks=1,
+                      today=first - dt.timedelta(days=1))
+    last = first + dt.timedelta(days=6)
+    if made is not None and not made[1]:  # walked by an earlier run
+        return Loop(task_service.dose(engine, within=None, since=first, until=last), {},
+                    trials.report(engine, settings, made[0]), {})
+    walked: Counter = Counter()
+    rota_id, dose = demo_week(engine, settings, run, area, start=first,
+                              walk=walk_taken_tasks(engine, settings,
+                                                    root / "tasks" / f"walked-{first:%Y%m%d}.csv",
+                                                    seed, walked))
+    counts = load_recent_incidents(engine, settings, root, manifest, rota_id, area["id"],
+                                   seed)
+    return Loop(dose, dict(walked), None if made is None else
+                trials.report(engine, settings, made[0]), counts,
+                time.perf_counter() - began)
+
+
+def load_recent_incidents(engine: Engine, settings: Settings, root: Path,
+                          manifest: Manifest, rota_id: int, area_id: int,
+                          seed: int) -> dict[str, int]:
+    """Load the manifest's held incidents (those of the tracked days) with the planted
+    effect of the rota's patrols: a property incident on one of its hot spots (snapped to
+    the streets of the rota's area ``area_id``, as a trial there counts) is left out with chance ``PATROL_EFFECT`` times the share of
+    ``PATROL_FULL_MIN`` minutes of presence measured there; written beside them and loaded
+    through the ordinary loader. Returns how many such incidents were kept and prevented."""
+    held = [e for e in manifest.files if e.get("held") and e["kind"] == "incidents"]
+    measured = evidence.dose(engine, settings, rota_id).cells
+    minutes = measured.groupby("place")["minutes"].sum() if len(measured) else \
+        pd.Series(dtype=float)
+    data = crime.load(engine, settings, crime.Study(area_id=area_id, crime="all"))
+    ids = data.segments["id"].to_numpy()
+    rng = np.random.default_rng([seed, 35])
+    counts = {"kept": 0, "prevented": 0}
+    for entry in held:
+        src = root / entry["path"]
+        rows = list(csv.reader(src.read_text(encoding="utf-8").splitlines()))
+        header, body = rows[0], rows[1:]
+        lon = np.array([float(r[4]) for r in body])
+        lat = np.array([float(r[5]) for r in body])
+        at = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=4326).to_crs(data.segments.crs)
+        on = hs.snap(at.x.to_numpy(), at.y.to_numpy(),
+                     np.asarray(data.segments.geometry.values), crime.SNAP_M)
+        seg = np.where(on >= 0, ids[np.maximum(on, 0)], -1)
+        dosed = minutes.reindex(seg).fillna(0.0).to_numpy() if len(body) else np.zeros(0)
+        spot = np.isin(seg, minutes.index.to_numpy()) & np.array(
+            [crime_class(r[1]) == "property" for r in body], dtype=bool)
+        chance = PATROL_EFFECT * np.minimum(dosed / PATROL_FULL_MIN, 1.0)
+        prevented = spot & (rng.random(len(body)) < chance)
+        counts["kept"] += int((spot & ~prevented).sum())
+        counts["prevented"] += int(prevented.sum())
+        out = src.with_name(src.stem + "-patrolled.csv")
+        out.write_text("\n".join(",".join(r) for r in [header] + [
+            r for r, gone in zip(body, prevented) if not gone]) + "\n", encoding="utf-8")
+        SOURCES["incidents"](engine, out, settings=settings,
+                             **{k: v for k, v in entry.items()
+                                if k not in ("kind", "path", "held")})
+    return counts
+
+
 def run_demo(engine: Engine, settings: Settings, *, seed: int = 7, scale: str = "small",
              until: dt.date | None = None, city_name: str | None = DEMO_CITY.name,
              echo: Callable[[str], None] = lambda _line: None) -> DemoOutcome:
-    """The whole demo: files, loads, the last 7 days analysed, the campaign, the busiest
-    district's briefing and a 4-zone plan for it, one account per role (idempotent)."""
+    """The whole demo: files, loads, the last 7 days analysed, the loop closed on them in
+    the busiest district (:func:`close_the_loop`), the campaign, that district's briefing, a
+    4-zone plan and a trial from tomorrow with the next week's rota following it, one
+    account per role (idempotent)."""
     until = until or dt.datetime.now(TZ).date()
     root = demo_dir(settings, seed, scale, until)
     manifest = ensure_files(root, seed=seed, scale=scale, until=until)
     echo(f"demo files: {root} ({manifest.counts['fixes']} fixes, "
          f"{manifest.counts['volunteers']} volunteers)")
-    load_demo(engine, root, settings, echo)
+    load_demo(engine, root, settings, echo, hold=True)
     days = min(7, manifest.days)
     summary = analyze(engine, *last_days(until, days), settings=settings)
     with engine.connect() as conn:
         district = results.busiest_district(conn, summary.run_id)
-        proposal = plan_area(conn, results.find_run(conn, summary.run_id),
-                             find_area(conn, district), PlanParams(zones=4, minutes=90),
+        run_row, area = results.find_run(conn, summary.run_id), find_area(conn, district)
+        proposal = plan_area(conn, run_row, area, PlanParams(zones=4, minutes=90),
                              settings=settings)
+    loop = close_the_loop(engine, settings, root, manifest, run_row, area,
+                          first=until - dt.timedelta(days=days), seed=seed)
     campaign = demo_campaign(engine, settings, until)
     totals = campaigns.progress(engine, settings, campaign, on=until).totals
     echo(f"campaign {DEMO_CAMPAIGN}: {totals['found']} hazards found, {totals['visited']} "
@@ -206,16 +369,15 @@ def run_demo(engine: Engine, settings: Settings, *, seed: int = 7, scale: str = 
         tiles = embedded_tiles(conn, tuple(proposal.segments.total_bounds))
     plan_path.write_text(plan_briefing_html(proposal, tz=settings.timezone, tiles=tiles),
                          encoding="utf-8")
+    ahead = demo_trial(engine, settings, area, until + dt.timedelta(days=1), seed, weeks=8)
     with engine.connect() as conn:
         week = make_rota(conn, settings, results.find_run(conn, summary.run_id),
-                         find_area(conn, district), start=until + dt.timedelta(days=1),
+                         area, start=until + dt.timedelta(days=1),
                          days=7, revisit_days=3, per_community=2, time_limit=60)
     save(engine, week, by="demo")
-    with engine.connect() as conn:
-        run_row, area = results.find_run(conn, summary.run_id), find_area(conn, district)
-    past = demo_week(engine, settings, run_row, area, start=until - dt.timedelta(days=days))
     return DemoOutcome(manifest, root, summary, days, briefing, plan_path, proposal.before,
-                       proposal.after, demo_accounts(engine, settings), week, past)
+                       proposal.after, demo_accounts(engine, settings), week, loop,
+                       None if ahead is None else trials.report(engine, settings, ahead[0]))
 
 
 def live_replay(engine: Engine, *, speed: float, minutes: float,

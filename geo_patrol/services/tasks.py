@@ -11,6 +11,7 @@ only their own. Points are never written but through the ledger's one entry per 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -397,43 +398,56 @@ def rankings(db: Database, *, since: dt.date, until: dt.date,
 
 
 def demo_week(db: Database, settings: Settings, run: dict, area: dict, *,
-              start: dt.date) -> pd.DataFrame:
+              start: dt.date, walk: Callable[[list[dict[str, Any]]], None]
+              ) -> tuple[int, pd.DataFrame]:
     """The demo's week as tasks: a rota over the analysed week sized to that week's own
-    patrols, each walk offered to and taken by the volunteer it was given to, checked
-    against the demo's tracks (walked without knowing the rota); returns the planned and
-    delivered dose."""
+    patrols, each walk offered and taken as the week begins by a volunteer of its community
+    with no patrol of their own in its slot (the one the rota gave it to first; one task a
+    day each), walked (or not) by ``walk`` — given each taken task's ``id, number,
+    window_start, window_end``, its route (WGS-84 ``geom``) and its stops' ``lon, lat`` in
+    the order they are checked — and checked against the takers' own fixes once the week is
+    over; returns the rota's id and its planned and delivered dose."""
     with db.connect() as conn:
         plan = make_rota(conn, settings, run, area, start=start, days=7, revisit_days=3,
                          per_community=1, time_limit=15, draws=5,
                          force_until=start + dt.timedelta(days=6))
     rota_id = save(db, plan, by="demo")
     offer_rota(db, settings, rota_id, by="demo")
-    # the demo's volunteers walked without the rota: let each task be taken by a volunteer
-    # of its community who patrolled in its slot (one task a day each), as volunteers take
-    # the tasks of the streets and hours they walk anyway
+    pad = dt.timedelta(minutes=30)
+    taken: list[dict[str, Any]] = []
     with db.begin() as conn:
         offered = store.task_table(conn, since=start, until=start + dt.timedelta(days=6),
                                    states=("offered",))
         offered = offered[offered["rota_walk_id"].isin(store.walks_of(conn, rota_id)
                                                        ["rota_walk_id"])]
-        taken: set[tuple[int, dt.date]] = set()
-        takers = {}
+        busy: set[tuple[int, dt.date]] = set()
         for t in offered.itertuples():
             if t.community_id != t.community_id:
                 continue
-            for v in store.patrollers(conn, int(t.community_id), t.window_start, t.window_end):
-                if (v, t.day) not in taken:
-                    taken.add((v, t.day))
-                    takers[int(t.id)] = v
-                    break
-        for task_id, v in takers.items():
-            store.set_offered_to(conn, task_id, v)
+            free = store.free_volunteers(conn, int(t.community_id), t.window_start - pad,
+                                         t.window_end + pad)
+            free.sort(key=lambda v: v[0] != t.offered_to)  # the rota's choice first
+            taker = next((v for v in free if (v[0], t.day) not in busy), None)
+            if taker is None:
+                continue
+            busy.add((taker[0], t.day))
+            store.set_offered_to(conn, int(t.id), taker[0])
+            hazards, site = store.task_sites(conn, list(t.hazard_ids or []),
+                                             None if pd.isna(t.hotspot_segment_id)
+                                             else int(t.hotspot_segment_id))
+            stops = [(float(h.lon), float(h.lat)) for h in hazards.itertuples()]
+            if site is not None:
+                stops.append((float(site["lon"]), float(site["lat"])))
+            taken.append({"id": int(t.id), "volunteer_id": taker[0], "number": taker[1],
+                          "window_start": t.window_start, "window_end": t.window_end,
+                          "geom": t.geom, "stops": stops})
     # taken as the week begins, before any of its windows closes
-    week_begins = dt.datetime.combine(start, dt.time(), ZoneInfo(settings.timezone))
-    for task_id, v in takers.items():
-        answer(db, volunteer_id=v, task_id=task_id, accept=True, by="demo",
-               now=week_begins)
-    check(db, settings, now=dt.datetime.combine(start + dt.timedelta(days=7), dt.time(),
-                                                    ZoneInfo(settings.timezone)))
-    return dose(db, within=None, since=start, until=start + dt.timedelta(days=6),
-                rota_id=rota_id)
+    tz = ZoneInfo(settings.timezone)
+    week_begins = dt.datetime.combine(start, dt.time(), tz)
+    for task in taken:
+        answer(db, volunteer_id=task["volunteer_id"], task_id=task["id"], accept=True,
+               by="demo", now=week_begins)
+    walk(taken)
+    check(db, settings, now=dt.datetime.combine(start + dt.timedelta(days=7), dt.time(), tz))
+    return rota_id, dose(db, within=None, since=start, until=start + dt.timedelta(days=6),
+                         rota_id=rota_id)

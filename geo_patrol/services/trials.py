@@ -114,16 +114,18 @@ def _weekly(data: crime.Data, before: dt.date) -> tuple[np.ndarray, np.ndarray]:
 def design(db: Database, settings: Settings, *, area_id: int | str | None,
            start: dt.date | None,
            weeks: int = 8, spots: int = 20, fall: float = 0.2, seed: int = 0,
-           within: frozenset[int] | None = None) -> Design:
+           within: frozenset[int] | None = None, today: dt.date | None = None) -> Design:
     """The trial that would be stored: the ``spots`` hottest segments of ``area`` by the
     forecast the city's evaluation favours, each ``SPACING_M`` from the hotter ones taken
     (from the incidents before ``start``, tomorrow
     by default: it must lie ahead; ``area_id`` None: the whole city), blocked in pairs by district and risk, half of each
     block patrolled by a draw from ``seed``; its power to find ``fall`` in ``weeks`` weeks
     and the weeks it would need (negative-binomial counts at the spots' rates of the
-    ``HISTORY_DAYS`` before)."""
+    ``HISTORY_DAYS`` before). ``today``: the day it is designed on, when not today (a
+    simulation's past): it then reads only the incidents up to that day."""
     check_options(weeks, spots, fall, seed)
-    today = settings.today()
+    until = today
+    today = today or settings.today()
     start = start or today + dt.timedelta(days=1)
     if start <= today:
         raise InputError(N_("A trial starts after today (%(today)s): its assignment is fixed "
@@ -136,8 +138,8 @@ def design(db: Database, settings: Settings, *, area_id: int | str | None,
                 subtree_ids(conn, area["id"]) or []) & set(within)):
             raise NotFoundError(f"no area {area_id}")
     study_area = None if area["level"] == "city" else area["id"]
-    data = crime.load(db, settings, crime.Study(area_id=study_area))
-    favoured = crime.favoured_method(db, settings)
+    data = crime.load(db, settings, crime.Study(area_id=study_area, until=until))
+    favoured = crime.favoured_method(db, settings, until=until)
     ids = data.segments["id"].to_numpy()
     ranked = crime.rota_hotspots(data, favoured["method"], start=start, k=spots * 10)
     with db.connect() as conn:  # a spot of another trial in the same weeks is not free
@@ -195,7 +197,9 @@ def create(db: Database, settings: Settings, *, by: str, **options: Any) -> tupl
               details={"area": got.area["name"] or "city", "start": got.start.isoformat(),
                        "weeks": got.weeks, "seed": got.seed, "spots": len(got.spots),
                        "patrolled": int((got.spots["arm"] == "patrolled").sum()),
-                       "outcome": OUTCOME, "fall": got.fall})
+                       "outcome": OUTCOME, "fall": got.fall}
+                      | ({"designed_on": options["today"].isoformat()}
+                         if options.get("today") else {}))
     return trial_id, got
 
 

@@ -387,15 +387,16 @@ def rankings(conn: Connection, *, since: dt.date, until: dt.date,
     return communities, teams
 
 
-def patrollers(conn: Connection, community_id: int, start: dt.datetime, end: dt.datetime
-               ) -> list[int]:
-    """Volunteers of a community who started a patrol in [start, end), most fixes first."""
-    return [int(r[0]) for r in conn.execute(sa.text("""
-        SELECT t.volunteer_id FROM tracks t JOIN volunteers v ON v.id = t.volunteer_id
-        WHERE v.community_id = :c AND t.kind = 'patrol' AND t.started_at >= :a
-          AND t.started_at < :b
-        GROUP BY t.volunteer_id ORDER BY sum(t.n_fixes) DESC, t.volunteer_id"""),
-        {"c": community_id, "a": start, "b": end})]
+def free_volunteers(conn: Connection, community_id: int, start: dt.datetime,
+                    end: dt.datetime) -> list[tuple[int, str]]:
+    """Active volunteers of a community with no fix from ``start`` to ``end``: ``(id,
+    number)`` by number."""
+    return [(int(r[0]), str(r[1])) for r in conn.execute(sa.text("""
+        SELECT v.id, v.number FROM volunteers v
+        WHERE v.community_id = :c AND v.active AND NOT EXISTS (
+            SELECT 1 FROM patrol_fixes f WHERE f.volunteer_id = v.id AND f.t >= :a
+              AND f.t < :b)
+        ORDER BY v.number"""), {"c": community_id, "a": start, "b": end})]
 
 
 def hazard_street(conn: Connection, hazard_id: int, *, reach_m: float = 100.0
