@@ -135,14 +135,14 @@ def test_xml_attacks_refused_before_parsing(engine, settings, deployment, tmp_pa
 # 4-5. coordinates -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("x,y,match", [
-    ("nan", "40.65", r"row 4: coordinate is NaN or infinite"),
-    ("inf", "40.65", r"row 4: coordinate is NaN or infinite"),
-    ("109.84", "95.1", r"row 4: longitude or latitude out of range"),
-    ("0", "0", r"row 4: \(0, 0\) is not a real position"),
-    ("40.65", "109.84", r"row 4: latitude 109.84 is out of range: longitude and latitude look "
-                        r"swapped"),
-    ("12230000", "4500000", r"row 4: .* looks like projected metres in a degrees field"),
-    ("116.40", "39.90", r"row 4: \(116.40000, 39.90000\) is far outside the deployment area"),
+    ("nan", "40.65", r"row 4, position: The coordinates are missing or not finite"),
+    ("inf", "40.65", r"row 4, position: The coordinates are missing or not finite"),
+    ("109.84", "95.1", r"row 4, position: .* longitude or latitude out of range"),
+    ("0", "0", r"row 4, position: \(0, 0\) is not a real position"),
+    ("40.65", "109.84", r"row 4, position: Latitude 109.84 lies outside -90 to 90: longitude and "
+                        r"latitude look swapped"),
+    ("12230000", "4500000", r"row 4, position: .* looks like metres, not degrees"),
+    ("116.40", "39.90", r"row 4, position: \(116.4, 39.9\) is far outside this city"),
 ])
 def test_bad_coordinates(engine, settings, deployment, tmp_path, x, y, match):
     rows = _walk_rows()
@@ -159,7 +159,7 @@ def test_swapped_inside_range_gets_a_hint(engine, settings, deployment, tmp_path
     path.write_text("name,category,lon,lat\n学校,school,40.657,89.9\n")
     _refused(engine, deployment, lambda: load_hazards(engine, path, crs="wgs84",
                                                       settings=settings),
-             "far outside the deployment area")
+             "far outside this city")
 
 
 # 8. degenerate tracks ---------------------------------------------------------------------
@@ -186,7 +186,7 @@ def test_empty_single_and_all_duplicate_tracks(engine, settings, deployment, tmp
 @pytest.mark.parametrize("when,match", [
     ("2099-01-01T08:00:00+08:00", r"row 4, time: 2099-01-01 00:00Z is in the future"),
     ("1999-12-31T08:00:00+08:00", r"row 4, time: 1999-12-31 00:00Z is before 2000"),
-    ("2026-11-27T08:00:20", r"row 4: time '2026-11-27T08:00:20' has no time zone"),
+    ("2026-11-27T08:00:20", r"row 4, time: “2026-11-27T08:00:20” has no time zone"),
     ("yesterday", r"row 4, time: “yesterday” is not a date and time"),
 ])
 def test_bad_times(engine, settings, deployment, tmp_path, when, match):
@@ -205,7 +205,7 @@ def test_unknown_volunteer(engine, settings, deployment, tmp_path):
     path = _csv(tmp_path, rows)
     _refused(engine, deployment, lambda: load_tracks(engine, path, crs="wgs84",
                                                      settings=settings),
-             r"row 5: unknown volunteer 'V404'")
+             r"row 5, volunteer: No volunteer numbered V404 in the roster")
     gpx = tmp_path / "phone.gpx"
     gpx.write_text('<?xml version="1.0"?><gpx version="1.1"><trk><trkseg>'
                    '<trkpt lat="40.65" lon="109.84"><time>2026-11-27T00:00:00Z</time></trkpt>'
@@ -215,7 +215,7 @@ def test_unknown_volunteer(engine, settings, deployment, tmp_path):
              "pass --volunteer NUMBER")
     _refused(engine, deployment, lambda: load_tracks(engine, gpx, volunteer="V404",
                                                      settings=settings),
-             "unknown volunteer 'V404'")
+             "No volunteer numbered V404 in the roster")
 
 
 def test_incident_file_needs_crs_for_tables(engine, settings, deployment, tmp_path):
@@ -231,7 +231,7 @@ def test_geojson_line_without_times(engine, settings, deployment, tmp_path):
         "type": "Feature", "properties": {"volunteer": "V1"},
         "geometry": {"type": "LineString", "coordinates": [[109.84, 40.65], [109.85, 40.65]]}}]}))
     _refused(engine, deployment, lambda: load_tracks(engine, path, settings=settings),
-             "feature 1: a LineString needs a 'times' property")
+             "feature 1, time: A line needs a “times” property")
     good = tmp_path / "line-ok.geojson"
     good.write_text(json.dumps({"type": "FeatureCollection", "features": [{
         "type": "Feature", "properties": {"volunteer": "V1", "times": [

@@ -116,7 +116,7 @@ def test_reports(engine, settings, baotou, tmp_path):
     unknown = tmp_path / "unknown.csv"
     unknown.write_text("volunteer,time,lon,lat,category\nV9,2026-11-21T20:00:00+08:00,"
                        "109.84,40.65,dispute\n")
-    with pytest.raises(InputError, match=r"row 2: unknown volunteer 'V9'"):
+    with pytest.raises(InputError, match=r"row 2, volunteer: No volunteer numbered V9 in the roster"):
         load_reports(engine, unknown, crs="wgs84", settings=settings)
     assert count(engine, "reports") == 2
 

@@ -151,7 +151,7 @@ def test_naive_times_need_tz(engine, settings, roster, tmp_path):
     path = tmp_path / "naive.csv"
     path.write_text("volunteer,time,lon,lat\nV002,2026-11-27 08:00:00,109.84,40.65\n"
                     "V002,2026-11-27 08:00:10,109.8401,40.65\n")
-    with pytest.raises(InputError, match=r"row 2: time '2026-11-27 08:00:00' has no time zone"):
+    with pytest.raises(InputError, match=r"row 2, time: “2026-11-27 08:00:00” has no time zone"):
         load_tracks(engine, path, crs="wgs84", settings=settings)
     assert count(engine, "patrol_fixes") == 0
     result = load_tracks(engine, path, crs="wgs84", tz="Asia/Shanghai", settings=settings)

@@ -101,14 +101,14 @@ def test_xlsx_sheet_and_a_course_named_by_its_title(world, tmp_path):
 
 
 @pytest.mark.parametrize(("row", "message"), [
-    ("应急救护培训,急救,36,2026-03-15,,,,,Z99,,合格", r"row 2: unknown volunteer 'Z99'"),
-    ("应急救护培训,急救,36,2026-03-15,,,,,A01,王芳,合格", r"row 2: volunteer 'A01' is 张\*"),
+    ("应急救护培训,急救,36,2026-03-15,,,,,Z99,,合格", r"row 2, number: No volunteer numbered Z99 in the roster"),
+    ("应急救护培训,急救,36,2026-03-15,,,,,A01,王芳,合格", r"row 2, name: Volunteer A01 is 张\* in the roster"),
     ("应急救护培训,急救,36,2099-03-15,,,,,A01,,合格", r"row 2, date: 2099-03-15 .* in the future"),
     ("应急救护培训,急救,36,下周三,,,,,A01,,合格", r"row 2, date: “下周三” is not a date"),
     ("应急救护培训,潜水,36,2026-03-15,,,,,A01,,合格", r"row 2, skill: “潜水” is not a skill"),
     ("应急救护培训,急救,36,2026-03-15,,,,,A01,,迟到", r"row 2, result: “迟到” is not a result"),
     ("应急救护培训,急救,三年,2026-03-15,,,,,A01,,合格", r"row 2, validity_months: “三年” is not a number of months"),
-    ("=HYPERLINK(1),急救,36,2026-03-15,,,,,A01,,合格", r"row 2: course .* formula"),
+    ("=HYPERLINK(1),急救,36,2026-03-15,,,,,A01,,合格", r"row 2, course: .* spreadsheet formula"),
     ("社区工作例会,,,2026-03-15,,,,,A01,,出勤", r"course '社区工作例会' is new"),
 ])
 def test_bad_sheets_are_refused_and_change_nothing(world, row, message):

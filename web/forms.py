@@ -18,6 +18,7 @@ from typing import Any
 from flask import Response, g, make_response, request
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from markupsafe import Markup
 
 from geo_patrol.errors import (
@@ -29,7 +30,7 @@ from geo_patrol.errors import (
     RowProblem,
     TooLargeError,
 )
-from geo_patrol.render.basemap import MAX_DATA_ZOOM, STYLE_JS, TILE_URL
+from geo_patrol.render.basemap import LABEL_ZOOM, MAX_DATA_ZOOM, STYLE_JS, TILE_URL
 from geo_patrol.render.i18n import term
 from geo_patrol.services import places
 from web.db import get_db
@@ -108,6 +109,7 @@ COLUMNS: dict[str, str] = {
     "date": _l("Date"), "skill": _l("Skill"), "validity_months": _l("Valid for"),
     "mode": _l("Form"), "result": _l("result"), "accuracy": _l("accuracy"),
     "speed": _l("speed"), "description": _l("description"),
+    "community": _l("Community"), "hazard": _l("Hazard number"), "position": _l("Position"),
 }
 
 
@@ -274,7 +276,20 @@ def city_bounds() -> list[float] | None:
     return g.city_bounds
 
 
+def pick_view() -> dict[str, Any]:
+    """Where a map that picks a point opens: the signed-in user's own area (the community in
+    the middle of theirs), at the zoom the base map names every street
+    (:data:`~geo_patrol.render.basemap.LABEL_ZOOM`); the city's bounds when nothing is
+    loaded."""
+    if "pick_view" not in g:
+        within = current_user.principal.community_ids \
+            if current_user.is_authenticated else None
+        point = places.home_point(get_db(), within)
+        g.pick_view = {"centre": list(point) if point else None, "zoom": LABEL_ZOOM}
+    return g.pick_view
+
+
 def template_globals() -> dict[str, Any]:
     return {"entered": entered, "field_error": field_error, "form_error": form_error,
-            "city_bounds": city_bounds, "basemap_style": STYLE_JS,
+            "city_bounds": city_bounds, "pick_view": pick_view, "basemap_style": STYLE_JS,
             "basemap_tiles": TILE_URL, "basemap_zoom": MAX_DATA_ZOOM}

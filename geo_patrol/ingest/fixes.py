@@ -77,7 +77,10 @@ def _zone(tz: str | None) -> ZoneInfo | None:
     try:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InputError(f"unknown time zone {tz!r} (e.g. Asia/Shanghai)") from None
+        raise InputError(f"unknown time zone {tz!r} (e.g. Asia/Shanghai)", field="tz",
+                         values={"value": tz[:40]},
+                         shown=N_("“%(value)s” is not a time zone (e.g. Asia/Shanghai).")
+                         ) from None
 
 
 def parse_times(values: pd.Series, rows: np.ndarray, *, tz: str | None, source: str,
@@ -87,29 +90,47 @@ def parse_times(values: pd.Series, rows: np.ndarray, *, tz: str | None, source: 
 
     Accepts ISO 8601 text (with or without a zone designator) and epoch seconds or
     milliseconds. Naive times are refused unless ``tz`` says which zone they are in. With
-    ``problems``, every bad time is noted there (as ``column``, and left 0) instead of
-    refusing the first."""
+    ``problems``, every bad time (missing, not a time, without a zone when none was given)
+    is noted there (as ``column``, and left 0) instead of refusing the first."""
     if problems is None:
         return _parse_times(values, rows, tz=tz, source=source, unit=unit)
-    _zone(tz)  # an unknown zone is the whole file's fault, not a row's
+    zone = _zone(tz)  # an unknown zone is the whole file's fault, not a row's
     try:
         return _parse_times(values, rows, tz=tz, source=source, unit=unit)
     except InputError:
         pass
-    out = np.zeros(len(values), dtype="int64")
-    for i, (value, row) in enumerate(zip(pd.Series(values).tolist(), rows, strict=True)):
-        try:
-            out[i] = _parse_times(pd.Series([value]), np.array([row]), tz=tz, source=source,
-                                  unit=unit)[0]
-        except InputError as exc:
-            if exc.msgid:  # times without a zone: the whole file's, said once
-                raise
-            text = "" if value is None or pd.isna(value) else str(value).strip()
-            if text in ("", "nan", "None"):
-                problems.add(row, column, N_("The time is missing."), {})
-            else:
-                problems.add(row, column, N_("“%(value)s” is not a date and time."),
-                             {"value": text[:40]})
+    s = pd.Series(values).reset_index(drop=True)
+    out = np.zeros(len(s), dtype="int64")
+    if pd.api.types.is_numeric_dtype(s):
+        num = s.to_numpy(dtype="float64")
+        missing = np.isnan(num)
+        problems.flag(missing, rows, column, N_("The time is missing."))
+        scale = 1000 if np.nanmax(np.abs(num), initial=0) > 1e11 else 1  # epoch ms or s
+        out[~missing] = (num[~missing] * (_US / scale)).astype("int64")
+        return out
+    text = s.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
+                 else str(v).strip())
+    empty = text.isin(["", "nan", "None", "NaT"]).to_numpy()
+    aware = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).to_numpy()
+    parsed = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us, UTC]")
+    if aware.any():
+        parsed[aware] = pd.to_datetime(text[aware], format="mixed", errors="coerce",
+                                       utc=True).dt.as_unit("us")
+    naive = ~aware & ~empty
+    local = pd.to_datetime(text[naive], format="mixed", errors="coerce")
+    if zone is not None and naive.any():
+        parsed[naive] = local.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT"
+                                             ).dt.tz_convert("UTC").dt.as_unit("us")
+    problems.flag(empty, rows, column, N_("The time is missing."))
+    unzoned = naive & local.reindex(s.index).notna().to_numpy() & (zone is None)
+    problems.flag(unzoned, rows, column,
+                  N_("“%(value)s” has no time zone, and none was given for the file's times."),
+                  lambda i: {"value": text.iloc[i][:40]})
+    problems.flag(~empty & ~unzoned & parsed.isna().to_numpy(), rows, column,
+                  N_("“%(value)s” is not a date and time."),
+                  lambda i: {"value": text.iloc[i][:40]})
+    good = parsed.notna().to_numpy()
+    out[good] = parsed[good].astype("int64").to_numpy()
     return out
 
 
@@ -124,7 +145,7 @@ def _parse_times(values: pd.Series, rows: np.ndarray, *, tz: str | None, source:
             raise InputError("time is missing", source=source, location=f"{unit} {rows[i]}")
         scale = 1000 if np.nanmax(np.abs(num)) > 1e11 else 1  # epoch ms or s
         return (num * (_US / scale)).astype("int64")
-    s = s.astype(str).str.strip()
+    s = s.astype(str).str.strip().fillna("")  # (None stays NaN through astype)
     empty = (s == "") | (s == "nan") | (s == "None")
     if empty.any():
         i = int(np.flatnonzero(empty.to_numpy())[0])
@@ -170,9 +191,21 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def read_gpx(path: Path, *, tz: str | None = None) -> RawFixes:
-    """Track points of every track and segment of a GPX 1.0/1.1 file (XML screened first)."""
+def _finish(problems: Problems, own: bool) -> None:
+    """A reader's problems: refused here when the reader made them (else the caller, which
+    adds its own, refuses the file naming them all)."""
+    if own:
+        problems.raise_if_any()
+
+
+def read_gpx(path: Path, *, tz: str | None = None,
+             problems: Problems | None = None) -> RawFixes:
+    """Track points of every track and segment of a GPX 1.0/1.1 file (XML screened first).
+    Every bad point (a position or time that is not one) is noted in ``problems`` (the file
+    is refused naming them all)."""
     source = str(path)
+    own = problems is None
+    problems = Problems(source, "point") if problems is None else problems
     screen_xml(path)
     lon: list[float] = []
     lat: list[float] = []
@@ -191,11 +224,12 @@ def read_gpx(path: Path, *, tz: str | None = None) -> RawFixes:
                     continue
                 if name == "trkpt":
                     in_point = False
-                    lat.append(_attr_float(el, "lat", len(lat) + 1, source))
-                    lon.append(_attr_float(el, "lon", len(lon) + 1, source))
+                    n = len(lat) + 1
+                    lat.append(_attr_float(el, "lat", n, problems))
+                    lon.append(_attr_float(el, "lon", n, problems))
                     times.append(point.get("time", ""))
-                    acc.append(float(point.get("accuracy", "nan") or "nan"))
-                    spd.append(float(point.get("speed", "nan") or "nan"))
+                    acc.append(_text_float(point.get("accuracy"), "accuracy", n, problems))
+                    spd.append(_text_float(point.get("speed"), "speed", n, problems))
                     el.clear()
                 elif in_point and name in ("time", "speed", "accuracy", "hacc") and el.text:
                     point["accuracy" if name == "hacc" else name] = el.text.strip()
@@ -213,26 +247,49 @@ def read_gpx(path: Path, *, tz: str | None = None) -> RawFixes:
         raise InputError("no track point has a <time>: these are not GPS fixes", source=source)
     keep = np.flatnonzero(timed)
     t = parse_times(pd.Series([times[i] for i in keep]), rows[keep], tz=tz, source=source,
-                    unit="point")
+                    unit="point", problems=problems)
+    check_times(t, rows[keep], source=source, unit="point", problems=problems)
+    _finish(problems, own)
     raw = RawFixes(None, t, np.array(lon)[keep], np.array(lat)[keep], np.array(acc)[keep],
                    np.array(spd)[keep], rows[keep], "point")
     raw.skipped_untimed = int(len(rows) - len(keep))
     return raw
 
 
-def _attr_float(el: object, name: str, n: int, source: str) -> float:
+def _attr_float(el: object, name: str, n: int, problems: Problems) -> float:
+    """A track point's ``lat`` or ``lon`` attribute (a bad one is noted: NaN)."""
     value = el.get(name)  # type: ignore[attr-defined]
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise InputError(f"track point {name}={value!r} is not a number", source=source,
-                         location=f"point {n}") from None
+        column = "latitude" if name == "lat" else "longitude"
+        if value is None:
+            problems.add(n, column, N_("The %(column)s is missing."), {"column": column})
+        else:
+            problems.add(n, column, N_("“%(value)s” is not a number."),
+                         {"value": str(value)[:40]})
+        return float("nan")
 
 
-def read_geojson_fixes(path: Path, *, tz: str | None = None) -> RawFixes:
+def _text_float(text: str | None, column: str, n: int, problems: Problems) -> float:
+    """A track point's optional number (``<speed>``, ``<hdop>``...; a bad one is noted)."""
+    if not text:
+        return float("nan")
+    try:
+        return float(text)
+    except ValueError:
+        problems.add(n, column, N_("“%(value)s” is not a number."), {"value": text[:40]})
+        return float("nan")
+
+
+def read_geojson_fixes(path: Path, *, tz: str | None = None,
+                       problems: Problems | None = None) -> RawFixes:
     """Points with a time property, or LineStrings with per-vertex times (``times`` /
-    ``coordTimes`` / ``coordinateProperties.times``)."""
+    ``coordTimes`` / ``coordinateProperties.times``). Every bad feature (its geometry, a
+    position or a time) is noted in ``problems`` (the file is refused naming them all)."""
     source = str(path)
+    own = problems is None
+    problems = Problems(source, "feature") if problems is None else problems
     with open_maybe_compressed(path) as fh:
         data = fh.read()
     try:
@@ -243,6 +300,8 @@ def read_geojson_fixes(path: Path, *, tz: str | None = None) -> RawFixes:
     if not isinstance(doc, dict) or doc.get("type") not in ("FeatureCollection", "Feature"):
         raise InputError("not a GeoJSON FeatureCollection", source=source)
     features = doc.get("features", []) if doc["type"] == "FeatureCollection" else [doc]
+    if not isinstance(features, list):
+        raise InputError("not a GeoJSON FeatureCollection", source=source)
     vol: list[object] = []
     times: list[object] = []
     xs: list[object] = []
@@ -251,28 +310,34 @@ def read_geojson_fixes(path: Path, *, tz: str | None = None) -> RawFixes:
     spd: list[object] = []
     rows: list[int] = []
     for n, feat in enumerate(features, start=1):
-        geom = (feat or {}).get("geometry") or {}
-        props = (feat or {}).get("properties") or {}
+        feat = feat if isinstance(feat, dict) else {}
+        geom = feat.get("geometry") if isinstance(feat.get("geometry"), dict) else {}
+        props = feat.get("properties") if isinstance(feat.get("properties"), dict) else {}
         who = next((props[k] for k in ("volunteer", *COLUMNS["volunteer"]) if k in props), None)
         kind, coords = geom.get("type"), geom.get("coordinates")
         if kind == "Point" and isinstance(coords, list) and len(coords) >= 2:
             when = next((props[k] for k in ("time", *COLUMNS["time"]) if k in props), None)
             pts, stamps = [coords], [when]
         elif kind in ("LineString", "MultiLineString") and isinstance(coords, list):
-            pts = coords if kind == "LineString" else [p for part in coords for p in part]
+            pts = coords if kind == "LineString" else [
+                p for part in coords if isinstance(part, list) for p in part]
             stamps = (props.get("times") or props.get("coordTimes")
                       or (props.get("coordinateProperties") or {}).get("times"))
             if isinstance(stamps, list) and stamps and isinstance(stamps[0], list):
                 stamps = [s for part in stamps for s in part]
             if not isinstance(stamps, list) or len(stamps) != len(pts):
-                msg = "a LineString needs a 'times' property with one time per vertex"
-                raise InputError(msg, source=source, location=f"feature {n}")
+                problems.add(n, "time", N_("A line needs a “times” property with one time "
+                                           "per vertex (%(n)s)."), {"n": len(pts)})
+                continue
         else:
-            msg = f"geometry {kind!r} is not a Point or LineString with coordinates"
-            raise InputError(msg, source=source, location=f"feature {n}")
+            problems.add(n, "position", N_("The geometry (%(kind)s) is not a point, or a "
+                                           "line with its times."),
+                         {"kind": str(kind or "-")[:30]})
+            continue
         for p, when in zip(pts, stamps):
             if not isinstance(p, list) or len(p) < 2:
-                raise InputError("bad coordinate", source=source, location=f"feature {n}")
+                problems.add(n, "position", N_("A coordinate is not a pair of numbers."), {})
+                continue
             xs.append(p[0])
             ys.append(p[1])
             times.append(when)
@@ -281,28 +346,30 @@ def read_geojson_fixes(path: Path, *, tz: str | None = None) -> RawFixes:
             spd.append(props.get("speed"))
             rows.append(n)
     if not xs:
+        problems.raise_if_any()  # every feature was bad: they are the reason
         raise InputError("no features", source=source)
     r = np.asarray(rows)
-    if any(t is None for t in times):
-        i = next(i for i, t in enumerate(times) if t is None)
-        raise InputError("fix has no time", source=source, location=f"feature {rows[i]}")
-    tser = pd.Series(times)
-    if all(isinstance(t, (int, float)) for t in times):
+    tser = pd.Series(times, dtype=object)
+    if all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in times):
         tser = tser.astype("float64")
-    t = parse_times(tser, r, tz=tz, source=source, unit="feature")
-    x = to_float(xs, "longitude", r, source=source, unit="feature")
-    y = to_float(ys, "latitude", r, source=source, unit="feature")
+    t = parse_times(tser, r, tz=tz, source=source, unit="feature", problems=problems)
+    check_times(t, r, source=source, unit="feature", problems=problems)
+    x = to_float(xs, "longitude", r, source=source, unit="feature", problems=problems)
+    y = to_float(ys, "latitude", r, source=source, unit="feature", problems=problems)
+    accuracy = to_float(acc, "accuracy", r, source=source, unit="feature", required=False,
+                        problems=problems)
+    speed = to_float(spd, "speed", r, source=source, unit="feature", required=False,
+                     problems=problems)
+    _finish(problems, own)
     volunteers = None if all(v is None for v in vol) else pd.Categorical(
         ["" if v is None else str(v) for v in vol])
-    return RawFixes(volunteers, t, x, y,
-                    to_float(acc, "accuracy", r, source=source, unit="feature", required=False),
-                    to_float(spd, "speed", r, source=source, unit="feature", required=False),
-                    r, "feature")
+    return RawFixes(volunteers, t, x, y, accuracy, speed, r, "feature")
 
 
 def read_csv_fixes(path: Path, *, tz: str | None = None, mapping: dict[str, str] | None = None,
-                   encoding: str | None = None) -> RawFixes:
-    """An app's CSV export: volunteer, time, lon, lat[, accuracy, speed] (mappable)."""
+                   encoding: str | None = None, problems: Problems | None = None) -> RawFixes:
+    """An app's CSV export: volunteer, time, lon, lat[, accuracy, speed] (mappable). Every
+    bad value is noted in ``problems`` (the file is refused naming them all)."""
     source = str(path)
     with open_maybe_compressed(path) as fh:
         head = fh.read(1 << 16)
@@ -330,7 +397,8 @@ def read_csv_fixes(path: Path, *, tz: str | None = None, mapping: dict[str, str]
     if n == 0:
         raise InputError("no fixes in the file", source=source)
     rows = np.arange(2, n + 2)
-    problems = Problems(source)  # every bad value of the file is named at once
+    own = problems is None  # every bad value of the file is named at once
+    problems = Problems(source) if problems is None else problems
 
     def column(canon: str, required: bool = True) -> np.ndarray:
         if canon not in original:
@@ -349,7 +417,7 @@ def read_csv_fixes(path: Path, *, tz: str | None = None, mapping: dict[str, str]
                     problems=problems)
     check_times(t, rows, source=source, unit="row", problems=problems)
     accuracy, speed = column("accuracy", False), column("speed", False)
-    problems.raise_if_any()
+    _finish(problems, own)
     volunteers = None
     if "volunteer" in original:
         volunteers = table.column(original["volunteer"]).to_pandas().array
@@ -382,21 +450,33 @@ def _arrow_message(exc: Exception) -> str:
     return f"malformed CSV: {text.removeprefix('CSV parse error: ')}"
 
 
-def read_fixes(path: Path | str, *, fmt: str | None = None, tz: str | None = None,
-               mapping: dict[str, str] | None = None, encoding: str | None = None) -> RawFixes:
-    """Read a GPX, GeoJSON or CSV track file (format from ``fmt`` or the file name)."""
-    p = Path(path)
+def fixes_unit(path: Path | str, fmt: str | None = None) -> str:
+    """How a track file's fixes are numbered in its errors: ``point`` (GPX), ``feature``
+    (GeoJSON) or ``row`` (CSV)."""
+    kind = fmt or _kind(Path(path))
+    return {"gpx": "point", "geojson": "feature"}.get(kind or "", "row")
+
+
+def _kind(p: Path) -> str | None:
     name = p.name.lower().removesuffix(".gz").removesuffix(".bz2")
-    kind = fmt or next((k for k, ends in (("gpx", (".gpx",)),
-                                          ("geojson", (".geojson", ".json")),
-                                          ("csv", (".csv", ".txt"))) if name.endswith(ends)),
-                       None)
+    return next((k for k, ends in (("gpx", (".gpx",)), ("geojson", (".geojson", ".json")),
+                                   ("csv", (".csv", ".txt"))) if name.endswith(ends)), None)
+
+
+def read_fixes(path: Path | str, *, fmt: str | None = None, tz: str | None = None,
+               mapping: dict[str, str] | None = None, encoding: str | None = None,
+               problems: Problems | None = None) -> RawFixes:
+    """Read a GPX, GeoJSON or CSV track file (format from ``fmt`` or the file name). With
+    ``problems``, every bad value is noted there and the caller refuses the file (after
+    adding its own); without, the reader refuses it naming them all."""
+    p = Path(path)
+    kind = fmt or _kind(p)
     if kind == "gpx":
-        return read_gpx(p, tz=tz)
+        return read_gpx(p, tz=tz, problems=problems)
     if kind == "geojson":
-        return read_geojson_fixes(p, tz=tz)
+        return read_geojson_fixes(p, tz=tz, problems=problems)
     if kind == "csv":
-        return read_csv_fixes(p, tz=tz, mapping=mapping, encoding=encoding)
+        return read_csv_fixes(p, tz=tz, mapping=mapping, encoding=encoding, problems=problems)
     msg = "unknown track file type: expected .gpx, .geojson or .csv (or pass --format)"
     raise InputError(msg, source=str(p))
 

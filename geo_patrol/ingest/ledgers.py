@@ -114,7 +114,7 @@ def read_hazards(path: Path | str, *, rules: Rules, crs: str | None, tz: str | N
                              problems=problems)
     problems.unit = rec.unit
     f = rec.frame.reindex(columns=list(HAZARD_COLUMNS), fill_value="")
-    refuse_formula_cells(rec, ["name", "address", "note", "id"], source)
+    refuse_formula_cells(rec, ["name", "address", "note", "id"], source, problems)
     rows = rec.rows
     # every bad value of the sheet is named at once (nothing is stored)
     problems.flag((f["name"] == "").to_numpy(), rows, "name", N_("The name is empty."))
@@ -169,7 +169,7 @@ def read_reports(path: Path | str, *, crs: str | None, tz: str | None = None,
                              problems=problems)
     problems.unit = rec.unit
     f = rec.frame.reindex(columns=list(REPORT_COLUMNS), fill_value="")
-    refuse_formula_cells(rec, ["text", "category", "id", "volunteer"], source)
+    refuse_formula_cells(rec, ["text", "category", "id", "volunteer"], source, problems)
     rows = rec.rows
     problems.flag((f["volunteer"] == "").to_numpy(), rows, "volunteer",
                   N_("The volunteer is empty."))
@@ -218,7 +218,7 @@ def read_incidents(path: Path | str, *, crs: str | None, tz: str | None = None,
                              encoding=encoding, sheet=sheet, problems=problems)
     problems.unit = rec.unit
     f = rec.frame.reindex(columns=list(INCIDENT_COLUMNS), fill_value="")
-    refuse_formula_cells(rec, ["category", "description", "id"], source)
+    refuse_formula_cells(rec, ["category", "description", "id"], source, problems)
     rows = rec.rows
     if category is None and (f["category"] == "").all():  # the file's, said once
         msg = "category is missing: map a column with --column category=HEADER or pass --category"

@@ -20,24 +20,32 @@ class Problems:
         self.found: list[RowProblem] = []
         self.total = 0
         self.rows: set[object] = set()
+        self.cells: set[tuple[object, str]] = set()  # one reason per row and column
 
     def flag(self, mask: np.ndarray, rows: np.ndarray, column: str, msgid: str,
              values: Callable[[int], dict[str, Any]] = lambda i: {}) -> None:
         """Each row of ``mask`` (positions into ``rows``) is wrong in ``column``; ``values``
         gives the message's values for a position."""
         for i in np.flatnonzero(np.asarray(mask, dtype=bool)):
-            self.total += 1
-            self.rows.add(rows[i])
-            if len(self.found) < MAX_ROW_PROBLEMS:
+            if self._noted(rows[i], column) and len(self.found) < MAX_ROW_PROBLEMS:
                 self.found.append(RowProblem(_plain(rows[i]), column, msgid,
                                              values(int(i)), self.unit))
 
     def add(self, row: object, column: str, msgid: str, values: dict[str, Any]) -> None:
         """One bad value: ``column`` of ``row``."""
+        if self._noted(row, column) and len(self.found) < MAX_ROW_PROBLEMS:
+            self.found.append(RowProblem(_plain(row), column, msgid, values, self.unit))
+
+    def _noted(self, row: object, column: str) -> bool:
+        """Count ``column`` of ``row`` as bad; False when it was already (a line's vertices
+        share their feature's number: its reason is said once)."""
+        key = (_plain(row), column)
+        if key in self.cells:
+            return False
+        self.cells.add(key)
         self.total += 1
         self.rows.add(row)
-        if len(self.found) < MAX_ROW_PROBLEMS:
-            self.found.append(RowProblem(_plain(row), column, msgid, values, self.unit))
+        return True
 
     def bad(self, rows: np.ndarray) -> np.ndarray:
         """Which of ``rows`` are wrong already (a later check skips them)."""

@@ -12,12 +12,16 @@ import pandas as pd
 import shapely
 
 from geo_patrol.crs import DeclaredCRS
-from geo_patrol.errors import CRSError, InputError
+from geo_patrol.errors import N_, CRSError, InputError
 from geo_patrol.ingest.boundaries import read_vector_file, resolve_crs
 from geo_patrol.ingest.points import to_float
 from geo_patrol.ingest.problems import Problems
 from geo_patrol.ingest.tables import map_columns, read_table, refuse_formulas
 
+#: Shapely's geometry type ids by the names a file's reader sees.
+_GEOMETRY_NAMES = {t.value: t.name.title().replace("string", "String").replace("collection",
+                                                                                "Collection")
+                   for t in shapely.GeometryType if t.value >= 0}
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb")
 XY_COLUMNS = {"lon": ("lng", "longitude", "x", "经度"), "lat": ("latitude", "y", "纬度")}
 
@@ -64,7 +68,13 @@ def read_point_records(
         geoms = frame.geometry.to_numpy()
         kinds = shapely.get_type_id(geoms)
         bad = (kinds != shapely.GeometryType.POINT) | shapely.is_empty(geoms)
-        if bad.any():
+        if bad.any() and problems is not None:  # each feature that is not a point, named
+            problems.unit = "feature"
+            names = shapely.get_type_id(geoms)
+            problems.flag(bad, np.arange(1, len(geoms) + 1), "position",
+                          N_("The geometry (%(kind)s) is not a point."),
+                          lambda i: {"kind": _GEOMETRY_NAMES.get(int(names[i]), "-")})
+        elif bad.any():
             i = int(np.flatnonzero(bad)[0])
             msg = "geometry is not a point"
             raise InputError(msg, source=source, location=f"feature {i + 1}")
@@ -72,7 +82,8 @@ def read_point_records(
         text = props.apply(lambda c: c.map(_text))
         text.index = pd.RangeIndex(1, len(text) + 1)
         mapped = map_columns(text, columns, mapping=mapping, required=required, source=source)
-        return PointRecords(mapped, shapely.get_x(geoms), shapely.get_y(geoms), declared,
+        xy = np.where(bad, None, geoms)  # not a point: no coordinates (NaN)
+        return PointRecords(mapped, shapely.get_x(xy), shapely.get_y(xy), declared,
                             "feature")
     if crs is None or crs.lower() == "file":
         msg = "declare the coordinates' CRS with --crs wgs84|gcj02|bd09|EPSG:<code>"
@@ -107,5 +118,6 @@ def content_keys(parts: pd.DataFrame, prefix: str) -> np.ndarray:
     return (prefix + digest + ":" + rank.astype(str)).to_numpy()
 
 
-def refuse_formula_cells(records: PointRecords, columns: Sequence[str], source: str) -> None:
-    refuse_formulas(records.frame, columns, source)
+def refuse_formula_cells(records: PointRecords, columns: Sequence[str], source: str,
+                         problems: Problems | None = None) -> None:
+    refuse_formulas(records.frame, columns, source, problems)

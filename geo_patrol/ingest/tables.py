@@ -66,24 +66,32 @@ def read_csv_text(path: Path, *, encoding: str | None = None) -> pd.DataFrame:
     return frame
 
 
-def read_xlsx_text(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
-    """Read the first (or named) sheet of an XLSX workbook as strings; formula cells refused."""
+def read_xlsx_text(path: Path | str, *, sheet: str | None = None) -> pd.DataFrame:
+    """Read the first (or named) sheet of an XLSX workbook as strings; a sheet with formula
+    cells is refused naming every one (row, column, cell)."""
     source = str(path)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
         raise InputError(f"not a readable XLSX workbook: {exc}", source=source) from None
+    problems = Problems(source)
     try:
         ws = book[sheet] if sheet else book.worksheets[0]
         rows: list[list[str]] = []
         for r, row in enumerate(ws.iter_rows(), start=1):
             values = []
             for cell in row:
-                if cell.data_type == "f":
-                    msg = f"cell {cell.coordinate} is a formula; export values only"
-                    raise InputError(msg, source=source, location=f"row {r}")
                 v = cell.value
-                if v is None:
+                if cell.data_type == "f":
+                    header = rows[0] if rows else []
+                    at = len(values)
+                    column = header[at].strip() if at < len(header) and header[at].strip() \
+                        else str(getattr(cell, "column_letter", at + 1))
+                    problems.add(r, column, N_("Cell %(cell)s holds a formula: save the sheet "
+                                               "with its values only."),
+                                 {"cell": getattr(cell, "coordinate", f"{r}")})
+                    values.append("")
+                elif v is None:
                     values.append("")
                 elif isinstance(v, float) and v.is_integer():
                     values.append(str(int(v)))
@@ -94,6 +102,7 @@ def read_xlsx_text(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
             rows.append(values)
     finally:
         book.close()
+    problems.raise_if_any()
     while rows and not any(v.strip() for v in rows[-1]):
         rows.pop()
     if not rows:
@@ -161,16 +170,21 @@ def map_columns(frame: pd.DataFrame, aliases: Mapping[str, Sequence[str]], *,
     return frame[list(chosen.values())].set_axis(list(chosen), axis=1)
 
 
-def refuse_formulas(frame: pd.DataFrame, columns: Sequence[str], source: str) -> None:
-    """Refuse text cells that a spreadsheet would run as a formula (``=...``, ``@...``)."""
+def refuse_formulas(frame: pd.DataFrame, columns: Sequence[str], source: str,
+                    problems: Problems | None = None) -> None:
+    """Refuse text cells that a spreadsheet would run as a formula (``=...``, ``@...``):
+    each is noted in ``problems`` (or the file is refused naming them all)."""
+    found = problems if problems is not None else Problems(source)
+    rows = frame.index.to_numpy()
     for col in columns:
         if col not in frame:
             continue
-        hits = frame[col].astype(str).str.match(_FORMULA_RE)
-        if hits.any():
-            row = hits.idxmax()
-            msg = f"{col} {frame.at[row, col]!r} looks like a spreadsheet formula"
-            raise InputError(msg, source=source, location=f"row {row}")
+        text = frame[col].astype(str)
+        found.flag(text.str.match(_FORMULA_RE).to_numpy(), rows, col,
+                   N_("“%(value)s” would run as a spreadsheet formula: remove the = or @ at "
+                      "its start."), lambda i, t=text: {"value": t.iloc[i][:40]})
+    if problems is None:
+        found.raise_if_any()
 
 
 @dataclass
@@ -181,10 +195,11 @@ class TextRecords:
 
     frame: pd.DataFrame
     source: str
-    problems: Problems = field(init=False)
+    problems: Problems = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        self.problems = Problems(self.source)
+        if self.problems is None:
+            self.problems = Problems(self.source)
 
     def __iter__(self) -> Iterator[tuple[Any, pd.Series]]:
         return self.frame.iterrows()
@@ -215,8 +230,9 @@ def read_text_records(path: Path | str, aliases: Mapping[str, Sequence[str]], *,
     for col in aliases:
         if col not in frame:
             frame[col] = ""
-    refuse_formulas(frame, text_columns, source)
-    return TextRecords(frame, source)
+    records = TextRecords(frame, source)
+    refuse_formulas(frame, text_columns, source, records.problems)
+    return records
 
 
 def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:

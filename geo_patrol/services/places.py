@@ -63,3 +63,10 @@ def city_extent(db: Database) -> tuple[float, float, float, float] | None:
     """The WGS-84 bounds of the city's areas (``None`` before any is loaded)."""
     with db.connect() as conn:
         return area_store.deployment_extent(conn)
+
+
+def home_point(db: Database, within: frozenset[int] | None) -> tuple[float, float] | None:
+    """Where a map of a user's own area opens (WGS-84 lon, lat): inside the community in the
+    middle of ``within`` (their communities; the city's when ``None``)."""
+    with db.connect() as conn:
+        return area_store.middle_community(conn, within)

@@ -22,10 +22,11 @@ from geo_patrol.crs import utm_crs_for
 from geo_patrol.errors import N_, ForbiddenError, InputError, ReportInputError
 from geo_patrol.ingest._files import FileInfo, file_info
 from geo_patrol.ingest.boundaries import read_boundaries
-from geo_patrol.ingest.fixes import RawFixes, check_times, clean_fixes, read_fixes
+from geo_patrol.ingest.fixes import RawFixes, clean_fixes, fixes_unit, read_fixes
 from geo_patrol.ingest.landcover import read_land_cover
 from geo_patrol.ingest.ledgers import Ledger, read_hazards, read_incidents, read_reports
 from geo_patrol.ingest.points import points_to_wgs84
+from geo_patrol.ingest.problems import Problems
 from geo_patrol.ingest.streets import read_streets
 from geo_patrol.ingest.training import read_training, resolve_courses
 from geo_patrol.ingest.volunteers import PASSIVE_OCCUPATIONS, read_volunteers
@@ -260,13 +261,16 @@ def _check_owner(raw: RawFixes, owner: str, source: str) -> None:
 
 
 def _resolve_volunteers(conn: Connection, raw: RawFixes, volunteer: str | None,
-                        source: str) -> tuple[np.ndarray, pd.DataFrame]:
-    """Each fix's volunteer id, and the volunteers (id, occupation) by number."""
+                        source: str, problems: Problems) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each fix's volunteer id, and the volunteers (id, occupation) by number; every fix
+    without one, or naming a number the roster does not hold, is noted in ``problems``."""
     if raw.volunteer is None:
         if not volunteer:
             msg = ("the file has no volunteer column: pass --volunteer NUMBER for a track "
                    "from one phone")
-            raise InputError(msg, source=source)
+            raise InputError(msg, source=source, values={}, shown=N_(
+                "The file names no volunteer: give the volunteer number of its phone under "
+                "“More”."))
         codes, numbers = np.zeros(len(raw), dtype="int32"), [volunteer]
     else:
         cat = pd.Categorical(raw.volunteer)
@@ -275,22 +279,22 @@ def _resolve_volunteers(conn: Connection, raw: RawFixes, volunteer: str | None,
         blank = (codes == -1) | np.isin(codes, [i for i, n in enumerate(numbers) if not n])
         if blank.any():
             if not volunteer:
-                i = int(np.flatnonzero(blank)[0])
-                raise InputError("volunteer is empty (pass --volunteer for a default)",
-                                 source=source, location=f"{raw.unit} {raw.rows[i]}")
-            numbers.append(volunteer)
-            codes[blank] = len(numbers) - 1
-    used = np.unique(codes)
+                problems.flag(blank, raw.rows, "volunteer", N_("The volunteer is empty."))
+                codes[blank] = -1
+            else:
+                numbers.append(volunteer)
+                codes[blank] = len(numbers) - 1
+    used = np.unique(codes[codes >= 0])
     known = volunteer_ids(conn, [numbers[i] for i in used])
     missing = [i for i in used if numbers[i] not in known.index]
     if missing:
-        i = int(np.flatnonzero(codes == missing[0])[0])
-        msg = (f"unknown volunteer {numbers[missing[0]]!r}" +
-               (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "") +
-               ": load the roster first")
-        raise InputError(msg, source=source, location=f"{raw.unit} {raw.rows[i]}")
-    lookup = np.zeros(len(numbers), dtype="int32")
-    lookup[used] = known.loc[[numbers[i] for i in used], "id"].to_numpy()
+        unknown = np.isin(codes, missing)
+        problems.flag(unknown, raw.rows, "volunteer",
+                      N_("No volunteer numbered %(value)s in the roster."),
+                      lambda i: {"value": numbers[codes[i]][:40]})
+    lookup = np.zeros(len(numbers) + 1, dtype="int32")  # -1 (no one) reads the last
+    found = [i for i in used if i not in missing]
+    lookup[found] = known.loc[[numbers[i] for i in found], "id"].to_numpy()
     return lookup[codes], known.set_index("id")
 
 
@@ -331,7 +335,10 @@ def load_tracks(
     info = file_info(path, max_unpacked_bytes=settings.max_unpacked_bytes)
     source = str(path)
     step("reading")
-    raw = read_fixes(info.path, fmt=fmt, tz=tz, mapping=mapping, encoding=encoding)
+    # every bad fix of the file, read or looked up, is named at once (nothing is stored)
+    problems = Problems(source, fixes_unit(info.path, fmt))
+    raw = read_fixes(info.path, fmt=fmt, tz=tz, mapping=mapping, encoding=encoding,
+                     problems=problems)
     is_csv = raw.unit == "row"
     if crs is None:
         if is_csv:
@@ -341,19 +348,22 @@ def load_tracks(
     if owner is not None:
         _check_owner(raw, owner, source)
         volunteer = owner
-    check_times(raw.t, raw.rows, source=source, unit=raw.unit)
-    _check_track_shape(raw, source)
+    if not problems.found:  # (bad rows' times are left 0: they would look alike)
+        _check_track_shape(raw, source)
     options = {"crs": crs, "volunteer": volunteer, "tz": tz, "kind": kind, "mapping": mapping}
     # a volunteer's own file proves nothing: it counts for coverage, never for points
     with _claimed(db, "tracks", info, options, timer=timer,
                   proof="none" if owner is not None else "import") as (conn, result):
         if result.duplicate:
+            problems.raise_if_any()
             return result
         upload_id = result.upload_id
         step("checking")
         lon, lat = points_to_wgs84(raw.x, raw.y, crs, raw.rows, source=source, unit=raw.unit,
-                                   extent=area_store.deployment_extent(conn))
-        vids, people = _resolve_volunteers(conn, raw, volunteer, source)
+                                   extent=area_store.deployment_extent(conn),
+                                   problems=problems)
+        vids, people = _resolve_volunteers(conn, raw, volunteer, source, problems)
+        problems.raise_if_any()
         srid = _metric_srid(conn, (lon.min(), lat.min(), lon.max(), lat.max()), settings)
         known = fix_store.existing_fix_keys(conn, vids, raw.t)
         keep = np.ones(len(raw), dtype=bool)
@@ -391,9 +401,13 @@ def load_tracks(
 
 def _ledger_points(conn: Connection, ledger: Ledger, source: str,
                    settings: Settings) -> tuple[np.ndarray, np.ndarray, int]:
+    """The ledger's points in WGS-84 and the metric SRID; every point far outside the city
+    (or not one) is named at once."""
     rec = ledger.records
+    problems = Problems(source, rec.unit)
     lon, lat = points_to_wgs84(rec.x, rec.y, rec.crs, rec.rows, source=source, unit=rec.unit,
-                               extent=area_store.deployment_extent(conn))
+                               extent=area_store.deployment_extent(conn), problems=problems)
+    problems.raise_if_any()
     srid = _metric_srid(conn, (lon.min(), lat.min(), lon.max(), lat.max()), settings)
     return lon, lat, srid
 

@@ -165,6 +165,23 @@ def deployment_extent(conn: Connection) -> tuple[float, float, float, float] | N
     return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
 
 
+def middle_community(conn: Connection, within: frozenset[int] | None
+                     ) -> tuple[float, float] | None:
+    """A WGS-84 point inside the community in the middle of ``within`` (all when ``None``):
+    the one nearest the median of their centres, which falls where communities (and so
+    streets) are densest, not in the fields a bounding box's centre may hold."""
+    row = conn.execute(sa.text("""
+        WITH c AS (SELECT ST_PointOnSurface(geom) AS p FROM areas
+                   WHERE level = 'community'
+                     AND (CAST(:ids AS integer[]) IS NULL OR id = ANY(:ids))),
+             m AS (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ST_X(p)) AS x,
+                          percentile_cont(0.5) WITHIN GROUP (ORDER BY ST_Y(p)) AS y FROM c)
+        SELECT ST_X(c.p), ST_Y(c.p) FROM c, m
+        ORDER BY c.p <-> ST_SetSRID(ST_MakePoint(m.x, m.y), 4326) LIMIT 1"""),
+        {"ids": None if within is None else sorted(within)}).first()
+    return None if row is None else (float(row[0]), float(row[1]))
+
+
 def find_area(conn: Connection, name_or_id: str | int, level: str | None = None) -> dict:
     """An area (id, name, level) by id or name, optionally of one level."""
     row = conn.execute(sa.text(

@@ -11,7 +11,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.errors import N_, InputError, NotFoundError
+from geo_patrol.ingest.problems import Problems
 from geo_patrol.rules import Rules
 from geo_patrol.store.scope import in_scope, scope_params
 
@@ -92,19 +93,18 @@ def store_reports(conn: Connection, values: pd.DataFrame, lon: np.ndarray, lat: 
     numbers = sorted(set(values["volunteer"]))
     people = dict(conn.execute(sa.text(
         "SELECT number, id FROM volunteers WHERE number = ANY(:n)"), {"n": numbers}).all())
-    unknown = values.index[~values["volunteer"].isin(people)]
-    if len(unknown):
-        row = unknown[0]
-        raise InputError(f"unknown volunteer {values.at[row, 'volunteer']!r}: load the roster "
-                         "first", source=source, location=f"{unit} {row}")
+    problems = Problems(source, unit)  # every row the database refuses, named at once
+    rows = values.index.to_numpy()
+    problems.flag((~values["volunteer"].isin(list(people))).to_numpy(), rows, "volunteer",
+                  N_("No volunteer numbered %(value)s in the roster."),
+                  lambda i: {"value": str(values["volunteer"].iloc[i])[:40]})
     wanted = sorted(set(values["hazard"].dropna()))
     hazards = dict(conn.execute(sa.text(
         "SELECT external_id, id FROM hazards WHERE external_id = ANY(:h)"), {"h": wanted}).all())
-    missing = values.index[values["hazard"].notna() & ~values["hazard"].isin(hazards)]
-    if len(missing):
-        row = missing[0]
-        raise InputError(f"unknown hazard {values.at[row, 'hazard']!r}", source=source,
-                         location=f"{unit} {row}")
+    problems.flag((values["hazard"].notna() & ~values["hazard"].isin(list(hazards))).to_numpy(),
+                  rows, "hazard", N_("No hazard numbered %(value)s in the register."),
+                  lambda i: {"value": str(values["hazard"].iloc[i])[:40]})
+    problems.raise_if_any()
     before = set(conn.execute(sa.text(
         "SELECT external_id FROM reports WHERE external_id = ANY(:ids)"),
         {"ids": values["external_id"].tolist()}).scalars())

@@ -15,7 +15,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from geo_patrol.errors import InputError
+from geo_patrol.errors import N_, InputError
+from geo_patrol.ingest.problems import Problems
 from geo_patrol.privacy import mask_name
 from geo_patrol.store.scope import in_scope, scope_params
 from geo_patrol.store.volunteers import volunteer_ids
@@ -40,23 +41,26 @@ def store_training(conn: Connection, sheet: pd.DataFrame, courses: pd.DataFrame,
     """Store a checked sign-in sheet (see :func:`geo_patrol.ingest.training.read_training`)
     with its resolved ``courses``: courses and sessions upserted by their keys, attendance by
     (session, volunteer), so loading a corrected sheet again changes only what changed."""
+    problems = Problems(source)  # every row the roster refuses, named at once
     people = volunteer_ids(conn, sorted(set(sheet["number"])))
-    unknown = ~sheet["number"].isin(people.index)
-    if unknown.any():
-        row = sheet.index[unknown.to_numpy()][0]
-        msg = (f"unknown volunteer {sheet.at[row, 'number']!r}: load the roster first")
-        raise InputError(msg, source=source, location=f"row {row}")
-    named = sheet[sheet["name"].notna()]
+    rows = sheet.index.to_numpy()
+    numbers = sheet["number"].astype(str)
+    problems.flag((~sheet["number"].isin(people.index)).to_numpy(), rows, "number",
+                  N_("No volunteer numbered %(value)s in the roster."),
+                  lambda i: {"value": numbers.iloc[i][:40]})
+    named = sheet[sheet["name"].notna() & sheet["number"].isin(people.index)]
     if not named.empty:
         roster = dict(conn.execute(sa.text(
             "SELECT number, name FROM volunteers WHERE number = ANY(:n)"),
             {"n": sorted(set(named["number"]))}).all())
         wrong = named["name"].to_numpy() != named["number"].map(roster).to_numpy()
-        if wrong.any():
-            row = named.index[wrong][0]
-            msg = (f"volunteer {sheet.at[row, 'number']!r} is {mask_name(roster[sheet.at[row, 'number']])} "
-                   f"in the roster, not {mask_name(str(sheet.at[row, 'name']))}: is the number right?")
-            raise InputError(msg, source=source, location=f"row {row}")
+        problems.flag(wrong, named.index.to_numpy(), "name",
+                      N_("Volunteer %(number)s is %(roster)s in the roster, not %(name)s: is "
+                         "the number right?"),
+                      lambda i: {"number": str(named["number"].iloc[i])[:40],
+                                 "roster": mask_name(roster[named["number"].iloc[i]]),
+                                 "name": mask_name(str(named["name"].iloc[i]))})
+    problems.raise_if_any()
     before = conn.execute(sa.text("SELECT count(*) FROM attendance")).scalar_one()
     course_ids = dict(conn.execute(sa.text("""
         INSERT INTO courses (name, skill, duty, validity_months)

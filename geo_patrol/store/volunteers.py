@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from geo_patrol.errors import InputError
+from geo_patrol.errors import N_, InputError
+from geo_patrol.ingest.problems import Problems
 from geo_patrol.privacy import Vault
 from geo_patrol.store.scope import in_scope, scope_params
 
@@ -25,25 +27,26 @@ def community_ids(conn: Connection, names: Sequence[str]) -> dict[str, int]:
 def store_volunteers(conn: Connection, roster: pd.DataFrame, *, vault: Vault, upload_id: int,
                      source: str) -> tuple[int, int]:
     """Insert new volunteers and update known ones (same number); returns (inserted, updated)."""
-    names = sorted(set(roster["community"].dropna()))
+    problems = Problems(source)  # every row the database refuses, named at once
+    names = sorted(set(roster["community"].dropna()) - {""})
     found = community_ids(conn, names)
-    unknown = [n for n in names if n not in found]
-    if unknown:
-        row = roster.index[roster["community"] == unknown[0]][0]
-        msg = (f"unknown community {unknown[0]!r}" +
-               (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "") +
-               ": load the community boundaries first")
-        raise InputError(msg, source=source, location=f"row {row}")
-    hashes = [vault.keyed_hash(v) if v else None for v in roster["id_number"]]
+    rows = roster.index.to_numpy()
+    problems.flag((roster["community"].notna() & (roster["community"] != "")
+                   & ~roster["community"].isin(list(found))).to_numpy(), rows, "community",
+                  N_("No community named %(value)s is loaded."),
+                  lambda i: {"value": str(roster["community"].iloc[i])[:40]})
+    hashes = [vault.keyed_hash(v) if isinstance(v, str) and v else None
+              for v in roster["id_number"]]
     known = conn.execute(sa.text(
         "SELECT id_hash, number FROM volunteers WHERE id_hash = ANY(:h)"),
         {"h": [h for h in hashes if h is not None]}).all()
     owner = {bytes(h): n for h, n in known}
-    for row, number, h in zip(roster.index, roster["number"], hashes):
-        if h is not None and owner.get(h, number) != number:
-            msg = (f"duplicate volunteer: the ID number of {number!r} is already registered "
-                   f"as volunteer {owner[h]!r}")
-            raise InputError(msg, source=source, location=f"row {row}")
+    taken = np.array([h is not None and owner.get(h, number) != number
+                      for number, h in zip(roster["number"], hashes)], dtype=bool)
+    problems.flag(taken, rows, "id_number",
+                  N_("This ID number is already registered as volunteer %(value)s."),
+                  lambda i: {"value": str(owner[hashes[i]])[:40]})
+    problems.raise_if_any()
     existing = set(conn.execute(sa.text("SELECT number FROM volunteers WHERE number = ANY(:n)"),
                                 {"n": roster["number"].tolist()}).scalars())
     params = [

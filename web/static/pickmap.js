@@ -1,6 +1,8 @@
 // A small map beside a form's longitude and latitude: a click there fills both (WGS-84, six
 // decimals) and marks the place; typed values are marked too. The city's own base map
-// (vector tiles from this server) is drawn under it.
+// (vector tiles from this server) is drawn under it. It opens on the user's own area
+// (data-centre, lon/lat) at the zoom whose street names the base map draws (data-zoom), or
+// on the place typed before; the city's bounds when neither is known.
 (function () {
   "use strict";
   function start(box) {
@@ -9,10 +11,18 @@
     var lon = form.querySelector("input[name='" + box.dataset.lon + "']");
     var lat = form.querySelector("input[name='" + box.dataset.lat + "']");
     var b = JSON.parse(box.dataset.bounds || "null");
+    var home = JSON.parse(box.dataset.centre || "null");
+    var zoom = Number(box.dataset.zoom || 14);
     var map = L.map(box, {scrollWheelZoom: false});
+    function typed() {
+      var y = parseFloat(lat.value), x = parseFloat(lon.value);
+      return isFinite(x) && isFinite(y) && Math.abs(y) <= 90 && Math.abs(x) <= 180 ? [y, x] : null;
+    }
     function fit() {
       map.invalidateSize();
-      if (b) { map.fitBounds([[b[1], b[0]], [b[3], b[2]]]); } else { map.setView([0, 0], 2); }
+      var at = typed() || (home && [home[1], home[0]]);
+      if (at) { map.setView(at, zoom); }
+      else if (b) { map.fitBounds([[b[1], b[0]], [b[3], b[2]]]); } else { map.setView([0, 0], 2); }
     }
     fit();
     if (window.protomapsL && window.gpBaseStyle) {
