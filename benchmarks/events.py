@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -36,6 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import sqlalchemy as sa
 
 from benchmarks._common import benchmark_database, emit
@@ -54,14 +56,18 @@ PASSWORD = "bench-events-password"
 
 class Server(LiveServer):
     """``geo-patrol serve --positions-port`` in its own process, given the time a loaded
-    machine takes to start it."""
+    machine takes to start it: timed once it has started (both ports open, its imports and
+    its coverage process's done), not while it starts."""
 
     def start(self) -> None:
+        web = _port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "geo_patrol.cli", "serve", "--port", str(_port()),
+            [sys.executable, "-m", "geo_patrol.cli", "serve", "--port", str(web),
              "--positions-port", str(self.port)], env=self.env,
             stdout=subprocess.DEVNULL, stderr=self.log)
         _wait_open(self.port, self.proc)
+        _wait_open(web, self.proc)
+        _settled(self.proc.pid)
 
 
 def _wait_open(port: int, proc: subprocess.Popen) -> None:
@@ -75,6 +81,28 @@ def _wait_open(port: int, proc: subprocess.Popen) -> None:
         time.sleep(0.2)
     proc.kill()
     raise RuntimeError(f"port {port} did not open")
+
+
+def _settled(pid: int, *, idle_s: float = 0.2, timeout_s: float = 180.0) -> None:
+    """Wait until process ``pid`` and its children have started: less than ``idle_s`` of CPU
+    used in each of two seconds running (a starting server imports for a long while on a
+    loaded machine, and whatever it starts in processes of its own imports too)."""
+    root = psutil.Process(pid)
+
+    def used() -> float:
+        total = 0.0
+        for p in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                t = p.cpu_times()
+                total += t.user + t.system
+        return total
+
+    deadline, quiet, last = time.time() + timeout_s, 0, used()
+    while quiet < 2 and time.time() < deadline:
+        time.sleep(1.0)
+        now = used()
+        quiet = quiet + 1 if now - last < idle_s else 0
+        last = now
 
 
 # -- the no-op server ---------------------------------------------------------------------------
@@ -100,6 +128,7 @@ def _noop(port: int) -> None:
 def _start(args: list[str], port: int) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "benchmarks.events", *args])
     _wait_open(port, proc)
+    _settled(proc.pid)
     return proc
 
 
@@ -235,7 +264,10 @@ def _under_load(server: Server, engine: sa.Engine, settings: object, paced: list
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=["small", "city"], default="small")
+    parser.add_argument("--scale", choices=["small", "city"], default="city",
+                        help="The demo city's size: its phones. Each phone sends its next "
+                        "position once answered, so the ceiling is at most phones / answer "
+                        "time; the small city's ~100 phones bound it far below the intake's.")
     parser.add_argument("--clients", type=int, default=2000,
                         help="Pages connected to /events at once.")
     parser.add_argument("--rate", type=float, default=2000.0,
@@ -307,6 +339,9 @@ def main(argv: list[str] | None = None) -> None:
               f"{events['event_p50_ms']} ms, p99 {events['event_p99_ms']} ms")
         noop_rate = baseline.sent / baseline.seconds
         intake_rate = ceiling.sent / ceiling.seconds
+        # Little's law: the requests under way on average; far below the phones (or the
+        # connections) when the phones, each waiting for its answer, are what bound the rate
+        in_flight = intake_rate * float(np.mean(ceiling.latencies_ms)) / 1000
         figures |= {
             "positions": len(requests), "phones": phones,
             "noop_ceiling_per_s": round(noop_rate), "noop_p99_ms":
@@ -314,6 +349,7 @@ def main(argv: list[str] | None = None) -> None:
             "intake_ceiling_per_s": round(intake_rate),
             "intake_ceiling_p99_ms": round(ceiling.percentile(99), 1),
             "intake_share_of_noop": round(intake_rate / noop_rate, 3),
+            "intake_ceiling_in_flight": round(in_flight, 1),
             "paced_rate": args.rate,
             "paced_per_s": round(loaded.sent / loaded.seconds),
             "paced_p50_ms": round(loaded.percentile(50), 1),
@@ -322,7 +358,9 @@ def main(argv: list[str] | None = None) -> None:
             **events,
         }
         print(f"W9: the intake's ceiling is {intake_rate / noop_rate:.0%} of the no-op "
-              f"server's ({intake_rate:.0f}/s against {noop_rate:.0f}/s)")
+              f"server's ({intake_rate:.0f}/s against {noop_rate:.0f}/s); {in_flight:.0f} "
+              f"requests under way on average of {min(phones, args.concurrency)} phones "
+              "sending")
     emit(figures)
 
 

@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -536,6 +537,22 @@ def check_times(t: np.ndarray, rows: np.ndarray, *, source: str, unit: str,
                          source=source, location=f"{unit} {rows[i]}")
 
 
+_TRANSFORMERS = threading.local()
+
+
+def _to_metric(metric_crs: str) -> pyproj.Transformer:
+    """WGS 84 to ``metric_crs``, made once per thread (making one reads the PROJ database:
+    the position intake asks for it with every batch; a Transformer is not shared between
+    threads)."""
+    cache = getattr(_TRANSFORMERS, "cache", None)
+    if cache is None:
+        cache = _TRANSFORMERS.cache = {}
+    if metric_crs not in cache:
+        cache[metric_crs] = pyproj.Transformer.from_crs("EPSG:4326", metric_crs,
+                                                        always_xy=True)
+    return cache[metric_crs]
+
+
 def clean_fixes(volunteer_id: np.ndarray, t: np.ndarray, lon: np.ndarray, lat: np.ndarray,
                 accuracy: np.ndarray, speed: np.ndarray, *, metric_crs: str,
                 gap_s: float = 120.0, max_speed_kmh: float = 200.0,
@@ -560,8 +577,7 @@ def clean_fixes(volunteer_id: np.ndarray, t: np.ndarray, lon: np.ndarray, lat: n
     order = np.lexsort((file_order, t, volunteer_id))
     vid, t, lon, lat = volunteer_id[order], t[order], lon[order], lat[order]
     accuracy, speed, flags = accuracy[order], speed[order], flags[order]
-    tr = pyproj.Transformer.from_crs("EPSG:4326", metric_crs, always_xy=True)
-    x, y = tr.transform(lon, lat)
+    x, y = _to_metric(metric_crs).transform(lon, lat)
     same = np.zeros(n, dtype=bool)
     same[1:] = vid[1:] == vid[:-1]
     dup = np.zeros(n, dtype=bool)

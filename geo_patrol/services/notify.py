@@ -170,16 +170,47 @@ def _apprise_for(url: str) -> Any:
     return cache[url]
 
 
+class _Warnings(logging.Handler):
+    """apprise's warnings (the reason a channel did not take a message: apprise logs it and
+    returns ``False``) kept per sending thread, so that a post's error is its own and not
+    another thread's (apprise's ``LogCapture`` sees every thread's records)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self._local = threading.local()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        lines = getattr(self._local, "lines", None)
+        if lines is not None:
+            lines.append(record.getMessage())
+
+    def start(self) -> list[str]:
+        self._local.lines = []
+        return self._local.lines
+
+    def stop(self) -> None:
+        self._local.lines = None
+
+
+_WARNINGS = _Warnings()
+_APPRISE_LOG = logging.getLogger("apprise")  # the logger every apprise plugin logs to
+_APPRISE_LOG.addHandler(_WARNINGS)
+if _APPRISE_LOG.getEffectiveLevel() > logging.WARNING:  # its warnings reach the handler
+    _APPRISE_LOG.setLevel(logging.WARNING)
+
+
 def send_apprise(url: str, title: str, body: str) -> None:
     """Hand one message to one apprise URL; the reason apprise logged when it fails."""
     service = _apprise_for(url)
     if service is None:
         raise ChannelError("not a notification URL apprise knows", final=True)
-    with apprise.LogCapture(level=logging.WARNING) as logs:
+    lines = _WARNINGS.start()
+    try:
         ok = service.notify(title=title, body=body)
+    finally:
+        _WARNINGS.stop()
     if not ok:
-        text = logs.getvalue().strip().splitlines()
-        raise ChannelError(text[-1][:500] if text else "the channel did not take the message")
+        raise ChannelError(lines[-1][:500] if lines else "the channel did not take the message")
 
 
 def send_webpush(delivery: dict[str, Any], keys: tuple[str, str], *, contact: str,
