@@ -253,6 +253,8 @@ class Volunteer(Base):
     """A registered volunteer. The ID number is stored encrypted plus a keyed hash."""
 
     __tablename__ = "volunteers"
+    __table_args__ = (_trgm("ix_volunteers_name_trgm", "name"),
+                      _trgm("ix_volunteers_number_trgm", "number"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(Text)

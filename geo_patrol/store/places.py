@@ -6,6 +6,7 @@ back to name gaps, hazards and incidents, to draw the base map and to answer the
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import geopandas as gpd
@@ -240,16 +241,42 @@ def nearest_piece(geom_m: str, alias: str = "np") -> str:
 
 
 # -- the place search --------------------------------------------------------------------------
+#
+# Hazards and volunteers (thousands) are searched in two steps, each with its own LIMIT: the
+# names holding the query (the name itself, then names starting with it, then the rest), and
+# only when those are fewer than asked for, the names merely alike (trigram similarity, ``%``;
+# a volunteer: the numbers starting with it), found through the trigram index. The answers and
+# their order are those of one query ranking every match, but no step rates each name of the
+# table for similarity.
+
+#: Characters that lowercase to themselves and that no other character lowercases to (Chinese
+#: characters, digits, punctuation): for a query made of these only, ``LIKE`` finds what
+#: ``ILIKE`` does (PostgreSQL's ``ILIKE`` is ``lower(s) LIKE lower(pattern)``) without
+#: lowercasing every name it reads.
+_CASELESS = re.compile(r"[\s0-9!-/:-@\[-`{-~\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff"
+                       r"\uf900-\ufaff\uff01-\uff20\uff3b-\uff40\uff5b-\uff65]*")
+
+
+def _like(q: str) -> str:
+    """The operator that matches ``q`` whatever the case."""
+    return "LIKE" if _CASELESS.fullmatch(q) else "ILIKE"
+
 
 #: Rank of a text match: the name itself first, then names starting with the query, then
 #: names holding it, then names only alike (trigram similarity); shorter names first.
-def _match(column: str) -> str:
+def _match(column: str, q: str) -> str:
     return (f"(CASE WHEN {column} = :q THEN 0 WHEN {column} LIKE :prefix THEN 1 "
-            f"WHEN {column} ILIKE :inner THEN 2 ELSE 3 END)")
+            f"WHEN {column} {_like(q)} :inner THEN 2 ELSE 3 END)")
 
 
-def _where(column: str) -> str:
-    return f"({column} ILIKE :inner OR {column} % :q)"
+def _holding(column: str, q: str) -> str:
+    """Names holding ``q`` (ranks 0-2 of :func:`_match`)."""
+    return f"{column} {_like(q)} :inner"
+
+
+def _alike(column: str, q: str) -> str:
+    """Names alike but not holding ``q`` (rank 3 of :func:`_match`)."""
+    return f"({column} % :q AND NOT {column} {_like(q)} :inner)"
 
 
 def _params(q: str, limit: int) -> dict[str, Any]:
@@ -257,19 +284,46 @@ def _params(q: str, limit: int) -> dict[str, Any]:
     return {"q": q, "prefix": like + "%", "inner": "%" + like + "%", "limit": limit}
 
 
+def _in_two_steps(conn: Connection, sql: str, holding: str, alike: str,
+                  params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of ``sql`` with its ``{match}`` condition ``holding``, then, when fewer than
+    ``:limit`` came back, ``alike`` for the rest. The second step reads the trigram index:
+    the planner rates a similarity test as cheap as a comparison and would rather rate every
+    name of the table (tens of milliseconds for thousands of Chinese names), so sequential
+    scans are off for that one statement (``SET LOCAL``, then back to the session's value)."""
+    rows = [dict(r) for r in conn.execute(sa.text(sql.format(match=holding)),
+                                          params).mappings()]
+    rest = params["limit"] - len(rows)
+    if rest <= 0:
+        return rows
+    conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    rows += [dict(r) for r in conn.execute(sa.text(sql.format(match=alike)),
+                                           {**params, "limit": rest}).mappings()]
+    # (after a failed statement, the transaction's rollback puts it back)
+    conn.execute(sa.text("SET LOCAL enable_seqscan TO DEFAULT"))
+    return rows
+
+
+def _where(column: str, q: str) -> str:
+    """Names holding ``q`` or alike (every rank of :func:`_match`), in one statement: for
+    the small tables (areas, street names), where rating each name costs less than a second
+    step."""
+    return f"({column} {_like(q)} :inner OR {column} % :q)"
+
+
 def search_areas(conn: Connection, q: str, *, limit: int = 6) -> list[dict[str, Any]]:
     """Districts, stations and communities named like ``q``: name, level, centre, bounds."""
     return [dict(r) for r in conn.execute(sa.text(f"""
         WITH hit AS (
             SELECT a.id, a.name, a.level, a.parent_id, a.geom FROM areas a
-            WHERE {_where('a.name')}
-            ORDER BY {_match('a.name')}, length(a.name), a.name LIMIT :limit)
+            WHERE {_where('a.name', q)}
+            ORDER BY {_match('a.name', q)}, length(a.name), a.name LIMIT :limit)
         SELECT h.id, h.name, h.level, p.name AS parent,
                ST_X(ST_PointOnSurface(h.geom)) AS lon, ST_Y(ST_PointOnSurface(h.geom)) AS lat,
                ST_XMin(h.geom) AS x0, ST_YMin(h.geom) AS y0, ST_XMax(h.geom) AS x1,
                ST_YMax(h.geom) AS y1
         FROM hit h LEFT JOIN areas p ON p.id = h.parent_id
-        ORDER BY {_match('h.name')}, length(h.name), h.name"""),
+        ORDER BY {_match('h.name', q)}, length(h.name), h.name"""),
         _params(q, limit)).mappings()]
 
 
@@ -278,8 +332,8 @@ def search_streets(conn: Connection, q: str, *, limit: int = 6) -> list[dict[str
     (``lon``, ``lat``) and its extent."""
     return [dict(r) for r in conn.execute(sa.text(f"""
         SELECT name, length_m, lon, lat, x0, y0, x1, y1 FROM street_names
-        WHERE {_where('name')}
-        ORDER BY {_match('name')}, length(name), name LIMIT :limit"""),
+        WHERE {_where('name', q)}
+        ORDER BY {_match('name', q)}, length(name), name LIMIT :limit"""),
         _params(q, limit)).mappings()]
 
 
@@ -287,13 +341,14 @@ def search_crossings(conn: Connection, a: str, b: str, *, limit: int = 6
                      ) -> list[dict[str, Any]]:
     """Crossings of a street named like ``a`` with one named like ``b`` (either way round)."""
     pa, pb = _params(a, limit), _params(b, limit)
-    return [dict(r) for r in conn.execute(sa.text("""
+    like_a, like_b = _like(a), _like(b)
+    return [dict(r) for r in conn.execute(sa.text(f"""
         WITH hit AS (
             SELECT name_a, name_b, geom FROM crossings
-            WHERE name_a ILIKE :ia AND name_b ILIKE :ib
+            WHERE name_a {like_a} :ia AND name_b {like_b} :ib
             UNION ALL
             SELECT name_b, name_a, geom FROM crossings
-            WHERE name_b ILIKE :ia AND name_a ILIKE :ib)
+            WHERE name_b {like_a} :ia AND name_a {like_b} :ib)
         SELECT DISTINCT ON (name_a, name_b) name_a, name_b, ST_X(geom) AS lon,
                ST_Y(geom) AS lat
         FROM hit ORDER BY name_a, name_b, length(name_a) + length(name_b) LIMIT :limit"""),
@@ -304,31 +359,39 @@ def search_hazards(conn: Connection, q: str, *, within: Within, limit: int = 6
                    ) -> list[dict[str, Any]]:
     """Hazards (not proposals) named like ``q`` in the scope: name, category, street place,
     community."""
-    return [dict(r) for r in conn.execute(sa.text(f"""
+    return _in_two_steps(conn, f"""
         WITH hit AS (
             SELECT h.id, h.name, h.category, h.geom, h.geom_m, h.community_id FROM hazards h
-            WHERE NOT h.proposed AND {_where('h.name')} AND {in_scope('h.community_id')}
-            ORDER BY {_match('h.name')}, length(h.name), h.name LIMIT :limit)
+            WHERE NOT h.proposed AND {{match}} AND {in_scope('h.community_id')}
+            ORDER BY {_match('h.name', q)}, length(h.name), h.name LIMIT :limit)
         SELECT h.id, h.name, h.category, ST_X(h.geom) AS lon, ST_Y(h.geom) AS lat,
                np.street, np.cross_a, np.cross_b,
                (SELECT a.name FROM areas a WHERE a.id = h.community_id) AS community
         FROM hit h {nearest_piece('h.geom_m')}
-        ORDER BY {_match('h.name')}, length(h.name), h.name"""),
-        {**_params(q, limit), **scope_params(within)}).mappings()]
+        ORDER BY {_match('h.name', q)}, length(h.name), h.name""",
+        _holding("h.name", q), _alike("h.name", q),
+        {**_params(q, limit), **scope_params(within)})
 
 
 def search_volunteers(conn: Connection, q: str, *, within: Within, limit: int = 6
                       ) -> list[dict[str, Any]]:
     """Active volunteers whose number or name is like ``q`` in the scope (their name as
-    stored: the caller masks it), placed at their home community."""
-    return [dict(r) for r in conn.execute(sa.text(f"""
+    stored: the caller masks it), placed at their home community: those named so first,
+    then those numbered so."""
+    sql = f"""
         WITH hit AS (
             SELECT v.id, v.number, v.name, v.community_id FROM volunteers v
-            WHERE v.active AND (v.number ILIKE :prefix OR v.name ILIKE :inner)
-              AND {in_scope('v.community_id')}
-            ORDER BY {_match('v.name')}, v.number LIMIT :limit)
+            WHERE v.active AND {{match}} AND {in_scope('v.community_id')}
+            ORDER BY {_match('v.name', q)}, v.number LIMIT :limit)
         SELECT h.id, h.number, h.name, a.name AS community,
                ST_X(ST_PointOnSurface(a.geom)) AS lon, ST_Y(ST_PointOnSurface(a.geom)) AS lat
         FROM hit h JOIN areas a ON a.id = h.community_id
-        ORDER BY {_match('h.name')}, h.number"""),
-        {**_params(q, limit), **scope_params(within)}).mappings()]
+        ORDER BY {_match('h.name', q)}, h.number"""
+    params = {**_params(q, limit), **scope_params(within)}
+    named = [dict(r) for r in conn.execute(sa.text(sql.format(match=_holding("v.name", q))),
+                                           params).mappings()]
+    if len(named) >= limit:
+        return named
+    return named + [dict(r) for r in conn.execute(sa.text(sql.format(
+        match=f"v.number {_like(q)} :prefix AND NOT {_holding('v.name', q)}")),
+        {**params, "limit": limit - len(named)}).mappings()]
