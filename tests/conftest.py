@@ -164,7 +164,8 @@ def demo_world(pg_cluster: LocalCluster, demo_template: dict,
 
 #: The longest files, started first so that the parallel runner (one file per process at a
 #: time) does not end on one of them alone.
-LONGEST_FIRST = ("test_reliability_run.py", "test_demo.py", "test_benchmarks.py",
+LONGEST_FIRST = ("test_reliability_run.py", "test_demo.py", "test_notebooks.py",
+                 "test_benchmarks.py",
                  "test_attacker.py", "test_history.py", "test_planning.py")
 
 

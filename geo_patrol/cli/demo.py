@@ -81,15 +81,15 @@ def demo(ctx: click.Context, seed: int, scale: str, do_serve: bool, host: str,
 
 def trial_lines(t: Any) -> list[str]:
     """A trial's design in one line, then its report as ``evidence trial report`` says it."""
-    from geo_patrol.cli.evidence import report_lines
+    from geo_patrol.cli.evidence import report_lines, weeks_text
 
     design, arms = t.trial["design"], t.spots["arm"].value_counts()
     needed = design.get("weeks_needed")
     weeks = int(t.trial["weeks"])
-    head = (f"#{t.trial['id']} in {t.trial['area'] or 'the city'}, {weeks} "
-            f"week{'s' if weeks != 1 else ''} from {t.trial['start_day']}: {len(t.spots)} hot "
-            f"spots in {design['blocks']} blocks, {arms.get('patrolled', 0)} patrolled and "
-            f"{arms.get('control', 0)} control, outcome {t.trial['outcome']}; power "
+    head = (f"#{t.trial['id']} in {t.trial['area'] or 'the city'}, {weeks_text(weeks)} from "
+            f"{t.trial['start_day']}: {len(t.spots)} hot spots in {design['blocks']} blocks, "
+            f"{arms.get('patrolled', 0)} patrolled and {arms.get('control', 0)} control, "
+            f"outcome {t.trial['outcome']}; power "
             f"{100 * design['power']:.0f}% to find a {100 * t.trial['fall']:.0f}% fall "
             f"({'over 104' if needed is None else needed} weeks for "
             f"{100 * design['target_power']:.0f}%)")

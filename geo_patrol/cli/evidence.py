@@ -92,6 +92,11 @@ def trial() -> None:
     """A randomised trial of hot-spot patrols: design and store it, then read its report."""
 
 
+def weeks_text(n: int) -> str:
+    """"1 week", "8 weeks"."""
+    return f"{n} week" if n == 1 else f"{n} weeks"
+
+
 def _design_lines(d: Design) -> list[str]:
     spots = d.spots
     patrolled = int((spots["arm"] == "patrolled").sum())
@@ -99,9 +104,9 @@ def _design_lines(d: Design) -> list[str]:
              f"{METHODS.get(d.forecast['method'], d.forecast['method'])}, "
              f"{spots['block'].nunique()} blocks by district and risk: {patrolled} patrolled, "
              f"{len(spots) - patrolled} control (seed {d.seed})",
-             f"from {d.start} for {d.weeks} weeks (to {d.end}); outcome fixed now: "
+             f"from {d.start} for {weeks_text(d.weeks)} (to {d.end}); outcome fixed now: "
              "property incidents per hot spot",
-             f"power to find a fall of {100 * d.fall:.0f}% in {d.weeks} weeks: "
+             f"power to find a fall of {100 * d.fall:.0f}% in {weeks_text(d.weeks)}: "
              f"{100 * d.power:.0f}%"]
     needed = d.weeks_needed
     if not d.can_tell:
@@ -184,7 +189,8 @@ def trial_report(ctx: click.Context, trial_id: int, today: str | None,
 def report_lines(got: Report) -> list[str]:
     """The report in plain words, then its figures (English)."""
     t = got.trial
-    head = f"trial {t['id']} ({t['area'] or 'the whole city'}, from {t['start_day']}, {t['weeks']} weeks)"
+    head = (f"trial {t['id']} ({t['area'] or 'the whole city'}, from {t['start_day']}, "
+            f"{weeks_text(int(t['weeks']))})")
     if got.until is None:
         return [f"{head}: starts on {t['start_day']}; nothing to report yet"]
     inf, dose = got.inference, got.dose
