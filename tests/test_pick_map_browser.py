@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from geo_patrol.render.basemap import LABEL_ZOOM
+from geo_patrol.render.basemap import NAMED_STREETS_ZOOM
 from geo_patrol.services import places
 from geo_patrol.store.accounts import principal_named
 from tests.browsing import browser, page, server, shot, sign_in  # noqa: F401  (fixtures)
@@ -74,7 +74,8 @@ def test_the_call_out_map_opens_on_the_command_s_area_at_street_zoom(
     zooms = {z for z, _, _ in asked}
     assert zooms, "the small map asked for no base-map tile"
     z = max(zooms)
-    assert z >= LABEL_ZOOM - 1, zooms  # street names are drawn from LABEL_ZOOM on
+    # the base map draws a zoom from the tiles one below: these name every street
+    assert z == NAMED_STREETS_ZOOM - 1, zooms
     assert (z, *_tile(lon, lat, z)) in asked, (z, _tile(lon, lat, z), sorted(asked)[:8])
     # a click on the middle of the map picks a place in the district's communities
     box = small.bounding_box()

@@ -193,7 +193,8 @@ def test_upload_page(demo_client, tmp_path):
                  "bad.csv")}, content_type="multipart/form-data")
     assert bad.status_code == 400
     text = bad.get_data(as_text=True)
-    assert "第 2 行：(0, 0) 不是真实位置" in text  # in the page's language
+    # in the page's language, in the list of bad rows (row, column, reason)
+    assert "<tr><td>2</td><td>位置</td><td>(0, 0) 不是真实位置" in text
     # the city's time zone when none is chosen; the summary in the page's language
     good = demo_client.post("/uploads", data={
         "kind": "incidents", "csrf_token": demo_client.csrf,

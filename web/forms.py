@@ -30,7 +30,8 @@ from geo_patrol.errors import (
     RowProblem,
     TooLargeError,
 )
-from geo_patrol.render.basemap import LABEL_ZOOM, MAX_DATA_ZOOM, STYLE_JS, TILE_URL
+from geo_patrol.render.basemap import (MAX_DATA_ZOOM, NAMED_STREETS_ZOOM, STYLE_JS,
+                                       TILE_URL)
 from geo_patrol.render.i18n import term
 from geo_patrol.services import places
 from web.db import get_db
@@ -279,13 +280,13 @@ def city_bounds() -> list[float] | None:
 def pick_view() -> dict[str, Any]:
     """Where a map that picks a point opens: the signed-in user's own area (the community in
     the middle of theirs), at the zoom the base map names every street
-    (:data:`~geo_patrol.render.basemap.LABEL_ZOOM`); the city's bounds when nothing is
-    loaded."""
+    (:data:`~geo_patrol.render.basemap.NAMED_STREETS_ZOOM`); the city's bounds when nothing
+    is loaded."""
     if "pick_view" not in g:
         within = current_user.principal.community_ids \
             if current_user.is_authenticated else None
         point = places.home_point(get_db(), within)
-        g.pick_view = {"centre": list(point) if point else None, "zoom": LABEL_ZOOM}
+        g.pick_view = {"centre": list(point) if point else None, "zoom": NAMED_STREETS_ZOOM}
     return g.pick_view
 
 

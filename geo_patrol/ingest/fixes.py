@@ -249,7 +249,7 @@ def read_gpx(path: Path, *, tz: str | None = None,
     keep = np.flatnonzero(timed)
     t = parse_times(pd.Series([times[i] for i in keep]), rows[keep], tz=tz, source=source,
                     unit="point", problems=problems)
-    check_times(t, rows[keep], source=source, unit="point", problems=problems)
+    check_times(t, rows[keep], source=source, unit="point", problems=problems, tz=tz)
     _finish(problems, own)
     raw = RawFixes(None, t, np.array(lon)[keep], np.array(lat)[keep], np.array(acc)[keep],
                    np.array(spd)[keep], rows[keep], "point")
@@ -354,7 +354,7 @@ def read_geojson_fixes(path: Path, *, tz: str | None = None,
     if all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in times):
         tser = tser.astype("float64")
     t = parse_times(tser, r, tz=tz, source=source, unit="feature", problems=problems)
-    check_times(t, r, source=source, unit="feature", problems=problems)
+    check_times(t, r, source=source, unit="feature", problems=problems, tz=tz)
     x = to_float(xs, "longitude", r, source=source, unit="feature", problems=problems)
     y = to_float(ys, "latitude", r, source=source, unit="feature", problems=problems)
     accuracy = to_float(acc, "accuracy", r, source=source, unit="feature", required=False,
@@ -416,7 +416,7 @@ def read_csv_fixes(path: Path, *, tz: str | None = None, mapping: dict[str, str]
     x, y = column("lon"), column("lat")
     t = parse_times(table.column(original["time"]).to_pandas(), rows, tz=tz, source=source,
                     problems=problems)
-    check_times(t, rows, source=source, unit="row", problems=problems)
+    check_times(t, rows, source=source, unit="row", problems=problems, tz=tz)
     accuracy, speed = column("accuracy", False), column("speed", False)
     _finish(problems, own)
     volunteers = None
@@ -508,15 +508,19 @@ class CleanFixes:
 
 def check_times(t: np.ndarray, rows: np.ndarray, *, source: str, unit: str,
                 now: dt.datetime | None = None, problems: Problems | None = None,
-                column: str = "time") -> None:
+                column: str = "time", tz: str | None = None) -> None:
     """Refuse times before 2000 or more than a day in the future (with ``problems``, note
-    each there; rows already noted are skipped)."""
+    each there, shown in ``tz`` (the file's zone) when given, else in UTC; rows already
+    noted are skipped)."""
     now_us = int(pd.Timestamp(now or dt.datetime.now(dt.UTC)).value // 1000)
     if problems is not None:
         fresh = ~problems.bad(rows)
+        zone = _zone(tz)
 
         def shown(i: int) -> dict[str, str]:
-            return {"value": f"{pd.Timestamp(int(t[i]), unit='us', tz='UTC'):%Y-%m-%d %H:%M}Z"}
+            at = pd.Timestamp(int(t[i]), unit="us", tz="UTC")
+            return {"value": f"{at.tz_convert(zone):%Y-%m-%d %H:%M}" if zone
+                    else f"{at:%Y-%m-%d %H:%M}Z"}
 
         problems.flag(fresh & (t < EARLIEST.value // 1000), rows, column,
                       N_("%(value)s is before 2000: a GPS reset?"), shown)

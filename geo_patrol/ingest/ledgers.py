@@ -174,7 +174,7 @@ def read_reports(path: Path | str, *, crs: str | None, tz: str | None = None,
     problems.flag((f["volunteer"] == "").to_numpy(), rows, "volunteer",
                   N_("The volunteer is empty."))
     t = parse_times(f["time"], rows, tz=tz, source=source, unit=rec.unit, problems=problems)
-    check_times(t, rows, source=source, unit=rec.unit, problems=problems)
+    check_times(t, rows, source=source, unit=rec.unit, problems=problems, tz=tz)
     verification = f["verification"].str.strip().str.lower().map(_VERIFICATION)
     problems.flag(verification.isna().to_numpy(), rows, "verification",
                   N_("“%(value)s” is not a verification: use one of %(allowed)s."),
@@ -239,7 +239,8 @@ def read_incidents(path: Path | str, *, crs: str | None, tz: str | None = None,
         m = has_time.to_numpy()
         at[m] = parse_times(full[m], rows[m], tz=tz, source=source, unit=rec.unit,
                             problems=problems)
-        check_times(at[m], rows[m], source=source, unit=rec.unit, problems=problems)
+        check_times(at[m], rows[m], source=source, unit=rec.unit, problems=problems,
+                    tz=tz)
     on = pd.to_datetime(date_part.where(date_part != ""), errors="coerce", format="mixed")
     problems.flag((on.isna() & (date_part != "")).to_numpy(), rows, "date",
                   N_("“%(value)s” is not a date."), lambda i: {"value": f["date"].iloc[i][:40]})

@@ -31,6 +31,9 @@ MAX_SERVED_ZOOM = 18
 EMBEDDED_ZOOMS = range(10, MAX_DATA_ZOOM + 1)
 #: Street labels from this zoom (arterials one zoom earlier).
 LABEL_ZOOM = 14
+#: The map zoom at which every street's name shows: protomaps-leaflet draws a map zoom from
+#: the tiles (and label rules) of the zoom below it.
+NAMED_STREETS_ZOOM = LABEL_ZOOM + 1
 FONT = '"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",sans-serif'
 
 #: The style: paint and label rules of protomaps-leaflet (``P`` is ``protomapsL``), plain JS.

@@ -46,12 +46,13 @@
   var figure = /^[-+−]?[\d][\d,.\s]*(%|km|m|h|min|s|分钟|小时|秒|米|千米|公里)?$|^—$/;
   document.querySelectorAll("table.gp").forEach(function (table) {
     var numeric = {};
+    var figures = {};  // a column of empty cells is no column of figures
     table.querySelectorAll("tbody tr").forEach(function (row) {
       Array.prototype.forEach.call(row.cells, function (cell, i) {
         if (cell.colSpan > 1) { return; }
         var text = cell.textContent.trim();
         var isNum = text !== "" && figure.test(text);
-        if (isNum && text !== "—") { cell.classList.add("num"); }
+        if (isNum && text !== "—") { cell.classList.add("num"); figures[i] = true; }
         if (numeric[i] === undefined) { numeric[i] = true; }
         if (!isNum && text !== "") { numeric[i] = false; }
       });
@@ -59,7 +60,7 @@
     var head = table.tHead && table.tHead.rows[0];
     if (head) {
       Array.prototype.forEach.call(head.cells, function (cell, i) {
-        if (numeric[i]) { cell.classList.add("num"); }
+        if (numeric[i] && figures[i]) { cell.classList.add("num"); }
       });
     }
   });

@@ -141,17 +141,25 @@
     var body = document.querySelector("#live-coverage tbody");
     if (body) {
       body.textContent = "";
-      data.coverage.filter(function (c) { return c.covered_m > 0; })
-        .sort(function (a, b) { return (b.pct || 0) - (a.pct || 0); })
+      var walked = data.coverage.filter(function (c) { return c.covered_m > 0; });
+      walked.sort(function (a, b) { return (b.pct || 0) - (a.pct || 0); })
         .slice(0, 15)
         .forEach(function (c) {
           var tr = document.createElement("tr");
           tr.appendChild(text("td", c.name));
-          tr.appendChild(text("td", (c.total_m / 1000).toFixed(1)));
-          tr.appendChild(text("td", (c.covered_m / 1000).toFixed(1)));
-          tr.appendChild(text("td", c.pct == null ? "" : c.pct.toFixed(1)));
+          tr.appendChild(text("td", (c.total_m / 1000).toFixed(1), "num"));
+          tr.appendChild(text("td", (c.covered_m / 1000).toFixed(1), "num"));
+          tr.appendChild(text("td", c.pct == null ? "" : c.pct.toFixed(1), "num"));
           body.appendChild(tr);
         });
+      if (!walked.length) {  // an empty table says so, in the page's words
+        var none = document.createElement("tr");
+        none.className = "empty";
+        var cell = text("td", body.closest("table").dataset.none || "");
+        cell.colSpan = 4;
+        none.appendChild(cell);
+        body.appendChild(none);
+      }
     }
     panel.dataset.liveAt = data.at;
   });
