@@ -99,7 +99,9 @@ def test_a_task_map_marks_its_site_and_opens_amap_or_baidu_there(page, server, d
     user = f"b-vol-{lang}"
     make_user(engine, user, "volunteer", volunteer=number)
     sign_in(page, server, user)
+    page.set_viewport_size({"width": 360, "height": 740})  # the volunteer's phone
     page.goto(f"{server}/lang/{lang}?next=/maps/task/{task}", wait_until="networkidle")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
     assert page.locator(".gp-stop-number").all_inner_texts() == ["1"]
     amap = urlparse(page.locator("a.gp-navigate-amap").get_attribute("href"))
     baidu = urlparse(page.locator("a.gp-navigate-baidu").get_attribute("href"))

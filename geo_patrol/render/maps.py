@@ -88,6 +88,9 @@ def tile_bin_edges(z: int) -> tuple[float, ...] | None:
     return tuple(lo for lo, _, _ in recency.BINS) if z < BINNED_BELOW_ZOOM else None
 
 
+#: The closest a map opens at when fitted to what it shows: a short stretch of street is
+#: shown with its cross streets and their names around it.
+FIT_MAX_ZOOM = 17
 #: Base-map settings that mean the city's own streets (the offline default).
 OWN_BASEMAP = (None, "", "none", "local")
 
@@ -114,7 +117,8 @@ def base_map(bounds: tuple[float, float, float, float], *, basemap: str | None =
     x0, y0, x1, y1 = bounds
     if shift:
         (x0, x1), (y0, y1) = wgs84_to_gcj02(np.array([x0, x1]), np.array([y0, y1]))
-    m.fit_bounds([[float(y0), float(x0)], [float(y1), float(x1)]])
+    # a small site (a task's stretch of street) is shown among its cross streets, not alone
+    m.fit_bounds([[float(y0), float(x0)], [float(y1), float(x1)]], max_zoom=FIT_MAX_ZOOM)
     return m, shift
 
 
@@ -163,9 +167,9 @@ class Legend(MacroElement):
           var legend = L.control({position: "bottomleft"});
           legend.onAdd = function () {
             var div = L.DomUtil.create("div", "gp-legend");
-            div.style.cssText = "background:rgba(255,255,255,.92);padding:6px 9px;" +
-              "border-radius:4px;font:12px/1.5 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3);" +
-              "max-height:45vh;overflow-y:auto";
+            div.style.cssText = "background:rgba(255,255,255,.92);padding:4px 8px;" +
+              "border-radius:4px;font:12px/1.3 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3);" +
+              "max-height:62vh;overflow-y:auto";
             div.innerHTML = {{ this.html_text|tojson }};
             return div;
           };
@@ -179,7 +183,7 @@ class Legend(MacroElement):
         parts = []
         for title, rows in sections:
             parts.append(f"<b>{html.escape(title)}</b><br>")
-            parts += [f'<span style="display:inline-block;width:12px;height:12px;'
+            parts += [f'<span style="display:inline-block;width:11px;height:11px;'
                       f'background:{colour};margin-right:5px;vertical-align:middle;'
                       f'box-shadow:inset 0 0 0 1px rgba(0,0,0,.45)"></span>'
                       f"{html.escape(text)}<br>" for colour, text in rows]

@@ -233,6 +233,10 @@ def navigate_urls(lon: float, lat: float, name: str) -> dict[str, str]:
                  f"&content={text}&coord_type=bd09ll&output=html&src=geo-patrol"}
 
 
+#: A site's label that stays open wraps its words (a long place name on a phone's width).
+WRAPPED = "white-space:normal;width:max-content;max-width:min(16em,70vw)"
+
+
 class NavigateBox(MacroElement):
     """A box on a phone's map: open AMap or Baidu Maps at the site, and show my position
     (the browser's own location, drawn here only, never sent)."""
@@ -241,7 +245,7 @@ class NavigateBox(MacroElement):
         {% macro script(this, kwargs) %}
         (function () {
           var map = {{ this._parent.get_name() }};
-          var box = L.control({position: "topleft"});
+          var box = L.control({position: "bottomleft"});  // the search box has the top
           box.onAdd = function () {
             var div = L.DomUtil.create("div", "gp-navigate");
             div.style.cssText = "background:#fff;padding:6px 8px;border-radius:4px;" +
@@ -325,7 +329,7 @@ def task_map(task: Any, lang: str, *, basemap: str | None = None, hazards: Any =
                             fill=True, fill_color=SLOT_COLOURS["evening"], fill_opacity=1,
                             class_name="gp-task-site",
                             tooltip=folium.Tooltip(html.escape(where), permanent=True,
-                                                   direction="top")).add_to(m)
+                                                   direction="top", style=WRAPPED)).add_to(m)
     urls = navigate_urls(float(target[0]), float(target[1]), name)
     NavigateBox(label("navigate_to", lang).format(place=name),
                 [(label("navigate_amap", lang), urls["amap"], "amap"),
