@@ -70,6 +70,20 @@ def test_forecast_benchmark_runs():
     assert figures["test_incidents"] > 0 and figures["pai5_sepp"] > figures["pai5_random"]
 
 
+def test_forecast_benchmark_on_san_francisco_runs(shared_data):
+    out = subprocess.run([sys.executable, "-m", "benchmarks.forecast_sf", "--permutations",
+                          "19"], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                         capture_output=True, text=True, timeout=600, check=True).stdout
+    figures = json.loads(out.strip().splitlines()[-1])
+    assert figures["workload"] == "W18b" and figures["incidents"] == 607
+    assert [w["from_day"] for w in figures["weeks"]] == [17, 24]
+    assert sum(w["test"] for w in figures["weeks"]) > 200
+    # every method but the random choice finds the thefts better than chance
+    for m in ("sepp", "kde", "gi_star"):
+        assert figures[f"pai5_{m}"] > 2 * figures["pai5_random"], m
+    assert "favoured at 5 %:" in out
+
+
 def test_trial_benchmark_runs():
     out = subprocess.run([sys.executable, "-m", "benchmarks.trial", "--trials", "20",
                           "--draws", "99", "--designs", "1", "--weeks", "4,26"],
