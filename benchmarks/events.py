@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import os
 import re
@@ -42,10 +41,8 @@ import sqlalchemy as sa
 
 from benchmarks._common import benchmark_database, emit
 from benchmarks.live import Server as LiveServer
-from benchmarks.live import _line, _one_busy_hour, _port, _reset
-from geo_patrol.demo.generate import generate
+from benchmarks.live import _line, _port, _reset, demo_busy_hour
 from geo_patrol.demo.replay import ReplayResult, device_id, requests_for, send
-from geo_patrol.services.demo import load_demo
 from geo_patrol.services.intake import new_event_loop
 from geo_patrol.store import live as live_store
 
@@ -293,16 +290,9 @@ def main(argv: list[str] | None = None) -> None:
     root = Path(tempfile.mkdtemp(prefix="gp-bench-events-"))
     figures: dict[str, object] = {}
     with benchmark_database() as (engine, settings):
-        generate(root / "files", seed=7, scale=args.scale, until=dt.date.today(), days=1)
-        load_demo(engine, root / "files", settings)
+        fixes, ids = demo_busy_hour(engine, settings, root, args.scale, 60.0)
+        fixes = fixes.head(int(args.rate * args.seconds))
         with engine.begin() as conn:
-            day = live_store.fixes_for_replay(conn, dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
-                                              dt.datetime.now(dt.UTC))
-            roster = conn.execute(sa.text("SELECT number, id FROM volunteers ORDER BY number")
-                                  ).all()
-            fixes = _one_busy_hour(day, [r[0] for r in roster], 60.0)
-            fixes = fixes.head(int(args.rate * args.seconds))
-            ids = dict(roster)
             for number in fixes["number"].unique():
                 live_store.add_device(conn, device_id(number), int(ids[number]), None)
         requests = requests_for(fixes, speed=1e9, now=time.time() - 60)

@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import sqlalchemy as sa
 
 from benchmarks import _common
@@ -39,6 +40,7 @@ from benchmarks._common import benchmark_database, emit
 from geo_patrol.demo.generate import generate
 from geo_patrol.demo.replay import ReplayResult, device_id, requests_for, send
 from geo_patrol.services.demo import load_demo
+from geo_patrol.settings import Settings
 from geo_patrol.store import live as live_store
 
 BAOTOU_NEED = 15_749 / 10
@@ -99,6 +101,20 @@ def _reset(engine: sa.Engine) -> None:
         conn.execute(sa.text("DELETE FROM patrol_fixes WHERE upload_id IN "
                              "(SELECT id FROM uploads WHERE kind = 'live')"))
         conn.execute(sa.text("DELETE FROM uploads WHERE kind = 'live'"))
+
+
+def demo_busy_hour(engine: sa.Engine, settings: Settings, root: Path, scale: str,
+                   minutes: float) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Today's demo day of ``scale`` generated under ``root`` and loaded, and its busiest
+    ``minutes`` of tracks, with each volunteer number's id."""
+    generate(root / "files", seed=7, scale=scale, until=dt.date.today(), days=1)
+    load_demo(engine, root / "files", settings)
+    with engine.begin() as conn:
+        day = live_store.fixes_for_replay(conn, dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+                                          dt.datetime.now(dt.UTC))
+        roster = conn.execute(sa.text("SELECT number, id FROM volunteers ORDER BY number")
+                              ).all()
+    return _one_busy_hour(day, [r[0] for r in roster], minutes), dict(roster)
 
 
 def _one_busy_hour(day, numbers: list[str], minutes: float):  # noqa: ANN001, ANN202
@@ -173,15 +189,8 @@ def main(argv: list[str] | None = None) -> None:
     root = Path(tempfile.mkdtemp(prefix="gp-bench-live-"))
     figures: dict[str, object] = {"baseline_per_s": BAOTOU_NEED}
     with benchmark_database() as (engine, settings):
-        generate(root / "files", seed=7, scale=args.scale, until=dt.date.today(), days=1)
-        load_demo(engine, root / "files", settings)
+        fixes, ids = demo_busy_hour(engine, settings, root, args.scale, args.minutes)
         with engine.begin() as conn:
-            day = live_store.fixes_for_replay(conn, dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
-                                              dt.datetime.now(dt.UTC))
-            roster = conn.execute(sa.text("SELECT number, id FROM volunteers ORDER BY number")
-                                  ).all()
-            fixes = _one_busy_hour(day, [r[0] for r in roster], args.minutes)
-            ids = dict(roster)
             for number in fixes["number"].unique():
                 live_store.add_device(conn, device_id(number), int(ids[number]), None)
         # one busy hour, stamped so that the last position is now: all in the past
