@@ -164,9 +164,11 @@ def test_demo_command_end_to_end(pg_cluster, tmp_path):
         # the analysed week's trial, designed the day before it: its final report
         assert f"1 week from {until - dt.timedelta(days=7)}: " in past, past
         assert f"final report up to {until - dt.timedelta(days=1)}" in past, past
+        # the patrols went to the patrolled hot spots (whether as much as designed depends on
+        # the rota the solver found in its time: the report says so either way)
         per_spot = re.search(r"patrol time: (\d+) min per patrolled hot spot a week, (\d+) at "
-                             r"a control one\n", past)
-        assert per_spot and int(per_spot[1]) > int(per_spot[2]), past  # the patrols happened
+                             r"a control one(\n| — the patrols did not happen as designed)", past)
+        assert per_spot and int(per_spot[1]) > int(per_spot[2]), past
         assert re.search(r"effect [+-]\d\.\d\d incidents per hot spot, 95% interval", past)
         assert re.search(r"\n  (too small to tell|cannot tell|incidents fell|incidents rose)",
                          past), past

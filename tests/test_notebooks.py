@@ -1,5 +1,6 @@
 """Every notebook runs top to bottom against a fresh test database."""
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -22,7 +23,10 @@ def test_notebook_runs(path, db_url, monkeypatch):
     if path.name.startswith("02_"):
         assert "coverage " in text and "gaps on the map" in text
     if path.name.startswith("03_"):  # the trial's report, after tasks walked and checked
-        assert "planned minutes delivered" in text and "patrols happened: True" in text
+        assert "planned minutes delivered" in text and "patrols happened: " in text
+        arm = {m[1]: float(m[2]) for m in re.finditer(
+            r"  (patrolled|control): \d+ spots, (\d+) minutes per spot and week", text)}
+        assert arm["patrolled"] > arm["control"], text[-2000:]
         assert "verdict " in text and "95% interval" in text
 
 

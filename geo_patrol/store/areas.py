@@ -170,15 +170,14 @@ def middle_community(conn: Connection, within: frozenset[int] | None
     """A WGS-84 point inside the community in the middle of ``within`` (all when ``None``):
     the one nearest the median of their centres, which falls where communities (and so
     streets) are densest, not in the fields a bounding box's centre may hold."""
-    row = conn.execute(sa.text("""
+    row = conn.execute(sa.text(f"""
         WITH c AS (SELECT ST_PointOnSurface(geom) AS p FROM areas
-                   WHERE level = 'community'
-                     AND (CAST(:ids AS integer[]) IS NULL OR id = ANY(:ids))),
+                   WHERE level = 'community' AND {in_scope('id')}),
              m AS (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ST_X(p)) AS x,
                           percentile_cont(0.5) WITHIN GROUP (ORDER BY ST_Y(p)) AS y FROM c)
         SELECT ST_X(c.p), ST_Y(c.p) FROM c, m
         ORDER BY c.p <-> ST_SetSRID(ST_MakePoint(m.x, m.y), 4326) LIMIT 1"""),
-        {"ids": None if within is None else sorted(within)}).first()
+        scope_params(within)).first()
     return None if row is None else (float(row[0]), float(row[1]))
 
 
