@@ -153,8 +153,9 @@ def test_a_stop_raises_one_alarm_a_walk_none_and_it_clears_when_they_move(world)
     callouts.acknowledge(engine, _command(world), alarm)
     with pytest.raises(ConflictError, match="s-command"):
         callouts.acknowledge(engine, _command(world, "s-command2"), alarm)
-    # they walk on: the next check clears it
-    _send(client, still, SITE[0] + 0.002, SITE[1], 0)
+    # they walk on, 76 m (beyond the 50 m stay radius) a few seconds after the last fix: a
+    # step slower than the intake's speed-jump limit (200 km/h), so the fix is a clean one
+    _send(client, still, SITE[0] + 0.0009, SITE[1], 0)
     assert _wait_for(lambda: not _alarms(engine, still)[0][1])
     assert _alarms(engine, still) == [(alarm, False, "resolved")]
     assert _audit(engine, alarm) == ["still", "still_acknowledge", "still_clear"]
