@@ -14,6 +14,23 @@ from tests.browsing import browser, page, server, shot, sign_in  # noqa: F401  (
 TILE = re.compile(r"/tiles/base/(\d+)/(\d+)/(\d+)\.pbf$")
 
 
+#: The map's name pane against its overlay pane (coverage lines) and marker pane: their
+#: stacking orders, how many line layers the overlay holds, and the inked pixels of names.
+NAME_PANE_JS = """() => {
+  const m = Object.values(window).find(v => v instanceof L.Map);
+  const z = (el) => Number(getComputedStyle(el).zIndex);
+  const names = m.getPane("gpNames");
+  let inked = 0;
+  for (const c of names.querySelectorAll("canvas")) {
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) { inked++; } }
+  }
+  return {names: z(names), overlay: z(m.getPane("overlayPane")),
+          markers: z(m.getPane("markerPane")),
+          lines: m.getPane("overlayPane").querySelectorAll("path, canvas").length, inked};
+}"""
+
+
 @pytest.fixture(scope="module")
 def busiest(demo_world):
     """The community with the most gaps, and its gaps' streets."""
@@ -44,6 +61,11 @@ def test_a_community_map_draws_named_streets_and_names_its_gaps(page, server, bu
     names = {f["properties"].get("name") for t in tiles
              for f in mapbox_vector_tile.decode(t).get("streets", {}).get("features", [])}
     assert len(names & streets) >= 5, (sorted(names)[:10], sorted(streets)[:10])
+    # the names are drawn in a pane above the coverage lines (not hidden under them) and
+    # below the markers; its canvases carry ink
+    stack = frame.evaluate(NAME_PANE_JS)
+    assert stack["names"] > stack["overlay"] and stack["names"] < stack["markers"], stack
+    assert stack["lines"] > 0 and stack["inked"] > 500, stack
     # a metric scale only
     scale = frame.locator(".leaflet-control-scale-line").all_inner_texts()
     assert len(scale) == 1 and re.search(r"\d+ (m|km)$", scale[0]), scale

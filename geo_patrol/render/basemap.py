@@ -1,7 +1,8 @@
 """The offline base map: the city's own streets (by class, with their names along them),
 water, green areas and buildings where its OSM extract has them, and district and community
 outlines (named), from the app's vector tiles, drawn by
-protomaps-leaflet, which places the labels; and a metric scale.
+protomaps-leaflet, which places the labels (in a pane of their own above the map's lines);
+and a metric scale.
 
 Served maps read ``/tiles/base/{z}/{x}/{y}.pbf``; a briefing carries its district's tiles
 inside the file (base64), answered by a ``fetch`` of its own, so it opens with no server.
@@ -34,6 +35,9 @@ LABEL_ZOOM = 14
 #: The map zoom at which every street's name shows: protomaps-leaflet draws a map zoom from
 #: the tiles (and label rules) of the zoom below it.
 NAMED_STREETS_ZOOM = LABEL_ZOOM + 1
+#: The pane the names are drawn in, and its stacking order: above Leaflet's overlay pane
+#: (400: coverage lines, areas, circles), below its shadow, marker, tooltip and popup panes.
+LABEL_PANE, LABEL_PANE_Z = "gpNames", 450
 FONT = '"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",sans-serif'
 
 #: The style: paint and label rules of protomaps-leaflet (``P`` is ``protomapsL``), plain JS.
@@ -130,13 +134,25 @@ class BaseMap(JSCSSMixin, MacroElement):
           };
           {%- endif %}
           var style = ({{ this.style }})(P);
+          var map = {{ this._parent.get_name() }};
           var layer = P.leafletLayer({url: {{ this.url|tojson }}, paintRules: style.paint,
-            labelRules: style.labels, maxDataZoom: {{ this.max_data_zoom }},
+            labelRules: [], maxDataZoom: {{ this.max_data_zoom }},
             backgroundColor: "#f2efe9", attribution: "© OpenStreetMap",
             maxZoom: 19});
-          layer.addTo({{ this._parent.get_name() }});
+          layer.addTo(map);
           layer.getContainer().classList.add("gp-basemap");
-          L.control.scale({metric: true, imperial: false}).addTo({{ this._parent.get_name() }});
+          // street and place names drawn above the map's own lines and areas, under markers
+          // and popups, and never in the way of a click
+          var pane = map.getPane({{ this.label_pane|tojson }}) ||
+            map.createPane({{ this.label_pane|tojson }});
+          pane.style.zIndex = {{ this.label_z }};
+          pane.style.pointerEvents = "none";
+          var names = P.leafletLayer({url: {{ this.url|tojson }}, paintRules: [],
+            labelRules: style.labels, maxDataZoom: {{ this.max_data_zoom }},
+            pane: {{ this.label_pane|tojson }}, attribution: "", maxZoom: 19});
+          names.addTo(map);
+          names.getContainer().classList.add("gp-basemap-names");
+          L.control.scale({metric: true, imperial: false}).addTo(map);
         })();
         {% endmacro %}""")
 
@@ -147,6 +163,7 @@ class BaseMap(JSCSSMixin, MacroElement):
         self._name = "BaseMap"
         self.style = STYLE_JS
         self.max_data_zoom = MAX_DATA_ZOOM
+        self.label_pane, self.label_z = LABEL_PANE, LABEL_PANE_Z
         self.url = url
         self.embedded: dict[str, str] | None = None
         if tiles is not None:
