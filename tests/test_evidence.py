@@ -21,6 +21,7 @@ from geo_patrol.analysis.visits import place_visits
 from geo_patrol.cli import cli
 from geo_patrol.errors import InputError
 from geo_patrol.planning.crew import SLOTS
+from geo_patrol.render.evidence import DOSE_COLOURS, dose_key
 from geo_patrol.services import crime, evidence
 from geo_patrol.services.analysis import default_params
 from geo_patrol.store import rotas as rota_store
@@ -196,11 +197,16 @@ def test_the_rota_posts_at_the_favoured_forecasts_hottest_segments(demo_world, s
 PAGE_WORDS = {
     "zh": {"title": "巡防成效", "method": "自激点过程预测", "runner": "Gi* 热点",
            "dose": "分钟中的 {got} 分钟", "details": "巡逻时长如何计算", "stays": "驻留 {n} 次",
-           "stats": "统计依据", "koper": "Koper 曲线"},
+           "stats": "统计依据", "koper": "Koper 曲线", "map": "热点驻巡时间（完成 / 计划）",
+           "full": "基本完成（80% 及以上）", "unplanned": "尚未安排驻巡",
+           "low": "很少或没有（不到 40%）"},
     "en": {"title": "Patrol evidence", "method": "Self-exciting forecast",
            "runner": "Gi* hot spots", "dose": "{got} of the", "details":
            "How the patrol time is measured", "stays": "Stays: {n}",
-           "stats": "The statistics behind it", "koper": "Koper’s curve"},
+           "stats": "The statistics behind it", "koper": "Koper’s curve",
+           "map": "Patrol time at the hot spots (delivered / planned)",
+           "full": "Delivered (80% or more)", "unplanned": "No stop planned yet",
+           "low": "Little or none (under 40%)"},
 }
 
 
@@ -228,6 +234,20 @@ def test_evidence_page(page, server, demo_world, demo_spots, stored_rota, lang):
     rows = page.locator("#dose tbody tr")
     assert rows.count() == 4
     assert str(dose.week_of(demo_spots["day"])) in rows.first.inner_text()
+    # the dose map: each hot spot's segment in the colour of its share delivered, its
+    # place and minutes on hover
+    frame = page.frame_locator("#dose-map")
+    frame.locator(".gp-legend").wait_for(timeout=30_000)
+    legend = frame.locator(".gp-legend").inner_text()
+    assert all(w[k] in legend for k in ("map", "full", "low", "unplanned")), legend
+    spots = evidence.dose_spots(engine, got)
+    assert len(spots) == len(got.places) > 0
+    drawn = page.request.get(f"{server}/maps/dose?rota={stored_rota['id']}").text()
+    for key, colour in DOSE_COLOURS.items():
+        assert drawn.count(f'"colour": "{colour}"') == sum(
+            dose_key(v) == key for v in spots["share"]), key
+    for r in spots.itertuples():
+        assert f'"delivered": {round(r.delivered_min)}' in drawn
     # plain words first: the statistics are folded away until asked for
     details = page.locator("#dose-details")
     assert not details.evaluate("d => d.open") and w["details"] in details.inner_text()

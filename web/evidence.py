@@ -7,14 +7,25 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import Blueprint, jsonify, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext
 
 from geo_patrol.access import Resource
 from geo_patrol.analysis.dose import KOPER_MIN
 from geo_patrol.analysis.places import distinct_place_texts
 from geo_patrol.analysis.trial import ALPHA, TARGET_POWER
-from geo_patrol.errors import ConflictError, InputError
+from geo_patrol.errors import ConflictError, InputError, NotFoundError
+from geo_patrol.render.evidence import dose_map
+from geo_patrol.render.maps import map_html
 from geo_patrol.services import evidence, jobs
 from geo_patrol.services import rota as rota_service
 from geo_patrol.services import trials
@@ -46,8 +57,9 @@ def evidence_page() -> Any:
     (``?trial_job=``: its job's progress, then the design or the trial it stored)."""
     job = jobs.status(get_db(), settings(), job_id) \
         if (job_id := int_arg("trial_job")) is not None else None
-    if job is not None and job["kind"] != "trial":
-        raise InputError(gettext("Name the trial: ?trial=ID"))
+    if job is not None and (job["kind"] != "trial"
+                            or job["requested_by"] != principal().username):
+        raise NotFoundError(f"no trial design {job['id']} of yours")
     preview, form = None, None
     if job is not None:
         if job["state"] == "done" and job["params"]["action"] == "create":
@@ -174,6 +186,17 @@ def api_trial() -> Any:
     got = trials.report(get_db(), settings(), trial_id,
                         within=principal().within(Resource.CRIME))
     return jsonify(got.as_dict())
+
+
+@bp.get("/maps/dose")
+@requires(Resource.CRIME)
+def dose_map_page() -> Any:
+    """The dose map of a rota's hot spots (``?rota=``), for the evidence page's frame."""
+    got = _dose(_rota())
+    if not len(got.places):
+        raise NotFoundError(f"rota {got.rota['id']} posts no patrol at a hot spot")
+    m = dose_map(evidence.dose_spots(get_db(), got), lang(), basemap=settings().basemap)
+    return Response(map_html(m, lang=lang()), mimetype="text/html")
 
 
 @bp.get("/evidence/dose.csv")
