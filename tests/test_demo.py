@@ -178,9 +178,16 @@ def test_demo_command_end_to_end(pg_cluster, tmp_path):
                          r"spot; power \d+% to find a 20% fall", ahead), ahead
         assert "nothing to report yet" in ahead
         # the week's incidents were loaded after its patrols, with their planted effect
-        assert re.search(r"^incidents: the analysed week's loaded after its patrols; at the "
-                         r"hot spots patrolled \d+ property incidents, \d+ prevented",
-                         out.stdout, re.M), out.stdout
+        # ... and the effect shows where the dose was delivered
+        got = re.search(r"^incidents: the analysed week's loaded after its patrols; (\d+) "
+                        r"property incidents at its hot spots \((\d+) put there by the demo: "
+                        r"crime stays where it concentrates\); at the (\d+) hot spots the "
+                        r"patrols stayed at (\d+) happened, (\d+) prevented",
+                        out.stdout, re.M)
+        assert got, out.stdout
+        at_spots, moved, dosed, kept, prevented = map(int, got.groups())
+        assert dosed > 0 and prevented > 0 and at_spots >= kept + prevented
+        assert moved < at_spots
         plan_page = open(plan_line.rsplit("; ", 1)[1], encoding="utf-8").read()
         for pattern in (PHONE, ID_NUMBER):
             found = pattern.search(plan_page)

@@ -21,6 +21,7 @@ from geo_patrol.analysis.visits import place_visits
 from geo_patrol.cli import cli
 from geo_patrol.errors import InputError
 from geo_patrol.planning.crew import SLOTS
+from geo_patrol.render.evidence import DOSE_COLOURS, dose_key
 from geo_patrol.services import crime, evidence
 from geo_patrol.services.analysis import default_params
 from geo_patrol.store import rotas as rota_store
@@ -196,11 +197,16 @@ def test_the_rota_posts_at_the_favoured_forecasts_hottest_segments(demo_world, s
 PAGE_WORDS = {
     "zh": {"title": "巡防成效", "method": "自激点过程预测", "runner": "Gi* 热点",
            "dose": "分钟中的 {got} 分钟", "details": "巡逻时长如何计算", "stays": "驻留 {n} 次",
-           "stats": "统计依据", "koper": "Koper 曲线"},
+           "stats": "统计依据", "koper": "Koper 曲线", "map": "热点驻巡时间（完成 / 计划）",
+           "full": "基本完成（80% 及以上）", "unplanned": "尚未安排驻巡",
+           "low": "很少或没有（不到 40%）"},
     "en": {"title": "Patrol evidence", "method": "Self-exciting forecast",
            "runner": "Gi* hot spots", "dose": "{got} of the", "details":
            "How the patrol time is measured", "stays": "Stays: {n}",
-           "stats": "The statistics behind it", "koper": "Koper’s curve"},
+           "stats": "The statistics behind it", "koper": "Koper’s curve",
+           "map": "Patrol time at the hot spots (delivered / planned)",
+           "full": "Delivered (80% or more)", "unplanned": "No stop planned yet",
+           "low": "Little or none (under 40%)"},
 }
 
 
@@ -228,6 +234,20 @@ def test_evidence_page(page, server, demo_world, demo_spots, stored_rota, lang):
     rows = page.locator("#dose tbody tr")
     assert rows.count() == 4
     assert str(dose.week_of(demo_spots["day"])) in rows.first.inner_text()
+    # the dose map: each hot spot's segment in the colour of its share delivered, its
+    # place and minutes on hover
+    frame = page.frame_locator("#dose-map")
+    frame.locator(".gp-legend").wait_for(timeout=30_000)
+    legend = frame.locator(".gp-legend").inner_text()
+    assert all(w[k] in legend for k in ("map", "full", "low", "unplanned")), legend
+    spots = evidence.dose_spots(engine, got)
+    assert len(spots) == len(got.places) > 0
+    drawn = page.request.get(f"{server}/maps/dose?rota={stored_rota['id']}").text()
+    for key, colour in DOSE_COLOURS.items():
+        assert drawn.count(f'"colour": "{colour}"') == sum(
+            dose_key(v) == key for v in spots["share"]), key
+    for r in spots.itertuples():
+        assert f'"delivered": {round(r.delivered_min)}' in drawn
     # plain words first: the statistics are folded away until asked for
     details = page.locator("#dose-details")
     assert not details.evaluate("d => d.open") and w["details"] in details.inner_text()
@@ -351,3 +371,67 @@ def test_the_briefing_tells_the_forecast_the_dose_and_the_trials(
     start = dt.date.today() + dt.timedelta(days=30)
     assert w["ahead"].format(start=start.isoformat()) in ahead
     shot(page, f"briefing-evidence-{lang}")
+
+
+def test_the_demo_week_keeps_crime_at_hot_spots_and_less_where_patrols_stayed(
+        demo_world, demo_spots, stored_rota, tmp_path):
+    """The demo's held incidents of a week, loaded after its patrols: a share of the area's
+    property incidents falls at the rota's hot spots (dosed or not), and some of those where
+    volunteers stayed do not happen; what is stored is what the report reads."""
+    from geo_patrol.demo.generate import Manifest
+    from geo_patrol.demo.names import PROPERTY_INCIDENTS
+    from geo_patrol.ingest.ledgers import crime_class
+    from geo_patrol.services.demo import HOT_SPOT_SHARE, load_recent_incidents
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    day, segs = demo_spots["day"], demo_spots["segments"]
+    with engine.connect() as conn:
+        inside = set(conn.execute(sa.text(
+            "SELECT id FROM street_segments WHERE area_id IN (SELECT area_subtree(:d))"),
+            {"d": stored_rota["area"]}).scalars())
+    # the rota's hot spots in its district (where a trial there counts), and those of them
+    # where volunteers stayed
+    hot = [int(segs["id"].iloc[i]) for i in stored_rota["picks"]
+           if int(segs["id"].iloc[i]) in inside]
+    stayed = [int(segs["id"].iloc[i]) for i in demo_spots["stayed"]
+              if int(segs["id"].iloc[i]) in inside]
+    assert stayed
+    with engine.connect() as conn:
+        where = conn.execute(sa.text(
+            "SELECT ST_X(q.p), ST_Y(q.p) FROM street_segments g, LATERAL (SELECT "
+            "ST_LineInterpolatePoint(ST_LineMerge(g.geom), 0.5) AS p) q WHERE g.area_id IN "
+            "(SELECT area_subtree(:d)) AND g.id <> ALL(:hot) ORDER BY g.id"),
+            {"d": stored_rota["area"], "hot": hot}).all()
+        before = conn.execute(sa.text("SELECT count(*) FROM incidents")).scalar_one()
+    kinds = [k for k in PROPERTY_INCIDENTS if crime_class(k) == "property"]
+    rng = np.random.default_rng(5)
+    n = 60
+    lines = ["警情编号,警情类别,发案日期,报警时间,经度,纬度"] + [
+        f"TQ{k:05d},{kinds[k % len(kinds)]},{day:%Y/%m/%d},20:{k % 60:02d},{lon:.7f},{lat:.7f}"
+        for k, (lon, lat) in enumerate(where[i] for i in rng.choice(len(where), n,
+                                                                    replace=False))]
+    root = tmp_path / "week"
+    root.mkdir()
+    (root / "held.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    Manifest(seed=7, scale="small", until=str(day + dt.timedelta(days=1)), days=1,
+             files=[{"kind": "incidents", "path": "held.csv", "crs": "wgs84",
+                     "tz": "Asia/Shanghai", "held": True}]).write(root)
+    counts = load_recent_incidents(engine, settings, root, Manifest.read(root),
+                                   stored_rota["id"], stored_rota["area"], seed=7)
+    # none was on a hot spot: the demo's world put its share there, whatever the dose
+    assert counts["moved"] == counts["at_hot_spots"] == round(HOT_SPOT_SHARE * n)
+    # the hot spots where volunteers stayed: the effect shows there, and only there
+    assert counts["dosed"] == len(stayed)
+    assert counts["prevented"] > 0
+    assert counts["kept"] + counts["prevented"] <= counts["at_hot_spots"]
+    with engine.connect() as conn:
+        after = conn.execute(sa.text("SELECT count(*) FROM incidents")).scalar_one()
+    assert after - before == n - counts["prevented"]
+    # what a report reads: the stored incidents of the day at the hot spots
+    data = crime.load(engine, settings, crime.Study(area_id=stored_rota["area"], crime="all",
+                                                    until=day, days=7))
+    on = data.on_segment[data.incidents["day"].notna().to_numpy()]
+    dated = data.dated.assign(seg=np.where(on >= 0, data.segments["id"].to_numpy()[on], -1))
+    at = dated[dated["seg"].isin(hot) & dated["klass"].eq("property")
+               & dated["day"].eq(day)]
+    assert len(at) >= counts["at_hot_spots"] - counts["prevented"]

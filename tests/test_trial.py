@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from playwright.sync_api import expect
 
 from geo_patrol.analysis import trial as tr
 from geo_patrol.cli import cli
@@ -351,15 +352,25 @@ def test_a_running_trial_keeps_the_rota_off_its_control_spots(demo_world, stored
 PAGE = {
     "zh": {"title": "巡防成效", "check": "检验把握", "store": "保存试验（保存后不可更改）",
            "power": "的把握", "final": "最终报告", "patrolled": "巡逻组", "control": "对照组",
+           "designing": "正在按存储的预测设计试验",
            "not_delivered": "巡逻没有按设计进行", "stats": "统计依据",
            "wdq": "加权转移商数", "interim": "中期报告", "too_small": "规模太小，无法判断"},
     "en": {"title": "Patrol evidence", "check": "Check the power",
            "store": "Store the trial (it cannot be changed after)", "power": "with a chance of",
            "final": "Final report", "patrolled": "patrolled", "control": "control",
+           "designing": "Designing the trial on the stored forecast",
            "not_delivered": "The patrols did not happen as designed", "stats":
            "The statistics behind it", "wdq": "Weighted displacement quotient",
            "interim": "Interim report", "too_small": "Too small to tell"},
 }
+
+
+def _trial_jobs(engine, user: str) -> list[tuple[str, str]]:  # noqa: ANN001
+    """The trial jobs ``user`` asked for, oldest first: (action, state)."""
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(
+            "SELECT params->>'action', state FROM jobs WHERE kind = 'trial' "
+            "AND requested_by = :u ORDER BY id"), {"u": user})]
 
 
 @pytest.mark.browser
@@ -385,8 +396,22 @@ def test_evidence_page_creates_a_trial_and_reports_it(browser, server, demo_worl
         seed = 11 if lang == "zh" else 12
         expected = trials.design(engine, settings, area_id=city_area, start=None, weeks=4,
                                  spots=10, fall=0.3, seed=seed)
+        jobs_before = _trial_jobs(engine, user)
         form.get_by_role("button", name=w["check"]).click()
-        page.wait_for_load_state("networkidle")
+        # designed as a job off the web threads: the page follows its progress, then shows
+        # the design (the first design reads the forecast of the city's stored study)
+        page.wait_for_url("**trial_job=*")
+        shown = page.locator("#trial-job, #trial-design").first
+        expect(shown).to_be_visible()
+        if page.locator("#trial-job").count():
+            assert w["designing"] in page.locator("#trial-job").inner_text()
+            assert page.locator("#trial-job progress").count() == 1
+            shot(page, f"evidence-trial-designing-{lang}")
+        expect(page.locator("#design-power")).to_be_visible(timeout=120_000)
+        assert _trial_jobs(engine, user) == jobs_before + [("preview", "done")]
+        # the form keeps what was asked
+        assert form.locator("input[name=seed]").input_value() == str(seed)
+        assert form.locator("input[name=weeks]").input_value() == "4"
         # the power is shown before anything is stored
         power = page.locator("#design-power").inner_text()
         assert w["power"] in power and f"{100 * expected.power:.0f}%" in power
@@ -396,7 +421,9 @@ def test_evidence_page_creates_a_trial_and_reports_it(browser, server, demo_worl
         assert patrolled == int((expected.spots["arm"] == "patrolled").sum())
         before = len(trials.listing(engine))
         page.locator("#trial-form").get_by_role("button", name=w["store"]).click()
+        page.wait_for_url("**trial=*", timeout=120_000)
         page.wait_for_load_state("networkidle")
+        assert _trial_jobs(engine, user)[-1] == ("create", "done")
         stored = trials.listing(engine)
         assert len(stored) == before + 1
         trial_id = int(stored["id"].iloc[0])

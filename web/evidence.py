@@ -4,17 +4,29 @@ received against the rota's plan; its CSV and API."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
-from flask import Blueprint, jsonify, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext
 
 from geo_patrol.access import Resource
 from geo_patrol.analysis.dose import KOPER_MIN
 from geo_patrol.analysis.places import distinct_place_texts
 from geo_patrol.analysis.trial import ALPHA, TARGET_POWER
-from geo_patrol.errors import ConflictError, InputError
-from geo_patrol.services import evidence
+from geo_patrol.errors import ConflictError, InputError, NotFoundError
+from geo_patrol.render.evidence import dose_map
+from geo_patrol.render.maps import map_html
+from geo_patrol.services import evidence, jobs
 from geo_patrol.services import rota as rota_service
 from geo_patrol.services import trials
 from web.auth import principal, requires
@@ -41,8 +53,23 @@ def _dose(rota_id: int) -> evidence.Dose:
 @requires(Resource.CRIME)
 def evidence_page() -> Any:
     """The chosen rota (``?rota=``, else the newest in the reader's scope): where its hot
-    spots came from, and the dose they received so far."""
-    return render_template("evidence.html", **_rota_context(), **_trial_context())
+    spots came from, and the dose they received so far; a trial being designed
+    (``?trial_job=``: its job's progress, then the design or the trial it stored)."""
+    job = jobs.status(get_db(), settings(), job_id) \
+        if (job_id := int_arg("trial_job")) is not None else None
+    if job is not None and (job["kind"] != "trial"
+                            or job["requested_by"] != principal().username):
+        raise NotFoundError(f"no trial design {job['id']} of yours")
+    preview, form = None, None
+    if job is not None:
+        if job["state"] == "done" and job["params"]["action"] == "create":
+            return redirect(url_for("evidence.evidence_page",
+                                    trial=job["result"]["trial_id"]) + "#trial")
+        form = job["params"]["form"]
+        if job["state"] == "done":
+            preview, job = jobs.made_by(get_db(), settings(), int(job["id"])), None
+    return render_template("evidence.html", **_rota_context(),
+                           **_trial_context(preview, form), trial_job=job)
 
 
 def _rota_context() -> dict[str, Any]:
@@ -111,12 +138,21 @@ def trial_post() -> Any:
                "fall": float_value("fall", f.get("fall"), 20.0) / 100.0,
                "seed": int_value("seed", f.get("seed"), 0) or 0,
                "within": me.within(Resource.COVERAGE, "write")}
-    if f.get("action") == "create":
-        trial_id, _ = trials.create(get_db(), settings(), by=me.username, **options)
-        return redirect(url_for("evidence.evidence_page", trial=trial_id) + "#trial")
-    preview = trials.design(get_db(), settings(), **options)
-    return render_template("evidence.html", **_rota_context(),
-                           **_trial_context(preview, dict(f)))
+    trials.check_options(options["weeks"], options["spots"], options["fall"], options["seed"])
+    if options["start"] is not None:
+        trials.check_start(options["start"], settings().today())
+    action = "create" if f.get("action") == "create" else "preview"
+    within = options.pop("within")
+    # designed off the web threads, on the forecast the city's stored crime study favours
+    job = jobs.submit(get_db(), settings(), me.username, "trial", {
+        "action": action, "by": me.username,
+        "within": None if within is None else sorted(within),
+        "options": {**options, "start": None if options["start"] is None
+                    else options["start"].isoformat()},
+        "form": {k: f.get(k, "") for k in ("area", "start", "weeks", "spots", "fall", "seed")},
+        "today": settings().today().isoformat(),
+        **({"token": secrets.token_hex(8)} if action == "create" else {})})
+    return redirect(url_for("evidence.evidence_page", trial_job=job["id"]) + "#trial")
 
 
 @bp.post("/evidence/trial/withdraw")
@@ -150,6 +186,17 @@ def api_trial() -> Any:
     got = trials.report(get_db(), settings(), trial_id,
                         within=principal().within(Resource.CRIME))
     return jsonify(got.as_dict())
+
+
+@bp.get("/maps/dose")
+@requires(Resource.CRIME)
+def dose_map_page() -> Any:
+    """The dose map of a rota's hot spots (``?rota=``), for the evidence page's frame."""
+    got = _dose(_rota())
+    if not len(got.places):
+        raise NotFoundError(f"rota {got.rota['id']} posts no patrol at a hot spot")
+    m = dose_map(evidence.dose_spots(get_db(), got), lang(), basemap=settings().basemap)
+    return Response(map_html(m, lang=lang()), mimetype="text/html")
 
 
 @bp.get("/evidence/dose.csv")

@@ -59,9 +59,12 @@ def demo(ctx: click.Context, seed: int, scale: str, do_serve: bool, host: str,
                    f"({100 * delivered / max(planned, 1e-9):.0f}%; the week's loop "
                    f"{loop.seconds:.1f} s)")
     if loop.incidents:
-        click.echo(f"incidents: the analysed week's loaded after its patrols; at the hot spots "
-                   f"patrolled {loop.incidents['kept']} property incidents, "
-                   f"{loop.incidents['prevented']} prevented (the demo's planted effect)")
+        i = loop.incidents
+        click.echo(f"incidents: the analysed week's loaded after its patrols; "
+                   f"{i['at_hot_spots']} property incidents at its hot spots ({i['moved']} "
+                   f"put there by the demo: crime stays where it concentrates); at the "
+                   f"{i['dosed']} hot spots the patrols stayed at {i['kept']} happened, "
+                   f"{i['prevented']} prevented (the demo's planted effect)")
     if loop.trial is not None:
         for line in trial_lines(loop.trial):
             click.echo(line if line.startswith(" ") else f"trial: {line}")

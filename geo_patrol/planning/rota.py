@@ -437,9 +437,9 @@ def _entropy(values: list) -> float:
 class Schedule:
     """When and which way each walk of a rota goes: start minute inside its slot and
     whether it is walked backwards (aligned with ``Rota.walks``); per hot spot, day and
-    risk slot, the visit minutes and whether they keep the promise (first visit within
-    ``every`` of the slot's start, at most ``every`` apart, the last within ``every`` of its
-    end)."""
+    risk slot, the visit minutes and whether they keep the promise (at least the problem's
+    ``hotspot_visits`` visits, the first within ``every`` of the slot's start, at most
+    ``every`` apart, the last within ``every`` of its end)."""
 
     start: np.ndarray
     reverse: np.ndarray
@@ -466,7 +466,10 @@ def schedule(problem: RotaProblem, rota: Rota, *, seed: int = 0, slot_minutes: f
     """Draw each walk's direction and start (on a ``step``-minute grid, the walk inside its
     slot). In a risk slot, the walks stopping at a hot spot are timed one after another,
     each visit drawn among the times that still let the rest keep the promise; a slot whose
-    draw breaks a promise is drawn again (up to ``tries`` times, the best kept)."""
+    draw breaks a promise is drawn again (up to ``tries`` times, the best kept). A hot spot
+    with fewer stops in a slot than the promise needs (``hotspot_visits``) could keep it only
+    at one predictable minute: its stops are drawn anywhere in the slot instead, and its
+    promise is counted as not kept."""
     rng = np.random.default_rng(seed)
     cands = problem.candidates
     n = len(rota.walks)
@@ -489,14 +492,20 @@ def schedule(problem: RotaProblem, rota: Rota, *, seed: int = 0, slot_minutes: f
         options = np.arange(np.ceil(lo / step) * step, hi + 1e-9, step)
         return float(rng.choice(options)) if len(options) else float(max(lo, 0.0))
 
+    needed = max(int(problem.hotspot_visits), 1)
     for (d, s), members in sorted(by_cell.items()):
         spots = sorted({int(k) for i in members for k in _ints(cands[rota.walks[i][2]].hotspots)}
                        ) if s in problem.risk_slots else []
+        at_spot = {spot: [i for i in members if spot in _ints(cands[rota.walks[i][2]].hotspots)]
+                   for spot in spots}
+        # too few stops to keep the promise with any freedom (one stop in a slot keeps it
+        # only at one minute, the same every day): drawn anywhere in the slot, not kept
+        timed = [spot for spot in spots if len(at_spot[spot]) >= needed]
         best: tuple[int, dict, dict, dict] | None = None
-        for _ in range(tries if spots else 1):
+        for _ in range(tries if timed else 1):
             fixed: dict[int, float] = {}
-            for spot in spots:
-                walks = [i for i in members if spot in _ints(cands[rota.walks[i][2]].hotspots)]
+            for spot in timed:
+                walks = list(at_spot[spot])
                 rng.shuffle(walks)
                 prev, left = 0.0, len(walks)
                 for i in sorted(walks, key=lambda i: i not in fixed):
@@ -512,11 +521,12 @@ def schedule(problem: RotaProblem, rota: Rota, *, seed: int = 0, slot_minutes: f
             times = {(spot, d, s): sorted(fixed[i] + offset(i, spot) for i in members
                                           if spot in _ints(cands[rota.walks[i][2]].hotspots))
                      for spot in spots}
-            ok = {k: _keeps(v, slot_minutes, every_minutes) for k, v in times.items()}
+            ok = {k: len(v) >= needed and _keeps(v, slot_minutes, every_minutes)
+                  for k, v in times.items()}
             score = sum(ok.values())
             if best is None or score > best[0]:
                 best = (score, dict(fixed), times, ok)
-            if score == len(spots):
+            if score == len(timed):
                 break
         assert best is not None
         for i, at in best[1].items():

@@ -45,6 +45,7 @@ from geo_patrol.services.tasks import demo_week
 from geo_patrol.settings import Settings
 from geo_patrol.store import live as live_store
 from geo_patrol.store import results
+from geo_patrol.store import trials as trial_store
 from geo_patrol.access import Principal, Role
 from geo_patrol.services import callouts
 from geo_patrol.store.accounts import add_user, principal_named, usernames
@@ -193,9 +194,14 @@ def ensure_demo_city(deployment: Engine, settings: Settings) -> str:
 DEMO_TRIAL = {"spots": 12, "fall": 0.2}
 #: The planted effect of patrols: at most this share of a hot spot's property incidents in
 #: the tracked days does not happen, reached at ``PATROL_FULL_MIN`` minutes of presence
-#: there (the dose, by the one stay rule) in the week.
+#: there (the dose, by the one stay rule) in the week: four of Koper's 15-minute stops.
 PATROL_EFFECT = 0.5
-PATROL_FULL_MIN = 90.0
+PATROL_FULL_MIN = 60.0
+#: The share of the tracked days' property incidents in the loop's area that fall at the
+#: week's hot spots (the rota's and its trial's, patrolled and control alike, whatever the
+#: dose): crime stays where it concentrates, while the generator's own hot streets are a
+#: few spread over the whole city.
+HOT_SPOT_SHARE = 0.4
 
 
 def demo_trial(engine: Engine, settings: Settings, area: dict, start: dt.date, seed: int, *,
@@ -258,8 +264,9 @@ class Loop:
     dose: Any  # tasks planned and delivered per community (tasks.dose)
     walked: dict[str, int]  # how the takers walked them (demo.walks.COMPLIANCE's keys)
     trial: trials.Report | None  # the week's trial, reported at its end
-    incidents: dict[str, int]  # the week's property incidents at dosed hot spots: kept,
-    #                            prevented (the planted effect)
+    incidents: dict[str, int]  # the week's property incidents: at the hot spots (of which
+    #                            moved there), at the dosed ones kept and prevented (the
+    #                            planted effect), and how many hot spots were dosed
     seconds: float = 0.0
 
 
@@ -284,8 +291,11 @@ def close_the_loop(engine: Engine, settings: Settings, root: Path, manifest: Man
                               walk=walk_taken_tasks(engine, settings,
                                                     root / "tasks" / f"walked-{first:%Y%m%d}.csv",
                                                     seed, walked))
+    with engine.connect() as conn:
+        spots = [] if made is None else \
+            trial_store.trial_spots(conn, made[0])["segment_id"].astype(int).tolist()
     counts = load_recent_incidents(engine, settings, root, manifest, rota_id, area["id"],
-                                   seed)
+                                   seed, also=spots)
     return Loop(dose, dict(walked), None if made is None else
                 trials.report(engine, settings, made[0]), counts,
                 time.perf_counter() - began)
@@ -293,20 +303,33 @@ def close_the_loop(engine: Engine, settings: Settings, root: Path, manifest: Man
 
 def load_recent_incidents(engine: Engine, settings: Settings, root: Path,
                           manifest: Manifest, rota_id: int, area_id: int,
-                          seed: int) -> dict[str, int]:
-    """Load the manifest's held incidents (those of the tracked days) with the planted
-    effect of the rota's patrols: a property incident on one of its hot spots (snapped to
-    the streets of the rota's area ``area_id``, as a trial there counts) is left out with chance ``PATROL_EFFECT`` times the share of
-    ``PATROL_FULL_MIN`` minutes of presence measured there; written beside them and loaded
-    through the ordinary loader. Returns how many such incidents were kept and prevented."""
+                          seed: int, *, also: Collection[int] = ()) -> dict[str, int]:
+    """Load the manifest's held incidents (those of the tracked days) as the demo's world
+    has them after the rota's patrols. Crime stays where it concentrates: of the property
+    incidents snapped to the streets of the rota's area ``area_id`` (as a trial there
+    counts), ``HOT_SPOT_SHARE`` fall at the week's hot spots (the rota's, and ``also``: its
+    trial's, both arms), those the generator put elsewhere drawn at random and moved onto
+    a hot spot drawn at random, whatever its dose. Then the planted effect: a property
+    incident at a hot spot is left out with chance ``PATROL_EFFECT`` times the share of
+    ``PATROL_FULL_MIN`` minutes of presence measured there from the stored tracks (the
+    rota's dose, by the one stay rule). Written beside the held file and loaded through the
+    ordinary loader. Returns the property incidents at the hot spots (``moved`` of them
+    moved there), at the dosed ones ``kept`` and ``prevented``, and the ``dosed`` hot
+    spots."""
     held = [e for e in manifest.files if e.get("held") and e["kind"] == "incidents"]
-    measured = evidence.dose(engine, settings, rota_id).cells
+    got = evidence.dose(engine, settings, rota_id)
+    measured = got.cells
     minutes = measured.groupby("place")["minutes"].sum() if len(measured) else \
         pd.Series(dtype=float)
+    minutes = minutes[minutes > 0]
     data = crime.load(engine, settings, crime.Study(area_id=area_id, crime="all"))
     ids = data.segments["id"].to_numpy()
+    hot = np.array(sorted(({int(i) for i in got.places["id"]} | {int(i) for i in also})
+                          & set(ids.tolist())), dtype=np.int64)
+    hot_geom = data.segments.set_index("id").loc[hot].geometry if len(hot) else None
     rng = np.random.default_rng([seed, 35])
-    counts = {"kept": 0, "prevented": 0}
+    counts = {"at_hot_spots": 0, "moved": 0, "kept": 0, "prevented": 0,
+              "dosed": int(np.isin(minutes.index.to_numpy(), hot).sum())}
     for entry in held:
         src = root / entry["path"]
         rows = list(csv.reader(src.read_text(encoding="utf-8").splitlines()))
@@ -317,12 +340,28 @@ def load_recent_incidents(engine: Engine, settings: Settings, root: Path,
         on = hs.snap(at.x.to_numpy(), at.y.to_numpy(),
                      np.asarray(data.segments.geometry.values), crime.SNAP_M)
         seg = np.where(on >= 0, ids[np.maximum(on, 0)], -1)
+        prop = np.array([crime_class(r[1]) == "property" for r in body], dtype=bool)
+        on_hot = prop & np.isin(seg, hot)
+        elsewhere = np.flatnonzero(prop & (seg >= 0) & ~on_hot)
+        n_move = min(max(int(round(HOT_SPOT_SHARE * int((prop & (seg >= 0)).sum())))
+                         - int(on_hot.sum()), 0), len(elsewhere)) if len(hot) else 0
+        moved = rng.choice(elsewhere, n_move, replace=False) if n_move else \
+            np.zeros(0, dtype=int)
+        if n_move:
+            to = rng.choice(hot, n_move)
+            pts = [hot_geom.loc[t].interpolate(float(rng.uniform(0.2, 0.8)), normalized=True)
+                   for t in to]
+            wgs = gpd.GeoSeries(pts, crs=data.segments.crs).to_crs(4326)
+            for k, i in enumerate(moved):
+                body[i][4], body[i][5] = f"{wgs.iloc[k].x:.7f}", f"{wgs.iloc[k].y:.7f}"
+            seg[moved] = to
+        spot = prop & np.isin(seg, hot)
         dosed = minutes.reindex(seg).fillna(0.0).to_numpy() if len(body) else np.zeros(0)
-        spot = np.isin(seg, minutes.index.to_numpy()) & np.array(
-            [crime_class(r[1]) == "property" for r in body], dtype=bool)
         chance = PATROL_EFFECT * np.minimum(dosed / PATROL_FULL_MIN, 1.0)
         prevented = spot & (rng.random(len(body)) < chance)
-        counts["kept"] += int((spot & ~prevented).sum())
+        counts["at_hot_spots"] += int(spot.sum())
+        counts["moved"] += int(n_move)
+        counts["kept"] += int((spot & (dosed > 0) & ~prevented).sum())
         counts["prevented"] += int(prevented.sum())
         out = src.with_name(src.stem + "-patrolled.csv")
         out.write_text("\n".join(",".join(r) for r in [header] + [

@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -143,6 +144,27 @@ def dose(db: Database, settings: Settings, rota_id: int, *,
     summary = header.get("summary") or {}
     return Dose(header, until, places, table, dose_analysis.by_week(table), stay_min, radius,
                 summary.get("forecast") or {"method": "gi_star"})
+
+
+def dose_spots(db: Database, got: Dose) -> gpd.GeoDataFrame:
+    """The hot spots of ``got`` on their street segments (WGS 84), for the dose map: each
+    with its street and cross streets, its planned, present and delivered minutes up to
+    ``got.until`` and the share delivered (``NaN``: nothing planned yet)."""
+    with db.connect() as conn:
+        lines = store.segment_lines(conn, got.places["id"].tolist())
+    cols = ["planned_min", "minutes", "delivered_min"]
+    per = got.cells.groupby("place")[cols].sum() if len(got.cells) else \
+        pd.DataFrame(columns=cols, dtype=float)
+    per = per.reindex(lines["id"]).fillna(0.0).reset_index(drop=True)
+    where = got.places.set_index("id").reindex(lines["id"]).reset_index(drop=True)
+    out = gpd.GeoDataFrame(pd.concat([lines[["id"]].rename(columns={"id": "segment_id"}),
+                                      where[["street", "cross_a", "cross_b", "x", "y"]],
+                                      per], axis=1), geometry=lines.geometry.to_numpy(),
+                           crs=lines.crs)
+    planned = out["planned_min"].to_numpy(float)
+    out["share"] = np.where(planned > 0, out["delivered_min"].to_numpy(float)
+                            / np.where(planned > 0, planned, 1.0), np.nan)
+    return out
 
 
 def period_dose(db: Database, settings: Settings, area_id: int, *, first: dt.date,

@@ -35,7 +35,7 @@ import procrastinate
 
 from geo_patrol.errors import BusyError, ConflictError, GeoPatrolError, InputError, NotFoundError
 from geo_patrol.planning.plan import Plan, PlanParams
-from geo_patrol.services import campaigns, crime
+from geo_patrol.services import campaigns, crime, trials
 from geo_patrol.services.analysis import analyze
 from geo_patrol.services.background import Background
 from geo_patrol.services.cities import OpenCity, open_city, open_deployment
@@ -184,6 +184,28 @@ def _rota(engine: Engine, settings: Settings, params: dict[str, Any],
                              by=params["by"], within=_within(params), favoured=favoured,
                              **options)
     return Outcome({"rota_id": rota_id})
+
+
+@runner("trial")
+def _trial(engine: Engine, settings: Settings, params: dict[str, Any],
+           progress: Progress) -> Outcome:
+    """A trial designed on the forecast the city's stored crime study favours: looked at
+    (``action`` ``preview``: the design and its power, stored as the job's payload) or
+    stored (``create``: its id as the result)."""
+    options = dict(params["options"])
+    if options.get("start"):
+        options["start"] = dt.date.fromisoformat(options["start"])
+    progress(0.05, "forecast")
+    favoured = favoured_forecast(engine, settings, params["by"])
+    progress(0.4, "designing")
+    if params["action"] == "create":
+        trial_id, _ = trials.create(engine, settings, by=params["by"], within=_within(params),
+                                    favoured=favoured, **options)
+        return Outcome({"trial_id": trial_id})
+    got = trials.design(engine, settings, within=_within(params), favoured=favoured,
+                        **options)
+    return Outcome({"spots": len(got.spots), "power": round(got.power, 4)},
+                   pickle.dumps(got, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _study(params: dict[str, Any]) -> crime.Study:

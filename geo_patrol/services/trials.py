@@ -96,6 +96,14 @@ def check_options(weeks: int, spots: int, fall: float, seed: int) -> None:
         raise InputError("the seed is a whole number from 0", field="seed")
 
 
+def check_start(start: dt.date, today: dt.date) -> None:
+    """Refuse a trial that would not start after ``today``."""
+    if start <= today:
+        raise InputError(N_("A trial starts after today (%(today)s): its assignment is fixed "
+                            "before its data are seen."), field="start",
+                         values={"today": today.isoformat()})
+
+
 def _weekly(data: crime.Data, before: dt.date) -> tuple[np.ndarray, np.ndarray]:
     """Per segment of ``data``: incidents per week in the ``HISTORY_DAYS`` before
     ``before``, and the weekly counts (segments x weeks) for the overdispersion."""
@@ -114,7 +122,8 @@ def _weekly(data: crime.Data, before: dt.date) -> tuple[np.ndarray, np.ndarray]:
 def design(db: Database, settings: Settings, *, area_id: int | str | None,
            start: dt.date | None,
            weeks: int = 8, spots: int = 20, fall: float = 0.2, seed: int = 0,
-           within: frozenset[int] | None = None, today: dt.date | None = None) -> Design:
+           within: frozenset[int] | None = None, today: dt.date | None = None,
+           favoured: dict[str, Any] | None = None) -> Design:
     """The trial that would be stored: the ``spots`` hottest segments of ``area`` by the
     forecast the city's evaluation favours, each ``SPACING_M`` from the hotter ones taken
     (from the incidents before ``start``, tomorrow
@@ -122,15 +131,15 @@ def design(db: Database, settings: Settings, *, area_id: int | str | None,
     block patrolled by a draw from ``seed``; its power to find ``fall`` in ``weeks`` weeks
     and the weeks it would need (negative-binomial counts at the spots' rates of the
     ``HISTORY_DAYS`` before). ``today``: the day it is designed on, when not today (a
-    simulation's past): it then reads only the incidents up to that day."""
+    simulation's past): it then reads only the incidents up to that day. ``favoured``: the
+    forecast to take the hot spots from, as :func:`~geo_patrol.services.crime.favoured_method`
+    gives it (the stored crime study's, in a job); the city's evaluation is run when not
+    given."""
     check_options(weeks, spots, fall, seed)
     until = today
     today = today or settings.today()
     start = start or today + dt.timedelta(days=1)
-    if start <= today:
-        raise InputError(N_("A trial starts after today (%(today)s): its assignment is fixed "
-                            "before its data are seen."), field="start",
-                         values={"today": today.isoformat()})
+    check_start(start, today)
     with db.connect() as conn:
         area = {"id": None, "name": None, "level": "city"} if area_id is None else \
             find_area(conn, area_id)
@@ -139,7 +148,8 @@ def design(db: Database, settings: Settings, *, area_id: int | str | None,
             raise NotFoundError(f"no area {area_id}")
     study_area = None if area["level"] == "city" else area["id"]
     data = crime.load(db, settings, crime.Study(area_id=study_area, until=until))
-    favoured = crime.favoured_method(db, settings, until=until)
+    favoured = dict(favoured) if favoured is not None else \
+        crime.favoured_method(db, settings, until=until)
     ids = data.segments["id"].to_numpy()
     ranked = crime.rota_hotspots(data, favoured["method"], start=start, k=spots * 10)
     with db.connect() as conn:  # a spot of another trial in the same weeks is not free

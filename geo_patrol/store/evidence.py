@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import geopandas as gpd
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -22,6 +23,13 @@ def segment_places(conn: Connection, segment_ids: list[int]) -> pd.DataFrame:
              LATERAL (SELECT ST_LineInterpolatePoint(ST_LineMerge(g.geom_m), 0.5) AS p) m
         WHERE g.id = ANY(:ids) ORDER BY g.id"""), conn,
         params={"ids": [int(i) for i in segment_ids]})
+
+
+def segment_lines(conn: Connection, segment_ids: list[int]) -> gpd.GeoDataFrame:
+    """``id`` and the line (WGS 84) of each segment, for a map."""
+    return gpd.read_postgis(sa.text(
+        "SELECT g.id, g.geom FROM street_segments g WHERE g.id = ANY(:ids) ORDER BY g.id"),
+        conn, geom_col="geom", params={"ids": [int(i) for i in segment_ids]}, crs=4326)
 
 
 def fixes_near(conn: Connection, x: list[float], y: list[float], *, radius_m: float,
