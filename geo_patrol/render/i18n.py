@@ -13,8 +13,11 @@ import re
 
 LABELS: dict[str, tuple[str, str]] = {
     "area": ("区域", "Area"), "community": ("社区", "Community"), "district": ("区", "District"),
-    "search_places": ("搜索社区、街道、路口、隐患或坐标", "Search communities, streets, crossings, "
-                      "hazards or coordinates"),
+    # the box's placeholder fits a phone's map (about 230 px); the full sentence is its title
+    "search_places": ("搜索街道、路口、社区、隐患或坐标", "Street, place, hazard or coordinates"),
+    "search_places_long": ("搜索社区、街道、路口、隐患，或粘贴高德、百度、GPS 坐标",
+                           "Search communities, streets, crossings, hazards, or paste "
+                           "coordinates from AMap, Baidu or a GPS"),
     "search_none": ("没有找到", "Nothing found"),
     "place": ("所在街道", "Where"),
     "task_site": ("任务地点", "Task site"), "navigate_to": ("导航到：{place}", "Navigate to: {place}"),
