@@ -12,7 +12,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from tests.browsing import browser, guarded_page, server, sign_in  # noqa: F401  (fixtures)
+from tests.browsing import browser, guarded_page, server, shot, sign_in  # noqa: F401  (fixtures)
 from tests.helpers import make_user
 
 pytestmark = pytest.mark.browser
@@ -61,6 +61,7 @@ def test_an_empty_task_table_says_so_once_in_the_pages_language(browser, server,
             assert word not in body
         assert page.locator("#task-list tr.empty").inner_text() == w["nothing"]
         assert page.locator("#task-pager, #task-pager-bottom").count() == 0
+        shot(page, f"tasks-empty-{lang}")
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -75,6 +76,9 @@ def test_an_account_shows_the_volunteer_it_is_bound_to(browser, server, accounts
         assert bound == f"{accounts['number']} {mask_name(accounts['name'])}"
         assert accounts["name"] not in page.locator("body").inner_text()  # masked
         assert page.locator("#account-b-command td.bound").inner_text() == ""
+        headers = page.locator("#accounts thead th").all_inner_texts()
+        assert headers[2] == {"zh": "账号状态", "en": "State"}[lang], headers
+        shot(page, f"accounts-{lang}")
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -120,7 +124,10 @@ def test_day_fields_read_in_the_pages_language_not_the_browsers(browser, server,
         assert day.get_attribute("placeholder") == w["hint"]
         day.click()
         texts = _calendar_texts(page)
+        shot(page, f"tasks-calendar-{lang}")
         assert w["weekday"] in texts, texts
+        weekdays = page.locator(".flatpickr-calendar.open .flatpickr-weekday").all_inner_texts()
+        assert weekdays[0].strip() == w["weekday"], weekdays  # weeks start on Monday
         month = page.locator(".flatpickr-calendar.open .flatpickr-monthDropdown-months "
                              "option:checked").inner_text()
         assert w["month"] in month and (lang == "zh") == bool(re.search(r"[\u4e00-\u9fff]",
@@ -163,6 +170,7 @@ def test_a_file_chooser_names_the_file_in_the_pages_words(browser, server, accou
             chooser.locator(".file-button").click()
         fc.value.set_files(str(sheet))
         assert chooser.locator(".file-name").inner_text() == sheet.name
+        shot(page, f"uploads-phone-{lang}")
 
 
 #: how wide the placeholder's text is, in the input's own font, against its room for text
@@ -191,3 +199,24 @@ def test_the_map_search_hint_fits_on_a_desk_and_on_a_phone(browser, server,  # n
             assert text <= room, (width, hint, text, room)
             assert right <= frame_width, (width, right, frame_width)  # inside the map
             assert box.get_attribute("title")  # the whole sentence on hover
+            shot(page, f"dashboard-{width}-{lang}")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_other_pages_for_a_look(browser, server, accounts, lang):  # noqa: F811
+    """The pages no other browser test looks at whole (screenshots to look at), each with its
+    title in the page's language."""
+    from tests.browsing import settle
+
+    titles = {"zh": {"/live": "实时巡逻", "/evidence": "巡防成效", "/notify": "消息列表",
+                     "/notices": "协查通知列表", "/devices": "定位设备登记"},
+              "en": {"/live": "Live patrol", "/evidence": "Patrol evidence",
+                     "/notify": "Messages", "/notices": "Notices",
+                     "/devices": "Position devices"}}
+    with guarded_page(browser, (1440, 900), locale=BROWSER_LOCALE[lang]) as page:
+        sign_in(page, server, "b-command")
+        for path in ("/live", "/evidence", "/notify", "/notices", "/devices"):
+            _in(page, server, lang, path)
+            settle(page)
+            assert page.title() == f"{titles[lang][path]} · geo-patrol", path
+            shot(page, f"tour-{path.strip('/')}-{lang}")
