@@ -12,7 +12,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from tests.browsing import browser, guarded_page, server, shot, sign_in  # noqa: F401  (fixtures)
+from tests.browsing import browser, guarded_page, server, settle, shot, sign_in  # noqa: F401
 from tests.helpers import make_user
 
 pytestmark = pytest.mark.browser
@@ -46,6 +46,7 @@ def _in(page, server: str, lang: str, path: str) -> None:  # noqa: ANN001, F811
     from urllib.parse import quote
 
     page.goto(f"{server}/lang/{lang}?next={quote(path, safe='/')}", wait_until="networkidle")
+    settle(page)  # a page of stored results shows the progress of the job making them first
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -206,8 +207,6 @@ def test_the_map_search_hint_fits_on_a_desk_and_on_a_phone(browser, server,  # n
 def test_the_other_pages_for_a_look(browser, server, accounts, lang):  # noqa: F811
     """The pages no other browser test looks at whole (screenshots to look at), each with its
     title in the page's language."""
-    from tests.browsing import settle
-
     titles = {"zh": {"/live": "实时巡逻", "/evidence": "巡防成效", "/notify": "消息列表",
                      "/notices": "协查通知列表", "/devices": "定位设备登记"},
               "en": {"/live": "Live patrol", "/evidence": "Patrol evidence",
@@ -217,6 +216,38 @@ def test_the_other_pages_for_a_look(browser, server, accounts, lang):  # noqa: F
         sign_in(page, server, "b-command")
         for path in ("/live", "/evidence", "/notify", "/notices", "/devices"):
             _in(page, server, lang, path)
-            settle(page)
             assert page.title() == f"{titles[lang][path]} · geo-patrol", path
             shot(page, f"tour-{path.strip('/')}-{lang}")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_quiet_hours_read_on_a_24_hour_clock_on_a_phone(browser, server, accounts,  # noqa: F811
+                                                        lang):
+    hint = {"zh": "时:分", "en": "hh:mm"}[lang]
+    with guarded_page(browser, (360, 780), locale=BROWSER_LOCALE[lang]) as page:
+        sign_in(page, server, "r-volunteer")
+        _in(page, server, lang, "/me")
+        start = page.locator("input[name=quiet_start]")
+        assert start.get_attribute("type") == "text"  # not the browser's own (AM/PM) control
+        assert start.get_attribute("placeholder") == hint
+        start.click()
+        clock = page.locator(".flatpickr-calendar.open")
+        clock.wait_for(timeout=10_000)
+        assert clock.locator(".flatpickr-am-pm").count() == 0  # 24 hours, no AM/PM
+        box = clock.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 360  # on the phone's screen
+        shot(page, f"me-quiet-hours-{lang}")
+
+
+def test_the_last_day_under_a_chart_ends_inside_it():
+    import pandas as pd
+
+    from geo_patrol.render.charts import burn_down_svg, coverage_trend_svg
+
+    days = pd.date_range("2026-11-20", periods=8, freq="D")
+    trend = coverage_trend_svg(pd.DataFrame({"day": days, "coverage": [0.5] * 8}), "zh")
+    ticks = re.findall(r'<text class="x-tick"[^>]*text-anchor="(\w+)">([\d-]+)</text>', trend)
+    assert ticks[-1] == ("end", "11-27") and ticks[0][0] == "middle"
+    burn = burn_down_svg(pd.DataFrame({"day": days, "found": range(8), "visited": range(8),
+                                       "open": range(8)}), "en")
+    assert re.findall(r'text-anchor="(\w+)">11-27</text>', burn) == ["end"]
