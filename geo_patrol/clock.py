@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,9 @@ STYLES: dict[str, str] = {
     "time": "%H:%M",
     "stamp": "%Y%m%d",
 }
+
+#: ``2026年3月15日`` (the day mark optional)
+_DATE_ZH = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?")
 
 #: One microsecond: a window's end is exclusive, its last local date is the one just before.
 _TICK = dt.timedelta(microseconds=1)
@@ -86,10 +90,16 @@ def period_days(start: Any, end: Any, tz: str | dt.tzinfo) -> tuple[dt.date, dt.
     return first.date(), max(first, last - _TICK).date()
 
 
+def days_text(first: dt.date, last: dt.date) -> str:
+    """Inclusive local dates as every page writes them: ``2026-12-02 – 2026-12-04`` (one
+    date when they are one day)."""
+    a, b = (local_text(d, "UTC", "date") for d in (first, last))
+    return a if a == b else f"{a} – {b}"
+
+
 def period_text(start: Any, end: Any, tz: str | dt.tzinfo) -> str:
     """``2026-12-02 – 2026-12-04`` (one date when the period is one day)."""
-    a, b = period_days(start, end, tz)
-    return a.isoformat() if a == b else f"{a.isoformat()} – {b.isoformat()}"
+    return days_text(*period_days(start, end, tz))
 
 
 def period_stamp(start: Any, end: Any, tz: str | dt.tzinfo) -> str:
@@ -102,6 +112,23 @@ def days_of(start: Any, end: Any, tz: str | dt.tzinfo) -> list[dt.date]:
     """Every local date of the window ``[start, end)``, first to last."""
     a, b = period_days(start, end, tz)
     return [a + dt.timedelta(days=i) for i in range((b - a).days + 1)]
+
+
+def parse_day(value: str) -> dt.date | None:
+    """A date as people write it: ISO (``2026-03-15``, also with a time), ``2026/3/15``,
+    ``2026.3.15`` or ``2026年3月15日``; ``None`` when it is none of those."""
+    text = value.strip()
+    m = _DATE_ZH.match(text)
+    if m:
+        text = f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}"
+    text = re.sub(r"[/.]", "-", text.split("T")[0].split(" ")[0])
+    parts = text.split("-")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return None
+    try:
+        return dt.date(int(parts[0]), int(parts[1]), int(parts[2]))
+    except ValueError:
+        return None
 
 
 def now_local(tz: str | dt.tzinfo, now: dt.datetime | None = None) -> dt.datetime:

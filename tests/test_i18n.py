@@ -80,7 +80,7 @@ def test_vocabularies_cover_every_stored_value(group, values):
 def test_planner_reasons_are_worded_in_both_languages():
     row = {"slot": "morning", "slot_pct": 45, "distance_km": 1.234, "patrol_duty": True,
            "first_aid": False, "occupation": "retired_resident", "arterial_km": 0.0}
-    assert crew_reason(row, "zh") == "本人 45% 的巡逻在此时段；居住地距 1.2 km；承担巡逻防控职责"
+    assert crew_reason(row, "zh") == "本人 45% 的巡逻在此时段；居住地距 1.2 公里；承担巡逻防控职责"
     assert crew_reason(row, "en") == "45% of their patrols in this slot; home 1.2 km away; " \
         "patrol duty"
     trained = {**row, "first_aid": True, "certified_for": "hazmat_inspection,weapons_inspection"}
@@ -90,4 +90,4 @@ def test_planner_reasons_are_worded_in_both_languages():
         "; first-aid certificate; certified for Dangerous-goods inspection, "
         "Guns/explosives/knives inspection (this loop needs it)")
     passive = {**row, "slot": "passive", "occupation": "taxi_driver", "arterial_km": 3.25}
-    assert crew_reason(passive, "zh") == "出租车司机：职业途经主干道 3.2 km"
+    assert crew_reason(passive, "zh") == "出租车司机：职业途经主干道 3.2 公里"

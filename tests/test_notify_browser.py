@@ -178,7 +178,7 @@ def test_the_command_sees_each_message_per_person_and_channel(page, server, peop
                 body="12")
     page.set_viewport_size({"width": 1440, "height": 900})
     _as(page, server, people["users"]["command"], lang, "/notify")
-    heading = {"zh": "发给志愿者的消息", "en": "Messages to volunteers"}[lang]
+    heading = {"zh": "发给义警的消息", "en": "Messages to volunteers"}[lang]
     expect(page.locator("h2")).to_have_text(heading)
     row = page.locator("#outbox tbody tr", has_text="积分").first
     expect(row).to_contain_text({"zh": "积分发放", "en": "points paid"}[lang])

@@ -471,7 +471,8 @@ def test_rota_on_the_planner(page, server, people, demo_world, rota_maker, lang)
     assert page.locator("#rota-week tbody tr").count() == 3
     first = page.locator("#rota-week tbody tr").first.locator("td").all_inner_texts()
     week = stored.week().iloc[0]
-    assert first[4].startswith(f"{week['evening_walks']} · {week['evening_hours']:.1f} h")
+    unit = {"zh": "小时", "en": "h"}[lang]
+    assert first[4].startswith(f"{week['evening_walks']} · {week['evening_hours']:.1f} {unit}")
     legend = _map_legend(page, "rota-map")
     assert w["slot"] in legend and w["evening"] in legend
     # the second day's walks, with who walks them (roster number, masked name)

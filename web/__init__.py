@@ -196,6 +196,11 @@ def _period(run: Any) -> str:
     return clock.period_text(*_window(run), _timezone())
 
 
+def _days(days: Any) -> str:
+    """``{{ (first, last)|days }}``: inclusive local dates (a campaign's, a payout's)."""
+    return clock.days_text(*days)
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app. ``test_config`` may set ``GEO_PATROL_SETTINGS`` (a :class:`Settings`)."""
     app = Flask(__name__)
@@ -254,7 +259,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                       notify_bp, phone_bp, accounts_bp):
         app.register_blueprint(blueprint)
     app.jinja_env.finalize = _finalize
-    app.jinja_env.filters.update(localtime=_localtime, period=_period)
+    app.jinja_env.filters.update(localtime=_localtime, period=_period, days=_days)
     app.context_processor(lambda: {
         "lang": lang(), "mask_name": mask_name, "term": term, "terms": terms, "label": label,
         "crew_reason": crew_reason, "report_label": report_label,

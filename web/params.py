@@ -11,6 +11,7 @@ from flask import Response, request, url_for
 from flask_babel import get_locale, gettext, lazy_gettext
 from werkzeug.routing import IntegerConverter
 
+from geo_patrol.clock import parse_day
 from geo_patrol.errors import N_, InputError, NotFoundError
 from geo_patrol.paging import MAX_PAGE, PAGE_SIZE, Paging
 from geo_patrol.render.exports import table_csv
@@ -127,12 +128,13 @@ def form_choice(name: str, choices: tuple[str, ...]) -> str:
 
 
 def day_arg(text: str, field: str = "day") -> dt.date:
-    """A ``YYYY-MM-DD`` day (form field ``field``)."""
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
+    """A day (form field ``field``) as the date fields send it (``2026-03-15``) or as people
+    type it (``2026/3/15``, ``2026年3月15日``)."""
+    day = parse_day(text)
+    if day is None:
         raise InputError(N_("“%(raw)s” is not a date (YYYY-MM-DD)."), field=field,
-                         values={"raw": text[:20]}) from None
+                         values={"raw": text[:20]})
+    return day
 
 
 def lang() -> str:

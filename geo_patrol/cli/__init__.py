@@ -48,7 +48,7 @@ def write_table(table: Any, csv_path: Path | None) -> bool:
 
 def day_value(value: str | None, option: str) -> Any:
     """A day given on the command line (``None`` when not given)."""
-    from geo_patrol.ingest.training import parse_day
+    from geo_patrol.clock import parse_day
 
     if not value:
         return None

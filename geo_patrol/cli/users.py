@@ -46,7 +46,7 @@ def users_list(ctx: click.Context) -> None:
         return
     for r in table.itertuples():
         state = "disabled" if r.disabled else "active"
-        click.echo(f"{r.username:<20} {r.role:<10} {state:<9} {r.areas or r.volunteer or ''}")
+        click.echo(f"{r.username:<20} {r.role:<10} {state:<9} {r.bound}")
 
 
 @users.command("disable")

@@ -11,11 +11,11 @@ default.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 
 import pandas as pd
 
+from geo_patrol.clock import parse_day
 from geo_patrol.errors import N_, InputError
 from geo_patrol.ingest.tables import read_text_records
 from geo_patrol.vocab import ATTENDANCE_RESULTS, CERT_SKILLS, TRAINING_MODES
@@ -73,7 +73,6 @@ def _lookup(table: dict[str, tuple[str, ...]]) -> dict[str, str]:
 
 _MODES, _RESULTS = _lookup(MODE_ALIASES), _lookup(RESULT_ALIASES)
 _SKILL_NAMES = _lookup({k: v for k, v in SKILL_ALIASES.items()})
-_DATE_ZH = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?")
 
 
 def skill_key(value: str) -> str | None:
@@ -88,23 +87,6 @@ def skill_of_course(title: str) -> str | None:
         if any(w in low for w in words):
             return key
     return None
-
-
-def parse_day(value: str) -> dt.date | None:
-    """A session's date: ISO (``2026-03-15``, also with a time), ``2026/3/15``, ``2026.3.15``
-    or ``2026年3月15日``; ``None`` when it is none of those."""
-    text = value.strip()
-    m = _DATE_ZH.match(text)
-    if m:
-        text = f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}"
-    text = re.sub(r"[/.]", "-", text.split("T")[0].split(" ")[0])
-    parts = text.split("-")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
-        return None
-    try:
-        return dt.date(int(parts[0]), int(parts[1]), int(parts[2]))
-    except ValueError:
-        return None
 
 
 def read_training(path: Path | str, *, today: dt.date, mapping: dict[str, str] | None = None,

@@ -20,6 +20,10 @@ ASSETS = {
     "vectorgrid.js": "leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js",
     # the base map: vector tiles drawn with their labels placed
     "protomaps-leaflet.js": "protomaps-leaflet/dist/protomaps-leaflet.js",
+    # the day fields' calendar, in the page's language (web/static/fields.js)
+    "flatpickr.js": "flatpickr/dist/flatpickr.min.js",
+    "flatpickr.css": "flatpickr/dist/flatpickr.min.css",
+    "flatpickr-zh.js": "flatpickr/dist/l10n/zh.js",
     # what leaflet.css refers to (the layer control's icon, default markers)
     **{f"images/{n}": f"leaflet/dist/images/{n}" for n in (
         "layers.png", "layers-2x.png", "marker-icon.png", "marker-icon-2x.png",

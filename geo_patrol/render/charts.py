@@ -14,6 +14,11 @@ BURN_DOWN = (("found", "#888888", "found"), ("visited", "#2171b5", "visited"),
              ("open", "#d7301f", "still_open"))
 
 
+def _anchor(i: int, n: int) -> str:
+    """A day's tick under the x-axis: the last one ends at the axis' end, inside the chart."""
+    return "end" if n > 1 and i == n - 1 else "middle"
+
+
 def burn_down_svg(days: Any, lang: str, width: int = 520, height: int = 170) -> str:
     """Hazards found, visited and still open per day of a campaign, with a legend."""
     if days is None or len(days) == 0:
@@ -33,7 +38,7 @@ def burn_down_svg(days: Any, lang: str, width: int = 520, height: int = 170) -> 
         + f'"><title>{html.escape(label(key, lang))}</title></polyline>'
         for col, colour, key in BURN_DOWN)
     ticks = "".join(f'<text x="{xy(i, 0).split(",")[0]}" y="{low + 12}" font-size="9" '
-                    f'text-anchor="middle">{d:%m-%d}</text>'
+                    f'text-anchor="{_anchor(i, n)}">{d:%m-%d}</text>'
                     for i, d in enumerate(days["day"]) if i % max(1, n // 6) == 0)
     axis = (f'<line x1="{left}" y1="{low}" x2="{right}" y2="{low}" stroke="#999"/>'
             f'<text x="{left - 4}" y="{high + 4}" font-size="9" text-anchor="end">{top}</text>'
@@ -98,7 +103,7 @@ def coverage_trend_svg(series: Any, lang: str, width: int = 420, height: int = 1
     pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
     every = max(1, n // 7)
     days = "".join(f'<text class="x-tick" x="{x:.0f}" y="{low + 12}" font-size="9" '
-                   f'text-anchor="middle">{d:%m-%d}</text>'
+                   f'text-anchor="{_anchor(i, n)}">{d:%m-%d}</text>'
                    for i, (x, d) in enumerate(zip(xs, series["day"])) if i % every == 0)
     dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5"><title>{d:%m-%d}: '
                    f'{100 * v:.1f}%</title></circle>'

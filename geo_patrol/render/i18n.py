@@ -13,9 +13,13 @@ import re
 
 LABELS: dict[str, tuple[str, str]] = {
     "area": ("区域", "Area"), "community": ("社区", "Community"), "district": ("区", "District"),
-    "search_places": ("搜索社区、街道、路口、隐患或坐标", "Search communities, streets, crossings, "
-                      "hazards or coordinates"),
+    # the box's placeholder fits a phone's map (about 230 px); the full sentence is its title
+    "search_places": ("搜索街道、路口、社区、隐患或坐标", "Street, place, hazard or coordinates"),
+    "search_places_long": ("搜索社区、街道、路口、隐患，或粘贴高德、百度、GPS 坐标",
+                           "Search communities, streets, crossings, hazards, or paste "
+                           "coordinates from AMap, Baidu or a GPS"),
     "search_none": ("没有找到", "Nothing found"),
+    "hours_unit": ("小时", "h"),
     "place": ("所在街道", "Where"),
     "task_site": ("任务地点", "Task site"), "navigate_to": ("导航到：{place}", "Navigate to: {place}"),
     "navigate_amap": ("用高德地图导航", "Open in AMap"),
@@ -122,7 +126,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "coverage_axis": ("覆盖率（%）", "Coverage (%)"),
     "day_axis": ("日期", "Day"),
     "no_hot_spots": ("本区域无侵财警情热点", "No property-crime hot spot in the area"),
-    "rota_hours": ("志愿者工时（已排 / 可用）", "Volunteer-hours (used / available)"),
+    "rota_hours": ("义警工时（已排 / 可用）", "Volunteer-hours (used / available)"),
     "rota_assigned": ("已落实到人的任务", "Walks given to a volunteer"),
     "rota_solver": ("求解", "Solver"), "solver_gap": ("最优性差距", "gap"),
     "revisit_every": ("每条街道 {n} 天内至少巡逻一次", "every street within {n} days"),
@@ -457,11 +461,11 @@ def crew_reason(row: object, lang: str = "zh") -> str:
     if get("slot") == "passive":
         occupation = term("occupation", get("occupation"), lang)
         km = float(get("arterial_km"))
-        return (f"{occupation}：职业途经主干道 {km:.1f} km" if zh else
+        return (f"{occupation}：职业途经主干道 {km:.1f} 公里" if zh else
                 f"{occupation}: passive coverage of {km:.1f} km of arterials")
     parts = [f"本人 {int(get('slot_pct'))}% 的巡逻在此时段" if zh else
              f"{int(get('slot_pct'))}% of their patrols in this slot",
-             f"居住地距 {float(get('distance_km')):.1f} km" if zh else
+             f"居住地距 {float(get('distance_km')):.1f} 公里" if zh else
              f"home {float(get('distance_km')):.1f} km away"]
     if get("patrol_duty"):
         parts.append("承担巡逻防控职责" if zh else "patrol duty")

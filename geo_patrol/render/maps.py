@@ -365,6 +365,7 @@ def map_html(m: folium.Map, *, lang: str, nonce: str | None = None) -> str:
     attrs = {"data-map": m.get_name(),
              "data-url": "/search" + ("?datum=gcj02&" if datum == "gcj02" else "?"),
              "data-placeholder": label("search_places", lang),
+             "data-title": label("search_places_long", lang),
              "data-none": label("search_none", lang)}
     m.get_root().header.add_child(folium.Element(
         '<script src="/static/suggest.js" defer></script>'

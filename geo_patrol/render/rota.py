@@ -153,7 +153,8 @@ def week_rows(view: Any, lang: str) -> tuple[list[str], list[list[str]]]:
                label("streets_fresh", lang), label("hazards_in_rule", lang)]
     rows = []
     for r in view.week().to_dict("records"):
-        cells = [f"{r[f'{s}_walks']} · {r[f'{s}_hours']:.1f} h" for s in SLOTS]
+        cells = [f"{r[f'{s}_walks']} · {r[f'{s}_hours']:.1f} {label('hours_unit', lang)}"
+                 for s in SLOTS]
         rows.append([f"{r['day']:%m-%d} {term('weekday', _weekday(r['day']), lang)}", *cells,
                      f"{_pct(r['streets'])}% ({_pct(r['streets_idle'])}%)",
                      f"{_pct(r['hazards'])}% ({_pct(r['hazards_idle'])}%)"])

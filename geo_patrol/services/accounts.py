@@ -4,6 +4,12 @@ the web's sign-in (the rules themselves live with their tables in
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from geo_patrol.privacy import mask_name
+from geo_patrol.store import accounts as _store
 from geo_patrol.store.accounts import (
     MIN_PASSWORD,
     AUDIT_FILTERS,
@@ -22,10 +28,28 @@ from geo_patrol.store.accounts import (
     revoke_session,
     set_disabled,
     set_password,
-    user_table,
 )
+
+if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
+    from sqlalchemy.engine import Connection
 
 __all__ = ["AUDIT_FILTERS", "AUDIT_SORTS", "MIN_PASSWORD", "add_user", "audit", "audit_actions",
            "audit_event", "audit_page", "audit_table", "authenticate", "issue_token",
            "open_session", "principal_from_session", "principal_from_token", "revoke_session",
            "set_disabled", "set_password", "user_table"]
+
+
+def user_table(conn: Connection) -> pd.DataFrame:
+    """Every account with what it is bound to, as the accounts page and ``users list`` show
+    it: ``bound`` is an officer's communities, or a volunteer account's roster number and
+    masked name (``BT00012 张**``); the name itself is not returned."""
+    table = _store.user_table(conn)
+    bound = []
+    for r in table.itertuples():
+        if isinstance(r.areas, str) and r.areas:
+            bound.append(r.areas)
+        elif isinstance(r.volunteer, str) and r.volunteer:
+            bound.append(f"{r.volunteer} {mask_name(r.volunteer_name) or ''}".strip())
+        else:
+            bound.append("")
+    return table.drop(columns=["volunteer_name"]).assign(bound=bound)

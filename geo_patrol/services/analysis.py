@@ -37,6 +37,7 @@ from geo_patrol.analysis.run import (
     analyse_window,
     check_window,
 )
+from geo_patrol.clock import parse_day
 from geo_patrol.errors import InputError
 from geo_patrol.services import places
 from geo_patrol.settings import Settings
@@ -67,10 +68,11 @@ def parse_window(start: str, end: str, tz: str) -> tuple[dt.datetime, dt.datetim
     zone = ZoneInfo(tz)
 
     def one(text: str, is_end: bool) -> dt.datetime:
+        day = parse_day(text) if ":" not in text else None  # a day as typed or picked
+        if day is not None:
+            return dt.datetime.combine(day + dt.timedelta(days=1 if is_end else 0), dt.time(),
+                                       zone)
         try:
-            if len(text) == 10:
-                day = dt.date.fromisoformat(text) + dt.timedelta(days=1 if is_end else 0)
-                return dt.datetime.combine(day, dt.time(), zone)
             value = dt.datetime.fromisoformat(text)
         except ValueError:
             raise InputError(f"{text!r} is not a date (YYYY-MM-DD) or date and time") from None

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
-from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.errors import N_, InputError, NotFoundError
 from geo_patrol.ingest.photos import read_photo
 from geo_patrol.paging import PageOf, Paging
 from geo_patrol.services.background import Background
@@ -547,13 +547,16 @@ def stations(db: Database) -> list[tuple[int, str]]:
         return store.stations(conn)
 
 
-def _time(value: str | None, what: str) -> dt.time | None:
+def _time(value: str | None, what: str, field: str) -> dt.time | None:
     if not value:
         return None
+    text = value.strip()
     try:
-        return dt.time.fromisoformat(value.strip())
+        return dt.time.fromisoformat(text.zfill(5) if len(text) == 4 else text)  # 7:30
     except ValueError:
-        raise InputError(f"{what} is a time of day (HH:MM)") from None
+        raise InputError(f"{what} is a time of day (HH:MM)", field=field,
+                         values={"raw": text[:20]},
+                         shown=N_("“%(raw)s” is not a time of day (07:30).")) from None
 
 
 def set_rules(db: Database | Engine, volunteer_id: int, *, on_duty_only: bool,
@@ -561,7 +564,8 @@ def set_rules(db: Database | Engine, volunteer_id: int, *, on_duty_only: bool,
     """A volunteer's rules: messages only while on duty (call-outs and SOS always), and quiet
     hours in the city's local time (messages other than call-outs and SOS wait for their
     end)."""
-    start, end = _time(quiet_start, "quiet hours' start"), _time(quiet_end, "quiet hours' end")
+    start = _time(quiet_start, "quiet hours' start", "quiet_start")
+    end = _time(quiet_end, "quiet hours' end", "quiet_end")
     if (start is None) != (end is None) or (start is not None and start == end):
         raise InputError("quiet hours need a start and a different end")
     with db.begin() as conn:

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from geo_patrol.access import Principal
+from geo_patrol.clock import parse_day
 from geo_patrol.errors import N_, InputError
-from geo_patrol.ingest.training import parse_day, resolve_courses, skill_key
+from geo_patrol.ingest.training import resolve_courses, skill_key
 from geo_patrol.paging import PageOf, Paging, page_frame
 from geo_patrol.planning.training import propose_batches, training_status
 from geo_patrol.services.sources import form_text

@@ -104,16 +104,17 @@ def set_password(engine: Engine, username: str, password: str, *, by: str = "sys
 
 
 def user_table(conn: Connection) -> pd.DataFrame:
-    """Accounts with their bound areas (no hashes)."""
+    """Accounts with their bound areas or volunteer (no hashes; the volunteer's name as
+    stored: mask it before showing it)."""
     return pd.read_sql(sa.text("""
         SELECT u.id, u.username, u.role, u.disabled, u.created_at, u.last_login,
-               v.number AS volunteer,
+               v.number AS volunteer, v.name AS volunteer_name,
                string_agg(a.name, ', ' ORDER BY a.name) AS areas,
                (SELECT count(*) FROM api_tokens t WHERE t.user_id = u.id AND NOT t.revoked)
                    AS tokens
         FROM users u LEFT JOIN volunteers v ON v.id = u.volunteer_id
         LEFT JOIN user_areas ua ON ua.user_id = u.id LEFT JOIN areas a ON a.id = ua.area_id
-        GROUP BY u.id, v.number ORDER BY u.username"""), conn)
+        GROUP BY u.id, v.number, v.name ORDER BY u.username"""), conn)
 
 
 def issue_token(engine: Engine, username: str, label: str | None = None, *,

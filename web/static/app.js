@@ -17,7 +17,9 @@
     upload.addEventListener("dragover", function (e) { e.preventDefault(); });
     upload.addEventListener("drop", function (e) {
       e.preventDefault();
-      document.getElementById("file").files = e.dataTransfer.files;
+      var file = document.getElementById("file");
+      file.files = e.dataTransfer.files;
+      file.dispatchEvent(new Event("change"));  // the chosen file's name is shown
     });
   }
   // long work runs as a job: its progress is shown until it is done, then the page reloads

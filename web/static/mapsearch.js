@@ -16,11 +16,13 @@
     box.onAdd = function () {
       var div = L.DomUtil.create("div", "gp-search");
       div.style.cssText = "background:#fff;border-radius:4px;box-shadow:0 1px 4px " +
-        "rgba(0,0,0,.3);font:13px/1.4 sans-serif;width:260px";
+        "rgba(0,0,0,.3);font:13px/1.4 sans-serif;width:260px;" +
+        "max-width:calc(100vw - 70px)";  // beside the zoom buttons on a phone's map
       var input = L.DomUtil.create("input", "gp-search-input", div);
       input.type = "search";
       input.placeholder = me.dataset.placeholder || "";
-      input.setAttribute("aria-label", me.dataset.placeholder || "search");
+      input.title = me.dataset.title || input.placeholder;
+      input.setAttribute("aria-label", me.dataset.title || me.dataset.placeholder || "search");
       input.style.cssText = "width:100%;box-sizing:border-box;border:0;padding:6px 8px;" +
         "font:inherit;border-radius:4px";
       var list = L.DomUtil.create("ul", "gp-search-results", div);
