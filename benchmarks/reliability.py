@@ -74,8 +74,10 @@ def _restart(cluster: LocalCluster, timeout_s: float = 60) -> float:
             time.sleep(1)
 
 
-def kill_mid_load(cluster: LocalCluster, root: Path, n_fixes: int) -> dict:
-    """SIGKILL the server while a load is copying rows; check nothing partial remains."""
+def kill_mid_load(cluster: LocalCluster, root: Path, n_fixes: int,
+                  n_earlier: int = 100_000) -> dict:
+    """SIGKILL the server while a load of ``n_fixes`` is copying rows, on top of
+    ``n_earlier`` fixes already stored; check nothing partial remains."""
     cluster.ensure_database("gp_fault")
     url = cluster.url("gp_fault")
     engine = city_engine(url)
@@ -83,7 +85,7 @@ def kill_mid_load(cluster: LocalCluster, root: Path, n_fixes: int) -> dict:
     roster, earlier, big = root / "roster.csv", root / "earlier.csv", root / "big.csv"
     write_roster(roster, 2000)
     load_volunteers(engine, roster, settings=settings)
-    write_fixes(earlier, 100_000, 2000, seed=1)
+    write_fixes(earlier, n_earlier, 2000, seed=1)
     load_tracks(engine, earlier, crs="wgs84", settings=settings)
     write_fixes(big, n_fixes, 2000, seed=2)
     big.write_text(big.read_text().replace("2026-11-27T", "2026-11-26T"))
@@ -330,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fixes", type=int, default=1_000_000,
                         help="Size of the load that gets killed.")
+    parser.add_argument("--earlier-fixes", type=int, default=100_000,
+                        help="Fixes stored before that load (which must stay as they were).")
     parser.add_argument("--users", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2,
                         help="Server processes (2 on a 2-core machine).")
@@ -370,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
                 "LIMIT 1"), {"r": run.run_id}).scalar_one()
 
         print("1. kill PostgreSQL mid-load ...", flush=True)
-        figures["kill_mid_load"] = kill_mid_load(cluster, root, args.fixes)
+        figures["kill_mid_load"] = kill_mid_load(cluster, root, args.fixes,
+                                                   args.earlier_fixes)
         print(f"   {figures['kill_mid_load']}", flush=True)
         server = Server(url, root / "data", threads=4 if args.workers > 1 else 8,
                         workers=args.workers)

@@ -34,17 +34,21 @@ PHONE = re.compile(PHONE_PATTERN)
 ID_NUMBER = re.compile(ID_PATTERN)
 
 
-def test_generate_is_deterministic(tmp_path):
+def test_generate_is_deterministic(demo_template, tmp_path):
+    """The command writes, byte for byte, what an earlier generation with the same inputs
+    wrote (the session's demo template, generated before any test loaded anything)."""
     runner = CliRunner()
-    for out in ("a", "b"):
-        res = runner.invoke(cli, ["demo", "generate", "--seed", "7", "--scale", "small", "--out",
-                                  str(tmp_path / out), "--until", "2026-11-28", "--days", "2"])
-        assert res.exit_code == 0, res.output
-    cmp = filecmp.dircmp(tmp_path / "a", tmp_path / "b")
+    res = runner.invoke(cli, ["demo", "generate", "--seed", "7", "--scale", "small", "--out",
+                              str(tmp_path / "a"), "--until", "2026-11-28", "--days", "2"])
+    assert res.exit_code == 0, res.output
+    earlier = demo_template["files"]  # seed 7, small, until 2026-11-28, 2 days
+    cmp = filecmp.dircmp(tmp_path / "a", earlier)
     files = [p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file()]
     assert len(files) > 10
+    assert sorted(files) == sorted(p.relative_to(earlier) for p in earlier.rglob("*")
+                                   if p.is_file())
     for rel in files:
-        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+        assert (tmp_path / "a" / rel).read_bytes() == (earlier / rel).read_bytes(), rel
     assert not cmp.diff_files
     other = runner.invoke(cli, ["demo", "generate", "--seed", "8", "--out", str(tmp_path / "c"),
                                 "--until", "2026-11-28", "--days", "1"])

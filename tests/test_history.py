@@ -31,12 +31,12 @@ from geo_patrol.store.db import create_engine
 from tests.conftest import CITY, TEMPLATE_DB, _counter
 
 UNTIL = dt.date(2026, 11, 28)
-DAYS = 12
+DAYS = 6
 
 
 @pytest.fixture(scope="module")
 def month(pg_cluster, tmp_path_factory):
-    """Twelve days of the small demo, loaded (not analysed)."""
+    """Six days of the small demo, loaded (not analysed)."""
     from geo_patrol.demo.generate import generate
     from geo_patrol.services.demo import last_days, load_demo
 

@@ -14,8 +14,9 @@ from tests.conftest import REPO
 def test_reliability_run_on_a_small_budget():
     """Faults, load and fuzzing end to end (its own cluster), on a small budget."""
     out = subprocess.run([sys.executable, "-m", "benchmarks.reliability", "--fixes", "60000",
-                          "--load-seconds", "4", "--users", "4", "--fuzz-examples", "3",
-                          "--parser-examples", "10", "--no-attacker-suites"], cwd=REPO,
+                          "--earlier-fixes", "10000", "--load-seconds", "4", "--users", "4",
+                          "--fuzz-examples", "3", "--parser-examples", "10",
+                          "--no-attacker-suites"], cwd=REPO,
                          env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
                          text=True, timeout=900, check=False)
     figures = json.loads(out.stdout.strip().splitlines()[-1])

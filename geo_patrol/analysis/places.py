@@ -73,7 +73,14 @@ def street_pieces(segments: pd.DataFrame) -> Pieces:
         "rank": np.r_[_rank(segments["highway"]), _rank(segments["highway"])]})
     named = ends[ends["name"] != ""].sort_values(["node", "rank", "name"]) \
         .drop_duplicates(["node", "name"])
-    per_node = named.groupby("node")["name"].agg(list)
+    # the names meeting at each node, in that order (one slice of the sorted ends per node)
+    node_of = named["node"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, node_of[1:] != node_of[:-1]]) if len(named) \
+        else np.zeros(0, dtype=int)
+    per_node = pd.Series([list(v) for v in np.split(named["name"].to_numpy(object),
+                                                    starts[1:])] if len(named) else [],
+                         index=pd.Index(node_of[starts], name="node"), name="name",
+                         dtype=object)
     crossing_names = per_node[per_node.map(len) >= 2]
     at_crossing = ends["node"].isin(crossing_names.index).to_numpy()
     # a node joins the segments of one name meeting there; at a crossing each segment end is
@@ -103,8 +110,9 @@ def street_pieces(segments: pd.DataFrame) -> Pieces:
              for node, own_name in zip(hits["node"], hits["name"])]
     hits = hits.assign(cross=cross)
     hits = hits[hits["cross"].notna()]
-    span = hits.groupby("piece").agg(dx=("x", lambda v: v.max() - v.min()),
-                                     dy=("y", lambda v: v.max() - v.min()))
+    ext = hits.groupby("piece").agg(x0=("x", "min"), x1=("x", "max"), y0=("y", "min"),
+                                    y1=("y", "max"))
+    span = pd.DataFrame({"dx": ext["x1"] - ext["x0"], "dy": ext["y1"] - ext["y0"]})
     along_x = (span["dx"] >= span["dy"]).reindex(hits["piece"]).to_numpy()
     # west to east, or north to south: the order a reader of a map expects
     hits = hits.assign(pos=np.where(along_x, hits["x"].to_numpy(), -hits["y"].to_numpy()))

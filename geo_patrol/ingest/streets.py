@@ -3,6 +3,7 @@ cut into pieces of at most ``max_segment_m`` metres."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import tempfile
 from pathlib import Path
@@ -100,6 +101,55 @@ def graph_from_file(path: Path | str) -> nx.MultiDiGraph:
     return ox.simplify_graph(graph, edge_attrs_differ=["highway", "name"])
 
 
+def to_undirected(graph: nx.MultiDiGraph) -> nx.MultiGraph:
+    """``osmnx.convert.to_undirected`` of ``graph`` (the same graph, edge for edge and key for
+    key), with its search for parallel edges of different geometry done in one pass over the
+    edges instead of a pandas group per pair of opposite edges."""
+    g = graph.copy()
+    for u, v, d in g.edges(data=True):
+        d["from"] = u
+        d["to"] = v
+        if "geometry" not in d:  # to compare parallel edges' geometries
+            d["geometry"] = shapely.LineString([(g.nodes[u]["x"], g.nodes[u]["y"]),
+                                                (g.nodes[v]["x"], g.nodes[v]["y"])])
+    _update_edge_keys(g)
+    gu = nx.MultiGraph(**g.graph)
+    gu.add_nodes_from(g.nodes(data=True))
+    gu.add_edges_from(g.edges(keys=True, data=True))
+    # each two-way street is now there twice: drop the second of each such pair
+    duplicates = set()
+    for u1, v1, key1, data1 in gu.edges(keys=True, data=True):
+        if (u1, v1, key1) not in duplicates:
+            for key2 in gu[u1][v1]:
+                if key1 != key2 and \
+                        ox.convert._is_duplicate_edge(data1, gu.edges[u1, v1, key2]):
+                    duplicates.add((u1, v1, key2))
+    gu.remove_edges_from(duplicates)
+    return gu
+
+
+def _update_edge_keys(g: nx.MultiDiGraph) -> None:
+    """A new key for the first of edges ``u-v-k``/``v-u-k`` whose geometries differ (two
+    streets between the same nodes, not the two directions of one), as osmnx does it: the
+    groups visited in osmnx's order, so the keys come out the same."""
+    groups: dict[tuple[int, int, int], list[tuple[tuple[int, int, int], object]]] = {}
+    for u, v, k, geom in g.edges(keys=True, data="geometry"):
+        groups.setdefault((min(u, v), max(u, v), k), []).append(((u, v, k), geom))
+    different: list[tuple[int, int, int]] = []
+    ordered = sorted((key for key, rows in groups.items() if len(rows) > 1),
+                     key=lambda key: "_".join([*sorted([str(key[0]), str(key[1])]),
+                                               str(key[2])]))
+    for key in ordered:
+        rows = [row for row in groups[key] if row[1] is not None]
+        for (_, geom1), (_, geom2) in itertools.combinations(rows, 2):
+            if not ox.convert._is_same_geometry(geom1, geom2):
+                different.append(rows[0][0])
+    for u, v, k in set(different):
+        new_key = max(list(g[u][v]) + list(g[v][u])) + 1
+        g.add_edge(u, v, key=new_key, **g.get_edge_data(u, v, k))
+        g.remove_edge(u, v, key=k)
+
+
 def _splitmix64(x: np.ndarray) -> np.ndarray:
     # Deterministic ids for cut points, stable across loads of the same network.
     with np.errstate(over="ignore"):
@@ -169,7 +219,7 @@ def read_streets(path: Path | str, *, max_segment_m: float = 50.0) -> gpd.GeoDat
     if max_segment_m <= 0:
         msg = "max_segment_m must be positive"
         raise InputError(msg)
-    graph = ox.convert.to_undirected(graph_from_file(path))
+    graph = to_undirected(graph_from_file(path))
     nodes, edges = ox.graph_to_gdfs(graph, nodes=True, edges=True)
     edges = edges.reset_index()
     edges["highway"] = edges["highway"].map(_first)
