@@ -119,6 +119,9 @@ def main(argv: list[str] | None = None) -> None:
                 "SELECT r.area_id FROM area_results r WHERE r.run_id = :r AND "
                 "r.level = 'community' ORDER BY r.total_m DESC LIMIT 1"),
                 {"r": run["id"]}).scalar_one()
+            # a database reused from an earlier run: its jobs forgotten, each made anew
+            conn.execute(sa.text("DELETE FROM jobs"))
+            conn.commit()
         print(f"busiest district {name} ({district}), run {run['id']}")
 
         # baselines: computed on the request as before, in this process
