@@ -3,10 +3,14 @@ volunteer's own page, the audit log, briefing download and analysis."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
+from markupsafe import Markup
 
 from geo_patrol import clock
 from geo_patrol.access import Grant, Resource
@@ -89,6 +93,7 @@ def dashboard() -> Any:
         subtree = frozenset(results.subtree_ids(conn, district_id) or ())
         within = subtree if within is None else within & subtree
     communities = results.area_table(conn, run["id"], level="community", within=within)
+    ranked = _key_of(within)
     # a community officer sees no district: the map of one of their communities instead
     community_id = None
     if district_id is None and not communities.empty:
@@ -111,17 +116,55 @@ def dashboard() -> Any:
             crime.Study(area_id=district_id, within=me.within(Resource.CRIME)),
             settings().today()))
         crime_tile = made.tile() if made is not None else None
-    report_figures = report_service.figures(
-        get_db(), settings(), since=run["window_start"], until=run["window_end"],
-        within=me.within(Resource.HAZARDS), area_id=district_id) \
-        if me.grant(Resource.HAZARDS) is not None else None
+    # the long tables, drawn once per run, district, scope and language (and version of the
+    # reports and areas they are read from), not on every request
+    version = report_service.figures_version(get_db())
+    ranking_html = _drawn(("ranking", run["id"], district_id, ranked, lang(), version),
+                          lambda: render_template("_ranking.html", run=run,
+                                                  communities=communities))
+    reports_html = Markup("")
+    if me.grant(Resource.HAZARDS) is not None:
+        hazards_within = me.within(Resource.HAZARDS)
+
+        def report_figures() -> str:
+            return render_template("_report_figures.html", report_figures=report_service.figures(
+                get_db(), settings(), since=run["window_start"], until=run["window_end"],
+                within=hazards_within, area_id=district_id))
+
+        reports_html = _drawn(("reports", run["window_start"], run["window_end"], district_id,
+                               _key_of(hazards_within), lang(), version), report_figures)
     return render_template("dashboard.html", run=run, runs=runs, districts=districts,
                            district_id=district_id, communities=communities, trend=trend,
                            headline=headline(conn, run, district_id, districts),
                            community_id=community_id,
                            crime_tile=crime_tile, campaign_tiles=campaign_tiles,
                            crime_job=crime_job, campaign_job=campaign_job,
-                           analysis_job=analysis_job, report_figures=report_figures)
+                           analysis_job=analysis_job, ranking_html=ranking_html,
+                           reports_html=reports_html)
+
+
+#: Tables drawn for the dashboard, by what they were drawn from (the most recent kept).
+_DRAWN: OrderedDict[tuple, Markup] = OrderedDict()
+_DRAWN_LOCK = threading.Lock()
+
+
+def _key_of(within: frozenset[int] | None) -> tuple[int, ...] | None:
+    return None if within is None else tuple(sorted(within))
+
+
+def _drawn(key: tuple, draw: Callable[[], str]) -> Markup:
+    """The HTML ``draw`` gives for ``key`` in this city's database, drawn once."""
+    key = (str(get_db().url), settings().city, *key)
+    with _DRAWN_LOCK:
+        if key in _DRAWN:
+            _DRAWN.move_to_end(key)
+            return _DRAWN[key]
+    html = Markup(draw())
+    with _DRAWN_LOCK:
+        _DRAWN[key] = html
+        while len(_DRAWN) > 64:
+            _DRAWN.popitem(last=False)
+    return html
 
 
 def _stored(kind: str, params: dict[str, Any]) -> tuple[dict | None, Any]:

@@ -107,20 +107,27 @@ def make_plan(inputs: PlanInputs, params: PlanParams) -> Plan:
 
     # positions and lines of the walks, following each segment's own geometry
     lines = demand.geometry.values
-    coords_of = {}
-    for i, (u, v) in enumerate(zip(a, b)):
-        coords = shapely.get_coordinates(lines[i])
-        coords_of.setdefault((int(u), int(v)), coords)
-        coords_of.setdefault((int(v), int(u)), coords[::-1])
-    first_pt = {int(u): tuple(shapely.get_coordinates(lines[i])[0]) for i, u in enumerate(a)}
-    first_pt.update({int(v): tuple(shapely.get_coordinates(lines[i])[-1])
-                     for i, v in enumerate(b)})
+    # every segment's coordinates read at once: segment i's are ``xy[cut[i]:cut[i + 1]]``
+    xy, owner = shapely.get_coordinates(np.asarray(lines), return_index=True)
+    cut = np.searchsorted(owner, np.arange(len(demand) + 1))
+    way_of: dict[tuple[int, int], tuple[int, bool]] = {}  # (from, to): segment, forwards
+    for i, (u, v) in enumerate(zip(a.tolist(), b.tolist())):
+        way_of.setdefault((u, v), (i, True))
+        way_of.setdefault((v, u), (i, False))
+
+    def coords_of(u: int, v: int) -> np.ndarray:
+        i, forwards = way_of[(u, v)]
+        coords = xy[cut[i]:cut[i + 1]]
+        return coords if forwards else coords[::-1]
+
+    first_pt = dict(zip(a.tolist(), map(tuple, xy[cut[:-1]])))
+    first_pt.update(zip(b.tolist(), map(tuple, xy[cut[1:] - 1])))
 
     def walk_line(nodes: list[int]) -> Any:
         pts: list[np.ndarray] = []
         for u, v in zip(nodes, nodes[1:]):
             if u != v:
-                pts.append(coords_of[(u, v)] if not pts else coords_of[(u, v)][1:])
+                pts.append(coords_of(u, v) if not pts else coords_of(u, v)[1:])
         return shapely.linestrings(np.concatenate(pts)) if pts else \
             shapely.points(first_pt[nodes[0]])
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 import shapely
-from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse import coo_matrix, csc_matrix, csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from geo_patrol.planning.network import street_graph
@@ -80,8 +80,10 @@ def network_coverage(node_from: np.ndarray, node_to: np.ndarray, length: np.ndar
     at_node = np.concatenate([np.arange(len(length))] * 2)[order]
     first = np.searchsorted(ends[order], np.arange(graph.shape[0] + 1))
     rows, cols = [], []
+    sub, around = graph, None
     for part, start, nodes in _chunks(np.asarray(candidates), chunk, distance, xy):
-        sub = graph if nodes is None else graph[nodes][:, nodes]
+        if nodes is not around:  # the chunks of a tile share its streets: cut them once
+            sub, around = (graph if nodes is None else graph[nodes][:, nodes]), nodes
         index = part if nodes is None else np.searchsorted(nodes, part)
         d = dijkstra(sub, directed=False, indices=index, limit=distance)
         # only the nodes reached (few of the city's), each with the segments it ends: covered
@@ -282,15 +284,18 @@ def greedy(cov: Coverage, k: int) -> Solution:
                     "heuristic", 0.0, time.perf_counter() - t0)
 
 
-def swap_search(cov: Coverage, chosen: np.ndarray, k: int, max_rounds: int = 500) -> Solution:
+def swap_search(cov: Coverage, chosen: np.ndarray, k: int, max_rounds: int = 500, *,
+                a_csc: csc_matrix | None = None) -> Solution:
     """Improve a set of ``k`` posts by the best single swap (one out, one in) until none helps.
 
     Every round scores all swaps at once with sparse products: the gain of adding ``a`` is the
     uncovered weight it reaches, the loss of dropping ``r`` the weight only ``r`` covers, and
-    the weight covered only by ``r`` that ``a`` also reaches is added back.
+    the weight covered only by ``r`` that ``a`` also reaches is added back. ``a_csc``: the
+    coverage matrix as float64 CSC, when the caller has it already.
     """
     t0 = time.perf_counter()
-    a_csc = cov.matrix.tocsc().astype("float64")
+    if a_csc is None:
+        a_csc = cov.matrix.tocsc().astype("float64")
     w = cov.weights
     chosen = [int(j) for j in chosen]
     n_cand = cov.shape[1]
@@ -348,12 +353,16 @@ def lagrangian_bound(cov: Coverage, k: int, *, iterations: int = 1500,
     at = a.T.tocsr()
     w = cov.weights
     lam = w * 0.5
+    # a demand point of no weight keeps a multiplier of 0 (``lam`` stays within [0, w]):
+    # the candidates' values are summed over the others alone, the same sums
+    live = np.flatnonzero(w > 0)
+    at_live = at if len(live) == len(w) else a[live].T.tocsr()
     best_obj, upper = -1.0, float("inf")
     found: dict[bytes, tuple[float, np.ndarray]] = {}  # distinct good sets, for local search
     theta, stall = 2.0, 0
     done = 0
     for done in range(1, iterations + 1):
-        c = at @ lam
+        c = at_live @ lam[live]
         top = np.argpartition(-c, k - 1)[:k] if k < len(c) else np.arange(len(c))
         y = w > lam
         value = float(np.maximum(w - lam, 0).sum() + c[top].sum())
@@ -383,5 +392,7 @@ def lagrangian_bound(cov: Coverage, k: int, *, iterations: int = 1500,
             break
         lam = np.clip(lam + theta * (upper - best_obj) / norm * g, 0.0, w)
     starts = [v[1] for v in found.values()] or [greedy(cov, k).chosen]
-    best = max((swap_search(cov, start, k) for start in starts), key=lambda sol: sol.objective)
+    a_csc = a.tocsc()
+    best = max((swap_search(cov, start, k, a_csc=a_csc) for start in starts),
+               key=lambda sol: sol.objective)
     return Bound(upper, best, done, time.perf_counter() - t0)

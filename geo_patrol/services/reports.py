@@ -298,6 +298,13 @@ def _media_item(db: Database, user: Principal, media_id: int) -> dict[str, Any]:
     return item
 
 
+def figures_version(db: Database) -> tuple[int, int]:
+    """Changes whenever the figures of :func:`figures` may: a report made, triaged, merged
+    or moved, or areas loaded."""
+    with db.connect() as conn:
+        return store.reports_version(conn)
+
+
 def figures(db: Database, settings: Settings, *, since: dt.datetime, until: dt.datetime,
             within: frozenset[int] | None = None, area_id: int | None = None
             ) -> dict[str, Any]:

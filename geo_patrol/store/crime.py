@@ -9,12 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import geopandas as gpd
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from geo_patrol.store.db import metric_srid
+from geo_patrol.store.geoframes import read_geo
 from geo_patrol.store.scope import in_scope, scope_params
 
 _SCOPE = f"""(CAST(:area AS integer) IS NULL OR a.id IN (SELECT area_subtree(:area)))
@@ -54,12 +54,12 @@ def segment_frame(conn: Connection, *, area_id: int | None,
     """Street segments in scope (metric geometry): ``id, node_from, node_to, length_m, name,
     cross_a, cross_b`` (the cross streets of its piece), ``community_id, geom``."""
     srid = metric_srid(conn)
-    return gpd.read_postgis(sa.text(f"""
+    return read_geo(sa.text(f"""
         SELECT g.id, g.node_from, g.node_to, g.length_m, g.name, p.cross_a, p.cross_b,
                g.area_id AS community_id, g.geom_m AS geom
         FROM street_segments g JOIN areas a ON a.id = g.area_id
         LEFT JOIN street_pieces p ON p.id = g.piece_id
-        WHERE {_SCOPE} ORDER BY g.id"""), conn, geom_col="geom",
+        WHERE {_SCOPE} ORDER BY g.id"""), conn,
         params={"area": area_id, **scope_params(within)}, crs=srid)
 
 

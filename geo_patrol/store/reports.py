@@ -131,6 +131,15 @@ def report_exists(conn: Connection, report_id: int, within: Within = None) -> bo
         {"r": report_id, **scope_params(within)}).first() is not None
 
 
+def reports_version(conn: Connection) -> tuple[int, int]:
+    """What the report figures are read from, as the version of the reports (raised by every
+    statement that adds, changes or removes reports) and the latest upload (areas)."""
+    row = conn.execute(sa.text(
+        "SELECT (SELECT coalesce(max(version), 0) FROM input_versions WHERE name = 'reports'), "
+        "(SELECT coalesce(max(id), 0) FROM uploads)")).one()
+    return int(row[0]), int(row[1])
+
+
 def report_figures(conn: Connection, *, within: Within = None, since: dt.datetime,
                    until: dt.datetime, area_id: int | None = None) -> pd.DataFrame:
     """Per community and category, reports made in ``[since, until)``: how many, verified,

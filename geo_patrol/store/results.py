@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from geo_patrol.errors import NotFoundError
 from geo_patrol.paging import PageOf, Paging
 from geo_patrol.store.bulk import copy_rows
+from geo_patrol.store.geoframes import read_geo
 from geo_patrol.store.paging import page_of
 from geo_patrol.store.places import nearest_piece
 from geo_patrol.store.scope import Within, in_scope, scope_params
@@ -185,7 +186,7 @@ def hazard_page(conn: Connection, run_id: int, paging: Paging, *,
 
 
 def _gdf(conn: Connection, query: str, params: dict[str, Any]) -> Any:
-    return gpd.read_postgis(sa.text(query), conn, params=params, geom_col="geom", crs=4326)
+    return read_geo(sa.text(query), conn, params=params, crs=4326)
 
 
 def area_layer(conn: Connection, run_id: int, *, level: str, parent_id: int | None = None,
@@ -367,7 +368,7 @@ def segment_demand_rows(conn: Connection, run_id: int, area_id: int | None = Non
 
     Each overdue (or never visited) hazard counts once, on its nearest segment in reach.
     """
-    return gpd.read_postgis(sa.text("""
+    return read_geo(sa.text("""
         WITH seg AS MATERIALIZED (
             SELECT g.id FROM street_segments g
             WHERE CAST(:area AS integer) IS NULL OR g.area_id IN (SELECT area_subtree(:area))),
@@ -397,7 +398,7 @@ def segment_demand_rows(conn: Connection, run_id: int, area_id: int | None = Non
         JOIN segment_results r ON r.segment_id = g.id AND r.run_id = :run
         LEFT JOIN overdue o ON o.segment_id = g.id
         LEFT JOIN recent i ON i.segment_id = g.id
-        ORDER BY g.id"""), conn, geom_col="geom",
+        ORDER BY g.id"""), conn, crs=4326,
         params={"run": run_id, "area": area_id, "reach": reach_m, "days": incident_days})
 
 

@@ -129,19 +129,36 @@ def volunteer_pool(conn: Connection, window_end: object, tz: str,
     the skills they hold a current certificate in at ``window_end`` (``certified``) and the
     patrols they started per local time slot in the 4 weeks before it."""
     slot_sql = ", ".join(
-        f"count(t.id) FILTER (WHERE extract(hour FROM t.started_at AT TIME ZONE :tz) "
+        f"count(*) FILTER (WHERE extract(hour FROM t.started_at AT TIME ZONE :tz) "
         f">= {int(lo)} AND extract(hour FROM t.started_at AT TIME ZONE :tz) < {int(hi)}) "
         f"AS {name}" for name, (lo, hi) in slots.items() if name.isidentifier())
+    names = [name for name in slots if name.isidentifier()]
+    counts = ", ".join(f"coalesce(p.{name}, 0) AS {name}" for name in names)
+    # set-based: each community's point once, the certificates and the patrols grouped once
+    # (not a function call and a grouping of outlines per volunteer)
     return pd.read_sql_query(sa.text(f"""
+        WITH spot AS (
+            SELECT id, ST_PointOnSurface(geom) AS p FROM areas),
+        held AS (
+            SELECT volunteer_id, CAST(array_agg(DISTINCT skill ORDER BY skill) AS text[])
+                       AS skills
+            FROM certificate_passes
+            CROSS JOIN (SELECT (CAST(:end AS timestamptz) AT TIME ZONE :tz)::date AS day) d
+            WHERE held_on <= d.day AND (ends_on IS NULL OR ends_on > d.day)
+            GROUP BY volunteer_id),
+        patrols AS (
+            SELECT t.volunteer_id, {slot_sql}
+            FROM tracks t
+            WHERE t.kind = 'patrol'
+              AND t.started_at >= CAST(:end AS timestamptz) - interval '28 days'
+              AND t.started_at < CAST(:end AS timestamptz)
+            GROUP BY t.volunteer_id)
         SELECT v.id, v.number, v.name, v.occupation, v.duties, v.skills,
-               certified_skills(v.id, (CAST(:end AS timestamptz) AT TIME ZONE :tz)::date)
-                   AS certified,
-               ST_X(ST_PointOnSurface(a.geom)) AS lon, ST_Y(ST_PointOnSurface(a.geom)) AS lat,
-               {slot_sql}
-        FROM volunteers v LEFT JOIN areas a ON a.id = v.community_id
-        LEFT JOIN tracks t ON t.volunteer_id = v.id AND t.kind = 'patrol'
-             AND t.started_at >= CAST(:end AS timestamptz) - interval '28 days'
-             AND t.started_at < CAST(:end AS timestamptz)
+               coalesce(h.skills, CAST('{{}}' AS text[])) AS certified,
+               ST_X(s.p) AS lon, ST_Y(s.p) AS lat, {counts}
+        FROM volunteers v LEFT JOIN spot s ON s.id = v.community_id
+        LEFT JOIN held h ON h.volunteer_id = v.id
+        LEFT JOIN patrols p ON p.volunteer_id = v.id
         WHERE v.active AND {in_scope('v.community_id')}
-        GROUP BY v.id, a.geom ORDER BY v.number"""), conn,  # noqa: S608
+        ORDER BY v.number"""), conn,  # noqa: S608
         params={"tz": tz, "end": window_end, **scope_params(within)})
