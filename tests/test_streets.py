@@ -13,12 +13,38 @@ import shapely
 import sqlalchemy as sa
 
 from geo_patrol.errors import InputError
-from geo_patrol.ingest.streets import EXCLUDED_HIGHWAYS, read_streets, split_lines
+from geo_patrol.ingest.streets import (
+    EXCLUDED_HIGHWAYS,
+    graph_from_file,
+    read_streets,
+    split_lines,
+    to_undirected,
+)
 from geo_patrol.services.sources import load_boundaries, load_streets
 from tests.helpers import count, haversine_m
 
 HELSINKI = "osm/helsinki_highways.osm.bz2"
 FINLAND = "osm/finland_small_highways.osm.bz2"
+OAKLAND = "osm/west_oakland.osm.bz2"
+
+
+@pytest.mark.parametrize("name", [HELSINKI, FINLAND, OAKLAND])
+def test_undirected_streets_are_osmnx_s_edge_for_edge(shared_data, name):
+    """The one-pass merge of two-way streets gives osmnx's undirected graph: the same nodes,
+    the same edges under the same keys, with the same attributes and geometries."""
+    import osmnx as ox
+
+    graph = graph_from_file(shared_data / name)
+    mine, theirs = to_undirected(graph), ox.convert.to_undirected(graph)
+    assert set(mine.nodes) == set(theirs.nodes)
+    edges = sorted(mine.edges(keys=True))
+    assert edges == sorted(theirs.edges(keys=True)) and len(edges) > 50
+    for u, v, k in edges:
+        a, b = mine.edges[u, v, k], theirs.edges[u, v, k]
+        assert a.keys() == b.keys(), (u, v, k)
+        assert a["geometry"].equals(b["geometry"]), (u, v, k)
+        assert {x: a[x] for x in a if x != "geometry"} == \
+            {x: b[x] for x in b if x != "geometry"}, (u, v, k)
 
 
 def test_split_lines_pieces_are_equal_contiguous_and_short():
