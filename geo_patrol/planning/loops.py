@@ -52,9 +52,17 @@ def plan_loop(graph: csr_matrix, node_from: np.ndarray, node_to: np.ndarray,
     if not len(pool):
         loop.nodes = [int(post)]
         return loop
-    ends = np.unique(np.concatenate([[post], node_from[pool], node_to[pool]]))
+    # a walk from the post and back within the budget never goes further than half of it,
+    # so its shortest paths are searched in that ball alone (the same paths, a smaller search)
+    ball = np.flatnonzero(np.isfinite(out))
+    local = np.full(graph.shape[0], -1, dtype=np.int64)
+    local[ball] = np.arange(len(ball))
+    sub = graph[ball][:, ball]
+    start = int(local[post])
+    head, tail = local[node_from], local[node_to]
+    ends = np.unique(np.concatenate([[start], head[pool], tail[pool]]))
     row = {int(n): i for i, n in enumerate(ends)}
-    dist, pred = dijkstra(graph, directed=False, indices=ends, return_predecessors=True,
+    dist, pred = dijkstra(sub, directed=False, indices=ends, return_predecessors=True,
                           limit=budget)
     cost = length + hazards * dwell_min * speed_m_per_min  # walking it, plus its stops
     # a tour is a list of (segment, entry node, exit node) between the post and back; each
@@ -64,11 +72,11 @@ def plan_loop(graph: csr_matrix, node_from: np.ndarray, node_to: np.ndarray,
     used = 0.0
     left = np.asarray(pool, dtype=np.int64)
     while len(left):
-        exits = np.array([post] + [t[2] for t in tour])      # before each gap
-        entries = np.array([t[1] for t in tour] + [post])    # after each gap
+        exits = np.array([start] + [t[2] for t in tour])      # before each gap
+        entries = np.array([t[1] for t in tour] + [start])    # after each gap
         rows_before = np.searchsorted(ends, exits)
-        entry = np.stack([node_from[left], node_to[left]])    # [way, street]
-        exit_ = np.stack([node_to[left], node_from[left]])
+        entry = np.stack([head[left], tail[left]])    # [way, street]
+        exit_ = np.stack([tail[left], head[left]])
         there = dist[rows_before[None, None, :], entry[:, :, None]]  # [way, street, gap]
         back = dist[np.searchsorted(ends, exit_)[:, :, None], entries[None, None, :]]
         added = (there + cost[left][None, :, None] + back
@@ -81,10 +89,11 @@ def plan_loop(graph: csr_matrix, node_from: np.ndarray, node_to: np.ndarray,
         tour.insert(int(gap), (int(left[k]), int(entry[way, k]), int(exit_[way, k])))
         used += float(added[way, k, gap])
         left = np.delete(left, k)
-    nodes = [int(post)]
-    for s, entry, exit_ in tour:
-        nodes += _path(pred, row[nodes[-1]], entry)[1:] + [exit_]
-    nodes += _path(pred, row[nodes[-1]], int(post))[1:]
+    walk = [start]
+    for _s, entry, exit_ in tour:
+        walk += _path(pred, row[walk[-1]], entry)[1:] + [exit_]
+    walk += _path(pred, row[walk[-1]], start)[1:]
+    nodes = [int(n) for n in ball[walk]]
     loop.targets = [s for s, _, _ in tour]
     loop.nodes = nodes
     walked = _walk_length(graph, nodes)
