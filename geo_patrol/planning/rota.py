@@ -304,6 +304,23 @@ def _targets(p: RotaProblem) -> _Targets:
     return _Targets(matrix, cat(need), cat(value), kinds, segment, window)
 
 
+def _merged(t: _Targets) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """The targets for the solver: those met by the same walks in the same measure (the
+    streets of a window that the same loops pass along) summed into one row worth their
+    values together. The optimum is the same, the model a fraction of the size."""
+    m = t.matrix.tocsr()
+    m.sort_indices()
+    group = np.empty(m.shape[0], dtype=np.int64)
+    seen: dict[tuple, int] = {}
+    for i in range(m.shape[0]):
+        a, b = m.indptr[i], m.indptr[i + 1]
+        key = (m.indices[a:b].tobytes(), m.data[a:b].tobytes(), float(t.need[i]),
+               bool(t.value[i] > 0))
+        group[i] = seen.setdefault(key, len(seen))
+    first = np.unique(group, return_index=True)[1]
+    return m[first], t.need[first], np.bincount(group, weights=t.value, minlength=len(seen))
+
+
 def _force_rows(p: RotaProblem) -> sp.csr_matrix:
     """[pool × day × slot, walk]: the hours each walk spends from its pool's cell."""
     n = p.days * p.slots
@@ -321,20 +338,21 @@ def solve(problem: RotaProblem, *, seed: int = 0, time_limit: float = 60.0,
     n_c, n_days, n_slots = len(p.candidates), p.days, p.slots
     n_x = n_c * n_days * n_slots
     t = _targets(p)
-    n_y = len(t.need)
+    meets, need, value = _merged(t)
+    n_y = len(need)
     rng = np.random.default_rng(seed)
     h = milp_solver(time_limit, gap)
     # x: walks (binary); y: how much of each target is met (up to its need)
     hours = np.repeat([c.hours for c in p.candidates], n_days * n_slots)
-    cost = np.concatenate([-hours * rng.uniform(1e-3, 2e-3, n_x), t.value])
-    h.addVars(n_x + n_y, np.zeros(n_x + n_y), np.concatenate([np.ones(n_x), t.need]))
+    cost = np.concatenate([-hours * rng.uniform(1e-3, 2e-3, n_x), value])
+    h.addVars(n_x + n_y, np.zeros(n_x + n_y), np.concatenate([np.ones(n_x), need]))
     if n_x:
         h.changeColsIntegrality(n_x, np.arange(n_x, dtype=np.int32),
                                 np.full(n_x, highspy.HighsVarType.kInteger))
     h.changeColsCost(n_x + n_y, np.arange(n_x + n_y, dtype=np.int32), cost)
     h.changeObjectiveSense(highspy.ObjSense.kMaximize)
     # y[target] <= the walks that meet it
-    _add_rows(h, sp.hstack([-t.matrix, sp.identity(n_y)], format="csr"),
+    _add_rows(h, sp.hstack([-meets, sp.identity(n_y)], format="csr"),
               np.full(n_y, -highspy.kHighsInf), np.zeros(n_y))
     # the force: a pool's walks in a day's slot spend at most its hours
     f = _force_rows(p)
