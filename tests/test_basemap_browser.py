@@ -51,13 +51,17 @@ def test_a_community_map_draws_named_streets_and_names_its_gaps(page, server, bu
     area_id, streets = busiest
     sign_in(page, server, "b-command")
     tiles: list[bytes] = []
+    asked: list[str] = []
     page.on("response", lambda r: tiles.append(r.body()) if TILE.search(r.url) and
             r.status == 200 else None)
+    page.on("request", lambda r: asked.append(r.url) if TILE.search(r.url) else None)
     page.goto(f"{server}/lang/{lang}?next=/community/{area_id}", wait_until="networkidle")
     frame = page.frame(url=re.compile(r".*/maps/community/.*"))
     frame.wait_for_selector(".gp-basemap canvas", timeout=30_000)
     page.wait_for_timeout(1500)  # protomaps-leaflet draws a moment after the tiles arrive
     assert tiles, "the map asked for no base tiles"
+    # the paint and the names layers share one tile cache: each tile is asked for once
+    assert len(asked) == len(set(asked)), sorted(asked)
     names = {f["properties"].get("name") for t in tiles
              for f in mapbox_vector_tile.decode(t).get("streets", {}).get("features", [])}
     assert len(names & streets) >= 5, (sorted(names)[:10], sorted(streets)[:10])

@@ -150,6 +150,7 @@ class BaseMap(JSCSSMixin, MacroElement):
           var names = P.leafletLayer({url: {{ this.url|tojson }}, paintRules: [],
             labelRules: style.labels, maxDataZoom: {{ this.max_data_zoom }},
             pane: {{ this.label_pane|tojson }}, attribution: "", maxZoom: 19});
+          names.views = layer.views;  // one tile cache: each tile fetched and parsed once
           names.addTo(map);
           names.getContainer().classList.add("gp-basemap-names");
           L.control.scale({metric: true, imperial: false}).addTo(map);
