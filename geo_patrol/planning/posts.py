@@ -374,9 +374,7 @@ def lagrangian_bound(cov: Coverage, k: int, *, iterations: int = 1500,
                 theta, stall = theta / 2, 0
         # how many of the chosen reach each demand point (``a @ x`` for x the chosen),
         # counted from the chosen candidates' own rows
-        reach = np.bincount(np.concatenate(
-            [at.indices[at.indptr[j]:at.indptr[j + 1]] for j in top]),
-            minlength=a.shape[0]).astype("float64")
+        reach = np.bincount(at[top].indices, minlength=a.shape[0]).astype("float64")
         obj = float(w[reach > 0].sum())
         key = np.sort(top).tobytes()
         if key not in found and (len(found) < pool or obj > min(v[0] for v in found.values())):
