@@ -59,3 +59,28 @@ def test_popup_text_is_escaped_at_the_render_boundary():
     props = geojson_features(frame, ["name", "colour"], False)["features"][0]["properties"]
     assert props["name"] == "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"
     assert props["colour"] == "#fff"
+
+
+@pytest.mark.parametrize(("hours", "lang", "text"), [
+    (None, "zh", "—"), (float("nan"), "en", "—"), (0.25, "zh", "15 分钟"),
+    (0.5, "en", "30 minutes"), (1 / 60, "en", "1 minute"), (2.46, "zh", "2.5 小时"),
+    (2.46, "en", "2.5 hours")])
+def test_a_length_of_time_reads_in_the_pages_words(hours, lang, text):
+    """The median time to triage and other lengths of time: minutes under an hour, hours
+    after, in the page's language (never "h")."""
+    from geo_patrol.render.i18n import duration_text
+
+    assert duration_text(hours, lang) == text
+
+
+@pytest.mark.parametrize(("lang", "name"), [("zh", "隐患（处）"), ("en", "Hazards")])
+def test_a_campaigns_chart_names_its_axis_and_unit(lang, name):
+    import pandas as pd
+
+    from geo_patrol.render.charts import burn_down_svg
+
+    days = pd.date_range("2026-11-20", periods=4, freq="D")
+    svg = burn_down_svg(pd.DataFrame({"day": days, "found": [3, 5, 8, 9], "visited": range(4),
+                                      "open": [3, 4, 5, 5]}), lang)
+    assert 'class="y-name"' in svg and f">{name}</text>" in svg
+    assert ">9</text>" in svg and ">0</text>" in svg  # the axis' top and foot
