@@ -214,8 +214,8 @@ def rota_briefing_html(view: Any, *, lang: str = "zh", basemap: str | None = Non
     short_h, short = shortfall_rows(view.summary, lang)
     rows = walk_rows(view, lang)
     walks = html_table(
-        [label(k, lang) for k in ("date", "walk_start", "slot", "walk_kind", "community")]
-        + [label("km", lang), label("loop_min", lang), label("loop_hazards", lang), label("number", lang)],
+        [label(k, lang) for k in ("date", "walk_start", "slot", "walk_kind", "community", "km",
+                                  "loop_min", "loop_hazards", "number")],
         [[f"{r.day:%m-%d}", r.start, r.slot_text, r.kind_text, r.community or "—", r.km,
           r.minutes, r.stops, r.number or "—"] for r in rows.itertuples()]) if len(rows) else ""
     body = (f'<div class="gp-body">{html_table(["", ""], figures_rows(view.summary, lang))}'
