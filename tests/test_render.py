@@ -84,3 +84,24 @@ def test_a_campaigns_chart_names_its_axis_and_unit(lang, name):
                                       "open": [3, 4, 5, 5]}), lang)
     assert 'class="y-name"' in svg and f">{name}</text>" in svg
     assert ">9</text>" in svg and ">0</text>" in svg  # the axis' top and foot
+
+
+@pytest.mark.parametrize(("status", "gap", "seconds", "lang", "text"), [
+    ("Optimal", 0.0, 12.4, "zh", "已是最佳方案，计算用时 12 秒"),
+    ("Optimal", 0.0, 0.3, "en", "The best plan there is · worked out in under a second"),
+    ("Time limit reached", 0.0123, 1.0, "en", "The best plan found in the time allowed · at "
+     "most 1.23% from the best plan · worked out in a second")])
+def test_how_good_a_rota_is_reads_in_plain_words(status, gap, seconds, lang, text):
+    """The rota's last figure says how good the plan is without the solver's words; its
+    status and MIP gap are left for the hover."""
+    from geo_patrol.render.rota import figures_rows, figures_tech
+
+    summary = {"last_period": 0.3, "single_loop_after": 0.4, "rota_after": 0.5, "due_met": 1.0,
+               "hazard_met": 1, "hazard_due": 1, "hotspots": 0, "promises_kept": 0,
+               "promised": 0, "entropy_bits": 1.0, "start_entropy_bits": 1.0,
+               "entropy_max": 2.0, "hours_used": 1.0, "hours_available": 2.0, "walks": 1,
+               "unassigned": 0, "status": status, "gap": gap, "seconds": seconds,
+               "shortfall_h": 0.0}
+    rows, tech = figures_rows(summary, lang), figures_tech(summary, lang)
+    assert rows[8][1] == text and "MIP gap" in tech[8] and status in tech[8]
+    assert rows[9][1] == {"zh": "0.0 小时", "en": "0.0 hours"}[lang]

@@ -120,6 +120,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "solver_gap_plain": ("与最佳方案至多相差 {p}%", "at most {p}% from the best plan"),
     "unit_s": ("秒", "seconds"), "unit_h": ("小时", "hours"), "unit_min": ("分钟", "min"),
     "worked_s": ("计算用时 {s} 秒", "worked out in {s} seconds"),
+    "worked_1s": ("计算用时 1 秒", "worked out in a second"),
+    "worked_0s": ("计算用时不到 1 秒", "worked out in under a second"),
     "at_most": ("上限", "at most"),
     "coverage_fill": ("区域填色：街道巡逻覆盖率", "Area fill: share of streets patrolled"),
     "no_streets": ("无街道", "No streets"),

@@ -134,7 +134,9 @@ def _solver_text(s: dict[str, Any], lang: str) -> str:
     parts = [term("solver_status", s["status"], lang)]
     if s["status"] != "Optimal" and s.get("gap") is not None and s["gap"] == s["gap"]:
         parts.append(label("solver_gap_plain", lang).format(p=f"{100 * s['gap']:.2f}"))
-    parts.append(label("worked_s", lang).format(s=f"{s['seconds']:.0f}"))
+    seconds = round(float(s["seconds"]))
+    parts.append(label("worked_0s" if seconds < 1 else "worked_1s" if seconds == 1
+                       else "worked_s", lang).format(s=seconds))
     return (" · " if not lang.startswith("zh") else "，").join(parts)
 
 
