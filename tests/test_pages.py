@@ -333,7 +333,8 @@ CRIME_WORDS = {
            "hottest": "hottest 5%", "class": "Property crime", "legend": "Hot spot",
            "density": "Incident density", "alert": "Near-repeat alert",
            "risk": "Near-repeat risk: within ", "method": "Past hot spots",
-           "verdict": "better than the simple ways of choosing", "tile": "Property crime", "hours": "Mon",
+           "verdict": "better than the simple ways of choosing", "tile": "Property crime",
+           "hours": "Mon",
            "tile_alerts": "near-repeat alert areas open", "not_chance": "not chance",
            "knox_words": "dates shuffled"},
 }

@@ -105,3 +105,19 @@ def test_how_good_a_rota_is_reads_in_plain_words(status, gap, seconds, lang, tex
     rows, tech = figures_rows(summary, lang), figures_tech(summary, lang)
     assert rows[8][1] == text and "MIP gap" in tech[8] and status in tech[8]
     assert rows[9][1] == {"zh": "0.0 小时", "en": "0.0 hours"}[lang]
+
+
+@pytest.mark.parametrize(("lang", "text"), [("zh", "处理用时中位数 45 分钟"),
+                                            ("en", "median time to triage 45 minutes")])
+def test_a_briefings_time_to_triage_reads_in_its_language(lang, text):
+    import pandas as pd
+
+    from geo_patrol.render.briefing import report_section
+    from geo_patrol.rules import load_rules
+
+    table = pd.DataFrame([{"community": "金桥社区", "category": "gas", "reports": 2,
+                           "verified": 1, "rejected": 1, "merged": 0, "pending": 0,
+                           "hazards": 1, "triage_h": 0.75}])
+    section = report_section({"reports": 2, "share_verified": 0.5, "triage_h": 0.75,
+                              "hazards": 1, "table": table}, lang, load_rules())
+    assert text in section and " h;" not in section

@@ -69,8 +69,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "crime_section": ("侵财警情热点", "Property crime hot spots"),
     "campaign_section": ("专项行动进度", "Campaign progress"),
     "report_section": ("群众线索（随手拍）", "Reports from the street"),
-    "reports_intro": ("本期义警上报线索 {n} 条；已处理线索中核实属实 {share}；处理用时中位数 {hours} 小时；列入隐患台账 {hazards} 处。",
-                      "{n} reports from volunteers in the period; {share} of those triaged verified; median time to triage {hours} hours; {hazards} hazards added to the register."),
+    "reports_intro": ("本期义警上报线索 {n} 条；已处理线索中核实属实 {share}；处理用时中位数 {time}；"
+                      "列入隐患台账 {hazards} 处。",
+                      "{n} reports from volunteers in the period; {share} of those triaged "
+                      "verified; median time to triage {time}; {hazards} hazards added to the "
+                      "register."),
     "reports": ("线索数", "Reports"), "hazards_added": ("新增隐患", "Hazards added"),
     "triage_hours": ("处理用时中位数（小时）", "Median hours to triage"),
     "concentration": ("警情集中度曲线", "Concentration curve"),
