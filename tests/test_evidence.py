@@ -200,8 +200,8 @@ PAGE_WORDS = {
            "stats": "统计依据", "koper": "Koper 对巡逻驻留的研究", "map": "热点驻巡时间（完成 / 计划）",
            "full": "基本完成（80% 及以上）", "unplanned": "尚未安排驻巡",
            "low": "很少或没有（不到 40%）"},
-    "en": {"title": "Patrol evidence", "method": "Risk following recent incidents",
-           "runner": "Past hot spots", "dose": "{got} of the", "details":
+    "en": {"title": "Patrol evidence", "method": "risk following recent incidents",
+           "runner": "past hot spots", "dose": "{got} of the", "details":
            "How the patrol time is measured", "stays": "Stays: {n}",
            "stats": "The statistics behind it", "koper": "Koper’s study",
            "map": "Patrol time at the hot spots (delivered / planned)",

@@ -374,9 +374,10 @@ def test_crime_page(page, server, people, demo_world, analyst, lang,  # noqa: F8
         f"{100 * report.concentration.at[0.05]:.1f}%"
     assert f"{int(report.spots.hot.sum())}" in page.locator("#hot-count").inner_text()
     # plain words on the page, the statistician's names and figures only on hover
-    for where in ("#hot-count", "#verdict", "#evaluation", "#evaluation-words"):
+    for where in ("#hot-count", "#hot-segments", "#verdict", "#evaluation", "#evaluation-words"):
         shown = page.locator(where).inner_text()
-        assert not any(t in shown for t in ("Gi*", "PAI", "PEI", "permutation")), (where, shown)
+        assert not any(t in shown for t in ("Gi*", "PAI", "PEI", "permutation", "标准差",
+                                            "置换", "基准")), (where, shown)
     assert "Gi*" in page.locator("#hot-count .tech").get_attribute("title")
     assert "PAI" in page.locator("#verdict .tech").get_attribute("title")
     assert "Gi*" in page.locator("#evaluation tbody .tech").first.get_attribute("title")

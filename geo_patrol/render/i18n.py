@@ -451,6 +451,14 @@ def duration_text(hours: object, lang: str = "zh") -> str:
     return f"{h:.1f} 小时" if zh else f"{h:.1f} hours"
 
 
+def within_sentence(text: str, lang: str) -> str:
+    """A vocabulary's name inside an English sentence: its first letter in lower case
+    ("Past hot spots" → "past hot spots"); Chinese as it is."""
+    if lang.startswith("zh") or not text:
+        return text
+    return text[0].lower() + text[1:]
+
+
 def term(group: str, value: object, lang: str = "zh") -> str:
     """A stored value of a vocabulary in the reader's language (the value itself, when the
     vocabulary does not know it: a Chinese team or skill name, for instance)."""
