@@ -190,7 +190,21 @@ def test_the_command_sees_each_message_per_person_and_channel(page, server, peop
     assert name not in page.content()  # masked
     expect(page.locator("#channels")).to_contain_text("json://127…")
     assert "unreachable" not in page.content()  # a channel's URL shown without its path
+    # how to add a channel, in plain words by channel name; the address forms on hover only
+    hint = page.locator("#channels-hint").inner_text() + \
+        page.locator("#channel-examples").inner_text()
+    assert "://" not in hint and "apprise" not in hint and "URL" not in hint, hint
+    wecom = page.locator("#channel-examples .tech").first
+    assert wecom.inner_text() == {"zh": "企业微信群机器人", "en": "WeCom group robot"}[lang]
+    assert "wecombot://" in wecom.get_attribute("title")
     shot(page, f"notify-outbox-{lang}")
+    # an address that is none: the error in plain words of the page's language
+    page.fill("#add-channel input[name=url]", "group chat")
+    page.click("#add-channel button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    error = page.locator("#error").inner_text()
+    assert {"zh": "这不是可以发送消息的地址", "en": "This is not an address messages"}[lang] \
+        in error and "://" not in error, error
 
 
 def test_an_officer_cannot_manage_channels(page, server, people):  # noqa: F811

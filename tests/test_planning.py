@@ -169,6 +169,9 @@ def test_plan_briefing_is_offline_and_anonymous(demo_world, tmp_path):
     # nobody is named, not even by roster number or their circumstances
     assert len(plan.crew) and not [n for n in plan.crew["number"] if n in page]
     assert "居住地距" not in page and "建议人数" in page
+    # units in the briefing's language: the workload's, the loop's minutes, walking speed
+    assert "工作量（折合公里）" in page and "60 分钟" in page and "公里/小时" in page
+    assert " min ·" not in page and "km/h" not in page
 
 
 def test_plan_commands(demo_world, tmp_path):

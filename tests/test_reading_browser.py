@@ -32,14 +32,20 @@ WORDS = {
 
 @pytest.fixture(scope="module")
 def accounts(demo_world, server):  # noqa: F811
-    """An administrator, a command, and a volunteer's account bound to a volunteer."""
+    """An administrator, a command, a community officer, and a volunteer's account bound to a
+    volunteer."""
     engine = demo_world["engine"]
     with engine.connect() as conn:
         number, name = conn.execute(sa.text(
             "SELECT number, name FROM volunteers ORDER BY number LIMIT 1")).one()
+        district, community = conn.execute(sa.text(
+            "SELECT d.name, c.name FROM areas d JOIN areas c ON c.level = 'community' "
+            "AND c.id IN (SELECT area_subtree(d.id)) WHERE d.level = 'district' "
+            "ORDER BY d.id, c.id LIMIT 1")).one()
     make_user(engine, "r-admin", "admin")
     make_user(engine, "r-volunteer", "volunteer", volunteer=number)
-    return {"number": number, "name": name}
+    make_user(engine, "r-officer", "officer", areas=[community])
+    return {"number": number, "name": name, "district": district, "community": community}
 
 
 def _in(page, server: str, lang: str, path: str) -> None:  # noqa: ANN001, F811
@@ -76,9 +82,21 @@ def test_an_account_shows_the_volunteer_it_is_bound_to(browser, server, accounts
         bound = page.locator("#account-r-volunteer td.bound").inner_text()
         assert bound == f"{accounts['number']} {mask_name(accounts['name'])}"
         assert accounts["name"] not in page.locator("body").inner_text()  # masked
-        assert page.locator("#account-b-command td.bound").inner_text() == ""
+        # a command bound to no area sees the whole city, and the cell says so
+        whole = {"zh": "全市", "en": "The whole city"}[lang]
+        assert page.locator("#account-b-command td.bound").inner_text() == whole
         headers = page.locator("#accounts thead th").all_inner_texts()
         assert headers[2] == {"zh": "账号状态", "en": "State"}[lang], headers
+        # a district command added on the page is bound to its district, named in its row
+        form, user = page.locator("#add-account"), f"r-district-{lang}"
+        form.locator("input[name=username]").fill(user)
+        form.locator("select[name=role]").select_option("command")
+        form.locator("input[name=areas]").fill(accounts["district"])
+        form.locator("input[name=password]").fill("correct horse battery")
+        form.locator("button[type=submit]").click()
+        page.wait_for_load_state("networkidle")
+        assert page.locator(f"#account-{user} td.bound").inner_text() == accounts["district"]
+        assert page.locator("#account-r-officer td.bound").inner_text() == accounts["community"]
         shot(page, f"accounts-{lang}")
 
 

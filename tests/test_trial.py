@@ -350,17 +350,17 @@ def test_a_running_trial_keeps_the_rota_off_its_control_spots(demo_world, stored
 
 
 PAGE = {
-    "zh": {"title": "巡防成效", "check": "检验把握", "store": "保存试验（保存后不可更改）",
+    "zh": {"title": "巡防成效", "check": "先看能否测出效果", "store": "保存试验（保存后不可更改）",
            "power": "的把握", "final": "最终报告", "patrolled": "巡逻组", "control": "对照组",
            "designing": "正在按存储的预测设计试验",
            "not_delivered": "巡逻没有按设计进行", "stats": "统计依据",
-           "wdq": "加权转移商数", "interim": "中期报告", "too_small": "规模太小，无法判断"},
-    "en": {"title": "Patrol evidence", "check": "Check the power",
+           "wdq": "是否转移到周边街道", "interim": "中期报告", "too_small": "规模太小，无法判断"},
+    "en": {"title": "Patrol evidence", "check": "See what it could find",
            "store": "Store the trial (it cannot be changed after)", "power": "with a chance of",
            "final": "Final report", "patrolled": "patrolled", "control": "control",
            "designing": "Designing the trial on the stored forecast",
            "not_delivered": "The patrols did not happen as designed", "stats":
-           "The statistics behind it", "wdq": "Weighted displacement quotient",
+           "The statistics behind it", "wdq": "Did it move to the streets around?",
            "interim": "Interim report", "too_small": "Too small to tell"},
 }
 
@@ -438,7 +438,8 @@ def test_evidence_page_creates_a_trial_and_reports_it(browser, server, demo_worl
         # page says the trial cannot tell, whatever the counts
         assert got.verdict == "too_small" and got.inference.smallest_p == pytest.approx(2 / 32)
         verdict = page.locator("#trial-verdict").inner_text()
-        assert w["too_small"] in verdict and "0.06" in verdict
+        assert w["too_small"] in verdict and "0.06" in verdict and "p-value" not in verdict \
+            and "p 值" not in verdict
         assert w["not_delivered"] in page.locator("#trial-dose").inner_text()
         spots = page.locator("#trial-spots tbody tr")
         assert spots.count() == 10

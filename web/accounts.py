@@ -19,6 +19,10 @@ from web.db import get_conn, get_db
 
 bp = Blueprint("accounts", __name__)
 
+#: Roles an account of which is bound to areas (a district command to its district, an
+#: officer to their communities); a volunteer account is bound to its volunteer instead.
+SCOPED_ROLES = {Role.OFFICER.value, Role.COMMAND.value, Role.PLANNER.value}
+
 USERNAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -63,7 +67,7 @@ def add_account() -> Any:
         areas = [a.strip() for a in re.split(r"[,，、;\n]", form["areas"]) if a.strip()]
         try:
             accounts.add_user(get_db(), form["username"], form["role"], form["password"],
-                              areas=areas if form["role"] == Role.OFFICER.value else None,
+                              areas=areas if form["role"] in SCOPED_ROLES else None,
                               volunteer=form["volunteer"] or None, by=principal().username)
         except ConflictError:
             problem = gettext("An account named “%(u)s” exists already.", u=form["username"])

@@ -59,7 +59,7 @@ def add_channel() -> Any:
     except GeoPatrolError as exc:
         if isinstance(exc, NotFoundError):
             raise
-        return outbox_page(error=str(exc), status=400)
+        return outbox_page(error=error_text(exc), status=400)
     return redirect(url_for("notify.outbox_page"))
 
 

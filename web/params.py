@@ -48,11 +48,11 @@ FIELD_NAMES: dict[str, str] = {
     "days": lazy_gettext("Days"), "weeks": lazy_gettext("Weeks"),
     "revisit_days": lazy_gettext("Every street within (days)"),
     "speed": lazy_gettext("Walking km/h"), "dwell": lazy_gettext("Stop at a hazard, min"),
-    "seed": lazy_gettext("Draw (seed)"),
+    "seed": lazy_gettext("Draw number"),
     "hazard_weight": lazy_gettext("Weight of an overdue hazard"),
     "incident_weight": lazy_gettext("of an incident"),
     "alert_weight": lazy_gettext("of a near-repeat alert area"),
-    "page": lazy_gettext("Page"),
+    "page": lazy_gettext("Page"), "batch_page": lazy_gettext("Page"),
 }
 
 
@@ -181,12 +181,13 @@ def csv_response(table: Any, name: str) -> Response:
 
 
 def paging_args(*, sortable: Iterable[str], filters: Iterable[str] = (),
-                size: int = PAGE_SIZE) -> Paging:
+                size: int = PAGE_SIZE, page_key: str = "page") -> Paging:
     """The page, order and filters a table was asked for (``?page=``, ``?sort=key`` or
     ``?sort=-key`` for descending, and one parameter per filter), checked here for every
     paged table: a page that is not a whole number from 1, or a column the table cannot be
-    sorted by, is a 400 in the page's language."""
-    page = int_value("page", request.args.get("page"), 1, low=1, high=MAX_PAGE)
+    sorted by, is a 400 in the page's language. A second paged table on a page reads its
+    page from ``page_key`` instead."""
+    page = int_value(page_key, request.args.get(page_key), 1, low=1, high=MAX_PAGE)
     raw = (request.args.get("sort") or "").strip()
     key = raw.removeprefix("-") or None
     if key is not None and key not in set(sortable):

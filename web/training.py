@@ -63,11 +63,16 @@ def training_page() -> Any:
             status_code = 400
     status = training.status(db, cfg, within=within)
     paging = paging_args(sortable=training.STATUS_SORTS, filters=training.STATUS_FILTERS)
+    proposed = _batches()
     return render_template(
         "training.html", run=None, lang=lang(), community=paging.filter("community") or "",
         status=training.status_page(status, paging),
         shares=training.community_share(status), courses=training.courses(db),
-        sessions=training.sessions(db, cfg, within=within), batches=_batches(),
+        sessions=training.sessions(db, cfg, within=within),
+        batches=None if proposed is None else training.batch_page(
+            proposed, paging_args(sortable=(), page_key=training.BATCH_PAGE_KEY)),
+        batch_key=training.BATCH_PAGE_KEY,
+        batch_count=0 if proposed is None else proposed["batch"].nunique(),
         course=request.args.get("course") or "", size=int_arg("size", training.ROOM_SIZE,
                                                               low=1, high=500),
         skills=CERT_SKILLS, modes=TRAINING_MODES, recorded=entered,

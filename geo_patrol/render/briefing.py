@@ -20,7 +20,7 @@ from geo_patrol.render.assets import external_references, inline_assets
 from geo_patrol.render.basemap import base_layer
 from geo_patrol.render.charts import burn_down_svg
 from geo_patrol.render.csp import with_meta_policy
-from geo_patrol.render.i18n import label, term
+from geo_patrol.render.i18n import duration_text, label, term
 from geo_patrol.rules import Rules
 
 #: Above this many street segments a briefing shows the gaps instead of every street.
@@ -135,7 +135,7 @@ def report_section(figures: dict[str, Any] | None, lang: str, rules: Rules) -> s
     hours = figures["triage_h"]
     intro = label("reports_intro", lang).format(
         n=figures["reports"], share="—" if share is None else f"{100 * share:.0f}%",
-        hours="—" if hours is None else f"{hours:.1f}", hazards=figures["hazards"])
+        time=duration_text(hours, lang), hazards=figures["hazards"])
     rows = [[r.community, rules.report_label(r.category, lang) or term("report", r.category, lang),
              r.reports, r.verified, r.rejected, r.merged, r.pending, r.hazards,
              "—" if r.triage_h != r.triage_h or r.triage_h is None else f"{r.triage_h:.1f}"]

@@ -20,12 +20,13 @@ def _anchor(i: int, n: int) -> str:
 
 
 def burn_down_svg(days: Any, lang: str, width: int = 520, height: int = 170) -> str:
-    """Hazards found, visited and still open per day of a campaign, with a legend."""
+    """Hazards found, visited and still open per day of a campaign, with a legend and the
+    y-axis named with its unit (hazards, 处)."""
     if days is None or len(days) == 0:
         return ""
     top = max(int(days["found"].max()), 1)
     n = len(days)
-    left, right, low, high = 34, width - 10, height - 34, 10
+    left, right, low, high = 46, width - 10, height - 34, 10
 
     def xy(i: int, v: float) -> str:
         x = left + i * (right - left) / max(n - 1, 1)
@@ -42,7 +43,10 @@ def burn_down_svg(days: Any, lang: str, width: int = 520, height: int = 170) -> 
                     for i, d in enumerate(days["day"]) if i % max(1, n // 6) == 0)
     axis = (f'<line x1="{left}" y1="{low}" x2="{right}" y2="{low}" stroke="#999"/>'
             f'<text x="{left - 4}" y="{high + 4}" font-size="9" text-anchor="end">{top}</text>'
-            f'<text x="{left - 4}" y="{low}" font-size="9" text-anchor="end">0</text>')
+            f'<text x="{left - 4}" y="{low}" font-size="9" text-anchor="end">0</text>'
+            f'<text class="y-name" x="10" y="{(low + high) / 2:.0f}" font-size="10" '
+            f'text-anchor="middle" transform="rotate(-90 10 {(low + high) / 2:.0f})">'
+            f'{html.escape(label("hazards_axis", lang))}</text>')
     legend = "".join(
         f'<rect x="{left + k * 120}" y="{height - 12}" width="10" height="4" fill="{colour}"/>'
         f'<text x="{left + k * 120 + 14}" y="{height - 8}" font-size="10">'

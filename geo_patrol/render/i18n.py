@@ -19,7 +19,8 @@ LABELS: dict[str, tuple[str, str]] = {
                            "Search communities, streets, crossings, hazards, or paste "
                            "coordinates from AMap, Baidu or a GPS"),
     "search_none": ("没有找到", "Nothing found"),
-    "hours_unit": ("小时", "h"),
+    "hours_unit": ("小时", "hours"), "km": ("公里", "km"), "metres": ("米", "m"),
+    "km_per_h": ("公里/小时", "km/h"), "hazards_axis": ("隐患（处）", "Hazards"),
     "place": ("所在街道", "Where"),
     "task_site": ("任务地点", "Task site"), "navigate_to": ("导航到：{place}", "Navigate to: {place}"),
     "navigate_amap": ("用高德地图导航", "Open in AMap"),
@@ -50,7 +51,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "zones": ("责任区", "Zones"), "post": ("巡逻岗点", "Patrol post"),
     "loop": ("巡逻路线", "Patrol loop"), "loop_km": ("路线（公里）", "Loop km"),
     "loop_min": ("用时（分钟）", "Minutes"), "loop_streets": ("重点街段", "Priority streets"),
-    "loop_hazards": ("巡查隐患", "Hazard stops"), "workload": ("工作量", "Workload"),
+    "loop_hazards": ("巡查隐患", "Hazard stops"), "workload": ("工作量（折合公里）", "Workload (km equivalent)"),
     "crew": ("建议人员", "Proposed volunteers"), "slot": ("时段", "Time slot"),
     "number": ("编号", "Number"), "reason": ("推荐理由", "Why"),
     "crew_size": ("建议人数", "Volunteers proposed"),
@@ -61,15 +62,18 @@ LABELS: dict[str, tuple[str, str]] = {
     "live_state": ("在线状态", "State"), "covered_today": ("今日已巡街道", "Streets patrolled today"),
     "incident_point": ("警情位置", "Incident"),
     "hot_spot": ("热点街段", "Hot spot"), "cold_spot": ("冷点街段", "Cold spot"),
-    "gi_z": ("Gi* z 值", "Gi* z"), "density": ("警情密度（起/平方公里）",
+    "gi_z": ("高出随机水平的程度", "How far above chance"), "density": ("警情密度（起/平方公里）",
                                               "Incident density (per km²)"),
     "alert": ("近重复预警区", "Near-repeat alert"), "alert_until": ("预警截止", "Alert until"),
     "hot_spots": ("警情热点", "Crime hot spots"),
     "crime_section": ("侵财警情热点", "Property crime hot spots"),
     "campaign_section": ("专项行动进度", "Campaign progress"),
     "report_section": ("群众线索（随手拍）", "Reports from the street"),
-    "reports_intro": ("本期义警上报线索 {n} 条；已处理线索中核实属实 {share}；处理用时中位数 {hours} 小时；列入隐患台账 {hazards} 处。",
-                      "{n} reports from volunteers in the period; {share} of those triaged verified; median time to triage {hours} h; {hazards} hazards added to the register."),
+    "reports_intro": ("本期义警上报线索 {n} 条；已处理线索中核实属实 {share}；处理用时中位数 {time}；"
+                      "列入隐患台账 {hazards} 处。",
+                      "{n} reports from volunteers in the period; {share} of those triaged "
+                      "verified; median time to triage {time}; {hazards} hazards added to the "
+                      "register."),
     "reports": ("线索数", "Reports"), "hazards_added": ("新增隐患", "Hazards added"),
     "triage_hours": ("处理用时中位数（小时）", "Median hours to triage"),
     "concentration": ("警情集中度曲线", "Concentration curve"),
@@ -84,9 +88,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "rectified": ("已整改", "Rectified"), "still_open": ("未清零", "Still open"),
     "never_visited_units": ("从未走访的单位", "Units never visited"),
     "crime_intro": ("{start} 至 {end} 侵财警情 {n} 起，其中 {top5}% 集中在最热的 5% 街道上；"
-                    "Gi* 热点街段 {hot} 条。",
+                    "明显的热点街段 {hot} 条。",
                     "{n} property incidents from {start} to {end}, {top5}% of them on the "
-                    "hottest 5% of street length; {hot} Gi* hot segments."),
+                    "hottest 5% of street length; {hot} street segments are clear hot spots."),
     "crime_risk": ("近重复风险：警情发生后 {d} 天内、{m} 米范围内风险升高；当前预警区 {a} 处。",
                    "Near-repeat risk: within {m} m for {d} days after an incident; {a} alert "
                    "areas open."),
@@ -117,7 +121,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "of_most_random": ("（相对完全随机）", "of fully random"),
     "entropy_tech": ("信息熵（比特）", "Entropy (bits)"),
     "solver_gap_plain": ("与最佳方案至多相差 {p}%", "at most {p}% from the best plan"),
-    "unit_s": ("秒", "s"), "unit_h": ("小时", "h"), "unit_min": ("分钟", "min"),
+    "unit_s": ("秒", "seconds"), "unit_h": ("小时", "hours"), "unit_min": ("分钟", "min"),
+    "worked_s": ("计算用时 {s} 秒", "worked out in {s} seconds"),
+    "worked_1s": ("计算用时 1 秒", "worked out in a second"),
+    "worked_0s": ("计算用时不到 1 秒", "worked out in under a second"),
     "at_most": ("上限", "at most"),
     "coverage_fill": ("区域填色：街道巡逻覆盖率", "Area fill: share of streets patrolled"),
     "no_streets": ("无街道", "No streets"),
@@ -128,7 +135,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "no_hot_spots": ("本区域无侵财警情热点", "No property-crime hot spot in the area"),
     "rota_hours": ("义警工时（已排 / 可用）", "Volunteer-hours (used / available)"),
     "rota_assigned": ("已落实到人的任务", "Walks given to a volunteer"),
-    "rota_solver": ("求解", "Solver"), "solver_gap": ("最优性差距", "gap"),
+    "rota_solver": ("方案好坏", "How good the plan is"), "solver_gap": ("最优性差距", "optimality gap"),
     "revisit_every": ("每条街道 {n} 天内至少巡逻一次", "every street within {n} days"),
     "no_names": ("本简报只含义警编号，不含姓名、电话、证件号等个人信息。",
                  "This briefing carries roster numbers only: no names, phones or ID numbers."),
@@ -148,12 +155,12 @@ LABELS: dict[str, tuple[str, str]] = {
                         "held out for testing, its hottest 5% of the street length caught "
                         "{pai}× its share of incidents, against {random}× for a random "
                         "choice."),
-    "forecast_none": ("在留作检验的各周里，没有一种预测优于随机选择：排班采用以往的 Gi* 热点。",
+    "forecast_none": ("在留作检验的各周里，没有一种预测好于随机选择：排班采用以往的热点街段。",
                       "No forecast did better than a random choice in the weeks held out for "
-                      "testing: rotas take the Gi* hot spots of the past."),
-    "forecast_too_few": ("警情太少，无法比较各种预测：排班采用以往的 Gi* 热点。",
-                         "Too few incidents to compare forecasts: rotas take the Gi* hot "
-                         "spots of the past."),
+                      "testing: rotas take the hot spots of the past."),
+    "forecast_too_few": ("警情太少，无法比较各种预测：排班采用以往的热点街段。",
+                         "Too few incidents to compare forecasts: rotas take the hot spots "
+                         "of the past."),
     "forecast_stats": ("检验 {a} 至 {b}，警情 {n} 起；每种方法只用该周之前的警情预测该周。"
                        "PAI（最热 5% 街道长度上的警情占比除以 5%）：{method} {pai}，"
                        "{runner} {second}，随机选择 {random}。",
@@ -361,9 +368,10 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "missed": ("未完成", "Missed"), "withdrawn": ("已撤回", "Withdrawn"),
         "expired": ("已过期（未认领）", "Expired (not taken)")},
     "solver_status": {
-        "Optimal": ("最优解", "Optimal"), "Time limit reached": ("达到求解时限", "Time limit reached"),
+        "Optimal": ("已是最佳方案", "The best plan there is"),
+        "Time limit reached": ("限定时间内找到的最好方案", "The best plan found in the time allowed"),
         "Empty": ("无可选路线", "No loops to choose"),
-        "Infeasible": ("无可行解", "Infeasible")},
+        "Infeasible": ("无法同时满足所有要求", "No plan meets every requirement")},
     "weekday": {
         "mon": ("周一", "Monday"), "tue": ("周二", "Tuesday"), "wed": ("周三", "Wednesday"),
         "thu": ("周四", "Thursday"), "fri": ("周五", "Friday"), "sat": ("周六", "Saturday"),
@@ -372,11 +380,19 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "property": ("侵财类", "Property crime"), "violence": ("暴力伤害类", "Violence"),
         "dispute": ("矛盾纠纷类", "Disputes"), "traffic": ("交通类", "Traffic"),
         "public_order": ("治安秩序类", "Public order"), "other": ("其他", "Other")},
+    # ways of choosing hot spots in plain words; ``method_tech`` names them as statisticians do
+    # (shown on hover)
     "method": {
-        "gi_star": ("Gi* 热点", "Gi* hot spots"), "kde": ("核密度", "Kernel density"),
+        "gi_star": ("以往热点街段", "Past hot spots"), "kde": ("警情密集处", "Where incidents cluster"),
         "last_period": ("上期警情", "Last period's incidents"),
-        "sepp": ("自激点过程预测", "Self-exciting forecast"),
+        "sepp": ("近期警情带动的风险", "Risk following recent incidents"),
         "random": ("随机选择", "Random choice")},
+    "method_tech": {
+        "gi_star": ("Getis–Ord Gi* 热点", "Getis–Ord Gi* hot spots"),
+        "kde": ("核密度估计", "Kernel density estimate"),
+        "last_period": ("上期警情数", "Last period's count"),
+        "sepp": ("自激点过程（SEPP）预测", "Self-exciting point process (SEPP) forecast"),
+        "random": ("随机基准", "Random baseline")},
     "action": {
         "user_add": ("新增账号", "Account added"), "user_disable": ("停用账号", "Account disabled"),
         "user_enable": ("启用账号", "Account enabled"),
@@ -420,6 +436,27 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
 def label(key: str, lang: str = "zh") -> str:
     zh, en = LABELS.get(key, (key, key))
     return zh if lang.startswith("zh") else en
+
+
+def duration_text(hours: object, lang: str = "zh") -> str:
+    """A length of time in the reader's words: whole minutes under an hour, else hours to
+    one decimal ("35 分钟", "2.5 hours"); "—" when there is none."""
+    if hours is None or (isinstance(hours, float) and hours != hours):
+        return "—"
+    h = float(hours)  # type: ignore[arg-type]
+    zh = lang.startswith("zh")
+    if h < 1:
+        minutes = round(h * 60)
+        return f"{minutes} 分钟" if zh else f"{minutes} minute{'' if minutes == 1 else 's'}"
+    return f"{h:.1f} 小时" if zh else f"{h:.1f} hours"
+
+
+def within_sentence(text: str, lang: str) -> str:
+    """A vocabulary's name inside an English sentence: its first letter in lower case
+    ("Past hot spots" → "past hot spots"); Chinese as it is."""
+    if lang.startswith("zh") or not text:
+        return text
+    return text[0].lower() + text[1:]
 
 
 def term(group: str, value: object, lang: str = "zh") -> str:

@@ -352,7 +352,7 @@ def add_tracks(m: folium.Map, tracks: Any, lang: str, shift: bool) -> None:
     frame["k"] = [term("kind", k, lang) for k in frame["kind"]]
     frame["colour"] = frame["kind"].map(TRACK_COLOURS)
     geojson_layer(m, frame, shift, name=label("tracks", lang), digits=5, styled=("colour",),
-           shown={"k": "", "length_m": "m"},
+           shown={"k": "", "length_m": label("metres", lang)},
            style=lambda f: {"color": f["properties"]["colour"], "weight": 2, "opacity": 0.7})
 
 

@@ -91,8 +91,8 @@ def plan_briefing_html(plan: Plan, *, tz: str, lang: str = "zh", basemap: str | 
     stamp = local_text(now_local(tz, generated), tz)
     p = plan.params
     head = (f'<div class="gp-head"><h1>{html.escape(title)}</h1>'
-            f"{len(plan.zones)} {label('zones', lang)} · {p.minutes:.0f} min · "
-            f"{p.speed_kmh:g} km/h</div>")
+            f"{len(plan.zones)} {label('zones', lang)} · {p.minutes:.0f} "
+            f"{label('unit_min', lang)} · {p.speed_kmh:g} {label('km_per_h', lang)}</div>")
     body = (f'<div class="gp-body">{plan_tables(plan, lang)}'
             f'<p class="gp-note">{label("generated", lang)}: {stamp} · '
             f'{label("no_personal", lang)}</p></div>')

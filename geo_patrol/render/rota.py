@@ -49,7 +49,7 @@ def walk_rows(view: Any, lang: str) -> pd.DataFrame:
 def _day_layer(target: Any, rows: pd.DataFrame, lang: str, shift: bool, people: bool) -> None:
     shown = {"day": label("date", lang), "start": label("walk_start", lang),
              "slot_text": label("slot", lang), "kind_text": label("walk_kind", lang),
-             "community": label("community", lang), "km": "km",
+             "community": label("community", lang), "km": label("km", lang),
              "minutes": label("loop_min", lang), "stops": label("loop_hazards", lang)}
     if people:
         shown["number"] = label("number", lang)
@@ -123,12 +123,21 @@ def figures_rows(summary: dict[str, Any], lang: str) -> list[list[str]]:
          f"{label('of_most_random', lang)}"],
         [label("rota_hours", lang), f"{s['hours_used']:.1f} / {s['hours_available']:.1f}"],
         [label("rota_assigned", lang), f"{s['walks'] - s['unassigned']} / {s['walks']}"],
-        [label("rota_solver", lang),
-         f"{term('solver_status', s['status'], lang)} · "
-         + label("solver_gap_plain", lang).format(p=f"{100 * s['gap']:.2f}")
-         + f" · {s['seconds']:.0f} {label('unit_s', lang)}"],
+        [label("rota_solver", lang), _solver_text(s, lang)],
         [label("shortfall", lang), f"{s['shortfall_h']:.1f} {label('unit_h', lang)}"],
     ]
+
+
+def _solver_text(s: dict[str, Any], lang: str) -> str:
+    """How good the plan is in plain words: the best there is, or how far from it at most
+    (the solver's name for that, its MIP gap, is shown on hover), and how long it took."""
+    parts = [term("solver_status", s["status"], lang)]
+    if s["status"] != "Optimal" and s.get("gap") is not None and s["gap"] == s["gap"]:
+        parts.append(label("solver_gap_plain", lang).format(p=f"{100 * s['gap']:.2f}"))
+    seconds = round(float(s["seconds"]))
+    parts.append(label("worked_0s" if seconds < 1 else "worked_1s" if seconds == 1
+                       else "worked_s", lang).format(s=seconds))
+    return (" · " if not lang.startswith("zh") else "，").join(parts)
 
 
 def _share(bits: float, most: float) -> str:
@@ -143,7 +152,8 @@ def figures_tech(summary: dict[str, Any], lang: str) -> list[str | None]:
     tech[5] = (f"{label('entropy_tech', lang)}: {s['entropy_bits']:.2f} / "
                f"{s['start_entropy_bits']:.2f} ({label('at_most', lang)} "
                f"{s['entropy_max']:.0f})")
-    tech[8] = f"{label('solver_gap', lang)} (MIP gap): {100 * s['gap']:.2f}%"
+    tech[8] = (f"{s['status']} · {label('solver_gap', lang)} (MIP gap): "
+               f"{100 * s['gap']:.2f}%")
     return tech
 
 
@@ -206,8 +216,8 @@ def rota_briefing_html(view: Any, *, lang: str = "zh", basemap: str | None = Non
     short_h, short = shortfall_rows(view.summary, lang)
     rows = walk_rows(view, lang)
     walks = html_table(
-        [label(k, lang) for k in ("date", "walk_start", "slot", "walk_kind", "community")]
-        + ["km", label("loop_min", lang), label("loop_hazards", lang), label("number", lang)],
+        [label(k, lang) for k in ("date", "walk_start", "slot", "walk_kind", "community", "km",
+                                  "loop_min", "loop_hazards", "number")],
         [[f"{r.day:%m-%d}", r.start, r.slot_text, r.kind_text, r.community or "—", r.km,
           r.minutes, r.stops, r.number or "—"] for r in rows.itertuples()]) if len(rows) else ""
     body = (f'<div class="gp-body">{html_table(["", ""], figures_rows(view.summary, lang))}'
@@ -297,7 +307,7 @@ def task_map(task: Any, lang: str, *, basemap: str | None = None, hazards: Any =
                        colour=[SLOT_COLOURS["evening"] if k == "hotspot" else "#1f78b4"
                                for k in task["kind"]])
     maps.geojson_layer(m, rows, shift, name=label("walk", lang),
-                       shown={"kind_text": label("walk_kind", lang), "km": "km"},
+                       shown={"kind_text": label("walk_kind", lang), "km": label("km", lang)},
                        styled=("colour",),
                        style=lambda f: {"color": f["properties"]["colour"], "weight": 5,
                                         "opacity": 0.9})

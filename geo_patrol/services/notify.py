@@ -491,7 +491,12 @@ def _check_url(url: str) -> str:
     url = (url or "").strip()
     if not url or len(url) > 2000 or apprise.Apprise.instantiate(url) is None:
         raise InputError("not a notification URL (apprise: wecombot://, dingtalk://, "
-                         "feishu://, mailto://, ntfy://, gotify://, json://, ...)")
+                         "feishu://, mailto://, ntfy://, gotify://, json://, ...)",
+                         field="url", values={},
+                         shown=N_("This is not an address messages can be sent to: copy it "
+                                  "again from the group robot's settings, or point at a "
+                                  "channel in the list above the form for the form of its "
+                                  "address."))
     return url
 
 

@@ -60,6 +60,16 @@ def status_page(table: pd.DataFrame, paging: Paging) -> PageOf:
                       filters=STATUS_FILTERS)
 
 
+#: The query parameter of the page of the batch list (the status table has ``page``).
+BATCH_PAGE_KEY = "batch_page"
+
+
+def batch_page(table: pd.DataFrame, paging: Paging) -> PageOf:
+    """One page of a batch proposal (:func:`batches`), in the order the rooms were filled."""
+    return page_frame(table.assign(seat=range(len(table))), paging, sortable={},
+                      order=["seat"])
+
+
 def community_share(table: pd.DataFrame) -> pd.DataFrame:
     """Per community: certificates required (a volunteer for each course meant for them)
     and current, and the share current; the largest gaps first."""
