@@ -506,6 +506,17 @@ def create(db: Database, settings: Settings, *, area_id: int | str, start: dt.da
     return save(db, plan, by=by), plan
 
 
+def reached(db: Database, rota_id: int, *, within: frozenset[int] | None = None
+            ) -> dict[str, Any]:
+    """A stored rota's header, for a reader whose communities are ``within`` (None: all);
+    one outside their reach is not found."""
+    with db.connect() as conn:
+        header = store.get_rota(conn, rota_id)
+        if within is not None and not _reaches(conn, header["area_id"], within):
+            raise NotFoundError(f"no rota {rota_id}")
+    return header
+
+
 def _reaches(conn: Connection, area_id: int, within: frozenset[int]) -> bool:
     return bool(set(subtree_ids(conn, area_id)) & set(within))
 
