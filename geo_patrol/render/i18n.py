@@ -189,6 +189,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "hot_spot_place": ("热点", "Hot spot"), "planned_min": ("计划分钟", "Planned minutes"),
     "delivered_min": ("完成分钟", "Minutes delivered"), "share": ("完成比例", "Share"),
     "minutes_present": ("在场分钟", "Minutes present"),
+    "dose_against_plan": ("完成 / 计划", "Delivered / planned"),
+    "dose_spots": ("热点（按完成比例着色）", "Hot spots (coloured by share delivered)"),
     "dose_map": ("热点驻巡时间（完成 / 计划）", "Patrol time at the hot spots (delivered / planned)"),
     "dose_full": ("基本完成（80% 及以上）", "Delivered (80% or more)"),
     "dose_part": ("部分完成（40%–80%）", "Partly (40% to 80%)"),
