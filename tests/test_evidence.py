@@ -208,7 +208,8 @@ PAGE_WORDS = {
            "stats": "统计依据", "koper": "Koper 曲线", "map": "热点驻巡时间（完成 / 计划）",
            "full": "基本完成（80% 及以上）", "unplanned": "尚未安排驻巡",
            "low": "很少或没有（不到 40%）",
-           "against": "{got} / {planned} 分钟",
+           "against": "{got} / {planned} 分钟", "theta": "每起警情平均引发的警情",
+           "interval": "95% 区间：{lo} 至 {hi}",
            "force": "计划 140 次热点驻巡，现有力量可完成 38 次，缺 102 次（约 68 人·小时，"
                     "每次驻巡连同巡逻约 40 分钟）"},
     "en": {"title": "Patrol evidence", "method": "Self-exciting forecast",
@@ -219,6 +220,8 @@ PAGE_WORDS = {
            "full": "Delivered (80% or more)", "unplanned": "No stop planned yet",
            "low": "Little or none (under 40%)",
            "against": "{got} / {planned} min",
+           "theta": "Incidents each incident triggers, on average",
+           "interval": "95% interval: {lo} to {hi}",
            "force": "140 hot-spot stops planned, the force at hand can make 38: 102 missing "
                     "(about 68 volunteer-hours, some 40 minutes each with its walk)"},
 }
@@ -297,6 +300,17 @@ def test_evidence_page(page, server, demo_world, demo_spots, stored_rota, lang):
     assert w["koper"] in details.inner_text()
     page.locator("#forecast-details summary").click()
     assert w["stats"] in page.locator("#forecast-details").inner_text()
+    # the fitted process in plain words, each figure's 95 % interval on hover
+    fit = stored_rota["forecast"]["sepp"]
+    theta = page.locator('#forecast-fit [data-fit="theta"]')
+    assert theta.inner_text() == f"{fit['theta']:.2f}"
+    assert w["theta"] in page.locator("#forecast-fit tr").nth(1).inner_text()
+    lo, hi = fit["intervals"]["theta"]
+    assert lo <= fit["theta"] <= hi
+    assert theta.get_attribute("title") == w["interval"].format(lo=f"{lo:.2f}", hi=f"{hi:.2f}")
+    days = page.locator('#forecast-fit [data-fit="mean_days"]')
+    assert days.inner_text() == f"{fit['mean_days']:.1f}"
+    theta.hover()
     shot(page, f"evidence-{lang}")
     if lang == "en":
         return

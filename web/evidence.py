@@ -76,9 +76,10 @@ def evidence_page() -> Any:
                            **_trial_context(preview, form), trial_job=job)
 
 
-def _rota_context() -> dict[str, Any]:
+def _rota_context(wait_s: float = 0.0) -> dict[str, Any]:
     """The rota section: the stored rotas, the chosen one's forecast, hot spots and their
-    dose (measured as a job: its progress shows until it is stored)."""
+    dose (measured as a job: its progress shows until it is stored; waited for up to
+    ``wait_s``)."""
     me = principal()
     within = me.within(Resource.CRIME)
     stored = rota_service.listing(get_db(), within=within)
@@ -90,7 +91,7 @@ def _rota_context() -> dict[str, Any]:
         header = rota_service.reached(get_db(), chosen, within=within)
         try:
             job, made = jobs.rota_dose(get_db(), settings(), me.username, chosen,
-                                       within=within)
+                                       within=within, wait_s=wait_s)
             got = made.dose if made is not None else None
         except BusyError:
             job = {"state": "busy"}
@@ -195,9 +196,10 @@ def trial_withdraw() -> Any:
                         within=me.within(Resource.COVERAGE, "write"))
     except ConflictError as exc:
         refuse(exc)
-        page = make_response(render_template("evidence.html", **_rota_context(),
-                                             **_trial_context(chosen=trial_id,
-                                                              wait_s=settings().job_wait_s)))
+        # a page answering a form is never reloaded to show a job's result: both waited for
+        wait = settings().job_wait_s
+        page = make_response(render_template("evidence.html", **_rota_context(wait),
+                                             **_trial_context(chosen=trial_id, wait_s=wait)))
         page.status_code = 409
         return page
     return redirect(url_for("evidence.evidence_page", withdrawn=trial_id) + "#trial")
