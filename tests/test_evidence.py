@@ -326,6 +326,21 @@ def test_evidence_page(page, server, demo_world, demo_spots, stored_rota, lang):
     answer = page.request.get(f"{server}/api/evidence/dose?rota={stored_rota['id']}")
     assert answer.status == 404
     assert page.request.get(f"{server}/api/evidence/dose").status == 400
+    # nor the progress of the dose job the command's page made; an officer inside it can
+    # follow it (their page joins it)
+    with engine.connect() as conn:
+        job_id = conn.execute(sa.text(
+            "SELECT id FROM jobs WHERE kind = 'dose' AND params->>'rota' = :r"),
+            {"r": str(stored_rota["id"])}).scalar_one()
+        inside = conn.execute(sa.text(
+            "SELECT name FROM areas WHERE id = :c"),
+            {"c": int(demo_spots["segments"]["area_id"].iloc[stored_rota["picks"][0]])}
+        ).scalar_one()
+    assert page.request.get(f"{server}/api/jobs/{job_id}").status == 404
+    make_user(engine, "ev-officer-in", "officer", areas=[inside])
+    page.context.clear_cookies()
+    sign_in(page, server, "ev-officer-in")
+    assert page.request.get(f"{server}/api/jobs/{job_id}").json()["state"] == "done"
 
 
 @pytest.fixture(scope="module")
