@@ -13,10 +13,12 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from playwright.sync_api import expect
 
 from geo_patrol.analysis import dose
 from geo_patrol.analysis.days import day_bounds
 from geo_patrol.analysis.paths import Fixes
+from geo_patrol.analysis.places import distinct_place_texts
 from geo_patrol.analysis.visits import place_visits
 from geo_patrol.cli import cli
 from geo_patrol.errors import InputError
@@ -102,6 +104,11 @@ def demo_spots(demo_world):
             "stays": visits, "stay_mask": stayed}
 
 
+#: What the rota's planner stored of Koper's dose against the force it saw.
+FORCE_FIGURES = {"hotspots": 4, "hotspot_due": 140, "hotspot_given": 38, "hotspot_missing": 102,
+                 "hotspot_missing_h": 68.2, "hotspot_walk_min": 40.1}
+
+
 @pytest.fixture(scope="module")
 def stored_rota(demo_world, demo_spots):
     """A one-day rota on the demo day with a stop planned in every slot at three hot spots
@@ -128,7 +135,8 @@ def stored_rota(demo_world, demo_spots):
             {"c": int(segs["area_id"].iloc[picks[0]])}).scalar_one()
         rota_id = rota_store.save_rota(conn, area_id=area, run_id=None, start=day, days=1,
                                        revisit_days=1, minutes=90, seed=0,
-                                       summary={"forecast": forecast}, by="test", walks=walks)
+                                       summary={"forecast": forecast, **FORCE_FIGURES},
+                                       by="test", walks=walks)
     return {"id": rota_id, "area": area, "picks": picks, "forecast": forecast}
 
 
@@ -199,14 +207,23 @@ PAGE_WORDS = {
            "dose": "分钟中的 {got} 分钟", "details": "巡逻时长如何计算", "stays": "驻留 {n} 次",
            "stats": "统计依据", "koper": "Koper 对巡逻驻留的研究", "map": "热点驻巡时间（完成 / 计划）",
            "full": "基本完成（80% 及以上）", "unplanned": "尚未安排驻巡",
-           "low": "很少或没有（不到 40%）"},
+           "low": "很少或没有（不到 40%）",
+           "against": "{got} / {planned} 分钟", "theta": "每起警情平均引发的警情",
+           "interval": "95% 区间：{lo} 至 {hi}",
+           "force": "计划 140 次热点驻巡，现有力量可完成 38 次，缺 102 次（约 68 人·小时，"
+                    "每次驻巡连同巡逻约 40 分钟）"},
     "en": {"title": "Patrol evidence", "method": "risk following recent incidents",
            "runner": "past hot spots", "dose": "{got} of the", "details":
            "How the patrol time is measured", "stays": "Stays: {n}",
            "stats": "The statistics behind it", "koper": "Koper’s study",
            "map": "Patrol time at the hot spots (delivered / planned)",
            "full": "Delivered (80% or more)", "unplanned": "No stop planned yet",
-           "low": "Little or none (under 40%)"},
+           "low": "Little or none (under 40%)",
+           "against": "{got} / {planned} min",
+           "theta": "Incidents each incident triggers, on average",
+           "interval": "95% interval: {lo} to {hi}",
+           "force": "140 hot-spot stops planned, the force at hand can make 38: 102 missing "
+                    "(about 68 volunteer-hours, some 40 minutes each with its walk)"},
 }
 
 
@@ -230,10 +247,15 @@ def test_evidence_page(page, server, demo_world, demo_spots, stored_rota, lang):
     # plain words: the statistician's names of the forecast and its figure only on hover
     assert not any(t in forecast for t in ("PAI", "Gi*", "自激点", "Self-exciting")), forecast
     assert "PAI" in page.locator("#forecast").get_attribute("title")
+    # measured as a job off the web threads (its progress, then the figures it stored)
+    page.locator("#dose-summary").wait_for(timeout=120_000)
+    page.wait_for_load_state("networkidle")
     summary = page.locator("#dose-summary").inner_text()
     assert w["dose"].format(got=f"{t['delivered_min']:.0f}") in summary
     assert f"{t['planned_min']:.0f}" in summary and f"{100 * got.share:.0f}%" in summary
     assert str(demo_spots["day"]) in summary  # the rota's local day
+    # Koper's dose against what the force seen before the rota can make
+    assert page.locator("#dose-force").inner_text() == w["force"]
     rows = page.locator("#dose tbody tr")
     assert rows.count() == 4
     assert str(dose.week_of(demo_spots["day"])) in rows.first.inner_text()
@@ -245,12 +267,34 @@ def test_evidence_page(page, server, demo_world, demo_spots, stored_rota, lang):
     assert all(w[k] in legend for k in ("map", "full", "low", "unplanned")), legend
     spots = evidence.dose_spots(engine, got)
     assert len(spots) == len(got.places) > 0
+    # seen at the district's zoom: a marker at each hot spot, named by its place beside it,
+    # its minutes delivered against planned in its popup
+    names = frame.locator(".gp-spot-label")
+    expect(names).to_have_count(len(spots), timeout=30_000)
+    assert sorted(names.all_inner_texts()) == sorted(distinct_place_texts(spots, lang))
+    markers = frame.locator("path.gp-spot")
+    assert markers.count() == len(spots)
+    k = int(np.argmax(spots["delivered_min"].to_numpy()))
+    markers.nth(k).dispatch_event("click")
+    popup = frame.locator(".gp-spot-popup").inner_text()
+    r = spots.iloc[k]
+    assert w["against"].format(got=round(r.delivered_min), planned=round(r.planned_min)) \
+        in popup, popup
+    assert distinct_place_texts(spots, lang)[k] in popup
     drawn = page.request.get(f"{server}/maps/dose?rota={stored_rota['id']}").text()
     for key, colour in DOSE_COLOURS.items():
         assert drawn.count(f'"colour": "{colour}"') == sum(
             dose_key(v) == key for v in spots["share"]), key
     for r in spots.itertuples():
         assert f'"delivered": {round(r.delivered_min)}' in drawn
+    # the page, its map and its CSV read the one measure: one job for the rota and day
+    csv = page.request.get(f"{server}/evidence/dose.csv?rota={stored_rota['id']}")
+    assert csv.status == 200
+    with engine.connect() as conn:
+        made = conn.execute(sa.text(
+            "SELECT state FROM jobs WHERE kind = 'dose' AND params->>'rota' = :r"),
+            {"r": str(stored_rota["id"])}).scalars().all()
+    assert made == ["done"]
     # plain words first: the statistics are folded away until asked for
     details = page.locator("#dose-details")
     assert not details.evaluate("d => d.open") and w["details"] in details.inner_text()
@@ -259,6 +303,17 @@ def test_evidence_page(page, server, demo_world, demo_spots, stored_rota, lang):
     assert w["koper"] in details.inner_text()
     page.locator("#forecast-details summary").click()
     assert w["stats"] in page.locator("#forecast-details").inner_text()
+    # the fitted process in plain words, each figure's 95 % interval on hover
+    fit = stored_rota["forecast"]["sepp"]
+    theta = page.locator('#forecast-fit [data-fit="theta"]')
+    assert theta.inner_text() == f"{fit['theta']:.2f}"
+    assert w["theta"] in page.locator("#forecast-fit tr").nth(1).inner_text()
+    lo, hi = fit["intervals"]["theta"]
+    assert lo <= fit["theta"] <= hi
+    assert theta.get_attribute("title") == w["interval"].format(lo=f"{lo:.2f}", hi=f"{hi:.2f}")
+    days = page.locator('#forecast-fit [data-fit="mean_days"]')
+    assert days.inner_text() == f"{fit['mean_days']:.1f}"
+    theta.hover()
     shot(page, f"evidence-{lang}")
     if lang == "en":
         return
@@ -274,6 +329,21 @@ def test_evidence_page(page, server, demo_world, demo_spots, stored_rota, lang):
     answer = page.request.get(f"{server}/api/evidence/dose?rota={stored_rota['id']}")
     assert answer.status == 404
     assert page.request.get(f"{server}/api/evidence/dose").status == 400
+    # nor the progress of the dose job the command's page made; an officer inside it can
+    # follow it (their page joins it)
+    with engine.connect() as conn:
+        job_id = conn.execute(sa.text(
+            "SELECT id FROM jobs WHERE kind = 'dose' AND params->>'rota' = :r"),
+            {"r": str(stored_rota["id"])}).scalar_one()
+        inside = conn.execute(sa.text(
+            "SELECT name FROM areas WHERE id = :c"),
+            {"c": int(demo_spots["segments"]["area_id"].iloc[stored_rota["picks"][0]])}
+        ).scalar_one()
+    assert page.request.get(f"{server}/api/jobs/{job_id}").status == 404
+    make_user(engine, "ev-officer-in", "officer", areas=[inside])
+    page.context.clear_cookies()
+    sign_in(page, server, "ev-officer-in")
+    assert page.request.get(f"{server}/api/jobs/{job_id}").json()["state"] == "done"
 
 
 @pytest.fixture(scope="module")

@@ -55,6 +55,13 @@ def test_fit_recovers_a_known_process(world, seed):
     for name in ("background", "omega", "sigma_m"):
         assert got[name] == pytest.approx(TRUTH[name], rel=WITHIN[name]), (name, got)
     assert got["theta"] == pytest.approx(TRUTH["theta"], abs=WITHIN["theta"]), got
+    # the truth within the fit's stated 95 % intervals (from the observed information),
+    # each around its estimate
+    got["mean_days"] = model.mean_days
+    for name, (lo, hi) in model.intervals.items():
+        assert lo < got[name] < hi, (name, lo, hi)
+        truth = 1 / TRUTH["omega"] if name == "mean_days" else TRUTH[name]
+        assert lo <= truth <= hi, (name, lo, hi)
     # the declustering puts about the simulated share down to triggering
     assert model.background_share == pytest.approx(1 - triggered.mean(), abs=0.15)
     # the background is highest where it was planted

@@ -466,12 +466,14 @@ ROTA_WORDS = {
     "zh": {"heading": "巡逻排班：每天谁走哪条路线", "make": "生成排班", "coverage": "街道覆盖率",
            "hazards": "按规定到期的隐患巡查", "random": "相对完全随机", "week": "每日排班",
            "slot": "时段", "evening": "晚间 18–22 时", "walks": "的巡逻任务", "number": "编号",
-           "kind": "任务类型", "how_good": "方案好坏", "worked": "计算用时"},
+           "kind": "任务类型", "how_good": "方案好坏", "worked": "计算用时",
+           "force": "次热点驻巡"},
     "en": {"heading": "The rota: who walks what, day by day", "make": "Make the rota",
            "coverage": "Street coverage", "hazards": "Hazard inspections due by rule",
            "random": "of fully random", "week": "Day by day", "slot": "Time slot",
            "evening": "Evening 18–22", "walks": "Walks on", "number": "Number",
-           "kind": "Kind", "how_good": "How good the plan is", "worked": "worked out in"},
+           "kind": "Kind", "how_good": "How good the plan is", "worked": "worked out in",
+           "force": "hot-spot stops planned"},
 }
 
 
@@ -514,6 +516,11 @@ def test_rota_on_the_planner(page, server, people, demo_world, rota_maker, lang)
     assert w["how_good"] in figures and w["worked"] in figures
     assert not any(t in figures for t in ("最优", "Optimal", "MIP", "gap"))
     assert "MIP gap" in page.locator("#rota-figures .tech").last.get_attribute("title")
+    # the hot-spot stops of Koper's dose, those the force seen can make and what is missing
+    from geo_patrol.render.rota import hotspot_force
+
+    said = hotspot_force(s, lang)
+    assert said and w["force"] in said and said in figures
     assert page.locator("#rota-week tbody tr").count() == 3
     first = page.locator("#rota-week tbody tr").first.locator("td").all_inner_texts()
     week = stored.week().iloc[0]

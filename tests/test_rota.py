@@ -207,6 +207,23 @@ def test_a_day_bound_lets_a_thin_slot_take_a_whole_loop():
     assert pooled.hours == 1.0 and shortfall(pooled).tolist() == [1.0]
 
 
+def test_a_slot_takes_no_more_walks_than_the_volunteers_who_patrol_then():
+    # hours enough for three hot-spot walks in the evening, but only two volunteers walk
+    # then: two stops are planned, not three (the third hot spot's stop is missing)
+    cands = [Candidate(0, 0.5, np.array([k]), hotspots=np.array([k])) for k in range(3)]
+    base = dict(hotspots=3, risk_slots=(0,), hotspot_visits=1)
+    free = RotaProblem(LENGTH, np.zeros(4), cands, np.full((1, 1, 1), 3.0), **base)
+    assert solve(free).hotspot_met == 3
+    two = RotaProblem(LENGTH, np.zeros(4), cands, np.full((1, 1, 1), 3.0),
+                      walkers=np.array([[2.0]]), **base)
+    rota = solve(two)
+    assert len(rota.walks) == 2 and rota.hotspot_met == 2 and rota.hotspot_due == 3
+    # no bound (inf) where the planner set the hours
+    unbound = RotaProblem(LENGTH, np.zeros(4), cands, np.full((1, 1, 1), 3.0),
+                          walkers=np.array([[np.inf]]), **base)
+    assert solve(unbound).hotspot_met == 3
+
+
 def test_a_demo_week_rota_within_its_force(demo_world, tmp_path):
     import datetime as dt
 
@@ -255,6 +272,36 @@ def test_a_demo_week_rota_within_its_force(demo_world, tmp_path):
             "t.volunteer_id = v.id AND t.kind = 'patrol' "
             "AND t.started_at >= TIMESTAMPTZ '2026-11-05 00:00+08')"),
             {"c": row["community_id"]}).scalar_one()
+    # the hot-spot stops planned are those the force seen can make: no slot takes more
+    # walks than volunteers patrolled in it a week, each hot-spot walk as long as their
+    # patrols; what Koper's dose asks beyond them is told, in stops and volunteer-hours
+    from geo_patrol.render.rota import hotspot_force
+    from geo_patrol.services.planning import force
+    from geo_patrol.services.rota import observed_walkers
+
+    seen = force(engine, settings, area_id=area["id"], end=dt.date(2026, 12, 2))
+    walkers, patrol_min = observed_walkers(seen, dt.date(2026, 12, 3), 3)
+    per_cell: dict = {}
+    for w in plan.walks:
+        per_cell[w.day, w.slot] = per_cell.get((w.day, w.slot), 0) + 1
+    for (day, slot), n in per_cell.items():
+        assert n <= walkers[(day - dt.date(2026, 12, 3)).days, list(SLOTS).index(slot)]
+    hot = [w for w in plan.walks if w.kind == "hotspot"]
+    assert hot and all(w.minutes < 60 for w in hot) and patrol_min < 60
+    s = plan.summary()
+    assert 0 < s["hotspot_given"] <= r.hotspot_met < r.hotspot_due == s["hotspot_due"]
+    assert s["hotspot_given"] == sum(1 for w in hot if w.volunteer_id is not None
+                                     and w.slot in plan.risk_slots)
+    assert s["hotspot_missing"] == r.hotspot_due - s["hotspot_given"]
+    assert s["hotspot_missing_h"] == pytest.approx(
+        s["hotspot_missing"] * s["hotspot_walk_min"] / 60, abs=0.2)
+    assert hotspot_force(s, "zh") == (
+        f"计划 {r.hotspot_due} 次热点驻巡，现有力量可完成 {s['hotspot_given']} 次，"
+        f"缺 {s['hotspot_missing']} 次（约 {s['hotspot_missing_h']:.0f} 人·小时，"
+        f"每次驻巡连同巡逻约 {s['hotspot_walk_min']:.0f} 分钟）")
+    assert hotspot_force(s, "en").startswith(
+        f"{r.hotspot_due} hot-spot stops planned, the force at hand can make "
+        f"{s['hotspot_given']}: {s['hotspot_missing']} missing")
     rota_id = save(engine, plan, by="test")
     shown = view(engine, settings, rota_id, people=False)
     assert len(shown.walks) == len(plan.walks) and shown.walks["number"].isna().all()

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from geo_patrol.privacy import mask_name
 from geo_patrol.render.assets import external_references
+from geo_patrol.render.rota import hotspot_force
 from tests.helpers import follow_job, make_user, sign_in
 
 
@@ -105,6 +106,10 @@ def test_a_rota_made_on_the_planner_and_read_back_everywhere(demo_world, tmp_pat
     assert listed[0]["id"] == rota_id and listed[0]["walks"] == walks
     geo = planner.get(f"/api/rotas/{rota_id}").get_json()
     assert len(geo["features"]) == walks and geo["properties"]["walks"] == walks
+    # the hot-spot stops Koper's dose asks for, those the force seen can make, what is missing
+    said = hotspot_force(geo["properties"], "zh")
+    assert said.startswith(f"计划 {geo['properties']['hotspot_due']} 次热点驻巡，现有力量可完成 "
+                           f"{geo['properties']['hotspot_given']} 次") and said in page
     assert {f["properties"]["slot"] for f in geo["features"]} <= {
         "morning", "midday", "afternoon", "evening"}
     assert len(geo["properties"]["daily"]) == 3
@@ -150,6 +155,7 @@ def test_a_rota_made_on_the_planner_and_read_back_everywhere(demo_world, tmp_pat
                                        "--days", "2", "--revisit-days", "2", "--csv", str(out)])
     assert made.exit_code == 0, made.output
     assert "hazard inspections due by rule" in made.output and "shortfall" in made.output
+    assert "hot-spot stops planned, the force at hand can make" in made.output
     assert out.read_bytes().decode("utf-8-sig").startswith("id,day,slot")
     listed = runner.invoke(cli_group(), ["plan", "rotas", "--area", name])
     assert listed.exit_code == 0 and f"#{rota_id} {name}" in listed.output

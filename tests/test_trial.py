@@ -353,12 +353,14 @@ PAGE = {
     "zh": {"title": "巡防成效", "check": "先看能否测出效果", "store": "保存试验（保存后不可更改）",
            "power": "的把握", "final": "最终报告", "patrolled": "巡逻组", "control": "对照组",
            "designing": "正在按存储的预测设计试验",
+           "counting": "正在统计试验的警情和巡逻时长",
            "not_delivered": "巡逻没有按设计进行", "stats": "统计依据",
            "wdq": "是否转移到周边街道", "interim": "中期报告", "too_small": "规模太小，无法判断"},
     "en": {"title": "Patrol evidence", "check": "See what it could find",
            "store": "Store the trial (it cannot be changed after)", "power": "with a chance of",
            "final": "Final report", "patrolled": "patrolled", "control": "control",
            "designing": "Designing the trial on the stored forecast",
+           "counting": "Counting the trial’s incidents and patrol time",
            "not_delivered": "The patrols did not happen as designed", "stats":
            "The statistics behind it", "wdq": "Did it move to the streets around?",
            "interim": "Interim report", "too_small": "Too small to tell"},
@@ -366,11 +368,13 @@ PAGE = {
 
 
 def _trial_jobs(engine, user: str) -> list[tuple[str, str]]:  # noqa: ANN001
-    """The trial jobs ``user`` asked for, oldest first: (action, state)."""
+    """The trial designs ``user`` asked for, oldest first: (action, state) (not the reports
+    their pages read)."""
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(sa.text(
             "SELECT params->>'action', state FROM jobs WHERE kind = 'trial' "
-            "AND requested_by = :u ORDER BY id"), {"u": user})]
+            "AND requested_by = :u AND params->>'action' <> 'report' ORDER BY id"),
+            {"u": user})]
 
 
 @pytest.mark.browser
@@ -429,8 +433,23 @@ def test_evidence_page_creates_a_trial_and_reports_it(browser, server, demo_worl
         trial_id = int(stored["id"].iloc[0])
         assert f"trial={trial_id}" in page.url
         # the clock moves on to the demo's last day: the trial is over, its report final
+        # counted as a job off the web threads: the page follows its progress, then shows
+        # the report it stored; the reload joins that job, and the next visit reads it
         _on(monkeypatch, DEMO_DAY)
+        page.goto(f"{server}/evidence?trial={trial_id}", wait_until="domcontentloaded")
+        box = page.locator("#trial-report-job")
+        assert w["counting"] in box.inner_text() and box.locator("progress").count() == 1
+        shot(page, f"evidence-trial-counting-{lang}")
+        expect(page.locator("#trial-state")).to_be_visible(timeout=120_000)
+        page.wait_for_load_state("networkidle")
         page.goto(f"{server}/evidence?trial={trial_id}", wait_until="networkidle")
+        assert page.locator("#trial-report-job").count() == 0
+        with engine.connect() as conn:
+            made = conn.execute(sa.text(
+                "SELECT state FROM jobs WHERE kind = 'trial' AND params->>'action' = 'report' "
+                "AND params->>'trial' = :t AND params->>'today' = :d"),
+                {"t": str(trial_id), "d": DEMO_DAY.isoformat()}).scalars().all()
+        assert made == ["done"]
         got = trials.report(engine, settings, trial_id)
         assert w["final"] in page.locator("#trial-state").inner_text()
         assert str(expected.end) in page.locator("#trial-state").inner_text()
@@ -460,6 +479,7 @@ def test_evidence_page_creates_a_trial_and_reports_it(browser, server, demo_worl
         # an interim look while it ran
         _on(monkeypatch, expected.start + dt.timedelta(days=13))
         page.goto(f"{server}/evidence?trial={trial_id}", wait_until="networkidle")
+        expect(page.locator("#trial-state")).to_be_visible(timeout=120_000)
         assert w["interim"] in page.locator("#trial-state").inner_text()
 
 

@@ -9,9 +9,10 @@ import pandas as pd
 from flask import Blueprint, jsonify, request
 
 from geo_patrol.access import Grant, Resource
-from geo_patrol.errors import InputError, NotFoundError
+from geo_patrol.errors import ForbiddenError, InputError, NotFoundError
 from geo_patrol.privacy import mask_name
-from geo_patrol.services import jobs, scope
+from geo_patrol.services import jobs, scope, trials
+from geo_patrol.services import rota as rota_service
 from geo_patrol.services.database import ping
 from geo_patrol.services.results import (
     area_features,
@@ -54,13 +55,33 @@ def health() -> Any:
 @requires(Resource.COVERAGE)
 def job_status(job_id: int) -> Any:
     """A job's state (queued, running, done, failed), progress (0-1) and error; what it made
-    is read on its page. An officer sees the jobs they asked for."""
+    is read on its page. An officer sees the jobs they asked for, and those making the
+    report of a trial they reach (which their page joined)."""
     me = principal()
     job = jobs.status(get_db(), settings(), job_id)
-    if me.within(Resource.COVERAGE) is not None and job["requested_by"] != me.username:
+    if me.within(Resource.COVERAGE) is not None and job["requested_by"] != me.username \
+            and not _joined_report(job):
         raise NotFoundError(f"no job {job_id}")
     return jsonify(id=job["id"], kind=job["kind"], state=job["state"],
                    progress=job["progress"], error=job["error"])
+
+
+def _joined_report(job: dict[str, Any]) -> bool:
+    """Whether ``job`` makes what every reader of a trial or a rota joins (the trial's
+    report, the rota's dose) of one the reader reaches."""
+    params = job["params"]
+    try:
+        if job["kind"] == "trial" and params.get("action") == "report":
+            trials.reached(get_db(), int(params["trial"]),
+                           within=principal().within(Resource.CRIME))
+            return True
+        if job["kind"] == "dose":
+            rota_service.reached(get_db(), int(params["rota"]),
+                                 within=principal().within(Resource.CRIME))
+            return True
+    except (NotFoundError, ForbiddenError):
+        return False
+    return False
 
 
 @bp.get("/areas")

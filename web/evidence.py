@@ -23,9 +23,10 @@ from geo_patrol.access import Resource
 from geo_patrol.analysis.dose import KOPER_MIN
 from geo_patrol.analysis.places import distinct_place_texts
 from geo_patrol.analysis.trial import ALPHA, TARGET_POWER
-from geo_patrol.errors import ConflictError, InputError, NotFoundError
+from geo_patrol.errors import BusyError, ConflictError, InputError, NotFoundError
 from geo_patrol.render.evidence import dose_map
 from geo_patrol.render.maps import map_html
+from geo_patrol.render.rota import hotspot_force
 from geo_patrol.services import evidence, jobs
 from geo_patrol.services import rota as rota_service
 from geo_patrol.services import trials
@@ -44,9 +45,12 @@ def _rota() -> int:
     return rota_id
 
 
-def _dose(rota_id: int) -> evidence.Dose:
-    return evidence.dose(get_db(), settings(), rota_id,
-                         within=principal().within(Resource.CRIME))
+def _dose(rota_id: int) -> evidence.Measured:
+    """The rota's dose as its job stored it (waited for a while): the page's figures, its
+    map, CSV and API read the one result."""
+    me = principal()
+    return jobs.rota_dose_now(get_db(), settings(), me.username, rota_id,
+                              within=me.within(Resource.CRIME))
 
 
 @bp.get("/evidence")
@@ -57,7 +61,7 @@ def evidence_page() -> Any:
     (``?trial_job=``: its job's progress, then the design or the trial it stored)."""
     job = jobs.status(get_db(), settings(), job_id) \
         if (job_id := int_arg("trial_job")) is not None else None
-    if job is not None and (job["kind"] != "trial"
+    if job is not None and (job["kind"] != "trial" or job["params"].get("action") == "report"
                             or job["requested_by"] != principal().username):
         raise NotFoundError(f"no trial design {job['id']} of yours")
     preview, form = None, None
@@ -72,29 +76,45 @@ def evidence_page() -> Any:
                            **_trial_context(preview, form), trial_job=job)
 
 
-def _rota_context() -> dict[str, Any]:
-    """The rota section: the stored rotas, the chosen one's hot spots and their dose."""
-    stored = rota_service.listing(get_db(), within=principal().within(Resource.CRIME))
+def _rota_context(wait_s: float = 0.0) -> dict[str, Any]:
+    """The rota section: the stored rotas, the chosen one's forecast, hot spots and their
+    dose (measured as a job: its progress shows until it is stored; waited for up to
+    ``wait_s``)."""
+    me = principal()
+    within = me.within(Resource.CRIME)
+    stored = rota_service.listing(get_db(), within=within)
     chosen = int_arg("rota")
     if chosen is None and len(stored):
         chosen = int(stored["id"].iloc[0])
-    got = _dose(chosen) if chosen is not None else None
+    got, job, header = None, None, None
+    if chosen is not None:
+        header = rota_service.reached(get_db(), chosen, within=within)
+        try:
+            job, made = jobs.rota_dose(get_db(), settings(), me.username, chosen,
+                                       within=within, wait_s=wait_s)
+            got = made.dose if made is not None else None
+        except BusyError:
+            job = {"state": "busy"}
+    summary = (header or {}).get("summary") or {}
     table = None
     if got is not None:
         table = got.table()
         names = dict(zip(got.places["id"], distinct_place_texts(got.places, lang())))
         table = table.assign(place=table["segment_id"].map(names))
     return {"rotas": stored, "chosen": chosen, "dose": got, "table": table,
+            "dose_job": job if got is None else None,
             "totals": got.totals() if got else None,
-            "forecast": got.forecast if got else None, "koper": KOPER_MIN}
+            "forecast": summary.get("forecast") or {"method": "gi_star"}, "koper": KOPER_MIN,
+            "hotspot_force": hotspot_force(summary, lang())}
 
 
 def _trial_context(preview: trials.Design | None = None,
                    form: dict[str, Any] | None = None, *,
-                   chosen: int | None = None) -> dict[str, Any]:
+                   chosen: int | None = None, wait_s: float = 0.0) -> dict[str, Any]:
     """The trials section: the stored trials, the chosen one's report (``chosen``, else
-    ``?trial=``, else the newest), the areas a trial may cover, a design being looked at,
-    and the trial just withdrawn (``?withdrawn=``, once it is gone)."""
+    ``?trial=``, else the newest: read from its job, whose progress shows until it is
+    stored; waited for up to ``wait_s``), the areas a trial may cover, a design being
+    looked at, and the trial just withdrawn (``?withdrawn=``, once it is gone)."""
     me = principal()
     stored = trials.listing(get_db(), within=me.within(Resource.CRIME))
     chosen = chosen if chosen is not None else int_arg("trial")
@@ -103,8 +123,14 @@ def _trial_context(preview: trials.Design | None = None,
         withdrawn = None
     if chosen is None and len(stored):
         chosen = int(stored["id"].iloc[0])
-    got = trials.report(get_db(), settings(), chosen, within=me.within(Resource.CRIME)) \
-        if chosen is not None else None
+    got, report_job = None, None
+    if chosen is not None:
+        try:
+            report_job, got = jobs.trial_report(get_db(), settings(), me.username, chosen,
+                                                within=me.within(Resource.CRIME),
+                                                wait_s=wait_s)
+        except BusyError:
+            report_job = {"state": "busy"}
     can_plan = me.grant(Resource.COVERAGE, "write") is not None
     spots = None
     if got is not None:
@@ -114,6 +140,7 @@ def _trial_context(preview: trials.Design | None = None,
         design_spots = preview.spots.assign(place=distinct_place_texts(preview.spots,
                                                                        lang()))
     return {"trials": stored, "trial_id": chosen, "trial": got, "trial_spots": spots,
+            "report_job": report_job if got is None else None,
             "trial_areas": trials.area_choices(get_db(), within=me.within(
                 Resource.COVERAGE, "write")) if can_plan else None,
             "preview": preview, "preview_spots": design_spots, "trial_form": form or {},
@@ -169,8 +196,10 @@ def trial_withdraw() -> Any:
                         within=me.within(Resource.COVERAGE, "write"))
     except ConflictError as exc:
         refuse(exc)
-        page = make_response(render_template("evidence.html", **_rota_context(),
-                                             **_trial_context(chosen=trial_id)))
+        # a page answering a form is never reloaded to show a job's result: both waited for
+        wait = settings().job_wait_s
+        page = make_response(render_template("evidence.html", **_rota_context(wait),
+                                             **_trial_context(chosen=trial_id, wait_s=wait)))
         page.status_code = 409
         return page
     return redirect(url_for("evidence.evidence_page", withdrawn=trial_id) + "#trial")
@@ -183,8 +212,16 @@ def api_trial() -> Any:
     trial_id = int_arg("trial")
     if trial_id is None:
         raise InputError(gettext("Name the trial: ?trial=ID"))
-    got = trials.report(get_db(), settings(), trial_id,
-                        within=principal().within(Resource.CRIME))
+    me = principal()
+    job, got = jobs.trial_report(get_db(), settings(), me.username, trial_id,
+                                 within=me.within(Resource.CRIME),
+                                 wait_s=settings().job_wait_s)
+    if got is None:
+        assert job is not None
+        if job["state"] == "failed":
+            raise InputError(job["error"] or "the trial's report could not be made")
+        raise ConflictError("the trial's report is still being made: try again when it is "
+                            "ready")
     return jsonify(got.as_dict())
 
 
@@ -192,10 +229,10 @@ def api_trial() -> Any:
 @requires(Resource.CRIME)
 def dose_map_page() -> Any:
     """The dose map of a rota's hot spots (``?rota=``), for the evidence page's frame."""
-    got = _dose(_rota())
-    if not len(got.places):
-        raise NotFoundError(f"rota {got.rota['id']} posts no patrol at a hot spot")
-    m = dose_map(evidence.dose_spots(get_db(), got), lang(), basemap=settings().basemap)
+    made = _dose(_rota())
+    if made.spots is None:
+        raise NotFoundError(f"rota {made.dose.rota['id']} posts no patrol at a hot spot")
+    m = dose_map(made.spots, lang(), basemap=settings().basemap)
     return Response(map_html(m, lang=lang()), mimetype="text/html")
 
 
@@ -203,13 +240,13 @@ def dose_map_page() -> Any:
 @requires(Resource.CRIME)
 def dose_csv() -> Any:
     rota_id = _rota()
-    return csv_response(_dose(rota_id).table(), f"dose-rota-{rota_id}.csv")
+    return csv_response(_dose(rota_id).dose.table(), f"dose-rota-{rota_id}.csv")
 
 
 @bp.get("/api/evidence/dose")
 @requires(Resource.CRIME)
 def api_dose() -> Any:
-    got = _dose(_rota())
+    got = _dose(_rota()).dose
     rows = got.table()
     return jsonify(rota=got.rota["id"], until=str(got.until), forecast=got.forecast,
                    stay_min=got.stay_min, radius_m=got.radius_m, koper_min=list(KOPER_MIN),

@@ -118,6 +118,11 @@ class SeppFit:
     d_max_m: float = D_MAX_M
     t_max_days: float = T_MAX_DAYS
     background_m: float = BACKGROUND_M
+    #: 95 % intervals of ``background`` (incidents a day), ``theta``, ``omega``,
+    #: ``mean_days`` and ``sigma_m`` from the observed information at the fit (None: the
+    #: likelihood is too flat there to give them; no ``sigma_m`` when σ stopped at the
+    #: edge of its search)
+    intervals: dict[str, tuple[float, float]] | None = None
 
     @property
     def mean_days(self) -> float:
@@ -131,7 +136,10 @@ class SeppFit:
                 "background_share": round(self.background_share, 4),
                 "iterations": self.iterations, "converged": self.converged,
                 "incidents": self.incidents, "pairs": self.pairs,
-                "loglik": round(self.loglik, 2)}
+                "loglik": round(self.loglik, 2),
+                "intervals": None if self.intervals is None else
+                {k: [round(float(a), 4), round(float(b), 4)]
+                 for k, (a, b) in self.intervals.items()}}
 
 
 def incident_pairs(seg: np.ndarray, t: np.ndarray, mx: np.ndarray, my: np.ndarray, *,
@@ -253,9 +261,62 @@ def fit(seg: np.ndarray, t: np.ndarray, mx: np.ndarray, my: np.ndarray, lengths:
         if change < tol:
             converged = True
             break
+    def full_loglik(x: np.ndarray) -> float:
+        """The log-likelihood at θ, log ω, log σ and log c (the background scaled by c),
+        the background's own shares held as fitted."""
+        th, om, sg, c = x[0], np.exp(x[1]), np.exp(x[2]), np.exp(x[3])
+        k = child_len * np.exp(-d2 / (2 * sg ** 2)) / prof.norm(sg)[parent_row]
+        base = c * np.maximum(mu[seg] - own * p_bg, 1e-12 * mu.mean() + 1e-300)
+        lam_x = np.maximum(base + np.bincount(child, weights=th * om * np.exp(-om * gap) * k,
+                                              minlength=n), 1e-300)
+        return float(np.log(lam_x).sum() - c * mu.sum() * span
+                     - th * (1 - np.exp(-om * reach)).sum())
+
+    intervals = None
+    if len(child) and theta > 1e-6:
+        intervals = _wald(full_loglik, np.array([theta, np.log(omega), np.log(sigma), 0.0]),
+                          float(mu.sum()))
+        if intervals is not None and not 1.01 < sigma < 0.99 * d_max_m:
+            # σ stopped at its search's edge: the curvature there gives no interval
+            del intervals["sigma_m"]
     return SeppFit(mu, float(theta), float(omega), float(sigma), float(t_end), it, converged,
                    loglik, float(p_bg.sum() / n), n, len(child), d_max_m, t_max_days,
-                   background_m)
+                   background_m, intervals)
+
+
+def _wald(loglik: object, x: np.ndarray, background: float, z: float = 1.96
+          ) -> dict[str, tuple[float, float]] | None:
+    """95 % intervals from the observed information: the log-likelihood's Hessian at the
+    fit ``x`` (θ, log ω, log σ, log c) by central differences, inverted; ω, σ and the
+    background on the log scale (they stay positive), θ on its own (at least 0)."""
+    f = loglik  # type: ignore[assignment]
+    h = np.array([max(1e-3, 1e-2 * x[0]), 1e-2, 1e-2, 1e-2])
+    k = len(x)
+    f0 = f(x)
+    hess = np.zeros((k, k))
+    for i in range(k):
+        e_i = np.zeros(k)
+        e_i[i] = h[i]
+        hess[i, i] = (f(x + e_i) - 2 * f0 + f(x - e_i)) / h[i] ** 2
+        for j in range(i):
+            e_j = np.zeros(k)
+            e_j[j] = h[j]
+            hess[i, j] = hess[j, i] = (f(x + e_i + e_j) - f(x + e_i - e_j)
+                                       - f(x - e_i + e_j) + f(x - e_i - e_j)) / (4 * h[i] * h[j])
+    try:
+        cov = np.linalg.inv(-hess)
+    except np.linalg.LinAlgError:
+        return None
+    se = np.sqrt(np.diag(cov)) if np.all(np.diag(cov) > 0) else None
+    if se is None or not np.all(np.isfinite(se)):
+        return None
+    theta = (max(x[0] - z * se[0], 0.0), x[0] + z * se[0])
+    omega = (float(np.exp(x[1] - z * se[1])), float(np.exp(x[1] + z * se[1])))
+    return {"background": (background * float(np.exp(-z * se[3])),
+                           background * float(np.exp(z * se[3]))),
+            "theta": (float(theta[0]), float(theta[1])), "omega": omega,
+            "mean_days": (1.0 / omega[1], 1.0 / omega[0]),
+            "sigma_m": (float(np.exp(x[2] - z * se[2])), float(np.exp(x[2] + z * se[2])))}
 
 
 def expected(model: SeppFit, seg: np.ndarray, t: np.ndarray, mx: np.ndarray, my: np.ndarray,

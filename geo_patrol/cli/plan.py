@@ -273,6 +273,7 @@ def plan_rota_cmd(ctx: click.Context, area: str, start: str | None, days: int,
     gap, expected coverage against today's single-loop plan, and the hours missing."""
     from geo_patrol.cli import day_value, write_table
     from geo_patrol.planning.crew import SLOTS
+    from geo_patrol.render.rota import hotspot_force
     from geo_patrol.services import rota
 
     settings = settings_of(ctx)
@@ -302,6 +303,8 @@ def plan_rota_cmd(ctx: click.Context, area: str, start: str | None, days: int,
                f"{s['promises_kept']} of {s['promised']} slots visited; entropy of visit "
                f"times {s['entropy_bits']:.2f} bits, of start times "
                f"{s['start_entropy_bits']:.2f} bits (at most {s['entropy_max']:.0f})")
+    if hotspot_force(s, "en"):
+        click.echo(hotspot_force(s, "en"))
     click.echo(f"volunteer-hours used {s['hours_used']:.1f} of {s['hours_available']:.1f}; "
                f"{s['walks'] - s['unassigned']} walks given to volunteers, "
                f"{s['unassigned']} with nobody free")

@@ -16,7 +16,8 @@ the planner's building blocks (posts, loops); this module only chooses among the
 - A hot spot needs ``hotspot_visits`` loops stopping at it in each risk slot of each day.
 - Each force pool's (day, slot) spends at most the force's hours on its loops and, when
   ``day_force`` is given, each day at most that day's hours (so a slot may take a whole
-  loop where its average hours are less, as long as the day has them).
+  loop where its average hours are less, as long as the day has them); when ``walkers`` is
+  given, a (day, slot) takes at most that many walks (the volunteers who patrol then).
 - What is met is worth, in this order: a hot-spot visit, a hazard inspection, a street's
   metres. Unpredictable on purpose: a seeded random perturbation of the loops' costs (far
   below any street's value) picks among equally good rotas; :func:`schedule` then draws each
@@ -79,6 +80,9 @@ class RotaProblem:
     hazard_days: np.ndarray | None = None  # bool [hazard, day]; None: every day
     hazard_slots: np.ndarray | None = None  # bool [hazard, slot]; None: every slot
     day_force: np.ndarray | None = None  # volunteer-hours [pool, day]; None: no day bound
+    #: the most walks a (day, slot) takes, pooled [day, slot] (the volunteers who patrol
+    #: then; inf: no bound); None: no bound
+    walkers: np.ndarray | None = None
 
     @property
     def hours(self) -> float:
@@ -156,8 +160,8 @@ def community_loops(node_from: np.ndarray, node_to: np.ndarray, length: np.ndarr
                     per_community: int = 3, minutes: float = 90.0,
                     speed_m_per_min: float = 75.0, dwell_min: float = 10.0,
                     hotspot_nodes: np.ndarray | None = None, stop_min: float = 15.0,
-                    short: bool = True, must_stop: np.ndarray | None = None
-                    ) -> list[tuple[int, object]]:
+                    short: bool = True, must_stop: np.ndarray | None = None,
+                    hotspot_minutes: float | None = None) -> list[tuple[int, object]]:
     """Candidate loops (:class:`geo_patrol.planning.loops.Loop`): for each community
     (index into ``np.unique(community)``), up to ``per_community`` loops of ``minutes`` from
     posts inside it through its most urgent streets (the planner's
@@ -166,7 +170,8 @@ def community_loops(node_from: np.ndarray, node_to: np.ndarray, length: np.ndarr
     ``must_stop`` (hazards to inspect) that none of those stops at, a half-length loop
     posted there; and for each node of
     ``hotspot_nodes`` a loop posted there, which
-    starts with a stop of ``stop_min`` and walks the rest of its time around it. Returns
+    starts with a stop of ``stop_min`` and walks the rest of its time around it (of
+    ``hotspot_minutes`` in all, by default ``minutes``: a volunteer's usual patrol). Returns
     (community index, loop)."""
     graph = street_graph(node_from, node_to, length)
     places = np.unique(community)
@@ -214,7 +219,7 @@ def community_loops(node_from: np.ndarray, node_to: np.ndarray, length: np.ndarr
         ci = int(np.searchsorted(places, community[touching[0]])) if len(touching) else 0
         near = np.arange(len(length))
         lp = plan_loop(graph, node_from, node_to, length, weight, hazards, near, int(node),
-                       ci, minutes=max(minutes - stop_min, 10.0),
+                       ci, minutes=max((hotspot_minutes or minutes) - stop_min, 10.0),
                        speed_m_per_min=speed_m_per_min, dwell_min=dwell_min)
         lp.minutes += stop_min
         if len(lp.nodes) < 2:  # nothing to walk: the stop alone
@@ -364,6 +369,13 @@ def solve(problem: RotaProblem, *, seed: int = 0, time_limit: float = 60.0,
         _add_rows(h, sp.hstack([days, sp.csr_matrix((days.shape[0], n_y))], format="csr"),
                   np.full(days.shape[0], -highspy.kHighsInf),
                   np.asarray(p.day_force, float).reshape(-1))
+    if p.walkers is not None:  # a walk is one volunteer's: at most as many as walk then
+        bound = np.asarray(p.walkers, float).reshape(-1)
+        rows = sp.kron(np.ones((1, n_c)), sp.identity(n_days * n_slots), format="csr")
+        keep = np.isfinite(bound)
+        _add_rows(h, sp.hstack([rows[keep], sp.csr_matrix((int(keep.sum()), n_y))],
+                               format="csr"),
+                  np.full(int(keep.sum()), -highspy.kHighsInf), bound[keep])
     if n_x:
         h.run()
     sol = np.asarray(h.getSolution().col_value) if n_x else np.zeros(0)

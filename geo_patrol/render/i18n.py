@@ -114,6 +114,14 @@ LABELS: dict[str, tuple[str, str]] = {
     "rota_hazards": ("按规定到期的隐患巡查（完成 / 应查）",
                      "Hazard inspections due by rule (met / due)"),
     "rota_hotspots": ("热点驻巡（每次 15 分钟）", "Hot-spot stops (15 minutes each)"),
+    "rota_hotspot_force": ("热点驻巡：计划与现有力量", "Hot-spot stops: plan and force"),
+    "hotspot_force_short": ("计划 {due} 次热点驻巡，现有力量可完成 {given} 次，缺 {missing} 次"
+                            "（约 {h} 人·小时，每次驻巡连同巡逻约 {m} 分钟）",
+                            "{due} hot-spot stops planned, the force at hand can make {given}: "
+                            "{missing} missing (about {h} volunteer-hours, some {m} minutes "
+                            "each with its walk)"),
+    "hotspot_force_met": ("计划 {due} 次热点驻巡，现有力量都能完成",
+                          "{due} hot-spot stops planned: the force at hand can make them all"),
     "rota_promise": ("风险时段内每 2 小时至少一次（做到的时段 / 有驻巡的时段）",
                      "At least every 2 hours in risk slots (kept / slots visited)"),
     "rota_entropy": ("时刻难以预料的程度：驻巡时刻 / 出发时刻",
@@ -188,6 +196,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "hot_spot_place": ("热点", "Hot spot"), "planned_min": ("计划分钟", "Planned minutes"),
     "delivered_min": ("完成分钟", "Minutes delivered"), "share": ("完成比例", "Share"),
     "minutes_present": ("在场分钟", "Minutes present"),
+    "dose_against_plan": ("完成 / 计划", "Delivered / planned"),
+    "dose_spots": ("热点（按完成比例着色）", "Hot spots (coloured by share delivered)"),
     "dose_map": ("热点驻巡时间（完成 / 计划）", "Patrol time at the hot spots (delivered / planned)"),
     "dose_full": ("基本完成（80% 及以上）", "Delivered (80% or more)"),
     "dose_part": ("部分完成（40%–80%）", "Partly (40% to 80%)"),

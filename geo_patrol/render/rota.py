@@ -116,6 +116,7 @@ def figures_rows(summary: dict[str, Any], lang: str) -> list[list[str]]:
          (f"{s['hotspots']} 处，风险时段 {risk}：驻巡 {s['hotspot_met']} / {s['hotspot_due']} 次"
           if zh else f"{s['hotspots']} in {risk}: {s['hotspot_met']} of {s['hotspot_due']} "
           "stops") if s["hotspots"] else label("no_hot_spots", lang)],
+        [label("rota_hotspot_force", lang), hotspot_force(s, lang) or "—"],
         [label("rota_promise", lang), f"{s['promises_kept']} / {s['promised']}"],
         [label("rota_entropy", lang),
          f"{_share(s['entropy_bits'], s['entropy_max'])} / "
@@ -140,6 +141,20 @@ def _solver_text(s: dict[str, Any], lang: str) -> str:
     return (" · " if not lang.startswith("zh") else "，").join(parts)
 
 
+def hotspot_force(summary: dict[str, Any], lang: str) -> str | None:
+    """Koper's dose of hot-spot stops the rota asks for against what the force seen in
+    the weeks before it can make (walks given to a volunteer), and what is missing in
+    volunteer-hours; ``None`` for a rota without hot spots or stored before it was told."""
+    s = summary
+    if not s.get("hotspots") or "hotspot_given" not in s:
+        return None
+    if not s["hotspot_missing"]:
+        return label("hotspot_force_met", lang).format(due=s["hotspot_due"])
+    return label("hotspot_force_short", lang).format(
+        due=s["hotspot_due"], given=s["hotspot_given"], missing=s["hotspot_missing"],
+        h=f"{s['hotspot_missing_h']:.0f}", m=f"{s['hotspot_walk_min']:.0f}")
+
+
 def _share(bits: float, most: float) -> str:
     return f"{100 * float(bits) / float(most):.0f}%" if most else "—"
 
@@ -148,11 +163,11 @@ def figures_tech(summary: dict[str, Any], lang: str) -> list[str | None]:
     """The technical figure behind each of :func:`figures_rows`' rows (shown on hover on the
     page), ``None`` where the row says it plainly already."""
     s = summary
-    tech: list[str | None] = [None] * 10
-    tech[5] = (f"{label('entropy_tech', lang)}: {s['entropy_bits']:.2f} / "
+    tech: list[str | None] = [None] * 11
+    tech[6] = (f"{label('entropy_tech', lang)}: {s['entropy_bits']:.2f} / "
                f"{s['start_entropy_bits']:.2f} ({label('at_most', lang)} "
                f"{s['entropy_max']:.0f})")
-    tech[8] = (f"{s['status']} · {label('solver_gap', lang)} (MIP gap): "
+    tech[9] = (f"{s['status']} · {label('solver_gap', lang)} (MIP gap): "
                f"{100 * s['gap']:.2f}%")
     return tech
 

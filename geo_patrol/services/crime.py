@@ -370,7 +370,7 @@ def _favoured(ev: Evaluation | None, why_not: str | None) -> dict[str, Any]:
         return {"method": "gi_star", "pai": 0.0, "runner_up": None, "runner_up_pai": 0.0,
                 "random_pai": 0.0, "beats_random": False, "share": 0.05, "why_not": why_not}
     return ev.favoured() | {"test": ev.test, "weeks": ev.weeks,
-                            "test_incidents": ev.test_incidents}
+                            "test_incidents": ev.test_incidents, "sepp": ev.sepp}
 
 
 def favoured_method(db: Database, settings: Settings, *, holdout_weeks: int = 4,

@@ -83,6 +83,15 @@ class Dose:
                                      na_position="last").reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class Measured:
+    """A rota's dose as its job stored it: the dose, and its hot spots on their streets
+    for the map (``None``: no hot spot)."""
+
+    dose: Dose
+    spots: gpd.GeoDataFrame | None
+
+
 def planned_dose(walks: pd.DataFrame, *, stop_min: float, until: dt.date) -> pd.DataFrame:
     """The rota's planned stops at its hot spots up to ``until``: per hot spot, day and
     slot, the walks posted there and ``stop_min`` minutes each."""

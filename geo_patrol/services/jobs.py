@@ -35,7 +35,8 @@ import procrastinate
 
 from geo_patrol.errors import BusyError, ConflictError, GeoPatrolError, InputError, NotFoundError
 from geo_patrol.planning.plan import Plan, PlanParams
-from geo_patrol.services import campaigns, crime, trials
+from geo_patrol.services import campaigns, crime, evidence, trials
+from geo_patrol.services import rota as rota_service
 from geo_patrol.services.analysis import analyze
 from geo_patrol.services.background import Background
 from geo_patrol.services.cities import OpenCity, open_city, open_deployment
@@ -191,7 +192,14 @@ def _trial(engine: Engine, settings: Settings, params: dict[str, Any],
            progress: Progress) -> Outcome:
     """A trial designed on the forecast the city's stored crime study favours: looked at
     (``action`` ``preview``: the design and its power, stored as the job's payload) or
-    stored (``create``: its id as the result)."""
+    stored (``create``: its id as the result); or a stored trial's report as it stands on
+    ``today`` (``report``: the report as the payload)."""
+    if params["action"] == "report":
+        progress(0.1, "counting")
+        got = trials.report(engine, settings, int(params["trial"]),
+                            today=dt.date.fromisoformat(params["today"]))
+        return Outcome({"trial": got.trial["id"], "verdict": got.verdict},
+                       pickle.dumps(got, protocol=pickle.HIGHEST_PROTOCOL))
     options = dict(params["options"])
     if options.get("start"):
         options["start"] = dt.date.fromisoformat(options["start"])
@@ -206,6 +214,70 @@ def _trial(engine: Engine, settings: Settings, params: dict[str, Any],
                         **options)
     return Outcome({"spots": len(got.spots), "power": round(got.power, 4)},
                    pickle.dumps(got, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+@runner("dose")
+def _dose(engine: Engine, settings: Settings, params: dict[str, Any],
+          progress: Progress) -> Outcome:
+    """The dose a stored rota's hot spots received up to ``today``, as a reader whose
+    communities are ``within`` sees it, with its hot spots on their streets for the dose
+    map (the payload: the evidence page, its map, CSV and API read the one result)."""
+    progress(0.1, "measuring")
+    got = evidence.dose(engine, settings, int(params["rota"]), within=_within(params),
+                        today=dt.date.fromisoformat(params["today"]))
+    progress(0.8, "drawing")
+    spots = evidence.dose_spots(engine, got) if len(got.places) else None
+    return Outcome({"rota": int(params["rota"]), "places": int(len(got.places))},
+                   pickle.dumps(evidence.Measured(got, spots),
+                                protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def rota_dose(db: Database, settings: Settings, by: str, rota_id: int, *,
+              within: frozenset[int] | None = None, wait_s: float = 0.0
+              ) -> tuple[dict[str, Any], evidence.Measured | None]:
+    """The dose of a stored rota's hot spots as it stands today, for a reader whose
+    communities are ``within``: its job (joined by every reader of the same scope asking
+    the same day) and, once done, what it stored; the job is waited for up to ``wait_s``."""
+    rota_service.reached(db, rota_id, within=within)
+    job = submit(db, settings, by, "dose", {
+        "rota": int(rota_id), "within": None if within is None else sorted(within),
+        "today": settings.today().isoformat()})
+    if job["state"] in ("queued", "running") and wait_s > 0:
+        job = wait(db, int(job["id"]), wait_s)
+    return job, made_by(db, settings, int(job["id"])) if job["state"] == "done" else None
+
+
+def rota_dose_now(db: Database, settings: Settings, by: str, rota_id: int, *,
+                  within: frozenset[int] | None = None) -> evidence.Measured:
+    """The stored dose of :func:`rota_dose` for a download, a map or an API answer,
+    waited for up to ``job_wait_s``: a failed job is the input's error, one still running
+    a conflict (try again)."""
+    job, made = rota_dose(db, settings, by, rota_id, within=within,
+                          wait_s=settings.job_wait_s)
+    if made is not None:
+        return made
+    if job["state"] == "failed":
+        raise InputError(job["error"] or "the patrol dose could not be measured")
+    raise ConflictError("the patrol dose is still being measured: try again when it is ready")
+
+
+def trial_report(db: Database, settings: Settings, by: str, trial_id: int, *,
+                 within: frozenset[int] | None = None, today: dt.date | None = None,
+                 wait_s: float = 0.0) -> tuple[dict[str, Any] | None, trials.Report | None]:
+    """A trial's report as it stands on ``today`` (the city's today), for a reader whose
+    communities are ``within``: the job that makes it (``None`` for a trial not started,
+    whose report is only its design) and, once it is done, the stored report. Every reader
+    asking for the same trial and day joins the one job, and reads its stored report until
+    an incident or a track is added; the job is waited for up to ``wait_s``."""
+    trial = trials.reached(db, trial_id, within=within)
+    on = today or settings.today()
+    if on < trial["start_day"]:  # nothing counted yet: its design, read at once
+        return None, trials.report(db, settings, trial_id, today=on)
+    job = submit(db, settings, by, "trial", {"action": "report", "trial": int(trial_id),
+                                             "today": on.isoformat()})
+    if job["state"] in ("queued", "running") and wait_s > 0:
+        job = wait(db, int(job["id"]), wait_s)
+    return job, made_by(db, settings, int(job["id"])) if job["state"] == "done" else None
 
 
 def _study(params: dict[str, Any]) -> crime.Study:

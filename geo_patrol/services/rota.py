@@ -123,6 +123,13 @@ class RotaPlan:
     daily: pd.DataFrame
     idle_on_duty: dict[int, int]  # per community: on the roster to patrol, no patrol lately
     seconds: float
+    hotspot_given: int = 0  # hot-spot stops of Koper's dose in walks given to a volunteer
+    hotspot_walk_h: float = 0.0  # hours of one hot-spot walk
+
+    @property
+    def hotspot_missing(self) -> int:
+        """Hot-spot stops of Koper's dose the force cannot make."""
+        return max(self.rota.hotspot_due - self.hotspot_given, 0)
 
     @property
     def coverage(self) -> float:
@@ -155,6 +162,9 @@ class RotaPlan:
                              [d.isoformat() for d in v] if isinstance(v, tuple) else v)
                          for k, v in self.forecast.items()},
             "hotspot_met": r.hotspot_met, "hotspot_due": r.hotspot_due,
+            "hotspot_given": self.hotspot_given, "hotspot_missing": self.hotspot_missing,
+            "hotspot_missing_h": round(self.hotspot_missing * self.hotspot_walk_h, 1),
+            "hotspot_walk_min": round(60 * self.hotspot_walk_h, 1),
             "promises_kept": s.promises_kept, "promised": s.promised,
             "entropy_bits": round(self.entropy, 3),
             "start_entropy_bits": round(self.start_entropy, 3),
@@ -260,6 +270,41 @@ def _walker_costs(pool: pd.DataFrame, posts: np.ndarray, slots: list[str],
     return cost
 
 
+def observed_walkers(table: pd.DataFrame, start: dt.date, days: int
+                     ) -> tuple[np.ndarray, float | None]:
+    """From the force table (:func:`geo_patrol.services.planning.force`): the most walks
+    each day and slot of the period can take, pooled over the area [day, slot] (the
+    volunteers seen patrolling on that weekday's slot a week, rounded up; no bound where
+    the planner set the hours), and the minutes one volunteer patrols in a slot (``None``:
+    no patrol seen)."""
+    walkers = np.zeros((days, len(SLOTS)))
+    cell = table.groupby(["weekday", "slot"]).agg(volunteers=("volunteers", "sum"),
+                                                  set=("set_hours", "count"))
+    for d in range(days):
+        weekday = (start + dt.timedelta(days=d)).weekday()
+        for j, slot in enumerate(SLOTS):
+            row = cell.loc[(weekday, slot)] if (weekday, slot) in cell.index else None
+            walkers[d, j] = 0.0 if row is None else np.inf if row["set"] > 0 \
+                else float(np.ceil(float(row["volunteers"]) - 1e-9))
+    seen = table["volunteers"].to_numpy(float)
+    minutes = None
+    if seen.sum() > 0:
+        minutes = 60.0 * float(table["observed_hours"].to_numpy(float).sum()) / float(seen.sum())
+    return walkers, minutes
+
+
+def hotspot_stops_given(problem: RotaProblem, rota: Rota, who: np.ndarray) -> int:
+    """The hot-spot stops of the dose (at most ``hotspot_visits`` per hot spot, day and
+    risk slot) that walks given to a volunteer (``who`` per walk, -1: nobody) make."""
+    count: dict[tuple[int, int, int], int] = {}
+    for i, (d, s, c) in enumerate(rota.walks):
+        if who[i] < 0 or s not in problem.risk_slots:
+            continue
+        for spot in np.asarray(problem.candidates[c].hotspots, dtype=int).reshape(-1):
+            count[int(spot), d, s] = count.get((int(spot), d, s), 0) + 1
+    return int(sum(min(n, problem.hotspot_visits) for n in count.values()))
+
+
 def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
               start: dt.date, days: int = 7, revisit_days: int = 3, minutes: float = 90.0,
               seed: int = 0, per_community: int = 3, hotspots: int = 10,
@@ -323,11 +368,20 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
     risk = tuple(sorted({j for j, (lo, hi) in enumerate(SLOTS.values())
                          for hr in busiest if lo <= hr < hi}))
     weight = demand["weight"].to_numpy(dtype=float) + length / 1000.0
+    # the force, pooled over the area per day and slot: volunteers walk near home but not
+    # only in their own community (the home community is kept for the shortfall)
+    table = force(conn.engine, settings, area_id=area["id"],
+                  end=force_until or start - dt.timedelta(days=1))
+    walkers, patrol_min = observed_walkers(table, start, days)
+    # a hot-spot walk is as long as the volunteers' own patrols, so the stops the force
+    # can make are planned (a whole loop each would take the hours of several)
+    hot_min = float(np.clip(patrol_min, STOP_MINUTES + 10.0, minutes)) \
+        if patrol_min is not None else minutes
     loops = community_loops(a, b, length, weight, stops, community,
                             per_community=per_community, minutes=minutes,
                             speed_m_per_min=params.speed_kmh * 1000 / 60,
                             dwell_min=params.dwell_min, hotspot_nodes=a[hot_seg],
-                            must_stop=hz_seg,
+                            must_stop=hz_seg, hotspot_minutes=hot_min,
                             stop_min=STOP_MINUTES)
     n_plain = len(loops) - len(hot_seg)
     candidates, home = [], []
@@ -339,10 +393,6 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
             np.flatnonzero([int(g) in targets for g in hz_seg])))
         home.append(ci)
     home = np.array(home, dtype=int)
-    # the force, pooled over the area per day and slot: volunteers walk near home but not
-    # only in their own community (the home community is kept for the shortfall)
-    table = force(conn.engine, settings, area_id=area["id"],
-                  end=force_until or start - dt.timedelta(days=1))
     names = dict(zip(table["community_id"], table["community"]))
     by_key = table.set_index(["community_id", "weekday", "slot"])["hours"]
     hours = np.zeros((len(place_ids), days, len(SLOTS)))
@@ -360,7 +410,7 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
                           revisit_days=revisit_days, hotspots=len(hot_seg), risk_slots=risk,
                           hotspot_visits=int(np.ceil(240 / EVERY_MINUTES)),
                           hazard_every=hz_every, hazard_age=hz_age, hazard_days=hz_days,
-                          hazard_slots=hz_slots)
+                          hazard_slots=hz_slots, walkers=walkers)
     best = solve(problem, seed=seed, time_limit=time_limit)
     options = {"every_minutes": EVERY_MINUTES, "stop_minutes": STOP_MINUTES}
     timing = schedule(problem, best, seed=seed, **options)
@@ -381,6 +431,9 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
     who = assign(np.array([d for d, _, _ in best.walks]),
                  _walker_costs(pool, posts.reshape(-1, 2),
                                [slot_names[s] for _, s, _ in best.walks], needs))
+    given = hotspot_stops_given(problem, best, who)
+    walk_h = float(np.mean([candidates[n_plain + k].hours for k in range(len(hot_seg))])) \
+        if len(hot_seg) else hot_min / 60
     walks = []
     for i, (d, s, c) in enumerate(best.walks):
         ci, lp = loops[c]
@@ -415,7 +468,7 @@ def make_rota(conn: Connection, settings: Settings, run: dict, area: dict, *,
                     today.before["coverage"], today.after["coverage"], after,
                     hz_ok / hz_total if hz_total else 1.0, entropy, start_entropy, top,
                     _daily(start, days, best, candidates, length, age, revisit_days, hz_every,
-                           hz_age), idle, time.perf_counter() - t0)
+                           hz_age), idle, time.perf_counter() - t0, given, walk_h)
 
 
 def save(db: Database, plan: RotaPlan, *, by: str) -> int:
@@ -451,6 +504,17 @@ def create(db: Database, settings: Settings, *, area_id: int | str, start: dt.da
                          time_limit=time_limit, per_community=per_community,
                          favoured=favoured)
     return save(db, plan, by=by), plan
+
+
+def reached(db: Database, rota_id: int, *, within: frozenset[int] | None = None
+            ) -> dict[str, Any]:
+    """A stored rota's header, for a reader whose communities are ``within`` (None: all);
+    one outside their reach is not found."""
+    with db.connect() as conn:
+        header = store.get_rota(conn, rota_id)
+        if within is not None and not _reaches(conn, header["area_id"], within):
+            raise NotFoundError(f"no rota {rota_id}")
+    return header
 
 
 def _reaches(conn: Connection, area_id: int, within: frozenset[int]) -> bool:

@@ -221,6 +221,18 @@ def _started(trial: dict[str, Any]) -> ConflictError:
     return exc
 
 
+def reached(db: Database, trial_id: int, *, within: frozenset[int] | None = None
+            ) -> dict[str, Any]:
+    """The stored trial, for a reader whose communities are ``within`` (None: all); one
+    outside their reach is not found."""
+    with db.connect() as conn:
+        trial = store.get_trial(conn, trial_id)
+        if within is not None and (trial["area_id"] is None or not set(
+                subtree_ids(conn, trial["area_id"]) or []) & set(within)):
+            raise NotFoundError(f"no trial {trial_id}")
+    return trial
+
+
 def withdraw(db: Database, settings: Settings, trial_id: int, *, by: str,
              within: frozenset[int] | None = None) -> None:
     """Remove a trial before it starts (audit-logged): a trial outside ``within``'s reach is
@@ -343,11 +355,8 @@ def _dose(db: Database, settings: Settings, places: pd.DataFrame, first: dt.date
 def report(db: Database, settings: Settings, trial_id: int, *,
            within: frozenset[int] | None = None, today: dt.date | None = None) -> Report:
     """The trial's report up to its last day, or up to ``today`` (interim) while it runs."""
+    trial = reached(db, trial_id, within=within)
     with db.connect() as conn:
-        trial = store.get_trial(conn, trial_id)
-        if within is not None and (trial["area_id"] is None or not set(
-                subtree_ids(conn, trial["area_id"]) or []) & set(within)):
-            raise NotFoundError(f"no trial {trial_id}")
         spots = store.trial_spots(conn, trial_id)
         places = evidence_store.segment_places(conn, spots["segment_id"].tolist())
     spots = spots.merge(places.rename(columns={"id": "segment_id"})[
