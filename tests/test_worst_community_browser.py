@@ -42,8 +42,10 @@ def test_command_finds_the_worst_community_and_exports_its_briefing(
     page.set_viewport_size({"width": width, "height": 900})
     sign_in(page, server, "b-command")
     if lang == "en":
+        if page.locator("#menu-button").is_visible():  # a phone: the links wait behind it
+            page.click("#menu-button")
         page.click("header >> text=English")
-        page.wait_for_selector("#whoami")
+        page.wait_for_selector("#whoami", state="attached")
     page.goto(f"{server}/dashboard", wait_until="networkidle")
     # the headline: the district's coverage, as stored, and what it is compared with
     figure = page.locator("#fig-coverage")

@@ -27,7 +27,7 @@ def dose_map(spots: Any, lang: str, *, basemap: str | None = None) -> folium.Map
     """``spots`` (a GeoDataFrame in WGS 84: each hot spot's segment with its ``street``,
     cross streets, ``planned_min``, ``minutes``, ``delivered_min`` and ``share``) as thick
     lines in the colour of their share delivered, their figures in the tooltip."""
-    m, shift = maps.base_map(tuple(spots.total_bounds), basemap=basemap)
+    m, shift = maps.base_map(tuple(spots.total_bounds), lang=lang, basemap=basemap)
     frame = spots.copy()
     frame["place"] = distinct_place_texts(frame, lang)
     frame["colour"] = [DOSE_COLOURS[dose_key(s)] for s in frame["share"]]
