@@ -24,10 +24,11 @@ PHONE, DESK = (360, 780), (1440, 900)
 WORDS = {
     "zh": {"menu": "菜单", "hazards": "隐患点", "credit": "地图数据 © OpenStreetMap 贡献者",
            "english": "Map data", "legend": "图例", "chosen": "已选定地点",
-           "where": "在哪里？", "sent": "已提交"},
-    "en": {"menu": "Menu", "hazards": "Hazards", "credit": "Map data © OpenStreetMap contributors",
+           "where": "在哪里？"},
+    "en": {"menu": "Menu", "hazards": "Hazards",
+           "credit": "Map data © OpenStreetMap contributors",
            "english": None, "legend": "Legend", "chosen": "Place chosen",
-           "where": "Where was it?", "sent": "Report sent"},
+           "where": "Where was it?"},
 }
 
 

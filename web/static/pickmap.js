@@ -41,10 +41,16 @@
     fit();
     if (window.protomapsL && window.gpBaseStyle) {
       var style = window.gpBaseStyle(window.protomapsL);
-      window.protomapsL.leafletLayer({url: box.dataset.tiles, paintRules: style.paint,
+      var base = window.protomapsL.leafletLayer({url: box.dataset.tiles, paintRules: style.paint,
         labelRules: style.labels, maxDataZoom: Number(box.dataset.maxZoom || 15),
         backgroundColor: "#f2efe9", maxZoom: 19,
-        attribution: box.dataset.credit ? escaped(box.dataset.credit) : ""}).addTo(map);
+        attribution: box.dataset.credit ? escaped(box.dataset.credit) : ""});
+      // without a connection (a phone's report kept offline) the map asks for no tiles: the
+      // place is still chosen by a tap or the phone's position, the streets come back online
+      var online = function () { if (!map.hasLayer(base)) { base.addTo(map); } };
+      if (navigator.onLine !== false) { online(); }
+      window.addEventListener("online", online);
+      window.addEventListener("offline", function () { map.removeLayer(base); });
     }
     var marker = null;
     function mark(y, x) {
