@@ -210,3 +210,15 @@ def test_a_volunteers_phone_position_chooses_the_place(browser, server, demo_wor
         assert float(page.locator("#report input[name=lon]").input_value()) == \
             pytest.approx(lon, abs=1e-6)
         shot(page, f"report-located-phone-{lang}")
+
+
+def test_the_sign_in_page_on_a_phone_shows_its_languages_without_a_menu(
+        browser, server):  # noqa: F811
+    with guarded_page(browser, PHONE) as page:
+        page.goto(f"{server}/login", wait_until="networkidle")
+        assert page.locator("#menu-button").count() == 0  # nothing to fold: two links
+        expect(page.locator("header a", has_text="English")).to_be_visible()
+        expect(page.locator("header a", has_text="中文")).to_be_visible()
+        assert page.locator("header").bounding_box()["height"] <= 64
+        assert page.locator("header").evaluate("e => e.scrollWidth") <= PHONE[0]
+        shot(page, "login-phone")
