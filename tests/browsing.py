@@ -118,7 +118,8 @@ def sign_in(page, server: str, username: str) -> None:  # noqa: ANN001
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("#login button[type=submit]")
-    page.wait_for_selector("#whoami", timeout=20_000)
+    # signed in: the account is named in the header (behind the menu button on a phone)
+    page.wait_for_selector("#whoami", state="attached", timeout=20_000)
 
 
 

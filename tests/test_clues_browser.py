@@ -114,8 +114,12 @@ def test_a_report_made_offline_is_sent_when_back_online(page, server, people):  
     with people["engine"].connect() as conn:
         before = conn.execute(sa.text("SELECT count(*) FROM reports")).scalar_one()
     page.fill("textarea[name=text]", "离线时拍下的线索")
-    page.fill("#report input[name=lon]", f"{people['lon']:.6f}")
-    page.fill("#report input[name=lat]", f"{people['lat']:.6f}")
+    # the place: the phone's own position (no page asks for coordinates)
+    page.context.grant_permissions(["geolocation"], origin=server)
+    page.context.set_geolocation({"longitude": people["lon"], "latitude": people["lat"],
+                                  "accuracy": 8})
+    page.click("#locate")
+    expect(page.locator("#place-status")).to_have_class("chosen")
     page.set_input_files("#photos", files=[{
         "name": "offline.jpg", "mimeType": "image/jpeg", "buffer": photo_bytes((800, 600))}])
     page.context.set_offline(True)

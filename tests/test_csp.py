@@ -67,7 +67,7 @@ def test_a_map_document_marks_only_the_scripts_folium_writes():
     from geo_patrol.render.maps import base_map, finish, map_html
 
     def drawn() -> folium.Map:
-        m, _ = base_map((109.8, 40.6, 109.9, 40.7))
+        m, _ = base_map((109.8, 40.6, 109.9, 40.7), lang="en")
         folium.Marker([40.65, 109.85], popup="</script><script>window.__xss=1</script>",
                       tooltip="<script>window.__xss=2</script>").add_to(m)
         return finish(m, [("legend", [("#fff", "<script>window.__xss=3</script>")])])

@@ -236,8 +236,12 @@ def test_me_is_an_installable_app_that_opens_and_queues_reports_offline(
     expect(page.locator("#report-title")).to_be_visible()
     text = f"离线上报 {time.time_ns()}"
     page.fill("textarea[name=text]", text)
-    page.fill("#report input[name=lon]", f"{people['lon']:.6f}")
-    page.fill("#report input[name=lat]", f"{people['lat']:.6f}")
+    # the place: the phone's own position (no page asks for coordinates)
+    page.context.grant_permissions(["geolocation"], origin=server)
+    page.context.set_geolocation({"longitude": people["lon"], "latitude": people["lat"],
+                                  "accuracy": 8})
+    page.click("#locate")
+    expect(page.locator("#place-status")).to_have_class("chosen")
     page.click("#report button[type=submit]")
     expect(page.locator("#report-status")).to_contain_text("保存在本机")
     shot(page, "me-offline-queued")

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.browser
 #: English words a Chinese page may show: the product's name, units, formats, CRS names.
 ALLOWED_LATIN = {"geo", "patrol", "English", "km", "GeoJSON", "geojson", "gpkg", "csv", "CRS",
                  "wgs", "gcj", "bd", "EPSG", "WGS", "min", "Asia", "Shanghai", "GPX", "gpx",
-                 "CSV", "XLSX", "SOS"}
+                 "CSV", "XLSX", "SOS",
+                 "Leaflet", "OpenStreetMap"}  # (names, in a map's credit)
 
 
 @pytest.fixture(scope="module")
@@ -612,7 +613,10 @@ def test_a_volunteer_takes_a_task_on_a_phone_and_the_track_delivers_it(
     assert w["points"] in page.locator("#my-points").inner_text()
     page.locator("#my-tasks a").first.click()  # the route on a map
     page.wait_for_load_state("networkidle")
-    assert page.locator(".gp-legend").inner_text().count("\n") >= 2
+    legend = page.locator(".gp-legend")
+    assert legend.get_attribute("open") is None  # closed on a phone's map, until tapped
+    legend.locator("summary").click()
+    assert legend.inner_text().count("\n") >= 2
     page.go_back()
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     if lang == "zh":

@@ -63,8 +63,10 @@ REFUSALS: dict[str, Callable[[dict[str, Any]], str]] = {
         "“%(file)s” is too long: a video may last at most %(s)s seconds.",
         file=p.get("file"), s=p.get("seconds")),
     "outside": lambda p: gettext(
-        "The report's position is not in this city's communities: give a longitude and "
-        "latitude inside the city."),
+        "The place chosen is not in this city's communities: choose a place inside the "
+        "city."),
+    "place": lambda p: gettext(
+        "Where was it? Use your position, or tap the place on the map."),
     "category": lambda p: gettext("Choose a category from the list."),
     "text": lambda p: gettext("The text is too long, or starts with = + - or @."),
     "answer": lambda p: gettext("An answer has at most %(limit)s characters.",
@@ -283,9 +285,9 @@ def pick_view() -> dict[str, Any]:
     (:data:`~geo_patrol.render.basemap.NAMED_STREETS_ZOOM`); the city's bounds when nothing
     is loaded."""
     if "pick_view" not in g:
-        within = current_user.principal.community_ids \
-            if current_user.is_authenticated else None
-        point = places.home_point(get_db(), within)
+        me = current_user.principal if current_user.is_authenticated else None
+        point = places.home_point(get_db(), me.community_ids if me else None,
+                                  volunteer_id=me.volunteer_id if me else None)
         g.pick_view = {"centre": list(point) if point else None, "zoom": NAMED_STREETS_ZOOM}
     return g.pick_view
 

@@ -137,7 +137,7 @@ class BaseMap(JSCSSMixin, MacroElement):
           var map = {{ this._parent.get_name() }};
           var layer = P.leafletLayer({url: {{ this.url|tojson }}, paintRules: style.paint,
             labelRules: [], maxDataZoom: {{ this.max_data_zoom }},
-            backgroundColor: "#f2efe9", attribution: "© OpenStreetMap",
+            backgroundColor: "#f2efe9", attribution: {{ this.attribution|tojson }},
             maxZoom: 19});
           layer.addTo(map);
           layer.getContainer().classList.add("gp-basemap");
@@ -159,9 +159,11 @@ class BaseMap(JSCSSMixin, MacroElement):
 
     default_js = [("protomaps", VENDOR_PREFIX + "protomaps-leaflet.js")]
 
-    def __init__(self, *, url: str = TILE_URL, tiles: dict[str, bytes] | None = None) -> None:
+    def __init__(self, *, attribution: str, url: str = TILE_URL,
+                 tiles: dict[str, bytes] | None = None) -> None:
         super().__init__()
         self._name = "BaseMap"
+        self.attribution = attribution  # the data credit (HTML), in the map's language
         self.style = STYLE_JS
         self.max_data_zoom = MAX_DATA_ZOOM
         self.label_pane, self.label_z = LABEL_PANE, LABEL_PANE_Z

@@ -299,7 +299,7 @@ def briefing_html(run: dict[str, Any], layers: Any, segments: Any, table: Any, *
     district, communities, gaps = layers.area, layers.communities, layers.gaps
     name = str(district.iloc[0]["name"])
     focus = communities if not communities.empty else district
-    m, shift = maps.base_map(tuple(focus.total_bounds), basemap=basemap)
+    m, shift = maps.base_map(tuple(focus.total_bounds), lang=lang, basemap=basemap)
     embed_base_map(m, tiles)
     m.get_root().header.add_child(folium.Element(f"<style>{BRIEFING_CSS}</style>"))
     maps.add_areas(m, focus, lang, shift)

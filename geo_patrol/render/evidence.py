@@ -36,8 +36,8 @@ def dose_map(spots: Any, lang: str, *, basemap: str | None = None) -> folium.Map
     dose against the plan in its popup."""
     x0, y0, x1, y1 = (float(v) for v in spots.total_bounds)
     mx, my = 0.1 * (x1 - x0), 0.1 * (y1 - y0)  # a margin: no marker on the map's edge
-    m, shift = maps.base_map((x0 - mx, y0 - my, x1 + mx, y1 + my), basemap=basemap,
-                             canvas=False)
+    m, shift = maps.base_map((x0 - mx, y0 - my, x1 + mx, y1 + my), lang=lang,
+                             basemap=basemap, canvas=False)
     frame = spots.copy()
     frame["place"] = distinct_place_texts(frame, lang)
     frame["colour"] = [DOSE_COLOURS[dose_key(s)] for s in frame["share"]]

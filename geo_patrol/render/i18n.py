@@ -19,6 +19,10 @@ LABELS: dict[str, tuple[str, str]] = {
                            "Search communities, streets, crossings, hazards, or paste "
                            "coordinates from AMap, Baidu or a GPS"),
     "search_none": ("没有找到", "Nothing found"),
+    # a map's corner: its legend's button and its credits (OpenStreetMap's data, Leaflet)
+    "legend": ("图例", "Legend"),
+    "osm_credit": ("地图数据 © OpenStreetMap 贡献者", "Map data © OpenStreetMap contributors"),
+    "leaflet_title": ("绘制本地图的开源程序库", "A JavaScript library for interactive maps"),
     "hours_unit": ("小时", "hours"), "km": ("公里", "km"), "metres": ("米", "m"),
     "km_per_h": ("公里/小时", "km/h"), "hazards_axis": ("隐患（处）", "Hazards"),
     "place": ("所在街道", "Where"),

@@ -95,22 +95,27 @@ FIT_MAX_ZOOM = 17
 OWN_BASEMAP = (None, "", "none", "local")
 
 
-def base_map(bounds: tuple[float, float, float, float], *, basemap: str | None = None,
-             canvas: bool = True) -> tuple[folium.Map, bool]:
+def base_map(bounds: tuple[float, float, float, float], *, lang: str,
+             basemap: str | None = None, canvas: bool = True) -> tuple[folium.Map, bool]:
     """An empty map fitted to ``bounds`` over the base map; returns (map, shift overlays to
     GCJ-02).
 
     The base map is the city's own (:class:`geo_patrol.render.basemap.BaseMap`: streets
     with names, area outlines) unless ``basemap`` names an online one (a known provider or
     an XYZ URL). ``canvas`` draws vectors on one canvas (fast for thousands of lines);
-    without it every feature is an SVG element (clickable, for a few dozen areas)."""
+    without it every feature is an SVG element (clickable, for a few dozen areas). The
+    credit in its corner and its legend (:func:`finish`) read in ``lang``."""
     m = folium.Map(tiles=None, control_scale=False, prefer_canvas=canvas, zoom_control=True)
     localise(m)
+    m.gp_lang = lang
+    Credit(lang).add_to(m)
     shift = False
     if basemap in OWN_BASEMAP:
-        BaseMap().add_to(m)
+        BaseMap(attribution=osm_credit(lang)).add_to(m)
     else:
         url, attr, shift = BASEMAPS.get(basemap, (basemap, "basemap", False))
+        if basemap == "osm":
+            attr = osm_credit(lang)
         folium.TileLayer(tiles=url, attr=attr, name="basemap").add_to(m)
         MetricScale().add_to(m)
     m.gp_datum = "gcj02" if shift else "wgs84"  # what the search box asks answers in
@@ -158,35 +163,87 @@ def geojson_features(frame: Any, props: list[str], shift: bool, digits: int = 6)
     return {"type": "FeatureCollection", "features": feats}
 
 
-class Legend(MacroElement):
-    """A legend box (a Leaflet control at the bottom left): a title and (colour, label) rows."""
+def osm_credit(lang: str) -> str:
+    """The base map's data credit (OpenStreetMap), in ``lang``, as Leaflet's attribution."""
+    return html.escape(label("osm_credit", lang))
+
+
+class Credit(MacroElement):
+    """The map's credit line in the reader's language: Leaflet's own prefix (an English
+    title and a flag by default) replaced by its name titled in ``lang``; each base layer
+    adds its data credit (:func:`osm_credit`)."""
 
     _template = Template("""
         {% macro script(this, kwargs) %}
         (function () {
-          var legend = L.control({position: "bottomleft"});
-          legend.onAdd = function () {
-            var div = L.DomUtil.create("div", "gp-legend");
-            div.style.cssText = "background:rgba(255,255,255,.92);padding:4px 8px;" +
-              "border-radius:4px;font:12px/1.3 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3);" +
-              "max-height:62vh;overflow-y:auto";
-            div.innerHTML = {{ this.html_text|tojson }};
-            return div;
-          };
-          legend.addTo({{ this._parent.get_name() }});
+          var map = {{ this._parent.get_name() }};
+          if (map.attributionControl) {
+            map.attributionControl.setPrefix({{ this.prefix|tojson }});
+          }
         })();
         {% endmacro %}""")
 
-    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
+    def __init__(self, lang: str) -> None:
+        super().__init__()
+        self._name = "Credit"
+        title = html.escape(label("leaflet_title", lang), quote=True)
+        self.prefix = f'<a href="https://leafletjs.com" title="{title}">Leaflet</a>'
+
+    def render(self, **kwargs: Any) -> None:
+        super().render(**kwargs)
+        # small print: one line on a phone's map, beside the legend and the scale
+        self.get_root().header.add_child(folium.Element(
+            "<style>.leaflet-container .leaflet-control-attribution{font-size:10px;"
+            "line-height:1.4}</style>"), name="gp_credit_style")
+
+
+#: A legend opens by itself on a map at least this wide (CSS pixels of the map's own window);
+#: on a narrower one (a phone) it stays closed behind its title until tapped.
+LEGEND_OPEN_FROM_PX = 600
+
+
+class Legend(MacroElement):
+    """A legend box (a Leaflet control at the bottom left): a title ("Legend", a button that
+    opens and closes it) and compact sections of (colour, label) swatches. Open by itself on
+    a wide map, closed on a phone's (:data:`LEGEND_OPEN_FROM_PX`)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function () {
+          var map = {{ this._parent.get_name() }};
+          var legend = L.control({position: "bottomleft"});
+          legend.onAdd = function () {
+            var box = L.DomUtil.create("details", "gp-legend");
+            box.style.cssText = "background:rgba(255,255,255,.94);padding:3px 7px;" +
+              "border-radius:4px;font:11px/1.3 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3);" +
+              "max-width:min(300px, calc(100vw - 70px));max-height:45vh;overflow-y:auto";
+            box.innerHTML = {{ this.html_text|tojson }};
+            box.open = map.getContainer().clientWidth >= {{ this.open_from }};
+            L.DomEvent.disableClickPropagation(box);
+            L.DomEvent.disableScrollPropagation(box);
+            return box;
+          };
+          legend.addTo(map);
+        })();
+        {% endmacro %}""")
+
+    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]], lang: str) -> None:
         super().__init__()
         self._name = "Legend"
-        parts = []
+        self.open_from = LEGEND_OPEN_FROM_PX
+        parts = ['<summary style="cursor:pointer;font-weight:bold;font-size:12px;'
+                 'padding:3px 0;min-height:20px">'
+                 f'{html.escape(label("legend", lang))}</summary>']
         for title, rows in sections:
-            parts.append(f"<b>{html.escape(title)}</b><br>")
-            parts += [f'<span style="display:inline-block;width:11px;height:11px;'
-                      f'background:{colour};margin-right:5px;vertical-align:middle;'
+            parts.append('<div class="gp-legend-section" style="margin:2px 0 4px">'
+                         f'<b>{html.escape(title)}</b><div style="display:flex;flex-wrap:wrap;'
+                         'gap:1px 9px">')
+            parts += [f'<span class="gp-legend-row" style="white-space:nowrap">'
+                      f'<span style="display:inline-block;width:10px;height:10px;'
+                      f'background:{colour};margin-right:4px;vertical-align:middle;'
                       f'box-shadow:inset 0 0 0 1px rgba(0,0,0,.45)"></span>'
-                      f"{html.escape(text)}<br>" for colour, text in rows]
+                      f"{html.escape(text)}</span>" for colour, text in rows]
+            parts.append("</div></div>")
         self.html_text = "".join(parts)
 
 
@@ -339,7 +396,9 @@ def add_vector_streets(m: folium.Map, url: str, lang: str) -> None:
 
 
 def finish(m: folium.Map, sections: list[tuple[str, list[tuple[str, str]]]]) -> folium.Map:
-    Legend(sections).add_to(m)
+    """The legend (in the language the map was made in, :func:`base_map`) and the layer
+    switch."""
+    Legend(sections, m.gp_lang).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     return m
 
@@ -381,7 +440,7 @@ def district_map(layers: Any, lang: str, rules: Any, *, tz: str, basemap: str | 
     """A district: community choropleth (clickable with ``link``), street recency as vector
     tiles from ``tile_url``, gaps, hazards by compliance and incident hexagons."""
     shown = layers.communities if not layers.communities.empty else layers.area
-    m, shift = base_map(tuple(shown.total_bounds), basemap=basemap, canvas=False)
+    m, shift = base_map(tuple(shown.total_bounds), lang=lang, basemap=basemap, canvas=False)
     add_areas(m, shown, lang, shift, link=link)
     if tile_url and not shift:  # tiles are web mercator of WGS-84: not under GCJ-02 tiles
         add_vector_streets(m, tile_url, lang)
@@ -396,7 +455,7 @@ def community_map(layers: Any, segments: Any, lang: str, rules: Any, *, tz: str,
                   basemap: str | None = None, tracks: Any = None) -> folium.Map:
     """A community: streets by days since the last patrol, gaps, hazards, incident
     hexagons, and one day's tracks when given."""
-    m, shift = base_map(tuple(layers.area.total_bounds), basemap=basemap)
+    m, shift = base_map(tuple(layers.area.total_bounds), lang=lang, basemap=basemap)
     add_areas(m, layers.area, lang, shift, fill_opacity=0.15)
     add_segments(m, segments, lang, shift)
     add_gaps(m, layers.gaps, lang, shift)
@@ -466,7 +525,8 @@ def live_map(communities: Any, lang: str, *, basemap: str | None = None,
     (incident, targets: :func:`add_callout`) its site and the lines to those called."""
     if basemap in BASEMAPS and BASEMAPS[basemap][2]:
         basemap = None  # a GCJ-02 base map would sit ~500 m off the phones' WGS-84 positions
-    m, shift = base_map(tuple(communities.total_bounds), basemap=basemap, canvas=True)
+    m, shift = base_map(tuple(communities.total_bounds), lang=lang, basemap=basemap,
+                        canvas=True)
     frame = communities.copy()
     geojson_layer(m, frame, shift, name=label("community", lang), digits=5,
                   shown={"name": ""},
@@ -475,8 +535,8 @@ def live_map(communities: Any, lang: str, *, basemap: str | None = None,
         add_callout(m, *callout, lang)
     states = [(LIVE_COLOURS[s], term("live_state", s, lang)) for s in LIVE_COLOURS]
     Legend([(label("live_state", lang), states),
-            (label("streets", lang), [("#d7191c", label("covered_today", lang))])]
-           ).add_to(m)
+            (label("streets", lang), [("#d7191c", label("covered_today", lang))])],
+           lang).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     names = {s: term("live_state", s, lang) for s in LIVE_COLOURS}
     attrs = {"data-map": m.get_name(), "data-feed": feed,
@@ -497,7 +557,7 @@ def crime_map(areas: Any, spots: Any, surface: Any, alerts: Any, lang: str, *,
               basemap: str | None = None) -> folium.Map:
     """Where crime concentrates: the density surface (shaded levels, no points), Gi* hot
     and cold street segments and the open near-repeat alert areas."""
-    m, shift = base_map(tuple(areas.total_bounds), basemap=basemap)
+    m, shift = base_map(tuple(areas.total_bounds), lang=lang, basemap=basemap)
     geojson_layer(m, areas, shift, name=label("community", lang), digits=5,
                   shown={"name": ""}, style=lambda f: {"color": "#555", "weight": 1,
                                                         "fill": False})

@@ -28,7 +28,7 @@ def zone_colour(zone: int) -> str:
 def plan_map(plan: Plan, lang: str, *, basemap: str | None = None) -> folium.Map:
     """Streets coloured by zone, each loop drawn over them, posts as circles."""
     seg = plan.segments
-    m, shift = maps.base_map(tuple(seg.total_bounds), basemap=basemap)
+    m, shift = maps.base_map(tuple(seg.total_bounds), lang=lang, basemap=basemap)
     streets = seg[seg["zone"] >= 0].assign(
         zone=lambda f: f["zone"] + 1,
         colour=lambda f: [zone_colour(z) for z in f["zone"]])

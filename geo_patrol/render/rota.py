@@ -76,9 +76,9 @@ def rota_map(view: Any, lang: str, *, day: dt.date | None = None, basemap: str |
     time slot, hot-spot visits dashed with the stop marked."""
     rows = walk_rows(view, lang)
     if not len(rows):
-        m, _ = maps.base_map((109.7, 40.5, 110.1, 40.8), basemap=basemap)
+        m, _ = maps.base_map((109.7, 40.5, 110.1, 40.8), lang=lang, basemap=basemap)
         return maps.finish(m, [])
-    m, shift = maps.base_map(tuple(rows.total_bounds), basemap=basemap)
+    m, shift = maps.base_map(tuple(rows.total_bounds), lang=lang, basemap=basemap)
     days = [day] if day is not None else view.days()
     for k, d in enumerate(days):
         mine = rows[rows["day"] == d]
@@ -316,7 +316,7 @@ def task_map(task: Any, lang: str, *, basemap: str | None = None, hazards: Any =
     """One task's route (a one-row frame), its start marked, its ``hazards`` numbered in
     walking order (``order``), its hot-spot ``site`` marked, and links to navigate there
     (to the start when it has no site)."""
-    m, shift = maps.base_map(tuple(task.total_bounds), basemap=basemap)
+    m, shift = maps.base_map(tuple(task.total_bounds), lang=lang, basemap=basemap)
     rows = task.assign(kind_text=[label(f"walk_{k}", lang) for k in task["kind"]],
                        km=(task["length_m"] / 1000).round(2),
                        colour=[SLOT_COLOURS["evening"] if k == "hotspot" else "#1f78b4"
@@ -374,7 +374,7 @@ def site_map(lon: float, lat: float, name: str, lang: str, *,
     around it, and links to navigate there in AMap or Baidu Maps."""
     pad = 0.004
     m, shift = maps.base_map((lon - pad, lat - pad * 0.75, lon + pad, lat + pad * 0.75),
-                             basemap=basemap)
+                             lang=lang, basemap=basemap)
     x, y = lon, lat
     if shift:
         (x,), (y,) = wgs84_to_gcj02(np.array([lon]), np.array([lat]))

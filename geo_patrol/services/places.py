@@ -65,8 +65,15 @@ def city_extent(db: Database) -> tuple[float, float, float, float] | None:
         return area_store.deployment_extent(conn)
 
 
-def home_point(db: Database, within: frozenset[int] | None) -> tuple[float, float] | None:
+def home_point(db: Database, within: frozenset[int] | None, *,
+               volunteer_id: int | None = None) -> tuple[float, float] | None:
     """Where a map of a user's own area opens (WGS-84 lon, lat): inside the community in the
-    middle of ``within`` (their communities; the city's when ``None``)."""
+    middle of ``within`` (their communities; the city's when ``None``); a volunteer's
+    account (``volunteer_id``, no communities of its own) opens on the volunteer's
+    community."""
     with db.connect() as conn:
+        if volunteer_id is not None and not within:
+            own = area_store.volunteer_community(conn, volunteer_id)
+            if own is not None:
+                within = frozenset({own})
         return area_store.middle_community(conn, within)

@@ -600,6 +600,8 @@ def enter_report(db: Database, *, volunteer_id: int, category: str, text: str | 
         raise ReportInputError("text", exc.message) from None
     checked = reports.check_photos(photos or [], settings)
     clip = reports.check_video(video, settings)
+    if any(v is None or str(v).strip() == "" for v in (lon, lat)):
+        raise ReportInputError("place", "a report needs its place (longitude and latitude)")
     key = f"app-{volunteer_id}-{key}" if key else None
     written: list[str] = []
     try:

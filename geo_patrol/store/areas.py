@@ -181,6 +181,12 @@ def middle_community(conn: Connection, within: frozenset[int] | None
     return None if row is None else (float(row[0]), float(row[1]))
 
 
+def volunteer_community(conn: Connection, volunteer_id: int) -> int | None:
+    """The community a volunteer belongs to (None when not known)."""
+    return conn.execute(sa.text("SELECT community_id FROM volunteers WHERE id = :v"),
+                        {"v": volunteer_id}).scalar()
+
+
 def find_area(conn: Connection, name_or_id: str | int, level: str | None = None) -> dict:
     """An area (id, name, level) by id or name, optionally of one level."""
     row = conn.execute(sa.text(

@@ -76,6 +76,8 @@
         var where = locate.form || document;  // the report's own fields, not the SOS form's
         where.querySelector("input[name=lon]").value = pos.coords.longitude.toFixed(6);
         where.querySelector("input[name=lat]").value = pos.coords.latitude.toFixed(6);
+        // the form's map marks it, and the form says a place is chosen
+        where.querySelector("input[name=lon]").dispatchEvent(new Event("change", {bubbles: true}));
         status.textContent = locate.dataset.done + " ±" + Math.round(pos.coords.accuracy) + " m";
       }, function () { status.textContent = locate.dataset.failed; },
       {enableHighAccuracy: true, timeout: 15000});

@@ -1,10 +1,16 @@
 // A small map beside a form's longitude and latitude: a click there fills both (WGS-84, six
-// decimals) and marks the place; typed values are marked too. The city's own base map
+// decimals) and marks the place; values set otherwise (typed, found by the search box or the
+// phone's position, announced by a "change" event) are marked and shown too. The city's own base map
 // (vector tiles from this server) is drawn under it. It opens on the user's own area
 // (data-centre, lon/lat) at the zoom whose street names the base map draws (data-zoom), or
 // on the place typed before; the city's bounds when neither is known.
 (function () {
   "use strict";
+  function escaped(text) {
+    var span = document.createElement("span");
+    span.textContent = text;
+    return span.innerHTML;
+  }
   function start(box) {
     if (!window.L) { return; }
     var form = box.closest("form");
@@ -14,6 +20,14 @@
     var home = JSON.parse(box.dataset.centre || "null");
     var zoom = Number(box.dataset.zoom || 14);
     var map = L.map(box, {scrollWheelZoom: false});
+    // the credit in the page's language (Leaflet's own prefix is English)
+    if (map.attributionControl && box.dataset.leafletTitle) {
+      var leaflet = document.createElement("a");
+      leaflet.href = "https://leafletjs.com";
+      leaflet.title = box.dataset.leafletTitle;
+      leaflet.textContent = "Leaflet";
+      map.attributionControl.setPrefix(leaflet.outerHTML);
+    }
     function typed() {
       var y = parseFloat(lat.value), x = parseFloat(lon.value);
       return isFinite(x) && isFinite(y) && Math.abs(y) <= 90 && Math.abs(x) <= 180 ? [y, x] : null;
@@ -27,9 +41,16 @@
     fit();
     if (window.protomapsL && window.gpBaseStyle) {
       var style = window.gpBaseStyle(window.protomapsL);
-      window.protomapsL.leafletLayer({url: box.dataset.tiles, paintRules: style.paint,
+      var base = window.protomapsL.leafletLayer({url: box.dataset.tiles, paintRules: style.paint,
         labelRules: style.labels, maxDataZoom: Number(box.dataset.maxZoom || 15),
-        backgroundColor: "#f2efe9", maxZoom: 19}).addTo(map);
+        backgroundColor: "#f2efe9", maxZoom: 19,
+        attribution: box.dataset.credit ? escaped(box.dataset.credit) : ""});
+      // without a connection (a phone's report kept offline) the map asks for no tiles: the
+      // place is still chosen by a tap or the phone's position, the streets come back online
+      var online = function () { if (!map.hasLayer(base)) { base.addTo(map); } };
+      if (navigator.onLine !== false) { online(); }
+      window.addEventListener("online", online);
+      window.addEventListener("offline", function () { map.removeLayer(base); });
     }
     var marker = null;
     function mark(y, x) {
@@ -42,10 +63,14 @@
       lon.value = e.latlng.lng.toFixed(6);
       lat.value = e.latlng.lat.toFixed(6);
       mark(e.latlng.lat, e.latlng.lng);
+      // the form hears of it as of a typed place (the report form says a place is chosen)
+      lon.dispatchEvent(new Event("change", {bubbles: true}));
     });
     [lon, lat].forEach(function (input) {
       input.addEventListener("change", function () {
         mark(parseFloat(lat.value), parseFloat(lon.value));
+        var at = typed();
+        if (at && !map.getBounds().contains(at)) { map.setView(at, Math.max(map.getZoom(), zoom)); }
       });
     });
     mark(parseFloat(lat.value), parseFloat(lon.value));

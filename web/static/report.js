@@ -16,6 +16,20 @@
     status.className = bad ? "bad" : "muted";
   }
 
+  // --- where: the phone's position or a tap on the map fill the hidden lon/lat -------------
+  var place = {lon: form.elements.lon, lat: form.elements.lat};
+  var placeStatus = document.getElementById("place-status");
+  function hasPlace() { return place.lon.value !== "" && place.lat.value !== ""; }
+  function showPlace() {
+    if (!placeStatus) { return; }
+    placeStatus.textContent = hasPlace() ? placeStatus.dataset.chosen : placeStatus.dataset.none;
+    placeStatus.className = hasPlace() ? "chosen" : "muted";
+    if (hasPlace() && status.textContent === form.dataset.noPlace) { say("", false); }
+  }
+  place.lon.addEventListener("change", showPlace);
+  place.lat.addEventListener("change", showPlace);
+  showPlace();
+
   function newKey() {
     if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
     return String(Date.now()) + "-" + String(Math.random()).slice(2, 12);
@@ -168,6 +182,11 @@
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
+    if (!hasPlace()) {  // (the server refuses it too, in the page's language)
+      say(form.dataset.noPlace, true);
+      if (placeStatus) { placeStatus.className = "bad"; }
+      return;
+    }
     form.querySelector("input[name=key]").value = newKey();
     form.querySelector("input[name=made_at]").value = String(Date.now());
     var fields = {};

@@ -2,10 +2,13 @@
 // scripts so /me opens without a connection, sends the reports written offline (kept in
 // IndexedDB by report.js) when the connection is back, and shows Web Push messages.
 "use strict";
-var CACHE = "geo-patrol-shell-v1";
+var CACHE = "geo-patrol-shell-v2";
+// (the header's menu and the report's map with it: offline, a place is still chosen with
+// the phone's position, and the menu still opens)
 var SHELL = ["/me", "/static/app.js", "/static/report.js", "/static/refresh.js",
-             "/static/events.js", "/static/push.js", "/manifest.webmanifest",
-             "/icons/192.png"];
+             "/static/events.js", "/static/push.js", "/static/menu.js", "/static/pickmap.js",
+             "/vendor/leaflet.js", "/vendor/leaflet.css", "/vendor/protomaps-leaflet.js",
+             "/manifest.webmanifest", "/icons/192.png"];
 
 self.addEventListener("install", function (event) {
   event.waitUntil(caches.open(CACHE).then(function (cache) {
