@@ -95,7 +95,7 @@ def test_a_rota_made_on_the_planner_and_read_back_everywhere(demo_world, tmp_pat
             "AND params->>'area_id' IS NULL AND params->>'within' IS NULL")).scalar_one()
     assert studies == 1
     crime_page = command.get("/crime").get_data(as_text=True)
-    assert "自激点过程预测" in crime_page.split('id="rota-forecast"')[1].split("</p>")[0]
+    assert "近期警情带动的风险" in crime_page.split('id="rota-forecast"')[1].split("</p>")[0]
     # the page, the map document, the API
     page = planner.get(f"/planner?area={area}&rota={rota_id}").get_data(as_text=True)
     assert 'id="rota-figures"' in page and page.count("<tr") > 10
