@@ -66,6 +66,7 @@ def position_app(intake: Intake | Intakes | None, loop: asyncio.AbstractEventLoo
         app["events"] = hub
         app.router.add_route("GET", "/events", events_handler(hub))
         app.router.add_route("OPTIONS", "/events", events_handler(hub))
+    app.router.add_route("*", "/", handle)  # where the apps send: matched without a pattern
     app.router.add_route("*", "/{tail:.*}", handle)
     return app
 

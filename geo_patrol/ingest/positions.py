@@ -149,13 +149,17 @@ def _checked(device: str, t_s: float, lat: float, lon: float, now: float, **rest
     return Position(device, round(t_s * 1e6), lat, lon, **rest)
 
 
+#: One encoder for nested attributes (``json.dumps`` with an option builds one per call).
+_ATTR_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 def _attrs(items: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in items.items():
         if len(out) >= MAX_ATTRIBUTES:
             break
         if isinstance(value, (dict, list)):
-            value = json.dumps(value, ensure_ascii=False)
+            value = _ATTR_JSON.encode(value)
         if isinstance(value, str):
             value = value[:MAX_ATTRIBUTE_CHARS]
         elif not isinstance(value, (int, float, bool)) and value is not None:
@@ -244,7 +248,7 @@ def decode_request(query: str | bytes, body: bytes, *, now: float) -> tuple[list
     stripped = body.lstrip()
     if stripped[:1] in (b"{", b"["):
         try:
-            doc = json.loads(stripped.decode("utf-8"), parse_constant=_no_constant)
+            doc = _BODY_JSON.decode(stripped.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise PositionRefused("malformed", "the body is not valid JSON") from None
         return decode_json(doc, now=now, device=fields.get("id") or fields.get("deviceid")), \
@@ -262,12 +266,18 @@ def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
 
 
+#: One decoder for every body (``json.loads`` with an option builds one per call).
+_BODY_JSON = json.JSONDecoder(parse_constant=_no_constant)
+
+
 #: A phone's request names a dozen fields; more than this is not a phone's.
 MAX_FIELDS = 200
 
 
 def _first_values(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
+    if not text:  # a JSON phone's query is empty
+        return out
     try:
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
     except ValueError:  # more fields than any phone sends
