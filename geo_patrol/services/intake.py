@@ -439,12 +439,30 @@ class Intakes:
 
 
 def _batch_frame(batch: list[_Pending]) -> pd.DataFrame:
-    rows = [(p.volunteer_id, p.device_row, p.occupation, pos.t, pos.lon, pos.lat, pos.speed_mps,
-             pos.heading, pos.accuracy_m, pos.battery_pct, pos.moving, pos.attrs, p.proven)
-            for p in batch for pos in p.positions]
-    return pd.DataFrame(rows, columns=["volunteer_id", "device_id", "occupation", "t", "lon",
-                                       "lat", "speed_mps", "heading", "accuracy_m",
-                                       "battery_pct", "moving", "attrs", "proven"])
+    """The batch's positions, a row each (built by column: a frame built from rows infers
+    every column's type, several times slower)."""
+    n = np.array([len(p.positions) for p in batch])
+    positions = [pos for p in batch for pos in p.positions]
+
+    def each(values: list[Any], dtype: str) -> np.ndarray:
+        return np.repeat(np.array(values, dtype=dtype), n)
+
+    return pd.DataFrame({
+        "volunteer_id": each([p.volunteer_id for p in batch], "int64"),
+        "device_id": each([p.device_row for p in batch], "int64"),
+        "occupation": each([p.occupation for p in batch], "object"),
+        "t": np.array([pos.t for pos in positions], dtype="int64"),
+        **{c: np.array([getattr(pos, c) for pos in positions], dtype="float64")
+           for c in ("lon", "lat", "speed_mps", "heading", "accuracy_m", "battery_pct")},
+        "moving": _objects([pos.moving for pos in positions]),
+        "attrs": _objects([pos.attrs for pos in positions]),
+        "proven": each([p.proven for p in batch], "bool")})
+
+
+def _objects(values: list[Any]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def _store_arrivals(conn: Any, frame: pd.DataFrame, previous: pd.DataFrame,
@@ -468,16 +486,18 @@ def _store_arrivals(conn: Any, frame: pd.DataFrame, previous: pd.DataFrame,
     arr.step_m[mocked] = 0.0
     new_tracks = np.flatnonzero(arr.continues < 0)
     track_ids = arr.continues.copy()
-    zone = ZoneInfo(settings.timezone)
-    days = pd.to_datetime(rows["t"], unit="us", utc=True).dt.tz_convert(zone).dt.date
     proven = rows["proven"].to_numpy(dtype=bool)
-    groups = rows.groupby([days.to_numpy(), proven]).indices
+    # the batch by local day and proof: each such group has its upload and its COPY
+    day_no = _local_days(rows["t"].to_numpy(dtype="int64"), settings.timezone)
+    keys, group = np.unique(day_no * 2 + proven, return_inverse=True)
+    groups = [(_EPOCH_DAY + dt.timedelta(days=int(k) // 2), bool(k % 2),
+               np.flatnonzero(group == g)) for g, k in enumerate(keys)]
     stats = _track_stats(rows, arr)
     new_ids, uploads = live_store.file_batch(
         conn, new_tracks=len(new_tracks),
-        uploads=[(day, bool(vouched), len(idx), int((arr.flags[idx] != 0).sum()))
-                 for (day, vouched), idx in groups.items()],
-        days=[day for day, _ in groups],
+        uploads=[(day, vouched, len(idx), int((arr.flags[idx] != 0).sum()))
+                 for day, vouched, idx in groups],
+        days=[day for day, _, _ in groups],
         extend=[(int(track_ids[i]), int(stats.t[stats.last[i]]), int(stats.n[i]),
                  int(stats.flagged[i]), float(stats.metres[i]))
                 for i in np.flatnonzero(arr.continues >= 0)])
@@ -486,18 +506,20 @@ def _store_arrivals(conn: Any, frame: pd.DataFrame, previous: pd.DataFrame,
     rows["track_id"] = track_ids[arr.track]
     rows["x"], rows["y"] = arr.x, arr.y
     live_store.store_positions(conn, rows)
-    for (day, vouched), idx in groups.items():
-        fixes = CleanFixes(rows["volunteer_id"].to_numpy(dtype="int32")[idx],
-                           t=rows["t"].to_numpy()[idx],
-                           lon=rows["lon"].to_numpy()[idx], lat=rows["lat"].to_numpy()[idx],
-                           x=arr.x[idx], y=arr.y[idx],
-                           accuracy=rows["accuracy_m"].to_numpy(dtype="float64")[idx],
-                           speed=rows["speed_mps"].to_numpy(dtype="float64")[idx],
-                           flags=arr.flags[idx].astype("int16"), track=arr.track[idx])
+    vids = rows["volunteer_id"].to_numpy(dtype="int32")
+    lon, lat = rows["lon"].to_numpy(dtype="float64"), rows["lat"].to_numpy(dtype="float64")
+    accuracy = rows["accuracy_m"].to_numpy(dtype="float64")
+    speed = rows["speed_mps"].to_numpy(dtype="float64")
+    flags16 = arr.flags.astype("int16")
+    for day, vouched, idx in groups:
+        fixes = CleanFixes(vids[idx], t=stats.t[idx], lon=lon[idx], lat=lat[idx],
+                           x=arr.x[idx], y=arr.y[idx], accuracy=accuracy[idx],
+                           speed=speed[idx], flags=flags16[idx], track=arr.track[idx])
         fix_store.store_fixes(conn, fixes, upload_id=uploads[day, vouched],
                               track_ids=track_ids, srid=srid, tz=settings.timezone,
                               known=partitions, forget=False)  # forgotten with the uploads
-    _store_new_tracks(conn, rows, arr, stats, track_ids, uploads, days, proven)
+    upload_of_group = np.array([uploads[day, vouched] for day, vouched, _ in groups])
+    _store_new_tracks(conn, rows, arr, stats, track_ids, upload_of_group[group])
     return len(rows)
 
 
@@ -525,16 +547,24 @@ def _track_stats(rows: pd.DataFrame, arr: Any) -> _TrackStats:
         last=np.searchsorted(track, np.arange(k), side="right") - 1)
 
 
+_EPOCH_DAY = dt.date(1970, 1, 1)
+
+
+def _local_days(t_us: np.ndarray, timezone: str) -> np.ndarray:
+    """Each time's local day (µs since the epoch -> days since 1970-01-01, local)."""
+    local = pd.DatetimeIndex(pd.to_datetime(t_us, unit="us", utc=True)).tz_convert(
+        timezone).tz_localize(None)
+    return local.to_numpy().astype("datetime64[D]").astype("int64")
+
+
 def _store_new_tracks(conn: Any, rows: pd.DataFrame, arr: Any, stats: _TrackStats,
-                      track_ids: np.ndarray, uploads: dict[tuple[dt.date, bool], int],
-                      days: pd.Series, proven: np.ndarray) -> None:
+                      track_ids: np.ndarray, upload_of_row: np.ndarray) -> None:
     """New tracks inserted (continued ones were extended with the batch's bookkeeping:
     counts, times and metres by numpy). A live track's line is drawn when it ends."""
     passive = rows["occupation"].isin(PASSIVE_OCCUPATIONS).to_numpy()
     vid = rows["volunteer_id"].to_numpy()
-    day = days.to_numpy()
     t, first, last = stats.t, stats.first, stats.last
-    new = [(int(track_ids[i]), int(vid[first[i]]), uploads[day[first[i]], proven[first[i]]],
+    new = [(int(track_ids[i]), int(vid[first[i]]), int(upload_of_row[first[i]]),
             "passive" if passive[first[i]] else "patrol",
             pd.Timestamp(int(t[first[i]]), unit="us", tz="UTC"),
             pd.Timestamp(int(t[last[i]]), unit="us", tz="UTC"), int(stats.n[i]),

@@ -232,13 +232,22 @@ def store_positions(conn: Connection, frame: pd.DataFrame) -> None:
     """COPY new positions (columns of :data:`_POSITION_COLUMNS`, ``t`` in µs)."""
     query = sql.SQL("COPY live_positions ({}) FROM STDIN").format(
         sql.SQL(", ").join(map(sql.Identifier, _POSITION_COLUMNS)))
-    times = _times(frame["t"].to_numpy())
-    cols = [frame[c].tolist() for c in _POSITION_COLUMNS]
-    cols[1] = times
+    cols: list[list[object]] = []
+    for c in _POSITION_COLUMNS[:-1]:
+        values = frame[c]
+        if c == "t":
+            cols.append(_times(values.to_numpy()))
+        elif values.dtype == object or values.dtype.kind == "f":  # NaN and NA: NULL
+            cols.append(values.astype(object).where(values.notna(), None).tolist())
+        else:
+            cols.append(values.tolist())
+    cols.append([_ATTRS_JSON.encode(a) for a in frame["attrs"]])
     with driver_connection(conn).cursor() as cur, cur.copy(query) as copy:
         for row in zip(*cols):
-            copy.write_row([None if isinstance(v, float) and v != v else v
-                            for v in row[:-1]] + [json.dumps(row[-1], ensure_ascii=False)])
+            copy.write_row(row)
+
+
+_ATTRS_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 def live_upload(conn: Connection, day: dt.date, stored: int, flagged: int, *,
