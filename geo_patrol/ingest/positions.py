@@ -26,7 +26,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -275,16 +275,21 @@ MAX_FIELDS = 200
 
 
 def _first_values(text: str) -> dict[str, str]:
+    """The first value of each field of a query or form (as ``parse_qsl`` with blank values
+    kept reads them, percent-decoding only the fields that need it)."""
     out: dict[str, str] = {}
     if not text:  # a JSON phone's query is empty
         return out
-    try:
-        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
-    except ValueError:  # more fields than any phone sends
-        msg = f"more than {MAX_FIELDS} fields"
-        raise PositionRefused("malformed", msg) from None
-    for key, value in pairs:
-        out.setdefault(key, value)
+    if text.count("&") + 1 > MAX_FIELDS:  # more fields than any phone sends
+        raise PositionRefused("malformed", f"more than {MAX_FIELDS} fields")
+    for part in text.split("&"):
+        if not part:
+            continue
+        key, _, value = part.partition("=")
+        if "%" in part or "+" in part:
+            key, value = unquote(key.replace("+", " ")), unquote(value.replace("+", " "))
+        if key not in out:
+            out[key] = value
     return out
 
 
