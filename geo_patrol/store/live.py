@@ -405,11 +405,22 @@ def store_cover(conn: Connection, day: dt.date, frame: pd.DataFrame) -> None:
                  {"d": day, "s": frame["segment_id"].astype(int).tolist()})
     query = sql.SQL("COPY live_cover (day, segment_id, atoms, starts, ends, covered_m, "
                     "last_visit) FROM STDIN")
+    # COPY's text lines written here: numbers and arrays need no escaping, and psycopg's
+    # dumpers would go through every element of every array in Python
+    lines = "".join(
+        f"{day.isoformat()}\t{int(seg)}\t{{{','.join(map(str, map(int, atoms)))}}}\t"
+        f"{_floats(starts)}\t{_floats(ends)}\t{float(covered)!r}\t"
+        f"{dt.datetime.fromtimestamp(last, dt.UTC).isoformat()}\n"
+        for seg, atoms, starts, ends, covered, last in zip(
+            frame["segment_id"].tolist(), frame["atoms"], frame["starts"], frame["ends"],
+            frame["covered_m"].tolist(), frame["last"].tolist()))
     with driver_connection(conn).cursor() as cur, cur.copy(query) as copy:
-        for r in frame.itertuples():
-            copy.write_row((day, int(r.segment_id), [int(v) for v in r.atoms],
-                            [float(v) for v in r.starts], [float(v) for v in r.ends],
-                            float(r.covered_m), dt.datetime.fromtimestamp(r.last, dt.UTC)))
+        copy.write(lines.encode())
+
+
+def _floats(values: Iterable[float]) -> str:
+    """A float8[] in COPY's text form (repr round-trips every float exactly)."""
+    return "{" + ",".join(map(repr, map(float, values))) + "}"
 
 
 def live_coverage(conn: Connection, day: dt.date, within: Iterable[int] | None) -> pd.DataFrame:
