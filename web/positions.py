@@ -10,6 +10,9 @@ Every path and method GET/POST is a position request, decoded once by the intake
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
+import sys
 import threading
 
 from aiohttp import web as aioweb
@@ -30,11 +33,37 @@ from geo_patrol.ingest.positions import (
 from geo_patrol.services.intake import Intake, Intakes, new_event_loop
 from web.events import EventHub, events_handler
 
+#: The interpreter's switch interval while the port serves (seconds; Python's default 0.005).
+SWITCH_INTERVAL_S = 0.001
+#: Seconds between two sweeps of the requests waiting for their batch to commit.
+SWEEP_S = 1.0
+
 
 def position_app(intake: Intake | Intakes | None, loop: asyncio.AbstractEventLoop,
                  events: Flask | None = None) -> aioweb.Application:
     """The position port's app; with ``events`` (the web app) it also serves the pages' live
     events at ``/events`` (:mod:`web.events`)."""
+    # the acknowledgement deadlines, in the order the requests came: one sweep a second
+    # answers "retry" to those whose batch has not committed in time (no timer per request)
+    waiting: collections.deque[tuple[float, asyncio.Future]] = collections.deque()
+
+    async def expire() -> None:
+        while True:
+            await asyncio.sleep(SWEEP_S)
+            now = loop.time()
+            while waiting and (waiting[0][1].done() or waiting[0][0] <= now):
+                _, future = waiting.popleft()
+                if not future.done():
+                    future.set_exception(asyncio.TimeoutError())
+
+    async def start_sweeping(app: aioweb.Application) -> None:
+        app["sweeper"] = asyncio.get_running_loop().create_task(expire())
+
+    async def stop_sweeping(app: aioweb.Application) -> None:
+        app["sweeper"].cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await app["sweeper"]
+
     def answer(status_text: tuple[int, str]) -> aioweb.Response:
         return aioweb.Response(status=status_text[0], text=status_text[1],
                                headers=answer_headers(status_text[0]))
@@ -54,18 +83,22 @@ def position_app(intake: Intake | Intakes | None, loop: asyncio.AbstractEventLoo
                                    address=request.remote, loop=loop)
         except (PositionRefused, DatabaseError) as exc:
             return answer(answer_refusal(exc))
+        waiting.append((loop.time() + ACK_TIMEOUT_S, future))
         try:
-            await asyncio.wait_for(future, ACK_TIMEOUT_S)
+            await future
         except (DatabaseError, asyncio.TimeoutError):
             return answer(NOT_STORED)
         return answer(STORED)
 
     app = aioweb.Application(client_max_size=MAX_BODY_BYTES)
+    app.on_startup.append(start_sweeping)
+    app.on_cleanup.append(stop_sweeping)
     if events is not None:
         hub = EventHub(events)
         app["events"] = hub
         app.router.add_route("GET", "/events", events_handler(hub))
         app.router.add_route("OPTIONS", "/events", events_handler(hub))
+    app.router.add_route("*", "/", handle)  # where the apps send: matched without a pattern
     app.router.add_route("*", "/{tail:.*}", handle)
     return app
 
@@ -76,6 +109,10 @@ def serve_positions(intake: Intake | Intakes | None, host: str, port: int,
     app, serving the pages' live events too); returns the thread."""
     ready = threading.Event()
     failure: list[BaseException] = []
+    # the port's loop and the intake's writer share the interpreter: a writer back from
+    # the database waits for the loop to let go, up to the switch interval each time (a
+    # batch makes a dozen round trips): let go sooner
+    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
 
     def run() -> None:
         loop = new_event_loop()

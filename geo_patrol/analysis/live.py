@@ -11,6 +11,7 @@ reach of any step from it). The work is proportional to the new fixes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,11 +79,17 @@ def merge_cover(stored: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     present = code[np.r_[0, cuts]] if len(code) else code
     newest = np.full(len(segs), -np.inf)
     np.maximum.at(newest, codes, np.concatenate(last))
+    bounds = list(zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(code)].tolist()))
+
+    def pieces(values: np.ndarray) -> list[list[Any]]:  # one list per segment (no np.split)
+        flat = values.tolist()
+        return [flat[a:b] for a, b in bounds] if len(code) else []
+
     return pd.DataFrame({
         "segment_id": np.asarray(segs)[present],
-        "atoms": [a.tolist() for a in np.split(key % span, cuts)],
-        "starts": [a.tolist() for a in np.split(s0, cuts)],
-        "ends": [a.tolist() for a in np.split(s1, cuts)],
+        "atoms": pieces(key % span),
+        "starts": pieces(s0),
+        "ends": pieces(s1),
         "covered_m": np.bincount(code, weights=s1 - s0)[present],
         "last": newest[present]})
 

@@ -26,7 +26,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -149,13 +149,17 @@ def _checked(device: str, t_s: float, lat: float, lon: float, now: float, **rest
     return Position(device, round(t_s * 1e6), lat, lon, **rest)
 
 
+#: One encoder for nested attributes (``json.dumps`` with an option builds one per call).
+_ATTR_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 def _attrs(items: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in items.items():
         if len(out) >= MAX_ATTRIBUTES:
             break
         if isinstance(value, (dict, list)):
-            value = json.dumps(value, ensure_ascii=False)
+            value = _ATTR_JSON.encode(value)
         if isinstance(value, str):
             value = value[:MAX_ATTRIBUTE_CHARS]
         elif not isinstance(value, (int, float, bool)) and value is not None:
@@ -244,7 +248,7 @@ def decode_request(query: str | bytes, body: bytes, *, now: float) -> tuple[list
     stripped = body.lstrip()
     if stripped[:1] in (b"{", b"["):
         try:
-            doc = json.loads(stripped.decode("utf-8"), parse_constant=_no_constant)
+            doc = _BODY_JSON.decode(stripped.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise PositionRefused("malformed", "the body is not valid JSON") from None
         return decode_json(doc, now=now, device=fields.get("id") or fields.get("deviceid")), \
@@ -262,19 +266,30 @@ def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
 
 
+#: One decoder for every body (``json.loads`` with an option builds one per call).
+_BODY_JSON = json.JSONDecoder(parse_constant=_no_constant)
+
+
 #: A phone's request names a dozen fields; more than this is not a phone's.
 MAX_FIELDS = 200
 
 
 def _first_values(text: str) -> dict[str, str]:
+    """The first value of each field of a query or form (as ``parse_qsl`` with blank values
+    kept reads them, percent-decoding only the fields that need it)."""
     out: dict[str, str] = {}
-    try:
-        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
-    except ValueError:  # more fields than any phone sends
-        msg = f"more than {MAX_FIELDS} fields"
-        raise PositionRefused("malformed", msg) from None
-    for key, value in pairs:
-        out.setdefault(key, value)
+    if not text:  # a JSON phone's query is empty
+        return out
+    if text.count("&") + 1 > MAX_FIELDS:  # more fields than any phone sends
+        raise PositionRefused("malformed", f"more than {MAX_FIELDS} fields")
+    for part in text.split("&"):
+        if not part:
+            continue
+        key, _, value = part.partition("=")
+        if "%" in part or "+" in part:
+            key, value = unquote(key.replace("+", " ")), unquote(value.replace("+", " "))
+        if key not in out:
+            out[key] = value
     return out
 
 

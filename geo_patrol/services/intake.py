@@ -160,6 +160,9 @@ class Intake:
         self.stats = collections.Counter()
         #: when the next "no movement" check may be asked for (monotonic seconds)
         self._still_due = 0.0
+        #: the writer's connection (its thread's only) and the day partitions seen committed
+        self._conn: Any = None
+        self._partitions: set[str] = set()
         self._thread = threading.Thread(target=self._run, name="position-intake", daemon=True)
         self._thread.start()
 
@@ -223,7 +226,8 @@ class Intake:
             if self._closed:
                 raise DatabaseError("the position intake is shutting down")
             self._queue.append(pending)
-            self._cond.notify()
+            if len(self._queue) == 1:  # the writer waits only on an empty queue
+                self._cond.notify()
         return pending.future
 
     def _device(self, device: str) -> tuple[int, int, str | None, str] | None:
@@ -337,25 +341,57 @@ class Intake:
             self._still_due = 0.0
 
     def _store(self, batch: list[_Pending], refused: list[tuple[Any, ...]]) -> int:
-        with self.engine.begin() as conn:
-            live_store.count_refusals(conn, refused)
-            if not batch:
-                return 0
-            frame = _batch_frame(batch)
-            live_store.lock_intake(conn)
-            frame = frame.drop_duplicates(["volunteer_id", "t"], keep="first")
-            known = live_store.stored_keys(conn, frame["volunteer_id"].to_numpy(),
-                                           frame["t"].to_numpy())
-            if known:
-                keys = list(zip(frame["volunteer_id"].tolist(), frame["t"].tolist()))
-                frame = frame[[k not in known for k in keys]]
-            self.stats["resent"] += sum(len(p.positions) for p in batch) - len(frame)
-            if frame.empty:
-                return 0
-            if self._srid is None:  # read with the device registry
-                raise DatabaseError("no metric CRS recorded: load the areas first")
-            return _store_arrivals(conn, frame.reset_index(drop=True), self.settings,
-                                   self._srid)
+        """Store a batch in one transaction on the writer's own connection (kept from batch
+        to batch: no pool check-out and ping per batch). A connection found lost is replaced
+        and the batch tried once more on the new one (nothing of it was committed, or, if
+        the commit's answer was what got lost, its positions are found stored and skipped)."""
+        for attempt in (0, 1):
+            conn = self._conn
+            if conn is None:
+                conn = self._conn = self.engine.connect()
+            try:
+                with conn.begin():
+                    return self._store_on(conn, batch, refused)
+            except CONNECTION_LOST:
+                self._drop_connection()
+                if attempt:
+                    raise
+            except Exception:
+                # a fresh start for the next batch: a new connection, every day partition
+                # looked up again (one may have been dropped)
+                self._drop_connection()
+                raise
+        raise AssertionError("unreachable")
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        self._partitions.clear()
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:  # noqa: BLE001  (a lost connection may not even close)
+                log.debug("a lost intake connection did not close", exc_info=True)
+
+    def _store_on(self, conn: Any, batch: list[_Pending], refused: list[tuple[Any, ...]]
+                  ) -> int:
+        live_store.count_refusals(conn, refused)
+        if not batch:
+            return 0
+        frame = _batch_frame(batch)
+        frame = frame.drop_duplicates(["volunteer_id", "t"], keep="first")
+        known, previous = live_store.open_batch(conn, frame["volunteer_id"].to_numpy(),
+                                                frame["t"].to_numpy())
+        if known:
+            keys = list(zip(frame["volunteer_id"].tolist(), frame["t"].tolist()))
+            frame = frame[[k not in known for k in keys]]
+        self.stats["resent"] += sum(len(p.positions) for p in batch) - len(frame)
+        if frame.empty:
+            return 0
+        if self._srid is None:  # read with the device registry
+            raise DatabaseError("no metric CRS recorded: load the areas first")
+        return _store_arrivals(conn, frame.reset_index(drop=True), previous, self.settings,
+                               self._srid, self._partitions)
 
     def close(self, timeout: float = 10.0) -> None:
         """Store what is queued, then stop the writer."""
@@ -363,6 +399,9 @@ class Intake:
             self._closed = True
             self._cond.notify()
         self._thread.join(timeout)
+        if not self._thread.is_alive() and self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 class Intakes:
@@ -400,19 +439,39 @@ class Intakes:
 
 
 def _batch_frame(batch: list[_Pending]) -> pd.DataFrame:
-    rows = [(p.volunteer_id, p.device_row, p.occupation, pos.t, pos.lon, pos.lat, pos.speed_mps,
-             pos.heading, pos.accuracy_m, pos.battery_pct, pos.moving, pos.attrs, p.proven)
-            for p in batch for pos in p.positions]
-    return pd.DataFrame(rows, columns=["volunteer_id", "device_id", "occupation", "t", "lon",
-                                       "lat", "speed_mps", "heading", "accuracy_m",
-                                       "battery_pct", "moving", "attrs", "proven"])
+    """The batch's positions, a row each (built by column: a frame built from rows infers
+    every column's type, several times slower)."""
+    n = np.array([len(p.positions) for p in batch])
+    positions = [pos for p in batch for pos in p.positions]
+
+    def each(values: list[Any], dtype: str) -> np.ndarray:
+        return np.repeat(np.array(values, dtype=dtype), n)
+
+    return pd.DataFrame({
+        "volunteer_id": each([p.volunteer_id for p in batch], "int64"),
+        "device_id": each([p.device_row for p in batch], "int64"),
+        "occupation": each([p.occupation for p in batch], "object"),
+        "t": np.array([pos.t for pos in positions], dtype="int64"),
+        **{c: np.array([getattr(pos, c) for pos in positions], dtype="float64")
+           for c in ("lon", "lat", "speed_mps", "heading", "accuracy_m", "battery_pct")},
+        "moving": _objects([pos.moving for pos in positions]),
+        "attrs": _objects([pos.attrs for pos in positions]),
+        "proven": each([p.proven for p in batch], "bool")})
 
 
-def _store_arrivals(conn: Any, frame: pd.DataFrame, settings: Settings, srid: int) -> int:
-    """Flag, join into tracks and store one batch of new positions (inside the intake lock)."""
+def _objects(values: list[Any]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _store_arrivals(conn: Any, frame: pd.DataFrame, previous: pd.DataFrame,
+                    settings: Settings, srid: int, partitions: set[str]) -> int:
+    """Flag, join into tracks and store one batch of new positions (inside the intake lock;
+    ``previous``: their volunteers' previous fixes, ``partitions``: the day partitions known
+    to exist). The bookkeeping goes in one round trip, then three COPYs."""
     vid = frame["volunteer_id"].to_numpy(dtype="int32")
     t = frame["t"].to_numpy(dtype="int64")
-    previous = live_store.previous_fixes(conn, np.unique(vid).tolist())
     arr = flag_arrivals(vid, t, frame["lon"].to_numpy(dtype="float64"),
                         frame["lat"].to_numpy(dtype="float64"),
                         frame["accuracy_m"].to_numpy(dtype="float64"),
@@ -427,59 +486,90 @@ def _store_arrivals(conn: Any, frame: pd.DataFrame, settings: Settings, srid: in
     arr.step_m[mocked] = 0.0
     new_tracks = np.flatnonzero(arr.continues < 0)
     track_ids = arr.continues.copy()
-    if len(new_tracks):
-        track_ids[new_tracks] = fix_store.allocate_track_ids(conn, len(new_tracks))
+    proven = rows["proven"].to_numpy(dtype=bool)
+    # the batch by local day and proof: each such group has its upload and its COPY
+    day_no = _local_days(rows["t"].to_numpy(dtype="int64"), settings.timezone)
+    keys, group = np.unique(day_no * 2 + proven, return_inverse=True)
+    groups = [(_EPOCH_DAY + dt.timedelta(days=int(k) // 2), bool(k % 2),
+               np.flatnonzero(group == g)) for g, k in enumerate(keys)]
+    stats = _track_stats(rows, arr)
+    new_ids, uploads = live_store.file_batch(
+        conn, new_tracks=len(new_tracks),
+        uploads=[(day, vouched, len(idx), int((arr.flags[idx] != 0).sum()))
+                 for day, vouched, idx in groups],
+        days=[day for day, _, _ in groups],
+        extend=[(int(track_ids[i]), int(stats.t[stats.last[i]]), int(stats.n[i]),
+                 int(stats.flagged[i]), float(stats.metres[i]))
+                for i in np.flatnonzero(arr.continues >= 0)])
+    track_ids[new_tracks] = new_ids
     rows["flags"] = arr.flags
     rows["track_id"] = track_ids[arr.track]
     rows["x"], rows["y"] = arr.x, arr.y
     live_store.store_positions(conn, rows)
-    zone = ZoneInfo(settings.timezone)
-    days = pd.to_datetime(rows["t"], unit="us", utc=True).dt.tz_convert(zone).dt.date
-    uploads = {}
-    proven = rows["proven"].to_numpy(dtype=bool)
-    for (day, vouched), idx in rows.groupby([days.to_numpy(), proven]).indices.items():
-        flagged = int((rows["flags"].to_numpy()[idx] != 0).sum())
-        uploads[day, vouched] = live_store.live_upload(conn, day, len(idx), flagged,
-                                                       proven=bool(vouched))
-        fixes = CleanFixes(rows["volunteer_id"].to_numpy(dtype="int32")[idx],
-                           t=rows["t"].to_numpy()[idx],
-                           lon=rows["lon"].to_numpy()[idx], lat=rows["lat"].to_numpy()[idx],
-                           x=arr.x[idx], y=arr.y[idx],
-                           accuracy=rows["accuracy_m"].to_numpy(dtype="float64")[idx],
-                           speed=rows["speed_mps"].to_numpy(dtype="float64")[idx],
-                           flags=arr.flags[idx].astype("int16"), track=arr.track[idx])
+    vids = rows["volunteer_id"].to_numpy(dtype="int32")
+    lon, lat = rows["lon"].to_numpy(dtype="float64"), rows["lat"].to_numpy(dtype="float64")
+    accuracy = rows["accuracy_m"].to_numpy(dtype="float64")
+    speed = rows["speed_mps"].to_numpy(dtype="float64")
+    flags16 = arr.flags.astype("int16")
+    for day, vouched, idx in groups:
+        fixes = CleanFixes(vids[idx], t=stats.t[idx], lon=lon[idx], lat=lat[idx],
+                           x=arr.x[idx], y=arr.y[idx], accuracy=accuracy[idx],
+                           speed=speed[idx], flags=flags16[idx], track=arr.track[idx])
         fix_store.store_fixes(conn, fixes, upload_id=uploads[day, vouched],
-                              track_ids=track_ids, srid=srid, tz=settings.timezone)
-    _store_tracks(conn, rows, arr, track_ids, uploads, days, proven)
+                              track_ids=track_ids, srid=srid, tz=settings.timezone,
+                              known=partitions, forget=False)  # forgotten with the uploads
+    upload_of_group = np.array([uploads[day, vouched] for day, vouched, _ in groups])
+    _store_new_tracks(conn, rows, arr, stats, track_ids, upload_of_group[group])
     return len(rows)
 
 
-def _store_tracks(conn: Any, rows: pd.DataFrame, arr: Any, track_ids: np.ndarray,
-                  uploads: dict[tuple[dt.date, bool], int], days: pd.Series,
-                  proven: np.ndarray) -> None:
-    """New tracks inserted, continued ones extended (per batch track, rows sorted by track:
-    counts, times and metres by numpy). A live track's line is drawn when it ends."""
+@dataclass
+class _TrackStats:
+    """Per batch track (rows sorted by track): its fixes, flagged fixes, metres, and its
+    first and last row."""
+
+    t: np.ndarray
+    n: np.ndarray
+    flagged: np.ndarray
+    metres: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+
+
+def _track_stats(rows: pd.DataFrame, arr: Any) -> _TrackStats:
     k = len(arr.continues)
     track = arr.track
-    t = rows["t"].to_numpy(dtype="int64")
-    n = np.bincount(track, minlength=k)
-    flagged = np.bincount(track, weights=arr.flags != 0, minlength=k).astype(int)
-    metres = np.bincount(track, weights=arr.step_m, minlength=k)
-    first = np.searchsorted(track, np.arange(k))
-    last = np.searchsorted(track, np.arange(k), side="right") - 1
-    go_on = arr.continues >= 0
-    live_store.extend_tracks(conn, [(int(track_ids[i]), int(t[last[i]]), int(n[i]),
-                                     int(flagged[i]), float(metres[i]))
-                                    for i in np.flatnonzero(go_on)])
+    return _TrackStats(
+        t=rows["t"].to_numpy(dtype="int64"), n=np.bincount(track, minlength=k),
+        flagged=np.bincount(track, weights=arr.flags != 0, minlength=k).astype(int),
+        metres=np.bincount(track, weights=arr.step_m, minlength=k),
+        first=np.searchsorted(track, np.arange(k)),
+        last=np.searchsorted(track, np.arange(k), side="right") - 1)
+
+
+_EPOCH_DAY = dt.date(1970, 1, 1)
+
+
+def _local_days(t_us: np.ndarray, timezone: str) -> np.ndarray:
+    """Each time's local day (µs since the epoch -> days since 1970-01-01, local)."""
+    local = pd.DatetimeIndex(pd.to_datetime(t_us, unit="us", utc=True)).tz_convert(
+        timezone).tz_localize(None)
+    return local.to_numpy().astype("datetime64[D]").astype("int64")
+
+
+def _store_new_tracks(conn: Any, rows: pd.DataFrame, arr: Any, stats: _TrackStats,
+                      track_ids: np.ndarray, upload_of_row: np.ndarray) -> None:
+    """New tracks inserted (continued ones were extended with the batch's bookkeeping:
+    counts, times and metres by numpy). A live track's line is drawn when it ends."""
     passive = rows["occupation"].isin(PASSIVE_OCCUPATIONS).to_numpy()
     vid = rows["volunteer_id"].to_numpy()
-    day = days.to_numpy()
-    new = [(int(track_ids[i]), int(vid[first[i]]), uploads[day[first[i]], proven[first[i]]],
+    t, first, last = stats.t, stats.first, stats.last
+    new = [(int(track_ids[i]), int(vid[first[i]]), int(upload_of_row[first[i]]),
             "passive" if passive[first[i]] else "patrol",
             pd.Timestamp(int(t[first[i]]), unit="us", tz="UTC"),
-            pd.Timestamp(int(t[last[i]]), unit="us", tz="UTC"), int(n[i]), int(flagged[i]),
-            float(metres[i]), None)
-           for i in np.flatnonzero(~go_on)]
+            pd.Timestamp(int(t[last[i]]), unit="us", tz="UTC"), int(stats.n[i]),
+            int(stats.flagged[i]), float(stats.metres[i]), None)
+           for i in np.flatnonzero(arr.continues < 0)]
     if new:
         fix_store.store_track_rows(conn, new)
 

@@ -49,6 +49,16 @@ class LiveCoverage:
             self._streets_key = key
         return self._streets
 
+    def prepare(self) -> None:
+        """Build the street atoms now, before the first positions come: a server just
+        started covers them at once, and the build does not take the CPU from the intake
+        while they pour in (a failure is only logged: the first update builds them)."""
+        try:
+            with self.engine.connect() as conn:
+                self._atoms(conn)
+        except Exception:  # noqa: BLE001  (no streets or no database yet: built when needed)
+            log.info("the street atoms are built at the first update", exc_info=True)
+
     def update(self, *, limit: int = 200_000) -> int:
         """Take in up to ``limit`` new positions; the number read (0: nothing new or another
         process is updating)."""
@@ -106,6 +116,7 @@ def coverage_loop(engine: Engine, settings: Settings,
     ``stop`` is set; a lost database is retried on the next turn."""
     coverage = LiveCoverage(engine, settings)
     stop = stop or threading.Event()
+    coverage.prepare()
     while not stop.is_set():
         try:
             while coverage.update():

@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -44,6 +45,16 @@ def forget_days(conn: Connection, days: Iterable[dt.date]) -> None:
     days = list(days)
     _forget_months(conn, days)
     conn.execute(sa.text("DELETE FROM day_visits WHERE day = ANY(:d)"), {"d": days})
+
+
+def queue_forget_days(raw: psycopg.Connection, days: Iterable[dt.date]) -> None:
+    """:func:`forget_days` as one statement on a psycopg connection (sent without waiting
+    when the connection is in pipeline mode)."""
+    days = sorted(set(days))
+    if days:
+        raw.execute("WITH m AS (DELETE FROM month_visits WHERE month = ANY(%s)) "
+                    "DELETE FROM day_visits WHERE day = ANY(%s)",
+                    (sorted({d.replace(day=1) for d in days}), days))
 
 
 def _forget_months(conn: Connection, days: list[dt.date]) -> None:

@@ -118,11 +118,14 @@ def _ts(us: int) -> str:
 
 
 def store_fixes(conn: Connection, fixes: CleanFixes, *, upload_id: int, track_ids: np.ndarray,
-                srid: int, tz: str, meanwhile: Callable[[], None] | None = None) -> dict[str, int]:
+                srid: int, tz: str, meanwhile: Callable[[], None] | None = None,
+                known: set[str] | None = None, forget: bool = True) -> dict[str, int]:
     """COPY the fixes into their day partitions, creating and indexing new days.
 
     The new partitions' indexes are built by the server while ``meanwhile`` runs here (the
     statements are sent without waiting), so Python work and the index build overlap.
+    ``known``: partitions a caller has seen committed (not looked up again; those found here
+    are added); ``forget=False``: the caller forgets the days' stored visits itself.
     """
     raw = driver_connection(conn)
     stats = {"days": 0, "new_days": 0}
@@ -137,11 +140,16 @@ def store_fixes(conn: Connection, fixes: CleanFixes, *, upload_id: int, track_id
         name = partition_name(day)
         chunks = encode_binary_copy(fixes, idx, upload_id=upload_id, track_ids=track_ids,
                                     srid=srid)
+        if known is not None and name in known:
+            _copy_binary(conn, "patrol_fixes", chunks)
+            continue
         if not _partition_exists(conn, name):
             # one loader at a time creates a given day's partition
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || :n))"),
                          {"n": name})
         if _partition_exists(conn, name):
+            if known is not None:  # committed by someone else: it stays
+                known.add(name)
             _copy_binary(conn, "patrol_fixes", chunks)
             continue
         stats["new_days"] += 1
@@ -162,7 +170,8 @@ def store_fixes(conn: Connection, fixes: CleanFixes, *, upload_id: int, track_id
             sql.SQL("ALTER TABLE patrol_fixes ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})"
                     ).format(ident, lo, hi),
             sql.SQL("ANALYZE {}").format(ident)]
-    forget_days(conn, written)  # their stored visits no longer hold every fix
+    if forget:
+        forget_days(conn, written)  # their stored visits no longer hold every fix
     if finishing:
         _run_while(raw, sql.SQL("; ").join(finishing).as_string(raw), meanwhile)
     elif meanwhile is not None:

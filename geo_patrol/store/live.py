@@ -15,6 +15,7 @@ from psycopg import sql
 from sqlalchemy.engine import Connection
 
 from geo_patrol.store.bulk import driver_connection
+from geo_patrol.store.days import queue_forget_days
 from geo_patrol.store.places import nearest_piece
 from geo_patrol.store.scope import Within, in_scope, meets_scope, scope_params
 from geo_patrol.vocab import FLAG_MOCK
@@ -127,6 +128,74 @@ def lock_intake(conn: Connection) -> None:
     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": INTAKE_LOCK})
 
 
+#: A µs count since the epoch (a bigint parameter) as a timestamptz, exactly.
+_AT_US = "(timestamptz 'epoch' + {} * interval '1 microsecond')"
+_US_OF = "(extract(epoch FROM {}) * 1000000)::bigint"
+_STORED_KEYS = (
+    f"SELECT p.volunteer_id, {_US_OF.format('p.t')} FROM live_positions p "
+    "JOIN unnest(%s::integer[], %s::bigint[]) AS k(v, t) "
+    f"ON p.volunteer_id = k.v AND p.t = {_AT_US.format('k.t')}")
+_PREVIOUS = (
+    f"SELECT k.v, {_US_OF.format('a.t')}, a.track_id, {_US_OF.format('c.t')}, c.lon, c.lat, "
+    "c.x, c.y, c.track_id FROM unnest(%s::integer[]) AS k(v) "
+    "CROSS JOIN LATERAL (SELECT t, track_id FROM live_positions WHERE volunteer_id = k.v "
+    "  ORDER BY t DESC LIMIT 1) a "
+    "LEFT JOIN LATERAL (SELECT t, lon, lat, x, y, track_id FROM live_positions "
+    "  WHERE volunteer_id = k.v AND flags = 0 ORDER BY t DESC LIMIT 1) c ON true")
+_PREVIOUS_COLUMNS = ["volunteer_id", "t", "track_id", "clean_t", "lon", "lat", "x", "y",
+                     "clean_track"]
+
+
+def open_batch(conn: Connection, volunteer_ids: np.ndarray, t_us: np.ndarray
+               ) -> tuple[set[tuple[int, int]], pd.DataFrame]:
+    """Take the intake lock, then read which of these positions are stored already (as
+    :func:`stored_keys`) and each of their volunteers' previous fixes (as
+    :func:`previous_fixes`): three statements sent at once and run in order, one round trip
+    (the reads see whatever the batch before committed)."""
+    raw = driver_connection(conn)
+    with raw.cursor() as keys, raw.cursor() as previous:
+        with raw.pipeline():
+            raw.execute("SELECT pg_advisory_xact_lock(%s)", (INTAKE_LOCK,))
+            keys.execute(_STORED_KEYS, (np.asarray(volunteer_ids).tolist(),
+                                        np.asarray(t_us).tolist()))
+            previous.execute(_PREVIOUS, (np.unique(volunteer_ids).tolist(),))
+        known = {(int(a), int(b)) for a, b in keys.fetchall()}
+        before = pd.DataFrame(previous.fetchall(), columns=_PREVIOUS_COLUMNS)
+    return known, before.set_index("volunteer_id")
+
+
+def file_batch(conn: Connection, *, new_tracks: int,
+               uploads: Sequence[tuple[dt.date, bool, int, int]], days: Iterable[dt.date],
+               extend: Sequence[tuple[int, int, int, int, float]]
+               ) -> tuple[np.ndarray, dict[tuple[dt.date, bool], int]]:
+    """A batch's bookkeeping in one round trip (statements sent at once): ``new_tracks``
+    ids from the tracks sequence; the live upload of each (day, proven, stored, flagged)
+    with its running counts (as :func:`live_upload`); the days' stored visits forgotten;
+    the tracks of ``extend`` continued (as :func:`extend_tracks`). Returns the new track
+    ids and each (day, proven)'s upload id."""
+    raw = driver_connection(conn)
+    cursors = []
+    with raw.cursor() as ids:
+        with raw.pipeline():
+            if new_tracks:
+                ids.execute("SELECT nextval('tracks_id_seq') FROM generate_series(1, %s)",
+                            (new_tracks,))
+            for day, proven, stored, flagged in uploads:
+                cur = raw.cursor()
+                cursors.append(((day, proven), cur))
+                cur.execute(_LIVE_UPLOAD, _live_upload_params(day, stored, flagged, proven))
+            queue_forget_days(raw, days)
+            if extend:
+                raw.execute(_EXTEND_TRACKS, _extend_params(extend))
+        track_ids = np.array([r[0] for r in ids.fetchall()] if new_tracks else [],
+                             dtype="int64")
+    upload_ids = {}
+    for key, cur in cursors:
+        upload_ids[key] = int(cur.fetchone()[0])
+        cur.close()
+    return track_ids, upload_ids
+
+
 def stored_keys(conn: Connection, volunteer_ids: np.ndarray, t_us: np.ndarray
                 ) -> set[tuple[int, int]]:
     """(volunteer id, µs) of these positions that are already stored (re-sent ones)."""
@@ -163,13 +232,22 @@ def store_positions(conn: Connection, frame: pd.DataFrame) -> None:
     """COPY new positions (columns of :data:`_POSITION_COLUMNS`, ``t`` in µs)."""
     query = sql.SQL("COPY live_positions ({}) FROM STDIN").format(
         sql.SQL(", ").join(map(sql.Identifier, _POSITION_COLUMNS)))
-    times = _times(frame["t"].to_numpy())
-    cols = [frame[c].tolist() for c in _POSITION_COLUMNS]
-    cols[1] = times
+    cols: list[list[object]] = []
+    for c in _POSITION_COLUMNS[:-1]:
+        values = frame[c]
+        if c == "t":
+            cols.append(_times(values.to_numpy()))
+        elif values.dtype == object or values.dtype.kind == "f":  # NaN and NA: NULL
+            cols.append(values.astype(object).where(values.notna(), None).tolist())
+        else:
+            cols.append(values.tolist())
+    cols.append([_ATTRS_JSON.encode(a) for a in frame["attrs"]])
     with driver_connection(conn).cursor() as cur, cur.copy(query) as copy:
         for row in zip(*cols):
-            copy.write_row([None if isinstance(v, float) and v != v else v
-                            for v in row[:-1]] + [json.dumps(row[-1], ensure_ascii=False)])
+            copy.write_row(row)
+
+
+_ATTRS_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 def live_upload(conn: Connection, day: dt.date, stored: int, flagged: int, *,
@@ -177,17 +255,24 @@ def live_upload(conn: Connection, day: dt.date, stored: int, flagged: int, *,
     """The upload row live positions of a local day are filed under, with running counts:
     one for phones that proved themselves with their device secret (``proof = 'phone'``),
     one for the others (``'none'``: coverage, never points)."""
+    return int(driver_connection(conn).execute(
+        _LIVE_UPLOAD, _live_upload_params(day, stored, flagged, proven)).fetchone()[0])
+
+
+_LIVE_UPLOAD = (
+    "INSERT INTO uploads (kind, filename, sha256, size_bytes, rows_stored, rows_flagged, "
+    "options, summary, proof) VALUES ('live', %(name)s, %(sha)s, 0, %(n)s, %(f)s, "
+    "'{}'::jsonb, '{}'::jsonb, %(proof)s) ON CONFLICT (sha256) DO UPDATE SET "
+    "rows_stored = uploads.rows_stored + %(n)s, rows_flagged = uploads.rows_flagged + %(f)s "
+    "RETURNING id")
+
+
+def _live_upload_params(day: dt.date, stored: int, flagged: int, proven: bool
+                        ) -> dict[str, object]:
     tag = "" if proven else ":unproven"
-    key = hashlib.sha256(f"live:{day.isoformat()}{tag}".encode()).hexdigest()
-    return int(conn.execute(sa.text(
-        "INSERT INTO uploads (kind, filename, sha256, size_bytes, rows_stored, rows_flagged, "
-        "options, summary, proof) VALUES ('live', :name, :sha, 0, :n, :f, '{}'::jsonb, "
-        "'{}'::jsonb, :proof) ON CONFLICT (sha256) DO UPDATE SET "
-        "rows_stored = uploads.rows_stored + :n, rows_flagged = uploads.rows_flagged + :f "
-        "RETURNING id"),
-        {"name": f"live {day.isoformat()}{'' if proven else ' (no device secret)'}",
-         "sha": key, "n": stored, "f": flagged,
-         "proof": "phone" if proven else "none"}).scalar_one())
+    return {"name": f"live {day.isoformat()}{'' if proven else ' (no device secret)'}",
+            "sha": hashlib.sha256(f"live:{day.isoformat()}{tag}".encode()).hexdigest(),
+            "n": stored, "f": flagged, "proof": "phone" if proven else "none"}
 
 
 def extend_tracks(conn: Connection, rows: Sequence[tuple[int, int, int, int, float]]) -> None:
@@ -196,14 +281,19 @@ def extend_tracks(conn: Connection, rows: Sequence[tuple[int, int, int, int, flo
     that goes on after it was drawn (a phone's buffer arriving late) is drawn again."""
     if not rows:
         return
-    conn.execute(sa.text(
-        "UPDATE tracks t SET ended_at = greatest(t.ended_at, u.ended), n_fixes = t.n_fixes + u.n, "
-        "n_flagged = t.n_flagged + u.f, length_m = t.length_m + u.m, geom = NULL "
-        "FROM (SELECT * FROM unnest(CAST(:id AS bigint[]), CAST(:e AS timestamptz[]), "
-        "  CAST(:n AS integer[]), CAST(:f AS integer[]), CAST(:m AS float8[])) "
-        "  AS x(id, ended, n, f, m)) u WHERE t.id = u.id"),
-        {"id": [r[0] for r in rows], "e": _times(np.array([r[1] for r in rows])),
-         "n": [r[2] for r in rows], "f": [r[3] for r in rows], "m": [r[4] for r in rows]})
+    driver_connection(conn).execute(_EXTEND_TRACKS, _extend_params(rows))
+
+
+_EXTEND_TRACKS = (
+    "UPDATE tracks t SET ended_at = greatest(t.ended_at, u.ended), n_fixes = t.n_fixes + u.n, "
+    "n_flagged = t.n_flagged + u.f, length_m = t.length_m + u.m, geom = NULL "
+    f"FROM (SELECT id, {_AT_US.format('e')} AS ended, n, f, m FROM unnest(%s::bigint[], "
+    "  %s::bigint[], %s::integer[], %s::integer[], %s::float8[]) AS x(id, e, n, f, m)) u "
+    "WHERE t.id = u.id")
+
+
+def _extend_params(rows: Sequence[tuple[int, int, int, int, float]]) -> tuple[list, ...]:
+    return tuple([r[i] for r in rows] for i in range(5))
 
 
 def close_tracks(conn: Connection, ended_before: dt.datetime) -> int:
@@ -315,11 +405,22 @@ def store_cover(conn: Connection, day: dt.date, frame: pd.DataFrame) -> None:
                  {"d": day, "s": frame["segment_id"].astype(int).tolist()})
     query = sql.SQL("COPY live_cover (day, segment_id, atoms, starts, ends, covered_m, "
                     "last_visit) FROM STDIN")
+    # COPY's text lines written here: numbers and arrays need no escaping, and psycopg's
+    # dumpers would go through every element of every array in Python
+    lines = "".join(
+        f"{day.isoformat()}\t{int(seg)}\t{{{','.join(map(str, map(int, atoms)))}}}\t"
+        f"{_floats(starts)}\t{_floats(ends)}\t{float(covered)!r}\t"
+        f"{dt.datetime.fromtimestamp(last, dt.UTC).isoformat()}\n"
+        for seg, atoms, starts, ends, covered, last in zip(
+            frame["segment_id"].tolist(), frame["atoms"], frame["starts"], frame["ends"],
+            frame["covered_m"].tolist(), frame["last"].tolist()))
     with driver_connection(conn).cursor() as cur, cur.copy(query) as copy:
-        for r in frame.itertuples():
-            copy.write_row((day, int(r.segment_id), [int(v) for v in r.atoms],
-                            [float(v) for v in r.starts], [float(v) for v in r.ends],
-                            float(r.covered_m), dt.datetime.fromtimestamp(r.last, dt.UTC)))
+        copy.write(lines.encode())
+
+
+def _floats(values: Iterable[float]) -> str:
+    """A float8[] in COPY's text form (repr round-trips every float exactly)."""
+    return "{" + ",".join(map(repr, map(float, values))) + "}"
 
 
 def live_coverage(conn: Connection, day: dt.date, within: Iterable[int] | None) -> pd.DataFrame:
