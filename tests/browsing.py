@@ -120,6 +120,8 @@ def sign_in(page, server: str, username: str) -> None:  # noqa: ANN001
     page.click("#login button[type=submit]")
     # signed in: the account is named in the header (behind the menu button on a phone)
     page.wait_for_selector("#whoami", state="attached", timeout=20_000)
+    # and the page read to its end: the header's menu script has opened the bar on a desk
+    page.wait_for_load_state("domcontentloaded")
 
 
 
