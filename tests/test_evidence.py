@@ -324,6 +324,7 @@ def test_evidence_page(page, server, demo_world, demo_spots, stored_rota, lang):
             "(SELECT area_subtree(:d)) ORDER BY a.id LIMIT 1"), {"d": stored_rota["area"]}
         ).scalar_one()
     make_user(engine, "ev-officer", "officer", areas=[other])
+    page.goto("about:blank")  # the command's map asks for no more tiles once signed out
     page.context.clear_cookies()
     sign_in(page, server, "ev-officer")
     answer = page.request.get(f"{server}/api/evidence/dose?rota={stored_rota['id']}")
@@ -341,6 +342,7 @@ def test_evidence_page(page, server, demo_world, demo_spots, stored_rota, lang):
         ).scalar_one()
     assert page.request.get(f"{server}/api/jobs/{job_id}").status == 404
     make_user(engine, "ev-officer-in", "officer", areas=[inside])
+    page.goto("about:blank")
     page.context.clear_cookies()
     sign_in(page, server, "ev-officer-in")
     assert page.request.get(f"{server}/api/jobs/{job_id}").json()["state"] == "done"
