@@ -12,7 +12,7 @@ import pandas as pd
 
 from geo_patrol.clock import localise_frame
 from geo_patrol.errors import InputError
-from geo_patrol.render.i18n import label, term
+from geo_patrol.render.i18n import CSV_HEADERS, label, term
 
 FORMATS = {"geojson": "application/geo+json", "gpkg": "application/geopackage+sqlite3",
            "csv": "text/csv"}
@@ -49,17 +49,6 @@ def export_bytes(frame: gpd.GeoDataFrame, fmt: str, *, tz: str) -> bytes:
         return path.read_bytes()
 
 
-#: CSV columns of the files people open (the rota's walks, a payout list) as
-#: (Chinese, English) headers; the API keeps the column keys.
-CSV_HEADERS: dict[str, tuple[str, str]] = {
-    "id": ("任务序号", "Walk"), "day": ("日期", "Day"), "slot": ("时段", "Time slot"),
-    "starts_at": ("出发时间", "Starts at"), "minutes": ("时长（分钟）", "Minutes"),
-    "kind": ("任务类型", "Kind"), "community": ("社区", "Community"),
-    "number": ("义警编号", "Roster number"), "name": ("姓名", "Name"),
-    "length_m": ("长度（米）", "Length (m)"), "hazards": ("隐患驻点（个）", "Hazard stops"),
-    "hotspot_segment_id": ("热点街段编号", "Hot-spot segment"),
-    "points": ("积分", "Points"), "items": ("积分来源", "What it pays"),
-}
 #: Sources of points, as a payout line names them.
 POINT_SOURCES = {"task": ("任务", "task"), "report": ("线索", "report")}
 
