@@ -8,7 +8,7 @@ and for indexed ``ST_DWithin`` joins.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -69,6 +69,12 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
+def _one_of(table: str, column: str, values: tuple[str, ...]) -> CheckConstraint:
+    """``column`` holds one of a vocabulary's stored ``values`` (the check named
+    ``{table}_{column}_check``)."""
+    return CheckConstraint(_in(column, values), name=f"{table}_{column}_check")
+
+
 def _metric_geom() -> Geometry:
     # SRID is the deployment's metric CRS, chosen once at the first load, so it is not fixed here.
     return Geometry(geometry_type="GEOMETRY", srid=-1, spatial_index=True)
@@ -90,8 +96,32 @@ def _loaded_from() -> Any:
     return mapped_column(ForeignKey("uploads.id"))
 
 
+#: An instant the database stamps when the row is written (``now()``).
+Stamp = Annotated[dt.datetime, mapped_column(server_default=func.now())]
+
+
+class _Made:
+    """Who made the row (their user name) and when."""
+
+    created_by: Mapped[str]
+    created_at: Mapped[Stamp]
+
+
 class Base(DeclarativeBase):
-    pass
+    """A column's type follows its Python annotation unless the column names another
+    (``String(16)``, ``BigInteger``, ``REAL``...); ``Mapped[X | None]`` makes it nullable."""
+
+    type_annotation_map = {
+        int: Integer,
+        float: Float,
+        str: Text,
+        bool: Boolean,
+        bytes: LargeBinary,
+        dict: JSONB,
+        dt.date: Date,
+        dt.time: Time,
+        dt.datetime: DateTime(timezone=True),
+    }
 
 
 class Deployment(Base):
@@ -99,25 +129,25 @@ class Deployment(Base):
 
     __tablename__ = "deployment"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
+    value: Mapped[str]
 
 
 class Upload(Base):
     """One loaded file; its SHA-256 is unique so the same file is stored once."""
 
     __tablename__ = "uploads"
-    __table_args__ = (CheckConstraint(_in("kind", UPLOAD_KINDS), name="uploads_kind_check"),
-                      CheckConstraint(_in("proof", PROOFS), name="uploads_proof_check"))
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    __table_args__ = (_one_of("uploads", "kind", UPLOAD_KINDS),
+                      _one_of("uploads", "proof", PROOFS))
+    id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
-    filename: Mapped[str] = mapped_column(Text)
+    filename: Mapped[str]
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
-    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    rows_stored: Mapped[int] = mapped_column(Integer, default=0)
-    rows_flagged: Mapped[int] = mapped_column(Integer, default=0)
-    options: Mapped[dict] = mapped_column(JSONB, default=dict)
-    summary: Mapped[dict] = mapped_column(JSONB, default=dict)
+    loaded_at: Mapped[Stamp]
+    rows_stored: Mapped[int] = mapped_column(default=0)
+    rows_flagged: Mapped[int] = mapped_column(default=0)
+    options: Mapped[dict] = mapped_column(default=dict)
+    summary: Mapped[dict] = mapped_column(default=dict)
     #: What vouches for the upload's fixes as proof of work (see :data:`PROOFS`).
     proof: Mapped[str] = mapped_column(String(8), server_default="import")
 
@@ -127,19 +157,19 @@ class Area(Base):
 
     __tablename__ = "areas"
     __table_args__ = (
-        CheckConstraint(_in("level", AREA_LEVELS), name="areas_level_check"),
+        _one_of("areas", "level", AREA_LEVELS),
         UniqueConstraint("level", "parent_id", "name", name="areas_level_parent_name_key",
                          postgresql_nulls_not_distinct=True),
         _trgm("ix_areas_name_trgm", "name"),
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     level: Mapped[str] = mapped_column(String(16), index=True)
-    name: Mapped[str] = mapped_column(Text)
+    name: Mapped[str]
     code: Mapped[str | None] = mapped_column(String(32))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"),
                                                   index=True)
     upload_id: Mapped[int | None] = _loaded_from()
-    attrs: Mapped[dict] = mapped_column(JSONB, default=dict)
+    attrs: Mapped[dict] = mapped_column(default=dict)
     geom, geom_m = _geometries("MULTIPOLYGON")
 
 
@@ -158,12 +188,12 @@ class StreetSegment(Base):
     node_from: Mapped[int] = mapped_column(BigInteger)
     node_to: Mapped[int] = mapped_column(BigInteger)
     highway: Mapped[str | None] = mapped_column(String(32))
-    name: Mapped[str | None] = mapped_column(Text)
-    length_m: Mapped[float] = mapped_column(Float)
+    name: Mapped[str | None]
+    length_m: Mapped[float]
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
     upload_id: Mapped[int | None] = _loaded_from()
     #: The stretch of its street between two cross streets (:class:`StreetPiece`).
-    piece_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    piece_id: Mapped[int | None] = mapped_column(index=True)
     geom, geom_m = _geometries("LINESTRING")
 
 
@@ -173,19 +203,19 @@ class StreetPiece(Base):
 
     __tablename__ = "street_pieces"
     __table_args__ = (_trgm("ix_street_pieces_name_trgm", "name"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    name: Mapped[str | None] = mapped_column(Text)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    name: Mapped[str | None]
     highway: Mapped[str | None] = mapped_column(String(32))
-    cross_a: Mapped[str | None] = mapped_column(Text)
-    cross_b: Mapped[str | None] = mapped_column(Text)
+    cross_a: Mapped[str | None]
+    cross_b: Mapped[str | None]
     #: The crossings at its ends (graph nodes) and where they are (metric CRS).
     node_a: Mapped[int | None] = mapped_column(BigInteger)
     node_b: Mapped[int | None] = mapped_column(BigInteger)
-    x_a: Mapped[float | None] = mapped_column(Float)
-    y_a: Mapped[float | None] = mapped_column(Float)
-    x_b: Mapped[float | None] = mapped_column(Float)
-    y_b: Mapped[float | None] = mapped_column(Float)
-    length_m: Mapped[float] = mapped_column(Float)
+    x_a: Mapped[float | None]
+    y_a: Mapped[float | None]
+    x_b: Mapped[float | None]
+    y_b: Mapped[float | None]
+    length_m: Mapped[float]
     geom, geom_m = _geometries("MULTILINESTRING")
 
 
@@ -195,14 +225,14 @@ class StreetName(Base):
 
     __tablename__ = "street_names"
     __table_args__ = (_trgm("ix_street_names_name_trgm", "name"),)
-    name: Mapped[str] = mapped_column(Text, primary_key=True)
-    length_m: Mapped[float] = mapped_column(Float)
-    lon: Mapped[float] = mapped_column(Float)
-    lat: Mapped[float] = mapped_column(Float)
-    x0: Mapped[float] = mapped_column(Float)
-    y0: Mapped[float] = mapped_column(Float)
-    x1: Mapped[float] = mapped_column(Float)
-    y1: Mapped[float] = mapped_column(Float)
+    name: Mapped[str] = mapped_column(primary_key=True)
+    length_m: Mapped[float]
+    lon: Mapped[float]
+    lat: Mapped[float]
+    x0: Mapped[float]
+    y0: Mapped[float]
+    x1: Mapped[float]
+    y1: Mapped[float]
 
 
 class Crossing(Base):
@@ -211,10 +241,10 @@ class Crossing(Base):
     __tablename__ = "crossings"
     __table_args__ = (_trgm("ix_crossings_name_a_trgm", "name_a"),
                       _trgm("ix_crossings_name_b_trgm", "name_b"))
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     node: Mapped[int] = mapped_column(BigInteger)
-    name_a: Mapped[str] = mapped_column(Text)
-    name_b: Mapped[str] = mapped_column(Text)
+    name_a: Mapped[str]
+    name_b: Mapped[str]
     geom = mapped_column(Geometry("POINT", srid=4326), nullable=False)
 
 
@@ -223,10 +253,10 @@ class LandCover(Base):
     of the base map (:mod:`geo_patrol.ingest.landcover`)."""
 
     __tablename__ = "land_cover"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     #: ``water``, ``green`` or ``building``.
     kind: Mapped[str] = mapped_column(String(16))
-    name: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None]
     upload_id: Mapped[int | None] = _loaded_from()
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326), nullable=False)
     __table_args__ = (CheckConstraint("kind IN ('water', 'green', 'building')",
@@ -238,15 +268,15 @@ class BaseTile(Base):
 
     __tablename__ = "base_tiles"
     z: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
-    x: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    y: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    tile: Mapped[bytes] = mapped_column(LargeBinary)
+    x: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    y: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    tile: Mapped[bytes]
 
 
 class Team(Base):
     __tablename__ = "teams"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(Text, unique=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(unique=True)
 
 
 class Volunteer(Base):
@@ -255,17 +285,17 @@ class Volunteer(Base):
     __tablename__ = "volunteers"
     __table_args__ = (_trgm("ix_volunteers_name_trgm", "name"),
                       _trgm("ix_volunteers_number_trgm", "number"))
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
-    name: Mapped[str] = mapped_column(Text)
+    name: Mapped[str]
     phone: Mapped[str | None] = mapped_column(String(20))
-    id_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
-    id_hash: Mapped[bytes | None] = mapped_column(LargeBinary, unique=True)
+    id_cipher: Mapped[bytes | None]
+    id_hash: Mapped[bytes | None] = mapped_column(unique=True)
     occupation: Mapped[str] = mapped_column(String(32), default="other")
     skills: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     duties: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     community_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(default=True)
     upload_id: Mapped[int | None] = _loaded_from()
 
 
@@ -288,16 +318,16 @@ class Track(Base):
     """
 
     __tablename__ = "tracks"
-    __table_args__ = (CheckConstraint(_in("kind", PATROL_KINDS), name="tracks_kind_check"),)
+    __table_args__ = (_one_of("tracks", "kind", PATROL_KINDS),)
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
     upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id"), index=True)
     kind: Mapped[str] = mapped_column(String(8))
-    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
-    ended_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    n_fixes: Mapped[int] = mapped_column(Integer)
-    n_flagged: Mapped[int] = mapped_column(Integer, default=0)
-    length_m: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[dt.datetime] = mapped_column(index=True)
+    ended_at: Mapped[dt.datetime]
+    n_fixes: Mapped[int]
+    n_flagged: Mapped[int] = mapped_column(default=0)
+    length_m: Mapped[float]
     geom = mapped_column(Geometry("LINESTRING", srid=4326, spatial_index=False))
 
 
@@ -317,17 +347,16 @@ class PatrolFix(Base):
     __table_args__ = ({"postgresql_partition_by": "RANGE (t)"},)
     #: The city's key: this table is the city's LIST partition of ``public.patrol_fixes``.
     city: Mapped[str] = mapped_column(String(32))
-    volunteer_id: Mapped[int] = mapped_column(Integer)
-    upload_id: Mapped[int] = mapped_column(Integer)
+    volunteer_id: Mapped[int] = mapped_column()
+    upload_id: Mapped[int]
     track_id: Mapped[int] = mapped_column(BigInteger)
-    t: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    accuracy_m: Mapped[float | None] = mapped_column(Float)
-    speed_mps: Mapped[float | None] = mapped_column(Float)
+    t: Mapped[dt.datetime] = mapped_column()
+    accuracy_m: Mapped[float | None]
+    speed_mps: Mapped[float | None]
     flags: Mapped[int] = mapped_column(SmallInteger, default=0)
     geom_m = mapped_column(_metric_geom(), nullable=False)
     #: When the server stored the fix (``None``: stored before this was kept).
-    received_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
-                                                            server_default=func.now())
+    received_at: Mapped[dt.datetime | None] = mapped_column(server_default=func.now())
     __mapper_args__ = {"primary_key": [volunteer_id, t]}
 
 
@@ -335,36 +364,35 @@ class Hazard(Base):
     """A campaign hazard (school, gas/LPG site, guns/explosives/knives seller...)."""
 
     __tablename__ = "hazards"
-    __table_args__ = (CheckConstraint(_in("status", HAZARD_STATUSES), name="hazards_status_check"),
+    __table_args__ = (_one_of("hazards", "status", HAZARD_STATUSES),
                       _trgm("ix_hazards_name_trgm", "name"))
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(unique=True)
     category: Mapped[str] = mapped_column(String(32), index=True)
-    name: Mapped[str] = mapped_column(Text)
-    address: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str]
+    address: Mapped[str | None]
     status: Mapped[str] = mapped_column(String(16), default="open")
     source: Mapped[str] = mapped_column(String(16), default="campaign")
     #: An officer's proposal waiting for the district command's review: left out of analysis
     #: and maps until accepted.
-    proposed: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    proposed: Mapped[bool] = mapped_column(server_default=false(), default=False)
     community_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
     upload_id: Mapped[int | None] = _loaded_from()
     #: The category's visit rule when the hazard was loaded (see :mod:`geo_patrol.rules`).
-    visit_rule: Mapped[dict] = mapped_column(JSONB, default=dict)
-    status_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    attrs: Mapped[dict] = mapped_column(JSONB, default=dict)
+    visit_rule: Mapped[dict] = mapped_column(default=dict)
+    status_at: Mapped[dt.datetime | None]
+    attrs: Mapped[dict] = mapped_column(default=dict)
     geom, geom_m = _geometries("POINT")
 
 
 class HazardStatusChange(Base):
     __tablename__ = "hazard_status_history"
-    __table_args__ = (CheckConstraint(_in("status", HAZARD_STATUSES),
-                                      name="hazard_status_history_status_check"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    __table_args__ = (_one_of("hazard_status_history", "status", HAZARD_STATUSES),)
+    id: Mapped[int] = mapped_column(primary_key=True)
     hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16))
-    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    note: Mapped[str | None] = mapped_column(Text)
+    changed_at: Mapped[dt.datetime]
+    note: Mapped[str | None]
     upload_id: Mapped[int | None] = _loaded_from()
 
 
@@ -372,17 +400,15 @@ class Report(Base):
     """A volunteer's report of a hazard or incident, with verification and reward."""
 
     __tablename__ = "reports"
-    __table_args__ = (CheckConstraint(_in("verification", REPORT_VERIFICATIONS),
-                                      name="reports_verification_check"),
-                      CheckConstraint(_in("outcome", REPORT_OUTCOMES),
-                                      name="reports_outcome_check"))
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    __table_args__ = (_one_of("reports", "verification", REPORT_VERIFICATIONS),
+                      _one_of("reports", "outcome", REPORT_OUTCOMES))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(unique=True)
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
     hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"))
-    reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    reported_at: Mapped[dt.datetime]
     category: Mapped[str] = mapped_column(String(32))
-    text: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None]
     verification: Mapped[str] = mapped_column(String(16), default="pending")
     reward: Mapped[float] = mapped_column(Numeric(10, 2), default=0)
     upload_id: Mapped[int | None] = _loaded_from()
@@ -393,14 +419,13 @@ class Report(Base):
     #: keeps a report made offline and sends it later).
     community_id: Mapped[int | None] = mapped_column(
         ForeignKey("areas.id", ondelete="SET NULL"), index=True)
-    received_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
-                                                            server_default=func.now())
+    received_at: Mapped[dt.datetime | None] = mapped_column(server_default=func.now())
     #: Triage: what became of it, the answer the reporter reads, who decided and when, and
     #: the police station it was handed to.
     outcome: Mapped[str | None] = mapped_column(String(16))
-    answer: Mapped[str | None] = mapped_column(Text)
-    triaged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    triaged_by: Mapped[str | None] = mapped_column(Text)
+    answer: Mapped[str | None]
+    triaged_at: Mapped[dt.datetime | None]
+    triaged_by: Mapped[str | None]
     station_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"))
     geom, geom_m = _geometries("POINT")
 
@@ -416,38 +441,37 @@ class ReportMedia(Base):
                       CheckConstraint("exif_check IN ('matches', 'far', 'no_track', 'none')",
                                       name="report_media_exif_check"),
                       UniqueConstraint("report_id", "sha256", name="report_media_item_key"))
-    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"),
                                            index=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(8))
-    mime: Mapped[str] = mapped_column(Text)
-    bytes: Mapped[int] = mapped_column(Integer)
-    width: Mapped[int] = mapped_column(Integer)
-    height: Mapped[int] = mapped_column(Integer)
-    exif_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    exif_lon: Mapped[float | None] = mapped_column(Float)
-    exif_lat: Mapped[float | None] = mapped_column(Float)
+    mime: Mapped[str]
+    bytes: Mapped[int]
+    width: Mapped[int]
+    height: Mapped[int]
+    exif_at: Mapped[dt.datetime | None]
+    exif_lon: Mapped[float | None]
+    exif_lat: Mapped[float | None]
     exif_check: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
+    created_at: Mapped[Stamp]
 
 
 class Incident(Base):
     """A police-recorded incident; the time of day may be unknown (``occurred_at`` null)."""
 
     __tablename__ = "incidents"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     #: The source's number (not unique: one case may list several rows).
-    external_id: Mapped[str | None] = mapped_column(Text)
+    external_id: Mapped[str | None]
     #: Content key (hash of the row and its rank among identical rows of its file), so the
     #: same records sent again in another file are stored once.
-    key: Mapped[str] = mapped_column(Text, unique=True)
-    category: Mapped[str] = mapped_column(Text)
-    occurred_on: Mapped[dt.date | None] = mapped_column(Date)
-    occurred_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    key: Mapped[str] = mapped_column(unique=True)
+    category: Mapped[str]
+    occurred_on: Mapped[dt.date | None]
+    occurred_at: Mapped[dt.datetime | None]
     upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"), index=True)
-    attrs: Mapped[dict] = mapped_column(JSONB, default=dict)
+    attrs: Mapped[dict] = mapped_column(default=dict)
     geom, geom_m = _geometries("POINT")
 
 
@@ -456,12 +480,12 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    actor: Mapped[str] = mapped_column(Text)
+    at: Mapped[Stamp]
+    actor: Mapped[str]
     action: Mapped[str] = mapped_column(String(32))
-    target: Mapped[str | None] = mapped_column(Text)
-    reason: Mapped[str | None] = mapped_column(Text)
-    details: Mapped[dict] = mapped_column(JSONB, default=dict)
+    target: Mapped[str | None]
+    reason: Mapped[str | None]
+    details: Mapped[dict] = mapped_column(default=dict)
 
 
 class User(Base):
@@ -469,15 +493,14 @@ class User(Base):
 
     __tablename__ = "users"
     __table_args__ = (CheckConstraint(_in("role", ROLES), name="users_role"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(16))
-    password_hash: Mapped[str] = mapped_column(Text)
+    password_hash: Mapped[str]
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"))
-    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
-    last_login: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[Stamp]
+    last_login: Mapped[dt.datetime | None]
 
 
 class UserArea(Base):
@@ -493,26 +516,24 @@ class UserSession(Base):
     sign-out, disabling the account or a new password ends it on the server."""
 
     __tablename__ = "user_sessions"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[Stamp]
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
 
 
 class ApiToken(Base):
     """A bearer token for the app and uploads; only its SHA-256 is stored."""
 
     __tablename__ = "api_tokens"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    label: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
-    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    label: Mapped[str | None]
+    created_at: Mapped[Stamp]
+    revoked: Mapped[bool] = mapped_column(default=False)
 
 
 class AnalysisRun(Base):
@@ -523,16 +544,15 @@ class AnalysisRun(Base):
     """
 
     __tablename__ = "analysis_runs"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
-    window_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    window_end: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[Stamp]
+    window_start: Mapped[dt.datetime]
+    window_end: Mapped[dt.datetime]
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
-    params: Mapped[dict] = mapped_column(JSONB, default=dict)
-    seconds: Mapped[float] = mapped_column(Float)
-    stats: Mapped[dict] = mapped_column(JSONB, default=dict)
+    params: Mapped[dict] = mapped_column(default=dict)
+    seconds: Mapped[float]
+    stats: Mapped[dict] = mapped_column(default=dict)
 
 
 class DayVisit(Base):
@@ -545,12 +565,11 @@ class DayVisit(Base):
     """
 
     __tablename__ = "day_visits"
-    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
     streets_key: Mapped[str] = mapped_column(String(64))
-    visits: Mapped[bytes] = mapped_column(LargeBinary)
-    fixes: Mapped[int] = mapped_column(Integer)
-    analysed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                     server_default=func.now())
+    visits: Mapped[bytes]
+    fixes: Mapped[int]
+    analysed_at: Mapped[Stamp]
 
 
 class MonthVisit(Base):
@@ -560,64 +579,64 @@ class MonthVisit(Base):
     the streets' ``span_key`` (it also names the area of every segment)."""
 
     __tablename__ = "month_visits"
-    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # its first day
+    month: Mapped[dt.date] = mapped_column(primary_key=True)  # its first day
     streets_key: Mapped[str] = mapped_column(String(64))
-    visits: Mapped[bytes] = mapped_column(LargeBinary)
+    visits: Mapped[bytes]
     fixes: Mapped[int] = mapped_column(BigInteger)
-    analysed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                     server_default=func.now())
+    analysed_at: Mapped[Stamp]
+
+
+class _Covered:
+    """Street length (metres) a run found covered: in all, by patrols and by passers-by, in
+    the day band and in the night band."""
+
+    covered_m: Mapped[float]
+    covered_patrol_m: Mapped[float]
+    covered_passive_m: Mapped[float]
+    covered_day_m: Mapped[float]
+    covered_night_m: Mapped[float]
 
 
 def _run_fk() -> ForeignKey:
     return ForeignKey("analysis_runs.id", ondelete="CASCADE")
 
 
-class SegmentResult(Base):
+class SegmentResult(_Covered, Base):
     """A street segment's visits in a run's window."""
 
     __tablename__ = "segment_results"
     run_id: Mapped[int] = mapped_column(_run_fk(), primary_key=True)
     segment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    covered_m: Mapped[float] = mapped_column(Float)
-    covered_patrol_m: Mapped[float] = mapped_column(Float)
-    covered_passive_m: Mapped[float] = mapped_column(Float)
-    covered_day_m: Mapped[float] = mapped_column(Float)
-    covered_night_m: Mapped[float] = mapped_column(Float)
-    last_visit: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    last_patrol_visit: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    passes_patrol: Mapped[int] = mapped_column(Integer)
-    passes_passive: Mapped[int] = mapped_column(Integer)
-    dwell_patrol_s: Mapped[float] = mapped_column(Float)
-    dwell_passive_s: Mapped[float] = mapped_column(Float)
+    last_visit: Mapped[dt.datetime | None]
+    last_patrol_visit: Mapped[dt.datetime | None]
+    passes_patrol: Mapped[int]
+    passes_passive: Mapped[int]
+    dwell_patrol_s: Mapped[float]
+    dwell_passive_s: Mapped[float]
     gap_key: Mapped[str | None] = mapped_column(String(40))
 
 
-class AreaResult(Base):
+class AreaResult(_Covered, Base):
     """Coverage of an area (community, station, district) in a run's window."""
 
     __tablename__ = "area_results"
     run_id: Mapped[int] = mapped_column(_run_fk(), primary_key=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), primary_key=True)
     level: Mapped[str] = mapped_column(String(16))
-    total_m: Mapped[float] = mapped_column(Float)
-    covered_m: Mapped[float] = mapped_column(Float)
-    covered_patrol_m: Mapped[float] = mapped_column(Float)
-    covered_passive_m: Mapped[float] = mapped_column(Float)
-    covered_day_m: Mapped[float] = mapped_column(Float)
-    covered_night_m: Mapped[float] = mapped_column(Float)
-    segments: Mapped[int] = mapped_column(Integer)
-    segments_visited: Mapped[int] = mapped_column(Integer)
-    active_volunteers: Mapped[int] = mapped_column(Integer)
-    hazards: Mapped[int] = mapped_column(Integer)
-    hazards_compliant: Mapped[int] = mapped_column(Integer)
-    hazards_overdue: Mapped[int] = mapped_column(Integer)
-    hazards_never: Mapped[int] = mapped_column(Integer)
-    gaps: Mapped[int] = mapped_column(Integer)
-    gap_m: Mapped[float] = mapped_column(Float)
+    total_m: Mapped[float]
+    segments: Mapped[int]
+    segments_visited: Mapped[int]
+    active_volunteers: Mapped[int]
+    hazards: Mapped[int]
+    hazards_compliant: Mapped[int]
+    hazards_overdue: Mapped[int]
+    hazards_never: Mapped[int]
+    gaps: Mapped[int]
+    gap_m: Mapped[float]
     #: Street length by days since the last visit: {"0-1": m, "1-3": m, "3-7": m, ...}.
-    recency: Mapped[dict] = mapped_column(JSONB, default=dict)
+    recency: Mapped[dict] = mapped_column(default=dict)
     #: Share of the area's ground within R of a patrol path (communities only).
-    area_coverage: Mapped[float | None] = mapped_column(Float)
+    area_coverage: Mapped[float | None]
 
 
 class AreaDaily(Base):
@@ -626,9 +645,9 @@ class AreaDaily(Base):
     __tablename__ = "area_daily"
     run_id: Mapped[int] = mapped_column(_run_fk(), primary_key=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), primary_key=True)
-    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    covered_m: Mapped[float] = mapped_column(Float)
-    total_m: Mapped[float] = mapped_column(Float)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    covered_m: Mapped[float]
+    total_m: Mapped[float]
 
 
 class HazardResult(Base):
@@ -642,15 +661,15 @@ class HazardResult(Base):
     hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id", ondelete="CASCADE"),
                                            primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
-    inspections: Mapped[int] = mapped_column(Integer)
-    passes: Mapped[int] = mapped_column(Integer)
-    last_inspection: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    inspections: Mapped[int]
+    passes: Mapped[int]
+    last_inspection: Mapped[dt.datetime | None]
     #: The start of the window's first inspection (campaigns count units visited from it).
-    first_inspection: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    first_inspection: Mapped[dt.datetime | None]
     last_inspector_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"))
-    last_pass: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    due_days: Mapped[int] = mapped_column(Integer)
-    missed_days: Mapped[int] = mapped_column(Integer)
+    last_pass: Mapped[dt.datetime | None]
+    due_days: Mapped[int]
+    missed_days: Mapped[int]
 
 
 class GapResult(Base):
@@ -660,16 +679,16 @@ class GapResult(Base):
     run_id: Mapped[int] = mapped_column(_run_fk(), primary_key=True)
     gap_key: Mapped[str] = mapped_column(String(40), primary_key=True)
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
-    length_m: Mapped[float] = mapped_column(Float)
-    segments: Mapped[int] = mapped_column(Integer)
-    hazards: Mapped[int] = mapped_column(Integer)
-    hazards_overdue: Mapped[int] = mapped_column(Integer)
-    incidents: Mapped[int] = mapped_column(Integer)
-    priority: Mapped[float] = mapped_column(Float)
+    length_m: Mapped[float]
+    segments: Mapped[int]
+    hazards: Mapped[int]
+    hazards_overdue: Mapped[int]
+    incidents: Mapped[int]
+    priority: Mapped[float]
     #: The gap's street and the cross streets at its ends (its name by place).
-    street: Mapped[str | None] = mapped_column(Text)
-    cross_a: Mapped[str | None] = mapped_column(Text)
-    cross_b: Mapped[str | None] = mapped_column(Text)
+    street: Mapped[str | None]
+    cross_a: Mapped[str | None]
+    cross_b: Mapped[str | None]
     geom = mapped_column(Geometry("MULTILINESTRING", srid=4326), nullable=False)
 
 
@@ -683,25 +702,24 @@ class Device(Base):
     """
 
     __tablename__ = "devices"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     device_id: Mapped[str] = mapped_column(String(64), unique=True)
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id", ondelete="CASCADE"),
                                               index=True)
     secret_sha256: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
-    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[Stamp]
+    disabled_at: Mapped[dt.datetime | None]
 
 
 class IntakeRefusal(Base):
     """Position requests refused, counted per local day, reason and claimed device id."""
 
     __tablename__ = "intake_refusals"
-    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
     reason: Mapped[str] = mapped_column(String(16), primary_key=True)
     device: Mapped[str] = mapped_column(String(64), primary_key=True)
-    count: Mapped[int] = mapped_column(Integer)
-    last_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    count: Mapped[int]
+    last_at: Mapped[dt.datetime]
 
 
 class LivePosition(Base):
@@ -712,24 +730,23 @@ class LivePosition(Base):
     """
 
     __tablename__ = "live_positions"
-    volunteer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    t: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), primary_key=True, index=True)
+    volunteer_id: Mapped[int] = mapped_column(primary_key=True)
+    t: Mapped[dt.datetime] = mapped_column(primary_key=True, index=True)
     seq: Mapped[int] = mapped_column(BigInteger, Identity(), index=True)
-    device_id: Mapped[int] = mapped_column(Integer)
-    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                     server_default=func.now())
-    lon: Mapped[float] = mapped_column(Float)
-    lat: Mapped[float] = mapped_column(Float)
-    x: Mapped[float] = mapped_column(Float)
-    y: Mapped[float] = mapped_column(Float)
-    speed_mps: Mapped[float | None] = mapped_column(Float)
-    heading: Mapped[float | None] = mapped_column(Float)
-    accuracy_m: Mapped[float | None] = mapped_column(Float)
-    battery_pct: Mapped[float | None] = mapped_column(Float)
-    moving: Mapped[bool | None] = mapped_column(Boolean)
+    device_id: Mapped[int]
+    received_at: Mapped[Stamp]
+    lon: Mapped[float]
+    lat: Mapped[float]
+    x: Mapped[float]
+    y: Mapped[float]
+    speed_mps: Mapped[float | None]
+    heading: Mapped[float | None]
+    accuracy_m: Mapped[float | None]
+    battery_pct: Mapped[float | None]
+    moving: Mapped[bool | None]
     flags: Mapped[int] = mapped_column(SmallInteger)
     track_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    attrs: Mapped[dict] = mapped_column(JSONB, default=dict)
+    attrs: Mapped[dict] = mapped_column(default=dict)
 
 
 class LiveCover(Base):
@@ -737,13 +754,13 @@ class LiveCover(Base):
     segment's straight piece and ``[starts[i], ends[i]]`` metres along it."""
 
     __tablename__ = "live_cover"
-    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
     segment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     atoms: Mapped[list[int]] = mapped_column(ARRAY(Integer))
     starts: Mapped[list[float]] = mapped_column(ARRAY(Float))
     ends: Mapped[list[float]] = mapped_column(ARRAY(Float))
-    covered_m: Mapped[float] = mapped_column(Float)
-    last_visit: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    covered_m: Mapped[float]
+    last_visit: Mapped[dt.datetime]
 
 
 class LiveCursor(Base):
@@ -758,40 +775,38 @@ class Callout(Base):
     """An incident the command marked, and the volunteers called to it (警情联动)."""
 
     __tablename__ = "callouts"
-    __table_args__ = (CheckConstraint(_in("kind", CALLOUT_KINDS), name="callouts_kind_check"),
-                      CheckConstraint(_in("outcome", CALLOUT_OUTCOMES),
-                                      name="callouts_outcome_check"))
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    __table_args__ = (_one_of("callouts", "kind", CALLOUT_KINDS),
+                      _one_of("callouts", "outcome", CALLOUT_OUTCOMES))
+    id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(8), server_default="callout")
     #: the volunteer whose SOS (or stillness) raised it
     raised_by: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id",
                                                              ondelete="SET NULL"))
     #: the ring called last, how many a ring calls and how long it has to accept
-    ring: Mapped[int] = mapped_column(Integer, server_default="1")
-    ring_size: Mapped[int] = mapped_column(Integer, server_default="5")
-    ring_s: Mapped[float] = mapped_column(Float, server_default="60")
-    rings: Mapped[int] = mapped_column(Integer, server_default="1")
+    ring: Mapped[int] = mapped_column(server_default="1")
+    ring_size: Mapped[int] = mapped_column(server_default="5")
+    ring_s: Mapped[float] = mapped_column(server_default="60")
+    rings: Mapped[int] = mapped_column(server_default="1")
     #: when the station's group and the command were alerted (nobody accepted in time, or
     #: an SOS was not acknowledged)
-    escalated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    escalated_at: Mapped[dt.datetime | None]
     acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id",
                                                                    ondelete="SET NULL"))
-    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[dt.datetime | None]
     #: the first to accept leads
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id",
                                                            ondelete="SET NULL"))
     outcome: Mapped[str | None] = mapped_column(String(16))
     closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     category: Mapped[str] = mapped_column(String(32))
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None]
     #: a certified skill the call-out asked for, and whether it was required (else preferred)
     skill: Mapped[str | None] = mapped_column(String(32))
-    skill_required: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    skill_required: Mapped[bool] = mapped_column(server_default=false())
     community_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
-    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[Stamp]
+    closed_at: Mapped[dt.datetime | None]
     geom, geom_m = _geometries("POINT")
 
 
@@ -799,25 +814,23 @@ class CalloutTarget(Base):
     """One volunteer called to an incident, with the walking ETA they were chosen by."""
 
     __tablename__ = "callout_targets"
-    __table_args__ = (CheckConstraint(_in("status", CALLOUT_STATUSES),
-                                      name="callout_targets_status_check"),
-                      CheckConstraint(_in("mode", TRAVEL_MODES),
-                                      name="callout_targets_mode_check"))
+    __table_args__ = (_one_of("callout_targets", "status", CALLOUT_STATUSES),
+                      _one_of("callout_targets", "mode", TRAVEL_MODES))
     callout_id: Mapped[int] = _link_to("callouts.id")
     volunteer_id: Mapped[int] = _link_to("volunteers.id")
-    rank: Mapped[int] = mapped_column(Integer)
-    walk_m: Mapped[float] = mapped_column(Float)
-    eta_s: Mapped[float] = mapped_column(Float)
+    rank: Mapped[int]
+    walk_m: Mapped[float]
+    eta_s: Mapped[float]
     status: Mapped[str] = mapped_column(String(16), default="sent")
-    certified: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    certified: Mapped[bool] = mapped_column(server_default=false())
     #: the ring that calls them, and how they travel (the ETA's mode)
-    ring: Mapped[int] = mapped_column(Integer, server_default="1")
+    ring: Mapped[int] = mapped_column(server_default="1")
     mode: Mapped[str] = mapped_column(String(8), server_default="walk")
     #: when the call was sent (NULL while their ring waits)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    on_way_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    arrived_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[dt.datetime | None]
+    answered_at: Mapped[dt.datetime | None]
+    on_way_at: Mapped[dt.datetime | None]
+    arrived_at: Mapped[dt.datetime | None]
 
 
 class CalloutLeftOut(Base):
@@ -825,16 +838,14 @@ class CalloutLeftOut(Base):
     position, lacking the skill): the command sees them."""
 
     __tablename__ = "callout_left_out"
-    __table_args__ = (CheckConstraint(_in("reason", LEFT_OUT_REASONS),
-                                      name="callout_left_out_reason_check"),
-                      CheckConstraint(_in("mode", TRAVEL_MODES),
-                                      name="callout_left_out_mode_check"))
+    __table_args__ = (_one_of("callout_left_out", "reason", LEFT_OUT_REASONS),
+                      _one_of("callout_left_out", "mode", TRAVEL_MODES))
     callout_id: Mapped[int] = _link_to("callouts.id")
     volunteer_id: Mapped[int] = _link_to("volunteers.id")
     reason: Mapped[str] = mapped_column(String(16))
     mode: Mapped[str] = mapped_column(String(8))
-    eta_s: Mapped[float | None] = mapped_column(Float)
-    seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    eta_s: Mapped[float | None]
+    seen_at: Mapped[dt.datetime | None]
 
 
 class Course(Base):
@@ -842,13 +853,13 @@ class Course(Base):
     certificate stays valid (``validity_months`` 0: no expiry)."""
 
     __tablename__ = "courses"
-    __table_args__ = (CheckConstraint(_in("skill", CERT_SKILLS), name="courses_skill_check"),
+    __table_args__ = (_one_of("courses", "skill", CERT_SKILLS),
                       CheckConstraint("validity_months BETWEEN 0 AND 120",
                                       name="courses_validity_check"))
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(Text, unique=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(unique=True)
     skill: Mapped[str] = mapped_column(String(32))
-    duty: Mapped[str | None] = mapped_column(Text)
+    duty: Mapped[str | None]
     validity_months: Mapped[int] = mapped_column(SmallInteger)
 
 
@@ -858,15 +869,14 @@ class TrainingSession(Base):
     __tablename__ = "training_sessions"
     __table_args__ = (UniqueConstraint("course_id", "held_on", "batch",
                                        name="training_sessions_key"),
-                      CheckConstraint(_in("mode", TRAINING_MODES),
-                                      name="training_sessions_mode_check"))
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+                      _one_of("training_sessions", "mode", TRAINING_MODES))
+    id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
-    held_on: Mapped[dt.date] = mapped_column(Date, index=True)
-    batch: Mapped[str] = mapped_column(Text, default="")
-    place: Mapped[str | None] = mapped_column(Text)
+    held_on: Mapped[dt.date] = mapped_column(index=True)
+    batch: Mapped[str] = mapped_column(default="")
+    place: Mapped[str | None]
     mode: Mapped[str] = mapped_column(String(16), default="classroom")
-    trainer: Mapped[str | None] = mapped_column(Text)
+    trainer: Mapped[str | None]
     upload_id: Mapped[int | None] = _loaded_from()
 
 
@@ -874,8 +884,7 @@ class Attendance(Base):
     """A volunteer at a session: present, absent, or passed (which certifies the skill)."""
 
     __tablename__ = "attendance"
-    __table_args__ = (CheckConstraint(_in("result", ATTENDANCE_RESULTS),
-                                      name="attendance_result_check"),)
+    __table_args__ = (_one_of("attendance", "result", ATTENDANCE_RESULTS),)
     session_id: Mapped[int] = _link_to("training_sessions.id")
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id", ondelete="CASCADE"),
                                               primary_key=True, index=True)
@@ -883,20 +892,17 @@ class Attendance(Base):
     upload_id: Mapped[int | None] = _loaded_from()
 
 
-class Campaign(Base):
+class Campaign(_Made, Base):
     """A hazard-clearing campaign (such as 双清双打): a period, its districts and the hazard
     categories it targets, tracked toward zero."""
 
     __tablename__ = "campaigns"
     __table_args__ = (CheckConstraint("ends_on >= starts_on", name="campaigns_period_check"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(Text, unique=True)
-    starts_on: Mapped[dt.date] = mapped_column(Date)
-    ends_on: Mapped[dt.date] = mapped_column(Date)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(unique=True)
+    starts_on: Mapped[dt.date]
+    ends_on: Mapped[dt.date]
     categories: Mapped[list[str]] = mapped_column(ARRAY(Text))
-    created_by: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
 
 
 class CampaignDistrict(Base):
@@ -918,30 +924,26 @@ class ForceHours(Base):
                                               primary_key=True)
     weekday: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # Monday = 0
     slot: Mapped[str] = mapped_column(String(16), primary_key=True)
-    hours: Mapped[float] = mapped_column(Float)
-    set_by: Mapped[str] = mapped_column(Text)
-    set_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                server_default=func.now())
+    hours: Mapped[float]
+    set_by: Mapped[str]
+    set_at: Mapped[Stamp]
 
 
-class Rota(Base):
+class Rota(_Made, Base):
     """A rota for an area and period, as planned: its targets and what it is expected to
     achieve (``summary``: coverage, shortfall, solver gap, randomness)."""
 
     __tablename__ = "rotas"
-    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), index=True)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("analysis_runs.id",
                                                           ondelete="SET NULL"))
-    start_day: Mapped[dt.date] = mapped_column(Date)
+    start_day: Mapped[dt.date]
     days: Mapped[int] = mapped_column(SmallInteger)
     revisit_days: Mapped[int] = mapped_column(SmallInteger)
-    minutes: Mapped[float] = mapped_column(Float)
-    seed: Mapped[int] = mapped_column(Integer)
-    summary: Mapped[dict] = mapped_column(JSONB, default=dict)
-    created_by: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
+    minutes: Mapped[float]
+    seed: Mapped[int]
+    summary: Mapped[dict] = mapped_column(default=dict)
 
 
 class RotaWalk(Base):
@@ -951,27 +953,27 @@ class RotaWalk(Base):
     __tablename__ = "rota_walks"
     __table_args__ = (CheckConstraint("kind IN ('streets', 'hotspot')",
                                       name="rota_walks_kind_check"),)
-    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     rota_id: Mapped[int] = mapped_column(ForeignKey("rotas.id", ondelete="CASCADE"), index=True)
-    day: Mapped[dt.date] = mapped_column(Date)
+    day: Mapped[dt.date]
     slot: Mapped[str] = mapped_column(String(16))
-    starts_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    minutes: Mapped[float] = mapped_column(Float)
+    starts_at: Mapped[dt.datetime]
+    minutes: Mapped[float]
     kind: Mapped[str] = mapped_column(String(16))
     community_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"))
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id",
                                                                 ondelete="SET NULL"))
-    length_m: Mapped[float] = mapped_column(Float)
+    length_m: Mapped[float]
     segment_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))
     hazard_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))
-    hotspot_segment_id: Mapped[int | None] = mapped_column(Integer)
+    hotspot_segment_id: Mapped[int | None]
     geom = mapped_column(Geometry("LINESTRING", srid=4326, spatial_index=False), nullable=False)
 
 
 TRIAL_ARMS = ("patrolled", "control")
 
 
-class Trial(Base):
+class Trial(_Made, Base):
     """A randomised trial of hot-spot patrols, as designed before it starts: its hot spots'
     blocks and arms (:class:`TrialSpot`), the outcome counted, when it starts and for how
     many weeks, the seed of its draw and its power (``design``). The database refuses any
@@ -979,20 +981,17 @@ class Trial(Base):
 
     __tablename__ = "trials"
     __table_args__ = (CheckConstraint("weeks BETWEEN 1 AND 104", name="trials_weeks_check"),)
-    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"),
                                                 index=True)  # None: the whole city
-    start_day: Mapped[dt.date] = mapped_column(Date)
-    starts_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    start_day: Mapped[dt.date]
+    starts_at: Mapped[dt.datetime]
     weeks: Mapped[int] = mapped_column(SmallInteger)
-    seed: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int]
     crime: Mapped[str] = mapped_column(String(32))
-    outcome: Mapped[str] = mapped_column(Text)
-    fall: Mapped[float] = mapped_column(Float)
-    design: Mapped[dict] = mapped_column(JSONB, default=dict)
-    created_by: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
+    outcome: Mapped[str]
+    fall: Mapped[float]
+    design: Mapped[dict] = mapped_column(default=dict)
 
 
 class TrialSpot(Base):
@@ -1003,67 +1002,61 @@ class TrialSpot(Base):
     __table_args__ = (CheckConstraint("arm IN ('patrolled', 'control')",
                                       name="trial_spots_arm_check"),)
     trial_id: Mapped[int] = _link_to("trials.id")
-    segment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    district_id: Mapped[int | None] = mapped_column(Integer)
-    block: Mapped[int] = mapped_column(Integer)
+    segment_id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[int | None]
+    block: Mapped[int]
     arm: Mapped[str] = mapped_column(String(16))
-    risk: Mapped[float] = mapped_column(Float)
-    weekly: Mapped[float] = mapped_column(Float)
+    risk: Mapped[float]
+    weekly: Mapped[float]
 
 
 TASK_STATES = ("offered", "accepted", "delivered", "partly", "missed", "withdrawn")
 
 
-class Task(Base):
+class Task(_Made, Base):
     """A patrol a volunteer can take on: a loop or a hot-spot visit on a day, in a time
     window, along a route, for points; from a rota's walk or made by hand. Its state moves
     offered → accepted (by a volunteer) → delivered / partly / missed (from their fixes)."""
 
     __tablename__ = "tasks"
-    __table_args__ = (CheckConstraint(_in("state", TASK_STATES), name="tasks_state_check"),
+    __table_args__ = (_one_of("tasks", "state", TASK_STATES),
                       CheckConstraint("kind IN ('streets', 'hotspot')", name="tasks_kind_check"),
                       CheckConstraint("window_end > window_start", name="tasks_window_check"))
-    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     rota_walk_id: Mapped[int | None] = mapped_column(
         ForeignKey("rota_walks.id", ondelete="SET NULL"), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
     community_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"),
                                                      index=True)
-    day: Mapped[dt.date] = mapped_column(Date, index=True)
-    window_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    window_end: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    minutes: Mapped[float] = mapped_column(Float)
-    length_m: Mapped[float] = mapped_column(Float)
+    day: Mapped[dt.date] = mapped_column(index=True)
+    window_start: Mapped[dt.datetime]
+    window_end: Mapped[dt.datetime]
+    minutes: Mapped[float]
+    length_m: Mapped[float]
     segment_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))
     hazard_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))
-    hotspot_segment_id: Mapped[int | None] = mapped_column(Integer)
-    points: Mapped[int] = mapped_column(Integer)
+    hotspot_segment_id: Mapped[int | None]
+    points: Mapped[int]
     #: offered to this volunteer only (the rota's choice); anyone in the community when null
     offered_to: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id",
                                                               ondelete="SET NULL"))
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id",
                                                                 ondelete="SET NULL"), index=True)
     state: Mapped[str] = mapped_column(String(16), default="offered")
-    accepted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    checked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    verdict: Mapped[dict] = mapped_column(JSONB, default=dict)
-    created_by: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
+    accepted_at: Mapped[dt.datetime | None]
+    checked_at: Mapped[dt.datetime | None]
+    verdict: Mapped[dict] = mapped_column(default=dict)
     geom = mapped_column(Geometry("LINESTRING", srid=4326, spatial_index=False), nullable=False)
 
 
-class Payout(Base):
+class Payout(_Made, Base):
     """A payout list for a period: the points earned and not yet paid, as of its making."""
 
     __tablename__ = "payouts"
-    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
-    period_start: Mapped[dt.date] = mapped_column(Date)
-    period_end: Mapped[dt.date] = mapped_column(Date)
-    points: Mapped[int] = mapped_column(Integer)
-    created_by: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    period_start: Mapped[dt.date]
+    period_end: Mapped[dt.date]
+    points: Mapped[int]
 
 
 class PointsEntry(Base):
@@ -1074,16 +1067,15 @@ class PointsEntry(Base):
     __table_args__ = (CheckConstraint("source IN ('task', 'report')",
                                       name="points_ledger_source_check"),
                       UniqueConstraint("source", "item_id", name="points_ledger_item_key"))
-    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
     source: Mapped[str] = mapped_column(String(8))
-    item_id: Mapped[int] = mapped_column(Integer)
-    points: Mapped[int] = mapped_column(Integer)
-    earned_on: Mapped[dt.date] = mapped_column(Date)
-    note: Mapped[str | None] = mapped_column(Text)
+    item_id: Mapped[int]
+    points: Mapped[int]
+    earned_on: Mapped[dt.date]
+    note: Mapped[str | None]
     payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"), index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
+    created_at: Mapped[Stamp]
 
 
 class Job(Base):
@@ -1104,24 +1096,23 @@ class Job(Base):
         Index("jobs_by_user", "requested_by",
               postgresql_where=text("state IN ('queued', 'running')")),
         Index("jobs_running", "heartbeat_at", postgresql_where=text("state = 'running'")))
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(64))
-    params: Mapped[dict] = mapped_column(JSONB)
+    params: Mapped[dict]
     state: Mapped[str] = mapped_column(String(8), server_default="queued")
     progress: Mapped[float] = mapped_column(REAL, server_default="0")
-    step: Mapped[str | None] = mapped_column(Text)
-    result: Mapped[dict | None] = mapped_column(JSONB)
-    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
-    error: Mapped[str | None] = mapped_column(Text)
+    step: Mapped[str | None]
+    result: Mapped[dict | None]
+    payload: Mapped[bytes | None]
+    error: Mapped[str | None]
     error_kind: Mapped[str | None] = mapped_column(String(64))
     requested_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
-    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[Stamp]
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
     #: the lease of the worker running it (renewed while it runs), and how often it was taken
-    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[dt.datetime | None]
     attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")
 
 
@@ -1131,7 +1122,7 @@ class InputVersion(Base):
     a job's key names these instead of counting the tables."""
 
     __tablename__ = "input_versions"
-    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
@@ -1149,16 +1140,15 @@ class NotifyChannel(Base):
         UniqueConstraint("scope", "area_id", "volunteer_id", "url",
                          name="notify_channels_once",
                          postgresql_nulls_not_distinct=True))
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     scope: Mapped[str] = mapped_column(String(16))
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"))
     volunteer_id: Mapped[int | None] = mapped_column(
         ForeignKey("volunteers.id", ondelete="CASCADE"))
-    url: Mapped[str] = mapped_column(Text)
-    label: Mapped[str] = mapped_column(Text, server_default="")
+    url: Mapped[str]
+    label: Mapped[str] = mapped_column(server_default="")
     created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
+    created_at: Mapped[Stamp]
 
 
 class NotifyRule(Base):
@@ -1169,11 +1159,10 @@ class NotifyRule(Base):
                                       name="notify_rules_check"),)
     volunteer_id: Mapped[int] = mapped_column(
         ForeignKey("volunteers.id", ondelete="CASCADE"), primary_key=True)
-    on_duty_only: Mapped[bool] = mapped_column(Boolean, server_default=false())
-    quiet_start: Mapped[dt.time | None] = mapped_column(Time)
-    quiet_end: Mapped[dt.time | None] = mapped_column(Time)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
+    on_duty_only: Mapped[bool] = mapped_column(server_default=false())
+    quiet_start: Mapped[dt.time | None]
+    quiet_end: Mapped[dt.time | None]
+    updated_at: Mapped[Stamp]
 
 
 class PushSubscription(Base):
@@ -1181,13 +1170,12 @@ class PushSubscription(Base):
 
     __tablename__ = "push_subscriptions"
     __table_args__ = (Index("push_subscriptions_volunteer", "volunteer_id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id", ondelete="CASCADE"))
-    endpoint: Mapped[str] = mapped_column(Text, unique=True)
-    p256dh: Mapped[str] = mapped_column(Text)
-    auth: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
+    endpoint: Mapped[str] = mapped_column(unique=True)
+    p256dh: Mapped[str]
+    auth: Mapped[str]
+    created_at: Mapped[Stamp]
 
 
 class NotifyMessage(Base):
@@ -1204,16 +1192,15 @@ class NotifyMessage(Base):
     ref: Mapped[str] = mapped_column(String(64))
     volunteer_id: Mapped[int | None] = mapped_column(
         ForeignKey("volunteers.id", ondelete="CASCADE"))
-    title: Mapped[str] = mapped_column(Text)
-    body: Mapped[str] = mapped_column(Text)
-    url: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str]
+    body: Mapped[str]
+    url: Mapped[str | None]
     #: a group's message (no volunteer): the community it is about
     community_id: Mapped[int | None] = mapped_column(
         ForeignKey("areas.id", ondelete="SET NULL"))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
-    answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[Stamp]
+    answered_at: Mapped[dt.datetime | None]
+    read_at: Mapped[dt.datetime | None]
 
 
 class NotifyDelivery(Base):
@@ -1238,16 +1225,14 @@ class NotifyDelivery(Base):
     subscription_id: Mapped[int | None] = mapped_column(
         ForeignKey("push_subscriptions.id", ondelete="SET NULL"))
     state: Mapped[str] = mapped_column(String(10), server_default="queued")
-    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
-    next_try_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                     server_default=func.now())
-    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    leased_by: Mapped[str | None] = mapped_column(Text)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
-    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(server_default="0")
+    next_try_at: Mapped[Stamp]
+    lease_until: Mapped[dt.datetime | None]
+    leased_by: Mapped[str | None]
+    last_error: Mapped[str | None]
+    created_at: Mapped[Stamp]
+    sent_at: Mapped[dt.datetime | None]
+    done_at: Mapped[dt.datetime | None]
 
 
 class Notice(Base):
@@ -1258,17 +1243,16 @@ class Notice(Base):
         CheckConstraint("kind IN ('missing', 'vehicle', 'other')", name="notices_kind_check"),
         CheckConstraint("radius_m > 0 AND radius_m <= 50000", name="notices_radius_m_check"),
         CheckConstraint("photo_sha256 ~ '^[0-9a-f]{64}$'", name="notices_photo_sha256_check"))
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
-    title: Mapped[str] = mapped_column(Text)
-    body: Mapped[str] = mapped_column(Text)
-    place: Mapped[str] = mapped_column(Text)
+    title: Mapped[str]
+    body: Mapped[str]
+    place: Mapped[str]
     radius_m: Mapped[float] = mapped_column(REAL)
     geom = mapped_column(Geometry("POINT", srid=4326), nullable=False)
     community_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
-    media_id: Mapped[int | None] = mapped_column(Integer)
+    media_id: Mapped[int | None]
     photo_sha256: Mapped[str | None] = mapped_column(String(64))  # its photo (media store)
     photo_mime: Mapped[str | None] = mapped_column(String(32))
     created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
+    created_at: Mapped[Stamp]
