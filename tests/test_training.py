@@ -17,6 +17,18 @@ from tests.helpers import count, id_number
 from tests.worlds import write_area
 
 ON = dt.date(2026, 12, 2)
+#: The roster's people: number, name, occupation, skills, duties, community (their ID numbers
+#: are made up as the roster is written).
+PEOPLE = """\
+A01,张伟,保安,急救,巡逻防控,阿尔丁社区
+A02,王芳,保安,,巡逻防控、调解员,阿尔丁社区
+A03,李娜,外卖骑手,,巡逻防控,阿尔丁社区
+A04,刘洋,退休居民,调解,调解员,阿尔丁社区
+A05,陈静,退休居民,,巡逻防控,阿尔丁社区
+A06,杨勇,出租车司机,,巡逻防控,阿尔丁社区
+B01,赵磊,保安,,巡逻防控,富强社区
+B02,黄敏,物业人员,,调解员,富强社区
+"""
 SHEET_HEADER = "课程,认证技能,有效期（月）,培训日期,培训地点,培训形式,授课人,批次,义警编号,姓名,考核结果"
 
 
@@ -28,16 +40,9 @@ def world(engine, settings, tmp_path):
     load_boundaries(engine, write_area(tmp_path / "b.geojson", "富强社区", 1000, 0, 2000, 1000),
                     level="community", crs="wgs84", settings=settings)
     rows = ["编号,姓名,身份证号,职业,技能特长,职责,社区,状态"]
-    people = [("A01", "张伟", "保安", "急救", "巡逻防控", "阿尔丁社区"),
-              ("A02", "王芳", "保安", "", "巡逻防控、调解员", "阿尔丁社区"),
-              ("A03", "李娜", "外卖骑手", "", "巡逻防控", "阿尔丁社区"),
-              ("A04", "刘洋", "退休居民", "调解", "调解员", "阿尔丁社区"),
-              ("A05", "陈静", "退休居民", "", "巡逻防控", "阿尔丁社区"),
-              ("A06", "杨勇", "出租车司机", "", "巡逻防控", "阿尔丁社区"),
-              ("B01", "赵磊", "保安", "", "巡逻防控", "富强社区"),
-              ("B02", "黄敏", "物业人员", "", "调解员", "富强社区")]
-    for i, (n, name, occ, skills, duties, comm) in enumerate(people):
-        rows.append(f"{n},{name},{id_number(i + 1)},{occ},{skills},{duties},{comm},在岗")
+    for i, line in enumerate(PEOPLE.splitlines()):
+        number, name, rest = line.split(",", 2)
+        rows.append(f"{number},{name},{id_number(i + 1)},{rest},在岗")
     (tmp_path / "roster.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     load_volunteers(engine, tmp_path / "roster.csv", settings=settings)
     return {"engine": engine, "settings": settings, "dir": tmp_path}

@@ -9,7 +9,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,6 +208,12 @@ class TextRecords:
         """``column`` of ``row`` is wrong: ``msgid`` (marked with :func:`N_`) with
         ``values`` says why."""
         self.problems.add(row, column, msgid, values)
+
+    def fail_choice(self, row: int, column: str, msgid: str, value: str, allowed: str,
+                    keys: Iterable[str]) -> None:
+        """``column`` of ``row`` holds ``value``, none of a vocabulary's words: ``msgid`` names
+        the ``allowed`` words a person writes and the stored ``keys`` a file may use instead."""
+        self.fail(row, column, msgid, value=value[:40], allowed=allowed, keys=", ".join(keys))
 
     def check(self) -> None:
         """Refuse the file, naming every bad value, when one was found."""

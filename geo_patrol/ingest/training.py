@@ -124,11 +124,9 @@ def read_training(path: Path | str, *, today: dt.date, mapping: dict[str, str] |
         if rec["skill"]:
             skill = skill_key(rec["skill"])
             if skill is None:
-                records.fail(row, "skill", N_("“%(value)s” is not a skill: use one of "
-                                              "%(allowed)s (or %(keys)s)."),
-                             value=rec["skill"][:40],
-                             allowed="急救, 调解, 危化品, 枪爆, 先期处置, 消防, 法律, 巡逻",
-                             keys=", ".join(CERT_SKILLS))
+                records.fail_choice(row, "skill", N_("“%(value)s” is not a skill: use one of "
+                                                     "%(allowed)s (or %(keys)s)."), rec["skill"],
+                                    "急救, 调解, 危化品, 枪爆, 先期处置, 消防, 法律, 巡逻", CERT_SKILLS)
         validity = None
         if rec["validity_months"]:
             text = rec["validity_months"].removesuffix("个月").removesuffix("月").strip()
@@ -140,15 +138,14 @@ def read_training(path: Path | str, *, today: dt.date, mapping: dict[str, str] |
                 validity = int(text)
         mode = _MODES.get(rec["mode"].lower())
         if mode is None:
-            records.fail(row, "mode", N_("“%(value)s” is not a form of training: use one of "
-                                         "%(allowed)s (or %(keys)s)."), value=rec["mode"][:40],
-                         allowed="现场, 线上, 跟班", keys=", ".join(TRAINING_MODES))
+            records.fail_choice(row, "mode", N_("“%(value)s” is not a form of training: use one "
+                                                "of %(allowed)s (or %(keys)s)."), rec["mode"],
+                                "现场, 线上, 跟班", TRAINING_MODES)
         result = _RESULTS.get(rec["result"].lower())
         if result is None:
-            records.fail(row, "result", N_("“%(value)s” is not a result: use one of "
-                                           "%(allowed)s (or %(keys)s)."),
-                         value=rec["result"][:40], allowed="出勤, 缺勤, 合格",
-                         keys=", ".join(ATTENDANCE_RESULTS))
+            records.fail_choice(row, "result", N_("“%(value)s” is not a result: use one of "
+                                                  "%(allowed)s (or %(keys)s)."), rec["result"],
+                                "出勤, 缺勤, 合格", ATTENDANCE_RESULTS)
         out.append({"row": row, "course": rec["course"], "skill": skill,
                     "duty": rec["duty"] or None, "validity_months": validity,
                     "held_on": held_on, "place": rec["place"] or None, "mode": mode,

@@ -91,11 +91,10 @@ def read_volunteers(path: Path | str, *, mapping: dict[str, str] | None = None,
                                                   "check digit (0-9 or X), GB 11643."))
         occupation = occupation_key(rec["occupation"]) if rec["occupation"] else "other"
         if occupation is None:
-            records.fail(row, "occupation", N_("“%(value)s” is not an occupation: use one of "
-                                               "%(allowed)s (or %(keys)s)."),
-                         value=rec["occupation"][:40],
-                         allowed="出租车司机, 外卖骑手, 保安, 物业, 环卫, 退休居民, 其他",
-                         keys=", ".join(OCCUPATIONS))
+            records.fail_choice(row, "occupation", N_("“%(value)s” is not an occupation: use one "
+                                                      "of %(allowed)s (or %(keys)s)."),
+                                rec["occupation"], "出租车司机, 外卖骑手, 保安, 物业, 环卫, 退休居民, 其他",
+                                OCCUPATIONS)
         active = rec["active"].lower()
         if active not in _TRUE | _FALSE:
             records.fail(row, "active", N_("“%(value)s” is not yes or no (是/否, 在岗/离岗)."),
