@@ -40,6 +40,12 @@ TRAINING_STANDINGS = ("untrained", "expired", "expiring", "current")
 #: robbery, fraud) first, as campaigns aim at it.
 CRIME_CLASSES = ("property", "violence", "dispute", "traffic", "public_order", "other")
 ROLES = ("command", "officer", "planner", "volunteer", "admin")
+#: How a message reaches a volunteer: an Apprise URL or a browser's Web Push.
+NOTIFY_CHANNELS = ("apprise", "webpush")
+#: A message's delivery states, in the order a delivery goes through them.
+DELIVERY_STATES = ("queued", "sent", "delivered", "failed", "answered")
+#: What a notice to the volunteers around a place is about.
+NOTICE_KINDS = ("missing", "vehicle", "other")
 
 #: ``patrol_fixes.flags`` bits.
 FLAG_SPEED_JUMP = 1

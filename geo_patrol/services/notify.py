@@ -46,6 +46,7 @@ from geo_patrol.store import media as media_store
 from geo_patrol.store import notify as store
 from geo_patrol.store.accounts import audit
 from geo_patrol.store.db import database_url
+from geo_patrol.vocab import NOTICE_KINDS
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -60,8 +61,6 @@ KINDS = ("callout", "sos", "task", "report", "points", "notice")
 #: Messages that ignore quiet hours and the on-duty rule.
 URGENT = frozenset({"callout", "sos"})
 SCOPES = ("city", "station", "volunteer")
-#: Delivery states, in the order a delivery goes through them.
-STATES = ("queued", "sent", "delivered", "failed", "answered")
 #: Whom the push services may contact about this server's pushes (VAPID's ``sub``).
 PUSH_CONTACT = "mailto:push@geo-patrol.invalid"
 
@@ -637,7 +636,6 @@ def wait_sent(db: Database | Engine, kind: str, ref: str, timeout_s: float) -> A
 
 # -- broadcasts ---------------------------------------------------------------------------------
 
-NOTICE_KINDS = ("missing", "vehicle", "other")
 NOTICE_TITLES = {"missing": "寻人 · Missing person", "vehicle": "可疑车辆 · Suspect vehicle",
                  "other": "通知 · Notice"}
 

@@ -46,12 +46,15 @@ from geo_patrol.vocab import (  # noqa: F401  (the stored values, re-exported fo
     LEFT_OUT_REASONS,
     TRAVEL_MODES,
     CERT_SKILLS,
+    DELIVERY_STATES,
     FLAG_DUPLICATE,
     FLAG_NAMES,
     FLAG_OUT_OF_ORDER,
     FLAG_POOR_ACCURACY,
     FLAG_SPEED_JUMP,
     HAZARD_STATUSES,
+    NOTICE_KINDS,
+    NOTIFY_CHANNELS,
     PATROL_KINDS,
     REPORT_VERIFICATIONS,
     ROLES,
@@ -1208,9 +1211,8 @@ class NotifyDelivery(Base):
 
     __tablename__ = "notify_outbox"
     __table_args__ = (
-        CheckConstraint("channel IN ('apprise', 'webpush')", name="notify_outbox_channel_check"),
-        CheckConstraint("state IN ('queued', 'sent', 'delivered', 'failed', 'answered')",
-                        name="notify_outbox_state_check"),
+        _one_of("notify_outbox", "channel", NOTIFY_CHANNELS),
+        _one_of("notify_outbox", "state", DELIVERY_STATES),
         UniqueConstraint("message_id", "channel", "channel_id", "subscription_id",
                          name="notify_outbox_once",
                          postgresql_nulls_not_distinct=True),
@@ -1240,7 +1242,7 @@ class Notice(Base):
 
     __tablename__ = "notices"
     __table_args__ = (
-        CheckConstraint("kind IN ('missing', 'vehicle', 'other')", name="notices_kind_check"),
+        _one_of("notices", "kind", NOTICE_KINDS),
         CheckConstraint("radius_m > 0 AND radius_m <= 50000", name="notices_radius_m_check"),
         CheckConstraint("photo_sha256 ~ '^[0-9a-f]{64}$'", name="notices_photo_sha256_check"))
     id: Mapped[int] = mapped_column(primary_key=True)
