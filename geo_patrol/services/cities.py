@@ -12,15 +12,7 @@ from geo_patrol.errors import ConflictError, NotFoundError
 from geo_patrol.settings import Settings
 from geo_patrol.store import cities as store
 from geo_patrol.store.cities import insert_city, list_cities, update_city
-from geo_patrol.store.db import (
-    city_schema,
-    create_engine,
-    metric_srid,
-    migrate,
-    migrate_city,
-    migrate_deployment,
-)
-from geo_patrol.store.db import open_deployment as _open
+from geo_patrol.store import db
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
     from sqlalchemy.engine import Engine
@@ -43,12 +35,12 @@ class OpenCity:
 def open_deployment(settings: Settings, *, start: bool = True, upgrade: bool = True) -> Engine:
     """The deployment's engine, migrated; a database from before cities has its tables moved
     into a city of their own first (``settings.city``, else ``main``)."""
-    engine = _open(settings, start=start, upgrade=upgrade)
+    engine = db.open_deployment(settings, start=start, upgrade=upgrade)
     if upgrade:
         with engine.begin() as conn:
             if store.single_city_tables(conn):
                 key = settings.city or ADOPTED_KEY
-                moved = store.move_into_schema(conn, city_schema(key))
+                moved = store.move_into_schema(conn, db.city_schema(key))
                 store.insert_city(conn, City(key=key, name=key, timezone=settings.timezone,
                                              metric_crs=settings.metric_crs))
                 log.warning("moved %d tables of this database into city %r", moved, key)
@@ -86,7 +78,7 @@ def add_city(deployment: Engine, settings: Settings, city: City) -> City:
     city = checked(city)
     with deployment.begin() as conn:
         insert_city(conn, city)
-        migrate_city(conn, city.key)
+        db.migrate_city(conn, city.key)
     log.info("city %s added", city.key)
     return city
 
@@ -98,10 +90,10 @@ def change_city(deployment: Engine, key: str, **changes: object) -> City:
         city = choose(list_cities(conn), key)
         new = city.with_(**{k: v for k, v in changes.items() if v is not None})
         if new.metric_crs != city.metric_crs:
-            engine = create_engine(deployment.url.render_as_string(hide_password=False),
-                                   city=key)
+            engine = db.create_engine(deployment.url.render_as_string(hide_password=False),
+                                      city=key)
             with engine.connect() as cc:
-                stored = metric_srid(cc)
+                stored = db.metric_srid(cc)
             engine.dispose()
             if stored is not None:
                 msg = f"city {key} already measures in EPSG:{stored}: its CRS cannot change"
@@ -113,19 +105,19 @@ def change_city(deployment: Engine, key: str, **changes: object) -> City:
 def ensure_city(url: str, city: City) -> Engine:
     """The engine of ``city`` in the database at ``url``: the deployment migrated, the city
     added if it is not there yet (for scripts, benchmarks and tests)."""
-    deployment = create_engine(url)
-    migrate_deployment(deployment)
+    deployment = db.create_engine(url)
+    db.migrate_deployment(deployment)
     if all(c.key != city.key for c in cities(deployment)):
         add_city(deployment, Settings(), city)
     deployment.dispose()
-    return create_engine(url, city=city.key)
+    return db.create_engine(url, city=city.key)
 
 
 def open_city(deployment: Engine, settings: Settings, *, known: list[City] | None = None,
               upgrade: bool = False) -> OpenCity:
     """The city ``settings.city`` (or the only one) with its settings and engine."""
     city = choose(known if known is not None else cities(deployment), settings.city)
-    engine = create_engine(deployment.url.render_as_string(hide_password=False), city=city.key)
+    engine = db.create_engine(deployment.url.render_as_string(hide_password=False), city=city.key)
     if upgrade:
-        migrate(engine)
+        db.migrate(engine)
     return OpenCity(city, city.settings(settings), engine)

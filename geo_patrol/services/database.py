@@ -6,22 +6,19 @@ module is its door for the two front ends."""
 from __future__ import annotations
 
 from geo_patrol.store.db import (
-    BAD_VALUE,
-    CONNECTION_LOST,
-    Database,
-    RequestDatabase,
-    create_engine,
-    current_revision,
-    database_url,
-    downgrade,
-    local_cluster,
-    migrate,
-    normalise_url,
-    ping,
-    replayed,
-    wal_position,
+    BAD_VALUE as BAD_VALUE,
+    CONNECTION_LOST as CONNECTION_LOST,
+    Database as Database,
+    RequestDatabase as RequestDatabase,
+    create_engine as create_engine,
+    current_revision as current_revision,
+    database_url as database_url,
+    downgrade as downgrade,
+    local_cluster as local_cluster,
+    migrate as migrate,
+    normalise_url as normalise_url,
+    ping as ping,
+    replayed as replayed,
+    wal_position as wal_position,
 )
 
-__all__ = ["BAD_VALUE", "CONNECTION_LOST", "Database", "RequestDatabase", "create_engine",
-           "current_revision", "database_url", "downgrade", "local_cluster", "migrate",
-           "normalise_url", "ping", "replayed", "wal_position"]
