@@ -34,6 +34,19 @@ class Group(click.Group):
                                        f"was stored: {first}") from None
 
 
+def csv_option(help: str | None = None) -> Any:
+    """The ``--csv PATH`` option of a command that prints a table: its ``csv_path`` goes to
+    :func:`write_table`."""
+    return click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None,
+                        help=help)
+
+
+def stored_id(kind: str) -> Any:
+    """The required ``--{kind} ID`` option naming a stored rota, trial...: ``{kind}_id``."""
+    return click.option(f"--{kind}", f"{kind}_id", type=int, required=True,
+                        help=f"A stored {kind}'s id.")
+
+
 def write_table(table: Any, csv_path: Path | None) -> bool:
     """Write ``table`` as CSV (UTF-8 with BOM, opens in Excel) when a path was given."""
     if csv_path is None:

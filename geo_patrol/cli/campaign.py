@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from geo_patrol.cli import Group, cli, day_value, engine_of, settings_of, write_table
+from geo_patrol.cli import Group, cli, csv_option, day_value, engine_of, settings_of, write_table
 
 
 @cli.group(cls=Group)
@@ -58,8 +58,7 @@ def list_cmd(ctx: click.Context) -> None:
 @campaign.command("progress")
 @click.argument("name_or_id")
 @click.option("--on", default=None, help="Count up to this day (default: today).")
-@click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None,
-              help="Write the per-district table as CSV instead.")
+@csv_option("Write the per-district table as CSV instead.")
 @click.option("--never-visited-csv", type=click.Path(path_type=Path), default=None,
               help="Also write the units never visited as CSV.")
 @click.pass_context

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from geo_patrol.cli import Group, cli, day_value, engine_of, settings_of, write_table
+from geo_patrol.cli import Group, cli, csv_option, day_value, engine_of, settings_of, write_table
 from geo_patrol.vocab import CRIME_CLASSES
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -28,8 +28,7 @@ def _study_options(f: Any) -> Any:
                      help="Length of the window in days."),
         click.option("--until", default=None,
                      help="Last day of the window (YYYY-MM-DD; default: the latest incident)."),
-        click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None,
-                     help="Write the table as CSV (UTF-8 with BOM) instead."),
+        csv_option("Write the table as CSV (UTF-8 with BOM) instead."),
     ]):
         f = option(f)
     return f

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import click
 
 from geo_patrol.analysis.trial import TARGET_POWER
-from geo_patrol.cli import Group, cli, day_value, engine_of, settings_of, write_table
+from geo_patrol.cli import (Group, cli, csv_option, day_value, engine_of, settings_of, stored_id,
+                            write_table)
 
 if TYPE_CHECKING:
     from geo_patrol.services.trials import Design, Report
@@ -45,10 +46,9 @@ def forecast_cmd(ctx: click.Context) -> None:
 
 
 @evidence.command("dose")
-@click.option("--rota", "rota_id", type=int, required=True, help="A stored rota's id.")
+@stored_id("rota")
 @click.option("--today", default=None, help="Measure up to this day (YYYY-MM-DD).")
-@click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None,
-              help="Write the table per hot spot and week as CSV (UTF-8 with BOM) instead.")
+@csv_option("Write the table per hot spot and week as CSV (UTF-8 with BOM) instead.")
 @click.pass_context
 def dose_cmd(ctx: click.Context, rota_id: int, today: str | None,
              csv_path: Path | None) -> None:
@@ -152,7 +152,7 @@ def trial_create(ctx: click.Context, area: str | None, start: str | None, weeks:
 
 
 @trial.command("withdraw")
-@click.option("--trial", "trial_id", type=int, required=True, help="A stored trial's id.")
+@stored_id("trial")
 @click.confirmation_option(prompt="Withdraw the trial? Its hot spots and arms are removed "
                                   "for good")
 @click.pass_context
@@ -165,10 +165,9 @@ def trial_withdraw(ctx: click.Context, trial_id: int) -> None:
 
 
 @trial.command("report")
-@click.option("--trial", "trial_id", type=int, required=True, help="A stored trial's id.")
+@stored_id("trial")
 @click.option("--today", default=None, help="Report up to this day (YYYY-MM-DD).")
-@click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None,
-              help="Write the table per hot spot as CSV (UTF-8 with BOM) instead.")
+@csv_option("Write the table per hot spot as CSV (UTF-8 with BOM) instead.")
 @click.pass_context
 def trial_report(ctx: click.Context, trial_id: int, today: str | None,
                  csv_path: Path | None) -> None:

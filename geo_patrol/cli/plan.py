@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from geo_patrol.cli import Group, cli, engine_of, settings_of
+from geo_patrol.cli import Group, cli, csv_option, engine_of, settings_of
 from geo_patrol.planning.params import PlanParams
 
 @cli.group(cls=Group)
@@ -176,8 +176,7 @@ def plan_loops_cmd(ctx: click.Context, **options: Any) -> None:
 @click.option("--area", default=None, help="A district or community (name or id).")
 @click.option("--weeks", type=int, default=4, show_default=True,
               help="Weeks of past patrols to count.")
-@click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None,
-              help="Write every community x weekday x slot as CSV instead.")
+@csv_option("Write every community x weekday x slot as CSV instead.")
 @click.pass_context
 def plan_force_cmd(ctx: click.Context, area: str | None, weeks: int,
                    csv_path: Path | None) -> None:
@@ -261,8 +260,7 @@ def plan_force_load_cmd(ctx: click.Context, path: Path) -> None:
               help="Draw of the randomised timetable.")
 @click.option("--time-limit", type=float, default=60.0, show_default=True)
 @click.option("--run", "run_id", type=int, default=None, help="Analysis run (latest).")
-@click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None,
-              help="Write the walks as CSV.")
+@csv_option("Write the walks as CSV.")
 @click.pass_context
 def plan_rota_cmd(ctx: click.Context, area: str, start: str | None, days: int,
                   revisit_days: int, minutes: float, per_community: int, seed: int,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from geo_patrol.cli import Group, cli, engine_of, settings_of, write_table
+from geo_patrol.cli import Group, cli, csv_option, engine_of, settings_of, write_table
 
 
 @cli.group("reports", cls=Group)
@@ -42,7 +42,7 @@ def triage_cmd(ctx: click.Context, report_id: int, action: str, answer: str | No
 @reports.command("figures")
 @click.option("--from", "start", required=True, help="First day (local).")
 @click.option("--to", "end", required=True, help="Last day (local, inclusive).")
-@click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None)
+@csv_option()
 @click.pass_context
 def figures_cmd(ctx: click.Context, start: str, end: str, csv_path: Path | None) -> None:
     """Reports per community and category in the period: verified, rejected, merged,

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import click
 
-from geo_patrol.cli import Group, cli, day_value, engine_of, settings_of, write_table
+from geo_patrol.cli import (
+    Group,
+    cli,
+    csv_option,
+    day_value,
+    engine_of,
+    settings_of,
+    stored_id,
+    write_table,
+)
 
 
 @cli.group("tasks", cls=Group)
@@ -16,7 +25,7 @@ def tasks() -> None:
 
 
 @tasks.command("offer")
-@click.option("--rota", "rota_id", type=int, required=True, help="A stored rota's id.")
+@stored_id("rota")
 @click.pass_context
 def offer_cmd(ctx: click.Context, rota_id: int) -> None:
     """Offer each walk of a rota as a task (to the volunteer the rota gave it to)."""
@@ -71,7 +80,7 @@ def credit_cmd(ctx: click.Context) -> None:
 @tasks.command("payout")
 @click.option("--from", "start", required=True)
 @click.option("--to", "end", required=True)
-@click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None)
+@csv_option()
 @click.pass_context
 def payout_cmd(ctx: click.Context, start: str, end: str, csv_path: Path | None) -> None:
     """Pay every unpaid point earned in the period: one line per volunteer with what it

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from geo_patrol.cli import Group, cli, engine_of, settings_of, write_table
+from geo_patrol.cli import Group, cli, csv_option, engine_of, settings_of, write_table
 
 
 @cli.group(cls=Group)
@@ -26,8 +26,7 @@ def _within(ctx: click.Context, area: str | None) -> frozenset[int] | None:
 
 
 _area = click.option("--area", default=None, help="Only this district or community (name or id).")
-_csv = click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None,
-                    help="Write the table as CSV (UTF-8 with BOM, opens in Excel) instead.")
+_csv = csv_option("Write the table as CSV (UTF-8 with BOM, opens in Excel) instead.")
 _horizon = click.option("--expiring-days", type=int, default=60, show_default=True,
                         help="Certificates ending within this many days count as expiring.")
 
