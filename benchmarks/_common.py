@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import sqlalchemy as sa
@@ -30,6 +31,12 @@ from geo_patrol.services.cities import ensure_city
 BENCH_CITY = City(key="baotou", name="包头市", name_en="Baotou", timezone="Asia/Shanghai")
 #: The last day of the demo the benchmarks generate.
 DEMO_UNTIL = dt.date(2026, 11, 28)
+#: The hand-built worlds of the benchmarks and the tests lie in Baotou's UTM zone (their
+#: metric CRS), keep Beijing time, and are walked on a Friday (a school day): its window.
+METRIC = "EPSG:32649"
+CST = ZoneInfo(BENCH_CITY.timezone)
+WALK_DAY = dt.datetime(2026, 11, 27, tzinfo=CST)
+WALK_WINDOW = (WALK_DAY, WALK_DAY + dt.timedelta(days=1))
 
 
 def city_engine(url: str) -> Engine:
@@ -160,6 +167,13 @@ def serve_app(engine: Engine, settings: Settings) -> tuple[str, dict[str, str], 
     server = create_server(app, host="127.0.0.1", port=port, threads=4)
     threading.Thread(target=server.run, daemon=True).start()
     return f"http://127.0.0.1:{port}", auth, server
+
+
+def count(engine: Engine, table: str, where: str = "true") -> int:
+    """How many rows of ``table`` meet ``where``."""
+    with engine.connect() as conn:
+        found = conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE {where}")).scalar_one()
+    return int(found)
 
 
 def percentile(values: list[float], q: float) -> float:

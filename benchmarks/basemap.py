@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from benchmarks._common import (
     DEMO_UNTIL,
     Stopwatch,
+    count,
     demo_arguments,
     emit,
     percentile,
@@ -87,9 +88,6 @@ def main(argv: list[str] | None = None) -> None:
                 "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT "
                 "ST_Extent(geom) AS e FROM street_segments WHERE area_id IN "
                 "(SELECT area_subtree(:d))) q"), {"d": district}).one()
-            counts = conn.execute(sa.text(
-                "SELECT (SELECT count(*) FROM street_segments), (SELECT count(*) FROM "
-                "street_pieces), (SELECT count(*) FROM crossings)")).one()
             probes = conn.execute(sa.text(
                 "SELECT (SELECT array_agg(name ORDER BY id) FROM (SELECT id, name FROM "
                 "street_pieces WHERE name IS NOT NULL ORDER BY id LIMIT 20) s), "
@@ -99,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
                 "WHERE level = 'community' ORDER BY id LIMIT 10) a), "
                 "(SELECT array_agg(name ORDER BY id) FROM (SELECT id, name FROM hazards "
                 "ORDER BY id LIMIT 10) h)")).one()
+        counts = [count(engine, t) for t in ("street_segments", "street_pieces", "crossings")]
         figures.update(segments=counts[0], pieces=counts[1], crossings=counts[2])
         print(f"loaded in {figures['load_s']} s: {counts[0]} segments in {counts[1]} pieces, "
               f"{counts[2]} crossings")

@@ -24,7 +24,6 @@ import datetime as dt
 import multiprocessing as mp
 import resource
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import numpy as np
@@ -32,7 +31,8 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
-from benchmarks._common import Stopwatch, emit, peak_rss_mib, workspace
+from benchmarks._common import (METRIC, WALK_DAY, WALK_WINDOW, Stopwatch, emit, peak_rss_mib,
+                                workspace)
 from benchmarks.ingest import write_roster
 from geo_patrol.analysis.compliance import hazard_visits, judge
 from geo_patrol.analysis.paths import Fixes, build_steps
@@ -48,10 +48,6 @@ from geo_patrol.services.sources import (
 from geo_patrol.settings import Settings
 from geo_patrol.store.uploads import LoadResult
 
-CST = ZoneInfo("Asia/Shanghai")
-DAY = dt.datetime(2026, 11, 27, tzinfo=CST)
-WINDOW = (DAY, DAY + dt.timedelta(days=1))
-METRIC = "EPSG:32649"
 BLOCK = 99.9  # just under 2 x 50 m: each block side is two segments
 RADIUS = 30.0
 CATEGORIES = ["school", "kindergarten", "gas_lpg", "gas_station", "dangerous_goods",
@@ -141,7 +137,7 @@ class City:
         pos = (nodes[vid, leg] + frac * (nodes[vid, leg + 1] - nodes[vid, leg])) * BLOCK
         pos = pos + rng.normal(0, 4.0, pos.shape)
         t0 = rng.uniform(6 * 3600, 20 * 3600, volunteers)
-        t = DAY.timestamp() + t0[vid] + k * step[vid]
+        t = WALK_DAY.timestamp() + t0[vid] + k * step[vid]
         return pd.DataFrame({"volunteer": vid, "t": t, "x": pos[:, 0], "y": pos[:, 1]})
 
     def load(self, engine: sa.Engine, settings: Settings, tmp_path: Path, *, communities: int,
@@ -203,7 +199,7 @@ def city_arguments(parser: argparse.ArgumentParser, *, grid: int, communities: i
 def load_city(args: argparse.Namespace, engine: sa.Engine, settings: Settings, tmp_path: Path,
               *, days: int = 1) -> tuple[City, Settings, list[LoadResult]]:
     """The synthetic city of ``args`` loaded, with ``days`` days of patrols ending on
-    :data:`DAY` (through the real ingest): the city, its settings and each day's load."""
+    :data:`WALK_DAY` (through the real ingest): the city, its settings and each day's load."""
     city = City(args.grid)
     settings = settings.with_(metric_crs=METRIC)
     city.load(engine, settings, tmp_path, communities=args.communities,
@@ -239,7 +235,7 @@ def ours_coverage(lines: np.ndarray, sub: pd.DataFrame) -> float:
     fx = Fixes(sub["volunteer"].to_numpy()[order].astype("int32"),
                np.zeros(len(sub), dtype="int8"), sub["t"].to_numpy()[order],
                sub["x"].to_numpy()[order], sub["y"].to_numpy()[order])
-    cal = Calendar.for_window(*WINDOW, "Asia/Shanghai", dt.time(6), dt.time(20))
+    cal = Calendar.for_window(*WALK_WINDOW, "Asia/Shanghai", dt.time(6), dt.time(20))
     return float(segment_visits(lines, build_steps(fx), cal, radius=RADIUS).covered_m.sum())
 
 
@@ -251,20 +247,20 @@ def _engine_child(url: str, data_dir: str, queue: mp.Queue) -> None:
                         city="baotou")
     engine = create_engine(url, city="baotou")
     with Stopwatch() as sw:
-        summary = analyze(engine, *WINDOW, settings=settings)
+        summary = analyze(engine, *WALK_WINDOW, settings=settings)
     # W4 on the same fixes: the compliance step alone
     with engine.connect() as conn:
-        fixes = Fixes(*read_fix_arrays(conn, *WINDOW))
+        fixes = Fixes(*read_fix_arrays(conn, *WALK_WINDOW))
         hz = pd.read_sql_query(sa.text("SELECT id, category, status, ST_X(geom_m) AS x, "
                                        "ST_Y(geom_m) AS y FROM hazards ORDER BY id"), conn)
     rules = settings.rules
-    cal = Calendar.for_window(*WINDOW, settings.timezone, dt.time(6), dt.time(20))
+    cal = Calendar.for_window(*WALK_WINDOW, settings.timezone, dt.time(6), dt.time(20))
     with Stopwatch() as comp:
         hv = hazard_visits(hz["x"].to_numpy(), hz["y"].to_numpy(), fixes, radius=rules.radius_m,
                            gap_s=120.0)
         result = judge([rules.categories[c] for c in hz["category"]],
                        (hz["status"] == "cleared").to_numpy(), hv, cal,
-                       dwell_min=rules.dwell_min, window_end=WINDOW[1].timestamp())
+                       dwell_min=rules.dwell_min, window_end=WALK_WINDOW[1].timestamp())
     queue.put({"engine_s": sw.seconds, "stats": summary.stats, "compliance_s": comp.seconds,
                "compliant": int((result.status == 0).sum()),
                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
@@ -304,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
         with engine.connect() as conn:
             streets = gpd.read_postgis("SELECT id, geom_m FROM street_segments ORDER BY id",
                                        conn, geom_col="geom_m", crs=METRIC)
-            stored = Fixes(*read_fix_arrays(conn, *WINDOW))
+            stored = Fixes(*read_fix_arrays(conn, *WALK_WINDOW))
         print(f"city: {len(streets):,} street segments, {loaded.stored:,} fixes "
               f"({loaded.flagged} flagged), {args.hazards:,} hazards; set-up {setup.seconds:.0f} s")
         figures |= {"segments": len(streets), "fixes_clean": len(stored)}

@@ -6,15 +6,11 @@ import re
 import time
 
 import numpy as np
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from benchmarks._common import count  # noqa: F401  (the tests count rows with it)
+
 EARTH_R = 6_371_008.8
-
-
-def count(engine: Engine, table: str, where: str = "true") -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE {where}")).scalar_one())
 
 
 def haversine_m(lon1, lat1, lon2, lat2) -> np.ndarray:

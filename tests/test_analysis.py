@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -19,12 +18,10 @@ from geo_patrol.services.sources import (
     load_volunteers,
 )
 from geo_patrol.store.results import area_table, gap_table, hazard_table
+from benchmarks._common import WALK_DAY, WALK_WINDOW
 from tests.helpers import write_roster
 from tests.worlds import METRIC, write_area, write_hazards, write_osm, write_walk
 
-CST = ZoneInfo("Asia/Shanghai")
-DAY = dt.datetime(2026, 11, 27, tzinfo=CST)  # a Friday: a school day
-WINDOW = (DAY, DAY + dt.timedelta(days=1))
 
 
 @pytest.fixture
@@ -64,8 +61,8 @@ def _load(engine, settings, tmp_path, name, volunteer, points, start, step_s=30.
 
 def test_step_straddling_a_segment_visits_it(engine, world, tmp_path):
     # two fixes 30 s apart, 40 m either side of street A: neither is within 30 m, the path is
-    _load(engine, world, tmp_path, "cross", "V1", [(25, -40), (25, 40)], DAY.replace(hour=9))
-    run = analyze(engine, *WINDOW, settings=world)
+    _load(engine, world, tmp_path, "cross", "V1", [(25, -40), (25, 40)], WALK_DAY.replace(hour=9))
+    run = analyze(engine, *WALK_WINDOW, settings=world)
     seg = _segments(engine, run.run_id).set_index("name")
     a = seg.loc["A"]
     assert a.length_m == pytest.approx(100.0, abs=0.5)  # A is one 100 m segment
@@ -77,17 +74,17 @@ def test_step_straddling_a_segment_visits_it(engine, world, tmp_path):
 
 def test_path_31m_away_is_not_a_visit(engine, world, tmp_path):
     walk = [(x, 231.0) for x in np.arange(-20, 121, 10.0)]  # 31 m north of B
-    _load(engine, world, tmp_path, "b", "V2", walk, DAY.replace(hour=10), step_s=8)
+    _load(engine, world, tmp_path, "b", "V2", walk, WALK_DAY.replace(hour=10), step_s=8)
     walk = [(x, 429.0) for x in np.arange(-20, 121, 10.0)]  # 29 m north of C
-    _load(engine, world, tmp_path, "c", "V3", walk, DAY.replace(hour=10), step_s=8)
-    run = analyze(engine, *WINDOW, settings=world)
+    _load(engine, world, tmp_path, "c", "V3", walk, WALK_DAY.replace(hour=10), step_s=8)
+    run = analyze(engine, *WALK_WINDOW, settings=world)
     seg = _segments(engine, run.run_id).set_index("name")
     assert seg.loc["B", "covered_m"] == 0 and pd.isna(seg.loc["B", "last_visit"])
     assert seg.loc["C", "covered_m"] == pytest.approx(100.0, abs=0.01)
     assert seg.loc["C", "passes_passive"] == 1  # a delivery rider: passive coverage
     # the last step within reach ends at x=110 (13 steps of 8 s); the next one, from x=110 to
     # x=120 at y=429, stays 30.7 m from C's end at x=100
-    assert seg.loc["C", "last_visit"] == DAY.replace(hour=10) + dt.timedelta(seconds=8 * 13)
+    assert seg.loc["C", "last_visit"] == WALK_DAY.replace(hour=10) + dt.timedelta(seconds=8 * 13)
 
 
 def test_hazard_dwell_and_school_windows(engine, world, tmp_path):
@@ -99,10 +96,10 @@ def test_hazard_dwell_and_school_windows(engine, world, tmp_path):
         pts = [(x + 20 + (i % 2), y) for i in range(int(minutes * 2) + 1)]  # 20 m away, 30 s
         _load(engine, world, tmp_path, name, vol, pts, start)
 
-    stay("noon", "V1", 0, 300, DAY.replace(hour=12), 12)
-    stay("morning", "V2", 300, 300, DAY.replace(hour=7, minute=30), 12)
-    stay("gas", "V1", 600, 300, DAY.replace(hour=15), 9)
-    run = analyze(engine, *WINDOW, settings=world)
+    stay("noon", "V1", 0, 300, WALK_DAY.replace(hour=12), 12)
+    stay("morning", "V2", 300, 300, WALK_DAY.replace(hour=7, minute=30), 12)
+    stay("gas", "V1", 600, 300, WALK_DAY.replace(hour=15), 9)
+    run = analyze(engine, *WALK_WINDOW, settings=world)
     with engine.connect() as conn:
         table = hazard_table(conn, run.run_id).set_index("external_id")
     assert table.loc["S-noon", "status"] == "overdue"  # inspected, but not in a school window
@@ -114,7 +111,7 @@ def test_hazard_dwell_and_school_windows(engine, world, tmp_path):
 
 
 def test_gap_splits_when_one_segment_is_visited(engine, world, tmp_path):
-    first = analyze(engine, *WINDOW, settings=world)
+    first = analyze(engine, *WALK_WINDOW, settings=world)
     seg = _segments(engine, first.run_id).set_index("name")
     d_keys = set(seg.loc[["D1", "D2", "D3"], "gap_key"])
     assert len(d_keys) == 1  # one gap along D1-D2-D3
@@ -124,8 +121,8 @@ def test_gap_splits_when_one_segment_is_visited(engine, world, tmp_path):
     assert gaps.loc[key, "length_m"] == pytest.approx(450, abs=1)
     # a short walk beside the middle of D2 only
     _load(engine, world, tmp_path, "d2", "V1", [(215, -480), (225, -480), (235, -480)],
-          DAY.replace(hour=16), step_s=10)
-    second = analyze(engine, *WINDOW, settings=world)
+          WALK_DAY.replace(hour=16), step_s=10)
+    second = analyze(engine, *WALK_WINDOW, settings=world)
     assert second.replaced and second.run_id != first.run_id
     seg = _segments(engine, second.run_id).set_index("name")
     assert pd.isna(seg.loc["D2", "gap_key"])
@@ -203,7 +200,7 @@ def test_analyze_gaps_and_hazards_commands(engine, world, tmp_path, db_url):
     load_hazards(engine, write_hazards(tmp_path / "h.csv", [
         ("S1", "晨间小学", "学校", 300, 300)]), crs="wgs84", settings=world)
     _load(engine, world, tmp_path, "c", "V1", [(x, 20.0) for x in range(0, 101, 10)],
-          DAY.replace(hour=9), step_s=8)
+          WALK_DAY.replace(hour=9), step_s=8)
     runner = CliRunner(env={"DATABASE_URL": db_url, "GEO_PATROL_METRIC_CRS": METRIC,
                             "GEO_PATROL_DATA_DIR": str(tmp_path / "d")})
     out = runner.invoke(cli, ["analyze", "--from", "2026-11-27", "--to", "2026-11-27"])
@@ -231,8 +228,8 @@ def test_area_coverage_matches_buffer_union(engine, world, tmp_path):
     import shapely
 
     walk = [(x, 100.0 + 40 * np.sin(x / 90)) for x in np.arange(-250, 650, 12.0)]
-    _load(engine, world, tmp_path, "area", "V1", walk, DAY.replace(hour=9), step_s=9)
-    run = analyze(engine, *WINDOW, settings=world)
+    _load(engine, world, tmp_path, "area", "V1", walk, WALK_DAY.replace(hour=9), step_s=9)
+    run = analyze(engine, *WALK_WINDOW, settings=world)
     with engine.connect() as conn:
         share = area_table(conn, run.run_id, level="community").iloc[0]["area_coverage"]
     # the same walk and community in local metres, buffered and intersected with shapely

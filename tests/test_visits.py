@@ -9,7 +9,6 @@ H2 twice for six minutes with the same gap between (two visits, not one stay).""
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -33,10 +32,10 @@ from geo_patrol.services.sources import (
     load_volunteers,
 )
 from geo_patrol.store import tasks as task_store
+from benchmarks._common import CST
 from tests.helpers import write_roster
 from tests.worlds import METRIC, write_area, write_hazards, write_osm, write_walk
 
-CST = ZoneInfo("Asia/Shanghai")
 DAY = dt.datetime(2026, 11, 24, tzinfo=CST)
 GAP_S = 90.0  # the city's track gap: not the default 120 s
 HOLE_S = 105.0  # longer than the city's gap, shorter than the default

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pyproj
 
+from benchmarks._common import METRIC
+
 ORIGIN = (109.84, 40.62)
-METRIC = "EPSG:32649"
 _to_metric = pyproj.Transformer.from_crs("EPSG:4326", METRIC, always_xy=True)
 _to_wgs = pyproj.Transformer.from_crs(METRIC, "EPSG:4326", always_xy=True)
 OX, OY = _to_metric.transform(*ORIGIN)
