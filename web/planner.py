@@ -215,10 +215,8 @@ def force_csv() -> Any:
 @requires(Resource.COVERAGE)
 def api_force() -> Any:
     table = _force()
-    return jsonify(weeks=table.attrs.get("weeks"), rows=[
-        {k: (None if isinstance(v, float) and v != v else
-             (v.item() if hasattr(v, "item") else v)) for k, v in r.items()}
-        for r in table.to_dict("records")])
+    # the app's JSON writes numpy numbers as numbers and a missing figure (NaN) as null
+    return jsonify(weeks=table.attrs.get("weeks"), rows=table.to_dict("records"))
 
 
 @bp.get("/maps/plan")

@@ -30,6 +30,11 @@ def _batches() -> Any:
                             size=int_arg("size", training.ROOM_SIZE, low=1, high=500) or 30)
 
 
+def _status() -> Any:
+    """Training standing per community and course, in the reader's scope."""
+    return training.status(get_db(), settings(), within=principal().within(Resource.TRAINING))
+
+
 def _asked_batches() -> Any:
     """The batch proposal of the course the query names (400 when it names none)."""
     table = _batches()
@@ -82,8 +87,7 @@ def training_page() -> Any:
 @bp.get("/training/status.csv")
 @requires(Resource.TRAINING)
 def status_csv() -> Any:
-    table = training.status(get_db(), settings(), within=principal().within(Resource.TRAINING))
-    return csv_response(table, "training-status.csv")
+    return csv_response(_status(), "training-status.csv")
 
 
 @bp.get("/training/batches.csv")
@@ -95,10 +99,8 @@ def batches_csv() -> Any:
 @bp.get("/api/training/status")
 @requires(Resource.TRAINING)
 def api_status() -> Any:
-    table = training.status(get_db(), settings(), within=principal().within(Resource.TRAINING))
-    return jsonify(horizon_days=training.EXPIRING_DAYS,
-                   rows=[{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
-                         for r in table.to_dict("records")])
+    # the app's JSON writes numpy numbers as numbers and a missing figure (NaN) as null
+    return jsonify(horizon_days=training.EXPIRING_DAYS, rows=_status().to_dict("records"))
 
 
 @bp.get("/api/training/batches")
