@@ -56,7 +56,8 @@ class SegmentPairs:
             return cls(sources, np.zeros(1, dtype=np.int64), empty, np.zeros(0), d_max_m)
         found = cKDTree(pts[sources]).sparse_distance_matrix(cKDTree(pts), d_max_m,
                                                              output_type="ndarray")
-        order = np.lexsort((found["j"], found["i"]))
+        # by source, then neighbour: one sort of a combined key (twice as fast as lexsort)
+        order = np.argsort(found["i"].astype(np.int64) * len(pts) + found["j"], kind="stable")
         rows = found["i"][order].astype(np.int64)
         start = np.searchsorted(rows, np.arange(len(sources) + 1))
         return cls(sources, start, found["j"][order].astype(np.int64),
@@ -98,6 +99,16 @@ class Profile:
 
     def norm(self, sigma_m: float) -> np.ndarray:
         return self.table @ np.exp(-self.d2 / (2 * sigma_m ** 2))
+
+    def norm_derivatives(self, sigma_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each row's normaliser and its first and second derivatives in σ, in one pass
+        over the table."""
+        s = sigma_m
+        e = np.exp(-self.d2 / (2 * s * s))
+        d1 = e * self.d2 / s ** 3
+        d2 = e * (self.d2 ** 2 / s ** 6 - 3 * self.d2 / s ** 4)
+        out = self.table @ np.column_stack([e, d1, d2])
+        return out[:, 0], out[:, 1], out[:, 2]
 
 
 @dataclass(frozen=True)
@@ -224,35 +235,44 @@ def fit(seg: np.ndarray, t: np.ndarray, mx: np.ndarray, my: np.ndarray, lengths:
         return spread @ np.bincount(row_of_inc, weights=share, minlength=len(pairs.sources))
 
     mu = background(p_bg)
+    # the triggering of every pair is one exponential of a sum (its log-kernel and its
+    # decay), worked in place on two buffers as long as the pairs
+    log_child_len = np.log(np.maximum(child_len, 1e-300))
+    trig, work = np.empty(len(child)), np.empty(len(child))
+
+    def triggering(th: float, om: float, sg: float, norm: np.ndarray) -> np.ndarray:
+        """``θ ω e^{-ω gap} K`` of every pair, into ``trig``."""
+        np.take(np.log(np.maximum(norm, 1e-300)), parent_row, out=trig)
+        np.subtract(log_child_len, trig, out=trig)
+        np.multiply(d2, 1.0 / (2 * sg * sg), out=work)
+        np.subtract(trig, work, out=trig)
+        np.multiply(gap, om, out=work)
+        np.subtract(trig, work, out=trig)
+        np.add(trig, np.log(max(th * om, 1e-300)), out=trig)
+        return np.exp(trig, out=trig)
+
     converged, it, loglik = False, 0, -np.inf
     for it in range(1, max_iter + 1):
         # E: each incident's share to the background and to each possible parent
-        norm = prof.norm(sigma)
-        kern = child_len * np.exp(-d2 / (2 * sigma ** 2)) / norm[parent_row]
-        trig = theta * omega * np.exp(-omega * gap) * kern
+        triggering(theta, omega, sigma, prof.norm(sigma))
         mu_i = np.maximum(mu[seg] - own * p_bg, 1e-12 * mu.mean() + 1e-300)
         lam = np.maximum(mu_i + np.bincount(child, weights=trig, minlength=n), 1e-300)
         p_bg = mu_i / lam
-        p = trig / lam[child]
+        np.take(lam, child, out=work)
+        p = np.divide(trig, work, out=trig)
         loglik = float(np.log(lam).sum() - mu.sum() * span
                        - theta * (1 - np.exp(-omega * reach)).sum())
         # M
         new_mu = background(p_bg)
         offspring = float(p.sum())
-        new_omega = offspring / float((p * gap).sum()) if offspring > 0 else omega
+        new_omega = offspring / float(p @ gap) if offspring > 0 else omega
         exposure = float((1 - np.exp(-new_omega * reach)).sum())
         new_theta = offspring / exposure if exposure > 0 else 0.0
         new_sigma = sigma
         if offspring > 1e-9:
-            w_src = np.bincount(parent_row, weights=p, minlength=len(pairs.sources))
-            sq = float((p * d2).sum())
-
-            def neg(s: float) -> float:
-                return sq / (2 * s * s) + float(
-                    (w_src * np.log(np.maximum(prof.norm(s), 1e-300))).sum())
-
-            new_sigma = float(minimize_scalar(neg, bounds=(1.0, d_max_m), method="bounded",
-                                              options={"xatol": 0.05}).x)
+            new_sigma = _sigma_step(prof, np.bincount(parent_row, weights=p,
+                                                      minlength=len(pairs.sources)),
+                                    float(p @ d2), sigma, d_max_m)
         change = max(abs(new_mu.sum() - mu.sum()) / max(mu.sum(), 1e-12),
                      abs(new_theta - theta) / max(theta, 1e-6),
                      abs(new_omega - omega) / max(omega, 1e-6),
@@ -265,9 +285,9 @@ def fit(seg: np.ndarray, t: np.ndarray, mx: np.ndarray, my: np.ndarray, lengths:
         """The log-likelihood at θ, log ω, log σ and log c (the background scaled by c),
         the background's own shares held as fitted."""
         th, om, sg, c = x[0], np.exp(x[1]), np.exp(x[2]), np.exp(x[3])
-        k = child_len * np.exp(-d2 / (2 * sg ** 2)) / prof.norm(sg)[parent_row]
         base = c * np.maximum(mu[seg] - own * p_bg, 1e-12 * mu.mean() + 1e-300)
-        lam_x = np.maximum(base + np.bincount(child, weights=th * om * np.exp(-om * gap) * k,
+        lam_x = np.maximum(base + np.bincount(child, weights=triggering(th, om, sg,
+                                                                        prof.norm(sg)),
                                               minlength=n), 1e-300)
         return float(np.log(lam_x).sum() - c * mu.sum() * span
                      - th * (1 - np.exp(-om * reach)).sum())
@@ -282,6 +302,37 @@ def fit(seg: np.ndarray, t: np.ndarray, mx: np.ndarray, my: np.ndarray, lengths:
     return SeppFit(mu, float(theta), float(omega), float(sigma), float(t_end), it, converged,
                    loglik, float(p_bg.sum() / n), n, len(child), d_max_m, t_max_days,
                    background_m, intervals)
+
+
+def _sigma_step(prof: Profile, w_src: np.ndarray, sq: float, sigma_m: float,
+                d_max_m: float, xtol_m: float = 1e-3) -> float:
+    """The M step's σ: the minimum over ``[1, d_max_m]`` of
+    ``sq / 2σ² + Σ w_src log N(σ)`` (the triggered pairs' squared distances and their
+    weights per parent row), by Newton's method from the last σ with the exact derivatives
+    of the normalisers, falling back to a bounded search where the curvature is not
+    positive or a step leaves the bounds."""
+    s = sigma_m
+    for _ in range(20):
+        n0, n1, n2 = prof.norm_derivatives(s)
+        n0 = np.maximum(n0, 1e-300)
+        r1 = n1 / n0
+        grad = -sq / s ** 3 + float(w_src @ r1)
+        curv = 3 * sq / s ** 4 + float(w_src @ (n2 / n0 - r1 * r1))
+        if not curv > 0:
+            break
+        step = grad / curv
+        nxt = s - step
+        if not 1.0 <= nxt <= d_max_m:
+            break
+        s = nxt
+        if abs(step) < xtol_m:
+            return float(s)
+
+    def neg(v: float) -> float:
+        return sq / (2 * v * v) + float((w_src * np.log(np.maximum(prof.norm(v), 1e-300))).sum())
+
+    return float(minimize_scalar(neg, bounds=(1.0, d_max_m), method="bounded",
+                                 options={"xatol": 0.05}).x)
 
 
 def _wald(loglik: object, x: np.ndarray, background: float, z: float = 1.96
