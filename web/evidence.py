@@ -7,16 +7,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import (
-    Blueprint,
-    Response,
-    jsonify,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import (Blueprint, Response, jsonify, make_response, redirect, render_template, request,
+                   url_for)
 from flask_babel import gettext
 
 from geo_patrol.access import Resource

@@ -22,16 +22,8 @@ from geo_patrol.services import jobs, places, results
 from geo_patrol.services.planning import WEEKDAYS, force, load_force, set_force
 from web.auth import principal, requires
 from web.db import get_conn, get_db, note_written, settings
-from web.params import (
-    capped_int,
-    csv_response,
-    current_run,
-    download,
-    float_arg,
-    int_arg,
-    lang,
-    local_path,
-)
+from web.params import (capped_int, csv_response, current_run, download, float_arg, int_arg, lang,
+                        local_path)
 from web.rota import page_context
 from web.uploads import saved_upload
 

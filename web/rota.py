@@ -17,16 +17,8 @@ from geo_patrol.services import jobs, places
 from geo_patrol.services import rota as service
 from web.auth import principal, requires
 from web.db import get_conn, get_db, settings
-from web.params import (
-    capped_int,
-    csv_response,
-    day_arg,
-    download,
-    float_value,
-    int_arg,
-    int_value,
-    lang,
-)
+from web.params import (capped_int, csv_response, day_arg, download, float_value, int_arg,
+                        int_value, lang)
 
 bp = Blueprint("rota", __name__)
 

@@ -47,6 +47,20 @@ def stored_id(kind: str) -> Any:
                         help=f"A stored {kind}'s id.")
 
 
+def up_to_day_report(kind: str, verb: str, csv_help: str) -> Any:
+    """The options of a report on a stored ``kind`` (rota, trial...) as of a day: ``--{kind}
+    ID``, ``--today`` (``verb`` says what is done up to it) and ``--csv``, with the context
+    passed."""
+    def apply(fn: Any) -> Any:
+        for option in reversed((stored_id(kind),
+                                click.option("--today", default=None,
+                                             help=f"{verb} up to this day (YYYY-MM-DD)."),
+                                csv_option(csv_help), click.pass_context)):
+            fn = option(fn)
+        return fn
+    return apply
+
+
 def write_table(table: Any, csv_path: Path | None) -> bool:
     """Write ``table`` as CSV (UTF-8 with BOM, opens in Excel) when a path was given."""
     if csv_path is None:

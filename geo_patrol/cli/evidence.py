@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import click
 
 from geo_patrol.analysis.trial import TARGET_POWER
-from geo_patrol.cli import (Group, cli, csv_option, day_value, engine_of, settings_of, stored_id,
-                            write_table)
+from geo_patrol.cli import (Group, cli, day_value, engine_of, settings_of, stored_id,
+                            up_to_day_report, write_table)
 
 if TYPE_CHECKING:
     from geo_patrol.services.trials import Design, Report
@@ -46,10 +46,8 @@ def forecast_cmd(ctx: click.Context) -> None:
 
 
 @evidence.command("dose")
-@stored_id("rota")
-@click.option("--today", default=None, help="Measure up to this day (YYYY-MM-DD).")
-@csv_option("Write the table per hot spot and week as CSV (UTF-8 with BOM) instead.")
-@click.pass_context
+@up_to_day_report("rota", "Measure",
+                  "Write the table per hot spot and week as CSV (UTF-8 with BOM) instead.")
 def dose_cmd(ctx: click.Context, rota_id: int, today: str | None,
              csv_path: Path | None) -> None:
     """Minutes of presence at the rota's hot spots (stays of the city's stay rule, from
@@ -165,10 +163,7 @@ def trial_withdraw(ctx: click.Context, trial_id: int) -> None:
 
 
 @trial.command("report")
-@stored_id("trial")
-@click.option("--today", default=None, help="Report up to this day (YYYY-MM-DD).")
-@csv_option("Write the table per hot spot as CSV (UTF-8 with BOM) instead.")
-@click.pass_context
+@up_to_day_report("trial", "Report", "Write the table per hot spot as CSV (UTF-8 with BOM) instead.")
 def trial_report(ctx: click.Context, trial_id: int, today: str | None,
                  csv_path: Path | None) -> None:
     """The trial's report: the dose each arm received, the change in incidents with its
