@@ -1,4 +1,4 @@
-"""search: GiST trigram indexes on hazards' and volunteers' names
+"""search: GiST trigram indexes on hazards' and volunteers' names; base tiles made again
 
 Revision ID: 0040
 Revises: 0037
@@ -9,6 +9,9 @@ then, when those are too few, the names merely alike (``%``). PostgreSQL rates a
 cheap as a comparison, and against a GIN trigram index it would rather rate every name of the
 table (tens of milliseconds for thousands of Chinese names); a GiST trigram index costs less in
 its estimate as in fact, so the planner reads it by itself (about a millisecond).
+
+The base tiles kept are dropped: a tile now draws a street's pieces as one joined line, and
+each is made again when next asked for.
 """
 from alembic import op
 
@@ -28,6 +31,7 @@ def upgrade() -> None:
         op.create_index(gist, table, ['name'], postgresql_using='gist',
                         postgresql_ops={'name': 'gist_trgm_ops'})
         op.drop_index(gin, table_name=table)
+    op.execute("DELETE FROM base_tiles")
 
 
 def downgrade() -> None:
