@@ -7,8 +7,8 @@ Create Date: 2026-12-06
 The search box looks hazards and volunteers up in two steps: the names holding what was typed,
 then, when those are too few, the names merely alike (``%``). PostgreSQL rates a ``%`` test as
 cheap as a comparison, and against a GIN trigram index it would rather rate every name of the
-table (tens of milliseconds for thousands of Chinese names); a GiST trigram index costs less in
-its estimate as in fact, so the planner reads it by itself (about a millisecond).
+table (tens of milliseconds for thousands of Chinese names); a GiST trigram index is cheaper,
+in the planner's estimate as in fact, so the planner reads it by itself (about a millisecond).
 
 The base tiles kept are dropped: a tile now draws a street's pieces as one joined line, and
 each is made again when next asked for.
