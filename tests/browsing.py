@@ -103,11 +103,16 @@ SHOTS = os.environ.get("GP_SHOTS", "0" if os.environ.get("CI") else "1") == "1"
 
 
 def shot(pg, name: str) -> None:  # noqa: ANN001
-    """A full-page screenshot in ``test-artifacts/`` (see :data:`SHOTS`)."""
+    """A full-page screenshot in ``test-artifacts/`` (see :data:`SHOTS`), and each map the
+    page shows alone (``{name}-map1.png``, ...: the README's, ``scripts/readme_shots.py``)."""
     if not SHOTS:
         return
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    maps = pg.locator("div.map iframe, div.folium-map")
+    shown = [maps.nth(i) for i in range(maps.count()) if maps.nth(i).is_visible()]
+    for i, one in enumerate(shown, start=1):
+        one.screenshot(path=str(ARTIFACTS / f"{name}-map{i}.png"))
 
 
 def sign_in(page, server: str, username: str) -> None:  # noqa: ANN001

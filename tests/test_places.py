@@ -130,6 +130,22 @@ def test_base_tiles_carry_street_names_and_areas(demo_world):
     classes = {f["properties"]["class"] for f in mapbox_vector_tile.decode(
         places.base_tile(engine, 11, *tile_of(lon, lat, 11)))["streets"]["features"]}
     assert classes <= {"major", "medium"} and classes
+    # a street's pieces in a tile are one feature (joined where they meet)
+    keys = [(f["properties"].get("name"), f["properties"]["class"])
+            for f in layers["streets"]["features"]]
+    assert len(keys) == len(set(keys))
+    # a district's briefing carries the streets reaching into it, not the city around it
+    with engine.connect() as conn:
+        district, bounds = conn.execute(sa.text(
+            "SELECT a.id, ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)] FROM areas a, "
+            "LATERAL (SELECT ST_Extent(c.geom)::geometry AS e FROM areas c "
+            "WHERE c.parent_id = a.id OR c.parent_id IN (SELECT id FROM areas s "
+            "WHERE s.parent_id = a.id)) q WHERE a.level = 'district' AND q.e IS NOT NULL "
+            "ORDER BY a.id LIMIT 1")).one()
+        whole = places.embedded_tiles(conn, tuple(bounds))
+        own = places.embedded_tiles(conn, tuple(bounds), area=district)
+    assert set(own) <= set(whole) and 0 < sum(map(len, own.values())) < sum(
+        map(len, whole.values()))
 
 
 def test_search_answers_by_kind_and_role(demo_world):

@@ -93,7 +93,7 @@ def district_briefing(conn: Connection, run_id: int, district_id: int, settings:
     clues = reports.figures(conn.engine, settings, since=run["window_start"],
                             until=run["window_end"], area_id=district_id)
     shown = layers.communities if not layers.communities.empty else layers.area
-    tiles = places.embedded_tiles(conn, tuple(shown.total_bounds)) \
+    tiles = places.embedded_tiles(conn, tuple(shown.total_bounds), area=district_id) \
         if basemap in OWN_BASEMAP else None
     return briefing_html(run, layers, results.segment_layer(conn, run_id, district_id),
                          results.area_table(conn, run_id, level="community"),

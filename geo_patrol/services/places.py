@@ -37,17 +37,19 @@ def name_gaps(conn: Connection, run_id: int) -> int:
     return len(named)
 
 
-def embedded_tiles(conn: Connection, bounds: tuple[float, float, float, float]
-                   ) -> dict[str, bytes]:
+def embedded_tiles(conn: Connection, bounds: tuple[float, float, float, float], *,
+                   area: int | None = None) -> dict[str, bytes]:
     """The base-map tiles a file carries for WGS-84 ``bounds`` (``{"z/x/y": mvt}``, at
     the zooms of :data:`geo_patrol.render.basemap.EMBEDDED_ZOOMS`; empty tiles left out;
-    streets and areas only: the land cover would take much of a briefing's 5 MB)."""
+    streets and areas only: the land cover would take much of a briefing's 5 MB). With
+    ``area`` (a district's or community's id), only the streets reaching into it and its
+    own outlines: the city around a district is most of a tile at district zooms."""
     tiles: dict[str, bytes] = {}
     if not all(math.isfinite(v) for v in bounds):  # nothing drawn: no base map to carry
         return tiles
     for z in EMBEDDED_ZOOMS:
         for _, x, y in tiles_covering(bounds, z):
-            tile = store.make_base_tile(conn, z, x, y, land=False)
+            tile = store.make_base_tile(conn, z, x, y, land=False, area=area)
             if tile:
                 tiles[f"{z}/{x}/{y}"] = tile
     return tiles

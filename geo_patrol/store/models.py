@@ -89,9 +89,12 @@ def _geometries(kind: str) -> tuple[Any, Any]:
             mapped_column(_metric_geom(), nullable=False))
 
 
-def _trgm(name: str, column: str) -> Index:
-    """A trigram index (``pg_trgm``) for searching a text column as one types."""
-    return Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
+def _trgm(name: str, column: str, using: str = "gin") -> Index:
+    """A trigram index (``pg_trgm``) for searching a text column as one types: GIN, or GiST
+    where the search also asks for names merely alike (``%``) on its own (the planner reads a
+    GiST index for that rather than rating every name)."""
+    return Index(name, column, postgresql_using=using,
+                 postgresql_ops={column: f"{using}_trgm_ops"})
 
 
 def _loaded_from() -> Any:
@@ -286,7 +289,7 @@ class Volunteer(Base):
     """A registered volunteer. The ID number is stored encrypted plus a keyed hash."""
 
     __tablename__ = "volunteers"
-    __table_args__ = (_trgm("ix_volunteers_name_trgm", "name"),
+    __table_args__ = (_trgm("ix_volunteers_name_gist", "name", "gist"),
                       _trgm("ix_volunteers_number_trgm", "number"))
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
@@ -368,7 +371,7 @@ class Hazard(Base):
 
     __tablename__ = "hazards"
     __table_args__ = (_one_of("hazards", "status", HAZARD_STATUSES),
-                      _trgm("ix_hazards_name_trgm", "name"))
+                      _trgm("ix_hazards_name_gist", "name", "gist"))
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str | None] = mapped_column(unique=True)
     category: Mapped[str] = mapped_column(String(32), index=True)

@@ -128,24 +128,34 @@ DETAIL_ZOOM = 13
 BUILDING_ZOOM = 14
 
 
-def make_base_tile(conn: Connection, z: int, x: int, y: int, *, land: bool = True
-                   ) -> bytes:
+def make_base_tile(conn: Connection, z: int, x: int, y: int, *, land: bool = True,
+                   area: int | None = None) -> bytes:
     """One Mapbox vector tile of the base map: ``land`` (water, green areas and, from
     :data:`BUILDING_ZOOM`, buildings: kind, name), ``streets`` (name, class), ``areas``
     (district and community outlines: name, level) and ``labels`` (a point inside each
-    area, and each named water or green area: name, level). ``land=False`` leaves
-    the land cover out (a file that carries a district's tiles keeps within its size)."""
+    area, and each named water or green area: name, level); a street's pieces in a tile are
+    one feature, joined where they meet (a third of the bytes, and one line to label).
+    ``land=False`` leaves the land cover out, ``area`` (an area id) keeps to the streets that
+    reach into that area and to its own outlines (and the districts'): a file that carries a
+    district's tiles keeps within its size."""
     tile = conn.execute(sa.text(f"""
         WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env,
                           ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 0.02), 4326)
                               AS env4326),
-        streets AS (
-            SELECT ST_AsMVTGeom(ST_Transform(p.geom, 3857), b.env, 4096, 64, true) AS geom,
-                   p.name, {_CLASS} AS class
+        pieces AS (
+            SELECT p.name, {_CLASS} AS class,
+                   ST_LineMerge(ST_CollectionExtract(ST_Collect(p.geom), 2)) AS geom
             FROM b, street_pieces p
             WHERE p.geom && b.env4326
               AND (:z >= {DETAIL_ZOOM} OR p.highway IN ('motorway', 'trunk', 'primary',
-                                                         'secondary', 'tertiary'))),
+                                                         'secondary', 'tertiary'))
+              AND (CAST(:area AS integer) IS NULL OR ST_Intersects(
+                       p.geom, (SELECT o.geom FROM areas o WHERE o.id = :area)))
+            GROUP BY 1, 2),
+        streets AS (
+            SELECT ST_AsMVTGeom(ST_Transform(s.geom, 3857), b.env, 4096, 64, true) AS geom,
+                   s.name, s.class
+            FROM b, pieces s),
         land AS (
             SELECT ST_AsMVTGeom(ST_Transform(l.geom, 3857), b.env, 4096, 16, true) AS geom,
                    l.kind, l.name
@@ -155,7 +165,9 @@ def make_base_tile(conn: Connection, z: int, x: int, y: int, *, land: bool = Tru
         shown AS (
             SELECT a.name, a.level, a.geom FROM b, areas a
             WHERE a.geom && b.env4326
-              AND (a.level = 'district' OR (a.level = 'community' AND :z >= 12))),
+              AND (a.level = 'district' OR (a.level = 'community' AND :z >= 12))
+              AND (CAST(:area AS integer) IS NULL OR a.level = 'district'
+                   OR a.id IN (SELECT area_subtree(:area)))),
         outlines AS (
             SELECT ST_AsMVTGeom(ST_Transform(ST_Boundary(s.geom), 3857), b.env, 4096, 8, true)
                        AS geom, s.name, s.level
@@ -179,7 +191,7 @@ def make_base_tile(conn: Connection, z: int, x: int, y: int, *, land: bool = Tru
                 FROM outlines WHERE geom IS NOT NULL)
             || (SELECT coalesce(ST_AsMVT(labels, 'labels', 4096, 'geom'), '')
                 FROM labels WHERE geom IS NOT NULL)"""),
-        {"z": z, "x": x, "y": y, "land": land}).scalar_one()
+        {"z": z, "x": x, "y": y, "land": land, "area": area}).scalar_one()
     return bytes(tile or b"")
 
 
@@ -244,10 +256,10 @@ def nearest_piece(geom_m: str, alias: str = "np") -> str:
 #
 # Hazards and volunteers (thousands) are searched in two steps, each with its own LIMIT: the
 # names holding the query (the name itself, then names starting with it, then the rest), and
-# only when those are fewer than asked for, the names merely alike (trigram similarity, ``%``;
-# a volunteer: the numbers starting with it), found through the trigram index. The answers and
-# their order are those of one query ranking every match, but no step rates each name of the
-# table for similarity.
+# only when those are fewer than asked for, the names merely alike (trigram similarity, ``%``,
+# through the name's GiST trigram index; a volunteer: the numbers starting with it, in the
+# order of the number's index). The answers and their order are those of one query ranking
+# every match, but no step rates each name of the table for similarity.
 
 #: Characters that lowercase to themselves and that no other character lowercases to (Chinese
 #: characters, digits, punctuation): for a query made of these only, ``LIKE`` finds what
@@ -287,21 +299,16 @@ def _params(q: str, limit: int) -> dict[str, Any]:
 def _in_two_steps(conn: Connection, sql: str, holding: str, alike: str,
                   params: dict[str, Any]) -> list[dict[str, Any]]:
     """The rows of ``sql`` with its ``{match}`` condition ``holding``, then, when fewer than
-    ``:limit`` came back, ``alike`` for the rest. The second step reads the trigram index:
-    the planner rates a similarity test as cheap as a comparison and would rather rate every
-    name of the table (tens of milliseconds for thousands of Chinese names), so sequential
-    scans are off for that one statement (``SET LOCAL``, then back to the session's value)."""
+    ``:limit`` came back, ``alike`` for the rest. The planner reads the name's GiST trigram
+    index for the second step by itself (migration 0040): against it, rating every name of
+    the table for similarity is the dearer plan, as it is in fact."""
     rows = [dict(r) for r in conn.execute(sa.text(sql.format(match=holding)),
                                           params).mappings()]
     rest = params["limit"] - len(rows)
     if rest <= 0:
         return rows
-    conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
-    rows += [dict(r) for r in conn.execute(sa.text(sql.format(match=alike)),
-                                           {**params, "limit": rest}).mappings()]
-    # (after a failed statement, the transaction's rollback puts it back)
-    conn.execute(sa.text("SET LOCAL enable_seqscan TO DEFAULT"))
-    return rows
+    return rows + [dict(r) for r in conn.execute(sa.text(sql.format(match=alike)),
+                                                 {**params, "limit": rest}).mappings()]
 
 
 def _where(column: str, q: str) -> str:
@@ -363,12 +370,12 @@ def search_hazards(conn: Connection, q: str, *, within: Within, limit: int = 6
         WITH hit AS (
             SELECT h.id, h.name, h.category, h.geom, h.geom_m, h.community_id FROM hazards h
             WHERE NOT h.proposed AND {{match}} AND {in_scope('h.community_id')}
-            ORDER BY {_match('h.name', q)}, length(h.name), h.name LIMIT :limit)
+            ORDER BY {_match('h.name', q)}, length(h.name), h.name, h.id LIMIT :limit)
         SELECT h.id, h.name, h.category, ST_X(h.geom) AS lon, ST_Y(h.geom) AS lat,
                np.street, np.cross_a, np.cross_b,
                (SELECT a.name FROM areas a WHERE a.id = h.community_id) AS community
         FROM hit h {nearest_piece('h.geom_m')}
-        ORDER BY {_match('h.name', q)}, length(h.name), h.name""",
+        ORDER BY {_match('h.name', q)}, length(h.name), h.name, h.id""",
         _holding("h.name", q), _alike("h.name", q),
         {**_params(q, limit), **scope_params(within)})
 
@@ -382,16 +389,20 @@ def search_volunteers(conn: Connection, q: str, *, within: Within, limit: int = 
         WITH hit AS (
             SELECT v.id, v.number, v.name, v.community_id FROM volunteers v
             WHERE v.active AND {{match}} AND {in_scope('v.community_id')}
-            ORDER BY {_match('v.name', q)}, v.number LIMIT :limit)
+            ORDER BY {{order}} LIMIT :limit)
         SELECT h.id, h.number, h.name, a.name AS community,
                ST_X(ST_PointOnSurface(a.geom)) AS lon, ST_Y(ST_PointOnSurface(a.geom)) AS lat
         FROM hit h JOIN areas a ON a.id = h.community_id
         ORDER BY {_match('h.name', q)}, h.number"""
     params = {**_params(q, limit), **scope_params(within)}
-    named = [dict(r) for r in conn.execute(sa.text(sql.format(match=_holding("v.name", q))),
-                                           params).mappings()]
+    named = [dict(r) for r in conn.execute(sa.text(sql.format(
+        match=_holding("v.name", q), order=f"{_match('v.name', q)}, v.number")),
+        params).mappings()]
     if len(named) >= limit:
         return named
+    # those numbered so, in the order of their numbers (none is named so: one rank), which
+    # the number's own index reads with the limit when many numbers start so
     return named + [dict(r) for r in conn.execute(sa.text(sql.format(
-        match=f"v.number {_like(q)} :prefix AND NOT {_holding('v.name', q)}")),
+        match=f"v.number {_like(q)} :prefix AND NOT {_holding('v.name', q)}",
+        order="v.number")),
         {**params, "limit": limit - len(named)}).mappings()]
