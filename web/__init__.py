@@ -221,6 +221,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from geo_patrol.privacy import mask_name
     from geo_patrol.render.assets import set_asset_root
     from geo_patrol.render.csp import use_nonce_source
+    from geo_patrol.render.evidence import dose_band
     from geo_patrol.render.i18n import (crew_reason, duration_text, label, report_label, term,
                                         terms, within_sentence)
     from web import auth, db
@@ -265,6 +266,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         "lang": lang(), "mask_name": mask_name, "term": term, "terms": terms, "label": label,
         "crew_reason": crew_reason, "report_label": report_label, "duration": duration_text,
         "in_sentence": lambda text: within_sentence(text, lang()),
+        "dose_band": lambda share: dose_band(share, lang()),
         "rules": db.settings().rules, "here": db.current_city(),
         "other_cities": db.other_cities(),
         **auth.template_globals(), **form_globals()})
