@@ -444,6 +444,37 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
         "task_decline": ("义警放弃任务", "Task turned down"),
         "tasks_check": ("核验任务完成情况", "Tasks checked"),
         "tasks_offer": ("排班下发为任务", "Rota offered as tasks")},
+    # what a role's refusal says it may not do: the action, then what it acts on
+    "access": {
+        "read": ("读取", "read"), "write": ("修改", "change"), "propose": ("提报", "propose"),
+        "triage": ("审核", "review"), "pay": ("发放", "pay out"), "take": ("认领", "take"),
+        "report": ("上报", "report"), "unmask": ("明文查看", "show in clear"),
+        "answer": ("响应", "answer")},
+    "resource": {
+        "people": ("义警个人信息", "volunteers' personal data"), "tracks": ("轨迹", "tracks"),
+        "hazards": ("隐患", "hazards"), "coverage": ("覆盖数据", "coverage"),
+        "audit": ("审计日志", "audit log"), "accounts": ("账号", "accounts"),
+        "devices": ("设备", "devices"), "callouts": ("调派", "call-outs"),
+        "training": ("培训", "training"), "crime": ("警情规律", "crime patterns"),
+        "campaigns": ("专项行动", "campaigns"), "tasks": ("任务", "tasks")},
+    # the columns of a file (and fields of a form) as an error names them
+    "column": {
+        "name": ("名称", "Name"), "category": ("类别", "Category"),
+        "lon": ("经度", "longitude"), "lat": ("纬度", "latitude"),
+        "longitude": ("经度", "longitude"), "latitude": ("纬度", "latitude"),
+        "status": ("状态", "Status"), "status_date": ("状态日期", "status date"),
+        "address": ("地址", "address"), "note": ("备注", "Note"), "id": ("标识号", "id"),
+        "time": ("时间", "Time"), "volunteer": ("义警", "volunteer"), "text": ("内容", "Text"),
+        "verification": ("核实状态", "Verification"), "reward": ("奖励", "Reward"),
+        "source": ("来源", "source"), "number": ("义警编号", "Roster number"),
+        "phone": ("手机", "phone"), "id_number": ("身份证号", "ID number"),
+        "occupation": ("职业", "Occupation"), "active": ("在岗", "active"),
+        "course": ("课程", "Course"), "date": ("日期", "Date"), "skill": ("技能", "Skill"),
+        "validity_months": ("有效期", "Valid for"), "mode": ("形式", "Form"),
+        "result": ("结果", "result"), "accuracy": ("定位精度", "accuracy"),
+        "speed": ("速度", "speed"), "description": ("描述", "description"),
+        "community": ("社区", "Community"), "hazard": ("隐患编号", "Hazard number"),
+        "position": ("位置", "Position")},
 }
 
 
