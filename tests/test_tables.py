@@ -275,3 +275,16 @@ def test_dashboard_street_reports_page_on_the_server(command, demo_world):
         assert 'rel="next"' in first and "reports_page=2" in first
     bad = command.get(f"/dashboard?run={run.run_id}&reports_page=0")
     assert bad.status_code == 400
+
+
+def test_a_wrong_address_is_said_in_the_page_s_language(command):
+    """Werkzeug's own 404 reads in the page's language, not in its English."""
+    command.get("/lang/zh")
+    zh = command.get("/no-such-page")
+    assert zh.status_code == 404
+    assert "此地址没有页面" in zh.get_data(as_text=True)
+    assert "requested URL" not in zh.get_data(as_text=True)
+    command.get("/lang/en")
+    en = command.get("/no-such-page").get_data(as_text=True)
+    assert "Nothing is at this address" in en
+    command.get("/lang/zh")
