@@ -288,3 +288,15 @@ def test_a_wrong_address_is_said_in_the_page_s_language(command):
     en = command.get("/no-such-page").get_data(as_text=True)
     assert "Nothing is at this address" in en
     command.get("/lang/zh")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_planner_s_hint_names_its_own_button(command, demo_world, lang):
+    """The hint under the planner's form names the button the page shows, in its words."""
+    command.get(f"/lang/{lang}")
+    html = command.get(f"/planner?run={demo_world['run'].run_id}").get_data(as_text=True)
+    command.get("/lang/zh")
+    form = html.split('id="plan-form"')[1].split("</form>")[0]
+    button = re.search(r'<button class="btn" type="submit">([^<]+)</button>', form).group(1)
+    hint = re.search(r'<p id="plan-hint">([^<]+)</p>', html).group(1)
+    assert (f"“{button}”" if lang == "zh" else f"press {button}") in hint, (button, hint)
