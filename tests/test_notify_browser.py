@@ -290,6 +290,12 @@ def test_the_command_picks_a_notice_s_place_and_a_channel_s_volunteer_by_name(
     form.locator("button[type=submit]").click()
     expect(page.locator("#notice-sent")).to_be_visible()
     expect(page.locator("#notices")).to_contain_text(community)
+    # who read it pages on the server, 50 a page, as every long table does
+    sent = int(re.search(r"count=(\d+)", page.url).group(1))
+    assert page.locator("#readers tbody tr").count() == min(sent, 50) or sent == 0
+    if sent > 50:
+        expect(page.locator("#readers-pager a[rel=next]")).to_have_attribute(
+            "href", re.compile(r"readers_page=2"))
     shot(page, f"notice-place-by-name-{lang}")
     # a channel for one volunteer: picked by the start of their roster number
     _as(page, server, people["users"]["command"], lang, "/notify")

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 
 from geo_patrol.access import Resource
 from geo_patrol.errors import GeoPatrolError, NotFoundError
+from geo_patrol.paging import page_frame
 from geo_patrol.privacy import mask_name
 from geo_patrol.render.i18n import in_language
 from geo_patrol.services import notify as service
@@ -79,6 +80,10 @@ def notices_page() -> Any:
     if shown:
         readers = service.notice_readers(get_db(), me, shown, tz=settings().timezone)
         readers["name"] = readers["name"].map(mask_name)
+        # paged on the server as every long table is (its own ``?readers_page=``), in the
+        # store's order: who read it first, then who has not
+        readers = page_frame(readers, paging_args(sortable=(), page_key="readers_page"),
+                             sortable={}, order=["read_at", "number"])
     return render_template("notices.html", run=None,
                            notices=service.notices(get_db(), me.within(Resource.CALLOUTS,
                                                                         "write"),
