@@ -75,6 +75,7 @@ QUERIES = {
     "live.live_page": "callout={callout_id}", "live.live_map": "callout={callout_id}",
     "live.live_dispatch": "callout={callout_id}", "live.live_feed": "callout={callout_id}",
     "campaigns.campaigns_page": "id={campaign_id}",
+    "maps.place_name": "lon=109.84&lat=40.65",
     **{f"crime.{e}": "area={area_id}&days=30" for e in (
         "crime_page", "crime_map", "hotspots_csv", "knox_csv", "evaluation_csv",
         "api_hotspots", "api_patterns", "api_near_repeat", "api_evaluation")},
@@ -87,6 +88,7 @@ UNMARKED = {
     "pages.me": None,         # a volunteer's own page (404 for an account with no roster row)
     "maps.base_tiles": None,  # any account: the base map (streets and area outlines)
     "maps.search": None,      # any account: places; records only as the role's grants allow
+    "maps.place_name": None,  # any account: the street and community of a point
 }
 #: Pages a reader may open whose form (POST) needs a further grant, checked in the view.
 POST_NEEDS = {
@@ -521,7 +523,7 @@ def _expected(app, rule, method: str, who: str, variant: str) -> set[int]:
     needs = _needs(app, endpoint, method)
     if needs is None:
         return {"pages.index": {302}, "api.me": {200}, "maps.base_tiles": {200},
-                "maps.search": {200},
+                "maps.search": {200}, "maps.place_name": {200},
                 "pages.me": {200} if who == "volunteer" else {404}}[endpoint]
     grant = MATRIX.get(needs, {}).get(Role(who))
     if grant is None:

@@ -207,7 +207,7 @@ PAGE_WORDS = {
            "dose": "分钟中的 {got} 分钟", "details": "巡逻时长如何计算", "stays": "驻留 {n} 次",
            "stats": "统计依据", "koper": "Koper 对巡逻驻留的研究", "map": "热点驻巡时间（完成 / 计划）",
            "full": "基本完成（80% 及以上）", "unplanned": "尚未安排驻巡",
-           "low": "很少或没有（不到 40%）",
+           "low": "很少或没有（不到 40%）", "part": "部分完成（40%–80%）",
            "against": "{got} / {planned} 分钟", "theta": "每起警情平均引发的警情",
            "interval": "95% 区间：{lo} 至 {hi}",
            "force": "计划 140 次热点驻巡，现有力量可完成 38 次，缺 102 次（约 68 人·小时，"
@@ -218,7 +218,7 @@ PAGE_WORDS = {
            "stats": "The statistics behind it", "koper": "Koper’s study",
            "map": "Patrol time at the hot spots (delivered / planned)",
            "full": "Delivered (80% or more)", "unplanned": "No stop planned yet",
-           "low": "Little or none (under 40%)",
+           "low": "Little or none (under 40%)", "part": "Partly (40% to 80%)",
            "against": "{got} / {planned} min",
            "theta": "Incidents each incident triggers, on average",
            "interval": "95% interval: {lo} to {hi}",
@@ -281,6 +281,35 @@ def test_evidence_page(page, server, demo_world, demo_spots, stored_rota, lang):
     assert w["against"].format(got=round(r.delivered_min), planned=round(r.planned_min)) \
         in popup, popup
     assert distinct_place_texts(spots, lang)[k] in popup
+    # the northernmost hot spot's popup opens below the map's search box, never over it,
+    # on a desk's screen and a phone's
+    north = int(np.argmax([g.centroid.y for g in spots.geometry]))
+    for width in (1440, 360):
+        page.set_viewport_size({"width": width, "height": 900})
+        frame.locator(".gp-search").wait_for()
+        markers.nth(north).dispatch_event("click")
+        frame.locator(".gp-spot-popup").wait_for()
+        page.wait_for_timeout(400)  # the map pans to the popup
+        a = frame.locator(".gp-search").bounding_box()
+        b = frame.locator(".leaflet-popup-content-wrapper").bounding_box()
+        assert a["y"] + a["height"] <= b["y"] or b["x"] + b["width"] <= a["x"] or \
+            a["x"] + a["width"] <= b["x"], (width, a, b)
+        page.locator("#dose-map").scroll_into_view_if_needed()
+        shot(page, f"evidence-popup-{lang}-{width}")
+        frame.locator(".leaflet-popup-close-button").click()
+    page.set_viewport_size({"width": 1440, "height": 900})
+    # the table's share in the bands of the map and its legend: their colours and words
+    shares = got.table()["share"].to_numpy()
+    for i, share in enumerate(shares):
+        cell = rows.nth(i).locator("td").last
+        if share != share:
+            assert cell.inner_text().strip() == "–"
+            continue
+        key = dose_key(share)
+        words = w[{"dose_full": "full", "dose_part": "part", "dose_low": "low"}[key]]
+        assert cell.get_attribute("title") == words
+        assert words.split("（")[0].split(" (")[0] in cell.inner_text()
+        assert DOSE_COLOURS[key] in cell.locator("i.swatch").get_attribute("style")
     drawn = page.request.get(f"{server}/maps/dose?rota={stored_rota['id']}").text()
     for key, colour in DOSE_COLOURS.items():
         assert drawn.count(f'"colour": "{colour}"') == sum(

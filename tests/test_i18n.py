@@ -91,3 +91,16 @@ def test_planner_reasons_are_worded_in_both_languages():
         "Guns/explosives/knives inspection (this loop needs it)")
     passive = {**row, "slot": "passive", "occupation": "taxi_driver", "arterial_km": 3.25}
     assert crew_reason(passive, "zh") == "出租车司机：职业途经主干道 3.2 公里"
+
+
+def test_a_refusal_words_every_resource_and_action_in_both_languages():
+    """What a role's refusal says (``This officer account may not change hazards.``) has
+    words for every resource and action of the access matrix, in Chinese and English."""
+    from geo_patrol.access import MATRIX
+
+    for resource, action in MATRIX:
+        for group, value in (("resource", resource.value), ("access", action)):
+            zh, en = term(group, value, "zh"), term(group, value, "en")
+            assert value in VOCAB[group] and any("\u4e00" <= c <= "\u9fff" for c in zh), \
+                (group, value)
+            assert not any("\u4e00" <= c <= "\u9fff" for c in en), (group, value)

@@ -112,13 +112,13 @@ def test_a_file_that_is_not_a_picture_is_refused_in_the_pages_language(world):
     resp = command.post("/notices", data=_form(token, b"MZ\x90\x00 not a picture", "x.jpg"),
                         content_type="multipart/form-data")
     assert resp.status_code == 400
-    error = re.search(r'id="error" role="alert">([^<]+)<', resp.get_data(as_text=True))
+    error = re.search(r'id="form-error" role="alert"><p class="bad">([^<]+)<', resp.get_data(as_text=True))
     assert error and re.search(r"[\u4e00-\u9fff]", error.group(1)), error
     command.get("/lang/en")
     resp = command.post("/notices", data=_form(token, b"MZ\x90\x00 not a picture", "x.jpg"),
                         content_type="multipart/form-data")
     assert resp.status_code == 400
-    error = re.search(r'id="error" role="alert">([^<]+)<', resp.get_data(as_text=True))
+    error = re.search(r'id="form-error" role="alert"><p class="bad">([^<]+)<', resp.get_data(as_text=True))
     assert error and not re.search(r"[\u4e00-\u9fff]", error.group(1)), error
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM notices")).scalar_one() == before

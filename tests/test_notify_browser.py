@@ -7,6 +7,7 @@ offline are sent when the phone is back online."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -260,3 +261,49 @@ def test_me_is_an_installable_app_that_opens_and_queues_reports_offline(
             break
         page.wait_for_timeout(100)
     assert found == 1  # sent once, by the page or the service worker (its key)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_command_picks_a_notice_s_place_and_a_channel_s_volunteer_by_name(
+        page, server, people, lang):  # noqa: F811
+    """No number to type: the notice's place is found by name (the line under the map names
+    it and fills the notice's place words), a notice sent with no place says so beside the
+    place with the text kept; a channel's volunteer is picked by number or name."""
+    engine = people["engine"]
+    with engine.connect() as conn:
+        community = conn.execute(sa.text("SELECT name FROM areas WHERE id = :c"),
+                                 {"c": people["community"]}).scalar_one()
+    page.set_viewport_size({"width": 1440, "height": 900})
+    _as(page, server, people["users"]["command"], lang, "/notices")
+    form = page.locator("#notice")
+    assert form.locator("input[name=lon]").get_attribute("type") == "hidden"
+    text = f"穿红色外套的老人 {lang}"
+    form.locator("textarea[name=body]").fill(text)
+    form.locator("button[type=submit]").click()
+    expect(form.locator("#error-place")).to_contain_text(
+        {"zh": "未选定地点", "en": "No place chosen"}[lang])
+    expect(form.locator("textarea[name=body]")).to_have_value(text)
+    form.locator(".picker-query").type(community, delay=20)
+    form.locator(".picker-answer").first.click()
+    expect(form.locator("#place-status")).to_contain_text(community)
+    expect(form.locator("input[name=place]")).to_have_value(re.compile(re.escape(community)))
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#notice-sent")).to_be_visible()
+    expect(page.locator("#notices")).to_contain_text(community)
+    # who read it pages on the server, 50 a page, as every long table does
+    sent = int(re.search(r"count=(\d+)", page.url).group(1))
+    assert page.locator("#readers tbody tr").count() == min(sent, 50) or sent == 0
+    if sent > 50:
+        expect(page.locator("#readers-pager a[rel=next]")).to_have_attribute(
+            "href", re.compile(r"readers_page=2"))
+    shot(page, f"notice-place-by-name-{lang}")
+    # a channel for one volunteer: picked by the start of their roster number
+    _as(page, server, people["users"]["command"], lang, "/notify")
+    channel = page.locator("#add-channel")
+    channel.locator("select[name=scope]").select_option("volunteer")
+    channel.locator(".picker-query").type(people["number"], delay=20)
+    channel.locator(".picker-answer").first.click()
+    expect(channel.locator("input[name=volunteer]")).to_have_value(people["number"])
+    channel.locator("input[name=url]").fill(f"json://127.0.0.1:9/{lang}")
+    channel.locator("button[type=submit]").click()
+    expect(page.locator("#channels")).to_contain_text(people["number"])

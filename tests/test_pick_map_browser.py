@@ -90,5 +90,13 @@ def test_the_call_out_map_opens_on_the_command_s_area_at_street_zoom(
         ).scalar()
     assert inside in district_command["communities"]
     expect(page.locator("#live-panel")).to_contain_text(
-        "在地图上点击事发地点" if lang == "zh" else "Click the map where it happened")
+        "查找地点、在地图上点选" if lang == "zh" else "Find the place, tap it on a map")
+    # the place said by its name (its community), no number field anywhere
+    expect(page.locator("#callout #place-status")).to_contain_text(
+        "已选定地点" if lang == "zh" else "Place chosen")
+    with demo_world["engine"].connect() as conn:
+        name = conn.execute(sa.text("SELECT name FROM areas WHERE id = :a"),
+                            {"a": inside}).scalar_one()
+    expect(page.locator("#callout #place-status")).to_contain_text(name)
+    assert page.locator("#callout input[name=lon]").get_attribute("type") == "hidden"
     shot(page, f"forms3-callout-map-{lang}-1440")

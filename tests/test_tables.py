@@ -245,3 +245,58 @@ def test_officer_dashboard_shows_their_community_map(app, demo_world):
     assert f'src="/maps/community/{area_id}?run={run}"' in html
     assert client.get(f"/maps/community/{area_id}?run={run}").status_code == 200
     assert 'class="trend"' in html and name in html
+
+
+def test_dashboard_street_reports_page_on_the_server(command, demo_world):
+    """The dashboard's table of street reports (per community and category) pages by 20 on
+    its own ``?reports_page=``, every row on one page only; a page beyond the last shows
+    the pager's count and no rows."""
+    from web.pages import REPORT_FIGURES_PAGE
+
+    run = demo_world["run"]
+    first = command.get(f"/dashboard?run={run.run_id}").get_data(as_text=True)
+    assert 'id="report-figures"' in first
+    rows = _rows(first, "report-figures")
+    total = int(re.search(r'id="report-figures-pager".*?共 (\d+) 行', first, re.S).group(1)) \
+        if 'id="report-figures-pager"' in first else 0
+    if total == 0:  # no report in the period: the table says so
+        assert rows == [["本期间没有群众线索。"]]
+        return
+    assert len(rows) == min(total, REPORT_FIGURES_PAGE)
+    pages = -(-total // REPORT_FIGURES_PAGE)
+    seen = [tuple(r[:2]) for r in rows]
+    for n in range(2, pages + 1):
+        html = command.get(f"/dashboard?run={run.run_id}&reports_page={n}"
+                           ).get_data(as_text=True)
+        assert f"第 {n} 页，共 {pages} 页" in html
+        seen += [tuple(r[:2]) for r in _rows(html, "report-figures")]
+    assert len(seen) == total == len(set(seen))  # each community and category once
+    if pages > 1:
+        assert 'rel="next"' in first and "reports_page=2" in first
+    bad = command.get(f"/dashboard?run={run.run_id}&reports_page=0")
+    assert bad.status_code == 400
+
+
+def test_a_wrong_address_is_said_in_the_page_s_language(command):
+    """Werkzeug's own 404 reads in the page's language, not in its English."""
+    command.get("/lang/zh")
+    zh = command.get("/no-such-page")
+    assert zh.status_code == 404
+    assert "此地址没有页面" in zh.get_data(as_text=True)
+    assert "requested URL" not in zh.get_data(as_text=True)
+    command.get("/lang/en")
+    en = command.get("/no-such-page").get_data(as_text=True)
+    assert "Nothing is at this address" in en
+    command.get("/lang/zh")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_planner_s_hint_names_its_own_button(command, demo_world, lang):
+    """The hint under the planner's form names the button the page shows, in its words."""
+    command.get(f"/lang/{lang}")
+    html = command.get(f"/planner?run={demo_world['run'].run_id}").get_data(as_text=True)
+    command.get("/lang/zh")
+    form = html.split('id="plan-form"')[1].split("</form>")[0]
+    button = re.search(r'<button class="btn" type="submit">([^<]+)</button>', form).group(1)
+    hint = re.search(r'<p id="plan-hint">([^<]+)</p>', html).group(1)
+    assert (f"“{button}”" if lang == "zh" else f"press {button}") in hint, (button, hint)

@@ -23,12 +23,13 @@ pytestmark = pytest.mark.browser
 WORDS = {
     "zh": {"pick": "从列表中选择", "verified": "已核实", "points": "积分", "rows": "有误的行数：3",
            "empty": "名称为空", "category": "不是隐患类别", "number": "不是数字",
-           "latitude": "纬度应在 -90 到 90 之间", "proposed": "待审核", "report": "suspicious",
+           "no_place": "未选定地点", "chosen": "已选定地点", "nothing": "还没有选择地点", "proposed": "待审核", "report": "suspicious",
            "column": "列", "stored": "条记录已保存", "forbidden": "社区民警账号无权修改隐患。"},
     "en": {"pick": "pick it from the list", "verified": "Verified", "points": "points paid",
            "rows": "rows with a wrong value: 3", "empty": "The name is empty",
            "category": "is not a hazard category", "number": "is not a number",
-           "latitude": "latitude lies between -90 and 90", "proposed": "waiting for review",
+           "no_place": "No place chosen", "chosen": "Place chosen",
+           "nothing": "No place chosen yet", "proposed": "waiting for review",
            "report": "lost_person", "column": "Column", "stored": "records stored",
            "forbidden": "This community officer account may not change hazards."},
 }
@@ -179,19 +180,29 @@ def test_an_officer_reads_the_error_beside_the_field_with_what_was_typed_kept(
     page.click("#new-hazard-box summary")
     name = f"新建幼儿园{lang}"
     page.fill("#new-hazard input[name=name]", name)
-    page.fill("#new-hazard input[name=lon]", f"{people['lon']:.6f}")
-    page.fill("#new-hazard input[name=lat]", "109.824")  # longitude typed as latitude
+    page.select_option("#new-hazard select[name=category]", "school")
+    # no field asks for numbers: the place is found, tapped or the phone's own
+    assert page.locator("#new-hazard input[name=lon]").get_attribute("type") == "hidden"
+    expect(page.locator("#new-hazard #place-status")).to_have_text(re.compile(w["nothing"]))
     before = _count(engine, "hazards")
-    page.click("#new-hazard button[type=submit]")
-    error = page.locator("#new-hazard #error-lat")
-    expect(error).to_contain_text(w["latitude"])
+    page.click("#new-hazard button[type=submit]")  # the place forgotten
+    error = page.locator("#new-hazard #error-place")
+    expect(error).to_contain_text(w["no_place"])
     expect(page.locator("#new-hazard input[name=name]")).to_have_value(name)
-    expect(page.locator("#new-hazard input[name=lat]")).to_have_value("109.824")
+    expect(page.locator("#new-hazard select[name=category]")).to_have_value("school")
     form = page.locator("#new-hazard").bounding_box()
     assert form["x"] >= 0 and form["x"] + form["width"] <= 360  # the form fits the phone
     assert _count(engine, "hazards") == before
     shot(page, f"workflow-officer-error-{lang}")
-    page.fill("#new-hazard input[name=lat]", f"{people['lat']:.6f}")
+    # the officer finds the community by name in the form's search box
+    page.locator("#new-hazard .picker-query").type(community, delay=20)
+    page.locator("#new-hazard .picker-answer").first.click()
+    status = page.locator("#new-hazard #place-status")
+    expect(status).to_contain_text(w["chosen"])
+    expect(status).to_contain_text(community)  # named, not numbered
+    expect(page.locator("#new-hazard .pick-marker")).to_have_count(1)
+    assert page.locator("#new-hazard #error-place").count() == 0  # the refusal is answered
+    shot(page, f"workflow-officer-place-{lang}")
     page.click("#new-hazard button[type=submit]")
     page.wait_for_url(re.compile(r".*/hazards$"))
     expect(page.locator("#proposals")).to_contain_text(name)

@@ -103,11 +103,31 @@ def _register_errors(app: Flask) -> None:
                                     message=exc.description or exc.name).get_data()
             response.mimetype = "application/json"
             return response
-        return render_template("error.html", message=exc.description or exc.name,
+        return render_template("error.html", message=_http_words(exc),
                                status=exc.code, run=None), exc.code or 500, \
             {k: v for k, v in response.headers.items() if k == "Retry-After"}
 
     app.register_error_handler(HTTPException, http_error)
+
+
+def _http_words(exc: HTTPException) -> str:
+    """What a page says of Werkzeug's own error, in the page's language: its standard
+    English description replaced (an expired form's CSRF refusal too); a description a view
+    gave kept."""
+    from flask_babel import gettext
+    from flask_wtf.csrf import CSRFError
+
+    if isinstance(exc, CSRFError):
+        return gettext("The form had expired: go back, load the page again and send it "
+                       "once more.")
+    if exc.description != type(exc).description:
+        return exc.description or exc.name
+    words = {404: gettext("Nothing is at this address: check it, or start again from the "
+                          "menu."),
+             405: gettext("This address does not take this kind of request."),
+             413: gettext("What was sent is too large."),
+             429: gettext("Too many requests: wait a moment and try again.")}
+    return words.get(exc.code or 0, exc.description or exc.name)
 
 
 def select_locale() -> str:
@@ -221,6 +241,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from geo_patrol.privacy import mask_name
     from geo_patrol.render.assets import set_asset_root
     from geo_patrol.render.csp import use_nonce_source
+    from geo_patrol.render.evidence import dose_band
     from geo_patrol.render.i18n import (crew_reason, duration_text, label, report_label, term,
                                         terms, within_sentence)
     from web import auth, db
@@ -265,6 +286,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         "lang": lang(), "mask_name": mask_name, "term": term, "terms": terms, "label": label,
         "crew_reason": crew_reason, "report_label": report_label, "duration": duration_text,
         "in_sentence": lambda text: within_sentence(text, lang()),
+        "dose_band": lambda share: dose_band(share, lang()),
         "rules": db.settings().rules, "here": db.current_city(),
         "other_cities": db.other_cities(),
         **auth.template_globals(), **form_globals()})

@@ -17,7 +17,6 @@ from typing import Any
 
 from flask import Response, g, make_response, request
 from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -32,7 +31,7 @@ from geo_patrol.errors import (
 )
 from geo_patrol.render.basemap import (MAX_DATA_ZOOM, NAMED_STREETS_ZOOM, STYLE_JS,
                                        TILE_URL)
-from geo_patrol.render.i18n import term
+from geo_patrol.render.i18n import VOCAB, term
 from geo_patrol.services import places
 from web.db import get_db
 from web.params import FIELD_NAMES, lang
@@ -82,40 +81,6 @@ def refusal_text(exc: ReportInputError) -> str:
     return say(exc.params) if say else str(exc)
 
 
-#: What a role's refusal says it may not do, in the page's language.
-ACTIONS: dict[str, str] = {
-    "read": _l("read"), "write": _l("change"),
-    "propose": _l("propose"), "triage": _l("Review"),
-    "pay": _l("pay out"), "take": _l("take"),
-    "report": _l("report"), "unmask": _l("show in clear"),
-}
-RESOURCES: dict[str, str] = {
-    "people": _l("volunteers' personal data"), "tracks": _l("tracks"),
-    "hazards": _l("hazards"), "coverage": _l("coverage"),
-    "audit": _l("Audit log"), "accounts": _l("accounts"),
-    "devices": _l("devices"), "callouts": _l("call-outs"),
-    "training": _l("Training"), "crime": _l("crime patterns"),
-    "campaigns": _l("Campaigns"), "tasks": _l("tasks"),
-}
-#: The columns of a file as a row's error names them.
-COLUMNS: dict[str, str] = {
-    "name": _l("Name"), "category": _l("Category"),
-    "lon": _l("longitude"), "lat": _l("latitude"),
-    "longitude": _l("longitude"), "latitude": _l("latitude"),
-    "status": _l("Status"), "status_date": _l("status date"),
-    "address": _l("address"), "note": _l("Note"), "id": _l("id"),
-    "time": _l("Time"), "volunteer": _l("volunteer"),
-    "text": _l("Text"), "verification": _l("Verification"),
-    "reward": _l("Reward"), "source": _l("source"),
-    "number": _l("Roster number"), "phone": _l("phone"), "id_number": _l("ID number"),
-    "occupation": _l("Occupation"), "active": _l("active"), "course": _l("Course"),
-    "date": _l("Date"), "skill": _l("Skill"), "validity_months": _l("Valid for"),
-    "mode": _l("Form"), "result": _l("result"), "accuracy": _l("accuracy"),
-    "speed": _l("speed"), "description": _l("description"),
-    "community": _l("Community"), "hazard": _l("Hazard number"), "position": _l("Position"),
-}
-
-
 def _word(text: object) -> str:
     """A name inside a sentence: lower case in English ("the Name" reads "the name")."""
     return str(text).lower() if lang() == "en" else str(text)
@@ -126,8 +91,8 @@ def _value(value: Any) -> Any:
     list of them joined."""
     if isinstance(value, list):
         return ", ".join(str(_value(v)) for v in value)
-    if isinstance(value, str) and value in COLUMNS:
-        return _word(COLUMNS[value])
+    if isinstance(value, str) and value in VOCAB["column"]:
+        return _word(term("column", value, lang()))
     return value
 
 
@@ -139,8 +104,8 @@ def error_text(exc: BaseException) -> str:
         return gettext("This %(role)s account may not %(action)s %(resource)s.",
                        role=term("role", exc.role, lang()).lower() if lang() == "en"
                        else term("role", exc.role, lang()),
-                       action=_word(ACTIONS.get(exc.action or "", exc.action)),
-                       resource=_word(RESOURCES.get(exc.resource or "", exc.resource)))
+                       action=_word(term("access", exc.action, lang())),
+                       resource=_word(term("resource", exc.resource, lang())))
     if isinstance(exc, RowErrors):
         return gettext("%(file)s: rows with a wrong value: %(n)s. Nothing was stored; "
                        "correct them and load the file again.", file=exc.source or "",
@@ -163,7 +128,9 @@ def problem_text(problem: RowProblem) -> str:
 
 
 def column_name(column: str) -> str:
-    return str(COLUMNS.get(column, FIELD_NAMES.get(column, column)))
+    if column in VOCAB["column"]:
+        return term("column", column, lang())
+    return str(FIELD_NAMES.get(column, column))
 
 
 @dataclass

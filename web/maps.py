@@ -85,6 +85,17 @@ def search() -> Any:
     return jsonify(places_search.shown_in(found, request.args.get("datum", "wgs84")))
 
 
+@bp.get("/search/place")
+def place_name() -> Any:
+    """The name of a point picked on a form's map (its street and cross streets, its
+    community), for the line under the map that says where the place is."""
+    lon = request.args.get("lon", type=float)
+    lat = request.args.get("lat", type=float)
+    if lon is None or lat is None:
+        abort(400)
+    return jsonify(places_search.place_name(get_conn(), lon, lat, lang=lang()))
+
+
 @bp.get("/vendor/<path:name>")
 def vendor(name: str) -> Any:
     if name not in ASSETS:

@@ -11,13 +11,14 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 
 from geo_patrol.access import Resource
 from geo_patrol.errors import GeoPatrolError, NotFoundError
+from geo_patrol.paging import page_frame
 from geo_patrol.privacy import mask_name
 from geo_patrol.render.i18n import in_language
 from geo_patrol.services import notify as service
 from web.auth import principal, requires
 from web.clues import photos_sent
 from web.db import get_db, settings
-from web.forms import error_text
+from web.forms import error_text, refills
 from web.params import lang, paging_args
 
 bp = Blueprint("notify", __name__)
@@ -72,40 +73,39 @@ def remove_channel() -> Any:
 
 @bp.get("/notices")
 @requires(Resource.CALLOUTS, "write")
-def notices_page(error: str | None = None, status: int = 200,
-                 entered: dict[str, str] | None = None) -> Any:
+def notices_page() -> Any:
     me = principal()
     readers = None
     shown = request.args.get("notice", type=int)
     if shown:
         readers = service.notice_readers(get_db(), me, shown, tz=settings().timezone)
         readers["name"] = readers["name"].map(mask_name)
+        # paged on the server as every long table is (its own ``?readers_page=``), in the
+        # store's order: who read it first, then who has not
+        readers = page_frame(readers, paging_args(sortable=(), page_key="readers_page"),
+                             sortable={}, order=["read_at", "number"])
     return render_template("notices.html", run=None,
                            notices=service.notices(get_db(), me.within(Resource.CALLOUTS,
                                                                         "write"),
                                                    tz=settings().timezone),
-                           shown=shown, readers=readers, error=error,
+                           shown=shown, readers=readers,
                            sent=request.args.get("sent", type=int),
                            count=request.args.get("count", type=int),
-                           kinds=service.NOTICE_KINDS, entered=entered or {}), status
+                           kinds=service.NOTICE_KINDS)
 
 
 @bp.post("/notices")
 @requires(Resource.CALLOUTS, "write")
+@refills(notices_page)
 def send_notice() -> Any:
+    """A notice to the volunteers around a place picked on the map; a refused value shows
+    beside its field, with what was typed kept."""
     form = request.form
-    try:
-        notice_id, count = service.broadcast(
-            get_db(), settings(), principal(), kind=form.get("kind", ""),
-            title=form.get("title"), body=form.get("body"), place=form.get("place"),
-            lon=form.get("lon"), lat=form.get("lat"), radius_m=form.get("radius_m", ""),
-            photo=next(iter(photos_sent([request.files.get("photo")])), None))
-    except GeoPatrolError as exc:
-        if isinstance(exc, NotFoundError):
-            raise
-        entered = {k: form.get(k, "")[:2000] for k in
-                   ("kind", "title", "body", "place", "lon", "lat", "radius_m")}
-        return notices_page(error=error_text(exc), status=400, entered=entered)
+    notice_id, count = service.broadcast(
+        get_db(), settings(), principal(), kind=form.get("kind", ""),
+        title=form.get("title"), body=form.get("body"), place=form.get("place"),
+        lon=form.get("lon"), lat=form.get("lat"), radius_m=form.get("radius_m", ""),
+        photo=next(iter(photos_sent([request.files.get("photo")])), None))
     return redirect(url_for("notify.notices_page", sent=notice_id, count=count,
                             notice=notice_id))
 

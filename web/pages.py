@@ -23,6 +23,7 @@ from geo_patrol.errors import (
     NotFoundError,
     ReportInputError,
 )
+from geo_patrol.paging import page_frame
 from geo_patrol.privacy import Vault
 from geo_patrol.render.charts import coverage_trend_svg
 from geo_patrol.services import crime, jobs, notify, results, scope, tasks, training
@@ -126,13 +127,21 @@ def dashboard() -> Any:
     if me.grant(Resource.HAZARDS) is not None:
         hazards_within = me.within(Resource.HAZARDS)
 
+        # paged on the server as every long table is (its own ``?reports_page=``)
+        reports_paging = paging_args(sortable=(), page_key="reports_page",
+                                     size=REPORT_FIGURES_PAGE)
+
         def report_figures() -> str:
-            return render_template("_report_figures.html", report_figures=report_service.figures(
+            figures = report_service.figures(
                 get_db(), settings(), since=run["window_start"], until=run["window_end"],
-                within=hazards_within, area_id=district_id))
+                within=hazards_within, area_id=district_id)
+            figures["table"] = page_frame(figures["table"], reports_paging, sortable={},
+                                          order=["community", "category"])
+            return render_template("_report_figures.html", report_figures=figures)
 
         reports_html = _drawn(("reports", run["window_start"], run["window_end"], district_id,
-                               _key_of(hazards_within), lang(), version), report_figures)
+                               _key_of(hazards_within), lang(), version, reports_paging.page),
+                              report_figures)
     return render_template("dashboard.html", run=run, runs=runs, districts=districts,
                            district_id=district_id, communities=communities, trend=trend,
                            headline=headline(conn, run, district_id, districts),
@@ -143,6 +152,8 @@ def dashboard() -> Any:
                            reports_html=reports_html)
 
 
+#: Rows on one page of the dashboard's table of street reports (per community and category).
+REPORT_FIGURES_PAGE = 20
 #: Tables drawn for the dashboard, by what they were drawn from (the most recent kept).
 _DRAWN: OrderedDict[tuple, Markup] = OrderedDict()
 _DRAWN_LOCK = threading.Lock()

@@ -19,13 +19,25 @@ from geo_patrol.render.i18n import label
 #: Delivered, partly, little or none, nothing planned yet.
 DOSE_COLOURS = {"dose_full": "#1a9850", "dose_part": "#fdae61", "dose_low": "#d73027",
                 "dose_unplanned": "#888888"}
+#: The bands of a share of planned minutes delivered: the lowest share of each, highest
+#: first (the legend's words say the same: 80% or more, 40% to 80%, under 40%).
+DOSE_BANDS = ((0.8, "dose_full"), (0.4, "dose_part"), (0.0, "dose_low"))
 
 
 def dose_key(share: float | None) -> str:
     """The legend's key of a hot spot's share of planned minutes delivered."""
     if share is None or share != share:
         return "dose_unplanned"
-    return "dose_full" if share >= 0.8 else "dose_part" if share >= 0.4 else "dose_low"
+    return next((key for low, key in DOSE_BANDS if share >= low), "dose_low")
+
+
+def dose_band(share: float | None, lang: str) -> dict[str, str]:
+    """A share's band as the map, its legend and the page's tables show it: ``key``, its
+    ``colour``, its legend's ``words`` and their ``short`` form (without the range)."""
+    key = dose_key(share)
+    words = label(key, lang)
+    return {"key": key, "colour": DOSE_COLOURS[key], "words": words,
+            "short": words.split("（")[0].split(" (")[0]}
 
 
 def dose_map(spots: Any, lang: str, *, basemap: str | None = None) -> folium.Map:

@@ -657,14 +657,16 @@ def broadcast(db: Database, settings: Settings, principal: Principal, *, kind: s
     title = form_text(title, "title", limit=120) or NOTICE_TITLES[kind]
     body = form_text(body, "text", limit=2000)
     if not body:
-        raise InputError("say what the volunteers should look for")
+        raise InputError("say what the volunteers should look for", field="body", values={},
+                         shown=N_("Say what the volunteers should look for."))
     place = form_text(place, "place", limit=120) or ""
     try:
         radius = float(str(radius_m))
     except ValueError:
-        raise InputError("the radius is a number of metres") from None
-    if not 50 <= radius <= 20000:
-        raise InputError("the radius is between 50 m and 20 km")
+        radius = float("nan")
+    if not 50 <= radius <= 20000:  # NaN too
+        raise InputError("the radius is between 50 m and 20 km", field="radius_m", values={},
+                         shown=N_("The radius is between 50 and 20,000 metres."))
     picture = None
     if photo is not None and photo[1]:
         picture = read_photo(photo[1], name=photo[0],

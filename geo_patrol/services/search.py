@@ -132,3 +132,17 @@ def search(conn: Connection, q: str, who: Principal, *, lang: str,
                           "lat": r["lat"],
                           "label": f"{r['number']} {mask_name(r['name'])} · {r['community']}"})
     return found
+
+
+def place_name(conn: Connection, lon: float, lat: float, *, lang: str) -> dict[str, Any]:
+    """A point picked on a form's map named as the pages name places: the street nearest it
+    and its cross streets ("钢铁大街（阿尔丁大街—民族东路）"), then its community; its
+    coordinates when no street is near. ``inside``: whether it lies in one of the city's
+    communities (a form refuses a place outside them)."""
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        return {"label": None, "inside": False}
+    at = store.place_at(conn, lon, lat)
+    street = place_text(Place(at["street"], at["cross_a"], at["cross_b"]), lang) \
+        if at["street"] else f"{lat:.5f}, {lon:.5f}"
+    return {"label": " · ".join(p for p in (street, at["community"]) if p),
+            "inside": at["community"] is not None}

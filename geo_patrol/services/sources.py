@@ -509,6 +509,11 @@ def entered_point(conn: Connection, lon: object, lat: object, crs: str,
     refusal names the field at fault)."""
     rows = np.array([1])
     xy = []
+    if all(raw is None or str(raw).strip() == "" for raw in (lon, lat)):
+        raise InputError("no place given: its longitude and latitude", source="form",
+                         field="place", values={},
+                         shown=N_("No place chosen: find it in the search box, tap it on the "
+                                  "map or use your position."))
     for name, raw, bound in (("lon", lon, 180), ("lat", lat, 90)):
         text = "" if raw is None else str(raw).strip()
         if not text:

@@ -252,6 +252,23 @@ def nearest_piece(geom_m: str, alias: str = "np") -> str:
             f"ORDER BY p.geom_m <-> {geom_m} LIMIT 1) {alias} ON true")
 
 
+def place_at(conn: Connection, lon: float, lat: float) -> dict[str, Any]:
+    """What names a WGS-84 point: the street piece nearest it (within 150 m: ``street``,
+    ``cross_a``, ``cross_b``, each ``None`` when none is near) and the ``community`` it lies
+    in (``None`` outside the city)."""
+    row = conn.execute(sa.text(f"""
+        WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g,
+                           ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
+                               (SELECT value::int FROM deployment WHERE key = 'metric_srid'))
+                               AS m)
+        SELECT np.street, np.cross_a, np.cross_b,
+               (SELECT a.name FROM areas a WHERE a.level = 'community'
+                AND ST_Intersects(a.geom, pt.g) ORDER BY a.id LIMIT 1) AS community
+        FROM pt {nearest_piece('pt.m')}"""), {"lon": lon, "lat": lat}).mappings().first()
+    return dict(row) if row else {"street": None, "cross_a": None, "cross_b": None,
+                                  "community": None}
+
+
 # -- the place search --------------------------------------------------------------------------
 #
 # Hazards and volunteers (thousands) are searched in two steps, each with its own LIMIT: the

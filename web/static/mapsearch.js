@@ -51,6 +51,16 @@
       return div;
     };
     box.addTo(map);
+    // a popup opened (a hot spot's, a hazard's) pans the map to open below the search box,
+    // never over it: Leaflet keeps a popup this far from the map's top edge
+    function keepClear() {
+      var div = box.getContainer();
+      var top = div.offsetTop + div.offsetHeight + 10;
+      L.Popup.prototype.options.autoPanPaddingTopLeft = L.point(5, top);
+      L.Popup.prototype.options.autoPanPaddingBottomRight = L.point(5, 5);
+    }
+    keepClear();
+    map.on("resize", keepClear);
   }
   start();
 })();

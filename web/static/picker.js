@@ -33,6 +33,9 @@
         if (box.dataset.lon) {
           form.querySelector("input[name='" + box.dataset.lon + "']").value = item.lon.toFixed(6);
           form.querySelector("input[name='" + box.dataset.lat + "']").value = item.lat.toFixed(6);
+          // the form's map marks it and its line says where it is
+          form.querySelector("input[name='" + box.dataset.lon + "']").dispatchEvent(
+            new Event("change", {bubbles: true}));
         }
         input.value = item.label;
         // the refusal of the value chosen before no longer applies

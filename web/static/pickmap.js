@@ -3,7 +3,9 @@
 // phone's position, announced by a "change" event) are marked and shown too. The city's own base map
 // (vector tiles from this server) is drawn under it. It opens on the user's own area
 // (data-centre, lon/lat) at the zoom whose street names the base map draws (data-zoom), or
-// on the place typed before; the city's bounds when neither is known.
+// on the place typed before; the city's bounds when neither is known. The form's line
+// #place-status says where the place chosen is, by the name the server gives it (its street and
+// cross streets, its community: /search/place), or that none is chosen yet.
 (function () {
   "use strict";
   function escaped(text) {
@@ -74,6 +76,47 @@
       });
     });
     mark(parseFloat(lat.value), parseFloat(lon.value));
+    var status = form.querySelector("#place-status");
+    var asked = 0;
+    function named() {
+      if (!status) { return; }
+      var at = typed();
+      asked += 1;
+      if (!at) {
+        status.textContent = status.dataset.none;
+        status.className = "muted";
+        return;
+      }
+      var n = asked;
+      status.className = "chosen";
+      status.textContent = status.dataset.chosen.replace("{place}",
+        at[0].toFixed(5) + ", " + at[1].toFixed(5));
+      // a refusal of the place sent before no longer applies
+      var box = status.closest("fieldset") || form;
+      box.querySelectorAll(".field-error").forEach(function (e) { e.remove(); });
+      if (!status.dataset.name || navigator.onLine === false) { return; }
+      fetch(status.dataset.name + "?lon=" + at[1] + "&lat=" + at[0],
+            {credentials: "same-origin", headers: {Accept: "application/json"}})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (found) {
+          if (n !== asked || !found || !found.label) { return; }
+          if (!found.inside) {
+            status.className = "bad";
+            status.textContent = status.dataset.outside + " (" + found.label + ")";
+            return;
+          }
+          status.textContent = status.dataset.chosen.replace("{place}", found.label);
+          // a form that names its place in words (a notice) gets the name, unless one was
+          // typed there by hand
+          var words = form.querySelector("input[name='place'][data-auto]");
+          if (words && words.value === words.dataset.auto) {
+            words.value = words.dataset.auto = found.label;
+          }
+        })
+        .catch(function () { /* offline: the coordinates stay shown */ });
+    }
+    [lon, lat].forEach(function (input) { input.addEventListener("change", named); });
+    named();
     var details = box.closest("details");
     if (details) { details.addEventListener("toggle", fit); }
   }

@@ -16,19 +16,16 @@
     status.className = bad ? "bad" : "muted";
   }
 
-  // --- where: the phone's position or a tap on the map fill the hidden lon/lat -------------
+  // --- where: the phone's position, the search or a tap on the map fill the hidden lon/lat
+  // (pickmap.js says where the place is) ---------------------------------------------------
   var place = {lon: form.elements.lon, lat: form.elements.lat};
   var placeStatus = document.getElementById("place-status");
   function hasPlace() { return place.lon.value !== "" && place.lat.value !== ""; }
   function showPlace() {
-    if (!placeStatus) { return; }
-    placeStatus.textContent = hasPlace() ? placeStatus.dataset.chosen : placeStatus.dataset.none;
-    placeStatus.className = hasPlace() ? "chosen" : "muted";
     if (hasPlace() && status.textContent === form.dataset.noPlace) { say("", false); }
   }
   place.lon.addEventListener("change", showPlace);
   place.lat.addEventListener("change", showPlace);
-  showPlace();
 
   function newKey() {
     if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
