@@ -13,6 +13,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from geo_patrol import clock
+from geo_patrol.runtime import settle
 from geo_patrol.errors import (
     BusyError,
     ConflictError,
@@ -269,4 +270,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         "other_cities": db.other_cities(),
         **auth.template_globals(), **form_globals()})
     _register_errors(app)
+    settle()  # the process's start is done: out of the collector's reach
     return app
