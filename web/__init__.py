@@ -13,7 +13,6 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from geo_patrol import clock
-from geo_patrol.runtime import settle
 from geo_patrol.errors import (
     BusyError,
     ConflictError,
@@ -26,6 +25,7 @@ from geo_patrol.errors import (
     TooLargeError,
     UnauthorizedError,
 )
+from geo_patrol.runtime import settle
 from geo_patrol.settings import Settings
 
 
