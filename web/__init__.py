@@ -25,6 +25,7 @@ from geo_patrol.errors import (
     TooLargeError,
     UnauthorizedError,
 )
+from geo_patrol.runtime import settle
 from geo_patrol.settings import Settings
 
 
@@ -291,4 +292,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         "other_cities": db.other_cities(),
         **auth.template_globals(), **form_globals()})
     _register_errors(app)
+    settle()  # the process's start is done: out of the collector's reach
     return app

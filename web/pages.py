@@ -113,10 +113,9 @@ def dashboard() -> Any:
             "within": None if within is None else sorted(within)})
         campaign_tiles = made or []
     if me.grant(Resource.CRIME) is not None:
-        crime_job, made = _stored("crime", jobs.study_params(
+        crime_job, crime_tile = _stored("crime_tile", jobs.study_params(
             crime.Study(area_id=district_id, within=me.within(Resource.CRIME)),
             settings().today()))
-        crime_tile = made.tile() if made is not None else None
     # the long tables, drawn once per run, district, scope and language (and version of the
     # reports and areas they are read from), not on every request
     version = report_service.figures_version(get_db())

@@ -16,10 +16,12 @@ def worker(ctx: click.Context, until_empty: bool) -> None:
     acknowledged) of every city of the deployment."""
     from geo_patrol.services import callouts  # noqa: F401  (registers its timers)
     from geo_patrol.services.cities import open_deployment
+    from geo_patrol.runtime import settle
     from geo_patrol.services.jobs import run_worker
 
     settings = settings_of(ctx)
     open_deployment(settings).dispose()  # up and migrated: the queue's tables exist
+    settle()
     click.echo("running jobs" + (" until the queue is empty" if until_empty else
                                  " (Ctrl-C stops)"))
     run_worker(settings, wait=not until_empty)

@@ -335,6 +335,18 @@ def _crime(engine: Engine, settings: Settings, params: dict[str, Any],
                    pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL))
 
 
+@runner("crime_tile")
+def _crime_tile(engine: Engine, settings: Settings, params: dict[str, Any],
+                progress: Progress) -> Outcome:
+    """The dashboard's crime figures of a study (:func:`crime.summary`; its parameters are
+    a crime job's, :func:`study_params`)."""
+    today = dt.date.fromisoformat(params["today"]) if params.get("today") else None
+    progress(0.1, "hot spots")
+    made = crime.summary(engine, settings, _study(params), today=today)
+    return Outcome({"incidents": made["incidents"]},
+                   pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL))
+
+
 @runner("campaigns")
 def _campaigns(engine: Engine, settings: Settings, params: dict[str, Any],
                progress: Progress) -> Outcome:
