@@ -91,6 +91,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "found": ("排查发现", "Found"), "visited": ("已走访", "Visited"),
     "rectified": ("已整改", "Rectified"), "still_open": ("未清零", "Still open"),
     "never_visited_units": ("从未走访的单位", "Units never visited"),
+    "campaign_units": ("专项行动单位", "Campaign units"),
+    "campaign_state": ("行动进度", "In the campaign"),
+    "campaign_area": ("行动范围", "Campaign area"),
+    "campaign_area_line": ("行动涉及的社区", "Its communities"),
+    "last_check": ("最近走访", "Last checked"),
     "crime_intro": ("{start} 至 {end} 侵财警情 {n} 起，其中 {top5}% 集中在最热的 5% 街道上；"
                     "明显的热点街段 {hot} 条。",
                     "{n} property incidents from {start} to {end}, {top5}% of them on the "
@@ -275,6 +280,10 @@ VOCAB: dict[str, dict[str, tuple[str, str]]] = {
     "compliance": {
         "compliant": ("达标", "Compliant"), "overdue": ("逾期", "Overdue"),
         "never_visited": ("未巡查", "Never visited"), "cleared": ("已销号", "Cleared")},
+    "campaign_state": {
+        "open_never_visited": ("未清零，从未走访", "Still open, never visited"),
+        "open_visited": ("未清零，已走访", "Still open, visited"),
+        "rectified": ("已整改", "Rectified"), "cleared": ("已销号", "Cleared")},
     "hazard_status": {
         "open": ("未整改", "Open"), "rectified": ("已整改", "Rectified"),
         "cleared": ("已销号", "Cleared")},
