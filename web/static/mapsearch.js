@@ -51,6 +51,12 @@
       return div;
     };
     box.addTo(map);
+    // a popup opened near the top is moved into view below the search box, never under it
+    var below = box.getContainer().getBoundingClientRect().bottom -
+      map.getContainer().getBoundingClientRect().top + 8;
+    if (below > 0 && below < map.getSize().y / 2) {
+      L.Popup.prototype.options.autoPanPaddingTopLeft = L.point(5, Math.round(below));
+    }
   }
   start();
 })();
