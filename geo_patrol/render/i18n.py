@@ -27,6 +27,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "km_per_h": ("公里/小时", "km/h"), "hazards_axis": ("隐患（处）", "Hazards"),
     "place": ("所在街道", "Where"),
     "task_site": ("任务地点", "Task site"), "navigate_to": ("导航到：{place}", "Navigate to: {place}"),
+    "navigate": ("导航", "Directions"),
     "navigate_amap": ("用高德地图导航", "Open in AMap"),
     "navigate_baidu": ("用百度地图导航", "Open in Baidu Maps"),
     "my_position": ("显示我的位置", "Show my position"),

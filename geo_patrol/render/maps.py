@@ -200,6 +200,10 @@ class Credit(MacroElement):
 #: A legend opens by itself on a map at least this wide (CSS pixels of the map's own window);
 #: on a narrower one (a phone) it stays closed behind its title until tapped.
 LEGEND_OPEN_FROM_PX = 600
+#: A map less tall than this (CSS pixels: a call-out card's small map on a phone) keeps its
+#: search box and its directions box folded behind a button, so that they leave its site in
+#: view.
+SMALL_MAP_BELOW_PX = 400
 
 
 class Legend(MacroElement):
@@ -425,7 +429,8 @@ def map_html(m: folium.Map, *, lang: str, nonce: str | None = None) -> str:
              "data-url": "/search" + ("?datum=gcj02&" if datum == "gcj02" else "?"),
              "data-placeholder": label("search_places", lang),
              "data-title": label("search_places_long", lang),
-             "data-none": label("search_none", lang)}
+             "data-none": label("search_none", lang),
+             "data-small": str(SMALL_MAP_BELOW_PX)}
     m.get_root().header.add_child(folium.Element(
         '<script src="/static/suggest.js" defer></script>'
         '<script src="/static/mapsearch.js" defer ' +
