@@ -491,6 +491,7 @@ def test_campaign_page(page, server, people, demo_world, analyst, lang):  # noqa
     for word in w["popup"]:
         assert word in text, (word, text)
     assert any(name in text and place in text for name, place in named), text
+    page.wait_for_timeout(800)  # the map's move to show the popup, and its tiles
     if lang == "zh":
         _check_chinese(page)
     shot(page, f"campaigns-{lang}")

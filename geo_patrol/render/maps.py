@@ -602,10 +602,12 @@ def crime_map(areas: Any, spots: Any, surface: Any, alerts: Any, lang: str, *,
 
 
 #: A campaign's units by their state in it (:data:`geo_patrol.analysis.campaign.STATES`):
-#: red never visited, orange visited and still open, blue rectified, grey cleared (nothing
-#: left to do); the campaign's area is a magenta outline, a colour no unit has.
-CAMPAIGN_STATES = {"open_never_visited": "#b2182b", "open_visited": "#f1a340",
-                   "rectified": "#2166ac", "cleared": "#636363"}
+#: still open in the red of its page's burn-down ("still open"), never visited, or orange
+#: once visited; rectified teal; cleared white, as on the hazard maps. None is the chart's
+#: blue (visited) or grey (found); the campaign's area is a magenta outline, a colour no
+#: unit has.
+CAMPAIGN_STATES = {"open_never_visited": "#d7301f", "open_visited": "#fdae61",
+                   "rectified": "#35978f", "cleared": "#ffffff"}
 CAMPAIGN_AREA = "#e7298a"
 
 
