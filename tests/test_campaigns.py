@@ -4,6 +4,7 @@ itself), bad input refused with nothing stored, the CLI, the API and the scope."
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
@@ -171,6 +172,27 @@ def test_demo_campaign_progress_agrees_with_the_database(demo_world, campaign):
     assert len(p.schools) >= 1 and (p.schools["checked_days"] <= p.schools["due_days"]).all()
 
 
+def test_the_campaign_map_marks_each_unit_as_its_tables_count_it(demo_world, campaign):
+    from geo_patrol.services.maps import campaign_map
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    p = campaigns.progress(engine, settings, campaign["id"])
+    layers = campaigns.map_layers(engine, settings, campaign["id"])
+    t, states = p.totals, layers.units["state"].value_counts().to_dict()
+    assert len(layers.units) == t["found"] > 10
+    assert states.get("rectified", 0) == t["rectified"]
+    assert states.get("cleared", 0) == t["cleared"]
+    assert states.get("open_visited", 0) + states.get("open_never_visited", 0) == t["open"] > 0
+    assert layers.units["street"].notna().mean() > 0.8  # named by their place
+    assert layers.units.geometry.notna().all() and len(layers.area) > 0
+    # the last check is inside the period, and a unit never visited has none there
+    never = layers.units[layers.units["state"] == "open_never_visited"]
+    assert never["last_check"].isna().mean() > 0.5
+    doc = campaign_map(engine, settings, campaign["id"], lang="en")
+    assert "Still open, never visited" in doc and "Campaign area" in doc
+    assert "inspector" not in doc.lower() and "Last checked" in doc
+
+
 def test_bad_campaigns_are_refused_and_nothing_is_stored(demo_world, campaign):
     engine, settings = demo_world["engine"], demo_world["settings"]
 
@@ -241,6 +263,22 @@ def test_campaign_cli_api_and_scope(demo_world, campaign, tmp_path):
     mine = clients["m-officer"].get(f"/api/campaigns/{campaign['id']}").get_json()
     assert whole["totals"]["found"] > mine["totals"]["found"] > 0
     assert {r["community"] for r in mine["never_visited"]} <= {community}
+    mapped = {u: clients[u].get(f"/maps/campaigns/{campaign['id']}")
+              for u in ("m-command", "m-officer")}
+    assert all(r.status_code == 200 for r in mapped.values())
+    with engine.connect() as conn:
+        others = conn.execute(sa.text(
+            "SELECT name FROM areas WHERE level = 'community' AND name <> :c AND id IN "
+            "(SELECT area_subtree(:d))"), {"c": community, "d": campaign["districts"][0]}
+        ).scalars().all()
+    seen = {u: r.get_data(as_text=True) for u, r in mapped.items()}
+    def named(name: str, doc: str) -> bool:  # a name as the map's data writes it
+        return json.dumps(name) in doc or f'"{name}"' in doc
+
+    assert named(community, seen["m-officer"]) and named(community, seen["m-command"])
+    assert others and not any(named(o, seen["m-officer"]) for o in others)
+    assert any(named(o, seen["m-command"]) for o in others)
+    assert clients["m-command"].get("/maps/campaigns/999999").status_code == 404
     assert clients["m-command"].get(f"/campaigns/{campaign['id']}/progress.csv").status_code == 200
     assert clients["m-command"].get("/api/campaigns/999999").status_code == 404
     token = sign_in(clients["m-planner"], "m-planner")

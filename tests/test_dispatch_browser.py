@@ -65,6 +65,35 @@ def _quiet(demo_world) -> None:
         conn.execute(sa.text("DELETE FROM live_positions"))
 
 
+#: The site's marker is drawn on the call-out card's small map.
+SITE_DRAWN = ("() => window.L && Object.values(window).some(v => v instanceof L.Map) && "
+              "document.querySelector('.leaflet-tooltip')")
+#: On that map: whether the directions and the legend are open, whether the search box is a
+#: button (and its input shown), and the controls over the site's marker or over its name.
+SITE_CLEAR = """() => {
+  const map = Object.values(window).find(v => v instanceof L.Map);
+  let site = null;
+  map.eachLayer(l => { if (l instanceof L.CircleMarker) { site = l; } });
+  const box = map.getContainer().getBoundingClientRect();
+  const p = map.latLngToContainerPoint(site.getLatLng()), r = site.getRadius();
+  const dot = {left: box.left + p.x - r, right: box.left + p.x + r,
+               top: box.top + p.y - r, bottom: box.top + p.y + r};
+  const name = document.querySelector('.leaflet-tooltip').getBoundingClientRect();
+  const meets = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom &&
+                          b.top < a.bottom;
+  const controls = [...document.querySelectorAll('.leaflet-control')]
+    .map(e => [e.className, e.getBoundingClientRect()]).filter(c => c[1].width > 0);
+  const shown = e => !!e && e.getBoundingClientRect().width > 0;
+  return {folded: [document.querySelector('details.gp-navigate').open,
+                   document.querySelector('details.gp-legend').open],
+          search: [shown(document.querySelector('.gp-search-open')),
+                   shown(document.querySelector('.gp-search-input'))],
+          over_site: controls.filter(c => meets(c[1], dot)).map(c => c[0]),
+          over_name: controls.filter(c => meets(c[1], name)).map(c => c[0]),
+          name_over_site: meets(name, dot)};
+}"""
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_a_call_out_reaches_the_phone_and_its_answers_reach_the_command(
         browser, server, demo_world, crew, lang):  # noqa: F811
@@ -104,6 +133,15 @@ def test_a_call_out_reaches_the_phone_and_its_answers_reach_the_command(
         assert card.locator("button[value=decline]").inner_text() == w["decline"]
         button = card.locator("button[value=accept]").bounding_box()
         assert button["height"] >= 48 and button["width"] >= 300  # a big target
+        # the card's small map leaves its site in view: the directions, the legend and the
+        # search box start folded, and no control covers the site or its name
+        site_map = phone.frame(url=re.compile(r".*/maps/callout/\d+"))
+        site_map.wait_for_function(SITE_DRAWN, timeout=30_000)
+        phone.wait_for_timeout(500)
+        seen = site_map.evaluate(SITE_CLEAR)
+        assert seen["folded"] == [False, False] and seen["search"] == [True, False], seen
+        assert seen["over_site"] == [] and seen["over_name"] == [], seen
+        assert not seen["name_over_site"], seen
         shot(phone, f"me-callout-{lang}")
         card.locator("button[value=accept]").click()
         phone.locator(f"#now-{callout_id}[data-status=accepted]").wait_for(timeout=20_000)

@@ -12,6 +12,8 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 import sqlalchemy as sa
 
+from geo_patrol.analysis.places import place_texts
+
 from tests.browsing import browser, page, server, settle, shot, sign_in  # noqa: F401  (fixtures)
 from tests.helpers import make_user
 
@@ -412,10 +414,15 @@ def test_crime_page(page, server, people, demo_world, analyst, lang,  # noqa: F8
 CAMPAIGN_WORDS = {
     "zh": {"title": "专项行动", "heading": "专项行动：隐患清零作战图", "found": "排查发现",
            "never": "从未走访的单位", "chart": "逐日清零进度", "school": "学校",
-           "tile": "尚余", "summary": "处从未走访"},
+           "tile": "尚余", "summary": "处从未走访",
+           "map": ("图例", "专项行动单位", "未清零，从未走访", "未清零，已走访", "已整改", "已销号",
+                   "行动范围"), "popup": ("所在街道", "类别", "最近走访")},
     "en": {"title": "Campaigns", "heading": "Campaigns: hazards cleared to zero",
            "found": "Found", "never": "Units never visited", "chart": "Toward zero, day by day",
-           "school": "School", "tile": "still open", "summary": "never visited"},
+           "school": "School", "tile": "still open", "summary": "never visited",
+           "map": ("Legend", "Campaign units", "Still open, never visited", "Still open, visited",
+                   "Rectified", "Cleared", "Campaign area"),
+           "popup": ("Where", "Category", "Last checked")},
 }
 
 
@@ -458,6 +465,33 @@ def test_campaign_page(page, server, people, demo_world, analyst, lang):  # noqa
     tile = page.locator(".campaign-tile", has_text=name)
     assert w["tile"] in tile.inner_text() and str(t["open"]) in tile.inner_text()
     _in(page, server, lang, f"/campaigns?id={cid}")
+    # its map: the legend in the page's language, and a unit's popup names its place
+    legend = _map_legend(page, "campaign-map")
+    for word in w["map"]:
+        assert word in legend, (word, legend)
+    units = campaigns.map_layers(demo_world["engine"], demo_world["settings"], cid).units
+    named = {(r.name, place) for r, place in zip(
+        units.itertuples(), place_texts(units, lang, length=False)) if r.street}
+    frame = page.frame(url=re.compile(r".*/maps/campaigns/.*"))
+    spots = frame.evaluate(
+        "() => { const m = Object.values(window).find(v => v instanceof L.Map); const out = [];"
+        " m.eachLayer(l => { if (l instanceof L.CircleMarker && l.feature) {"
+        " const p = m.latLngToContainerPoint(l.getLatLng());"
+        " out.push([p.x, p.y]); } }); return out; }")
+    assert len(spots) == len(units) > 0
+    box = page.locator("#campaign-map").bounding_box()
+    # a marker clear of the controls, low enough for its popup to open above it in the frame
+    inside = [(x, y) for x, y in spots if 60 < x < box["width"] - 60 and 60 < y < box["height"] - 40
+              and not (x < 340 and y > box["height"] - 170)]
+    x, y = max(inside, key=lambda p: p[1])
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    popup = frame.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=10_000)
+    text = popup.inner_text()
+    for word in w["popup"]:
+        assert word in text, (word, text)
+    assert any(name in text and place in text for name, place in named), text
+    page.wait_for_timeout(800)  # the map's move to show the popup, and its tiles
     if lang == "zh":
         _check_chinese(page)
     shot(page, f"campaigns-{lang}")

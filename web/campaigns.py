@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
 from geo_patrol.access import Resource
 from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.render.charts import burn_down_svg
 from geo_patrol.services import campaigns, jobs
+from geo_patrol.services import maps as map_service
 from geo_patrol.services.results import districts as district_list
 from web.auth import principal, requires
 from web.db import get_conn, get_db, settings
@@ -76,6 +77,17 @@ def _visible(campaign_id: int) -> None:
     table = campaigns.listing(get_db(), within=principal().within(Resource.CAMPAIGNS))
     if campaign_id not in set(table["id"]):
         raise NotFoundError(f"no campaign {campaign_id}")
+
+
+@bp.get("/maps/campaigns/<int:campaign_id>")
+@requires(Resource.CAMPAIGNS)
+def campaign_map(campaign_id: int) -> Any:
+    """The campaign's map document (its units by state, its communities), for its page's
+    frame; scoped as the page is."""
+    _visible(campaign_id)
+    return Response(map_service.campaign_map(
+        get_db(), settings(), campaign_id, lang=lang(), basemap=settings().basemap,
+        within=principal().within(Resource.CAMPAIGNS)), mimetype="text/html")
 
 
 @bp.get("/campaigns/<int:campaign_id>/progress.csv")

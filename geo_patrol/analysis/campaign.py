@@ -6,7 +6,11 @@ units never visited. Pure functions of the hazards' dates and status changes.
 - **visited**: the first patrol inspection inside the period (a stay of the inspection
   dwell, from the analysis runs) or the first recheck in the ledger, whichever is first;
 - **rectified / cleared**: the status on a day is the last change on or before it; a hazard
-  rectified or cleared is resolved, and one that reopens counts as open again.
+  rectified or cleared is resolved, and one that reopens counts as open again;
+- each unit's **state** in the campaign now (:func:`unit_states`, its map's colours): rectified
+  or cleared by its status now, else still open and visited, else still open and never
+  visited: the rectified and cleared units are the table's, the two open states add up to
+  its "still open".
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 RESOLVED = ("rectified", "cleared")
+#: A unit's state in the campaign (:func:`unit_states`), from the most to the least urgent.
+STATES = ("open_never_visited", "open_visited", "rectified", "cleared")
 
 
 def days_of(values: object) -> np.ndarray:
@@ -97,3 +103,11 @@ def progress_table(hazards: pd.DataFrame) -> pd.DataFrame:
     out["share_visited"] = (out["visited"] / out["found"]).round(4)
     return out[["district", "category", "found", "visited", "never_visited", "rectified",
                 "cleared", "open", "share_visited"]]
+
+
+def unit_states(hazards: pd.DataFrame) -> list[str]:
+    """Each unit's state (:data:`STATES`) from its ``status`` now and its ``visited`` day
+    (:func:`with_dates`): resolved by its status, else still open, visited or never."""
+    visited = ~np.isnat(days_of(hazards["visited"]))
+    return [str(s) if s in RESOLVED else "open_visited" if v else "open_never_visited"
+            for s, v in zip(hazards["status"], visited)]

@@ -200,6 +200,10 @@ class Credit(MacroElement):
 #: A legend opens by itself on a map at least this wide (CSS pixels of the map's own window);
 #: on a narrower one (a phone) it stays closed behind its title until tapped.
 LEGEND_OPEN_FROM_PX = 600
+#: A map less tall than this (CSS pixels: a call-out card's small map on a phone) keeps its
+#: search box and its directions box folded behind a button, so that they leave its site in
+#: view.
+SMALL_MAP_BELOW_PX = 400
 
 
 class Legend(MacroElement):
@@ -425,7 +429,8 @@ def map_html(m: folium.Map, *, lang: str, nonce: str | None = None) -> str:
              "data-url": "/search" + ("?datum=gcj02&" if datum == "gcj02" else "?"),
              "data-placeholder": label("search_places", lang),
              "data-title": label("search_places_long", lang),
-             "data-none": label("search_none", lang)}
+             "data-none": label("search_none", lang),
+             "data-small": str(SMALL_MAP_BELOW_PX)}
     m.get_root().header.add_child(folium.Element(
         '<script src="/static/suggest.js" defer></script>'
         '<script src="/static/mapsearch.js" defer ' +
@@ -594,3 +599,56 @@ def crime_map(areas: Any, spots: Any, surface: Any, alerts: Any, lang: str, *,
                    (DENSITY[min(int(r.level), len(DENSITY)) - 1], f"≥ {r.per_km2:g}")
                    for r in surface.itertuples()])])
     return m
+
+
+#: A campaign's units by their state in it (:data:`geo_patrol.analysis.campaign.STATES`):
+#: still open in the red of its page's burn-down ("still open"), never visited, or orange
+#: once visited; rectified teal; cleared white, as on the hazard maps. None is the chart's
+#: blue (visited) or grey (found); the campaign's area is a magenta outline, a colour no
+#: unit has.
+CAMPAIGN_STATES = {"open_never_visited": "#d7301f", "open_visited": "#fdae61",
+                   "rectified": "#35978f", "cleared": "#ffffff"}
+CAMPAIGN_AREA = "#e7298a"
+
+
+def campaign_legend(lang: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The campaign map's legend: each state (the words of the campaign's tables) and its
+    area."""
+    return [(label("campaign_units", lang),
+             [(c, term("campaign_state", s, lang)) for s, c in CAMPAIGN_STATES.items()]),
+            (label("campaign_area", lang), [(CAMPAIGN_AREA, label("campaign_area_line", lang))])]
+
+
+def campaign_map(units: Any, area: Any, lang: str, rules: Any, *, tz: str,
+                 basemap: str | None = None) -> folium.Map:
+    """A campaign: its communities outlined, its units marked by their state in it, each
+    named by place with its category, state, status and last check (no personal data)."""
+    shown = area if not area.empty else units
+    m, shift = base_map(tuple(shown.total_bounds), lang=lang, basemap=basemap)
+    if not area.empty:
+        geojson_layer(m, area, shift, name=label("campaign_area", lang), digits=5,
+                      shown={"name": label("community", lang), "district": label("district", lang)},
+                      style=lambda f: {"color": CAMPAIGN_AREA, "weight": 2, "opacity": 0.9,
+                                       "fillColor": CAMPAIGN_AREA, "fillOpacity": 0.04})
+    if not units.empty:
+        frame = units.copy()
+        frame["colour"] = frame["state"].map(CAMPAIGN_STATES)
+        frame["place"] = place_texts(frame, lang, length=False)
+        frame["kind"] = [rules.categories.get(c, rules.categories["other"]).label(lang)
+                         for c in frame["category"]]
+        frame["st"] = [term("campaign_state", s, lang) for s in frame["state"]]
+        frame["hs"] = [term("hazard_status", s, lang) for s in frame["status"]]
+        frame["last"] = [local_text(v, tz, "short") or "—" for v in frame["last_check"]]
+        # the most urgent drawn last, on top
+        frame = frame.iloc[np.argsort([-list(CAMPAIGN_STATES).index(s) for s in frame["state"]],
+                                      kind="stable")]
+        geojson_layer(m, frame, shift, name=label("campaign_units", lang), styled=("colour",),
+                      popup=True,
+                      shown={"name": label("name", lang), "place": label("place", lang),
+                             "kind": label("category", lang), "st": label("campaign_state", lang),
+                             "hs": label("status", lang), "community": label("community", lang),
+                             "last": label("last_check", lang)},
+                      style=lambda f: {"color": "#222", "fillColor": f["properties"]["colour"]},
+                      marker=folium.CircleMarker(radius=7, weight=1.5, fill=True,
+                                                 fill_opacity=0.95))
+    return finish(m, campaign_legend(lang))

@@ -271,11 +271,21 @@ class NavigateBox(MacroElement):
         {% macro script(this, kwargs) %}
         (function () {
           var map = {{ this._parent.get_name() }};
-          var box = L.control({position: "bottomleft"});  // the search box has the top
+          // on a small map (a call-out card's) folded behind its name, leaving the site seen,
+          // on the right (the legend has the left); the search box has the top
+          var small = map.getContainer().clientHeight < {{ this.small_below }};
+          var box = L.control({position: small ? "bottomright" : "bottomleft"});
           box.onAdd = function () {
-            var div = L.DomUtil.create("div", "gp-navigate");
+            var div = L.DomUtil.create(small ? "details" : "div", "gp-navigate");
             div.style.cssText = "background:#fff;padding:6px 8px;border-radius:4px;" +
               "box-shadow:0 1px 4px rgba(0,0,0,.3);font:14px/1.6 sans-serif";
+            if (small) {
+              var summary = document.createElement("summary");
+              summary.textContent = {{ this.short|tojson }};
+              summary.style.cssText = "cursor:pointer;font-weight:bold;font-size:12px";
+              div.style.padding = "3px 7px";
+              div.appendChild(summary);
+            }
             var title = document.createElement("b");
             title.textContent = {{ this.title|tojson }};
             div.appendChild(title);
@@ -305,10 +315,12 @@ class NavigateBox(MacroElement):
         })();
         {% endmacro %}""")
 
-    def __init__(self, title: str, links: list[tuple[str, str, str]], locate: str) -> None:
+    def __init__(self, title: str, links: list[tuple[str, str, str]], locate: str, *,
+                 short: str) -> None:
         super().__init__()
         self._name = "NavigateBox"
-        self.title, self.links, self.locate = title, links, locate
+        self.title, self.links, self.locate, self.short = title, links, locate, short
+        self.small_below = maps.SMALL_MAP_BELOW_PX
 
 
 def task_map(task: Any, lang: str, *, basemap: str | None = None, hazards: Any = None,
@@ -360,7 +372,7 @@ def task_map(task: Any, lang: str, *, basemap: str | None = None, hazards: Any =
     NavigateBox(label("navigate_to", lang).format(place=name),
                 [(label("navigate_amap", lang), urls["amap"], "amap"),
                  (label("navigate_baidu", lang), urls["baidu"], "baidu")],
-                label("my_position", lang)).add_to(m)
+                label("my_position", lang), short=label("navigate", lang)).add_to(m)
     return maps.finish(m, [(label("walk", lang), [("#1f78b4", label("walk_streets", lang)),
                                                   (SLOT_COLOURS["evening"],
                                                    label("walk_hotspot", lang)),
@@ -373,18 +385,20 @@ def site_map(lon: float, lat: float, name: str, lang: str, *,
     """A phone's small map of a call-out's site: the place marked and named, about 600 m
     around it, and links to navigate there in AMap or Baidu Maps."""
     pad = 0.004
-    m, shift = maps.base_map((lon - pad, lat - pad * 0.75, lon + pad, lat + pad * 0.75),
+    up = pad * 0.75 * 0.1  # the site a little below the middle: its name above it has room
+    m, shift = maps.base_map((lon - pad, lat - pad * 0.75 + up, lon + pad, lat + pad * 0.75 + up),
                              lang=lang, basemap=basemap)
     x, y = lon, lat
     if shift:
         (x,), (y,) = wgs84_to_gcj02(np.array([lon]), np.array([lat]))
     folium.CircleMarker([float(y), float(x)], radius=11, color="#fff", weight=3, fill=True,
                         fill_color=maps.INCIDENT, fill_opacity=1, class_name="gp-incident",
+                        # its name above it, clear of the dot
                         tooltip=folium.Tooltip(html.escape(name), permanent=True,
-                                               direction="top")).add_to(m)
+                                               direction="top", offset=[0, -10])).add_to(m)
     urls = navigate_urls(lon, lat, name)
     NavigateBox(label("navigate_to", lang).format(place=name),
                 [(label("navigate_amap", lang), urls["amap"], "amap"),
                  (label("navigate_baidu", lang), urls["baidu"], "baidu")],
-                label("my_position", lang)).add_to(m)
+                label("my_position", lang), short=label("navigate", lang)).add_to(m)
     return maps.finish(m, [(label("incident_point", lang), [(maps.INCIDENT, name)])])

@@ -9,10 +9,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo_patrol.analysis.campaign import burn_down, days_of, progress_table, with_dates
+from geo_patrol.analysis.campaign import (burn_down, days_of, progress_table, unit_states,
+                                          with_dates)
 from geo_patrol.errors import N_, InputError, NotFoundError
 from geo_patrol.settings import Settings
 from geo_patrol.store import campaigns as store
@@ -85,6 +87,17 @@ class Progress:
                 for k in ("found", "visited", "never_visited", "rectified", "cleared", "open")}
 
 
+def _through(settings: Settings, c: dict[str, Any], on: dt.date | None) -> dt.date:
+    """The last day counted: ``on`` (today), within the campaign's period."""
+    return max(min(on or settings.today(), c["ends_on"]), c["starts_on"])
+
+
+def _counted(hazards: pd.DataFrame, start: dt.date, through: dt.date) -> pd.DataFrame:
+    """The hazards found by ``through``, with their found and visited days."""
+    dated = with_dates(hazards, start)
+    return dated[days_of(dated["found"]) <= np.datetime64(through, "D")]
+
+
 def progress(db: Database, settings: Settings, campaign: str | int, *,
              within: frozenset[int] | None = None, on: dt.date | None = None,
              run_id: int | None = None) -> Progress:
@@ -103,11 +116,8 @@ def progress(db: Database, settings: Settings, campaign: str | int, *,
         schools = store.school_windows(conn, run["id"], hazards["hazard_id"].tolist()) \
             if run else pd.DataFrame(columns=["hazard_id", "due_days", "missed_days"])
     start = c["starts_on"]
-    through = min(on or settings.today(), c["ends_on"])
-    if through < start:
-        through = start
-    dated = with_dates(hazards, start)
-    dated = dated[days_of(dated["found"]) <= np.datetime64(through, "D")]
+    through = _through(settings, c, on)
+    dated = _counted(hazards, start, through)
     table = progress_table(dated)
     never = dated[dated["visited"].isna()][["district", "community", "category", "name",
                                             "status", "found"]].reset_index(drop=True)
@@ -145,3 +155,31 @@ def district_progress(db: Database, settings: Settings, district_id: int, *,
     with db.connect() as conn:
         ids = frozenset(subtree_ids(conn, district_id) or ())
     return active(db, settings, within=ids, district_id=district_id, on=on)
+
+
+@dataclass(frozen=True)
+class CampaignMap:
+    """What a campaign's map shows: its units (``hazard_id, name, category, community,
+    status, state`` (:func:`~geo_patrol.analysis.campaign.unit_states`), ``street, cross_a,
+    cross_b, last_check``, points) and its area (community outlines); no personal data."""
+
+    campaign: dict[str, Any]
+    units: gpd.GeoDataFrame
+    area: gpd.GeoDataFrame
+
+
+def map_layers(db: Database, settings: Settings, campaign_id: int, *,
+               within: frozenset[int] | None = None, on: dt.date | None = None) -> CampaignMap:
+    """The units the campaign counts on ``on`` (today), as its page counts them, each with
+    its state, place and last check; the campaign's communities (in ``within``)."""
+    with db.connect() as conn:
+        c = store.find_campaign(conn, campaign_id)
+        hazards = store.campaign_hazards(conn, c["id"], tz=settings.timezone, within=within)
+        dated = _counted(hazards, c["starts_on"], _through(settings, c, on))
+        places = store.unit_places(conn, c["id"], dated["hazard_id"].tolist(),
+                                   tz=settings.timezone)
+        area = store.campaign_outline(conn, c["id"], within=within)
+    units = dated[["hazard_id", "name", "category", "community", "status"]].assign(
+        state=unit_states(dated))
+    units = gpd.GeoDataFrame(places.merge(units, on="hazard_id"), geometry="geom", crs=4326)
+    return CampaignMap(c, units, area)

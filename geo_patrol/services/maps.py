@@ -144,3 +144,14 @@ def crime_map(db: Database, settings: Settings, made: crime.Page, *, lang: str,
     return maps.map_html(maps.crime_map(areas, crime.spot_layer(report), crime.density(data),
                                         crime.alert_layer(data, made.repeats), lang,
                                         basemap=basemap), lang=lang)
+
+
+def campaign_map(db: Database, settings: Settings, campaign_id: int, *, lang: str,
+                 basemap: str | None = None, within: frozenset[int] | None = None) -> str:
+    """The campaign's map document: its units by their state in it, its communities (in
+    ``within``, as its page counts them: :func:`campaigns.map_layers`)."""
+    layers = campaigns.map_layers(db, settings, campaign_id, within=within)
+    if layers.area.empty and layers.units.empty:
+        raise NotFoundError("no communities of this campaign are loaded")
+    return maps.map_html(maps.campaign_map(layers.units, layers.area, lang, settings.rules,
+                                           tz=settings.timezone, basemap=basemap), lang=lang)

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from geo_patrol.errors import N_, InputError, NotFoundError
+from geo_patrol.store.geoframes import read_geo
+from geo_patrol.store.places import nearest_piece
 from geo_patrol.store.scope import in_scope, meets_scope, scope_params
 
 #: A campaign's districts and all their sub-areas (of the outer query's campaign ``c``).
@@ -120,3 +122,43 @@ def school_windows(conn: Connection, run_id: int, hazard_ids: list[int]) -> pd.D
         "JOIN hazards h ON h.id = r.hazard_id WHERE r.run_id = :run "
         "AND r.hazard_id = ANY(:ids) AND (h.visit_rule ->> 'school_days_only')::boolean"),
         conn, params={"run": run_id, "ids": list(hazard_ids)})
+
+
+def unit_places(conn: Connection, campaign_id: int, hazard_ids: list[int], *, tz: str) -> Any:
+    """Where the campaign's units are, for its map (WGS-84 points): ``hazard_id``, the
+    nearest street piece's ``street, cross_a, cross_b`` and ``last_check``, the last time it
+    was checked inside the period (a patrol inspection of an analysis run, or a recheck in
+    the ledger after the entry that found it; None: not checked)."""
+    return read_geo(sa.text(f"""
+        WITH c AS (SELECT * FROM campaigns WHERE id = :c),
+        hist AS (SELECT hazard_id, changed_at,
+                        row_number() OVER (PARTITION BY hazard_id ORDER BY changed_at, id) AS k
+                 FROM hazard_status_history WHERE hazard_id = ANY(:ids))
+        SELECT h.id AS hazard_id, np.street, np.cross_a, np.cross_b,
+               greatest(
+                 (SELECT max(r.last_inspection) FROM hazard_results r, c
+                  WHERE r.hazard_id = h.id AND (r.last_inspection AT TIME ZONE :tz)::date
+                        BETWEEN c.starts_on AND c.ends_on),
+                 (SELECT max(changed_at) FROM hist, c
+                  WHERE hist.hazard_id = h.id AND k > 1
+                    AND (changed_at AT TIME ZONE :tz)::date BETWEEN c.starts_on AND c.ends_on))
+                   AS last_check,
+               h.geom
+        FROM hazards h {nearest_piece('h.geom_m')}
+        WHERE h.id = ANY(:ids) ORDER BY h.id"""), conn,
+        params={"c": campaign_id, "tz": tz, "ids": [int(i) for i in hazard_ids]},
+        crs=4326)
+
+
+def campaign_outline(conn: Connection, campaign_id: int, *,
+                     within: frozenset[int] | None = None) -> Any:
+    """The communities of the campaign's districts (those in ``within``, if given), their
+    outlines simplified (WGS-84): ``area_id, name, district, geom``."""
+    return read_geo(sa.text(f"""
+        SELECT a.id AS area_id, a.name, dist.name AS district,
+               ST_SimplifyPreserveTopology(a.geom, 0.0001) AS geom
+        FROM campaign_districts d JOIN areas dist ON dist.id = d.area_id,
+             LATERAL area_subtree(d.area_id) sub JOIN areas a ON a.id = sub
+        WHERE d.campaign_id = :c AND a.level = 'community' AND {in_scope('a.id')}
+        ORDER BY a.name"""), conn, params={"c": campaign_id, **scope_params(within)},
+        crs=4326)

@@ -29,6 +29,39 @@
       list.style.cssText = "list-style:none;margin:0;padding:0;max-height:240px;overflow:auto";
       L.DomEvent.disableClickPropagation(div);
       L.DomEvent.disableScrollPropagation(div);
+      // on a small map (a call-out card's on a phone) the box is a button until tapped, and
+      // folds again when left empty: the site stays in view
+      if (map.getContainer().clientHeight < Number(me.dataset.small || 0)) {
+        var open = L.DomUtil.create("button", "gp-search-open", div);
+        open.type = "button";
+        open.title = me.dataset.title || me.dataset.placeholder || "";
+        open.setAttribute("aria-label", open.title);
+        open.style.cssText = "display:block;width:34px;height:34px;border:0;padding:0;" +
+          "background:#fff;border-radius:4px;cursor:pointer";
+        var svgNS = "http://www.w3.org/2000/svg";
+        var glass = document.createElementNS(svgNS, "svg");
+        glass.setAttribute("viewBox", "0 0 20 20");
+        glass.setAttribute("width", "18"); glass.setAttribute("height", "18");
+        var ring = document.createElementNS(svgNS, "circle");
+        ring.setAttribute("cx", "8"); ring.setAttribute("cy", "8"); ring.setAttribute("r", "5.5");
+        var stem = document.createElementNS(svgNS, "path");
+        stem.setAttribute("d", "M12.2 12.2 L17.5 17.5");
+        [ring, stem].forEach(function (e) {
+          e.setAttribute("fill", "none"); e.setAttribute("stroke", "#333");
+          e.setAttribute("stroke-width", "2.2"); glass.appendChild(e);
+        });
+        open.appendChild(glass);
+        var fold = function (folded) {
+          open.style.display = folded ? "block" : "none";
+          input.style.display = folded ? "none" : "block";
+          div.style.width = folded ? "34px" : "260px";
+        };
+        fold(true);
+        open.addEventListener("click", function () { fold(false); input.focus(); });
+        input.addEventListener("blur", function () {
+          window.setTimeout(function () { if (!input.value) { fold(true); } }, 200);
+        });
+      }
       window.gpSuggest(input, list, {
         url: me.dataset.url, answerClass: "gp-search-result", none: me.dataset.none,
         answerStyle: "padding:4px 8px;cursor:pointer;border-top:1px solid #eee",
@@ -52,12 +85,15 @@
     };
     box.addTo(map);
     // a popup opened (a hot spot's, a hazard's) pans the map to open below the search box,
-    // never over it: Leaflet keeps a popup this far from the map's top edge
+    // never under it: Leaflet keeps a popup this far from the map's top edge (not on a map
+    // so small that the box, folded to a button, would leave it no room)
     function keepClear() {
-      var div = box.getContainer();
-      var top = div.offsetTop + div.offsetHeight + 10;
-      L.Popup.prototype.options.autoPanPaddingTopLeft = L.point(5, top);
-      L.Popup.prototype.options.autoPanPaddingBottomRight = L.point(5, 5);
+      var below = box.getContainer().getBoundingClientRect().bottom -
+        map.getContainer().getBoundingClientRect().top + 8;
+      if (below > 0 && below < map.getSize().y / 2) {
+        L.Popup.prototype.options.autoPanPaddingTopLeft = L.point(5, Math.round(below));
+        L.Popup.prototype.options.autoPanPaddingBottomRight = L.point(5, 5);
+      }
     }
     keepClear();
     map.on("resize", keepClear);
