@@ -181,5 +181,8 @@ def map_layers(db: Database, settings: Settings, campaign_id: int, *,
         area = store.campaign_outline(conn, c["id"], within=within)
     units = dated[["hazard_id", "name", "category", "community", "status"]].assign(
         state=unit_states(dated))
-    units = gpd.GeoDataFrame(places.merge(units, on="hazard_id"), geometry="geom", crs=4326)
-    return CampaignMap(c, units, area)
+    units = places.merge(units, on="hazard_id")
+    # a unit never visited shows no check: an inspection whose first stay fell before the
+    # period, though its last lies inside it, is no visit by the campaign's definition
+    units["last_check"] = units["last_check"].where(units["state"] != "open_never_visited")
+    return CampaignMap(c, gpd.GeoDataFrame(units, geometry="geom", crs=4326), area)
