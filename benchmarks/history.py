@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 
-from benchmarks._common import Stopwatch, benchmark_database, emit
-from benchmarks.coverage import DAY, city_arguments, load_city
+from benchmarks._common import WALK_DAY, Stopwatch, benchmark_database, emit
+from benchmarks.coverage import city_arguments, load_city
 
 
 def _stored(engine: sa.Engine) -> dict[dt.date, bytes]:
@@ -84,8 +84,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     figures: dict[str, object] = {"workload": "W12", "days": args.days,
                                   "fixes_per_day": args.fixes}
-    first = DAY.date() - dt.timedelta(days=args.days - 1)
-    last = DAY.date()
+    first = WALK_DAY.date() - dt.timedelta(days=args.days - 1)
+    last = WALK_DAY.date()
     with tempfile.TemporaryDirectory(prefix="gp-w12-") as tmp, benchmark_database() as (
             engine, settings):
         with Stopwatch() as setup:
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
               f"scheduler overhead {overhead:.2f} ms a task")
         figures |= {"identical": identical, "speedup_1_to_2": round(speedup, 2),
                     "scheduler_ms_per_task": round(overhead, 3)}
-        end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), DAY.tzinfo)
+        end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), WALK_DAY.tzinfo)
         year = analyze(engine, end - dt.timedelta(days=args.year), end, settings=settings)
         again = analyze(engine, end - dt.timedelta(days=args.year), end, settings=settings)
         print(f"{args.year}-day window: first {year.seconds:.1f} s "

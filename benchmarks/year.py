@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 
-from benchmarks._common import Stopwatch, benchmark_database, emit
-from benchmarks.coverage import DAY, city_arguments, load_city
+from benchmarks._common import WALK_DAY, Stopwatch, benchmark_database, emit
+from benchmarks.coverage import city_arguments, load_city
 from geo_patrol.analysis.days import day_bounds, span_of_day, whole_days
 from geo_patrol.analysis.run import analyse_spans
 from geo_patrol.services.analysis import (
@@ -48,13 +48,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     # the last twelve months (近一年): December 2025 to November 2026, 365 days
     first, last = dt.date(2025, 12, 1), dt.date(2026, 11, 30)
-    loaded = {DAY.date() - dt.timedelta(days=i) for i in range(args.days)}
+    loaded = {WALK_DAY.date() - dt.timedelta(days=i) for i in range(args.days)}
     figures: dict[str, object] = {"workload": "W13", "real_days": args.days,
                                   "fixes_per_day": args.fixes}
     with tempfile.TemporaryDirectory(prefix="gp-w13-") as tmp, benchmark_database() as (
             engine, settings):
         _, settings, _ = load_city(args, engine, settings, Path(tmp), days=args.days)
-        real_end = day_bounds(DAY.date(), settings.timezone)[1]
+        real_end = day_bounds(WALK_DAY.date(), settings.timezone)[1]
         real = analyze(engine, real_end - dt.timedelta(days=args.days), real_end,
                        settings=settings)
         with engine.begin() as conn:  # every other day of the year holds a real day again
