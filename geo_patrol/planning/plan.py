@@ -84,7 +84,8 @@ def make_plan(inputs: PlanInputs, params: PlanParams) -> Plan:
     t = time.perf_counter()
     graph = street_graph(a, b, length)  # one graph for posts, zones and loops
     cov = network_coverage(a, b, length, np.arange(len(ids)), params.post_reach_m, weight,
-                           graph=graph, xy=node_metres(a, b, demand.geometry.values))
+                           graph=graph, xy=node_metres(a, b, demand.geometry.values),
+                           wanted=weight > 0)
     posts = maximal_covering(cov, min(params.zones, len(ids)),
                              time_limit=params.time_limit_s, gap=0.01)
     clock["posts_s"] = time.perf_counter() - t
