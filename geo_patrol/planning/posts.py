@@ -403,7 +403,7 @@ def lagrangian_bound(cov: Coverage, k: int, *, iterations: int = 1500,
         if upper - max(best_obj, known) <= target_gap * upper or theta < 1e-4:
             break
         g = y - reach
-        norm = float(g @ g)
+        norm = float((g * g).sum())  # not BLAS: its threads only spin for a vector this size
         if norm == 0:
             break
         lam = np.clip(lam + theta * (upper - best_obj) / norm * g, 0.0, w)
