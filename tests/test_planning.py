@@ -42,6 +42,34 @@ def test_known_optimum_on_a_small_network():
     assert greedy(trap, 2).objective <= maximal_covering(trap, 2).objective == 8.0
 
 
+def test_posts_need_only_the_rows_of_streets_with_weight():
+    """Coverage filled for the weighted streets alone gives the same posts and covered
+    weight as the whole coverage, on random small networks with weightless streets."""
+    from geo_patrol.planning.posts import lagrangian_bound
+
+    rng = np.random.default_rng(5)
+    for _ in range(6):
+        n_nodes = 30
+        node_from = rng.integers(0, n_nodes, 60)
+        node_to = (node_from + rng.integers(1, 4, 60)) % n_nodes
+        length = rng.uniform(40.0, 160.0, 60)
+        weights = np.where(rng.random(60) < 0.5, 0.0, rng.gamma(2.0, 1.0, 60))
+        whole = network_coverage(node_from, node_to, length, np.arange(n_nodes), 200.0,
+                                 weights)
+        part = network_coverage(node_from, node_to, length, np.arange(n_nodes), 200.0,
+                                weights, wanted=weights > 0)
+        heavy = weights > 0
+        assert (part.matrix[heavy] != whole.matrix[heavy]).nnz == 0
+        assert part.matrix[~heavy].nnz == 0
+        for k in (2, 3):
+            a, b = lagrangian_bound(whole, k, target_gap=0.01), lagrangian_bound(part, k,
+                                                                                target_gap=0.01)
+            assert list(a.best.chosen) == list(b.best.chosen)
+            assert abs(a.best.objective - b.best.objective) < 1e-9 and a.upper == b.upper
+            assert abs(maximal_covering(whole, k, gap=1e-6).objective
+                       - maximal_covering(part, k, gap=1e-6).objective) < 1e-9
+
+
 def test_the_solver_prints_nothing(capfd):
     """A plan's output is the project's own: HiGHS's banner and log stay off (in the
     process's own stdout, where the C++ library writes)."""

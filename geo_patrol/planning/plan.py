@@ -84,7 +84,8 @@ def make_plan(inputs: PlanInputs, params: PlanParams) -> Plan:
     t = time.perf_counter()
     graph = street_graph(a, b, length)  # one graph for posts, zones and loops
     cov = network_coverage(a, b, length, np.arange(len(ids)), params.post_reach_m, weight,
-                           graph=graph, xy=node_metres(a, b, demand.geometry.values))
+                           graph=graph, xy=node_metres(a, b, demand.geometry.values),
+                           wanted=weight > 0)
     posts = maximal_covering(cov, min(params.zones, len(ids)),
                              time_limit=params.time_limit_s, gap=0.01)
     clock["posts_s"] = time.perf_counter() - t
@@ -106,9 +107,9 @@ def make_plan(inputs: PlanInputs, params: PlanParams) -> Plan:
     clock["loops_s"] = time.perf_counter() - t
 
     # positions and lines of the walks, following each segment's own geometry
-    lines = demand.geometry.values
+    lines = np.asarray(demand.geometry.values)  # shapely's own array, read without a loop
     # every segment's coordinates read at once: segment i's are ``xy[cut[i]:cut[i + 1]]``
-    xy, owner = shapely.get_coordinates(np.asarray(lines), return_index=True)
+    xy, owner = shapely.get_coordinates(lines, return_index=True)
     cut = np.searchsorted(owner, np.arange(len(demand) + 1))
     way_of: dict[tuple[int, int], tuple[int, bool]] = {}  # (from, to): segment, forwards
     for i, (u, v) in enumerate(zip(a.tolist(), b.tolist())):
@@ -173,7 +174,7 @@ def make_plan(inputs: PlanInputs, params: PlanParams) -> Plan:
     arterial = demand["highway"].isin(ARTERIALS).to_numpy()
     for z in range(len(loops)):
         members = zones.label == z
-        centre = shapely.centroid(shapely.multilinestrings(list(lines[members]))) \
+        centre = shapely.centroid(shapely.multilinestrings(lines[members])) \
             if members.any() else post_pts[z]
         spots.append(ZoneSpot(z + 1, float(centre.x), float(centre.y),
                               float(length[members & arterial].sum()), loop_skills[z]))

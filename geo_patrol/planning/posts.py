@@ -57,7 +57,8 @@ def coverage_from_distances(rows: np.ndarray, cols: np.ndarray, n_demand: int,
 def network_coverage(node_from: np.ndarray, node_to: np.ndarray, length: np.ndarray,
                      candidates: np.ndarray, distance: float, weights: np.ndarray,
                      chunk: int = 256, graph: csr_matrix | None = None,
-                     xy: np.ndarray | None = None) -> Coverage:
+                     xy: np.ndarray | None = None,
+                     wanted: np.ndarray | None = None) -> Coverage:
     """Coverage of street segments (demand at their midpoints) from candidate graph nodes.
 
     ``node_from/node_to`` are a segment's end nodes as dense indices; a segment is covered
@@ -69,15 +70,21 @@ def network_coverage(node_from: np.ndarray, node_to: np.ndarray, length: np.ndar
     ``distance`` never leaves the circle of that radius (a street is never shorter than the
     straight line between its ends; a fifth more is kept for the projection), so the
     coverage is the same, without a row of the whole network per candidate.
+
+    ``wanted`` (a bool per segment): only those segments' rows are filled, the others left
+    empty. Posts maximise the weight covered, so the segments of no weight change neither
+    the optimum nor the posts chosen (see :func:`lagrangian_bound`), and on a district's
+    streets they are about half the pairs.
     """
     if graph is None:
         graph = street_graph(node_from, node_to, length)
     half = np.asarray(length, dtype="float64") / 2
     # the segments at each node (both ends), as CSR: those of node n are
     # ``at_node[first[n]:first[n + 1]]``
-    ends = np.concatenate([node_from, node_to]).astype(np.int64)
+    own = np.arange(len(length)) if wanted is None else np.flatnonzero(wanted)
+    ends = np.concatenate([node_from[own], node_to[own]]).astype(np.int64)
     order = np.argsort(ends, kind="stable")
-    at_node = np.concatenate([np.arange(len(length))] * 2)[order]
+    at_node = np.concatenate([own] * 2)[order]
     first = np.searchsorted(ends[order], np.arange(graph.shape[0] + 1))
     rows, cols = [], []
     sub, around = graph, None
@@ -354,14 +361,17 @@ def lagrangian_bound(cov: Coverage, k: int, *, iterations: int = 1500,
     choices are), and they are one of the answers kept.
     """
     t0 = time.perf_counter()
+    whole = cov
+    # a demand point of no weight keeps a multiplier of 0 (``lam`` stays within [0, w]) and
+    # adds nothing to any sum below nor to what posts cover: the steps and the local search
+    # run on the points of weight alone (on a district's streets, about half of them)
+    live = np.flatnonzero(cov.weights > 0)
+    if len(live) < len(cov.weights):
+        cov = Coverage(cov.matrix[live], cov.weights[live])
     a = cov.matrix.tocsr().astype("float64")
     at = a.T.tocsr()
     w = cov.weights
     lam = w * 0.5
-    # a demand point of no weight keeps a multiplier of 0 (``lam`` stays within [0, w]):
-    # the candidates' values are summed over the others alone, the same sums
-    live = np.flatnonzero(w > 0)
-    at_live = at if len(live) == len(w) else a[live].T.tocsr()
     a_csc = a.tocsc()
     floor = swap_search(cov, greedy(cov, k).chosen, k, a_csc=a_csc) if target_gap > 0 else None
     known = floor.objective if floor is not None else -1.0
@@ -370,7 +380,7 @@ def lagrangian_bound(cov: Coverage, k: int, *, iterations: int = 1500,
     theta, stall = 2.0, 0
     done = 0
     for done in range(1, iterations + 1):
-        c = at_live @ lam[live]
+        c = at @ lam
         top = np.argpartition(-c, k - 1)[:k] if k < len(c) else np.arange(len(c))
         y = w > lam
         value = float(np.maximum(w - lam, 0).sum() + c[top].sum())
@@ -392,12 +402,16 @@ def lagrangian_bound(cov: Coverage, k: int, *, iterations: int = 1500,
         best_obj = max(best_obj, obj)
         if upper - max(best_obj, known) <= target_gap * upper or theta < 1e-4:
             break
-        g = y.astype("float64") - reach
-        norm = float(g @ g)
+        g = y - reach
+        norm = float((g * g).sum())  # not BLAS: its threads only spin for a vector this size
         if norm == 0:
             break
         lam = np.clip(lam + theta * (upper - best_obj) / norm * g, 0.0, w)
     starts = [v[1] for v in found.values()] or [greedy(cov, k).chosen]
     swapped = [swap_search(cov, start, k, a_csc=a_csc) for start in starts]
     best = max(swapped + ([floor] if floor is not None else []), key=lambda sol: sol.objective)
+    if cov is not whole:  # what the posts cover among all the points
+        covered = np.asarray(whole.matrix[:, best.chosen].sum(axis=1)).ravel() > 0
+        best = Solution(best.chosen, float(whole.weights[covered].sum()), covered, best.gap,
+                        best.status, best.build_s, best.solve_s)
     return Bound(upper, best, done, time.perf_counter() - t0)
