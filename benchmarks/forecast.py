@@ -87,8 +87,15 @@ def main(argv: list[str] | None = None) -> None:
           f"converged {model.converged}), forecast {forecast_s:.1f} s; target fit <= 60 s")
     print(f"kernel density {kde_s:.1f} s, Gi* ({args.permutations} permutations) {gi_s:.1f} s;"
           f" self-exciting / kernel density time {sepp_s / kde_s:.2f}")
+    # the truth against the fit's stated 95 % intervals (the background's by its total)
+    stated = dict(model.intervals or {})
+    if "background" in stated:
+        stated["background_per_day"] = stated.pop("background")
+    inside = {k: bool(stated[k][0] <= truth[k] <= stated[k][1]) for k in truth if k in stated}
     for name in truth:
-        print(f"  {name:<19} truth {truth[name]:9.3f}  fit {got[name]:9.3f}")
+        band = (f"  95 % [{stated[name][0]:.3f}, {stated[name][1]:.3f}] "
+                f"{'holds' if inside[name] else 'misses'} the truth" if name in stated else "")
+        print(f"  {name:<19} truth {truth[name]:9.3f}  fit {got[name]:9.3f}{band}")
     print(f"held-out week ({int(held.sum())} incidents), at 5 % of the street length:")
     for m in ("sepp", "kde", "gi_star", "last_period", "random"):
         p = at[m, 0.05]
@@ -101,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
           "converged": model.converged, "pairs": int(model.pairs),
           **{f"truth_{k}": round(v, 4) for k, v in truth.items()},
           **{f"fit_{k}": round(v, 4) for k, v in got.items()},
+          **{f"inside_{k}": v for k, v in inside.items()},
           **{f"pai5_{m}": round(at[m, 0.05].pai, 3)
              for m in ("sepp", "kde", "gi_star", "last_period", "random")},
           **{f"pai1_{m}": round(at[m, 0.01].pai, 3)
