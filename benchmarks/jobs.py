@@ -100,6 +100,10 @@ def _browser_times(base: str, area_id: int, start: dt.date, *, rota: bool = True
         page.wait_for_selector("#rota-job, #rota-week", timeout=600_000)
         job = page.locator("#rota-job").get_attribute("data-job") \
             if page.locator("#rota-job").count() else None
+        # the page shows the area's last stored rota beside the job's progress: the click's
+        # rota is on the page once the job is done and the page has read it
+        if job is not None:
+            page.wait_for_selector("#rota-job", state="detached", timeout=600_000)
         page.wait_for_selector("#rota-week", timeout=600_000)
         out["w14_rota_click_s"] = round(time.perf_counter() - t, 2)
         out["w14_rota_job"] = job

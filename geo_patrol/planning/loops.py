@@ -58,37 +58,41 @@ def plan_loop(graph: csr_matrix, node_from: np.ndarray, node_to: np.ndarray,
     local = np.full(graph.shape[0], -1, dtype=np.int64)
     local[ball] = np.arange(len(ball))
     sub = graph[ball][:, ball]
+    sub = (sub + sub.T).tocsr()  # both ways stored: searched as directed
     start = int(local[post])
     head, tail = local[node_from], local[node_to]
-    ends = np.unique(np.concatenate([[start], head[pool], tail[pool]]))
-    row = {int(n): i for i, n in enumerate(ends)}
-    dist, pred = dijkstra(sub, directed=False, indices=ends, return_predecessors=True,
-                          limit=budget)
+    legs = _Legs(sub, budget, 1 + 2 * len(pool))
+    legs.add([start])
     cost = length + hazards * dwell_min * speed_m_per_min  # walking it, plus its stops
     # a tour is a list of (segment, entry node, exit node) between the post and back; each
     # step inserts the street (either way round, at any place) with the most demand per
-    # metre added, evaluated for all at once
+    # metre added, evaluated for all at once. The streets are walked both ways alike, so
+    # every distance it needs is one from a node of the tour (the post, its streets' ends):
+    # the shortest paths are searched from those alone, as they join it
     tour: list[tuple[int, int, int]] = []
     used = 0.0
     left = np.asarray(pool, dtype=np.int64)
     while len(left):
         exits = np.array([start] + [t[2] for t in tour])      # before each gap
         entries = np.array([t[1] for t in tour] + [start])    # after each gap
-        rows_before = np.searchsorted(ends, exits)
+        rows_before, rows_after = legs.rows(exits), legs.rows(entries)
         entry = np.stack([head[left], tail[left]])    # [way, street]
         exit_ = np.stack([tail[left], head[left]])
-        there = dist[rows_before[None, None, :], entry[:, :, None]]  # [way, street, gap]
-        back = dist[np.searchsorted(ends, exit_)[:, :, None], entries[None, None, :]]
+        there = legs.dist[rows_before[None, None, :], entry[:, :, None]]  # [way, street, gap]
+        back = legs.dist[rows_after[None, None, :], exit_[:, :, None]]
         added = (there + cost[left][None, :, None] + back
-                 - dist[rows_before, entries][None, None, :])
+                 - legs.dist[rows_before, entries][None, None, :])
         ratio = weight[left][None, :, None] / np.maximum(added, 1.0)
         ratio[~np.isfinite(added) | (used + added > budget)] = -np.inf
         way, k, gap = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
         if not np.isfinite(ratio[way, k, gap]):
             break
         tour.insert(int(gap), (int(left[k]), int(entry[way, k]), int(exit_[way, k])))
+        legs.add([int(entry[way, k]), int(exit_[way, k])])
         used += float(added[way, k, gap])
         left = np.delete(left, k)
+    row = legs.row
+    pred = legs.pred
     walk = [start]
     for _s, entry, exit_ in tour:
         walk += _path(pred, row[walk[-1]], entry)[1:] + [exit_]
@@ -102,6 +106,30 @@ def plan_loop(graph: csr_matrix, node_from: np.ndarray, node_to: np.ndarray,
     loop.minutes = walked / speed_m_per_min + loop.hazards * dwell_min
     loop.weight = float(weight[loop.targets].sum()) if loop.targets else 0.0
     return loop
+
+
+class _Legs:
+    """Shortest paths (within ``budget``) from the nodes added so far, one row each."""
+
+    def __init__(self, sub: csr_matrix, budget: float, most: int) -> None:
+        self.sub, self.budget = sub, budget
+        self.row: dict[int, int] = {}
+        self.dist = np.full((most, sub.shape[0]), np.inf)
+        self.pred = np.full((most, sub.shape[0]), -9999, dtype=np.int32)
+
+    def add(self, nodes: list[int]) -> None:
+        new = [n for n in dict.fromkeys(nodes) if n not in self.row]
+        if not new:
+            return
+        d, p = dijkstra(self.sub, directed=True, indices=new, return_predecessors=True,
+                        limit=self.budget)
+        at = len(self.row)
+        self.dist[at:at + len(new)], self.pred[at:at + len(new)] = d, p
+        for i, n in enumerate(new):
+            self.row[n] = at + i
+
+    def rows(self, nodes: np.ndarray) -> np.ndarray:
+        return np.array([self.row[int(n)] for n in nodes], dtype=np.int64)
 
 
 def _walk_length(graph: csr_matrix, nodes: list[int]) -> float:
