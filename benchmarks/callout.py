@@ -37,6 +37,7 @@ from geo_patrol.services import jobs, notify
 from geo_patrol.services.accounts import add_user
 from geo_patrol.services.callouts import call_out
 from geo_patrol.services.demo import load_demo
+from geo_patrol.store import live as live_store
 from geo_patrol.store.accounts import principal_named
 
 KINDS = ("boundaries", "streets", "volunteers")
@@ -104,15 +105,14 @@ def _straight_line(engine: sa.Engine, lon: float, lat: float, count: int) -> lis
 
 
 def _handed(engine: sa.Engine, callout_id: int, ring: int) -> bool:
-    """Whether the ring's call reached the outbox and none of it is still queued."""
+    """Whether the ring's call reached the outbox and none of it is still queued (as the
+    command's outbox reads it)."""
     with engine.connect() as conn:
-        queued, total = conn.execute(sa.text(
-            "SELECT count(*) FILTER (WHERE o.state = 'queued'), count(o.id) "
-            "FROM callout_targets t JOIN notify_messages m ON m.volunteer_id = t.volunteer_id "
-            "AND m.kind = 'callout' AND m.ref = 'callout ' || t.callout_id "
-            "JOIN notify_outbox o ON o.message_id = m.id "
-            "WHERE t.callout_id = :c AND t.ring = :r"), {"c": callout_id, "r": ring}).one()
-    return total > 0 and queued == 0
+        targets = live_store.callout_targets(conn, callout_id)
+    called = set(targets.loc[targets["ring"] == ring, "volunteer_id"])
+    states = notify.states(engine, "callout", f"callout {callout_id}")
+    ours = states[states["volunteer_id"].isin(called)]
+    return len(ours) > 0 and not (ours["state"] == "queued").any()
 
 
 def _until(check, timeout_s: float = 60.0, step_s: float = 0.005) -> float | None:  # noqa: ANN001

@@ -18,7 +18,8 @@ from geo_patrol.services.results import districts as district_list
 from geo_patrol.vocab import CRIME_CLASSES
 from web.auth import principal, requires
 from web.db import get_conn, get_db, settings
-from web.params import capped_int, csv_response, day_arg, int_arg, lang
+from web.downloads import csv_route
+from web.params import capped_int, day_arg, int_arg, lang
 
 bp = Blueprint("crime", __name__)
 
@@ -109,22 +110,12 @@ def crime_map() -> Any:
                                           basemap=settings().basemap), mimetype="text/html")
 
 
-@bp.get("/crime/hotspots.csv")
-@requires(Resource.CRIME)
-def hotspots_csv() -> Any:
-    return csv_response(_report().table(), "crime-hotspots.csv")
-
-
-@bp.get("/crime/knox.csv")
-@requires(Resource.CRIME)
-def knox_csv() -> Any:
-    return csv_response(crime.knox_table(_repeats(_page()).knox), "crime-near-repeat.csv")
-
-
-@bp.get("/crime/evaluation.csv")
-@requires(Resource.CRIME)
-def evaluation_csv() -> Any:
-    return csv_response(_evaluation(_page()).table(), "crime-evaluation.csv")
+csv_route(bp, "/crime/hotspots.csv", "hotspots_csv", Resource.CRIME,
+          lambda: _report().table(), "crime-hotspots.csv")
+csv_route(bp, "/crime/knox.csv", "knox_csv", Resource.CRIME,
+          lambda: crime.knox_table(_repeats(_page()).knox), "crime-near-repeat.csv")
+csv_route(bp, "/crime/evaluation.csv", "evaluation_csv", Resource.CRIME,
+          lambda: _evaluation(_page()).table(), "crime-evaluation.csv")
 
 
 def _plain(value: Any) -> Any:

@@ -21,6 +21,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from geo_patrol.errors import (
+    N_,
     ForbiddenError,
     GeoPatrolError,
     InputError,
@@ -36,49 +37,37 @@ from geo_patrol.services import places
 from web.db import get_db
 from web.params import FIELD_NAMES, lang
 
-#: A refused report's (or triage's) reason in the reader's language, from its figures.
-REFUSALS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "not_image": lambda p: gettext(
-        "“%(file)s” is not a photo: send a JPEG, PNG or WebP picture.", file=p.get("file")),
-    "too_large": lambda p: gettext(
-        "“%(file)s” is too large: a photo may be at most %(mb)s MB.", file=p.get("file"),
-        mb=p.get("mb")),
-    "bomb": lambda p: gettext(
-        "“%(file)s” would unpack to more than %(pixels)s pixels and was refused.",
-        file=p.get("file"), pixels=p.get("pixels")),
-    "size_lies": lambda p: gettext(
-        "“%(file)s” claims a smaller size in its EXIF than the picture it holds, and was "
-        "refused.", file=p.get("file")),
-    "too_many": lambda p: gettext(
-        "A report carries at most %(limit)s photos; you chose %(count)s.",
-        limit=p.get("limit"), count=p.get("count")),
-    "not_video": lambda p: gettext(
-        "“%(file)s” is not a video that can be read: send an MP4, QuickTime or WebM video.",
-        file=p.get("file")),
-    "video_too_large": lambda p: gettext(
-        "“%(file)s” is too large: a video may be at most %(mb)s MB.", file=p.get("file"),
-        mb=p.get("mb")),
-    "video_too_long": lambda p: gettext(
-        "“%(file)s” is too long: a video may last at most %(s)s seconds.",
-        file=p.get("file"), s=p.get("seconds")),
-    "outside": lambda p: gettext(
-        "The place chosen is not in this city's communities: choose a place inside the "
-        "city."),
-    "place": lambda p: gettext(
-        "Where was it? Use your position, or tap the place on the map."),
-    "category": lambda p: gettext("Choose a category from the list."),
-    "text": lambda p: gettext("The text is too long, or starts with = + - or @."),
-    "answer": lambda p: gettext("An answer has at most %(limit)s characters.",
-                                limit=p.get("limit")),
-    "reason": lambda p: gettext("Say why the report is rejected."),
-    "merge": lambda p: gettext("Choose the earlier report to merge this one into."),
+#: A refused report's (or triage's) reason, its figures named as in the error's ``params``.
+REFUSALS: dict[str, str] = {
+    "not_image": N_("“%(file)s” is not a photo: send a JPEG, PNG or WebP picture."),
+    "too_large": N_("“%(file)s” is too large: a photo may be at most %(mb)s MB."),
+    "bomb": N_("“%(file)s” would unpack to more than %(pixels)s pixels and was refused."),
+    "size_lies": N_("“%(file)s” claims a smaller size in its EXIF than the picture it "
+                    "holds, and was refused."),
+    "too_many": N_("A report carries at most %(limit)s photos; you chose %(count)s."),
+    "not_video": N_("“%(file)s” is not a video that can be read: send an MP4, QuickTime "
+                    "or WebM video."),
+    "video_too_large": N_("“%(file)s” is too large: a video may be at most %(mb)s MB."),
+    "video_too_long": N_("“%(file)s” is too long: a video may last at most %(seconds)s "
+                         "seconds."),
+    "outside": N_("The place chosen is not in this city's communities: choose a place "
+                  "inside the city."),
+    "place": N_("Where was it? Use your position, or tap the place on the map."),
+    "category": N_("Choose a category from the list."),
+    "text": N_("The text is too long, or starts with = + - or @."),
+    "answer": N_("An answer has at most %(limit)s characters."),
+    "reason": N_("Say why the report is rejected."),
+    "merge": N_("Choose the earlier report to merge this one into."),
 }
+_FIGURE = re.compile(r"%\((\w+)\)s")
 
 
 def refusal_text(exc: ReportInputError) -> str:
-    """What a refused report or triage says, in the reader's language."""
-    say = REFUSALS.get(exc.code)
-    return say(exc.params) if say else str(exc)
+    """What a refused report or triage says, in the reader's language, with its figures."""
+    said = REFUSALS.get(exc.code)
+    if said is None:
+        return str(exc)
+    return gettext(said, **{name: exc.params.get(name) for name in _FIGURE.findall(said)})
 
 
 def _word(text: object) -> str:

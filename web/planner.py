@@ -22,7 +22,8 @@ from geo_patrol.services import jobs, places, results
 from geo_patrol.services.planning import WEEKDAYS, force, load_force, set_force
 from web.auth import principal, requires
 from web.db import get_conn, get_db, note_written, settings
-from web.params import (capped_int, csv_response, current_run, download, float_arg, int_arg, lang,
+from web.downloads import csv_route
+from web.params import (capped_int, current_run, download, float_arg, int_arg, lang,
                         local_path)
 from web.rota import page_context
 from web.uploads import saved_upload
@@ -197,15 +198,13 @@ def upload_force() -> Any:
     return redirect(local_path(request.form.get("next"), url_for("planner.planner_page")))
 
 
-@bp.get("/planner/force.csv")
-@requires(Resource.COVERAGE)
-def force_csv() -> Any:
-    return csv_response(_force(), "force.csv")
+csv_route(bp, "/planner/force.csv", "force_csv", Resource.COVERAGE, _force, "force.csv")
 
 
 @bp.get("/api/force")
 @requires(Resource.COVERAGE)
 def api_force() -> Any:
+    """The force of the area asked for, as JSON (its weeks and rows)."""
     table = _force()
     # the app's JSON writes numpy numbers as numbers and a missing figure (NaN) as null
     return jsonify(weeks=table.attrs.get("weeks"), rows=table.to_dict("records"))

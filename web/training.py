@@ -14,8 +14,9 @@ from geo_patrol.services import training
 from geo_patrol.vocab import ATTENDANCE_RESULTS, CERT_SKILLS, TRAINING_MODES
 from web.auth import principal, requires
 from web.db import get_db, settings
+from web.downloads import csv_route
 from web.forms import refuse
-from web.params import csv_response, int_arg, lang, paging_args
+from web.params import int_arg, lang, paging_args
 
 bp = Blueprint("training", __name__)
 
@@ -84,21 +85,16 @@ def training_page() -> Any:
         horizon=training.EXPIRING_DAYS), status_code
 
 
-@bp.get("/training/status.csv")
-@requires(Resource.TRAINING)
-def status_csv() -> Any:
-    return csv_response(_status(), "training-status.csv")
-
-
-@bp.get("/training/batches.csv")
-@requires(Resource.TRAINING)
-def batches_csv() -> Any:
-    return csv_response(_asked_batches(), "training-batches.csv")
+csv_route(bp, "/training/status.csv", "status_csv", Resource.TRAINING, _status,
+          "training-status.csv")
+csv_route(bp, "/training/batches.csv", "batches_csv", Resource.TRAINING, _asked_batches,
+          "training-batches.csv")
 
 
 @bp.get("/api/training/status")
 @requires(Resource.TRAINING)
 def api_status() -> Any:
+    """Training standing per community and course, as JSON."""
     # the app's JSON writes numpy numbers as numbers and a missing figure (NaN) as null
     return jsonify(horizon_days=training.EXPIRING_DAYS, rows=_status().to_dict("records"))
 

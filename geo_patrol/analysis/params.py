@@ -23,6 +23,9 @@ class AnalysisParams:
     radius_m
         A path within this distance of a street segment visits it (metres): the street is
         walked, on the map and in a task.
+    inspection_dwell_min, inspection_radius_m
+        What makes a stay: a hazard's inspection, a task's stop (``None``: from the rules
+        file).
     gap_s, max_speed_kmh
         Consecutive fixes of a volunteer join into a path when at most ``gap_s`` apart and
         the implied speed is at most ``max_speed_kmh``.
@@ -37,12 +40,11 @@ class AnalysisParams:
         incidents).
     incident_days
         Incidents this many days before the window's end weigh gaps.
-    inspection_dwell_min, inspection_radius_m
-        What makes a stay: a hazard's inspection, a task's stop (``None``: from the rules
-        file).
     """
 
     radius_m: float = 30.0
+    inspection_dwell_min: float | None = None
+    inspection_radius_m: float | None = None
     gap_s: float = 120.0
     max_speed_kmh: float = 200.0
     day_starts: dt.time = dt.time(6, 0)
@@ -52,8 +54,6 @@ class AnalysisParams:
     hazard_weight: float = 1.0
     incident_weight: float = 0.25
     incident_days: int = 90
-    inspection_dwell_min: float | None = None
-    inspection_radius_m: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def stay_radius_m(self, rules: Rules) -> float:

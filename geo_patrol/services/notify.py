@@ -37,10 +37,13 @@ from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
+from geo_patrol.clock import local_times
 from geo_patrol.errors import N_, InputError, NotFoundError
 from geo_patrol.ingest.photos import read_photo
 from geo_patrol.paging import PageOf, Paging
 from geo_patrol.services.background import Background
+from geo_patrol.services.cities import cities, open_city, open_deployment
+from geo_patrol.services.sources import entered_point, form_text
 from geo_patrol.settings import Settings
 from geo_patrol.store import media as media_store
 from geo_patrol.store import notify as store
@@ -392,8 +395,6 @@ def run_sender(settings: Settings, *, policy: SendPolicy | None = None,
     """Send the deliveries of every city of the deployment until ``stop`` is set (or, with
     ``until_empty``, until none is due); woken at once by :func:`enqueue`. Returns the
     deliveries handled."""
-    from geo_patrol.services.cities import cities, open_city, open_deployment
-
     stop = stop or threading.Event()
     registry = open_deployment(settings, start=False)
     try:
@@ -596,8 +597,6 @@ def rules(db: Database, volunteer_id: int) -> dict[str, Any]:
 
 def outbox(db: Database, within: frozenset[int] | None, *, tz: str) -> Any:
     """The latest messages per person and channel, times in ``tz``."""
-    from geo_patrol.clock import local_times
-
     with db.connect() as conn:
         table = store.outbox_table(conn, within)
     return local_times(table, tz, "created_at", "sent_at", "done_at", "next_try_at", "read_at",
@@ -611,8 +610,6 @@ OUTBOX_SORTS, OUTBOX_FILTERS = tuple(store.OUTBOX_SORTS), store.OUTBOX_FILTERS
 def outbox_page(db: Database, paging: Paging, within: frozenset[int] | None, *,
                 tz: str) -> PageOf:
     """One page of the outbox (sorted and filtered as asked), times in ``tz``."""
-    from geo_patrol.clock import local_times
-
     with db.connect() as conn:
         page = store.outbox_page(conn, paging, within)
     return PageOf(local_times(page.rows, tz, "created_at", "sent_at", "done_at",
@@ -650,8 +647,6 @@ def broadcast(db: Database, settings: Settings, principal: Principal, *, kind: s
     report's is (its copies without EXIF, resized; the original is not kept), shown only
     to those who may see the notice. Returns the notice's id and how many volunteers it
     went to; audit-logged."""
-    from geo_patrol.services.sources import entered_point, form_text
-
     if kind not in NOTICE_KINDS:
         raise InputError(f"a notice is one of {', '.join(NOTICE_KINDS)}")
     title = form_text(title, "title", limit=120) or NOTICE_TITLES[kind]
@@ -692,8 +687,6 @@ def _store_notice(conn: Connection, settings: Settings, principal: Principal, *,
                   ) -> tuple[int, int]:
     """The notice stored and queued to the volunteers around it (its photo's copies kept:
     their keys added to ``written``)."""
-    from geo_patrol.services.sources import entered_point
-
     plon, plat, community = entered_point(conn, lon, lat, "wgs84",
                                           principal.community_ids)
     people = store.volunteers_within(
@@ -752,16 +745,12 @@ def _photo_copy(settings: Settings, sha: str | None, copy: str, missing: str) ->
 
 
 def notices(db: Database, within: frozenset[int] | None, *, tz: str) -> Any:
-    from geo_patrol.clock import local_times
-
     with db.connect() as conn:
         return local_times(store.notice_table(conn, within), tz, "created_at")
 
 
 def notice_readers(db: Database, principal: Principal, notice_id: int, *, tz: str) -> Any:
     """Who a notice went to and when each read it (names as stored: the caller masks)."""
-    from geo_patrol.clock import local_times
-
     with db.connect() as conn:
         found, community = store.notice_community(conn, notice_id)
         if not found:
@@ -771,8 +760,6 @@ def notice_readers(db: Database, principal: Principal, notice_id: int, *, tz: st
 
 
 def my_notices(db: Database, volunteer_id: int, *, tz: str) -> Any:
-    from geo_patrol.clock import local_times
-
     with db.connect() as conn:
         return local_times(store.my_notices(conn, volunteer_id), tz, "created_at", "read_at")
 

@@ -746,15 +746,16 @@ def callout_table(conn: Connection, within: Iterable[int] | None, limit: int = 5
 
 def open_alarms(conn: Connection, within: Iterable[int] | None) -> pd.DataFrame:
     """Open SOS (and stillness) alarms, oldest first, with their owner once acknowledged."""
-    return pd.read_sql_query(sa.text(
-        "SELECT c.id, c.kind, c.created_at, c.acknowledged_at, c.escalated_at, "
-        "ack.username AS owner, v.number, v.name, np.street, np.cross_a, np.cross_b, "
-        "ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat "
-        "FROM callouts c LEFT JOIN users ack ON ack.id = c.acknowledged_by "
-        f"LEFT JOIN volunteers v ON v.id = c.raised_by {nearest_piece('c.geom_m')} "
-        f"WHERE c.kind IN ('sos', 'still') AND c.closed_at IS NULL "
-        f"AND {in_scope('c.community_id')} ORDER BY c.created_at"),
-        conn, params=scope_params(within))
+    return pd.read_sql_query(sa.text(f"""
+        SELECT c.id, c.kind, c.created_at, c.acknowledged_at, c.escalated_at,
+               ack.username AS owner, v.number, v.name, np.street, np.cross_a, np.cross_b,
+               ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat
+        FROM callouts c
+        LEFT JOIN users ack ON ack.id = c.acknowledged_by
+        LEFT JOIN volunteers v ON v.id = c.raised_by {nearest_piece('c.geom_m')}
+        WHERE c.kind IN ('sos', 'still') AND c.closed_at IS NULL
+          AND {in_scope('c.community_id')}
+        ORDER BY c.created_at"""), conn, params=scope_params(within))
 
 
 def callout_targets(conn: Connection, callout_id: int) -> pd.DataFrame:
@@ -896,12 +897,13 @@ def first_called(conn: Connection, callout_id: int, count: int) -> list[tuple[in
 
 def fixes_for_replay(conn: Connection, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
     """Stored clean fixes of a time span with their volunteer numbers, WGS-84 (for replay)."""
-    return pd.read_sql_query(sa.text(
-        "SELECT v.number, extract(epoch FROM f.t)::float8 AS t, "
-        "ST_X(ST_Transform(f.geom_m, 4326)) AS lon, ST_Y(ST_Transform(f.geom_m, 4326)) AS lat, "
-        "f.accuracy_m, f.speed_mps FROM patrol_fixes f JOIN volunteers v ON v.id = f.volunteer_id "
-        "WHERE f.t >= :a AND f.t < :b AND f.flags = 0 ORDER BY f.t"),
-        conn, params={"a": start, "b": end})
+    return pd.read_sql_query(sa.text("""
+        SELECT v.number, extract(epoch FROM f.t)::float8 AS t,
+               ST_X(ST_Transform(f.geom_m, 4326)) AS lon,
+               ST_Y(ST_Transform(f.geom_m, 4326)) AS lat, f.accuracy_m, f.speed_mps
+        FROM patrol_fixes f JOIN volunteers v ON v.id = f.volunteer_id
+        WHERE f.t >= :a AND f.t < :b AND f.flags = 0
+        ORDER BY f.t"""), conn, params={"a": start, "b": end})
 
 
 def busiest_hour(conn: Connection) -> dt.datetime | None:

@@ -687,14 +687,15 @@ class GapResult(Base):
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
     length_m: Mapped[float]
     segments: Mapped[int]
-    hazards: Mapped[int]
-    hazards_overdue: Mapped[int]
-    incidents: Mapped[int]
-    priority: Mapped[float]
     #: The gap's street and the cross streets at its ends (its name by place).
     street: Mapped[str | None]
     cross_a: Mapped[str | None]
     cross_b: Mapped[str | None]
+    #: What its priority is made of, and the priority.
+    hazards: Mapped[int]
+    hazards_overdue: Mapped[int]
+    incidents: Mapped[int]
+    priority: Mapped[float]
     geom = mapped_column(Geometry("MULTILINESTRING", srid=4326), nullable=False)
 
 
@@ -1201,12 +1202,12 @@ class NotifyMessage(Base):
     title: Mapped[str]
     body: Mapped[str]
     url: Mapped[str | None]
-    #: a group's message (no volunteer): the community it is about
-    community_id: Mapped[int | None] = mapped_column(
-        ForeignKey("areas.id", ondelete="SET NULL"))
     created_at: Mapped[Stamp]
     answered_at: Mapped[dt.datetime | None]
     read_at: Mapped[dt.datetime | None]
+    #: a group's message (no volunteer): the community it is about
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("areas.id", ondelete="SET NULL"))
 
 
 class NotifyDelivery(Base):

@@ -307,11 +307,11 @@ def outbox_page(conn: Connection, paging: Paging, within: frozenset[int] | None)
 
 def delivery_states(conn: Connection, kind: str, ref: str) -> pd.DataFrame:
     """Each delivery of a (kind, ref): volunteer, channel, state, attempts, last error."""
-    return pd.read_sql(sa.text(
-        "SELECT m.volunteer_id, o.id, o.channel, o.state, o.attempts, o.last_error "
-        "FROM notify_messages m JOIN notify_outbox o ON o.message_id = m.id "
-        "WHERE m.kind = :k AND m.ref = :r ORDER BY o.id"), conn,
-        params={"k": kind, "r": ref})
+    return pd.read_sql(sa.text("""
+        SELECT m.volunteer_id, o.id, o.channel, o.state, o.attempts, o.last_error
+        FROM notify_messages m JOIN notify_outbox o ON o.message_id = m.id
+        WHERE m.kind = :k AND m.ref = :r
+        ORDER BY o.id"""), conn, params={"k": kind, "r": ref})
 
 
 # -- channels, rules, subscriptions ------------------------------------------------------
