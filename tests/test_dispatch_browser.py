@@ -23,13 +23,15 @@ WORDS = {
     "zh": {"accept": "接受", "decline": "拒绝", "on_way": "正在赶往", "arrived": "已到达",
            "callout": "派警：矛盾纠纷", "away": "距离", "sos": "SOS 求救", "take": "认领：由我处置",
            "owned": "已由 b-command 认领", "send_sos": "立即发送 SOS", "sos_button": "SOS：我需要支援",
-           "called": "已派发", "sos_sent": "SOS 已发出", "is_arrived": "已到达"},
+           "called": "已派发", "sos_sent": "SOS 已发出", "is_arrived": "已到达",
+           "unanswered": "你尚未答复。", "earlier": "我此前的派警任务"},
     "en": {"accept": "Accept the call-out", "decline": "Decline the call-out",
            "on_way": "On my way", "arrived": "I have arrived", "callout": "Call-out: Dispute",
            "away": "m away", "sos": "SOS", "take": "Acknowledge: I take it",
            "owned": "Acknowledged by b-command", "send_sos": "Send SOS now",
            "sos_button": "SOS: I need help", "called": "Sent", "sos_sent": "SOS sent",
-           "is_arrived": "Arrived"},
+           "is_arrived": "Arrived", "unanswered": "You have not answered yet.",
+           "earlier": "My earlier call-outs"},
 }
 
 
@@ -130,6 +132,8 @@ def test_a_call_out_reaches_the_phone_and_its_answers_reach_the_command(
             or re.search(r"\d+\.\d{5}", card.locator(".place").inner_text())
         assert "uri.amap.com" in card.locator("a.nav-amap").get_attribute("href")
         assert card.locator("button[value=accept]").inner_text() == w["accept"]
+        # the volunteer's own view: not "sent" (the command's word) but not yet answered
+        assert card.locator(".state").inner_text().strip() == w["unanswered"]
         assert card.locator("button[value=decline]").inner_text() == w["decline"]
         button = card.locator("button[value=accept]").bounding_box()
         assert button["height"] >= 48 and button["width"] >= 300  # a big target
@@ -153,6 +157,7 @@ def test_a_call_out_reaches_the_phone_and_its_answers_reach_the_command(
         phone.wait_for_load_state("domcontentloaded")
         assert phone.locator(f"#now-{callout_id}").count() == 0  # answered: off the top
         assert w["is_arrived"] in phone.locator("#my-callouts").inner_text()
+        assert phone.get_by_role("heading", name=w["earlier"]).is_visible()
         # the command's board follows without a reload: accepted counts the arrived
         command.wait_for_function(
             "() => document.querySelector('#callout-counts [data-count=arrived]')"
