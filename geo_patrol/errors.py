@@ -82,7 +82,14 @@ class NotFoundError(GeoPatrolError, LookupError):
 
 
 class ConflictError(GeoPatrolError):
-    """The request contradicts stored state (e.g. a different metric CRS)."""
+    """The request contradicts stored state (e.g. a different metric CRS). With ``values``,
+    ``message`` is a template marked with :func:`N_` (translated where it is shown)."""
+
+    def __init__(self, message: str, *, values: dict[str, Any] | None = None):
+        if values is not None:
+            self.msgid, self.values = message, dict(values)
+            message = message % self.values
+        super().__init__(message)
 
 
 class DatabaseError(GeoPatrolError, RuntimeError):

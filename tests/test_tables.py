@@ -11,6 +11,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from geo_patrol.errors import InputError
 from tests.helpers import PHONE_PATTERN, make_user, sign_in
 from web import create_app
 
@@ -99,6 +100,8 @@ def test_tasks_past_offers_are_closed_and_filtered(command, demo_world):
     tomorrow = settings.today() + dt.timedelta(days=1)
     old = make_task(engine, settings, hazard_id=hazard, day=tomorrow, slot="evening", by="t")
     new = make_task(engine, settings, hazard_id=hazard, day=tomorrow, slot="morning", by="t")
+    with pytest.raises(InputError, match="already has a task"):  # a visit is paid once
+        make_task(engine, settings, hazard_id=hazard, day=tomorrow, slot="morning", by="t")
     with engine.begin() as conn:  # the first offer's window passed with nobody taking it
         conn.execute(sa.text(
             "UPDATE tasks SET day = day - 3, window_start = window_start - interval '3 days', "

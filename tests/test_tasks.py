@@ -110,17 +110,30 @@ def test_tasks_walked_fully_half_and_not_at_all_and_paid_once(demo_world, walked
     with pytest.raises(ForbiddenError):
         tasks.answer(engine, volunteer_id=None, task_id=ids["full"], accept=True, by="x",
                      now=walked["start"])
-    for task_id in ids.values():
-        assert tasks.answer(engine, volunteer_id=me, task_id=task_id, accept=True,
+    for name in ("full", "none"):  # other streets at the same time: both may be held
+        assert tasks.answer(engine, volunteer_id=me, task_id=ids[name], accept=True,
                             by="v", now=walked["start"]) == "accepted"
+    # some of the same streets at the same time: one walk is paid once
+    with pytest.raises(ConflictError):
+        tasks.answer(engine, volunteer_id=me, task_id=ids["half"], accept=True, by="v",
+                     now=walked["start"])
     # nothing is checked before its window closes
     assert tasks.check(engine, settings, now=walked["start"]) == []
-    done = {c.task_id: c for c in tasks.check(engine, settings, now=walked["end"]
-                                              + dt.timedelta(hours=1))}
+    after = walked["end"] + dt.timedelta(hours=1)
+    done = {c.task_id: c for c in tasks.check(engine, settings, now=after)}
     assert done[ids["full"]].state == "delivered" and done[ids["full"]].points == 10
+    assert done[ids["none"]].state == "missed" and done[ids["none"]].points == 0
+    assert tasks.answer(engine, volunteer_id=me, task_id=ids["half"], accept=True, by="v",
+                        now=walked["start"]) == "accepted"
+    done |= {c.task_id: c for c in tasks.check(engine, settings, now=after)}
     assert 0.3 <= done[ids["half"]].verdict["walked_share"] < 0.8
     assert done[ids["half"]].state == "partly" and done[ids["half"]].points == 5
-    assert done[ids["none"]].state == "missed" and done[ids["none"]].points == 0
+    # taken as the walk ends: the walk before it proves nothing
+    late = _task(engine, walked, walked["on"], offered_to=me)
+    tasks.answer(engine, volunteer_id=me, task_id=late, accept=True, by="v",
+                 now=walked["end"])
+    (checked,) = tasks.check(engine, settings, now=after, task_ids=[late])
+    assert checked.state == "missed" and checked.points == 0
     with pytest.raises(ConflictError):  # checked: it cannot change any more
         tasks.answer(engine, volunteer_id=me, task_id=ids["full"], accept=False, by="v")
     # checking again adds nothing; the points are the volunteer's

@@ -158,7 +158,7 @@ def test_the_paid_tasks_and_the_map_agree_with_the_citys_track_gap(engine, city)
                 "hotspot_segment_id": None, "points": 10, "offered_to": people[who],
                 "wkt": "LINESTRING(109.84 40.62, 109.843 40.62)"}], by="test")
             ids[who] = conn.execute(sa.text("SELECT max(id) FROM tasks")).scalar_one()
-            task_store.set_taker(conn, ids[who], people[who], "accepted")
+            task_store.set_taker(conn, ids[who], people[who], "accepted", at=start)
     done = {c.task_id: c.verdict for c in tasks.check(engine, city,
                                                       now=start + dt.timedelta(hours=2))}
     assert set(done) == set(ids.values())  # all three, from one read of their fixes

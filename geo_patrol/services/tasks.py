@@ -98,6 +98,9 @@ def make_task(db: Database, settings: Settings, *, hazard_id: int, day: dt.date,
         if place is None or (within is not None and place["community_id"] not in within):
             raise InputError(N_("Choose a hazard near a street in your communities from the "
                                 "list."), field="hazard", values={})
+        if store.same_hazard_task(conn, hazard_id, start) is not None:
+            raise InputError(N_("This hazard already has a task in this time slot: a visit "
+                                "is paid once."), field="hazard", values={})
         offered_to = None
         if number:
             offered_to = store.active_volunteer(conn, number.strip(), within)
@@ -155,8 +158,9 @@ def answer(db: Database, *, volunteer_id: int | None, task_id: int, accept: bool
     """A volunteer takes a task (``accept``) or gives it back / turns it down. Only the
     volunteer it is offered to — or, for a task open to its community, a volunteer of that
     community — may take it, and only for themselves, and only before its window ends (at
-    ``now``): a closed task, or one already checked, cannot change. Returns the new state;
-    audit-logged."""
+    ``now``): a closed task, or one already checked, cannot change. Its work counts from
+    when it is taken, and a volunteer cannot hold two tasks for the same work at once (one
+    walk is paid once). Returns the new state; audit-logged."""
     if volunteer_id is None:
         raise ForbiddenError("only a volunteer takes tasks")
     with db.begin() as conn:
@@ -170,13 +174,19 @@ def answer(db: Database, *, volunteer_id: int | None, task_id: int, accept: bool
             raise ConflictError(f"task {task_id} is {task['state']}: it cannot change now")
         if task["state"] == "accepted" and task["volunteer_id"] != volunteer_id:
             raise ConflictError(f"task {task_id} was taken by another volunteer")
-        if task["window_end"] <= (now or dt.datetime.now(dt.UTC)):
+        now = now or dt.datetime.now(dt.UTC)
+        if task["window_end"] <= now:
             raise ConflictError(f"task {task_id} has closed: its window is over")
+        if accept and task["state"] == "offered" and \
+                store.same_work_held(conn, task_id, volunteer_id) is not None:
+            raise ConflictError(N_("You already hold a task for some of the same streets or "
+                                   "places at that time: one walk is paid once. Finish it "
+                                   "or give it back first."), values={})
         if accept:
-            store.set_taker(conn, task_id, volunteer_id, "accepted")
+            store.set_taker(conn, task_id, volunteer_id, "accepted", at=now)
             state = "accepted"
         else:  # turned down: open to the community again
-            store.set_taker(conn, task_id, None, "offered")
+            store.set_taker(conn, task_id, None, "offered", at=now)
             if task["offered_to"] == volunteer_id:
                 store.set_offered_to(conn, task_id, None)
             state = "offered"
@@ -237,7 +247,10 @@ def verdicts(conn: Any, settings: Settings, tasks: list[dict[str, Any]]
     import), and each verdict comes with how many of the window's fixes did not."""
     if not tasks:
         return []
-    read = store.fixes_in_windows(conn, [(t["volunteer_id"], t["window_start"],
+    # the work counts from when the task was taken: a walk before it proves nothing
+    read = store.fixes_in_windows(conn, [(t["volunteer_id"],
+                                          max(t["window_start"], t["accepted_at"]
+                                              or t["window_start"]),
                                           t["window_end"]) for t in tasks],
                                   grace_s=settings.proof_grace_min * 60)
     unproven = np.bincount(read["item"].to_numpy("int64")[~read["proves"].to_numpy(bool)],

@@ -209,11 +209,39 @@ def lock_task(conn: Connection, task_id: int) -> dict[str, Any]:
     return dict(row)
 
 
-def set_taker(conn: Connection, task_id: int, volunteer_id: int | None, state: str) -> None:
+def set_taker(conn: Connection, task_id: int, volunteer_id: int | None, state: str, *,
+              at: dt.datetime) -> None:
+    """The task's taker and state; ``at`` is when it was taken (its work counts from then)."""
     conn.execute(sa.text("""
         UPDATE tasks SET volunteer_id = :v, state = :s,
-               accepted_at = CASE WHEN :v IS NULL THEN NULL ELSE now() END
-        WHERE id = :id"""), {"v": volunteer_id, "s": state, "id": task_id})
+               accepted_at = CASE WHEN CAST(:v AS integer) IS NULL THEN NULL ELSE :at END
+        WHERE id = :id"""), {"v": volunteer_id, "s": state, "id": task_id, "at": at})
+
+
+def same_work_held(conn: Connection, task_id: int, volunteer_id: int) -> int | None:
+    """Another task the volunteer holds (taken, not yet checked) at an overlapping time for
+    some of the same work (a street, a hazard or the hot spot): one walk is paid once. The
+    volunteer's row is locked until the transaction ends, so two takes at once are checked
+    one after the other."""
+    conn.execute(sa.text("SELECT 1 FROM volunteers WHERE id = :v FOR UPDATE"),
+                 {"v": volunteer_id})
+    return conn.execute(sa.text("""
+        SELECT o.id FROM tasks t JOIN tasks o ON o.id <> t.id
+        WHERE t.id = :t AND o.volunteer_id = :v AND o.state = 'accepted'
+          AND o.window_start < t.window_end AND t.window_start < o.window_end
+          AND (o.segment_ids && t.segment_ids OR o.hazard_ids && t.hazard_ids
+               OR o.hotspot_segment_id = t.hotspot_segment_id)
+        ORDER BY o.id LIMIT 1"""), {"t": task_id, "v": volunteer_id}).scalar()
+
+
+def same_hazard_task(conn: Connection, hazard_id: int, window_start: dt.datetime) -> int | None:
+    """A task made by hand for this hazard in this window that still stands (not withdrawn
+    and not expired)."""
+    return conn.execute(sa.text("""
+        SELECT id FROM tasks
+        WHERE rota_walk_id IS NULL AND hazard_ids = ARRAY[CAST(:h AS integer)]
+          AND window_start = :a AND state NOT IN ('withdrawn', 'expired')
+        ORDER BY id LIMIT 1"""), {"h": hazard_id, "a": window_start}).scalar()
 
 
 def due_for_check(conn: Connection, before: dt.datetime,
