@@ -160,7 +160,8 @@ class ReportInputError(InputError):
     ----------
     code
         ``not_image``, ``too_large``, ``bomb``, ``size_lies``, ``too_many``, ``not_video``,
-        ``video_too_large``, ``video_too_long``, ``outside``, ``category`` or ``text``.
+        ``video_too_large``, ``video_too_long``, ``outside``, ``category``, ``text`` or, in
+        triage, ``reason``, ``merge``, ``answer`` and ``own`` (one's own report).
     message
         The English message.
     """

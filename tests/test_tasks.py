@@ -213,6 +213,80 @@ def test_a_report_far_from_the_reporters_track_is_flagged_not_paid(demo_world, w
     assert ids[0] not in again["paid"] and ids[1] in again["flagged"]
 
 
+def test_a_back_dated_report_cannot_take_an_earlier_ones_place(demo_world, walked):
+    """The first report is the first received: one made later but back-dated (a phone
+    says when a report was made) repeats it; a rejected report is nobody's first."""
+    from geo_patrol.services import tasks
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    with engine.begin() as conn:
+        (x, y), t = conn.execute(sa.text(
+            "SELECT ARRAY[ST_X(geom_m), ST_Y(geom_m)], t FROM patrol_fixes "
+            "WHERE volunteer_id = :v AND t BETWEEN :a AND :b AND flags = 0 ORDER BY t LIMIT 1"),
+            {"v": walked["volunteer"], "a": walked["start"], "b": walked["end"]}).one()
+        other = conn.execute(sa.text(
+            "SELECT id FROM volunteers WHERE id <> :v AND active ORDER BY id LIMIT 1"),
+            {"v": walked["volunteer"]}).scalar_one()
+        srid = conn.execute(sa.text(
+            "SELECT value::int FROM deployment WHERE key = 'metric_srid'")).scalar_one()
+        made = {}
+        for name, who, said, got, dx in (
+                ("honest", walked["volunteer"], 0, 1, 900.0),
+                ("back_dated", other, -10, 20, 920.0)):
+            made[name] = conn.execute(sa.text("""
+                INSERT INTO reports (volunteer_id, reported_at, received_at, category, text,
+                                     verification, reward, geom, geom_m)
+                VALUES (:v, :t + make_interval(mins => :said),
+                        :t + make_interval(mins => :got), 'backdate-test', 'x', 'pending', 0,
+                        ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), :srid), 4326),
+                        ST_SetSRID(ST_MakePoint(:x, :y), :srid))
+                RETURNING id"""), {"v": who, "t": t, "said": said, "got": got,
+                                   "x": x + dx, "y": y, "srid": srid}).scalar_one()
+
+    def first_of() -> dict[int, int | None]:
+        with engine.connect() as conn:
+            return dict(conn.execute(sa.text(
+                "SELECT id, duplicate_of FROM reports WHERE id = ANY(:ids)"),
+                {"ids": list(made.values())}).all())
+
+    tasks.credit_reports(engine, settings)
+    assert first_of() == {made["honest"]: None, made["back_dated"]: made["honest"]}
+    with engine.begin() as conn:  # the honest report turns out false after all
+        conn.execute(sa.text("UPDATE reports SET verification = 'rejected' WHERE id = :i"),
+                     {"i": made["honest"]})
+    tasks.credit_reports(engine, settings)
+    assert first_of() == {made["honest"]: None, made["back_dated"]: None}
+
+
+def test_nobody_decides_on_their_own_report(demo_world, walked):
+    from geo_patrol.errors import ReportInputError
+    from geo_patrol.services import reports
+    from geo_patrol.store.accounts import add_user, principal_named
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    with engine.begin() as conn:
+        number = conn.execute(sa.text("SELECT number FROM volunteers WHERE id = :v"),
+                              {"v": walked["volunteer"]}).scalar_one()
+        report = conn.execute(sa.text("""
+            INSERT INTO reports (volunteer_id, reported_at, category, text, verification,
+                                 reward, community_id, geom, geom_m)
+            SELECT :v, now(), 'other', 'mine', 'pending', 0, :c, geom,
+                   ST_Transform(geom, (SELECT value::int FROM deployment
+                                       WHERE key = 'metric_srid'))
+            FROM (SELECT ST_PointOnSurface(geom) AS geom FROM areas WHERE id = :c) a
+            RETURNING id"""), {"v": walked["volunteer"], "c": walked["community"]}
+        ).scalar_one()
+    add_user(engine, "self-judge", "command", "self-judge-password", volunteer=number)
+    with engine.connect() as conn:
+        me = principal_named(conn, "self-judge")
+    with pytest.raises(ReportInputError) as refused:
+        reports.triage(engine, settings, me, report, action="verified")
+    assert refused.value.code == "own"
+    with engine.connect() as conn:  # nothing changed
+        assert conn.execute(sa.text("SELECT verification FROM reports WHERE id = :i"),
+                            {"i": report}).scalar_one() == "pending"
+
+
 def test_the_command_offers_a_rota_as_tasks_checks_them_and_pays(demo_world, walked):
     import pandas as pd
 

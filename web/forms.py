@@ -58,6 +58,7 @@ REFUSALS: dict[str, str] = {
     "answer": N_("An answer has at most %(limit)s characters."),
     "reason": N_("Say why the report is rejected."),
     "merge": N_("Choose the earlier report to merge this one into."),
+    "own": N_("This is your own report: another officer decides on it."),
 }
 _FIGURE = re.compile(r"%\((\w+)\)s")
 

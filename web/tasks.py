@@ -89,7 +89,7 @@ def new_task() -> Any:
     service.make_task(get_db(), settings(), hazard_id=int(hazard),
                       day=day_arg(form["day"]), slot=form.get("slot", ""), by=me.username,
                       number=form.get("number") or None,
-                      within=me.within(Resource.TASKS, "write"))
+                      within=me.within(Resource.TASKS, "write"), by_volunteer=me.volunteer_id)
     return redirect(url_for("tasks.tasks_page"))
 
 

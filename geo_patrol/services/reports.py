@@ -175,6 +175,9 @@ def triage(db: Database, settings: Settings, user: Principal, report_id: int, *,
         report = store.lock_report(conn, report_id, within)
         if report["verification"] != "pending":
             raise ConflictError(f"report {report_id} was triaged already")
+        if user.volunteer_id is not None and report["volunteer_id"] == user.volunteer_id:
+            raise ReportInputError("own", "a report is decided by someone other than the "
+                                          "volunteer who made it")
         extra: dict[str, Any] = {}
         if action == "merged":
             if merge_into is None or merge_into == report_id or \

@@ -81,10 +81,11 @@ def offer_rota(db: Database, settings: Settings, rota_id: int, *, by: str,
 
 def make_task(db: Database, settings: Settings, *, hazard_id: int, day: dt.date,
               slot: str, by: str, number: str | None = None,
-              within: frozenset[int] | None = None) -> int:
+              within: frozenset[int] | None = None, by_volunteer: int | None = None) -> int:
     """A task made by hand: visit a hazard (a stop of the inspection dwell there) in one time
     slot of a day, offered to a volunteer (``number``) or to the hazard's community; the
-    route is the street nearest the hazard. Audit-logged; returns the task's id."""
+    route is the street nearest the hazard; never to the officer making it (``by_volunteer``:
+    their own roster row). Audit-logged; returns the task's id."""
     if slot not in SLOTS:
         raise InputError(N_("Choose a time slot from the list."), field="slot", values={})
     tz = ZoneInfo(settings.timezone)
@@ -108,6 +109,9 @@ def make_task(db: Database, settings: Settings, *, hazard_id: int, day: dt.date,
                 raise InputError(N_("No active volunteer “%(number)s” in your communities: "
                                     "choose one from the list."), field="number",
                                  values={"number": number.strip()[:30]})
+            if offered_to == by_volunteer:
+                raise InputError(N_("A task cannot be offered to the officer who makes it."),
+                                 field="number", values={})
         task_id = store.create_task(conn, {
             "rota_walk_id": None, "kind": "hotspot", "community_id": place["community_id"],
             "day": day, "window_start": start,

@@ -376,17 +376,28 @@ def dose(conn: Connection, *, within: frozenset[int] | None, since: dt.date,
 
 def link_duplicate_reports(conn: Connection, *, radius_m: float, hours: float) -> int:
     """Link each report to the first earlier one of the same hazard, or of the same category
-    within ``radius_m`` and ``hours``; returns how many were linked."""
+    within ``radius_m`` and ``hours``; returns how many were linked. Earlier means received
+    earlier (a phone may back-date the time it says a report was made, so that time cannot
+    put a report ahead of one already in), then made earlier (a file's reports all arrive
+    at once); a rejected report is nobody's first, and a link to a report since rejected
+    is made anew (a merge decided by triage stays)."""
+    conn.execute(sa.text("""
+        UPDATE reports r SET duplicate_of = NULL FROM reports e
+        WHERE r.duplicate_of = e.id AND e.verification = 'rejected'
+          AND r.verification <> 'merged'"""))
     result = conn.execute(sa.text("""
         WITH firsts AS (
             SELECT r.id, (SELECT e.id FROM reports e
                           WHERE e.id <> r.id AND e.category = r.category
-                            AND (e.reported_at, e.id) < (r.reported_at, r.id)
+                            AND e.verification <> 'rejected'
+                            AND (coalesce(e.received_at, e.reported_at), e.reported_at, e.id)
+                                < (coalesce(r.received_at, r.reported_at), r.reported_at, r.id)
                             AND e.reported_at >= r.reported_at
                                 - make_interval(secs => CAST(:h AS float) * 3600)
                             AND ((r.hazard_id IS NOT NULL AND e.hazard_id = r.hazard_id)
                                  OR ST_DWithin(e.geom_m, r.geom_m, :d))
-                          ORDER BY e.reported_at, e.id LIMIT 1) AS first
+                          ORDER BY coalesce(e.received_at, e.reported_at), e.reported_at, e.id
+                          LIMIT 1) AS first
             FROM reports r WHERE r.duplicate_of IS NULL)
         UPDATE reports r SET duplicate_of = f.first FROM firsts f
         WHERE f.id = r.id AND f.first IS NOT NULL"""), {"d": radius_m, "h": hours})
