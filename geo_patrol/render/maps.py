@@ -428,6 +428,7 @@ def map_html(m: folium.Map, *, lang: str, nonce: str | None = None) -> str:
     attrs = {"data-map": m.get_name(),
              "data-url": "/search" + ("?datum=gcj02&" if datum == "gcj02" else "?"),
              "data-placeholder": label("search_places", lang),
+             "data-short": label("search_places_short", lang),
              "data-title": label("search_places_long", lang),
              "data-none": label("search_none", lang),
              "data-small": str(SMALL_MAP_BELOW_PX)}
