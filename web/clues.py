@@ -22,6 +22,9 @@ from web.forms import refills, refusal_text  # (a refused report's reason, for /
 from web.params import int_value, lang, paging_args
 
 bp = Blueprint("clues", __name__)
+#: Rows on one page of the reward ledger beside the queue.
+LEDGER_PAGE = 20
+
 
 def photos_sent(files: list[FileStorage]) -> list[tuple[str, bytes]]:
     """The photos of a form, each read no further than one byte past the size allowed (a
@@ -66,7 +69,10 @@ def reports_page(*, status: int = 200) -> Any:
     page, photos = found.page, found.photos
     # planners see what was reported where, never who reported it or what they wrote
     people = me.grant(Resource.PEOPLE) is not None
-    ledger = reward_ledger(get_conn(), within=me.within(Resource.HAZARDS)) if people else None
+    # paged on the server as the queue is (its own ``?ledger_page=``, its own order)
+    ledger = reward_ledger(get_conn(), paging_args(
+        sortable=(), page_key="ledger_page", sort_key=None, size=LEDGER_PAGE),
+        within=me.within(Resource.HAZARDS)) if people else None
     if not people:
         page.rows[["volunteer", "volunteer_name", "text", "answer"]] = None
         photos = {}  # a photo may show people

@@ -142,6 +142,9 @@ def _dispatch_parts(shown: int | None) -> dict[str, Any]:
         left = callouts.left_out(get_db(), shown, me)
         left = left.assign(name=[mask_name(n) for n in left["name"]])
         found = board[board["id"] == shown]
+        if not len(found):  # older than the board's recent ones: read on its own
+            found = callouts.callouts(get_db(), me.community_ids, tz=cfg.timezone,
+                                      callout_id=shown)
         row = found.iloc[0] if len(found) else None
     return {"board": board, "alarms": alarms, "targets": targets, "left_out": left,
             "shown_row": row, "still_min": cfg.rules.dispatch.still_min}

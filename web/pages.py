@@ -119,15 +119,25 @@ def dashboard() -> Any:
     # the long tables, drawn once per run, district, scope and language (and version of the
     # reports and areas they are read from), not on every request
     version = report_service.figures_version(get_db())
-    ranking_html = _drawn(("ranking", run["id"], district_id, ranked, lang(), version),
-                          lambda: render_template("_ranking.html", run=run,
-                                                  communities=communities))
+    asked = _asked()  # (the pagers' links keep the page's other parameters)
+    # paged on the server as every long table is (its own ``?ranking_page=``), lowest
+    # coverage first on every page
+    ranking_paging = paging_args(sortable=(), page_key="ranking_page", sort_key=None,
+                                 size=RANKING_PAGE)
+
+    def ranking() -> str:
+        ranked_page = page_frame(communities, ranking_paging, sortable={},
+                                 order=["coverage", "name", "area_id"])
+        return render_template("_ranking.html", run=run, ranking=ranked_page)
+
+    ranking_html = _drawn(("ranking", run["id"], district_id, ranked, lang(), version, asked),
+                          ranking)
     reports_html = Markup("")
     if me.grant(Resource.HAZARDS) is not None:
         hazards_within = me.within(Resource.HAZARDS)
 
         # paged on the server as every long table is (its own ``?reports_page=``)
-        reports_paging = paging_args(sortable=(), page_key="reports_page",
+        reports_paging = paging_args(sortable=(), page_key="reports_page", sort_key=None,
                                      size=REPORT_FIGURES_PAGE)
 
         def report_figures() -> str:
@@ -139,7 +149,7 @@ def dashboard() -> Any:
             return render_template("_report_figures.html", report_figures=figures)
 
         reports_html = _drawn(("reports", run["window_start"], run["window_end"], district_id,
-                               _key_of(hazards_within), lang(), version, reports_paging.page),
+                               _key_of(hazards_within), lang(), version, asked),
                               report_figures)
     return render_template("dashboard.html", run=run, runs=runs, districts=districts,
                            district_id=district_id, communities=communities, trend=trend,
@@ -153,6 +163,8 @@ def dashboard() -> Any:
 
 #: Rows on one page of the dashboard's table of street reports (per community and category).
 REPORT_FIGURES_PAGE = 20
+#: Rows on one page of the dashboard's ranking of communities.
+RANKING_PAGE = 20
 #: Tables drawn for the dashboard, by what they were drawn from (the most recent kept).
 _DRAWN: OrderedDict[tuple, Markup] = OrderedDict()
 _DRAWN_LOCK = threading.Lock()
@@ -160,6 +172,12 @@ _DRAWN_LOCK = threading.Lock()
 
 def _key_of(within: frozenset[int] | None) -> tuple[int, ...] | None:
     return None if within is None else tuple(sorted(within))
+
+
+def _asked() -> tuple[tuple[str, str], ...]:
+    """The request's parameters, as a drawn table's key: its pager's links keep them (the
+    page of the other table on the page among them)."""
+    return tuple(sorted(request.args.items(multi=True)))
 
 
 def _drawn(key: tuple, draw: Callable[[], str]) -> Markup:

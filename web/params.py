@@ -53,6 +53,8 @@ FIELD_NAMES: dict[str, str] = {
     "incident_weight": lazy_gettext("of an incident"),
     "alert_weight": lazy_gettext("of a near-repeat alert area"),
     "page": lazy_gettext("Page"), "batch_page": lazy_gettext("Page"),
+    "reports_page": lazy_gettext("Page"), "ranking_page": lazy_gettext("Page"),
+    "ledger_page": lazy_gettext("Page"),
 }
 
 
@@ -181,14 +183,16 @@ def csv_response(table: Any, name: str) -> Response:
 
 
 def paging_args(*, sortable: Iterable[str], filters: Iterable[str] = (),
-                size: int = PAGE_SIZE, page_key: str = "page") -> Paging:
+                size: int = PAGE_SIZE, page_key: str = "page",
+                sort_key: str | None = "sort") -> Paging:
     """The page, order and filters a table was asked for (``?page=``, ``?sort=key`` or
     ``?sort=-key`` for descending, and one parameter per filter), checked here for every
     paged table: a page that is not a whole number from 1, or a column the table cannot be
     sorted by, is a 400 in the page's language. A second paged table on a page reads its
-    page from ``page_key`` instead."""
+    page from ``page_key`` instead, and its order from ``sort_key`` (``None``: it keeps its
+    own order, whatever the page's first table is sorted by)."""
     page = int_value(page_key, request.args.get(page_key), 1, low=1, high=MAX_PAGE)
-    raw = (request.args.get("sort") or "").strip()
+    raw = (request.args.get(sort_key) or "").strip() if sort_key else ""
     key = raw.removeprefix("-") or None
     if key is not None and key not in set(sortable):
         raise InputError(gettext("The table cannot be sorted by “%(key)s”.", key=key[:40]))

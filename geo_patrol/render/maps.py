@@ -251,6 +251,46 @@ class Legend(MacroElement):
         self.html_text = "".join(parts)
 
 
+class MapTitle(MacroElement):
+    """The name of the area a map shows, in its top-left corner beside the zoom buttons:
+    wrapped on at most two lines (a long name on a phone's map), then cut with an ellipsis,
+    never under the layers button or the search box of the top-right corner; the whole name
+    is its title (a tip on a desk, read out by a screen reader)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function () {
+          var map = {{ this._parent.get_name() }};
+          var box = L.control({position: "topleft"});
+          box.onAdd = function () {
+            var div = L.DomUtil.create("div", "gp-map-title");
+            div.title = {{ this.text|tojson }};
+            div.style.cssText = "clear:none;background:rgba(255,255,255,.94);" +
+              "border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);padding:4px 8px;" +
+              "font:bold 14px/1.35 sans-serif;color:#222;box-sizing:border-box;" +
+              "max-width:calc(100vw - 140px)";
+            var name = L.DomUtil.create("span", "gp-map-title-text", div);
+            name.textContent = {{ this.text|tojson }};
+            name.style.cssText = "overflow:hidden;overflow-wrap:anywhere;display:-webkit-box;" +
+              "-webkit-box-orient:vertical;-webkit-line-clamp:2";
+            return div;
+          };
+          box.addTo(map);
+        })();
+        {% endmacro %}""")
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "MapTitle"
+        self.text = text
+
+
+def map_title(m: folium.Map, areas: Any) -> None:
+    """Names the map after the one area of ``areas`` (a district's or a community's map)."""
+    if len(areas) and isinstance(areas.iloc[0]["name"], str):
+        MapTitle(str(areas.iloc[0]["name"])).add_to(m)
+
+
 def recency_legend(lang: str) -> tuple[str, list[tuple[str, str]]]:
     """The bins as legend rows: "< 1", "1–3", "3–7", "≥ 7" and not patrolled."""
     rows = []
@@ -428,6 +468,7 @@ def map_html(m: folium.Map, *, lang: str, nonce: str | None = None) -> str:
     attrs = {"data-map": m.get_name(),
              "data-url": "/search" + ("?datum=gcj02&" if datum == "gcj02" else "?"),
              "data-placeholder": label("search_places", lang),
+             "data-short": label("search_places_short", lang),
              "data-title": label("search_places_long", lang),
              "data-none": label("search_none", lang),
              "data-small": str(SMALL_MAP_BELOW_PX)}
@@ -446,6 +487,7 @@ def district_map(layers: Any, lang: str, rules: Any, *, tz: str, basemap: str | 
     tiles from ``tile_url``, gaps, hazards by compliance and incident hexagons."""
     shown = layers.communities if not layers.communities.empty else layers.area
     m, shift = base_map(tuple(shown.total_bounds), lang=lang, basemap=basemap, canvas=False)
+    map_title(m, layers.area)
     add_areas(m, shown, lang, shift, link=link)
     if tile_url and not shift:  # tiles are web mercator of WGS-84: not under GCJ-02 tiles
         add_vector_streets(m, tile_url, lang)
@@ -461,6 +503,7 @@ def community_map(layers: Any, segments: Any, lang: str, rules: Any, *, tz: str,
     """A community: streets by days since the last patrol, gaps, hazards, incident
     hexagons, and one day's tracks when given."""
     m, shift = base_map(tuple(layers.area.total_bounds), lang=lang, basemap=basemap)
+    map_title(m, layers.area)
     add_areas(m, layers.area, lang, shift, fill_opacity=0.15)
     add_segments(m, segments, lang, shift)
     add_gaps(m, layers.gaps, lang, shift)

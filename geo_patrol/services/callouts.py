@@ -431,10 +431,13 @@ def my_sos(db: Database, settings: Settings, principal: Principal, *, lon: objec
                      by=principal.username)
 
 
-def callouts(db: Database, within: frozenset[int] | None, *, tz: str) -> pd.DataFrame:
-    """The recent call-outs of ``within`` communities, times in ``tz``."""
+def callouts(db: Database, within: frozenset[int] | None, *, tz: str,
+             callout_id: int | None = None) -> pd.DataFrame:
+    """The recent call-outs of ``within`` communities (or only ``callout_id``'s, however
+    old), times in ``tz``."""
     with db.connect() as conn:
-        return local_times(live_store.callout_table(conn, within), tz, "created_at")
+        return local_times(live_store.callout_table(conn, within, callout_id=callout_id),
+                           tz, "created_at")
 
 
 def alarms(db: Database, within: frozenset[int] | None, *, tz: str) -> pd.DataFrame:

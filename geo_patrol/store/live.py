@@ -720,10 +720,11 @@ _COUNTS = (
     "count(*) FILTER (WHERE t.status = 'arrived')::int AS arrived ")
 
 
-def callout_table(conn: Connection, within: Iterable[int] | None, limit: int = 50
-                  ) -> pd.DataFrame:
+def callout_table(conn: Connection, within: Iterable[int] | None, limit: int = 50, *,
+                  callout_id: int | None = None) -> pd.DataFrame:
     """Recent call-outs with their targets' states (they add up: ``accepted`` counts those
-    on the way and arrived, ``on_way`` the arrived), place, lead and alarm state."""
+    on the way and arrived, ``on_way`` the arrived), place, lead and alarm state (only the
+    call-out ``callout_id``, however old, when one is asked for)."""
     return pd.read_sql_query(sa.text(
         "SELECT c.id, c.kind, c.category, c.note, c.skill, c.skill_required, c.created_at, "
         "c.closed_at, c.outcome, c.escalated_at, c.acknowledged_at, c.ring, c.rings, "
@@ -738,10 +739,11 @@ def callout_table(conn: Connection, within: Iterable[int] | None, limit: int = 5
         "LEFT JOIN volunteers lead ON lead.id = c.lead_id "
         f"LEFT JOIN volunteers raiser ON raiser.id = c.raised_by {nearest_piece('c.geom_m')} "
         f"WHERE {in_scope('c.community_id')} "
+        "AND (CAST(:one AS integer) IS NULL OR c.id = :one) "
         "GROUP BY c.id, a.name, u.username, ack.username, lead.number, raiser.number, "
         "raiser.name, np.street, np.cross_a, np.cross_b "
         "ORDER BY c.created_at DESC LIMIT :limit"),
-        conn, params={**scope_params(within), "limit": limit})
+        conn, params={**scope_params(within), "limit": limit, "one": callout_id})
 
 
 def open_alarms(conn: Connection, within: Iterable[int] | None) -> pd.DataFrame:

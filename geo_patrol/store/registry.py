@@ -146,17 +146,19 @@ def report_page(conn: Connection, paging: Paging, *,
     return PageOf(page.rows.drop(columns="queue_rank"), page.total, paging)
 
 
-def reward_ledger(conn: Connection, within: frozenset[int] | None = None) -> pd.DataFrame:
-    """Rewards of verified reports per volunteer (masked), largest first."""
-    frame = pd.read_sql_query(sa.text(f"""
-        SELECT v.number, v.name, count(*) AS reports, sum(r.reward) AS reward
+def reward_ledger(conn: Connection, paging: Paging,
+                  within: frozenset[int] | None = None) -> PageOf:
+    """One page of the rewards of verified reports per volunteer (names masked), largest
+    first (then by roster number)."""
+    page = page_of(conn, f"""
+        SELECT v.id, v.number, v.name, count(*) AS reports, sum(r.reward) AS reward
         FROM reports r JOIN volunteers v ON v.id = r.volunteer_id
         WHERE r.verification = 'verified'
           AND {in_scope('v.community_id')}
-        GROUP BY v.number, v.name
-        ORDER BY reward DESC, v.number"""), conn, params=scope_params(within))
-    frame["name"] = frame["name"].map(mask_name)
-    return frame
+        GROUP BY v.id, v.number, v.name""", scope_params(within), paging,
+        sortable={}, order="coalesce(q.reward, 0) DESC, q.number", tie="q.id")
+    page.rows["name"] = page.rows["name"].map(mask_name)
+    return page
 
 
 def upload_table(conn: Connection, limit: int = 50) -> pd.DataFrame:

@@ -24,7 +24,7 @@
       input.title = me.dataset.title || input.placeholder;
       input.setAttribute("aria-label", me.dataset.title || me.dataset.placeholder || "search");
       input.style.cssText = "width:100%;box-sizing:border-box;border:0;padding:6px 8px;" +
-        "font:inherit;border-radius:4px";
+        "font:inherit;border-radius:4px;text-overflow:ellipsis";
       var list = L.DomUtil.create("ul", "gp-search-results", div);
       list.style.cssText = "list-style:none;margin:0;padding:0;max-height:240px;overflow:auto";
       L.DomEvent.disableClickPropagation(div);
@@ -84,6 +84,9 @@
       return div;
     };
     box.addTo(map);
+    // its hint whole, or its short form where that is all the box shows (a wider font)
+    var typed = box.getContainer().querySelector("input.gp-search-input");
+    if (me.dataset.short) { window.gpFitHint(typed, [me.dataset.placeholder, me.dataset.short]); }
     // a popup opened (a hot spot's, a hazard's) pans the map to open below the search box,
     // never under it: Leaflet keeps a popup this far from the map's top edge (not on a map
     // so small that the box, folded to a button, would leave it no room)

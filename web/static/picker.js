@@ -16,6 +16,12 @@
       input.setAttribute("aria-label", box.dataset.placeholder || "");
       box.appendChild(input);
     }
+    if (box.dataset.short && box.dataset.placeholder) {
+      // the whole hint where it fits, else its short form (a phone); the whole one stays
+      // the box's title
+      input.title = box.dataset.placeholder;
+      window.gpFitHint(input, [box.dataset.placeholder, box.dataset.short]);
+    }
     input.autocomplete = "off";
     var list = document.createElement("ul");
     list.className = "picker-list";

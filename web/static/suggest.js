@@ -58,3 +58,26 @@ window.gpSuggest = function (input, list, o) {
     }
   });
 };
+
+// A search box's hint: the first of ``hints`` (longest first) whose whole text the box shows,
+// measured as the box lays out typed text (its clear button beside it), so that a phone's
+// narrow box or a wider font gets a shorter one; fitted again whenever the box's size
+// changes (shown, unfolded, turned).
+window.gpFitHint = function (input, hints) {
+  "use strict";
+  function fits(text) {
+    input.value = text;
+    var ok = input.scrollWidth <= input.clientWidth;
+    input.value = "";
+    return ok;
+  }
+  function fit() {
+    if (!input.clientWidth || input.value) { return; }  // not shown, or typed in: later
+    for (var i = 0; i < hints.length; i++) {
+      if (i === hints.length - 1 || fits(hints[i])) { input.placeholder = hints[i]; return; }
+    }
+  }
+  fit();
+  if (window.ResizeObserver) { new window.ResizeObserver(fit).observe(input); }
+  else { window.addEventListener("resize", fit); }
+};
