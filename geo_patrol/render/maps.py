@@ -17,6 +17,7 @@ import shapely
 from branca.element import MacroElement, Template
 from folium.plugins import VectorGridProtobuf
 from folium.utilities import JsCode
+from jinja2.utils import htmlsafe_json_dumps
 
 from geo_patrol.analysis import recency
 from geo_patrol.analysis.places import Place, place_text, place_texts
@@ -206,35 +207,45 @@ LEGEND_OPEN_FROM_PX = 600
 SMALL_MAP_BELOW_PX = 400
 
 
-class Legend(MacroElement):
-    """A legend box (a Leaflet control at the bottom left): a title ("Legend", a button that
-    opens and closes it) and compact sections of (colour, label) swatches. Open by itself on
-    a wide map, closed on a phone's (:data:`LEGEND_OPEN_FROM_PX`)."""
+class _Corner(MacroElement):
+    """A box in a corner of the map (a Leaflet control): an element of ``tag`` and
+    ``css_class`` styled by ``css`` and filled by the script ``fill`` (which sees the box
+    as ``box`` and the map as ``map``; values put into it go through :func:`_js`)."""
 
     _template = Template("""
         {% macro script(this, kwargs) %}
         (function () {
           var map = {{ this._parent.get_name() }};
-          var legend = L.control({position: "bottomleft"});
-          legend.onAdd = function () {
-            var box = L.DomUtil.create("details", "gp-legend");
-            box.style.cssText = "background:rgba(255,255,255,.94);padding:3px 7px;" +
-              "border-radius:4px;font:11px/1.3 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3);" +
-              "max-width:min(300px, calc(100vw - 70px));max-height:45vh;overflow-y:auto";
-            box.innerHTML = {{ this.html_text|tojson }};
-            box.open = map.getContainer().clientWidth >= {{ this.open_from }};
-            L.DomEvent.disableClickPropagation(box);
-            L.DomEvent.disableScrollPropagation(box);
+          var control = L.control({position: {{ this.position|tojson }}});
+          control.onAdd = function () {
+            var box = L.DomUtil.create({{ this.tag|tojson }}, {{ this.css_class|tojson }});
+            box.style.cssText = {{ this.css|tojson }};
+            {{ this.fill }}
             return box;
           };
-          legend.addTo(map);
+          control.addTo(map);
         })();
         {% endmacro %}""")
 
-    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]], lang: str) -> None:
+    def __init__(self, name: str, *, position: str, tag: str, css_class: str, css: str,
+                 fill: str) -> None:
         super().__init__()
-        self._name = "Legend"
-        self.open_from = LEGEND_OPEN_FROM_PX
+        self._name = name
+        self.position, self.tag, self.css_class, self.css = position, tag, css_class, css
+        self.fill = fill
+
+
+def _js(value: Any) -> str:
+    """A value as a JavaScript literal safe inside a page's script element."""
+    return htmlsafe_json_dumps(value)
+
+
+class Legend(_Corner):
+    """A legend box (a Leaflet control at the bottom left): a title ("Legend", a button that
+    opens and closes it) and compact sections of (colour, label) swatches. Open by itself on
+    a wide map, closed on a phone's (:data:`LEGEND_OPEN_FROM_PX`)."""
+
+    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]], lang: str) -> None:
         parts = ['<summary style="cursor:pointer;font-weight:bold;font-size:12px;'
                  'padding:3px 0;min-height:20px">'
                  f'{html.escape(label("legend", lang))}</summary>']
@@ -249,40 +260,36 @@ class Legend(MacroElement):
                       f"{html.escape(text)}</span>" for colour, text in rows]
             parts.append("</div></div>")
         self.html_text = "".join(parts)
+        super().__init__(
+            "Legend", position="bottomleft", tag="details", css_class="gp-legend",
+            css="background:rgba(255,255,255,.94);padding:3px 7px;border-radius:4px;"
+                "font:11px/1.3 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3);"
+                "max-width:min(300px, calc(100vw - 70px));max-height:45vh;overflow-y:auto",
+            fill=f"box.innerHTML = {_js(self.html_text)};\n"
+                 f"box.open = map.getContainer().clientWidth >= {LEGEND_OPEN_FROM_PX:d};\n"
+                 "L.DomEvent.disableClickPropagation(box);\n"
+                 "L.DomEvent.disableScrollPropagation(box);")
 
 
-class MapTitle(MacroElement):
+class MapTitle(_Corner):
     """The name of the area a map shows, in its top-left corner beside the zoom buttons:
     wrapped on at most two lines (a long name on a phone's map), then cut with an ellipsis,
     never under the layers button or the search box of the top-right corner; the whole name
     is its title (a tip on a desk, read out by a screen reader)."""
 
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        (function () {
-          var map = {{ this._parent.get_name() }};
-          var box = L.control({position: "topleft"});
-          box.onAdd = function () {
-            var div = L.DomUtil.create("div", "gp-map-title");
-            div.title = {{ this.text|tojson }};
-            div.style.cssText = "clear:none;background:rgba(255,255,255,.94);" +
-              "border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);padding:4px 8px;" +
-              "font:bold 14px/1.35 sans-serif;color:#222;box-sizing:border-box;" +
-              "max-width:calc(100vw - 140px)";
-            var name = L.DomUtil.create("span", "gp-map-title-text", div);
-            name.textContent = {{ this.text|tojson }};
-            name.style.cssText = "overflow:hidden;overflow-wrap:anywhere;display:-webkit-box;" +
-              "-webkit-box-orient:vertical;-webkit-line-clamp:2";
-            return div;
-          };
-          box.addTo(map);
-        })();
-        {% endmacro %}""")
-
     def __init__(self, text: str) -> None:
-        super().__init__()
-        self._name = "MapTitle"
         self.text = text
+        super().__init__(
+            "MapTitle", position="topleft", tag="div", css_class="gp-map-title",
+            css="clear:none;background:rgba(255,255,255,.94);border-radius:4px;"
+                "box-shadow:0 1px 4px rgba(0,0,0,.3);padding:4px 8px;"
+                "font:bold 14px/1.35 sans-serif;color:#222;box-sizing:border-box;"
+                "max-width:calc(100vw - 140px)",
+            fill=f"box.title = {_js(text)};\n"
+                 'var name = L.DomUtil.create("span", "gp-map-title-text", box);\n'
+                 f"name.textContent = {_js(text)};\n"
+                 'name.style.cssText = "overflow:hidden;overflow-wrap:anywhere;'
+                 'display:-webkit-box;-webkit-box-orient:vertical;-webkit-line-clamp:2";')
 
 
 def map_title(m: folium.Map, areas: Any) -> None:
