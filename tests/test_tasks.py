@@ -49,6 +49,12 @@ def test_a_verdict_from_fixes_along_and_off_the_route():
     stayed = verify(street, stop, stay_x, np.zeros_like(stay_x), stay_t,
                     np.ones(len(stay_t), bool), **RULE)
     assert stayed.state == "delivered" and stayed.stops_made == 1
+    # fixes jumping between the stop and 3 km away (under the speed flag) are no stay
+    hop_t = np.arange(0, 13 * 60, 55.0)
+    hop_x = np.where(np.arange(len(hop_t)) % 2 == 0, 500.0, 3500.0)
+    hopped = verify(street, stop, hop_x, np.zeros_like(hop_x), hop_t,
+                    np.ones(len(hop_t), bool), **RULE)
+    assert hopped.stops_made == 0 and hopped.state == "missed"
 
 
 @pytest.fixture

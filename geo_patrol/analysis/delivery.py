@@ -11,7 +11,8 @@ coverage's ``covered_m``) and a stop is made by a stay near it
 Only fixes that passed the fix checks count. A walking task adds one rule of its own: no
 step faster than walking pace (``max_walk_kmh``) walks a street, and a fix reached and left
 that fast (a jump out and back, the middle of a ride) is dropped, so a device carried in a
-car or a moved mock position does not walk a street.
+car or a moved mock position does not walk a street, and fixes jumping between a stop and
+somewhere else make no stay there.
 """
 
 from __future__ import annotations
@@ -107,8 +108,9 @@ def verify_tasks(places: TaskPlaces, fixes: Fixes, *, params: AnalysisParams, ru
                                                      radius=params.radius_m,
                                                      line_owner=line_task), minlength=n)
     share = np.divide(walked, total, out=np.zeros(n), where=total > 0)
-    # the stays of every clean fix, as a hazard's inspection: a stop is not a walk
-    visits = place_visits(places.stops[:, 0], places.stops[:, 1], fixes,
+    # the stays, as a hazard's inspection, of the same fixes the streets count: a fix
+    # reached and left faster than walking pace is a jump, not a moment at the stop
+    visits = place_visits(places.stops[:, 0], places.stops[:, 1], walking,
                           radius=params.stay_radius_m(rules), gap_s=params.gap_s)
     own = visits.volunteer == places.stop_task[visits.hazard]
     made_stop = np.zeros(len(places.stop_task), dtype=bool)
