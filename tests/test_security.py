@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 import sqlalchemy as sa
 
 from geo_patrol.access import MATRIX, Role
@@ -337,3 +338,119 @@ def test_planners_get_no_names_numbers_or_inspectors_anywhere(world):  # noqa: F
     # the command sees who is proposed and who inspected
     command = world["clients"]["command"].get(f"/export/{run}/hazards.csv").get_data(as_text=True)
     assert [m for m in masked if m in command]
+
+
+# --- a district's command, its devices, and jobs that wait ---------------------------------
+
+def _district_command(world, name: str):  # noqa: ANN202
+    """A command bound to the world's district (signed in, English pages), and two
+    volunteers of its communities and one of a community outside it."""
+    engine = world["engine"]
+    with engine.connect() as conn:
+        district = conn.execute(sa.text("SELECT name FROM areas WHERE id = :d"),
+                                {"d": world["district"]}).scalar_one()
+        inside = conn.execute(sa.text(
+            "SELECT number FROM volunteers WHERE community_id = ANY(ARRAY(SELECT "
+            "area_subtree(:d))) ORDER BY id LIMIT 2"), {"d": world["district"]}).scalars().all()
+        outside = conn.execute(sa.text(
+            "SELECT number FROM volunteers WHERE community_id IS NOT NULL AND NOT "
+            "community_id = ANY(ARRAY(SELECT area_subtree(:d))) ORDER BY id LIMIT 1"),
+            {"d": world["district"]}).scalar_one()
+    client = world["app"].test_client()
+    client.csrf = sign_in(client, make_user(engine, name, "command", areas=[district]))
+    client.set_cookie("lang", "en")
+    return client, inside, outside
+
+
+def _holder(engine, device: str):  # noqa: ANN202
+    with engine.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT v.number, d.disabled_at IS NULL AS active, d.secret_sha256 FROM devices d "
+            "JOIN volunteers v ON v.id = d.volunteer_id WHERE d.device_id = :d"),
+            {"d": device}).one_or_none()
+
+
+def test_a_district_command_reaches_only_its_own_districts_devices(world):  # noqa: F811
+    from geo_patrol.services.devices import add_device, new_secret
+
+    engine = world["engine"]
+    command, (mine, also_mine), theirs = _district_command(world, "sec-dc")
+    add_device(engine, "sec-theirs", theirs, secret=new_secret())
+    before = _holder(engine, "sec-theirs")
+    # another district's phone: not found, no new secret shown, nothing changed
+    for action in ("rotate", "remove"):
+        resp = command.post(f"/devices/sec-theirs/{action}", data={"csrf_token": command.csrf})
+        assert resp.status_code == 404, (action, resp.status_code)
+        assert "key=" not in resp.get_data(as_text=True)
+    assert _holder(engine, "sec-theirs") == before
+    # another district's volunteer: as unknown as one not on the roster
+    resp = command.post("/devices", data={"device_id": "sec-new", "number": theirs,
+                                          "csrf_token": command.csrf})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "key=" not in page
+    assert f"No volunteer “{theirs}”" in page and _holder(engine, "sec-new") is None
+    # another district's phone id cannot be taken over for one's own volunteer
+    resp = command.post("/devices", data={"device_id": "sec-theirs", "number": mine,
+                                          "rebind": "1", "csrf_token": command.csrf})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "key=" not in page
+    assert "outside your communities" in page and 'value="sec-theirs"' in page
+    command.set_cookie("lang", "zh")
+    page = command.post("/devices", data={"device_id": "sec-theirs", "number": mine,
+                                          "csrf_token": command.csrf}).get_data(as_text=True)
+    assert "已登记给您辖区以外的义警" in page
+    command.set_cookie("lang", "en")
+    assert _holder(engine, "sec-theirs") == before
+    # one's own: a new secret; a phone of one volunteer moves to another only when asked
+    resp = command.post("/devices", data={"device_id": "sec-mine", "number": mine,
+                                          "csrf_token": command.csrf})
+    assert resp.status_code == 200 and "key=" in resp.get_data(as_text=True)
+    resp = command.post("/devices/sec-mine/rotate", data={"csrf_token": command.csrf})
+    assert resp.status_code == 200 and "key=" in resp.get_data(as_text=True)
+    resp = command.post("/devices", data={"device_id": "sec-mine", "number": also_mine,
+                                          "csrf_token": command.csrf})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "key=" not in page
+    assert f"is registered to {mine}" in page and 'id="error-device_id"' in page
+    assert 'value="sec-mine"' in page and _holder(engine, "sec-mine").number == mine
+    resp = command.post("/devices", data={"device_id": "sec-mine", "number": also_mine,
+                                          "rebind": "1", "csrf_token": command.csrf})
+    assert resp.status_code == 200 and _holder(engine, "sec-mine").number == also_mine
+
+
+def test_a_phone_id_another_city_holds_is_refused_when_registered(world, tmp_path):  # noqa: F811
+    from geo_patrol.cities import City
+    from geo_patrol.errors import InputError
+    from geo_patrol.services.cities import ensure_city
+    from geo_patrol.services.devices import add_device
+    from geo_patrol.services.sources import load_volunteers
+    from geo_patrol.settings import Settings
+    from tests.helpers import write_roster
+
+    engine = world["engine"]
+    other = ensure_city(engine.url.render_as_string(hide_password=False),
+                        City(key="secother", name="乌海市", name_en="Wuhai",
+                             timezone="Asia/Shanghai"))
+    try:
+        load_volunteers(other, write_roster(tmp_path / "r.csv", [("W1", "甲", "", "保安")]),
+                        settings=Settings(city="secother", data_dir=tmp_path / "d"))
+        add_device(other, "sec-shared", "W1")
+        command, (mine, _), _ = _district_command(world, "sec-dc2")
+        resp = command.post("/devices", data={"device_id": "sec-shared", "number": mine,
+                                              "csrf_token": command.csrf})
+        page = resp.get_data(as_text=True)
+        assert resp.status_code == 400 and "key=" not in page
+        assert "is registered in 乌海市" in page and 'value="sec-shared"' in page
+        assert _holder(engine, "sec-shared") is None
+        with pytest.raises(InputError, match="another city"):
+            add_device(engine, "sec-shared", mine)
+        # disabled there, it may be registered here
+        with other.begin() as conn:
+            conn.execute(sa.text("UPDATE devices SET disabled_at = now()"))
+        assert add_device(engine, "sec-shared", mine) is True
+    finally:
+        other.dispose()
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM public.cities WHERE key = 'secother'"))
+            conn.execute(sa.text("DROP SCHEMA city_secother CASCADE"))
+
