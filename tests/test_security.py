@@ -454,3 +454,117 @@ def test_a_phone_id_another_city_holds_is_refused_when_registered(world, tmp_pat
             conn.execute(sa.text("DELETE FROM public.cities WHERE key = 'secother'"))
             conn.execute(sa.text("DROP SCHEMA city_secother CASCADE"))
 
+
+def _job_row(engine, kind: str, by: str, *, state: str, key: str | None = None,
+             params: dict | None = None, result: dict | None = None,
+             error: str | None = None) -> int:
+    """A job as a worker would have left it (none runs it)."""
+    import secrets
+
+    from geo_patrol.store import jobs as store
+
+    with engine.begin() as conn:
+        job_id = store.insert_job(conn, kind=kind, key=key or secrets.token_hex(16),
+                                  params=params or {}, by=by)
+        assert job_id is not None
+        store.start_job(conn, job_id)
+        if state == "done":
+            store.finish_job(conn, job_id, result=result or {}, payload=None)
+        elif state == "failed":
+            store.fail_job(conn, job_id, error=error or "failed", kind="InputError")
+    return job_id
+
+
+def test_a_page_shows_only_the_readers_own_job_of_its_kind(world):  # noqa: F811
+    engine, command = world["engine"], world["clients"]["command"]
+    crime = _job_row(engine, "crime", "m-command", state="done")
+    other_rota = _job_row(engine, "rota", "m-officer", state="failed",
+                          error="sec-secret of the officer's communities")
+    own_rota = _job_row(engine, "rota", "m-command", state="failed", error="sec-own error")
+    assert command.get(f"/dashboard?analysis_job={crime}").status_code == 404
+    assert command.get(f"/planner?rota_job={crime}").status_code == 404
+    resp = command.get(f"/planner?area={world['a']}&rota_job={other_rota}")
+    assert resp.status_code == 404 and "sec-secret" not in resp.get_data(as_text=True)
+    resp = command.get(f"/planner?area={world['a']}&rota_job={own_rota}")
+    assert resp.status_code == 200 and "sec-own error" in resp.get_data(as_text=True)
+    # an analysis covers the city: whoever may start one follows the one under way
+    analysis = _job_row(engine, "analysis", "m-planner", state="failed", error="sec-no tracks")
+    resp = command.get(f"/dashboard?analysis_job={analysis}")
+    assert resp.status_code == 200 and "sec-no tracks" in resp.get_data(as_text=True)
+    assert world["clients"]["officer"].get(
+        f"/dashboard?analysis_job={analysis}").status_code == 404
+
+
+def _plan_being_made(world) -> tuple[int, object]:  # noqa: F811
+    """The zones plan of the world's community (hazards weighing nothing) for an unbound
+    command, being made (a worker holds it; none finishes it), and an app that waits 3 s
+    for a job (two of a user's requests wait at once, by default)."""
+    from geo_patrol.planning.plan import PlanParams
+    from geo_patrol.services import jobs
+    from geo_patrol.store import jobs as store
+    from web import create_app
+
+    engine, a = world["engine"], world["a"]
+    with engine.connect() as conn:
+        name = conn.execute(sa.text("SELECT name FROM areas WHERE id = :a"),
+                            {"a": a}).scalar_one()
+        stamp = store.inputs_stamp(conn)
+    params = {"run_id": world["run"], "area_id": a, "area_name": name, "within": None,
+              "plan": jobs.plan_params(PlanParams(zones=2, hazard_weight=0.0))}
+    key = jobs.job_key("zones", params, stamp)
+    with engine.connect() as conn:
+        found = store.find_job(conn, key)
+    job_id = found["id"] if found else _job_row(engine, "zones", "sec-waiter",
+                                                state="running", key=key, params=params)
+    if not found:
+        make_user(engine, "sec-waiter", "command")
+    settings = world["app"].config["GEO_PATROL_SETTINGS"].with_(job_wait_s=3.0)
+    return job_id, create_app({"TESTING": True, "GEO_PATROL_SETTINGS": settings,
+                               "GEO_PATROL_LOGIN_LIMIT": "1000 per minute"})
+
+
+def test_requests_waiting_for_a_job_hold_few_threads(world):  # noqa: F811
+    import threading
+    import time
+
+    job_id, app = _plan_being_made(world)
+    clients = []
+    for _ in range(4):
+        client = app.test_client()
+        sign_in(client, "sec-waiter")
+        clients.append(client)
+    url = f"/api/plan?area={world['a']}&zones=2&hazard_weight=0"
+    answers: list[tuple[int, str | None, float]] = []
+
+    def ask(client) -> None:  # noqa: ANN001
+        started = time.monotonic()
+        resp = client.get(url)
+        answers.append((resp.status_code, resp.headers.get("Location"),
+                        time.monotonic() - started))
+
+    threads = [threading.Thread(target=ask, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(answers) == 4
+    # two waited the whole wait; the others were answered at once; all with the job to follow
+    took = sorted(s for _, _, s in answers)
+    assert took[1] < 2.0 <= took[2], took
+    assert {(status, where) for status, where, _ in answers} == {(202, f"/api/jobs/{job_id}")}
+    body = clients[0].get(url).get_json()
+    assert body["job"] == f"/api/jobs/{job_id}" and body["state"] == "running"
+    # a download's page shows the job's progress (and reloads to the file when it is done)
+    page = clients[0].get(f"/planner/plan.geojson?area={world['a']}&zones=2&hazard_weight=0")
+    assert page.status_code == 202 and f'data-job="/api/jobs/{job_id}"' in page.get_data(
+        as_text=True)
+
+
+def test_a_value_off_the_forms_step_names_the_job_of_the_forms_value(world):  # noqa: F811
+    job_id, app = _plan_being_made(world)
+    client = app.test_client()
+    sign_in(client, "sec-waiter")
+    # the form's step for the weight is 0.1: 0.0001 and 0.04 are the weight 0, not new jobs
+    for weight in ("0.0001", "0.04"):
+        resp = client.get(f"/api/plan?area={world['a']}&zones=2&hazard_weight={weight}")
+        assert (resp.status_code, resp.headers.get("Location")) == (202, f"/api/jobs/{job_id}")
