@@ -59,7 +59,7 @@ def add_device(db: Database, device_id: str, volunteer_number: str, *,
                                           "phone another id."))
             if holder["active"] and not rebind:
                 raise InputError(f"device {device_id!r} is registered to volunteer "
-                                 f"{holder['number']}: pass rebind to move it",
+                                 f"{holder['number']}: pass --rebind to move it",
                                  field="device_id",
                                  values={"raw": device_id, "number": holder["number"]},
                                  shown=N_("The device id “%(raw)s” is registered to "
