@@ -118,6 +118,15 @@ class ForbiddenError(GeoPatrolError, PermissionError):
         super().__init__(message)
 
 
+class JobPendingError(ConflictError):
+    """What was asked for is being made by a job that has not finished: the request answers
+    so at once (with the job, to follow) rather than hold a web thread waiting for it."""
+
+    def __init__(self, message: str, *, job: dict[str, Any]):
+        self.job = job
+        super().__init__(message)
+
+
 class BusyError(GeoPatrolError):
     """The user already has as many jobs queued or running as one may (try again when one
     has finished)."""

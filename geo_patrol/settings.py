@@ -120,8 +120,12 @@ class Settings:
     #: briefings) one user may have queued or running at once (a dashboard asks for two).
     jobs_per_user: int = 4
     #: A download or API call for a plan still being made waits this many seconds for it
-    #: (then answers 409); the planner page shows the job's progress instead.
+    #: (then answers 202 with the job's address); the planner page shows the job's progress.
     job_wait_s: float = 60.0
+    #: A user's requests that wait for a job at once in one process (each holds a web
+    #: thread while it waits); beyond these, a request answers at once that the job is being
+    #: made (202, with the job's address) rather than wait.
+    job_waiters_per_user: int = 2
     #: A worker renews the lease of the job it runs every quarter of this (seconds); a
     #: running job whose lease has lapsed lost its worker and is queued again, at most
     #: ``job_attempts`` times in all.

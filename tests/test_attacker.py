@@ -533,7 +533,7 @@ def _expected(app, rule, method: str, who: str, variant: str) -> set[int]:
         if endpoint == "maps.segment_tiles":
             allowed.add(200)  # a tile of a run not stored is empty (checked below)
     else:
-        allowed = {200, 201, 302, 303, 400, 404, 409}
+        allowed = {200, 201, 202, 302, 303, 400, 404, 409}
     if grant in (Grant.OWN, Grant.AGGREGATE):
         allowed.add(403)  # lists and raw records are not for own-only or aggregate roles
     return allowed

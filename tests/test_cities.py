@@ -277,10 +277,13 @@ def test_a_phone_reports_to_its_own_city(two_cities, tmp_path):
     import time
 
     from geo_patrol.ingest.positions import PositionRefused
+    from geo_patrol.errors import InputError
     from geo_patrol.services.devices import add_device
     from geo_patrol.services.intake import Intake, Intakes
     from geo_patrol.services.sources import load_volunteers
     from geo_patrol.settings import Settings
+    from geo_patrol.store.live import add_device as add_stored
+    from geo_patrol.store.volunteers import volunteer_ids
 
     opened = {}
     for key, engine in two_cities.items():
@@ -288,7 +291,14 @@ def test_a_phone_reports_to_its_own_city(two_cities, tmp_path):
         load_volunteers(engine, write_roster(tmp_path / f"{key}.csv", [("V1", "甲", "", "保安")]),
                         settings=settings)
         add_device(engine, f"phone-{key}", "V1")
-        add_device(engine, "shared-phone", "V1")
+        if key == "baotou":
+            add_device(engine, "shared-phone", "V1")
+        else:  # registering refuses an id another city holds: as registered before it did
+            with pytest.raises(InputError, match="another city"):
+                add_device(engine, "shared-phone", "V1")
+            with engine.begin() as conn:
+                volunteer = int(volunteer_ids(conn, ["V1"])["id"].iloc[0])
+                add_stored(conn, "shared-phone", volunteer, None)
         opened[key] = Intake(engine, settings)
     intakes = Intakes(opened)
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 import sqlalchemy as sa
 
 from geo_patrol.access import MATRIX, Role
@@ -337,3 +338,233 @@ def test_planners_get_no_names_numbers_or_inspectors_anywhere(world):  # noqa: F
     # the command sees who is proposed and who inspected
     command = world["clients"]["command"].get(f"/export/{run}/hazards.csv").get_data(as_text=True)
     assert [m for m in masked if m in command]
+
+
+# --- a district's command, its devices, and jobs that wait ---------------------------------
+
+def _district_command(world, name: str):  # noqa: ANN202
+    """A command bound to the world's district (signed in, English pages), and two
+    volunteers of its communities and one of a community outside it."""
+    engine = world["engine"]
+    with engine.connect() as conn:
+        district = conn.execute(sa.text("SELECT name FROM areas WHERE id = :d"),
+                                {"d": world["district"]}).scalar_one()
+        inside = conn.execute(sa.text(
+            "SELECT number FROM volunteers WHERE community_id = ANY(ARRAY(SELECT "
+            "area_subtree(:d))) ORDER BY id LIMIT 2"), {"d": world["district"]}).scalars().all()
+        outside = conn.execute(sa.text(
+            "SELECT number FROM volunteers WHERE community_id IS NOT NULL AND NOT "
+            "community_id = ANY(ARRAY(SELECT area_subtree(:d))) ORDER BY id LIMIT 1"),
+            {"d": world["district"]}).scalar_one()
+    client = world["app"].test_client()
+    client.csrf = sign_in(client, make_user(engine, name, "command", areas=[district]))
+    client.set_cookie("lang", "en")
+    return client, inside, outside
+
+
+def _holder(engine, device: str):  # noqa: ANN202
+    with engine.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT v.number, d.disabled_at IS NULL AS active, d.secret_sha256 FROM devices d "
+            "JOIN volunteers v ON v.id = d.volunteer_id WHERE d.device_id = :d"),
+            {"d": device}).one_or_none()
+
+
+def test_a_district_command_reaches_only_its_own_districts_devices(world):  # noqa: F811
+    from geo_patrol.services.devices import add_device, new_secret
+
+    engine = world["engine"]
+    command, (mine, also_mine), theirs = _district_command(world, "sec-dc")
+    add_device(engine, "sec-theirs", theirs, secret=new_secret())
+    before = _holder(engine, "sec-theirs")
+    # another district's phone: not found, no new secret shown, nothing changed
+    for action in ("rotate", "remove"):
+        resp = command.post(f"/devices/sec-theirs/{action}", data={"csrf_token": command.csrf})
+        assert resp.status_code == 404, (action, resp.status_code)
+        assert "key=" not in resp.get_data(as_text=True)
+    assert _holder(engine, "sec-theirs") == before
+    # another district's volunteer: as unknown as one not on the roster
+    resp = command.post("/devices", data={"device_id": "sec-new", "number": theirs,
+                                          "csrf_token": command.csrf})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "key=" not in page
+    assert f"No volunteer “{theirs}”" in page and _holder(engine, "sec-new") is None
+    # another district's phone id cannot be taken over for one's own volunteer
+    resp = command.post("/devices", data={"device_id": "sec-theirs", "number": mine,
+                                          "rebind": "1", "csrf_token": command.csrf})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "key=" not in page
+    assert "outside your communities" in page and 'value="sec-theirs"' in page
+    command.set_cookie("lang", "zh")
+    page = command.post("/devices", data={"device_id": "sec-theirs", "number": mine,
+                                          "csrf_token": command.csrf}).get_data(as_text=True)
+    assert "已登记给您辖区以外的义警" in page
+    command.set_cookie("lang", "en")
+    assert _holder(engine, "sec-theirs") == before
+    # one's own: a new secret; a phone of one volunteer moves to another only when asked
+    resp = command.post("/devices", data={"device_id": "sec-mine", "number": mine,
+                                          "csrf_token": command.csrf})
+    assert resp.status_code == 200 and "key=" in resp.get_data(as_text=True)
+    resp = command.post("/devices/sec-mine/rotate", data={"csrf_token": command.csrf})
+    assert resp.status_code == 200 and "key=" in resp.get_data(as_text=True)
+    resp = command.post("/devices", data={"device_id": "sec-mine", "number": also_mine,
+                                          "csrf_token": command.csrf})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "key=" not in page
+    assert f"is registered to {mine}" in page and 'id="error-device_id"' in page
+    assert 'value="sec-mine"' in page and _holder(engine, "sec-mine").number == mine
+    resp = command.post("/devices", data={"device_id": "sec-mine", "number": also_mine,
+                                          "rebind": "1", "csrf_token": command.csrf})
+    assert resp.status_code == 200 and _holder(engine, "sec-mine").number == also_mine
+
+
+def test_a_phone_id_another_city_holds_is_refused_when_registered(world, tmp_path):  # noqa: F811
+    from geo_patrol.cities import City
+    from geo_patrol.errors import InputError
+    from geo_patrol.services.cities import ensure_city
+    from geo_patrol.services.devices import add_device
+    from geo_patrol.services.sources import load_volunteers
+    from geo_patrol.settings import Settings
+    from tests.helpers import write_roster
+
+    engine = world["engine"]
+    other = ensure_city(engine.url.render_as_string(hide_password=False),
+                        City(key="secother", name="乌海市", name_en="Wuhai",
+                             timezone="Asia/Shanghai"))
+    try:
+        load_volunteers(other, write_roster(tmp_path / "r.csv", [("W1", "甲", "", "保安")]),
+                        settings=Settings(city="secother", data_dir=tmp_path / "d"))
+        add_device(other, "sec-shared", "W1")
+        command, (mine, _), _ = _district_command(world, "sec-dc2")
+        resp = command.post("/devices", data={"device_id": "sec-shared", "number": mine,
+                                              "csrf_token": command.csrf})
+        page = resp.get_data(as_text=True)
+        assert resp.status_code == 400 and "key=" not in page
+        assert "is registered in 乌海市" in page and 'value="sec-shared"' in page
+        assert _holder(engine, "sec-shared") is None
+        with pytest.raises(InputError, match="another city"):
+            add_device(engine, "sec-shared", mine)
+        # disabled there, it may be registered here
+        with other.begin() as conn:
+            conn.execute(sa.text("UPDATE devices SET disabled_at = now()"))
+        assert add_device(engine, "sec-shared", mine) is True
+    finally:
+        other.dispose()
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM public.cities WHERE key = 'secother'"))
+            conn.execute(sa.text("DROP SCHEMA city_secother CASCADE"))
+
+
+def _job_row(engine, kind: str, by: str, *, state: str, key: str | None = None,
+             params: dict | None = None, result: dict | None = None,
+             error: str | None = None) -> int:
+    """A job as a worker would have left it (none runs it)."""
+    import secrets
+
+    from geo_patrol.store import jobs as store
+
+    with engine.begin() as conn:
+        job_id = store.insert_job(conn, kind=kind, key=key or secrets.token_hex(16),
+                                  params=params or {}, by=by)
+        assert job_id is not None
+        store.start_job(conn, job_id)
+        if state == "done":
+            store.finish_job(conn, job_id, result=result or {}, payload=None)
+        elif state == "failed":
+            store.fail_job(conn, job_id, error=error or "failed", kind="InputError")
+    return job_id
+
+
+def test_a_page_shows_only_the_readers_own_job_of_its_kind(world):  # noqa: F811
+    engine, command = world["engine"], world["clients"]["command"]
+    crime = _job_row(engine, "crime", "m-command", state="done")
+    other_rota = _job_row(engine, "rota", "m-officer", state="failed",
+                          error="sec-secret of the officer's communities")
+    own_rota = _job_row(engine, "rota", "m-command", state="failed", error="sec-own error")
+    assert command.get(f"/dashboard?analysis_job={crime}").status_code == 404
+    assert command.get(f"/planner?rota_job={crime}").status_code == 404
+    resp = command.get(f"/planner?area={world['a']}&rota_job={other_rota}")
+    assert resp.status_code == 404 and "sec-secret" not in resp.get_data(as_text=True)
+    resp = command.get(f"/planner?area={world['a']}&rota_job={own_rota}")
+    assert resp.status_code == 200 and "sec-own error" in resp.get_data(as_text=True)
+    # an analysis covers the city: whoever may start one follows the one under way
+    analysis = _job_row(engine, "analysis", "m-planner", state="failed", error="sec-no tracks")
+    resp = command.get(f"/dashboard?analysis_job={analysis}")
+    assert resp.status_code == 200 and "sec-no tracks" in resp.get_data(as_text=True)
+    assert world["clients"]["officer"].get(
+        f"/dashboard?analysis_job={analysis}").status_code == 404
+
+
+def _plan_being_made(world) -> tuple[int, object]:  # noqa: F811
+    """The zones plan of the world's community (hazards weighing nothing) for an unbound
+    command, being made (a worker holds it; none finishes it), and an app that waits 3 s
+    for a job (two of a user's requests wait at once, by default)."""
+    from geo_patrol.planning.plan import PlanParams
+    from geo_patrol.services import jobs
+    from geo_patrol.store import jobs as store
+    from web import create_app
+
+    engine, a = world["engine"], world["a"]
+    with engine.connect() as conn:
+        name = conn.execute(sa.text("SELECT name FROM areas WHERE id = :a"),
+                            {"a": a}).scalar_one()
+        stamp = store.inputs_stamp(conn)
+    params = {"run_id": world["run"], "area_id": a, "area_name": name, "within": None,
+              "plan": jobs.plan_params(PlanParams(zones=2, hazard_weight=0.0))}
+    key = jobs.job_key("zones", params, stamp)
+    with engine.connect() as conn:
+        found = store.find_job(conn, key)
+    job_id = found["id"] if found else _job_row(engine, "zones", "sec-waiter",
+                                                state="running", key=key, params=params)
+    if not found:
+        make_user(engine, "sec-waiter", "command")
+    settings = world["app"].config["GEO_PATROL_SETTINGS"].with_(job_wait_s=3.0)
+    return job_id, create_app({"TESTING": True, "GEO_PATROL_SETTINGS": settings,
+                               "GEO_PATROL_LOGIN_LIMIT": "1000 per minute"})
+
+
+def test_requests_waiting_for_a_job_hold_few_threads(world):  # noqa: F811
+    import threading
+    import time
+
+    job_id, app = _plan_being_made(world)
+    clients = []
+    for _ in range(4):
+        client = app.test_client()
+        sign_in(client, "sec-waiter")
+        clients.append(client)
+    url = f"/api/plan?area={world['a']}&zones=2&hazard_weight=0"
+    answers: list[tuple[int, str | None, float]] = []
+
+    def ask(client) -> None:  # noqa: ANN001
+        started = time.monotonic()
+        resp = client.get(url)
+        answers.append((resp.status_code, resp.headers.get("Location"),
+                        time.monotonic() - started))
+
+    threads = [threading.Thread(target=ask, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(answers) == 4
+    # two waited the whole wait; the others were answered at once; all with the job to follow
+    took = sorted(s for _, _, s in answers)
+    assert took[1] < 2.0 <= took[2], took
+    assert {(status, where) for status, where, _ in answers} == {(202, f"/api/jobs/{job_id}")}
+    body = clients[0].get(url).get_json()
+    assert body["job"] == f"/api/jobs/{job_id}" and body["state"] == "running"
+    # a download's page shows the job's progress (and reloads to the file when it is done)
+    page = clients[0].get(f"/planner/plan.geojson?area={world['a']}&zones=2&hazard_weight=0")
+    assert page.status_code == 202 and f'data-job="/api/jobs/{job_id}"' in page.get_data(
+        as_text=True)
+
+
+def test_a_value_off_the_forms_step_names_the_job_of_the_forms_value(world):  # noqa: F811
+    job_id, app = _plan_being_made(world)
+    client = app.test_client()
+    sign_in(client, "sec-waiter")
+    # the form's step for the weight is 0.1: 0.0001 and 0.04 are the weight 0, not new jobs
+    for weight in ("0.0001", "0.04"):
+        resp = client.get(f"/api/plan?area={world['a']}&zones=2&hazard_weight={weight}")
+        assert (resp.status_code, resp.headers.get("Location")) == (202, f"/api/jobs/{job_id}")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from flask import Flask, g, has_app_context, jsonify, render_template, request
+from flask import Flask, g, has_app_context, jsonify, render_template, request, url_for
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
@@ -20,6 +20,7 @@ from geo_patrol.errors import (
     ForbiddenError,
     GeoPatrolError,
     InputError,
+    JobPendingError,
     MissingDependencyError,
     NotFoundError,
     TooLargeError,
@@ -36,6 +37,7 @@ ERROR_STATUS: list[tuple[type[GeoPatrolError], int]] = [
     (UnauthorizedError, 401),
     (ForbiddenError, 403),
     (NotFoundError, 404),
+    (JobPendingError, 202),
     (ConflictError, 409),
     (BusyError, 429),
     (DatabaseError, 503),
@@ -83,6 +85,8 @@ def _register_errors(app: Flask) -> None:
     _database_errors(app)
     for error_class, status in ERROR_STATUS:
         def handler(exc: GeoPatrolError, status: int = status) -> Any:
+            if isinstance(exc, JobPendingError):
+                return _pending(exc)
             if _wants_json():
                 return jsonify(error=type(exc).__name__, message=str(exc)), status
             if status == 401:
@@ -109,6 +113,18 @@ def _register_errors(app: Flask) -> None:
             {k: v for k, v in response.headers.items() if k == "Retry-After"}
 
     app.register_error_handler(HTTPException, http_error)
+
+
+def _pending(exc: JobPendingError) -> Any:
+    """What is asked for is being made by a job: 202 with the job's address (``Location``)
+    to follow; a page shows its progress and reloads to the result when it is done."""
+    job = exc.job
+    where = url_for("api.job_status", job_id=int(job["id"]))
+    headers = {"Location": where, "Retry-After": "2"}
+    if _wants_json():
+        return jsonify(error=type(exc).__name__, message=str(exc), job=where,
+                       state=job["state"], progress=job["progress"]), 202, headers
+    return render_template("job.html", run=None, job=job), 202, headers
 
 
 def _http_words(exc: HTTPException) -> str:

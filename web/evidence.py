@@ -15,7 +15,13 @@ from geo_patrol.access import Resource
 from geo_patrol.analysis.dose import KOPER_MIN
 from geo_patrol.analysis.places import distinct_place_texts
 from geo_patrol.analysis.trial import ALPHA, TARGET_POWER
-from geo_patrol.errors import BusyError, ConflictError, InputError, NotFoundError
+from geo_patrol.errors import (
+    BusyError,
+    ConflictError,
+    InputError,
+    JobPendingError,
+    NotFoundError,
+)
 from geo_patrol.render.evidence import dose_map
 from geo_patrol.render.maps import map_html
 from geo_patrol.render.rota import hotspot_force
@@ -212,8 +218,8 @@ def api_trial() -> Any:
         assert job is not None
         if job["state"] == "failed":
             raise InputError(job["error"] or "the trial's report could not be made")
-        raise ConflictError("the trial's report is still being made: try again when it is "
-                            "ready")
+        raise JobPendingError("the trial's report is still being made: try again when it "
+                              "is ready", job=job)
     return jsonify(got.as_dict())
 
 

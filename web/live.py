@@ -219,14 +219,15 @@ def devices_page() -> Any:
     created = None
     status = 200
     if request.method == "POST":
-        me.require(Resource.DEVICES, "write")
+        writes = me.within(Resource.DEVICES, "write")
         device = (request.form.get("device_id") or "").strip()
         # picked from the list, or a roster number typed as it is printed
         number = (request.form.get("number") or request.form.get("number_q") or "").strip()
         # a secret by default; a weak device only when asked for, deliberately
         secret = None if request.form.get("weak") else devices.new_secret()
         try:
-            devices.add_device(get_db(), device, number, secret=secret)
+            devices.add_device(get_db(), device, number, secret=secret, within=writes,
+                               rebind=bool(request.form.get("rebind")))
         except InputError as exc:
             refuse(exc)
             status = 400
@@ -262,7 +263,8 @@ def _setup(device: str, number: str | None, secret: str | None) -> dict[str, Any
 def rotate_device(device_id: str) -> Any:
     """A new secret for a device (the old one is refused from now on), shown once."""
     me = principal()
-    secret = devices.rotate_secret(get_db(), device_id)
+    secret = devices.rotate_secret(get_db(), device_id,
+                                   within=me.within(Resource.DEVICES, "write"))
     with get_db().begin() as conn:
         audit(conn, me.username, "device_rotate", device_id)
     return _devices_page(me.within(Resource.DEVICES), created=_setup(device_id, None, secret))
@@ -271,7 +273,8 @@ def rotate_device(device_id: str) -> Any:
 @bp.post("/devices/<path:device_id>/remove")
 @requires(Resource.DEVICES, "write")
 def remove_device(device_id: str) -> Any:
-    devices.remove_device(get_db(), device_id)
+    devices.remove_device(get_db(), device_id,
+                          within=principal().within(Resource.DEVICES, "write"))
     with get_db().begin() as conn:
         audit(conn, principal().username, "device_remove", device_id)
     return redirect(url_for("live.devices_page"), 303)

@@ -18,11 +18,18 @@ _OBJECT = {"description": "object", "content": {"application/json": {"schema": {
 _DENIED = {"401": _ERROR, "403": _ERROR}
 
 
+#: What a job makes, asked for while the job has not finished: the job to follow.
+_PENDING = {"description": "being made by a job: its address (Location, and `job` in the "
+                           "body) to follow; ask again once it is done",
+            "content": {"application/json": {"schema": {"type": "object"}}}}
+
+
 def _op(summary: str, responses: dict[str, Any], params: list[dict] | None = None, *,
-        public: bool = False) -> dict:
+        public: bool = False, job: bool = False) -> dict:
     return {"get": {"summary": summary, "parameters": params or [],
                     **({"security": []} if public else {}),
-                    "responses": {**responses, "400": _ERROR, "404": _ERROR,
+                    "responses": {**responses, **({"202": _PENDING} if job else {}),
+                                  "400": _ERROR, "404": _ERROR,
                                   **({} if public else _DENIED)}}}
 
 
@@ -71,7 +78,7 @@ SPEC: dict[str, Any] = {
                                                                 "maximum": 100}},
             {"name": "incident_weight", "in": "query", "schema": {"type": "number",
                                                                   "minimum": 0, "maximum": 100}},
-            {"name": "run", "in": "query", "schema": {"type": "integer"}}]),
+            {"name": "run", "in": "query", "schema": {"type": "integer"}}], job=True),
         "/api/reports": {"post": {
             "summary": "A volunteer's report (WGS-84 point), pending verification",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -135,29 +142,30 @@ SPEC: dict[str, Any] = {
                  "schema": {"type": "integer"}}]),
         "/api/crime/hotspots": _op(
             "Gi* hot and cold street segments (GeoJSON) with the concentration figures",
-            {"200": _GEOJSON}, _CRIME),
+            {"200": _GEOJSON}, _CRIME, job=True),
         "/api/crime/patterns": _op("Incidents by weekday and hour (or weekday only, for "
-                                   "dates-only records) and by week", {"200": _OBJECT}, _CRIME),
+                                   "dates-only records) and by week", {"200": _OBJECT}, _CRIME,
+                                   job=True),
         "/api/crime/near-repeat": _op("Knox near-repeat bands, the risk's reach and the open "
-                                      "alert areas", {"200": _OBJECT}, _CRIME),
+                                      "alert areas", {"200": _OBJECT}, _CRIME, job=True),
         "/api/crime/evaluation": _op("Hit rate, PAI and PEI of the hot spots and forecasts on "
                                      "held-out weeks, each forecast from the weeks before it, "
                                      "against baselines; the method favoured for the rota and "
                                      "the self-exciting process's parameters",
-                                     {"200": _OBJECT}, _CRIME),
+                                     {"200": _OBJECT}, _CRIME, job=True),
         "/api/evidence/dose": _op(
             "Minutes of presence at a rota's hot spots (stays from volunteers' clean fixes) per "
             "hot spot and week against its plan and Koper's 10-15-minute stop, the share of "
             "the planned dose delivered, and the forecast its hot spots came from",
             {"200": _OBJECT}, [{"name": "rota", "in": "query", "required": True,
-                                "schema": {"type": "integer"}}]),
+                                "schema": {"type": "integer"}}], job=True),
         "/api/evidence/trial": _op(
             "A randomised trial of hot-spot patrols: the patrol dose each arm received, the "
             "change in incidents per hot spot with its randomisation p-value and interval, the "
             "weighted displacement quotient of the streets around, and the verdict in words "
             "(interim while it runs)",
             {"200": _OBJECT}, [{"name": "trial", "in": "query", "required": True,
-                                "schema": {"type": "integer"}}]),
+                                "schema": {"type": "integer"}}], job=True),
     },
     "security": [{"bearer": []}, {"session": []}],
     "components": {

@@ -72,7 +72,9 @@ def index() -> Any:
 @requires(Resource.COVERAGE)
 def dashboard() -> Any:
     me = principal()
-    analysis_job = jobs.status(get_db(), settings(), job_id) \
+    # an analysis covers the whole city: whoever may start one joins the same one
+    analysis_job = jobs.mine(get_db(), settings(), job_id, me.username, "analysis",
+                             joinable=me.grant(Resource.COVERAGE, "write") is not None) \
         if (job_id := int_arg("analysis_job")) else None
     if analysis_job is not None and analysis_job["state"] == "done":  # the run made: show it
         note_written()

@@ -40,6 +40,13 @@ WEB_CAPS: dict[str, tuple[float, float]] = {
     "hazard_weight": (0, 100), "incident_weight": (0, 100), "alert_weight": (0, 100),
 }
 
+#: The step each number field of a form offers (its ``step``; 1 when the field gives none):
+#: a value is rounded to it, so values the form cannot give (``0.0001``) name the same job
+#: as the one the form gives, not a new one each.
+STEPS: dict[str, float] = {
+    "minutes": 1, "speed": 0.5, "dwell": 1, "hazard_weight": 0.1, "incident_weight": 0.05,
+    "alert_weight": 0.1, "fall": 1,
+}
 
 #: The names a message gives the fields it is about, in the page's language.
 #: (the labels of the forms' fields, so a message names what the user sees)
@@ -118,7 +125,15 @@ def float_value(name: str, raw: str | None, default: float) -> float:
                          field=name)
     if name in WEB_CAPS and not WEB_CAPS[name][0] <= value <= WEB_CAPS[name][1]:
         raise _out_of_range(name, *WEB_CAPS[name])
-    return value
+    return on_step(name, value)
+
+
+def on_step(name: str, value: float) -> float:
+    """``value`` rounded to the step the form offers for field ``name`` (:data:`STEPS`)."""
+    step = STEPS.get(name)
+    if step is None:
+        return value
+    return round(round(value / step) * step, 6)
 
 
 def form_choice(name: str, choices: tuple[str, ...]) -> str:

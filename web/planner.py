@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
 from geo_patrol.access import Resource
-from geo_patrol.errors import ConflictError, InputError
+from geo_patrol.errors import InputError, JobPendingError
 from geo_patrol.planning.crew import SLOTS
 from geo_patrol.planning.force import weekly
 from geo_patrol.planning.plan import Plan, PlanParams, plan_geojson
@@ -80,13 +80,15 @@ def required_plan() -> Plan:
     if job is None:
         raise InputError("name the area to plan: ?area=ID")
     if plan is None and job["state"] in ("queued", "running"):
-        job = jobs.wait(get_db(), job["id"], settings().job_wait_s)
+        job = jobs.wait(get_db(), job["id"], settings().job_wait_s,
+                        by=principal().username, waiters=settings().job_waiters_per_user)
         if job["state"] == "done":
             plan = jobs.plan_of(get_db(), settings(), job["id"])
     if plan is None:
         if job["state"] == "failed":
             raise InputError(job["error"] or "the plan could not be made")
-        raise ConflictError("the plan is still being made: try again when it is ready")
+        raise JobPendingError("the plan is still being made: try again when it is ready",
+                              job=job)
     return plan
 
 
@@ -103,7 +105,7 @@ def _crew_for(plan: Plan) -> Any:
 @bp.get("/planner")
 @requires(Resource.COVERAGE)
 def planner_page() -> Any:
-    rota_job = jobs.status(get_db(), settings(), job_id) \
+    rota_job = jobs.mine(get_db(), settings(), job_id, principal().username, "rota") \
         if (job_id := int_arg("rota_job")) else None
     if rota_job is not None and rota_job["state"] == "done":  # the rota made: show it
         note_written()

@@ -25,17 +25,19 @@ def _echo_setup(url: str, device_id: str, secret: str | None) -> None:
 @click.option("--no-secret", "no_secret", is_flag=True,
               help="Register the phone without a secret (a weak device, for a transition: "
                    "its positions count for coverage, never for points).")
+@click.option("--rebind", is_flag=True,
+              help="Move DEVICE_ID from the volunteer whose active phone it is now.")
 @click.option("--url", default="http://SERVER:5055/", show_default=True,
               help="The server address printed for the app.")
 @click.pass_context
 def devices_add(ctx: click.Context, device_id: str, volunteer: str, no_secret: bool,
-                url: str) -> None:
+                rebind: bool, url: str) -> None:
     """Register DEVICE_ID (the app's identifier) to the volunteer numbered VOLUNTEER, bound to
     a new random secret (printed once inside the server URL: the app sends it as key=)."""
     from geo_patrol.services.devices import add_device, new_secret
 
     secret = None if no_secret else new_secret()
-    new = add_device(engine_of(ctx), device_id, volunteer, secret=secret)
+    new = add_device(engine_of(ctx), device_id, volunteer, secret=secret, rebind=rebind)
     click.echo(f"{'registered' if new else 're-bound'} {device_id} to {volunteer}"
                + (" WITHOUT a secret: a weak device, its positions never earn points"
                   if no_secret else ""))

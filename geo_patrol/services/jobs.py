@@ -26,14 +26,21 @@ import logging
 import pickle
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import procrastinate
 
-from geo_patrol.errors import BusyError, ConflictError, GeoPatrolError, InputError, NotFoundError
+from geo_patrol.errors import (
+    BusyError,
+    ConflictError,
+    GeoPatrolError,
+    InputError,
+    JobPendingError,
+    NotFoundError,
+)
 from geo_patrol.planning.plan import Plan, PlanParams
 from geo_patrol.services import campaigns, crime, evidence, trials
 from geo_patrol.services import rota as rota_service
@@ -243,22 +250,24 @@ def rota_dose(db: Database, settings: Settings, by: str, rota_id: int, *,
         "rota": int(rota_id), "within": None if within is None else sorted(within),
         "today": settings.today().isoformat()})
     if job["state"] in ("queued", "running") and wait_s > 0:
-        job = wait(db, int(job["id"]), wait_s)
+        job = wait(db, int(job["id"]), wait_s, by=by, waiters=settings.job_waiters_per_user)
     return job, made_by(db, settings, int(job["id"])) if job["state"] == "done" else None
 
 
 def rota_dose_now(db: Database, settings: Settings, by: str, rota_id: int, *,
                   within: frozenset[int] | None = None) -> evidence.Measured:
     """The stored dose of :func:`rota_dose` for a download, a map or an API answer,
-    waited for up to ``job_wait_s``: a failed job is the input's error, one still running
-    a conflict (try again)."""
+    waited for up to ``job_wait_s`` (not at all when as many of the reader's requests
+    wait already as may): a failed job is the input's error, one still running
+    :class:`JobPendingError` (the job, to follow)."""
     job, made = rota_dose(db, settings, by, rota_id, within=within,
                           wait_s=settings.job_wait_s)
     if made is not None:
         return made
     if job["state"] == "failed":
         raise InputError(job["error"] or "the patrol dose could not be measured")
-    raise ConflictError("the patrol dose is still being measured: try again when it is ready")
+    raise JobPendingError("the patrol dose is still being measured: try again when it is "
+                          "ready", job=job)
 
 
 def trial_report(db: Database, settings: Settings, by: str, trial_id: int, *,
@@ -276,7 +285,7 @@ def trial_report(db: Database, settings: Settings, by: str, trial_id: int, *,
     job = submit(db, settings, by, "trial", {"action": "report", "trial": int(trial_id),
                                              "today": on.isoformat()})
     if job["state"] in ("queued", "running") and wait_s > 0:
-        job = wait(db, int(job["id"]), wait_s)
+        job = wait(db, int(job["id"]), wait_s, by=by, waiters=settings.job_waiters_per_user)
     return job, made_by(db, settings, int(job["id"])) if job["state"] == "done" else None
 
 
@@ -308,7 +317,7 @@ def crime_study(db: Database, settings: Settings, by: str, study: crime.Study, *
         execute(getattr(db, "engine", db), settings, int(job["id"]))
         job = status(db, settings, int(job["id"]))
     if job["state"] == "running":
-        job = wait(db, int(job["id"]), settings.job_wait_s)
+        job = wait(db, int(job["id"]), settings.job_wait_s)  # a worker's, not a web thread
     if job["state"] == "done":
         return made_by(db, settings, int(job["id"]))
     if job["state"] == "failed":
@@ -464,9 +473,56 @@ def status(db: Database, settings: Settings, job_id: int) -> dict[str, Any]:
     return found
 
 
-def wait(db: Database, job_id: int, timeout_s: float) -> dict[str, Any]:
+def mine(db: Database, settings: Settings, job_id: int, by: str, kind: str, *,
+         joinable: bool = False) -> dict[str, Any]:
+    """A job of ``kind`` that ``by`` asked for, as :func:`status` gives it; any other job
+    (another kind, another user's) is not found, as an absent one is: a page showing a
+    job's progress, result or error shows only the reader's own. With ``joinable``, the
+    reader may also follow another user's job of ``kind`` (one whose parameters carry no
+    one's scope, which the reader's own request with the same parameters joins)."""
+    found = status(db, settings, job_id)
+    if found["kind"] != kind or (found["requested_by"] != by and not joinable):
+        raise NotFoundError(f"no {kind} job {job_id} of yours")
+    return found
+
+
+#: The requests of each user now waiting for a job in this process (each holds a thread).
+_WAITERS: Counter[str] = Counter()
+_WAITERS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _waiter(by: str | None, most: int | None) -> Iterator[bool]:
+    """One more request of ``by`` waiting, when fewer than ``most`` wait already
+    (``False``: as many wait as may: this one does not)."""
+    if by is None or most is None:
+        yield True
+        return
+    with _WAITERS_LOCK:
+        allowed = _WAITERS[by] < most
+        if allowed:
+            _WAITERS[by] += 1
+    try:
+        yield allowed
+    finally:
+        if allowed:
+            with _WAITERS_LOCK:
+                _WAITERS[by] -= 1
+                if _WAITERS[by] <= 0:
+                    del _WAITERS[by]
+
+
+def wait(db: Database, job_id: int, timeout_s: float, *, by: str | None = None,
+         waiters: int | None = None) -> dict[str, Any]:
     """The job once it has finished, or as it stands after ``timeout_s`` (a download asked
-    for while its plan is being made waits a little for it)."""
+    for while its plan is being made waits a little for it). With ``by``, at most
+    ``waiters`` of that user's requests wait at once in this process: any further one gets
+    the job as it stands at once (asking many times cannot hold every web thread)."""
+    with _waiter(by, waiters) as allowed:
+        return _wait(db, job_id, timeout_s if allowed else 0.0)
+
+
+def _wait(db: Database, job_id: int, timeout_s: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
         with db.begin() as conn:  # the primary: the worker writes there
@@ -521,16 +577,19 @@ def result(db: Database, settings: Settings, by: str, kind: str, params: dict[st
            what: str) -> Any:
     """What the job of ``kind`` and ``params`` made, for a download or an API answer: the
     stored result, or the one being made after waiting up to ``job_wait_s`` for it (the same
-    request again joins the same job, so repeating it adds no work). A failed job is the
-    input's error; one still running after the wait is a conflict (try again)."""
+    request again joins the same job, so repeating it adds no work; no wait when as many of
+    ``by``'s requests wait already as :attr:`Settings.job_waiters_per_user`). A failed job
+    is the input's error; one still running after the wait is :class:`JobPendingError`
+    (the job, to follow)."""
     job = submit(db, settings, by, kind, params)
     if job["state"] in ("queued", "running"):
-        job = wait(db, job["id"], settings.job_wait_s)
+        job = wait(db, job["id"], settings.job_wait_s, by=by,
+                   waiters=settings.job_waiters_per_user)
     if job["state"] == "done":
         return made_by(db, settings, job["id"])
     if job["state"] == "failed":
         raise InputError(job["error"] or f"{what} could not be made")
-    raise ConflictError(f"{what} is still being made: try again when it is ready")
+    raise JobPendingError(f"{what} is still being made: try again when it is ready", job=job)
 
 
 def execute(engine: Engine, settings: Settings, job_id: int) -> None:

@@ -46,18 +46,60 @@ def add_device(conn: Connection, device_id: str, volunteer_id: int,
     return bool(row)
 
 
-def set_device_secret(conn: Connection, device_id: str, secret_sha256: str) -> bool:
-    """A new secret digest for an active device; ``False`` when there is none."""
-    return conn.execute(sa.text(
-        "UPDATE devices SET secret_sha256 = :s WHERE device_id = :d AND disabled_at IS NULL"),
-        {"d": device_id, "s": secret_sha256}).rowcount > 0
+#: A device whose volunteer lies in the scope's communities.
+_DEVICE_IN_SCOPE = meets_scope(
+    "SELECT v.community_id FROM volunteers v WHERE v.id = devices.volunteer_id")
 
 
-def remove_device(conn: Connection, device_id: str) -> bool:
-    """Disable a device (its positions stay); ``False`` when it is unknown."""
+def set_device_secret(conn: Connection, device_id: str, secret_sha256: str,
+                      within: Within = None) -> bool:
+    """A new secret digest for an active device (of a volunteer of the communities
+    ``within``); ``False`` when there is none."""
     return conn.execute(sa.text(
-        "UPDATE devices SET disabled_at = now() WHERE device_id = :d AND disabled_at IS NULL"),
-        {"d": device_id}).rowcount > 0
+        "UPDATE devices SET secret_sha256 = :s WHERE device_id = :d AND disabled_at IS NULL "
+        f"AND {_DEVICE_IN_SCOPE}"),
+        {"d": device_id, "s": secret_sha256, **scope_params(within)}).rowcount > 0
+
+
+def remove_device(conn: Connection, device_id: str, within: Within = None) -> bool:
+    """Disable a device (its positions stay) of a volunteer of the communities ``within``;
+    ``False`` when there is none."""
+    return conn.execute(sa.text(
+        "UPDATE devices SET disabled_at = now() WHERE device_id = :d AND disabled_at IS NULL "
+        f"AND {_DEVICE_IN_SCOPE}"),
+        {"d": device_id, **scope_params(within)}).rowcount > 0
+
+
+def device_holder(conn: Connection, device_id: str) -> dict[str, object] | None:
+    """Who a device id is registered to, active or disabled: ``volunteer_id``, ``number``,
+    ``community_id``, ``active`` (``None``: no such device in this city)."""
+    row = conn.execute(sa.text(
+        "SELECT d.volunteer_id, v.number, v.community_id, d.disabled_at IS NULL AS active "
+        "FROM devices d JOIN volunteers v ON v.id = d.volunteer_id WHERE d.device_id = :d"),
+        {"d": device_id}).mappings().first()
+    return None if row is None else dict(row)
+
+
+def cities_holding(conn: Connection, device_id: str) -> list[str]:
+    """The names of the deployment's other cities in which ``device_id`` is an active
+    device (each city's tables are its own schema; the connection's is this city's)."""
+    keys = conn.execute(sa.text(
+        "SELECT key FROM public.cities WHERE 'city_' || key <> current_schema() "
+        "AND to_regclass(format('%I.devices', 'city_' || key)) IS NOT NULL ORDER BY key"
+    )).scalars().all()
+    held = []
+    for key in keys:
+        query = sql.SQL("SELECT 1 FROM {}.devices WHERE device_id = %s AND disabled_at IS NULL"
+                        ).format(sql.Identifier(f"city_{key}"))
+        with driver_connection(conn).cursor() as cur:
+            cur.execute(query, (device_id,))
+            if cur.fetchone() is not None:
+                held.append(key)
+    if not held:
+        return []
+    return list(conn.execute(sa.text(
+        "SELECT name FROM public.cities WHERE key = ANY(:k) ORDER BY key"),
+        {"k": held}).scalars())
 
 
 def device_registry(conn: Connection, device: str | None = None

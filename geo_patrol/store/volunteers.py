@@ -106,6 +106,13 @@ def volunteer_number(conn: Connection, volunteer_id: int) -> str:
     return str(number)
 
 
+def volunteer_community(conn: Connection, volunteer_id: int) -> int | None:
+    """The community a volunteer lives in (``None``: none recorded)."""
+    community = conn.execute(sa.text("SELECT community_id FROM volunteers WHERE id = :i"),
+                             {"i": volunteer_id}).scalar()
+    return None if community is None else int(community)
+
+
 def busiest_community(conn: Connection) -> str | None:
     """The community most volunteers live in."""
     return conn.execute(sa.text(
