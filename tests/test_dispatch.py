@@ -395,9 +395,14 @@ def test_first_to_accept_leads_states_add_up_and_close(world):
                             {"c": callout_id}).scalar_one() is None
     # the command closes it with an outcome; then nothing more is answered
     command = _command(world)
+    _, open_targets = callouts.callout_sites(engine, callout_id, command)
+    assert open_targets["lon"].notna().sum() == 2  # the responders on the map while open
     with pytest.raises(Exception, match="outcome"):
         callouts.close(engine, command, callout_id, "done")
     callouts.close(engine, command, callout_id, "resolved")
+    # a closed call-out tracks nobody: its page no longer shows where its responders are
+    _, closed_targets = callouts.callout_sites(engine, callout_id, command)
+    assert len(closed_targets) == 2 and closed_targets["lon"].isna().all()
     with pytest.raises(ConflictError):
         callouts.close(engine, command, callout_id, "cancelled")
     with pytest.raises(NotFoundError):

@@ -824,13 +824,16 @@ def callout_left_out(conn: Connection, callout_id: int) -> pd.DataFrame:
 def callout_sites(conn: Connection, callout_id: int) -> tuple[dict, pd.DataFrame]:
     """A call-out's incident (category, note, place: its nearest street and cross streets,
     lon, lat) and each volunteer called so far with their walk, ETA, answer and last known
-    position (``lon``/``lat`` NULL when none)."""
+    position while the call-out is open, sent since it was raised (``lon``/``lat`` NULL
+    when none: a closed call-out tracks nobody)."""
     incident = callout_incident(conn, callout_id)
     targets = pd.read_sql_query(sa.text("""
         SELECT t.rank, v.number, v.name, t.walk_m, t.eta_s, t.mode, t.status, p.lon, p.lat
         FROM callout_targets t JOIN volunteers v ON v.id = t.volunteer_id
+        JOIN callouts c ON c.id = t.callout_id
         LEFT JOIN LATERAL (SELECT lp.lon, lp.lat FROM live_positions lp
-                           WHERE lp.volunteer_id = t.volunteer_id
+                           WHERE lp.volunteer_id = t.volunteer_id AND c.closed_at IS NULL
+                             AND lp.t >= c.created_at - interval '10 minutes'
                            ORDER BY lp.t DESC LIMIT 1) p ON true
         WHERE t.callout_id = :id AND t.sent_at IS NOT NULL ORDER BY t.rank"""),
         conn, params={"id": callout_id})
