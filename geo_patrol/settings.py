@@ -86,6 +86,11 @@ class Settings:
     #: subdomains too): a request naming any other ``Host`` is refused, so no address the app
     #: prints (a phone's set-up URL with its secret) can point elsewhere.
     trusted_hosts: str = "localhost,127.0.0.1"
+    #: Push services a browser's subscription may name although they answer on a private,
+    #: loopback or link-local address (an intranet push service), comma-separated: ``host``
+    #: (any port) or ``host:port``. Only these may be plain ``http://``; every other
+    #: subscription must be ``https://`` to a host whose every address is public.
+    push_hosts: str = ""
     #: ``1`` marks session cookies Secure (behind HTTPS).
     https: bool = False
     #: ``1`` refuses positions from devices registered without a secret (``key=`` in the URL).
