@@ -82,6 +82,7 @@ class Stream:
                 f"Cookie: {name}={cookie}\r\nConnection: close\r\n"
                 + (f"Origin: {origin}\r\n" if origin else "") + "\r\n")
         self.sock.sendall(head.encode())
+        self.read = b""  # what the stream sent, once ended
         self.head = b""
         while b"\r\n\r\n" not in self.head:
             got = self.sock.recv(4096)
@@ -106,6 +107,7 @@ class Stream:
                 got = self.sock.recv(4096)
             except TimeoutError:
                 continue
+            self.read += got
             if not got or got.endswith(b"0\r\n\r\n"):
                 return True
         return False
@@ -180,6 +182,8 @@ def test_an_account_holds_five_streams_the_oldest_ends(events, demo_world):
         streams += [Stream(events, cookie) for _ in range(5)]
         assert all(s.status == 200 for s in streams)
         assert streams[0].ends_within(5.0), "the oldest stream stays open"
+        # and its page does not connect again at once (to end the next oldest, and so on)
+        assert b"retry: 600000" in streams[0].read
         for s in (*streams[1:], theirs):  # the newest, and another account's, stay open
             assert not s.ends_within(2 * BEAT_S)
     finally:

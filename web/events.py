@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S = 15.0
 #: Events a slow page may fall behind by before the oldest are dropped.
 QUEUE_SIZE = 256
+#: A page whose stream ended for a newer stream of its account waits this long before its
+#: browser connects again (milliseconds, the stream's ``retry``): it does not take a stream
+#: back from the newer pages at once, round and round.
+ENDED_RETRY_MS = 600_000
 #: What a stream's queue gets when the stream is to end (an event is never empty).
 _END = b""
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -264,6 +268,7 @@ def events_handler(hub: EventHub):  # noqa: ANN201
                     beat = loop.time() + hub.every_s
                     continue
                 if frame == _END:  # the account opened more streams than it may hold
+                    await response.write(f"retry: {ENDED_RETRY_MS}\n\n".encode())
                     break
                 await response.write(frame)
         except (ConnectionResetError, asyncio.CancelledError):
