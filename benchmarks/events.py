@@ -215,6 +215,8 @@ def _under_load(server: Server, engine: sa.Engine, settings: object, paced: list
                 args: argparse.Namespace) -> tuple[ReplayResult, dict[str, object]]:
     """Pages listening while the paced positions arrive; events published meanwhile."""
     cookie = _cookie(engine, settings)
+    # every page here is one command's: the streams of one account are capped as a rule
+    server.env["GEO_PATROL_EVENTS_PER_USER"] = str(args.clients)
     server.start()
     listener = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.events", "--listen", f"{server.url}events",

@@ -86,6 +86,11 @@ class Settings:
     #: subdomains too): a request naming any other ``Host`` is refused, so no address the app
     #: prints (a phone's set-up URL with its secret) can point elsewhere.
     trusted_hosts: str = "localhost,127.0.0.1"
+    #: Push services a browser's subscription may name although they answer on a private,
+    #: loopback or link-local address (an intranet push service), comma-separated: ``host``
+    #: (any port) or ``host:port``. Only these may be plain ``http://``; every other
+    #: subscription must be ``https://`` to a host whose every address is public.
+    push_hosts: str = ""
     #: ``1`` marks session cookies Secure (behind HTTPS).
     https: bool = False
     #: ``1`` refuses positions from devices registered without a secret (``key=`` in the URL).
@@ -105,6 +110,13 @@ class Settings:
     #: The position intake re-reads the registered devices this often (seconds): a device
     #: disabled or given a new secret is refused at most this long after.
     device_registry_s: float = 30.0
+    #: Origins the web app's pages are served from behind a proxy (``https://patrol.example.gov``),
+    #: comma-separated: the live events let their pages in, besides those of the port
+    #: ``geo-patrol serve`` serves the app on (any other origin is refused).
+    web_origins: str = ""
+    #: Live-event streams (``/events``) one account may hold open at once, its tabs and
+    #: phones together: the oldest ends when one more opens.
+    events_per_user: int = 5
     #: A volunteer not heard from for this many minutes is offline on the live map.
     live_offline_min: float = 10.0
     #: Live positions (the protocol's records) are kept this many days; fixes stay longer.

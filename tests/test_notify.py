@@ -30,11 +30,13 @@ def _free_port() -> int:
 class Receiver:
     """A local HTTP server standing in for a gateway or a push service: it records each
     request's path, headers and body, fails the first ``fail`` requests with 500, and takes
-    ``delay_s`` to answer (after the body is read)."""
+    ``delay_s`` to answer (after the body is read), with ``location`` as its Location."""
 
-    def __init__(self, *, fail: int = 0, delay_s: float = 0.0, status: int = 200) -> None:
+    def __init__(self, *, fail: int = 0, delay_s: float = 0.0, status: int = 200,
+                 location: str | None = None) -> None:
         self.requests: list[dict] = []
         self.fail, self.delay_s, self.status = fail, delay_s, status
+        self.location = location  # sent with every answer (a redirect's target)
         self.lock = threading.Lock()
         outer = self
 
@@ -47,6 +49,8 @@ class Receiver:
                     failing = len(outer.requests) <= outer.fail
                 time.sleep(outer.delay_s)
                 self.send_response(500 if failing else outer.status)
+                if outer.location:
+                    self.send_header("Location", outer.location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -388,8 +392,11 @@ def test_web_push_encrypted_for_the_subscription(clean):
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint))
         auth = os.urandom(16)
         me = Principal(id=0, username="v", role=Role.VOLUNTEER, volunteer_id=v1)
-        subscribe(engine, me, {"endpoint": f"http://127.0.0.1:{receiver.port}/push/abc",
-                               "keys": {"p256dh": p256dh, "auth": _b64url(auth)}})
+        # the local receiver stands for a push service the city's settings name
+        settings = settings.with_(push_hosts="127.0.0.1")
+        subscribe(engine, settings, me,
+                  {"endpoint": f"http://127.0.0.1:{receiver.port}/push/abc",
+                   "keys": {"p256dh": p256dh, "auth": _b64url(auth)}})
         with engine.begin() as conn:
             assert enqueue(conn, volunteer_ids=[v1], kind="callout", ref="callout 5",
                            title="出警召集", body="纠纷 · 两人争执", url="/me") == 1
@@ -409,6 +416,181 @@ def test_web_push_encrypted_for_the_subscription(clean):
         assert vapid_keys(engine) == vapid_keys(engine)  # made once per deployment
     finally:
         receiver.close()
+
+
+#: A public address (written as an address: the tests resolve no names) standing for a
+#: push service on the internet.
+PUBLIC = "https://93.184.215.14/push/"
+#: Endpoints a browser may not make the server post to, the city's settings naming none.
+INSIDE = ["http://127.0.0.1:{port}/push/a", "https://127.0.0.1:{port}/push/b",
+          "https://10.1.2.3/push", "https://192.168.1.1/push", "https://169.254.169.254/latest",
+          "https://[::1]/push", "https://[::ffff:127.0.0.1]/push", "https://localhost/push",
+          "https://100.64.0.1/push", "https://0.0.0.0/push", "http://93.184.215.14/push",
+          "https://user:pw@93.184.215.14/push", "ftp://93.184.215.14/push",
+          "https://nowhere.invalid/push", "https:///push"]
+#: What the phone's page says of an address inside the network, in each language.
+INSIDE_WORDS = {"zh": "内部网络", "en": "points inside the network"}
+
+
+def _subscription(endpoint: str) -> dict:
+    """A browser's subscription to ``endpoint``, with keys of its own."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    public = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return {"endpoint": endpoint, "keys": {"p256dh": _b64url(public),
+                                           "auth": _b64url(os.urandom(16))}}
+
+
+@pytest.fixture
+def phones(clean):
+    """The web app (its settings naming no push service) and two volunteers signed in on
+    their phones: (test client, CSRF token, volunteer id) each."""
+    from web import create_app
+
+    from tests.helpers import make_user, sign_in
+
+    engine = clean["engine"]
+    app = create_app({"GEO_PATROL_SETTINGS": clean["settings"], "TESTING": True})
+    out = []
+    for i, (vid, number) in enumerate(_volunteers(engine, 2, offset=50)):
+        user = f"push-{i}-{time.time_ns()}"
+        make_user(engine, user, "volunteer", volunteer=number)
+        client = app.test_client()
+        out.append((client, sign_in(client, user), vid))
+    return out
+
+
+def _push(phone, endpoint: str, lang: str = "en"):  # noqa: ANN202
+    client, token, _ = phone
+    return client.post(f"/me/push?lang={lang}", json=_subscription(endpoint),
+                       headers={"X-CSRFToken": token, "Accept": "application/json"})
+
+
+def _endpoints(engine, volunteer_id: int) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.text(
+            "SELECT endpoint FROM push_subscriptions WHERE volunteer_id = :v ORDER BY id"),
+            {"v": volunteer_id}).scalars())
+
+
+def test_a_push_subscription_names_a_public_https_push_service(clean, phones):
+    """A volunteer's browser names the address the server posts their messages to: one
+    inside the server's network (loopback, private, link-local, metadata), plain http or no
+    URL at all is refused, in the page's language, and nothing kept; a public https one is
+    kept."""
+    engine = clean["engine"]
+    receiver = Receiver(status=201)
+    try:
+        for endpoint in INSIDE:
+            answer = _push(phones[0], endpoint.format(port=receiver.port))
+            assert answer.status_code == 400, (endpoint, answer.get_data(as_text=True))
+        for lang, words in INSIDE_WORDS.items():
+            answer = _push(phones[0], f"https://127.0.0.1:{receiver.port}/push/c", lang)
+            assert answer.status_code == 400 and words in answer.get_json()["message"]
+        assert _endpoints(engine, phones[0][2]) == []
+        assert _push(phones[0], PUBLIC + "ok").status_code == 201
+        assert _endpoints(engine, phones[0][2]) == [PUBLIC + "ok"]
+        assert receiver.requests == []
+    finally:
+        receiver.close()
+
+
+def test_a_push_service_the_city_names_may_be_inside_and_plain_http(clean):
+    from geo_patrol.access import Principal, Role
+    from geo_patrol.errors import InputError
+    from geo_patrol.services.notify import subscribe
+
+    engine, settings = clean["engine"], clean["settings"]
+    (v1, _), = _volunteers(engine, 1, offset=52)
+    me = Principal(id=0, username="v", role=Role.VOLUNTEER, volunteer_id=v1)
+    listed = settings.with_(push_hosts="push.intranet, 127.0.0.1:8443")
+    subscribe(engine, listed, me, _subscription("http://127.0.0.1:8443/push/a"))
+    with pytest.raises(InputError):  # the host named on another port only
+        subscribe(engine, listed, me, _subscription("http://127.0.0.1:8444/push/b"))
+    with pytest.raises(InputError):  # named for another city, not this one
+        subscribe(engine, settings, me, _subscription("http://127.0.0.1:8443/push/c"))
+    assert _endpoints(engine, v1) == ["http://127.0.0.1:8443/push/a"]
+
+
+def test_a_volunteer_keeps_five_push_subscriptions_the_newest(clean, phones):
+    engine = clean["engine"]
+    for i in range(7):
+        assert _push(phones[0], f"{PUBLIC}{i}").status_code == 201
+    assert _push(phones[0], f"{PUBLIC}2").status_code == 201  # sent again: now the newest
+    assert sorted(_endpoints(engine, phones[0][2])) == [f"{PUBLIC}{i}" for i in (2, 3, 4, 5, 6)]
+
+
+def test_another_volunteers_push_subscription_stays_theirs(clean, phones):
+    """Knowing another's endpoint takes nothing over: their messages do not move to you."""
+    engine = clean["engine"]
+    mine, theirs = phones
+    assert _push(theirs, PUBLIC + "theirs").status_code == 201
+    for lang, words in (("zh", "另一个账号"), ("en", "another account")):
+        answer = _push(mine, PUBLIC + "theirs", lang)
+        assert answer.status_code == 409 and words in answer.get_json()["message"]
+    assert _endpoints(engine, theirs[2]) == [PUBLIC + "theirs"]
+    assert _endpoints(engine, mine[2]) == []
+
+
+def _stored_subscription(engine, volunteer_id: int, endpoint: str) -> None:
+    """A subscription kept as it was before endpoints were checked."""
+    keys = _subscription(endpoint)["keys"]
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO push_subscriptions (volunteer_id, endpoint, p256dh, auth) "
+            "VALUES (:v, :e, :p, :a)"),
+            {"v": volunteer_id, "e": endpoint, "p": keys["p256dh"], "a": keys["auth"]})
+
+
+def test_the_sender_posts_to_no_address_inside(clean):
+    """A subscription kept before the endpoints were checked (or whose host name points
+    inside by now) is checked again as it is sent: nothing posted, the delivery failed
+    without the answer of anything inside, the subscription dropped."""
+    from geo_patrol.services.notify import SendPolicy, Sender, enqueue, states
+
+    engine, settings = clean["engine"], clean["settings"]
+    inside = Receiver(status=201)
+    try:
+        (v1, _), = _volunteers(engine, 1, offset=54)
+        _stored_subscription(engine, v1, f"http://127.0.0.1:{inside.port}/push/x")
+        with engine.begin() as conn:
+            enqueue(conn, volunteer_ids=[v1], kind="callout", ref="callout inside",
+                    title="t", body="b")
+        sender = Sender(engine, settings, SendPolicy(base_s=0.05, max_attempts=1))
+        assert _drain(sender, engine, "callout", "callout inside") == ["failed"]
+        sender.close()
+        error = str(states(engine, "callout", "callout inside")["last_error"].iloc[0])
+        assert "201" not in error and "not posted" in error, error
+        assert inside.requests == []
+        assert _endpoints(engine, v1) == []
+    finally:
+        inside.close()
+
+
+def test_a_push_services_redirect_is_not_followed(clean):
+    """A push service the city names answering with a redirect (to an address inside, say):
+    the answer is a failure, the address it names never reached."""
+    from geo_patrol.services.notify import SendPolicy, Sender, enqueue
+
+    engine, settings = clean["engine"], clean["settings"]
+    target = Receiver(status=201)
+    redirecting = Receiver(status=307, location=f"http://127.0.0.1:{target.port}/stolen")
+    try:
+        (v2, _), = _volunteers(engine, 1, offset=55)
+        _stored_subscription(engine, v2, f"http://127.0.0.1:{redirecting.port}/push/x")
+        with engine.begin() as conn:
+            enqueue(conn, volunteer_ids=[v2], kind="callout", ref="callout redirected",
+                    title="t", body="b")
+        sender = Sender(engine, settings.with_(push_hosts="127.0.0.1"),
+                        SendPolicy(base_s=0.05, max_attempts=1))
+        assert _drain(sender, engine, "callout", "callout redirected") == ["failed"]
+        sender.close()
+        assert len(redirecting.requests) == 1 and target.requests == []
+    finally:
+        target.close()
+        redirecting.close()
 
 
 def test_channels_and_rules_from_the_command_line(clean, cli_runner=None):

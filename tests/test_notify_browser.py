@@ -40,10 +40,11 @@ def server(demo_world):  # noqa: F811  (the app with its live-event port, as `se
     from web.positions import serve_positions
 
     events_port = EVENTS["port"] = _free_port()
+    web_port = _free_port()
     app = create_app({"GEO_PATROL_SETTINGS": demo_world["settings"],
-                      "GEO_PATROL_EVENTS_PORT": events_port})
+                      "GEO_PATROL_EVENTS_PORT": events_port, "GEO_PATROL_WEB_PORT": web_port})
     serve_positions(None, "127.0.0.1", events_port, events=app)
-    srv = create_server(app, host="127.0.0.1", port=_free_port(), threads=6)
+    srv = create_server(app, host="127.0.0.1", port=web_port, threads=6)
     threading.Thread(target=srv.run, daemon=True).start()
     yield f"http://127.0.0.1:{srv.effective_port}"
     srv.close()

@@ -230,3 +230,52 @@ def test_the_csv_export_escapes_formulas_and_markup_stays_data(demo_world, plant
     assert PAYLOADS[0].replace('"', '""') in text  # data, quoted as CSV
     names = {f["properties"]["name"] for f in json.loads(geojson)["features"]}
     assert set(PAYLOADS) <= names  # exports carry the text as it was typed
+
+
+#: A volunteer's report text, triaged into a hazard by the command: the hazard's name.
+MARKUP = ('QQmark<a href="//evil.example/" id="gp-planted-a">x</a>'
+          '<b id="gp-planted-b">b</b>')
+
+
+def test_the_maps_search_shows_a_hazard_named_with_markup_as_text(page, demo_world, server,
+                                                                   planted):  # noqa: F811
+    """The search box of a map lists the hazard and marks the place chosen with its name as
+    typed, markup and all; no element is made of it (Leaflet takes a string as HTML)."""
+    from geo_patrol.access import Principal, Role
+    from geo_patrol.services import scope
+    from geo_patrol.services.reports import triage
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    with engine.connect() as conn:
+        lon, lat = conn.execute(sa.text(
+            "SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM areas "
+            "WHERE id = :a"), {"a": planted["community"]}).one()
+        volunteer = conn.execute(sa.text(
+            "SELECT v.id FROM volunteers v JOIN users u ON u.volunteer_id = v.id "
+            "WHERE u.username = 'x-volunteer'")).scalar_one()
+    me = Principal(id=0, username="x-volunteer", role=Role.VOLUNTEER, volunteer_id=volunteer,
+                   area_ids=frozenset(), community_ids=frozenset())
+    report = scope.send_report(engine, settings, me, category="school", text=MARKUP,
+                               lon=lon, lat=lat)
+    command = Principal(id=0, username="x-command", role=Role.COMMAND)
+    triage(engine, settings, command, report, action="hazard", hazard_category="school")
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    sign_in(page, server, "x-command")
+    page.goto(f"{server}/maps/community/{planted['community']}?run={planted['run']}",
+              wait_until="networkidle")
+    box = page.locator(".gp-search-input")
+    box.wait_for(timeout=20_000)
+    box.fill("QQmark")
+    hit = page.locator(".gp-search-result[data-kind=hazard]").first
+    hit.wait_for(timeout=10_000)
+    assert hit.inner_text().startswith(MARKUP), hit.inner_text()
+    hit.click()
+    tip = page.locator(".leaflet-tooltip", has_text="QQmark")
+    tip.wait_for(timeout=5_000)
+    assert tip.inner_text().startswith(MARKUP), tip.inner_text()  # the markup, as text
+    made = page.evaluate("() => document.querySelectorAll("
+                         "'#gp-planted-a, #gp-planted-b, a[href*=\"evil.example\"]').length")
+    assert made == 0
+    _no_script_ran(page, dialogs)
+    shot(page, "xss-search-tooltip")

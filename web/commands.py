@@ -59,8 +59,10 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
         from web.positions import serve_positions  # deferred: aiohttp when it serves
 
         events_port = events_port or positions_port or port + 1
+        # the live events let in the pages of this port only (their origin)
         config: dict[str, Any] = {"GEO_PATROL_SETTINGS": settings,
-                                  "GEO_PATROL_EVENTS_PORT": events_port}
+                                  "GEO_PATROL_EVENTS_PORT": events_port,
+                                  "GEO_PATROL_WEB_PORT": port}
         intake = None
         if positions_port:
             # deferred: the position intake only with --positions-port

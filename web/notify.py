@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
 from geo_patrol.access import Resource
-from geo_patrol.errors import GeoPatrolError, NotFoundError
+from geo_patrol.errors import ConflictError, GeoPatrolError, InputError, NotFoundError
 from geo_patrol.paging import page_frame
 from geo_patrol.privacy import mask_name
 from geo_patrol.render.i18n import in_language
@@ -162,6 +162,12 @@ def push_key() -> Any:
 @bp.post("/me/push")
 @requires(Resource.CALLOUTS, "answer")
 def push_subscribe() -> Any:
-    """Keep the browser's push subscription (JSON, as ``PushSubscription.toJSON()``)."""
-    service.subscribe(get_db(), principal(), request.get_json(silent=True) or {})
+    """Keep the browser's push subscription (JSON, as ``PushSubscription.toJSON()``); a
+    refusal says why in the page's language (409: the subscription is another account's,
+    the page asks the browser for a new one)."""
+    try:
+        service.subscribe(get_db(), settings(), principal(), request.get_json(silent=True) or {})
+    except (InputError, ConflictError) as exc:
+        return jsonify(error=type(exc).__name__, message=error_text(exc)), \
+            409 if isinstance(exc, ConflictError) else 400
     return jsonify(ok=True), 201

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import ipaddress
 import json
 import logging
 import os
@@ -29,16 +30,18 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import apprise
 import psycopg
+import requests
 from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
 from geo_patrol.clock import local_times
-from geo_patrol.errors import N_, InputError, NotFoundError
+from geo_patrol.errors import N_, ConflictError, InputError, NotFoundError
 from geo_patrol.ingest.photos import read_photo
 from geo_patrol.paging import PageOf, Paging
 from geo_patrol.services.background import Background
@@ -66,6 +69,10 @@ URGENT = frozenset({"callout", "sos"})
 SCOPES = ("city", "station", "volunteer")
 #: Whom the push services may contact about this server's pushes (VAPID's ``sub``).
 PUSH_CONTACT = "mailto:push@geo-patrol.invalid"
+#: Push subscriptions kept per volunteer (their phones and browsers): the newest.
+PUSH_PER_VOLUNTEER = 5
+#: Longest wait for a push service's host name to resolve (seconds).
+RESOLVE_TIMEOUT_S = 2.0
 
 
 def enqueue(conn: Connection, *, volunteer_ids: Sequence[int], kind: str, ref: str,
@@ -215,6 +222,15 @@ def send_apprise(url: str, title: str, body: str) -> None:
         raise ChannelError(lines[-1][:500] if lines else "the channel did not take the message")
 
 
+class _NoRedirects(requests.Session):
+    """A push service takes the message itself: a redirect (to an address inside the
+    network, say) is an answer, never followed."""
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs["allow_redirects"] = False
+        return super().request(*args, **kwargs)
+
+
 def send_webpush(delivery: dict[str, Any], keys: tuple[str, str], *, contact: str,
                  timeout_s: float) -> None:
     """Encrypt one message for one browser subscription and hand it to its push service."""
@@ -223,10 +239,11 @@ def send_webpush(delivery: dict[str, Any], keys: tuple[str, str], *, contact: st
                           "url": delivery["url"], "kind": delivery["kind"]},
                          ensure_ascii=False)
     try:
-        webpush({"endpoint": delivery["endpoint"],
-                 "keys": {"p256dh": delivery["p256dh"], "auth": delivery["auth"]}},
-                data=payload, vapid_private_key=vapid, vapid_claims={"sub": contact},
-                ttl=3600, timeout=timeout_s)
+        with _NoRedirects() as session:
+            webpush({"endpoint": delivery["endpoint"],
+                     "keys": {"p256dh": delivery["p256dh"], "auth": delivery["auth"]}},
+                    data=payload, vapid_private_key=vapid, vapid_claims={"sub": contact},
+                    ttl=3600, timeout=timeout_s, requests_session=session)
     except WebPushException as exc:
         status = exc.response.status_code if exc.response is not None else None
         raise ChannelError(f"push service answered {status}: {str(exc)[:200]}",
@@ -339,6 +356,10 @@ class Sender:
         d = post[0]
         if d["channel"] == "webpush":
             assert self._keys is not None
+            try:  # checked again as it is sent: a host name may point elsewhere by now
+                check_push_endpoint(d["endpoint"], self.settings)
+            except InputError as exc:
+                raise ChannelError(f"not posted: {exc.message}", final=True) from None
             send_webpush(d, self._keys, contact=PUSH_CONTACT, timeout_s=self.policy.timeout_s)
         else:
             send_apprise(d["apprise_url"], d["title"], _group_text(post))
@@ -465,8 +486,86 @@ def vapid_keys(db: Database | Engine) -> tuple[str, str]:
         return store.store_push_keys(conn, pem, public)
 
 
-def subscribe(db: Database, principal: Principal, subscription: Any) -> int:
-    """Keep a browser's push subscription for the signed-in volunteer."""
+#: What the phone's page says of a subscription that is no push service's.
+_MALFORMED = N_("This browser gave an address for notifications that is no push service's: "
+                "notifications stay off.")
+_resolver = ThreadPoolExecutor(2, thread_name_prefix="push-resolve")
+
+
+def _listed(host: str, port: int | None, settings: Settings) -> bool:
+    """Whether the city's settings name ``host`` (any port, or this one) a push service."""
+    listed = {h.strip().lower() for h in settings.push_hosts.split(",") if h.strip()}
+    shown = f"[{host}]" if ":" in host else host
+    return host in listed or shown in listed or (port is not None and f"{shown}:{port}" in listed)
+
+
+def _inside(address: str) -> bool:
+    """Whether an address is no public one (private, loopback, link-local, shared,
+    reserved, multicast; an IPv4 address written as IPv6 judged as itself)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def _addresses(host: str, port: int) -> list[str]:
+    """The addresses ``host`` stands for (none when it does not resolve in time)."""
+    try:
+        return [ipaddress.ip_address(host).compressed]
+    except ValueError:
+        pass
+    try:
+        found = _resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM
+                                 ).result(timeout=RESOLVE_TIMEOUT_S)
+    except (OSError, TimeoutError, UnicodeError):
+        return []
+    return [str(info[4][0]) for info in found]
+
+
+def check_push_endpoint(endpoint: str, settings: Settings) -> None:
+    """Refuse a push subscription's endpoint this server must not post to: anything but
+    ``https://`` to a host whose every address is public, unless the city's settings name
+    the host a push service (:attr:`~geo_patrol.settings.Settings.push_hosts`, which may
+    also be plain ``http://``). A volunteer's browser names the endpoint, so without this
+    anyone signed in could make the server post to addresses inside its network."""
+    try:
+        parts = urlsplit(endpoint)
+        port = parts.port
+    except ValueError:
+        raise InputError("this push subscription's endpoint is no URL", shown=_MALFORMED) \
+            from None
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("https", "http") or not host or parts.username is not None \
+            or parts.password is not None:
+        raise InputError("this push subscription's endpoint is no https:// URL",
+                         shown=_MALFORMED)
+    if _listed(host, port, settings):
+        return
+    if parts.scheme != "https":
+        raise InputError("a push subscription's endpoint must be https:// (or a host named in "
+                         "GEO_PATROL_PUSH_HOSTS)",
+                         shown=N_("This browser's address for notifications is not secure "
+                                  "(https): notifications stay off."))
+    addresses = _addresses(host, port or 443)
+    if not addresses:
+        raise InputError(f"the push service {host[:80]!r} could not be found",
+                         shown=N_("The server could not find this browser's push service: "
+                                  "notifications stay off; try again later."))
+    if any(_inside(a) for a in addresses):
+        raise InputError(f"the push endpoint's host {host[:80]!r} is an address inside the "
+                         "network, not a push service (name it in GEO_PATROL_PUSH_HOSTS if "
+                         "it is one)",
+                         shown=N_("This browser's address for notifications points inside "
+                                  "the network, not at a push service: notifications stay "
+                                  "off."))
+
+
+def subscribe(db: Database, settings: Settings, principal: Principal, subscription: Any
+              ) -> int:
+    """Keep a browser's push subscription for the signed-in volunteer: its endpoint checked
+    (:func:`check_push_endpoint`), only the volunteer's :data:`PUSH_PER_VOLUNTEER` newest
+    kept, and never one that is another volunteer's (:class:`ConflictError`; it stays
+    theirs)."""
     if principal.volunteer_id is None:
         raise NotFoundError("this account has no volunteer record")
     try:
@@ -474,14 +573,20 @@ def subscribe(db: Database, principal: Principal, subscription: Any) -> int:
         keys = subscription["keys"]
         p256dh, auth = str(keys["p256dh"]), str(keys["auth"])
     except (KeyError, TypeError):
-        raise InputError("a push subscription has an endpoint and keys p256dh and auth") \
-            from None
-    if not endpoint.startswith(("https://", "http://")) or len(endpoint) > 1000 \
-            or not 40 <= len(p256dh) <= 200 or not 8 <= len(auth) <= 100:
-        raise InputError("this push subscription is malformed")
+        raise InputError("a push subscription has an endpoint and keys p256dh and auth",
+                         shown=_MALFORMED) from None
+    if len(endpoint) > 1000 or not 40 <= len(p256dh) <= 200 or not 8 <= len(auth) <= 100:
+        raise InputError("this push subscription is malformed", shown=_MALFORMED)
+    check_push_endpoint(endpoint, settings)
     with db.begin() as conn:
-        return store.save_subscription(conn, principal.volunteer_id, endpoint=endpoint,
-                                       p256dh=p256dh, auth=auth)
+        kept = store.save_subscription(conn, principal.volunteer_id, endpoint=endpoint,
+                                       p256dh=p256dh, auth=auth, keep=PUSH_PER_VOLUNTEER)
+        if kept is None:
+            exc = ConflictError("this push subscription is another volunteer's")
+            exc.msgid = N_("This browser's notifications are on for another account: they "
+                           "stay with it.")
+            raise exc
+        return kept
 
 
 # -- channels and rules ------------------------------------------------------------------------

@@ -386,12 +386,23 @@ def rules_of(conn: Connection, volunteer_id: int) -> dict[str, Any]:
 
 
 def save_subscription(conn: Connection, volunteer_id: int, *, endpoint: str, p256dh: str,
-                      auth: str) -> int:
-    return int(conn.execute(sa.text(
+                      auth: str, keep: int) -> int | None:
+    """Keep a browser's subscription for the volunteer (one sent again renewed, and counted
+    as their newest) and only their ``keep`` newest; ``None``, and nothing changed, when the
+    endpoint is another volunteer's."""
+    found = conn.execute(sa.text(
         "INSERT INTO push_subscriptions (volunteer_id, endpoint, p256dh, auth) "
-        "VALUES (:v, :e, :p, :a) ON CONFLICT (endpoint) DO UPDATE SET volunteer_id = :v, "
-        "p256dh = :p, auth = :a RETURNING id"),
-        {"v": volunteer_id, "e": endpoint, "p": p256dh, "a": auth}).scalar())
+        "VALUES (:v, :e, :p, :a) ON CONFLICT (endpoint) DO UPDATE SET p256dh = :p, "
+        "auth = :a, created_at = now() WHERE push_subscriptions.volunteer_id = :v "
+        "RETURNING id"),
+        {"v": volunteer_id, "e": endpoint, "p": p256dh, "a": auth}).scalar()
+    if found is None:
+        return None
+    conn.execute(sa.text(
+        "DELETE FROM push_subscriptions WHERE volunteer_id = :v AND id NOT IN ("
+        "SELECT id FROM push_subscriptions WHERE volunteer_id = :v "
+        "ORDER BY created_at DESC, id DESC LIMIT :k)"), {"v": volunteer_id, "k": keep})
+    return int(found)
 
 
 def push_keys(conn: Connection) -> tuple[str, str] | None:

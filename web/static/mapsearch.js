@@ -78,7 +78,10 @@
           marker = L.circleMarker(at, {radius: 9, color: "#08306b", weight: 3,
                                        fillColor: "#4292c6", fillOpacity: 0.6,
                                        className: "gp-search-marker", renderer: svg}).addTo(map);
-          marker.bindTooltip(item.label, {permanent: true, direction: "top", offset: [0, -8]});
+          // a text node, never the string: Leaflet inserts a string as HTML, and a label
+          // holds what people typed (a hazard named by a volunteer's report)
+          marker.bindTooltip(document.createTextNode(item.label),
+                             {permanent: true, direction: "top", offset: [0, -8]});
         }
       });
       return div;

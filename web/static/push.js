@@ -26,24 +26,42 @@
     return out;
   }
 
-  button.addEventListener("click", function () {
+  function save(subscription) {
     var csrf = document.querySelector("meta[name=csrf-token]").content;
+    return fetch(button.dataset.save, {method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRFToken": csrf,
+                "Accept": "application/json"},
+      body: JSON.stringify(subscription.toJSON())});
+  }
+
+  button.addEventListener("click", function () {
     Notification.requestPermission().then(function (permission) {
       if (permission !== "granted") { throw new Error("refused"); }
       return Promise.all([navigator.serviceWorker.ready,
                           fetch(button.dataset.key, {credentials: "same-origin"})
                             .then(function (r) { return r.json(); })]);
     }).then(function (both) {
-      return both[0].pushManager.subscribe({userVisibleOnly: true,
-                                           applicationServerKey: key(both[1].key)});
-    }).then(function (subscription) {
-      return fetch(button.dataset.save, {method: "POST", credentials: "same-origin",
-        headers: {"Content-Type": "application/json", "X-CSRFToken": csrf},
-        body: JSON.stringify(subscription.toJSON())});
+      var manager = both[0].pushManager;
+      var options = {userVisibleOnly: true, applicationServerKey: key(both[1].key)};
+      return manager.subscribe(options).then(function (subscription) {
+        return save(subscription).then(function (r) {
+          if (r.status !== 409) { return r; }
+          // the browser's subscription is another account's (a phone that changed hands):
+          // it asks its push service for one of this account's own
+          return subscription.unsubscribe()
+            .then(function () { return manager.subscribe(options); }).then(save);
+        });
+      });
     }).then(function (r) {
-      if (!r.ok) { throw new Error(String(r.status)); }
-      status.textContent = button.dataset.done;
-      button.hidden = true;
+      if (r.ok) {
+        status.textContent = button.dataset.done;
+        button.hidden = true;
+        return;
+      }
+      // the server's reason, in the page's language, as text
+      return r.json().then(function (answer) {
+        status.textContent = answer.message || button.dataset.failed;
+      });
     }).catch(function () { status.textContent = button.dataset.failed; });
   });
 }());
