@@ -662,3 +662,28 @@ def test_the_position_port_speaks_the_same_protocol(demo_world, replayed):
         assert count(demo_world["engine"], "live_positions") == before + 3
     finally:
         intake.close()
+
+
+def test_requests_naming_random_devices_cannot_grow_the_refusals(demo_world, monkeypatch):
+    """A flood of refused requests, each naming a new device, is counted under a bounded
+    number of rows a day; retention drops old days' counts."""
+    from geo_patrol.store import live as live_store
+
+    engine = demo_world["engine"]
+    monkeypatch.setattr(live_store, "REFUSED_DEVICES_PER_DAY", 5)
+    day = dt.date(2026, 12, 1)
+    at = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM intake_refusals WHERE day = :d"), {"d": day})
+        for batch in range(3):  # several batches, some naming the same device twice
+            live_store.count_refusals(conn, [(day, "unknown_device", f"flood-{batch}-{i}", 1, at)
+                                             for i in range(400)]
+                                      + [(day, "unknown_device", "flood-0-0", 1, at)])
+        rows = dict(conn.execute(sa.text(
+            "SELECT device, count FROM intake_refusals WHERE day = :d"), {"d": day}).all())
+    assert len(rows) == 6 and rows[""] == 3 * 400 - 5  # five named, the rest together
+    assert rows["flood-0-0"] == 4 and sum(rows.values()) == 3 * 401
+    with engine.begin() as conn:
+        live_store.prune_live(conn, at + dt.timedelta(days=1))
+        assert conn.execute(sa.text("SELECT count(*) FROM intake_refusals WHERE day = :d"),
+                            {"d": day}).scalar_one() == 0

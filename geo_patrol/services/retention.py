@@ -36,8 +36,8 @@ def expired_days(db: Database, cutoff: dt.date) -> list[dt.date]:
 def apply_retention(db: Database, settings: Settings, cutoff: dt.date, *,
                     actor: str = "system") -> dict[str, int]:
     """Drop fixes and track lines before ``cutoff``, the photos of reports triaged and made
-    before it, and positions as received older than ``live_keep_days`` (their fixes stay);
-    returns what was dropped."""
+    before it, and positions as received (and refused requests' counts) older than
+    ``live_keep_days`` (their fixes stay); returns what was dropped."""
     kept = dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.live_keep_days)
     photos = drop_old_media(db, settings, before=dt.datetime.combine(
         cutoff, dt.time(), ZoneInfo(settings.timezone)))
@@ -45,6 +45,6 @@ def apply_retention(db: Database, settings: Settings, cutoff: dt.date, *,
         done = drop_fixes_before(conn, cutoff, settings.timezone)
         live = prune_live(conn, kept)
         done |= {"live_positions": live["positions"], "live_cover_rows": live["cover"],
-                 "report_photos": photos}
+                 "intake_refusals": live["refusals"], "report_photos": photos}
         audit(conn, actor, "retention", f"fixes before {cutoff}", details=done)
     return done

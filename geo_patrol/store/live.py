@@ -129,20 +129,43 @@ def device_table(conn: Connection, within: Iterable[int] | None) -> pd.DataFrame
 
 # -- refusals ---------------------------------------------------------------------------------
 
+#: Refused requests are counted under at most this many claimed devices a day and reason;
+#: the rest under no device (``""``): requests naming random devices cannot grow the table.
+REFUSED_DEVICES_PER_DAY = 1000
+
+
 def count_refusals(conn: Connection, rows: Sequence[tuple[dt.date, str, str, int, dt.datetime]]
                    ) -> None:
-    """Add refused requests: (day, reason, claimed device, count, last time)."""
+    """Add refused requests: (day, reason, claimed device, count, last time); a device not
+    yet counted that day is counted under ``""`` once :data:`REFUSED_DEVICES_PER_DAY` are."""
     if not rows:
         return
-    conn.execute(sa.text(
-        "INSERT INTO intake_refusals (day, reason, device, count, last_at) "
-        "SELECT * FROM unnest(CAST(:d AS date[]), CAST(:r AS text[]), CAST(:v AS text[]), "
-        "CAST(:c AS integer[]), CAST(:t AS timestamptz[])) "
-        "ON CONFLICT (day, reason, device) DO UPDATE SET "
-        "count = intake_refusals.count + excluded.count, "
-        "last_at = greatest(intake_refusals.last_at, excluded.last_at)"),
+    conn.execute(sa.text("""
+        WITH n AS (
+            SELECT d, r, v, sum(c) AS c, max(t) AS t
+            FROM unnest(CAST(:d AS date[]), CAST(:r AS text[]), CAST(:v AS text[]),
+                        CAST(:c AS integer[]), CAST(:t AS timestamptz[])) AS u(d, r, v, c, t)
+            GROUP BY d, r, v),
+        k AS (
+            SELECT n.*, EXISTS (SELECT FROM intake_refusals x
+                                WHERE x.day = n.d AND x.reason = n.r AND x.device = n.v) AS known,
+                   (SELECT count(*) FROM intake_refusals x
+                    WHERE x.day = n.d AND x.reason = n.r) AS held
+            FROM n),
+        m AS (
+            SELECT d, r, c, t,
+                   CASE WHEN known OR held + row_number() OVER (PARTITION BY d, r, known
+                                                                ORDER BY v) <= :cap
+                        THEN v ELSE '' END AS named
+            FROM k)
+        INSERT INTO intake_refusals (day, reason, device, count, last_at)
+        SELECT d, r, named, sum(c)::int, max(t) FROM m GROUP BY d, r, named
+        ON CONFLICT (day, reason, device) DO UPDATE SET
+            count = intake_refusals.count + excluded.count,
+            last_at = greatest(intake_refusals.last_at, excluded.last_at)"""),
         {"d": [r[0] for r in rows], "r": [r[1] for r in rows], "v": [r[2] for r in rows],
-         "c": [r[3] for r in rows], "t": [r[4] for r in rows]})
+         "c": [r[3] for r in rows], "t": [r[4] for r in rows],
+         "cap": REFUSED_DEVICES_PER_DAY})
 
 
 def refusal_table(conn: Connection, since: dt.date, within: Within = None) -> pd.DataFrame:
@@ -489,12 +512,15 @@ def covered_segments(conn: Connection, day: dt.date, within: Iterable[int] | Non
 
 
 def prune_live(conn: Connection, before: dt.datetime) -> dict[str, int]:
-    """Retention of the live tables: positions and coverage older than ``before``."""
+    """Retention of the live tables: positions, coverage and refused requests' counts older
+    than ``before``."""
     positions = conn.execute(sa.text("DELETE FROM live_positions WHERE t < :b"),
                              {"b": before}).rowcount
     cover = conn.execute(sa.text("DELETE FROM live_cover WHERE day < CAST(:b AS date)"),
                          {"b": before}).rowcount
-    return {"positions": int(positions), "cover": int(cover)}
+    refusals = conn.execute(sa.text(
+        "DELETE FROM intake_refusals WHERE day < CAST(:b AS date)"), {"b": before}).rowcount
+    return {"positions": int(positions), "cover": int(cover), "refusals": int(refusals)}
 
 
 # -- call-outs --------------------------------------------------------------------------------
