@@ -117,3 +117,41 @@ def test_sepp_beats_the_past_where_crime_repeats(world):
     assert at["sepp", 0.1].pai > at["random", 0.1].pai
     assert at["sepp", 0.1].hits >= at["last_period", 0.1].hits
     assert at["random", 0.1].pai == pytest.approx(1.0, abs=0.5)
+
+
+def test_the_background_bandwidth_is_chosen_from_the_data():
+    """On a sparse city whose background is far wider than 100 m (4 km of streets a side,
+    ~1,300 background incidents spread almost evenly), each incident's background at a
+    fixed 100 m leans on the few incidents around it, its own cluster among them: the
+    background comes out too high and the triggering too low, past the stated intervals in
+    some draws. Chosen from the data (likelihood cross-validation), the bandwidth is wide
+    and every parameter's interval holds the truth in every draw."""
+    mx, my, lengths = lattice(80)
+    side = mx.max()
+    field = 0.2 + np.exp(-((mx - side / 2) ** 2 + (my - side / 2) ** 2) / (2 * 3000 ** 2))
+    mu = lengths * field
+    mu *= 4.3 / mu.sum()
+    truth = {"background": mu.sum(), "theta": 0.5, "omega": 0.25, "sigma_m": 60.0}
+
+    def misses(model: fc.SeppFit) -> list[str]:
+        got = {"background": model.mu.sum(), "theta": model.theta, "omega": model.omega,
+               "sigma_m": model.sigma_m}
+        assert all(lo < got[k] < hi for k, (lo, hi) in model.intervals.items()
+                   if k in got), model.intervals
+        return [k for k in truth
+                if not model.intervals[k][0] <= truth[k] <= model.intervals[k][1]]
+
+    chosen, at_100 = [], []
+    for seed in range(6):
+        seg, t, _ = fc.simulate(mu, truth["theta"], truth["omega"], truth["sigma_m"], mx, my,
+                                lengths, days=300, seed=seed)
+        chosen.append(fc.fit(seg, t, mx, my, lengths, t_end=300.0))
+        at_100.append(fc.fit(seg, t, mx, my, lengths, t_end=300.0, background_m=100.0))
+    assert all(m.converged for m in chosen)
+    assert [misses(m) for m in chosen] == [[]] * 6, [m.as_dict() for m in chosen]
+    assert np.median([m.background_m for m in chosen]) > 200, [m.background_m for m in chosen]
+    assert all(m.background_m == 100.0 for m in at_100)
+    # a fixed 100 m misses the truth in some draws
+    assert any(misses(m) for m in at_100), [m.as_dict() for m in at_100]
+    # the wider background leaves more of the clustering to the triggering
+    assert all(c.mu.sum() < f.mu.sum() and c.theta > f.theta for c, f in zip(chosen, at_100))
