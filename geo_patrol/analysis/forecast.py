@@ -35,7 +35,6 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 from scipy.optimize import brentq, minimize_scalar
-from scipy.signal import fftconvolve
 from scipy.spatial import cKDTree
 
 #: The triggering reaches this far (metres) and lasts this long (days) at most.
@@ -145,36 +144,36 @@ class Raster:
         return np.bincount(self.cell[segments], weights=weights,
                            minlength=self.shape[0] * self.shape[1]).reshape(self.shape)
 
-    def _kernel(self, bandwidth_m: float) -> np.ndarray:
-        """The one-dimensional Gaussian of the smoothing, cut at four bandwidths, summing
-        to 1 (as ``scipy.ndimage.gaussian_filter``'s)."""
+    def _coarse(self, bandwidth_m: float) -> tuple[int, float]:
+        """How many cells a side are taken as one for a bandwidth (a wide one is smoothed
+        on coarser cells, at 8 to 16 of them), and the bandwidth in those cells."""
         s = bandwidth_m / self.cell_m
-        r = int(4.0 * s + 0.5)
-        k = np.exp(-np.arange(-r, r + 1) ** 2 / (2 * s * s))
-        return k / k.sum()
+        f = int(s / 8) if s > 16 else 1
+        return f, s / f
 
     def smooth(self, grid: np.ndarray, bandwidth_m: float) -> np.ndarray:
-        """``grid`` smoothed by the Gaussian, flattened; direct for narrow bandwidths, by
-        Fourier transform for wide ones (the same kernel)."""
-        s = bandwidth_m / self.cell_m
-        if s <= 16:
-            out = gaussian_filter(grid, s, mode="constant", truncate=4.0)
-        else:
-            k = self._kernel(bandwidth_m)
-            out = fftconvolve(grid, np.outer(k, k), mode="same")
+        """``grid`` smoothed by the Gaussian, flattened. A wide bandwidth is worked on
+        cells of ``f`` a side (summed, smoothed, and each cell given its coarse cell's
+        value): the kernel is still the same between any two cells either way round."""
+        f, s = self._coarse(bandwidth_m)
+        if f == 1:
+            return np.maximum(gaussian_filter(grid, s, mode="constant", truncate=4.0),
+                              0.0).ravel()
+        ny, nx = grid.shape
+        py, px = -ny % f, -nx % f
+        padded = np.pad(grid, ((0, py), (0, px)))
+        coarse = padded.reshape((ny + py) // f, f, (nx + px) // f, f).sum(axis=(1, 3))
+        coarse = gaussian_filter(coarse, s, mode="constant", truncate=4.0)
+        out = np.repeat(np.repeat(coarse, f, axis=0), f, axis=1)[:ny, :nx]
         return np.maximum(out, 0.0).ravel()
 
     def centre(self, bandwidth_m: float) -> float:
         """The smoothing's weight of a cell on itself."""
-        s = bandwidth_m / self.cell_m
-        if s <= 16:
-            r = int(4.0 * s + 0.5)
-            impulse = np.zeros(2 * r + 1)
-            impulse[r] = 1.0
-            c = float(gaussian_filter1d(impulse, s, mode="constant", truncate=4.0)[r])
-        else:
-            k = self._kernel(bandwidth_m)
-            c = float(k[len(k) // 2])
+        _, s = self._coarse(bandwidth_m)
+        r = int(4.0 * s + 0.5)
+        impulse = np.zeros(2 * r + 1)
+        impulse[r] = 1.0
+        c = float(gaussian_filter1d(impulse, s, mode="constant", truncate=4.0)[r])
         return c * c
 
 
