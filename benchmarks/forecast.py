@@ -93,7 +93,9 @@ def main(argv: list[str] | None = None) -> None:
           f"converged {model.converged}, background bandwidth {model.background_m:.0f} m "
           f"chosen by cross-validation), forecast {forecast_s:.1f} s; target fit <= 60 s")
     print(f"bootstrap {boot_s:.1f} s ({boot.draws} refits of ~{boot.incidents:,.0f} incidents "
-          f"on a window of the city)")
+          f"on a window of the city): the procedure's bias "
+          + ", ".join(f"{k} {100 * v:+.1f}%" if k != "theta" else f"{k} {v:+.4f}"
+                      for k, v in boot.bias.items()))
     print(f"kernel density {kde_s:.1f} s, Gi* ({args.permutations} permutations) {gi_s:.1f} s;"
           f" self-exciting / kernel density time {sepp_s / kde_s:.2f}")
     # the truth against the fit's stated 95 % intervals (the background's by its total):
@@ -124,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
           "train_incidents": int(train.sum()), "test_incidents": int(held.sum()),
           "simulate_s": round(simulate_s, 2), "fit_s": round(fit_s, 2),
           "bootstrap_s": round(boot_s, 2), "background_m": round(model.background_m, 1),
+          **{f"bootstrap_bias_{k}": round(v, 4) for k, v in boot.bias.items()},
           "forecast_s": round(forecast_s, 2), "kde_s": round(kde_s, 2), "gi_s": round(gi_s, 2),
           "ratio_sepp_to_kde": round(sepp_s / kde_s, 3), "iterations": model.iterations,
           "converged": model.converged, "pairs": int(model.pairs),
