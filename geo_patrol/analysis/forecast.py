@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 from scipy.optimize import brentq, minimize_scalar
 from scipy.spatial import cKDTree
