@@ -155,3 +155,47 @@ def test_the_background_bandwidth_is_chosen_from_the_data():
     assert any(misses(m) for m in at_100), [m.as_dict() for m in at_100]
     # the wider background leaves more of the clustering to the triggering
     assert all(c.mu.sum() < f.mu.sum() and c.theta > f.theta for c, f in zip(chosen, at_100))
+
+
+def test_the_decay_allows_for_the_triggering_the_window_cuts_short():
+    """Children drawn for parents over a 100-day window at a slow decay (10 days on
+    average), seen only before the window ends: those of the last weeks' parents are
+    missing, which reads as a fast decay if left out of the step (the naive
+    children / total delay); the step that allows for each parent's reach finds the truth,
+    and θ with it."""
+    rng = np.random.default_rng(4)
+    theta, omega, days, cut = 0.5, 0.1, 100.0, fc.T_MAX_DAYS
+    born = rng.uniform(0, days, 40_000)
+    kids = rng.poisson(theta, len(born))
+    delay = rng.exponential(1 / omega, kids.sum())
+    seen = (delay <= cut) & (np.repeat(born, kids) + delay < days)
+    reach = np.minimum(days - born, cut)
+    n, gaps = float(seen.sum()), float(delay[seen].sum())
+    naive = n / gaps
+    got = fc._omega_step(n, gaps, reach, 0.2, cut)
+    assert naive > 1.15 * omega  # the cut-short triggering, read as a fast decay
+    assert got == pytest.approx(omega, rel=0.03)
+    assert n / (1 - np.exp(-got * reach)).sum() == pytest.approx(theta, rel=0.03)
+
+
+def test_bootstrap_intervals_carry_the_background(world):
+    """The bootstrap's intervals, from refits on a window of the streets with the
+    background estimated anew, hold the truth, are no narrower than the observed
+    information's, and say how biased the procedure is."""
+    mx, my, lengths, mu = world
+    seg, t, _ = fc.simulate(mu, TRUTH["theta"], TRUTH["omega"], TRUTH["sigma_m"], mx, my,
+                            lengths, days=300, seed=0)
+    model = fc.fit(seg, t, mx, my, lengths, t_end=300.0)
+    boot = fc.bootstrap(model, mx, my, lengths, days=300.0, share=0.5, draws=4, seed=1)
+    assert boot.draws == 4 and 0.3 * len(seg) < boot.incidents < 0.7 * len(seg)
+    assert set(boot.intervals) == set(model.intervals) | {"mean_days"}
+    for name, (lo, hi) in boot.intervals.items():
+        truth = 1 / TRUTH["omega"] if name == "mean_days" else TRUTH[name]
+        assert lo <= truth <= hi, (name, lo, hi)
+        w_lo, w_hi = model.intervals[name]
+        if name == "theta":
+            assert hi - lo >= 0.99 * (w_hi - w_lo)
+        else:
+            assert np.log(hi / lo) >= 0.99 * np.log(w_hi / w_lo), name
+    assert set(boot.bias) == {"background", "theta", "omega", "sigma_m"}
+    assert all(np.isfinite(v) for v in boot.bias.values())
