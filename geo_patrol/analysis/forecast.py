@@ -624,7 +624,7 @@ def bootstrap(model: SeppFit, mx: np.ndarray, my: np.ndarray, lengths: np.ndarra
         else:
             intervals[name] = (max(float(lo_hi[0]), 0.0), float(lo_hi[1]))
             bias[name] = b
-        spread[name] = se
+        spread[name] = float(se)
     om = intervals["omega"]
     intervals["mean_days"] = (1.0 / om[1], 1.0 / om[0])
     return Bootstrap(intervals, bias, spread, draws, float(np.mean(sizes)))
