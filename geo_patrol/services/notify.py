@@ -46,7 +46,6 @@ from geo_patrol.ingest.photos import read_photo
 from geo_patrol.paging import PageOf, Paging
 from geo_patrol.services.background import Background
 from geo_patrol.services.cities import cities, open_city, open_deployment
-from geo_patrol.services.sources import entered_point, form_text
 from geo_patrol.settings import Settings
 from geo_patrol.store import media as media_store
 from geo_patrol.store import notify as store
@@ -752,6 +751,9 @@ def broadcast(db: Database, settings: Settings, principal: Principal, *, kind: s
     report's is (its copies without EXIF, resized; the original is not kept), shown only
     to those who may see the notice. Returns the notice's id and how many volunteers it
     went to; audit-logged."""
+    # deferred: sources imports reports, which imports this module to tell the reporter
+    from geo_patrol.services.sources import form_text
+
     if kind not in NOTICE_KINDS:
         raise InputError(f"a notice is one of {', '.join(NOTICE_KINDS)}")
     title = form_text(title, "title", limit=120) or NOTICE_TITLES[kind]
@@ -792,6 +794,8 @@ def _store_notice(conn: Connection, settings: Settings, principal: Principal, *,
                   ) -> tuple[int, int]:
     """The notice stored and queued to the volunteers around it (its photo's copies kept:
     their keys added to ``written``)."""
+    from geo_patrol.services.sources import entered_point  # deferred: as in broadcast
+
     plon, plat, community = entered_point(conn, lon, lat, "wgs84",
                                           principal.community_ids)
     people = store.volunteers_within(
