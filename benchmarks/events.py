@@ -179,10 +179,14 @@ async def _listen(url: str, cookie: str, clients: int) -> None:
 
 def _cookie(engine: sa.Engine, settings: object) -> str:
     """A command's session cookie, signed in through the web app's login form."""
-    from geo_patrol.services.accounts import add_user
+    from geo_patrol.errors import ConflictError
+    from geo_patrol.services.accounts import add_user, set_password
     from web import create_app
 
-    add_user(engine, "bench-events", "command", PASSWORD)
+    try:
+        add_user(engine, "bench-events", "command", PASSWORD)
+    except ConflictError:  # a database reused from an earlier run
+        set_password(engine, "bench-events", PASSWORD)
     app = create_app({"GEO_PATROL_SETTINGS": settings})
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
