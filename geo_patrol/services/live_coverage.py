@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import os
@@ -130,18 +129,10 @@ def coverage_loop(engine: Engine, settings: Settings,
         stop.wait(settings.live_update_s)
 
 
-#: How much lower the coverage process's CPU priority is than the server's (``nice``): on a
-#: busy machine the phones' answers come first and the coverage, which may lag by seconds,
-#: takes the CPU they leave (a quiet machine gives it all it asks).
-COVERAGE_NICE = 5
-
-
 def coverage_process(settings: Settings) -> None:
     """:func:`coverage_loop` as a process of its own (``geo-patrol serve``: the intake keeps
-    its core), at a lower CPU priority (:data:`COVERAGE_NICE`)."""
+    its core)."""
     parent, stop = os.getppid(), threading.Event()
-    with contextlib.suppress(AttributeError, OSError):  # no nice() outside Unix
-        os.nice(COVERAGE_NICE)
 
     def orphaned() -> None:  # the server went away (even by SIGKILL): so does this process
         while not stop.wait(1.0):
