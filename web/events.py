@@ -12,7 +12,6 @@ let in by CORS with credentials.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import json
 import logging
@@ -34,9 +33,6 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S = 15.0
 #: Events a slow page may fall behind by before the oldest are dropped.
 QUEUE_SIZE = 256
-#: Pages handed an event in one turn of the event loop: thousands at once would hold up the
-#: phones' position requests on the same loop for as long as all of them take.
-FANOUT_CHUNK = 100
 
 
 class EventHub:
@@ -47,9 +43,6 @@ class EventHub:
         self.listeners: set[tuple[str, Principal, asyncio.Queue]] = set()
         self._task: asyncio.Task | None = None
         self.ready = asyncio.Event()
-        #: events being handed out: (pages' queues, frame, next page), oldest first
-        self._fanout: collections.deque[tuple[list[asyncio.Queue], bytes, int]] = \
-            collections.deque()
 
     def start(self) -> None:
         if self._task is None:
@@ -84,33 +77,11 @@ class EventHub:
         # encoded once for every page that may see it (thousands may be listening)
         data = f"data: {json.dumps(shown, ensure_ascii=False, separators=(',', ':'))}\n\n"
         frame = data.encode()
-        queues = [queue for city, principal, queue in list(self.listeners)
-                  if event.get("city") == city and may_see(principal, event)]
-        if not queues:
-            return
-        self._fanout.append((queues, frame, 0))
-        if len(self._fanout) == 1:
-            self._hand_out()
-
-    def _hand_out(self) -> None:
-        """Hand the oldest event to its next :data:`FANOUT_CHUNK` pages, then let the loop
-        serve whatever else is waiting before the next ones (events reach each page in the
-        order they came)."""
-        budget = FANOUT_CHUNK
-        while self._fanout and budget > 0:
-            queues, frame, start = self._fanout[0]
-            end = min(len(queues), start + budget)
-            for queue in queues[start:end]:
+        for city, principal, queue in list(self.listeners):
+            if event.get("city") == city and may_see(principal, event):
                 if queue.full():
                     queue.get_nowait()
                 queue.put_nowait(frame)
-            budget -= end - start
-            if end < len(queues):
-                self._fanout[0] = (queues, frame, end)
-            else:
-                self._fanout.popleft()
-        if self._fanout:
-            asyncio.get_running_loop().call_soon(self._hand_out)
 
 
 def may_see(principal: Principal, event: dict[str, Any]) -> bool:
