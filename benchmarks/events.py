@@ -11,7 +11,10 @@ as in :mod:`benchmarks.live`; the same positions for every run, the same load ge
 1. **no-op ceiling**: an aiohttp server on uvloop, in its own process, answering every request
    ``200 OK`` unread: what the port stack and the load generator allow at best;
 2. **intake ceiling**: the same positions sent as fast as answered to the position port; the
-   W9 figure is its share of the no-op ceiling (target ≥ 60 %);
+   W9 figure is its share of the no-op ceiling (target ≥ 60 %). Both runs also count the
+   CPU a request costs (the server's processes, PostgreSQL's when it runs here, the load
+   generator's): on a machine others share, a few seconds' throughput swings with their
+   load, and the ratio of the CPU costs is the share reached whenever the CPU binds;
 3. **under load**: ``--clients`` pages connected to ``/events`` (another process, signed in
    with a command's session cookie) while the positions are paced at ``--rate``/s; one event
    published a second (a NOTIFY, as the services publish); for each, the share of the pages
@@ -102,6 +105,56 @@ def _settled(pid: int, *, idle_s: float = 0.2, timeout_s: float = 180.0) -> None
         last = now
 
 
+def _cpu_s(pids: list[int]) -> float:
+    """CPU seconds used so far by these processes and their children."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(pid)
+            for p in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    t = p.cpu_times()
+                    total += t.user + t.system
+    return total
+
+
+def _postmaster(url: str) -> list[int]:
+    """The PostgreSQL server at ``url`` when it runs on this machine (its backends are its
+    children), else nothing."""
+    port = sa.engine.make_url(url).port or 5432
+    found = []
+    for p in psutil.process_iter(["name", "cmdline"]):
+        cmd = p.info["cmdline"] or []
+        if "postgres" in (p.info["name"] or "") and f"-p {port}" in " ".join(cmd):
+            found.append(p.pid)
+    return found
+
+
+class Cpu:
+    """The CPU time a run takes per request, of the server, of PostgreSQL and of this
+    process (the load generator): on a machine others share, the throughput of a short run
+    swings with their load, the CPU a request costs much less."""
+
+    def __init__(self, server: int | None, database: list[int]) -> None:
+        self.server, self.database = [server] if server else [], database
+        self.me = psutil.Process()
+
+    def __enter__(self) -> Cpu:
+        t = self.me.cpu_times()
+        self.start = (_cpu_s(self.server), _cpu_s(self.database), t.user + t.system)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        t = self.me.cpu_times()
+        end = (_cpu_s(self.server), _cpu_s(self.database), t.user + t.system)
+        self.used = tuple(b - a for a, b in zip(self.start, end))
+
+    def per_request_us(self, n: int) -> dict[str, float]:
+        server, database, load = (round(u / max(n, 1) * 1e6, 1) for u in self.used)
+        return {"server": server, "postgres": database, "load_generator": load,
+                "total": round(server + database + load, 1)}
+
+
 # -- the no-op server ---------------------------------------------------------------------------
 
 def _noop(port: int) -> None:
@@ -179,10 +232,14 @@ async def _listen(url: str, cookie: str, clients: int) -> None:
 
 def _cookie(engine: sa.Engine, settings: object) -> str:
     """A command's session cookie, signed in through the web app's login form."""
-    from geo_patrol.services.accounts import add_user
+    from geo_patrol.errors import ConflictError
+    from geo_patrol.services.accounts import add_user, set_password
     from web import create_app
 
-    add_user(engine, "bench-events", "command", PASSWORD)
+    try:
+        add_user(engine, "bench-events", "command", PASSWORD)
+    except ConflictError:  # a database reused from an earlier run
+        set_password(engine, "bench-events", PASSWORD)
     app = create_app({"GEO_PATROL_SETTINGS": settings})
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
@@ -292,6 +349,8 @@ def main(argv: list[str] | None = None) -> None:
     root = Path(tempfile.mkdtemp(prefix="gp-bench-events-"))
     figures: dict[str, object] = {}
     with benchmark_database() as (engine, settings):
+        # a database reused: an earlier run's positions would be replayed with the demo's
+        _reset(engine)
         fixes, ids = demo_busy_hour(engine, settings, root, args.scale, 60.0)
         fixes = fixes.head(int(args.rate * args.seconds))
         with engine.begin() as conn:
@@ -303,10 +362,12 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault("GEO_PATROL_INTAKE_DEVICE_RATE", "0")
 
         port = _port()
+        database = _postmaster(settings.database_url or "")
         noop = _start(["--noop", str(port)], port)
         try:
-            baseline = send(f"http://127.0.0.1:{port}/", requests,
-                            concurrency=args.concurrency, paced=False)
+            with Cpu(noop.pid, database) as noop_cpu:
+                baseline = send(f"http://127.0.0.1:{port}/", requests,
+                                concurrency=args.concurrency, paced=False)
         finally:
             noop.kill()
             noop.wait()
@@ -315,10 +376,16 @@ def main(argv: list[str] | None = None) -> None:
         server = Server(settings.database_url or "", settings.data_dir)
         server.start()
         try:
-            ceiling = send(server.url, requests, concurrency=args.concurrency, paced=False)
+            assert server.proc is not None
+            with Cpu(server.proc.pid, database) as intake_cpu:
+                ceiling = send(server.url, requests, concurrency=args.concurrency,
+                               paced=False)
         finally:
             server.stop()
         print(_line("intake ceiling", ceiling))
+        cpu_noop = noop_cpu.per_request_us(baseline.sent)
+        cpu_intake = intake_cpu.per_request_us(ceiling.sent)
+        print(f"CPU per request (µs): no-op {cpu_noop}; intake {cpu_intake}")
         _reset(engine)
 
         paced = [type(r)(i / args.rate, r.device, r.query, r.body)
@@ -342,6 +409,9 @@ def main(argv: list[str] | None = None) -> None:
             "intake_ceiling_p99_ms": round(ceiling.percentile(99), 1),
             "intake_share_of_noop": round(intake_rate / noop_rate, 3),
             "intake_ceiling_in_flight": round(in_flight, 1),
+            "noop_cpu_us": cpu_noop, "intake_cpu_us": cpu_intake,
+            # the share the CPU a request costs allows when the CPU is what binds
+            "intake_cpu_share_of_noop": round(cpu_noop["total"] / cpu_intake["total"], 3),
             "paced_rate": args.rate,
             "paced_per_s": round(loaded.sent / loaded.seconds),
             "paced_p50_ms": round(loaded.percentile(50), 1),
@@ -353,6 +423,9 @@ def main(argv: list[str] | None = None) -> None:
               f"server's ({intake_rate:.0f}/s against {noop_rate:.0f}/s); {in_flight:.0f} "
               f"requests under way on average of {min(phones, args.concurrency)} phones "
               "sending")
+        print(f"W9 by CPU: a position costs {cpu_intake['total']:.0f} µs of CPU (server, "
+              f"PostgreSQL, load generator) against the no-op's {cpu_noop['total']:.0f} µs: "
+              f"{figures['intake_cpu_share_of_noop']:.0%} when the CPU binds")
     emit(figures)
 
 

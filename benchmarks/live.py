@@ -62,6 +62,7 @@ class Server:
                     "GEO_PATROL_INTAKE_ADDRESS_RATE": "0"}
         self.port = _port()
         self.proc: subprocess.Popen | None = None
+        data_dir.mkdir(parents=True, exist_ok=True)  # a demo loaded already made none
         self.log = (data_dir / "serve.log").open("ab")  # read after a run that went wrong
 
     def start(self) -> None:
@@ -124,7 +125,8 @@ def _one_busy_hour(day, numbers: list[str], minutes: float):  # noqa: ANN001, AN
     hour = (day["t"] // 3600).astype("int64")
     day = day.assign(hour=hour, t=day["t"] - (hour - hour.min()) * 3600)
     pairs = day[["number", "hour"]].drop_duplicates().reset_index(drop=True)
-    free = [n for n in numbers if n not in set(pairs["number"])]
+    tracked = set(pairs["number"])
+    free = [n for n in numbers if n not in tracked]
     taken: set[str] = set()
     phone = []
     for number in pairs["number"]:  # its own number first, then a member with no track

@@ -292,6 +292,32 @@ def test_refusals_store_nothing_and_are_counted(demo_world, replayed):
     assert "unknown-phone" in set(table["device"])
 
 
+def test_the_writer_reads_the_registry_again_so_that_requests_do_not(demo_world, replayed):
+    """After a batch, once half of ``device_registry_s`` has gone by, the writer reads the
+    device registry again: the requests on the position port's loop find it fresh instead of
+    all waiting while one of them reads it."""
+    from geo_patrol.services.devices import add_device
+    from geo_patrol.services.intake import Intake
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    device = f"demo-{replayed['numbers'][0]}"
+    intake = Intake(engine, settings.with_(device_registry_s=1.0))
+    try:
+        assert intake._device(device) is not None  # the first read, by a request
+        first = intake._registry_at
+        add_device(engine, "registry-phone", replayed["numbers"][2])  # not read yet
+        time.sleep(0.6)
+        now = int(time.time())
+        assert intake.submit(f"id={device}&lat=40.65&lon=109.84&timestamp={now}",
+                             b"").result(30) == 1
+        deadline = time.monotonic() + 10
+        while intake._registry_at == first and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert intake._registry_at > first and "registry-phone" in intake._registry
+    finally:
+        intake.close()
+
+
 def test_database_down_answers_503_and_stores_nothing(demo_world, replayed):
     """The intake's answer when the database is unreachable: retry later (503), not 500."""
     from geo_patrol.errors import DatabaseError

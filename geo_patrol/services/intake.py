@@ -243,11 +243,31 @@ class Intake:
                 found = live_store.device_registry(conn, device)
                 self._registry.update(found)
                 return found.get(device)
-            self._registry = live_store.device_registry(conn)
-            self._extent = area_store.deployment_extent(conn)
-            self._srid = metric_srid(conn)
-        self._registry_at = time.monotonic()
+            self._reload_registry(conn)
         return self._registry.get(device)
+
+    def _reload_registry(self, conn: Any) -> None:
+        """Read the whole registry (and the deployment's extent and metric CRS), swapped in
+        at once: a request meanwhile sees the old one or the new, never a half of each."""
+        started = time.monotonic()
+        registry = live_store.device_registry(conn)
+        extent, srid = area_store.deployment_extent(conn), metric_srid(conn)
+        self._registry, self._extent, self._srid = registry, extent, srid
+        self._registry_at = started  # a change made while it was read is read next time
+
+    def _refresh_registry(self) -> None:
+        """On the writer's thread, after a batch: the registry read again once half of
+        ``device_registry_s`` has gone by, so that the requests (on the position port's
+        event loop) find it fresh instead of stopping every phone while it is read. A
+        failure is only logged: a request finding it stale reads it itself."""
+        if self._extent is None or \
+                time.monotonic() - self._registry_at <= self.settings.device_registry_s / 2:
+            return
+        try:
+            with self.engine.connect() as conn:
+                self._reload_registry(conn)
+        except Exception:  # noqa: BLE001  (the request path reads it when it must)
+            log.warning("the device registry was not read again", exc_info=True)
 
     def _check_place(self, positions: list[Position]) -> None:
         if self._extent is None or self._srid is None:
@@ -309,6 +329,7 @@ class Intake:
             self._alarms(batch)
             if stored:
                 self._watch_still()
+            self._refresh_registry()
 
     def _alarms(self, batch: list[_Pending]) -> None:
         """SOS positions of a stored batch raise their volunteers' alarms (after the phones
