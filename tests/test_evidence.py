@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from playwright.sync_api import expect
 
 from geo_patrol.analysis import dose
+from geo_patrol.analysis import forecast as fc
 from geo_patrol.analysis.days import day_bounds
 from geo_patrol.analysis.paths import Fixes
 from geo_patrol.analysis.places import distinct_place_texts
@@ -186,6 +187,26 @@ def test_dose_of_a_stored_rota_on_the_demo(demo_world, demo_spots, stored_rota):
     assert f"{stored_rota['forecast']['pai']:.1f}×" in chosen.output
 
 
+def test_the_forecast_carries_the_bootstraps_intervals(demo_world, stored_rota):
+    """The fit the rota stored with its forecast carries the parametric bootstrap's
+    intervals, the same as :func:`forecast.bootstrap` gives for the same fit and seed, beside
+    the observed information's (kept for the API's readers)."""
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    fit = stored_rota["forecast"]["sepp"]
+    data = crime.load(engine, settings, crime.Study())
+    last = dt.date.fromisoformat(stored_rota["forecast"]["test"][0]) \
+        + dt.timedelta(weeks=stored_rota["forecast"]["weeks"] - 1)
+    model = crime.sepp_scores(data, last)[1]
+    assert model.as_dict()["theta"] == fit["theta"] and "intervals" in fit
+    segs = data.segments
+    mids = segs.geometry.interpolate(0.5, normalized=True)
+    boot = fc.bootstrap(model, mids.x.to_numpy(), mids.y.to_numpy(),
+                        segs["length_m"].to_numpy(dtype=np.float64), days=model.t_end, seed=0)
+    assert fit["bootstrap"] == json.loads(json.dumps(boot.as_dict()))
+    assert set(fit["bootstrap"]["intervals"]) == {"background", "theta", "omega",
+                                                  "mean_days", "sigma_m"}
+
+
 def test_the_rota_posts_at_the_favoured_forecasts_hottest_segments(demo_world, stored_rota):
     engine, settings = demo_world["engine"], demo_world["settings"]
     data = crime.load(engine, settings, crime.Study(area_id=stored_rota["area"]))
@@ -209,7 +230,8 @@ PAGE_WORDS = {
            "full": "基本完成（80% 及以上）", "unplanned": "尚未安排驻巡",
            "low": "很少或没有（不到 40%）", "part": "部分完成（40%–80%）",
            "against": "{got} / {planned} 分钟", "theta": "每起警情平均引发的警情",
-           "interval": "95% 区间：{lo} 至 {hi}",
+           "interval": "95% 范围：{lo} 至 {hi}",
+           "fit_note": "将鼠标停在数字上可查看其 95% 范围：按模型拟合出的过程模拟 8 份警情，逐份重新拟合模型得出。",
            "force": "计划 140 次热点驻巡，现有力量可完成 38 次，缺 102 次（约 68 人·小时，"
                     "每次驻巡连同巡逻约 40 分钟）"},
     "en": {"title": "Patrol evidence", "method": "risk following recent incidents",
@@ -221,7 +243,9 @@ PAGE_WORDS = {
            "low": "Little or none (under 40%)", "part": "Partly (40% to 80%)",
            "against": "{got} / {planned} min",
            "theta": "Incidents each incident triggers, on average",
-           "interval": "95% interval: {lo} to {hi}",
+           "interval": "95% range: {lo} to {hi}",
+           "fit_note": "Hover over a figure for its 95% range, from refitting the model to 8 "
+                       "simulated copies of what it found.",
            "force": "140 hot-spot stops planned, the force at hand can make 38: 102 missing "
                     "(about 68 volunteer-hours, some 40 minutes each with its walk)"},
 }
@@ -332,16 +356,20 @@ def test_evidence_page(page, server, demo_world, demo_spots, stored_rota, lang):
     assert w["koper"] in details.inner_text()
     page.locator("#forecast-details summary").click()
     assert w["stats"] in page.locator("#forecast-details").inner_text()
-    # the fitted process in plain words, each figure's 95 % interval on hover
+    # the fitted process in plain words, each figure's 95 % range on hover: the bootstrap's
+    # (refits of simulated copies, the background estimated anew), not the curvature's
     fit = stored_rota["forecast"]["sepp"]
     theta = page.locator('#forecast-fit [data-fit="theta"]')
     assert theta.inner_text() == f"{fit['theta']:.2f}"
     assert w["theta"] in page.locator("#forecast-fit tr").nth(1).inner_text()
-    lo, hi = fit["intervals"]["theta"]
-    assert lo <= fit["theta"] <= hi
+    lo, hi = fit["bootstrap"]["intervals"]["theta"]
+    assert lo <= fit["theta"] <= hi and [lo, hi] != fit["intervals"]["theta"]
     assert theta.get_attribute("title") == w["interval"].format(lo=f"{lo:.2f}", hi=f"{hi:.2f}")
     days = page.locator('#forecast-fit [data-fit="mean_days"]')
     assert days.inner_text() == f"{fit['mean_days']:.1f}"
+    lo, hi = fit["bootstrap"]["intervals"]["mean_days"]
+    assert days.get_attribute("title") == w["interval"].format(lo=f"{lo:.1f}", hi=f"{hi:.1f}")
+    assert page.locator("#forecast-fit-note").inner_text() == w["fit_note"]
     theta.hover()
     shot(page, f"evidence-{lang}")
     if lang == "en":
@@ -402,7 +430,8 @@ BRIEFING_WORDS = {
            "arms": "巡逻组", "pai": "PAI", "too_small": "规模太小，无法判断",
            "cannot_tell": "无法判断巡逻是否带来改变", "fell": "巡逻组热点的警情下降了",
            "rose": "巡逻组热点的警情上升了", "not_delivered": "巡逻没有按设计进行",
-           "p": "p = "},
+           "p": "p = ", "fit": "每起警情平均带动 {theta} 起（{lo} 至 {hi}）",
+           "refits": "模拟 8 份警情、逐份重新拟合模型"},
     "en": {"section": "Evidence: forecasts, patrol time and trials",
            "method": "Where rotas take their hot spots: Risk following recent incidents.",
            "dose": "volunteers were at the rotas' {n} hot spots for {got} of the {planned} "
@@ -411,7 +440,9 @@ BRIEFING_WORDS = {
            "ahead": "It starts on {start}", "arms": "patrolled", "pai": "PAI",
            "too_small": "Too small to tell", "cannot_tell": "Cannot tell whether",
            "fell": "Incidents fell at the patrolled", "rose": "Incidents rose at the patrolled",
-           "not_delivered": "The patrols did not happen as designed", "p": "p = "},
+           "not_delivered": "The patrols did not happen as designed", "p": "p = ",
+           "fit": "each incident triggers {theta} on average ({lo} to {hi})",
+           "refits": "refitting the model to 8 simulated copies of what it found"},
 }
 
 
@@ -450,6 +481,13 @@ def test_the_briefing_tells_the_forecast_the_dose_and_the_trials(
     assert not stats.evaluate("d => d.open") and w["stats"] in stats.inner_text()
     stats.locator("summary").click()
     assert w["pai"] in stats.inner_text()
+    # the fitted process with the bootstrap's 95 % ranges, said to come from refits
+    fit = stored_rota["forecast"]["sepp"]
+    lo, hi = fit["bootstrap"]["intervals"]["theta"]
+    said = stats.locator("#gp-forecast-fit").inner_text()
+    assert w["fit"].format(theta=f"{fit['theta']:.2f}", lo=f"{lo:.2f}", hi=f"{hi:.2f}") \
+        in said, said
+    assert w["refits"] in said
     # the rota's one day lies in the briefing's period: its dose, hot spot by hot spot
     got = evidence.dose(engine, settings, stored_rota["id"], today=day).totals()
     share = 100 * got["delivered_min"] / got["planned_min"]

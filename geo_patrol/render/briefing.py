@@ -176,8 +176,22 @@ def forecast_part(f: dict[str, Any], lang: str) -> str:
         method=term("method", f["method"], lang), pai=f"{f['pai']:.2f}",
         runner=term("method", f.get("runner_up"), lang) or "—",
         second=f"{f.get('runner_up_pai', 0.0):.2f}", random=f"{f['random_pai']:.2f}")
-    return (f'<p id="gp-forecast">{html.escape(text)}</p>'
-            + _details(lang, f'<p class="gp-note">{html.escape(stats)}</p>'))
+    notes = [f'<p class="gp-note">{html.escape(stats)}</p>']
+    fit = f.get("sepp") or {}
+    boot = fit.get("bootstrap")
+    if boot:  # a fit stored before the bootstrap was run says no more than its PAI
+        iv = boot["intervals"]
+        shown = {"bg": ("background_per_day", "background", "{:.2f}"),
+                 "theta": ("theta", "theta", "{:.2f}"),
+                 "days": ("mean_days", "mean_days", "{:.1f}"),
+                 "sigma": ("sigma_m", "sigma_m", "{:.0f}")}
+        words = {"n": boot["draws"]}
+        for k, (own, ranged, fmt) in shown.items():
+            words |= {k: fmt.format(fit[own]), f"{k}_lo": fmt.format(iv[ranged][0]),
+                      f"{k}_hi": fmt.format(iv[ranged][1])}
+        notes.append(f'<p class="gp-note" id="gp-forecast-fit">'
+                     f'{html.escape(label("forecast_fit", lang).format(**words))}</p>')
+    return f'<p id="gp-forecast">{html.escape(text)}</p>' + _details(lang, *notes)
 
 
 def dose_part(dose: Any, lang: str, *, stay_min: float, radius_m: float) -> str:

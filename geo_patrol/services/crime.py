@@ -229,7 +229,8 @@ class Evaluation:
     test_incidents: int
     rows: list[hs.Prediction]
     weeks: int = 1
-    sepp: dict[str, Any] | None = None  # the last week's fitted parameters
+    #: the last week's fitted parameters (:func:`sepp_fit`: with the bootstrap's intervals)
+    sepp: dict[str, Any] | None = None
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame([p.__dict__ for p in self.rows])
@@ -272,6 +273,33 @@ def incident_days(data: Data, frame: pd.DataFrame) -> np.ndarray:
     return day + frac.fillna(0.5).to_numpy(dtype=np.float64)
 
 
+def _street_points(data: Data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The segments' midpoints (x, y) and lengths, as the self-exciting process sees them."""
+    seg = data.segments
+    mids = seg.geometry.interpolate(0.5, normalized=True)
+    return (mids.x.to_numpy(), mids.y.to_numpy(),
+            seg["length_m"].to_numpy(dtype=np.float64))
+
+
+def sepp_fit(data: Data, before: dt.date, *, seed: int = 0) -> dict[str, Any]:
+    """The self-exciting process fitted to the incidents before ``before``, as shown:
+    :meth:`SeppFit.as_dict` (its ``intervals`` from the observed information at the fit)
+    with ``bootstrap``, :func:`~geo_patrol.analysis.forecast.bootstrap`'s intervals from
+    refitting the model to simulated copies of itself (the background estimated anew),
+    drawn from ``seed`` (None when the incidents are too few for the refits to bound every
+    parameter). A job's work: the bootstrap costs less than one more fit (0.9 s of CPU
+    against the fit's 1.5 s for the city demo's 3,300 incidents)."""
+    key = f"sepp-fit:{before}:{seed}"
+    if key not in data.cache:
+        model = sepp_scores(data, before, seed=seed)[1]
+        mx, my, lengths = _street_points(data)
+        with np.errstate(over="ignore"):  # unbounded: told below
+            boot = fc.bootstrap(model, mx, my, lengths, days=model.t_end, seed=seed)
+        bounded = all(np.isfinite(v) for pair in boot.intervals.values() for v in pair)
+        data.cache[key] = model.as_dict() | {"bootstrap": boot.as_dict() if bounded else None}
+    return data.cache[key]
+
+
 def sepp_scores(data: Data, before: dt.date, *, days: int = 7, seed: int = 0
                 ) -> tuple[np.ndarray, fc.SeppFit]:
     """The self-exciting process fitted to the incidents on the streets before ``before``,
@@ -283,10 +311,7 @@ def sepp_scores(data: Data, before: dt.date, *, days: int = 7, seed: int = 0
         t = incident_days(data, dated)
         t_end = float((before - data.start).days)
         keep = (on >= 0) & (t < t_end)
-        seg = data.segments
-        mids = seg.geometry.interpolate(0.5, normalized=True)
-        mx, my = mids.x.to_numpy(), mids.y.to_numpy()
-        lengths = seg["length_m"].to_numpy(dtype=np.float64)
+        mx, my, lengths = _street_points(data)
         model = fc.fit(on[keep], t[keep], mx, my, lengths, t_end=t_end)
         data.cache[key] = (fc.expected(model, on[keep], t[keep], mx, my, lengths, days=days),
                            model)
@@ -360,7 +385,7 @@ def evaluate(data: Data, *, holdout_weeks: int = 4, permutations: int = 199, ord
     out = Evaluation((data.start, split - dt.timedelta(days=1)), (split, data.end),
                      int(hs.counts_on(on[days < split], n).sum()),
                      int(sum(test.sum() for _, test in periods)), rows, holdout_weeks,
-                     sepp_scores(data, last, seed=seed)[1].as_dict())
+                     sepp_fit(data, last, seed=seed))
     data.cache[key] = out
     return out
 
