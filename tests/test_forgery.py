@@ -347,6 +347,59 @@ def test_position_requests_are_rate_limited_per_device_and_per_address(demo_worl
     assert resp.status_code == 400 and b"malformed" in resp.data
 
 
+def test_requests_with_a_wrong_key_cannot_silence_the_real_phone(demo_world, route):
+    """Requests naming a device with a wrong key spend their address's bucket, not the
+    device's: the phone with its key, from elsewhere, is still taken."""
+    from geo_patrol.services.devices import add_device, new_secret
+
+    engine = demo_world["engine"]
+    secret = new_secret()
+    add_device(engine, "f-victim", route["walkers"][1][1], secret=secret)
+    settings = demo_world["settings"].with_(intake_device_rate=0.01, intake_device_burst=3.0,
+                                            intake_address_rate=0.01, intake_address_burst=8.0)
+    app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": settings})
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    lon, lat = route["fixes"][0][1:]
+    attacker = [app.test_client().get("/osmand", query_string={
+        "id": "f-victim", "key": "x" * 24, "lat": lat, "lon": lon, "timestamp": now},
+        environ_base={"REMOTE_ADDR": "10.9.3.1"}).status_code for _ in range(8)]
+    assert attacker == [403] * 8, attacker  # the device's bucket holds 3: none spent
+    phone = app.test_client().get("/osmand", query_string={
+        "id": "f-victim", "key": secret, "lat": lat, "lon": lon, "timestamp": now},
+        environ_base={"REMOTE_ADDR": "10.9.3.2"})
+    assert phone.status_code == 200
+
+
+def test_made_up_device_ids_cost_no_query_each(demo_world, monkeypatch):
+    """A device looked up and not found is not looked up again for a while, and unknown
+    devices are looked up at a bounded rate: a flood of made-up ids costs few queries."""
+    from geo_patrol.services import intake as intake_module
+    from geo_patrol.services.intake import Intake
+    from geo_patrol.store import live as live_store
+
+    lookups = []
+    real = live_store.device_registry
+
+    def counted(conn, device=None):  # noqa: ANN001, ANN202
+        if device is not None:
+            lookups.append(device)
+        return real(conn, device) if device is not None else real(conn)
+
+    monkeypatch.setattr(live_store, "device_registry", counted)
+    monkeypatch.setattr(intake_module, "LOOKUPS_PER_S", 5.0)
+    intake = Intake(demo_world["engine"], demo_world["settings"])
+    try:
+        intake._device("nobody-0")  # reads the registry and looks "nobody-0" up
+        for _ in range(20):  # the same unknown id again and again: no query
+            assert intake._device("nobody-0") is None
+        assert lookups == ["nobody-0"]
+        for i in range(1, 200):  # made-up ids as fast as they come: at most a burst's worth
+            assert intake._device(f"nobody-{i}") is None
+        assert len(lookups) <= 1 + 2 * 5 + 2
+    finally:
+        intake.close()
+
+
 # --- finding 8: an officer offers tasks only to volunteers of their communities ---------------
 
 def test_an_officer_cannot_offer_a_task_outside_their_communities(demo_world):

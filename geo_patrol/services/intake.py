@@ -45,6 +45,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: A device looked up and not found is taken as unknown for this long (seconds) without
+#: another query; at most ``UNKNOWN_KEPT`` such devices are remembered.
+UNKNOWN_FOR_S = 10.0
+UNKNOWN_KEPT = 100_000
+#: Unknown devices are looked up in the database at most this many times a second (with
+#: bursts of twice as many); beyond it they are refused as unknown without a query.
+LOOKUPS_PER_S = 50.0
+
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
     """uvloop's event loop where it is installed (Linux, macOS), else asyncio's own: the
@@ -157,6 +165,9 @@ class Intake:
         self._per_device = RateLimit(settings.intake_device_rate, settings.intake_device_burst)
         self._per_address = RateLimit(settings.intake_address_rate,
                                       settings.intake_address_burst)
+        #: devices looked up and not found (monotonic time), and the lookups' own limit
+        self._unknown: collections.OrderedDict[str, float] = collections.OrderedDict()
+        self._lookups = RateLimit(LOOKUPS_PER_S, 2 * LOOKUPS_PER_S)
         self.stats = collections.Counter()
         #: when the next "no movement" check may be asked for (monotonic seconds)
         self._still_due = 0.0
@@ -200,9 +211,6 @@ class Intake:
         """Check and queue the positions of a decoded request (``key``: its device secret)."""
         try:
             device = positions[0].device
-            if not self._per_device.allow(device, now):
-                raise PositionRefused("rate_limited", "too many position requests from this "
-                                      "device: try again in a moment", device=device)
             entry = self._device(device)
             if entry is None:
                 raise PositionRefused("unknown_device", f"unknown device {device!r}: the "
@@ -214,6 +222,11 @@ class Intake:
                         live_store.secret_digest(key), digest):
                     raise PositionRefused("wrong_secret", "the device secret (key=) is missing "
                                           "or wrong", device=device)
+            # only a request that is the device's own spends its bucket: requests naming it
+            # with a wrong key cannot silence the real phone (they spend their address's)
+            if not self._per_device.allow(device, now):
+                raise PositionRefused("rate_limited", "too many position requests from this "
+                                      "device: try again in a moment", device=device)
             self._check_place(positions)
         except PositionRefused as exc:
             self._count_refusal(exc.reason, exc.device or "", now)
@@ -233,15 +246,29 @@ class Intake:
     def _device(self, device: str) -> tuple[int, int, str | None, str] | None:
         """The device's registry entry: the registry is reloaded every
         ``device_registry_s``, and a device it does not know is looked up on its own (a
-        phone registered a moment ago is taken at once)."""
+        phone registered a moment ago is taken at once) unless it was looked up in the last
+        :data:`UNKNOWN_FOR_S` seconds or unknown devices are being asked for faster than
+        :data:`LOOKUPS_PER_S` (a flood of made-up ids costs no query each: a phone
+        registered meanwhile is found by the registry's next reading)."""
         entry = self._registry.get(device)
-        if entry is not None and \
-                time.monotonic() - self._registry_at <= self.settings.device_registry_s:
+        clock = time.monotonic()
+        if entry is not None and clock - self._registry_at <= self.settings.device_registry_s:
             return entry
+        if entry is None and self._extent is not None:
+            missed = self._unknown.get(device)
+            if missed is not None and clock - missed < UNKNOWN_FOR_S:
+                return None
+            if not self._lookups.allow("", clock):
+                return None
         with self.engine.connect() as conn:
             if entry is None and self._extent is not None:
                 found = live_store.device_registry(conn, device)
                 self._registry.update(found)
+                if device not in found:
+                    self._unknown[device] = clock
+                    self._unknown.move_to_end(device)
+                    while len(self._unknown) > UNKNOWN_KEPT:
+                        self._unknown.popitem(last=False)
                 return found.get(device)
             self._reload_registry(conn)
         return self._registry.get(device)
