@@ -507,7 +507,9 @@ def test_a_trial_not_yet_started_is_withdrawn_from_its_page(browser, server,  # 
     start = dt.date.today() + dt.timedelta(days=60 if lang == "zh" else 90)
     ahead, _ = trials.create(engine, settings, by="planner-t", area_id=None, start=start,
                              weeks=2, spots=6, fall=0.3, seed=21)
-    late, _ = trials.create(engine, settings, by="planner-t", area_id=None, start=start,
+    # after the first's two weeks: the hot spots it holds are free again
+    late_start = start + dt.timedelta(days=14)
+    late, _ = trials.create(engine, settings, by="planner-t", area_id=None, start=late_start,
                             weeks=2, spots=6, fall=0.3, seed=22)
 
     def logged(action: str, trial_id: int) -> int:
@@ -539,12 +541,12 @@ def test_a_trial_not_yet_started_is_withdrawn_from_its_page(browser, server,  # 
         shot(page, f"evidence-trial-withdrawn-{lang}")
         # the page was opened before the trial's first day; the click comes after it
         page.goto(f"{server}/evidence?trial={late}", wait_until="networkidle")
-        _on(monkeypatch, start)
+        _on(monkeypatch, late_start)
         page.once("dialog", lambda d: d.accept())
         page.locator("#trial-withdraw").get_by_role("button", name=w["button"]).click()
         page.wait_for_load_state("networkidle")
         error = page.locator("#form-error").inner_text()
-        assert w["refused"].format(id=late, start=start.isoformat()) in error
+        assert w["refused"].format(id=late, start=late_start.isoformat()) in error
         assert late in set(trials.listing(engine)["id"])
         assert logged("trial_change_refused", late) == 1 and logged("trial_withdraw", late) == 0
         assert page.locator("#trial-withdraw").count() == 0  # it has started: no button
