@@ -175,6 +175,18 @@ def _noop(port: int) -> None:
     loop.run_forever()
 
 
+def _caught_up(engine: sa.Engine, timeout_s: float = 120.0) -> int:
+    """Wait until the live coverage has taken in every stored position (at most
+    ``timeout_s``); the positions still behind then."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with engine.connect() as conn:
+            behind = live_store.coverage_behind(conn)
+        if not behind or time.monotonic() > deadline:
+            return behind
+        time.sleep(0.2)
+
+
 def _start(args: list[str], port: int) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "benchmarks.events", *args])
     _wait_open(port, proc)
@@ -380,9 +392,13 @@ def main(argv: list[str] | None = None) -> None:
             with Cpu(server.proc.pid, database) as intake_cpu:
                 ceiling = send(server.url, requests, concurrency=args.concurrency,
                                paced=False)
+                # the CPU the positions cost includes their live coverage, caught up
+                behind = _caught_up(engine)
         finally:
             server.stop()
         print(_line("intake ceiling", ceiling))
+        if behind:
+            print(f"  (the live coverage was still {behind} positions behind after 120 s)")
         cpu_noop = noop_cpu.per_request_us(baseline.sent)
         cpu_intake = intake_cpu.per_request_us(ceiling.sent)
         print(f"CPU per request (µs): no-op {cpu_noop}; intake {cpu_intake}")

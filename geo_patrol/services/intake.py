@@ -147,7 +147,7 @@ class Intake:
     """
 
     def __init__(self, engine: Engine, settings: Settings, *, interval_s: float = 0.2,
-                 min_gap_s: float = 0.04) -> None:
+                 min_gap_s: float = 0.01) -> None:
         self.engine = engine
         self.settings = settings
         self.interval_s = interval_s

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import os
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: The streets are checked for a change (a new import) at most this often (seconds): the
+#: check counts every segment, a cost that would otherwise come with every update.
+STREETS_CHECK_S = 30.0
+#: Positions one update takes in at most.
+UPDATE_LIMIT = 200_000
+
 
 class LiveCoverage:
     """Advances today's live coverage from positions that arrived since the last update.
@@ -39,14 +46,21 @@ class LiveCoverage:
         self.params = default_params(settings)
         self._streets: StreetAtoms | None = None
         self._streets_key: tuple[int, int] | None = None
+        self._streets_checked = 0.0
 
     def _atoms(self, conn: Any) -> StreetAtoms:
+        """The street atoms, built again when the streets have changed (checked at most
+        every :data:`STREETS_CHECK_S`)."""
+        now = time.monotonic()
+        if self._streets is not None and now - self._streets_checked < STREETS_CHECK_S:
+            return self._streets
         key = area_store.segment_count(conn)
         if self._streets is None or key != self._streets_key:
             segs = read_segments(conn, None)
             self._streets = StreetAtoms.build(segs["id"].to_numpy(), segs["geom"].to_numpy(),
                                               self.params.radius_m)
             self._streets_key = key
+        self._streets_checked = now
         return self._streets
 
     def prepare(self) -> None:
@@ -59,7 +73,7 @@ class LiveCoverage:
         except Exception:  # noqa: BLE001  (no streets or no database yet: built when needed)
             log.info("the street atoms are built at the first update", exc_info=True)
 
-    def update(self, *, limit: int = 200_000) -> int:
+    def update(self, *, limit: int = UPDATE_LIMIT) -> int:
         """Take in up to ``limit`` new positions; the number read (0: nothing new or another
         process is updating)."""
         zone = ZoneInfo(self.settings.timezone)
@@ -77,7 +91,7 @@ class LiveCoverage:
             new = live_store.new_clean_fixes(conn, live_store.cursor(conn), limit)
             if new.empty:
                 return 0
-            top = int(new["seq"].max())
+            top, read = int(new["seq"].max()), len(new)
             new = new[new["flags"] == 0]
             if len(new):
                 streets = self._atoms(conn)
@@ -88,7 +102,7 @@ class LiveCoverage:
                 for day, part in new.groupby("day"):
                     self._advance(conn, day, part, streets)
             live_store.set_cursor(conn, top)
-            return int(len(new))
+            return read
 
     def _advance(self, conn: Any, day: dt.date, part: pd.DataFrame,
                  streets: StreetAtoms) -> None:
@@ -106,20 +120,23 @@ class LiveCoverage:
         if cover.empty:
             return
         segs = cover["segment_id"].unique().tolist()
-        stored = live_store.cover_rows(conn, day, segs)
+        stored = live_store.take_cover(conn, day, segs)
         live_store.store_cover(conn, day, merge_cover(stored, cover))
 
 
 def coverage_loop(engine: Engine, settings: Settings,
                   stop: threading.Event | None = None) -> None:
     """Advance the live coverage (and call-out arrivals) every ``live_update_s`` until
-    ``stop`` is set; a lost database is retried on the next turn."""
+    ``stop`` is set; a lost database is retried on the next turn. An update that read its
+    whole limit is followed at once by the next (a backlog); otherwise the positions of the
+    next ``live_update_s`` are taken in together, so that each street touched meanwhile is
+    rewritten once, not once per position's update."""
     coverage = LiveCoverage(engine, settings)
     stop = stop or threading.Event()
     coverage.prepare()
     while not stop.is_set():
         try:
-            while coverage.update():
+            while coverage.update() >= UPDATE_LIMIT and not stop.is_set():
                 pass
         except CONNECTION_LOST as exc:
             log.warning("live coverage not updated, the database is unreachable: %s",

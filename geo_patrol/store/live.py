@@ -423,6 +423,13 @@ def cursor(conn: Connection, name: str = "coverage") -> int:
                             {"n": name}).scalar_one_or_none() or 0)
 
 
+def coverage_behind(conn: Connection, name: str = "coverage") -> int:
+    """Positions stored that the live coverage has not taken in yet."""
+    return int(conn.execute(sa.text(
+        "SELECT count(*) FROM live_positions WHERE seq > "
+        "coalesce((SELECT seq FROM live_cursor WHERE name = :n), 0)"), {"n": name}).scalar_one())
+
+
 def set_cursor(conn: Connection, seq: int, name: str = "coverage") -> None:
     conn.execute(sa.text(
         "INSERT INTO live_cursor (name, seq) VALUES (:n, :s) "
@@ -455,19 +462,22 @@ def clean_before(conn: Connection, firsts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["volunteer_id", "t", "x", "y", "kind"])
 
 
-def cover_rows(conn: Connection, day: dt.date, segment_ids: Sequence[int]) -> pd.DataFrame:
+def take_cover(conn: Connection, day: dt.date, segment_ids: Sequence[int]) -> pd.DataFrame:
+    """The stored intervals of these segments on ``day``, taken out (deleted, in the caller's
+    transaction) to be merged with new ones and stored again by :func:`store_cover`."""
     return pd.read_sql_query(sa.text(
-        "SELECT segment_id, atoms, starts, ends, extract(epoch FROM last_visit)::float8 AS last "
-        "FROM live_cover WHERE day = :d AND segment_id = ANY(:s)"),
+        "DELETE FROM live_cover c USING unnest(CAST(:s AS bigint[])) AS k(id) "
+        "WHERE c.day = :d AND c.segment_id = k.id "
+        "RETURNING c.segment_id, c.atoms, c.starts, c.ends, "
+        "extract(epoch FROM c.last_visit)::float8 AS last"),
         conn, params={"d": day, "s": list(segment_ids)})
 
 
 def store_cover(conn: Connection, day: dt.date, frame: pd.DataFrame) -> None:
-    """Replace segments' merged intervals (segment_id, atoms, starts, ends, covered_m, last)."""
+    """Store segments' merged intervals (segment_id, atoms, starts, ends, covered_m, last),
+    their earlier rows taken out first by :func:`take_cover`."""
     if frame.empty:
         return
-    conn.execute(sa.text("DELETE FROM live_cover WHERE day = :d AND segment_id = ANY(:s)"),
-                 {"d": day, "s": frame["segment_id"].astype(int).tolist()})
     query = sql.SQL("COPY live_cover (day, segment_id, atoms, starts, ends, covered_m, "
                     "last_visit) FROM STDIN")
     # COPY's text lines written here: numbers and arrays need no escaping, and psycopg's
@@ -936,13 +946,15 @@ def mark_arrivals(conn: Connection, radius_m: float) -> int:
     the incident after they were called: arrived, at the first such position."""
     done = conn.execute(sa.text(
         "UPDATE callout_targets t SET status = 'arrived', arrived_at = a.t FROM ("
-        "  SELECT t.callout_id, t.volunteer_id, min(p.t) AS t FROM callout_targets t "
+        "  SELECT t.callout_id, t.volunteer_id, p.t FROM callout_targets t "
         "  JOIN callouts c ON c.id = t.callout_id AND c.closed_at IS NULL "
-        "  JOIN live_positions p ON p.volunteer_id = t.volunteer_id AND p.t >= t.sent_at "
-        "   AND p.flags = 0 AND (p.x - ST_X(c.geom_m)) ^ 2 + (p.y - ST_Y(c.geom_m)) ^ 2 "
-        "   <= :r * :r "
-        "  WHERE t.status IN ('sent', 'accepted', 'on_way') AND t.sent_at IS NOT NULL "
-        "  GROUP BY t.callout_id, t.volunteer_id) a "
+        # from the open targets, each volunteer's own positions since the call (its key's
+        # range): no call-out open, no position read
+        "  CROSS JOIN LATERAL (SELECT p.t FROM live_positions p "
+        "   WHERE p.volunteer_id = t.volunteer_id AND p.t >= t.sent_at AND p.flags = 0 "
+        "   AND (p.x - ST_X(c.geom_m)) ^ 2 + (p.y - ST_Y(c.geom_m)) ^ 2 <= :r * :r "
+        "   ORDER BY p.t LIMIT 1) p "
+        "  WHERE t.status IN ('sent', 'accepted', 'on_way') AND t.sent_at IS NOT NULL) a "
         "WHERE t.callout_id = a.callout_id AND t.volunteer_id = a.volunteer_id "
         "RETURNING t.callout_id"), {"r": radius_m}).scalars().all()
     for callout_id in set(done):
