@@ -593,6 +593,30 @@ def test_a_push_services_redirect_is_not_followed(clean):
         redirecting.close()
 
 
+def test_a_push_host_resolved_inside_as_the_message_is_sent_is_not_connected_to(clean):
+    """The endpoint's host is checked before sending, then resolved again to connect: a name
+    switched to an address inside the network meanwhile is refused as the connection opens,
+    before a byte is sent; a host the city's settings name is connected to."""
+    from geo_patrol.services.notify import ChannelError, send_webpush, vapid_keys
+
+    engine = clean["engine"]
+    inside = Receiver(status=201)
+    try:
+        keys = _subscription(f"http://127.0.0.1:{inside.port}/push/x")["keys"]
+        delivery = {"endpoint": f"http://127.0.0.1:{inside.port}/push/x", "title": "t",
+                    "body": "b", "url": "/me", "kind": "callout", **keys}
+        with pytest.raises(ChannelError) as refused:
+            send_webpush(delivery, vapid_keys(engine), contact="mailto:ops@example.org",
+                         timeout_s=5)
+        assert refused.value.final and "inside the network" in str(refused.value)
+        assert inside.requests == []
+        send_webpush(delivery, vapid_keys(engine), contact="mailto:ops@example.org",
+                     timeout_s=5, inside=True)
+        assert [r["path"] for r in inside.requests] == ["/push/x"]
+    finally:
+        inside.close()
+
+
 def test_channels_and_rules_from_the_command_line(clean, cli_runner=None):
     from click.testing import CliRunner
 

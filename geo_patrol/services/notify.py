@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 import apprise
 import psycopg
 import requests
+import urllib3
 from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
@@ -221,9 +222,58 @@ def send_apprise(url: str, title: str, body: str) -> None:
         raise ChannelError(lines[-1][:500] if lines else "the channel did not take the message")
 
 
+class _InsideAddress(Exception):
+    """A push service's host name led, as the message was being sent, to an address inside
+    the network."""
+
+
+class _PublicPeer:
+    """A connection that refuses, before a byte is sent, a peer with no public address:
+    the host name was checked before the message was sent, but it is resolved again to
+    connect, and may point inside the network by then."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()  # type: ignore[misc]
+        peer = str(sock.getpeername()[0])
+        if _inside(peer):
+            sock.close()
+            raise _InsideAddress(f"the push service's host led to {peer}, inside the network")
+        return sock
+
+
+class _PublicHTTP(_PublicPeer, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _PublicHTTPS(_PublicPeer, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _PublicHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _PublicHTTP
+
+
+class _PublicHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _PublicHTTPS
+
+
+class _PublicOnly(requests.adapters.HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _PublicHTTPPool,
+                                                   "https": _PublicHTTPSPool}
+
+
 class _NoRedirects(requests.Session):
     """A push service takes the message itself: a redirect (to an address inside the
-    network, say) is an answer, never followed."""
+    network, say) is an answer, never followed. Unless ``inside`` (a host the city's
+    settings name a push service), only a public address is connected to."""
+
+    def __init__(self, *, inside: bool) -> None:
+        super().__init__()
+        if not inside:
+            self.mount("https://", _PublicOnly())
+            self.mount("http://", _PublicOnly())
 
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs["allow_redirects"] = False
@@ -231,18 +281,21 @@ class _NoRedirects(requests.Session):
 
 
 def send_webpush(delivery: dict[str, Any], keys: tuple[str, str], *, contact: str,
-                 timeout_s: float) -> None:
-    """Encrypt one message for one browser subscription and hand it to its push service."""
+                 timeout_s: float, inside: bool = False) -> None:
+    """Encrypt one message for one browser subscription and hand it to its push service
+    (at a public address, unless ``inside``: a host the city's settings name)."""
     vapid = Vapid02.from_pem(keys[0].encode())
     payload = json.dumps({"title": delivery["title"], "body": delivery["body"],
                           "url": delivery["url"], "kind": delivery["kind"]},
                          ensure_ascii=False)
     try:
-        with _NoRedirects() as session:
+        with _NoRedirects(inside=inside) as session:
             webpush({"endpoint": delivery["endpoint"],
                      "keys": {"p256dh": delivery["p256dh"], "auth": delivery["auth"]}},
                     data=payload, vapid_private_key=vapid, vapid_claims={"sub": contact},
                     ttl=3600, timeout=timeout_s, requests_session=session)
+    except _InsideAddress as exc:
+        raise ChannelError(f"not posted: {exc}", final=True) from None
     except WebPushException as exc:
         status = exc.response.status_code if exc.response is not None else None
         raise ChannelError(f"push service answered {status}: {str(exc)[:200]}",
@@ -359,7 +412,8 @@ class Sender:
                 check_push_endpoint(d["endpoint"], self.settings)
             except InputError as exc:
                 raise ChannelError(f"not posted: {exc.message}", final=True) from None
-            send_webpush(d, self._keys, contact=PUSH_CONTACT, timeout_s=self.policy.timeout_s)
+            send_webpush(d, self._keys, contact=PUSH_CONTACT, timeout_s=self.policy.timeout_s,
+                         inside=push_host_listed(d["endpoint"], self.settings))
         else:
             send_apprise(d["apprise_url"], d["title"], _group_text(post))
 
@@ -496,6 +550,15 @@ def _listed(host: str, port: int | None, settings: Settings) -> bool:
     listed = {h.strip().lower() for h in settings.push_hosts.split(",") if h.strip()}
     shown = f"[{host}]" if ":" in host else host
     return host in listed or shown in listed or (port is not None and f"{shown}:{port}" in listed)
+
+
+def push_host_listed(endpoint: str, settings: Settings) -> bool:
+    """Whether the city's settings name the endpoint's host a push service."""
+    try:
+        parts = urlsplit(endpoint)
+        return _listed((parts.hostname or "").lower(), parts.port, settings)
+    except ValueError:
+        return False
 
 
 def _inside(address: str) -> bool:
