@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 #: The streets are checked for a change (a new import) at most this often (seconds): the
 #: check counts every segment, a cost that would otherwise come with every update.
 STREETS_CHECK_S = 30.0
+_EPOCH = pd.Timestamp(0, tz="UTC")
 #: Positions one update takes in at most.
 UPDATE_LIMIT = 200_000
 
@@ -97,8 +98,8 @@ class LiveCoverage:
                 streets = self._atoms(conn)
                 local = pd.to_datetime(new["t"], unit="s", utc=True).dt.tz_convert(zone)
                 new = new.assign(day=local.dt.date.to_numpy(),
-                                 day_start=local.dt.normalize().map(
-                                     lambda d: d.timestamp()).to_numpy())
+                                 day_start=(local.dt.normalize() - _EPOCH).dt.total_seconds()
+                                 .to_numpy())
                 for day, part in new.groupby("day"):
                     self._advance(conn, day, part, streets)
             live_store.set_cursor(conn, top)

@@ -483,8 +483,8 @@ def store_cover(conn: Connection, day: dt.date, frame: pd.DataFrame) -> None:
     # COPY's text lines written here: numbers and arrays need no escaping, and psycopg's
     # dumpers would go through every element of every array in Python
     lines = "".join(
-        f"{day.isoformat()}\t{int(seg)}\t{{{','.join(map(str, map(int, atoms)))}}}\t"
-        f"{_floats(starts)}\t{_floats(ends)}\t{float(covered)!r}\t"
+        f"{day.isoformat()}\t{int(seg)}\t{_array(atoms, int)}\t"
+        f"{_array(starts, float)}\t{_array(ends, float)}\t{float(covered)!r}\t"
         f"{dt.datetime.fromtimestamp(last, dt.UTC).isoformat()}\n"
         for seg, atoms, starts, ends, covered, last in zip(
             frame["segment_id"].tolist(), frame["atoms"], frame["starts"], frame["ends"],
@@ -493,9 +493,12 @@ def store_cover(conn: Connection, day: dt.date, frame: pd.DataFrame) -> None:
         copy.write(lines.encode())
 
 
-def _floats(values: Iterable[float]) -> str:
-    """A float8[] in COPY's text form (repr round-trips every float exactly)."""
-    return "{" + ",".join(map(repr, map(float, values))) + "}"
+def _array(values: Sequence[float] | np.ndarray, kind: type) -> str:
+    """An int or float8 array in COPY's text form: a list of Python numbers written by the
+    list's own repr, in one call (repr round-trips every float exactly)."""
+    items = values.tolist() if isinstance(values, np.ndarray) else \
+        [kind(v) for v in values] if values and type(values[0]) is not kind else values
+    return "{" + repr(list(items))[1:-1] + "}"
 
 
 def live_coverage(conn: Connection, day: dt.date, within: Iterable[int] | None) -> pd.DataFrame:
