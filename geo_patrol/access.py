@@ -126,7 +126,8 @@ class Principal:
         grant = self.require(resource, action)
         if grant in (Grant.OWN, Grant.AGGREGATE):
             msg = f"a {self.role.value} account sees only {grant.value} {resource.value}"
-            raise ForbiddenError(msg)
+            raise ForbiddenError(msg, role=self.role.value, action=grant.value,
+                                 resource=resource.value)
         return self.community_ids
 
 

@@ -19,6 +19,13 @@ def test_devices_from_the_command(runner, engine, settings, tmp_path):
     added = runner.invoke(cli, ["devices", "add", "phone-1", "V1"])
     assert added.exit_code == 0, added.output
     assert "registered phone-1 to V1" in added.output
+    # the address printed is one the app can use: the position port's root, or the web
+    # app's /osmand without a slash after it (that one answers 404)
+    assert "server URL for the app: http://SERVER:5055/?id=phone-1&key=" in added.output
+    web = runner.invoke(cli, ["devices", "rotate", "phone-1", "--url",
+                              "http://127.0.0.1:8000/osmand"])
+    assert web.exit_code == 0, web.output
+    assert "server URL for the app: http://127.0.0.1:8000/osmand?id=phone-1&key=" in web.output
     listed = runner.invoke(cli, ["devices", "list"])
     assert listed.exit_code == 0, listed.output
     assert listed.output.startswith("phone-1\tV1\t") and "\tactive\t" in listed.output

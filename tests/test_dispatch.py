@@ -517,9 +517,11 @@ def test_sos_button_and_the_live_pages(world):
     resp = phone.post("/me/sos", data={"csrf_token": token, "lon": "", "lat": ""})
     assert resp.status_code == 303
     page = phone.get(resp.headers["Location"]).get_data(as_text=True)
-    assert 'id="sos-sent"' in page
+    # the sender follows their alarm on the phone: sent, not yet taken, who is called
+    assert 'id="sos-sent"' in page and "等待民警认领" in page
+    assert re.search(r"已呼叫义警 [1-9]\d* 人 · 正在赶来 0 人 · 已到达 0 人", page), page
     command = world["app"].test_client()
-    sign_in(command, "d-command")
+    ctoken = sign_in(command, "d-command")
     live = command.get("/live/dispatch").get_data(as_text=True)
     assert 'id="sos-alarms" data-unacknowledged="1"' in live and victim in live
     # the helper's phone has it on top, with the place, the way there and big answers
@@ -528,3 +530,32 @@ def test_sos_button_and_the_live_pages(world):
     now = other.get("/me/now").get_data(as_text=True)
     assert "id=\"now-" in now and "uri.amap.com" in now and 'value="accept"' in now
     assert command.get("/static/sos.wav").status_code == 200
+    with world["engine"].connect() as conn:
+        sos_id = conn.execute(sa.text(
+            "SELECT id FROM callouts WHERE kind = 'sos' AND closed_at IS NULL AND raised_by = "
+            "(SELECT id FROM volunteers WHERE number = :n)"), {"n": victim}).scalar_one()
+    taken = command.post(f"/live/callouts/{sos_id}/acknowledge", data={"csrf_token": ctoken})
+    assert taken.status_code == 303
+    phone.get("/lang/en")
+    now = phone.get("/me/now").get_data(as_text=True)
+    assert "An officer has taken it." in now
+    # cancelled with the form's own button, whatever outcome its list shows
+    closed = command.post(f"/live/callouts/{sos_id}/close",
+                          data={"csrf_token": ctoken, "outcome": "resolved", "cancel": "1"})
+    assert closed.status_code == 303
+    with world["engine"].connect() as conn:
+        assert conn.execute(sa.text("SELECT outcome FROM callouts WHERE id = :i"),
+                            {"i": sos_id}).scalar_one() == "cancelled"
+    assert 'id="sos-sent"' not in phone.get("/me/now").get_data(as_text=True)
+    # a position nobody knows: the SOS is refused in the page's language, nothing raised
+    make_user(engine, "d-nowhere", "volunteer", volunteer=world["numbers"][7])
+    lost = world["app"].test_client()
+    ltoken = sign_in(lost, "d-nowhere")
+    refused = lost.post("/me/sos", data={"csrf_token": ltoken, "lon": "", "lat": ""})
+    assert refused.status_code == 400
+    assert "尚不知道你的位置" in refused.get_data(as_text=True)
+    with world["engine"].connect() as conn:
+        assert not conn.execute(sa.text(
+            "SELECT count(*) FROM callouts WHERE kind = 'sos' AND raised_by = "
+            "(SELECT id FROM volunteers WHERE number = :n)"),
+            {"n": world["numbers"][7]}).scalar_one()

@@ -23,13 +23,13 @@ WORDS = {
     "zh": {"accept": "接受", "decline": "拒绝", "on_way": "正在赶往", "arrived": "已到达",
            "callout": "派警：矛盾纠纷", "away": "距离", "sos": "SOS 求救", "take": "认领：由我处置",
            "owned": "已由 b-command 认领", "send_sos": "立即发送 SOS", "sos_button": "SOS：我需要支援",
-           "called": "已派发", "sos_sent": "SOS 已发出", "is_arrived": "已到达",
+           "called": "已派发", "sos_sent": "你的 SOS 已发出", "is_arrived": "已到达",
            "unanswered": "你尚未答复。", "earlier": "我此前的派警任务"},
     "en": {"accept": "Accept the call-out", "decline": "Decline the call-out",
            "on_way": "On my way", "arrived": "I have arrived", "callout": "Call-out: Dispute",
            "away": "m away", "sos": "SOS", "take": "Acknowledge: I take it",
            "owned": "Acknowledged by b-command", "send_sos": "Send SOS now",
-           "sos_button": "SOS: I need help", "called": "Sent", "sos_sent": "SOS sent",
+           "sos_button": "SOS: I need help", "called": "Sent", "sos_sent": "Your SOS is sent",
            "is_arrived": "Arrived", "unanswered": "You have not answered yet.",
            "earlier": "My earlier call-outs"},
 }
@@ -118,7 +118,7 @@ def test_a_call_out_reaches_the_phone_and_its_answers_reach_the_command(
         form.locator("input[name=count]").fill("2")
         form.locator("button[type=submit]").click()
         command.wait_for_url(re.compile(r".*/live\?callout=\d+"), timeout=30_000)
-        callout_id = int(command.url.rsplit("=", 1)[1])
+        callout_id = int(re.search(r"callout=(\d+)", command.url).group(1))
         assert command.locator("#callout-counts [data-count=called]").inner_text() == "2"
         assert command.locator("#callout-targets").inner_text().count(w["called"]) == 2
         # the phone, open all along, shows it on top without a reload
@@ -182,14 +182,29 @@ def test_an_sos_from_the_phone_sounds_on_live_until_an_officer_takes_it(
         command.goto(f"{server}/lang/{lang}?next=/live", wait_until="domcontentloaded")
         sign_in(phone, server, f"bv-{victim}")
         phone.goto(f"{server}/lang/{lang}?next=/me", wait_until="domcontentloaded")
+        # the phone knows where it is now, 300 m east of its last position sent (outside
+        # every community: an SOS is taken anywhere in the city)
+        here = (SITE[0] + 0.0035, SITE[1])
+        phone.context.grant_permissions(["geolocation"], origin=server)
+        phone.context.set_geolocation({"longitude": here[0], "latitude": here[1]})
         summary = phone.locator("#sos summary")
         assert summary.inner_text() == w["sos_button"]
         assert summary.bounding_box()["y"] < 740
         summary.click()
         assert phone.locator("#sos-send").inner_text() == w["send_sos"]
         phone.locator("#sos-send").click()
-        phone.wait_for_url(re.compile(r".*/me\?sos=1"), timeout=20_000)
+        phone.wait_for_url(re.compile(r".*/me#now"), timeout=20_000)
         assert w["sos_sent"] in phone.locator("#sos-sent").inner_text()
+        # in view on the phone as the page comes back, not above it
+        box = phone.locator("#sos-sent").bounding_box()
+        assert box is not None and 0 <= box["y"] < 740
+        # raised where the phone is now, not where it last reported
+        with demo_world["engine"].connect() as conn:
+            lon, lat = conn.execute(sa.text(
+                "SELECT ST_X(c.geom), ST_Y(c.geom) FROM callouts c JOIN volunteers v "
+                "ON v.id = c.raised_by WHERE c.kind = 'sos' AND c.closed_at IS NULL "
+                "AND v.number = :n"), {"n": victim}).one()
+        assert abs(lon - here[0]) < 1e-5 and abs(lat - here[1]) < 1e-5, (lon, lat)
         # /live, open all along: the alarm on top, and its sound played from the app
         alarm = command.locator("#sos-alarms .alarm")
         alarm.wait_for(timeout=20_000)

@@ -248,7 +248,10 @@ def events_handler(hub: EventHub):  # noqa: ANN201
         response = aioweb.StreamResponse(headers={
             **cors, "Content-Type": "text/event-stream; charset=utf-8",
             "Cache-Control": "no-store", "X-Accel-Buffering": "no"})
-        await response.prepare(request)
+        try:
+            await response.prepare(request)
+        except ConnectionResetError:  # the page left while its stream was being opened
+            return response
         listener = Listener(city, principal, asyncio.Queue(QUEUE_SIZE))
         hub.add(listener)
         try:

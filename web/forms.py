@@ -91,11 +91,17 @@ def error_text(exc: BaseException) -> str:
     if isinstance(exc, ReportInputError):
         return refusal_text(exc)
     if isinstance(exc, ForbiddenError) and exc.role:
-        return gettext("This %(role)s account may not %(action)s %(resource)s.",
-                       role=term("role", exc.role, lang()).lower() if lang() == "en"
-                       else term("role", exc.role, lang()),
-                       action=_word(term("access", exc.action, lang())),
-                       resource=_word(term("resource", exc.resource, lang())))
+        role = term("role", exc.role, lang())
+        role = role.lower() if lang() == "en" else role
+        resource = _word(term("resource", exc.resource, lang()))
+        if exc.action == "own":  # a list of everyone's, asked by a role that sees its own
+            return gettext("This %(role)s account sees only its own %(resource)s, not "
+                           "everyone's.", role=role, resource=resource)
+        if exc.action == "aggregate":
+            return gettext("This %(role)s account sees only totals of %(resource)s.",
+                           role=role, resource=resource)
+        return gettext("This %(role)s account may not %(action)s %(resource)s.", role=role,
+                       action=_word(term("access", exc.action, lang())), resource=resource)
     if isinstance(exc, RowErrors):
         return gettext("%(file)s: rows with a wrong value: %(n)s. Nothing was stored; "
                        "correct them and load the file again.", file=exc.source or "",

@@ -28,7 +28,7 @@ from flask import (
 from geo_patrol import clock
 from geo_patrol.access import Resource
 from geo_patrol.analysis.places import Place, place_text
-from geo_patrol.errors import DatabaseError, InputError, NotFoundError
+from geo_patrol.errors import N_, DatabaseError, InputError, NotFoundError
 from geo_patrol.ingest.positions import (
     ACK_TIMEOUT_S,
     MAX_BODY_BYTES,
@@ -294,7 +294,8 @@ def call_out() -> Any:
                                count=_count(request.form.get("count"), settings()),
                                skill=request.form.get("skill") or None,
                                require_skill=request.form.get("skill_rule") != "prefer")
-    return redirect(url_for("live.live_page", callout=callout_id), 303)
+    # opened at the call-out's result (on a phone it is screens below the form)
+    return redirect(url_for("live.live_page", callout=callout_id) + "#callout-result", 303)
 
 
 @bp.post("/api/callouts")
@@ -318,9 +319,10 @@ def api_call_out() -> Any:
 @bp.post("/live/callouts/<int:callout_id>/close")
 @requires(Resource.CALLOUTS, "write")
 def close_callout(callout_id: int) -> Any:
-    """Cancel a call-out, or close it with its outcome."""
-    callouts.close(get_db(), principal(), callout_id, request.form.get("outcome") or "")
-    return redirect(url_for("live.live_page", callout=callout_id), 303)
+    """Cancel a call-out (its own button), or close it with the outcome chosen."""
+    outcome = "cancelled" if request.form.get("cancel") else request.form.get("outcome") or ""
+    callouts.close(get_db(), principal(), callout_id, outcome)
+    return redirect(url_for("live.live_page", callout=callout_id) + "#callout-result", 303)
 
 
 @bp.post("/live/callouts/<int:callout_id>/acknowledge")
@@ -345,7 +347,7 @@ def sos() -> Any:
     """The SOS button: an alarm for the command and the nearest volunteers called."""
     callouts.my_sos(get_db(), settings(), principal(), lon=request.form.get("lon"),
                     lat=request.form.get("lat"))
-    return redirect(url_for("pages.me", sos=1) + "#now", 303)
+    return redirect(url_for("pages.me") + "#now", 303)
 
 
 @bp.post("/me/still/<int:callout_id>")
@@ -371,7 +373,7 @@ def now_parts() -> dict[str, Any]:
     mine = callouts.my_callouts(get_db(), me.volunteer_id, tz=settings().timezone) \
         if me.volunteer_id is not None else None
     if mine is None:
-        return {"now": None, "recent": None, "links": {}, "still": None}
+        return {"now": None, "recent": None, "links": {}, "still": None, "my_sos": None}
     links = {int(r.id): navigate_urls(float(r.lon), float(r.lat), _place(r, lang()))
              for r in mine.itertuples()}
     places = {int(r.id): _place(r, lang()) for r in mine.itertuples()}
@@ -379,8 +381,9 @@ def now_parts() -> dict[str, Any]:
         ["sent", "accepted", "on_way"])]
     rest = mine.drop(open_.index)
     still = callouts.my_still(get_db(), me)
+    my_sos = callouts.my_open_sos(get_db(), me.volunteer_id, tz=settings().timezone)
     return {"now": open_, "recent": rest, "links": links, "places": places, "still": still,
-            "still_min": settings().rules.dispatch.still_min}
+            "still_min": settings().rules.dispatch.still_min, "my_sos": my_sos}
 
 
 def _place(r: Any, lang_: str) -> str:
@@ -410,4 +413,5 @@ def _count(raw: str | None, cfg: Any) -> int:
     try:
         return int(raw or cfg.rules.dispatch.ring_size)
     except ValueError:
-        raise InputError(f"count must be a whole number, not {str(raw)[:40]!r}") from None
+        raise InputError(f"count must be a whole number, not {str(raw)[:40]!r}", field="count",
+                         shown=N_("Call between 1 and 50 volunteers.")) from None

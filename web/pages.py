@@ -417,7 +417,7 @@ def _my_page(*, message: str | None = None, error: str | None = None,
     mine, points = tasks.my_tasks(get_db(), user.volunteer_id)
     return render_template("me.html", run=None, record=record.iloc[0].to_dict(), reports=own,
                            photos=photos, near=near, mine=mine, points=points,
-                           sos_sent=request.args.get("sos") is not None, **now_parts(),
+                           **now_parts(),
                            certificates=training.certificates(get_db(), settings(),
                                                               volunteer_id=user.volunteer_id),
                            notices=notify.my_notices(get_db(), user.volunteer_id,

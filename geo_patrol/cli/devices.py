@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import click
 
 from geo_patrol.cli import Group, cli, engine_of, settings_of
@@ -14,7 +16,12 @@ def devices() -> None:
 
 def _echo_setup(url: str, device_id: str, secret: str | None) -> None:
     query = f"id={device_id}" + (f"&key={secret}" if secret else "")
-    click.echo(f"server URL for the app: {url.rstrip('/')}/?{query}")
+    # the position port takes requests at its root ("…:5055/?id="), the web app at its
+    # own path ("…/osmand?id=", no slash after it)
+    base = url.rstrip("/")
+    if urlsplit(url).path.strip("/") == "":
+        base += "/"
+    click.echo(f"server URL for the app: {base}?{query}")
     if secret:
         click.echo("(the secret is shown this once; `devices rotate` makes a new one)")
 

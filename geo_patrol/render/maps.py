@@ -181,6 +181,15 @@ class Credit(MacroElement):
           if (map.attributionControl) {
             map.attributionControl.setPrefix({{ this.prefix|tojson }});
           }
+          // the zoom buttons' titles in the reader's language too (Leaflet's are English)
+          if (map.zoomControl) {
+            var zoom = map.zoomControl.getContainer();
+            [[".leaflet-control-zoom-in", {{ this.zoom_in|tojson }}],
+             [".leaflet-control-zoom-out", {{ this.zoom_out|tojson }}]].forEach(function (b) {
+              var button = zoom.querySelector(b[0]);
+              if (button) { button.title = b[1]; button.setAttribute("aria-label", b[1]); }
+            });
+          }
         })();
         {% endmacro %}""")
 
@@ -189,6 +198,7 @@ class Credit(MacroElement):
         self._name = "Credit"
         title = html.escape(label("leaflet_title", lang), quote=True)
         self.prefix = f'<a href="https://leafletjs.com" title="{title}">Leaflet</a>'
+        self.zoom_in, self.zoom_out = label("zoom_in", lang), label("zoom_out", lang)
 
     def render(self, **kwargs: Any) -> None:
         super().render(**kwargs)

@@ -21,7 +21,7 @@ import pyproj
 
 from geo_patrol.analysis.places import Place, place_text
 from geo_patrol.clock import local_times
-from geo_patrol.errors import ConflictError, InputError, NotFoundError
+from geo_patrol.errors import N_, ConflictError, InputError, NotFoundError
 from geo_patrol.planning.network import StreetGraph, Ways
 from geo_patrol.rules import Dispatch
 from geo_patrol.services import jobs, notify
@@ -240,10 +240,12 @@ def call_out(db: Database, settings: Settings, principal: Principal, *, lon: obj
     note = form_text(note, "note", limit=500)
     category = (form_text(category, "category", limit=32) or "").strip()
     if not category:
-        raise InputError("choose the incident's category")
+        raise InputError("choose the incident's category", field="category",
+                         shown=N_("Choose what happened."))
     count = dispatch.ring_size if count is None else count
     if not 1 <= count <= 50:
-        raise InputError("call between 1 and 50 volunteers")
+        raise InputError("call between 1 and 50 volunteers", field="count",
+                         shown=N_("Call between 1 and 50 volunteers."))
     with db.begin() as conn:
         plon, plat, community = entered_point(conn, lon, lat, "wgs84", principal.community_ids)
     ranking = rank(db, settings, lon=plon, lat=plat, skill=skill, require_skill=require_skill)
@@ -325,7 +327,9 @@ def raise_sos(db: Database, settings: Settings, volunteer_id: int, *,
         if lon is None or lat is None:
             last = live_store.last_position(conn, volunteer_id)
             if last is None:
-                raise InputError("no position known: allow location, or send it with the SOS")
+                raise InputError("no position known: allow location, or send it with the SOS",
+                                 shown=N_("Your position is not known yet: allow this page "
+                                          "to use your location, then send the SOS again."))
             lon, lat = last
         srid = metric_srid(conn)
         community = live_store.volunteer_area(conn, volunteer_id)
@@ -420,13 +424,18 @@ def answer_still(db: Database, principal: Principal, callout_id: int) -> None:
 
 def my_sos(db: Database, settings: Settings, principal: Principal, *, lon: object,
            lat: object) -> int:
-    """The SOS button of /me: at the phone's position, or its last known one."""
+    """The SOS button of /me: where the phone is now (anywhere in the city, a community's or
+    not), or, when the browser gave no usable position, the phone's last reported one."""
     if principal.volunteer_id is None:
         raise NotFoundError("this account has no volunteer record")
     plon = plat = None
     if lon not in (None, "") and lat not in (None, ""):
         with db.connect() as conn:
-            plon, plat, _ = entered_point(conn, lon, lat, "wgs84", None)
+            try:
+                plon, plat, _ = entered_point(conn, lon, lat, "wgs84", None,
+                                              in_community=False)
+            except InputError:  # far outside the city: an alarm is never refused for it
+                plon = plat = None
     return raise_sos(db, settings, principal.volunteer_id, lon=plon, lat=plat, source="app",
                      by=principal.username)
 
@@ -505,6 +514,14 @@ def my_callouts(db: Database, volunteer_id: int, *, tz: str) -> pd.DataFrame:
     with db.connect() as conn:
         return local_times(live_store.volunteer_callouts(conn, volunteer_id), tz,
                            "created_at")
+
+
+def my_open_sos(db: Database, volunteer_id: int, *, tz: str) -> Any:
+    """The open SOS a volunteer raised, as they follow it (:func:`~geo_patrol.store.live.
+    own_sos`), time in ``tz``; ``None`` when there is none."""
+    with db.connect() as conn:
+        found = local_times(live_store.own_sos(conn, volunteer_id), tz, "created_at")
+    return next(found.itertuples(), None)
 
 
 ANSWERS = {"accept": "accepted", "decline": "declined", "on_way": "on_way",

@@ -504,9 +504,11 @@ def load_incidents(db: Database, path: Path | str, *, category: str | None = Non
 
 
 def entered_point(conn: Connection, lon: object, lat: object, crs: str,
-                   within: frozenset[int] | None) -> tuple[float, float, int]:
+                   within: frozenset[int] | None, *, in_community: bool = True
+                   ) -> tuple[float, float, int | None]:
     """A point typed into a form: checked, in WGS-84, and the community it lies in (each
-    refusal names the field at fault)."""
+    refusal names the field at fault); with ``in_community`` false, a point in the city
+    but in no community (or none of ``within``) is taken too, its community ``None``."""
     rows = np.array([1])
     xy = []
     if all(raw is None or str(raw).strip() == "" for raw in (lon, lat)):
@@ -539,6 +541,8 @@ def entered_point(conn: Connection, lon: object, lat: object, crs: str,
                             "WGS-84 (GPS) degrees?"), source="form", field="lon",
                          values={"lon": xy[0], "lat": xy[1]}) from None
     community = ledger_store.community_at(conn, float(lon_[0]), float(lat_[0]))
+    if not in_community:
+        return float(lon_[0]), float(lat_[0]), community
     if community is None or (within is not None and community not in within):
         raise InputError(N_("The point lies outside the communities you may enter records "
                             "for."), source="form", field="lon", values={})

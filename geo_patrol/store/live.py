@@ -708,6 +708,20 @@ def open_sos(conn: Connection, volunteer_id: int) -> int | None:
         "ORDER BY id DESC LIMIT 1"), {"v": volunteer_id}).scalar_one_or_none()
 
 
+def own_sos(conn: Connection, volunteer_id: int) -> pd.DataFrame:
+    """The open SOS a volunteer raised (at most one row): when, whether an officer has taken
+    it, and how many volunteers were called, are coming (accepted, on the way or arrived)
+    and have arrived."""
+    return pd.read_sql_query(sa.text(
+        "SELECT c.id, c.created_at, c.acknowledged_at IS NOT NULL AS taken, "
+        "count(t.volunteer_id) FILTER (WHERE t.sent_at IS NOT NULL) AS called, "
+        "count(t.volunteer_id) FILTER (WHERE t.status IN ('accepted', 'on_way', 'arrived')) "
+        "AS coming, count(t.volunteer_id) FILTER (WHERE t.status = 'arrived') AS arrived "
+        "FROM callouts c LEFT JOIN callout_targets t ON t.callout_id = c.id "
+        "WHERE c.raised_by = :v AND c.kind = 'sos' AND c.closed_at IS NULL "
+        "GROUP BY c.id ORDER BY c.id DESC LIMIT 1"), conn, params={"v": volunteer_id})
+
+
 # -- no movement during a patrol ---------------------------------------------------------------
 
 #: A move: a clean position of the alarm's volunteer, received after it was raised (and

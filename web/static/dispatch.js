@@ -49,6 +49,25 @@
       .finally(function () { busy = false; });
   }
 
+  // the SOS goes with where the phone is now (when the browser may tell, within a few
+  // seconds); otherwise the server takes the phone's last reported position
+  var sos = document.getElementById("sos-form");
+  if (sos && navigator.geolocation) {
+    sos.addEventListener("submit", function (event) {
+      if (sos.dataset.located) { return; }
+      event.preventDefault();
+      var button = document.getElementById("sos-send");
+      button.disabled = true;
+      button.textContent = button.dataset.locating;
+      var send = function () { sos.dataset.located = "1"; sos.submit(); };
+      navigator.geolocation.getCurrentPosition(function (pos) {
+        sos.querySelector("input[name=lon]").value = pos.coords.longitude.toFixed(6);
+        sos.querySelector("input[name=lat]").value = pos.coords.latitude.toFixed(6);
+        send();
+      }, send, {enableHighAccuracy: true, timeout: 8000, maximumAge: 30000});
+    });
+  }
+
   window.addEventListener("gp:event", refresh);
   window.setInterval(refresh, every);
   window.setInterval(alarm, 5000);

@@ -21,7 +21,9 @@
     var b = JSON.parse(box.dataset.bounds || "null");
     var home = JSON.parse(box.dataset.centre || "null");
     var zoom = Number(box.dataset.zoom || 14);
-    var map = L.map(box, {scrollWheelZoom: false});
+    var map = L.map(box, {scrollWheelZoom: false, zoomControl: false});
+    L.control.zoom({zoomInTitle: box.dataset.zoomIn || "+",
+                    zoomOutTitle: box.dataset.zoomOut || "-"}).addTo(map);
     // the credit in the page's language (Leaflet's own prefix is English)
     if (map.attributionControl && box.dataset.leafletTitle) {
       var leaflet = document.createElement("a");
@@ -78,7 +80,7 @@
     mark(parseFloat(lat.value), parseFloat(lon.value));
     var status = form.querySelector("#place-status");
     var asked = 0;
-    function named() {
+    function named(event) {
       if (!status) { return; }
       var at = typed();
       asked += 1;
@@ -91,9 +93,12 @@
       status.className = "chosen";
       status.textContent = status.dataset.chosen.replace("{place}",
         at[0].toFixed(5) + ", " + at[1].toFixed(5));
-      // a refusal of the place sent before no longer applies
-      var box = status.closest("fieldset") || form;
-      box.querySelectorAll(".field-error").forEach(function (e) { e.remove(); });
+      // a refusal of the place sent before no longer applies once another is picked (on
+      // load, it is the page's answer to the place sent, and stays)
+      if (event) {
+        var box = status.closest("fieldset") || form;
+        box.querySelectorAll(".field-error").forEach(function (e) { e.remove(); });
+      }
       if (!status.dataset.name || navigator.onLine === false) { return; }
       fetch(status.dataset.name + "?lon=" + at[1] + "&lat=" + at[0],
             {credentials: "same-origin", headers: {Accept: "application/json"}})
