@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 SITE = (109.8430, 40.6503)
 WORDS = {
     "zh": {"kind": "巡逻中长时间未移动", "for": "已 5 分钟未移动", "take": "认领：由我处置",
-           "owned": "已由 b-command 认领", "ask": "巡逻中您已 5 分钟未移动：一切安好吗？",
+           "owned": "已由 b-command 认领", "ask": "巡逻中你已 5 分钟未移动：一切安好吗？",
            "fine": "我一切安好"},
     "en": {"kind": "Not moving on patrol", "for": "No movement for 5 minutes",
            "take": "Acknowledge: I take it", "owned": "Acknowledged by b-command",
