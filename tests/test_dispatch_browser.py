@@ -198,6 +198,7 @@ def test_an_sos_from_the_phone_sounds_on_live_until_an_officer_takes_it(
         # in view on the phone as the page comes back, not above it
         box = phone.locator("#sos-sent").bounding_box()
         assert box is not None and 0 <= box["y"] < 740
+        shot(phone, f"me-sos-sent-{lang}")
         # raised where the phone is now, not where it last reported
         with demo_world["engine"].connect() as conn:
             lon, lat = conn.execute(sa.text(
