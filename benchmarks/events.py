@@ -2,6 +2,7 @@
 positions/s, and the intake's ceiling against a no-op HTTP server's on the same port stack.
 
     python -m benchmarks.events [--clients 2000] [--rate 2000] [--seconds 30] [--events 20]
+    python -m benchmarks.events --ceiling [--seconds 15]   # the intake's ceiling alone
 
 Against ``geo-patrol serve --positions-port`` in its own process (positions and the pages'
 live events on one aiohttp port, uvloop's event loop), on the demo city's busiest hour folded
@@ -346,6 +347,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="Events published (one a second) during the paced run.")
     parser.add_argument("--concurrency", type=int, default=512,
                         help="Connections the load generator sends on at once.")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="Only the intake's ceiling and its CPU (no no-op, no pages): to "
+                        "compare two versions of the code in one sitting, one after the other.")
     parser.add_argument("--noop", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--listen", help=argparse.SUPPRESS)
     parser.add_argument("--cookie", help=argparse.SUPPRESS)
@@ -375,15 +379,16 @@ def main(argv: list[str] | None = None) -> None:
 
         port = _port()
         database = _postmaster(settings.database_url or "")
-        noop = _start(["--noop", str(port)], port)
-        try:
-            with Cpu(noop.pid, database) as noop_cpu:
-                baseline = send(f"http://127.0.0.1:{port}/", requests,
-                                concurrency=args.concurrency, paced=False)
-        finally:
-            noop.kill()
-            noop.wait()
-        print(_line("no-op ceiling", baseline))
+        if not args.ceiling:
+            noop = _start(["--noop", str(port)], port)
+            try:
+                with Cpu(noop.pid, database) as noop_cpu:
+                    baseline = send(f"http://127.0.0.1:{port}/", requests,
+                                    concurrency=args.concurrency, paced=False)
+            finally:
+                noop.kill()
+                noop.wait()
+            print(_line("no-op ceiling", baseline))
 
         server = Server(settings.database_url or "", settings.data_dir)
         server.start()
@@ -399,8 +404,16 @@ def main(argv: list[str] | None = None) -> None:
         print(_line("intake ceiling", ceiling))
         if behind:
             print(f"  (the live coverage was still {behind} positions behind after 120 s)")
-        cpu_noop = noop_cpu.per_request_us(baseline.sent)
         cpu_intake = intake_cpu.per_request_us(ceiling.sent)
+        if args.ceiling:
+            print(f"CPU per request (µs): intake {cpu_intake}")
+            _reset(engine)
+            emit({"positions": len(requests), "phones": phones,
+                  "intake_ceiling_per_s": round(ceiling.sent / ceiling.seconds),
+                  "intake_ceiling_p99_ms": round(ceiling.percentile(99), 1),
+                  "intake_cpu_us": cpu_intake, "coverage_behind": behind})
+            return
+        cpu_noop = noop_cpu.per_request_us(baseline.sent)
         print(f"CPU per request (µs): no-op {cpu_noop}; intake {cpu_intake}")
         _reset(engine)
 
