@@ -96,6 +96,35 @@ SITE_CLEAR = """() => {
 }"""
 
 
+def test_a_place_outside_the_officers_communities_stays_refused_on_the_page(
+        browser, server, demo_world):  # noqa: F811
+    """An officer calls out to a place in another community: the page comes back with the
+    refusal beside the place, in the page's language, and nothing is raised (the pick map
+    used to erase the refusal as it loaded)."""
+    engine = demo_world["engine"]
+    with engine.connect() as conn:
+        home = conn.execute(sa.text(
+            "SELECT name FROM areas WHERE level = 'community' AND NOT ST_Contains(geom, "
+            "ST_SetSRID(ST_MakePoint(:x, :y), 4326)) ORDER BY id LIMIT 1"),
+            {"x": SITE[0], "y": SITE[1]}).scalar_one()
+        before = conn.execute(sa.text("SELECT count(*) FROM callouts")).scalar_one()
+    make_user(engine, "b-elsewhere", "officer", areas=[home])
+    with guarded_page(browser, (1440, 900)) as page:
+        sign_in(page, server, "b-elsewhere")
+        page.goto(f"{server}/lang/zh?next=/live", wait_until="domcontentloaded")
+        form = page.locator("#callout")
+        form.locator(".picker-query").fill(f"{SITE[0]:.6f}, {SITE[1]:.6f}")
+        form.locator(".picker-answer").first.click()
+        form.locator("button[type=submit]").click()
+        refusal = page.locator("#callout .field-error")
+        refusal.first.wait_for(timeout=20_000)
+        page.wait_for_timeout(1500)  # the pick map has loaded and named the place by now
+        assert refusal.count() >= 1 and refusal.first.is_visible()
+        assert "该点不在您可录入记录的社区内" in refusal.first.inner_text()
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM callouts")).scalar_one() == before
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_a_call_out_reaches_the_phone_and_its_answers_reach_the_command(
         browser, server, demo_world, crew, lang):  # noqa: F811
