@@ -170,6 +170,7 @@ def test_a_period_is_named_by_the_dates_asked_for(page, server, planted, demo_wo
     page.fill("input[name=to]", last.isoformat())
     page.click("form[action$='/analyse'] button[type=submit]")
     page.wait_for_url(re.compile(r"[?&]run=\d+"), timeout=240_000)  # the analysis job done
+    settle(page)  # the new run's own tiles (campaign, crime) are jobs: the page reloads once
     chosen = page.locator("select[name=run] option:checked").inner_text()
     assert f"{first} – {last}" in chosen
     assert "2026-11-26" not in chosen

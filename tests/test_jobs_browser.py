@@ -130,6 +130,7 @@ def test_an_analysis_shows_its_progress_then_the_new_period(
     _progress_shown(page, "analysis-job", TEXT[lang]["analysing"])
     shot(page, f"jobs-analysis-progress-{lang}")
     page.wait_for_url(re.compile(r"[?&]run=\d+"), timeout=180_000)
+    settle(page)  # the new run's own tiles (campaign, crime) are jobs: the page reloads once
     chosen = page.locator("select[name=run] option:checked").inner_text()
     assert f"{days[0]} – {days[1]}" in chosen, chosen
     shot(page, f"jobs-analysis-{lang}")
