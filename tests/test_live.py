@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
+import signal
 import time
 from zoneinfo import ZoneInfo
 
@@ -713,3 +715,39 @@ def test_requests_naming_random_devices_cannot_grow_the_refusals(demo_world, mon
         live_store.prune_live(conn, at + dt.timedelta(days=1))
         assert conn.execute(sa.text("SELECT count(*) FROM intake_refusals WHERE day = :d"),
                             {"d": day}).scalar_one() == 0
+
+
+def test_a_writer_in_its_own_process_stores_and_is_started_again_when_killed(demo_world,
+                                                                            replayed):
+    """``geo-patrol serve``'s intake stores in a writer process of its own: a position taken
+    is stored and answered once committed; a writer killed is started again for the next
+    batch, and a position re-sent is stored once."""
+    from geo_patrol.services.intake import Intake
+
+    engine = demo_world["engine"]
+    intake = Intake(engine, demo_world["settings"], process=True)
+    device = f"demo-{replayed['numbers'][-1]}"
+    t0 = time.time() - 90.371  # after the replayed hour; a fraction no other test sends
+
+    def send(i: int) -> int:
+        query = f"id={device}&lat={40.65 + i * 1e-5}&lon=109.84&timestamp={t0 + i}"
+        return intake.submit(query, b"").result(60)
+
+    try:
+        assert send(0) == 1
+        first = intake._process.pid
+        os.kill(first, signal.SIGKILL)
+        intake._process.join(10)
+        assert send(1) == 1  # the writer started again, before this batch
+        assert intake._process.pid != first and intake._process.is_alive()
+        assert send(1) == 1  # an app that missed the answer sends again
+    finally:
+        intake.close()
+    assert intake._process is None
+    assert intake.stats["stored"] == 2 and intake.stats["resent"] == 1
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text(
+            "SELECT count(*) FROM live_positions p JOIN devices d ON d.id = p.device_id "
+            "WHERE d.device_id = :d AND p.t BETWEEN to_timestamp(:a) AND "
+            "to_timestamp(:b)"), {"d": device, "a": t0 - 0.5, "b": t0 + 1.5}).scalar_one()
+    assert stored == 2

@@ -37,7 +37,7 @@ from geo_patrol.settings import Settings
 from geo_patrol.store import areas as area_store
 from geo_patrol.store import fixes as fix_store
 from geo_patrol.store import live as live_store
-from geo_patrol.store.db import CONNECTION_LOST, metric_srid
+from geo_patrol.store.db import CONNECTION_LOST, metric_srid, open_database
 from geo_patrol.vocab import FLAG_MOCK
 
 if TYPE_CHECKING:
@@ -64,14 +64,21 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-@dataclass
-class _Pending:
+@dataclass(frozen=True)
+class Queued:
+    """A checked request's positions and whose they are, as the writer stores them."""
+
     positions: list[Position]
     device_row: int
     volunteer_id: int
     occupation: str
     #: the phone proved itself with its device secret: its positions may prove work
     proven: bool
+
+
+@dataclass
+class _Pending:
+    queued: Queued
     #: a thread's future, or an event loop's (settled on that loop, once per batch)
     future: Future | asyncio.Future = field(default_factory=Future)
     loop: asyncio.AbstractEventLoop | None = None
@@ -107,7 +114,7 @@ def _settle(pendings: list[_Pending], error: BaseException | None) -> None:
         if p.future.done():  # an asyncio future whose waiter gave up
             continue
         if error is None:
-            p.future.set_result(len(p.positions))
+            p.future.set_result(len(p.queued.positions))
         else:
             p.future.set_exception(error)
 
@@ -129,7 +136,8 @@ def _settle_batch(batch: list[_Pending], error: BaseException | None) -> None:
 
 
 class Intake:
-    """Accepts position requests and stores them in batches (one writer thread).
+    """Accepts position requests and stores them in batches (one writer thread; with
+    ``process``, the writer's work is done in a process of its own).
 
     A request is decoded (:mod:`geo_patrol.ingest.positions`), its device and place checked at
     once (a refusal is answered and counted, nothing stored), and its positions queued for the
@@ -144,10 +152,14 @@ class Intake:
     :class:`DatabaseError` when the database is unreachable: the app retries). Called on an
     event loop's thread with ``loop``, the future is that loop's. ``accept`` does the same for
     a request already decoded (each request is decoded once, whichever city takes it).
+
+    With ``process`` (``geo-patrol serve``) the writer thread hands each batch to a process
+    of its own (:class:`BatchWriter` there), so that storing a batch and taking the next
+    requests run side by side, not by turns in one interpreter.
     """
 
     def __init__(self, engine: Engine, settings: Settings, *, interval_s: float = 0.2,
-                 min_gap_s: float = 0.01) -> None:
+                 min_gap_s: float = 0.01, process: bool = False) -> None:
         self.engine = engine
         self.settings = settings
         self.interval_s = interval_s
@@ -168,12 +180,13 @@ class Intake:
         #: devices looked up and not found (monotonic time), and the lookups' own limit
         self._unknown: collections.OrderedDict[str, float] = collections.OrderedDict()
         self._lookups = RateLimit(LOOKUPS_PER_S, 2 * LOOKUPS_PER_S)
-        self.stats = collections.Counter()
-        #: when the next "no movement" check may be asked for (monotonic seconds)
-        self._still_due = 0.0
-        #: the writer's connection (its thread's only) and the day partitions seen committed
-        self._conn: Any = None
-        self._partitions: set[str] = set()
+        self.stats: collections.Counter[str] = collections.Counter()
+        #: the writer's work: here, on the writer thread, or in its process (started there)
+        self._writer = None if process else BatchWriter(engine, settings, self.stats)
+        self._process: Any = None
+        self._pipe: Any = None
+        if process:  # started before the first request, which would otherwise wait for it
+            self._start_process()
         self._thread = threading.Thread(target=self._run, name="position-intake", daemon=True)
         self._thread.start()
 
@@ -232,9 +245,9 @@ class Intake:
             self._count_refusal(exc.reason, exc.device or "", now)
             raise
         proven = digest is not None  # a device with a secret got here with the right key
-        pending = _Pending(positions, row, volunteer_id, occupation, proven) if loop is None \
-            else _Pending(positions, row, volunteer_id, occupation, proven, loop.create_future(),
-                          loop)
+        queued = Queued(positions, row, volunteer_id, occupation, proven)
+        pending = _Pending(queued) if loop is None \
+            else _Pending(queued, loop.create_future(), loop)
         with self._cond:
             if self._closed:
                 raise DatabaseError("the position intake is shutting down")
@@ -340,106 +353,50 @@ class Intake:
                 self._refused_at.clear()
             if not batch and not refused:
                 continue
-            try:
-                stored = self._store(batch, refused)
-            except CONNECTION_LOST as exc:
-                log.warning("positions not stored, the database is unreachable: %s", exc)
-                _settle_batch(batch, DatabaseError(
-                    "the database is not reachable; the app will retry"))
-                continue
-            except Exception as exc:  # noqa: BLE001  (answered, never lost silently)
-                log.exception("positions not stored")
-                _settle_batch(batch, DatabaseError(f"positions not stored: {exc}"))
-                continue
-            self.stats["stored"] += stored
-            _settle_batch(batch, None)
-            self._alarms(batch)
-            if stored:
-                self._watch_still()
+            queued = [p.queued for p in batch]
+            if self._writer is not None:
+                failure = self._writer.write(queued, refused)
+            else:
+                failure = self._write_there(queued, refused)
+            _settle_batch(batch, None if failure is None else DatabaseError(failure))
+            if self._writer is not None and failure is None:
+                self._writer.follow_up(queued)
             self._refresh_registry()
 
-    def _alarms(self, batch: list[_Pending]) -> None:
-        """SOS positions of a stored batch raise their volunteers' alarms (after the phones
-        have their answer; an alarm that fails is logged, its position stays stored)."""
-        for pending in batch:
-            sos = [p for p in pending.positions if alarm_of(p.attrs) == "sos"]
-            if not sos:
-                continue
-            last = max(sos, key=lambda p: p.t)
-            try:
-                raise_sos(self.engine, self.settings, pending.volunteer_id, lon=last.lon,
-                          lat=last.lat, source="device")
-                self.stats["sos"] += 1
-            except Exception:  # noqa: BLE001  (the position is stored; the log says why)
-                log.exception("SOS of volunteer %s not raised", pending.volunteer_id)
-
-    def _watch_still(self) -> None:
-        """New positions: the "no movement during a patrol" check asked of the job worker,
-        at most once every ``still_check_s`` (it runs that long after, seeing every
-        position stored until then)."""
-        now = time.monotonic()
-        if now < self._still_due or self.settings.rules.dispatch.still_min <= 0:
-            return
-        self._still_due = now + self.settings.still_check_s
+    def _write_there(self, queued: list[Queued], refused: list[tuple[Any, ...]]) -> str | None:
+        """A batch written by the writer's process (started on first use, and again after it
+        died: that batch is answered "retry", and a position whose commit was not answered
+        is found stored and skipped when re-sent)."""
+        if self._process is None or not self._process.is_alive():
+            self._start_process()
         try:
-            if watch_still(self.settings):
-                self.stats["still_checks"] += 1
-        except Exception:  # noqa: BLE001  (the positions are stored; the next batch asks again)
-            log.exception("the no-movement check was not queued")
-            self._still_due = 0.0
+            self._pipe.send((queued, refused))
+            failure, stats = self._pipe.recv()
+        except (EOFError, OSError) as exc:
+            log.warning("the position writer stopped (%s): started again", exc)
+            self._stop_process()
+            return "the position writer stopped; the app will retry"
+        self.stats.update(stats)
+        return failure
 
-    def _store(self, batch: list[_Pending], refused: list[tuple[Any, ...]]) -> int:
-        """Store a batch in one transaction on the writer's own connection (kept from batch
-        to batch: no pool check-out and ping per batch). A connection found lost is replaced
-        and the batch tried once more on the new one (nothing of it was committed, or, if
-        the commit's answer was what got lost, its positions are found stored and skipped)."""
-        for attempt in (0, 1):
-            conn = self._conn
-            if conn is None:
-                conn = self._conn = self.engine.connect()
-            try:
-                with conn.begin():
-                    return self._store_on(conn, batch, refused)
-            except CONNECTION_LOST:
-                self._drop_connection()
-                if attempt:
-                    raise
-            except Exception:
-                # a fresh start for the next batch: a new connection, every day partition
-                # looked up again (one may have been dropped)
-                self._drop_connection()
-                raise
-        raise AssertionError("unreachable")
+    def _start_process(self) -> None:
+        self._stop_process()
+        here, there = multiprocessing.get_context("spawn").Pipe()
+        self._process = multiprocessing.get_context("spawn").Process(
+            target=writer_process, args=(self.settings, there), name="position-writer",
+            daemon=True)
+        self._process.start()
+        there.close()
+        self._pipe = here
 
-    def _drop_connection(self) -> None:
-        conn, self._conn = self._conn, None
-        self._partitions.clear()
-        if conn is not None:
-            try:
-                conn.invalidate()
-                conn.close()
-            except Exception:  # noqa: BLE001  (a lost connection may not even close)
-                log.debug("a lost intake connection did not close", exc_info=True)
-
-    def _store_on(self, conn: Any, batch: list[_Pending], refused: list[tuple[Any, ...]]
-                  ) -> int:
-        live_store.count_refusals(conn, refused)
-        if not batch:
-            return 0
-        frame = _batch_frame(batch)
-        frame = frame.drop_duplicates(["volunteer_id", "t"], keep="first")
-        known, previous = live_store.open_batch(conn, frame["volunteer_id"].to_numpy(),
-                                                frame["t"].to_numpy())
-        if known:
-            keys = list(zip(frame["volunteer_id"].tolist(), frame["t"].tolist()))
-            frame = frame[[k not in known for k in keys]]
-        self.stats["resent"] += sum(len(p.positions) for p in batch) - len(frame)
-        if frame.empty:
-            return 0
-        if self._srid is None:  # read with the device registry
-            raise DatabaseError("no metric CRS recorded: load the areas first")
-        return _store_arrivals(conn, frame.reset_index(drop=True), previous, self.settings,
-                               self._srid, self._partitions)
+    def _stop_process(self, timeout: float = 10.0) -> None:
+        process, pipe, self._process, self._pipe = self._process, self._pipe, None, None
+        if pipe is not None:
+            pipe.close()  # the process ends when it has read everything
+        if process is not None:
+            process.join(timeout)
+            if process.is_alive():
+                process.kill()
 
     def close(self, timeout: float = 10.0) -> None:
         """Store what is queued, then stop the writer."""
@@ -447,9 +404,10 @@ class Intake:
             self._closed = True
             self._cond.notify()
         self._thread.join(timeout)
-        if not self._thread.is_alive() and self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        if not self._thread.is_alive():
+            if self._writer is not None:
+                self._writer.close()
+            self._stop_process(timeout)
 
 
 class Intakes:
@@ -486,7 +444,162 @@ class Intakes:
             intake.close(timeout)
 
 
-def _batch_frame(batch: list[_Pending]) -> pd.DataFrame:
+class BatchWriter:
+    """Stores batches of checked positions in one transaction each, on a connection of its
+    own (kept from batch to batch: no pool check-out and ping per batch), and follows a
+    stored batch up (SOS alarms, the "no movement" check). It works on the intake's writer
+    thread, or in the writer's process (:func:`writer_process`); ``stats`` counts what it
+    stored and re-sent positions skipped."""
+
+    def __init__(self, engine: Engine, settings: Settings,
+                 stats: collections.Counter[str]) -> None:
+        self.engine, self.settings, self.stats = engine, settings, stats
+        self._conn: Any = None
+        #: the day partitions seen committed, and the metric CRS (read on each connection)
+        self._partitions: set[str] = set()
+        self._srid: int | None = None
+        #: when the next "no movement" check may be asked for (monotonic seconds)
+        self._still_due = 0.0
+        #: new positions stored by the last batch
+        self._stored = 0
+
+    def write(self, batch: list[Queued], refused: list[tuple[Any, ...]]) -> str | None:
+        """Store a batch and the refusals counted meanwhile; ``None`` once committed, else
+        why not (the phones retry: nothing of it was committed)."""
+        self._stored = 0
+        try:
+            self._stored = self._store(batch, refused)
+            self.stats["stored"] += self._stored
+        except CONNECTION_LOST as exc:
+            log.warning("positions not stored, the database is unreachable: %s", exc)
+            return "the database is not reachable; the app will retry"
+        except Exception as exc:  # noqa: BLE001  (answered, never lost silently)
+            log.exception("positions not stored")
+            return f"positions not stored: {exc}"
+        return None
+
+    def follow_up(self, batch: list[Queued]) -> None:
+        """After the phones have their answer: the batch's SOS alarms, and the "no movement"
+        check asked for when it stored new positions."""
+        self._alarms(batch)
+        if self._stored:
+            self._watch_still()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _alarms(self, batch: list[Queued]) -> None:
+        """SOS positions of a stored batch raise their volunteers' alarms (an alarm that
+        fails is logged, its position stays stored)."""
+        for queued in batch:
+            sos = [p for p in queued.positions if alarm_of(p.attrs) == "sos"]
+            if not sos:
+                continue
+            last = max(sos, key=lambda p: p.t)
+            try:
+                raise_sos(self.engine, self.settings, queued.volunteer_id, lon=last.lon,
+                          lat=last.lat, source="device")
+                self.stats["sos"] += 1
+            except Exception:  # noqa: BLE001  (the position is stored; the log says why)
+                log.exception("SOS of volunteer %s not raised", queued.volunteer_id)
+
+    def _watch_still(self) -> None:
+        """The "no movement during a patrol" check asked of the job worker, at most once
+        every ``still_check_s`` (it runs that long after, seeing every position stored
+        until then)."""
+        now = time.monotonic()
+        if now < self._still_due or self.settings.rules.dispatch.still_min <= 0:
+            return
+        self._still_due = now + self.settings.still_check_s
+        try:
+            if watch_still(self.settings):
+                self.stats["still_checks"] += 1
+        except Exception:  # noqa: BLE001  (the positions are stored; the next batch asks again)
+            log.exception("the no-movement check was not queued")
+            self._still_due = 0.0
+
+    def _store(self, batch: list[Queued], refused: list[tuple[Any, ...]]) -> int:
+        """Store a batch in one transaction. A connection found lost is replaced and the
+        batch tried once more on the new one (nothing of it was committed, or, if the
+        commit's answer was what got lost, its positions are found stored and skipped)."""
+        for attempt in (0, 1):
+            conn = self._conn
+            if conn is None:
+                conn = self._conn = self.engine.connect()
+                self._srid = metric_srid(conn)
+                conn.commit()
+            try:
+                with conn.begin():
+                    return self._store_on(conn, batch, refused)
+            except CONNECTION_LOST:
+                self._drop_connection()
+                if attempt:
+                    raise
+            except Exception:
+                # a fresh start for the next batch: a new connection, every day partition
+                # looked up again (one may have been dropped)
+                self._drop_connection()
+                raise
+        raise AssertionError("unreachable")
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        self._partitions.clear()
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:  # noqa: BLE001  (a lost connection may not even close)
+                log.debug("a lost intake connection did not close", exc_info=True)
+
+    def _store_on(self, conn: Any, batch: list[Queued], refused: list[tuple[Any, ...]]
+                  ) -> int:
+        live_store.count_refusals(conn, refused)
+        if not batch:
+            return 0
+        frame = _batch_frame(batch)
+        frame = frame.drop_duplicates(["volunteer_id", "t"], keep="first")
+        known, previous = live_store.open_batch(conn, frame["volunteer_id"].to_numpy(),
+                                                frame["t"].to_numpy())
+        if known:
+            keys = list(zip(frame["volunteer_id"].tolist(), frame["t"].tolist()))
+            frame = frame[[k not in known for k in keys]]
+        self.stats["resent"] += sum(len(q.positions) for q in batch) - len(frame)
+        if frame.empty:
+            return 0
+        if self._srid is None:
+            raise DatabaseError("no metric CRS recorded: load the areas first")
+        return _store_arrivals(conn, frame.reset_index(drop=True), previous, self.settings,
+                               self._srid, self._partitions)
+
+
+def writer_process(settings: Settings, pipe: Any) -> None:
+    """The writer's process (``geo-patrol serve``): batches read from ``pipe`` are stored by
+    a :class:`BatchWriter` and answered (why not, or ``None``, and the counts since the last
+    answer), then followed up; it ends when the intake closes the pipe or goes away."""
+    stats: collections.Counter[str] = collections.Counter()
+    writer = BatchWriter(open_database(settings, upgrade=False), settings, stats)
+    try:
+        while True:
+            try:
+                batch, refused = pipe.recv()
+            except (EOFError, OSError):  # the intake closed (or died): nothing more comes
+                return
+            failure = writer.write(batch, refused)
+            try:
+                pipe.send((failure, dict(stats)))
+            except OSError:  # the intake went away while it was stored
+                return
+            stats.clear()
+            if failure is None:
+                writer.follow_up(batch)
+    finally:
+        writer.close()
+
+
+def _batch_frame(batch: list[Queued]) -> pd.DataFrame:
     """The batch's positions, a row each (built by column: a frame built from rows infers
     every column's type, several times slower)."""
     n = np.array([len(p.positions) for p in batch])
@@ -648,9 +761,10 @@ def start_coverage(engine: Engine, settings: Settings, *, process: bool = False)
 def start_intake(cities: Mapping[str, tuple[Engine, Settings]], *,
                  processes: bool = False) -> Intakes:
     """The deployment's position intake (a writer thread per city) and each city's coverage
-    worker (threads, or with ``processes`` a process per city, so that the intake keeps its
-    core); ``cities`` maps each city's key to its engine and settings."""
-    intakes = Intakes({key: Intake(engine, settings)
+    worker (threads; with ``processes``, each city's writer and coverage in processes of
+    their own, so that taking requests, storing them and the coverage run side by side);
+    ``cities`` maps each city's key to its engine and settings."""
+    intakes = Intakes({key: Intake(engine, settings, process=processes)
                        for key, (engine, settings) in cities.items()})
     for engine, settings in cities.values():
         start_coverage(engine, settings, process=processes)
