@@ -21,10 +21,10 @@ pytestmark = pytest.mark.browser
 SITE = (109.8430, 40.6503)
 WORDS = {
     "zh": {"accept": "接受", "decline": "拒绝", "on_way": "正在赶往", "arrived": "已到达",
-           "callout": "派警：矛盾纠纷", "away": "距离", "sos": "SOS 求救", "take": "认领：由我处置",
+           "callout": "召集：矛盾纠纷", "away": "距离", "sos": "SOS 求救", "take": "认领：由我处置",
            "owned": "已由 b-command 认领", "send_sos": "立即发送 SOS", "sos_button": "SOS：我需要支援",
            "called": "已派发", "sos_sent": "你的 SOS 已发出", "is_arrived": "已到达",
-           "unanswered": "你尚未答复。", "earlier": "我此前的派警任务"},
+           "unanswered": "你尚未答复。", "earlier": "我此前的召集"},
     "en": {"accept": "Accept the call-out", "decline": "Decline the call-out",
            "on_way": "On my way", "arrived": "I have arrived", "callout": "Call-out: Dispute",
            "away": "m away", "sos": "SOS", "take": "Acknowledge: I take it",
@@ -123,6 +123,47 @@ def test_a_place_outside_the_officers_communities_stays_refused_on_the_page(
         assert "该点不在您可录入记录的社区内" in refusal.first.inner_text()
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM callouts")).scalar_one() == before
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_street_found_by_name_is_shown_whole_for_a_click_on_it(
+        browser, server, demo_world, lang):  # noqa: F811
+    """A street is kilometres long: choosing it by name in the call-out form places nothing
+    (it used to put the incident at some point of it), the form's map shows the whole street
+    and asks for a click on it, and the click is the place (a 360 px phone)."""
+    from playwright.sync_api import expect
+
+    with demo_world["engine"].connect() as conn:
+        street, x0, y0, x1, y1 = conn.execute(sa.text(
+            "SELECT name, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT name, "
+            "ST_Extent(geom) AS e, sum(ST_Length(geom_m)) AS m "
+            "FROM street_pieces WHERE name ~ '^[一-龥]+$' GROUP BY name) s "
+            "ORDER BY m DESC LIMIT 1")).one()
+    asks = {"zh": f"请在地图上点选{street}上的具体位置", "en": f"Click the place on {street} on the map"}
+    with guarded_page(browser, (360, 740)) as page:
+        sign_in(page, server, "b-command")
+        page.goto(f"{server}/lang/{lang}?next=/live", wait_until="networkidle")
+        form = page.locator("#callout")
+        form.locator(".picker-query").type(street, delay=20)
+        form.locator(".picker-answer", has_text=street).first.click()
+        status = form.locator("#place-status")
+        expect(status).to_contain_text(asks[lang])
+        assert form.locator("input[name=lon]").input_value() == ""
+        assert form.locator(".pick-marker").count() == 0
+        # the map shows the street whole, centred on it: a click on the map's middle places
+        # the incident at the street's middle (the map opened elsewhere, on the user's area)
+        page.wait_for_timeout(600)  # the map's move
+        form.locator(".pick-map").scroll_into_view_if_needed()
+        box = form.locator(".pick-map").bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        expect(status).to_contain_text({"zh": "已选定地点", "en": "Place chosen"}[lang])
+        lon = float(form.locator("input[name=lon]").input_value())
+        lat = float(form.locator("input[name=lat]").input_value())
+        near = 0.02 * max(x1 - x0, y1 - y0) + 1e-4  # a few pixels at the street's zoom
+        assert abs(lon - (x0 + x1) / 2) < near and abs(lat - (y0 + y1) / 2) < near, \
+            (lon, lat, x0, y0, x1, y1)
+        assert form.locator(".pick-marker").count() == 1
+        shot(page, f"callout-street-click-{lang}")
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

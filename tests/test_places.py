@@ -183,6 +183,8 @@ def test_search_answers_by_kind_and_role(demo_world):
         assert search(conn, number, mine, lang="zh")[0]["kind"] == "volunteer"
     # coordinates: "lat, lon" or "lon, lat", in each datum unless one is named
     read = coordinates("40.6123, 109.8456")
+    assert read  # (the crossings below)
+    _crossing_typed_with_a_space(engine, search, command)
     assert [r["datum"] for r in read] == ["wgs84", "gcj02", "bd09"]
     assert read[0]["lon"] == 109.8456 and read[0]["lat"] == 40.6123
     gcj = coordinates("109.8456,40.6123 gcj")
@@ -250,3 +252,19 @@ def test_land_cover_from_a_pbf_extract(tmp_path):
         land = read_land_cover(path)
         assert sorted(land["kind"]) == ["building", "green"], path
         assert land.loc[land["kind"] == "green", "name"].tolist() == ["劳动公园"]
+
+
+def _crossing_typed_with_a_space(engine, search, who) -> None:  # noqa: ANN001
+    """Two Chinese street names with a space between them name their crossing, as "与" does
+    (a Chinese street name holds no space); one name alone is still a street."""
+    with engine.connect() as conn:
+        a, b, lon, lat = conn.execute(sa.text(
+            "SELECT name_a, name_b, ST_X(geom), ST_Y(geom) FROM crossings "
+            "WHERE name_a ~ '^[一-龥]+$' AND name_b ~ '^[一-龥]+$' ORDER BY id LIMIT 1")).one()
+        spaced = search(conn, f"{a} {b}", who, lang="zh")
+        joined = search(conn, f"{a}与{b}", who, lang="zh")
+        alone = search(conn, a, who, lang="zh")
+    assert spaced and spaced == joined
+    assert {h["kind"] for h in spaced} == {"crossing"}
+    assert any(abs(h["lon"] - lon) < 1e-6 and abs(h["lat"] - lat) < 1e-6 for h in spaced)
+    assert "crossing" not in {h["kind"] for h in alone}

@@ -177,7 +177,7 @@ def _rings(called: pd.DataFrame, size: int, rings: int) -> pd.DataFrame:
 
 #: What the volunteers of a call-out are told, by the change (both languages: a message
 #: leaves before anyone's page language is known).
-_TITLES = {"callout": "出警召集 · Call-out", "sos": "队员求助 SOS · A volunteer needs help",
+_TITLES = {"callout": "召集 · Call-out", "sos": "队员求助 SOS · A volunteer needs help",
            "callout_cancelled": "召集已取消 · Call-out cancelled",
            "callout_closed": "召集已结束 · Call-out closed"}
 

@@ -25,8 +25,10 @@ if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
 
 #: Longest query taken (a name, or two with a separator).
 MAX_QUERY = 40
-#: What separates two street names in a crossing query ("钢铁大街与阿尔丁大街", "A & B").
-CROSSING = re.compile(r"\s*(?:与|和|&|/|／|×|x(?=\s))\s*")
+#: What separates two street names in a crossing query ("钢铁大街与阿尔丁大街", "A & B", and
+#: a space between two Chinese names: "钢铁大街 阿尔丁大街"; a Chinese name holds no space).
+CROSSING = re.compile(r"\s*(?:与|和|&|/|／|×|x(?=\s))\s*"
+                      r"|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _NUMBER = r"(-?\d{1,3}(?:\.\d+)?)"
 COORDS = re.compile(rf"^\s*{_NUMBER}\s*[,，\s]\s*{_NUMBER}\s*(wgs|gps|gcj|amap|bd|baidu)?\s*$",
                     re.I)

@@ -37,11 +37,19 @@
       choose: function (item) {
         if (hidden) { hidden.value = item.id; }
         if (box.dataset.lon) {
-          form.querySelector("input[name='" + box.dataset.lon + "']").value = item.lon.toFixed(6);
-          form.querySelector("input[name='" + box.dataset.lat + "']").value = item.lat.toFixed(6);
+          var lon = form.querySelector("input[name='" + box.dataset.lon + "']");
+          var lat = form.querySelector("input[name='" + box.dataset.lat + "']");
+          // a street is a line, kilometres long: none of its points is the place, the form's
+          // map shows the street and the user clicks where on it
+          var along = item.kind === "street" && item.bounds;
+          lon.value = along ? "" : item.lon.toFixed(6);
+          lat.value = along ? "" : item.lat.toFixed(6);
           // the form's map marks it and its line says where it is
-          form.querySelector("input[name='" + box.dataset.lon + "']").dispatchEvent(
-            new Event("change", {bubbles: true}));
+          lon.dispatchEvent(new Event("change", {bubbles: true}));
+          if (along) {
+            form.dispatchEvent(new CustomEvent("gp-along", {detail: {bounds: item.bounds,
+                                                                     name: item.id}}));
+          }
         }
         input.value = item.label;
         // the refusal of the value chosen before no longer applies

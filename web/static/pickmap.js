@@ -1,6 +1,7 @@
 // A small map beside a form's longitude and latitude: a click there fills both (WGS-84, six
 // decimals) and marks the place; values set otherwise (typed, found by the search box or the
-// phone's position, announced by a "change" event) are marked and shown too. The city's own base map
+// phone's position, announced by a "change" event) are marked and shown too; a street found
+// by name is shown whole, for a click on it. The city's own base map
 // (vector tiles from this server) is drawn under it. It opens on the user's own area
 // (data-centre, lon/lat) at the zoom whose street names the base map draws (data-zoom), or
 // on the place typed before; the city's bounds when neither is known. The form's line
@@ -58,7 +59,10 @@
     }
     var marker = null;
     function mark(y, x) {
-      if (!isFinite(x) || !isFinite(y) || Math.abs(y) > 90 || Math.abs(x) > 180) { return; }
+      if (!isFinite(x) || !isFinite(y) || Math.abs(y) > 90 || Math.abs(x) > 180) {
+        if (marker) { map.removeLayer(marker); marker = null; }
+        return;
+      }
       if (marker) { marker.setLatLng([y, x]); return; }
       marker = L.circleMarker([y, x], {radius: 8, color: "#b2182b", weight: 3,
                                        className: "pick-marker"}).addTo(map);
@@ -122,6 +126,15 @@
     }
     [lon, lat].forEach(function (input) { input.addEventListener("change", named); });
     named();
+    // a street found by name (picker.js): the map shows it whole, the user clicks the place
+    form.addEventListener("gp-along", function (e) {
+      var s = e.detail.bounds;
+      map.fitBounds([[s[1], s[0]], [s[3], s[2]]], {maxZoom: 17});
+      if (status && status.dataset.along) {
+        status.className = "muted";
+        status.textContent = status.dataset.along.replace("{street}", e.detail.name);
+      }
+    });
     var details = box.closest("details");
     if (details) { details.addEventListener("toggle", fit); }
   }
