@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
-import time
+from time import monotonic
 from collections import OrderedDict
 from functools import wraps
 from typing import Any, Callable
@@ -293,7 +293,7 @@ def login() -> Any:
         username = request.form.get("username", "").strip()
         g.gp_city = find_city(request.form.get("city") or g.gp_city).key
         backoff: SignInBackoff = current_app.extensions["geo_patrol_backoff"]
-        wait = backoff.wait_s(f"{g.gp_city}|{username}", time.monotonic())
+        wait = backoff.wait_s(f"{g.gp_city}|{username}", monotonic())
         if wait > 0:
             raise TooManyRequests(gettext("Too many failed sign-ins for this account: try "
                                           "again in %(s)s seconds.", s=math.ceil(wait)),
@@ -307,7 +307,7 @@ def login() -> Any:
             login_user(Account(found, session_token=token))
             session["gp_city"] = g.gp_city
             return redirect(target or url_for("pages.index"))
-        backoff.failed(f"{g.gp_city}|{username}", time.monotonic())
+        backoff.failed(f"{g.gp_city}|{username}", monotonic())
         audit_event(get_db(), username[:64] or "-", "login_failed",
                     details={"address": get_remote_address()})
         error, status = gettext("Wrong username or password, or the account is disabled."), 401
