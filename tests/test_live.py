@@ -379,8 +379,9 @@ def test_a_request_is_decoded_once_whichever_city_takes_it(demo_world, replayed,
 
 
 def test_serve_starts_the_intake_and_a_coverage_process(demo_world, replayed, monkeypatch):
-    """``serve --positions-port``: one call starts each city's intake and its coverage worker
-    in a process of its own, which advances the coverage from the positions taken."""
+    """``serve --positions-port``: one call starts each city's intake, its writer and its
+    coverage worker in processes of their own; the coverage advances from the positions
+    taken, and the writer ends with the intake."""
     import multiprocessing
 
     from geo_patrol.services import intake as intake_service
@@ -393,8 +394,9 @@ def test_serve_starts_the_intake_and_a_coverage_process(demo_world, replayed, mo
     intakes = intake_service.start_intake(
         {"baotou": (engine, demo_world["settings"].with_(live_update_s=0.5))}, processes=True)
     workers = [p for p in multiprocessing.active_children() if p.name == "live-coverage"]
+    writers = [p for p in multiprocessing.active_children() if p.name == "position-writer"]
     try:
-        assert len(workers) == 1
+        assert len(workers) == 1 and len(writers) == 1
         assert intakes.submit(f"id=demo-{replayed['numbers'][8]}&lat=40.6511&lon=109.8436"
                               f"&timestamp={int(time.time())}", b"").result(30) == 1
         deadline = time.monotonic() + 60
@@ -411,6 +413,7 @@ def test_serve_starts_the_intake_and_a_coverage_process(demo_world, replayed, mo
         for worker in workers:
             worker.terminate()
             worker.join(10)
+    assert not writers[0].is_alive()
 
 
 # -- the web: intake, the force now, call-outs ------------------------------------------------
