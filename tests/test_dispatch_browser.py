@@ -23,7 +23,7 @@ WORDS = {
     "zh": {"accept": "接受", "decline": "拒绝", "on_way": "正在赶往", "arrived": "已到达",
            "callout": "召集：矛盾纠纷", "away": "距离", "sos": "SOS 求救", "take": "认领：由我处置",
            "owned": "已由 b-command 认领", "send_sos": "立即发送 SOS", "sos_button": "SOS：我需要支援",
-           "called": "已派发", "sos_sent": "你的 SOS 已发出", "is_arrived": "已到达",
+           "called": "已发出", "sos_sent": "你的 SOS 已发出", "is_arrived": "已到达",
            "unanswered": "你尚未答复。", "earlier": "我此前的召集"},
     "en": {"accept": "Accept the call-out", "decline": "Decline the call-out",
            "on_way": "On my way", "arrived": "I have arrived", "callout": "Call-out: Dispute",
@@ -144,6 +144,11 @@ def test_a_street_found_by_name_is_shown_whole_for_a_click_on_it(
         sign_in(page, server, "b-command")
         page.goto(f"{server}/lang/{lang}?next=/live", wait_until="networkidle")
         form = page.locator("#callout")
+        # sent with no place: the page comes back open at the refusal, screens below the top
+        form.locator("button[type=submit]").click()
+        refusal = page.locator("#callout .field-error").first
+        expect(refusal).to_contain_text({"zh": "未选定地点", "en": "No place chosen"}[lang])
+        expect(refusal).to_be_in_viewport()
         form.locator(".picker-query").type(street, delay=20)
         form.locator(".picker-answer", has_text=street).first.click()
         status = form.locator("#place-status")

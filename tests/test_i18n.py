@@ -104,3 +104,22 @@ def test_a_refusal_words_every_resource_and_action_in_both_languages():
             assert value in VOCAB[group] and any("\u4e00" <= c <= "\u9fff" for c in zh), \
                 (group, value)
             assert not any("\u4e00" <= c <= "\u9fff" for c in en), (group, value)
+
+
+def test_every_action_the_audit_log_records_has_a_name_in_both_languages():
+    """The audit page names each action: every action the code writes (a literal, or a
+    report's ``report_<outcome>``) has its words, so no raw code such as ``trial_create``
+    shows on a page."""
+    import re
+
+    written = set()
+    for path in [*(REPO / "geo_patrol").rglob("*.py"), *(REPO / "web").rglob("*.py")]:
+        text = path.read_text(encoding="utf-8")
+        written |= set(re.findall(r"\baudit\([a-z_]+, [^,()]+(?:\([^)]*\))?, \"([a-z_]+)\"",
+                                  text))
+    assert {"callout", "notice", "trial_create", "still_answer"} <= written  # the scan reads
+    missing = sorted(a for a in written if a not in VOCAB["action"])
+    assert missing == []
+    for action in written:
+        zh, en = VOCAB["action"][action]
+        assert zh and en and zh != en

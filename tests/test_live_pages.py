@@ -13,7 +13,7 @@ from tests.browsing import browser, page, server, shot, sign_in  # noqa: F401  (
 pytestmark = pytest.mark.browser
 
 WORDS = {"zh": {"title": "实时巡逻", "patrolling": "巡逻中", "offline": "离线",
-                "legend": "在线状态", "call": "派最近的义警", "coverage": "今日覆盖"},
+                "legend": "在线状态", "call": "召集最近的义警", "coverage": "今日覆盖"},
          "en": {"title": "Live patrol", "patrolling": "Patrolling", "offline": "Offline",
                 "legend": "State", "call": "Call the nearest", "coverage": "Coverage today"}}
 

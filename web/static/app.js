@@ -22,6 +22,10 @@
       file.dispatchEvent(new Event("change"));  // the chosen file's name is shown
     });
   }
+  // a form sent back with a refusal opens at it (on a phone the form may be screens below
+  // the top), unless the address names a place on the page
+  var refusal = document.querySelector(".field-error");
+  if (refusal && !window.location.hash) { refusal.scrollIntoView({block: "center"}); }
   // long work runs as a job: its progress is shown until it is done, then the page reloads
   // to show the result (or the job's error)
   var leaving = false;  // a link followed while a job is polled: no reload to undo it
