@@ -81,6 +81,16 @@ class NotFoundError(GeoPatrolError, LookupError):
     """A referenced record (area, volunteer, upload) does not exist."""
 
 
+class NoVolunteerError(NotFoundError):
+    """The account signed in is no volunteer's: a volunteer's own page or action (/me, the
+    SOS button, push and notification settings) has nobody to act for."""
+
+    msgid = N_("This account is not a volunteer's: this page is for volunteers.")
+
+    def __init__(self) -> None:
+        super().__init__("this account has no volunteer record")
+
+
 class ConflictError(GeoPatrolError):
     """The request contradicts stored state (e.g. a different metric CRS). With ``values``,
     ``message`` is a template marked with :func:`N_` (translated where it is shown)."""

@@ -694,3 +694,19 @@ def test_the_tasks_page_shows_planned_against_delivered(page, server, demo_world
     if lang == "zh":
         _check_chinese(page)
     shot(page, f"tasks-{lang}")
+
+
+def test_an_account_without_a_volunteer_is_told_so_in_its_language(demo_world):
+    """A command account opening a volunteer's own page (/me) is told why there is nothing,
+    in the page's language (it was an English line on Chinese pages)."""
+    from web import create_app
+    from tests.helpers import sign_in as sign_in_client
+
+    app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": demo_world["settings"]})
+    client = app.test_client()
+    sign_in_client(client, make_user(demo_world["engine"], "p-no-volunteer", "command"))
+    for accept, words, other in (("zh-CN", "此账号不是义警账号", "volunteer record"),
+                                 ("en", "This account is not a volunteer", "义警账号")):
+        resp = client.get("/me", headers={"Accept-Language": accept})
+        text = resp.get_data(as_text=True)
+        assert resp.status_code == 404 and words in text and other not in text

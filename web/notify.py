@@ -10,7 +10,13 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
 from geo_patrol.access import Resource
-from geo_patrol.errors import ConflictError, GeoPatrolError, InputError, NotFoundError
+from geo_patrol.errors import (
+    ConflictError,
+    GeoPatrolError,
+    InputError,
+    NotFoundError,
+    NoVolunteerError,
+)
 from geo_patrol.paging import page_frame
 from geo_patrol.privacy import mask_name
 from geo_patrol.render.i18n import in_language
@@ -142,7 +148,7 @@ def read_notice() -> Any:
 def my_rules() -> Any:
     me = principal()
     if me.volunteer_id is None:
-        raise NotFoundError("this account has no volunteer record")
+        raise NoVolunteerError()
     service.set_rules(get_db(), me.volunteer_id,
                       on_duty_only=request.form.get("on_duty_only") == "1",
                       quiet_start=request.form.get("quiet_start") or None,
@@ -155,7 +161,7 @@ def my_rules() -> Any:
 def push_key() -> Any:
     """The deployment's public VAPID key, for the browser to subscribe with."""
     if principal().volunteer_id is None:
-        raise NotFoundError("this account has no volunteer record")
+        raise NoVolunteerError()
     return jsonify(key=service.vapid_keys(get_db())[1])
 
 

@@ -21,6 +21,7 @@ from geo_patrol.errors import (
     GeoPatrolError,
     InputError,
     NotFoundError,
+    NoVolunteerError,
     ReportInputError,
 )
 from geo_patrol.paging import page_frame
@@ -409,7 +410,7 @@ def _my_page(*, message: str | None = None, error: str | None = None,
              entered: dict[str, str] | None = None, status: int = 200) -> Any:
     user = principal()
     if user.volunteer_id is None:
-        raise NotFoundError("this account has no volunteer record")
+        raise NoVolunteerError()
     conn = get_conn()
     record = volunteer_table(conn, volunteer_id=user.volunteer_id, on=settings().today())
     own, photos = report_service.my_reports(get_db(), user.volunteer_id)

@@ -21,7 +21,7 @@ import pyproj
 
 from geo_patrol.analysis.places import Place, place_text
 from geo_patrol.clock import local_times
-from geo_patrol.errors import N_, ConflictError, InputError, NotFoundError
+from geo_patrol.errors import N_, ConflictError, InputError, NotFoundError, NoVolunteerError
 from geo_patrol.planning.network import StreetGraph, Ways
 from geo_patrol.rules import Dispatch
 from geo_patrol.services import jobs, notify
@@ -427,7 +427,7 @@ def my_sos(db: Database, settings: Settings, principal: Principal, *, lon: objec
     """The SOS button of /me: where the phone is now (anywhere in the city, a community's or
     not), or, when the browser gave no usable position, the phone's last reported one."""
     if principal.volunteer_id is None:
-        raise NotFoundError("this account has no volunteer record")
+        raise NoVolunteerError()
     plon = plat = None
     if lon not in (None, "") and lat not in (None, ""):
         with db.connect() as conn:

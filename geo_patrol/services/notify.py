@@ -42,7 +42,7 @@ from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
 from geo_patrol.clock import local_times
-from geo_patrol.errors import N_, ConflictError, InputError, NotFoundError
+from geo_patrol.errors import N_, ConflictError, InputError, NotFoundError, NoVolunteerError
 from geo_patrol.ingest.photos import read_photo
 from geo_patrol.paging import PageOf, Paging
 from geo_patrol.services.background import Background
@@ -629,7 +629,7 @@ def subscribe(db: Database, settings: Settings, principal: Principal, subscripti
     kept, and never one that is another volunteer's (:class:`ConflictError`; it stays
     theirs)."""
     if principal.volunteer_id is None:
-        raise NotFoundError("this account has no volunteer record")
+        raise NoVolunteerError()
     try:
         endpoint = str(subscription["endpoint"])
         keys = subscription["keys"]
