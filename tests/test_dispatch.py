@@ -354,11 +354,53 @@ def test_nobody_accepts_the_station_and_the_command_are_told(world):
         board = notify.outbox(engine, None, tz=settings.timezone)
         mine = board[board["ref"] == ref]
         assert len(mine) == 2 and mine["number"].isna().all()
+        # the board says it escalated, and nothing about chats that received nothing
+        command = world["app"].test_client()
+        sign_in(command, "d-command")
+        page = command.get(f"/live/dispatch?callout={callout_id}").get_data(as_text=True)
+        assert 'id="callout-escalated"' in page and 'id="callout-unreached"' not in page
     finally:
         sender.close()
         receiver.close()
         for channel_id in made:
             notify.remove_channel(engine, channel_id, by="test")
+
+
+def test_an_escalation_no_chat_received_is_told_on_the_board(world):
+    """With no channel for the station or the command, the escalation fails for each, and
+    the board says so beside "escalated", with the way to the channels (it read as if the
+    station and the command had been told)."""
+    from geo_patrol.services import notify
+
+    engine, settings = world["engine"], world["settings"]
+    _park_everyone(world)
+    a, b = world["numbers"][6:8]
+    client = world["app"].test_client()
+    _send(client, a, 109.8432, 40.6504)
+    _send(client, b, 109.8436, 40.6507)
+    sender = notify.Sender(engine, settings, notify.SendPolicy(base_s=0.1))
+    try:
+        callout_id = _call(world)
+        ref = f"callout {callout_id} escalated"
+
+        def escalated() -> bool:
+            sender.run_once()
+            with engine.connect() as conn:
+                return conn.execute(sa.text(
+                    "SELECT escalated_at IS NOT NULL FROM callouts WHERE id = :i"),
+                    {"i": callout_id}).scalar_one()
+
+        assert _wait_for(escalated)
+        assert notify.states(engine, "callout", ref).empty  # no chat to send it to
+    finally:
+        sender.close()
+    command = world["app"].test_client()
+    sign_in(command, "d-command")
+    for accept, words in (("zh-CN", "但没有任何群收到"), ("en", "no chat received it")):
+        page = command.get(f"/live/dispatch?callout={callout_id}",
+                           headers={"Accept-Language": accept}).get_data(as_text=True)
+        assert 'id="callout-escalated"' in page and words in page
+        assert "/notify" in page.split('id="callout-unreached"')[1].split("</span>")[0]
 
 
 def test_first_to_accept_leads_states_add_up_and_close(world):

@@ -13,6 +13,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 from urllib.parse import urlencode
 
+import pandas as pd
 import segno
 from flask import (
     Blueprint,
@@ -146,8 +147,11 @@ def _dispatch_parts(shown: int | None) -> dict[str, Any]:
             found = callouts.callouts(get_db(), me.community_ids, tz=cfg.timezone,
                                       callout_id=shown)
         row = found.iloc[0] if len(found) else None
+    reached = None if row is None or pd.isna(row["escalated_at"]) else \
+        callouts.escalation_reached(get_db(), shown, row["kind"])
     return {"board": board, "alarms": alarms, "targets": targets, "left_out": left,
-            "shown_row": row, "still_min": cfg.rules.dispatch.still_min}
+            "shown_row": row, "still_min": cfg.rules.dispatch.still_min,
+            "escalation_reached": reached}
 
 
 @bp.get("/maps/live")

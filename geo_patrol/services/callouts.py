@@ -221,6 +221,18 @@ def _announce(conn: Connection, callout_id: int, volunteer_ids: list[int], kind:
                           "volunteers": [int(v) for v in volunteer_ids][:500]})
 
 
+def escalation_reached(db: Database, callout_id: int, kind: str) -> bool | None:
+    """Whether the escalation of a call-out (``kind`` ``sos`` for an SOS; asked once it has
+    escalated, its message queued in the same transaction) reached a chat of the station or
+    the command: ``True`` once one is sent or delivered, ``False`` when it went to none (no
+    channel is set) or every one failed, ``None`` while some are still being sent."""
+    states = notify.states(db, "sos" if kind == "sos" else "callout",
+                           f"{_message_ref(callout_id)} escalated")["state"]
+    if states.isin(["sent", "delivered", "answered"]).any():
+        return True
+    return False if (states == "failed").all() else None
+
+
 def _start(conn: Connection, callout_id: int, kind: str) -> None:
     """Call the first ring (and alert the command of an SOS)."""
     first = live_store.ring_targets(conn, callout_id, 1)
