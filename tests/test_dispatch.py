@@ -304,6 +304,15 @@ def test_rings_escalate_in_the_worker_until_the_command(world):
         and "callout_escalate" in actions
 
 
+def _two_near_the_site(world) -> None:  # noqa: ANN001
+    """Everyone else parked far away, two volunteers reporting near the site."""
+    _park_everyone(world)
+    a, b = world["numbers"][6:8]
+    client = world["app"].test_client()
+    _send(client, a, 109.8432, 40.6504)
+    _send(client, b, 109.8436, 40.6507)
+
+
 def test_nobody_accepts_the_station_and_the_command_are_told(world):
     """After the last ring, one message goes to the chat of the police station over the
     incident's community and one to the city's (the command's), delivered through apprise
@@ -312,11 +321,7 @@ def test_nobody_accepts_the_station_and_the_command_are_told(world):
     from tests.test_notify import Receiver
 
     engine, settings = world["engine"], world["settings"]
-    _park_everyone(world)
-    a, b = world["numbers"][6:8]
-    client = world["app"].test_client()
-    _send(client, a, 109.8432, 40.6504)
-    _send(client, b, 109.8436, 40.6507)
+    _two_near_the_site(world)
     with engine.connect() as conn:
         station = conn.execute(sa.text(
             "SELECT s.name FROM areas s WHERE s.level = 'station' AND ST_Covers(s.geom, "
@@ -373,11 +378,7 @@ def test_an_escalation_no_chat_received_is_told_on_the_board(world):
     from geo_patrol.services import notify
 
     engine, settings = world["engine"], world["settings"]
-    _park_everyone(world)
-    a, b = world["numbers"][6:8]
-    client = world["app"].test_client()
-    _send(client, a, 109.8432, 40.6504)
-    _send(client, b, 109.8436, 40.6507)
+    _two_near_the_site(world)
     sender = notify.Sender(engine, settings, notify.SendPolicy(base_s=0.1))
     try:
         callout_id = _call(world)
