@@ -30,7 +30,9 @@ def _free_port() -> int:
 class Receiver:
     """A local HTTP server standing in for a gateway or a push service: it records each
     request's path, headers and body, fails the first ``fail`` requests with 500, and takes
-    ``delay_s`` to answer (after the body is read), with ``location`` as its Location."""
+    ``delay_s`` to answer (after the body is read), with ``location`` as its Location. A request
+    whose body stops short of its Content-Length (its sender killed mid-write) is not a
+    delivery, as for a real gateway, and is not recorded."""
 
     def __init__(self, *, fail: int = 0, delay_s: float = 0.0, status: int = 200,
                  location: str | None = None) -> None:
@@ -42,7 +44,11 @@ class Receiver:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if len(body) < length:  # the sender died mid-request: nothing was delivered
+                    self.close_connection = True
+                    return
                 with outer.lock:
                     outer.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
                                            "body": body})
