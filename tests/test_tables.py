@@ -140,6 +140,46 @@ def test_hazards_uploads_and_audit_page(command, demo_world):
     assert "新增账号" in audit.split('name="action"')[1].split("</select>")[0]
 
 
+def test_the_audit_log_names_its_subjects_as_people_know_them(command, demo_world):
+    """The audit log's subject is the record as a person knows it, in the page's language
+    and linked to its page: a call-out by its number, what happened and where, a notice by
+    its number and title (it showed ``callout 16``, ``notice 3``)."""
+    from geo_patrol.access import Principal, Role
+    from geo_patrol.services.callouts import call_out
+    from geo_patrol.services.notify import broadcast
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    with engine.connect() as conn:
+        uid = conn.execute(sa.text("SELECT id FROM users WHERE username = 't-command'")
+                           ).scalar_one()
+    me = Principal(id=uid, username="t-command", role=Role.COMMAND)
+    site = (109.8430, 40.6503)
+    callout_id = call_out(engine, settings, me, lon=site[0], lat=site[1],
+                          category="dispute", note=None, count=1)
+    notice_id, _ = broadcast(engine, settings, me, kind="missing", title="走失老人",
+                             body="穿红色外套", place="", lon=site[0], lat=site[1],
+                             radius_m=300)
+    with engine.connect() as conn:
+        street = conn.execute(sa.text("SELECT np.street FROM callouts c LEFT JOIN LATERAL ("
+                                      "SELECT p.name AS street FROM street_pieces p WHERE "
+                                      "p.name IS NOT NULL AND ST_DWithin(p.geom_m, c.geom_m, "
+                                      "150) ORDER BY p.geom_m <-> c.geom_m LIMIT 1) np ON "
+                                      "true WHERE c.id = :i"), {"i": callout_id}).scalar_one()
+    assert street  # the site lies on a named street: the subject names it
+    words = {"zh": (f"召集 #{callout_id} · 矛盾纠纷 · {street}",
+                    f"协查通告 #{notice_id} · 走失老人"),
+             "en": (f"Call-out #{callout_id} · Dispute · {street}",
+                    f"Notice #{notice_id} · 走失老人")}
+    for lang, (callout_said, notice_said) in words.items():
+        html = command.get(f"/audit?lang={lang}").get_data(as_text=True)
+        subjects = [r[3] for r in _rows(html, "audit")]
+        assert any(s.startswith(callout_said) for s in subjects), (callout_said, subjects)
+        assert notice_said in subjects, subjects
+        assert f"callout {callout_id}" not in subjects and f"notice {notice_id}" not in subjects
+        assert f'href="/live?callout={callout_id}"' in html
+        assert f'href="/notices?notice={notice_id}"' in html
+
+
 def test_accounts_page_for_the_admin(app, admin, command, demo_world):
     assert command.get("/accounts").status_code == 403
     page = admin.get("/accounts").get_data(as_text=True)

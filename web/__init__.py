@@ -270,6 +270,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.phone import bp as phone_bp
     from web.pages import bp as pages_bp
     from web.params import IdConverter, lang, page_url
+    from web.refs import subject
     from web.campaigns import bp as campaigns_bp
     from web.forms import template_globals as form_globals
     from web.clues import bp as clues_bp
@@ -304,7 +305,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         "crew_reason": crew_reason, "report_label": report_label, "duration": duration_text,
         "in_sentence": lambda text: within_sentence(text, lang()),
         "dose_band": lambda share: dose_band(share, lang()),
-        "rules": db.settings().rules, "here": db.current_city(),
+        "subject": subject, "rules": db.settings().rules, "here": db.current_city(),
         "other_cities": db.other_cities(),
         **auth.template_globals(), **form_globals()})
     _register_errors(app)

@@ -43,6 +43,7 @@ from geo_patrol.services.results import (
     unmask_volunteer,
     volunteer_table,
 )
+from geo_patrol.services.refs import ref_details
 from web import clues
 from web.auth import principal, requires
 from web.db import city, get_conn, get_db, note_written, settings
@@ -513,5 +514,7 @@ unmask.required = (Resource.PEOPLE, "unmask")  # type: ignore[attr-defined]
 @requires(Resource.AUDIT)
 def audit() -> Any:
     paging = paging_args(sortable=AUDIT_SORTS, filters=AUDIT_FILTERS)
-    return render_template("audit.html", run=None, entries=audit_page(get_conn(), paging),
+    entries = audit_page(get_conn(), paging)
+    return render_template("audit.html", run=None, entries=entries,
+                           subjects=ref_details(get_db(), entries.rows["target"]),
                            actions=audit_actions(get_conn()))
