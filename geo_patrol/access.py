@@ -112,6 +112,15 @@ class Principal:
                                  resource=resource.value)
         return grant
 
+    def require_page(self, resource: Resource, action: str = "read") -> Grant:
+        """:meth:`require` for opening a page: its refusal names the roles the page is for
+        (one who only opened the command's page has changed nothing)."""
+        try:
+            return self.require(resource, action)
+        except ForbiddenError as exc:
+            exc.page_for = tuple(r.value for r in roles_granted(resource, action))
+            raise
+
     def sees_area(self, area_id: int | None) -> bool:
         return self.area_ids is None or (area_id is not None and area_id in self.area_ids)
 
@@ -129,6 +138,15 @@ class Principal:
             raise ForbiddenError(msg, role=self.role.value, action=grant.value,
                                  resource=resource.value)
         return self.community_ids
+
+
+def roles_granted(resource: Resource, action: str = "read") -> list[Role]:
+    """The roles the matrix grants ``action`` on ``resource``, in the order of :class:`Role`;
+    the administrator only when no district command is among them (it may do all a district
+    command may)."""
+    grants = MATRIX.get((resource, action), {})
+    roles = [r for r in Role if r in grants]
+    return [r for r in roles if r is not Role.ADMIN or Role.COMMAND not in roles]
 
 
 #: How the README names roles, resources and grants.

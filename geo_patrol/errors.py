@@ -120,11 +120,13 @@ class UnauthorizedError(GeoPatrolError, PermissionError):
 
 class ForbiddenError(GeoPatrolError, PermissionError):
     """Signed in, but the role may not do this. ``role``, ``action`` and ``resource``, when
-    set, let a page say so in the reader's language."""
+    set, let a page say so in the reader's language; ``page_for``, when a page was only
+    opened, the roles it is for."""
 
     def __init__(self, message: str, *, role: str | None = None, action: str | None = None,
-                 resource: str | None = None):
+                 resource: str | None = None, page_for: tuple[str, ...] = ()):
         self.role, self.action, self.resource = role, action, resource
+        self.page_for = page_for
         super().__init__(message)
 
 

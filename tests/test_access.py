@@ -136,6 +136,29 @@ def test_unmask_needs_role_and_reason_and_is_logged(world):
     assert "checking a duplicate entry" in command.get("/audit").get_data(as_text=True)
 
 
+def test_a_page_refused_on_opening_says_whom_it_is_for(world):
+    """A volunteer who only opens the command's messages page is told the page is for the
+    district command and community officers, in the page's language (it said they may not
+    *change* call-outs); a refused change still says what may not be changed."""
+    said = {"zh": "此页面供分局指挥、社区民警账号使用，当前义警账号无法打开。",
+            "en": "This page is for district command and community officer accounts; this "
+                  "volunteer account cannot open it."}
+    volunteer = world["clients"]["volunteer"]
+    for lang, words in said.items():
+        page = volunteer.get(f"/notify?lang={lang}")
+        text = page.get_data(as_text=True)
+        assert page.status_code == 403 and words in text, text[-600:]
+        assert "修改" not in text and "may not change" not in text
+    # the administrator is not named beside the district command (it may do all it may)
+    planner = world["clients"]["planner"].get("/audit?lang=en").get_data(as_text=True)
+    assert "This page is for district command accounts; this planner account" in planner
+    # a change refused: what may not be changed
+    posted = volunteer.post("/notify/channels?lang=en", data={
+        "csrf_token": volunteer.csrf, "scope": "city", "url": "json://127.0.0.1:9/x"})
+    assert posted.status_code == 403
+    assert "This volunteer account may not change devices." in posted.get_data(as_text=True)
+
+
 def test_audit_log_is_append_only(world):
     with pytest.raises(sa.exc.DBAPIError, match="append-only"):
         with world["engine"].begin() as conn:

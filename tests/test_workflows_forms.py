@@ -24,14 +24,16 @@ WORDS = {
     "zh": {"pick": "从列表中选择", "verified": "已核实", "points": "积分", "rows": "有误的行数：3",
            "empty": "名称为空", "category": "不是隐患类别", "number": "不是数字",
            "no_place": "未选定地点", "chosen": "已选定地点", "nothing": "还没有选择地点", "proposed": "待审核", "report": "suspicious",
-           "column": "列", "stored": "条记录已保存", "forbidden": "社区民警账号无权修改隐患。"},
+           "column": "列", "stored": "条记录已保存",
+           "forbidden": "此页面供分局指挥账号使用，当前社区民警账号无法打开。"},
     "en": {"pick": "pick it from the list", "verified": "Verified", "points": "points paid",
            "rows": "rows with a wrong value: 3", "empty": "The name is empty",
            "category": "is not a hazard category", "number": "is not a number",
            "no_place": "No place chosen", "chosen": "Place chosen",
            "nothing": "No place chosen yet", "proposed": "waiting for review",
            "report": "lost_person", "column": "Column", "stored": "records stored",
-           "forbidden": "This community officer account may not change hazards."},
+           "forbidden": "This page is for district command accounts; this community officer "
+                        "account cannot open it."},
 }
 
 

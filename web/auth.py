@@ -130,7 +130,10 @@ def requires(resource: Resource, action: str = "read") -> Callable:
     def decorate(view: Callable) -> Callable:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            principal().require(resource, action)
+            if request.method in ("GET", "HEAD"):  # only opened: the page is for others
+                principal().require_page(resource, action)
+            else:
+                principal().require(resource, action)
             return view(*args, **kwargs)
         wrapped.required = (resource, action)  # type: ignore[attr-defined]  # read by tests
         return wrapped

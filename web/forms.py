@@ -76,6 +76,13 @@ def _word(text: object) -> str:
     return str(text).lower() if lang() == "en" else str(text)
 
 
+def _joined(words: list[str]) -> str:
+    """Names in a sentence: "a、b" in Chinese, "a and b", "a, b and c" in English."""
+    if lang() != "en":
+        return "、".join(words)
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def _value(value: Any) -> Any:
     """A message's value as the page shows it: a column's or field's name translated, a
     list of them joined."""
@@ -93,6 +100,10 @@ def error_text(exc: BaseException) -> str:
     if isinstance(exc, ForbiddenError) and exc.role:
         role = term("role", exc.role, lang())
         role = role.lower() if lang() == "en" else role
+        if exc.page_for:  # a page only opened: who it is for
+            return gettext("This page is for %(roles)s accounts; this %(role)s account "
+                           "cannot open it.", roles=_joined([_word(term("role", r, lang()))
+                                                      for r in exc.page_for]), role=role)
         resource = _word(term("resource", exc.resource, lang()))
         if exc.action == "own":  # a list of everyone's, asked by a role that sees its own
             return gettext("This %(role)s account sees only its own %(resource)s, not "
