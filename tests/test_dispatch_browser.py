@@ -144,11 +144,24 @@ def test_a_street_found_by_name_is_shown_whole_for_a_click_on_it(
         sign_in(page, server, "b-command")
         page.goto(f"{server}/lang/{lang}?next=/live", wait_until="networkidle")
         form = page.locator("#callout")
-        # sent with no place: the page comes back open at the refusal, screens below the top
+        # the first ring's size in plain words
+        assert form.locator("label", has=page.locator("input[name=count]")).inner_text(
+        ).strip() == {"zh": "首轮呼叫人数（无人接受则呼叫下一轮）",
+                      "en": "Volunteers in the first ring (the next ring is called if "
+                            "nobody accepts)"}[lang]
+        # sent with the street's name typed but no place chosen: the page comes back open at
+        # the refusal, screens below the top, with what was typed kept (the search's too)
+        form.locator("input[name=note]").fill("两人争执")
+        form.locator(".picker-query").fill(street)
+        form.locator("select[name=skill_rule]").select_option("prefer")
         form.locator("button[type=submit]").click()
         refusal = page.locator("#callout .field-error").first
         expect(refusal).to_contain_text({"zh": "未选定地点", "en": "No place chosen"}[lang])
         expect(refusal).to_be_in_viewport()
+        expect(form.locator(".picker-query")).to_have_value(street)
+        expect(form.locator("input[name=note]")).to_have_value("两人争执")
+        expect(form.locator("select[name=skill_rule]")).to_have_value("prefer")
+        form.locator(".picker-query").fill("")
         form.locator(".picker-query").type(street, delay=20)
         form.locator(".picker-answer", has_text=street).first.click()
         status = form.locator("#place-status")
