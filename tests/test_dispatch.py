@@ -402,6 +402,18 @@ def test_an_escalation_no_chat_received_is_told_on_the_board(world):
                            headers={"Accept-Language": accept}).get_data(as_text=True)
         assert 'id="callout-escalated"' in page and words in page
         assert "/notify" in page.split('id="callout-unreached"')[1].split("</span>")[0]
+    # the messages page words the failure for the group it went to, not for a person
+    for lang, group, failed, why in (
+            ("zh", "派出所群组和指挥中心", "失败", "派出所群组和指挥中心均未设置群聊渠道"),
+            ("en", "The station and the command", "failed",
+             "no chat of the police station or the command is set")):
+        page = command.get(f"/notify?kind=callout&lang={lang}").get_data(as_text=True)
+        body = page.split('id="outbox"')[1].split("</tbody>")[0]
+        rows = [[re.sub(r"<[^>]+>", "", cell).strip()
+                 for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+                for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)]
+        groups = [r for r in rows if len(r) > 5 and r[2] == group and r[5] == failed]
+        assert groups and all(r[-1] == why for r in groups), groups
 
 
 def test_first_to_accept_leads_states_add_up_and_close(world):

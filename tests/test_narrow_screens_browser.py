@@ -228,3 +228,53 @@ def test_the_sign_in_page_on_a_phone_shows_its_languages_without_a_menu(
         assert page.locator("header").bounding_box()["height"] <= 64
         assert page.locator("header").evaluate("e => e.scrollWidth") <= PHONE[0]
         shot(page, "login-phone")
+
+
+#: How many lines of text a cell's words take (a status squeezed to one character a line
+#: takes as many lines as it has characters).
+LINES = """td => { const r = document.createRange(); r.selectNodeContents(td);
+  return r.getBoundingClientRect().height / parseFloat(getComputedStyle(td).lineHeight); }"""
+
+
+def test_statuses_read_on_one_line_on_a_phone_and_wide_tables_scroll(
+        browser, server, demo_world):  # noqa: F811
+    """On a 360 px phone in Chinese, /live's call-out tables and /notify's messages keep
+    each status on one line (they were squeezed to one character a line); the table
+    scrolls sideways in its box, the page does not."""
+    import time
+    import urllib.request
+
+    from geo_patrol.access import Principal, Role
+    from geo_patrol.services.callouts import call_out
+    from geo_patrol.services.devices import add_device
+
+    engine, site = demo_world["engine"], (109.8430, 40.6503)
+    with engine.connect() as conn:
+        numbers = conn.execute(sa.text(
+            "SELECT number FROM volunteers WHERE active ORDER BY number LIMIT 2")
+        ).scalars().all()
+        command = conn.execute(sa.text("SELECT id FROM users WHERE username = 'b-command'")
+                               ).scalar_one()
+    for i, number in enumerate(numbers):
+        add_device(engine, f"nw-{number}", number)
+        url = (f"{server}/osmand?id=nw-{number}&lat={site[1]}&lon={site[0] + 2e-4 * i}"
+               f"&timestamp={int(time.time())}")
+        with urllib.request.urlopen(urllib.request.Request(url, method="POST")) as r:
+            assert r.status == 200
+    callout_id = call_out(engine, demo_world["settings"],
+                          Principal(id=command, username="b-command", role=Role.COMMAND),
+                          lon=site[0], lat=site[1], category="dispute", note=None, count=2)
+    cells = {f"/live?callout={callout_id}": ("#callout-targets tbody td:last-child",
+                                             "#callouts tbody td:last-child"),
+             "/notify": ("#outbox tbody td:nth-child(6)",)}
+    with guarded_page(browser, PHONE) as page:
+        sign_in(page, server, "b-command")
+        for path, selectors in cells.items():
+            _in(page, server, "zh", path)
+            for selector in selectors:
+                found = page.locator(selector)
+                assert found.count() >= 1, (path, selector)
+                lines = found.evaluate_all(f"els => els.map({LINES})")
+                assert max(lines) < 1.5, (path, selector, lines)
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE[0], path
+            shot(page, f"statuses-phone-zh{path.split('?')[0].replace('/', '-')}")

@@ -264,7 +264,9 @@ _OUTBOX_SQL = """
                coalesce(o.channel, 'none') AS channel, c.scope, c.label,
                coalesce(o.state, 'failed') AS state, coalesce(o.attempts, 0) AS attempts,
                o.next_try_at, o.sent_at, o.done_at, o.id AS outbox_id,
-               CASE WHEN o.id IS NULL THEN 'no channel reaches this person'
+               CASE WHEN o.id IS NULL AND m.volunteer_id IS NULL
+                         THEN 'no channel reaches this group'
+                    WHEN o.id IS NULL THEN 'no channel reaches this person'
                     ELSE o.last_error END AS last_error
         FROM notify_messages m LEFT JOIN volunteers v ON v.id = m.volunteer_id
         LEFT JOIN areas a ON a.id = coalesce(v.community_id, m.community_id)
@@ -276,8 +278,9 @@ _OUTBOX_SQL = """
 def outbox_table(conn: Connection, within: frozenset[int] | None, *, limit: int = 500
                  ) -> pd.DataFrame:
     """The latest messages, one row per person and channel (a message no channel reaches
-    reads ``none``; a group's message has no number), names as stored (the page masks
-    them), for ``within`` communities."""
+    reads ``none``, its error ``no channel reaches this person``, or ``... this group`` for
+    a group's message, which has no number), names as stored (the page masks them), for
+    ``within`` communities."""
     return pd.read_sql(sa.text(
         _OUTBOX_SQL.format(scope=in_scope("coalesce(v.community_id, m.community_id)"))
         + " ORDER BY m.id DESC, o.id LIMIT :n"), conn,
