@@ -178,6 +178,13 @@ def test_the_audit_log_names_its_subjects_as_people_know_them(command, demo_worl
         assert f"callout {callout_id}" not in subjects and f"notice {notice_id}" not in subjects
         assert f'href="/live?callout={callout_id}"' in html
         assert f'href="/notices?notice={notice_id}"' in html
+    # and found as they read: "召集 #16", "Notice 3", or every call-out by its word
+    for typed, found in ((f"召集 #{callout_id}", [words["zh"][0]]),
+                         (f"Notice {notice_id}", [words["zh"][1]]), ("召集", ["召集 #"])):
+        html = command.get("/audit", query_string={"q": typed}).get_data(as_text=True)
+        subjects = [r[3] for r in _rows(html, "audit")]
+        assert subjects and all(any(s.startswith(f) for f in found) for s in subjects), \
+            (typed, subjects)
 
 
 def test_accounts_page_for_the_admin(app, admin, command, demo_world):

@@ -48,6 +48,27 @@ def parse_ref(text: object) -> Ref | None:
     return Ref(found.group(1), found.group(2))
 
 
+#: A reference as a person types it: a kind's word in either language, then perhaps its
+#: number ("召集 #16", "call-out 16", "Notice").
+_TYPED = re.compile(r"^\s*(.*?)\s*(?:#\s*|\s)?([0-9]{1,12})?\s*$")
+
+
+def stored_ref(typed: object) -> str | None:
+    """The stored form (``callout 16``, or ``callout`` for every call-out) of a reference
+    typed as a page shows it, in either language; ``None`` for any other text."""
+    if not isinstance(typed, str):
+        return None
+    found = _TYPED.match(typed)
+    if found is None:
+        return None
+    word = found.group(1).casefold()
+    kind = next((k for k, names in VOCAB["ref"].items()
+                 if word in (n.casefold() for n in names)), None)
+    if kind is None:
+        return None
+    return f"{kind} {found.group(2)}" if found.group(2) else kind
+
+
 def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 

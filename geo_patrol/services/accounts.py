@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from geo_patrol.paging import PageOf, Paging
 from geo_patrol.privacy import mask_name
+from geo_patrol.render.refs import stored_ref
 from geo_patrol.store import accounts as _store
 from geo_patrol.store.accounts import (
     MIN_PASSWORD,
@@ -18,7 +20,6 @@ from geo_patrol.store.accounts import (
     audit,
     audit_actions,
     audit_event,
-    audit_page,
     audit_table,
     authenticate,
     issue_token,
@@ -53,3 +54,9 @@ def user_table(conn: Connection) -> pd.DataFrame:
         else:
             bound.append("")
     return table.drop(columns=["volunteer_name"]).assign(bound=bound)
+
+
+def audit_page(conn: Connection, paging: Paging) -> PageOf:
+    """One page of the audit log; its ``q`` also finds a subject typed as the page shows it
+    (``召集 #16``, ``Call-out 16``, ``Notice``: :func:`~geo_patrol.render.refs.stored_ref`)."""
+    return _store.audit_page(conn, paging, ref=stored_ref(paging.filter("q")))

@@ -214,16 +214,20 @@ AUDIT_SORTS = {"at": "q.id", "actor": "q.actor", "action": "q.action"}
 AUDIT_FILTERS = ("actor", "action", "q")
 
 
-def audit_page(conn: Connection, paging: Paging) -> PageOf:
-    """One page of the audit log, newest first unless sorted otherwise."""
+def audit_page(conn: Connection, paging: Paging, *, ref: str | None = None) -> PageOf:
+    """One page of the audit log, newest first unless sorted otherwise; ``q`` finds a word
+    of the subject or the reason, or (``ref``, the stored reference ``q`` names, such as
+    ``callout 16`` or ``callout``) the subjects that reference."""
     return page_of(conn, """
         SELECT id, at, actor, action, target, reason, details FROM audit_log
         WHERE (CAST(:actor AS text) IS NULL OR actor = :actor)
           AND (CAST(:action AS text) IS NULL OR action = :action)
           AND (CAST(:q AS text) IS NULL OR target ILIKE '%' || :q || '%'
-               OR reason ILIKE '%' || :q || '%')""",
-        {k: paging.filter(k) for k in AUDIT_FILTERS}, paging, sortable=AUDIT_SORTS,
-        order="q.id DESC", tie="q.id DESC")
+               OR reason ILIKE '%' || :q || '%'
+               OR (CAST(:ref AS text) IS NOT NULL
+                   AND (target = :ref OR target LIKE :ref || ' %')))""",
+        {**{k: paging.filter(k) for k in AUDIT_FILTERS}, "ref": ref}, paging,
+        sortable=AUDIT_SORTS, order="q.id DESC", tie="q.id DESC")
 
 
 def audit_actions(conn: Connection) -> list[str]:
