@@ -171,13 +171,16 @@ def test_positions_stored_once_flagged_and_covered_as_a_full_analysis(demo_world
     engine, settings = demo_world["engine"], demo_world["settings"]
     intake = Intake(engine, settings)
     coverage = LiveCoverage(engine, settings)
+    other = LiveCoverage(engine, settings)  # another process's worker, taking a turn
     requests = replayed["requests"]
     try:
-        # three batches, coverage advanced after each: incremental, not a recomputation
+        # three batches, coverage advanced after each: incremental, not a recomputation;
+        # the second by the other worker, so the first finds the day moved on without it
+        # (what it holds in memory is read again, not written back over the other's)
         thirds = np.array_split(np.arange(len(requests)), 3)
-        for part in thirds:
+        for turn, part in enumerate(thirds):
             _wait([intake.submit(requests[i].query, requests[i].body) for i in part])
-            assert coverage.update() > 0
+            assert (other if turn == 1 else coverage).update() > 0
         # an app that did not hear the answer sends again: stored once
         again = [intake.submit(r.query, r.body) for r in requests[:40]]
         assert _wait(again) == 40

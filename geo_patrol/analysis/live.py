@@ -10,6 +10,7 @@ reach of any step from it). The work is proportional to the new fixes.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,11 +64,12 @@ def merge_cover(stored: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     end = [new["end"].to_numpy(dtype="float64")]
     last = [new["last"].to_numpy(dtype="float64")]
     if len(stored):
-        sizes = stored["atoms"].map(len).to_numpy()
+        sizes = np.fromiter(map(len, stored["atoms"]), dtype="int64", count=len(stored))
+        total = int(sizes.sum())
         seg.append(np.repeat(stored["segment_id"].to_numpy(dtype="int64"), sizes))
-        atom.append(np.concatenate(stored["atoms"].map(np.asarray).to_list()).astype("int64"))
-        start.append(np.concatenate(stored["starts"].map(np.asarray).to_list()).astype(float))
-        end.append(np.concatenate(stored["ends"].map(np.asarray).to_list()).astype(float))
+        atom.append(_flat(stored["atoms"], "int64", total))
+        start.append(_flat(stored["starts"], "float64", total))
+        end.append(_flat(stored["ends"], "float64", total))
         last.append(np.repeat(stored["last"].to_numpy(dtype="float64"), sizes))
     seg_all, atom_all = np.concatenate(seg), np.concatenate(atom)
     codes, segs = pd.factorize(seg_all, sort=True)
@@ -92,6 +94,11 @@ def merge_cover(stored: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
         "ends": pieces(s1),
         "covered_m": np.bincount(code, weights=s1 - s0)[present],
         "last": newest[present]})
+
+
+def _flat(lists: pd.Series, dtype: str, count: int) -> np.ndarray:
+    """The lists of a column one after another, as one array."""
+    return np.fromiter(itertools.chain.from_iterable(lists), dtype=dtype, count=count)
 
 
 def _empty() -> pd.DataFrame:

@@ -10,6 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from geo_patrol.analysis.live import StreetAtoms, merge_cover, step_cover
@@ -38,7 +39,10 @@ class LiveCoverage:
     """Advances today's live coverage from positions that arrived since the last update.
 
     The street atoms are built once per process; one process at a time updates (an advisory
-    lock), so several web workers may all run it.
+    lock), so several web workers may all run it. The covered intervals of the days it
+    updated are held in memory as committed (read from the database once a day), so an
+    update reads back none of what it rewrites; they are read again whenever the cursor is
+    not where this process left it (another process updated, or the tables were reset).
     """
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
@@ -48,6 +52,10 @@ class LiveCoverage:
         self._streets: StreetAtoms | None = None
         self._streets_key: tuple[int, int] | None = None
         self._streets_checked = 0.0
+        #: per day, each segment's committed intervals (atoms, starts, ends, last visit),
+        #: and the cursor they are as of (``None``: nothing held)
+        self._held: dict[dt.date, dict[int, _Held]] = {}
+        self._held_at: int | None = None
 
     def _atoms(self, conn: Any) -> StreetAtoms:
         """The street atoms, built again when the streets have changed (checked at most
@@ -86,12 +94,31 @@ class LiveCoverage:
             live_store.mark_arrivals(conn, self.settings.callout_arrival_m)
             live_store.close_tracks(conn, dt.datetime.now(dt.UTC) - dt.timedelta(
                 seconds=self.settings.track_gap_s))
+        try:
+            read, top, merged = self._take_in(zone, limit)
+        except BaseException:
+            self._held, self._held_at = {}, None  # not known committed: read again
+            raise
+        if read:  # committed: what the next update starts from
+            for day, frame in merged.items():
+                self._hold(day, frame)
+            self._held_at = top
+        return read
+
+    def _take_in(self, zone: ZoneInfo, limit: int
+                 ) -> tuple[int, int, dict[dt.date, pd.DataFrame]]:
+        """The positions read, the cursor after them, and each day's merged segments (as
+        stored, once this transaction commits)."""
+        merged: dict[dt.date, pd.DataFrame] = {}
         with self.engine.begin() as conn:
             if not live_store.lock_coverage(conn):
-                return 0
-            new = live_store.new_clean_fixes(conn, live_store.cursor(conn), limit)
+                return 0, 0, merged
+            at = live_store.cursor(conn)
+            if at != self._held_at:
+                self._held = {}
+            new = live_store.new_clean_fixes(conn, at, limit)
             if new.empty:
-                return 0
+                return 0, 0, merged
             top, read = int(new["seq"].max()), len(new)
             new = new[new["flags"] == 0]
             if len(new):
@@ -101,12 +128,12 @@ class LiveCoverage:
                                  day_start=(local.dt.normalize() - _EPOCH).dt.total_seconds()
                                  .to_numpy())
                 for day, part in new.groupby("day"):
-                    self._advance(conn, day, part, streets)
+                    merged[day] = self._advance(conn, day, part, streets)
             live_store.set_cursor(conn, top)
-            return read
+        return read, top, merged
 
     def _advance(self, conn: Any, day: dt.date, part: pd.DataFrame,
-                 streets: StreetAtoms) -> None:
+                 streets: StreetAtoms) -> pd.DataFrame:
         firsts = part.sort_values("t").groupby("volunteer_id", as_index=False).first()
         before = live_store.clean_before(conn, firsts[["volunteer_id", "t", "day_start"]])
         both = pd.concat([before.assign(seq=0), part[["volunteer_id", "t", "x", "y", "kind",
@@ -119,10 +146,47 @@ class LiveCoverage:
         cover = step_cover(streets, fixes, radius=self.params.radius_m,
                            gap_s=self.params.gap_s, max_speed_kmh=self.params.max_speed_kmh)
         if cover.empty:
+            return cover
+        held = self._day(conn, day)
+        segs = [s for s in cover["segment_id"].unique().tolist() if s in held]
+        live_store.drop_cover(conn, day, segs)
+        rows = [held[s] for s in segs]
+        stored = pd.DataFrame({"segment_id": np.array(segs, dtype="int64"),
+                               **{c: _objects([r[i] for r in rows])
+                                  for i, c in enumerate(("atoms", "starts", "ends"))},
+                               "last": np.array([r[3] for r in rows], dtype="float64")})
+        merged = merge_cover(stored, cover)
+        live_store.store_cover(conn, day, merged)
+        return merged
+
+    def _day(self, conn: Any, day: dt.date) -> dict[int, _Held]:
+        """The day's committed intervals, read from the database unless held."""
+        if day not in self._held:
+            rows = live_store.day_cover(conn, day)
+            self._held[day] = dict(zip(rows["segment_id"].tolist(), zip(
+                rows["atoms"], rows["starts"], rows["ends"], rows["last"].tolist())))
+        return self._held[day]
+
+    def _hold(self, day: dt.date, merged: pd.DataFrame) -> None:
+        """Committed segments kept as the day's; only the two newest days are held."""
+        if merged.empty:
             return
-        segs = cover["segment_id"].unique().tolist()
-        stored = live_store.take_cover(conn, day, segs)
-        live_store.store_cover(conn, day, merge_cover(stored, cover))
+        self._held.setdefault(day, {}).update(zip(merged["segment_id"].tolist(), zip(
+            merged["atoms"], merged["starts"], merged["ends"], merged["last"].tolist())))
+        for old in sorted(self._held)[:-2]:
+            del self._held[old]
+
+
+#: A segment's committed intervals of a day: atoms, starts, ends (metres) and last visit.
+_Held = tuple[list[int], list[float], list[float], float]
+
+
+def _objects(values: list[Any]) -> np.ndarray:
+    """A column of lists as they are (numpy would make lists of one length a 2-D array)."""
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        out[i] = v
+    return out
 
 
 def coverage_loop(engine: Engine, settings: Settings,

@@ -462,20 +462,25 @@ def clean_before(conn: Connection, firsts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["volunteer_id", "t", "x", "y", "kind"])
 
 
-def take_cover(conn: Connection, day: dt.date, segment_ids: Sequence[int]) -> pd.DataFrame:
-    """The stored intervals of these segments on ``day``, taken out (deleted, in the caller's
-    transaction) to be merged with new ones and stored again by :func:`store_cover`."""
+def day_cover(conn: Connection, day: dt.date) -> pd.DataFrame:
+    """Every segment's stored intervals on ``day`` (segment_id, atoms, starts, ends, last)."""
     return pd.read_sql_query(sa.text(
-        "DELETE FROM live_cover c USING unnest(CAST(:s AS bigint[])) AS k(id) "
-        "WHERE c.day = :d AND c.segment_id = k.id "
-        "RETURNING c.segment_id, c.atoms, c.starts, c.ends, "
-        "extract(epoch FROM c.last_visit)::float8 AS last"),
-        conn, params={"d": day, "s": list(segment_ids)})
+        "SELECT segment_id, atoms, starts, ends, extract(epoch FROM last_visit)::float8 AS last "
+        "FROM live_cover WHERE day = :d"), conn, params={"d": day})
+
+
+def drop_cover(conn: Connection, day: dt.date, segment_ids: Sequence[int]) -> None:
+    """Take out these segments' rows of ``day`` (in the caller's transaction), to be stored
+    again merged with new intervals by :func:`store_cover`."""
+    if segment_ids:
+        conn.execute(sa.text(
+            "DELETE FROM live_cover c USING unnest(CAST(:s AS bigint[])) AS k(id) "
+            "WHERE c.day = :d AND c.segment_id = k.id"), {"d": day, "s": list(segment_ids)})
 
 
 def store_cover(conn: Connection, day: dt.date, frame: pd.DataFrame) -> None:
     """Store segments' merged intervals (segment_id, atoms, starts, ends, covered_m, last),
-    their earlier rows taken out first by :func:`take_cover`."""
+    their earlier rows taken out first by :func:`drop_cover`."""
     if frame.empty:
         return
     query = sql.SQL("COPY live_cover (day, segment_id, atoms, starts, ends, covered_m, "
