@@ -757,3 +757,32 @@ def test_a_writer_in_its_own_process_stores_and_is_started_again_when_killed(dem
             "WHERE d.device_id = :d AND p.t BETWEEN to_timestamp(:a) AND "
             "to_timestamp(:b)"), {"d": device, "a": t0 - 0.5, "b": t0 + 1.5}).scalar_one()
     assert stored == 2
+
+
+def test_a_batch_is_filed_under_each_positions_local_day():
+    """The writer's local day of each position (one offset for a batch whose ends share it)
+    is the day the zone's own clock shows, across midnight, a change of summer time and a
+    phone's backlog of weeks."""
+    from geo_patrol.services.intake import _local_days
+
+    epoch = dt.date(1970, 1, 1)
+    cases = {
+        "Asia/Shanghai": ["2026-12-06T15:59:59.999999+00:00", "2026-12-06T16:00:00+00:00"],
+        "Europe/Berlin": ["2026-03-28T22:59:00+00:00", "2026-03-28T23:00:00+00:00",
+                          "2026-03-29T00:59:00+00:00", "2026-03-29T21:59:00+00:00",
+                          "2026-03-29T22:00:00+00:00"],
+        "America/New_York": ["2026-10-01T03:59:00+00:00", "2026-11-01T04:30:00+00:00",
+                             "2026-11-01T05:30:00+00:00", "2026-11-02T04:59:00+00:00",
+                             "2026-11-02T05:00:00+00:00"],
+    }
+    for zone, times in cases.items():
+        when = [dt.datetime.fromisoformat(t) for t in times]
+        t_us = np.array([round(w.timestamp() * 1e6) for w in when], dtype="int64")
+        expected = [(w.astimezone(ZoneInfo(zone)).date() - epoch).days for w in when]
+        for rows in ([i] for i in range(len(when))):  # each alone, then the batch whole
+            assert _local_days(t_us[rows], zone).tolist() == [expected[rows[0]]], (zone, rows)
+        assert _local_days(t_us, zone).tolist() == expected, zone
+        # a batch within one day that crosses midnight or the change of offset
+        pairs = [(i, i + 1) for i in range(len(when) - 1)]
+        for a, b in pairs:
+            assert _local_days(t_us[[a, b]], zone).tolist() == [expected[a], expected[b]]

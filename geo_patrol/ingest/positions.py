@@ -29,7 +29,6 @@ from typing import Any
 from urllib.parse import unquote
 
 import numpy as np
-import pandas as pd
 
 from geo_patrol.errors import DatabaseError, InputError
 from geo_patrol.ingest.fixes import clean_fixes
@@ -340,6 +339,23 @@ class Arrivals:
     step_m: np.ndarray
 
 
+def _rows_of(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Each wanted key's row in ``keys`` (each key at most once), -1 where it is not."""
+    if not len(keys):
+        return np.full(len(wanted), -1, dtype="int64")
+    order = np.argsort(keys, kind="stable")
+    at = np.minimum(np.searchsorted(keys[order], wanted), len(keys) - 1)
+    return np.where(keys[order][at] == wanted, order[at], -1)
+
+
+def _take(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``values`` at ``rows`` (floats), NaN where a row is -1."""
+    out = np.full(len(rows), np.nan)
+    found = rows >= 0
+    out[found] = values[rows[found]]
+    return out
+
+
 #: Attribute names phone apps use to say a position came from a mock-location app.
 MOCK_KEYS = ("mock", "is_mock", "isMock", "isFromMockProvider")
 
@@ -371,23 +387,27 @@ def is_mock(attrs: Mapping[str, object] | None) -> bool:
 
 
 def flag_arrivals(volunteer_id: np.ndarray, t: np.ndarray, lon: np.ndarray, lat: np.ndarray,
-                  accuracy: np.ndarray, speed: np.ndarray, previous: pd.DataFrame, *,
-                  metric_crs: str, gap_s: float, max_speed_kmh: float,
+                  accuracy: np.ndarray, speed: np.ndarray, previous: Mapping[str, np.ndarray],
+                  *, metric_crs: str, gap_s: float, max_speed_kmh: float,
                   max_accuracy_m: float) -> Arrivals:
     """Flag new positions as :func:`~geo_patrol.ingest.fixes.clean_fixes` flags a file, with
-    each volunteer's last stored clean fix as context (``previous``: indexed by volunteer id,
-    columns t, clean_t, lon, lat, clean_track; see :func:`geo_patrol.store.live.previous_fixes`).
+    each volunteer's last stored clean fix as context (``previous``: arrays volunteer_id
+    (each once), t, clean_t, lon, lat, clean_track, NaN for none; see
+    :func:`geo_patrol.store.live.open_batch`).
 
     A position older than the volunteer's last stored one is out of order.
     """
     n = len(t)
-    ctx = previous.dropna(subset=["clean_t"]).reindex(np.unique(volunteer_id)).dropna(
-        subset=["clean_t"])
-    k = len(ctx)
-    all_vid = np.concatenate([ctx.index.to_numpy(dtype="int32"), volunteer_id.astype("int32")])
-    all_t = np.concatenate([ctx["clean_t"].to_numpy(dtype="int64"), t])
-    all_lon = np.concatenate([ctx["lon"].to_numpy(dtype="float64"), lon])
-    all_lat = np.concatenate([ctx["lat"].to_numpy(dtype="float64"), lat])
+    # the context: the batch's volunteers' last clean fixes, by volunteer id
+    row = _rows_of(previous["volunteer_id"], np.unique(volunteer_id))
+    row = row[row >= 0]
+    row = row[~np.isnan(previous["clean_t"][row])]
+    k = len(row)
+    all_vid = np.concatenate([previous["volunteer_id"][row].astype("int32"),
+                              volunteer_id.astype("int32")])
+    all_t = np.concatenate([previous["clean_t"][row].astype("int64"), t])
+    all_lon = np.concatenate([previous["lon"][row], lon])
+    all_lat = np.concatenate([previous["lat"][row], lat])
     all_acc = np.concatenate([np.full(k, np.nan), accuracy])
     all_speed = np.concatenate([np.full(k, np.nan), speed])
     order = np.lexsort((np.arange(n + k), all_t, all_vid))  # as clean_fixes sorts
@@ -395,7 +415,7 @@ def flag_arrivals(volunteer_id: np.ndarray, t: np.ndarray, lon: np.ndarray, lat:
                         metric_crs=metric_crs, gap_s=gap_s, max_speed_kmh=max_speed_kmh,
                         max_accuracy_m=max_accuracy_m)
     is_new = order >= k
-    last_t = previous["t"].reindex(fixes.volunteer_id).to_numpy(dtype="float64")
+    last_t = _take(previous["t"], _rows_of(previous["volunteer_id"], fixes.volunteer_id))
     flags = fixes.flags.copy()
     flags[is_new & (fixes.t < np.nan_to_num(last_t, nan=-np.inf))] |= FLAG_OUT_OF_ORDER
     # distances between consecutive clean fixes of one track (context included)
@@ -413,7 +433,7 @@ def flag_arrivals(volunteer_id: np.ndarray, t: np.ndarray, lon: np.ndarray, lat:
         at = np.flatnonzero(~is_new)  # context rows: order[at] is their row of ctx
         j = np.minimum(np.searchsorted(tracks, fixes.track[at]), len(tracks) - 1)
         held = tracks[j] == fixes.track[at]
-        continues[j[held]] = ctx["clean_track"].to_numpy(dtype="int64")[order[at][held]]
+        continues[j[held]] = previous["clean_track"][row].astype("int64")[order[at][held]]
     sel = np.flatnonzero(is_new)
     return Arrivals(order[sel] - k, flags[sel], local[sel], continues, fixes.x[sel],
                     fixes.y[sel], np.where(flags[sel] == 0, step[sel], 0.0))

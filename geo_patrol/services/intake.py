@@ -559,20 +559,22 @@ class BatchWriter:
         live_store.count_refusals(conn, refused)
         if not batch:
             return 0
-        frame = _batch_frame(batch)
-        frame = frame.drop_duplicates(["volunteer_id", "t"], keep="first")
-        known, previous = live_store.open_batch(conn, frame["volunteer_id"].to_numpy(),
-                                                frame["t"].to_numpy())
+        cols = _batch_columns(batch)
+        first = _first_of_each(cols["volunteer_id"], cols["t"])
+        if len(first) < len(cols["t"]):  # sent twice within the batch: stored once
+            cols = _take(cols, first)
+        known, previous = live_store.open_batch(conn, cols["volunteer_id"], cols["t"])
         if known:
-            keys = list(zip(frame["volunteer_id"].tolist(), frame["t"].tolist()))
-            frame = frame[[k not in known for k in keys]]
-        self.stats["resent"] += sum(len(q.positions) for q in batch) - len(frame)
-        if frame.empty:
+            keys = zip(cols["volunteer_id"].tolist(), cols["t"].tolist())
+            cols = _take(cols, np.flatnonzero([k not in known for k in keys]))
+        stored = len(cols["t"])
+        self.stats["resent"] += sum(len(q.positions) for q in batch) - stored
+        if not stored:
             return 0
         if self._srid is None:
             raise DatabaseError("no metric CRS recorded: load the areas first")
-        return _store_arrivals(conn, frame.reset_index(drop=True), previous, self.settings,
-                               self._srid, self._partitions)
+        return _store_arrivals(conn, cols, previous, self.settings, self._srid,
+                               self._partitions)
 
 
 def writer_process(settings: Settings, pipe: Any) -> None:
@@ -599,16 +601,20 @@ def writer_process(settings: Settings, pipe: Any) -> None:
         writer.close()
 
 
-def _batch_frame(batch: list[Queued]) -> pd.DataFrame:
-    """The batch's positions, a row each (built by column: a frame built from rows infers
-    every column's type, several times slower)."""
+#: A batch's positions by column (numpy arrays of one length): a frame's fixed costs, paid
+#: for each of its operations, would be most of a batch's.
+Columns = dict[str, np.ndarray]
+
+
+def _batch_columns(batch: list[Queued]) -> Columns:
+    """The batch's positions, a row each."""
     n = np.array([len(p.positions) for p in batch])
     positions = [pos for p in batch for pos in p.positions]
 
     def each(values: list[Any], dtype: str) -> np.ndarray:
         return np.repeat(np.array(values, dtype=dtype), n)
 
-    return pd.DataFrame({
+    return {
         "volunteer_id": each([p.volunteer_id for p in batch], "int64"),
         "device_id": each([p.device_row for p in batch], "int64"),
         "occupation": each([p.occupation for p in batch], "object"),
@@ -617,7 +623,21 @@ def _batch_frame(batch: list[Queued]) -> pd.DataFrame:
            for c in ("lon", "lat", "speed_mps", "heading", "accuracy_m", "battery_pct")},
         "moving": _objects([pos.moving for pos in positions]),
         "attrs": _objects([pos.attrs for pos in positions]),
-        "proven": each([p.proven for p in batch], "bool")})
+        "proven": each([p.proven for p in batch], "bool")}
+
+
+def _take(cols: Columns, rows: np.ndarray) -> Columns:
+    return {c: v[rows] for c, v in cols.items()}
+
+
+def _first_of_each(volunteer_id: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The rows that are the first of their (volunteer, time), in their order."""
+    order = np.lexsort((t, volunteer_id))  # stable: the first sent comes first
+    same = (volunteer_id[order][1:] == volunteer_id[order][:-1]) & \
+        (t[order][1:] == t[order][:-1])
+    again = np.zeros(len(t), dtype=bool)
+    again[order[1:][same]] = True
+    return np.flatnonzero(~again)
 
 
 def _objects(values: list[Any]) -> np.ndarray:
@@ -626,34 +646,30 @@ def _objects(values: list[Any]) -> np.ndarray:
     return out
 
 
-def _store_arrivals(conn: Any, frame: pd.DataFrame, previous: pd.DataFrame,
+def _store_arrivals(conn: Any, cols: Columns, previous: Mapping[str, np.ndarray],
                     settings: Settings, srid: int, partitions: set[str]) -> int:
     """Flag, join into tracks and store one batch of new positions (inside the intake lock;
     ``previous``: their volunteers' previous fixes, ``partitions``: the day partitions known
     to exist). The bookkeeping goes in one round trip, then three COPYs."""
-    vid = frame["volunteer_id"].to_numpy(dtype="int32")
-    t = frame["t"].to_numpy(dtype="int64")
-    arr = flag_arrivals(vid, t, frame["lon"].to_numpy(dtype="float64"),
-                        frame["lat"].to_numpy(dtype="float64"),
-                        frame["accuracy_m"].to_numpy(dtype="float64"),
-                        frame["speed_mps"].to_numpy(dtype="float64"), previous,
+    arr = flag_arrivals(cols["volunteer_id"].astype("int32"), cols["t"], cols["lon"],
+                        cols["lat"], cols["accuracy_m"], cols["speed_mps"], previous,
                         metric_crs=f"EPSG:{srid}", gap_s=settings.track_gap_s,
                         max_speed_kmh=settings.max_speed_kmh,
                         max_accuracy_m=settings.max_accuracy_m)
-    rows = frame.iloc[arr.order].reset_index(drop=True)
+    rows = _take(cols, arr.order)
     # a position the phone says is mocked is stored, flagged: it covers nothing, pays nothing
-    mocked = rows["attrs"].map(is_mock).to_numpy(dtype=bool)
+    mocked = np.fromiter(map(is_mock, rows["attrs"]), dtype=bool, count=len(arr.order))
     arr.flags[mocked] |= FLAG_MOCK
     arr.step_m[mocked] = 0.0
     new_tracks = np.flatnonzero(arr.continues < 0)
     track_ids = arr.continues.copy()
-    proven = rows["proven"].to_numpy(dtype=bool)
+    proven = rows["proven"]
     # the batch by local day and proof: each such group has its upload and its COPY
-    day_no = _local_days(rows["t"].to_numpy(dtype="int64"), settings.timezone)
+    day_no = _local_days(rows["t"], settings.timezone)
     keys, group = np.unique(day_no * 2 + proven, return_inverse=True)
     groups = [(_EPOCH_DAY + dt.timedelta(days=int(k) // 2), bool(k % 2),
                np.flatnonzero(group == g)) for g, k in enumerate(keys)]
-    stats = _track_stats(rows, arr)
+    stats = _track_stats(rows["t"], arr)
     new_ids, uploads = live_store.file_batch(
         conn, new_tracks=len(new_tracks),
         uploads=[(day, vouched, len(idx), int((arr.flags[idx] != 0).sum()))
@@ -663,25 +679,21 @@ def _store_arrivals(conn: Any, frame: pd.DataFrame, previous: pd.DataFrame,
                  int(stats.flagged[i]), float(stats.metres[i]))
                 for i in np.flatnonzero(arr.continues >= 0)])
     track_ids[new_tracks] = new_ids
-    rows["flags"] = arr.flags
-    rows["track_id"] = track_ids[arr.track]
-    rows["x"], rows["y"] = arr.x, arr.y
+    rows |= {"flags": arr.flags, "track_id": track_ids[arr.track], "x": arr.x, "y": arr.y}
     live_store.store_positions(conn, rows)
-    vids = rows["volunteer_id"].to_numpy(dtype="int32")
-    lon, lat = rows["lon"].to_numpy(dtype="float64"), rows["lat"].to_numpy(dtype="float64")
-    accuracy = rows["accuracy_m"].to_numpy(dtype="float64")
-    speed = rows["speed_mps"].to_numpy(dtype="float64")
+    vids = rows["volunteer_id"].astype("int32")
     flags16 = arr.flags.astype("int16")
     for day, vouched, idx in groups:
-        fixes = CleanFixes(vids[idx], t=stats.t[idx], lon=lon[idx], lat=lat[idx],
-                           x=arr.x[idx], y=arr.y[idx], accuracy=accuracy[idx],
-                           speed=speed[idx], flags=flags16[idx], track=arr.track[idx])
+        fixes = CleanFixes(vids[idx], t=stats.t[idx], lon=rows["lon"][idx],
+                           lat=rows["lat"][idx], x=arr.x[idx], y=arr.y[idx],
+                           accuracy=rows["accuracy_m"][idx], speed=rows["speed_mps"][idx],
+                           flags=flags16[idx], track=arr.track[idx])
         fix_store.store_fixes(conn, fixes, upload_id=uploads[day, vouched],
                               track_ids=track_ids, srid=srid, tz=settings.timezone,
                               known=partitions, forget=False)  # forgotten with the uploads
     upload_of_group = np.array([uploads[day, vouched] for day, vouched, _ in groups])
     _store_new_tracks(conn, rows, arr, stats, track_ids, upload_of_group[group])
-    return len(rows)
+    return len(arr.order)
 
 
 @dataclass
@@ -697,11 +709,11 @@ class _TrackStats:
     last: np.ndarray
 
 
-def _track_stats(rows: pd.DataFrame, arr: Any) -> _TrackStats:
+def _track_stats(t: np.ndarray, arr: Any) -> _TrackStats:
     k = len(arr.continues)
     track = arr.track
     return _TrackStats(
-        t=rows["t"].to_numpy(dtype="int64"), n=np.bincount(track, minlength=k),
+        t=t, n=np.bincount(track, minlength=k),
         flagged=np.bincount(track, weights=arr.flags != 0, minlength=k).astype(int),
         metres=np.bincount(track, weights=arr.step_m, minlength=k),
         first=np.searchsorted(track, np.arange(k)),
@@ -712,18 +724,30 @@ _EPOCH_DAY = dt.date(1970, 1, 1)
 
 
 def _local_days(t_us: np.ndarray, timezone: str) -> np.ndarray:
-    """Each time's local day (µs since the epoch -> days since 1970-01-01, local)."""
+    """Each time's local day (µs since the epoch -> days since 1970-01-01, local): one
+    offset for a batch within a day whose ends share it (no change of the zone's offset can
+    lie between), else each time's own."""
+    zone = ZoneInfo(timezone)
+    lo, hi = int(t_us.min()), int(t_us.max())
+    offsets = {dt.datetime.fromtimestamp(v / 1e6, zone).utcoffset() for v in (lo, hi)}
+    if hi - lo < _DAY_US and len(offsets) == 1:
+        offset_us = int(offsets.pop().total_seconds()) * 1_000_000  # type: ignore[union-attr]
+        return (t_us + offset_us) // _DAY_US
     local = pd.DatetimeIndex(pd.to_datetime(t_us, unit="us", utc=True)).tz_convert(
         timezone).tz_localize(None)
     return local.to_numpy().astype("datetime64[D]").astype("int64")
 
 
-def _store_new_tracks(conn: Any, rows: pd.DataFrame, arr: Any, stats: _TrackStats,
+_DAY_US = 86_400_000_000
+
+
+def _store_new_tracks(conn: Any, rows: Columns, arr: Any, stats: _TrackStats,
                       track_ids: np.ndarray, upload_of_row: np.ndarray) -> None:
     """New tracks inserted (continued ones were extended with the batch's bookkeeping:
     counts, times and metres by numpy). A live track's line is drawn when it ends."""
-    passive = rows["occupation"].isin(PASSIVE_OCCUPATIONS).to_numpy()
-    vid = rows["volunteer_id"].to_numpy()
+    passive = np.fromiter((o in PASSIVE_OCCUPATIONS for o in rows["occupation"]), dtype=bool,
+                          count=len(rows["occupation"]))
+    vid = rows["volunteer_id"]
     t, first, last = stats.t, stats.first, stats.last
     new = [(int(track_ids[i]), int(vid[first[i]]), int(upload_of_row[first[i]]),
             "passive" if passive[first[i]] else "patrol",

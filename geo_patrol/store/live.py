@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -212,11 +212,12 @@ _PREVIOUS_COLUMNS = ["volunteer_id", "t", "track_id", "clean_t", "lon", "lat", "
 
 
 def open_batch(conn: Connection, volunteer_ids: np.ndarray, t_us: np.ndarray
-               ) -> tuple[set[tuple[int, int]], pd.DataFrame]:
+               ) -> tuple[set[tuple[int, int]], dict[str, np.ndarray]]:
     """Take the intake lock, then read which of these positions are stored already (as
     :func:`stored_keys`) and each of their volunteers' previous fixes (as
-    :func:`previous_fixes`): three statements sent at once and run in order, one round trip
-    (the reads see whatever the batch before committed)."""
+    :func:`previous_fixes`, by column, NaN for none: a batch's frame would cost more than
+    its reading): three statements sent at once and run in order, one round trip (the
+    reads see whatever the batch before committed)."""
     raw = driver_connection(conn)
     with raw.cursor() as keys, raw.cursor() as previous:
         with raw.pipeline():
@@ -225,8 +226,10 @@ def open_batch(conn: Connection, volunteer_ids: np.ndarray, t_us: np.ndarray
                                         np.asarray(t_us).tolist()))
             previous.execute(_PREVIOUS, (np.unique(volunteer_ids).tolist(),))
         known = {(int(a), int(b)) for a, b in keys.fetchall()}
-        before = pd.DataFrame(previous.fetchall(), columns=_PREVIOUS_COLUMNS)
-    return known, before.set_index("volunteer_id")
+        # every column is a number (µs since the epoch are exact in a float64)
+        table = np.array(previous.fetchall(), dtype="float64").reshape(
+            -1, len(_PREVIOUS_COLUMNS))
+    return known, {c: table[:, i] for i, c in enumerate(_PREVIOUS_COLUMNS)}
 
 
 def file_batch(conn: Connection, *, new_tracks: int,
@@ -293,23 +296,34 @@ _POSITION_COLUMNS = ("volunteer_id", "t", "device_id", "lon", "lat", "x", "y", "
                      "attrs")
 
 
-def store_positions(conn: Connection, frame: pd.DataFrame) -> None:
-    """COPY new positions (columns of :data:`_POSITION_COLUMNS`, ``t`` in µs)."""
+def store_positions(conn: Connection, columns: Mapping[str, np.ndarray]) -> None:
+    """COPY new positions (arrays of :data:`_POSITION_COLUMNS`, ``t`` in µs; NaN and None
+    stored as NULL)."""
     query = sql.SQL("COPY live_positions ({}) FROM STDIN").format(
         sql.SQL(", ").join(map(sql.Identifier, _POSITION_COLUMNS)))
     cols: list[list[object]] = []
     for c in _POSITION_COLUMNS[:-1]:
-        values = frame[c]
+        values = np.asarray(columns[c])
         if c == "t":
-            cols.append(_times(values.to_numpy()))
-        elif values.dtype == object or values.dtype.kind == "f":  # NaN and NA: NULL
-            cols.append(values.astype(object).where(values.notna(), None).tolist())
+            cols.append(_times(values))
+        elif values.dtype.kind == "f":
+            cols.append(_nullable(values))
+        elif values.dtype == object:
+            cols.append([None if v is None or v != v else v for v in values.tolist()])
         else:
             cols.append(values.tolist())
-    cols.append([_ATTRS_JSON.encode(a) for a in frame["attrs"]])
+    cols.append([_ATTRS_JSON.encode(a) for a in columns["attrs"]])
     with driver_connection(conn).cursor() as cur, cur.copy(query) as copy:
         for row in zip(*cols):
             copy.write_row(row)
+
+
+def _nullable(values: np.ndarray) -> list[float | None]:
+    """Floats as Python numbers, NaN as ``None``."""
+    out = values.tolist()
+    if np.isnan(values).any():
+        return [None if v != v else v for v in out]
+    return out
 
 
 _ATTRS_JSON = json.JSONEncoder(ensure_ascii=False)
