@@ -76,6 +76,7 @@ QUERIES = {
     "live.live_dispatch": "callout={callout_id}", "live.live_feed": "callout={callout_id}",
     "campaigns.campaigns_page": "id={campaign_id}",
     "maps.place_name": "lon=109.84&lat=40.65",
+    "maps.street_line": "name=钢铁大街",
     **{f"crime.{e}": "area={area_id}&days=30" for e in (
         "crime_page", "crime_map", "hotspots_csv", "knox_csv", "evaluation_csv",
         "api_hotspots", "api_patterns", "api_near_repeat", "api_evaluation")},
@@ -89,6 +90,7 @@ UNMARKED = {
     "maps.base_tiles": None,  # any account: the base map (streets and area outlines)
     "maps.search": None,      # any account: places; records only as the role's grants allow
     "maps.place_name": None,  # any account: the street and community of a point
+    "maps.street_line": None,  # any account: a street's line on a form's map
 }
 #: Pages a reader may open whose form (POST) needs a further grant, checked in the view.
 POST_NEEDS = {
@@ -524,6 +526,7 @@ def _expected(app, rule, method: str, who: str, variant: str) -> set[int]:
     if needs is None:
         return {"pages.index": {302}, "api.me": {200}, "maps.base_tiles": {200},
                 "maps.search": {200}, "maps.place_name": {200},
+                "maps.street_line": {200, 404},  # 404: no street of that name
                 "pages.me": {200} if who == "volunteer" else {404}}[endpoint]
     grant = MATRIX.get(needs, {}).get(Role(who))
     if grant is None:

@@ -168,19 +168,29 @@ def test_a_street_found_by_name_is_shown_whole_for_a_click_on_it(
         expect(status).to_contain_text(asks[lang])
         assert form.locator("input[name=lon]").input_value() == ""
         assert form.locator(".pick-marker").count() == 0
-        # the map shows the street whole, centred on it: a click on the map's middle places
-        # the incident at the street's middle (the map opened elsewhere, on the user's area)
+        # the map shows the street whole, drawn, centred on it: a click on the map's middle
+        # (the map opened elsewhere, on the user's area) places the incident on the street
+        # there, named by it (not by a cross street the click was nearer)
+        expect(form.locator("path.along-street").first).to_be_attached()
         page.wait_for_timeout(600)  # the map's move
         form.locator(".pick-map").scroll_into_view_if_needed()
         box = form.locator(".pick-map").bounding_box()
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        expect(status).to_contain_text({"zh": "已选定地点", "en": "Place chosen"}[lang])
+        expect(status).to_contain_text({"zh": f"已选定地点：{street}",
+                                        "en": f"Place chosen: {street}"}[lang])
         lon = float(form.locator("input[name=lon]").input_value())
         lat = float(form.locator("input[name=lat]").input_value())
-        near = 0.02 * max(x1 - x0, y1 - y0) + 1e-4  # a few pixels at the street's zoom
+        near = 0.05 * max(x1 - x0, y1 - y0) + 1e-3  # the click, moved onto the street
         assert abs(lon - (x0 + x1) / 2) < near and abs(lat - (y0 + y1) / 2) < near, \
             (lon, lat, x0, y0, x1, y1)
+        with demo_world["engine"].connect() as conn:
+            off = conn.execute(sa.text(
+                "SELECT min(ST_Distance(geom_m, ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), "
+                "4326), ST_SRID(geom_m)))) FROM street_pieces WHERE name = :n"),
+                {"x": lon, "y": lat, "n": street}).scalar_one()
+        assert off < 0.2, off  # metres: on the street (six decimals of a degree)
         assert form.locator(".pick-marker").count() == 1
+        page.wait_for_timeout(800)  # the map comes closer to the place, for a finer click
         shot(page, f"callout-street-click-{lang}")
 
 

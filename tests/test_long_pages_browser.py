@@ -176,6 +176,12 @@ def test_a_call_out_is_headed_by_what_where_and_when(browser, server, demo_world
         # the place written as the page's language writes it (the cross streets in brackets)
         assert ("（" in place) == (lang == "zh") and ("(" in place) == (lang == "en"), place
         shot(page, f"live-callout-heading-{lang}")
+    with guarded_page(browser, (360, 740)) as page:  # on a phone the time stays whole
+        sign_in(page, server, "b-command")
+        _in(page, server, lang, f"/live?callout={callout_id}")
+        time_box = page.locator("#callout-result .nowrap")
+        assert time_box.inner_text() == when
+        assert time_box.evaluate("e => e.getClientRects().length") == 1
 
 
 #: Whether a box shows its hint whole: the hint laid out as typed text (the box's clear

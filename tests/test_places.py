@@ -268,3 +268,49 @@ def _crossing_typed_with_a_space(engine, search, who) -> None:  # noqa: ANN001
     assert {h["kind"] for h in spaced} == {"crossing"}
     assert any(abs(h["lon"] - lon) < 1e-6 and abs(h["lat"] - lat) < 1e-6 for h in spaced)
     assert "crossing" not in {h["kind"] for h in alone}
+
+
+def test_a_click_near_the_street_chosen_is_a_place_on_it(demo_world):
+    """With a street chosen by name, a click beside one of its crossings (nearer the cross
+    street) is moved onto the chosen street and named by it; without it, by the cross street;
+    a click far from the street is left where it is. The street's line is there to draw."""
+    from geo_patrol.services.search import ON_STREET_M, place_name, street_line
+
+    engine = demo_world["engine"]
+    with engine.connect() as conn:
+        # a crossing of two named streets, and a point 25 m from it along the cross street
+        a, b, lon, lat, far_lon, far_lat = conn.execute(sa.text("""
+            WITH c AS (SELECT name_a, name_b, geom FROM crossings
+                       WHERE name_a <> name_b ORDER BY name_a, name_b LIMIT 1),
+                 piece AS (SELECT p.geom_m FROM street_pieces p, c WHERE p.name = c.name_b
+                           ORDER BY p.geom_m <-> ST_Transform(c.geom, ST_SRID(p.geom_m))
+                           LIMIT 1),
+                 m AS (SELECT ST_Transform(c.geom, ST_SRID(piece.geom_m)) AS at, piece.geom_m
+                       FROM c, piece),
+                 off AS (SELECT ST_LineInterpolatePoint(ST_LineMerge(m.geom_m),
+                             least(1, 25 / ST_Length(m.geom_m))) AS p0,
+                             ST_LineInterpolatePoint(ST_LineMerge(m.geom_m),
+                             greatest(0, 1 - 25 / ST_Length(m.geom_m))) AS p1, m.at FROM m),
+                 pick AS (SELECT CASE WHEN ST_Distance(p0, at) < ST_Distance(p1, at) THEN p0
+                          ELSE p1 END AS p, at FROM off)
+            SELECT c.name_a, c.name_b, ST_X(ST_Transform(pick.p, 4326)),
+                   ST_Y(ST_Transform(pick.p, 4326)),
+                   ST_X(ST_Transform(ST_Translate(pick.p, 5000, 5000), 4326)),
+                   ST_Y(ST_Transform(ST_Translate(pick.p, 5000, 5000), 4326))
+            FROM c, pick""")).one()
+        plain = place_name(conn, lon, lat, lang="zh")
+        assert plain["label"].startswith(b) and "lon" not in plain, plain
+        on = place_name(conn, lon, lat, lang="zh", street=a)
+        assert on["label"].startswith(a), on
+        # the answer's point lies on the chosen street (within a centimetre)
+        gap = conn.execute(sa.text(
+            "SELECT min(ST_Distance(geom_m, ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), "
+            "4326), ST_SRID(geom_m)))) FROM street_pieces WHERE name = :n"),
+            {"x": on["lon"], "y": on["lat"], "n": a}).scalar_one()
+        assert gap < 0.2 and (on["lon"], on["lat"]) != (round(lon, 6), round(lat, 6))
+        # far from it: named where it is, not moved
+        away = place_name(conn, far_lon, far_lat, lang="zh", street=a)
+        assert "lon" not in away and ON_STREET_M < 5000
+        line = street_line(conn, a)
+        assert line["type"] == "MultiLineString" and len(line["coordinates"]) >= 1
+        assert street_line(conn, "没有这条路") is None

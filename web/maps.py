@@ -93,7 +93,17 @@ def place_name() -> Any:
     lat = request.args.get("lat", type=float)
     if lon is None or lat is None:
         abort(400)
-    return jsonify(places_search.place_name(get_conn(), lon, lat, lang=lang()))
+    return jsonify(places_search.place_name(get_conn(), lon, lat, lang=lang(),
+                                            street=request.args.get("street") or None))
+
+
+@bp.get("/search/street")
+def street_line() -> Any:
+    """A street chosen by name in a form, as GeoJSON for the form's map to draw."""
+    line = places_search.street_line(get_conn(), request.args.get("name", ""))
+    if line is None:
+        abort(404)
+    return jsonify({"line": line})
 
 
 @bp.get("/vendor/<path:name>")

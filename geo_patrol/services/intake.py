@@ -751,12 +751,15 @@ def _store_new_tracks(conn: Any, rows: Columns, arr: Any, stats: _TrackStats,
     t, first, last = stats.t, stats.first, stats.last
     new = [(int(track_ids[i]), int(vid[first[i]]), int(upload_of_row[first[i]]),
             "passive" if passive[first[i]] else "patrol",
-            pd.Timestamp(int(t[first[i]]), unit="us", tz="UTC"),
-            pd.Timestamp(int(t[last[i]]), unit="us", tz="UTC"), int(stats.n[i]),
+            _instant(t[first[i]]), _instant(t[last[i]]), int(stats.n[i]),
             int(stats.flagged[i]), float(stats.metres[i]), None)
            for i in np.flatnonzero(arr.continues < 0)]
     if new:
         fix_store.store_track_rows(conn, new)
+
+
+def _instant(t_us: np.integer) -> dt.datetime:
+    return dt.datetime.fromtimestamp(int(t_us) / 1e6, dt.UTC)
 
 
 # -- start-up ---------------------------------------------------------------------------------

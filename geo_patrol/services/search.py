@@ -8,6 +8,7 @@ and, for an area or a street, ``bounds`` (x0, y0, x1, y1) to fit the map to.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -136,15 +137,34 @@ def search(conn: Connection, q: str, who: Principal, *, lang: str,
     return found
 
 
-def place_name(conn: Connection, lon: float, lat: float, *, lang: str) -> dict[str, Any]:
+#: A click this near the street chosen by name is a place on it (metres): the form's map
+#: shows the street whole, kilometres in a phone's width, where a finger is ~100 m wide.
+ON_STREET_M = 300.0
+
+
+def place_name(conn: Connection, lon: float, lat: float, *, lang: str,
+               street: str | None = None) -> dict[str, Any]:
     """A point picked on a form's map named as the pages name places: the street nearest it
     and its cross streets ("钢铁大街（阿尔丁大街—民族东路）"), then its community; its
     coordinates when no street is near. ``inside``: whether it lies in one of the city's
-    communities (a form refuses a place outside them)."""
+    communities (a form refuses a place outside them). With ``street`` (a street chosen by
+    name, the map asking for a click on it), a point within :data:`ON_STREET_M` of it is
+    moved onto it (its ``lon`` and ``lat`` in the answer) and named by it, not by a cross
+    street nearer the click."""
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         return {"label": None, "inside": False}
-    at = store.place_at(conn, lon, lat)
-    street = place_text(Place(at["street"], at["cross_a"], at["cross_b"]), lang) \
+    on = store.place_on_street(conn, lon, lat, street, ON_STREET_M) if street else None
+    at = on or store.place_at(conn, lon, lat)
+    named = place_text(Place(at["street"], at["cross_a"], at["cross_b"]), lang) \
         if at["street"] else f"{lat:.5f}, {lon:.5f}"
-    return {"label": " · ".join(p for p in (street, at["community"]) if p),
-            "inside": at["community"] is not None}
+    answer = {"label": " · ".join(p for p in (named, at["community"]) if p),
+              "inside": at["community"] is not None}
+    if on is not None:
+        answer |= {"lon": round(on["lon"], 6), "lat": round(on["lat"], 6)}
+    return answer
+
+
+def street_line(conn: Connection, name: str) -> dict[str, Any] | None:
+    """A street chosen by name, for the form's map to draw: its pieces as GeoJSON."""
+    line = store.street_line(conn, name[:MAX_QUERY])
+    return None if line is None else json.loads(line)

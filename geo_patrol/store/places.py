@@ -351,6 +351,37 @@ def search_areas(conn: Connection, q: str, *, limit: int = 6) -> list[dict[str, 
         _params(q, limit)).mappings()]
 
 
+def place_on_street(conn: Connection, lon: float, lat: float, name: str, within_m: float
+                    ) -> dict[str, Any] | None:
+    """The point of the street named ``name`` nearest a WGS-84 point, if within
+    ``within_m``: its ``lon``, ``lat``, the piece's ``street``, ``cross_a``, ``cross_b`` and
+    the ``community`` it lies in; ``None`` when the street is not that near."""
+    row = conn.execute(sa.text("""
+        WITH pt AS (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
+                               (SELECT value::int FROM deployment WHERE key = 'metric_srid'))
+                           AS m),
+             hit AS (SELECT p.name AS street, p.cross_a, p.cross_b,
+                            ST_Transform(ST_ClosestPoint(p.geom_m, pt.m), 4326) AS g
+                     FROM street_pieces p, pt WHERE p.name = :name
+                     AND ST_DWithin(p.geom_m, pt.m, :within)
+                     ORDER BY p.geom_m <-> pt.m LIMIT 1)
+        SELECT street, cross_a, cross_b, ST_X(g) AS lon, ST_Y(g) AS lat,
+               (SELECT a.name FROM areas a WHERE a.level = 'community'
+                AND ST_Intersects(a.geom, hit.g) ORDER BY a.id LIMIT 1) AS community
+        FROM hit"""), {"lon": lon, "lat": lat, "name": name, "within": within_m}
+    ).mappings().first()
+    return dict(row) if row else None
+
+
+def street_line(conn: Connection, name: str) -> str | None:
+    """The street named ``name``, all its pieces, as GeoJSON (WGS-84, 6 decimals); ``None``
+    when no street has that name."""
+    return conn.execute(sa.text(
+        "SELECT ST_AsGeoJSON(ST_Collect(d.geom), 6) FROM street_pieces p, "
+        "ST_Dump(p.geom) d WHERE p.name = :name"),
+        {"name": name}).scalar_one()
+
+
 def search_streets(conn: Connection, q: str, *, limit: int = 6) -> list[dict[str, Any]]:
     """Streets named like ``q`` (each once): length, the middle of its longest piece
     (``lon``, ``lat``) and its extent."""

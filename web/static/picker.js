@@ -45,11 +45,10 @@
           lon.value = along ? "" : item.lon.toFixed(6);
           lat.value = along ? "" : item.lat.toFixed(6);
           // the form's map marks it and its line says where it is
+          // the map shows the street chosen (or stops showing one: another kind of place)
+          form.dispatchEvent(new CustomEvent("gp-along", {detail: along ?
+            {bounds: item.bounds, name: item.id} : {bounds: null, name: null}}));
           lon.dispatchEvent(new Event("change", {bubbles: true}));
-          if (along) {
-            form.dispatchEvent(new CustomEvent("gp-along", {detail: {bounds: item.bounds,
-                                                                     name: item.id}}));
-          }
         }
         input.value = item.label;
         // the refusal of the value chosen before no longer applies

@@ -1,7 +1,8 @@
 // A small map beside a form's longitude and latitude: a click there fills both (WGS-84, six
 // decimals) and marks the place; values set otherwise (typed, found by the search box or the
 // phone's position, announced by a "change" event) are marked and shown too; a street found
-// by name is shown whole, for a click on it. The city's own base map
+// by name is drawn and shown whole, for a click on it (the click is moved onto it, the
+// place named by it). The city's own base map
 // (vector tiles from this server) is drawn under it. It opens on the user's own area
 // (data-centre, lon/lat) at the zoom whose street names the base map draws (data-zoom), or
 // on the place typed before; the city's bounds when neither is known. The form's line
@@ -84,12 +85,14 @@
     mark(parseFloat(lat.value), parseFloat(lon.value));
     var status = form.querySelector("#place-status");
     var asked = 0;
+    var along = null, alongLine = null;  // the street chosen by name, and its line drawn
     function named(event) {
       if (!status) { return; }
       var at = typed();
       asked += 1;
-      if (!at) {
-        status.textContent = status.dataset.none;
+      if (!at) {  // none yet; with a street chosen, the click on it is asked for
+        status.textContent = along && status.dataset.along ?
+          status.dataset.along.replace("{street}", along) : status.dataset.none;
         status.className = "muted";
         return;
       }
@@ -104,11 +107,19 @@
         box.querySelectorAll(".field-error").forEach(function (e) { e.remove(); });
       }
       if (!status.dataset.name || navigator.onLine === false) { return; }
-      fetch(status.dataset.name + "?lon=" + at[1] + "&lat=" + at[0],
-            {credentials: "same-origin", headers: {Accept: "application/json"}})
+      var url = status.dataset.name + "?lon=" + at[1] + "&lat=" + at[0] +
+        (along ? "&street=" + encodeURIComponent(along) : "");
+      fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}})
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (found) {
           if (n !== asked || !found || !found.label) { return; }
+          if (typeof found.lon === "number" && typeof found.lat === "number") {
+            // the click, moved onto the street chosen; the map comes closer for a finer one
+            lon.value = found.lon.toFixed(6);
+            lat.value = found.lat.toFixed(6);
+            mark(found.lat, found.lon);
+            map.setView([found.lat, found.lon], Math.max(map.getZoom(), zoom));
+          }
           if (!found.inside) {
             status.className = "bad";
             status.textContent = status.dataset.outside + " (" + found.label + ")";
@@ -128,12 +139,26 @@
     named();
     // a street found by name (picker.js): the map shows it whole, the user clicks the place
     form.addEventListener("gp-along", function (e) {
+      along = e.detail.name;
+      if (alongLine) { map.removeLayer(alongLine); alongLine = null; }
+      if (!along) { return; }
       var s = e.detail.bounds;
       map.fitBounds([[s[1], s[0]], [s[3], s[2]]], {maxZoom: 17});
       if (status && status.dataset.along) {
         status.className = "muted";
-        status.textContent = status.dataset.along.replace("{street}", e.detail.name);
+        status.textContent = status.dataset.along.replace("{street}", along);
       }
+      if (!status || !status.dataset.street) { return; }
+      var wanted = along;
+      fetch(status.dataset.street + "?name=" + encodeURIComponent(wanted),
+            {credentials: "same-origin", headers: {Accept: "application/json"}})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (found) {
+          if (!found || wanted !== along) { return; }
+          alongLine = L.geoJSON(found.line, {interactive: false, style: {
+            color: "#2166ac", weight: 8, opacity: 0.45, className: "along-street"}}).addTo(map);
+        })
+        .catch(function () { /* offline: the street is not drawn, a click still places */ });
     });
     var details = box.closest("details");
     if (details) { details.addEventListener("toggle", fit); }
