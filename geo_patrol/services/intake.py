@@ -621,8 +621,10 @@ def _batch_columns(batch: list[Queued]) -> Columns:
         "t": np.array([pos.t for pos in positions], dtype="int64"),
         **{c: np.array([getattr(pos, c) for pos in positions], dtype="float64")
            for c in ("lon", "lat", "speed_mps", "heading", "accuracy_m", "battery_pct")},
-        "moving": _objects([pos.moving for pos in positions]),
-        "attrs": _objects([pos.attrs for pos in positions]),
+        "moving": np.fromiter((pos.moving for pos in positions), dtype=object,
+                              count=len(positions)),
+        "attrs": np.fromiter((pos.attrs for pos in positions), dtype=object,
+                             count=len(positions)),
         "proven": each([p.proven for p in batch], "bool")}
 
 
@@ -638,12 +640,6 @@ def _first_of_each(volunteer_id: np.ndarray, t: np.ndarray) -> np.ndarray:
     again = np.zeros(len(t), dtype=bool)
     again[order[1:][same]] = True
     return np.flatnonzero(~again)
-
-
-def _objects(values: list[Any]) -> np.ndarray:
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
 
 
 def _store_arrivals(conn: Any, cols: Columns, previous: Mapping[str, np.ndarray],

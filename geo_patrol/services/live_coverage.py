@@ -152,7 +152,9 @@ class LiveCoverage:
         live_store.drop_cover(conn, day, segs)
         rows = [held[s] for s in segs]
         stored = pd.DataFrame({"segment_id": np.array(segs, dtype="int64"),
-                               **{c: _objects([r[i] for r in rows])
+                               # lists as they are (np.array makes equal ones a 2-D array)
+                               **{c: np.fromiter((r[i] for r in rows), dtype=object,
+                                                 count=len(rows))
                                   for i, c in enumerate(("atoms", "starts", "ends"))},
                                "last": np.array([r[3] for r in rows], dtype="float64")})
         merged = merge_cover(stored, cover)
@@ -179,14 +181,6 @@ class LiveCoverage:
 
 #: A segment's committed intervals of a day: atoms, starts, ends (metres) and last visit.
 _Held = tuple[list[int], list[float], list[float], float]
-
-
-def _objects(values: list[Any]) -> np.ndarray:
-    """A column of lists as they are (numpy would make lists of one length a 2-D array)."""
-    out = np.empty(len(values), dtype=object)
-    for i, v in enumerate(values):
-        out[i] = v
-    return out
 
 
 def coverage_loop(engine: Engine, settings: Settings,
