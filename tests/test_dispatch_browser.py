@@ -192,6 +192,28 @@ def test_a_street_found_by_name_is_shown_whole_for_a_click_on_it(
         assert form.locator(".pick-marker").count() == 1
         page.wait_for_timeout(800)  # the map comes closer to the place, for a finer click
         shot(page, f"callout-street-click-{lang}")
+        # a community chosen by name is an area: no point of it is placed, the map shows it
+        # whole (the street no longer drawn) and asks for a click in it
+        with demo_world["engine"].connect() as conn:
+            community = conn.execute(sa.text(
+                "SELECT name FROM areas WHERE level = 'community' AND ST_Contains(geom, "
+                "ST_Centroid(ST_Envelope(geom))) ORDER BY id LIMIT 1")  # its middle in it
+            ).scalar_one()
+        form.locator(".picker-query").fill("")
+        form.locator(".picker-query").type(community, delay=20)
+        form.locator(".picker-answer", has_text=community).first.click()
+        expect(status).to_contain_text({"zh": f"请在地图上点选{community}内的具体位置",
+                                        "en": f"Click the place in {community} on the map"
+                                        }[lang])
+        assert form.locator("input[name=lon]").input_value() == ""
+        assert form.locator(".pick-marker").count() == 0
+        assert form.locator("path.along-street").count() == 0
+        page.wait_for_timeout(600)  # the map's move
+        form.locator(".pick-map").scroll_into_view_if_needed()
+        box = form.locator(".pick-map").bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        expect(status).to_contain_text(community)
+        expect(status).to_contain_text({"zh": "已选定地点", "en": "Place chosen"}[lang])
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

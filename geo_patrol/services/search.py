@@ -118,8 +118,9 @@ def search(conn: Connection, q: str, who: Principal, *, lang: str,
             kind = label(r["level"] if r["level"] in ("community", "district") else "area",
                          lang)
             parent = f"（{r['parent']}）" if r["parent"] else ""
-            found.append({"kind": r["level"], "id": r["id"], "lon": r["lon"], "lat": r["lat"],
-                          "bounds": _bounds(r), "label": f"{r['name']}{parent} · {kind}"})
+            found.append({"kind": r["level"], "id": r["id"], "name": r["name"],
+                          "lon": r["lon"], "lat": r["lat"], "bounds": _bounds(r),
+                          "label": f"{r['name']}{parent} · {kind}"})
     hazards = who.grant(Resource.HAZARDS)
     if hazards in (Grant.ALL, Grant.SCOPED) and wanted("hazard"):
         for r in store.search_hazards(conn, q, within=who.within(Resource.HAZARDS)):

@@ -39,15 +39,19 @@
         if (box.dataset.lon) {
           var lon = form.querySelector("input[name='" + box.dataset.lon + "']");
           var lat = form.querySelector("input[name='" + box.dataset.lat + "']");
-          // a street is a line, kilometres long: none of its points is the place, the form's
-          // map shows the street and the user clicks where on it
-          var along = item.kind === "street" && item.bounds;
-          lon.value = along ? "" : item.lon.toFixed(6);
-          lat.value = along ? "" : item.lat.toFixed(6);
-          // the form's map marks it and its line says where it is
-          // the map shows the street chosen (or stops showing one: another kind of place)
-          form.dispatchEvent(new CustomEvent("gp-along", {detail: along ?
-            {bounds: item.bounds, name: item.id} : {bounds: null, name: null}}));
+          // a street is a line, kilometres long, a community or district an area: none of
+          // their points is the place, the form's map shows the whole and the user clicks
+          // where in it
+          var street = item.kind === "street";
+          var whole = (street || item.kind === "community" || item.kind === "district") &&
+            item.bounds;
+          lon.value = whole ? "" : item.lon.toFixed(6);
+          lat.value = whole ? "" : item.lat.toFixed(6);
+          // the map shows the street or area chosen (or stops showing one: another place),
+          // marks the place and its line says where it is
+          form.dispatchEvent(new CustomEvent("gp-along", {detail: whole ?
+            {bounds: item.bounds, name: street ? item.id : item.name,
+             street: street} : {bounds: null, name: null, street: false}}));
           lon.dispatchEvent(new Event("change", {bubbles: true}));
         }
         input.value = item.label;

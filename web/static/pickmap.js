@@ -2,7 +2,8 @@
 // decimals) and marks the place; values set otherwise (typed, found by the search box or the
 // phone's position, announced by a "change" event) are marked and shown too; a street found
 // by name is drawn and shown whole, for a click on it (the click is moved onto it, the
-// place named by it). The city's own base map
+// place named by it); a community or district found by name is shown whole, for a click
+// in it. The city's own base map
 // (vector tiles from this server) is drawn under it. It opens on the user's own area
 // (data-centre, lon/lat) at the zoom whose street names the base map draws (data-zoom), or
 // on the place typed before; the city's bounds when neither is known. The form's line
@@ -85,14 +86,19 @@
     mark(parseFloat(lat.value), parseFloat(lon.value));
     var status = form.querySelector("#place-status");
     var asked = 0;
-    var along = null, alongLine = null;  // the street chosen by name, and its line drawn
+    // the street or area chosen by name (the click asked for is on it or in it), and
+    // whether it is a street (its line drawn, the click moved onto it)
+    var along = null, alongStreet = false, alongLine = null;
+    function ask() {
+      var words = alongStreet ? status.dataset.along : status.dataset.within;
+      return (words || status.dataset.none).replace("{street}", along).replace("{area}", along);
+    }
     function named(event) {
       if (!status) { return; }
       var at = typed();
       asked += 1;
       if (!at) {  // none yet; with a street chosen, the click on it is asked for
-        status.textContent = along && status.dataset.along ?
-          status.dataset.along.replace("{street}", along) : status.dataset.none;
+        status.textContent = along ? ask() : status.dataset.none;
         status.className = "muted";
         return;
       }
@@ -108,7 +114,7 @@
       }
       if (!status.dataset.name || navigator.onLine === false) { return; }
       var url = status.dataset.name + "?lon=" + at[1] + "&lat=" + at[0] +
-        (along ? "&street=" + encodeURIComponent(along) : "");
+        (alongStreet ? "&street=" + encodeURIComponent(along) : "");
       fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}})
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (found) {
@@ -140,15 +146,16 @@
     // a street found by name (picker.js): the map shows it whole, the user clicks the place
     form.addEventListener("gp-along", function (e) {
       along = e.detail.name;
+      alongStreet = Boolean(e.detail.street);
       if (alongLine) { map.removeLayer(alongLine); alongLine = null; }
       if (!along) { return; }
       var s = e.detail.bounds;
       map.fitBounds([[s[1], s[0]], [s[3], s[2]]], {maxZoom: 17});
-      if (status && status.dataset.along) {
+      if (status) {
         status.className = "muted";
-        status.textContent = status.dataset.along.replace("{street}", along);
+        status.textContent = ask();
       }
-      if (!status || !status.dataset.street) { return; }
+      if (!alongStreet || !status || !status.dataset.street) { return; }
       var wanted = along;
       fetch(status.dataset.street + "?name=" + encodeURIComponent(wanted),
             {credentials: "same-origin", headers: {Accept: "application/json"}})
