@@ -27,6 +27,11 @@ CITY = City(key="baotou", name="包头市", name_en="Baotou", timezone="Asia/Sha
 _counter = itertools.count()
 
 
+#: Seconds a module's job worker is given to finish the job it runs when the module ends: the
+#: module's database is dropped next, the job's work with it.
+STOP_S = 5.0
+
+
 def city_engine(url: str, city: City = CITY) -> Engine:
     """The engine of ``city`` in the database at ``url``, its deployment migrated and the city
     added if it is not there yet."""
@@ -78,7 +83,7 @@ def db_url(pg_cluster: LocalCluster) -> Iterator[str]:
     name = f"gp_test_{next(_counter)}"
     pg_cluster.ensure_database(name, template=TEMPLATE_DB)
     yield pg_cluster.url(name)
-    stop_workers()  # a job worker the test started lets go of its database
+    stop_workers(timeout=STOP_S)  # a job worker the test started lets go of its database
     pg_cluster.drop_database(name)
 
 
@@ -158,7 +163,7 @@ def demo_world(pg_cluster: LocalCluster, demo_template: dict,
            "manifest": demo_template["manifest"], "files": demo_template["files"],
            "results": demo_template["results"], "root": root}
     eng.dispose()
-    stop_workers()
+    stop_workers(timeout=STOP_S)
     pg_cluster.drop_database(name)
 
 

@@ -358,11 +358,11 @@ def test_the_outbox_pages_and_speaks_the_page_s_language_only(people, clients):
     page = command.get("/notify").get_data(as_text=True)
     table = re.search(r'<table class="gp" id="outbox">(.*?)</table>', page, re.S).group(1)
     assert table.count("<tr data-state") == 50 and f"of {total}" in page
-    assert "notice · Missing person" in table and "寻人" not in table
+    assert "notice&nbsp;· Missing person" in table and "寻人" not in table
     last = command.get(f"/notify?page={(total + 49) // 50}").get_data(as_text=True)
     assert 0 < last.count("<tr data-state") <= 50
     command.set_cookie("lang", "zh")
     chinese = command.get("/notify?kind=notice").get_data(as_text=True)
     table = re.search(r'<table class="gp" id="outbox">(.*?)</table>', chinese, re.S).group(1)
-    assert "通知 · 寻人" in table and "Missing person" not in table
+    assert "通知&nbsp;· 寻人" in table and "Missing person" not in table
     assert command.get("/notify?sort=title").status_code == 400

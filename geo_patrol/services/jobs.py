@@ -764,15 +764,15 @@ def ensure_worker(settings: Settings) -> None:
     _WORKERS.ensure(_conninfo(settings), lambda stop: _worker_thread(settings, stop))
 
 
-def stop_workers() -> None:
-    """Stop this process's worker threads (each finishes the job it runs) and close the
-    queues it added jobs to."""
+def stop_workers(timeout: float = 60.0) -> None:
+    """Stop this process's worker threads (each finishes the job it runs, waited for at
+    most ``timeout`` seconds) and close the queues it added jobs to."""
     with _QUEUE_LOCK:
         apps = list(_APPS.values())
         _APPS.clear()
         opened = list(_CITIES.values())
         _CITIES.clear()
-    _WORKERS.stop(timeout=60)
+    _WORKERS.stop(timeout=timeout)
     for app in apps:
         app.close()
     for city in opened:
