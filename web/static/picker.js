@@ -41,10 +41,12 @@
           var lat = form.querySelector("input[name='" + box.dataset.lat + "']");
           // a street is a line, kilometres long, a community or district an area: none of
           // their points is the place, the form's map shows the whole and the user clicks
-          // where in it
+          // where in it (an area is the place at its middle for a form that says so: a
+          // notice's area)
           var street = item.kind === "street";
-          var whole = (street || item.kind === "community" || item.kind === "district") &&
-            item.bounds;
+          var area = (item.kind === "community" || item.kind === "district") &&
+            !box.dataset.areaCentre;
+          var whole = (street || area) && item.bounds;
           lon.value = whole ? "" : item.lon.toFixed(6);
           lat.value = whole ? "" : item.lat.toFixed(6);
           // the map shows the street or area chosen (or stops showing one: another place),
