@@ -213,11 +213,11 @@ _PREVIOUS_COLUMNS = ["volunteer_id", "t", "track_id", "clean_t", "lon", "lat", "
 
 def open_batch(conn: Connection, volunteer_ids: np.ndarray, t_us: np.ndarray
                ) -> tuple[set[tuple[int, int]], dict[str, np.ndarray]]:
-    """Take the intake lock, then read which of these positions are stored already (as
-    :func:`stored_keys`) and each of their volunteers' previous fixes (as
-    :func:`previous_fixes`, by column, NaN for none: a batch's frame would cost more than
-    its reading): three statements sent at once and run in order, one round trip (the
-    reads see whatever the batch before committed)."""
+    """Take the intake lock, then read which of these positions are stored already
+    ((volunteer id, µs) of re-sent ones) and each of their volunteers' last stored position
+    (t, track) and last clean one (t, lon, lat, x, y, track), by column, NaN for none (a
+    batch's frame would cost more than its reading): three statements sent at once and run
+    in order, one round trip (the reads see whatever the batch before committed)."""
     raw = driver_connection(conn)
     with raw.cursor() as keys, raw.cursor() as previous:
         with raw.pipeline():
@@ -262,33 +262,6 @@ def file_batch(conn: Connection, *, new_tracks: int,
         upload_ids[key] = int(cur.fetchone()[0])
         cur.close()
     return track_ids, upload_ids
-
-
-def stored_keys(conn: Connection, volunteer_ids: np.ndarray, t_us: np.ndarray
-                ) -> set[tuple[int, int]]:
-    """(volunteer id, µs) of these positions that are already stored (re-sent ones)."""
-    rows = conn.execute(sa.text(
-        "SELECT p.volunteer_id, (extract(epoch FROM p.t) * 1000000)::bigint FROM live_positions p "
-        "JOIN unnest(CAST(:v AS integer[]), CAST(:t AS timestamptz[])) AS k(v, t) "
-        "ON p.volunteer_id = k.v AND p.t = k.t"),
-        {"v": volunteer_ids.tolist(), "t": _times(t_us)}).all()
-    return {(int(a), int(b)) for a, b in rows}
-
-
-def previous_fixes(conn: Connection, volunteer_ids: Sequence[int]) -> pd.DataFrame:
-    """Per volunteer: the last stored position (t, track) and the last clean one (t, lon,
-    lat, x, y, track), as context for flagging and joining new positions."""
-    rows = conn.execute(sa.text(
-        "SELECT k.v, (extract(epoch FROM a.t) * 1000000)::bigint, a.track_id, "
-        "(extract(epoch FROM c.t) * 1000000)::bigint, c.lon, c.lat, c.x, c.y, c.track_id "
-        "FROM unnest(CAST(:v AS integer[])) AS k(v) "
-        "CROSS JOIN LATERAL (SELECT t, track_id FROM live_positions WHERE volunteer_id = k.v "
-        "  ORDER BY t DESC LIMIT 1) a "
-        "LEFT JOIN LATERAL (SELECT t, lon, lat, x, y, track_id FROM live_positions "
-        "  WHERE volunteer_id = k.v AND flags = 0 ORDER BY t DESC LIMIT 1) c ON true"),
-        {"v": list(volunteer_ids)}).all()
-    return pd.DataFrame(rows, columns=["volunteer_id", "t", "track_id", "clean_t", "lon", "lat",
-                                       "x", "y", "clean_track"]).set_index("volunteer_id")
 
 
 _POSITION_COLUMNS = ("volunteer_id", "t", "device_id", "lon", "lat", "x", "y", "speed_mps",

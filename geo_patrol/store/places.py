@@ -252,6 +252,12 @@ def nearest_piece(geom_m: str, alias: str = "np") -> str:
             f"ORDER BY p.geom_m <-> {geom_m} LIMIT 1) {alias} ON true")
 
 
+def _community_of(geom: str) -> str:
+    """SQL: the name of the community a WGS-84 point ``geom`` lies in (``NULL`` outside)."""
+    return (f"(SELECT a.name FROM areas a WHERE a.level = 'community' "
+            f"AND ST_Intersects(a.geom, {geom}) ORDER BY a.id LIMIT 1)")
+
+
 def place_at(conn: Connection, lon: float, lat: float) -> dict[str, Any]:
     """What names a WGS-84 point: the street piece nearest it (within 150 m: ``street``,
     ``cross_a``, ``cross_b``, each ``None`` when none is near) and the ``community`` it lies
@@ -261,9 +267,7 @@ def place_at(conn: Connection, lon: float, lat: float) -> dict[str, Any]:
                            ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
                                (SELECT value::int FROM deployment WHERE key = 'metric_srid'))
                                AS m)
-        SELECT np.street, np.cross_a, np.cross_b,
-               (SELECT a.name FROM areas a WHERE a.level = 'community'
-                AND ST_Intersects(a.geom, pt.g) ORDER BY a.id LIMIT 1) AS community
+        SELECT np.street, np.cross_a, np.cross_b, {_community_of('pt.g')} AS community
         FROM pt {nearest_piece('pt.m')}"""), {"lon": lon, "lat": lat}).mappings().first()
     return dict(row) if row else {"street": None, "cross_a": None, "cross_b": None,
                                   "community": None}
@@ -356,7 +360,7 @@ def place_on_street(conn: Connection, lon: float, lat: float, name: str, within_
     """The point of the street named ``name`` nearest a WGS-84 point, if within
     ``within_m``: its ``lon``, ``lat``, the piece's ``street``, ``cross_a``, ``cross_b`` and
     the ``community`` it lies in; ``None`` when the street is not that near."""
-    row = conn.execute(sa.text("""
+    row = conn.execute(sa.text(f"""
         WITH pt AS (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
                                (SELECT value::int FROM deployment WHERE key = 'metric_srid'))
                            AS m),
@@ -366,8 +370,7 @@ def place_on_street(conn: Connection, lon: float, lat: float, name: str, within_
                      AND ST_DWithin(p.geom_m, pt.m, :within)
                      ORDER BY p.geom_m <-> pt.m LIMIT 1)
         SELECT street, cross_a, cross_b, ST_X(g) AS lon, ST_Y(g) AS lat,
-               (SELECT a.name FROM areas a WHERE a.level = 'community'
-                AND ST_Intersects(a.geom, hit.g) ORDER BY a.id LIMIT 1) AS community
+               {_community_of('hit.g')} AS community
         FROM hit"""), {"lon": lon, "lat": lat, "name": name, "within": within_m}
     ).mappings().first()
     return dict(row) if row else None
