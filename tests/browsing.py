@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -129,13 +131,23 @@ def sign_in(page, server: str, username: str) -> None:  # noqa: ANN001
     page.wait_for_load_state("domcontentloaded")
 
 
+def map_frame(pg, url: str, timeout_s: float = 30.0):  # noqa: ANN001, ANN201
+    """The page's map frame whose address matches the pattern ``url``, once the frame is
+    there (a card the live stream adds brings its map a moment later)."""
+    import re
+    import time
+
+    pattern = re.compile(url)
+    deadline = time.monotonic() + timeout_s
+    while (frame := pg.frame(url=pattern)) is None:
+        assert time.monotonic() < deadline, f"no map frame at {url} in {timeout_s} s"
+        pg.wait_for_timeout(100)
+    return frame
 
 
 def settle(pg, timeout_s: float = 240.0) -> None:  # noqa: ANN001
     """Wait while the page shows the progress of a job (long work: it polls the job and
     reloads with the result once it is done)."""
-    import time
-
     from playwright.sync_api import Error
 
     deadline = time.monotonic() + timeout_s

@@ -9,7 +9,7 @@ import mapbox_vector_tile
 import pytest
 import sqlalchemy as sa
 
-from tests.browsing import browser, page, server, shot, sign_in  # noqa: F401  (fixtures)
+from tests.browsing import browser, map_frame, page, server, shot, sign_in  # noqa: F401  (fixtures)
 
 TILE = re.compile(r"/tiles/base/(\d+)/(\d+)/(\d+)\.pbf$")
 
@@ -56,7 +56,7 @@ def test_a_community_map_draws_named_streets_and_names_its_gaps(page, server, bu
             r.status == 200 else None)
     page.on("request", lambda r: asked.append(r.url) if TILE.search(r.url) else None)
     page.goto(f"{server}/lang/{lang}?next=/community/{area_id}", wait_until="networkidle")
-    frame = page.frame(url=re.compile(r".*/maps/community/.*"))
+    frame = map_frame(page, r".*/maps/community/.*")
     frame.wait_for_selector(".gp-basemap canvas", timeout=30_000)
     page.wait_for_timeout(1500)  # protomaps-leaflet draws a moment after the tiles arrive
     assert tiles, "the map asked for no base tiles"
@@ -93,7 +93,7 @@ def test_search_finds_a_crossing_and_centres_the_map_on_it(page, server, demo_wo
             "ORDER BY c.id LIMIT 1"), {"a": area_id}).one()
     sign_in(page, server, "b-command")
     page.goto(f"{server}/lang/{lang}?next=/community/{area_id}", wait_until="networkidle")
-    frame = page.frame(url=re.compile(r".*/maps/community/.*"))
+    frame = map_frame(page, r".*/maps/community/.*")
     box = frame.locator(".gp-search-input")
     box.wait_for(timeout=20_000)
     box.fill(f"{b[:-1]}与{a[:2]}")  # typed short, either way round

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 import sqlalchemy as sa
 
-from tests.browsing import browser, guarded_page, server, shot, sign_in  # noqa: F401
+from tests.browsing import browser, guarded_page, map_frame, server, shot, sign_in  # noqa: F401
 from tests.helpers import make_user
 
 pytestmark = pytest.mark.browser
@@ -259,7 +259,7 @@ def test_a_call_out_reaches_the_phone_and_its_answers_reach_the_command(
         assert button["height"] >= 48 and button["width"] >= 300  # a big target
         # the card's small map leaves its site in view: the directions, the legend and the
         # search box start folded, and no control covers the site or its name
-        site_map = phone.frame(url=re.compile(r".*/maps/callout/\d+"))
+        site_map = map_frame(phone, r".*/maps/callout/\d+")
         site_map.wait_for_function(SITE_DRAWN, timeout=30_000)
         phone.wait_for_timeout(500)
         seen = site_map.evaluate(SITE_CLEAR)

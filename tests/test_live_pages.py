@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from tests.browsing import browser, page, server, shot, sign_in  # noqa: F401  (fixtures)
+from tests.browsing import browser, map_frame, page, server, shot, sign_in  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -56,8 +56,7 @@ def test_live_map_moves_while_phones_report(page, server, phones, lang):  # noqa
         "(t) => document.getElementById('live-panel').dataset.liveAt !== t", arg=first,
         timeout=30_000)
     assert _counts(page) > 0
-    frame = page.frame(url=re.compile(r".*/maps/live"))
-    assert frame is not None
+    frame = map_frame(page, r".*/maps/live")
     frame.wait_for_function("() => document.querySelectorAll('.gp-live-group').length > 0",
                             timeout=30_000)
     assert w["legend"] in frame.locator(".gp-legend").inner_text()

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, quote, urlparse
 import pytest
 import sqlalchemy as sa
 
-from tests.browsing import browser, guarded_page, server, settle, shot, sign_in  # noqa: F401
+from tests.browsing import browser, guarded_page, map_frame, server, settle, shot, sign_in  # noqa: F401
 from tests.helpers import make_user
 
 pytestmark = pytest.mark.browser
@@ -276,7 +276,7 @@ def test_a_map_names_its_district_whole_or_cut_gracefully(browser, server, demo_
                         conn.execute(sa.text("UPDATE areas SET name = :n WHERE id = :d"),
                                      {"n": shown, "d": district})
                     _in(page, server, lang, path)
-                    frame = page.frame(url=re.compile(rf".*/maps/district/{district}\b.*"))
+                    frame = map_frame(page, rf".*/maps/district/{district}\b.*")
                     frame.wait_for_selector(".gp-map-title")
                     got = frame.evaluate(_TITLE)
                     assert got["title"] == got["text"] == shown, got  # the whole name

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from geo_patrol.analysis.places import place_texts
 
-from tests.browsing import browser, page, server, settle, shot, sign_in  # noqa: F401  (fixtures)
+from tests.browsing import browser, map_frame, page, server, settle, shot, sign_in  # noqa: F401  (fixtures)
 from tests.helpers import make_user
 
 pytestmark = pytest.mark.browser
@@ -117,7 +117,7 @@ def test_command_pages(page, server, people, demo_world, lang):  # noqa: F811
     # the streets of the vector tiles are drawn in the legend's recency colours
     from geo_patrol.render.maps import RECENCY_COLOURS
 
-    frame = page.frame(url=re.compile(r".*/maps/district/.*"))
+    frame = map_frame(page, r".*/maps/district/.*")
     # below z14 a tile draws one path per recency bin, each made of many streets (a move-to
     # each): more than a hundred streets in all
     frame.wait_for_function("() => Array.from(document.querySelectorAll('.leaflet-tile path'))"
@@ -400,7 +400,7 @@ def test_crime_page(page, server, people, demo_world, analyst, lang,  # noqa: F8
     legend = _map_legend(page, "crime-map")
     for word in ("legend", "density", "alert"):
         assert w[word] in legend, (word, legend)
-    drawn = page.frame(url=re.compile(r".*/maps/crime.*")).evaluate(
+    drawn = map_frame(page, r".*/maps/crime.*").evaluate(
         "() => Object.keys(window).filter(k => k.startsWith('geo_json_') && "
         "window[k] && typeof window[k].getLayers === 'function')"
         ".map(k => window[k].getLayers().length)")
@@ -472,7 +472,7 @@ def test_campaign_page(page, server, people, demo_world, analyst, lang):  # noqa
     units = campaigns.map_layers(demo_world["engine"], demo_world["settings"], cid).units
     named = {(r.name, place) for r, place in zip(
         units.itertuples(), place_texts(units, lang, length=False)) if r.street}
-    frame = page.frame(url=re.compile(r".*/maps/campaigns/.*"))
+    frame = map_frame(page, r".*/maps/campaigns/.*")
     spots = frame.evaluate(
         "() => { const m = Object.values(window).find(v => v instanceof L.Map); const out = [];"
         " m.eachLayer(l => { if (l instanceof L.CircleMarker && l.feature) {"

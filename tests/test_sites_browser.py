@@ -9,7 +9,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from tests.browsing import browser, page, server, shot, sign_in  # noqa: F401  (fixtures)
+from tests.browsing import browser, map_frame, page, server, shot, sign_in  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -54,8 +54,7 @@ def test_a_call_out_marks_its_incident_and_the_lines_to_those_called(page, serve
     page.wait_for_url(re.compile(r".*/live\?callout=\d+"), timeout=30_000)
     called = page.locator("#callout-targets tbody tr").count()
     assert called >= 1
-    frame = page.frame(url=re.compile(r".*/maps/live\?callout=\d+"))
-    assert frame is not None
+    frame = map_frame(page, r".*/maps/live\?callout=\d+")
     frame.wait_for_function("() => window.L && Object.values(window).some(v => v instanceof "
                             "L.Map)", timeout=30_000)
     layers = frame.evaluate(LAYERS)
