@@ -786,3 +786,20 @@ def test_a_batch_is_filed_under_each_positions_local_day():
         pairs = [(i, i + 1) for i in range(len(when) - 1)]
         for a, b in pairs:
             assert _local_days(t_us[[a, b]], zone).tolist() == [expected[a], expected[b]]
+
+
+def test_numbers_sent_as_one_array_literal_arrive_exactly(engine):
+    """The intake sends its arrays of ids, µs and metres as one literal each: PostgreSQL reads
+    back the same numbers (the largest ids and µs, floats to the last bit, NaN), in order."""
+    from geo_patrol.store.bulk import number_array
+
+    ints = np.array([0, -1, 2**31 - 1, 1_796_000_000_123_456, -(2**63)], dtype="int64")
+    floats = np.array([0.1, 1 / 3, -0.0, 1e-300, 123456.78901234567, np.nan, np.inf])
+    with engine.connect() as conn:
+        got_ints, got_floats, empty = conn.execute(
+            sa.text("SELECT CAST(:i AS bigint[]), CAST(:f AS float8[]), CAST(:e AS integer[])"),
+            {"i": number_array(ints), "f": number_array(floats), "e": number_array([])}).one()
+    assert got_ints == ints.tolist()
+    assert np.array_equal(np.array(got_floats), floats, equal_nan=True)
+    assert [math.copysign(1, v) for v in got_floats[:3]] == [1, 1, -1]
+    assert empty == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import numpy as np
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import Connection
@@ -14,6 +15,13 @@ def driver_connection(conn: Connection) -> psycopg.Connection:
     raw = conn.connection.driver_connection
     assert isinstance(raw, psycopg.Connection)
     return raw
+
+
+def number_array(values: np.ndarray | Sequence[float]) -> str:
+    """Numbers as one PostgreSQL array literal (``'{1,2,3}'``), for a parameter cast to an
+    array type (``%s::bigint[]``): one text value to send, where a list is adapted an element
+    at a time. Floats are written exactly (``repr``); NaN as ``nan``."""
+    return "{" + ",".join(map(str, np.asarray(values).tolist())) + "}"
 
 
 def copy_rows(conn: Connection, table: str, columns: Sequence[str],

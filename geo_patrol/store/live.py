@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from psycopg import sql
 from sqlalchemy.engine import Connection
 
-from geo_patrol.store.bulk import driver_connection
+from geo_patrol.store.bulk import driver_connection, number_array
 from geo_patrol.store.days import queue_forget_days
 from geo_patrol.store.places import nearest_piece
 from geo_patrol.store.scope import Within, in_scope, meets_scope, scope_params
@@ -222,9 +222,8 @@ def open_batch(conn: Connection, volunteer_ids: np.ndarray, t_us: np.ndarray
     with raw.cursor() as keys, raw.cursor() as previous:
         with raw.pipeline():
             raw.execute("SELECT pg_advisory_xact_lock(%s)", (INTAKE_LOCK,))
-            keys.execute(_STORED_KEYS, (np.asarray(volunteer_ids).tolist(),
-                                        np.asarray(t_us).tolist()))
-            previous.execute(_PREVIOUS, (np.unique(volunteer_ids).tolist(),))
+            keys.execute(_STORED_KEYS, (number_array(volunteer_ids), number_array(t_us)))
+            previous.execute(_PREVIOUS, (number_array(np.unique(volunteer_ids)),))
         known = {(int(a), int(b)) for a, b in keys.fetchall()}
         # every column is a number (µs since the epoch are exact in a float64)
         table = np.array(previous.fetchall(), dtype="float64").reshape(
@@ -344,8 +343,8 @@ _EXTEND_TRACKS = (
     "WHERE t.id = u.id")
 
 
-def _extend_params(rows: Sequence[tuple[int, int, int, int, float]]) -> tuple[list, ...]:
-    return tuple([r[i] for r in rows] for i in range(5))
+def _extend_params(rows: Sequence[tuple[int, int, int, int, float]]) -> tuple[str, ...]:
+    return tuple(number_array([r[i] for r in rows]) for i in range(5))
 
 
 def close_tracks(conn: Connection, ended_before: dt.datetime) -> int:
