@@ -799,7 +799,12 @@ def test_numbers_sent_as_one_array_literal_arrive_exactly(engine):
         got_ints, got_floats, empty = conn.execute(
             sa.text("SELECT CAST(:i AS bigint[]), CAST(:f AS float8[]), CAST(:e AS integer[])"),
             {"i": number_array(ints), "f": number_array(floats), "e": number_array([])}).one()
+        # a list of numpy's numbers, or of ints where floats are asked for, converted first
+        mixed = conn.execute(sa.text("SELECT CAST(:i AS bigint[]), CAST(:f AS float8[])"), {
+            "i": number_array([np.int64(7), np.int64(2**40)], int),
+            "f": number_array([1, 2.5], float)}).one()
     assert got_ints == ints.tolist()
+    assert mixed == ([7, 2**40], [1.0, 2.5])
     assert np.array_equal(np.array(got_floats), floats, equal_nan=True)
     assert [math.copysign(1, v) for v in got_floats[:3]] == [1, 1, -1]
     assert empty == []

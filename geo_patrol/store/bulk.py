@@ -17,11 +17,19 @@ def driver_connection(conn: Connection) -> psycopg.Connection:
     return raw
 
 
-def number_array(values: np.ndarray | Sequence[float]) -> str:
-    """Numbers as one PostgreSQL array literal (``'{1,2,3}'``), for a parameter cast to an
-    array type (``%s::bigint[]``): one text value to send, where a list is adapted an element
-    at a time. Floats are written exactly (``repr``); NaN as ``nan``."""
-    return "{" + ",".join(map(str, np.asarray(values).tolist())) + "}"
+def number_array(values: np.ndarray | Sequence[float], kind: type | None = None) -> str:
+    """Numbers as one PostgreSQL array literal (``'{1, 2, 3}'``): a parameter cast to an
+    array type (``%s::bigint[]``) or a COPY text field, written in one call where psycopg
+    adapts a list an element at a time. Floats are written exactly (``repr``), NaN as
+    ``nan``. With ``kind`` (``int``, ``float``: a list's elements are taken as of one type),
+    a list whose first element is of another type is converted first."""
+    if kind is None or isinstance(values, np.ndarray):
+        items = np.asarray(values, dtype=kind).tolist()
+    else:
+        items = values if isinstance(values, list) else list(values)
+        if items and type(items[0]) is not kind:
+            items = [kind(v) for v in items]
+    return "{" + repr(items)[1:-1] + "}"
 
 
 def copy_rows(conn: Connection, table: str, columns: Sequence[str],

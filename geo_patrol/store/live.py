@@ -443,8 +443,9 @@ def clean_before(conn: Connection, firsts: pd.DataFrame) -> pd.DataFrame:
         "  WHERE volunteer_id = k.v AND flags = 0 AND t < to_timestamp(k.t) "
         "  AND t >= to_timestamp(k.d) ORDER BY t DESC LIMIT 1) c "
         "LEFT JOIN tracks tr ON tr.id = c.track_id"),
-        {"v": firsts["volunteer_id"].tolist(), "t": firsts["t"].tolist(),
-         "d": firsts["day_start"].tolist()}).all()
+        {"v": number_array(firsts["volunteer_id"].to_numpy()),
+         "t": number_array(firsts["t"].to_numpy()),
+         "d": number_array(firsts["day_start"].to_numpy())}).all()
     return pd.DataFrame(rows, columns=["volunteer_id", "t", "x", "y", "kind"])
 
 
@@ -461,7 +462,8 @@ def drop_cover(conn: Connection, day: dt.date, segment_ids: Sequence[int]) -> No
     if segment_ids:
         conn.execute(sa.text(
             "DELETE FROM live_cover c USING unnest(CAST(:s AS bigint[])) AS k(id) "
-            "WHERE c.day = :d AND c.segment_id = k.id"), {"d": day, "s": list(segment_ids)})
+            "WHERE c.day = :d AND c.segment_id = k.id"),
+            {"d": day, "s": number_array(segment_ids, int)})
 
 
 def store_cover(conn: Connection, day: dt.date, frame: pd.DataFrame) -> None:
@@ -474,22 +476,14 @@ def store_cover(conn: Connection, day: dt.date, frame: pd.DataFrame) -> None:
     # COPY's text lines written here: numbers and arrays need no escaping, and psycopg's
     # dumpers would go through every element of every array in Python
     lines = "".join(
-        f"{day.isoformat()}\t{int(seg)}\t{_array(atoms, int)}\t"
-        f"{_array(starts, float)}\t{_array(ends, float)}\t{float(covered)!r}\t"
+        f"{day.isoformat()}\t{int(seg)}\t{number_array(atoms, int)}\t"
+        f"{number_array(starts, float)}\t{number_array(ends, float)}\t{float(covered)!r}\t"
         f"{dt.datetime.fromtimestamp(last, dt.UTC).isoformat()}\n"
         for seg, atoms, starts, ends, covered, last in zip(
             frame["segment_id"].tolist(), frame["atoms"], frame["starts"], frame["ends"],
             frame["covered_m"].tolist(), frame["last"].tolist()))
     with driver_connection(conn).cursor() as cur, cur.copy(query) as copy:
         copy.write(lines.encode())
-
-
-def _array(values: Sequence[float] | np.ndarray, kind: type) -> str:
-    """An int or float8 array in COPY's text form: a list of Python numbers written by the
-    list's own repr, in one call (repr round-trips every float exactly)."""
-    items = values.tolist() if isinstance(values, np.ndarray) else \
-        [kind(v) for v in values] if values and type(values[0]) is not kind else values
-    return "{" + repr(list(items))[1:-1] + "}"
 
 
 def live_coverage(conn: Connection, day: dt.date, within: Iterable[int] | None) -> pd.DataFrame:
