@@ -808,3 +808,39 @@ def test_numbers_sent_as_one_array_literal_arrive_exactly(engine):
     assert np.array_equal(np.array(got_floats), floats, equal_nan=True)
     assert [math.copysign(1, v) for v in got_floats[:3]] == [1, 1, -1]
     assert empty == []
+
+
+def test_a_batch_is_planned_for_the_table_as_it_is_not_as_it_was_empty(demo_world):
+    """The writer keeps its connection and its prepared statements from batch to batch: a
+    plan kept from when ``live_positions`` was empty (a new deployment, the live tables
+    pruned) scans the table whole at every batch as it fills. Each batch's statements are
+    planned anew."""
+    from geo_patrol.store.bulk import driver_connection, number_array
+    from geo_patrol.store.live import _PREVIOUS, open_batch
+
+    def plans(raw) -> tuple[int, int]:  # noqa: ANN001
+        return raw.execute("SELECT sum(generic_plans), sum(custom_plans) FROM "
+                           "pg_prepared_statements WHERE statement = %s",
+                           (_PREVIOUS.replace("%s", "$1"),)).fetchone()
+
+    ids = np.array([1, 2, 3])
+    with demo_world["engine"].connect() as conn:
+        raw = driver_connection(conn)
+        with conn.begin() as tx:
+            # as after its rows were deleted and vacuumed: no page, none counted
+            raw.execute("TRUNCATE live_positions")
+            raw.execute("UPDATE pg_class SET reltuples = 0 WHERE oid = 'live_positions'::regclass")
+            plan = "\n".join(r[0] for r in raw.execute(
+                "EXPLAIN " + _PREVIOUS, (number_array(ids),)).fetchall())
+            assert "Seq Scan on live_positions" in plan, plan  # what a kept plan would do
+            for _ in range(15):
+                open_batch(conn, ids, np.zeros(3, dtype="int64"))
+            generic, custom = plans(raw)
+            assert generic == 0 and custom >= 10, (generic, custom)
+            # the same statement prepared by a connection's defaults keeps one plan
+            raw.execute("SET LOCAL plan_cache_mode = auto")
+            raw.execute("DEALLOCATE ALL")
+            for _ in range(10):
+                raw.execute(_PREVIOUS, (number_array(ids),), prepare=True)
+            assert plans(raw)[0] > 0
+            tx.rollback()

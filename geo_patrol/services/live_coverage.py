@@ -89,6 +89,7 @@ class LiveCoverage:
         # arrivals and ended tracks first, in a short transaction of their own, so that no
         # track the intake may extend is locked while the coverage advances
         with self.engine.begin() as conn:
+            live_store.plan_each_time(conn)
             if not live_store.lock_coverage(conn):
                 return 0
             live_store.mark_arrivals(conn, self.settings.callout_arrival_m)
@@ -111,6 +112,7 @@ class LiveCoverage:
         stored, once this transaction commits)."""
         merged: dict[dt.date, pd.DataFrame] = {}
         with self.engine.begin() as conn:
+            live_store.plan_each_time(conn)
             if not live_store.lock_coverage(conn):
                 return 0, 0, merged
             at = live_store.cursor(conn)

@@ -211,16 +211,33 @@ _PREVIOUS_COLUMNS = ["volunteer_id", "t", "track_id", "clean_t", "lon", "lat", "
                      "clean_track"]
 
 
+#: The intake's and the live coverage's statements are planned for the tables as they are,
+#: every time: a statement their long-lived connections prepared while ``live_positions``
+#: was empty (a new deployment, the live tables pruned) would otherwise keep a plan that
+#: scans the table whole, at every batch as it fills, until autovacuum analysed it again
+#: (a batch of 20 took 0.5 s).
+_PLANNED_EACH_TIME = "SET LOCAL plan_cache_mode = force_custom_plan"
+
+
+def plan_each_time(conn: Connection) -> None:
+    """This transaction's statements planned anew at each execution
+    (:data:`_PLANNED_EACH_TIME`)."""
+    conn.exec_driver_sql(_PLANNED_EACH_TIME)
+
+
 def open_batch(conn: Connection, volunteer_ids: np.ndarray, t_us: np.ndarray
                ) -> tuple[set[tuple[int, int]], dict[str, np.ndarray]]:
     """Take the intake lock, then read which of these positions are stored already
     ((volunteer id, µs) of re-sent ones) and each of their volunteers' last stored position
     (t, track) and last clean one (t, lon, lat, x, y, track), by column, NaN for none (a
     batch's frame would cost more than its reading): three statements sent at once and run
-    in order, one round trip (the reads see whatever the batch before committed)."""
+    in order, one round trip (the reads see whatever the batch before committed).
+
+    The batch's statements are planned anew each time (:data:`_PLANNED_EACH_TIME`)."""
     raw = driver_connection(conn)
     with raw.cursor() as keys, raw.cursor() as previous:
         with raw.pipeline():
+            raw.execute(_PLANNED_EACH_TIME)
             raw.execute("SELECT pg_advisory_xact_lock(%s)", (INTAKE_LOCK,))
             keys.execute(_STORED_KEYS, (number_array(volunteer_ids), number_array(t_us)))
             previous.execute(_PREVIOUS, (number_array(np.unique(volunteer_ids)),))
