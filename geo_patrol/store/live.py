@@ -211,12 +211,15 @@ _PREVIOUS_COLUMNS = ["volunteer_id", "t", "track_id", "clean_t", "lon", "lat", "
                      "clean_track"]
 
 
-#: The intake's and the live coverage's statements are planned for the tables as they are,
-#: every time: a statement their long-lived connections prepared while ``live_positions``
-#: was empty (a new deployment, the live tables pruned) would otherwise keep a plan that
-#: scans the table whole, at every batch as it fills, until autovacuum analysed it again
-#: (a batch of 20 took 0.5 s).
+#: The intake's lookups of stored positions and the live coverage's statements are planned
+#: for the tables as they are, every time: a statement their long-lived connections
+#: prepared while ``live_positions`` was empty (a new deployment, the live tables pruned)
+#: would otherwise keep a plan that scans the table whole, at every batch as it fills,
+#: until autovacuum analysed it again (a batch of 20 took 0.5 s).
 _PLANNED_EACH_TIME = "SET LOCAL plan_cache_mode = force_custom_plan"
+#: The plans kept again (the rest of a batch: rows by id, planning them costs more than
+#: it could save).
+_PLANS_KEPT = "SET LOCAL plan_cache_mode = DEFAULT"
 
 
 def plan_each_time(conn: Connection) -> None:
@@ -233,14 +236,15 @@ def open_batch(conn: Connection, volunteer_ids: np.ndarray, t_us: np.ndarray
     batch's frame would cost more than its reading): three statements sent at once and run
     in order, one round trip (the reads see whatever the batch before committed).
 
-    The batch's statements are planned anew each time (:data:`_PLANNED_EACH_TIME`)."""
+    The two reads are planned anew each time (:data:`_PLANNED_EACH_TIME`)."""
     raw = driver_connection(conn)
     with raw.cursor() as keys, raw.cursor() as previous:
         with raw.pipeline():
-            raw.execute(_PLANNED_EACH_TIME)
             raw.execute("SELECT pg_advisory_xact_lock(%s)", (INTAKE_LOCK,))
+            raw.execute(_PLANNED_EACH_TIME)
             keys.execute(_STORED_KEYS, (number_array(volunteer_ids), number_array(t_us)))
             previous.execute(_PREVIOUS, (number_array(np.unique(volunteer_ids)),))
+            raw.execute(_PLANS_KEPT)
         known = {(int(a), int(b)) for a, b in keys.fetchall()}
         # every column is a number (µs since the epoch are exact in a float64)
         table = np.array(previous.fetchall(), dtype="float64").reshape(
