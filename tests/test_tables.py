@@ -178,9 +178,19 @@ def test_the_audit_log_names_its_subjects_as_people_know_them(command, demo_worl
         assert f"callout {callout_id}" not in subjects and f"notice {notice_id}" not in subjects
         assert f'href="/live?callout={callout_id}"' in html
         assert f'href="/notices?notice={notice_id}"' in html
-    # and found as they read: "召集 #16", "Notice 3", or every call-out by its word
+    # a volunteer's, by roster number (an officer saw their phone number unmasked)
+    from geo_patrol.store.accounts import audit
+
+    with engine.begin() as conn:
+        number = conn.execute(sa.text("SELECT number FROM volunteers ORDER BY id LIMIT 1")
+                              ).scalar_one()
+        audit(conn, "t-command", "unmask", f"volunteer {number}", reason="核实身份")
+    # and found as they read: "召集 #16", "Notice 3", "义警 BT00012" (with or without its
+    # space), or every call-out by its word
     for typed, found in ((f"召集 #{callout_id}", [words["zh"][0]]),
-                         (f"Notice {notice_id}", [words["zh"][1]]), ("召集", ["召集 #"])):
+                         (f"Notice {notice_id}", [words["zh"][1]]), ("召集", ["召集 #"]),
+                         (f"义警 {number}", [f"义警 {number}"]),
+                         (f"义警{number}", [f"义警 {number}"])):
         html = command.get("/audit", query_string={"q": typed}).get_data(as_text=True)
         subjects = [r[3] for r in _rows(html, "audit")]
         assert subjects and all(any(s.startswith(f) for f in found) for s in subjects), \

@@ -48,25 +48,30 @@ def parse_ref(text: object) -> Ref | None:
     return Ref(found.group(1), found.group(2))
 
 
-#: A reference as a person types it: a kind's word in either language, then perhaps its
-#: number ("召集 #16", "call-out 16", "Notice").
-_TYPED = re.compile(r"^\s*(.*?)\s*(?:#\s*|\s)?([0-9]{1,12})?\s*$")
+#: A reference as a person types it: a kind's word in either language, then its number
+#: or roster number after a space or ``#`` (or straight after a Chinese word): "召集 #16",
+#: "call-out 16", "义警 BT00012", "义警BT00012".
+_TYPED = re.compile(r"^\s*(.*?)(?:\s*#\s*|\s+|(?<=[^\x00-\x7f]))"
+                    r"([0-9]{1,12}|[A-Za-z0-9][A-Za-z0-9_-]{0,63})\s*$")
+
+
+def _kind_named(word: str) -> str | None:
+    """The kind a word of the ``ref`` vocabulary names, in either language."""
+    word = word.strip().casefold()
+    return next((k for k, names in VOCAB["ref"].items()
+                 if word in (n.casefold() for n in names)), None)
 
 
 def stored_ref(typed: object) -> str | None:
-    """The stored form (``callout 16``, or ``callout`` for every call-out) of a reference
-    typed as a page shows it, in either language; ``None`` for any other text."""
+    """The stored form (``callout 16``, ``volunteer BT00012``, or ``callout`` for every
+    call-out) of a reference typed as a page shows it, in either language; ``None`` for any
+    other text."""
     if not isinstance(typed, str):
         return None
     found = _TYPED.match(typed)
-    if found is None:
-        return None
-    word = found.group(1).casefold()
-    kind = next((k for k, names in VOCAB["ref"].items()
-                 if word in (n.casefold() for n in names)), None)
-    if kind is None:
-        return None
-    return f"{kind} {found.group(2)}" if found.group(2) else kind
+    if found is not None and (kind := _kind_named(found.group(1))) is not None:
+        return f"{kind} {found.group(2)}"
+    return _kind_named(typed)
 
 
 def _missing(value: object) -> bool:
