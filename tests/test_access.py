@@ -149,6 +149,9 @@ def test_a_page_refused_on_opening_says_whom_it_is_for(world):
         text = page.get_data(as_text=True)
         assert page.status_code == 403 and words in text, text[-600:]
         assert "修改" not in text and "may not change" not in text
+        # headed as a page not open to this account, not as an act refused
+        heading = {"zh": "无权访问", "en": "Not allowed"}[lang]
+        assert f"<h2>{heading} <span" in text and "无权操作" not in text, text[-900:]
         # and the way back to the volunteer's own page, in the page's language
         back = {"zh": "返回我的首页", "en": "Back to my start page"}[lang]
         assert f'id="back-home" href="/">{back}</a>' in text, text[-600:]
