@@ -189,10 +189,6 @@ def refusal_table(conn: Connection, since: dt.date, within: Within = None) -> pd
 
 # -- intake -----------------------------------------------------------------------------------
 
-def lock_intake(conn: Connection) -> None:
-    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": INTAKE_LOCK})
-
-
 #: A µs count since the epoch (a bigint parameter) as a timestamptz, exactly.
 _AT_US = "(timestamptz 'epoch' + {} * interval '1 microsecond')"
 _US_OF = "(extract(epoch FROM {}) * 1000000)::bigint"
@@ -233,8 +229,8 @@ def open_batch(conn: Connection, volunteer_ids: np.ndarray, t_us: np.ndarray
     """Take the intake lock, then read which of these positions are stored already
     ((volunteer id, µs) of re-sent ones) and each of their volunteers' last stored position
     (t, track) and last clean one (t, lon, lat, x, y, track), by column, NaN for none (a
-    batch's frame would cost more than its reading): three statements sent at once and run
-    in order, one round trip (the reads see whatever the batch before committed).
+    batch's frame would cost more than its reading): the lock and the two reads sent at once
+    and run in order, one round trip (the reads see whatever the batch before committed).
 
     The two reads are planned anew each time (:data:`_PLANNED_EACH_TIME`)."""
     raw = driver_connection(conn)
