@@ -20,7 +20,7 @@ CALLOUT_KINDS = ("callout", "sos", "still")
 #: How a call-out ended (closed by the command).
 CALLOUT_OUTCOMES = ("resolved", "false_alarm", "handed_over", "cancelled")
 #: Why a volunteer near an incident was not called.
-LEFT_OUT_REASONS = ("too_far", "off_duty", "stale", "no_skill", "unreachable")
+LEFT_OUT_REASONS = ("too_far", "off_duty", "stale", "no_skill", "unreachable", "in_sos")
 #: How a volunteer travels to an incident.
 TRAVEL_MODES = ("walk", "ride", "drive")
 #: A volunteer on the live map: on patrol (moving), at work (passive occupation), idle

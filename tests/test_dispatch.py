@@ -218,6 +218,35 @@ def test_ranked_by_travel_time_in_each_mode_with_the_left_out(world):
     assert reasons.get(walker) == "no_skill" or walker in set(skilled.called["number"])
 
 
+def test_a_volunteer_with_an_open_sos_is_not_called_to_another_incident(world):
+    """Someone who has called for help is in trouble themselves: a call-out nearby leaves
+    them out and says why, until their SOS is closed."""
+    from geo_patrol.services.callouts import raise_sos, rank
+
+    engine, settings = world["engine"], world["settings"]
+    _park_everyone(world)
+    helper, victim = world["numbers"][9], world["numbers"][11]  # no other test's SOS
+    client = world["app"].test_client()
+    with engine.connect() as conn:
+        victim_id = conn.execute(sa.text("SELECT id FROM volunteers WHERE number = :n"),
+                                 {"n": victim}).scalar_one()
+    _send(client, helper, 109.8436, 40.6507)
+    _send(client, victim, 109.8440, 40.6510)
+    sos = raise_sos(engine, settings, victim_id, lon=109.8440, lat=40.6510)
+    try:
+        ranking = rank(engine, settings, lon=SITE[0], lat=SITE[1], exclude=(victim_id,))
+        assert helper in set(ranking.called["number"])  # the SOS's own call-out
+        ranking = rank(engine, settings, lon=SITE[0], lat=SITE[1])
+        why = dict(zip(ranking.left_out["number"], ranking.left_out["reason"]))
+        assert why.get(victim) == "in_sos" and victim not in set(ranking.called["number"])
+        assert helper in set(ranking.called["number"])
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE callouts SET closed_at = now(), outcome = 'resolved' "
+                                 "WHERE id = :i"), {"i": sos})
+    assert victim in set(rank(engine, settings, lon=SITE[0], lat=SITE[1]).called["number"])
+
+
 def test_streets_that_do_not_join_the_site_leave_a_volunteer_unreachable(world):
     """The city's streets are read once and searched from the site; a street added (here
     one joined to nothing) is seen by the next call-out, and so is its removal."""

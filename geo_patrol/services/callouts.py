@@ -147,12 +147,14 @@ def rank(db: Database, settings: Settings, *, lon: float, lat: float,
             eta[mine] = ways.costs(pace, mine, key=speeds, limit=horizon_s)
     people["eta_s"] = eta
     fresh = now - dt.timedelta(minutes=dispatch.fresh_min)
+    # someone in trouble themselves is not sent to help others
     reason = np.select(
-        [~people["active"].astype(bool).to_numpy(),
+        [people["in_sos"].astype(bool).to_numpy(),
+         ~people["active"].astype(bool).to_numpy(),
          (pd.to_datetime(people["t"], utc=True) < fresh).to_numpy(),
          np.asarray(bool(skill and require_skill) & ~people["certified"].astype(bool)),
          ~ways.connected(), eta > cap_s],
-        ["off_duty", "stale", "no_skill", "unreachable", "too_far"], default="")
+        ["in_sos", "off_duty", "stale", "no_skill", "unreachable", "too_far"], default="")
     people["reason"] = reason
     called = people[people["reason"] == ""].sort_values(["certified", "eta_s"],
                                                         ascending=[False, True])
@@ -302,7 +304,9 @@ def next_ring(engine: Engine, settings: Settings, params: dict[str, Any]) -> Non
             audit(conn, "system", "callout_ring", f"callout {callout_id}",
                   details={"ring": ring + 1, "volunteers": len(targets)})
             later = float(row["ring_s"])
-        elif live_store.escalate_callout(conn, callout_id):
+        elif row["kind"] != "sos" and live_store.escalate_callout(conn, callout_id):
+            # (an SOS is escalated for want of an officer's acknowledgement, by its own
+            # deadline: its rings running out must not use that up)
             _announce(conn, callout_id, [], "callout_escalated")
             audit(conn, "system", "callout_escalate", f"callout {callout_id}",
                   details={"rings": ring, "reason": "nobody accepted"})

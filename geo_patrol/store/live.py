@@ -561,13 +561,16 @@ def candidates_near(conn: Connection, box_m: tuple[float, ...], on: dt.date,
                     since: dt.datetime, recent: dt.datetime) -> pd.DataFrame:
     """Every volunteer whose last clean position since ``since`` lies in a metric box: their
     roster record (occupation, active), that position (x, y, t), their median speed over
-    positions after ``recent`` (m/s, NULL when none sent one) and the skills they hold a
-    current certificate in on ``on``."""
+    positions after ``recent`` (m/s, NULL when none sent one), whether they have raised an
+    SOS still open (``in_sos``) and the skills they hold a current certificate in on
+    ``on``."""
     return pd.read_sql_query(sa.text(
         "SELECT p.volunteer_id, v.number, v.name, v.community_id, v.occupation, v.active, "
         "p.t, p.x, p.y, (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY r.speed_mps) "
         "  FROM live_positions r WHERE r.volunteer_id = p.volunteer_id AND r.t >= :recent "
         "  AND r.flags = 0) AS speed_mps, "
+        "EXISTS (SELECT 1 FROM callouts s WHERE s.raised_by = v.id AND s.kind = 'sos' "
+        "  AND s.closed_at IS NULL) AS in_sos, "
         "certified_skills(v.id, CAST(:on AS date)) AS skills_held "
         "FROM (SELECT DISTINCT ON (volunteer_id) volunteer_id, t, x, y FROM live_positions "
         "WHERE t >= :since AND flags = 0 ORDER BY volunteer_id, t DESC) p "
