@@ -125,6 +125,21 @@ def test_a_place_outside_the_officers_communities_stays_refused_on_the_page(
         assert conn.execute(sa.text("SELECT count(*) FROM callouts")).scalar_one() == before
 
 
+#: The place search's answers (within the list's own scroll and the window) that something
+#: else covers at their middle.
+ANSWERS_COVERED = """() => {
+  const list = document.querySelector('#callout .picker-list');
+  const shown = list.getBoundingClientRect();
+  return [...list.querySelectorAll('.picker-answer')].filter(li => {
+    const r = li.getBoundingClientRect();
+    const y = r.top + r.height / 2, x = r.left + Math.min(20, r.width / 2);
+    if (y < shown.top || y > shown.bottom || y < 0 || y > window.innerHeight) return false;
+    const top = document.elementFromPoint(x, y);
+    return !(top && li.contains(top));
+  }).map(li => li.textContent);
+}"""
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_a_street_found_by_name_is_shown_whole_for_a_click_on_it(
         browser, server, demo_world, lang):  # noqa: F811
@@ -161,6 +176,14 @@ def test_a_street_found_by_name_is_shown_whole_for_a_click_on_it(
         expect(form.locator(".picker-query")).to_have_value(street)
         expect(form.locator("input[name=note]")).to_have_value("两人争执")
         expect(form.locator("select[name=skill_rule]")).to_have_value("prefer")
+        # every answer the search lists is in sight, over the form's map below it (they
+        # were under it: only the first could be seen and picked)
+        form.locator(".picker-query").fill("")
+        form.locator(".picker-query").type(street[0], delay=20)
+        expect(form.locator(".picker-answer").nth(1)).to_be_visible()
+        form.locator(".picker-query").scroll_into_view_if_needed()
+        hidden = page.evaluate(ANSWERS_COVERED)
+        assert hidden == [], hidden
         form.locator(".picker-query").fill("")
         form.locator(".picker-query").type(street, delay=20)
         form.locator(".picker-answer", has_text=street).first.click()
