@@ -113,6 +113,13 @@ def test_a_notice_and_a_call_out_appear_on_the_phone_without_reload(
         assert count >= 1
         # seen without a reload: the page's parts were refreshed by the event
         expect(phone.locator("#my-notices")).to_contain_text(text, timeout=15_000)
+        # next after what needs an answer now (a call-out, the SOS button), above the
+        # volunteer's own record: it was two screens down, under the profile, points,
+        # tasks and certificates
+        notice = phone.locator("#my-notices .notice", has_text=text).bounding_box()
+        record = phone.locator("#record").bounding_box()
+        sos = phone.locator("#sos").bounding_box()
+        assert sos["y"] < notice["y"] < record["y"], (sos, notice, record)
         phone.locator("#my-notices form button").first.click()
         expect(phone.locator("#my-notices")).to_contain_text(WORDS[lang]["read"])
         # marking read reloads the page: its event stream opens again before the call-out
