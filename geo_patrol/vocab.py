@@ -18,7 +18,10 @@ CALLOUT_STATUSES = ("waiting", "sent", "accepted", "on_way", "arrived", "decline
 #: patrol.
 CALLOUT_KINDS = ("callout", "sos", "still")
 #: How a call-out ended (closed by the command).
-CALLOUT_OUTCOMES = ("resolved", "false_alarm", "handed_over", "cancelled")
+CALLOUT_OUTCOMES = ("resolved", "false_alarm", "handed_over", "cancelled", "withdrawn")
+#: The outcomes the command closes a call-out with ("withdrawn" is the volunteer's own, of
+#: their SOS: "I am safe").
+COMMAND_OUTCOMES = CALLOUT_OUTCOMES[:4]
 #: Why a volunteer near an incident was not called.
 LEFT_OUT_REASONS = ("too_far", "off_duty", "stale", "no_skill", "unreachable", "in_sos")
 #: How a volunteer travels to an incident.

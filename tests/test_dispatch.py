@@ -11,6 +11,7 @@ import re
 import socket
 import time
 import urllib.request
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -400,6 +401,97 @@ def test_nobody_accepts_the_station_and_the_command_are_told(world):
             notify.remove_channel(engine, channel_id, by="test")
 
 
+def test_nobody_within_reach_is_escalated_at_once_and_said_so(world):
+    """A call-out with nobody to call does not wait a ring for nothing: the station and the
+    command are told at once, and the board says nobody could be called, not "ring 1 of
+    3"."""
+    engine = world["engine"]
+    _park_everyone(world)
+    callout_id = _call(world)
+    with engine.connect() as conn:
+        escalated, called = conn.execute(sa.text(
+            "SELECT c.escalated_at, (SELECT count(*) FROM callout_targets t "
+            "WHERE t.callout_id = c.id) FROM callouts c WHERE c.id = :c"),
+            {"c": callout_id}).one()
+        why = conn.execute(sa.text(
+            "SELECT details->>'reason' FROM audit_log WHERE action = 'callout_escalate' "
+            "AND target = :t"), {"t": f"callout {callout_id}"}).scalar_one()
+        told = conn.execute(sa.text("SELECT body FROM notify_messages WHERE ref = :r"),
+                            {"r": f"callout {callout_id} escalated"}).scalar_one()
+    assert called == 0 and escalated is not None and why == "nobody within reach"
+    assert "Nobody within reach to call" in told and "范围内无义警可呼叫" in told
+    command = world["app"].test_client()
+    sign_in(command, "d-command")
+    page = command.get(f"/live/dispatch?callout={callout_id}").get_data(as_text=True)
+    assert 'id="callout-nobody"' in page and "到达时限内无义警可呼叫" in page
+    assert 'id="callout-escalated"' in page and "第 1 轮" not in page
+    command.get("/lang/en")
+    page = command.get(f"/live/dispatch?callout={callout_id}").get_data(as_text=True)
+    assert "Open: nobody within reach could be called" in page
+
+
+def test_the_board_names_later_rings_and_an_arrival_seen_by_position(world):
+    """Everyone the call-out will reach is named, a later ring's volunteers as waiting; a
+    volunteer whose phone reached the site without an answer is shown arrived "by
+    position", not as one who answered."""
+    from geo_patrol.services import callouts
+    from geo_patrol.store import live as live_store
+
+    engine = world["engine"]
+    _park_everyone(world)
+    a, b, c = world["numbers"][6:9]
+    client = world["app"].test_client()
+    for n, (lon, lat) in zip((a, b, c), [(109.8432, 40.6504), (109.8434, 40.6505),
+                                         (109.8440, 40.6510)]):
+        _send(client, n, lon, lat)
+    callout_id = _call(world, count=2)
+    rings = {n: r for n, (_, r, _) in _targets(engine, callout_id).items()}
+    assert rings == {a: 1, b: 1, c: 2}
+    callouts.answer(engine, _volunteer(world, b), callout_id, "accept")  # no ring 2
+    time.sleep(1.1)  # a position in whole seconds, taken after the call was sent
+    _send(client, a, SITE[0], SITE[1])  # a never answers, but gets there
+    with engine.begin() as conn:  # (or the live coverage's worker, as it runs here)
+        live_store.mark_arrivals(conn, world["settings"].callout_arrival_m)
+    assert _targets(engine, callout_id)[a][0] == "arrived"
+    command = world["app"].test_client()
+    sign_in(command, "d-command")
+    page = command.get(f"/live/dispatch?callout={callout_id}").get_data(as_text=True)
+    rows = {n: re.search(rf"<tr><td>{n} .*?</tr>", page).group(0) for n in (a, b, c)}
+    assert "已到达（按位置判定，未答复）" in rows[a]
+    assert "已接受" in rows[b] and "按位置" not in rows[b]
+    assert "待下一轮" in rows[c]
+
+
+def test_a_volunteer_who_declined_can_come_after_all(world):
+    """"Decline" tapped by mistake is not final while the call-out is open: the phone keeps
+    it on top in one line with a way back, and accepting then counts (and leads)."""
+    engine = world["engine"]
+    _park_everyone(world)
+    a = world["numbers"][6]
+    make_user(engine, f"dc-{a}", "volunteer", volunteer=a)
+    client = world["app"].test_client()
+    _send(client, a, 109.8432, 40.6504)
+    callout_id = _call(world)
+    phone = world["app"].test_client()
+    token = sign_in(phone, f"dc-{a}")
+    assert phone.post(f"/me/callouts/{callout_id}", data={
+        "csrf_token": token, "answer": "decline"}).status_code == 303
+    now = phone.get("/me/now").get_data(as_text=True)
+    card = re.search(rf'<div class="callout now declined" id="now-{callout_id}".*?</div>',
+                     now, re.S)
+    assert card and "你已拒绝；该召集仍在进行。" in card.group(0)
+    assert 'value="accept"' in card.group(0) and "我还是可以去" in card.group(0)
+    assert phone.post(f"/me/callouts/{callout_id}", data={
+        "csrf_token": token, "answer": "accept"}).status_code == 303
+    with engine.connect() as conn:
+        status, lead = conn.execute(sa.text(
+            "SELECT t.status, c.lead_id = t.volunteer_id FROM callout_targets t JOIN callouts c "
+            "ON c.id = t.callout_id WHERE t.callout_id = :c AND t.volunteer_id = :v"),
+            {"c": callout_id, "v": _vid(engine, a)}).one()
+    assert (status, lead) == ("accepted", True)
+    assert 'data-status="accepted"' in phone.get("/me/now").get_data(as_text=True)
+
+
 def test_an_escalation_no_chat_received_is_told_on_the_board(world):
     """With no channel for the station or the command, the escalation fails for each, and
     the board says so beside "escalated", with the way to the channels (it read as if the
@@ -622,7 +714,12 @@ def test_sos_button_and_the_live_pages(world):
     assert taken.status_code == 303
     phone.get("/lang/en")
     now = phone.get("/me/now").get_data(as_text=True)
-    assert "An officer has taken it." in now
+    with world["engine"].connect() as conn:
+        taken_at = conn.execute(sa.text("SELECT acknowledged_at FROM callouts WHERE id = :i"),
+                                {"i": sos_id}).scalar_one()
+    # the volunteer is told who took it, and when, in the city's time
+    local = taken_at.astimezone(ZoneInfo(world["settings"].timezone)).strftime("%H:%M")
+    assert f"d-command has taken it, {local}." in now, now
     # cancelled with the form's own button, whatever outcome its list shows
     closed = command.post(f"/live/callouts/{sos_id}/close",
                           data={"csrf_token": ctoken, "outcome": "resolved", "cancel": "1"})
@@ -643,3 +740,68 @@ def test_sos_button_and_the_live_pages(world):
             "SELECT count(*) FROM callouts WHERE kind = 'sos' AND raised_by = "
             "(SELECT id FROM volunteers WHERE number = :n)"),
             {"n": world["numbers"][7]}).scalar_one()
+
+
+def test_a_volunteer_safe_again_withdraws_their_own_sos(world):
+    """"I am safe": the volunteer who sent an SOS withdraws it from their phone, in two
+    steps. It leaves every /live, the volunteers it called are told, the board keeps it as
+    withdrawn by the volunteer, audit-logged; nobody else can withdraw it, and the command
+    cannot close one as "withdrawn"."""
+    engine = world["engine"]
+    _park_everyone(world)
+    victim, helper = world["numbers"][10:12]
+    make_user(engine, "w-vol", "volunteer", volunteer=victim)
+    make_user(engine, "w-helper", "volunteer", volunteer=helper)
+    client = world["app"].test_client()
+    _send(client, victim, SITE[0], SITE[1])
+    _send(client, helper, 109.8434, 40.6506)
+    phone = world["app"].test_client()
+    token = sign_in(phone, "w-vol")
+    assert phone.post("/me/sos", data={"csrf_token": token, "lon": "", "lat": ""}
+                      ).status_code == 303
+    with engine.connect() as conn:
+        sos_id = conn.execute(sa.text(
+            "SELECT id FROM callouts WHERE kind = 'sos' AND closed_at IS NULL AND raised_by = "
+            ":v"), {"v": _vid(engine, victim)}).scalar_one()
+    assert _targets(engine, sos_id)[helper][0] == "sent"
+    now = phone.get("/me/now").get_data(as_text=True)
+    assert 'id="sos-withdraw"' in now and "我已安全：撤销求助" in now
+    assert f'action="/me/sos/{sos_id}/withdraw"' in now
+    # the helper called to it, and the command, cannot withdraw it
+    other = world["app"].test_client()
+    otoken = sign_in(other, "w-helper")
+    assert other.post(f"/me/sos/{sos_id}/withdraw", data={"csrf_token": otoken}
+                      ).status_code == 404
+    command = world["app"].test_client()
+    ctoken = sign_in(command, "d-command")
+    assert command.post(f"/me/sos/{sos_id}/withdraw", data={"csrf_token": ctoken}
+                        ).status_code in (403, 404)
+    refused = command.post(f"/live/callouts/{sos_id}/close",
+                           data={"csrf_token": ctoken, "outcome": "withdrawn"})
+    assert refused.status_code == 400
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT closed_at FROM callouts WHERE id = :i"),
+                            {"i": sos_id}).scalar_one() is None
+    assert 'data-unacknowledged="1"' in command.get("/live/dispatch").get_data(as_text=True)
+    # the volunteer is safe: withdrawn
+    done = phone.post(f"/me/sos/{sos_id}/withdraw", data={"csrf_token": token})
+    assert done.status_code == 303
+    with engine.connect() as conn:
+        row = conn.execute(sa.text(
+            "SELECT c.outcome, u.username FROM callouts c JOIN users u ON u.id = c.closed_by "
+            "WHERE c.id = :i"), {"i": sos_id}).one()
+        told = conn.execute(sa.text(
+            "SELECT count(*) FROM notify_messages WHERE volunteer_id = :v AND ref = :r"),
+            {"v": _vid(engine, helper), "r": f"callout {sos_id} sos_withdrawn"}).scalar_one()
+        logged = conn.execute(sa.text(
+            "SELECT count(*) FROM audit_log WHERE action = 'sos_withdraw' AND target = :t "
+            "AND actor = 'w-vol'"), {"t": f"callout {sos_id}"}).scalar_one()
+    assert tuple(row) == ("withdrawn", "w-vol") and told == 1 and logged == 1
+    assert 'id="sos-sent"' not in phone.get("/me/now").get_data(as_text=True)
+    live = command.get("/live/dispatch").get_data(as_text=True)
+    assert f'id="alarm-{sos_id}"' not in live
+    board = command.get(f"/live?callout={sos_id}").get_data(as_text=True)
+    assert "求助人已撤销（已安全）" in board
+    # once only: a second withdrawal changes nothing
+    assert phone.post(f"/me/sos/{sos_id}/withdraw", data={"csrf_token": token}
+                      ).status_code == 404

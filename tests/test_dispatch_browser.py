@@ -22,13 +22,15 @@ SITE = (109.8430, 40.6503)
 WORDS = {
     "zh": {"accept": "接受", "decline": "拒绝", "on_way": "正在赶往", "arrived": "已到达",
            "callout": "召集：矛盾纠纷", "away": "距离", "sos": "SOS 求救", "take": "认领：由我处置",
-           "owned": "已由 b-command 认领", "send_sos": "立即发送 SOS", "sos_button": "SOS：我需要支援",
+           "owned": "已由 b-command 认领", "taken": "b-command 已认领（",
+           "safe": "我已安全：撤销求助", "send_sos": "立即发送 SOS", "sos_button": "SOS：我需要支援",
            "called": "已发出", "sos_sent": "你的 SOS 已发出", "is_arrived": "已到达",
            "unanswered": "你尚未答复。", "earlier": "我此前的召集"},
     "en": {"accept": "Accept the call-out", "decline": "Decline the call-out",
            "on_way": "On my way", "arrived": "I have arrived", "callout": "Call-out: Dispute",
            "away": "m away", "sos": "SOS", "take": "Acknowledge: I take it",
-           "owned": "Acknowledged by b-command", "send_sos": "Send SOS now",
+           "owned": "Acknowledged by b-command", "taken": "b-command has taken it, ",
+           "safe": "I am safe: cancel my SOS", "send_sos": "Send SOS now",
            "sos_button": "SOS: I need help", "called": "Sent", "sos_sent": "Your SOS is sent",
            "is_arrived": "Arrived", "unanswered": "You have not answered yet.",
            "earlier": "My earlier call-outs"},
@@ -107,6 +109,9 @@ def test_a_place_outside_the_officers_communities_stays_refused_on_the_page(
             "SELECT name FROM areas WHERE level = 'community' AND NOT ST_Contains(geom, "
             "ST_SetSRID(ST_MakePoint(:x, :y), 4326)) ORDER BY id LIMIT 1"),
             {"x": SITE[0], "y": SITE[1]}).scalar_one()
+        other = conn.execute(sa.text(
+            "SELECT name FROM areas WHERE level = 'community' AND name <> :h ORDER BY id DESC "
+            "LIMIT 1"), {"h": home}).scalar_one()
         before = conn.execute(sa.text("SELECT count(*) FROM callouts")).scalar_one()
     make_user(engine, "b-elsewhere", "officer", areas=[home])
     with guarded_page(browser, (1440, 900)) as page:
@@ -121,6 +126,21 @@ def test_a_place_outside_the_officers_communities_stays_refused_on_the_page(
         page.wait_for_timeout(1500)  # the pick map has loaded and named the place by now
         assert refusal.count() >= 1 and refusal.first.is_visible()
         assert "该点不在您可录入记录的社区内" in refusal.first.inner_text()
+        assert home in refusal.first.inner_text()  # and says which one the officer may use
+        # the form's search offers the officer's own community, and no other
+        query = form.locator(".picker-query")
+        query.fill(other)
+        page.wait_for_function(
+            "() => document.querySelector('#callout .picker-list') && "
+            "document.querySelector('#callout .picker-list').innerText.trim() !== ''",
+            timeout=20_000)
+        page.wait_for_timeout(500)
+        answers = form.locator(".picker-list").inner_text()
+        assert f"{other}（" not in answers, answers
+        query.fill(home)
+        page.wait_for_function(
+            "n => document.querySelector('#callout .picker-list').innerText.includes(n + '（')",
+            arg=home, timeout=20_000)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM callouts")).scalar_one() == before
 
@@ -263,6 +283,10 @@ def test_a_call_out_reaches_the_phone_and_its_answers_reach_the_command(
         command.wait_for_url(re.compile(r".*/live\?callout=\d+"), timeout=30_000)
         callout_id = int(re.search(r"callout=(\d+)", command.url).group(1))
         assert command.locator("#callout-counts [data-count=called]").inner_text() == "2"
+        # at 1440 px the page opens at the result, and the map beside it stays in view
+        result = command.locator("#callout-result").bounding_box()
+        live_map = command.locator(".map iframe").first.bounding_box()
+        assert 0 <= result["y"] < 900 and 0 <= live_map["y"] < 200, (result, live_map)
         assert command.locator("#callout-targets").inner_text().count(w["called"]) == 2
         # the phone, open all along, shows it on top without a reload
         card = phone.locator(f"#now-{callout_id}")
@@ -342,6 +366,9 @@ def test_an_sos_from_the_phone_sounds_on_live_until_an_officer_takes_it(
         box = phone.locator("#sos-sent").bounding_box()
         assert box is not None and 0 <= box["y"] < 740
         shot(phone, f"me-sos-sent-{lang}")
+        # safe again, the volunteer opens the withdrawal (confirmed in a second step)
+        phone.locator("#sos-withdraw summary").click()
+        assert phone.locator("#sos-withdraw summary").inner_text() == w["safe"]
         # raised where the phone is now, not where it last reported
         with demo_world["engine"].connect() as conn:
             lon, lat = conn.execute(sa.text(
@@ -363,3 +390,16 @@ def test_an_sos_from_the_phone_sounds_on_live_until_an_officer_takes_it(
         command.wait_for_url(re.compile(r".*/live\?callout=\d+"), timeout=20_000)
         assert w["owned"] in command.locator("#sos-alarms").inner_text()
         assert command.evaluate("() => document.body.dataset.sosOpen") == "0"
+        # the phone, not reloaded, is told who took it; the confirmation opened before
+        # stays open as the part comes again
+        phone.wait_for_function(
+            "t => document.querySelector('#my-sos-state').innerText.includes(t)",
+            arg=w["taken"], timeout=30_000)
+        assert re.search(r"\d\d:\d\d", phone.locator("#my-sos-state").inner_text())
+        assert phone.locator("#sos-withdraw-send").is_visible()
+        shot(phone, f"me-sos-withdraw-{lang}")
+        phone.locator("#sos-withdraw-send").click()
+        phone.wait_for_url(re.compile(r".*/me#now"), timeout=20_000)
+        assert phone.locator("#sos-sent").count() == 0
+        # gone from /live without a reload
+        command.locator("#sos-alarms .alarm").wait_for(state="detached", timeout=30_000)

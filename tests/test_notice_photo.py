@@ -43,7 +43,7 @@ def world(demo_world):
     make_user(engine, "np-officer", "officer", areas=[other_area])
     make_user(engine, "np-near", "volunteer", volunteer=near)
     make_user(engine, "np-far", "volunteer", volunteer=far)
-    return {"engine": engine, "app": app, "near": near, "far": far}
+    return {"engine": engine, "app": app, "near": near, "far": far, "other_area": other_area}
 
 
 def _client(world, user: str):
@@ -122,3 +122,24 @@ def test_a_file_that_is_not_a_picture_is_refused_in_the_pages_language(world):
     assert error and not re.search(r"[\u4e00-\u9fff]", error.group(1)), error
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM notices")).scalar_one() == before
+
+
+def test_an_officer_is_told_whom_their_notices_reach_and_where_they_may_send_one(world):
+    """The officer's notice page says its notices reach their own communities' volunteers
+    (named); a place outside them is refused naming the community they may use, nothing
+    sent. The command, whose notices reach the city, is told nothing of the kind."""
+    officer, token = _client(world, "np-officer")
+    page = officer.get("/notices").get_data(as_text=True)
+    assert 'id="notice-reach"' in page and world["other_area"] in page
+    assert "你的协查通知只发给你所辖社区的义警" in page
+    with world["engine"].connect() as conn:
+        before = conn.execute(sa.text("SELECT count(*) FROM notices")).scalar_one()
+    refused = officer.post("/notices", data=_form(token, None))
+    assert refused.status_code == 400
+    text = refused.get_data(as_text=True)
+    assert f"您可录入的社区：{world['other_area']}" in text
+    assert "走失老人，蓝色上衣" in text  # what the officer typed is kept
+    with world["engine"].connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM notices")).scalar_one() == before
+    command, _ = _client(world, "np-command")
+    assert 'id="notice-reach"' not in command.get("/notices").get_data(as_text=True)

@@ -354,6 +354,14 @@ def sos() -> Any:
     return redirect(url_for("pages.me") + "#now", 303)
 
 
+@bp.post("/me/sos/<int:callout_id>/withdraw")
+@requires(Resource.CALLOUTS, "answer")
+def withdraw_sos(callout_id: int) -> Any:
+    """"I am safe": the volunteer withdraws their own SOS."""
+    callouts.withdraw_sos(get_db(), principal(), callout_id)
+    return redirect(url_for("pages.me") + "#now", 303)
+
+
 @bp.post("/me/still/<int:callout_id>")
 @requires(Resource.CALLOUTS, "answer")
 def answer_still(callout_id: int) -> Any:
@@ -381,8 +389,9 @@ def now_parts() -> dict[str, Any]:
     links = {int(r.id): navigate_urls(float(r.lon), float(r.lat), _place(r, lang()))
              for r in mine.itertuples()}
     places = {int(r.id): _place(r, lang()) for r in mine.itertuples()}
+    # a call-out declined stays on top while it is open: the volunteer may come after all
     open_ = mine[mine["closed_at"].isna() & mine["status"].isin(
-        ["sent", "accepted", "on_way"])]
+        ["sent", "accepted", "on_way", "declined"])]
     rest = mine.drop(open_.index)
     still = callouts.my_still(get_db(), me)
     my_sos = callouts.my_open_sos(get_db(), me.volunteer_id, tz=settings().timezone)

@@ -81,7 +81,8 @@ def search() -> Any:
     q = request.args.get("q", "")
     kinds = frozenset(k for k in request.args.get("kinds", "").split(",")
                       if k in places_search.KINDS) or None
-    found = places_search.search(get_conn(), q, principal(), lang=lang(), kinds=kinds)
+    found = places_search.search(get_conn(), q, principal(), lang=lang(), kinds=kinds,
+                                 scoped=request.args.get("scoped") == "1")
     return jsonify(places_search.shown_in(found, request.args.get("datum", "wgs84")))
 
 

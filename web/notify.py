@@ -97,7 +97,8 @@ def notices_page() -> Any:
                            shown=shown, readers=readers,
                            sent=request.args.get("sent", type=int),
                            count=request.args.get("count", type=int),
-                           kinds=service.NOTICE_KINDS)
+                           kinds=service.NOTICE_KINDS,
+                           reach=service.notice_reach(get_db(), me))
 
 
 @bp.post("/notices")

@@ -31,7 +31,7 @@ from geo_patrol.store import areas as area_store
 from geo_patrol.store import live as live_store
 from geo_patrol.store.accounts import audit
 from geo_patrol.store.db import metric_srid
-from geo_patrol.vocab import CALLOUT_OUTCOMES, CERT_SKILLS
+from geo_patrol.vocab import CERT_SKILLS, COMMAND_OUTCOMES
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -181,24 +181,30 @@ def _rings(called: pd.DataFrame, size: int, rings: int) -> pd.DataFrame:
 #: leaves before anyone's page language is known).
 _TITLES = {"callout": "召集 · Call-out", "sos": "队员求助 SOS · A volunteer needs help",
            "callout_cancelled": "召集已取消 · Call-out cancelled",
-           "callout_closed": "召集已结束 · Call-out closed"}
+           "callout_closed": "召集已结束 · Call-out closed",
+           "sos_withdrawn": "求助已撤销：求助人已安全 · SOS withdrawn: the volunteer is safe"}
 
 
 #: What the station's and the command's chats are told when a call-out escalates.
 _GROUP_TITLES = {"callout_escalated": "召集无人接受 · Nobody accepted the call-out",
-                 "sos_escalated": "求助无人处理 · SOS not acknowledged"}
+                 "sos_escalated": "求助无人处理 · SOS not acknowledged",
+                 "sos_withdrawn": "求助已撤销 · SOS withdrawn"}
+#: Why, in the chats' message.
+_GROUP_WHY = {"sos_escalated": "无人确认 · No officer acknowledged it",
+              "sos_withdrawn": "求助人已安全 · The volunteer is safe"}
 
 
 def _message_ref(callout_id: int) -> str:
     return f"callout {callout_id}"
 
 
-def _announce(conn: Connection, callout_id: int, volunteer_ids: list[int], kind: str) -> None:
+def _announce(conn: Connection, callout_id: int, volunteer_ids: list[int], kind: str, *,
+              groups: bool = True) -> None:
     """Send one message about a call-out to these volunteers through the outbox (their
     channels, Web Push) and tell the pages open in its community (the command's /live, the
     volunteers' /me): the one place every call, alarm and change goes through. An
     escalation goes to the chats of the police station over its community and of the
-    command."""
+    command (and, with ``groups``, what ends one they were told of)."""
     incident = live_store.callout_incident(conn, callout_id)
     if volunteer_ids and kind in ("callout", "sos"):
         live_store.mark_sent(conn, callout_id, volunteer_ids)
@@ -211,10 +217,11 @@ def _announce(conn: Connection, callout_id: int, volunteer_ids: list[int], kind:
         notify.enqueue(conn, volunteer_ids=volunteer_ids, kind=message_kind,
                        ref=ref if kind in ("callout", "sos") else f"{ref} {kind}",
                        title=_TITLES[kind], body=body, url="/me")
-    if kind in _GROUP_TITLES:
+    if kind in _GROUP_TITLES and groups:
         called = len(live_store.called_ids(conn, callout_id))
-        why = (f"已呼叫 {called} 人，无人接受 · {called} called, none accepted"
-               if kind == "callout_escalated" else "无人确认 · No officer acknowledged it")
+        why = _GROUP_WHY.get(kind) or (
+            f"已呼叫 {called} 人，无人接受 · {called} called, none accepted" if called
+            else "范围内无义警可呼叫 · Nobody within reach to call")
         notify.enqueue_group(conn, community_id=incident["community_id"], kind=message_kind,
                              ref=f"{ref} escalated", title=_GROUP_TITLES[kind],
                              body=f"{body}\n{why}", url=f"/live?callout={callout_id}")
@@ -277,8 +284,20 @@ def call_out(db: Database, settings: Settings, principal: Principal, *, lon: obj
                        "skill": skill, "skill_required": bool(skill and require_skill),
                        "left_out": {str(k): int(v) for k, v in
                                     ranking.left_out["reason"].value_counts().items()}})
+        if targets.empty:  # nobody to ring: the station and the command are told now
+            _escalate(conn, callout_id, rings=0, reason="nobody within reach")
+            return callout_id
     _defer(settings, "callout_ring", dispatch.ring_s, callout_id=callout_id, ring=1)
     return callout_id
+
+
+def _escalate(conn: Connection, callout_id: int, *, rings: int, reason: str) -> None:
+    """A call-out nobody accepted (or nobody could be called to) goes to the chats of the
+    station and the command; audit-logged."""
+    if live_store.escalate_callout(conn, callout_id):
+        _announce(conn, callout_id, [], "callout_escalated")
+        audit(conn, "system", "callout_escalate", f"callout {callout_id}",
+              details={"rings": rings, "reason": reason})
 
 
 def _defer(settings: Settings, name: str, delay_s: float, **params: Any) -> None:
@@ -304,12 +323,10 @@ def next_ring(engine: Engine, settings: Settings, params: dict[str, Any]) -> Non
             audit(conn, "system", "callout_ring", f"callout {callout_id}",
                   details={"ring": ring + 1, "volunteers": len(targets)})
             later = float(row["ring_s"])
-        elif row["kind"] != "sos" and live_store.escalate_callout(conn, callout_id):
+        elif row["kind"] != "sos":
             # (an SOS is escalated for want of an officer's acknowledgement, by its own
             # deadline: its rings running out must not use that up)
-            _announce(conn, callout_id, [], "callout_escalated")
-            audit(conn, "system", "callout_escalate", f"callout {callout_id}",
-                  details={"rings": ring, "reason": "nobody accepted"})
+            _escalate(conn, callout_id, rings=ring, reason="nobody accepted")
     if later is not None:
         _defer(settings, "callout_ring", later, callout_id=callout_id, ring=ring + 1)
 
@@ -536,7 +553,8 @@ def my_open_sos(db: Database, volunteer_id: int, *, tz: str) -> Any:
     """The open SOS a volunteer raised, as they follow it (:func:`~geo_patrol.store.live.
     own_sos`), time in ``tz``; ``None`` when there is none."""
     with db.connect() as conn:
-        found = local_times(live_store.own_sos(conn, volunteer_id), tz, "created_at")
+        found = local_times(live_store.own_sos(conn, volunteer_id), tz, "created_at",
+                            "acknowledged_at")
     return next(found.itertuples(), None)
 
 
@@ -583,8 +601,8 @@ def acknowledge(db: Database, principal: Principal, callout_id: int) -> None:
 def close(db: Database, principal: Principal, callout_id: int, outcome: str) -> None:
     """Close a call-out with an outcome (``cancelled`` cancels it); the volunteers called
     are told."""
-    if outcome not in CALLOUT_OUTCOMES:
-        raise InputError(f"outcome is one of {', '.join(CALLOUT_OUTCOMES)}")
+    if outcome not in COMMAND_OUTCOMES:
+        raise InputError(f"outcome is one of {', '.join(COMMAND_OUTCOMES)}")
     with db.begin() as conn:
         _check_scope(conn, callout_id, principal)
         if not live_store.close_callout(conn, callout_id, outcome, principal.id):
@@ -593,3 +611,21 @@ def close(db: Database, principal: Principal, callout_id: int, outcome: str) -> 
               details={"outcome": outcome})
         _announce(conn, callout_id, live_store.called_targets(conn, callout_id),
                   "callout_cancelled" if outcome == "cancelled" else "callout_closed")
+
+
+def withdraw_sos(db: Database, principal: Principal, callout_id: int) -> None:
+    """"I am safe": a volunteer withdraws their own open SOS. It is closed as withdrawn
+    (gone from every /live, kept on the board), the volunteers it called are told, and so
+    are the chats it was escalated to; audit-logged."""
+    if principal.volunteer_id is None:
+        raise NoVolunteerError()
+    with db.begin() as conn:
+        if live_store.open_sos(conn, principal.volunteer_id) != callout_id:
+            raise NotFoundError(f"no open SOS {callout_id} of this volunteer")
+        row = live_store.lock_callout(conn, callout_id)
+        if row is None or not live_store.close_callout(conn, callout_id, "withdrawn",
+                                                       principal.id):
+            raise ConflictError(f"SOS {callout_id} is closed already")
+        audit(conn, principal.username, "sos_withdraw", f"callout {callout_id}")
+        _announce(conn, callout_id, live_store.called_targets(conn, callout_id),
+                  "sos_withdrawn", groups=row["escalated_at"] is not None)

@@ -48,6 +48,7 @@ from geo_patrol.paging import PageOf, Paging
 from geo_patrol.services.background import Background
 from geo_patrol.services.cities import cities, open_city, open_deployment
 from geo_patrol.settings import Settings
+from geo_patrol.store import areas as area_store
 from geo_patrol.store import media as media_store
 from geo_patrol.store import notify as store
 from geo_patrol.store.accounts import audit
@@ -881,6 +882,15 @@ def _store_notice(conn: Connection, settings: Settings, principal: Principal, *,
           details={"kind": kind, "radius_m": radius, "volunteers": len(people),
                    "photo": picture is not None})
     return notice_id, len(people)
+
+
+def notice_reach(db: Database, principal: Principal) -> list[str] | None:
+    """The communities whose volunteers a user's notices can reach (their names), or
+    ``None`` for a user whose notices reach the whole city."""
+    if principal.community_ids is None:
+        return None
+    with db.connect() as conn:
+        return area_store.area_names(conn, principal.community_ids)
 
 
 def notice_photo(db: Database, settings: Settings, principal: Principal, notice_id: int,

@@ -86,12 +86,14 @@ KINDS = ("coordinates", "crossing", "street", "area", "hazard", "volunteer")
 
 
 def search(conn: Connection, q: str, who: Principal, *, lang: str,
-           kinds: frozenset[str] | None = None) -> list[dict[str, Any]]:
+           kinds: frozenset[str] | None = None, scoped: bool = False) -> list[dict[str, Any]]:
     """What ``q`` may mean, best first, as far as ``who`` may see: coordinates, crossings,
     streets, areas, hazards (within the user's hazard scope) and volunteers (masked, for
     the roles that read personal data). ``kinds`` keeps only those kinds (a form's picker:
     ``area`` stands for districts and communities); a record's answer carries its ``id``
-    (a volunteer's: their number; a street's: its name)."""
+    (a volunteer's: their number; a street's: its name). ``scoped``: a form that takes
+    places in the user's own communities only offers no other area (the district's and
+    the station's neither, for a user bound to communities)."""
     q = q.strip()[:MAX_QUERY]
     if not q:
         return []
@@ -114,7 +116,7 @@ def search(conn: Connection, q: str, who: Principal, *, lang: str,
                           "bounds": _bounds(r),
                           "label": f"{r['name']} · {label('street', lang)}"})
     if wanted("area"):
-        for r in store.search_areas(conn, q):
+        for r in store.search_areas(conn, q, only=who.community_ids if scoped else None):
             kind = label(r["level"] if r["level"] in ("community", "district") else "area",
                          lang)
             parent = f"（{r['parent']}）" if r["parent"] else ""

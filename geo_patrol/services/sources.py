@@ -543,7 +543,13 @@ def entered_point(conn: Connection, lon: object, lat: object, crs: str,
     community = ledger_store.community_at(conn, float(lon_[0]), float(lat_[0]))
     if not in_community:
         return float(lon_[0]), float(lat_[0]), community
-    if community is None or (within is not None and community not in within):
+    if within is not None and community not in within:
+        names = area_store.area_names(conn, within)
+        raise InputError(N_("The point lies outside the communities you may enter records "
+                            "for: %(allowed)s."), source="form", field="lon",
+                         values={"allowed": ", ".join(names[:5])
+                                 + ("…" if len(names) > 5 else "")})
+    if community is None:
         raise InputError(N_("The point lies outside the communities you may enter records "
                             "for."), source="form", field="lon", values={})
     return float(lon_[0]), float(lat_[0]), community

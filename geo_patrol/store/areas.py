@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -185,6 +185,12 @@ def volunteer_community(conn: Connection, volunteer_id: int) -> int | None:
     """The community a volunteer belongs to (None when not known)."""
     return conn.execute(sa.text("SELECT community_id FROM volunteers WHERE id = :v"),
                         {"v": volunteer_id}).scalar()
+
+
+def area_names(conn: Connection, ids: Iterable[int]) -> list[str]:
+    """These areas' names, by name."""
+    return list(conn.execute(sa.text("SELECT name FROM areas WHERE id = ANY(:i) ORDER BY name"),
+                             {"i": sorted(ids)}).scalars())
 
 
 def find_area(conn: Connection, name_or_id: str | int, level: str | None = None) -> dict:

@@ -715,10 +715,11 @@ def open_sos(conn: Connection, volunteer_id: int) -> int | None:
 
 def own_sos(conn: Connection, volunteer_id: int) -> pd.DataFrame:
     """The open SOS a volunteer raised (at most one row): when, whether an officer has taken
-    it, and how many volunteers were called, are coming (accepted, on the way or arrived)
-    and have arrived."""
+    it (who, when), and how many volunteers were called, are coming (accepted, on the way
+    or arrived) and have arrived."""
     return pd.read_sql_query(sa.text(
-        "SELECT c.id, c.created_at, c.acknowledged_at IS NOT NULL AS taken, "
+        "SELECT c.id, c.created_at, c.acknowledged_at IS NOT NULL AS taken, c.acknowledged_at, "
+        "(SELECT u.username FROM users u WHERE u.id = c.acknowledged_by) AS officer, "
         "count(t.volunteer_id) FILTER (WHERE t.sent_at IS NOT NULL) AS called, "
         "count(t.volunteer_id) FILTER (WHERE t.status IN ('accepted', 'on_way', 'arrived')) "
         "AS coming, count(t.volunteer_id) FILTER (WHERE t.status = 'arrived') AS arrived "

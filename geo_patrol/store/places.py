@@ -339,12 +339,15 @@ def _where(column: str, q: str) -> str:
     return f"({column} {_like(q)} :inner OR {column} % :q)"
 
 
-def search_areas(conn: Connection, q: str, *, limit: int = 6) -> list[dict[str, Any]]:
-    """Districts, stations and communities named like ``q``: name, level, centre, bounds."""
+def search_areas(conn: Connection, q: str, *, limit: int = 6,
+                 only: frozenset[int] | None = None) -> list[dict[str, Any]]:
+    """Districts, stations and communities named like ``q`` (``only`` these areas, when
+    given): name, level, centre, bounds."""
+    only_sql = "" if only is None else "AND a.id = ANY(:only)"
     return [dict(r) for r in conn.execute(sa.text(f"""
         WITH hit AS (
             SELECT a.id, a.name, a.level, a.parent_id, a.geom FROM areas a
-            WHERE {_where('a.name', q)}
+            WHERE {_where('a.name', q)} {only_sql}
             ORDER BY {_match('a.name', q)}, length(a.name), a.name LIMIT :limit)
         SELECT h.id, h.name, h.level, p.name AS parent,
                ST_X(ST_PointOnSurface(h.geom)) AS lon, ST_Y(ST_PointOnSurface(h.geom)) AS lat,
@@ -352,7 +355,7 @@ def search_areas(conn: Connection, q: str, *, limit: int = 6) -> list[dict[str, 
                ST_YMax(h.geom) AS y1
         FROM hit h LEFT JOIN areas p ON p.id = h.parent_id
         ORDER BY {_match('h.name', q)}, length(h.name), h.name"""),
-        _params(q, limit)).mappings()]
+        _params(q, limit) | ({} if only is None else {"only": sorted(only)})).mappings()]
 
 
 def place_on_street(conn: Connection, lon: float, lat: float, name: str, within_m: float

@@ -11,8 +11,17 @@
   var busy = false;
   var sound = document.getElementById("sos-sound");
 
-  function comparable(el) {  // a fresh CSRF token alone is no change
-    return el.innerHTML.replace(/name="csrf_token" value="[^"]*"/g, "");
+  function comparable(el) {  // a fresh CSRF token, or a confirmation left open, is no change
+    return el.innerHTML.replace(/name="csrf_token" value="[^"]*"/g, "")
+      .replace(/<details([^>]*?) open=""/g, "<details$1");
+  }
+
+  function keepOpen(old, fresh) {  // a confirmation the person opened stays open
+    old.querySelectorAll("details[open][id]").forEach(function (d) {
+      var same = fresh.querySelector("#" + CSS.escape(d.id));
+      if (same) { same.open = true; }
+    });
+    return fresh;
   }
 
   function alarm() {
@@ -39,7 +48,7 @@
         doc.querySelectorAll("[data-part]").forEach(function (fresh) {
           var old = document.querySelector('[data-part="' + fresh.dataset.part + '"]');
           if (old && comparable(old) !== comparable(fresh)) {
-            old.replaceWith(document.importNode(fresh, true));
+            old.replaceWith(keepOpen(old, document.importNode(fresh, true)));
           }
         });
         document.body.dataset.refreshedAt = String(Date.now());
