@@ -16,9 +16,10 @@ from geo_patrol.planning.crew import SLOTS
 from geo_patrol.render.i18n import VOCAB, crew_reason, term
 from geo_patrol.services.exports import LAYERS
 
-from geo_patrol.vocab import (AREA_LEVELS, ATTENDANCE_RESULTS, CERT_SKILLS, HAZARD_STATUSES,
-                              PATROL_KINDS, REPORT_VERIFICATIONS, ROLES, TRAINING_MODES,
-                              TRAINING_STANDINGS, UPLOAD_KINDS)
+from geo_patrol.vocab import (AREA_LEVELS, ATTENDANCE_RESULTS, CALLOUT_KINDS, CALLOUT_OUTCOMES,
+                              CALLOUT_STATUSES, CERT_SKILLS, HAZARD_STATUSES, LEFT_OUT_REASONS,
+                              NOTICE_KINDS, PATROL_KINDS, REPORT_VERIFICATIONS, ROLES,
+                              TRAINING_MODES, TRAINING_STANDINGS, TRAVEL_MODES, UPLOAD_KINDS)
 from tests.conftest import REPO
 
 WEB = REPO / "web"
@@ -66,7 +67,10 @@ def test_compiled_catalog_matches_the_source():
     ("verification", REPORT_VERIFICATIONS), ("role", ROLES), ("kind", PATROL_KINDS),
     ("upload", tuple(UPLOAD_KINDS)), ("layer", LAYERS), ("skill", CERT_SKILLS),
     ("training_mode", TRAINING_MODES), ("attendance", ATTENDANCE_RESULTS),
-    ("standing", TRAINING_STANDINGS)])
+    ("standing", TRAINING_STANDINGS), ("callout_kind", CALLOUT_KINDS),
+    ("callout_status", CALLOUT_STATUSES), ("callout_outcome", CALLOUT_OUTCOMES),
+    ("left_out", LEFT_OUT_REASONS), ("travel_mode", TRAVEL_MODES),
+    ("notice_kind", NOTICE_KINDS)])
 def test_vocabularies_cover_every_stored_value(group, values):
     for value in values:
         zh, en = term(group, value, "zh"), term(group, value, "en")

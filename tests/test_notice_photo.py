@@ -90,6 +90,7 @@ def test_a_notice_carries_its_photo_to_those_who_may_see_it(world):
     near, _ = _client(world, "np-near")
     me = near.get("/me").get_data(as_text=True)
     assert f"/me/notices/{message}/thumb.jpg" in me
+    assert '<span class="notice-kind">寻人</span>' in me  # what kind of notice it is
     got = near.get(f"/me/notices/{message}/shown.jpg")
     assert got.status_code == 200 and got.data == shown.data
     # nobody else: a volunteer it did not go to, an officer of another community

@@ -489,8 +489,9 @@ def notice_community(conn: Connection, notice_id: int) -> tuple[bool, int | None
 
 def my_notices(conn: Connection, volunteer_id: int) -> pd.DataFrame:
     return pd.read_sql(sa.text(
-        "SELECT m.id, m.title, m.body, m.created_at, m.read_at, "
-        "coalesce(n.photo_sha256 IS NOT NULL, false) AS has_photo FROM notify_messages m "
+        "SELECT m.id, coalesce(n.kind, 'other') AS kind, m.title, m.body, m.created_at, "
+        "m.read_at, coalesce(n.photo_sha256 IS NOT NULL, false) AS has_photo "
+        "FROM notify_messages m "
         "LEFT JOIN notices n ON 'notice ' || n.id = m.ref "
         "WHERE m.kind = 'notice' AND m.volunteer_id = :v ORDER BY m.id DESC LIMIT 20"),
         conn, params={"v": volunteer_id})
