@@ -91,6 +91,14 @@ class NoVolunteerError(NotFoundError):
         super().__init__("this account has no volunteer record")
 
 
+class CalloutEndedError(NotFoundError):
+    """A volunteer answers a call-out (or withdraws an SOS) that is no longer open to them:
+    closed, cancelled, withdrawn, or never theirs (told alike)."""
+
+    msgid = N_("This call-out is no longer open: it has ended, or it was not sent to you. "
+               "Your page shows what is open now.")
+
+
 class ConflictError(GeoPatrolError):
     """The request contradicts stored state (e.g. a different metric CRS). With ``values``,
     ``message`` is a template marked with :func:`N_` (translated where it is shown)."""

@@ -492,6 +492,35 @@ def test_a_volunteer_who_declined_can_come_after_all(world):
     assert 'data-status="accepted"' in phone.get("/me/now").get_data(as_text=True)
 
 
+def test_a_ring_that_all_declined_calls_the_next_at_once(world, tmp_path):
+    """When everyone called so far has declined, the next ring is called then, not when the
+    ring's time (here 10 minutes) is up."""
+    from geo_patrol.services import callouts
+    from geo_patrol.store.accounts import principal_named
+
+    engine = world["engine"]
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES.replace("ring_s = 2", "ring_s = 600"), encoding="utf-8")
+    slow = world["settings"].with_(rules_file=str(rules))
+    _park_everyone(world)
+    a, b = world["numbers"][6:8]
+    client = world["app"].test_client()
+    _send(client, a, 109.8432, 40.6504)
+    _send(client, b, 109.8436, 40.6507)
+    with engine.connect() as conn:
+        command = principal_named(conn, "d-command")
+    callout_id = callouts.call_out(engine, slow, command, lon=SITE[0], lat=SITE[1],
+                                   category="dispute", note=None, count=1)
+    first = [n for n, (_, _, sent) in _targets(engine, callout_id).items() if sent]
+    assert len(first) == 1
+    later = ({a, b} - set(first)).pop()
+    callouts.answer(engine, _volunteer(world, first[0]), callout_id, "decline", settings=slow)
+    assert _wait_for(lambda: _targets(engine, callout_id)[later][2], timeout=30)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT ring FROM callouts WHERE id = :c"),
+                            {"c": callout_id}).scalar_one() == 2
+
+
 def test_an_escalation_no_chat_received_is_told_on_the_board(world):
     """With no channel for the station or the command, the escalation fails for each, and
     the board says so beside "escalated", with the way to the channels (it read as if the
@@ -797,11 +826,17 @@ def test_a_volunteer_safe_again_withdraws_their_own_sos(world):
             "SELECT count(*) FROM audit_log WHERE action = 'sos_withdraw' AND target = :t "
             "AND actor = 'w-vol'"), {"t": f"callout {sos_id}"}).scalar_one()
     assert tuple(row) == ("withdrawn", "w-vol") and told == 1 and logged == 1
-    assert 'id="sos-sent"' not in phone.get("/me/now").get_data(as_text=True)
+    mine = phone.get("/me/now").get_data(as_text=True)
+    assert 'id="sos-sent"' not in mine
+    assert 'id="sos-ended"' in mine and "你的求助已结束：求助人已撤销（已安全）" in mine
+    # the helper it called is told on the phone, not only by their channels
+    theirs = other.get("/me/now").get_data(as_text=True)
+    assert f'id="ended-{sos_id}"' in theirs and "你无需再前往。" in theirs
+    assert f"{victim} 的求助已结束：求助人已撤销（已安全）" in theirs
     live = command.get("/live/dispatch").get_data(as_text=True)
     assert f'id="alarm-{sos_id}"' not in live
     board = command.get(f"/live?callout={sos_id}").get_data(as_text=True)
     assert "求助人已撤销（已安全）" in board
-    # once only: a second withdrawal changes nothing
-    assert phone.post(f"/me/sos/{sos_id}/withdraw", data={"csrf_token": token}
-                      ).status_code == 404
+    # once only: a second withdrawal changes nothing, and says why in the page's language
+    again = phone.post(f"/me/sos/{sos_id}/withdraw", data={"csrf_token": token})
+    assert again.status_code == 404 and "该召集已不在进行" in again.get_data(as_text=True)

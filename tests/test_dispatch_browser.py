@@ -125,7 +125,7 @@ def test_a_place_outside_the_officers_communities_stays_refused_on_the_page(
         refusal.first.wait_for(timeout=20_000)
         page.wait_for_timeout(1500)  # the pick map has loaded and named the place by now
         assert refusal.count() >= 1 and refusal.first.is_visible()
-        assert "该点不在您可录入记录的社区内" in refusal.first.inner_text()
+        assert "该点不在你可录入记录的社区内" in refusal.first.inner_text()
         assert home in refusal.first.inner_text()  # and says which one the officer may use
         # the form's search offers the officer's own community, and no other
         query = form.locator(".picker-query")

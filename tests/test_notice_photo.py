@@ -138,9 +138,38 @@ def test_an_officer_is_told_whom_their_notices_reach_and_where_they_may_send_one
     refused = officer.post("/notices", data=_form(token, None))
     assert refused.status_code == 400
     text = refused.get_data(as_text=True)
-    assert f"您可录入的社区：{world['other_area']}" in text
+    assert f"你可录入的社区：{world['other_area']}" in text
     assert "走失老人，蓝色上衣" in text  # what the officer typed is kept
     with world["engine"].connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM notices")).scalar_one() == before
     command, _ = _client(world, "np-command")
     assert 'id="notice-reach"' not in command.get("/notices").get_data(as_text=True)
+
+
+def test_a_scoped_picker_offers_only_streets_and_communities_of_the_officer(world):
+    """The place search of a form that takes the officer's own communities only offers the
+    streets running through them and no other community; the map's own search (not scoped)
+    offers the whole city."""
+    with world["engine"].connect() as conn:
+        mine, elsewhere = conn.execute(sa.text("""
+            WITH home AS (SELECT id FROM areas WHERE name = :a AND level = 'community')
+            SELECT (SELECT min(s.name) FROM street_segments s WHERE s.area_id IN
+                    (SELECT id FROM home) AND s.name IS NOT NULL),
+                   (SELECT min(s.name) FROM street_segments s WHERE s.name IS NOT NULL
+                    AND s.name NOT IN (SELECT t.name FROM street_segments t WHERE t.area_id
+                    IN (SELECT id FROM home) AND t.name IS NOT NULL))"""),
+            {"a": world["other_area"]}).one()
+        another = conn.execute(sa.text(
+            "SELECT name FROM areas WHERE level = 'community' AND name <> :a ORDER BY id "
+            "LIMIT 1"), {"a": world["other_area"]}).scalar_one()
+    officer, _ = _client(world, "np-officer")
+
+    def labels(q: str, scoped: bool) -> list[str]:
+        url = f"/search?q={q}&kinds=street,area" + ("&scoped=1" if scoped else "")
+        return [a["label"] for a in officer.get(url).get_json()]
+
+    assert any(x.startswith(f"{mine} ·") for x in labels(mine, True))
+    assert not any(x.startswith(f"{elsewhere} ·") for x in labels(elsewhere, True))
+    assert any(x.startswith(f"{elsewhere} ·") for x in labels(elsewhere, False))
+    assert not any(x.startswith(another) for x in labels(another, True))
+    assert any(x.startswith(world["other_area"]) for x in labels(world["other_area"], True))

@@ -334,14 +334,15 @@ def close_callout(callout_id: int) -> Any:
 def acknowledge_alarm(callout_id: int) -> Any:
     """An officer takes an SOS: theirs from now on."""
     callouts.acknowledge(get_db(), principal(), callout_id)
-    return redirect(url_for("live.live_page", callout=callout_id), 303)
+    return redirect(url_for("live.live_page", callout=callout_id) + "#callout-result", 303)
 
 
 @bp.post("/me/callouts/<int:callout_id>")
 @requires(Resource.CALLOUTS, "answer")
 def answer_callout(callout_id: int) -> Any:
     """Accept, decline, on my way, arrived."""
-    callouts.answer(get_db(), principal(), callout_id, request.form.get("answer") or "")
+    callouts.answer(get_db(), principal(), callout_id, request.form.get("answer") or "",
+                    settings=settings())
     return redirect(url_for("pages.me") + "#now", 303)
 
 
@@ -385,7 +386,8 @@ def now_parts() -> dict[str, Any]:
     mine = callouts.my_callouts(get_db(), me.volunteer_id, tz=settings().timezone) \
         if me.volunteer_id is not None else None
     if mine is None:
-        return {"now": None, "recent": None, "links": {}, "still": None, "my_sos": None}
+        return {"now": None, "recent": None, "links": {}, "still": None, "my_sos": None,
+                "ended": None, "my_sos_ended": None}
     links = {int(r.id): navigate_urls(float(r.lon), float(r.lat), _place(r, lang()))
              for r in mine.itertuples()}
     places = {int(r.id): _place(r, lang()) for r in mine.itertuples()}
@@ -393,10 +395,18 @@ def now_parts() -> dict[str, Any]:
     open_ = mine[mine["closed_at"].isna() & mine["status"].isin(
         ["sent", "accepted", "on_way", "declined"])]
     rest = mine.drop(open_.index)
+    # ended lately while the volunteer was called and had not declined: told they need not
+    # go on (the command closed or cancelled it, or its raiser is safe)
+    lately = pd.Timestamp.now(tz="UTC") - pd.Timedelta(minutes=callouts.ENDED_SHOWN_MIN)
+    ended = rest[rest["closed_at"].notna() & (rest["closed_at"] > lately)
+                 & rest["status"].isin(["sent", "accepted", "on_way"])]
     still = callouts.my_still(get_db(), me)
-    my_sos = callouts.my_open_sos(get_db(), me.volunteer_id, tz=settings().timezone)
+    tz = settings().timezone
+    my_sos = callouts.my_open_sos(get_db(), me.volunteer_id, tz=tz)
     return {"now": open_, "recent": rest, "links": links, "places": places, "still": still,
-            "still_min": settings().rules.dispatch.still_min, "my_sos": my_sos}
+            "still_min": settings().rules.dispatch.still_min, "my_sos": my_sos,
+            "ended": ended, "my_sos_ended": None if my_sos is not None
+            else callouts.my_ended_sos(get_db(), me.volunteer_id, tz=tz)}
 
 
 def _place(r: Any, lang_: str) -> str:

@@ -21,7 +21,14 @@ import pyproj
 
 from geo_patrol.analysis.places import Place, place_text
 from geo_patrol.clock import local_times
-from geo_patrol.errors import N_, ConflictError, InputError, NotFoundError, NoVolunteerError
+from geo_patrol.errors import (
+    N_,
+    CalloutEndedError,
+    ConflictError,
+    InputError,
+    NotFoundError,
+    NoVolunteerError,
+)
 from geo_patrol.planning.network import StreetGraph, Ways
 from geo_patrol.rules import Dispatch
 from geo_patrol.services import jobs, notify
@@ -546,7 +553,21 @@ def my_callouts(db: Database, volunteer_id: int, *, tz: str) -> pd.DataFrame:
     ``tz``."""
     with db.connect() as conn:
         return local_times(live_store.volunteer_callouts(conn, volunteer_id), tz,
-                           "created_at")
+                           "created_at", "closed_at")
+
+
+#: A call-out or SOS that ended is told on the phone of those it had called (and of its
+#: raiser) for this many minutes.
+ENDED_SHOWN_MIN = 30.0
+
+
+def my_ended_sos(db: Database, volunteer_id: int, *, tz: str) -> Any:
+    """The volunteer's own SOS closed in the last :data:`ENDED_SHOWN_MIN` minutes (how, by
+    whom, when in ``tz``), or ``None``."""
+    with db.connect() as conn:
+        found = local_times(live_store.ended_sos(conn, volunteer_id, ENDED_SHOWN_MIN), tz,
+                            "closed_at")
+    return next(found.itertuples(), None)
 
 
 def my_open_sos(db: Database, volunteer_id: int, *, tz: str) -> Any:
@@ -562,25 +583,32 @@ ANSWERS = {"accept": "accepted", "decline": "declined", "on_way": "on_way",
            "arrived": "arrived"}
 
 
-def answer(db: Database, principal: Principal, callout_id: int, choice: str | bool) -> None:
+def answer(db: Database, principal: Principal, callout_id: int, choice: str | bool, *,
+           settings: Settings | None = None) -> None:
     """A volunteer answers their own call-out: accept, decline, on my way, arrived (the
-    first to accept leads)."""
+    first to accept leads). With ``settings``, a decline that leaves everyone called so far
+    declining calls the next ring now, not when the ring's time is up."""
     if isinstance(choice, bool):
         choice = "accept" if choice else "decline"
     if choice not in ANSWERS:
-        raise InputError(f"answer is one of {', '.join(ANSWERS)}")
+        raise InputError(f"answer is one of {', '.join(ANSWERS)}",
+                         shown=N_("Answer with one of the page's buttons."))
     if principal.volunteer_id is None:
         raise NotFoundError(f"no call-out {callout_id}")
     with db.begin() as conn:
         if not live_store.answer_callout(conn, callout_id, principal.volunteer_id,
                                          ANSWERS[choice]):
-            raise NotFoundError(f"no open call-out {callout_id} for this volunteer")
+            raise CalloutEndedError(f"no open call-out {callout_id} for this volunteer")
         notify.answered(conn, kind="sos" if live_store.callout_incident(
             conn, callout_id)["kind"] == "sos" else "callout", ref=_message_ref(callout_id),
             volunteer_id=principal.volunteer_id)
         audit(conn, principal.username, "callout_answer", f"callout {callout_id}",
               details={"answer": ANSWERS[choice]})
         _announce(conn, callout_id, [], f"answer_{ANSWERS[choice]}")
+        ring = live_store.lock_callout(conn, callout_id)["ring"] \
+            if choice == "decline" and live_store.all_declined(conn, callout_id) else None
+    if ring is not None and settings is not None:  # the timer's own step, now
+        _defer(settings, "callout_ring", 0, callout_id=callout_id, ring=ring)
 
 
 def acknowledge(db: Database, principal: Principal, callout_id: int) -> None:
@@ -589,9 +617,11 @@ def acknowledge(db: Database, principal: Principal, callout_id: int) -> None:
     with db.begin() as conn:
         _check_scope(conn, callout_id, principal)
         owner = live_store.acknowledge_callout(conn, callout_id, principal.id)
+        if owner:
+            raise ConflictError(N_("%(who)s has acknowledged this alarm already."),
+                                values={"who": owner})
         if owner is not None:
-            raise ConflictError(f"acknowledged already by {owner}" if owner
-                                else f"call-out {callout_id} is closed")
+            raise ConflictError(N_("This call-out is closed already."), values={})
         kind = live_store.callout_incident(conn, callout_id)["kind"]
         audit(conn, principal.username, "still_acknowledge" if kind == "still"
               else "sos_acknowledge", f"callout {callout_id}")
@@ -602,11 +632,12 @@ def close(db: Database, principal: Principal, callout_id: int, outcome: str) -> 
     """Close a call-out with an outcome (``cancelled`` cancels it); the volunteers called
     are told."""
     if outcome not in COMMAND_OUTCOMES:
-        raise InputError(f"outcome is one of {', '.join(COMMAND_OUTCOMES)}")
+        raise InputError(f"outcome is one of {', '.join(COMMAND_OUTCOMES)}", field="outcome",
+                         shown=N_("Choose the outcome from the list."))
     with db.begin() as conn:
         _check_scope(conn, callout_id, principal)
         if not live_store.close_callout(conn, callout_id, outcome, principal.id):
-            raise ConflictError(f"call-out {callout_id} is closed already")
+            raise ConflictError(N_("This call-out is closed already."), values={})
         audit(conn, principal.username, "callout_close", f"callout {callout_id}",
               details={"outcome": outcome})
         _announce(conn, callout_id, live_store.called_targets(conn, callout_id),
@@ -620,12 +651,10 @@ def withdraw_sos(db: Database, principal: Principal, callout_id: int) -> None:
     if principal.volunteer_id is None:
         raise NoVolunteerError()
     with db.begin() as conn:
-        if live_store.open_sos(conn, principal.volunteer_id) != callout_id:
-            raise NotFoundError(f"no open SOS {callout_id} of this volunteer")
         row = live_store.lock_callout(conn, callout_id)
-        if row is None or not live_store.close_callout(conn, callout_id, "withdrawn",
-                                                       principal.id):
-            raise ConflictError(f"SOS {callout_id} is closed already")
+        if row is None or live_store.open_sos(conn, principal.volunteer_id) != callout_id \
+                or not live_store.close_callout(conn, callout_id, "withdrawn", principal.id):
+            raise CalloutEndedError(f"no open SOS {callout_id} of this volunteer")
         audit(conn, principal.username, "sos_withdraw", f"callout {callout_id}")
         _announce(conn, callout_id, live_store.called_targets(conn, callout_id),
                   "sos_withdrawn", groups=row["escalated_at"] is not None)

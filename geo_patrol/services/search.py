@@ -93,7 +93,9 @@ def search(conn: Connection, q: str, who: Principal, *, lang: str,
     ``area`` stands for districts and communities); a record's answer carries its ``id``
     (a volunteer's: their number; a street's: its name). ``scoped``: a form that takes
     places in the user's own communities only offers no other area (the district's and
-    the station's neither, for a user bound to communities)."""
+    the station's neither, for a user bound to communities), and only the streets and
+    crossings in those communities."""
+    only = who.community_ids if scoped else None
     q = q.strip()[:MAX_QUERY]
     if not q:
         return []
@@ -106,17 +108,18 @@ def search(conn: Connection, q: str, who: Principal, *, lang: str,
         return found
     parts = [p for p in CROSSING.split(q, maxsplit=1) if p]
     if len(parts) == 2 and wanted("crossing"):
-        for r in store.search_crossings(conn, parts[0], parts[1].removesuffix("交叉口")):
+        for r in store.search_crossings(conn, parts[0], parts[1].removesuffix("交叉口"),
+                                        only=only):
             found.append({"kind": "crossing", "lon": r["lon"], "lat": r["lat"],
                           "label": crossing_text(r["name_a"], r["name_b"], lang)})
         return found
     if wanted("street"):
-        for r in store.search_streets(conn, q):
+        for r in store.search_streets(conn, q, only=only):
             found.append({"kind": "street", "id": r["name"], "lon": r["lon"], "lat": r["lat"],
                           "bounds": _bounds(r),
                           "label": f"{r['name']} · {label('street', lang)}"})
     if wanted("area"):
-        for r in store.search_areas(conn, q, only=who.community_ids if scoped else None):
+        for r in store.search_areas(conn, q, only=only):
             kind = label(r["level"] if r["level"] in ("community", "district") else "area",
                          lang)
             parent = f"（{r['parent']}）" if r["parent"] else ""

@@ -728,6 +728,16 @@ def own_sos(conn: Connection, volunteer_id: int) -> pd.DataFrame:
         "GROUP BY c.id ORDER BY c.id DESC LIMIT 1"), conn, params={"v": volunteer_id})
 
 
+def ended_sos(conn: Connection, volunteer_id: int, within_min: float) -> pd.DataFrame:
+    """The SOS a volunteer raised that was closed in the last ``within_min`` minutes (at
+    most one row, the latest): when, how, by whom."""
+    return pd.read_sql_query(sa.text(
+        "SELECT c.id, c.closed_at, c.outcome, u.username AS closed_by FROM callouts c "
+        "LEFT JOIN users u ON u.id = c.closed_by WHERE c.raised_by = :v AND c.kind = 'sos' "
+        "AND c.closed_at > now() - make_interval(secs => :s) ORDER BY c.closed_at DESC "
+        "LIMIT 1"), conn, params={"v": volunteer_id, "s": within_min * 60})
+
+
 # -- no movement during a patrol ---------------------------------------------------------------
 
 #: A move: a clean position of the alarm's volunteer, received after it was raised (and
@@ -953,6 +963,13 @@ def answer_callout(conn: Connection, callout_id: int, volunteer_id: int, status:
     if done:
         _settle_lead(conn, callout_id)
     return done
+
+
+def all_declined(conn: Connection, callout_id: int) -> bool:
+    """Everyone the call-out has called so far declined it (its ring need not run out)."""
+    return bool(conn.execute(sa.text(
+        "SELECT NOT EXISTS (SELECT 1 FROM callout_targets WHERE callout_id = :c "
+        "AND sent_at IS NOT NULL AND status <> 'declined')"), {"c": callout_id}).scalar_one())
 
 
 def _settle_lead(conn: Connection, callout_id: int) -> None:

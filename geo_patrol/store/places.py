@@ -388,19 +388,27 @@ def street_line(conn: Connection, name: str) -> str | None:
         {"name": name}).scalar_one()
 
 
-def search_streets(conn: Connection, q: str, *, limit: int = 6) -> list[dict[str, Any]]:
-    """Streets named like ``q`` (each once): length, the middle of its longest piece
-    (``lon``, ``lat``) and its extent."""
+def search_streets(conn: Connection, q: str, *, limit: int = 6,
+                   only: frozenset[int] | None = None) -> list[dict[str, Any]]:
+    """Streets named like ``q`` (each once; with ``only``, those running through one of
+    these communities): length, the middle of its longest piece (``lon``, ``lat``) and its
+    extent."""
+    only_sql = "" if only is None else (
+        "AND name IN (SELECT s.name FROM street_segments s WHERE s.area_id = ANY(:only))")
     return [dict(r) for r in conn.execute(sa.text(f"""
         SELECT name, length_m, lon, lat, x0, y0, x1, y1 FROM street_names
-        WHERE {_where('name', q)}
+        WHERE {_where('name', q)} {only_sql}
         ORDER BY {_match('name', q)}, length(name), name LIMIT :limit"""),
-        _params(q, limit)).mappings()]
+        _params(q, limit) | ({} if only is None else {"only": sorted(only)})).mappings()]
 
 
-def search_crossings(conn: Connection, a: str, b: str, *, limit: int = 6
-                     ) -> list[dict[str, Any]]:
-    """Crossings of a street named like ``a`` with one named like ``b`` (either way round)."""
+def search_crossings(conn: Connection, a: str, b: str, *, limit: int = 6,
+                     only: frozenset[int] | None = None) -> list[dict[str, Any]]:
+    """Crossings of a street named like ``a`` with one named like ``b`` (either way round;
+    with ``only``, those in one of these communities)."""
+    only_sql = "" if only is None else (
+        "WHERE EXISTS (SELECT 1 FROM areas c WHERE c.id = ANY(:only) "
+        "AND ST_Covers(c.geom, hit.geom))")
     pa, pb = _params(a, limit), _params(b, limit)
     like_a, like_b = _like(a), _like(b)
     return [dict(r) for r in conn.execute(sa.text(f"""
@@ -412,8 +420,10 @@ def search_crossings(conn: Connection, a: str, b: str, *, limit: int = 6
             WHERE name_b {like_a} :ia AND name_a {like_b} :ib)
         SELECT DISTINCT ON (name_a, name_b) name_a, name_b, ST_X(geom) AS lon,
                ST_Y(geom) AS lat
-        FROM hit ORDER BY name_a, name_b, length(name_a) + length(name_b) LIMIT :limit"""),
-        {"ia": pa["inner"], "ib": pb["inner"], "limit": limit}).mappings()]
+        FROM hit {only_sql}
+        ORDER BY name_a, name_b, length(name_a) + length(name_b) LIMIT :limit"""),
+        {"ia": pa["inner"], "ib": pb["inner"], "limit": limit}
+        | ({} if only is None else {"only": sorted(only)})).mappings()]
 
 
 def search_hazards(conn: Connection, q: str, *, within: Within, limit: int = 6
