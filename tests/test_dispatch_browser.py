@@ -23,14 +23,17 @@ WORDS = {
     "zh": {"accept": "接受", "decline": "拒绝", "on_way": "正在赶往", "arrived": "已到达",
            "callout": "召集：矛盾纠纷", "away": "距离", "sos": "SOS 求救", "take": "认领：由我处置",
            "owned": "已由 b-command 认领", "taken": "b-command 已认领（",
-           "safe": "我已安全：撤销求助", "send_sos": "立即发送 SOS", "sos_button": "SOS：我需要支援",
+           "safe": "我已安全：撤销求助", "sos_ended": "你的求助已结束：求助人已撤销（已安全）",
+           "withdrawn": "求助人已撤销（已安全）", "send_sos": "立即发送 SOS", "sos_button": "SOS：我需要支援",
            "called": "已发出", "sos_sent": "你的 SOS 已发出", "is_arrived": "已到达",
            "unanswered": "你尚未答复。", "earlier": "我此前的召集"},
     "en": {"accept": "Accept the call-out", "decline": "Decline the call-out",
            "on_way": "On my way", "arrived": "I have arrived", "callout": "Call-out: Dispute",
            "away": "m away", "sos": "SOS", "take": "Acknowledge: I take it",
            "owned": "Acknowledged by b-command", "taken": "b-command has taken it, ",
-           "safe": "I am safe: cancel my SOS", "send_sos": "Send SOS now",
+           "safe": "I am safe: cancel my SOS",
+           "sos_ended": "Your SOS has ended: Withdrawn (the volunteer is safe)",
+           "withdrawn": "Withdrawn (the volunteer is safe)", "send_sos": "Send SOS now",
            "sos_button": "SOS: I need help", "called": "Sent", "sos_sent": "Your SOS is sent",
            "is_arrived": "Arrived", "unanswered": "You have not answered yet.",
            "earlier": "My earlier call-outs"},
@@ -401,5 +404,12 @@ def test_an_sos_from_the_phone_sounds_on_live_until_an_officer_takes_it(
         phone.locator("#sos-withdraw-send").click()
         phone.wait_for_url(re.compile(r".*/me#now"), timeout=20_000)
         assert phone.locator("#sos-sent").count() == 0
-        # gone from /live without a reload
+        assert w["sos_ended"] in phone.locator("#sos-ended").inner_text()
+        shot(phone, f"me-sos-ended-{lang}")
+        # gone from /live without a reload; the board keeps it, withdrawn, within the screen
         command.locator("#sos-alarms .alarm").wait_for(state="detached", timeout=30_000)
+        command.wait_for_function(
+            "t => document.querySelector('#callout-state').innerText.includes(t)",
+            arg=w["withdrawn"], timeout=30_000)
+        assert command.evaluate("() => document.documentElement.scrollWidth") <= 1440
+        shot(command, f"live-sos-withdrawn-{lang}")
