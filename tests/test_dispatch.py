@@ -708,19 +708,28 @@ def test_sos_from_traccar_client_on_both_ports(world):
     assert {"sos", "sos_acknowledge", "sos_escalate"} <= actions
 
 
-def test_sos_button_and_the_live_pages(world):
+def _sos_from_the_phone(world, prefix: str, pair: slice):
+    """A volunteer at the site sends an SOS from /me, a helper stands near it (accounts
+    ``{prefix}-vol`` and ``{prefix}-helper``): the victim's phone, its form token, the
+    answer to the SOS and the two numbers."""
     engine = world["engine"]
     _park_everyone(world)
-    victim, helper = world["numbers"][4:6]
-    make_user(engine, "d-vol", "volunteer", volunteer=victim)
-    make_user(engine, "d-helper", "volunteer", volunteer=helper)
+    victim, helper = world["numbers"][pair]
+    make_user(engine, f"{prefix}-vol", "volunteer", volunteer=victim)
+    make_user(engine, f"{prefix}-helper", "volunteer", volunteer=helper)
     client = world["app"].test_client()
     _send(client, victim, SITE[0], SITE[1])
     _send(client, helper, 109.8434, 40.6506)
     phone = world["app"].test_client()
-    token = sign_in(phone, "d-vol")
+    token = sign_in(phone, f"{prefix}-vol")
     resp = phone.post("/me/sos", data={"csrf_token": token, "lon": "", "lat": ""})
     assert resp.status_code == 303
+    return phone, token, resp, victim, helper
+
+
+def test_sos_button_and_the_live_pages(world):
+    engine = world["engine"]
+    phone, token, resp, victim, helper = _sos_from_the_phone(world, "d", slice(4, 6))
     page = phone.get(resp.headers["Location"]).get_data(as_text=True)
     # the sender follows their alarm on the phone: sent, not yet taken, who is called
     assert 'id="sos-sent"' in page and "等待民警认领" in page
@@ -777,17 +786,7 @@ def test_a_volunteer_safe_again_withdraws_their_own_sos(world):
     withdrawn by the volunteer, audit-logged; nobody else can withdraw it, and the command
     cannot close one as "withdrawn"."""
     engine = world["engine"]
-    _park_everyone(world)
-    victim, helper = world["numbers"][10:12]
-    make_user(engine, "w-vol", "volunteer", volunteer=victim)
-    make_user(engine, "w-helper", "volunteer", volunteer=helper)
-    client = world["app"].test_client()
-    _send(client, victim, SITE[0], SITE[1])
-    _send(client, helper, 109.8434, 40.6506)
-    phone = world["app"].test_client()
-    token = sign_in(phone, "w-vol")
-    assert phone.post("/me/sos", data={"csrf_token": token, "lon": "", "lat": ""}
-                      ).status_code == 303
+    phone, token, _, victim, helper = _sos_from_the_phone(world, "w", slice(10, 12))
     with engine.connect() as conn:
         sos_id = conn.execute(sa.text(
             "SELECT id FROM callouts WHERE kind = 'sos' AND closed_at IS NULL AND raised_by = "
