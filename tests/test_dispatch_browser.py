@@ -123,6 +123,12 @@ def test_a_place_outside_the_officers_communities_stays_refused_on_the_page(
         form = page.locator("#callout")
         form.locator(".picker-query").fill(f"{SITE[0]:.6f}, {SITE[1]:.6f}")
         form.locator(".picker-answer").first.click()
+        # told before sending: not "place chosen", but outside the officer's own
+        page.wait_for_function(
+            "t => document.querySelector('#callout #place-status').innerText.includes(t)",
+            arg="该地点不在你所辖的社区", timeout=20_000)
+        status = form.locator("#place-status")
+        assert home in status.inner_text() and status.get_attribute("class") == "bad"
         form.locator("button[type=submit]").click()
         refusal = page.locator("#callout .field-error")
         refusal.first.wait_for(timeout=20_000)

@@ -94,8 +94,10 @@ def place_name() -> Any:
     lat = request.args.get("lat", type=float)
     if lon is None or lat is None:
         abort(400)
+    scoped = request.args.get("scoped") == "1"
     return jsonify(places_search.place_name(get_conn(), lon, lat, lang=lang(),
-                                            street=request.args.get("street") or None))
+                                            street=request.args.get("street") or None,
+                                            who=principal() if scoped else None))
 
 
 @bp.get("/search/street")

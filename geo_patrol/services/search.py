@@ -19,6 +19,8 @@ from geo_patrol.analysis.places import Place, crossing_text, place_text
 from geo_patrol.crs import bd09_to_wgs84, gcj02_to_wgs84, wgs84_to_gcj02
 from geo_patrol.privacy import mask_name
 from geo_patrol.render.i18n import label
+from geo_patrol.store import areas as area_store
+from geo_patrol.store import ledgers as ledger_store
 from geo_patrol.store import places as store
 
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
@@ -149,14 +151,16 @@ ON_STREET_M = 300.0
 
 
 def place_name(conn: Connection, lon: float, lat: float, *, lang: str,
-               street: str | None = None) -> dict[str, Any]:
+               street: str | None = None, who: Principal | None = None) -> dict[str, Any]:
     """A point picked on a form's map named as the pages name places: the street nearest it
     and its cross streets ("钢铁大街（阿尔丁大街—民族东路）"), then its community; its
     coordinates when no street is near. ``inside``: whether it lies in one of the city's
     communities (a form refuses a place outside them). With ``street`` (a street chosen by
     name, the map asking for a click on it), a point within :data:`ON_STREET_M` of it is
     moved onto it (its ``lon`` and ``lat`` in the answer) and named by it, not by a cross
-    street nearer the click."""
+    street nearer the click. With ``who`` (a form that takes the user's own communities
+    only), a place inside the city but outside those says so: ``mine`` false, and the
+    communities it may be in (``allowed``)."""
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         return {"label": None, "inside": False}
     on = store.place_on_street(conn, lon, lat, street, ON_STREET_M) if street else None
@@ -167,6 +171,12 @@ def place_name(conn: Connection, lon: float, lat: float, *, lang: str,
               "inside": at["community"] is not None}
     if on is not None:
         answer |= {"lon": round(on["lon"], 6), "lat": round(on["lat"], 6)}
+    if who is not None and who.community_ids is not None and answer["inside"]:
+        point = answer.get("lon", lon), answer.get("lat", lat)
+        if ledger_store.community_at(conn, *point) not in who.community_ids:
+            names = area_store.area_names(conn, who.community_ids)
+            answer |= {"mine": False, "allowed": ", ".join(names[:5])
+                       + ("…" if len(names) > 5 else "")}
     return answer
 
 

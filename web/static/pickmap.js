@@ -113,7 +113,8 @@
         box.querySelectorAll(".field-error").forEach(function (e) { e.remove(); });
       }
       if (!status.dataset.name || navigator.onLine === false) { return; }
-      var url = status.dataset.name + "?lon=" + at[1] + "&lat=" + at[0] +
+      var url = status.dataset.name + (status.dataset.name.indexOf("?") < 0 ? "?" : "&") +
+        "lon=" + at[1] + "&lat=" + at[0] +
         (alongStreet ? "&street=" + encodeURIComponent(along) : "");
       fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}})
         .then(function (r) { return r.ok ? r.json() : null; })
@@ -129,6 +130,12 @@
           if (!found.inside) {
             status.className = "bad";
             status.textContent = status.dataset.outside + " (" + found.label + ")";
+            return;
+          }
+          if (found.mine === false) {  // a form that takes the user's own communities only
+            status.className = "bad";
+            status.textContent = status.dataset.notMine.replace("{allowed}", found.allowed)
+              .replace("{place}", found.label);
             return;
           }
           status.textContent = status.dataset.chosen.replace("{place}", found.label);
