@@ -17,6 +17,8 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
+from geo_patrol.services.search import place_name
+
 from tests.browsing import browser, page, shot, sign_in  # noqa: F401  (fixtures)
 from tests.test_clues import reporter_world
 
@@ -295,6 +297,12 @@ def test_the_command_picks_a_notice_s_place_and_a_channel_s_volunteer_by_name(
     form.locator(".picker-answer").first.click()
     expect(form.locator("#place-status")).to_contain_text(community)
     expect(form.locator("input[name=place]")).to_have_value(re.compile(re.escape(community)))
+    # the place words go to the volunteers as they read places, in Chinese, whatever the
+    # language of the page that sent them
+    lon, lat = (float(form.locator(f"input[name={k}]").input_value()) for k in ("lon", "lat"))
+    with engine.connect() as conn:
+        words = place_name(conn, lon, lat, lang="zh")["label"]
+    assert form.locator("input[name=place]").input_value() == words
     form.locator("button[type=submit]").click()
     expect(page.locator("#notice-sent")).to_be_visible()
     expect(page.locator("#notices")).to_contain_text(community)

@@ -158,16 +158,21 @@ def place_name(conn: Connection, lon: float, lat: float, *, lang: str,
     communities (a form refuses a place outside them). With ``street`` (a street chosen by
     name, the map asking for a click on it), a point within :data:`ON_STREET_M` of it is
     moved onto it (its ``lon`` and ``lat`` in the answer) and named by it, not by a cross
-    street nearer the click. With ``who`` (a form that takes the user's own communities
+    street nearer the click (``words``: its name in Chinese). With ``who`` (a form that takes the user's own communities
     only), a place inside the city but outside those says so: ``mine`` false, and the
     communities it may be in (``allowed``)."""
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         return {"label": None, "inside": False}
     on = store.place_on_street(conn, lon, lat, street, ON_STREET_M) if street else None
     at = on or store.place_at(conn, lon, lat)
-    named = place_text(Place(at["street"], at["cross_a"], at["cross_b"]), lang) \
-        if at["street"] else f"{lat:.5f}, {lon:.5f}"
-    answer = {"label": " · ".join(p for p in (named, at["community"]) if p),
+    def label_in(lang_: str) -> str:
+        named = place_text(Place(at["street"], at["cross_a"], at["cross_b"]), lang_) \
+            if at["street"] else f"{lat:.5f}, {lon:.5f}"
+        return " · ".join(p for p in (named, at["community"]) if p)
+
+    # ``words``: the place as a message to volunteers names it, in Chinese whatever the
+    # page's language (a notice's place words, read on the volunteers' phones)
+    answer = {"label": label_in(lang), "words": label_in("zh"),
               "inside": at["community"] is not None}
     if on is not None:
         answer |= {"lon": round(on["lon"], 6), "lat": round(on["lat"], 6)}

@@ -143,7 +143,7 @@
           // typed there by hand
           var words = form.querySelector("input[name='place'][data-auto]");
           if (words && words.value === words.dataset.auto) {
-            words.value = words.dataset.auto = found.label;
+            words.value = words.dataset.auto = found.words || found.label;
           }
         })
         .catch(function () { /* offline: the coordinates stay shown */ });
