@@ -4,6 +4,7 @@ street and cross streets after an analysis, and the base map's vector tiles."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 
@@ -79,3 +80,10 @@ def home_point(db: Database, within: frozenset[int] | None, *,
             if own is not None:
                 within = frozenset({own})
         return area_store.middle_community(conn, within)
+
+
+def communities_named(conn: Connection, ids: Iterable[int], *, shown: int = 5) -> str:
+    """The names of the communities a user may use, as a refusal or a hint gives them (the
+    first ``shown``, then "…")."""
+    names = area_store.area_names(conn, ids)
+    return ", ".join(names[:shown]) + ("…" if len(names) > shown else "")

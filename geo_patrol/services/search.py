@@ -19,7 +19,7 @@ from geo_patrol.analysis.places import Place, crossing_text, place_text
 from geo_patrol.crs import bd09_to_wgs84, gcj02_to_wgs84, wgs84_to_gcj02
 from geo_patrol.privacy import mask_name
 from geo_patrol.render.i18n import label
-from geo_patrol.store import areas as area_store
+from geo_patrol.services.places import communities_named
 from geo_patrol.store import ledgers as ledger_store
 from geo_patrol.store import places as store
 
@@ -158,9 +158,9 @@ def place_name(conn: Connection, lon: float, lat: float, *, lang: str,
     communities (a form refuses a place outside them). With ``street`` (a street chosen by
     name, the map asking for a click on it), a point within :data:`ON_STREET_M` of it is
     moved onto it (its ``lon`` and ``lat`` in the answer) and named by it, not by a cross
-    street nearer the click (``words``: its name in Chinese). With ``who`` (a form that takes the user's own communities
-    only), a place inside the city but outside those says so: ``mine`` false, and the
-    communities it may be in (``allowed``)."""
+    street nearer the click (``words``: its name in Chinese). With ``who`` (a form that
+    takes the user's own communities only), a place inside the city but outside those says
+    so: ``mine`` false, and the communities it may be in (``allowed``)."""
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         return {"label": None, "inside": False}
     on = store.place_on_street(conn, lon, lat, street, ON_STREET_M) if street else None
@@ -179,9 +179,8 @@ def place_name(conn: Connection, lon: float, lat: float, *, lang: str,
     if who is not None and who.community_ids is not None and answer["inside"]:
         point = answer.get("lon", lon), answer.get("lat", lat)
         if ledger_store.community_at(conn, *point) not in who.community_ids:
-            names = area_store.area_names(conn, who.community_ids)
-            answer |= {"mine": False, "allowed": ", ".join(names[:5])
-                       + ("…" if len(names) > 5 else "")}
+            answer |= {"mine": False,
+                       "allowed": communities_named(conn, who.community_ids)}
     return answer
 
 

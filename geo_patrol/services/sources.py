@@ -32,7 +32,7 @@ from geo_patrol.ingest.training import read_training, resolve_courses
 from geo_patrol.ingest.volunteers import PASSIVE_OCCUPATIONS, read_volunteers
 from geo_patrol.privacy import Vault
 from geo_patrol.services import reports
-from geo_patrol.services.places import refresh_pieces
+from geo_patrol.services.places import communities_named, refresh_pieces
 from geo_patrol.settings import Settings
 from geo_patrol.store import areas as area_store
 from geo_patrol.store import fixes as fix_store
@@ -544,11 +544,9 @@ def entered_point(conn: Connection, lon: object, lat: object, crs: str,
     if not in_community:
         return float(lon_[0]), float(lat_[0]), community
     if within is not None and community not in within:
-        names = area_store.area_names(conn, within)
         raise InputError(N_("The point lies outside the communities you may enter records "
                             "for: %(allowed)s."), source="form", field="lon",
-                         values={"allowed": ", ".join(names[:5])
-                                 + ("…" if len(names) > 5 else "")})
+                         values={"allowed": communities_named(conn, within)})
     if community is None:
         raise InputError(N_("The point lies outside the communities you may enter records "
                             "for."), source="form", field="lon", values={})
