@@ -683,8 +683,8 @@ def test_the_position_port_speaks_the_same_protocol(demo_world, replayed):
 
     try:
         before = count(demo_world["engine"], "live_positions")
-        assert post(f"id=demo-{number}&lat=40.6507&lon=109.8431&timestamp={now}") == \
-            (200, b"OK\n")
+        assert post(f"id=demo-{number}&lat=40.6507&lon=109.8431&timestamp={now}&batt=87.5"
+                    "&ignition=true&driver=%E5%BC%A0") == (200, b"OK\n")
         body = json.dumps({"device_id": f"demo-{number}", "location": {
             "timestamp": now + 5, "coords": {"latitude": 40.6508, "longitude": 109.8432}}})
         assert post("", body.encode())[0] == 200
@@ -694,6 +694,14 @@ def test_the_position_port_speaks_the_same_protocol(demo_world, replayed):
         assert status == 400 and text.startswith(b"unknown_device")
         assert post("", b"{" + b" " * 70_000 + b"}")[0] == 413
         assert count(demo_world["engine"], "live_positions") == before + 3
+        with demo_world["engine"].connect() as conn:  # stored as sent, NULL where not sent
+            row = conn.execute(sa.text(
+                "SELECT attrs, jsonb_typeof(attrs), battery_pct, speed_mps, heading, moving, "
+                "lon, lat FROM live_positions p JOIN devices d ON d.id = p.device_id "
+                "WHERE d.device_id = :d AND p.t = to_timestamp(:t)"),
+                {"d": f"demo-{number}", "t": now}).one()
+        assert row == ({"ignition": "true", "driver": "张"}, "object", 87.5, None, None, None,
+                       109.8431, 40.6507)
     finally:
         intake.close()
 

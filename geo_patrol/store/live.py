@@ -287,8 +287,8 @@ _POSITION_COLUMNS = ("volunteer_id", "t", "device_id", "lon", "lat", "x", "y", "
 
 def store_positions(conn: Connection, columns: Mapping[str, np.ndarray]) -> None:
     """COPY new positions (arrays of :data:`_POSITION_COLUMNS`, ``t`` in µs; NaN and None
-    stored as NULL)."""
-    query = sql.SQL("COPY live_positions ({}) FROM STDIN").format(
+    stored as NULL), in PostgreSQL's binary format (no text to parse on the server)."""
+    query = sql.SQL("COPY live_positions ({}) FROM STDIN (FORMAT BINARY)").format(
         sql.SQL(", ").join(map(sql.Identifier, _POSITION_COLUMNS)))
     cols: list[list[object]] = []
     for c in _POSITION_COLUMNS[:-1]:
@@ -301,10 +301,16 @@ def store_positions(conn: Connection, columns: Mapping[str, np.ndarray]) -> None
             cols.append([None if v is None or v != v else v for v in values.tolist()])
         else:
             cols.append(values.tolist())
-    cols.append([_ATTRS_JSON.encode(a) for a in columns["attrs"]])
+    cols.append(list(columns["attrs"]))  # dicts, sent as jsonb
     with driver_connection(conn).cursor() as cur, cur.copy(query) as copy:
+        copy.set_types(_POSITION_TYPES)
         for row in zip(*cols):
             copy.write_row(row)
+
+
+#: The database types of :data:`_POSITION_COLUMNS`, for the binary COPY.
+_POSITION_TYPES = ("int4", "timestamptz", "int4", "float8", "float8", "float8", "float8",
+                   "float8", "float8", "float8", "float8", "bool", "int2", "int8", "jsonb")
 
 
 def _nullable(values: np.ndarray) -> list[float | None]:
@@ -314,8 +320,6 @@ def _nullable(values: np.ndarray) -> list[float | None]:
         return [None if v != v else v for v in out]
     return out
 
-
-_ATTRS_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 def live_upload(conn: Connection, day: dt.date, stored: int, flagged: int, *,
