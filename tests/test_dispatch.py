@@ -708,6 +708,87 @@ def test_sos_from_traccar_client_on_both_ports(world):
     assert {"sos", "sos_acknowledge", "sos_escalate"} <= actions
 
 
+def test_only_a_new_fresh_sos_position_raises_an_alarm_filed_where_it_was_sent(world):
+    """An SOS from a phone's buffer (sent 40 minutes ago) or re-sent after it was withdrawn
+    raises no alarm; a position older than the live window is answered and dropped (a
+    phone's buffer moves on, no old day is filled); an SOS is filed under the community
+    where it was raised, not the volunteer's home; a fourth SOS within ten minutes is refused
+    with a reason in the page's language."""
+    from geo_patrol.errors import ConflictError
+    from geo_patrol.services import callouts
+    from geo_patrol.services.devices import refusals
+    from geo_patrol.store.accounts import principal_named
+    from geo_patrol.store.ledgers import community_at
+
+    engine, settings = world["engine"], world["settings"]
+    _park_everyone(world)
+    number = world["numbers"][8]
+    vid = _vid(engine, number)
+    with engine.begin() as conn:
+        here = community_at(conn, *SITE)
+        home = conn.execute(sa.text("SELECT community_id FROM volunteers WHERE id = :v"),
+                            {"v": vid}).scalar_one()
+        elsewhere = conn.execute(sa.text(
+            "SELECT min(id) FROM areas WHERE level = 'community' AND id <> :c"),
+            {"c": here}).scalar_one()
+        conn.execute(sa.text("UPDATE volunteers SET community_id = :c WHERE id = :v"),
+                     {"c": elsewhere, "v": vid})
+    make_user(engine, "f-vol", "volunteer", volunteer=number)
+    client = world["app"].test_client()
+
+    def raised() -> list[tuple[int, int]]:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(
+                "SELECT id, community_id FROM callouts WHERE kind = 'sos' AND raised_by = :v "
+                "ORDER BY id"), {"v": vid})]
+
+    try:
+        _send(client, number, SITE[0], SITE[1], ago_s=2400, extra="&alarm=sos")  # buffered
+        _send(client, number, SITE[0], SITE[1], ago_s=2300)  # answered after the one above
+        assert raised() == []
+        t = int(time.time())
+        query = f"/osmand?id=dx-{number}&lat={SITE[1]}&lon={SITE[0]}&timestamp={t}&alarm=sos"
+        assert client.get(query).status_code == 200
+        assert _wait_for(raised) and raised()[0][1] == here != elsewhere
+        sos_id = raised()[0][0]
+        with engine.connect() as conn:
+            me = principal_named(conn, "f-vol")
+        callouts.withdraw_sos(engine, me, sos_id)
+        assert client.get(query).status_code == 200  # the same request again: a replay
+        _send(client, number, SITE[0], SITE[1], ago_s=1)
+        assert len(raised()) == 1
+        # older than the live window: answered, dropped, counted
+        old = int(time.time() - (settings.live_keep_days + 1) * 86_400)
+        with engine.connect() as conn:
+            before = conn.execute(sa.text("SELECT count(*) FROM live_positions")).scalar_one()
+        assert client.get(f"/osmand?id=dx-{number}&lat={SITE[1]}&lon={SITE[0]}"
+                          f"&timestamp={old}&alarm=sos").status_code == 200
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM live_positions")
+                                ).scalar_one() == before
+        _send(client, number, SITE[0], SITE[1])  # the refusals are counted with a batch
+        table = refusals(engine, settings)
+        assert f"dx-{number}" in set(table.loc[table["reason"] == "too_old", "device"])
+        assert len(raised()) == 1
+        # two more (withdrawn): a fourth within ten minutes is refused, in the page's language
+        for _ in range(2):
+            sos_id = callouts.raise_sos(engine, settings, vid, lon=SITE[0], lat=SITE[1])
+            callouts.withdraw_sos(engine, me, sos_id)
+        phone = world["app"].test_client()
+        token = sign_in(phone, "f-vol")
+        refused = phone.post("/me/sos", data={"csrf_token": token, "lon": str(SITE[0]),
+                                               "lat": str(SITE[1])})
+        assert refused.status_code == 409
+        assert "您在最近 10 分钟内已发出 3 次求助" in refused.get_data(as_text=True)
+        with pytest.raises(ConflictError):
+            callouts.raise_sos(engine, settings, vid, lon=SITE[0], lat=SITE[1])
+        assert len(raised()) == 3
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE volunteers SET community_id = :c WHERE id = :v"),
+                         {"c": home, "v": vid})
+
+
 def _sos_from_the_phone(world, prefix: str, pair: slice):
     """A volunteer at the site sends an SOS from /me, a helper stands near it (accounts
     ``{prefix}-vol`` and ``{prefix}-helper``): the victim's phone, its form token, the

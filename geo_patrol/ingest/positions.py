@@ -47,7 +47,7 @@ _ID_CHARS = 64
 
 #: Refusal reasons (counted per device and shown to the command).
 REASONS = ("no_id", "no_position", "bad_number", "out_of_range", "bad_time", "future_time",
-           "too_large", "malformed", "unknown_device", "ambiguous_device", "wrong_secret",
+           "too_old", "too_large", "malformed", "unknown_device", "ambiguous_device", "wrong_secret",
            "outside_areas", "rate_limited")
 
 

@@ -35,6 +35,7 @@ from geo_patrol.services import jobs, notify
 from geo_patrol.services.sources import entered_point, form_text
 from geo_patrol.settings import Settings
 from geo_patrol.store import areas as area_store
+from geo_patrol.store import ledgers as ledger_store
 from geo_patrol.store import live as live_store
 from geo_patrol.store.accounts import audit
 from geo_patrol.store.db import metric_srid
@@ -352,6 +353,12 @@ def sos_deadline(engine: Engine, settings: Settings, params: dict[str, Any]) -> 
                   details={"after_s": settings.rules.dispatch.sos_ack_s})
 
 
+#: A volunteer raises at most this many SOS in this many minutes (each calls people and
+#: the station's chats; a real emergency past that is for 110).
+SOS_REPEATS = 3
+SOS_REPEAT_MIN = 10
+
+
 def raise_sos(db: Database, settings: Settings, volunteer_id: int, *,
               lon: float | None = None, lat: float | None = None, source: str = "app",
               by: str | None = None) -> int:
@@ -364,6 +371,11 @@ def raise_sos(db: Database, settings: Settings, volunteer_id: int, *,
         found = live_store.open_sos(conn, volunteer_id)
         if found is not None:
             return found
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=SOS_REPEAT_MIN)
+        if live_store.sos_raised(conn, volunteer_id, since) >= SOS_REPEATS:
+            raise ConflictError(N_("You have raised %(n)d SOS in the last %(min)d minutes: "
+                                   "the command has them. If you are in danger now, call "
+                                   "110."), values={"n": SOS_REPEATS, "min": SOS_REPEAT_MIN})
         if lon is None or lat is None:
             last = live_store.last_position(conn, volunteer_id)
             if last is None:
@@ -372,7 +384,9 @@ def raise_sos(db: Database, settings: Settings, volunteer_id: int, *,
                                           "to use your location, then send the SOS again."))
             lon, lat = last
         srid = metric_srid(conn)
-        community = live_store.volunteer_area(conn, volunteer_id)
+        # filed where it was raised (that station's officers are nearest), else at home
+        community = ledger_store.community_at(conn, float(lon), float(lat)) or \
+            live_store.volunteer_area(conn, volunteer_id)
     ranking = rank(db, settings, lon=float(lon), lat=float(lat), exclude=(volunteer_id,))
     targets = _rings(ranking.called, dispatch.sos_call, dispatch.rings)
     with db.begin() as conn:

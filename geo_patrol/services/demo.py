@@ -467,6 +467,10 @@ def live_scenes(engine: Engine, settings: Settings, requests: list[Request]) -> 
     if i is not None:
         doc = json.loads(requests[i].body)
         doc["location"]["extras"] = {"alarm": "sos"}
+        # the button takes a fix when pressed: stamped when it is sent (the replay's others
+        # keep their walked times, up to an hour old at a high speed)
+        doc["location"]["timestamp"] = dt.datetime.fromtimestamp(
+            time.time() + requests[i].at_s, dt.UTC).isoformat(timespec="milliseconds")
         requests[i] = Request(requests[i].at_s, requests[i].device, requests[i].query,
                               json.dumps(doc).encode())
         scenes.append(LiveScene(i + 1, lambda: _answer_latest(

@@ -84,6 +84,13 @@ class _Pending:
     loop: asyncio.AbstractEventLoop | None = None
 
 
+def _done(loop: asyncio.AbstractEventLoop | None) -> Future | asyncio.Future:
+    """A request's answer with nothing to store: settled already."""
+    future: Future | asyncio.Future = Future() if loop is None else loop.create_future()
+    future.set_result(0)
+    return future
+
+
 class RateLimit:
     """Token buckets, one per key (a device, an address): ``rate`` requests a second with
     bursts of ``burst``; ``rate`` 0 lifts the limit. The least recently seen keys are
@@ -244,6 +251,9 @@ class Intake:
         except PositionRefused as exc:
             self._count_refusal(exc.reason, exc.device or "", now)
             raise
+        positions = self._recent(positions, now)
+        if not positions:  # answered as taken: the phone drops them from its buffer
+            return _done(loop)
         proven = digest is not None  # a device with a secret got here with the right key
         queued = Queued(positions, row, volunteer_id, occupation, proven)
         pending = _Pending(queued) if loop is None \
@@ -320,6 +330,17 @@ class Intake:
                 raise PositionRefused("outside_areas", f"lat {p.lat:.5f}, lon {p.lon:.5f} lies "
                                       "far outside the deployment's areas", device=p.device)
 
+    def _recent(self, positions: list[Position], now: float) -> list[Position]:
+        """The positions that are not older than the live positions are kept
+        (``live_keep_days``); older ones are counted (``too_old``) and dropped. They would be
+        pruned at once, and each old day they named would be a new day of stored fixes:
+        history is loaded as files, not sent live."""
+        oldest = round((now - self.settings.live_keep_days * 86_400) * 1e6)
+        recent = [p for p in positions if p.t >= oldest]
+        if len(recent) < len(positions):
+            self._count_refusal("too_old", positions[0].device, now)
+        return recent
+
     def _count_refusal(self, reason: str, device: str, now: float) -> None:
         when = dt.datetime.fromtimestamp(now, dt.UTC)
         key = (when.astimezone(self._zone).date(), reason, device[:64])
@@ -360,7 +381,7 @@ class Intake:
                 failure = self._write_there(queued, refused)
             _settle_batch(batch, None if failure is None else DatabaseError(failure))
             if self._writer is not None and failure is None:
-                self._writer.follow_up(queued)
+                self._writer.follow_up()
             self._refresh_registry()
 
     def _write_there(self, queued: list[Queued], refused: list[tuple[Any, ...]]) -> str | None:
@@ -460,13 +481,15 @@ class BatchWriter:
         self._srid: int | None = None
         #: when the next "no movement" check may be asked for (monotonic seconds)
         self._still_due = 0.0
-        #: new positions stored by the last batch
+        #: new positions stored by the last batch, and the SOS they raise (volunteer id: its
+        #: last SOS position, lon and lat)
         self._stored = 0
+        self._sos: dict[int, tuple[float, float]] = {}
 
     def write(self, batch: list[Queued], refused: list[tuple[Any, ...]]) -> str | None:
         """Store a batch and the refusals counted meanwhile; ``None`` once committed, else
         why not (the phones retry: nothing of it was committed)."""
-        self._stored = 0
+        self._stored, self._sos = 0, {}
         try:
             self._stored = self._store(batch, refused)
             self.stats["stored"] += self._stored
@@ -478,10 +501,10 @@ class BatchWriter:
             return f"positions not stored: {exc}"
         return None
 
-    def follow_up(self, batch: list[Queued]) -> None:
-        """After the phones have their answer: the batch's SOS alarms, and the "no movement"
-        check asked for when it stored new positions."""
-        self._alarms(batch)
+    def follow_up(self) -> None:
+        """After the phones have their answer: the SOS alarms the last batch stored, and the
+        "no movement" check asked for when it stored new positions."""
+        self._alarms()
         if self._stored:
             self._watch_still()
 
@@ -490,20 +513,19 @@ class BatchWriter:
             self._conn.close()
             self._conn = None
 
-    def _alarms(self, batch: list[Queued]) -> None:
-        """SOS positions of a stored batch raise their volunteers' alarms (an alarm that
-        fails is logged, its position stays stored)."""
-        for queued in batch:
-            sos = [p for p in queued.positions if alarm_of(p.attrs) == "sos"]
-            if not sos:
-                continue
-            last = max(sos, key=lambda p: p.t)
+    def _alarms(self) -> None:
+        """The SOS positions the last batch stored raise their volunteers' alarms (an alarm
+        that fails is logged, its position stays stored)."""
+        sos, self._sos = self._sos, {}
+        for volunteer_id, (lon, lat) in sos.items():
             try:
-                raise_sos(self.engine, self.settings, queued.volunteer_id, lon=last.lon,
-                          lat=last.lat, source="device")
+                raise_sos(self.engine, self.settings, volunteer_id, lon=lon, lat=lat,
+                          source="device")
                 self.stats["sos"] += 1
+            except ConflictError as exc:  # raised too often: the command has the others
+                log.warning("SOS of volunteer %s not raised: %s", volunteer_id, exc)
             except Exception:  # noqa: BLE001  (the position is stored; the log says why)
-                log.exception("SOS of volunteer %s not raised", queued.volunteer_id)
+                log.exception("SOS of volunteer %s not raised", volunteer_id)
 
     def _watch_still(self) -> None:
         """The "no movement during a patrol" check asked of the job worker, at most once
@@ -571,6 +593,7 @@ class BatchWriter:
         self.stats["resent"] += sum(len(q.positions) for q in batch) - stored
         if not stored:
             return 0
+        self._sos = _fresh_sos(cols, time.time())
         if self._srid is None:
             raise DatabaseError("no metric CRS recorded: load the areas first")
         return _store_arrivals(conn, cols, previous, self.settings, self._srid,
@@ -596,7 +619,7 @@ def writer_process(settings: Settings, pipe: Any) -> None:
                 return
             stats.clear()
             if failure is None:
-                writer.follow_up(batch)
+                writer.follow_up()
     finally:
         writer.close()
 
@@ -630,6 +653,25 @@ def _batch_columns(batch: list[Queued]) -> Columns:
 
 def _take(cols: Columns, rows: np.ndarray) -> Columns:
     return {c: v[rows] for c, v in cols.items()}
+
+
+#: An SOS position sent longer ago than this raises no alarm when it arrives (a phone back
+#: online after half an hour, a request stamped in the past): a stale alarm would send people
+#: to where nobody is any more.
+SOS_FRESH_S = 1800.0
+
+
+def _fresh_sos(cols: Columns, now: float) -> dict[int, tuple[float, float]]:
+    """The SOS among a batch's new positions sent in the last :data:`SOS_FRESH_S`: each
+    volunteer's last, its lon and lat."""
+    found: dict[int, tuple[int, float, float]] = {}
+    for i in np.flatnonzero(cols["t"] >= round((now - SOS_FRESH_S) * 1e6)):
+        if alarm_of(cols["attrs"][i]) != "sos":
+            continue
+        vid, t = int(cols["volunteer_id"][i]), int(cols["t"][i])
+        if vid not in found or t > found[vid][0]:
+            found[vid] = (t, float(cols["lon"][i]), float(cols["lat"][i]))
+    return {vid: (lon, lat) for vid, (_, lon, lat) in found.items()}
 
 
 def _first_of_each(volunteer_id: np.ndarray, t: np.ndarray) -> np.ndarray:

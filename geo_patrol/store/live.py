@@ -717,6 +717,13 @@ def open_sos(conn: Connection, volunteer_id: int) -> int | None:
         "ORDER BY id DESC LIMIT 1"), {"v": volunteer_id}).scalar_one_or_none()
 
 
+def sos_raised(conn: Connection, volunteer_id: int, since: dt.datetime) -> int:
+    """How many SOS a volunteer raised since ``since`` (withdrawn and closed ones too)."""
+    return int(conn.execute(sa.text(
+        "SELECT count(*) FROM callouts WHERE raised_by = :v AND kind = 'sos' "
+        "AND created_at >= :s"), {"v": volunteer_id, "s": since}).scalar_one())
+
+
 def own_sos(conn: Connection, volunteer_id: int) -> pd.DataFrame:
     """The open SOS a volunteer raised (at most one row): when, whether an officer has taken
     it (who, when), and how many volunteers were called, are coming (accepted, on the way
