@@ -920,3 +920,63 @@ def test_a_volunteer_safe_again_withdraws_their_own_sos(world):
     # once only: a second withdrawal changes nothing, and says why in the page's language
     again = phone.post(f"/me/sos/{sos_id}/withdraw", data={"csrf_token": token})
     assert again.status_code == 404 and "该召集已不在进行" in again.get_data(as_text=True)
+
+
+def test_a_command_bound_to_some_communities_keeps_only_their_channels(world):
+    """Channels are scoped as records are: a command bound to a community sees, adds and
+    removes only the channels of its police station and its volunteers, never the city's
+    or another station's; refusals in the page's language, nothing changed."""
+    from geo_patrol.services import notify
+
+    engine = world["engine"]
+    with engine.connect() as conn:
+        (s1, c1), (s2, _) = conn.execute(sa.text(
+            "SELECT st.name, min(com.name) FROM areas st JOIN areas com ON com.parent_id = st.id "
+            "AND com.level = 'community' AND com.id IN (SELECT community_id FROM volunteers) "
+            "WHERE st.level = 'station' GROUP BY st.name ORDER BY st.name LIMIT 2")).all()
+        mine, theirs = (conn.execute(sa.text(
+            "SELECT min(v.number) FROM volunteers v JOIN areas com ON com.id = v.community_id "
+            f"WHERE com.name {op} :c"), {"c": c1}).scalar_one() for op in ("=", "<>"))
+    city = notify.add_channel(engine, scope="city", url="json://127.0.0.1:9/city-all",
+                              by="test")
+    other = notify.add_channel(engine, scope="station", station=s2,
+                               url="json://127.0.0.1:9/other-station", by="test")
+    make_user(engine, "ch-cmd", "command", areas=[c1])
+    client = world["app"].test_client()
+    token = sign_in(client, "ch-cmd")
+    page = client.get("/notify").get_data(as_text=True)
+    form = page.split('id="add-channel"')[1].split("</form>")[0]
+    listed = page.split('id="channels"')[1].split("</table>")[0]
+    assert f'value="{s1}"' in form and f'value="{s2}"' not in form
+    assert 'value="city"' not in form and 'name="scope"' in form
+    assert f'name="channel" value="{city}"' not in listed
+    assert f'name="channel" value="{other}"' not in listed and s2 not in listed
+
+    def add(**fields):
+        return client.post("/notify/channels", data={"csrf_token": token, "label": "",
+                                                    "url": "json://127.0.0.1:9/mine",
+                                                    **fields})
+
+    def kept() -> int:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT count(*) FROM notify_channels")).scalar_one()
+
+    before = kept()
+    refused = add(scope="city")
+    assert refused.status_code == 400 and "全市渠道由市级指挥中心维护" in refused.get_data(
+        as_text=True)
+    refused = add(scope="station", station=s2)
+    assert refused.status_code == 400 and f"您的辖区内没有名为“{s2}”的派出所" in \
+        refused.get_data(as_text=True)
+    refused = add(scope="volunteer", volunteer=theirs)
+    assert refused.status_code == 400 and f"没有编号为“{theirs}”的义警" in refused.get_data(
+        as_text=True)
+    assert client.post("/notify/channels/remove", data={"csrf_token": token,
+                                                         "channel": str(other)}
+                       ).status_code == 404
+    assert kept() == before
+    assert add(scope="station", station=s1).status_code == 302
+    assert add(scope="volunteer", volunteer=mine).status_code == 302
+    assert kept() == before + 2
+    listed = client.get("/notify").get_data(as_text=True).split('id="channels"')[1]
+    assert s1 in listed and mine in listed

@@ -49,10 +49,11 @@ def outbox_page(error: str | None = None, status: int = 200) -> Any:
     table.rows["name"] = table.rows["name"].map(mask_name)
     table.rows["title"] = table.rows["title"].map(lambda t: in_language(t, lang()))
     manage = me.grant(Resource.DEVICES, "write") is not None
+    keeps = me.within(Resource.DEVICES, "write")
     return render_template("notify.html", run=None, outbox=table,
-                           channels=service.channels(get_db()) if manage else None,
-                           stations=service.stations(get_db()) if manage else [],
-                           error=error), status
+                           channels=service.channels(get_db(), keeps) if manage else None,
+                           stations=service.stations(get_db(), keeps) if manage else [],
+                           city_channels=manage and keeps is None, error=error), status
 
 
 @bp.post("/notify/channels")
@@ -62,7 +63,8 @@ def add_channel() -> Any:
     try:
         service.add_channel(get_db(), scope=form.get("scope", ""), url=form.get("url", ""),
                             station=form.get("station"), volunteer=form.get("volunteer"),
-                            label=form.get("label", ""), by=principal().username)
+                            label=form.get("label", ""), by=principal().username,
+                            within=principal().within(Resource.DEVICES, "write"))
     except GeoPatrolError as exc:
         if isinstance(exc, NotFoundError):
             raise
@@ -73,7 +75,8 @@ def add_channel() -> Any:
 @bp.post("/notify/channels/remove")
 @requires(Resource.DEVICES, "write")
 def remove_channel() -> Any:
-    service.remove_channel(get_db(), form_id("channel"), by=principal().username)
+    service.remove_channel(get_db(), form_id("channel"), by=principal().username,
+                           within=principal().within(Resource.DEVICES, "write"))
     return redirect(url_for("notify.outbox_page"))
 
 

@@ -53,6 +53,7 @@ from geo_patrol.store import media as media_store
 from geo_patrol.store import notify as store
 from geo_patrol.store.accounts import audit
 from geo_patrol.store.db import database_url
+from geo_patrol.store.scope import Within
 from geo_patrol.vocab import NOTICE_KINDS
 
 if TYPE_CHECKING:
@@ -670,22 +671,33 @@ def _check_url(url: str) -> str:
 
 def add_channel(db: Database | Engine, *, scope: str, url: str, by: str,
                 station: str | None = None, volunteer: str | None = None,
-                label: str = "") -> int:
+                label: str = "", within: Within = None) -> int:
     """Keep an apprise URL for the city, a police station's group or one volunteer (by their
-    roster number); audit-logged."""
+    roster number); audit-logged. A user bound to some communities (``within``) keeps
+    channels only for their stations and volunteers, never the city's."""
     if scope not in SCOPES:
         raise InputError(f"a channel is for one of {', '.join(SCOPES)}")
+    if scope == "city" and within is not None:
+        raise InputError("the city's channels are kept by the city's command",
+                         field="scope", shown=N_("The city's channels are kept by the "
+                                                 "city's command: choose a police station "
+                                                 "or a volunteer of your areas."))
     url = _check_url(url)
     with db.begin() as conn:
         area_id = volunteer_id = None
         if scope == "station":
-            area_id = store.station_id(conn, (station or "").strip())
+            area_id = store.station_id(conn, (station or "").strip(), within)
             if area_id is None:
-                raise InputError(f"no police station named {(station or '')[:40]!r}")
+                raise InputError(f"no police station named {(station or '')[:40]!r}",
+                                 field="station", values={"raw": (station or "")[:40]},
+                                 shown=N_("No police station named “%(raw)s” over your "
+                                          "areas."))
         if scope == "volunteer":
-            volunteer_id = store.volunteer_by_number(conn, (volunteer or "").strip())
+            volunteer_id = store.volunteer_by_number(conn, (volunteer or "").strip(), within)
             if volunteer_id is None:
-                raise InputError(f"no volunteer numbered {(volunteer or '')[:32]!r}")
+                raise InputError(f"no volunteer numbered {(volunteer or '')[:32]!r}",
+                                 field="volunteer", values={"raw": (volunteer or "")[:32]},
+                                 shown=N_("No volunteer numbered “%(raw)s” in your areas."))
         channel_id = store.add_channel(conn, scope=scope, area_id=area_id,
                                        volunteer_id=volunteer_id, url=url,
                                        label=(label or "")[:80], by=by)
@@ -694,9 +706,12 @@ def add_channel(db: Database | Engine, *, scope: str, url: str, by: str,
     return channel_id
 
 
-def remove_channel(db: Database | Engine, channel_id: int, *, by: str) -> None:
+def remove_channel(db: Database | Engine, channel_id: int, *, by: str,
+                   within: Within = None) -> None:
+    """Remove a channel serving one of the communities ``within``; audit-logged."""
     with db.begin() as conn:
-        if not store.remove_channel(conn, channel_id):
+        if not store.channel_reached(conn, channel_id, within) or \
+                not store.remove_channel(conn, channel_id):
             raise NotFoundError(f"no channel {channel_id}")
         audit(conn, by, "notify_channel_removed", f"channel {channel_id}")
 
@@ -708,16 +723,17 @@ def masked_url(url: str) -> str:
     return f"{scheme}://{host[:3]}…" if host else f"{scheme}://…"
 
 
-def channels(db: Database | Engine) -> Any:
+def channels(db: Database | Engine, within: Within = None) -> Any:
+    """The channels serving one of the communities ``within``, URLs masked."""
     with db.connect() as conn:
-        table = store.channel_table(conn)
+        table = store.channel_table(conn, within)
     table["url"] = table["url"].map(masked_url)
     return table
 
 
-def stations(db: Database) -> list[tuple[int, str]]:
+def stations(db: Database, within: Within = None) -> list[tuple[int, str]]:
     with db.connect() as conn:
-        return store.stations(conn)
+        return store.stations(conn, within)
 
 
 def _time(value: str | None, what: str, field: str) -> dt.time | None:

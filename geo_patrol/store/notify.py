@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from geo_patrol.paging import PageOf, Paging
 from geo_patrol.store.paging import page_of
-from geo_patrol.store.scope import in_scope, scope_params
+from geo_patrol.store.scope import Within, in_scope, meets_scope, scope_params
 
 #: The one PostgreSQL NOTIFY channel of live events, and the one that wakes the senders.
 EVENTS_CHANNEL = "geo_patrol_events"
@@ -347,28 +347,58 @@ def remove_channel(conn: Connection, channel_id: int) -> bool:
                         {"i": channel_id}).rowcount == 1
 
 
-def channel_table(conn: Connection) -> pd.DataFrame:
-    return pd.read_sql(sa.text("""
+#: The communities of a police station ``st`` (as its group's messages find it).
+_STATION_COMMUNITIES = (
+    "SELECT com.id FROM areas com WHERE com.level = 'community' AND (com.parent_id = st.id "
+    "OR ST_Covers(st.geom, ST_PointOnSurface(com.geom)))")
+#: The communities a channel ``c`` serves: its volunteer's, its station's; none for the
+#: city's (a user bound to some communities reaches only channels that serve one of them).
+_CHANNEL_COMMUNITIES = (
+    "SELECT v.community_id FROM volunteers v WHERE v.id = c.volunteer_id "
+    "UNION ALL SELECT com.id FROM areas st JOIN areas com ON com.level = 'community' AND "
+    "(com.parent_id = st.id OR ST_Covers(st.geom, ST_PointOnSurface(com.geom))) "
+    "WHERE st.id = c.area_id AND c.scope = 'station'")
+
+
+def channel_table(conn: Connection, within: Within) -> pd.DataFrame:
+    """The channels serving one of the communities ``within`` (all of them with no limit)."""
+    return pd.read_sql(sa.text(f"""
         SELECT c.id, c.scope, c.url, c.label, a.name AS station, v.number, v.name,
                c.created_by, c.created_at
         FROM notify_channels c LEFT JOIN areas a ON a.id = c.area_id
-        LEFT JOIN volunteers v ON v.id = c.volunteer_id ORDER BY c.scope, c.id"""), conn)
+        LEFT JOIN volunteers v ON v.id = c.volunteer_id
+        WHERE {meets_scope(_CHANNEL_COMMUNITIES)} ORDER BY c.scope, c.id"""), conn,
+        params=scope_params(within))
 
 
-def station_id(conn: Connection, name: str) -> int | None:
+def channel_reached(conn: Connection, channel_id: int, within: Within) -> bool:
+    """Whether the channel exists and serves one of the communities ``within``."""
+    return bool(conn.execute(sa.text(
+        f"SELECT EXISTS (SELECT 1 FROM notify_channels c WHERE c.id = :i "
+        f"AND {meets_scope(_CHANNEL_COMMUNITIES)})"),
+        {"i": channel_id, **scope_params(within)}).scalar_one())
+
+
+def station_id(conn: Connection, name: str, within: Within) -> int | None:
+    """The police station of that name over one of the communities ``within``."""
     return conn.execute(sa.text(
-        "SELECT id FROM areas WHERE level = 'station' AND name = :n ORDER BY id LIMIT 1"),
-        {"n": name}).scalar()
+        "SELECT st.id FROM areas st WHERE st.level = 'station' AND st.name = :n "
+        f"AND {meets_scope(_STATION_COMMUNITIES)} ORDER BY st.id LIMIT 1"),
+        {"n": name, **scope_params(within)}).scalar()
 
 
-def stations(conn: Connection) -> list[tuple[int, str]]:
+def stations(conn: Connection, within: Within) -> list[tuple[int, str]]:
+    """The police stations over one of the communities ``within``."""
     return [(int(i), str(n)) for i, n in conn.execute(sa.text(
-        "SELECT id, name FROM areas WHERE level = 'station' ORDER BY name"))]
+        "SELECT st.id, st.name FROM areas st WHERE st.level = 'station' "
+        f"AND {meets_scope(_STATION_COMMUNITIES)} ORDER BY st.name"), scope_params(within))]
 
 
-def volunteer_by_number(conn: Connection, number: str) -> int | None:
-    return conn.execute(sa.text("SELECT id FROM volunteers WHERE number = :n"),
-                        {"n": number}).scalar()
+def volunteer_by_number(conn: Connection, number: str, within: Within = None) -> int | None:
+    """The volunteer of a roster number (in one of the communities ``within``)."""
+    return conn.execute(sa.text(
+        f"SELECT id FROM volunteers WHERE number = :n AND {in_scope('community_id')}"),
+        {"n": number, **scope_params(within)}).scalar()
 
 
 def set_rules(conn: Connection, volunteer_id: int, *, on_duty_only: bool,
