@@ -462,6 +462,35 @@ def test_the_board_names_later_rings_and_an_arrival_seen_by_position(world):
     assert "待下一轮" in rows[c]
 
 
+def test_arrived_follows_accepting_and_a_word_unseen_by_position_is_told(world):
+    """"Arrived" is an answer to a call-out one accepted (not a first answer); the board
+    tells an arrival the volunteer's own positions show from one only claimed."""
+    from geo_patrol.errors import CalloutEndedError
+    from geo_patrol.services import callouts
+
+    engine = world["engine"]
+    _park_everyone(world)
+    a, b = world["numbers"][6:8]
+    client = world["app"].test_client()
+    _send(client, a, 109.8440, 40.6510, ago_s=60)  # a minute ago, 110 m from the site
+    _send(client, b, 109.8441, 40.6511, ago_s=60)
+    callout_id = _call(world, count=2)
+    with pytest.raises(CalloutEndedError):
+        callouts.answer(engine, _volunteer(world, a), callout_id, "arrived")
+    assert _targets(engine, callout_id)[a][0] == "sent"
+    for n in (a, b):
+        callouts.answer(engine, _volunteer(world, n), callout_id, "accept")
+        callouts.answer(engine, _volunteer(world, n), callout_id, "arrived")
+    time.sleep(1.1)  # a position in whole seconds, taken after the call was sent
+    _send(client, b, SITE[0], SITE[1])  # b's phone is there; a's never came
+    command = world["app"].test_client()
+    sign_in(command, "d-command")
+    page = command.get(f"/live/dispatch?callout={callout_id}").get_data(as_text=True)
+    rows = {n: re.search(rf"<tr><td>{n} .*?</tr>", page).group(0) for n in (a, b)}
+    assert "自报已到达（位置未显示到场）" in rows[a]
+    assert "已到达" in rows[b] and "自报" not in rows[b]
+
+
 def test_a_volunteer_who_declined_can_come_after_all(world):
     """"Decline" tapped by mistake is not final while the call-out is open: the phone keeps
     it on top in one line with a way back, and accepting then counts (and leads)."""

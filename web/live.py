@@ -138,7 +138,7 @@ def _dispatch_parts(shown: int | None) -> dict[str, Any]:
     alarms = alarms.assign(name=[mask_name(n) if people else "" for n in alarms["name"]])
     targets = left = row = None
     if shown:
-        targets = callouts.callout_detail(get_db(), shown, me)
+        targets = callouts.callout_detail(get_db(), settings(), shown, me)
         targets = targets.assign(name=[mask_name(n) for n in targets["name"]])
         left = callouts.left_out(get_db(), shown, me)
         left = left.assign(name=[mask_name(n) for n in left["name"]])
@@ -312,7 +312,7 @@ def api_call_out() -> Any:
                                note=body.get("note"), count=_count(body.get("count"), settings()),
                                skill=body.get("skill") or None,
                                require_skill=body.get("skill_required", True) is not False)
-    targets = callouts.callout_detail(get_db(), callout_id, me)
+    targets = callouts.callout_detail(get_db(), settings(), callout_id, me)
     people = me.grant(Resource.PEOPLE) is not None
     return jsonify(id=callout_id, targets=[
         {"number": r.number, "name": mask_name(r.name) if people else None, "rank": r.rank,

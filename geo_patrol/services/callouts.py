@@ -549,10 +549,13 @@ def callout_progress(db: Database, settings: Settings, callout_id: int, principa
     return incident, targets.assign(walk_m=walk, eta_s=eta)
 
 
-def callout_detail(db: Database, callout_id: int, principal: Principal) -> pd.DataFrame:
+def callout_detail(db: Database, settings: Settings, callout_id: int, principal: Principal
+                   ) -> pd.DataFrame:
+    """Who a call-out called and where they stand (an arrival their own positions show, or
+    only their word: ``seen_there``)."""
     with db.connect() as conn:
         _check_scope(conn, callout_id, principal)
-        return live_store.callout_targets(conn, callout_id)
+        return live_store.callout_targets(conn, callout_id, settings.callout_arrival_m)
 
 
 def left_out(db: Database, callout_id: int, principal: Principal) -> pd.DataFrame:

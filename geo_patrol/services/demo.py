@@ -474,7 +474,7 @@ def live_scenes(engine: Engine, settings: Settings, requests: list[Request]) -> 
         requests[i] = Request(requests[i].at_s, requests[i].device, requests[i].query,
                               json.dumps(doc).encode())
         scenes.append(LiveScene(i + 1, lambda: _answer_latest(
-            engine, "sos", before["sos"], ["accept", "on_way"])))
+            engine, settings, "sos", before["sos"], ["accept", "on_way"])))
     # the site: where one phone will be ten percent of the replay later
     half_at = next((i for i, r in enumerate(requests) if r.at_s >= span / 2 and not r.body),
                    None)
@@ -486,9 +486,9 @@ def live_scenes(engine: Engine, settings: Settings, requests: list[Request]) -> 
         fields = dict(parse_qsl(target.query))
         lon, lat = float(fields["lon"]), float(fields["lat"])
         scenes.append(LiveScene(half_at, lambda: _call_out(engine, settings, lon, lat)
-                                + "; " + _answer_latest(engine, "callout", before["callout"],
-                                                        ["accept", "on_way"],
-                                                        ["decline"])))
+                                + "; " + _answer_latest(engine, settings, "callout",
+                                                        before["callout"],
+                                                        ["accept", "on_way"], ["decline"])))
     return scenes
 
 
@@ -536,8 +536,8 @@ def _call_out(engine: Engine, settings: Settings, lon: float, lat: float) -> str
     return f"call-out {callout_id} by demo-command at {lon:.5f}, {lat:.5f}"
 
 
-def _answer_latest(engine: Engine, kind: str, after: int, *answers: list[str],
-                   wait_s: float = 30.0) -> str:
+def _answer_latest(engine: Engine, settings: Settings, kind: str, after: int,
+                   *answers: list[str], wait_s: float = 30.0) -> str:
     """The first volunteers the latest open call-out of ``kind`` above id ``after`` reached
     answer it (waiting up to ``wait_s`` for it to be raised: an SOS is raised once its
     position is stored)."""
@@ -561,7 +561,8 @@ def _answer_latest(engine: Engine, kind: str, after: int, *answers: list[str],
                 taken.append(step)
             except NotFoundError:  # no longer open to this step: say where they stand
                 with engine.connect() as conn:
-                    stand = live_store.callout_targets(conn, int(callout_id))
+                    stand = live_store.callout_targets(conn, int(callout_id),
+                                                        settings.callout_arrival_m)
                 status = stand.loc[stand["number"] == number, "status"]
                 taken.append(str(status.iloc[0]) if len(status) else "not called")
                 break

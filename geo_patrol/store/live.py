@@ -882,14 +882,17 @@ def open_alarms(conn: Connection, within: Iterable[int] | None) -> pd.DataFrame:
         ORDER BY c.created_at"""), conn, params=scope_params(within))
 
 
-def callout_targets(conn: Connection, callout_id: int) -> pd.DataFrame:
+def callout_targets(conn: Connection, callout_id: int, radius_m: float) -> pd.DataFrame:
+    """Who a call-out called, best first, with ``seen_there``: whether an arrived one's own
+    positions came within ``radius_m`` of it (not only their word)."""
     return pd.read_sql_query(sa.text(
         "SELECT t.volunteer_id, v.number, v.name, t.rank, t.ring, t.mode, t.walk_m, t.eta_s, "
         "t.status, t.certified, t.sent_at, t.answered_at, t.on_way_at, t.arrived_at, "
-        "c.lead_id = t.volunteer_id AS lead FROM callout_targets t "
-        "JOIN callouts c ON c.id = t.callout_id "
+        "c.lead_id = t.volunteer_id AS lead, "
+        f"t.status = 'arrived' AND EXISTS ({_SEEN_THERE}) AS seen_there "
+        "FROM callout_targets t JOIN callouts c ON c.id = t.callout_id "
         "JOIN volunteers v ON v.id = t.volunteer_id WHERE t.callout_id = :id ORDER BY t.rank"),
-        conn, params={"id": callout_id})
+        conn, params={"id": callout_id, "r": radius_m})
 
 
 def callout_left_out(conn: Connection, callout_id: int) -> pd.DataFrame:
@@ -956,7 +959,7 @@ def volunteer_callouts(conn: Connection, volunteer_id: int) -> pd.DataFrame:
 
 #: The answers a called volunteer gives, and the states each may follow.
 ANSWERS = {"accepted": ("sent", "declined"), "declined": ("sent", "accepted", "on_way"),
-           "on_way": ("sent", "accepted"), "arrived": ("sent", "accepted", "on_way")}
+           "on_way": ("sent", "accepted"), "arrived": ("accepted", "on_way")}
 
 
 def answer_callout(conn: Connection, callout_id: int, volunteer_id: int, status: str) -> bool:
@@ -992,6 +995,16 @@ def _settle_lead(conn: Connection, callout_id: int) -> None:
         "LIMIT 1) WHERE c.id = :c"), {"c": callout_id})
 
 
+#: The first of a target ``t``'s own clean positions within ``:r`` metres of its call-out
+#: ``c`` since it was called (its key's range of ``live_positions``): where the volunteer
+#: was seen there.
+_SEEN_THERE = (
+    "SELECT p.t FROM live_positions p "
+    "WHERE p.volunteer_id = t.volunteer_id AND p.t >= t.sent_at AND p.flags = 0 "
+    "AND (p.x - ST_X(c.geom_m)) ^ 2 + (p.y - ST_Y(c.geom_m)) ^ 2 <= :r * :r "
+    "ORDER BY p.t LIMIT 1")
+
+
 def mark_arrivals(conn: Connection, radius_m: float) -> int:
     """Targets sent the call (not declined) whose own positions came within ``radius_m`` of
     the incident after they were called: arrived, at the first such position."""
@@ -999,12 +1012,8 @@ def mark_arrivals(conn: Connection, radius_m: float) -> int:
         "UPDATE callout_targets t SET status = 'arrived', arrived_at = a.t FROM ("
         "  SELECT t.callout_id, t.volunteer_id, p.t FROM callout_targets t "
         "  JOIN callouts c ON c.id = t.callout_id AND c.closed_at IS NULL "
-        # from the open targets, each volunteer's own positions since the call (its key's
-        # range): no call-out open, no position read
-        "  CROSS JOIN LATERAL (SELECT p.t FROM live_positions p "
-        "   WHERE p.volunteer_id = t.volunteer_id AND p.t >= t.sent_at AND p.flags = 0 "
-        "   AND (p.x - ST_X(c.geom_m)) ^ 2 + (p.y - ST_Y(c.geom_m)) ^ 2 <= :r * :r "
-        "   ORDER BY p.t LIMIT 1) p "
+        # from the open targets only: no call-out open, no position read
+        f"  CROSS JOIN LATERAL ({_SEEN_THERE}) p "
         "  WHERE t.status IN ('sent', 'accepted', 'on_way') AND t.sent_at IS NOT NULL) a "
         "WHERE t.callout_id = a.callout_id AND t.volunteer_id = a.volunteer_id "
         "RETURNING t.callout_id"), {"r": radius_m}).scalars().all()
