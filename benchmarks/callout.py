@@ -133,7 +133,8 @@ def _rings(engine: sa.Engine, settings, command, lon: float, lat: float,  # noqa
                      f"[dispatch]\nring_s = {ring_s}\nrings = 3\n", encoding="utf-8")
     ringing = settings.with_(rules_file=str(rules))
     receiver = Receiver()
-    channel = notify.add_channel(engine, scope="city", by="bench",
+    channel = notify.add_channel(engine, settings.with_(channel_hosts="127.0.0.1"),
+                                 scope="city", by="bench",
                                  url=f"json://127.0.0.1:{receiver.port}/")
     notify.ensure_sender(settings)  # as ``geo-patrol serve`` starts it: woken by each call
     time.sleep(2.0)  # running, as a server's sender is before anyone calls

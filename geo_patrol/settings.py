@@ -91,6 +91,11 @@ class Settings:
     #: (any port) or ``host:port``. Only these may be plain ``http://``; every other
     #: subscription must be ``https://`` to a host whose every address is public.
     push_hosts: str = ""
+    #: Hosts inside the network (private, loopback or link-local addresses) a notification
+    #: channel may send to (an intranet SMS gateway, a self-hosted ntfy or Gotify),
+    #: comma-separated: ``host`` (any port) or ``host:port``. A channel naming any other
+    #: host that resolves inside the network is refused when it is kept.
+    channel_hosts: str = ""
     #: ``1`` marks session cookies Secure (behind HTTPS).
     https: bool = False
     #: ``1`` refuses positions from devices registered without a secret (``key=`` in the URL).

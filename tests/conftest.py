@@ -157,7 +157,9 @@ def demo_world(pg_cluster: LocalCluster, demo_template: dict,
     root = tmp_path_factory.mktemp("demo")
     if demo_template["data"].exists():  # its deployment secret (ID numbers' key) with it
         shutil.copytree(demo_template["data"], root / "data")
-    settings = Settings(database_url=url, data_dir=root / "data", city=CITY.key)
+    # the tests' local receivers stand in for a deployment's intranet gateways
+    settings = Settings(database_url=url, data_dir=root / "data", city=CITY.key,
+                        channel_hosts="127.0.0.1")
     eng = create_engine(url, city=CITY.key)
     yield {"url": url, "settings": settings, "engine": eng, "run": demo_template["run"],
            "manifest": demo_template["manifest"], "files": demo_template["files"],

@@ -358,9 +358,9 @@ def test_nobody_accepts_the_station_and_the_command_are_told(world):
             "ST_SetSRID(ST_MakePoint(:x, :y), 4326)) LIMIT 1"),
             {"x": SITE[0], "y": SITE[1]}).scalar_one()
     receiver = Receiver()
-    made = [notify.add_channel(engine, scope="station", station=station, by="test",
+    made = [notify.add_channel(engine, settings, scope="station", station=station, by="test",
                                url=f"json://127.0.0.1:{receiver.port}/station"),
-            notify.add_channel(engine, scope="city", by="test",
+            notify.add_channel(engine, settings, scope="city", by="test",
                                url=f"json://127.0.0.1:{receiver.port}/command")]
     sender = notify.Sender(engine, settings, notify.SendPolicy(base_s=0.1))
     try:
@@ -966,9 +966,9 @@ def test_a_command_bound_to_some_communities_keeps_only_their_channels(world):
         mine, theirs = (conn.execute(sa.text(
             "SELECT min(v.number) FROM volunteers v JOIN areas com ON com.id = v.community_id "
             f"WHERE com.name {op} :c"), {"c": c1}).scalar_one() for op in ("=", "<>"))
-    city = notify.add_channel(engine, scope="city", url="json://127.0.0.1:9/city-all",
-                              by="test")
-    other = notify.add_channel(engine, scope="station", station=s2,
+    city = notify.add_channel(engine, world["settings"], scope="city",
+                              url="json://127.0.0.1:9/city-all", by="test")
+    other = notify.add_channel(engine, world["settings"], scope="station", station=s2,
                                url="json://127.0.0.1:9/other-station", by="test")
     make_user(engine, "ch-cmd", "command", areas=[c1])
     client = world["app"].test_client()

@@ -19,6 +19,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from tests.helpers import make_user, sign_in
 
 
 def _free_port() -> int:
@@ -115,13 +116,13 @@ def _drain(sender, engine, kind: str, ref: str, timeout_s: float = 30.0,
 def test_enqueue_is_idempotent_and_reaches_each_channel(clean):
     from geo_patrol.services import notify
 
-    engine = clean["engine"]
+    engine, settings = clean["engine"], clean["settings"]
     (v1, n1), (v2, n2), (v3, _) = _volunteers(engine, 3)
-    notify.add_channel(engine, scope="volunteer", volunteer=n1, url="json://127.0.0.1:9/a",
-                       by="test")
-    notify.add_channel(engine, scope="volunteer", volunteer=n1, url="ntfy://127.0.0.1:9/b",
-                       by="test")
-    notify.add_channel(engine, scope="city", url="json://127.0.0.1:9/city", by="test")
+    notify.add_channel(engine, settings, scope="volunteer", volunteer=n1,
+                       url="json://127.0.0.1:9/a", by="test")
+    notify.add_channel(engine, settings, scope="volunteer", volunteer=n1,
+                       url="ntfy://127.0.0.1:9/b", by="test")
+    notify.add_channel(engine, settings, scope="city", url="json://127.0.0.1:9/city", by="test")
     with engine.begin() as conn:
         queued = notify.enqueue(conn, volunteer_ids=[v1, v2, v3], kind="notice", ref="n-1",
                                 title="寻人", body="走失老人")
@@ -137,7 +138,7 @@ def test_enqueue_is_idempotent_and_reaches_each_channel(clean):
         conn.rollback()
     assert _states(engine, "notice", "n-2") == []
     with pytest.raises(Exception, match="notification URL"):
-        notify.add_channel(engine, scope="city", url="nonsense://x", by="test")
+        notify.add_channel(engine, settings, scope="city", url="nonsense://x", by="test")
 
 
 def test_delivered_through_apprise_to_an_http_gateway(clean):
@@ -149,7 +150,7 @@ def test_delivered_through_apprise_to_an_http_gateway(clean):
         (v1, n1), = _volunteers(engine, 1)
         from geo_patrol.services.notify import add_channel
 
-        add_channel(engine, scope="volunteer", volunteer=n1,
+        add_channel(engine, settings, scope="volunteer", volunteer=n1,
                     url=f"json://127.0.0.1:{receiver.port}/hook", by="test")
         with engine.begin() as conn:
             assert enqueue(conn, volunteer_ids=[v1], kind="report", ref="report 7",
@@ -175,9 +176,9 @@ def test_a_group_channel_gets_one_post_per_message(clean):
     try:
         people = _volunteers(engine, 3, offset=50)
         (own, own_number), = _volunteers(engine, 1, offset=53)
-        add_channel(engine, scope="city", url=f"json://127.0.0.1:{receiver.port}/group",
+        add_channel(engine, settings, scope="city", url=f"json://127.0.0.1:{receiver.port}/group",
                     by="test")
-        add_channel(engine, scope="volunteer", volunteer=own_number,
+        add_channel(engine, settings, scope="volunteer", volunteer=own_number,
                     url=f"json://127.0.0.1:{receiver.port}/own", by="test")
         with engine.begin() as conn:
             assert enqueue(conn, volunteer_ids=[v for v, _ in people] + [own],
@@ -205,7 +206,7 @@ def test_retried_with_back_off_after_a_receiver_that_fails_twice(clean):
     receiver = Receiver(fail=2)
     try:
         (v1, n1), = _volunteers(engine, 1, offset=1)
-        add_channel(engine, scope="volunteer", volunteer=n1,
+        add_channel(engine, settings, scope="volunteer", volunteer=n1,
                     url=f"json://127.0.0.1:{receiver.port}/", by="test")
         with engine.begin() as conn:
             enqueue(conn, volunteer_ids=[v1], kind="points", ref="payout 3", title="积分",
@@ -236,7 +237,7 @@ def test_gives_up_after_the_last_attempt(clean):
     receiver = Receiver(fail=99)
     try:
         (v1, n1), = _volunteers(engine, 1, offset=2)
-        add_channel(engine, scope="volunteer", volunteer=n1,
+        add_channel(engine, settings, scope="volunteer", volunteer=n1,
                     url=f"json://127.0.0.1:{receiver.port}/", by="test")
         with engine.begin() as conn:
             enqueue(conn, volunteer_ids=[v1], kind="task", ref="rota 1", title="t", body="b")
@@ -269,7 +270,7 @@ def test_delivered_by_e_mail_to_an_smtp_server(clean):
     smtp.start()
     try:
         (v1, n1), = _volunteers(engine, 1, offset=3)
-        add_channel(engine, scope="volunteer", volunteer=n1, by="test",
+        add_channel(engine, settings, scope="volunteer", volunteer=n1, by="test",
                     url=f"mailto://127.0.0.1:{port}?from=patrol@example.org"
                         f"&to=volunteer@example.org&mode=insecure")
         with engine.begin() as conn:
@@ -296,7 +297,7 @@ def test_quiet_hours_hold_messages_but_not_call_outs(clean):
     receiver = Receiver()
     try:
         (v1, n1), = _volunteers(engine, 1, offset=4)
-        add_channel(engine, scope="volunteer", volunteer=n1,
+        add_channel(engine, settings, scope="volunteer", volunteer=n1,
                     url=f"json://127.0.0.1:{receiver.port}/", by="test")
         local = dt.datetime.now(ZoneInfo(settings.timezone))
         start = (local - dt.timedelta(hours=1)).strftime("%H:%M")
@@ -334,7 +335,8 @@ def test_nothing_sent_twice_after_a_sender_is_killed_mid_batch(clean):
     receiver = Receiver(delay_s=0.4)
     people = _volunteers(engine, 30, offset=5)
     try:
-        add_channel(engine, scope="city", url=f"json://127.0.0.1:{receiver.port}/", by="test")
+        add_channel(engine, settings, scope="city", url=f"json://127.0.0.1:{receiver.port}/",
+                    by="test")
         with engine.begin() as conn:
             for vid, number in people:  # one message each, told apart by its body
                 enqueue(conn, volunteer_ids=[vid], kind="callout", ref="callout 99",
@@ -631,7 +633,7 @@ def test_channels_and_rules_from_the_command_line(clean, cli_runner=None):
     engine, settings = clean["engine"], clean["settings"]
     (v1, n1), = _volunteers(engine, 1, offset=41)
     env = {"DATABASE_URL": settings.database_url, "GEO_PATROL_DATA_DIR": str(settings.data_dir),
-           "GEO_PATROL_CITY": settings.city}
+           "GEO_PATROL_CITY": settings.city, "GEO_PATROL_CHANNEL_HOSTS": "127.0.0.1"}
     runner = CliRunner()
     out = runner.invoke(cli, ["notify", "channel-add", "volunteer",
                               "ntfy://secret-token@127.0.0.1/alerts", "--volunteer", n1],
@@ -648,3 +650,42 @@ def test_channels_and_rules_from_the_command_line(clean, cli_runner=None):
         assert conn.execute(sa.text("SELECT quiet_start::text, quiet_end::text FROM "
                                     "notify_rules WHERE volunteer_id = :v"),
                             {"v": v1}).one() == ("22:00:00", "07:00:00")
+
+
+@pytest.mark.parametrize("url", [
+    "json://127.0.0.1:9999/internal-admin", "form://10.1.2.3/", "xml://[::1]:8080/",
+    "gotify://169.254.169.254/token", "mailto://user:pass@example.com?smtp=192.168.1.5"])
+def test_a_channel_is_no_way_into_the_servers_own_network(clean, url):
+    """A channel's gateway (or SMTP server) at an address inside the network is refused when
+    it is kept, unless the deployment names the host (GEO_PATROL_CHANNEL_HOSTS); nothing is
+    kept, and the command's page says why in its language, with the host."""
+    from geo_patrol.errors import InputError
+    from geo_patrol.services import notify
+
+    engine, settings = clean["engine"], clean["settings"].with_(channel_hosts="")
+    with pytest.raises(InputError, match="inside the network") as err:
+        notify.add_channel(engine, settings, scope="city", url=url, by="test")
+    assert err.value.values["host"] in url
+    with engine.connect() as conn:
+        assert not conn.execute(sa.text("SELECT count(*) FROM notify_channels")).scalar_one()
+    named = settings.with_(channel_hosts=f"gw.intranet, {err.value.values['host']}")
+    assert notify.add_channel(engine, named, scope="city", url=url, by="test")
+
+
+def test_the_command_is_told_a_channel_points_inside(clean):
+    from web import create_app
+
+    engine = clean["engine"]
+    app = create_app({"GEO_PATROL_SETTINGS": clean["settings"].with_(channel_hosts=""),
+                      "TESTING": True})
+    make_user(engine, "ssrf-cmd", "command")
+    client = app.test_client()
+    token = sign_in(client, "ssrf-cmd")
+    for lang, said in (("zh", "该地址指向内部网络（127.0.0.1）"),
+                       ("en", "This address points inside the network (127.0.0.1)")):
+        resp = client.post(f"/notify/channels?lang={lang}", data={
+            "csrf_token": token, "scope": "city", "label": "",
+            "url": "json://127.0.0.1:9999/internal-admin"})
+        assert resp.status_code == 400 and said in resp.get_data(as_text=True)
+    with engine.connect() as conn:
+        assert not conn.execute(sa.text("SELECT count(*) FROM notify_channels")).scalar_one()

@@ -180,8 +180,8 @@ def test_the_command_sees_each_message_per_person_and_channel(page, server, peop
     from geo_patrol.services.notify import add_channel, enqueue
 
     engine = people["engine"]
-    add_channel(engine, scope="city", url="json://127.0.0.1:9/unreachable", by="test",
-                label="city hub")
+    add_channel(engine, people["settings"], scope="city", url="json://127.0.0.1:9/unreachable",
+                by="test", label="city hub")
     with engine.connect() as conn:
         vid = conn.execute(sa.text("SELECT id FROM volunteers WHERE number = :n"),
                            {"n": people["number"]}).scalar_one()

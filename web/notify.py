@@ -61,7 +61,8 @@ def outbox_page(error: str | None = None, status: int = 200) -> Any:
 def add_channel() -> Any:
     form = request.form
     try:
-        service.add_channel(get_db(), scope=form.get("scope", ""), url=form.get("url", ""),
+        service.add_channel(get_db(), settings(), scope=form.get("scope", ""),
+                            url=form.get("url", ""),
                             station=form.get("station"), volunteer=form.get("volunteer"),
                             label=form.get("label", ""), by=principal().username,
                             within=principal().within(Resource.DEVICES, "write"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from geo_patrol.cli import Group, base_settings, cli, engine_of
+from geo_patrol.cli import Group, base_settings, cli, engine_of, settings_of
 
 
 @cli.group(cls=Group)
@@ -58,8 +58,8 @@ def channel_add(ctx: click.Context, scope: str, url: str, station: str | None,
     gotify://, json://...) for the city, a police station's group or one volunteer."""
     from geo_patrol.services.notify import add_channel
 
-    channel_id = add_channel(engine_of(ctx), scope=scope, url=url, station=station,
-                             volunteer=volunteer, label=label, by="cli")
+    channel_id = add_channel(engine_of(ctx), settings_of(ctx), scope=scope, url=url,
+                             station=station, volunteer=volunteer, label=label, by="cli")
     click.echo(f"channel {channel_id} kept")
 
 

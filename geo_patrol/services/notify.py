@@ -547,9 +547,10 @@ _MALFORMED = N_("This browser gave an address for notifications that is no push 
 _resolver = ThreadPoolExecutor(2, thread_name_prefix="push-resolve")
 
 
-def _listed(host: str, port: int | None, settings: Settings) -> bool:
-    """Whether the city's settings name ``host`` (any port, or this one) a push service."""
-    listed = {h.strip().lower() for h in settings.push_hosts.split(",") if h.strip()}
+def _listed(host: str, port: int | None, hosts: str) -> bool:
+    """Whether ``hosts`` (a setting: ``host`` or ``host:port``, comma-separated) names
+    ``host`` (any port, or this one)."""
+    listed = {h.strip().lower() for h in hosts.split(",") if h.strip()}
     shown = f"[{host}]" if ":" in host else host
     return host in listed or shown in listed or (port is not None and f"{shown}:{port}" in listed)
 
@@ -558,7 +559,7 @@ def push_host_listed(endpoint: str, settings: Settings) -> bool:
     """Whether the city's settings name the endpoint's host a push service."""
     try:
         parts = urlsplit(endpoint)
-        return _listed((parts.hostname or "").lower(), parts.port, settings)
+        return _listed((parts.hostname or "").lower(), parts.port, settings.push_hosts)
     except ValueError:
         return False
 
@@ -603,7 +604,7 @@ def check_push_endpoint(endpoint: str, settings: Settings) -> None:
             or parts.password is not None:
         raise InputError("this push subscription's endpoint is no https:// URL",
                          shown=_MALFORMED)
-    if _listed(host, port, settings):
+    if _listed(host, port, settings.push_hosts):
         return
     if parts.scheme != "https":
         raise InputError("a push subscription's endpoint must be https:// (or a host named in "
@@ -656,9 +657,14 @@ def subscribe(db: Database, settings: Settings, principal: Principal, subscripti
 # -- channels and rules ------------------------------------------------------------------------
 
 
-def _check_url(url: str) -> str:
+def _check_url(url: str, settings: Settings) -> str:
+    """A channel's apprise URL, refused when apprise does not know it, or when a host it
+    sends to (a gateway's, an SMTP server's) resolves inside the network and the settings
+    do not name it (:attr:`~geo_patrol.settings.Settings.channel_hosts`): a channel is no
+    way to make this server post to the services beside it."""
     url = (url or "").strip()
-    if not url or len(url) > 2000 or apprise.Apprise.instantiate(url) is None:
+    service = apprise.Apprise.instantiate(url) if url and len(url) <= 2000 else None
+    if service is None:
         raise InputError("not a notification URL (apprise: wecombot://, dingtalk://, "
                          "feishu://, mailto://, ntfy://, gotify://, json://, ...)",
                          field="url", values={},
@@ -666,10 +672,22 @@ def _check_url(url: str) -> str:
                                   "again from the group robot's settings, or point at a "
                                   "channel in the list above the form for the form of its "
                                   "address."))
+    port = getattr(service, "port", None)
+    for host in {str(h).lower().strip("[]") for h in (getattr(service, "host", None),
+                                                      getattr(service, "smtp_host", None))
+                 if h}:
+        if not _listed(host, port, settings.channel_hosts) and \
+                any(_inside(a) for a in _addresses(host, port or 443)):
+            raise InputError(f"the channel's host {host[:80]!r} is inside the network (name "
+                             "it in GEO_PATROL_CHANNEL_HOSTS if it is a gateway)", field="url",
+                             values={"host": host[:80]},
+                             shown=N_("This address points inside the network (%(host)s): "
+                                      "a channel may send only to public services and to the "
+                                      "gateways the server's settings name."))
     return url
 
 
-def add_channel(db: Database | Engine, *, scope: str, url: str, by: str,
+def add_channel(db: Database | Engine, settings: Settings, *, scope: str, url: str, by: str,
                 station: str | None = None, volunteer: str | None = None,
                 label: str = "", within: Within = None) -> int:
     """Keep an apprise URL for the city, a police station's group or one volunteer (by their
@@ -682,7 +700,7 @@ def add_channel(db: Database | Engine, *, scope: str, url: str, by: str,
                          field="scope", shown=N_("The city's channels are kept by the "
                                                  "city's command: choose a police station "
                                                  "or a volunteer of your areas."))
-    url = _check_url(url)
+    url = _check_url(url, settings)
     with db.begin() as conn:
         area_id = volunteer_id = None
         if scope == "station":
