@@ -104,8 +104,9 @@ class Settings:
     #: task's window (or a report's time) ended: phones buffer while offline. Later ones are
     #: history (coverage), never proof (points).
     proof_grace_min: float = 60.0
-    #: Position requests allowed per device a second, and the burst a phone sends when it
-    #: comes back online with its buffer (429 with ``Retry-After`` beyond).
+    #: Positions allowed per device a second (a request of many counts each), and the burst
+    #: a phone sends when it comes back online with its buffer (429 with ``Retry-After``
+    #: beyond; a batch larger than the burst is taken at once, and the phone then waits).
     intake_device_rate: float = 10.0
     intake_device_burst: float = 600.0
     #: Position requests allowed per address a second, and its burst (many phones share a

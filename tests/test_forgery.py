@@ -348,6 +348,34 @@ def test_position_requests_are_rate_limited_per_device_and_per_address(demo_worl
     assert resp.status_code == 400 and b"malformed" in resp.data
 
 
+def test_a_batch_of_positions_spends_the_device_bucket_by_position(demo_world, route):
+    """A request carrying many positions (a JSON phone's buffer) counts each: one larger
+    than the burst is taken from a full bucket, and the device then waits (429) instead of
+    sending a thousand positions ten times a second."""
+    from geo_patrol.services.devices import add_device, new_secret
+
+    engine = demo_world["engine"]
+    secret = new_secret()
+    add_device(engine, "f-batch", route["walkers"][2][1], secret=secret)
+    settings = demo_world["settings"].with_(intake_device_rate=0.01, intake_device_burst=3.0)
+    app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": settings})
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    lon, lat = route["fixes"][0][1:]
+
+    def batch(n: int, start: int) -> int:
+        body = {"device_id": "f-batch", "location": [
+            {"timestamp": dt.datetime.fromtimestamp(now - 60 + start + i, dt.UTC).isoformat(),
+             "coords": {"latitude": lat, "longitude": lon}} for i in range(n)]}
+        return app.test_client().post(f"/osmand?key={secret}", json=body).status_code
+
+    assert batch(5, 0) == 200  # a buffer larger than the burst, from a full bucket
+    assert batch(1, 10) == 429  # the bucket owes: the device waits
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(
+            "SELECT count(*) FROM live_positions p JOIN devices d ON d.id = p.device_id "
+            "WHERE d.device_id = 'f-batch'")).scalar_one() == 5
+
+
 def test_requests_with_a_wrong_key_cannot_silence_the_real_phone(demo_world, route):
     """Requests naming a device with a wrong key spend their address's bucket, not the
     device's: the phone with its key, from elsewhere, is still taken."""

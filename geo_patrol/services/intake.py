@@ -92,9 +92,11 @@ def _done(loop: asyncio.AbstractEventLoop | None) -> Future | asyncio.Future:
 
 
 class RateLimit:
-    """Token buckets, one per key (a device, an address): ``rate`` requests a second with
-    bursts of ``burst``; ``rate`` 0 lifts the limit. The least recently seen keys are
-    forgotten beyond ``size``, so a flood of new keys costs bounded memory."""
+    """Token buckets, one per key (a device, an address): ``rate`` tokens a second with
+    bursts of ``burst``; ``rate`` 0 lifts the limit. A request costs ``cost`` tokens; one
+    costing more than the burst is taken from a full bucket, which then owes the rest (its
+    key waits for the refill). The least recently seen keys are forgotten beyond ``size``,
+    so a flood of new keys costs bounded memory."""
 
     def __init__(self, rate: float, burst: float, *, size: int = 100_000) -> None:
         self.rate, self.burst, self.size = rate, max(burst, 1.0), size
@@ -102,15 +104,16 @@ class RateLimit:
             collections.OrderedDict()
         self._lock = threading.Lock()
 
-    def allow(self, key: str, now: float) -> bool:
-        """Take one request of ``key`` at ``now`` (seconds) if its bucket holds one."""
+    def allow(self, key: str, now: float, cost: float = 1.0) -> bool:
+        """Take a request of ``key`` at ``now`` (seconds) if its bucket holds its ``cost``
+        (or is full)."""
         if self.rate <= 0:
             return True
         with self._lock:
             tokens, at = self._buckets.pop(key, (self.burst, now))
             tokens = min(self.burst, tokens + (now - at) * self.rate)
-            allowed = tokens >= 1.0
-            self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
+            allowed = tokens >= min(cost, self.burst)
+            self._buckets[key] = (tokens - cost if allowed else tokens, now)
             while len(self._buckets) > self.size:
                 self._buckets.popitem(last=False)
         return allowed
@@ -244,7 +247,7 @@ class Intake:
                                           "or wrong", device=device)
             # only a request that is the device's own spends its bucket: requests naming it
             # with a wrong key cannot silence the real phone (they spend their address's)
-            if not self._per_device.allow(device, now):
+            if not self._per_device.allow(device, now, len(positions)):
                 raise PositionRefused("rate_limited", "too many position requests from this "
                                       "device: try again in a moment", device=device)
             self._check_place(positions)
