@@ -49,7 +49,7 @@ def outbox_page(error: str | None = None, status: int = 200) -> Any:
     table.rows["name"] = table.rows["name"].map(mask_name)
     table.rows["title"] = table.rows["title"].map(lambda t: in_language(t, lang()))
     manage = me.grant(Resource.DEVICES, "write") is not None
-    keeps = me.within(Resource.DEVICES, "write")
+    keeps = me.within(Resource.DEVICES, "write") if manage else frozenset()
     return render_template("notify.html", run=None, outbox=table,
                            channels=service.channels(get_db(), keeps) if manage else None,
                            stations=service.stations(get_db(), keeps) if manage else [],

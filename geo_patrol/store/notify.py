@@ -354,9 +354,8 @@ _STATION_COMMUNITIES = (
 #: The communities a channel ``c`` serves: its volunteer's, its station's; none for the
 #: city's (a user bound to some communities reaches only channels that serve one of them).
 _CHANNEL_COMMUNITIES = (
-    "SELECT v.community_id FROM volunteers v WHERE v.id = c.volunteer_id "
-    "UNION ALL SELECT com.id FROM areas st JOIN areas com ON com.level = 'community' AND "
-    "(com.parent_id = st.id OR ST_Covers(st.geom, ST_PointOnSurface(com.geom))) "
+    "SELECT v.community_id FROM volunteers v WHERE v.id = c.volunteer_id UNION ALL "
+    f"SELECT s.id FROM areas st CROSS JOIN LATERAL ({_STATION_COMMUNITIES}) s "
     "WHERE st.id = c.area_id AND c.scope = 'station'")
 
 
