@@ -120,8 +120,17 @@ def test_a_stop_raises_one_alarm_a_walk_none_and_it_clears_when_they_move(world)
     from geo_patrol.errors import ConflictError
     from geo_patrol.services import callouts
 
+    from geo_patrol.store.ledgers import community_at
+
     engine = world["engine"]
     still, walker = world["numbers"][:2]
+    with engine.begin() as conn:  # they live elsewhere: the alarm is filed where they stopped
+        here = community_at(conn, *SITE)
+        home = conn.execute(sa.text("SELECT community_id FROM volunteers WHERE number = :n"),
+                            {"n": still}).scalar_one()
+        conn.execute(sa.text(
+            "UPDATE volunteers SET community_id = (SELECT min(id) FROM areas WHERE level = "
+            "'community' AND id <> :c) WHERE number = :n"), {"c": here, "n": still})
     client = world["app"].test_client()
     _walk(client, walker, 6)
     _stop(client, still, 6)
@@ -131,6 +140,12 @@ def test_a_stop_raises_one_alarm_a_walk_none_and_it_clears_when_they_move(world)
     found = _wait_for(raised)
     assert len(found) == 1 and found[0][1], found
     alarm = found[0][0]
+    with engine.begin() as conn:
+        filed = conn.execute(sa.text("SELECT community_id FROM callouts WHERE id = :c"),
+                             {"c": alarm}).scalar_one()
+        conn.execute(sa.text("UPDATE volunteers SET community_id = :h WHERE number = :n"),
+                     {"h": home, "n": still})
+    assert filed == here
     # the walker, checked by the same worker in the same runs: no alarm
     assert _alarms(engine, walker) == []
     # it calls nobody: no targets, no messages; the command's board has it as an alarm

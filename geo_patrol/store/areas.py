@@ -16,6 +16,13 @@ from geo_patrol.errors import InputError, NotFoundError
 from geo_patrol.store.bulk import copy_rows
 from geo_patrol.store.scope import in_scope, scope_params
 
+
+def community_at_sql(point: str) -> str:
+    """A scalar subquery: the community containing ``point`` (SQL of a WGS-84 point), if
+    any (the lowest id where two overlap)."""
+    return (f"(SELECT a.id FROM areas a WHERE a.level = 'community' "
+            f"AND ST_Intersects(a.geom, {point}) ORDER BY a.id LIMIT 1)")
+
 #: Candidate parent levels of each level, finest first.
 PARENT_LEVELS: dict[str, tuple[str, ...]] = {
     "city": (),

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from geo_patrol.errors import N_, InputError, NotFoundError
 from geo_patrol.ingest.problems import Problems
 from geo_patrol.rules import Rules
+from geo_patrol.store.areas import community_at_sql
 from geo_patrol.store.scope import in_scope, scope_params
 
 _NO_TIME = np.iinfo("int64").min
@@ -145,9 +146,8 @@ def store_incidents(conn: Connection, values: pd.DataFrame, lon: np.ndarray, lat
 
 def community_at(conn: Connection, lon: float, lat: float) -> int | None:
     """The community containing a point, if any."""
-    return conn.execute(sa.text(
-        f"SELECT id FROM areas WHERE level = 'community' AND ST_Intersects(geom, {_POINT}) "
-        "ORDER BY id LIMIT 1"), {"lon": lon, "lat": lat}).scalar()
+    return conn.execute(sa.text(f"SELECT {community_at_sql(_POINT)}"),
+                        {"lon": lon, "lat": lat}).scalar()
 
 
 def add_hazard(conn: Connection, *, category: str, name: str, lon: float, lat: float,

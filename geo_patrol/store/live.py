@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from psycopg import sql
 from sqlalchemy.engine import Connection
 
+from geo_patrol.store.areas import community_at_sql
 from geo_patrol.store.bulk import driver_connection, number_array
 from geo_patrol.store.days import queue_forget_days
 from geo_patrol.store.places import nearest_piece
@@ -767,6 +768,10 @@ def lock_still(conn: Connection) -> bool:
                              {"k": STILL_LOCK}).scalar_one())
 
 
+#: Where a volunteer stopped (``c``: their last clean position), a WGS-84 point.
+_STOPPED_AT = "ST_SetSRID(ST_MakePoint(c.lon, c.lat), 4326)"
+
+
 def raise_still(conn: Connection, *, still_s: float, radius_m: float, fresh: dt.datetime,
                 srid: int) -> list[dict]:
     """One statement for every device: a "no movement" alarm (``kind = 'still'``) for each
@@ -774,7 +779,8 @@ def raise_still(conn: Connection, *, still_s: float, radius_m: float, fresh: dt.
     track that has gone on for ``still_s`` seconds, with none of its positions of those
     last ``still_s`` seconds farther than ``radius_m`` from it. Not raised twice for one
     stop: an alarm of this track the volunteer has not moved away from since (open or
-    closed) stands for it. The new alarms (id, volunteer, community)."""
+    closed) stands for it. Filed under the community where the volunteer stopped (else
+    their own). The new alarms (id, volunteer, community)."""
     rows = conn.execute(sa.text(f"""
         WITH cur AS (
             SELECT p.* FROM (SELECT DISTINCT volunteer_id FROM devices
@@ -785,7 +791,9 @@ def raise_still(conn: Connection, *, still_s: float, radius_m: float, fresh: dt.
                 ORDER BY t DESC LIMIT 1) p
             WHERE p.t >= :fresh),
         still AS (
-            SELECT c.*, v.community_id FROM cur c
+            SELECT c.*, coalesce({community_at_sql(_STOPPED_AT)}, v.community_id)
+                AS community_id
+            FROM cur c
             JOIN volunteers v ON v.id = c.volunteer_id AND v.active
             JOIN tracks tr ON tr.id = c.track_id AND tr.kind = 'patrol'
              AND tr.started_at <= c.t - make_interval(secs => :s)
