@@ -487,7 +487,7 @@ def test_arrived_follows_accepting_and_a_word_unseen_by_position_is_told(world):
     sign_in(command, "d-command")
     page = command.get(f"/live/dispatch?callout={callout_id}").get_data(as_text=True)
     rows = {n: re.search(rf"<tr><td>{n} .*?</tr>", page).group(0) for n in (a, b)}
-    assert "自报已到达（位置未显示到场）" in rows[a]
+    assert "自报已到达（位置未见到场）" in rows[a]
     assert "已到达" in rows[b] and "自报" not in rows[b]
 
 
@@ -743,7 +743,7 @@ def test_only_a_new_fresh_sos_position_raises_an_alarm_filed_where_it_was_sent(w
     phone's buffer moves on, no old day is filled); an SOS is filed under the community
     where it was raised, not the volunteer's home; a fourth SOS within ten minutes is refused
     with a reason in the page's language."""
-    from geo_patrol.errors import ConflictError
+    from geo_patrol.errors import InputError
     from geo_patrol.services import callouts
     from geo_patrol.services.devices import refusals
     from geo_patrol.store.accounts import principal_named
@@ -807,9 +807,12 @@ def test_only_a_new_fresh_sos_position_raises_an_alarm_filed_where_it_was_sent(w
         token = sign_in(phone, "f-vol")
         refused = phone.post("/me/sos", data={"csrf_token": token, "lon": str(SITE[0]),
                                                "lat": str(SITE[1])})
-        assert refused.status_code == 409
-        assert "您在最近 10 分钟内已发出 3 次求助" in refused.get_data(as_text=True)
-        with pytest.raises(ConflictError):
+        # said on the phone's own page, in the SOS box left open, with 110 a tap away
+        page = refused.get_data(as_text=True)
+        assert refused.status_code == 400 and '<details class="sos" id="sos" open>' in page
+        box = page.split('id="sos-form"')[1].split("</form>")[0]
+        assert "您在最近 10 分钟内已发出 3 次求助" in box and 'href="tel:110"' in box
+        with pytest.raises(InputError):
             callouts.raise_sos(engine, settings, vid, lon=SITE[0], lat=SITE[1])
         assert len(raised()) == 3
     finally:
@@ -998,8 +1001,12 @@ def test_a_command_bound_to_some_communities_keeps_only_their_channels(world):
     assert refused.status_code == 400 and f"您的辖区内没有名为“{s2}”的派出所" in \
         refused.get_data(as_text=True)
     refused = add(scope="volunteer", volunteer=theirs)
-    assert refused.status_code == 400 and f"没有编号为“{theirs}”的义警" in refused.get_data(
-        as_text=True)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and f"没有编号为“{theirs}”的义警" in page
+    # beside the field at fault, with what was typed kept
+    assert 'id="error-volunteer"' in page and f'name="volunteer" value="{theirs}"' in page
+    assert 'value="json://127.0.0.1:9/mine"' in page and '<option value="volunteer" selected>' \
+        in page
     assert client.post("/notify/channels/remove", data={"csrf_token": token,
                                                          "channel": str(other)}
                        ).status_code == 404

@@ -264,7 +264,7 @@ def test_statuses_read_on_one_line_on_a_phone_and_wide_tables_scroll(
     callout_id = call_out(engine, demo_world["settings"],
                           Principal(id=command, username="b-command", role=Role.COMMAND),
                           lon=site[0], lat=site[1], category="dispute", note=None, count=2)
-    cells = {f"/live?callout={callout_id}": ("#callout-targets tbody td:last-child",
+    cells = {f"/live?callout={callout_id}": ("#callout-targets tbody td:nth-child(2)",
                                              "#callouts tbody td:last-child"),
              "/notify": ("#outbox tbody td:nth-child(6)",)}
     with guarded_page(browser, PHONE) as page:

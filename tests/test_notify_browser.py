@@ -214,9 +214,10 @@ def test_the_command_sees_each_message_per_person_and_channel(page, server, peop
     page.fill("#add-channel input[name=url]", "group chat")
     page.click("#add-channel button[type=submit]")
     page.wait_for_load_state("networkidle")
-    error = page.locator("#error").inner_text()
+    error = page.locator("#error-url").inner_text()  # beside the address, what was typed kept
     assert {"zh": "这不是可以发送消息的地址", "en": "This is not an address messages"}[lang] \
         in error and "://" not in error, error
+    expect(page.locator("#add-channel input[name=url]")).to_have_value("group chat")
 
 
 def test_an_officer_cannot_manage_channels(page, server, people):  # noqa: F811

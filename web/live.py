@@ -346,10 +346,17 @@ def answer_callout(callout_id: int) -> Any:
     return redirect(url_for("pages.me") + "#now", 303)
 
 
+def _my_page() -> Any:
+    """The volunteer's phone page (/me), which a refused SOS comes back to."""
+    return current_app.view_functions["pages.me"]()
+
+
 @bp.post("/me/sos")
 @requires(Resource.CALLOUTS, "answer")
+@refills(_my_page)
 def sos() -> Any:
-    """The SOS button: an alarm for the command and the nearest volunteers called."""
+    """The SOS button: an alarm for the command and the nearest volunteers called (a
+    refusal is said on /me, beside the button)."""
     callouts.my_sos(get_db(), settings(), principal(), lon=request.form.get("lon"),
                     lat=request.form.get("lat"))
     return redirect(url_for("pages.me") + "#now", 303)

@@ -12,7 +12,6 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 from geo_patrol.access import Resource
 from geo_patrol.errors import (
     ConflictError,
-    GeoPatrolError,
     InputError,
     NotFoundError,
     NoVolunteerError,
@@ -40,7 +39,7 @@ def form_id(name: str) -> int:
 
 @bp.get("/notify")
 @requires(Resource.CALLOUTS, "write")
-def outbox_page(error: str | None = None, status: int = 200) -> Any:
+def outbox_page() -> Any:
     """Each message's state per person and channel (names masked), and the channels."""
     me = principal()
     paging = paging_args(sortable=service.OUTBOX_SORTS, filters=service.OUTBOX_FILTERS)
@@ -53,23 +52,20 @@ def outbox_page(error: str | None = None, status: int = 200) -> Any:
     return render_template("notify.html", run=None, outbox=table,
                            channels=service.channels(get_db(), keeps) if manage else None,
                            stations=service.stations(get_db(), keeps) if manage else [],
-                           city_channels=manage and keeps is None, error=error), status
+                           city_channels=manage and keeps is None)
 
 
 @bp.post("/notify/channels")
 @requires(Resource.DEVICES, "write")
+@refills(outbox_page)
 def add_channel() -> Any:
+    """Keep a channel; a refusal comes back on /notify with what was typed kept."""
     form = request.form
-    try:
-        service.add_channel(get_db(), settings(), scope=form.get("scope", ""),
-                            url=form.get("url", ""),
-                            station=form.get("station"), volunteer=form.get("volunteer"),
-                            label=form.get("label", ""), by=principal().username,
-                            within=principal().within(Resource.DEVICES, "write"))
-    except GeoPatrolError as exc:
-        if isinstance(exc, NotFoundError):
-            raise
-        return outbox_page(error=error_text(exc), status=400)
+    service.add_channel(get_db(), settings(), scope=form.get("scope", ""),
+                        url=form.get("url", ""), station=form.get("station"),
+                        volunteer=form.get("volunteer"), label=form.get("label", ""),
+                        by=principal().username,
+                        within=principal().within(Resource.DEVICES, "write"))
     return redirect(url_for("notify.outbox_page"))
 
 

@@ -373,9 +373,11 @@ def raise_sos(db: Database, settings: Settings, volunteer_id: int, *,
             return found
         since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=SOS_REPEAT_MIN)
         if live_store.sos_raised(conn, volunteer_id, since) >= SOS_REPEATS:
-            raise ConflictError(N_("You have raised %(n)d SOS in the last %(min)d minutes: "
-                                   "the command has them. If you are in danger now, call "
-                                   "110."), values={"n": SOS_REPEATS, "min": SOS_REPEAT_MIN})
+            raise InputError(f"{SOS_REPEATS} SOS raised in the last {SOS_REPEAT_MIN} minutes",
+                             values={"n": SOS_REPEATS, "min": SOS_REPEAT_MIN},
+                             shown=N_("You have raised %(n)d SOS in the last %(min)d "
+                                      "minutes: the command has them. If you are in danger "
+                                      "now, call 110."))
         if lon is None or lat is None:
             last = live_store.last_position(conn, volunteer_id)
             if last is None:

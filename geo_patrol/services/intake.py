@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from geo_patrol.errors import ConflictError, DatabaseError
+from geo_patrol.errors import ConflictError, DatabaseError, InputError
 from geo_patrol.ingest.fixes import CleanFixes
 from geo_patrol.ingest.points import EXTENT_MARGIN_DEG
 from geo_patrol.ingest.positions import (
@@ -525,7 +525,7 @@ class BatchWriter:
                 raise_sos(self.engine, self.settings, volunteer_id, lon=lon, lat=lat,
                           source="device")
                 self.stats["sos"] += 1
-            except ConflictError as exc:  # raised too often: the command has the others
+            except InputError as exc:  # raised too often: the command has the others
                 log.warning("SOS of volunteer %s not raised: %s", volunteer_id, exc)
             except Exception:  # noqa: BLE001  (the position is stored; the log says why)
                 log.exception("SOS of volunteer %s not raised", volunteer_id)
