@@ -398,15 +398,16 @@ def now_parts() -> dict[str, Any]:
     links = {int(r.id): navigate_urls(float(r.lon), float(r.lat), _place(r, lang()))
              for r in mine.itertuples()}
     places = {int(r.id): _place(r, lang()) for r in mine.itertuples()}
-    # a call-out declined stays on top while it is open: the volunteer may come after all
+    # a call-out declined stays on top while it is open: the volunteer may come after all;
+    # one they arrived at too: the site, its note and the lead are what they need there
     open_ = mine[mine["closed_at"].isna() & mine["status"].isin(
-        ["sent", "accepted", "on_way", "declined"])]
+        ["sent", "accepted", "on_way", "arrived", "declined"])]
     rest = mine.drop(open_.index)
     # ended lately while the volunteer was called and had not declined: told they need not
     # go on (the command closed or cancelled it, or its raiser is safe)
     lately = pd.Timestamp.now(tz="UTC") - pd.Timedelta(minutes=callouts.ENDED_SHOWN_MIN)
     ended = rest[rest["closed_at"].notna() & (rest["closed_at"] > lately)
-                 & rest["status"].isin(["sent", "accepted", "on_way"])]
+                 & rest["status"].isin(["sent", "accepted", "on_way", "arrived"])]
     still = callouts.my_still(get_db(), me)
     tz = settings().timezone
     my_sos = callouts.my_open_sos(get_db(), me.volunteer_id, tz=tz)
