@@ -763,7 +763,10 @@ def test_only_a_new_fresh_sos_position_raises_an_alarm_filed_where_it_was_sent(w
         conn.execute(sa.text("UPDATE volunteers SET community_id = :c WHERE id = :v"),
                      {"c": elsewhere, "v": vid})
     make_user(engine, "f-vol", "volunteer", volunteer=number)
+    helper = world["numbers"][6]  # near the site: called to each SOS
+    make_user(engine, "f-helper", "volunteer", volunteer=helper)
     client = world["app"].test_client()
+    _send(client, helper, 109.8434, 40.6506)
 
     def raised() -> list[tuple[int, int]]:
         with engine.connect() as conn:
@@ -815,6 +818,11 @@ def test_only_a_new_fresh_sos_position_raises_an_alarm_filed_where_it_was_sent(w
         with pytest.raises(InputError):
             callouts.raise_sos(engine, settings, vid, lon=SITE[0], lat=SITE[1])
         assert len(raised()) == 3
+        # the volunteer called to all three is told once that the SOS has ended
+        assert all(_targets(engine, i)[helper][2] for i, _ in raised())
+        other = world["app"].test_client()
+        sign_in(other, "f-helper")
+        assert other.get("/me/now").get_data(as_text=True).count('id="ended-') == 1
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text("UPDATE volunteers SET community_id = :c WHERE id = :v"),

@@ -408,6 +408,11 @@ def now_parts() -> dict[str, Any]:
     lately = pd.Timestamp.now(tz="UTC") - pd.Timedelta(minutes=callouts.ENDED_SHOWN_MIN)
     ended = rest[rest["closed_at"].notna() & (rest["closed_at"] > lately)
                  & rest["status"].isin(["sent", "accepted", "on_way", "arrived"])]
+    # of one volunteer's SOS raised again and again, the last one's end is enough
+    sos = ended["kind"] == "sos"
+    ended = pd.concat([ended[~sos], ended[sos].sort_values("closed_at", ascending=False)
+                       .drop_duplicates("raised_by_number")]).sort_values(
+        "closed_at", ascending=False)
     still = callouts.my_still(get_db(), me)
     tz = settings().timezone
     my_sos = callouts.my_open_sos(get_db(), me.volunteer_id, tz=tz)
