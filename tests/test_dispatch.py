@@ -822,7 +822,7 @@ def test_only_a_new_fresh_sos_position_raises_an_alarm_filed_where_it_was_sent(w
         assert all(_targets(engine, i)[helper][2] for i, _ in raised())
         other = world["app"].test_client()
         sign_in(other, "f-helper")
-        assert other.get("/me/now").get_data(as_text=True).count('id="ended-') == 1
+        assert other.get("/me/now").get_data(as_text=True).count(f"{number} 的求助已结束") == 1
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text("UPDATE volunteers SET community_id = :c WHERE id = :v"),
