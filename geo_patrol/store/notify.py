@@ -21,6 +21,10 @@ from geo_patrol.paging import PageOf, Paging
 from geo_patrol.store.paging import page_of
 from geo_patrol.store.scope import Within, in_scope, meets_scope, scope_params
 
+#: Police station ``st`` is over community ``com``: its parent, or covering the community's
+#: inside point (a station's group is told of its communities' messages).
+_STATION_OVER = "(st.id = com.parent_id OR ST_Covers(st.geom, ST_PointOnSurface(com.geom)))"
+
 #: The one PostgreSQL NOTIFY channel of live events, and the one that wakes the senders.
 EVENTS_CHANNEL = "geo_patrol_events"
 OUTBOX_CHANNEL = "geo_patrol_outbox"
@@ -45,7 +49,7 @@ def queue_deliveries(conn: Connection, message_ids: Sequence[int]) -> int:
     of the police station over their community, else the city's."""
     if not message_ids:
         return 0
-    return conn.execute(sa.text("""
+    return conn.execute(sa.text(f"""
         WITH m AS (
             SELECT m.id, m.volunteer_id, v.community_id FROM notify_messages m
             JOIN volunteers v ON v.id = m.volunteer_id WHERE m.id = ANY(:ids)
@@ -62,8 +66,7 @@ def queue_deliveries(conn: Connection, message_ids: Sequence[int]) -> int:
                    NULL::integer AS subscription_id
             FROM m JOIN areas com ON com.id = m.community_id
             JOIN notify_channels c ON c.scope = 'station' AND c.area_id IN (
-                SELECT a.id FROM areas a WHERE a.level = 'station'
-                AND (a.id = com.parent_id OR ST_Covers(a.geom, ST_PointOnSurface(com.geom))))
+                SELECT st.id FROM areas st WHERE st.level = 'station' AND {_STATION_OVER})
             WHERE m.id NOT IN (SELECT message_id FROM own)
         ), city AS (
             SELECT m.id AS message_id, 'apprise' AS channel, c.id AS channel_id,
@@ -95,13 +98,12 @@ def insert_group_message(conn: Connection, *, community_id: int | None, kind: st
 def queue_group_deliveries(conn: Connection, message_id: int) -> int:
     """One queued delivery of a group's message to each channel of the police station over
     its community and each of the city's (the command's)."""
-    return conn.execute(sa.text("""
+    return conn.execute(sa.text(f"""
         INSERT INTO notify_outbox (message_id, channel, channel_id)
         SELECT m.id, 'apprise', c.id FROM notify_messages m
         JOIN notify_channels c ON c.scope = 'city' OR (c.scope = 'station' AND c.area_id IN (
-            SELECT a.id FROM areas a JOIN areas com ON com.id = m.community_id
-            WHERE a.level = 'station'
-              AND (a.id = com.parent_id OR ST_Covers(a.geom, ST_PointOnSurface(com.geom)))))
+            SELECT st.id FROM areas st JOIN areas com ON com.id = m.community_id
+            WHERE st.level = 'station' AND {_STATION_OVER}))
         WHERE m.id = :m
         ON CONFLICT DO NOTHING"""), {"m": message_id}).rowcount
 
@@ -349,8 +351,7 @@ def remove_channel(conn: Connection, channel_id: int) -> bool:
 
 #: The communities of a police station ``st`` (as its group's messages find it).
 _STATION_COMMUNITIES = (
-    "SELECT com.id FROM areas com WHERE com.level = 'community' AND (com.parent_id = st.id "
-    "OR ST_Covers(st.geom, ST_PointOnSurface(com.geom)))")
+    f"SELECT com.id FROM areas com WHERE com.level = 'community' AND {_STATION_OVER}")
 #: The communities a channel ``c`` serves: its volunteer's, its station's; none for the
 #: city's (a user bound to some communities reaches only channels that serve one of them).
 _CHANNEL_COMMUNITIES = (
