@@ -521,6 +521,39 @@ def test_a_volunteer_who_declined_can_come_after_all(world):
     assert 'data-status="accepted"' in phone.get("/me/now").get_data(as_text=True)
 
 
+def test_the_phone_tells_the_way_from_where_the_volunteer_is_now(world):
+    """After accepting, the volunteer's card tells the way and ETA from their latest
+    position (as the command's board does), not the one from where the call found them."""
+    engine = world["engine"]
+    _park_everyone(world)
+    a = world["numbers"][5]
+    make_user(engine, f"dw-{a}", "volunteer", volunteer=a)
+    client = world["app"].test_client()
+    _send(client, a, 109.8440, 40.6510, ago_s=240)  # some 340 m by the streets
+    callout_id = _call(world)
+    with engine.connect() as conn:
+        called_m = conn.execute(sa.text(
+            "SELECT walk_m FROM callout_targets WHERE callout_id = :c AND volunteer_id = :v"),
+            {"c": callout_id, "v": _vid(engine, a)}).scalar_one()
+    phone = world["app"].test_client()
+    token = sign_in(phone, f"dw-{a}")
+
+    def shown_m() -> int:
+        card = phone.get("/me/now").get_data(as_text=True)
+        return int(re.search(rf'id="now-{callout_id}".*?<p class="eta">距离 (\d+) 米', card,
+                             re.S).group(1))
+
+    assert shown_m() == round(called_m) and called_m > 250
+    assert phone.post(f"/me/callouts/{callout_id}", data={
+        "csrf_token": token, "answer": "on_way"}).status_code == 303
+    _send(client, a, 109.8432, 40.6504)  # on the way: four minutes later, 20 m off
+    assert shown_m() < 100
+    with engine.connect() as conn:  # what the call found is kept for the record
+        assert conn.execute(sa.text(
+            "SELECT walk_m FROM callout_targets WHERE callout_id = :c AND volunteer_id = :v"),
+            {"c": callout_id, "v": _vid(engine, a)}).scalar_one() == called_m
+
+
 def test_a_ring_that_all_declined_calls_the_next_at_once(world, tmp_path):
     """When everyone called so far has declined, the next ring is called then, not when the
     ring's time (here 10 minutes) is up."""

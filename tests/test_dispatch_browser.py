@@ -267,6 +267,33 @@ def test_a_street_found_by_name_is_shown_whole_for_a_click_on_it(
         expect(status).to_contain_text(community)
         expect(status).to_contain_text({"zh": "已选定地点", "en": "Place chosen"}[lang])
 
+#: On the command's map of a call-out: its site's name (the one name always shown) within
+#: the map and under no control (the search box, the layers, the zoom).
+NAME_CLEAR = """() => {
+  const map = Object.values(window).find(v => v instanceof L.Map);
+  const box = map.getContainer().getBoundingClientRect();
+  const names = [...document.querySelectorAll('.leaflet-tooltip')]
+    .map(e => e.getBoundingClientRect()).filter(r => r.width > 0);
+  const meets = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom &&
+                          b.top < a.bottom;
+  const controls = [...document.querySelectorAll('.leaflet-control')]
+    .map(e => [e.className, e.getBoundingClientRect()]).filter(c => c[1].width > 0);
+  return {names: names.length,
+          inside: names.every(r => r.left >= box.left && r.right <= box.right &&
+                                   r.top >= box.top && r.bottom <= box.bottom),
+          under: controls.filter(c => names.some(r => meets(c[1], r))).map(c => c[0])};
+}"""
+
+
+def _site_name_clear(page, callout_id: int) -> None:  # noqa: ANN001
+    """The call-out's site and its name on the command's map, clear of the edges and of
+    every control."""
+    frame = map_frame(page, rf".*/maps/live\?callout={callout_id}.*")
+    frame.wait_for_function(SITE_DRAWN, timeout=30_000)
+    page.wait_for_timeout(500)
+    seen = frame.evaluate(NAME_CLEAR)
+    assert seen == {"names": 1, "inside": True, "under": []}, seen
+
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_a_call_out_reaches_the_phone_and_its_answers_reach_the_command(
@@ -297,6 +324,7 @@ def test_a_call_out_reaches_the_phone_and_its_answers_reach_the_command(
         live_map = command.locator(".map iframe").first.bounding_box()
         assert 0 <= result["y"] < 900 and 0 <= live_map["y"] < 200, (result, live_map)
         assert command.locator("#callout-targets").inner_text().count(w["called"]) == 2
+        _site_name_clear(command, callout_id)
         # the phone, open all along, shows it on top without a reload
         card = phone.locator(f"#now-{callout_id}")
         card.wait_for(timeout=20_000)
@@ -346,6 +374,10 @@ def test_a_call_out_reaches_the_phone_and_its_answers_reach_the_command(
                   for k in ("called", "accepted", "on_way", "arrived")}
         assert counts == {"called": "2", "accepted": "1", "on_way": "1", "arrived": "1"}
         shot(command, f"live-callout-answered-{lang}")
+        command.set_viewport_size({"width": 360, "height": 740})  # the command on a phone
+        command.reload(wait_until="domcontentloaded")
+        _site_name_clear(command, callout_id)
+        shot(command, f"live-callout-phone-{lang}")
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

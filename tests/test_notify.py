@@ -577,6 +577,32 @@ def test_the_sender_posts_to_no_address_inside(clean):
         inside.close()
 
 
+def test_a_channel_whose_host_points_inside_by_now_is_not_posted_to(clean):
+    """A channel is checked again as each message is sent: a host that resolves inside the
+    network by then (or a gateway the settings no longer name) gets nothing, and the
+    delivery fails saying why."""
+    from geo_patrol.services.notify import SendPolicy, Sender, add_channel, enqueue, states
+
+    engine, settings = clean["engine"], clean["settings"]
+    inside = Receiver()
+    try:
+        (v1, n1), = _volunteers(engine, 1, offset=55)
+        add_channel(engine, settings, scope="volunteer", volunteer=n1,
+                    url=f"json://127.0.0.1:{inside.port}/hook", by="test")  # named: kept
+        with engine.begin() as conn:
+            enqueue(conn, volunteer_ids=[v1], kind="callout", ref="callout rebound",
+                    title="t", body="b")
+        sender = Sender(engine, settings.with_(channel_hosts=""),
+                        SendPolicy(base_s=0.05, max_attempts=3))
+        assert _drain(sender, engine, "callout", "callout rebound") == ["failed"]
+        sender.close()
+        error = str(states(engine, "callout", "callout rebound")["last_error"].iloc[0])
+        assert "not posted" in error and "inside the network" in error, error
+        assert inside.requests == []
+    finally:
+        inside.close()
+
+
 def test_a_push_services_redirect_is_not_followed(clean):
     """A push service the city names answering with a redirect (to an address inside, say):
     the answer is a failure, the address it names never reached."""

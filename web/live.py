@@ -390,7 +390,8 @@ def now_parts() -> dict[str, Any]:
     """A volunteer's call-outs: the open ones first, each named by place, with its site's
     navigation links."""
     me = principal()
-    mine = callouts.my_callouts(get_db(), me.volunteer_id, tz=settings().timezone) \
+    mine = callouts.my_callouts(get_db(), me.volunteer_id, tz=settings().timezone,
+                                settings=settings()) \
         if me.volunteer_id is not None else None
     if mine is None:
         return {"now": None, "recent": None, "links": {}, "still": None, "my_sos": None,

@@ -539,6 +539,9 @@ LIVE_COLOURS = {"patrolling": "#1a9641", "passive": "#2c7bb6", "idle": "#fdae61"
 
 #: The incident of a call-out and the lines to the volunteers called to it.
 INCIDENT, CALLED = "#b30000", "#08519c"
+#: Degrees around a call-out's site and its farthest volunteer left in view, and screen
+#: pixels kept free at each side of the map (room for the names drawn above the marks).
+SITE_PAD_DEG, SITE_LABEL_PX = 0.002, 30
 
 
 def callout_tip(r: Any, lang: str) -> str:
@@ -577,9 +580,12 @@ def add_callout(m: folium.Map, incident: dict, targets: Any, lang: str) -> None:
                         fill_color=INCIDENT, fill_opacity=1, class_name="gp-incident",
                         tooltip=folium.Tooltip(title, permanent=True, direction="top")
                         ).add_to(group)
-    lats, lons = [p[0] for p in points], [p[1] for p in points]
-    pad = 0.002
-    m.fit_bounds([[min(lats) - pad, min(lons) - pad], [max(lats) + pad, max(lons) + pad]])
+    # the site in the middle (its name, drawn above it, is then never cut at an edge nor
+    # under the search box of the top-right corner), everyone called in view around it
+    half_lat = max(abs(p[0] - site[0]) for p in points) + SITE_PAD_DEG
+    half_lon = max(abs(p[1] - site[1]) for p in points) + SITE_PAD_DEG
+    m.fit_bounds([[site[0] - half_lat, site[1] - half_lon],
+                  [site[0] + half_lat, site[1] + half_lon]], padding=(SITE_LABEL_PX,) * 2)
 
 
 def live_map(communities: Any, lang: str, *, basemap: str | None = None,

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -529,26 +530,38 @@ def callout_sites(db: Database, callout_id: int, principal: Principal
         return live_store.callout_sites(conn, callout_id)
 
 
+def _ways_now(db: Database, settings: Settings, lon: float, lat: float,
+              ids: tuple[int, ...]) -> dict[int, tuple[float, float, str]]:
+    """Each of ``ids``' way to a site from where they are now (``walk_m``, ``eta_s`` along
+    the streets in their mode, and the mode), by volunteer id; someone further than the
+    search goes, or with no position, is left out (their way when called still holds)."""
+    if not ids:
+        return {}
+    now = rank(db, settings, lon=lon, lat=lat, only=ids)
+    both = pd.concat([now.called, now.left_out])
+    both = both[np.isfinite(both["walk_m"]) & np.isfinite(both["eta_s"])]
+    return {int(v): (float(w), float(e), str(m)) for v, w, e, m in
+            zip(both["volunteer_id"], both["walk_m"], both["eta_s"], both["mode"])}
+
+
+def _with_ways(frame: pd.DataFrame, ways: Mapping[int, tuple[float, float, str]],
+               ids: Sequence[int]) -> pd.DataFrame:
+    """``frame`` (a row per ``ids``) with ``walk_m``, ``eta_s`` and ``mode`` from ``ways``
+    where known."""
+    old = zip(frame["walk_m"], frame["eta_s"], frame["mode"])
+    way = [ways.get(int(v), (w, e, m)) for v, (w, e, m) in zip(ids, old)]
+    return frame.assign(walk_m=[w[0] for w in way], eta_s=[w[1] for w in way],
+                        mode=[w[2] for w in way])
+
+
 def callout_progress(db: Database, settings: Settings, callout_id: int, principal: Principal
                      ) -> tuple[dict, pd.DataFrame]:
     """:func:`callout_sites` with each called volunteer's way and ETA from where they are
     now (``walk_m``, ``eta_s`` along the streets in their mode), as they move."""
     incident, targets = callout_sites(db, callout_id, principal)
-    with db.connect() as conn:
-        ids = live_store.called_ids(conn, callout_id)
-    if not ids:
-        return incident, targets
-    now = rank(db, settings, lon=float(incident["lon"]), lat=float(incident["lat"]),
-               only=tuple(ids))
-    both = pd.concat([now.called, now.left_out])
-    # someone now further than the search goes keeps the way they were called with
-    both = both[np.isfinite(both["walk_m"]) & np.isfinite(both["eta_s"])]
-    fresh = dict(zip(both["number"], zip(both["walk_m"], both["eta_s"])))
-    walk = [fresh.get(n, (w, e))[0] for n, w, e in
-            zip(targets["number"], targets["walk_m"], targets["eta_s"])]
-    eta = [fresh.get(n, (w, e))[1] for n, w, e in
-           zip(targets["number"], targets["walk_m"], targets["eta_s"])]
-    return incident, targets.assign(walk_m=walk, eta_s=eta)
+    ways = _ways_now(db, settings, float(incident["lon"]), float(incident["lat"]),
+                     tuple(int(v) for v in targets["volunteer_id"]))
+    return incident, _with_ways(targets, ways, list(targets["volunteer_id"]))
 
 
 def callout_detail(db: Database, settings: Settings, callout_id: int, principal: Principal
@@ -567,12 +580,25 @@ def left_out(db: Database, callout_id: int, principal: Principal) -> pd.DataFram
         return live_store.callout_left_out(conn, callout_id)
 
 
-def my_callouts(db: Database, volunteer_id: int, *, tz: str) -> pd.DataFrame:
+def my_callouts(db: Database, volunteer_id: int, *, tz: str,
+                settings: Settings | None = None) -> pd.DataFrame:
     """A volunteer's call-outs of the last day that reached them, open first, times in
-    ``tz``."""
+    ``tz``. With ``settings``, the open ones they have yet to reach carry their way and ETA
+    from where they are now (as the command's board shows them), not from where the call
+    found them."""
     with db.connect() as conn:
-        return local_times(live_store.volunteer_callouts(conn, volunteer_id), tz,
+        mine = local_times(live_store.volunteer_callouts(conn, volunteer_id), tz,
                            "created_at", "closed_at")
+    if settings is None:
+        return mine
+    going = mine["closed_at"].isna() & mine["status"].isin(["sent", "accepted", "on_way"])
+    for i in mine.index[going]:
+        row = mine.loc[[i]]
+        ways = _ways_now(db, settings, float(row["lon"].iloc[0]), float(row["lat"].iloc[0]),
+                         (volunteer_id,))
+        mine.loc[[i], ["walk_m", "eta_s", "mode"]] = _with_ways(
+            row, ways, [volunteer_id])[["walk_m", "eta_s", "mode"]]
+    return mine
 
 
 #: A call-out or SOS that ended is told on the phone of those it had called (and of its

@@ -417,6 +417,10 @@ class Sender:
             send_webpush(d, self._keys, contact=PUSH_CONTACT, timeout_s=self.policy.timeout_s,
                          inside=push_host_listed(d["endpoint"], self.settings))
         else:
+            try:  # checked again as it is sent: a host name may point inside by now
+                _check_url(d["apprise_url"], self.settings)
+            except InputError as exc:
+                raise ChannelError(f"not posted: {exc.message}", final=True) from None
             send_apprise(d["apprise_url"], d["title"], _group_text(post))
 
     def _failed(self, conn: Connection, post: list[dict[str, Any]], exc: BaseException) -> None:
@@ -669,7 +673,7 @@ def _check_url(url: str, settings: Settings) -> str:
                          "feishu://, mailto://, ntfy://, gotify://, json://, ...)",
                          field="url", values={},
                          shown=N_("This is not an address messages can be sent to: copy it "
-                                  "again from the group robot's settings, or point at a "
+                                  "again from the group robot's settings, or tap a "
                                   "channel in the list above the form for the form of its "
                                   "address."))
     port = getattr(service, "port", None)
