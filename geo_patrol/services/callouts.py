@@ -63,6 +63,12 @@ HORIZON = 2.0
 
 _STREETS: OrderedDict[tuple[str, str], tuple[tuple[int, int], StreetGraph]] = OrderedDict()
 _STREETS_LOCK = threading.Lock()
+#: A volunteer's way to a call-out from their last position, by (call-out, volunteer, the
+#: time of that position): their phone's page, refreshed on every event, works it out once a
+#: position (``None``: not reachable from there).
+_WAYS: OrderedDict[tuple[int, int, Any], tuple[float, float, str] | None] = OrderedDict()
+_WAYS_KEPT = 4096
+_WAYS_LOCK = threading.Lock()
 
 
 def street_graph(db: Database, settings: Settings, conn: Connection) -> StreetGraph:
@@ -594,8 +600,18 @@ def my_callouts(db: Database, volunteer_id: int, *, tz: str,
     going = mine["closed_at"].isna() & mine["status"].isin(["sent", "accepted", "on_way"])
     for i in mine.index[going]:
         row = mine.loc[[i]]
-        ways = _ways_now(db, settings, float(row["lon"].iloc[0]), float(row["lat"].iloc[0]),
-                         (volunteer_id,))
+        key = (int(row["id"].iloc[0]), volunteer_id, row["seen_at"].iloc[0])
+        with _WAYS_LOCK:
+            known = key in _WAYS
+            way = _WAYS.get(key)
+        if not known:
+            way = _ways_now(db, settings, float(row["lon"].iloc[0]),
+                            float(row["lat"].iloc[0]), (volunteer_id,)).get(volunteer_id)
+            with _WAYS_LOCK:
+                _WAYS[key] = way
+                while len(_WAYS) > _WAYS_KEPT:
+                    _WAYS.popitem(last=False)
+        ways = {} if way is None else {volunteer_id: way}
         mine.loc[[i], ["walk_m", "eta_s", "mode"]] = _with_ways(
             row, ways, [volunteer_id])[["walk_m", "eta_s", "mode"]]
     return mine

@@ -952,9 +952,12 @@ def callout_area(conn: Connection, callout_id: int) -> int | None:
 
 def volunteer_callouts(conn: Connection, volunteer_id: int) -> pd.DataFrame:
     """A volunteer's call-outs of the last day that reached them, open ones first, newest
-    first, with the place named by its street and cross streets."""
+    first, with the place named by its street and cross streets, and the time of the
+    volunteer's last position (``seen_at``)."""
     return pd.read_sql_query(sa.text(
         "SELECT c.id, c.kind, c.category, c.note, c.created_at, c.closed_at, c.outcome, "
+        "(SELECT max(lp.t) FROM live_positions lp WHERE lp.volunteer_id = t.volunteer_id "
+        " AND lp.flags = 0) AS seen_at, "
         "ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, t.status, t.walk_m, t.eta_s, t.mode, "
         "t.arrived_at, c.lead_id = t.volunteer_id AS lead, np.street, np.cross_a, np.cross_b, "
         "raiser.number AS raised_by_number "
