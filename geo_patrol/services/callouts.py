@@ -63,10 +63,10 @@ HORIZON = 2.0
 
 _STREETS: OrderedDict[tuple[str, str], tuple[tuple[int, int], StreetGraph]] = OrderedDict()
 _STREETS_LOCK = threading.Lock()
-#: A volunteer's way to a call-out from their last position, by (call-out, volunteer, the
-#: time of that position): their phone's page, refreshed on every event, works it out once a
-#: position (``None``: not reachable from there).
-_WAYS: OrderedDict[tuple[int, int, Any], tuple[float, float, str] | None] = OrderedDict()
+#: The ways of volunteers to a call-out from their last positions, by (call-out, each
+#: volunteer and the time of their last position): see :func:`_ways_now`.
+_WAYS: OrderedDict[tuple[int, tuple[tuple[int, str], ...]],
+                   dict[int, tuple[float, float, str]]] = OrderedDict()
 _WAYS_KEPT = 4096
 _WAYS_LOCK = threading.Lock()
 
@@ -536,18 +536,31 @@ def callout_sites(db: Database, callout_id: int, principal: Principal
         return live_store.callout_sites(conn, callout_id)
 
 
-def _ways_now(db: Database, settings: Settings, lon: float, lat: float,
-              ids: tuple[int, ...]) -> dict[int, tuple[float, float, str]]:
-    """Each of ``ids``' way to a site from where they are now (``walk_m``, ``eta_s`` along
-    the streets in their mode, and the mode), by volunteer id; someone further than the
-    search goes, or with no position, is left out (their way when called still holds)."""
-    if not ids:
-        return {}
-    now = rank(db, settings, lon=lon, lat=lat, only=ids)
-    both = pd.concat([now.called, now.left_out])
-    both = both[np.isfinite(both["walk_m"]) & np.isfinite(both["eta_s"])]
-    return {int(v): (float(w), float(e), str(m)) for v, w, e, m in
-            zip(both["volunteer_id"], both["walk_m"], both["eta_s"], both["mode"])}
+def _ways_now(db: Database, settings: Settings, callout_id: int, lon: float, lat: float,
+              seen: Mapping[int, Any]) -> dict[int, tuple[float, float, str]]:
+    """The way of each volunteer of ``seen`` (volunteer id: the time of their last
+    position) to a call-out's site from where they are now (``walk_m``, ``eta_s`` along the
+    streets in their mode, and the mode), by volunteer id; someone further than the search
+    goes, or with no position, is left out (their way when called still holds). The ways
+    are worked out again only for a new position: the pages that show them, refreshed on
+    every event, cost no search of the streets in between."""
+    key = (callout_id, tuple(sorted((int(v), str(t)) for v, t in seen.items())))
+    with _WAYS_LOCK:
+        found = _WAYS.get(key)
+    if found is not None:
+        return found
+    ways: dict[int, tuple[float, float, str]] = {}
+    if seen:
+        now = rank(db, settings, lon=lon, lat=lat, only=tuple(int(v) for v in seen))
+        both = pd.concat([now.called, now.left_out])
+        both = both[np.isfinite(both["walk_m"]) & np.isfinite(both["eta_s"])]
+        ways = {int(v): (float(w), float(e), str(m)) for v, w, e, m in
+                zip(both["volunteer_id"], both["walk_m"], both["eta_s"], both["mode"])}
+    with _WAYS_LOCK:
+        _WAYS[key] = ways
+        while len(_WAYS) > _WAYS_KEPT:
+            _WAYS.popitem(last=False)
+    return ways
 
 
 def _with_ways(frame: pd.DataFrame, ways: Mapping[int, tuple[float, float, str]],
@@ -565,8 +578,8 @@ def callout_progress(db: Database, settings: Settings, callout_id: int, principa
     """:func:`callout_sites` with each called volunteer's way and ETA from where they are
     now (``walk_m``, ``eta_s`` along the streets in their mode), as they move."""
     incident, targets = callout_sites(db, callout_id, principal)
-    ways = _ways_now(db, settings, float(incident["lon"]), float(incident["lat"]),
-                     tuple(int(v) for v in targets["volunteer_id"]))
+    ways = _ways_now(db, settings, callout_id, float(incident["lon"]), float(incident["lat"]),
+                     dict(zip(targets["volunteer_id"], targets["seen_at"])))
     return incident, _with_ways(targets, ways, list(targets["volunteer_id"]))
 
 
@@ -600,18 +613,8 @@ def my_callouts(db: Database, volunteer_id: int, *, tz: str,
     going = mine["closed_at"].isna() & mine["status"].isin(["sent", "accepted", "on_way"])
     for i in mine.index[going]:
         row = mine.loc[[i]]
-        key = (int(row["id"].iloc[0]), volunteer_id, row["seen_at"].iloc[0])
-        with _WAYS_LOCK:
-            known = key in _WAYS
-            way = _WAYS.get(key)
-        if not known:
-            way = _ways_now(db, settings, float(row["lon"].iloc[0]),
-                            float(row["lat"].iloc[0]), (volunteer_id,)).get(volunteer_id)
-            with _WAYS_LOCK:
-                _WAYS[key] = way
-                while len(_WAYS) > _WAYS_KEPT:
-                    _WAYS.popitem(last=False)
-        ways = {} if way is None else {volunteer_id: way}
+        ways = _ways_now(db, settings, int(row["id"].iloc[0]), float(row["lon"].iloc[0]),
+                         float(row["lat"].iloc[0]), {volunteer_id: row["seen_at"].iloc[0]})
         mine.loc[[i], ["walk_m", "eta_s", "mode"]] = _with_ways(
             row, ways, [volunteer_id])[["walk_m", "eta_s", "mode"]]
     return mine

@@ -920,10 +920,10 @@ def callout_sites(conn: Connection, callout_id: int) -> tuple[dict, pd.DataFrame
     incident = callout_incident(conn, callout_id)
     targets = pd.read_sql_query(sa.text("""
         SELECT t.rank, t.volunteer_id, v.number, v.name, t.walk_m, t.eta_s, t.mode, t.status,
-               p.lon, p.lat
+               p.lon, p.lat, p.t AS seen_at
         FROM callout_targets t JOIN volunteers v ON v.id = t.volunteer_id
         JOIN callouts c ON c.id = t.callout_id
-        LEFT JOIN LATERAL (SELECT lp.lon, lp.lat FROM live_positions lp
+        LEFT JOIN LATERAL (SELECT lp.lon, lp.lat, lp.t FROM live_positions lp
                            WHERE lp.volunteer_id = t.volunteer_id AND c.closed_at IS NULL
                              AND lp.t >= c.created_at - interval '10 minutes'
                            ORDER BY lp.t DESC LIMIT 1) p ON true
