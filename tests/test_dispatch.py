@@ -522,8 +522,10 @@ def test_a_volunteer_who_declined_can_come_after_all(world):
 
 
 def test_the_phone_tells_the_way_from_where_the_volunteer_is_now(world):
-    """After accepting, the volunteer's card tells the way and ETA from their latest
-    position (as the command's board does), not the one from where the call found them."""
+    """On the way, the volunteer's card and the command's board tell the way and ETA from
+    the volunteer's latest position, not the one from where the call found them."""
+    from geo_patrol.services import callouts
+
     engine = world["engine"]
     _park_everyone(world)
     a = world["numbers"][5]
@@ -546,8 +548,26 @@ def test_the_phone_tells_the_way_from_where_the_volunteer_is_now(world):
     assert shown_m() == round(called_m) and called_m > 250
     assert phone.post(f"/me/callouts/{callout_id}", data={
         "csrf_token": token, "answer": "on_way"}).status_code == 303
+    command = world["app"].test_client()
+    sign_in(command, "d-command")
+
+    def board_m() -> int:
+        page = command.get(f"/live/dispatch?callout={callout_id}").get_data(as_text=True)
+        cells = re.findall(r"<td>(.*?)</td>", re.search(rf"<tr><td>{a} .*?</tr>", page).group(0))
+        return int(cells[-3])  # distance m, ETA min, certified
+
+    assert board_m() == round(called_m)
     _send(client, a, 109.8432, 40.6504)  # on the way: four minutes later, 20 m off
-    assert shown_m() < 100
+    assert shown_m() < 100 and board_m() < 100
+    # closed by the command: the card says which call-out ended (what, and since when)
+    callouts.close(engine, _command(world), callout_id, "resolved")
+    with engine.connect() as conn:
+        created = conn.execute(sa.text("SELECT created_at FROM callouts WHERE id = :c"),
+                               {"c": callout_id}).scalar_one()
+    card = re.search(rf'id="ended-{callout_id}".*?</div>',
+                     phone.get("/me/now").get_data(as_text=True), re.S).group(0)
+    at = created.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%H:%M")
+    assert f"{at} 的「矛盾纠纷」召集已结束：" in card, card
     with engine.connect() as conn:  # what the call found is kept for the record
         assert conn.execute(sa.text(
             "SELECT walk_m FROM callout_targets WHERE callout_id = :c AND volunteer_id = :v"),

@@ -715,3 +715,55 @@ def test_the_command_is_told_a_channel_points_inside(clean):
         assert resp.status_code == 400 and said in resp.get_data(as_text=True)
     with engine.connect() as conn:
         assert not conn.execute(sa.text("SELECT count(*) FROM notify_channels")).scalar_one()
+
+
+def test_a_channel_for_a_station_or_volunteer_not_chosen_asks_for_one(clean):
+    """A station's (or volunteer's) channel with none picked is asked for in words, the
+    address kept; nothing is kept."""
+    from web import create_app
+
+    engine = clean["engine"]
+    app = create_app({"GEO_PATROL_SETTINGS": clean["settings"], "TESTING": True})
+    make_user(engine, "pick-cmd", "command")
+    client = app.test_client()
+    token = sign_in(client, "pick-cmd")
+    for scope, said in (("station", "请选择派出所。"), ("volunteer", "请选择义警")):
+        resp = client.post("/notify/channels?lang=zh", data={
+            "csrf_token": token, "scope": scope, "station": "", "volunteer": "",
+            "label": "", "url": "json://127.0.0.1:9/hook"})
+        page = resp.get_data(as_text=True)
+        assert resp.status_code == 400 and said in page and "“”" not in page
+        assert 'value="json://127.0.0.1:9/hook"' in page
+    with engine.connect() as conn:
+        assert not conn.execute(sa.text("SELECT count(*) FROM notify_channels")).scalar_one()
+
+
+def test_the_outbox_tells_when_each_message_last_changed_and_why(clean):
+    """A message no channel reaches is failed from the start: its row tells the time it was
+    (Baotou time) and the reason, under a heading that says "reason"."""
+    import re
+    from zoneinfo import ZoneInfo
+
+    from geo_patrol.services.notify import enqueue
+    from web import create_app
+
+    engine = clean["engine"]
+    (v1, n1), = _volunteers(engine, 1, offset=56)
+    with engine.begin() as conn:
+        enqueue(conn, volunteer_ids=[v1], kind="notice", ref="nobody", title="寻人",
+                body="走失老人")
+        created = conn.execute(sa.text("SELECT created_at FROM notify_messages "
+                                       "WHERE ref = 'nobody'")).scalar_one()
+    app = create_app({"GEO_PATROL_SETTINGS": clean["settings"], "TESTING": True})
+    make_user(engine, "outbox-cmd", "command")
+    client = app.test_client()
+    sign_in(client, "outbox-cmd")
+    page = client.get("/notify?lang=zh").get_data(as_text=True)
+    head = re.findall(r"<th[^>]*>(?:<a[^>]*>)?([^<]*)", re.search(
+        r'<table class="gp" id="outbox">.*?</thead>', page, re.S).group(0))
+    assert head[-2:] == ["最近变化", "原因"], head
+    row = re.search(rf'<tr data-state="failed">.*?{n1}.*?</tr>', page, re.S).group(0)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    assert cells[-2] == created.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%m-%d %H:%M")
+    assert cells[-1] == "没有能送达此人的渠道", cells
+

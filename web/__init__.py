@@ -223,6 +223,11 @@ def _localtime(value: Any, style: str = "minute") -> str:
     return clock.local_text(value, _timezone(), style)
 
 
+def _missing(value: Any) -> bool:
+    """``{% if x is missing %}``: no value (``None``, or a frame's NaN or NaT)."""
+    return value is None or value != value
+
+
 def _window(run: Any) -> tuple[Any, Any]:
     get = run.get if isinstance(run, dict) else (lambda k: getattr(run, k))
     return get("window_start"), get("window_end")
@@ -300,6 +305,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     app.jinja_env.finalize = _finalize
     app.jinja_env.filters.update(localtime=_localtime, period=_period, days=_days)
+    app.jinja_env.tests["missing"] = _missing
     app.context_processor(lambda: {
         "lang": lang(), "mask_name": mask_name, "term": term, "terms": terms, "label": label,
         "crew_reason": crew_reason, "report_label": report_label, "duration": duration_text,

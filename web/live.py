@@ -160,7 +160,7 @@ def live_map() -> Any:
     me = principal()
     me.within(Resource.TRACKS)
     shown = int_arg("callout")
-    sites = callouts.callout_sites(get_db(), shown, me) \
+    sites = callouts.callout_progress(get_db(), settings(), shown, me) \
         if shown and me.grant(Resource.CALLOUTS) is not None else None
     feed = url_for("live.live_feed", callout=shown) if sites else url_for("live.live_feed")
     return Response(map_service.live_map(get_conn(), lang=lang(), basemap=settings().basemap,

@@ -573,23 +573,35 @@ def _with_ways(frame: pd.DataFrame, ways: Mapping[int, tuple[float, float, str]]
                         mode=[w[2] for w in way])
 
 
+def _ways_of_located(db: Database, settings: Settings, callout_id: int, incident: dict,
+                     sites: pd.DataFrame) -> dict[int, tuple[float, float, str]]:
+    """The ways now of the volunteers a call-out tracks (:func:`live_store.callout_sites`:
+    those with a position while it is open)."""
+    located = sites[sites["lon"].notna()]
+    return _ways_now(db, settings, callout_id, float(incident["lon"]), float(incident["lat"]),
+                     dict(zip(located["volunteer_id"], located["seen_at"])))
+
+
 def callout_progress(db: Database, settings: Settings, callout_id: int, principal: Principal
                      ) -> tuple[dict, pd.DataFrame]:
     """:func:`callout_sites` with each called volunteer's way and ETA from where they are
     now (``walk_m``, ``eta_s`` along the streets in their mode), as they move."""
     incident, targets = callout_sites(db, callout_id, principal)
-    ways = _ways_now(db, settings, callout_id, float(incident["lon"]), float(incident["lat"]),
-                     dict(zip(targets["volunteer_id"], targets["seen_at"])))
+    ways = _ways_of_located(db, settings, callout_id, incident, targets)
     return incident, _with_ways(targets, ways, list(targets["volunteer_id"]))
 
 
 def callout_detail(db: Database, settings: Settings, callout_id: int, principal: Principal
                    ) -> pd.DataFrame:
     """Who a call-out called and where they stand (an arrival their own positions show, or
-    only their word: ``seen_there``)."""
+    only their word: ``seen_there``), with the way and ETA of each from where they are now
+    while it is open (as :func:`callout_progress`)."""
     with db.connect() as conn:
         _check_scope(conn, callout_id, principal)
-        return live_store.callout_targets(conn, callout_id, settings.callout_arrival_m)
+        targets = live_store.callout_targets(conn, callout_id, settings.callout_arrival_m)
+        incident, sites = live_store.callout_sites(conn, callout_id)
+    ways = _ways_of_located(db, settings, callout_id, incident, sites)
+    return _with_ways(targets, ways, list(targets["volunteer_id"]))
 
 
 def left_out(db: Database, callout_id: int, principal: Principal) -> pd.DataFrame:

@@ -707,6 +707,13 @@ def add_channel(db: Database | Engine, settings: Settings, *, scope: str, url: s
     url = _check_url(url, settings)
     with db.begin() as conn:
         area_id = volunteer_id = None
+        if scope == "station" and not (station or "").strip():
+            raise InputError("a station's channel names the station", field="station",
+                             shown=N_("Choose the police station."))
+        if scope == "volunteer" and not (volunteer or "").strip():
+            raise InputError("a volunteer's channel names the volunteer", field="volunteer",
+                             shown=N_("Choose the volunteer: type a name or number, then pick "
+                                      "them from the list."))
         if scope == "station":
             area_id = store.station_id(conn, (station or "").strip(), within)
             if area_id is None:
