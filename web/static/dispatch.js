@@ -24,6 +24,15 @@
     return fresh;
   }
 
+  // a browser plays no sound on a page nobody has touched yet (a wall screen reopened, a
+  // bookmark): the page says so, and a tap anywhere (or on the button) allows it
+  var soundOn = document.getElementById("sos-sound-on");
+
+  function soundBlocked(blocked) {
+    if (soundOn) { soundOn.hidden = !blocked; }
+    if (blocked) { document.body.dataset.sosSound = "blocked"; }
+  }
+
   function alarm() {
     var box = document.getElementById("sos-alarms");
     var open = box ? Number(box.dataset.unacknowledged || 0) : 0;
@@ -32,9 +41,26 @@
     sound.currentTime = 0;
     var played = sound.play();
     if (played && played.then) {
-      played.then(function () { document.body.dataset.sosSound = "played"; })
-        .catch(function () { document.body.dataset.sosSound = "blocked"; });
+      played.then(function () {
+        document.body.dataset.sosSound = "played";
+        soundBlocked(false);
+      }).catch(function () { soundBlocked(true); });
     }
+  }
+
+  if (sound && soundOn) {
+    if (navigator.userActivation && !navigator.userActivation.hasBeenActive) {
+      soundBlocked(true);
+    }
+    var allowed = function () {
+      document.removeEventListener("pointerdown", allowed, true);
+      document.removeEventListener("keydown", allowed, true);
+      soundBlocked(false);
+      document.body.dataset.sosSound = "allowed";
+      alarm();
+    };
+    document.addEventListener("pointerdown", allowed, true);
+    document.addEventListener("keydown", allowed, true);
   }
 
   function refresh() {
