@@ -52,14 +52,16 @@
     if (navigator.userActivation && !navigator.userActivation.hasBeenActive) {
       soundBlocked(true);
     }
+    // once the tap is over (hiding the notice as the pointer goes down would move what
+    // is being tapped)
     var allowed = function () {
-      document.removeEventListener("pointerdown", allowed, true);
+      document.removeEventListener("click", allowed, true);
       document.removeEventListener("keydown", allowed, true);
       soundBlocked(false);
       document.body.dataset.sosSound = "allowed";
       alarm();
     };
-    document.addEventListener("pointerdown", allowed, true);
+    document.addEventListener("click", allowed, true);
     document.addEventListener("keydown", allowed, true);
   }
 
