@@ -450,6 +450,17 @@ def test_osmand_endpoint_and_the_force_now(app, demo_world, replayed):
             "WHERE v.number = :n AND f.t = to_timestamp(:t)"),
             {"n": number, "t": now + 20}).scalar_one()
     assert flags & 16
+    # a NUL character (which no text in PostgreSQL may hold) is dropped, not a failed batch
+    # of everyone's positions
+    nul = client.get(f"/osmand?id=demo-{number}&lat=40.6500&lon=109.8421&timestamp={now - 30}"
+                     "&note=a%00b&x%00y=1")
+    assert nul.status_code == 200, nul.data
+    with engine.connect() as conn:
+        attrs = conn.execute(sa.text(
+            "SELECT p.attrs FROM live_positions p JOIN volunteers v ON v.id = p.volunteer_id "
+            "WHERE v.number = :n AND p.t = to_timestamp(:t)"),
+            {"n": number, "t": now - 30}).scalar_one()
+    assert attrs["note"] == "ab" and attrs["xy"] == "1"
     refused = client.get(f"/osmand?id=nobody&lat=40.65&lon=109.84&timestamp={now}")
     assert refused.status_code == 400 and b"unknown_device" in refused.data
     assert client.post("/osmand", data=b"x" * 70_000).status_code == 413

@@ -153,6 +153,10 @@ _ATTR_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 def _attrs(items: Mapping[str, Any]) -> dict[str, Any]:
+    """A request's other fields as the position's attributes: at most
+    :data:`MAX_ATTRIBUTES`, texts cut to :data:`MAX_ATTRIBUTE_CHARS` and rid of NUL
+    characters (which no text in PostgreSQL may hold: one would fail the whole batch of
+    positions it is stored with)."""
     out: dict[str, Any] = {}
     for key, value in items.items():
         if len(out) >= MAX_ATTRIBUTES:
@@ -160,12 +164,12 @@ def _attrs(items: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, (dict, list)):
             value = _ATTR_JSON.encode(value)
         if isinstance(value, str):
-            value = value[:MAX_ATTRIBUTE_CHARS]
+            value = value.replace("\x00", "")[:MAX_ATTRIBUTE_CHARS]
         elif not isinstance(value, (int, float, bool)) and value is not None:
-            value = str(value)[:MAX_ATTRIBUTE_CHARS]
+            value = str(value).replace("\x00", "")[:MAX_ATTRIBUTE_CHARS]
         if isinstance(value, float) and not math.isfinite(value):
             continue
-        out[str(key)[:40]] = value
+        out[str(key).replace("\x00", "")[:40]] = value
     return out
 
 
