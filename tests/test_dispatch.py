@@ -574,6 +574,50 @@ def test_the_phone_tells_the_way_from_where_the_volunteer_is_now(world):
             {"c": callout_id, "v": _vid(engine, a)}).scalar_one() == called_m
 
 
+def test_an_officer_calls_the_nearest_but_sees_only_their_own_volunteers_move(world):
+    """A call-out reaches the nearest volunteers whatever their community; an officer bound
+    to the site's community sees where theirs are (and their ETA as they move), never where
+    another community's are: those keep the way they were called with."""
+    from geo_patrol.services import callouts
+    from geo_patrol.store.accounts import principal_named
+
+    engine = world["engine"]
+    _park_everyone(world)
+    with engine.connect() as conn:
+        home = conn.execute(sa.text(
+            "SELECT a.id, a.name FROM areas a WHERE a.level = 'community' AND ST_Contains("
+            "a.geom, ST_SetSRID(ST_Point(:x, :y), 4326))"), {"x": SITE[0], "y": SITE[1]}).one()
+        ours, theirs = (conn.execute(sa.text(
+            f"SELECT number FROM volunteers WHERE active AND community_id {op} :c "
+            "ORDER BY number LIMIT 1"), {"c": home.id}).scalar_one() for op in ("=", "<>"))
+    for n in (ours, theirs):
+        if n not in world["numbers"]:
+            from geo_patrol.services.devices import add_device
+
+            add_device(engine, f"dx-{n}", n)
+    client = world["app"].test_client()
+    _send(client, ours, 109.8432, 40.6504, ago_s=120)
+    _send(client, theirs, 109.8434, 40.6505, ago_s=120)
+    name = make_user(engine, f"d-officer-{home.id}", "officer", areas=[home.name])
+    with engine.connect() as conn:
+        officer = principal_named(conn, name)
+    callout_id = callouts.call_out(engine, world["settings"], officer, lon=SITE[0],
+                                   lat=SITE[1], category="dispute", note=None, count=2)
+    assert {ours, theirs} <= set(_targets(engine, callout_id))
+    _send(client, theirs, 109.8431, 40.6503)  # the other community's volunteer moves
+    web = world["app"].test_client()
+    sign_in(web, name)
+    feed = web.get(f"/api/live?callout={callout_id}").get_json()["callout"]["people"]
+    where = {p["number"]: (p["lat"], p["lon"]) for p in feed}
+    assert where[ours] == (40.6504, 109.8432)
+    assert where[theirs] == (None, None)
+    # on the map, a line to where the officer's own volunteer is, none to the other
+    assert web.get(f"/maps/live?callout={callout_id}").get_data(as_text=True).count(
+        '"className": "gp-callout-line"') == 1
+    board = web.get(f"/live/dispatch?callout={callout_id}").get_data(as_text=True)
+    assert re.search(rf"<tr><td>{theirs} ", board)  # listed, with the way when called
+
+
 def test_a_ring_that_all_declined_calls_the_next_at_once(world, tmp_path):
     """When everyone called so far has declined, the next ring is called then, not when the
     ring's time (here 10 minutes) is up."""

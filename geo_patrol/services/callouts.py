@@ -22,10 +22,12 @@ import pyproj
 
 from geo_patrol.analysis.places import Place, place_text
 from geo_patrol.clock import local_times
+from geo_patrol.access import Resource
 from geo_patrol.errors import (
     N_,
     CalloutEndedError,
     ConflictError,
+    ForbiddenError,
     InputError,
     NotFoundError,
     NoVolunteerError,
@@ -533,7 +535,19 @@ def callout_sites(db: Database, callout_id: int, principal: Principal
     (names as stored: the caller masks them), for a user whose scope holds it."""
     with db.connect() as conn:
         _check_scope(conn, callout_id, principal)
-        return live_store.callout_sites(conn, callout_id)
+        incident, targets = live_store.callout_sites(conn, callout_id)
+    # a call-out reaches the nearest volunteers whatever their community; where they are is
+    # shown only to a user whose scope of tracks holds theirs (the others keep the way and
+    # ETA they were called with)
+    try:
+        tracks = principal.within(Resource.TRACKS)
+    except ForbiddenError:
+        tracks = frozenset()
+    if tracks is not None:
+        unseen = ~targets["community_id"].isin(tracks)
+        targets.loc[unseen, ["lon", "lat"]] = np.nan
+        targets.loc[unseen, "seen_at"] = pd.NaT
+    return incident, targets
 
 
 def _ways_now(db: Database, settings: Settings, callout_id: int, lon: float, lat: float,
@@ -596,10 +610,9 @@ def callout_detail(db: Database, settings: Settings, callout_id: int, principal:
     """Who a call-out called and where they stand (an arrival their own positions show, or
     only their word: ``seen_there``), with the way and ETA of each from where they are now
     while it is open (as :func:`callout_progress`)."""
+    incident, sites = callout_sites(db, callout_id, principal)
     with db.connect() as conn:
-        _check_scope(conn, callout_id, principal)
         targets = live_store.callout_targets(conn, callout_id, settings.callout_arrival_m)
-        incident, sites = live_store.callout_sites(conn, callout_id)
     ways = _ways_of_located(db, settings, callout_id, incident, sites)
     return _with_ways(targets, ways, list(targets["volunteer_id"]))
 

@@ -919,8 +919,8 @@ def callout_sites(conn: Connection, callout_id: int) -> tuple[dict, pd.DataFrame
     when none: a closed call-out tracks nobody)."""
     incident = callout_incident(conn, callout_id)
     targets = pd.read_sql_query(sa.text("""
-        SELECT t.rank, t.volunteer_id, v.number, v.name, t.walk_m, t.eta_s, t.mode, t.status,
-               p.lon, p.lat, p.t AS seen_at
+        SELECT t.rank, t.volunteer_id, v.number, v.name, v.community_id, t.walk_m, t.eta_s,
+               t.mode, t.status, p.lon, p.lat, p.t AS seen_at
         FROM callout_targets t JOIN volunteers v ON v.id = t.volunteer_id
         JOIN callouts c ON c.id = t.callout_id
         LEFT JOIN LATERAL (SELECT lp.lon, lp.lat, lp.t FROM live_positions lp
