@@ -618,6 +618,31 @@ def test_an_officer_calls_the_nearest_but_sees_only_their_own_volunteers_move(wo
     assert re.search(rf"<tr><td>{theirs} ", board)  # listed, with the way when called
 
 
+def test_a_command_bound_to_a_district_reads_only_its_part_of_the_audit_log(world):
+    """The audit log of a command bound to one district holds what it, the accounts bound
+    within it and its volunteers did: not another district's call-outs."""
+    from geo_patrol.store.accounts import audit
+
+    engine = world["engine"]
+    _park_everyone(world)
+    with engine.connect() as conn:
+        district = conn.execute(sa.text(
+            "SELECT name FROM areas WHERE level = 'district' AND NOT ST_Contains(geom, "
+            "ST_SetSRID(ST_Point(:x, :y), 4326)) ORDER BY id LIMIT 1"),
+            {"x": SITE[0], "y": SITE[1]}).scalar_one()
+    name = make_user(engine, "d-bound-audit", "command", areas=[district])
+    callout_id = _call(world)  # by the city's command, outside that district
+    with engine.begin() as conn:
+        audit(conn, name, "unmask", "volunteer BT-own", reason="its own check")
+    city, bound = world["app"].test_client(), world["app"].test_client()
+    sign_in(city, "d-command")
+    sign_in(bound, name)
+    for client, sees in ((city, True), (bound, False)):
+        page = client.get("/audit?lang=en&action=callout").get_data(as_text=True)
+        assert bool(re.search(rf"Call-out #{callout_id}\b", page)) is sees, page[-3000:]
+    assert "its own check" in bound.get("/audit?lang=en").get_data(as_text=True)
+
+
 def test_a_ring_that_all_declined_calls_the_next_at_once(world, tmp_path):
     """When everyone called so far has declined, the next ring is called then, not when the
     ring's time (here 10 minutes) is up."""

@@ -514,7 +514,7 @@ unmask.required = (Resource.PEOPLE, "unmask")  # type: ignore[attr-defined]
 @requires(Resource.AUDIT)
 def audit() -> Any:
     paging = paging_args(sortable=AUDIT_SORTS, filters=AUDIT_FILTERS)
-    entries = audit_page(get_conn(), paging)
+    entries = audit_page(get_conn(), paging, principal())
     return render_template("audit.html", run=None, entries=entries,
                            subjects=ref_details(get_db(), entries.rows["target"]),
                            actions=audit_actions(get_conn()))

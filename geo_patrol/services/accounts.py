@@ -34,6 +34,8 @@ from geo_patrol.store.accounts import (
 if TYPE_CHECKING:  # the store hands these out; only it speaks SQL
     from sqlalchemy.engine import Connection
 
+    from geo_patrol.access import Principal
+
 __all__ = ["AUDIT_FILTERS", "AUDIT_SORTS", "MIN_PASSWORD", "add_user", "audit", "audit_actions",
            "audit_event", "audit_page", "audit_table", "authenticate", "issue_token",
            "open_session", "principal_from_session", "principal_from_token", "revoke_session",
@@ -56,7 +58,9 @@ def user_table(conn: Connection) -> pd.DataFrame:
     return table.drop(columns=["volunteer_name"]).assign(bound=bound)
 
 
-def audit_page(conn: Connection, paging: Paging) -> PageOf:
-    """One page of the audit log; its ``q`` also finds a subject typed as the page shows it
+def audit_page(conn: Connection, paging: Paging, principal: Principal) -> PageOf:
+    """One page of the audit log as ``principal`` may read it (a user bound to some areas:
+    what was done within them); its ``q`` also finds a subject typed as the page shows it
     (``召集 #16``, ``Call-out 16``, ``Notice``: :func:`~geo_patrol.render.refs.stored_ref`)."""
-    return _store.audit_page(conn, paging, ref=stored_ref(paging.filter("q")))
+    return _store.audit_page(conn, paging, ref=stored_ref(paging.filter("q")),
+                             seen_by=principal)

@@ -214,19 +214,34 @@ AUDIT_SORTS = {"at": "q.id", "actor": "q.actor", "action": "q.action"}
 AUDIT_FILTERS = ("actor", "action", "q")
 
 
-def audit_page(conn: Connection, paging: Paging, *, ref: str | None = None) -> PageOf:
+def audit_page(conn: Connection, paging: Paging, *, ref: str | None = None,
+               seen_by: Principal | None = None) -> PageOf:
     """One page of the audit log, newest first unless sorted otherwise; ``q`` finds a word
     of the subject or the reason, or (``ref``, the stored reference ``q`` names, such as
-    ``callout 16`` or ``callout``) the subjects that reference."""
+    ``callout 16`` or ``callout``) the subjects that reference. For ``seen_by`` bound to
+    some areas, only what was done by them, by accounts bound within their areas and by the
+    volunteers of their communities."""
+    bound = seen_by is not None and seen_by.area_ids is not None
     return page_of(conn, """
         SELECT id, at, actor, action, target, reason, details FROM audit_log
-        WHERE (CAST(:actor AS text) IS NULL OR actor = :actor)
+        WHERE (NOT CAST(:bound AS boolean) OR actor = :me
+               OR actor IN (SELECT u.username FROM users u JOIN volunteers v
+                            ON v.id = u.volunteer_id WHERE v.community_id = ANY(:communities))
+               OR actor IN (SELECT u.username FROM users u
+                            WHERE EXISTS (SELECT 1 FROM user_areas ua WHERE ua.user_id = u.id)
+                              AND NOT EXISTS (SELECT 1 FROM user_areas ua
+                                              WHERE ua.user_id = u.id
+                                                AND NOT ua.area_id = ANY(:areas))))
+          AND (CAST(:actor AS text) IS NULL OR actor = :actor)
           AND (CAST(:action AS text) IS NULL OR action = :action)
           AND (CAST(:q AS text) IS NULL OR target ILIKE '%' || :q || '%'
                OR reason ILIKE '%' || :q || '%'
                OR (CAST(:ref AS text) IS NOT NULL
                    AND (target = :ref OR target LIKE :ref || ' %')))""",
-        {**{k: paging.filter(k) for k in AUDIT_FILTERS}, "ref": ref}, paging,
+        {**{k: paging.filter(k) for k in AUDIT_FILTERS}, "ref": ref, "bound": bound,
+         "me": seen_by.username if seen_by is not None else None,
+         "communities": sorted(seen_by.community_ids or ()) if bound else [],
+         "areas": sorted(seen_by.area_ids or ()) if bound else []}, paging,
         sortable=AUDIT_SORTS, order="q.id DESC", tie="q.id DESC")
 
 
