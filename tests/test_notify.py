@@ -341,8 +341,10 @@ def test_nothing_sent_twice_after_a_sender_is_killed_mid_batch(clean):
             for vid, number in people:  # one message each, told apart by its body
                 enqueue(conn, volunteer_ids=[vid], kind="callout", ref="callout 99",
                         title="call-out", body=f"to {number}")
+        # the deployment names its gateway inside the network, for the sender too
         env = {**os.environ, "DATABASE_URL": settings.database_url,
-               "GEO_PATROL_DATA_DIR": str(settings.data_dir), "GEO_PATROL_CITY": settings.city}
+               "GEO_PATROL_DATA_DIR": str(settings.data_dir), "GEO_PATROL_CITY": settings.city,
+               "GEO_PATROL_CHANNEL_HOSTS": settings.channel_hosts}
         proc = subprocess.Popen(
             [sys.executable, "-m", "geo_patrol.cli", "notify", "send", "--lease", "3"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
