@@ -558,3 +558,27 @@ def test_media_kept_in_an_s3_bucket_are_served_without_exif_and_follow_retention
                           before=dt.datetime.now(dt.UTC) + dt.timedelta(days=1)) >= 1
     assert objects() == set()
     assert clients["officer"].get(f"/media/{media_id}/shown.jpg").status_code == 404
+
+
+def test_an_account_sending_reports_without_end_is_told_to_wait(world):
+    """Reports one account may have stored in a while are limited (a loop of photos would
+    fill the disk and the officers' queue): beyond it, 429 in the page's language, nothing
+    stored; the phone keeps the report for later."""
+    app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": world["settings"],
+                      "GEO_PATROL_REPORT_LIMIT": "2 per minute"})
+    client = app.test_client()
+    client.csrf = sign_in(client, world["users"]["volunteer"])
+    for i in range(2):
+        assert _send(client, world, text=f"limit {i}").status_code == 302
+    before = _stored(world)
+    page = _send(client, world, text="limit 2")
+    assert page.status_code == 429 and "Retry-After" in page.headers
+    assert "您在短时间内发送的线索较多：请过几分钟再发送。" in page.get_data(as_text=True)
+    client.set_cookie("lang", "en")
+    kept = client.post("/me/report", data={
+        "category": "suspicious", "lon": f"{world['lon']:.6f}", "lat": f"{world['lat']:.6f}",
+        "csrf_token": client.csrf}, headers={"Accept": "application/json"})
+    assert kept.status_code == 429 and kept.json["message"] == (
+        "You have sent many reports in a short time: wait a few minutes and send again.")
+    assert _stored(world) == before
+

@@ -272,6 +272,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", SESSION_HOURS * 3600)
     app.config.setdefault("GEO_PATROL_LOGIN_LIMIT", settings.login_limit)
+    app.config.setdefault("GEO_PATROL_REPORT_LIMIT", settings.report_limit)
     app.extensions["geo_patrol_backoff"] = SignInBackoff(
         free=int(app.config.get("GEO_PATROL_LOGIN_BACKOFF_AFTER", settings.login_backoff_after)),
         max_s=settings.login_backoff_max_s)
@@ -283,6 +284,22 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.before_request(_require_login)
     app.after_request(_secure_headers)
     app.register_blueprint(bp)
+
+
+def account_key() -> str:
+    """A rate limit's key for a signed-in account: its city and username."""
+    return f"{g.get('gp_city', '')}|{principal().username}"
+
+
+def reports_limited(view: Callable[..., Any]) -> Callable[..., Any]:
+    """The reports an account may have stored (``GEO_PATROL_REPORT_LIMIT``): beyond it 429,
+    said in the page's language (a phone keeps a refused report and sends it later)."""
+    return limiter.limit(lambda: current_app.config["GEO_PATROL_REPORT_LIMIT"],
+                         key_func=account_key, methods=["POST"],
+                         deduct_when=lambda response: response.status_code < 400,
+                         error_message=lambda: gettext(
+                             "You have sent many reports in a short time: wait a few minutes "
+                             "and send again."))(view)
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -45,7 +45,7 @@ from geo_patrol.services.results import (
 )
 from geo_patrol.services.refs import ref_details
 from web import clues
-from web.auth import principal, requires
+from web.auth import principal, reports_limited, requires
 from web.db import city, get_conn, get_db, note_written, settings
 from web.live import now_parts
 from web.forms import refills
@@ -432,6 +432,7 @@ def _my_page(*, message: str | None = None, error: str | None = None,
 
 @bp.post("/me/report")
 @requires(Resource.HAZARDS, "report")
+@reports_limited
 def send_report() -> Any:
     """A report from the phone, with its photos; a refusal says why in the page's language,
     keeps what was typed, and stores nothing. A phone sending a report it kept while offline
