@@ -351,6 +351,55 @@ def test_database_down_answers_503_and_stores_nothing(demo_world, replayed):
         dead.dispose()
 
 
+def test_a_position_the_database_refuses_fails_its_own_request_not_the_batch(demo_world,
+                                                                           replayed):
+    """A batch refused for what one request holds (here a day whose partition is missing, as
+    a time zone changed after fixes were stored leaves) is stored again in halves: the other
+    phones' positions are stored and answered, that request alone fails (503: its phone
+    retries), and nothing of it is stored."""
+    from geo_patrol.errors import DatabaseError
+    from geo_patrol.services.intake import Intake
+    from geo_patrol.store.fixes import partition_name
+    from web.live import answer_positions
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    now = time.time()
+    zone = ZoneInfo(settings.timezone)
+    gap = dt.datetime.fromtimestamp(now, zone) - dt.timedelta(days=300)
+    name = partition_name(gap.date())
+    with engine.begin() as conn:  # the name taken, by no partition of patrol_fixes
+        conn.execute(sa.text(f'CREATE TABLE "{name}" (x int)'))
+    numbers = replayed["numbers"][:7]
+    when = [int(now) - 20 - k for k in range(len(numbers))]
+    when[3] = int(gap.timestamp())
+    queries = [f"id=demo-{n}&lat=40.65&lon=109.84&timestamp={t}"
+               for n, t in zip(numbers, when)]
+    intake = Intake(engine, settings.with_(live_keep_days=400.0))
+    try:
+        with intake._cond:  # the writer takes them as one batch
+            futures = [intake.submit(q, b"", now=now) for q in queries]
+        for k, future in enumerate(futures):
+            if k == 3:
+                with pytest.raises(DatabaseError, match="no partition"):
+                    future.result(30)
+            else:
+                assert future.result(30) == 1
+        status, _ = answer_positions(intake.submit, queries[3].encode(), b"", "127.0.0.1")
+        assert status == 503
+    finally:
+        intake.close()
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP TABLE "{name}"'))
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text(
+            "SELECT v.number, extract(epoch FROM p.t)::bigint FROM live_positions p "
+            "JOIN volunteers v ON v.id = p.volunteer_id "
+            "WHERE p.t = ANY(CAST(:t AS timestamptz[]))"),
+            {"t": [dt.datetime.fromtimestamp(t, dt.UTC) for t in when]}).all()
+    assert sorted(stored) == sorted((n, t) for k, (n, t) in enumerate(zip(numbers, when))
+                                    if k != 3)
+
+
 def test_a_request_is_decoded_once_whichever_city_takes_it(demo_world, replayed, monkeypatch):
     """The deployment's intake finds a request's city from the decoded request and hands that
     on: one decoding per request, stored or refused."""

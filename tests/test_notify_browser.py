@@ -7,6 +7,7 @@ offline are sent when the phone is back online."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import socket
 import threading
@@ -17,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
+from geo_patrol import clock
 from geo_patrol.services.search import place_name
 
 from tests.browsing import browser, page, shot, sign_in  # noqa: F401  (fixtures)
@@ -251,6 +253,19 @@ def test_me_is_an_installable_app_that_opens_and_queues_reports_offline(
     page.context.set_offline(True)
     page.reload()  # the shell kept by the service worker
     expect(page.locator("#report-title")).to_be_visible()
+    # the kept copy says so, with the (local) time it shows; what needs the server waits
+    note = page.locator("#offline-note")
+    expect(note).to_be_visible()
+    now = clock.now_local(people["settings"].timezone)
+    shown = note.inner_text()
+    assert "没有网络" in shown and any(
+        clock.local_text(now - dt.timedelta(minutes=m), people["settings"].timezone, "short")
+        in shown for m in range(3)), shown
+    expect(note.locator("a[href='tel:110']")).to_be_visible()
+    expect(page.locator("#offline-reload")).to_be_hidden()
+    expect(page.locator("#sos-send")).to_be_disabled()
+    expect(page.locator("#report button[type=submit]")).to_be_enabled()
+    shot(page, "me-offline-kept")
     text = f"离线上报 {time.time_ns()}"
     page.fill("textarea[name=text]", text)
     # the place: the phone's own position (no page asks for coordinates)
@@ -267,6 +282,8 @@ def test_me_is_an_installable_app_that_opens_and_queues_reports_offline(
                             {"t": text}).scalar_one() == 0
     page.context.set_offline(False)
     page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(page.locator("#offline-reload")).to_be_visible()
+    expect(page.locator("#sos-send")).to_be_enabled()
     found = 0
     for _ in range(150):
         with people["engine"].connect() as conn:
@@ -312,7 +329,13 @@ def test_the_command_picks_a_notice_s_place_and_a_channel_s_volunteer_by_name(
     form.locator("button[type=submit]").click()
     expect(page.locator("#notice-sent")).to_be_visible()
     expect(page.locator("#notices")).to_contain_text(community)
-    # who read it pages on the server, 50 a page, as every long table does
+    # who read it, under the notice's own title, pages on the server, 50 a page, as every
+    # long table does
+    sent_row = page.locator("#notices tr[aria-current=true]")
+    expect(sent_row).to_have_count(1)
+    expect(sent_row).to_contain_text(community)
+    expect(page.locator("#readers-title")).to_contain_text(
+        sent_row.locator("td").nth(2).inner_text().strip())
     sent = int(re.search(r"count=(\d+)", page.url).group(1))
     assert page.locator("#readers tbody tr").count() == min(sent, 50) or sent == 0
     if sent > 50:

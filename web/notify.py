@@ -90,11 +90,12 @@ def notices_page() -> Any:
         # store's order: who read it first, then who has not
         readers = page_frame(readers, paging_args(sortable=(), page_key="readers_page"),
                              sortable={}, order=["read_at", "number"])
-    return render_template("notices.html", run=None,
-                           notices=service.notices(get_db(), me.within(Resource.CALLOUTS,
-                                                                        "write"),
-                                                   tz=settings().timezone),
-                           shown=shown, readers=readers,
+    notices = service.notices(get_db(), me.within(Resource.CALLOUTS, "write"),
+                              tz=settings().timezone)
+    # the notice whose readers are listed, named above them
+    chosen = next(notices[notices["id"] == shown].itertuples(), None) if shown else None
+    return render_template("notices.html", run=None, notices=notices,
+                           shown=shown, chosen=chosen, readers=readers,
                            sent=request.args.get("sent", type=int),
                            count=request.args.get("count", type=int),
                            kinds=service.NOTICE_KINDS,

@@ -426,6 +426,7 @@ def _my_page(*, message: str | None = None, error: str | None = None,
                                                      tz=settings().timezone),
                            notify_rules=notify.rules(get_db(), user.volunteer_id),
                            message=message, error=error, entered=entered or {},
+                           shown_at=clock.now_local(settings().timezone),
                            max_photos=settings().media_max_count,
                            video_max_s=round(settings().video_max_s)), status
 

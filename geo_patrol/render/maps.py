@@ -202,10 +202,12 @@ class Credit(MacroElement):
 
     def render(self, **kwargs: Any) -> None:
         super().render(**kwargs)
-        # small print: one line on a phone's map, beside the legend and the scale
+        # small print: one line on a phone's map, beside the legend and the scale; a popup
+        # never wider than the map (its close button, at its top right, stays on the map)
         self.get_root().header.add_child(folium.Element(
             "<style>.leaflet-container .leaflet-control-attribution{font-size:10px;"
-            "line-height:1.4}</style>"), name="gp_credit_style")
+            "line-height:1.4}.leaflet-container .leaflet-popup-content{max-width:"
+            "calc(100vw - 64px);overflow-wrap:anywhere}</style>"), name="gp_credit_style")
 
 
 #: A legend opens by itself on a map at least this wide (CSS pixels of the map's own window);

@@ -119,28 +119,38 @@ class RateLimit:
         return allowed
 
 
-def _settle(pendings: list[_Pending], error: BaseException | None) -> None:
-    for p in pendings:
+#: Why a batch's requests were not stored, by their place in the batch (none: all stored).
+Failures = dict[int, str]
+
+
+def _all_failed(n: int, why: str) -> Failures:
+    return dict.fromkeys(range(n), why)
+
+
+def _settle(pendings: list[tuple[_Pending, str | None]]) -> None:
+    for p, failure in pendings:
         if p.future.done():  # an asyncio future whose waiter gave up
             continue
-        if error is None:
+        if failure is None:
             p.future.set_result(len(p.queued.positions))
         else:
-            p.future.set_exception(error)
+            p.future.set_exception(DatabaseError(failure))
 
 
-def _settle_batch(batch: list[_Pending], error: BaseException | None) -> None:
-    """Answer a stored (or failed) batch: thread futures at once, each event loop's futures
-    in one callback on that loop (one wake-up per batch, not per request)."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[_Pending]] = collections.defaultdict(list)
-    for p in batch:
+def _settle_batch(batch: list[_Pending], failures: Failures) -> None:
+    """Answer a stored (or failed) batch, each request stored or told why not: thread
+    futures at once, each event loop's futures in one callback on that loop (one wake-up per
+    batch, not per request)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Pending, str | None]]] = \
+        collections.defaultdict(list)
+    for i, p in enumerate(batch):
         if p.loop is None:
-            _settle([p], error)
+            _settle([(p, failures.get(i))])
         else:
-            by_loop[p.loop].append(p)
+            by_loop[p.loop].append((p, failures.get(i)))
     for loop, pendings in by_loop.items():
         try:
-            loop.call_soon_threadsafe(_settle, pendings, error)
+            loop.call_soon_threadsafe(_settle, pendings)
         except RuntimeError:  # the loop has closed: nobody is waiting
             pass
 
@@ -379,15 +389,15 @@ class Intake:
                 continue
             queued = [p.queued for p in batch]
             if self._writer is not None:
-                failure = self._writer.write(queued, refused)
+                failures = self._writer.write(queued, refused)
             else:
-                failure = self._write_there(queued, refused)
-            _settle_batch(batch, None if failure is None else DatabaseError(failure))
-            if self._writer is not None and failure is None:
+                failures = self._write_there(queued, refused)
+            _settle_batch(batch, failures)
+            if self._writer is not None and len(failures) < len(batch):
                 self._writer.follow_up()
             self._refresh_registry()
 
-    def _write_there(self, queued: list[Queued], refused: list[tuple[Any, ...]]) -> str | None:
+    def _write_there(self, queued: list[Queued], refused: list[tuple[Any, ...]]) -> Failures:
         """A batch written by the writer's process (started on first use, and again after it
         died: that batch is answered "retry", and a position whose commit was not answered
         is found stored and skipped when re-sent)."""
@@ -395,13 +405,13 @@ class Intake:
             self._start_process()
         try:
             self._pipe.send((queued, refused))
-            failure, stats = self._pipe.recv()
+            failures, stats = self._pipe.recv()
         except (EOFError, OSError) as exc:
             log.warning("the position writer stopped (%s): started again", exc)
             self._stop_process()
-            return "the position writer stopped; the app will retry"
+            return _all_failed(len(queued), "the position writer stopped; the app will retry")
         self.stats.update(stats)
-        return failure
+        return failures
 
     def _start_process(self) -> None:
         self._stop_process()
@@ -489,20 +499,60 @@ class BatchWriter:
         self._stored = 0
         self._sos: dict[int, tuple[float, float]] = {}
 
-    def write(self, batch: list[Queued], refused: list[tuple[Any, ...]]) -> str | None:
-        """Store a batch and the refusals counted meanwhile; ``None`` once committed, else
-        why not (the phones retry: nothing of it was committed)."""
+    def write(self, batch: list[Queued], refused: list[tuple[Any, ...]]) -> Failures:
+        """Store a batch and the refusals counted meanwhile, in one transaction; the requests
+        not stored, and why (their phones retry: nothing of theirs was committed). A batch
+        refused for what one request holds is stored again in halves, down to the requests
+        refused alone: one phone's bad position never fails the others'."""
         self._stored, self._sos = 0, {}
         try:
             self._stored = self._store(batch, refused)
             self.stats["stored"] += self._stored
+            return {}
         except CONNECTION_LOST as exc:
             log.warning("positions not stored, the database is unreachable: %s", exc)
-            return "the database is not reachable; the app will retry"
+            return _all_failed(len(batch), "the database is not reachable; the app will retry")
         except Exception as exc:  # noqa: BLE001  (answered, never lost silently)
-            log.exception("positions not stored")
-            return f"positions not stored: {exc}"
-        return None
+            if len(batch) <= 1:
+                log.exception("positions not stored")
+                return _all_failed(len(batch), f"positions not stored: {exc}")
+            log.warning("a batch of %d requests not stored (%s): stored in halves",
+                        len(batch), exc)
+        failures: Failures = {}
+        sos: dict[int, tuple[float, float]] = {}
+        try:
+            try:
+                self._store([], refused)
+            except CONNECTION_LOST:
+                raise
+            except Exception:  # noqa: BLE001  (counts of refusals only: the positions go on)
+                log.exception("refusals not counted")
+            stored = self._halves(batch, 0, failures, sos)
+        except CONNECTION_LOST as exc:
+            log.warning("positions not stored, the database is unreachable: %s", exc)
+            return _all_failed(len(batch), "the database is not reachable; the app will retry")
+        self._stored, self._sos = stored, sos
+        self.stats["stored"] += stored
+        return failures
+
+    def _halves(self, batch: list[Queued], first: int, failures: Failures,
+                sos: dict[int, tuple[float, float]]) -> int:
+        """Store a refused batch's two halves apart (the requests at ``first`` on), each
+        again in halves when refused; a request refused alone is named in ``failures``."""
+        try:
+            stored = self._store(batch, [])
+            sos.update(self._sos)
+            return stored
+        except CONNECTION_LOST:
+            raise
+        except Exception as exc:  # noqa: BLE001  (answered, never lost silently)
+            if len(batch) == 1:
+                log.warning("positions of device %s not stored: %s", batch[0].device_row, exc)
+                failures[first] = f"positions not stored: {exc}"
+                return 0
+        half = len(batch) // 2
+        return (self._halves(batch[:half], first, failures, sos)
+                + self._halves(batch[half:], first + half, failures, sos))
 
     def follow_up(self) -> None:
         """After the phones have their answer: the SOS alarms the last batch stored, and the
@@ -605,8 +655,9 @@ class BatchWriter:
 
 def writer_process(settings: Settings, pipe: Any) -> None:
     """The writer's process (``geo-patrol serve``): batches read from ``pipe`` are stored by
-    a :class:`BatchWriter` and answered (why not, or ``None``, and the counts since the last
-    answer), then followed up; it ends when the intake closes the pipe or goes away."""
+    a :class:`BatchWriter` and answered (the requests not stored and why, and the counts
+    since the last answer), then followed up; it ends when the intake closes the pipe or
+    goes away."""
     stats: collections.Counter[str] = collections.Counter()
     writer = BatchWriter(open_database(settings, upgrade=False), settings, stats)
     try:
@@ -615,13 +666,13 @@ def writer_process(settings: Settings, pipe: Any) -> None:
                 batch, refused = pipe.recv()
             except (EOFError, OSError):  # the intake closed (or died): nothing more comes
                 return
-            failure = writer.write(batch, refused)
+            failures = writer.write(batch, refused)
             try:
-                pipe.send((failure, dict(stats)))
+                pipe.send((failures, dict(stats)))
             except OSError:  # the intake went away while it was stored
                 return
             stats.clear()
-            if failure is None:
+            if len(failures) < len(batch):
                 writer.follow_up()
     finally:
         writer.close()

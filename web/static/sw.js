@@ -2,13 +2,29 @@
 // scripts so /me opens without a connection, sends the reports written offline (kept in
 // IndexedDB by report.js) when the connection is back, and shows Web Push messages.
 "use strict";
-var CACHE = "geo-patrol-shell-v2";
+var CACHE = "geo-patrol-shell-v3";
 // (the header's menu and the report's map with it: offline, a place is still chosen with
-// the phone's position, and the menu still opens)
+// the phone's position, and the menu still opens); any other script or style /me loads is
+// kept as it is fetched
 var SHELL = ["/me", "/static/app.js", "/static/report.js", "/static/refresh.js",
              "/static/events.js", "/static/push.js", "/static/menu.js", "/static/pickmap.js",
+             "/static/offline.js", "/static/dispatch.js", "/static/suggest.js",
+             "/static/picker.js", "/static/fields.js",
              "/vendor/leaflet.js", "/vendor/leaflet.css", "/vendor/protomaps-leaflet.js",
+             "/vendor/flatpickr.js", "/vendor/flatpickr.css", "/vendor/flatpickr-zh.js",
              "/manifest.webmanifest", "/icons/192.png"];
+
+function isAsset(path) {
+  return SHELL.indexOf(path) >= 0 || /^\/(static|vendor)\/[^/]+\.(js|css)$/.test(path);
+}
+
+// the copy of /me served without a connection, marked so that the page says it is one
+function keptPage(kept) {
+  return kept.text().then(function (text) {
+    return new Response(text.replace("<html", '<html data-kept="1"'),
+                        {status: 200, headers: kept.headers});
+  });
+}
 
 self.addEventListener("install", function (event) {
   event.waitUntil(caches.open(CACHE).then(function (cache) {
@@ -37,12 +53,20 @@ self.addEventListener("fetch", function (event) {
       }
       return response;
     }).catch(function () {
-      return caches.match("/me").then(function (kept) { return kept || Response.error(); });
+      return caches.match("/me").then(function (kept) {
+        return kept ? keptPage(kept) : Response.error();
+      });
     }));
     return;
   }
-  if (SHELL.indexOf(url.pathname) >= 0) {  // scripts: the network, the copy when offline
-    event.respondWith(fetch(request).catch(function () {
+  if (isAsset(url.pathname)) {  // scripts and styles: the network (kept), the copy offline
+    event.respondWith(fetch(request).then(function (response) {
+      if (response.ok) {
+        var copy = response.clone();
+        caches.open(CACHE).then(function (cache) { cache.put(url.pathname, copy); });
+      }
+      return response;
+    }).catch(function () {
       return caches.match(url.pathname).then(function (kept) { return kept || Response.error(); });
     }));
   }
