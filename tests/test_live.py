@@ -510,6 +510,19 @@ def test_osmand_endpoint_and_the_force_now(app, demo_world, replayed):
             "WHERE v.number = :n AND p.t = to_timestamp(:t)"),
             {"n": number, "t": now - 30}).scalar_one()
     assert attrs["note"] == "ab" and attrs["xy"] == "1"
+    # nor a lone surrogate in Traccar Client's JSON (which UTF-8 cannot encode): replaced
+    lone = {"device_id": f"demo-{number}", "location": {
+        "timestamp": dt.datetime.fromtimestamp(now - 31, dt.UTC).isoformat(),
+        "coords": {"latitude": 40.6500, "longitude": 109.8421},
+        "extras": {"note": "a\ud800b"}}}
+    sent = client.post("/osmand", data=json.dumps(lone), content_type="application/json")
+    assert sent.status_code == 200, sent.data
+    with engine.connect() as conn:
+        attrs = conn.execute(sa.text(
+            "SELECT p.attrs FROM live_positions p JOIN volunteers v ON v.id = p.volunteer_id "
+            "WHERE v.number = :n AND p.t = to_timestamp(:t)"),
+            {"n": number, "t": now - 31}).scalar_one()
+    assert json.loads(attrs["extras"]) == {"note": "a?b"}
     refused = client.get(f"/osmand?id=nobody&lat=40.65&lon=109.84&timestamp={now}")
     assert refused.status_code == 400 and b"unknown_device" in refused.data
     assert client.post("/osmand", data=b"x" * 70_000).status_code == 413

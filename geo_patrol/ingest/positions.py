@@ -152,11 +152,19 @@ def _checked(device: str, t_s: float, lat: float, lon: float, now: float, **rest
 _ATTR_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
+def _storable(text: str) -> str:
+    """``text`` as PostgreSQL can hold it: without NUL characters, and a lone UTF-16
+    surrogate (JSON's ``"\\ud800"``, which UTF-8 cannot encode) replaced."""
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text.replace("\x00", "")
+
+
 def _attrs(items: Mapping[str, Any]) -> dict[str, Any]:
     """A request's other fields as the position's attributes: at most
-    :data:`MAX_ATTRIBUTES`, texts cut to :data:`MAX_ATTRIBUTE_CHARS` and rid of NUL
-    characters (which no text in PostgreSQL may hold: one would fail the whole batch of
-    positions it is stored with)."""
+    :data:`MAX_ATTRIBUTES`, texts cut to :data:`MAX_ATTRIBUTE_CHARS` and made storable (a
+    NUL character or a lone surrogate would fail the batch of positions it is stored with:
+    it would be stored again in halves, at the others' cost)."""
     out: dict[str, Any] = {}
     for key, value in items.items():
         if len(out) >= MAX_ATTRIBUTES:
@@ -164,12 +172,12 @@ def _attrs(items: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, (dict, list)):
             value = _ATTR_JSON.encode(value)
         if isinstance(value, str):
-            value = value.replace("\x00", "")[:MAX_ATTRIBUTE_CHARS]
+            value = _storable(value[:MAX_ATTRIBUTE_CHARS])
         elif not isinstance(value, (int, float, bool)) and value is not None:
-            value = str(value).replace("\x00", "")[:MAX_ATTRIBUTE_CHARS]
+            value = _storable(str(value)[:MAX_ATTRIBUTE_CHARS])
         if isinstance(value, float) and not math.isfinite(value):
             continue
-        out[str(key).replace("\x00", "")[:40]] = value
+        out[_storable(str(key)[:40])] = value
     return out
 
 
