@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -283,6 +284,14 @@ def test_volunteer_reports_their_own(world):
     sent = client.post("/api/reports", json={"category": "gas", "text": "液化气罐露天堆放",
                                              "lon": lon, "lat": lat}, headers=auth)
     assert sent.status_code == 201
+    # a lone surrogate in the JSON (which UTF-8 cannot encode) is replaced, not a 500
+    lone = client.post("/api/reports", data=json.dumps(
+        {"category": "gas", "text": "楼道里\ud800有气味", "lon": lon, "lat": lat}),
+        content_type="application/json", headers=auth)
+    assert lone.status_code == 201, lone.get_data(as_text=True)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT text FROM reports WHERE id = :i"),
+                            {"i": lone.get_json()["id"]}).scalar_one() == "楼道里?有气味"
     bad = client.post("/api/reports", json={"category": "ufo", "lon": lon, "lat": lat},
                       headers=auth)
     assert bad.status_code == 400 and "category" in bad.get_json()["message"]

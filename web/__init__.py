@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -193,11 +194,32 @@ def _finite(value: Any) -> Any:
     return value
 
 
+#: A JSON escape of a UTF-16 surrogate (paired or not): only then is a document walked.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _no_surrogates(doc: Any) -> Any:
+    if isinstance(doc, str):
+        return doc.encode("utf-8", "replace").decode("utf-8") if not doc.isascii() else doc
+    if isinstance(doc, list):
+        return [_no_surrogates(v) for v in doc]
+    if isinstance(doc, dict):
+        return {_no_surrogates(k): _no_surrogates(v) for k, v in doc.items()}
+    return doc
+
+
 class JSONProvider(DefaultJSONProvider):
     """The app's JSON (responses and ``|tojson``) is strict: JSON has no NaN or Infinity, so
     a missing or infinite figure is written as null, never as a bare ``NaN`` a parser refuses."""
 
     default = staticmethod(_json_default)
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """A request's JSON, its texts as PostgreSQL can hold them: a lone UTF-16 surrogate
+        (``"\\ud800"``, which UTF-8 cannot encode) replaced, as a form's bad byte is."""
+        doc = super().loads(s, **kwargs)
+        escaped = s if isinstance(s, str) else s.decode("utf-8", "replace")
+        return _no_surrogates(doc) if _SURROGATE_ESCAPE.search(escaped) else doc
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         kwargs["allow_nan"] = False
