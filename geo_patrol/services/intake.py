@@ -539,6 +539,7 @@ class BatchWriter:
                 sos: dict[int, tuple[float, float]]) -> int:
         """Store a refused batch's two halves apart (the requests at ``first`` on), each
         again in halves when refused; a request refused alone is named in ``failures``."""
+        self._sos = {}  # (what a refused half would have raised is not kept)
         try:
             stored = self._store(batch, [])
             sos.update(self._sos)
