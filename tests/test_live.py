@@ -91,6 +91,11 @@ def test_traccar_client_json_detected_by_body():
     ("id=7&lat=40.6&lon=109.8&timestamp=yesterday", b"", "bad_time"),
     ("id=7&lat=40.6&lon=109.8&timestamp=1990-01-01T00:00:00Z", b"", "bad_time"),
     ("id=7&lat=40.6&lon=109.8&timestamp=2030-01-01T00:00:00Z", b"", "future_time"),
+    # beyond any calendar (the year 33658, 1e305 s): refused, not a server error
+    ("id=7&lat=40.6&lon=109.8&timestamp=1e15", b"", "future_time"),
+    ("id=7&lat=40.6&lon=109.8&timestamp=1e308", b"", "future_time"),
+    ("", b'{"device_id": "7", "location": {"timestamp": "2026-11-27T11:59:40.000Z", '
+         b'"coords": {"latitude": ' + b"9" * 400 + b', "longitude": 109.8}}}', "bad_number"),
     ("", b'{"device_id": "7", "location": {"coords": {"latitude": NaN}}}', "malformed"),
     ("", b'{"device_id": "7"', "malformed"),
     ("", b'{"device_id": "7", "location": {"timestamp": 1}}', "no_position"),
@@ -450,7 +455,8 @@ def test_serve_starts_the_intake_and_a_coverage_process(demo_world, replayed, mo
     try:
         assert len(workers) == 1 and len(writers) == 1
         assert intakes.submit(f"id=demo-{replayed['numbers'][8]}&lat=40.6511&lon=109.8436"
-                              f"&timestamp={int(time.time())}", b"").result(30) == 1
+                              f"&timestamp={int(time.time())}", b"").result(120) == 1
+        # (the first request waits for the writer's process to start: a new interpreter)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with engine.connect() as conn:

@@ -40,6 +40,8 @@ MAX_BODY_BYTES = 64 * 1024
 #: Positions more than this far in the future are refused (phone clocks drift a little).
 FUTURE_SLACK_S = 300.0
 EARLIEST_S = dt.datetime(2000, 1, 1, tzinfo=dt.UTC).timestamp()
+#: The last time a calendar can name (the year 9999 ends): a later one is said in seconds.
+LATEST_S = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC).timestamp()
 #: Attributes kept per position, and the longest text kept for one.
 MAX_ATTRIBUTES = 32
 MAX_ATTRIBUTE_CHARS = 200
@@ -90,7 +92,7 @@ def _number(value: object, name: str, device: str | None) -> float:
         raise PositionRefused("bad_number", f"{name} {value!r} is not a number", device=device)
     try:
         out = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # (an integer of 400 digits)
         raise PositionRefused("bad_number", f"{name} {str(value)[:40]!r} is not a number",
                               device=device) from None
     if not math.isfinite(out):
@@ -142,9 +144,10 @@ def _checked(device: str, t_s: float, lat: float, lon: float, now: float, **rest
         raise PositionRefused("bad_time", "the time is before 2000: a GPS clock reset?",
                               device=device)
     if t_s > now + FUTURE_SLACK_S:
-        when = dt.datetime.fromtimestamp(t_s, dt.UTC)
-        raise PositionRefused("future_time", f"the time {when:%Y-%m-%d %H:%M:%S}Z is in the "
-                              "future", device=device)
+        when = f"{dt.datetime.fromtimestamp(t_s, dt.UTC):%Y-%m-%d %H:%M:%S}Z" \
+            if t_s < LATEST_S else f"{t_s:.3g} s after 1970"
+        raise PositionRefused("future_time", f"the time {when} is in the future",
+                              device=device)
     return Position(device, round(t_s * 1e6), lat, lon, **rest)
 
 
