@@ -18,6 +18,7 @@ from moto.server import ThreadedMotoServer
 from PIL import Image
 
 from geo_patrol.services.sources import load_tracks
+from geo_patrol.store.accounts import issue_token
 from tests.helpers import make_user, sign_in
 from web import create_app
 
@@ -560,16 +561,46 @@ def test_media_kept_in_an_s3_bucket_are_served_without_exif_and_follow_retention
     assert clients["officer"].get(f"/media/{media_id}/shown.jpg").status_code == 404
 
 
+def test_a_report_refused_for_its_place_or_sent_again_decodes_no_photo(world):
+    """What costs a query is asked before the photos are decoded: a report with no place, or
+    outside the city, is refused for it whatever its photos; one the phone sends again (its
+    key) is answered with the report stored, its photos not read again."""
+    client = world["app"].test_client()
+    client.csrf = sign_in(client, world["users"]["volunteer"])
+    json_please = {"Accept": "application/json"}
+    def send(**form):
+        data = {"category": "suspicious", "text": "车库门口有可疑人员徘徊",
+                "lon": f"{world['lon']:.6f}", "lat": f"{world['lat']:.6f}",
+                "csrf_token": client.csrf,
+                "photos": [(io.BytesIO(b"not a photo at all"), "x.jpg")], **form}
+        return client.post("/me/report", data=data, content_type="multipart/form-data",
+                           headers=json_please)
+
+    before = _stored(world)
+    assert send(lon="", lat="").json["code"] == "place"
+    assert send(lon="0.5", lat="0.5").json["code"] == "outside"
+    assert send().json["code"] == "not_image"  # (the photo is read once the place holds)
+    assert _stored(world) == before
+    first = client.post("/me/report", data={
+        "category": "suspicious", "text": "车库门口有可疑人员徘徊", "key": "resend-1",
+        "lon": f"{world['lon']:.6f}", "lat": f"{world['lat']:.6f}",
+        "csrf_token": client.csrf}, content_type="multipart/form-data", headers=json_please)
+    assert first.status_code == 201
+    again = send(key="resend-1")
+    assert again.status_code == 201 and again.json["id"] == first.json["id"]
+
+
 def test_an_account_sending_reports_without_end_is_told_to_wait(world):
-    """Reports one account may have stored in a while are limited (a loop of photos would
-    fill the disk and the officers' queue): beyond it, 429 in the page's language, nothing
-    stored; the phone keeps the report for later."""
+    """Reports one account may send in a while are limited (a loop of photos would fill the
+    disk and the officers' queue, and cost their decoding), refused ones too: beyond it, 429
+    in the page's language, nothing stored, through the page and the API alike; the phone
+    keeps the report for later."""
     app = create_app({"TESTING": True, "GEO_PATROL_SETTINGS": world["settings"],
                       "GEO_PATROL_REPORT_LIMIT": "2 per minute"})
     client = app.test_client()
     client.csrf = sign_in(client, world["users"]["volunteer"])
-    for i in range(2):
-        assert _send(client, world, text=f"limit {i}").status_code == 302
+    assert _send(client, world, text="limit 0", lon="", lat="").status_code == 400
+    assert _send(client, world, text="limit 1").status_code == 302
     before = _stored(world)
     page = _send(client, world, text="limit 2")
     assert page.status_code == 429 and "Retry-After" in page.headers
@@ -580,5 +611,10 @@ def test_an_account_sending_reports_without_end_is_told_to_wait(world):
         "csrf_token": client.csrf}, headers={"Accept": "application/json"})
     assert kept.status_code == 429 and kept.json["message"] == (
         "You have sent many reports in a short time: wait a few minutes and send again.")
+    token = issue_token(world["engine"], world["users"]["volunteer"], "reports")
+    api = app.test_client().post("/api/reports", json={
+        "category": "suspicious", "lon": world["lon"], "lat": world["lat"]},
+        headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"})
+    assert api.status_code == 429, api.get_data(as_text=True)
     assert _stored(world) == before
 

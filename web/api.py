@@ -27,7 +27,7 @@ from geo_patrol.services.results import (
     volunteer_table,
 )
 from geo_patrol.vocab import AREA_LEVELS
-from web.auth import principal, requires
+from web.auth import principal, reports_limited, requires
 from web.db import deployment, get_conn, get_db, settings
 from web.openapi import SPEC
 from web.params import day_arg, int_arg
@@ -228,6 +228,7 @@ def upload_track() -> Any:
 
 @bp.post("/reports")
 @requires(Resource.HAZARDS, "report")
+@reports_limited
 def send_report() -> Any:
     """A volunteer's report: JSON ``{category, text, lon, lat}`` (WGS-84)."""
     body = request.get_json(silent=True)

@@ -292,14 +292,14 @@ def account_key() -> str:
 
 
 def reports_limited(view: Callable[..., Any]) -> Callable[..., Any]:
-    """The reports an account may have stored (``GEO_PATROL_REPORT_LIMIT``): beyond it 429,
-    said in the page's language (a phone keeps a refused report and sends it later)."""
-    return limiter.limit(lambda: current_app.config["GEO_PATROL_REPORT_LIMIT"],
-                         key_func=account_key, methods=["POST"],
-                         deduct_when=lambda response: response.status_code < 400,
-                         error_message=lambda: gettext(
-                             "You have sent many reports in a short time: wait a few minutes "
-                             "and send again."))(view)
+    """The reports an account may send (``GEO_PATROL_REPORT_LIMIT``), stored or refused (a
+    refusal may have cost its photos' decoding): beyond it 429, said in the page's language
+    (a phone keeps a report refused so and sends it later)."""
+    return limiter.shared_limit(lambda: current_app.config["GEO_PATROL_REPORT_LIMIT"],
+                                "reports", key_func=account_key, methods=["POST"],
+                                error_message=lambda: gettext(
+                                    "You have sent many reports in a short time: wait a few "
+                                    "minutes and send again."))(view)
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -114,8 +114,11 @@ def read_photo(data: bytes, *, name: str, max_bytes: int, max_pixels: int, tz: s
                         claimed[0] * claimed[1] < width * height:
                     raise _refuse("size_lies", f"the photo's EXIF says {claimed[0]}×"
                                   f"{claimed[1]} pixels but it holds {width}×{height}", name)
-                image.load()
                 fmt = image.format or ""
+                # a JPEG decoded at the smallest scale (1/2 to 1/8) still larger than the
+                # shown copy: a camera's 40 megapixels cost a fraction of their full decoding
+                image.draft("RGB", (SHOWN_PX, SHOWN_PX))
+                image.load()
                 # a photo straight from the camera is turned upright by its EXIF; one the
                 # phone made smaller was drawn upright already (its EXIF, kept for the
                 # checks, describes the camera's picture)

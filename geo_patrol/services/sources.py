@@ -611,21 +611,24 @@ def enter_report(db: Database, *, volunteer_id: int, category: str, text: str | 
         text = form_text(text, "a report's text", limit=2000)
     except InputError as exc:
         raise ReportInputError("text", exc.message) from None
-    checked = reports.check_photos(photos or [], settings)
-    clip = reports.check_video(video, settings)
     if any(v is None or str(v).strip() == "" for v in (lon, lat)):
         raise ReportInputError("place", "a report needs its place (longitude and latitude)")
     key = f"app-{volunteer_id}-{key}" if key else None
+    # what costs a query is asked before what costs seconds (its photos decoded): a report
+    # sent again, or refused for its place, decodes nothing
+    with db.connect() as conn:
+        if key and (done := report_store.report_by_key(conn, key, volunteer_id)):
+            return int(done)
+        _report_place(conn, lon, lat, crs)
+    checked = reports.check_photos(photos or [], settings)
+    clip = reports.check_video(video, settings)
     written: list[str] = []
     try:
         with db.begin() as conn:
             if key and (done := report_store.report_by_key(conn, key, volunteer_id)):
                 return int(done)
             srid = require_metric_srid(conn, settings.metric_crs)
-            try:
-                x, y, community = entered_point(conn, lon, lat, crs, None)
-            except InputError as exc:
-                raise ReportInputError("outside", exc.message) from None
+            x, y, community = _report_place(conn, lon, lat, crs)
             when = made_at or dt.datetime.now(dt.UTC)
             report_id = ledger_store.add_report(
                 conn, volunteer_id=volunteer_id, category=found, text=text, lon=x, lat=y,
@@ -642,6 +645,14 @@ def enter_report(db: Database, *, volunteer_id: int, category: str, text: str | 
         # nothing stored: not the rows, not the files
         media_store.forget(media_store.for_settings(settings), written)
         raise
+
+
+def _report_place(conn: Connection, lon: object, lat: object, crs: str
+                  ) -> tuple[float, float, int | None]:
+    try:
+        return entered_point(conn, lon, lat, crs, None)
+    except InputError as exc:
+        raise ReportInputError("outside", exc.message) from None
 
 
 #: Every file source by the name the CLI (``geo-patrol load NAME``) and uploads use.
