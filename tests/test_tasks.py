@@ -264,6 +264,48 @@ def test_a_back_dated_report_cannot_take_an_earlier_ones_place(demo_world, walke
     assert first_of() == {made["honest"]: None, made["back_dated"]: None}
 
 
+def test_the_same_photo_in_two_reports_is_one_finding_paid_once(demo_world, walked):
+    """A report whose photo an earlier report has, byte for byte (sent again by its maker
+    or another volunteer, elsewhere, days later, under another category), is linked to that
+    one and not paid; the verifier's queue shows it looks like that one."""
+    from geo_patrol.services import tasks
+    from geo_patrol.store import reports as report_store
+
+    engine, settings = demo_world["engine"], demo_world["settings"]
+    with engine.begin() as conn:
+        srid = conn.execute(sa.text(
+            "SELECT value::int FROM deployment WHERE key = 'metric_srid'")).scalar_one()
+        x, y, t = conn.execute(sa.text(
+            "SELECT ST_X(geom_m), ST_Y(geom_m), t FROM patrol_fixes WHERE volunteer_id = :v "
+            "AND t BETWEEN :a AND :b AND flags = 0 ORDER BY t LIMIT 1"),
+            {"v": walked["volunteer"], "a": walked["start"], "b": walked["end"]}).one()
+        made = []
+        for category, dx, days, state in (("photo-first", 0.0, 0, "verified"),
+                                          ("photo-again", 4000.0, 3, "pending")):
+            made.append(conn.execute(sa.text("""
+                INSERT INTO reports (volunteer_id, reported_at, category, text, verification,
+                                     reward, geom, geom_m)
+                VALUES (:v, :t + make_interval(days => :d), :c, 'photo', :s, 0,
+                        ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), :srid), 4326),
+                        ST_SetSRID(ST_MakePoint(:x, :y), :srid))
+                RETURNING id"""), {"v": walked["volunteer"], "t": t, "d": days, "c": category,
+                                   "s": state, "x": x + dx, "y": y,
+                                   "srid": srid}).scalar_one())
+            report_store.add_media(conn, made[-1], [{
+                "sha256": "5a" * 32, "mime": "image/jpeg", "bytes": 1000, "width": 800,
+                "height": 600, "exif_at": None, "exif_lon": None, "exif_lat": None,
+                "exif_check": "none"}])
+        assert report_store.earlier_reports(conn, radius_m=50.0, hours=24.0).get(made[1]) \
+            == made[0]
+        conn.execute(sa.text("UPDATE reports SET verification = 'verified' WHERE id = :i"),
+                     {"i": made[1]})
+    result = tasks.credit_reports(engine, settings)
+    assert made[1] in result["duplicates"] and made[1] not in result["paid"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT duplicate_of FROM reports WHERE id = :i"),
+                            {"i": made[1]}).scalar_one() == made[0]
+
+
 def test_nobody_decides_on_their_own_report(demo_world, walked):
     from geo_patrol.errors import ReportInputError
     from geo_patrol.services import reports

@@ -110,17 +110,24 @@ def station_of(conn: Connection, report_id: int) -> int | None:
 
 def earlier_reports(conn: Connection, *, within: Within = None, radius_m: float,
                     hours: float) -> dict[int, int]:
-    """Pending reports that look like an earlier one (same category, within ``radius_m``
-    and ``hours`` before): report id → the earliest such report, for triage to merge."""
+    """Pending reports that look like an earlier one (a photo of it byte for byte, or the
+    same category within ``radius_m`` and ``hours`` before): report id → the earliest such
+    report, for triage to merge."""
     return {int(a): int(b) for a, b in conn.execute(sa.text(f"""
-        SELECT r.id, (SELECT e.id FROM reports e
-                      WHERE e.id <> r.id AND e.category = r.category
-                        AND e.verification <> 'merged'
-                        AND (e.reported_at, e.id) < (r.reported_at, r.id)
-                        AND e.reported_at >= r.reported_at
-                            - make_interval(secs => CAST(:h AS float) * 3600)
-                        AND ST_DWithin(e.geom_m, r.geom_m, :d)
-                      ORDER BY e.reported_at, e.id LIMIT 1) AS first
+        SELECT r.id, coalesce(
+                   (SELECT e.id FROM report_media mr
+                    JOIN report_media me ON me.sha256 = mr.sha256 AND me.report_id <> r.id
+                    JOIN reports e ON e.id = me.report_id AND e.verification <> 'merged'
+                    WHERE mr.report_id = r.id AND (e.reported_at, e.id) < (r.reported_at, r.id)
+                    ORDER BY e.reported_at, e.id LIMIT 1),
+                   (SELECT e.id FROM reports e
+                    WHERE e.id <> r.id AND e.category = r.category
+                      AND e.verification <> 'merged'
+                      AND (e.reported_at, e.id) < (r.reported_at, r.id)
+                      AND e.reported_at >= r.reported_at
+                          - make_interval(secs => CAST(:h AS float) * 3600)
+                      AND ST_DWithin(e.geom_m, r.geom_m, :d)
+                    ORDER BY e.reported_at, e.id LIMIT 1)) AS first
         FROM reports r WHERE r.verification = 'pending' AND {in_scope('r.community_id')}"""),
         {"d": radius_m, "h": hours, **scope_params(within)}) if b is not None}
 

@@ -380,11 +380,25 @@ def link_duplicate_reports(conn: Connection, *, radius_m: float, hours: float) -
     earlier (a phone may back-date the time it says a report was made, so that time cannot
     put a report ahead of one already in), then made earlier (a file's reports all arrive
     at once); a rejected report is nobody's first, and a link to a report since rejected
-    is made anew (a merge decided by triage stays)."""
+    is made anew (a merge decided by triage stays). A report with a photo (or video) an
+    earlier one has, byte for byte, is linked to it wherever and whenever it was made: the
+    same picture is one finding, paid once."""
     conn.execute(sa.text("""
         UPDATE reports r SET duplicate_of = NULL FROM reports e
         WHERE r.duplicate_of = e.id AND e.verification = 'rejected'
           AND r.verification <> 'merged'"""))
+    shared = conn.execute(sa.text("""
+        WITH firsts AS (
+            SELECT DISTINCT ON (r.id) r.id, e.id AS first
+            FROM reports r
+            JOIN report_media mr ON mr.report_id = r.id
+            JOIN report_media me ON me.sha256 = mr.sha256 AND me.report_id <> r.id
+            JOIN reports e ON e.id = me.report_id AND e.verification <> 'rejected'
+            WHERE r.duplicate_of IS NULL
+              AND (coalesce(e.received_at, e.reported_at), e.reported_at, e.id)
+                  < (coalesce(r.received_at, r.reported_at), r.reported_at, r.id)
+            ORDER BY r.id, coalesce(e.received_at, e.reported_at), e.reported_at, e.id)
+        UPDATE reports r SET duplicate_of = f.first FROM firsts f WHERE f.id = r.id""")).rowcount
     result = conn.execute(sa.text("""
         WITH firsts AS (
             SELECT r.id, (SELECT e.id FROM reports e
@@ -401,7 +415,7 @@ def link_duplicate_reports(conn: Connection, *, radius_m: float, hours: float) -
             FROM reports r WHERE r.duplicate_of IS NULL)
         UPDATE reports r SET duplicate_of = f.first FROM firsts f
         WHERE f.id = r.id AND f.first IS NOT NULL"""), {"d": radius_m, "h": hours})
-    return int(result.rowcount)
+    return int(shared) + int(result.rowcount)
 
 
 def rankings(conn: Connection, *, since: dt.date, until: dt.date,
