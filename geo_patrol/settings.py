@@ -78,8 +78,9 @@ class Settings:
     max_unpacked_mb: float = 2048.0
     #: Failed sign-ins allowed per address, whatever the usernames (Flask-Limiter syntax).
     login_limit: str = "20 per minute;200 per hour"
-    #: Reports (with their photos and video) one account may have stored (Flask-Limiter
-    #: syntax); a phone keeps the ones refused and sends them later.
+    #: Reports (with their photos and video) one account may send, stored or refused, by the
+    #: page and the API (Flask-Limiter syntax); a phone keeps the ones refused so and sends
+    #: them later.
     report_limit: str = "20 per minute;200 per hour"
     #: Failed sign-ins of one username (from any address) before each further try must wait.
     login_backoff_after: float = 3.0
