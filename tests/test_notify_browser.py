@@ -336,6 +336,9 @@ def test_the_command_picks_a_notice_s_place_and_a_channel_s_volunteer_by_name(
     expect(sent_row).to_contain_text(community)
     expect(page.locator("#readers-title")).to_contain_text(
         sent_row.locator("td").nth(2).inner_text().strip())
+    # the notice's default title in the page's language only
+    assert {"zh": "Missing", "en": "寻人"}[lang] not in sent_row.inner_text()
+    expect(sent_row).to_contain_text({"zh": "寻人", "en": "Missing person"}[lang])
     sent = int(re.search(r"count=(\d+)", page.url).group(1))
     assert page.locator("#readers tbody tr").count() == min(sent, 50) or sent == 0
     if sent > 50:

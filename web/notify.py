@@ -92,6 +92,7 @@ def notices_page() -> Any:
                              sortable={}, order=["read_at", "number"])
     notices = service.notices(get_db(), me.within(Resource.CALLOUTS, "write"),
                               tz=settings().timezone)
+    notices["title"] = notices["title"].map(lambda t: in_language(t, lang()))
     # the notice whose readers are listed, named above them
     chosen = next(notices[notices["id"] == shown].itertuples(), None) if shown else None
     return render_template("notices.html", run=None, notices=notices,
