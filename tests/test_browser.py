@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.browsing import browser, page, server, shot, sign_in  # noqa: F401  (fixtures)
+from tests.browsing import browser, page, server, settle, shot, sign_in  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -20,6 +20,7 @@ def test_dashboard_map_and_click_to_community(page, server, demo_world):
     sign_in(page, server, "b-command")
     start = time.perf_counter()
     page.goto(f"{server}/dashboard", wait_until="networkidle")
+    settle(page)  # the tiles' jobs done (the page reloads with their results)
     frame = page.frame_locator("#district-map")
     areas = frame.locator("path.gp-area")
     areas.first.wait_for(timeout=20_000)

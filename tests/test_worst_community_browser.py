@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browsing import browser, page, server, shot, sign_in  # noqa: F401  (fixtures)
+from tests.browsing import browser, page, server, settle, shot, sign_in  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -47,6 +47,7 @@ def test_command_finds_the_worst_community_and_exports_its_briefing(
         page.click("header >> text=English")
         page.wait_for_selector("#whoami", state="attached")
     page.goto(f"{server}/dashboard", wait_until="networkidle")
+    settle(page)  # the tiles' jobs done (the page reloads with their results)
     # the headline: the district's coverage, as stored, and what it is compared with
     figure = page.locator("#fig-coverage")
     assert figure.locator(".value").inner_text() == f"{100 * district['coverage']:.1f}%"
