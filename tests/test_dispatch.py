@@ -158,6 +158,40 @@ def test_demo_live_shows_a_call_out_and_an_sos(world, demo_world):
     assert kinds["sos"][0] is True and kinds["sos"][1] >= 1 and kinds["callout"][1] >= 1
 
 
+def test_demo_live_scenes_happen_when_the_replayed_are_recent_enough_to_be_called():
+    """The default replay (the busiest hour at ten times its pace) stamps its positions up to
+    54 minutes before they are sent: the SOS and the call-out come once the others' positions
+    are recent enough for the nearest to be called (``[dispatch] fresh_min``), not before."""
+    from geo_patrol.demo.replay import requests_for
+    from geo_patrol.services.demo import _stamp, scene_moments
+
+    rng = np.random.default_rng(3)
+    t0 = 1_700_000_000.0
+    fixes = pd.DataFrame([
+        {"number": f"BT{n:04d}", "t": t0 + 15 * k, "lon": 109.84 + 1e-4 * (n + k / 50),
+         "lat": 40.65 + 1e-4 * rng.normal(), "accuracy_m": 8.0, "speed_mps": 1.2}
+        for n in range(6) for k in range(240)])  # six phones, one fix in 15 s, an hour
+    fresh_s = 600.0
+    for speed, minutes in ((10.0, 60.0), (10.0, 40.0), (200.0, 10.0), (1.0, 60.0)):
+        now = time.time()
+        part = fixes[fixes["t"] < t0 + 60 * minutes]
+        requests = requests_for(part, speed=speed, now=now)
+        moments = scene_moments(requests, fresh_s)
+        assert moments.sos is not None and moments.callout is not None, (speed, minutes)
+        for i in (moments.sos, moments.callout):
+            sent = now + requests[i].at_s
+            # what the ranking sees: each other phone's last position sent a few dozen
+            # requests before (stored by then)
+            seen = {}
+            for r in requests[:max(i - 32, 0)]:
+                seen[r.device] = _stamp(r)
+            others = [t for d, t in seen.items() if d != requests[i].device]
+            assert others and sent - max(others) <= fresh_s, (speed, minutes, sent - max(others))
+        span = requests[-1].at_s
+        assert span / 3 <= requests[moments.sos].at_s <= span
+        assert moments.site is not None
+
+
 # -- the protocol -----------------------------------------------------------------------------
 
 def test_traccar_client_sos_shapes_decode():

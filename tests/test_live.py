@@ -483,6 +483,15 @@ def app(demo_world):
     return create_app({"GEO_PATROL_SETTINGS": demo_world["settings"], "TESTING": True})
 
 
+def _stored_attrs(engine: sa.Engine, number: str, t: float) -> dict:
+    """The attributes stored with the live position of volunteer ``number`` at ``t``."""
+    with engine.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT p.attrs FROM live_positions p JOIN volunteers v ON v.id = p.volunteer_id "
+            "WHERE v.number = :n AND p.t = to_timestamp(:t)"), {"n": number, "t": t}
+        ).scalar_one()
+
+
 def test_osmand_endpoint_and_the_force_now(app, demo_world, replayed):
     engine = demo_world["engine"]
     client = app.test_client()  # phones do not sign in
@@ -510,11 +519,7 @@ def test_osmand_endpoint_and_the_force_now(app, demo_world, replayed):
     nul = client.get(f"/osmand?id=demo-{number}&lat=40.6500&lon=109.8421&timestamp={now - 30}"
                      "&note=a%00b&x%00y=1")
     assert nul.status_code == 200, nul.data
-    with engine.connect() as conn:
-        attrs = conn.execute(sa.text(
-            "SELECT p.attrs FROM live_positions p JOIN volunteers v ON v.id = p.volunteer_id "
-            "WHERE v.number = :n AND p.t = to_timestamp(:t)"),
-            {"n": number, "t": now - 30}).scalar_one()
+    attrs = _stored_attrs(engine, number, now - 30)
     assert attrs["note"] == "ab" and attrs["xy"] == "1"
     # nor a lone surrogate in Traccar Client's JSON (which UTF-8 cannot encode): replaced
     lone = {"device_id": f"demo-{number}", "location": {
@@ -523,11 +528,7 @@ def test_osmand_endpoint_and_the_force_now(app, demo_world, replayed):
         "extras": {"note": "a\ud800b"}}}
     sent = client.post("/osmand", data=json.dumps(lone), content_type="application/json")
     assert sent.status_code == 200, sent.data
-    with engine.connect() as conn:
-        attrs = conn.execute(sa.text(
-            "SELECT p.attrs FROM live_positions p JOIN volunteers v ON v.id = p.volunteer_id "
-            "WHERE v.number = :n AND p.t = to_timestamp(:t)"),
-            {"n": number, "t": now - 31}).scalar_one()
+    attrs = _stored_attrs(engine, number, now - 31)
     assert json.loads(attrs["extras"]) == {"note": "a?b"}
     refused = client.get(f"/osmand?id=nobody&lat=40.65&lon=109.84&timestamp={now}")
     assert refused.status_code == 400 and b"unknown_device" in refused.data

@@ -178,17 +178,24 @@ def test_tasks_walked_fully_half_and_not_at_all_and_paid_once(demo_world, walked
     assert recorded() == before and tasks.payouts(engine)["id"].max() == payout_id
 
 
+def _first_walked_fix(conn: sa.Connection, walked: dict) -> tuple[int, tuple]:
+    """The city's metric SRID, and where and when the walked volunteer's first clean fix of
+    the walk was (metric x, y and its time)."""
+    srid = conn.execute(sa.text(
+        "SELECT value::int FROM deployment WHERE key = 'metric_srid'")).scalar_one()
+    fix = conn.execute(sa.text(
+        "SELECT ST_X(geom_m), ST_Y(geom_m), t FROM patrol_fixes WHERE volunteer_id = :v "
+        "AND t BETWEEN :a AND :b AND flags = 0 ORDER BY t LIMIT 1"),
+        {"v": walked["volunteer"], "a": walked["start"], "b": walked["end"]}).one()
+    return srid, tuple(fix)
+
+
 def test_a_report_far_from_the_reporters_track_is_flagged_not_paid(demo_world, walked):
     from geo_patrol.services import tasks
 
     engine, settings = demo_world["engine"], demo_world["settings"]
     with engine.begin() as conn:
-        srid = conn.execute(sa.text(
-            "SELECT value::int FROM deployment WHERE key = 'metric_srid'")).scalar_one()
-        x, y, t = conn.execute(sa.text(
-            "SELECT ST_X(geom_m), ST_Y(geom_m), t FROM patrol_fixes WHERE volunteer_id = :v "
-            "AND t BETWEEN :a AND :b AND flags = 0 ORDER BY t LIMIT 1"),
-            {"v": walked["volunteer"], "a": walked["start"], "b": walked["end"]}).one()
+        srid, (x, y, t) = _first_walked_fix(conn, walked)
         ids = []
         for dx in (20.0, 2000.0):  # where they were, and 2 km away, at the same time
             ids.append(conn.execute(sa.text("""
@@ -273,12 +280,7 @@ def test_the_same_photo_in_two_reports_is_one_finding_paid_once(demo_world, walk
 
     engine, settings = demo_world["engine"], demo_world["settings"]
     with engine.begin() as conn:
-        srid = conn.execute(sa.text(
-            "SELECT value::int FROM deployment WHERE key = 'metric_srid'")).scalar_one()
-        x, y, t = conn.execute(sa.text(
-            "SELECT ST_X(geom_m), ST_Y(geom_m), t FROM patrol_fixes WHERE volunteer_id = :v "
-            "AND t BETWEEN :a AND :b AND flags = 0 ORDER BY t LIMIT 1"),
-            {"v": walked["volunteer"], "a": walked["start"], "b": walked["end"]}).one()
+        srid, (x, y, t) = _first_walked_fix(conn, walked)
         made = []
         for category, dx, days, state in (("photo-first", 0.0, 0, "verified"),
                                           ("photo-again", 4000.0, 3, "pending")):

@@ -27,6 +27,7 @@ from geo_patrol.errors import (
     TooLargeError,
     UnauthorizedError,
 )
+from geo_patrol.ingest.tables import encodable
 from geo_patrol.runtime import settle
 from geo_patrol.settings import Settings
 
@@ -200,7 +201,7 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 def _no_surrogates(doc: Any) -> Any:
     if isinstance(doc, str):
-        return doc.encode("utf-8", "replace").decode("utf-8") if not doc.isascii() else doc
+        return encodable(doc)
     if isinstance(doc, list):
         return [_no_surrogates(v) for v in doc]
     if isinstance(doc, dict):

@@ -32,6 +32,7 @@ import numpy as np
 
 from geo_patrol.errors import DatabaseError, InputError
 from geo_patrol.ingest.fixes import clean_fixes
+from geo_patrol.ingest.tables import encodable
 from geo_patrol.vocab import FLAG_OUT_OF_ORDER
 
 KNOT_MPS = 1852 / 3600
@@ -157,10 +158,8 @@ _ATTR_JSON = json.JSONEncoder(ensure_ascii=False)
 
 def _storable(text: str) -> str:
     """``text`` as PostgreSQL can hold it: without NUL characters, and a lone UTF-16
-    surrogate (JSON's ``"\\ud800"``, which UTF-8 cannot encode) replaced."""
-    if not text.isascii():
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text.replace("\x00", "")
+    surrogate replaced."""
+    return encodable(text).replace("\x00", "")
 
 
 def _attrs(items: Mapping[str, Any]) -> dict[str, Any]:

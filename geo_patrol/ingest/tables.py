@@ -26,6 +26,12 @@ DETECTED_ENCODINGS = ("utf-8-sig", "gb18030")
 _FORMULA_RE = re.compile(r"^=[A-Za-z(+\-]|^@[A-Za-z]")
 
 
+def encodable(text: str) -> str:
+    """``text`` with a lone UTF-16 surrogate (JSON's ``"\\ud800"``, which UTF-8 cannot
+    encode, so neither PostgreSQL nor a page can hold it) replaced, as a bad byte is."""
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+
+
 def decode_text(data: bytes, source: str, encoding: str | None = None) -> str:
     """Decode a text file: the declared encoding, else UTF-8 (with or without BOM), else GBK."""
     if b"\x00" in data[:65536]:

@@ -450,50 +450,84 @@ class LiveScene:
 def live_scenes(engine: Engine, settings: Settings, requests: list[Request]) -> list[LiveScene]:
     """An SOS and a call-out during the replay, answered by replayed volunteers.
 
-    In the middle third, the replayed phone with another phone nearest to it sends Traccar
-    Client's SOS (its position with ``extras: {alarm: "sos"}``): the command's /live sounds
-    the alarm and the nearest are called; the first of them accepts and sets out. Halfway, ``demo-command`` calls out to
-    where a replayed volunteer will be a few minutes later: the first called accepts and sets
-    out, the second declines; those who reach the site are marked arrived by their own
-    positions. An SOS nobody acknowledges on /live is escalated after ``sos_ack_s``."""
+    Both happen once the replayed positions are recent enough for the nearest to be called
+    (see :func:`scene_moments`). First the replayed phone with another phone nearest to it
+    sends Traccar Client's SOS (its position with ``extras: {alarm: "sos"}``): the command's
+    /live sounds the alarm and the nearest are called; the first of them accepts and sets
+    out. Then ``demo-command`` calls out to where a replayed volunteer will be a little
+    later: the first called accepts and sets out, the second declines; those who reach the
+    site are marked arrived by their own positions. An SOS nobody acknowledges on /live is
+    escalated after ``sos_ack_s``."""
     if len(requests) < 10:
         return []
     with engine.connect() as conn:  # the scenes answer only the call-outs they raise
         before = {kind: live_store.latest_callout(conn, kind, closed=True) or 0
                   for kind in ("sos", "callout")}
-    span = requests[-1].at_s
-    i = _sos_at(requests, span)
+    moments = scene_moments(requests, 60.0 * settings.rules.dispatch.fresh_min)
     scenes: list[LiveScene] = []
-    if i is not None:
+    if (i := moments.sos) is not None:
         doc = json.loads(requests[i].body)
         doc["location"]["extras"] = {"alarm": "sos"}
-        # the button takes a fix when pressed: stamped when it is sent (the replay's others
-        # keep their walked times, up to an hour old at a high speed)
+        # the button takes a fix when pressed: stamped when it is sent
         doc["location"]["timestamp"] = dt.datetime.fromtimestamp(
             time.time() + requests[i].at_s, dt.UTC).isoformat(timespec="milliseconds")
         requests[i] = Request(requests[i].at_s, requests[i].device, requests[i].query,
                               json.dumps(doc).encode())
         scenes.append(LiveScene(i + 1, lambda: _answer_latest(
             engine, settings, "sos", before["sos"], ["accept", "on_way"])))
-    # the site: where one phone will be ten percent of the replay later
-    half_at = next((i for i, r in enumerate(requests) if r.at_s >= span / 2 and not r.body),
-                   None)
-    if half_at is not None:
-        half = requests[half_at]
-        later = [r for r in requests if r.device == half.device and r.query
-                 and r.at_s >= half.at_s + span / 10]
-        target = later[0] if later else half
-        fields = dict(parse_qsl(target.query))
-        lon, lat = float(fields["lon"]), float(fields["lat"])
-        scenes.append(LiveScene(half_at, lambda: _call_out(engine, settings, lon, lat)
+    if moments.callout is not None and moments.site is not None:
+        lon, lat = moments.site
+        scenes.append(LiveScene(moments.callout, lambda: _call_out(engine, settings, lon, lat)
                                 + "; " + _answer_latest(engine, settings, "callout",
                                                         before["callout"],
                                                         ["accept", "on_way"], ["decline"])))
     return scenes
 
 
+@dataclass
+class SceneMoments:
+    """When ``demo live``'s scenes happen: the request that sends the SOS, the request after
+    which the command calls out, and the call-out's site (lon, lat)."""
+
+    sos: int | None
+    callout: int | None
+    site: tuple[float, float] | None
+
+
 #: How many requests of a replay may still be on their way when a later one is answered.
 _STORED_BEHIND = 32
+
+
+def scene_moments(requests: list[Request], fresh_s: float) -> SceneMoments:
+    """The scenes' moments in a replay: in its middle third, or later when only then are
+    the replayed positions recent enough to be called (each at most half of ``fresh_s``
+    older than its sending time). A replay faster than it was walked keeps the walks' pace:
+    a position sent ``x`` seconds before the end is stamped ``(speed - 1) · x`` seconds
+    before it is sent (the last one "now")."""
+    span = requests[-1].at_s
+    start_stamp = _stamp(requests[-1]) - span  # the replay's start, on the stamps' clock
+    recent = next((r.at_s for r in requests
+                   if start_stamp + r.at_s - _stamp(r) <= fresh_s / 2), span)
+    start = max(span / 3, recent)
+    end = max(2 * span / 3, start + (span - start) / 2)
+    sos = _sos_at(requests, start, end)
+    # the call-out: in the middle of those moments, to where one phone will be a little later
+    mid = (start + end) / 2
+    at = next((i for i, r in enumerate(requests) if r.at_s >= mid and not r.body), None)
+    if at is None:
+        return SceneMoments(sos, None, None)
+    ahead = min(span / 10, (span - requests[at].at_s) / 2)
+    later = [r for r in requests if r.device == requests[at].device and r.query
+             and r.at_s >= requests[at].at_s + ahead]
+    return SceneMoments(sos, at, _where(later[0] if later else requests[at]))
+
+
+def _stamp(request: Request) -> float:
+    """The time (epoch seconds) a replayed request's position is stamped with."""
+    if request.body:
+        when = json.loads(request.body)["location"]["timestamp"].replace("Z", "+00:00")
+        return dt.datetime.fromisoformat(when).timestamp()
+    return float(dict(parse_qsl(request.query))["timestamp"])
 
 
 def _where(request: Request) -> tuple[float, float]:
@@ -505,19 +539,19 @@ def _where(request: Request) -> tuple[float, float]:
     return float(fields["lon"]), float(fields["lat"])
 
 
-def _sos_at(requests: list[Request], span: float) -> int | None:
-    """The request that sends the SOS: a JSON phone's (Traccar Client's alarm field) in the
-    middle third of the replay, the one with another phone nearest to it at that moment, so
-    that somebody can be called to help (the others' positions counted from a few dozen
-    requests earlier: those are stored by the time the SOS is)."""
+def _sos_at(requests: list[Request], start: float, end: float) -> int | None:
+    """The request that sends the SOS: a JSON phone's (Traccar Client's alarm field) sent
+    between ``start`` and ``end`` seconds into the replay, the one with another phone nearest
+    to it at that moment, so that somebody can be called to help (the others' positions
+    counted from a few dozen requests earlier: those are stored by the time the SOS is)."""
     last: dict[str, tuple[float, float]] = {}
     best, best_m = None, math.inf
     for i, r in enumerate(requests):
         if i >= _STORED_BEHIND:
             earlier = requests[i - _STORED_BEHIND]
             last[earlier.device] = _where(earlier)
-        lon, lat = _where(r)
-        if r.body and span / 3 <= r.at_s <= 2 * span / 3:
+        if r.body and start <= r.at_s <= end:
+            lon, lat = _where(r)
             kx = 111_320.0 * math.cos(math.radians(lat))
             near = min((math.hypot((x - lon) * kx, (y - lat) * 110_540.0)
                         for d, (x, y) in last.items() if d != r.device), default=math.inf)
