@@ -451,11 +451,10 @@ def live_scenes(engine: Engine, settings: Settings, requests: list[Request]) -> 
     """An SOS and a call-out during the replay, answered by replayed volunteers.
 
     Both happen once the replayed positions are recent enough for the nearest to be called
-    (see :func:`scene_moments`). First the replayed phone with another phone nearest to it
-    sends Traccar Client's SOS (its position with ``extras: {alarm: "sos"}``): the command's
-    /live sounds the alarm and the nearest are called; the first of them accepts and sets
-    out. Then ``demo-command`` calls out to where a replayed volunteer will be a little
-    later: the first called accepts and sets out, the second declines; those who reach the
+    (see :func:`scene_moments`). The replayed phone with another phone nearest to it sends
+    Traccar Client's SOS (its position with ``extras: {alarm: "sos"}``): the command's /live
+    sounds the alarm and the nearest are called; the first of them accepts and sets out.
+    ``demo-command`` calls out to where a replayed volunteer will be a little later: the first called accepts and sets out, the second declines; those who reach the
     site are marked arrived by their own positions. An SOS nobody acknowledges on /live is
     escalated after ``sos_ack_s``."""
     if len(requests) < 10:
