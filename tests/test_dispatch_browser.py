@@ -29,7 +29,10 @@ WORDS = {
            "withdrawn": "求助人已撤销（已安全）", "send_sos": "立即发送 SOS", "sos_button": "SOS：我需要支援",
            "called": "已发出", "sos_sent": "你的 SOS 已发出", "is_arrived": "已到达",
            "unanswered": "你尚未答复。", "earlier": "我此前的召集",
-           "sound_off": "本浏览器的求助警报声音未开启：点此开启"},
+           "sound_off": "本浏览器的求助警报声音未开启：点此开启",
+           "led": "进行中：第 1 轮（共 3 轮）已有人接受，不再呼叫下一轮", "cancel": "取消召集",
+           "cancel_told": "被呼叫的义警都会收到无需再前往的通知。", "cancel_yes": "确认取消召集",
+           "cancelled": "已结束：已取消"},
     "en": {"accept": "Accept the call-out", "decline": "Decline the call-out",
            "on_way": "On my way", "arrived": "I have arrived", "callout": "Call-out: Dispute",
            "away": "m away", "sos": "SOS", "take": "Acknowledge: I take it",
@@ -40,7 +43,11 @@ WORDS = {
            "sos_button": "SOS: I need help", "called": "Sent", "sos_sent": "Your SOS is sent",
            "is_arrived": "Arrived", "unanswered": "You have not answered yet.",
            "earlier": "My earlier call-outs",
-           "sound_off": "The SOS alarm sound is off in this browser: tap here to turn it on"},
+           "sound_off": "The SOS alarm sound is off in this browser: tap here to turn it on",
+           "led": "Open: accepted in ring 1 of 3, so no further ring is called",
+           "cancel": "Cancel the call-out",
+           "cancel_told": "The volunteers called are told that they need not come.",
+           "cancel_yes": "Yes, cancel the call-out", "cancelled": "Closed: Cancelled"},
 }
 
 
@@ -377,11 +384,29 @@ def test_a_call_out_reaches_the_phone_and_its_answers_reach_the_command(
         counts = {k: command.locator(f"#callout-counts [data-count={k}]").inner_text()
                   for k in ("called", "accepted", "on_way", "arrived")}
         assert counts == {"called": "2", "accepted": "1", "on_way": "1", "arrived": "1"}
+        # someone accepted: no further ring is called, and the board does not say it waits
+        assert command.locator("#callout-state").inner_text().startswith(w["led"])
+        assert command.locator("#callout-counts [data-count=waiting]").inner_text() == "—"
         shot(command, f"live-callout-answered-{lang}")
         command.set_viewport_size({"width": 360, "height": 740})  # the command on a phone
         command.reload(wait_until="domcontentloaded")
         _site_name_clear(command, callout_id)
         shot(command, f"live-callout-phone-{lang}")
+        # cancelling asks first: one tap shows what it does, only the second cancels
+        cancel = command.locator("#callout-cancel")
+        cancel.locator("summary").click()
+        assert w["cancel_told"] in cancel.inner_text()
+        with demo_world["engine"].connect() as conn:
+            assert conn.execute(sa.text("SELECT closed_at FROM callouts WHERE id = :c"),
+                                {"c": callout_id}).scalar_one() is None
+        box = cancel.locator("#callout-cancel-send").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 360  # within the phone's width
+        cancel.get_by_role("button", name=w["cancel_yes"]).click()
+        command.wait_for_load_state("domcontentloaded")
+        expect(command.locator("#callout-state")).to_contain_text(w["cancelled"], timeout=20_000)
+        with demo_world["engine"].connect() as conn:
+            assert conn.execute(sa.text("SELECT outcome FROM callouts WHERE id = :c"),
+                                {"c": callout_id}).scalar_one() == "cancelled"
 
 
 #: The rule of desktop browsers for a wall screen reopened after a restart: no sound from a

@@ -768,4 +768,23 @@ def test_the_outbox_tells_when_each_message_last_changed_and_why(clean):
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
     assert cells[-2] == created.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%m-%d %H:%M")
     assert cells[-1] == "没有能送达此人的渠道", cells
+    # the volunteer reads it in the app all the same, then answers: no longer "failed"
+    from geo_patrol.access import Principal, Role
+    from geo_patrol.services.notify import answered, read_notice
+
+    with engine.connect() as conn:
+        message_id = conn.execute(sa.text("SELECT id FROM notify_messages "
+                                          "WHERE ref = 'nobody'")).scalar_one()
+    read_notice(engine, Principal(id=0, username="v", role=Role.VOLUNTEER, volunteer_id=v1),
+                message_id)
+    for state, words in (("delivered", "已送达"), ("answered", "已回应")):
+        if state == "answered":
+            with engine.begin() as conn:
+                answered(conn, kind="notice", ref="nobody", volunteer_id=v1)
+        page = client.get("/notify?lang=zh").get_data(as_text=True)
+        row = re.search(rf'<tr data-state="{state}">.*?{n1}.*?</tr>', page, re.S).group(0)
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        assert cells[4] == "已在应用内查看" and cells[5] == words and cells[-1] == "", cells
+        listed = client.get(f"/notify?lang=zh&state={state}").get_data(as_text=True)
+        assert n1 in listed
 

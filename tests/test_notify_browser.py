@@ -339,7 +339,30 @@ def test_the_command_picks_a_notice_s_place_and_a_channel_s_volunteer_by_name(
     # the notice's default title in the page's language only
     assert {"zh": "Missing", "en": "寻人"}[lang] not in sent_row.inner_text()
     expect(sent_row).to_contain_text({"zh": "寻人", "en": "Missing person"}[lang])
-    sent = int(re.search(r"count=(\d+)", page.url).group(1))
+    notice_id = int(re.search(r"sent=(\d+)", page.url).group(1))
+    with engine.connect() as conn:
+        sent, told = conn.execute(sa.text(
+            "SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM notify_outbox o "
+            "WHERE o.message_id = m.id)) FROM notify_messages m WHERE m.ref = :r"),
+            {"r": f"notice {notice_id}"}).one()
+        bodies = conn.execute(sa.text("SELECT DISTINCT body FROM notify_messages "
+                                      "WHERE ref = :r"), {"r": f"notice {notice_id}"}
+                              ).scalars().all()
+    # the volunteers read the place, then what to look for (in Chinese, as they read places)
+    assert bodies == [f"{words}：{text}"] or sent == 0, bodies
+    # how many it went to, and whether a channel tells them now or only the app will
+    said = page.locator("#notice-sent").inner_text()
+    if told == sent:
+        assert said == {"zh": f"通知已发给 {sent} 名义警。",
+                        "en": f"Notice sent to {sent} volunteers."}[lang], said
+    elif told == 0:
+        assert said.startswith({"zh": f"通知已发给 {sent} 名义警：他们打开应用时可以看到，但没有",
+                                "en": f"Notice sent to {sent} volunteers: they see it when "
+                                "they open the app, but no channel"}[lang]), said
+        assert page.locator("#notice-sent a").get_attribute("href").startswith("/notify")
+    else:
+        assert {"zh": f"其中 {told} 人还会通过渠道收到", "en": f"{told} of them are told "
+                "through a channel as well"}[lang] in said, said
     assert page.locator("#readers tbody tr").count() == min(sent, 50) or sent == 0
     if sent > 50:
         expect(page.locator("#readers-pager a[rel=next]")).to_have_attribute(

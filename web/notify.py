@@ -81,11 +81,14 @@ def remove_channel() -> Any:
 @requires(Resource.CALLOUTS, "write")
 def notices_page() -> Any:
     me = principal()
-    readers = None
+    readers, reached, told = None, None, None
     shown = request.args.get("notice", type=int)
     if shown:
         readers = service.notice_readers(get_db(), me, shown, tz=settings().timezone)
         readers["name"] = readers["name"].map(mask_name)
+        # how many it went to, and how many of them a channel tells now (the others see it
+        # when they open the app)
+        reached, told = len(readers), int(readers["by_channel"].sum())
         # paged on the server as every long table is (its own ``?readers_page=``), in the
         # store's order: who read it first, then who has not
         readers = page_frame(readers, paging_args(sortable=(), page_key="readers_page"),
@@ -98,7 +101,7 @@ def notices_page() -> Any:
     return render_template("notices.html", run=None, notices=notices,
                            shown=shown, chosen=chosen, readers=readers,
                            sent=request.args.get("sent", type=int),
-                           count=request.args.get("count", type=int),
+                           reached=reached, told=told,
                            kinds=service.NOTICE_KINDS,
                            reach=service.notice_reach(get_db(), me))
 
@@ -110,13 +113,12 @@ def send_notice() -> Any:
     """A notice to the volunteers around a place picked on the map; a refused value shows
     beside its field, with what was typed kept."""
     form = request.form
-    notice_id, count = service.broadcast(
+    notice_id, _ = service.broadcast(
         get_db(), settings(), principal(), kind=form.get("kind", ""),
         title=form.get("title"), body=form.get("body"), place=form.get("place"),
         lon=form.get("lon"), lat=form.get("lat"), radius_m=form.get("radius_m", ""),
         photo=next(iter(photos_sent([request.files.get("photo")])), None))
-    return redirect(url_for("notify.notices_page", sent=notice_id, count=count,
-                            notice=notice_id))
+    return redirect(url_for("notify.notices_page", sent=notice_id, notice=notice_id))
 
 
 def _jpeg(data: bytes) -> Response:

@@ -37,6 +37,8 @@ from web.events import EventHub, events_handler
 SWITCH_INTERVAL_S = 0.001
 #: Seconds between two sweeps of the requests waiting for their batch to commit.
 SWEEP_S = 1.0
+#: The app's sweeping task (:func:`position_app`).
+_SWEEPER = aioweb.AppKey("sweeper", asyncio.Task)
 
 
 def position_app(intake: Intake | Intakes | None, loop: asyncio.AbstractEventLoop,
@@ -57,12 +59,12 @@ def position_app(intake: Intake | Intakes | None, loop: asyncio.AbstractEventLoo
                     future.set_exception(asyncio.TimeoutError())
 
     async def start_sweeping(app: aioweb.Application) -> None:
-        app["sweeper"] = asyncio.get_running_loop().create_task(expire())
+        app[_SWEEPER] = asyncio.get_running_loop().create_task(expire())
 
     async def stop_sweeping(app: aioweb.Application) -> None:
-        app["sweeper"].cancel()
+        app[_SWEEPER].cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await app["sweeper"]
+            await app[_SWEEPER]
 
     def answer(status_text: tuple[int, str]) -> aioweb.Response:
         return aioweb.Response(status=status_text[0], text=status_text[1],
@@ -95,7 +97,6 @@ def position_app(intake: Intake | Intakes | None, loop: asyncio.AbstractEventLoo
     app.on_cleanup.append(stop_sweeping)
     if events is not None:
         hub = EventHub(events)
-        app["events"] = hub
         app.router.add_route("GET", "/events", events_handler(hub))
         app.router.add_route("OPTIONS", "/events", events_handler(hub))
     app.router.add_route("*", "/", handle)  # where the apps send: matched without a pattern

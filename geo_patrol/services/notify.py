@@ -921,7 +921,7 @@ def _store_notice(conn: Connection, settings: Settings, principal: Principal, *,
                                    photo_sha256=picture.sha256 if picture else None,
                                    photo_mime=picture.mime if picture else None)
     enqueue(conn, volunteer_ids=people, kind="notice", ref=f"notice {notice_id}",
-            title=title, body=f"{place}: {body}" if place else body, url="/me")
+            title=title, body=f"{place}：{body}" if place else body, url="/me")
     publish(conn, {"kind": "notice", "ids": [notice_id], "community": community})
     audit(conn, principal.username, "notice", f"notice {notice_id}",
           details={"kind": kind, "radius_m": radius, "volunteers": len(people),

@@ -260,29 +260,39 @@ def mark_read(conn: Connection, message_ids: Sequence[int], volunteer_id: int) -
 # -- what the command sees ----------------------------------------------------------------
 
 
+#: A message no channel reached that its volunteer saw in the app all the same (read, or
+#: answered): its row reads channel ``app``, delivered or answered.
+_SEEN_IN_APP = ("(o.id IS NULL AND m.volunteer_id IS NOT NULL "
+                "AND coalesce(m.answered_at, m.read_at) IS NOT NULL)")
+#: A delivery's state; a message no channel reached is ``failed`` until seen in the app.
+_STATE = ("coalesce(o.state, CASE WHEN NOT " + _SEEN_IN_APP + " THEN 'failed' "
+          "WHEN m.answered_at IS NOT NULL THEN 'answered' ELSE 'delivered' END)")
+
 _OUTBOX_SQL = """
         SELECT m.id AS message_id, m.kind, m.ref, m.title, m.created_at, m.read_at,
                m.answered_at, v.number, v.name, a.name AS community,
-               coalesce(o.channel, 'none') AS channel, c.scope, c.label,
-               coalesce(o.state, 'failed') AS state, coalesce(o.attempts, 0) AS attempts,
-               o.next_try_at, o.sent_at, o.done_at, o.id AS outbox_id,
+               coalesce(o.channel, CASE WHEN {seen} THEN 'app' ELSE 'none' END) AS channel,
+               c.scope, c.label, {state} AS state, coalesce(o.attempts, 0) AS attempts,
+               o.next_try_at, o.sent_at, coalesce(o.done_at, CASE WHEN {seen} THEN
+                   coalesce(m.answered_at, m.read_at) END) AS done_at, o.id AS outbox_id,
                CASE WHEN o.id IS NULL AND m.volunteer_id IS NULL
                          THEN 'no channel reaches this group'
-                    WHEN o.id IS NULL THEN 'no channel reaches this person'
+                    WHEN o.id IS NULL AND NOT {seen} THEN 'no channel reaches this person'
                     ELSE o.last_error END AS last_error
         FROM notify_messages m LEFT JOIN volunteers v ON v.id = m.volunteer_id
         LEFT JOIN areas a ON a.id = coalesce(v.community_id, m.community_id)
         LEFT JOIN notify_outbox o ON o.message_id = m.id
         LEFT JOIN notify_channels c ON c.id = o.channel_id
-        WHERE {scope}"""
+        WHERE {scope}""".replace("{seen}", _SEEN_IN_APP).replace("{state}", _STATE)
 
 
 def outbox_table(conn: Connection, within: frozenset[int] | None, *, limit: int = 500
                  ) -> pd.DataFrame:
     """The latest messages, one row per person and channel (a message no channel reaches
     reads ``none``, its error ``no channel reaches this person``, or ``... this group`` for
-    a group's message, which has no number), names as stored (the page masks them), for
-    ``within`` communities."""
+    a group's message, which has no number; once its volunteer has read or answered it in
+    the app it reads ``app``, ``delivered`` or ``answered``), names as stored (the page
+    masks them), for ``within`` communities."""
     return pd.read_sql(sa.text(
         _OUTBOX_SQL.format(scope=in_scope("coalesce(v.community_id, m.community_id)"))
         + " ORDER BY m.id DESC, o.id LIMIT :n"), conn,
@@ -300,7 +310,7 @@ def outbox_page(conn: Connection, paging: Paging, within: frozenset[int] | None)
     """One page of :func:`outbox_table`'s rows, newest first unless sorted by
     :data:`OUTBOX_SORTS`, filtered by :data:`OUTBOX_FILTERS`."""
     sql = _OUTBOX_SQL.format(scope=in_scope("coalesce(v.community_id, m.community_id)")) + """
-          AND (CAST(:state AS text) IS NULL OR coalesce(o.state, 'failed') = :state)
+          AND (CAST(:state AS text) IS NULL OR """ + _STATE + """ = :state)
           AND (CAST(:kind AS text) IS NULL OR m.kind = :kind)
           AND (CAST(:q AS text) IS NULL OR v.number ILIKE '%' || :q || '%'
                OR a.name ILIKE '%' || :q || '%')"""
@@ -504,8 +514,11 @@ def notice_table(conn: Connection, within: frozenset[int] | None) -> pd.DataFram
 
 
 def notice_readers(conn: Connection, notice_id: int) -> pd.DataFrame:
+    """Who a notice went to (number, name), when each read it, and whether a channel (a
+    chat, e-mail, SMS or phone push) carries it to them besides the app."""
     return pd.read_sql(sa.text(
-        "SELECT v.number, v.name, m.read_at FROM notify_messages m "
+        "SELECT v.number, v.name, m.read_at, EXISTS (SELECT 1 FROM notify_outbox o "
+        "WHERE o.message_id = m.id) AS by_channel FROM notify_messages m "
         "JOIN volunteers v ON v.id = m.volunteer_id "
         "WHERE m.kind = 'notice' AND m.ref = :r ORDER BY m.read_at NULLS LAST, v.number"),
         conn, params={"r": f"notice {notice_id}"})
