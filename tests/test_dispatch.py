@@ -465,9 +465,9 @@ def test_nobody_within_reach_is_escalated_at_once_and_said_so(world):
 
 
 def test_the_board_names_later_rings_and_an_arrival_seen_by_position(world):
-    """Everyone the call-out will reach is named, a later ring's volunteers as waiting; a
-    volunteer whose phone reached the site without an answer is shown arrived "by
-    position", not as one who answered."""
+    """Everyone the call-out will reach is named, a later ring's volunteers as waiting (as
+    not called once someone has accepted); a volunteer whose phone reached the site without
+    an answer is shown arrived "by position", not as one who answered."""
     from geo_patrol.services import callouts
     from geo_patrol.store import live as live_store
 
@@ -481,19 +481,22 @@ def test_the_board_names_later_rings_and_an_arrival_seen_by_position(world):
     callout_id = _call(world, count=2)
     rings = {n: r for n, (_, r, _) in _targets(engine, callout_id).items()}
     assert rings == {a: 1, b: 1, c: 2}
+    command = world["app"].test_client()
+    sign_in(command, "d-command")
+    page = command.get(f"/live/dispatch?callout={callout_id}").get_data(as_text=True)
+    assert "待下一轮" in re.search(rf"<tr><td>{c} .*?</tr>", page).group(0)
     callouts.answer(engine, _volunteer(world, b), callout_id, "accept")  # no ring 2
     time.sleep(1.1)  # a position in whole seconds, taken after the call was sent
     _send(client, a, SITE[0], SITE[1])  # a never answers, but gets there
     with engine.begin() as conn:  # (or the live coverage's worker, as it runs here)
         live_store.mark_arrivals(conn, world["settings"].callout_arrival_m)
     assert _targets(engine, callout_id)[a][0] == "arrived"
-    command = world["app"].test_client()
-    sign_in(command, "d-command")
     page = command.get(f"/live/dispatch?callout={callout_id}").get_data(as_text=True)
     rows = {n: re.search(rf"<tr><td>{n} .*?</tr>", page).group(0) for n in (a, b, c)}
     assert "已到达（按位置判定，未答复）" in rows[a]
     assert "已接受" in rows[b] and "按位置" not in rows[b]
-    assert "待下一轮" in rows[c]
+    # someone accepted: ring 2 is not called, and the board does not say it waits
+    assert "未呼叫" in rows[c] and "不再呼叫下一轮" in page
 
 
 def test_arrived_follows_accepting_and_a_word_unseen_by_position_is_told(world):
